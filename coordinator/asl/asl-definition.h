@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * State machine definitions: parse and validate (JSONPath query language).
+ *
+ * The validated definition stays a JSON document; the engine reads fields
+ * straight from it (it is trusted once validated). The state types are a
+ * table of {name, allowed fields, validate function} (STYLE 11).
+ *
+ * Validation rejects what AWS rejects, each error with the JSON pointer of
+ * the offending field: unknown/missing fields, unknown state types, missing
+ * Next/End (or both), Next naming a missing state, unreachable states,
+ * States.ALL not alone and last in Retry/Catch ErrorEquals, Choice without
+ * Choices, bad numbers (BackoffRate < 1.0, IntervalSeconds < 1, MaxAttempts
+ * < 0, ToleratedFailurePercentage outside 0..100, ...), both X and XPath
+ * given, invalid JSONPaths and intrinsic calls, Parallel/Map sub-machines
+ * (recursively, with their own StartAt/States; Next may not leave a branch).
+ */
+
+#include "asl-util.h"
+
+typedef struct AslMachine {
+        json_t *definition;     /* owned, validated */
+} AslMachine;
+
+/* Validate a parsed definition; diagnostics to d. Returns 0 if valid,
+ * -EINVAL otherwise. `definition` is borrowed. */
+int asl_definition_validate(json_t *definition, AslDiag *d);
+
+/*
+ * Parse JSON text (len bytes, need not be NUL-terminated) and validate it.
+ * On success 0 and *ret (new, free with asl_machine_free). On failure
+ * -EINVAL and diagnostics in d (a JSON syntax error is one diagnostic at
+ * pointer "" with line/column).
+ */
+int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d);
+
+/* Wrap an already-validated definition (takes a new reference). */
+int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d);
+
+AslMachine *asl_machine_free(AslMachine *m);
+static inline void asl_machine_freep(AslMachine **m) {
+        asl_machine_free(*m);
+}
+#define _cleanup_machine_ _cleanup_(asl_machine_freep)
+
+/*
+ * The sub-machine (object with StartAt and States) at JSON pointer `pointer`
+ * inside the definition ("" = the top level). Borrowed. NULL if absent.
+ */
+json_t *asl_machine_lookup(const AslMachine *m, const char *pointer);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The transition function.
+ *
+ * An execution is a JSON document (owned by the caller, stored by the
+ * coordinator in Redis, kept in memory by `imgflow run`). Given the machine,
+ * that document, one event and an environment (time, randomness, limits),
+ * asl_exec_handle() changes the document and appends effects for the caller
+ * to carry out. There is no I/O in here.
+ *
+ *   events:  START, TASK_SUCCEEDED, TASK_FAILED, TASK_HEARTBEAT, TIMER_FIRED, STOP
+ *   effects: DISPATCH_TASK, CANCEL_TASK, SCHEDULE_TIMER (upsert by id),
+ *            CANCEL_TIMER, HISTORY (one Step Functions history event), FINISHED
+ *
+ * Every task attempt gets a unique task id; a result for a task id that is
+ * no longer pending (timed out, cancelled, already applied) is stale:
+ * asl_exec_handle() returns 1 and changes nothing. Same for timers.
+ *
+ * Effect data (JSON objects, owned by the effect):
+ *   DISPATCH_TASK  {"task_id", "state", "resource", "input", "attempt",
+ *                   "timeout_seconds"?, "heartbeat_seconds"?, "deadline_ms"?,
+ *                   "token"? (only for .waitForTaskToken resources)}
+ *   CANCEL_TASK    {"task_id", "token"?}
+ *   SCHEDULE_TIMER {"timer_id", "due_ms", "kind": "wait"|"retry"|"timeout"|
+ *                   "heartbeat"|"execution_timeout"}
+ *   CANCEL_TIMER   {"timer_id"}
+ *   HISTORY        {"id", "previousEventId", "timestamp", "type", "<type>EventDetails"?}
+ *   FINISHED       {"status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
+ *                   "output"? | "error"?, "cause"?}
+ */
+
+#include "asl-definition.h"
+
+typedef enum AslEventType {
+        ASL_EVENT_START,
+        ASL_EVENT_TASK_SUCCEEDED,
+        ASL_EVENT_TASK_FAILED,
+        ASL_EVENT_TASK_HEARTBEAT,
+        ASL_EVENT_TIMER_FIRED,
+        ASL_EVENT_STOP,
+        _ASL_EVENT_MAX,
+} AslEventType;
+
+typedef struct AslEvent {
+        AslEventType type;
+        const char *task_id;    /* TASK_*: the task id of DISPATCH_TASK */
+        const char *token;      /* TASK_*: optional; if set must equal the task's token */
+        json_t *output;         /* TASK_SUCCEEDED: borrowed */
+        const char *error;      /* TASK_FAILED, STOP (optional) */
+        const char *cause;      /* TASK_FAILED, STOP (optional) */
+        const char *timer_id;   /* TIMER_FIRED */
+} AslEvent;
+
+typedef enum AslEffectType {
+        ASL_EFFECT_DISPATCH_TASK,
+        ASL_EFFECT_CANCEL_TASK,
+        ASL_EFFECT_SCHEDULE_TIMER,
+        ASL_EFFECT_CANCEL_TIMER,
+        ASL_EFFECT_HISTORY,
+        ASL_EFFECT_FINISHED,
+        _ASL_EFFECT_MAX,
+} AslEffectType;
+
+typedef struct AslEffect {
+        AslEffectType type;
+        json_t *data;           /* owned */
+} AslEffect;
+
+typedef struct AslEffects {
+        AslEffect *items;
+        size_t n;
+        size_t allocated;
+} AslEffects;
+
+void asl_effects_clear(AslEffects *fx);
+const char *asl_effect_type_to_string(AslEffectType t);
+
+typedef struct AslExecInfo {
+        const char *execution_id;       /* e.g. arn-like "imgflow:execution:<machine>:<name>" */
+        const char *execution_name;
+        const char *state_machine_id;
+        const char *state_machine_name;
+        json_t *input;                  /* borrowed; NULL = {} */
+} AslExecInfo;
+
+/*
+ * Create the document of a new execution (status RUNNING, nothing entered
+ * yet). Then call asl_exec_handle() with ASL_EVENT_START. Returns 0 and
+ * *ret_exec (new reference), or -EINVAL with err set when the input is
+ * over the payload limit or too deep (States.Runtime).
+ */
+int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env,
+                 json_t **ret_exec, AslError *err);
+
+/*
+ * Apply one event. Returns 0 when applied, 1 when stale (document
+ * unchanged, no effects), -EINVAL when the event is malformed or the
+ * execution already finished (err says why), -EBADMSG when the document is
+ * not an execution document.
+ */
+int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
+                    const AslEnv *env, AslEffects *fx, AslError *err);
+
+/* "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED". Borrowed. */
+const char *asl_exec_status(json_t *exec);
+
+/* Map progress summed over all running Map states (for `start-execution --wait`). */
+void asl_exec_map_progress(json_t *exec, size_t *ret_done, size_t *ret_total);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The 18 intrinsic functions of the States Language, a table of
+ * {name, arity, function} (STYLE 11):
+ *   States.Format, States.StringToJson, States.JsonToString, States.Array,
+ *   States.ArrayPartition, States.ArrayContains, States.ArrayRange,
+ *   States.ArrayGetItem, States.ArrayLength, States.ArrayUnique,
+ *   States.Base64Encode, States.Base64Decode, States.Hash, States.JsonMerge,
+ *   States.MathRandom, States.MathAdd, States.StringSplit, States.UUID.
+ *
+ * Arguments: string literals in single quotes (with \' \{ \} \\ escapes),
+ * numbers, true/false/null, JSONPaths ($.x, $$.x, $), nested calls.
+ * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause.
+ * Limits as AWS: Base64 input 10,000 chars, Hash input 10,000 chars,
+ * ArrayRange at most 1,000 items, nesting depth ASL_MAX_INTRINSIC_NESTING.
+ */
+
+#include "asl-util.h"
+
+/* True if the string looks like an intrinsic call ("States.Name(...)"). */
+bool intrinsic_is_call(const char *s);
+
+/* Syntax check (at definition validation time): 0, or -EINVAL and *ret_msg. */
+int intrinsic_check(const char *expr, char **ret_msg);
+
+/*
+ * Evaluate `expr` with `input` as `$` and `context` as `$$` (both borrowed,
+ * context may be NULL). On success 0 and *ret = new reference. On failure
+ * -EINVAL and err set to States.IntrinsicFailure (or States.Runtime for a
+ * path that does not resolve: AWS raises States.Runtime there too... we use
+ * States.IntrinsicFailure for both, which is what Catch users match).
+ */
+int intrinsic_eval(const char *expr, json_t *input, json_t *context,
+                   const AslEnv *env, json_t **ret, AslError *err);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * JSONPath as the States Language uses it.
+ *
+ * Reference paths (InputPath, ResultPath, OutputPath, Choice Variable, *Path
+ * fields, ErrorPath/CausePath): `$`, `$.a.b`, `$['a b']`, `$.a[0]`, `$.a[-1]`
+ * is NOT allowed (AWS rejects negative indexes in reference paths).
+ * Query forms accepted in Parameters/ItemSelector/ResultSelector `.$` values
+ * and in InputPath/OutputPath: wildcards `.*` `[*]`, slices `[1:3]` `[::2]`
+ * `[-2:]`, unions `[0,2]` `['a','b']`, filters `[?(@.x > 1)]` (==, !=, <, <=,
+ * >, >=, &&, ||, !, and existence `[?(@.x)]`), recursive descent `..name`
+ * `..*`, `.length()` is not supported (AWS does not support it).
+ *
+ * Semantics follow Jayway JsonPath as AWS uses it: a definite path (no
+ * wildcard, slice, union, filter or descent) yields the single value; an
+ * indefinite path yields a JSON array of all matches (possibly empty).
+ *
+ * Paths starting with `$$` are evaluated by callers against the context
+ * object (strip one `$`). This module only sees `$...`.
+ */
+
+#include "asl-util.h"
+
+typedef enum JsonPathKind {
+        JSONPATH_INVALID = -1,
+        JSONPATH_REFERENCE,     /* definite, only names and non-negative indexes */
+        JSONPATH_QUERY,         /* any form above; may be definite or not */
+} JsonPathKind;
+
+/*
+ * Syntax check. Returns JSONPATH_REFERENCE if `path` is a valid reference
+ * path, JSONPATH_QUERY if it is a valid (non-reference) query path, or
+ * JSONPATH_INVALID with *ret_msg (new string, may be NULL if ret_msg NULL)
+ * saying what is wrong. Length limited to ASL_MAX_PATH_LENGTH.
+ */
+JsonPathKind jsonpath_check(const char *path, char **ret_msg);
+
+/* True if the path yields a single value (no wildcard/slice/union/filter/descent). */
+bool jsonpath_is_definite(const char *path);
+
+/*
+ * Evaluate `path` against `root` (borrowed).
+ * Returns 0 and *ret = NEW reference on success.
+ *   - definite path: the value; -ENOENT if it does not exist.
+ *   - indefinite path: a new array of matches (deep-shared refs), never -ENOENT.
+ * -EINVAL if the path is syntactically invalid.
+ * -E2BIG if evaluation exceeds internal limits (result count / depth).
+ */
+int jsonpath_eval(json_t *root, const char *path, json_t **ret);
+
+/*
+ * ResultPath semantics: put `value` at reference path `path` inside *root.
+ * Takes ownership of `value` (steals the reference), also on failure.
+ *   `$`         -> *root is replaced by value (old root decref'd)
+ *   `$.a.b`     -> intermediate objects created as needed
+ *   `$.a[2]`    -> the array element must exist; it is replaced
+ * *root may be replaced (e.g. when it is not an object and path is `$`).
+ * Returns 0, -EINVAL for an invalid path, or -ENOTDIR when an existing
+ * intermediate value is not an object/array (States.ResultPathMatchFailure).
+ * *root must be a value this caller owns exclusively (copy before if shared).
+ */
+int jsonpath_set(json_t **root, const char *path, json_t *value);

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared helpers of the ASL engine: error values, diagnostics, JSON
+ * pointers, timestamps. Nothing here reads the clock or does I/O.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "asl-util.h"
+
+void *asl_xmalloc(size_t n) {
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+void *asl_xrealloc(void *p, size_t n) {
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+char *asl_xstrdup(const char *s) {
+        char *p = strdup(s ? s : "");
+        if (!p)
+                abort();
+        return p;
+}
+
+char *asl_xasprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        return s;
+}
+
+int asl_error_setv(AslError *e, const char *error, const char *fmt, va_list ap) {
+        char *cause = NULL;
+
+        if (!e)
+                return -EINVAL;
+        if (fmt && vasprintf(&cause, fmt, ap) < 0)
+                abort();
+        asl_error_clear(e);
+        e->error = asl_xstrdup(error);
+        e->cause = cause;
+        return -EINVAL;
+}
+
+int asl_error_set(AslError *e, const char *error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = asl_error_setv(e, error, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+void asl_error_clear(AslError *e) {
+        if (!e)
+                return;
+        free(e->error);
+        free(e->cause);
+        e->error = e->cause = NULL;
+}
+
+void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
+        va_list ap;
+        char *msg;
+
+        if (!d)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+
+        if (d->n >= d->allocated) {
+                d->allocated = d->allocated ? d->allocated * 2 : 8;
+                d->entries = asl_xrealloc(d->entries, d->allocated * sizeof(AslDiagEntry));
+        }
+        d->entries[d->n++] = (AslDiagEntry) {
+                .pointer = asl_xstrdup(pointer),
+                .message = msg,
+        };
+}
+
+void asl_diag_clear(AslDiag *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < d->n; i++) {
+                free(d->entries[i].pointer);
+                free(d->entries[i].message);
+        }
+        free(d->entries);
+        *d = (AslDiag) {};
+}
+
+char *asl_pointer_join(const char *base, const char *token) {
+        size_t bl = strlen(base ? base : ""), tl = strlen(token), k = 0;
+        char *s = asl_xmalloc(bl + 1 + 2 * tl + 1);
+
+        memcpy(s, base ? base : "", bl);
+        k = bl;
+        s[k++] = '/';
+        for (const char *p = token; *p; p++) {
+                if (*p == '~') {
+                        s[k++] = '~';
+                        s[k++] = '0';
+                } else if (*p == '/') {
+                        s[k++] = '~';
+                        s[k++] = '1';
+                } else
+                        s[k++] = *p;
+        }
+        s[k] = 0;
+        return s;
+}
+
+char *asl_pointer_join_index(const char *base, size_t index) {
+        return asl_xasprintf("%s/%zu", base ? base : "", index);
+}
+
+size_t asl_json_depth(const json_t *v, size_t limit) {
+        size_t max = 0;
+
+        if (limit == 0)
+                return 1;
+        if (json_is_object(v)) {
+                const char *k;
+                json_t *c;
+
+                json_object_foreach((json_t *) v, k, c) {
+                        size_t d = asl_json_depth(c, limit - 1);
+                        if (d > max)
+                                max = d;
+                        if (max >= limit)
+                                break;
+                }
+        } else if (json_is_array(v)) {
+                size_t i;
+                json_t *c;
+
+                json_array_foreach(v, i, c) {
+                        size_t d = asl_json_depth(c, limit - 1);
+                        if (d > max)
+                                max = d;
+                        if (max >= limit)
+                                break;
+                }
+        }
+        return max + 1;
+}
+
+static int size_cb(const char *buffer, size_t size, void *data) {
+        *(size_t *) data += size;
+        return 0;
+}
+
+size_t asl_json_size(const json_t *v) {
+        size_t n = 0;
+
+        if (!v)
+                return 0;
+        if (json_dump_callback(v, size_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
+                return SIZE_MAX;
+        return n;
+}
+
+uint64_t asl_env_random_u64(const AslEnv *env) {
+        uint64_t v = 0;
+
+        if (env && env->random)
+                env->random(env->random_userdata, &v, sizeof(v));
+        return v;
+}
+
+double asl_env_random_double(const AslEnv *env) {
+        return (double) (asl_env_random_u64(env) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void asl_format_timestamp(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t) (ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        int frac = (int) (ms - (int64_t) t * 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static int parse_digits(const char **p, int n, int *ret) {
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (**p < '0' || **p > '9')
+                        return -EINVAL;
+                v = v * 10 + (**p - '0');
+                (*p)++;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+        y -= m <= 2;
+        const int64_t era = (y >= 0 ? y : y - 399) / 400;
+        const unsigned yoe = (unsigned) (y - era * 400);
+        const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t) doe - 719468;
+}
+
+int asl_parse_timestamp(const char *s, int64_t *ret_ms) {
+        const char *p = s;
+        int Y, M, D, h, m, sec, ms = 0;
+        int64_t off = 0;
+
+        if (!s)
+                return -EINVAL;
+        if (parse_digits(&p, 4, &Y) < 0 || *p++ != '-' ||
+            parse_digits(&p, 2, &M) < 0 || *p++ != '-' ||
+            parse_digits(&p, 2, &D) < 0 || (*p != 'T' && *p != 't'))
+                return -EINVAL;
+        p++;
+        if (parse_digits(&p, 2, &h) < 0 || *p++ != ':' ||
+            parse_digits(&p, 2, &m) < 0 || *p++ != ':' ||
+            parse_digits(&p, 2, &sec) < 0)
+                return -EINVAL;
+        if (*p == '.') {
+                int digits = 0;
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                while (*p >= '0' && *p <= '9') {
+                        if (digits < 3) {
+                                ms = ms * 10 + (*p - '0');
+                                digits++;
+                        }
+                        p++;
+                }
+                while (digits++ < 3)
+                        ms *= 10;
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p == '-' ? -1 : 1, oh, om;
+                p++;
+                if (parse_digits(&p, 2, &oh) < 0 || *p++ != ':' || parse_digits(&p, 2, &om) < 0)
+                        return -EINVAL;
+                if (oh > 23 || om > 59)
+                        return -EINVAL;
+                off = sign * (oh * 3600 + om * 60);
+        } else
+                return -EINVAL;
+        if (*p)
+                return -EINVAL;
+
+        static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+                return -EINVAL;
+        if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+                return -EINVAL;
+
+        int64_t days = days_from_civil(Y, (unsigned) M, (unsigned) D);
+        *ret_ms = ((days * 86400 + h * 3600 + m * 60 + sec) - off) * 1000 + ms;
+        return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Small shared helpers of the ASL engine: cleanup attributes, error values
+ * (task failures are values: an ASL error name and a cause), and the
+ * diagnostics list that definition validation fills.
+ *
+ * The engine does no I/O: no files, no sockets, no clock, no randomness of
+ * its own. Everything of that kind comes in through AslEnv.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+/* jansson >= 2.9 provides json_decrefp() (and json_auto_t). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+/* Take a pointer out of a cleanup variable: ownership moves to the caller. */
+#define TAKE_PTR(p)                           \
+        ({                                    \
+                __typeof__(p) _p_ = (p);      \
+                (p) = NULL;                   \
+                _p_;                          \
+        })
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define streq(a, b) (strcmp((a), (b)) == 0)
+
+/* Limits every caller-controlled size is checked against (STYLE 12). */
+#define ASL_MAX_PAYLOAD_BYTES_DEFAULT (256 * 1024)
+#define ASL_MAX_JSON_DEPTH 64
+#define ASL_MAX_PATH_LENGTH 4096
+#define ASL_MAX_HISTORY_EVENTS_DEFAULT 25000
+#define ASL_MAX_STATES 10000
+#define ASL_MAX_MAP_ITEMS 100000
+#define ASL_MAX_INTRINSIC_NESTING 16
+#define ASL_MAX_ARRAY_RANGE_ITEMS 1000
+
+/*
+ * An ASL runtime error: the name Retry/Catch match on ("States.Runtime",
+ * "Image.Invalid", ...) and a human-readable cause. Both owned by the struct.
+ */
+typedef struct AslError {
+        char *error;
+        char *cause;
+} AslError;
+
+/* Sets error and cause (printf-style); replaces what was there. Returns -EINVAL
+ * so callers can write `return asl_error_set(err, "States.Runtime", "...")`. */
+int asl_error_set(AslError *e, const char *error, const char *fmt, ...) _printf_(3, 4);
+int asl_error_setv(AslError *e, const char *error, const char *fmt, va_list ap) _printf_(3, 0);
+void asl_error_clear(AslError *e);
+static inline bool asl_error_isset(const AslError *e) {
+        return e && e->error;
+}
+
+/*
+ * Validation diagnostics: each a JSON pointer to the offending field
+ * ("/States/Resize/Retry/0/BackoffRate") and a plain message.
+ */
+typedef struct AslDiagEntry {
+        char *pointer;
+        char *message;
+} AslDiagEntry;
+
+typedef struct AslDiag {
+        AslDiagEntry *entries;
+        size_t n;
+        size_t allocated;
+} AslDiag;
+
+void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) _printf_(3, 4);
+void asl_diag_clear(AslDiag *d);
+
+/* JSON pointer building: returns a new string "<base>/<escaped token>" (RFC 6901
+ * escaping of '~' and '/'). Never NULL (aborts on OOM). */
+char *asl_pointer_join(const char *base, const char *token);
+char *asl_pointer_join_index(const char *base, size_t index);
+
+/* xmalloc-style helpers: abort on OOM, like redis's zmalloc. */
+void *asl_xmalloc(size_t n);
+void *asl_xrealloc(void *p, size_t n);
+char *asl_xstrdup(const char *s);
+char *asl_xasprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* Depth of a JSON value (scalars are 1). Stops counting past `limit`. */
+size_t asl_json_depth(const json_t *v, size_t limit);
+
+/* Serialized size in bytes (compact encoding). */
+size_t asl_json_size(const json_t *v);
+
+/*
+ * The environment of one engine call: everything that is not pure.
+ * now_ms: wall time in milliseconds since the epoch (virtual in `imgflow run`).
+ * random: fills buf with n random bytes (tokens, UUIDs, jitter, MathRandom).
+ */
+typedef struct AslEnv {
+        int64_t now_ms;
+        void (*random)(void *userdata, void *buf, size_t n);
+        void *random_userdata;
+        size_t max_payload_bytes;   /* 0 = ASL_MAX_PAYLOAD_BYTES_DEFAULT */
+        size_t max_history_events;  /* 0 = ASL_MAX_HISTORY_EVENTS_DEFAULT */
+} AslEnv;
+
+uint64_t asl_env_random_u64(const AslEnv *env);
+/* Uniform double in [0, 1). */
+double asl_env_random_double(const AslEnv *env);
+
+/* ISO 8601 / RFC 3339 timestamps as ASL uses them. */
+/* Formats ms since epoch as "2026-11-28T20:46:16.123Z" into buf (>= 32 bytes). */
+void asl_format_timestamp(int64_t ms, char *buf, size_t size);
+/* Parses an RFC 3339 timestamp (with 'Z' or an offset, optional fraction).
+ * Returns 0 and ms since epoch, or -EINVAL. Accepts what AWS accepts for
+ * TimestampEquals & co and Wait's Timestamp. */
+int asl_parse_timestamp(const char *s, int64_t *ret_ms);
