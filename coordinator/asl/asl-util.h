@@ -23,9 +23,12 @@
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
+#ifndef IMGFLOW_HAVE_FREEP /* also defined by daemon/macro.h */
+#define IMGFLOW_HAVE_FREEP 1
 static inline void freep(void *p) {
         free(*(void **) p);
 }
+#endif
 #define _cleanup_free_ _cleanup_(freep)
 
 /* jansson >= 2.9 provides json_decrefp() (and json_auto_t). */

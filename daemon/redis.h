@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * hiredis on sd-event (STYLE 9), in libdaemon_redis: linked by the
+ * coordinator and the CLI only. Workers never talk to Redis.
+ *
+ * The adapter follows hiredis's adapters/ (addRead/delRead/addWrite/
+ * delWrite/cleanup on one sd_event io source whose io events are switched
+ * with sd_event_source_set_io_events). hiredis 0.14 has no timer hook, so
+ * command timeouts are ours: replies come in order, each command records its
+ * deadline, and one timer per connection watches the oldest; when it passes,
+ * the connection is dropped (all pending callbacks get a NULL reply) and
+ * reconnected.
+ *
+ * Connection: [redis] address ("host:port", default 127.0.0.1:6379, or
+ * "unix:/path"), username + password (AUTH user pass; password alone ->
+ * AUTH pass), db (SELECT), timeout (connect and command timeout). AUTH and
+ * SELECT are sent first on each new connection, so commands queued during
+ * connect run after them. After a disconnect it reconnects with backoff
+ * (100 ms doubling to 5 s). tls = true is refused: hiredis 0.14 has no TLS;
+ * use stunnel or a TLS-terminating proxy on localhost.
+ *
+ * Replies are borrowed: a reply dies when its callback returns (hiredis).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "macro.h"
+
+/* Cleanup helpers for hiredis (STYLE 7). */
+static inline void redisFreep(redisContext **p) {
+        if (*p)
+                redisFree(*p);
+}
+static inline void freeReplyObjectp(redisReply **p) {
+        if (*p)
+                freeReplyObject(*p);
+}
+#define _cleanup_redis_reply_ _cleanup_(freeReplyObjectp)
+
+/* Limits. */
+#define REDIS_ARGS_MAX 1024                 /* arguments of one command */
+#define REDIS_PENDING_MAX 100000            /* commands awaiting replies per connection */
+
+typedef struct RedisConn RedisConn;
+
+/* Connection state changes: connected = true after AUTH/SELECT were sent on
+ * a new connection; false after a disconnect or a failed attempt (error
+ * borrowed, says why). Reconnecting is automatic. */
+typedef void (*RedisConnectFn)(RedisConn *c, bool connected, const char *error, void *userdata);
+
+/* A reply (borrowed; freed when the callback returns), or NULL when the
+ * command was lost: disconnect, timeout, or the RedisConn was freed. An
+ * error reply (REDIS_REPLY_ERROR) is a reply, not NULL. */
+typedef void (*RedisReplyFn)(RedisConn *c, redisReply *reply, void *userdata);
+
+/* Starts connecting (asynchronously). on_state may be NULL. Fails with
+ * -EINVAL (bad address, tls = true) or -ENOMEM. e is referenced. */
+int redis_conn_new(sd_event *e, const Config *cfg, RedisConnectFn on_state, void *userdata,
+                   RedisConn **ret);
+/* Pending callbacks are called with NULL reply. Accepts NULL; returns NULL.
+ * Do not call from inside a reply callback of the same connection. */
+RedisConn *redis_conn_free(RedisConn *c);
+static inline void redis_conn_freep(RedisConn **c) {
+        redis_conn_free(*c);
+}
+bool redis_conn_is_connected(const RedisConn *c);
+/* Commands sent and not yet answered. */
+size_t redis_conn_pending(const RedisConn *c);
+
+/*
+ * Sends a command (arguments copied; argvlen may be NULL for C strings).
+ * cb may be NULL (reply dropped). Returns 0 (cb will be called exactly
+ * once), -ENOTCONN while waiting to reconnect (cb is not called: retry
+ * later), -E2BIG past the limits, -ENOMEM.
+ */
+int redis_command_argv(RedisConn *c, RedisReplyFn cb, void *userdata, int argc,
+                       const char **argv, const size_t *argvlen);
+/* printf-like, hiredis's format ("%s", "%b" with pointer and size_t). */
+int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *format, ...);
+
+/* A Lua script named by its SHA1. source is borrowed (use a static string). */
+typedef struct RedisScript {
+        const char *source;
+        char sha[41];
+} RedisScript;
+
+void redis_script_init(RedisScript *s, const char *source);
+#define REDIS_SCRIPT_INIT_ONCE(s, src) \
+        do { if (!(s)->source) redis_script_init((s), (src)); } while (0)
+
+/*
+ * EVALSHA sha numkeys argv...; on a NOSCRIPT error reply, transparently
+ * EVAL source numkeys argv... (which also loads it) and delivers that reply.
+ * s must stay valid until cb ran. Same returns as redis_command_argv().
+ */
+int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
+               int argc, const char **argv, const size_t *argvlen);
+
+/* ------------------------------------------------------------------ */
+/* Synchronous helpers, for the CLI and tests (they block: never on a
+ * daemon's loop). */
+
+/* Connects with [redis] timeout, sends AUTH/SELECT. New context in *ret;
+ * on failure -errno and a new message in *ret_error (if not NULL). */
+int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error);
+
+/* EVALSHA, EVAL on NOSCRIPT. Returns a new reply (freeReplyObject), or NULL
+ * on I/O error (see ctx->errstr). argvlen may be NULL. */
+redisReply *redis_sync_eval(redisContext *ctx, const RedisScript *s, int numkeys, int argc,
+                            const char **argv, const size_t *argvlen);
+
+/* Parses [redis] address: "host:port", "host" (port 6379), "[v6]:port",
+ * "unix:/path". New strings; *ret_port 0 for unix. */
+int redis_parse_address(const char *address, char **ret_host, int *ret_port, char **ret_unix_path);
