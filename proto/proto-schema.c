@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The schema of every imgflow message type (docs/messages.md is the prose
+ * version of these tables; keep them in step). Field limits are in bytes.
+ * A field's `offset` points into the union of ProtoMessage, so one table
+ * drives decoding and encoding.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto-schema.h"
+
+#define STR(n, req, max, member) \
+        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max), \
+          .offset = offsetof(ProtoMessage, member) }
+/* A name or id: when present, it must not be empty. */
+#define NAME(n, req, max, member) \
+        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max), \
+          .nonempty = true, .offset = offsetof(ProtoMessage, member) }
+#define ENUM(n, req, values, member) \
+        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = PROTO_MAX_ID_BYTES, \
+          .one_of = (values), .offset = offsetof(ProtoMessage, member) }
+#define INT(n, req, minimum, member) \
+        { .name = (n), .kind = PROTO_FIELD_INT, .required = (req), .min = (minimum), \
+          .offset = offsetof(ProtoMessage, member) }
+#define BOOL(n, member) \
+        { .name = (n), .kind = PROTO_FIELD_BOOL, .offset = offsetof(ProtoMessage, member) }
+#define ANY(n, req, member) \
+        { .name = (n), .kind = PROTO_FIELD_ANY, .required = (req), .offset = offsetof(ProtoMessage, member) }
+/* Optional, {} when absent. */
+#define ANY_OBJ(n, member) \
+        { .name = (n), .kind = PROTO_FIELD_ANY, .default_object = true, .offset = offsetof(ProtoMessage, member) }
+
+#define ID PROTO_MAX_ID_BYTES
+#define REQ true
+#define OPT false
+
+const char *const proto_execution_statuses[] = {
+        "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL,
+};
+
+static const ProtoField start_execution_fields[] = {
+        NAME("stateMachine", REQ, ID, start_execution.state_machine),
+        NAME("name", OPT, ID, start_execution.name),
+        ANY_OBJ("input", start_execution.input),
+        NAME("requestId", OPT, ID, start_execution.request_id),
+};
+
+static const ProtoField stop_execution_fields[] = {
+        NAME("executionId", REQ, ID, stop_execution.execution_id),
+        NAME("error", OPT, PROTO_MAX_ERROR_BYTES, stop_execution.error),
+        STR("cause", OPT, PROTO_MAX_CAUSE_BYTES, stop_execution.cause),
+        NAME("requestId", OPT, ID, stop_execution.request_id),
+};
+
+static const ProtoField task_fields[] = {
+        NAME("executionId", REQ, ID, task.execution_id),
+        NAME("executionName", REQ, ID, task.execution_name),
+        NAME("stateMachine", REQ, ID, task.state_machine),
+        NAME("state", REQ, ID, task.state),
+        NAME("taskId", REQ, ID, task.task_id),
+        INT("attempt", REQ, 0, task.attempt),
+        NAME("resource", REQ, PROTO_MAX_RESOURCE_BYTES, task.resource),
+        NAME("operation", REQ, ID, task.operation),
+        ANY("input", REQ, task.input),
+        INT("deadlineMs", REQ, 0, task.deadline_ms),
+        INT("heartbeatSeconds", REQ, 0, task.heartbeat_seconds),
+        NAME("taskToken", OPT, ID, task.task_token),
+        INT("dispatchedAtMs", REQ, 0, task.dispatched_at_ms),
+};
+
+static const ProtoField task_succeeded_fields[] = {
+        NAME("executionId", REQ, ID, task_succeeded.execution_id),
+        NAME("taskId", REQ, ID, task_succeeded.task_id),
+        INT("attempt", REQ, 0, task_succeeded.attempt),
+        ANY("output", REQ, task_succeeded.output),
+        NAME("workerId", OPT, ID, task_succeeded.worker_id),
+        INT("startedAtMs", OPT, 0, task_succeeded.started_at_ms),
+        INT("finishedAtMs", OPT, 0, task_succeeded.finished_at_ms),
+};
+
+static const ProtoField task_failed_fields[] = {
+        NAME("executionId", REQ, ID, task_failed.execution_id),
+        NAME("taskId", REQ, ID, task_failed.task_id),
+        INT("attempt", REQ, 0, task_failed.attempt),
+        NAME("error", REQ, PROTO_MAX_ERROR_BYTES, task_failed.error),
+        STR("cause", REQ, PROTO_MAX_CAUSE_BYTES, task_failed.cause),
+        NAME("workerId", OPT, ID, task_failed.worker_id),
+};
+
+static const ProtoField task_heartbeat_fields[] = {
+        NAME("executionId", REQ, ID, task_heartbeat.execution_id),
+        NAME("taskId", REQ, ID, task_heartbeat.task_id),
+        INT("attempt", REQ, 0, task_heartbeat.attempt),
+        NAME("workerId", OPT, ID, task_heartbeat.worker_id),
+};
+
+static const ProtoField send_task_success_fields[] = {
+        NAME("taskToken", REQ, ID, send_task_success.task_token),
+        ANY("output", REQ, send_task_success.output),
+        NAME("requestId", OPT, ID, send_task_success.request_id),
+};
+
+static const ProtoField send_task_failure_fields[] = {
+        NAME("taskToken", REQ, ID, send_task_failure.task_token),
+        NAME("error", OPT, PROTO_MAX_ERROR_BYTES, send_task_failure.error),
+        STR("cause", OPT, PROTO_MAX_CAUSE_BYTES, send_task_failure.cause),
+        NAME("requestId", OPT, ID, send_task_failure.request_id),
+};
+
+static const ProtoField send_task_heartbeat_fields[] = {
+        NAME("taskToken", REQ, ID, send_task_heartbeat.task_token),
+        NAME("requestId", OPT, ID, send_task_heartbeat.request_id),
+};
+
+static const ProtoField timer_fired_fields[] = {
+        NAME("executionId", REQ, ID, timer_fired.execution_id),
+        NAME("timerId", REQ, ID, timer_fired.timer_id),
+};
+
+static const ProtoField execution_status_changed_fields[] = {
+        NAME("id", REQ, 2 * ID, execution_status_changed.id),
+        NAME("executionId", REQ, ID, execution_status_changed.execution_id),
+        NAME("executionName", REQ, ID, execution_status_changed.execution_name),
+        NAME("stateMachine", REQ, ID, execution_status_changed.state_machine),
+        ENUM("status", REQ, proto_execution_statuses, execution_status_changed.status),
+        INT("startDate", REQ, 0, execution_status_changed.start_date),
+        INT("stopDate", OPT, 0, execution_status_changed.stop_date),
+        ANY("output", OPT, execution_status_changed.output),
+        NAME("error", OPT, PROTO_MAX_ERROR_BYTES, execution_status_changed.error),
+        STR("cause", OPT, PROTO_MAX_CAUSE_BYTES, execution_status_changed.cause),
+};
+
+static const ProtoField notification_fields[] = {
+        NAME("id", OPT, 2 * ID, notification.id),
+        NAME("executionId", OPT, ID, notification.execution_id),
+};
+
+static const ProtoField dead_letter_fields[] = {
+        NAME("reason", REQ, PROTO_MAX_REASON_BYTES, dead_letter.reason),
+        STR("topic", REQ, PROTO_MAX_TOPIC_BYTES, dead_letter.topic),
+        INT("partition", REQ, INT64_MIN, dead_letter.partition),
+        INT("offset", REQ, INT64_MIN, dead_letter.offset),
+        STR("key", OPT, PROTO_DLQ_MAX_KEY_BYTES, dead_letter.key),
+        STR("keyBase64", OPT, PROTO_DLQ_MAX_KEY_BASE64_BYTES, dead_letter.key_base64),
+        STR("payload", OPT, PROTO_DLQ_MAX_PAYLOAD_BYTES, dead_letter.payload),
+        STR("payloadBase64", OPT, PROTO_DLQ_MAX_PAYLOAD_BASE64_BYTES, dead_letter.payload_base64),
+        INT("payloadLength", OPT, 0, dead_letter.payload_length),
+        BOOL("truncated", dead_letter.truncated),
+};
+
+static const char *check_dead_letter(const ProtoMessage *m) {
+        const ProtoDeadLetter *d = &m->dead_letter;
+
+        if (!d->payload == !d->payload_base64)
+                return "exactly one of 'payload' and 'payloadBase64' is required";
+        if (d->key && d->key_base64)
+                return "at most one of 'key' and 'keyBase64' is allowed";
+        return NULL;
+}
+
+#define SCHEMA(t, n, f, c) [t] = { .type = (t), .name = (n), .fields = (f), .n_fields = sizeof(f) / sizeof((f)[0]), .check = (c) }
+
+const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
+        SCHEMA(PROTO_START_EXECUTION, "StartExecution", start_execution_fields, NULL),
+        SCHEMA(PROTO_STOP_EXECUTION, "StopExecution", stop_execution_fields, NULL),
+        SCHEMA(PROTO_TASK, "Task", task_fields, NULL),
+        SCHEMA(PROTO_TASK_SUCCEEDED, "TaskSucceeded", task_succeeded_fields, NULL),
+        SCHEMA(PROTO_TASK_FAILED, "TaskFailed", task_failed_fields, NULL),
+        SCHEMA(PROTO_TASK_HEARTBEAT, "TaskHeartbeat", task_heartbeat_fields, NULL),
+        SCHEMA(PROTO_SEND_TASK_SUCCESS, "SendTaskSuccess", send_task_success_fields, NULL),
+        SCHEMA(PROTO_SEND_TASK_FAILURE, "SendTaskFailure", send_task_failure_fields, NULL),
+        SCHEMA(PROTO_SEND_TASK_HEARTBEAT, "SendTaskHeartbeat", send_task_heartbeat_fields, NULL),
+        SCHEMA(PROTO_TIMER_FIRED, "TimerFired", timer_fired_fields, NULL),
+        SCHEMA(PROTO_EXECUTION_STATUS_CHANGED, "ExecutionStatusChanged", execution_status_changed_fields, NULL),
+        SCHEMA(PROTO_NOTIFICATION, "Notification", notification_fields, NULL),
+        SCHEMA(PROTO_DEAD_LETTER, "DeadLetter", dead_letter_fields, check_dead_letter),
+};

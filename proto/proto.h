@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * imgflow message formats (v1): decode, validate and encode the JSON messages
+ * that travel on the Kafka topics (docs/messages.md is the contract).
+ *
+ * Layering: proto/ uses jansson only. It knows nothing of Kafka, Redis, ASL or
+ * images; daemon/, coordinator/, worker/ and cli/ build on it.
+ *
+ * Every message type has one schema, a table of fields (proto-schema.c); one
+ * table drives both the decoder and the encoder, so they cannot disagree.
+ *
+ * Decoding is for untrusted bytes: the payload size is checked first, then the
+ * nesting depth is checked on the raw bytes by a small scanner (jansson parses
+ * recursively, so a 10,000-deep payload never reaches it), then the value is
+ * parsed and every field is checked against its schema. Each rejection comes
+ * with a one-line reason, which is what goes into the dead-letter envelope.
+ *
+ * Ownership: a decoded ProtoMessage owns the parsed JSON (`root`); all its
+ * `const char *` and `json_t *` fields are borrowed from it and live as long
+ * as the message (json_incref() what you keep longer). For encoding, callers
+ * fill a ProtoMessage (or one of the per-type structs) with borrowed pointers;
+ * the encoder never takes ownership of them.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define PROTO_VERSION 1
+
+/* Defaults of ProtoLimits (0 in a ProtoLimits field means the default). */
+#define PROTO_MAX_PAYLOAD_BYTES_DEFAULT (256 * 1024)
+#define PROTO_MAX_DEPTH_DEFAULT 64
+/* max_depth is clamped to this so that jansson's recursion stays shallow. */
+#define PROTO_MAX_DEPTH_CAP 512
+
+/* Per-field string limits, in bytes (docs/messages.md, "Limits"). */
+#define PROTO_MAX_ID_BYTES 1024       /* ids, names, tokens, operations */
+#define PROTO_MAX_RESOURCE_BYTES 2048 /* Task.resource (an ARN's limit) */
+#define PROTO_MAX_ERROR_BYTES 256     /* error names, as in Step Functions */
+#define PROTO_MAX_CAUSE_BYTES 32768   /* causes, as in Step Functions */
+#define PROTO_MAX_REASON_BYTES 4096   /* DeadLetter.reason */
+#define PROTO_MAX_TOPIC_BYTES 249     /* Kafka's limit on topic names */
+/* DeadLetter: the original payload is kept up to this many bytes. */
+#define PROTO_DLQ_MAX_PAYLOAD_BYTES (64 * 1024)
+#define PROTO_DLQ_MAX_PAYLOAD_BASE64_BYTES (4 * ((PROTO_DLQ_MAX_PAYLOAD_BYTES + 2) / 3))
+#define PROTO_DLQ_MAX_KEY_BYTES 1024
+#define PROTO_DLQ_MAX_KEY_BASE64_BYTES (4 * ((PROTO_DLQ_MAX_KEY_BYTES + 2) / 3))
+
+typedef struct ProtoLimits {
+        size_t max_payload_bytes; /* whole message, 0 = 256 KiB */
+        size_t max_depth;         /* of "input"/"output" values, 0 = 64 */
+} ProtoLimits;
+
+typedef enum ProtoType {
+        PROTO_START_EXECUTION,
+        PROTO_STOP_EXECUTION,
+        PROTO_TASK,
+        PROTO_TASK_SUCCEEDED,
+        PROTO_TASK_FAILED,
+        PROTO_TASK_HEARTBEAT,
+        PROTO_SEND_TASK_SUCCESS,
+        PROTO_SEND_TASK_FAILURE,
+        PROTO_SEND_TASK_HEARTBEAT,
+        PROTO_TIMER_FIRED,
+        PROTO_EXECUTION_STATUS_CHANGED,
+        PROTO_NOTIFICATION,
+        PROTO_DEAD_LETTER,
+        _PROTO_TYPE_MAX,
+        _PROTO_TYPE_INVALID = -EINVAL,
+} ProtoType;
+
+/*
+ * Per-type fields. Strings are NULL when an optional field is absent (JSON
+ * null counts as absent for optional fields). Optional integers are 0 when
+ * absent and are not written when 0. json_t fields hold any JSON value.
+ */
+typedef struct ProtoStartExecution {
+        const char *state_machine; /* "<name>" or "<name>:<version>" */
+        const char *name;          /* optional: execution name */
+        json_t *input;             /* decoded: never NULL ({} when absent); encode: NULL = {} */
+        const char *request_id;    /* optional */
+} ProtoStartExecution;
+
+typedef struct ProtoStopExecution {
+        const char *execution_id;
+        const char *error;      /* optional */
+        const char *cause;      /* optional */
+        const char *request_id; /* optional */
+} ProtoStopExecution;
+
+typedef struct ProtoTask {
+        const char *execution_id;
+        const char *execution_name;
+        const char *state_machine;
+        const char *state;
+        const char *task_id;
+        int64_t attempt;            /* >= 0 */
+        const char *resource;       /* the Resource string of the definition */
+        const char *operation;      /* e.g. "image.resize" */
+        json_t *input;              /* the effective parameters */
+        int64_t deadline_ms;        /* epoch ms, 0 = none */
+        int64_t heartbeat_seconds;  /* 0 = none */
+        const char *task_token;     /* optional: only for .waitForTaskToken */
+        int64_t dispatched_at_ms;   /* epoch ms */
+} ProtoTask;
+
+typedef struct ProtoTaskSucceeded {
+        const char *execution_id;
+        const char *task_id;
+        int64_t attempt;
+        json_t *output;
+        const char *worker_id;   /* optional */
+        int64_t started_at_ms;   /* optional */
+        int64_t finished_at_ms;  /* optional */
+} ProtoTaskSucceeded;
+
+typedef struct ProtoTaskFailed {
+        const char *execution_id;
+        const char *task_id;
+        int64_t attempt;
+        const char *error; /* the name Retry/Catch match on, e.g. "Image.Invalid" */
+        const char *cause;
+        const char *worker_id; /* optional */
+} ProtoTaskFailed;
+
+typedef struct ProtoTaskHeartbeat {
+        const char *execution_id;
+        const char *task_id;
+        int64_t attempt;
+        const char *worker_id; /* optional */
+} ProtoTaskHeartbeat;
+
+typedef struct ProtoSendTaskSuccess {
+        const char *task_token;
+        json_t *output;
+        const char *request_id; /* optional */
+} ProtoSendTaskSuccess;
+
+typedef struct ProtoSendTaskFailure {
+        const char *task_token;
+        const char *error;      /* optional */
+        const char *cause;      /* optional */
+        const char *request_id; /* optional */
+} ProtoSendTaskFailure;
+
+typedef struct ProtoSendTaskHeartbeat {
+        const char *task_token;
+        const char *request_id; /* optional */
+} ProtoSendTaskHeartbeat;
+
+typedef struct ProtoTimerFired {
+        const char *execution_id;
+        const char *timer_id;
+} ProtoTimerFired;
+
+typedef struct ProtoExecutionStatusChanged {
+        const char *id;            /* dedup id "<executionId>#<status>"; encode: NULL = computed */
+        const char *execution_id;
+        const char *execution_name;
+        const char *state_machine;
+        const char *status;        /* RUNNING|SUCCEEDED|FAILED|TIMED_OUT|ABORTED */
+        int64_t start_date;        /* epoch ms */
+        int64_t stop_date;         /* optional, epoch ms */
+        json_t *output;            /* optional */
+        const char *error;         /* optional */
+        const char *cause;         /* optional */
+} ProtoExecutionStatusChanged;
+
+/* What a notify task publishes: free-form apart from "v" and "type". The whole
+ * object is ProtoMessage.root; these two optional fields are checked if present. */
+typedef struct ProtoNotification {
+        const char *id;           /* optional dedup id */
+        const char *execution_id; /* optional */
+} ProtoNotification;
+
+typedef struct ProtoDeadLetter {
+        const char *reason;
+        const char *topic;
+        int64_t partition;
+        int64_t offset;
+        const char *key;            /* optional: the original key, when UTF-8 */
+        const char *key_base64;     /* optional: the original key, when not UTF-8 */
+        const char *payload;        /* the original bytes (truncated), when UTF-8 ... */
+        const char *payload_base64; /* ... or else base64; exactly one of the two */
+        int64_t payload_length;     /* optional: original length in bytes */
+        bool truncated;             /* optional: payload was cut to 64 KiB */
+} ProtoDeadLetter;
+
+typedef struct ProtoMessage {
+        ProtoType type;
+        json_t *root; /* decoded: the whole message object (owned); encode: ignored */
+        union {
+                ProtoStartExecution start_execution;
+                ProtoStopExecution stop_execution;
+                ProtoTask task;
+                ProtoTaskSucceeded task_succeeded;
+                ProtoTaskFailed task_failed;
+                ProtoTaskHeartbeat task_heartbeat;
+                ProtoSendTaskSuccess send_task_success;
+                ProtoSendTaskFailure send_task_failure;
+                ProtoSendTaskHeartbeat send_task_heartbeat;
+                ProtoTimerFired timer_fired;
+                ProtoExecutionStatusChanged execution_status_changed;
+                ProtoNotification notification;
+                ProtoDeadLetter dead_letter;
+        };
+} ProtoMessage;
+
+/* "Task" <-> PROTO_TASK. to_string returns NULL for an invalid type;
+ * from_string returns _PROTO_TYPE_INVALID for an unknown name. */
+const char *proto_type_to_string(ProtoType t);
+ProtoType proto_type_from_string(const char *s);
+
+/*
+ * Decode untrusted bytes (need not be NUL-terminated).
+ * lim: borrowed, may be NULL (defaults).
+ * On success returns 0 and *ret (new, free with proto_message_free()).
+ * On failure returns a negative errno, leaves *ret untouched and, if
+ * ret_reason is non-NULL, sets *ret_reason to a new string (free()) saying why:
+ *   -E2BIG            payload over max_payload_bytes, or nested too deep
+ *   -EPROTONOSUPPORT  "v" is not 1
+ *   -EBADMSG          anything else: not JSON, not an object, missing "type",
+ *                     unknown type, missing field, wrong type, string too long
+ *   -ENOMEM           out of memory (*ret_reason may then be NULL)
+ * Every error except -ENOMEM means: send it to the dead-letter topic.
+ * Unknown fields are ignored (forward compatibility within v1).
+ */
+int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessage **ret, char **ret_reason);
+
+/* Accepts NULL; returns NULL. */
+ProtoMessage *proto_message_free(ProtoMessage *m);
+static inline void proto_message_freep(ProtoMessage **m) {
+        proto_message_free(*m);
+}
+
+/*
+ * Encode a message (fields borrowed; m->root is ignored).
+ * lim: borrowed, may be NULL. On success *ret_buf is a new NUL-terminated
+ * compact JSON string (free()) and *ret_len its length without the NUL.
+ * Errors: -EINVAL (missing required field, bad type, string not UTF-8, status
+ * not one of the allowed values), -ENAMETOOLONG (a string over its field's
+ * limit), -E2BIG (result over max_payload_bytes or a value nested deeper than
+ * max_depth), -ENOMEM. Outputs untouched on failure.
+ */
+int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+
+/* The same, as a JSON object: *ret is a new reference. */
+int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **ret);
+
+/* Per-type encoders: proto_encode() of a message of that type. */
+int proto_encode_start_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_task(const ProtoTask *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_task_succeeded(const ProtoTaskSucceeded *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_task_failed(const ProtoTaskFailed *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_task_heartbeat(const ProtoTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_send_task_success(const ProtoSendTaskSuccess *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_send_task_failure(const ProtoSendTaskFailure *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_send_task_heartbeat(const ProtoSendTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_timer_fired(const ProtoTimerFired *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_execution_status_changed(const ProtoExecutionStatusChanged *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_dead_letter_message(const ProtoDeadLetter *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+
+/*
+ * Build the dead-letter envelope for a message that could not be handled.
+ * Never fails on hostile input: reason and topic are cut to their limits (and
+ * made valid UTF-8), the key and payload are kept as strings when they are
+ * valid UTF-8 without NUL bytes, else as base64; the payload is cut to 64 KiB
+ * ("truncated": true, "payloadLength": original length). The result always
+ * decodes with the default limits.
+ * All inputs borrowed; key/payload may be NULL with length 0; reason/topic
+ * may be NULL (""). *ret_buf: new string (free()). Errors: -ENOMEM only.
+ */
+int proto_encode_dead_letter(const char *reason, const char *topic, int32_t partition, int64_t offset,
+                             const void *key, size_t key_len, const void *payload, size_t payload_len,
+                             char **ret_buf, size_t *ret_len);
+
+/* Execution statuses of ExecutionStatusChanged. */
+bool proto_execution_status_is_valid(const char *status);
+
+/* The notification dedup id "<executionId>#<status>" (new string, free()).
+ * Returns -EINVAL for a NULL/empty id or an invalid status, -ENOMEM. */
+int proto_notification_id(const char *execution_id, const char *status, char **ret);
+
+/* The execution id a message refers to, or NULL (SendTask*, DeadLetter, a
+ * StartExecution before the coordinator named it). Borrowed from m. */
+const char *proto_message_execution_id(const ProtoMessage *m);
+
+/* The Kafka key to publish m with (docs/messages.md): the execution id;
+ * StartExecution: the execution name; SendTask*: the task token (callers that
+ * know the token's execution id use that instead); DeadLetter: the original
+ * key. May be NULL (publish without a key). Borrowed from m. */
+const char *proto_message_key(const ProtoMessage *m);
+
+/* Topics. */
+typedef enum ProtoTopic {
+        PROTO_TOPIC_JOBS,
+        PROTO_TOPIC_TASKS,
+        PROTO_TOPIC_EVENTS,
+        PROTO_TOPIC_NOTIFICATIONS,
+        PROTO_TOPIC_DLQ,
+        _PROTO_TOPIC_MAX,
+} ProtoTopic;
+
+#define PROTO_TOPIC_PREFIX_DEFAULT "imgflow."
+
+/* "<prefix>tasks" or, with a pool, "<prefix>tasks.<pool>" (pool only for
+ * PROTO_TOPIC_TASKS, may be NULL). prefix NULL = "imgflow.". The result must be
+ * a legal Kafka topic name ([A-Za-z0-9._-], at most 249 bytes) else -EINVAL.
+ * *ret: new string. */
+int proto_topic_name(const char *prefix, ProtoTopic topic, const char *pool, char **ret);
+
+/* Valid UTF-8 without NUL bytes (what a JSON string field may hold). */
+bool proto_utf8_is_valid(const void *s, size_t len);
+
+/* Nesting depth of the raw JSON text (brackets outside strings), counting no
+ * further than limit + 1; used before parsing. */
+size_t proto_scan_depth(const void *buf, size_t len, size_t limit);
