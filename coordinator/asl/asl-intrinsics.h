@@ -19,6 +19,9 @@
 
 #include "asl-util.h"
 
+#define INTRINSIC_MAX_LENGTH (64 * 1024) /* characters of one expression */
+#define INTRINSIC_MAX_ARGS 1000          /* arguments of one call */
+
 /* True if the string looks like an intrinsic call ("States.Name(...)"). */
 bool intrinsic_is_call(const char *s);
 
@@ -34,3 +37,8 @@ int intrinsic_check(const char *expr, char **ret_msg);
  */
 int intrinsic_eval(const char *expr, json_t *input, json_t *context,
                    const AslEnv *env, json_t **ret, AslError *err);
+
+/* The function table, for listings and tests: 18 entries, names borrowed
+ * (static); intrinsic_function_name() returns NULL past the end. */
+size_t intrinsic_n_functions(void);
+const char *intrinsic_function_name(size_t i);

@@ -23,6 +23,12 @@
 
 #include "asl-util.h"
 
+/* Evaluation limits (going past one is -E2BIG). */
+#define JSONPATH_MAX_RESULTS 100000          /* matches after any one step */
+#define JSONPATH_MAX_WORK 10000000           /* nodes visited per evaluation */
+#define JSONPATH_MAX_DEPTH 1024              /* recursive descent depth */
+#define JSONPATH_MAX_FILTER_NESTING 32       /* ( and ! nesting in a filter */
+
 typedef enum JsonPathKind {
         JSONPATH_INVALID = -1,
         JSONPATH_REFERENCE,     /* definite, only names and non-negative indexes */
@@ -57,8 +63,18 @@ int jsonpath_eval(json_t *root, const char *path, json_t **ret);
  *   `$.a.b`     -> intermediate objects created as needed
  *   `$.a[2]`    -> the array element must exist; it is replaced
  * *root may be replaced (e.g. when it is not an object and path is `$`).
- * Returns 0, -EINVAL for an invalid path, or -ENOTDIR when an existing
- * intermediate value is not an object/array (States.ResultPathMatchFailure).
+ * Returns 0, -EINVAL for an invalid path (or one that is not a reference
+ * path), or -ENOTDIR when an existing intermediate value is not an
+ * object/array of the kind the path needs, or an array element does not
+ * exist (both: States.ResultPathMatchFailure). On failure *root is unchanged.
+ * Containers on the way that are shared (refcount > 1) are copied before
+ * they are modified, so values shared with other documents are never changed.
  * *root must be a value this caller owns exclusively (copy before if shared).
  */
 int jsonpath_set(json_t **root, const char *path, json_t *value);
+
+/*
+ * Convenience for validators: 0 if `path` is a reference path, else -EINVAL
+ * and *ret_msg (new string, if ret_msg is not NULL) saying why.
+ */
+int jsonpath_check_reference(const char *path, char **ret_msg);
