@@ -1,2 +1,244 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Input/output processing (InputPath, Parameters, ItemSelector,
+ * ResultSelector, ResultPath, OutputPath). See asl-payload.h.
+ *
+ * Templates are walked recursively; recursion depth is bounded because a
+ * validated definition is at most ASL_MAX_JSON_DEPTH deep, and we stop
+ * anyway past that depth.
+ */
+
+#include <string.h>
+
+#include "asl-intrinsics.h"
+#include "asl-jsonpath.h"
 #include "asl-payload.h"
+
+int payload_check_limits(json_t *v, const AslEnv *env, const char *what, AslError *err) {
+        size_t max = env && env->max_payload_bytes ? env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
+        size_t n;
+
+        if (asl_json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
+                return asl_error_set(err, "States.Runtime", "%s is nested deeper than %d levels",
+                                     what, ASL_MAX_JSON_DEPTH);
+        n = asl_json_size(v);
+        if (n > max)
+                return asl_error_set(err, "States.DataLimitExceeded",
+                                     "%s has a size of %zu bytes, exceeding the maximum of %zu bytes",
+                                     what, n, max);
+        return 0;
+}
+
+int payload_select(json_t *value, json_t *path, const char *field, json_t **ret, AslError *err) {
+        const char *p;
+        json_t *v = NULL;
+        int r;
+
+        if (!path) {
+                *ret = value ? json_incref(value) : json_object();
+                return 0;
+        }
+        if (json_is_null(path)) {
+                *ret = json_object();
+                return 0;
+        }
+        p = json_string_value(path);
+        if (!p)
+                return asl_error_set(err, "States.Runtime", "%s is not a string", field);
+
+        r = jsonpath_eval(value, p, &v);
+        if (r == -ENOENT)
+                return asl_error_set(err, "States.Runtime",
+                                     "Invalid path '%s' : No results for path: %s", p, p);
+        if (r < 0)
+                return asl_error_set(err, "States.Runtime", "Invalid path '%s' in %s: %s", p, field,
+                                     strerror(-r));
+        *ret = v;
+        return 0;
+}
+
+int payload_eval_dollar(const char *expr, json_t *input, json_t *context, const AslEnv *env,
+                        json_t **ret, AslError *err) {
+        _cleanup_json_ json_t *empty = NULL;
+        json_t *v = NULL;
+        int r;
+
+        if (!context)
+                context = empty = json_object();
+
+        if (intrinsic_is_call(expr))
+                return intrinsic_eval(expr, input, context, env, ret, err);
+
+        if (strncmp(expr, "$$", 2) == 0)
+                r = jsonpath_eval(context, expr + 1, &v);
+        else if (expr[0] == '$')
+                r = jsonpath_eval(input, expr, &v);
+        else
+                return asl_error_set(err, "States.ParameterPathFailure",
+                                     "The value '%s' is neither a path nor an intrinsic function", expr);
+        if (r == -ENOENT)
+                return asl_error_set(err, "States.ParameterPathFailure",
+                                     "The JSONPath '%s' could not be found in the input", expr);
+        if (r < 0)
+                return asl_error_set(err, "States.ParameterPathFailure",
+                                     "The JSONPath '%s' could not be evaluated: %s", expr, strerror(-r));
+        *ret = v;
+        return 0;
+}
+
+static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
+                        unsigned depth, json_t **ret, AslError *err) {
+        if (depth > ASL_MAX_JSON_DEPTH)
+                return asl_error_set(err, "States.Runtime", "template nested too deeply");
+
+        if (json_is_object(tmpl)) {
+                _cleanup_json_ json_t *out = json_object();
+                const char *key;
+                json_t *val;
+
+                json_object_foreach(tmpl, key, val) {
+                        size_t kl = strlen(key);
+                        json_t *v = NULL;
+                        int r;
+
+                        if (kl > 2 && streq(key + kl - 2, ".$")) {
+                                _cleanup_free_ char *name = strndup(key, kl - 2);
+
+                                if (!name)
+                                        abort();
+                                if (!json_is_string(val))
+                                        return asl_error_set(err, "States.ParameterPathFailure",
+                                                             "The value of field '%s' must be a string", key);
+                                r = payload_eval_dollar(json_string_value(val), input, context, env, &v, err);
+                                if (r < 0)
+                                        return r;
+                                json_object_set_new(out, name, v);
+                        } else {
+                                r = template_rec(val, input, context, env, depth + 1, &v, err);
+                                if (r < 0)
+                                        return r;
+                                json_object_set_new(out, key, v);
+                        }
+                }
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        if (json_is_array(tmpl)) {
+                _cleanup_json_ json_t *out = json_array();
+                size_t i;
+                json_t *val;
+
+                json_array_foreach(tmpl, i, val) {
+                        json_t *v = NULL;
+                        int r = template_rec(val, input, context, env, depth + 1, &v, err);
+                        if (r < 0)
+                                return r;
+                        json_array_append_new(out, v);
+                }
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        *ret = json_deep_copy(tmpl);
+        return 0;
+}
+
+int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
+                     json_t **ret, AslError *err) {
+        _cleanup_json_ json_t *out = NULL;
+        int r;
+
+        r = template_rec(tmpl, input, context, env, 0, &out, err);
+        if (r < 0)
+                return r;
+        r = payload_check_limits(out, env, "The payload produced by the template", err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t **ret, AslError *err) {
+        json_t *root;
+        const char *p;
+        int r;
+
+        if (!path) {
+                *ret = json_incref(result);
+                return 0;
+        }
+        if (json_is_null(path)) {
+                *ret = json_incref(raw_input);
+                return 0;
+        }
+        p = json_string_value(path);
+        if (!p)
+                return asl_error_set(err, "States.Runtime", "ResultPath is not a string");
+        if (streq(p, "$")) {
+                *ret = json_incref(result);
+                return 0;
+        }
+
+        root = json_deep_copy(raw_input);
+        if (!root)
+                root = json_object();
+        r = jsonpath_set(&root, p, json_incref(result));
+        if (r < 0) {
+                json_decref(root);
+                return asl_error_set(err, "States.ResultPathMatchFailure",
+                                     "Unable to apply ResultPath '%s' to the state's input", p);
+        }
+        *ret = root;
+        return 0;
+}
+
+int payload_effective_input(json_t *state, const char *template_field, json_t *raw_input,
+                            json_t *context, const AslEnv *env, json_t **ret, AslError *err) {
+        _cleanup_json_ json_t *v = NULL;
+        json_t *tmpl;
+        int r;
+
+        r = payload_select(raw_input, json_object_get(state, "InputPath"), "InputPath", &v, err);
+        if (r < 0)
+                return r;
+
+        tmpl = template_field ? json_object_get(state, template_field) : NULL;
+        if (tmpl) {
+                json_t *t = NULL;
+
+                r = payload_template(tmpl, v, context, env, &t, err);
+                if (r < 0)
+                        return r;
+                json_decref(v);
+                v = t;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, json_t *result,
+                         json_t *context, const AslEnv *env, json_t **ret, AslError *err) {
+        _cleanup_json_ json_t *selected = NULL, *merged = NULL, *out = NULL;
+        json_t *sel = use_selector ? json_object_get(state, "ResultSelector") : NULL;
+        int r;
+
+        if (sel) {
+                r = payload_template(sel, result, context, env, &selected, err);
+                if (r < 0)
+                        return r;
+        } else
+                selected = json_incref(result);
+
+        r = payload_result_path(raw_input, json_object_get(state, "ResultPath"), selected, &merged, err);
+        if (r < 0)
+                return r;
+
+        r = payload_select(merged, json_object_get(state, "OutputPath"), "OutputPath", &out, err);
+        if (r < 0)
+                return r;
+
+        r = payload_check_limits(out, env, "The state output", err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(out);
+        return 0;
+}

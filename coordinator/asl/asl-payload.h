@@ -1,3 +1,65 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
+
+/*
+ * Input and output processing of a state, in the order AWS applies it
+ * (JSONPath query language):
+ *
+ *   raw input -> InputPath -> Parameters / ItemSelector  = effective input
+ *   task result -> ResultSelector -> ResultPath (merged into the RAW input)
+ *               -> OutputPath                            = state output
+ *
+ * Field values are passed as they appear in the definition (borrowed
+ * json_t *, NULL = field absent):
+ *   InputPath/OutputPath: absent -> value unchanged; null -> {}; a path ->
+ *     its value; a path that does not exist -> States.Runtime.
+ *   ResultPath: absent -> "$" (the result replaces the input); null -> the
+ *     result is discarded and the raw input kept; a reference path -> the
+ *     result is set there in a copy of the raw input (intermediate objects
+ *     created); impossible -> States.ResultPathMatchFailure.
+ *   Templates (Parameters, ItemSelector, ResultSelector): objects and arrays
+ *     are copied recursively; a key ending in ".$" loses the suffix and its
+ *     string value is evaluated: "$$..." against the context object, "$..."
+ *     against the input, "States.X(...)" as an intrinsic call. A path that
+ *     does not exist -> States.ParameterPathFailure; an intrinsic failure ->
+ *     States.IntrinsicFailure.
+ *   Every result is checked against env->max_payload_bytes
+ *     (States.DataLimitExceeded) and ASL_MAX_JSON_DEPTH (States.Runtime).
+ *
+ * All functions: 0 and *ret = NEW reference, or -EINVAL with err set (the
+ * ASL error name and a cause). Inputs are borrowed and never modified.
+ */
+
 #include "asl-util.h"
+
+/* InputPath / OutputPath / ItemsPath-style selection. `field` names the field
+ * for error messages ("InputPath"). */
+int payload_select(json_t *value, json_t *path, const char *field, json_t **ret, AslError *err);
+
+/* Parameters / ItemSelector / ResultSelector. context may be NULL ({}). */
+int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
+                     json_t **ret, AslError *err);
+
+/* ResultPath. raw_input and result borrowed. */
+int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t **ret, AslError *err);
+
+/* Size/depth limits for one payload. `what` names it in the cause. */
+int payload_check_limits(json_t *v, const AslEnv *env, const char *what, AslError *err);
+
+/*
+ * Whole pipelines on a state definition object `state` (borrowed):
+ *
+ * payload_effective_input(): InputPath, then the template in field
+ *   `template_field` ("Parameters", "ItemSelector", or NULL for none).
+ * payload_state_output(): ResultSelector (only if `use_selector`), then
+ *   ResultPath into raw_input, then OutputPath, then limits.
+ */
+int payload_effective_input(json_t *state, const char *template_field, json_t *raw_input,
+                            json_t *context, const AslEnv *env, json_t **ret, AslError *err);
+int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, json_t *result,
+                         json_t *context, const AslEnv *env, json_t **ret, AslError *err);
+
+/* Evaluate one ".$" value: "$$..." (context), "$..." (input) or an
+ * intrinsic. Errors as for templates. */
+int payload_eval_dollar(const char *expr, json_t *input, json_t *context, const AslEnv *env,
+                        json_t **ret, AslError *err);
