@@ -94,6 +94,7 @@ struct JsonPath {
 };
 
 #define JSONPATH_MAX_INDEX ((int64_t) 1 << 53)
+#define PATH_ECHO_MAX 200 /* characters of a path quoted in a message */
 
 static void filter_free(FilterExpr *f);
 static void path_free(JsonPath *p);
@@ -356,7 +357,7 @@ static FilterExpr *filter_new(FilterType t) {
 }
 
 static int parse_filter_unary(Parser *p, FilterExpr **ret) {
-        FilterExpr *f;
+        FilterExpr *f = NULL;
         int r;
 
         skip_ws(p);
@@ -653,7 +654,8 @@ static int path_parse(const char *s, JsonPath **ret, char **ret_msg) {
         }
         if (s[0] != '$') {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("path '%s' must start with '$'", s);
+                        *ret_msg = asl_xasprintf("path '%.*s%s' must start with '$'", PATH_ECHO_MAX, s,
+                                                 strlen(s) > PATH_ECHO_MAX ? "..." : "");
                 return -EINVAL;
         }
         path = asl_xmalloc(sizeof(JsonPath));
@@ -662,7 +664,9 @@ static int path_parse(const char *s, JsonPath **ret, char **ret_msg) {
         r = parse_steps(&p, path, /* in_filter= */ false);
         if (r < 0) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("invalid JSONPath '%s': %s", s, p.error ? p.error : "syntax error");
+                        *ret_msg = asl_xasprintf("invalid JSONPath '%.*s%s': %s", PATH_ECHO_MAX, s,
+                                                 strlen(s) > PATH_ECHO_MAX ? "..." : "",
+                                                 p.error ? p.error : "syntax error");
                 free(p.error);
                 return r;
         }
