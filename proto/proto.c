@@ -370,6 +370,10 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
                 if (r < 0)
                         return r;
         }
+        if (json_depth(root, max_depth + 1) > max_depth + 1)
+                return reason(ret_reason, -E2BIG, "nested deeper than %zu levels", max_depth);
+        if (type == PROTO_NOTIFICATION)
+                m->notification.body = root;
         if (schema->check) {
                 const char *why = schema->check(m);
                 if (why)
@@ -482,6 +486,18 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
         if (json_object_set_new(o, "v", json_integer(PROTO_VERSION)) < 0 ||
             json_object_set_new(o, "type", json_string(schema->name)) < 0)
                 return -ENOMEM;
+        if (m->type == PROTO_NOTIFICATION && m->notification.body) {
+                json_t *body = m->notification.body, *v;
+                const char *k;
+
+                if (!json_is_object(body))
+                        return -EINVAL;
+                if (json_depth(body, max_depth + 1) > max_depth + 1)
+                        return -E2BIG;
+                json_object_foreach(body, k, v)
+                        if (strcmp(k, "v") != 0 && strcmp(k, "type") != 0 && json_object_set(o, k, v) < 0)
+                                return -ENOMEM;
+        }
         for (size_t i = 0; i < schema->n_fields; i++) {
                 r = encode_field(src, o, &schema->fields[i], max_depth);
                 if (r < 0)
@@ -543,6 +559,7 @@ DEFINE_ENCODER(proto_encode_send_task_heartbeat, ProtoSendTaskHeartbeat, PROTO_S
 DEFINE_ENCODER(proto_encode_timer_fired, ProtoTimerFired, PROTO_TIMER_FIRED, timer_fired)
 DEFINE_ENCODER(proto_encode_execution_status_changed, ProtoExecutionStatusChanged, PROTO_EXECUTION_STATUS_CHANGED,
                execution_status_changed)
+DEFINE_ENCODER(proto_encode_notification, ProtoNotification, PROTO_NOTIFICATION, notification)
 DEFINE_ENCODER(proto_encode_dead_letter_message, ProtoDeadLetter, PROTO_DEAD_LETTER, dead_letter)
 
 /* ---- dead letters ---- */

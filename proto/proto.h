@@ -172,11 +172,13 @@ typedef struct ProtoExecutionStatusChanged {
         const char *cause;         /* optional */
 } ProtoExecutionStatusChanged;
 
-/* What a notify task publishes: free-form apart from "v" and "type". The whole
- * object is ProtoMessage.root; these two optional fields are checked if present. */
+/* What a notify task publishes: free-form apart from "v" and "type"; these two
+ * optional fields are checked if present. */
 typedef struct ProtoNotification {
         const char *id;           /* optional dedup id */
         const char *execution_id; /* optional */
+        json_t *body;             /* decoded: the whole object (== root); encode: an
+                                   * object whose members are written too (may be NULL) */
 } ProtoNotification;
 
 typedef struct ProtoDeadLetter {
@@ -265,6 +267,7 @@ int proto_encode_send_task_failure(const ProtoSendTaskFailure *x, const ProtoLim
 int proto_encode_send_task_heartbeat(const ProtoSendTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
 int proto_encode_timer_fired(const ProtoTimerFired *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
 int proto_encode_execution_status_changed(const ProtoExecutionStatusChanged *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_notification(const ProtoNotification *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
 int proto_encode_dead_letter_message(const ProtoDeadLetter *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
 
 /*
