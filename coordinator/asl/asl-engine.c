@@ -1,2 +1,1386 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The transition function of the ASL engine (see asl-engine.h).
+ *
+ * The execution document (a JSON object, version 1) is everything needed
+ * to resume an execution after a restart; the coordinator stores it as is:
+ *
+ *   {"v": 1,
+ *    "status": "RUNNING"|"SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
+ *    "started": bool,                    START applied
+ *    "execution": {"id", "name", "input", "startTime" (RFC 3339), "startMs"},
+ *    "stateMachine": {"id", "name"},
+ *    "seq": n,                           counter for frame, task and timer ids
+ *    "historyId": n,                     id of the last history event emitted
+ *    "frames": {"<fid>": frame},         running (sub)machines; root is "0"
+ *    "tasks": {"<task_id>": {"frame", "state", "resource", "token"?,
+ *                            "timeoutTimer"?, "heartbeatTimer"?, "heartbeatMs"?}},
+ *    "timers": {"<timer_id>": {"frame", "kind", "due_ms", "task"?}},
+ *    "output"? | "error"?, "cause"?}     once finished
+ *
+ *   frame = {"machine": JSON pointer of the sub-machine ("" = top level,
+ *                       "/States/P/Branches/0", "/States/M/ItemProcessor"),
+ *            "parent"?: fid, "index"?: branch or iteration index,
+ *            "state": current state name, "input": its raw input,
+ *            "enteredMs", "retries": [attempts per retrier], "retryCount",
+ *            "task"?: pending task id, "timer"?: pending wait/retry timer id,
+ *            "choiceNext"?: transient, the Next chosen by a Choice,
+ *            "children"?: Parallel/Map bookkeeping while they run:
+ *               parallel: {"kind": "parallel", "live": {fid: index}, "results": [...]}
+ *               map:      {"kind": "map", "live": {fid: index}, "results": [...],
+ *                          "items": [...], "selectorInput", "next", "running",
+ *                          "done", "failed", "total", "max", "tolCount",
+ *                          "tolPct", "bytes"}}
+ *
+ * Ids (frames, tasks, timers) are decimal strings from one counter and are
+ * never reused, so a result for a task that has gone away is recognised as
+ * stale. Finished child frames are deleted and their output kept in the
+ * parent's "results"; a Map keeps at most "max" iteration frames alive.
+ *
+ * Processing one event: the event handler makes its change and pushes
+ * actions on a FIFO work queue (enter a state, a state produced output, a
+ * state raised an error); the loop drains it. Nothing recurses through the
+ * queue, so a long Map or a loop of Pass states cannot grow the C stack.
+ * Each call has a step budget; exceeding it, or the history limit, fails
+ * the execution with States.Runtime rather than looping forever.
+ *
+ * Layering: no I/O here. Time and randomness come from AslEnv.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "asl-choice.h"
 #include "asl-engine.h"
+#include "asl-jsonpath.h"
+#include "asl-payload.h"
+#include "asl-retry.h"
+
+#define ASL_MAX_STEPS_PER_CALL 200000
+#define ASL_MAP_DEFAULT_CONCURRENCY 40
+#define ASL_TOKEN_BYTES 16
+
+typedef enum ActionKind {
+        ACTION_ENTER,   /* enter state `name` in frame with input `value` */
+        ACTION_OK,      /* the frame's current state produced `value` */
+        ACTION_ERROR,   /* the frame's current state raised error/cause */
+} ActionKind;
+
+typedef struct Action {
+        ActionKind kind;
+        char *fid;
+        char *name;
+        json_t *value;
+        char *error;
+        char *cause;
+} Action;
+
+typedef struct Ctx {
+        const AslMachine *m;
+        json_t *exec;
+        const AslEnv *env;
+        AslEffects *fx;
+
+        Action *queue;
+        size_t head, n, allocated;
+        size_t steps;
+        bool finished;
+        char *abort_cause;      /* history limit or step budget hit */
+} Ctx;
+
+/* ---- small JSON helpers ---- */
+
+static const char *jstr(json_t *o, const char *k) {
+        return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t jint(json_t *o, const char *k) {
+        return json_integer_value(json_object_get(o, k));
+}
+
+static char *json_text(json_t *v) {
+        char *s = json_dumps(v ? v : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s)
+                abort();
+        return s;
+}
+
+static json_t *json_text_new(json_t *v) {
+        _cleanup_free_ char *s = json_text(v);
+        return json_string(s);
+}
+
+/* ---- effects ---- */
+
+void asl_effects_clear(AslEffects *fx) {
+        if (!fx)
+                return;
+        for (size_t i = 0; i < fx->n; i++)
+                json_decref(fx->items[i].data);
+        free(fx->items);
+        *fx = (AslEffects) {};
+}
+
+const char *asl_effect_type_to_string(AslEffectType t) {
+        static const char *const table[_ASL_EFFECT_MAX] = {
+                [ASL_EFFECT_DISPATCH_TASK] = "DISPATCH_TASK",
+                [ASL_EFFECT_CANCEL_TASK] = "CANCEL_TASK",
+                [ASL_EFFECT_SCHEDULE_TIMER] = "SCHEDULE_TIMER",
+                [ASL_EFFECT_CANCEL_TIMER] = "CANCEL_TIMER",
+                [ASL_EFFECT_HISTORY] = "HISTORY",
+                [ASL_EFFECT_FINISHED] = "FINISHED",
+        };
+        return (unsigned) t < _ASL_EFFECT_MAX ? table[t] : NULL;
+}
+
+/* Takes ownership of data. */
+static void fx_add(Ctx *c, AslEffectType type, json_t *data) {
+        AslEffects *fx = c->fx;
+
+        if (fx->n >= fx->allocated) {
+                fx->allocated = fx->allocated ? fx->allocated * 2 : 16;
+                fx->items = asl_xrealloc(fx->items, fx->allocated * sizeof(AslEffect));
+        }
+        fx->items[fx->n++] = (AslEffect) { .type = type, .data = data };
+}
+
+/* ---- work queue ---- */
+
+static void action_free(Action *a) {
+        free(a->fid);
+        free(a->name);
+        json_decref(a->value);
+        free(a->error);
+        free(a->cause);
+        *a = (Action) {};
+}
+
+/* Takes ownership of value. */
+static void push(Ctx *c, ActionKind kind, const char *fid, const char *name, json_t *value,
+                 const char *error, const char *cause) {
+        if (c->finished || c->abort_cause) {
+                json_decref(value);
+                return;
+        }
+        if (c->n >= c->allocated) {
+                c->allocated = c->allocated ? c->allocated * 2 : 16;
+                c->queue = asl_xrealloc(c->queue, c->allocated * sizeof(Action));
+        }
+        c->queue[c->n++] = (Action) {
+                .kind = kind,
+                .fid = asl_xstrdup(fid),
+                .name = name ? asl_xstrdup(name) : NULL,
+                .value = value,
+                .error = error ? asl_xstrdup(error) : NULL,
+                .cause = cause ? asl_xstrdup(cause) : NULL,
+        };
+}
+
+static void push_error(Ctx *c, const char *fid, const AslError *e) {
+        push(c, ACTION_ERROR, fid, NULL, NULL, e->error ? e->error : "States.Runtime", e->cause);
+}
+
+static void queue_clear(Ctx *c) {
+        for (size_t i = c->head; i < c->n; i++)
+                action_free(&c->queue[i]);
+        free(c->queue);
+        c->queue = NULL;
+        c->head = c->n = c->allocated = 0;
+}
+
+/* ---- document accessors ---- */
+
+static json_t *frames(Ctx *c) {
+        return json_object_get(c->exec, "frames");
+}
+
+static json_t *frame_get(Ctx *c, const char *fid) {
+        return fid ? json_object_get(frames(c), fid) : NULL;
+}
+
+static char *next_id(Ctx *c) {
+        json_int_t seq = jint(c->exec, "seq") + 1;
+
+        json_object_set_new(c->exec, "seq", json_integer(seq));
+        return asl_xasprintf("%" JSON_INTEGER_FORMAT, seq);
+}
+
+static char *state_pointer(json_t *frame, const char *name) {
+        _cleanup_free_ char *states = asl_pointer_join(jstr(frame, "machine"), "States");
+        return asl_pointer_join(states, name);
+}
+
+static json_t *frame_machine(Ctx *c, json_t *frame) {
+        return asl_machine_lookup(c->m, jstr(frame, "machine"));
+}
+
+static json_t *frame_state(Ctx *c, json_t *frame) {
+        const char *name = jstr(frame, "state");
+
+        if (!name)
+                return NULL;
+        return json_object_get(json_object_get(frame_machine(c, frame), "States"), name);
+}
+
+static const char *state_type(json_t *st) {
+        const char *t = jstr(st, "Type");
+        return t ? t : "Unknown";
+}
+
+/* ---- history ---- */
+
+static bool is_terminal_event(const char *type) {
+        return strncmp(type, "Execution", 9) == 0 && !streq(type, "ExecutionStarted");
+}
+
+/* Takes ownership of details (may be NULL). */
+static void history(Ctx *c, const char *type, json_t *details) {
+        size_t max = c->env->max_history_events ? c->env->max_history_events : ASL_MAX_HISTORY_EVENTS_DEFAULT;
+        json_int_t last = jint(c->exec, "historyId");
+        char ts[64];
+        json_t *ev;
+
+        if (!is_terminal_event(type) && (size_t) last + 1 >= max) {
+                /* keep the last slot for ExecutionFailed */
+                json_decref(details);
+                if (!c->abort_cause)
+                        c->abort_cause = asl_xasprintf("history limit of %zu events reached", max);
+                return;
+        }
+
+        asl_format_timestamp(c->env->now_ms, ts, sizeof ts);
+        ev = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t) (last + 1),
+                       "previousEventId", (json_int_t) last, "timestamp", ts, "type", type);
+        if (details) {
+                size_t tl = strlen(type);
+                _cleanup_free_ char *key = NULL;
+
+                if (tl > 12 && streq(type + tl - 12, "StateEntered"))
+                        key = asl_xstrdup("stateEnteredEventDetails");
+                else if (tl > 11 && streq(type + tl - 11, "StateExited"))
+                        key = asl_xstrdup("stateExitedEventDetails");
+                else {
+                        key = asl_xasprintf("%sEventDetails", type);
+                        key[0] = (char) (key[0] - 'A' + 'a');
+                }
+                json_object_set_new(ev, key, details);
+        }
+        json_object_set_new(c->exec, "historyId", json_integer(last + 1));
+        fx_add(c, ASL_EFFECT_HISTORY, ev);
+}
+
+static json_t *io_details(const char *name, const char *field, json_t *v) {
+        json_t *d = json_object();
+
+        if (name)
+                json_object_set_new(d, "name", json_string(name));
+        json_object_set_new(d, field, json_text_new(v));
+        json_object_set_new(d, field[0] == 'i' ? "inputDetails" : "outputDetails",
+                            json_pack("{s:b}", "truncated", 0));
+        return d;
+}
+
+/* resourceType/resource as Step Functions reports them for a service
+ * integration ARN ("arn:aws:states:::lambda:invoke" -> lambda / invoke);
+ * anything else is reported whole. */
+static json_t *resource_details(const char *resource) {
+        const char *prefix = "arn:aws:states:::";
+
+        if (resource && strncmp(resource, prefix, strlen(prefix)) == 0) {
+                const char *rest = resource + strlen(prefix), *colon = strchr(rest, ':');
+                if (colon) {
+                        _cleanup_free_ char *type = strndup(rest, (size_t) (colon - rest));
+                        return json_pack("{s:s, s:s}", "resourceType", type ? type : "", "resource", colon + 1);
+                }
+        }
+        return json_pack("{s:s, s:s}", "resourceType", "task", "resource", resource ? resource : "");
+}
+
+/* ---- timers and tasks ---- */
+
+static char *timer_schedule(Ctx *c, const char *fid, const char *kind, int64_t due_ms, const char *task_id) {
+        char *id = next_id(c);
+        json_t *t = json_pack("{s:s, s:s, s:I}", "frame", fid, "kind", kind, "due_ms", (json_int_t) due_ms);
+
+        if (task_id)
+                json_object_set_new(t, "task", json_string(task_id));
+        json_object_set_new(json_object_get(c->exec, "timers"), id, t);
+        fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
+               json_pack("{s:s, s:I, s:s}", "timer_id", id, "due_ms", (json_int_t) due_ms, "kind", kind));
+        return id;
+}
+
+static void timer_cancel(Ctx *c, const char *id) {
+        json_t *timers = json_object_get(c->exec, "timers");
+
+        if (!id || !json_object_get(timers, id))
+                return;
+        fx_add(c, ASL_EFFECT_CANCEL_TIMER, json_pack("{s:s}", "timer_id", id));
+        json_object_del(timers, id);
+}
+
+/* Forget a pending task: CANCEL_TASK if `notify`, and drop its timers. */
+static void task_close(Ctx *c, const char *task_id, bool notify) {
+        json_t *tasks = json_object_get(c->exec, "tasks");
+        _cleanup_json_ json_t *t = json_incref(json_object_get(tasks, task_id));
+        _cleanup_free_ char *id = asl_xstrdup(task_id);
+        json_t *frame;
+
+        if (!t)
+                return;
+        if (notify) {
+                json_t *d = json_pack("{s:s}", "task_id", id);
+                if (jstr(t, "token"))
+                        json_object_set_new(d, "token", json_string(jstr(t, "token")));
+                fx_add(c, ASL_EFFECT_CANCEL_TASK, d);
+        }
+        timer_cancel(c, jstr(t, "timeoutTimer"));
+        timer_cancel(c, jstr(t, "heartbeatTimer"));
+        json_object_del(tasks, id);
+
+        frame = frame_get(c, jstr(t, "frame"));
+        if (frame && jstr(frame, "task") && streq(jstr(frame, "task"), id))
+                json_object_del(frame, "task");
+}
+
+/* Cancel everything a frame has pending, its children recursively, and
+ * delete it. Recursion depth is bounded by the definition's nesting. */
+static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
+        _cleanup_free_ char *id = asl_xstrdup(fid);
+        json_t *frame = frame_get(c, id), *children;
+
+        if (!frame)
+                return;
+        if (jstr(frame, "task"))
+                task_close(c, jstr(frame, "task"), true);
+        if (jstr(frame, "timer"))
+                timer_cancel(c, jstr(frame, "timer"));
+
+        children = json_object_get(frame, "children");
+        if (children) {
+                json_t *live = json_object_get(children, "live");
+                const char *cid;
+                json_t *idx;
+                void *tmp;
+
+                json_object_foreach_safe(live, tmp, cid, idx) {
+                        if (map_aborted_events && streq(jstr(children, "kind"), "map"))
+                                history(c, "MapIterationAborted",
+                                        json_pack("{s:s, s:I}", "name", jstr(frame, "state"),
+                                                  "index", json_integer_value(idx)));
+                        frame_cancel(c, cid, map_aborted_events);
+                }
+        }
+        json_object_del(frames(c), id);
+}
+
+/* ---- the context object $$ ---- */
+
+static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
+        json_t *ex = json_object_get(c->exec, "execution"), *sm = json_object_get(c->exec, "stateMachine");
+        char ts[64];
+        json_t *ctx;
+
+        asl_format_timestamp(jint(frame, "enteredMs"), ts, sizeof ts);
+        ctx = json_pack("{s:{s:O, s:O, s:O, s:O}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
+                        "Execution",
+                        "Id", json_object_get(ex, "id"),
+                        "Name", json_object_get(ex, "name"),
+                        "Input", json_object_get(ex, "input"),
+                        "StartTime", json_object_get(ex, "startTime"),
+                        "State",
+                        "Name", jstr(frame, "state") ? jstr(frame, "state") : "",
+                        "EnteredTime", ts,
+                        "RetryCount", jint(frame, "retryCount"),
+                        "StateMachine",
+                        "Id", json_object_get(sm, "id"),
+                        "Name", json_object_get(sm, "name"));
+        if (!ctx)
+                abort();
+        if (token)
+                json_object_set_new(ctx, "Task", json_pack("{s:s}", "Token", token));
+        return ctx;
+}
+
+/* ---- finishing ---- */
+
+static void finish(Ctx *c, const char *status, json_t *output, const char *error, const char *cause) {
+        json_t *tasks = json_object_get(c->exec, "tasks"), *timers = json_object_get(c->exec, "timers");
+        const char *id;
+        json_t *v;
+        void *tmp;
+
+        if (c->finished)
+                return;
+
+        json_object_foreach_safe(tasks, tmp, id, v)
+                task_close(c, id, true);
+        json_object_foreach_safe(timers, tmp, id, v)
+                timer_cancel(c, id);
+        json_object_clear(frames(c));
+
+        json_object_set_new(c->exec, "status", json_string(status));
+        if (streq(status, "SUCCEEDED")) {
+                json_object_set(c->exec, "output", output);
+                history(c, "ExecutionSucceeded", io_details(NULL, "output", output));
+                fx_add(c, ASL_EFFECT_FINISHED, json_pack("{s:s, s:O}", "status", status, "output", output));
+        } else {
+                json_t *d = json_object(), *f = json_pack("{s:s}", "status", status);
+
+                if (error) {
+                        json_object_set_new(c->exec, "error", json_string(error));
+                        json_object_set_new(d, "error", json_string(error));
+                        json_object_set_new(f, "error", json_string(error));
+                }
+                if (cause) {
+                        json_object_set_new(c->exec, "cause", json_string(cause));
+                        json_object_set_new(d, "cause", json_string(cause));
+                        json_object_set_new(f, "cause", json_string(cause));
+                }
+                history(c, streq(status, "FAILED") ? "ExecutionFailed" :
+                           streq(status, "TIMED_OUT") ? "ExecutionTimedOut" : "ExecutionAborted", d);
+                fx_add(c, ASL_EFFECT_FINISHED, f);
+        }
+        c->finished = true;
+}
+
+/* ---- frames finishing ---- */
+
+static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_t *results) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+        json_t *st = frame_state(c, frame), *out = NULL;
+        AslError e = {};
+
+        if (payload_state_output(st, true, json_object_get(frame, "input"), results, context,
+                                 c->env, &out, &e) < 0) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return;
+        }
+        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+}
+
+static void map_fill(Ctx *c, const char *fid);
+static void map_maybe_complete(Ctx *c, const char *fid);
+
+static void frame_done(Ctx *c, const char *fid, json_t *output) {
+        json_t *frame = frame_get(c, fid), *parent, *children;
+        _cleanup_free_ char *pid = NULL;
+        json_int_t idx;
+
+        if (!json_object_get(frame, "parent")) {
+                finish(c, "SUCCEEDED", output, NULL, NULL);
+                return;
+        }
+        pid = asl_xstrdup(jstr(frame, "parent"));
+        idx = jint(frame, "index");
+        parent = frame_get(c, pid);
+        children = json_object_get(parent, "children");
+        json_object_del(json_object_get(children, "live"), fid);
+        json_object_del(frames(c), fid);
+        if (!children)
+                return;
+
+        json_array_set(json_object_get(children, "results"), (size_t) idx, output);
+
+        if (streq(jstr(children, "kind"), "parallel")) {
+                if (json_object_size(json_object_get(children, "live")) > 0)
+                        return;
+                _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
+                json_object_del(parent, "children");
+                history(c, "ParallelStateSucceeded", NULL);
+                parallel_or_map_output(c, pid, parent, results);
+                return;
+        }
+
+        /* map */
+        history(c, "MapIterationSucceeded",
+                json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
+        json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
+        json_object_set_new(children, "done", json_integer(jint(children, "done") + 1));
+        json_object_set_new(children, "bytes", json_integer(jint(children, "bytes") + (json_int_t) asl_json_size(output)));
+        map_fill(c, pid);
+        map_maybe_complete(c, pid);
+}
+
+static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error, const char *cause) {
+        json_t *children = json_object_get(parent, "children");
+        json_t *live = json_object_get(children, "live");
+        const char *cid;
+        json_t *idx;
+        void *tmp;
+
+        json_object_foreach_safe(live, tmp, cid, idx) {
+                history(c, "MapIterationAborted",
+                        json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", json_integer_value(idx)));
+                frame_cancel(c, cid, true);
+        }
+        json_object_del(parent, "children");
+        history(c, "MapStateFailed", NULL);
+        push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
+}
+
+static void frame_fail(Ctx *c, const char *fid, const char *error, const char *cause) {
+        json_t *frame = frame_get(c, fid), *parent, *children;
+        _cleanup_free_ char *pid = NULL;
+        json_int_t idx;
+
+        if (!json_object_get(frame, "parent")) {
+                finish(c, "FAILED", NULL, error, cause);
+                return;
+        }
+        pid = asl_xstrdup(jstr(frame, "parent"));
+        idx = jint(frame, "index");
+        parent = frame_get(c, pid);
+        children = json_object_get(parent, "children");
+        frame_cancel(c, fid, false);
+        json_object_del(json_object_get(children, "live"), fid);
+        if (!children)
+                return;
+
+        if (streq(jstr(children, "kind"), "parallel")) {
+                json_t *live = json_object_get(children, "live");
+                const char *cid;
+                json_t *v;
+                void *tmp;
+
+                json_object_foreach_safe(live, tmp, cid, v)
+                        frame_cancel(c, cid, true);
+                json_object_del(parent, "children");
+                history(c, "ParallelStateFailed", NULL);
+                push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
+                return;
+        }
+
+        /* map iteration */
+        history(c, "MapIterationFailed",
+                json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
+        json_array_set_new(json_object_get(children, "results"), (size_t) idx, retry_error_output(error, cause));
+        json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
+        json_object_set_new(children, "failed", json_integer(jint(children, "failed") + 1));
+        {
+                json_int_t failed = jint(children, "failed"), total = jint(children, "total");
+                json_t *tc = json_object_get(children, "tolCount"), *tp = json_object_get(children, "tolPct");
+                bool exceeded;
+
+                if (!tc && !tp)
+                        exceeded = true;
+                else
+                        exceeded = (tc && failed > json_integer_value(tc)) ||
+                                   (tp && (double) failed * 100.0 > json_number_value(tp) * (double) total);
+                if (exceeded) {
+                        if (!tc && !tp)
+                                map_fail(c, pid, parent, error, cause);
+                        else
+                                map_fail(c, pid, parent, "States.ExceedToleratedFailureThreshold",
+                                         "The specified tolerated failure threshold was exceeded");
+                        return;
+                }
+        }
+        map_fill(c, pid);
+        map_maybe_complete(c, pid);
+}
+
+/* ---- state entry and the state types ---- */
+
+static void enter_state(Ctx *c, const char *fid, const char *name, json_t *input) {
+        json_t *frame = frame_get(c, fid), *st;
+
+        json_object_set_new(frame, "state", json_string(name));
+        json_object_set(frame, "input", input);
+        json_object_set_new(frame, "enteredMs", json_integer(c->env->now_ms));
+        json_object_set_new(frame, "retries", json_array());
+        json_object_set_new(frame, "retryCount", json_integer(0));
+        json_object_del(frame, "choiceNext");
+
+        st = frame_state(c, frame);
+        if (!st) {
+                push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "state not found in the definition");
+                return;
+        }
+        _cleanup_free_ char *type = asl_xasprintf("%sStateEntered", state_type(st));
+        history(c, type, io_details(name, "input", input));
+}
+
+typedef void (*StateRunFn)(Ctx *c, const char *fid, json_t *frame, json_t *st);
+
+static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
+        json_t *input = json_object_get(frame, "input"), *out = NULL, *result;
+        AslError e = {};
+
+        if (payload_effective_input(st, "Parameters", input, context, c->env, &eff, &e) < 0 ||
+            (result = json_object_get(st, "Result") ? json_object_get(st, "Result") : eff,
+             payload_state_output(st, false, input, result, context, c->env, &out, &e) < 0)) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return;
+        }
+        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+}
+
+/* Resolve X / XPath positive integer seconds. 0 = absent. */
+static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, long long *ret, AslError *e) {
+        _cleanup_free_ char *pf = asl_xasprintf("%sPath", field);
+        json_t *v = json_object_get(st, field), *p = json_object_get(st, pf);
+        _cleanup_json_ json_t *pv = NULL;
+
+        *ret = 0;
+        if (json_is_integer(v)) {
+                *ret = json_integer_value(v);
+                return 0;
+        }
+        if (!json_is_string(p))
+                return 0;
+        if (jsonpath_eval(eff, json_string_value(p), &pv) < 0 &&
+            jsonpath_eval(raw, json_string_value(p), &pv) < 0)
+                return asl_error_set(e, "States.Runtime", "%s '%s' could not be found in the input",
+                                     pf, json_string_value(p));
+        if (!json_is_integer(pv) || json_integer_value(pv) <= 0 || json_integer_value(pv) > 99999999)
+                return asl_error_set(e, "States.Runtime", "%s '%s' must reference a positive integer",
+                                     pf, json_string_value(p));
+        *ret = json_integer_value(pv);
+        return 0;
+}
+
+static bool resource_wants_token(const char *resource) {
+        const char *suffix = ".waitForTaskToken";
+        size_t rl = resource ? strlen(resource) : 0, sl = strlen(suffix);
+
+        return rl > sl && streq(resource + rl - sl, suffix);
+}
+
+static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        const char *resource = jstr(st, "Resource");
+        _cleanup_free_ char *token = NULL, *task_id = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL;
+        json_t *input = json_object_get(frame, "input"), *task, *dispatch, *sched;
+        long long timeout = 0, heartbeat = 0;
+        AslError e = {};
+
+        if (resource_wants_token(resource)) {
+                uint8_t b[ASL_TOKEN_BYTES];
+
+                if (!c->env->random) {
+                        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "no random source for a task token");
+                        return;
+                }
+                c->env->random(c->env->random_userdata, b, sizeof b);
+                token = asl_xmalloc(2 * sizeof b + 1);
+                for (size_t i = 0; i < sizeof b; i++)
+                        sprintf(token + 2 * i, "%02x", b[i]);
+        }
+        context = context_new(c, frame, token);
+
+        if (payload_effective_input(st, "Parameters", input, context, c->env, &eff, &e) < 0 ||
+            seconds_field(st, "TimeoutSeconds", eff, input, &timeout, &e) < 0 ||
+            seconds_field(st, "HeartbeatSeconds", eff, input, &heartbeat, &e) < 0) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return;
+        }
+
+        task_id = next_id(c);
+        task = json_pack("{s:s, s:s, s:s}", "frame", fid, "state", jstr(frame, "state"),
+                         "resource", resource ? resource : "");
+        dispatch = json_pack("{s:s, s:s, s:s, s:O, s:I, s:O}", "task_id", task_id,
+                             "state", jstr(frame, "state"), "resource", resource ? resource : "",
+                             "input", eff, "attempt", jint(frame, "retryCount"),
+                             "execution_id", json_object_get(json_object_get(c->exec, "execution"), "id"));
+        sched = resource_details(resource);
+        json_object_set_new(sched, "parameters", json_text_new(eff));
+
+        if (token) {
+                json_object_set_new(task, "token", json_string(token));
+                json_object_set_new(dispatch, "token", json_string(token));
+        }
+        json_object_set_new(json_object_get(c->exec, "tasks"), task_id, task);
+        json_object_set_new(frame, "task", json_string(task_id));
+
+        if (timeout > 0) {
+                int64_t due = c->env->now_ms + timeout * 1000;
+                _cleanup_free_ char *tid = timer_schedule(c, fid, "timeout", due, task_id);
+
+                json_object_set_new(task, "timeoutTimer", json_string(tid));
+                json_object_set_new(dispatch, "timeout_seconds", json_integer(timeout));
+                json_object_set_new(dispatch, "deadline_ms", json_integer(due));
+                json_object_set_new(sched, "timeoutInSeconds", json_integer(timeout));
+        }
+        if (heartbeat > 0) {
+                _cleanup_free_ char *tid = timer_schedule(c, fid, "heartbeat", c->env->now_ms + heartbeat * 1000, task_id);
+
+                json_object_set_new(task, "heartbeatTimer", json_string(tid));
+                json_object_set_new(task, "heartbeatMs", json_integer(heartbeat * 1000));
+                json_object_set_new(dispatch, "heartbeat_seconds", json_integer(heartbeat));
+                json_object_set_new(sched, "heartbeatInSeconds", json_integer(heartbeat));
+        }
+
+        history(c, "TaskScheduled", sched);
+        fx_add(c, ASL_EFFECT_DISPATCH_TASK, dispatch);
+}
+
+static void run_choice(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
+        json_t *input = json_object_get(frame, "input"), *rule, *out = NULL;
+        const char *next = NULL;
+        AslError e = {};
+        size_t i;
+
+        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+                goto fail;
+
+        json_array_foreach(json_object_get(st, "Choices"), i, rule) {
+                bool match = false;
+
+                if (choice_rule_eval(rule, eff, context, &match, &e) < 0)
+                        goto fail;
+                if (match) {
+                        next = jstr(rule, "Next");
+                        break;
+                }
+        }
+        if (!next)
+                next = jstr(st, "Default");
+        if (!next) {
+                asl_error_set(&e, "States.NoChoiceMatched", "No Choice rule matched and no Default is set");
+                goto fail;
+        }
+        if (payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &out, &e) < 0)
+                goto fail;
+        json_object_set_new(frame, "choiceNext", json_string(next));
+        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        return;
+fail:
+        push_error(c, fid, &e);
+        asl_error_clear(&e);
+}
+
+static void run_wait(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        json_t *input = json_object_get(frame, "input"), *v;
+        _cleanup_json_ json_t *eff = NULL, *pv = NULL;
+        _cleanup_free_ char *tid = NULL;
+        int64_t due = c->env->now_ms;
+        AslError e = {};
+
+        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+                goto fail;
+
+        if ((v = json_object_get(st, "Seconds")))
+                due += json_integer_value(v) * 1000;
+        else if ((v = json_object_get(st, "Timestamp"))) {
+                if (asl_parse_timestamp(json_string_value(v), &due) < 0) {
+                        asl_error_set(&e, "States.Runtime", "Invalid Timestamp");
+                        goto fail;
+                }
+        } else if ((v = json_object_get(st, "SecondsPath"))) {
+                if (jsonpath_eval(eff, json_string_value(v), &pv) < 0) {
+                        asl_error_set(&e, "States.Runtime", "Invalid path '%s' : No results for path: %s",
+                                      json_string_value(v), json_string_value(v));
+                        goto fail;
+                }
+                if (!json_is_number(pv) || json_number_value(pv) < 0 || json_number_value(pv) > 99999999) {
+                        asl_error_set(&e, "States.Runtime", "SecondsPath '%s' must reference a non-negative integer",
+                                      json_string_value(v));
+                        goto fail;
+                }
+                due += (int64_t) (json_number_value(pv) * 1000);
+        } else if ((v = json_object_get(st, "TimestampPath"))) {
+                if (jsonpath_eval(eff, json_string_value(v), &pv) < 0 ||
+                    asl_parse_timestamp(json_string_value(pv), &due) < 0) {
+                        asl_error_set(&e, "States.Runtime", "TimestampPath '%s' must reference a timestamp",
+                                      json_string_value(v));
+                        goto fail;
+                }
+        }
+
+        tid = timer_schedule(c, fid, "wait", due, NULL);
+        json_object_set_new(frame, "timer", json_string(tid));
+        return;
+fail:
+        push_error(c, fid, &e);
+        asl_error_clear(&e);
+}
+
+static void wait_done(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *eff = NULL;
+        json_t *out = NULL;
+        AslError e = {};
+
+        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0 ||
+            payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &out, &e) < 0) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return;
+        }
+        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+}
+
+static void run_succeed(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        wait_done(c, fid, frame, st);
+}
+
+static void run_fail(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *ev = NULL, *cv = NULL;
+        json_t *input = json_object_get(frame, "input");
+        const char *error = jstr(st, "Error"), *cause = jstr(st, "Cause");
+        AslError e = {};
+
+        if (jstr(st, "ErrorPath")) {
+                if (payload_eval_dollar(jstr(st, "ErrorPath"), input, context, c->env, &ev, &e) < 0)
+                        goto fail;
+                error = json_string_value(ev);
+        }
+        if (jstr(st, "CausePath")) {
+                if (payload_eval_dollar(jstr(st, "CausePath"), input, context, c->env, &cv, &e) < 0)
+                        goto fail;
+                cause = json_string_value(cv);
+        }
+        /* A Fail state without Error fails with no error name (as AWS). */
+        push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
+        return;
+fail:
+        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", e.cause);
+        asl_error_clear(&e);
+}
+
+static char *frame_new(Ctx *c, const char *machine, const char *parent, size_t index) {
+        char *fid = next_id(c);
+
+        json_object_set_new(frames(c), fid,
+                            json_pack("{s:s, s:s, s:I, s:I, s:[], s:I}", "machine", machine,
+                                      "parent", parent, "index", (json_int_t) index,
+                                      "enteredMs", (json_int_t) c->env->now_ms, "retries",
+                                      "retryCount", (json_int_t) 0));
+        return fid;
+}
+
+static void run_parallel(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
+        _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
+        _cleanup_free_ char *bp = asl_pointer_join(sp, "Branches");
+        json_t *branches = json_object_get(st, "Branches"), *children, *results, *branch;
+        AslError e = {};
+        size_t i;
+
+        if (payload_effective_input(st, "Parameters", json_object_get(frame, "input"), context, c->env, &eff, &e) < 0) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return;
+        }
+
+        results = json_array();
+        for (i = 0; i < json_array_size(branches); i++)
+                json_array_append_new(results, json_null());
+        children = json_pack("{s:s, s:{}, s:o}", "kind", "parallel", "live", "results", results);
+        json_object_set_new(frame, "children", children);
+        history(c, "ParallelStateStarted", NULL);
+
+        json_array_foreach(branches, i, branch) {
+                _cleanup_free_ char *mp = asl_pointer_join_index(bp, i);
+                _cleanup_free_ char *cid = frame_new(c, mp, fid, i);
+
+                json_object_set_new(json_object_get(children, "live"), cid, json_integer((json_int_t) i));
+                push(c, ACTION_ENTER, cid, jstr(branch, "StartAt"), json_incref(eff), NULL, NULL);
+        }
+}
+
+static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set, double *ret, AslError *e) {
+        _cleanup_free_ char *pf = asl_xasprintf("%sPath", field);
+        json_t *v = json_object_get(st, field);
+        _cleanup_json_ json_t *pv = NULL;
+
+        *ret_set = false;
+        if (json_is_number(v)) {
+                *ret = json_number_value(v);
+                *ret_set = true;
+                return 0;
+        }
+        if (!jstr(st, pf))
+                return 0;
+        if (jsonpath_eval(eff, jstr(st, pf), &pv) < 0 || !json_is_number(pv) || json_number_value(pv) < 0)
+                return asl_error_set(e, "States.Runtime", "%s '%s' must reference a non-negative number",
+                                     pf, jstr(st, pf));
+        *ret = json_number_value(pv);
+        *ret_set = true;
+        return 0;
+}
+
+static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *items = NULL;
+        json_t *children, *results;
+        double mc = 0, tc = 0, tp = 0;
+        bool mc_set, tc_set, tp_set;
+        AslError e = {};
+        size_t n;
+
+        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+                goto fail;
+        if (json_object_get(st, "ItemsPath")) {
+                if (payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", &items, &e) < 0)
+                        goto fail;
+        } else
+                items = json_incref(eff);
+        if (!json_is_array(items)) {
+                asl_error_set(&e, "States.Runtime", "Map state's ItemsPath does not reference an array");
+                goto fail;
+        }
+        n = json_array_size(items);
+        if (n > ASL_MAX_MAP_ITEMS) {
+                asl_error_set(&e, "States.Runtime", "Map state has %zu items, more than the limit of %d",
+                              n, ASL_MAX_MAP_ITEMS);
+                goto fail;
+        }
+        if (int_or_path(st, "MaxConcurrency", eff, &mc_set, &mc, &e) < 0 ||
+            int_or_path(st, "ToleratedFailureCount", eff, &tc_set, &tc, &e) < 0 ||
+            int_or_path(st, "ToleratedFailurePercentage", eff, &tp_set, &tp, &e) < 0)
+                goto fail;
+        if (mc < 1)
+                mc = ASL_MAP_DEFAULT_CONCURRENCY;
+
+        results = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(results, json_null());
+        children = json_pack("{s:s, s:{}, s:o, s:O, s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "kind", "map", "live", "results", results, "items", items,
+                             "selectorInput", eff, "next", (json_int_t) 0, "running", (json_int_t) 0,
+                             "done", (json_int_t) 0, "failed", (json_int_t) 0, "total", (json_int_t) n,
+                             "max", (json_int_t) mc, "bytes", (json_int_t) 0);
+        if (tc_set)
+                json_object_set_new(children, "tolCount", json_integer((json_int_t) tc));
+        if (tp_set)
+                json_object_set_new(children, "tolPct", json_real(tp));
+        json_object_set_new(frame, "children", children);
+
+        history(c, "MapStateStarted", json_pack("{s:I}", "length", (json_int_t) n));
+        map_fill(c, fid);
+        map_maybe_complete(c, fid);
+        return;
+fail:
+        push_error(c, fid, &e);
+        asl_error_clear(&e);
+}
+
+static void map_fill(Ctx *c, const char *fid) {
+        /* launch iterations up to MaxConcurrency */
+        json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
+        json_t *children = json_object_get(frame, "children");
+        json_t *tmpl = json_object_get(st, "ItemSelector") ? json_object_get(st, "ItemSelector")
+                                                           : json_object_get(st, "Parameters");
+        json_t *proc = json_object_get(st, "ItemProcessor") ? json_object_get(st, "ItemProcessor")
+                                                            : json_object_get(st, "Iterator");
+        _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
+        _cleanup_free_ char *mp = asl_pointer_join(sp, json_object_get(st, "ItemProcessor") ? "ItemProcessor" : "Iterator");
+
+        while (children && !c->abort_cause && jint(children, "running") < jint(children, "max") &&
+               jint(children, "next") < jint(children, "total")) {
+                json_int_t i = jint(children, "next");
+                json_t *item = json_array_get(json_object_get(children, "items"), (size_t) i), *in = NULL;
+
+                if (tmpl) {
+                        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                        AslError e = {};
+
+                        json_object_set_new(context, "Map",
+                                            json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
+                        if (payload_template(tmpl, json_object_get(children, "selectorInput"), context,
+                                             c->env, &in, &e) < 0) {
+                                map_fail(c, fid, frame, e.error, e.cause);
+                                asl_error_clear(&e);
+                                return;
+                        }
+                } else
+                        in = json_incref(item);
+
+                _cleanup_free_ char *cid = frame_new(c, mp, fid, (size_t) i);
+                json_object_set_new(json_object_get(children, "live"), cid, json_integer(i));
+                json_object_set_new(children, "next", json_integer(i + 1));
+                json_object_set_new(children, "running", json_integer(jint(children, "running") + 1));
+                history(c, "MapIterationStarted", json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", i));
+                push(c, ACTION_ENTER, cid, jstr(proc, "StartAt"), in, NULL, NULL);
+        }
+}
+
+static void map_maybe_complete(Ctx *c, const char *fid) {
+        json_t *frame = frame_get(c, fid), *children = json_object_get(frame, "children");
+        size_t max = c->env->max_payload_bytes ? c->env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
+
+        if (!children || !streq(jstr(children, "kind"), "map"))
+                return;
+        if ((size_t) jint(children, "bytes") > max) {
+                map_fail(c, fid, frame, "States.DataLimitExceeded",
+                         "The results of the Map iterations exceed the maximum payload size");
+                return;
+        }
+        if (jint(children, "running") > 0 || jint(children, "next") < jint(children, "total"))
+                return;
+
+        _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
+        json_object_del(frame, "children");
+        history(c, "MapStateSucceeded", NULL);
+        parallel_or_map_output(c, fid, frame, results);
+}
+
+typedef struct StateType {
+        const char *name;
+        StateRunFn run;
+} StateType;
+
+static const StateType state_types[] = {
+        { "Pass", run_pass },
+        { "Task", run_task },
+        { "Choice", run_choice },
+        { "Wait", run_wait },
+        { "Succeed", run_succeed },
+        { "Fail", run_fail },
+        { "Parallel", run_parallel },
+        { "Map", run_map },
+};
+
+static void run_state(Ctx *c, const char *fid) {
+        json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
+        const char *type = state_type(st);
+
+        for (size_t i = 0; i < ELEMENTSOF(state_types); i++)
+                if (streq(state_types[i].name, type)) {
+                        state_types[i].run(c, fid, frame, st);
+                        return;
+                }
+        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "unknown state type");
+}
+
+/* The current state of the frame produced `output` (borrowed). */
+static void state_ok(Ctx *c, const char *fid, json_t *output) {
+        json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
+        const char *type = state_type(st), *next;
+        _cleanup_free_ char *ev = asl_xasprintf("%sStateExited", type);
+
+        history(c, ev, io_details(jstr(frame, "state"), "output", output));
+
+        if (streq(type, "Choice"))
+                next = jstr(frame, "choiceNext");
+        else if (streq(type, "Succeed") || json_is_true(json_object_get(st, "End")))
+                next = NULL;
+        else
+                next = jstr(st, "Next");
+
+        if (next)
+                push(c, ACTION_ENTER, fid, next, json_incref(output), NULL, NULL);
+        else
+                frame_done(c, fid, output);
+}
+
+/* The current state of the frame raised an error: Retry, Catch, or fail the frame. */
+static void state_error(Ctx *c, const char *fid, const char *error, const char *cause) {
+        json_t *frame = frame_get(c, fid), *st = frame_state(c, frame), *catcher;
+        int64_t delay;
+
+        if (!retry_error_is_terminal(error) && st) {
+                if (retry_decide(json_object_get(st, "Retry"), json_object_get(frame, "retries"), error,
+                                 c->env, &delay, NULL) > 0) {
+                        _cleanup_free_ char *tid = timer_schedule(c, fid, "retry", c->env->now_ms + delay, NULL);
+
+                        json_object_set_new(frame, "retryCount", json_integer(jint(frame, "retryCount") + 1));
+                        json_object_set_new(frame, "timer", json_string(tid));
+                        return;
+                }
+                catcher = retry_find_catcher(json_object_get(st, "Catch"), error);
+                if (catcher) {
+                        _cleanup_json_ json_t *eo = retry_error_output(error, cause), *out = NULL;
+                        _cleanup_free_ char *ev = asl_xasprintf("%sStateExited", state_type(st));
+                        AslError e = {};
+
+                        if (payload_result_path(json_object_get(frame, "input"), json_object_get(catcher, "ResultPath"),
+                                                eo, &out, &e) < 0) {
+                                frame_fail(c, fid, e.error, e.cause);
+                                asl_error_clear(&e);
+                                return;
+                        }
+                        history(c, ev, io_details(jstr(frame, "state"), "output", out));
+                        push(c, ACTION_ENTER, fid, jstr(catcher, "Next"), TAKE_PTR(out), NULL, NULL);
+                        return;
+                }
+        }
+        frame_fail(c, fid, error, cause);
+}
+
+static void run_queue(Ctx *c) {
+        while (c->head < c->n && !c->finished && !c->abort_cause) {
+                Action a = c->queue[c->head++];
+
+                if (++c->steps > ASL_MAX_STEPS_PER_CALL) {
+                        c->abort_cause = asl_xstrdup("transition budget per event exceeded");
+                        action_free(&a);
+                        break;
+                }
+                if (frame_get(c, a.fid)) {
+                        switch (a.kind) {
+                        case ACTION_ENTER:
+                                enter_state(c, a.fid, a.name, a.value);
+                                if (!c->abort_cause && frame_state(c, frame_get(c, a.fid)))
+                                        run_state(c, a.fid);
+                                break;
+                        case ACTION_OK:
+                                state_ok(c, a.fid, a.value);
+                                break;
+                        case ACTION_ERROR:
+                                state_error(c, a.fid, a.error, a.cause);
+                                break;
+                        }
+                }
+                action_free(&a);
+        }
+        if (c->abort_cause && !c->finished)
+                finish(c, "FAILED", NULL, "States.Runtime", c->abort_cause);
+        queue_clear(c);
+}
+
+/* ---- public API ---- */
+
+int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env,
+                 json_t **ret_exec, AslError *err) {
+        _cleanup_json_ json_t *input = info->input ? json_incref(info->input) : json_object();
+        char ts[64];
+        json_t *exec;
+        int r;
+
+        r = payload_check_limits(input, env, "The execution input", err);
+        if (r < 0) {
+                if (err && err->error && !streq(err->error, "States.Runtime")) {
+                        _cleanup_free_ char *cause = err->cause ? asl_xstrdup(err->cause) : NULL;
+                        asl_error_set(err, "States.Runtime", "%s", cause ? cause : "input too large");
+                }
+                return -EINVAL;
+        }
+
+        asl_format_timestamp(env->now_ms, ts, sizeof ts);
+        exec = json_pack("{s:i, s:s, s:b, s:{s:s, s:s, s:O, s:s, s:I}, s:{s:s, s:s}, s:I, s:I, s:{}, s:{}, s:{}}",
+                         "v", 1, "status", "RUNNING", "started", 0,
+                         "execution",
+                         "id", info->execution_id ? info->execution_id : "",
+                         "name", info->execution_name ? info->execution_name : "",
+                         "input", input, "startTime", ts, "startMs", (json_int_t) env->now_ms,
+                         "stateMachine",
+                         "id", info->state_machine_id ? info->state_machine_id : "",
+                         "name", info->state_machine_name ? info->state_machine_name : "",
+                         "seq", (json_int_t) 0, "historyId", (json_int_t) 0,
+                         "frames", "tasks", "timers");
+        if (!exec)
+                return asl_error_set(err, "States.Runtime", "cannot create the execution document");
+        *ret_exec = exec;
+        return 0;
+}
+
+const char *asl_exec_status(json_t *exec) {
+        return jstr(exec, "status");
+}
+
+void asl_exec_map_progress(json_t *exec, size_t *ret_done, size_t *ret_total) {
+        size_t done = 0, total = 0;
+        const char *fid;
+        json_t *f;
+
+        json_object_foreach(json_object_get(exec, "frames"), fid, f) {
+                json_t *ch = json_object_get(f, "children");
+
+                if (ch && streq(jstr(ch, "kind"), "map")) {
+                        done += (size_t) (jint(ch, "done") + jint(ch, "failed"));
+                        total += (size_t) jint(ch, "total");
+                }
+        }
+        if (ret_done)
+                *ret_done = done;
+        if (ret_total)
+                *ret_total = total;
+}
+
+static int handle_start(Ctx *c) {
+        json_t *def = c->m->definition, *ex = json_object_get(c->exec, "execution");
+        json_t *to = json_object_get(def, "TimeoutSeconds");
+
+        json_object_set_new(c->exec, "started", json_true());
+        history(c, "ExecutionStarted", io_details(NULL, "input", json_object_get(ex, "input")));
+        json_object_set_new(frames(c), "0",
+                            json_pack("{s:s, s:I, s:[], s:I}", "machine", "", "enteredMs",
+                                      (json_int_t) c->env->now_ms, "retries", "retryCount", (json_int_t) 0));
+        if (json_is_integer(to) && json_integer_value(to) > 0)
+                free(timer_schedule(c, "0", "execution_timeout",
+                                    c->env->now_ms + json_integer_value(to) * 1000, NULL));
+        push(c, ACTION_ENTER, "0", jstr(def, "StartAt"), json_incref(json_object_get(ex, "input")), NULL, NULL);
+        return 0;
+}
+
+static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) {
+        json_t *t;
+
+        if (!ev->task_id) {
+                *ret = asl_error_set(err, "States.Runtime", "event without task_id");
+                return NULL;
+        }
+        t = json_object_get(json_object_get(c->exec, "tasks"), ev->task_id);
+        if (!t) {
+                *ret = 1;
+                return NULL;
+        }
+        if (ev->token && (!jstr(t, "token") || !streq(jstr(t, "token"), ev->token))) {
+                *ret = asl_error_set(err, "States.Runtime", "task token does not match task %s", ev->task_id);
+                return NULL;
+        }
+        *ret = 0;
+        return t;
+}
+
+static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
+        _cleanup_free_ char *fid = NULL;
+        json_t *t, *frame, *st, *details;
+        int r;
+
+        t = task_lookup(c, ev, err, &r);
+        if (!t)
+                return r;
+        fid = asl_xstrdup(jstr(t, "frame"));
+        details = resource_details(jstr(t, "resource"));
+        task_close(c, ev->task_id, false);
+        frame = frame_get(c, fid);
+        st = frame_state(c, frame);
+
+        if (ev->type == ASL_EVENT_TASK_FAILED) {
+                const char *error = ev->error && *ev->error ? ev->error : "States.TaskFailed";
+
+                json_object_set_new(details, "error", json_string(error));
+                if (ev->cause)
+                        json_object_set_new(details, "cause", json_string(ev->cause));
+                history(c, "TaskFailed", details);
+                push(c, ACTION_ERROR, fid, NULL, NULL, error, ev->cause);
+                return 0;
+        }
+
+        json_t *result = ev->output ? ev->output : json_null(), *out = NULL;
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+        AslError e = {};
+
+        json_object_set_new(details, "output", json_text_new(result));
+        history(c, "TaskSucceeded", details);
+        if (payload_check_limits(result, c->env, "The task result", &e) < 0 ||
+            payload_state_output(st, true, json_object_get(frame, "input"), result, context, c->env, &out, &e) < 0) {
+                push_error(c, fid, &e);
+                asl_error_clear(&e);
+                return 0;
+        }
+        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        return 0;
+}
+
+static int handle_heartbeat(Ctx *c, const AslEvent *ev, AslError *err) {
+        json_t *t, *timer;
+        const char *tid;
+        int r;
+
+        t = task_lookup(c, ev, err, &r);
+        if (!t)
+                return r;
+        tid = jstr(t, "heartbeatTimer");
+        timer = json_object_get(json_object_get(c->exec, "timers"), tid ? tid : "");
+        if (!timer)
+                return 0;
+        int64_t due = c->env->now_ms + jint(t, "heartbeatMs");
+        json_object_set_new(timer, "due_ms", json_integer(due));
+        fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
+               json_pack("{s:s, s:I, s:s}", "timer_id", tid, "due_ms", (json_int_t) due, "kind", "heartbeat"));
+        return 0;
+}
+
+static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
+        json_t *timers = json_object_get(c->exec, "timers"), *t, *frame;
+        _cleanup_free_ char *fid = NULL, *kind = NULL, *task = NULL;
+
+        if (!ev->timer_id)
+                return asl_error_set(err, "States.Runtime", "timer event without timer_id");
+        t = json_object_get(timers, ev->timer_id);
+        if (!t)
+                return 1;
+        fid = asl_xstrdup(jstr(t, "frame"));
+        kind = asl_xstrdup(jstr(t, "kind"));
+        task = jstr(t, "task") ? asl_xstrdup(jstr(t, "task")) : NULL;
+        json_object_del(timers, ev->timer_id);
+        frame = frame_get(c, fid);
+
+        if (streq(kind, "execution_timeout")) {
+                finish(c, "TIMED_OUT", NULL, "States.Timeout", "The execution timed out");
+                return 0;
+        }
+        if (!frame)
+                return 0;
+
+        if (streq(kind, "wait") || streq(kind, "retry")) {
+                json_object_del(frame, "timer");
+                if (streq(kind, "wait"))
+                        wait_done(c, fid, frame, frame_state(c, frame));
+                else
+                        run_state(c, fid);
+                return 0;
+        }
+        if (streq(kind, "timeout") || streq(kind, "heartbeat")) {
+                json_t *tt = json_object_get(json_object_get(c->exec, "tasks"), task ? task : "");
+                const char *error = streq(kind, "timeout") ? "States.Timeout" : "States.HeartbeatTimeout";
+                const char *cause = streq(kind, "timeout") ? "The task did not finish within TimeoutSeconds"
+                                                           : "The task did not send a heartbeat within HeartbeatSeconds";
+                json_t *details = resource_details(jstr(tt, "resource"));
+
+                json_object_set_new(details, "error", json_string(error));
+                json_object_set_new(details, "cause", json_string(cause));
+                task_close(c, task, true);
+                history(c, "TaskTimedOut", details);
+                push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
+                return 0;
+        }
+        return 0;
+}
+
+int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
+                    const AslEnv *env, AslEffects *fx, AslError *err) {
+        Ctx c = { .m = m, .exec = exec, .env = env, .fx = fx };
+        const char *status;
+        int r = 0;
+
+        if (!m || !exec || !ev || !env || !fx)
+                return -EINVAL;
+        if (!json_is_object(exec) || jint(exec, "v") != 1 || !json_is_object(json_object_get(exec, "frames")) ||
+            !json_is_object(json_object_get(exec, "tasks")) || !json_is_object(json_object_get(exec, "timers")))
+                return -EBADMSG;
+        status = jstr(exec, "status");
+        if (!status || !streq(status, "RUNNING"))
+                return asl_error_set(err, "States.Runtime", "the execution has already finished (%s)",
+                                     status ? status : "?");
+        if (ev->type != ASL_EVENT_START && !json_is_true(json_object_get(exec, "started")))
+                return asl_error_set(err, "States.Runtime", "the execution has not been started");
+
+        switch (ev->type) {
+        case ASL_EVENT_START:
+                if (json_is_true(json_object_get(exec, "started")))
+                        return asl_error_set(err, "States.Runtime", "the execution has already been started");
+                r = handle_start(&c);
+                break;
+        case ASL_EVENT_TASK_SUCCEEDED:
+        case ASL_EVENT_TASK_FAILED:
+                r = handle_task_result(&c, ev, err);
+                break;
+        case ASL_EVENT_TASK_HEARTBEAT:
+                r = handle_heartbeat(&c, ev, err);
+                break;
+        case ASL_EVENT_TIMER_FIRED:
+                r = handle_timer(&c, ev, err);
+                break;
+        case ASL_EVENT_STOP:
+                finish(&c, "ABORTED", NULL, ev->error, ev->cause);
+                break;
+        default:
+                return asl_error_set(err, "States.Runtime", "unknown event type %d", (int) ev->type);
+        }
+        if (r != 0)
+                return r;
+
+        run_queue(&c);
+        free(c.abort_cause);
+        return 0;
+}

@@ -1,3 +1,951 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The transition function, driven with synthetic events. Definitions are
+ * written with ' for " to keep them readable. Between events the execution
+ * document is serialized and parsed again, as the coordinator stores it in
+ * Redis, so every test also checks that the document is self-contained.
+ */
 #include "test.h"
 #include "asl-engine.h"
+#include "asl-retry.h"
+
+/* ---- harness ---- */
+
+static json_t *Q(const char *text) {
+        char *s = strdup(text);
+        json_error_t e;
+        json_t *v;
+
+        for (char *p = s; *p; p++)
+                if (*p == '\'')
+                        *p = '"';
+        v = json_loads(s, JSON_DECODE_ANY, &e);
+        if (!v) {
+                fprintf(stderr, "bad JSON in test: %s: %s\n", s, e.text);
+                abort();
+        }
+        free(s);
+        return v;
+}
+
+static void fixed_random(void *userdata, void *buf, size_t n) {
+        /* a counter-based stream, reproducible */
+        unsigned *ctr = userdata;
+        for (size_t i = 0; i < n; i++)
+                ((uint8_t *) buf)[i] = (uint8_t) (0x5a + 7 * (*ctr)++);
+}
+
+static void half_random(void *userdata, void *buf, size_t n) {
+        /* u64 = 1 << 63 -> asl_env_random_double() == 0.5 */
+        uint64_t v = (uint64_t) 1 << 63;
+        memset(buf, 0, n);
+        memcpy(buf, &v, n < sizeof v ? n : sizeof v);
+}
+
+typedef struct H {
+        AslMachine *m;
+        json_t *exec;
+        AslEnv env;
+        unsigned ctr;
+        AslEffects fx;
+        json_t *history;        /* all HISTORY effects so far */
+        json_t *finished;       /* FINISHED data or NULL */
+        int r;
+} H;
+
+static void h_collect(H *h) {
+        for (size_t i = 0; i < h->fx.n; i++) {
+                if (h->fx.items[i].type == ASL_EFFECT_HISTORY)
+                        json_array_append(h->history, h->fx.items[i].data);
+                if (h->fx.items[i].type == ASL_EFFECT_FINISHED) {
+                        if (h->finished)
+                                abort(); /* twice */
+                        h->finished = json_incref(h->fx.items[i].data);
+                }
+        }
+}
+
+/* Serialize and reload the document, as the coordinator's store would. */
+static void h_roundtrip(H *h) {
+        char *s = json_dumps(h->exec, JSON_COMPACT);
+        json_decref(h->exec);
+        h->exec = json_loads(s, 0, NULL);
+        free(s);
+}
+
+static int h_event(H *h, AslEvent ev) {
+        AslError e = {};
+
+        asl_effects_clear(&h->fx);
+        h_roundtrip(h);
+        h->r = asl_exec_handle(h->m, h->exec, &ev, &h->env, &h->fx, &e);
+        if (h->r < 0 && getenv("TEST_VERBOSE"))
+                fprintf(stderr, "  handle: %d %s %s\n", h->r, e.error, e.cause);
+        asl_error_clear(&e);
+        h_collect(h);
+        return h->r;
+}
+
+static void h_init(H *h, const char *def, const char *input) {
+        AslDiag d = {};
+        json_t *dj = Q(def), *in = input ? Q(input) : NULL;
+        char *text = json_dumps(dj, 0);
+        AslError e = {};
+        int r;
+
+        *h = (H) { .env = { .now_ms = 1700000000000LL, .random = fixed_random }, .history = json_array() };
+        h->env.random_userdata = &h->ctr;
+        r = asl_machine_parse(text, strlen(text), &h->m, &d);
+        if (r < 0) {
+                for (size_t i = 0; i < d.n; i++)
+                        fprintf(stderr, "  definition: %s: %s\n", d.entries[i].pointer, d.entries[i].message);
+                abort();
+        }
+        asl_diag_clear(&d);
+        free(text);
+        json_decref(dj);
+        r = asl_exec_new(h->m, &(AslExecInfo) { .execution_id = "imgflow:execution:test:e1",
+                                                 .execution_name = "e1",
+                                                 .state_machine_id = "imgflow:stateMachine:test",
+                                                 .state_machine_name = "test", .input = in },
+                         &h->env, &h->exec, &e);
+        if (r < 0)
+                abort();
+        json_decref(in);
+}
+
+static void h_start(H *h, const char *def, const char *input) {
+        h_init(h, def, input);
+        h_event(h, (AslEvent) { .type = ASL_EVENT_START });
+}
+
+static void h_done(H *h) {
+        asl_effects_clear(&h->fx);
+        json_decref(h->exec);
+        json_decref(h->history);
+        json_decref(h->finished);
+        asl_machine_free(h->m);
+}
+
+/* The i-th effect of a type in the last call (borrowed data), or NULL. */
+static json_t *fx_nth(H *h, AslEffectType t, size_t nth) {
+        for (size_t i = 0; i < h->fx.n; i++)
+                if (h->fx.items[i].type == t && nth-- == 0)
+                        return h->fx.items[i].data;
+        return NULL;
+}
+
+static size_t fx_count(H *h, AslEffectType t) {
+        size_t n = 0;
+        for (size_t i = 0; i < h->fx.n; i++)
+                n += h->fx.items[i].type == t;
+        return n;
+}
+
+static const char *S(json_t *o, const char *k) {
+        return json_string_value(json_object_get(o, k));
+}
+
+/* Copy of a string field (effects die with the next call). */
+static char *task_id_of(json_t *dispatch) {
+        return strdup(S(dispatch, "task_id"));
+}
+
+static int h_succeed(H *h, const char *task_id, const char *output) {
+        json_t *o = Q(output);
+        int r = h_event(h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task_id, .output = o });
+        json_decref(o);
+        return r;
+}
+
+static int h_fail(H *h, const char *task_id, const char *error, const char *cause) {
+        return h_event(h, (AslEvent) { .type = ASL_EVENT_TASK_FAILED, .task_id = task_id, .error = error, .cause = cause });
+}
+
+static int h_timer(H *h, const char *timer_id) {
+        return h_event(h, (AslEvent) { .type = ASL_EVENT_TIMER_FIRED, .timer_id = timer_id });
+}
+
+/* Comma-joined history types. */
+static char *history_types(H *h) {
+        size_t i;
+        json_t *ev;
+        char *s = strdup("");
+
+        json_array_foreach(h->history, i, ev) {
+                char *n;
+                if (asprintf(&n, "%s%s%s", s, i ? "," : "", S(ev, "type")) < 0)
+                        abort();
+                free(s);
+                s = n;
+        }
+        return s;
+}
+
+static bool history_has(H *h, const char *type) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(h->history, i, ev)
+                if (streq(S(ev, "type"), type))
+                        return true;
+        return false;
+}
+
+/* ---- tests ---- */
+
+TEST(pass_chain_and_history) {
+        H h;
+        h_start(&h, "{'StartAt':'A','States':{"
+                    "'A':{'Type':'Pass','Result':{'x':1},'ResultPath':'$.a','Next':'B'},"
+                    "'B':{'Type':'Pass','Parameters':{'sum.$':'$.a.x','name.$':'$$.Execution.Name',"
+                    "'state.$':'$$.State.Name'},'End':true}}}",
+                "{'in':true}");
+        ASSERT_INT_EQ(h.r, 0);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"sum\":1,\"name\":\"e1\",\"state\":\"B\"}");
+        ASSERT_STR_EQ(asl_exec_status(h.exec), "SUCCEEDED");
+
+        char *types = history_types(&h);
+        ASSERT_STR_EQ(types, "ExecutionStarted,PassStateEntered,PassStateExited,PassStateEntered,"
+                             "PassStateExited,ExecutionSucceeded");
+        free(types);
+        /* ids sequential, previousEventId chained, AWS detail names */
+        json_t *ev = json_array_get(h.history, 2);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(ev, "id")), 3);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(ev, "previousEventId")), 2);
+        ASSERT_STR_EQ(S(json_object_get(ev, "stateExitedEventDetails"), "name"), "A");
+        ASSERT_STR_EQ(S(json_object_get(ev, "stateExitedEventDetails"), "output"), "{\"in\":true,\"a\":{\"x\":1}}");
+        ASSERT_NOT_NULL(json_object_get(json_array_get(h.history, 0), "executionStartedEventDetails"));
+        ASSERT_TRUE(strstr(S(json_array_get(h.history, 0), "timestamp"), "2023-11-14T") != NULL);
+
+        /* a finished execution rejects further events */
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_STOP }), -EINVAL);
+        h_done(&h);
+}
+
+TEST(task_dispatch_result_and_stale) {
+        H h;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:lambda:us-east-1:1:function:F',"
+                    "'InputPath':'$.img','Parameters':{'key.$':'$.key','fixed':2},"
+                    "'ResultSelector':{'w.$':'$.Payload.width'},'ResultPath':'$.result','OutputPath':'$.result',"
+                    "'End':true}}}",
+                "{'img':{'key':'cat.jpg'}}");
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(d, "resource"), "arn:aws:lambda:us-east-1:1:function:F");
+        ASSERT_STR_EQ(S(d, "state"), "T");
+        ASSERT_JSON_EQ(json_object_get(d, "input"), "{\"key\":\"cat.jpg\",\"fixed\":2}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "attempt")), 0);
+        ASSERT_NULL(json_object_get(d, "token"));
+        char *tid = task_id_of(d);
+        ASSERT_TRUE(history_has(&h, "TaskScheduled"));
+
+        /* unknown task: stale, no effects, document unchanged */
+        char *before = json_dumps(h.exec, JSON_SORT_KEYS);
+        ASSERT_INT_EQ(h_succeed(&h, "999", "{}"), 1);
+        ASSERT_INT_EQ(h.fx.n, 0);
+        char *after = json_dumps(h.exec, JSON_SORT_KEYS);
+        ASSERT_STR_EQ(before, after);
+        free(before);
+        free(after);
+
+        ASSERT_INT_EQ(h_succeed(&h, tid, "{'Payload':{'width':640}}"), 0);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"w\":640}");
+        ASSERT_TRUE(history_has(&h, "TaskSucceeded"));
+        ASSERT_TRUE(history_has(&h, "TaskStateExited"));
+        free(tid);
+        h_done(&h);
+
+        /* duplicate delivery of a result while the execution goes on */
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Next':'U'},"
+                    "'U':{'Type':'Task','Resource':'r','End':true}}}", "{}");
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tid, "{'n':1}"), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        char *tid2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_FALSE(streq(tid, tid2));
+        ASSERT_INT_EQ(h_succeed(&h, tid, "{'n':1}"), 1);
+        ASSERT_INT_EQ(h_fail(&h, tid, "X", "y"), 1);
+        ASSERT_INT_EQ(h_succeed(&h, tid2, "{'n':2}"), 0);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"n\":2}");
+        free(tid);
+        free(tid2);
+        h_done(&h);
+}
+
+TEST(retry_backoff_max_delay_and_exhaustion) {
+        H h;
+        char *tid;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r',"
+                    "'Parameters':{'rc.$':'$$.State.RetryCount'},"
+                    "'Retry':[{'ErrorEquals':['Other'],'MaxAttempts':5},"
+                    "{'ErrorEquals':['Image.Transient'],'IntervalSeconds':2,'BackoffRate':3,'MaxAttempts':3,"
+                    "'MaxDelaySeconds':10}],'End':true}}}", "{}");
+        const long long delays[] = { 2000, 6000, 10000 };
+        for (int i = 0; i < 3; i++) {
+                json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+                ASSERT_NOT_NULL(d);
+                ASSERT_INT_EQ(json_integer_value(json_object_get(d, "attempt")), i);
+                ASSERT_JSON_EQ(json_object_get(d, "input"), i == 0 ? "{\"rc\":0}" : i == 1 ? "{\"rc\":1}" : "{\"rc\":2}");
+                tid = task_id_of(d);
+                ASSERT_INT_EQ(h_fail(&h, tid, "Image.Transient", "flaky"), 0);
+                free(tid);
+                ASSERT_NULL(h.finished);
+                json_t *t = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+                ASSERT_NOT_NULL(t);
+                ASSERT_STR_EQ(S(t, "kind"), "retry");
+                ASSERT_INT_EQ(json_integer_value(json_object_get(t, "due_ms")) - h.env.now_ms, delays[i]);
+                ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+                char *timer = strdup(S(t, "timer_id"));
+                h.env.now_ms += delays[i];
+                ASSERT_INT_EQ(h_timer(&h, timer), 0);
+                /* firing the same timer again is stale */
+                char *saved = strdup(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "task_id"));
+                ASSERT_INT_EQ(h_timer(&h, timer), 1);
+                free(timer);
+                /* restore the dispatch of the real firing for the next round */
+                asl_effects_clear(&h.fx);
+                h.fx.items = calloc(1, sizeof(AslEffect));
+                h.fx.n = h.fx.allocated = 1;
+                h.fx.items[0] = (AslEffect) { ASL_EFFECT_DISPATCH_TASK,
+                                              json_pack("{s:s, s:i, s:{s:i}}", "task_id", saved, "attempt", i + 1,
+                                                        "input", "rc", i + 1) };
+                free(saved);
+        }
+        /* 4th failure: exhausted, no catch -> FAILED with the task's error */
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, tid, "Image.Transient", "still flaky"), 0);
+        free(tid);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "Image.Transient");
+        ASSERT_STR_EQ(S(h.finished, "cause"), "still flaky");
+        ASSERT_TRUE(history_has(&h, "ExecutionFailed"));
+        h_done(&h);
+}
+
+TEST(retry_arithmetic_and_matching) {
+        AslEnv env = { .random = half_random };
+        json_t *r = Q("{'ErrorEquals':['States.ALL'],'IntervalSeconds':4,'BackoffRate':2.0}");
+
+        ASSERT_INT_EQ(retry_delay_ms(r, 0, &env), 4000);
+        ASSERT_INT_EQ(retry_delay_ms(r, 1, &env), 8000);
+        ASSERT_INT_EQ(retry_delay_ms(r, 3, &env), 32000);
+        json_object_set_new(r, "MaxDelaySeconds", json_integer(20));
+        ASSERT_INT_EQ(retry_delay_ms(r, 3, &env), 20000);
+        json_object_set_new(r, "JitterStrategy", json_string("FULL"));
+        /* uniform in [0, 8000] with a draw of 0.5 */
+        ASSERT_INT_EQ(retry_delay_ms(r, 1, &env), 4000);
+        json_decref(r);
+        /* defaults: 1 s, rate 2 */
+        r = Q("{'ErrorEquals':['States.ALL']}");
+        ASSERT_INT_EQ(retry_delay_ms(r, 2, &env), 4000);
+        json_decref(r);
+
+        json_t *all = Q("['States.ALL']"), *tf = Q("['States.TaskFailed']"), *ex = Q("['A.B','C']");
+        ASSERT_TRUE(retry_error_matches(all, "Image.Invalid"));
+        ASSERT_TRUE(retry_error_matches(all, "States.Timeout"));
+        ASSERT_FALSE(retry_error_matches(all, "States.Runtime"));
+        ASSERT_FALSE(retry_error_matches(all, "States.DataLimitExceeded"));
+        ASSERT_TRUE(retry_error_matches(tf, "Image.Invalid"));
+        ASSERT_TRUE(retry_error_matches(tf, "States.HeartbeatTimeout"));
+        ASSERT_FALSE(retry_error_matches(tf, "States.Timeout"));
+        ASSERT_TRUE(retry_error_matches(ex, "C"));
+        ASSERT_FALSE(retry_error_matches(ex, "A"));
+        json_decref(all);
+        json_decref(tf);
+        json_decref(ex);
+
+        /* first matching retrier decides, even when exhausted */
+        json_t *retriers = Q("[{'ErrorEquals':['X'],'MaxAttempts':1},{'ErrorEquals':['States.ALL'],'MaxAttempts':5}]");
+        json_t *counts = json_array();
+        int64_t delay;
+        size_t idx;
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", &env, &delay, &idx), 1);
+        ASSERT_INT_EQ(idx, 0);
+        ASSERT_INT_EQ(delay, 1000);
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", &env, &delay, &idx), 0);
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "Y", &env, &delay, &idx), 1);
+        ASSERT_INT_EQ(idx, 1);
+        ASSERT_JSON_EQ(counts, "[1,1]");
+        json_decref(counts);
+        json_decref(retriers);
+}
+
+TEST(max_attempts_zero_goes_to_catch_with_result_path) {
+        H h;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r',"
+                    "'Retry':[{'ErrorEquals':['States.ALL'],'MaxAttempts':0}],"
+                    "'Catch':[{'ErrorEquals':['Nope'],'Next':'Bad'},{'ErrorEquals':['States.TaskFailed'],"
+                    "'ResultPath':'$.err','Next':'Handler'}],'Next':'Bad'},"
+                    "'Handler':{'Type':'Pass','End':true},'Bad':{'Type':'Fail','Error':'Wrong'}}}",
+                "{'key':'k'}");
+        char *tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, tid, "Image.Invalid", "not an image"), 0);
+        free(tid);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 0);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"key\":\"k\",\"err\":{\"Error\":\"Image.Invalid\",\"Cause\":\"not an image\"}}");
+        char *types = history_types(&h);
+        ASSERT_TRUE(strstr(types, "TaskFailed,TaskStateExited,PassStateEntered") != NULL);
+        free(types);
+        h_done(&h);
+}
+
+TEST(parallel_results_in_order_and_failure_cancels_siblings) {
+        const char *def =
+                "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
+                "{'StartAt':'A','States':{'A':{'Type':'Task','Resource':'ra','End':true}}},"
+                "{'StartAt':'B','States':{'B':{'Type':'Task','Resource':'rb','TimeoutSeconds':30,'End':true}}},"
+                "{'StartAt':'C','States':{'C':{'Type':'Pass','Result':'c','End':true}}}],"
+                "'ResultPath':'$.branches','Catch':[{'ErrorEquals':['States.ALL'],'Next':'Caught'}],'End':true},"
+                "'Caught':{'Type':'Pass','End':true}}}";
+        H h;
+        h_start(&h, def, "{'v':1}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        char *ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *tb = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "input"), "{\"v\":1}");
+        ASSERT_TRUE(history_has(&h, "ParallelStateStarted"));
+        /* finish out of order: results keep branch order */
+        ASSERT_INT_EQ(h_succeed(&h, tb, "'b'"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, ta, "'a'"), 0);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"v\":1,\"branches\":[\"a\",\"b\",\"c\"]}");
+        ASSERT_TRUE(history_has(&h, "ParallelStateSucceeded"));
+        free(ta);
+        free(tb);
+        h_done(&h);
+
+        /* branch A fails: B's task and its timeout timer are cancelled, Catch applies */
+        h_start(&h, def, "{'v':1}");
+        ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        tb = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        char *tb_timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        ASSERT_INT_EQ(h_fail(&h, ta, "Boom", "a broke"), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TASK, 0), "task_id"), tb);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TIMER), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TIMER, 0), "timer_id"), tb_timer);
+        ASSERT_TRUE(history_has(&h, "ParallelStateFailed"));
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"Error\":\"Boom\",\"Cause\":\"a broke\"}");
+        free(ta);
+        free(tb);
+        free(tb_timer);
+        h_done(&h);
+
+        /* the late result of a cancelled sibling is stale */
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','End':true,'Branches':["
+                    "{'StartAt':'A','States':{'A':{'Type':'Task','Resource':'ra','End':true}}},"
+                    "{'StartAt':'B','States':{'B':{'Type':'Task','Resource':'rb','Next':'B2'},"
+                    "'B2':{'Type':'Task','Resource':'rb','End':true}}}]}}}", "{}");
+        ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        tb = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, tb, "{}"), 0);
+        char *tb2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, ta, "Boom", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "Boom");
+        ASSERT_INT_EQ(h_succeed(&h, tb2, "{}"), -EINVAL); /* execution finished */
+        free(ta);
+        free(tb);
+        free(tb2);
+        h_done(&h);
+}
+
+TEST(parallel_state_retry) {
+        H h;
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
+                    "{'StartAt':'A','States':{'A':{'Type':'Task','Resource':'ra','End':true}}}],"
+                    "'Retry':[{'ErrorEquals':['Boom'],'IntervalSeconds':1,'MaxAttempts':1}],'End':true}}}", "{}");
+        char *ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, ta, "Boom", NULL), 0);
+        free(ta);
+        json_t *t = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+        ASSERT_STR_EQ(S(t, "kind"), "retry");
+        char *timer = strdup(S(t, "timer_id"));
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        free(timer);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, ta, "'ok'"), 0);
+        free(ta);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"ok\"]");
+        h_done(&h);
+}
+
+static const char *map_def =
+        "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items','MaxConcurrency':2,"
+        "'ItemSelector':{'i.$':'$$.Map.Item.Index','v.$':'$$.Map.Item.Value','tag.$':'$.tag'},"
+        "'ItemProcessor':{'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},"
+        "%s'End':true}}}";
+
+static void map_start(H *h, const char *extra, const char *input) {
+        char *def;
+        if (asprintf(&def, map_def, extra) < 0)
+                abort();
+        h_start(h, def, input);
+        free(def);
+}
+
+TEST(map_max_concurrency_results_in_order) {
+        H h;
+        json_t *pending = json_array(); /* task ids outstanding */
+        size_t max_seen = 0, dispatched = 0;
+
+        map_start(&h, "", "{'items':['a','b','c','d','e'],'tag':'T'}");
+        for (;;) {
+                for (size_t i = 0; i < fx_count(&h, ASL_EFFECT_DISPATCH_TASK); i++) {
+                        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, i);
+                        json_t *in = json_object_get(d, "input");
+                        ASSERT_INT_EQ(json_integer_value(json_object_get(in, "i")), dispatched);
+                        ASSERT_STR_EQ(S(in, "tag"), "T");
+                        json_array_append_new(pending, json_string(S(d, "task_id")));
+                        dispatched++;
+                }
+                if (json_array_size(pending) > max_seen)
+                        max_seen = json_array_size(pending);
+                ASSERT_TRUE(json_array_size(pending) <= 2);
+                /* the document never holds more than 2 iteration frames (+ root) */
+                ASSERT_TRUE(json_object_size(json_object_get(h.exec, "frames")) <= 3);
+                if (h.finished || json_array_size(pending) == 0)
+                        break;
+                /* complete the NEWEST first, to scramble completion order */
+                size_t last = json_array_size(pending) - 1;
+                char *tid = strdup(json_string_value(json_array_get(pending, last)));
+                json_array_remove(pending, last);
+                char *out;
+                if (asprintf(&out, "'r%s'", tid) < 0)
+                        abort();
+                /* progress is visible for describe */
+                size_t done, total;
+                asl_exec_map_progress(h.exec, &done, &total);
+                ASSERT_INT_EQ(total, 5);
+                ASSERT_INT_EQ(h_succeed(&h, tid, "{}"), 0);
+                free(out);
+                free(tid);
+        }
+        ASSERT_INT_EQ(max_seen, 2);
+        ASSERT_INT_EQ(dispatched, 5);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_INT_EQ(json_array_size(json_object_get(h.finished, "output")), 5);
+        h_done(&h);
+        json_decref(pending);
+
+        /* results in item order with distinguishable outputs */
+        map_start(&h, "", "{'items':[10,20,30],'tag':'T'}");
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t1, "'second'"), 0);
+        char *t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t2, "'third'"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, t0, "'first'"), 0);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"first\",\"second\",\"third\"]");
+        char *types = history_types(&h);
+        ASSERT_TRUE(strstr(types, "MapStateEntered,MapStateStarted,MapIterationStarted,MapIterationStarted,TaskStateEntered") != NULL);
+        ASSERT_TRUE(strstr(types, "MapIterationSucceeded") != NULL);
+        ASSERT_TRUE(strstr(types, "MapStateSucceeded,MapStateExited,ExecutionSucceeded") != NULL);
+        free(types);
+        free(t0);
+        free(t1);
+        free(t2);
+        h_done(&h);
+}
+
+TEST(map_empty_and_inline_pass) {
+        H h;
+        map_start(&h, "", "{'items':[],'tag':'T'}");
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[]");
+        h_done(&h);
+
+        /* 300 Pass iterations with default concurrency complete in one call */
+        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'StartAt':'P','States':{"
+                    "'P':{'Type':'Pass','End':true}}},'End':true}}}", NULL);
+        h_done(&h);
+        json_t *items = json_array();
+        for (int i = 0; i < 300; i++)
+                json_array_append_new(items, json_integer(i));
+        char *in = json_dumps(items, 0);
+        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'StartAt':'P','States':{"
+                    "'P':{'Type':'Pass','End':true}}},'End':true}}}", in);
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_TRUE(json_equal(json_object_get(h.finished, "output"), items));
+        free(in);
+        json_decref(items);
+        h_done(&h);
+
+        /* ItemsPath not an array -> States.Runtime */
+        map_start(&h, "", "{'items':{'a':1},'tag':'T'}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        h_done(&h);
+}
+
+TEST(map_tolerated_failures) {
+        H h;
+        /* 1 of 3 failing is tolerated with ToleratedFailureCount 1 */
+        map_start(&h, "'ToleratedFailureCount':1,", "{'items':[1,2,3],'tag':'T'}");
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_fail(&h, t0, "Image.Invalid", "bad"), 0);
+        ASSERT_TRUE(history_has(&h, "MapIterationFailed"));
+        char *t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t1, "2"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t2, "3"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "[{\"Error\":\"Image.Invalid\",\"Cause\":\"bad\"},2,3]");
+        free(t0);
+        free(t1);
+        free(t2);
+        h_done(&h);
+
+        /* 2 failures exceed it: the Map fails and cancels what still runs */
+        map_start(&h, "'ToleratedFailureCount':1,", "{'items':[1,2,3,4],'tag':'T'}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", NULL), 0);
+        t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t1, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TASK, 0), "task_id"), t2);
+        ASSERT_TRUE(history_has(&h, "MapIterationAborted"));
+        ASSERT_TRUE(history_has(&h, "MapStateFailed"));
+        free(t0);
+        free(t1);
+        free(t2);
+        h_done(&h);
+
+        /* percentage: 1 of 4 = 25% <= 25% tolerated */
+        map_start(&h, "'ToleratedFailurePercentage':25,", "{'items':[1,2,3,4],'tag':'T'}");
+        for (int k = 0; k < 4; k++) {
+                char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+                if (k == 0)
+                        ASSERT_INT_EQ(h_fail(&h, t, "E", NULL), 0);
+                else
+                        ASSERT_INT_EQ(h_succeed(&h, t, "1"), 0);
+                free(t);
+                if (k < 3 && !fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0)) {
+                        /* the other running one: complete it via the document */
+                        const char *id;
+                        json_t *v;
+                        json_object_foreach(json_object_get(h.exec, "tasks"), id, v) {
+                                char *tt = strdup(id);
+                                ASSERT_INT_EQ(h_succeed(&h, tt, "1"), 0);
+                                free(tt);
+                                k++;
+                                break;
+                        }
+                }
+        }
+        ASSERT_NOT_NULL(h.finished);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        h_done(&h);
+
+        /* no tolerance configured: the iteration's own error fails the Map */
+        map_start(&h, "", "{'items':[1,2],'tag':'T'}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t0, "Image.Invalid", "bad"), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "Image.Invalid");
+        free(t0);
+        h_done(&h);
+}
+
+TEST(task_timeout_and_heartbeat) {
+        H h;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','TimeoutSeconds':5,"
+                    "'HeartbeatSeconds':2,'Catch':[{'ErrorEquals':['States.Timeout'],'Next':'TO'},"
+                    "{'ErrorEquals':['States.TaskFailed'],'Next':'HB'}],'End':true},"
+                    "'TO':{'Type':'Pass','Result':'timeout','End':true},"
+                    "'HB':{'Type':'Pass','Result':'heartbeat','End':true}}}", "{}");
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "timeout_seconds")), 5);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "heartbeat_seconds")), 2);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "deadline_ms")), h.env.now_ms + 5000);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 2);
+        char *tid = task_id_of(d);
+        char *to_timer = NULL, *hb_timer = NULL;
+        for (int i = 0; i < 2; i++) {
+                json_t *t = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, i);
+                if (streq(S(t, "kind"), "timeout")) {
+                        to_timer = strdup(S(t, "timer_id"));
+                        ASSERT_INT_EQ(json_integer_value(json_object_get(t, "due_ms")), h.env.now_ms + 5000);
+                } else {
+                        ASSERT_STR_EQ(S(t, "kind"), "heartbeat");
+                        hb_timer = strdup(S(t, "timer_id"));
+                }
+        }
+        ASSERT_NOT_NULL(to_timer);
+        ASSERT_NOT_NULL(hb_timer);
+
+        /* a heartbeat pushes the heartbeat timer (same id) */
+        h.env.now_ms += 1500;
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = tid }), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"), hb_timer);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "due_ms")),
+                      h.env.now_ms + 2000);
+
+        /* the timeout fires: States.Timeout, the task is cancelled, heartbeat timer dropped */
+        h.env.now_ms += 3500;
+        ASSERT_INT_EQ(h_timer(&h, to_timer), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TIMER), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TIMER, 0), "timer_id"), hb_timer);
+        ASSERT_TRUE(history_has(&h, "TaskTimedOut"));
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "\"timeout\"");
+        /* the late result is stale */
+        h_done(&h);
+
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','TimeoutSeconds':5,"
+                    "'HeartbeatSeconds':2,'Catch':[{'ErrorEquals':['States.Timeout'],'Next':'TO'},"
+                    "{'ErrorEquals':['States.TaskFailed'],'ResultPath':'$.e','Next':'HB'}],'Next':'TO'},"
+                    "'TO':{'Type':'Pass','Result':'timeout','End':true},"
+                    "'HB':{'Type':'Pass','End':true}}}", "{}");
+        free(tid);
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        free(hb_timer);
+        hb_timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 1), "timer_id"));
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 1), "kind"), "heartbeat");
+        ASSERT_INT_EQ(h_timer(&h, hb_timer), 0);
+        ASSERT_STR_EQ(S(json_object_get(json_object_get(h.finished, "output"), "e"), "Error"),
+                      "States.HeartbeatTimeout");
+        free(tid);
+        free(to_timer);
+        free(hb_timer);
+        h_done(&h);
+
+        /* TimeoutSecondsPath */
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','TimeoutSecondsPath':'$.t',"
+                    "'End':true}}}", "{'t':7}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "timeout_seconds")), 7);
+        h_done(&h);
+}
+
+TEST(wait_choice_succeed_fail) {
+        H h;
+        const char *def =
+                "{'StartAt':'W','States':{"
+                "'W':{'Type':'Wait','SecondsPath':'$.delay','Next':'C'},"
+                "'C':{'Type':'Choice','Choices':[{'Variable':'$.n','NumericGreaterThan':10,'Next':'Big'},"
+                "{'Variable':'$.n','NumericLessThan':0,'Next':'Neg'}],'Default':'Small'},"
+                "'Big':{'Type':'Succeed','OutputPath':'$.n'},"
+                "'Small':{'Type':'Fail','Error':'TooSmall','Cause':'n too small'},"
+                "'Neg':{'Type':'Fail','ErrorPath':'$.err','CausePath':'$.why'}}}";
+        h_start(&h, def, "{'delay':30,'n':42}");
+        json_t *t = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+        ASSERT_STR_EQ(S(t, "kind"), "wait");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(t, "due_ms")), h.env.now_ms + 30000);
+        char *timer = strdup(S(t, "timer_id"));
+        ASSERT_INT_EQ(h_timer(&h, "nope"), 1);
+        h.env.now_ms += 30000;
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "42");
+        char *types = history_types(&h);
+        ASSERT_STR_EQ(types, "ExecutionStarted,WaitStateEntered,WaitStateExited,ChoiceStateEntered,ChoiceStateExited,"
+                             "SucceedStateEntered,SucceedStateExited,ExecutionSucceeded");
+        free(types);
+        free(timer);
+        h_done(&h);
+
+        h_start(&h, def, "{'delay':0,'n':3}");
+        timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "TooSmall");
+        ASSERT_STR_EQ(S(h.finished, "cause"), "n too small");
+        ASSERT_TRUE(history_has(&h, "FailStateEntered"));
+        free(timer);
+        h_done(&h);
+
+        h_start(&h, def, "{'delay':0,'n':-1,'err':'Neg.Error','why':'negative'}");
+        timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "Neg.Error");
+        ASSERT_STR_EQ(S(h.finished, "cause"), "negative");
+        free(timer);
+        h_done(&h);
+
+        /* no rule matches, no Default: States.NoChoiceMatched */
+        h_start(&h, "{'StartAt':'C','States':{'C':{'Type':'Choice','Choices':[{'Variable':'$.n',"
+                    "'NumericEquals':1,'Next':'S'}]},'S':{'Type':'Succeed'}}}", "{'n':2}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.NoChoiceMatched");
+        h_done(&h);
+
+        /* Wait Timestamp in the past still goes through a timer, due now or earlier */
+        h_start(&h, "{'StartAt':'W','States':{'W':{'Type':'Wait','Timestamp':'2016-03-14T01:59:00Z','End':true}}}", "{}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "due_ms")),
+                      1457920740000LL);
+        h_done(&h);
+}
+
+TEST(stop_cancels_everything) {
+        H h;
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','End':true,'Branches':["
+                    "{'StartAt':'A','States':{'A':{'Type':'Task','Resource':'r','HeartbeatSeconds':5,'End':true}}},"
+                    "{'StartAt':'W','States':{'W':{'Type':'Wait','Seconds':100,'End':true}}}]}}}", "{}");
+        char *ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_STOP, .error = "User", .cause = "stopped" }), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "ABORTED");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TIMER), 2);
+        ASSERT_TRUE(history_has(&h, "ExecutionAborted"));
+        ASSERT_STR_EQ(asl_exec_status(h.exec), "ABORTED");
+        ASSERT_INT_EQ(h_succeed(&h, ta, "{}"), -EINVAL);
+        free(ta);
+        h_done(&h);
+}
+
+TEST(execution_timeout) {
+        H h;
+        h_start(&h, "{'TimeoutSeconds':60,'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true}}}", "{}");
+        json_t *t = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+        ASSERT_STR_EQ(S(t, "kind"), "execution_timeout");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(t, "due_ms")), h.env.now_ms + 60000);
+        char *timer = strdup(S(t, "timer_id"));
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "TIMED_OUT");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Timeout");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_TRUE(history_has(&h, "ExecutionTimedOut"));
+        free(timer);
+        h_done(&h);
+}
+
+TEST(wait_for_task_token) {
+        H h;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:states:::sqs:sendMessage.waitForTaskToken',"
+                    "'Parameters':{'token.$':'$$.Task.Token'},'End':true}}}", "{}");
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        const char *token = S(d, "token");
+        ASSERT_NOT_NULL(token);
+        ASSERT_INT_EQ(strlen(token), 32);
+        ASSERT_STR_EQ(S(json_object_get(d, "input"), "token"), token);
+        char *tok = strdup(token), *tid = task_id_of(d);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid,
+                                               .token = "00000000000000000000000000000000", .output = json_null() }),
+                      -EINVAL);
+        ASSERT_NULL(h.finished);
+        json_t *o = Q("{'ok':1}");
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .token = tok,
+                                               .output = o }), 0);
+        json_decref(o);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"ok\":1}");
+        free(tok);
+        free(tid);
+        h_done(&h);
+}
+
+static const char *loop_def =
+        "{'StartAt':'A','States':{'A':{'Type':'Pass','Next':'B'},'B':{'Type':'Choice','Choices':["
+        "{'Variable':'$.stop','IsPresent':true,'Next':'Done'}],'Default':'A'},'Done':{'Type':'Succeed'}}}";
+
+TEST(limits_history_budget_payload_map_items) {
+        H h;
+        /* an endless Pass loop: the history limit ends it */
+        h_init(&h, loop_def, "{}");
+        h.env.max_history_events = 50;
+        h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
+        ASSERT_INT_EQ(h.r, 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "history limit") != NULL);
+        ASSERT_INT_EQ(json_array_size(h.history), 50);
+        ASSERT_STR_EQ(S(json_array_get(h.history, 49), "type"), "ExecutionFailed");
+        h_done(&h);
+
+        /* with a huge history limit the per-call step budget ends it */
+        h_init(&h, loop_def, "{}");
+        h.env.max_history_events = 100000000;
+        h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "budget") != NULL);
+        h_done(&h);
+
+        /* execution input over the payload limit */
+        {
+                AslMachine *m = NULL;
+                AslDiag d = {};
+                const char *text = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Pass\",\"End\":true}}}";
+                AslEnv env = { .max_payload_bytes = 10 };
+                json_t *in = Q("{'data':'0123456789'}"), *exec = NULL;
+                AslError e = {};
+                ASSERT_INT_EQ(asl_machine_parse(text, strlen(text), &m, &d), 0);
+                ASSERT_INT_EQ(asl_exec_new(m, &(AslExecInfo) { .input = in }, &env, &exec, &e), -EINVAL);
+                ASSERT_NULL(exec);
+                ASSERT_NOT_NULL(e.error);
+                asl_error_clear(&e);
+                json_decref(in);
+                asl_machine_free(m);
+        }
+
+        /* a task result over the limit: States.DataLimitExceeded, catchable only by name */
+        h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Catch':["
+                   "{'ErrorEquals':['States.DataLimitExceeded'],'Next':'Big'},"
+                   "{'ErrorEquals':['States.ALL'],'Next':'All'}],'End':true},"
+                   "'All':{'Type':'Fail','Error':'All'},'Big':{'Type':'Pass','Result':'big','End':true}}}", "{}");
+        h.env.max_payload_bytes = 64;
+        h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
+        char *tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tid, "{'x':'0123456789012345678901234567890123456789012345678901234567890123456789'}"), 0);
+        free(tid);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "\"big\"");
+        h_done(&h);
+
+        /* States.ALL alone does not catch it */
+        h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Catch':["
+                   "{'ErrorEquals':['States.ALL'],'Next':'All'}],'End':true},"
+                   "'All':{'Type':'Fail','Error':'All'}}}", "{}");
+        h.env.max_payload_bytes = 64;
+        h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tid, "{'x':'0123456789012345678901234567890123456789012345678901234567890123456789'}"), 0);
+        free(tid);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        h_done(&h);
+
+        /* too many Map items */
+        json_t *items = json_array();
+        for (int i = 0; i <= ASL_MAX_MAP_ITEMS; i++)
+                json_array_append_new(items, json_integer(0));
+        json_t *input = json_pack("{s:o}", "items", items);
+        char *text = json_dumps(input, JSON_COMPACT);
+        h_init(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items','ItemProcessor':"
+                   "{'StartAt':'P','States':{'P':{'Type':'Pass','End':true}}},'End':true}}}", text);
+        h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "limit") != NULL);
+        free(text);
+        json_decref(input);
+        h_done(&h);
+}
+
+TEST(malformed_events_and_documents) {
+        H h;
+        AslError e = {};
+        h_init(&h, "{'StartAt':'A','States':{'A':{'Type':'Pass','End':true}}}", "{}");
+        /* events before START are rejected */
+        ASSERT_INT_EQ(h_timer(&h, "1"), -EINVAL);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_START }), 0);
+        json_t *bad = json_object();
+        AslEffects fx = {};
+        ASSERT_INT_EQ(asl_exec_handle(h.m, bad, &(AslEvent) { .type = ASL_EVENT_START }, &h.env, &fx, &e), -EBADMSG);
+        ASSERT_INT_EQ(fx.n, 0);
+        json_decref(bad);
+        asl_error_clear(&e);
+        h_done(&h);
+}
