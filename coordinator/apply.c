@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The apply step (see apply.h): engine effects -> one StoreCommit.
+ */
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "apply.h"
+
+#define APPLY_ROUNDS_MAX 1000   /* synthetic failures fed back per event */
+
+typedef struct ApplyRun {
+        const ApplyConfig *cfg;
+        const AslMachine *m;
+        const AslEnv *env;
+        json_t *doc;            /* borrowed */
+        StoreCommit *commit;    /* borrowed */
+        const char *exec_id, *name, *state_machine;
+        int64_t start_ms;
+        bool finished;
+        char **failed_tasks;    /* task ids whose resource has no mapping */
+        char **failed_causes;
+        size_t n_failed;
+} ApplyRun;
+
+static void run_done(ApplyRun *r) {
+        for (size_t i = 0; i < r->n_failed; i++) {
+                free(r->failed_tasks[i]);
+                free(r->failed_causes[i]);
+        }
+        free(r->failed_tasks);
+        free(r->failed_causes);
+        r->failed_tasks = r->failed_causes = NULL;
+        r->n_failed = 0;
+}
+
+static const char *jstr(json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+static int64_t jint(json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        if (json_is_integer(v))
+                return json_integer_value(v);
+        if (json_is_real(v))
+                return (int64_t) json_real_value(v);
+        return 0;
+}
+
+json_t *apply_error_response(const char *type, const char *request_id, const char *error,
+                             const char *cause) {
+        return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s}", "v", 1, "type", type, "requestId",
+                         request_id ? request_id : "", "ok", 0, "error", error ? error : "",
+                         "cause", cause ? cause : "");
+}
+
+json_t *apply_start_response(const char *request_id, const char *exec_id, int64_t start_ms) {
+        _cleanup_free_ char *arn = asl_xasprintf("imgflow:execution:%s", exec_id);
+        return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:I}", "v", 1, "type",
+                         "StartExecutionResponse", "requestId", request_id ? request_id : "",
+                         "ok", 1, "executionId", exec_id, "executionArn", arn, "startDate",
+                         (json_int_t) start_ms);
+}
+
+static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, json_t *output,
+                             const char *error, const char *cause) {
+        ProtoExecutionStatusChanged n = {
+                .execution_id = r->exec_id,
+                .execution_name = r->name,
+                .state_machine = r->state_machine,
+                .status = status,
+                .start_date = r->start_ms,
+                .stop_date = stop_ms,
+                .output = output,
+                .error = error,
+                .cause = cause,
+        };
+        _cleanup_free_ char *buf = NULL, *topic = NULL, *item = NULL;
+        size_t len;
+        int k;
+
+        k = proto_encode_execution_status_changed(&n, r->cfg->limits, &buf, &len);
+        if (k == -E2BIG && output) {
+                /* Output too large for a notification: send it without. */
+                n.output = NULL;
+                k = proto_encode_execution_status_changed(&n, r->cfg->limits, &buf, &len);
+        }
+        if (k < 0)
+                return;
+        if (proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &topic) < 0)
+                return;
+        item = asl_xasprintf("notify:%s", status);
+        store_commit_add_outbox(r->commit, item, topic, buf);
+}
+
+static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
+        r->failed_tasks = asl_xrealloc(r->failed_tasks, (r->n_failed + 1) * sizeof(char *));
+        r->failed_causes = asl_xrealloc(r->failed_causes, (r->n_failed + 1) * sizeof(char *));
+        r->failed_tasks[r->n_failed] = asl_xstrdup(task_id);
+        r->failed_causes[r->n_failed] = asl_xstrdup(cause);
+        r->n_failed++;
+}
+
+static void dispatch_task(ApplyRun *r, json_t *d) {
+        const char *task_id = jstr(d, "task_id"), *resource = jstr(d, "resource");
+        _cleanup_(resource_target_done) ResourceTarget t = {};
+        _cleanup_free_ char *cause = NULL, *topic = NULL, *buf = NULL, *item = NULL;
+        size_t len;
+        int k;
+
+        if (!task_id)
+                return;
+        k = resources_resolve(r->cfg->resources, resource, json_object_get(d, "input"), &t, &cause);
+        if (k < 0) {
+                note_failed(r, task_id, cause);
+                return;
+        }
+        k = proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_TASKS, t.pool, &topic);
+        if (k < 0) {
+                _cleanup_free_ char *c = asl_xasprintf("invalid task topic for pool %s of resource %s",
+                                                       t.pool ? t.pool : "", resource);
+                note_failed(r, task_id, c);
+                return;
+        }
+
+        ProtoTask msg = {
+                .execution_id = r->exec_id,
+                .execution_name = r->name,
+                .state_machine = r->state_machine,
+                .state = jstr(d, "state") ?: "",
+                .task_id = task_id,
+                .attempt = jint(d, "attempt"),
+                .resource = resource,
+                .operation = t.operation,
+                .input = t.input,
+                .deadline_ms = jint(d, "deadline_ms"),
+                .heartbeat_seconds = jint(d, "heartbeat_seconds"),
+                .task_token = jstr(d, "token"),
+                .dispatched_at_ms = r->env->now_ms,
+        };
+        k = proto_encode_task(&msg, r->cfg->limits, &buf, &len);
+        if (k < 0) {
+                _cleanup_free_ char *c = asl_xasprintf("cannot encode the task message: %s",
+                                                       strerror(-k));
+                note_failed(r, task_id, c);
+                return;
+        }
+        item = asl_xasprintf("task:%s", task_id);
+        store_commit_add_outbox(r->commit, item, topic, buf);
+        if (msg.task_token)
+                store_commit_add_token(r->commit, task_id, msg.task_token);
+}
+
+static void apply_effects(ApplyRun *r, AslEffects *fx) {
+        for (size_t i = 0; i < fx->n; i++) {
+                json_t *d = fx->items[i].data;
+
+                switch (fx->items[i].type) {
+                case ASL_EFFECT_DISPATCH_TASK:
+                        dispatch_task(r, d);
+                        break;
+                case ASL_EFFECT_CANCEL_TASK:
+                        if (jstr(d, "task_id")) {
+                                _cleanup_free_ char *item = asl_xasprintf("task:%s", jstr(d, "task_id"));
+                                store_commit_del_outbox(r->commit, item);
+                                store_commit_close_task(r->commit, jstr(d, "task_id"));
+                        }
+                        break;
+                case ASL_EFFECT_SCHEDULE_TIMER:
+                        if (jstr(d, "timer_id"))
+                                store_commit_add_timer(r->commit, jstr(d, "timer_id"), jint(d, "due_ms"));
+                        break;
+                case ASL_EFFECT_CANCEL_TIMER:
+                        if (jstr(d, "timer_id"))
+                                store_commit_del_timer(r->commit, jstr(d, "timer_id"));
+                        break;
+                case ASL_EFFECT_HISTORY:
+                        store_commit_add_history(r->commit, d);
+                        break;
+                case ASL_EFFECT_FINISHED: {
+                        const char *status = jstr(d, "status") ?: "FAILED";
+                        json_t *output = json_object_get(d, "output");
+
+                        if (output) {
+                                _cleanup_free_ char *s = json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY);
+                                store_commit_set_field(r->commit, "output", s ? s : "null");
+                        }
+                        if (jstr(d, "error"))
+                                store_commit_set_field(r->commit, "error", jstr(d, "error"));
+                        if (jstr(d, "cause"))
+                                store_commit_set_field(r->commit, "cause", jstr(d, "cause"));
+                        store_commit_set_terminal(r->commit, r->env->now_ms, r->cfg->retention_sec);
+                        add_notification(r, status, r->env->now_ms, output, jstr(d, "error"),
+                                         jstr(d, "cause"));
+                        r->finished = true;
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+}
+
+/* Handle ev, then feed back a TASK_FAILED for every task that could not be
+ * dispatched. Returns what asl_exec_handle returned for ev. */
+static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
+        AslEffects fx = {};
+        int k;
+
+        k = asl_exec_handle(r->m, r->doc, ev, r->env, &fx, err);
+        if (k != 0) {
+                asl_effects_clear(&fx);
+                return k;
+        }
+        apply_effects(r, &fx);
+        asl_effects_clear(&fx);
+
+        for (unsigned round = 0; r->n_failed > 0 && round < APPLY_ROUNDS_MAX; round++) {
+                char **tasks = r->failed_tasks, **causes = r->failed_causes;
+                size_t n = r->n_failed;
+
+                r->failed_tasks = r->failed_causes = NULL;
+                r->n_failed = 0;
+                for (size_t i = 0; i < n; i++) {
+                        AslEvent f = {
+                                .type = ASL_EVENT_TASK_FAILED,
+                                .task_id = tasks[i],
+                                .error = "States.TaskFailed",
+                                .cause = causes[i],
+                        };
+                        AslError e2 = {};
+
+                        if (asl_exec_handle(r->m, r->doc, &f, r->env, &fx, &e2) == 0)
+                                apply_effects(r, &fx);
+                        asl_effects_clear(&fx);
+                        asl_error_clear(&e2);
+                        free(tasks[i]);
+                        free(causes[i]);
+                }
+                free(tasks);
+                free(causes);
+        }
+        run_done(r);
+        return 0;
+}
+
+int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
+                unsigned sm_version, const char *name, json_t *input, const char *request_id,
+                const AslEnv *env, StoreCommit **ret, AslError *err) {
+        _cleanup_free_ char *exec_id = NULL, *arn = NULL, *sm_arn = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        _cleanup_commit_ StoreCommit *c = NULL;
+        ApplyRun r;
+        int k;
+
+        exec_id = store_exec_id(state_machine, name);
+        if (!exec_id)
+                return asl_error_set(err, "InvalidName", "invalid execution or state machine name");
+        arn = asl_xasprintf("imgflow:execution:%s", exec_id);
+        sm_arn = asl_xasprintf("imgflow:stateMachine:%s", state_machine);
+
+        AslExecInfo info = {
+                .execution_id = arn,
+                .execution_name = name,
+                .state_machine_id = sm_arn,
+                .state_machine_name = state_machine,
+                .input = input,
+        };
+        k = asl_exec_new(m, &info, env, &doc, err);
+        if (k < 0)
+                return k;
+
+        k = store_commit_new(exec_id, 0, env->now_ms, &c);
+        if (k < 0)
+                return k;
+        c->history_cap = cfg->history_cap;
+        store_commit_set_create(c, state_machine, sm_version, name, input, env->now_ms);
+
+        r = (ApplyRun) {
+                .cfg = cfg, .m = m, .env = env, .doc = doc, .commit = c,
+                .exec_id = exec_id, .name = name, .state_machine = state_machine,
+                .start_ms = env->now_ms,
+        };
+        add_notification(&r, "RUNNING", 0, NULL, NULL, NULL);
+        k = run_event(&r, &(AslEvent) { .type = ASL_EVENT_START }, err);
+        if (k < 0)
+                return k;
+        if (k > 0)
+                return asl_error_set(err, "States.Runtime", "start event was not applied");
+
+        store_commit_set_doc(c, doc, asl_exec_status(doc) ?: "RUNNING");
+        if (request_id) {
+                _cleanup_json_ json_t *resp = apply_start_response(request_id, exec_id, env->now_ms);
+                store_commit_set_response(c, request_id, resp);
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
+                const char *exec_id, const AslEvent *ev, const char *request_id,
+                const AslEnv *env, StoreCommit **ret, AslError *err) {
+        _cleanup_commit_ StoreCommit *c = NULL;
+        ApplyRun r;
+        int k;
+
+        if (!st->doc || !exec_id)
+                return -EINVAL;
+        if (st->status && *st->status && !streq(st->status, "RUNNING"))
+                return 1; /* finished: every late event is stale */
+
+        k = store_commit_new(exec_id, st->version, env->now_ms, &c);
+        if (k < 0)
+                return k;
+        c->history_cap = cfg->history_cap;
+
+        r = (ApplyRun) {
+                .cfg = cfg, .m = m, .env = env, .doc = st->doc, .commit = c,
+                .exec_id = exec_id, .name = st->name, .state_machine = st->state_machine,
+                .start_ms = st->start_ms,
+        };
+        k = run_event(&r, ev, err);
+        if (k != 0)
+                return k;
+
+        if (ev->task_id && (ev->type == ASL_EVENT_TASK_SUCCEEDED || ev->type == ASL_EVENT_TASK_FAILED)) {
+                _cleanup_free_ char *item = asl_xasprintf("task:%s", ev->task_id);
+                store_commit_close_task(c, ev->task_id);
+                /* The result is in: no reason to dispatch it again. */
+                store_commit_del_outbox(c, item);
+        }
+        store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
+        if (request_id && ev->type == ASL_EVENT_STOP) {
+                _cleanup_json_ json_t *resp = json_pack("{s:i, s:s, s:s, s:b, s:s, s:I}", "v", 1,
+                                                        "type", "StopExecutionResponse", "requestId",
+                                                        request_id, "ok", 1, "executionId", exec_id,
+                                                        "stopDate", (json_int_t) env->now_ms);
+                store_commit_set_response(c, request_id, resp);
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The apply step: one event on one execution -> one StoreCommit.
+ *
+ * It runs the engine (asl_exec_handle) and turns its effects into the
+ * operations of the exec_commit script: DISPATCH_TASK -> a Task message in
+ * the outbox (topic from the resource mapping; a task token registered),
+ * CANCEL_TASK -> the outbox item dropped and the task closed,
+ * SCHEDULE/CANCEL_TIMER -> imgflow:timers, HISTORY -> the history list,
+ * FINISHED -> status, output/error/cause, retention, and an
+ * ExecutionStatusChanged notification (also one for RUNNING at start).
+ *
+ * A task whose Resource has no mapping fails at once with States.TaskFailed
+ * (a synthetic TASK_FAILED fed back into the engine within the same commit),
+ * so Retry/Catch of the definition apply to it.
+ *
+ * No I/O: the caller loads the document, runs the commit (sync or async)
+ * and produces the outbox after the commit succeeded. Used by the daemon
+ * and by the tests.
+ */
+
+#include "asl-engine.h"
+#include "proto.h"
+#include "resources.h"
+#include "store.h"
+
+typedef struct ApplyConfig {
+        const Resources *resources;     /* borrowed; NULL = only imgflow:* resources */
+        const char *topic_prefix;       /* borrowed; NULL = "imgflow." */
+        int64_t retention_sec;          /* 0 = STORE_RETENTION_SEC_DEFAULT */
+        unsigned history_cap;           /* 0 = STORE_HISTORY_CAP_DEFAULT */
+        const ProtoLimits *limits;      /* borrowed; NULL = defaults */
+} ApplyConfig;
+
+/*
+ * StartExecution: a new document, START applied, the create commit
+ * (expected version 0) with the RUNNING notification and, when request_id
+ * is set, the response {"v":1,"type":"StartExecutionResponse","requestId",
+ * "ok":true,"executionId","executionArn","startDate"}. input borrowed
+ * (NULL = {}). -EINVAL with err set when the input is rejected.
+ */
+int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
+                unsigned sm_version, const char *name, json_t *input, const char *request_id,
+                const AslEnv *env, StoreCommit **ret, AslError *err);
+
+/*
+ * Any other event on a loaded execution (st borrowed; st->doc is modified).
+ * Returns 0 and *ret (the commit, expected version st->version), 1 when the
+ * event is stale or the execution already finished (nothing to write), or
+ * a negative errno with err set (malformed event or document).
+ * request_id: for StopExecution, the response to store.
+ */
+int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
+                const char *exec_id, const AslEvent *ev, const char *request_id,
+                const AslEnv *env, StoreCommit **ret, AslError *err);
+
+/* The response object of a failed request: {"v":1,"type":<type>,"requestId","ok":false,
+ * "error","cause"}. New reference. */
+json_t *apply_error_response(const char *type, const char *request_id, const char *error,
+                             const char *cause);
+/* {"v":1,"type":"StartExecutionResponse","requestId","ok":true,"executionId",
+ * "executionArn","startDate"}. New reference. */
+json_t *apply_start_response(const char *request_id, const char *exec_id, int64_t start_ms);

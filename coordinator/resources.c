@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resource mapping (see resources.h). A small linear table: a few dozen
+ * entries at most in practice, looked up once per dispatched task.
+ */
+
+#include <string.h>
+
+#include "asl-util.h"
+#include "resources.h"
+
+typedef struct ResourceEntry {
+        char *name;
+        char *target;
+} ResourceEntry;
+
+struct Resources {
+        ResourceEntry *entries;
+        size_t n, allocated;
+};
+
+int resources_new(Resources **ret) {
+        Resources *r = asl_xmalloc(sizeof *r);
+        *r = (Resources) {};
+        *ret = r;
+        return 0;
+}
+
+Resources *resources_free(Resources *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n; i++) {
+                free(r->entries[i].name);
+                free(r->entries[i].target);
+        }
+        free(r->entries);
+        free(r);
+        return NULL;
+}
+
+static bool word_is_valid(const char *s) {
+        if (!s || !*s || strlen(s) > 200)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9') || strchr("._-", *s)))
+                        return false;
+        return true;
+}
+
+static bool target_is_valid(const char *t) {
+        if (strncmp(t, "pool:", 5) == 0)
+                return word_is_valid(t + 5);
+        return word_is_valid(t);
+}
+
+int resources_add(Resources *r, const char *name, const char *target) {
+        if (!name || !*name || strlen(name) > RESOURCE_NAME_MAX || !target || !target_is_valid(target))
+                return -EINVAL;
+        for (size_t i = 0; i < r->n; i++)
+                if (streq(r->entries[i].name, name)) {
+                        free(r->entries[i].target);
+                        r->entries[i].target = asl_xstrdup(target);
+                        return 0;
+                }
+        if (r->n >= RESOURCES_MAX)
+                return -E2BIG;
+        if (r->n >= r->allocated) {
+                r->allocated = r->allocated ? r->allocated * 2 : 16;
+                r->entries = asl_xrealloc(r->entries, r->allocated * sizeof(ResourceEntry));
+        }
+        r->entries[r->n++] = (ResourceEntry) { asl_xstrdup(name), asl_xstrdup(target) };
+        return 0;
+}
+
+static const char *lookup(const Resources *r, const char *name) {
+        for (size_t i = 0; r && i < r->n; i++)
+                if (streq(r->entries[i].name, name))
+                        return r->entries[i].target;
+        return NULL;
+}
+
+void resource_target_done(ResourceTarget *t) {
+        free(t->operation);
+        free(t->pool);
+        json_decref(t->input);
+        *t = (ResourceTarget) {};
+}
+
+static bool strip_suffix(char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+        if (n > m && streq(s + n - m, suffix)) {
+                s[n - m] = 0;
+                return true;
+        }
+        return false;
+}
+
+static int from_target(const char *target, const char *function, ResourceTarget *t) {
+        if (strncmp(target, "pool:", 5) == 0) {
+                t->pool = asl_xstrdup(target + 5);
+                t->operation = asl_xstrdup(function ? function : target + 5);
+        } else
+                t->operation = asl_xstrdup(target);
+        return 0;
+}
+
+/* A Lambda function name or ARN -> target, via the table. */
+static int map_function(const Resources *r, const char *fn, ResourceTarget *t) {
+        static const char lambda_arn[] = "arn:aws:lambda:";
+        const char *target, *p;
+        _cleanup_free_ char *name = NULL;
+
+        target = lookup(r, fn);
+        if (target) {
+                /* The operation of a pool target is the function's short name. */
+                p = strstr(fn, ":function:");
+                name = asl_xstrdup(p ? p + strlen(":function:") : fn);
+                if ((p = strchr(name, ':')))
+                        *(char *) p = 0;
+                return from_target(target, name, t);
+        }
+        if (strncmp(fn, lambda_arn, strlen(lambda_arn)) == 0) {
+                p = strstr(fn, ":function:");
+                if (!p)
+                        return -ENOENT;
+                name = asl_xstrdup(p + strlen(":function:"));
+                target = lookup(r, name);
+                if (!target && (p = strchr(name, ':'))) {
+                        *(char *) p = 0; /* drop the alias or version */
+                        target = lookup(r, name);
+                }
+                if (!target)
+                        return -ENOENT;
+                return from_target(target, name, t);
+        }
+        return -ENOENT;
+}
+
+int resources_resolve(const Resources *r, const char *resource, json_t *input,
+                      ResourceTarget *ret, char **ret_cause) {
+        ResourceTarget t = {};
+        _cleanup_free_ char *res = NULL;
+        const char *p;
+        int k = -ENOENT;
+
+        if (!resource || strlen(resource) > RESOURCE_NAME_MAX) {
+                *ret_cause = asl_xstrdup("resource name too long");
+                return -ENOENT;
+        }
+        res = asl_xstrdup(resource);
+        t.wait_for_token = strip_suffix(res, ".waitForTaskToken");
+        if (!t.wait_for_token)
+                (void) strip_suffix(res, ".sync");
+
+        if (streq(res, "arn:aws:states:::lambda:invoke")) {
+                const char *fn = json_string_value(json_object_get(input, "FunctionName"));
+                json_t *payload = json_object_get(input, "Payload");
+
+                if (fn)
+                        k = map_function(r, fn, &t);
+                if (k == 0)
+                        t.input = payload ? json_incref(payload) : json_object();
+                else {
+                        resource_target_done(&t);
+                        *ret_cause = asl_xasprintf("no mapping for resource %s (FunctionName %s)",
+                                                   resource, fn ? fn : "missing");
+                        return -ENOENT;
+                }
+        } else if (strncmp(res, "imgflow:pool:", 13) == 0 && word_is_valid(res + 13)) {
+                t.pool = asl_xstrdup(res + 13);
+                t.operation = asl_xstrdup(res + 13);
+                k = 0;
+        } else if (strncmp(res, "imgflow:", 8) == 0 && word_is_valid(res + 8)) {
+                const char *target = lookup(r, res);
+                if (target)
+                        k = from_target(target, NULL, &t);
+                else {
+                        t.operation = asl_xstrdup(res + 8);
+                        k = 0;
+                }
+        } else if (strncmp(res, "arn:aws:states:", 15) == 0 && (p = strstr(res, ":activity:")) &&
+                   word_is_valid(p + 10)) {
+                const char *target = lookup(r, res);
+                if (target)
+                        k = from_target(target, p + 10, &t);
+                else {
+                        t.pool = asl_xstrdup(p + 10);
+                        t.operation = asl_xstrdup(p + 10);
+                        k = 0;
+                }
+        } else
+                k = map_function(r, res, &t);
+
+        if (k < 0) {
+                resource_target_done(&t);
+                *ret_cause = asl_xasprintf("no mapping for resource %s", resource);
+                return -ENOENT;
+        }
+        if (!t.input)
+                t.input = input ? json_incref(input) : json_object();
+        *ret = t;
+        return 0;
+}

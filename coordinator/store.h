@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The Redis store of imgflow: key names, the Lua scripts, argument vectors
+ * and reply parsing shared by the synchronous API (the CLI, tests) and the
+ * coordinator daemon's asynchronous connection. docs/redis.md describes
+ * the schema; this header is its code.
+ *
+ *   imgflow:sms                        set of state machine names
+ *   imgflow:sm:<name>                  hash {name, latestVersion, createdAt, updatedAt}
+ *   imgflow:sm:<name>:v<N>             definition text of version N
+ *   imgflow:{<execId>}:exec            hash {doc, version, status, stateMachine, smVersion,
+ *                                      name, input, startDate, stopDate, output, error, cause}
+ *   imgflow:{<execId>}:history         list of history events (JSON), capped with LTRIM
+ *   imgflow:{<execId>}:outbox          hash itemId -> "<topic>\n<payload>" (not yet acked)
+ *   imgflow:{<execId>}:tokens          hash taskId -> task token
+ *   imgflow:{<execId>}:timers          set of timer ids of the execution
+ *   imgflow:executions                 zset execId, score = start ms
+ *   imgflow:timers                     zset "<execId>|<timerId>", score = due ms
+ *   imgflow:timers:claimed             zset "<execId>|<timerId>", score = lease expiry ms
+ *   imgflow:outbox-pending             zset execId, score = last dispatch attempt ms
+ *   imgflow:token:<token>              {"executionId","taskId"} of a live task token
+ *   imgflow:response:{<requestId>}     answer to a StartExecution/StopExecution (EX 300)
+ *
+ * An execution id is "<stateMachine>:<executionName>". Names are checked by
+ * store_name_is_valid(), so an id never contains '|', '{', '}' or spaces.
+ *
+ * Layering: links hiredis, jansson and coordinator/asl (definition parse,
+ * helpers); no Kafka, no event loop. The synchronous functions block; the
+ * daemon calls only the builders/parsers from its event loop.
+ *
+ * Errors: 0 or -errno. -ENOENT missing, -EEXIST already exists, -EINVAL bad
+ * name or definition, -EIO Redis error (connection, script error),
+ * -EBADMSG unexpected reply shape, -ESTALE version conflict.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "asl-util.h"
+
+#define STORE_NAME_MAX 80
+#define STORE_REQUEST_ID_MAX 128
+#define STORE_RESPONSE_TTL_SEC 300
+#define STORE_HISTORY_CAP_DEFAULT 25000
+#define STORE_RETENTION_SEC_DEFAULT (7 * 24 * 3600)
+#define STORE_LIST_LIMIT_MAX 1000
+
+/* A name of a state machine or an execution: 1..80 bytes, no whitespace,
+ * control characters or any of  < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /  */
+bool store_name_is_valid(const char *name);
+
+/* Key names; all return new strings (abort on OOM). */
+char *store_key_exec(const char *exec_id);
+char *store_key_history(const char *exec_id);
+char *store_key_outbox(const char *exec_id);
+char *store_key_tokens(const char *exec_id);
+char *store_key_exec_timers(const char *exec_id);
+char *store_key_sm(const char *name);
+char *store_key_sm_version(const char *name, unsigned version);
+char *store_key_token(const char *token);
+char *store_key_response(const char *request_id);
+#define STORE_KEY_SMS "imgflow:sms"
+#define STORE_KEY_EXECUTIONS "imgflow:executions"
+#define STORE_KEY_TIMERS "imgflow:timers"
+#define STORE_KEY_TIMERS_CLAIMED "imgflow:timers:claimed"
+#define STORE_KEY_OUTBOX_PENDING "imgflow:outbox-pending"
+
+/* "<sm>:<name>" (new string) or NULL when a name is invalid. */
+char *store_exec_id(const char *state_machine, const char *name);
+/* Accepts "<sm>:<name>" or the ARN-like "imgflow:execution:<sm>:<name>";
+ * returns the plain id (new string) or NULL if malformed. */
+char *store_exec_id_normalize(const char *id);
+
+/* ---- argument vectors and scripts ---------------------------------------- */
+
+typedef struct StoreArgv {
+        char **argv;            /* owned strings */
+        size_t *lens;
+        size_t n, allocated;
+} StoreArgv;
+
+void store_argv_add(StoreArgv *a, const char *s, size_t len);
+void store_argv_adds(StoreArgv *a, const char *s);
+void store_argv_addf(StoreArgv *a, const char *fmt, ...) _printf_(2, 3);
+void store_argv_done(StoreArgv *a);
+
+typedef enum StoreScriptId {
+        STORE_SCRIPT_EXEC_COMMIT,
+        STORE_SCRIPT_SM_PUT,
+        STORE_SCRIPT_SM_DELETE,
+        STORE_SCRIPT_TIMERS_CLAIM,
+        STORE_SCRIPT_TIMERS_RECLAIM,
+        STORE_SCRIPT_OUTBOX_SWEEP,
+        STORE_SCRIPT_OUTBOX_ACK,
+        _STORE_SCRIPT_MAX,
+} StoreScriptId;
+
+typedef struct StoreScript {
+        const char *name;
+        const char *source;
+} StoreScript;
+
+/* The constant table of Lua scripts. Borrowed. */
+const StoreScript *store_script(StoreScriptId id);
+
+/*
+ * A script call: keys and args (both owned). Run it synchronously with
+ * store_call_sync(), or hand script/keys/args to the daemon's async
+ * redis_eval().
+ */
+typedef struct StoreCall {
+        StoreScriptId script;
+        StoreArgv keys;
+        StoreArgv args;
+} StoreCall;
+
+void store_call_done(StoreCall *call);
+
+/* Run a call with EVAL (blocking). Returns 0 and *ret (new reply,
+ * freeReplyObject) or -EIO (the Redis message copied into errbuf if given).
+ * A reply of type ERROR is returned as -EIO. */
+int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret,
+                    char *errbuf, size_t errbuf_size);
+
+static inline void store_reply_freep(redisReply **r) {
+        if (*r)
+                freeReplyObject(*r);
+}
+#define _cleanup_reply_ _cleanup_(store_reply_freep)
+
+/* ---- execution commits --------------------------------------------------- */
+
+/*
+ * One change to an execution: the compare-and-set of exec_commit. Build it
+ * with the store_commit_* functions, then store_commit_call() gives the
+ * script call. expected_version 0 creates the execution (exec_create
+ * semantics: same input and RUNNING -> "exists", otherwise "already").
+ */
+typedef struct StoreCommit {
+        char *exec_id;
+        uint64_t expected_version;
+        char *doc;              /* serialized engine document */
+        char *status;
+        int64_t now_ms;
+        int64_t stop_ms;        /* > 0 when terminal */
+        unsigned history_cap;
+        int64_t retention_sec;
+        json_t *ops;            /* owned: the JSON of the script's ARGV[2] */
+} StoreCommit;
+
+int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now_ms,
+                     StoreCommit **ret);
+StoreCommit *store_commit_free(StoreCommit *c);
+static inline void store_commit_freep(StoreCommit **c) {
+        store_commit_free(*c);
+}
+#define _cleanup_commit_ _cleanup_(store_commit_freep)
+
+/* The new document (borrowed, serialized now) and its status. */
+void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status);
+/* Fields of the create (version 0): input is serialized compactly with sorted keys. */
+void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned sm_version,
+                             const char *name, const json_t *input, int64_t start_ms);
+/* Extra exec hash fields (output, error, cause, stopDate ...). */
+void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
+void store_commit_add_history(StoreCommit *c, const json_t *event);
+void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
+                             const char *payload);
+void store_commit_del_outbox(StoreCommit *c, const char *item_id);
+void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms);
+void store_commit_del_timer(StoreCommit *c, const char *timer_id);
+void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token);
+void store_commit_close_task(StoreCommit *c, const char *task_id);
+/* Store an answer at imgflow:response:{request_id} (SET NX EX ttl) on success. */
+void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response);
+/* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
+void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
+
+int store_commit_call(const StoreCommit *c, StoreCall *ret);
+
+typedef enum StoreCommitOutcome {
+        STORE_COMMIT_OK,        /* version = the new version */
+        STORE_COMMIT_CONFLICT,  /* version = the current version; reload and retry */
+        STORE_COMMIT_MISSING,   /* no such execution (expected_version > 0) */
+        STORE_COMMIT_EXISTS,    /* create: same input and RUNNING: idempotent success */
+        STORE_COMMIT_ALREADY,   /* create: different input or closed: ExecutionAlreadyExists */
+} StoreCommitOutcome;
+
+typedef struct StoreCommitResult {
+        StoreCommitOutcome outcome;
+        uint64_t version;
+} StoreCommitResult;
+
+int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret);
+int store_commit_sync(redisContext *ctx, const StoreCommit *c, StoreCommitResult *ret);
+
+/* ---- executions: reads --------------------------------------------------- */
+
+/*
+ * The document and version of an execution, for the coordinator to apply
+ * an event on. HMGET exec doc version stateMachine smVersion status name startDate.
+ */
+typedef struct StoreExecState {
+        json_t *doc;            /* owned */
+        uint64_t version;
+        char *state_machine;
+        unsigned sm_version;
+        char *status;
+        char *name;             /* execution name */
+        int64_t start_ms;
+} StoreExecState;
+
+void store_exec_state_done(StoreExecState *s);
+/* Argument vector of the HMGET (a plain command, not a script). */
+void store_exec_load_argv(const char *exec_id, StoreArgv *ret);
+/* -ENOENT when the execution does not exist. */
+int store_exec_load_parse(const redisReply *r, StoreExecState *ret);
+int store_exec_load_sync(redisContext *c, const char *exec_id, StoreExecState *ret);
+
+/* DescribeExecution: {"executionId","executionArn","stateMachine","stateMachineVersion",
+ * "name","status","startDate","stopDate"?,"input","output"?,"error"?,"cause"?,
+ * "mapProgress"?: {"done","total"}}. Dates are epoch ms. New reference. */
+int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret);
+/* GetExecutionHistory: array of events, from `offset`, at most `limit`
+ * (0 = 1000), newest first when reverse. New reference. */
+int store_exec_history(redisContext *c, const char *exec_id, size_t offset, size_t limit,
+                       bool reverse, json_t **ret);
+/* ListExecutions, newest first: array of {"executionId","stateMachine","name","status",
+ * "startDate","stopDate"?}. Filters may be NULL. limit 0 = 100, max 1000.
+ * Expired executions are dropped from the index as they are met. */
+int store_exec_list(redisContext *c, const char *state_machine, const char *status,
+                    size_t limit, json_t **ret);
+/* The answer to a request (new reference), -ENOENT when not there (yet). */
+int store_response_get(redisContext *c, const char *request_id, json_t **ret);
+int store_response_put(redisContext *c, const char *request_id, const json_t *response);
+/* Token lookup: -ENOENT if the token is unknown or dead. */
+int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id,
+                       char **ret_task_id);
+int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_id);
+
+/* ---- state machine registry ------------------------------------------------ */
+
+/* Validate with asl_machine_parse and store a new version. create: -EEXIST if
+ * the machine exists with a different latest definition (same definition:
+ * success, version = the existing one). update: -ENOENT if absent. -EINVAL
+ * with diagnostics in d when invalid. */
+int store_sm_create(redisContext *c, const char *name, const char *definition, int64_t now_ms,
+                    AslDiag *d, unsigned *ret_version);
+int store_sm_update(redisContext *c, const char *name, const char *definition, int64_t now_ms,
+                    AslDiag *d, unsigned *ret_version);
+/* {"name","version","latestVersion","definition": <JSON>,"createdAt","updatedAt"}
+ * version 0 = latest. New reference. */
+int store_sm_describe(redisContext *c, const char *name, unsigned version, json_t **ret);
+/* Definition text (new string) of name:version (0 = latest) and the version. */
+int store_sm_get_definition(redisContext *c, const char *name, unsigned version,
+                            char **ret_text, unsigned *ret_version);
+/* Array of {"name","latestVersion","createdAt","updatedAt"}, sorted by name. */
+int store_sm_list(redisContext *c, json_t **ret);
+/* Removes the machine; version texts expire after retention_sec so running
+ * executions can finish. -ENOENT if absent. */
+int store_sm_delete(redisContext *c, const char *name, int64_t retention_sec);
+
+/* Builders for the daemon: GET of the latest version / a version. */
+void store_sm_latest_argv(const char *name, StoreArgv *ret);
+void store_sm_definition_argv(const char *name, unsigned version, StoreArgv *ret);
+
+/* "<stateMachine>" or "<stateMachine>:<version>" -> name (new) and version (0 = latest). */
+int store_sm_ref_parse(const char *ref, char **ret_name, unsigned *ret_version);
+
+/* ---- timers -------------------------------------------------------------- */
+
+/* Claim due timers: move them to the claimed set with a lease. Reply: array
+ * of members "<execId>|<timerId>". */
+void store_timers_claim_call(int64_t now_ms, int64_t lease_ms, unsigned limit, StoreCall *ret);
+/* Move claimed timers whose lease expired back (ZADD NX, due now). Reply: count. */
+void store_timers_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret);
+/* ZREM imgflow:timers:claimed member (plain command) after the broker acked. */
+void store_timers_ack_argv(const char *member, StoreArgv *ret);
+/* Split a member into exec id and timer id (both new). -EINVAL if malformed. */
+int store_timer_member_split(const char *member, char **ret_exec_id, char **ret_timer_id);
+/* Parse a claim reply: array of members (new reference, array of strings). */
+int store_timers_claim_parse(const redisReply *r, json_t **ret);
+
+int store_timers_claim_sync(redisContext *c, int64_t now_ms, int64_t lease_ms, unsigned limit,
+                            json_t **ret);
+int store_timers_reclaim_sync(redisContext *c, int64_t now_ms, unsigned limit, long long *ret);
+
+/* ---- outbox -------------------------------------------------------------- */
+
+/* Executions whose outbox is older than cutoff_ms: their score is bumped to
+ * now_ms and their items returned. Reply: [execId, [itemId, value, ...], ...]. */
+void store_outbox_sweep_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, StoreCall *ret);
+/* Delete one item after the broker acked it (and the pending entry when empty). */
+void store_outbox_ack_call(const char *exec_id, const char *item_id, StoreCall *ret);
+
+typedef struct StoreOutboxItem {
+        char *exec_id;
+        char *item_id;
+        char *topic;
+        char *payload;
+} StoreOutboxItem;
+
+/* Split a stored value "<topic>\n<payload>". */
+int store_outbox_value_split(const char *value, size_t len, char **ret_topic, char **ret_payload);
+/* Parse a sweep reply into *ret (array of n items, free with store_outbox_items_free). */
+int store_outbox_sweep_parse(const redisReply *r, StoreOutboxItem **ret, size_t *ret_n);
+void store_outbox_items_free(StoreOutboxItem *items, size_t n);

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis store against a real redis-server, started here on 127.0.0.1
+ * and a free port (skipped with 77 when redis-server is not installed),
+ * killed by pid at the end: the registry, exec_commit's compare-and-set,
+ * idempotent create, timers claim/lease/reclaim, the history cap, retention
+ * EXPIRE, the outbox, task tokens and responses.
+ */
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "test.h"
+
+static pid_t redis_pid = -1;
+static redisContext *rc;
+static char redis_dir[] = "/tmp/imgflow-test-store-XXXXXX";
+
+static int free_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof a) < 0 ||
+            getsockname(fd, (struct sockaddr *) &a, &len) < 0)
+                abort();
+        port = ntohs(a.sin_port);
+        close(fd);
+        return port;
+}
+
+static void redis_stop(void) {
+        if (rc)
+                redisFree(rc);
+        rc = NULL;
+        if (redis_pid > 0) {
+                kill(redis_pid, SIGTERM);
+                waitpid(redis_pid, NULL, 0);
+                redis_pid = -1;
+                rmdir(redis_dir);
+        }
+}
+
+static bool redis_start(void) {
+        char port_s[16];
+        int port;
+
+        if (access("/usr/bin/redis-server", X_OK) < 0 && system("command -v redis-server >/dev/null 2>&1") != 0)
+                return false;
+        if (!mkdtemp(redis_dir))
+                return false;
+        port = free_port();
+        snprintf(port_s, sizeof port_s, "%d", port);
+        redis_pid = fork();
+        if (redis_pid < 0)
+                return false;
+        if (redis_pid == 0) {
+                int fd = open("/dev/null", O_WRONLY);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        close(fd);
+                }
+                execlp("redis-server", "redis-server", "--port", port_s, "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", "no", "--dir", redis_dir, "--loglevel",
+                       "warning", (char *) NULL);
+                _exit(127);
+        }
+        atexit(redis_stop);
+        for (int i = 0; i < 100; i++) {
+                struct timeval tv = { 1, 0 };
+                rc = redisConnectWithTimeout("127.0.0.1", port, tv);
+                if (rc && !rc->err)
+                        return true;
+                if (rc)
+                        redisFree(rc);
+                rc = NULL;
+                usleep(50 * 1000);
+        }
+        return false;
+}
+
+static redisContext *redis(void) {
+        static bool tried;
+        if (!tried) {
+                tried = true;
+                if (!redis_start()) {
+                        fprintf(stderr, "redis-server not available: skipping\n");
+                        exit(77);
+                }
+        }
+        ASSERT_NOT_NULL(rc);
+        return rc;
+}
+
+static long long cmd_int(const char *fmt, const char *arg) {
+        redisReply *r = redisCommand(redis(), fmt, arg);
+        long long v;
+
+        ASSERT_NOT_NULL(r);
+        ASSERT_INT_EQ(r->type, REDIS_REPLY_INTEGER);
+        v = r->integer;
+        freeReplyObject(r);
+        return v;
+}
+
+static const char pass_def[] =
+        "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Pass\",\"End\":true}}}";
+static const char pass_def2[] =
+        "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Pass\",\"Result\":1,\"End\":true}}}";
+
+TEST(names) {
+        ASSERT_TRUE(store_name_is_valid("photo-pipeline_1"));
+        ASSERT_FALSE(store_name_is_valid(""));
+        ASSERT_FALSE(store_name_is_valid("a:b"));
+        ASSERT_FALSE(store_name_is_valid("a b"));
+        ASSERT_FALSE(store_name_is_valid("a|b"));
+        ASSERT_FALSE(store_name_is_valid("a{b}"));
+        char long_name[100];
+        memset(long_name, 'x', 81);
+        long_name[81] = 0;
+        ASSERT_FALSE(store_name_is_valid(long_name));
+
+        _cleanup_free_ char *id = store_exec_id("sm", "run1");
+        ASSERT_STR_EQ(id, "sm:run1");
+        _cleanup_free_ char *n = store_exec_id_normalize("imgflow:execution:sm:run1");
+        ASSERT_STR_EQ(n, "sm:run1");
+        ASSERT_NULL(store_exec_id("sm", "a:b"));
+
+        _cleanup_free_ char *name = NULL;
+        unsigned v = 9;
+        ASSERT_INT_EQ(store_sm_ref_parse("pipe", &name, &v), 0);
+        ASSERT_STR_EQ(name, "pipe");
+        ASSERT_INT_EQ(v, 0);
+        free(TAKE_PTR(name));
+        ASSERT_INT_EQ(store_sm_ref_parse("pipe:3", &name, &v), 0);
+        ASSERT_INT_EQ(v, 3);
+        ASSERT_INT_EQ(store_sm_ref_parse("pipe:x", &name, &v), -EINVAL);
+}
+
+TEST(registry) {
+        redisContext *c = redis();
+        unsigned v = 0;
+        AslDiag d = {};
+        json_t *j = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        ASSERT_INT_EQ(store_sm_create(c, "reg", pass_def, 1000, &d, &v), 0);
+        ASSERT_INT_EQ(v, 1);
+        /* Same definition again: idempotent. */
+        ASSERT_INT_EQ(store_sm_create(c, "reg", pass_def, 1001, &d, &v), 0);
+        ASSERT_INT_EQ(v, 1);
+        ASSERT_INT_EQ(store_sm_create(c, "reg", pass_def2, 1002, &d, &v), -EEXIST);
+        ASSERT_INT_EQ(store_sm_update(c, "reg", pass_def2, 2000, &d, &v), 0);
+        ASSERT_INT_EQ(v, 2);
+        ASSERT_INT_EQ(store_sm_update(c, "nope", pass_def2, 2000, &d, &v), -ENOENT);
+
+        /* Invalid definitions are refused with diagnostics and not stored. */
+        ASSERT_INT_EQ(store_sm_create(c, "bad", "{\"StartAt\":\"X\",\"States\":{}}", 1, &d, &v), -EINVAL);
+        ASSERT_TRUE(d.n > 0);
+        asl_diag_clear(&d);
+        ASSERT_INT_EQ(store_sm_create(c, "bad", "{not json", 1, &d, &v), -EINVAL);
+        asl_diag_clear(&d);
+        ASSERT_INT_EQ(store_sm_create(c, "a:b", pass_def, 1, &d, &v), -EINVAL);
+
+        ASSERT_INT_EQ(store_sm_get_definition(c, "reg", 1, &text, &v), 0);
+        ASSERT_STR_EQ(text, pass_def);
+        free(TAKE_PTR(text));
+        ASSERT_INT_EQ(store_sm_get_definition(c, "reg", 0, &text, &v), 0);
+        ASSERT_STR_EQ(text, pass_def2);
+        ASSERT_INT_EQ(v, 2);
+
+        ASSERT_INT_EQ(store_sm_describe(c, "reg", 0, &j), 0);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "latestVersion")), 2);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "createdAt")), 1000);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "updatedAt")), 2000);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "definition"), "StartAt")), "B");
+        json_decref(j);
+
+        ASSERT_INT_EQ(store_sm_create(c, "areg", pass_def, 1, &d, &v), 0);
+        ASSERT_INT_EQ(store_sm_list(c, &j), 0);
+        ASSERT_TRUE(json_array_size(j) >= 2);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(j, 0), "name")), "areg");
+        json_decref(j);
+
+        ASSERT_INT_EQ(store_sm_delete(c, "areg", 60), 0);
+        ASSERT_INT_EQ(store_sm_delete(c, "areg", 60), -ENOENT);
+        ASSERT_INT_EQ(store_sm_describe(c, "areg", 0, &j), -ENOENT);
+        /* Version texts stay for running executions, with a TTL. */
+        long long ttl = cmd_int("TTL %s", "imgflow:sm:areg:v1");
+        ASSERT_TRUE(ttl > 0 && ttl <= 60);
+        asl_diag_clear(&d);
+}
+
+static StoreCommit *new_create(const char *sm, const char *name, const char *input_text, int64_t now) {
+        StoreCommit *c = NULL;
+        _cleanup_free_ char *id = store_exec_id(sm, name);
+        json_t *input = json_loads(input_text, 0, NULL);
+        json_t *doc = json_pack("{s:s}", "n", "0");
+
+        ASSERT_INT_EQ(store_commit_new(id, 0, now, &c), 0);
+        store_commit_set_create(c, sm, 1, name, input, now);
+        store_commit_set_doc(c, doc, "RUNNING");
+        json_decref(input);
+        json_decref(doc);
+        return c;
+}
+
+static StoreCommit *new_update(const char *id, uint64_t expected, const char *docval, int64_t now) {
+        StoreCommit *c = NULL;
+        json_t *doc = json_pack("{s:s}", "n", docval);
+
+        ASSERT_INT_EQ(store_commit_new(id, expected, now, &c), 0);
+        store_commit_set_doc(c, doc, "RUNNING");
+        json_decref(doc);
+        return c;
+}
+
+static void set_doc(StoreCommit *k, const char *status) {
+        json_t *doc = json_object();
+        store_commit_set_doc(k, doc, status);
+        json_decref(doc);
+}
+
+TEST(commit_cas) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreExecState st = {};
+        StoreCommit *k;
+
+        k = new_create("sm", "cas", "{\"a\":1}", 5000);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        ASSERT_INT_EQ(res.version, 1);
+        store_commit_free(k);
+
+        ASSERT_INT_EQ(store_exec_load_sync(c, "sm:cas", &st), 0);
+        ASSERT_INT_EQ(st.version, 1);
+        ASSERT_STR_EQ(st.state_machine, "sm");
+        ASSERT_STR_EQ(st.name, "cas");
+        ASSERT_STR_EQ(st.status, "RUNNING");
+        ASSERT_INT_EQ(st.start_ms, 5000);
+        ASSERT_JSON_EQ(st.doc, "{\"n\":\"0\"}");
+        store_exec_state_done(&st);
+
+        /* Two writers that both loaded version 1: the second one loses. */
+        k = new_update("sm:cas", 1, "first", 5001);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        ASSERT_INT_EQ(res.version, 2);
+        store_commit_free(k);
+
+        k = new_update("sm:cas", 1, "second", 5002);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_CONFLICT);
+        ASSERT_INT_EQ(res.version, 2);
+        store_commit_free(k);
+
+        ASSERT_INT_EQ(store_exec_load_sync(c, "sm:cas", &st), 0);
+        ASSERT_JSON_EQ(st.doc, "{\"n\":\"first\"}");
+        ASSERT_INT_EQ(st.version, 2);
+        store_exec_state_done(&st);
+
+        k = new_update("sm:missing", 1, "x", 5003);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_MISSING);
+        store_commit_free(k);
+        ASSERT_INT_EQ(store_exec_load_sync(c, "sm:missing", &st), -ENOENT);
+}
+
+TEST(create_idempotent) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+
+        k = new_create("sm", "idem", "{\"b\":2,\"a\":1}", 6000);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+
+        /* Same input (key order does not matter), still RUNNING: existing. */
+        k = new_create("sm", "idem", "{\"a\":1,\"b\":2}", 6001);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_EXISTS);
+        store_commit_free(k);
+
+        /* Different input: ExecutionAlreadyExists. */
+        k = new_create("sm", "idem", "{\"a\":2}", 6002);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_ALREADY);
+        store_commit_free(k);
+
+        /* Finished: the same input is refused too. */
+        k = new_update("sm:idem", 1, "done", 6003);
+        set_doc(k, "SUCCEEDED");
+        store_commit_set_terminal(k, 6003, 100);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+        k = new_create("sm", "idem", "{\"a\":1,\"b\":2}", 6004);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_ALREADY);
+        store_commit_free(k);
+}
+
+TEST(timers) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *a = NULL;
+        long long n = -1;
+        _cleanup_free_ char *e = NULL, *t = NULL;
+
+        redisReply *r = redisCommand(c, "DEL %s %s", STORE_KEY_TIMERS, STORE_KEY_TIMERS_CLAIMED);
+        freeReplyObject(r);
+
+        k = new_create("sm", "tim", "{}", 10000);
+        store_commit_add_timer(k, "wait-1", 10500);
+        store_commit_add_timer(k, "retry-2", 20000);
+        store_commit_add_timer(k, "gone-3", 10100);
+        store_commit_del_timer(k, "gone-3");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+
+        /* Nothing due yet. */
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 10400, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 0);
+        json_decref(a);
+
+        /* Due: claimed once, with a lease. */
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 11000, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(a, 0)), "sm:tim|wait-1");
+        ASSERT_INT_EQ(store_timer_member_split(json_string_value(json_array_get(a, 0)), &e, &t), 0);
+        ASSERT_STR_EQ(e, "sm:tim");
+        ASSERT_STR_EQ(t, "wait-1");
+        json_decref(a);
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 11001, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 0);
+        json_decref(a);
+
+        /* The claimer dies: before the lease expires nothing comes back ... */
+        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 11500, 100, &n), 0);
+        ASSERT_INT_EQ(n, 0);
+        /* ... after, the timer is due again and another claimer gets it. */
+        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 12001, 100, &n), 0);
+        ASSERT_INT_EQ(n, 1);
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 12002, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 1);
+        json_decref(a);
+
+        /* Acked after the broker took TimerFired: gone for good. */
+        {
+                _cleanup_(store_argv_done) StoreArgv av = {};
+                store_timers_ack_argv("sm:tim|wait-1", &av);
+                r = redisCommandArgv(c, (int) av.n, (const char **) av.argv, av.lens);
+                ASSERT_INT_EQ(r->integer, 1);
+                freeReplyObject(r);
+        }
+        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 99999, 100, &n), 0);
+        ASSERT_INT_EQ(n, 0);
+
+        /* Claimed, then rescheduled by a commit (heartbeat): the claim is void
+         * and the new due time counts. */
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 20000, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 1);
+        json_decref(a);
+        k = new_update("sm:tim", 1, "hb", 20001);
+        store_commit_add_timer(k, "retry-2", 30000);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 25000, 100, &n), 0);
+        ASSERT_INT_EQ(n, 0);
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 25000, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 0);
+        json_decref(a);
+
+        /* Cancelled by a commit: never fires. */
+        k = new_update("sm:tim", 2, "cancel", 20002);
+        store_commit_del_timer(k, "retry-2");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 99999, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 0);
+        json_decref(a);
+}
+
+TEST(history_cap) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *h = NULL;
+
+        k = new_create("sm", "hist", "{}", 1);
+        k->history_cap = 5;
+        for (int i = 1; i <= 8; i++) {
+                json_t *ev = json_pack("{s:i, s:s}", "id", i, "type", "PassStateEntered");
+                store_commit_add_history(k, ev);
+                json_decref(ev);
+        }
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:{sm:hist}:history"), 5);
+
+        ASSERT_INT_EQ(store_exec_history(c, "sm:hist", 0, 0, false, &h), 0);
+        ASSERT_INT_EQ(json_array_size(h), 5);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(h, 0), "id")), 4);
+        json_decref(h);
+        ASSERT_INT_EQ(store_exec_history(c, "sm:hist", 0, 2, true, &h), 0);
+        ASSERT_INT_EQ(json_array_size(h), 2);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(h, 0), "id")), 8);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(h, 1), "id")), 7);
+        json_decref(h);
+        ASSERT_INT_EQ(store_exec_history(c, "sm:nohist", 0, 0, false, &h), -ENOENT);
+}
+
+TEST(retention_and_tokens) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        _cleanup_free_ char *e = NULL, *t = NULL;
+        json_t *j = NULL;
+
+        k = new_create("sm", "ret", "{\"x\":1}", 100);
+        store_commit_add_token(k, "task-1", "tok-aaaa");
+        store_commit_add_token(k, "task-2", "tok-bbbb");
+        store_commit_add_timer(k, "hb-1", 100000);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+
+        ASSERT_INT_EQ(store_token_lookup(c, "tok-aaaa", &e, &t), 0);
+        ASSERT_STR_EQ(e, "sm:ret");
+        ASSERT_STR_EQ(t, "task-1");
+        free(TAKE_PTR(e));
+        free(TAKE_PTR(t));
+
+        /* A task closes: its token dies. */
+        k = new_update("sm:ret", 1, "closed", 200);
+        store_commit_close_task(k, "task-1");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        ASSERT_INT_EQ(store_token_lookup(c, "tok-aaaa", &e, &t), -ENOENT);
+        ASSERT_INT_EQ(store_token_lookup(c, "tok-bbbb", &e, &t), 0);
+        free(TAKE_PTR(e));
+        free(TAKE_PTR(t));
+
+        /* No TTL while running. */
+        ASSERT_INT_EQ(cmd_int("TTL %s", "imgflow:{sm:ret}:exec"), -1);
+
+        /* Terminal: all keys expire after the retention, tokens and timers go. */
+        k = new_update("sm:ret", 2, "end", 300);
+        set_doc(k, "SUCCEEDED");
+        store_commit_set_field(k, "output", "{\"y\":2}");
+        {
+                json_t *ev = json_pack("{s:i}", "id", 1);
+                store_commit_add_history(k, ev);
+                json_decref(ev);
+        }
+        store_commit_set_terminal(k, 300, 50);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+        long long ttl = cmd_int("TTL %s", "imgflow:{sm:ret}:exec");
+        ASSERT_TRUE(ttl > 0 && ttl <= 50);
+        ttl = cmd_int("TTL %s", "imgflow:{sm:ret}:history");
+        ASSERT_TRUE(ttl > 0 && ttl <= 50);
+        ASSERT_INT_EQ(store_token_lookup(c, "tok-bbbb", &e, &t), -ENOENT);
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:{sm:ret}:tokens"), 0);
+        {
+                redisReply *r = redisCommand(c, "ZSCORE %s sm:ret|hb-1", STORE_KEY_TIMERS);
+                ASSERT_INT_EQ(r->type, REDIS_REPLY_NIL);
+                freeReplyObject(r);
+        }
+
+        ASSERT_INT_EQ(store_exec_describe(c, "sm:ret", &j), 0);
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "status")), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(j, "input"), "{\"x\":1}");
+        ASSERT_JSON_EQ(json_object_get(j, "output"), "{\"y\":2}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "startDate")), 100);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "stopDate")), 300);
+        json_decref(j);
+
+        /* Expired executions drop out of the listing. */
+        redisReply *r = redisCommand(c, "DEL imgflow:{sm:ret}:exec");
+        freeReplyObject(r);
+        ASSERT_INT_EQ(store_exec_list(c, "sm", NULL, 1000, &j), 0);
+        for (size_t i = 0; i < json_array_size(j); i++)
+                ASSERT_FALSE(streq(json_string_value(json_object_get(json_array_get(j, i), "executionId")), "sm:ret"));
+        json_decref(j);
+        ASSERT_INT_EQ(store_exec_describe(c, "sm:ret", &j), -ENOENT);
+}
+
+TEST(outbox) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        StoreOutboxItem *items = NULL;
+        size_t n = 0;
+
+        k = new_create("sm", "out", "{}", 1000);
+        store_commit_add_outbox(k, "task:1", "imgflow.tasks", "{\"type\":\"Task\"}");
+        store_commit_add_outbox(k, "task:2", "imgflow.tasks.gpu", "{\"type\":\"Task\",\"n\":2}");
+        store_commit_add_outbox(k, "task:3", "imgflow.tasks", "x");
+        store_commit_del_outbox(k, "task:3");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+
+        /* Too recent for the sweeper. */
+        {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *r = NULL;
+                store_outbox_sweep_call(999, 5000, 10, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                ASSERT_INT_EQ(store_outbox_sweep_parse(r, &items, &n), 0);
+                ASSERT_INT_EQ(n, 0);
+                store_outbox_items_free(items, n);
+        }
+        /* Old enough: both items come back, the score is bumped. */
+        {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *r = NULL;
+                store_outbox_sweep_call(1000, 5000, 10, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                ASSERT_INT_EQ(store_outbox_sweep_parse(r, &items, &n), 0);
+                ASSERT_INT_EQ(n, 2);
+                for (size_t i = 0; i < n; i++) {
+                        ASSERT_STR_EQ(items[i].exec_id, "sm:out");
+                        if (streq(items[i].item_id, "task:2")) {
+                                ASSERT_STR_EQ(items[i].topic, "imgflow.tasks.gpu");
+                                ASSERT_STR_EQ(items[i].payload, "{\"type\":\"Task\",\"n\":2}");
+                        } else
+                                ASSERT_STR_EQ(items[i].item_id, "task:1");
+                }
+                store_outbox_items_free(items, n);
+        }
+        {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *r = NULL;
+                store_outbox_sweep_call(1000, 6000, 10, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                ASSERT_INT_EQ(r->elements, 0);
+        }
+        /* Acks: pending goes when the last item is acked. */
+        for (int i = 1; i <= 2; i++) {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *r = NULL;
+                char item[16];
+                snprintf(item, sizeof item, "task:%d", i);
+                store_outbox_ack_call("sm:out", item, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                ASSERT_INT_EQ(r->integer, 1);
+        }
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:{sm:out}:outbox"), 0);
+        {
+                redisReply *r = redisCommand(c, "ZSCORE %s sm:out", STORE_KEY_OUTBOX_PENDING);
+                ASSERT_INT_EQ(r->type, REDIS_REPLY_NIL);
+                freeReplyObject(r);
+        }
+}
+
+TEST(responses) {
+        redisContext *c = redis();
+        json_t *j = NULL, *resp = json_pack("{s:b}", "ok", 1), *resp2 = json_pack("{s:b}", "ok", 0);
+
+        ASSERT_INT_EQ(store_response_get(c, "req-1", &j), -ENOENT);
+        ASSERT_INT_EQ(store_response_put(c, "req-1", resp), 0);
+        ASSERT_INT_EQ(store_response_put(c, "req-1", resp2), 0); /* NX: first answer stays */
+        ASSERT_INT_EQ(store_response_get(c, "req-1", &j), 0);
+        ASSERT_JSON_EQ(j, "{\"ok\":true}");
+        long long ttl = cmd_int("TTL %s", "imgflow:response:{req-1}");
+        ASSERT_TRUE(ttl > 0 && ttl <= STORE_RESPONSE_TTL_SEC);
+        json_decref(j);
+        json_decref(resp);
+        json_decref(resp2);
+}
