@@ -49,6 +49,13 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
                               "\"payloadLength\":5}",
 };
 
+static void *xmalloc(size_t n) {
+        void *p = malloc(n);
+        if (!p)
+                abort();
+        return p;
+}
+
 static int decode_str(const char *s, ProtoMessage **ret, char **ret_reason) {
         return proto_decode(s, strlen(s), NULL, ret, ret_reason);
 }
@@ -439,7 +446,7 @@ TEST(optional_null_and_unknown_fields) {
 }
 
 TEST(reject_string_too_long) {
-        char *id = malloc(PROTO_MAX_ID_BYTES + 2);
+        char *id = xmalloc(PROTO_MAX_ID_BYTES + 2);
         json_t *v;
         char *text;
 
@@ -490,7 +497,7 @@ TEST(reject_string_too_long) {
 
 TEST(reject_over_payload_limit) {
         size_t n = PROTO_MAX_PAYLOAD_BYTES_DEFAULT + 1;
-        char *big = malloc(n + 1), *why = NULL;
+        char *big = xmalloc(n + 1), *why = NULL;
         ProtoMessage *m = NULL;
         ProtoLimits small = { .max_payload_bytes = 64 };
         int k;
@@ -529,7 +536,7 @@ TEST(reject_over_payload_limit) {
 
 static char *nested(size_t depth, char open, char close, const char *prefix, const char *suffix) {
         size_t pl = strlen(prefix), sl = strlen(suffix);
-        char *s = malloc(pl + 2 * depth + sl + 1), *p = s;
+        char *s = xmalloc(pl + 2 * depth + sl + 1), *p = s;
 
         memcpy(p, prefix, pl);
         p += pl;
@@ -555,7 +562,7 @@ TEST(reject_deep_nesting) {
         free(s);
         /* Unbalanced (never closed) deep input too. */
         {
-                char *open = malloc(10001);
+                char *open = xmalloc(10001);
                 memset(open, '{', 10000);
                 open[10000] = '\0';
                 ASSERT_REJECTS(open, -E2BIG, "nested deeper than 64 levels");
@@ -566,10 +573,10 @@ TEST(reject_deep_nesting) {
         {
                 char *inner = nested(63, '[', ']', "", "");
                 size_t n = strlen(inner);
-                char *msg = malloc(strlen(pre) + n + 4);
+                char *msg = xmalloc(strlen(pre) + n + 4);
                 ProtoMessage *m = NULL;
                 /* put a scalar in the middle: [[[...1...]]] */
-                char *with = malloc(n + 2);
+                char *with = xmalloc(n + 2);
                 memcpy(with, inner, 63);
                 with[63] = '1';
                 memcpy(with + 64, inner + 63, 63);
@@ -582,8 +589,8 @@ TEST(reject_deep_nesting) {
                 free(with);
                 free(inner);
                 inner = nested(64, '[', ']', "", "");
-                msg = malloc(strlen(pre) + 2 * 64 + 4);
-                with = malloc(2 * 64 + 2);
+                msg = xmalloc(strlen(pre) + 2 * 64 + 4);
+                with = xmalloc(2 * 64 + 2);
                 memcpy(with, inner, 64);
                 with[64] = '1';
                 memcpy(with + 65, inner + 64, 64);
@@ -599,7 +606,7 @@ TEST(reject_deep_nesting) {
         {
                 char *str = nested(5000, '[', '{', "", "");
                 size_t n = strlen(str);
-                char *msg = malloc(strlen(pre) + n + 16);
+                char *msg = xmalloc(strlen(pre) + n + 16);
                 ProtoMessage *m = NULL;
                 sprintf(msg, "%s\"\\\"\\\\%s\"}", pre, str);
                 ASSERT_INT_EQ(decode_str(msg, &m, NULL), 0);
@@ -720,7 +727,7 @@ TEST(dead_letter_binary_and_hostile) {
 
 TEST(dead_letter_truncated) {
         size_t n = 300 * 1024;
-        char *payload = malloc(n), *buf = NULL;
+        char *payload = xmalloc(n), *buf = NULL;
         size_t len;
         ProtoMessage *m;
 
@@ -764,7 +771,7 @@ TEST(dead_letter_truncated) {
 
         /* A huge invalid-UTF-8 reason is sanitized and cut. */
         {
-                char *r = malloc(10001);
+                char *r = xmalloc(10001);
                 memset(r, 0xff, 10000);
                 r[10000] = '\0';
                 ASSERT_INT_EQ(proto_encode_dead_letter(r, "t", 0, 0, NULL, 0, "x", 1, &buf, &len), 0);
