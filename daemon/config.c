@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration: a key table, a tiny key-file parser, environment
+ * overrides. See config.h for the format and the rules.
+ *
+ * Storage: one value slot per config_keys[] entry (strings as written, parsed
+ * again on read; they were validated when set, so reading cannot fail), plus
+ * an ordered list of (section, key, value) for the pass-through sections.
+ */
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "imgflow-config.h"
+
+#include "config.h"
+#include "log.h"
+
+#define K(s, k, t, d, h) { s, k, t, d, h }
+
+const ConfigKey config_keys[] = {
+        K("imgflow", "topic_prefix", CONFIG_STRING, "imgflow.",
+          "Prefix of every Kafka topic name (jobs, tasks, tasks.<pool>, events, notifications, dlq)."),
+        K("imgflow", "payload_limit", CONFIG_SIZE, "256KiB",
+          "Largest message payload accepted or produced (as in Step Functions)."),
+        K("imgflow", "log_level", CONFIG_STRING, "info",
+          "Maximum log level: emerg, alert, crit, err, warning, notice, info, debug."),
+        K("imgflow", "log_target", CONFIG_STRING, "auto",
+          "Where logs go: auto (journal when stderr is the journal), journal, console."),
+
+        K("coordinator", "group", CONFIG_STRING, "imgflow-coordinators",
+          "Kafka consumer group of the coordinators."),
+        K("coordinator", "history_limit", CONFIG_INT, "25000",
+          "Most history events kept per execution."),
+        K("coordinator", "retention", CONFIG_DURATION, "7d",
+          "How long a finished execution (state, history) is kept in Redis."),
+        K("coordinator", "metrics_listen", CONFIG_STRING, "",
+          "Address of the Prometheus endpoint (\"127.0.0.1:9464\"); empty: off."),
+        K("coordinator", "instance", CONFIG_STRING, "",
+          "Name of this coordinator instance (logs, metrics, timer claims); empty: hostname:pid."),
+        K("coordinator", "state_machines", CONFIG_STRING, "",
+          "Directory of state machine definitions (<name>.asl.json) loaded at start; empty: none."),
+        K("coordinator", "timer_interval", CONFIG_DURATION, "1s",
+          "How often due timers are claimed from Redis."),
+        K("coordinator", "timer_batch", CONFIG_INT, "100",
+          "Most timers claimed in one go."),
+        K("coordinator", "max_in_flight", CONFIG_INT, "1000",
+          "Most events being processed at once before the consumer pauses."),
+        K("coordinator", "shutdown_timeout", CONFIG_DURATION, "30s",
+          "How long a stopping coordinator waits for in-flight work."),
+
+        K("worker", "group", CONFIG_STRING, "imgflow-workers",
+          "Kafka consumer group of the workers."),
+        K("worker", "threads", CONFIG_INT, "0",
+          "Image threads; 0: the number of online CPUs."),
+        K("worker", "pool", CONFIG_STRING, "",
+          "Pool served: empty consumes <prefix>tasks, \"gpu\" consumes <prefix>tasks.gpu."),
+        K("worker", "max_pixels", CONFIG_INT, "100000000",
+          "Largest image (width x height) decoded; larger ones fail with Image.TooLarge."),
+        K("worker", "max_bytes", CONFIG_SIZE, "100MiB",
+          "Largest input file read."),
+        K("worker", "memory_budget", CONFIG_SIZE, "0",
+          "Memory budget of libvips's operation cache; 0: libvips default."),
+        K("worker", "max_in_flight", CONFIG_INT, "0",
+          "Most tasks received and not finished before the consumer pauses; 0: 2 x threads."),
+        K("worker", "heartbeat_interval", CONFIG_DURATION, "10s",
+          "Interval of TaskHeartbeat events for running tasks that asked for heartbeats."),
+        K("worker", "shutdown_timeout", CONFIG_DURATION, "30s",
+          "How long a stopping worker lets running tasks finish."),
+        K("worker", "metrics_listen", CONFIG_STRING, "",
+          "Address of the Prometheus endpoint (\"127.0.0.1:9465\"); empty: off."),
+        K("worker", "id", CONFIG_STRING, "",
+          "Worker id reported in events; empty: hostname:pid."),
+
+        K("redis", "address", CONFIG_STRING, "127.0.0.1:6379",
+          "Redis server: host:port, [v6addr]:port or unix:/path/to/socket."),
+        K("redis", "username", CONFIG_STRING, "",
+          "ACL user name (AUTH user password); empty: AUTH password only."),
+        K("redis", "password", CONFIG_STRING, "",
+          "Password; empty: no AUTH."),
+        K("redis", "db", CONFIG_INT, "0",
+          "Database number (SELECT)."),
+        K("redis", "tls", CONFIG_BOOL, "false",
+          "Not supported by hiredis 0.14: true is refused; use stunnel or a TLS proxy."),
+        K("redis", "timeout", CONFIG_DURATION, "5s",
+          "Connect and command timeout."),
+        { NULL, NULL, 0, NULL, NULL },
+};
+
+const char *const config_passthrough_sections[] = {
+        "kafka", "kafka.producer", "kafka.consumer", "buckets", "resources", NULL,
+};
+
+/* Pass-through values set by config_new(). */
+static const char *const passthrough_defaults[] = {
+        "kafka", "bootstrap.servers", "127.0.0.1:9092",
+        NULL,
+};
+
+typedef struct ConfigEntry {
+        char *section;
+        char *key;
+        char *value;
+} ConfigEntry;
+
+struct Config {
+        char *values[ELEMENTSOF(config_keys) - 1];
+        ConfigEntry *entries;
+        size_t n_entries;
+};
+
+const char *config_default_path(void) {
+        return IMGFLOW_SYSCONFDIR "/imgflow/imgflow.conf";
+}
+
+static int seterr(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int seterr(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                char *s = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(&s, fmt, ap) < 0)
+                        s = NULL;
+                va_end(ap);
+                free(*ret_error);
+                *ret_error = s;
+        }
+        return r;
+}
+
+static ssize_t key_index(const char *section, const char *key) {
+        for (size_t i = 0; config_keys[i].section; i++)
+                if (streq(config_keys[i].section, section) && streq(config_keys[i].key, key))
+                        return (ssize_t) i;
+        return -1;
+}
+
+static bool section_is_passthrough(const char *section) {
+        for (size_t i = 0; config_passthrough_sections[i]; i++)
+                if (streq(config_passthrough_sections[i], section))
+                        return true;
+        return false;
+}
+
+static bool section_is_known(const char *section) {
+        if (section_is_passthrough(section))
+                return true;
+        for (size_t i = 0; config_keys[i].section; i++)
+                if (streq(config_keys[i].section, section))
+                        return true;
+        return false;
+}
+
+/* ---------------------------------------------------------------- parsers */
+
+int config_parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "1", "true", "yes", "on" };
+        static const char *const no[] = { "0", "false", "no", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int config_parse_int(const char *s, int64_t *ret) {
+        char *end;
+        long long v;
+
+        if (!s || !*s || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* Reads a non-negative decimal integer at *p; advances *p. */
+static int parse_uint(const char **p, uint64_t *ret) {
+        uint64_t v = 0;
+        const char *s = *p;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        for (; isdigit((unsigned char) *s); s++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t ms;
+        } units[] = {
+                /* longest first where one is a prefix of another */
+                { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "m", 60000 },
+                { "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
+        };
+        uint64_t total = 0;
+        const char *p = s;
+        int r;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (strspn(s, "0123456789") == strlen(s)) {
+                /* a bare number: seconds */
+                uint64_t v;
+                r = parse_uint(&p, &v);
+                if (r < 0)
+                        return r;
+                if (v > UINT64_MAX / 1000)
+                        return -ERANGE;
+                *ret = v * 1000;
+                return 0;
+        }
+        while (*p) {
+                uint64_t v, mul = 0;
+                size_t ul = 0;
+
+                r = parse_uint(&p, &v);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                        size_t l = strlen(units[i].suffix);
+                        if (strncmp(p, units[i].suffix, l) == 0 && !isalpha((unsigned char) p[l])) {
+                                mul = units[i].ms;
+                                ul = l;
+                                break;
+                        }
+                }
+                if (mul == 0)
+                        return -EINVAL;
+                p += ul;
+                if (v != 0 && mul > UINT64_MAX / v)
+                        return -ERANGE;
+                if (total > UINT64_MAX - v * mul)
+                        return -ERANGE;
+                total += v * mul;
+        }
+        *ret = total;
+        return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t mul;
+        } units[] = {
+                { "", 1 },
+                { "B", 1 },
+                { "K", 1024ULL },
+                { "KiB", 1024ULL },
+                { "KB", 1000ULL },
+                { "M", 1024ULL * 1024 },
+                { "MiB", 1024ULL * 1024 },
+                { "MB", 1000ULL * 1000 },
+                { "G", 1024ULL * 1024 * 1024 },
+                { "GiB", 1024ULL * 1024 * 1024 },
+                { "GB", 1000ULL * 1000 * 1000 },
+                { "T", 1024ULL * 1024 * 1024 * 1024 },
+                { "TiB", 1024ULL * 1024 * 1024 * 1024 },
+                { "TB", 1000ULL * 1000 * 1000 * 1000 },
+        };
+        const char *p = s;
+        uint64_t v;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = parse_uint(&p, &v);
+        if (r < 0)
+                return r;
+        while (*p == ' ')
+                p++;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (streq(p, units[i].suffix)) {
+                        if (v != 0 && units[i].mul > UINT64_MAX / v)
+                                return -ERANGE;
+                        *ret = v * units[i].mul;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* Validates a value for a table key; extra rules for a few keys. */
+static int validate(size_t idx, const char *value, char **ret_error, const char *where) {
+        const ConfigKey *k = &config_keys[idx];
+        const char *expected = NULL;
+        int64_t i;
+        uint64_t u;
+        bool b;
+
+        switch (k->type) {
+        case CONFIG_STRING:
+                if (streq(k->section, "imgflow") && streq(k->key, "log_level")) {
+                        if (log_level_from_string(value) < 0)
+                                expected = "a log level (err, warning, notice, info, debug)";
+                } else if (streq(k->section, "imgflow") && streq(k->key, "log_target")) {
+                        if (!streq(value, "auto") && !streq(value, "journal") &&
+                            !streq(value, "console") && !streq(value, "stderr"))
+                                expected = "auto, journal or console";
+                } else if (streq(k->section, "imgflow") && streq(k->key, "topic_prefix")) {
+                        if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                    strlen(value) || strlen(value) > 200)
+                                expected = "letters, digits, '.', '_' and '-' (Kafka topic characters)";
+                } else if (streq(k->section, "worker") && streq(k->key, "pool")) {
+                        if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                                    strlen(value) || strlen(value) > 64)
+                                expected = "a pool name (letters, digits, '_' and '-')";
+                }
+                break;
+        case CONFIG_INT:
+                if (config_parse_int(value, &i) < 0 || i < 0 || i > INT32_MAX)
+                        expected = "a non-negative integer";
+                break;
+        case CONFIG_BOOL:
+                if (config_parse_bool(value, &b) < 0)
+                        expected = "a boolean (true/false, yes/no, on/off, 1/0)";
+                break;
+        case CONFIG_DURATION:
+                if (config_parse_duration_ms(value, &u) < 0)
+                        expected = "a duration like 500ms, 30s, 5m, 2h, 7d";
+                break;
+        case CONFIG_SIZE:
+                if (config_parse_size(value, &u) < 0)
+                        expected = "a size like 4096, 256KiB, 100MiB, 1GB";
+                break;
+        }
+        if (expected)
+                return seterr(ret_error, -EINVAL, "%sbad value for %s.%s: \"%s\" (expected %s)",
+                              where, k->section, k->key, value, expected);
+        return 0;
+}
+
+static int set_internal(Config *c, const char *section, const char *key, const char *value,
+                        const char *where, char **ret_error) {
+        ssize_t idx;
+        char *v;
+        int r;
+
+        idx = key_index(section, key);
+        if (idx >= 0) {
+                r = validate((size_t) idx, value, ret_error, where);
+                if (r < 0)
+                        return r;
+                v = strdup(value);
+                if (!v)
+                        return -ENOMEM;
+                free(c->values[idx]);
+                c->values[idx] = v;
+                return 0;
+        }
+
+        if (!section_is_known(section))
+                return seterr(ret_error, -EINVAL, "%sunknown section [%s]", where, section);
+        if (!section_is_passthrough(section))
+                return seterr(ret_error, -EINVAL, "%sunknown key %s.%s", where, section, key);
+        if (!*key || strlen(key) > 256 || strpbrk(key, " \t="))
+                return seterr(ret_error, -EINVAL, "%sbad key name \"%s\" in [%s]", where, key, section);
+        if (strlen(value) > CONFIG_LINE_MAX)
+                return seterr(ret_error, -E2BIG, "%svalue of %s.%s too long", where, section, key);
+
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (streq(c->entries[i].section, section) && streq(c->entries[i].key, key)) {
+                        v = strdup(value);
+                        if (!v)
+                                return -ENOMEM;
+                        free(c->entries[i].value);
+                        c->entries[i].value = v;
+                        return 0;
+                }
+
+        if (c->n_entries >= CONFIG_ENTRIES_MAX)
+                return seterr(ret_error, -E2BIG, "%stoo many keys", where);
+        ConfigEntry *ne = realloc(c->entries, (c->n_entries + 1) * sizeof(ConfigEntry));
+        if (!ne)
+                return -ENOMEM;
+        c->entries = ne;
+        ConfigEntry e = { strdup(section), strdup(key), strdup(value) };
+        if (!e.section || !e.key || !e.value) {
+                free(e.section);
+                free(e.key);
+                free(e.value);
+                return -ENOMEM;
+        }
+        c->entries[c->n_entries++] = e;
+        return 0;
+}
+
+int config_set(Config *c, const char *section, const char *key, const char *value,
+               char **ret_error) {
+        if (!c || !section || !key || !value)
+                return -EINVAL;
+        return set_internal(c, section, key, value, "", ret_error);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+int config_new(Config **ret) {
+        Config *c;
+        int r;
+
+        c = calloc(1, sizeof(Config));
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; config_keys[i].section; i++) {
+                c->values[i] = strdup(config_keys[i].default_value);
+                if (!c->values[i]) {
+                        config_free(c);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; passthrough_defaults[i]; i += 3) {
+                r = config_set(c, passthrough_defaults[i], passthrough_defaults[i + 1],
+                               passthrough_defaults[i + 2], NULL);
+                if (r < 0) {
+                        config_free(c);
+                        return r;
+                }
+        }
+        *ret = c;
+        return 0;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(c->values); i++)
+                free(c->values[i]);
+        for (size_t i = 0; i < c->n_entries; i++) {
+                free(c->entries[i].section);
+                free(c->entries[i].key);
+                free(c->entries[i].value);
+        }
+        free(c->entries);
+        free(c);
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static char *strip(char *s) {
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = '\0';
+        return s;
+}
+
+int config_load_string(Config *c, const char *text, const char *origin, char **ret_error) {
+        _cleanup_free_ char *section = NULL, *copy = NULL;
+        char where[512];
+        unsigned line_no = 0;
+        char *p, *nl;
+        int r;
+
+        if (!c || !text)
+                return -EINVAL;
+        if (!origin)
+                origin = "(config)";
+        if (strlen(text) > CONFIG_FILE_MAX)
+                return seterr(ret_error, -EFBIG, "%s: larger than %d bytes", origin, CONFIG_FILE_MAX);
+        copy = strdup(text);
+        if (!copy)
+                return -ENOMEM;
+
+        for (p = copy; p; p = nl) {
+                char *line, *eq;
+
+                nl = strchr(p, '\n');
+                if (nl)
+                        *nl++ = '\0';
+                line_no++;
+                snprintf(where, sizeof(where), "%s:%u: ", origin, line_no);
+
+                if (strlen(p) > CONFIG_LINE_MAX)
+                        return seterr(ret_error, -E2BIG, "%sline too long", where);
+                line = strip(p);
+                if (!*line || *line == '#' || *line == ';')
+                        continue;
+
+                if (*line == '[') {
+                        char *end = strchr(line, ']');
+                        if (!end || strip(end + 1)[0] != '\0')
+                                return seterr(ret_error, -EINVAL, "%sbad section header \"%s\"",
+                                              where, line);
+                        *end = '\0';
+                        char *name = strip(line + 1);
+                        if (!section_is_known(name))
+                                return seterr(ret_error, -EINVAL, "%sunknown section [%s]", where, name);
+                        free(section);
+                        section = strdup(name);
+                        if (!section)
+                                return -ENOMEM;
+                        continue;
+                }
+
+                eq = strchr(line, '=');
+                if (!eq)
+                        return seterr(ret_error, -EINVAL, "%sexpected \"key = value\", got \"%s\"",
+                                      where, line);
+                *eq = '\0';
+                char *key = strip(line), *value = strip(eq + 1);
+                size_t vl = strlen(value);
+                if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+                        value[vl - 1] = '\0';
+                        value++;
+                }
+                if (!*key)
+                        return seterr(ret_error, -EINVAL, "%smissing key before '='", where);
+                if (!section)
+                        return seterr(ret_error, -EINVAL, "%skey \"%s\" outside of any [section]",
+                                      where, key);
+                r = set_internal(c, section, key, value, where, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int config_load_file(Config *c, const char *path, char **ret_error) {
+        _cleanup_free_ char *buf = NULL;
+        FILE *f;
+        size_t n;
+        struct stat st;
+
+        f = fopen(path, "re");
+        if (!f) {
+                int r = -errno;
+                return seterr(ret_error, r, "%s: %s", path, strerror(-r));
+        }
+        if (fstat(fileno(f), &st) == 0 && st.st_size > CONFIG_FILE_MAX) {
+                fclose(f);
+                return seterr(ret_error, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+        }
+        buf = malloc(CONFIG_FILE_MAX + 2);
+        if (!buf) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+        if (ferror(f)) {
+                fclose(f);
+                return seterr(ret_error, -EIO, "%s: read error", path);
+        }
+        fclose(f);
+        if (n > CONFIG_FILE_MAX)
+                return seterr(ret_error, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+        if (memchr(buf, '\0', n))
+                return seterr(ret_error, -EINVAL, "%s: contains a NUL byte", path);
+        buf[n] = '\0';
+        return config_load_string(c, buf, path, ret_error);
+}
+
+/* "kafka.producer" -> "KAFKA_PRODUCER" (into buf). */
+static void env_name(const char *s, char *buf, size_t size) {
+        size_t i = 0;
+        for (; *s && i + 1 < size; s++, i++)
+                buf[i] = (*s == '.' || *s == '-') ? '_' : (char) toupper((unsigned char) *s);
+        buf[i] = '\0';
+}
+
+int config_load_env(Config *c, char *const *env, char **ret_error) {
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        for (size_t e = 0; env && env[e]; e++) {
+                const char *var = env[e], *eq, *name, *value;
+                char where[300], nbuf[256], ebuf[256];
+                size_t nl;
+                bool done = false;
+
+                if (strncmp(var, "IMGFLOW_", 8) != 0)
+                        continue;
+                eq = strchr(var, '=');
+                if (!eq)
+                        continue;
+                name = var + 8;
+                nl = (size_t) (eq - name);
+                value = eq + 1;
+                if (nl == 0 || nl >= sizeof(nbuf))
+                        continue;
+                memcpy(nbuf, name, nl);
+                nbuf[nl] = '\0';
+                snprintf(where, sizeof(where), "IMGFLOW_%s: ", nbuf);
+
+                /* Known keys: IMGFLOW_<SECTION>_<KEY>, or IMGFLOW_<KEY> for [imgflow]. */
+                for (size_t i = 0; config_keys[i].section && !done; i++) {
+                        char full[256];
+                        size_t fl;
+                        env_name(config_keys[i].section, full, sizeof(full) - 1);
+                        fl = strlen(full);
+                        full[fl++] = '_';
+                        env_name(config_keys[i].key, full + fl, sizeof(full) - fl);
+                        env_name(config_keys[i].key, ebuf, sizeof(ebuf));
+                        if (streq(full, nbuf) ||
+                            (streq(config_keys[i].section, "imgflow") && streq(ebuf, nbuf))) {
+                                r = set_internal(c, config_keys[i].section, config_keys[i].key, value,
+                                                 where, ret_error);
+                                if (r < 0)
+                                        return r;
+                                done = true;
+                        }
+                }
+                if (done)
+                        continue;
+
+                /* Pass-through: the longest matching section. */
+                const char *best = NULL;
+                size_t best_len = 0;
+                for (size_t i = 0; config_passthrough_sections[i]; i++) {
+                        size_t l;
+                        env_name(config_passthrough_sections[i], ebuf, sizeof(ebuf));
+                        l = strlen(ebuf);
+                        if (strncmp(nbuf, ebuf, l) == 0 && nbuf[l] == '_' && nbuf[l + 1] &&
+                            l > best_len) {
+                                best = config_passthrough_sections[i];
+                                best_len = l;
+                        }
+                }
+                if (!best)
+                        continue; /* not a config key (IMGFLOW_CONFIG, ...): ignored */
+
+                char key[256];
+                bool kafka = strncmp(best, "kafka", 5) == 0;
+                size_t k = 0;
+                for (const char *s = nbuf + best_len + 1; *s && k + 1 < sizeof(key); s++)
+                        key[k++] = (kafka && *s == '_') ? '.' : (char) tolower((unsigned char) *s);
+                key[k] = '\0';
+                r = set_internal(c, best, key, value, where, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- getters */
+
+static const char *get_typed(const Config *c, const char *section, const char *key, ConfigType t) {
+        ssize_t idx = key_index(section, key);
+
+        assert(idx >= 0 && "unknown config key");
+        assert(config_keys[idx].type == t && "config key read with the wrong type");
+        if (idx < 0)
+                return "";
+        return c->values[idx];
+}
+
+const char *config_get_string(const Config *c, const char *section, const char *key) {
+        return get_typed(c, section, key, CONFIG_STRING);
+}
+
+int64_t config_get_int(const Config *c, const char *section, const char *key) {
+        int64_t v = 0;
+
+        (void) config_parse_int(get_typed(c, section, key, CONFIG_INT), &v);
+        if (v == 0 && streq(section, "worker") && streq(key, "threads")) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                v = n > 0 ? n : 1;
+        }
+        return v;
+}
+
+bool config_get_bool(const Config *c, const char *section, const char *key) {
+        bool v = false;
+
+        (void) config_parse_bool(get_typed(c, section, key, CONFIG_BOOL), &v);
+        return v;
+}
+
+uint64_t config_get_duration_ms(const Config *c, const char *section, const char *key) {
+        uint64_t v = 0;
+
+        (void) config_parse_duration_ms(get_typed(c, section, key, CONFIG_DURATION), &v);
+        return v;
+}
+
+uint64_t config_get_size(const Config *c, const char *section, const char *key) {
+        uint64_t v = 0;
+
+        (void) config_parse_size(get_typed(c, section, key, CONFIG_SIZE), &v);
+        return v;
+}
+
+const char *config_get_raw(const Config *c, const char *section, const char *key) {
+        ssize_t idx = key_index(section, key);
+
+        if (idx >= 0)
+                return c->values[idx];
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (streq(c->entries[i].section, section) && streq(c->entries[i].key, key))
+                        return c->entries[i].value;
+        return NULL;
+}
+
+int config_foreach_in_section(const Config *c, const char *section, ConfigForeachFn cb,
+                              void *userdata) {
+        int r;
+
+        for (size_t i = 0; config_keys[i].section; i++)
+                if (streq(config_keys[i].section, section)) {
+                        r = cb(config_keys[i].key, c->values[i], userdata);
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (streq(c->entries[i].section, section)) {
+                        r = cb(c->entries[i].key, c->entries[i].value, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+int config_topic(const Config *c, const char *name, char **ret) {
+        char *s;
+
+        if (asprintf(&s, "%s%s", config_get_string(c, "imgflow", "topic_prefix"), name) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * librdkafka on sd-event; the one boundary file for librdkafka (STYLE 5).
+ * See kafka.h for the design.
+ *
+ * KafkaLoop is the part both clients share: the pipe librdkafka signals,
+ * the io source on it, a defer source to continue a drain that hit
+ * KAFKA_DRAIN_BATCH, and a safety-net timer. The drain function is the
+ * client's: rd_kafka_poll() for the producer (delivery reports, logs,
+ * errors), rd_kafka_consumer_poll() for the consumer (messages, rebalances,
+ * commit results, logs, errors; its main queue is forwarded into the
+ * consumer queue by rd_kafka_poll_set_consumer()).
+ *
+ * Commits are batched: kafka_consumer_done() records the committable offset
+ * of the partition in `pending` and arms a defer source that sends one async
+ * commit for everything finished in that loop iteration.
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "offsets.h"
+
+#define KAFKA_SAFETY_POLL_USEC (250 * 1000ULL)
+
+typedef struct KafkaLoop {
+        sd_event *event;
+        int pipe[2];
+        sd_event_source *io, *defer, *timer;
+        /* Serves up to `max` events; returns how many. */
+        size_t (*drain)(void *client, size_t max);
+        void *client;
+} KafkaLoop;
+
+struct KafkaProducer {
+        KafkaLoop loop;
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *queue;
+        KafkaDeliveryFn dr;
+        void *userdata;
+};
+
+struct KafkaConsumer {
+        KafkaLoop loop;
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *queue;
+        KafkaMessageFn on_msg;
+        KafkaRebalanceFn on_rebalance;
+        void *userdata;
+        OffsetTracker *offsets;
+        rd_kafka_topic_partition_list_t *pending; /* commits not yet sent */
+        sd_event_source *commit_defer;
+        bool paused_all;
+        bool closing;
+};
+
+int kafka_errno(rd_kafka_resp_err_t err) {
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_NO_ERROR:
+                return 0;
+        case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__TIMED_OUT:
+        case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+                return -ETIMEDOUT;
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+                return -EMSGSIZE;
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+                return -ENOENT;
+        case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+                return -ENOBUFS;
+        case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+                return -ENOTCONN;
+        case RD_KAFKA_RESP_ERR__TRANSPORT:
+                return -ECONNRESET;
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+                return -EINVAL;
+        case RD_KAFKA_RESP_ERR__FATAL:
+                return -ENOTRECOVERABLE;
+        case RD_KAFKA_RESP_ERR__DESTROY:
+                return -ECANCELED;
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+                return -EACCES;
+        default:
+                return -EIO;
+        }
+}
+
+/* ------------------------------------------------------------ conf */
+
+typedef struct ConfSetCtx {
+        rd_kafka_conf_t *conf;
+        const char *section;
+        char **ret_error;
+        int r;
+} ConfSetCtx;
+
+static int conf_set_one(const char *key, const char *value, void *userdata) {
+        ConfSetCtx *ctx = userdata;
+        char errstr[512];
+
+        if (rd_kafka_conf_set(ctx->conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+                if (ctx->ret_error) {
+                        free(*ctx->ret_error);
+                        if (asprintf(ctx->ret_error, "%s.%s: %s", ctx->section, key, errstr) < 0)
+                                *ctx->ret_error = NULL;
+                }
+                return ctx->r = -EINVAL;
+        }
+        return 0;
+}
+
+int kafka_conf_from_config(const Config *c, const char *role, const char *const *defaults,
+                           rd_kafka_conf_t **ret, char **ret_error) {
+        _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
+        char section[64];
+        ConfSetCtx ctx = { .ret_error = ret_error };
+        int r;
+
+        conf = rd_kafka_conf_new();
+        if (!conf)
+                return -ENOMEM;
+        ctx.conf = conf;
+
+        ctx.section = "(default)";
+        for (size_t i = 0; defaults && defaults[i]; i += 2) {
+                r = conf_set_one(defaults[i], defaults[i + 1], &ctx);
+                if (r < 0)
+                        return r;
+        }
+        ctx.section = "kafka";
+        r = config_foreach_in_section(c, "kafka", conf_set_one, &ctx);
+        if (r < 0)
+                return r;
+        if (role) {
+                snprintf(section, sizeof(section), "kafka.%s", role);
+                ctx.section = section;
+                r = config_foreach_in_section(c, section, conf_set_one, &ctx);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(conf);
+        return 0;
+}
+
+/* Callbacks common to both clients. They run on the loop thread: logs are
+ * queued (log.queue=true) and errors are served by the poll. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+        log_full(level < LOG_EMERG ? LOG_EMERG : level > LOG_DEBUG ? LOG_DEBUG : level,
+                 "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                char fatal[512];
+                rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+                log_error("Kafka client %s: fatal error %s: %s", rd_kafka_name(rk),
+                          rd_kafka_err2name(ferr), fatal);
+                return;
+        }
+        /* Brokers going up and down is routine; librdkafka retries. */
+        log_full(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? LOG_WARNING : LOG_NOTICE,
+                 "Kafka client %s: %s: %s", rd_kafka_name(rk),
+                 rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+}
+
+/* ------------------------------------------------------------ loop */
+
+static int loop_run(KafkaLoop *l) {
+        size_t n = l->drain(l->client, KAFKA_DRAIN_BATCH);
+        if (n >= KAFKA_DRAIN_BATCH)
+                /* More may be waiting: continue on the next iteration, after
+                 * other sources had their turn. */
+                return sd_event_source_set_enabled(l->defer, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_loop_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        char buf[256];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        return loop_run(userdata);
+}
+
+static int on_loop_defer(sd_event_source *s, void *userdata) {
+        return loop_run(userdata);
+}
+
+static int on_loop_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        KafkaLoop *l = userdata;
+        int r;
+
+        r = sd_event_source_set_time_relative(s, KAFKA_SAFETY_POLL_USEC);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return loop_run(l);
+}
+
+static int loop_init(KafkaLoop *l, sd_event *e, rd_kafka_queue_t *q,
+                     size_t (*drain)(void *, size_t), void *client) {
+        int r;
+
+        l->drain = drain;
+        l->client = client;
+        l->pipe[0] = l->pipe[1] = -1;
+        if (pipe2(l->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+                return -errno;
+        rd_kafka_queue_io_event_enable(q, l->pipe[1], "1", 1);
+
+        r = sd_event_add_io(e, &l->io, l->pipe[0], EPOLLIN, on_loop_io, l);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(e, &l->defer, on_loop_defer, l);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(l->defer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(e, &l->timer, CLOCK_MONOTONIC, KAFKA_SAFETY_POLL_USEC,
+                                       0, on_loop_timer, l);
+        if (r < 0)
+                return r;
+        l->event = sd_event_ref(e);
+        return 0;
+}
+
+static void loop_done(KafkaLoop *l, rd_kafka_queue_t *q) {
+        if (q && l->pipe[1] >= 0)
+                rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+        l->io = sd_event_source_disable_unref(l->io);
+        l->defer = sd_event_source_disable_unref(l->defer);
+        l->timer = sd_event_source_disable_unref(l->timer);
+        if (l->pipe[0] >= 0)
+                close(l->pipe[0]);
+        if (l->pipe[1] >= 0)
+                close(l->pipe[1]);
+        l->pipe[0] = l->pipe[1] = -1;
+        l->event = sd_event_unref(l->event);
+}
+
+/* ------------------------------------------------------------ producer */
+
+static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        KafkaProducer *p = opaque;
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+        int error = kafka_errno(m->err);
+        const char *errstr = m->err ? rd_kafka_err2str(m->err) : NULL;
+
+        if (!p->dr) {
+                if (error < 0)
+                        log_warning("Kafka delivery to %s failed: %s", topic, errstr);
+                return;
+        }
+        p->dr(p, error, errstr, topic, error < 0 ? -1 : m->partition, error < 0 ? -1 : m->offset,
+              m->_private, p->userdata);
+}
+
+static size_t producer_drain(void *client, size_t max) {
+        KafkaProducer *p = client;
+        size_t n = 0;
+
+        while (n < max) {
+                int k = rd_kafka_poll(p->rk, 0);
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        return n;
+}
+
+int kafka_producer_new(sd_event *e, const Config *c, KafkaDeliveryFn dr, void *userdata,
+                       KafkaProducer **ret) {
+        static const char *const defaults[] = {
+                "enable.idempotence", "true",
+                "acks", "all",
+                "client.id", "imgflow",
+                NULL,
+        };
+        _cleanup_(kafka_producer_freep) KafkaProducer *p = NULL;
+        _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
+        _cleanup_free_ char *error = NULL;
+        char errstr[512];
+        int r;
+
+        if (!e || !c || !ret)
+                return -EINVAL;
+        p = calloc(1, sizeof(KafkaProducer));
+        if (!p)
+                return -ENOMEM;
+        p->loop.pipe[0] = p->loop.pipe[1] = -1;
+        p->dr = dr;
+        p->userdata = userdata;
+
+        r = kafka_conf_from_config(c, "producer", defaults, &conf, &error);
+        if (r < 0)
+                return log_error_errno(r, "Bad Kafka producer setting %s", strempty(error));
+        if (rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                return log_error_errno(-EINVAL, "Kafka: log.queue: %s", errstr);
+        rd_kafka_conf_set_dr_msg_cb(conf, producer_dr_cb);
+        rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+        rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+        rd_kafka_conf_set_opaque(conf, p);
+
+        p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (!p->rk)
+                return log_error_errno(-EINVAL, "Failed to create Kafka producer: %s", errstr);
+        conf = NULL; /* owned by rk now */
+
+        (void) rd_kafka_set_log_queue(p->rk, NULL); /* logs -> main queue */
+        p->queue = rd_kafka_queue_get_main(p->rk);
+        r = loop_init(&p->loop, e, p->queue, producer_drain, p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hook Kafka producer into the event loop: %m");
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+KafkaProducer *kafka_producer_free(KafkaProducer *p) {
+        if (!p)
+                return NULL;
+        loop_done(&p->loop, p->queue);
+        if (p->queue)
+                rd_kafka_queue_destroy(p->queue);
+        if (p->rk) {
+                /* No delivery reports after free: drop the callback. */
+                p->dr = NULL;
+                rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(p->rk);
+        }
+        free(p);
+        return NULL;
+}
+
+int kafka_produce(KafkaProducer *p, const char *topic, const char *key, const void *buf,
+                  size_t len, void *msg_opaque) {
+        rd_kafka_resp_err_t err;
+
+        if (!p || !topic || (!buf && len > 0))
+                return -EINVAL;
+        err = rd_kafka_producev(p->rk,
+                                RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                RD_KAFKA_V_VALUE((void *) buf, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(msg_opaque),
+                                RD_KAFKA_V_END);
+        return kafka_errno(err);
+}
+
+int kafka_producer_flush(KafkaProducer *p, int timeout_ms) {
+        rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
+        /* Serve what flush left in the queue (delivery reports). */
+        (void) producer_drain(p, SIZE_MAX);
+        return err ? kafka_errno(err) : 0;
+}
+
+int kafka_producer_outq_len(KafkaProducer *p) {
+        return rd_kafka_outq_len(p->rk);
+}
+
+rd_kafka_t *kafka_producer_handle(KafkaProducer *p) {
+        return p->rk;
+}
+
+/* ------------------------------------------------------------ consumer */
+
+static int consumer_flush_commits(KafkaConsumer *k, bool async) {
+        rd_kafka_resp_err_t err;
+
+        if (!k->pending || k->pending->cnt == 0)
+                return 0;
+        err = rd_kafka_commit(k->rk, k->pending, async);
+        rd_kafka_topic_partition_list_destroy(k->pending);
+        k->pending = NULL;
+        if (err)
+                log_warning("Kafka commit failed: %s", rd_kafka_err2str(err));
+        return kafka_errno(err);
+}
+
+static int on_commit_defer(sd_event_source *s, void *userdata) {
+        (void) consumer_flush_commits(userdata, /* async= */ 1);
+        return 0;
+}
+
+static void consumer_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return;
+        if (err) {
+                log_warning("Kafka offset commit failed: %s", rd_kafka_err2str(err));
+                return;
+        }
+        for (int i = 0; offsets && i < offsets->cnt; i++)
+                if (offsets->elems[i].err)
+                        log_warning("Kafka offset commit of %s[%d]@%lld failed: %s",
+                                    offsets->elems[i].topic, (int) offsets->elems[i].partition,
+                                    (long long) offsets->elems[i].offset,
+                                    rd_kafka_err2str(offsets->elems[i].err));
+}
+
+static void log_rk_error(rd_kafka_error_t *error, const char *what) {
+        if (!error)
+                return;
+        log_error("Kafka %s failed: %s", what, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+}
+
+static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        KafkaConsumer *k = opaque;
+        bool coop = streq(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                log_info("Kafka: %d partition(s) assigned (%s)", parts->cnt, coop ? "cooperative" : "eager");
+                if (coop)
+                        log_rk_error(rd_kafka_incremental_assign(rk, parts), "incremental assign");
+                else {
+                        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+                        if (e)
+                                log_error("Kafka assign failed: %s", rd_kafka_err2str(e));
+                }
+                if (k->paused_all)
+                        (void) rd_kafka_pause_partitions(rk, parts);
+                if (k->on_rebalance && !k->closing)
+                        k->on_rebalance(k, KAFKA_REBALANCE_ASSIGNED, parts, k->userdata);
+                return;
+        }
+
+        bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk);
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+                log_error("Kafka rebalance error: %s", rd_kafka_err2str(err));
+        log_info("Kafka: %d partition(s) %s", parts ? parts->cnt : 0, lost ? "lost" : "revoked");
+
+        /* Send what is finished while we still own the partitions. */
+        if (!lost)
+                (void) consumer_flush_commits(k, /* async= */ 1);
+        else if (k->pending) {
+                rd_kafka_topic_partition_list_destroy(k->pending);
+                k->pending = NULL;
+        }
+
+        if (k->on_rebalance && !k->closing)
+                k->on_rebalance(k, lost ? KAFKA_REBALANCE_LOST : KAFKA_REBALANCE_REVOKED, parts,
+                                k->userdata);
+        for (int i = 0; parts && i < parts->cnt; i++)
+                offsets_forget(k->offsets, parts->elems[i].topic, parts->elems[i].partition);
+
+        if (coop)
+                log_rk_error(rd_kafka_incremental_unassign(rk, parts), "incremental unassign");
+        else
+                (void) rd_kafka_assign(rk, NULL);
+}
+
+static void consumer_handle_message(KafkaConsumer *k, rd_kafka_message_t *rkm) {
+        rd_kafka_timestamp_type_t tstype;
+        KafkaMessage m;
+        const char *topic;
+        int r;
+
+        topic = rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "";
+        if (rkm->err) {
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        return;
+                log_full(rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                                         rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                                 ? LOG_WARNING
+                                 : LOG_ERR,
+                         "Kafka consumer error %s[%d]: %s", topic, (int) rkm->partition,
+                         rd_kafka_message_errstr(rkm));
+                return;
+        }
+
+        m = (KafkaMessage) {
+                .topic = topic,
+                .partition = rkm->partition,
+                .offset = rkm->offset,
+                .key = rkm->key,
+                .key_len = rkm->key_len,
+                .payload = rkm->payload,
+                .len = rkm->len,
+                .timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype),
+        };
+        r = offsets_begin(k->offsets, topic, rkm->partition, rkm->offset);
+        if (r < 0 && r != -EEXIST)
+                log_warning_errno(r, "Offset tracking of %s[%d]@%lld failed: %m", topic,
+                                  (int) rkm->partition, (long long) rkm->offset);
+        r = k->on_msg(k, &m, k->userdata);
+        if (r < 0)
+                log_warning_errno(r, "Handling message %s[%d]@%lld failed: %m", topic,
+                                  (int) rkm->partition, (long long) rkm->offset);
+}
+
+static size_t consumer_drain(void *client, size_t max) {
+        KafkaConsumer *k = client;
+        size_t n = 0;
+
+        while (n < max && !k->closing) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->rk, 0);
+                if (!rkm)
+                        break;
+                consumer_handle_message(k, rkm);
+                rd_kafka_message_destroy(rkm);
+                n++;
+        }
+        return n;
+}
+
+int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char **topics,
+                       KafkaMessageFn on_msg, KafkaRebalanceFn on_rebalance, void *userdata,
+                       KafkaConsumer **ret) {
+        static const char *const defaults[] = {
+                "enable.auto.commit", "false",
+                "enable.auto.offset.store", "false",
+                "auto.offset.reset", "earliest",
+                "partition.assignment.strategy", "cooperative-sticky",
+                "client.id", "imgflow",
+                NULL,
+        };
+        _cleanup_(kafka_consumer_freep) KafkaConsumer *k = NULL;
+        _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
+        _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *subs = NULL;
+        _cleanup_free_ char *error = NULL;
+        rd_kafka_resp_err_t err;
+        char errstr[512];
+        int r;
+
+        if (!e || !c || !group_id || !topics || !topics[0] || !on_msg || !ret)
+                return -EINVAL;
+        k = calloc(1, sizeof(KafkaConsumer));
+        if (!k)
+                return -ENOMEM;
+        k->loop.pipe[0] = k->loop.pipe[1] = -1;
+        k->on_msg = on_msg;
+        k->on_rebalance = on_rebalance;
+        k->userdata = userdata;
+        r = offsets_new(&k->offsets);
+        if (r < 0)
+                return r;
+
+        r = kafka_conf_from_config(c, "consumer", defaults, &conf, &error);
+        if (r < 0)
+                return log_error_errno(r, "Bad Kafka consumer setting %s", strempty(error));
+        if (rd_kafka_conf_set(conf, "group.id", group_id, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                return log_error_errno(-EINVAL, "Kafka consumer: %s", errstr);
+        rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, consumer_offset_commit_cb);
+        rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+        rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+        rd_kafka_conf_set_opaque(conf, k);
+
+        k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        if (!k->rk)
+                return log_error_errno(-EINVAL, "Failed to create Kafka consumer: %s", errstr);
+        conf = NULL; /* owned by rk now */
+
+        (void) rd_kafka_set_log_queue(k->rk, NULL); /* logs -> main queue */
+        (void) rd_kafka_poll_set_consumer(k->rk);   /* main queue -> consumer queue */
+        k->queue = rd_kafka_queue_get_consumer(k->rk);
+        if (!k->queue)
+                return -EIO;
+        r = loop_init(&k->loop, e, k->queue, consumer_drain, k);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hook Kafka consumer into the event loop: %m");
+        r = sd_event_add_defer(e, &k->commit_defer, on_commit_defer, k);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(k->commit_defer, SD_EVENT_OFF);
+
+        size_t n = 0;
+        while (topics[n])
+                n++;
+        subs = rd_kafka_topic_partition_list_new((int) n);
+        for (size_t i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(k->rk, subs);
+        if (err)
+                return log_error_errno(kafka_errno(err), "Failed to subscribe to %s...: %s", topics[0],
+                                       rd_kafka_err2str(err));
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+KafkaConsumer *kafka_consumer_free(KafkaConsumer *k) {
+        if (!k)
+                return NULL;
+        k->closing = true;
+        if (k->rk) {
+                (void) consumer_flush_commits(k, /* async= */ 0);
+                (void) rd_kafka_consumer_close(k->rk);
+        }
+        loop_done(&k->loop, k->queue);
+        k->commit_defer = sd_event_source_disable_unref(k->commit_defer);
+        if (k->queue)
+                rd_kafka_queue_destroy(k->queue);
+        if (k->pending)
+                rd_kafka_topic_partition_list_destroy(k->pending);
+        if (k->rk)
+                rd_kafka_destroy(k->rk);
+        offsets_free(k->offsets);
+        free(k);
+        return NULL;
+}
+
+int kafka_consumer_commit(KafkaConsumer *k, const char *topic, int32_t partition,
+                          int64_t next_offset) {
+        rd_kafka_topic_partition_t *tp;
+
+        if (!k || !topic || partition < 0 || next_offset < 0)
+                return -EINVAL;
+        if (!k->pending) {
+                k->pending = rd_kafka_topic_partition_list_new(8);
+                if (!k->pending)
+                        return -ENOMEM;
+        }
+        tp = rd_kafka_topic_partition_list_find(k->pending, topic, partition);
+        if (!tp)
+                tp = rd_kafka_topic_partition_list_add(k->pending, topic, partition);
+        if (tp->offset < next_offset)
+                tp->offset = next_offset;
+        if (k->closing)
+                return 0;
+        return sd_event_source_set_enabled(k->commit_defer, SD_EVENT_ONESHOT);
+}
+
+int kafka_consumer_done(KafkaConsumer *k, const char *topic, int32_t partition, int64_t offset) {
+        int64_t commit;
+        int r;
+
+        if (!k || !topic)
+                return -EINVAL;
+        r = offsets_done(k->offsets, topic, partition, offset, &commit);
+        if (r <= 0)
+                return r;
+        return kafka_consumer_commit(k, topic, partition, commit);
+}
+
+static int pause_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions,
+                        bool pause) {
+        _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *list = NULL;
+        rd_kafka_resp_err_t err;
+
+        if (!k)
+                return -EINVAL;
+        if (partitions)
+                list = rd_kafka_topic_partition_list_copy(partitions);
+        else {
+                err = rd_kafka_assignment(k->rk, &list);
+                if (err)
+                        return kafka_errno(err);
+                k->paused_all = pause;
+        }
+        if (!list)
+                return -ENOMEM;
+        if (list->cnt == 0)
+                return 0;
+        err = pause ? rd_kafka_pause_partitions(k->rk, list) : rd_kafka_resume_partitions(k->rk, list);
+        return kafka_errno(err);
+}
+
+int kafka_consumer_pause(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions) {
+        return pause_resume(k, partitions, true);
+}
+
+int kafka_consumer_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions) {
+        return pause_resume(k, partitions, false);
+}
+
+bool kafka_consumer_is_paused(const KafkaConsumer *k) {
+        return k && k->paused_all;
+}
+
+size_t kafka_consumer_in_flight(const KafkaConsumer *k) {
+        return k ? offsets_in_flight_total(k->offsets) : 0;
+}
+
+rd_kafka_t *kafka_consumer_handle(KafkaConsumer *k) {
+        return k->rk;
+}

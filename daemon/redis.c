@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hiredis on sd-event; the one boundary file for hiredis (STYLE 5). See
+ * redis.h for the design.
+ *
+ * Every command is wrapped in a RedisPending (our callback, its userdata,
+ * its deadline, and for scripts the arguments needed to retry with EVAL),
+ * kept in a list in send order: the oldest deadline is the head's, so one
+ * timer per connection is enough. hiredis calls every pending callback with
+ * a NULL reply when a context is freed, which is how commands lost in a
+ * disconnect reach their callers.
+ *
+ * Adapter lifetime: each redisAsyncContext gets its own RedisAdapter
+ * (ev.data) holding the io source; hiredis calls ev.cleanup when the context
+ * dies, which frees it. Since a read can free the context, the io handler
+ * checks a flag that cleanup sets before touching the adapter again.
+ *
+ * Disconnects are handled in one place (conn_lost): hiredis-initiated ones
+ * arrive through the connect/disconnect callbacks; ours (timeout, AUTH
+ * failure) go through a defer source so a context is never freed from
+ * inside its own callback.
+ */
+
+#include <hiredis/async.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "log.h"
+#include "redis.h"
+#include "sha1.h"
+
+#define RECONNECT_MIN_USEC (100 * 1000ULL)
+#define RECONNECT_MAX_USEC (5 * 1000 * 1000ULL)
+
+typedef struct RedisPending RedisPending;
+struct RedisPending {
+        RedisConn *conn;
+        RedisReplyFn cb;
+        void *userdata;
+        uint64_t deadline; /* CLOCK_MONOTONIC usec */
+        RedisPending *prev, *next;
+        bool internal; /* AUTH / SELECT: a failure drops the connection */
+        /* scripts only: what EVAL needs on NOSCRIPT */
+        const RedisScript *script;
+        int numkeys, argc;
+        char **argv;
+        size_t *argvlen;
+};
+
+typedef struct RedisAdapter {
+        RedisConn *conn;
+        redisAsyncContext *ac;
+        sd_event_source *io;
+        uint32_t events;
+        bool *freed; /* set by cleanup while the io handler runs */
+} RedisAdapter;
+
+struct RedisConn {
+        sd_event *event;
+        char *host, *unix_path, *username, *password;
+        int port;
+        int64_t db;
+        uint64_t timeout_usec;
+
+        RedisConnectFn on_state;
+        void *userdata;
+
+        redisAsyncContext *ac;
+        bool connected;
+        uint64_t connect_deadline;
+        uint64_t backoff_usec;
+        char *drop_reason; /* set when a drop is scheduled */
+
+        sd_event_source *timeout_timer, *reconnect_timer, *drop_defer;
+        RedisPending *head, *tail;
+        size_t n_pending;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------ address */
+
+int redis_parse_address(const char *address, char **ret_host, int *ret_port, char **ret_unix_path) {
+        _cleanup_free_ char *host = NULL, *path = NULL;
+        const char *port = NULL;
+        long p = 6379;
+
+        if (!address || !*address)
+                return -EINVAL;
+        if (strncmp(address, "unix:", 5) == 0) {
+                if (!address[5])
+                        return -EINVAL;
+                path = strdup(address + 5);
+                if (!path)
+                        return -ENOMEM;
+                *ret_host = NULL;
+                *ret_port = 0;
+                *ret_unix_path = TAKE_PTR(path);
+                return 0;
+        }
+        if (address[0] == '[') {
+                const char *end = strchr(address, ']');
+                if (!end || (end[1] && end[1] != ':'))
+                        return -EINVAL;
+                host = strndup(address + 1, (size_t) (end - address - 1));
+                if (end[1] == ':')
+                        port = end + 2;
+        } else {
+                const char *colon = strchr(address, ':');
+                if (colon && strchr(colon + 1, ':'))
+                        return -EINVAL; /* bare IPv6 needs [] */
+                host = colon ? strndup(address, (size_t) (colon - address)) : strdup(address);
+                if (colon)
+                        port = colon + 1;
+        }
+        if (!host)
+                return -ENOMEM;
+        if (!*host)
+                return -EINVAL;
+        if (port) {
+                char *end;
+                errno = 0;
+                p = strtol(port, &end, 10);
+                if (errno || *end || end == port || p <= 0 || p > 65535)
+                        return -EINVAL;
+        }
+        *ret_host = TAKE_PTR(host);
+        *ret_port = (int) p;
+        *ret_unix_path = NULL;
+        return 0;
+}
+
+/* ------------------------------------------------------------ adapter */
+
+static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static void adapter_update(RedisAdapter *a) {
+        if (!a->io) {
+                if (a->events == 0)
+                        return;
+                if (sd_event_add_io(a->conn->event, &a->io, a->ac->c.fd, a->events, on_adapter_io, a) < 0)
+                        log_error("Redis: failed to watch the connection's socket");
+                return;
+        }
+        if (a->events == 0)
+                (void) sd_event_source_set_enabled(a->io, SD_EVENT_OFF);
+        else {
+                (void) sd_event_source_set_io_events(a->io, a->events);
+                (void) sd_event_source_set_enabled(a->io, SD_EVENT_ON);
+        }
+}
+
+static void adapter_add_read(void *p) {
+        RedisAdapter *a = p;
+        a->events |= EPOLLIN;
+        adapter_update(a);
+}
+static void adapter_del_read(void *p) {
+        RedisAdapter *a = p;
+        a->events &= ~(uint32_t) EPOLLIN;
+        adapter_update(a);
+}
+static void adapter_add_write(void *p) {
+        RedisAdapter *a = p;
+        a->events |= EPOLLOUT;
+        adapter_update(a);
+}
+static void adapter_del_write(void *p) {
+        RedisAdapter *a = p;
+        a->events &= ~(uint32_t) EPOLLOUT;
+        adapter_update(a);
+}
+static void adapter_cleanup(void *p) {
+        RedisAdapter *a = p;
+        if (a->freed)
+                *a->freed = true;
+        sd_event_source_disable_unref(a->io);
+        free(a);
+}
+
+static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        RedisAdapter *a = userdata;
+        redisAsyncContext *ac = a->ac;
+        bool freed = false;
+
+        a->freed = &freed;
+        if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                redisAsyncHandleRead(ac);
+        if (!freed && (revents & EPOLLOUT))
+                redisAsyncHandleWrite(ac);
+        if (!freed)
+                a->freed = NULL;
+        return 0;
+}
+
+static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
+        RedisAdapter *a = calloc(1, sizeof(RedisAdapter));
+        if (!a)
+                return -ENOMEM;
+        a->conn = c;
+        a->ac = ac;
+        ac->ev.data = a;
+        ac->ev.addRead = adapter_add_read;
+        ac->ev.delRead = adapter_del_read;
+        ac->ev.addWrite = adapter_add_write;
+        ac->ev.delWrite = adapter_del_write;
+        ac->ev.cleanup = adapter_cleanup;
+        return 0;
+}
+
+/* ------------------------------------------------------------ pending */
+
+static void pending_free(RedisPending *p) {
+        if (!p)
+                return;
+        for (int i = 0; p->argv && i < p->argc; i++)
+                free(p->argv[i]);
+        free(p->argv);
+        free(p->argvlen);
+        free(p);
+}
+
+static void pending_link(RedisConn *c, RedisPending *p) {
+        p->prev = c->tail;
+        p->next = NULL;
+        if (c->tail)
+                c->tail->next = p;
+        else
+                c->head = p;
+        c->tail = p;
+        c->n_pending++;
+}
+
+static void pending_unlink(RedisConn *c, RedisPending *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                c->head = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        else
+                c->tail = p->prev;
+        p->prev = p->next = NULL;
+        c->n_pending--;
+}
+
+static void timeout_rearm(RedisConn *c) {
+        uint64_t d = UINT64_MAX;
+
+        if (!c->timeout_timer)
+                return;
+        if (c->head)
+                d = c->head->deadline;
+        if (c->ac && !c->connected && c->connect_deadline < d)
+                d = c->connect_deadline;
+        if (d == UINT64_MAX || c->timeout_usec == 0) {
+                (void) sd_event_source_set_enabled(c->timeout_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(c->timeout_timer, d);
+        (void) sd_event_source_set_enabled(c->timeout_timer, SD_EVENT_ONESHOT);
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void conn_schedule_drop(RedisConn *c, const char *reason);
+static int conn_start(RedisConn *c);
+
+static void conn_schedule_reconnect(RedisConn *c) {
+        uint64_t delay = c->backoff_usec ? c->backoff_usec : RECONNECT_MIN_USEC;
+
+        c->backoff_usec = MIN_(delay * 2, RECONNECT_MAX_USEC);
+        (void) sd_event_source_set_time_relative(c->reconnect_timer, delay);
+        (void) sd_event_source_set_enabled(c->reconnect_timer, SD_EVENT_ONESHOT);
+}
+
+/* The context is gone (or going): tell the user, plan a reconnect. */
+static void conn_lost(RedisConn *c, const char *reason) {
+        bool was = c->connected;
+
+        c->ac = NULL;
+        c->connected = false;
+        free(c->drop_reason);
+        c->drop_reason = NULL;
+        (void) sd_event_source_set_enabled(c->drop_defer, SD_EVENT_OFF);
+        timeout_rearm(c);
+        if (was)
+                log_warning("Redis connection lost: %s", reason);
+        else
+                log_debug("Redis connection attempt failed: %s", reason);
+        conn_schedule_reconnect(c);
+        if (c->on_state)
+                c->on_state(c, false, reason, c->userdata);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+        RedisConn *c = ac->data;
+
+        if (!c || c->ac != ac)
+                return;
+        if (status != REDIS_OK) {
+                /* hiredis frees the context after this returns. */
+                conn_lost(c, ac->errstr ? ac->errstr : "connect failed");
+                return;
+        }
+        c->connected = true;
+        c->backoff_usec = 0;
+        timeout_rearm(c);
+        log_info("Connected to Redis");
+        if (c->on_state)
+                c->on_state(c, true, NULL, c->userdata);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+        RedisConn *c = ac->data;
+
+        if (!c || c->ac != ac)
+                return; /* we dropped it ourselves */
+        conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr ? ac->errstr : "I/O error"));
+}
+
+/* Frees the context now (never from inside its callbacks). */
+static void conn_drop_now(RedisConn *c, const char *reason) {
+        redisAsyncContext *ac = c->ac;
+        _cleanup_free_ char *why = strdup(reason);
+
+        if (!ac)
+                return;
+        c->ac = NULL; /* on_disconnect ignores it */
+        redisAsyncFree(ac); /* pending callbacks get NULL */
+        c->ac = ac; /* for conn_lost's bookkeeping only; cleared there */
+        conn_lost(c, why ? why : "dropped");
+}
+
+static int on_drop_defer(sd_event_source *s, void *userdata) {
+        RedisConn *c = userdata;
+        _cleanup_free_ char *reason = TAKE_PTR(c->drop_reason);
+
+        conn_drop_now(c, reason ? reason : "dropped");
+        return 0;
+}
+
+static void conn_schedule_drop(RedisConn *c, const char *reason) {
+        if (c->drop_reason)
+                return;
+        c->drop_reason = strdup(reason);
+        (void) sd_event_source_set_enabled(c->drop_defer, SD_EVENT_ONESHOT);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        RedisConn *c = userdata;
+        uint64_t now = now_usec();
+
+        if (c->ac && !c->connected && c->connect_deadline <= now)
+                conn_drop_now(c, "connect timed out");
+        else if (c->head && c->head->deadline <= now)
+                conn_drop_now(c, "command timed out");
+        else
+                timeout_rearm(c);
+        return 0;
+}
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
+        RedisConn *c = userdata;
+
+        if (!c->ac)
+                (void) conn_start(c);
+        return 0;
+}
+
+static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
+
+static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv, const size_t *argvlen) {
+        if (!c->ac)
+                return -ENOTCONN;
+        if (redisAsyncCommandArgv(c->ac, reply_cb, p, argc, argv, argvlen) != REDIS_OK)
+                return -ENOTCONN;
+        p->deadline = now_usec() + c->timeout_usec;
+        pending_link(c, p);
+        if (c->head == p)
+                timeout_rearm(c);
+        return 0;
+}
+
+static void internal_reply(RedisConn *c, redisReply *reply, void *userdata) {
+        const char *what = userdata;
+
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+                log_error("Redis %s failed: %s", what, reply->str);
+                conn_schedule_drop(c, reply->str);
+        }
+}
+
+static int conn_start(RedisConn *c) {
+        redisAsyncContext *ac;
+        int r;
+
+        ac = c->unix_path ? redisAsyncConnectUnix(c->unix_path) : redisAsyncConnect(c->host, c->port);
+        if (!ac)
+                return -ENOMEM;
+        if (ac->err) {
+                char reason[256];
+                snprintf(reason, sizeof(reason), "%s", ac->errstr);
+                redisAsyncFree(ac);
+                c->ac = NULL;
+                conn_schedule_reconnect(c);
+                if (c->on_state)
+                        c->on_state(c, false, reason, c->userdata);
+                return -ECONNREFUSED;
+        }
+        ac->data = c;
+        r = adapter_attach(c, ac);
+        if (r < 0) {
+                redisAsyncFree(ac);
+                return r;
+        }
+        redisAsyncSetConnectCallback(ac, on_connect);
+        redisAsyncSetDisconnectCallback(ac, on_disconnect);
+        c->ac = ac;
+        c->connected = false;
+        c->connect_deadline = now_usec() + c->timeout_usec;
+
+        /* AUTH and SELECT go first: commands queued meanwhile follow them. */
+        if (c->password && *c->password) {
+                RedisPending *p = calloc(1, sizeof(RedisPending));
+                const char *argv[3] = { "AUTH" };
+                int argc = 1;
+                if (!p)
+                        return -ENOMEM;
+                if (c->username && *c->username)
+                        argv[argc++] = c->username;
+                argv[argc++] = c->password;
+                *p = (RedisPending) { .conn = c, .cb = internal_reply, .userdata = (void *) "AUTH", .internal = true };
+                if (send_argv(c, p, argc, argv, NULL) < 0)
+                        pending_free(p);
+        }
+        if (c->db != 0) {
+                RedisPending *p = calloc(1, sizeof(RedisPending));
+                char db[32];
+                const char *argv[2] = { "SELECT", db };
+                if (!p)
+                        return -ENOMEM;
+                snprintf(db, sizeof(db), "%" PRId64, c->db);
+                *p = (RedisPending) { .conn = c, .cb = internal_reply, .userdata = (void *) "SELECT", .internal = true };
+                if (send_argv(c, p, 2, argv, NULL) < 0)
+                        pending_free(p);
+        }
+        timeout_rearm(c);
+        return 0;
+}
+
+static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
+        RedisPending *p = privdata;
+        RedisConn *c = p->conn;
+        redisReply *reply = r;
+
+        pending_unlink(c, p);
+
+        if (reply && p->script && reply->type == REDIS_REPLY_ERROR &&
+            strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->ac == ac) {
+                /* Not loaded on this server (yet): EVAL loads and runs it. */
+                const char **argv = calloc((size_t) p->argc + 3, sizeof(char *));
+                size_t *argvlen = calloc((size_t) p->argc + 3, sizeof(size_t));
+                char nk[16];
+                const RedisScript *script = p->script;
+                if (argv && argvlen) {
+                        snprintf(nk, sizeof(nk), "%d", p->numkeys);
+                        argv[0] = "EVAL", argvlen[0] = 4;
+                        argv[1] = script->source, argvlen[1] = strlen(script->source);
+                        argv[2] = nk, argvlen[2] = strlen(nk);
+                        for (int i = 0; i < p->argc; i++) {
+                                argv[i + 3] = p->argv[i];
+                                argvlen[i + 3] = p->argvlen[i];
+                        }
+                        p->script = NULL; /* only once */
+                        if (send_argv(c, p, p->argc + 3, argv, argvlen) == 0) {
+                                free(argv);
+                                free(argvlen);
+                                return;
+                        }
+                        p->script = script;
+                }
+                free(argv);
+                free(argvlen);
+                /* could not resend: deliver the NOSCRIPT error */
+        }
+
+        if (p->cb)
+                p->cb(c, reply, p->userdata);
+        pending_free(p);
+        timeout_rearm(c);
+}
+
+int redis_conn_new(sd_event *e, const Config *cfg, RedisConnectFn on_state, void *userdata,
+                   RedisConn **ret) {
+        _cleanup_(redis_conn_freep) RedisConn *c = NULL;
+        const char *address;
+        int r;
+
+        if (!e || !cfg || !ret)
+                return -EINVAL;
+        if (config_get_bool(cfg, "redis", "tls"))
+                return log_error_errno(-EINVAL,
+                                       "redis.tls = true is not supported: hiredis 0.14 has no TLS. "
+                                       "Run stunnel (or another TLS-terminating proxy) on this host "
+                                       "and point redis.address at its local port.");
+        c = calloc(1, sizeof(RedisConn));
+        if (!c)
+                return -ENOMEM;
+        c->event = sd_event_ref(e);
+        c->on_state = on_state;
+        c->userdata = userdata;
+        address = config_get_string(cfg, "redis", "address");
+        r = redis_parse_address(address, &c->host, &c->port, &c->unix_path);
+        if (r < 0)
+                return log_error_errno(r, "Bad redis.address \"%s\" (expected host:port or unix:/path)", address);
+        c->username = strdup(config_get_string(cfg, "redis", "username"));
+        c->password = strdup(config_get_string(cfg, "redis", "password"));
+        if (!c->username || !c->password)
+                return -ENOMEM;
+        c->db = config_get_int(cfg, "redis", "db");
+        c->timeout_usec = config_get_duration_ms(cfg, "redis", "timeout") * 1000;
+
+        r = sd_event_add_time(e, &c->timeout_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timeout, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(c->timeout_timer, SD_EVENT_OFF);
+        r = sd_event_add_time(e, &c->reconnect_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_reconnect, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(c->reconnect_timer, SD_EVENT_OFF);
+        r = sd_event_add_defer(e, &c->drop_defer, on_drop_defer, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(c->drop_defer, SD_EVENT_OFF);
+
+        r = conn_start(c);
+        if (r < 0 && r != -ECONNREFUSED)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+RedisConn *redis_conn_free(RedisConn *c) {
+        if (!c)
+                return NULL;
+        c->on_state = NULL;
+        if (c->ac) {
+                redisAsyncContext *ac = c->ac;
+                c->ac = NULL;
+                redisAsyncFree(ac); /* pending callbacks get NULL */
+        }
+        sd_event_source_disable_unref(c->timeout_timer);
+        sd_event_source_disable_unref(c->reconnect_timer);
+        sd_event_source_disable_unref(c->drop_defer);
+        sd_event_unref(c->event);
+        free(c->drop_reason);
+        free(c->host);
+        free(c->unix_path);
+        free(c->username);
+        free(c->password);
+        free(c);
+        return NULL;
+}
+
+bool redis_conn_is_connected(const RedisConn *c) {
+        return c && c->connected;
+}
+
+size_t redis_conn_pending(const RedisConn *c) {
+        return c ? c->n_pending : 0;
+}
+
+int redis_command_argv(RedisConn *c, RedisReplyFn cb, void *userdata, int argc, const char **argv,
+                       const size_t *argvlen) {
+        RedisPending *p;
+        int r;
+
+        if (!c || argc <= 0 || !argv)
+                return -EINVAL;
+        if (argc > REDIS_ARGS_MAX + 3 || c->n_pending >= REDIS_PENDING_MAX)
+                return -E2BIG;
+        if (!c->ac)
+                return -ENOTCONN;
+        p = calloc(1, sizeof(RedisPending));
+        if (!p)
+                return -ENOMEM;
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata };
+        r = send_argv(c, p, argc, argv, argvlen);
+        if (r < 0)
+                pending_free(p);
+        return r;
+}
+
+int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *format, ...) {
+        RedisPending *p;
+        va_list ap;
+        int r;
+
+        if (!c || !format)
+                return -EINVAL;
+        if (c->n_pending >= REDIS_PENDING_MAX)
+                return -E2BIG;
+        if (!c->ac)
+                return -ENOTCONN;
+        p = calloc(1, sizeof(RedisPending));
+        if (!p)
+                return -ENOMEM;
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata };
+        va_start(ap, format);
+        r = redisvAsyncCommand(c->ac, reply_cb, p, format, ap);
+        va_end(ap);
+        if (r != REDIS_OK) {
+                pending_free(p);
+                return -ENOTCONN;
+        }
+        p->deadline = now_usec() + c->timeout_usec;
+        pending_link(c, p);
+        if (c->head == p)
+                timeout_rearm(c);
+        return 0;
+}
+
+void redis_script_init(RedisScript *s, const char *source) {
+        s->source = source;
+        sha1_hex(source, strlen(source), s->sha);
+}
+
+int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
+               int argc, const char **argv, const size_t *argvlen) {
+        const char **av = NULL;
+        size_t *al = NULL;
+        RedisPending *p;
+        char nk[16];
+        int r = -ENOMEM;
+
+        if (!c || !s || !s->source || argc < 0 || numkeys < 0 || numkeys > argc || (argc > 0 && !argv))
+                return -EINVAL;
+        if (argc > REDIS_ARGS_MAX || c->n_pending >= REDIS_PENDING_MAX)
+                return -E2BIG;
+        if (!c->ac)
+                return -ENOTCONN;
+
+        p = calloc(1, sizeof(RedisPending));
+        if (!p)
+                return -ENOMEM;
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s,
+                              .numkeys = numkeys, .argc = argc };
+        p->argv = calloc((size_t) argc + 1, sizeof(char *));
+        p->argvlen = calloc((size_t) argc + 1, sizeof(size_t));
+        av = calloc((size_t) argc + 3, sizeof(char *));
+        al = calloc((size_t) argc + 3, sizeof(size_t));
+        if (!p->argv || !p->argvlen || !av || !al)
+                goto fail;
+        for (int i = 0; i < argc; i++) {
+                size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
+                p->argv[i] = malloc(l + 1);
+                if (!p->argv[i])
+                        goto fail;
+                memcpy(p->argv[i], argv[i], l);
+                p->argv[i][l] = '\0';
+                p->argvlen[i] = l;
+        }
+        snprintf(nk, sizeof(nk), "%d", numkeys);
+        av[0] = "EVALSHA", al[0] = 7;
+        av[1] = s->sha, al[1] = 40;
+        av[2] = nk, al[2] = strlen(nk);
+        for (int i = 0; i < argc; i++) {
+                av[i + 3] = p->argv[i];
+                al[i + 3] = p->argvlen[i];
+        }
+        r = send_argv(c, p, argc + 3, av, al);
+        if (r < 0)
+                goto fail;
+        free(av);
+        free(al);
+        return 0;
+fail:
+        free(av);
+        free(al);
+        pending_free(p);
+        return r;
+}
+
+/* ------------------------------------------------------------ sync */
+
+static int seterr(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int seterr(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+        if (ret_error) {
+                free(*ret_error);
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) {
+        _cleanup_free_ char *host = NULL, *path = NULL;
+        _cleanup_(redisFreep) redisContext *ctx = NULL;
+        const char *address, *user, *pass;
+        uint64_t ms;
+        struct timeval tv;
+        int64_t db;
+        int port, r;
+
+        if (config_get_bool(cfg, "redis", "tls"))
+                return seterr(ret_error, -EINVAL,
+                              "redis.tls = true is not supported (hiredis 0.14 has no TLS); "
+                              "use stunnel or a TLS-terminating proxy");
+        address = config_get_string(cfg, "redis", "address");
+        r = redis_parse_address(address, &host, &port, &path);
+        if (r < 0)
+                return seterr(ret_error, r, "bad redis.address \"%s\"", address);
+        ms = config_get_duration_ms(cfg, "redis", "timeout");
+        tv = (struct timeval) { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
+
+        ctx = path ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, port, tv);
+        if (!ctx)
+                return seterr(ret_error, -ENOMEM, "out of memory");
+        if (ctx->err)
+                return seterr(ret_error, -ECONNREFUSED, "cannot connect to Redis at %s: %s", address,
+                              ctx->errstr);
+        if (ms > 0)
+                (void) redisSetTimeout(ctx, tv);
+
+        user = config_get_string(cfg, "redis", "username");
+        pass = config_get_string(cfg, "redis", "password");
+        if (*pass) {
+                _cleanup_redis_reply_ redisReply *reply = NULL;
+                const char *argv[3] = { "AUTH" };
+                int argc = 1;
+                if (*user)
+                        argv[argc++] = user;
+                argv[argc++] = pass;
+                reply = redisCommandArgv(ctx, argc, argv, NULL);
+                if (!reply)
+                        return seterr(ret_error, -EIO, "Redis AUTH: %s", ctx->errstr);
+                if (reply->type == REDIS_REPLY_ERROR)
+                        return seterr(ret_error, -EACCES, "Redis AUTH failed: %s", reply->str);
+        }
+        db = config_get_int(cfg, "redis", "db");
+        if (db != 0) {
+                _cleanup_redis_reply_ redisReply *reply = redisCommand(ctx, "SELECT %lld", (long long) db);
+                if (!reply)
+                        return seterr(ret_error, -EIO, "Redis SELECT: %s", ctx->errstr);
+                if (reply->type == REDIS_REPLY_ERROR)
+                        return seterr(ret_error, -EINVAL, "Redis SELECT %lld failed: %s", (long long) db,
+                                      reply->str);
+        }
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+redisReply *redis_sync_eval(redisContext *ctx, const RedisScript *s, int numkeys, int argc,
+                            const char **argv, const size_t *argvlen) {
+        _cleanup_free_ const char **av = NULL;
+        _cleanup_free_ size_t *al = NULL;
+        redisReply *reply;
+        char nk[16];
+
+        if (!ctx || !s || argc < 0 || argc > REDIS_ARGS_MAX || numkeys < 0 || numkeys > argc)
+                return NULL;
+        av = calloc((size_t) argc + 3, sizeof(char *));
+        al = calloc((size_t) argc + 3, sizeof(size_t));
+        if (!av || !al)
+                return NULL;
+        snprintf(nk, sizeof(nk), "%d", numkeys);
+        av[0] = "EVALSHA", al[0] = 7;
+        av[1] = s->sha, al[1] = 40;
+        av[2] = nk, al[2] = strlen(nk);
+        for (int i = 0; i < argc; i++) {
+                av[i + 3] = argv[i];
+                al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+        }
+        reply = redisCommandArgv(ctx, argc + 3, av, al);
+        if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+                freeReplyObject(reply);
+                av[0] = "EVAL", al[0] = 4;
+                av[1] = s->source, al[1] = strlen(s->source);
+                reply = redisCommandArgv(ctx, argc + 3, av, al);
+        }
+        return reply;
+}
