@@ -1,0 +1,90 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Build the libFuzzer targets and run each one for a while.
+#
+#   tests/fuzz/run-fuzzers.sh [target...]
+#
+# Environment:
+#   FUZZ_SECONDS    seconds per target (default 20)
+#   FUZZ_BUILD_DIR  build directory (default build-fuzz, relative to the source root)
+#   CC              compiler for a new build directory (default clang)
+#
+# Every executable tests/fuzz/fuzz-<name> in the build directory is a target
+# (or only those named on the command line). Each runs on a copy of
+# tests/fuzz/corpus/<name>/ (the checked-in corpus is never modified), with
+# tests/fuzz/<name>.dict if it exists. Crash inputs are kept in
+# <build>/fuzz-artifacts/<name>/. Exit status: 0 if no target found a
+# problem, 1 if any did, 2 if the build failed.
+
+set -u
+
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${FUZZ_SECONDS:-20}
+builddir=${FUZZ_BUILD_DIR:-build-fuzz}
+case "$builddir" in
+/*) ;;
+*) builddir="$srcdir/$builddir" ;;
+esac
+
+if [ ! -f "$builddir/build.ninja" ]; then
+        CC=${CC:-clang} meson setup "$builddir" "$srcdir" -Dfuzzing=true || exit 2
+else
+        meson configure "$builddir" -Dfuzzing=true || exit 2
+fi
+ninja -C "$builddir" || exit 2
+
+if [ $# -gt 0 ]; then
+        targets=""
+        for t in "$@"; do
+                targets="$targets $builddir/tests/fuzz/fuzz-${t#fuzz-}"
+        done
+else
+        targets=$(find "$builddir/tests/fuzz" -maxdepth 1 -type f -name 'fuzz-*' -perm -u+x | sort)
+fi
+if [ -z "$targets" ]; then
+        echo "no fuzz targets found in $builddir/tests/fuzz" >&2
+        exit 2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/imgflow-fuzz.XXXXXX") || exit 2
+trap 'rm -rf "$work"' EXIT INT TERM
+
+failed=""
+for exe in $targets; do
+        name=$(basename "$exe")
+        short=${name#fuzz-}
+        if [ ! -x "$exe" ]; then
+                echo "== $name: not built" >&2
+                failed="$failed $name"
+                continue
+        fi
+        corpus="$work/$short"
+        mkdir -p "$corpus"
+        if [ -d "$srcdir/tests/fuzz/corpus/$short" ]; then
+                cp -R "$srcdir/tests/fuzz/corpus/$short/." "$corpus/"
+        fi
+        artifacts="$builddir/fuzz-artifacts/$short"
+        mkdir -p "$artifacts"
+        set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+                -artifact_prefix="$artifacts/"
+        if [ -f "$srcdir/tests/fuzz/$short.dict" ]; then
+                set -- "$@" -dict="$srcdir/tests/fuzz/$short.dict"
+        fi
+        echo "== $name: ${seconds}s on a copy of tests/fuzz/corpus/$short"
+        if "$exe" "$@" "$corpus" >"$work/$short.log" 2>&1; then
+                grep -E '^(Done|stat::number_of_executed_units)' "$work/$short.log" || true
+                echo "== $name: ok"
+        else
+                tail -n 60 "$work/$short.log" >&2
+                echo "== $name: FAILED (inputs in $artifacts)" >&2
+                failed="$failed $name"
+        fi
+done
+
+if [ -n "$failed" ]; then
+        echo "fuzzing found problems in:$failed" >&2
+        exit 1
+fi
+echo "all fuzz targets ran ${seconds}s without a problem"
+exit 0
