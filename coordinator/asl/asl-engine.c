@@ -294,6 +294,8 @@ static json_t *resource_details(const char *resource) {
                         return json_pack("{s:s, s:s}", "resourceType", type ? type : "", "resource", colon + 1);
                 }
         }
+        if (resource && strncmp(resource, "arn:aws:lambda:", 15) == 0)
+                return json_pack("{s:s, s:s}", "resourceType", "lambda", "resource", resource);
         return json_pack("{s:s, s:s}", "resourceType", "task", "resource", resource ? resource : "");
 }
 

@@ -482,15 +482,15 @@ TEST(parallel_state_retry) {
         h_done(&h);
 }
 
-static const char *map_def =
-        "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items','MaxConcurrency':2,"
-        "'ItemSelector':{'i.$':'$$.Map.Item.Index','v.$':'$$.Map.Item.Value','tag.$':'$.tag'},"
-        "'ItemProcessor':{'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},"
-        "%s'End':true}}}";
+#define MAP_DEF                                                                                         \
+        "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items','MaxConcurrency':2,"             \
+        "'ItemSelector':{'i.$':'$$.Map.Item.Index','v.$':'$$.Map.Item.Value','tag.$':'$.tag'},"           \
+        "'ItemProcessor':{'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},"    \
+        "%s'End':true}}}"
 
 static void map_start(H *h, const char *extra, const char *input) {
         char *def;
-        if (asprintf(&def, map_def, extra) < 0)
+        if (asprintf(&def, MAP_DEF, extra) < 0)
                 abort();
         h_start(h, def, input);
         free(def);

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The `imgflow` command: a table of verbs (STYLE 11), one file per group of
+ * verbs. To add a verb:
+ *   1. write `int verb_<name>(const Verb *verb, int argc, char *argv[])` in
+ *      cli/cmd-<group>.c (argv[0] is the verb name; parse options with
+ *      getopt_long; on --help call cli_verb_help(verb, stdout) and return 0);
+ *   2. declare it below;
+ *   3. add {name, function, summary, help text} to `verbs[]` in cli/imgflow.c;
+ *   4. add cmd-<group>.c to `imgflow_sources` in cli/meson.build.
+ *
+ * Exit codes: 0 success, 1 the operation failed (an execution failed, a
+ * definition is invalid), 2 bad usage or unreadable input.
+ */
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "asl-util.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILED 1
+#define CLI_EXIT_USAGE 2
+
+typedef struct Verb Verb;
+typedef int (*VerbFunction)(const Verb *verb, int argc, char *argv[]);
+
+struct Verb {
+        const char *name;
+        VerbFunction run;
+        const char *summary;    /* one line, for `imgflow --help` */
+        const char *help;       /* usage and options, for `imgflow VERB --help` */
+};
+
+void cli_verb_help(const Verb *verb, FILE *f);
+
+/*
+ * Read a whole file (at most max_bytes) into a new NUL-terminated buffer.
+ * 0 and *ret / *ret_len, or -errno (-EFBIG when over max_bytes).
+ */
+int cli_read_file(const char *path, size_t max_bytes, char **ret, size_t *ret_len);
+
+/* Parse JSON text (any value). New reference or NULL with a message on stderr
+ * naming `what`. */
+json_t *cli_parse_json(const char *text, size_t len, const char *what);
+
+/* Verbs, grouped by file. */
+int verb_run(const Verb *verb, int argc, char *argv[]);                       /* cmd-run.c */
+int verb_validate_definition(const Verb *verb, int argc, char *argv[]);       /* cmd-validate.c */

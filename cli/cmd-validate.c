@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imgflow validate-state-machine-definition FILE
+ */
+
+#include <getopt.h>
+#include <string.h>
+
+#include "asl-definition.h"
+#include "cli.h"
+
+#ifndef ASL_MAX_DEFINITION_BYTES
+#define ASL_MAX_DEFINITION_BYTES (1024 * 1024)
+#endif
+
+int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_machine_ AslMachine *m = NULL;
+        _cleanup_free_ char *text = NULL;
+        AslDiag d = {};
+        size_t len;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        cli_verb_help(verb, stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        cli_verb_help(verb, stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                cli_verb_help(verb, stderr);
+                return CLI_EXIT_USAGE;
+        }
+
+        r = cli_read_file(argv[optind], ASL_MAX_DEFINITION_BYTES, &text, &len);
+        if (r < 0) {
+                fprintf(stderr, "imgflow: cannot read %s: %s\n", argv[optind],
+                        r == -EFBIG ? "larger than the definition size limit" : strerror(-r));
+                return CLI_EXIT_USAGE;
+        }
+
+        r = asl_machine_parse(text, len, &m, &d);
+        if (r < 0) {
+                for (size_t i = 0; i < d.n; i++)
+                        printf("%s: %s\n", d.entries[i].pointer[0] ? d.entries[i].pointer : "(root)",
+                               d.entries[i].message);
+                if (d.n == 0)
+                        printf("(root): invalid definition\n");
+                asl_diag_clear(&d);
+                return CLI_EXIT_FAILED;
+        }
+        asl_diag_clear(&d);
+        printf("OK\n");
+        return CLI_EXIT_OK;
+}

@@ -1,0 +1,106 @@
+#!/bin/sh
+# `imgflow run` and `imgflow validate-state-machine-definition` on every
+# example and mock test case: outputs (compared as JSON) and exit codes.
+#   test-cli-run.sh IMGFLOW SOURCE_ROOT
+set -u
+IMGFLOW=$1; SRC=$2
+command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail=0
+
+# json_eq FILE EXPECTED-JSON: true if FILE holds exactly one line of JSON equal to it
+json_eq() {
+        python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+ok = len(lines) == 1 and json.loads(lines[0]) == json.loads(sys.argv[2])
+if not ok:
+    print("    got:      %s" % "".join(lines).strip())
+    print("    expected: %s" % sys.argv[2])
+sys.exit(0 if ok else 1)
+PY
+}
+
+# check NAME EXPECTED-EXIT EXPECTED-JSON -- ARGS...
+check() {
+        name=$1; want_rc=$2; want_json=$3; shift 4
+        "$IMGFLOW" "$@" >"$T/out" 2>"$T/err"; rc=$?
+        if [ "$rc" -ne "$want_rc" ]; then
+                echo "FAIL $name: exit $rc, expected $want_rc"; sed 's/^/    /' "$T/err" "$T/out"; fail=1; return
+        fi
+        if [ -n "$want_json" ] && ! json_eq "$T/out" "$want_json"; then
+                echo "FAIL $name: output"; fail=1; return
+        fi
+        echo "ok   $name"
+}
+
+IP=$SRC/examples/image-pipeline
+PIPE="run $IP/image-pipeline.asl.json --input-file $IP/input.json --mock-config $IP/mocks.json"
+HAPPY='{"bucket":"photos","key":"raw/cat.jpg","validation":{"isValid":true,"format":"jpeg","width":4032,"height":3024},"processed":[{"resized":"resized/cat-1024.jpg"},{"filtered":"filtered/cat-sharpen-grayscale.jpg"}],"optimized":{"bucket":"photos","key":"optimized/cat.webp","bytes":183211}}'
+
+for f in "$SRC"/examples/*/*.asl.json; do
+        check "validate $(basename "$f")" 0 "" -- validate-state-machine-definition "$f"
+        "$IMGFLOW" validate-state-machine-definition "$f" | grep -qx OK || { echo "FAIL validate prints OK"; fail=1; }
+done
+
+check "pipeline HappyPath" 0 "$HAPPY" -- $PIPE --test-case HappyPath
+check "pipeline InvalidImage" 1 '{"Error":"Image.Invalid","Cause":"unsupported format: image/gif"}' -- $PIPE --test-case InvalidImage
+check "pipeline TransientFailureRetried" 0 "$HAPPY" -- $PIPE --test-case TransientFailureRetried
+check "pipeline TransientFailureExhausted" 1 '{"Error":"Lambda.TooManyRequestsException","Cause":"Rate exceeded"}' -- $PIPE --test-case TransientFailureExhausted
+check "pipeline CorruptImage" 1 '{"Error":"Image.Invalid","Cause":"VipsJpeg: premature end of JPEG image"}' -- $PIPE --test-case CorruptImage
+
+# the history of the retried case: Resize scheduled 3 times, the clock jumped 1 s then 2 s
+"$IMGFLOW" $PIPE --test-case TransientFailureRetried --history >/dev/null 2>"$T/hist"
+if python3 - "$T/hist" <<'PY'
+import json, sys, datetime
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+types = [e["type"] for e in ev]
+assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded", types
+assert [e["id"] for e in ev] == list(range(1, len(ev) + 1))
+assert all(e["previousEventId"] == e["id"] - 1 for e in ev)
+assert types.count("TaskFailed") == 2 and "ParallelStateStarted" in types and "ParallelStateSucceeded" in types
+entered = [e["stateEnteredEventDetails"]["name"] for e in ev if e["type"].endswith("StateEntered")]
+assert entered == ["ValidateImage", "IsImageValid", "ProcessImage", "Resize", "ApplyFilters",
+                   "OptimizeImage", "NotifySuccess", "Done"], entered
+ts = lambda e: datetime.datetime.strptime(e["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+assert (ts(ev[-1]) - ts(ev[0])).total_seconds() == 3.0, (ev[0]["timestamp"], ev[-1]["timestamp"])
+PY
+then echo "ok   pipeline history"; else echo "FAIL pipeline history"; fail=1; fi
+
+HE=$SRC/examples/hello/hello.asl.json
+check "hello World" 0 '{"greeting":"Hello, World!","name":"World","waitSeconds":3600,"kind":"classic"}' -- run "$HE" --input-file "$SRC/examples/hello/input.json"
+check "hello Ada" 0 '{"greeting":"Hello, Ada!","name":"Ada","waitSeconds":5,"kind":"personal"}' -- run "$HE" --input '{"name":"Ada","waitSeconds":5}'
+check "hello missing name" 1 "" -- run "$HE" --input '{"waitSeconds":5}'
+grep -q '"Error":"States.Runtime"\|"Error":"States.IntrinsicFailure"\|"Error":"States.ParameterPathFailure"' "$T/out" || { echo "FAIL hello missing name: error"; fail=1; }
+
+MP=$SRC/examples/map
+MAPRUN="run $MP/thumbnails.asl.json --input-file $MP/input.json"
+check "map no mocks" 0 '{"bucket":"photos","count":5,"thumbnails":[{"index":0,"bucket":"photos","key":"raw/a.jpg","width":256},{"index":1,"bucket":"photos","key":"raw/b.jpg","width":256},{"index":2,"bucket":"photos","key":"raw/c.jpg","width":256},{"index":3,"bucket":"photos","key":"raw/d.jpg","width":256},{"index":4,"bucket":"photos","key":"raw/e.jpg","width":256}]}' -- $MAPRUN
+check "map OneCorrupt" 0 '{"bucket":"photos","count":5,"thumbnails":[{"thumbnail":"thumbs/a.jpg"},{"Error":"Image.Invalid","Cause":"not a JPEG file"},{"thumbnail":"thumbs/other.jpg"},{"thumbnail":"thumbs/other.jpg"},{"thumbnail":"thumbs/other.jpg"}]}' -- $MAPRUN --mock-config "$MP/mocks.json" --test-case OneCorrupt
+check "map TwoCorrupt" 1 '{"Error":"States.ExceedToleratedFailureThreshold","Cause":"The specified tolerated failure threshold was exceeded"}' -- $MAPRUN --mock-config "$MP/mocks.json" --test-case TwoCorrupt
+
+# invalid definitions, bad arguments, help
+printf '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"r","Next":"Nowhere"}}}' >"$T/bad.asl.json"
+check "validate invalid" 1 "" -- validate-state-machine-definition "$T/bad.asl.json"
+grep -q '^/States/A/Next: ' "$T/out" || { echo "FAIL validate invalid: no pointer line"; cat "$T/out"; fail=1; }
+printf '{"StartAt":' >"$T/syntax.json"
+check "validate syntax error" 1 "" -- validate-state-machine-definition "$T/syntax.json"
+check "validate unreadable" 2 "" -- validate-state-machine-definition "$T/does-not-exist.json"
+check "validate no args" 2 "" -- validate-state-machine-definition
+check "run invalid definition" 2 "" -- run "$T/bad.asl.json"
+check "run bad input" 2 "" -- run "$HE" --input '{nope'
+check "run unknown test case" 2 "" -- $PIPE --test-case NoSuchCase
+check "run unknown option" 2 "" -- run "$HE" --frobnicate
+check "run --name" 0 "$HAPPY" -- run "$IP/image-pipeline.asl.json" --name image-pipeline --input-file "$IP/input.json" --mock-config "$IP/mocks.json" --test-case HappyPath
+check "unknown verb" 2 "" -- no-such-verb
+for v in run validate-state-machine-definition; do
+        check "$v --help" 0 "" -- $v --help
+        grep -q "^Usage: imgflow $v" "$T/out" || { echo "FAIL $v --help text"; fail=1; }
+done
+check "--help" 0 "" -- --help
+
+# an input over the payload limit (256 KiB) fails cleanly
+python3 -c 'import json; print(json.dumps({"blob": "x" * 300000}))' >"$T/big.json"
+check "input over payload limit" 1 "" -- run "$HE" --input-file "$T/big.json"
+
+exit $fail
