@@ -1,0 +1,1243 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * Tests for worker/image-ops.c and worker/image-vips.c. Images are made with
+ * libvips at test time in a temporary directory (removed at the end);
+ * hostile inputs (truncated, corrupt, empty, decompression bomb, SVG, path
+ * traversal) are built byte by byte.
+ */
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "image-ops.h"
+#include "storage.h"
+#include "test.h"
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct Fixture {
+        char tmp[64];
+        char root[128];
+        char outside[128];
+        Storage *s;
+        OpLimits limits;
+        OpContext ctx;
+} Fixture;
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void fixture_setup(Fixture *fx) {
+        ASSERT_INT_EQ(image_ops_init(1), 0);
+        snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/imgflow-imgops-XXXXXX");
+        ASSERT_NOT_NULL(mkdtemp(fx->tmp));
+        snprintf(fx->root, sizeof(fx->root), "%s/photos", fx->tmp);
+        snprintf(fx->outside, sizeof(fx->outside), "%s/outside", fx->tmp);
+        ASSERT_INT_EQ(mkdir(fx->root, 0755), 0);
+        ASSERT_INT_EQ(mkdir(fx->outside, 0755), 0);
+        ASSERT_INT_EQ(storage_new(&fx->s), 0);
+        ASSERT_INT_EQ(storage_add_bucket(fx->s, "photos", fx->root), 0);
+        op_limits_init_default(&fx->limits);
+        fx->ctx = (OpContext) {
+                .execution_id = "exec-id-1",
+                .execution_name = "exec-1",
+                .state_name = "Resize",
+                .task_id = "task-1",
+                .attempt = 1,
+                .limits = &fx->limits,
+        };
+}
+
+static void fixture_teardown(Fixture *fx) {
+        storage_free(fx->s);
+        nftw(fx->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *fx_path(Fixture *fx, const char *key) {
+        char *p = NULL;
+        ASSERT_TRUE(asprintf(&p, "%s/%s", fx->root, key) > 0);
+        return p;
+}
+
+static void mkdirs_for(const char *path) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = '\0';
+                        mkdir(buf, 0755);
+                        *p = '/';
+                }
+}
+
+/* ---- image makers ------------------------------------------------------- */
+
+/* w x h sRGB: R = noise, G = x gradient, B = y gradient. */
+static VipsImage *make_image(int w, int h, bool noise) {
+        VipsImage *xy = NULL, *x = NULL, *y = NULL, *gx = NULL, *gy = NULL, *r = NULL, *bands[3], *joined = NULL,
+                  *u = NULL, *out = NULL;
+
+        ASSERT_INT_EQ(vips_xyz(&xy, w, h, NULL), 0);
+        ASSERT_INT_EQ(vips_extract_band(xy, &x, 0, NULL), 0);
+        ASSERT_INT_EQ(vips_extract_band(xy, &y, 1, NULL), 0);
+        ASSERT_INT_EQ(vips_linear1(x, &gx, 255.0 / w, 0, NULL), 0);
+        ASSERT_INT_EQ(vips_linear1(y, &gy, 255.0 / h, 0, NULL), 0);
+        if (noise)
+                ASSERT_INT_EQ(vips_gaussnoise(&r, w, h, "mean", 128.0, "sigma", 60.0, NULL), 0);
+        else
+                ASSERT_INT_EQ(vips_linear1(x, &r, 0.0, 200.0, NULL), 0);
+        bands[0] = r;
+        bands[1] = gx;
+        bands[2] = gy;
+        ASSERT_INT_EQ(vips_bandjoin(bands, &joined, 3, NULL), 0);
+        ASSERT_INT_EQ(vips_cast_uchar(joined, &u, NULL), 0);
+        ASSERT_INT_EQ(vips_copy(u, &out, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        g_object_unref(xy);
+        g_object_unref(x);
+        g_object_unref(y);
+        g_object_unref(gx);
+        g_object_unref(gy);
+        g_object_unref(r);
+        g_object_unref(joined);
+        g_object_unref(u);
+        return out;
+}
+
+/* Save an image under key (format from the suffix, or `suffix` if given). */
+static void save_image(Fixture *fx, VipsImage *img, const char *key, const char *suffix) {
+        char *path = fx_path(fx, key);
+        void *buf = NULL;
+        size_t len = 0;
+        FILE *fp;
+
+        mkdirs_for(path);
+        ASSERT_INT_EQ(vips_image_write_to_buffer(img, suffix ? suffix : strrchr(key, '.'), &buf, &len, NULL), 0);
+        fp = fopen(path, "wb");
+        ASSERT_NOT_NULL(fp);
+        ASSERT_INT_EQ(fwrite(buf, 1, len, fp), len);
+        fclose(fp);
+        g_free(buf);
+        free(path);
+}
+
+static void make_file(Fixture *fx, const char *key, int w, int h, bool noise) {
+        VipsImage *img = make_image(w, h, noise);
+        save_image(fx, img, key, NULL);
+        g_object_unref(img);
+}
+
+static void write_bytes(Fixture *fx, const char *key, const void *data, size_t len) {
+        char *path = fx_path(fx, key);
+        FILE *fp;
+        mkdirs_for(path);
+        fp = fopen(path, "wb");
+        ASSERT_NOT_NULL(fp);
+        ASSERT_INT_EQ(fwrite(data, 1, len, fp), len);
+        fclose(fp);
+        free(path);
+}
+
+static void truncate_file(Fixture *fx, const char *key, double keep) {
+        char *path = fx_path(fx, key);
+        struct stat st;
+        ASSERT_INT_EQ(stat(path, &st), 0);
+        ASSERT_INT_EQ(truncate(path, (off_t) (st.st_size * keep)), 0);
+        free(path);
+}
+
+/* ---- running ops -------------------------------------------------------- */
+
+static int run(Fixture *fx, const char *op, const char *params_json, json_t **ret, TaskFailure *f) {
+        json_error_t err;
+        json_t *params = json_loads(params_json, 0, &err);
+        int r;
+
+        if (!params)
+                fprintf(stderr, "bad params JSON %s: %s\n", params_json, err.text);
+        ASSERT_NOT_NULL(params);
+        *ret = NULL;
+        task_failure_clear(f);
+        r = image_ops_run(op, NULL, 0, fx->s, params, &fx->ctx, ret, f);
+        if (r < 0 && getenv("TEST_VERBOSE"))
+                fprintf(stderr, "  %s -> %d %s: %s\n", op, r, f->error, f->cause);
+        json_decref(params);
+        return r;
+}
+
+/* Run, expect success, return the result (caller decrefs). */
+static json_t *run_ok(Fixture *fx, const char *op, const char *params_json) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        json_t *res = NULL;
+        int r = run(fx, op, params_json, &res, &f);
+        if (r < 0)
+                fprintf(stderr, "  %s %s failed: %s: %s\n", op, params_json, f.error, f.cause);
+        ASSERT_INT_EQ(r, 0);
+        ASSERT_NOT_NULL(res);
+        task_failure_clear(&f);
+        return res;
+}
+
+/* Run, expect the named failure; the cause must mention `cause_has` if given. */
+static void run_fail(Fixture *fx, const char *op, const char *params_json, const char *error, const char *cause_has) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        json_t *res = NULL;
+        int r = run(fx, op, params_json, &res, &f);
+        if (r >= 0 || !f.error || strcmp(f.error, error) != 0 || (cause_has && (!f.cause || !strstr(f.cause, cause_has))))
+                fprintf(stderr, "  %s %s: r=%d error=%s cause=%s\n", op, params_json, r, f.error ? f.error : "-",
+                        f.cause ? f.cause : "-");
+        ASSERT_TRUE(r < 0);
+        ASSERT_NULL(res);
+        ASSERT_STR_EQ(f.error, error);
+        if (cause_has) {
+                ASSERT_NOT_NULL(f.cause);
+                ASSERT_TRUE(strstr(f.cause, cause_has) != NULL);
+        }
+        task_failure_clear(&f);
+}
+
+/* Open an output (from a result's bucket/key) with libvips. */
+static VipsImage *open_result(Fixture *fx, json_t *res) {
+        const char *key = json_string_value(json_object_get(res, "key"));
+        char *path;
+        VipsImage *img;
+
+        ASSERT_NOT_NULL(key);
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "bucket")), "photos");
+        path = fx_path(fx, key);
+        img = vips_image_new_from_file(path, "access", VIPS_ACCESS_RANDOM, NULL);
+        if (!img)
+                fprintf(stderr, "  cannot open %s: %s\n", path, vips_error_buffer());
+        free(path);
+        ASSERT_NOT_NULL(img);
+        return img;
+}
+
+static const char *loader_of(VipsImage *img) {
+        const char *l = NULL;
+        if (vips_image_get_string(img, VIPS_META_LOADER, &l) < 0)
+                return "";
+        return l;
+}
+
+static double band_avg(VipsImage *img, int band) {
+        VipsImage *b = NULL;
+        double avg = -1;
+        ASSERT_INT_EQ(vips_extract_band(img, &b, band, NULL), 0);
+        ASSERT_INT_EQ(vips_avg(b, &avg, NULL), 0);
+        g_object_unref(b);
+        return avg;
+}
+
+static double deviation(VipsImage *img) {
+        double d = -1;
+        ASSERT_INT_EQ(vips_deviate(img, &d, NULL), 0);
+        return d;
+}
+
+static void assert_dims(Fixture *fx, json_t *res, int w, int h) {
+        VipsImage *img = open_result(fx, res);
+        if (vips_image_get_width(img) != w || vips_image_get_height(img) != h)
+                fprintf(stderr, "  got %dx%d, want %dx%d\n", vips_image_get_width(img), vips_image_get_height(img), w, h);
+        ASSERT_INT_EQ(vips_image_get_width(img), w);
+        ASSERT_INT_EQ(vips_image_get_height(img), h);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(res, "width")), w);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(res, "height")), h);
+        g_object_unref(img);
+}
+
+/* ---- validate ----------------------------------------------------------- */
+
+TEST(validate_good_image) {
+        Fixture fx;
+        json_t *res;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/a.png", 64, 48, false);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\"}");
+        ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
+        json_object_del(json_object_get(res, "metadata"), "size");
+        ASSERT_JSON_EQ(json_object_get(res, "metadata"),
+                       "{\"format\":\"png\",\"width\":64,\"height\":48,\"bands\":3,\"hasAlpha\":false,"
+                       "\"orientation\":1,\"space\":\"srgb\",\"pages\":1}");
+        json_decref(res);
+
+        /* The S3-event shape under "input" works too, and "formats" narrows. */
+        make_file(&fx, "raw/b.jpg", 32, 32, true);
+        res = run_ok(&fx, "image.validate", "{\"input\":{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\"}}");
+        ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "metadata"), "format")), "jpeg");
+        json_decref(res);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"formats\":[\"png\"]}");
+        ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.Unsupported");
+        json_decref(res);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"minWidth\":100}");
+        ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+static void expect_invalid(Fixture *fx, const char *key, const char *error) {
+        char params[256];
+        json_t *res;
+
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\"}", key);
+        res = run_ok(fx, "image.validate", params);
+        if (!json_is_false(json_object_get(res, "isValid")) ||
+            !json_is_string(json_object_get(res, "reason")) ||
+            strcmp(json_string_value(json_object_get(res, "error")) ?: "", error) != 0) {
+                char *s = json_dumps(res, 0);
+                fprintf(stderr, "  %s: %s\n", key, s);
+                free(s);
+        }
+        ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+        ASSERT_TRUE(json_is_string(json_object_get(res, "reason")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), error);
+        json_decref(res);
+
+        /* With failOnInvalid, the same is a task failure. */
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"failOnInvalid\":true}", key);
+        run_fail(fx, "image.validate", params, error, NULL);
+}
+
+TEST(validate_truncated_jpeg_and_png) {
+        Fixture fx;
+
+        fixture_setup(&fx);
+        make_file(&fx, "t/cut.jpg", 256, 256, true);
+        truncate_file(&fx, "t/cut.jpg", 0.5);
+        expect_invalid(&fx, "t/cut.jpg", "Image.Invalid");
+        make_file(&fx, "t/cut.png", 256, 256, true);
+        truncate_file(&fx, "t/cut.png", 0.5);
+        expect_invalid(&fx, "t/cut.png", "Image.Invalid");
+        /* And an operation on a truncated image fails as Image.Invalid. */
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/cut.png\",\"width\":50}", "Image.Invalid", NULL);
+        run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"t/cut.jpg\",\"format\":\"png\"}",
+                 "Image.Invalid", NULL);
+        fixture_teardown(&fx);
+}
+
+TEST(validate_corrupt_empty_and_garbage) {
+        Fixture fx;
+        unsigned char garbage[4096];
+        char *path;
+        FILE *fp;
+
+        fixture_setup(&fx);
+        /* Zero bytes. */
+        write_bytes(&fx, "t/empty.jpg", "", 0);
+        expect_invalid(&fx, "t/empty.jpg", "Image.Invalid");
+        /* Random bytes: no loader recognises them. */
+        for (size_t i = 0; i < sizeof(garbage); i++)
+                garbage[i] = (unsigned char) (i * 7919 + 13);
+        write_bytes(&fx, "t/garbage.jpg", garbage, sizeof(garbage));
+        expect_invalid(&fx, "t/garbage.jpg", "Image.Unsupported");
+        /* A JPEG whose headers after SOI are overwritten. */
+        make_file(&fx, "t/corrupt.jpg", 128, 128, true);
+        path = fx_path(&fx, "t/corrupt.jpg");
+        fp = fopen(path, "r+b");
+        ASSERT_NOT_NULL(fp);
+        fseek(fp, 2, SEEK_SET);
+        fwrite(garbage, 1, 600, fp);
+        fclose(fp);
+        free(path);
+        expect_invalid(&fx, "t/corrupt.jpg", "Image.Invalid");
+        /* Missing object: a storage failure, not a verdict. */
+        run_fail(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/none.jpg\"}", "Storage.NotFound", NULL);
+        fixture_teardown(&fx);
+}
+
+TEST(validate_sniffs_content_not_extension) {
+        Fixture fx;
+        json_t *res;
+        VipsImage *img;
+
+        fixture_setup(&fx);
+        img = make_image(40, 30, false);
+        save_image(&fx, img, "raw/really-png.jpg", ".png");
+        g_object_unref(img);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/really-png.jpg\"}");
+        ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "metadata"), "format")), "png");
+        json_decref(res);
+        res = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/really-png.jpg\",\"width\":20}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
+        assert_dims(&fx, res, 20, 15);
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+/* ---- hostile: bombs, SVG, traversal ------------------------------------- */
+
+static uint32_t crc32_buf(uint32_t crc, const unsigned char *p, size_t n) {
+        crc = ~crc;
+        while (n--) {
+                crc ^= *p++;
+                for (int k = 0; k < 8; k++)
+                        crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+        }
+        return ~crc;
+}
+
+static size_t png_chunk(unsigned char *out, const char *type, const unsigned char *data, uint32_t len) {
+        out[0] = len >> 24;
+        out[1] = len >> 16;
+        out[2] = len >> 8;
+        out[3] = len;
+        memcpy(out + 4, type, 4);
+        if (len)
+                memcpy(out + 8, data, len);
+        uint32_t crc = crc32_buf(0, out + 4, len + 4);
+        out[8 + len] = crc >> 24;
+        out[9 + len] = crc >> 16;
+        out[10 + len] = crc >> 8;
+        out[11 + len] = crc;
+        return 12 + len;
+}
+
+/* A ~70-byte PNG that declares 50,000 x 50,000 pixels (2.5 GP). */
+static size_t make_png_bomb(unsigned char *out) {
+        static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+        unsigned char ihdr[13] = {
+                0x00, 0x00, 0xC3, 0x50, /* width 50000 */
+                0x00, 0x00, 0xC3, 0x50, /* height 50000 */
+                8, 0, 0, 0, 0,          /* 8-bit grey, deflate, no filter, no interlace */
+        };
+        /* zlib stream: one stored block holding one 0 byte, adler32 = 0x00010001. */
+        static const unsigned char idat[] = { 0x78, 0x01, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x00,
+                                              0x00, 0x01, 0x00, 0x01 };
+        size_t n = 0;
+
+        memcpy(out, sig, 8);
+        n = 8;
+        n += png_chunk(out + n, "IHDR", ihdr, sizeof(ihdr));
+        n += png_chunk(out + n, "IDAT", idat, sizeof(idat));
+        n += png_chunk(out + n, "IEND", NULL, 0);
+        return n;
+}
+
+TEST(decompression_bomb_is_too_large) {
+        Fixture fx;
+        unsigned char bomb[128];
+        size_t n;
+        json_t *res;
+        struct timespec t0, t1;
+
+        fixture_setup(&fx);
+        n = make_png_bomb(bomb);
+        ASSERT_TRUE(n < 100);
+        write_bytes(&fx, "t/bomb.png", bomb, n);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\",\"width\":100}",
+                 "Image.TooLarge", "50000x50000");
+        run_fail(&fx, "image.pipeline",
+                 "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\",\"steps\":[{\"op\":\"rotate\",\"angle\":90}]}",
+                 "Image.TooLarge", NULL);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\"}");
+        ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.TooLarge");
+        json_decref(res);
+        run_fail(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\"}", "Image.TooLarge", NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* Refused from the header: no 2.5 GB decode happened. */
+        ASSERT_TRUE(t1.tv_sec - t0.tv_sec < 5);
+        fixture_teardown(&fx);
+}
+
+TEST(limits_from_context) {
+        Fixture fx;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/a.png", 64, 48, true);
+        fx.limits.max_pixels = 1000;
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
+                 "pixels");
+        op_limits_init_default(&fx.limits);
+        fx.limits.max_input_bytes = 100;
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
+                 "bytes");
+        op_limits_init_default(&fx.limits);
+        fx.limits.max_memory_bytes = 64 * 48 * 2;
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
+                 "budget");
+        op_limits_init_default(&fx.limits);
+        fx.limits.max_dimension = 100;
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":1000}", "Params.Invalid",
+                 "width");
+        fixture_teardown(&fx);
+}
+
+TEST(svg_is_unsupported) {
+        Fixture fx;
+        static const char svg[] =
+                "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"100\">"
+                "<rect width=\"100\" height=\"100\" fill=\"red\"/></svg>\n";
+        json_t *res;
+
+        fixture_setup(&fx);
+        write_bytes(&fx, "t/x.svg", svg, sizeof(svg) - 1);
+        write_bytes(&fx, "t/svg-as.png", svg, sizeof(svg) - 1);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/x.svg\",\"width\":10}", "Image.Unsupported",
+                 NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/svg-as.png\",\"width\":10}",
+                 "Image.Unsupported", NULL);
+        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/x.svg\"}");
+        ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.Unsupported");
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+TEST(path_traversal_is_refused) {
+        Fixture fx;
+        char link[256], target[256];
+        json_t *params, *res = NULL;
+        TaskFailure f = TASK_FAILURE_NULL;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/a.png", 16, 16, false);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"../x\",\"width\":10}", "Storage.InvalidKey", NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"/etc/passwd\",\"width\":10}",
+                 "Storage.InvalidKey", NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"a/../../x\",\"width\":10}",
+                 "Storage.InvalidKey", NULL);
+        run_fail(&fx, "image.metadata", "{\"bucket\":\"nope\",\"key\":\"raw/a.png\"}", "Storage.NotFound", NULL);
+        /* Output keys are checked too. */
+        run_fail(&fx, "image.resize",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10,"
+                 "\"output\":{\"bucket\":\"photos\",\"key\":\"../../escape.png\"}}",
+                 "Storage.InvalidKey", NULL);
+        /* A key with a NUL byte inside (explicit length). */
+        params = json_pack("{s:s, s:s%, s:i}", "bucket", "photos", "key", "raw/a.png\0/../../x", (size_t) 17,
+                           "width", 10);
+        ASSERT_NOT_NULL(params);
+        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Params.Invalid"); /* caught by the schema already */
+        json_decref(params);
+        params = json_pack("{s:{s:s, s:s%}, s:i}", "input", "bucket", "photos", "key", "raw/a.png\0/../../x",
+                           (size_t) 17, "width", 10);
+        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        json_decref(params);
+        task_failure_clear(&f);
+        /* A symlink leading out of the root. */
+        make_file(&fx, "raw/b.png", 16, 16, false);
+        snprintf(target, sizeof(target), "%s/raw/b.png", fx.root);
+        snprintf(link, sizeof(link), "%s/secret.png", fx.outside);
+        ASSERT_INT_EQ(rename(target, link), 0);
+        snprintf(link, sizeof(link), "%s/raw/link.png", fx.root);
+        snprintf(target, sizeof(target), "%s/secret.png", fx.outside);
+        ASSERT_INT_EQ(symlink(target, link), 0);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/link.png\",\"width\":10}",
+                 "Storage.AccessDenied", NULL);
+        fixture_teardown(&fx);
+}
+
+/* ---- resize ------------------------------------------------------------- */
+
+TEST(resize_fits) {
+        Fixture fx;
+        json_t *res;
+        VipsImage *img;
+        double px[4] = { 0 };
+        double *vec = NULL;
+        int n = 0;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/cat.png", 400, 300, false);
+#define R(params) run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"," params "}")
+        res = R("\"width\":100,\"height\":100");
+        assert_dims(&fx, res, 100, 100); /* default fit: cover */
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "processed/exec-1/Resize/raw/cat.png");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
+        ASSERT_TRUE(json_integer_value(json_object_get(res, "size")) > 0);
+        json_decref(res);
+        res = R("\"width\":100,\"height\":100,\"fit\":\"inside\"");
+        assert_dims(&fx, res, 100, 75);
+        json_decref(res);
+        res = R("\"width\":100,\"height\":100,\"fit\":\"fill\"");
+        assert_dims(&fx, res, 100, 100);
+        json_decref(res);
+        res = R("\"width\":100,\"height\":100,\"fit\":\"outside\"");
+        assert_dims(&fx, res, 133, 100);
+        json_decref(res);
+        res = R("\"width\":100,\"height\":100,\"fit\":\"contain\",\"background\":[255,0,0]");
+        assert_dims(&fx, res, 100, 100);
+        img = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_getpoint(img, &vec, &n, 50, 2, NULL), 0); /* letterbox band */
+        for (int i = 0; i < n && i < 4; i++)
+                px[i] = vec[i];
+        g_free(vec);
+        ASSERT_TRUE(px[0] > 250 && px[1] < 5 && px[2] < 5);
+        g_object_unref(img);
+        json_decref(res);
+        res = R("\"width\":200");
+        assert_dims(&fx, res, 200, 150);
+        json_decref(res);
+        res = R("\"height\":30");
+        assert_dims(&fx, res, 40, 30);
+        json_decref(res);
+        /* withoutEnlargement (default true). */
+        res = R("\"width\":800");
+        assert_dims(&fx, res, 400, 300);
+        json_decref(res);
+        res = R("\"width\":800,\"withoutEnlargement\":false");
+        assert_dims(&fx, res, 800, 600);
+        json_decref(res);
+        /* Another format and an explicit output. */
+        res = R("\"width\":100,\"format\":\"webp\",\"output\":{\"bucket\":\"photos\",\"key\":\"out/x.webp\"}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "out/x.webp");
+        img = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(img), "webpload");
+        g_object_unref(img);
+        json_decref(res);
+        res = R("\"width\":100,\"format\":\"jpeg\",\"outputPrefix\":\"thumbs/\",\"outputBucket\":\"photos\"");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "thumbs/exec-1/Resize/raw/cat.jpg");
+        json_decref(res);
+#undef R
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"}", "Params.Invalid", "width");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":\"abc\"}",
+                 "Params.Invalid", "width");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":0}", "Params.Invalid",
+                 "width");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":10,\"fit\":\"squash\"}",
+                 "Params.Invalid", "fit");
+        run_fail(&fx, "image.resize", "{\"width\":10}", "Params.Invalid", "input");
+        fixture_teardown(&fx);
+}
+
+TEST(resize_output_key_is_deterministic) {
+        Fixture fx;
+        json_t *a, *b;
+        char dir[256];
+        struct stat st;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/cat.jpg", 120, 80, true);
+        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
+        b = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), json_string_value(json_object_get(b, "key")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), "processed/exec-1/Resize/raw/cat.jpg");
+        snprintf(dir, sizeof(dir), "%s/processed/exec-1/Resize/raw/cat.jpg", fx.root);
+        ASSERT_INT_EQ(stat(dir, &st), 0);
+        json_decref(a);
+        json_decref(b);
+        /* Unsafe execution/state names become safe key components. */
+        fx.ctx.execution_name = "../../evil/name";
+        fx.ctx.state_name = "..";
+        a = run_ok(&fx, "image.thumbnail", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\"}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), "processed/.._.._evil_name/_/raw/cat.jpg");
+        assert_dims(&fx, a, 120, 80); /* cover 200x200 without enlargement: unchanged */
+        json_decref(a);
+        fixture_teardown(&fx);
+}
+
+TEST(exif_orientation_applied_and_stripped) {
+        Fixture fx;
+        VipsImage *img, *tagged = NULL, *out;
+        json_t *res;
+
+        fixture_setup(&fx);
+        img = make_image(40, 20, true);
+        ASSERT_INT_EQ(vips_copy(img, &tagged, NULL), 0);
+        vips_image_set_int(tagged, "orientation", 6);
+        vips_image_set_string(tagged, "exif-ifd0-Make", "TestCam");
+        save_image(&fx, tagged, "raw/rot.jpg", NULL);
+        g_object_unref(img);
+        g_object_unref(tagged);
+
+        res = run_ok(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\"}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(res, "orientation")), 6);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(res, "exif"), "orientation")), 6);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "exif"), "make")), "TestCam");
+        ASSERT_TRUE(json_is_true(json_object_get(res, "hasExif")));
+        json_decref(res);
+
+        /* Convert: upright (20x40), and metadata stripped by default. */
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\"}");
+        assert_dims(&fx, res, 20, 40);
+        out = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_image_get_orientation(out), 1);
+        ASSERT_FALSE(vips_image_get_typeof(out, VIPS_META_EXIF_NAME));
+        ASSERT_FALSE(vips_image_get_typeof(out, VIPS_META_ICC_NAME));
+        g_object_unref(out);
+        json_decref(res);
+
+        /* keepMetadata keeps EXIF, with the orientation reset. */
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\",\"keepMetadata\":true,"
+                     "\"output\":{\"bucket\":\"photos\",\"key\":\"keep.jpg\"}}");
+        out = open_result(&fx, res);
+        ASSERT_TRUE(vips_image_get_typeof(out, VIPS_META_EXIF_NAME) != 0);
+        ASSERT_INT_EQ(vips_image_get_orientation(out), 1);
+        ASSERT_INT_EQ(vips_image_get_width(out), 20);
+        g_object_unref(out);
+        json_decref(res);
+
+        /* Resize sees the upright image: width 10 -> 10x20. */
+        res = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"width\":10}");
+        assert_dims(&fx, res, 10, 20);
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+/* ---- crop, rotate, flip ------------------------------------------------- */
+
+TEST(crop_rotate_flip) {
+        Fixture fx;
+        json_t *res;
+        VipsImage *in, *out;
+        double *a = NULL, *b = NULL;
+        int na = 0, nb = 0;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/g.png", 200, 100, false);
+#define P(extra) "{\"bucket\":\"photos\",\"key\":\"raw/g.png\"," extra "}"
+        res = run_ok(&fx, "image.crop", P("\"left\":10,\"top\":20,\"width\":50,\"height\":40"));
+        assert_dims(&fx, res, 50, 40);
+        json_decref(res);
+        res = run_ok(&fx, "image.crop", P("\"width\":60,\"height\":60,\"strategy\":\"attention\""));
+        assert_dims(&fx, res, 60, 60);
+        json_decref(res);
+        res = run_ok(&fx, "image.crop", P("\"width\":60,\"height\":60,\"strategy\":\"entropy\""));
+        assert_dims(&fx, res, 60, 60);
+        json_decref(res);
+        run_fail(&fx, "image.crop", P("\"left\":190,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid", "outside");
+        run_fail(&fx, "image.crop", P("\"left\":-1,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid", "left");
+        run_fail(&fx, "image.crop", P("\"left\":0,\"top\":0"), "Params.Invalid", "width");
+
+        res = run_ok(&fx, "image.rotate", P("\"angle\":90"));
+        assert_dims(&fx, res, 100, 200);
+        json_decref(res);
+        res = run_ok(&fx, "image.rotate", P("\"angle\":-90"));
+        assert_dims(&fx, res, 100, 200);
+        json_decref(res);
+        res = run_ok(&fx, "image.rotate", P("\"angle\":180"));
+        assert_dims(&fx, res, 200, 100);
+        json_decref(res);
+        res = run_ok(&fx, "image.rotate", P("\"angle\":45,\"background\":[255,255,255]"));
+        out = open_result(&fx, res);
+        ASSERT_TRUE(vips_image_get_width(out) > 200 && vips_image_get_height(out) > 200);
+        g_object_unref(out);
+        json_decref(res);
+        run_fail(&fx, "image.rotate", P("\"angle\":\"ninety\""), "Params.Invalid", "angle");
+
+        /* Horizontal flip: output (0, y) is input (w-1, y). */
+        res = run_ok(&fx, "image.flip", P("\"direction\":\"horizontal\""));
+        out = open_result(&fx, res);
+        in = vips_image_new_from_file(fx_path(&fx, "raw/g.png"), NULL);
+        ASSERT_NOT_NULL(in);
+        ASSERT_INT_EQ(vips_getpoint(out, &a, &na, 0, 5, NULL), 0);
+        ASSERT_INT_EQ(vips_getpoint(in, &b, &nb, 199, 5, NULL), 0);
+        ASSERT_INT_EQ(na, nb);
+        for (int i = 0; i < na; i++)
+                ASSERT_DBL_EQ(a[i], b[i]);
+        g_free(a);
+        g_free(b);
+        g_object_unref(out);
+        json_decref(res);
+        /* Vertical flip: output (x, 0) is input (x, h-1). */
+        res = run_ok(&fx, "image.flip", P("\"direction\":\"vertical\""));
+        out = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_getpoint(out, &a, &na, 5, 0, NULL), 0);
+        ASSERT_INT_EQ(vips_getpoint(in, &b, &nb, 5, 99, NULL), 0);
+        for (int i = 0; i < na; i++)
+                ASSERT_DBL_EQ(a[i], b[i]);
+        g_free(a);
+        g_free(b);
+        g_object_unref(out);
+        g_object_unref(in);
+        json_decref(res);
+        run_fail(&fx, "image.flip", P("\"direction\":\"diagonal\""), "Params.Invalid", "direction");
+#undef P
+        fixture_teardown(&fx);
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+static VipsImage *filter_run(Fixture *fx, const char *filters) {
+        char params[512];
+        json_t *res;
+        VipsImage *img;
+
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":%s}", filters);
+        res = run_ok(fx, "image.filter", params);
+        img = open_result(fx, res);
+        json_decref(res);
+        return img;
+}
+
+TEST(filters_change_pixels) {
+        Fixture fx;
+        VipsImage *in, *out;
+        double din;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/n.png", 128, 96, true);
+        in = vips_image_new_from_file(fx_path(&fx, "raw/n.png"), NULL);
+        ASSERT_NOT_NULL(in);
+        din = deviation(in);
+
+        out = filter_run(&fx, "[\"grayscale\"]");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 1);
+        ASSERT_INT_EQ(vips_image_get_width(out), 128);
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"blur\",\"sigma\":3}]");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        ASSERT_TRUE(band_avg(out, 0) > 100 && band_avg(out, 0) < 156);
+        {
+                /* Noise band: the deviation drops a lot. */
+                VipsImage *b0 = NULL, *i0 = NULL;
+                ASSERT_INT_EQ(vips_extract_band(out, &b0, 0, NULL), 0);
+                ASSERT_INT_EQ(vips_extract_band(in, &i0, 0, NULL), 0);
+                ASSERT_TRUE(deviation(b0) < deviation(i0) / 2);
+                g_object_unref(b0);
+                g_object_unref(i0);
+        }
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"sharpen\",\"kernel\":true}]");
+        ASSERT_TRUE(deviation(out) > din);
+        g_object_unref(out);
+        out = filter_run(&fx, "[{\"type\":\"sharpen\",\"sigma\":2}]");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[\"sepia\"]");
+        ASSERT_TRUE(band_avg(out, 0) > band_avg(out, 1) && band_avg(out, 1) > band_avg(out, 2));
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"brightness\",\"value\":0.5}]");
+        ASSERT_TRUE(fabs(band_avg(out, 1) - band_avg(in, 1) * 0.5) < 2);
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"contrast\",\"value\":0}]");
+        ASSERT_TRUE(deviation(out) < 1.0);
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"saturation\",\"value\":0}]");
+        ASSERT_TRUE(fabs(band_avg(out, 0) - band_avg(out, 1)) < 3 && fabs(band_avg(out, 1) - band_avg(out, 2)) < 3);
+        g_object_unref(out);
+
+        out = filter_run(&fx, "[{\"type\":\"tint\",\"color\":[255,0,0]}]");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        ASSERT_TRUE(band_avg(out, 0) > 50 && band_avg(out, 1) < 1 && band_avg(out, 2) < 1);
+        g_object_unref(out);
+
+        /* Several in a row. */
+        out = filter_run(&fx, "[\"grayscale\",{\"type\":\"blur\",\"sigma\":1},\"sepia\"]");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        g_object_unref(out);
+
+        run_fail(&fx, "image.filter", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[\"emboss\"]}",
+                 "Params.Invalid", "filters[0]");
+        run_fail(&fx, "image.filter",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[\"sepia\",{\"type\":\"blur\",\"sigma\":0}]}",
+                 "Params.Invalid", "filters[1].sigma");
+        run_fail(&fx, "image.filter", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[]}", "Params.Invalid",
+                 "filters");
+        g_object_unref(in);
+        fixture_teardown(&fx);
+}
+
+/* ---- watermark ---------------------------------------------------------- */
+
+static double region_avg(VipsImage *img, int x, int y, int w, int h) {
+        VipsImage *r = NULL;
+        double avg;
+        ASSERT_INT_EQ(vips_extract_area(img, &r, x, y, w, h, NULL), 0);
+        ASSERT_INT_EQ(vips_avg(r, &avg, NULL), 0);
+        g_object_unref(r);
+        return avg;
+}
+
+TEST(watermark_text_and_image) {
+        Fixture fx;
+        VipsImage *black, *logo, *out, *a = NULL, *b = NULL;
+        json_t *res;
+
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(vips_black(&a, 200, 100, "bands", 3, NULL), 0);
+        ASSERT_INT_EQ(vips_copy(a, &black, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        save_image(&fx, black, "raw/black.png", NULL);
+        g_object_unref(a);
+        ASSERT_INT_EQ(vips_black(&a, 40, 20, "bands", 3, NULL), 0);
+        ASSERT_INT_EQ(vips_linear1(a, &b, 1.0, 255.0, NULL), 0);
+        g_object_unref(a);
+        ASSERT_INT_EQ(vips_cast_uchar(b, &a, NULL), 0);
+        ASSERT_INT_EQ(vips_copy(a, &logo, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        save_image(&fx, logo, "brand/logo.png", NULL);
+        g_object_unref(a);
+        g_object_unref(b);
+
+        res = run_ok(&fx, "image.watermark",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"text\":\"imgflow\",\"fontSize\":20,"
+                     "\"gravity\":\"southeast\",\"opacity\":1,\"margin\":5}");
+        assert_dims(&fx, res, 200, 100);
+        out = open_result(&fx, res);
+        ASSERT_TRUE(region_avg(out, 100, 50, 100, 50) > 5); /* text there */
+        ASSERT_TRUE(region_avg(out, 0, 0, 80, 40) < 0.5);   /* not elsewhere */
+        g_object_unref(out);
+        json_decref(res);
+
+        res = run_ok(&fx, "image.watermark",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"image\":{\"bucket\":\"photos\","
+                     "\"key\":\"brand/logo.png\"},\"gravity\":\"northwest\",\"opacity\":0.5,\"margin\":10}");
+        out = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        /* 50% white over black, at (10,10)..(50,30). */
+        ASSERT_TRUE(fabs(region_avg(out, 12, 12, 30, 15) - 127.5) < 3);
+        ASSERT_TRUE(region_avg(out, 100, 50, 100, 50) < 0.5);
+        g_object_unref(out);
+        json_decref(res);
+
+        run_fail(&fx, "image.watermark", "{\"bucket\":\"photos\",\"key\":\"raw/black.png\"}", "Params.Invalid", "image");
+        run_fail(&fx, "image.watermark",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"no.png\"}}",
+                 "Storage.NotFound", NULL);
+        run_fail(&fx, "image.watermark",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"../x.png\"}}",
+                 "Storage.InvalidKey", NULL);
+        g_object_unref(black);
+        g_object_unref(logo);
+        fixture_teardown(&fx);
+}
+
+/* ---- encoders ----------------------------------------------------------- */
+
+TEST(convert_and_optimize) {
+        Fixture fx;
+        json_t *res, *res2;
+        VipsImage *out;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/n.png", 256, 128, true);
+
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
+                                           "\"quality\":90,\"progressive\":true}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "processed/exec-1/Resize/raw/n.jpg");
+        out = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(out), "jpegload");
+        {
+                int interlaced = 0;
+                ASSERT_INT_EQ(vips_image_get_int(out, "interlaced", &interlaced), 0);
+                ASSERT_INT_EQ(interlaced, 1);
+        }
+        g_object_unref(out);
+        /* Lower quality -> smaller file. */
+        res2 = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
+                                            "\"quality\":20,\"output\":{\"bucket\":\"photos\",\"key\":\"q20.jpg\"}}");
+        ASSERT_TRUE(json_integer_value(json_object_get(res2, "size")) < json_integer_value(json_object_get(res, "size")));
+        json_decref(res);
+        json_decref(res2);
+
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"webp\","
+                                           "\"lossless\":true}");
+        out = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(out), "webpload");
+        ASSERT_INT_EQ(vips_image_get_width(out), 256);
+        g_object_unref(out);
+        json_decref(res);
+
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"png\","
+                                           "\"palette\":true,\"output\":{\"bucket\":\"photos\",\"key\":\"pal.png\"}}");
+        out = open_result(&fx, res);
+        {
+                int palette = 0;
+                ASSERT_STR_EQ(loader_of(out), "pngload");
+                if (vips_image_get_typeof(out, "palette-bit-depth"))
+                        ASSERT_INT_EQ(vips_image_get_int(out, "palette-bit-depth", &palette), 0);
+                else
+                        ASSERT_INT_EQ(vips_image_get_int(out, "bits-per-sample", &palette), 0);
+                ASSERT_TRUE(palette > 0 && palette <= 8);
+        }
+        g_object_unref(out);
+        json_decref(res);
+
+        res = run_ok(&fx, "image.optimize", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\"}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
+        json_decref(res);
+
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"tiff\"}");
+        out = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(out), "tiffload");
+        g_object_unref(out);
+        json_decref(res);
+
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"gif\"}");
+        out = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(out), "gifload");
+        g_object_unref(out);
+        json_decref(res);
+
+        /* AVIF: either it works or it is a named Image.Unsupported. */
+        {
+                TaskFailure f = TASK_FAILURE_NULL;
+                int r = run(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"avif\"}",
+                            &res, &f);
+                if (r == 0) {
+                        ASSERT_TRUE(image_ops_have_heif_save());
+                        out = open_result(&fx, res);
+                        ASSERT_STR_EQ(loader_of(out), "heifload");
+                        g_object_unref(out);
+                        json_decref(res);
+                } else
+                        ASSERT_STR_EQ(f.error, "Image.Unsupported");
+                task_failure_clear(&f);
+        }
+        run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\"}", "Params.Invalid", "format");
+        run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"bmp\"}",
+                 "Params.Invalid", "format");
+        fixture_teardown(&fx);
+}
+
+TEST(inputs_of_each_format) {
+        Fixture fx;
+        static const char *keys[] = { "in/a.jpg", "in/a.png", "in/a.webp", "in/a.gif", "in/a.tif" };
+        static const char *formats[] = { "jpeg", "png", "webp", "gif", "tiff" };
+
+        fixture_setup(&fx);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                char params[256];
+                json_t *res;
+
+                make_file(&fx, keys[i], 90, 60, false);
+                snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":30}", keys[i]);
+                res = run_ok(&fx, "image.resize", params);
+                ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), formats[i]);
+                assert_dims(&fx, res, 30, 20);
+                json_decref(res);
+                snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\"}", keys[i]);
+                res = run_ok(&fx, "image.validate", params);
+                ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
+                json_decref(res);
+        }
+        fixture_teardown(&fx);
+}
+
+/* ---- metadata ----------------------------------------------------------- */
+
+TEST(metadata_icc_and_fields) {
+        Fixture fx;
+        VipsImage *img, *icc = NULL;
+        json_t *res;
+
+        fixture_setup(&fx);
+        img = make_image(50, 40, false);
+        /* Attach the built-in sRGB profile. */
+        ASSERT_INT_EQ(vips_icc_transform(img, &icc, "srgb", "input_profile", "srgb", NULL), 0);
+        save_image(&fx, icc, "raw/icc.jpg", NULL);
+        g_object_unref(icc);
+        g_object_unref(img);
+
+        res = run_ok(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"raw/icc.jpg\"}");
+        ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "jpeg");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(res, "width")), 50);
+        ASSERT_TRUE(json_is_object(json_object_get(res, "icc")));
+        ASSERT_TRUE(json_is_string(json_object_get(json_object_get(res, "icc"), "description")));
+        ASSERT_TRUE(strlen(json_string_value(json_object_get(json_object_get(res, "icc"), "description"))) > 0);
+        ASSERT_TRUE(json_is_false(json_object_get(res, "hasXmp")));
+        json_decref(res);
+
+        make_file(&fx, "raw/plain.png", 10, 10, false);
+        res = run_ok(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"raw/plain.png\"}");
+        ASSERT_TRUE(json_is_null(json_object_get(res, "icc")));
+        ASSERT_TRUE(json_is_null(json_object_get(json_object_get(res, "exif"), "make")));
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+/* ---- pipeline ----------------------------------------------------------- */
+
+TEST(pipeline_steps) {
+        Fixture fx;
+        json_t *res;
+        VipsImage *out;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/p.jpg", 400, 200, true);
+        res = run_ok(&fx, "image.pipeline",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"format\":\"png\",\"steps\":["
+                     "{\"op\":\"resize\",\"width\":200},"
+                     "{\"op\":\"crop\",\"left\":0,\"top\":0,\"width\":150,\"height\":80},"
+                     "{\"op\":\"rotate\",\"angle\":90},"
+                     "{\"op\":\"flip\",\"direction\":\"horizontal\"},"
+                     "{\"op\":\"filter\",\"filters\":[\"grayscale\"]},"
+                     "{\"op\":\"watermark\",\"text\":\"x\",\"fontSize\":10}"
+                     "]}");
+        assert_dims(&fx, res, 80, 150);
+        out = open_result(&fx, res);
+        ASSERT_STR_EQ(loader_of(out), "pngload");
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3); /* the watermark made it sRGB again */
+        ASSERT_TRUE(fabs(band_avg(out, 0) - band_avg(out, 1)) < 3);
+        g_object_unref(out);
+        json_decref(res);
+
+        run_fail(&fx, "image.pipeline",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[{\"op\":\"resize\",\"width\":10},"
+                 "{\"op\":\"crop\",\"width\":\"x\",\"height\":1}]}",
+                 "Params.Invalid", "steps[1].width");
+        run_fail(&fx, "image.pipeline",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[{\"op\":\"explode\"}]}",
+                 "Params.Invalid", "steps[0].op");
+        run_fail(&fx, "image.pipeline",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[{\"op\":\"filter\",\"filters\":[\"nope\"]}]}",
+                 "Params.Invalid", "steps[0].filters[0]");
+        run_fail(&fx, "image.pipeline", "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[]}",
+                 "Params.Invalid", "steps");
+        fixture_teardown(&fx);
+}
+
+/* ---- table, test ops, threads ------------------------------------------- */
+
+static int op_custom(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f) {
+        *ret = json_pack("{s:s}", "custom", ctx->state_name);
+        return 0;
+}
+
+TEST(table_and_registry) {
+        Fixture fx;
+        static const ParamSpec custom_params[] = { { "topic", PARAM_STRING, true }, {} };
+        static const Operation extra[] = {
+                { "notify", custom_params, op_custom, "test hook" },
+                { "test.echo", NULL, op_custom, "override" },
+        };
+        size_t n = 0;
+        const Operation *t = image_ops_table(&n);
+        json_t *params, *res = NULL;
+        TaskFailure f = TASK_FAILURE_NULL;
+
+        fixture_setup(&fx);
+        ASSERT_TRUE(n >= 15);
+        for (size_t i = 0; i < n; i++) {
+                ASSERT_NOT_NULL(t[i].name);
+                ASSERT_NOT_NULL(t[i].fn);
+                ASSERT_TRUE(image_ops_find(t[i].name, NULL, 0) == &t[i]);
+        }
+        ASSERT_NULL(image_ops_find("notify", NULL, 0));
+        ASSERT_TRUE(image_ops_find("notify", extra, 2) == &extra[0]);
+        ASSERT_TRUE(image_ops_find("test.echo", extra, 2) == &extra[1]);
+        ASSERT_TRUE(image_ops_find("image.resize", extra, 2) != NULL);
+
+        params = json_pack("{s:s}", "topic", "t");
+        ASSERT_INT_EQ(image_ops_run("notify", extra, 2, fx.s, params, &fx.ctx, &res, &f), 0);
+        ASSERT_JSON_EQ(res, "{\"custom\":\"Resize\"}");
+        json_decref(res);
+        json_decref(params);
+        params = json_object();
+        ASSERT_TRUE(image_ops_run("notify", extra, 2, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Params.Invalid");
+        ASSERT_TRUE(strstr(f.cause, "topic") != NULL);
+        ASSERT_TRUE(image_ops_run("image.explode", extra, 2, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Operation.Unknown");
+        json_decref(params);
+        /* Parameters must be an object. */
+        params = json_array();
+        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Params.Invalid");
+        json_decref(params);
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+TEST(test_ops) {
+        Fixture fx;
+        json_t *res;
+        struct timespec t0, t1;
+        atomic_bool cancel = true;
+
+        fixture_setup(&fx);
+        res = run_ok(&fx, "test.echo", "{\"a\":[1,2,{\"b\":null}]}");
+        ASSERT_JSON_EQ(res, "{\"a\":[1,2,{\"b\":null}]}");
+        json_decref(res);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        res = run_ok(&fx, "test.sleep", "{\"ms\":30}");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ASSERT_TRUE((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 30);
+        ASSERT_JSON_EQ(res, "{\"slept\":30}");
+        json_decref(res);
+        fx.limits.max_sleep_ms = 10;
+        run_fail(&fx, "test.sleep", "{\"ms\":30}", "Params.Invalid", "ms");
+        op_limits_init_default(&fx.limits);
+        fx.ctx.cancel = &cancel;
+        run_fail(&fx, "test.sleep", "{\"ms\":5000}", "Task.Cancelled", NULL);
+        fx.ctx.cancel = NULL;
+
+        run_fail(&fx, "test.fail", "{}", "Test.Failure", NULL);
+        run_fail(&fx, "test.fail", "{\"error\":\"Custom.Error\",\"cause\":\"because\"}", "Custom.Error", "because");
+        fx.ctx.attempt = 1;
+        run_fail(&fx, "test.fail", "{\"failAttempts\":2}", "Test.Failure", NULL);
+        fx.ctx.attempt = 2;
+        run_fail(&fx, "test.fail", "{\"failAttempts\":2}", "Test.Failure", NULL);
+        fx.ctx.attempt = 3;
+        res = run_ok(&fx, "test.fail", "{\"failAttempts\":2}");
+        ASSERT_JSON_EQ(res, "{\"attempt\":3,\"succeeded\":true}");
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
+typedef struct ThreadArg {
+        Fixture *fx;
+        int idx;
+        int r;
+} ThreadArg;
+
+static void *thread_main(void *p) {
+        ThreadArg *a = p;
+        char params[256];
+        json_t *in, *res = NULL;
+        TaskFailure f = TASK_FAILURE_NULL;
+        OpContext ctx = a->fx->ctx;
+        char state[32];
+
+        snprintf(state, sizeof(state), "S%d", a->idx);
+        ctx.state_name = state;
+        a->r = 0;
+        for (int i = 0; i < 5 && a->r == 0; i++) {
+                snprintf(params, sizeof(params),
+                         "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":%d}",
+                         a->idx % 2 ? "raw/t.jpg" : "t/cut.png", 20 + i);
+                in = json_loads(params, 0, NULL);
+                a->r = image_ops_run("image.resize", NULL, 0, a->fx->s, in, &ctx, &res, &f);
+                /* Odd threads must succeed; even threads must fail cleanly. */
+                if (a->idx % 2 == 0)
+                        a->r = (a->r < 0 && f.error && strcmp(f.error, "Image.Invalid") == 0) ? 0 : -1;
+                json_decref(in);
+                json_decref(res);
+                res = NULL;
+                task_failure_clear(&f);
+        }
+        return NULL;
+}
+
+TEST(concurrent_operations) {
+        Fixture fx;
+        pthread_t th[6];
+        ThreadArg args[6];
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/t.jpg", 300, 200, true);
+        make_file(&fx, "t/cut.png", 200, 200, true);
+        truncate_file(&fx, "t/cut.png", 0.4);
+        for (int i = 0; i < 6; i++) {
+                args[i] = (ThreadArg) { &fx, i, -1 };
+                ASSERT_INT_EQ(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+        }
+        for (int i = 0; i < 6; i++) {
+                pthread_join(th[i], NULL);
+                ASSERT_INT_EQ(args[i].r, 0);
+        }
+        fixture_teardown(&fx);
+}

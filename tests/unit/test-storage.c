@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Tests for worker/storage.c: key checks, symlink escapes, reads, atomic writes. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage.h"
+#include "test.h"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void rm_rf(const char *dir) {
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void write_file(const char *path, const char *content) {
+        FILE *fp = fopen(path, "w");
+        ASSERT_NOT_NULL(fp);
+        fputs(content, fp);
+        fclose(fp);
+}
+
+typedef struct Fixture {
+        char tmp[64];
+        char root[128];    /* bucket "photos" */
+        char outside[128]; /* not a bucket */
+        Storage *s;
+} Fixture;
+
+static void fixture_setup(Fixture *fx) {
+        char p[256];
+
+        snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/imgflow-storage-XXXXXX");
+        ASSERT_NOT_NULL(mkdtemp(fx->tmp));
+        snprintf(fx->root, sizeof(fx->root), "%s/root", fx->tmp);
+        snprintf(fx->outside, sizeof(fx->outside), "%s/outside", fx->tmp);
+        ASSERT_INT_EQ(mkdir(fx->root, 0755), 0);
+        ASSERT_INT_EQ(mkdir(fx->outside, 0755), 0);
+        snprintf(p, sizeof(p), "%s/raw", fx->root);
+        ASSERT_INT_EQ(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/raw/cat.jpg", fx->root);
+        write_file(p, "meow");
+        snprintf(p, sizeof(p), "%s/secret", fx->outside);
+        write_file(p, "secret");
+        ASSERT_INT_EQ(storage_new(&fx->s), 0);
+        ASSERT_INT_EQ(storage_add_bucket(fx->s, "photos", fx->root), 0);
+}
+
+static void fixture_teardown(Fixture *fx) {
+        storage_free(fx->s);
+        rm_rf(fx->tmp);
+}
+
+static void expect_failure(Storage *s, const char *bucket, const char *key, size_t len, const char *error) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        char *path = NULL;
+        int r = storage_resolve_n(s, bucket, key, len, &path, &f);
+        if (r >= 0 || !f.error || strcmp(f.error, error) != 0)
+                fprintf(stderr, "  key \"%.*s\": r=%d error=%s cause=%s\n", (int) len, key, r,
+                        f.error ? f.error : "(none)", f.cause ? f.cause : "");
+        ASSERT_TRUE(r < 0);
+        ASSERT_NULL(path);
+        ASSERT_STR_EQ(f.error, error);
+        task_failure_clear(&f);
+}
+
+TEST(add_bucket_rules) {
+        Fixture fx;
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "photos", fx.root), -EEXIST);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "", fx.root), -EINVAL);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "..", fx.root), -EINVAL);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "a/b", fx.root), -EINVAL);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "nope", "/nonexistent/dir/x"), -ENOENT);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "file", "/etc/hostname"), -ENOTDIR);
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "other", fx.outside), 0);
+        ASSERT_NOT_NULL(storage_bucket_root(fx.s, "other"));
+        ASSERT_NULL(storage_bucket_root(fx.s, "missing"));
+        fixture_teardown(&fx);
+}
+
+TEST(resolve_plain_key) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        char *path = NULL, *expect = NULL, *real_root;
+
+        fixture_setup(&fx);
+        real_root = realpath(fx.root, NULL);
+        ASSERT_INT_EQ(storage_resolve(fx.s, "photos", "raw/cat.jpg", &path, &f), 0);
+        ASSERT_TRUE(asprintf(&expect, "%s/raw/cat.jpg", real_root) > 0);
+        ASSERT_STR_EQ(path, expect);
+        free(path);
+        free(expect);
+        /* Need not exist (for writes). */
+        ASSERT_INT_EQ(storage_resolve(fx.s, "photos", "new/dir/x.png", &path, &f), 0);
+        ASSERT_TRUE(asprintf(&expect, "%s/new/dir/x.png", real_root) > 0);
+        ASSERT_STR_EQ(path, expect);
+        ASSERT_NULL(f.error);
+        free(path);
+        free(expect);
+        free(real_root);
+        fixture_teardown(&fx);
+}
+
+TEST(resolve_refuses_bad_keys) {
+        Fixture fx;
+        static const char *bad[] = {
+                "../x", "/etc/passwd", "a/../../x", "..", ".", "./a", "a/.", "a//b", "a/", "",
+                "raw/../../outside/secret",
+        };
+        char longkey[STORAGE_KEY_MAX + 2];
+
+        fixture_setup(&fx);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                expect_failure(fx.s, "photos", bad[i], strlen(bad[i]), "Storage.InvalidKey");
+        /* A NUL byte hidden inside the key (JSON strings can carry one). */
+        expect_failure(fx.s, "photos", "raw/cat.jpg\0../../x", 19, "Storage.InvalidKey");
+        memset(longkey, 'a', sizeof(longkey) - 1);
+        longkey[sizeof(longkey) - 1] = '\0';
+        expect_failure(fx.s, "photos", longkey, strlen(longkey), "Storage.InvalidKey");
+        expect_failure(fx.s, "nosuchbucket", "raw/cat.jpg", 11, "Storage.NotFound");
+        expect_failure(fx.s, NULL, "raw/cat.jpg", 11, "Storage.NotFound");
+        fixture_teardown(&fx);
+}
+
+TEST(resolve_refuses_symlink_escapes) {
+        Fixture fx;
+        char link[256], target[256];
+        TaskFailure f = TASK_FAILURE_NULL;
+        char *path = NULL;
+
+        fixture_setup(&fx);
+        /* A directory symlink leading out of the root. */
+        snprintf(link, sizeof(link), "%s/out", fx.root);
+        ASSERT_INT_EQ(symlink(fx.outside, link), 0);
+        expect_failure(fx.s, "photos", "out/secret", 10, "Storage.AccessDenied");
+        expect_failure(fx.s, "photos", "out/newfile", 11, "Storage.AccessDenied");
+        /* A file symlink to an absolute path outside. */
+        snprintf(link, sizeof(link), "%s/passwd", fx.root);
+        ASSERT_INT_EQ(symlink("/etc/passwd", link), 0);
+        expect_failure(fx.s, "photos", "passwd", 6, "Storage.AccessDenied");
+        /* A relative symlink climbing out. */
+        snprintf(link, sizeof(link), "%s/raw/up", fx.root);
+        ASSERT_INT_EQ(symlink("../../outside/secret", link), 0);
+        expect_failure(fx.s, "photos", "raw/up", 6, "Storage.AccessDenied");
+        /* A dangling symlink (a write would follow it). */
+        snprintf(link, sizeof(link), "%s/dangling", fx.root);
+        snprintf(target, sizeof(target), "%s/not-yet", fx.outside);
+        ASSERT_INT_EQ(symlink(target, link), 0);
+        expect_failure(fx.s, "photos", "dangling", 8, "Storage.AccessDenied");
+        /* A symlink inside the root is fine and resolves canonically. */
+        snprintf(link, sizeof(link), "%s/alias", fx.root);
+        ASSERT_INT_EQ(symlink("raw", link), 0);
+        ASSERT_INT_EQ(storage_resolve(fx.s, "photos", "alias/cat.jpg", &path, &f), 0);
+        ASSERT_TRUE(strstr(path, "/root/raw/cat.jpg") != NULL);
+        free(path);
+        fixture_teardown(&fx);
+}
+
+TEST(read_object) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        void *data = NULL;
+        size_t size = 0;
+
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "raw/cat.jpg", 1024, &data, &size, &f), 0);
+        ASSERT_INT_EQ(size, 4);
+        ASSERT_STR_EQ((char *) data, "meow");
+        free(data);
+        data = NULL;
+
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "raw/dog.jpg", 1024, &data, &size, &f), -ENOENT);
+        ASSERT_STR_EQ(f.error, "Storage.NotFound");
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "raw/cat.jpg", 3, &data, &size, &f), -EFBIG);
+        ASSERT_STR_EQ(f.error, "Storage.TooLarge");
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "raw", 1024, &data, &size, &f), -ENOENT);
+        ASSERT_STR_EQ(f.error, "Storage.NotFound");
+        ASSERT_TRUE(storage_read(fx.s, "photos", "../outside/secret", 1024, &data, &size, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        ASSERT_NULL(data);
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+static size_t count_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+TEST(write_atomic_creates_and_overwrites) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        char *path = NULL, dir[256];
+        void *data = NULL;
+        size_t size;
+        struct stat st;
+
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "first", 5, &path, &f), 0);
+        ASSERT_NOT_NULL(path);
+        ASSERT_INT_EQ(stat(path, &st), 0);
+        ASSERT_INT_EQ(st.st_size, 5);
+        ASSERT_INT_EQ(st.st_mode & 0777, 0644);
+        free(path);
+        /* A retry overwrites, and leaves no temporary files behind. */
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "second!", 7, NULL, &f), 0);
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", 100, &data, &size, &f), 0);
+        ASSERT_INT_EQ(size, 7);
+        ASSERT_STR_EQ((char *) data, "second!");
+        free(data);
+        snprintf(dir, sizeof(dir), "%s/processed/exec-1/Resize", fx.root);
+        ASSERT_INT_EQ(count_entries(dir), 1);
+        /* Empty objects are fine. */
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "empty", "", 0, NULL, &f), 0);
+        ASSERT_NULL(f.error);
+        fixture_teardown(&fx);
+}
+
+TEST(write_atomic_refuses_escapes) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        char link[256], p[256];
+        void *data = NULL;
+        size_t size;
+
+        fixture_setup(&fx);
+        snprintf(link, sizeof(link), "%s/out", fx.root);
+        ASSERT_INT_EQ(symlink(fx.outside, link), 0);
+        ASSERT_TRUE(storage_write_atomic(fx.s, "photos", "out/secret", "pwned", 5, NULL, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Storage.AccessDenied");
+        ASSERT_TRUE(storage_write_atomic(fx.s, "photos", "../outside/secret", "pwned", 5, NULL, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        ASSERT_TRUE(storage_write_atomic(fx.s, "photos", "/tmp/x", "pwned", 5, NULL, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        /* The outside file is untouched and nothing new appeared there. */
+        ASSERT_INT_EQ(storage_add_bucket(fx.s, "outside", fx.outside), 0);
+        ASSERT_INT_EQ(storage_read(fx.s, "outside", "secret", 100, &data, &size, &f), 0);
+        ASSERT_STR_EQ((char *) data, "secret");
+        free(data);
+        ASSERT_INT_EQ(count_entries(fx.outside), 1);
+        /* Writing below a regular file fails cleanly. */
+        ASSERT_TRUE(storage_write_atomic(fx.s, "photos", "raw/cat.jpg/x", "x", 1, NULL, &f) < 0);
+        ASSERT_NOT_NULL(f.error);
+        snprintf(p, sizeof(p), "%s/raw/cat.jpg", fx.root);
+        ASSERT_INT_EQ(access(p, F_OK), 0);
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+TEST(task_failure_values) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        ASSERT_FALSE(task_failure_is_set(&f));
+        ASSERT_INT_EQ(task_failure_set(&f, -EINVAL, "Params.Invalid", "width: %s", "bad"), -EINVAL);
+        ASSERT_STR_EQ(f.error, "Params.Invalid");
+        ASSERT_STR_EQ(f.cause, "width: bad");
+        ASSERT_INT_EQ(task_failure_set(&f, -EIO, "Image.Invalid", NULL), -EIO);
+        ASSERT_STR_EQ(f.error, "Image.Invalid");
+        ASSERT_NULL(f.cause);
+        ASSERT_INT_EQ(task_failure_set(NULL, -EIO, "X", "y"), -EIO);
+        task_failure_clear(&f);
+        ASSERT_NULL(f.error);
+        task_failure_clear(NULL);
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The worker's built-in operations (STYLE 11): a constant table of
+ * {name, parameter schema, function}. The worker daemon looks an operation up
+ * by name (image_ops_find), validates the task's parameters against the
+ * schema and calls the function on a worker thread (image_ops_run). The
+ * daemon can add its own operations (e.g. "notify", which publishes to Kafka)
+ * by passing an extra table that is searched before the built-in one.
+ *
+ * Every function here is thread-safe once image_ops_init() has run: the
+ * operations share no mutable state, and libvips errors are copied out of
+ * libvips's global error buffer right where a call failed.
+ *
+ * Failures are task failures (task-failure.h) that ASL Retry/Catch match:
+ *   Params.Invalid       a parameter is missing, of the wrong type, out of range
+ *   Image.Invalid        corrupt or truncated image (or a decode error)
+ *   Image.TooLarge       over the pixel, byte or memory limit (from the header)
+ *   Image.Unsupported    format not allowed, no loader (e.g. SVG), no encoder
+ *   Storage.*            see storage.h
+ *   Operation.Unknown    no operation of that name
+ *   Test.Failure         test.fail's default error
+ * The functions return 0, or a negative errno with *f filled.
+ */
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage.h"
+#include "task-failure.h"
+
+/* Per-task limits; every caller-controlled size has one (STYLE 12). */
+typedef struct OpLimits {
+        uint64_t max_pixels;       /* width * height * pages of an input */
+        uint64_t max_input_bytes;  /* size of an input file */
+        uint64_t max_memory_bytes; /* width * height * bands * bytes per band */
+        uint32_t max_dimension;    /* largest output width/height */
+        uint32_t max_sleep_ms;     /* test.sleep */
+} OpLimits;
+
+#define OP_LIMITS_DEFAULT_MAX_PIXELS       UINT64_C(100000000)  /* 100 MP */
+#define OP_LIMITS_DEFAULT_MAX_INPUT_BYTES  (UINT64_C(64) << 20) /* 64 MiB */
+#define OP_LIMITS_DEFAULT_MAX_MEMORY_BYTES (UINT64_C(1) << 30)  /* 1 GiB */
+#define OP_LIMITS_DEFAULT_MAX_DIMENSION    16384u
+#define OP_LIMITS_DEFAULT_MAX_SLEEP_MS     60000u
+
+/* Fill *l with the defaults above. */
+void op_limits_init_default(OpLimits *l);
+
+/* What an operation knows about its task. All pointers are borrowed and only
+ * need to live for the duration of the call. Any of the strings may be NULL. */
+typedef struct OpContext {
+        const char *execution_id;
+        const char *execution_name; /* used for output keys; falls back to id */
+        const char *state_name;
+        const char *task_id;
+        unsigned attempt;           /* 1 = first attempt */
+        const OpLimits *limits;     /* NULL = defaults */
+        const atomic_bool *cancel;  /* optional: set to stop long operations */
+} OpContext;
+
+/* Declarative parameter schema. */
+typedef enum ParamType {
+        PARAM_STRING,
+        PARAM_INTEGER,
+        PARAM_NUMBER,  /* integer or real */
+        PARAM_BOOLEAN,
+        PARAM_OBJECT,
+        PARAM_ARRAY,
+        PARAM_LOCATION, /* {"bucket": string, "key": string} */
+        PARAM_COLOR,    /* [r, g, b] or [r, g, b, a], each 0..255 */
+        PARAM_ANY,
+} ParamType;
+
+typedef struct ParamSpec {
+        const char *name;
+        ParamType type;
+        bool required;
+        bool has_range;            /* min/max apply (numbers; string/array length) */
+        double min, max;
+        const char *const *enums;  /* NULL-terminated allowed strings, or NULL */
+} ParamSpec;
+
+/* An operation: params is borrowed (the task's effective input object);
+ * *ret_result receives a new reference on success. */
+typedef int (*OpFunction)(Storage *s, json_t *params, const OpContext *ctx,
+                          json_t **ret_result, TaskFailure *f);
+
+typedef struct Operation {
+        const char *name;
+        const ParamSpec *params;   /* terminated by an entry with name == NULL */
+        OpFunction fn;
+        const char *summary;
+} Operation;
+
+/* Once per process, before any other call here (later calls are no-ops and
+ * return the first result). Starts libvips, blocks its untrusted loaders,
+ * turns off the operation cache and sets libvips's thread count per
+ * operation (concurrency <= 0 means 1). Returns 0 or -EIO. */
+int image_ops_init(int concurrency);
+
+/* The built-in table (borrowed, static) and its length. */
+const Operation *image_ops_table(size_t *ret_n);
+
+/* Find an operation: first in extra[0..n_extra) (may be NULL), then in the
+ * built-in table. Returns a borrowed pointer or NULL. */
+const Operation *image_ops_find(const char *name, const Operation *extra, size_t n_extra);
+
+/* Check params (borrowed) against op's schema. Unknown fields are ignored
+ * (ASL payloads often carry more). Fails with Params.Invalid naming the field. */
+int image_ops_validate_params(const Operation *op, json_t *params, TaskFailure *f);
+
+/* Look up `name`, validate params and run it. Unknown name: Operation.Unknown.
+ * params is borrowed; *ret_result is a new reference on success. */
+int image_ops_run(const char *name, const Operation *extra, size_t n_extra, Storage *s,
+                  json_t *params, const OpContext *ctx, json_t **ret_result, TaskFailure *f);
+
+/* Whether libvips in this process can encode HEIF/AVIF (heifsave exists). */
+bool image_ops_have_heif_save(void);
