@@ -1,0 +1,1390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imgflow-coordinator: advances executions.
+ *
+ * One sd-event loop (STYLE 9) drives a Kafka consumer (group
+ * [coordinator] group, topics <prefix>jobs and <prefix>events), a Kafka
+ * producer and an asynchronous Redis connection. Following one message:
+ *
+ *   on_message()       decode (undecodable -> <prefix>dlq, offset done);
+ *                      SendTask* first look the token up (token -> exec id)
+ *   exec queue         per execution at most one event is applied at a time;
+ *                      the rest wait in memory (bounded: the consumer is
+ *                      paused when too many messages are in flight)
+ *   work_run()         StartExecution: resolve the definition (cached per
+ *                      name:version) and apply_start(); other events: HMGET
+ *                      the document, apply_event()
+ *   exec_commit        one Lua script, a compare-and-set on the version; on
+ *                      conflict the document is reloaded and the event
+ *                      applied again (stale events change nothing)
+ *   outbox             after the commit the Task messages and notifications
+ *                      it stored are produced; each delivery report deletes
+ *                      its outbox item; a sweeper re-sends items whose report
+ *                      never came (a coordinator killed after its commit)
+ *   offsets            the message is done only after the commit, so Kafka
+ *                      offsets are committed up to the lowest unfinished one
+ *
+ * Timers: every [coordinator] timer_interval the due members of
+ * imgflow:timers are claimed with a lease, TimerFired is produced to the
+ * events topic keyed by the execution id, and the claim is removed after
+ * the broker acknowledged; expired leases are reclaimed periodically.
+ *
+ * SIGTERM drains: stop consuming and claiming, finish in-flight work, flush
+ * the producer, commit offsets. SIGHUP re-reads the log level.
+ *
+ * Layering: uses coordinator/asl (engine), the store, proto/ and daemon/.
+ */
+
+#include <assert.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "apply.h"
+#include "config.h"
+#include "kafka.h"
+#include "log.h"
+#include "redis.h"
+#include "resources.h"
+#include "service.h"
+#include "sha1.h"
+#include "store.h"
+
+#define CONFLICT_RETRIES_MAX 50
+#define RETRY_DELAY_USEC (250 * 1000)
+#define OUTBOX_SWEEP_USEC (2 * 1000 * 1000)
+#define OUTBOX_REDISPATCH_MS 10000
+#define TIMER_LEASE_MS 30000
+#define RECLAIM_USEC (5 * 1000 * 1000)
+#define STATUS_USEC (5 * 1000 * 1000)
+#define MACHINE_CACHE_MAX 1000
+
+typedef struct Manager Manager;
+typedef struct ExecQueue ExecQueue;
+typedef struct Work Work;
+
+/* One consumed message on its way through the store. */
+struct Work {
+        Manager *m;
+        ExecQueue *q;           /* NULL until queued */
+        Work *next;
+        char *topic;            /* origin (owned); NULL = no offset to finish */
+        int32_t partition;
+        int64_t offset;
+        ProtoMessage *msg;      /* owned */
+        char *exec_id;          /* owned */
+        char *task_id;          /* SendTask*: from the token lookup */
+        char *sm_name;          /* StartExecution */
+        unsigned sm_version;
+        char *exec_name;
+        StoreExecState st;
+        unsigned conflicts;
+        sd_event_source *retry; /* pending retry timer */
+};
+
+struct ExecQueue {
+        char *exec_id;          /* owned; the hash table key */
+        Work *head, *tail;
+        bool busy;
+};
+
+typedef enum PendingKind {
+        PENDING_OUTBOX,         /* a = exec id, b = item id */
+        PENDING_TIMER,          /* a = timer member */
+        PENDING_DLQ,            /* a = topic, partition, offset of the original */
+} PendingKind;
+
+/* The opaque of one produced message, owned by its delivery report. */
+typedef struct Pending {
+        PendingKind kind;
+        char *a, *b;
+        int32_t partition;
+        int64_t offset;
+} Pending;
+
+struct Manager {
+        sd_event *event;
+        Config *config;                 /* borrowed from run() */
+        const char *config_path;        /* borrowed; NULL = none */
+        KafkaConsumer *consumer;
+        KafkaProducer *producer;
+        RedisConn *redis;
+        RedisScript scripts[_STORE_SCRIPT_MAX];
+        GHashTable *queues;             /* exec id -> ExecQueue */
+        GHashTable *machines;           /* "name:version" -> AslMachine */
+        Resources *resources;
+        ApplyConfig apply;
+        ProtoLimits limits;
+        char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
+
+        size_t in_flight;               /* Works alive */
+        size_t max_in_flight;
+        bool paused, stopping, ready, redis_up, kafka_up;
+        bool tearing_down;              /* manager_free() in progress */
+        uint64_t stop_deadline_usec;
+
+        int64_t timer_interval_usec;
+        unsigned timer_batch;
+        bool claiming;                  /* a claim is in flight */
+
+        uint64_t n_applied, n_stale, n_conflicts, n_started, n_dlq, n_timers, n_redispatched;
+
+        sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
+};
+
+static void work_run(Work *w);
+static void work_finish(Work *w);
+static void queue_kick(Manager *m, ExecQueue *q);
+
+/* ---- helpers ---- */
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void env_random(void *userdata, void *buf, size_t n) {
+        uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = getrandom(p, n, 0);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        abort();
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+}
+
+static AslEnv manager_env(Manager *m) {
+        return (AslEnv) {
+                .now_ms = now_ms(),
+                .random = env_random,
+                .max_payload_bytes = m->limits.max_payload_bytes,
+                .max_history_events = m->apply.history_cap,
+        };
+}
+
+static Pending *pending_new(PendingKind kind, const char *a, const char *b) {
+        Pending *p = asl_xmalloc(sizeof *p);
+        *p = (Pending) { .kind = kind, .a = a ? asl_xstrdup(a) : NULL, .b = b ? asl_xstrdup(b) : NULL };
+        return p;
+}
+
+static void pending_free(Pending *p) {
+        if (!p)
+                return;
+        free(p->a);
+        free(p->b);
+        free(p);
+}
+
+/* EVALSHA a store call on the async connection. */
+static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void *userdata) {
+        if (!m->redis || m->tearing_down)
+                return -ENOTCONN;
+        size_t n = call->keys.n + call->args.n;
+        _cleanup_free_ const char **argv = asl_xmalloc((n + 1) * sizeof(char *));
+        _cleanup_free_ size_t *lens = asl_xmalloc((n + 1) * sizeof(size_t));
+        size_t k = 0;
+
+        for (size_t i = 0; i < call->keys.n; i++, k++)
+                argv[k] = call->keys.argv[i], lens[k] = call->keys.lens[i];
+        for (size_t i = 0; i < call->args.n; i++, k++)
+                argv[k] = call->args.argv[i], lens[k] = call->args.lens[i];
+        return redis_eval(m->redis, &m->scripts[call->script], cb, userdata, (int) call->keys.n,
+                          (int) n, argv, lens);
+}
+
+static int manager_command(Manager *m, const StoreArgv *a, RedisReplyFn cb, void *userdata) {
+        if (!m->redis || m->tearing_down)
+                return -ENOTCONN;
+        return redis_command_argv(m->redis, cb, userdata, (int) a->n, (const char **) a->argv, a->lens);
+}
+
+static void manager_produce(Manager *m, const char *topic, const char *key, const char *payload,
+                            Pending *p) {
+        int r = kafka_produce(m->producer, topic, key, payload, strlen(payload), p);
+        if (r < 0) {
+                /* The outbox sweeper / timer reclaim will try again. */
+                log_warning_errno(r, "Failed to produce to %s: %m", topic);
+                pending_free(p);
+        }
+}
+
+/* ---- works and queues ---- */
+
+static void work_free(Work *w) {
+        if (!w)
+                return;
+        sd_event_source_disable_unref(w->retry);
+        free(w->topic);
+        proto_message_free(w->msg);
+        free(w->exec_id);
+        free(w->task_id);
+        free(w->sm_name);
+        free(w->exec_name);
+        store_exec_state_done(&w->st);
+        free(w);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Work *w = userdata;
+        w->retry = sd_event_source_disable_unref(w->retry);
+        work_run(w);
+        return 0;
+}
+
+/* Redis was not there (disconnect, timeout): run the work again later. */
+static void work_retry_later(Work *w) {
+        int r;
+
+        if (w->retry || w->m->tearing_down)
+                return;
+        r = sd_event_add_time_relative(w->m->event, &w->retry, CLOCK_MONOTONIC, RETRY_DELAY_USEC,
+                                       0, on_retry, w);
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm a retry timer: %m");
+                work_finish(w);
+        }
+}
+
+static void maybe_resume(Manager *m) {
+        if (m->paused && !m->stopping && m->consumer && m->in_flight <= m->max_in_flight / 2) {
+                if (kafka_consumer_resume(m->consumer, NULL) >= 0)
+                        m->paused = false;
+        }
+}
+
+static void work_finish(Work *w) {
+        Manager *m = w->m;
+        ExecQueue *q = w->q;
+
+        if (w->topic && m->consumer)
+                (void) kafka_consumer_done(m->consumer, w->topic, w->partition, w->offset);
+        if (q) {
+                assert(q->head == w);
+                q->head = w->next;
+                if (!q->head)
+                        q->tail = NULL;
+                q->busy = false;
+        }
+        m->in_flight--;
+        work_free(w);
+        if (q) {
+                if (q->head)
+                        queue_kick(m, q);
+                else
+                        g_hash_table_remove(m->queues, q->exec_id);
+        }
+        maybe_resume(m);
+}
+
+static void queue_free(void *p) {
+        ExecQueue *q = p;
+        free(q->exec_id);
+        free(q);
+}
+
+static void queue_kick(Manager *m, ExecQueue *q) {
+        if (q->busy || !q->head || m->tearing_down)
+                return;
+        q->busy = true;
+        work_run(q->head);
+}
+
+static void work_enqueue(Work *w) {
+        Manager *m = w->m;
+        ExecQueue *q = g_hash_table_lookup(m->queues, w->exec_id);
+
+        if (!q) {
+                q = asl_xmalloc(sizeof *q);
+                *q = (ExecQueue) { .exec_id = asl_xstrdup(w->exec_id) };
+                g_hash_table_insert(m->queues, q->exec_id, q);
+        }
+        w->q = q;
+        if (q->tail)
+                q->tail->next = w;
+        else
+                q->head = w;
+        q->tail = w;
+        queue_kick(m, q);
+}
+
+/* ---- responses ---- */
+
+static void on_response_written(RedisConn *c, redisReply *reply, void *userdata) {
+        work_finish(userdata);
+}
+
+/* Store an answer for the request (if any) and finish the work. */
+static void work_respond(Work *w, json_t *response) {
+        const char *request_id = NULL;
+        _cleanup_json_ json_t *resp = response;
+        _cleanup_free_ char *key = NULL, *text = NULL;
+        char ttl[16];
+        int r;
+
+        switch (w->msg->type) {
+        case PROTO_START_EXECUTION:
+                request_id = w->msg->start_execution.request_id;
+                break;
+        case PROTO_STOP_EXECUTION:
+                request_id = w->msg->stop_execution.request_id;
+                break;
+        case PROTO_SEND_TASK_SUCCESS:
+                request_id = w->msg->send_task_success.request_id;
+                break;
+        case PROTO_SEND_TASK_FAILURE:
+                request_id = w->msg->send_task_failure.request_id;
+                break;
+        case PROTO_SEND_TASK_HEARTBEAT:
+                request_id = w->msg->send_task_heartbeat.request_id;
+                break;
+        default:
+                break;
+        }
+        if (!request_id || !resp || strlen(request_id) > STORE_REQUEST_ID_MAX) {
+                work_finish(w);
+                return;
+        }
+        json_object_set_new(resp, "requestId", json_string(request_id));
+        key = store_key_response(request_id);
+        text = json_dumps(resp, JSON_COMPACT);
+        snprintf(ttl, sizeof ttl, "%d", STORE_RESPONSE_TTL_SEC);
+        const char *argv[] = { "SET", key, text, "EX", ttl, "NX" };
+        r = w->m->tearing_down ? -ENOTCONN
+                               : redis_command_argv(w->m->redis, on_response_written, w,
+                                                    (int) ELEMENTSOF(argv), argv, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to store the response to %s: %m", request_id);
+                work_finish(w);
+        }
+}
+
+/* ---- definitions ---- */
+
+static void machine_free_cb(void *p) {
+        asl_machine_free(p);
+}
+
+static AslMachine *machine_lookup(Manager *m, const char *name, unsigned version) {
+        char key[STORE_NAME_MAX + 16];
+        snprintf(key, sizeof key, "%s:%u", name, version);
+        return g_hash_table_lookup(m->machines, key);
+}
+
+/* Parse and cache a definition text. Returns the machine (borrowed) or NULL. */
+static AslMachine *machine_add(Manager *m, const char *name, unsigned version, const char *text,
+                               size_t len) {
+        AslMachine *machine = NULL;
+        AslDiag d = {};
+        int r;
+
+        r = asl_machine_parse(text, len, &machine, &d);
+        if (r < 0) {
+                log_error("Stored definition %s:%u is invalid: %s: %s", name, version,
+                          d.n ? d.entries[0].pointer : "", d.n ? d.entries[0].message : "");
+                asl_diag_clear(&d);
+                return NULL;
+        }
+        asl_diag_clear(&d);
+        if (g_hash_table_size(m->machines) >= MACHINE_CACHE_MAX)
+                g_hash_table_remove_all(m->machines);
+        g_hash_table_insert(m->machines, asl_xasprintf("%s:%u", name, version), machine);
+        return machine;
+}
+
+static void work_machine_ready(Work *w, AslMachine *machine);
+
+static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        AslMachine *machine;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type != REDIS_REPLY_STRING) {
+                work_machine_ready(w, NULL);
+                return;
+        }
+        machine = machine_add(w->m, w->sm_name, w->sm_version, reply->str, reply->len);
+        work_machine_ready(w, machine);
+}
+
+static void load_definition(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        int r;
+
+        store_sm_definition_argv(w->sm_name, w->sm_version, &a);
+        r = manager_command(w->m, &a, on_definition, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+static void on_latest_version(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        AslMachine *machine;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type != REDIS_REPLY_STRING) {
+                work_machine_ready(w, NULL);
+                return;
+        }
+        w->sm_version = (unsigned) strtoul(reply->str, NULL, 10);
+        machine = machine_lookup(w->m, w->sm_name, w->sm_version);
+        if (machine)
+                work_machine_ready(w, machine);
+        else
+                load_definition(w);
+}
+
+/* Find the machine of w->sm_name:w->sm_version (0: latest) and continue
+ * with work_machine_ready(). */
+static void work_get_machine(Work *w) {
+        AslMachine *machine;
+        int r;
+
+        if (w->sm_version == 0) {
+                _cleanup_(store_argv_done) StoreArgv a = {};
+                store_sm_latest_argv(w->sm_name, &a);
+                r = manager_command(w->m, &a, on_latest_version, w);
+                if (r < 0)
+                        work_retry_later(w);
+                return;
+        }
+        machine = machine_lookup(w->m, w->sm_name, w->sm_version);
+        if (machine)
+                work_machine_ready(w, machine);
+        else
+                load_definition(w);
+}
+
+/* ---- commit and outbox ---- */
+
+static void produce_outbox(Manager *m, const char *exec_id, const StoreCommit *c) {
+        json_t *outbox = json_object_get(c->ops, "outbox");
+        size_t i;
+        json_t *item;
+
+        json_array_foreach(outbox, i, item) {
+                const char *id = json_string_value(json_array_get(item, 0));
+                const char *v = json_string_value(json_array_get(item, 1));
+                _cleanup_free_ char *topic = NULL, *payload = NULL;
+
+                if (!id || !v || store_outbox_value_split(v, strlen(v), &topic, &payload) < 0)
+                        continue;
+                manager_produce(m, topic, exec_id, payload, pending_new(PENDING_OUTBOX, exec_id, id));
+        }
+}
+
+typedef struct CommitCall {
+        Work *w;
+        StoreCommit *commit;    /* owned */
+} CommitCall;
+
+static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
+        CommitCall *cc = userdata;
+        Work *w = cc->w;
+        Manager *m = w->m;
+        StoreCommitResult res;
+        _cleanup_commit_ StoreCommit *commit = cc->commit;
+        int r;
+
+        free(cc);
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+                log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL, "exec_commit failed: %s", reply->str);
+                work_retry_later(w);
+                return;
+        }
+        r = store_commit_parse_reply(reply, &res);
+        if (r < 0) {
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL, "Unexpected exec_commit reply: %m");
+                work_finish(w);
+                return;
+        }
+        switch (res.outcome) {
+        case STORE_COMMIT_OK:
+                m->n_applied++;
+                if (commit->expected_version == 0) {
+                        m->n_started++;
+                        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Started execution %s", w->exec_id);
+                }
+                if (commit->stop_ms > 0)
+                        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Execution %s %s",
+                                        w->exec_id, commit->status);
+                produce_outbox(m, w->exec_id, commit);
+                work_finish(w);
+                return;
+        case STORE_COMMIT_CONFLICT:
+                m->n_conflicts++;
+                if (++w->conflicts > CONFLICT_RETRIES_MAX) {
+                        log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL,
+                                        "Giving up an event after %u version conflicts", w->conflicts);
+                        work_finish(w);
+                        return;
+                }
+                store_exec_state_done(&w->st);
+                work_run(w);
+                return;
+        case STORE_COMMIT_MISSING:
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Execution disappeared; event dropped");
+                work_finish(w);
+                return;
+        case STORE_COMMIT_EXISTS:
+                work_respond(w, apply_start_response(NULL, w->exec_id, 0));
+                return;
+        case STORE_COMMIT_ALREADY:
+                work_respond(w, apply_error_response("StartExecutionResponse", NULL,
+                                                     "ExecutionAlreadyExists",
+                                                     "an execution with this name exists with a different input or is closed"));
+                return;
+        }
+        work_finish(w);
+}
+
+static void work_commit(Work *w, StoreCommit *commit) {
+        _cleanup_(store_call_done) StoreCall call = {};
+        CommitCall *cc;
+        int r;
+
+        r = store_commit_call(commit, &call);
+        if (r < 0) {
+                store_commit_free(commit);
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL, "Cannot build the commit: %m");
+                work_finish(w);
+                return;
+        }
+        cc = asl_xmalloc(sizeof *cc);
+        *cc = (CommitCall) { w, commit };
+        r = manager_eval(w->m, &call, on_committed, cc);
+        if (r < 0) {
+                store_commit_free(commit);
+                free(cc);
+                work_retry_later(w);
+        }
+}
+
+/* ---- applying ---- */
+
+static bool event_from_message(Work *w, AslEvent *ev) {
+        ProtoMessage *msg = w->msg;
+
+        *ev = (AslEvent) {};
+        switch (msg->type) {
+        case PROTO_TASK_SUCCEEDED:
+                ev->type = ASL_EVENT_TASK_SUCCEEDED;
+                ev->task_id = msg->task_succeeded.task_id;
+                ev->output = msg->task_succeeded.output;
+                return true;
+        case PROTO_TASK_FAILED:
+                ev->type = ASL_EVENT_TASK_FAILED;
+                ev->task_id = msg->task_failed.task_id;
+                ev->error = msg->task_failed.error;
+                ev->cause = msg->task_failed.cause;
+                return true;
+        case PROTO_TASK_HEARTBEAT:
+                ev->type = ASL_EVENT_TASK_HEARTBEAT;
+                ev->task_id = msg->task_heartbeat.task_id;
+                return true;
+        case PROTO_TIMER_FIRED:
+                ev->type = ASL_EVENT_TIMER_FIRED;
+                ev->timer_id = msg->timer_fired.timer_id;
+                return true;
+        case PROTO_STOP_EXECUTION:
+                ev->type = ASL_EVENT_STOP;
+                ev->error = msg->stop_execution.error;
+                ev->cause = msg->stop_execution.cause;
+                return true;
+        case PROTO_SEND_TASK_SUCCESS:
+                ev->type = ASL_EVENT_TASK_SUCCEEDED;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_success.task_token;
+                ev->output = msg->send_task_success.output;
+                return true;
+        case PROTO_SEND_TASK_FAILURE:
+                ev->type = ASL_EVENT_TASK_FAILED;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_failure.task_token;
+                ev->error = msg->send_task_failure.error;
+                ev->cause = msg->send_task_failure.cause;
+                return true;
+        case PROTO_SEND_TASK_HEARTBEAT:
+                ev->type = ASL_EVENT_TASK_HEARTBEAT;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_heartbeat.task_token;
+                return true;
+        default:
+                return false;
+        }
+}
+
+static void work_machine_ready(Work *w, AslMachine *machine) {
+        Manager *m = w->m;
+        AslEnv env = manager_env(m);
+        AslError err = {};
+        StoreCommit *commit = NULL;
+        int r;
+
+        if (!machine) {
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "State machine %s (version %u) not found",
+                                w->sm_name, w->sm_version);
+                work_respond(w, apply_error_response(w->msg->type == PROTO_START_EXECUTION
+                                                             ? "StartExecutionResponse" : "Response",
+                                                     NULL, "StateMachineDoesNotExist", w->sm_name));
+                return;
+        }
+
+        if (w->msg->type == PROTO_START_EXECUTION) {
+                ProtoStartExecution *s = &w->msg->start_execution;
+
+                r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
+                                s->request_id, &env, &commit, &err);
+                if (r < 0) {
+                        log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
+                                        err.error ?: "", err.cause ?: "");
+                        work_respond(w, apply_error_response("StartExecutionResponse", NULL,
+                                                             err.error ?: "InvalidExecutionInput", err.cause));
+                        asl_error_clear(&err);
+                        return;
+                }
+                work_commit(w, commit);
+                return;
+        }
+
+        AslEvent ev;
+        const char *request_id = w->msg->type == PROTO_STOP_EXECUTION ? w->msg->stop_execution.request_id : NULL;
+        if (!event_from_message(w, &ev)) {
+                work_finish(w);
+                return;
+        }
+        r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
+        if (r != 0) {
+                if (r < 0)
+                        log_struct_exec(LOG_DEBUG, w->exec_id, NULL, ev.task_id, "Event not applied: %s: %s",
+                                        err.error ?: "", err.cause ?: "");
+                m->n_stale++;
+                asl_error_clear(&err);
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
+                                                             "ExecutionNotRunning", w->exec_id));
+                else
+                        work_finish(w);
+                return;
+        }
+        work_commit(w, commit);
+}
+
+static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        int r;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        store_exec_state_done(&w->st);
+        r = store_exec_load_parse(reply, &w->st);
+        if (r == -ENOENT) {
+                log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Event for an unknown execution dropped");
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
+                                                             "ExecutionDoesNotExist", w->exec_id));
+                else
+                        work_finish(w);
+                return;
+        }
+        if (r < 0) {
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL, "Cannot load the execution: %m");
+                work_finish(w);
+                return;
+        }
+        if (!streq(w->st.status, "RUNNING")) {
+                w->m->n_stale++;
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
+                                                             "ExecutionNotRunning", w->exec_id));
+                else
+                        work_finish(w);
+                return;
+        }
+        free(w->sm_name);
+        w->sm_name = asl_xstrdup(w->st.state_machine);
+        w->sm_version = w->st.sm_version;
+        if (w->sm_version == 0) {
+                work_finish(w);
+                return;
+        }
+        work_get_machine(w);
+}
+
+static void work_run(Work *w) {
+        if (w->msg->type == PROTO_START_EXECUTION) {
+                work_get_machine(w);
+                return;
+        }
+
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        int r;
+
+        store_exec_load_argv(w->exec_id, &a);
+        r = manager_command(w->m, &a, on_loaded, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+/* ---- tokens ---- */
+
+static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        int r;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        r = store_token_parse(reply, &w->exec_id, &w->task_id);
+        if (r < 0) {
+                log_info("Callback with an unknown or closed task token dropped");
+                work_respond(w, apply_error_response("Response", NULL, "TaskDoesNotExist",
+                                                     "unknown or closed task token"));
+                return;
+        }
+        work_enqueue(w);
+}
+
+static const char *message_token(const ProtoMessage *msg) {
+        switch (msg->type) {
+        case PROTO_SEND_TASK_SUCCESS:
+                return msg->send_task_success.task_token;
+        case PROTO_SEND_TASK_FAILURE:
+                return msg->send_task_failure.task_token;
+        case PROTO_SEND_TASK_HEARTBEAT:
+                return msg->send_task_heartbeat.task_token;
+        default:
+                return NULL;
+        }
+}
+
+/* Before a token callback is queued: token -> (exec id, task id). */
+static void work_lookup_token(Work *w) {
+        _cleanup_free_ char *key = store_key_token(message_token(w->msg));
+        const char *argv[] = { "GET", key };
+        int r;
+
+        r = w->m->tearing_down ? -ENOTCONN : redis_command_argv(w->m->redis, on_token, w, 2, argv, NULL);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+/* ---- consuming ---- */
+
+static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        Pending *p;
+        int r;
+
+        m->n_dlq++;
+        log_warning("Message %s/%" PRIi32 "@%" PRIi64 " to the dead-letter topic: %s", km->topic,
+                    km->partition, km->offset, reason);
+        r = proto_encode_dead_letter(reason, km->topic, km->partition, km->offset, km->key,
+                                     km->key_len, km->payload, km->len, &buf, &len);
+        if (r < 0) {
+                (void) kafka_consumer_done(m->consumer, km->topic, km->partition, km->offset);
+                return;
+        }
+        p = pending_new(PENDING_DLQ, km->topic, NULL);
+        p->partition = km->partition;
+        p->offset = km->offset;
+        r = kafka_produce(m->producer, m->topic_dlq, NULL, buf, len, p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to produce to %s: %m", m->topic_dlq);
+                pending_free(p);
+                (void) kafka_consumer_done(m->consumer, km->topic, km->partition, km->offset);
+        }
+}
+
+/* A deterministic execution name for a StartExecution without one: the
+ * same message redelivered starts the same execution. */
+static char *derived_name(const KafkaMessage *km) {
+        _cleanup_free_ char *s = asl_xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition,
+                                               km->offset);
+        uint8_t d[20];
+        Sha1 ctx;
+
+        sha1_init(&ctx);
+        sha1_update(&ctx, s, strlen(s));
+        sha1_final(&ctx, d);
+        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                             d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0f) | 0x50, d[7],
+                             (d[8] & 0x3f) | 0x80, d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+}
+
+static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *reason = NULL;
+        ProtoMessage *msg = NULL;
+        Work *w;
+        int r;
+
+        r = proto_decode(km->payload, km->len, &m->limits, &msg, &reason);
+        if (r < 0) {
+                send_to_dlq(m, km, reason ? reason : "undecodable message");
+                return 0;
+        }
+
+        w = asl_xmalloc(sizeof *w);
+        *w = (Work) {
+                .m = m,
+                .topic = asl_xstrdup(km->topic),
+                .partition = km->partition,
+                .offset = km->offset,
+                .msg = msg,
+        };
+
+        switch (msg->type) {
+        case PROTO_START_EXECUTION: {
+                ProtoStartExecution *s = &msg->start_execution;
+                r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
+                if (r < 0) {
+                        work_free(w);
+                        send_to_dlq(m, km, "invalid stateMachine name");
+                        return 0;
+                }
+                w->exec_name = s->name ? asl_xstrdup(s->name) : derived_name(km);
+                w->exec_id = store_exec_id(w->sm_name, w->exec_name);
+                if (!w->exec_id) {
+                        work_free(w);
+                        send_to_dlq(m, km, "invalid execution name");
+                        return 0;
+                }
+                break;
+        }
+        case PROTO_STOP_EXECUTION:
+        case PROTO_TASK_SUCCEEDED:
+        case PROTO_TASK_FAILED:
+        case PROTO_TASK_HEARTBEAT:
+        case PROTO_TIMER_FIRED: {
+                const char *id = proto_message_execution_id(msg);
+                w->exec_id = id ? store_exec_id_normalize(id) : NULL;
+                if (!w->exec_id) {
+                        work_free(w);
+                        send_to_dlq(m, km, "invalid executionId");
+                        return 0;
+                }
+                break;
+        }
+        case PROTO_SEND_TASK_SUCCESS:
+        case PROTO_SEND_TASK_FAILURE:
+        case PROTO_SEND_TASK_HEARTBEAT:
+                if (!message_token(msg) || strlen(message_token(msg)) > 1024) {
+                        work_free(w);
+                        send_to_dlq(m, km, "invalid taskToken");
+                        return 0;
+                }
+                break;
+        default: {
+                _cleanup_free_ char *why = asl_xasprintf("message type %s is not for the coordinator",
+                                                         proto_type_to_string(msg->type) ?: "?");
+                work_free(w);
+                send_to_dlq(m, km, why);
+                return 0;
+        }
+        }
+
+        m->in_flight++;
+        if (!m->paused && m->in_flight >= m->max_in_flight) {
+                if (kafka_consumer_pause(m->consumer, NULL) >= 0)
+                        m->paused = true;
+        }
+        if (!w->exec_id)
+                work_lookup_token(w);
+        else
+                work_enqueue(w);
+        return 0;
+}
+
+static void manager_check_ready(Manager *m) {
+        if (m->ready || !m->redis_up || !m->kafka_up)
+                return;
+        m->ready = true;
+        (void) service_notify_ready();
+        log_info("Coordinator ready");
+}
+
+static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
+                         const rd_kafka_topic_partition_list_t *partitions, void *userdata) {
+        Manager *m = userdata;
+        if (ev == KAFKA_REBALANCE_ASSIGNED) {
+                m->kafka_up = true;
+                manager_check_ready(m);
+        }
+}
+
+static void on_redis_ping(RedisConn *c, redisReply *reply, void *userdata) {
+        Manager *m = userdata;
+        if (reply && reply->type != REDIS_REPLY_ERROR) {
+                m->redis_up = true;
+                manager_check_ready(m);
+        }
+}
+
+static void on_redis_state(RedisConn *c, bool connected, const char *error, void *userdata) {
+        Manager *m = userdata;
+
+        if (connected) {
+                log_info("Redis connected");
+                (void) redis_command(c, on_redis_ping, m, "PING");
+        } else
+                log_warning("Redis disconnected: %s", error ?: "");
+}
+
+/* ---- delivery reports ---- */
+
+static void on_delivery(KafkaProducer *p, int error, const char *errstr, const char *topic,
+                        int32_t partition, int64_t offset, void *msg_opaque, void *userdata) {
+        Manager *m = userdata;
+        Pending *pd = msg_opaque;
+
+        if (!pd)
+                return;
+        switch (pd->kind) {
+        case PENDING_OUTBOX:
+                if (error == 0) {
+                        _cleanup_(store_call_done) StoreCall call = {};
+                        store_outbox_ack_call(pd->a, pd->b, &call);
+                        (void) manager_eval(m, &call, NULL, NULL);
+                } else
+                        log_warning("Delivery to %s failed (%s); the outbox keeps it", topic, errstr ?: "");
+                break;
+        case PENDING_TIMER:
+                if (error == 0) {
+                        _cleanup_(store_argv_done) StoreArgv a = {};
+                        store_timers_ack_argv(pd->a, &a);
+                        (void) manager_command(m, &a, NULL, NULL);
+                        m->n_timers++;
+                } else
+                        log_warning("TimerFired delivery failed (%s); the lease will expire", errstr ?: "");
+                break;
+        case PENDING_DLQ:
+                if (error != 0)
+                        log_error("Dead-letter delivery failed: %s", errstr ?: "");
+                (void) kafka_consumer_done(m->consumer, pd->a, pd->partition, pd->offset);
+                break;
+        }
+        pending_free(pd);
+}
+
+/* ---- timers ---- */
+
+static void on_claimed(RedisConn *c, redisReply *reply, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_json_ json_t *members = NULL;
+        json_t *v;
+        size_t i;
+
+        m->claiming = false;
+        if (!reply || store_timers_claim_parse(reply, &members) < 0)
+                return;
+        json_array_foreach(members, i, v) {
+                _cleanup_free_ char *exec_id = NULL, *timer_id = NULL, *buf = NULL;
+                size_t len;
+                const char *member = json_string_value(v);
+
+                if (store_timer_member_split(member, &exec_id, &timer_id) < 0) {
+                        _cleanup_(store_argv_done) StoreArgv a = {};
+                        store_timers_ack_argv(member, &a);
+                        (void) manager_command(m, &a, NULL, NULL);
+                        continue;
+                }
+                ProtoTimerFired t = { .execution_id = exec_id, .timer_id = timer_id };
+                if (proto_encode_timer_fired(&t, &m->limits, &buf, &len) < 0)
+                        continue;
+                manager_produce(m, m->topic_events, exec_id, buf, pending_new(PENDING_TIMER, member, NULL));
+        }
+        /* A full batch: more may be due; claim again right away. */
+        if (json_array_size(members) >= m->timer_batch && m->t_claim)
+                (void) sd_event_source_set_time_relative(m->t_claim, 0);
+}
+
+static int on_claim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        (void) sd_event_source_set_time_relative(s, (uint64_t) m->timer_interval_usec);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        if (m->stopping || m->claiming || !redis_conn_is_connected(m->redis))
+                return 0;
+        store_timers_claim_call(now_ms(), TIMER_LEASE_MS, m->timer_batch, &call);
+        if (manager_eval(m, &call, on_claimed, m) >= 0)
+                m->claiming = true;
+        return 0;
+}
+
+static int on_reclaim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        (void) sd_event_source_set_time_relative(s, RECLAIM_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        if (m->stopping || !redis_conn_is_connected(m->redis))
+                return 0;
+        store_timers_reclaim_call(now_ms(), 1000, &call);
+        (void) manager_eval(m, &call, NULL, NULL);
+        return 0;
+}
+
+static void on_swept(RedisConn *c, redisReply *reply, void *userdata) {
+        Manager *m = userdata;
+        StoreOutboxItem *items = NULL;
+        size_t n = 0;
+
+        if (!reply || store_outbox_sweep_parse(reply, &items, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                log_struct_exec(LOG_INFO, items[i].exec_id, NULL, NULL, "Re-sending unacknowledged %s",
+                                items[i].item_id);
+                m->n_redispatched++;
+                manager_produce(m, items[i].topic, items[i].exec_id, items[i].payload,
+                                pending_new(PENDING_OUTBOX, items[i].exec_id, items[i].item_id));
+        }
+        store_outbox_items_free(items, n);
+}
+
+static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(store_call_done) StoreCall call = {};
+        int64_t now = now_ms();
+
+        (void) sd_event_source_set_time_relative(s, OUTBOX_SWEEP_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        if (m->stopping || !redis_conn_is_connected(m->redis))
+                return 0;
+        store_outbox_sweep_call(now - OUTBOX_REDISPATCH_MS, now, 100, &call);
+        (void) manager_eval(m, &call, on_swept, m);
+        return 0;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_event_source_set_time_relative(s, STATUS_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) service_notify_status("%u executions active, %zu events in flight, %" PRIu64
+                                     " started, %" PRIu64 " commits, %" PRIu64 " stale, %" PRIu64
+                                     " conflicts, %" PRIu64 " timers fired, %" PRIu64 " dead letters",
+                                     g_hash_table_size(m->queues), m->in_flight, m->n_started,
+                                     m->n_applied, m->n_stale, m->n_conflicts, m->n_timers, m->n_dlq);
+        return 0;
+}
+
+/* ---- stopping and reloading ---- */
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        bool idle = m->in_flight == 0 && kafka_producer_outq_len(m->producer) == 0;
+
+        if (idle || now_usec() >= m->stop_deadline_usec) {
+                if (!idle)
+                        log_warning("Shutdown timeout: %zu events still in flight", m->in_flight);
+                return sd_event_exit(m->event, 0);
+        }
+        (void) sd_event_source_set_time_relative(s, 50 * 1000);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+static void manager_stop(void *userdata) {
+        Manager *m = userdata;
+        uint64_t timeout_ms = config_get_duration_ms(m->config, "coordinator", "shutdown_timeout");
+
+        log_info("Stopping: draining %zu events in flight", m->in_flight);
+        (void) service_notify_stopping();
+        m->stopping = true;
+        m->stop_deadline_usec = now_usec() + timeout_ms * 1000;
+        if (m->consumer && !m->paused && kafka_consumer_pause(m->consumer, NULL) >= 0)
+                m->paused = true;
+        if (sd_event_add_time_relative(m->event, &m->t_drain, CLOCK_MONOTONIC, 0, 0, on_drain_timer, m) < 0)
+                (void) sd_event_exit(m->event, 0);
+}
+
+static void manager_reload(void *userdata) {
+        Manager *m = userdata;
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        extern char **environ;
+        int r;
+
+        (void) service_notify_reloading();
+        r = config_new(&c);
+        if (r >= 0 && m->config_path)
+                r = config_load_file(c, m->config_path, &error);
+        if (r >= 0)
+                r = config_load_env(c, environ, &error);
+        if (r < 0)
+                log_error_errno(r, "Reload failed, keeping the log level: %s", error ?: "");
+        else if (log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level")) < 0)
+                log_error("Reload: invalid log_level");
+        else
+                log_info("Reloaded: log level %s", config_get_string(c, "imgflow", "log_level"));
+        (void) service_notify_ready();
+}
+
+/* ---- setup ---- */
+
+static int add_resource(const char *key, const char *value, void *userdata) {
+        int r = resources_add(userdata, key, value);
+        if (r < 0)
+                return log_error_errno(r, "Invalid [resources] %s = %s: %m", key, value);
+        return 0;
+}
+
+static Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        m->tearing_down = true;
+        sd_event_source_disable_unref(m->t_claim);
+        sd_event_source_disable_unref(m->t_reclaim);
+        sd_event_source_disable_unref(m->t_sweep);
+        sd_event_source_disable_unref(m->t_status);
+        sd_event_source_disable_unref(m->t_drain);
+        m->consumer = kafka_consumer_free(m->consumer);
+        m->producer = kafka_producer_free(m->producer);
+        /* Pending Redis callbacks run now with NULL replies; works still
+         * queued (shutdown timeout) stay in their queues and go below. */
+        m->redis = redis_conn_free(m->redis);
+        if (m->queues) {
+                GHashTableIter it;
+                void *v;
+                g_hash_table_iter_init(&it, m->queues);
+                while (g_hash_table_iter_next(&it, NULL, &v)) {
+                        ExecQueue *q = v;
+                        for (Work *w = q->head, *n; w; w = n) {
+                                n = w->next;
+                                work_free(w);
+                        }
+                        q->head = q->tail = NULL;
+                }
+                g_hash_table_destroy(m->queues);
+        }
+        if (m->machines)
+                g_hash_table_destroy(m->machines);
+        resources_free(m->resources);
+        free(m->topic_prefix);
+        free(m->topic_jobs);
+        free(m->topic_events);
+        free(m->topic_dlq);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+static int manager_new(sd_event *e, Config *config, const char *config_path, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = asl_xmalloc(sizeof *m);
+        *m = (Manager) {
+                .event = sd_event_ref(e),
+                .config = config,
+                .config_path = config_path,
+                .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free),
+                .machines = g_hash_table_new_full(g_str_hash, g_str_equal, free, machine_free_cb),
+        };
+        for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
+                redis_script_init(&m->scripts[i], store_script(i)->source);
+
+        m->topic_prefix = asl_xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
+        if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &m->topic_jobs) < 0 ||
+            proto_topic_name(m->topic_prefix, PROTO_TOPIC_EVENTS, NULL, &m->topic_events) < 0 ||
+            proto_topic_name(m->topic_prefix, PROTO_TOPIC_DLQ, NULL, &m->topic_dlq) < 0)
+                return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);
+
+        m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
+        r = resources_new(&m->resources);
+        if (r < 0)
+                return r;
+        r = config_foreach_in_section(config, "resources", add_resource, m->resources);
+        if (r < 0)
+                return r;
+
+        m->apply = (ApplyConfig) {
+                .resources = m->resources,
+                .topic_prefix = m->topic_prefix,
+                .retention_sec = (int64_t) (config_get_duration_ms(config, "coordinator", "retention") / 1000),
+                .history_cap = (unsigned) config_get_int(config, "coordinator", "history_limit"),
+                .limits = &m->limits,
+        };
+        m->max_in_flight = (size_t) config_get_int(config, "coordinator", "max_in_flight");
+        if (m->max_in_flight < 2)
+                m->max_in_flight = 2;
+        m->timer_interval_usec = (int64_t) config_get_duration_ms(config, "coordinator", "timer_interval") * 1000;
+        if (m->timer_interval_usec <= 0)
+                m->timer_interval_usec = 1000 * 1000;
+        m->timer_batch = (unsigned) config_get_int(config, "coordinator", "timer_batch");
+        if (m->timer_batch == 0)
+                m->timer_batch = 100;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int manager_start(Manager *m) {
+        char *topics[] = { m->topic_jobs, m->topic_events, NULL };
+        int r;
+
+        r = redis_conn_new(m->event, m->config, on_redis_state, m, &m->redis);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the Redis connection: %m");
+        r = kafka_producer_new(m->event, m->config, on_delivery, m, &m->producer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the Kafka producer: %m");
+        r = kafka_consumer_new(m->event, m->config, config_get_string(m->config, "coordinator", "group"),
+                               topics, on_message, on_rebalance, m, &m->consumer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the Kafka consumer: %m");
+
+        r = sd_event_add_time_relative(m->event, &m->t_claim, CLOCK_MONOTONIC,
+                                       (uint64_t) m->timer_interval_usec, 0, on_claim_timer, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->t_reclaim, CLOCK_MONOTONIC, RECLAIM_USEC,
+                                               0, on_reclaim_timer, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->t_sweep, CLOCK_MONOTONIC, OUTBOX_SWEEP_USEC,
+                                               0, on_sweep_timer, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->t_status, CLOCK_MONOTONIC, STATUS_USEC, 0,
+                                               on_status_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add timers: %m");
+        return 0;
+}
+
+static void help(void) {
+        printf("imgflow-coordinator [OPTIONS]\n\n"
+               "Advances imgflow executions: consumes jobs and events from Kafka,\n"
+               "keeps execution state in Redis, dispatches tasks.\n\n"
+               "  -c --config=PATH          configuration file (default %s)\n"
+               "     --kafka-bootstrap=LIST Kafka bootstrap servers\n"
+               "     --redis=ADDRESS        Redis address (host:port or unix:/path)\n"
+               "     --log-level=LEVEL      log level\n"
+               "  -h --help                 this help\n",
+               config_default_path());
+}
+
+static int run(int argc, char **argv) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "kafka-bootstrap", required_argument, NULL, 'k' },
+                { "redis", required_argument, NULL, 'r' },
+                { "log-level", required_argument, NULL, 'l' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_config_ Config *config = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *error = NULL;
+        const char *config_path = NULL, *bootstrap = NULL, *redis_addr = NULL, *level = NULL;
+        extern char **environ;
+        int r, c;
+
+        log_setup("imgflow-coordinator");
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'k':
+                        bootstrap = optarg;
+                        break;
+                case 'r':
+                        redis_addr = optarg;
+                        break;
+                case 'l':
+                        level = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+
+        r = config_new(&config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the configuration: %m");
+        if (!config_path && access(config_default_path(), F_OK) == 0)
+                config_path = config_default_path();
+        if (config_path) {
+                r = config_load_file(config, config_path, &error);
+                if (r < 0)
+                        return log_error_errno(r, "%s", error ?: "Failed to load the configuration");
+        }
+        r = config_load_env(config, environ, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error ?: "Bad IMGFLOW_* variable");
+        if (bootstrap && (r = config_set(config, "kafka", "bootstrap.servers", bootstrap, &error)) < 0)
+                return log_error_errno(r, "%s", error ?: "--kafka-bootstrap");
+        if (redis_addr && (r = config_set(config, "redis", "address", redis_addr, &error)) < 0)
+                return log_error_errno(r, "%s", error ?: "--redis");
+        if (level && (r = config_set(config, "imgflow", "log_level", level, &error)) < 0)
+                return log_error_errno(r, "%s", error ?: "--log-level");
+        (void) log_set_target_from_string(config_get_string(config, "imgflow", "log_target"));
+        (void) log_set_max_level_from_string(config_get_string(config, "imgflow", "log_level"));
+
+        r = sd_event_default(&e);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = manager_new(e, config, config_path, &m);
+        if (r < 0)
+                return r;
+        r = service_setup(e, manager_stop, manager_reload, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signals: %m");
+        r = manager_start(m);
+        if (r < 0)
+                return r;
+        (void) service_notify_status("Connecting to Kafka and Redis");
+
+        r = sd_event_loop(e);
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+
+        /* Drained: flush what is produced (delivery reports ack outbox items
+         * and timers), then leave the group, committing offsets. */
+        (void) kafka_producer_flush(m->producer, 5000);
+        m = manager_free(TAKE_PTR(m));
+        log_info("Stopped");
+        return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv) {
+        int r = run(argc, argv);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
