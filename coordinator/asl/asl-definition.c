@@ -1,2 +1,1076 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Definition parsing and validation (JSONPath query language).
+ *
+ * Two tables drive the checks (STYLE 11):
+ *   state_fields[]  every field a state may have, with a check of its value
+ *                   on its own (type, range, path syntax, sub-structure);
+ *   state_types[]   the eight state types, each with the set of fields it
+ *                   allows and a function for the rules that tie fields
+ *                   together (X vs XPath, Wait's exactly-one, Heartbeat <
+ *                   Timeout, Map's ItemProcessor vs Iterator, ...).
+ * A machine (the top level, a Parallel branch, a Map's ItemProcessor or
+ * Iterator) is then checked as a graph: StartAt and every Next/Default/Catch
+ * target must name a state of the same machine, every state must be
+ * reachable from StartAt, and some state must end the machine.
+ *
+ * Every problem is reported as a diagnostic with the JSON pointer of the
+ * offending field; validation goes on after an error so one run reports
+ * them all. Sizes the author controls are bounded: definition bytes, JSON
+ * depth (checked first, so the recursive checks below are bounded too),
+ * number of states, state name length.
+ *
+ * No I/O here: this is part of the pure engine (coordinator/asl/).
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "asl-choice.h"
 #include "asl-definition.h"
+#include "asl-intrinsics.h"
+#include "asl-jsonpath.h"
+
+#define ASL_MAX_SECONDS 99999999
+#define ASL_MAX_RETRY_DELAY_SECONDS 31622400
+#define ASL_MAX_INT32 2147483647
+
+typedef enum MachineKind {
+        MACHINE_TOP,
+        MACHINE_BRANCH,
+        MACHINE_ITEM_PROCESSOR,
+        MACHINE_ITERATOR,
+} MachineKind;
+
+typedef struct Validator {
+        AslDiag *d;
+        size_t n_states;        /* all states seen so far, nested ones included */
+        bool too_many;          /* ASL_MAX_STATES exceeded (reported once) */
+        json_t *names;          /* state name -> pointer of its first definition */
+} Validator;
+
+static void validate_machine(Validator *v, json_t *m, const char *pointer, MachineKind kind);
+
+/* ---- small value checks ---------------------------------------------- */
+
+static bool check_int(Validator *v, json_t *value, const char *pointer, json_int_t min, json_int_t max) {
+        json_int_t i;
+
+        if (!json_is_integer(value)) {
+                asl_diag_add(v->d, pointer, "must be an integer");
+                return false;
+        }
+        i = json_integer_value(value);
+        if (i < min) {
+                asl_diag_add(v->d, pointer, "must be >= %lld", (long long) min);
+                return false;
+        }
+        if (i > max) {
+                asl_diag_add(v->d, pointer, "must be <= %lld", (long long) max);
+                return false;
+        }
+        return true;
+}
+
+static bool is_context_path(const char *s) {
+        return s[0] == '$' && s[1] == '$';
+}
+
+/*
+ * A path into the input ("$...") or, if allow_context, the context object
+ * ("$$..."). With reference_only, wildcards/filters/... are rejected.
+ */
+static bool check_path_string(Validator *v, json_t *value, const char *pointer,
+                              bool reference_only, bool allow_context) {
+        _cleanup_free_ char *msg = NULL;
+        const char *s;
+        JsonPathKind k;
+
+        if (!json_is_string(value)) {
+                asl_diag_add(v->d, pointer, "must be a string (a JSONPath starting with '$')");
+                return false;
+        }
+        s = json_string_value(value);
+        if (is_context_path(s)) {
+                if (!allow_context) {
+                        asl_diag_add(v->d, pointer, "must be a path into the input ('$...'), not the context object");
+                        return false;
+                }
+                s++;
+        }
+        if (s[0] != '$') {
+                asl_diag_add(v->d, pointer, "must be a JSONPath starting with '$'");
+                return false;
+        }
+        k = jsonpath_check(s, &msg);
+        if (k == JSONPATH_INVALID) {
+                asl_diag_add(v->d, pointer, "invalid JSONPath: %s", msg ? msg : "syntax error");
+                return false;
+        }
+        if (k != JSONPATH_REFERENCE && reference_only) {
+                asl_diag_add(v->d, pointer, "must be a reference path (no wildcards, slices, unions, filters or '..')");
+                return false;
+        }
+        return true;
+}
+
+/* The value of a "key.$" field: a path ($ or $$) or an intrinsic call. */
+static void check_dynamic_value(Validator *v, json_t *value, const char *pointer) {
+        _cleanup_free_ char *msg = NULL;
+        const char *s;
+
+        if (!json_is_string(value)) {
+                asl_diag_add(v->d, pointer, "the value of a field ending in '.$' must be a string (a JSONPath or an intrinsic function call)");
+                return;
+        }
+        s = json_string_value(value);
+        if (s[0] == '$') {
+                check_path_string(v, value, pointer, /* reference_only= */ false, /* allow_context= */ true);
+                return;
+        }
+        if (!intrinsic_is_call(s)) {
+                asl_diag_add(v->d, pointer, "the value of a field ending in '.$' must be a JSONPath ('$...', '$$...') or an intrinsic function call ('States.Format(...)')");
+                return;
+        }
+        if (intrinsic_check(s, &msg) < 0)
+                asl_diag_add(v->d, pointer, "invalid intrinsic function call: %s", msg ? msg : "syntax error");
+}
+
+static bool ends_with_dollar(const char *key, size_t *ret_stem) {
+        size_t l = strlen(key);
+
+        if (l < 2 || key[l - 2] != '.' || key[l - 1] != '$')
+                return false;
+        *ret_stem = l - 2;
+        return true;
+}
+
+/* Payload template values: objects and arrays are walked, keys ending in
+ * ".$" checked. */
+static void check_template_value(Validator *v, json_t *value, const char *pointer) {
+        if (json_is_object(value)) {
+                const char *key;
+                json_t *c;
+
+                json_object_foreach(value, key, c) {
+                        _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+                        size_t stem;
+
+                        if (ends_with_dollar(key, &stem)) {
+                                _cleanup_free_ char *plain = strndup(key, stem);
+
+                                if (!plain)
+                                        abort();
+                                if (json_object_get(value, plain))
+                                        asl_diag_add(v->d, p, "both \"%s\" and \"%s\" are given", plain, key);
+                                check_dynamic_value(v, c, p);
+                        } else
+                                check_template_value(v, c, p);
+                }
+        } else if (json_is_array(value)) {
+                size_t i;
+                json_t *c;
+
+                json_array_foreach(value, i, c) {
+                        _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                        check_template_value(v, c, p);
+                }
+        }
+}
+
+/* Checks ErrorEquals of retrier/catcher number `index` of `count`. */
+static void check_error_equals(Validator *v, json_t *value, const char *pointer,
+                               size_t index, size_t count, const char *what) {
+        size_t i;
+        json_t *e;
+
+        if (!json_is_array(value) || json_array_size(value) == 0) {
+                asl_diag_add(v->d, pointer, "must be a non-empty array of error names");
+                return;
+        }
+        json_array_foreach(value, i, e) {
+                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+
+                if (!json_is_string(e) || json_string_length(e) == 0) {
+                        asl_diag_add(v->d, p, "must be a non-empty string (an error name)");
+                        continue;
+                }
+                if (streq(json_string_value(e), "States.ALL")) {
+                        if (json_array_size(value) != 1)
+                                asl_diag_add(v->d, p, "States.ALL must appear alone in ErrorEquals");
+                        if (index + 1 != count)
+                                asl_diag_add(v->d, p, "States.ALL may only appear in the last %s", what);
+                }
+        }
+}
+
+/* ---- field checks ---------------------------------------------------- */
+
+typedef void (*FieldCheckFn)(Validator *v, json_t *value, const char *pointer);
+
+static void check_string(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_string(value))
+                asl_diag_add(v->d, pointer, "must be a string");
+}
+
+static void check_nonempty_string(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_string(value) || json_string_length(value) == 0)
+                asl_diag_add(v->d, pointer, "must be a non-empty string");
+}
+
+static void check_any(Validator *v, json_t *value, const char *pointer) {
+}
+
+static void check_query_language(Validator *v, json_t *value, const char *pointer) {
+        if (json_is_string(value) && streq(json_string_value(value), "JSONPath"))
+                return;
+        if (json_is_string(value) && streq(json_string_value(value), "JSONata"))
+                asl_diag_add(v->d, pointer, "JSONata is not supported: only the JSONPath query language is supported");
+        else
+                asl_diag_add(v->d, pointer, "must be \"JSONPath\"");
+}
+
+static void check_boolean(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_boolean(value))
+                asl_diag_add(v->d, pointer, "must be a boolean");
+}
+
+static void check_io_path(Validator *v, json_t *value, const char *pointer) {
+        if (json_is_null(value))
+                return;
+        check_path_string(v, value, pointer, /* reference_only= */ false, /* allow_context= */ true);
+}
+
+static void check_result_path(Validator *v, json_t *value, const char *pointer) {
+        if (json_is_null(value))
+                return;
+        check_path_string(v, value, pointer, /* reference_only= */ true, /* allow_context= */ false);
+}
+
+static void check_reference_path(Validator *v, json_t *value, const char *pointer) {
+        check_path_string(v, value, pointer, /* reference_only= */ true, /* allow_context= */ true);
+}
+
+static void check_path_or_intrinsic(Validator *v, json_t *value, const char *pointer) {
+        if (json_is_string(value) && json_string_value(value)[0] != '$') {
+                _cleanup_free_ char *msg = NULL;
+
+                if (!intrinsic_is_call(json_string_value(value)))
+                        asl_diag_add(v->d, pointer, "must be a JSONPath or an intrinsic function call");
+                else if (intrinsic_check(json_string_value(value), &msg) < 0)
+                        asl_diag_add(v->d, pointer, "invalid intrinsic function call: %s", msg ? msg : "syntax error");
+                return;
+        }
+        check_reference_path(v, value, pointer);
+}
+
+static void check_template(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_object(value)) {
+                asl_diag_add(v->d, pointer, "must be an object (a payload template)");
+                return;
+        }
+        check_template_value(v, value, pointer);
+}
+
+static void check_timeout(Validator *v, json_t *value, const char *pointer) {
+        check_int(v, value, pointer, 1, ASL_MAX_SECONDS);
+}
+
+static void check_wait_seconds(Validator *v, json_t *value, const char *pointer) {
+        check_int(v, value, pointer, 0, ASL_MAX_SECONDS);
+}
+
+static void check_timestamp(Validator *v, json_t *value, const char *pointer) {
+        int64_t ms;
+
+        if (!json_is_string(value) || asl_parse_timestamp(json_string_value(value), &ms) < 0)
+                asl_diag_add(v->d, pointer, "must be an RFC 3339 timestamp such as \"2016-03-14T01:59:00Z\"");
+}
+
+static void check_count(Validator *v, json_t *value, const char *pointer) {
+        check_int(v, value, pointer, 0, ASL_MAX_INT32);
+}
+
+static void check_percentage(Validator *v, json_t *value, const char *pointer) {
+        double x;
+
+        if (!json_is_number(value)) {
+                asl_diag_add(v->d, pointer, "must be a number");
+                return;
+        }
+        x = json_number_value(value);
+        if (!(x >= 0.0 && x <= 100.0))
+                asl_diag_add(v->d, pointer, "must be between 0 and 100");
+}
+
+static void check_retry(Validator *v, json_t *value, const char *pointer) {
+        size_t i, n;
+        json_t *r;
+
+        if (!json_is_array(value)) {
+                asl_diag_add(v->d, pointer, "must be an array of retriers");
+                return;
+        }
+        n = json_array_size(value);
+        json_array_foreach(value, i, r) {
+                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                const char *key;
+                json_t *f;
+
+                if (!json_is_object(r)) {
+                        asl_diag_add(v->d, p, "a retrier must be an object");
+                        continue;
+                }
+                if (!json_object_get(r, "ErrorEquals"))
+                        asl_diag_add(v->d, p, "a retrier needs ErrorEquals");
+                json_object_foreach(r, key, f) {
+                        _cleanup_free_ char *pf = asl_pointer_join(p, key);
+
+                        if (streq(key, "ErrorEquals"))
+                                check_error_equals(v, f, pf, i, n, "retrier");
+                        else if (streq(key, "IntervalSeconds"))
+                                check_int(v, f, pf, 1, ASL_MAX_SECONDS);
+                        else if (streq(key, "MaxAttempts"))
+                                check_int(v, f, pf, 0, ASL_MAX_SECONDS);
+                        else if (streq(key, "BackoffRate")) {
+                                if (!json_is_number(f))
+                                        asl_diag_add(v->d, pf, "must be a number");
+                                else if (!(json_number_value(f) >= 1.0))
+                                        asl_diag_add(v->d, pf, "must be >= 1.0");
+                                else if (json_number_value(f) > (double) ASL_MAX_SECONDS)
+                                        asl_diag_add(v->d, pf, "must be <= %d", ASL_MAX_SECONDS);
+                        } else if (streq(key, "MaxDelaySeconds"))
+                                check_int(v, f, pf, 1, ASL_MAX_RETRY_DELAY_SECONDS);
+                        else if (streq(key, "JitterStrategy")) {
+                                if (!json_is_string(f) ||
+                                    (!streq(json_string_value(f), "FULL") && !streq(json_string_value(f), "NONE")))
+                                        asl_diag_add(v->d, pf, "must be \"FULL\" or \"NONE\"");
+                        } else if (streq(key, "Comment"))
+                                check_string(v, f, pf);
+                        else
+                                asl_diag_add(v->d, pf, "unknown field in a retrier");
+                }
+        }
+}
+
+static void check_catch(Validator *v, json_t *value, const char *pointer) {
+        size_t i, n;
+        json_t *c;
+
+        if (!json_is_array(value)) {
+                asl_diag_add(v->d, pointer, "must be an array of catchers");
+                return;
+        }
+        n = json_array_size(value);
+        json_array_foreach(value, i, c) {
+                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                const char *key;
+                json_t *f;
+
+                if (!json_is_object(c)) {
+                        asl_diag_add(v->d, p, "a catcher must be an object");
+                        continue;
+                }
+                if (!json_object_get(c, "ErrorEquals"))
+                        asl_diag_add(v->d, p, "a catcher needs ErrorEquals");
+                if (!json_object_get(c, "Next"))
+                        asl_diag_add(v->d, p, "a catcher needs Next");
+                json_object_foreach(c, key, f) {
+                        _cleanup_free_ char *pf = asl_pointer_join(p, key);
+
+                        if (streq(key, "ErrorEquals"))
+                                check_error_equals(v, f, pf, i, n, "catcher");
+                        else if (streq(key, "Next"))
+                                check_nonempty_string(v, f, pf); /* existence: check_transitions() */
+                        else if (streq(key, "ResultPath"))
+                                check_result_path(v, f, pf);
+                        else if (streq(key, "Comment"))
+                                check_string(v, f, pf);
+                        else
+                                asl_diag_add(v->d, pf, "unknown field in a catcher");
+                }
+        }
+}
+
+static void check_choices(Validator *v, json_t *value, const char *pointer) {
+        size_t i;
+        json_t *c;
+
+        if (!json_is_array(value) || json_array_size(value) == 0) {
+                asl_diag_add(v->d, pointer, "must be a non-empty array of choice rules");
+                return;
+        }
+        json_array_foreach(value, i, c) {
+                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                choice_rule_validate(c, p, /* top_level= */ true, v->d);
+        }
+}
+
+static void check_branches(Validator *v, json_t *value, const char *pointer) {
+        size_t i;
+        json_t *b;
+
+        if (!json_is_array(value) || json_array_size(value) == 0) {
+                asl_diag_add(v->d, pointer, "must be a non-empty array of branches");
+                return;
+        }
+        json_array_foreach(value, i, b) {
+                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                validate_machine(v, b, p, MACHINE_BRANCH);
+        }
+}
+
+static void check_item_processor(Validator *v, json_t *value, const char *pointer) {
+        validate_machine(v, value, pointer, MACHINE_ITEM_PROCESSOR);
+}
+
+static void check_iterator(Validator *v, json_t *value, const char *pointer) {
+        validate_machine(v, value, pointer, MACHINE_ITERATOR);
+}
+
+static void check_distributed_only(Validator *v, json_t *value, const char *pointer) {
+        asl_diag_add(v->d, pointer, "not supported: this field belongs to a distributed Map, only inline Map is supported");
+}
+
+/* ---- the field table ------------------------------------------------- */
+
+typedef enum FieldId {
+        F_TYPE,
+        F_COMMENT,
+        F_QUERY_LANGUAGE,
+        F_NEXT,
+        F_END,
+        F_INPUT_PATH,
+        F_OUTPUT_PATH,
+        F_RESULT_PATH,
+        F_PARAMETERS,
+        F_RESULT_SELECTOR,
+        F_RESULT,
+        F_RETRY,
+        F_CATCH,
+        F_RESOURCE,
+        F_TIMEOUT_SECONDS,
+        F_TIMEOUT_SECONDS_PATH,
+        F_HEARTBEAT_SECONDS,
+        F_HEARTBEAT_SECONDS_PATH,
+        F_CREDENTIALS,
+        F_CHOICES,
+        F_DEFAULT,
+        F_SECONDS,
+        F_TIMESTAMP,
+        F_SECONDS_PATH,
+        F_TIMESTAMP_PATH,
+        F_ERROR,
+        F_ERROR_PATH,
+        F_CAUSE,
+        F_CAUSE_PATH,
+        F_BRANCHES,
+        F_ITEM_PROCESSOR,
+        F_ITERATOR,
+        F_ITEMS_PATH,
+        F_ITEM_SELECTOR,
+        F_MAX_CONCURRENCY,
+        F_MAX_CONCURRENCY_PATH,
+        F_TOLERATED_FAILURE_COUNT,
+        F_TOLERATED_FAILURE_COUNT_PATH,
+        F_TOLERATED_FAILURE_PERCENTAGE,
+        F_TOLERATED_FAILURE_PERCENTAGE_PATH,
+        F_ITEM_READER,
+        F_RESULT_WRITER,
+        F_ITEM_BATCHER,
+        F_LABEL,
+        _F_MAX,
+} FieldId;
+
+typedef struct StateField {
+        const char *name;
+        FieldCheckFn check;     /* NULL: checked by the caller (Type) */
+} StateField;
+
+static const StateField state_fields[_F_MAX] = {
+        [F_TYPE] = { "Type", NULL },
+        [F_COMMENT] = { "Comment", check_string },
+        [F_QUERY_LANGUAGE] = { "QueryLanguage", check_query_language },
+        [F_NEXT] = { "Next", check_nonempty_string },
+        [F_END] = { "End", check_boolean },
+        [F_INPUT_PATH] = { "InputPath", check_io_path },
+        [F_OUTPUT_PATH] = { "OutputPath", check_io_path },
+        [F_RESULT_PATH] = { "ResultPath", check_result_path },
+        [F_PARAMETERS] = { "Parameters", check_template },
+        [F_RESULT_SELECTOR] = { "ResultSelector", check_template },
+        [F_RESULT] = { "Result", check_any },
+        [F_RETRY] = { "Retry", check_retry },
+        [F_CATCH] = { "Catch", check_catch },
+        [F_RESOURCE] = { "Resource", check_nonempty_string },
+        [F_TIMEOUT_SECONDS] = { "TimeoutSeconds", check_timeout },
+        [F_TIMEOUT_SECONDS_PATH] = { "TimeoutSecondsPath", check_reference_path },
+        [F_HEARTBEAT_SECONDS] = { "HeartbeatSeconds", check_timeout },
+        [F_HEARTBEAT_SECONDS_PATH] = { "HeartbeatSecondsPath", check_reference_path },
+        [F_CREDENTIALS] = { "Credentials", check_template },
+        [F_CHOICES] = { "Choices", check_choices },
+        [F_DEFAULT] = { "Default", check_nonempty_string },
+        [F_SECONDS] = { "Seconds", check_wait_seconds },
+        [F_TIMESTAMP] = { "Timestamp", check_timestamp },
+        [F_SECONDS_PATH] = { "SecondsPath", check_reference_path },
+        [F_TIMESTAMP_PATH] = { "TimestampPath", check_reference_path },
+        [F_ERROR] = { "Error", check_string },
+        [F_ERROR_PATH] = { "ErrorPath", check_path_or_intrinsic },
+        [F_CAUSE] = { "Cause", check_string },
+        [F_CAUSE_PATH] = { "CausePath", check_path_or_intrinsic },
+        [F_BRANCHES] = { "Branches", check_branches },
+        [F_ITEM_PROCESSOR] = { "ItemProcessor", check_item_processor },
+        [F_ITERATOR] = { "Iterator", check_iterator },
+        [F_ITEMS_PATH] = { "ItemsPath", check_reference_path },
+        [F_ITEM_SELECTOR] = { "ItemSelector", check_template },
+        [F_MAX_CONCURRENCY] = { "MaxConcurrency", check_count },
+        [F_MAX_CONCURRENCY_PATH] = { "MaxConcurrencyPath", check_reference_path },
+        [F_TOLERATED_FAILURE_COUNT] = { "ToleratedFailureCount", check_count },
+        [F_TOLERATED_FAILURE_COUNT_PATH] = { "ToleratedFailureCountPath", check_reference_path },
+        [F_TOLERATED_FAILURE_PERCENTAGE] = { "ToleratedFailurePercentage", check_percentage },
+        [F_TOLERATED_FAILURE_PERCENTAGE_PATH] = { "ToleratedFailurePercentagePath", check_reference_path },
+        [F_ITEM_READER] = { "ItemReader", check_distributed_only },
+        [F_RESULT_WRITER] = { "ResultWriter", check_distributed_only },
+        [F_ITEM_BATCHER] = { "ItemBatcher", check_distributed_only },
+        [F_LABEL] = { "Label", check_string },
+};
+
+static int state_field_find(const char *name) {
+        for (int i = 0; i < _F_MAX; i++)
+                if (streq(state_fields[i].name, name))
+                        return i;
+        return -1;
+}
+
+/* ---- cross-field rules per state type -------------------------------- */
+
+static void check_exclusive(Validator *v, json_t *state, const char *pointer, const char *a, const char *b) {
+        if (json_object_get(state, a) && json_object_get(state, b)) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, b);
+                asl_diag_add(v->d, p, "%s and %s are mutually exclusive", a, b);
+        }
+}
+
+static void require_field(Validator *v, json_t *state, const char *pointer, const char *name, const char *type) {
+        if (!json_object_get(state, name))
+                asl_diag_add(v->d, pointer, "a %s state needs %s", type, name);
+}
+
+static void validate_task(Validator *v, json_t *state, const char *pointer) {
+        json_t *t = json_object_get(state, "TimeoutSeconds");
+        json_t *h = json_object_get(state, "HeartbeatSeconds");
+
+        require_field(v, state, pointer, "Resource", "Task");
+        check_exclusive(v, state, pointer, "TimeoutSeconds", "TimeoutSecondsPath");
+        check_exclusive(v, state, pointer, "HeartbeatSeconds", "HeartbeatSecondsPath");
+        if (json_is_integer(t) && json_is_integer(h) &&
+            json_integer_value(h) >= json_integer_value(t)) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "HeartbeatSeconds");
+                asl_diag_add(v->d, p, "must be smaller than TimeoutSeconds (%lld)",
+                             (long long) json_integer_value(t));
+        }
+}
+
+static void validate_choice(Validator *v, json_t *state, const char *pointer) {
+        require_field(v, state, pointer, "Choices", "Choice");
+}
+
+static void validate_wait(Validator *v, json_t *state, const char *pointer) {
+        static const char *const kinds[] = { "Seconds", "Timestamp", "SecondsPath", "TimestampPath" };
+        const char *first = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                if (!json_object_get(state, kinds[i]))
+                        continue;
+                if (first) {
+                        _cleanup_free_ char *p = asl_pointer_join(pointer, kinds[i]);
+                        asl_diag_add(v->d, p, "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath (already has %s)", first);
+                } else
+                        first = kinds[i];
+        }
+        if (!first)
+                asl_diag_add(v->d, pointer, "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath");
+}
+
+static void validate_fail(Validator *v, json_t *state, const char *pointer) {
+        check_exclusive(v, state, pointer, "Error", "ErrorPath");
+        check_exclusive(v, state, pointer, "Cause", "CausePath");
+}
+
+static void validate_parallel(Validator *v, json_t *state, const char *pointer) {
+        require_field(v, state, pointer, "Branches", "Parallel");
+}
+
+static void validate_map(Validator *v, json_t *state, const char *pointer) {
+        if (!json_object_get(state, "ItemProcessor") && !json_object_get(state, "Iterator"))
+                asl_diag_add(v->d, pointer, "a Map state needs ItemProcessor (or the older Iterator)");
+        check_exclusive(v, state, pointer, "ItemProcessor", "Iterator");
+        check_exclusive(v, state, pointer, "ItemSelector", "Parameters");
+        check_exclusive(v, state, pointer, "MaxConcurrency", "MaxConcurrencyPath");
+        check_exclusive(v, state, pointer, "ToleratedFailureCount", "ToleratedFailureCountPath");
+        check_exclusive(v, state, pointer, "ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
+}
+
+/* ---- the state type table -------------------------------------------- */
+
+#define F(x) (UINT64_C(1) << (F_##x))
+#define F_COMMON (F(TYPE) | F(COMMENT) | F(QUERY_LANGUAGE))
+#define F_IO (F(INPUT_PATH) | F(OUTPUT_PATH))
+#define F_FLOW (F(NEXT) | F(END))
+
+typedef struct StateType {
+        const char *name;
+        uint64_t fields;        /* bit set of FieldId */
+        bool has_transition;    /* needs Next xor End: true */
+        bool terminal;          /* always ends the machine (Succeed, Fail) */
+        void (*validate)(Validator *v, json_t *state, const char *pointer);
+} StateType;
+
+static const StateType state_types[] = {
+        { "Pass", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT),
+          true, false, NULL },
+        { "Task", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
+          F(RETRY) | F(CATCH) | F(RESOURCE) | F(TIMEOUT_SECONDS) | F(TIMEOUT_SECONDS_PATH) |
+          F(HEARTBEAT_SECONDS) | F(HEARTBEAT_SECONDS_PATH) | F(CREDENTIALS),
+          true, false, validate_task },
+        { "Choice", F_COMMON | F_IO | F(CHOICES) | F(DEFAULT),
+          false, false, validate_choice },
+        { "Wait", F_COMMON | F_IO | F_FLOW | F(SECONDS) | F(TIMESTAMP) | F(SECONDS_PATH) | F(TIMESTAMP_PATH),
+          true, false, validate_wait },
+        { "Succeed", F_COMMON | F_IO,
+          false, true, NULL },
+        { "Fail", F_COMMON | F(ERROR) | F(ERROR_PATH) | F(CAUSE) | F(CAUSE_PATH),
+          false, true, validate_fail },
+        { "Parallel", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
+          F(RETRY) | F(CATCH) | F(BRANCHES),
+          true, false, validate_parallel },
+        { "Map", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
+          F(RETRY) | F(CATCH) | F(ITEM_PROCESSOR) | F(ITERATOR) | F(ITEMS_PATH) | F(ITEM_SELECTOR) |
+          F(MAX_CONCURRENCY) | F(MAX_CONCURRENCY_PATH) | F(TOLERATED_FAILURE_COUNT) |
+          F(TOLERATED_FAILURE_COUNT_PATH) | F(TOLERATED_FAILURE_PERCENTAGE) |
+          F(TOLERATED_FAILURE_PERCENTAGE_PATH) | F(ITEM_READER) | F(RESULT_WRITER) |
+          F(ITEM_BATCHER) | F(LABEL),
+          true, false, validate_map },
+};
+
+static const StateType *state_type_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(state_types); i++)
+                if (streq(state_types[i].name, name))
+                        return &state_types[i];
+        return NULL;
+}
+
+/* ---- states ---------------------------------------------------------- */
+
+static void validate_state(Validator *v, json_t *state, const char *pointer) {
+        const StateType *t;
+        json_t *type, *value, *next, *end;
+        const char *key;
+
+        if (!json_is_object(state)) {
+                asl_diag_add(v->d, pointer, "a state must be an object");
+                return;
+        }
+        type = json_object_get(state, "Type");
+        if (!type) {
+                asl_diag_add(v->d, pointer, "a state needs Type");
+                return;
+        }
+        if (!json_is_string(type) || !(t = state_type_find(json_string_value(type)))) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "Type");
+                asl_diag_add(v->d, p, "must be one of Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map");
+                return;
+        }
+
+        json_object_foreach(state, key, value) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+                int f = state_field_find(key);
+
+                if (f < 0)
+                        asl_diag_add(v->d, p, "unknown field");
+                else if (!(t->fields & (UINT64_C(1) << f)))
+                        asl_diag_add(v->d, p, "not allowed in a %s state", t->name);
+                else if (state_fields[f].check)
+                        state_fields[f].check(v, value, p);
+        }
+
+        if (t->validate)
+                t->validate(v, state, pointer);
+
+        if (t->has_transition) {
+                next = json_object_get(state, "Next");
+                end = json_object_get(state, "End");
+                if (next && json_is_true(end)) {
+                        _cleanup_free_ char *p = asl_pointer_join(pointer, "End");
+                        asl_diag_add(v->d, p, "Next and End are mutually exclusive");
+                } else if (!next && !json_is_true(end))
+                        asl_diag_add(v->d, pointer, "a %s state needs Next or \"End\": true", t->name);
+        }
+}
+
+static bool state_is_terminal(json_t *state) {
+        json_t *type = json_object_get(state, "Type");
+        const StateType *t;
+
+        if (!json_is_string(type) || !(t = state_type_find(json_string_value(type))))
+                return false;
+        return t->terminal || (t->has_transition && json_is_true(json_object_get(state, "End")));
+}
+
+/* ---- machines -------------------------------------------------------- */
+
+/* Calls fn for every transition target of a state: Next, Default,
+ * Choices[i].Next, Catch[i].Next, with the pointer of the naming field. */
+typedef void (*TargetFn)(void *userdata, json_t *target, const char *pointer);
+
+static void state_foreach_target(json_t *state, const char *pointer, TargetFn fn, void *userdata) {
+        static const char *const lists[] = { "Choices", "Catch" };
+        static const char *const direct[] = { "Next", "Default" };
+
+        for (size_t k = 0; k < ELEMENTSOF(direct); k++) {
+                json_t *n = json_object_get(state, direct[k]);
+                if (n) {
+                        _cleanup_free_ char *p = asl_pointer_join(pointer, direct[k]);
+                        fn(userdata, n, p);
+                }
+        }
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
+                json_t *a = json_object_get(state, lists[k]), *e;
+                size_t i;
+
+                if (!json_is_array(a))
+                        continue;
+                json_array_foreach(a, i, e) {
+                        json_t *n = json_is_object(e) ? json_object_get(e, "Next") : NULL;
+                        if (n) {
+                                _cleanup_free_ char *pl = asl_pointer_join(pointer, lists[k]);
+                                _cleanup_free_ char *pi = asl_pointer_join_index(pl, i);
+                                _cleanup_free_ char *p = asl_pointer_join(pi, "Next");
+                                fn(userdata, n, p);
+                        }
+                }
+        }
+}
+
+typedef struct TargetCheck {
+        Validator *v;
+        json_t *states;
+        const char *scope;
+} TargetCheck;
+
+static void target_check(void *userdata, json_t *target, const char *pointer) {
+        TargetCheck *tc = userdata;
+
+        if (!json_is_string(target))
+                return; /* already reported */
+        if (!json_object_get(tc->states, json_string_value(target)))
+                asl_diag_add(tc->v->d, pointer, "no state named \"%s\" in this %s",
+                             json_string_value(target), tc->scope);
+}
+
+typedef struct Reach {
+        json_t *states;
+        json_t *seen;           /* name -> true */
+        json_t *queue;          /* names to visit */
+} Reach;
+
+static void reach_add(void *userdata, json_t *target, const char *pointer) {
+        Reach *r = userdata;
+        const char *name;
+
+        if (!json_is_string(target))
+                return;
+        name = json_string_value(target);
+        if (!json_object_get(r->states, name) || json_object_get(r->seen, name))
+                return;
+        json_object_set_new(r->seen, name, json_true());
+        json_array_append(r->queue, target);
+}
+
+static void check_reachability(Validator *v, json_t *states, const char *start, const char *states_pointer) {
+        _cleanup_json_ json_t *seen = json_object(), *queue = json_array(), *s = json_string(start);
+        Reach r = { .states = states, .seen = seen, .queue = queue };
+        const char *name;
+        json_t *state;
+
+        if (!seen || !queue || !s)
+                abort();
+        reach_add(&r, s, "");
+        for (size_t i = 0; i < json_array_size(queue); i++) {
+                const char *n = json_string_value(json_array_get(queue, i));
+                state_foreach_target(json_object_get(states, n), "", reach_add, &r);
+        }
+        json_object_foreach(states, name, state) {
+                if (!json_object_get(seen, name)) {
+                        _cleanup_free_ char *p = asl_pointer_join(states_pointer, name);
+                        asl_diag_add(v->d, p, "state is not reachable from StartAt");
+                }
+        }
+}
+
+static void check_processor_config(Validator *v, json_t *config, const char *pointer) {
+        const char *key;
+        json_t *f;
+        json_t *mode;
+
+        if (!json_is_object(config)) {
+                asl_diag_add(v->d, pointer, "must be an object");
+                return;
+        }
+        mode = json_object_get(config, "Mode");
+        json_object_foreach(config, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "Mode")) {
+                        if (json_is_string(f) && streq(json_string_value(f), "INLINE"))
+                                continue;
+                        if (json_is_string(f) && streq(json_string_value(f), "DISTRIBUTED"))
+                                asl_diag_add(v->d, p, "distributed Map is not supported: only \"INLINE\" is supported");
+                        else
+                                asl_diag_add(v->d, p, "must be \"INLINE\"");
+                } else if (streq(key, "ExecutionType")) {
+                        if (!json_is_string(mode) || !streq(json_string_value(mode), "DISTRIBUTED"))
+                                asl_diag_add(v->d, p, "only allowed with Mode \"DISTRIBUTED\"");
+                } else
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+}
+
+static const char *machine_scope(MachineKind kind) {
+        switch (kind) {
+        case MACHINE_BRANCH:
+                return "branch (Next may not leave a Parallel branch)";
+        case MACHINE_ITEM_PROCESSOR:
+        case MACHINE_ITERATOR:
+                return "Map iteration (Next may not leave a Map's ItemProcessor)";
+        default:
+                return "state machine";
+        }
+}
+
+static void validate_machine(Validator *v, json_t *m, const char *pointer, MachineKind kind) {
+        _cleanup_free_ char *p_states = asl_pointer_join(pointer, "States");
+        _cleanup_free_ char *p_start = asl_pointer_join(pointer, "StartAt");
+        json_t *states, *start, *value;
+        const char *key;
+        bool any_terminal = false, states_ok;
+
+        if (!json_is_object(m)) {
+                asl_diag_add(v->d, pointer, kind == MACHINE_TOP ? "a state machine definition must be a JSON object" : "must be an object with StartAt and States");
+                return;
+        }
+
+        json_object_foreach(m, key, value) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "StartAt") || streq(key, "States"))
+                        continue;
+                if (streq(key, "Comment"))
+                        check_string(v, value, p);
+                else if (kind == MACHINE_TOP && streq(key, "Version")) {
+                        if (!json_is_string(value))
+                                asl_diag_add(v->d, p, "must be a string");
+                } else if (kind == MACHINE_TOP && streq(key, "TimeoutSeconds"))
+                        check_timeout(v, value, p);
+                else if ((kind == MACHINE_TOP || kind == MACHINE_BRANCH || kind == MACHINE_ITEM_PROCESSOR) &&
+                         streq(key, "QueryLanguage"))
+                        check_query_language(v, value, p);
+                else if (kind == MACHINE_ITEM_PROCESSOR && streq(key, "ProcessorConfig"))
+                        check_processor_config(v, value, p);
+                else
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+
+        start = json_object_get(m, "StartAt");
+        states = json_object_get(m, "States");
+        if (!start)
+                asl_diag_add(v->d, pointer, "needs StartAt");
+        else if (!json_is_string(start))
+                asl_diag_add(v->d, p_start, "must be a string (a state name)");
+        if (!states) {
+                asl_diag_add(v->d, pointer, "needs States");
+                return;
+        }
+        if (!json_is_object(states) || json_object_size(states) == 0) {
+                asl_diag_add(v->d, p_states, "must be a non-empty object of states");
+                return;
+        }
+
+        states_ok = true;
+        json_object_foreach(states, key, value) {
+                _cleanup_free_ char *p = asl_pointer_join(p_states, key);
+                json_t *prev;
+
+                if (v->too_many)
+                        return;
+                if (++v->n_states > ASL_MAX_STATES) {
+                        asl_diag_add(v->d, p, "too many states (limit %d)", ASL_MAX_STATES);
+                        v->too_many = true;
+                        return;
+                }
+                if (strlen(key) == 0 || strlen(key) > 80)
+                        asl_diag_add(v->d, p, "a state name must be 1 to 80 characters long");
+                prev = json_object_get(v->names, key);
+                if (prev)
+                        asl_diag_add(v->d, p, "state name \"%s\" is already used at %s: state names must be unique in the whole state machine",
+                                     key, json_string_value(prev));
+                else
+                        json_object_set_new(v->names, key, json_string(p));
+                validate_state(v, value, p);
+                any_terminal = any_terminal || state_is_terminal(value);
+        }
+
+        /* The graph. */
+        TargetCheck tc = { .v = v, .states = states, .scope = machine_scope(kind) };
+        json_object_foreach(states, key, value) {
+                _cleanup_free_ char *p = asl_pointer_join(p_states, key);
+
+                if (json_is_object(value))
+                        state_foreach_target(value, p, target_check, &tc);
+        }
+
+        if (json_is_string(start)) {
+                if (!json_object_get(states, json_string_value(start))) {
+                        asl_diag_add(v->d, p_start, "no state named \"%s\" in this %s",
+                                     json_string_value(start), machine_scope(kind));
+                        states_ok = false;
+                }
+        } else
+                states_ok = false;
+        if (states_ok)
+                check_reachability(v, states, json_string_value(start), p_states);
+        if (!any_terminal)
+                asl_diag_add(v->d, p_states, "no terminal state: some state must be a Succeed or Fail state or have \"End\": true");
+}
+
+int asl_definition_validate(json_t *definition, AslDiag *d) {
+        _cleanup_json_ json_t *names = json_object();
+        AslDiag local = {};
+        Validator v = {
+                .d = d ? d : &local,
+                .names = names,
+        };
+        size_t before = v.d->n;
+
+        if (!names)
+                abort();
+        if (!definition) {
+                asl_diag_add(v.d, "", "no definition");
+                asl_diag_clear(&local);
+                return -EINVAL;
+        }
+        if (asl_json_depth(definition, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
+                asl_diag_add(v.d, "", "nested too deeply (limit %d levels)", ASL_MAX_JSON_DEPTH);
+        else
+                validate_machine(&v, definition, "", MACHINE_TOP);
+
+        bool bad = v.d->n > before;
+        asl_diag_clear(&local);
+        return bad ? -EINVAL : 0;
+}
+
+/* ---- parse, wrap, look up -------------------------------------------- */
+
+int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d) {
+        _cleanup_json_ json_t *definition = NULL;
+        json_error_t jerr;
+
+        if (!text || !ret)
+                return -EINVAL;
+        if (len > ASL_MAX_DEFINITION_BYTES) {
+                asl_diag_add(d, "", "definition too large: %zu bytes (limit %d)", len, ASL_MAX_DEFINITION_BYTES);
+                return -EINVAL;
+        }
+        definition = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        if (!definition) {
+                asl_diag_add(d, "", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+                return -EINVAL;
+        }
+        return asl_machine_new(definition, ret, d);
+}
+
+int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
+        AslMachine *m;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = asl_definition_validate(definition, d);
+        if (r < 0)
+                return r;
+        m = asl_xmalloc(sizeof(*m));
+        m->definition = json_incref(definition);
+        *ret = m;
+        return 0;
+}
+
+AslMachine *asl_machine_free(AslMachine *m) {
+        if (!m)
+                return NULL;
+        json_decref(m->definition);
+        free(m);
+        return NULL;
+}
+
+json_t *asl_json_pointer_get(json_t *root, const char *pointer) {
+        const char *p = pointer;
+        json_t *cur = root;
+
+        if (!root || !pointer)
+                return NULL;
+        if (*p == 0)
+                return root;
+        if (*p != '/')
+                return NULL;
+        while (*p == '/') {
+                const char *end = strchrnul(p + 1, '/');
+                size_t n = (size_t) (end - (p + 1)), k = 0;
+                _cleanup_free_ char *tok = asl_xmalloc(n + 1);
+
+                for (const char *q = p + 1; q < end; q++) {
+                        if (*q == '~') {
+                                if (q + 1 < end && q[1] == '0')
+                                        tok[k++] = '~';
+                                else if (q + 1 < end && q[1] == '1')
+                                        tok[k++] = '/';
+                                else
+                                        return NULL;
+                                q++;
+                        } else
+                                tok[k++] = *q;
+                }
+                tok[k] = 0;
+
+                if (json_is_object(cur))
+                        cur = json_object_get(cur, tok);
+                else if (json_is_array(cur)) {
+                        size_t idx = 0;
+
+                        if (k == 0 || (k > 1 && tok[0] == '0') || k > 9)
+                                return NULL;
+                        for (size_t i = 0; i < k; i++) {
+                                if (tok[i] < '0' || tok[i] > '9')
+                                        return NULL;
+                                idx = idx * 10 + (size_t) (tok[i] - '0');
+                        }
+                        cur = json_array_get(cur, idx);
+                } else
+                        return NULL;
+                if (!cur)
+                        return NULL;
+                p = end;
+        }
+        return cur;
+}
+
+json_t *asl_machine_lookup(const AslMachine *m, const char *pointer) {
+        json_t *sub;
+
+        if (!m)
+                return NULL;
+        sub = asl_json_pointer_get(m->definition, pointer);
+        if (!json_is_object(sub) || !json_is_object(json_object_get(sub, "States")) ||
+            !json_is_string(json_object_get(sub, "StartAt")))
+                return NULL;
+        return sub;
+}

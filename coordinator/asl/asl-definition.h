@@ -20,6 +20,9 @@
 
 #include "asl-util.h"
 
+/* Largest definition text asl_machine_parse() accepts (as Step Functions: 1 MiB). */
+#define ASL_MAX_DEFINITION_BYTES (1024 * 1024)
+
 typedef struct AslMachine {
         json_t *definition;     /* owned, validated */
 } AslMachine;
@@ -36,7 +39,8 @@ int asl_definition_validate(json_t *definition, AslDiag *d);
  */
 int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d);
 
-/* Wrap an already-validated definition (takes a new reference). */
+/* Wrap a parsed definition (takes a new reference); it is validated again,
+ * so a definition read back from storage is never trusted blindly. */
 int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d);
 
 AslMachine *asl_machine_free(AslMachine *m);
@@ -50,3 +54,10 @@ static inline void asl_machine_freep(AslMachine **m) {
  * inside the definition ("" = the top level). Borrowed. NULL if absent.
  */
 json_t *asl_machine_lookup(const AslMachine *m, const char *pointer);
+
+/*
+ * RFC 6901 JSON pointer resolution ("~0" = '~', "~1" = '/'; "" = root;
+ * array tokens are decimal indexes without leading zeros). Returns a
+ * borrowed reference into `root`, or NULL if absent or malformed.
+ */
+json_t *asl_json_pointer_get(json_t *root, const char *pointer);

@@ -1,3 +1,686 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Definition parsing and validation: every rule, positive and negative,
+ * checking the JSON pointer (and for some the message) of the diagnostic;
+ * the image pipeline of tests/data/definitions; JSON pointer lookup.
+ */
+#include <string.h>
+#include <unistd.h>
+
 #include "test.h"
 #include "asl-definition.h"
+
+/* Parses and validates; returns the number of diagnostics (0 = valid). */
+static size_t check(const char *text, AslDiag *d) {
+        AslMachine *m = NULL;
+        int r;
+
+        asl_diag_clear(d);
+        r = asl_machine_parse(text, strlen(text), &m, d);
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(stderr, "    diag: %s: %s\n", d->entries[i].pointer, d->entries[i].message);
+        if (r == 0 && d->n != 0) {
+                fprintf(stderr, "  parse returned 0 but reported diagnostics\n");
+                abort();
+        }
+        if (r < 0 && d->n == 0) {
+                fprintf(stderr, "  parse failed without diagnostics\n");
+                abort();
+        }
+        asl_machine_free(m);
+        return d->n;
+}
+
+/* The diagnostic at `pointer` whose message contains `text` (NULL: any). */
+static bool has(const AslDiag *d, const char *pointer, const char *text) {
+        for (size_t i = 0; i < d->n; i++)
+                if (streq(d->entries[i].pointer, pointer) &&
+                    (!text || strstr(d->entries[i].message, text)))
+                        return true;
+        return false;
+}
+
+#define ASSERT_VALID(text)                                                      \
+        do {                                                                    \
+                AslDiag d_ = {};                                                \
+                size_t n_ = check((text), &d_);                                 \
+                asl_diag_clear(&d_);                                            \
+                ASSERT_INT_EQ(n_, 0);                                           \
+        } while (0)
+
+/* Invalid, with (at least) a diagnostic at pointer containing text. */
+#define ASSERT_DIAG(text, pointer, msg)                                         \
+        do {                                                                    \
+                AslDiag d_ = {};                                                \
+                check((text), &d_);                                             \
+                bool h_ = has(&d_, (pointer), (msg));                           \
+                asl_diag_clear(&d_);                                            \
+                if (!h_)                                                        \
+                        TEST_FAIL_("no diagnostic at %s containing \"%s\"", (pointer), (msg) ? (msg) : ""); \
+        } while (0)
+
+/* A one-state machine around a state body. */
+#define ONE(state) "{\"StartAt\": \"S\", \"States\": {\"S\": " state "}}"
+/* A Task named T with the given extra fields, ending the machine. */
+#define TASK(extra) ONE("{\"Type\": \"Task\", \"Resource\": \"arn:r\", \"End\": true" extra "}")
+
+/* ---- top level -------------------------------------------------------- */
+
+TEST(minimal_machines) {
+        ASSERT_VALID(ONE("{\"Type\": \"Pass\", \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Succeed\"}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Fail\", \"Error\": \"E\", \"Cause\": \"c\"}"));
+        ASSERT_VALID("{\"Comment\": \"c\", \"Version\": \"1.0\", \"TimeoutSeconds\": 60, \"QueryLanguage\": \"JSONPath\","
+                     " \"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"B\"},"
+                     " \"B\": {\"Type\": \"Pass\", \"Result\": {\"x\": [1, 2]}, \"ResultPath\": \"$.r\", \"End\": true}}}");
+}
+
+TEST(json_syntax_error) {
+        AslDiag d = {};
+        AslMachine *m = NULL;
+
+        ASSERT_INT_EQ(asl_machine_parse("{\"StartAt\": \n  \"A\",,}", 21, &m, &d), -EINVAL);
+        ASSERT_NULL(m);
+        ASSERT_INT_EQ(d.n, 1);
+        ASSERT_STR_EQ(d.entries[0].pointer, "");
+        ASSERT_TRUE(strstr(d.entries[0].message, "line 2") != NULL);
+        ASSERT_TRUE(strstr(d.entries[0].message, "column") != NULL);
+        asl_diag_clear(&d);
+
+        /* Not NUL-terminated: only len bytes are read. */
+        const char text[] = "{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}garbage";
+        ASSERT_INT_EQ(asl_machine_parse(text, sizeof(text) - 1 - 7, &m, &d), 0);
+        ASSERT_NOT_NULL(m);
+        m = asl_machine_free(m);
+
+        /* Duplicate keys are ambiguous and rejected. */
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}, \"S\": {\"Type\": \"Pass\", \"End\": true}}}",
+                    "", "duplicate");
+        ASSERT_DIAG("", "", "invalid JSON");
+}
+
+TEST(top_level_fields) {
+        ASSERT_DIAG("[1]", "", "must be a JSON object");
+        ASSERT_DIAG("\"x\"", "", "must be a JSON object");
+        ASSERT_DIAG("{\"States\": {\"S\": {\"Type\": \"Succeed\"}}}", "", "StartAt");
+        ASSERT_DIAG("{\"StartAt\": \"S\"}", "", "States");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {}}", "/States", "non-empty");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": []}", "/States", "non-empty");
+        ASSERT_DIAG("{\"StartAt\": 1, \"States\": {\"S\": {\"Type\": \"Succeed\"}}}", "/StartAt", "string");
+        ASSERT_DIAG("{\"StartAt\": \"X\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}", "/StartAt", "no state named \"X\"");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"Foo\": 1}", "/Foo", "unknown field");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"Version\": 1}", "/Version", "string");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"Comment\": 1}", "/Comment", "string");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"TimeoutSeconds\": 0}", "/TimeoutSeconds", ">= 1");
+        ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"TimeoutSeconds\": 1.5}", "/TimeoutSeconds", "integer");
+}
+
+TEST(query_language) {
+        ASSERT_DIAG("{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}",
+                    "/QueryLanguage", "JSONata is not supported");
+        ASSERT_DIAG("{\"QueryLanguage\": \"XPath\", \"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}",
+                    "/QueryLanguage", "JSONPath");
+        ASSERT_DIAG(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONata\"}"), "/States/S/QueryLanguage", "not supported");
+        ASSERT_VALID(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONPath\"}"));
+}
+
+/* ---- states and transitions ------------------------------------------ */
+
+TEST(state_type) {
+        ASSERT_DIAG(ONE("{\"End\": true}"), "/States/S", "Type");
+        ASSERT_DIAG(ONE("{\"Type\": \"Lambda\", \"End\": true}"), "/States/S/Type", "must be one of");
+        ASSERT_DIAG(ONE("{\"Type\": 3}"), "/States/S/Type", "must be one of");
+        ASSERT_DIAG(ONE("3"), "/States/S", "object");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": true, \"Colour\": 1}"), "/States/S/Colour", "unknown field");
+}
+
+TEST(next_and_end) {
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\"}"), "/States/S", "Next or \"End\": true");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": false}"), "/States/S", "Next or \"End\": true");
+        ASSERT_DIAG("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"B\", \"End\": true},"
+                    " \"B\": {\"Type\": \"Succeed\"}}}", "/States/A/End", "mutually exclusive");
+        ASSERT_VALID("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"B\", \"End\": false},"
+                     " \"B\": {\"Type\": \"Succeed\"}}}");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": \"yes\"}"), "/States/S/End", "boolean");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"Next\": \"Nowhere\"}"), "/States/S/Next", "no state named \"Nowhere\"");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"Next\": 4}"), "/States/S/Next", "string");
+        /* Terminal states may not have Next or End. */
+        ASSERT_DIAG("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Succeed\", \"Next\": \"B\"},"
+                    " \"B\": {\"Type\": \"Succeed\"}}}", "/States/A/Next", "not allowed in a Succeed state");
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"End\": true}"), "/States/S/End", "not allowed in a Fail state");
+}
+
+TEST(unreachable_states) {
+        AslDiag d = {};
+
+        check("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"End\": true},"
+              " \"Orphan\": {\"Type\": \"Pass\", \"Next\": \"A\"}, \"Lost\": {\"Type\": \"Succeed\"}}}", &d);
+        ASSERT_INT_EQ(d.n, 2);
+        ASSERT_TRUE(has(&d, "/States/Orphan", "not reachable"));
+        ASSERT_TRUE(has(&d, "/States/Lost", "not reachable"));
+        asl_diag_clear(&d);
+
+        /* Reachable through Default, Choices and Catch. */
+        ASSERT_VALID("{\"StartAt\": \"C\", \"States\": {"
+                     "\"C\": {\"Type\": \"Choice\", \"Choices\": [{\"Variable\": \"$.a\", \"IsNull\": true, \"Next\": \"T\"}],"
+                     " \"Default\": \"D\"},"
+                     "\"T\": {\"Type\": \"Task\", \"Resource\": \"r\", \"Catch\": [{\"ErrorEquals\": [\"States.ALL\"], \"Next\": \"F\"}],"
+                     " \"End\": true},"
+                     "\"D\": {\"Type\": \"Succeed\"}, \"F\": {\"Type\": \"Fail\"}}}");
+}
+
+TEST(no_terminal_state) {
+        ASSERT_DIAG("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"B\"},"
+                    " \"B\": {\"Type\": \"Pass\", \"Next\": \"A\"}}}", "/States", "no terminal state");
+}
+
+TEST(state_names) {
+        char name[82], text[512];
+
+        memset(name, 'n', 80);
+        name[80] = 0;
+        snprintf(text, sizeof(text), "{\"StartAt\": \"%s\", \"States\": {\"%s\": {\"Type\": \"Succeed\"}}}", name, name);
+        ASSERT_VALID(text);
+        name[80] = 'n';
+        name[81] = 0;
+        snprintf(text, sizeof(text), "{\"StartAt\": \"%s\", \"States\": {\"%s\": {\"Type\": \"Succeed\"}}}", name, name);
+        char pointer[128];
+        snprintf(pointer, sizeof(pointer), "/States/%s", name);
+        ASSERT_DIAG(text, pointer, "80 characters");
+        ASSERT_DIAG("{\"StartAt\": \"\", \"States\": {\"\": {\"Type\": \"Succeed\"}}}", "/States/", "1 to 80");
+        /* Names with '/' and '~' are escaped in pointers (RFC 6901). */
+        ASSERT_DIAG("{\"StartAt\": \"a/b~c\", \"States\": {\"a/b~c\": {\"Type\": \"Pass\"}}}", "/States/a~1b~0c", "Next or");
+}
+
+/* ---- Task ------------------------------------------------------------- */
+
+TEST(task_fields) {
+        ASSERT_VALID(TASK(", \"TimeoutSeconds\": 300, \"HeartbeatSeconds\": 60, \"Comment\": \"c\","
+                          " \"InputPath\": \"$.in\", \"OutputPath\": \"$.out\", \"ResultPath\": \"$.r\","
+                          " \"Parameters\": {\"a\": 1, \"b.$\": \"$.b\", \"c.$\": \"$$.Execution.Id\"},"
+                          " \"ResultSelector\": {\"x.$\": \"$.Payload\"}, \"Credentials\": {\"RoleArn\": \"arn:role\"}"));
+        ASSERT_VALID(TASK(", \"TimeoutSecondsPath\": \"$.t\", \"HeartbeatSecondsPath\": \"$.h\""));
+        ASSERT_VALID(TASK(", \"InputPath\": null, \"OutputPath\": null, \"ResultPath\": null"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Task\", \"End\": true}"), "/States/S", "needs Resource");
+        ASSERT_DIAG(ONE("{\"Type\": \"Task\", \"Resource\": \"\", \"End\": true}"), "/States/S/Resource", "non-empty");
+        ASSERT_DIAG(ONE("{\"Type\": \"Task\", \"Resource\": 5, \"End\": true}"), "/States/S/Resource", "string");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": 0"), "/States/S/TimeoutSeconds", "must be >= 1");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": -3"), "/States/S/TimeoutSeconds", "must be >= 1");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": \"10\""), "/States/S/TimeoutSeconds", "integer");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": 100000000"), "/States/S/TimeoutSeconds", "<=");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": 10, \"TimeoutSecondsPath\": \"$.t\""),
+                    "/States/S/TimeoutSecondsPath", "mutually exclusive");
+        ASSERT_DIAG(TASK(", \"HeartbeatSeconds\": 10, \"HeartbeatSecondsPath\": \"$.t\""),
+                    "/States/S/HeartbeatSecondsPath", "mutually exclusive");
+        ASSERT_DIAG(TASK(", \"TimeoutSeconds\": 10, \"HeartbeatSeconds\": 10"),
+                    "/States/S/HeartbeatSeconds", "smaller than TimeoutSeconds");
+        ASSERT_DIAG(TASK(", \"HeartbeatSeconds\": 0"), "/States/S/HeartbeatSeconds", ">= 1");
+        ASSERT_DIAG(TASK(", \"TimeoutSecondsPath\": \"t\""), "/States/S/TimeoutSecondsPath", "'$'");
+        ASSERT_DIAG(TASK(", \"TimeoutSecondsPath\": \"$.t[*]\""), "/States/S/TimeoutSecondsPath", "reference path");
+        ASSERT_DIAG(TASK(", \"Credentials\": \"role\""), "/States/S/Credentials", "object");
+        ASSERT_DIAG(TASK(", \"Result\": 1"), "/States/S/Result", "not allowed in a Task state");
+        ASSERT_DIAG(TASK(", \"Seconds\": 1"), "/States/S/Seconds", "not allowed in a Task state");
+}
+
+TEST(paths) {
+        /* InputPath/OutputPath accept query forms; ResultPath only reference paths into the input. */
+        ASSERT_VALID(TASK(", \"InputPath\": \"$.items[?(@.size > 10)]\", \"OutputPath\": \"$..key\""));
+        ASSERT_VALID(TASK(", \"InputPath\": \"$$.Execution.Input\""));
+        ASSERT_DIAG(TASK(", \"InputPath\": \"items\""), "/States/S/InputPath", "'$'");
+        ASSERT_DIAG(TASK(", \"InputPath\": 3"), "/States/S/InputPath", "string");
+        ASSERT_DIAG(TASK(", \"OutputPath\": \"$.a[\""), "/States/S/OutputPath", "invalid JSONPath");
+        ASSERT_DIAG(TASK(", \"ResultPath\": \"$.a[*]\""), "/States/S/ResultPath", "reference path");
+        ASSERT_DIAG(TASK(", \"ResultPath\": \"$$.Execution\""), "/States/S/ResultPath", "context");
+        ASSERT_DIAG(TASK(", \"ResultPath\": \"$.a[-1]\""), "/States/S/ResultPath", NULL);
+}
+
+TEST(payload_templates) {
+        ASSERT_VALID(TASK(", \"Parameters\": {\"list\": [{\"a.$\": \"$.a\"}, 2], \"nested\": {\"b.$\": \"$.b[0]\"},"
+                          " \"f.$\": \"States.Format('{} x', $.name)\", \"all.$\": \"$\", \"q.$\": \"$.items[*].id\","
+                          " \"plain$\": \"not a path\"}"));
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a.$\": \"a\"}"), "/States/S/Parameters/a.$", "JSONPath");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a.$\": 3}"), "/States/S/Parameters/a.$", "string");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a.$\": \"$.[\"}"), "/States/S/Parameters/a.$", "invalid JSONPath");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"x\": {\"y\": [0, {\"a.$\": \"$$.[\"}]}}"),
+                    "/States/S/Parameters/x/y/1/a.$", "invalid JSONPath");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a.$\": \"States.Nope(1)\"}"), "/States/S/Parameters/a.$", "intrinsic");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a.$\": \"States.Format('x'\"}"), "/States/S/Parameters/a.$", "intrinsic");
+        ASSERT_DIAG(TASK(", \"Parameters\": {\"a\": 1, \"a.$\": \"$.a\"}"), "/States/S/Parameters/a.$", "both");
+        ASSERT_DIAG(TASK(", \"Parameters\": [1]"), "/States/S/Parameters", "object");
+        ASSERT_DIAG(TASK(", \"ResultSelector\": {\"r.$\": \"nope\"}"), "/States/S/ResultSelector/r.$", NULL);
+}
+
+/* ---- Retry and Catch -------------------------------------------------- */
+
+TEST(retry) {
+        AslDiag d = {};
+
+        ASSERT_VALID(TASK(", \"Retry\": [{\"ErrorEquals\": [\"Image.Invalid\", \"States.Timeout\"], \"IntervalSeconds\": 1,"
+                          " \"MaxAttempts\": 0, \"BackoffRate\": 1.0, \"MaxDelaySeconds\": 5, \"JitterStrategy\": \"FULL\","
+                          " \"Comment\": \"c\"}, {\"ErrorEquals\": [\"States.ALL\"], \"BackoffRate\": 2, \"JitterStrategy\": \"NONE\"}]"));
+        ASSERT_VALID(TASK(", \"Retry\": []"));
+
+        /* The exact diagnostic of the design document. */
+        check("{\"StartAt\": \"Resize\", \"States\": {\"Resize\": {\"Type\": \"Task\", \"Resource\": \"r\", \"End\": true,"
+              " \"Retry\": [{\"ErrorEquals\": [\"States.ALL\"], \"BackoffRate\": 0.5}]}}}", &d);
+        ASSERT_INT_EQ(d.n, 1);
+        ASSERT_STR_EQ(d.entries[0].pointer, "/States/Resize/Retry/0/BackoffRate");
+        ASSERT_STR_EQ(d.entries[0].message, "must be >= 1.0");
+        asl_diag_clear(&d);
+
+        ASSERT_DIAG(TASK(", \"Retry\": {}"), "/States/S/Retry", "array");
+        ASSERT_DIAG(TASK(", \"Retry\": [3]"), "/States/S/Retry/0", "object");
+        ASSERT_DIAG(TASK(", \"Retry\": [{}]"), "/States/S/Retry/0", "ErrorEquals");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": []}]"), "/States/S/Retry/0/ErrorEquals", "non-empty");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": \"States.ALL\"}]"), "/States/S/Retry/0/ErrorEquals", "array");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"\"]}]"), "/States/S/Retry/0/ErrorEquals/0", "non-empty");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [1]}]"), "/States/S/Retry/0/ErrorEquals/0", "string");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"States.Timeout\", \"States.ALL\"]}]"),
+                    "/States/S/Retry/0/ErrorEquals/1", "alone");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"States.ALL\"]}, {\"ErrorEquals\": [\"X\"]}]"),
+                    "/States/S/Retry/0/ErrorEquals/0", "last retrier");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"IntervalSeconds\": 0}]"),
+                    "/States/S/Retry/0/IntervalSeconds", "must be >= 1");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"IntervalSeconds\": 1.5}]"),
+                    "/States/S/Retry/0/IntervalSeconds", "integer");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"MaxAttempts\": -1}]"),
+                    "/States/S/Retry/0/MaxAttempts", "must be >= 0");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"BackoffRate\": \"2\"}]"),
+                    "/States/S/Retry/0/BackoffRate", "number");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"MaxDelaySeconds\": 0}]"),
+                    "/States/S/Retry/0/MaxDelaySeconds", "must be >= 1");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"JitterStrategy\": \"HALF\"}]"),
+                    "/States/S/Retry/0/JitterStrategy", "FULL");
+        ASSERT_DIAG(TASK(", \"Retry\": [{\"ErrorEquals\": [\"X\"], \"Next\": \"S\"}]"),
+                    "/States/S/Retry/0/Next", "unknown field");
+}
+
+TEST(catch) {
+        ASSERT_VALID("{\"StartAt\": \"T\", \"States\": {\"T\": {\"Type\": \"Task\", \"Resource\": \"r\", \"End\": true,"
+                     " \"Catch\": [{\"ErrorEquals\": [\"Image.Invalid\"], \"Next\": \"F\", \"ResultPath\": \"$.err\"},"
+                     " {\"ErrorEquals\": [\"States.ALL\"], \"Next\": \"F\", \"ResultPath\": null, \"Comment\": \"c\"}]},"
+                     " \"F\": {\"Type\": \"Fail\", \"ErrorPath\": \"$.err.Error\", \"CausePath\": \"$.err.Cause\"}}}");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"ErrorEquals\": [\"X\"]}]"), "/States/S/Catch/0", "needs Next");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"ErrorEquals\": [\"X\"], \"Next\": \"Nope\"}]"),
+                    "/States/S/Catch/0/Next", "no state named \"Nope\"");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"ErrorEquals\": [\"X\"], \"Next\": \"S\", \"ResultPath\": \"$.a[*]\"}]"),
+                    "/States/S/Catch/0/ResultPath", "reference path");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"ErrorEquals\": [\"States.ALL\"], \"Next\": \"S\"}, {\"ErrorEquals\": [\"X\"], \"Next\": \"S\"}]"),
+                    "/States/S/Catch/0/ErrorEquals/0", "last catcher");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"ErrorEquals\": [\"X\"], \"Next\": \"S\", \"MaxAttempts\": 1}]"),
+                    "/States/S/Catch/0/MaxAttempts", "unknown field");
+        ASSERT_DIAG(TASK(", \"Catch\": [{\"Next\": \"S\"}]"), "/States/S/Catch/0", "ErrorEquals");
+}
+
+/* ---- Choice, Wait, Succeed, Fail, Pass -------------------------------- */
+
+#define CHOICE(body) "{\"StartAt\": \"C\", \"States\": {\"C\": {\"Type\": \"Choice\"" body "}," \
+        " \"A\": {\"Type\": \"Succeed\"}, \"B\": {\"Type\": \"Fail\"}}}"
+
+TEST(choice_state) {
+        ASSERT_VALID(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"NumericEquals\": 1, \"Next\": \"A\"}], \"Default\": \"B\","
+                            " \"InputPath\": \"$\", \"OutputPath\": \"$\", \"Comment\": \"c\""));
+        ASSERT_DIAG(CHOICE(", \"Default\": \"A\""), "/States/C", "needs Choices");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [], \"Default\": \"A\""), "/States/C/Choices", "non-empty");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true, \"Next\": \"A\"}], \"Default\": \"B\", \"Next\": \"A\""),
+                    "/States/C/Next", "not allowed in a Choice state");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true, \"Next\": \"A\"}], \"Default\": \"B\", \"End\": true"),
+                    "/States/C/End", "not allowed in a Choice state");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true, \"Next\": \"A\"}], \"Default\": \"B\", \"ResultPath\": \"$.r\""),
+                    "/States/C/ResultPath", "not allowed in a Choice state");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true, \"Next\": \"A\"}], \"Default\": \"Z\""),
+                    "/States/C/Default", "no state named \"Z\"");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true, \"Next\": \"A\"},"
+                           " {\"Variable\": \"$.x\", \"IsNull\": false, \"Next\": \"Z\"}], \"Default\": \"B\""),
+                    "/States/C/Choices/1/Next", "no state named \"Z\"");
+        /* The rule validation is the Choice module's, with full pointers. */
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Not\": {\"Variable\": \"$.x\", \"NumericEquals\": \"1\"}, \"Next\": \"A\"}], \"Default\": \"B\""),
+                    "/States/C/Choices/0/Not/NumericEquals", "number");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"IsNull\": true}], \"Default\": \"B\""),
+                    "/States/C/Choices/0", "Next");
+}
+
+TEST(wait_state) {
+        ASSERT_VALID(ONE("{\"Type\": \"Wait\", \"Seconds\": 0, \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Wait\", \"Timestamp\": \"2026-01-01T00:00:00Z\", \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Wait\", \"SecondsPath\": \"$.s\", \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Wait\", \"TimestampPath\": \"$.t\", \"End\": true}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"End\": true}"), "/States/S", "exactly one of");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": 1, \"SecondsPath\": \"$.s\", \"End\": true}"),
+                    "/States/S/SecondsPath", "exactly one of");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": 1, \"Timestamp\": \"2026-01-01T00:00:00Z\", \"End\": true}"),
+                    "/States/S/Timestamp", "exactly one of");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": -1, \"End\": true}"), "/States/S/Seconds", ">= 0");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": 1.5, \"End\": true}"), "/States/S/Seconds", "integer");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Timestamp\": \"tomorrow\", \"End\": true}"), "/States/S/Timestamp", "RFC 3339");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Timestamp\": \"2026-13-01T00:00:00Z\", \"End\": true}"), "/States/S/Timestamp", "RFC 3339");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"SecondsPath\": \"s\", \"End\": true}"), "/States/S/SecondsPath", "'$'");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": 1, \"End\": true, \"ResultPath\": \"$\"}"),
+                    "/States/S/ResultPath", "not allowed in a Wait state");
+        ASSERT_DIAG(ONE("{\"Type\": \"Wait\", \"Seconds\": 1}"), "/States/S", "Next or");
+}
+
+TEST(succeed_fail_pass) {
+        ASSERT_VALID(ONE("{\"Type\": \"Succeed\", \"InputPath\": \"$.a\", \"OutputPath\": \"$.b\", \"Comment\": \"done\"}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Succeed\", \"ResultPath\": \"$.a\"}"), "/States/S/ResultPath", "not allowed");
+        ASSERT_DIAG(ONE("{\"Type\": \"Succeed\", \"End\": true}"), "/States/S/End", "not allowed");
+
+        ASSERT_VALID(ONE("{\"Type\": \"Fail\"}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Fail\", \"ErrorPath\": \"$.e\", \"CausePath\": \"States.Format('bad {}', $.x)\"}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"Error\": \"E\", \"ErrorPath\": \"$.e\"}"), "/States/S/ErrorPath", "mutually exclusive");
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"Cause\": \"c\", \"CausePath\": \"$.c\"}"), "/States/S/CausePath", "mutually exclusive");
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"Error\": 3}"), "/States/S/Error", "string");
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"ErrorPath\": \"e\"}"), "/States/S/ErrorPath", NULL);
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"CausePath\": \"States.Nope()\"}"), "/States/S/CausePath", "intrinsic");
+        ASSERT_DIAG(ONE("{\"Type\": \"Fail\", \"InputPath\": \"$\"}"), "/States/S/InputPath", "not allowed in a Fail state");
+
+        ASSERT_VALID(ONE("{\"Type\": \"Pass\", \"Result\": \"x\", \"ResultPath\": \"$.r\", \"Parameters\": {\"a.$\": \"$.b\"},"
+                         " \"InputPath\": \"$\", \"OutputPath\": \"$\", \"End\": true}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": true, \"Retry\": []}"), "/States/S/Retry", "not allowed in a Pass state");
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": true, \"ResultSelector\": {}}"), "/States/S/ResultSelector", "not allowed");
+}
+
+/* ---- Parallel --------------------------------------------------------- */
+
+#define PARALLEL(branches, extra) "{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Parallel\", \"Branches\": " \
+        branches ", \"Next\": \"Done\"" extra "}, \"Done\": {\"Type\": \"Succeed\"}}}"
+#define BRANCH(name) "{\"StartAt\": \"" name "\", \"States\": {\"" name "\": {\"Type\": \"Pass\", \"End\": true}}}"
+
+TEST(parallel_state) {
+        ASSERT_VALID(PARALLEL("[" BRANCH("B1") ", " BRANCH("B2") "]",
+                              ", \"ResultSelector\": {\"a.$\": \"$[0]\"}, \"ResultPath\": \"$.p\","
+                              " \"Retry\": [{\"ErrorEquals\": [\"States.ALL\"]}],"
+                              " \"Catch\": [{\"ErrorEquals\": [\"States.ALL\"], \"Next\": \"Done\"}]"));
+        ASSERT_DIAG("{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Parallel\", \"End\": true}}}", "/States/P", "needs Branches");
+        ASSERT_DIAG(PARALLEL("[]", ""), "/States/P/Branches", "non-empty");
+        ASSERT_DIAG(PARALLEL("{}", ""), "/States/P/Branches", "non-empty");
+        ASSERT_DIAG(PARALLEL("[3]", ""), "/States/P/Branches/0", "object");
+        ASSERT_DIAG(PARALLEL("[{\"States\": {\"X\": {\"Type\": \"Succeed\"}}}]", ""), "/States/P/Branches/0", "StartAt");
+        ASSERT_DIAG(PARALLEL("[{\"StartAt\": \"Y\", \"States\": {\"X\": {\"Type\": \"Succeed\"}}}]", ""),
+                    "/States/P/Branches/0/StartAt", "no state named \"Y\"");
+        /* Errors inside a branch carry the full pointer. */
+        ASSERT_DIAG(PARALLEL("[" BRANCH("B1") ", {\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Wait\", \"End\": true}}}]", ""),
+                    "/States/P/Branches/1/States/X", "exactly one of");
+        /* Next may not leave the branch, even to a state that exists outside. */
+        ASSERT_DIAG(PARALLEL("[{\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Pass\", \"Next\": \"Done\"}}}]", ""),
+                    "/States/P/Branches/0/States/X/Next", "no state named \"Done\" in this branch");
+        /* Unreachable inside a branch. */
+        ASSERT_DIAG(PARALLEL("[{\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Succeed\"}, \"Y\": {\"Type\": \"Succeed\"}}}]", ""),
+                    "/States/P/Branches/0/States/Y", "not reachable");
+        /* State names are unique in the whole machine. */
+        ASSERT_DIAG(PARALLEL("[" BRANCH("B1") ", " BRANCH("B1") "]", ""),
+                    "/States/P/Branches/1/States/B1", "already used at /States/P/Branches/0/States/B1");
+        ASSERT_DIAG(PARALLEL("[" BRANCH("Done") "]", ""), "/States/Done", "already used");
+        ASSERT_DIAG(PARALLEL("[{\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Succeed\"}}, \"Version\": \"1\"}]", ""),
+                    "/States/P/Branches/0/Version", "unknown field");
+        ASSERT_DIAG(PARALLEL("[" BRANCH("B1") "]", ", \"ItemsPath\": \"$.x\""), "/States/P/ItemsPath", "not allowed in a Parallel state");
+}
+
+/* ---- Map -------------------------------------------------------------- */
+
+#define PROC "{\"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"
+#define MAP(extra) "{\"StartAt\": \"M\", \"States\": {\"M\": {\"Type\": \"Map\", \"End\": true" extra "}}}"
+
+TEST(map_state) {
+        ASSERT_VALID(MAP(", \"ItemProcessor\": " PROC ", \"ItemsPath\": \"$.items\", \"ItemSelector\": {\"v.$\": \"$$.Map.Item.Value\"},"
+                         " \"MaxConcurrency\": 0, \"ToleratedFailureCount\": 2, \"ToleratedFailurePercentage\": 12.5,"
+                         " \"ResultSelector\": {\"r.$\": \"$\"}, \"ResultPath\": \"$.out\", \"Label\": \"m\","
+                         " \"Retry\": [{\"ErrorEquals\": [\"States.ALL\"]}]"));
+        ASSERT_VALID(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\"}, \"StartAt\": \"I\","
+                         " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"));
+        /* The legacy form. */
+        ASSERT_VALID(MAP(", \"Iterator\": " PROC ", \"Parameters\": {\"i.$\": \"$$.Map.Item.Index\"}, \"MaxConcurrencyPath\": \"$.mc\","
+                         " \"ToleratedFailureCountPath\": \"$.c\", \"ToleratedFailurePercentagePath\": \"$.p\""));
+        ASSERT_DIAG(MAP(""), "/States/M", "needs ItemProcessor");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"Iterator\": " PROC), "/States/M/Iterator", "mutually exclusive");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\"}, \"StartAt\": \"I\","
+                        " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                    "/States/M/ItemProcessor/ProcessorConfig/Mode", "distributed Map is not supported");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"FAST\"}, \"StartAt\": \"I\","
+                        " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                    "/States/M/ItemProcessor/ProcessorConfig/Mode", "INLINE");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\", \"ExecutionType\": \"EXPRESS\"},"
+                        " \"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                    "/States/M/ItemProcessor/ProcessorConfig/ExecutionType", NULL);
+        ASSERT_DIAG(MAP(", \"Iterator\": {\"ProcessorConfig\": {}, \"StartAt\": \"I\","
+                        " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                    "/States/M/Iterator/ProcessorConfig", "unknown field");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemReader\": {}"), "/States/M/ItemReader", "not supported");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ResultWriter\": {}"), "/States/M/ResultWriter", "not supported");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemBatcher\": {}"), "/States/M/ItemBatcher", "not supported");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemSelector\": {}, \"Parameters\": {}"),
+                    "/States/M/Parameters", "mutually exclusive");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"MaxConcurrency\": -1"), "/States/M/MaxConcurrency", ">= 0");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"MaxConcurrency\": 2, \"MaxConcurrencyPath\": \"$.m\""),
+                    "/States/M/MaxConcurrencyPath", "mutually exclusive");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ToleratedFailureCount\": -2"), "/States/M/ToleratedFailureCount", ">= 0");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ToleratedFailureCount\": 1, \"ToleratedFailureCountPath\": \"$.c\""),
+                    "/States/M/ToleratedFailureCountPath", "mutually exclusive");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ToleratedFailurePercentage\": 100.5"),
+                    "/States/M/ToleratedFailurePercentage", "between 0 and 100");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ToleratedFailurePercentage\": -1"),
+                    "/States/M/ToleratedFailurePercentage", "between 0 and 100");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ToleratedFailurePercentage\": 1, \"ToleratedFailurePercentagePath\": \"$.p\""),
+                    "/States/M/ToleratedFailurePercentagePath", "mutually exclusive");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemsPath\": \"$.items[*]\""), "/States/M/ItemsPath", "reference path");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"Next\": \"M\"}}}"),
+                    "/States/M/ItemProcessor/States/I/Next", "Map iteration");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"Branches\": []"), "/States/M/Branches", "not allowed in a Map state");
+}
+
+/* ---- limits ----------------------------------------------------------- */
+
+TEST(limit_json_depth) {
+        char buf[4096];
+        size_t k = 0;
+
+        k += (size_t) snprintf(buf + k, sizeof(buf) - k, "{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Pass\", \"End\": true, \"Result\": ");
+        for (int i = 0; i < ASL_MAX_JSON_DEPTH; i++)
+                buf[k++] = '[';
+        for (int i = 0; i < ASL_MAX_JSON_DEPTH; i++)
+                buf[k++] = ']';
+        k += (size_t) snprintf(buf + k, sizeof(buf) - k, "}}}");
+        ASSERT_DIAG(buf, "", "nested too deeply");
+
+        /* Deep Choice nesting inside the limit is fine. */
+        ASSERT_VALID(CHOICE(", \"Choices\": [{\"Not\": {\"Not\": {\"Not\": {\"Variable\": \"$.x\", \"IsNull\": true}}}, \"Next\": \"A\"}],"
+                            " \"Default\": \"B\""));
+}
+
+TEST(limit_states) {
+        /* ASL_MAX_STATES + 1 states in a chain. */
+        size_t cap = (size_t) (ASL_MAX_STATES + 1) * 64 + 128, k = 0;
+        char *buf = malloc(cap);
+        AslDiag d = {};
+
+        ASSERT_NOT_NULL(buf);
+        k += (size_t) snprintf(buf + k, cap - k, "{\"StartAt\": \"s0\", \"States\": {");
+        for (int i = 0; i <= ASL_MAX_STATES; i++) {
+                if (i == ASL_MAX_STATES)
+                        k += (size_t) snprintf(buf + k, cap - k, "\"s%d\": {\"Type\": \"Succeed\"}", i);
+                else
+                        k += (size_t) snprintf(buf + k, cap - k, "\"s%d\": {\"Type\": \"Pass\", \"Next\": \"s%d\"},", i, i + 1);
+        }
+        k += (size_t) snprintf(buf + k, cap - k, "}}");
+        check(buf, &d);
+        ASSERT_TRUE(d.n >= 1);
+        ASSERT_TRUE(strstr(d.entries[0].message, "too many states") != NULL);
+        asl_diag_clear(&d);
+        free(buf);
+}
+
+TEST(limit_definition_bytes) {
+        size_t n = ASL_MAX_DEFINITION_BYTES + 1;
+        char *buf = malloc(n);
+        AslMachine *m = NULL;
+        AslDiag d = {};
+
+        ASSERT_NOT_NULL(buf);
+        memset(buf, ' ', n);
+        ASSERT_INT_EQ(asl_machine_parse(buf, n, &m, &d), -EINVAL);
+        ASSERT_INT_EQ(d.n, 1);
+        ASSERT_TRUE(strstr(d.entries[0].message, "too large") != NULL);
+        asl_diag_clear(&d);
+        free(buf);
+}
+
+TEST(all_errors_reported) {
+        AslDiag d = {};
+
+        check("{\"StartAt\": \"T\", \"States\": {\"T\": {\"Type\": \"Task\", \"Resource\": \"r\", \"End\": true,"
+              " \"TimeoutSeconds\": 0, \"Retry\": [{\"ErrorEquals\": [\"X\"], \"BackoffRate\": 0}],"
+              " \"Catch\": [{\"ErrorEquals\": [\"X\"], \"Next\": \"Q\"}]}}}", &d);
+        ASSERT_INT_EQ(d.n, 3);
+        ASSERT_TRUE(has(&d, "/States/T/TimeoutSeconds", NULL));
+        ASSERT_TRUE(has(&d, "/States/T/Retry/0/BackoffRate", "must be >= 1.0"));
+        ASSERT_TRUE(has(&d, "/States/T/Catch/0/Next", NULL));
+        asl_diag_clear(&d);
+}
+
+/* ---- the API around it ----------------------------------------------- */
+
+TEST(validate_and_new) {
+        json_t *def = json_loads(ONE("{\"Type\": \"Succeed\"}"), 0, NULL);
+        json_t *bad = json_loads(ONE("{\"Type\": \"Succeed\", \"Next\": \"S\"}"), 0, NULL);
+        AslMachine *m = NULL;
+        AslDiag d = {};
+
+        ASSERT_INT_EQ(asl_definition_validate(def, &d), 0);
+        ASSERT_INT_EQ(d.n, 0);
+        ASSERT_INT_EQ(asl_definition_validate(bad, NULL), -EINVAL);
+        ASSERT_INT_EQ(asl_definition_validate(bad, &d), -EINVAL);
+        ASSERT_TRUE(d.n > 0);
+        asl_diag_clear(&d);
+
+        ASSERT_INT_EQ(asl_machine_new(bad, &m, &d), -EINVAL);
+        ASSERT_NULL(m);
+        asl_diag_clear(&d);
+        ASSERT_INT_EQ(asl_machine_new(def, &m, &d), 0);
+        ASSERT_TRUE(m->definition == def);
+        ASSERT_INT_EQ(def->refcount, 2);
+        ASSERT_NULL(asl_machine_free(m));
+        ASSERT_INT_EQ(def->refcount, 1);
+        ASSERT_NULL(asl_machine_free(NULL));
+        json_decref(def);
+        json_decref(bad);
+}
+
+TEST(json_pointer_rfc6901) {
+        /* The examples of RFC 6901, section 5. */
+        json_t *doc = json_loads("{\"foo\": [\"bar\", \"baz\"], \"\": 0, \"a/b\": 1, \"c%d\": 2, \"e^f\": 3,"
+                                 " \"g|h\": 4, \"i\\\\j\": 5, \"k\\\"l\": 6, \" \": 7, \"m~n\": 8}", 0, NULL);
+
+        ASSERT_NOT_NULL(doc);
+        ASSERT_TRUE(asl_json_pointer_get(doc, "") == doc);
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/foo"), "[\"bar\", \"baz\"]");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/foo/0"), "\"bar\"");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/"), "0");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/a~1b"), "1");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/c%d"), "2");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/e^f"), "3");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/g|h"), "4");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/i\\j"), "5");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/k\"l"), "6");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/ "), "7");
+        ASSERT_JSON_EQ(asl_json_pointer_get(doc, "/m~0n"), "8");
+        /* Absent and malformed. */
+        ASSERT_NULL(asl_json_pointer_get(doc, "/nope"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "foo"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/2"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/01"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/-"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/0/x"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/m~2n"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/m~"));
+        ASSERT_NULL(asl_json_pointer_get(doc, "/foo/99999999999999999999"));
+        ASSERT_NULL(asl_json_pointer_get(NULL, ""));
+        json_decref(doc);
+}
+
+/* ---- the image pipeline ---------------------------------------------- */
+
+static char *read_pipeline(void) {
+        /* Found from the source file's location, so the test runs from any
+         * directory meson chooses. */
+        static const char *const rel = "/../data/definitions/image-pipeline.asl.json";
+        char path[4096];
+        const char *src = __FILE__, *slash = strrchr(src, '/');
+        FILE *f;
+        char *buf;
+        long n;
+
+        snprintf(path, sizeof(path), "%.*s%s", slash ? (int) (slash - src) : 1, slash ? src : ".", rel);
+        f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        rewind(f);
+        buf = malloc((size_t) n + 1);
+        if (!buf || fread(buf, 1, (size_t) n, f) != (size_t) n) {
+                free(buf);
+                fclose(f);
+                return NULL;
+        }
+        buf[n] = 0;
+        fclose(f);
+        return buf;
+}
+
+TEST(image_pipeline) {
+        char *text = read_pipeline();
+        AslMachine *m = NULL;
+        AslDiag d = {};
+        json_t *sub;
+
+        ASSERT_NOT_NULL(text);
+        ASSERT_INT_EQ(asl_machine_parse(text, strlen(text), &m, &d), 0);
+        ASSERT_INT_EQ(d.n, 0);
+        ASSERT_NOT_NULL(m);
+
+        ASSERT_TRUE(asl_machine_lookup(m, "") == m->definition);
+        sub = asl_machine_lookup(m, "/States/ProcessImage/Branches/0");
+        ASSERT_NOT_NULL(sub);
+        ASSERT_JSON_EQ(json_object_get(sub, "StartAt"), "\"ResizeAll\"");
+        sub = asl_machine_lookup(m, "/States/ProcessImage/Branches/1");
+        ASSERT_NOT_NULL(sub);
+        ASSERT_JSON_EQ(json_object_get(sub, "StartAt"), "\"ApplyFilters\"");
+        sub = asl_machine_lookup(m, "/States/ProcessImage/Branches/0/States/ResizeAll/ItemProcessor");
+        ASSERT_NOT_NULL(sub);
+        ASSERT_JSON_EQ(json_object_get(sub, "StartAt"), "\"Resize\"");
+        /* Not a machine, or absent. */
+        ASSERT_NULL(asl_machine_lookup(m, "/States/ProcessImage"));
+        ASSERT_NULL(asl_machine_lookup(m, "/States/ProcessImage/Branches/2"));
+        ASSERT_NULL(asl_machine_lookup(m, "/States"));
+        ASSERT_NULL(asl_machine_lookup(m, "/Nope"));
+        ASSERT_NULL(asl_machine_lookup(NULL, ""));
+        m = asl_machine_free(m);
+
+        /* Break it in the way the design document shows. */
+        json_t *def = json_loads(text, 0, NULL);
+        ASSERT_NOT_NULL(def);
+        json_t *retry0 = json_array_get(json_object_get(json_object_get(json_object_get(def, "States"),
+                                                                        "ValidateImage"), "Retry"), 0);
+        json_object_set_new(retry0, "BackoffRate", json_real(0.5));
+        ASSERT_INT_EQ(asl_definition_validate(def, &d), -EINVAL);
+        ASSERT_INT_EQ(d.n, 1);
+        ASSERT_STR_EQ(d.entries[0].pointer, "/States/ValidateImage/Retry/0/BackoffRate");
+        ASSERT_STR_EQ(d.entries[0].message, "must be >= 1.0");
+        asl_diag_clear(&d);
+        json_decref(def);
+        free(text);
+}
+
+TEST(lookup_iterator_and_escapes) {
+        const char *text = "{\"StartAt\": \"a/b\", \"States\": {\"a/b\": {\"Type\": \"Map\", \"Iterator\": "
+                PROC ", \"End\": true}}}";
+        AslMachine *m = NULL;
+        AslDiag d = {};
+
+        ASSERT_INT_EQ(asl_machine_parse(text, strlen(text), &m, &d), 0);
+        ASSERT_NOT_NULL(asl_machine_lookup(m, "/States/a~1b/Iterator"));
+        ASSERT_NULL(asl_machine_lookup(m, "/States/a/b/Iterator"));
+        ASSERT_NULL(asl_machine_lookup(m, "/States/a~1b/ItemProcessor"));
+        asl_machine_free(m);
+}
