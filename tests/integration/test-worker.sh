@@ -1,0 +1,296 @@
+#!/bin/sh
+# imgflow-worker end to end, against the mock Kafka cluster on loopback:
+#
+#   phase 1  tasks in, events out: image.validate (good image; corrupt image
+#            with failOnInvalid -> TaskFailed Image.Invalid, without -> isValid false),
+#            image.resize (the file exists, 32x24), test.echo, test.fail, an
+#            unknown operation, a task past its deadline (dropped, no event),
+#            notify (Notification on imgflow.notifications), test.sleep with
+#            heartbeatSeconds (TaskHeartbeat events), undecodable messages and
+#            a non-Task message (dead letters on imgflow.dlq); READY=1 and
+#            STATUS= on a fake NOTIFY_SOCKET.
+#   phase 2  SIGTERM while two test.sleep tasks run and a third waits in the
+#            queue: the running ones publish their results, the worker exits
+#            0, STOPPING=1 arrives.
+#   phase 3  a new worker in the same group: the queued task (handed back, not
+#            committed) runs now; nothing committed runs twice (no duplicate
+#            events or dead letters).
+#
+#   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
+# Kills only the processes it started, by pid; every wait is bounded.
+set -u
+MOCK=$1; WORKER=$2; SRC=$3
+command -v kcat >/dev/null || { echo "kcat missing: skipped"; exit 77; }
+command -v python3 >/dev/null || { echo "python3 missing: skipped"; exit 77; }
+
+T=$(mktemp -d)
+PIDS=""
+cleanup() {
+        for p in $PIDS; do kill "$p" 2>/dev/null; done
+        for p in $PIDS; do
+                i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+                kill -9 "$p" 2>/dev/null
+        done
+        rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+        echo "FAIL: $*"
+        for f in worker.log worker2.log; do
+                [ -f "$T/$f" ] && { echo "--- $f (tail)"; tail -40 "$T/$f"; }
+        done
+        [ -f "$T/notify.log" ] && { echo "--- notify.log"; cat "$T/notify.log"; }
+        exit 1
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s.
+wait_for() {
+        n=$(($1 * 10)); shift
+        while [ $n -gt 0 ]; do
+                "$@" && return 0
+                sleep 0.1; n=$((n - 1))
+        done
+        return 1
+}
+
+# ---- mock cluster, images, notify socket
+"$MOCK" --partitions 2 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
+PIDS="$PIDS $!"
+wait_for 10 grep -q '^BOOTSTRAP=' "$T/mock.out" || fail "mock cluster did not start"
+BS=$(sed -n 's/^BOOTSTRAP=//p' "$T/mock.out" | head -1)
+echo "mock cluster at $BS"
+
+mkdir -p "$T/photos"
+python3 "$SRC/tests/integration/worker-make-images.py" "$T/photos" || fail "could not make images"
+
+cat >"$T/notify.py" <<'EOF'
+import os, socket, sys
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+with open(log, "a") as f:
+    while True:
+        data = s.recv(65536)
+        for line in data.decode(errors="replace").splitlines():
+            f.write(line + "\n")
+        f.flush()
+EOF
+python3 "$T/notify.py" "$T/notify.sock" "$T/notify.log" &
+PIDS="$PIDS $!"
+wait_for 5 test -S "$T/notify.sock" || fail "notify listener did not start"
+
+cat >"$T/worker.conf" <<EOF
+[imgflow]
+log_level = debug
+[worker]
+heartbeat_interval = 10s
+shutdown_timeout = 20s
+[kafka]
+bootstrap.servers = $BS
+topic.metadata.refresh.interval.ms = 1000
+EOF
+
+start_worker() { # log-file
+        NOTIFY_SOCKET="$T/notify.sock" "$WORKER" --config "$T/worker.conf" --instance 1 --threads 2 \
+                --bucket "photos=$T/photos" --log-target console >"$T/$1" 2>&1 &
+        WORKER_PID=$!
+        PIDS="$PIDS $WORKER_PID"
+}
+
+consume() { # topic -> payloads, one per line
+        kcat -C -b "$BS" -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null
+}
+
+produce() { # topic; stdin: key|payload lines
+        kcat -P -b "$BS" -t "$1" -K '|' 2>"$T/kcat.err" || fail "kcat produce: $(cat "$T/kcat.err")"
+}
+
+# count_results TASK_ID -> number of TaskSucceeded/TaskFailed events for it
+count_results() {
+        consume imgflow.events | python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("taskId") == sys.argv[1] and m.get("type") in ("TaskSucceeded", "TaskFailed"): n += 1
+print(n)' "$1"
+}
+has_result() { [ "$(count_results "$1")" -ge 1 ]; }
+
+# ---- phase 1
+start_worker worker.log
+wait_for 30 grep -q '^READY=1' "$T/notify.log" || fail "no READY=1"
+echo "worker ready"
+
+NOW=$(python3 -c 'import time; print(int(time.time() * 1000))')
+python3 - "$NOW" >"$T/tasks.txt" <<'EOF'
+import json, sys
+now = int(sys.argv[1])
+def task(n, op, inp, **kw):
+    m = {"v": 1, "type": "Task", "executionId": "exec-%d" % n, "executionName": "run-%d" % n,
+         "stateMachine": "pipeline", "state": "S%d" % n, "taskId": "t-%s" % kw.pop("tid"),
+         "attempt": 0, "resource": "arn:aws:states:::lambda:invoke", "operation": op,
+         "input": inp, "deadlineMs": 0, "heartbeatSeconds": 0, "dispatchedAtMs": now}
+    m.update(kw)
+    print("exec-%d|%s" % (n, json.dumps(m)))
+task(1, "image.validate", {"bucket": "photos", "key": "raw/good.png"}, tid="validate-good")
+task(2, "image.validate", {"bucket": "photos", "key": "raw/corrupt.png", "failOnInvalid": True},
+     tid="validate-bad")
+task(10, "image.validate", {"bucket": "photos", "key": "raw/corrupt.png"}, tid="validate-soft")
+task(3, "image.resize", {"bucket": "photos", "key": "raw/good.png", "width": 32, "height": 24,
+                         "fit": "fill", "output": {"bucket": "photos", "key": "out/small.png"}}, tid="resize")
+task(4, "test.echo", {"hello": "world", "n": [1, 2, {"x": None}]}, tid="echo")
+task(5, "test.fail", {"error": "Custom.Error", "cause": "boom"}, tid="fail")
+task(6, "image.nosuch", {}, tid="unknown")
+task(7, "test.echo", {"late": True}, tid="expired", deadlineMs=now - 60000)
+task(8, "notify", {"subject": "done", "status": "SUCCEEDED"}, tid="notify")
+task(9, "test.sleep", {"ms": 1500}, tid="hb", heartbeatSeconds=1)
+print("bad-1|this is not json")
+print("bad-2|" + json.dumps({"v": 1, "type": "TimerFired", "executionId": "e", "timerId": "x"}))
+print("bad-3|" + json.dumps({"v": 2, "type": "Task"}))
+EOF
+produce imgflow.tasks <"$T/tasks.txt"
+
+for id in validate-good validate-bad validate-soft resize echo fail unknown notify hb; do
+        wait_for 30 has_result "t-$id" || fail "no result for t-$id"
+done
+wait_for 10 sh -c "[ \$(kcat -C -b '$BS' -t imgflow.dlq -o beginning -e -q -f '%s\n' 2>/dev/null | grep -c DeadLetter) -ge 3 ]" ||
+        fail "expected 3 dead letters"
+sleep 1 # let a late event for the expired task show up, if there were one
+
+consume imgflow.events >"$T/events.txt"
+consume imgflow.dlq >"$T/dlq.txt"
+consume imgflow.notifications >"$T/notifications.txt"
+python3 - "$T" <<'EOF' || fail "phase 1 checks"
+import json, struct, sys
+T = sys.argv[1]
+def load(name):
+    out = []
+    for line in open("%s/%s" % (T, name)):
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))
+    return out
+ev = load("events.txt")
+by = {}
+for m in ev:
+    by.setdefault((m.get("type"), m.get("taskId")), []).append(m)
+def one(kind, tid):
+    l = by.get((kind, tid), [])
+    assert len(l) == 1, "%s %s: %d events" % (kind, tid, len(l))
+    m = l[0]
+    assert m["v"] == 1 and m["attempt"] == 0
+    return m
+
+m = one("TaskSucceeded", "t-validate-good")
+assert m["executionId"] == "exec-1" and m.get("workerId", "").endswith(":1"), m
+out = json.dumps(m["output"])
+assert '"width": 64' in out and '"height": 48' in out, out
+assert m["startedAtMs"] <= m["finishedAtMs"], m
+
+m = one("TaskFailed", "t-validate-bad")
+assert m["error"] == "Image.Invalid", m
+m = one("TaskSucceeded", "t-validate-soft")
+assert m["output"]["isValid"] is False and m["output"]["error"] == "Image.Invalid", m
+
+m = one("TaskSucceeded", "t-resize")
+data = open(T + "/photos/out/small.png", "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+assert struct.unpack(">II", data[16:24]) == (32, 24), struct.unpack(">II", data[16:24])
+
+m = one("TaskSucceeded", "t-echo")
+assert m["output"] == {"hello": "world", "n": [1, 2, {"x": None}]}, m
+
+m = one("TaskFailed", "t-fail")
+assert m["error"] == "Custom.Error" and m["cause"] == "boom", m
+
+m = one("TaskFailed", "t-unknown")
+assert m["error"] == "Worker.UnknownOperation" and "image.nosuch" in m["cause"], m
+
+assert not any(m.get("taskId") == "t-expired" for m in ev), "the expired task was reported"
+
+m = one("TaskSucceeded", "t-notify")
+assert m["output"]["MessageId"] == "exec-8#t-notify", m
+assert m["output"]["Topic"] == "imgflow.notifications", m
+notes = load("notifications.txt")
+assert len(notes) == 1, notes
+n = notes[0]
+assert n["type"] == "Notification" and n["v"] == 1 and n["id"] == "exec-8#t-notify", n
+assert n["subject"] == "done" and n["status"] == "SUCCEEDED" and n["executionId"] == "exec-8", n
+
+one("TaskSucceeded", "t-hb")
+hb = by.get(("TaskHeartbeat", "t-hb"), [])
+assert len(hb) >= 1, "no heartbeat"
+assert all(h["executionId"] == "exec-9" for h in hb)
+assert not by.get(("TaskHeartbeat", "t-echo")), "heartbeat for a task without heartbeatSeconds"
+
+dlq = load("dlq.txt")
+assert len(dlq) == 3, dlq
+keyed = {d.get("key"): d for d in dlq}
+d = keyed["bad-1"]
+assert d["type"] == "DeadLetter" and d["topic"] == "imgflow.tasks" and d["payload"] == "this is not json", d
+assert d["reason"], d
+assert "TimerFired" in keyed["bad-2"]["reason"], keyed["bad-2"]
+assert keyed["bad-3"]["reason"], keyed["bad-3"]
+print("phase 1: %d events, %d heartbeats, %d dead letters: ok" % (len(ev), len(hb), len(dlq)))
+EOF
+grep -q '^STATUS=.*tasks running, .* done, .* failed' "$T/notify.log" || fail "no STATUS= line"
+grep -q 'EXECUTION_ID=exec-3\|execution_id=exec-3' "$T/worker.log" || fail "no structured EXECUTION_ID in the log"
+
+# ---- phase 2: SIGTERM while tasks run
+python3 - "$NOW" >"$T/tasks2.txt" <<'EOF'
+import json, sys
+for tid, op, inp in (("t-term-1", "test.sleep", {"ms": 2500}), ("t-term-2", "test.sleep", {"ms": 2500}),
+                     ("t-queued", "test.echo", {"queued": True})):
+    m = {"v": 1, "type": "Task", "executionId": "exec-term", "executionName": "term",
+         "stateMachine": "pipeline", "state": "Sleep", "taskId": tid, "attempt": 0,
+         "resource": "x", "operation": op, "input": inp, "deadlineMs": 0,
+         "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
+    print("exec-term|" + json.dumps(m))
+EOF
+produce imgflow.tasks <"$T/tasks2.txt"
+# Both threads busy with the sleeps, the echo queued behind them.
+wait_for 20 grep -q 't-queued' "$T/worker.log" || fail "the worker did not take the queued task"
+kill -TERM "$WORKER_PID"
+i=0
+while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 "$WORKER_PID" 2>/dev/null && fail "the worker did not exit within 30 s of SIGTERM"
+wait "$WORKER_PID"; rc=$?
+[ "$rc" -eq 0 ] || fail "exit code $rc after SIGTERM"
+[ "$(count_results t-term-1)" -eq 1 ] || fail "t-term-1 not published before exit"
+[ "$(count_results t-term-2)" -eq 1 ] || fail "t-term-2 not published before exit"
+[ "$(count_results t-queued)" -eq 0 ] || fail "the queued task ran although the worker was stopping"
+grep -q '^STOPPING=1' "$T/notify.log" || fail "no STOPPING=1"
+echo "phase 2: SIGTERM drained running tasks, exit 0: ok"
+
+# ---- phase 3: a new worker gets only what was handed back
+start_worker worker2.log
+wait_for 60 has_result t-queued || fail "the handed-back task was not run by the next worker"
+sleep 2
+consume imgflow.events >"$T/events3.txt"
+consume imgflow.dlq >"$T/dlq3.txt"
+python3 - "$T" <<'EOF' || fail "phase 3: something committed ran twice"
+import collections, json, sys
+T = sys.argv[1]
+c = collections.Counter()
+for line in open(T + "/events3.txt"):
+    line = line.strip()
+    if line:
+        m = json.loads(line)
+        if m["type"] in ("TaskSucceeded", "TaskFailed"):
+            c[m["taskId"]] += 1
+dups = {k: v for k, v in c.items() if v != 1}
+assert not dups, dups
+assert "t-expired" not in c
+dl = [l for l in open(T + "/dlq3.txt") if l.strip()]
+assert len(dl) == 3, len(dl)
+print("phase 3: %d tasks, each reported once: ok" % len(c))
+EOF
+kill -TERM "$WORKER_PID"
+i=0
+while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+wait "$WORKER_PID"; rc=$?
+[ "$rc" -eq 0 ] || fail "second worker: exit code $rc"
+echo "PASS"
