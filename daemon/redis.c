@@ -55,7 +55,8 @@ typedef struct RedisAdapter {
         redisAsyncContext *ac;
         sd_event_source *io;
         uint32_t events;
-        bool *freed; /* set by cleanup while the io handler runs */
+        unsigned refs; /* hiredis's (until cleanup) + the io handler's while it runs */
+        bool dead;     /* cleanup was called: the context is gone */
 } RedisAdapter;
 
 struct RedisConn {
@@ -177,26 +178,27 @@ static void adapter_del_write(void *p) {
         a->events &= ~(uint32_t) EPOLLOUT;
         adapter_update(a);
 }
+static void adapter_unref(RedisAdapter *a) {
+        if (--a->refs == 0)
+                free(a);
+}
+
 static void adapter_cleanup(void *p) {
         RedisAdapter *a = p;
-        if (a->freed)
-                *a->freed = true;
-        sd_event_source_disable_unref(a->io);
-        free(a);
+        a->dead = true;
+        a->io = sd_event_source_disable_unref(a->io);
+        adapter_unref(a);
 }
 
 static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         RedisAdapter *a = userdata;
         redisAsyncContext *ac = a->ac;
-        bool freed = false;
-
-        a->freed = &freed;
+        a->refs++;
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 redisAsyncHandleRead(ac);
-        if (!freed && (revents & EPOLLOUT))
+        if (!a->dead && (revents & EPOLLOUT))
                 redisAsyncHandleWrite(ac);
-        if (!freed)
-                a->freed = NULL;
+        adapter_unref(a);
         return 0;
 }
 
@@ -206,6 +208,7 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
                 return -ENOMEM;
         a->conn = c;
         a->ac = ac;
+        a->refs = 1;
         ac->ev.data = a;
         ac->ev.addRead = adapter_add_read;
         ac->ev.delRead = adapter_del_read;
