@@ -284,7 +284,7 @@ static void print_json_line(json_t *v) {
 }
 
 int verb_run(const Verb *verb, int argc, char *argv[]) {
-        enum { ARG_INPUT = 0x100, ARG_INPUT_FILE, ARG_MOCK, ARG_CASE, ARG_NAME, ARG_HISTORY, ARG_REAL_TIME };
+        enum { ARG_INPUT = 0x100, ARG_INPUT_FILE, ARG_MOCK, ARG_CASE, ARG_NAME, ARG_HISTORY, ARG_REAL_TIME, ARG_MAX_HISTORY };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "input", required_argument, NULL, ARG_INPUT },
@@ -294,11 +294,13 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 { "name", required_argument, NULL, ARG_NAME },
                 { "history", no_argument, NULL, ARG_HISTORY },
                 { "real-time", no_argument, NULL, ARG_REAL_TIME },
+                { "max-history-events", required_argument, NULL, ARG_MAX_HISTORY },
                 {},
         };
         const char *input_text = NULL, *input_file = NULL, *mock_file = NULL, *test_case = NULL, *name = NULL;
         _cleanup_free_ char *text = NULL, *machine_name = NULL, *exec_name = NULL, *exec_id = NULL, *sm_id = NULL;
         _cleanup_json_ json_t *input = NULL, *mocks = NULL;
+        size_t max_history = 0;
         Runner run = {};
         AslDiag d = {};
         AslError e = {};
@@ -332,6 +334,16 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 case ARG_REAL_TIME:
                         run.real_time = true;
                         break;
+                case ARG_MAX_HISTORY: {
+                        char *end;
+                        unsigned long long v = strtoull(optarg, &end, 10);
+                        if (end == optarg || *end || v == 0 || v > 100000000) {
+                                fprintf(stderr, "imgflow: --max-history-events must be 1..100000000\n");
+                                return CLI_EXIT_USAGE;
+                        }
+                        max_history = (size_t) v;
+                        break;
+                }
                 default:
                         cli_verb_help(verb, stderr);
                         return CLI_EXIT_USAGE;
@@ -401,7 +413,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 run.responses = json_object_get(mocks, "MockedResponses");
         }
 
-        run.env = (AslEnv) { .now_ms = realtime_ms(), .random = random_fill };
+        run.env = (AslEnv) { .now_ms = realtime_ms(), .random = random_fill, .max_history_events = max_history };
         run.tasks = json_array();
         run.timers = json_object();
         run.calls = json_object();

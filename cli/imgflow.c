@@ -47,6 +47,8 @@ static const Verb verbs[] = {
                         "  --history             print the execution history to stderr, one\n"
                         "                        JSON event per line\n"
                         "  --real-time           really wait for timers instead of jumping the clock\n"
+                        "  --max-history-events N  fail the execution past N history events\n"
+                        "                        (default 25000, as Step Functions)\n"
                         "  -h, --help            show this help\n",
         },
 };

@@ -28,9 +28,10 @@
  *            "children"?: Parallel/Map bookkeeping while they run:
  *               parallel: {"kind": "parallel", "live": {fid: index}, "results": [...]}
  *               map:      {"kind": "map", "live": {fid: index}, "results": [...],
- *                          "items": [...], "selectorInput", "next", "running",
- *                          "done", "failed", "total", "max", "tolCount",
- *                          "tolPct", "bytes"}}
+ *                          "next", "running", "done", "failed", "total",
+ *                          "max", "tolCount"?, "tolPct"?, "bytes"}}
+ *               (a Map's items are not copied: they are recomputed from the
+ *               frame's raw input with InputPath and ItemsPath.)
  *
  * Ids (frames, tasks, timers) are decimal strings from one counter and are
  * never reused, so a result for a task that has gone away is recognised as
@@ -908,31 +909,43 @@ static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set
         return 0;
 }
 
+/* The Map's effective input (after InputPath) and its items (after
+ * ItemsPath), recomputed from the raw input whenever needed so that the
+ * document does not hold them twice. New references. */
+static int map_items(json_t *frame, json_t *st, json_t **ret_eff, json_t **ret_items, AslError *e) {
+        _cleanup_json_ json_t *eff = NULL, *items = NULL;
+        int r;
+
+        r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, e);
+        if (r < 0)
+                return r;
+        if (json_object_get(st, "ItemsPath")) {
+                r = payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", &items, e);
+                if (r < 0)
+                        return r;
+        } else
+                items = json_incref(eff);
+        if (!json_is_array(items))
+                return asl_error_set(e, "States.Runtime", "Map state's ItemsPath does not reference an array");
+        if (json_array_size(items) > ASL_MAX_MAP_ITEMS)
+                return asl_error_set(e, "States.Runtime", "Map state has %zu items, more than the limit of %d",
+                                     json_array_size(items), ASL_MAX_MAP_ITEMS);
+        *ret_eff = TAKE_PTR(eff);
+        *ret_items = TAKE_PTR(items);
+        return 0;
+}
+
 static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *items = NULL;
+        _cleanup_json_ json_t *eff = NULL, *items = NULL;
         json_t *children, *results;
         double mc = 0, tc = 0, tp = 0;
         bool mc_set, tc_set, tp_set;
         AslError e = {};
         size_t n;
 
-        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+        if (map_items(frame, st, &eff, &items, &e) < 0)
                 goto fail;
-        if (json_object_get(st, "ItemsPath")) {
-                if (payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", &items, &e) < 0)
-                        goto fail;
-        } else
-                items = json_incref(eff);
-        if (!json_is_array(items)) {
-                asl_error_set(&e, "States.Runtime", "Map state's ItemsPath does not reference an array");
-                goto fail;
-        }
         n = json_array_size(items);
-        if (n > ASL_MAX_MAP_ITEMS) {
-                asl_error_set(&e, "States.Runtime", "Map state has %zu items, more than the limit of %d",
-                              n, ASL_MAX_MAP_ITEMS);
-                goto fail;
-        }
         if (int_or_path(st, "MaxConcurrency", eff, &mc_set, &mc, &e) < 0 ||
             int_or_path(st, "ToleratedFailureCount", eff, &tc_set, &tc, &e) < 0 ||
             int_or_path(st, "ToleratedFailurePercentage", eff, &tp_set, &tp, &e) < 0)
@@ -943,9 +956,9 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         results = json_array();
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(results, json_null());
-        children = json_pack("{s:s, s:{}, s:o, s:O, s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                             "kind", "map", "live", "results", results, "items", items,
-                             "selectorInput", eff, "next", (json_int_t) 0, "running", (json_int_t) 0,
+        children = json_pack("{s:s, s:{}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "kind", "map", "live", "results", results,
+                             "next", (json_int_t) 0, "running", (json_int_t) 0,
                              "done", (json_int_t) 0, "failed", (json_int_t) 0, "total", (json_int_t) n,
                              "max", (json_int_t) mc, "bytes", (json_int_t) 0);
         if (tc_set)
@@ -973,11 +986,26 @@ static void map_fill(Ctx *c, const char *fid) {
                                                             : json_object_get(st, "Iterator");
         _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
         _cleanup_free_ char *mp = asl_pointer_join(sp, json_object_get(st, "ItemProcessor") ? "ItemProcessor" : "Iterator");
+        _cleanup_json_ json_t *eff = NULL, *items = NULL;
+
+        if (!children || jint(children, "running") >= jint(children, "max") ||
+            jint(children, "next") >= jint(children, "total"))
+                return;
+        {
+                AslError e = {};
+
+                if (map_items(frame, st, &eff, &items, &e) < 0 ||
+                    json_array_size(items) != (size_t) jint(children, "total")) {
+                        map_fail(c, fid, frame, "States.Runtime", e.cause ? e.cause : "Map items changed");
+                        asl_error_clear(&e);
+                        return;
+                }
+        }
 
         while (children && !c->abort_cause && jint(children, "running") < jint(children, "max") &&
                jint(children, "next") < jint(children, "total")) {
                 json_int_t i = jint(children, "next");
-                json_t *item = json_array_get(json_object_get(children, "items"), (size_t) i), *in = NULL;
+                json_t *item = json_array_get(items, (size_t) i), *in = NULL;
 
                 if (tmpl) {
                         _cleanup_json_ json_t *context = context_new(c, frame, NULL);
@@ -985,7 +1013,7 @@ static void map_fill(Ctx *c, const char *fid) {
 
                         json_object_set_new(context, "Map",
                                             json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
-                        if (payload_template(tmpl, json_object_get(children, "selectorInput"), context,
+                        if (payload_template(tmpl, eff, context,
                                              c->env, &in, &e) < 0) {
                                 map_fail(c, fid, frame, e.error, e.cause);
                                 asl_error_clear(&e);
