@@ -222,6 +222,15 @@ static VipsImage *open_result(Fixture *fx, json_t *res) {
         return img;
 }
 
+/* Open an input image by key. */
+static VipsImage *open_key(Fixture *fx, const char *key) {
+        char *path = fx_path(fx, key);
+        VipsImage *img = vips_image_new_from_file(path, NULL);
+        free(path);
+        ASSERT_NOT_NULL(img);
+        return img;
+}
+
 static const char *loader_of(VipsImage *img) {
         const char *l = NULL;
         if (vips_image_get_string(img, VIPS_META_LOADER, &l) < 0)
@@ -735,8 +744,7 @@ TEST(crop_rotate_flip) {
         /* Horizontal flip: output (0, y) is input (w-1, y). */
         res = run_ok(&fx, "image.flip", P("\"direction\":\"horizontal\""));
         out = open_result(&fx, res);
-        in = vips_image_new_from_file(fx_path(&fx, "raw/g.png"), NULL);
-        ASSERT_NOT_NULL(in);
+        in = open_key(&fx, "raw/g.png");
         ASSERT_INT_EQ(vips_getpoint(out, &a, &na, 0, 5, NULL), 0);
         ASSERT_INT_EQ(vips_getpoint(in, &b, &nb, 199, 5, NULL), 0);
         ASSERT_INT_EQ(na, nb);
@@ -784,8 +792,7 @@ TEST(filters_change_pixels) {
 
         fixture_setup(&fx);
         make_file(&fx, "raw/n.png", 128, 96, true);
-        in = vips_image_new_from_file(fx_path(&fx, "raw/n.png"), NULL);
-        ASSERT_NOT_NULL(in);
+        in = open_key(&fx, "raw/n.png");
         din = deviation(in);
 
         out = filter_run(&fx, "[\"grayscale\"]");
@@ -1239,5 +1246,45 @@ TEST(concurrent_operations) {
                 pthread_join(th[i], NULL);
                 ASSERT_INT_EQ(args[i].r, 0);
         }
+        fixture_teardown(&fx);
+}
+
+/* ---- colour management -------------------------------------------------- */
+
+TEST(cmyk_with_profile_becomes_srgb) {
+        Fixture fx;
+        VipsImage *a = NULL, *b = NULL, *rgb = NULL, *cmyk = NULL, *out;
+        double add[3] = { 220, 30, 30 }, mul[3] = { 0, 0, 0 };
+        json_t *res;
+
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(vips_black(&a, 64, 64, "bands", 3, NULL), 0);
+        ASSERT_INT_EQ(vips_linear(a, &b, mul, add, 3, NULL), 0);
+        g_object_unref(a);
+        ASSERT_INT_EQ(vips_cast_uchar(b, &a, NULL), 0);
+        ASSERT_INT_EQ(vips_copy(a, &rgb, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        ASSERT_INT_EQ(vips_icc_transform(rgb, &cmyk, "cmyk", "input_profile", "srgb", NULL), 0);
+        ASSERT_INT_EQ(vips_image_get_bands(cmyk), 4);
+        save_image(&fx, cmyk, "raw/cmyk.jpg", NULL);
+        g_object_unref(a);
+        g_object_unref(b);
+        g_object_unref(rgb);
+        g_object_unref(cmyk);
+
+        /* Through the loader (ICC import on load) ... */
+        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/cmyk.jpg\",\"format\":\"png\"}");
+        out = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        ASSERT_TRUE(fabs(band_avg(out, 0) - 220) < 25 && band_avg(out, 1) < 70 && band_avg(out, 2) < 70);
+        g_object_unref(out);
+        json_decref(res);
+        /* ... and through shrink-on-load (resize as the first step). */
+        res = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cmyk.jpg\",\"width\":32}");
+        out = open_result(&fx, res);
+        ASSERT_INT_EQ(vips_image_get_width(out), 32);
+        ASSERT_INT_EQ(vips_image_get_bands(out), 3);
+        ASSERT_TRUE(fabs(band_avg(out, 0) - 220) < 25 && band_avg(out, 1) < 70 && band_avg(out, 2) < 70);
+        g_object_unref(out);
+        json_decref(res);
         fixture_teardown(&fx);
 }
