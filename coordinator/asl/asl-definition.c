@@ -35,6 +35,7 @@
 #define ASL_MAX_SECONDS 99999999
 #define ASL_MAX_RETRY_DELAY_SECONDS 31622400
 #define ASL_MAX_INT32 2147483647
+#define ASL_MAX_STATE_NAME 80   /* characters, as Step Functions */
 
 typedef enum MachineKind {
         MACHINE_TOP,
@@ -71,6 +72,16 @@ static bool check_int(Validator *v, json_t *value, const char *pointer, json_int
                 return false;
         }
         return true;
+}
+
+/* Length in Unicode characters of UTF-8 text (jansson has checked it). */
+static size_t utf8_length(const char *s) {
+        size_t n = 0;
+
+        for (; *s; s++)
+                if (((unsigned char) *s & 0xC0) != 0x80)
+                        n++;
+        return n;
 }
 
 static bool is_context_path(const char *s) {
@@ -908,8 +919,8 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                         v->too_many = true;
                         return;
                 }
-                if (strlen(key) == 0 || strlen(key) > 80)
-                        asl_diag_add(v->d, p, "a state name must be 1 to 80 characters long");
+                if (key[0] == 0 || utf8_length(key) > ASL_MAX_STATE_NAME)
+                        asl_diag_add(v->d, p, "a state name must be 1 to %d characters long", ASL_MAX_STATE_NAME);
                 prev = json_object_get(v->names, key);
                 if (prev)
                         asl_diag_add(v->d, p, "state name \"%s\" is already used at %s: state names must be unique in the whole state machine",

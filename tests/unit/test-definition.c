@@ -184,10 +184,21 @@ TEST(state_names) {
         name[80] = 'n';
         name[81] = 0;
         snprintf(text, sizeof(text), "{\"StartAt\": \"%s\", \"States\": {\"%s\": {\"Type\": \"Succeed\"}}}", name, name);
-        char pointer[128];
+        char pointer[256];
         snprintf(pointer, sizeof(pointer), "/States/%s", name);
         ASSERT_DIAG(text, pointer, "80 characters");
         ASSERT_DIAG("{\"StartAt\": \"\", \"States\": {\"\": {\"Type\": \"Succeed\"}}}", "/States/", "1 to 80");
+        /* 80 characters, not bytes: 80 two-byte characters are fine. */
+        char wide[2 * 81 + 1] = "";
+        for (int i = 0; i < 80; i++)
+                strcat(wide, "\xc3\xa9");
+        char wtext[1024];
+        snprintf(wtext, sizeof(wtext), "{\"StartAt\": \"%s\", \"States\": {\"%s\": {\"Type\": \"Succeed\"}}}", wide, wide);
+        ASSERT_VALID(wtext);
+        strcat(wide, "\xc3\xa9");
+        snprintf(wtext, sizeof(wtext), "{\"StartAt\": \"%s\", \"States\": {\"%s\": {\"Type\": \"Succeed\"}}}", wide, wide);
+        snprintf(pointer, sizeof(pointer), "/States/%s", wide);
+        ASSERT_DIAG(wtext, pointer, "1 to 80");
         /* Names with '/' and '~' are escaped in pointers (RFC 6901). */
         ASSERT_DIAG("{\"StartAt\": \"a/b~c\", \"States\": {\"a/b~c\": {\"Type\": \"Pass\"}}}", "/States/a~1b~0c", "Next or");
 }
