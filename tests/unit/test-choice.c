@@ -510,3 +510,39 @@ TEST(validate_deep_nesting_is_bounded) {
         asl_diag_clear(&d);
         json_decref(rule);
 }
+
+/* The Choice state of the States Language specification / the guide:
+ * rules are tried in order, the first match wins. */
+static const char *first_match(const char *input_text, AslError *err) {
+        static const char *const rules[] = {
+                "{\"Not\": {\"Variable\": \"$.type\", \"StringEquals\": \"Private\"}, \"Next\": \"Public\"}",
+                "{\"Variable\": \"$.value\", \"NumericEquals\": 0, \"Next\": \"ValueIsZero\"}",
+                "{\"And\": [{\"Variable\": \"$.value\", \"NumericGreaterThanEquals\": 20},"
+                " {\"Variable\": \"$.value\", \"NumericLessThan\": 30}], \"Next\": \"ValueInTwenties\"}",
+        };
+        static const char *const next[] = { "Public", "ValueIsZero", "ValueInTwenties" };
+
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+                int r = eval_with(rules[i], input_text, err);
+                if (r < 0)
+                        return "error";
+                if (r > 0)
+                        return next[i];
+        }
+        return "DefaultState";
+}
+
+TEST(guide_choice_state) {
+        AslError err = {};
+
+        ASSERT_STR_EQ(first_match("{\"type\": \"Public\", \"value\": 0}", &err), "Public");
+        ASSERT_STR_EQ(first_match("{\"type\": \"Private\", \"value\": 0}", &err), "ValueIsZero");
+        ASSERT_STR_EQ(first_match("{\"type\": \"Private\", \"value\": 25}", &err), "ValueInTwenties");
+        ASSERT_STR_EQ(first_match("{\"type\": \"Private\", \"value\": 30}", &err), "DefaultState");
+        ASSERT_STR_EQ(first_match("{\"type\": \"Private\", \"value\": 19.999}", &err), "DefaultState");
+        /* No "value": the second rule cannot be evaluated. */
+        ASSERT_STR_EQ(first_match("{\"type\": \"Private\"}", &err), "error");
+        ASSERT_STR_EQ(err.error, "States.Runtime");
+        ASSERT_TRUE(strstr(err.cause, "$.value") != NULL);
+        asl_error_clear(&err);
+}
