@@ -29,6 +29,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,7 +59,19 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_concurrency = 1;
 static int init_result = 0;
 
+/* libvips reports decoder warnings ("error in tile", "not enough data") with
+ * g_warning(). Hostile images can produce them by the thousand, and each
+ * failure already reaches the task's result as a cause, so they are dropped
+ * (set IMGFLOW_VIPS_WARNINGS=1 to see them while debugging). */
+static void vips_log_drop(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer userdata) {
+}
+
 static void image_ops_init_once(void) {
+        const char *e = getenv("IMGFLOW_VIPS_WARNINGS");
+
+        if (!e || !ops_streq(e, "1"))
+                g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                                  vips_log_drop, NULL);
         if (VIPS_INIT("imgflow-worker") != 0) {
                 vips_error_clear();
                 init_result = -EIO;
