@@ -1,0 +1,204 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# imgflow-coordinator end to end, on loopback only: a redis-server on a free
+# port, the mock Kafka cluster, the coordinator and a test worker
+# (test-coordinator-worker). Definitions are registered with the store
+# library (test-coordinator-tool); jobs are published with kcat. Checks that
+# executions finish with the right outputs for Pass/Choice/Fail, Wait,
+# Task, Retry, Catch, Parallel, Map, Lambda mapping, an unmapped resource,
+# a callback by task token, a duplicate TaskSucceeded applied once, a
+# request response, the DLQ, and 50 executions surviving a SIGKILL of the
+# coordinator. Every process is started here and killed by pid.
+#
+#   test-coordinator.sh MOCK_KAFKA COORDINATOR WORKER TOOL SRCDIR
+set -u
+
+MOCK=$1 COORD=$2 WORKER=$3 TOOL=$4 SRC=$5
+DEFS=$SRC/tests/integration/coordinator
+
+command -v redis-server >/dev/null || { echo "redis-server missing: skip"; exit 77; }
+command -v kcat >/dev/null || { echo "kcat missing: skip"; exit 77; }
+
+TMP=$(mktemp -d /tmp/imgflow-test-coordinator.XXXXXX)
+PIDS=()
+COORD_PID=
+cleanup() {
+        for p in "${PIDS[@]}" $COORD_PID; do
+                kill "$p" 2>/dev/null
+        done
+        sleep 0.3
+        for p in "${PIDS[@]}" $COORD_PID; do
+                kill -9 "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
+        [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok   $*"; }
+
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- redis ---
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
+        --loglevel warning >"$TMP/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+        redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+done
+
+# --- mock kafka ---
+"$MOCK" --partitions 4 --topics imgflow.tasks.approvers:2 --no-stdin >"$TMP/mock.out" 2>"$TMP/mock.err" &
+PIDS+=($!)
+BOOT=
+for _ in $(seq 100); do
+        BOOT=$(sed -n 's/^BOOTSTRAP=//p' "$TMP/mock.out" | head -1)
+        [ -n "$BOOT" ] && break
+        sleep 0.05
+done
+[ -n "$BOOT" ] || { echo "mock kafka did not start"; cat "$TMP/mock.err"; exit 1; }
+
+cat >"$TMP/imgflow.conf" <<EOF
+[imgflow]
+log_level = info
+[redis]
+address = 127.0.0.1:$RPORT
+[coordinator]
+timer_interval = 200ms
+shutdown_timeout = 10s
+[kafka]
+bootstrap.servers = $BOOT
+topic.metadata.refresh.interval.ms = 1000
+[kafka.producer]
+linger.ms = 1
+[resources]
+AddNumbers = add
+EOF
+
+start_coordinator() {
+        IMGFLOW_LOG_TARGET=console "$COORD" --config "$TMP/imgflow.conf" >>"$TMP/coordinator.log" 2>&1 &
+        COORD_PID=$!
+}
+
+# --- definitions ---
+for d in pass-choice wait-task retry-catch parallel-map unmapped callback; do
+        "$TOOL" "$RPORT" register "$d" "$DEFS/$d.asl.json" >/dev/null || fail "register $d"
+done
+
+start_coordinator
+"$WORKER" "$BOOT" >"$TMP/worker.log" 2>&1 &
+PIDS+=($!)
+
+job() { # name sm input [requestId]
+        local msg
+        if [ -n "${4:-}" ]; then
+                msg="{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"$2\",\"name\":\"$1\",\"input\":$3,\"requestId\":\"$4\"}"
+        else
+                msg="{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"$2\",\"name\":\"$1\",\"input\":$3}"
+        fi
+        printf '%s\n' "$msg" | kcat -P -b "$BOOT" -t imgflow.jobs -k "$1" 2>>"$TMP/kcat.err"
+}
+
+expect() { # execId expected-line timeout
+        local got
+        got=$("$TOOL" "$RPORT" wait "$1" "${3:-30}")
+        if [ "$got" = "$2" ]; then ok "$1: $got"; else fail "$1: got '$got', expected '$2'"; fi
+}
+
+job big pass-choice '{"size":200}' req-big
+job small pass-choice '{"size":5}'
+job w1 wait-task '{"n":1}'
+job dup wait-task '{"duplicate":true}'
+job retry retry-catch '{"failTimes":2}'
+job catch retry-catch '{"failTimes":5}'
+job pm parallel-map '{"x":10,"items":[{"a":1,"b":2},{"a":3,"b":4}]}'
+job um unmapped '{}'
+job cb callback '{}'
+# Undecodable: goes to the dead-letter topic, the consumer carries on.
+printf '%s\n' '{"v":1,"type":"StartExecution"' | kcat -P -b "$BOOT" -t imgflow.jobs -k junk 2>>"$TMP/kcat.err"
+job after-junk pass-choice '{"size":300}'
+
+expect pass-choice:big 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":200}' 60
+expect pass-choice:small 'FAILED "Too.Small"'
+expect wait-task:w1 'SUCCEEDED {"echoed":{"n":1},"n":1}'
+expect wait-task:dup 'SUCCEEDED {"duplicate":true,"echoed":{"duplicate":true}}'
+expect retry-catch:retry 'SUCCEEDED {"ok":2}' 60
+expect retry-catch:catch 'SUCCEEDED {"caught":{"Cause":"failing on purpose","Error":"Test.Failure"},"failTimes":5,"status":"recovered"}' 60
+expect parallel-map:pm 'SUCCEEDED {"items":[{"a":1,"b":2},{"a":3,"b":4}],"mapped":[3.0,7.0],"parallel":[11.0,12.0],"x":10}'
+expect unmapped:um 'SUCCEEDED "States.TaskFailed"'
+expect callback:cb 'SUCCEEDED {"who":"tester"}'
+expect pass-choice:after-junk 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":300}'
+
+# The duplicate TaskSucceeded was applied once.
+sleep 1
+n=$("$TOOL" "$RPORT" count-history wait-task:dup TaskSucceeded)
+[ "$n" = "1" ] && ok "duplicate TaskSucceeded applied once" || fail "TaskSucceeded events for dup: $n"
+n=$("$TOOL" "$RPORT" count-history retry-catch:retry TaskFailed)
+[ "$n" = "2" ] && ok "two failed attempts before success" || fail "TaskFailed events for retry: $n"
+
+# The answer to the request is in Redis.
+resp=$("$TOOL" "$RPORT" response req-big 10)
+case "$resp" in
+*'"executionId":"pass-choice:big"'*'"ok":true'*) ok "response: $resp" ;;
+*) fail "response: $resp" ;;
+esac
+
+# Starting it again with the same name and input is idempotent (no new
+# execution), with another input it is refused.
+job big pass-choice '{"size":999}' req-big2
+resp=$("$TOOL" "$RPORT" response req-big2 20)
+case "$resp" in
+*ExecutionAlreadyExists*) ok "same name, other input: ExecutionAlreadyExists" ;;
+*) fail "same name, other input: $resp" ;;
+esac
+
+# The dead letter.
+dlq=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -c 1 -e 2>/dev/null)
+case "$dlq" in
+*DeadLetter*imgflow.jobs*) ok "undecodable job in the DLQ" ;;
+*) fail "DLQ: '$dlq'" ;;
+esac
+
+# Status notifications were published (RUNNING + terminal for each).
+notes=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.notifications -o beginning -e 2>/dev/null | grep -c 'pass-choice:big#')
+[ "$notes" -ge 2 ] && ok "notifications for pass-choice:big: $notes" || fail "notifications: $notes"
+
+# --- crash in the middle of 50 executions ---
+ids=()
+{
+        for i in $(seq 1 50); do
+                printf '{"v":1,"type":"StartExecution","stateMachine":"wait-task","name":"k%d","input":{"i":%d,"sleepMs":20}}\n' "$i" "$i"
+        done
+} | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
+for i in $(seq 1 50); do ids+=("wait-task:k$i"); done
+sleep 1.5
+kill -9 "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null
+COORD_PID=
+echo "coordinator killed; restarting"
+start_coordinator
+out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
+good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
+[ "$good" = 50 ] && ok "50 executions finished after a SIGKILL" || { fail "after SIGKILL: $good of 50"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
+
+# Graceful stop.
+kill -TERM "$COORD_PID"
+for _ in $(seq 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$COORD_PID" 2>/dev/null; then fail "coordinator did not stop on SIGTERM"; else
+        wait "$COORD_PID"; rc=$?; COORD_PID=
+        [ $rc = 0 ] && ok "SIGTERM: clean exit" || fail "SIGTERM exit code $rc"
+fi
+
+if [ $FAILS -gt 0 ]; then
+        echo "--- coordinator log (tail) ---"; tail -40 "$TMP/coordinator.log"
+        echo "--- worker log (tail) ---"; tail -10 "$TMP/worker.log"
+        exit 1
+fi
+exit 0
