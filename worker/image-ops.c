@@ -1566,6 +1566,9 @@ int image_ops_run(const char *name, const Operation *extra, size_t n_extra, Stor
         r = image_ops_validate_params(op, params, f);
         if (r < 0)
                 return r;
+        if (!op->fn)
+                return task_failure_set(f, -EOPNOTSUPP, "Operation.Unknown",
+                                        "operation \"%s\" is not run by image_ops_run()", op->name);
         r = op->fn(s, params, ctx, &result, f);
         if (r < 0) {
                 json_decref(result);

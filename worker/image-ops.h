@@ -93,7 +93,7 @@ typedef int (*OpFunction)(Storage *s, json_t *params, const OpContext *ctx,
 typedef struct Operation {
         const char *name;
         const ParamSpec *params;   /* terminated by an entry with name == NULL */
-        OpFunction fn;
+        OpFunction fn;             /* NULL: the caller runs it itself (image_ops_run fails) */
         const char *summary;
 } Operation;
 

@@ -1119,6 +1119,7 @@ TEST(table_and_registry) {
         static const Operation extra[] = {
                 { "notify", custom_params, op_custom, "test hook" },
                 { "test.echo", NULL, op_custom, "override" },
+                { "daemon.only", NULL, NULL, "run by the caller" },
         };
         size_t n = 0;
         const Operation *t = image_ops_table(&n);
@@ -1147,6 +1148,8 @@ TEST(table_and_registry) {
         ASSERT_STR_EQ(f.error, "Params.Invalid");
         ASSERT_TRUE(strstr(f.cause, "topic") != NULL);
         ASSERT_TRUE(image_ops_run("image.explode", extra, 2, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Operation.Unknown");
+        ASSERT_TRUE(image_ops_run("daemon.only", extra, 3, fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Operation.Unknown");
         json_decref(params);
         /* Parameters must be an object. */
