@@ -949,3 +949,164 @@ TEST(malformed_events_and_documents) {
         asl_error_clear(&e);
         h_done(&h);
 }
+
+TEST(nested_parallel_in_map_with_iteration_retry) {
+        H h;
+        /* each iteration: a Parallel of a Task (retried once) and a Pass */
+        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','MaxConcurrencyPath':'$.mc','ItemsPath':'$.items',"
+                    "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Parallel','End':true,'Branches':["
+                    "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true,"
+                    "'Retry':[{'ErrorEquals':['Flaky'],'MaxAttempts':1}]}}},"
+                    "{'StartAt':'X','States':{'X':{'Type':'Pass','Result':'x','End':true}}}]}}},'End':true}}}",
+                "{'mc':1,'items':[1,2]}");
+        /* MaxConcurrencyPath 1: one task at a time */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"), "1");
+        ASSERT_INT_EQ(h_fail(&h, t, "Flaky", NULL), 0);
+        free(t);
+        char *timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        h.env.now_ms += 1000;
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        free(timer);
+        t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "attempt")), 1);
+        ASSERT_INT_EQ(h_succeed(&h, t, "'one'"), 0);
+        free(t);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"), "2");
+        t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t, "'two'"), 0);
+        free(t);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[[\"one\",\"x\"],[\"two\",\"x\"]]");
+        /* finished child frames are gone */
+        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "frames")), 0);
+        h_done(&h);
+}
+
+TEST(map_state_retry_and_item_selector_failure) {
+        H h;
+        /* the Map itself is retried when an iteration fails */
+        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'StartAt':'T','States':{"
+                    "'T':{'Type':'Task','Resource':'r','End':true}}},"
+                    "'Retry':[{'ErrorEquals':['E'],'IntervalSeconds':3,'MaxAttempts':1}],'End':true}}}", "[1,2]");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", NULL), 0);
+        /* the other iteration is cancelled, the Map waits 3 s and starts over */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TASK, 0), "task_id"), t1);
+        json_t *tm = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+        ASSERT_STR_EQ(S(tm, "kind"), "retry");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(tm, "due_ms")) - h.env.now_ms, 3000);
+        char *timer = strdup(S(tm, "timer_id"));
+        ASSERT_INT_EQ(h_succeed(&h, t1, "1"), 1);
+        ASSERT_INT_EQ(h_timer(&h, timer), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        free(t0);
+        free(t1);
+        free(timer);
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "'a'"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t1, "'b'"), 0);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"a\",\"b\"]");
+        free(t0);
+        free(t1);
+        h_done(&h);
+
+        /* an ItemSelector path that does not exist: the Map fails with
+         * States.ParameterPathFailure, which its Catch can handle */
+        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemSelector':{'x.$':'$$.Map.Item.Value.missing'},"
+                    "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Pass','End':true}}},"
+                    "'Catch':[{'ErrorEquals':['States.ParameterPathFailure'],'Next':'C'}],'End':true},"
+                    "'C':{'Type':'Pass','End':true}}}", "[{'a':1}]");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_STR_EQ(S(json_object_get(h.finished, "output"), "Error"), "States.ParameterPathFailure");
+        h_done(&h);
+}
+
+TEST(runtime_errors_are_not_caught) {
+        H h;
+        /* ParameterPathFailure in a branch is caught by the Parallel's States.ALL ... */
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
+                    "{'StartAt':'X','States':{'X':{'Type':'Pass','Parameters':{'a.$':'$.nope'},'End':true}}}],"
+                    "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':true}}}", "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_STR_EQ(S(json_object_get(h.finished, "output"), "Error"), "States.ParameterPathFailure");
+        h_done(&h);
+        /* ... a States.Runtime (InputPath not found) is not */
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
+                    "{'StartAt':'X','States':{'X':{'Type':'Pass','InputPath':'$.nope','End':true}}}],"
+                    "'Retry':[{'ErrorEquals':['States.ALL']}],"
+                    "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':true}}}", "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        h_done(&h);
+
+        /* ResultPathMatchFailure of a Task is catchable */
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','ResultPath':'$.s.x',"
+                    "'Catch':[{'ErrorEquals':['States.ResultPathMatchFailure'],'ResultPath':'$.err','Next':'C'}],'End':true},"
+                    "'C':{'Type':'Pass','End':true}}}", "{'s':'str'}");
+        char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t, "1"), 0);
+        free(t);
+        ASSERT_STR_EQ(S(json_object_get(json_object_get(h.finished, "output"), "err"), "Error"),
+                      "States.ResultPathMatchFailure");
+        h_done(&h);
+}
+
+TEST(history_details_and_context) {
+        H h;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:states:::lambda:invoke',"
+                    "'Parameters':{'FunctionName':'F','Payload':{'exec.$':'$$.Execution.Id','sm.$':'$$.StateMachine.Name',"
+                    "'entered.$':'$$.State.EnteredTime','in.$':'$$.Execution.Input.k'}},'TimeoutSeconds':9,'End':true}}}",
+                "{'k':'v'}");
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_JSON_EQ(json_object_get(json_object_get(d, "input"), "Payload"),
+                       "{\"exec\":\"imgflow:execution:test:e1\",\"sm\":\"test\",\"entered\":\"2023-11-14T22:13:20.000Z\",\"in\":\"v\"}");
+        ASSERT_STR_EQ(S(d, "execution_id"), "imgflow:execution:test:e1");
+        json_t *sched = NULL;
+        size_t i;
+        json_t *ev;
+        json_array_foreach(h.history, i, ev)
+                if (streq(S(ev, "type"), "TaskScheduled"))
+                        sched = json_object_get(ev, "taskScheduledEventDetails");
+        ASSERT_NOT_NULL(sched);
+        ASSERT_STR_EQ(S(sched, "resourceType"), "lambda");
+        ASSERT_STR_EQ(S(sched, "resource"), "invoke");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(sched, "timeoutInSeconds")), 9);
+        ASSERT_TRUE(strstr(S(sched, "parameters"), "\"FunctionName\":\"F\"") != NULL);
+        char *t = task_id_of(d);
+        ASSERT_INT_EQ(h_fail(&h, t, "Lambda.Unknown", "boom"), 0);
+        free(t);
+        json_t *failed = NULL;
+        json_array_foreach(h.history, i, ev)
+                if (streq(S(ev, "type"), "TaskFailed"))
+                        failed = json_object_get(ev, "taskFailedEventDetails");
+        ASSERT_STR_EQ(S(failed, "error"), "Lambda.Unknown");
+        ASSERT_STR_EQ(S(failed, "cause"), "boom");
+        ev = json_array_get(h.history, json_array_size(h.history) - 1);
+        ASSERT_STR_EQ(S(ev, "type"), "ExecutionFailed");
+        ASSERT_STR_EQ(S(json_object_get(ev, "executionFailedEventDetails"), "error"), "Lambda.Unknown");
+        ASSERT_STR_EQ(asl_effect_type_to_string(ASL_EFFECT_DISPATCH_TASK), "DISPATCH_TASK");
+        ASSERT_NULL(asl_effect_type_to_string(_ASL_EFFECT_MAX));
+        h_done(&h);
+}
+
+TEST(stop_during_map) {
+        H h;
+        map_start(&h, "", "{'items':[1,2,3,4],'tag':'T'}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        size_t done, total;
+        asl_exec_map_progress(h.exec, &done, &total);
+        ASSERT_INT_EQ(done, 0);
+        ASSERT_INT_EQ(total, 4);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_STOP }), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 2);
+        ASSERT_STR_EQ(S(h.finished, "status"), "ABORTED");
+        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "tasks")), 0);
+        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "frames")), 0);
+        h_done(&h);
+}
