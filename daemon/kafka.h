@@ -160,8 +160,10 @@ typedef void (*KafkaRebalanceFn)(KafkaConsumer *k, KafkaRebalanceEvent ev,
 int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char **topics,
                        KafkaMessageFn on_msg, KafkaRebalanceFn on_rebalance, void *userdata,
                        KafkaConsumer **ret);
-/* Closes the consumer (leaves the group: this blocks briefly in librdkafka;
- * call it at shutdown) and frees it. Accepts NULL; returns NULL. */
+/* Commits what is finished (synchronously), closes the consumer (leaves the
+ * group: this blocks briefly in librdkafka; call it at shutdown) and frees
+ * it. on_msg/on_rebalance are not called from here. Accepts NULL; returns
+ * NULL. */
 KafkaConsumer *kafka_consumer_free(KafkaConsumer *k);
 static inline void kafka_consumer_freep(KafkaConsumer **k) {
         kafka_consumer_free(*k);

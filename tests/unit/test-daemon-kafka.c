@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Kafka wrappers (daemon/kafka) on sd-event against librdkafka's mock
+ * cluster, in-process on loopback: produce with delivery reports, consume in
+ * a group, commits that never pass an unfinished message, pause/resume, and
+ * the pass-through of [kafka] properties (a bad one is named).
+ */
+
+#include <time.h>
+
+#include "kafka.h"
+
+#include <librdkafka/rdkafka_mock.h>
+#include "log.h"
+#include "test.h"
+
+#define TOPIC "imgflow.test"
+#define N_MSG 20
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static bool run_until(sd_event *e, const int *counter, int target, uint64_t timeout_ms) {
+        uint64_t end = now_ms() + timeout_ms;
+        while (*counter < target) {
+                if (now_ms() > end)
+                        return false;
+                if (sd_event_run(e, 50 * 1000) < 0)
+                        return false;
+        }
+        return true;
+}
+
+static void run_for(sd_event *e, uint64_t ms) {
+        uint64_t end = now_ms() + ms;
+        while (now_ms() < end)
+                sd_event_run(e, 50 * 1000);
+}
+
+typedef struct Msg {
+        int32_t partition;
+        int64_t offset;
+        char payload[64];
+        char key[64];
+} Msg;
+
+typedef struct State {
+        int delivered, delivery_errors;
+        int opaque_sum;
+        int received;
+        Msg msgs[256];
+        int assigned, revoked;
+} State;
+
+static void on_delivery(KafkaProducer *p, int error, const char *errstr, const char *topic,
+                        int32_t partition, int64_t offset, void *msg_opaque, void *userdata) {
+        State *s = userdata;
+        if (error < 0)
+                s->delivery_errors++;
+        else
+                s->opaque_sum += (int) (intptr_t) msg_opaque;
+        s->delivered++;
+}
+
+static int on_msg(KafkaConsumer *k, const KafkaMessage *m, void *userdata) {
+        State *s = userdata;
+        if (s->received < 256) {
+                Msg *x = &s->msgs[s->received];
+                x->partition = m->partition;
+                x->offset = m->offset;
+                snprintf(x->payload, sizeof(x->payload), "%.*s", (int) m->len, (const char *) m->payload);
+                snprintf(x->key, sizeof(x->key), "%.*s", (int) m->key_len, (const char *) m->key);
+        }
+        s->received++;
+        return 0;
+}
+
+static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
+                         const rd_kafka_topic_partition_list_t *parts, void *userdata) {
+        State *s = userdata;
+        if (ev == KAFKA_REBALANCE_ASSIGNED)
+                s->assigned += parts->cnt;
+        else
+                s->revoked += parts->cnt;
+}
+
+/* Committed offset of the group for TOPIC[partition] (blocking: tests only). */
+static int64_t committed(KafkaConsumer *k, int32_t partition) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        int64_t o;
+
+        rd_kafka_topic_partition_list_add(l, TOPIC, partition);
+        if (rd_kafka_committed(kafka_consumer_handle(k), l, 5000) != 0)
+                o = -2;
+        else
+                o = l->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        return o;
+}
+
+static void produce_n(sd_event *e, KafkaProducer *p, State *s, int from, int n) {
+        int target = s->delivered + n;
+        for (int i = from; i < from + n; i++) {
+                char payload[32], key[32];
+                snprintf(payload, sizeof(payload), "msg-%d", i);
+                snprintf(key, sizeof(key), "exec-%d", i % 5);
+                if (kafka_produce(p, TOPIC, key, payload, strlen(payload), (void *) (intptr_t) (i + 1)) != 0)
+                        TEST_FAIL_("produce %d failed", i);
+        }
+        if (!run_until(e, &s->delivered, target, 20000))
+                TEST_FAIL_("deliveries: %d of %d", s->delivered, target);
+}
+
+TEST(produce_consume_commit_pause) {
+        rd_kafka_t *mock_rk;
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rd_kafka_mock_cluster_t *mc;
+        char errstr[256];
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        KafkaConsumer *k = NULL;
+        State s = {};
+
+        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_NOT_NULL(mc);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
+
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "topic.metadata.refresh.interval.ms", "500", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, N_MSG);
+        ASSERT_INT_EQ(s.delivery_errors, 0);
+        ASSERT_INT_EQ(s.opaque_sum, N_MSG * (N_MSG + 1) / 2);
+
+        char *topics[] = { TOPIC, NULL };
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
+        ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
+        ASSERT_INT_EQ(s.assigned, 2);
+        ASSERT_INT_EQ(kafka_consumer_in_flight(k), N_MSG);
+
+        /* keys and payloads arrive intact */
+        bool seen[N_MSG] = {};
+        for (int i = 0; i < N_MSG; i++) {
+                int n = -1;
+                ASSERT_INT_EQ(sscanf(s.msgs[i].payload, "msg-%d", &n), 1);
+                ASSERT_TRUE(n >= 0 && n < N_MSG);
+                seen[n] = true;
+                char key[32];
+                snprintf(key, sizeof(key), "exec-%d", n % 5);
+                ASSERT_STR_EQ(s.msgs[i].key, key);
+        }
+        for (int i = 0; i < N_MSG; i++)
+                ASSERT_TRUE(seen[i]);
+
+        /* Finish everything except the first message of the partition of
+         * msgs[0]: its commit must stay at that message's offset. */
+        int32_t hold_p = s.msgs[0].partition;
+        int64_t hold_o = s.msgs[0].offset, max_o[2] = { -1, -1 };
+        for (int i = 0; i < N_MSG; i++) {
+                if (s.msgs[i].offset > max_o[s.msgs[i].partition])
+                        max_o[s.msgs[i].partition] = s.msgs[i].offset;
+                if (i != 0)
+                        ASSERT_INT_EQ(kafka_consumer_done(k, TOPIC, s.msgs[i].partition, s.msgs[i].offset), 0);
+        }
+        ASSERT_INT_EQ(kafka_consumer_done(k, TOPIC, s.msgs[1].partition, s.msgs[1].offset), -ENOENT);
+        run_for(e, 500);
+        ASSERT_INT_EQ(kafka_consumer_in_flight(k), 1);
+        int64_t c_hold = committed(k, hold_p);
+        ASSERT_TRUE(c_hold == hold_o || c_hold == RD_KAFKA_OFFSET_INVALID);
+        if (max_o[1 - hold_p] >= 0)
+                ASSERT_INT_EQ(committed(k, 1 - hold_p), max_o[1 - hold_p] + 1);
+
+        ASSERT_INT_EQ(kafka_consumer_done(k, TOPIC, hold_p, hold_o), 0);
+        run_for(e, 500);
+        ASSERT_INT_EQ(committed(k, hold_p), max_o[hold_p] + 1);
+        ASSERT_INT_EQ(kafka_consumer_in_flight(k), 0);
+
+        /* Backpressure: paused, nothing arrives; resumed, it does. */
+        ASSERT_INT_EQ(kafka_consumer_pause(k, NULL), 0);
+        ASSERT_TRUE(kafka_consumer_is_paused(k));
+        produce_n(e, p, &s, N_MSG, 5);
+        run_for(e, 1500);
+        ASSERT_INT_EQ(s.received, N_MSG);
+        ASSERT_INT_EQ(kafka_consumer_resume(k, NULL), 0);
+        ASSERT_FALSE(kafka_consumer_is_paused(k));
+        ASSERT_TRUE(run_until(e, &s.received, N_MSG + 5, 10000));
+
+        ASSERT_INT_EQ(kafka_producer_flush(p, 5000), 0);
+        ASSERT_INT_EQ(kafka_producer_outq_len(p), 0);
+
+        /* free closes the consumer (leaves the group) without calling back */
+        k = kafka_consumer_free(k);
+        ASSERT_INT_EQ(s.revoked, 0);
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
+TEST(bad_property_named) {
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_free_ char *err = NULL;
+        rd_kafka_conf_t *conf = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "security.protocol", "SASL_SSL", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "no.such.property", "1", NULL), 0);
+        ASSERT_INT_EQ(kafka_conf_from_config(cfg, "producer", NULL, &conf, &err), -EINVAL);
+        ASSERT_NULL(conf);
+        ASSERT_TRUE(strstr(err, "kafka.producer.no.such.property") != NULL);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, NULL, NULL, &p), -EINVAL);
+        ASSERT_NULL(p);
+}
+
+TEST(passthrough_and_defaults) {
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_free_ char *err = NULL;
+        rd_kafka_conf_t *conf = NULL;
+        char buf[256];
+        size_t len;
+        static const char *const defaults[] = { "acks", "all", "linger.ms", "7", NULL };
+
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "client.id", "from-kafka", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "linger.ms", "9", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "client.id", "from-consumer", NULL), 0);
+        ASSERT_INT_EQ(kafka_conf_from_config(cfg, "consumer", defaults, &conf, &err), 0);
+        len = sizeof(buf);
+        ASSERT_INT_EQ(rd_kafka_conf_get(conf, "client.id", buf, &len), RD_KAFKA_CONF_OK);
+        ASSERT_STR_EQ(buf, "from-consumer"); /* role section wins */
+        len = sizeof(buf);
+        ASSERT_INT_EQ(rd_kafka_conf_get(conf, "linger.ms", buf, &len), RD_KAFKA_CONF_OK);
+        ASSERT_STR_EQ(buf, "9"); /* config overrides our defaults */
+        len = sizeof(buf);
+        ASSERT_INT_EQ(rd_kafka_conf_get(conf, "acks", buf, &len), RD_KAFKA_CONF_OK);
+        ASSERT_STR_EQ(buf, "-1"); /* "all" */
+        rd_kafka_conf_destroy(conf);
+}
+
+TEST(errno_mapping) {
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR_NO_ERROR), 0);
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT), -ETIMEDOUT);
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE), -EMSGSIZE);
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR__QUEUE_FULL), -ENOBUFS);
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC), -ENOENT);
+        ASSERT_INT_EQ(kafka_errno(RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE), -EIO);
+}
+
+__attribute__((constructor)) static void setup(void) {
+        log_set_target(LOG_TARGET_CONSOLE);
+        log_set_max_level(LOG_NOTICE);
+}
