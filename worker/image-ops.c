@@ -1210,6 +1210,11 @@ static int op_pipeline(Storage *s, json_t *params, const OpContext *ctx, json_t 
         StepRun runs[PIPELINE_MAX_STEPS];
         size_t i;
 
+        /* Also checked by the schema; the array below depends on it. */
+        if (!json_is_array(steps) || json_array_size(steps) < 1 || json_array_size(steps) > PIPELINE_MAX_STEPS)
+                return task_failure_set(f, -EINVAL, "Params.Invalid", "steps: must have between 1 and %d items",
+                                        PIPELINE_MAX_STEPS);
+
         json_array_foreach (steps, i, item) {
                 char prefix[64];
                 const char *name = p_str(item, "op", p_str(item, "type", NULL));
