@@ -152,59 +152,68 @@ static bool is_logical(const char *name) {
 /* ---- StringMatches ---------------------------------------------------- */
 
 /*
- * Read one pattern element at *p: returns true and sets *ret_star for an
- * unescaped '*', otherwise the literal byte in *ret_c. `\*` and `\\` are
- * literal; a backslash before any other byte (or at the end) stands for
- * itself.
+ * The pattern is split at its unescaped stars into literal segments
+ * (escapes decoded): a*b\*c*d -> "a", "b*c", "d". Then the first
+ * segment must be a prefix, the last a suffix, and the ones in between are
+ * found left to right, each at its leftmost place after the previous one
+ * (leftmost is always the best choice). With memmem() (two-way search) this
+ * is linear in the lengths of s and pattern: both can be large (a payload,
+ * a definition), so no backtracking.
+ *
+ * `\*` is a literal star, `\\` a literal backslash; a backslash before any
+ * other byte (or at the end) stands for itself.
  */
-static const char *pattern_next(const char *p, bool *ret_star, char *ret_c) {
-        if (*p == '*') {
-                *ret_star = true;
-                return p + 1;
-        }
-        *ret_star = false;
-        if (*p == '\\' && (p[1] == '*' || p[1] == '\\')) {
-                *ret_c = p[1];
-                return p + 2;
-        }
-        *ret_c = *p;
-        return p + 1;
-}
-
 bool choice_string_matches(const char *s, const char *pattern) {
-        /* Greedy match with one backtrack point (the last star): linear in
-         * practice, O(len(s) * len(pattern)) at worst, never exponential. */
-        const char *star_p = NULL, *star_s = NULL;
+        _cleanup_free_ char *lit = NULL;
+        _cleanup_free_ size_t *starts = NULL;
+        size_t slen, plen, nseg = 0, k = 0, pos, end, first_len, last_len;
 
         if (!s || !pattern)
                 return false;
-        for (;;) {
-                if (*pattern) {
-                        bool star;
-                        char c;
-                        const char *next = pattern_next(pattern, &star, &c);
+        slen = strlen(s);
+        plen = strlen(pattern);
+        lit = asl_xmalloc(plen + 1);
+        starts = asl_xmalloc((plen + 2) * sizeof(size_t));
 
-                        if (star) {
-                                star_p = next;
-                                star_s = s;
-                                pattern = next;
-                                continue;
-                        }
-                        if (*s && *s == c) {
-                                s++;
-                                pattern = next;
-                                continue;
-                        }
-                } else if (!*s)
-                        return true;
-
-                /* Mismatch: let the last star swallow one more byte. */
-                if (!star_p || !*star_s)
-                        return false;
-                star_s++;
-                s = star_s;
-                pattern = star_p;
+        /* starts[i] = offset of segment i in lit; starts[nseg] = end. */
+        starts[nseg++] = 0;
+        for (const char *p = pattern; *p; p++) {
+                if (*p == '*')
+                        starts[nseg++] = k;
+                else if (*p == '\\' && (p[1] == '*' || p[1] == '\\'))
+                        lit[k++] = *++p;
+                else
+                        lit[k++] = *p;
         }
+        starts[nseg] = k;
+
+#define SEG(i) (lit + starts[i])
+#define SEGLEN(i) (starts[(i) + 1] - starts[i])
+        if (nseg == 1)
+                return slen == k && memcmp(s, lit, k) == 0;
+
+        first_len = SEGLEN(0);
+        last_len = SEGLEN(nseg - 1);
+        if (first_len + last_len > slen ||
+            memcmp(s, SEG(0), first_len) != 0 ||
+            memcmp(s + slen - last_len, SEG(nseg - 1), last_len) != 0)
+                return false;
+
+        pos = first_len;
+        end = slen - last_len;
+        for (size_t i = 1; i + 1 < nseg; i++) {
+                const char *found;
+
+                if (SEGLEN(i) == 0)
+                        continue;
+                found = memmem(s + pos, end - pos, SEG(i), SEGLEN(i));
+                if (!found)
+                        return false;
+                pos = (size_t) (found - s) + SEGLEN(i);
+        }
+        return true;
+#undef SEG
+#undef SEGLEN
 }
 
 /* ---- validation ------------------------------------------------------- */

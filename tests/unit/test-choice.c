@@ -546,3 +546,26 @@ TEST(guide_choice_state) {
         ASSERT_TRUE(strstr(err.cause, "$.value") != NULL);
         asl_error_clear(&err);
 }
+
+TEST(string_matches_is_linear) {
+        /* A subject and a pattern as large as a payload and a definition:
+         * a backtracking matcher would take minutes here. */
+        size_t n = 200000;
+        char *s = malloc(n + 1), *p = malloc(n + 2);
+
+        ASSERT_NOT_NULL(s);
+        ASSERT_NOT_NULL(p);
+        memset(s, 'a', n);
+        s[n] = 0;
+        for (size_t i = 0; i < n / 2; i += 2) {
+                p[i] = '*';
+                p[i + 1] = 'a';
+        }
+        p[n / 2] = 'b';
+        p[n / 2 + 1] = 0;
+        ASSERT_FALSE(choice_string_matches(s, p));
+        p[n / 2] = '*';
+        ASSERT_TRUE(choice_string_matches(s, p));
+        free(s);
+        free(p);
+}
