@@ -11,7 +11,9 @@
  * Evaluation keeps a list of borrowed json_t pointers (the current matches)
  * and applies one step after the other. A definite path (only names and
  * single indexes, no descent) yields the value itself or -ENOENT; any other
- * path yields an array of all matches, as Jayway does.
+ * path yields an array of all matches, as Jayway does. As in Jayway, a union
+ * of names as the LAST step (`$.a['x','y']`) merges the properties that exist
+ * into one object, and counts as definite.
  *
  * Limits (STYLE 12): path length ASL_MAX_PATH_LENGTH; filter nesting
  * JSONPATH_MAX_FILTER_NESTING; matches per step JSONPATH_MAX_RESULTS; nodes
@@ -86,6 +88,7 @@ typedef struct JsonPathStep {
         bool has_start, has_end;        /* SLICE */
         int64_t start, end, step;       /* SLICE */
         FilterExpr *filter;             /* FILTER */
+        size_t filter_cost;             /* FILTER: number of expression nodes */
 } JsonPathStep;
 
 struct JsonPath {
@@ -350,6 +353,13 @@ static int parse_cmp_op(Parser *p, CmpOp *ret) {
         return 0;
 }
 
+static size_t filter_count(const FilterExpr *f) {
+        if (!f)
+                return 0;
+        return 1 + filter_count(f->a) + filter_count(f->b) + (f->left.path ? f->left.path->n_steps : 0) +
+               (f->right.path ? f->right.path->n_steps : 0);
+}
+
 static FilterExpr *filter_new(FilterType t) {
         FilterExpr *f = asl_xmalloc(sizeof(FilterExpr));
         *f = (FilterExpr) { .type = t };
@@ -493,6 +503,7 @@ static int parse_bracket(Parser *p, JsonPathStep *s) {
                 r = parse_filter_or(p, &s->filter);
                 if (r < 0)
                         return r;
+                s->filter_cost = filter_count(s->filter);
                 skip_ws(p);
                 if (peek(p) != ')')
                         return parser_fail(p, "expected ')' to close the filter");
@@ -675,20 +686,31 @@ static int path_parse(const char *s, JsonPath **ret, char **ret_msg) {
         return 0;
 }
 
+/* A union of names as the last step merges the named properties into one
+ * object (Jayway's "multi property merge"): definite. Elsewhere it iterates. */
+static bool step_is_merge(const JsonPath *path, size_t i) {
+        return i + 1 == path->n_steps && path->steps[i].type == STEP_NAMES && !path->steps[i].descent;
+}
+
 static bool path_is_definite(const JsonPath *path) {
-        for (size_t i = 0; i < path->n_steps; i++)
+        for (size_t i = 0; i < path->n_steps; i++) {
+                if (step_is_merge(path, i))
+                        continue;
                 if (path->steps[i].descent ||
                     (path->steps[i].type != STEP_NAME && path->steps[i].type != STEP_INDEX))
                         return false;
+        }
         return true;
 }
 
 static bool path_is_reference(const JsonPath *path) {
-        if (!path_is_definite(path))
-                return false;
-        for (size_t i = 0; i < path->n_steps; i++)
-                if (path->steps[i].type == STEP_INDEX && path->steps[i].index < 0)
+        for (size_t i = 0; i < path->n_steps; i++) {
+                const JsonPathStep *s = &path->steps[i];
+                if (s->descent || (s->type != STEP_NAME && s->type != STEP_INDEX))
                         return false;
+                if (s->type == STEP_INDEX && s->index < 0)
+                        return false;
+        }
         return true;
 }
 
@@ -737,15 +759,33 @@ static int nodelist_add(NodeList *l, json_t *v) {
         return 0;
 }
 
-static int eval_work(EvalCtx *c) {
-        if (++c->work > JSONPATH_MAX_WORK)
+static int eval_work_n(EvalCtx *c, size_t n) {
+        c->work += n;
+        if (c->work > JSONPATH_MAX_WORK)
                 return -E2BIG;
         return 0;
 }
 
+static int eval_work(EvalCtx *c) {
+        return eval_work_n(c, 1);
+}
+
+/* The merged object of the named properties that exist (new reference). */
+static json_t *merge_names(const JsonPathStep *s, json_t *object) {
+        json_t *m = json_object(), *v;
+
+        if (!m)
+                abort();
+        for (size_t i = 0; i < s->n_items; i++)
+                if ((v = json_object_get(object, s->names[i])))
+                        if (json_object_set(m, s->names[i], v) < 0)
+                                abort();
+        return m;
+}
+
 /* Definite lookup (names and indexes only); NULL if missing. */
-static json_t *lookup_definite(const JsonPath *path, json_t *v) {
-        for (size_t i = 0; v && i < path->n_steps; i++) {
+static json_t *lookup_definite_n(const JsonPath *path, size_t n_steps, json_t *v) {
+        for (size_t i = 0; v && i < n_steps; i++) {
                 const JsonPathStep *s = &path->steps[i];
                 if (s->type == STEP_NAME)
                         v = json_is_object(v) ? json_object_get(v, s->name) : NULL;
@@ -759,6 +799,10 @@ static json_t *lookup_definite(const JsonPath *path, json_t *v) {
                 }
         }
         return v;
+}
+
+static json_t *lookup_definite(const JsonPath *path, json_t *v) {
+        return lookup_definite_n(path, path->n_steps, v);
 }
 
 static json_t *operand_value(const EvalCtx *c, const FilterOperand *o, json_t *current) {
@@ -884,6 +928,9 @@ static int apply_step_here(EvalCtx *c, const JsonPathStep *s, json_t *node, Node
         case STEP_NAMES:
                 if (!json_is_object(node))
                         return 0;
+                r = eval_work_n(c, s->n_items);
+                if (r < 0)
+                        return r;
                 for (i = 0; i < s->n_items; i++)
                         if ((child = json_object_get(node, s->names[i]))) {
                                 r = nodelist_add(out, child);
@@ -896,6 +943,9 @@ static int apply_step_here(EvalCtx *c, const JsonPathStep *s, json_t *node, Node
         case STEP_INDEXES:
                 if (!json_is_array(node))
                         return 0;
+                r = eval_work_n(c, s->n_items);
+                if (r < 0)
+                        return r;
                 for (i = 0; i < s->n_items; i++) {
                         r = add_index(out, node, s->indexes[i]);
                         if (r < 0)
@@ -927,7 +977,7 @@ static int apply_step_here(EvalCtx *c, const JsonPathStep *s, json_t *node, Node
                         if (in_descent)
                                 return 0;
                         json_array_foreach(node, i, child) {
-                                r = eval_work(c);
+                                r = eval_work_n(c, s->filter_cost);
                                 if (r < 0)
                                         return r;
                                 if (filter_match(c, s->filter, child)) {
@@ -938,7 +988,12 @@ static int apply_step_here(EvalCtx *c, const JsonPathStep *s, json_t *node, Node
                         }
                         return 0;
                 }
-                if ((in_descent || json_is_object(node)) && filter_match(c, s->filter, node))
+                if (!in_descent && !json_is_object(node))
+                        return 0;
+                r = eval_work_n(c, s->filter_cost);
+                if (r < 0)
+                        return r;
+                if (filter_match(c, s->filter, node))
                         return nodelist_add(out, node);
                 return 0;
         }
@@ -983,6 +1038,25 @@ static int eval_indefinite(EvalCtx *c, const JsonPath *path, json_t *root, json_
         for (size_t i = 0; i < path->n_steps && r >= 0; i++) {
                 const JsonPathStep *s = &path->steps[i];
 
+                if (step_is_merge(path, i)) {
+                        /* Leaf union of names: one merged object per object node. */
+                        json_t *a = json_array();
+                        if (!a)
+                                abort();
+                        for (size_t j = 0; j < cur.n && r >= 0; j++) {
+                                r = eval_work_n(c, s->n_items);
+                                if (r >= 0 && json_is_object(cur.v[j]))
+                                        if (json_array_append_new(a, merge_names(s, cur.v[j])) < 0)
+                                                abort();
+                        }
+                        nodelist_done(&cur);
+                        if (r < 0) {
+                                json_decref(a);
+                                return r;
+                        }
+                        *ret = a;
+                        return 0;
+                }
                 for (size_t j = 0; j < cur.n && r >= 0; j++) {
                         r = eval_work(c);
                         if (r < 0)
@@ -1025,9 +1099,17 @@ int jsonpath_eval(json_t *root, const char *path, json_t **ret) {
         if (r < 0)
                 return r;
         if (path_is_definite(p)) {
-                v = lookup_definite(p, root);
+                bool merge = p->n_steps > 0 && step_is_merge(p, p->n_steps - 1);
+
+                v = lookup_definite_n(p, merge ? p->n_steps - 1 : p->n_steps, root);
                 if (!v)
                         return -ENOENT;
+                if (merge) {
+                        if (!json_is_object(v))
+                                return -ENOENT;
+                        *ret = merge_names(&p->steps[p->n_steps - 1], v);
+                        return 0;
+                }
                 *ret = json_incref(v);
                 return 0;
         }

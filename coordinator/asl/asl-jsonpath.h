@@ -16,6 +16,10 @@
  * Semantics follow Jayway JsonPath as AWS uses it: a definite path (no
  * wildcard, slice, union, filter or descent) yields the single value; an
  * indefinite path yields a JSON array of all matches (possibly empty).
+ * Like Jayway, a union of names as the last step (`$.a['x','y']`) is
+ * definite and yields one object holding the named properties that exist.
+ * Filters: an array filters its elements; an object tests itself. Missing
+ * operands make a comparison false, except != which is then true.
  *
  * Paths starting with `$$` are evaluated by callers against the context
  * object (strip one `$`). This module only sees `$...`.
@@ -43,7 +47,8 @@ typedef enum JsonPathKind {
  */
 JsonPathKind jsonpath_check(const char *path, char **ret_msg);
 
-/* True if the path yields a single value (no wildcard/slice/union/filter/descent). */
+/* True if the path yields a single value (no wildcard/slice/index union/filter/
+ * descent; a name union only as the last step). False for invalid paths. */
 bool jsonpath_is_definite(const char *path);
 
 /*

@@ -212,7 +212,10 @@ TEST(definite) {
         ASSERT_FALSE(jsonpath_is_definite("$.*"));
         ASSERT_FALSE(jsonpath_is_definite("$.a[0:1]"));
         ASSERT_FALSE(jsonpath_is_definite("$.a[0,1]"));
-        ASSERT_FALSE(jsonpath_is_definite("$['a','b']"));
+        ASSERT_TRUE(jsonpath_is_definite("$['a','b']"));     /* Jayway: merged leaf */
+        ASSERT_TRUE(jsonpath_is_definite("$.x[0]['a','b']"));
+        ASSERT_FALSE(jsonpath_is_definite("$['a','b'].c"));  /* not a leaf: iterates */
+        ASSERT_FALSE(jsonpath_is_definite("$..['a','b']"));
         ASSERT_FALSE(jsonpath_is_definite("$.a[?(@.b)]"));
         ASSERT_FALSE(jsonpath_is_definite("$..a"));
         ASSERT_FALSE(jsonpath_is_definite("$..[0]"));
@@ -304,10 +307,21 @@ TEST(eval_unions) {
         EXPECT_EVAL(d, "$.nums[0,2,-1]", "[0,2,9]");
         EXPECT_EVAL(d, "$.nums[1,100,3]", "[1,3]");
         EXPECT_EVAL(d, "$.store.book[0,1].title", "[\"Sayings of the Century\",\"Sword of Honour\"]");
-        EXPECT_EVAL(d, "$.store.bicycle['color','price']", "[\"red\",19.95]");
-        EXPECT_EVAL(d, "$.store.bicycle['price','nope','color']", "[19.95,\"red\"]");
-        EXPECT_EVAL(d, "$['expensive','tag']", "[10,\"x\"]");
-        EXPECT_EVAL(d, "$.nums['a','b']", "[]");
+        /* A name union as the last step merges (Jayway). */
+        EXPECT_EVAL(d, "$.store.bicycle['color','price']", "{\"color\":\"red\",\"price\":19.95}");
+        EXPECT_EVAL(d, "$.store.bicycle['price','nope','color']", "{\"price\":19.95,\"color\":\"red\"}");
+        EXPECT_EVAL(d, "$['expensive','tag']", "{\"expensive\":10,\"tag\":\"x\"}");
+        EXPECT_EVAL(d, "$['nope1','nope2']", "{}");
+        EXPECT_EVAL_ERR(d, "$.nums['a','b']", -ENOENT);
+        EXPECT_EVAL_ERR(d, "$.nope['a','b']", -ENOENT);
+        EXPECT_EVAL(d, "$.store.book[0:2]['title','price']",
+                    "[{\"title\":\"Sayings of the Century\",\"price\":8.95},"
+                    "{\"title\":\"Sword of Honour\",\"price\":12.99}]");
+        EXPECT_EVAL(d, "$.store[*]['color','nope']", "[{\"color\":\"red\"}]");
+        /* Elsewhere a name union iterates. */
+        EXPECT_EVAL(d, "$['store','nope'].bicycle.color", "[\"red\"]");
+        EXPECT_EVAL(d, "$..['color','author']",
+                    "[\"Nigel Rees\",\"Evelyn Waugh\",\"Herman Melville\",\"J. R. R. Tolkien\",\"red\"]");
         json_decref(d);
 }
 
@@ -412,6 +426,19 @@ TEST(eval_limits) {
         json_decref(row);
         EXPECT_EVAL_ERR(grid, "$[*][*]", -E2BIG);
         json_decref(grid);
+
+        /* Work is bounded too: a long index union over many nodes that
+         * matches nothing still stops at JSONPATH_MAX_WORK. */
+        json_t *empties = json_array();
+        for (int i = 0; i < 60000; i++)
+                json_array_append_new(empties, json_array());
+        char upath[1024] = "$[*][";
+        for (int i = 0; i < 200; i++)
+                strcat(upath, i ? ",1" : "1");
+        strcat(upath, "]");
+        EXPECT_EVAL_ERR(empties, upath, -E2BIG);
+        EXPECT_EVAL(empties, "$[*][1,2]", "[]");
+        json_decref(empties);
 
         /* Descent deeper than JSONPATH_MAX_DEPTH. */
         json_t *deep = json_integer(1);
