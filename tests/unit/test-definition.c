@@ -611,24 +611,17 @@ TEST(json_pointer_rfc6901) {
 
 /* ---- the image pipeline ---------------------------------------------- */
 
-static char *read_pipeline(void) {
-        /* Found from the source file's location, so the test runs from any
-         * directory meson chooses. */
-        static const char *const rel = "/../data/definitions/image-pipeline.asl.json";
-        char path[4096];
-        const char *src = __FILE__, *slash = strrchr(src, '/');
-        FILE *f;
+static char *read_file(const char *path) {
+        FILE *f = fopen(path, "re");
         char *buf;
         long n;
 
-        snprintf(path, sizeof(path), "%.*s%s", slash ? (int) (slash - src) : 1, slash ? src : ".", rel);
-        f = fopen(path, "re");
         if (!f)
                 return NULL;
         fseek(f, 0, SEEK_END);
         n = ftell(f);
         rewind(f);
-        buf = malloc((size_t) n + 1);
+        buf = n >= 0 ? malloc((size_t) n + 1) : NULL;
         if (!buf || fread(buf, 1, (size_t) n, f) != (size_t) n) {
                 free(buf);
                 fclose(f);
@@ -637,6 +630,25 @@ static char *read_pipeline(void) {
         buf[n] = 0;
         fclose(f);
         return buf;
+}
+
+static char *read_pipeline(void) {
+        /* Found from the source file's location (__FILE__ is relative to the
+         * build directory, where meson runs tests), or from the source or
+         * build directory. */
+        static const char *const rel = "data/definitions/image-pipeline.asl.json";
+        const char *src = __FILE__, *slash = strrchr(src, '/');
+        char path[4096];
+        char *text;
+
+        snprintf(path, sizeof(path), "%.*s/../%s", slash ? (int) (slash - src) : 1, slash ? src : ".", rel);
+        if ((text = read_file(path)))
+                return text;
+        snprintf(path, sizeof(path), "tests/%s", rel);
+        if ((text = read_file(path)))
+                return text;
+        snprintf(path, sizeof(path), "../tests/%s", rel);
+        return read_file(path);
 }
 
 TEST(image_pipeline) {
