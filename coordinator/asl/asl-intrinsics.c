@@ -32,6 +32,7 @@
 #define INTRINSIC_FAILURE "States.IntrinsicFailure"
 #define BASE64_MAX_CHARS 10000
 #define HASH_MAX_CHARS 10000
+#define EXPR_ECHO_MAX 200 /* characters of an expression quoted in a message */
 
 typedef struct IntrinsicFunction IntrinsicFunction;
 
@@ -1147,7 +1148,8 @@ static int expr_parse(const char *expr, IntrinsicNode **ret, char **ret_msg) {
                 r = static_check(&p, n);
         if (r < 0) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("invalid intrinsic function call '%s': %s", expr,
+                        *ret_msg = asl_xasprintf("invalid intrinsic function call '%.*s%s': %s", EXPR_ECHO_MAX,
+                                                 expr, strlen(expr) > EXPR_ECHO_MAX ? "..." : "",
                                                  p.error ? p.error : "syntax error");
                 free(p.error);
                 return r;
