@@ -1110,3 +1110,114 @@ TEST(stop_during_map) {
         ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "frames")), 0);
         h_done(&h);
 }
+
+/* Keep a mirror of pending tasks and timers from the effects of the last call. */
+static void mirror_effects(H *h, json_t *tasks, json_t *timers) {
+        for (size_t i = 0; i < h->fx.n; i++) {
+                json_t *d = h->fx.items[i].data;
+                switch (h->fx.items[i].type) {
+                case ASL_EFFECT_DISPATCH_TASK:
+                        json_object_set_new(tasks, S(d, "task_id"), json_true());
+                        break;
+                case ASL_EFFECT_CANCEL_TASK:
+                        ASSERT_NOT_NULL(json_object_get(tasks, S(d, "task_id")));
+                        json_object_del(tasks, S(d, "task_id"));
+                        break;
+                case ASL_EFFECT_SCHEDULE_TIMER:
+                        json_object_set_new(timers, S(d, "timer_id"), json_true());
+                        break;
+                case ASL_EFFECT_CANCEL_TIMER:
+                        ASSERT_NOT_NULL(json_object_get(timers, S(d, "timer_id")));
+                        json_object_del(timers, S(d, "timer_id"));
+                        break;
+                default:
+                        break;
+                }
+        }
+        asl_effects_clear(&h->fx);
+}
+
+/* Random event sequences against a machine with every kind of nesting:
+ * return codes stay in {0, 1}, pending work in the document matches what
+ * the effects announced, and the execution always finishes. */
+TEST(random_event_sequences) {
+        const char *def =
+                "{'TimeoutSeconds':100000,'StartAt':'M','States':{"
+                "'M':{'Type':'Map','MaxConcurrency':3,'ToleratedFailurePercentage':50,"
+                "'ItemSelector':{'i.$':'$$.Map.Item.Index'},"
+                "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
+                "{'StartAt':'T1','States':{'T1':{'Type':'Task','Resource':'r1','TimeoutSeconds':50,'HeartbeatSeconds':10,"
+                "'Retry':[{'ErrorEquals':['Flaky'],'MaxAttempts':2,'JitterStrategy':'FULL'}],'End':true}}},"
+                "{'StartAt':'W','States':{'W':{'Type':'Wait','Seconds':1,'Next':'T2'},"
+                "'T2':{'Type':'Task','Resource':'r2','End':true}}}],"
+                "'Catch':[{'ErrorEquals':['E1'],'ResultPath':'$.caught','Next':'Caught'}],'End':true},"
+                "'Caught':{'Type':'Pass','End':true}}},"
+                "'Retry':[{'ErrorEquals':['States.ExceedToleratedFailureThreshold'],'MaxAttempts':1}],"
+                "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'Failed'}],'Next':'Done'},"
+                "'Done':{'Type':'Succeed'},'Failed':{'Type':'Fail','Error':'MapFailed'}}}";
+        static const char *const errors[] = { "E1", "Flaky", "Other", "States.Timeout" };
+        unsigned finished_runs = 0, succeeded = 0;
+
+        for (unsigned seed = 1; seed <= 40; seed++) {
+                H h;
+                json_t *tasks = json_object(), *timers = json_object();
+                unsigned rnd = seed * 2654435761u;
+
+                h_start(&h, def, "[1,2,3,4,5,6]");
+                for (unsigned step = 0; step < 4000; step++) {
+                        mirror_effects(&h, tasks, timers);
+                        if (h.finished)
+                                break;
+                        /* the document agrees with the effects */
+                        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "tasks")), json_object_size(tasks));
+                        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "timers")), json_object_size(timers));
+                        ASSERT_TRUE(json_object_size(tasks) <= 6);
+
+                        rnd = rnd * 1103515245u + 12345u;
+                        unsigned pick = (rnd >> 8) % 100, which = rnd >> 16;
+                        json_t *from = (pick < 70 && json_object_size(tasks)) || !json_object_size(timers) ? tasks : timers;
+                        const char *id = NULL, *k;
+                        json_t *v;
+                        size_t n = json_object_size(from), j = 0;
+                        json_object_foreach(from, k, v)
+                                if (j++ == (n ? which % n : 0))
+                                        id = k;
+                        if (!id)
+                                break; /* nothing pending: would be a bug, caught below */
+                        char *cid = strdup(id);
+                        int r;
+                        if (from == timers) {
+                                json_object_del(timers, cid);
+                                h.env.now_ms += 1000;
+                                r = h_timer(&h, cid);
+                                ASSERT_INT_EQ(r, 0);
+                        } else if (pick < 35) {
+                                json_object_del(tasks, cid);
+                                r = h_succeed(&h, cid, "{'ok':true}");
+                                ASSERT_INT_EQ(r, 0);
+                                mirror_effects(&h, tasks, timers);
+                                /* a duplicate delivery is stale */
+                                ASSERT_INT_EQ(h_succeed(&h, cid, "{}"), h.finished ? -EINVAL : 1);
+                        } else if (pick < 60) {
+                                json_object_del(tasks, cid);
+                                r = h_fail(&h, cid, errors[which % 4], "random");
+                                ASSERT_INT_EQ(r, 0);
+                        } else {
+                                r = h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = cid });
+                                ASSERT_INT_EQ(r, 0);
+                        }
+                        free(cid);
+                }
+                ASSERT_NOT_NULL(h.finished);
+                finished_runs++;
+                succeeded += streq(S(h.finished, "status"), "SUCCEEDED");
+                json_decref(tasks);
+                json_decref(timers);
+                h_done(&h);
+        }
+        ASSERT_INT_EQ(finished_runs, 40);
+        /* both outcomes happen: the sequences really explore failures */
+        if (getenv("TEST_VERBOSE"))
+                fprintf(stderr, "  %u of 40 succeeded\n", succeeded);
+        ASSERT_TRUE(succeeded > 0 && succeeded < 40);
+}
