@@ -96,6 +96,13 @@ static const char *jstr(json_t *o, const char *k) {
         return json_string_value(json_object_get(o, k));
 }
 
+/* True if o[k] is the string v (false when absent: a damaged document
+ * must not crash the engine). */
+static bool jeq(json_t *o, const char *k, const char *v) {
+        const char *s = jstr(o, k);
+        return s && streq(s, v);
+}
+
 static json_int_t jint(json_t *o, const char *k) {
         return json_integer_value(json_object_get(o, k));
 }
@@ -368,7 +375,7 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 void *tmp;
 
                 json_object_foreach_safe(live, tmp, cid, idx) {
-                        if (map_aborted_events && streq(jstr(children, "kind"), "map"))
+                        if (map_aborted_events && jeq(children, "kind", "map"))
                                 history(c, "MapIterationAborted",
                                         json_pack("{s:s, s:I}", "name", jstr(frame, "state"),
                                                   "index", json_integer_value(idx)));
@@ -487,7 +494,7 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
 
         json_array_set(json_object_get(children, "results"), (size_t) idx, output);
 
-        if (streq(jstr(children, "kind"), "parallel")) {
+        if (jeq(children, "kind", "parallel")) {
                 if (json_object_size(json_object_get(children, "live")) > 0)
                         return;
                 _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
@@ -542,7 +549,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         if (!children)
                 return;
 
-        if (streq(jstr(children, "kind"), "parallel")) {
+        if (jeq(children, "kind", "parallel")) {
                 json_t *live = json_object_get(children, "live");
                 const char *cid;
                 json_t *v;
@@ -1035,7 +1042,7 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
         json_t *frame = frame_get(c, fid), *children = json_object_get(frame, "children");
         size_t max = c->env->max_payload_bytes ? c->env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
 
-        if (!children || !streq(jstr(children, "kind"), "map"))
+        if (!children || !jeq(children, "kind", "map"))
                 return;
         if ((size_t) jint(children, "bytes") > max) {
                 map_fail(c, fid, frame, "States.DataLimitExceeded",
@@ -1213,7 +1220,7 @@ void asl_exec_map_progress(json_t *exec, size_t *ret_done, size_t *ret_total) {
         json_object_foreach(json_object_get(exec, "frames"), fid, f) {
                 json_t *ch = json_object_get(f, "children");
 
-                if (ch && streq(jstr(ch, "kind"), "map")) {
+                if (ch && jeq(ch, "kind", "map")) {
                         done += (size_t) (jint(ch, "done") + jint(ch, "failed"));
                         total += (size_t) jint(ch, "total");
                 }
@@ -1329,6 +1336,8 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
         t = json_object_get(timers, ev->timer_id);
         if (!t)
                 return 1;
+        if (!jstr(t, "frame") || !jstr(t, "kind"))
+                return -EBADMSG;
         fid = asl_xstrdup(jstr(t, "frame"));
         kind = asl_xstrdup(jstr(t, "kind"));
         task = jstr(t, "task") ? asl_xstrdup(jstr(t, "task")) : NULL;
