@@ -89,6 +89,10 @@ shutdown_timeout = 20s
 [kafka]
 bootstrap.servers = $BS
 topic.metadata.refresh.interval.ms = 1000
+[kafka.consumer]
+# A stopped worker's partitions move on within seconds in the test.
+session.timeout.ms = 6000
+heartbeat.interval.ms = 500
 EOF
 
 start_worker() { # log-file
