@@ -99,6 +99,15 @@ for v in run validate-state-machine-definition; do
 done
 check "--help" 0 "" -- --help
 
+# --real-time really waits (a 1 s Wait)
+start=$(date +%s%N)
+check "hello --real-time" 0 '{"greeting":"Hello, Ada!","name":"Ada","waitSeconds":1,"kind":"personal"}' -- run "$HE" --input '{"name":"Ada","waitSeconds":1}' --real-time
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$elapsed_ms" -ge 950 ] || { echo "FAIL --real-time returned after ${elapsed_ms} ms"; fail=1; }
+
+# the history limit ends an execution cleanly
+check "history limit" 1 '{"Error":"States.Runtime","Cause":"history limit of 5 events reached"}' -- run "$HE" --input-file "$SRC/examples/hello/input.json" --max-history-events 5
+
 # an input over the payload limit (256 KiB) fails cleanly
 python3 -c 'import json; print(json.dumps({"blob": "x" * 300000}))' >"$T/big.json"
 check "input over payload limit" 1 "" -- run "$HE" --input-file "$T/big.json"
