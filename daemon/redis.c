@@ -71,6 +71,7 @@ struct RedisConn {
 
         redisAsyncContext *ac;
         bool connected;
+        bool connected_before_drop;
         uint64_t connect_deadline;
         uint64_t backoff_usec;
         char *drop_reason; /* set when a drop is scheduled */
@@ -286,8 +287,9 @@ static void conn_schedule_reconnect(RedisConn *c) {
 
 /* The context is gone (or going): tell the user, plan a reconnect. */
 static void conn_lost(RedisConn *c, const char *reason) {
-        bool was = c->connected;
+        bool was = c->connected || c->connected_before_drop;
 
+        c->connected_before_drop = false;
         c->ac = NULL;
         c->connected = false;
         free(c->drop_reason);
@@ -336,9 +338,10 @@ static void conn_drop_now(RedisConn *c, const char *reason) {
 
         if (!ac)
                 return;
-        c->ac = NULL; /* on_disconnect ignores it */
+        c->connected_before_drop = c->connected;
+        c->connected = false;
+        c->ac = NULL; /* on_disconnect ignores it; callbacks retrying get -ENOTCONN */
         redisAsyncFree(ac); /* pending callbacks get NULL */
-        c->ac = ac; /* for conn_lost's bookkeeping only; cleared there */
         conn_lost(c, why ? why : "dropped");
 }
 
