@@ -363,7 +363,7 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
         if (!frame)
                 return;
         if (jstr(frame, "task"))
-                task_close(c, jstr(frame, "task"), true);
+                task_close(c, jstr(frame, "task"), /* notify= */ true);
         if (jstr(frame, "timer"))
                 timer_cancel(c, jstr(frame, "timer"));
 
@@ -425,7 +425,7 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
                 return;
 
         json_object_foreach_safe(tasks, tmp, id, v)
-                task_close(c, id, true);
+                task_close(c, id, /* notify= */ true);
         json_object_foreach_safe(timers, tmp, id, v)
                 timer_cancel(c, id);
         json_object_clear(frames(c));
@@ -524,7 +524,7 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
         json_object_foreach_safe(live, tmp, cid, idx) {
                 history(c, "MapIterationAborted",
                         json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", json_integer_value(idx)));
-                frame_cancel(c, cid, true);
+                frame_cancel(c, cid, /* map_aborted_events= */ true);
         }
         json_object_del(parent, "children");
         history(c, "MapStateFailed", NULL);
@@ -544,7 +544,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         idx = jint(frame, "index");
         parent = frame_get(c, pid);
         children = json_object_get(parent, "children");
-        frame_cancel(c, fid, false);
+        frame_cancel(c, fid, /* map_aborted_events= */ false);
         json_object_del(json_object_get(children, "live"), fid);
         if (!children)
                 return;
@@ -556,7 +556,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                 void *tmp;
 
                 json_object_foreach_safe(live, tmp, cid, v)
-                        frame_cancel(c, cid, true);
+                        frame_cancel(c, cid, /* map_aborted_events= */ true);
                 json_object_del(parent, "children");
                 history(c, "ParallelStateFailed", NULL);
                 push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
@@ -1277,7 +1277,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 return r;
         fid = asl_xstrdup(jstr(t, "frame"));
         details = resource_details(jstr(t, "resource"));
-        task_close(c, ev->task_id, false);
+        task_close(c, ev->task_id, /* notify= */ false);
         frame = frame_get(c, fid);
         st = frame_state(c, frame);
 
@@ -1368,7 +1368,7 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
 
                 json_object_set_new(details, "error", json_string(error));
                 json_object_set_new(details, "cause", json_string(cause));
-                task_close(c, task, true);
+                task_close(c, task, /* notify= */ true);
                 history(c, "TaskTimedOut", details);
                 push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
                 return 0;
