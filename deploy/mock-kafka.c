@@ -22,6 +22,9 @@
  *                                    fail with <errcode> (name or number)
  *   leader <topic> <partition> <broker-id>   move a partition's leader
  *   rtt <broker-id> <ms>             add round-trip latency to a broker
+ *   coordinator <group|transaction> <key> <broker-id>
+ *                                    pin a group's (or transactional id's)
+ *                                    coordinator to a broker
  *   quit                             exit
  *
  * Each command is answered with one line on stdout: `ok` or `error: ...`.
@@ -283,8 +286,15 @@ static int run_command(Mock *m, char *line) {
                         snprintf(err, sizeof err, "usage: rtt <broker-id> <ms>");
                 else if ((e = rd_kafka_mock_broker_set_rtt(m->mcluster, id, ms)))
                         snprintf(err, sizeof err, "%s", rd_kafka_err2str(e));
+        } else if (strcmp(w[0], "coordinator") == 0 && n == 4) {
+                if ((strcmp(w[1], "group") != 0 && strcmp(w[1], "transaction") != 0) ||
+                    parse_int(w[3], 1, m->brokers, &id) < 0)
+                        snprintf(err, sizeof err, "usage: coordinator <group|transaction> <key> <broker-id>");
+                else if ((e = rd_kafka_mock_coordinator_set(m->mcluster, w[1], w[2], id)))
+                        snprintf(err, sizeof err, "%s", rd_kafka_err2str(e));
         } else
-                snprintf(err, sizeof err, "unknown command (down, up, topic, error, leader, rtt, quit)");
+                snprintf(err, sizeof err,
+                         "unknown command (down, up, topic, error, leader, rtt, coordinator, quit)");
 
         if (err[0])
                 printf("error: %s\n", err);
@@ -308,7 +318,7 @@ static void usage(FILE *f) {
                 "Prints BOOTSTRAP=<host:port,...> first, then answers each command with\n"
                 "'ok' or 'error: ...'. Commands: down <id>, up <id>, topic <name> <partitions>,\n"
                 "error <ApiKey> <count> <errcode>, leader <topic> <partition> <id>,\n"
-                "rtt <id> <ms>, quit.\n");
+                "rtt <id> <ms>, coordinator <group|transaction> <key> <id>, quit.\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o) {

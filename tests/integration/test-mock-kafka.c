@@ -431,6 +431,7 @@ TEST(cli_topics_and_bootstrap) {
         ASSERT_COMMAND_OK(&m, "error Produce 0 0"); /* count 0 clears */
         ASSERT_COMMAND_OK(&m, "rtt 1 0");
         ASSERT_COMMAND_OK(&m, "leader extra 0 2");
+        ASSERT_COMMAND_OK(&m, "coordinator group some-group 1");
 
         /* quit: answers ok and exits 0. */
         ASSERT_COMMAND_OK(&m, "quit");
@@ -645,5 +646,45 @@ TEST(consumer_group_survives_each_broker_down) {
                 rd_kafka_consumer_close(cs[i]);
                 rd_kafka_destroy(cs[i]);
         }
+        ASSERT_INT_EQ(mock_stop(&m), 0);
+}
+
+TEST(committed_offsets_survive_a_restart) {
+        /* A group member commits what it processed, leaves; a new member of
+         * the same group starts after the commit, not from the beginning. */
+        MockKafka m;
+        Delivery d = {};
+        rd_kafka_t *p, *c;
+        int counts[1] = {}, total = 0, distinct = 0;
+        bool seen[N_MESSAGES] = {};
+
+        ASSERT_INT_EQ(mock_start(&m, NULL, true), 0);
+        p = producer_new(m.bootstrap, &d);
+        for (int i = 0; i < 60; i++)
+                ASSERT_INT_EQ(produce(p, "imgflow.jobs", i), 0);
+        ASSERT_INT_EQ(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+        c = consumer_new(m.bootstrap, "group-d", "imgflow.jobs");
+        consume(&c, 1, seen, &distinct, 60, 0, 30000, counts, &total);
+        ASSERT_INT_EQ(distinct, 60);
+        ASSERT_INT_EQ(rd_kafka_commit(c, NULL, /* async= */ 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+
+        for (int i = 60; i < N_MESSAGES; i++)
+                ASSERT_INT_EQ(produce(p, "imgflow.jobs", i), 0);
+        ASSERT_INT_EQ(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_destroy(p);
+
+        c = consumer_new(m.bootstrap, "group-d", "imgflow.jobs");
+        memset(seen, 0, sizeof seen);
+        distinct = total = 0;
+        consume(&c, 1, seen, &distinct, N_MESSAGES - 60, 500, 30000, counts, &total);
+        ASSERT_INT_EQ(distinct, N_MESSAGES - 60);
+        ASSERT_INT_EQ(total, N_MESSAGES - 60);
+        for (int i = 0; i < 60; i++)
+                ASSERT_FALSE(seen[i]);
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
         ASSERT_INT_EQ(mock_stop(&m), 0);
 }
