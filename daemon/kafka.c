@@ -153,7 +153,10 @@ int kafka_conf_from_config(const Config *c, const char *role, const char *const 
 /* Callbacks common to both clients. They run on the loop thread: logs are
  * queued (log.queue=true) and errors are served by the poll. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-        log_full(level < LOG_EMERG ? LOG_EMERG : level > LOG_DEBUG ? LOG_DEBUG : level,
+        /* librdkafka logs routine trouble (a broker connection refused) at
+         * LOG_ERR; errors that matter reach us through error_cb and the
+         * delivery reports, so its log lines are warnings at most. */
+        log_full(level < LOG_WARNING ? LOG_WARNING : level > LOG_DEBUG ? LOG_DEBUG : level,
                  "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

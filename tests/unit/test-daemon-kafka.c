@@ -53,11 +53,14 @@ typedef struct State {
         int received;
         Msg msgs[256];
         int assigned, revoked;
+        int last_error, last_opaque;
 } State;
 
 static void on_delivery(KafkaProducer *p, int error, const char *errstr, const char *topic,
                         int32_t partition, int64_t offset, void *msg_opaque, void *userdata) {
         State *s = userdata;
+        s->last_error = error;
+        s->last_opaque = (int) (intptr_t) msg_opaque;
         if (error < 0)
                 s->delivery_errors++;
         else
@@ -202,6 +205,76 @@ TEST(produce_consume_commit_pause) {
         /* free closes the consumer (leaves the group) without calling back */
         k = kafka_consumer_free(k);
         ASSERT_INT_EQ(s.revoked, 0);
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
+/* Broker down: produce does not block the loop; the message is delivered
+ * once the broker is back (librdkafka retries; idempotent producer). */
+TEST(broker_down_and_up) {
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        rd_kafka_mock_cluster_t *mc;
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        State s = {};
+
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_NOT_NULL(mc);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, 1);
+
+        ASSERT_INT_EQ(rd_kafka_mock_broker_set_down(mc, 1), 0);
+        uint64_t start = now_ms();
+        ASSERT_INT_EQ(kafka_produce(p, TOPIC, "k", "while-down", 10, (void *) (intptr_t) 100), 0);
+        ASSERT_TRUE(now_ms() - start < 100); /* never blocks */
+        run_for(e, 1500);
+        ASSERT_INT_EQ(s.delivered, 1); /* not yet */
+        ASSERT_INT_EQ(rd_kafka_mock_broker_set_up(mc, 1), 0);
+        ASSERT_TRUE(run_until(e, &s.delivered, 2, 30000));
+        ASSERT_INT_EQ(s.delivery_errors, 0);
+        ASSERT_INT_EQ(s.opaque_sum, 1 + 100);
+
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
+/* A message that cannot be delivered in message.timeout.ms is reported
+ * with -ETIMEDOUT and its opaque, so the caller can re-dispatch it. */
+TEST(delivery_timeout_reported) {
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        rd_kafka_mock_cluster_t *mc;
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        State s = {};
+
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "message.timeout.ms", "1000", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        ASSERT_INT_EQ(rd_kafka_mock_broker_set_down(mc, 1), 0);
+        ASSERT_INT_EQ(kafka_produce(p, TOPIC, NULL, "x", 1, (void *) (intptr_t) 7), 0);
+        ASSERT_TRUE(run_until(e, &s.delivered, 1, 10000));
+        ASSERT_INT_EQ(s.delivery_errors, 1);
+        ASSERT_INT_EQ(s.last_error, -ETIMEDOUT);
+        ASSERT_INT_EQ(s.last_opaque, 7);
+
         p = kafka_producer_free(p);
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(mock_rk);
