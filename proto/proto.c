@@ -324,6 +324,8 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
                 return -EINVAL;
         limits_resolve(lim, &max_payload, &max_depth);
 
+        if (len == 0) /* also a Kafka message with a null value */
+                return reason(ret_reason, -EBADMSG, "empty message");
         if (len > max_payload)
                 return reason(ret_reason, -E2BIG, "payload is %zu bytes, over the limit of %zu", len, max_payload);
         /* The envelope object is one level above "input"/"output". */

@@ -281,7 +281,15 @@ TEST(roundtrip_structs) {
 }
 
 TEST(reject_not_json) {
-        ASSERT_REJECTS("", -EBADMSG, "not JSON");
+        ASSERT_REJECTS("", -EBADMSG, "empty message");
+        ASSERT_REJECTS(" ", -EBADMSG, "not JSON");
+        {
+                ProtoMessage *m = NULL;
+                char *why = NULL;
+                ASSERT_INT_EQ(proto_decode(NULL, 0, NULL, &m, &why), -EBADMSG); /* Kafka null value */
+                ASSERT_STR_EQ(why, "empty message");
+                free(why);
+        }
         ASSERT_REJECTS("{", -EBADMSG, "not JSON");
         ASSERT_REJECTS("{\"v\":1,", -EBADMSG, "not JSON");
         ASSERT_REJECTS("{'v':1}", -EBADMSG, "not JSON");
