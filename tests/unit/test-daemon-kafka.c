@@ -210,6 +210,64 @@ TEST(produce_consume_commit_pause) {
         rd_kafka_destroy(mock_rk);
 }
 
+/* A second consumer joins the group: the first one has a partition revoked
+ * (cooperative: only that one), its in-flight messages of that partition are
+ * forgotten (done -> -ENOENT, no commit), the other partition goes on. */
+TEST(rebalance_revokes_in_flight) {
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        rd_kafka_mock_cluster_t *mc;
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        KafkaConsumer *a = NULL, *b = NULL;
+        State s = {}, sa = {}, sb = {};
+        char *topics[] = { TOPIC, NULL };
+
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "heartbeat.interval.ms", "200", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, 10);
+
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "rebalance-group", topics, on_msg, on_rebalance, &sa, &a), 0);
+        ASSERT_TRUE(run_until(e, &sa.received, 10, 30000));
+        ASSERT_INT_EQ(sa.assigned, 2);
+        ASSERT_INT_EQ(kafka_consumer_in_flight(a), 10);
+
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "rebalance-group", topics, on_msg, on_rebalance, &sb, &b), 0);
+        ASSERT_TRUE(run_until(e, &sb.assigned, 1, 30000));
+        ASSERT_INT_EQ(sa.revoked, 1); /* cooperative: one partition moves */
+        ASSERT_INT_EQ(sb.assigned, 1);
+
+        /* a's messages: those of the moved partition are forgotten */
+        int enoent = 0, ok = 0;
+        for (int i = 0; i < sa.received; i++) {
+                int r = kafka_consumer_done(a, TOPIC, sa.msgs[i].partition, sa.msgs[i].offset);
+                if (r == -ENOENT)
+                        enoent++;
+                else if (r == 0)
+                        ok++;
+        }
+        ASSERT_INT_EQ(enoent + ok, 10);
+        ASSERT_TRUE(enoent > 0 && ok > 0);
+        /* b gets the moved partition's messages again (nothing was committed) */
+        ASSERT_TRUE(run_until(e, &sb.received, enoent, 30000));
+        ASSERT_INT_EQ(sb.received, enoent);
+
+        b = kafka_consumer_free(b);
+        a = kafka_consumer_free(a);
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
 /* Broker down: produce does not block the loop; the message is delivered
  * once the broker is back (librdkafka retries; idempotent producer). */
 TEST(broker_down_and_up) {
