@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -18,6 +19,11 @@
 static LogTarget log_target = LOG_TARGET_AUTO;
 static int log_max_level = LOG_INFO;
 static const char *log_ident = NULL;
+/* sd_journal_send() drops messages silently when journald is not running;
+ * then we write to stderr instead. Checked when the target is set. */
+static bool journal_available = false;
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *const level_names[] = {
         [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -72,6 +78,8 @@ int log_set_max_level_from_string(const char *s) {
 void log_set_target(LogTarget target) {
         if (target == LOG_TARGET_AUTO)
                 target = stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
+        if (target == LOG_TARGET_JOURNAL)
+                journal_available = access(JOURNAL_SOCKET, W_OK) == 0;
         log_target = target;
 }
 
@@ -202,7 +210,7 @@ int log_internalv(int level, int error, const char *const *fields, const char *f
         errno = error;
         vsnprintf(buf, sizeof(buf), format, ap);
 
-        if (log_get_target() == LOG_TARGET_JOURNAL)
+        if (log_get_target() == LOG_TARGET_JOURNAL && journal_available)
                 write_journal(level & 7, error, buf, fields, file, line, func);
         else
                 write_console(level & 7, buf, fields);
