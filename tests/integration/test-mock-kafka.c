@@ -251,17 +251,24 @@ static rd_kafka_t *producer_new(const char *bootstrap, Delivery *d) {
         return rk;
 }
 
-static int produce(rd_kafka_t *rk, const char *topic, int i) {
+/* Produces message i (value "i", key "exec-i") to `partition` (or by key
+ * with RD_KAFKA_PARTITION_UA). */
+static int produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, int i) {
         char key[32], value[64];
         rd_kafka_resp_err_t e;
 
         snprintf(key, sizeof key, "exec-%d", i);
         snprintf(value, sizeof value, "%d", i);
-        e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+        e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, strlen(key)),
                               RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_END);
         rd_kafka_poll(rk, 0);
         return e ? -EIO : 0;
+}
+
+static int produce(rd_kafka_t *rk, const char *topic, int i) {
+        return produce_to(rk, topic, RD_KAFKA_PARTITION_UA, i);
 }
 
 static rd_kafka_t *consumer_new(const char *bootstrap, const char *group, const char *topic) {
@@ -548,15 +555,21 @@ TEST(broker_down_and_up_while_producing) {
 
         ASSERT_INT_EQ(mock_start(&m, NULL, true), 0);
         ASSERT_COMMAND_OK(&m, "topic flaky 6");
+        /* Partition p is led by broker p % 3 + 1: broker 2 leads 1 and 4. */
+        for (int part = 0; part < 6; part++) {
+                char cmd[64];
+                snprintf(cmd, sizeof cmd, "leader flaky %d %d", part, part % 3 + 1);
+                ASSERT_COMMAND_OK(&m, cmd);
+        }
 
         p = producer_new(m.bootstrap, &d);
         for (int i = 0; i < N_MESSAGES / 2; i++)
-                ASSERT_INT_EQ(produce(p, "flaky", i), 0);
+                ASSERT_INT_EQ(produce_to(p, "flaky", i % 6, i), 0);
         ASSERT_INT_EQ(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
 
         ASSERT_COMMAND_OK(&m, "down 2");
         for (int i = N_MESSAGES / 2; i < N_MESSAGES; i++)
-                ASSERT_INT_EQ(produce(p, "flaky", i), 0);
+                ASSERT_INT_EQ(produce_to(p, "flaky", i % 6, i), 0);
         /* While broker 2 is down, what it leads cannot be delivered. */
         t0 = now_ms();
         while (now_ms() - t0 < 2000)
