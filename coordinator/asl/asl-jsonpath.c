@@ -235,6 +235,46 @@ static int parse_quoted(Parser *p, char **ret) {
                                 return parser_fail(p, "unterminated escape in string");
                         }
                         p->pos++;
+                        /* Java-style escapes, as Jayway unescapes them;
+                         * any other escaped character stands for itself. */
+                        switch (c) {
+                        case 'n': c = '\n'; break;
+                        case 't': c = '\t'; break;
+                        case 'r': c = '\r'; break;
+                        case 'b': c = '\b'; break;
+                        case 'f': c = '\f'; break;
+                        case 'u': {
+                                unsigned cp = 0;
+                                for (int i = 0; i < 4; i++) {
+                                        char h = peek(p);
+                                        int d = h >= '0' && h <= '9' ? h - '0' :
+                                                h >= 'a' && h <= 'f' ? h - 'a' + 10 :
+                                                h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                                        if (d < 0) {
+                                                free(buf);
+                                                return parser_fail(p, "expected 4 hex digits after \\u");
+                                        }
+                                        cp = cp << 4 | (unsigned) d;
+                                        p->pos++;
+                                }
+                                if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff)) {
+                                        free(buf);
+                                        return parser_fail(p, "unsupported \\u escape (NUL or surrogate)");
+                                }
+                                if (cp < 0x80)
+                                        buf[k++] = (char) cp;
+                                else if (cp < 0x800) {
+                                        buf[k++] = (char) (0xc0 | cp >> 6);
+                                        buf[k++] = (char) (0x80 | (cp & 0x3f));
+                                } else {
+                                        buf[k++] = (char) (0xe0 | cp >> 12);
+                                        buf[k++] = (char) (0x80 | ((cp >> 6) & 0x3f));
+                                        buf[k++] = (char) (0x80 | (cp & 0x3f));
+                                }
+                                continue;
+                        }
+                        default: break;
+                        }
                 }
                 buf[k++] = c;
         }

@@ -134,6 +134,9 @@ TEST(check_invalid_paths) {
         EXPECT_KIND("$[?(@.x && )]", JSONPATH_INVALID);
         EXPECT_KIND("$[?(@.x))]", JSONPATH_INVALID);
         EXPECT_KIND("$.a\x01", JSONPATH_INVALID);
+        EXPECT_KIND("$['\\u12']", JSONPATH_INVALID);
+        EXPECT_KIND("$['\\u0000']", JSONPATH_INVALID);
+        EXPECT_KIND("$['\\ud800']", JSONPATH_INVALID);
 
         /* Messages say what and where. */
         char *m = NULL;
@@ -233,6 +236,9 @@ TEST(eval_definite) {
         EXPECT_EVAL(d, "$[\"store\"].bicycle[\"color\"]", "\"red\"");
         EXPECT_EVAL(d, "$['a b']['it\\'s']", "1");
         EXPECT_EVAL(d, "$['a b']['x.y']", "2");
+        EXPECT_EVAL(d, "$['a b']['x\\u002ey']", "2");          /* \u escape */
+        EXPECT_EVAL(d, "$[\"a b\"][\"it's\"]", "1");
+        EXPECT_EVAL(d, "$['a\\ b']['it\\'s']", "1");             /* other escapes: the character */
         EXPECT_EVAL(d, "$.store.book[-1].title", "\"The Lord of the Rings\"");
         EXPECT_EVAL(d, "$.nums[-10]", "0");
         EXPECT_EVAL(d, "$.nums[ 3 ]", "3");
@@ -491,6 +497,7 @@ TEST(set_result_path) {
         EXPECT_SET("{\"a\":[{},{}]}", "$.a[1].n.m", "1", "{\"a\":[{},{\"n\":{\"m\":1}}]}");
         EXPECT_SET("[[0,1]]", "$[0][1]", "9", "[[0,9]]");
         EXPECT_SET("{}", "$['a b']['c.d']", "1", "{\"a b\":{\"c.d\":1}}");
+        EXPECT_SET("{}", "$['tab\\there\\n\\u00e9']", "1", "{\"tab\\there\\n\\u00e9\":1}");
         /* AWS docs example: ResultPath "$.taskresult". */
         EXPECT_SET("{\"comment\":\"This is a test of the input and output of a Task state.\","
                    "\"details\":\"Default example\",\"who\":\"AWS Step Functions\"}",
