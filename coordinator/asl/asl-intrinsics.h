@@ -15,6 +15,21 @@
  * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause.
  * Limits as AWS: Base64 input 10,000 chars, Hash input 10,000 chars,
  * ArrayRange at most 1,000 items, nesting depth ASL_MAX_INTRINSIC_NESTING.
+ *
+ * Details where the AWS documentation leaves room:
+ *   - integer arguments (ArrayRange, ArrayGetItem, ArrayPartition, MathAdd,
+ *     MathRandom) are rounded to the nearest integer, range of int32;
+ *   - States.MathRandom(start, end[, seed]) returns an integer in
+ *     [start, end); with a seed the result depends only on the arguments,
+ *     without one it comes from env->random (an error if there is none);
+ *   - States.StringSplit splits on every character of the delimiter string
+ *     and drops empty tokens;
+ *   - States.Format: a literal template keeps its escapes (\{ is a brace),
+ *     a template read from a path is used as it is; `{}` placeholders must
+ *     match the argument count; objects/arrays are not accepted;
+ *   - States.Hash hashes a string (its UTF-8 bytes), lowercase hex;
+ *   - every value an expression produces or reads from a path is at most
+ *     env->max_payload_bytes (default 256 KiB) serialized.
  */
 
 #include "asl-util.h"
