@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the transition function driven by arbitrary event
+ * sequences.
+ *
+ * The first byte picks one of a few built-in definitions (every state type,
+ * nested Parallel/Map, Retry/Catch, timeouts, heartbeats, task tokens), the
+ * second an execution input; every following pair of bytes is one event:
+ * complete/fail/heartbeat a pending task (or a stale or unknown one), fire a
+ * pending timer (or a stale one), or STOP, with the clock moving forward.
+ * Between events the document is serialized and parsed again, as the
+ * coordinator stores it. Invariants besides "no crash, no leak, no UB":
+ *   - asl_exec_handle() returns 0 or 1 while the execution runs, and
+ *     -EINVAL with an error set once it has finished;
+ *   - a stale event produces no effect;
+ *   - the pending tasks and timers of the document are exactly those the
+ *     effects announced (DISPATCH/SCHEDULE minus CANCEL and applied ones);
+ *   - FINISHED comes exactly once, and then the status is not RUNNING.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "asl-engine.h"
+
+static const char *const definitions[] = {
+        /* nested Map / Parallel / Retry / Catch / timers */
+        "{\"TimeoutSeconds\":1000,\"StartAt\":\"M\",\"States\":{"
+        "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"MaxConcurrency\":2,\"ToleratedFailurePercentage\":40,"
+        "\"ItemSelector\":{\"i.$\":\"$$.Map.Item.Index\",\"v.$\":\"$$.Map.Item.Value\"},"
+        "\"ItemProcessor\":{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
+        "{\"StartAt\":\"T1\",\"States\":{\"T1\":{\"Type\":\"Task\",\"Resource\":\"r1\",\"TimeoutSeconds\":50,"
+        "\"HeartbeatSeconds\":10,\"ResultSelector\":{\"x.$\":\"$.x\"},"
+        "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":2,\"JitterStrategy\":\"FULL\"}],\"End\":true}}},"
+        "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1,\"Next\":\"T2\"},"
+        "\"T2\":{\"Type\":\"Task\",\"Resource\":\"r2\",\"ResultPath\":\"$.r\",\"End\":true}}}],"
+        "\"Catch\":[{\"ErrorEquals\":[\"E1\"],\"ResultPath\":\"$.caught\",\"Next\":\"Caught\"}],\"End\":true},"
+        "\"Caught\":{\"Type\":\"Pass\",\"End\":true}}},"
+        "\"Retry\":[{\"ErrorEquals\":[\"States.ExceedToleratedFailureThreshold\"],\"MaxAttempts\":1}],"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"Failed\"}],\"Next\":\"C\"},"
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$[0]\",\"IsPresent\":true,\"Next\":\"Done\"}],"
+        "\"Default\":\"Failed\"},"
+        "\"Done\":{\"Type\":\"Succeed\"},\"Failed\":{\"Type\":\"Fail\",\"Error\":\"MapFailed\"}}}",
+
+        /* task tokens, paths for timeouts and waits, Fail with paths */
+        "{\"StartAt\":\"T\",\"States\":{"
+        "\"T\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::sqs:sendMessage.waitForTaskToken\","
+        "\"Parameters\":{\"token.$\":\"$$.Task.Token\",\"in.$\":\"$\"},\"TimeoutSecondsPath\":\"$.t\","
+        "\"Catch\":[{\"ErrorEquals\":[\"States.TaskFailed\"],\"ResultPath\":\"$.e\",\"Next\":\"W\"}],\"Next\":\"W\"},"
+        "\"W\":{\"Type\":\"Wait\",\"SecondsPath\":\"$.t\",\"Next\":\"F\"},"
+        "\"F\":{\"Type\":\"Fail\",\"ErrorPath\":\"$.err\",\"CausePath\":\"$.cause\"}}}",
+
+        /* a loop of Pass/Choice around a Task (history limit, step budget) */
+        "{\"StartAt\":\"A\",\"States\":{"
+        "\"A\":{\"Type\":\"Pass\",\"Parameters\":{\"n.$\":\"States.MathAdd($.n, 1)\",\"k.$\":\"$.k\"},\"Next\":\"B\"},"
+        "\"B\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThan\":30,\"Next\":\"T\"}],"
+        "\"Default\":\"A\"},"
+        "\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"OutputPath\":\"$.out\",\"Next\":\"S\"},"
+        "\"S\":{\"Type\":\"Succeed\"}}}",
+
+        /* Parallel failure cancelling siblings, caught, then a Map over an empty or odd input */
+        "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
+        "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"a\",\"End\":true}}},"
+        "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Task\",\"Resource\":\"b\",\"HeartbeatSeconds\":3,\"End\":true}}},"
+        "{\"StartAt\":\"C\",\"States\":{\"C\":{\"Type\":\"Wait\",\"Seconds\":5,\"End\":true}}}],"
+        "\"ResultPath\":\"$.p\",\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"ResultPath\":\"$.err\",\"Next\":\"M\"}],"
+        "\"Next\":\"M\"},"
+        "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"ItemProcessor\":{\"StartAt\":\"X\",\"States\":{"
+        "\"X\":{\"Type\":\"Task\",\"Resource\":\"x\",\"End\":true}}},\"End\":true}}}",
+};
+
+static const char *const inputs[] = {
+        "{\"items\":[1,2,3],\"t\":5,\"n\":0,\"k\":\"v\",\"err\":\"E\",\"cause\":\"c\"}",
+        "{\"items\":[],\"t\":1,\"n\":25,\"k\":[1,{\"a\":null}]}",
+        "{\"items\":{\"not\":\"an array\"},\"t\":-1,\"n\":\"x\"}",
+        "{}",
+        "[1,2,3]",
+        "{\"items\":[{\"a\":1},{\"a\":2},{\"a\":3},{\"a\":4},{\"a\":5}],\"t\":0,\"n\":31,\"err\":1}",
+};
+
+static const char *const outputs[] = {
+        "{\"x\":1,\"out\":2}", "null", "[1,2,3]", "{\"out\":{\"deep\":[[[[1]]]]}}", "\"s\"", "{}",
+};
+
+static const char *const errors[] = {
+        "Flaky", "E1", "States.Timeout", "States.TaskFailed", "States.Runtime", "Other", NULL,
+};
+
+static void random_bytes(void *userdata, void *buf, size_t n) {
+        unsigned *s = userdata;
+        for (size_t i = 0; i < n; i++) {
+                *s = *s * 1103515245u + 12345u;
+                ((uint8_t *) buf)[i] = (uint8_t) (*s >> 16);
+        }
+}
+
+/* Pick the k-th key of an object (borrowed), NULL if empty. */
+static const char *nth_key(json_t *o, unsigned k) {
+        size_t n = json_object_size(o), i = 0;
+        const char *key;
+        json_t *v;
+
+        if (n == 0)
+                return NULL;
+        k %= (unsigned) n;
+        json_object_foreach(o, key, v)
+                if (i++ == k)
+                        return key;
+        return NULL;
+}
+
+#define check(x)                                                                        \
+        do {                                                                            \
+                if (!(x)) {                                                             \
+                        fprintf(stderr, "fuzz-engine.c:%d: invariant failed: %s\n", __LINE__, #x); \
+                        abort();                                                        \
+                }                                                                       \
+        } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_json_ json_t *tasks = json_object(), *timers = json_object(), *in = NULL, *exec = NULL;
+        AslMachine *m = NULL;
+        AslDiag d = {};
+        AslError err = {};
+        unsigned seed = 1;
+        AslEnv env = { .now_ms = 1700000000000LL, .random = random_bytes, .random_userdata = &seed,
+                       .max_history_events = 400, .max_payload_bytes = 4096 };
+        bool finished = false;
+        const char *def;
+
+        if (size < 2)
+                return 0;
+        def = definitions[data[0] % (sizeof definitions / sizeof definitions[0])];
+        if (asl_machine_parse(def, strlen(def), &m, &d) < 0)
+                abort(); /* the built-in definitions are valid */
+        asl_diag_clear(&d);
+        in = json_loads(inputs[data[1] % (sizeof inputs / sizeof inputs[0])], JSON_DECODE_ANY, NULL);
+        check(asl_exec_new(m, &(AslExecInfo) { .execution_id = "x", .execution_name = "x", .input = in },
+                           &env, &exec, &err) == 0);
+
+        for (size_t pos = 1; pos + 1 <= size; pos += 2) {
+                uint8_t op = data[pos], arg = pos + 1 < size ? data[pos + 1] : 0;
+                AslEvent ev = { .type = ASL_EVENT_START };
+                _cleanup_free_ char *id = NULL;
+                _cleanup_json_ json_t *out = NULL;
+                AslEffects fx = {};
+                int r;
+
+                if (pos > 1) { /* the first round is START */
+                        unsigned kind = op % 8;
+                        json_t *from = kind < 5 ? tasks : timers;
+                        const char *k = nth_key(from, arg);
+
+                        id = k ? asl_xstrdup(k) : asl_xasprintf("%u", arg); /* unknown ids too */
+                        if (op & 0x80)
+                                id = (free(id), asl_xasprintf("%u", arg)); /* stale or unknown */
+                        env.now_ms += (op >> 3) % 4 * 1000;
+                        switch (kind) {
+                        case 0:
+                        case 1:
+                                out = json_loads(outputs[arg % (sizeof outputs / sizeof outputs[0])], JSON_DECODE_ANY, NULL);
+                                ev = (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = id, .output = out };
+                                break;
+                        case 2:
+                        case 3:
+                                ev = (AslEvent) { .type = ASL_EVENT_TASK_FAILED, .task_id = id,
+                                                  .error = errors[arg % (sizeof errors / sizeof errors[0])], .cause = "c" };
+                                break;
+                        case 4:
+                                ev = (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = id };
+                                break;
+                        case 5:
+                        case 6:
+                                ev = (AslEvent) { .type = ASL_EVENT_TIMER_FIRED, .timer_id = id };
+                                break;
+                        default:
+                                if (arg % 16 != 0)
+                                        continue; /* STOP only now and then */
+                                ev = (AslEvent) { .type = ASL_EVENT_STOP, .error = "Stopped" };
+                                break;
+                        }
+                }
+
+                /* as stored in Redis */
+                char *text = json_dumps(exec, JSON_COMPACT);
+                json_decref(exec);
+                exec = json_loads(text, 0, NULL);
+                free(text);
+                check(exec != NULL);
+
+                r = asl_exec_handle(m, exec, &ev, &env, &fx, &err);
+                if (finished) {
+                        check(r == -EINVAL && asl_error_isset(&err) && fx.n == 0);
+                } else {
+                        if (r != 0 && r != 1)
+                                fprintf(stderr, "r=%d %s: %s (event %d)\n", r, err.error, err.cause, (int) ev.type);
+                        check(r == 0 || r == 1);
+                        if (r == 1)
+                                check(fx.n == 0);
+                }
+                asl_error_clear(&err);
+
+                if (r == 0 && ev.type == ASL_EVENT_TASK_SUCCEEDED)
+                        json_object_del(tasks, id);
+                if (r == 0 && ev.type == ASL_EVENT_TASK_FAILED)
+                        json_object_del(tasks, id);
+                if (r == 0 && ev.type == ASL_EVENT_TIMER_FIRED)
+                        json_object_del(timers, id);
+
+                for (size_t i = 0; i < fx.n; i++) {
+                        json_t *e = fx.items[i].data;
+                        const char *tid = json_string_value(json_object_get(e, "task_id"));
+                        const char *mid = json_string_value(json_object_get(e, "timer_id"));
+
+                        switch (fx.items[i].type) {
+                        case ASL_EFFECT_DISPATCH_TASK:
+                                check(tid && !json_object_get(tasks, tid));
+                                json_object_set_new(tasks, tid, json_true());
+                                break;
+                        case ASL_EFFECT_CANCEL_TASK:
+                                check(tid && json_object_get(tasks, tid));
+                                json_object_del(tasks, tid);
+                                break;
+                        case ASL_EFFECT_SCHEDULE_TIMER:
+                                check(mid != NULL);
+                                json_object_set_new(timers, mid, json_true());
+                                break;
+                        case ASL_EFFECT_CANCEL_TIMER:
+                                check(mid && json_object_get(timers, mid));
+                                json_object_del(timers, mid);
+                                break;
+                        case ASL_EFFECT_FINISHED:
+                                check(!finished);
+                                finished = true;
+                                break;
+                        default:
+                                break;
+                        }
+                }
+                asl_effects_clear(&fx);
+
+                check(json_object_size(json_object_get(exec, "tasks")) == json_object_size(tasks));
+                check(json_object_size(json_object_get(exec, "timers")) == json_object_size(timers));
+                check(finished == !streq(asl_exec_status(exec), "RUNNING"));
+        }
+
+        asl_machine_free(m);
+        return 0;
+}
