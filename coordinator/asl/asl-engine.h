@@ -21,12 +21,17 @@
  * Effect data (JSON objects, owned by the effect):
  *   DISPATCH_TASK  {"task_id", "state", "resource", "input", "attempt",
  *                   "timeout_seconds"?, "heartbeat_seconds"?, "deadline_ms"?,
- *                   "token"? (only for .waitForTaskToken resources)}
+ *                   "token"? (only for .waitForTaskToken resources),
+ *                   "execution_id" (AslExecInfo.execution_id)}
  *   CANCEL_TASK    {"task_id", "token"?}
  *   SCHEDULE_TIMER {"timer_id", "due_ms", "kind": "wait"|"retry"|"timeout"|
  *                   "heartbeat"|"execution_timeout"}
  *   CANCEL_TIMER   {"timer_id"}
  *   HISTORY        {"id", "previousEventId", "timestamp", "type", "<type>EventDetails"?}
+ *                  details named as GetExecutionHistory names them: every
+ *                  <Type>StateEntered/Exited uses "stateEnteredEventDetails" /
+ *                  "stateExitedEventDetails" {"name", "input"/"output" (JSON text)};
+ *                  the others lower-case the type ("taskFailedEventDetails").
  *   FINISHED       {"status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
  *                   "output"? | "error"?, "cause"?}
  */
