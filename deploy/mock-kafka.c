@@ -63,40 +63,40 @@ typedef struct ApiKeyName {
 
 /* Kafka protocol request types (ApiKey), by their protocol names. */
 static const ApiKeyName api_keys[] = {
-        { "Produce", 0 },
-        { "Fetch", 1 },
-        { "ListOffsets", 2 },
-        { "Metadata", 3 },
-        { "OffsetCommit", 8 },
-        { "OffsetFetch", 9 },
-        { "FindCoordinator", 10 },
-        { "JoinGroup", 11 },
-        { "Heartbeat", 12 },
-        { "LeaveGroup", 13 },
-        { "SyncGroup", 14 },
-        { "DescribeGroups", 15 },
-        { "ListGroups", 16 },
-        { "SaslHandshake", 17 },
-        { "ApiVersions", 18 },
-        { "CreateTopics", 19 },
-        { "DeleteTopics", 20 },
-        { "DeleteRecords", 21 },
-        { "InitProducerId", 22 },
-        { "OffsetForLeaderEpoch", 23 },
-        { "AddPartitionsToTxn", 24 },
-        { "AddOffsetsToTxn", 25 },
-        { "EndTxn", 26 },
-        { "TxnOffsetCommit", 28 },
-        { "DescribeConfigs", 32 },
-        { "AlterConfigs", 33 },
-        { "SaslAuthenticate", 36 },
-        { "CreatePartitions", 37 },
-        { "DeleteGroups", 42 },
-        { "IncrementalAlterConfigs", 44 },
-        { "OffsetDelete", 47 },
+        {"Produce", 0},
+        {"Fetch", 1},
+        {"ListOffsets", 2},
+        {"Metadata", 3},
+        {"OffsetCommit", 8},
+        {"OffsetFetch", 9},
+        {"FindCoordinator", 10},
+        {"JoinGroup", 11},
+        {"Heartbeat", 12},
+        {"LeaveGroup", 13},
+        {"SyncGroup", 14},
+        {"DescribeGroups", 15},
+        {"ListGroups", 16},
+        {"SaslHandshake", 17},
+        {"ApiVersions", 18},
+        {"CreateTopics", 19},
+        {"DeleteTopics", 20},
+        {"DeleteRecords", 21},
+        {"InitProducerId", 22},
+        {"OffsetForLeaderEpoch", 23},
+        {"AddPartitionsToTxn", 24},
+        {"AddOffsetsToTxn", 25},
+        {"EndTxn", 26},
+        {"TxnOffsetCommit", 28},
+        {"DescribeConfigs", 32},
+        {"AlterConfigs", 33},
+        {"SaslAuthenticate", 36},
+        {"CreatePartitions", 37},
+        {"DeleteGroups", 42},
+        {"IncrementalAlterConfigs", 44},
+        {"OffsetDelete", 47},
 };
 
-static const char *const imgflow_topics[] = { "jobs", "tasks", "events", "notifications", "dlq" };
+static const char *const imgflow_topics[] = {"jobs", "tasks", "events", "notifications", "dlq"};
 
 typedef struct Options {
         int brokers;
@@ -246,7 +246,7 @@ static int run_command(Mock *m, char *line) {
                         snprintf(err, sizeof err, "no broker '%s' (brokers are 1..%d)", w[1], m->brokers);
                 else {
                         e = strcmp(w[0], "down") == 0 ? rd_kafka_mock_broker_set_down(m->mcluster, id)
-                                                       : rd_kafka_mock_broker_set_up(m->mcluster, id);
+                                                      : rd_kafka_mock_broker_set_up(m->mcluster, id);
                         if (e)
                                 snprintf(err, sizeof err, "%s", rd_kafka_err2str(e));
                 }
@@ -271,7 +271,8 @@ static int run_command(Mock *m, char *line) {
                         else {
                                 for (int i = 0; i < count; i++)
                                         errs[i] = e;
-                                rd_kafka_mock_push_request_errors_array(m->mcluster, key, (size_t) count, errs);
+                                rd_kafka_mock_push_request_errors_array(m->mcluster, key, (size_t) count,
+                                                                        errs);
                                 free(errs);
                         }
                 }
@@ -289,7 +290,8 @@ static int run_command(Mock *m, char *line) {
         } else if (strcmp(w[0], "coordinator") == 0 && n == 4) {
                 if ((strcmp(w[1], "group") != 0 && strcmp(w[1], "transaction") != 0) ||
                     parse_int(w[3], 1, m->brokers, &id) < 0)
-                        snprintf(err, sizeof err, "usage: coordinator <group|transaction> <key> <broker-id>");
+                        snprintf(err, sizeof err,
+                                 "usage: coordinator <group|transaction> <key> <broker-id>");
                 else if ((e = rd_kafka_mock_coordinator_set(m->mcluster, w[1], w[2], id)))
                         snprintf(err, sizeof err, "%s", rd_kafka_err2str(e));
         } else
@@ -305,32 +307,31 @@ static int run_command(Mock *m, char *line) {
 }
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: imgflow-mock-kafka [OPTIONS]\n"
-                "Run librdkafka's mock Kafka cluster on 127.0.0.1 for tests and the local stack.\n\n"
-                "  --brokers N          number of brokers (default 3)\n"
-                "  --partitions M       partitions of the imgflow topics (default 4)\n"
-                "  --topics a,b:P,...   more topics (':P' sets the partition count)\n"
-                "  --prefix PREFIX      topic name prefix (default \"imgflow.\")\n"
-                "  --no-stdin           read no commands; run until SIGTERM/SIGINT\n"
-                "  --control-fifo PATH  read commands from this FIFO (created if missing)\n"
-                "  -h, --help           show this help\n\n"
-                "Prints BOOTSTRAP=<host:port,...> first, then answers each command with\n"
-                "'ok' or 'error: ...'. Commands: down <id>, up <id>, topic <name> <partitions>,\n"
-                "error <ApiKey> <count> <errcode>, leader <topic> <partition> <id>,\n"
-                "rtt <id> <ms>, coordinator <group|transaction> <key> <id>, quit.\n");
+        fprintf(f, "Usage: imgflow-mock-kafka [OPTIONS]\n"
+                   "Run librdkafka's mock Kafka cluster on 127.0.0.1 for tests and the local stack.\n\n"
+                   "  --brokers N          number of brokers (default 3)\n"
+                   "  --partitions M       partitions of the imgflow topics (default 4)\n"
+                   "  --topics a,b:P,...   more topics (':P' sets the partition count)\n"
+                   "  --prefix PREFIX      topic name prefix (default \"imgflow.\")\n"
+                   "  --no-stdin           read no commands; run until SIGTERM/SIGINT\n"
+                   "  --control-fifo PATH  read commands from this FIFO (created if missing)\n"
+                   "  -h, --help           show this help\n\n"
+                   "Prints BOOTSTRAP=<host:port,...> first, then answers each command with\n"
+                   "'ok' or 'error: ...'. Commands: down <id>, up <id>, topic <name> <partitions>,\n"
+                   "error <ApiKey> <count> <errcode>, leader <topic> <partition> <id>,\n"
+                   "rtt <id> <ms>, coordinator <group|transaction> <key> <id>, quit.\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o) {
         enum { OPT_NO_STDIN = 0x100, OPT_FIFO };
         static const struct option longopts[] = {
-                { "brokers", required_argument, NULL, 'b' },
-                { "partitions", required_argument, NULL, 'p' },
-                { "topics", required_argument, NULL, 't' },
-                { "prefix", required_argument, NULL, 'P' },
-                { "no-stdin", no_argument, NULL, OPT_NO_STDIN },
-                { "control-fifo", required_argument, NULL, OPT_FIFO },
-                { "help", no_argument, NULL, 'h' },
+                {"brokers", required_argument, NULL, 'b'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"topics", required_argument, NULL, 't'},
+                {"prefix", required_argument, NULL, 'P'},
+                {"no-stdin", no_argument, NULL, OPT_NO_STDIN},
+                {"control-fifo", required_argument, NULL, OPT_FIFO},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c;
@@ -388,7 +389,8 @@ static int mock_start(Mock *m, const Options *o) {
 
         /* A plain producer handle hosts the mock cluster; it connects nowhere. */
         conf = rd_kafka_conf_new();
-        if (rd_kafka_conf_set(conf, "client.id", "imgflow-mock-kafka", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
+        if (rd_kafka_conf_set(conf, "client.id", "imgflow-mock-kafka", errstr, sizeof errstr) !=
+                    RD_KAFKA_CONF_OK ||
             rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
                 fprintf(stderr, "rdkafka config: %s\n", errstr);
                 rd_kafka_conf_destroy(conf);
@@ -409,7 +411,8 @@ static int mock_start(Mock *m, const Options *o) {
         for (size_t i = 0; i < sizeof imgflow_topics / sizeof imgflow_topics[0]; i++) {
                 char name[256];
 
-                if ((size_t) snprintf(name, sizeof name, "%s%s", o->prefix, imgflow_topics[i]) >= sizeof name ||
+                if ((size_t) snprintf(name, sizeof name, "%s%s", o->prefix, imgflow_topics[i]) >=
+                            sizeof name ||
                     create_topic(m, name, o->partitions, err, sizeof err) < 0) {
                         fprintf(stderr, "%s\n", err[0] ? err : "prefix too long");
                         return -EINVAL;
@@ -469,8 +472,8 @@ static int loop(Mock *m, int sfd, int cmd_fd) {
 
         for (;;) {
                 struct pollfd p[2] = {
-                        { .fd = sfd, .events = POLLIN },
-                        { .fd = cmd_fd, .events = POLLIN },
+                        {.fd = sfd, .events = POLLIN},
+                        {.fd = cmd_fd, .events = POLLIN},
                 };
                 ssize_t k;
 
@@ -525,7 +528,7 @@ static int loop(Mock *m, int sfd, int cmd_fd) {
 }
 
 int main(int argc, char **argv) {
-        Options o = { .brokers = 3, .partitions = 4, .prefix = "imgflow." };
+        Options o = {.brokers = 3, .partitions = 4, .prefix = "imgflow."};
         Mock m = {};
         sigset_t mask;
         int sfd, cmd_fd = -1, r;

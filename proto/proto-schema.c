@@ -12,26 +12,38 @@
 
 #include "proto-schema.h"
 
-#define STR(n, req, max, member) \
-        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max), \
-          .offset = offsetof(ProtoMessage, member) }
+#define STR(n, req, max, member)                                                                            \
+        {                                                                                                   \
+                .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max),            \
+                .offset = offsetof(ProtoMessage, member)                                                    \
+        }
 /* A name or id: when present, it must not be empty. */
-#define NAME(n, req, max, member) \
-        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max), \
-          .nonempty = true, .offset = offsetof(ProtoMessage, member) }
-#define ENUM(n, req, values, member) \
-        { .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = PROTO_MAX_ID_BYTES, \
-          .one_of = (values), .offset = offsetof(ProtoMessage, member) }
-#define INT(n, req, minimum, member) \
-        { .name = (n), .kind = PROTO_FIELD_INT, .required = (req), .min = (minimum), \
-          .offset = offsetof(ProtoMessage, member) }
-#define BOOL(n, member) \
+#define NAME(n, req, max, member)                                                                           \
+        {                                                                                                   \
+                .name = (n), .kind = PROTO_FIELD_STRING, .required = (req), .max_length = (max),            \
+                .nonempty = true, .offset = offsetof(ProtoMessage, member)                                  \
+        }
+#define ENUM(n, req, values, member)                                                                        \
+        {                                                                                                   \
+                .name = (n), .kind = PROTO_FIELD_STRING, .required = (req),                                 \
+                .max_length = PROTO_MAX_ID_BYTES, .one_of = (values),                                       \
+                .offset = offsetof(ProtoMessage, member)                                                    \
+        }
+#define INT(n, req, minimum, member)                                                                        \
+        {                                                                                                   \
+                .name = (n), .kind = PROTO_FIELD_INT, .required = (req), .min = (minimum),                  \
+                .offset = offsetof(ProtoMessage, member)                                                    \
+        }
+#define BOOL(n, member)                                                                                     \
         { .name = (n), .kind = PROTO_FIELD_BOOL, .offset = offsetof(ProtoMessage, member) }
-#define ANY(n, req, member) \
+#define ANY(n, req, member)                                                                                 \
         { .name = (n), .kind = PROTO_FIELD_ANY, .required = (req), .offset = offsetof(ProtoMessage, member) }
 /* Optional, {} when absent. */
-#define ANY_OBJ(n, member) \
-        { .name = (n), .kind = PROTO_FIELD_ANY, .default_object = true, .offset = offsetof(ProtoMessage, member) }
+#define ANY_OBJ(n, member)                                                                                  \
+        {                                                                                                   \
+                .name = (n), .kind = PROTO_FIELD_ANY, .default_object = true,                               \
+                .offset = offsetof(ProtoMessage, member)                                                    \
+        }
 
 #define ID PROTO_MAX_ID_BYTES
 #define REQ true
@@ -161,7 +173,8 @@ static const char *check_dead_letter(const ProtoMessage *m) {
         return NULL;
 }
 
-#define SCHEMA(t, n, f, c) [t] = { .type = (t), .name = (n), .fields = (f), .n_fields = sizeof(f) / sizeof((f)[0]), .check = (c) }
+#define SCHEMA(t, n, f, c)                                                                                  \
+        [t] = {.type = (t), .name = (n), .fields = (f), .n_fields = sizeof(f) / sizeof((f)[0]), .check = (c)}
 
 const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
         SCHEMA(PROTO_START_EXECUTION, "StartExecution", start_execution_fields, NULL),
@@ -174,7 +187,8 @@ const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
         SCHEMA(PROTO_SEND_TASK_FAILURE, "SendTaskFailure", send_task_failure_fields, NULL),
         SCHEMA(PROTO_SEND_TASK_HEARTBEAT, "SendTaskHeartbeat", send_task_heartbeat_fields, NULL),
         SCHEMA(PROTO_TIMER_FIRED, "TimerFired", timer_fired_fields, NULL),
-        SCHEMA(PROTO_EXECUTION_STATUS_CHANGED, "ExecutionStatusChanged", execution_status_changed_fields, NULL),
+        SCHEMA(PROTO_EXECUTION_STATUS_CHANGED, "ExecutionStatusChanged", execution_status_changed_fields,
+               NULL),
         SCHEMA(PROTO_NOTIFICATION, "Notification", notification_fields, NULL),
         SCHEMA(PROTO_DEAD_LETTER, "DeadLetter", dead_letter_fields, check_dead_letter),
 };

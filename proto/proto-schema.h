@@ -22,20 +22,20 @@ typedef enum ProtoFieldKind {
 } ProtoFieldKind;
 
 typedef struct ProtoField {
-        const char *name;     /* JSON member name */
+        const char *name; /* JSON member name */
         ProtoFieldKind kind;
         bool required;
-        size_t max_length;    /* strings: bytes, 0 = no limit besides the payload's */
-        bool nonempty;        /* strings: "" is rejected */
-        bool default_object;  /* any: optional, {} when absent */
-        int64_t min;          /* integers: smallest allowed value */
+        size_t max_length;         /* strings: bytes, 0 = no limit besides the payload's */
+        bool nonempty;             /* strings: "" is rejected */
+        bool default_object;       /* any: optional, {} when absent */
+        int64_t min;               /* integers: smallest allowed value */
         const char *const *one_of; /* strings: NULL-terminated allowed values, or NULL */
-        size_t offset;        /* of the member in ProtoMessage */
+        size_t offset;             /* of the member in ProtoMessage */
 } ProtoField;
 
 typedef struct ProtoSchema {
         ProtoType type;
-        const char *name;     /* the "type" value */
+        const char *name; /* the "type" value */
         const ProtoField *fields;
         size_t n_fields;
         /* Cross-field checks after the per-field ones; NULL if none. Returns

@@ -37,18 +37,19 @@ static void proto_freep(void *p) {
 #define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
 #define _cleanup_message_ __attribute__((cleanup(proto_message_freep)))
 
-#define TAKE_PTR(p)                      \
-        ({                               \
-                __typeof__(p) _p_ = (p); \
-                (p) = NULL;              \
-                _p_;                     \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _p_ = (p);                                                                    \
+                (p) = NULL;                                                                                 \
+                _p_;                                                                                        \
         })
 
 /* Quoted input in reasons is cut to this many bytes. */
 #define REASON_QUOTE_MAX 64
 
 static void limits_resolve(const ProtoLimits *lim, size_t *ret_payload, size_t *ret_depth) {
-        size_t payload = lim && lim->max_payload_bytes ? lim->max_payload_bytes : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
+        size_t payload =
+                lim && lim->max_payload_bytes ? lim->max_payload_bytes : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
         size_t depth = lim && lim->max_depth ? lim->max_depth : PROTO_MAX_DEPTH_DEFAULT;
 
         if (depth > PROTO_MAX_DEPTH_CAP)
@@ -194,7 +195,7 @@ static size_t json_depth(const json_t *v, size_t limit) {
                 const char *k;
                 json_t *c;
 
-                json_object_foreach((json_t *) v, k, c) {
+                json_object_foreach ((json_t *) v, k, c) {
                         size_t d = json_depth(c, limit - 1);
                         if (d > max)
                                 max = d;
@@ -205,7 +206,7 @@ static size_t json_depth(const json_t *v, size_t limit) {
                 size_t i;
                 json_t *c;
 
-                json_array_foreach(v, i, c) {
+                json_array_foreach (v, i, c) {
                         size_t d = json_depth(c, limit - 1);
                         if (d > max)
                                 max = d;
@@ -244,7 +245,8 @@ static int one_of_list(const char *const *values, char *buf, size_t size) {
         return 0;
 }
 
-static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size_t max_depth, char **ret_reason) {
+static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size_t max_depth,
+                        char **ret_reason) {
         json_t *v = json_object_get(root, f->name);
 
         if (!v || (json_is_null(v) && f->kind != PROTO_FIELD_ANY && !f->required)) {
@@ -291,7 +293,8 @@ static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size
                         return reason(ret_reason, -EBADMSG, "field '%s': expected integer", f->name);
                 i = json_integer_value(v);
                 if (i < f->min)
-                        return reason(ret_reason, -EBADMSG, "field '%s': must be >= %" PRId64, f->name, f->min);
+                        return reason(ret_reason, -EBADMSG, "field '%s': must be >= %" PRId64, f->name,
+                                      f->min);
                 *(int64_t *) field_ptr(m, f) = i;
                 return 0;
         }
@@ -302,15 +305,16 @@ static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size
                 return 0;
         case PROTO_FIELD_ANY:
                 if (json_depth(v, max_depth) > max_depth)
-                        return reason(ret_reason, -E2BIG, "field '%s': nested deeper than %zu levels", f->name,
-                                      max_depth);
+                        return reason(ret_reason, -E2BIG, "field '%s': nested deeper than %zu levels",
+                                      f->name, max_depth);
                 *(json_t **) field_ptr(m, f) = v; /* borrowed from root */
                 return 0;
         }
         return -EINVAL;
 }
 
-int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessage **ret, char **ret_reason) {
+int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessage **ret,
+                 char **ret_reason) {
         _cleanup_message_ ProtoMessage *m = NULL;
         size_t max_payload, max_depth;
         const ProtoSchema *schema;
@@ -327,15 +331,16 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
         if (len == 0) /* also a Kafka message with a null value */
                 return reason(ret_reason, -EBADMSG, "empty message");
         if (len > max_payload)
-                return reason(ret_reason, -E2BIG, "payload is %zu bytes, over the limit of %zu", len, max_payload);
+                return reason(ret_reason, -E2BIG, "payload is %zu bytes, over the limit of %zu", len,
+                              max_payload);
         /* The envelope object is one level above "input"/"output". */
         if (proto_scan_depth(buf, len, max_depth + 1) > max_depth + 1)
                 return reason(ret_reason, -E2BIG, "nested deeper than %zu levels", max_depth);
 
         root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
-                return reason(ret_reason, -EBADMSG, "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                              jerr.column);
+                return reason(ret_reason, -EBADMSG, "not JSON: %s (line %d, column %d)", jerr.text,
+                              jerr.line, jerr.column);
 
         m = calloc(1, sizeof *m);
         if (!m) {
@@ -353,8 +358,9 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
         if (!json_is_integer(v))
                 return reason(ret_reason, -EBADMSG, "field 'v': expected integer");
         if (json_integer_value(v) != PROTO_VERSION)
-                return reason(ret_reason, -EPROTONOSUPPORT, "unsupported version %" JSON_INTEGER_FORMAT
-                              " (this build reads version %d)", json_integer_value(v), PROTO_VERSION);
+                return reason(ret_reason, -EPROTONOSUPPORT,
+                              "unsupported version %" JSON_INTEGER_FORMAT " (this build reads version %d)",
+                              json_integer_value(v), PROTO_VERSION);
 
         t = json_object_get(root, "type");
         if (!t)
@@ -496,7 +502,7 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
                         return -EINVAL;
                 if (json_depth(body, max_depth + 1) > max_depth + 1)
                         return -E2BIG;
-                json_object_foreach(body, k, v)
+                json_object_foreach (body, k, v)
                         if (strcmp(k, "v") != 0 && strcmp(k, "type") != 0 && json_object_set(o, k, v) < 0)
                                 return -ENOMEM;
         }
@@ -539,13 +545,13 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
         return 0;
 }
 
-#define DEFINE_ENCODER(fn, T, enum_value, member)                                                    \
-        int fn(const T *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len) {                 \
-                ProtoMessage m = { .type = (enum_value) };                                             \
-                if (!x)                                                                                \
-                        return -EINVAL;                                                                \
-                m.member = *x;                                                                         \
-                return proto_encode(&m, lim, ret_buf, ret_len);                                        \
+#define DEFINE_ENCODER(fn, T, enum_value, member)                                                           \
+        int fn(const T *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len) {                       \
+                ProtoMessage m = {.type = (enum_value)};                                                    \
+                if (!x)                                                                                     \
+                        return -EINVAL;                                                                     \
+                m.member = *x;                                                                              \
+                return proto_encode(&m, lim, ret_buf, ret_len);                                             \
         }
 
 DEFINE_ENCODER(proto_encode_start_execution, ProtoStartExecution, PROTO_START_EXECUTION, start_execution)
@@ -554,13 +560,15 @@ DEFINE_ENCODER(proto_encode_task, ProtoTask, PROTO_TASK, task)
 DEFINE_ENCODER(proto_encode_task_succeeded, ProtoTaskSucceeded, PROTO_TASK_SUCCEEDED, task_succeeded)
 DEFINE_ENCODER(proto_encode_task_failed, ProtoTaskFailed, PROTO_TASK_FAILED, task_failed)
 DEFINE_ENCODER(proto_encode_task_heartbeat, ProtoTaskHeartbeat, PROTO_TASK_HEARTBEAT, task_heartbeat)
-DEFINE_ENCODER(proto_encode_send_task_success, ProtoSendTaskSuccess, PROTO_SEND_TASK_SUCCESS, send_task_success)
-DEFINE_ENCODER(proto_encode_send_task_failure, ProtoSendTaskFailure, PROTO_SEND_TASK_FAILURE, send_task_failure)
+DEFINE_ENCODER(proto_encode_send_task_success, ProtoSendTaskSuccess, PROTO_SEND_TASK_SUCCESS,
+               send_task_success)
+DEFINE_ENCODER(proto_encode_send_task_failure, ProtoSendTaskFailure, PROTO_SEND_TASK_FAILURE,
+               send_task_failure)
 DEFINE_ENCODER(proto_encode_send_task_heartbeat, ProtoSendTaskHeartbeat, PROTO_SEND_TASK_HEARTBEAT,
                send_task_heartbeat)
 DEFINE_ENCODER(proto_encode_timer_fired, ProtoTimerFired, PROTO_TIMER_FIRED, timer_fired)
-DEFINE_ENCODER(proto_encode_execution_status_changed, ProtoExecutionStatusChanged, PROTO_EXECUTION_STATUS_CHANGED,
-               execution_status_changed)
+DEFINE_ENCODER(proto_encode_execution_status_changed, ProtoExecutionStatusChanged,
+               PROTO_EXECUTION_STATUS_CHANGED, execution_status_changed)
 DEFINE_ENCODER(proto_encode_notification, ProtoNotification, PROTO_NOTIFICATION, notification)
 DEFINE_ENCODER(proto_encode_dead_letter_message, ProtoDeadLetter, PROTO_DEAD_LETTER, dead_letter)
 
@@ -635,8 +643,8 @@ static char *utf8_sanitize(const char *s, size_t max) {
 int proto_encode_dead_letter(const char *reason_text, const char *topic, int32_t partition, int64_t offset,
                              const void *key, size_t key_len, const void *payload, size_t payload_len,
                              char **ret_buf, size_t *ret_len) {
-        _cleanup_free_ char *reason_s = NULL, *topic_s = NULL, *key_s = NULL, *key_b64 = NULL, *payload_s = NULL,
-                            *payload_b64 = NULL;
+        _cleanup_free_ char *reason_s = NULL, *topic_s = NULL, *key_s = NULL, *key_b64 = NULL,
+                            *payload_s = NULL, *payload_b64 = NULL;
         ProtoDeadLetter d = {
                 .partition = partition,
                 .offset = offset,
@@ -648,7 +656,8 @@ int proto_encode_dead_letter(const char *reason_text, const char *topic, int32_t
         if (!ret_buf || (!key && key_len > 0) || (!payload && payload_len > 0))
                 return -EINVAL;
 
-        reason_s = utf8_sanitize(reason_text && *reason_text ? reason_text : "unknown", PROTO_MAX_REASON_BYTES);
+        reason_s =
+                utf8_sanitize(reason_text && *reason_text ? reason_text : "unknown", PROTO_MAX_REASON_BYTES);
         topic_s = utf8_sanitize(topic, PROTO_MAX_TOPIC_BYTES);
         if (!reason_s || !topic_s)
                 return -ENOMEM;
@@ -751,10 +760,8 @@ const char *proto_message_key(const ProtoMessage *m) {
 }
 
 static const char *const topic_names[_PROTO_TOPIC_MAX] = {
-        [PROTO_TOPIC_JOBS] = "jobs",
-        [PROTO_TOPIC_TASKS] = "tasks",
-        [PROTO_TOPIC_EVENTS] = "events",
-        [PROTO_TOPIC_NOTIFICATIONS] = "notifications",
+        [PROTO_TOPIC_JOBS] = "jobs",     [PROTO_TOPIC_TASKS] = "tasks",
+        [PROTO_TOPIC_EVENTS] = "events", [PROTO_TOPIC_NOTIFICATIONS] = "notifications",
         [PROTO_TOPIC_DLQ] = "dlq",
 };
 

@@ -100,14 +100,14 @@ typedef struct ProtoTask {
         const char *state_machine;
         const char *state;
         const char *task_id;
-        int64_t attempt;            /* >= 0 */
-        const char *resource;       /* the Resource string of the definition */
-        const char *operation;      /* e.g. "image.resize" */
-        json_t *input;              /* the effective parameters */
-        int64_t deadline_ms;        /* epoch ms, 0 = none */
-        int64_t heartbeat_seconds;  /* 0 = none */
-        const char *task_token;     /* optional: only for .waitForTaskToken */
-        int64_t dispatched_at_ms;   /* epoch ms */
+        int64_t attempt;           /* >= 0 */
+        const char *resource;      /* the Resource string of the definition */
+        const char *operation;     /* e.g. "image.resize" */
+        json_t *input;             /* the effective parameters */
+        int64_t deadline_ms;       /* epoch ms, 0 = none */
+        int64_t heartbeat_seconds; /* 0 = none */
+        const char *task_token;    /* optional: only for .waitForTaskToken */
+        int64_t dispatched_at_ms;  /* epoch ms */
 } ProtoTask;
 
 typedef struct ProtoTaskSucceeded {
@@ -115,9 +115,9 @@ typedef struct ProtoTaskSucceeded {
         const char *task_id;
         int64_t attempt;
         json_t *output;
-        const char *worker_id;   /* optional */
-        int64_t started_at_ms;   /* optional */
-        int64_t finished_at_ms;  /* optional */
+        const char *worker_id;  /* optional */
+        int64_t started_at_ms;  /* optional */
+        int64_t finished_at_ms; /* optional */
 } ProtoTaskSucceeded;
 
 typedef struct ProtoTaskFailed {
@@ -160,16 +160,16 @@ typedef struct ProtoTimerFired {
 } ProtoTimerFired;
 
 typedef struct ProtoExecutionStatusChanged {
-        const char *id;            /* dedup id "<executionId>#<status>"; encode: NULL = computed */
+        const char *id; /* dedup id "<executionId>#<status>"; encode: NULL = computed */
         const char *execution_id;
         const char *execution_name;
         const char *state_machine;
-        const char *status;        /* RUNNING|SUCCEEDED|FAILED|TIMED_OUT|ABORTED */
-        int64_t start_date;        /* epoch ms */
-        int64_t stop_date;         /* optional, epoch ms */
-        json_t *output;            /* optional */
-        const char *error;         /* optional */
-        const char *cause;         /* optional */
+        const char *status; /* RUNNING|SUCCEEDED|FAILED|TIMED_OUT|ABORTED */
+        int64_t start_date; /* epoch ms */
+        int64_t stop_date;  /* optional, epoch ms */
+        json_t *output;     /* optional */
+        const char *error;  /* optional */
+        const char *cause;  /* optional */
 } ProtoExecutionStatusChanged;
 
 /* What a notify task publishes: free-form apart from "v" and "type"; these two
@@ -256,19 +256,31 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
 int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **ret);
 
 /* Per-type encoders: proto_encode() of a message of that type. */
-int proto_encode_start_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_start_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf,
+                                 size_t *ret_len);
+int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *lim, char **ret_buf,
+                                size_t *ret_len);
 int proto_encode_task(const ProtoTask *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_task_succeeded(const ProtoTaskSucceeded *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_task_failed(const ProtoTaskFailed *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_task_heartbeat(const ProtoTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_send_task_success(const ProtoSendTaskSuccess *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_send_task_failure(const ProtoSendTaskFailure *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_send_task_heartbeat(const ProtoSendTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_timer_fired(const ProtoTimerFired *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_execution_status_changed(const ProtoExecutionStatusChanged *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_notification(const ProtoNotification *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
-int proto_encode_dead_letter_message(const ProtoDeadLetter *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
+int proto_encode_task_succeeded(const ProtoTaskSucceeded *x, const ProtoLimits *lim, char **ret_buf,
+                                size_t *ret_len);
+int proto_encode_task_failed(const ProtoTaskFailed *x, const ProtoLimits *lim, char **ret_buf,
+                             size_t *ret_len);
+int proto_encode_task_heartbeat(const ProtoTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf,
+                                size_t *ret_len);
+int proto_encode_send_task_success(const ProtoSendTaskSuccess *x, const ProtoLimits *lim, char **ret_buf,
+                                   size_t *ret_len);
+int proto_encode_send_task_failure(const ProtoSendTaskFailure *x, const ProtoLimits *lim, char **ret_buf,
+                                   size_t *ret_len);
+int proto_encode_send_task_heartbeat(const ProtoSendTaskHeartbeat *x, const ProtoLimits *lim, char **ret_buf,
+                                     size_t *ret_len);
+int proto_encode_timer_fired(const ProtoTimerFired *x, const ProtoLimits *lim, char **ret_buf,
+                             size_t *ret_len);
+int proto_encode_execution_status_changed(const ProtoExecutionStatusChanged *x, const ProtoLimits *lim,
+                                          char **ret_buf, size_t *ret_len);
+int proto_encode_notification(const ProtoNotification *x, const ProtoLimits *lim, char **ret_buf,
+                              size_t *ret_len);
+int proto_encode_dead_letter_message(const ProtoDeadLetter *x, const ProtoLimits *lim, char **ret_buf,
+                                     size_t *ret_len);
 
 /*
  * Build the dead-letter envelope for a message that could not be handled.

@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
         }
 
-        r = proto_encode_dead_letter(why, "imgflow.events", 0, 0, data, size > 16 ? 16 : size, data, size, &dbuf,
-                                     &dlen);
+        r = proto_encode_dead_letter(why, "imgflow.events", 0, 0, data, size > 16 ? 16 : size, data, size,
+                                     &dbuf, &dlen);
         if (r < 0 && r != -ENOMEM)
                 abort();
         if (r == 0) {

@@ -63,7 +63,7 @@ static int mock_read_line(MockKafka *m, char *line, size_t size, int timeout_ms)
 
         for (;;) {
                 char *nl = memchr(m->buf, '\n', m->used);
-                struct pollfd p = { .fd = m->out_fd, .events = POLLIN };
+                struct pollfd p = {.fd = m->out_fd, .events = POLLIN};
                 int64_t left;
                 ssize_t k;
 
@@ -147,11 +147,11 @@ static int mock_command(MockKafka *m, const char *cmd, char *answer, size_t size
         return mock_read_line(m, answer, size, 10000);
 }
 
-#define ASSERT_COMMAND_OK(m, cmd)                                              \
-        do {                                                                   \
-                char answer_[256] = "";                                        \
-                ASSERT_INT_EQ(mock_command((m), (cmd), answer_, sizeof answer_), 0); \
-                ASSERT_STR_EQ(answer_, "ok");                                  \
+#define ASSERT_COMMAND_OK(m, cmd)                                                                           \
+        do {                                                                                                \
+                char answer_[256] = "";                                                                     \
+                ASSERT_INT_EQ(mock_command((m), (cmd), answer_, sizeof answer_), 0);                        \
+                ASSERT_STR_EQ(answer_, "ok");                                                               \
         } while (0)
 
 /* Waits up to timeout_ms for the child to exit; returns its wait status or -ETIMEDOUT. */
@@ -260,9 +260,8 @@ static int produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, int 
         snprintf(key, sizeof key, "exec-%d", i);
         snprintf(value, sizeof value, "%d", i);
         e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, strlen(key)),
-                              RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_END);
+                              RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(value, strlen(value)),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         rd_kafka_poll(rk, 0);
         return e ? -EIO : 0;
 }
@@ -340,8 +339,8 @@ static int message_value(const rd_kafka_message_t *msg) {
  * distinct messages were seen or timeout_ms passed. seen and distinct carry over
  * between calls; counts[i] (messages of consumer i) and *total (duplicates
  * included) are added to. */
-static void consume(rd_kafka_t **cs, size_t n, bool *seen, int *distinct, int want, int min_ms, int timeout_ms,
-                    int *counts, int *total) {
+static void consume(rd_kafka_t **cs, size_t n, bool *seen, int *distinct, int want, int min_ms,
+                    int timeout_ms, int *counts, int *total) {
         int64_t start = now_ms();
 
         while (now_ms() - start < timeout_ms && (*distinct < want || now_ms() - start < min_ms))
@@ -396,8 +395,8 @@ static int topic_partitions(const char *bootstrap, const char *topic) {
 /* ---- tests ---- */
 
 TEST(cli_topics_and_bootstrap) {
-        static const char *const args[] = { "--brokers", "2", "--partitions", "3", "--topics", "extra:7,plain",
-                                            "--prefix", "acme.", NULL };
+        static const char *const args[] = {"--brokers",     "2",        "--partitions", "3", "--topics",
+                                           "extra:7,plain", "--prefix", "acme.",        NULL};
         MockKafka m;
         int status;
 
@@ -449,8 +448,8 @@ TEST(cli_topics_and_bootstrap) {
 }
 
 TEST(cli_exit_paths) {
-        static const char *const no_stdin[] = { "--no-stdin", "--brokers", "1", NULL };
-        static const char *const bad[] = { "--brokers", "0", NULL };
+        static const char *const no_stdin[] = {"--no-stdin", "--brokers", "1", NULL};
+        static const char *const bad[] = {"--brokers", "0", NULL};
         MockKafka m;
         int status;
 
@@ -478,7 +477,7 @@ TEST(cli_exit_paths) {
 
 TEST(control_fifo) {
         char dir[] = "/tmp/imgflow-mock-kafka-XXXXXX", fifo[64], answer[256];
-        const char *args[] = { "--control-fifo", fifo, NULL };
+        const char *args[] = {"--control-fifo", fifo, NULL};
         MockKafka m;
         int fd, status;
 
@@ -652,8 +651,8 @@ TEST(consumer_group_survives_each_broker_down) {
         /* At-least-once: after a rebalance the group may deliver again, so
          * count distinct messages. */
         consume(cs, 2, seen, &distinct, N_MESSAGES, 0, 30000, counts, &total);
-        fprintf(stderr, "  consumed during the outages: %d; in the end %d distinct, %d total (%d + %d)\n", during,
-                distinct, total, counts[0], counts[1]);
+        fprintf(stderr, "  consumed during the outages: %d; in the end %d distinct, %d total (%d + %d)\n",
+                during, distinct, total, counts[0], counts[1]);
         ASSERT_INT_EQ(distinct, N_MESSAGES);
         for (int i = 0; i < 2; i++) {
                 rd_kafka_consumer_close(cs[i]);

@@ -16,37 +16,49 @@
 
 /* A valid example of each type, with every field present. */
 static const char *const examples[_PROTO_TYPE_MAX] = {
-        [PROTO_START_EXECUTION] = "{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"thumbs:3\",\"name\":\"run-1\","
-                                  "\"input\":{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\"},\"requestId\":\"req-1\"}",
-        [PROTO_STOP_EXECUTION] = "{\"v\":1,\"type\":\"StopExecution\",\"executionId\":\"e1\",\"error\":\"User.Stop\","
-                                 "\"cause\":\"because\",\"requestId\":\"r\"}",
-        [PROTO_TASK] = "{\"v\":1,\"type\":\"Task\",\"executionId\":\"e1\",\"executionName\":\"run-1\","
-                       "\"stateMachine\":\"thumbs\",\"state\":\"Resize\",\"taskId\":\"t1\",\"attempt\":2,"
-                       "\"resource\":\"arn:aws:lambda:us-east-1:1:function:resize\",\"operation\":\"image.resize\","
-                       "\"input\":{\"width\":100},\"deadlineMs\":1700000000000,\"heartbeatSeconds\":30,"
-                       "\"taskToken\":\"tok\",\"dispatchedAtMs\":1699999999000}",
-        [PROTO_TASK_SUCCEEDED] = "{\"v\":1,\"type\":\"TaskSucceeded\",\"executionId\":\"e1\",\"taskId\":\"t1\","
-                                 "\"attempt\":0,\"output\":[1,\"a\",null],\"workerId\":\"w1\",\"startedAtMs\":5,"
-                                 "\"finishedAtMs\":9}",
-        [PROTO_TASK_FAILED] = "{\"v\":1,\"type\":\"TaskFailed\",\"executionId\":\"e1\",\"taskId\":\"t1\",\"attempt\":1,"
-                              "\"error\":\"Image.Invalid\",\"cause\":\"not a JPEG\",\"workerId\":\"w1\"}",
-        [PROTO_TASK_HEARTBEAT] = "{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e1\",\"taskId\":\"t1\","
-                                 "\"attempt\":1,\"workerId\":\"w1\"}",
-        [PROTO_SEND_TASK_SUCCESS] = "{\"v\":1,\"type\":\"SendTaskSuccess\",\"taskToken\":\"tok\",\"output\":\"ok\","
-                                    "\"requestId\":\"r\"}",
-        [PROTO_SEND_TASK_FAILURE] = "{\"v\":1,\"type\":\"SendTaskFailure\",\"taskToken\":\"tok\",\"error\":\"E\","
-                                    "\"cause\":\"c\",\"requestId\":\"r\"}",
-        [PROTO_SEND_TASK_HEARTBEAT] = "{\"v\":1,\"type\":\"SendTaskHeartbeat\",\"taskToken\":\"tok\",\"requestId\":\"r\"}",
-        [PROTO_TIMER_FIRED] = "{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"e1\",\"timerId\":\"wait:7\"}",
+        [PROTO_START_EXECUTION] =
+                "{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"thumbs:3\",\"name\":\"run-1\","
+                "\"input\":{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\"},\"requestId\":\"req-1\"}",
+        [PROTO_STOP_EXECUTION] =
+                "{\"v\":1,\"type\":\"StopExecution\",\"executionId\":\"e1\",\"error\":\"User.Stop\","
+                "\"cause\":\"because\",\"requestId\":\"r\"}",
+        [PROTO_TASK] =
+                "{\"v\":1,\"type\":\"Task\",\"executionId\":\"e1\",\"executionName\":\"run-1\","
+                "\"stateMachine\":\"thumbs\",\"state\":\"Resize\",\"taskId\":\"t1\",\"attempt\":2,"
+                "\"resource\":\"arn:aws:lambda:us-east-1:1:function:resize\",\"operation\":\"image.resize\","
+                "\"input\":{\"width\":100},\"deadlineMs\":1700000000000,\"heartbeatSeconds\":30,"
+                "\"taskToken\":\"tok\",\"dispatchedAtMs\":1699999999000}",
+        [PROTO_TASK_SUCCEEDED] =
+                "{\"v\":1,\"type\":\"TaskSucceeded\",\"executionId\":\"e1\",\"taskId\":\"t1\","
+                "\"attempt\":0,\"output\":[1,\"a\",null],\"workerId\":\"w1\",\"startedAtMs\":5,"
+                "\"finishedAtMs\":9}",
+        [PROTO_TASK_FAILED] =
+                "{\"v\":1,\"type\":\"TaskFailed\",\"executionId\":\"e1\",\"taskId\":\"t1\",\"attempt\":1,"
+                "\"error\":\"Image.Invalid\",\"cause\":\"not a JPEG\",\"workerId\":\"w1\"}",
+        [PROTO_TASK_HEARTBEAT] =
+                "{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e1\",\"taskId\":\"t1\","
+                "\"attempt\":1,\"workerId\":\"w1\"}",
+        [PROTO_SEND_TASK_SUCCESS] =
+                "{\"v\":1,\"type\":\"SendTaskSuccess\",\"taskToken\":\"tok\",\"output\":\"ok\","
+                "\"requestId\":\"r\"}",
+        [PROTO_SEND_TASK_FAILURE] =
+                "{\"v\":1,\"type\":\"SendTaskFailure\",\"taskToken\":\"tok\",\"error\":\"E\","
+                "\"cause\":\"c\",\"requestId\":\"r\"}",
+        [PROTO_SEND_TASK_HEARTBEAT] =
+                "{\"v\":1,\"type\":\"SendTaskHeartbeat\",\"taskToken\":\"tok\",\"requestId\":\"r\"}",
+        [PROTO_TIMER_FIRED] =
+                "{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"e1\",\"timerId\":\"wait:7\"}",
         [PROTO_EXECUTION_STATUS_CHANGED] =
                 "{\"v\":1,\"type\":\"ExecutionStatusChanged\",\"id\":\"e1#FAILED\",\"executionId\":\"e1\","
-                "\"executionName\":\"run-1\",\"stateMachine\":\"thumbs\",\"status\":\"FAILED\",\"startDate\":1,"
+                "\"executionName\":\"run-1\",\"stateMachine\":\"thumbs\",\"status\":\"FAILED\","
+                "\"startDate\":1,"
                 "\"stopDate\":2,\"output\":{\"x\":1},\"error\":\"States.Timeout\",\"cause\":\"slow\"}",
         [PROTO_NOTIFICATION] = "{\"v\":1,\"type\":\"Notification\",\"id\":\"n1\",\"executionId\":\"e1\","
                                "\"message\":\"done\"}",
-        [PROTO_DEAD_LETTER] = "{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"not JSON\",\"topic\":\"imgflow.events\","
-                              "\"partition\":3,\"offset\":42,\"key\":\"e1\",\"payload\":\"{oops\","
-                              "\"payloadLength\":5}",
+        [PROTO_DEAD_LETTER] =
+                "{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"not JSON\",\"topic\":\"imgflow.events\","
+                "\"partition\":3,\"offset\":42,\"key\":\"e1\",\"payload\":\"{oops\","
+                "\"payloadLength\":5}",
 };
 
 static void *xmalloc(size_t n) {
@@ -61,20 +73,20 @@ static int decode_str(const char *s, ProtoMessage **ret, char **ret_reason) {
 }
 
 /* Decodes s, expects failure r with a reason containing `want`. */
-#define ASSERT_REJECTS(s, r, want)                                                \
-        do {                                                                      \
-                ProtoMessage *m_ = NULL;                                          \
-                char *why_ = NULL;                                                \
-                int rr_ = decode_str((s), &m_, &why_);                            \
-                if (rr_ != (r) || !why_ || !strstr(why_, (want))) {               \
-                        fprintf(stderr, "  input: %.200s\n  r=%d reason=%s\n", (s), rr_, \
-                                why_ ? why_ : "(null)");                          \
-                        free(why_);                                               \
-                        proto_message_free(m_);                                   \
-                        TEST_FAIL_("expected %s with reason containing \"%s\"", #r, (want)); \
-                }                                                                 \
-                ASSERT_NULL(m_);                                                  \
-                free(why_);                                                       \
+#define ASSERT_REJECTS(s, r, want)                                                                          \
+        do {                                                                                                \
+                ProtoMessage *m_ = NULL;                                                                    \
+                char *why_ = NULL;                                                                          \
+                int rr_ = decode_str((s), &m_, &why_);                                                      \
+                if (rr_ != (r) || !why_ || !strstr(why_, (want))) {                                         \
+                        fprintf(stderr, "  input: %.200s\n  r=%d reason=%s\n", (s), rr_,                    \
+                                why_ ? why_ : "(null)");                                                    \
+                        free(why_);                                                                         \
+                        proto_message_free(m_);                                                             \
+                        TEST_FAIL_("expected %s with reason containing \"%s\"", #r, (want));                \
+                }                                                                                           \
+                ASSERT_NULL(m_);                                                                            \
+                free(why_);                                                                                 \
         } while (0)
 
 TEST(examples_roundtrip_json) {
@@ -150,7 +162,7 @@ TEST(roundtrip_structs) {
         size_t len;
         ProtoMessage *m = NULL;
 
-        ProtoStartExecution se = { .state_machine = "thumbs", .input = input };
+        ProtoStartExecution se = {.state_machine = "thumbs", .input = input};
         ASSERT_INT_EQ(proto_encode_start_execution(&se, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
         ASSERT_INT_EQ(m->type, PROTO_START_EXECUTION);
@@ -167,19 +179,27 @@ TEST(roundtrip_structs) {
         ASSERT_INT_EQ(proto_encode_start_execution(&se, NULL, &buf, &len), 0);
         ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"thumbs\",\"input\":{}}");
         free(buf);
-        ASSERT_INT_EQ(decode_str("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"s\"}", &m, NULL), 0);
+        ASSERT_INT_EQ(decode_str("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"s\"}", &m, NULL),
+                      0);
         ASSERT_JSON_EQ(m->start_execution.input, "{}");
         m = proto_message_free(m);
 
-        ProtoStopExecution st = { .execution_id = "e9" };
+        ProtoStopExecution st = {.execution_id = "e9"};
         ASSERT_INT_EQ(proto_encode_stop_execution(&st, NULL, &buf, &len), 0);
         ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"StopExecution\",\"executionId\":\"e9\"}");
         free(buf);
 
         ProtoTask t = {
-                .execution_id = "e1", .execution_name = "n", .state_machine = "sm", .state = "S",
-                .task_id = "t", .attempt = 0, .resource = "r", .operation = "image.resize",
-                .input = input, .dispatched_at_ms = 7,
+                .execution_id = "e1",
+                .execution_name = "n",
+                .state_machine = "sm",
+                .state = "S",
+                .task_id = "t",
+                .attempt = 0,
+                .resource = "r",
+                .operation = "image.resize",
+                .input = input,
+                .dispatched_at_ms = 7,
         };
         ASSERT_INT_EQ(proto_encode_task(&t, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
@@ -194,7 +214,7 @@ TEST(roundtrip_structs) {
         m = proto_message_free(m);
         free(buf);
 
-        ProtoTaskSucceeded ts = { .execution_id = "e", .task_id = "t", .attempt = 3, .output = json_null() };
+        ProtoTaskSucceeded ts = {.execution_id = "e", .task_id = "t", .attempt = 3, .output = json_null()};
         ASSERT_INT_EQ(proto_encode_task_succeeded(&ts, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
         ASSERT_INT_EQ(m->task_succeeded.attempt, 3);
@@ -203,7 +223,8 @@ TEST(roundtrip_structs) {
         m = proto_message_free(m);
         free(buf);
 
-        ProtoTaskFailed tf = { .execution_id = "e", .task_id = "t", .attempt = 1, .error = "Image.Invalid", .cause = "" };
+        ProtoTaskFailed tf = {
+                .execution_id = "e", .task_id = "t", .attempt = 1, .error = "Image.Invalid", .cause = ""};
         ASSERT_INT_EQ(proto_encode_task_failed(&tf, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
         ASSERT_STR_EQ(m->task_failed.error, "Image.Invalid");
@@ -211,38 +232,46 @@ TEST(roundtrip_structs) {
         m = proto_message_free(m);
         free(buf);
 
-        ProtoTaskHeartbeat th = { .execution_id = "e", .task_id = "t", .attempt = 1, .worker_id = "w" };
+        ProtoTaskHeartbeat th = {.execution_id = "e", .task_id = "t", .attempt = 1, .worker_id = "w"};
         ASSERT_INT_EQ(proto_encode_task_heartbeat(&th, NULL, &buf, &len), 0);
-        ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":1,"
-                           "\"workerId\":\"w\"}");
+        ASSERT_STR_EQ(
+                buf,
+                "{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":1,"
+                "\"workerId\":\"w\"}");
         free(buf);
 
-        ProtoSendTaskSuccess ss = { .task_token = "tok", .output = input };
+        ProtoSendTaskSuccess ss = {.task_token = "tok", .output = input};
         ASSERT_INT_EQ(proto_encode_send_task_success(&ss, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
         ASSERT_TRUE(json_equal(m->send_task_success.output, input));
         m = proto_message_free(m);
         free(buf);
 
-        ProtoSendTaskFailure sf = { .task_token = "tok" };
+        ProtoSendTaskFailure sf = {.task_token = "tok"};
         ASSERT_INT_EQ(proto_encode_send_task_failure(&sf, NULL, &buf, &len), 0);
         ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"SendTaskFailure\",\"taskToken\":\"tok\"}");
         free(buf);
 
-        ProtoSendTaskHeartbeat sh = { .task_token = "tok", .request_id = "r" };
+        ProtoSendTaskHeartbeat sh = {.task_token = "tok", .request_id = "r"};
         ASSERT_INT_EQ(proto_encode_send_task_heartbeat(&sh, NULL, &buf, &len), 0);
-        ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"SendTaskHeartbeat\",\"taskToken\":\"tok\",\"requestId\":\"r\"}");
+        ASSERT_STR_EQ(buf,
+                      "{\"v\":1,\"type\":\"SendTaskHeartbeat\",\"taskToken\":\"tok\",\"requestId\":\"r\"}");
         free(buf);
 
-        ProtoTimerFired tm = { .execution_id = "e", .timer_id = "x" };
+        ProtoTimerFired tm = {.execution_id = "e", .timer_id = "x"};
         ASSERT_INT_EQ(proto_encode_timer_fired(&tm, NULL, &buf, &len), 0);
         ASSERT_STR_EQ(buf, "{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"x\"}");
         free(buf);
 
         /* The dedup id is computed when not given. */
         ProtoExecutionStatusChanged esc = {
-                .execution_id = "e1", .execution_name = "n", .state_machine = "sm", .status = "SUCCEEDED",
-                .start_date = 10, .stop_date = 20, .output = input,
+                .execution_id = "e1",
+                .execution_name = "n",
+                .state_machine = "sm",
+                .status = "SUCCEEDED",
+                .start_date = 10,
+                .stop_date = 20,
+                .output = input,
         };
         ASSERT_INT_EQ(proto_encode_execution_status_changed(&esc, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
@@ -257,18 +286,20 @@ TEST(roundtrip_structs) {
         /* Notification: free-form members pass through. */
         {
                 json_t *body = json_pack("{s:s, s:i, s:s}", "subject", "done", "v", 7, "id", "ignored");
-                ProtoNotification n = { .id = "n-1", .execution_id = "e1", .body = body };
+                ProtoNotification n = {.id = "n-1", .execution_id = "e1", .body = body};
                 ASSERT_INT_EQ(proto_encode_notification(&n, NULL, &buf, &len), 0);
                 ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
-                ASSERT_JSON_EQ(m->root, "{\"v\":1,\"type\":\"Notification\",\"subject\":\"done\",\"id\":\"n-1\","
-                                        "\"executionId\":\"e1\"}");
+                ASSERT_JSON_EQ(m->root,
+                               "{\"v\":1,\"type\":\"Notification\",\"subject\":\"done\",\"id\":\"n-1\","
+                               "\"executionId\":\"e1\"}");
                 ASSERT_TRUE(m->notification.body == m->root);
                 m = proto_message_free(m);
                 free(buf);
                 json_decref(body);
         }
 
-        ProtoDeadLetter dl = { .reason = "r", .topic = "t", .partition = -1, .offset = -1001, .payload_base64 = "AA==" };
+        ProtoDeadLetter dl = {
+                .reason = "r", .topic = "t", .partition = -1, .offset = -1001, .payload_base64 = "AA=="};
         ASSERT_INT_EQ(proto_encode_dead_letter_message(&dl, NULL, &buf, &len), 0);
         ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
         ASSERT_INT_EQ(m->dead_letter.partition, -1);
@@ -295,14 +326,16 @@ TEST(reject_not_json) {
         ASSERT_REJECTS("{'v':1}", -EBADMSG, "not JSON");
         ASSERT_REJECTS("{\"v\":1} trailing", -EBADMSG, "not JSON");
         ASSERT_REJECTS("\xff\xfe", -EBADMSG, "not JSON");
-        ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"a\\u0000b\",\"timerId\":\"t\"}", -EBADMSG,
-                       "not JSON");
+        ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"a\\u0000b\",\"timerId\":\"t\"}",
+                       -EBADMSG, "not JSON");
         /* Duplicate keys are ambiguous: refused. */
-        ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"a\",\"executionId\":\"b\",\"timerId\":\"t\"}",
+        ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"a\",\"executionId\":\"b\","
+                       "\"timerId\":\"t\"}",
                        -EBADMSG, "not JSON");
         /* Not NUL-terminated input is fine: only len bytes are read. */
         {
-                const char s[] = "{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}XXXX";
+                const char s[] =
+                        "{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}XXXX";
                 ProtoMessage *m = NULL;
                 ASSERT_INT_EQ(proto_decode(s, strlen(s) - 4, NULL, &m, NULL), 0);
                 proto_message_free(m);
@@ -319,14 +352,14 @@ TEST(reject_not_object) {
 TEST(reject_version) {
         ASSERT_REJECTS("{\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}", -EBADMSG,
                        "missing field 'v'");
-        ASSERT_REJECTS("{\"v\":\"1\",\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}", -EBADMSG,
-                       "field 'v': expected integer");
-        ASSERT_REJECTS("{\"v\":1.0,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}", -EBADMSG,
-                       "field 'v': expected integer");
-        ASSERT_REJECTS("{\"v\":2,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}", -EPROTONOSUPPORT,
-                       "unsupported version 2");
-        ASSERT_REJECTS("{\"v\":0,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}", -EPROTONOSUPPORT,
-                       "unsupported version 0");
+        ASSERT_REJECTS("{\"v\":\"1\",\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}",
+                       -EBADMSG, "field 'v': expected integer");
+        ASSERT_REJECTS("{\"v\":1.0,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}",
+                       -EBADMSG, "field 'v': expected integer");
+        ASSERT_REJECTS("{\"v\":2,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}",
+                       -EPROTONOSUPPORT, "unsupported version 2");
+        ASSERT_REJECTS("{\"v\":0,\"type\":\"TimerFired\",\"executionId\":\"e\",\"timerId\":\"t\"}",
+                       -EPROTONOSUPPORT, "unsupported version 0");
 }
 
 TEST(reject_type) {
@@ -430,16 +463,19 @@ TEST(reject_missing_and_wrong_types_every_type) {
 TEST(reject_field_values) {
         ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"\",\"timerId\":\"t\"}", -EBADMSG,
                        "field 'executionId': must not be empty");
-        ASSERT_REJECTS("{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":-1}",
-                       -EBADMSG, "field 'attempt': must be >= 0");
+        ASSERT_REJECTS(
+                "{\"v\":1,\"type\":\"TaskHeartbeat\",\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":-1}",
+                -EBADMSG, "field 'attempt': must be >= 0");
         ASSERT_REJECTS("{\"v\":1,\"type\":\"ExecutionStatusChanged\",\"id\":\"e#X\",\"executionId\":\"e\","
                        "\"executionName\":\"n\",\"stateMachine\":\"s\",\"status\":\"DONE\",\"startDate\":1}",
-                       -EBADMSG, "field 'status': must be one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED");
+                       -EBADMSG,
+                       "field 'status': must be one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED");
         ASSERT_REJECTS("{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
-                       "\"offset\":0}", -EBADMSG, "exactly one of 'payload' and 'payloadBase64'");
+                       "\"offset\":0}",
+                       -EBADMSG, "exactly one of 'payload' and 'payloadBase64'");
         ASSERT_REJECTS("{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
-                       "\"offset\":0,\"payload\":\"\",\"payloadBase64\":\"\"}", -EBADMSG,
-                       "exactly one of 'payload' and 'payloadBase64'");
+                       "\"offset\":0,\"payload\":\"\",\"payloadBase64\":\"\"}",
+                       -EBADMSG, "exactly one of 'payload' and 'payloadBase64'");
 }
 
 TEST(optional_null_and_unknown_fields) {
@@ -447,7 +483,9 @@ TEST(optional_null_and_unknown_fields) {
 
         /* null in an optional field means absent; unknown fields are ignored. */
         ASSERT_INT_EQ(decode_str("{\"v\":1,\"type\":\"StopExecution\",\"executionId\":\"e\",\"error\":null,"
-                                 "\"futureField\":{\"a\":1}}", &m, NULL), 0);
+                                 "\"futureField\":{\"a\":1}}",
+                                 &m, NULL),
+                      0);
         ASSERT_NULL(m->stop_execution.error);
         ASSERT_STR_EQ(m->stop_execution.execution_id, "e");
         proto_message_free(m);
@@ -481,7 +519,7 @@ TEST(reject_string_too_long) {
 
         /* The encoder refuses it too. */
         {
-                ProtoTimerFired tm = { .execution_id = "e", .timer_id = id };
+                ProtoTimerFired tm = {.execution_id = "e", .timer_id = id};
                 char *buf = NULL;
                 size_t len;
                 id[PROTO_MAX_ID_BYTES] = 'a';
@@ -507,7 +545,7 @@ TEST(reject_over_payload_limit) {
         size_t n = PROTO_MAX_PAYLOAD_BYTES_DEFAULT + 1;
         char *big = xmalloc(n + 1), *why = NULL;
         ProtoMessage *m = NULL;
-        ProtoLimits small = { .max_payload_bytes = 64 };
+        ProtoLimits small = {.max_payload_bytes = 64};
         int k;
 
         /* A valid message whose "input" makes it one byte too big. */
@@ -526,15 +564,16 @@ TEST(reject_over_payload_limit) {
         m = proto_message_free(m);
 
         /* Configurable. */
-        ASSERT_INT_EQ(proto_decode(examples[PROTO_TASK], strlen(examples[PROTO_TASK]), &small, &m, &why), -E2BIG);
+        ASSERT_INT_EQ(proto_decode(examples[PROTO_TASK], strlen(examples[PROTO_TASK]), &small, &m, &why),
+                      -E2BIG);
         ASSERT_TRUE(strstr(why, "over the limit of 64") != NULL);
         free(why);
         free(big);
 
         /* The encoder refuses a message over the limit. */
         {
-                ProtoTimerFired tm = { .execution_id = "e", .timer_id = "t" };
-                ProtoLimits tiny = { .max_payload_bytes = 20 };
+                ProtoTimerFired tm = {.execution_id = "e", .timer_id = "t"};
+                ProtoLimits tiny = {.max_payload_bytes = 20};
                 char *buf = NULL;
                 size_t len;
                 ASSERT_INT_EQ(proto_encode_timer_fired(&tm, &tiny, &buf, &len), -E2BIG);
@@ -636,7 +675,7 @@ TEST(reject_deep_nesting) {
                         json_array_append_new(cur, c);
                         cur = c;
                 }
-                ProtoSendTaskSuccess ss = { .task_token = "t", .output = deep };
+                ProtoSendTaskSuccess ss = {.task_token = "t", .output = deep};
                 ASSERT_INT_EQ(proto_encode_send_task_success(&ss, NULL, &buf, &len), -E2BIG);
                 ASSERT_NULL(buf);
                 json_decref(deep);
@@ -647,24 +686,27 @@ TEST(encode_rejects_invalid) {
         char *buf = NULL;
         size_t len;
 
-        ProtoTimerFired tm = { .execution_id = "e" };
+        ProtoTimerFired tm = {.execution_id = "e"};
         ASSERT_INT_EQ(proto_encode_timer_fired(&tm, NULL, &buf, &len), -EINVAL);
         tm.timer_id = "\xff";
         ASSERT_INT_EQ(proto_encode_timer_fired(&tm, NULL, &buf, &len), -EINVAL);
         tm.timer_id = "";
         ASSERT_INT_EQ(proto_encode_timer_fired(&tm, NULL, &buf, &len), -EINVAL);
 
-        ProtoTaskSucceeded ts = { .execution_id = "e", .task_id = "t" };
+        ProtoTaskSucceeded ts = {.execution_id = "e", .task_id = "t"};
         ASSERT_INT_EQ(proto_encode_task_succeeded(&ts, NULL, &buf, &len), -EINVAL); /* no output */
 
-        ProtoExecutionStatusChanged esc = { .execution_id = "e", .execution_name = "n", .state_machine = "s",
-                                            .status = "DONE", .start_date = 1 };
+        ProtoExecutionStatusChanged esc = {.execution_id = "e",
+                                           .execution_name = "n",
+                                           .state_machine = "s",
+                                           .status = "DONE",
+                                           .start_date = 1};
         ASSERT_INT_EQ(proto_encode_execution_status_changed(&esc, NULL, &buf, &len), -EINVAL);
 
-        ProtoDeadLetter dl = { .reason = "r", .topic = "t", .payload = "a", .payload_base64 = "YQ==" };
+        ProtoDeadLetter dl = {.reason = "r", .topic = "t", .payload = "a", .payload_base64 = "YQ=="};
         ASSERT_INT_EQ(proto_encode_dead_letter_message(&dl, NULL, &buf, &len), -EINVAL);
 
-        ProtoMessage bad = { .type = _PROTO_TYPE_MAX };
+        ProtoMessage bad = {.type = _PROTO_TYPE_MAX};
         ASSERT_INT_EQ(proto_encode(&bad, NULL, &buf, &len), -EINVAL);
         ASSERT_NULL(buf);
 }
@@ -684,14 +726,17 @@ TEST(dead_letter_text) {
         size_t len;
         ProtoMessage *m;
 
-        ASSERT_INT_EQ(proto_encode_dead_letter("not JSON: x", "imgflow.events", 2, 77, "exec-1", 6, "{nope", 5, &buf,
-                                               &len), 0);
+        ASSERT_INT_EQ(proto_encode_dead_letter("not JSON: x", "imgflow.events", 2, 77, "exec-1", 6, "{nope",
+                                               5, &buf, &len),
+                      0);
         m = decode_dlq(buf, len);
         ASSERT_NOT_NULL(m);
         ASSERT_INT_EQ(m->type, PROTO_DEAD_LETTER);
-        ASSERT_JSON_EQ(m->root, "{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"not JSON: x\",\"topic\":\"imgflow.events\","
-                                "\"partition\":2,\"offset\":77,\"key\":\"exec-1\",\"payload\":\"{nope\","
-                                "\"payloadLength\":5}");
+        ASSERT_JSON_EQ(
+                m->root,
+                "{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"not JSON: x\",\"topic\":\"imgflow.events\","
+                "\"partition\":2,\"offset\":77,\"key\":\"exec-1\",\"payload\":\"{nope\","
+                "\"payloadLength\":5}");
         ASSERT_STR_EQ(proto_message_key(m), "exec-1");
         proto_message_free(m);
         free(buf);
@@ -712,7 +757,8 @@ TEST(dead_letter_binary_and_hostile) {
         ProtoMessage *m;
 
         /* Not UTF-8 (and a NUL): base64, for both key and payload. */
-        ASSERT_INT_EQ(proto_encode_dead_letter("bad \xff reason", "t\xc3", 0, 1, "k\xff", 2, "hello\xff", 6, &buf, &len),
+        ASSERT_INT_EQ(proto_encode_dead_letter("bad \xff reason", "t\xc3", 0, 1, "k\xff", 2, "hello\xff", 6,
+                                               &buf, &len),
                       0);
         m = decode_dlq(buf, len);
         ASSERT_NOT_NULL(m);
@@ -742,7 +788,9 @@ TEST(dead_letter_truncated) {
         /* Text: cut to 64 KiB, and not inside a UTF-8 sequence. */
         for (size_t i = 0; i < n; i += 2)
                 memcpy(payload + i, "\xc3\xa9", 2); /* é */
-        ASSERT_INT_EQ(proto_encode_dead_letter("too big", "imgflow.jobs", 0, 5, NULL, 0, payload, n, &buf, &len), 0);
+        ASSERT_INT_EQ(
+                proto_encode_dead_letter("too big", "imgflow.jobs", 0, 5, NULL, 0, payload, n, &buf, &len),
+                0);
         ASSERT_TRUE(len <= PROTO_MAX_PAYLOAD_BYTES_DEFAULT);
         m = decode_dlq(buf, len);
         ASSERT_NOT_NULL(m);
@@ -756,7 +804,9 @@ TEST(dead_letter_truncated) {
         payload[0] = 'x';
         for (size_t i = 1; i + 1 < n; i += 2)
                 memcpy(payload + i, "\xc3\xa9", 2);
-        ASSERT_INT_EQ(proto_encode_dead_letter("too big", "imgflow.jobs", 0, 5, NULL, 0, payload, n, &buf, &len), 0);
+        ASSERT_INT_EQ(
+                proto_encode_dead_letter("too big", "imgflow.jobs", 0, 5, NULL, 0, payload, n, &buf, &len),
+                0);
         m = decode_dlq(buf, len);
         ASSERT_NOT_NULL(m);
         ASSERT_TRUE(m->dead_letter.payload != NULL);
@@ -801,7 +851,9 @@ TEST(dead_letter_of_rejected_message) {
         size_t len;
 
         ASSERT_INT_EQ(decode_str(bad, &m, &why), -EPROTONOSUPPORT);
-        ASSERT_INT_EQ(proto_encode_dead_letter(why, "imgflow.tasks", 1, 9, "e", 1, bad, strlen(bad), &buf, &len), 0);
+        ASSERT_INT_EQ(
+                proto_encode_dead_letter(why, "imgflow.tasks", 1, 9, "e", 1, bad, strlen(bad), &buf, &len),
+                0);
         m = decode_dlq(buf, len);
         ASSERT_NOT_NULL(m);
         ASSERT_STR_EQ(m->dead_letter.reason, why);
