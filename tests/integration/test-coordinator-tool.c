@@ -13,6 +13,10 @@
  *        prints the stored response (compact, sorted keys)
  *   test-coordinator-tool PORT wait-all TIMEOUT_SEC EXEC_ID...
  *        waits until none is RUNNING; prints "<status> <id>" per execution
+ *   test-coordinator-tool PORT start-no-dispatch SM NAME INPUT
+ *        starts an execution in the store exactly as the coordinator does
+ *        (apply_start + exec_commit) but produces nothing: what a
+ *        coordinator killed between its commit and the dispatch leaves
  */
 
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "store.h"
 
 static char *read_file(const char *path) {
@@ -82,6 +87,32 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 printf("%u\n", v);
+                free(text);
+                return 0;
+        }
+
+        if (strcmp(argv[2], "start-no-dispatch") == 0 && argc == 6) {
+                char *text = NULL;
+                unsigned v = 0;
+                AslMachine *m = NULL;
+                AslDiag d = {};
+                AslError err = {};
+                AslEnv env = { .now_ms = (int64_t) time(NULL) * 1000 };
+                ApplyConfig cfg = {};
+                StoreCommit *commit = NULL;
+                StoreCommitResult res;
+                json_t *input = json_loads(argv[5], 0, NULL);
+
+                if (store_sm_get_definition(c, argv[3], 0, &text, &v) < 0 ||
+                    asl_machine_parse(text, strlen(text), &m, &d) < 0)
+                        return 1;
+                r = apply_start(&cfg, m, argv[3], v, argv[4], input, NULL, &env, &commit, &err);
+                if (r < 0 || store_commit_sync(c, commit, &res) < 0 || res.outcome != STORE_COMMIT_OK)
+                        return 1;
+                printf("%s\n", commit->exec_id);
+                store_commit_free(commit);
+                asl_machine_free(m);
+                json_decref(input);
                 free(text);
                 return 0;
         }

@@ -78,6 +78,9 @@ bootstrap.servers = $BOOT
 topic.metadata.refresh.interval.ms = 1000
 [kafka.producer]
 linger.ms = 1
+[kafka.consumer]
+session.timeout.ms = 6000
+heartbeat.interval.ms = 500
 [resources]
 AddNumbers = add
 EOF
@@ -108,6 +111,7 @@ job() { # name sm input [requestId]
 
 expect() { # execId expected-line timeout
         local got
+        echo "$(date +%T) waiting for $1"
         got=$("$TOOL" "$RPORT" wait "$1" "${3:-30}")
         if [ "$got" = "$2" ]; then ok "$1: $got"; else fail "$1: got '$got', expected '$2'"; fi
 }
@@ -159,6 +163,7 @@ case "$resp" in
 *) fail "same name, other input: $resp" ;;
 esac
 
+echo "$(date +%T) dead letters"
 # The dead letter.
 dlq=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -c 1 -e 2>/dev/null)
 case "$dlq" in
@@ -182,19 +187,31 @@ sleep 1.5
 kill -9 "$COORD_PID"
 wait "$COORD_PID" 2>/dev/null
 COORD_PID=
-echo "coordinator killed; restarting"
+echo "$(date +%T) coordinator killed; restarting"
 start_coordinator
 out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
 good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
 [ "$good" = 50 ] && ok "50 executions finished after a SIGKILL" || { fail "after SIGKILL: $good of 50"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
 
 # Graceful stop.
-kill -TERM "$COORD_PID"
-for _ in $(seq 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$COORD_PID" 2>/dev/null; then fail "coordinator did not stop on SIGTERM"; else
-        wait "$COORD_PID"; rc=$?; COORD_PID=
-        [ $rc = 0 ] && ok "SIGTERM: clean exit" || fail "SIGTERM exit code $rc"
-fi
+stop_coordinator() {
+        kill -TERM "$COORD_PID"
+        for _ in $(seq 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$COORD_PID" 2>/dev/null; then fail "coordinator did not stop on SIGTERM"; else
+                wait "$COORD_PID"; rc=$?; COORD_PID=
+                [ $rc = 0 ] && ok "SIGTERM: clean exit" || fail "SIGTERM exit code $rc"
+        fi
+}
+stop_coordinator
+
+# Committed but never dispatched (the coordinator died between its commit
+# and the broker's acknowledgement): the outbox sweeper sends the task.
+"$TOOL" "$RPORT" start-no-dispatch retry-catch lost '{"failTimes":0}' >/dev/null || fail "start-no-dispatch"
+start_coordinator
+expect retry-catch:lost 'SUCCEEDED {"ok":0}' 60
+grep -q "Re-sending unacknowledged task:" "$TMP/coordinator.log" && ok "outbox sweeper re-sent the task" ||
+        fail "no re-send in the log"
+stop_coordinator
 
 if [ $FAILS -gt 0 ]; then
         echo "--- coordinator log (tail) ---"; tail -40 "$TMP/coordinator.log"
