@@ -14,7 +14,9 @@
 #            0, STOPPING=1 arrives.
 #   phase 3  a new worker in the same group: the queued task (handed back, not
 #            committed) runs now; nothing committed runs twice (no duplicate
-#            events or dead letters).
+#            events or dead letters); 12 tasks on 2 threads pause and resume
+#            the consumer (backpressure) and all finish.
+#   metrics  the Prometheus endpoint counts tasks by operation and result.
 #
 #   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
 # Kills only the processes it started, by pid; every wait is bounded.
@@ -86,6 +88,7 @@ log_level = debug
 [worker]
 heartbeat_interval = 10s
 shutdown_timeout = 20s
+metrics_listen = 127.0.0.1:0
 [kafka]
 bootstrap.servers = $BS
 topic.metadata.refresh.interval.ms = 1000
@@ -241,6 +244,25 @@ assert keyed["bad-3"]["reason"], keyed["bad-3"]
 print("phase 1: %d events, %d heartbeats, %d dead letters: ok" % (len(ev), len(hb), len(dlq)))
 EOF
 grep -q '^STATUS=.*tasks running, .* done, .* failed' "$T/notify.log" || fail "no STATUS= line"
+PORT=$(sed -n 's/.*Serving metrics on .* (port \([0-9]*\)).*/\1/p' "$T/worker.log" | head -1)
+[ -n "$PORT" ] || fail "no metrics port in the log"
+python3 - "$PORT" <<'EOF' || fail "metrics"
+import re, sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+def value(pattern):
+    m = re.search("^" + pattern + r" ([0-9.e+]+)$", text, re.M)
+    assert m, "missing: " + pattern
+    return float(m.group(1))
+assert value(r'imgflow_worker_tasks_total\{operation="test.echo",result="succeeded"\}') == 1
+assert value(r'imgflow_worker_tasks_total\{operation="image.validate",result="failed"\}') == 1
+assert value(r'imgflow_worker_tasks_total\{operation="test.echo",result="expired"\}') == 1
+assert value(r'imgflow_worker_images_processed_total\{operation="image.resize"\}') == 1
+assert value(r'imgflow_worker_task_duration_seconds_count\{operation="test.sleep"\}') == 1
+assert value(r'imgflow_worker_dead_letters_total') == 3
+assert value(r'imgflow_worker_bytes_in_total\{operation="image.resize"\}') > 100
+assert value(r'imgflow_worker_bytes_out_total\{operation="image.resize"\}') > 50
+print("metrics: ok")
+EOF
 grep -q 'EXECUTION_ID=exec-3\|execution_id=exec-3' "$T/worker.log" || fail "no structured EXECUTION_ID in the log"
 
 # ---- phase 2: SIGTERM while tasks run
@@ -272,6 +294,22 @@ echo "phase 2: SIGTERM drained running tasks, exit 0: ok"
 # ---- phase 3: a new worker gets only what was handed back
 start_worker worker2.log
 wait_for 60 has_result t-queued || fail "the handed-back task was not run by the next worker"
+# Backpressure: 12 sleeps on 2 threads; more than 4 queued pauses the consumer.
+python3 - "$NOW" >"$T/tasks3.txt" <<'EOF'
+import json, sys
+for i in range(12):
+    m = {"v": 1, "type": "Task", "executionId": "exec-bp", "executionName": "bp",
+         "stateMachine": "pipeline", "state": "Sleep", "taskId": "t-bp-%d" % i, "attempt": 0,
+         "resource": "x", "operation": "test.sleep", "input": {"ms": 300}, "deadlineMs": 0,
+         "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
+    print("exec-bp|" + json.dumps(m))
+EOF
+produce imgflow.tasks <"$T/tasks3.txt"
+for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+        wait_for 30 has_result "t-bp-$i" || fail "no result for t-bp-$i"
+done
+grep -q 'tasks queued, paused consuming' "$T/worker2.log" || fail "the consumer never paused"
+grep -q 'tasks queued, resumed consuming' "$T/worker2.log" || fail "the consumer never resumed"
 sleep 2
 consume imgflow.events >"$T/events3.txt"
 consume imgflow.dlq >"$T/dlq3.txt"
