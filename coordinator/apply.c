@@ -298,15 +298,42 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         return 0;
 }
 
+/* A Task state with Resource arn:aws:states:::lambda:invoke gets the Invoke
+ * API's response in Step Functions, with the function's result under
+ * "Payload" (so definitions select "$.Payload..."). A worker answers with the
+ * bare result: wrap it. Callbacks by task token are passed on as sent.
+ * Returns a new reference, or NULL when ev needs no wrapping. */
+static json_t *lambda_invoke_response(json_t *doc, const AslEvent *ev) {
+        json_t *task;
+        const char *resource;
+
+        if (ev->type != ASL_EVENT_TASK_SUCCEEDED || ev->token || !ev->task_id || !ev->output)
+                return NULL;
+        task = json_object_get(json_object_get(doc, "tasks"), ev->task_id);
+        resource = jstr(task, "resource");
+        if (!resource || !streq(resource, "arn:aws:states:::lambda:invoke"))
+                return NULL;
+        return json_pack("{s:s, s:O, s:i}", "ExecutedVersion", "$LATEST", "Payload", ev->output,
+                         "StatusCode", 200);
+}
+
 int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 const char *exec_id, const AslEvent *ev, const char *request_id,
                 const AslEnv *env, StoreCommit **ret, AslError *err) {
         _cleanup_commit_ StoreCommit *c = NULL;
+        _cleanup_json_ json_t *invoke_response = NULL;
+        AslEvent wrapped;
         ApplyRun r;
         int k;
 
         if (!st->doc || !exec_id)
                 return -EINVAL;
+        invoke_response = lambda_invoke_response(st->doc, ev);
+        if (invoke_response) {
+                wrapped = *ev;
+                wrapped.output = invoke_response;
+                ev = &wrapped;
+        }
         if (st->status && *st->status && !streq(st->status, "RUNNING"))
                 return 1; /* finished: every late event is stale */
 
