@@ -61,17 +61,8 @@ static const char *exec_status(redisContext *c, const char *id, json_t **ret) {
         return json_string_value(json_object_get(j, "status"));
 }
 
-int main(int argc, char **argv) {
-        redisContext *c;
+static int run(redisContext *c, int argc, char **argv) {
         int r;
-
-        if (argc < 4)
-                return 2;
-        c = redisConnect("127.0.0.1", atoi(argv[1]));
-        if (!c || c->err) {
-                fprintf(stderr, "cannot connect to redis\n");
-                return 1;
-        }
 
         if (strcmp(argv[2], "register") == 0 && argc == 5) {
                 char *text = read_file(argv[4]);
@@ -81,13 +72,14 @@ int main(int argc, char **argv) {
                 if (!text)
                         return 1;
                 r = store_sm_create(c, argv[3], text, 0, &d, &v);
+                free(text);
                 if (r < 0) {
                         fprintf(stderr, "register %s: %s %s %s\n", argv[3], strerror(-r),
                                 d.n ? d.entries[0].pointer : "", d.n ? d.entries[0].message : "");
+                        asl_diag_clear(&d);
                         return 1;
                 }
                 printf("%u\n", v);
-                free(text);
                 return 0;
         }
 
@@ -103,18 +95,24 @@ int main(int argc, char **argv) {
                 StoreCommitResult res;
                 json_t *input = json_loads(argv[5], 0, NULL);
 
-                if (store_sm_get_definition(c, argv[3], 0, &text, &v) < 0 ||
-                    asl_machine_parse(text, strlen(text), &m, &d) < 0)
-                        return 1;
-                r = apply_start(&cfg, m, argv[3], v, argv[4], input, NULL, &env, &commit, &err);
-                if (r < 0 || store_commit_sync(c, commit, &res) < 0 || res.outcome != STORE_COMMIT_OK)
-                        return 1;
-                printf("%s\n", commit->exec_id);
+                r = store_sm_get_definition(c, argv[3], 0, &text, &v);
+                if (r >= 0)
+                        r = asl_machine_parse(text, strlen(text), &m, &d);
+                if (r >= 0)
+                        r = apply_start(&cfg, m, argv[3], v, argv[4], input, NULL, &env, &commit, &err);
+                if (r >= 0)
+                        r = store_commit_sync(c, commit, &res);
+                if (r >= 0 && res.outcome == STORE_COMMIT_OK)
+                        printf("%s\n", commit->exec_id);
+                else
+                        r = -EIO;
                 store_commit_free(commit);
                 asl_machine_free(m);
+                asl_diag_clear(&d);
+                asl_error_clear(&err);
                 json_decref(input);
                 free(text);
-                return 0;
+                return r < 0 ? 1 : 0;
         }
 
         if (strcmp(argv[2], "wait") == 0 && argc == 5) {
@@ -129,12 +127,16 @@ int main(int argc, char **argv) {
                                         o = json_object_get(j, "error");
                                 s = dump(o);
                                 printf("%s %s\n", st, s);
+                                if (json_object_get(j, "cause"))
+                                        fprintf(stderr, "%s: cause: %s\n", argv[3],
+                                                json_string_value(json_object_get(j, "cause")));
                                 free(s);
+                                json_decref(j);
                                 return 0;
                         }
                         json_decref(j);
                         if (now_sec() > deadline) {
-                                printf("TIMEOUT %s\n", st ? st : "MISSING");
+                                printf("TIMEOUT\n");
                                 return 1;
                         }
                         usleep(50 * 1000);
@@ -196,4 +198,20 @@ int main(int argc, char **argv) {
                 return 0;
         }
         return 2;
+}
+
+int main(int argc, char **argv) {
+        redisContext *c;
+        int r;
+
+        if (argc < 4)
+                return 2;
+        c = redisConnect("127.0.0.1", atoi(argv[1]));
+        if (!c || c->err) {
+                fprintf(stderr, "cannot connect to redis\n");
+                return 1;
+        }
+        r = run(c, argc, argv);
+        redisFree(c);
+        return r;
 }
