@@ -317,10 +317,61 @@ static json_t *lambda_invoke_response(json_t *doc, const AslEvent *ev) {
                          "StatusCode", 200);
 }
 
+/* Task tokens of the open tasks of doc: {task id: token}. New reference. */
+static json_t *open_task_tokens(json_t *doc) {
+        json_t *tokens = json_object(), *t;
+        const char *id;
+
+        json_object_foreach(json_object_get(doc, "tasks"), id, t)
+                if (jstr(t, "token"))
+                        json_object_set_new(tokens, id, json_string(jstr(t, "token")));
+        return tokens;
+}
+
+/* The task a TIMER_FIRED times out (task or heartbeat timeout), or NULL. Borrowed. */
+static const char *timed_out_task(json_t *doc, const AslEvent *ev) {
+        json_t *t;
+
+        if (ev->type != ASL_EVENT_TIMER_FIRED || !ev->timer_id)
+                return NULL;
+        t = json_object_get(json_object_get(doc, "timers"), ev->timer_id);
+        if (!jstr(t, "kind") || !(streq(jstr(t, "kind"), "timeout") || streq(jstr(t, "kind"), "heartbeat")))
+                return NULL;
+        return jstr(t, "task");
+}
+
+/* Every token of `before` whose task is no longer open gets a tombstone, so
+ * a late SendTask* is told TaskTimedOut or TaskDoesNotExist, not InvalidToken. */
+static void add_token_tombstones(const ApplyConfig *cfg, StoreCommit *c, json_t *before,
+                                 json_t *doc, const char *timed_out) {
+        json_t *tasks = json_object_get(doc, "tasks"), *token;
+        const char *id;
+
+        json_object_foreach(before, id, token)
+                if (!json_object_get(tasks, id))
+                        store_commit_add_token_tombstone(c, id, json_string_value(token),
+                                                         timed_out && streq(timed_out, id)
+                                                                 ? "TaskTimedOut" : "TaskDoesNotExist",
+                                                         cfg->retention_sec);
+}
+
+static const char *callback_response_type(AslEventType t) {
+        switch (t) {
+        case ASL_EVENT_TASK_SUCCEEDED:
+                return "SendTaskSuccessResponse";
+        case ASL_EVENT_TASK_FAILED:
+                return "SendTaskFailureResponse";
+        default:
+                return "SendTaskHeartbeatResponse";
+        }
+}
+
 int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 const char *exec_id, const AslEvent *ev, const char *request_id,
                 const AslEnv *env, StoreCommit **ret, AslError *err) {
         _cleanup_commit_ StoreCommit *c = NULL;
+        _cleanup_json_ json_t *tokens_before = NULL;
+        _cleanup_free_ char *timed_out = NULL;
         _cleanup_json_ json_t *invoke_response = NULL;
         AslEvent wrapped;
         ApplyRun r;
@@ -347,9 +398,13 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 .exec_id = exec_id, .name = st->name, .state_machine = st->state_machine,
                 .start_ms = st->start_ms,
         };
+        tokens_before = open_task_tokens(st->doc);
+        if (timed_out_task(st->doc, ev))
+                timed_out = asl_xstrdup(timed_out_task(st->doc, ev));
         k = run_event(&r, ev, err);
         if (k != 0)
                 return k;
+        add_token_tombstones(cfg, c, tokens_before, st->doc, timed_out);
 
         if (ev->task_id && (ev->type == ASL_EVENT_TASK_SUCCEEDED || ev->type == ASL_EVENT_TASK_FAILED)) {
                 _cleanup_free_ char *item = asl_xasprintf("task:%s", ev->task_id);
@@ -363,6 +418,12 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                                                         "type", "StopExecutionResponse", "requestId",
                                                         request_id, "ok", 1, "executionId", exec_id,
                                                         "stopDate", (json_int_t) env->now_ms);
+                store_commit_set_response(c, request_id, resp);
+        } else if (request_id && ev->token) {
+                /* SendTaskSuccess/Failure/Heartbeat by task token: accepted. */
+                _cleanup_json_ json_t *resp = json_pack("{s:i, s:s, s:s, s:b, s:s}", "v", 1, "type",
+                                                        callback_response_type(ev->type), "requestId",
+                                                        request_id, "ok", 1, "executionId", exec_id);
                 store_commit_set_response(c, request_id, resp);
         }
         *ret = TAKE_PTR(c);

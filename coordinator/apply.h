@@ -50,7 +50,8 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
  * Returns 0 and *ret (the commit, expected version st->version), 1 when the
  * event is stale or the execution already finished (nothing to write), or
  * a negative errno with err set (malformed event or document).
- * request_id: for StopExecution, the response to store.
+ * request_id: for StopExecution and SendTask* (events with a token), the
+ * response to store.
  */
 int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 const char *exec_id, const AslEvent *ev, const char *request_id,

@@ -403,6 +403,8 @@ static AslMachine *machine_add(Manager *m, const char *name, unsigned version, c
 }
 
 static void work_machine_ready(Work *w, AslMachine *machine);
+static bool message_is_callback(const ProtoMessage *msg);
+static void callback_refuse(Work *w, const char *error, const char *cause);
 
 static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
         Work *w = userdata;
@@ -669,6 +671,12 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
 
         AslEvent ev;
         const char *request_id = w->msg->type == PROTO_STOP_EXECUTION ? w->msg->stop_execution.request_id : NULL;
+        if (w->msg->type == PROTO_SEND_TASK_SUCCESS)
+                request_id = w->msg->send_task_success.request_id;
+        else if (w->msg->type == PROTO_SEND_TASK_FAILURE)
+                request_id = w->msg->send_task_failure.request_id;
+        else if (w->msg->type == PROTO_SEND_TASK_HEARTBEAT)
+                request_id = w->msg->send_task_heartbeat.request_id;
         if (!event_from_message(w, &ev)) {
                 work_finish(w);
                 return;
@@ -683,6 +691,8 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_respond(w, apply_error_response("StopExecutionResponse", NULL,
                                                              "ExecutionNotRunning", w->exec_id));
+                else if (message_is_callback(w->msg))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
                 return;
@@ -705,6 +715,8 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_respond(w, apply_error_response("StopExecutionResponse", NULL,
                                                              "ExecutionDoesNotExist", w->exec_id));
+                else if (message_is_callback(w->msg))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
                 return;
@@ -719,6 +731,8 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_respond(w, apply_error_response("StopExecutionResponse", NULL,
                                                              "ExecutionNotRunning", w->exec_id));
+                else if (message_is_callback(w->msg))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
                 return;
@@ -750,7 +764,34 @@ static void work_run(Work *w) {
 
 /* ---- tokens ---- */
 
+static const char *message_token(const ProtoMessage *msg);
+
+/* "SendTaskSuccessResponse", ... for the answer to a callback. */
+static const char *callback_response_type(const ProtoMessage *msg) {
+        switch (msg->type) {
+        case PROTO_SEND_TASK_SUCCESS:
+                return "SendTaskSuccessResponse";
+        case PROTO_SEND_TASK_FAILURE:
+                return "SendTaskFailureResponse";
+        default:
+                return "SendTaskHeartbeatResponse";
+        }
+}
+
+static bool message_is_callback(const ProtoMessage *msg) {
+        return msg->type == PROTO_SEND_TASK_SUCCESS || msg->type == PROTO_SEND_TASK_FAILURE ||
+               msg->type == PROTO_SEND_TASK_HEARTBEAT;
+}
+
+/* Tokens are secrets: logs show their first 8 characters only. */
+static void callback_refuse(Work *w, const char *error, const char *cause) {
+        log_info("Callback %s with task token %.8s... refused: %s", proto_type_to_string(w->msg->type) ?: "?",
+                 message_token(w->msg), error);
+        work_respond(w, apply_error_response(callback_response_type(w->msg), NULL, error, cause));
+}
+
 static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
+        _cleanup_free_ char *closed = NULL;
         Work *w = userdata;
         int r;
 
@@ -758,11 +799,15 @@ static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
                 work_retry_later(w);
                 return;
         }
-        r = store_token_parse(reply, &w->exec_id, &w->task_id);
+        r = store_token_parse_full(reply, &w->exec_id, &w->task_id, &closed);
+        if (r == -ESTALE) {
+                callback_refuse(w, closed, streq(closed, "TaskTimedOut") ? "the task has timed out"
+                                                                         : "the task is closed");
+                return;
+        }
         if (r < 0) {
-                log_info("Callback with an unknown or closed task token dropped");
-                work_respond(w, apply_error_response("Response", NULL, "TaskDoesNotExist",
-                                                     "unknown or closed task token"));
+                /* The same answer whether or not the execution exists. */
+                callback_refuse(w, "InvalidToken", "invalid task token");
                 return;
         }
         work_enqueue(w);

@@ -309,8 +309,23 @@ int store_response_put(redisContext *c, const char *request_id, const json_t *re
 }
 
 int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_id) {
+        _cleanup_free_ char *e = NULL, *t = NULL, *closed = NULL;
+        int k;
+
+        k = store_token_parse_full(r, &e, &t, &closed);
+        if (k == -ESTALE)
+                return -ENOENT;
+        if (k < 0)
+                return k;
+        *ret_exec_id = TAKE_PTR(e);
+        *ret_task_id = TAKE_PTR(t);
+        return 0;
+}
+
+int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
+                           char **ret_closed_error) {
         _cleanup_json_ json_t *j = NULL;
-        const char *e, *t;
+        const char *e, *t, *closed;
 
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
@@ -323,8 +338,14 @@ int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_i
         t = json_string_value(json_object_get(j, "taskId"));
         if (!e || !t)
                 return -EBADMSG;
+        closed = json_string_value(json_object_get(j, "closed"));
         *ret_exec_id = asl_xstrdup(e);
         *ret_task_id = asl_xstrdup(t);
+        if (closed) {
+                if (ret_closed_error)
+                        *ret_closed_error = asl_xstrdup(closed);
+                return -ESTALE;
+        }
         return 0;
 }
 

@@ -330,6 +330,22 @@ void store_commit_close_task(StoreCommit *c, const char *task_id) {
         json_array_append_new(ops_array(c->ops, "closeTasks"), json_str_or_empty(task_id));
 }
 
+void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
+                                      const char *error, int64_t ttl_sec) {
+        json_t *v = json_pack("{s:s, s:s, s:s}", "executionId", c->exec_id, "taskId",
+                              task_id ? task_id : "", "closed", error ? error : "TaskDoesNotExist");
+        char *vs = json_dumps(v, JSON_COMPACT);
+        json_t *t = json_array();
+
+        json_array_append_new(t, json_str_or_empty(token));
+        json_array_append_new(t, json_str_or_empty(vs));
+        json_array_append_new(t, json_strf("%" PRIi64, ttl_sec > 0 ? ttl_sec
+                                                                   : (int64_t) STORE_RETENTION_SEC_DEFAULT));
+        json_array_append_new(ops_array(c->ops, "tombstones"), t);
+        free(vs);
+        json_decref(v);
+}
+
 void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response) {
         json_t *r = json_array();
         char *key = store_key_response(request_id);

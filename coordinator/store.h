@@ -20,7 +20,8 @@
  *   imgflow:timers                     zset "<execId>|<timerId>", score = due ms
  *   imgflow:timers:claimed             zset "<execId>|<timerId>", score = lease expiry ms
  *   imgflow:outbox-pending             zset execId, score = last dispatch attempt ms
- *   imgflow:token:<token>              {"executionId","taskId"} of a live task token
+ *   imgflow:token:<token>              {"executionId","taskId"} of a live task token;
+ *                                      + "closed": error once the task closed (EX retention)
  *   imgflow:response:{<requestId>}     answer to a StartExecution/StopExecution (EX 300)
  *
  * An execution id is "<stateMachine>:<executionName>". Names are checked by
@@ -176,6 +177,12 @@ void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms
 void store_commit_del_timer(StoreCommit *c, const char *timer_id);
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token);
 void store_commit_close_task(StoreCommit *c, const char *task_id);
+/* Leave a record of a closed task's token, so that a late callback gets the
+ * right answer: imgflow:token:<token> = {"executionId","taskId","closed":error}
+ * (error "TaskTimedOut" or "TaskDoesNotExist") for ttl_sec (0 = the
+ * retention). Written after the task is closed, in the same commit. */
+void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
+                                      const char *error, int64_t ttl_sec);
 /* Store an answer at imgflow:response:{request_id} (SET NX EX ttl) on success. */
 void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response);
 /* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
@@ -238,10 +245,16 @@ int store_exec_list(redisContext *c, const char *state_machine, const char *stat
 /* The answer to a request (new reference), -ENOENT when not there (yet). */
 int store_response_get(redisContext *c, const char *request_id, json_t **ret);
 int store_response_put(redisContext *c, const char *request_id, const json_t *response);
-/* Token lookup: -ENOENT if the token is unknown or dead. */
+/* Token lookup: -ENOENT if the token is unknown or dead (closed). */
 int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id,
                        char **ret_task_id);
 int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_id);
+/* The same, telling dead tokens apart: 0 and the ids of a live token;
+ * -ESTALE and the ids plus *ret_closed_error (new: "TaskTimedOut",
+ * "TaskDoesNotExist") for the record of a closed task; -ENOENT for a token
+ * that was never issued or whose record expired. */
+int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
+                           char **ret_closed_error);
 
 /* ---- state machine registry ------------------------------------------------ */
 
