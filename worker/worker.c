@@ -476,19 +476,26 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
 
         WorkerTask *t = d->task;
         switch (d->kind) {
-        case DELIVERY_RESULT:
-                if (error < 0) {
-                        worker_task_log(LOG_ERR, t, "Result lost (%s); committing anyway, the coordinator's timeout applies.",
-                                        errstr ? errstr : "?");
-                }
+        case DELIVERY_RESULT: {
+                /* A result that can never be delivered (too large for the
+                 * broker, no such topic) is committed anyway: retrying would
+                 * block the partition forever, and the coordinator's task
+                 * timeout applies. One lost while stopping is not committed:
+                 * the task runs again after the restart. */
+                bool commit = error >= 0 || !m->drained;
+                if (error < 0)
+                        worker_task_log(LOG_ERR, t, "Result lost (%s); %s.", errstr ? errstr : "?",
+                                        commit ? "committing anyway, the coordinator's timeout applies"
+                                               : "not committed, the task will run again");
                 if (t->outcome == WORKER_TASK_SUCCEEDED)
                         m->n_done++;
                 else
                         m->n_failed++;
                 manager_count_task(m, t, worker_task_outcome_to_string(t->outcome));
                 delivery_free(d);
-                manager_task_finished(m, t, /* commit= */ true);
+                manager_task_finished(m, t, commit);
                 break;
+        }
 
         case DELIVERY_NOTIFY:
                 if (error < 0)
@@ -507,12 +514,13 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
 
         case DELIVERY_DLQ:
                 if (error < 0)
-                        log_error("Dead letter for %s/%" PRIi32 "@%" PRIi64 " lost: %s; committing anyway.",
-                                  d->src_topic, d->partition, d->offset, errstr ? errstr : "?");
+                        log_error("Dead letter for %s/%" PRIi32 "@%" PRIi64 " lost: %s%s.", d->src_topic,
+                                  d->partition, d->offset, errstr ? errstr : "?",
+                                  m->drained ? "" : "; committing anyway");
                 m->n_dlq++;
                 if (m->metrics)
                         (void) metric_counter_inc(m->m_dlq, NULL);
-                {
+                if (error >= 0 || !m->drained) {
                         int r = kafka_consumer_done(m->consumer, d->src_topic, d->partition, d->offset);
                         if (r < 0 && r != -ENOENT)
                                 log_warning_errno(r, "Failed to commit after a dead letter: %m");
@@ -841,7 +849,9 @@ static Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
-        /* Leave the group first: no more messages or rebalances. */
+        /* Leave the group first: no more messages or rebalances (any that
+         * closing still delivers are left uncommitted: stopping). */
+        m->stopping = true;
         m->consumer = kafka_consumer_free(m->consumer);
         m->ready_timer = sd_event_source_disable_unref(m->ready_timer);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
@@ -856,6 +866,15 @@ static Manager *manager_free(Manager *m) {
                                 atomic_store(&t->cancel, true);
                 worker_pool_free(m->pool, WORKER_JOIN_TIMEOUT_MS);
                 m->pool = NULL;
+                for (WorkerTask *t = m->tasks; t; t = t->next)
+                        if (t->running) {
+                                /* A thread is stuck in an operation and still uses
+                                 * the storage, limits and its task: freeing them
+                                 * would pull them from under it. Results are
+                                 * flushed and the consumer is closed; leave now. */
+                                log_warning("A task is still running after the shutdown timeout; exiting without it.");
+                                _exit(EXIT_SUCCESS);
+                        }
         }
         m->producer = kafka_producer_free(m->producer);
         while (m->deliveries)

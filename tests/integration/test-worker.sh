@@ -16,6 +16,8 @@
 #            committed) runs now; nothing committed runs twice (no duplicate
 #            events or dead letters); 12 tasks on 2 threads pause and resume
 #            the consumer (backpressure) and all finish.
+#            A SIGTERM with a 1 s shutdown timeout while a long task runs:
+#            exit 0 within the timeout, the task neither reported nor committed.
 #   metrics  the Prometheus endpoint counts tasks by operation and result.
 #
 #   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
@@ -99,7 +101,7 @@ heartbeat.interval.ms = 500
 EOF
 
 start_worker() { # log-file
-        NOTIFY_SOCKET="$T/notify.sock" "$WORKER" --config "$T/worker.conf" --instance 1 --threads 2 \
+        env ${WORKER_ENV:-} NOTIFY_SOCKET="$T/notify.sock" "$WORKER" --config "$T/worker.conf" --instance 1 --threads 2 \
                 --bucket "photos=$T/photos" --log-target console >"$T/$1" 2>&1 &
         WORKER_PID=$!
         PIDS="$PIDS $WORKER_PID"
@@ -292,7 +294,7 @@ grep -q '^STOPPING=1' "$T/notify.log" || fail "no STOPPING=1"
 echo "phase 2: SIGTERM drained running tasks, exit 0: ok"
 
 # ---- phase 3: a new worker gets only what was handed back
-start_worker worker2.log
+WORKER_ENV=IMGFLOW_WORKER_SHUTDOWN_TIMEOUT=1s start_worker worker2.log
 wait_for 60 has_result t-queued || fail "the handed-back task was not run by the next worker"
 # Backpressure: 12 sleeps on 2 threads; more than 4 queued pauses the consumer.
 python3 - "$NOW" >"$T/tasks3.txt" <<'EOF'
@@ -330,9 +332,25 @@ dl = [l for l in open(T + "/dlq3.txt") if l.strip()]
 assert len(dl) == 3, len(dl)
 print("phase 3: %d tasks, each reported once: ok" % len(c))
 EOF
+
+# Shutdown timeout (1 s here): a task still running then is cancelled, not
+# reported and not committed; the worker exits 0 anyway.
+python3 - "$NOW" <<'EOF' | produce imgflow.tasks
+import json, sys
+m = {"v": 1, "type": "Task", "executionId": "exec-long", "executionName": "long",
+     "stateMachine": "pipeline", "state": "Sleep", "taskId": "t-long", "attempt": 0,
+     "resource": "x", "operation": "test.sleep", "input": {"ms": 30000}, "deadlineMs": 0,
+     "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
+print("exec-long|" + json.dumps(m))
+EOF
+wait_for 20 grep -q 't-long' "$T/worker2.log" || fail "the second worker did not take t-long"
 kill -TERM "$WORKER_PID"
 i=0
 while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 "$WORKER_PID" 2>/dev/null && fail "the second worker ignored its shutdown timeout"
 wait "$WORKER_PID"; rc=$?
 [ "$rc" -eq 0 ] || fail "second worker: exit code $rc"
+grep -q 'Shutdown timeout: 1 task(s) still running' "$T/worker2.log" || fail "no shutdown timeout"
+[ "$(count_results t-long)" -eq 0 ] || fail "the cancelled task was reported"
+echo "shutdown timeout: ok"
 echo "PASS"
