@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resource mapping: Task Resource -> operation and pool (coordinator/resources.c).
+ */
+
+#include "asl-util.h"
+#include "resources.h"
+#include "test.h"
+
+static Resources *table(void) {
+        Resources *r = NULL;
+
+        ASSERT_INT_EQ(resources_new(&r), 0);
+        ASSERT_INT_EQ(resources_add(r, "ValidateImage", "image.validate"), 0);
+        ASSERT_INT_EQ(resources_add(r, "Notify", "pool:notifier"), 0);
+        ASSERT_INT_EQ(resources_add(r, "arn:aws:lambda:eu-west-1:1:function:Gpu", "pool:gpu"), 0);
+        return r;
+}
+
+TEST(add_validates) {
+        _cleanup_(resources_freep) Resources *r = table();
+
+        ASSERT_INT_EQ(resources_add(r, "", "image.resize"), -EINVAL);
+        ASSERT_INT_EQ(resources_add(r, "X", ""), -EINVAL);
+        ASSERT_INT_EQ(resources_add(r, "X", "pool:"), -EINVAL);
+        ASSERT_INT_EQ(resources_add(r, "X", "bad op"), -EINVAL);
+        ASSERT_INT_EQ(resources_add(r, "X", "pool:a/b"), -EINVAL);
+        /* Replacing an entry. */
+        ASSERT_INT_EQ(resources_add(r, "ValidateImage", "image.info"), 0);
+
+        ResourceTarget t = {};
+        _cleanup_free_ char *cause = NULL;
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:lambda:us-east-1:123:function:ValidateImage", NULL, &t, &cause), 0);
+        ASSERT_STR_EQ(t.operation, "image.info");
+        resource_target_done(&t);
+}
+
+TEST(imgflow_resources) {
+        _cleanup_(resources_freep) Resources *r = table();
+        _cleanup_free_ char *cause = NULL;
+        json_t *input = json_pack("{s:i}", "w", 100);
+        ResourceTarget t = {};
+
+        ASSERT_INT_EQ(resources_resolve(r, "imgflow:image.resize", input, &t, &cause), 0);
+        ASSERT_STR_EQ(t.operation, "image.resize");
+        ASSERT_NULL(t.pool);
+        ASSERT_FALSE(t.wait_for_token);
+        ASSERT_JSON_EQ(t.input, "{\"w\":100}");
+        resource_target_done(&t);
+
+        ASSERT_INT_EQ(resources_resolve(r, "imgflow:pool:gpu", input, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "gpu");
+        resource_target_done(&t);
+
+        ASSERT_INT_EQ(resources_resolve(r, "imgflow:pool:approvers.waitForTaskToken", input, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "approvers");
+        ASSERT_TRUE(t.wait_for_token);
+        resource_target_done(&t);
+
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:us-east-1:123:activity:review", input, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "review");
+        ASSERT_STR_EQ(t.operation, "review");
+        resource_target_done(&t);
+        json_decref(input);
+}
+
+TEST(lambda) {
+        _cleanup_(resources_freep) Resources *r = table();
+        _cleanup_free_ char *cause = NULL;
+        ResourceTarget t = {};
+
+        /* By function name, with and without an alias. */
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:lambda:us-east-1:123456789012:function:ValidateImage", NULL, &t, &cause), 0);
+        ASSERT_STR_EQ(t.operation, "image.validate");
+        ASSERT_NULL(t.pool);
+        ASSERT_JSON_EQ(t.input, "{}");
+        resource_target_done(&t);
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:lambda:us-east-1:123456789012:function:Notify:prod", NULL, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "notifier");
+        ASSERT_STR_EQ(t.operation, "Notify");
+        resource_target_done(&t);
+        /* By the full ARN. */
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:lambda:eu-west-1:1:function:Gpu", NULL, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "gpu");
+        ASSERT_STR_EQ(t.operation, "Gpu");
+        resource_target_done(&t);
+
+        /* lambda:invoke: FunctionName (name or ARN) and Payload. */
+        json_t *in = json_pack("{s:s, s:{s:i}}", "FunctionName", "ValidateImage", "Payload", "x", 1);
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:::lambda:invoke", in, &t, &cause), 0);
+        ASSERT_STR_EQ(t.operation, "image.validate");
+        ASSERT_JSON_EQ(t.input, "{\"x\":1}");
+        resource_target_done(&t);
+        json_decref(in);
+        in = json_pack("{s:s}", "FunctionName", "arn:aws:lambda:us-east-1:1:function:Notify:$LATEST");
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:::lambda:invoke.waitForTaskToken", in, &t, &cause), 0);
+        ASSERT_STR_EQ(t.pool, "notifier");
+        ASSERT_TRUE(t.wait_for_token);
+        ASSERT_JSON_EQ(t.input, "{}");
+        resource_target_done(&t);
+        json_decref(in);
+}
+
+TEST(unmapped) {
+        _cleanup_(resources_freep) Resources *r = table();
+        ResourceTarget t = {};
+        char *cause = NULL;
+
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:lambda:us-east-1:1:function:Nope", NULL, &t, &cause), -ENOENT);
+        ASSERT_TRUE(strstr(cause, "no mapping for resource arn:aws:lambda:us-east-1:1:function:Nope") != NULL);
+        free(cause);
+        cause = NULL;
+
+        json_t *in = json_pack("{s:s}", "FunctionName", "Nope");
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:::lambda:invoke", in, &t, &cause), -ENOENT);
+        ASSERT_TRUE(strstr(cause, "no mapping for resource") != NULL);
+        free(cause);
+        cause = NULL;
+        json_decref(in);
+
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:::lambda:invoke", NULL, &t, &cause), -ENOENT);
+        free(cause);
+        cause = NULL;
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:::sqs:sendMessage", NULL, &t, &cause), -ENOENT);
+        free(cause);
+        cause = NULL;
+        ASSERT_INT_EQ(resources_resolve(r, "imgflow:bad op", NULL, &t, &cause), -ENOENT);
+        free(cause);
+}
