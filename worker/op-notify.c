@@ -16,8 +16,8 @@ static bool streq_(const char *a, const char *b) {
 }
 
 static const ParamSpec notify_params[] = {
-        { .name = "topic", .type = PARAM_STRING, .has_range = true, .min = 1, .max = PROTO_MAX_TOPIC_BYTES },
-        { .name = "id", .type = PARAM_STRING, .has_range = true, .min = 1, .max = PROTO_MAX_ID_BYTES },
+        {.name = "topic", .type = PARAM_STRING, .has_range = true, .min = 1, .max = PROTO_MAX_TOPIC_BYTES},
+        {.name = "id", .type = PARAM_STRING, .has_range = true, .min = 1, .max = PROTO_MAX_ID_BYTES},
         {},
 };
 
@@ -70,9 +70,10 @@ int op_notify_build(const ProtoTask *task, const char *prefix, const ProtoLimits
 
         if (t && !json_is_null(t)) {
                 if (!json_is_string(t) || !topic_is_legal(json_string_value(t)))
-                        return task_failure_set(f, -EINVAL, "Params.Invalid",
-                                                "topic: must be a Kafka topic name ([A-Za-z0-9._-], at most %d bytes)",
-                                                PROTO_MAX_TOPIC_BYTES);
+                        return task_failure_set(
+                                f, -EINVAL, "Params.Invalid",
+                                "topic: must be a Kafka topic name ([A-Za-z0-9._-], at most %d bytes)",
+                                PROTO_MAX_TOPIC_BYTES);
                 if (topic_is_reserved(prefix, json_string_value(t)))
                         return task_failure_set(f, -EPERM, "Params.Invalid",
                                                 "topic: %s is one of imgflow's own topics",
@@ -112,7 +113,8 @@ int op_notify_build(const ProtoTask *task, const char *prefix, const ProtoLimits
             json_object_set_new(msg, "executionId", json_string(task->execution_id)) < 0)
                 goto oom;
 
-        size_t max = lim && lim->max_payload_bytes ? lim->max_payload_bytes : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
+        size_t max =
+                lim && lim->max_payload_bytes ? lim->max_payload_bytes : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
         char *buf = json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
         json_decref(msg);
         msg = NULL;

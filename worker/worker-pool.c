@@ -48,7 +48,7 @@ struct WorkerPool {
 
         unsigned n_threads; /* started */
         pthread_t *threads;
-        int n_exited;       /* guarded by lock; threads that left their loop */
+        int n_exited; /* guarded by lock; threads that left their loop */
 };
 
 static void pool_list_append(PoolList *l, PoolNode *n) {
@@ -76,7 +76,7 @@ static PoolNode *pool_list_pop(PoolList *l) {
 /* Moves the whole list out: *l becomes empty. */
 static PoolList pool_list_take(PoolList *l) {
         PoolList r = *l;
-        *l = (PoolList) {};
+        *l = (PoolList){};
         return r;
 }
 
@@ -119,8 +119,8 @@ static void *pool_thread(void *arg) {
         return NULL;
 }
 
-int worker_pool_new(unsigned n_threads, WorkerPoolRunFn run, WorkerPoolItemFn done,
-                    WorkerPoolItemFn drop, void *userdata, WorkerPool **ret) {
+int worker_pool_new(unsigned n_threads, WorkerPoolRunFn run, WorkerPoolItemFn done, WorkerPoolItemFn drop,
+                    void *userdata, WorkerPool **ret) {
         if (n_threads < 1 || n_threads > WORKER_POOL_THREADS_MAX || !run || !done || !drop || !ret)
                 return -EINVAL;
 

@@ -46,8 +46,8 @@ typedef bool (*WorkerPoolMatchFn)(void *item, void *userdata);
 /* Starts n_threads (1..WORKER_POOL_THREADS_MAX) threads. userdata is
  * borrowed and passed to every callback. Returns 0, -EINVAL, -ENOMEM, or the
  * -errno of eventfd()/pthread_create(). */
-int worker_pool_new(unsigned n_threads, WorkerPoolRunFn run, WorkerPoolItemFn done,
-                    WorkerPoolItemFn drop, void *userdata, WorkerPool **ret);
+int worker_pool_new(unsigned n_threads, WorkerPoolRunFn run, WorkerPoolItemFn done, WorkerPoolItemFn drop,
+                    void *userdata, WorkerPool **ret);
 
 /*
  * Stops the pool: the threads finish the item they run (if any) and exit;

@@ -33,11 +33,8 @@ static uint64_t now_usec(clockid_t clock) {
  * the usual places of the input. */
 static const char *task_find_image_key(json_t *input) {
         static const char *const paths[][3] = {
-                { "key", NULL, NULL },
-                { "source", "key", NULL },
-                { "image", "key", NULL },
-                { "input", "key", NULL },
-                { "detail", "object", "key" }, /* an S3 event via EventBridge */
+                {"key", NULL, NULL},    {"source", "key", NULL},     {"image", "key", NULL},
+                {"input", "key", NULL}, {"detail", "object", "key"}, /* an S3 event via EventBridge */
         };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
                 json_t *v = input;
@@ -106,12 +103,14 @@ const char *worker_task_operation(const WorkerTask *t) {
 OpContext worker_task_context(const WorkerTask *t, const OpLimits *limits) {
         /* Task.attempt counts retries from 0; OpContext.attempt from 1. */
         int64_t a = t->task->attempt;
-        return (OpContext) {
+        return (OpContext){
                 .execution_id = t->task->execution_id,
                 .execution_name = t->task->execution_name,
                 .state_name = t->task->state,
                 .task_id = t->task->task_id,
-                .attempt = a < 0 ? 1u : a >= (int64_t) UINT32_MAX ? UINT32_MAX : (unsigned) a + 1u,
+                .attempt = a < 0                       ? 1u
+                           : a >= (int64_t) UINT32_MAX ? UINT32_MAX
+                                                       : (unsigned) a + 1u,
                 .limits = limits,
                 .cancel = &t->cancel,
         };
@@ -175,8 +174,8 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
                         t->failure = f;
                         t->outcome = WORKER_TASK_FAILED;
                 } else
-                        worker_task_fail(t, "States.TaskFailed", "%s failed: %s",
-                                         worker_task_operation(t), strerror(-r));
+                        worker_task_fail(t, "States.TaskFailed", "%s failed: %s", worker_task_operation(t),
+                                         strerror(-r));
                 return;
         }
         task_failure_clear(&f);

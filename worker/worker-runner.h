@@ -51,32 +51,32 @@ typedef struct WorkerRunEnv {
 } WorkerRunEnv;
 
 struct WorkerTask {
-        ProtoMessage *msg;      /* owned; a PROTO_TASK */
-        const ProtoTask *task;  /* = &msg->task */
-        char *topic;            /* owned: where the task came from */
+        ProtoMessage *msg;     /* owned; a PROTO_TASK */
+        const ProtoTask *task; /* = &msg->task */
+        char *topic;           /* owned: where the task came from */
         int32_t partition;
         int64_t offset;
 
-        const Operation *op;    /* borrowed (constant table); NULL = unknown */
-        char *image_key;        /* owned, for logs: input.key / input.source.key ... */
-        size_t message_bytes;   /* size of the Task message (metrics) */
+        const Operation *op;  /* borrowed (constant table); NULL = unknown */
+        char *image_key;      /* owned, for logs: input.key / input.source.key ... */
+        size_t message_bytes; /* size of the Task message (metrics) */
 
         uint64_t received_usec; /* CLOCK_MONOTONIC */
         uint64_t started_usec, finished_usec;
         int64_t started_at_ms, finished_at_ms; /* epoch */
 
-        atomic_bool cancel;     /* set by the loop (drain timeout) */
+        atomic_bool cancel; /* set by the loop (drain timeout) */
         WorkerTaskOutcome outcome;
-        json_t *output;         /* owned, when SUCCEEDED */
-        TaskFailure failure;    /* owned, when FAILED */
+        json_t *output;      /* owned, when SUCCEEDED */
+        TaskFailure failure; /* owned, when FAILED */
 
         /* Loop-side bookkeeping of the daemon (worker.c). */
         sd_event_source *heartbeat; /* owned, may be NULL */
-        bool running;           /* submitted to the pool and not handed back */
-        bool revoked;           /* its partition went away: do not commit */
-        bool delivering;        /* result produced, waiting for its delivery report */
-        void *manager;          /* borrowed back-pointer */
-        WorkerTask *next, *prev; /* the daemon's list of live tasks */
+        bool running;               /* submitted to the pool and not handed back */
+        bool revoked;               /* its partition went away: do not commit */
+        bool delivering;            /* result produced, waiting for its delivery report */
+        void *manager;              /* borrowed back-pointer */
+        WorkerTask *next, *prev;    /* the daemon's list of live tasks */
 };
 
 /* Takes ownership of m (a decoded PROTO_TASK) on success; copies topic.
@@ -125,9 +125,9 @@ int worker_task_encode_heartbeat(const WorkerTask *t, const char *worker_id, cha
 void worker_task_log_internal(int level, int error, const WorkerTask *t, const char *file, int line,
                               const char *func, const char *format, ...)
         __attribute__((format(printf, 7, 8)));
-#define worker_task_log(level, t, ...) \
+#define worker_task_log(level, t, ...)                                                                      \
         worker_task_log_internal((level), 0, (t), __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define worker_task_log_errno(level, error, t, ...) \
+#define worker_task_log_errno(level, error, t, ...)                                                         \
         worker_task_log_internal((level), (error), (t), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* The result name of an outcome for metrics: "succeeded", "failed", "expired". */

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -63,11 +64,11 @@
 #include "worker-pool.h"
 #include "worker-runner.h"
 
-#define WORKER_READY_POLL_USEC (100 * 1000)  /* how often READY is checked */
-#define WORKER_STATUS_USEC (1000 * 1000)     /* STATUS= refresh */
-#define WORKER_RETRY_USEC (1000 * 1000)      /* re-produce after a failed delivery */
+#define WORKER_READY_POLL_USEC (100 * 1000) /* how often READY is checked */
+#define WORKER_STATUS_USEC (1000 * 1000)    /* STATUS= refresh */
+#define WORKER_RETRY_USEC (1000 * 1000)     /* re-produce after a failed delivery */
 #define WORKER_HEARTBEAT_MIN_MS 100
-#define WORKER_JOIN_TIMEOUT_MS 5000          /* threads still stuck after the drain */
+#define WORKER_JOIN_TIMEOUT_MS 5000 /* threads still stuck after the drain */
 #define WORKER_FLUSH_TIMEOUT_MS 10000
 
 typedef enum DeliveryKind {
@@ -84,14 +85,14 @@ typedef struct Delivery Delivery;
 struct Delivery {
         DeliveryKind kind;
         Manager *manager;
-        WorkerTask *task;        /* RESULT, NOTIFY: borrowed (the task waits for us) */
-        char *src_topic;         /* DLQ: the message it replaces */
+        WorkerTask *task; /* RESULT, NOTIFY: borrowed (the task waits for us) */
+        char *src_topic;  /* DLQ: the message it replaces */
         int32_t partition;
         int64_t offset;
         char *topic, *key, *buf; /* what was produced */
         size_t len;
-        char *notify_id;         /* NOTIFY */
-        sd_event_source *retry;  /* pending re-produce */
+        char *notify_id;        /* NOTIFY */
+        sd_event_source *retry; /* pending re-produce */
         Delivery *next, *prev;
 };
 
@@ -116,9 +117,9 @@ struct Manager {
         size_t pause_above, resume_below;
         uint64_t heartbeat_interval_ms, shutdown_timeout_ms;
 
-        WorkerTask *tasks;       /* every live task */
+        WorkerTask *tasks; /* every live task */
         size_t n_tasks;
-        Delivery *deliveries;    /* every delivery not yet reported */
+        Delivery *deliveries; /* every delivery not yet reported */
         size_t n_deliveries;
 
         uint64_t n_done, n_failed, n_expired, n_dlq;
@@ -193,8 +194,8 @@ static Delivery *delivery_free(Delivery *d) {
 }
 
 /* buf is stolen (also on failure); topic and key copied. */
-static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const char *topic,
-                           const char *key, char *buf, size_t len, Delivery **ret) {
+static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const char *topic, const char *key,
+                           char *buf, size_t len, Delivery **ret) {
         Delivery *d = calloc(1, sizeof(*d));
         if (!d) {
                 free(buf);
@@ -269,17 +270,18 @@ static int manager_setup_metrics(Manager *m) {
         if (isempty(listen))
                 return 0;
 
-        static const double latency_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                   1, 2.5, 5, 10, 30, 60, 120 };
-        const char *const op_result[] = { "operation", "result", NULL };
-        const char *const op[] = { "operation", NULL };
+        static const double latency_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                 1,     2.5,  5,     10,   30,  60,   120};
+        const char *const op_result[] = {"operation", "result", NULL};
+        const char *const op[] = {"operation", NULL};
         int r;
 
         r = metrics_new(&m->metrics);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the metrics registry: %m");
         if ((r = metrics_add_counter(m->metrics, "imgflow_worker_tasks_total",
-                                     "Tasks finished, by operation and result.", op_result, &m->m_tasks)) < 0 ||
+                                     "Tasks finished, by operation and result.", op_result, &m->m_tasks)) <
+                    0 ||
             (r = metrics_add_histogram(m->metrics, "imgflow_worker_task_duration_seconds",
                                        "Time from taking a task to its result, by operation.", op,
                                        latency_buckets, ELEMENTSOF(latency_buckets), &m->m_latency)) < 0 ||
@@ -293,8 +295,8 @@ static int manager_setup_metrics(Manager *m) {
                                      "Messages sent to the dead-letter topic.", NULL, &m->m_dlq)) < 0 ||
             (r = metrics_add_gauge(m->metrics, "imgflow_worker_tasks_running",
                                    "Tasks running on the thread pool.", NULL, &m->m_running)) < 0 ||
-            (r = metrics_add_gauge(m->metrics, "imgflow_worker_tasks_queued",
-                                   "Tasks waiting for a thread.", NULL, &m->m_queued)) < 0)
+            (r = metrics_add_gauge(m->metrics, "imgflow_worker_tasks_queued", "Tasks waiting for a thread.",
+                                   NULL, &m->m_queued)) < 0)
                 return log_error_errno(r, "Failed to register metrics: %m");
 
         r = metrics_listen(m->metrics, m->event, listen);
@@ -309,8 +311,8 @@ static void manager_count_task(Manager *m, WorkerTask *t, const char *result) {
 
         if (!m->metrics)
                 return;
-        const char *const lv[] = { op, result };
-        const char *const lo[] = { op };
+        const char *const lv[] = {op, result};
+        const char *const lo[] = {op};
         (void) metric_counter_inc(m->m_tasks, lv);
         (void) metric_counter_add(m->m_bytes_in, lo, (double) t->message_bytes);
         if (t->finished_usec >= t->received_usec && t->finished_usec > 0)
@@ -329,8 +331,10 @@ static void manager_update_status(Manager *m) {
         size_t queued = m->pool ? worker_pool_queued(m->pool) : 0;
 
         snprintf(buf, sizeof(buf), "%s%zu tasks running, %" PRIu64 " done, %" PRIu64 " failed%s",
-                 m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka: " : "", running, m->n_done,
-                 m->n_failed, m->paused ? " (paused)" : "");
+                 m->stopping ? "Stopping: "
+                 : !m->ready ? "Waiting for Kafka: "
+                             : "",
+                 running, m->n_done, m->n_failed, m->paused ? " (paused)" : "");
         if (!streq(buf, m->last_status)) {
                 (void) service_notify_status("%s", buf);
                 snprintf(m->last_status, sizeof(m->last_status), "%s", buf);
@@ -401,10 +405,13 @@ static void manager_task_finished(Manager *m, WorkerTask *t, bool commit) {
         if (commit) {
                 int r = kafka_consumer_done(m->consumer, t->topic, t->partition, t->offset);
                 if (r == -ENOENT)
-                        worker_task_log(LOG_INFO, t, "Partition %s/%" PRIi32 " was revoked, offset %" PRIi64 " not committed.",
+                        worker_task_log(LOG_INFO, t,
+                                        "Partition %s/%" PRIi32 " was revoked, offset %" PRIi64
+                                        " not committed.",
                                         t->topic, t->partition, t->offset);
                 else if (r < 0)
-                        worker_task_log_errno(LOG_WARNING, r, t, "Failed to commit offset %" PRIi64 ": %m", t->offset);
+                        worker_task_log_errno(LOG_WARNING, r, t, "Failed to commit offset %" PRIi64 ": %m",
+                                              t->offset);
         }
         manager_free_task(m, t);
         manager_check_drained(m);
@@ -435,22 +442,25 @@ static void manager_publish_result(Manager *m, WorkerTask *t) {
                 worker_task_log(LOG_INFO, t, "Task succeeded in %.3f s.",
                                 (double) (t->finished_usec - t->received_usec) / 1e6);
         else
-                worker_task_log(LOG_INFO, t, "Task failed: %s: %s", t->failure.error ? t->failure.error : "?",
+                worker_task_log(LOG_INFO, t, "Task failed: %s: %s",
+                                t->failure.error ? t->failure.error : "?",
                                 t->failure.cause ? t->failure.cause : "");
 
         if (m->metrics) {
-                const char *const lo[] = { worker_task_operation(t) };
+                const char *const lo[] = {worker_task_operation(t)};
                 (void) metric_counter_add(m->m_bytes_out, lo, (double) len);
         }
 
         t->delivering = true;
         Delivery *d = NULL;
-        r = manager_produce(m, DELIVERY_RESULT, t, m->events_topic, t->task->execution_id, TAKE_PTR(buf), len, &d);
+        r = manager_produce(m, DELIVERY_RESULT, t, m->events_topic, t->task->execution_id, TAKE_PTR(buf),
+                            len, &d);
         if (r < 0) {
                 /* Cannot be produced at all (over the broker's size limit, no
                  * such topic): commit anyway rather than block the partition;
                  * the coordinator's task timeout applies. */
-                worker_task_log_errno(LOG_ERR, r, t, "Failed to produce the result to %s: %m", m->events_topic);
+                worker_task_log_errno(LOG_ERR, r, t, "Failed to produce the result to %s: %m",
+                                      m->events_topic);
                 t->delivering = false;
                 manager_task_finished(m, t, /* commit= */ true);
         }
@@ -617,7 +627,8 @@ static int manager_dead_letter(Manager *m, const KafkaMessage *km, const char *r
         size_t len;
         int r;
 
-        log_warning("Dead-lettering %s/%" PRIi32 "@%" PRIi64 ": %s", km->topic, km->partition, km->offset, reason);
+        log_warning("Dead-lettering %s/%" PRIi32 "@%" PRIi64 ": %s", km->topic, km->partition, km->offset,
+                    reason);
 
         r = proto_encode_dead_letter(reason, km->topic, km->partition, km->offset, km->key, km->key_len,
                                      km->payload, km->len, &buf, &len);
@@ -656,7 +667,8 @@ static void manager_run_notify(Manager *m, WorkerTask *t) {
         Delivery *d = NULL;
         r = manager_produce(m, DELIVERY_NOTIFY, t, topic, t->task->execution_id, TAKE_PTR(buf), len, &d);
         if (r < 0) {
-                worker_task_fail(t, "Notify.DeliveryFailed", "Failed to produce to %s: %s", topic, strerror(-r));
+                worker_task_fail(t, "Notify.DeliveryFailed", "Failed to produce to %s: %s", topic,
+                                 strerror(-r));
                 manager_publish_result(m, t);
                 return;
         }
@@ -695,7 +707,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         t->message_bytes = km->len;
 
         if (worker_task_expired(t, (int64_t) now_realtime_ms())) {
-                worker_task_log(LOG_INFO, t, "Task is past its deadline (%" PRIi64 "); dropped.", t->task->deadline_ms);
+                worker_task_log(LOG_INFO, t, "Task is past its deadline (%" PRIi64 "); dropped.",
+                                t->task->deadline_ms);
                 m->n_expired++;
                 t->outcome = WORKER_TASK_EXPIRED;
                 manager_count_task(m, t, "expired");
@@ -716,7 +729,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 /* Loop operations (only "notify" for now). */
                 _cleanup_task_failure_ TaskFailure f = TASK_FAILURE_NULL;
                 if (image_ops_validate_params(t->op, t->task->input, &f) < 0) {
-                        worker_task_fail(t, f.error ? f.error : "Params.Invalid", "%s", f.cause ? f.cause : "");
+                        worker_task_fail(t, f.error ? f.error : "Params.Invalid", "%s",
+                                         f.cause ? f.cause : "");
                         manager_publish_result(m, t);
                 } else
                         manager_run_notify(m, t);
@@ -726,7 +740,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         r = worker_pool_submit(m->pool, t);
         if (r < 0) {
                 worker_task_log_errno(LOG_WARNING, r, t, "Failed to queue the task: %m");
-                worker_task_fail(t, "Worker.Overloaded", "The worker could not queue the task: %s", strerror(-r));
+                worker_task_fail(t, "Worker.Overloaded", "The worker could not queue the task: %s",
+                                 strerror(-r));
                 manager_publish_result(m, t);
                 return 0;
         }
@@ -775,7 +790,7 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
                 return;
         }
 
-        RevokeMatch rm = { m, partitions };
+        RevokeMatch rm = {m, partitions};
         size_t n = worker_pool_cancel_queued(m->pool, match_revoked, drop_revoked, &rm);
         log_info("%s %d partition(s); dropped %zu queued task(s).",
                  ev == KAFKA_REBALANCE_LOST ? "Lost" : "Revoked", partitions->cnt, n);
@@ -792,7 +807,8 @@ static void manager_finish(Manager *m) {
         int r = kafka_producer_flush(m->producer, WORKER_FLUSH_TIMEOUT_MS);
         if (r < 0)
                 log_warning_errno(r, "Failed to flush the producer: %m");
-        log_info("Stopped: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " expired, %" PRIu64 " dead letters.",
+        log_info("Stopped: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " expired, %" PRIu64
+                 " dead letters.",
                  m->n_done, m->n_failed, m->n_expired, m->n_dlq);
         (void) sd_event_exit(m->event, 0);
 }
@@ -836,7 +852,8 @@ static void manager_stop(void *userdata) {
         manager_update_status(m);
 
         r = sd_event_add_time_relative(m->event, &m->drain_timer, CLOCK_MONOTONIC,
-                                       m->shutdown_timeout_ms * 1000, /* accuracy= */ 0, on_drain_timeout, m);
+                                       m->shutdown_timeout_ms * 1000, /* accuracy= */ 0, on_drain_timeout,
+                                       m);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the shutdown timer: %m");
         manager_check_drained(m);
@@ -872,7 +889,8 @@ static Manager *manager_free(Manager *m) {
                                  * the storage, limits and its task: freeing them
                                  * would pull them from under it. Results are
                                  * flushed and the consumer is closed; leave now. */
-                                log_warning("A task is still running after the shutdown timeout; exiting without it.");
+                                log_warning("A task is still running after the shutdown timeout; exiting "
+                                            "without it.");
                                 _exit(EXIT_SUCCESS);
                         }
         }
@@ -934,7 +952,8 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
 
         r = proto_topic_name(m->prefix, PROTO_TOPIC_TASKS, m->pool_name, &m->tasks_topic);
         if (r < 0)
-                return log_error_errno(r, "Invalid topic prefix \"%s\" or pool \"%s\": %m", m->prefix, strempty(pool));
+                return log_error_errno(r, "Invalid topic prefix \"%s\" or pool \"%s\": %m", m->prefix,
+                                       strempty(pool));
         if (proto_topic_name(m->prefix, PROTO_TOPIC_EVENTS, NULL, &m->events_topic) < 0 ||
             proto_topic_name(m->prefix, PROTO_TOPIC_DLQ, NULL, &m->dlq_topic) < 0)
                 return log_oom_();
@@ -966,8 +985,8 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
                 threads = n > 0 ? n : 1;
         }
         if (threads > WORKER_POOL_THREADS_MAX)
-                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.", threads,
-                                       WORKER_POOL_THREADS_MAX);
+                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.",
+                                       threads, WORKER_POOL_THREADS_MAX);
         m->threads = (unsigned) threads;
         int64_t max_in_flight = config_get_int(c, "worker", "max_in_flight");
         m->pause_above = max_in_flight > 0 ? (size_t) max_in_flight : 2 * (size_t) m->threads;
@@ -991,7 +1010,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         r = config_foreach_in_section(c, "buckets", add_bucket, m);
         if (r < 0)
                 return r;
-        m->env = (WorkerRunEnv) { .storage = m->storage, .limits = &m->limits };
+        m->env = (WorkerRunEnv){.storage = m->storage, .limits = &m->limits};
         m->extra = op_notify_table(&m->n_extra);
 
         r = manager_setup_metrics(m);
@@ -1008,7 +1027,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         r = kafka_producer_new(e, c, on_delivery, m, &m->producer);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka producer: %m");
-        char *topics[] = { m->tasks_topic, NULL };
+        char *topics[] = {m->tasks_topic, NULL};
         r = kafka_consumer_new(e, c, m->group, topics, on_message, on_rebalance, m, &m->consumer);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka consumer: %m");
@@ -1071,16 +1090,16 @@ static int config_set_or_log(Config *c, const char *section, const char *key, co
  * *ret_config: new; *ret_instance: borrowed from argv. */
 static int parse_argv(int argc, char **argv, Config **ret_config, const char **ret_instance) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "config", required_argument, NULL, 'c' },
-                { "instance", required_argument, NULL, ARG_INSTANCE },
-                { "pool", required_argument, NULL, ARG_POOL },
-                { "threads", required_argument, NULL, ARG_THREADS },
-                { "kafka-bootstrap", required_argument, NULL, ARG_KAFKA_BOOTSTRAP },
-                { "bucket", required_argument, NULL, ARG_BUCKET },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"config", required_argument, NULL, 'c'},
+                {"instance", required_argument, NULL, ARG_INSTANCE},
+                {"pool", required_argument, NULL, ARG_POOL},
+                {"threads", required_argument, NULL, ARG_THREADS},
+                {"kafka-bootstrap", required_argument, NULL, ARG_KAFKA_BOOTSTRAP},
+                {"bucket", required_argument, NULL, ARG_BUCKET},
+                {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+                {"log-target", required_argument, NULL, ARG_LOG_TARGET},
                 {},
         };
         /* Flags apply after the file and the environment: remember them. */
@@ -1116,7 +1135,8 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                 case ARG_BUCKET: {
                         char *eq = strchr(optarg, '=');
                         if (!eq || eq == optarg || !eq[1])
-                                return log_error_errno(-EINVAL, "--bucket expects NAME=/DIR, not \"%s\".", optarg);
+                                return log_error_errno(-EINVAL, "--bucket expects NAME=/DIR, not \"%s\".",
+                                                       optarg);
                         *eq = '\0'; /* argv is ours to edit */
                         section = "buckets", key = optarg, value = eq + 1;
                         break;
@@ -1165,16 +1185,27 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                         return r;
         }
 
-        r = log_set_target_from_string(log_target ? log_target : config_get_string(config, "imgflow", "log_target"));
+        r = log_set_target_from_string(log_target ? log_target
+                                                  : config_get_string(config, "imgflow", "log_target"));
         if (r < 0)
                 return log_error_errno(r, "Invalid log target.");
-        r = log_set_max_level_from_string(log_level ? log_level : config_get_string(config, "imgflow", "log_level"));
+        r = log_set_max_level_from_string(log_level ? log_level
+                                                    : config_get_string(config, "imgflow", "log_level"));
         if (r < 0)
                 return log_error_errno(r, "Invalid log level.");
 
         *ret_config = TAKE_PTR(config);
         *ret_instance = instance;
         return 0;
+}
+
+/* libvips (and GLib) warn through g_log, from any thread: "VIPS-WARNING: IDAT:
+ * incorrect header check" for each corrupt image. The failure already reaches
+ * the task's result, so these go to our log at debug level (errors and
+ * criticals stay warnings) instead of stderr. log_*() is thread-safe. */
+static void on_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer userdata) {
+        int l = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? LOG_WARNING : LOG_DEBUG;
+        log_full(l, "%s: %s", domain ? domain : "glib", message ? message : "");
 }
 
 /* userdata: the Manager ** of run(); signals arrive only inside
@@ -1209,6 +1240,10 @@ static int run(int argc, char **argv) {
                 config_free(config);
                 return log_error_errno(r, "Failed to set up signals and the watchdog: %m");
         }
+
+        g_log_set_default_handler(on_glib_log, NULL);
+        (void) g_log_set_handler("VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                                 on_glib_log, NULL);
 
         /* Parallelism comes from the pool: one libvips thread per operation. */
         r = image_ops_init(/* concurrency= */ 1);

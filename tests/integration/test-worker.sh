@@ -7,8 +7,8 @@
 #            unknown operation, a task past its deadline (dropped, no event),
 #            notify (Notification on imgflow.notifications), test.sleep with
 #            heartbeatSeconds (TaskHeartbeat events), undecodable messages and
-#            a non-Task message (dead letters on imgflow.dlq); READY=1 and
-#            STATUS= on a fake NOTIFY_SOCKET.
+#            a non-Task message (dead letters on imgflow.dlq); READY=1,
+#            STATUS= and WATCHDOG=1 on a fake NOTIFY_SOCKET.
 #   phase 2  SIGTERM while two test.sleep tasks run and a third waits in the
 #            queue: the running ones publish their results, the worker exits
 #            0, STOPPING=1 arrives.
@@ -129,7 +129,7 @@ print(n)' "$1"
 has_result() { [ "$(count_results "$1")" -ge 1 ]; }
 
 # ---- phase 1
-start_worker worker.log
+WORKER_ENV=WATCHDOG_USEC=2000000 start_worker worker.log
 wait_for 30 grep -q '^READY=1' "$T/notify.log" || fail "no READY=1"
 echo "worker ready"
 
@@ -246,6 +246,8 @@ assert keyed["bad-3"]["reason"], keyed["bad-3"]
 print("phase 1: %d events, %d heartbeats, %d dead letters: ok" % (len(ev), len(hb), len(dlq)))
 EOF
 grep -q '^STATUS=.*tasks running, .* done, .* failed' "$T/notify.log" || fail "no STATUS= line"
+grep -q '^WATCHDOG=1' "$T/notify.log" || fail "no WATCHDOG=1 although WATCHDOG_USEC was set"
+grep -q 'VIPS-WARNING' "$T/worker.log" && fail "libvips warnings bypass the log"
 PORT=$(sed -n 's/.*Serving metrics on .* (port \([0-9]*\)).*/\1/p' "$T/worker.log" | head -1)
 [ -n "$PORT" ] || fail "no metrics port in the log"
 python3 - "$PORT" <<'EOF' || fail "metrics"

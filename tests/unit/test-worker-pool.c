@@ -91,7 +91,7 @@ static void drop_item(void *item, void *userdata) {
 }
 
 static void ctx_init(Ctx *c, bool open) {
-        *c = (Ctx) {};
+        *c = (Ctx){};
         pthread_mutex_init(&c->gate.lock, NULL);
         pthread_cond_init(&c->gate.cond, NULL);
         c->gate.open = open;
@@ -100,7 +100,7 @@ static void ctx_init(Ctx *c, bool open) {
 /* Poll the fd and dispatch until `want` items came back (bounded: 5 s). */
 static void pump(WorkerPool *p, Ctx *c, int want) {
         for (int i = 0; i < 500 && c->n_done < want; i++) {
-                struct pollfd pfd = { .fd = worker_pool_get_fd(p), .events = POLLIN };
+                struct pollfd pfd = {.fd = worker_pool_get_fd(p), .events = POLLIN};
                 if (poll(&pfd, 1, 10) > 0)
                         worker_pool_dispatch(p);
         }
@@ -191,11 +191,11 @@ TEST(free_hands_back_queued_and_undispatched_items) {
 }
 
 TEST(free_does_not_wait_forever_for_a_stuck_thread) {
-        static Ctx c; /* the stuck thread keeps using it after the test */
+        static Ctx c;                /* the stuck thread keeps using it after the test */
         static WorkerPool *p = NULL; /* left behind on purpose: keep it reachable */
         ctx_init(&c, false);
         ASSERT_INT_EQ(worker_pool_new(1, run_item, done_item, drop_item, &c, &p), 0);
-        static Item item = { .id = 1 };
+        static Item item = {.id = 1};
         ASSERT_INT_EQ(worker_pool_submit(p, &item), 0);
         ASSERT_TRUE(gate_wait_for(&c.gate, 1));
 

@@ -66,7 +66,7 @@ static ProtoMessage *encode_and_decode(WorkerTask *t, const ProtoLimits *lim) {
 
 static WorkerRunEnv env(OpLimits *l) {
         op_limits_init_default(l);
-        return (WorkerRunEnv) { .storage = NULL, .limits = l };
+        return (WorkerRunEnv){.storage = NULL, .limits = l};
 }
 
 TEST(echo_succeeds_and_echoes_the_task_ids) {
@@ -111,7 +111,8 @@ TEST(attempt_is_one_based_for_operations) {
 TEST(a_failing_operation_reports_its_error_name) {
         OpLimits l;
         WorkerRunEnv e = env(&l);
-        WorkerTask *t = make_worker_task("test.fail", "{\"error\":\"Image.Invalid\",\"cause\":\"bad bytes\"}", 0);
+        WorkerTask *t =
+                make_worker_task("test.fail", "{\"error\":\"Image.Invalid\",\"cause\":\"bad bytes\"}", 0);
         ASSERT_NOT_NULL(t);
         worker_task_run(t, &e);
         ASSERT_INT_EQ(t->outcome, WORKER_TASK_FAILED);
@@ -192,7 +193,7 @@ TEST(output_over_the_payload_limit_becomes_data_limit_exceeded) {
         worker_task_run(t, &e);
         ASSERT_INT_EQ(t->outcome, WORKER_TASK_SUCCEEDED);
 
-        ProtoLimits lim = { .max_payload_bytes = 1024 };
+        ProtoLimits lim = {.max_payload_bytes = 1024};
         ProtoMessage *m = encode_and_decode(t, &lim);
         ASSERT_NOT_NULL(m);
         ASSERT_INT_EQ(m->type, PROTO_TASK_FAILED);
@@ -305,10 +306,15 @@ TEST(notify_topic_id_and_non_object_input) {
 
 TEST(notify_refuses_bad_and_reserved_topics) {
         static const char *const bad[] = {
-                "{\"topic\":\"imgflow.events\"}", "{\"topic\":\"imgflow.tasks\"}",
-                "{\"topic\":\"imgflow.tasks.gpu\"}", "{\"topic\":\"imgflow.jobs\"}",
-                "{\"topic\":\"imgflow.dlq\"}", "{\"topic\":\"has space\"}", "{\"topic\":\"\"}",
-                "{\"topic\":\"..\"}", "{\"topic\":7}",
+                "{\"topic\":\"imgflow.events\"}",
+                "{\"topic\":\"imgflow.tasks\"}",
+                "{\"topic\":\"imgflow.tasks.gpu\"}",
+                "{\"topic\":\"imgflow.jobs\"}",
+                "{\"topic\":\"imgflow.dlq\"}",
+                "{\"topic\":\"has space\"}",
+                "{\"topic\":\"\"}",
+                "{\"topic\":\"..\"}",
+                "{\"topic\":7}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char *topic = NULL, *id = NULL;
