@@ -1,0 +1,425 @@
+# SPDX-License-Identifier: MIT
+#
+# "Nothing lost": fault tests of the whole system (see stack.py for the
+# processes). Three scenarios, one per sub-command:
+#
+#   chaos          N executions of tests/integration/chaos/pipeline.asl.json
+#                  (validate -> Parallel(resize, grayscale+sharpen) -> optimize)
+#                  on generated PNGs while, at random moments, coordinators and
+#                  workers are SIGKILLed and restarted, a broker goes down for
+#                  a few seconds, and redis-server is SIGKILLed and restarted
+#                  from its AOF. Then: every execution is terminal and
+#                  SUCCEEDED, its three output files exist once each and are
+#                  valid images, no temporary file is left, no task result was
+#                  applied twice (TaskSucceeded per execution, TaskStateExited
+#                  per state), and a terminal ExecutionStatusChanged with the
+#                  dedup id "<execId>#<status>" was published. Prints
+#                  "executions=N kills=K restarts=R lost=L duplicated=D".
+#   slow-consumer  tasks that run longer than max.poll.interval.ms, and a
+#                  worker stopped (SIGSTOP) longer than the session timeout
+#                  while it holds tasks: the group moves its partitions, the
+#                  tasks run again elsewhere, the late results are stale; every
+#                  execution succeeds with each task result applied once.
+#   backpressure   1000 executions of one 20 ms test.sleep task on one worker
+#                  with 2 threads: all finish, coordinator and worker RSS stay
+#                  bounded (sampled from /proc/<pid>/status).
+#
+# Environment: CHAOS_EXECUTIONS (default 100), CHAOS_SECONDS (how long faults
+# are injected, default 60), CHAOS_APPENDFSYNC (always|everysec, default
+# always), CHAOS_SEED (random seed, default: time), CHAOS_REDIS_SIGNAL (KILL or
+# TERM, default KILL), CHAOS_KEEP=1 (keep the temporary directory).
+
+import argparse
+import collections
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import (Stack, common_args, die, image_info, is_sanitized, log, png_bytes,  # noqa: E402
+                   start_message)
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def env_int(name, default):
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def make_images(bucket, count, size=48):
+    os.makedirs(os.path.join(bucket, "raw"), exist_ok=True)
+    keys = []
+    for i in range(count):
+        key = "raw/p%d.png" % i
+        with open(os.path.join(bucket, key), "wb") as f:
+            f.write(png_bytes(size, size - 8, i))
+        keys.append(key)
+    return keys
+
+
+def dump_logs(st, lines=30):
+    for p in st.procs:
+        if os.path.exists(p.logpath):
+            print("--- %s (tail)" % os.path.basename(p.logpath))
+            with open(p.logpath, errors="replace") as f:
+                for line in f.readlines()[-lines:]:
+                    print("    " + line.rstrip())
+
+
+# ------------------------------------------------------------------ chaos
+
+def run_chaos(args, tmp):
+    n = env_int("CHAOS_EXECUTIONS", 100)
+    seconds = env_int("CHAOS_SECONDS", 60)
+    seed = env_int("CHAOS_SEED", int(time.time()))
+    fsync = os.environ.get("CHAOS_APPENDFSYNC", "always")
+    redis_sig = signal.SIGTERM if os.environ.get("CHAOS_REDIS_SIGNAL", "KILL") == "TERM" else signal.SIGKILL
+    rnd = random.Random(seed)
+    log("chaos: executions=%d seconds=%d seed=%d appendfsync=%s" % (n, seconds, seed, fsync))
+
+    st = Stack(args, tmp, appendfsync=fsync)
+    try:
+        st.start_redis()
+        st.start_kafka()
+        st.write_config()
+        rc, out = st.register("chaos", os.path.join(args.srcdir, "tests/integration/chaos/pipeline.asl.json"))
+        if rc != 0:
+            die("register: " + out)
+        keys = make_images(st.bucket, 20)
+        for _ in range(2):
+            st.add_coordinator()
+            st.add_worker(threads=2)
+
+        names = ["c%d" % i for i in range(n)]
+        inputs = {name: {"bucket": "photos", "key": keys[i % len(keys)]} for i, name in enumerate(names)}
+        ids = ["chaos:" + name for name in names]
+
+        # Jobs go out in batches over the first 2/3 of the fault window, so
+        # executions start while things break.
+        batches = 10
+        per = (n + batches - 1) // batches
+        produce_every = max(seconds * 2 / 3 / batches, 0.5)
+        producers = []
+        kills = restarts = 0
+        counts = collections.Counter()
+        start = time.monotonic()
+        next_batch = start
+        next_fault = start + rnd.uniform(2, 4)
+        pending_restart = []          # (when, callable, label)
+        sent = 0
+        while True:
+            now = time.monotonic()
+            if sent < n and now >= next_batch:
+                batch = names[sent:sent + per]
+                producers.append(st.produce("imgflow.jobs", [start_message("chaos", x, inputs[x]) for x in batch],
+                                            wait=False))
+                sent += len(batch)
+                next_batch = now + produce_every
+            for item in [x for x in pending_restart if x[0] <= now]:
+                pending_restart.remove(item)
+                item[1]()
+                restarts += 1
+                log("restart: " + item[2])
+            if now - start >= seconds:
+                if sent >= n and not pending_restart:
+                    break
+            elif now >= next_fault:
+                action = rnd.choice(["coordinator", "coordinator", "worker", "worker", "broker", "redis"])
+                counts[action] += 1
+                if action in ("coordinator", "worker"):
+                    procs = st.coordinators if action == "coordinator" else st.workers
+                    live = [p for p in procs if p.alive()]
+                    if live:
+                        p = rnd.choice(live)
+                        p.kill(signal.SIGKILL)
+                        kills += 1
+                        log("SIGKILL " + p.name)
+                        pending_restart.append((now + rnd.uniform(0.2, 3), p.start, p.name))
+                elif action == "broker":
+                    b = rnd.randrange(1, st.brokers + 1)
+                    st.kafka_command("down %d" % b)
+                    log("broker %d down" % b)
+                    pending_restart.append((now + rnd.uniform(2, 5),
+                                            (lambda b=b: st.kafka_command("up %d" % b)), "broker %d up" % b))
+                else:
+                    log("redis-server %s" % ("SIGKILL" if redis_sig == signal.SIGKILL else "SIGTERM"))
+                    kills += 1
+                    if not st.restart_redis(redis_sig, down_seconds=rnd.uniform(0.2, 2)):
+                        die("redis-server did not come back")
+                    restarts += 1
+                    log("restart: redis-server")
+                next_fault = now + rnd.uniform(2, 5)
+            time.sleep(0.05)
+        log("faults over: %s; waiting for executions" % dict(counts))
+        for p in producers:
+            try:
+                if p.wait(timeout=120) != 0:
+                    log("warning: a kcat producer exited with %s" % p.returncode)
+            except Exception:
+                p.kill()
+        pending = st.wait_terminal(ids, timeout=env_int("CHAOS_SETTLE_SECONDS", 150))
+
+        # ---- checks
+        lost, duplicated, failed = [], [], []
+        for i, eid in enumerate(ids):
+            s = st.status(eid)
+            if s is None:
+                lost.append((eid, "no execution in Redis"))
+                continue
+            if s not in TERMINAL:
+                lost.append((eid, "still " + s))
+                continue
+            if s != "SUCCEEDED":
+                failed.append((eid, s, st.redis.exec_field(eid, "error"), st.redis.exec_field(eid, "cause")))
+            hist = st.redis.history(eid)
+            succ = sum(1 for e in hist if e["type"] == "TaskSucceeded")
+            exits = collections.Counter(e.get("stateExitedEventDetails", {}).get("name")
+                                        for e in hist if e["type"].endswith("StateExited"))
+            twice = [k for k, v in exits.items() if v > 1]
+            if succ > 4 or twice:
+                duplicated.append((eid, "TaskSucceeded=%d, exited twice: %s" % (succ, twice)))
+
+        # Output files: three per execution, valid images, nothing else.
+        bad_files = []
+        expected = set()
+        for name in names:
+            if st.status("chaos:" + name) != "SUCCEEDED":
+                continue
+            base = os.path.splitext(inputs[name]["key"])[0]
+            want = ["processed/%s/Resize/%s.png" % (name, base), "processed/%s/Filter/%s.png" % (name, base),
+                    "processed/%s/Optimize/processed/%s/Resize/%s.png" % (name, name, base)]
+            for w in want:
+                expected.add(w)
+                info = image_info(os.path.join(st.bucket, w))
+                if not info:
+                    bad_files.append((w, "missing or not a valid image"))
+        stray = []
+        for root, _, files in os.walk(st.bucket):
+            for f in files:
+                rel = os.path.relpath(os.path.join(root, f), st.bucket)
+                if rel.startswith("raw/"):
+                    continue
+                if rel not in expected:
+                    stray.append(rel)
+
+        # Notifications: a terminal ExecutionStatusChanged per execution.
+        notes = st.consume("imgflow.notifications")
+        seen = collections.Counter()
+        for _, m in notes:
+            if isinstance(m, dict) and m.get("type") == "ExecutionStatusChanged" and m.get("status") in TERMINAL:
+                if m.get("id") == "%s#%s" % (m.get("executionId"), m.get("status")):
+                    seen[m["executionId"]] += 1
+        unnotified = [eid for eid in ids if st.status(eid) in TERMINAL and seen[eid] == 0]
+        dup_notes = sum(v - 1 for v in seen.values() if v > 1)
+        dlq = st.consume("imgflow.dlq")
+
+        # ---- report
+        alive = [p.name for p in st.coordinators + st.workers if not p.alive()]
+        print("faults: %s" % dict(counts))
+        print("notifications: %d terminal, %d redelivered duplicates (dropped by id)" %
+              (sum(seen.values()), dup_notes))
+        print("dead letters: %d" % len(dlq))
+        for what, items in (("lost", lost), ("duplicated", duplicated), ("failed", failed),
+                            ("bad output", bad_files), ("stray file", stray[:20]),
+                            ("no notification", unnotified[:20]), ("dead daemon", alive)):
+            for it in items[:20]:
+                print("  %s: %s" % (what, it))
+        ok = not (lost or duplicated or failed or bad_files or stray or unnotified or alive)
+        print("executions=%d kills=%d restarts=%d lost=%d duplicated=%d failed=%d bad_files=%d stray_files=%d "
+              "unnotified=%d appendfsync=%s seed=%d" %
+              (n, kills, restarts, len(lost), len(duplicated), len(failed), len(bad_files), len(stray),
+               len(unnotified), fsync, seed), flush=True)
+        if not ok:
+            dump_logs(st)
+        return 0 if ok else 1
+    finally:
+        st.close()
+
+
+# ------------------------------------------------------------------ slow consumer
+
+SLOW_DEF = """{
+  "StartAt": "Sleep",
+  "States": {
+    "Sleep": {"Type": "Task", "Resource": "imgflow:test.sleep",
+              "Parameters": {"ms.$": "$.ms"}, "ResultPath": "$.slept", "Next": "Echo"},
+    "Echo": {"Type": "Task", "Resource": "imgflow:test.echo", "End": true}
+  }
+}"""
+
+
+def run_slow(args, tmp):
+    st = Stack(args, tmp, partitions=4, extra_conf="max.poll.interval.ms = 10000\n")
+    try:
+        st.start_redis()
+        st.start_kafka()
+        st.write_config()
+        path = os.path.join(tmp, "slow.asl.json")
+        with open(path, "w") as f:
+            f.write(SLOW_DEF)
+        rc, out = st.register("slow", path)
+        if rc != 0:
+            die("register: " + out)
+        st.add_coordinator()
+        w0 = st.add_worker(threads=2)
+        st.add_worker(threads=2)
+        time.sleep(3)
+        # Phase 1: tasks longer than max.poll.interval.ms (10 s).
+        names = ["long%d" % i for i in range(4)] + ["short%d" % i for i in range(8)]
+        msgs = [start_message("slow", x, {"ms": 12000 if x.startswith("long") else 50}) for x in names]
+        st.produce("imgflow.jobs", msgs)
+        # Phase 2: one worker frozen longer than the session timeout while it
+        # holds tasks (running and queued).
+        time.sleep(14)
+        frozen = ["frozen%d" % i for i in range(8)]
+        st.produce("imgflow.jobs", [start_message("slow", x, {"ms": 3000}) for x in frozen])
+        time.sleep(1.5)
+        log("SIGSTOP worker-0 for 15 s")
+        os.kill(w0.pid, signal.SIGSTOP)
+        time.sleep(15)
+        os.kill(w0.pid, signal.SIGCONT)
+        log("SIGCONT worker-0")
+        ids = ["slow:" + x for x in names + frozen]
+        pending = st.wait_terminal(ids, timeout=90)
+        problems = []
+        for eid in ids:
+            s = st.status(eid)
+            if s != "SUCCEEDED":
+                problems.append("%s: %s %s" % (eid, s, st.redis.exec_field(eid, "error")))
+                continue
+            hist = st.redis.history(eid)
+            succ = sum(1 for e in hist if e["type"] == "TaskSucceeded")
+            if succ != 2:
+                problems.append("%s: %d TaskSucceeded applied (expected 2)" % (eid, succ))
+        time.sleep(4)   # late results of the frozen worker
+        results = collections.Counter()
+        for _, m in st.consume("imgflow.events"):
+            if isinstance(m, dict) and m.get("type") == "TaskSucceeded":
+                results[m["executionId"]] += 1
+        redelivered = sorted(e for e in ids if results[e] > 2)
+        for eid in ids:
+            hist = st.redis.history(eid)
+            succ = sum(1 for e in hist if e["type"] == "TaskSucceeded")
+            if succ != 2:
+                problems.append("%s: after late results %d TaskSucceeded applied" % (eid, succ))
+        for p in st.coordinators + st.workers:
+            if not p.alive():
+                problems.append(p.name + " died")
+        print("slow-consumer: executions=%d results published=%d applied=%d redelivered executions=%d pending=%d" %
+              (len(ids), sum(results.values()), 2 * (len(ids) - len(problems)), len(redelivered), len(pending)))
+        for p in problems:
+            print("  " + p)
+        if problems:
+            dump_logs(st)
+            return 1
+        return 0
+    finally:
+        st.close()
+
+
+# ------------------------------------------------------------------ backpressure
+
+BP_DEF = """{
+  "StartAt": "Sleep",
+  "States": {
+    "Sleep": {"Type": "Task", "Resource": "imgflow:test.sleep", "Parameters": {"ms": 20}, "End": true}
+  }
+}"""
+
+
+def run_backpressure(args, tmp):
+    n = env_int("BACKPRESSURE_EXECUTIONS", 1000)
+    st = Stack(args, tmp, partitions=4)
+    try:
+        st.start_redis()
+        st.start_kafka()
+        st.write_config()
+        path = os.path.join(tmp, "bp.asl.json")
+        with open(path, "w") as f:
+            f.write(BP_DEF)
+        rc, out = st.register("bp", path)
+        if rc != 0:
+            die("register: " + out)
+        c = st.add_coordinator()
+        w = st.add_worker(threads=2)
+        time.sleep(3)
+        base = {"coordinator": c.rss_kb(), "worker": w.rss_kb()}
+        names = ["b%d" % i for i in range(n)]
+        t0 = time.monotonic()
+        st.produce("imgflow.jobs", [start_message("bp", x, {"i": i}) for i, x in enumerate(names)])
+        ids = ["bp:" + x for x in names]
+        peak = dict(base)
+        samples = 0
+        end = time.monotonic() + 180
+        done = 0
+        while time.monotonic() < end:
+            for name, p in (("coordinator", c), ("worker", w)):
+                peak[name] = max(peak[name], p.rss_kb())
+            samples += 1
+            done = int(st.redis.call("ZCARD", "imgflow:executions") or 0)
+            if done >= n and not st.wait_terminal(ids[-50:], timeout=0):
+                if not st.wait_terminal(ids, timeout=0):
+                    break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        pending = st.wait_terminal(ids, timeout=5)
+        sanitized = is_sanitized(args.coordinator)
+        limit_mb = env_int("BACKPRESSURE_RSS_LIMIT_MB", 600 if sanitized else 150)
+        problems = []
+        if pending:
+            problems.append("%d executions not finished, e.g. %s" % (len(pending), pending[:5]))
+        failed = [e for e in ids if st.status(e) not in (None, "RUNNING", "SUCCEEDED")]
+        if failed:
+            problems.append("%d executions not SUCCEEDED, e.g. %s" % (len(failed), failed[:5]))
+        for name in peak:
+            if peak[name] > limit_mb * 1024:
+                problems.append("%s RSS peaked at %d MiB (limit %d MiB)" % (name, peak[name] // 1024, limit_mb))
+        for p in (c, w):
+            if not p.alive():
+                problems.append(p.name + " died")
+        paused = any("paused consuming" in l for l in open(w.logpath, errors="replace"))
+        print("backpressure: executions=%d in %.1fs, samples=%d, RSS start/peak: coordinator %d/%d KiB, "
+              "worker %d/%d KiB (limit %d MiB%s), worker paused consuming: %s" %
+              (n, elapsed, samples, base["coordinator"], peak["coordinator"], base["worker"], peak["worker"],
+               limit_mb, ", sanitizer build" if sanitized else "", paused))
+        for p in problems:
+            print("  " + p)
+        if problems:
+            dump_logs(st)
+            return 1
+        return 0
+    finally:
+        st.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["chaos", "slow-consumer", "backpressure"])
+    common_args(ap)
+    args = ap.parse_args()
+    for tool in ("redis-server", "kcat"):
+        if not shutil.which(tool):
+            print("%s missing: skipped" % tool)
+            return 77
+    tmp = tempfile.mkdtemp(prefix="imgflow-%s." % args.scenario)
+    rc = 1
+    try:
+        rc = {"chaos": run_chaos, "slow-consumer": run_slow, "backpressure": run_backpressure}[args.scenario](
+            args, tmp)
+    finally:
+        if args.keep or os.environ.get("CHAOS_KEEP"):
+            print("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
