@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The demo: build imgflow, make a folder of sample photos (and one corrupt
+# image), start the local stack (redis-server, mock Kafka, a coordinator, two
+# workers), register the Step Functions guide's image pipeline
+# (examples/image-pipeline, its Lambda functions mapped to built-in operations
+# by examples/image-pipeline/stack.conf), start one execution per image, follow
+# them, print where the results are and a summary, and stop the stack.
+#
+#   deploy/demo.sh
+#
+# Settings (environment): IMGFLOW_BUILD (build directory, default ./build),
+# IMGFLOW_STACK_DIR (default ./.stack), DEMO_IMAGES (number of photos,
+# default 8), DEMO_SIZE (WxH, default 2048x1536), DEMO_NO_BUILD=1 (use the
+# build as it is), DEMO_TIMEOUT (seconds, default 300).
+# Exit status: 0 when every execution finished as expected (the photos
+# SUCCEEDED, the corrupt image FAILED with Image.Invalid), 1 otherwise.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+ROOT=$(pwd)
+export IMGFLOW_BUILD=${IMGFLOW_BUILD:-build}
+case "$IMGFLOW_BUILD" in /*) ;; *) IMGFLOW_BUILD=$ROOT/$IMGFLOW_BUILD ;; esac
+export IMGFLOW_STACK_DIR=${IMGFLOW_STACK_DIR:-$ROOT/.stack}
+COUNT=${DEMO_IMAGES:-8}
+SIZE=${DEMO_SIZE:-2048x1536}
+TIMEOUT=${DEMO_TIMEOUT:-300}
+STACK=$ROOT/deploy/local-stack.sh
+SM=image-pipeline
+
+step() { printf '\n== %s\n' "$*"; }
+
+# ---- build
+if [ -z "${DEMO_NO_BUILD:-}" ]; then
+        step "Building in $IMGFLOW_BUILD"
+        if [ ! -f "$IMGFLOW_BUILD/build.ninja" ]; then
+                meson setup "$IMGFLOW_BUILD" >"$IMGFLOW_BUILD.setup.log" 2>&1 ||
+                        { cat "$IMGFLOW_BUILD.setup.log"; exit 1; }
+        fi
+        ninja -C "$IMGFLOW_BUILD" >"$IMGFLOW_BUILD.build.log" 2>&1 ||
+                { tail -30 "$IMGFLOW_BUILD.build.log"; echo "build failed"; exit 1; }
+        echo "built (log: $IMGFLOW_BUILD.build.log)"
+fi
+for p in kcat redis-server python3; do
+        command -v $p >/dev/null || { echo "$p is missing: run deploy/setup-debian.sh"; exit 1; }
+done
+
+# ---- sample images, in the stack's "photos" bucket
+BUCKET=$IMGFLOW_STACK_DIR/buckets/photos
+step "Making $COUNT sample photos ($SIZE) and one corrupt image in $BUCKET/raw"
+if "$STACK" status >/dev/null 2>&1; then
+        echo "a stack is already running in $IMGFLOW_STACK_DIR: stop it first ($STACK stop)"
+        exit 1
+fi
+rm -rf "$BUCKET"
+mkdir -p "$BUCKET/raw"
+"$IMGFLOW_BUILD/tests/bench/make-photos" "$BUCKET/raw" "$COUNT" "${SIZE%x*}" "${SIZE#*x}" >/dev/null ||
+        { echo "make-photos failed"; exit 1; }
+# A JPEG cut off after 20 KB: the header is fine, the pixel data is not.
+first=$(ls "$BUCKET/raw" | head -1)
+head -c 20000 "$BUCKET/raw/$first" >"$BUCKET/raw/corrupt.jpg"
+ls -l "$BUCKET/raw" | tail -n +2 | awk '{printf "  %-20s %8d bytes\n", $9, $5}'
+
+# ---- the stack
+step "Starting the local stack in $IMGFLOW_STACK_DIR"
+STACK_FRESH=1 "$STACK" start || exit 1
+trap '"$STACK" stop' EXIT
+trap 'echo; echo "interrupted"; exit 130' INT TERM
+# shellcheck disable=SC1091
+. "$IMGFLOW_STACK_DIR/stack.env"
+"$STACK" status | sed 's/^/  /'
+
+step "Registering $SM (examples/image-pipeline/image-pipeline.asl.json)"
+"$STACK" register "$SM" "$ROOT/examples/image-pipeline/image-pipeline.asl.json" || exit 1
+echo "  Lambda functions mapped to operations (examples/image-pipeline/stack.conf):"
+sed -n '/^\[resources\]/,$p' "$ROOT/examples/image-pipeline/stack.conf" | tail -n +2 | sed 's/^/    /'
+
+# ---- one execution per image
+step "Starting one execution per image (StartExecution jobs on imgflow.jobs)"
+IDS=$IMGFLOW_STACK_DIR/demo-ids.txt
+: >"$IDS"
+for f in "$BUCKET"/raw/*.jpg; do
+        key=raw/$(basename "$f")
+        name=$(basename "$f" .jpg)
+        printf '{"v":1,"type":"StartExecution","stateMachine":"%s","name":"%s","input":{"bucket":"photos","key":"%s"}}\n' \
+                "$SM" "$name" "$key"
+        echo "$SM:$name" >>"$IDS"
+done | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs 2>"$IMGFLOW_STACK_DIR/kcat.err" ||
+        { cat "$IMGFLOW_STACK_DIR/kcat.err"; exit 1; }
+echo "  $(wc -l <"$IDS") executions started"
+
+step "Progress (ExecutionStatusChanged on imgflow.notifications)"
+RESULTS=$IMGFLOW_STACK_DIR/demo-results.json
+python3 "$ROOT/deploy/watch-executions.py" --bootstrap "$BOOTSTRAP" --ids "$IDS" \
+        --timeout "$TIMEOUT" --json "$RESULTS"
+watch_rc=$?
+
+# ---- results
+step "Results"
+echo "  bucket 'photos' = $BUCKET"
+echo "  outputs under   $BUCKET/processed/<execution>/<state>/..."
+echo
+python3 - "$RESULTS" "$IDS" "$BUCKET" <<'PY'
+import json, os, sys
+res = {}
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    res[m["executionId"]] = m
+ids = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+bucket = sys.argv[3]
+bad = 0
+print("  %-16s %-10s %6s  %s" % ("image", "status", "ms", "error / output files"))
+print("  %-16s %-10s %6s  %s" % ("-" * 16, "-" * 10, "-" * 6, "-" * 40))
+for eid in ids:
+    name = eid.split(":", 1)[1]
+    m = res.get(eid)
+    if not m:
+        print("  %-16s %-10s %6s  %s" % (name, "UNFINISHED", "", ""))
+        bad += 1
+        continue
+    ms = m["stopDate"] - m["startDate"] if m.get("stopDate") else 0
+    if m["status"] == "SUCCEEDED":
+        o = m.get("output") or {}
+        keys = [p.get("resized") or p.get("filtered") for p in o.get("processed", [])]
+        keys.append((o.get("optimized") or {}).get("key"))
+        keys = [k for k in keys if k]
+        missing = [k for k in keys if not os.path.isfile(os.path.join(bucket, k))]
+        detail = "  ".join(k.split("/")[2] + ": " + os.path.basename(k) for k in keys)
+        if missing:
+            detail += "  (missing: %s)" % ", ".join(missing)
+            bad += 1
+        if name == "corrupt":
+            bad += 1
+    else:
+        detail = "%s: %s" % (m.get("error", ""), (m.get("cause") or "")[:70])
+        if name != "corrupt" or m.get("error") != "Image.Invalid":
+            bad += 1
+    print("  %-16s %-10s %6d  %s" % (name, m["status"], ms, detail))
+print()
+print("  %d executions, %d as expected (the corrupt image is meant to fail with Image.Invalid)"
+      % (len(ids), len(ids) - bad))
+sys.exit(1 if bad else 0)
+PY
+table_rc=$?
+echo
+echo "  Full results: $RESULTS; logs: $IMGFLOW_STACK_DIR/logs/"
+step "Stopping the stack"
+# (the EXIT trap stops it)
+[ $watch_rc = 0 ] && [ $table_rc = 0 ]

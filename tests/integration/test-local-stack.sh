@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# deploy/local-stack.sh and deploy/demo.sh end to end, on loopback only:
+#
+#   1. `local-stack.sh start` (redis-server, mock Kafka, a coordinator, two
+#      workers), register examples/image-pipeline, one execution for each of
+#      3 photos and a corrupt JPEG; the photos SUCCEED with valid JPEG/WebP
+#      outputs of the right dimensions, the corrupt one FAILS with
+#      Image.Invalid; `stop` leaves no process of the stack behind.
+#   2. `local-stack.sh run` interrupted with SIGINT stops everything too.
+#   3. deploy/demo.sh (2 photos, no build) exits 0 and stops its stack.
+#
+#   test-local-stack.sh SOURCE_ROOT BUILD_DIR
+# Every process is started by the scripts under test in private state
+# directories and checked by pid; every wait is bounded.
+set -u
+SRC=$1
+BUILD=$(cd "$2" && pwd)
+for p in redis-server kcat python3 setsid; do
+        command -v $p >/dev/null || { echo "$p missing: skipped"; exit 77; }
+done
+STACK=$SRC/deploy/local-stack.sh
+T=$(mktemp -d /tmp/imgflow-test-local-stack.XXXXXX)
+export IMGFLOW_BUILD=$BUILD
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok   $*"; }
+
+# Safety net: whatever a failed step left running, stopped by the script
+# itself (pid files), for each state directory used.
+cleanup() {
+        for d in "$T"/s1 "$T"/s2 "$T"/s3; do
+                [ -d "$d/pids" ] && IMGFLOW_STACK_DIR=$d STACK_STOP_TIMEOUT=5 "$STACK" stop >/dev/null 2>&1
+        done
+        [ -n "${KEEP_TMP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+
+# pids_of DIR: "pid exe" lines of the stack's pid files.
+pids_of() { cat "$1"/pids/*.pid 2>/dev/null; }
+
+# none_left "pid exe" lines: true if none of them still runs its program
+# (a zombie waiting for a parent that does not reap counts as gone).
+none_left() {
+        local pid exe st left=0
+        while read -r pid exe; do
+                [ -n "$pid" ] || continue
+                st=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)
+                if [ -n "$st" ] && [ "$st" != Z ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then
+                        echo "    still running: $pid $exe"
+                        left=1
+                fi
+        done
+        return $left
+}
+
+# ---- 1. start, pipeline, stop
+export IMGFLOW_STACK_DIR=$T/s1
+if ! STACK_FRESH=1 "$STACK" start >"$T/start.log" 2>&1; then
+        cat "$T/start.log"
+        fail "local-stack.sh start"
+        exit 1
+fi
+ok "stack started"
+"$STACK" status >"$T/status.out" 2>&1 && ok "status" || fail "status: $(cat "$T/status.out")"
+n=$(grep -c ' running ' "$T/status.out")
+[ "$n" = 6 ] && ok "6 processes running (notify, redis, kafka, coordinator, 2 workers)" ||
+        fail "status shows $n running processes"
+PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
+. "$IMGFLOW_STACK_DIR/stack.env"
+grep -q '^appendonly yes' <(redis-cli -p "$REDIS_PORT" config get appendonly | paste - - | tr '\t' ' ') &&
+        ok "redis: AOF on" || fail "redis: AOF not on"
+
+"$STACK" register image-pipeline "$SRC/examples/image-pipeline/image-pipeline.asl.json" &&
+        ok "registered image-pipeline" || fail "register"
+
+B=$IMGFLOW_STACK_DIR/buckets/photos
+mkdir -p "$B/raw"
+"$BUILD/tests/bench/make-photos" "$B/raw" 3 1600 1200 >/dev/null || fail "make-photos"
+head -c 20000 "$B/raw/photo-0000.jpg" >"$B/raw/corrupt.jpg"
+: >"$T/ids"
+for f in "$B"/raw/*.jpg; do
+        n=$(basename "$f" .jpg)
+        printf '{"v":1,"type":"StartExecution","stateMachine":"image-pipeline","name":"%s","input":{"bucket":"photos","key":"raw/%s.jpg"}}\n' "$n" "$n"
+        echo "image-pipeline:$n" >>"$T/ids"
+done | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs 2>"$T/kcat.err" || fail "kcat: $(cat "$T/kcat.err")"
+
+if python3 "$SRC/deploy/watch-executions.py" --bootstrap "$BOOTSTRAP" --ids "$T/ids" --timeout 120 \
+        --json "$T/results.json" --quiet; then
+        ok "4 executions finished"
+else
+        fail "executions did not finish"
+fi
+
+python3 - "$T/results.json" "$B" <<'PY' || FAILS=$((FAILS + 1))
+import json, os, struct, sys
+
+def jpeg_size(data):
+    """(width, height) from the SOF marker; checks SOI and EOI."""
+    assert data[:2] == b"\xff\xd8", "no SOI marker"
+    assert data.rstrip(b"\x00")[-2:] == b"\xff\xd9", "no EOI marker"
+    i = 2
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF, "bad marker at %d" % i
+        m = data[i + 1]
+        if m == 0xFF:
+            i += 1
+            continue
+        seg = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if m in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + seg
+    raise AssertionError("no SOF marker")
+
+def webp_size(data):
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", "not a WebP file"
+    assert struct.unpack("<I", data[4:8])[0] + 8 == len(data), "WebP size field does not match"
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8X":
+        w = int.from_bytes(data[24:27], "little") + 1
+        h = int.from_bytes(data[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8L":
+        b = int.from_bytes(data[21:25], "little")
+        return (b & 0x3FFF) + 1, ((b >> 14) & 0x3FFF) + 1
+    raise AssertionError("unknown WebP chunk %r" % chunk)
+
+res = {json.loads(l)["executionId"]: json.loads(l) for l in open(sys.argv[1])}
+bucket = sys.argv[2]
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+
+for i in range(3):
+    eid = "image-pipeline:photo-%04d" % i
+    m = res.get(eid, {})
+    check(m.get("status") == "SUCCEEDED", "%s SUCCEEDED (%s %s)" % (eid, m.get("status"), m.get("error", "")))
+    if m.get("status") != "SUCCEEDED":
+        continue
+    o = m["output"]
+    want = [(o["processed"][0]["resized"], "jpeg", (1024, 768)),
+            (o["processed"][1]["filtered"], "jpeg", (1600, 1200)),
+            (o["optimized"]["key"], "webp", (1024, 768))]
+    for key, fmt, dims in want:
+        path = os.path.join(bucket, key)
+        try:
+            data = open(path, "rb").read()
+            got = jpeg_size(data) if fmt == "jpeg" else webp_size(data)
+            check(got == dims, "%s: valid %s, %dx%d" % (key, fmt, got[0], got[1]))
+        except (OSError, AssertionError, struct.error) as e:
+            check(False, "%s: %s" % (key, e))
+    check(o["validation"]["isValid"] is True and o["validation"]["metadata"]["width"] == 1600,
+          "%s: validation output" % eid)
+
+m = res.get("image-pipeline:corrupt", {})
+check(m.get("status") == "FAILED" and m.get("error") == "Image.Invalid",
+      "corrupt image FAILED with Image.Invalid (%s %s)" % (m.get("status"), m.get("error")))
+sys.exit(1 if bad else 0)
+PY
+
+"$STACK" stop >"$T/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$T/stop.log")"
+if printf '%s\n' "$PIDS" | none_left; then ok "no process of the stack left"; else fail "processes left after stop"; fi
+[ -z "$(ls "$IMGFLOW_STACK_DIR/pids" 2>/dev/null)" ] && ok "pid files removed" || fail "pid files left"
+grep -q "SIGKILL" "$T/stop.log" && fail "a daemon needed SIGKILL: $(cat "$T/stop.log")"
+"$STACK" status >/dev/null 2>&1 && fail "status after stop says running" || ok "status after stop: nothing runs"
+
+# ---- 2. `run` and Ctrl-C
+export IMGFLOW_STACK_DIR=$T/s2
+# A background job of a non-interactive shell starts with SIGINT ignored
+# (and bash cannot trap a signal ignored on entry): restore the default, as
+# in a terminal.
+STACK_WORKERS=1 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$STACK" run >"$T/run.log" 2>&1 &
+RUN_PID=$!
+for _ in $(seq 300); do grep -q "Ctrl-C stops it" "$T/run.log" && break; sleep 0.1; done
+if grep -q "Ctrl-C stops it" "$T/run.log"; then
+        ok "run: stack up"
+        PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
+        kill -INT "$RUN_PID"
+        for _ in $(seq 300); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$RUN_PID" 2>/dev/null; then
+                fail "run: still running 30 s after SIGINT"
+                kill -TERM "$RUN_PID"
+        fi
+        wait "$RUN_PID" 2>/dev/null
+        if printf '%s\n' "$PIDS" | none_left; then ok "run: SIGINT stopped every process"; else fail "run: processes left after SIGINT"; fi
+else
+        fail "run: the stack did not come up: $(tail -5 "$T/run.log")"
+        kill -TERM "$RUN_PID" 2>/dev/null
+fi
+
+# ---- 3. the demo
+export IMGFLOW_STACK_DIR=$T/s3
+if DEMO_NO_BUILD=1 DEMO_IMAGES=2 DEMO_SIZE=1200x900 DEMO_TIMEOUT=120 "$SRC/deploy/demo.sh" >"$T/demo.log" 2>&1; then
+        ok "demo.sh exits 0"
+else
+        fail "demo.sh"
+        tail -30 "$T/demo.log"
+fi
+grep -q "3 executions, 3 as expected" "$T/demo.log" && ok "demo summary" || fail "demo summary missing"
+[ -z "$(ls "$IMGFLOW_STACK_DIR/pids" 2>/dev/null)" ] && ok "demo stopped its stack" || fail "demo left pid files"
+
+if [ $FAILS -gt 0 ]; then
+        for f in "$T"/s1/logs/*.log; do echo "--- $f (tail)"; tail -15 "$f"; done
+        exit 1
+fi
+exit 0
