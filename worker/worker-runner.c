@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -141,6 +142,39 @@ void worker_task_fail(WorkerTask *t, const char *error, const char *cause_fmt, .
         }
 }
 
+/* Size of the task's input image ({"bucket","key"} at the top or under
+ * "input"), for metrics; 0 when there is none or it cannot be read (the
+ * operation reports that itself). */
+static uint64_t task_input_bytes(Storage *s, json_t *params) {
+        json_t *loc = json_object_get(params, "input");
+        if (!json_is_object(loc))
+                loc = params;
+        json_t *b = json_object_get(loc, "bucket"), *k = json_object_get(loc, "key");
+        if (!s || !json_is_string(b) || !json_is_string(k))
+                return 0;
+
+        TaskFailure f = TASK_FAILURE_NULL;
+        char *path = NULL;
+        struct stat st;
+        uint64_t n = 0;
+        if (storage_resolve_n(s, json_string_value(b), json_string_value(k), json_string_length(k), &path,
+                              &f) >= 0 &&
+            stat(path, &st) >= 0 && S_ISREG(st.st_mode))
+                n = (uint64_t) st.st_size;
+        free(path);
+        task_failure_clear(&f);
+        return n;
+}
+
+/* "size" of an output the operation wrote ({"bucket","key","size"}). */
+static uint64_t task_output_bytes(json_t *out) {
+        json_t *size = json_object_get(out, "size");
+        if (json_is_string(json_object_get(out, "bucket")) && json_is_string(json_object_get(out, "key")) &&
+            json_is_integer(size) && json_integer_value(size) > 0)
+                return (uint64_t) json_integer_value(size);
+        return 0;
+}
+
 void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
         t->started_usec = now_usec(CLOCK_MONOTONIC);
         t->started_at_ms = (int64_t) (now_usec(CLOCK_REALTIME) / 1000);
@@ -157,6 +191,9 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
                                  worker_task_operation(t));
                 return;
         }
+
+        if (json_is_object(t->task->input))
+                t->image_bytes_in = task_input_bytes(env->storage, t->task->input);
 
         OpContext ctx = worker_task_context(t, env->limits);
         TaskFailure f = TASK_FAILURE_NULL;
@@ -180,6 +217,7 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
         }
         task_failure_clear(&f);
         worker_task_succeed(t, out);
+        t->image_bytes_out = task_output_bytes(t->output);
 }
 
 int worker_task_encode_result(const WorkerTask *t, const char *worker_id, const ProtoLimits *lim,

@@ -57,9 +57,11 @@ struct WorkerTask {
         int32_t partition;
         int64_t offset;
 
-        const Operation *op;  /* borrowed (constant table); NULL = unknown */
-        char *image_key;      /* owned, for logs: input.key / input.source.key ... */
-        size_t message_bytes; /* size of the Task message (metrics) */
+        const Operation *op;      /* borrowed (constant table); NULL = unknown */
+        char *image_key;          /* owned, for logs: input.key / input.source.key ... */
+        size_t message_bytes;     /* size of the Task message (metrics) */
+        uint64_t image_bytes_in;  /* size of the input image file, if any (metrics) */
+        uint64_t image_bytes_out; /* "size" of a written output, if any (metrics) */
 
         uint64_t received_usec; /* CLOCK_MONOTONIC */
         uint64_t started_usec, finished_usec;

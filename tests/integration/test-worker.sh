@@ -250,7 +250,7 @@ grep -q '^WATCHDOG=1' "$T/notify.log" || fail "no WATCHDOG=1 although WATCHDOG_U
 grep -q 'VIPS-WARNING' "$T/worker.log" && fail "libvips warnings bypass the log"
 PORT=$(sed -n 's/.*Serving metrics on .* (port \([0-9]*\)).*/\1/p' "$T/worker.log" | head -1)
 [ -n "$PORT" ] || fail "no metrics port in the log"
-python3 - "$PORT" <<'EOF' || fail "metrics"
+python3 - "$PORT" "$T" <<'EOF' || fail "metrics"
 import re, sys, urllib.request
 text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
 def value(pattern):
@@ -263,8 +263,14 @@ assert value(r'imgflow_worker_tasks_total\{operation="test.echo",result="expired
 assert value(r'imgflow_worker_images_processed_total\{operation="image.resize"\}') == 1
 assert value(r'imgflow_worker_task_duration_seconds_count\{operation="test.sleep"\}') == 1
 assert value(r'imgflow_worker_dead_letters_total') == 3
-assert value(r'imgflow_worker_bytes_in_total\{operation="image.resize"\}') > 100
-assert value(r'imgflow_worker_bytes_out_total\{operation="image.resize"\}') > 50
+import os
+good = os.path.getsize(sys.argv[2] + "/photos/raw/good.png")
+small = os.path.getsize(sys.argv[2] + "/photos/out/small.png")
+assert value(r'imgflow_worker_bytes_in_total\{operation="image.resize"\}') == good
+assert value(r'imgflow_worker_bytes_out_total\{operation="image.resize"\}') == small
+assert value(r'imgflow_worker_bytes_in_total\{operation="image.validate"\}') >= good
+assert value(r'imgflow_worker_message_bytes_in_total\{operation="image.resize"\}') > 100
+assert value(r'imgflow_worker_message_bytes_out_total\{operation="image.resize"\}') > 50
 print("metrics: ok")
 EOF
 grep -q 'EXECUTION_ID=exec-3\|execution_id=exec-3' "$T/worker.log" || fail "no structured EXECUTION_ID in the log"
