@@ -50,3 +50,16 @@ json_t *cli_parse_json(const char *text, size_t len, const char *what);
 /* Verbs, grouped by file. */
 int verb_run(const Verb *verb, int argc, char *argv[]);                       /* cmd-run.c */
 int verb_validate_definition(const Verb *verb, int argc, char *argv[]);       /* cmd-validate.c */
+int verb_create_state_machine(const Verb *verb, int argc, char *argv[]);      /* cmd-machines.c */
+int verb_update_state_machine(const Verb *verb, int argc, char *argv[]);
+int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]);
+int verb_list_state_machines(const Verb *verb, int argc, char *argv[]);
+int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]);
+int verb_start_execution(const Verb *verb, int argc, char *argv[]);           /* cmd-executions.c */
+int verb_describe_execution(const Verb *verb, int argc, char *argv[]);
+int verb_get_execution_history(const Verb *verb, int argc, char *argv[]);
+int verb_list_executions(const Verb *verb, int argc, char *argv[]);
+int verb_stop_execution(const Verb *verb, int argc, char *argv[]);
+int verb_send_task_success(const Verb *verb, int argc, char *argv[]);         /* cmd-callbacks.c */
+int verb_send_task_failure(const Verb *verb, int argc, char *argv[]);
+int verb_send_task_heartbeat(const Verb *verb, int argc, char *argv[]);

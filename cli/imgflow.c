@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd-remote.h"
 #include "imgflow-config.h"
 
 static const Verb verbs[] = {
@@ -50,6 +51,206 @@ static const Verb verbs[] = {
                         "  --max-history-events N  fail the execution past N history events\n"
                         "                        (default 25000, as Step Functions)\n"
                         "  -h, --help            show this help\n",
+        },
+        /* Verbs that talk to a running system (Redis, Kafka, coordinators):
+         * cmd-machines.c, cmd-executions.c, cmd-callbacks.c; docs/cli.md. */
+        {
+                .name = "create-state-machine",
+                .run = verb_create_state_machine,
+                .summary = "validate and register a state machine definition",
+                .help = "imgflow create-state-machine --name NAME --definition FILE [OPTIONS]\n"
+                        "\n"
+                        "Validates FILE (errors as validate-state-machine-definition prints them,\n"
+                        "on stderr, exit 1) and stores it as version 1 of NAME. Creating it again\n"
+                        "with the same definition is a no-op; with another definition it fails\n"
+                        "with StateMachineAlreadyExists (use update-state-machine). Prints\n"
+                        "{\"stateMachineArn\",\"creationDate\",\"stateMachineVersionArn\"}.\n"
+                        "\n"
+                        "  --name NAME            state machine name (1..80 characters)\n"
+                        "  --definition FILE      the ASL definition (file://FILE works too)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "update-state-machine",
+                .run = verb_update_state_machine,
+                .summary = "store a new version of a state machine's definition",
+                .help = "imgflow update-state-machine --name NAME --definition FILE [OPTIONS]\n"
+                        "\n"
+                        "Validates FILE and stores it as the next version of NAME; new executions\n"
+                        "use it, running ones keep theirs. Prints {\"updateDate\",\n"
+                        "\"stateMachineArn\",\"stateMachineVersionArn\"}. StateMachineDoesNotExist\n"
+                        "for an unknown NAME.\n"
+                        "\n"
+                        "  --name NAME            state machine name\n"
+                        "  --definition FILE      the ASL definition\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "describe-state-machine",
+                .run = verb_describe_state_machine,
+                .summary = "show a state machine and its definition",
+                .help = "imgflow describe-state-machine --name NAME [--version V] [OPTIONS]\n"
+                        "\n"
+                        "Prints {\"stateMachineArn\",\"stateMachineVersionArn\",\"name\",\"status\",\n"
+                        "\"definition\",\"type\",\"creationDate\",\"updateDate\",\"version\",\n"
+                        "\"latestVersion\"} of the latest version or of version V.\n"
+                        "\n"
+                        "  --name NAME            state machine name\n"
+                        "  --version V            a version (default: the latest)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "list-state-machines",
+                .run = verb_list_state_machines,
+                .summary = "list the registered state machines",
+                .help = "imgflow list-state-machines [OPTIONS]\n"
+                        "\n"
+                        "Prints {\"stateMachines\": [{\"stateMachineArn\",\"name\",\"type\",\n"
+                        "\"creationDate\",\"updateDate\",\"latestVersion\"}, ...]}, sorted by name.\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "delete-state-machine",
+                .run = verb_delete_state_machine,
+                .summary = "delete a state machine (running executions finish)",
+                .help = "imgflow delete-state-machine --name NAME [OPTIONS]\n"
+                        "\n"
+                        "Removes NAME from the registry; its definitions are kept for the\n"
+                        "retention ([coordinator] retention) so running executions finish.\n"
+                        "Prints nothing. StateMachineDoesNotExist for an unknown NAME.\n"
+                        "\n"
+                        "  --name NAME            state machine name\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "start-execution",
+                .run = verb_start_execution,
+                .summary = "start an execution (through a coordinator)",
+                .help = "imgflow start-execution --state-machine NAME[:VERSION] [--name X]\n"
+                        "                        [--input JSON | --input-file FILE]\n"
+                        "                        [--wait [--timeout S]] [OPTIONS]\n"
+                        "\n"
+                        "Publishes StartExecution to <prefix>jobs and waits for the coordinator's\n"
+                        "answer. Prints {\"executionArn\",\"startDate\"}, or fails (exit 1) with\n"
+                        "ExecutionAlreadyExists (the name is taken with another input, or that\n"
+                        "execution is closed), StateMachineDoesNotExist, InvalidExecutionInput.\n"
+                        "Starting again with the same name and input returns the same execution.\n"
+                        "\n"
+                        "  --state-machine NAME[:VERSION]  also --state-machine-arn\n"
+                        "                         imgflow:stateMachine:NAME[:VERSION]\n"
+                        "  --name X               execution name (default: a random UUID)\n"
+                        "  --input JSON           execution input (default {})\n"
+                        "  --input-file FILE      read the input from FILE (- for stdin)\n"
+                        "  --wait                 wait for the end: Map progress on stderr, then\n"
+                        "                         the describe-execution output; exit 0 only\n"
+                        "                         if it SUCCEEDED\n"
+                        "  --timeout S            with --wait: give up after S seconds (exit 1)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "describe-execution",
+                .run = verb_describe_execution,
+                .summary = "show an execution's status, input and output",
+                .help = "imgflow describe-execution --execution-arn ARN [OPTIONS]\n"
+                        "\n"
+                        "ARN is imgflow:execution:<stateMachine>:<name> or <stateMachine>:<name>.\n"
+                        "Prints {\"executionArn\",\"stateMachineArn\",\"stateMachineVersionArn\",\n"
+                        "\"name\",\"status\",\"startDate\",\"stopDate\",\"input\",\"output\",\"error\",\n"
+                        "\"cause\"} (input and output as JSON text, as Step Functions does).\n"
+                        "ExecutionDoesNotExist for an unknown (or expired) execution.\n"
+                        "\n"
+                        "  --execution-arn ARN    the execution\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "get-execution-history",
+                .run = verb_get_execution_history,
+                .summary = "print an execution's history events",
+                .help = "imgflow get-execution-history --execution-arn ARN [--reverse-order]\n"
+                        "                              [--max-results N] [OPTIONS]\n"
+                        "\n"
+                        "Prints {\"events\": [{\"id\",\"previousEventId\",\"timestamp\",\"type\",\n"
+                        "\"<type>EventDetails\"}, ...]}, oldest first.\n"
+                        "\n"
+                        "  --execution-arn ARN    the execution\n"
+                        "  --reverse-order        newest first\n"
+                        "  --max-results N        at most N events (1..1000, default 1000)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "list-executions",
+                .run = verb_list_executions,
+                .summary = "list executions, newest first",
+                .help = "imgflow list-executions [--state-machine NAME] [--status-filter STATUS]\n"
+                        "                        [--max-results N] [OPTIONS]\n"
+                        "\n"
+                        "Prints {\"executions\": [{\"executionArn\",\"stateMachineArn\",\"name\",\n"
+                        "\"status\",\"startDate\",\"stopDate\"}, ...]}, newest first.\n"
+                        "\n"
+                        "  --state-machine NAME   only this state machine's (also --state-machine-arn)\n"
+                        "  --status-filter STATUS RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED\n"
+                        "  --max-results N        at most N (1..1000, default 100)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "stop-execution",
+                .run = verb_stop_execution,
+                .summary = "stop a running execution (it ends ABORTED)",
+                .help = "imgflow stop-execution --execution-arn ARN [--error E] [--cause C] [OPTIONS]\n"
+                        "\n"
+                        "Publishes StopExecution to <prefix>events and waits for the coordinator's\n"
+                        "answer: prints {\"stopDate\"}, or fails with ExecutionDoesNotExist or\n"
+                        "ExecutionNotRunning. Open tasks are closed: their task tokens are refused.\n"
+                        "\n"
+                        "  --execution-arn ARN    the execution\n"
+                        "  --error E              error name recorded for the stop\n"
+                        "  --cause C              human-readable cause\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "send-task-success",
+                .run = verb_send_task_success,
+                .summary = "complete a .waitForTaskToken task with an output",
+                .help = "imgflow send-task-success --task-token TOKEN\n"
+                        "                          (--task-output JSON | --task-output-file FILE)\n"
+                        "                          [OPTIONS]\n"
+                        "\n"
+                        "Sends SendTaskSuccess and waits for the coordinator's answer. Prints\n"
+                        "nothing and exits 0 when accepted; exits 1 with InvalidToken (never\n"
+                        "issued), TaskDoesNotExist (task closed), TaskTimedOut, InvalidOutput\n"
+                        "(not JSON, over the payload limit); 2 for bad usage.\n"
+                        "\n"
+                        "  --task-token TOKEN     the token ($$.Task.Token of the task)\n"
+                        "  --task-output JSON     the task's result\n"
+                        "  --task-output-file FILE  read the result from FILE (- for stdin)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "send-task-failure",
+                .run = verb_send_task_failure,
+                .summary = "fail a .waitForTaskToken task (Retry/Catch apply)",
+                .help = "imgflow send-task-failure --task-token TOKEN [--error E] [--cause C] [OPTIONS]\n"
+                        "\n"
+                        "Sends SendTaskFailure; the task fails with error E (default\n"
+                        "States.TaskFailed), which Retry and Catch match. Answers and exit codes\n"
+                        "as send-task-success.\n"
+                        "\n"
+                        "  --task-token TOKEN     the token\n"
+                        "  --error E              error name (at most 256 bytes)\n"
+                        "  --cause C              cause (at most 32768 bytes)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "send-task-heartbeat",
+                .run = verb_send_task_heartbeat,
+                .summary = "report that a .waitForTaskToken task is still being worked on",
+                .help = "imgflow send-task-heartbeat --task-token TOKEN [OPTIONS]\n"
+                        "\n"
+                        "Sends SendTaskHeartbeat: restarts the task's HeartbeatSeconds clock.\n"
+                        "Answers and exit codes as send-task-success.\n"
+                        "\n"
+                        "  --task-token TOKEN     the token\n"
+                        CLI_REMOTE_HELP,
         },
 };
 

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Execution verbs: start-execution, describe-execution,
+ * get-execution-history, list-executions, stop-execution.
+ *
+ * Reads go to Redis directly (coordinator/store). Changes go through the
+ * coordinators, as every other producer's do: StartExecution is published
+ * to <prefix>jobs (keyed by the execution name), StopExecution to
+ * <prefix>events (keyed by the execution id), both with a random requestId;
+ * the coordinator that applies it writes its answer to
+ * imgflow:response:{<requestId>}, which is polled (bounded by
+ * --request-timeout).
+ *
+ * Output follows the AWS CLI's field names; dates are RFC 3339 strings,
+ * input and output are JSON text (strings) as in DescribeExecution.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd-remote.h"
+
+#define CLI_INPUT_MAX (1024 * 1024)
+#define WAIT_POLL_MS 250
+
+typedef struct ExecArgs {
+        const char *state_machine;
+        const char *name;
+        const char *input;
+        const char *input_file;
+        const char *execution;
+        const char *error;
+        const char *cause;
+        const char *status;
+        bool wait;
+        bool reverse;
+        unsigned timeout_sec;
+        unsigned max_results;
+} ExecArgs;
+
+enum {
+        OPT_STATE_MACHINE = CLI_OPT_FIRST_VERB_OPTION,
+        OPT_NAME,
+        OPT_INPUT,
+        OPT_INPUT_FILE,
+        OPT_WAIT,
+        OPT_TIMEOUT,
+        OPT_EXECUTION,
+        OPT_REVERSE,
+        OPT_MAX_RESULTS,
+        OPT_STATUS,
+        OPT_ERROR,
+        OPT_CAUSE,
+};
+
+static int parse_uint(const char *option, const char *arg, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || v < min || v > max) {
+                fprintf(stderr, "imgflow: %s: expected a number in %u..%u, got '%s'\n", option, min, max, arg);
+                return -EINVAL;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int exec_option(int c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+
+        switch (c) {
+        case OPT_STATE_MACHINE:
+                a->state_machine = arg;
+                return 0;
+        case OPT_NAME:
+                a->name = arg;
+                return 0;
+        case OPT_INPUT:
+                a->input = arg;
+                return 0;
+        case OPT_INPUT_FILE:
+                a->input_file = arg;
+                return 0;
+        case OPT_WAIT:
+                a->wait = true;
+                return 0;
+        case OPT_TIMEOUT:
+                return parse_uint("--timeout", arg, 1, 7 * 24 * 3600, &a->timeout_sec);
+        case OPT_EXECUTION:
+                a->execution = arg;
+                return 0;
+        case OPT_REVERSE:
+                a->reverse = true;
+                return 0;
+        case OPT_MAX_RESULTS:
+                return parse_uint("--max-results", arg, 1, STORE_LIST_LIMIT_MAX, &a->max_results);
+        case OPT_STATUS:
+                if (!streq(arg, "RUNNING") && !streq(arg, "SUCCEEDED") && !streq(arg, "FAILED") &&
+                    !streq(arg, "TIMED_OUT") && !streq(arg, "ABORTED")) {
+                        fprintf(stderr, "imgflow: --status-filter: one of RUNNING, SUCCEEDED, FAILED, "
+                                        "TIMED_OUT, ABORTED, got '%s'\n", arg);
+                        return -EINVAL;
+                }
+                a->status = arg;
+                return 0;
+        case OPT_ERROR:
+                a->error = arg;
+                return 0;
+        case OPT_CAUSE:
+                a->cause = arg;
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+static const char *strip_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
+static int64_t jint(const json_t *o, const char *key) {
+        return json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+static void set_json_text(json_t *out, const char *key, json_t *value) {
+        _cleanup_free_ char *s = NULL;
+
+        if (!value)
+                return;
+        s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s)
+                json_object_set_new(out, key, json_string(s));
+}
+
+/* store_exec_describe() -> the DescribeExecution shape. New reference. */
+static json_t *describe_output(const json_t *d) {
+        const char *sm = jstr(d, "stateMachine") ?: "";
+        _cleanup_free_ char *sm_arn = cli_sm_arn(sm);
+        json_t *out;
+
+        out = json_pack("{s:s, s:s}", "executionArn", jstr(d, "executionArn") ?: "", "stateMachineArn", sm_arn);
+        if (jint(d, "stateMachineVersion") > 0) {
+                _cleanup_free_ char *v = asl_xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
+                json_object_set_new(out, "stateMachineVersionArn", json_string(v));
+        }
+        json_object_set_new(out, "name", json_string(jstr(d, "name") ?: ""));
+        json_object_set_new(out, "status", json_string(jstr(d, "status") ?: ""));
+        json_object_set_new(out, "startDate", cli_date(jint(d, "startDate")));
+        if (json_object_get(d, "stopDate"))
+                json_object_set_new(out, "stopDate", cli_date(jint(d, "stopDate")));
+        set_json_text(out, "input", json_object_get(d, "input"));
+        set_json_text(out, "output", json_object_get(d, "output"));
+        if (jstr(d, "error"))
+                json_object_set_new(out, "error", json_string(jstr(d, "error")));
+        if (jstr(d, "cause"))
+                json_object_set_new(out, "cause", json_string(jstr(d, "cause")));
+        return out;
+}
+
+/* --execution-arn: "<sm>:<name>" or "imgflow:execution:<sm>:<name>". */
+static char *execution_id(const char *operation, const char *arn) {
+        char *id = store_exec_id_normalize(arn);
+
+        if (!id)
+                cli_aws_error(operation, "InvalidArn",
+                              "expected imgflow:execution:<stateMachine>:<name> or <stateMachine>:<name>");
+        return id;
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --wait: poll until the execution is no longer RUNNING (or timeout_sec
+ * passed, 0 = no limit), reporting Map progress on stderr. Prints the final
+ * description; exit 0 only for SUCCEEDED. */
+static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned timeout_sec) {
+        int64_t deadline = timeout_sec ? mono_ms() + (int64_t) timeout_sec * 1000 : 0;
+        size_t last_done = SIZE_MAX, last_total = SIZE_MAX;
+
+        for (;;) {
+                _cleanup_json_ json_t *d = NULL, *out = NULL;
+                json_t *progress;
+                int r;
+
+                r = store_exec_describe(cli_remote_redis(remote), exec_id, &d);
+                if (r == -ENOENT)
+                        return cli_aws_error("DescribeExecution", "ExecutionDoesNotExist", exec_id);
+                if (r < 0)
+                        return cli_store_error("DescribeExecution", r, remote);
+
+                progress = json_object_get(d, "mapProgress");
+                if (progress) {
+                        size_t done = (size_t) jint(progress, "done"), total = (size_t) jint(progress, "total");
+                        if (done != last_done || total != last_total) {
+                                fprintf(stderr, "Map: %zu/%zu items done\n", done, total);
+                                last_done = done;
+                                last_total = total;
+                        }
+                }
+                if (!streq(jstr(d, "status") ?: "", "RUNNING")) {
+                        out = describe_output(d);
+                        cli_print_json(out);
+                        return streq(jstr(d, "status") ?: "", "SUCCEEDED") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+                }
+                if (deadline && mono_ms() >= deadline) {
+                        out = describe_output(d);
+                        cli_print_json(out);
+                        fprintf(stderr, "imgflow: %s still RUNNING after %u s\n", exec_id, timeout_sec);
+                        return CLI_EXIT_FAILED;
+                }
+                usleep(WAIT_POLL_MS * 1000);
+        }
+}
+
+int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "state-machine", required_argument, NULL, OPT_STATE_MACHINE },
+                { "state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE },
+                { "name", required_argument, NULL, OPT_NAME },
+                { "input", required_argument, NULL, OPT_INPUT },
+                { "input-file", required_argument, NULL, OPT_INPUT_FILE },
+                { "wait", no_argument, NULL, OPT_WAIT },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *input = NULL, *resp = NULL, *out = NULL;
+        _cleanup_free_ char *sm_name = NULL, *name = NULL, *request_id = NULL, *buf = NULL,
+                            *exec_id = NULL, *text = NULL, *ref = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        unsigned sm_version;
+        size_t len;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.state_machine)
+                return cli_missing_option(verb, "--state-machine");
+        if (a.input && strncmp(a.input, "file://", 7) == 0 && !a.input_file) {
+                /* As the AWS CLI: --input file://input.json */
+                a.input_file = a.input + 7;
+                a.input = NULL;
+        }
+        if (a.input && a.input_file) {
+                fprintf(stderr, "imgflow %s: give --input or --input-file, not both\n", verb->name);
+                return CLI_EXIT_USAGE;
+        }
+        if (a.timeout_sec && !a.wait) {
+                fprintf(stderr, "imgflow %s: --timeout goes with --wait\n", verb->name);
+                return CLI_EXIT_USAGE;
+        }
+
+        ref = asl_xstrdup(strip_prefix(a.state_machine, "imgflow:stateMachine:"));
+        if (store_sm_ref_parse(ref, &sm_name, &sm_version) < 0)
+                return cli_aws_error("StartExecution", "InvalidArn",
+                                     "expected <stateMachine>, <stateMachine>:<version> or "
+                                     "imgflow:stateMachine:<stateMachine>[:<version>]");
+        name = a.name ? asl_xstrdup(a.name) : cli_uuid_new();
+        if (!store_name_is_valid(name))
+                return cli_aws_error("StartExecution", "InvalidName",
+                                     "an execution name has 1..80 characters, no whitespace, control "
+                                     "characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /");
+
+        if (a.input_file) {
+                r = cli_read_file(a.input_file, CLI_INPUT_MAX, &text, &len);
+                if (r < 0) {
+                        fprintf(stderr, "imgflow: cannot read %s: %s\n", a.input_file,
+                                r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                        return CLI_EXIT_USAGE;
+                }
+        } else {
+                text = asl_xstrdup(a.input ? a.input : "{}");
+                len = strlen(text);
+        }
+        input = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        if (!input)
+                return cli_aws_error("StartExecution", "InvalidExecutionInput", "the input is not valid JSON");
+
+        request_id = cli_request_id_new();
+        ProtoStartExecution msg = {
+                .state_machine = ref,
+                .name = name,
+                .input = input,
+                .request_id = request_id,
+        };
+        if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = proto_encode_start_execution(&msg, cli_remote_limits(remote), &buf, &len);
+        if (r == -E2BIG)
+                return cli_aws_error("StartExecution", "InvalidExecutionInput",
+                                     "the input is over the payload limit or nested too deep");
+        if (r < 0)
+                return cli_aws_error("StartExecution", "InvalidExecutionInput", strerror(-r));
+        if (cli_remote_produce(remote, PROTO_TOPIC_JOBS, name, buf, len) < 0)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
+                return CLI_EXIT_FAILED;
+        if (!json_is_true(json_object_get(resp, "ok")))
+                return cli_aws_error("StartExecution", jstr(resp, "error") ?: "InternalError", jstr(resp, "cause"));
+
+        exec_id = asl_xstrdup(jstr(resp, "executionId") ?: "");
+        if (a.wait)
+                return wait_for_execution(remote, exec_id, a.timeout_sec);
+
+        int64_t start = jint(resp, "startDate");
+        if (start == 0) {
+                /* The execution existed already (same name and input): its own start date. */
+                _cleanup_json_ json_t *d = NULL;
+                if (store_exec_describe(cli_remote_redis(remote), exec_id, &d) >= 0)
+                        start = jint(d, "startDate");
+        }
+        out = json_pack("{s:s, s:o}", "executionArn", jstr(resp, "executionArn") ?: "", "startDate",
+                        cli_date(start));
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *d = NULL, *out = NULL;
+        _cleanup_free_ char *id = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.execution)
+                return cli_missing_option(verb, "--execution-arn");
+        id = execution_id("DescribeExecution", a.execution);
+        if (!id)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = store_exec_describe(cli_remote_redis(remote), id, &d);
+        if (r == -ENOENT)
+                return cli_aws_error("DescribeExecution", "ExecutionDoesNotExist", a.execution);
+        if (r < 0)
+                return cli_store_error("DescribeExecution", r, remote);
+        out = describe_output(d);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
+                { "reverse-order", no_argument, NULL, OPT_REVERSE },
+                { "max-results", required_argument, NULL, OPT_MAX_RESULTS },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *events = NULL, *out = NULL;
+        _cleanup_free_ char *id = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.execution)
+                return cli_missing_option(verb, "--execution-arn");
+        id = execution_id("GetExecutionHistory", a.execution);
+        if (!id)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = store_exec_history(cli_remote_redis(remote), id, /* offset= */ 0, a.max_results, a.reverse,
+                               &events);
+        if (r == -ENOENT)
+                return cli_aws_error("GetExecutionHistory", "ExecutionDoesNotExist", a.execution);
+        if (r < 0)
+                return cli_store_error("GetExecutionHistory", r, remote);
+        out = json_pack("{s:O}", "events", events);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "state-machine", required_argument, NULL, OPT_STATE_MACHINE },
+                { "state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE },
+                { "status-filter", required_argument, NULL, OPT_STATUS },
+                { "max-results", required_argument, NULL, OPT_MAX_RESULTS },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *list = NULL, *items = NULL, *out = NULL;
+        const char *sm = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        json_t *e;
+        size_t i;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (a.state_machine) {
+                sm = strip_prefix(a.state_machine, "imgflow:stateMachine:");
+                if (!store_name_is_valid(sm))
+                        return cli_aws_error("ListExecutions", "InvalidArn", a.state_machine);
+        }
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = store_exec_list(cli_remote_redis(remote), sm, a.status, a.max_results, &list);
+        if (r < 0)
+                return cli_store_error("ListExecutions", r, remote);
+
+        items = json_array();
+        json_array_foreach(list, i, e) {
+                _cleanup_free_ char *arn = cli_exec_arn(jstr(e, "executionId") ?: "");
+                _cleanup_free_ char *sm_arn = cli_sm_arn(jstr(e, "stateMachine") ?: "");
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn",
+                                      sm_arn, "name", jstr(e, "name") ?: "", "status", jstr(e, "status") ?: "",
+                                      "startDate", cli_date(jint(e, "startDate")));
+
+                if (json_object_get(e, "stopDate"))
+                        json_object_set_new(o, "stopDate", cli_date(jint(e, "stopDate")));
+                json_array_append_new(items, o);
+        }
+        out = json_pack("{s:O}", "executions", items);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
+                { "error", required_argument, NULL, OPT_ERROR },
+                { "cause", required_argument, NULL, OPT_CAUSE },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *resp = NULL, *out = NULL;
+        _cleanup_free_ char *id = NULL, *request_id = NULL, *buf = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        size_t len;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.execution)
+                return cli_missing_option(verb, "--execution-arn");
+        id = execution_id("StopExecution", a.execution);
+        if (!id)
+                return CLI_EXIT_FAILED;
+
+        request_id = cli_request_id_new();
+        ProtoStopExecution msg = {
+                .execution_id = id,
+                .error = a.error,
+                .cause = a.cause,
+                .request_id = request_id,
+        };
+        if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = proto_encode_stop_execution(&msg, cli_remote_limits(remote), &buf, &len);
+        if (r < 0)
+                return cli_aws_error("StopExecution", "InvalidParameter",
+                                     "--error is at most 256 bytes, --cause at most 32768");
+        if (cli_remote_produce(remote, PROTO_TOPIC_EVENTS, id, buf, len) < 0)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
+                return CLI_EXIT_FAILED;
+        if (!json_is_true(json_object_get(resp, "ok")))
+                return cli_aws_error("StopExecution", jstr(resp, "error") ?: "InternalError", jstr(resp, "cause"));
+        out = json_pack("{s:o}", "stopDate", cli_date(jint(resp, "stopDate")));
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * State machine verbs: create-state-machine, update-state-machine,
+ * describe-state-machine, list-state-machines, delete-state-machine.
+ *
+ * They work on the registry in Redis directly (coordinator/store): a
+ * definition is validated here first (errors printed as
+ * validate-state-machine-definition prints them) and again by the store.
+ * Coordinators read new versions from Redis when an execution starts.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "asl-definition.h"
+#include "cli.h"
+#include "cmd-remote.h"
+#include "config.h"
+
+#define CLI_DEFINITION_MAX (1024 * 1024)
+
+typedef struct MachineArgs {
+        const char *name;
+        const char *definition;
+        unsigned version;
+} MachineArgs;
+
+enum {
+        OPT_NAME = CLI_OPT_FIRST_VERB_OPTION,
+        OPT_DEFINITION,
+        OPT_VERSION,
+};
+
+static int machine_option(int c, const char *arg, void *userdata) {
+        MachineArgs *a = userdata;
+
+        switch (c) {
+        case OPT_NAME:
+                a->name = arg;
+                return 0;
+        case OPT_DEFINITION:
+                a->definition = arg;
+                return 0;
+        case OPT_VERSION: {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(arg, &end, 10);
+                if (errno || end == arg || *end || v == 0 || v > UINT32_MAX) {
+                        fprintf(stderr, "imgflow: --version: expected a version number >= 1, got '%s'\n", arg);
+                        return -EINVAL;
+                }
+                a->version = (unsigned) v;
+                return 0;
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void print_diag(const AslDiag *d) {
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(stderr, "%s: %s\n", d->entries[i].pointer[0] ? d->entries[i].pointer : "(root)",
+                        d->entries[i].message);
+        if (d->n == 0)
+                fprintf(stderr, "(root): invalid definition\n");
+}
+
+/* Read and validate a definition; errors printed. Returns an exit code or CLI_CONTINUE. */
+static int read_definition(const char *path, char **ret_text) {
+        _cleanup_machine_ AslMachine *m = NULL;
+        _cleanup_free_ char *text = NULL;
+        AslDiag d = {};
+        size_t len;
+        int r;
+
+        if (strncmp(path, "file://", 7) == 0)
+                path += 7;
+        r = cli_read_file(path, CLI_DEFINITION_MAX, &text, &len);
+        if (r < 0) {
+                fprintf(stderr, "imgflow: cannot read %s: %s\n", path,
+                        r == -EFBIG ? "larger than the definition size limit (1 MiB)" : strerror(-r));
+                return CLI_EXIT_USAGE;
+        }
+        r = asl_machine_parse(text, len, &m, &d);
+        if (r < 0) {
+                print_diag(&d);
+                asl_diag_clear(&d);
+                return CLI_EXIT_FAILED;
+        }
+        asl_diag_clear(&d);
+        *ret_text = TAKE_PTR(text);
+        return CLI_CONTINUE;
+}
+
+static int check_name(const char *operation, const char *name) {
+        if (store_name_is_valid(name))
+                return CLI_CONTINUE;
+        return cli_aws_error(operation, "InvalidName",
+                             "a name has 1..80 characters, no whitespace, control characters or any of "
+                             "< > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /");
+}
+
+static int put(const Verb *verb, int argc, char *argv[], bool update) {
+        static const struct option options[] = {
+                { "name", required_argument, NULL, OPT_NAME },
+                { "definition", required_argument, NULL, OPT_DEFINITION },
+                {},
+        };
+        const char *operation = update ? "UpdateStateMachine" : "CreateStateMachine";
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *out = NULL;
+        _cleanup_free_ char *text = NULL, *arn = NULL, *varn = NULL;
+        CliRemoteArgs ra = {};
+        MachineArgs a = {};
+        AslDiag d = {};
+        unsigned version = 0;
+        int64_t now = wall_ms();
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.name)
+                return cli_missing_option(verb, "--name");
+        if (!a.definition)
+                return cli_missing_option(verb, "--definition");
+        r = check_name(operation, a.name);
+        if (r != CLI_CONTINUE)
+                return r;
+        r = read_definition(a.definition, &text);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+
+        if (update)
+                r = store_sm_update(cli_remote_redis(remote), a.name, text, now, &d, &version);
+        else
+                r = store_sm_create(cli_remote_redis(remote), a.name, text, now, &d, &version);
+        if (r == -EINVAL) {
+                print_diag(&d);
+                asl_diag_clear(&d);
+                return CLI_EXIT_FAILED;
+        }
+        asl_diag_clear(&d);
+        if (r == -EEXIST)
+                return cli_aws_error(operation, "StateMachineAlreadyExists",
+                                     "a state machine with this name and another definition exists; "
+                                     "use update-state-machine");
+        if (r == -ENOENT)
+                return cli_aws_error(operation, "StateMachineDoesNotExist", a.name);
+        if (r < 0)
+                return cli_store_error(operation, r, remote);
+
+        arn = cli_sm_arn(a.name);
+        varn = asl_xasprintf("%s:%u", arn, version);
+        if (update)
+                out = json_pack("{s:o, s:s, s:s}", "updateDate", cli_date(now), "stateMachineArn", arn,
+                                "stateMachineVersionArn", varn);
+        else
+                out = json_pack("{s:s, s:o, s:s}", "stateMachineArn", arn, "creationDate", cli_date(now),
+                                "stateMachineVersionArn", varn);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_create_state_machine(const Verb *verb, int argc, char *argv[]) {
+        return put(verb, argc, argv, /* update= */ false);
+}
+
+int verb_update_state_machine(const Verb *verb, int argc, char *argv[]) {
+        return put(verb, argc, argv, /* update= */ true);
+}
+
+static int64_t jint(const json_t *o, const char *key) {
+        return json_integer_value(json_object_get(o, key));
+}
+
+int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "name", required_argument, NULL, OPT_NAME },
+                { "version", required_argument, NULL, OPT_VERSION },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *sm = NULL, *out = NULL;
+        _cleanup_free_ char *text = NULL, *arn = NULL, *varn = NULL;
+        CliRemoteArgs ra = {};
+        MachineArgs a = {};
+        unsigned version;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.name)
+                return cli_missing_option(verb, "--name");
+        r = check_name("DescribeStateMachine", a.name);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+
+        r = store_sm_describe(cli_remote_redis(remote), a.name, a.version, &sm);
+        if (r >= 0)
+                r = store_sm_get_definition(cli_remote_redis(remote), a.name, a.version, &text, &version);
+        if (r == -ENOENT)
+                return cli_aws_error("DescribeStateMachine", "StateMachineDoesNotExist",
+                                     a.version ? "no such state machine or version" : a.name);
+        if (r < 0)
+                return cli_store_error("DescribeStateMachine", r, remote);
+
+        arn = cli_sm_arn(a.name);
+        varn = asl_xasprintf("%s:%u", arn, version);
+        out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "stateMachineArn", arn,
+                        "stateMachineVersionArn", varn, "name", a.name, "status", "ACTIVE", "definition",
+                        text, "type", "STANDARD", "creationDate", cli_date(jint(sm, "createdAt")),
+                        "updateDate", cli_date(jint(sm, "updatedAt")), "version", (json_int_t) version,
+                        "latestVersion", (json_int_t) jint(sm, "latestVersion"));
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *list = NULL, *out = NULL, *items = NULL;
+        CliRemoteArgs ra = {};
+        size_t i;
+        json_t *sm;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, NULL, &ra, NULL, NULL);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = store_sm_list(cli_remote_redis(remote), &list);
+        if (r < 0)
+                return cli_store_error("ListStateMachines", r, remote);
+
+        items = json_array();
+        json_array_foreach(list, i, sm) {
+                const char *name = json_string_value(json_object_get(sm, "name"));
+                _cleanup_free_ char *arn = cli_sm_arn(name ? name : "");
+
+                json_array_append_new(items,
+                                      json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "stateMachineArn", arn,
+                                                "name", name ? name : "", "type", "STANDARD", "creationDate",
+                                                cli_date(jint(sm, "createdAt")), "updateDate",
+                                                cli_date(jint(sm, "updatedAt")), "latestVersion",
+                                                (json_int_t) jint(sm, "latestVersion")));
+        }
+        out = json_pack("{s:O}", "stateMachines", items);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "name", required_argument, NULL, OPT_NAME },
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        CliRemoteArgs ra = {};
+        MachineArgs a = {};
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a.name)
+                return cli_missing_option(verb, "--name");
+        r = check_name("DeleteStateMachine", a.name);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+        r = store_sm_delete(cli_remote_redis(remote), a.name, cli_remote_retention_sec(remote));
+        if (r == -ENOENT)
+                return cli_aws_error("DeleteStateMachine", "StateMachineDoesNotExist", a.name);
+        if (r < 0)
+                return cli_store_error("DeleteStateMachine", r, remote);
+        return CLI_EXIT_OK;
+}

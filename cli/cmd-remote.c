@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the verbs that talk to a running system share: the configuration
+ * (--config FILE, the environment, --redis/--kafka flags), a synchronous
+ * Redis connection (the store's read API), a plain librdkafka producer that
+ * sends one message and flushes, waiting for the coordinator's answer at
+ * imgflow:response:{<requestId>}, AWS-style errors and the JSON output.
+ *
+ * The CLI is not a daemon: every call here blocks, each with a bound.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cli.h"
+#include "cmd-remote.h"
+#include "config.h"
+#include "kafka.h"
+#include "redis.h"
+
+#define CLI_PRODUCE_TIMEOUT_MS 15000
+
+struct CliRemote {
+        Config *config;
+        redisContext *redis;
+        rd_kafka_t *producer;
+        ProtoLimits limits;
+};
+
+int cli_remote_option(CliRemoteArgs *a, int c, const char *arg) {
+        switch (c) {
+        case CLI_OPT_CONFIG:
+                a->config_path = arg;
+                return 1;
+        case CLI_OPT_REDIS:
+                a->redis = arg;
+                return 1;
+        case CLI_OPT_KAFKA:
+                a->kafka = arg;
+                return 1;
+        case CLI_OPT_REQUEST_TIMEOUT: {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(arg, &end, 10);
+                if (errno || end == arg || *end || v == 0 || v > 3600) {
+                        fprintf(stderr, "imgflow: --request-timeout: expected seconds (1..3600), got '%s'\n", arg);
+                        return -EINVAL;
+                }
+                a->request_timeout_sec = (unsigned) v;
+                return 1;
+        }
+        default:
+                return 0;
+        }
+}
+
+CliRemote *cli_remote_free(CliRemote *r) {
+        if (!r)
+                return NULL;
+        if (r->producer) {
+                rd_kafka_flush(r->producer, 1000);
+                rd_kafka_destroy(r->producer);
+        }
+        if (r->redis)
+                redisFree(r->redis);
+        config_free(r->config);
+        free(r);
+        return NULL;
+}
+
+static int load_config(const CliRemoteArgs *a, Config **ret) {
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        const char *path = a->config_path;
+        extern char **environ;
+        int r;
+
+        r = config_new(&c);
+        if (r < 0) {
+                fprintf(stderr, "imgflow: cannot create the configuration: %s\n", strerror(-r));
+                return r;
+        }
+        if (!path && access(config_default_path(), F_OK) == 0)
+                path = config_default_path();
+        if (path) {
+                r = config_load_file(c, path, &error);
+                if (r < 0) {
+                        fprintf(stderr, "imgflow: %s\n", error ? error : strerror(-r));
+                        return r;
+                }
+        }
+        r = config_load_env(c, environ, &error);
+        if (r < 0) {
+                fprintf(stderr, "imgflow: %s\n", error ? error : strerror(-r));
+                return r;
+        }
+        if (a->redis) {
+                r = config_set(c, "redis", "address", a->redis, &error);
+                if (r < 0) {
+                        fprintf(stderr, "imgflow: --redis: %s\n", error ? error : strerror(-r));
+                        return r;
+                }
+        }
+        if (a->kafka) {
+                r = config_set(c, "kafka", "bootstrap.servers", a->kafka, &error);
+                if (r < 0) {
+                        fprintf(stderr, "imgflow: --kafka: %s\n", error ? error : strerror(-r));
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* Delivery report: the error of our one message, through the opaque. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        rd_kafka_resp_err_t *err = m->_private;
+
+        if (err)
+                *err = m->err;
+}
+
+/* librdkafka logs its connection trouble; the verb reports the outcome itself. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+        if (level <= 3 && getenv("IMGFLOW_CLI_KAFKA_DEBUG"))
+                fprintf(stderr, "rdkafka %s: %s\n", fac, buf);
+}
+
+static int producer_new(const Config *config, rd_kafka_t **ret) {
+        static const char *const defaults[] = {
+                "client.id", "imgflow-cli",
+                "acks", "all",
+                "linger.ms", "0",
+                "message.timeout.ms", "10000",
+                NULL,
+        };
+        _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
+        _cleanup_free_ char *error = NULL;
+        char errstr[512];
+        rd_kafka_t *rk;
+        int r;
+
+        r = kafka_conf_from_config(config, "producer", defaults, &conf, &error);
+        if (r < 0) {
+                fprintf(stderr, "imgflow: %s\n", error ? error : strerror(-r));
+                return r;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rd_kafka_conf_set_log_cb(conf, on_log);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (!rk) {
+                fprintf(stderr, "imgflow: cannot create a Kafka producer: %s\n", errstr);
+                return -EINVAL;
+        }
+        conf = NULL; /* owned by rk now */
+        *ret = rk;
+        return 0;
+}
+
+int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
+        _cleanup_(cli_remote_freep) CliRemote *r = NULL;
+        _cleanup_free_ char *error = NULL;
+        int k;
+
+        r = asl_xmalloc(sizeof *r);
+        *r = (CliRemote) {};
+        k = load_config(a, &r->config);
+        if (k < 0)
+                return k;
+        r->limits.max_payload_bytes = config_get_size(r->config, "imgflow", "payload_limit");
+        k = redis_sync_connect(r->config, &r->redis, &error);
+        if (k < 0) {
+                fprintf(stderr, "imgflow: cannot connect to Redis at %s: %s\n",
+                        config_get_string(r->config, "redis", "address"), error ? error : strerror(-k));
+                return k;
+        }
+        if (need_kafka) {
+                k = producer_new(r->config, &r->producer);
+                if (k < 0)
+                        return k;
+        }
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+redisContext *cli_remote_redis(CliRemote *r) {
+        return r->redis;
+}
+
+const ProtoLimits *cli_remote_limits(CliRemote *r) {
+        return &r->limits;
+}
+
+int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len) {
+        _cleanup_free_ char *name = NULL;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS, e;
+        int k;
+
+        if (!r->producer)
+                return -EINVAL;
+        k = proto_topic_name(config_get_string(r->config, "imgflow", "topic_prefix"), topic, NULL, &name);
+        if (k < 0) {
+                fprintf(stderr, "imgflow: invalid topic prefix '%s'\n",
+                        config_get_string(r->config, "imgflow", "topic_prefix"));
+                return k;
+        }
+        e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(name),
+                              RD_KAFKA_V_VALUE((void *) buf, len),
+                              RD_KAFKA_V_KEY((void *) key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&err),
+                              RD_KAFKA_V_END);
+        if (e) {
+                fprintf(stderr, "imgflow: cannot send to %s: %s\n", name, rd_kafka_err2str(e));
+                return kafka_errno(e);
+        }
+        /* Flush serves the delivery report; bounded by message.timeout.ms too. */
+        for (int waited = 0; err == RD_KAFKA_RESP_ERR__IN_PROGRESS && waited < CLI_PRODUCE_TIMEOUT_MS;
+             waited += 100)
+                rd_kafka_flush(r->producer, 100);
+        if (err == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
+                fprintf(stderr, "imgflow: no acknowledgement from Kafka (%s) for %s within %d s\n",
+                        config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "?", name,
+                        CLI_PRODUCE_TIMEOUT_MS / 1000);
+                /* The opaque points into this frame: drop the message before returning. */
+                rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_flush(r->producer, 1000);
+                return -ETIMEDOUT;
+        }
+        if (err) {
+                fprintf(stderr, "imgflow: cannot send to %s (Kafka at %s): %s\n", name,
+                        config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "?",
+                        rd_kafka_err2str(err));
+                return kafka_errno(err);
+        }
+        return 0;
+}
+
+char *cli_request_id_new(void) {
+        uint8_t b[16];
+        char *s = asl_xmalloc(2 * sizeof b + 1);
+
+        if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
+                abort();
+        for (size_t i = 0; i < sizeof b; i++)
+                sprintf(s + 2 * i, "%02x", b[i]);
+        return s;
+}
+
+char *cli_uuid_new(void) {
+        uint8_t d[16];
+
+        if (getrandom(d, sizeof d, 0) != (ssize_t) sizeof d)
+                abort();
+        d[6] = (d[6] & 0x0f) | 0x40;
+        d[8] = (d[8] & 0x3f) | 0x80;
+        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                             d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11],
+                             d[12], d[13], d[14], d[15]);
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec,
+                             json_t **ret) {
+        int64_t deadline = mono_ms() + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
+        unsigned delay_ms = 20;
+
+        for (;;) {
+                int k = store_response_get(r->redis, request_id, ret);
+                if (k != -ENOENT) {
+                        if (k < 0)
+                                fprintf(stderr, "imgflow: cannot read the answer from Redis: %s\n",
+                                        r->redis->errstr[0] ? r->redis->errstr : strerror(-k));
+                        return k;
+                }
+                if (mono_ms() >= deadline) {
+                        fprintf(stderr,
+                                "imgflow: no answer from a coordinator within %u s (request %s); "
+                                "is imgflow-coordinator running?\n",
+                                timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT, request_id);
+                        return -ETIMEDOUT;
+                }
+                usleep(delay_ms * 1000);
+                if (delay_ms < 200)
+                        delay_ms *= 2;
+        }
+}
+
+int cli_aws_error(const char *operation, const char *error, const char *cause) {
+        fprintf(stderr, "An error occurred (%s) when calling the %s operation%s%s\n", error, operation,
+                cause && *cause ? ": " : "", cause && *cause ? cause : "");
+        return CLI_EXIT_FAILED;
+}
+
+int cli_store_error(const char *operation, int r, CliRemote *remote) {
+        if (r == -EIO || r == -EBADMSG)
+                fprintf(stderr, "imgflow: %s: Redis error: %s\n", operation,
+                        remote && remote->redis->errstr[0] ? remote->redis->errstr : strerror(-r));
+        else
+                fprintf(stderr, "imgflow: %s: %s\n", operation, strerror(-r));
+        return CLI_EXIT_FAILED;
+}
+
+void cli_print_json(const json_t *j) {
+        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+
+        if (s)
+                printf("%s\n", s);
+        fflush(stdout);
+}
+
+json_t *cli_date(int64_t ms) {
+        char buf[64];
+
+        asl_format_timestamp(ms, buf, sizeof buf);
+        return json_string(buf);
+}
+
+char *cli_sm_arn(const char *name) {
+        return asl_xasprintf("imgflow:stateMachine:%s", name);
+}
+
+char *cli_exec_arn(const char *exec_id) {
+        return asl_xasprintf("imgflow:execution:%s", exec_id);
+}
+
+int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct option *verb_options,
+                      CliRemoteArgs *remote, CliOptionFn fn, void *userdata) {
+        static const struct option common[] = {
+                CLI_REMOTE_LONG_OPTIONS,
+                { "help", no_argument, NULL, 'h' },
+        };
+        struct option all[64];
+        size_t n = 0;
+        int c;
+
+        for (size_t i = 0; i < ELEMENTSOF(common); i++)
+                all[n++] = common[i];
+        for (size_t i = 0; verb_options && verb_options[i].name && n < ELEMENTSOF(all) - 1; i++)
+                all[n++] = verb_options[i];
+        all[n] = (struct option) {};
+
+        optind = 1;
+        opterr = 1;
+        while ((c = getopt_long(argc, argv, "h", all, NULL)) >= 0) {
+                int k;
+
+                if (c == 'h') {
+                        cli_verb_help(verb, stdout);
+                        return CLI_EXIT_OK;
+                }
+                if (c == '?') {
+                        fprintf(stderr, "Run `imgflow %s --help` for the options.\n", verb->name);
+                        return CLI_EXIT_USAGE;
+                }
+                k = cli_remote_option(remote, c, optarg);
+                if (k < 0)
+                        return CLI_EXIT_USAGE;
+                if (k > 0)
+                        continue;
+                k = fn ? fn(c, optarg, userdata) : -EINVAL;
+                if (k < 0)
+                        return CLI_EXIT_USAGE;
+        }
+        if (optind < argc) {
+                fprintf(stderr, "imgflow %s: unexpected argument '%s'\n", verb->name, argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        return CLI_CONTINUE;
+}
+
+int cli_missing_option(const Verb *verb, const char *option) {
+        fprintf(stderr, "imgflow %s: %s is required\nRun `imgflow %s --help` for the options.\n",
+                verb->name, option, verb->name);
+        return CLI_EXIT_USAGE;
+}
+
+int64_t cli_remote_retention_sec(CliRemote *r) {
+        return (int64_t) (config_get_duration_ms(r->config, "coordinator", "retention") / 1000);
+}
