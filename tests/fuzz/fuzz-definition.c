@@ -11,7 +11,8 @@
  *   - a valid definition's sub-machines are found by asl_machine_lookup().
  * For a valid definition, every rule of every Choice state (in every
  * branch and Map iteration) is evaluated against a fixed input and context.
- * StringMatches gets the raw bytes as pattern and subject too.
+ * StringMatches gets the raw bytes as pattern and subject too, and is
+ * checked against a plain backtracking matcher on short inputs.
  */
 
 #include <stdint.h>
@@ -81,6 +82,30 @@ static void walk_machine(AslMachine *m, json_t *machine, const char *pointer,
         }
 }
 
+/* The textbook dynamic programme over (subject, pattern token) positions,
+ * as the reference for short inputs (< 64 bytes each). */
+static bool reference_matches(const char *s, const char *p) {
+        bool star[64], ok[65][65] = {};
+        char lit[64];
+        size_t n = strlen(s), k = 0;
+
+        for (; *p; p++, k++) {
+                star[k] = *p == '*';
+                if (*p == '\\' && (p[1] == '*' || p[1] == '\\'))
+                        p++;
+                lit[k] = *p;
+        }
+        /* ok[i][j]: s[i..] matches tokens j.. */
+        ok[n][k] = true;
+        for (size_t j = k; j-- > 0;)
+                ok[n][j] = star[j] && ok[n][j + 1];
+        for (size_t i = n; i-- > 0;)
+                for (size_t j = k; j-- > 0;)
+                        ok[i][j] = star[j] ? (ok[i][j + 1] || ok[i + 1][j])
+                                           : (s[i] == lit[j] && ok[i + 1][j + 1]);
+        return ok[0][0];
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -126,7 +151,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 nl = strchr(buf, '\n');
                 if (nl) {
                         *nl = 0;
-                        (void) choice_string_matches(nl + 1, buf);
+                        bool match = choice_string_matches(nl + 1, buf);
+
+                        if (size < 64 && match != reference_matches(nl + 1, buf)) {
+                                fprintf(stderr, "StringMatches('%s', '%s') = %d\n", nl + 1, buf, match);
+                                abort();
+                        }
                 }
         }
         return 0;
