@@ -314,7 +314,11 @@ static void choice_rule_validate_internal(json_t *rule, const char *pointer, boo
                 } else if (streq(key, "Comment")) {
                         if (!json_is_string(v))
                                 asl_diag_add(d, p, "must be a string");
-                } else if (!streq(key, "Variable"))
+                } else if (streq(key, "Condition"))
+                        asl_diag_add(d, p, "not supported: Condition belongs to the JSONata query language, only JSONPath is supported");
+                else if (streq(key, "Assign"))
+                        asl_diag_add(d, p, "not supported: workflow variables (Assign) are not supported");
+                else if (!streq(key, "Variable"))
                         asl_diag_add(d, p, "unknown field in a choice rule");
         }
 

@@ -444,6 +444,14 @@ static void check_distributed_only(Validator *v, json_t *value, const char *poin
         asl_diag_add(v->d, pointer, "not supported: this field belongs to a distributed Map, only inline Map is supported");
 }
 
+static void check_assign(Validator *v, json_t *value, const char *pointer) {
+        asl_diag_add(v->d, pointer, "not supported: workflow variables (Assign) are not supported");
+}
+
+static void check_jsonata_field(Validator *v, json_t *value, const char *pointer) {
+        asl_diag_add(v->d, pointer, "not supported: this field belongs to the JSONata query language, only JSONPath is supported");
+}
+
 /* ---- the field table ------------------------------------------------- */
 
 typedef enum FieldId {
@@ -491,6 +499,9 @@ typedef enum FieldId {
         F_RESULT_WRITER,
         F_ITEM_BATCHER,
         F_LABEL,
+        F_ASSIGN,
+        F_ARGUMENTS,
+        F_OUTPUT,
         _F_MAX,
 } FieldId;
 
@@ -544,6 +555,9 @@ static const StateField state_fields[_F_MAX] = {
         [F_RESULT_WRITER] = { "ResultWriter", check_distributed_only },
         [F_ITEM_BATCHER] = { "ItemBatcher", check_distributed_only },
         [F_LABEL] = { "Label", check_string },
+        [F_ASSIGN] = { "Assign", check_assign },
+        [F_ARGUMENTS] = { "Arguments", check_jsonata_field },
+        [F_OUTPUT] = { "Output", check_jsonata_field },
 };
 
 static int state_field_find(const char *name) {
@@ -625,7 +639,8 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
 /* ---- the state type table -------------------------------------------- */
 
 #define F(x) (UINT64_C(1) << (F_##x))
-#define F_COMMON (F(TYPE) | F(COMMENT) | F(QUERY_LANGUAGE))
+/* Assign, Arguments, Output: accepted here only to be refused with a clear message. */
+#define F_COMMON (F(TYPE) | F(COMMENT) | F(QUERY_LANGUAGE) | F(ASSIGN) | F(ARGUMENTS) | F(OUTPUT))
 #define F_IO (F(INPUT_PATH) | F(OUTPUT_PATH))
 #define F_FLOW (F(NEXT) | F(END))
 

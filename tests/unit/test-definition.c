@@ -64,6 +64,9 @@ static bool has(const AslDiag *d, const char *pointer, const char *text) {
 /* A Task named T with the given extra fields, ending the machine. */
 #define TASK(extra) ONE("{\"Type\": \"Task\", \"Resource\": \"arn:r\", \"End\": true" extra "}")
 
+#define CHOICE(body) "{\"StartAt\": \"C\", \"States\": {\"C\": {\"Type\": \"Choice\"" body "}," \
+        " \"A\": {\"Type\": \"Succeed\"}, \"B\": {\"Type\": \"Fail\"}}}"
+
 /* ---- top level -------------------------------------------------------- */
 
 TEST(minimal_machines) {
@@ -122,6 +125,12 @@ TEST(query_language) {
                     "/QueryLanguage", "JSONPath");
         ASSERT_DIAG(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONata\"}"), "/States/S/QueryLanguage", "not supported");
         ASSERT_VALID(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONPath\"}"));
+        /* JSONata-only fields and workflow variables: a clear refusal. */
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": true, \"Output\": \"{% $x %}\"}"), "/States/S/Output", "JSONata");
+        ASSERT_DIAG(TASK(", \"Arguments\": {}"), "/States/S/Arguments", "JSONata");
+        ASSERT_DIAG(TASK(", \"Assign\": {\"x.$\": \"$.x\"}"), "/States/S/Assign", "not supported");
+        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Condition\": \"{% true %}\", \"Next\": \"A\"}]"),
+                    "/States/C/Choices/0/Condition", "JSONata");
 }
 
 /* ---- states and transitions ------------------------------------------ */
@@ -324,9 +333,6 @@ TEST(catch) {
 }
 
 /* ---- Choice, Wait, Succeed, Fail, Pass -------------------------------- */
-
-#define CHOICE(body) "{\"StartAt\": \"C\", \"States\": {\"C\": {\"Type\": \"Choice\"" body "}," \
-        " \"A\": {\"Type\": \"Succeed\"}, \"B\": {\"Type\": \"Fail\"}}}"
 
 TEST(choice_state) {
         ASSERT_VALID(CHOICE(", \"Choices\": [{\"Variable\": \"$.x\", \"NumericEquals\": 1, \"Next\": \"A\"}], \"Default\": \"B\","
