@@ -25,7 +25,7 @@ fail() { echo "FAIL: $*"; echo "--- worker"; cat "$T/worker.log"; exit 1; }
 
 "$MOCK" --partitions 2 --topics imgflow.tasks.shell:2 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
 PIDS="$PIDS $!"
-i=0; while ! grep -q '^BOOTSTRAP=' "$T/mock.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -qs '^BOOTSTRAP=' "$T/mock.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 BS=$(sed -n 's/^BOOTSTRAP=//p' "$T/mock.out" | head -1)
 [ -n "$BS" ] || fail "mock cluster did not start"
 

@@ -18,6 +18,7 @@
 #            the consumer (backpressure) and all finish.
 #            A SIGTERM with a 1 s shutdown timeout while a long task runs:
 #            exit 0 within the timeout, the task neither reported nor committed.
+#   phase 4  --pool gpu consumes imgflow.tasks.gpu in group imgflow-workers.gpu.
 #   metrics  the Prometheus endpoint counts tasks by operation and result.
 #
 #   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
@@ -59,9 +60,9 @@ wait_for() {
 }
 
 # ---- mock cluster, images, notify socket
-"$MOCK" --partitions 2 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
+"$MOCK" --partitions 2 --topics imgflow.tasks.gpu:1 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
 PIDS="$PIDS $!"
-wait_for 10 grep -q '^BOOTSTRAP=' "$T/mock.out" || fail "mock cluster did not start"
+wait_for 10 grep -qs '^BOOTSTRAP=' "$T/mock.out" || fail "mock cluster did not start"
 BS=$(sed -n 's/^BOOTSTRAP=//p' "$T/mock.out" | head -1)
 echo "mock cluster at $BS"
 
@@ -100,9 +101,10 @@ session.timeout.ms = 6000
 heartbeat.interval.ms = 500
 EOF
 
-start_worker() { # log-file
+start_worker() { # log-file [more flags...]
+        log=$1; shift
         env ${WORKER_ENV:-} NOTIFY_SOCKET="$T/notify.sock" "$WORKER" --config "$T/worker.conf" --instance 1 --threads 2 \
-                --bucket "photos=$T/photos" --log-target console >"$T/$1" 2>&1 &
+                --bucket "photos=$T/photos" --log-target console "$@" >"$T/$log" 2>&1 &
         WORKER_PID=$!
         PIDS="$PIDS $WORKER_PID"
 }
@@ -361,4 +363,24 @@ wait "$WORKER_PID"; rc=$?
 grep -q 'Shutdown timeout: 1 task(s) still running' "$T/worker2.log" || fail "no shutdown timeout"
 [ "$(count_results t-long)" -eq 0 ] || fail "the cancelled task was reported"
 echo "shutdown timeout: ok"
+
+# ---- phase 4: a pool worker (--pool gpu) serves imgflow.tasks.gpu in its own group
+WORKER_ENV= start_worker worker3.log --pool gpu
+wait_for 30 grep -q 'consuming imgflow.tasks.gpu as .* in group imgflow-workers.gpu' "$T/worker3.log" ||
+        fail "--pool gpu did not select imgflow.tasks.gpu / imgflow-workers.gpu"
+python3 - "$NOW" <<'EOF' | produce imgflow.tasks.gpu
+import json, sys
+m = {"v": 1, "type": "Task", "executionId": "exec-gpu", "executionName": "gpu",
+     "stateMachine": "pipeline", "state": "Gpu", "taskId": "t-gpu", "attempt": 0,
+     "resource": "imgflow:pool:gpu", "operation": "test.echo", "input": {"pool": "gpu"},
+     "deadlineMs": 0, "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
+print("exec-gpu|" + json.dumps(m))
+EOF
+wait_for 30 has_result t-gpu || fail "the gpu pool worker did not answer"
+kill -TERM "$WORKER_PID"
+i=0
+while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+wait "$WORKER_PID"; rc=$?
+[ "$rc" -eq 0 ] || fail "pool worker: exit code $rc"
+echo "phase 4: --pool gpu: ok"
 echo "PASS"
