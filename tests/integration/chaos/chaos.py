@@ -113,6 +113,7 @@ def run_chaos(args, tmp):
         next_batch = start
         next_fault = start + rnd.uniform(2, 4)
         pending_restart = []          # (when, callable, label)
+        down = set()                  # brokers down now
         sent = 0
         while True:
             now = time.monotonic()
@@ -143,11 +144,17 @@ def run_chaos(args, tmp):
                         log("SIGKILL " + p.name)
                         pending_restart.append((now + rnd.uniform(0.2, 3), p.start, p.name))
                 elif action == "broker":
-                    b = rnd.randrange(1, st.brokers + 1)
-                    st.kafka_command("down %d" % b)
-                    log("broker %d down" % b)
-                    pending_restart.append((now + rnd.uniform(2, 5),
-                                            (lambda b=b: st.kafka_command("up %d" % b)), "broker %d up" % b))
+                    up = [b for b in range(1, st.brokers + 1) if b not in down]
+                    if up:
+                        b = rnd.choice(up)
+                        down.add(b)
+                        st.kafka_command("down %d" % b)
+                        log("broker %d down" % b)
+
+                        def broker_up(b=b):
+                            st.kafka_command("up %d" % b)
+                            down.discard(b)
+                        pending_restart.append((now + rnd.uniform(2, 5), broker_up, "broker %d up" % b))
                 else:
                     log("redis-server %s" % ("SIGKILL" if redis_sig == signal.SIGKILL else "SIGTERM"))
                     kills += 1
