@@ -32,6 +32,16 @@ static void on_signal(int sig) {
         stop = 1;
 }
 
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                rd_kafka_assign(rk, parts);
+                /* The test waits for this line before it publishes jobs. */
+                fprintf(stderr, "test-worker: assigned %d\n", parts->cnt);
+        } else
+                rd_kafka_assign(rk, NULL);
+}
+
 static void produce(rd_kafka_t *p, const char *topic, const char *key, json_t *msg) {
         char *buf = json_dumps(msg, JSON_COMPACT);
         rd_kafka_resp_err_t e;
@@ -130,6 +140,7 @@ int main(int argc, char **argv) {
         rd_kafka_conf_set(cc, "group.id", "test-coordinator-worker", errstr, sizeof errstr);
         rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", errstr, sizeof errstr);
         rd_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "1000", errstr, sizeof errstr);
+        rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
         c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
         if (!c) {
                 fprintf(stderr, "consumer: %s\n", errstr);

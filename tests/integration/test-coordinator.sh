@@ -91,13 +91,19 @@ start_coordinator() {
 }
 
 # --- definitions ---
-for d in pass-choice wait-task retry-catch parallel-map unmapped callback; do
+for d in pass-choice wait-task retry-catch parallel-map unmapped callback timeout-stop; do
         "$TOOL" "$RPORT" register "$d" "$DEFS/$d.asl.json" >/dev/null || fail "register $d"
 done
 
-start_coordinator
 "$WORKER" "$BOOT" >"$TMP/worker.log" 2>&1 &
 PIDS+=($!)
+start_coordinator
+# Publish once the worker owns its partitions (its group join can be slow).
+for _ in $(seq 600); do
+        grep -q 'assigned [1-9]' "$TMP/worker.log" && break
+        sleep 0.1
+done
+grep -q 'assigned [1-9]' "$TMP/worker.log" || echo "warning: the test worker has no partitions yet"
 
 job() { # name sm input [requestId]
         local msg
@@ -125,6 +131,8 @@ job catch retry-catch '{"failTimes":5}'
 job pm parallel-map '{"x":10,"items":[{"a":1,"b":2},{"a":3,"b":4}]}'
 job um unmapped '{}'
 job cb callback '{}'
+job slow timeout-stop '{"mode":"slow","sleepMs":2500}'
+job long timeout-stop '{"mode":"long"}'
 # Undecodable: goes to the dead-letter topic, the consumer carries on.
 printf '%s\n' '{"v":1,"type":"StartExecution"' | kcat -P -b "$BOOT" -t imgflow.jobs -k junk 2>>"$TMP/kcat.err"
 job after-junk pass-choice '{"size":300}'
@@ -139,6 +147,20 @@ expect parallel-map:pm 'SUCCEEDED {"items":[{"a":1,"b":2},{"a":3,"b":4}],"mapped
 expect unmapped:um 'SUCCEEDED "States.TaskFailed"'
 expect callback:cb 'SUCCEEDED {"who":"tester"}'
 expect pass-choice:after-junk 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":300}'
+
+expect timeout-stop:slow 'SUCCEEDED "States.Timeout"'
+
+# StopExecution of a waiting execution, with a response.
+printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long","error":"User.Stop","cause":"test","requestId":"req-stop"}' |
+        kcat -P -b "$BOOT" -t imgflow.jobs -k timeout-stop:long 2>>"$TMP/kcat.err"
+expect timeout-stop:long 'ABORTED "User.Stop"'
+resp=$("$TOOL" "$RPORT" response req-stop 10)
+case "$resp" in
+*'"ok":true'*StopExecutionResponse*) ok "stop response: $resp" ;;
+*) fail "stop response: $resp" ;;
+esac
+n=$(redis-cli -p "$RPORT" zcard imgflow:timers)
+[ "$n" = 0 ] && ok "no timers left behind" || fail "timers left: $n"
 
 # The duplicate TaskSucceeded was applied once.
 sleep 1
