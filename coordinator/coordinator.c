@@ -36,6 +36,7 @@
  */
 
 #include <assert.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "resources.h"
 #include "service.h"
@@ -63,6 +65,35 @@
 #define RECLAIM_USEC (5 * 1000 * 1000)
 #define STATUS_USEC (5 * 1000 * 1000)
 #define MACHINE_CACHE_MAX 1000
+
+/* Counters: in the STATUS= line and, with [coordinator] metrics_listen, on
+ * the Prometheus endpoint (a table, STYLE 11). */
+typedef enum Counter {
+        COUNTER_STARTED,
+        COUNTER_COMMITS,
+        COUNTER_STALE,
+        COUNTER_CONFLICTS,
+        COUNTER_TIMERS,
+        COUNTER_DLQ,
+        COUNTER_REDISPATCHED,
+        _COUNTER_MAX,
+} Counter;
+
+static const struct {
+        const char *name;
+        const char *help;
+} counter_table[_COUNTER_MAX] = {
+        [COUNTER_STARTED] = { "imgflow_coordinator_executions_started_total", "Executions started." },
+        [COUNTER_COMMITS] = { "imgflow_coordinator_commits_total", "Execution changes committed to Redis." },
+        [COUNTER_STALE] = { "imgflow_coordinator_stale_events_total",
+                            "Events that changed nothing (duplicates, late results, finished executions)." },
+        [COUNTER_CONFLICTS] = { "imgflow_coordinator_commit_conflicts_total",
+                                "Commits refused by the version check (reloaded and retried)." },
+        [COUNTER_TIMERS] = { "imgflow_coordinator_timers_fired_total", "TimerFired messages acknowledged by Kafka." },
+        [COUNTER_DLQ] = { "imgflow_coordinator_dead_letters_total", "Messages sent to the dead-letter topic." },
+        [COUNTER_REDISPATCHED] = { "imgflow_coordinator_outbox_resent_total",
+                                   "Outbox messages sent again because no delivery report came." },
+};
 
 typedef struct Manager Manager;
 typedef struct ExecQueue ExecQueue;
@@ -132,7 +163,10 @@ struct Manager {
         unsigned timer_batch;
         bool claiming;                  /* a claim is in flight */
 
-        uint64_t n_applied, n_stale, n_conflicts, n_started, n_dlq, n_timers, n_redispatched;
+        uint64_t counters[_COUNTER_MAX];
+        Metrics *metrics;
+        Metric *metric[_COUNTER_MAX];   /* borrowed from metrics */
+        Metric *g_in_flight, *g_active;
 
         sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
 };
@@ -142,6 +176,12 @@ static void work_finish(Work *w);
 static void queue_kick(Manager *m, ExecQueue *q);
 
 /* ---- helpers ---- */
+
+static void count(Manager *m, Counter c) {
+        m->counters[c]++;
+        if (m->metric[c])
+                (void) metric_counter_inc(m->metric[c], NULL);
+}
 
 static int64_t now_ms(void) {
         struct timespec ts;
@@ -522,9 +562,9 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
         }
         switch (res.outcome) {
         case STORE_COMMIT_OK:
-                m->n_applied++;
+                count(m, COUNTER_COMMITS);
                 if (commit->expected_version == 0) {
-                        m->n_started++;
+                        count(m, COUNTER_STARTED);
                         log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Started execution %s", w->exec_id);
                 }
                 if (commit->stop_ms > 0)
@@ -534,7 +574,7 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
                 work_finish(w);
                 return;
         case STORE_COMMIT_CONFLICT:
-                m->n_conflicts++;
+                count(m, COUNTER_CONFLICTS);
                 if (++w->conflicts > CONFLICT_RETRIES_MAX) {
                         log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL,
                                         "Giving up an event after %u version conflicts", w->conflicts);
@@ -686,7 +726,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 if (r < 0)
                         log_struct_exec(LOG_DEBUG, w->exec_id, NULL, ev.task_id, "Event not applied: %s: %s",
                                         err.error ?: "", err.cause ?: "");
-                m->n_stale++;
+                count(m, COUNTER_STALE);
                 asl_error_clear(&err);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_respond(w, apply_error_response("StopExecutionResponse", NULL,
@@ -727,7 +767,7 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
                 return;
         }
         if (!streq(w->st.status, "RUNNING")) {
-                w->m->n_stale++;
+                count(w->m, COUNTER_STALE);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_respond(w, apply_error_response("StopExecutionResponse", NULL,
                                                              "ExecutionNotRunning", w->exec_id));
@@ -845,7 +885,7 @@ static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) 
         Pending *p;
         int r;
 
-        m->n_dlq++;
+        count(m, COUNTER_DLQ);
         log_warning("Message %s/%" PRIi32 "@%" PRIi64 " to the dead-letter topic: %s", km->topic,
                     km->partition, km->offset, reason);
         r = proto_encode_dead_letter(reason, km->topic, km->partition, km->offset, km->key,
@@ -1023,7 +1063,7 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
                         _cleanup_(store_argv_done) StoreArgv a = {};
                         store_timers_ack_argv(pd->a, &a);
                         (void) manager_command(m, &a, NULL, NULL);
-                        m->n_timers++;
+                        count(m, COUNTER_TIMERS);
                 } else
                         log_warning("TimerFired delivery failed (%s); the lease will expire", errstr ?: "");
                 break;
@@ -1105,7 +1145,7 @@ static void on_swept(RedisConn *c, redisReply *reply, void *userdata) {
         for (size_t i = 0; i < n; i++) {
                 log_struct_exec(LOG_INFO, items[i].exec_id, NULL, NULL, "Re-sending unacknowledged %s",
                                 items[i].item_id);
-                m->n_redispatched++;
+                count(m, COUNTER_REDISPATCHED);
                 manager_produce(m, items[i].topic, items[i].exec_id, items[i].payload,
                                 pending_new(PENDING_OUTBOX, items[i].exec_id, items[i].item_id));
         }
@@ -1128,14 +1168,20 @@ static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        const uint64_t *n = m->counters;
 
         (void) sd_event_source_set_time_relative(s, STATUS_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        if (m->g_in_flight)
+                (void) metric_gauge_set(m->g_in_flight, NULL, (double) m->in_flight);
+        if (m->g_active)
+                (void) metric_gauge_set(m->g_active, NULL, (double) g_hash_table_size(m->queues));
         (void) service_notify_status("%u executions active, %zu events in flight, %" PRIu64
                                      " started, %" PRIu64 " commits, %" PRIu64 " stale, %" PRIu64
                                      " conflicts, %" PRIu64 " timers fired, %" PRIu64 " dead letters",
-                                     g_hash_table_size(m->queues), m->in_flight, m->n_started,
-                                     m->n_applied, m->n_stale, m->n_conflicts, m->n_timers, m->n_dlq);
+                                     g_hash_table_size(m->queues), m->in_flight, n[COUNTER_STARTED],
+                                     n[COUNTER_COMMITS], n[COUNTER_STALE], n[COUNTER_CONFLICTS],
+                                     n[COUNTER_TIMERS], n[COUNTER_DLQ]);
         return 0;
 }
 
@@ -1237,6 +1283,7 @@ static Manager *manager_free(Manager *m) {
         if (m->machines)
                 g_hash_table_destroy(m->machines);
         resources_free(m->resources);
+        metrics_free(m->metrics);
         free(m->topic_prefix);
         free(m->topic_jobs);
         free(m->topic_events);
@@ -1299,9 +1346,42 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
         return 0;
 }
 
+static int manager_setup_metrics(Manager *m) {
+        const char *address = config_get_string(m->config, "coordinator", "metrics_listen");
+        int r;
+
+        if (isempty(address))
+                return 0;
+        r = metrics_new(&m->metrics);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < _COUNTER_MAX; i++) {
+                r = metrics_add_counter(m->metrics, counter_table[i].name, counter_table[i].help, NULL,
+                                        &m->metric[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = metrics_add_gauge(m->metrics, "imgflow_coordinator_events_in_flight",
+                              "Consumed messages not yet finished.", NULL, &m->g_in_flight);
+        if (r >= 0)
+                r = metrics_add_gauge(m->metrics, "imgflow_coordinator_executions_active",
+                                      "Executions with events queued or being applied.", NULL, &m->g_active);
+        if (r < 0)
+                return r;
+        r = metrics_listen(m->metrics, m->event, address);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s for metrics: %m", address);
+        log_info("Metrics on %s (port %d)", address, metrics_port(m->metrics));
+        return 0;
+}
+
 static int manager_start(Manager *m) {
         char *topics[] = { m->topic_jobs, m->topic_events, NULL };
         int r;
+
+        r = manager_setup_metrics(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up metrics: %m");
 
         r = redis_conn_new(m->event, m->config, on_redis_state, m, &m->redis);
         if (r < 0)
@@ -1328,6 +1408,79 @@ static int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add timers: %m");
         return 0;
+}
+
+/*
+ * [coordinator] state_machines: register every <name>.asl.json of the
+ * directory (create, or a new version when the definition changed). Runs
+ * once before the event loop starts, on a blocking connection. Errors are
+ * logged; a definition that does not validate is skipped.
+ */
+#define STATE_MACHINE_FILE_MAX (1024 * 1024)
+
+static int register_file(redisContext *ctx, const char *dir, const char *file) {
+        _cleanup_free_ char *path = asl_xasprintf("%s/%s", dir, file);
+        _cleanup_free_ char *name = asl_xstrdup(file), *text = NULL;
+        AslDiag d = {};
+        unsigned version = 0;
+        FILE *f;
+        size_t n;
+        int r;
+
+        name[strlen(name) - strlen(".asl.json")] = 0;
+        f = fopen(path, "re");
+        if (!f)
+                return log_error_errno(-errno, "Failed to open %s: %m", path);
+        text = asl_xmalloc(STATE_MACHINE_FILE_MAX + 1);
+        n = fread(text, 1, STATE_MACHINE_FILE_MAX + 1, f);
+        fclose(f);
+        if (n > STATE_MACHINE_FILE_MAX)
+                return log_error_errno(-EFBIG, "%s: larger than %d bytes", path, STATE_MACHINE_FILE_MAX);
+        text[n] = 0;
+
+        r = store_sm_create(ctx, name, text, now_ms(), &d, &version);
+        if (r == -EEXIST)
+                r = store_sm_update(ctx, name, text, now_ms(), &d, &version);
+        if (r == -EINVAL) {
+                for (size_t i = 0; i < d.n; i++)
+                        log_error("%s: %s: %s", path, d.entries[i].pointer, d.entries[i].message);
+                if (d.n == 0)
+                        log_error("%s: invalid state machine name \"%s\"", path, name);
+        } else if (r < 0)
+                log_error_errno(r, "Failed to register %s: %m", path);
+        else
+                log_info("State machine %s version %u (%s)", name, version, path);
+        asl_diag_clear(&d);
+        return r;
+}
+
+static void register_state_machines(const Config *config) {
+        const char *dir = config_get_string(config, "coordinator", "state_machines");
+        _cleanup_free_ char *error = NULL;
+        redisContext *ctx = NULL;
+        struct dirent **entries = NULL;
+        int n, r;
+
+        if (isempty(dir))
+                return;
+        r = redis_sync_connect(config, &ctx, &error);
+        if (r < 0) {
+                log_error_errno(r, "State machines of %s not registered: Redis: %s", dir, error ?: "");
+                return;
+        }
+        n = scandir(dir, &entries, NULL, alphasort);
+        if (n < 0)
+                log_error_errno(-errno, "Failed to read %s: %m", dir);
+        for (int i = 0; i < n; i++) {
+                const char *f = entries[i]->d_name;
+                size_t len = strlen(f);
+
+                if (len > strlen(".asl.json") && streq(f + len - strlen(".asl.json"), ".asl.json"))
+                        (void) register_file(ctx, dir, f);
+                free(entries[i]);
+        }
+        free(entries);
+        redisFree(ctx);
 }
 
 static void help(void) {
@@ -1402,6 +1555,8 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "%s", error ?: "--log-level");
         (void) log_set_target_from_string(config_get_string(config, "imgflow", "log_target"));
         (void) log_set_max_level_from_string(config_get_string(config, "imgflow", "log_level"));
+
+        register_state_machines(config);
 
         r = sd_event_default(&e);
         if (r < 0)

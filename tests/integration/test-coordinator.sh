@@ -65,6 +65,9 @@ for _ in $(seq 100); do
 done
 [ -n "$BOOT" ] || { echo "mock kafka did not start"; cat "$TMP/mock.err"; exit 1; }
 
+mkdir "$TMP/sm"
+cp "$DEFS/pass-choice.asl.json" "$TMP/sm/from-dir.asl.json"
+echo '{"StartAt":"X","States":{}}' >"$TMP/sm/broken.asl.json"
 cat >"$TMP/imgflow.conf" <<EOF
 [imgflow]
 log_level = info
@@ -72,6 +75,8 @@ log_level = info
 address = 127.0.0.1:$RPORT
 [coordinator]
 timer_interval = 200ms
+state_machines = $TMP/sm
+metrics_listen = 127.0.0.1:0
 shutdown_timeout = 10s
 [kafka]
 bootstrap.servers = $BOOT
@@ -136,6 +141,7 @@ job long timeout-stop '{"mode":"long"}'
 # Undecodable: goes to the dead-letter topic, the consumer carries on.
 printf '%s\n' '{"v":1,"type":"StartExecution"' | kcat -P -b "$BOOT" -t imgflow.jobs -k junk 2>>"$TMP/kcat.err"
 job after-junk pass-choice '{"size":300}'
+job fd from-dir '{"size":101}'
 
 expect pass-choice:big 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":200}' 60
 expect pass-choice:small 'FAILED "Too.Small"'
@@ -149,6 +155,17 @@ expect callback:cb 'SUCCEEDED {"who":"tester"}'
 expect pass-choice:after-junk 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":300}'
 
 expect timeout-stop:slow 'SUCCEEDED "States.Timeout"'
+expect from-dir:fd 'SUCCEEDED {"class":"big","meta":{"kind":"photo"},"size":101}'
+grep -q 'broken.asl.json: /States' "$TMP/coordinator.log" && ok "invalid definition in the directory refused" ||
+        fail "broken.asl.json was not refused with a pointer"
+
+# Prometheus metrics.
+mport=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
+metrics=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" 2>&1)
+case "$metrics" in
+*"imgflow_coordinator_executions_started_total "[1-9]*) ok "metrics on port $mport" ;;
+*) fail "metrics: $metrics" ;;
+esac
 
 # StopExecution of a waiting execution, with a response.
 printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long","error":"User.Stop","cause":"test","requestId":"req-stop"}' |
