@@ -33,7 +33,7 @@ cat >"$D/heartbeat.json" <<'EOF'
 EOF
 cat >"$D/hb-retry.json" <<'EOF'
 {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "imgflow:pool:reviewers.waitForTaskToken",
-  "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 120, "HeartbeatSeconds": 1,
+  "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 120, "HeartbeatSeconds": 2,
   "Retry": [{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 1}],
   "End": true}}}
 EOF
@@ -167,10 +167,10 @@ start hb-retry hr1 '{}'
 T1=$(token hb-retry:hr1)
 T2=$(token hb-retry:hr1 "$T1")
 [ "$T2" != "$T1" ] && [ "${T2#no-token}" = "$T2" ] && ok "the retry has a new token" || fail "no new token: $T1 / $T2"
-cli send-task-success --task-token "$T1" --task-output '{"attempt":1}'
-expect_err "the timed-out attempt's token" 1 "(TaskTimedOut)"
 cli send-task-success --task-token "$T2" --task-output '{"attempt":2}'
 expect_rc "the retry's token" 0
+cli send-task-success --task-token "$T1" --task-output '{"attempt":1}'
+expect_err "the timed-out attempt's token" 1 "(TaskTimedOut)"
 wait_status hb-retry:hr1 SUCCEEDED
 expect_eq "hr1 output" "$(json_get "$OUT" 'json.loads(j["output"])')" '{"attempt": 2}'
 cli get-execution-history --execution-arn hb-retry:hr1
@@ -197,6 +197,15 @@ echo "--- examples/human-approval"
 EX=$SRC/examples/human-approval
 export IMGFLOW_REDIS_ADDRESS=127.0.0.1:$RPORT IMGFLOW_KAFKA_BOOTSTRAP_SERVERS=$BOOT
 export KAFKA_BOOTSTRAP=$BOOT
+# First without any server: imgflow run with the example's mocks.
+for tc in NotFlagged:0:true Approved:0:true Rejected:1:Image.Rejected TimedOut:0:false; do
+        IFS=: read -r name want_rc want <<<"$tc"
+        "$IMGFLOW" run "$EX/human-approval.asl.json" --input-file "$EX/input.json" \
+                --mock-config "$EX/mocks.json" --test-case "$name" >"$OUT" 2>"$ERR"; RC=$?
+        got=$(json_get "$OUT" 'j.get("published", j.get("Error"))')
+        [ "$RC" = "$want_rc" ] && [ "$got" = "$want" ] && ok "imgflow run human-approval $name: $got" ||
+                fail "imgflow run human-approval $name: exit $RC, $got"
+done
 cli create-state-machine --name human-approval --definition "$EX/human-approval.asl.json"
 expect_rc "create human-approval" 0
 
