@@ -787,7 +787,14 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         work_get_machine(w);
 }
 
+static void work_lookup_token(Work *w);
+
 static void work_run(Work *w) {
+        if (!w->exec_id) {
+                /* A callback whose token lookup must be retried. */
+                work_lookup_token(w);
+                return;
+        }
         if (w->msg->type == PROTO_START_EXECUTION) {
                 work_get_machine(w);
                 return;
