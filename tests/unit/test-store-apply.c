@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The apply step (coordinator/apply.c): engine effects -> the operations
+ * of one exec_commit. Pure: no Redis needed; the commit's ops document is
+ * checked directly.
+ */
+
+#include <string.h>
+
+#include "apply.h"
+#include "test.h"
+
+static void fake_random(void *userdata, void *buf, size_t n) {
+        unsigned *counter = userdata;
+        unsigned char *p = buf;
+        for (size_t i = 0; i < n; i++)
+                p[i] = (unsigned char) ((*counter)++ * 31 + 7);
+}
+
+static unsigned rnd;
+
+static AslEnv env_at(int64_t ms) {
+        return (AslEnv) { .now_ms = ms, .random = fake_random, .random_userdata = &rnd };
+}
+
+static AslMachine *machine(const char *text) {
+        AslMachine *m = NULL;
+        AslDiag d = {};
+        int r = asl_machine_parse(text, strlen(text), &m, &d);
+        if (r < 0 && d.n)
+                fprintf(stderr, "%s: %s\n", d.entries[0].pointer, d.entries[0].message);
+        asl_diag_clear(&d);
+        ASSERT_INT_EQ(r, 0);
+        return m;
+}
+
+/* The outbox item with that prefix ("task:", "notify:SUCCEEDED"): its topic
+ * and decoded payload (new reference), or NULL. */
+static json_t *outbox_find(StoreCommit *c, const char *prefix, char **ret_topic) {
+        json_t *item;
+        size_t i;
+
+        json_array_foreach(json_object_get(c->ops, "outbox"), i, item) {
+                const char *id = json_string_value(json_array_get(item, 0));
+                const char *v = json_string_value(json_array_get(item, 1));
+                char *topic = NULL, *payload = NULL;
+                json_t *j;
+
+                if (strncmp(id, prefix, strlen(prefix)) != 0)
+                        continue;
+                ASSERT_INT_EQ(store_outbox_value_split(v, strlen(v), &topic, &payload), 0);
+                j = json_loads(payload, 0, NULL);
+                free(payload);
+                if (ret_topic)
+                        *ret_topic = topic;
+                else
+                        free(topic);
+                return j;
+        }
+        return NULL;
+}
+
+static StoreExecState state_after(StoreCommit *c, json_t *doc, const char *name, int64_t start) {
+        return (StoreExecState) {
+                .doc = json_incref(doc),
+                .version = c->expected_version + 1,
+                .state_machine = strdup("sm"),
+                .sm_version = 1,
+                .status = strdup(c->status),
+                .name = strdup(name),
+                .start_ms = start,
+        };
+}
+
+static json_t *doc_of(StoreCommit *c) {
+        return json_loads(c->doc, 0, NULL);
+}
+
+static const char task_def[] =
+        "{\"StartAt\":\"Resize\",\"States\":{\"Resize\":{\"Type\":\"Task\","
+        "\"Resource\":\"imgflow:image.resize\","
+        "\"Retry\":[{\"ErrorEquals\":[\"Image.Busy\"],\"IntervalSeconds\":2,\"MaxAttempts\":1}],"
+        "\"End\":true}}}";
+
+TEST(start_retry_succeed) {
+        _cleanup_machine_ AslMachine *m = machine(task_def);
+        ApplyConfig cfg = { .retention_sec = 100 };
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *input = json_pack("{s:i}", "width", 64), *task, *doc, *n;
+        char *topic = NULL;
+        StoreExecState st;
+        const char *task_id;
+        char *tid0;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "run", input, "req-1", &env, &c, &err), 0);
+        ASSERT_INT_EQ(c->expected_version, 0);
+        ASSERT_STR_EQ(c->exec_id, "sm:run");
+        ASSERT_STR_EQ(c->status, "RUNNING");
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(c->ops, "create"), "input")), "{\"width\":64}");
+        ASSERT_NOT_NULL(json_object_get(c->ops, "response"));
+
+        n = outbox_find(c, "notify:RUNNING", &topic);
+        ASSERT_NOT_NULL(n);
+        ASSERT_STR_EQ(topic, "imgflow.notifications");
+        ASSERT_STR_EQ(json_string_value(json_object_get(n, "id")), "sm:run#RUNNING");
+        free(topic);
+        json_decref(n);
+
+        task = outbox_find(c, "task:", &topic);
+        ASSERT_NOT_NULL(task);
+        ASSERT_STR_EQ(topic, "imgflow.tasks");
+        free(topic);
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "type")), "Task");
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "executionId")), "sm:run");
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "operation")), "image.resize");
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "resource")), "imgflow:image.resize");
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "state")), "Resize");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(task, "attempt")), 0);
+        ASSERT_JSON_EQ(json_object_get(task, "input"), "{\"width\":64}");
+        task_id = json_string_value(json_object_get(task, "taskId"));
+        ASSERT_NOT_NULL(task_id);
+        tid0 = strdup(task_id);
+        json_decref(task);
+
+        /* Attempt 0 fails with a retryable error: a retry timer, the task closed. */
+        doc = doc_of(c);
+        st = state_after(c, doc, "run", 1000);
+        store_commit_free(c);
+        c = NULL;
+        env = env_at(2000);
+        AslEvent failed = { .type = ASL_EVENT_TASK_FAILED, .task_id = tid0, .error = "Image.Busy", .cause = "busy" };
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &failed, NULL, &env, &c, &err), 0);
+        ASSERT_INT_EQ(c->expected_version, 1);
+        ASSERT_INT_EQ(json_array_size(json_object_get(c->ops, "timers")), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(c->ops, "closeTasks"), 0)), tid0);
+        ASSERT_INT_EQ(atoll(json_string_value(json_array_get(json_array_get(json_object_get(c->ops, "timers"), 0), 1))), 4000);
+        const char *timer_id = json_string_value(json_array_get(json_array_get(json_object_get(c->ops, "timers"), 0), 0));
+        char *tmr = strdup(timer_id);
+        ASSERT_NULL(outbox_find(c, "task:", NULL));
+
+        /* The same failure again: stale, nothing to commit. */
+        json_decref(doc);
+        doc = doc_of(c);
+        store_exec_state_done(&st);
+        st = state_after(c, doc, "run", 1000);
+        store_commit_free(c);
+        c = NULL;
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &failed, NULL, &env, &c, &err), 1);
+        ASSERT_NULL(c);
+        asl_error_clear(&err);
+
+        /* The timer fires: attempt 1 is dispatched. */
+        env = env_at(4000);
+        AslEvent fired = { .type = ASL_EVENT_TIMER_FIRED, .timer_id = tmr };
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &fired, NULL, &env, &c, &err), 0);
+        task = outbox_find(c, "task:", NULL);
+        ASSERT_NOT_NULL(task);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(task, "attempt")), 1);
+        char *tid1 = strdup(json_string_value(json_object_get(task, "taskId")));
+        ASSERT_FALSE(streq(tid0, tid1));
+        json_decref(task);
+
+        /* Success: terminal, output stored, notification, retention. */
+        json_decref(doc);
+        doc = doc_of(c);
+        store_exec_state_done(&st);
+        st = state_after(c, doc, "run", 1000);
+        store_commit_free(c);
+        c = NULL;
+        env = env_at(5000);
+        json_t *out = json_pack("{s:s}", "key", "out/cat.jpg");
+        AslEvent ok = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid1, .output = out };
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &ok, NULL, &env, &c, &err), 0);
+        ASSERT_STR_EQ(c->status, "SUCCEEDED");
+        ASSERT_INT_EQ(c->stop_ms, 5000);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(c->ops, "terminal"), "retention")), "100");
+        n = outbox_find(c, "notify:SUCCEEDED", NULL);
+        ASSERT_NOT_NULL(n);
+        ASSERT_JSON_EQ(json_object_get(n, "output"), "{\"key\":\"out/cat.jpg\"}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(n, "startDate")), 1000);
+        json_decref(n);
+        ASSERT_TRUE(json_array_size(json_object_get(c->ops, "history")) > 0);
+
+        /* A late duplicate of the result after the end: nothing. */
+        json_decref(doc);
+        doc = doc_of(c);
+        store_exec_state_done(&st);
+        st = state_after(c, doc, "run", 1000);
+        store_commit_free(c);
+        c = NULL;
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &ok, NULL, &env, &c, &err), 1);
+        ASSERT_NULL(c);
+
+        asl_error_clear(&err);
+        store_exec_state_done(&st);
+        json_decref(doc);
+        json_decref(out);
+        json_decref(input);
+        free(tid0);
+        free(tid1);
+        free(tmr);
+}
+
+TEST(unmapped_resource_fails_the_task) {
+        _cleanup_machine_ AslMachine *m = machine(
+                "{\"StartAt\":\"Call\",\"States\":{\"Call\":{\"Type\":\"Task\","
+                "\"Resource\":\"arn:aws:lambda:us-east-1:1:function:Nope\",\"End\":true}}}");
+        ApplyConfig cfg = {};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *n;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "um", NULL, NULL, &env, &c, &err), 0);
+        ASSERT_STR_EQ(c->status, "FAILED");
+        ASSERT_NULL(outbox_find(c, "task:", NULL));
+        n = outbox_find(c, "notify:FAILED", NULL);
+        ASSERT_NOT_NULL(n);
+        ASSERT_STR_EQ(json_string_value(json_object_get(n, "error")), "States.TaskFailed");
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(n, "cause")), "no mapping for resource") != NULL);
+        json_decref(n);
+        store_commit_free(c);
+}
+
+TEST(pools_lambda_and_tokens) {
+        _cleanup_machine_ AslMachine *m = machine(
+                "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"End\":true,\"Branches\":["
+                "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":"
+                "\"arn:aws:lambda:us-east-1:1:function:Notify\",\"End\":true}}},"
+                "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Task\",\"Resource\":"
+                "\"imgflow:pool:approvers.waitForTaskToken\",\"End\":true}}}]}}}");
+        _cleanup_(resources_freep) Resources *res = NULL;
+        ApplyConfig cfg = { .topic_prefix = "x." };
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *item;
+        size_t i;
+        int pool_tasks = 0, token_tasks = 0;
+
+        ASSERT_INT_EQ(resources_new(&res), 0);
+        ASSERT_INT_EQ(resources_add(res, "Notify", "pool:notifier"), 0);
+        cfg.resources = res;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "pl", NULL, NULL, &env, &c, &err), 0);
+        json_array_foreach(json_object_get(c->ops, "outbox"), i, item) {
+                const char *v = json_string_value(json_array_get(item, 1));
+                char *topic = NULL, *payload = NULL;
+                json_t *t;
+
+                if (strncmp(json_string_value(json_array_get(item, 0)), "task:", 5) != 0)
+                        continue;
+                ASSERT_INT_EQ(store_outbox_value_split(v, strlen(v), &topic, &payload), 0);
+                t = json_loads(payload, 0, NULL);
+                if (streq(topic, "x.tasks.notifier")) {
+                        ASSERT_STR_EQ(json_string_value(json_object_get(t, "operation")), "Notify");
+                        pool_tasks++;
+                } else {
+                        ASSERT_STR_EQ(topic, "x.tasks.approvers");
+                        const char *tok = json_string_value(json_object_get(t, "taskToken"));
+                        ASSERT_NOT_NULL(tok);
+                        ASSERT_TRUE(strlen(tok) >= 22);
+                        /* The token is registered in the same commit. */
+                        json_t *tk = json_array_get(json_object_get(c->ops, "tokens"), 0);
+                        ASSERT_STR_EQ(json_string_value(json_array_get(tk, 1)), tok);
+                        ASSERT_STR_EQ(json_string_value(json_array_get(tk, 0)),
+                                      json_string_value(json_object_get(t, "taskId")));
+                        token_tasks++;
+                }
+                json_decref(t);
+                free(topic);
+                free(payload);
+        }
+        ASSERT_INT_EQ(pool_tasks, 1);
+        ASSERT_INT_EQ(token_tasks, 1);
+        store_commit_free(c);
+}
