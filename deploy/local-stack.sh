@@ -17,7 +17,10 @@
 #   STACK_WORKERS         worker processes (default 2)
 #   STACK_COORDINATORS    coordinator processes (default 1)
 #   STACK_WORKER_THREADS  image threads per worker (default 0 = CPUs)
+#   STACK_WORKER_MAX_IN_FLIGHT  tasks a worker holds before pausing (default 64;
+#                         0 = the worker's own default, 2 x threads)
 #   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
+#   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
 #                         section (default examples/image-pipeline/stack.conf)
@@ -42,6 +45,8 @@ case "$BUILD" in /*) ;; *) [ -d "$PWD/$BUILD" ] && BUILD=$PWD/$BUILD || BUILD=$S
 WORKERS=${STACK_WORKERS:-2}
 COORDINATORS=${STACK_COORDINATORS:-1}
 THREADS=${STACK_WORKER_THREADS:-0}
+MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
+FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
 PARTITIONS=${STACK_PARTITIONS:-8}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
@@ -268,6 +273,11 @@ EOF
                 echo "shutdown_timeout = 10s"
                 echo "[worker]"
                 echo "threads = $THREADS"
+                # A worker whose queue passes max_in_flight pauses its consumer;
+                # with librdkafka 2.0.2 the first fetch after a resume waits for
+                # the next metadata refresh (about a second here), and the
+                # threads idle meanwhile. A deeper queue avoids that churn.
+                echo "max_in_flight = $MAX_IN_FLIGHT"
                 echo "shutdown_timeout = 10s"
                 echo "[redis]"
                 echo "address = 127.0.0.1:$rport"
@@ -282,7 +292,7 @@ EOF
                 # librdkafka's mock cluster answers a Fetch on an empty
                 # partition only when MaxWaitTime is over (a real broker
                 # answers as soon as data arrives): keep the wait short.
-                echo "fetch.wait.max.ms = 10"
+                echo "fetch.wait.max.ms = $FETCH_WAIT_MS"
                 echo "[buckets]"
                 for b in $BUCKETS; do
                         mkdir -p "${b#*=}"

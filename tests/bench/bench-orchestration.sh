@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Orchestration overhead: executions of five no-op Tasks in a chain
+# (tests/bench/echo-chain.asl.json, test.echo) through the local stack
+# (1 coordinator, 2 workers).
+#
+#   1. load: BENCH_EXECUTIONS executions published at once; tasks/s and
+#      executions/s from the first publish to the last execution's stop.
+#   2. half load: executions published at half the measured rate for
+#      BENCH_SECONDS; dispatch latency p50/p90/p99 from the coordinator's
+#      publish (Task.dispatchedAtMs) to the worker's start
+#      (TaskSucceeded.startedAtMs), millisecond clock of one host.
+#
+#   tests/bench/bench-orchestration.sh
+#
+# BENCH_EXECUTIONS (default 2000), BENCH_SECONDS (default 10).
+# Targets: >= 10,000 tasks/s; p99 <= 10 ms at half load.
+# Exit status: non-zero only if an execution failed or did not finish.
+set -u
+. "$(dirname "$0")/bench-lib.sh"
+
+E=${BENCH_EXECUTIONS:-2000}
+SECS=${BENCH_SECONDS:-10}
+MACHINE=$(machine_json)
+FAILED=0
+
+echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers"
+stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_RESOURCES=
+stack_register "$BENCH_TMP/stack" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
+publish_jobs chain warm 0 20 '{"i": i}' "$BENCH_TMP/warm.ids"
+BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm.ids" "$BENCH_TMP/warm.json" 120 || { echo "warm-up did not finish"; exit 1; }
+
+# ---- 1. load
+ids=$BENCH_TMP/load.ids
+: >"$ids"
+t0=$(now_ms)
+publish_jobs chain load 0 "$E" '{"i": i}' "$ids"
+wait_execs "$ids" "$BENCH_TMP/load.json" 600 || FAILED=1
+ok=$(count_status "$BENCH_TMP/load.json" SUCCEEDED)
+[ "$ok" = "$E" ] || { echo "load: only $ok of $E executions SUCCEEDED"; FAILED=1; }
+t1=$(last_stop_ms "$BENCH_TMP/load.json")
+MS=$((t1 - t0))
+EPS=$(python3 -c "print(round($ok * 1000 / max(1, $MS), 1))")
+TPS=$(python3 -c "print(round(5 * $ok * 1000 / max(1, $MS), 1))")
+echo "load: $ok executions ($((5 * ok)) tasks) in $MS ms: $EPS executions/s, $TPS tasks/s"
+LOAD_LAT=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load-")
+echo "load: dispatch latency (queueing included) $LOAD_LAT"
+
+# ---- 2. half load, paced
+RATE=$(python3 -c "print(max(1.0, $EPS / 2))")
+HN=$(python3 -c "print(int($RATE * $SECS))")
+echo "half load: $HN executions at $RATE executions/s for $SECS s"
+ids=$BENCH_TMP/half.ids
+: >"$ids"
+python3 - "$RATE" "$HN" "$ids" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
+import json, sys, time
+rate, n, ids = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+t0 = time.monotonic()
+with open(ids, "w") as f:
+    for i in range(n):
+        due = t0 + i / rate
+        d = due - time.monotonic()
+        if d > 0:
+            sys.stdout.flush()
+            time.sleep(d)
+        name = "half-%d" % i
+        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
+                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
+        f.write("chain:%s\n" % name)
+sys.stdout.flush()
+PY
+wait_execs "$ids" "$BENCH_TMP/half.json" 300 || FAILED=1
+ok2=$(count_status "$BENCH_TMP/half.json" SUCCEEDED)
+[ "$ok2" = "$HN" ] || { echo "half load: only $ok2 of $HN executions SUCCEEDED"; FAILED=1; }
+HALF_LAT=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:half-")
+echo "half load: dispatch latency $HALF_LAT"
+COORD_CPU=$(ps -o times= -p "$(cut -d' ' -f1 "$BENCH_TMP/stack/pids/coordinator-1.pid")" 2>/dev/null | tr -d ' ')
+stack_stop "$BENCH_TMP/stack"
+
+write_result orchestration "$(python3 - <<PY
+import json
+print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
+    "coordinators": 1, "workers": 2, "statesPerExecution": 5,
+    "load": {"executions": $E, "succeeded": $ok, "ms": $MS, "executionsPerSecond": $EPS,
+             "tasksPerSecond": $TPS, "dispatchLatencyMs": json.loads('$LOAD_LAT')},
+    "halfLoad": {"executionsPerSecond": $RATE, "executions": $HN, "succeeded": $ok2,
+                 "dispatchLatencyMs": json.loads('$HALF_LAT')},
+    "coordinatorCpuSeconds": "$COORD_CPU",
+    "targets": {"tasksPerSecond": 10000, "p99Ms": 10}, "failed": $FAILED}))
+PY
+)" >/dev/null
+python3 - "$BENCH_RESULTS/orchestration.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+h = d["halfLoad"]["dispatchLatencyMs"]
+print("%.0f tasks/s, %.0f executions/s (target 10,000 tasks/s); at half load dispatch p50 %s ms, p99 %s ms (target 10 ms)"
+      % (d["load"]["tasksPerSecond"], d["load"]["executionsPerSecond"], h.get("p50"), h.get("p99")))
+PY
+exit $FAILED
