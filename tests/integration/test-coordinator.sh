@@ -23,12 +23,13 @@ command -v kcat >/dev/null || { echo "kcat missing: skip"; exit 77; }
 TMP=$(mktemp -d /tmp/imgflow-test-coordinator.XXXXXX)
 PIDS=()
 COORD_PID=
+COORD2_PID=
 cleanup() {
-        for p in "${PIDS[@]}" $COORD_PID; do
+        for p in "${PIDS[@]}" $COORD_PID $COORD2_PID; do
                 kill "$p" 2>/dev/null
         done
         sleep 0.3
-        for p in "${PIDS[@]}" $COORD_PID; do
+        for p in "${PIDS[@]}" $COORD_PID $COORD2_PID; do
                 kill -9 "$p" 2>/dev/null
                 wait "$p" 2>/dev/null
         done
@@ -250,6 +251,36 @@ start_coordinator
 expect retry-catch:lost 'SUCCEEDED {"ok":0}' 60
 grep -q "Re-sending unacknowledged task:" "$TMP/coordinator.log" && ok "outbox sweeper re-sent the task" ||
         fail "no re-send in the log"
+
+# Two coordinators share the partitions; one is killed in the middle of 40
+# executions (tasks, retries, timers): the other takes its partitions over.
+IMGFLOW_LOG_TARGET=console "$COORD" --config "$TMP/imgflow.conf" >>"$TMP/coordinator2.log" 2>&1 &
+COORD2_PID=$!
+for _ in $(seq 200); do
+        grep -q 'partition(s) assigned' "$TMP/coordinator2.log" && break
+        sleep 0.1
+done
+sleep 1
+ids=()
+{
+        for i in $(seq 1 40); do
+                printf '{"v":1,"type":"StartExecution","stateMachine":"retry-catch","name":"two%d","input":{"failTimes":1,"i":%d}}\n' "$i" "$i"
+        done
+} | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
+for i in $(seq 1 40); do ids+=("retry-catch:two$i"); done
+sleep 0.7
+kill -9 "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null
+COORD_PID=$COORD2_PID
+COORD2_PID=
+echo "$(date +%T) one of two coordinators killed"
+out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
+good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
+[ "$good" = 40 ] && ok "40 executions finished with one of two coordinators killed" ||
+        { fail "two coordinators: $good of 40"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
+for i in 1 17 40; do
+        expect "retry-catch:two$i" 'SUCCEEDED {"ok":1}' 5
+done
 stop_coordinator
 
 if [ $FAILS -gt 0 ]; then
