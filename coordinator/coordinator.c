@@ -589,7 +589,7 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
                 work_finish(w);
                 return;
         case STORE_COMMIT_EXISTS:
-                work_respond(w, apply_start_response(NULL, w->exec_id, 0));
+                work_respond(w, apply_start_response(NULL, w->exec_id, res.start_ms));
                 return;
         case STORE_COMMIT_ALREADY:
                 work_respond(w, apply_error_response("StartExecutionResponse", NULL,

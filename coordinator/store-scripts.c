@@ -25,7 +25,7 @@
  *       9 imgflow:outbox-pending
  * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document.
  * Returns {"ok", newVersion} | {"conflict", version} | {"missing", 0} |
- *         {"exists", 1 if same input and RUNNING else 0}.
+ *         {"exists", 1 if same input and RUNNING else 0, startDate}.
  */
 static const char exec_commit_lua[] =
         "local exec, hist, outbox, toks, xtimers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
@@ -35,9 +35,10 @@ static const char exec_commit_lua[] =
         "local id = ops.execId\n"
         "if expected == 0 then\n"
         "  if redis.call('EXISTS', exec) == 1 then\n"
-        "    local cur = redis.call('HMGET', exec, 'status', 'input')\n"
-        "    if cur[1] == 'RUNNING' and cur[2] == ops.create.input then return {'exists', 1} end\n"
-        "    return {'exists', 0}\n"
+        "    local cur = redis.call('HMGET', exec, 'status', 'input', 'startDate')\n"
+        "    local start = tonumber(cur[3]) or 0\n"
+        "    if cur[1] == 'RUNNING' and cur[2] == ops.create.input then return {'exists', 1, start} end\n"
+        "    return {'exists', 0, start}\n"
         "  end\n"
         "  local c = ops.create\n"
         "  redis.call('HSET', exec, 'stateMachine', c.stateMachine, 'smVersion', c.smVersion,\n"

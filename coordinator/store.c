@@ -407,7 +407,7 @@ int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret) {
         const char *tag;
         long long v;
 
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements > 3 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_INTEGER)
                 return -EBADMSG;
@@ -420,7 +420,11 @@ int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret) {
         else if (streq(tag, "missing"))
                 *ret = (StoreCommitResult) { STORE_COMMIT_MISSING, 0 };
         else if (streq(tag, "exists"))
-                *ret = (StoreCommitResult) { v ? STORE_COMMIT_EXISTS : STORE_COMMIT_ALREADY, 0 };
+                *ret = (StoreCommitResult) {
+                        v ? STORE_COMMIT_EXISTS : STORE_COMMIT_ALREADY, 0,
+                        r->elements == 3 && r->element[2]->type == REDIS_REPLY_INTEGER
+                                ? r->element[2]->integer : 0,
+                };
         else
                 return -EBADMSG;
         return 0;

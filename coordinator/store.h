@@ -201,6 +201,7 @@ typedef enum StoreCommitOutcome {
 typedef struct StoreCommitResult {
         StoreCommitOutcome outcome;
         uint64_t version;
+        int64_t start_ms;       /* EXISTS/ALREADY: start date of the existing execution */
 } StoreCommitResult;
 
 int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret);

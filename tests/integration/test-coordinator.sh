@@ -180,6 +180,23 @@ esac
 n=$(redis-cli -p "$RPORT" zcard imgflow:timers)
 [ "$n" = 0 ] && ok "no timers left behind" || fail "timers left: $n"
 
+# StartExecution again with the same name and input while it runs: the
+# original execution is the answer (same start date).
+job long2 timeout-stop '{"mode":"long"}' req-l1
+r1=$("$TOOL" "$RPORT" response req-l1 20)
+job long2 timeout-stop '{"mode":"long"}' req-l2
+r2=$("$TOOL" "$RPORT" response req-l2 20)
+d1=$(printf '%s' "$r1" | sed -n 's/.*"startDate":\([0-9]*\).*/\1/p')
+d2=$(printf '%s' "$r2" | sed -n 's/.*"startDate":\([0-9]*\).*/\1/p')
+case "$r2" in
+*'"ok":true'*) [ -n "$d1" ] && [ "$d1" = "$d2" ] && ok "idempotent StartExecution (startDate $d1)" ||
+                fail "idempotent start: '$r1' vs '$r2'" ;;
+*) fail "idempotent start: $r2" ;;
+esac
+printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long2"}' |
+        kcat -P -b "$BOOT" -t imgflow.jobs -k timeout-stop:long2 2>>"$TMP/kcat.err"
+expect timeout-stop:long2 'ABORTED null'
+
 # The duplicate TaskSucceeded was applied once.
 sleep 1
 n=$("$TOOL" "$RPORT" count-history wait-task:dup TaskSucceeded)

@@ -288,6 +288,7 @@ TEST(create_idempotent) {
         k = new_create("sm", "idem", "{\"a\":1,\"b\":2}", 6001);
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         ASSERT_INT_EQ(res.outcome, STORE_COMMIT_EXISTS);
+        ASSERT_INT_EQ(res.start_ms, 6000);
         store_commit_free(k);
 
         /* Different input: ExecutionAlreadyExists. */
