@@ -21,6 +21,7 @@
 #                         0 = the worker's own default, 2 x threads)
 #   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
 #   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
+#   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
 #                         section (default examples/image-pipeline/stack.conf)
@@ -47,6 +48,7 @@ COORDINATORS=${STACK_COORDINATORS:-1}
 THREADS=${STACK_WORKER_THREADS:-0}
 MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
 FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
+METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
 PARTITIONS=${STACK_PARTITIONS:-8}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
@@ -273,17 +275,20 @@ EOF
                 echo "shutdown_timeout = 10s"
                 echo "[worker]"
                 echo "threads = $THREADS"
-                # A worker whose queue passes max_in_flight pauses its consumer;
-                # with librdkafka 2.0.2 the first fetch after a resume waits for
-                # the next metadata refresh (about a second here), and the
-                # threads idle meanwhile. A deeper queue avoids that churn.
+                # A worker whose queue passes max_in_flight pauses its consumer,
+                # and after a resume it waits for the next metadata refresh
+                # (see [kafka]) while its threads idle. A deeper queue avoids
+                # most of that churn.
                 echo "max_in_flight = $MAX_IN_FLIGHT"
                 echo "shutdown_timeout = 10s"
                 echo "[redis]"
                 echo "address = 127.0.0.1:$rport"
                 echo "[kafka]"
                 echo "bootstrap.servers = $boot"
-                echo "topic.metadata.refresh.interval.ms = 1000"
+                # librdkafka 2.0.2 starts fetching a resumed partition only at
+                # the next metadata refresh: a consumer that paused (a full
+                # queue) idles until then. Refresh often on loopback.
+                echo "topic.metadata.refresh.interval.ms = $METADATA_REFRESH_MS"
                 echo "[kafka.producer]"
                 echo "linger.ms = 1"
                 echo "[kafka.consumer]"
@@ -334,8 +339,14 @@ cmd_register() {
         # shellcheck disable=SC1090
         . "$ENVFILE"
         if [ -x "$CLI_BIN" ] && "$CLI_BIN" --help 2>&1 | grep -q 'create-state-machine'; then
-                IMGFLOW_CONFIG=$IMGFLOW_CONFIG "$CLI_BIN" create-state-machine --config "$IMGFLOW_CONFIG" \
-                        --name "$name" --definition "file://$file" >/dev/null && return 0
+                # The same definition again is fine; another one is a new version.
+                "$CLI_BIN" create-state-machine --config "$IMGFLOW_CONFIG" --name "$name" \
+                        --definition "file://$file" >/dev/null 2>"$RUNDIR/register.err" && return 0
+                grep -q StateMachineAlreadyExists "$RUNDIR/register.err" &&
+                        "$CLI_BIN" update-state-machine --config "$IMGFLOW_CONFIG" --name "$name" \
+                                --definition "file://$file" >/dev/null && return 0
+                cat "$RUNDIR/register.err" >&2
+                die "cannot register $name from $file"
         fi
         [ -x "$TOOL_BIN" ] || die "cannot register: no 'imgflow create-state-machine' and no $TOOL_BIN"
         "$TOOL_BIN" "$REDIS_PORT" register "$name" "$file" >/dev/null ||

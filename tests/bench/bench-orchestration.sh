@@ -14,7 +14,11 @@
 #
 #   tests/bench/bench-orchestration.sh
 #
-# BENCH_EXECUTIONS (default 2000), BENCH_SECONDS (default 10).
+# BENCH_EXECUTIONS (default 2000), BENCH_SECONDS (default 10),
+# BENCH_FETCH_WAIT_MS (default 2): the consumers' fetch.wait.max.ms. The
+# mock cluster answers a Fetch on an empty partition only when that wait is
+# over (a real broker answers as soon as a message arrives), so on the mock
+# it adds up to its value to every hop; the local stack's default is 10.
 # Targets: >= 10,000 tasks/s; p99 <= 10 ms at half load.
 # Exit status: non-zero only if an execution failed or did not finish.
 set -u
@@ -25,8 +29,9 @@ SECS=${BENCH_SECONDS:-10}
 MACHINE=$(machine_json)
 FAILED=0
 
-echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers"
-stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_RESOURCES=
+echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-2}"
+FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-2}
+stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
 stack_register "$BENCH_TMP/stack" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
 publish_jobs chain warm 0 20 '{"i": i}' "$BENCH_TMP/warm.ids"
 BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm.ids" "$BENCH_TMP/warm.json" 120 || { echo "warm-up did not finish"; exit 1; }
@@ -50,12 +55,14 @@ echo "load: dispatch latency (queueing included) $LOAD_LAT"
 # ---- 2. half load, paced
 RATE=$(python3 -c "print(max(1.0, $EPS / 2))")
 HN=$(python3 -c "print(int($RATE * $SECS))")
-echo "half load: $HN executions at $RATE executions/s for $SECS s"
-ids=$BENCH_TMP/half.ids
-: >"$ids"
-python3 - "$RATE" "$HN" "$ids" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
+
+# half_load PREFIX -> prints the latency JSON; checks every execution.
+half_load() {
+        local prefix=$1 ids=$BENCH_TMP/$1.ids ok2
+        echo "half load ($prefix): $HN executions at $RATE executions/s for $SECS s" >&2
+        python3 - "$RATE" "$HN" "$ids" "$prefix" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
 import json, sys, time
-rate, n, ids = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 t0 = time.monotonic()
 with open(ids, "w") as f:
     for i in range(n):
@@ -64,28 +71,40 @@ with open(ids, "w") as f:
         if d > 0:
             sys.stdout.flush()
             time.sleep(d)
-        name = "half-%d" % i
+        name = "%s-%d" % (prefix, i)
         sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
                          "stateMachine": "chain", "name": name, "input": {"i": i}})))
         f.write("chain:%s\n" % name)
 sys.stdout.flush()
 PY
-wait_execs "$ids" "$BENCH_TMP/half.json" 300 || FAILED=1
-ok2=$(count_status "$BENCH_TMP/half.json" SUCCEEDED)
-[ "$ok2" = "$HN" ] || { echo "half load: only $ok2 of $HN executions SUCCEEDED"; FAILED=1; }
-HALF_LAT=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:half-")
+        BENCH_QUIET=1 wait_execs "$ids" "$BENCH_TMP/$prefix.json" 300 || FAILED=1
+        ok2=$(count_status "$BENCH_TMP/$prefix.json" SUCCEEDED)
+        [ "$ok2" = "$HN" ] || { echo "half load: only $ok2 of $HN executions SUCCEEDED" >&2; FAILED=1; }
+        python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:$prefix-"
+}
+HALF_LAT=$(half_load half)
 echo "half load: dispatch latency $HALF_LAT"
 COORD_CPU=$(ps -o times= -p "$(cut -d' ' -f1 "$BENCH_TMP/stack/pids/coordinator-1.pid")" 2>/dev/null | tr -d ' ')
 stack_stop "$BENCH_TMP/stack"
 
+# The same half load with the local stack's default fetch wait (10 ms).
+stack_start "$BENCH_TMP/stack10" STACK_WORKERS=2 STACK_RESOURCES= STACK_FETCH_WAIT_MS=10
+stack_register "$BENCH_TMP/stack10" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
+publish_jobs chain warm10 0 20 '{"i": i}' "$BENCH_TMP/warm10.ids"
+BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm10.ids" "$BENCH_TMP/warm10.json" 120 || FAILED=1
+HALF_LAT10=$(half_load half10)
+echo "half load, fetch.wait.max.ms=10: dispatch latency $HALF_LAT10"
+stack_stop "$BENCH_TMP/stack10"
+
 write_result orchestration "$(python3 - <<PY
 import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
-    "coordinators": 1, "workers": 2, "statesPerExecution": 5,
+    "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
     "load": {"executions": $E, "succeeded": $ok, "ms": $MS, "executionsPerSecond": $EPS,
              "tasksPerSecond": $TPS, "dispatchLatencyMs": json.loads('$LOAD_LAT')},
-    "halfLoad": {"executionsPerSecond": $RATE, "executions": $HN, "succeeded": $ok2,
-                 "dispatchLatencyMs": json.loads('$HALF_LAT')},
+    "halfLoad": {"executionsPerSecond": $RATE, "executions": $HN,
+                 "dispatchLatencyMs": json.loads('$HALF_LAT'),
+                 "dispatchLatencyMsFetchWait10": json.loads('$HALF_LAT10')},
     "coordinatorCpuSeconds": "$COORD_CPU",
     "targets": {"tasksPerSecond": 10000, "p99Ms": 10}, "failed": $FAILED}))
 PY
