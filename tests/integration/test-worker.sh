@@ -19,6 +19,8 @@
 #            A SIGTERM with a 1 s shutdown timeout while a long task runs:
 #            exit 0 within the timeout, the task neither reported nor committed.
 #   phase 4  --pool gpu consumes imgflow.tasks.gpu in group imgflow-workers.gpu.
+#   phase 5  rebalance: a second worker joins; the first drops the queued
+#            tasks of the partition it loses and the second runs them.
 #   metrics  the Prometheus endpoint counts tasks by operation and result.
 #
 #   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
@@ -383,4 +385,48 @@ while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i 
 wait "$WORKER_PID"; rc=$?
 [ "$rc" -eq 0 ] || fail "pool worker: exit code $rc"
 echo "phase 4: --pool gpu: ok"
+
+# ---- phase 5: rebalance. Worker A (1 thread) holds both partitions with
+# sleeps queued on each; worker B joins, one partition moves to B, and A drops
+# that partition's queued tasks, which B then runs from the committed offset.
+# (max_in_flight 20: A queues every task, so the partition it loses has some.)
+WORKER_ENV=IMGFLOW_WORKER_MAX_IN_FLIGHT=20 start_worker worker5a.log --threads 1 --instance 5a
+PID_A=$WORKER_PID
+wait_for 30 grep -q 'Assigned 2 partition' "$T/worker5a.log" || fail "worker A got no partitions"
+for p in 0 1; do
+        python3 - "$NOW" "$p" <<'EOF' | kcat -P -b "$BS" -t imgflow.tasks -p "$p" -K '|' || fail "produce p$p"
+import json, sys
+p = sys.argv[2]
+for i in range(6):
+    m = {"v": 1, "type": "Task", "executionId": "exec-rb", "executionName": "rb",
+         "stateMachine": "pipeline", "state": "Sleep", "taskId": "t-rb-%s-%d" % (p, i), "attempt": 0,
+         "resource": "x", "operation": "test.sleep", "input": {"ms": 1000}, "deadlineMs": 0,
+         "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
+    print("exec-rb|" + json.dumps(m))
+EOF
+done
+wait_for 20 grep -q 't-rb-' "$T/worker5a.log" || fail "worker A took no rebalance task"
+WORKER_ENV= start_worker worker5b.log --threads 1 --instance 5b
+PID_B=$WORKER_PID
+for p in 0 1; do for i in 0 1 2 3 4 5; do
+        wait_for 60 has_result "t-rb-$p-$i" || fail "no result for t-rb-$p-$i"
+done; done
+grep -q 'Revoked 1 partition(s); dropped [1-9][0-9]* queued task(s)' "$T/worker5a.log" ||
+        fail "worker A dropped no queued task on revoke"
+consume imgflow.events | python3 -c '
+import json, sys
+by = {}
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] in ("TaskSucceeded", "TaskFailed") and m["taskId"].startswith("t-rb-"):
+        by.setdefault(m["workerId"].split(":")[-1], set()).add(m["taskId"])
+assert set(by) == {"5a", "5b"}, by
+assert len(by["5a"] | by["5b"]) == 12, by
+print("phase 5: A ran %d, B ran %d of 12: ok" % (len(by["5a"]), len(by["5b"])))' || fail "phase 5: results"
+for pid in $PID_A $PID_B; do
+        kill -TERM "$pid"
+        i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+        wait "$pid"; rc=$?
+        [ "$rc" -eq 0 ] || fail "phase 5: exit code $rc"
+done
 echo "PASS"
