@@ -65,6 +65,7 @@
 #include "worker-pool.h"
 #include "worker-runner.h"
 
+#define USEC_PER_SEC_ UINT64_C(1000000)
 #define WORKER_READY_POLL_USEC (100 * 1000) /* how often READY is checked */
 #define WORKER_STATUS_USEC (1000 * 1000)    /* STATUS= refresh */
 #define WORKER_RETRY_USEC (1000 * 1000)     /* re-produce after a failed delivery */
@@ -125,6 +126,7 @@ struct Manager {
 
         uint64_t n_done, n_failed, n_expired, n_dlq;
         bool ready, stopping, paused, drained;
+        uint64_t start_usec, ready_warned_s; /* CLOCK_MONOTONIC; READY wait */
 
         sd_event_source *ready_timer, *status_timer, *drain_timer, *pool_source;
         char last_status[256];
@@ -410,6 +412,14 @@ static int on_ready_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) service_notify_ready();
                 manager_update_status(m);
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        /* Say so every 10 s: a wrong bootstrap address or a broker that is
+         * down should not look like a hang. */
+        uint64_t waited_s = (usec - m->start_usec) / USEC_PER_SEC_;
+        if (waited_s >= m->ready_warned_s + 10) {
+                m->ready_warned_s = waited_s;
+                log_warning("Still waiting for Kafka (%s) after %" PRIu64 " s.",
+                            strempty(config_get_raw(m->config, "kafka", "bootstrap.servers")), waited_s);
         }
         (void) sd_event_source_set_time_relative(s, WORKER_READY_POLL_USEC);
         return 0;
@@ -1078,6 +1088,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka consumer: %m");
 
+        (void) sd_event_now(e, CLOCK_MONOTONIC, &m->start_usec);
         r = sd_event_add_time_relative(e, &m->ready_timer, CLOCK_MONOTONIC, 0, /* accuracy= */ 0,
                                        on_ready_timer, m);
         if (r < 0)
