@@ -27,7 +27,7 @@
 #include "cli.h"
 #include "cmd-remote.h"
 
-#define CLI_TOKEN_MAX 1024       /* as Step Functions: 1..1024 characters */
+#define CLI_TOKEN_MAX 1024 /* as Step Functions: 1..1024 characters */
 #define CLI_ERROR_MAX 256
 #define CLI_CAUSE_MAX 32768
 
@@ -95,13 +95,14 @@ static int check_token(const char *operation, const char *token) {
         return CLI_CONTINUE;
 }
 
-#define TOKEN_OPTION { "task-token", required_argument, NULL, OPT_TOKEN }
+#define TOKEN_OPTION                                                                                        \
+        { "task-token", required_argument, NULL, OPT_TOKEN }
 
 int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
                 TOKEN_OPTION,
-                { "task-output", required_argument, NULL, OPT_OUTPUT },
-                { "task-output-file", required_argument, NULL, OPT_OUTPUT_FILE },
+                {"task-output", required_argument, NULL, OPT_OUTPUT},
+                {"task-output-file", required_argument, NULL, OPT_OUTPUT_FILE},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -118,7 +119,8 @@ int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
         if (!a.token)
                 return cli_missing_option(verb, "--task-token");
         if (!a.output == !a.output_file) {
-                fprintf(stderr, "imgflow %s: give one of --task-output and --task-output-file\n", verb->name);
+                fprintf(stderr, "imgflow %s: give one of --task-output and --task-output-file\n",
+                        verb->name);
                 return CLI_EXIT_USAGE;
         }
         r = check_token("SendTaskSuccess", a.token);
@@ -127,7 +129,8 @@ int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
         if (a.output_file) {
                 r = cli_read_file(a.output_file, 4 * PROTO_MAX_PAYLOAD_BYTES_DEFAULT, &text, &len);
                 if (r == -EFBIG)
-                        return cli_aws_error("SendTaskSuccess", "InvalidOutput", "the output is over the payload limit");
+                        return cli_aws_error("SendTaskSuccess", "InvalidOutput",
+                                             "the output is over the payload limit");
                 if (r < 0) {
                         fprintf(stderr, "imgflow: cannot read %s: %s\n", a.output_file, strerror(-r));
                         return CLI_EXIT_USAGE;
@@ -160,8 +163,8 @@ int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
 int verb_send_task_failure(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
                 TOKEN_OPTION,
-                { "error", required_argument, NULL, OPT_ERROR },
-                { "cause", required_argument, NULL, OPT_CAUSE },
+                {"error", required_argument, NULL, OPT_ERROR},
+                {"cause", required_argument, NULL, OPT_CAUSE},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;

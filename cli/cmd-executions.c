@@ -64,7 +64,8 @@ static int parse_uint(const char *option, const char *arg, unsigned min, unsigne
         errno = 0;
         v = strtoul(arg, &end, 10);
         if (errno || end == arg || *end || v < min || v > max) {
-                fprintf(stderr, "imgflow: %s: expected a number in %u..%u, got '%s'\n", option, min, max, arg);
+                fprintf(stderr, "imgflow: %s: expected a number in %u..%u, got '%s'\n", option, min, max,
+                        arg);
                 return -EINVAL;
         }
         *ret = (unsigned) v;
@@ -103,8 +104,10 @@ static int exec_option(int c, const char *arg, void *userdata) {
         case OPT_STATUS:
                 if (!streq(arg, "RUNNING") && !streq(arg, "SUCCEEDED") && !streq(arg, "FAILED") &&
                     !streq(arg, "TIMED_OUT") && !streq(arg, "ABORTED")) {
-                        fprintf(stderr, "imgflow: --status-filter: one of RUNNING, SUCCEEDED, FAILED, "
-                                        "TIMED_OUT, ABORTED, got '%s'\n", arg);
+                        fprintf(stderr,
+                                "imgflow: --status-filter: one of RUNNING, SUCCEEDED, FAILED, "
+                                "TIMED_OUT, ABORTED, got '%s'\n",
+                                arg);
                         return -EINVAL;
                 }
                 a->status = arg;
@@ -149,9 +152,11 @@ static json_t *describe_output(const json_t *d) {
         _cleanup_free_ char *sm_arn = cli_sm_arn(sm);
         json_t *out;
 
-        out = json_pack("{s:s, s:s}", "executionArn", jstr(d, "executionArn") ?: "", "stateMachineArn", sm_arn);
+        out = json_pack("{s:s, s:s}", "executionArn", jstr(d, "executionArn") ?: "", "stateMachineArn",
+                        sm_arn);
         if (jint(d, "stateMachineVersion") > 0) {
-                _cleanup_free_ char *v = asl_xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
+                _cleanup_free_ char *v =
+                        asl_xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
                 json_object_set_new(out, "stateMachineVersionArn", json_string(v));
         }
         json_object_set_new(out, "name", json_string(jstr(d, "name") ?: ""));
@@ -204,7 +209,8 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
 
                 progress = json_object_get(d, "mapProgress");
                 if (progress) {
-                        size_t done = (size_t) jint(progress, "done"), total = (size_t) jint(progress, "total");
+                        size_t done = (size_t) jint(progress, "done"),
+                               total = (size_t) jint(progress, "total");
                         if (done != last_done || total != last_total) {
                                 fprintf(stderr, "Map: %zu/%zu items done\n", done, total);
                                 last_done = done;
@@ -228,19 +234,19 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
 
 int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "state-machine", required_argument, NULL, OPT_STATE_MACHINE },
-                { "state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE },
-                { "name", required_argument, NULL, OPT_NAME },
-                { "input", required_argument, NULL, OPT_INPUT },
-                { "input-file", required_argument, NULL, OPT_INPUT_FILE },
-                { "wait", no_argument, NULL, OPT_WAIT },
-                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                {"state-machine", required_argument, NULL, OPT_STATE_MACHINE},
+                {"state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE},
+                {"name", required_argument, NULL, OPT_NAME},
+                {"input", required_argument, NULL, OPT_INPUT},
+                {"input-file", required_argument, NULL, OPT_INPUT_FILE},
+                {"wait", no_argument, NULL, OPT_WAIT},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *input = NULL, *resp = NULL, *out = NULL;
-        _cleanup_free_ char *sm_name = NULL, *name = NULL, *request_id = NULL, *buf = NULL,
-                            *exec_id = NULL, *text = NULL, *ref = NULL;
+        _cleanup_free_ char *sm_name = NULL, *name = NULL, *request_id = NULL, *buf = NULL, *exec_id = NULL,
+                            *text = NULL, *ref = NULL;
         CliRemoteArgs ra = {};
         ExecArgs a = {};
         unsigned sm_version;
@@ -290,7 +296,8 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         }
         input = json_loadb(text, len, JSON_DECODE_ANY, NULL);
         if (!input)
-                return cli_aws_error("StartExecution", "InvalidExecutionInput", "the input is not valid JSON");
+                return cli_aws_error("StartExecution", "InvalidExecutionInput",
+                                     "the input is not valid JSON");
 
         request_id = cli_request_id_new();
         ProtoStartExecution msg = {
@@ -312,7 +319,8 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
                 return CLI_EXIT_FAILED;
         if (!json_is_true(json_object_get(resp, "ok")))
-                return cli_aws_error("StartExecution", jstr(resp, "error") ?: "InternalError", jstr(resp, "cause"));
+                return cli_aws_error("StartExecution", jstr(resp, "error") ?: "InternalError",
+                                     jstr(resp, "cause"));
 
         exec_id = asl_xstrdup(jstr(resp, "executionId") ?: "");
         if (a.wait)
@@ -333,7 +341,7 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
 
 int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
+                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -365,9 +373,9 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
 
 int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
-                { "reverse-order", no_argument, NULL, OPT_REVERSE },
-                { "max-results", required_argument, NULL, OPT_MAX_RESULTS },
+                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
+                {"reverse-order", no_argument, NULL, OPT_REVERSE},
+                {"max-results", required_argument, NULL, OPT_MAX_RESULTS},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -400,10 +408,10 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
 
 int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "state-machine", required_argument, NULL, OPT_STATE_MACHINE },
-                { "state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE },
-                { "status-filter", required_argument, NULL, OPT_STATUS },
-                { "max-results", required_argument, NULL, OPT_MAX_RESULTS },
+                {"state-machine", required_argument, NULL, OPT_STATE_MACHINE},
+                {"state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE},
+                {"status-filter", required_argument, NULL, OPT_STATUS},
+                {"max-results", required_argument, NULL, OPT_MAX_RESULTS},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -430,12 +438,12 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 return cli_store_error("ListExecutions", r, remote);
 
         items = json_array();
-        json_array_foreach(list, i, e) {
+        json_array_foreach (list, i, e) {
                 _cleanup_free_ char *arn = cli_exec_arn(jstr(e, "executionId") ?: "");
                 _cleanup_free_ char *sm_arn = cli_sm_arn(jstr(e, "stateMachine") ?: "");
                 json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn",
-                                      sm_arn, "name", jstr(e, "name") ?: "", "status", jstr(e, "status") ?: "",
-                                      "startDate", cli_date(jint(e, "startDate")));
+                                      sm_arn, "name", jstr(e, "name") ?: "", "status",
+                                      jstr(e, "status") ?: "", "startDate", cli_date(jint(e, "startDate")));
 
                 if (json_object_get(e, "stopDate"))
                         json_object_set_new(o, "stopDate", cli_date(jint(e, "stopDate")));
@@ -448,9 +456,9 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
 
 int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "execution-arn", required_argument, NULL, OPT_EXECUTION },
-                { "error", required_argument, NULL, OPT_ERROR },
-                { "cause", required_argument, NULL, OPT_CAUSE },
+                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
+                {"error", required_argument, NULL, OPT_ERROR},
+                {"cause", required_argument, NULL, OPT_CAUSE},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -488,7 +496,8 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
                 return CLI_EXIT_FAILED;
         if (!json_is_true(json_object_get(resp, "ok")))
-                return cli_aws_error("StopExecution", jstr(resp, "error") ?: "InternalError", jstr(resp, "cause"));
+                return cli_aws_error("StopExecution", jstr(resp, "error") ?: "InternalError",
+                                     jstr(resp, "cause"));
         out = json_pack("{s:o}", "stopDate", cli_date(jint(resp, "stopDate")));
         cli_print_json(out);
         return CLI_EXIT_OK;

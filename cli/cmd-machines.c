@@ -50,7 +50,8 @@ static int machine_option(int c, const char *arg, void *userdata) {
                 errno = 0;
                 v = strtoul(arg, &end, 10);
                 if (errno || end == arg || *end || v == 0 || v > UINT32_MAX) {
-                        fprintf(stderr, "imgflow: --version: expected a version number >= 1, got '%s'\n", arg);
+                        fprintf(stderr, "imgflow: --version: expected a version number >= 1, got '%s'\n",
+                                arg);
                         return -EINVAL;
                 }
                 a->version = (unsigned) v;
@@ -112,8 +113,8 @@ static int check_name(const char *operation, const char *name) {
 
 static int put(const Verb *verb, int argc, char *argv[], bool update) {
         static const struct option options[] = {
-                { "name", required_argument, NULL, OPT_NAME },
-                { "definition", required_argument, NULL, OPT_DEFINITION },
+                {"name", required_argument, NULL, OPT_NAME},
+                {"definition", required_argument, NULL, OPT_DEFINITION},
                 {},
         };
         const char *operation = update ? "UpdateStateMachine" : "CreateStateMachine";
@@ -188,8 +189,8 @@ static int64_t jint(const json_t *o, const char *key) {
 
 int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "name", required_argument, NULL, OPT_NAME },
-                { "version", required_argument, NULL, OPT_VERSION },
+                {"name", required_argument, NULL, OPT_NAME},
+                {"version", required_argument, NULL, OPT_VERSION},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -249,7 +250,7 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
                 return cli_store_error("ListStateMachines", r, remote);
 
         items = json_array();
-        json_array_foreach(list, i, sm) {
+        json_array_foreach (list, i, sm) {
                 const char *name = json_string_value(json_object_get(sm, "name"));
                 _cleanup_free_ char *arn = cli_sm_arn(name ? name : "");
 
@@ -267,7 +268,7 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
 
 int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
-                { "name", required_argument, NULL, OPT_NAME },
+                {"name", required_argument, NULL, OPT_NAME},
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;

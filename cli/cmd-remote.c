@@ -52,7 +52,8 @@ int cli_remote_option(CliRemoteArgs *a, int c, const char *arg) {
                 errno = 0;
                 v = strtoul(arg, &end, 10);
                 if (errno || end == arg || *end || v == 0 || v > 3600) {
-                        fprintf(stderr, "imgflow: --request-timeout: expected seconds (1..3600), got '%s'\n", arg);
+                        fprintf(stderr, "imgflow: --request-timeout: expected seconds (1..3600), got '%s'\n",
+                                arg);
                         return -EINVAL;
                 }
                 a->request_timeout_sec = (unsigned) v;
@@ -137,11 +138,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static int producer_new(const Config *config, rd_kafka_t **ret) {
         static const char *const defaults[] = {
-                "client.id", "imgflow-cli",
-                "acks", "all",
-                "linger.ms", "0",
-                "message.timeout.ms", "10000",
-                NULL,
+                "client.id", "imgflow-cli",        "acks",  "all", "linger.ms",
+                "0",         "message.timeout.ms", "10000", NULL,
         };
         _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
         _cleanup_free_ char *error = NULL;
@@ -172,7 +170,7 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
         int k;
 
         r = asl_xmalloc(sizeof *r);
-        *r = (CliRemote) {};
+        *r = (CliRemote){};
         k = load_config(a, &r->config);
         if (k < 0)
                 return k;
@@ -213,8 +211,7 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
                         config_get_string(r->config, "imgflow", "topic_prefix"));
                 return k;
         }
-        e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(name),
-                              RD_KAFKA_V_VALUE((void *) buf, len),
+        e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_VALUE((void *) buf, len),
                               RD_KAFKA_V_KEY((void *) key, key ? strlen(key) : 0),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&err),
                               RD_KAFKA_V_END);
@@ -262,9 +259,9 @@ char *cli_uuid_new(void) {
                 abort();
         d[6] = (d[6] & 0x0f) | 0x40;
         d[8] = (d[8] & 0x3f) | 0x80;
-        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                             d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11],
-                             d[12], d[13], d[14], d[15]);
+        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
+                             d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
+                             d[13], d[14], d[15]);
 }
 
 static int64_t mono_ms(void) {
@@ -273,9 +270,9 @@ static int64_t mono_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec,
-                             json_t **ret) {
-        int64_t deadline = mono_ms() + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
+int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret) {
+        int64_t deadline =
+                mono_ms() + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
         unsigned delay_ms = 20;
 
         for (;;) {
@@ -341,7 +338,7 @@ int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct opt
                       CliRemoteArgs *remote, CliOptionFn fn, void *userdata) {
         static const struct option common[] = {
                 CLI_REMOTE_LONG_OPTIONS,
-                { "help", no_argument, NULL, 'h' },
+                {"help", no_argument, NULL, 'h'},
         };
         struct option all[64];
         size_t n = 0;
@@ -351,7 +348,7 @@ int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct opt
                 all[n++] = common[i];
         for (size_t i = 0; verb_options && verb_options[i].name && n < ELEMENTSOF(all) - 1; i++)
                 all[n++] = verb_options[i];
-        all[n] = (struct option) {};
+        all[n] = (struct option){};
 
         optind = 1;
         opterr = 1;
@@ -383,8 +380,8 @@ int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct opt
 }
 
 int cli_missing_option(const Verb *verb, const char *option) {
-        fprintf(stderr, "imgflow %s: %s is required\nRun `imgflow %s --help` for the options.\n",
-                verb->name, option, verb->name);
+        fprintf(stderr, "imgflow %s: %s is required\nRun `imgflow %s --help` for the options.\n", verb->name,
+                option, verb->name);
         return CLI_EXIT_USAGE;
 }
 

@@ -34,21 +34,23 @@ enum {
         CLI_OPT_FIRST_VERB_OPTION, /* verbs number their own long options from here */
 };
 
+/* clang-format off */
 #define CLI_REMOTE_LONG_OPTIONS                                                  \
         { "config", required_argument, NULL, CLI_OPT_CONFIG },                   \
         { "redis", required_argument, NULL, CLI_OPT_REDIS },                     \
         { "kafka", required_argument, NULL, CLI_OPT_KAFKA },                     \
         { "request-timeout", required_argument, NULL, CLI_OPT_REQUEST_TIMEOUT }
+/* clang-format on */
 
-#define CLI_REMOTE_HELP                                                          \
-        "\n"                                                                     \
-        "Connection (defaults from /etc/imgflow/imgflow.conf if it exists, then\n" \
-        "IMGFLOW_REDIS_ADDRESS, IMGFLOW_KAFKA_BOOTSTRAP_SERVERS, ...):\n"         \
-        "  --config FILE          configuration file\n"                          \
-        "  --redis HOST:PORT      Redis address ([redis] address)\n"             \
-        "  --kafka HOST:PORT      Kafka bootstrap servers ([kafka] bootstrap.servers)\n" \
-        "  --request-timeout S    wait at most S seconds for a coordinator's answer\n" \
-        "                         (default 30)\n"                                \
+#define CLI_REMOTE_HELP                                                                                     \
+        "\n"                                                                                                \
+        "Connection (defaults from /etc/imgflow/imgflow.conf if it exists, then\n"                          \
+        "IMGFLOW_REDIS_ADDRESS, IMGFLOW_KAFKA_BOOTSTRAP_SERVERS, ...):\n"                                   \
+        "  --config FILE          configuration file\n"                                                     \
+        "  --redis HOST:PORT      Redis address ([redis] address)\n"                                        \
+        "  --kafka HOST:PORT      Kafka bootstrap servers ([kafka] bootstrap.servers)\n"                    \
+        "  --request-timeout S    wait at most S seconds for a coordinator's answer\n"                      \
+        "                         (default 30)\n"                                                           \
         "  -h, --help             show this help\n"
 
 /* Borrowed strings from argv. */
@@ -56,7 +58,7 @@ typedef struct CliRemoteArgs {
         const char *config_path;
         const char *redis;
         const char *kafka;
-        unsigned request_timeout_sec;   /* 0 = CLI_REQUEST_TIMEOUT_DEFAULT */
+        unsigned request_timeout_sec; /* 0 = CLI_REQUEST_TIMEOUT_DEFAULT */
 } CliRemoteArgs;
 
 /* Handle a common option: 1 if it was one, 0 if not, -EINVAL (message
@@ -86,8 +88,7 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
 
 /* Poll imgflow:response:{request_id} until it is there or timeout_sec (0 =
  * default) passed: 0 and *ret (new reference), -ETIMEDOUT or -EIO (printed). */
-int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec,
-                             json_t **ret);
+int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret);
 
 /* New strings: 128 random bits as hex; a random (v4) UUID. */
 char *cli_request_id_new(void);
