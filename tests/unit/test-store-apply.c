@@ -276,3 +276,131 @@ TEST(pools_lambda_and_tokens) {
         ASSERT_INT_EQ(token_tasks, 1);
         store_commit_free(c);
 }
+
+/* The token of a task, from the commit's "tokens" op (borrowed) and its task id. */
+static const char *commit_token(StoreCommit *c, const char **ret_task_id) {
+        json_t *tk = json_array_get(json_object_get(c->ops, "tokens"), 0);
+
+        if (ret_task_id)
+                *ret_task_id = json_string_value(json_array_get(tk, 0));
+        return json_string_value(json_array_get(tk, 1));
+}
+
+/* A timer of the document by kind ("heartbeat", "retry"); new string or NULL. */
+static char *doc_timer(json_t *doc, const char *kind) {
+        const char *id;
+        json_t *t;
+
+        json_object_foreach(json_object_get(doc, "timers"), id, t)
+                if (streq(json_string_value(json_object_get(t, "kind")) ?: "", kind))
+                        return strdup(id);
+        return NULL;
+}
+
+/* Closed tasks leave a record of their token: TaskTimedOut for the attempt
+ * whose heartbeat ran out, TaskDoesNotExist once a callback closed it; a
+ * callback with a request id gets its response in the same commit. */
+TEST(callback_token_records_and_responses) {
+        _cleanup_machine_ AslMachine *m = machine(
+                "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Task\","
+                "\"Resource\":\"imgflow:pool:r.waitForTaskToken\",\"TimeoutSeconds\":100,"
+                "\"HeartbeatSeconds\":5,\"Retry\":[{\"ErrorEquals\":[\"States.HeartbeatTimeout\"],"
+                "\"IntervalSeconds\":1,\"MaxAttempts\":1}],\"End\":true}}}");
+        ApplyConfig cfg = { .retention_sec = 100 };
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        StoreExecState st;
+        json_t *doc, *rec, *ts;
+        char *t0, *task0, *t1, *task1, *timer;
+        const char *s, *id;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "hb", NULL, NULL, &env, &c, &err), 0);
+        s = commit_token(c, &id);
+        ASSERT_NOT_NULL(s);
+        ASSERT_INT_EQ(strlen(s), 32); /* 128 bits */
+        t0 = strdup(s);
+        task0 = strdup(id);
+        ASSERT_NULL(json_object_get(c->ops, "tombstones"));
+
+        /* The heartbeat runs out: the attempt's token is recorded as timed out. */
+        doc = doc_of(c);
+        timer = doc_timer(doc, "heartbeat");
+        ASSERT_NOT_NULL(timer);
+        st = state_after(c, doc, "hb", 1000);
+        store_commit_free(c);
+        c = NULL;
+        env = env_at(6000);
+        AslEvent fired = { .type = ASL_EVENT_TIMER_FIRED, .timer_id = timer };
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:hb", &fired, NULL, &env, &c, &err), 0);
+        ts = json_object_get(c->ops, "tombstones");
+        ASSERT_INT_EQ(json_array_size(ts), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 0)), t0);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 2)), "100");
+        rec = json_loads(json_string_value(json_array_get(json_array_get(ts, 0), 1)), 0, NULL);
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "closed")), "TaskTimedOut");
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "executionId")), "sm:hb");
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "taskId")), task0);
+        json_decref(rec);
+        free(timer);
+        json_decref(doc);
+        store_exec_state_done(&st);
+
+        /* The retry: a new attempt with a new token. */
+        doc = doc_of(c);
+        timer = doc_timer(doc, "retry");
+        ASSERT_NOT_NULL(timer);
+        st = state_after(c, doc, "hb", 1000);
+        store_commit_free(c);
+        c = NULL;
+        env = env_at(7000);
+        fired.timer_id = timer;
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:hb", &fired, NULL, &env, &c, &err), 0);
+        s = commit_token(c, &id);
+        ASSERT_NOT_NULL(s);
+        ASSERT_TRUE(!streq(s, t0));
+        t1 = strdup(s);
+        task1 = strdup(id);
+        ASSERT_NULL(json_object_get(c->ops, "tombstones"));
+        free(timer);
+        json_decref(doc);
+        store_exec_state_done(&st);
+
+        /* The old token does not complete the new attempt. */
+        doc = doc_of(c);
+        st = state_after(c, doc, "hb", 1000);
+        AslEvent stale = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task1, .token = t0, .output = json_object() };
+        StoreCommit *none = NULL;
+        ASSERT_TRUE(apply_event(&cfg, m, &st, "sm:hb", &stale, "rq-0", &env, &none, &err) != 0);
+        ASSERT_NULL(none);
+        asl_error_clear(&err);
+        json_decref(stale.output);
+        store_exec_state_done(&st);
+
+        /* SendTaskSuccess with the new token: closed, recorded, answered. */
+        st = state_after(c, doc, "hb", 1000);
+        store_commit_free(c);
+        c = NULL;
+        AslEvent ok = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task1, .token = t1, .output = json_object() };
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:hb", &ok, "rq-1", &env, &c, &err), 0);
+        ASSERT_STR_EQ(c->status, "SUCCEEDED");
+        ts = json_object_get(c->ops, "tombstones");
+        ASSERT_INT_EQ(json_array_size(ts), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 0)), t1);
+        rec = json_loads(json_string_value(json_array_get(json_array_get(ts, 0), 1)), 0, NULL);
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "closed")), "TaskDoesNotExist");
+        json_decref(rec);
+        rec = json_loads(json_string_value(json_array_get(json_object_get(c->ops, "response"), 1)), 0, NULL);
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "type")), "SendTaskSuccessResponse");
+        ASSERT_TRUE(json_is_true(json_object_get(rec, "ok")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(rec, "requestId")), "rq-1");
+        json_decref(rec);
+        json_decref(ok.output);
+        json_decref(doc);
+        store_exec_state_done(&st);
+        store_commit_free(c);
+        free(t0);
+        free(t1);
+        free(task0);
+        free(task1);
+}
