@@ -90,6 +90,8 @@ static int load_config(const CliRemoteArgs *a, Config **ret) {
                 fprintf(stderr, "imgflow: cannot create the configuration: %s\n", strerror(-r));
                 return r;
         }
+        if (!path && !isempty(getenv("IMGFLOW_CONFIG")))
+                path = getenv("IMGFLOW_CONFIG"); /* as imgflow-worker: deploy/local-stack.sh env */
         if (!path && access(config_default_path(), F_OK) == 0)
                 path = config_default_path();
         if (path) {

@@ -44,8 +44,8 @@ enum {
 
 #define CLI_REMOTE_HELP                                                                                     \
         "\n"                                                                                                \
-        "Connection (defaults from /etc/imgflow/imgflow.conf if it exists, then\n"                          \
-        "IMGFLOW_REDIS_ADDRESS, IMGFLOW_KAFKA_BOOTSTRAP_SERVERS, ...):\n"                                   \
+        "Connection (defaults from $IMGFLOW_CONFIG or /etc/imgflow/imgflow.conf if it\n"                    \
+        "exists, then IMGFLOW_REDIS_ADDRESS, IMGFLOW_KAFKA_BOOTSTRAP_SERVERS, ...):\n"                      \
         "  --config FILE          configuration file\n"                                                     \
         "  --redis HOST:PORT      Redis address ([redis] address)\n"                                        \
         "  --kafka HOST:PORT      Kafka bootstrap servers ([kafka] bootstrap.servers)\n"                    \

@@ -185,6 +185,8 @@ timeout 60 "$IMGFLOW" start-execution --redis "127.0.0.1:$RPORT" --kafka "$BOOT"
         --input '{"who":"Flags"}' --wait >"$OUT" 2>"$ERR"; RC=$?
 expect_rc "start-execution with --redis/--kafka" 0
 expect_eq "flags1 output" "$(json_get "$OUT" 'json.loads(j["output"])["greeting"]')" "Hi, Flags!"
+IMGFLOW_CONFIG=$CONF timeout 30 "$IMGFLOW" describe-execution --execution-arn hello:e1 >"$OUT" 2>"$ERR"; RC=$?
+expect_rc "IMGFLOW_CONFIG names the file" 0
 DEAD=$(free_port)
 timeout 30 "$IMGFLOW" list-state-machines --redis "127.0.0.1:$DEAD" >"$OUT" 2>"$ERR"; RC=$?
 expect_err "Redis not reachable" 1 "cannot connect to Redis"
