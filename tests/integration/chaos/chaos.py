@@ -25,7 +25,7 @@
 #                  bounded (sampled from /proc/<pid>/status).
 #
 # Environment: CHAOS_EXECUTIONS (default 100), CHAOS_SECONDS (how long faults
-# are injected, default 60), CHAOS_APPENDFSYNC (always|everysec, default
+# are injected, default 45), CHAOS_APPENDFSYNC (always|everysec, default
 # always), CHAOS_SEED (random seed, default: time), CHAOS_REDIS_SIGNAL (KILL or
 # TERM, default KILL), CHAOS_KEEP=1 (keep the temporary directory).
 
@@ -77,7 +77,7 @@ def dump_logs(st, lines=30):
 
 def run_chaos(args, tmp):
     n = env_int("CHAOS_EXECUTIONS", 100)
-    seconds = env_int("CHAOS_SECONDS", 60)
+    seconds = env_int("CHAOS_SECONDS", 45)
     seed = env_int("CHAOS_SEED", int(time.time()))
     fsync = os.environ.get("CHAOS_APPENDFSYNC", "always")
     redis_sig = signal.SIGTERM if os.environ.get("CHAOS_REDIS_SIGNAL", "KILL") == "TERM" else signal.SIGKILL
@@ -263,7 +263,7 @@ SLOW_DEF = """{
 
 
 def run_slow(args, tmp):
-    st = Stack(args, tmp, partitions=4, extra_conf="max.poll.interval.ms = 10000\n")
+    st = Stack(args, tmp, partitions=4, extra_conf="max.poll.interval.ms = 7000\n")
     try:
         st.start_redis()
         st.start_kafka()
@@ -278,19 +278,19 @@ def run_slow(args, tmp):
         w0 = st.add_worker(threads=2)
         st.add_worker(threads=2)
         time.sleep(3)
-        # Phase 1: tasks longer than max.poll.interval.ms (10 s).
+        # Phase 1: tasks longer than max.poll.interval.ms (7 s).
         names = ["long%d" % i for i in range(4)] + ["short%d" % i for i in range(8)]
-        msgs = [start_message("slow", x, {"ms": 12000 if x.startswith("long") else 50}) for x in names]
+        msgs = [start_message("slow", x, {"ms": 9000 if x.startswith("long") else 50}) for x in names]
         st.produce("imgflow.jobs", msgs)
         # Phase 2: one worker frozen longer than the session timeout while it
         # holds tasks (running and queued).
-        time.sleep(14)
+        time.sleep(10)
         frozen = ["frozen%d" % i for i in range(8)]
         st.produce("imgflow.jobs", [start_message("slow", x, {"ms": 3000}) for x in frozen])
         time.sleep(1.5)
-        log("SIGSTOP worker-0 for 15 s")
+        log("SIGSTOP worker-0 for 10 s")
         os.kill(w0.pid, signal.SIGSTOP)
-        time.sleep(15)
+        time.sleep(10)
         os.kill(w0.pid, signal.SIGCONT)
         log("SIGCONT worker-0")
         ids = ["slow:" + x for x in names + frozen]
@@ -355,7 +355,7 @@ def run_backpressure(args, tmp):
         if rc != 0:
             die("register: " + out)
         c = st.add_coordinator()
-        w = st.add_worker(threads=2)
+        w = st.add_worker(threads=2, extra_env={"IMGFLOW_LOG_LEVEL": "debug"})  # pause/resume lines
         time.sleep(3)
         base = {"coordinator": c.rss_kb(), "worker": w.rss_kb()}
         names = ["b%d" % i for i in range(n)]
@@ -365,18 +365,29 @@ def run_backpressure(args, tmp):
         peak = dict(base)
         samples = 0
         end = time.monotonic() + 180
-        done = 0
         while time.monotonic() < end:
             for name, p in (("coordinator", c), ("worker", w)):
                 peak[name] = max(peak[name], p.rss_kb())
             samples += 1
-            done = int(st.redis.call("ZCARD", "imgflow:executions") or 0)
-            if done >= n and not st.wait_terminal(ids[-50:], timeout=0):
+            started = int(st.redis.call("ZCARD", "imgflow:executions") or 0)
+            if started >= n and not st.wait_terminal(ids[-50:], timeout=0):
                 if not st.wait_terminal(ids, timeout=0):
                     break
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         pending = st.wait_terminal(ids, timeout=5)
+        starts, stops = [], []
+        for e in ids:
+            a, b = st.redis.exec_field(e, "startDate"), st.redis.exec_field(e, "stopDate")
+            if a and b:
+                starts.append(int(a))
+                stops.append(int(b))
+        if starts:
+            t_min = min(starts)
+            print("backpressure: last start after %.1f s, first end after %.1f s, last end after %.1f s, "
+                  "mean execution time %.1f s" %
+                  ((max(starts) - t_min) / 1000, (min(stops) - t_min) / 1000, (max(stops) - t_min) / 1000,
+                   sum(b - a for a, b in zip(starts, stops)) / len(starts) / 1000))
         sanitized = is_sanitized(args.coordinator)
         limit_mb = env_int("BACKPRESSURE_RSS_LIMIT_MB", 600 if sanitized else 150)
         problems = []
@@ -391,7 +402,8 @@ def run_backpressure(args, tmp):
         for p in (c, w):
             if not p.alive():
                 problems.append(p.name + " died")
-        paused = any("paused consuming" in l for l in open(w.logpath, errors="replace"))
+        wlog = open(w.logpath, errors="replace").read()
+        paused = "%d pauses, %d resumes" % (wlog.count("paused consuming"), wlog.count("resumed consuming"))
         print("backpressure: executions=%d in %.1fs, samples=%d, RSS start/peak: coordinator %d/%d KiB, "
               "worker %d/%d KiB (limit %d MiB%s), worker paused consuming: %s" %
               (n, elapsed, samples, base["coordinator"], peak["coordinator"], base["worker"], peak["worker"],

@@ -405,11 +405,11 @@ heartbeat.interval.ms = 500
     def wait_terminal(self, exec_ids, timeout):
         end = time.monotonic() + timeout
         pending = list(exec_ids)
-        while pending and time.monotonic() < end:
+        while True:
             pending = [e for e in pending if self.status(e) in (None, "RUNNING")]
-            if pending:
-                time.sleep(0.3)
-        return pending
+            if not pending or time.monotonic() >= end:
+                return pending
+            time.sleep(0.3)
 
     def close(self):
         for p in reversed(self.procs):
