@@ -46,10 +46,10 @@ def panels(d):
         out.append(("Scaling by processes (images/s)", "images/s", bars, None))
     o = d.get("orchestration")
     if o:
-        bars = [("load tasks/s", o["load"]["tasksPerSecond"], 1)]
+        bars = [("%d ex, 1c" % o["load"]["executions"], o["load"]["tasksPerSecond"], 1)]
         for r in (s or {}).get("rows", []):
             if r["kind"] == "echo":
-                bars.append(("%dc tasks/s" % r["coordinators"], r["rate"], 2))
+                bars.append(("%d ex, %dc" % (r["count"], r["coordinators"]), r["rate"], 2))
         out.append(("Orchestration: 5-task chains (tasks/s)", "tasks/s", bars, o["targets"]["tasksPerSecond"]))
         h = o["halfLoad"]["dispatchLatencyMs"]
         out.append(("Dispatch latency at half load (ms)", "ms",
@@ -163,7 +163,7 @@ class Canvas:
 def fmt(v):
     if v >= 100:
         return "%d" % round(v)
-    return ("%.1f" % v).rstrip("0").rstrip(".")
+    return ("%.2f" % v).rstrip("0").rstrip(".")
 
 
 def plot_raw(ps, out):

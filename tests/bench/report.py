@@ -76,7 +76,7 @@ def main():
         if t.get("stackDefaultBackpressureImagesPerSecond"):
             w("| imgflow stack, worker default `max_in_flight` (2 x threads) | %.2f |" %
               t["stackDefaultBackpressureImagesPerSecond"])
-        w("| **ratio stack / plain** | **%.2f** (target >= %.1f: %s) |" % (t["ratio"], t["target"],
+        w("| **ratio stack / plain** | **%.3f** (target >= %.1f: %s) |" % (t["ratio"], t["target"],
                                                                          verdict(t["ratio"] >= t["target"])))
         w("")
         w("Rounds: " + "; ".join("plain %.2f, stack %.2f" % (r["plain"], r["stack"]) for r in t["rounds"]) + ".")
@@ -84,8 +84,9 @@ def main():
         w("With the worker's default backpressure (pause the consumer above 2 x threads queued")
         w("tasks, resume when the queue is empty) the stack is several times slower: with")
         w("librdkafka 2.0.2 the first fetch after `rd_kafka_resume_partitions()` comes only with")
-        w("the next metadata refresh (1 s in the local stack; the threads idle meanwhile). The local")
-        w("stack therefore sets `worker.max_in_flight = 64`; see \"Known issues\" below.")
+        w("the next metadata refresh (`topic.metadata.refresh.interval.ms`: 200 ms in the local")
+        w("stack, 5 minutes by default; the threads idle meanwhile). The local stack therefore")
+        w("sets `worker.max_in_flight = 64`; see \"Known issues\" below.")
         w("")
 
     if o:
@@ -110,6 +111,16 @@ def main():
             lat.get("p99"), verdict((lat.get("p99") or 1e9) <= 10)))
         w("| dispatch latency under full load (queueing included), p50 / p99 | %s / %s ms | |" % (
             ld["dispatchLatencyMs"].get("p50"), ld["dispatchLatencyMs"].get("p99")))
+        w("")
+        w("Under full load the latency includes the time tasks wait in the workers' queues, and")
+        w("the coordinator's own backpressure: with %d executions published at once it pauses its" % ld["executions"])
+        w("consumer above `coordinator.max_in_flight` (1000 events) and meets the same slow")
+        w("resume as the workers (Known issues).")
+        echo1 = [r for r in (s or {}).get("rows", []) if r["kind"] == "echo" and r["coordinators"] == 1]
+        if echo1:
+            w("The scaling run below, with %d executions at once (below that limit), reached %.0f tasks/s" % (
+                echo1[0]["count"], echo1[0]["rate"]))
+            w("with the same stack.")
         w("")
         w("Dispatch latency is the worker's `startedAtMs` (TaskSucceeded) minus the coordinator's")
         w("`dispatchedAtMs` (Task), both on this host's clock in milliseconds: it covers the Redis")
@@ -162,21 +173,31 @@ def main():
                 w("| echo chains, %d x 5 tasks | %d | %d | %.0f tasks/s |" % (s["executions"], r["workers"],
                                                                             r["coordinators"], r["rate"]))
         w("")
-        w("With %d CPUs, image throughput stops growing at 2 worker processes (one per core);" % s["machine"]["nproc"])
-        w("more processes only add scheduling. A second coordinator takes half of the")
-        w("partitions of `imgflow.jobs` and `imgflow.events`; on this machine it shares the same")
-        w("cores, so the gain is small. On separate hosts each tier scales with its processes, see")
-        w("`deploy/MULTI-HOST.md`.")
+        img = {(r["workers"], r["coordinators"]): r["rate"] for r in s["rows"] if r["kind"] == "images"}
+        ech = {r["coordinators"]: r["rate"] for r in s["rows"] if r["kind"] == "echo"}
+        if (1, 1) in img and (2, 1) in img and (4, 1) in img:
+            w("Image throughput relative to one worker process: x%.2f with 2, x%.2f with 4, on %d CPUs." % (
+                img[(2, 1)] / img[(1, 1)], img[(4, 1)] / img[(1, 1)], s["machine"]["nproc"]))
+            w("Processes beyond the number of cores can still help a little by overlapping one")
+            w("process's waits (Kafka, fsync) with another's decoding; they cannot add CPU.")
+        if 1 in ech and 2 in ech:
+            w("A second coordinator (it takes half of the partitions of `imgflow.jobs` and")
+            w("`imgflow.events`) changed echo-chain throughput by x%.2f and image throughput by x%.2f" % (
+                ech[2] / ech[1], img.get((2, 2), 0) / img.get((2, 1), 1)))
+            w("here: on %d shared cores it competes with the workers, brokers and Redis for the same" % s["machine"]["nproc"])
+            w("CPUs. On separate hosts each tier scales with its processes; see `deploy/MULTI-HOST.md`.")
         w("")
 
     w("## Known issues found by these benchmarks")
     w("")
     w("- **Worker backpressure and librdkafka 2.0.2**: after the worker resumes its paused")
     w("  consumer, the next messages arrive only after the next metadata refresh")
-    w("  (`topic.metadata.refresh.interval.ms`; ~1 s in the local stack, 5 min by default). With")
-    w("  the default `max_in_flight = 2 x threads` the image threads idle most of the time")
-    w("  (see the throughput table). The local stack sets `max_in_flight = 64`; a fix in the")
-    w("  worker (resume before the queue runs dry, or a deeper default queue) is pending.")
+    w("  (`topic.metadata.refresh.interval.ms`; 200 ms in the local stack, 5 min by default).")
+    w("  With the default `max_in_flight = 2 x threads` the image threads idle much of the time")
+    w("  (see the throughput table); the coordinator meets the same delay when a burst passes")
+    w("  its `max_in_flight`. The local stack refreshes metadata every 200 ms and sets the")
+    w("  workers' `max_in_flight = 64`; a fix in the daemons (resume before the queue runs")
+    w("  dry, or a deeper default queue) is pending.")
     w("- The mock cluster's Fetch wait (above) inflates latency; it is not a property of imgflow.")
     w("")
     w("## Running them")
