@@ -440,7 +440,9 @@ def is_sanitized(path):
     """True if the binary was built with AddressSanitizer (RSS bounds differ)."""
     try:
         with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
+            data = f.read()
+        # clang links the runtime in, gcc links libasan.so.
+        return b"AddressSanitizer" in data or b"libasan.so" in data or b"__asan_init" in data
     except OSError:
         return False
 
