@@ -27,7 +27,8 @@
 # Environment: CHAOS_EXECUTIONS (default 100), CHAOS_SECONDS (how long faults
 # are injected, default 45), CHAOS_APPENDFSYNC (always|everysec, default
 # always), CHAOS_SEED (random seed, default: time), CHAOS_REDIS_SIGNAL (KILL or
-# TERM, default KILL), CHAOS_KEEP=1 (keep the temporary directory).
+# TERM, default KILL), CHAOS_FAULTS (which faults, default
+# "coordinator,worker,broker,redis"), CHAOS_KEEP=1 (keep the temporary directory).
 
 import argparse
 import collections
@@ -82,6 +83,8 @@ def run_chaos(args, tmp):
     fsync = os.environ.get("CHAOS_APPENDFSYNC", "always")
     redis_sig = signal.SIGTERM if os.environ.get("CHAOS_REDIS_SIGNAL", "KILL") == "TERM" else signal.SIGKILL
     rnd = random.Random(seed)
+    kinds = [k for k in ["coordinator", "coordinator", "worker", "worker", "broker", "redis"]
+             if k in os.environ.get("CHAOS_FAULTS", "coordinator,worker,broker,redis").split(",")]
     log("chaos: executions=%d seconds=%d seed=%d appendfsync=%s" % (n, seconds, seed, fsync))
 
     st = Stack(args, tmp, appendfsync=fsync)
@@ -132,7 +135,7 @@ def run_chaos(args, tmp):
                 if sent >= n and not pending_restart:
                     break
             elif now >= next_fault:
-                action = rnd.choice(["coordinator", "coordinator", "worker", "worker", "broker", "redis"])
+                action = rnd.choice(kinds)
                 counts[action] += 1
                 if action in ("coordinator", "worker"):
                     procs = st.coordinators if action == "coordinator" else st.workers
