@@ -1143,6 +1143,11 @@ static int config_set_or_log(Config *c, const char *section, const char *key, co
         return 0;
 }
 
+static void names_freep(char *(*names)[64]) {
+        for (size_t i = 0; i < ELEMENTSOF(*names); i++)
+                free((*names)[i]);
+}
+
 /* Returns 0 to run, 1 to exit successfully (--help), <0 on error.
  * *ret_config: new; *ret_instance: borrowed from argv. */
 static int parse_argv(int argc, char **argv, Config **ret_config, const char **ret_instance) {
@@ -1163,6 +1168,8 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
         const char *config_path = NULL, *instance = NULL, *log_level = NULL, *log_target = NULL;
         const char *sets[64][3];
         size_t n_sets = 0;
+        _cleanup_(names_freep) char *names[64] = {};
+        size_t n_names = 0;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0) {
@@ -1194,8 +1201,13 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                         if (!eq || eq == optarg || !eq[1])
                                 return log_error_errno(-EINVAL, "--bucket expects NAME=/DIR, not \"%s\".",
                                                        optarg);
-                        *eq = '\0'; /* argv is ours to edit */
-                        section = "buckets", key = optarg, value = eq + 1;
+                        /* A copy of the name: argv stays as given (ps shows it). */
+                        if (n_names >= ELEMENTSOF(names))
+                                return log_error_errno(-E2BIG, "Too many --bucket options.");
+                        names[n_names] = strndup(optarg, (size_t) (eq - optarg));
+                        if (!names[n_names])
+                                return log_oom_();
+                        section = "buckets", key = names[n_names++], value = eq + 1;
                         break;
                 }
                 case ARG_LOG_LEVEL:
