@@ -13,7 +13,8 @@
 # Settings (environment): IMGFLOW_BUILD (build directory, default ./build),
 # IMGFLOW_STACK_DIR (default ./.stack), DEMO_IMAGES (number of photos,
 # default 8), DEMO_SIZE (WxH, default 2048x1536), DEMO_NO_BUILD=1 (use the
-# build as it is), DEMO_TIMEOUT (seconds, default 300).
+# build as it is), DEMO_TIMEOUT (seconds, default 300), DEMO_KEEP=1 (leave
+# the stack running at the end, to look at the executions with the CLI).
 # Exit status: 0 when every execution finished as expected (the photos
 # SUCCEEDED, the corrupt image FAILED with Image.Invalid), 1 otherwise.
 set -u
@@ -144,6 +145,18 @@ PY
 table_rc=$?
 echo
 echo "  Full results: $RESULTS; logs: $IMGFLOW_STACK_DIR/logs/"
-step "Stopping the stack"
-# (the EXIT trap stops it)
+CLI=$IMGFLOW_BUILD/cli/imgflow
+if [ -n "${DEMO_KEEP:-}" ]; then
+        trap - EXIT
+        step "The stack keeps running (DEMO_KEEP); look around with the CLI:"
+        echo "  $CLI list-executions --config $IMGFLOW_CONFIG --state-machine $SM"
+        echo "  $CLI describe-execution --config $IMGFLOW_CONFIG --execution-arn $SM:corrupt"
+        echo "  $CLI get-execution-history --config $IMGFLOW_CONFIG --execution-arn $SM:photo-0000"
+        echo "  IMGFLOW_STACK_DIR=$IMGFLOW_STACK_DIR deploy/local-stack.sh stop"
+else
+        echo "  (DEMO_KEEP=1 deploy/demo.sh keeps the stack running to look at the executions"
+        echo "   with $CLI describe-execution / get-execution-history)"
+        step "Stopping the stack"
+        # (the EXIT trap stops it)
+fi
 [ $watch_rc = 0 ] && [ $table_rc = 0 ]

@@ -251,7 +251,7 @@ EOF
 
         # The mock Kafka cluster.
         : >"$RUNDIR/kafka.out"
-        NOTIFY_SOCKET= setsid "$MOCK_BIN" --partitions "$PARTITIONS" --no-stdin \
+        NOTIFY_SOCKET='' setsid "$MOCK_BIN" --partitions "$PARTITIONS" --no-stdin \
                 </dev/null >"$RUNDIR/kafka.out" 2>>"$LOGDIR/kafka.log" &
         echo "$! $(readlink -f "$MOCK_BIN")" >"$PIDDIR/kafka.pid"
         boot=
@@ -364,7 +364,10 @@ cmd_run() {
         trap 'say "interrupted: stopping"; cmd_stop; exit 130' INT TERM
         if [ $# -gt 0 ]; then
                 # shellcheck disable=SC1090
-                set -a; . "$ENVFILE"; set +a
+                set -a
+                # shellcheck disable=SC1090
+                . "$ENVFILE"
+                set +a
                 "$@" || rc=$?
         else
                 say "running; Ctrl-C stops it"

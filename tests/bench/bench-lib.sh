@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # Shared by tests/bench/bench-*.sh (sourced, bash). Every stack is started
 # with deploy/local-stack.sh in a private state directory and stopped by it
