@@ -690,3 +690,41 @@ size_t kafka_consumer_in_flight(const KafkaConsumer *k) {
 rd_kafka_t *kafka_consumer_handle(KafkaConsumer *k) {
         return k->rk;
 }
+
+int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata) {
+        _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *list = NULL;
+        rd_kafka_resp_err_t err;
+
+        if (!k || !cb)
+                return -EINVAL;
+        err = rd_kafka_assignment(k->rk, &list);
+        if (err)
+                return kafka_errno(err);
+        if (!list)
+                return -ENOMEM;
+        (void) rd_kafka_position(k->rk, list);
+        /* Few topics per consumer: one pass per distinct topic. */
+        for (int i = 0; i < list->cnt; i++) {
+                const char *topic = list->elems[i].topic;
+                bool seen = false;
+                int64_t lag = 0;
+
+                for (int j = 0; j < i && !seen; j++)
+                        seen = streq(list->elems[j].topic, topic);
+                if (seen)
+                        continue;
+                for (int j = i; j < list->cnt; j++) {
+                        int64_t lo = -1, hi = -1, pos = list->elems[j].offset;
+
+                        if (!streq(list->elems[j].topic, topic))
+                                continue;
+                        if (rd_kafka_get_watermark_offsets(k->rk, topic, list->elems[j].partition, &lo,
+                                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                                continue;
+                        if (hi >= 0 && pos >= 0 && hi > pos)
+                                lag += hi - pos;
+                }
+                cb(topic, lag, userdata);
+        }
+        return 0;
+}

@@ -187,3 +187,14 @@ bool kafka_consumer_is_paused(const KafkaConsumer *k); /* all paused by pause(NU
 size_t kafka_consumer_in_flight(const KafkaConsumer *k);
 /* The underlying handle (borrowed). */
 rd_kafka_t *kafka_consumer_handle(KafkaConsumer *k);
+
+/*
+ * Consumer lag per topic, from librdkafka's local state only (never blocks:
+ * no broker round trip): for each assigned partition, the last known high
+ * watermark (updated by fetch responses) minus the position (the next
+ * offset to receive). Partitions without both yet are skipped. cb is called
+ * once per topic of the assignment (topic borrowed for the call) with the
+ * sum over its partitions. Returns 0 or -errno.
+ */
+typedef void (*KafkaLagFn)(const char *topic, int64_t lag, void *userdata);
+int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata);
