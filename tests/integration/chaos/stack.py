@@ -14,6 +14,7 @@
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -285,6 +286,23 @@ class Stack:
         time.sleep(down_seconds)
         self.redis_proc.start()
         # Loading the AOF: LOADING errors until done.
+        return wait_until(lambda: self._ping(), 30)
+
+    def rollback_redis(self, lose_seconds=1.0):
+        """What a host crash does to an AOF with appendfsync everysec: the
+        writes of the last second (acknowledged to clients) are gone. A
+        SIGKILL alone cannot show it (written AOF data survives in the page
+        cache), so: copy the data directory, let traffic run on, kill
+        redis-server, put the copy back, start it again."""
+        d = os.path.join(self.tmp, "redis")
+        snap = os.path.join(self.tmp, "redis-snapshot")
+        shutil.rmtree(snap, ignore_errors=True)
+        shutil.copytree(d, snap)
+        time.sleep(lose_seconds)
+        self.redis_proc.kill(signal.SIGKILL)
+        shutil.rmtree(d)
+        os.rename(snap, d)
+        self.redis_proc.start()
         return wait_until(lambda: self._ping(), 30)
 
     # --- kafka
