@@ -133,7 +133,11 @@ struct Manager {
 
         Metrics *metrics;
         Metric *m_tasks, *m_latency, *m_images, *m_bytes_in, *m_bytes_out, *m_msg_bytes_in, *m_msg_bytes_out,
-                *m_dlq, *m_running, *m_queued;
+                *m_dlq, *m_running, *m_queued, *m_lag;
+
+        /* SIGHUP: the file is read again (borrowed from argv; NULL = none). */
+        const char *config_path;
+        bool log_level_flag; /* --log-level given: it wins over the file */
 };
 
 static void manager_check_drained(Manager *m);
@@ -277,6 +281,7 @@ typedef enum MetricKind {
 
 static const char *const labels_op[] = {"operation", NULL};
 static const char *const labels_op_result[] = {"operation", "result", NULL};
+static const char *const labels_topic[] = {"topic", NULL};
 
 /* The worker's metrics (STYLE 11: a table). */
 static const struct {
@@ -307,6 +312,8 @@ static const struct {
          offsetof(Manager, m_running)},
         {"imgflow_worker_tasks_queued", "Tasks waiting for a thread.", METRIC_KIND_GAUGE, NULL,
          offsetof(Manager, m_queued)},
+        {"imgflow_kafka_consumer_lag", "Messages of the assigned partitions not yet received, by topic.",
+         METRIC_KIND_GAUGE, labels_topic, offsetof(Manager, m_lag)},
 };
 
 static int manager_setup_metrics(Manager *m) {
@@ -373,16 +380,38 @@ static void manager_count_task(Manager *m, WorkerTask *t, const char *result) {
 /* ------------------------------------------------------------------ */
 /* Status */
 
+/* 1204 -> "1,204" (STATUS= is read by people). */
+static const char *format_count(uint64_t n, char buf[static 32]) {
+        char digits[24];
+        int len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
+        size_t k = 0;
+
+        for (int i = 0; i < len; i++) {
+                if (i > 0 && (len - i) % 3 == 0)
+                        buf[k++] = ',';
+                buf[k++] = digits[i];
+        }
+        buf[k] = 0;
+        return buf;
+}
+
+static void on_lag(const char *topic, int64_t lag, void *userdata) {
+        Manager *m = userdata;
+        const char *const lv[] = {topic};
+        (void) metric_gauge_set(m->m_lag, lv, (double) lag);
+}
+
 static void manager_update_status(Manager *m) {
-        char buf[256];
+        char buf[256], done[32], failed[32];
         size_t running = m->pool ? worker_pool_running(m->pool) : 0;
         size_t queued = m->pool ? worker_pool_queued(m->pool) : 0;
 
-        snprintf(buf, sizeof(buf), "%s%zu tasks running, %" PRIu64 " done, %" PRIu64 " failed%s",
+        snprintf(buf, sizeof(buf), "%s%zu tasks running, %zu queued, %s done, %s failed%s",
                  m->stopping ? "Stopping: "
                  : !m->ready ? "Waiting for Kafka: "
                              : "",
-                 running, m->n_done, m->n_failed, m->paused ? " (paused)" : "");
+                 running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
+                 m->paused ? " (paused)" : "");
         if (!streq(buf, m->last_status)) {
                 (void) service_notify_status("%s", buf);
                 snprintf(m->last_status, sizeof(m->last_status), "%s", buf);
@@ -396,6 +425,8 @@ static void manager_update_status(Manager *m) {
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         manager_update_status(m);
+        if (m->metrics && m->consumer)
+                (void) kafka_consumer_lag(m->consumer, on_lag, m);
         (void) sd_event_source_set_time_relative(s, WORKER_STATUS_USEC);
         return 0;
 }
@@ -1114,6 +1145,8 @@ static void help(void) {
                "  -h --help                    Show this help\n"
                "     --version                 Show the version\n"
                "  -c --config=FILE             Configuration file (default %s)\n"
+               "     --check-config            Check the configuration (file, environment, flags)\n"
+               "                               and exit: 0 if it is valid\n"
                "     --instance=N              Instance name (worker id hostname:N)\n"
                "     --pool=NAME               Serve <prefix>tasks.NAME (worker.pool)\n"
                "     --threads=N               Image threads (worker.threads; 0 = CPUs)\n"
@@ -1133,6 +1166,7 @@ enum {
         ARG_BUCKET,
         ARG_LOG_LEVEL,
         ARG_LOG_TARGET,
+        ARG_CHECK_CONFIG,
 };
 
 static int config_set_or_log(Config *c, const char *section, const char *key, const char *value) {
@@ -1148,9 +1182,33 @@ static void names_freep(char *(*names)[64]) {
                 free((*names)[i]);
 }
 
-/* Returns 0 to run, 1 to exit successfully (--help), <0 on error.
- * *ret_config: new; *ret_instance: borrowed from argv. */
-static int parse_argv(int argc, char **argv, Config **ret_config, const char **ret_instance) {
+/* What parse_argv() found besides the configuration (all borrowed from argv). */
+typedef struct WorkerArgs {
+        const char *instance;
+        const char *config_path; /* the file read; NULL = none */
+        bool log_level_flag;
+} WorkerArgs;
+
+/* Buckets and limits are checked as manager_new() will: without touching
+ * Kafka or the bucket directories. Returns 0 or -EINVAL (logged). */
+static int check_config(const Config *c) {
+        int64_t threads = config_get_int(c, "worker", "threads");
+        const char *pool = config_get_string(c, "worker", "pool");
+        _cleanup_free_ char *topic = NULL;
+
+        if (threads > WORKER_POOL_THREADS_MAX)
+                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.", threads,
+                                       WORKER_POOL_THREADS_MAX);
+        if (proto_topic_name(config_get_string(c, "imgflow", "topic_prefix"), PROTO_TOPIC_TASKS,
+                             isempty(pool) ? NULL : pool, &topic) < 0)
+                return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
+                                       config_get_string(c, "imgflow", "topic_prefix"), pool);
+        return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully (--help, --check-config), <0 on
+ * error. *ret_config: new; *ret_args: borrowed from argv. */
+static int parse_argv(int argc, char **argv, Config **ret_config, WorkerArgs *ret_args) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -1162,8 +1220,10 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                 {"bucket", required_argument, NULL, ARG_BUCKET},
                 {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
                 {"log-target", required_argument, NULL, ARG_LOG_TARGET},
+                {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {},
         };
+        bool check = false;
         /* Flags apply after the file and the environment: remember them. */
         const char *config_path = NULL, *instance = NULL, *log_level = NULL, *log_target = NULL;
         const char *sets[64][3];
@@ -1216,6 +1276,9 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                 case ARG_LOG_TARGET:
                         log_target = optarg;
                         break;
+                case ARG_CHECK_CONFIG:
+                        check = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -1240,8 +1303,10 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
                 return log_oom_();
 
         const char *path = config_path ? config_path : getenv("IMGFLOW_CONFIG");
-        if (path || access(config_default_path(), F_OK) == 0) {
-                r = config_load_file(config, path ? path : config_default_path(), &error);
+        if (!path && access(config_default_path(), F_OK) == 0)
+                path = config_default_path();
+        if (path) {
+                r = config_load_file(config, path, &error);
                 if (r < 0)
                         return log_error_errno(r, "%s", error ? error : "Failed to load the configuration");
         }
@@ -1263,8 +1328,20 @@ static int parse_argv(int argc, char **argv, Config **ret_config, const char **r
         if (r < 0)
                 return log_error_errno(r, "Invalid log level.");
 
+        if (check) {
+                r = check_config(config);
+                if (r < 0)
+                        return r;
+                printf("%s: configuration is valid.\n", path ? path : "(no file)");
+                return 1;
+        }
+
         *ret_config = TAKE_PTR(config);
-        *ret_instance = instance;
+        *ret_args = (WorkerArgs){
+                .instance = instance,
+                .config_path = path,
+                .log_level_flag = log_level != NULL,
+        };
         return 0;
 }
 
@@ -1285,16 +1362,50 @@ static void on_stop_signal(void *userdata) {
                 manager_stop(*m);
 }
 
+/* SIGHUP (service.c sends RELOADING=1 before and READY=1 after): the file
+ * and the environment are read again; what can change without a restart is
+ * applied: the log level (unless --log-level was given). Everything else
+ * (threads, buckets, Kafka settings) needs a restart; a file that no longer
+ * parses changes nothing. */
+static void on_reload_signal(void *userdata) {
+        Manager **mp = userdata, *m = *mp;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!m)
+                return;
+        r = config_new(&c);
+        if (r >= 0 && m->config_path)
+                r = config_load_file(c, m->config_path, &error);
+        if (r >= 0)
+                r = config_load_env(c, environ, &error);
+        if (r < 0) {
+                log_error_errno(r, "Reload failed, nothing changed: %s", error ? error : "");
+                return;
+        }
+        if (m->log_level_flag) {
+                log_info("Reloaded: the log level stays as given by --log-level.");
+                return;
+        }
+        r = log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level"));
+        if (r < 0)
+                log_error("Reload: invalid imgflow.log_level \"%s\", unchanged.",
+                          config_get_string(c, "imgflow", "log_level"));
+        else
+                log_notice("Reloaded: log level %s.", config_get_string(c, "imgflow", "log_level"));
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
         Config *config = NULL;
-        const char *instance = NULL;
+        WorkerArgs args = {};
         int r;
 
         log_setup("imgflow-worker");
 
-        r = parse_argv(argc, argv, &config, &instance);
+        r = parse_argv(argc, argv, &config, &args);
         if (r != 0)
                 return r < 0 ? r : 0;
 
@@ -1304,7 +1415,7 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
         }
         /* Signals must be blocked before the pool's threads start. */
-        r = service_setup(e, on_stop_signal, /* on_reload= */ NULL, &m);
+        r = service_setup(e, on_stop_signal, on_reload_signal, &m);
         if (r < 0) {
                 config_free(config);
                 return log_error_errno(r, "Failed to set up signals and the watchdog: %m");
@@ -1321,9 +1432,11 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "Failed to initialise libvips: %m");
         }
 
-        r = manager_new(e, config, instance, &m);
+        r = manager_new(e, config, args.instance, &m);
         if (r < 0)
                 return r;
+        m->config_path = args.config_path;
+        m->log_level_flag = args.log_level_flag;
 
         r = sd_event_loop(e);
         if (r < 0)
