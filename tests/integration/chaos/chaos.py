@@ -245,6 +245,10 @@ def run_chaos(args, tmp):
         print("notifications: %d terminal, %d redelivered duplicates (dropped by id)" %
               (sum(seen.values()), dup_notes))
         print("dead letters: %d" % len(dlq))
+        if lost:
+            print("lost: %d never existed in Redis, %d still RUNNING" %
+                  (sum(1 for _, why in lost if why.startswith("no execution")),
+                   sum(1 for _, why in lost if why.startswith("still"))))
         for what, items in (("lost", lost), ("duplicated", duplicated), ("failed", failed),
                             ("bad output", bad_files), ("stray file", stray[:20]),
                             ("no notification", unnotified[:20]), ("dead daemon", alive)):
