@@ -32,6 +32,14 @@
  * SIGTERM drains: stop consuming and claiming, finish in-flight work, flush
  * the producer, commit offsets. SIGHUP re-reads the log level.
  *
+ * Observability: every per-execution log line carries EXECUTION_ID (and
+ * STATE_NAME, TASK_ID, IMAGE_KEY, OPERATION for tasks); STATUS= says how
+ * many executions run (counted in Redis, bounded, every STATUS_USEC) and
+ * how many tasks are done; with [coordinator] metrics_listen the counters,
+ * the dispatch -> result latency per operation (tasks this coordinator
+ * dispatched, remembered in memory for at most DISPATCH_TTL_MS), the Redis
+ * round-trip time and the Kafka consumer lag are on /metrics.
+ *
  * Layering: uses coordinator/asl (engine), the store, proto/ and daemon/.
  */
 
@@ -65,6 +73,9 @@
 #define RECLAIM_USEC (5 * 1000 * 1000)
 #define STATUS_USEC (5 * 1000 * 1000)
 #define MACHINE_CACHE_MAX 1000
+#define DISPATCH_TRACK_MAX 100000               /* tasks remembered for the latency histogram */
+#define DISPATCH_TTL_MS (3600 * 1000)           /* ... for at most this long */
+#define RUNNING_SCAN_MAX 10000                  /* executions looked at when counting */
 
 /* Counters: in the STATUS= line and, with [coordinator] metrics_listen, on
  * the Prometheus endpoint (a table, STYLE 11). */
@@ -113,6 +124,7 @@ struct Work {
         char *sm_name;          /* StartExecution */
         unsigned sm_version;
         char *exec_name;
+        char *state_name;       /* task results: the state of the task (from the document) */
         StoreExecState st;
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
@@ -164,9 +176,17 @@ struct Manager {
         bool claiming;                  /* a claim is in flight */
 
         uint64_t counters[_COUNTER_MAX];
+        uint64_t n_dispatched, n_tasks_done, n_finished;
+        int64_t n_running;              /* RUNNING in Redis; -1 = not counted yet */
+        bool n_running_capped;          /* the count stopped at RUNNING_SCAN_MAX */
+        bool counting;                  /* a count is in flight */
+        RedisScript running_script;
+        GHashTable *dispatched;         /* "execId|taskId" -> Dispatched (metrics only) */
         Metrics *metrics;
         Metric *metric[_COUNTER_MAX];   /* borrowed from metrics */
         Metric *g_in_flight, *g_active;
+        Metric *m_executions, *m_running, *m_dispatched, *m_task_latency, *m_task_results, *m_redis_rtt,
+                *m_lag;
 
         sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
 };
@@ -187,6 +207,91 @@ static int64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* 1204 -> "1,204" (STATUS= is read by people). */
+static const char *format_count(uint64_t n, char buf[static 32]) {
+        char digits[24];
+        int len = snprintf(digits, sizeof digits, "%" PRIu64, n);
+        size_t k = 0;
+
+        for (int i = 0; i < len; i++) {
+                if (i > 0 && (len - i) % 3 == 0)
+                        buf[k++] = ',';
+                buf[k++] = digits[i];
+        }
+        buf[k] = 0;
+        return buf;
+}
+
+/* A log line about one task: EXECUTION_ID, STATE_NAME, TASK_ID, IMAGE_KEY
+ * and OPERATION, each omitted when NULL (all borrowed). */
+_printf_(7, 8)
+static void log_task(int level, const char *exec_id, const char *state, const char *task_id,
+                     const char *image_key, const char *operation, const char *format, ...) {
+        const char *names[] = { "EXECUTION_ID=", "STATE_NAME=", "TASK_ID=", "IMAGE_KEY=", "OPERATION=" };
+        const char *values[] = { exec_id, state, task_id, image_key, operation };
+        char *fields[ELEMENTSOF(names) + 1] = {};
+        size_t n = 0;
+        va_list ap;
+
+        if (level > log_get_max_level())
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (values[i])
+                        fields[n++] = asl_xasprintf("%s%s", names[i], values[i]);
+        va_start(ap, format);
+        (void) log_internalv(level, 0, (const char *const *) fields, __FILE__, __LINE__, __func__, format, ap);
+        va_end(ap);
+        for (size_t i = 0; i < n; i++)
+                free(fields[i]);
+}
+
+/* A task this coordinator dispatched, until its result comes. */
+typedef struct Dispatched {
+        char *operation;
+        char *image_key;        /* NULL when the input names no image */
+        int64_t dispatched_ms;
+} Dispatched;
+
+static void dispatched_free(void *p) {
+        Dispatched *d = p;
+        if (!d)
+                return;
+        free(d->operation);
+        free(d->image_key);
+        free(d);
+}
+
+/* Redis round-trip time: a wrapper around a reply callback (metrics only). */
+typedef struct RedisTimed {
+        Manager *m;
+        RedisReplyFn cb;
+        void *userdata;
+        uint64_t start_usec;
+        const char *kind;       /* "command", "script" (static) */
+} RedisTimed;
+
+static void on_redis_timed(RedisConn *c, redisReply *reply, void *userdata);
+
+/* With metrics: replaces *cb and *userdata by the timing wrapper and returns it
+ * (free it if the command is not sent); without: NULL, nothing changed. */
+static RedisTimed *redis_timed_wrap(Manager *m, const char *kind, RedisReplyFn *cb, void **userdata) {
+        RedisTimed *t;
+
+        if (!m->m_redis_rtt)
+                return NULL;
+        t = asl_xmalloc(sizeof *t);
+        *t = (RedisTimed) { m, *cb, *userdata, now_usec(), kind };
+        *cb = on_redis_timed;
+        *userdata = t;
+        return t;
 }
 
 static void env_random(void *userdata, void *buf, size_t n) {
@@ -226,6 +331,21 @@ static void pending_free(Pending *p) {
         free(p);
 }
 
+/* EVALSHA a script on the async connection (timed with metrics). */
+static int manager_eval_script(Manager *m, const RedisScript *script, RedisReplyFn cb, void *userdata,
+                               int numkeys, int argc, const char **argv, const size_t *lens) {
+        RedisTimed *t;
+        int r;
+
+        if (!m->redis || m->tearing_down)
+                return -ENOTCONN;
+        t = redis_timed_wrap(m, "script", &cb, &userdata);
+        r = redis_eval(m->redis, script, cb, userdata, numkeys, argc, argv, lens);
+        if (r < 0)
+                free(t);
+        return r;
+}
+
 /* EVALSHA a store call on the async connection. */
 static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void *userdata) {
         if (!m->redis || m->tearing_down)
@@ -239,14 +359,41 @@ static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void
                 argv[k] = call->keys.argv[i], lens[k] = call->keys.lens[i];
         for (size_t i = 0; i < call->args.n; i++, k++)
                 argv[k] = call->args.argv[i], lens[k] = call->args.lens[i];
-        return redis_eval(m->redis, &m->scripts[call->script], cb, userdata, (int) call->keys.n,
-                          (int) n, argv, lens);
+        return manager_eval_script(m, &m->scripts[call->script], cb, userdata, (int) call->keys.n, (int) n,
+                                   argv, lens);
+}
+
+/* A plain command on the async connection (timed with metrics). lens may be NULL. */
+static int manager_command_argv(Manager *m, RedisReplyFn cb, void *userdata, int argc, const char **argv,
+                                const size_t *lens) {
+        RedisTimed *t;
+        int r;
+
+        if (!m->redis || m->tearing_down)
+                return -ENOTCONN;
+        t = redis_timed_wrap(m, "command", &cb, &userdata);
+        r = redis_command_argv(m->redis, cb, userdata, argc, argv, lens);
+        if (r < 0)
+                free(t);
+        return r;
 }
 
 static int manager_command(Manager *m, const StoreArgv *a, RedisReplyFn cb, void *userdata) {
-        if (!m->redis || m->tearing_down)
-                return -ENOTCONN;
-        return redis_command_argv(m->redis, cb, userdata, (int) a->n, (const char **) a->argv, a->lens);
+        return manager_command_argv(m, cb, userdata, (int) a->n, (const char **) a->argv, a->lens);
+}
+
+static void on_redis_timed(RedisConn *c, redisReply *reply, void *userdata) {
+        RedisTimed *t = userdata;
+        RedisReplyFn cb = t->cb;
+        void *ud = t->userdata;
+
+        if (reply && !t->m->tearing_down) {
+                const char *const lv[] = { t->kind };
+                (void) metric_histogram_observe(t->m->m_redis_rtt, lv, (double) (now_usec() - t->start_usec) / 1e6);
+        }
+        free(t);
+        if (cb)
+                cb(c, reply, ud);
 }
 
 static void manager_produce(Manager *m, const char *topic, const char *key, const char *payload,
@@ -271,6 +418,7 @@ static void work_free(Work *w) {
         free(w->task_id);
         free(w->sm_name);
         free(w->exec_name);
+        free(w->state_name);
         store_exec_state_done(&w->st);
         free(w);
 }
@@ -400,9 +548,7 @@ static void work_respond(Work *w, json_t *response) {
         text = json_dumps(resp, JSON_COMPACT);
         snprintf(ttl, sizeof ttl, "%d", STORE_RESPONSE_TTL_SEC);
         const char *argv[] = { "SET", key, text, "EX", ttl, "NX" };
-        r = w->m->tearing_down ? -ENOTCONN
-                               : redis_command_argv(w->m->redis, on_response_written, w,
-                                                    (int) ELEMENTSOF(argv), argv, NULL);
+        r = manager_command_argv(w->m, on_response_written, w, (int) ELEMENTSOF(argv), argv, NULL);
         if (r < 0) {
                 log_warning_errno(r, "Failed to store the response to %s: %m", request_id);
                 work_finish(w);
@@ -515,6 +661,76 @@ static void work_get_machine(Work *w) {
 
 /* ---- commit and outbox ---- */
 
+/* A Task message about to be produced for the first time: log it with its
+ * fields, count it, and (with metrics) remember when it left for the
+ * latency histogram. payload borrowed. */
+static void note_dispatch(Manager *m, const char *exec_id, const char *topic, const char *payload) {
+        _cleanup_json_ json_t *j = json_loads(payload, 0, NULL);
+        const char *op, *task_id, *state, *key;
+        json_t *input;
+
+        if (!j)
+                return;
+        op = json_string_value(json_object_get(j, "operation")) ?: json_string_value(json_object_get(j, "resource"));
+        task_id = json_string_value(json_object_get(j, "taskId"));
+        state = json_string_value(json_object_get(j, "state"));
+        input = json_object_get(j, "input");
+        key = json_string_value(json_object_get(input, "key")) ?:
+              json_string_value(json_object_get(json_object_get(input, "input"), "key"));
+        m->n_dispatched++;
+        log_task(LOG_INFO, exec_id, state, task_id, key, op, "Dispatched task %s (%s) to %s", task_id ?: "?",
+                 op ?: "?", topic);
+        if (!m->metrics || !task_id)
+                return;
+        const char *const lv[] = { op ?: "" };
+        (void) metric_counter_inc(m->m_dispatched, lv);
+        if (g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
+                return;
+        Dispatched *d = asl_xmalloc(sizeof *d);
+        *d = (Dispatched) {
+                .operation = asl_xstrdup(op ?: ""),
+                .image_key = key ? asl_xstrdup(key) : NULL,
+                .dispatched_ms = now_ms(),
+        };
+        g_hash_table_replace(m->dispatched, asl_xasprintf("%s|%s", exec_id, task_id), d);
+}
+
+/* A task result was applied: log it, count it, observe the latency when
+ * this coordinator dispatched the task. */
+static void note_task_result(Manager *m, Work *w, const char *task_id, bool succeeded) {
+        _cleanup_free_ char *k = asl_xasprintf("%s|%s", w->exec_id, task_id ?: "");
+        Dispatched *d = m->dispatched ? g_hash_table_lookup(m->dispatched, k) : NULL;
+        const char *result = succeeded ? "succeeded" : "failed";
+
+        m->n_tasks_done++;
+        log_task(LOG_INFO, w->exec_id, w->state_name, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
+                 "Task %s %s", task_id ?: "?", result);
+        if (!m->metrics)
+                return;
+        const char *const lr[] = { d ? d->operation : "", result };
+        (void) metric_counter_inc(m->m_task_results, lr);
+        if (d) {
+                const char *const lo[] = { d->operation };
+                int64_t ms = now_ms() - d->dispatched_ms;
+                (void) metric_histogram_observe(m->m_task_latency, lo, ms > 0 ? (double) ms / 1000.0 : 0.0);
+                g_hash_table_remove(m->dispatched, k);
+        }
+}
+
+/* Tasks whose result went to another coordinator (or never came). */
+static void dispatched_expire(Manager *m) {
+        GHashTableIter it;
+        void *v;
+        int64_t cutoff = now_ms() - DISPATCH_TTL_MS;
+
+        if (!m->dispatched)
+                return;
+        g_hash_table_iter_init(&it, m->dispatched);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (((Dispatched *) v)->dispatched_ms < cutoff)
+                        g_hash_table_iter_remove(&it);
+}
+
 static void produce_outbox(Manager *m, const char *exec_id, const StoreCommit *c) {
         json_t *outbox = json_object_get(c->ops, "outbox");
         size_t i;
@@ -527,6 +743,8 @@ static void produce_outbox(Manager *m, const char *exec_id, const StoreCommit *c
 
                 if (!id || !v || store_outbox_value_split(v, strlen(v), &topic, &payload) < 0)
                         continue;
+                if (strncmp(id, "task:", 5) == 0)
+                        note_dispatch(m, exec_id, topic, payload);
                 manager_produce(m, topic, exec_id, payload, pending_new(PENDING_OUTBOX, exec_id, id));
         }
 }
@@ -563,13 +781,34 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
         switch (res.outcome) {
         case STORE_COMMIT_OK:
                 count(m, COUNTER_COMMITS);
+                switch (w->msg->type) {
+                case PROTO_TASK_SUCCEEDED:
+                        note_task_result(m, w, w->msg->task_succeeded.task_id, true);
+                        break;
+                case PROTO_TASK_FAILED:
+                        note_task_result(m, w, w->msg->task_failed.task_id, false);
+                        break;
+                case PROTO_SEND_TASK_SUCCESS:
+                case PROTO_SEND_TASK_FAILURE:
+                        note_task_result(m, w, w->task_id, w->msg->type == PROTO_SEND_TASK_SUCCESS);
+                        break;
+                default:
+                        break;
+                }
                 if (commit->expected_version == 0) {
                         count(m, COUNTER_STARTED);
+                        if (m->m_executions)
+                                (void) metric_counter_inc(m->m_executions, (const char *const[]) { "RUNNING" });
                         log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Started execution %s", w->exec_id);
                 }
-                if (commit->stop_ms > 0)
+                if (commit->stop_ms > 0) {
+                        m->n_finished++;
+                        if (m->m_executions && commit->status)
+                                (void) metric_counter_inc(m->m_executions,
+                                                          (const char *const[]) { commit->status });
                         log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Execution %s %s",
                                         w->exec_id, commit->status);
+                }
                 produce_outbox(m, w->exec_id, commit);
                 work_finish(w);
                 return;
@@ -721,10 +960,17 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 work_finish(w);
                 return;
         }
+        if (ev.task_id) {
+                /* The document changes in apply_event(): copy the task's state now. */
+                json_t *task = json_object_get(json_object_get(w->st.doc, "tasks"), ev.task_id);
+                const char *state = json_string_value(json_object_get(task, "state"));
+                free(w->state_name);
+                w->state_name = state ? asl_xstrdup(state) : NULL;
+        }
         r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
         if (r != 0) {
                 if (r < 0)
-                        log_struct_exec(LOG_DEBUG, w->exec_id, NULL, ev.task_id, "Event not applied: %s: %s",
+                        log_struct_exec(LOG_DEBUG, w->exec_id, w->state_name, ev.task_id, "Event not applied: %s: %s",
                                         err.error ?: "", err.cause ?: "");
                 count(m, COUNTER_STALE);
                 asl_error_clear(&err);
@@ -879,7 +1125,7 @@ static void work_lookup_token(Work *w) {
         const char *argv[] = { "GET", key };
         int r;
 
-        r = w->m->tearing_down ? -ENOTCONN : redis_command_argv(w->m->redis, on_token, w, 2, argv, NULL);
+        r = manager_command_argv(w->m, on_token, w, 2, argv, NULL);
         if (r < 0)
                 work_retry_later(w);
 }
@@ -1018,6 +1264,9 @@ static void manager_check_ready(Manager *m) {
         m->ready = true;
         (void) service_notify_ready();
         log_info("Coordinator ready");
+        /* The first STATUS= right away; then every STATUS_USEC. */
+        if (m->t_status)
+                (void) sd_event_source_set_time_relative(m->t_status, 0);
 }
 
 static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
@@ -1173,9 +1422,52 @@ static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/*
+ * Executions RUNNING in Redis, among the newest RUNNING_SCAN_MAX of
+ * imgflow:executions (read only, bounded work): for STATUS= and
+ * imgflow_executions_running. Returns {running, scanned}.
+ */
+static const char running_count_source[] =
+        "local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n"
+        "local n = 0\n"
+        "for _, id in ipairs(ids) do\n"
+        "  if redis.call('HGET', 'imgflow:{' .. id .. '}:exec', 'status') == 'RUNNING' then n = n + 1 end\n"
+        "end\n"
+        "return {n, #ids}\n";
+
+static void on_running_counted(RedisConn *c, redisReply *reply, void *userdata) {
+        Manager *m = userdata;
+
+        m->counting = false;
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER)
+                return;
+        m->n_running = reply->element[0]->integer;
+        m->n_running_capped = reply->element[1]->integer >= RUNNING_SCAN_MAX;
+        if (m->m_running)
+                (void) metric_gauge_set(m->m_running, NULL, (double) m->n_running);
+}
+
+static void count_running(Manager *m) {
+        char limit[16];
+        const char *argv[] = { "imgflow:executions", limit };
+
+        if (m->counting || m->stopping || !redis_conn_is_connected(m->redis))
+                return;
+        snprintf(limit, sizeof limit, "%d", RUNNING_SCAN_MAX);
+        if (manager_eval_script(m, &m->running_script, on_running_counted, m, 1, 2, argv, NULL) >= 0)
+                m->counting = true;
+}
+
+static void on_lag(const char *topic, int64_t lag, void *userdata) {
+        Manager *m = userdata;
+        (void) metric_gauge_set(m->m_lag, (const char *const[]) { topic }, (double) lag);
+}
+
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         const uint64_t *n = m->counters;
+        char running[40], done[32], dispatched[32], started[32], finished[32], dlq[32];
 
         (void) sd_event_source_set_time_relative(s, STATUS_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -1183,22 +1475,27 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) metric_gauge_set(m->g_in_flight, NULL, (double) m->in_flight);
         if (m->g_active)
                 (void) metric_gauge_set(m->g_active, NULL, (double) g_hash_table_size(m->queues));
-        (void) service_notify_status("%u executions active, %zu events in flight, %" PRIu64
-                                     " started, %" PRIu64 " commits, %" PRIu64 " stale, %" PRIu64
-                                     " conflicts, %" PRIu64 " timers fired, %" PRIu64 " dead letters",
-                                     g_hash_table_size(m->queues), m->in_flight, n[COUNTER_STARTED],
-                                     n[COUNTER_COMMITS], n[COUNTER_STALE], n[COUNTER_CONFLICTS],
-                                     n[COUNTER_TIMERS], n[COUNTER_DLQ]);
+        if (m->m_lag && m->consumer)
+                (void) kafka_consumer_lag(m->consumer, on_lag, m);
+        dispatched_expire(m);
+
+        if (m->n_running < 0)
+                snprintf(running, sizeof running, "?");
+        else
+                snprintf(running, sizeof running, "%s%s", m->n_running_capped ? ">=" : "",
+                         format_count((uint64_t) m->n_running, (char[32]) {}));
+        (void) service_notify_status("%s%s executions running, %s tasks done, %s dispatched, %zu events in flight, "
+                                     "%s started here, %s finished here, %s dead letters",
+                                     m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka and Redis: " : "",
+                                     running, format_count(m->n_tasks_done, done),
+                                     format_count(m->n_dispatched, dispatched), m->in_flight,
+                                     format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
+                                     format_count(n[COUNTER_DLQ], dlq));
+        count_running(m);
         return 0;
 }
 
 /* ---- stopping and reloading ---- */
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
@@ -1269,6 +1566,9 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->t_status);
         sd_event_source_disable_unref(m->t_drain);
         m->consumer = kafka_consumer_free(m->consumer);
+        if (m->dispatched)
+                g_hash_table_destroy(m->dispatched);
+        m->dispatched = NULL;
         m->producer = kafka_producer_free(m->producer);
         /* Pending Redis callbacks run now with NULL replies; works still
          * queued (shutdown timeout) stay in their queues and go below. */
@@ -1314,9 +1614,11 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
                 .config_path = config_path,
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free),
                 .machines = g_hash_table_new_full(g_str_hash, g_str_equal, free, machine_free_cb),
+                .n_running = -1,
         };
         for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
                 redis_script_init(&m->scripts[i], store_script(i)->source);
+        redis_script_init(&m->running_script, running_count_source);
 
         m->topic_prefix = asl_xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
         if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &m->topic_jobs) < 0 ||
@@ -1354,6 +1656,10 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
 }
 
 static int manager_setup_metrics(Manager *m) {
+        static const double latency_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                                  300, 3600 };
+        static const double redis_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                0.01,   0.025,   0.05,   0.1,   0.25,   1 };
         const char *address = config_get_string(m->config, "coordinator", "metrics_listen");
         int r;
 
@@ -1373,8 +1679,40 @@ static int manager_setup_metrics(Manager *m) {
         if (r >= 0)
                 r = metrics_add_gauge(m->metrics, "imgflow_coordinator_executions_active",
                                       "Executions with events queued or being applied.", NULL, &m->g_active);
+        if (r >= 0)
+                r = metrics_add_counter(m->metrics, "imgflow_executions_total",
+                                        "Executions started (status RUNNING) and finished (SUCCEEDED, FAILED, "
+                                        "TIMED_OUT, ABORTED) by this coordinator.",
+                                        (const char *const[]) { "status", NULL }, &m->m_executions);
+        if (r >= 0)
+                r = metrics_add_gauge(m->metrics, "imgflow_executions_running",
+                                      "Executions RUNNING in Redis (among the newest 10000).", NULL, &m->m_running);
+        if (r >= 0)
+                r = metrics_add_counter(m->metrics, "imgflow_tasks_dispatched_total",
+                                        "Task messages dispatched (first sends, not re-sends), by operation.",
+                                        (const char *const[]) { "operation", NULL }, &m->m_dispatched);
+        if (r >= 0)
+                r = metrics_add_counter(m->metrics, "imgflow_task_results_total",
+                                        "Task results applied, by operation (empty when dispatched elsewhere) "
+                                        "and result.",
+                                        (const char *const[]) { "operation", "result", NULL }, &m->m_task_results);
+        if (r >= 0)
+                r = metrics_add_histogram(m->metrics, "imgflow_task_latency_seconds",
+                                          "From dispatching a task to applying its result, by operation.",
+                                          (const char *const[]) { "operation", NULL }, latency_buckets,
+                                          ELEMENTSOF(latency_buckets), &m->m_task_latency);
+        if (r >= 0)
+                r = metrics_add_histogram(m->metrics, "imgflow_redis_roundtrip_seconds",
+                                          "From sending a Redis command or script to its reply.",
+                                          (const char *const[]) { "kind", NULL }, redis_buckets,
+                                          ELEMENTSOF(redis_buckets), &m->m_redis_rtt);
+        if (r >= 0)
+                r = metrics_add_gauge(m->metrics, "imgflow_kafka_consumer_lag",
+                                      "Messages of the assigned partitions not yet received, by topic.",
+                                      (const char *const[]) { "topic", NULL }, &m->m_lag);
         if (r < 0)
                 return r;
+        m->dispatched = g_hash_table_new_full(g_str_hash, g_str_equal, free, dispatched_free);
         r = metrics_listen(m->metrics, m->event, address);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s for metrics: %m", address);
@@ -1490,11 +1828,46 @@ static void register_state_machines(const Config *config) {
         redisFree(ctx);
 }
 
+/* --check-config: what manager_new() and manager_start() would refuse,
+ * without connecting to Kafka or Redis. Returns 0 or -EINVAL (logged). */
+static int check_config(const Config *config) {
+        _cleanup_(resources_freep) Resources *res = NULL;
+        _cleanup_free_ char *topic = NULL, *host = NULL, *path = NULL, *error = NULL;
+        const char *prefix = config_get_string(config, "imgflow", "topic_prefix");
+        int port, r;
+
+        if (proto_topic_name(prefix, PROTO_TOPIC_JOBS, NULL, &topic) < 0)
+                return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", prefix);
+        r = resources_new(&res);
+        if (r < 0)
+                return r;
+        r = config_foreach_in_section(config, "resources", add_resource, res);
+        if (r < 0)
+                return r;
+        r = redis_parse_address(config_get_string(config, "redis", "address"), &host, &port, &path);
+        if (r < 0)
+                return log_error_errno(-EINVAL, "Invalid redis.address \"%s\"",
+                                       config_get_string(config, "redis", "address"));
+        if (config_get_bool(config, "redis", "tls"))
+                return log_error_errno(-EINVAL, "redis.tls = true is not supported (hiredis 0.14 has no TLS)");
+        for (size_t i = 0; i < 2; i++) {
+                rd_kafka_conf_t *conf = NULL;
+
+                r = kafka_conf_from_config(config, i == 0 ? "producer" : "consumer", NULL, &conf, &error);
+                if (r < 0)
+                        return log_error_errno(r, "%s", error ?: "Invalid Kafka property");
+                rd_kafka_conf_destroy(conf);
+        }
+        return 0;
+}
+
 static void help(void) {
         printf("imgflow-coordinator [OPTIONS]\n\n"
                "Advances imgflow executions: consumes jobs and events from Kafka,\n"
                "keeps execution state in Redis, dispatches tasks.\n\n"
                "  -c --config=PATH          configuration file (default %s)\n"
+               "     --check-config         check the configuration (file, environment, flags)\n"
+               "                            and exit: 0 if it is valid\n"
                "     --kafka-bootstrap=LIST Kafka bootstrap servers\n"
                "     --redis=ADDRESS        Redis address (host:port or unix:/path)\n"
                "     --log-level=LEVEL      log level\n"
@@ -1508,6 +1881,7 @@ static int run(int argc, char **argv) {
                 { "kafka-bootstrap", required_argument, NULL, 'k' },
                 { "redis", required_argument, NULL, 'r' },
                 { "log-level", required_argument, NULL, 'l' },
+                { "check-config", no_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -1517,6 +1891,7 @@ static int run(int argc, char **argv) {
         _cleanup_free_ char *error = NULL;
         const char *config_path = NULL, *bootstrap = NULL, *redis_addr = NULL, *level = NULL;
         extern char **environ;
+        bool check = false;
         int r, c;
 
         log_setup("imgflow-coordinator");
@@ -1533,6 +1908,9 @@ static int run(int argc, char **argv) {
                         break;
                 case 'l':
                         level = optarg;
+                        break;
+                case 'C':
+                        check = true;
                         break;
                 case 'h':
                         help();
@@ -1562,6 +1940,13 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "%s", error ?: "--log-level");
         (void) log_set_target_from_string(config_get_string(config, "imgflow", "log_target"));
         (void) log_set_max_level_from_string(config_get_string(config, "imgflow", "log_level"));
+        if (check) {
+                r = check_config(config);
+                if (r < 0)
+                        return r;
+                printf("%s: configuration is valid.\n", config_path ?: "(no file)");
+                return 0;
+        }
 
         register_state_machines(config);
 
