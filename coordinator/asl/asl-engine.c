@@ -1338,6 +1338,16 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
                 return 1;
         if (!jstr(t, "frame") || !jstr(t, "kind"))
                 return -EBADMSG;
+        /* A heartbeat moves its timer forward under the same id. If the timer
+         * was claimed as due just before that heartbeat was applied, its firing
+         * arrives early: keep the timer (schedule it again, the upsert is
+         * idempotent) rather than timing out a task that is alive. */
+        if (streq(jstr(t, "kind"), "heartbeat") && jint(t, "due_ms") > c->env->now_ms) {
+                fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
+                       json_pack("{s:s, s:I, s:s}", "timer_id", ev->timer_id,
+                                 "due_ms", (json_int_t) jint(t, "due_ms"), "kind", "heartbeat"));
+                return 0;
+        }
         fid = asl_xstrdup(jstr(t, "frame"));
         kind = asl_xstrdup(jstr(t, "kind"));
         task = jstr(t, "task") ? asl_xstrdup(jstr(t, "task")) : NULL;

@@ -720,6 +720,18 @@ TEST(task_timeout_and_heartbeat) {
         free(hb_timer);
         hb_timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 1), "timer_id"));
         ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 1), "kind"), "heartbeat");
+        /* a heartbeat at 1.9 s moves the timer to 3.9 s; a firing of the old
+         * due time (claimed just before the heartbeat) keeps the task alive */
+        h.env.now_ms += 1900;
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = tid }), 0);
+        h.env.now_ms += 150;
+        ASSERT_INT_EQ(h_timer(&h, hb_timer), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"), hb_timer);
+        ASSERT_FALSE(history_has(&h, "TaskTimedOut"));
+        /* no heartbeat since: at the moved due time it times out */
+        h.env.now_ms += 1850;
         ASSERT_INT_EQ(h_timer(&h, hb_timer), 0);
         ASSERT_STR_EQ(S(json_object_get(json_object_get(h.finished, "output"), "e"), "Error"),
                       "States.HeartbeatTimeout");
