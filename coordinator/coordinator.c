@@ -680,11 +680,11 @@ static void note_dispatch(Manager *m, const char *exec_id, const char *topic, co
         m->n_dispatched++;
         log_task(LOG_INFO, exec_id, state, task_id, key, op, "Dispatched task %s (%s) to %s", task_id ?: "?",
                  op ?: "?", topic);
-        if (!m->metrics || !task_id)
-                return;
-        const char *const lv[] = { op ?: "" };
-        (void) metric_counter_inc(m->m_dispatched, lv);
-        if (g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
+        if (m->metrics) {
+                const char *const lv[] = { op ?: "" };
+                (void) metric_counter_inc(m->m_dispatched, lv);
+        }
+        if (!task_id || g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
                 return;
         Dispatched *d = asl_xmalloc(sizeof *d);
         *d = (Dispatched) {
@@ -699,20 +699,21 @@ static void note_dispatch(Manager *m, const char *exec_id, const char *topic, co
  * this coordinator dispatched the task. */
 static void note_task_result(Manager *m, Work *w, const char *task_id, bool succeeded) {
         _cleanup_free_ char *k = asl_xasprintf("%s|%s", w->exec_id, task_id ?: "");
-        Dispatched *d = m->dispatched ? g_hash_table_lookup(m->dispatched, k) : NULL;
+        Dispatched *d = g_hash_table_lookup(m->dispatched, k);
         const char *result = succeeded ? "succeeded" : "failed";
 
         m->n_tasks_done++;
         log_task(LOG_INFO, w->exec_id, w->state_name, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
                  "Task %s %s", task_id ?: "?", result);
-        if (!m->metrics)
-                return;
-        const char *const lr[] = { d ? d->operation : "", result };
-        (void) metric_counter_inc(m->m_task_results, lr);
+        if (m->metrics) {
+                const char *const lr[] = { d ? d->operation : "", result };
+                (void) metric_counter_inc(m->m_task_results, lr);
+        }
         if (d) {
                 const char *const lo[] = { d->operation };
                 int64_t ms = now_ms() - d->dispatched_ms;
-                (void) metric_histogram_observe(m->m_task_latency, lo, ms > 0 ? (double) ms / 1000.0 : 0.0);
+                if (m->metrics)
+                        (void) metric_histogram_observe(m->m_task_latency, lo, ms > 0 ? (double) ms / 1000.0 : 0.0);
                 g_hash_table_remove(m->dispatched, k);
         }
 }
@@ -723,8 +724,6 @@ static void dispatched_expire(Manager *m) {
         void *v;
         int64_t cutoff = now_ms() - DISPATCH_TTL_MS;
 
-        if (!m->dispatched)
-                return;
         g_hash_table_iter_init(&it, m->dispatched);
         while (g_hash_table_iter_next(&it, NULL, &v))
                 if (((Dispatched *) v)->dispatched_ms < cutoff)
@@ -1532,7 +1531,7 @@ static void manager_reload(void *userdata) {
         extern char **environ;
         int r;
 
-        (void) service_notify_reloading();
+        /* service.c sent RELOADING=1 and sends READY=1 after this returns. */
         r = config_new(&c);
         if (r >= 0 && m->config_path)
                 r = config_load_file(c, m->config_path, &error);
@@ -1544,7 +1543,6 @@ static void manager_reload(void *userdata) {
                 log_error("Reload: invalid log_level");
         else
                 log_info("Reloaded: log level %s", config_get_string(c, "imgflow", "log_level"));
-        (void) service_notify_ready();
 }
 
 /* ---- setup ---- */
@@ -1566,9 +1564,6 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->t_status);
         sd_event_source_disable_unref(m->t_drain);
         m->consumer = kafka_consumer_free(m->consumer);
-        if (m->dispatched)
-                g_hash_table_destroy(m->dispatched);
-        m->dispatched = NULL;
         m->producer = kafka_producer_free(m->producer);
         /* Pending Redis callbacks run now with NULL replies; works still
          * queued (shutdown timeout) stay in their queues and go below. */
@@ -1589,6 +1584,8 @@ static Manager *manager_free(Manager *m) {
         }
         if (m->machines)
                 g_hash_table_destroy(m->machines);
+        if (m->dispatched)
+                g_hash_table_destroy(m->dispatched);
         resources_free(m->resources);
         metrics_free(m->metrics);
         free(m->topic_prefix);
@@ -1615,6 +1612,7 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free),
                 .machines = g_hash_table_new_full(g_str_hash, g_str_equal, free, machine_free_cb),
                 .n_running = -1,
+                .dispatched = g_hash_table_new_full(g_str_hash, g_str_equal, free, dispatched_free),
         };
         for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
                 redis_script_init(&m->scripts[i], store_script(i)->source);
@@ -1712,7 +1710,6 @@ static int manager_setup_metrics(Manager *m) {
                                       (const char *const[]) { "topic", NULL }, &m->m_lag);
         if (r < 0)
                 return r;
-        m->dispatched = g_hash_table_new_full(g_str_hash, g_str_equal, free, dispatched_free);
         r = metrics_listen(m->metrics, m->event, address);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s for metrics: %m", address);
