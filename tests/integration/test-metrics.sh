@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The Prometheus endpoints of both daemons (metrics_listen = 127.0.0.1:0,
+# the port they log): after 3 image pipelines that succeed and one on a
+# corrupt image that fails, /metrics of each daemon is read by a strict
+# parser of the text format (prometheus-text.py: HELP/TYPE, sample syntax,
+# counters, histogram buckets with le ascending to +Inf, _sum and _count)
+# and the expected families have the expected values:
+#
+#   coordinator: imgflow_executions_total{status}, imgflow_executions_running,
+#     imgflow_tasks_dispatched_total{operation}, imgflow_task_results_total,
+#     imgflow_task_latency_seconds{operation} (dispatch -> result),
+#     imgflow_redis_roundtrip_seconds{kind}, imgflow_kafka_consumer_lag{topic}
+#   worker: imgflow_worker_tasks_total{operation,result},
+#     imgflow_worker_task_duration_seconds{operation},
+#     imgflow_worker_images_processed_total, imgflow_worker_bytes_in/out_total,
+#     imgflow_kafka_consumer_lag{topic}
+#
+# The parser itself is checked first on broken expositions (it must refuse
+# them), so a lax parser cannot make this test pass.
+#
+#   test-metrics.sh MOCK_KAFKA COORDINATOR WORKER SOURCE_ROOT
+set -u
+MOCK=$1 COORD=$2 WORKER=$3 SRC=$4
+PROM="python3 $SRC/tests/integration/prometheus-text.py"
+EXTRA_CONF='[coordinator]
+metrics_listen = 127.0.0.1:0
+[worker]
+metrics_listen = 127.0.0.1:0'
+. "$SRC/tests/integration/ops-stack.sh"
+
+# ---- the parser refuses what is not valid
+bad() { # NAME TEXT: the parser must refuse TEXT
+        printf '%s' "$2" >"$T/bad.prom"
+        if $PROM "$T/bad.prom" >/dev/null 2>&1; then fail "parser accepted: $1"; fi
+}
+bad "no TYPE" $'# HELP a_total A.\na_total 1\n'
+bad "counter without _total" $'# HELP a A.\n# TYPE a counter\na 1\n'
+bad "le descending" $'# HELP h H.\n# TYPE h histogram\nh_bucket{le="2"} 1\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'
+bad "no +Inf bucket" $'# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n'
+bad "count differs from +Inf" $'# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 1\n'
+bad "bad label syntax" $'# HELP g G.\n# TYPE g gauge\ng{a=b} 1\n'
+bad "series twice" $'# HELP g G.\n# TYPE g gauge\ng 1\ng 2\n'
+bad "bad value" $'# HELP g G.\n# TYPE g gauge\ng one\n'
+printf '# HELP g G.\n# TYPE g gauge\ng{a="x\\"y"} 1\n' >"$T/good.prom"
+$PROM "$T/good.prom" 'g{a="x\"y"}==1' >/dev/null || fail "parser refused a valid exposition"
+echo "ok   the parser refuses broken expositions"
+
+start_redis
+start_coordinator
+start_worker
+wait_for 30 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 from the coordinator"
+wait_for 30 grep -q '^READY=1' "$T/worker.notify" || fail "no READY=1 from the worker"
+CPORT=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$T/coordinator.log" | head -1)
+WPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$T/worker.log" | head -1)
+[ -n "$CPORT" ] && [ -n "$WPORT" ] || fail "metrics ports not logged (coordinator '$CPORT', worker '$WPORT')"
+echo "ok   metrics on ports $CPORT (coordinator) and $WPORT (worker)"
+
+for i in 1 2 3; do start_execution "m$i"; done
+start_execution bad raw/corrupt.png
+for i in 1 2 3; do wait_execution "m$i" SUCCEEDED 30; done
+wait_execution bad FAILED 30
+echo "ok   3 executions SUCCEEDED, 1 FAILED"
+
+# scrape NAME PORT EXPECTATION...: until all hold (gauges refresh every few s).
+scrape() {
+        name=$1 port=$2; shift 2
+        i=0
+        until $PROM "http://127.0.0.1:$port/metrics" "$@" >"$T/$name.check" 2>&1; do
+                i=$((i + 1))
+                if [ $i -ge 16 ]; then
+                        curl -s "http://127.0.0.1:$port/metrics" >"$T/$name.prom" 2>/dev/null ||
+                                python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics').read().decode())" >"$T/$name.prom"
+                        echo "--- $name /metrics"; cat "$T/$name.prom"
+                        echo "--- problems"; cat "$T/$name.check"
+                        fail "$name metrics"
+                fi
+                sleep 0.5
+        done
+        echo "ok   $name /metrics: $(cat "$T/$name.check")"
+}
+
+scrape coordinator "$CPORT" \
+        'imgflow_executions_total{status="RUNNING"}>=4' \
+        'imgflow_executions_total{status="SUCCEEDED"}>=3' \
+        'imgflow_executions_total{status="FAILED"}>=1' \
+        'imgflow_executions_running==0' \
+        'imgflow_tasks_dispatched_total{operation="image.validate"}>=4' \
+        'imgflow_tasks_dispatched_total{operation="image.resize"}>=4' \
+        'imgflow_tasks_dispatched_total{operation="test.echo"}>=3' \
+        'imgflow_task_results_total{operation="image.resize",result="failed"}>=1' \
+        'imgflow_task_results_total{operation="image.validate",result="succeeded"}>=4' \
+        'imgflow_task_latency_seconds_count{operation="image.validate"}>=4' \
+        'imgflow_task_latency_seconds_bucket{operation="image.validate",le="+Inf"}>=4' \
+        'imgflow_task_latency_seconds_sum{operation="image.resize"}>0' \
+        'imgflow_redis_roundtrip_seconds_count{kind="script"}>0' \
+        'imgflow_redis_roundtrip_seconds_count{kind="command"}>0' \
+        'imgflow_kafka_consumer_lag{topic="imgflow.events"}>=0' \
+        'imgflow_kafka_consumer_lag{topic="imgflow.jobs"}>=0' \
+        'imgflow_coordinator_executions_started_total>=4'
+
+scrape worker "$WPORT" \
+        'imgflow_worker_tasks_total{operation="image.validate",result="succeeded"}>=4' \
+        'imgflow_worker_tasks_total{operation="image.resize",result="succeeded"}>=3' \
+        'imgflow_worker_tasks_total{operation="image.resize",result="failed"}>=1' \
+        'imgflow_worker_tasks_total{operation="test.echo",result="succeeded"}>=3' \
+        'imgflow_worker_task_duration_seconds_count{operation="image.resize"}>=4' \
+        'imgflow_worker_images_processed_total{operation="image.resize"}>=3' \
+        'imgflow_worker_bytes_in_total{operation="image.validate"}>0' \
+        'imgflow_worker_bytes_out_total{operation="image.resize"}>0' \
+        'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>=0'
+
+stop_pid "$WORKER_PID" 20; WORKER_PID=
+[ "$RC" = 0 ] || fail "worker exit code $RC"
+stop_pid "$COORD_PID" 20; COORD_PID=
+[ "$RC" = 0 ] || fail "coordinator exit code $RC"
+echo "PASS"
