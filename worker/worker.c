@@ -1189,8 +1189,9 @@ typedef struct WorkerArgs {
         bool log_level_flag;
 } WorkerArgs;
 
-/* Buckets and limits are checked as manager_new() will: without touching
- * Kafka or the bucket directories. Returns 0 or -EINVAL (logged). */
+/* --check-config: limits, topic names and the Kafka properties (librdkafka
+ * checks them) as manager_new() will, without connecting to Kafka or
+ * touching the bucket directories. Returns 0 or -EINVAL (logged). */
 static int check_config(const Config *c) {
         int64_t threads = config_get_int(c, "worker", "threads");
         const char *pool = config_get_string(c, "worker", "pool");
@@ -1203,6 +1204,14 @@ static int check_config(const Config *c) {
                              isempty(pool) ? NULL : pool, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
                                        config_get_string(c, "imgflow", "topic_prefix"), pool);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *error = NULL;
+                rd_kafka_conf_t *conf = NULL;
+                int r = kafka_conf_from_config(c, i == 0 ? "producer" : "consumer", NULL, &conf, &error);
+                if (r < 0)
+                        return log_error_errno(r, "%s", error ? error : "Invalid Kafka property");
+                rd_kafka_conf_destroy(conf);
+        }
         return 0;
 }
 

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A configuration with an unknown section or key, or a bad value, is refused
+# by both daemons, at start and with --check-config, with an exit code != 0
+# and a message naming the key as section.key (and the file's line); the
+# same for a bad IMGFLOW_* environment override and a Kafka property that
+# librdkafka rejects. A valid file passes --check-config.
+#
+#   test-config-refused.sh COORDINATOR WORKER
+set -u
+COORD=$1 WORKER=$2
+T=$(mktemp -d /tmp/imgflow-conf.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+# refused NAME DAEMON PATTERN [--check-config] [ENV=...] -- FILE-TEXT
+# Runs the daemon (bounded: it must exit on its own, before connecting
+# anywhere) and expects exit != 0 and PATTERN on stderr.
+refused() {
+        local name=$1 daemon=$2 pattern=$3 rc prog
+        local -a flags=() envs=()
+        shift 3
+        while [ "$1" != "--" ]; do
+                case "$1" in
+                *=*) envs+=("$1") ;;
+                *) flags+=("$1") ;;
+                esac
+                shift
+        done
+        shift
+        printf '%s\n' "$1" >"$T/imgflow.conf"
+        env IMGFLOW_LOG_TARGET=console "${envs[@]}" timeout 10 "$daemon" --config "$T/imgflow.conf" "${flags[@]}" \
+                >"$T/out" 2>"$T/err" </dev/null
+        rc=$?
+        prog=$(basename "$daemon")
+        if [ $rc = 0 ] || [ $rc = 124 ]; then
+                fail "$prog $name: exit code $rc, expected a refusal"
+        elif ! grep -q -- "$pattern" "$T/err"; then
+                fail "$prog $name: stderr lacks '$pattern'"; sed 's/^/    /' "$T/err"
+        else
+                echo "ok   $prog $name: $(grep -- "$pattern" "$T/err" | head -1)"
+        fi
+}
+
+for d in "$COORD" "$WORKER"; do
+        for check in --check-config ""; do
+                what=${check:-start}
+                refused "unknown key ($what)" "$d" 'imgflow.conf:3: unknown key worker.thread' $check -- \
+                        $'[worker]\n# threads, misspelled\nthread = 4'
+                refused "unknown key in [redis] ($what)" "$d" 'unknown key redis.adress' $check -- \
+                        $'[redis]\nadress = 127.0.0.1:6379'
+                refused "unknown section ($what)" "$d" 'unknown section \[workers\]' $check -- \
+                        $'[workers]\nthreads = 4'
+                refused "bad duration ($what)" "$d" 'imgflow.conf:2: bad value for redis.timeout: "5 parsecs"' $check -- \
+                        $'[redis]\ntimeout = 5 parsecs'
+                refused "bad int ($what)" "$d" 'bad value for worker.threads: "lots"' $check -- \
+                        $'[worker]\nthreads = lots'
+                refused "bad size ($what)" "$d" 'bad value for imgflow.payload_limit' $check -- \
+                        $'[imgflow]\npayload_limit = 12 parsecs'
+                refused "bad bool ($what)" "$d" 'bad value for redis.tls' $check -- \
+                        $'[redis]\ntls = maybe'
+                refused "bad environment override ($what)" "$d" 'coordinator.max_in_flight' $check \
+                        IMGFLOW_COORDINATOR_MAX_IN_FLIGHT=many -- $'[imgflow]'
+        done
+        refused "librdkafka rejects a property" "$d" 'kafka.producer.no.such.property' --check-config -- \
+                $'[kafka.producer]\nno.such.property = 1'
+        printf '[imgflow]\nlog_level = debug\n[worker]\nthreads = 2\n[redis]\ntimeout = 2s\n' >"$T/good.conf"
+        if IMGFLOW_LOG_TARGET=console timeout 10 "$d" --config "$T/good.conf" --check-config >"$T/out" 2>"$T/err"; then
+                echo "ok   $(basename "$d") accepts a valid file with --check-config"
+        else
+                fail "$(basename "$d") refused a valid file: $(cat "$T/err")"
+        fi
+done
+refused "bad [resources] target" "$COORD" 'Invalid \[resources\] Resize = pool:' --check-config -- \
+        $'[resources]\nResize = pool:'
+refused "redis.tls = true" "$COORD" 'redis.tls = true is not supported' --check-config -- \
+        $'[redis]\ntls = true'
+refused "threads over the limit" "$WORKER" 'worker.threads = 100000 is over the limit' --check-config -- \
+        $'[worker]\nthreads = 100000'
+
+[ $FAILS = 0 ] && echo PASS || { echo "$FAILS failure(s)"; exit 1; }
