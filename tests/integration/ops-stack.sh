@@ -10,7 +10,7 @@
 # (appended to the configuration).
 # Provides: $T, $RPORT, $BOOT, $CONF, fail, wait_for, start_redis,
 # start_coordinator/start_worker (pids in $COORD_PID/$WORKER_PID; extra env
-# in $DAEMON_ENV), stop_pid (exit code in $RC), start_execution NAME [KEY], exec_status NAME,
+# in $DAEMON_ENV), stop_pid (exit code in $RC), check_sanitizers, start_execution NAME [KEY], exec_status NAME,
 # wait_execution NAME STATUS SECONDS.
 
 for p in redis-server redis-cli kcat python3; do
@@ -153,6 +153,15 @@ stop_pid() {
         else
                 wait "$1"; RC=$?
         fi
+}
+
+# check_sanitizers: the daemons' logs have no ASan/UBSan report (UBSan
+# does not change exit codes).
+check_sanitizers() {
+        if grep -l -E 'runtime error|(Address|Leak|UndefinedBehavior)Sanitizer' "$T"/coordinator.log "$T"/worker.log 2>/dev/null; then
+                fail "sanitizer report in a daemon's log"
+        fi
+        return 0
 }
 
 # start_execution NAME [KEY]: a StartExecution of "ops" on imgflow.jobs.

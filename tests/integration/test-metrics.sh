@@ -114,4 +114,5 @@ stop_pid "$WORKER_PID" 20; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC"
 stop_pid "$COORD_PID" 20; COORD_PID=
 [ "$RC" = 0 ] || fail "coordinator exit code $RC"
+check_sanitizers
 echo "PASS"

@@ -124,4 +124,5 @@ wait_for 20 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 once 
 echo "ok   coordinator READY=1 only once Redis answers"
 stop_pid "$COORD_PID" 20; COORD_PID=
 [ "$RC" = 0 ] || fail "coordinator exit code $RC after SIGTERM"
+check_sanitizers
 echo "PASS"
