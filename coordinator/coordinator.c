@@ -400,8 +400,8 @@ static void manager_produce(Manager *m, const char *topic, const char *key, cons
                             Pending *p) {
         int r = kafka_produce(m->producer, topic, key, payload, strlen(payload), p);
         if (r < 0) {
-                /* The outbox sweeper / timer reclaim will try again. */
-                log_warning_errno(r, "Failed to produce to %s: %m", topic);
+                /* The outbox sweeper / timer reclaim will try again. key = the execution id. */
+                log_struct_exec_errno(LOG_WARNING, r, key, NULL, NULL, "Failed to produce to %s: %m", topic);
                 pending_free(p);
         }
 }
@@ -1311,7 +1311,8 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
                         store_outbox_ack_call(pd->a, pd->b, &call);
                         (void) manager_eval(m, &call, NULL, NULL);
                 } else
-                        log_warning("Delivery to %s failed (%s); the outbox keeps it", topic, errstr ?: "");
+                        log_struct_exec(LOG_WARNING, pd->a, NULL, NULL, "Delivery of %s to %s failed (%s); the outbox keeps it",
+                                        pd->b ?: "?", topic, errstr ?: "");
                 break;
         case PENDING_TIMER:
                 if (error == 0) {
