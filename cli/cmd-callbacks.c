@@ -21,6 +21,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,53 +40,22 @@ typedef struct CallbackArgs {
         const char *cause;
 } CallbackArgs;
 
-enum {
-        OPT_TOKEN = CLI_OPT_FIRST_VERB_OPTION,
-        OPT_OUTPUT,
-        OPT_OUTPUT_FILE,
-        OPT_ERROR,
-        OPT_CAUSE,
-};
+/*
+ * What differs between the three verbs. check: the verb's own checks after
+ * the options are parsed (CLI_CONTINUE or the exit code; may set *output, a
+ * new reference). encode: the message into *ret_buf / *ret_len (CLI_CONTINUE
+ * or the exit code, message printed).
+ */
+typedef struct CallbackVerb {
+        const char *operation;
+        const CliOption *options;
+        int (*check)(const Verb *verb, const char *operation, const CallbackArgs *a, json_t **output);
+        int (*encode)(const Verb *verb, const CallbackArgs *a, json_t *output, const char *request_id,
+                      const ProtoLimits *limits, char **ret_buf, size_t *ret_len);
+} CallbackVerb;
 
-static int callback_option(int c, const char *arg, void *userdata) {
-        CallbackArgs *a = userdata;
-
-        switch (c) {
-        case OPT_TOKEN:
-                a->token = arg;
-                return 0;
-        case OPT_OUTPUT:
-                a->output = arg;
-                return 0;
-        case OPT_OUTPUT_FILE:
-                a->output_file = arg;
-                return 0;
-        case OPT_ERROR:
-                a->error = arg;
-                return 0;
-        case OPT_CAUSE:
-                a->cause = arg;
-                return 0;
-        default:
-                return -EINVAL;
-        }
-}
-
-/* Publish buf, wait for the answer, print it as an exit code. */
-static int send_and_wait(CliRemote *remote, const CliRemoteArgs *ra, const char *operation,
-                         const char *token, const char *request_id, const char *buf, size_t len) {
-        _cleanup_json_ json_t *resp = NULL;
-
-        if (cli_remote_produce(remote, PROTO_TOPIC_EVENTS, token, buf, len) < 0)
-                return CLI_EXIT_FAILED;
-        if (cli_remote_wait_response(remote, request_id, ra->request_timeout_sec, &resp) < 0)
-                return CLI_EXIT_FAILED;
-        if (!json_is_true(json_object_get(resp, "ok")))
-                return cli_aws_error(operation,
-                                     json_string_value(json_object_get(resp, "error")) ?: "InternalError",
-                                     json_string_value(json_object_get(resp, "cause")));
-        return CLI_EXIT_OK;
-}
+#define OPTION(name, field) { name, CLI_OPTION_STRING, offsetof(CallbackArgs, field) }
+#define TOKEN_OPTION OPTION("task-token", token)
 
 static int check_token(const char *operation, const char *token) {
         size_t n = strlen(token);
@@ -95,148 +65,159 @@ static int check_token(const char *operation, const char *token) {
         return CLI_CONTINUE;
 }
 
-#define TOKEN_OPTION                                                                                        \
-        { "task-token", required_argument, NULL, OPT_TOKEN }
+static int encode_error(const Verb *verb, int r) {
+        fprintf(stderr, "imgflow %s: cannot encode the message: %s\n", verb->name, strerror(-r));
+        return CLI_EXIT_USAGE;
+}
 
-int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                TOKEN_OPTION,
-                {"task-output", required_argument, NULL, OPT_OUTPUT},
-                {"task-output-file", required_argument, NULL, OPT_OUTPUT_FILE},
-                {},
-        };
+/* Options, checks, then publish the message and wait for the answer. */
+static int callback_run(const Verb *verb, int argc, char *argv[], const CallbackVerb *cv) {
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        _cleanup_free_ char *text = NULL, *request_id = NULL, *buf = NULL;
+        _cleanup_free_ char *request_id = NULL, *buf = NULL;
         _cleanup_json_ json_t *output = NULL;
         CliRemoteArgs ra = {};
         CallbackArgs a = {};
         size_t len;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, callback_option, &a);
+        r = cli_parse_options(verb, argc, argv, cv->options, &ra, &a);
         if (r != CLI_CONTINUE)
                 return r;
         if (!a.token)
                 return cli_missing_option(verb, "--task-token");
-        if (!a.output == !a.output_file) {
-                fprintf(stderr, "imgflow %s: give one of --task-output and --task-output-file\n",
-                        verb->name);
-                return CLI_EXIT_USAGE;
-        }
-        r = check_token("SendTaskSuccess", a.token);
+        r = cv->check(verb, cv->operation, &a, &output);
         if (r != CLI_CONTINUE)
                 return r;
-        if (a.output_file) {
-                r = cli_read_file(a.output_file, 4 * PROTO_MAX_PAYLOAD_BYTES_DEFAULT, &text, &len);
-                if (r == -EFBIG)
-                        return cli_aws_error("SendTaskSuccess", "InvalidOutput",
-                                             "the output is over the payload limit");
-                if (r < 0) {
-                        fprintf(stderr, "imgflow: cannot read %s: %s\n", a.output_file, strerror(-r));
-                        return CLI_EXIT_USAGE;
-                }
-        } else {
-                text = asl_xstrdup(a.output);
-                len = strlen(text);
-        }
-        output = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-        if (!output)
-                return cli_aws_error("SendTaskSuccess", "InvalidOutput", "the output is not valid JSON");
 
         if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
                 return CLI_EXIT_FAILED;
         request_id = cli_request_id_new();
+        r = cv->encode(verb, &a, output, request_id, cli_remote_limits(remote), &buf, &len);
+        if (r != CLI_CONTINUE)
+                return r;
+        return cli_remote_request(remote, PROTO_TOPIC_EVENTS, a.token, buf, len, request_id,
+                                  ra.request_timeout_sec, cv->operation, /* ret= */ NULL);
+}
+
+static int success_check(const Verb *verb, const char *operation, const CallbackArgs *a, json_t **output) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r;
+
+        if (!a->output == !a->output_file) {
+                fprintf(stderr, "imgflow %s: give one of --task-output and --task-output-file\n",
+                        verb->name);
+                return CLI_EXIT_USAGE;
+        }
+        r = check_token(operation, a->token);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (a->output_file) {
+                r = cli_read_file(a->output_file, 4 * PROTO_MAX_PAYLOAD_BYTES_DEFAULT, &text, &len);
+                if (r == -EFBIG)
+                        return cli_aws_error(operation, "InvalidOutput", "the output is over the payload limit");
+                if (r < 0) {
+                        fprintf(stderr, "imgflow: cannot read %s: %s\n", a->output_file, strerror(-r));
+                        return CLI_EXIT_USAGE;
+                }
+        } else {
+                text = asl_xstrdup(a->output);
+                len = strlen(text);
+        }
+        *output = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        if (!*output)
+                return cli_aws_error(operation, "InvalidOutput", "the output is not valid JSON");
+        return CLI_CONTINUE;
+}
+
+static int success_encode(const Verb *verb, const CallbackArgs *a, json_t *output, const char *request_id,
+                          const ProtoLimits *limits, char **ret_buf, size_t *ret_len) {
         ProtoSendTaskSuccess msg = {
-                .task_token = a.token,
+                .task_token = a->token,
                 .output = output,
                 .request_id = request_id,
         };
-        r = proto_encode_send_task_success(&msg, cli_remote_limits(remote), &buf, &len);
+        int r = proto_encode_send_task_success(&msg, limits, ret_buf, ret_len);
+
         if (r == -E2BIG)
                 return cli_aws_error("SendTaskSuccess", "InvalidOutput",
                                      "the output is over the payload limit or nested too deep");
         if (r < 0)
                 return cli_aws_error("SendTaskSuccess", "InvalidOutput", strerror(-r));
-        return send_and_wait(remote, &ra, "SendTaskSuccess", a.token, request_id, buf, len);
+        return CLI_CONTINUE;
 }
 
-int verb_send_task_failure(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
+int verb_send_task_success(const Verb *verb, int argc, char *argv[]) {
+        static const CliOption options[] = {
                 TOKEN_OPTION,
-                {"error", required_argument, NULL, OPT_ERROR},
-                {"cause", required_argument, NULL, OPT_CAUSE},
+                OPTION("task-output", output),
+                OPTION("task-output-file", output_file),
                 {},
         };
-        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        _cleanup_free_ char *request_id = NULL, *buf = NULL;
-        CliRemoteArgs ra = {};
-        CallbackArgs a = {};
-        size_t len;
-        int r;
+        static const CallbackVerb cv = { "SendTaskSuccess", options, success_check, success_encode };
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, callback_option, &a);
+        return callback_run(verb, argc, argv, &cv);
+}
+
+static int failure_check(const Verb *verb, const char *operation, const CallbackArgs *a, json_t **output) {
+        int r = check_token(operation, a->token);
+
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.token)
-                return cli_missing_option(verb, "--task-token");
-        r = check_token("SendTaskFailure", a.token);
-        if (r != CLI_CONTINUE)
-                return r;
-        if ((a.error && strlen(a.error) > CLI_ERROR_MAX) || (a.cause && strlen(a.cause) > CLI_CAUSE_MAX)) {
+        if ((a->error && strlen(a->error) > CLI_ERROR_MAX) || (a->cause && strlen(a->cause) > CLI_CAUSE_MAX)) {
                 fprintf(stderr, "imgflow %s: --error is at most %d bytes, --cause at most %d\n", verb->name,
                         CLI_ERROR_MAX, CLI_CAUSE_MAX);
                 return CLI_EXIT_USAGE;
         }
+        return CLI_CONTINUE;
+}
 
-        if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
-                return CLI_EXIT_FAILED;
-        request_id = cli_request_id_new();
+static int failure_encode(const Verb *verb, const CallbackArgs *a, json_t *output, const char *request_id,
+                          const ProtoLimits *limits, char **ret_buf, size_t *ret_len) {
         ProtoSendTaskFailure msg = {
-                .task_token = a.token,
-                .error = a.error && *a.error ? a.error : NULL,
-                .cause = a.cause,
+                .task_token = a->token,
+                .error = a->error && *a->error ? a->error : NULL,
+                .cause = a->cause,
                 .request_id = request_id,
         };
-        r = proto_encode_send_task_failure(&msg, cli_remote_limits(remote), &buf, &len);
-        if (r < 0) {
-                fprintf(stderr, "imgflow %s: cannot encode the message: %s\n", verb->name, strerror(-r));
-                return CLI_EXIT_USAGE;
-        }
-        return send_and_wait(remote, &ra, "SendTaskFailure", a.token, request_id, buf, len);
+        int r = proto_encode_send_task_failure(&msg, limits, ret_buf, ret_len);
+
+        return r < 0 ? encode_error(verb, r) : CLI_CONTINUE;
+}
+
+int verb_send_task_failure(const Verb *verb, int argc, char *argv[]) {
+        static const CliOption options[] = {
+                TOKEN_OPTION,
+                OPTION("error", error),
+                OPTION("cause", cause),
+                {},
+        };
+        static const CallbackVerb cv = { "SendTaskFailure", options, failure_check, failure_encode };
+
+        return callback_run(verb, argc, argv, &cv);
+}
+
+static int heartbeat_check(const Verb *verb, const char *operation, const CallbackArgs *a, json_t **output) {
+        return check_token(operation, a->token);
+}
+
+static int heartbeat_encode(const Verb *verb, const CallbackArgs *a, json_t *output, const char *request_id,
+                            const ProtoLimits *limits, char **ret_buf, size_t *ret_len) {
+        ProtoSendTaskHeartbeat msg = {
+                .task_token = a->token,
+                .request_id = request_id,
+        };
+        int r = proto_encode_send_task_heartbeat(&msg, limits, ret_buf, ret_len);
+
+        return r < 0 ? encode_error(verb, r) : CLI_CONTINUE;
 }
 
 int verb_send_task_heartbeat(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
+        static const CliOption options[] = {
                 TOKEN_OPTION,
                 {},
         };
-        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        _cleanup_free_ char *request_id = NULL, *buf = NULL;
-        CliRemoteArgs ra = {};
-        CallbackArgs a = {};
-        size_t len;
-        int r;
+        static const CallbackVerb cv = { "SendTaskHeartbeat", options, heartbeat_check, heartbeat_encode };
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, callback_option, &a);
-        if (r != CLI_CONTINUE)
-                return r;
-        if (!a.token)
-                return cli_missing_option(verb, "--task-token");
-        r = check_token("SendTaskHeartbeat", a.token);
-        if (r != CLI_CONTINUE)
-                return r;
-
-        if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
-                return CLI_EXIT_FAILED;
-        request_id = cli_request_id_new();
-        ProtoSendTaskHeartbeat msg = {
-                .task_token = a.token,
-                .request_id = request_id,
-        };
-        r = proto_encode_send_task_heartbeat(&msg, cli_remote_limits(remote), &buf, &len);
-        if (r < 0) {
-                fprintf(stderr, "imgflow %s: cannot encode the message: %s\n", verb->name, strerror(-r));
-                return CLI_EXIT_USAGE;
-        }
-        return send_and_wait(remote, &ra, "SendTaskHeartbeat", a.token, request_id, buf, len);
+        return callback_run(verb, argc, argv, &cv);
 }

@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,86 +43,13 @@ typedef struct ExecArgs {
         unsigned max_results;
 } ExecArgs;
 
-enum {
-        OPT_STATE_MACHINE = CLI_OPT_FIRST_VERB_OPTION,
-        OPT_NAME,
-        OPT_INPUT,
-        OPT_INPUT_FILE,
-        OPT_WAIT,
-        OPT_TIMEOUT,
-        OPT_EXECUTION,
-        OPT_REVERSE,
-        OPT_MAX_RESULTS,
-        OPT_STATUS,
-        OPT_ERROR,
-        OPT_CAUSE,
-};
+static const char *const exec_statuses[] = { "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL };
 
-static int parse_uint(const char *option, const char *arg, unsigned min, unsigned max, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(arg, &end, 10);
-        if (errno || end == arg || *end || v < min || v > max) {
-                fprintf(stderr, "imgflow: %s: expected a number in %u..%u, got '%s'\n", option, min, max,
-                        arg);
-                return -EINVAL;
-        }
-        *ret = (unsigned) v;
-        return 0;
-}
-
-static int exec_option(int c, const char *arg, void *userdata) {
-        ExecArgs *a = userdata;
-
-        switch (c) {
-        case OPT_STATE_MACHINE:
-                a->state_machine = arg;
-                return 0;
-        case OPT_NAME:
-                a->name = arg;
-                return 0;
-        case OPT_INPUT:
-                a->input = arg;
-                return 0;
-        case OPT_INPUT_FILE:
-                a->input_file = arg;
-                return 0;
-        case OPT_WAIT:
-                a->wait = true;
-                return 0;
-        case OPT_TIMEOUT:
-                return parse_uint("--timeout", arg, 1, 7 * 24 * 3600, &a->timeout_sec);
-        case OPT_EXECUTION:
-                a->execution = arg;
-                return 0;
-        case OPT_REVERSE:
-                a->reverse = true;
-                return 0;
-        case OPT_MAX_RESULTS:
-                return parse_uint("--max-results", arg, 1, STORE_LIST_LIMIT_MAX, &a->max_results);
-        case OPT_STATUS:
-                if (!streq(arg, "RUNNING") && !streq(arg, "SUCCEEDED") && !streq(arg, "FAILED") &&
-                    !streq(arg, "TIMED_OUT") && !streq(arg, "ABORTED")) {
-                        fprintf(stderr,
-                                "imgflow: --status-filter: one of RUNNING, SUCCEEDED, FAILED, "
-                                "TIMED_OUT, ABORTED, got '%s'\n",
-                                arg);
-                        return -EINVAL;
-                }
-                a->status = arg;
-                return 0;
-        case OPT_ERROR:
-                a->error = arg;
-                return 0;
-        case OPT_CAUSE:
-                a->cause = arg;
-                return 0;
-        default:
-                return -EINVAL;
-        }
-}
+#define OPTION(name, field) { name, CLI_OPTION_STRING, offsetof(ExecArgs, field) }
+#define OPTION_STATE_MACHINE OPTION("state-machine", state_machine), OPTION("state-machine-arn", state_machine)
+#define OPTION_EXECUTION OPTION("execution-arn", execution)
+#define OPTION_MAX_RESULTS                                                                                   \
+        { "max-results", CLI_OPTION_UINT, offsetof(ExecArgs, max_results), .min = 1, .max = STORE_LIST_LIMIT_MAX }
 
 static const char *strip_prefix(const char *s, const char *prefix) {
         size_t n = strlen(prefix);
@@ -183,6 +111,28 @@ static char *execution_id(const char *operation, const char *arn) {
         return id;
 }
 
+/*
+ * Options, --execution-arn into *ret_id (a new string), then the connection
+ * (with a producer if need_kafka) into *ret_remote. Returns CLI_CONTINUE or
+ * the exit code (message printed).
+ */
+static int exec_open(const Verb *verb, int argc, char *argv[], const CliOption *options, const char *operation,
+                     bool need_kafka, ExecArgs *a, CliRemoteArgs *ra, char **ret_id, CliRemote **ret_remote) {
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, ra, a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a->execution)
+                return cli_missing_option(verb, "--execution-arn");
+        *ret_id = execution_id(operation, a->execution);
+        if (!*ret_id)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_open(ra, need_kafka, ret_remote) < 0)
+                return CLI_EXIT_FAILED;
+        return CLI_CONTINUE;
+}
+
 static int64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -233,14 +183,13 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
 }
 
 int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"state-machine", required_argument, NULL, OPT_STATE_MACHINE},
-                {"state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE},
-                {"name", required_argument, NULL, OPT_NAME},
-                {"input", required_argument, NULL, OPT_INPUT},
-                {"input-file", required_argument, NULL, OPT_INPUT_FILE},
-                {"wait", no_argument, NULL, OPT_WAIT},
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        static const CliOption options[] = {
+                OPTION_STATE_MACHINE,
+                OPTION("name", name),
+                OPTION("input", input),
+                OPTION("input-file", input_file),
+                { "wait", CLI_OPTION_FLAG, offsetof(ExecArgs, wait) },
+                { "timeout", CLI_OPTION_UINT, offsetof(ExecArgs, timeout_sec), .min = 1, .max = 7 * 24 * 3600 },
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -253,7 +202,7 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         size_t len;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        r = cli_parse_options(verb, argc, argv, options, &ra, &a);
         if (r != CLI_CONTINUE)
                 return r;
         if (!a.state_machine)
@@ -314,13 +263,10 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                                      "the input is over the payload limit or nested too deep");
         if (r < 0)
                 return cli_aws_error("StartExecution", "InvalidExecutionInput", strerror(-r));
-        if (cli_remote_produce(remote, PROTO_TOPIC_JOBS, name, buf, len) < 0)
-                return CLI_EXIT_FAILED;
-        if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
-                return CLI_EXIT_FAILED;
-        if (!json_is_true(json_object_get(resp, "ok")))
-                return cli_aws_error("StartExecution", jstr(resp, "error") ?: "InternalError",
-                                     jstr(resp, "cause"));
+        r = cli_remote_request(remote, PROTO_TOPIC_JOBS, name, buf, len, request_id, ra.request_timeout_sec,
+                               "StartExecution", &resp);
+        if (r != CLI_EXIT_OK)
+                return r;
 
         exec_id = asl_xstrdup(jstr(resp, "executionId") ?: "");
         if (a.wait)
@@ -340,8 +286,8 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
 }
 
 int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
+        static const CliOption options[] = {
+                OPTION_EXECUTION,
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -351,16 +297,10 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
         ExecArgs a = {};
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        r = exec_open(verb, argc, argv, options, "DescribeExecution", /* need_kafka= */ false, &a, &ra, &id,
+                      &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.execution)
-                return cli_missing_option(verb, "--execution-arn");
-        id = execution_id("DescribeExecution", a.execution);
-        if (!id)
-                return CLI_EXIT_FAILED;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
         r = store_exec_describe(cli_remote_redis(remote), id, &d);
         if (r == -ENOENT)
                 return cli_aws_error("DescribeExecution", "ExecutionDoesNotExist", a.execution);
@@ -372,10 +312,10 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
 }
 
 int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
-                {"reverse-order", no_argument, NULL, OPT_REVERSE},
-                {"max-results", required_argument, NULL, OPT_MAX_RESULTS},
+        static const CliOption options[] = {
+                OPTION_EXECUTION,
+                { "reverse-order", CLI_OPTION_FLAG, offsetof(ExecArgs, reverse) },
+                OPTION_MAX_RESULTS,
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -385,16 +325,10 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
         ExecArgs a = {};
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        r = exec_open(verb, argc, argv, options, "GetExecutionHistory", /* need_kafka= */ false, &a, &ra, &id,
+                      &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.execution)
-                return cli_missing_option(verb, "--execution-arn");
-        id = execution_id("GetExecutionHistory", a.execution);
-        if (!id)
-                return CLI_EXIT_FAILED;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
         r = store_exec_history(cli_remote_redis(remote), id, /* offset= */ 0, a.max_results, a.reverse,
                                &events);
         if (r == -ENOENT)
@@ -407,11 +341,10 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
 }
 
 int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"state-machine", required_argument, NULL, OPT_STATE_MACHINE},
-                {"state-machine-arn", required_argument, NULL, OPT_STATE_MACHINE},
-                {"status-filter", required_argument, NULL, OPT_STATUS},
-                {"max-results", required_argument, NULL, OPT_MAX_RESULTS},
+        static const CliOption options[] = {
+                OPTION_STATE_MACHINE,
+                { "status-filter", CLI_OPTION_CHOICE, offsetof(ExecArgs, status), .choices = exec_statuses },
+                OPTION_MAX_RESULTS,
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -423,7 +356,7 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        r = cli_parse_options(verb, argc, argv, options, &ra, &a);
         if (r != CLI_CONTINUE)
                 return r;
         if (a.state_machine) {
@@ -455,10 +388,10 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
 }
 
 int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"execution-arn", required_argument, NULL, OPT_EXECUTION},
-                {"error", required_argument, NULL, OPT_ERROR},
-                {"cause", required_argument, NULL, OPT_CAUSE},
+        static const CliOption options[] = {
+                OPTION_EXECUTION,
+                OPTION("error", error),
+                OPTION("cause", cause),
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
@@ -469,14 +402,9 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         size_t len;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, exec_option, &a);
+        r = exec_open(verb, argc, argv, options, "StopExecution", /* need_kafka= */ true, &a, &ra, &id, &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.execution)
-                return cli_missing_option(verb, "--execution-arn");
-        id = execution_id("StopExecution", a.execution);
-        if (!id)
-                return CLI_EXIT_FAILED;
 
         request_id = cli_request_id_new();
         ProtoStopExecution msg = {
@@ -485,19 +413,14 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
                 .cause = a.cause,
                 .request_id = request_id,
         };
-        if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
-                return CLI_EXIT_FAILED;
         r = proto_encode_stop_execution(&msg, cli_remote_limits(remote), &buf, &len);
         if (r < 0)
                 return cli_aws_error("StopExecution", "InvalidParameter",
                                      "--error is at most 256 bytes, --cause at most 32768");
-        if (cli_remote_produce(remote, PROTO_TOPIC_EVENTS, id, buf, len) < 0)
-                return CLI_EXIT_FAILED;
-        if (cli_remote_wait_response(remote, request_id, ra.request_timeout_sec, &resp) < 0)
-                return CLI_EXIT_FAILED;
-        if (!json_is_true(json_object_get(resp, "ok")))
-                return cli_aws_error("StopExecution", jstr(resp, "error") ?: "InternalError",
-                                     jstr(resp, "cause"));
+        r = cli_remote_request(remote, PROTO_TOPIC_EVENTS, id, buf, len, request_id, ra.request_timeout_sec,
+                               "StopExecution", &resp);
+        if (r != CLI_EXIT_OK)
+                return r;
         out = json_pack("{s:o}", "stopDate", cli_date(jint(resp, "stopDate")));
         cli_print_json(out);
         return CLI_EXIT_OK;

@@ -10,6 +10,8 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,40 +29,13 @@ typedef struct MachineArgs {
         unsigned version;
 } MachineArgs;
 
-enum {
-        OPT_NAME = CLI_OPT_FIRST_VERB_OPTION,
-        OPT_DEFINITION,
-        OPT_VERSION,
-};
-
-static int machine_option(int c, const char *arg, void *userdata) {
-        MachineArgs *a = userdata;
-
-        switch (c) {
-        case OPT_NAME:
-                a->name = arg;
-                return 0;
-        case OPT_DEFINITION:
-                a->definition = arg;
-                return 0;
-        case OPT_VERSION: {
-                char *end;
-                unsigned long v;
-
-                errno = 0;
-                v = strtoul(arg, &end, 10);
-                if (errno || end == arg || *end || v == 0 || v > UINT32_MAX) {
-                        fprintf(stderr, "imgflow: --version: expected a version number >= 1, got '%s'\n",
-                                arg);
-                        return -EINVAL;
-                }
-                a->version = (unsigned) v;
-                return 0;
+#define OPTION_NAME { "name", CLI_OPTION_STRING, offsetof(MachineArgs, name) }
+#define OPTION_DEFINITION { "definition", CLI_OPTION_STRING, offsetof(MachineArgs, definition) }
+#define OPTION_VERSION                                                                                       \
+        {                                                                                                    \
+                "version", CLI_OPTION_UINT, offsetof(MachineArgs, version), .min = 1, .max = UINT32_MAX,     \
+                .expected = "a version number >= 1"                                                          \
         }
-        default:
-                return -EINVAL;
-        }
-}
 
 static int64_t wall_ms(void) {
         struct timespec ts;
@@ -111,38 +86,55 @@ static int check_name(const char *operation, const char *name) {
                              "< > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /");
 }
 
+/*
+ * Options, --name (and, if ret_text, --definition: read and validated into
+ * *ret_text, a new string), then the connection in *ret_remote. Returns
+ * CLI_CONTINUE or the exit code (message printed).
+ */
+static int machine_open(const Verb *verb, int argc, char *argv[], const CliOption *options,
+                        const char *operation, MachineArgs *a, char **ret_text, CliRemote **ret_remote) {
+        CliRemoteArgs ra = {};
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, a);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (!a->name)
+                return cli_missing_option(verb, "--name");
+        if (ret_text && !a->definition)
+                return cli_missing_option(verb, "--definition");
+        r = check_name(operation, a->name);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (ret_text) {
+                r = read_definition(a->definition, ret_text);
+                if (r != CLI_CONTINUE)
+                        return r;
+        }
+        if (cli_remote_open(&ra, /* need_kafka= */ false, ret_remote) < 0)
+                return CLI_EXIT_FAILED;
+        return CLI_CONTINUE;
+}
+
 static int put(const Verb *verb, int argc, char *argv[], bool update) {
-        static const struct option options[] = {
-                {"name", required_argument, NULL, OPT_NAME},
-                {"definition", required_argument, NULL, OPT_DEFINITION},
+        static const CliOption options[] = {
+                OPTION_NAME,
+                OPTION_DEFINITION,
                 {},
         };
         const char *operation = update ? "UpdateStateMachine" : "CreateStateMachine";
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *out = NULL;
         _cleanup_free_ char *text = NULL, *arn = NULL, *varn = NULL;
-        CliRemoteArgs ra = {};
         MachineArgs a = {};
         AslDiag d = {};
         unsigned version = 0;
         int64_t now = wall_ms();
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        r = machine_open(verb, argc, argv, options, operation, &a, &text, &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.name)
-                return cli_missing_option(verb, "--name");
-        if (!a.definition)
-                return cli_missing_option(verb, "--definition");
-        r = check_name(operation, a.name);
-        if (r != CLI_CONTINUE)
-                return r;
-        r = read_definition(a.definition, &text);
-        if (r != CLI_CONTINUE)
-                return r;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
 
         if (update)
                 r = store_sm_update(cli_remote_redis(remote), a.name, text, now, &d, &version);
@@ -188,29 +180,21 @@ static int64_t jint(const json_t *o, const char *key) {
 }
 
 int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"name", required_argument, NULL, OPT_NAME},
-                {"version", required_argument, NULL, OPT_VERSION},
+        static const CliOption options[] = {
+                OPTION_NAME,
+                OPTION_VERSION,
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *sm = NULL, *out = NULL;
         _cleanup_free_ char *text = NULL, *arn = NULL, *varn = NULL;
-        CliRemoteArgs ra = {};
         MachineArgs a = {};
         unsigned version;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        r = machine_open(verb, argc, argv, options, "DescribeStateMachine", &a, /* ret_text= */ NULL, &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.name)
-                return cli_missing_option(verb, "--name");
-        r = check_name("DescribeStateMachine", a.name);
-        if (r != CLI_CONTINUE)
-                return r;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
 
         r = store_sm_describe(cli_remote_redis(remote), a.name, a.version, &sm);
         if (r >= 0)
@@ -240,7 +224,7 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
         json_t *sm;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, NULL, &ra, NULL, NULL);
+        r = cli_parse_options(verb, argc, argv, /* options= */ NULL, &ra, /* args= */ NULL);
         if (r != CLI_CONTINUE)
                 return r;
         if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
@@ -267,25 +251,17 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
 }
 
 int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"name", required_argument, NULL, OPT_NAME},
+        static const CliOption options[] = {
+                OPTION_NAME,
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        CliRemoteArgs ra = {};
         MachineArgs a = {};
         int r;
 
-        r = cli_parse_options(verb, argc, argv, options, &ra, machine_option, &a);
+        r = machine_open(verb, argc, argv, options, "DeleteStateMachine", &a, /* ret_text= */ NULL, &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!a.name)
-                return cli_missing_option(verb, "--name");
-        r = check_name("DeleteStateMachine", a.name);
-        if (r != CLI_CONTINUE)
-                return r;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
         r = store_sm_delete(cli_remote_redis(remote), a.name, cli_remote_retention_sec(remote));
         if (r == -ENOENT)
                 return cli_aws_error("DeleteStateMachine", "StateMachineDoesNotExist", a.name);

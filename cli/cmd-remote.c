@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -33,36 +34,6 @@ struct CliRemote {
         rd_kafka_t *producer;
         ProtoLimits limits;
 };
-
-int cli_remote_option(CliRemoteArgs *a, int c, const char *arg) {
-        switch (c) {
-        case CLI_OPT_CONFIG:
-                a->config_path = arg;
-                return 1;
-        case CLI_OPT_REDIS:
-                a->redis = arg;
-                return 1;
-        case CLI_OPT_KAFKA:
-                a->kafka = arg;
-                return 1;
-        case CLI_OPT_REQUEST_TIMEOUT: {
-                char *end;
-                unsigned long v;
-
-                errno = 0;
-                v = strtoul(arg, &end, 10);
-                if (errno || end == arg || *end || v == 0 || v > 3600) {
-                        fprintf(stderr, "imgflow: --request-timeout: expected seconds (1..3600), got '%s'\n",
-                                arg);
-                        return -EINVAL;
-                }
-                a->request_timeout_sec = (unsigned) v;
-                return 1;
-        }
-        default:
-                return 0;
-        }
-}
 
 CliRemote *cli_remote_free(CliRemote *r) {
         if (!r)
@@ -298,6 +269,23 @@ int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned time
         }
 }
 
+int cli_remote_request(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                       const char *request_id, unsigned timeout_sec, const char *operation, json_t **ret) {
+        _cleanup_json_ json_t *resp = NULL;
+
+        if (cli_remote_produce(r, topic, key, buf, len) < 0)
+                return CLI_EXIT_FAILED;
+        if (cli_remote_wait_response(r, request_id, timeout_sec, &resp) < 0)
+                return CLI_EXIT_FAILED;
+        if (!json_is_true(json_object_get(resp, "ok")))
+                return cli_aws_error(operation,
+                                     json_string_value(json_object_get(resp, "error")) ?: "InternalError",
+                                     json_string_value(json_object_get(resp, "cause")));
+        if (ret)
+                *ret = TAKE_PTR(resp);
+        return CLI_EXIT_OK;
+}
+
 int cli_aws_error(const char *operation, const char *error, const char *cause) {
         fprintf(stderr, "An error occurred (%s) when calling the %s operation%s%s\n", error, operation,
                 cause && *cause ? ": " : "", cause && *cause ? cause : "");
@@ -336,42 +324,115 @@ char *cli_exec_arn(const char *exec_id) {
         return asl_xasprintf("imgflow:execution:%s", exec_id);
 }
 
-int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct option *verb_options,
-                      CliRemoteArgs *remote, CliOptionFn fn, void *userdata) {
-        static const struct option common[] = {
-                CLI_REMOTE_LONG_OPTIONS,
-                {"help", no_argument, NULL, 'h'},
-        };
-        struct option all[64];
+/* The options every remote verb has, into CliRemoteArgs. */
+static const CliOption remote_options[] = {
+        { "config", CLI_OPTION_STRING, offsetof(CliRemoteArgs, config_path) },
+        { "redis", CLI_OPTION_STRING, offsetof(CliRemoteArgs, redis) },
+        { "kafka", CLI_OPTION_STRING, offsetof(CliRemoteArgs, kafka) },
+        { "request-timeout", CLI_OPTION_UINT, offsetof(CliRemoteArgs, request_timeout_sec),
+          .min = 1, .max = 3600, .expected = "seconds (1..3600)" },
+        {},
+};
+
+static int option_uint(const CliOption *o, const char *arg, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || v < o->min || v > o->max) {
+                if (o->expected)
+                        fprintf(stderr, "imgflow: --%s: expected %s, got '%s'\n", o->name, o->expected, arg);
+                else
+                        fprintf(stderr, "imgflow: --%s: expected a number in %u..%u, got '%s'\n", o->name,
+                                o->min, o->max, arg);
+                return -EINVAL;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int option_choice(const CliOption *o, const char *arg) {
+        for (size_t i = 0; o->choices[i]; i++)
+                if (streq(arg, o->choices[i]))
+                        return 0;
+        fprintf(stderr, "imgflow: --%s: one of ", o->name);
+        for (size_t i = 0; o->choices[i]; i++)
+                fprintf(stderr, "%s%s", i > 0 ? ", " : "", o->choices[i]);
+        fprintf(stderr, ", got '%s'\n", arg);
+        return -EINVAL;
+}
+
+/* Store arg into the field o names in args: 0 or -EINVAL (printed). */
+static int option_store(const CliOption *o, void *args, const char *arg) {
+        void *field = (char *) args + o->offset;
+
+        switch (o->type) {
+        case CLI_OPTION_STRING:
+                *(const char **) field = arg;
+                return 0;
+        case CLI_OPTION_FLAG:
+                *(bool *) field = true;
+                return 0;
+        case CLI_OPTION_UINT:
+                return option_uint(o, arg, field);
+        case CLI_OPTION_CHOICE:
+                if (option_choice(o, arg) < 0)
+                        return -EINVAL;
+                *(const char **) field = arg;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+#define OPTIONS_MAX 64
+
+int cli_parse_options(const Verb *verb, int argc, char *argv[], const CliOption *options,
+                      CliRemoteArgs *remote, void *args) {
+        /* getopt_long's val is the index into these (above any short option). */
+        enum { OPTION_VAL_BASE = 0x1000 };
+        const CliOption *table[OPTIONS_MAX];
+        void *target[OPTIONS_MAX];
+        struct option all[OPTIONS_MAX + 2];
         size_t n = 0;
         int c;
 
-        for (size_t i = 0; i < ELEMENTSOF(common); i++)
-                all[n++] = common[i];
-        for (size_t i = 0; verb_options && verb_options[i].name && n < ELEMENTSOF(all) - 1; i++)
-                all[n++] = verb_options[i];
-        all[n] = (struct option){};
+        for (size_t i = 0; remote_options[i].name; i++) {
+                table[n] = &remote_options[i];
+                target[n++] = remote;
+        }
+        for (size_t i = 0; options && options[i].name && n < OPTIONS_MAX; i++) {
+                table[n] = &options[i];
+                target[n++] = args;
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t first = 0;
+
+                /* Aliases of one field share a value, so that getopt_long does
+                 * not call their common prefix ambiguous. */
+                while (target[first] != target[i] || table[first]->offset != table[i]->offset)
+                        first++;
+                all[i] = (struct option){
+                        .name = table[i]->name,
+                        .has_arg = table[i]->type == CLI_OPTION_FLAG ? no_argument : required_argument,
+                        .val = OPTION_VAL_BASE + (int) first,
+                };
+        }
+        all[n] = (struct option){ .name = "help", .has_arg = no_argument, .val = 'h' };
+        all[n + 1] = (struct option){};
 
         optind = 1;
         opterr = 1;
         while ((c = getopt_long(argc, argv, "h", all, NULL)) >= 0) {
-                int k;
-
                 if (c == 'h') {
                         cli_verb_help(verb, stdout);
                         return CLI_EXIT_OK;
                 }
-                if (c == '?') {
+                if (c < OPTION_VAL_BASE || c >= OPTION_VAL_BASE + (int) n) {
                         fprintf(stderr, "Run `imgflow %s --help` for the options.\n", verb->name);
                         return CLI_EXIT_USAGE;
                 }
-                k = cli_remote_option(remote, c, optarg);
-                if (k < 0)
-                        return CLI_EXIT_USAGE;
-                if (k > 0)
-                        continue;
-                k = fn ? fn(c, optarg, userdata) : -EINVAL;
-                if (k < 0)
+                if (option_store(table[c - OPTION_VAL_BASE], target[c - OPTION_VAL_BASE], optarg) < 0)
                         return CLI_EXIT_USAGE;
         }
         if (optind < argc) {

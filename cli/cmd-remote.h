@@ -25,23 +25,6 @@
 
 #define CLI_REQUEST_TIMEOUT_DEFAULT 30 /* seconds to wait for a coordinator's answer */
 
-/* getopt_long values of the common options (above any short option). */
-enum {
-        CLI_OPT_CONFIG = 0x1000,
-        CLI_OPT_REDIS,
-        CLI_OPT_KAFKA,
-        CLI_OPT_REQUEST_TIMEOUT,
-        CLI_OPT_FIRST_VERB_OPTION, /* verbs number their own long options from here */
-};
-
-/* clang-format off */
-#define CLI_REMOTE_LONG_OPTIONS                                                  \
-        { "config", required_argument, NULL, CLI_OPT_CONFIG },                   \
-        { "redis", required_argument, NULL, CLI_OPT_REDIS },                     \
-        { "kafka", required_argument, NULL, CLI_OPT_KAFKA },                     \
-        { "request-timeout", required_argument, NULL, CLI_OPT_REQUEST_TIMEOUT }
-/* clang-format on */
-
 #define CLI_REMOTE_HELP                                                                                     \
         "\n"                                                                                                \
         "Connection (defaults from $IMGFLOW_CONFIG or /etc/imgflow/imgflow.conf if it\n"                    \
@@ -60,10 +43,6 @@ typedef struct CliRemoteArgs {
         const char *kafka;
         unsigned request_timeout_sec; /* 0 = CLI_REQUEST_TIMEOUT_DEFAULT */
 } CliRemoteArgs;
-
-/* Handle a common option: 1 if it was one, 0 if not, -EINVAL (message
- * printed) for a bad value. */
-int cli_remote_option(CliRemoteArgs *a, int c, const char *arg);
 
 typedef struct CliRemote CliRemote;
 
@@ -90,6 +69,14 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
  * default) passed: 0 and *ret (new reference), -ETIMEDOUT or -EIO (printed). */
 int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret);
 
+/* Send a request (borrowed buf) to <prefix><topic> and wait for the answer
+ * to request_id, as cli_remote_produce() and cli_remote_wait_response(). An
+ * answer without "ok":true is printed as an AWS error of operation. Returns
+ * CLI_EXIT_OK and, if ret, the answer in *ret (new reference), or
+ * CLI_EXIT_FAILED (printed). */
+int cli_remote_request(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                       const char *request_id, unsigned timeout_sec, const char *operation, json_t **ret);
+
 /* New strings: 128 random bits as hex; a random (v4) UUID. */
 char *cli_request_id_new(void);
 char *cli_uuid_new(void);
@@ -108,17 +95,35 @@ json_t *cli_date(int64_t ms);
 char *cli_sm_arn(const char *name);
 char *cli_exec_arn(const char *exec_id);
 
-/* A verb's own option: 0, or -EINVAL after printing why. */
-typedef int (*CliOptionFn)(int c, const char *arg, void *userdata);
+/*
+ * A verb's options are a table (STYLE 11): each stores its value into a field
+ * of the verb's own argument struct, found by offsetof().
+ */
+typedef enum CliOptionType {
+        CLI_OPTION_STRING, /* const char *, borrowed from argv */
+        CLI_OPTION_FLAG,   /* bool, set to true; the option takes no value */
+        CLI_OPTION_UINT,   /* unsigned in min..max */
+        CLI_OPTION_CHOICE, /* const char *, one of choices */
+} CliOptionType;
+
+typedef struct CliOption {
+        const char *name; /* the long option, without "--" */
+        CliOptionType type;
+        size_t offset;                /* of the field in the verb's argument struct */
+        unsigned min, max;            /* CLI_OPTION_UINT */
+        const char *expected;         /* CLI_OPTION_UINT: what the error says is expected;
+                                       * NULL = "a number in <min>..<max>" */
+        const char *const *choices;   /* CLI_OPTION_CHOICE: NULL-terminated */
+} CliOption;
 
 #define CLI_CONTINUE (-1)
 /*
- * getopt_long over the common options, --help and verb_options (terminated
- * by {}; their values from CLI_OPT_FIRST_VERB_OPTION up). Returns
- * CLI_CONTINUE when the verb should run, or the exit code (0 after --help,
- * 2 for bad usage, message printed).
+ * getopt_long over the common options (into *remote), --help and options
+ * (terminated by {}, may be NULL; into *args). Returns CLI_CONTINUE when the
+ * verb should run, or the exit code (0 after --help, 2 for bad usage,
+ * message printed).
  */
-int cli_parse_options(const Verb *verb, int argc, char *argv[], const struct option *verb_options,
-                      CliRemoteArgs *remote, CliOptionFn fn, void *userdata);
+int cli_parse_options(const Verb *verb, int argc, char *argv[], const CliOption *options,
+                      CliRemoteArgs *remote, void *args);
 /* "imgflow VERB: OPTION is required" on stderr; returns CLI_EXIT_USAGE. */
 int cli_missing_option(const Verb *verb, const char *option);
