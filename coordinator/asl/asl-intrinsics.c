@@ -55,13 +55,17 @@ struct IntrinsicNode {
         bool context;                   /* PATH: came as "$$..." */
 };
 
-/* What a function gets: evaluated arguments (borrowed) and, for string
+#define INTRINSIC_TYPED_ARGS 3 /* the longest IntrinsicFunction.types */
+
+/* What a function gets: evaluated arguments (borrowed), already checked
+ * against the function's types, with the integer ones in ints; for string
  * literal arguments, their raw text (else NULL). */
 typedef struct IntrinsicArgs {
         const IntrinsicFunction *fn;
         json_t **v;
         const char **raw;
         size_t n;
+        int64_t ints[INTRINSIC_TYPED_ARGS]; /* 'i' arguments, rounded */
         const AslEnv *env;
         size_t max_bytes;
 } IntrinsicArgs;
@@ -72,6 +76,10 @@ struct IntrinsicFunction {
         const char *name;
         size_t min_args;
         size_t max_args;
+        /* The type of each leading argument, checked before fn runs: 's'
+         * string, 'a' array, 'o' object, 'b' boolean, 'i' integer (into
+         * IntrinsicArgs.ints), '.' any. Later arguments are not checked. */
+        const char *types;
         IntrinsicFn fn;
 };
 
@@ -133,20 +141,6 @@ static const char *type_name(const json_t *v) {
         return "unknown";
 }
 
-static int arg_string(const IntrinsicArgs *a, size_t i, const char **ret, AslError *err) {
-        if (!json_is_string(a->v[i]))
-                return fail(a, err, "argument %zu must be a string, got %s", i + 1, type_name(a->v[i]));
-        *ret = json_string_value(a->v[i]);
-        return 0;
-}
-
-static int arg_array(const IntrinsicArgs *a, size_t i, json_t **ret, AslError *err) {
-        if (!json_is_array(a->v[i]))
-                return fail(a, err, "argument %zu must be an array, got %s", i + 1, type_name(a->v[i]));
-        *ret = a->v[i];
-        return 0;
-}
-
 /* An integer argument: non-integral numbers are rounded to the nearest
  * integer (as AWS does); the range is that of a 32-bit signed integer. */
 static int arg_int(const IntrinsicArgs *a, size_t i, int64_t *ret, AslError *err) {
@@ -169,6 +163,43 @@ static int arg_int(const IntrinsicArgs *a, size_t i, int64_t *ret, AslError *err
         return 0;
 range:
         return fail(a, err, "argument %zu must be an integer between %d and %d", i + 1, INT32_MIN, INT32_MAX);
+}
+
+/* Whether v is of type t ('s', 'a', 'o', 'b'; anything else: any type);
+ * *ret_name says the type in words. */
+static bool type_matches(char t, const json_t *v, const char **ret_name) {
+        switch (t) {
+        case 's':
+                *ret_name = "a string";
+                return json_is_string(v);
+        case 'a':
+                *ret_name = "an array";
+                return json_is_array(v);
+        case 'o':
+                *ret_name = "an object";
+                return json_is_object(v);
+        case 'b':
+                *ret_name = "a boolean";
+                return json_is_boolean(v);
+        default:
+                return true;
+        }
+}
+
+/* Check the arguments against a->fn->types, in order; the integers into a->ints. */
+static int args_check(IntrinsicArgs *a, AslError *err) {
+        for (size_t i = 0; i < a->n && i < INTRINSIC_TYPED_ARGS && a->fn->types[i]; i++) {
+                const char *name = NULL;
+                int r;
+
+                if (a->fn->types[i] == 'i') {
+                        r = arg_int(a, i, &a->ints[i], err);
+                        if (r < 0)
+                                return r;
+                } else if (!type_matches(a->fn->types[i], a->v[i], &name))
+                        return fail(a, err, "argument %zu must be %s, got %s", i + 1, name, type_name(a->v[i]));
+        }
+        return 0;
 }
 
 /* Count of characters (code points) of a UTF-8 string. */
@@ -275,15 +306,11 @@ static json_t *string_or_abort(const char *s, size_t n) {
 /* The functions */
 
 static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        const char *tmpl = NULL, *p;
+        const char *tmpl = json_string_value(a->v[0]), *p;
         size_t next = 1, len, k = 0, cap = 64;
         _cleanup_free_ char *out = NULL;
         bool escapes = a->raw[0] != NULL;
-        int r;
 
-        r = arg_string(a, 0, &tmpl, err);
-        if (r < 0)
-                return r;
         /* A literal template keeps its escapes (\{ is a brace, not a
          * placeholder); a template read from a path is taken as it is. */
         if (escapes) {
@@ -353,14 +380,9 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 
 static int fn_string_to_json(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         json_error_t jerr;
-        const char *s = NULL;
         json_t *v;
-        int r;
 
-        r = arg_string(a, 0, &s, err);
-        if (r < 0)
-                return r;
-        v = json_loadb(s, json_string_length(a->v[0]), JSON_DECODE_ANY, &jerr);
+        v = json_loadb(json_string_value(a->v[0]), json_string_length(a->v[0]), JSON_DECODE_ANY, &jerr);
         if (!v)
                 return fail(a, err, "the string is not valid JSON: %s", jerr.text);
         if (asl_json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH) {
@@ -396,16 +418,9 @@ static int fn_array(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 
 static int fn_array_partition(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *out = NULL;
-        json_t *arr = NULL, *chunk = NULL;
-        int64_t size = 0;
-        int r;
+        json_t *arr = a->v[0], *chunk = NULL;
+        int64_t size = a->ints[1];
 
-        r = arg_array(a, 0, &arr, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 1, &size, err);
-        if (r < 0)
-                return r;
         if (size <= 0)
                 return fail(a, err, "the chunk size must be greater than 0, got %" PRId64, size);
         out = json_array();
@@ -423,13 +438,9 @@ static int fn_array_partition(const IntrinsicArgs *a, json_t **ret, AslError *er
 }
 
 static int fn_array_contains(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        json_t *arr = NULL;
+        json_t *arr = a->v[0];
         bool found = false;
-        int r;
 
-        r = arg_array(a, 0, &arr, err);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < json_array_size(arr) && !found; i++)
                 found = intrinsic_equal(json_array_get(arr, i), a->v[1]);
         *ret = json_boolean(found);
@@ -437,19 +448,9 @@ static int fn_array_contains(const IntrinsicArgs *a, json_t **ret, AslError *err
 }
 
 static int fn_array_range(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        int64_t start = 0, end = 0, step = 0, count;
+        int64_t start = a->ints[0], end = a->ints[1], step = a->ints[2], count;
         json_t *out;
-        int r;
 
-        r = arg_int(a, 0, &start, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 1, &end, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 2, &step, err);
-        if (r < 0)
-                return r;
         if (step == 0)
                 return fail(a, err, "the step must not be 0");
         if ((step > 0 && end < start) || (step < 0 && end > start))
@@ -470,16 +471,9 @@ static int fn_array_range(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 }
 
 static int fn_array_get_item(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        json_t *arr = NULL;
-        int64_t idx = 0;
-        int r;
+        json_t *arr = a->v[0];
+        int64_t idx = a->ints[1];
 
-        r = arg_array(a, 0, &arr, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 1, &idx, err);
-        if (r < 0)
-                return r;
         if (idx < 0 || (size_t) idx >= json_array_size(arr))
                 return fail(a, err, "index %" PRId64 " is out of bounds for an array of length %zu", idx,
                             json_array_size(arr));
@@ -488,25 +482,15 @@ static int fn_array_get_item(const IntrinsicArgs *a, json_t **ret, AslError *err
 }
 
 static int fn_array_length(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        json_t *arr = NULL;
-        int r;
-
-        r = arg_array(a, 0, &arr, err);
-        if (r < 0)
-                return r;
-        *ret = json_integer((json_int_t) json_array_size(arr));
+        *ret = json_integer((json_int_t) json_array_size(a->v[0]));
         return 0;
 }
 
 static int fn_array_unique(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *seen = json_object(), *out = json_array();
-        json_t *arr = NULL, *v;
+        json_t *arr = a->v[0], *v;
         size_t i;
-        int r;
 
-        r = arg_array(a, 0, &arr, err);
-        if (r < 0)
-                return r;
         if (!seen || !out)
                 abort();
         /* Set of canonical serializations (keys sorted): linear time. The
@@ -531,16 +515,10 @@ static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 
 static int fn_base64_encode(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_free_ char *out = NULL;
-        const unsigned char *s;
-        const char *str = NULL;
-        size_t n, k = 0;
-        int r;
+        const char *str = json_string_value(a->v[0]);
+        const unsigned char *s = (const unsigned char *) str;
+        size_t n = json_string_length(a->v[0]), k = 0;
 
-        r = arg_string(a, 0, &str, err);
-        if (r < 0)
-                return r;
-        s = (const unsigned char *) str;
-        n = json_string_length(a->v[0]);
         if (utf8_chars(str, n) > BASE64_MAX_CHARS)
                 return fail(a, err, "the input is longer than %d characters", BASE64_MAX_CHARS);
         out = asl_xmalloc((n + 2) / 3 * 4 + 1);
@@ -566,15 +544,10 @@ static int base64_value(char c) {
 
 static int fn_base64_decode(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_free_ char *out = NULL;
-        const char *s = NULL;
-        size_t n, k = 0, nd = 0;
+        const char *s = json_string_value(a->v[0]);
+        size_t n = json_string_length(a->v[0]), k = 0, nd = 0;
         uint32_t acc = 0;
-        int r;
 
-        r = arg_string(a, 0, &s, err);
-        if (r < 0)
-                return r;
-        n = json_string_length(a->v[0]);
         if (utf8_chars(s, n) > BASE64_MAX_CHARS)
                 return fail(a, err, "the input is longer than %d characters", BASE64_MAX_CHARS);
         /* Padding is optional, but if present it ends the data. */
@@ -614,15 +587,8 @@ static int fn_base64_decode(const IntrinsicArgs *a, json_t **ret, AslError *err)
 static int fn_hash(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         char hex[ASL_HASH_HEX_MAX];
         AslHashAlgorithm alg;
-        const char *data = NULL, *name = NULL;
-        int r;
+        const char *data = json_string_value(a->v[0]), *name = json_string_value(a->v[1]);
 
-        r = arg_string(a, 0, &data, err);
-        if (r < 0)
-                return r;
-        r = arg_string(a, 1, &name, err);
-        if (r < 0)
-                return r;
         if (utf8_chars(data, json_string_length(a->v[0])) > HASH_MAX_CHARS)
                 return fail(a, err, "the input is longer than %d characters", HASH_MAX_CHARS);
         if (asl_hash_from_name(name, &alg) < 0)
@@ -635,11 +601,6 @@ static int fn_hash(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 static int fn_json_merge(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         json_t *out;
 
-        for (size_t i = 0; i < 2; i++)
-                if (!json_is_object(a->v[i]))
-                        return fail(a, err, "argument %zu must be an object, got %s", i + 1, type_name(a->v[i]));
-        if (!json_is_boolean(a->v[2]))
-                return fail(a, err, "argument 3 must be a boolean, got %s", type_name(a->v[2]));
         if (json_is_true(a->v[2]))
                 return fail(a, err, "deep merge is not supported: argument 3 must be false");
         out = json_copy(a->v[0]);
@@ -657,16 +618,10 @@ static uint64_t splitmix64(uint64_t x) {
 }
 
 static int fn_math_random(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        int64_t start = 0, end = 0, seed = 0;
+        int64_t start = a->ints[0], end = a->ints[1], seed = 0;
         uint64_t rnd;
         int r;
 
-        r = arg_int(a, 0, &start, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 1, &end, err);
-        if (r < 0)
-                return r;
         if (end <= start)
                 return fail(a, err, "the end (%" PRId64 ") must be greater than the start (%" PRId64 ")", end, start);
         if (a->n > 2) {
@@ -685,16 +640,7 @@ static int fn_math_random(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 }
 
 static int fn_math_add(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        int64_t x = 0, y = 0;
-        int r;
-
-        r = arg_int(a, 0, &x, err);
-        if (r < 0)
-                return r;
-        r = arg_int(a, 1, &y, err);
-        if (r < 0)
-                return r;
-        *ret = json_integer(x + y);
+        *ret = json_integer(a->ints[0] + a->ints[1]);
         return 0;
 }
 
@@ -721,20 +667,11 @@ static bool is_delimiter(const char *c, size_t cl, const char *delims, size_t dn
 
 static int fn_string_split(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *out = json_array();
-        const char *s = NULL, *d = NULL;
-        size_t n, dn, tok = 0;
-        int r;
+        const char *s = json_string_value(a->v[0]), *d = json_string_value(a->v[1]);
+        size_t n = json_string_length(a->v[0]), dn = json_string_length(a->v[1]), tok = 0;
 
         if (!out)
                 abort();
-        r = arg_string(a, 0, &s, err);
-        if (r < 0)
-                return r;
-        r = arg_string(a, 1, &d, err);
-        if (r < 0)
-                return r;
-        n = json_string_length(a->v[0]);
-        dn = json_string_length(a->v[1]);
         if (dn == 0)
                 return fail(a, err, "the delimiter must not be empty");
         /* Every character of the delimiter string separates; empty tokens
@@ -772,24 +709,25 @@ static int fn_uuid(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 }
 
 static const IntrinsicFunction intrinsic_table[] = {
-        { "States.Format", 1, INTRINSIC_MAX_ARGS, fn_format },
-        { "States.StringToJson", 1, 1, fn_string_to_json },
-        { "States.JsonToString", 1, 1, fn_json_to_string },
-        { "States.Array", 0, INTRINSIC_MAX_ARGS, fn_array },
-        { "States.ArrayPartition", 2, 2, fn_array_partition },
-        { "States.ArrayContains", 2, 2, fn_array_contains },
-        { "States.ArrayRange", 3, 3, fn_array_range },
-        { "States.ArrayGetItem", 2, 2, fn_array_get_item },
-        { "States.ArrayLength", 1, 1, fn_array_length },
-        { "States.ArrayUnique", 1, 1, fn_array_unique },
-        { "States.Base64Encode", 1, 1, fn_base64_encode },
-        { "States.Base64Decode", 1, 1, fn_base64_decode },
-        { "States.Hash", 2, 2, fn_hash },
-        { "States.JsonMerge", 3, 3, fn_json_merge },
-        { "States.MathRandom", 2, 3, fn_math_random },
-        { "States.MathAdd", 2, 2, fn_math_add },
-        { "States.StringSplit", 2, 2, fn_string_split },
-        { "States.UUID", 0, 0, fn_uuid },
+        { "States.Format", 1, INTRINSIC_MAX_ARGS, "s", fn_format },
+        { "States.StringToJson", 1, 1, "s", fn_string_to_json },
+        { "States.JsonToString", 1, 1, "", fn_json_to_string },
+        { "States.Array", 0, INTRINSIC_MAX_ARGS, "", fn_array },
+        { "States.ArrayPartition", 2, 2, "ai", fn_array_partition },
+        { "States.ArrayContains", 2, 2, "a", fn_array_contains },
+        { "States.ArrayRange", 3, 3, "iii", fn_array_range },
+        { "States.ArrayGetItem", 2, 2, "ai", fn_array_get_item },
+        { "States.ArrayLength", 1, 1, "a", fn_array_length },
+        { "States.ArrayUnique", 1, 1, "a", fn_array_unique },
+        { "States.Base64Encode", 1, 1, "s", fn_base64_encode },
+        { "States.Base64Decode", 1, 1, "s", fn_base64_decode },
+        { "States.Hash", 2, 2, "ss", fn_hash },
+        { "States.JsonMerge", 3, 3, "oob", fn_json_merge },
+        /* The seed (argument 3) is checked by fn_math_random, after the range. */
+        { "States.MathRandom", 2, 3, "ii", fn_math_random },
+        { "States.MathAdd", 2, 2, "ii", fn_math_add },
+        { "States.StringSplit", 2, 2, "ss", fn_string_split },
+        { "States.UUID", 0, 0, "", fn_uuid },
 };
 
 static const IntrinsicFunction *function_lookup(const char *name, size_t n) {
@@ -1234,6 +1172,8 @@ static int eval_node(const EvalCtx *c, const IntrinsicNode *n, json_t **ret, Asl
                                 a.n++;
                         }
                 }
+                if (r >= 0)
+                        r = args_check(&a, err);
                 if (r >= 0)
                         r = n->fn->fn(&a, &out, err);
                 if (r >= 0 && !out)
