@@ -754,29 +754,15 @@ typedef struct Parser {
         char *error; /* owned */
 } Parser;
 
-static int parser_fail(Parser *p, const char *fmt, ...) _printf_(2, 3);
-static int parser_fail(Parser *p, const char *fmt, ...) {
-        va_list ap;
-        char *m;
-
-        if (p->error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        p->error = asl_xasprintf("%s (at position %zu)", m, p->pos);
-        free(m);
-        return -EINVAL;
-}
+/* The first error, at the current position: -EINVAL. */
+#define parser_fail(p, ...) asl_parse_fail(&(p)->error, (p)->pos, __VA_ARGS__)
 
 static char peek(Parser *p) {
         return p->s[p->pos];
 }
 
 static void skip_ws(Parser *p) {
-        while (peek(p) == ' ' || peek(p) == '\t' || peek(p) == '\n' || peek(p) == '\r')
-                p->pos++;
+        p->pos = asl_skip_ws(p->s, p->pos);
 }
 
 static bool is_ident_char(char c) {

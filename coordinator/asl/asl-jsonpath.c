@@ -150,29 +150,15 @@ typedef struct Parser {
         char *error; /* first error, owned */
 } Parser;
 
-static int parser_fail(Parser *p, const char *fmt, ...) _printf_(2, 3);
-static int parser_fail(Parser *p, const char *fmt, ...) {
-        va_list ap;
-        char *m;
-
-        if (p->error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        p->error = asl_xasprintf("%s (at position %zu)", m, p->pos);
-        free(m);
-        return -EINVAL;
-}
+/* The first error, at the current position: -EINVAL. */
+#define parser_fail(p, ...) asl_parse_fail(&(p)->error, (p)->pos, __VA_ARGS__)
 
 static char peek(Parser *p) {
         return p->s[p->pos];
 }
 
 static void skip_ws(Parser *p) {
-        while (strchr(" \t\r\n", peek(p)) && peek(p))
-                p->pos++;
+        p->pos = asl_skip_ws(p->s, p->pos);
 }
 
 static bool is_name_char(char c) {
@@ -453,22 +439,25 @@ static int parse_filter_unary(Parser *p, FilterExpr **ret) {
         return 0;
 }
 
-static int parse_filter_and(Parser *p, FilterExpr **ret) {
+/* operand { op operand }, left-associative: FILTER_AND over unary terms,
+ * FILTER_OR over && terms. */
+static int parse_filter_binary(Parser *p, const char *op, FilterType type,
+                               int (*parse_term)(Parser *p, FilterExpr **ret), FilterExpr **ret) {
         FilterExpr *f = NULL;
         int r;
 
-        r = parse_filter_unary(p, &f);
+        r = parse_term(p, &f);
         if (r < 0)
                 return r;
         for (;;) {
                 skip_ws(p);
-                if (strncmp(p->s + p->pos, "&&", 2) != 0)
+                if (strncmp(p->s + p->pos, op, 2) != 0)
                         break;
                 p->pos += 2;
-                FilterExpr *n = filter_new(FILTER_AND);
+                FilterExpr *n = filter_new(type);
                 n->a = f;
                 f = n;
-                r = parse_filter_unary(p, &n->b);
+                r = parse_term(p, &n->b);
                 if (r < 0) {
                         filter_free(f);
                         return r;
@@ -478,29 +467,12 @@ static int parse_filter_and(Parser *p, FilterExpr **ret) {
         return 0;
 }
 
-static int parse_filter_or(Parser *p, FilterExpr **ret) {
-        FilterExpr *f = NULL;
-        int r;
+static int parse_filter_and(Parser *p, FilterExpr **ret) {
+        return parse_filter_binary(p, "&&", FILTER_AND, parse_filter_unary, ret);
+}
 
-        r = parse_filter_and(p, &f);
-        if (r < 0)
-                return r;
-        for (;;) {
-                skip_ws(p);
-                if (strncmp(p->s + p->pos, "||", 2) != 0)
-                        break;
-                p->pos += 2;
-                FilterExpr *n = filter_new(FILTER_OR);
-                n->a = f;
-                f = n;
-                r = parse_filter_and(p, &n->b);
-                if (r < 0) {
-                        filter_free(f);
-                        return r;
-                }
-        }
-        *ret = f;
-        return 0;
+static int parse_filter_or(Parser *p, FilterExpr **ret) {
+        return parse_filter_binary(p, "||", FILTER_OR, parse_filter_and, ret);
 }
 
 /* After '[': wildcard, quoted names, indexes, slice or filter, up to ']'. */

@@ -42,6 +42,26 @@ char *asl_xasprintf(const char *fmt, ...) {
         return s;
 }
 
+int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) {
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+
+        if (*error)
+                return -EINVAL;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        *error = asl_xasprintf("%s (at position %zu)", m, pos);
+        return -EINVAL;
+}
+
+size_t asl_skip_ws(const char *s, size_t pos) {
+        while (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')
+                pos++;
+        return pos;
+}
+
 int asl_error_setv(AslError *e, const char *error, const char *fmt, va_list ap) {
         char *cause = NULL;
 

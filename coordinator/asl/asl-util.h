@@ -96,6 +96,14 @@ void asl_diag_clear(AslDiag *d);
 char *asl_pointer_join(const char *base, const char *token);
 char *asl_pointer_join_index(const char *base, size_t index);
 
+/* For the hand-written parsers (JSONPath, intrinsic functions). Keep the
+ * first error only: if *error is NULL, set it to a new string "<message> (at
+ * position <pos>)". Returns -EINVAL. */
+int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) _printf_(3, 4);
+/* The position of the first character at or after s + pos that is not a
+ * space, tab, CR or LF. */
+size_t asl_skip_ws(const char *s, size_t pos);
+
 /* xmalloc-style helpers: abort on OOM, like redis's zmalloc. */
 void *asl_xmalloc(size_t n);
 void *asl_xrealloc(void *p, size_t n);
