@@ -474,19 +474,31 @@ static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_
 static void map_fill(Ctx *c, const char *fid);
 static void map_maybe_complete(Ctx *c, const char *fid);
 
+/* The parent of frame fid: false for the top frame, else true with its id
+ * (new string), fid's index in it, the parent frame and its "children"
+ * (borrowed, may be NULL). */
+static bool frame_parent(Ctx *c, const char *fid, char **ret_pid, json_int_t *ret_idx, json_t **ret_parent,
+                         json_t **ret_children) {
+        json_t *frame = frame_get(c, fid);
+
+        if (!json_object_get(frame, "parent"))
+                return false;
+        *ret_pid = asl_xstrdup(jstr(frame, "parent"));
+        *ret_idx = jint(frame, "index");
+        *ret_parent = frame_get(c, *ret_pid);
+        *ret_children = json_object_get(*ret_parent, "children");
+        return true;
+}
+
 static void frame_done(Ctx *c, const char *fid, json_t *output) {
-        json_t *frame = frame_get(c, fid), *parent, *children;
+        json_t *parent, *children;
         _cleanup_free_ char *pid = NULL;
         json_int_t idx;
 
-        if (!json_object_get(frame, "parent")) {
+        if (!frame_parent(c, fid, &pid, &idx, &parent, &children)) {
                 finish(c, "SUCCEEDED", output, NULL, NULL);
                 return;
         }
-        pid = asl_xstrdup(jstr(frame, "parent"));
-        idx = jint(frame, "index");
-        parent = frame_get(c, pid);
-        children = json_object_get(parent, "children");
         json_object_del(json_object_get(children, "live"), fid);
         json_object_del(frames(c), fid);
         if (!children)
@@ -532,18 +544,14 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
 }
 
 static void frame_fail(Ctx *c, const char *fid, const char *error, const char *cause) {
-        json_t *frame = frame_get(c, fid), *parent, *children;
+        json_t *parent, *children;
         _cleanup_free_ char *pid = NULL;
         json_int_t idx;
 
-        if (!json_object_get(frame, "parent")) {
+        if (!frame_parent(c, fid, &pid, &idx, &parent, &children)) {
                 finish(c, "FAILED", NULL, error, cause);
                 return;
         }
-        pid = asl_xstrdup(jstr(frame, "parent"));
-        idx = jint(frame, "index");
-        parent = frame_get(c, pid);
-        children = json_object_get(parent, "children");
         frame_cancel(c, fid, /* map_aborted_events= */ false);
         json_object_del(json_object_get(children, "live"), fid);
         if (!children)
