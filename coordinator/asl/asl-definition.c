@@ -315,93 +315,93 @@ static void check_percentage(Validator *v, json_t *value, const char *pointer) {
                 asl_diag_add(v->d, pointer, "must be between 0 and 100");
 }
 
-static void check_retry(Validator *v, json_t *value, const char *pointer) {
+/* A field of a retrier or catcher other than ErrorEquals and Comment:
+ * false if the object has no such field. */
+typedef bool (*ListFieldCheckFn)(Validator *v, const char *key, json_t *f, const char *pointer);
+
+/*
+ * Retry and Catch: an array of objects, each a <what> ("retrier",
+ * "catcher") with the required fields, ErrorEquals, Comment and the fields
+ * check_field knows.
+ */
+static void check_object_list(Validator *v, json_t *value, const char *pointer, const char *what,
+                              const char *const *required, ListFieldCheckFn check_field) {
         size_t i, n;
-        json_t *r;
+        json_t *o;
 
         if (!json_is_array(value)) {
-                asl_diag_add(v->d, pointer, "must be an array of retriers");
+                asl_diag_add(v->d, pointer, "must be an array of %ss", what);
                 return;
         }
         n = json_array_size(value);
-        json_array_foreach(value, i, r) {
+        json_array_foreach(value, i, o) {
                 _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
                 const char *key;
                 json_t *f;
 
-                if (!json_is_object(r)) {
-                        asl_diag_add(v->d, p, "a retrier must be an object");
+                if (!json_is_object(o)) {
+                        asl_diag_add(v->d, p, "a %s must be an object", what);
                         continue;
                 }
-                if (!json_object_get(r, "ErrorEquals"))
-                        asl_diag_add(v->d, p, "a retrier needs ErrorEquals");
-                json_object_foreach(r, key, f) {
+                for (size_t k = 0; required[k]; k++)
+                        if (!json_object_get(o, required[k]))
+                                asl_diag_add(v->d, p, "a %s needs %s", what, required[k]);
+                json_object_foreach(o, key, f) {
                         _cleanup_free_ char *pf = asl_pointer_join(p, key);
 
                         if (streq(key, "ErrorEquals"))
-                                check_error_equals(v, f, pf, i, n, "retrier");
-                        else if (streq(key, "IntervalSeconds"))
-                                check_int(v, f, pf, 1, ASL_MAX_SECONDS);
-                        else if (streq(key, "MaxAttempts"))
-                                check_int(v, f, pf, 0, ASL_MAX_SECONDS);
-                        else if (streq(key, "BackoffRate")) {
-                                if (!json_is_number(f))
-                                        asl_diag_add(v->d, pf, "must be a number");
-                                else if (!(json_number_value(f) >= 1.0))
-                                        asl_diag_add(v->d, pf, "must be >= 1.0");
-                                else if (json_number_value(f) > (double) ASL_MAX_SECONDS)
-                                        asl_diag_add(v->d, pf, "must be <= %d", ASL_MAX_SECONDS);
-                        } else if (streq(key, "MaxDelaySeconds"))
-                                check_int(v, f, pf, 1, ASL_MAX_RETRY_DELAY_SECONDS);
-                        else if (streq(key, "JitterStrategy")) {
-                                if (!json_is_string(f) ||
-                                    (!streq(json_string_value(f), "FULL") && !streq(json_string_value(f), "NONE")))
-                                        asl_diag_add(v->d, pf, "must be \"FULL\" or \"NONE\"");
-                        } else if (streq(key, "Comment"))
+                                check_error_equals(v, f, pf, i, n, what);
+                        else if (streq(key, "Comment"))
                                 check_string(v, f, pf);
-                        else
-                                asl_diag_add(v->d, pf, "unknown field in a retrier");
+                        else if (!check_field(v, key, f, pf))
+                                asl_diag_add(v->d, pf, "unknown field in a %s", what);
                 }
         }
 }
 
+static bool check_retrier_field(Validator *v, const char *key, json_t *f, const char *pf) {
+        if (streq(key, "IntervalSeconds"))
+                check_int(v, f, pf, 1, ASL_MAX_SECONDS);
+        else if (streq(key, "MaxAttempts"))
+                check_int(v, f, pf, 0, ASL_MAX_SECONDS);
+        else if (streq(key, "BackoffRate")) {
+                if (!json_is_number(f))
+                        asl_diag_add(v->d, pf, "must be a number");
+                else if (!(json_number_value(f) >= 1.0))
+                        asl_diag_add(v->d, pf, "must be >= 1.0");
+                else if (json_number_value(f) > (double) ASL_MAX_SECONDS)
+                        asl_diag_add(v->d, pf, "must be <= %d", ASL_MAX_SECONDS);
+        } else if (streq(key, "MaxDelaySeconds"))
+                check_int(v, f, pf, 1, ASL_MAX_RETRY_DELAY_SECONDS);
+        else if (streq(key, "JitterStrategy")) {
+                if (!json_is_string(f) ||
+                    (!streq(json_string_value(f), "FULL") && !streq(json_string_value(f), "NONE")))
+                        asl_diag_add(v->d, pf, "must be \"FULL\" or \"NONE\"");
+        } else
+                return false;
+        return true;
+}
+
+static void check_retry(Validator *v, json_t *value, const char *pointer) {
+        static const char *const required[] = { "ErrorEquals", NULL };
+
+        check_object_list(v, value, pointer, "retrier", required, check_retrier_field);
+}
+
+static bool check_catcher_field(Validator *v, const char *key, json_t *f, const char *pf) {
+        if (streq(key, "Next"))
+                check_nonempty_string(v, f, pf); /* existence: check_transitions() */
+        else if (streq(key, "ResultPath"))
+                check_result_path(v, f, pf);
+        else
+                return false;
+        return true;
+}
+
 static void check_catch(Validator *v, json_t *value, const char *pointer) {
-        size_t i, n;
-        json_t *c;
+        static const char *const required[] = { "ErrorEquals", "Next", NULL };
 
-        if (!json_is_array(value)) {
-                asl_diag_add(v->d, pointer, "must be an array of catchers");
-                return;
-        }
-        n = json_array_size(value);
-        json_array_foreach(value, i, c) {
-                _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
-                const char *key;
-                json_t *f;
-
-                if (!json_is_object(c)) {
-                        asl_diag_add(v->d, p, "a catcher must be an object");
-                        continue;
-                }
-                if (!json_object_get(c, "ErrorEquals"))
-                        asl_diag_add(v->d, p, "a catcher needs ErrorEquals");
-                if (!json_object_get(c, "Next"))
-                        asl_diag_add(v->d, p, "a catcher needs Next");
-                json_object_foreach(c, key, f) {
-                        _cleanup_free_ char *pf = asl_pointer_join(p, key);
-
-                        if (streq(key, "ErrorEquals"))
-                                check_error_equals(v, f, pf, i, n, "catcher");
-                        else if (streq(key, "Next"))
-                                check_nonempty_string(v, f, pf); /* existence: check_transitions() */
-                        else if (streq(key, "ResultPath"))
-                                check_result_path(v, f, pf);
-                        else if (streq(key, "Comment"))
-                                check_string(v, f, pf);
-                        else
-                                asl_diag_add(v->d, pf, "unknown field in a catcher");
-                }
-        }
+        check_object_list(v, value, pointer, "catcher", required, check_catcher_field);
 }
 
 static void check_choices(Validator *v, json_t *value, const char *pointer) {
