@@ -1198,8 +1198,8 @@ static int check_config(const Config *c) {
         _cleanup_free_ char *topic = NULL;
 
         if (threads > WORKER_POOL_THREADS_MAX)
-                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.", threads,
-                                       WORKER_POOL_THREADS_MAX);
+                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.",
+                                       threads, WORKER_POOL_THREADS_MAX);
         if (proto_topic_name(config_get_string(c, "imgflow", "topic_prefix"), PROTO_TOPIC_TASKS,
                              isempty(pool) ? NULL : pool, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
