@@ -43,6 +43,14 @@ void cli_verb_help(const Verb *verb, FILE *f);
  */
 int cli_read_file(const char *path, size_t max_bytes, char **ret, size_t *ret_len);
 
+/* cli_read_file(), printing "imgflow: cannot read PATH: WHY" on stderr when
+ * it fails (WHY is too_big for -EFBIG). 0 or -errno. */
+int cli_read_file_or_warn(const char *path, size_t max_bytes, const char *too_big, char **ret, size_t *ret_len);
+
+/* A definition's diagnostics on f, one "<JSON pointer>: <message>" a line
+ * ("(root)" for the empty pointer). d borrowed. */
+void cli_print_diag(FILE *f, const AslDiag *d);
+
 /* Parse JSON text (any value). New reference or NULL with a message on stderr
  * naming `what`. */
 json_t *cli_parse_json(const char *text, size_t len, const char *what);

@@ -233,12 +233,9 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                                      "characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /");
 
         if (a.input_file) {
-                r = cli_read_file(a.input_file, CLI_INPUT_MAX, &text, &len);
-                if (r < 0) {
-                        fprintf(stderr, "imgflow: cannot read %s: %s\n", a.input_file,
-                                r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                r = cli_read_file_or_warn(a.input_file, CLI_INPUT_MAX, "larger than 1 MiB", &text, &len);
+                if (r < 0)
                         return CLI_EXIT_USAGE;
-                }
         } else {
                 text = asl_xstrdup(a.input ? a.input : "{}");
                 len = strlen(text);

@@ -43,14 +43,6 @@ static int64_t wall_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void print_diag(const AslDiag *d) {
-        for (size_t i = 0; i < d->n; i++)
-                fprintf(stderr, "%s: %s\n", d->entries[i].pointer[0] ? d->entries[i].pointer : "(root)",
-                        d->entries[i].message);
-        if (d->n == 0)
-                fprintf(stderr, "(root): invalid definition\n");
-}
-
 /* Read and validate a definition; errors printed. Returns an exit code or CLI_CONTINUE. */
 static int read_definition(const char *path, char **ret_text) {
         _cleanup_machine_ AslMachine *m = NULL;
@@ -61,15 +53,13 @@ static int read_definition(const char *path, char **ret_text) {
 
         if (strncmp(path, "file://", 7) == 0)
                 path += 7;
-        r = cli_read_file(path, CLI_DEFINITION_MAX, &text, &len);
-        if (r < 0) {
-                fprintf(stderr, "imgflow: cannot read %s: %s\n", path,
-                        r == -EFBIG ? "larger than the definition size limit (1 MiB)" : strerror(-r));
+        r = cli_read_file_or_warn(path, CLI_DEFINITION_MAX, "larger than the definition size limit (1 MiB)", &text,
+                                  &len);
+        if (r < 0)
                 return CLI_EXIT_USAGE;
-        }
         r = asl_machine_parse(text, len, &m, &d);
         if (r < 0) {
-                print_diag(&d);
+                cli_print_diag(stderr, &d);
                 asl_diag_clear(&d);
                 return CLI_EXIT_FAILED;
         }
@@ -141,7 +131,7 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         else
                 r = store_sm_create(cli_remote_redis(remote), a.name, text, now, &d, &version);
         if (r == -EINVAL) {
-                print_diag(&d);
+                cli_print_diag(stderr, &d);
                 asl_diag_clear(&d);
                 return CLI_EXIT_FAILED;
         }

@@ -361,18 +361,14 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_USAGE;
         }
 
-        r = cli_read_file(argv[optind], ASL_MAX_DEFINITION_BYTES, &text, &len);
-        if (r < 0) {
-                fprintf(stderr, "imgflow: cannot read %s: %s\n", argv[optind],
-                        r == -EFBIG ? "larger than the definition size limit" : strerror(-r));
+        r = cli_read_file_or_warn(argv[optind], ASL_MAX_DEFINITION_BYTES, "larger than the definition size limit",
+                                  &text, &len);
+        if (r < 0)
                 return CLI_EXIT_USAGE;
-        }
         r = asl_machine_parse(text, len, &run.machine, &d);
         if (r < 0) {
                 fprintf(stderr, "imgflow: invalid definition %s:\n", argv[optind]);
-                for (size_t i = 0; i < d.n; i++)
-                        fprintf(stderr, "%s: %s\n", d.entries[i].pointer[0] ? d.entries[i].pointer : "(root)",
-                                d.entries[i].message);
+                cli_print_diag(stderr, &d);
                 asl_diag_clear(&d);
                 return CLI_EXIT_USAGE;
         }

@@ -318,6 +318,22 @@ int cli_read_file(const char *path, size_t max_bytes, char **ret, size_t *ret_le
         return 0;
 }
 
+int cli_read_file_or_warn(const char *path, size_t max_bytes, const char *too_big, char **ret, size_t *ret_len) {
+        int r = cli_read_file(path, max_bytes, ret, ret_len);
+
+        if (r < 0)
+                fprintf(stderr, "imgflow: cannot read %s: %s\n", path, r == -EFBIG ? too_big : strerror(-r));
+        return r;
+}
+
+void cli_print_diag(FILE *f, const AslDiag *d) {
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(f, "%s: %s\n", d->entries[i].pointer[0] ? d->entries[i].pointer : "(root)",
+                        d->entries[i].message);
+        if (d->n == 0)
+                fprintf(f, "(root): invalid definition\n");
+}
+
 json_t *cli_parse_json(const char *text, size_t len, const char *what) {
         json_error_t e;
         json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &e);
