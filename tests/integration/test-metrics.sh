@@ -16,6 +16,7 @@
 #     imgflow_worker_images_processed_total, imgflow_worker_bytes_in/out_total,
 #     imgflow_kafka_consumer_lag{topic}
 #
+# A backlog of sleeping tasks shows as worker lag > 0, then 0 once drained.
 # The parser itself is checked first on broken expositions (it must refuse
 # them), so a lax parser cannot make this test pass.
 #
@@ -68,14 +69,14 @@ scrape() {
         i=0
         until $PROM "http://127.0.0.1:$port/metrics" "$@" >"$T/$name.check" 2>&1; do
                 i=$((i + 1))
-                if [ $i -ge 16 ]; then
+                if [ $i -ge 40 ]; then
                         curl -s "http://127.0.0.1:$port/metrics" >"$T/$name.prom" 2>/dev/null ||
                                 python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics').read().decode())" >"$T/$name.prom"
                         echo "--- $name /metrics"; cat "$T/$name.prom"
                         echo "--- problems"; cat "$T/$name.check"
                         fail "$name metrics"
                 fi
-                sleep 0.5
+                sleep 0.25
         done
         echo "ok   $name /metrics: $(cat "$T/$name.check")"
 }
@@ -109,6 +110,24 @@ scrape worker "$WPORT" \
         'imgflow_worker_bytes_in_total{operation="image.validate"}>0' \
         'imgflow_worker_bytes_out_total{operation="image.resize"}>0' \
         'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>=0'
+
+# ---- a backlog shows as lag: 30 sleeping tasks for 2 threads (the consumer
+# pauses above 4 queued) -> imgflow_kafka_consumer_lag{topic="imgflow.tasks"} > 0
+# while they wait, back to 0 when all ran.
+python3 - >"$T/sleep-tasks.txt" <<'PY'
+import json, time
+now = int(time.time() * 1000)
+for i in range(30):
+    m = {"v": 1, "type": "Task", "executionId": "lag:x%d" % i, "executionName": "x%d" % i,
+         "stateMachine": "lag", "state": "Sleep", "taskId": "t%d" % i, "attempt": 0,
+         "resource": "imgflow:test.sleep", "operation": "test.sleep", "input": {"ms": 400},
+         "deadlineMs": 0, "heartbeatSeconds": 0, "dispatchedAtMs": now}
+    print("lag:x%d|%s" % (i, json.dumps(m)))
+PY
+kcat -P -b "$BOOT" -t imgflow.tasks -K '|' <"$T/sleep-tasks.txt" 2>"$T/kcat.err" || fail "kcat: $(cat "$T/kcat.err")"
+scrape worker-backlog "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>0'
+scrape worker-drained "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}==0' \
+        'imgflow_worker_tasks_total{operation="test.sleep",result="succeeded"}>=30'
 
 stop_pid "$WORKER_PID" 20; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC"
