@@ -181,7 +181,7 @@ struct Manager {
         bool n_running_capped;          /* the count stopped at RUNNING_SCAN_MAX */
         bool counting;                  /* a count is in flight */
         RedisScript running_script;
-        GHashTable *dispatched;         /* "execId|taskId" -> Dispatched (metrics only) */
+        GHashTable *dispatched;         /* "execId|taskId" -> Dispatched: logs, latency */
         Metrics *metrics;
         Metric *metric[_COUNTER_MAX];   /* borrowed from metrics */
         Metric *g_in_flight, *g_active;
