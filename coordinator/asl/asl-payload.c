@@ -29,22 +29,35 @@ int payload_check_limits(json_t *v, const AslEnv *env, const char *what, AslErro
         return 0;
 }
 
+/*
+ * A path field (InputPath, OutputPath, ItemsPath, ResultPath): absent, null or
+ * a string. Returns 1 with *ret_path (borrowed) for a string; 0 with *ret =
+ * json_incref(if_absent) or json_incref(if_null) (NULL stays NULL) for an
+ * absent or null field; or -EINVAL with err set.
+ */
+static int path_field(json_t *path, const char *field, json_t *if_absent, json_t *if_null, const char **ret_path,
+                      json_t **ret, AslError *err) {
+        if (!path || json_is_null(path)) {
+                *ret = json_incref(path ? if_null : if_absent);
+                return 0;
+        }
+        *ret_path = json_string_value(path);
+        if (!*ret_path)
+                return asl_error_set(err, "States.Runtime", "%s is not a string", field);
+        return 1;
+}
+
 int payload_select(json_t *value, json_t *path, const char *field, json_t **ret, AslError *err) {
-        const char *p;
+        const char *p = NULL;
         json_t *v = NULL;
         int r;
 
-        if (!path) {
-                *ret = value ? json_incref(value) : json_object();
-                return 0;
+        r = path_field(path, field, value, /* if_null= */ NULL, &p, ret, err);
+        if (r <= 0) {
+                if (r == 0 && !*ret)
+                        *ret = json_object(); /* no value, or a null path: {} */
+                return r;
         }
-        if (json_is_null(path)) {
-                *ret = json_object();
-                return 0;
-        }
-        p = json_string_value(path);
-        if (!p)
-                return asl_error_set(err, "States.Runtime", "%s is not a string", field);
 
         r = jsonpath_eval(value, p, &v);
         if (r == -ENOENT)
@@ -159,20 +172,12 @@ int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv 
 
 int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t **ret, AslError *err) {
         json_t *root;
-        const char *p;
+        const char *p = NULL;
         int r;
 
-        if (!path) {
-                *ret = json_incref(result);
-                return 0;
-        }
-        if (json_is_null(path)) {
-                *ret = json_incref(raw_input);
-                return 0;
-        }
-        p = json_string_value(path);
-        if (!p)
-                return asl_error_set(err, "States.Runtime", "ResultPath is not a string");
+        r = path_field(path, "ResultPath", result, raw_input, &p, ret, err);
+        if (r <= 0)
+                return r;
         if (streq(p, "$")) {
                 *ret = json_incref(result);
                 return 0;
