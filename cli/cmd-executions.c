@@ -133,6 +133,13 @@ static int exec_open(const Verb *verb, int argc, char *argv[], const CliOption *
         return CLI_CONTINUE;
 }
 
+/* A failed store read of execution arn (as given) in operation: the exit code. */
+static int exec_store_error(const char *operation, int r, const char *arn, CliRemote *remote) {
+        if (r == -ENOENT)
+                return cli_aws_error(operation, "ExecutionDoesNotExist", arn);
+        return cli_store_error(operation, r, remote);
+}
+
 static int64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -152,10 +159,8 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
                 int r;
 
                 r = store_exec_describe(cli_remote_redis(remote), exec_id, &d);
-                if (r == -ENOENT)
-                        return cli_aws_error("DescribeExecution", "ExecutionDoesNotExist", exec_id);
                 if (r < 0)
-                        return cli_store_error("DescribeExecution", r, remote);
+                        return exec_store_error("DescribeExecution", r, exec_id, remote);
 
                 progress = json_object_get(d, "mapProgress");
                 if (progress) {
@@ -299,10 +304,8 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
         if (r != CLI_CONTINUE)
                 return r;
         r = store_exec_describe(cli_remote_redis(remote), id, &d);
-        if (r == -ENOENT)
-                return cli_aws_error("DescribeExecution", "ExecutionDoesNotExist", a.execution);
         if (r < 0)
-                return cli_store_error("DescribeExecution", r, remote);
+                return exec_store_error("DescribeExecution", r, a.execution, remote);
         out = describe_output(d);
         cli_print_json(out);
         return CLI_EXIT_OK;
@@ -328,10 +331,8 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
                 return r;
         r = store_exec_history(cli_remote_redis(remote), id, /* offset= */ 0, a.max_results, a.reverse,
                                &events);
-        if (r == -ENOENT)
-                return cli_aws_error("GetExecutionHistory", "ExecutionDoesNotExist", a.execution);
         if (r < 0)
-                return cli_store_error("GetExecutionHistory", r, remote);
+                return exec_store_error("GetExecutionHistory", r, a.execution, remote);
         out = json_pack("{s:O}", "events", events);
         cli_print_json(out);
         return CLI_EXIT_OK;
