@@ -138,6 +138,11 @@ def run_messages(args, tmp):
             add(topic, json.dumps({"v": 1, "type": "StartExecution", "stateMachine": "echo", "name": "big",
                                    "input": {"blob": "x" * 300000}}))     # over 256 KiB
             add(topic, json.dumps({"v": 1, "type": "StartExecution", "stateMachine": "e" * 5000}))
+        # Execution names that would break the keys ({ } are Redis hash tags).
+        bad_names = ["bad{name}", "x}y", "a b", "n" * 81, "a/b", "tab\there", "q?", "c:d", "#1"]
+        for name in bad_names:
+            add("imgflow.jobs", json.dumps({"v": 1, "type": "StartExecution", "stateMachine": "echo",
+                                            "name": name, "input": {}, "requestId": "name-%d" % len(cases)}))
         # A Task on the events topic, events on the tasks topic: not for that consumer.
         add("imgflow.events", json.dumps(dict({"v": 1, "type": "Task"}, **base["Task"])))
         add("imgflow.tasks", json.dumps(dict({"v": 1, "type": "TaskSucceeded"}, **base["TaskSucceeded"])))
@@ -182,6 +187,14 @@ def run_messages(args, tmp):
             print("     reason: " + r[:160])
         big = [m for k, ms in got.items() for m in ms if m.get("truncated")]
         check(bool(big), "the over-limit payload's dead letter is truncated")
+        answered = [k for k, _, p in cases if b'"requestId": "name-' in p and
+                    st.redis.call("GET", "imgflow:response:{name-%s}" % k[1:])]
+        if len(answered) < len(bad_names):
+            print("     note: %d of %d StartExecutions with an invalid name and a requestId got no response "
+                  "(only a dead letter), so their producer waits in vain" %
+                  (len(bad_names) - len(answered), len(bad_names)))
+        names = [n for n in bad_names if st.redis.call("EXISTS", "imgflow:{echo:%s}:exec" % n)]
+        check(not names, "no execution created for an invalid name (%s)" % names)
         daemons_alive(st)
         eid, s, err, _ = run_execution(st, "echo", "after", {"still": "working"})
         check(s == "SUCCEEDED", "an execution after the hostile messages: %s %s" % (s, err or ""))
