@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "asl-definition.h"
 #include "asl-util.h"
 
 #define CLI_EXIT_OK 0
@@ -50,6 +51,9 @@ int cli_read_file_or_warn(const char *path, size_t max_bytes, const char *too_bi
 /* A definition's diagnostics on f, one "<JSON pointer>: <message>" a line
  * ("(root)" for the empty pointer). d borrowed. */
 void cli_print_diag(FILE *f, const AslDiag *d);
+/* asl_machine_parse() with the diagnostics printed on diag: 0 and *ret (new
+ * object), or -errno. */
+int cli_machine_parse(const char *text, size_t len, FILE *diag, AslMachine **ret);
 
 /* Parse JSON text (any value). New reference or NULL with a message on stderr
  * naming `what`. */

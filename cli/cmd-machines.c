@@ -47,7 +47,6 @@ static int64_t wall_ms(void) {
 static int read_definition(const char *path, char **ret_text) {
         _cleanup_machine_ AslMachine *m = NULL;
         _cleanup_free_ char *text = NULL;
-        AslDiag d = {};
         size_t len;
         int r;
 
@@ -57,13 +56,9 @@ static int read_definition(const char *path, char **ret_text) {
                                   &len);
         if (r < 0)
                 return CLI_EXIT_USAGE;
-        r = asl_machine_parse(text, len, &m, &d);
-        if (r < 0) {
-                cli_print_diag(stderr, &d);
-                asl_diag_clear(&d);
+        r = cli_machine_parse(text, len, stderr, &m);
+        if (r < 0)
                 return CLI_EXIT_FAILED;
-        }
-        asl_diag_clear(&d);
         *ret_text = TAKE_PTR(text);
         return CLI_CONTINUE;
 }

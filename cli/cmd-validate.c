@@ -20,7 +20,6 @@ int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
         };
         _cleanup_machine_ AslMachine *m = NULL;
         _cleanup_free_ char *text = NULL;
-        AslDiag d = {};
         size_t len;
         int c, r;
 
@@ -44,13 +43,9 @@ int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
         if (r < 0)
                 return CLI_EXIT_USAGE;
 
-        r = asl_machine_parse(text, len, &m, &d);
-        if (r < 0) {
-                cli_print_diag(stdout, &d);
-                asl_diag_clear(&d);
+        r = cli_machine_parse(text, len, stdout, &m);
+        if (r < 0)
                 return CLI_EXIT_FAILED;
-        }
-        asl_diag_clear(&d);
         printf("OK\n");
         return CLI_EXIT_OK;
 }

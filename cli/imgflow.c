@@ -334,6 +334,17 @@ void cli_print_diag(FILE *f, const AslDiag *d) {
                 fprintf(f, "(root): invalid definition\n");
 }
 
+int cli_machine_parse(const char *text, size_t len, FILE *diag, AslMachine **ret) {
+        AslDiag d = {};
+        int r;
+
+        r = asl_machine_parse(text, len, ret, &d);
+        if (r < 0)
+                cli_print_diag(diag, &d);
+        asl_diag_clear(&d);
+        return r;
+}
+
 json_t *cli_parse_json(const char *text, size_t len, const char *what) {
         json_error_t e;
         json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &e);
