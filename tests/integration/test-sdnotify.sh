@@ -40,7 +40,7 @@ wait_for 15 grep -Eq '^STATUS=[0-9,?]+ executions running, 3 tasks done' "$T/coo
 wait_for 10 grep -Eq '^STATUS=0 tasks running, 0 queued, 3 done, 0 failed' "$T/worker.notify" ||
         fail "no worker STATUS= with '3 done'"
 grep -Eq '^STATUS=0 executions running' "$T/coordinator.notify" ||
-        wait_for 10 grep -Eq '^STATUS=0 executions running' "$T/coordinator.notify" ||
+        wait_for 20 grep -Eq '^STATUS=0 executions running' "$T/coordinator.notify" ||
         fail "the coordinator never said '0 executions running' after e1 finished"
 echo "ok   STATUS= with live counts"
 
@@ -117,7 +117,7 @@ sleep 4
 kill -0 "$COORD_PID" 2>/dev/null || fail "coordinator exited without Redis"
 grep -q '^READY=1' "$T/coordinator.notify" && fail "READY=1 although Redis is down"
 grep -q '^STATUS=Waiting for Kafka and Redis' "$T/coordinator.notify" ||
-        wait_for 5 grep -q '^STATUS=Waiting for Kafka and Redis' "$T/coordinator.notify" ||
+        wait_for 10 grep -q '^STATUS=Waiting for Kafka and Redis' "$T/coordinator.notify" ||
         fail "no 'Waiting for Kafka and Redis' STATUS= while Redis is down"
 start_redis
 wait_for 20 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 once Redis came up"
