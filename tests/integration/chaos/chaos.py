@@ -36,6 +36,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -260,6 +261,19 @@ def run_chaos(args, tmp):
                             ("no notification", unnotified[:20]), ("dead daemon", alive)):
             for it in items[:20]:
                 print("  %s: %s" % (what, it))
+        for eid, _ in lost[:8]:    # where the lost ones stopped
+            hist = st.redis.history(eid)
+            print("  %s: history ends %s; outbox %s; pending %s" % (
+                eid, [(e["type"], e.get("timestamp", "")[11:23]) for e in hist[-3:]],
+                st.redis.call("HKEYS", "imgflow:{%s}:outbox" % eid),
+                st.redis.call("ZSCORE", "imgflow:outbox-pending", eid)))
+        if lost and shutil.which("gdb") and os.environ.get("CHAOS_GDB"):
+            for p in st.coordinators:   # where a wedged coordinator waits
+                if p.alive():
+                    r = subprocess.run(["gdb", "-batch", "-p", str(p.pid), "-ex", "thread apply all bt 12"],
+                                       capture_output=True, text=True, timeout=120)
+                    print("--- %s (pid %d) stacks\n%s" % (p.name, p.pid, "\n".join(
+                        l for l in r.stdout.splitlines() if l.startswith(("#", "Thread")))))
         ok = not (lost or duplicated or failed or bad_files or stray or unnotified or alive or
                   (strict_temp and temps))
         print("executions=%d kills=%d restarts=%d lost=%d duplicated=%d failed=%d bad_files=%d stray_files=%d "
