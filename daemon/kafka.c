@@ -14,6 +14,21 @@
  * Commits are batched: kafka_consumer_done() records the committable offset
  * of the partition in `pending` and arms a defer source that sends one async
  * commit for everything finished in that loop iteration.
+ *
+ * Resume: librdkafka 2.0.2 handles rd_kafka_resume_partitions() on its main
+ * thread without waking the broker threads; a broker thread whose
+ * partitions were all paused sleeps until its next wakeup (up to 1 s, or the
+ * next metadata refresh), so the first fetch after a resume came that late.
+ * A seek does wake them. The consumer therefore remembers, per partition,
+ * the offset after the last message it handed out (`positions`) and, right
+ * after resuming, seeks each resumed partition to it: the fetch restarts at
+ * once from exactly the next message. The order matters: a seek served
+ * before the resume wakes the broker thread while the partition is still
+ * paused, and it goes back to sleep. librdkafka's main thread serves the two
+ * back to back; a fetch in between could only hand out the same messages
+ * again (at least once, as always). rd_kafka_position() cannot replace
+ * `positions`: a seek resets it until the next message arrives. Partitions
+ * with no message since their assignment are resumed without a seek.
  */
 
 #include <fcntl.h>
@@ -53,6 +68,7 @@ struct KafkaConsumer {
         void *userdata;
         OffsetTracker *offsets;
         rd_kafka_topic_partition_list_t *pending; /* commits not yet sent */
+        rd_kafka_topic_partition_list_t *positions; /* next offset to hand out, per partition */
         sd_event_source *commit_defer;
         bool paused_all;
         bool closing;
@@ -455,13 +471,32 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (k->on_rebalance && !k->closing)
                 k->on_rebalance(k, lost ? KAFKA_REBALANCE_LOST : KAFKA_REBALANCE_REVOKED, parts,
                                 k->userdata);
-        for (int i = 0; parts && i < parts->cnt; i++)
+        for (int i = 0; parts && i < parts->cnt; i++) {
                 offsets_forget(k->offsets, parts->elems[i].topic, parts->elems[i].partition);
+                if (k->positions)
+                        (void) rd_kafka_topic_partition_list_del(k->positions, parts->elems[i].topic,
+                                                                 parts->elems[i].partition);
+        }
 
         if (coop)
                 log_rk_error(rd_kafka_incremental_unassign(rk, parts), "incremental unassign");
         else
                 (void) rd_kafka_assign(rk, NULL);
+}
+
+/* The message at `offset` is handed out: the fetch resumes after it. */
+static void consumer_note_position(KafkaConsumer *k, const char *topic, int32_t partition, int64_t offset) {
+        rd_kafka_topic_partition_t *tp;
+
+        if (!k->positions) {
+                k->positions = rd_kafka_topic_partition_list_new(8);
+                if (!k->positions)
+                        return;
+        }
+        tp = rd_kafka_topic_partition_list_find(k->positions, topic, partition);
+        if (!tp)
+                tp = rd_kafka_topic_partition_list_add(k->positions, topic, partition);
+        tp->offset = offset + 1;
 }
 
 static void consumer_handle_message(KafkaConsumer *k, rd_kafka_message_t *rkm) {
@@ -493,6 +528,7 @@ static void consumer_handle_message(KafkaConsumer *k, rd_kafka_message_t *rkm) {
                 .len = rkm->len,
                 .timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype),
         };
+        consumer_note_position(k, topic, rkm->partition, rkm->offset);
         r = offsets_begin(k->offsets, topic, rkm->partition, rkm->offset);
         if (r < 0 && r != -EEXIST)
                 log_warning_errno(r, "Offset tracking of %s[%d]@%lld failed: %m", topic,
@@ -608,6 +644,8 @@ KafkaConsumer *kafka_consumer_free(KafkaConsumer *k) {
                 rd_kafka_queue_destroy(k->queue);
         if (k->pending)
                 rd_kafka_topic_partition_list_destroy(k->pending);
+        if (k->positions)
+                rd_kafka_topic_partition_list_destroy(k->positions);
         if (k->rk)
                 rd_kafka_destroy(k->rk);
         offsets_free(k->offsets);
@@ -648,6 +686,36 @@ int kafka_consumer_done(KafkaConsumer *k, const char *topic, int32_t partition, 
         return kafka_consumer_commit(k, topic, partition, commit);
 }
 
+/* After a resume: seek the partitions to the offset after the last message
+ * handed out (see the top of the file). Partitions with none since their
+ * assignment are left alone (their resume starts from the committed offset,
+ * and librdkafka looks that up itself). Asynchronous (timeout 0): never
+ * blocks; a failed seek only means the old, slow resume. */
+static void consumer_seek_positions(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *list) {
+        _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *seek = NULL;
+        rd_kafka_error_t *error;
+
+        if (!k->positions || k->positions->cnt == 0)
+                return;
+        seek = rd_kafka_topic_partition_list_new(list->cnt);
+        if (!seek)
+                return;
+        for (int i = 0; i < list->cnt; i++) {
+                rd_kafka_topic_partition_t *tp =
+                        rd_kafka_topic_partition_list_find(k->positions, list->elems[i].topic,
+                                                           list->elems[i].partition);
+                if (tp && tp->offset >= 0)
+                        rd_kafka_topic_partition_list_add(seek, tp->topic, tp->partition)->offset = tp->offset;
+        }
+        if (seek->cnt == 0)
+                return;
+        error = rd_kafka_seek_partitions(k->rk, seek, /* timeout_ms= */ 0);
+        if (error) {
+                log_debug("Kafka seek before resume failed: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
 static int pause_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions,
                         bool pause) {
         _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *list = NULL;
@@ -668,6 +736,8 @@ static int pause_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t 
         if (list->cnt == 0)
                 return 0;
         err = pause ? rd_kafka_pause_partitions(k->rk, list) : rd_kafka_resume_partitions(k->rk, list);
+        if (!pause && !err)
+                consumer_seek_positions(k, list);
         return kafka_errno(err);
 }
 
@@ -718,6 +788,14 @@ int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata) {
 
                         if (!streq(list->elems[j].topic, topic))
                                 continue;
+                        if (pos < 0 && k->positions) {
+                                /* Unknown right after a seek (resume): ours. */
+                                rd_kafka_topic_partition_t *tp =
+                                        rd_kafka_topic_partition_list_find(k->positions, topic,
+                                                                           list->elems[j].partition);
+                                if (tp)
+                                        pos = tp->offset;
+                        }
                         if (rd_kafka_get_watermark_offsets(k->rk, topic, list->elems[j].partition, &lo,
                                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
                                 continue;

@@ -178,7 +178,10 @@ int kafka_consumer_commit(KafkaConsumer *k, const char *topic, int32_t partition
                           int64_t next_offset);
 
 /* Backpressure: stop/restart fetching. partitions NULL = all currently
- * assigned. Returns 0 or -errno. */
+ * assigned. Resume also seeks each partition to the offset after the last
+ * message handed out, which makes librdkafka 2.0.2 fetch again at once
+ * (without it the first fetch waits for the broker thread's next wakeup, up
+ * to a second). Returns 0 or -errno. */
 int kafka_consumer_pause(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions);
 int kafka_consumer_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t *partitions);
 bool kafka_consumer_is_paused(const KafkaConsumer *k); /* all paused by pause(NULL) */

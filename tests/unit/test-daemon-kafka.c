@@ -6,6 +6,7 @@
  * the pass-through of [kafka] properties (a bad one is named).
  */
 
+#include <inttypes.h>
 #include <time.h>
 
 #include "kafka.h"
@@ -205,6 +206,76 @@ TEST(produce_consume_commit_pause) {
         /* free closes the consumer (leaves the group) without calling back */
         k = kafka_consumer_free(k);
         ASSERT_INT_EQ(s.revoked, 0);
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
+/* A resumed consumer fetches again at once, from exactly the next message:
+ * librdkafka 2.0.2 alone waits for the broker thread's next wakeup (up to
+ * 1 s, or the next metadata refresh, which is far away here). */
+TEST(resume_fetches_at_once) {
+        rd_kafka_t *mock_rk;
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rd_kafka_mock_cluster_t *mc;
+        char errstr[256];
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        KafkaConsumer *k = NULL;
+        State s = {};
+
+        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_NOT_NULL(mc);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
+
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "topic.metadata.refresh.interval.ms", "300000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "fetch.wait.max.ms", "10", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, N_MSG);
+        char *topics[] = { TOPIC, NULL };
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
+        ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
+        int64_t last[2] = { -1, -1 };
+        for (int i = 0; i < N_MSG; i++)
+                if (s.msgs[i].offset > last[s.msgs[i].partition])
+                        last[s.msgs[i].partition] = s.msgs[i].offset;
+        ASSERT_TRUE(last[0] >= 0 && last[1] >= 0);
+
+        for (int round = 0; round < 3; round++) {
+                int before = s.received;
+
+                ASSERT_INT_EQ(kafka_consumer_pause(k, NULL), 0);
+                run_for(e, 200);
+                produce_n(e, p, &s, N_MSG + 10 * round, 10);
+                run_for(e, 300);
+                ASSERT_INT_EQ(s.received, before);
+
+                uint64_t t0 = now_ms();
+                ASSERT_INT_EQ(kafka_consumer_resume(k, NULL), 0);
+                ASSERT_TRUE(run_until(e, &s.received, before + 10, 10000));
+                uint64_t waited = now_ms() - t0;
+                log_info("round %d: the 10 messages arrived %" PRIu64 " ms after the resume", round, waited);
+                ASSERT_TRUE(waited < 300);
+
+                /* Nothing skipped, nothing twice. */
+                run_for(e, 200);
+                ASSERT_INT_EQ(s.received, before + 10);
+                for (int i = before; i < before + 10; i++) {
+                        ASSERT_INT_EQ(s.msgs[i].offset, last[s.msgs[i].partition] + 1);
+                        last[s.msgs[i].partition] = s.msgs[i].offset;
+                }
+        }
+
+        k = kafka_consumer_free(k);
         p = kafka_producer_free(p);
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(mock_rk);
