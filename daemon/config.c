@@ -66,7 +66,7 @@ const ConfigKey config_keys[] = {
         K("worker", "memory_budget", CONFIG_SIZE, "0",
           "Memory budget of libvips's operation cache; 0: libvips default."),
         K("worker", "max_in_flight", CONFIG_INT, "0",
-          "Most tasks received and not finished before the consumer pauses; 0: 2 x threads."),
+          "Most tasks received and not finished before the consumer pauses; 0: 4 x threads, at least 8."),
         K("worker", "heartbeat_interval", CONFIG_DURATION, "10s",
           "Interval of TaskHeartbeat events for running tasks that asked for heartbeats."),
         K("worker", "shutdown_timeout", CONFIG_DURATION, "30s",

@@ -18,7 +18,7 @@
 #   STACK_COORDINATORS    coordinator processes (default 1)
 #   STACK_WORKER_THREADS  image threads per worker (default 0 = CPUs)
 #   STACK_WORKER_MAX_IN_FLIGHT  tasks a worker holds before pausing (default 64;
-#                         0 = the worker's own default, 2 x threads)
+#                         0 = the worker's own default, 4 x threads, at least 8)
 #   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
 #   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)

@@ -24,8 +24,9 @@
  * and a slow image holds back the commit of its partition but not the
  * processing of the tasks behind it.
  *
- * Backpressure: when more than max_in_flight (default 2 x threads) tasks
- * wait in the pool's queue, the consumer pauses; below `threads` it resumes.
+ * Backpressure: when more than max_in_flight (default 4 x threads, at least
+ * 8) tasks wait in the pool's queue, the consumer pauses; below half of that
+ * it resumes, so the threads still have work while the fetch restarts.
  * Rebalance: queued tasks of revoked partitions are dropped (the next owner
  * reads them again from the committed offset); running ones finish and
  * report (their commit is refused: the partition is gone).
@@ -1076,8 +1077,8 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
                                        threads, WORKER_POOL_THREADS_MAX);
         m->threads = (unsigned) threads;
         int64_t max_in_flight = config_get_int(c, "worker", "max_in_flight");
-        m->pause_above = max_in_flight > 0 ? (size_t) max_in_flight : 2 * (size_t) m->threads;
-        m->resume_below = MAX_(MIN_((size_t) m->threads, m->pause_above), (size_t) 1);
+        m->pause_above = max_in_flight > 0 ? (size_t) max_in_flight : MAX_(4 * (size_t) m->threads, (size_t) 8);
+        m->resume_below = MAX_(m->pause_above / 2, (size_t) 1);
         m->heartbeat_interval_ms = MAX_(config_get_duration_ms(c, "worker", "heartbeat_interval"),
                                         (uint64_t) WORKER_HEARTBEAT_MIN_MS);
         m->shutdown_timeout_ms = MAX_(config_get_duration_ms(c, "worker", "shutdown_timeout"), (uint64_t) 1);
