@@ -27,7 +27,8 @@
 # Environment: CHAOS_EXECUTIONS (default 100), CHAOS_SECONDS (how long faults
 # are injected, default 45), CHAOS_APPENDFSYNC (always|everysec, default
 # always), CHAOS_SEED (random seed, default: time), CHAOS_REDIS_SIGNAL (KILL or
-# TERM, default KILL), CHAOS_FAULTS (which faults, default
+# TERM, default KILL), CHAOS_STALL_SECONDS (an execution counts as lost when
+# nothing finished for this long, default 60), CHAOS_FAULTS (which faults, default
 # "coordinator,worker,broker,redis"), CHAOS_KEEP=1 (keep the temporary directory).
 
 import argparse
@@ -184,7 +185,21 @@ def run_chaos(args, tmp):
                     log("warning: a kcat producer exited with %s" % p.returncode)
             except Exception:
                 p.kill()
-        pending = st.wait_terminal(ids, timeout=env_int("CHAOS_SETTLE_SECONDS", 150))
+        # Wait while executions keep finishing: "lost" means no progress for
+        # CHAOS_STALL_SECONDS (60), not merely slow (at most CHAOS_SETTLE_SECONDS, 600).
+        settle_start = time.monotonic()
+        settle_end = settle_start + env_int("CHAOS_SETTLE_SECONDS", 600)
+        stall = env_int("CHAOS_STALL_SECONDS", 60)
+        pending, last_progress = list(ids), time.monotonic()
+        while pending and time.monotonic() < settle_end:
+            left = st.wait_terminal(pending, timeout=5)
+            if len(left) < len(pending):
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall:
+                break
+            pending = left
+        log("settled after %.0f s with %d executions not terminal" % (time.monotonic() - settle_start,
+                                                                       len(pending)))
 
         # ---- checks
         lost, duplicated, failed = [], [], []
