@@ -23,7 +23,9 @@
  * KEYS: 1 exec, 2 history, 3 outbox, 4 tokens, 5 exec timers set,
  *       6 imgflow:executions, 7 imgflow:timers, 8 imgflow:timers:claimed,
  *       9 imgflow:outbox-pending
- * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document.
+ * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document,
+ *       then ops.historyN history events, then one value per id of
+ *       ops.outbox (in that order).
  * Returns {"ok", newVersion} | {"conflict", version} | {"missing", 0} |
  *         {"exists", 1 if same input and RUNNING else 0, startDate}.
  */
@@ -52,10 +54,10 @@ static const char exec_commit_lua[] =
         "local nv = expected + 1\n"
         "redis.call('HSET', exec, 'doc', ARGV[3], 'version', nv, 'status', ops.status)\n"
         "for _, f in ipairs(ops.fields or {}) do redis.call('HSET', exec, f[1], f[2]) end\n"
-        "local h = ops.history or {}\n"
-        "if #h > 0 then\n"
-        "  for i = 1, #h, 1000 do\n"
-        "    redis.call('RPUSH', hist, unpack(h, i, math.min(i + 999, #h)))\n"
+        "local nh = tonumber(ops.historyN) or 0\n"
+        "if nh > 0 then\n"
+        "  for i = 1, nh, 1000 do\n"
+        "    redis.call('RPUSH', hist, unpack(ARGV, 3 + i, 3 + math.min(i + 999, nh)))\n"
         "  end\n"
         "  redis.call('LTRIM', hist, -tonumber(ops.historyCap), -1)\n"
         "end\n"
@@ -82,7 +84,7 @@ static const char exec_commit_lua[] =
         "  redis.call('ZREM', claimed, m)\n"
         "  redis.call('SREM', xtimers, t)\n"
         "end\n"
-        "for _, o in ipairs(ops.outbox or {}) do redis.call('HSET', outbox, o[1], o[2]) end\n"
+        "for k, o in ipairs(ops.outbox or {}) do redis.call('HSET', outbox, o, ARGV[3 + nh + k]) end\n"
         "for _, o in ipairs(ops.outboxDel or {}) do redis.call('HDEL', outbox, o) end\n"
         "if redis.call('HLEN', outbox) > 0 then\n"
         "  if #(ops.outbox or {}) > 0 then redis.call('ZADD', pending, ops.now, id) end\n"

@@ -499,6 +499,55 @@ TEST(retention_and_tokens) {
         ASSERT_INT_EQ(store_exec_describe(c, "sm:ret", &j), -ENOENT);
 }
 
+/* History events and outbox values are script arguments of their own
+ * (ARGV[4...]): more events than one RPUSH chunk (1000) and outbox items in
+ * the same commit all land where they belong, in order, byte for byte. */
+TEST(history_and_outbox_arguments) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *h = NULL;
+        redisReply *r;
+
+        k = new_create("sm", "args", "{}", 2000000000000); /* far from the outbox test's sweeps */
+        k->history_cap = 5000;
+        for (int i = 1; i <= 2500; i++) {
+                json_t *ev = json_pack("{s:i, s:s, s:s}", "id", i, "type", "PassStateEntered", "q", "\"x\"");
+                store_commit_add_history(k, ev);
+                json_decref(ev);
+        }
+        store_commit_add_outbox(k, "task:a", "imgflow.tasks", "{\"input\":{\"key\":\"a \\\"b\\\"\"}}");
+        store_commit_add_outbox(k, "task:b", "imgflow.tasks.gpu", "");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:{sm:args}:history"), 2500);
+        r = redisCommand(c, "LRANGE %s 0 -1", "imgflow:{sm:args}:history");
+        ASSERT_NOT_NULL(r);
+        ASSERT_INT_EQ(r->type, REDIS_REPLY_ARRAY);
+        ASSERT_INT_EQ(r->elements, 2500);
+        for (size_t i = 0; i < r->elements; i++) {
+                h = json_loads(r->element[i]->str, 0, NULL);
+                ASSERT_NOT_NULL(h);
+                ASSERT_INT_EQ(json_integer_value(json_object_get(h, "id")), (long long) i + 1);
+                ASSERT_STR_EQ(json_string_value(json_object_get(h, "q")), "\"x\"");
+                json_decref(h);
+        }
+        freeReplyObject(r);
+
+        r = redisCommand(c, "HGET %s %s", "imgflow:{sm:args}:outbox", "task:a");
+        ASSERT_NOT_NULL(r);
+        ASSERT_INT_EQ(r->type, REDIS_REPLY_STRING);
+        ASSERT_STR_EQ(r->str, "imgflow.tasks\n{\"input\":{\"key\":\"a \\\"b\\\"\"}}");
+        freeReplyObject(r);
+        r = redisCommand(c, "HGET %s %s", "imgflow:{sm:args}:outbox", "task:b");
+        ASSERT_NOT_NULL(r);
+        ASSERT_INT_EQ(r->type, REDIS_REPLY_STRING);
+        ASSERT_STR_EQ(r->str, "imgflow.tasks.gpu\n");
+        freeReplyObject(r);
+}
+
 TEST(outbox) {
         redisContext *c = redis();
         StoreCommitResult res;
