@@ -186,9 +186,9 @@ def run_chaos(args, tmp):
             except Exception:
                 p.kill()
         # Wait while executions keep finishing: "lost" means no progress for
-        # CHAOS_STALL_SECONDS (60), not merely slow (at most CHAOS_SETTLE_SECONDS, 600).
+        # CHAOS_STALL_SECONDS (60), not merely slow (at most CHAOS_SETTLE_SECONDS, 200).
         settle_start = time.monotonic()
-        settle_end = settle_start + env_int("CHAOS_SETTLE_SECONDS", 600)
+        settle_end = settle_start + env_int("CHAOS_SETTLE_SECONDS", 200)
         stall = env_int("CHAOS_STALL_SECONDS", 60)
         pending, last_progress = list(ids), time.monotonic()
         while pending and time.monotonic() < settle_end:
