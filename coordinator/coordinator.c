@@ -13,7 +13,8 @@
  *                      paused when too many messages are in flight)
  *   work_run()         StartExecution: resolve the definition (cached per
  *                      name:version) and apply_start(); other events: HMGET
- *                      the document, apply_event()
+ *                      the document (or take it from the state cache),
+ *                      apply_event()
  *   exec_commit        one Lua script, a compare-and-set on the version; on
  *                      conflict the document is reloaded and the event
  *                      applied again (stale events change nothing)
@@ -23,6 +24,13 @@
  *                      never came (a coordinator killed after its commit)
  *   offsets            the message is done only after the commit, so Kafka
  *                      offsets are committed up to the lowest unfinished one
+ *
+ * State cache: after a commit the new document and version stay in memory
+ * (m->states, RUNNING executions only, bounded, dropped on every rebalance),
+ * so the next event of the execution skips the HMGET and the JSON parse.
+ * It is only a guess: the commit's compare-and-set refuses a stale version,
+ * and an event that a cached state finds stale is applied again to the
+ * document read from Redis before it is dropped.
  *
  * Timers: every [coordinator] timer_interval the due members of
  * imgflow:timers are claimed with a lease, TimerFired is produced to the
@@ -73,6 +81,8 @@
 #define RECLAIM_USEC (5 * 1000 * 1000)
 #define STATUS_USEC (5 * 1000 * 1000)
 #define MACHINE_CACHE_MAX 1000
+#define STATE_CACHE_MAX 10000                   /* executions in the state cache ... */
+#define STATE_CACHE_BYTES_MAX (64 * 1024 * 1024) /* ... and their documents' bytes */
 #define DISPATCH_TRACK_MAX 100000               /* tasks remembered for the latency histogram */
 #define DISPATCH_TTL_MS (3600 * 1000)           /* ... for at most this long */
 #define RUNNING_SCAN_MAX 10000                  /* executions looked at when counting */
@@ -126,6 +136,7 @@ struct Work {
         char *exec_name;
         char *state_name;       /* task results: the state of the task (from the document) */
         StoreExecState st;
+        bool st_cached;         /* st came from the state cache, not from Redis */
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
 };
@@ -160,6 +171,8 @@ struct Manager {
         RedisScript scripts[_STORE_SCRIPT_MAX];
         GHashTable *queues;             /* exec id -> ExecQueue */
         GHashTable *machines;           /* "name:version" -> AslMachine */
+        GHashTable *states;             /* exec id -> CachedState: state after our last commit */
+        size_t states_bytes;            /* documents' bytes in states */
         Resources *resources;
         ApplyConfig apply;
         ProtoLimits limits;
@@ -423,6 +436,65 @@ static void work_free(Work *w) {
         free(w);
 }
 
+/* ---- state cache ---- */
+
+typedef struct CachedState {
+        StoreExecState st;      /* owned */
+        size_t bytes;           /* of the serialized document */
+} CachedState;
+
+static void cached_state_free(void *p) {
+        CachedState *cs = p;
+        if (!cs)
+                return;
+        store_exec_state_done(&cs->st);
+        free(cs);
+}
+
+static void states_clear(Manager *m) {
+        if (m->states)
+                g_hash_table_remove_all(m->states);
+        m->states_bytes = 0;
+}
+
+/* Moves the cached state of w's execution (if any) into w->st. */
+static bool states_take(Work *w) {
+        Manager *m = w->m;
+        void *key, *value;
+        CachedState *cs;
+
+        if (!m->states || !g_hash_table_steal_extended(m->states, w->exec_id, &key, &value))
+                return false;
+        free(key);
+        cs = value;
+        m->states_bytes -= MIN_(m->states_bytes, cs->bytes);
+        store_exec_state_done(&w->st);
+        w->st = cs->st;
+        w->st_cached = true;
+        free(cs);
+        return true;
+}
+
+/* After a commit of w's event (not a start, not terminal): w->st.doc is the
+ * document just committed as `version`; keep it (moved out of w). */
+static void states_put(Work *w, const StoreCommit *commit, uint64_t version) {
+        Manager *m = w->m;
+        size_t bytes = commit->doc ? strlen(commit->doc) : 0;
+        CachedState *cs;
+
+        if (!m->states || !w->st.doc || commit->expected_version == 0 || commit->stop_ms > 0 ||
+            !streq_ptr(commit->status, "RUNNING") || bytes > STATE_CACHE_BYTES_MAX / 16)
+                return;
+        if (g_hash_table_size(m->states) >= STATE_CACHE_MAX || m->states_bytes + bytes > STATE_CACHE_BYTES_MAX)
+                states_clear(m);
+        cs = asl_xmalloc(sizeof *cs);
+        *cs = (CachedState) { .st = w->st, .bytes = bytes };
+        cs->st.version = version;
+        w->st = (StoreExecState) {};
+        g_hash_table_replace(m->states, asl_xstrdup(w->exec_id), cs);
+        m->states_bytes += bytes;
+}
+
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Work *w = userdata;
         w->retry = sd_event_source_disable_unref(w->retry);
@@ -665,10 +737,18 @@ static void work_get_machine(Work *w) {
  * fields, count it, and (with metrics) remember when it left for the
  * latency histogram. payload borrowed. */
 static void note_dispatch(Manager *m, const char *exec_id, const char *topic, const char *payload) {
-        _cleanup_json_ json_t *j = json_loads(payload, 0, NULL);
+        _cleanup_json_ json_t *j = NULL;
         const char *op, *task_id, *state, *key;
         json_t *input;
 
+        /* Parsing the payload is a good part of a dispatch's cost: only when
+         * the log line or the metrics use it (note_task_result() logs at
+         * LOG_INFO too, and finds nothing to remove then). */
+        if (!m->metrics && log_get_max_level() < LOG_INFO) {
+                m->n_dispatched++;
+                return;
+        }
+        j = json_loads(payload, 0, NULL);
         if (!j)
                 return;
         op = json_string_value(json_object_get(j, "operation")) ?: json_string_value(json_object_get(j, "resource"));
@@ -809,6 +889,7 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
                                         w->exec_id, commit->status);
                 }
                 produce_outbox(m, w->exec_id, commit);
+                states_put(w, commit, res.version);
                 work_finish(w);
                 return;
         case STORE_COMMIT_CONFLICT:
@@ -967,6 +1048,15 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 w->state_name = state ? asl_xstrdup(state) : NULL;
         }
         r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
+        if (r != 0 && w->st_cached) {
+                /* The cached state may be behind Redis (another coordinator
+                 * had the partition meanwhile): decide on the stored one. */
+                asl_error_clear(&err);
+                store_exec_state_done(&w->st);
+                w->st_cached = false;
+                work_run(w);
+                return;
+        }
         if (r != 0) {
                 if (r < 0)
                         log_struct_exec(LOG_DEBUG, w->exec_id, w->state_name, ev.task_id, "Event not applied: %s: %s",
@@ -984,6 +1074,8 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         }
         work_commit(w, commit);
 }
+
+static void work_state_ready(Work *w);
 
 static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         Work *w = userdata;
@@ -1011,6 +1103,12 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
                 work_finish(w);
                 return;
         }
+        w->st_cached = false;
+        work_state_ready(w);
+}
+
+/* w->st holds the execution (read from Redis or from the state cache). */
+static void work_state_ready(Work *w) {
         if (!streq(w->st.status, "RUNNING")) {
                 count(w->m, COUNTER_STALE);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
@@ -1048,6 +1146,10 @@ static void work_run(Work *w) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         int r;
 
+        if (states_take(w)) {
+                work_state_ready(w);
+                return;
+        }
         store_exec_load_argv(w->exec_id, &a);
         r = manager_command(w->m, &a, on_loaded, w);
         if (r < 0)
@@ -1271,6 +1373,10 @@ static void manager_check_ready(Manager *m) {
 static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
                          const rd_kafka_topic_partition_list_t *partitions, void *userdata) {
         Manager *m = userdata;
+
+        /* Executions of partitions that come or go may be changed by another
+         * coordinator: forget what this one last committed. */
+        states_clear(m);
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
                 m->kafka_up = true;
                 manager_check_ready(m);
@@ -1585,6 +1691,8 @@ static Manager *manager_free(Manager *m) {
         }
         if (m->machines)
                 g_hash_table_destroy(m->machines);
+        if (m->states)
+                g_hash_table_destroy(m->states);
         if (m->dispatched)
                 g_hash_table_destroy(m->dispatched);
         resources_free(m->resources);
@@ -1612,6 +1720,7 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
                 .config_path = config_path,
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free),
                 .machines = g_hash_table_new_full(g_str_hash, g_str_equal, free, machine_free_cb),
+                .states = g_hash_table_new_full(g_str_hash, g_str_equal, free, cached_state_free),
                 .n_running = -1,
                 .dispatched = g_hash_table_new_full(g_str_hash, g_str_equal, free, dispatched_free),
         };
