@@ -36,16 +36,33 @@ stack_register "$BENCH_TMP/stack" chain "$BENCH_SRC/tests/bench/echo-chain.asl.j
 publish_jobs chain warm 0 20 '{"i": i}' "$BENCH_TMP/warm.ids"
 BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm.ids" "$BENCH_TMP/warm.json" 120 || { echo "warm-up did not finish"; exit 1; }
 
+# cpu_ticks: "name ticks" (user + system, clock ticks) of each stack process.
+cpu_ticks() {
+        local f
+        for f in "$BENCH_TMP"/stack/pids/*.pid; do
+                echo "$(basename "$f" .pid) $(awk '{print $14 + $15}' "/proc/$(cut -d' ' -f1 "$f")/stat" 2>/dev/null || echo 0)"
+        done | sort
+}
+
 # ---- 1. load
 ids=$BENCH_TMP/load.ids
 : >"$ids"
+cpu_ticks >"$BENCH_TMP/cpu0"
 t0=$(now_ms)
 publish_jobs chain load 0 "$E" '{"i": i}' "$ids"
 wait_execs "$ids" "$BENCH_TMP/load.json" 600 || FAILED=1
 ok=$(count_status "$BENCH_TMP/load.json" SUCCEEDED)
 [ "$ok" = "$E" ] || { echo "load: only $ok of $E executions SUCCEEDED"; FAILED=1; }
 t1=$(last_stop_ms "$BENCH_TMP/load.json")
+cpu_ticks >"$BENCH_TMP/cpu1"
 MS=$((t1 - t0))
+# CPU seconds of each process during the load (the mock brokers and Redis
+# share the 2 cores with the daemons: an artefact of this setup).
+LOAD_CPU=$(join "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" | python3 -c '
+import json, os, sys
+hz = os.sysconf("SC_CLK_TCK")
+print(json.dumps({n: round((int(b) - int(a)) / hz, 2) for n, a, b in (l.split() for l in sys.stdin) if n != "notify"}))')
+echo "load: CPU seconds per process $LOAD_CPU"
 EPS=$(python3 -c "print(round($ok * 1000 / max(1, $MS), 1))")
 TPS=$(python3 -c "print(round(5 * $ok * 1000 / max(1, $MS), 1))")
 echo "load: $ok executions ($((5 * ok)) tasks) in $MS ms: $EPS executions/s, $TPS tasks/s"
@@ -101,7 +118,8 @@ import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
     "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
     "load": {"executions": $E, "succeeded": $ok, "ms": $MS, "executionsPerSecond": $EPS,
-             "tasksPerSecond": $TPS, "dispatchLatencyMs": json.loads('$LOAD_LAT')},
+             "tasksPerSecond": $TPS, "dispatchLatencyMs": json.loads('$LOAD_LAT'),
+             "cpuSeconds": json.loads('$LOAD_CPU')},
     "halfLoad": {"executionsPerSecond": $RATE, "executions": $HN,
                  "dispatchLatencyMs": json.loads('$HALF_LAT'),
                  "dispatchLatencyMsFetchWait10": json.loads('$HALF_LAT10')},
