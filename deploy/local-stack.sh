@@ -275,19 +275,18 @@ EOF
                 echo "shutdown_timeout = 10s"
                 echo "[worker]"
                 echo "threads = $THREADS"
-                # A worker whose queue passes max_in_flight pauses its consumer,
-                # and after a resume it waits for the next metadata refresh
-                # (see [kafka]) while its threads idle. A deeper queue avoids
-                # most of that churn.
+                # A worker whose queue passes max_in_flight pauses its consumer
+                # (and resumes below half). A deeper queue than the default
+                # means fewer pauses (each one drops the prefetched messages).
                 echo "max_in_flight = $MAX_IN_FLIGHT"
                 echo "shutdown_timeout = 10s"
                 echo "[redis]"
                 echo "address = 127.0.0.1:$rport"
                 echo "[kafka]"
                 echo "bootstrap.servers = $boot"
-                # librdkafka 2.0.2 starts fetching a resumed partition only at
-                # the next metadata refresh: a consumer that paused (a full
-                # queue) idles until then. Refresh often on loopback.
+                # Partitions and leaders change often in tests (brokers taken
+                # down): refresh often on loopback. (Resumed consumers no
+                # longer depend on it: they seek, which restarts the fetch.)
                 echo "topic.metadata.refresh.interval.ms = $METADATA_REFRESH_MS"
                 echo "[kafka.producer]"
                 echo "linger.ms = 1"
