@@ -77,6 +77,11 @@ lost=$(printf '%s\n' "$res" | sed -n 's/^lost=\([0-9]*\) .*/\1/p')
 dup=$(printf '%s\n' "$res" | sed -n 's/.* duplicated=\([0-9]*\) .*/\1/p')
 echo "executions=$N killed_at=$killed_at lost=${lost:-?} duplicated=${dup:-?}"
 [ $rc = 0 ] && ok "outputs exact, every task result applied once" || fail "restart check: $(printf '%s\n' "$res" | tail -1)"
+# Nothing of the finished executions is left scheduled (timers are dropped
+# when an execution ends).
+n=$(redis-cli -p "$RPORT" zcard imgflow:timers)
+[ "$n" = 0 ] && ok "no timers left behind" || fail "timers left: $n"
+echo "outbox executions pending: $(redis-cli -p "$RPORT" zcard imgflow:outbox-pending)"
 [ "$killed_at" -lt "$N" ] || fail "the coordinator was killed after every execution had finished"
 
 if [ $FAILS -gt 0 ]; then
