@@ -1234,7 +1234,7 @@ static void work_lookup_token(Work *w) {
 /* ---- consuming ---- */
 
 static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) {
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *key = NULL;
         size_t len;
         Pending *p;
         int r;
@@ -1251,7 +1251,10 @@ static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) 
         p = pending_new(PENDING_DLQ, km->topic, NULL);
         p->partition = km->partition;
         p->offset = km->offset;
-        r = kafka_produce(m->producer, m->topic_dlq, NULL, buf, len, p);
+        /* Keyed by the original key, as docs/messages.md says (cut at a NUL
+         * byte, as the worker does; NULL on OOM: no key). */
+        key = km->key ? strndup(km->key, km->key_len) : NULL;
+        r = kafka_produce(m->producer, m->topic_dlq, key, buf, len, p);
         if (r < 0) {
                 log_error_errno(r, "Failed to produce to %s: %m", m->topic_dlq);
                 pending_free(p);
