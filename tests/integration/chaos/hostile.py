@@ -176,10 +176,8 @@ def run_messages(args, tmp):
         dups = [k for k, ms in got.items() if len(ms) > 1]
         check(not dups, "one dead letter per message (%d with more: %s)" % (len(dups), dups[:5]))
         topics_unkeyed = sorted({t for _, t in unkeyed})
-        if unkeyed:
-            print("     note: %d dead letters (read from %s) are not keyed by the original key "
-                  "(docs/messages.md: the dlq is keyed by the original message's key)" %
-                  (len(unkeyed), ", ".join(topics_unkeyed)))
+        check(not unkeyed, "dead letters are keyed by the original key (docs/messages.md)%s" %
+              (": %d from %s are not" % (len(unkeyed), ", ".join(topics_unkeyed)) if unkeyed else ""))
         samples = {}
         for k, ms in got.items():
             samples.setdefault(ms[0]["reason"].split(":")[0][:40], ms[0]["reason"])
