@@ -186,6 +186,8 @@ static int runner_run_task(Runner *run) {
         _cleanup_json_ json_t *d = json_incref(json_array_get(run->tasks, 0));
         const char *task_id = json_string_value(json_object_get(d, "task_id"));
         const char *state = json_string_value(json_object_get(d, "state"));
+        /* A mocked .waitForTaskToken task answers as its callback would: with the token. */
+        const char *token = json_string_value(json_object_get(d, "token"));
         json_t *m;
 
         json_array_remove(run->tasks, 0);
@@ -193,13 +195,13 @@ static int runner_run_task(Runner *run) {
         if (m && json_object_get(m, "Throw")) {
                 json_t *t = json_object_get(m, "Throw");
                 return runner_event(run, &(AslEvent) {
-                        .type = ASL_EVENT_TASK_FAILED, .task_id = task_id,
+                        .type = ASL_EVENT_TASK_FAILED, .task_id = task_id, .token = token,
                         .error = json_string_value(json_object_get(t, "Error")),
                         .cause = json_string_value(json_object_get(t, "Cause")),
                 });
         }
         return runner_event(run, &(AslEvent) {
-                .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task_id,
+                .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task_id, .token = token,
                 .output = m ? json_object_get(m, "Return") ? json_object_get(m, "Return") : json_null()
                             : json_object_get(d, "input"),
         });

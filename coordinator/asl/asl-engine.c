@@ -1271,6 +1271,15 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
                 *ret = asl_error_set(err, "States.Runtime", "task token does not match task %s", ev->task_id);
                 return NULL;
         }
+        /* A .waitForTaskToken task is closed by its token only: as in Step
+         * Functions, the invoked function's own result (or a message naming the
+         * task id, which is only a small counter) does not complete it, nor does
+         * a heartbeat without the token. A failure of the invocation itself
+         * still fails the task. */
+        if (jstr(t, "token") && !ev->token && ev->type != ASL_EVENT_TASK_FAILED) {
+                *ret = 1;
+                return NULL;
+        }
         *ret = 0;
         return t;
 }

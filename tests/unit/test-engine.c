@@ -852,6 +852,14 @@ TEST(wait_for_task_token) {
                                                .token = "00000000000000000000000000000000", .output = json_null() }),
                       -EINVAL);
         ASSERT_NULL(h.finished);
+        /* the invoked function's own result, or a forged result naming the task
+         * id, does not close a callback task: only its token does */
+        json_t *forged = Q("{'forged':true}");
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid,
+                                               .output = forged }), 1);
+        json_decref(forged);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = tid }), 1);
+        ASSERT_NULL(h.finished);
         json_t *o = Q("{'ok':1}");
         ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .token = tok,
                                                .output = o }), 0);
