@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -336,6 +337,7 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
                          const void *data, size_t size, char **ret_path, TaskFailure *f) {
         _cleanup_free_ char *path = NULL, *tmp = NULL, *dir = NULL;
         _cleanup_close_ int fd = -1, dfd = -1;
+        int anon = -1;          /* == fd while the file is unnamed */
         const char *base;
         const char *p = data;
         size_t left = size;
@@ -360,12 +362,21 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
         if (asprintf(&tmp, "%s/.%.200s.tmp-XXXXXX", dir[0] ? dir : "", base) < 0)
                 return -ENOMEM;
 
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return errno_to_failure(f, -errno, "cannot create temporary file for", bucket, key);
-        if (fchmod(fd, 0644) < 0) {
-                r = -errno;
-                goto fail;
+        /* Write into an unnamed O_TMPFILE where the filesystem has it: a
+         * worker killed while writing then leaves nothing behind. The file
+         * gets its temporary name only after fsync, just before the rename.
+         * Elsewhere, fall back to a named temporary file. */
+        anon = open(dir[0] ? dir : "/", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (anon >= 0)
+                fd = anon;
+        else {
+                fd = mkostemp(tmp, O_CLOEXEC);
+                if (fd < 0)
+                        return errno_to_failure(f, -errno, "cannot create temporary file for", bucket, key);
+                if (fchmod(fd, 0644) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
         }
         while (left > 0) {
                 ssize_t k = write(fd, p, left);
@@ -378,7 +389,36 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
                 p += k;
                 left -= (size_t) k;
         }
-        if (fsync(fd) < 0 || close(OPS_TAKE_FD(fd)) < 0) {
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (anon >= 0) {
+                char proc[64];
+
+                /* Give it the temporary name now (linkat() cannot replace an
+                 * existing key; rename() below does, atomically). */
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+                for (unsigned i = 0;; i++) {
+                        static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+                        unsigned char rnd[6];
+
+                        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd) {
+                                r = -EIO;
+                                goto fail;
+                        }
+                        for (size_t k = 0; k < sizeof rnd; k++)
+                                tmp[strlen(tmp) - 6 + k] = digits[rnd[k] % 36];
+                        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) >= 0)
+                                break;
+                        if (errno != EEXIST || i >= 16) {
+                                r = -errno;
+                                goto fail;
+                        }
+                }
+                anon = -1;
+        }
+        if (close(OPS_TAKE_FD(fd)) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -395,6 +435,7 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
         return 0;
 
 fail:
-        (void) unlink(tmp);
+        if (anon < 0)
+                (void) unlink(tmp);
         return errno_to_failure(f, r, "cannot write", bucket, key);
 }

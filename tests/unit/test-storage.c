@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage.h"
@@ -232,6 +234,55 @@ TEST(write_atomic_creates_and_overwrites) {
         /* Empty objects are fine. */
         ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "empty", "", 0, NULL, &f), 0);
         ASSERT_NULL(f.error);
+        fixture_teardown(&fx);
+}
+
+/* A writer killed in the middle of a write leaves nothing in the bucket: the
+ * data goes to an unnamed O_TMPFILE that gets a name only once complete. */
+TEST(write_atomic_killed_writer_leaves_nothing) {
+        Fixture fx;
+        char dir[256];
+        int killed = 0;
+
+        fixture_setup(&fx);
+        snprintf(dir, sizeof(dir), "%s/processed", fx.root);
+        ASSERT_INT_EQ(mkdir(dir, 0755), 0);
+        {
+                /* Is O_TMPFILE supported here? If not, the named fallback is expected. */
+                int t = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+                if (t < 0) {
+                        fprintf(stderr, "  (no O_TMPFILE on this filesystem: skipped)\n");
+                        fixture_teardown(&fx);
+                        return;
+                }
+                close(t);
+        }
+        for (size_t mib = 256; mib <= 1024 && !killed; mib *= 2) {
+                pid_t pid = fork();
+                ASSERT_TRUE(pid >= 0);
+                if (pid == 0) {
+                        TaskFailure f = TASK_FAILURE_NULL;
+                        size_t n = mib << 20;
+                        char *big = malloc(n);
+                        if (!big)
+                                _exit(3);
+                        memset(big, 'x', n);
+                        kill(getpid(), SIGSTOP);        /* ready: the parent lets it go */
+                        _exit(storage_write_atomic(fx.s, "photos", "processed/big.bin", big, n, NULL, &f) < 0 ? 1 : 0);
+                }
+                int status;
+                ASSERT_INT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+                ASSERT_TRUE(WIFSTOPPED(status));
+                kill(pid, SIGCONT);
+                usleep(20 * 1000);
+                kill(pid, SIGKILL);
+                ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+                killed = WIFSIGNALED(status);
+                if (!killed)
+                        (void) unlink(strcat(strcpy((char[300]) {}, dir), "/big.bin"));
+        }
+        ASSERT_TRUE(killed);
+        ASSERT_INT_EQ(count_entries(dir), 0);
         fixture_teardown(&fx);
 }
 
