@@ -627,6 +627,29 @@ static void work_respond(Work *w, json_t *response) {
         }
 }
 
+/* An answer to a request that never became work (refused before it got an
+ * execution id): stored without waiting for the reply. */
+static void on_detached_response(RedisConn *c, redisReply *reply, void *userdata) {
+}
+
+static void respond_refused(Manager *m, const char *type, const char *request_id, const char *error,
+                            const char *cause) {
+        _cleanup_json_ json_t *resp = NULL;
+        _cleanup_free_ char *key = NULL, *text = NULL;
+        char ttl[16];
+
+        if (!request_id || strlen(request_id) > STORE_REQUEST_ID_MAX)
+                return;
+        resp = apply_error_response(type, request_id, error, cause);
+        key = store_key_response(request_id);
+        text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+        if (!key || !text)
+                return;
+        snprintf(ttl, sizeof ttl, "%d", STORE_RESPONSE_TTL_SEC);
+        const char *argv[] = { "SET", key, text, "EX", ttl, "NX" };
+        (void) manager_command_argv(m, on_detached_response, NULL, (int) ELEMENTSOF(argv), argv, NULL);
+}
+
 /* ---- definitions ---- */
 
 static void machine_free_cb(void *p) {
@@ -1305,6 +1328,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 ProtoStartExecution *s = &msg->start_execution;
                 r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
                 if (r < 0) {
+                        respond_refused(m, "StartExecutionResponse", s->request_id, "InvalidArn",
+                                        "invalid state machine name or version");
                         work_free(w);
                         send_to_dlq(m, km, "invalid stateMachine name");
                         return 0;
@@ -1312,6 +1337,9 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 w->exec_name = s->name ? asl_xstrdup(s->name) : derived_name(km);
                 w->exec_id = store_exec_id(w->sm_name, w->exec_name);
                 if (!w->exec_id) {
+                        respond_refused(m, "StartExecutionResponse", s->request_id, "InvalidName",
+                                        "an execution name has 1 to 80 characters, without whitespace, "
+                                        "':', '|', '{' or '}'");
                         work_free(w);
                         send_to_dlq(m, km, "invalid execution name");
                         return 0;

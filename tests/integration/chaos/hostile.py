@@ -187,10 +187,13 @@ def run_messages(args, tmp):
         check(bool(big), "the over-limit payload's dead letter is truncated")
         answered = [k for k, _, p in cases if b'"requestId": "name-' in p and
                     st.redis.call("GET", "imgflow:response:{name-%s}" % k[1:])]
-        if len(answered) < len(bad_names):
-            print("     note: %d of %d StartExecutions with an invalid name and a requestId got no response "
-                  "(only a dead letter), so their producer waits in vain" %
-                  (len(bad_names) - len(answered), len(bad_names)))
+        check(len(answered) == len(bad_names),
+              "each StartExecution with an invalid name and a requestId is answered (%d of %d)" %
+              (len(answered), len(bad_names)))
+        refused = [k for k in answered
+                   if '"InvalidName"' in (st.redis.call("GET", "imgflow:response:{name-%s}" % k[1:]) or "")]
+        check(len(refused) == len(answered), "the answer is InvalidName (%d of %d)" %
+              (len(refused), len(answered)))
         names = [n for n in bad_names if st.redis.call("EXISTS", "imgflow:{echo:%s}:exec" % n)]
         check(not names, "no execution created for an invalid name (%s)" % names)
         daemons_alive(st)
