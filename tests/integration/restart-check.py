@@ -7,6 +7,7 @@ reads the execution hashes (imgflow:{<execId>}:exec) and histories
 (imgflow:{<execId>}:history), see docs/redis.md.
 
   restart-check.py PORT count PREFIX N           finished executions PREFIX1..PREFIXN
+  restart-check.py PORT wait-count PREFIX N K T   the same, once >= K (or after T s)
   restart-check.py PORT restart PREFIX N          outputs + history of the restart test
   restart-check.py PORT progress EXECID           about how many Map items are done
   restart-check.py PORT bigmap EXECID N           output + history of the big Map
@@ -16,6 +17,7 @@ reads the execution hashes (imgflow:{<execId>}:exec) and histories
 import json
 import socket
 import sys
+import time
 
 
 class Redis:
@@ -75,6 +77,18 @@ def details(ev, key):
     d = ev.get(key) or {}
     v = d.get("output")
     return norm(json.loads(v)) if isinstance(v, str) else norm(v)
+
+
+def count_finished(r, prefix, n):
+    """Executions PREFIX1..PREFIXn not RUNNING (missing ones are not finished);
+    one pipelined round trip."""
+    out = []
+    for i in range(1, n + 1):
+        k = exec_key("%s%d" % (prefix, i)).encode()
+        out.append(b"*3\r\n$4\r\nHGET\r\n$%d\r\n%s\r\n$6\r\nstatus\r\n" % (len(k), k))
+    r.s.sendall(b"".join(out))
+    sts = [r.read() for _ in range(n)]
+    return sum(st is not None and st != "RUNNING" for st in sts)
 
 
 def restart_expected(i):
@@ -145,13 +159,18 @@ def main():
     r = Redis(int(sys.argv[1]))
     cmd = sys.argv[2]
     if cmd == "count":
-        prefix, n = sys.argv[3], int(sys.argv[4])
-        done = 0
-        for i in range(1, n + 1):
-            st = r.call("HGET", exec_key("%s%d" % (prefix, i)), "status")
-            done += st is not None and st != "RUNNING"
-        print(done)
+        print(count_finished(r, sys.argv[3], int(sys.argv[4])))
         return 0
+    if cmd == "wait-count":
+        # Returns (prints the count) once at least K of them finished, or after T s.
+        prefix, n, k, t = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+        deadline = time.monotonic() + t
+        while True:
+            done = count_finished(r, prefix, n)
+            if done >= k or time.monotonic() > deadline:
+                print(done)
+                return 0
+            time.sleep(0.02)
     if cmd == "restart":
         return check_restart(r, sys.argv[3], int(sys.argv[4]))
     if cmd == "progress":

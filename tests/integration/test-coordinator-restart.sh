@@ -24,29 +24,26 @@ KILL_AT=${RESTART_KILL_AT:-$((N / 3))}
 cp "$SRC/tests/integration/coordinator/restart-steps.asl.json" "$TMP/sm/"
 start_coordinator
 wait_worker_assigned
+wait_coordinator_assigned
 
 t0=$(date +%s.%N)
-# 8 batches, 0.5 s apart: the executions run 2-4 s each, so their ends spread.
-per=$(((N + 7) / 8))
-for b in $(seq 0 7); do
+# 16 batches, 0.25 s apart: the executions run 2-3 s each, so their ends spread.
+per=$(((N + 15) / 16))
+for b in $(seq 0 15); do
         for i in $(seq $((b * per + 1)) $((b * per + per))); do
                 [ "$i" -le "$N" ] || break
                 printf '{"v":1,"type":"StartExecution","stateMachine":"restart-steps","name":"r%d","input":{"i":%d}}\n' "$i" "$i"
         done | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
-        sleep 0.5
+        sleep 0.25
 done &
 PUB=$!
 
 killed_at=
-for _ in $(seq 600); do
-        done_n=$($CHECK "$RPORT" count restart-steps:r "$N")
-        if [ "$done_n" -ge "$KILL_AT" ]; then
-                kill9_coordinator
-                killed_at=$($CHECK "$RPORT" count restart-steps:r "$N")
-                break
-        fi
-        sleep 0.1
-done
+done_n=$($CHECK "$RPORT" wait-count restart-steps:r "$N" "$KILL_AT" 60)
+if [ "$done_n" -ge "$KILL_AT" ]; then
+        kill9_coordinator
+        killed_at=$($CHECK "$RPORT" count restart-steps:r "$N")
+fi
 wait $PUB
 if [ -z "$killed_at" ]; then
         fail "only $done_n of $N finished in 60 s before the kill"

@@ -13,6 +13,7 @@
  *   a task token               answer with SendTaskSuccess by token instead
  *
  *   test-coordinator-worker BOOTSTRAP [PREFIX]
+ *   (TEST_WORKER_FETCH_WAIT_MS in the environment: the consumer's fetch.wait.max.ms)
  *
  * Runs until SIGTERM/SIGINT. A blocking test helper, not a daemon.
  */
@@ -139,6 +140,11 @@ int main(int argc, char **argv) {
         rd_kafka_conf_set(cc, "bootstrap.servers", argv[1], errstr, sizeof errstr);
         rd_kafka_conf_set(cc, "group.id", "test-coordinator-worker", errstr, sizeof errstr);
         rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", errstr, sizeof errstr);
+        /* The mock cluster answers an empty fetch only after fetch.wait.max.ms
+         * (500 ms by default), new messages or not: set by tests that measure. */
+        if (getenv("TEST_WORKER_FETCH_WAIT_MS"))
+                rd_kafka_conf_set(cc, "fetch.wait.max.ms", getenv("TEST_WORKER_FETCH_WAIT_MS"), errstr,
+                                  sizeof errstr);
         rd_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "1000", errstr, sizeof errstr);
         rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
         c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
