@@ -44,7 +44,7 @@ const ConfigKey config_keys[] = {
           "Name of this coordinator instance (logs, metrics, timer claims); empty: hostname:pid."),
         K("coordinator", "state_machines", CONFIG_STRING, "",
           "Directory of state machine definitions (<name>.asl.json) loaded at start; empty: none."),
-        K("coordinator", "timer_interval", CONFIG_DURATION, "1s",
+        K("coordinator", "timer_interval", CONFIG_DURATION, "100ms",
           "How often due timers are claimed from Redis."),
         K("coordinator", "timer_batch", CONFIG_INT, "100",
           "Most timers claimed in one go."),
