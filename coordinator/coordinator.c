@@ -86,6 +86,7 @@
 #define DISPATCH_TRACK_MAX 100000               /* tasks remembered for the latency histogram */
 #define DISPATCH_TTL_MS (3600 * 1000)           /* ... for at most this long */
 #define RUNNING_SCAN_MAX 10000                  /* executions looked at when counting */
+#define OUTBOX_ACK_BATCH_MAX 256                /* acked outbox items deleted in one call */
 
 /* Counters: in the STATUS= line and, with [coordinator] metrics_listen, on
  * the Prometheus endpoint (a table, STYLE 11). */
@@ -202,6 +203,12 @@ struct Manager {
                 *m_lag;
 
         sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
+
+        /* Outbox items the broker acked, deleted from Redis in one call
+         * per loop iteration (or per OUTBOX_ACK_BATCH_MAX items). */
+        StoreCall acks;
+        sd_event_source *ack_flush;     /* defer source, on while acks has items */
+        unsigned acks_in_flight;        /* ack calls sent, not answered */
 };
 
 static void work_run(Work *w);
@@ -1434,6 +1441,39 @@ static void on_redis_state(RedisConn *c, bool connected, const char *error, void
 
 /* ---- delivery reports ---- */
 
+static void on_acked(RedisConn *c, redisReply *reply, void *userdata) {
+        Manager *m = userdata;
+
+        assert(m->acks_in_flight > 0);
+        m->acks_in_flight--;
+        /* Not deleted (Redis away): the sweeper sends the items again. */
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+                log_warning("outbox_ack failed: %s", reply->str);
+}
+
+static void acks_flush(Manager *m) {
+        if (store_outbox_ack_count(&m->acks) == 0)
+                return;
+        if (manager_eval(m, &m->acks, on_acked, m) >= 0)
+                m->acks_in_flight++;
+        store_call_done(&m->acks);
+        m->acks = (StoreCall) {};
+        (void) sd_event_source_set_enabled(m->ack_flush, SD_EVENT_OFF);
+}
+
+static int on_ack_flush(sd_event_source *s, void *userdata) {
+        acks_flush(userdata);
+        return 0;
+}
+
+static void ack_outbox(Manager *m, const char *exec_id, const char *item_id) {
+        store_outbox_ack_add(&m->acks, exec_id, item_id);
+        if (store_outbox_ack_count(&m->acks) >= OUTBOX_ACK_BATCH_MAX || !m->ack_flush)
+                acks_flush(m);
+        else
+                (void) sd_event_source_set_enabled(m->ack_flush, SD_EVENT_ONESHOT);
+}
+
 static void on_delivery(KafkaProducer *p, int error, const char *errstr, const char *topic,
                         int32_t partition, int64_t offset, void *msg_opaque, void *userdata) {
         Manager *m = userdata;
@@ -1443,11 +1483,9 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
                 return;
         switch (pd->kind) {
         case PENDING_OUTBOX:
-                if (error == 0) {
-                        _cleanup_(store_call_done) StoreCall call = {};
-                        store_outbox_ack_call(pd->a, pd->b, &call);
-                        (void) manager_eval(m, &call, NULL, NULL);
-                } else
+                if (error == 0)
+                        ack_outbox(m, pd->a, pd->b);
+                else
                         log_struct_exec(LOG_WARNING, pd->a, NULL, NULL, "Delivery of %s to %s failed (%s); the outbox keeps it",
                                         pd->b ?: "?", topic, errstr ?: "");
                 break;
@@ -1636,7 +1674,8 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        bool idle = m->in_flight == 0 && kafka_producer_outq_len(m->producer) == 0;
+        bool idle = m->in_flight == 0 && kafka_producer_outq_len(m->producer) == 0 &&
+                    store_outbox_ack_count(&m->acks) == 0 && m->acks_in_flight == 0;
 
         if (idle || now_usec() >= m->stop_deadline_usec) {
                 if (!idle)
@@ -1701,11 +1740,13 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->t_sweep);
         sd_event_source_disable_unref(m->t_status);
         sd_event_source_disable_unref(m->t_drain);
+        sd_event_source_disable_unref(m->ack_flush);
         m->consumer = kafka_consumer_free(m->consumer);
         m->producer = kafka_producer_free(m->producer);
         /* Pending Redis callbacks run now with NULL replies; works still
          * queued (shutdown timeout) stay in their queues and go below. */
         m->redis = redis_conn_free(m->redis);
+        store_call_done(&m->acks);
         if (m->queues) {
                 GHashTableIter it;
                 void *v;
@@ -1890,6 +1931,15 @@ static int manager_start(Manager *m) {
                                                on_status_timer, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add timers: %m");
+        /* After the iteration's other events, so that one call deletes all
+         * the items whose delivery reports came meanwhile. */
+        r = sd_event_add_defer(m->event, &m->ack_flush, on_ack_flush, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->ack_flush, SD_EVENT_PRIORITY_NORMAL + 10);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->ack_flush, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the outbox ack source: %m");
         return 0;
 }
 

@@ -193,12 +193,17 @@ static const char outbox_sweep_lua[] =
         "return out\n";
 
 /*
- * outbox_ack: KEYS 1 imgflow:{id}:outbox, 2 imgflow:outbox-pending;
- * ARGV 1 exec id, 2 item id. Returns 1 if the item was there.
+ * outbox_ack: KEYS 1 imgflow:outbox-pending, then imgflow:{id}:outbox of
+ * each acked item; ARGV a pair (exec id, item id) per item, in the order
+ * of the keys. One call acks the items of many executions (the delivery
+ * reports of one loop iteration). Returns how many items were there.
  */
 static const char outbox_ack_lua[] =
-        "local n = redis.call('HDEL', KEYS[1], ARGV[2])\n"
-        "if redis.call('HLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end\n"
+        "local n = 0\n"
+        "for i = 2, #KEYS do\n"
+        "  n = n + redis.call('HDEL', KEYS[i], ARGV[2 * i - 2])\n"
+        "  if redis.call('HLEN', KEYS[i]) == 0 then redis.call('ZREM', KEYS[1], ARGV[2 * i - 3]) end\n"
+        "end\n"
         "return n\n";
 
 static const StoreScript store_scripts[_STORE_SCRIPT_MAX] = {

@@ -122,15 +122,20 @@ void store_outbox_sweep_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, 
         *ret = call;
 }
 
-void store_outbox_ack_call(const char *exec_id, const char *item_id, StoreCall *ret) {
-        StoreCall call = { .script = STORE_SCRIPT_OUTBOX_ACK };
+void store_outbox_ack_add(StoreCall *call, const char *exec_id, const char *item_id) {
         _cleanup_free_ char *key = store_key_outbox(exec_id);
 
-        store_argv_adds(&call.keys, key);
-        store_argv_adds(&call.keys, STORE_KEY_OUTBOX_PENDING);
-        store_argv_adds(&call.args, exec_id);
-        store_argv_adds(&call.args, item_id);
-        *ret = call;
+        if (call->keys.n == 0) {
+                call->script = STORE_SCRIPT_OUTBOX_ACK;
+                store_argv_adds(&call->keys, STORE_KEY_OUTBOX_PENDING);
+        }
+        store_argv_adds(&call->keys, key);
+        store_argv_adds(&call->args, exec_id);
+        store_argv_adds(&call->args, item_id);
+}
+
+size_t store_outbox_ack_count(const StoreCall *call) {
+        return call->keys.n > 0 ? call->keys.n - 1 : 0;
 }
 
 int store_outbox_value_split(const char *value, size_t len, char **ret_topic,

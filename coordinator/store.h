@@ -309,8 +309,11 @@ int store_timers_reclaim_sync(redisContext *c, int64_t now_ms, unsigned limit, l
 /* Executions whose outbox is older than cutoff_ms: their score is bumped to
  * now_ms and their items returned. Reply: [execId, [itemId, value, ...], ...]. */
 void store_outbox_sweep_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, StoreCall *ret);
-/* Delete one item after the broker acked it (and the pending entry when empty). */
-void store_outbox_ack_call(const char *exec_id, const char *item_id, StoreCall *ret);
+/* Add one item the broker acked to call (zero-initialized before the first
+ * add): running it deletes each item, and an execution's pending entry with
+ * its last item. Reply: how many of the items were there. */
+void store_outbox_ack_add(StoreCall *call, const char *exec_id, const char *item_id);
+size_t store_outbox_ack_count(const StoreCall *call);
 
 typedef struct StoreOutboxItem {
         char *exec_id;
