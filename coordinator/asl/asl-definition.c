@@ -1015,6 +1015,52 @@ int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d
         return asl_machine_new(definition, ret, d);
 }
 
+static bool mentions_context(json_t *v) {
+        const char *k;
+        json_t *x;
+        size_t i;
+
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+                return memmem(json_string_value(v), json_string_length(v), "$$", 2) != NULL;
+        case JSON_OBJECT:
+                json_object_foreach(v, k, x)
+                        if (mentions_context(x))
+                                return true;
+                return false;
+        case JSON_ARRAY:
+                json_array_foreach(v, i, x)
+                        if (mentions_context(x))
+                                return true;
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* Collect the states of `machine` (and of its branches and item
+ * processors: state names are unique machine-wide) that mention "$$". A
+ * Parallel or Map state counts its nested states' strings too: an
+ * overestimate only builds a context that is not read. */
+static void collect_context_states(json_t *machine, json_t *out) {
+        const char *name;
+        json_t *st, *b;
+        size_t i;
+
+        json_object_foreach(json_object_get(machine, "States"), name, st) {
+                if (mentions_context(st))
+                        json_object_set_new(out, name, json_true());
+                json_array_foreach(json_object_get(st, "Branches"), i, b)
+                        collect_context_states(b, out);
+                collect_context_states(json_object_get(st, "ItemProcessor"), out);
+                collect_context_states(json_object_get(st, "Iterator"), out);
+        }
+}
+
+bool asl_machine_state_uses_context(const AslMachine *m, const char *state) {
+        return !m || !m->context_states || !state || json_object_get(m->context_states, state);
+}
+
 int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
         AslMachine *m;
         int r;
@@ -1026,6 +1072,8 @@ int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
                 return r;
         m = asl_xmalloc(sizeof(*m));
         m->definition = json_incref(definition);
+        m->context_states = json_object();
+        collect_context_states(definition, m->context_states);
         *ret = m;
         return 0;
 }
@@ -1034,6 +1082,7 @@ AslMachine *asl_machine_free(AslMachine *m) {
         if (!m)
                 return NULL;
         json_decref(m->definition);
+        json_decref(m->context_states);
         free(m);
         return NULL;
 }

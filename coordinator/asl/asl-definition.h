@@ -25,7 +25,13 @@
 
 typedef struct AslMachine {
         json_t *definition;     /* owned, validated */
+        json_t *context_states; /* owned: name -> true for each state whose fields
+                                 * mention "$$" (may read the context object) */
 } AslMachine;
+
+/* True if the state named `state` may read the context object ($$): one of
+ * its strings mentions "$$". A state that does not needs no context built. */
+bool asl_machine_state_uses_context(const AslMachine *m, const char *state);
 
 /* Validate a parsed definition; diagnostics to d. Returns 0 if valid,
  * -EINVAL otherwise. `definition` is borrowed. */

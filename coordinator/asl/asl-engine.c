@@ -387,11 +387,15 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
 
 /* ---- the context object $$ ---- */
 
+/* NULL when the frame's state never reads $$ (no string of it mentions
+ * "$$"): building the object is a good part of running a state. */
 static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
         json_t *ex = json_object_get(c->exec, "execution"), *sm = json_object_get(c->exec, "stateMachine");
         char ts[64];
         json_t *ctx;
 
+        if (!asl_machine_state_uses_context(c->m, jstr(frame, "state")))
+                return NULL;
         asl_format_timestamp(jint(frame, "enteredMs"), ts, sizeof ts);
         ctx = json_pack("{s:{s:O, s:O, s:O, s:O}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
                         "Execution",

@@ -713,3 +713,36 @@ TEST(lookup_iterator_and_escapes) {
         ASSERT_NULL(asl_machine_lookup(m, "/States/a~1b/ItemProcessor"));
         asl_machine_free(m);
 }
+
+/* Which states may read $$: any string of the state mentioning "$$", in
+ * branches and item processors too; a Parallel counts its branches. */
+TEST(context_states) {
+        const char *text =
+                "{\"StartAt\": \"Plain\", \"States\": {"
+                "\"Plain\": {\"Type\": \"Task\", \"Resource\": \"imgflow:x\", \"Next\": \"Ctx\"},"
+                "\"Ctx\": {\"Type\": \"Task\", \"Resource\": \"imgflow:x\", \"Next\": \"Par\","
+                "  \"Parameters\": {\"a\": {\"id.$\": \"States.Format('{}', $$.Execution.Id)\"}}},"
+                "\"Par\": {\"Type\": \"Parallel\", \"Next\": \"Choose\", \"Branches\": [{\"StartAt\": \"B1\","
+                "  \"States\": {\"B1\": {\"Type\": \"Pass\", \"Next\": \"B2\"},"
+                "  \"B2\": {\"Type\": \"Pass\", \"Parameters\": {\"t.$\": \"$$.State.EnteredTime\"}, \"End\": true}}}]},"
+                "\"Choose\": {\"Type\": \"Choice\", \"Default\": \"M\", \"Choices\": [{\"Variable\": "
+                "  \"$$.Execution.Input.x\", \"IsPresent\": true, \"Next\": \"M\"}]},"
+                "\"M\": {\"Type\": \"Map\", \"End\": true, \"ItemProcessor\": {\"StartAt\": \"I\","
+                "  \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}}}}";
+        AslMachine *m = NULL;
+        AslDiag d = {};
+
+        ASSERT_INT_EQ(asl_machine_parse(text, strlen(text), &m, &d), 0);
+        ASSERT_FALSE(asl_machine_state_uses_context(m, "Plain"));
+        ASSERT_TRUE(asl_machine_state_uses_context(m, "Ctx"));
+        ASSERT_TRUE(asl_machine_state_uses_context(m, "Par"));
+        ASSERT_FALSE(asl_machine_state_uses_context(m, "B1"));
+        ASSERT_TRUE(asl_machine_state_uses_context(m, "B2"));
+        ASSERT_TRUE(asl_machine_state_uses_context(m, "Choose"));
+        ASSERT_FALSE(asl_machine_state_uses_context(m, "M"));
+        ASSERT_FALSE(asl_machine_state_uses_context(m, "I"));
+        /* Not a state of the machine: nothing mentions $$; no machine: safe side. */
+        ASSERT_FALSE(asl_machine_state_uses_context(m, "Nope"));
+        ASSERT_TRUE(asl_machine_state_uses_context(NULL, "Plain"));
+        asl_machine_free(m);
+}
