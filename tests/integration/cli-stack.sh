@@ -1,93 +1,27 @@
 # SPDX-License-Identifier: MIT
 # Sourced by test-cli-server.sh and test-callbacks.sh: starts a redis-server
-# on a free loopback port, the mock Kafka cluster and imgflow-coordinator,
-# writes $TMP/imgflow.conf for the CLI, and kills every process it started
-# (by pid) on exit. Needs MOCK, COORD, IMGFLOW set; optional EXTRA_CONF
-# (appended to the configuration) and MOCK_TOPICS (--topics of the mock).
+# on a free loopback port, the mock Kafka cluster and imgflow-coordinator
+# (stack-common.sh), writes $TMP/imgflow.conf for the CLI, and kills every
+# process it started (by pid) on exit. Needs MOCK, COORD, IMGFLOW, SRC set;
+# optional EXTRA_CONF (appended to the configuration) and MOCK_TOPICS
+# (--topics of the mock).
 #
-# Provides: $TMP, $RPORT, $BOOT, $CONF, fail/ok/$FAILS, cli (runs imgflow
-# with --config, output in $OUT/$ERR, exit code in $RC), json_get, and
-# start_coordinator/stop_coordinator.
+# Provides: what stack-common.sh does ($TMP, $RPORT, $BOOT, $CONF,
+# fail/ok/$FAILS, free_port, start_coordinator, ...), cli (runs imgflow
+# with --config, output in $OUT/$ERR, exit code in $RC), json_get,
+# stop_coordinator and wait_coordinator_ready.
 
-command -v redis-server >/dev/null || { echo "redis-server missing: skip"; exit 77; }
-command -v redis-cli >/dev/null || { echo "redis-cli missing: skip"; exit 77; }
-command -v kcat >/dev/null || { echo "kcat missing: skip"; exit 77; }
-command -v python3 >/dev/null || { echo "python3 missing: skip"; exit 77; }
-
-TMP=$(mktemp -d /tmp/imgflow-test-cli.XXXXXX)
-PIDS=()
-COORD_PID=
-cleanup() {
-        for p in $COORD_PID "${PIDS[@]}"; do
-                kill "$p" 2>/dev/null
-        done
-        sleep 0.3
-        for p in $COORD_PID "${PIDS[@]}"; do
-                kill -9 "$p" 2>/dev/null
-                wait "$p" 2>/dev/null
-        done
-        [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-ok() { echo "ok   $*"; }
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
-        --loglevel warning >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-        redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
-        sleep 0.05
-done
-
-"$MOCK" --partitions 4 ${MOCK_TOPICS:+--topics "$MOCK_TOPICS"} --no-stdin >"$TMP/mock.out" 2>"$TMP/mock.err" &
-PIDS+=($!)
-BOOT=
-for _ in $(seq 100); do
-        BOOT=$(sed -n 's/^BOOTSTRAP=//p' "$TMP/mock.out" | head -1)
-        [ -n "$BOOT" ] && break
-        sleep 0.05
-done
-[ -n "$BOOT" ] || { echo "mock kafka did not start"; cat "$TMP/mock.err"; exit 1; }
-
-CONF=$TMP/imgflow.conf
-cat >"$CONF" <<EOF
-[imgflow]
-log_level = info
-[redis]
-address = 127.0.0.1:$RPORT
-[coordinator]
-timer_interval = 200ms
-shutdown_timeout = 10s
-[kafka]
-bootstrap.servers = $BOOT
-topic.metadata.refresh.interval.ms = 1000
-[kafka.producer]
-linger.ms = 1
-[kafka.consumer]
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
+. "$SRC/tests/integration/stack-common.sh"
+stack_init cli
+start_redis
+start_mock --partitions 4 ${MOCK_TOPICS:+--topics "$MOCK_TOPICS"}
+stack_conf <<EOF
 ${EXTRA_CONF:-}
 EOF
 
-start_coordinator() {
-        IMGFLOW_LOG_TARGET=console "$COORD" --config "$CONF" >>"$TMP/coordinator.log" 2>&1 &
-        COORD_PID=$!
-}
-
 stop_coordinator() {
         [ -n "$COORD_PID" ] || return 0
-        kill -TERM "$COORD_PID" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$COORD_PID" 2>/dev/null
-        wait "$COORD_PID" 2>/dev/null
+        stop_pid "$COORD_PID" 10
         COORD_PID=
 }
 
@@ -149,10 +83,7 @@ wait_status() {
 
 # Wait until the coordinator has joined its consumer group.
 wait_coordinator_ready() {
-        for _ in $(seq 200); do
-                grep -q "Coordinator ready" "$TMP/coordinator.log" 2>/dev/null && return 0
-                sleep 0.1
-        done
+        wait_for 20 grep -qs "Coordinator ready" "$TMP/coordinator.log" && return 0
         echo "coordinator not ready"; tail -20 "$TMP/coordinator.log"
         return 1
 }

@@ -17,84 +17,21 @@ set -u
 MOCK=$1 COORD=$2 WORKER=$3 TOOL=$4 SRC=$5
 DEFS=$SRC/tests/integration/coordinator
 
-command -v redis-server >/dev/null || { echo "redis-server missing: skip"; exit 77; }
-command -v kcat >/dev/null || { echo "kcat missing: skip"; exit 77; }
-
-TMP=$(mktemp -d /tmp/imgflow-test-coordinator.XXXXXX)
-PIDS=()
-COORD_PID=
-COORD2_PID=
-cleanup() {
-        for p in "${PIDS[@]}" $COORD_PID $COORD2_PID; do
-                kill "$p" 2>/dev/null
-        done
-        sleep 0.3
-        for p in "${PIDS[@]}" $COORD_PID $COORD2_PID; do
-                kill -9 "$p" 2>/dev/null
-                wait "$p" 2>/dev/null
-        done
-        [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-ok() { echo "ok   $*"; }
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# --- redis ---
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
-        --loglevel warning >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-        redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
-        sleep 0.05
-done
-
-# --- mock kafka ---
-"$MOCK" --partitions 4 --topics imgflow.tasks.approvers:2 --no-stdin >"$TMP/mock.out" 2>"$TMP/mock.err" &
-PIDS+=($!)
-BOOT=
-for _ in $(seq 100); do
-        BOOT=$(sed -n 's/^BOOTSTRAP=//p' "$TMP/mock.out" | head -1)
-        [ -n "$BOOT" ] && break
-        sleep 0.05
-done
-[ -n "$BOOT" ] || { echo "mock kafka did not start"; cat "$TMP/mock.err"; exit 1; }
+. "$SRC/tests/integration/stack-common.sh"
+stack_init coordinator
+start_redis
+start_mock --partitions 4 --topics imgflow.tasks.approvers:2
 
 mkdir "$TMP/sm"
 cp "$DEFS/pass-choice.asl.json" "$TMP/sm/from-dir.asl.json"
 echo '{"StartAt":"X","States":{}}' >"$TMP/sm/broken.asl.json"
-cat >"$TMP/imgflow.conf" <<EOF
-[imgflow]
-log_level = info
-[redis]
-address = 127.0.0.1:$RPORT
+stack_conf <<EOF
 [coordinator]
-timer_interval = 200ms
 state_machines = $TMP/sm
 metrics_listen = 127.0.0.1:0
-shutdown_timeout = 10s
-[kafka]
-bootstrap.servers = $BOOT
-topic.metadata.refresh.interval.ms = 1000
-[kafka.producer]
-linger.ms = 1
-[kafka.consumer]
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
 [resources]
 AddNumbers = add
 EOF
-
-start_coordinator() {
-        IMGFLOW_LOG_TARGET=console "$COORD" --config "$TMP/imgflow.conf" >>"$TMP/coordinator.log" 2>&1 &
-        COORD_PID=$!
-}
 
 # --- definitions ---
 for d in pass-choice wait-task retry-catch parallel-map unmapped callback timeout-stop; do
@@ -105,11 +42,7 @@ done
 PIDS+=($!)
 start_coordinator
 # Publish once the worker owns its partitions (its group join can be slow).
-for _ in $(seq 600); do
-        grep -q 'assigned [1-9]' "$TMP/worker.log" && break
-        sleep 0.1
-done
-grep -q 'assigned [1-9]' "$TMP/worker.log" || echo "warning: the test worker has no partitions yet"
+wait_for 60 grep -qs 'assigned [1-9]' "$TMP/worker.log" || echo "warning: the test worker has no partitions yet"
 
 job() { # name sm input [requestId]
         local msg
@@ -232,32 +165,47 @@ esac
 notes=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.notifications -o beginning -e 2>/dev/null | grep -c 'pass-choice:big#')
 [ "$notes" -ge 2 ] && ok "notifications for pass-choice:big: $notes" || fail "notifications: $notes"
 
+# jobs_many SM PREFIX N INPUT-FIELDS: N executions PREFIX1..PREFIXN of SM in
+# one batch, input {"i": i, INPUT-FIELDS}; their ids in the array ids.
+jobs_many() {
+        local i
+        ids=()
+        for i in $(seq 1 "$3"); do
+                printf '{"v":1,"type":"StartExecution","stateMachine":"%s","name":"%s%d","input":{"i":%d,%s}}\n' \
+                        "$1" "$2" "$i" "$i" "$4"
+                ids+=("$1:$2$i")
+        done >"$TMP/jobs.txt"
+        kcat -P -b "$BOOT" -t imgflow.jobs <"$TMP/jobs.txt" 2>>"$TMP/kcat.err"
+}
+
+# expect_all WHAT: every execution in ids SUCCEEDED (bounded wait).
+expect_all() {
+        local out good
+        out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
+        good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
+        [ "$good" = ${#ids[@]} ] && ok "${#ids[@]} executions finished $1" ||
+                { fail "$1: $good of ${#ids[@]}"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
+}
+
 # --- crash in the middle of 50 executions ---
-ids=()
-{
-        for i in $(seq 1 50); do
-                printf '{"v":1,"type":"StartExecution","stateMachine":"wait-task","name":"k%d","input":{"i":%d,"sleepMs":20}}\n' "$i" "$i"
-        done
-} | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
-for i in $(seq 1 50); do ids+=("wait-task:k$i"); done
+jobs_many wait-task k 50 '"sleepMs":20'
 sleep 1.5
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
-COORD_PID=
+kill9_coordinator
 echo "$(date +%T) coordinator killed; restarting"
 start_coordinator
-out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
-good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
-[ "$good" = 50 ] && ok "50 executions finished after a SIGKILL" || { fail "after SIGKILL: $good of 50"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
+expect_all "after a SIGKILL"
 
 # Graceful stop.
 stop_coordinator() {
-        kill -TERM "$COORD_PID"
-        for _ in $(seq 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$COORD_PID" 2>/dev/null; then fail "coordinator did not stop on SIGTERM"; else
-                wait "$COORD_PID"; rc=$?; COORD_PID=
-                [ $rc = 0 ] && ok "SIGTERM: clean exit" || fail "SIGTERM exit code $rc"
-        fi
+        local rc
+        stop_pid "$COORD_PID" 10
+        rc=$?
+        COORD_PID=
+        case $rc in
+        0) ok "SIGTERM: clean exit" ;;
+        124) fail "coordinator did not stop on SIGTERM" ;;
+        *) fail "SIGTERM exit code $rc" ;;
+        esac
 }
 stop_coordinator
 
@@ -271,30 +219,17 @@ grep -q "Re-sending unacknowledged task:" "$TMP/coordinator.log" && ok "outbox s
 
 # Two coordinators share the partitions; one is killed in the middle of 40
 # executions (tasks, retries, timers): the other takes its partitions over.
-IMGFLOW_LOG_TARGET=console "$COORD" --config "$TMP/imgflow.conf" >>"$TMP/coordinator2.log" 2>&1 &
+IMGFLOW_LOG_TARGET=console "$COORD" --config "$CONF" >>"$TMP/coordinator2.log" 2>&1 &
 COORD2_PID=$!
-for _ in $(seq 200); do
-        grep -q 'partition(s) assigned' "$TMP/coordinator2.log" && break
-        sleep 0.1
-done
+PIDS+=("$COORD2_PID")
+wait_for 20 grep -qs 'partition(s) assigned' "$TMP/coordinator2.log"
 sleep 1
-ids=()
-{
-        for i in $(seq 1 40); do
-                printf '{"v":1,"type":"StartExecution","stateMachine":"retry-catch","name":"two%d","input":{"failTimes":1,"i":%d}}\n' "$i" "$i"
-        done
-} | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
-for i in $(seq 1 40); do ids+=("retry-catch:two$i"); done
+jobs_many retry-catch two 40 '"failTimes":1'
 sleep 0.7
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
+kill9_coordinator
 COORD_PID=$COORD2_PID
-COORD2_PID=
 echo "$(date +%T) one of two coordinators killed"
-out=$("$TOOL" "$RPORT" wait-all 120 "${ids[@]}")
-good=$(printf '%s\n' "$out" | grep -c '^SUCCEEDED')
-[ "$good" = 40 ] && ok "40 executions finished with one of two coordinators killed" ||
-        { fail "two coordinators: $good of 40"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
+expect_all "with one of two coordinators killed"
 for i in 1 17 40; do
         expect "retry-catch:two$i" 'SUCCEEDED {"ok":1}' 5
 done

@@ -32,8 +32,8 @@ metrics_listen = 127.0.0.1:0'
 
 # ---- the parser refuses what is not valid
 bad() { # NAME TEXT: the parser must refuse TEXT
-        printf '%s' "$2" >"$T/bad.prom"
-        if $PROM "$T/bad.prom" >/dev/null 2>&1; then fail "parser accepted: $1"; fi
+        printf '%s' "$2" >"$TMP/bad.prom"
+        if $PROM "$TMP/bad.prom" >/dev/null 2>&1; then fail "parser accepted: $1"; fi
 }
 bad "no TYPE" $'# HELP a_total A.\na_total 1\n'
 bad "counter without _total" $'# HELP a A.\n# TYPE a counter\na 1\n'
@@ -43,17 +43,17 @@ bad "count differs from +Inf" $'# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"
 bad "bad label syntax" $'# HELP g G.\n# TYPE g gauge\ng{a=b} 1\n'
 bad "series twice" $'# HELP g G.\n# TYPE g gauge\ng 1\ng 2\n'
 bad "bad value" $'# HELP g G.\n# TYPE g gauge\ng one\n'
-printf '# HELP g G.\n# TYPE g gauge\ng{a="x\\"y"} 1\n' >"$T/good.prom"
-$PROM "$T/good.prom" 'g{a="x\"y"}==1' >/dev/null || fail "parser refused a valid exposition"
+printf '# HELP g G.\n# TYPE g gauge\ng{a="x\\"y"} 1\n' >"$TMP/good.prom"
+$PROM "$TMP/good.prom" 'g{a="x\"y"}==1' >/dev/null || fail "parser refused a valid exposition"
 echo "ok   the parser refuses broken expositions"
 
 start_redis
 start_coordinator
 start_worker
-wait_for 30 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 from the coordinator"
-wait_for 30 grep -q '^READY=1' "$T/worker.notify" || fail "no READY=1 from the worker"
-CPORT=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$T/coordinator.log" | head -1)
-WPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$T/worker.log" | head -1)
+wait_for 30 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"
+wait_for 30 grep -q '^READY=1' "$TMP/worker.notify" || fail "no READY=1 from the worker"
+CPORT=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
+WPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/worker.log" | head -1)
 [ -n "$CPORT" ] && [ -n "$WPORT" ] || fail "metrics ports not logged (coordinator '$CPORT', worker '$WPORT')"
 echo "ok   metrics on ports $CPORT (coordinator) and $WPORT (worker)"
 
@@ -67,18 +67,18 @@ echo "ok   3 executions SUCCEEDED, 1 FAILED"
 scrape() {
         name=$1 port=$2; shift 2
         i=0
-        until $PROM "http://127.0.0.1:$port/metrics" "$@" >"$T/$name.check" 2>&1; do
+        until $PROM "http://127.0.0.1:$port/metrics" "$@" >"$TMP/$name.check" 2>&1; do
                 i=$((i + 1))
                 if [ $i -ge 40 ]; then
-                        curl -s "http://127.0.0.1:$port/metrics" >"$T/$name.prom" 2>/dev/null ||
-                                python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics').read().decode())" >"$T/$name.prom"
-                        echo "--- $name /metrics"; cat "$T/$name.prom"
-                        echo "--- problems"; cat "$T/$name.check"
+                        curl -s "http://127.0.0.1:$port/metrics" >"$TMP/$name.prom" 2>/dev/null ||
+                                python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics').read().decode())" >"$TMP/$name.prom"
+                        echo "--- $name /metrics"; cat "$TMP/$name.prom"
+                        echo "--- problems"; cat "$TMP/$name.check"
                         fail "$name metrics"
                 fi
                 sleep 0.25
         done
-        echo "ok   $name /metrics: $(cat "$T/$name.check")"
+        echo "ok   $name /metrics: $(cat "$TMP/$name.check")"
 }
 
 scrape coordinator "$CPORT" \
@@ -114,7 +114,7 @@ scrape worker "$WPORT" \
 # ---- a backlog shows as lag: 30 sleeping tasks for 2 threads (the consumer
 # pauses above 4 queued) -> imgflow_kafka_consumer_lag{topic="imgflow.tasks"} > 0
 # while they wait, back to 0 when all ran.
-python3 - >"$T/sleep-tasks.txt" <<'PY'
+python3 - >"$TMP/sleep-tasks.txt" <<'PY'
 import json, time
 now = int(time.time() * 1000)
 for i in range(30):
@@ -124,14 +124,14 @@ for i in range(30):
          "deadlineMs": 0, "heartbeatSeconds": 0, "dispatchedAtMs": now}
     print("lag:x%d|%s" % (i, json.dumps(m)))
 PY
-kcat -P -b "$BOOT" -t imgflow.tasks -K '|' <"$T/sleep-tasks.txt" 2>"$T/kcat.err" || fail "kcat: $(cat "$T/kcat.err")"
+kcat -P -b "$BOOT" -t imgflow.tasks -K '|' <"$TMP/sleep-tasks.txt" 2>"$TMP/kcat.err" || fail "kcat: $(cat "$TMP/kcat.err")"
 scrape worker-backlog "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>0'
 scrape worker-drained "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}==0' \
         'imgflow_worker_tasks_total{operation="test.sleep",result="succeeded"}>=30'
 
-stop_pid "$WORKER_PID" 20; WORKER_PID=
+stop_pid "$WORKER_PID" 20; RC=$?; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC"
-stop_pid "$COORD_PID" 20; COORD_PID=
+stop_pid "$COORD_PID" 20; RC=$?; COORD_PID=
 [ "$RC" = 0 ] || fail "coordinator exit code $RC"
 check_sanitizers
 echo "PASS"

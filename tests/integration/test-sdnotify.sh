@@ -25,40 +25,40 @@ DAEMON_ENV="WATCHDOG_USEC=1000000"
 start_redis
 start_coordinator
 start_worker
-wait_for 30 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 from the coordinator"
-wait_for 30 grep -q '^READY=1' "$T/worker.notify" || fail "no READY=1 from the worker"
-grep -q "^MAINPID=$COORD_PID\$" "$T/coordinator.notify" || fail "no MAINPID=$COORD_PID with READY=1"
-grep -q "^MAINPID=$WORKER_PID\$" "$T/worker.notify" || fail "no MAINPID=$WORKER_PID with READY=1"
+wait_for 30 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"
+wait_for 30 grep -q '^READY=1' "$TMP/worker.notify" || fail "no READY=1 from the worker"
+grep -q "^MAINPID=$COORD_PID\$" "$TMP/coordinator.notify" || fail "no MAINPID=$COORD_PID with READY=1"
+grep -q "^MAINPID=$WORKER_PID\$" "$TMP/worker.notify" || fail "no MAINPID=$WORKER_PID with READY=1"
 echo "ok   READY=1 from both"
 
 # ---- one execution: STATUS= counts and the structured fields
 start_execution e1
 wait_execution e1 SUCCEEDED 30
 echo "ok   execution e1 SUCCEEDED"
-wait_for 15 grep -Eq '^STATUS=[0-9,?]+ executions running, 3 tasks done' "$T/coordinator.notify" ||
+wait_for 15 grep -Eq '^STATUS=[0-9,?]+ executions running, 3 tasks done' "$TMP/coordinator.notify" ||
         fail "no coordinator STATUS= with '3 tasks done'"
-wait_for 10 grep -Eq '^STATUS=0 tasks running, 0 queued, 3 done, 0 failed' "$T/worker.notify" ||
+wait_for 10 grep -Eq '^STATUS=0 tasks running, 0 queued, 3 done, 0 failed' "$TMP/worker.notify" ||
         fail "no worker STATUS= with '3 done'"
-grep -Eq '^STATUS=0 executions running' "$T/coordinator.notify" ||
-        wait_for 20 grep -Eq '^STATUS=0 executions running' "$T/coordinator.notify" ||
+grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
+        wait_for 20 grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
         fail "the coordinator never said '0 executions running' after e1 finished"
 echo "ok   STATUS= with live counts"
 
-wait_for 5 grep -q '^WATCHDOG=1' "$T/coordinator.notify" || fail "no WATCHDOG=1 from the coordinator"
-wait_for 5 grep -q '^WATCHDOG=1' "$T/worker.notify" || fail "no WATCHDOG=1 from the worker"
+wait_for 5 grep -q '^WATCHDOG=1' "$TMP/coordinator.notify" || fail "no WATCHDOG=1 from the coordinator"
+wait_for 5 grep -q '^WATCHDOG=1' "$TMP/worker.notify" || fail "no WATCHDOG=1 from the worker"
 echo "ok   WATCHDOG=1 from both"
 
 # Every task line of e1 names the execution, its state and task; the image
 # tasks also the image key.
 for d in coordinator worker; do
         for state in Validate Resize Echo; do
-                grep "execution_id=ops:e1" "$T/$d.log" | grep "state_name=$state" | grep -q "task_id=" ||
+                grep "execution_id=ops:e1" "$TMP/$d.log" | grep "state_name=$state" | grep -q "task_id=" ||
                         fail "$d: no log line with execution_id=ops:e1 state_name=$state task_id="
         done
-        grep "execution_id=ops:e1" "$T/$d.log" | grep "state_name=Validate" | grep -q "image_key=raw/good.png" ||
+        grep "execution_id=ops:e1" "$TMP/$d.log" | grep "state_name=Validate" | grep -q "image_key=raw/good.png" ||
                 fail "$d: no image_key=raw/good.png on the Validate lines"
 done
-grep "execution_id=ops:e1" "$T/coordinator.log" | grep -q "Dispatched task" ||
+grep "execution_id=ops:e1" "$TMP/coordinator.log" | grep -q "Dispatched task" ||
         fail "coordinator: no 'Dispatched task' line with the execution's fields"
 echo "ok   log lines carry execution_id, state_name, task_id, image_key"
 
@@ -66,26 +66,26 @@ echo "ok   log lines carry execution_id, state_name, task_id, image_key"
 sed -i 's/^log_level = info/log_level = debug/' "$CONF"
 kill -HUP "$COORD_PID" "$WORKER_PID"
 for d in coordinator worker; do
-        wait_for 10 grep -q '^RELOADING=1' "$T/$d.notify" || fail "$d: no RELOADING=1 after SIGHUP"
+        wait_for 10 grep -q '^RELOADING=1' "$TMP/$d.notify" || fail "$d: no RELOADING=1 after SIGHUP"
         # READY=1 again after RELOADING=1
-        wait_for 10 sh -c "sed -n '/^RELOADING=1/,\$p' '$T/$d.notify' | grep -q '^READY=1'" ||
+        wait_for 10 sh -c "sed -n '/^RELOADING=1/,\$p' '$TMP/$d.notify' | grep -q '^READY=1'" ||
                 fail "$d: no READY=1 after RELOADING=1"
-        wait_for 10 grep -q "Reloaded: log level debug" "$T/$d.log" || fail "$d: did not reload the log level"
-        [ "$(grep -c '^RELOADING=1' "$T/$d.notify")" = 1 ] || fail "$d: RELOADING=1 more than once"
+        wait_for 10 grep -q "Reloaded: log level debug" "$TMP/$d.log" || fail "$d: did not reload the log level"
+        [ "$(grep -c '^RELOADING=1' "$TMP/$d.notify")" = 1 ] || fail "$d: RELOADING=1 more than once"
 done
 start_execution e2
 wait_execution e2 SUCCEEDED 30
-grep "execution_id=ops:e2" "$T/worker.log" | grep -q "^DEBUG" ||
+grep "execution_id=ops:e2" "$TMP/worker.log" | grep -q "^DEBUG" ||
         fail "worker: no debug line for e2 after reloading log_level = debug"
 echo "ok   SIGHUP: RELOADING=1, READY=1, log level debug applied"
 
 # ---- SIGTERM: STOPPING=1, exit 0
-stop_pid "$WORKER_PID" 20; WORKER_PID=
+stop_pid "$WORKER_PID" 20; RC=$?; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC after SIGTERM"
-stop_pid "$COORD_PID" 20; COORD_PID=
+stop_pid "$COORD_PID" 20; RC=$?; COORD_PID=
 [ "$RC" = 0 ] || fail "coordinator exit code $RC after SIGTERM"
-grep -q '^STOPPING=1' "$T/worker.notify" || fail "no STOPPING=1 from the worker"
-grep -q '^STOPPING=1' "$T/coordinator.notify" || fail "no STOPPING=1 from the coordinator"
+grep -q '^STOPPING=1' "$TMP/worker.notify" || fail "no STOPPING=1 from the worker"
+grep -q '^STOPPING=1' "$TMP/coordinator.notify" || fail "no STOPPING=1 from the coordinator"
 echo "ok   SIGTERM: STOPPING=1 and exit 0 from both"
 
 # ---- journalctl EXECUTION_ID=... follows one execution across services
@@ -111,18 +111,18 @@ fi
 
 # ---- the coordinator is not READY while Redis does not answer
 kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
-: >"$T/coordinator.notify"
+: >"$TMP/coordinator.notify"
 start_coordinator
 sleep 4
 kill -0 "$COORD_PID" 2>/dev/null || fail "coordinator exited without Redis"
-grep -q '^READY=1' "$T/coordinator.notify" && fail "READY=1 although Redis is down"
-grep -q '^STATUS=Waiting for Kafka and Redis' "$T/coordinator.notify" ||
-        wait_for 10 grep -q '^STATUS=Waiting for Kafka and Redis' "$T/coordinator.notify" ||
+grep -q '^READY=1' "$TMP/coordinator.notify" && fail "READY=1 although Redis is down"
+grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
+        wait_for 10 grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
         fail "no 'Waiting for Kafka and Redis' STATUS= while Redis is down"
 start_redis
-wait_for 20 grep -q '^READY=1' "$T/coordinator.notify" || fail "no READY=1 once Redis came up"
+wait_for 20 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 once Redis came up"
 echo "ok   coordinator READY=1 only once Redis answers"
-stop_pid "$COORD_PID" 20; COORD_PID=
+stop_pid "$COORD_PID" 20; RC=$?; COORD_PID=
 [ "$RC" = 0 ] || fail "coordinator exit code $RC after SIGTERM"
 check_sanitizers
 echo "PASS"
