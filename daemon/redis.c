@@ -43,10 +43,11 @@ struct RedisPending {
         uint64_t deadline; /* CLOCK_MONOTONIC usec */
         RedisPending *prev, *next;
         bool internal; /* AUTH / SELECT: a failure drops the connection */
-        /* scripts only: what EVAL needs on NOSCRIPT */
+        /* scripts only: the EVALSHA command, kept for resending it as EVAL
+         * on NOSCRIPT; one allocation (pointers, lengths, copied args) */
         const RedisScript *script;
-        int numkeys, argc;
-        char **argv;
+        int argc;               /* with "EVALSHA", the SHA1 and numkeys */
+        const char **argv;
         size_t *argvlen;
 };
 
@@ -224,10 +225,7 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
 static void pending_free(RedisPending *p) {
         if (!p)
                 return;
-        for (int i = 0; p->argv && i < p->argc; i++)
-                free(p->argv[i]);
         free(p->argv);
-        free(p->argvlen);
         free(p);
 }
 
@@ -472,29 +470,14 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
         if (reply && p->script && reply->type == REDIS_REPLY_ERROR &&
             strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->ac == ac) {
                 /* Not loaded on this server (yet): EVAL loads and runs it. */
-                const char **argv = calloc((size_t) p->argc + 3, sizeof(char *));
-                size_t *argvlen = calloc((size_t) p->argc + 3, sizeof(size_t));
-                char nk[16];
                 const RedisScript *script = p->script;
-                if (argv && argvlen) {
-                        snprintf(nk, sizeof(nk), "%d", p->numkeys);
-                        argv[0] = "EVAL", argvlen[0] = 4;
-                        argv[1] = script->source, argvlen[1] = strlen(script->source);
-                        argv[2] = nk, argvlen[2] = strlen(nk);
-                        for (int i = 0; i < p->argc; i++) {
-                                argv[i + 3] = p->argv[i];
-                                argvlen[i + 3] = p->argvlen[i];
-                        }
-                        p->script = NULL; /* only once */
-                        if (send_argv(c, p, p->argc + 3, argv, argvlen) == 0) {
-                                free(argv);
-                                free(argvlen);
-                                return;
-                        }
-                        p->script = script;
-                }
-                free(argv);
-                free(argvlen);
+
+                p->script = NULL; /* only once */
+                p->argv[0] = "EVAL", p->argvlen[0] = 4;
+                p->argv[1] = script->source, p->argvlen[1] = strlen(script->source);
+                if (send_argv(c, p, p->argc, p->argv, p->argvlen) == 0)
+                        return;
+                p->script = script;
                 /* could not resend: deliver the NOSCRIPT error */
         }
 
@@ -641,11 +624,11 @@ void redis_script_init(RedisScript *s, const char *source) {
 
 int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
                int argc, const char **argv, const size_t *argvlen) {
-        const char **av = NULL;
-        size_t *al = NULL;
+        size_t n, data = 0;
+        const char **block;
         RedisPending *p;
-        char nk[16];
-        int r = -ENOMEM;
+        char *copy, *nk;
+        int r;
 
         if (!c || !s || !s->source || argc < 0 || numkeys < 0 || numkeys > argc || (argc > 0 && !argv))
                 return -EINVAL;
@@ -657,41 +640,31 @@ int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userda
         p = calloc(1, sizeof(RedisPending));
         if (!p)
                 return -ENOMEM;
-        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s,
-                              .numkeys = numkeys, .argc = argc };
-        p->argv = calloc((size_t) argc + 1, sizeof(char *));
-        p->argvlen = calloc((size_t) argc + 1, sizeof(size_t));
-        av = calloc((size_t) argc + 3, sizeof(char *));
-        al = calloc((size_t) argc + 3, sizeof(size_t));
-        if (!p->argv || !p->argvlen || !av || !al)
-                goto fail;
+        n = (size_t) argc + 3;
+        for (int i = 0; i < argc; i++)
+                data += argvlen ? argvlen[i] : strlen(argv[i]);
+        /* One block: argv[n], argvlen[n], numkeys as text, the args. */
+        block = malloc(n * (sizeof(char *) + sizeof(size_t)) + 16 + data);
+        if (!block) {
+                free(p);
+                return -ENOMEM;
+        }
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s, .argc = (int) n,
+                              .argv = block, .argvlen = (size_t *) (block + n) };
+        nk = (char *) (p->argvlen + n);
+        copy = nk + 16;
+        p->argv[0] = "EVALSHA", p->argvlen[0] = 7;
+        p->argv[1] = s->sha, p->argvlen[1] = 40;
+        p->argv[2] = nk, p->argvlen[2] = (size_t) snprintf(nk, 16, "%d", numkeys);
         for (int i = 0; i < argc; i++) {
                 size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-                p->argv[i] = malloc(l + 1);
-                if (!p->argv[i])
-                        goto fail;
-                memcpy(p->argv[i], argv[i], l);
-                p->argv[i][l] = '\0';
-                p->argvlen[i] = l;
+                memcpy(copy, argv[i], l);
+                p->argv[i + 3] = copy, p->argvlen[i + 3] = l;
+                copy += l;
         }
-        snprintf(nk, sizeof(nk), "%d", numkeys);
-        av[0] = "EVALSHA", al[0] = 7;
-        av[1] = s->sha, al[1] = 40;
-        av[2] = nk, al[2] = strlen(nk);
-        for (int i = 0; i < argc; i++) {
-                av[i + 3] = p->argv[i];
-                al[i + 3] = p->argvlen[i];
-        }
-        r = send_argv(c, p, argc + 3, av, al);
+        r = send_argv(c, p, p->argc, p->argv, p->argvlen);
         if (r < 0)
-                goto fail;
-        free(av);
-        free(al);
-        return 0;
-fail:
-        free(av);
-        free(al);
-        pending_free(p);
+                pending_free(p);
         return r;
 }
 
