@@ -4,6 +4,7 @@
  * pointers, timestamps. Nothing here reads the clock or does I/O.
  */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -181,6 +182,18 @@ size_t asl_json_depth(const json_t *v, size_t limit) {
         return max + 1;
 }
 
+uint64_t asl_env_random_u64(const AslEnv *env) {
+        uint64_t v = 0;
+
+        if (env && env->random)
+                env->random(env->random_userdata, &v, sizeof(v));
+        return v;
+}
+
+double asl_env_random_double(const AslEnv *env) {
+        return (double) (asl_env_random_u64(env) >> 11) * (1.0 / 9007199254740992.0);
+}
+
 static int size_cb(const char *buffer, size_t size, void *data) {
         *(size_t *) data += size;
         return 0;
@@ -196,27 +209,49 @@ size_t asl_json_size(const json_t *v) {
         return n;
 }
 
-uint64_t asl_env_random_u64(const AslEnv *env) {
-        uint64_t v = 0;
-
-        if (env && env->random)
-                env->random(env->random_userdata, &v, sizeof(v));
-        return v;
+static void put_digits(char *p, unsigned v, int n) {
+        for (int i = n - 1; i >= 0; i--, v /= 10)
+                p[i] = (char) ('0' + v % 10);
 }
 
-double asl_env_random_double(const AslEnv *env) {
-        return (double) (asl_env_random_u64(env) >> 11) * (1.0 / 9007199254740992.0);
+/* Howard Hinnant's civil_from_days: days since 1970-01-01 -> y, m, d. */
+static void civil_from_days(int64_t z, int64_t *ret_y, unsigned *ret_m, unsigned *ret_d) {
+        z += 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned) (z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned d = doy - (153 * mp + 2) / 5 + 1;
+        unsigned m = mp < 10 ? mp + 3 : mp - 9;
+
+        *ret_y = (int64_t) yoe + era * 400 + (m <= 2);
+        *ret_m = m;
+        *ret_d = d;
 }
 
+/* Called for every history event: digits by hand, no gmtime_r/snprintf. */
 void asl_format_timestamp(int64_t ms, char *buf, size_t size) {
-        time_t t = (time_t) (ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-        int frac = (int) (ms - (int64_t) t * 1000);
-        struct tm tm;
+        int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+        int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+        unsigned frac = (unsigned) (ms - secs * 1000), sod = (unsigned) (secs - days * 86400), m, d;
+        int64_t y;
+        char *p = buf;
 
-        gmtime_r(&t, &tm);
-        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        civil_from_days(days, &y, &m, &d);
+        if (y < 0 || y > 9999 || size < 25) {
+                snprintf(buf, size, "%04" PRIi64 "-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d, sod / 3600,
+                         sod / 60 % 60, sod % 60, frac);
+                return;
+        }
+        put_digits(p, (unsigned) y, 4), p[4] = '-';
+        put_digits(p + 5, m, 2), p[7] = '-';
+        put_digits(p + 8, d, 2), p[10] = 'T';
+        put_digits(p + 11, sod / 3600, 2), p[13] = ':';
+        put_digits(p + 14, sod / 60 % 60, 2), p[16] = ':';
+        put_digits(p + 17, sod % 60, 2), p[19] = '.';
+        put_digits(p + 20, frac, 3), p[23] = 'Z';
+        p[24] = '\0';
 }
 
 static int parse_digits(const char **p, int n, int *ret) {
