@@ -48,6 +48,10 @@ int cli_read_file(const char *path, size_t max_bytes, char **ret, size_t *ret_le
  * it fails (WHY is too_big for -EFBIG). 0 or -errno. */
 int cli_read_file_or_warn(const char *path, size_t max_bytes, const char *too_big, char **ret, size_t *ret_len);
 
+/* cli_read_file_or_warn() of a state machine definition: at most
+ * ASL_MAX_DEFINITION_BYTES (1 MiB), the store's limit too. 0 or -errno. */
+int cli_read_definition(const char *path, char **ret, size_t *ret_len);
+
 /* A definition's diagnostics on f, one "<JSON pointer>: <message>" a line
  * ("(root)" for the empty pointer). d borrowed. */
 void cli_print_diag(FILE *f, const AslDiag *d);

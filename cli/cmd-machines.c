@@ -21,8 +21,6 @@
 #include "cmd-remote.h"
 #include "config.h"
 
-#define CLI_DEFINITION_MAX (1024 * 1024)
-
 typedef struct MachineArgs {
         const char *name;
         const char *definition;
@@ -52,8 +50,7 @@ static int read_definition(const char *path, char **ret_text) {
 
         if (strncmp(path, "file://", 7) == 0)
                 path += 7;
-        r = cli_read_file_or_warn(path, CLI_DEFINITION_MAX, "larger than the definition size limit (1 MiB)", &text,
-                                  &len);
+        r = cli_read_definition(path, &text, &len);
         if (r < 0)
                 return CLI_EXIT_USAGE;
         r = cli_machine_parse(text, len, stderr, &m);

@@ -26,10 +26,6 @@
 #include "asl-engine.h"
 #include "cli.h"
 
-#ifndef ASL_MAX_DEFINITION_BYTES
-#define ASL_MAX_DEFINITION_BYTES (1024 * 1024)
-#endif
-
 /* Bound on engine events in one run (each one is at least one history
  * event, so the history limit normally stops a runaway first). */
 #define RUN_MAX_EVENTS 10000000
@@ -363,8 +359,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_USAGE;
         }
 
-        r = cli_read_file_or_warn(argv[optind], ASL_MAX_DEFINITION_BYTES, "larger than the definition size limit",
-                                  &text, &len);
+        r = cli_read_definition(argv[optind], &text, &len);
         if (r < 0)
                 return CLI_EXIT_USAGE;
         r = asl_machine_parse(text, len, &run.machine, &d);

@@ -9,10 +9,6 @@
 #include "asl-definition.h"
 #include "cli.h"
 
-#ifndef ASL_MAX_DEFINITION_BYTES
-#define ASL_MAX_DEFINITION_BYTES (1024 * 1024)
-#endif
-
 int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -38,8 +34,7 @@ int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_USAGE;
         }
 
-        r = cli_read_file_or_warn(argv[optind], ASL_MAX_DEFINITION_BYTES, "larger than the definition size limit",
-                                  &text, &len);
+        r = cli_read_definition(argv[optind], &text, &len);
         if (r < 0)
                 return CLI_EXIT_USAGE;
 

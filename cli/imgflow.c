@@ -326,6 +326,11 @@ int cli_read_file_or_warn(const char *path, size_t max_bytes, const char *too_bi
         return r;
 }
 
+int cli_read_definition(const char *path, char **ret, size_t *ret_len) {
+        return cli_read_file_or_warn(path, ASL_MAX_DEFINITION_BYTES,
+                                     "larger than the definition size limit (1 MiB)", ret, ret_len);
+}
+
 void cli_print_diag(FILE *f, const AslDiag *d) {
         for (size_t i = 0; i < d->n; i++)
                 fprintf(f, "%s: %s\n", d->entries[i].pointer[0] ? d->entries[i].pointer : "(root)",
