@@ -197,6 +197,12 @@ static json_t *json_strf(const char *fmt, ...) {
         return j;
 }
 
+/* The text of json_dumps(v, JSON_COMPACT): NULL for anything but an object
+ * or an array. */
+static char *dump_compact(const json_t *v) {
+        return json_is_object(v) || json_is_array(v) ? asl_json_dumps(v) : NULL;
+}
+
 static json_t *json_str_or_empty(const char *s) {
         json_t *j = json_string(s ? s : "");
         return j ? j : json_string("");
@@ -236,7 +242,7 @@ StoreCommit *store_commit_free(StoreCommit *c) {
 
 void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status) {
         free(c->doc);
-        c->doc = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+        c->doc = asl_json_dumps(doc);
         if (!c->doc)
                 abort();
         free(c->status);
@@ -270,10 +276,12 @@ void store_commit_set_field(StoreCommit *c, const char *field, const char *value
 }
 
 void store_commit_add_history(StoreCommit *c, const json_t *event) {
-        char *s = json_dumps(event, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t len;
+        char *s = asl_json_dumpn(event, &len);
         if (!s)
                 abort();
-        json_array_append_new(ops_array(c->ops, "history"), json_str_or_empty(s));
+        /* The text is valid UTF-8 without NUL bytes: no second check. */
+        json_array_append_new(ops_array(c->ops, "history"), json_stringn_nocheck(s, len));
         free(s);
 }
 
@@ -319,7 +327,7 @@ void store_commit_del_timer(StoreCommit *c, const char *timer_id) {
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
         json_t *t = json_array();
         json_t *v = json_pack("{s:s, s:s}", "executionId", c->exec_id, "taskId", task_id);
-        char *vs = json_dumps(v, JSON_COMPACT);
+        char *vs = dump_compact(v);
 
         json_array_append_new(t, json_str_or_empty(task_id));
         json_array_append_new(t, json_str_or_empty(token));
@@ -337,7 +345,7 @@ void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const
                                       const char *error, int64_t ttl_sec) {
         json_t *v = json_pack("{s:s, s:s, s:s}", "executionId", c->exec_id, "taskId",
                               task_id ? task_id : "", "closed", error ? error : "TaskDoesNotExist");
-        char *vs = json_dumps(v, JSON_COMPACT);
+        char *vs = dump_compact(v);
         json_t *t = json_array();
 
         json_array_append_new(t, json_str_or_empty(token));
@@ -352,7 +360,7 @@ void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const
 void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response) {
         json_t *r = json_array();
         char *key = store_key_response(request_id);
-        char *v = json_dumps(response, JSON_COMPACT);
+        char *v = dump_compact(response);
 
         json_array_append_new(r, json_str_or_empty(key));
         json_array_append_new(r, json_str_or_empty(v));
@@ -404,7 +412,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         json_array_foreach(outbox, idx, item)
                 json_array_append(ids, json_array_get(item, 0));
         json_object_set_new(wire, "outbox", ids);
-        ops = json_dumps(wire, JSON_COMPACT);
+        ops = dump_compact(wire);
         if (!ops)
                 abort();
 

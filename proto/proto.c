@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asl-json.h"
 #include "proto-schema.h"
 #include "proto.h"
 
@@ -531,10 +532,10 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
         r = proto_encode_json(m, lim, &o);
         if (r < 0)
                 return r;
-        s = json_dumps(o, JSON_COMPACT);
+        /* The text of json_dumps(o, JSON_COMPACT), faster. */
+        s = asl_json_dumpn(o, &len);
         if (!s)
                 return -ENOMEM;
-        len = strlen(s);
         if (len > max_payload) {
                 free(s);
                 return -E2BIG;

@@ -108,7 +108,7 @@ static json_int_t jint(json_t *o, const char *k) {
 }
 
 static char *json_text(json_t *v) {
-        char *s = json_dumps(v ? v : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        char *s = asl_json_dumps(v ? v : json_null());
         if (!s)
                 abort();
         return s;

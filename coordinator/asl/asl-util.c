@@ -194,21 +194,6 @@ double asl_env_random_double(const AslEnv *env) {
         return (double) (asl_env_random_u64(env) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static int size_cb(const char *buffer, size_t size, void *data) {
-        *(size_t *) data += size;
-        return 0;
-}
-
-size_t asl_json_size(const json_t *v) {
-        size_t n = 0;
-
-        if (!v)
-                return 0;
-        if (json_dump_callback(v, size_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
-                return SIZE_MAX;
-        return n;
-}
-
 static void put_digits(char *p, unsigned v, int n) {
         for (int i = n - 1; i >= 0; i--, v /= 10)
                 p[i] = (char) ('0' + v % 10);

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "asl-json.h"
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
@@ -113,8 +115,8 @@ char *asl_xasprintf(const char *fmt, ...) _printf_(1, 2);
 /* Depth of a JSON value (scalars are 1). Stops counting past `limit`. */
 size_t asl_json_depth(const json_t *v, size_t limit);
 
-/* Serialized size in bytes (compact encoding). */
-size_t asl_json_size(const json_t *v);
+/* asl_json_size() (serialized size in bytes, compact encoding) and
+ * asl_json_dumps() are in asl-json.h. */
 
 /*
  * The environment of one engine call: everything that is not pure.
