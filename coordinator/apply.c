@@ -247,7 +247,7 @@ static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
 
 int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
                 unsigned sm_version, const char *name, json_t *input, const char *request_id,
-                const AslEnv *env, StoreCommit **ret, AslError *err) {
+                const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err) {
         _cleanup_free_ char *exec_id = NULL, *arn = NULL, *sm_arn = NULL;
         _cleanup_json_ json_t *doc = NULL;
         _cleanup_commit_ StoreCommit *c = NULL;
@@ -295,6 +295,8 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 store_commit_set_response(c, request_id, resp);
         }
         *ret = TAKE_PTR(c);
+        if (ret_doc)
+                *ret_doc = TAKE_PTR(doc);
         return 0;
 }
 

@@ -39,11 +39,13 @@ typedef struct ApplyConfig {
  * (expected version 0) with the RUNNING notification and, when request_id
  * is set, the response {"v":1,"type":"StartExecutionResponse","requestId",
  * "ok":true,"executionId","executionArn","startDate"}. input borrowed
- * (NULL = {}). -EINVAL with err set when the input is rejected.
+ * (NULL = {}). -EINVAL with err set when the input is rejected. With
+ * ret_doc, also the new document (a new reference; it is what the commit
+ * stores), for a caller that keeps the state after the commit.
  */
 int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
                 unsigned sm_version, const char *name, json_t *input, const char *request_id,
-                const AslEnv *env, StoreCommit **ret, AslError *err);
+                const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err);
 
 /*
  * Any other event on a loaded execution (st borrowed; st->doc is modified).

@@ -482,14 +482,14 @@ static bool states_take(Work *w) {
         return true;
 }
 
-/* After a commit of w's event (not a start, not terminal): w->st.doc is the
+/* After a commit of w's event or start (not terminal): w->st.doc is the
  * document just committed as `version`; keep it (moved out of w). */
 static void states_put(Work *w, const StoreCommit *commit, uint64_t version) {
         Manager *m = w->m;
         size_t bytes = commit->doc ? strlen(commit->doc) : 0;
         CachedState *cs;
 
-        if (!m->states || !w->st.doc || commit->expected_version == 0 || commit->stop_ms > 0 ||
+        if (!m->states || !w->st.doc || commit->stop_ms > 0 ||
             !streq_ptr(commit->status, "RUNNING") || bytes > STATE_CACHE_BYTES_MAX / 16)
                 return;
         if (g_hash_table_size(m->states) >= STATE_CACHE_MAX || m->states_bytes + bytes > STATE_CACHE_BYTES_MAX)
@@ -1043,9 +1043,10 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
 
         if (w->msg->type == PROTO_START_EXECUTION) {
                 ProtoStartExecution *s = &w->msg->start_execution;
+                json_t *doc = NULL;
 
                 r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
-                                s->request_id, &env, &commit, &err);
+                                s->request_id, &env, &commit, &doc, &err);
                 if (r < 0) {
                         log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
                                         err.error ?: "", err.cause ?: "");
@@ -1054,6 +1055,17 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                         asl_error_clear(&err);
                         return;
                 }
+                /* The state as created: kept after the commit (states_put),
+                 * so the first task's result needs no load from Redis. */
+                store_exec_state_done(&w->st);
+                w->st = (StoreExecState) {
+                        .doc = doc,
+                        .state_machine = asl_xstrdup(w->sm_name),
+                        .sm_version = w->sm_version,
+                        .status = asl_xstrdup("RUNNING"),
+                        .name = asl_xstrdup(w->exec_name),
+                        .start_ms = env.now_ms,
+                };
                 work_commit(w, commit);
                 return;
         }

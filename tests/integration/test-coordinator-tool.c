@@ -99,7 +99,7 @@ static int run(redisContext *c, int argc, char **argv) {
                 if (r >= 0)
                         r = asl_machine_parse(text, strlen(text), &m, &d);
                 if (r >= 0)
-                        r = apply_start(&cfg, m, argv[3], v, argv[4], input, NULL, &env, &commit, &err);
+                        r = apply_start(&cfg, m, argv[3], v, argv[4], input, NULL, &env, &commit, NULL, &err);
                 if (r >= 0)
                         r = store_commit_sync(c, commit, &res);
                 if (r >= 0 && res.outcome == STORE_COMMIT_OK)

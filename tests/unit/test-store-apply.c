@@ -94,8 +94,16 @@ TEST(start_retry_succeed) {
         const char *task_id;
         char *tid0;
 
-        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "run", input, "req-1", &env, &c, &err), 0);
+        json_t *created = NULL;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "run", input, "req-1", &env, &c, &created, &err), 0);
         ASSERT_INT_EQ(c->expected_version, 0);
+        {
+                /* The document handed back is the one the commit stores. */
+                char *text = asl_json_dumps(created);
+                ASSERT_STR_EQ(text, c->doc);
+                free(text);
+                json_decref(created);
+        }
         ASSERT_STR_EQ(c->exec_id, "sm:run");
         ASSERT_STR_EQ(c->status, "RUNNING");
         ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(c->ops, "create"), "input")), "{\"width\":64}");
@@ -213,7 +221,7 @@ TEST(unmapped_resource_fails_the_task) {
         StoreCommit *c = NULL;
         json_t *n;
 
-        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "um", NULL, NULL, &env, &c, &err), 0);
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "um", NULL, NULL, &env, &c, NULL, &err), 0);
         ASSERT_STR_EQ(c->status, "FAILED");
         ASSERT_NULL(outbox_find(c, "task:", NULL));
         n = outbox_find(c, "notify:FAILED", NULL);
@@ -243,7 +251,7 @@ TEST(pools_lambda_and_tokens) {
         ASSERT_INT_EQ(resources_new(&res), 0);
         ASSERT_INT_EQ(resources_add(res, "Notify", "pool:notifier"), 0);
         cfg.resources = res;
-        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "pl", NULL, NULL, &env, &c, &err), 0);
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "pl", NULL, NULL, &env, &c, NULL, &err), 0);
         json_array_foreach(json_object_get(c->ops, "outbox"), i, item) {
                 const char *v = json_string_value(json_array_get(item, 1));
                 char *topic = NULL, *payload = NULL;
@@ -315,7 +323,7 @@ TEST(callback_token_records_and_responses) {
         char *t0, *task0, *t1, *task1, *timer;
         const char *s, *id;
 
-        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "hb", NULL, NULL, &env, &c, &err), 0);
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "hb", NULL, NULL, &env, &c, NULL, &err), 0);
         s = commit_token(c, &id);
         ASSERT_NOT_NULL(s);
         ASSERT_INT_EQ(strlen(s), 32); /* 128 bits */
