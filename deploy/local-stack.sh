@@ -21,6 +21,8 @@
 #                         0 = the worker's own default, 4 x threads, at least 8)
 #   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
 #   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
+#   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
+#                         every 2 ms under load, at most 2 ms more per message)
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
@@ -48,6 +50,7 @@ COORDINATORS=${STACK_COORDINATORS:-1}
 THREADS=${STACK_WORKER_THREADS:-0}
 MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
 FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
+LINGER_MS=${STACK_LINGER_MS:-2}
 METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
 PARTITIONS=${STACK_PARTITIONS:-8}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
@@ -289,7 +292,7 @@ EOF
                 # longer depend on it: they seek, which restarts the fetch.)
                 echo "topic.metadata.refresh.interval.ms = $METADATA_REFRESH_MS"
                 echo "[kafka.producer]"
-                echo "linger.ms = 1"
+                echo "linger.ms = $LINGER_MS"
                 echo "[kafka.consumer]"
                 echo "session.timeout.ms = 6000"
                 echo "heartbeat.interval.ms = 500"
