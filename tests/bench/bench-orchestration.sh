@@ -3,7 +3,9 @@
 #
 # Orchestration overhead: executions of five no-op Tasks in a chain
 # (tests/bench/echo-chain.asl.json, test.echo) through the local stack
-# (1 coordinator, 2 workers).
+# (1 coordinator, 2 workers of 1 task thread each, as in the throughput
+# benchmark: two threads for the two cores; more only add thread switches
+# to tasks that take no time).
 #
 #   1. load: BENCH_EXECUTIONS executions published at once; tasks/s and
 #      executions/s from the first execution's start (the coordinator's
@@ -31,9 +33,9 @@ SECS=${BENCH_SECONDS:-10}
 MACHINE=$(machine_json)
 FAILED=0
 
-echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-2}"
+echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-2}"
 FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-2}
-stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
+stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
 stack_register "$BENCH_TMP/stack" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
 publish_jobs chain warm 0 20 '{"i": i}' "$BENCH_TMP/warm.ids"
 BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm.ids" "$BENCH_TMP/warm.json" 120 || { echo "warm-up did not finish"; exit 1; }
@@ -111,7 +113,7 @@ COORD_CPU=$(ps -o times= -p "$(cut -d' ' -f1 "$BENCH_TMP/stack/pids/coordinator-
 stack_stop "$BENCH_TMP/stack"
 
 # The same half load with the local stack's default fetch wait (10 ms).
-stack_start "$BENCH_TMP/stack10" STACK_WORKERS=2 STACK_RESOURCES= STACK_FETCH_WAIT_MS=10
+stack_start "$BENCH_TMP/stack10" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS=10
 stack_register "$BENCH_TMP/stack10" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
 publish_jobs chain warm10 0 20 '{"i": i}' "$BENCH_TMP/warm10.ids"
 BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm10.ids" "$BENCH_TMP/warm10.json" 120 || FAILED=1
