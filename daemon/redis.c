@@ -43,12 +43,11 @@ struct RedisPending {
         uint64_t deadline; /* CLOCK_MONOTONIC usec */
         RedisPending *prev, *next;
         bool internal; /* AUTH / SELECT: a failure drops the connection */
-        /* scripts only: the EVALSHA command, kept for resending it as EVAL
-         * on NOSCRIPT; one allocation (pointers, lengths, copied args) */
+        /* scripts only: the EVALSHA command as sent (RESP), kept for
+         * resending it as EVAL on NOSCRIPT */
         const RedisScript *script;
-        int argc;               /* with "EVALSHA", the SHA1 and numkeys */
-        const char **argv;
-        size_t *argvlen;
+        sds cmd;
+        size_t tail;            /* offset of numkeys, after EVALSHA and the SHA1 */
 };
 
 typedef struct RedisAdapter {
@@ -225,7 +224,7 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
 static void pending_free(RedisPending *p) {
         if (!p)
                 return;
-        free(p->argv);
+        sdsfree(p->cmd);
         free(p);
 }
 
@@ -393,6 +392,23 @@ static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv,
         return 0;
 }
 
+/* Send a command already in RESP; p keeps it (p->cmd). */
+static int send_formatted(RedisConn *c, RedisPending *p, sds cmd) {
+        if (!c->ac || !cmd) {
+                sdsfree(cmd);
+                return -ENOTCONN;
+        }
+        sdsfree(p->cmd);
+        p->cmd = cmd;
+        if (redisAsyncFormattedCommand(c->ac, reply_cb, p, cmd, sdslen(cmd)) != REDIS_OK)
+                return -ENOTCONN;
+        p->deadline = now_usec() + c->timeout_usec;
+        pending_link(c, p);
+        if (c->head == p)
+                timeout_rearm(c);
+        return 0;
+}
+
 static void internal_reply(RedisConn *c, redisReply *reply, void *userdata) {
         const char *what = userdata;
 
@@ -471,11 +487,15 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
             strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->ac == ac) {
                 /* Not loaded on this server (yet): EVAL loads and runs it. */
                 const RedisScript *script = p->script;
+                size_t srclen = strlen(script->source);
+                sds cmd = sdscatprintf(sdsempty(), "*%.*s\r\n$4\r\nEVAL\r\n$%zu\r\n",
+                                       (int) strcspn(p->cmd + 1, "\r"), p->cmd + 1, srclen);
 
+                cmd = sdscatlen(cmd, script->source, srclen);
+                cmd = sdscatlen(cmd, "\r\n", 2);
+                cmd = sdscatlen(cmd, p->cmd + p->tail, sdslen(p->cmd) - p->tail);
                 p->script = NULL; /* only once */
-                p->argv[0] = "EVAL", p->argvlen[0] = 4;
-                p->argv[1] = script->source, p->argvlen[1] = strlen(script->source);
-                if (send_argv(c, p, p->argc, p->argv, p->argvlen) == 0)
+                if (send_formatted(c, p, cmd) == 0)
                         return;
                 p->script = script;
                 /* could not resend: deliver the NOSCRIPT error */
@@ -624,11 +644,12 @@ void redis_script_init(RedisScript *s, const char *source) {
 
 int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
                int argc, const char **argv, const size_t *argvlen) {
-        size_t n, data = 0;
-        const char **block;
+        const char *small[64 + 3], **av = small;
+        size_t small_len[64 + 3], *al = small_len;
         RedisPending *p;
-        char *copy, *nk;
-        int r;
+        sds cmd = NULL;
+        char nk[16];
+        int r = -ENOMEM;
 
         if (!c || !s || !s->source || argc < 0 || numkeys < 0 || numkeys > argc || (argc > 0 && !argv))
                 return -EINVAL;
@@ -637,34 +658,33 @@ int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userda
         if (!c->ac)
                 return -ENOTCONN;
 
+        if ((size_t) argc + 3 > ELEMENTSOF(small)) {
+                av = calloc((size_t) argc + 3, sizeof(char *));
+                al = calloc((size_t) argc + 3, sizeof(size_t));
+        }
         p = calloc(1, sizeof(RedisPending));
-        if (!p)
-                return -ENOMEM;
-        n = (size_t) argc + 3;
+        if (!p || !av || !al)
+                goto finish;
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s };
+        av[0] = "EVALSHA", al[0] = 7;
+        av[1] = s->sha, al[1] = 40;
+        av[2] = nk, al[2] = (size_t) snprintf(nk, sizeof nk, "%d", numkeys);
         for (int i = 0; i < argc; i++)
-                data += argvlen ? argvlen[i] : strlen(argv[i]);
-        /* One block: argv[n], argvlen[n], numkeys as text, the args. */
-        block = malloc(n * (sizeof(char *) + sizeof(size_t)) + 16 + data);
-        if (!block) {
-                free(p);
-                return -ENOMEM;
-        }
-        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s, .argc = (int) n,
-                              .argv = block, .argvlen = (size_t *) (block + n) };
-        nk = (char *) (p->argvlen + n);
-        copy = nk + 16;
-        p->argv[0] = "EVALSHA", p->argvlen[0] = 7;
-        p->argv[1] = s->sha, p->argvlen[1] = 40;
-        p->argv[2] = nk, p->argvlen[2] = (size_t) snprintf(nk, 16, "%d", numkeys);
-        for (int i = 0; i < argc; i++) {
-                size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-                memcpy(copy, argv[i], l);
-                p->argv[i + 3] = copy, p->argvlen[i + 3] = l;
-                copy += l;
-        }
-        r = send_argv(c, p, p->argc, p->argv, p->argvlen);
-        if (r < 0)
-                pending_free(p);
+                av[i + 3] = argv[i], al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+        /* The command is formatted once and kept: hiredis copies it into
+         * its output buffer, and NOSCRIPT resends its tail after EVAL. */
+        if (redisFormatSdsCommandArgv(&cmd, argc + 3, av, al) < 0)
+                goto finish;
+        p->tail = (size_t) (strchr(cmd, '\n') - cmd + 1) + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n<sha>\r\n" */
+        r = send_formatted(c, p, cmd);
+        if (r >= 0)
+                p = NULL;
+finish:
+        pending_free(p);
+        if (av != small)
+                free(av);
+        if (al != small_len)
+                free(al);
         return r;
 }
 

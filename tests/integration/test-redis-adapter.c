@@ -152,6 +152,7 @@ typedef struct State {
         char str[512];
         size_t elements;
         char elem[4][64];
+        size_t elem_len[4];
 } State;
 
 static void on_state(RedisConn *c, bool connected, const char *error, void *userdata) {
@@ -178,9 +179,12 @@ static void on_reply(RedisConn *c, redisReply *r, void *userdata) {
         if (r->str)
                 snprintf(s->str, sizeof(s->str), "%.*s", (int) r->len, r->str);
         s->elements = r->elements;
-        for (size_t i = 0; i < r->elements && i < 4; i++)
-                snprintf(s->elem[i], sizeof(s->elem[i]), "%s",
-                         r->element[i]->str ? r->element[i]->str : "");
+        for (size_t i = 0; i < r->elements && i < 4; i++) {
+                s->elem_len[i] = r->element[i]->str ? r->element[i]->len : 0;
+                memcpy(s->elem[i], r->element[i]->str ? r->element[i]->str : "",
+                       MIN_(s->elem_len[i], sizeof(s->elem[i]) - 1));
+                s->elem[i][MIN_(s->elem_len[i], sizeof(s->elem[i]) - 1)] = '\0';
+        }
 }
 
 /* Runs the loop until *counter reaches target or timeout_ms passes. */
@@ -321,6 +325,23 @@ TEST(scripts_evalsha_and_fallback) {
         ASSERT_TRUE(run_until(e, &s.replies, 7, 5000));
         ASSERT_INT_EQ(s.type, REDIS_REPLY_ERROR);
         ASSERT_INT_EQ(redis_eval(c, &bad, on_reply, &s, 2, 1, args, NULL), -EINVAL);
+
+        /* Many arguments (past the on-stack vector), binary ones, through
+         * NOSCRIPT -> EVAL again. */
+        const char *many[100];
+        size_t many_lens[100];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = "k\r\n\0x", many_lens[i] = i == 1 ? 5 : 6;
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "SCRIPT FLUSH"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 8, 5000));
+        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 100, many, many_lens), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 9, 5000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_ARRAY);
+        ASSERT_INT_EQ(s.elements, 3);
+        ASSERT_INT_EQ(s.elem_len[0], 6);
+        ASSERT_TRUE(memcmp(s.elem[0], "k\r\n\0x", 6) == 0);
+        ASSERT_INT_EQ(s.elem_len[1], 5);
+        ASSERT_STR_EQ(s.elem[2], "99");
 }
 
 TEST(command_timeout_then_reconnect) {
