@@ -85,7 +85,6 @@
 #define STATE_CACHE_BYTES_MAX (64 * 1024 * 1024) /* ... and their documents' bytes */
 #define DISPATCH_TRACK_MAX 100000               /* tasks remembered for the latency histogram */
 #define DISPATCH_TTL_MS (3600 * 1000)           /* ... for at most this long */
-#define RUNNING_SCAN_MAX 10000                  /* executions looked at when counting */
 #define OUTBOX_ACK_BATCH_MAX 256                /* acked outbox items deleted in one call */
 
 /* Counters: in the STATUS= line and, with [coordinator] metrics_listen, on
@@ -192,9 +191,7 @@ struct Manager {
         uint64_t counters[_COUNTER_MAX];
         uint64_t n_dispatched, n_tasks_done, n_finished;
         int64_t n_running;              /* RUNNING in Redis; -1 = not counted yet */
-        bool n_running_capped;          /* the count stopped at RUNNING_SCAN_MAX */
         bool counting;                  /* a count is in flight */
-        RedisScript running_script;
         GHashTable *dispatched;         /* "execId|taskId" -> Dispatched: logs, latency */
         Metrics *metrics;
         Metric *metric[_COUNTER_MAX];   /* borrowed from metrics */
@@ -1609,40 +1606,26 @@ static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/*
- * Executions RUNNING in Redis, among the newest RUNNING_SCAN_MAX of
- * imgflow:executions (read only, bounded work): for STATUS= and
- * imgflow_executions_running. Returns {running, scanned}.
- */
-static const char running_count_source[] =
-        "local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n"
-        "local n = 0\n"
-        "for _, id in ipairs(ids) do\n"
-        "  if redis.call('HGET', 'imgflow:{' .. id .. '}:exec', 'status') == 'RUNNING' then n = n + 1 end\n"
-        "end\n"
-        "return {n, #ids}\n";
-
 static void on_running_counted(RedisConn *c, redisReply *reply, void *userdata) {
         Manager *m = userdata;
 
         m->counting = false;
-        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER)
+        if (!reply || reply->type != REDIS_REPLY_INTEGER)
                 return;
-        m->n_running = reply->element[0]->integer;
-        m->n_running_capped = reply->element[1]->integer >= RUNNING_SCAN_MAX;
+        m->n_running = reply->integer;
         if (m->m_running)
                 (void) metric_gauge_set(m->m_running, NULL, (double) m->n_running);
 }
 
+/* Executions RUNNING in Redis, for STATUS= and imgflow_executions_running:
+ * the size of the set exec_commit keeps (O(1), no scan that would hold
+ * Redis up). */
 static void count_running(Manager *m) {
-        char limit[16];
-        const char *argv[] = { "imgflow:executions", limit };
+        const char *argv[] = { "SCARD", STORE_KEY_RUNNING };
 
         if (m->counting || m->stopping || !redis_conn_is_connected(m->redis))
                 return;
-        snprintf(limit, sizeof limit, "%d", RUNNING_SCAN_MAX);
-        if (manager_eval_script(m, &m->running_script, on_running_counted, m, 1, 2, argv, NULL) >= 0)
+        if (manager_command_argv(m, on_running_counted, m, (int) ELEMENTSOF(argv), argv, NULL) >= 0)
                 m->counting = true;
 }
 
@@ -1669,8 +1652,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (m->n_running < 0)
                 snprintf(running, sizeof running, "?");
         else
-                snprintf(running, sizeof running, "%s%s", m->n_running_capped ? ">=" : "",
-                         format_count((uint64_t) m->n_running, (char[32]) {}));
+                snprintf(running, sizeof running, "%s", format_count((uint64_t) m->n_running, (char[32]) {}));
         (void) service_notify_status("%s%s executions running, %s tasks done, %s dispatched, %zu events in flight, "
                                      "%s started here, %s finished here, %s dead letters",
                                      m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka and Redis: " : "",
@@ -1810,7 +1792,6 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
         };
         for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
                 redis_script_init(&m->scripts[i], store_script(i)->source);
-        redis_script_init(&m->running_script, running_count_source);
 
         m->topic_prefix = asl_xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
         if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &m->topic_jobs) < 0 ||

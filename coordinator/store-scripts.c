@@ -22,7 +22,8 @@
  * exec_commit: the compare-and-set of one execution.
  * KEYS: 1 exec, 2 history, 3 outbox, 4 tokens, 5 exec timers set,
  *       6 imgflow:executions, 7 imgflow:timers, 8 imgflow:timers:claimed,
- *       9 imgflow:outbox-pending
+ *       9 imgflow:outbox-pending, 10 imgflow:running (the ids of RUNNING
+ *       executions: added on create, removed when terminal)
  * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document,
  *       then ops.historyN history events, then one value per id of
  *       ops.outbox (in that order).
@@ -46,6 +47,7 @@ static const char exec_commit_lua[] =
         "  redis.call('HSET', exec, 'stateMachine', c.stateMachine, 'smVersion', c.smVersion,\n"
         "             'name', c.name, 'input', c.input, 'startDate', c.startDate)\n"
         "  redis.call('ZADD', index, c.startDate, id)\n"
+        "  redis.call('SADD', KEYS[10], id)\n"
         "else\n"
         "  local v = redis.call('HGET', exec, 'version')\n"
         "  if not v then return {'missing', 0} end\n"
@@ -94,6 +96,7 @@ static const char exec_commit_lua[] =
         "if ops.terminal then\n"
         "  local ttl = tonumber(ops.terminal.retention)\n"
         "  redis.call('HSET', exec, 'stopDate', ops.terminal.stopDate)\n"
+        "  redis.call('SREM', KEYS[10], id)\n"
         "  for _, tok in ipairs(redis.call('HVALS', toks)) do redis.call('DEL', 'imgflow:token:' .. tok) end\n"
         "  redis.call('DEL', toks)\n"
         "  for _, t in ipairs(redis.call('SMEMBERS', xtimers)) do\n"

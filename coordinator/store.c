@@ -425,6 +425,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         store_argv_adds(&call.keys, STORE_KEY_TIMERS);
         store_argv_adds(&call.keys, STORE_KEY_TIMERS_CLAIMED);
         store_argv_adds(&call.keys, STORE_KEY_OUTBOX_PENDING);
+        store_argv_adds(&call.keys, STORE_KEY_RUNNING);
         store_argv_addf(&call.args, "%" PRIu64, c->expected_version);
         store_argv_adds(&call.args, ops);
         store_argv_adds(&call.args, c->doc);

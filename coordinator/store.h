@@ -70,6 +70,7 @@ char *store_key_response(const char *request_id);
 #define STORE_KEY_TIMERS "imgflow:timers"
 #define STORE_KEY_TIMERS_CLAIMED "imgflow:timers:claimed"
 #define STORE_KEY_OUTBOX_PENDING "imgflow:outbox-pending"
+#define STORE_KEY_RUNNING "imgflow:running"     /* set of RUNNING execution ids */
 
 /* "<sm>:<name>" (new string) or NULL when a name is invalid. */
 char *store_exec_id(const char *state_machine, const char *name);

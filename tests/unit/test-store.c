@@ -283,6 +283,8 @@ TEST(create_idempotent) {
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
         store_commit_free(k);
+        /* A RUNNING execution is in the running set (what the coordinator counts). */
+        ASSERT_INT_EQ(cmd_int("SISMEMBER " STORE_KEY_RUNNING " %s", "sm:idem"), 1);
 
         /* Same input (key order does not matter), still RUNNING: existing. */
         k = new_create("sm", "idem", "{\"a\":1,\"b\":2}", 6001);
@@ -304,6 +306,7 @@ TEST(create_idempotent) {
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
         store_commit_free(k);
+        ASSERT_INT_EQ(cmd_int("SISMEMBER " STORE_KEY_RUNNING " %s", "sm:idem"), 0);
         k = new_create("sm", "idem", "{\"a\":1,\"b\":2}", 6004);
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         ASSERT_INT_EQ(res.outcome, STORE_COMMIT_ALREADY);
