@@ -48,7 +48,7 @@ def main():
         if x:
             w("Machine: " + machine_line(x["machine"]) + ".")
             break
-    w("The machine was shared with other builds and fuzzers while these ran, so the absolute")
+    w("Other work may share the machine while these run, so the absolute")
     w("figures are noisy; the ratios taken within one run are the more telling ones.")
     w("")
     w("![benchmark results](%s)" % os.path.basename(png))
