@@ -19,7 +19,8 @@
 #
 #   tests/bench/bench-orchestration.sh
 #
-# BENCH_EXECUTIONS (default 5000), BENCH_SECONDS (default 10),
+# BENCH_EXECUTIONS (default 5000), BENCH_ROUNDS (default 3, the median is
+# reported), BENCH_SECONDS (default 10),
 # BENCH_FETCH_WAIT_MS (default 2): the consumers' fetch.wait.max.ms. The
 # mock cluster answers a Fetch on an empty partition only when that wait is
 # over (a real broker answers as soon as a message arrives), so on the mock
@@ -36,53 +37,76 @@ FAILED=0
 
 echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-2}"
 FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-2}
-stack_start "$BENCH_TMP/stack" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
-stack_register "$BENCH_TMP/stack" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
-publish_jobs chain warm 0 20 '{"i": i}' "$BENCH_TMP/warm.ids"
-BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm.ids" "$BENCH_TMP/warm.json" 120 || { echo "warm-up did not finish"; exit 1; }
-
-# cpu_ticks: "name ticks" (user + system, clock ticks) of each stack process.
+# cpu_ticks DIR: "name ticks" (user + system, clock ticks) of each stack process.
 cpu_ticks() {
         local f
-        for f in "$BENCH_TMP"/stack/pids/*.pid; do
+        for f in "$1"/pids/*.pid; do
                 echo "$(basename "$f" .pid) $(awk '{print $14 + $15}' "/proc/$(cut -d' ' -f1 "$f")/stat" 2>/dev/null || echo 0)"
         done | sort
 }
 
-# ---- 1. load
-ids=$BENCH_TMP/load.ids
-: >"$ids"
-cpu_ticks >"$BENCH_TMP/cpu0"
-t0=$(now_ms)
-publish_jobs chain load 0 "$E" '{"i": i}' "$ids"
-wait_execs "$ids" "$BENCH_TMP/load.json" 600 || FAILED=1
-ok=$(count_status "$BENCH_TMP/load.json" SUCCEEDED)
-[ "$ok" = "$E" ] || { echo "load: only $ok of $E executions SUCCEEDED"; FAILED=1; }
-t1=$(last_stop_ms "$BENCH_TMP/load.json")
-cpu_ticks >"$BENCH_TMP/cpu1"
-ts=$(python3 -c 'import json,sys; print(min(json.loads(l)["startDate"] for l in open(sys.argv[1])))' "$BENCH_TMP/load.json")
-MS=$((t1 - ts))
-MS_PUB=$((t1 - t0))
-# CPU seconds of each process during the load (the mock brokers and Redis
-# share the 2 cores with the daemons: an artefact of this setup).
-LOAD_CPU=$(join "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" | python3 -c '
+# ---- 1. load: BENCH_ROUNDS rounds, each on a fresh stack; the median
+# round (by tasks/s) is the result, every round's rate is kept.
+# load_round R: one round; appends one JSON line to $BENCH_TMP/rounds.jsonl.
+load_round() {
+        local r=$1 dir=$BENCH_TMP/stack-load-$1 ids=$BENCH_TMP/load-$1.ids res=$BENCH_TMP/load-$1.json
+        local t0 t1 ts ok cpu lat
+        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
+        stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
+        publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm$r.ids"
+        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm$r.ids" "$BENCH_TMP/warm$r.json" 120 || { echo "warm-up did not finish"; exit 1; }
+        : >"$ids"
+        cpu_ticks "$dir" >"$BENCH_TMP/cpu0"
+        t0=$(now_ms)
+        publish_jobs chain "load$r" 0 "$E" '{"i": i}' "$ids"
+        wait_execs "$ids" "$res" 600 || FAILED=1
+        ok=$(count_status "$res" SUCCEEDED)
+        [ "$ok" = "$E" ] || { echo "load: only $ok of $E executions SUCCEEDED"; FAILED=1; }
+        t1=$(last_stop_ms "$res")
+        cpu_ticks "$dir" >"$BENCH_TMP/cpu1"
+        ts=$(python3 -c 'import json,sys; print(min(json.loads(l)["startDate"] for l in open(sys.argv[1])))' "$res")
+        # CPU seconds of each process during the load (the mock brokers and
+        # Redis share the 2 cores with the daemons: an artefact of this setup).
+        cpu=$(join "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" | python3 -c '
 import json, os, sys
 hz = os.sysconf("SC_CLK_TCK")
 print(json.dumps({n: round((int(b) - int(a)) / hz, 2) for n, a, b in (l.split() for l in sys.stdin) if n != "notify"}))')
-echo "load: CPU seconds per process $LOAD_CPU"
-EPS=$(python3 -c "print(round($ok * 1000 / max(1, $MS), 1))")
-TPS=$(python3 -c "print(round(5 * $ok * 1000 / max(1, $MS), 1))")
-TPS_PUB=$(python3 -c "print(round(5 * $ok * 1000 / max(1, $MS_PUB), 1))")
-echo "load: $ok executions ($((5 * ok)) tasks) in $MS ms from the first start: $EPS executions/s, $TPS tasks/s"
-echo "load: $MS_PUB ms from before the load generator started: $TPS_PUB tasks/s"
-LOAD_LAT=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load-")
-echo "load: dispatch latency (queueing included) $LOAD_LAT"
+        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load$r-")
+        stack_stop "$dir"
+        python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" >>"$BENCH_TMP/rounds.jsonl" <<'PY'
+import json, sys
+ok, ms, ms_pub = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(json.dumps({"succeeded": ok, "ms": ms, "msFromPublish": ms_pub,
+                  "executionsPerSecond": round(ok * 1000 / max(1, ms), 1),
+                  "tasksPerSecond": round(5 * ok * 1000 / max(1, ms), 1),
+                  "tasksPerSecondFromPublish": round(5 * ok * 1000 / max(1, ms_pub), 1),
+                  "cpuSeconds": json.loads(sys.argv[4]), "dispatchLatencyMs": json.loads(sys.argv[5])}))
+PY
+        tail -1 "$BENCH_TMP/rounds.jsonl" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("load round %s: %d executions (%d tasks) in %d ms from the first start: %.0f tasks/s (%.0f from before the load generator started); CPU s %s"
+      % (sys.argv[1], d["succeeded"], 5 * d["succeeded"], d["ms"], d["tasksPerSecond"], d["tasksPerSecondFromPublish"], json.dumps(d["cpuSeconds"])))' "$r"
+}
+
+ROUNDS=${BENCH_ROUNDS:-3}
+: >"$BENCH_TMP/rounds.jsonl"
+for r in $(seq 1 "$ROUNDS"); do
+        load_round "$r"
+done
+LOAD=$(python3 -c '
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+m = sorted(rs, key=lambda d: d["tasksPerSecond"])[len(rs) // 2]
+m["rounds"] = [d["tasksPerSecond"] for d in rs]
+print(json.dumps(m))' "$BENCH_TMP/rounds.jsonl")
+ok=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["succeeded"])' "$LOAD")
+EPS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["executionsPerSecond"])' "$LOAD")
+echo "load: median of $ROUNDS rounds $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.0f tasks/s (rounds: %s), dispatch latency (queueing included) %s" % (d["tasksPerSecond"], d["rounds"], json.dumps(d["dispatchLatencyMs"])))' "$LOAD")"
 
 # ---- 2. paced loads, each on a fresh stack (the load above leaves ~40 MB
 # of AOF, and Redis rewrites its AOF, a fork and a child writing on the
 # same two cores, when it passes 64 MB)
-COORD_CPU=$(ps -o times= -p "$(cut -d' ' -f1 "$BENCH_TMP/stack/pids/coordinator-1.pid")" 2>/dev/null | tr -d ' ')
-stack_stop "$BENCH_TMP/stack"
 
 # paced PREFIX RATE FETCH_WAIT_MS -> prints the latency JSON (with the AOF
 # rewrites Redis made meanwhile); checks every execution.
@@ -121,10 +145,22 @@ PY
 }
 
 # Half of the 10,000 tasks/s target (1000 executions/s): the target's
-# load. Then half of the rate measured above, and the target's half load
+# load, BENCH_ROUNDS rounds. Then half of the rate measured above, and the target's half load
 # with the local stack's default fetch wait (10 ms).
-HALF_TARGET=$(paced half 1000 "$FETCH_WAIT")
-echo "half load (5,000 tasks/s): dispatch latency $HALF_TARGET"
+: >"$BENCH_TMP/half.jsonl"
+for r in $(seq 1 "$ROUNDS"); do
+        lat=$(paced "half$r" 1000 "$FETCH_WAIT")
+        echo "half load (5,000 tasks/s), round $r: dispatch latency $lat"
+        echo "$lat" >>"$BENCH_TMP/half.jsonl"
+done
+# The round with the median p99 (every round's p99 is kept).
+HALF_TARGET=$(python3 -c '
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+m = sorted(rs, key=lambda d: d.get("p99", 1e9))[len(rs) // 2]
+m["roundsP99"] = [d.get("p99") for d in rs]
+print(json.dumps(m))' "$BENCH_TMP/half.jsonl")
+echo "half load (5,000 tasks/s): median of $ROUNDS rounds by p99: dispatch latency $HALF_TARGET"
 RATE=$(python3 -c "print(max(1.0, round($EPS / 2, 1)))")
 HALF_LAT=$(paced halfm "$RATE" "$FETCH_WAIT")
 echo "half the measured rate ($RATE executions/s): dispatch latency $HALF_LAT"
@@ -135,13 +171,10 @@ write_result orchestration "$(python3 - <<PY
 import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
     "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
-    "load": {"executions": $E, "succeeded": $ok, "ms": $MS, "executionsPerSecond": $EPS,
-             "tasksPerSecond": $TPS, "msFromPublish": $MS_PUB, "tasksPerSecondFromPublish": $TPS_PUB, "dispatchLatencyMs": json.loads('$LOAD_LAT'),
-             "cpuSeconds": json.loads('$LOAD_CPU')},
+    "load": dict(json.loads('$LOAD'), executions=$E),
     "halfLoad": {"executionsPerSecond": 1000, "dispatchLatencyMs": json.loads('$HALF_TARGET'),
                  "dispatchLatencyMsFetchWait10": json.loads('$HALF_LAT10')},
     "halfMeasured": {"executionsPerSecond": $RATE, "dispatchLatencyMs": json.loads('$HALF_LAT')},
-    "coordinatorCpuSeconds": "$COORD_CPU",
     "targets": {"tasksPerSecond": 10000, "p99Ms": 10}, "failed": $FAILED}))
 PY
 )" >/dev/null
