@@ -137,7 +137,7 @@ def main():
         w("milliseconds between runs on this shared machine: its tail is a few short stalls (a")
         w("loaded core, a broker thread's wakeup), not a steady cost. Earlier runs of the same")
         w("build gave p99 8 and 9 ms at this load; ten-second trials at it ranged from 9 to 27 ms")
-        w("while the host was busy. At ~65% of two cores in use, the p99 is set by scheduling:")
+        w("while the host was busy. With over half of two cores in use, the p99 is set by scheduling:")
         w("the 10 ms target holds only with CPU to spare, so it is not reliably met here.")
         w("")
         w("Under full load the latency includes the time tasks wait in the workers' queues, and")
