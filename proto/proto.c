@@ -108,39 +108,18 @@ bool proto_utf8_is_valid(const void *buf, size_t len) {
         size_t i = 0;
 
         while (i < len) {
-                unsigned char c = s[i];
                 size_t n;
-                uint32_t cp;
 
-                if (c == 0)
+                if (s[i] == 0)
                         return false;
-                if (c < 0x80) {
+                if (s[i] < 0x80) {
                         i++;
                         continue;
                 }
-                if (c >= 0xc2 && c <= 0xdf) {
-                        n = 1;
-                        cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        n = 2;
-                        cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        n = 3;
-                        cp = c & 0x07;
-                } else
+                n = asl_utf8_sequence(s + i, len - i);
+                if (n == 0)
                         return false;
-                if (len - i <= n)
-                        return false;
-                for (size_t k = 1; k <= n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + k] & 0x3f);
-                }
-                /* Overlong forms, surrogates, beyond U+10FFFF. */
-                if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += n + 1;
+                i += n;
         }
         return true;
 }
@@ -183,39 +162,6 @@ size_t proto_scan_depth(const void *buf, size_t len, size_t limit) {
                 }
         }
         return max;
-}
-
-/* Depth of a value, scalars are 1 (as asl_json_depth counts); stops past limit,
- * so the recursion is at most limit + 1 deep. */
-static size_t json_depth(const json_t *v, size_t limit) {
-        size_t max = 0;
-
-        if (limit == 0)
-                return 1;
-        if (json_is_object(v)) {
-                const char *k;
-                json_t *c;
-
-                json_object_foreach ((json_t *) v, k, c) {
-                        size_t d = json_depth(c, limit - 1);
-                        if (d > max)
-                                max = d;
-                        if (max >= limit)
-                                break;
-                }
-        } else if (json_is_array(v)) {
-                size_t i;
-                json_t *c;
-
-                json_array_foreach (v, i, c) {
-                        size_t d = json_depth(c, limit - 1);
-                        if (d > max)
-                                max = d;
-                        if (max >= limit)
-                                break;
-                }
-        }
-        return max + 1;
 }
 
 static void *field_ptr(ProtoMessage *m, const ProtoField *f) {
@@ -305,7 +251,7 @@ static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size
                 *(bool *) field_ptr(m, f) = json_is_true(v);
                 return 0;
         case PROTO_FIELD_ANY:
-                if (json_depth(v, max_depth) > max_depth)
+                if (asl_json_depth(v, max_depth) > max_depth)
                         return reason(ret_reason, -E2BIG, "field '%s': nested deeper than %zu levels",
                                       f->name, max_depth);
                 *(json_t **) field_ptr(m, f) = v; /* borrowed from root */
@@ -379,7 +325,7 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
                 if (r < 0)
                         return r;
         }
-        if (json_depth(root, max_depth + 1) > max_depth + 1)
+        if (asl_json_depth(root, max_depth + 1) > max_depth + 1)
                 return reason(ret_reason, -E2BIG, "nested deeper than %zu levels", max_depth);
         if (type == PROTO_NOTIFICATION)
                 m->notification.body = root;
@@ -450,7 +396,7 @@ static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, s
                         else
                                 return f->required ? -EINVAL : 0;
                 } else {
-                        if (json_depth(j, max_depth) > max_depth)
+                        if (asl_json_depth(j, max_depth) > max_depth)
                                 return -E2BIG;
                         v = json_incref(j);
                 }
@@ -501,7 +447,7 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
 
                 if (!json_is_object(body))
                         return -EINVAL;
-                if (json_depth(body, max_depth + 1) > max_depth + 1)
+                if (asl_json_depth(body, max_depth + 1) > max_depth + 1)
                         return -E2BIG;
                 json_object_foreach (body, k, v)
                         if (strcmp(k, "v") != 0 && strcmp(k, "type") != 0 && json_object_set(o, k, v) < 0)

@@ -140,7 +140,7 @@ static inline int walk_put_char(JsonWalk *w, char c) {
 
 /* The length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0:
  * jansson's rules (no overlong forms, no surrogates, at most U+10FFFF). */
-static size_t utf8_sequence(const unsigned char *p, size_t avail) {
+size_t asl_utf8_sequence(const unsigned char *p, size_t avail) {
         unsigned char c = p[0];
         uint32_t cp;
         size_t n;
@@ -204,7 +204,7 @@ static int walk_string(JsonWalk *w, const char *str, size_t length) {
                         break;
                 e = escape_table[*p];
                 if (e == 'U') {
-                        size_t n = utf8_sequence(p, (size_t) (end - p));
+                        size_t n = asl_utf8_sequence(p, (size_t) (end - p));
 
                         if (n == 0)
                                 return -EILSEQ;
@@ -442,4 +442,35 @@ size_t asl_json_size(const json_t *v) {
         if (walk_run(&w, v) < 0)
                 return SIZE_MAX;
         return w.len;
+}
+
+size_t asl_json_depth(const json_t *v, size_t limit) {
+        size_t max = 0;
+
+        if (limit == 0)
+                return 1;
+        if (json_is_object(v)) {
+                const char *k;
+                json_t *c;
+
+                json_object_foreach((json_t *) v, k, c) {
+                        size_t d = asl_json_depth(c, limit - 1);
+                        if (d > max)
+                                max = d;
+                        if (max >= limit)
+                                break;
+                }
+        } else if (json_is_array(v)) {
+                size_t i;
+                json_t *c;
+
+                json_array_foreach(v, i, c) {
+                        size_t d = asl_json_depth(c, limit - 1);
+                        if (d > max)
+                                max = d;
+                        if (max >= limit)
+                                break;
+                }
+        }
+        return max + 1;
 }

@@ -35,3 +35,12 @@ char *asl_json_dumpn(const json_t *v, size_t *ret_len);
  * where asl_json_dumps() would return NULL (except for OOM, which cannot
  * happen here). */
 size_t asl_json_size(const json_t *v);
+
+/* Depth of a JSON value (scalars are 1). Stops counting past `limit`, so the
+ * recursion is at most limit + 1 deep. */
+size_t asl_json_depth(const json_t *v, size_t limit);
+
+/* The length of the valid UTF-8 sequence at p (lead byte >= 0x80, avail
+ * bytes from p), or 0 if it is not one: no overlong forms, no surrogates, at
+ * most U+10FFFF (jansson's rules). */
+size_t asl_utf8_sequence(const unsigned char *p, size_t avail);

@@ -151,37 +151,6 @@ char *asl_pointer_join_index(const char *base, size_t index) {
         return asl_xasprintf("%s/%zu", base ? base : "", index);
 }
 
-size_t asl_json_depth(const json_t *v, size_t limit) {
-        size_t max = 0;
-
-        if (limit == 0)
-                return 1;
-        if (json_is_object(v)) {
-                const char *k;
-                json_t *c;
-
-                json_object_foreach((json_t *) v, k, c) {
-                        size_t d = asl_json_depth(c, limit - 1);
-                        if (d > max)
-                                max = d;
-                        if (max >= limit)
-                                break;
-                }
-        } else if (json_is_array(v)) {
-                size_t i;
-                json_t *c;
-
-                json_array_foreach(v, i, c) {
-                        size_t d = asl_json_depth(c, limit - 1);
-                        if (d > max)
-                                max = d;
-                        if (max >= limit)
-                                break;
-                }
-        }
-        return max + 1;
-}
-
 uint64_t asl_env_random_u64(const AslEnv *env) {
         uint64_t v = 0;
 

@@ -112,8 +112,6 @@ void *asl_xrealloc(void *p, size_t n);
 char *asl_xstrdup(const char *s);
 char *asl_xasprintf(const char *fmt, ...) _printf_(1, 2);
 
-/* Depth of a JSON value (scalars are 1). Stops counting past `limit`. */
-size_t asl_json_depth(const json_t *v, size_t limit);
 
 /* asl_json_size() (serialized size in bytes, compact encoding) and
  * asl_json_dumps() are in asl-json.h. */
