@@ -380,16 +380,21 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
 
-static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv, const size_t *argvlen) {
-        if (!c->ac)
-                return -ENOTCONN;
-        if (redisAsyncCommandArgv(c->ac, reply_cb, p, argc, argv, argvlen) != REDIS_OK)
-                return -ENOTCONN;
+/* p was handed to hiredis: it waits for its reply, with a deadline. */
+static int pending_sent(RedisConn *c, RedisPending *p) {
         p->deadline = now_usec() + c->timeout_usec;
         pending_link(c, p);
         if (c->head == p)
                 timeout_rearm(c);
         return 0;
+}
+
+static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv, const size_t *argvlen) {
+        if (!c->ac)
+                return -ENOTCONN;
+        if (redisAsyncCommandArgv(c->ac, reply_cb, p, argc, argv, argvlen) != REDIS_OK)
+                return -ENOTCONN;
+        return pending_sent(c, p);
 }
 
 /* Send a command already in RESP; p keeps it (p->cmd). */
@@ -402,11 +407,7 @@ static int send_formatted(RedisConn *c, RedisPending *p, sds cmd) {
         p->cmd = cmd;
         if (redisAsyncFormattedCommand(c->ac, reply_cb, p, cmd, sdslen(cmd)) != REDIS_OK)
                 return -ENOTCONN;
-        p->deadline = now_usec() + c->timeout_usec;
-        pending_link(c, p);
-        if (c->head == p)
-                timeout_rearm(c);
-        return 0;
+        return pending_sent(c, p);
 }
 
 static void internal_reply(RedisConn *c, redisReply *reply, void *userdata) {
