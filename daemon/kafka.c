@@ -12,8 +12,14 @@
  * consumer queue by rd_kafka_poll_set_consumer()).
  *
  * Commits are batched: kafka_consumer_done() records the committable offset
- * of the partition in `pending` and arms a defer source that sends one async
- * commit for everything finished in that loop iteration.
+ * of the partition in `pending` and arms a one-shot timer that sends one
+ * async commit for everything finished meanwhile, auto.commit.interval.ms
+ * later (librdkafka's own property, read back from the configuration; its
+ * auto commit itself stays off). Each commit is an OffsetCommit round trip
+ * through librdkafka's main and broker threads and back into this loop: one
+ * per loop pass cost more wakeups than the messages themselves. The interval
+ * only bounds what a crash makes run again (at least once, as always): a
+ * revoke sends what is pending at once, and closing sends it synchronously.
  *
  * Resume: librdkafka 2.0.2 handles rd_kafka_resume_partitions() on its main
  * thread without waking the broker threads; a broker thread whose
@@ -69,7 +75,8 @@ struct KafkaConsumer {
         OffsetTracker *offsets;
         rd_kafka_topic_partition_list_t *pending; /* commits not yet sent */
         rd_kafka_topic_partition_list_t *positions; /* next offset to hand out, per partition */
-        sd_event_source *commit_defer;
+        sd_event_source *commit_timer;
+        uint64_t commit_interval_usec;
         bool paused_all;
         bool closing;
 };
@@ -406,7 +413,7 @@ static int consumer_flush_commits(KafkaConsumer *k, bool async) {
         return kafka_errno(err);
 }
 
-static int on_commit_defer(sd_event_source *s, void *userdata) {
+static int on_commit_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) consumer_flush_commits(userdata, /* async= */ 1);
         return 0;
 }
@@ -562,6 +569,7 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
                 "enable.auto.offset.store", "false",
                 "auto.offset.reset", "earliest",
                 "partition.assignment.strategy", "cooperative-sticky",
+                "auto.commit.interval.ms", "100",
                 "client.id", "imgflow",
                 NULL,
         };
@@ -597,6 +605,14 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
         rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
         rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
         rd_kafka_conf_set_opaque(conf, k);
+        {
+                char v[32];
+                size_t vlen = sizeof(v);
+                unsigned long ms = 100;
+                if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", v, &vlen) == RD_KAFKA_CONF_OK)
+                        ms = strtoul(v, NULL, 10);
+                k->commit_interval_usec = (uint64_t) ms * 1000;
+        }
 
         k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!k->rk)
@@ -611,10 +627,11 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
         r = loop_init(&k->loop, e, k->queue, consumer_drain, k);
         if (r < 0)
                 return log_error_errno(r, "Failed to hook Kafka consumer into the event loop: %m");
-        r = sd_event_add_defer(e, &k->commit_defer, on_commit_defer, k);
+        r = sd_event_add_time_relative(e, &k->commit_timer, CLOCK_MONOTONIC, k->commit_interval_usec,
+                                       0, on_commit_timer, k);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(k->commit_defer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(k->commit_timer, SD_EVENT_OFF);
 
         size_t n = 0;
         while (topics[n])
@@ -639,7 +656,7 @@ KafkaConsumer *kafka_consumer_free(KafkaConsumer *k) {
                 (void) rd_kafka_consumer_close(k->rk);
         }
         loop_done(&k->loop, k->queue);
-        k->commit_defer = sd_event_source_disable_unref(k->commit_defer);
+        k->commit_timer = sd_event_source_disable_unref(k->commit_timer);
         if (k->queue)
                 rd_kafka_queue_destroy(k->queue);
         if (k->pending)
@@ -656,6 +673,7 @@ KafkaConsumer *kafka_consumer_free(KafkaConsumer *k) {
 int kafka_consumer_commit(KafkaConsumer *k, const char *topic, int32_t partition,
                           int64_t next_offset) {
         rd_kafka_topic_partition_t *tp;
+        int r;
 
         if (!k || !topic || partition < 0 || next_offset < 0)
                 return -EINVAL;
@@ -671,7 +689,13 @@ int kafka_consumer_commit(KafkaConsumer *k, const char *topic, int32_t partition
                 tp->offset = next_offset;
         if (k->closing)
                 return 0;
-        return sd_event_source_set_enabled(k->commit_defer, SD_EVENT_ONESHOT);
+        r = sd_event_source_get_enabled(k->commit_timer, NULL);
+        if (r != 0) /* armed already (or an error) */
+                return r < 0 ? r : 0;
+        r = sd_event_source_set_time_relative(k->commit_timer, k->commit_interval_usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(k->commit_timer, SD_EVENT_ONESHOT);
 }
 
 int kafka_consumer_done(KafkaConsumer *k, const char *topic, int32_t partition, int64_t offset) {

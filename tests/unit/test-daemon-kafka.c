@@ -211,6 +211,77 @@ TEST(produce_consume_commit_pause) {
         rd_kafka_destroy(mock_rk);
 }
 
+/* Finished messages are committed once per auto.commit.interval.ms, not
+ * once per loop pass; closing the consumer sends what is still pending. */
+TEST(commits_follow_the_interval) {
+        rd_kafka_t *mock_rk;
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rd_kafka_mock_cluster_t *mc;
+        char errstr[256];
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        KafkaConsumer *k = NULL;
+        State s = {};
+
+        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        ASSERT_NOT_NULL(mock_rk);
+        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
+        ASSERT_NOT_NULL(mc);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
+
+        ASSERT_INT_EQ(config_new(&cfg), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "auto.commit.interval.ms", "2000", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, N_MSG);
+        char *topics[] = { TOPIC, NULL };
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
+        ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
+
+        int64_t max_o[2] = { -1, -1 };
+        for (int i = 0; i < N_MSG; i++) {
+                if (s.msgs[i].offset > max_o[s.msgs[i].partition])
+                        max_o[s.msgs[i].partition] = s.msgs[i].offset;
+                ASSERT_INT_EQ(kafka_consumer_done(k, TOPIC, s.msgs[i].partition, s.msgs[i].offset), 0);
+        }
+        ASSERT_TRUE(max_o[0] >= 0 && max_o[1] >= 0);
+        /* Within the interval: nothing sent yet. */
+        run_for(e, 300);
+        for (int32_t q = 0; q < 2; q++)
+                ASSERT_INT_EQ(committed(k, q), RD_KAFKA_OFFSET_INVALID);
+        /* After it: one commit with everything. */
+        run_for(e, 2500);
+        for (int32_t q = 0; q < 2; q++)
+                ASSERT_INT_EQ(committed(k, q), max_o[q] + 1);
+
+        /* Finished but not yet due when the consumer closes: sent on close. */
+        produce_n(e, p, &s, N_MSG, 6);
+        ASSERT_TRUE(run_until(e, &s.received, N_MSG + 6, 10000));
+        for (int i = N_MSG; i < N_MSG + 6; i++) {
+                if (s.msgs[i].offset > max_o[s.msgs[i].partition])
+                        max_o[s.msgs[i].partition] = s.msgs[i].offset;
+                ASSERT_INT_EQ(kafka_consumer_done(k, TOPIC, s.msgs[i].partition, s.msgs[i].offset), 0);
+        }
+        k = kafka_consumer_free(k);
+        int assigned = s.assigned;
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
+        for (int32_t q = 0; q < 2; q++)
+                ASSERT_INT_EQ(committed(k, q), max_o[q] + 1);
+        /* (librdkafka 2.0.2 asserts when a cooperative-sticky consumer that
+         * never had an assignment is closed: let it join first.) */
+        ASSERT_TRUE(run_until(e, &s.assigned, assigned + 2, 30000));
+
+        k = kafka_consumer_free(k);
+        p = kafka_producer_free(p);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mock_rk);
+}
+
 /* A resumed consumer fetches again at once, from exactly the next message:
  * librdkafka 2.0.2 alone waits for the broker thread's next wakeup (up to
  * 1 s, or the next metadata refresh, which is far away here). */
