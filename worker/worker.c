@@ -402,6 +402,16 @@ static void on_lag(const char *topic, int64_t lag, void *userdata) {
         (void) metric_gauge_set(m->m_lag, lv, (double) lag);
 }
 
+static void manager_update_gauges(Manager *m, size_t running, size_t queued) {
+        if (m->metrics) {
+                (void) metric_gauge_set(m->m_running, NULL, (double) running);
+                (void) metric_gauge_set(m->m_queued, NULL, (double) queued);
+        }
+}
+
+/* STATUS= goes out from the status timer (once a second) and on the
+ * daemon's own state changes, never per task: each sd_notify() is a socket
+ * and a datagram that the service manager has to read. */
 static void manager_update_status(Manager *m) {
         char buf[256], done[32], failed[32];
         size_t running = m->pool ? worker_pool_running(m->pool) : 0;
@@ -417,10 +427,7 @@ static void manager_update_status(Manager *m) {
                 (void) service_notify_status("%s", buf);
                 snprintf(m->last_status, sizeof(m->last_status), "%s", buf);
         }
-        if (m->metrics) {
-                (void) metric_gauge_set(m->m_running, NULL, (double) running);
-                (void) metric_gauge_set(m->m_queued, NULL, (double) queued);
-        }
+        manager_update_gauges(m, running, queued);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -703,7 +710,7 @@ static void pool_drop(void *item, void *userdata) {
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         worker_pool_dispatch(m->pool);
-        manager_update_status(m);
+        manager_update_gauges(m, worker_pool_running(m->pool), worker_pool_queued(m->pool));
         return 0;
 }
 

@@ -8,7 +8,8 @@
 #     until redis-server comes up), with MAINPID=;
 #   - WATCHDOG=1 from both (sd_event_set_watchdog);
 #   - STATUS= with live counts ("... executions running, 3 tasks done",
-#     "... tasks running, ... queued, 3 done, 0 failed");
+#     "... tasks running, ... queued, 3 done, 0 failed"), refreshed at most
+#     once a second, not per task;
 #   - SIGHUP: RELOADING=1 then READY=1, the new log level applied
 #     (the worker logs its debug lines after the reload);
 #   - console log lines of one execution carry its fields as key=value
@@ -43,6 +44,18 @@ grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
         wait_for 20 grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
         fail "the coordinator never said '0 executions running' after e1 finished"
 echo "ok   STATUS= with live counts"
+
+# ---- STATUS= is not sent per task (every sd_notify() is a datagram the
+# service manager reads): 30 executions, 90 tasks, at most one a second.
+n0=$(grep -c '^STATUS=' "$TMP/worker.notify")
+t0=$(date +%s)
+for i in $(seq 1 30); do
+        printf '%s|{"v":1,"type":"StartExecution","stateMachine":"ops","name":"%s","input":{"key":"raw/good.png"}}\n' "ops:b$i" "b$i"
+done | kcat -P -b "$BOOT" -t imgflow.jobs -K '|' 2>"$TMP/kcat.err" || fail "kcat: $(cat "$TMP/kcat.err")"
+for i in $(seq 1 30); do wait_execution "b$i" SUCCEEDED 60; done
+n=$(( $(grep -c '^STATUS=' "$TMP/worker.notify") - n0 )) secs=$(( $(date +%s) - t0 ))
+[ "$n" -le $((secs + 3)) ] || fail "worker: $n STATUS= messages in $secs s for 90 tasks"
+echo "ok   STATUS= at most once a second under load ($n in $secs s for 90 tasks)"
 
 wait_for 5 grep -q '^WATCHDOG=1' "$TMP/coordinator.notify" || fail "no WATCHDOG=1 from the coordinator"
 wait_for 5 grep -q '^WATCHDOG=1' "$TMP/worker.notify" || fail "no WATCHDOG=1 from the worker"
