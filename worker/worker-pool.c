@@ -9,6 +9,12 @@
  * reads the eventfd (resetting it) and takes the whole list under the lock,
  * then calls done() without the lock held (done() may submit again).
  *
+ * Neither the condition signal nor the eventfd write happens under the
+ * lock: a thread woken while the waker still holds it would only block on
+ * the mutex again (a second switch), and a write is a system call. A
+ * submit signals only when a thread is idle: with every thread busy, the
+ * next one to finish takes the item without sleeping.
+ *
  * Nodes are allocated on submit and freed when the item is handed back, so
  * the pool's memory is bounded by WORKER_POOL_QUEUE_MAX + threads.
  */
@@ -39,6 +45,7 @@ struct WorkerPool {
         PoolList queued;   /* guarded by lock */
         PoolList finished; /* guarded by lock */
         size_t running;    /* guarded by lock */
+        unsigned idle;     /* guarded by lock; threads waiting on cond */
         bool stopping;     /* guarded by lock */
 
         int event_fd;
@@ -95,8 +102,11 @@ static void *pool_thread(void *arg) {
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                while (!p->stopping && !p->queued.head)
+                while (!p->stopping && !p->queued.head) {
+                        p->idle++;
                         pthread_cond_wait(&p->cond, &p->lock);
+                        p->idle--;
+                }
                 if (p->stopping)
                         break;
 
@@ -110,8 +120,13 @@ static void *pool_thread(void *arg) {
                 p->running--;
                 bool was_empty = !p->finished.head;
                 pool_list_append(&p->finished, n);
-                if (was_empty)
+                if (was_empty) {
+                        /* The loop empties `finished` only after reading the
+                         * eventfd, so a write outside the lock is not lost. */
+                        pthread_mutex_unlock(&p->lock);
                         pool_signal_fd(p);
+                        pthread_mutex_lock(&p->lock);
+                }
         }
         p->n_exited++;
         pthread_cond_broadcast(&p->cond);
@@ -232,8 +247,10 @@ int worker_pool_submit(WorkerPool *p, void *item) {
                 return r;
         }
         pool_list_append(&p->queued, n);
-        pthread_cond_signal(&p->cond);
+        bool wake = p->idle > 0;
         pthread_mutex_unlock(&p->lock);
+        if (wake)
+                pthread_cond_signal(&p->cond);
         return 0;
 }
 
