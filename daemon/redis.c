@@ -21,6 +21,7 @@
  * inside its own callback.
  */
 
+#include <assert.h>
 #include <hiredis/async.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -643,6 +644,48 @@ void redis_script_init(RedisScript *s, const char *source) {
         sha1_hex(source, strlen(source), s->sha);
 }
 
+static size_t resp_digits(size_t v) {
+        size_t n = 1;
+        while (v >= 10)
+                v /= 10, n++;
+        return n;
+}
+
+static char *resp_put_count(char *o, char type, size_t v) {
+        size_t n = resp_digits(v);
+        *o++ = type;
+        for (size_t i = n; i > 0; i--, v /= 10)
+                o[i - 1] = (char) ('0' + v % 10);
+        o += n;
+        *o++ = '\r';
+        *o++ = '\n';
+        return o;
+}
+
+/* The RESP array of argv in one exact-size buffer (hiredis's own formatter
+ * grows an empty string and formats each length with sdscatfmt). */
+static sds resp_format(int argc, const char *const *argv, const size_t *lens) {
+        size_t total = 1 + resp_digits((size_t) argc) + 2;
+        sds cmd;
+        char *o;
+
+        for (int i = 0; i < argc; i++)
+                total += 1 + resp_digits(lens[i]) + 2 + lens[i] + 2;
+        cmd = sdsnewlen(NULL, total);
+        if (!cmd)
+                return NULL;
+        o = resp_put_count(cmd, '*', (size_t) argc);
+        for (int i = 0; i < argc; i++) {
+                o = resp_put_count(o, '$', lens[i]);
+                memcpy(o, argv[i], lens[i]);
+                o += lens[i];
+                *o++ = '\r';
+                *o++ = '\n';
+        }
+        assert(o == cmd + total);
+        return cmd;
+}
+
 int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
                int argc, const char **argv, const size_t *argvlen) {
         const char *small[64 + 3], **av = small;
@@ -674,7 +717,8 @@ int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userda
                 av[i + 3] = argv[i], al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
         /* The command is formatted once and kept: hiredis copies it into
          * its output buffer, and NOSCRIPT resends its tail after EVAL. */
-        if (redisFormatSdsCommandArgv(&cmd, argc + 3, av, al) < 0)
+        cmd = resp_format(argc + 3, av, al);
+        if (!cmd)
                 goto finish;
         p->tail = (size_t) (strchr(cmd, '\n') - cmd + 1) + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n<sha>\r\n" */
         r = send_formatted(c, p, cmd);

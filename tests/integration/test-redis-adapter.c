@@ -342,6 +342,18 @@ TEST(scripts_evalsha_and_fallback) {
         ASSERT_TRUE(memcmp(s.elem[0], "k\r\n\0x", 6) == 0);
         ASSERT_INT_EQ(s.elem_len[1], 5);
         ASSERT_STR_EQ(s.elem[2], "99");
+
+        /* Lengths of several digits and an empty argument. */
+        static char big[12345];
+        memset(big, 'b', sizeof big);
+        const char *odd[] = { "key{x}", big, "" };
+        const size_t odd_lens[] = { 6, sizeof big, 0 };
+        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 3, odd, odd_lens), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 10, 5000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_ARRAY);
+        ASSERT_INT_EQ(s.elem_len[1], sizeof big);
+        ASSERT_TRUE(memcmp(s.elem[1], big, sizeof s.elem[1] - 1) == 0); /* (kept: the first 63) */
+        ASSERT_STR_EQ(s.elem[2], "2");
 }
 
 TEST(command_timeout_then_reconnect) {
