@@ -10,7 +10,7 @@
 #   tests/bench/bench-scale.sh
 #
 # BENCH_IMAGES (default 32, 1600x1200), BENCH_EXECUTIONS (default 1000),
-# BENCH_FETCH_WAIT_MS (default 2, see bench-orchestration.sh).
+# BENCH_FETCH_WAIT_MS (default 1, see bench-orchestration.sh).
 # Exit status: non-zero only if an execution failed or did not finish.
 set -u
 . "$(dirname "$0")/bench-lib.sh"
@@ -37,7 +37,7 @@ measure() {
                 input='{"i": i}'
         fi
         stack_start "$dir" STACK_WORKERS="$w" STACK_COORDINATORS="$c" STACK_WORKER_THREADS=1 \
-                STACK_FETCH_WAIT_MS="${BENCH_FETCH_WAIT_MS:-2}" \
+                STACK_FETCH_WAIT_MS="${BENCH_FETCH_WAIT_MS:-1}" \
                 STACK_BUCKETS="photos=$B" STACK_RESOURCES=
         stack_register "$dir" "$sm" "$file"
         publish_jobs "$sm" warm 0 $((2 * w + 2)) "$input" "$dir.warm.ids"
