@@ -348,36 +348,20 @@ static void pending_free(Pending *p) {
         free(p);
 }
 
-/* EVALSHA a script on the async connection (timed with metrics). */
-static int manager_eval_script(Manager *m, const RedisScript *script, RedisReplyFn cb, void *userdata,
-                               int numkeys, int argc, const char **argv, const size_t *lens) {
+/* EVALSHA a store call on the async connection (timed with metrics). */
+static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void *userdata) {
         RedisTimed *t;
         int r;
 
         if (!m->redis || m->tearing_down)
                 return -ENOTCONN;
         t = redis_timed_wrap(m, "script", &cb, &userdata);
-        r = redis_eval(m->redis, script, cb, userdata, numkeys, argc, argv, lens);
+        r = redis_evalv(m->redis, &m->scripts[call->script], cb, userdata, call->keys.n,
+                        (const char *const *) call->keys.argv, call->keys.lens, call->args.n,
+                        (const char *const *) call->args.argv, call->args.lens);
         if (r < 0)
                 free(t);
         return r;
-}
-
-/* EVALSHA a store call on the async connection. */
-static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void *userdata) {
-        if (!m->redis || m->tearing_down)
-                return -ENOTCONN;
-        size_t n = call->keys.n + call->args.n;
-        _cleanup_free_ const char **argv = asl_xmalloc((n + 1) * sizeof(char *));
-        _cleanup_free_ size_t *lens = asl_xmalloc((n + 1) * sizeof(size_t));
-        size_t k = 0;
-
-        for (size_t i = 0; i < call->keys.n; i++, k++)
-                argv[k] = call->keys.argv[i], lens[k] = call->keys.lens[i];
-        for (size_t i = 0; i < call->args.n; i++, k++)
-                argv[k] = call->args.argv[i], lens[k] = call->args.lens[i];
-        return manager_eval_script(m, &m->scripts[call->script], cb, userdata, (int) call->keys.n, (int) n,
-                                   argv, lens);
 }
 
 /* A plain command on the async connection (timed with metrics). lens may be NULL. */

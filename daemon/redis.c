@@ -662,75 +662,95 @@ static char *resp_put_count(char *o, char type, size_t v) {
         return o;
 }
 
-/* The RESP array of argv in one exact-size buffer (hiredis's own formatter
- * grows an empty string and formats each length with sdscatfmt). */
-static sds resp_format(int argc, const char *const *argv, const size_t *lens) {
-        size_t total = 1 + resp_digits((size_t) argc) + 2;
+/* Arguments of a command in pieces: n strings, lens NULL = strlen. */
+typedef struct RespSeg {
+        size_t n;
+        const char *const *v;
+        const size_t *lens;
+} RespSeg;
+
+static size_t resp_seg_len(const RespSeg *g, size_t i) {
+        return g->lens ? g->lens[i] : strlen(g->v[i]);
+}
+
+/* The RESP array of the segments' strings in one exact-size buffer
+ * (hiredis's own formatter grows an empty string and formats each length
+ * with sdscatfmt), without gathering them into one vector first. */
+static sds resp_format(const RespSeg *segs, size_t n_segs) {
+        size_t argc = 0, total;
         sds cmd;
         char *o;
 
-        for (int i = 0; i < argc; i++)
-                total += 1 + resp_digits(lens[i]) + 2 + lens[i] + 2;
+        for (size_t g = 0; g < n_segs; g++)
+                argc += segs[g].n;
+        total = 1 + resp_digits(argc) + 2;
+        for (size_t g = 0; g < n_segs; g++)
+                for (size_t i = 0; i < segs[g].n; i++) {
+                        size_t len = resp_seg_len(&segs[g], i);
+                        total += 1 + resp_digits(len) + 2 + len + 2;
+                }
         cmd = sdsnewlen(NULL, total);
         if (!cmd)
                 return NULL;
-        o = resp_put_count(cmd, '*', (size_t) argc);
-        for (int i = 0; i < argc; i++) {
-                o = resp_put_count(o, '$', lens[i]);
-                memcpy(o, argv[i], lens[i]);
-                o += lens[i];
-                *o++ = '\r';
-                *o++ = '\n';
-        }
+        o = resp_put_count(cmd, '*', argc);
+        for (size_t g = 0; g < n_segs; g++)
+                for (size_t i = 0; i < segs[g].n; i++) {
+                        size_t len = resp_seg_len(&segs[g], i);
+                        o = resp_put_count(o, '$', len);
+                        memcpy(o, segs[g].v[i], len);
+                        o += len;
+                        *o++ = '\r';
+                        *o++ = '\n';
+                }
         assert(o == cmd + total);
         return cmd;
 }
 
-int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
-               int argc, const char **argv, const size_t *argvlen) {
-        const char *small[64 + 3], **av = small;
-        size_t small_len[64 + 3], *al = small_len;
+int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, size_t n_keys,
+                const char *const *keys, const size_t *key_lens, size_t n_args, const char *const *args,
+                const size_t *arg_lens) {
         RedisPending *p;
-        sds cmd = NULL;
-        char nk[16];
-        int r = -ENOMEM;
+        sds cmd;
+        char nk[24];
+        int r;
 
-        if (!c || !s || !s->source || argc < 0 || numkeys < 0 || numkeys > argc || (argc > 0 && !argv))
+        if (!c || !s || !s->source || (n_keys > 0 && !keys) || (n_args > 0 && !args))
                 return -EINVAL;
-        if (argc > REDIS_ARGS_MAX || c->n_pending >= REDIS_PENDING_MAX)
+        if (n_keys + n_args > REDIS_ARGS_MAX || c->n_pending >= REDIS_PENDING_MAX)
                 return -E2BIG;
         if (!c->ac)
                 return -ENOTCONN;
 
-        if ((size_t) argc + 3 > ELEMENTSOF(small)) {
-                av = calloc((size_t) argc + 3, sizeof(char *));
-                al = calloc((size_t) argc + 3, sizeof(size_t));
-        }
-        p = calloc(1, sizeof(RedisPending));
-        if (!p || !av || !al)
-                goto finish;
-        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s };
-        av[0] = "EVALSHA", al[0] = 7;
-        av[1] = s->sha, al[1] = 40;
-        av[2] = nk, al[2] = (size_t) snprintf(nk, sizeof nk, "%d", numkeys);
-        for (int i = 0; i < argc; i++)
-                av[i + 3] = argv[i], al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+        const char *head[3] = { "EVALSHA", s->sha, nk };
+        const size_t head_lens[3] = { 7, 40, (size_t) snprintf(nk, sizeof nk, "%zu", n_keys) };
+        const RespSeg segs[3] = {
+                { 3, head, head_lens },
+                { n_keys, keys, key_lens },
+                { n_args, args, arg_lens },
+        };
         /* The command is formatted once and kept: hiredis copies it into
          * its output buffer, and NOSCRIPT resends its tail after EVAL. */
-        cmd = resp_format(argc + 3, av, al);
-        if (!cmd)
-                goto finish;
+        cmd = resp_format(segs, ELEMENTSOF(segs));
+        p = calloc(1, sizeof(RedisPending));
+        if (!cmd || !p) {
+                sdsfree(cmd);
+                free(p);
+                return -ENOMEM;
+        }
+        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s };
         p->tail = (size_t) (strchr(cmd, '\n') - cmd + 1) + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n<sha>\r\n" */
         r = send_formatted(c, p, cmd);
-        if (r >= 0)
-                p = NULL;
-finish:
-        pending_free(p);
-        if (av != small)
-                free(av);
-        if (al != small_len)
-                free(al);
+        if (r < 0)
+                pending_free(p);
         return r;
+}
+
+int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
+               int argc, const char **argv, const size_t *argvlen) {
+        if (argc < 0 || numkeys < 0 || numkeys > argc || (argc > 0 && !argv))
+                return -EINVAL;
+        return redis_evalv(c, s, cb, userdata, (size_t) numkeys, argv, argvlen, (size_t) (argc - numkeys),
+                           argv ? argv + numkeys : NULL, argvlen ? argvlen + numkeys : NULL);
 }
 
 /* ------------------------------------------------------------ sync */

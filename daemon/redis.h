@@ -102,6 +102,11 @@ void redis_script_init(RedisScript *s, const char *source);
  */
 int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, int numkeys,
                int argc, const char **argv, const size_t *argvlen);
+/* The same with the keys and the other arguments in two vectors (lens NULL
+ * = strlen): nothing is gathered or copied before the one formatting. */
+int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, size_t n_keys,
+                const char *const *keys, const size_t *key_lens, size_t n_args, const char *const *args,
+                const size_t *arg_lens);
 
 /* ------------------------------------------------------------------ */
 /* Synchronous helpers, for the CLI and tests (they block: never on a
