@@ -38,6 +38,31 @@ FAILED=0
 
 echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-1}"
 FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}
+# cpu_per_second DIR SECONDS: JSON {"kafka": [...], "coordinator-1": [...]},
+# each process's CPU in % of one core, per second.
+cpu_per_second() {
+        local k c
+        k=$(cut -d' ' -f1 "$1/pids/kafka.pid") c=$(cut -d' ' -f1 "$1/pids/coordinator-1.pid")
+        python3 - "$k" "$c" "$2" <<'PY'
+import json, os, sys, time
+pids = {"kafka": sys.argv[1], "coordinator-1": sys.argv[2]}
+hz = os.sysconf("SC_CLK_TCK")
+def ticks(p):
+    try:
+        f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except OSError:
+        return 0
+prev = {n: ticks(p) for n, p in pids.items()}
+out = {n: [] for n in pids}
+for _ in range(int(sys.argv[3])):
+    time.sleep(1)
+    for n, p in pids.items():
+        t = ticks(p); out[n].append(round(100.0 * (t - prev[n]) / hz)); prev[n] = t
+print(json.dumps(out))
+PY
+}
+
 # cpu_ticks DIR: "name ticks" (user + system, clock ticks) of each stack process.
 cpu_ticks() {
         local f
@@ -119,6 +144,12 @@ paced() {
         publish_jobs chain "warm-$prefix" 0 20 '{"i": i}' "$BENCH_TMP/warm-$prefix.ids"
         BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$prefix.ids" "$BENCH_TMP/warm-$prefix.json" 120 >&2 || FAILED=1
         echo "paced ($prefix): $n executions at $rate executions/s for $SECS s, fetch.wait.max.ms=$fw" >&2
+        # The mock cluster's and the coordinator's CPU, second by second:
+        # librdkafka 2.0.2's mock scans a partition's log from its start on
+        # every Fetch ("FIXME: Maintain an index"), so its cost grows with the
+        # log while the load stays the same.
+        cpu_per_second "$dir" "$SECS" >"$BENCH_TMP/$prefix.cpu" &
+        local sampler=$!
         python3 - "$rate" "$n" "$ids" "$prefix" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
 import json, sys, time
 rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -136,13 +167,14 @@ with open(ids, "w") as f:
         f.write("chain:%s\n" % name)
 sys.stdout.flush()
 PY
+        wait "$sampler"
         BENCH_QUIET=1 wait_execs "$ids" "$BENCH_TMP/$prefix.json" 300 >&2 || FAILED=1
         ok2=$(count_status "$BENCH_TMP/$prefix.json" SUCCEEDED)
         [ "$ok2" = "$n" ] || { echo "paced ($prefix): only $ok2 of $n executions SUCCEEDED" >&2; FAILED=1; }
         lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:$prefix-")
         rw=$(grep -c "Background append only file rewriting started" "$dir/logs/redis.log" 2>/dev/null)
         stack_stop "$dir" >&2
-        python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(executionsPerSecond=$rate, executions=$n, aofRewrites=${rw:-0}); print(json.dumps(d))" "$lat"
+        python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(executionsPerSecond=$rate, executions=$n, aofRewrites=${rw:-0}, cpuPercentBySecond=json.loads(sys.argv[2])); print(json.dumps(d))" "$lat" "$(cat "$BENCH_TMP/$prefix.cpu")"
 }
 
 # Half of the 10,000 tasks/s target (1000 executions/s): the target's
@@ -160,6 +192,9 @@ import json, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
 m = sorted(rs, key=lambda d: d.get("p99", 1e9))[len(rs) // 2]
 m["roundsP99"] = [d.get("p99") for d in rs]
+m["roundsP99Halves"] = [[d.get("p99FirstHalf"), d.get("p99SecondHalf")] for d in rs]
+m["roundsMockCpu"] = [[(d.get("cpuPercentBySecond") or {}).get("kafka", [None])[0],
+                       (d.get("cpuPercentBySecond") or {}).get("kafka", [None])[-1]] for d in rs]
 print(json.dumps(m))' "$BENCH_TMP/half.jsonl")
 echo "half load (5,000 tasks/s): median of $ROUNDS rounds by p99: dispatch latency $HALF_TARGET"
 RATE=$(python3 -c "print(max(1.0, round($EPS / 2, 1)))")

@@ -5,7 +5,8 @@ to the worker's start (TaskSucceeded/TaskFailed.startedAtMs), read back from
 the tasks and events topics with kcat.
 
     latency.py BOOTSTRAP EXECUTION_ID_PREFIX  ->  one line of JSON
-    {"tasks", "p50", "p90", "p99", "max", "mean"}  (milliseconds)
+    {"tasks", "p50", "p90", "p99", "max", "mean", "p99FirstHalf", "p99SecondHalf"}
+    (milliseconds; the halves split the tasks by dispatch time)
 """
 import json
 import subprocess
@@ -32,18 +33,24 @@ def main():
     for m in read(boot, "imgflow.tasks"):
         if m.get("type") == "Task" and m["executionId"].startswith(prefix):
             sent[(m["executionId"], m["taskId"], m["attempt"])] = m["dispatchedAtMs"]
-    lat = []
+    lat, timed = [], []
     for m in read(boot, "imgflow.events"):
         if m.get("type") in ("TaskSucceeded", "TaskFailed") and "startedAtMs" in m:
             k = (m["executionId"], m["taskId"], m["attempt"])
             if k in sent:
-                lat.append(m["startedAtMs"] - sent.pop(k))
+                d = sent.pop(k)
+                lat.append(m["startedAtMs"] - d)
+                timed.append((d, m["startedAtMs"] - d))
     lat.sort()
+    timed.sort()
+    halves = [sorted(x[1] for x in timed[:len(timed) // 2]), sorted(x[1] for x in timed[len(timed) // 2:])]
     if not lat:
         print(json.dumps({"tasks": 0}))
         return 1
     print(json.dumps({"tasks": len(lat), "p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
-                      "max": lat[-1], "mean": round(sum(lat) / len(lat), 2)}))
+                      "max": lat[-1], "mean": round(sum(lat) / len(lat), 2),
+                      "p99FirstHalf": pct(halves[0], 99) if halves[0] else None,
+                      "p99SecondHalf": pct(halves[1], 99) if halves[1] else None}))
     return 0
 
 
