@@ -118,28 +118,42 @@ static void produce_n(sd_event *e, KafkaProducer *p, State *s, int from, int n) 
                 TEST_FAIL_("deliveries: %d of %d", s->delivered, target);
 }
 
-TEST(produce_consume_commit_pause) {
-        rd_kafka_t *mock_rk;
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+/* A one-broker mock cluster in this process with TOPIC (2 partitions), and
+ * a configuration for it: session.timeout.ms 6000, producers' linger.ms 1. */
+typedef struct Mock {
+        rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc;
+} Mock;
+
+static void mock_start(Mock *m, Config **ret_cfg) {
         char errstr[256];
+
+        m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof(errstr));
+        ASSERT_NOT_NULL(m->rk);
+        m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+        ASSERT_NOT_NULL(m->mc);
+        ASSERT_INT_EQ(rd_kafka_mock_topic_create(m->mc, TOPIC, 2, 1), 0);
+        ASSERT_INT_EQ(config_new(ret_cfg), 0);
+        ASSERT_INT_EQ(config_set(*ret_cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(m->mc), NULL), 0);
+        ASSERT_INT_EQ(config_set(*ret_cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        ASSERT_INT_EQ(config_set(*ret_cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
+}
+
+static void mock_stop(Mock *m) {
+        rd_kafka_mock_cluster_destroy(m->mc);
+        rd_kafka_destroy(m->rk);
+}
+
+TEST(produce_consume_commit_pause) {
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         KafkaProducer *p = NULL;
         KafkaConsumer *k = NULL;
         State s = {};
+        Mock mock = {};
 
-        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
-        ASSERT_NOT_NULL(mock_rk);
-        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
-        ASSERT_NOT_NULL(mc);
-        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
-
-        ASSERT_INT_EQ(config_new(&cfg), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        mock_start(&mock, &cfg);
         ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "topic.metadata.refresh.interval.ms", "500", NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
         ASSERT_INT_EQ(sd_event_new(&e), 0);
 
         ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
@@ -207,34 +221,21 @@ TEST(produce_consume_commit_pause) {
         k = kafka_consumer_free(k);
         ASSERT_INT_EQ(s.revoked, 0);
         p = kafka_producer_free(p);
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(mock_rk);
+        mock_stop(&mock);
 }
 
 /* Finished messages are committed once per auto.commit.interval.ms, not
  * once per loop pass; closing the consumer sends what is still pending. */
 TEST(commits_follow_the_interval) {
-        rd_kafka_t *mock_rk;
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_mock_cluster_t *mc;
-        char errstr[256];
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         KafkaProducer *p = NULL;
         KafkaConsumer *k = NULL;
         State s = {};
+        Mock mock = {};
 
-        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
-        ASSERT_NOT_NULL(mock_rk);
-        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
-        ASSERT_NOT_NULL(mc);
-        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
-
-        ASSERT_INT_EQ(config_new(&cfg), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
+        mock_start(&mock, &cfg);
         ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "auto.commit.interval.ms", "2000", NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
         ASSERT_INT_EQ(sd_event_new(&e), 0);
 
         ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
@@ -278,36 +279,23 @@ TEST(commits_follow_the_interval) {
 
         k = kafka_consumer_free(k);
         p = kafka_producer_free(p);
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(mock_rk);
+        mock_stop(&mock);
 }
 
 /* A resumed consumer fetches again at once, from exactly the next message:
  * librdkafka 2.0.2 alone waits for the broker thread's next wakeup (up to
  * 1 s, or the next metadata refresh, which is far away here). */
 TEST(resume_fetches_at_once) {
-        rd_kafka_t *mock_rk;
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_mock_cluster_t *mc;
-        char errstr[256];
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         KafkaProducer *p = NULL;
         KafkaConsumer *k = NULL;
         State s = {};
+        Mock mock = {};
 
-        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
-        ASSERT_NOT_NULL(mock_rk);
-        mc = rd_kafka_mock_cluster_new(mock_rk, 1);
-        ASSERT_NOT_NULL(mc);
-        ASSERT_INT_EQ(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
-
-        ASSERT_INT_EQ(config_new(&cfg), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka", "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), NULL), 0);
+        mock_start(&mock, &cfg);
         ASSERT_INT_EQ(config_set(cfg, "kafka", "topic.metadata.refresh.interval.ms", "300000", NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "session.timeout.ms", "6000", NULL), 0);
         ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "fetch.wait.max.ms", "10", NULL), 0);
-        ASSERT_INT_EQ(config_set(cfg, "kafka.producer", "linger.ms", "1", NULL), 0);
         ASSERT_INT_EQ(sd_event_new(&e), 0);
 
         ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
@@ -348,8 +336,7 @@ TEST(resume_fetches_at_once) {
 
         k = kafka_consumer_free(k);
         p = kafka_producer_free(p);
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(mock_rk);
+        mock_stop(&mock);
 }
 
 /* A second consumer joins the group: the first one has a partition revoked
