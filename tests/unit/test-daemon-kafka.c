@@ -144,6 +144,17 @@ static void mock_stop(Mock *m) {
         rd_kafka_destroy(m->rk);
 }
 
+/* A producer and N_MSG messages, then a consumer in "test-group" that
+ * received them all. */
+static void produce_and_consume(sd_event *e, const Config *cfg, State *s, KafkaProducer **p, KafkaConsumer **k) {
+        char *topics[] = { TOPIC, NULL };
+
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, s, p), 0);
+        produce_n(e, *p, s, 0, N_MSG);
+        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, s, k), 0);
+        ASSERT_TRUE(run_until(e, &s->received, N_MSG, 30000));
+}
+
 TEST(produce_consume_commit_pause) {
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
@@ -238,11 +249,8 @@ TEST(commits_follow_the_interval) {
         ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "auto.commit.interval.ms", "2000", NULL), 0);
         ASSERT_INT_EQ(sd_event_new(&e), 0);
 
-        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
-        produce_n(e, p, &s, 0, N_MSG);
         char *topics[] = { TOPIC, NULL };
-        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
-        ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
+        produce_and_consume(e, cfg, &s, &p, &k);
 
         int64_t max_o[2] = { -1, -1 };
         for (int i = 0; i < N_MSG; i++) {
@@ -298,11 +306,7 @@ TEST(resume_fetches_at_once) {
         ASSERT_INT_EQ(config_set(cfg, "kafka.consumer", "fetch.wait.max.ms", "10", NULL), 0);
         ASSERT_INT_EQ(sd_event_new(&e), 0);
 
-        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
-        produce_n(e, p, &s, 0, N_MSG);
-        char *topics[] = { TOPIC, NULL };
-        ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
-        ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
+        produce_and_consume(e, cfg, &s, &p, &k);
         int64_t last[2] = { -1, -1 };
         for (int i = 0; i < N_MSG; i++)
                 if (s.msgs[i].offset > last[s.msgs[i].partition])
