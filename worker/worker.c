@@ -402,11 +402,12 @@ static void on_lag(const char *topic, int64_t lag, void *userdata) {
         (void) metric_gauge_set(m->m_lag, lv, (double) lag);
 }
 
-static void manager_update_gauges(Manager *m, size_t running, size_t queued) {
-        if (m->metrics) {
-                (void) metric_gauge_set(m->m_running, NULL, (double) running);
-                (void) metric_gauge_set(m->m_queued, NULL, (double) queued);
-        }
+/* Only with metrics on: each count takes the pool's lock. */
+static void manager_update_gauges(Manager *m) {
+        if (!m->metrics || !m->pool)
+                return;
+        (void) metric_gauge_set(m->m_running, NULL, (double) worker_pool_running(m->pool));
+        (void) metric_gauge_set(m->m_queued, NULL, (double) worker_pool_queued(m->pool));
 }
 
 /* STATUS= goes out from the status timer (once a second) and on the
@@ -427,7 +428,7 @@ static void manager_update_status(Manager *m) {
                 (void) service_notify_status("%s", buf);
                 snprintf(m->last_status, sizeof(m->last_status), "%s", buf);
         }
-        manager_update_gauges(m, running, queued);
+        manager_update_gauges(m);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -710,7 +711,7 @@ static void pool_drop(void *item, void *userdata) {
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         worker_pool_dispatch(m->pool);
-        manager_update_gauges(m, worker_pool_running(m->pool), worker_pool_queued(m->pool));
+        manager_update_gauges(m);
         return 0;
 }
 
