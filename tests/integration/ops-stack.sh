@@ -92,11 +92,20 @@ check_sanitizers() {
         return 0
 }
 
+# job_line NAME [KEY]: the keyed line of a StartExecution of "ops", for kcat -K '|'.
+job_line() {
+        printf '%s|{"v":1,"type":"StartExecution","stateMachine":"ops","name":"%s","input":{"key":"%s"}}\n' \
+                "ops:$1" "$1" "${2:-raw/good.png}"
+}
+
+# publish_jobs: the job lines on stdin to imgflow.jobs, in one kcat.
+publish_jobs() {
+        kcat -P -b "$BOOT" -t imgflow.jobs -K '|' 2>"$TMP/kcat.err" || fail "kcat: $(cat "$TMP/kcat.err")"
+}
+
 # start_execution NAME [KEY]: a StartExecution of "ops" on imgflow.jobs.
 start_execution() {
-        printf '%s|{"v":1,"type":"StartExecution","stateMachine":"ops","name":"%s","input":{"key":"%s"}}\n' \
-                "ops:$1" "$1" "${2:-raw/good.png}" |
-                kcat -P -b "$BOOT" -t imgflow.jobs -K '|' 2>"$TMP/kcat.err" || fail "kcat: $(cat "$TMP/kcat.err")"
+        job_line "$@" | publish_jobs
 }
 
 exec_status() {

@@ -49,9 +49,7 @@ echo "ok   STATUS= with live counts"
 # service manager reads): 30 executions, 90 tasks, at most one a second.
 n0=$(grep -c '^STATUS=' "$TMP/worker.notify")
 t0=$(date +%s)
-for i in $(seq 1 30); do
-        printf '%s|{"v":1,"type":"StartExecution","stateMachine":"ops","name":"%s","input":{"key":"raw/good.png"}}\n' "ops:b$i" "b$i"
-done | kcat -P -b "$BOOT" -t imgflow.jobs -K '|' 2>"$TMP/kcat.err" || fail "kcat: $(cat "$TMP/kcat.err")"
+for i in $(seq 1 30); do job_line "b$i"; done | publish_jobs
 for i in $(seq 1 30); do wait_execution "b$i" SUCCEEDED 60; done
 n=$(( $(grep -c '^STATUS=' "$TMP/worker.notify") - n0 )) secs=$(( $(date +%s) - t0 ))
 [ "$n" -le $((secs + 3)) ] || fail "worker: $n STATUS= messages in $secs s for 90 tasks"
