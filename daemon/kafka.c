@@ -47,6 +47,7 @@
 #include "offsets.h"
 
 #define KAFKA_SAFETY_POLL_USEC (250 * 1000ULL)
+#define KAFKA_COMMIT_INTERVAL_MS "100" /* default of auto.commit.interval.ms */
 
 typedef struct KafkaLoop {
         sd_event *event;
@@ -569,7 +570,7 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
                 "enable.auto.offset.store", "false",
                 "auto.offset.reset", "earliest",
                 "partition.assignment.strategy", "cooperative-sticky",
-                "auto.commit.interval.ms", "100",
+                "auto.commit.interval.ms", KAFKA_COMMIT_INTERVAL_MS,
                 "client.id", "imgflow",
                 NULL,
         };
@@ -606,12 +607,10 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
         rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
         rd_kafka_conf_set_opaque(conf, k);
         {
-                char v[32];
+                char v[32] = KAFKA_COMMIT_INTERVAL_MS;
                 size_t vlen = sizeof(v);
-                unsigned long ms = 100;
-                if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", v, &vlen) == RD_KAFKA_CONF_OK)
-                        ms = strtoul(v, NULL, 10);
-                k->commit_interval_usec = (uint64_t) ms * 1000;
+                (void) rd_kafka_conf_get(conf, "auto.commit.interval.ms", v, &vlen);
+                k->commit_interval_usec = (uint64_t) strtoul(v, NULL, 10) * 1000;
         }
 
         k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
