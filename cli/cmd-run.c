@@ -92,12 +92,8 @@ static void runner_apply_effects(Runner *run, AslEffects *fx) {
                         json_object_del(run->timers, json_string_value(json_object_get(d, "timer_id")));
                         break;
                 case ASL_EFFECT_HISTORY:
-                        if (run->history) {
-                                char *s = json_dumps(d, JSON_COMPACT);
-                                if (s)
-                                        fprintf(stderr, "%s\n", s);
-                                free(s);
-                        }
+                        if (run->history)
+                                fprintf(stderr, "%s\n", json_string_value(d));
                         break;
                 case ASL_EFFECT_FINISHED:
                         json_decref(run->finished);

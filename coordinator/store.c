@@ -275,9 +275,16 @@ void store_commit_set_field(StoreCommit *c, const char *field, const char *value
         pair_add(ops_array(c->ops, "fields"), json_str_or_empty(field), json_str_or_empty(value));
 }
 
-void store_commit_add_history(StoreCommit *c, const json_t *event) {
+void store_commit_add_history(StoreCommit *c, json_t *event) {
         size_t len;
-        char *s = asl_json_dumpn(event, &len);
+        char *s;
+
+        if (json_is_string(event)) {
+                /* the engine's HISTORY effect: the text already */
+                json_array_append(ops_array(c->ops, "history"), event);
+                return;
+        }
+        s = asl_json_dumpn(event, &len);
         if (!s)
                 abort();
         /* The text is valid UTF-8 without NUL bytes: no second check. */

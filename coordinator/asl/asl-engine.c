@@ -48,12 +48,14 @@
  * Layering: no I/O here. Time and randomness come from AslEnv.
  */
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "asl-choice.h"
 #include "asl-engine.h"
+#include "asl-json.h"
 #include "asl-jsonpath.h"
 #include "asl-payload.h"
 #include "asl-retry.h"
@@ -242,12 +244,58 @@ static bool is_terminal_event(const char *type) {
         return strncmp(type, "Execution", 9) == 0 && !streq(type, "ExecutionStarted");
 }
 
-/* Takes ownership of details (may be NULL). */
+/* The event's text, as asl_json_dumps() of {"id", "previousEventId",
+ * "timestamp", "type", key?: details} would write it, without building that
+ * object: type and the timestamp are plain ASCII, and this runs for every
+ * event of every execution. */
+static char *history_text(json_int_t id, const char *ts, const char *type, const char *key, const json_t *details,
+                          size_t *ret_len) {
+        _cleanup_free_ char *det = NULL;
+        size_t dlen = 0, klen = key ? strlen(key) : 0, len;
+        char head[160], *text, *o;
+        int hn;
+
+        hn = snprintf(head, sizeof head,
+                      "{\"id\":%" JSON_INTEGER_FORMAT ",\"previousEventId\":%" JSON_INTEGER_FORMAT
+                      ",\"timestamp\":\"%s\",\"type\":\"%s\"",
+                      id, id - 1, ts, type);
+        assert(hn > 0 && (size_t) hn < sizeof head);
+        if (details) {
+                det = asl_json_dumpn(details, &dlen);
+                if (!det)
+                        abort(); /* OOM: details hold only valid, acyclic values */
+        }
+        len = (size_t) hn + (det ? 4 + klen + dlen : 0) + 1;
+        text = asl_xmalloc(len + 1);
+        o = mempcpy(text, head, (size_t) hn);
+        if (det) {
+                o = mempcpy(o, ",\"", 2);
+                o = mempcpy(o, key, klen);
+                o = mempcpy(o, "\":", 2);
+                o = mempcpy(o, det, dlen);
+        }
+        *o++ = '}';
+        *o = '\0';
+        assert((size_t) (o - text) == len);
+        *ret_len = len;
+        return text;
+}
+
+static bool is_plain_name(const char *s) {
+        for (; *s; s++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+                        return false;
+        return true;
+}
+
+/* Takes ownership of details (may be NULL). The effect's data is the
+ * event's JSON text, a string (see asl-engine.h). */
 static void history(Ctx *c, const char *type, json_t *details) {
         size_t max = c->env->max_history_events ? c->env->max_history_events : ASL_MAX_HISTORY_EVENTS_DEFAULT;
         json_int_t last = jint(c->exec, "historyId");
+        _cleanup_free_ char *key = NULL, *text = NULL;
         char ts[64];
-        json_t *ev;
+        size_t len;
 
         if (!is_terminal_event(type) && (size_t) last + 1 >= max) {
                 /* keep the last slot for ExecutionFailed */
@@ -258,11 +306,9 @@ static void history(Ctx *c, const char *type, json_t *details) {
         }
 
         asl_format_timestamp(c->env->now_ms, ts, sizeof ts);
-        ev = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t) (last + 1),
-                       "previousEventId", (json_int_t) last, "timestamp", ts, "type", type);
+        assert(is_plain_name(type));
         if (details) {
                 size_t tl = strlen(type);
-                _cleanup_free_ char *key = NULL;
 
                 if (tl > 12 && streq(type + tl - 12, "StateEntered"))
                         key = asl_xstrdup("stateEnteredEventDetails");
@@ -272,10 +318,12 @@ static void history(Ctx *c, const char *type, json_t *details) {
                         key = asl_xasprintf("%sEventDetails", type);
                         key[0] = (char) (key[0] - 'A' + 'a');
                 }
-                json_object_set_new(ev, key, details);
         }
+        text = history_text(last + 1, ts, type, key, details, &len);
+        json_decref(details);
         json_object_set_new(c->exec, "historyId", json_integer(last + 1));
-        fx_add(c, ASL_EFFECT_HISTORY, ev);
+        /* The text is valid UTF-8 without NUL bytes (asl_json_dumpn). */
+        fx_add(c, ASL_EFFECT_HISTORY, json_stringn_nocheck(text, len));
 }
 
 static json_t *io_details(const char *name, const char *field, json_t *v) {

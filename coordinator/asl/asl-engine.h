@@ -27,7 +27,9 @@
  *   SCHEDULE_TIMER {"timer_id", "due_ms", "kind": "wait"|"retry"|"timeout"|
  *                   "heartbeat"|"execution_timeout"}
  *   CANCEL_TIMER   {"timer_id"}
- *   HISTORY        {"id", "previousEventId", "timestamp", "type", "<type>EventDetails"?}
+ *   HISTORY        a JSON string: the text of {"id", "previousEventId", "timestamp",
+ *                  "type", "<type>EventDetails"?} (compact, keys in that order),
+ *                  which the store keeps as it is
  *                  details named as GetExecutionHistory names them: every
  *                  <Type>StateEntered/Exited uses "stateEnteredEventDetails" /
  *                  "stateExitedEventDetails" {"name", "input"/"output" (JSON text)};

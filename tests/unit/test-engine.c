@@ -55,8 +55,20 @@ typedef struct H {
 
 static void h_collect(H *h) {
         for (size_t i = 0; i < h->fx.n; i++) {
-                if (h->fx.items[i].type == ASL_EFFECT_HISTORY)
-                        json_array_append(h->history, h->fx.items[i].data);
+                if (h->fx.items[i].type == ASL_EFFECT_HISTORY) {
+                        /* the event's text, compact, keys in Step Functions' order */
+                        const char *text = json_string_value(h->fx.items[i].data);
+                        json_t *ev;
+                        char *again;
+
+                        ASSERT_NOT_NULL(text);
+                        ev = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+                        ASSERT_NOT_NULL(ev);
+                        again = json_dumps(ev, JSON_COMPACT);
+                        ASSERT_STR_EQ(again, text);
+                        free(again);
+                        json_array_append_new(h->history, ev);
+                }
                 if (h->fx.items[i].type == ASL_EFFECT_FINISHED) {
                         if (h->finished)
                                 abort(); /* twice */
