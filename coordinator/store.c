@@ -89,17 +89,38 @@ char *store_exec_id_normalize(const char *id) {
 
 /* ---- argv ---- */
 
-void store_argv_add(StoreArgv *a, const char *s, size_t len) {
-        if (a->n >= a->allocated) {
-                a->allocated = a->allocated ? a->allocated * 2 : 8;
-                a->argv = asl_xrealloc(a->argv, a->allocated * sizeof(char *));
-                a->lens = asl_xrealloc(a->lens, a->allocated * sizeof(size_t));
-        }
-        a->argv[a->n] = asl_xmalloc(len + 1);
-        memcpy(a->argv[a->n], s, len);
-        a->argv[a->n][len] = 0;
+void store_argv_reserve(StoreArgv *a, size_t n) {
+        if (n <= a->allocated)
+                return;
+        a->allocated = n;
+        a->argv = asl_xrealloc(a->argv, n * sizeof(char *));
+        a->lens = asl_xrealloc(a->lens, n * sizeof(size_t));
+        a->borrowed = asl_xrealloc(a->borrowed, n * sizeof(bool));
+}
+
+static void argv_push(StoreArgv *a, char *s, size_t len, bool borrowed) {
+        if (a->n >= a->allocated)
+                store_argv_reserve(a, a->allocated ? a->allocated * 2 : 8);
+        a->argv[a->n] = s;
         a->lens[a->n] = len;
+        a->borrowed[a->n] = borrowed;
         a->n++;
+}
+
+void store_argv_add(StoreArgv *a, const char *s, size_t len) {
+        char *copy = asl_xmalloc(len + 1);
+
+        memcpy(copy, s, len);
+        copy[len] = 0;
+        argv_push(a, copy, len, false);
+}
+
+void store_argv_take(StoreArgv *a, char *s, size_t len) {
+        argv_push(a, s, len, false);
+}
+
+void store_argv_borrow(StoreArgv *a, const char *s, size_t len) {
+        argv_push(a, (char *) s, len, true);
 }
 
 void store_argv_adds(StoreArgv *a, const char *s) {
@@ -122,9 +143,11 @@ void store_argv_addf(StoreArgv *a, const char *fmt, ...) {
 
 void store_argv_done(StoreArgv *a) {
         for (size_t i = 0; i < a->n; i++)
-                free(a->argv[i]);
+                if (!a->borrowed[i])
+                        free(a->argv[i]);
         free(a->argv);
         free(a->lens);
+        free(a->borrowed);
         *a = (StoreArgv) {};
 }
 
@@ -423,24 +446,29 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         if (!ops)
                 abort();
 
+        /* This runs for every event: the vectors are sized once, and the
+         * commit's own strings are borrowed, not copied (the call is sent
+         * before the commit is freed). */
+        store_argv_reserve(&call.keys, ELEMENTSOF(keyfn) + 5);
+        store_argv_reserve(&call.args, 3 + json_array_size(history) + json_array_size(outbox));
         for (size_t i = 0; i < ELEMENTSOF(keyfn); i++) {
                 char *k = keyfn[i](c->exec_id);
-                store_argv_adds(&call.keys, k);
-                free(k);
+                store_argv_take(&call.keys, k, strlen(k));
         }
-        store_argv_adds(&call.keys, STORE_KEY_EXECUTIONS);
-        store_argv_adds(&call.keys, STORE_KEY_TIMERS);
-        store_argv_adds(&call.keys, STORE_KEY_TIMERS_CLAIMED);
-        store_argv_adds(&call.keys, STORE_KEY_OUTBOX_PENDING);
-        store_argv_adds(&call.keys, STORE_KEY_RUNNING);
+        store_argv_borrow(&call.keys, STORE_KEY_EXECUTIONS, strlen(STORE_KEY_EXECUTIONS));
+        store_argv_borrow(&call.keys, STORE_KEY_TIMERS, strlen(STORE_KEY_TIMERS));
+        store_argv_borrow(&call.keys, STORE_KEY_TIMERS_CLAIMED, strlen(STORE_KEY_TIMERS_CLAIMED));
+        store_argv_borrow(&call.keys, STORE_KEY_OUTBOX_PENDING, strlen(STORE_KEY_OUTBOX_PENDING));
+        store_argv_borrow(&call.keys, STORE_KEY_RUNNING, strlen(STORE_KEY_RUNNING));
         store_argv_addf(&call.args, "%" PRIu64, c->expected_version);
-        store_argv_adds(&call.args, ops);
-        store_argv_adds(&call.args, c->doc);
+        store_argv_take(&call.args, ops, strlen(ops));
+        ops = NULL;
+        store_argv_borrow(&call.args, c->doc, strlen(c->doc));
         json_array_foreach(history, idx, item)
-                store_argv_add(&call.args, json_string_value(item) ?: "", json_string_length(item));
+                store_argv_borrow(&call.args, json_string_value(item) ?: "", json_string_length(item));
         json_array_foreach(outbox, idx, item) {
                 json_t *v = json_array_get(item, 1);
-                store_argv_add(&call.args, json_string_value(v) ?: "", json_string_length(v));
+                store_argv_borrow(&call.args, json_string_value(v) ?: "", json_string_length(v));
         }
         *ret = call;
         return 0;

@@ -81,12 +81,20 @@ char *store_exec_id_normalize(const char *id);
 /* ---- argument vectors and scripts ---------------------------------------- */
 
 typedef struct StoreArgv {
-        char **argv;            /* owned strings */
+        char **argv;            /* strings, owned unless borrowed[i] */
         size_t *lens;
+        bool *borrowed;
         size_t n, allocated;
 } StoreArgv;
 
+/* Room for n arguments in all, at once (no growing one by one). */
+void store_argv_reserve(StoreArgv *a, size_t n);
+/* A copy of s. */
 void store_argv_add(StoreArgv *a, const char *s, size_t len);
+/* s itself (malloc()ed, len bytes and a NUL): the vector frees it. */
+void store_argv_take(StoreArgv *a, char *s, size_t len);
+/* s itself, not freed: it must outlive every use of the vector. */
+void store_argv_borrow(StoreArgv *a, const char *s, size_t len);
 void store_argv_adds(StoreArgv *a, const char *s);
 void store_argv_addf(StoreArgv *a, const char *fmt, ...) _printf_(2, 3);
 void store_argv_done(StoreArgv *a);
@@ -191,6 +199,8 @@ void store_commit_set_response(StoreCommit *c, const char *request_id, const jso
 /* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
 
+/* The call borrows c's document, history events and outbox values: send
+ * it (or drop it) before c is freed. */
 int store_commit_call(const StoreCommit *c, StoreCall *ret);
 
 typedef enum StoreCommitOutcome {
