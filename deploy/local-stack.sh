@@ -20,6 +20,7 @@
 #   STACK_WORKER_MAX_IN_FLIGHT  tasks a worker holds before pausing (default 64;
 #                         0 = the worker's own default, 4 x threads, at least 8)
 #   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
+#   STACK_BROKERS         brokers of the mock Kafka cluster (default 3)
 #   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
 #   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
 #                         every 2 ms under load, at most 2 ms more per message)
@@ -53,6 +54,7 @@ FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
 LINGER_MS=${STACK_LINGER_MS:-2}
 METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
 PARTITIONS=${STACK_PARTITIONS:-8}
+BROKERS=${STACK_BROKERS:-3}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
@@ -254,7 +256,7 @@ EOF
 
         # The mock Kafka cluster.
         : >"$RUNDIR/kafka.out"
-        NOTIFY_SOCKET='' setsid "$MOCK_BIN" --partitions "$PARTITIONS" --no-stdin \
+        NOTIFY_SOCKET='' setsid "$MOCK_BIN" --brokers "$BROKERS" --partitions "$PARTITIONS" --no-stdin \
                 </dev/null >"$RUNDIR/kafka.out" 2>>"$LOGDIR/kafka.log" &
         echo "$! $(readlink -f "$MOCK_BIN")" >"$PIDDIR/kafka.pid"
         boot=
@@ -265,7 +267,7 @@ EOF
                 sleep 0.05
         done
         [ -n "$boot" ] || { tail -5 "$LOGDIR/kafka.log" >&2; cmd_stop; die "mock Kafka did not start"; }
-        say "mock Kafka at $boot ($PARTITIONS partitions per topic)"
+        say "mock Kafka at $boot ($BROKERS brokers, $PARTITIONS partitions per topic)"
 
         # The configuration.
         conf=$STACK_DIR/imgflow.conf

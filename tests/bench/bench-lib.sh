@@ -8,12 +8,15 @@
 # missing), BENCH_RESULTS (default tests/bench/results): where each script
 # writes <name>.json; tests/bench/report.py turns them into
 # docs/benchmarks.md and docs/benchmarks.png.
-# BENCH_PARTITIONS (default 4): partitions of every imgflow topic (the
-# local stack's default is 8). 4 is the most consumers any benchmark puts
-# in one group (bench-scale's 4 workers). Fewer partitions make larger
-# message sets at the same linger.ms, and librdkafka 2.0.2's mock cluster
-# walks a partition's message sets one by one on every Fetch, so the
-# harness's own CPU grows with their number (docs/benchmarks.md).
+# BENCH_BROKERS (default 1), BENCH_PARTITIONS (default 4): the mock Kafka
+# cluster's brokers and the partitions of every imgflow topic (the local
+# stack's defaults are 3 and 8). On one 2-core host each broker is one more
+# thread in the mock and in every client (librdkafka runs a thread per
+# broker), all on the cores the daemons use; a real cluster runs on other
+# hosts. 4 partitions is the most consumers any benchmark puts in one group
+# (bench-scale's 4 workers); fewer partitions make larger message sets at
+# the same linger.ms, and librdkafka 2.0.2's mock walks a partition's
+# message sets one by one on every Fetch (docs/benchmarks.md).
 
 BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ -z "${IMGFLOW_BUILD:-}" ]; then
@@ -74,7 +77,7 @@ stack_start() {
         local dir=$1
         shift
         BENCH_STACKS+=("$dir")
-        if ! env STACK_PARTITIONS="${BENCH_PARTITIONS:-4}" "$@" IMGFLOW_STACK_DIR="$dir" STACK_FRESH=1 STACK_LOG_LEVEL=${STACK_LOG_LEVEL:-notice} \
+        if ! env STACK_BROKERS="${BENCH_BROKERS:-1}" STACK_PARTITIONS="${BENCH_PARTITIONS:-4}" "$@" IMGFLOW_STACK_DIR="$dir" STACK_FRESH=1 STACK_LOG_LEVEL=${STACK_LOG_LEVEL:-notice} \
                 "$STACK" start >"$dir.start.log" 2>&1; then
                 cat "$dir.start.log"
                 echo "stack did not start"

@@ -36,7 +36,7 @@ SECS=${BENCH_SECONDS:-10}
 MACHINE=$(machine_json)
 FAILED=0
 
-echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-1}, ${BENCH_PARTITIONS:-4} partitions per topic"
+echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=${BENCH_FETCH_WAIT_MS:-1}, mock Kafka of ${BENCH_BROKERS:-1} broker(s), ${BENCH_PARTITIONS:-4} partitions per topic"
 FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}
 # cpu_per_second DIR SECONDS: JSON {"kafka": [...], "coordinator-1": [...]},
 # each process's CPU in % of one core, per second.
@@ -73,8 +73,10 @@ cpu_ticks() {
 
 # ---- 1. load: BENCH_ROUNDS rounds, each on a fresh stack; the median
 # round (by tasks/s) is the result, every round's rate is kept.
-# load_round R: one round; appends one JSON line to $BENCH_TMP/rounds.jsonl.
+# load_round R [FILE]: one round; appends one JSON line to FILE (default
+# $BENCH_TMP/rounds.jsonl).
 load_round() {
+        local out=${2:-$BENCH_TMP/rounds.jsonl}
         local r=$1 dir=$BENCH_TMP/stack-load-$1 ids=$BENCH_TMP/load-$1.ids res=$BENCH_TMP/load-$1.json
         local t0 t1 ts ok cpu lat
         stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
@@ -99,7 +101,7 @@ hz = os.sysconf("SC_CLK_TCK")
 print(json.dumps({n: round((int(b) - int(a)) / hz, 2) for n, a, b in (l.split() for l in sys.stdin) if n != "notify"}))')
         lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load$r-")
         stack_stop "$dir"
-        python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" >>"$BENCH_TMP/rounds.jsonl" <<'PY'
+        python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" >>"$out" <<'PY'
 import json, sys
 ok, ms, ms_pub = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 print(json.dumps({"succeeded": ok, "ms": ms, "msFromPublish": ms_pub,
@@ -108,7 +110,7 @@ print(json.dumps({"succeeded": ok, "ms": ms, "msFromPublish": ms_pub,
                   "tasksPerSecondFromPublish": round(5 * ok * 1000 / max(1, ms_pub), 1),
                   "cpuSeconds": json.loads(sys.argv[4]), "dispatchLatencyMs": json.loads(sys.argv[5])}))
 PY
-        tail -1 "$BENCH_TMP/rounds.jsonl" | python3 -c '
+        tail -1 "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print("load round %s: %d executions (%d tasks) in %d ms from the first start: %.0f tasks/s (%.0f from before the load generator started); CPU s %s"
@@ -126,6 +128,11 @@ rs = [json.loads(l) for l in open(sys.argv[1])]
 m = sorted(rs, key=lambda d: d["tasksPerSecond"])[len(rs) // 2]
 m["rounds"] = [d["tasksPerSecond"] for d in rs]
 print(json.dumps(m))' "$BENCH_TMP/rounds.jsonl")
+# One more round on the local stack's own Kafka layout (3 brokers, 8
+# partitions per topic), for comparison.
+: >"$BENCH_TMP/stackdefaults.jsonl"
+BENCH_BROKERS=3 BENCH_PARTITIONS=8 load_round 3brokers "$BENCH_TMP/stackdefaults.jsonl"
+LOAD_STACK_DEFAULTS=$(cat "$BENCH_TMP/stackdefaults.jsonl")
 ok=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["succeeded"])' "$LOAD")
 EPS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["executionsPerSecond"])' "$LOAD")
 echo "load: median of $ROUNDS rounds $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.0f tasks/s (rounds: %s), dispatch latency (queueing included) %s" % (d["tasksPerSecond"], d["rounds"], json.dumps(d["dispatchLatencyMs"])))' "$LOAD")"
@@ -212,7 +219,8 @@ write_result orchestration "$(python3 - <<PY
 import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
     "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
-    "partitions": ${BENCH_PARTITIONS:-4},
+    "partitions": ${BENCH_PARTITIONS:-4}, "brokers": ${BENCH_BROKERS:-1},
+    "loadStackDefaults": dict(json.loads('$LOAD_STACK_DEFAULTS'), executions=$E, brokers=3, partitions=8),
     "load": dict(json.loads('$LOAD'), executions=$E),
     "halfLoad": {"executionsPerSecond": 1000, "dispatchLatencyMs": json.loads('$HALF_TARGET'),
                  "dispatchLatencyMsFetchWait10": json.loads('$HALF_LAT10')},
