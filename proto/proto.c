@@ -347,9 +347,9 @@ ProtoMessage *proto_message_free(ProtoMessage *m) {
         return NULL;
 }
 
-static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, size_t max_depth) {
-        json_t *v = NULL;
-
+/* Whether field f of m goes into the text: 1 yes, 0 left out (absent,
+ * false, zero), or why it cannot be encoded. */
+static int field_check(const ProtoMessage *m, const ProtoField *f, size_t max_depth) {
         switch (f->kind) {
         case PROTO_FIELD_STRING: {
                 const char *s = *(const char *const *) field_cptr(m, f);
@@ -366,40 +366,51 @@ static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, s
                         return -ENAMETOOLONG;
                 if (f->one_of && !one_of(f->one_of, s))
                         return -EINVAL;
-                v = json_stringn(s, len);
-                break;
+                return 1;
         }
         case PROTO_FIELD_INT: {
                 int64_t i = *(const int64_t *) field_cptr(m, f);
 
                 if (i < f->min)
                         return -EINVAL;
-                if (!f->required && i == 0)
-                        return 0;
-                v = json_integer(i);
-                break;
+                return f->required || i != 0;
         }
-        case PROTO_FIELD_BOOL: {
-                bool b = *(const bool *) field_cptr(m, f);
-
-                if (!b)
-                        return 0;
-                v = json_true();
-                break;
-        }
+        case PROTO_FIELD_BOOL:
+                return *(const bool *) field_cptr(m, f);
         case PROTO_FIELD_ANY: {
                 json_t *j = *(json_t *const *) field_cptr(m, f);
 
-                if (!j) {
-                        if (f->default_object)
-                                v = json_object();
-                        else
-                                return f->required ? -EINVAL : 0;
-                } else {
-                        if (asl_json_depth(j, max_depth) > max_depth)
-                                return -E2BIG;
-                        v = json_incref(j);
-                }
+                if (!j)
+                        return f->default_object ? 1 : f->required ? -EINVAL : 0;
+                if (asl_json_depth(j, max_depth) > max_depth)
+                        return -E2BIG;
+                return 1;
+        }
+        }
+        return -EINVAL;
+}
+
+static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, size_t max_depth) {
+        json_t *v = NULL;
+        int r;
+
+        r = field_check(m, f, max_depth);
+        if (r <= 0)
+                return r;
+        switch (f->kind) {
+        case PROTO_FIELD_STRING:
+                v = json_string(*(const char *const *) field_cptr(m, f));
+                break;
+        case PROTO_FIELD_INT:
+                v = json_integer(*(const int64_t *) field_cptr(m, f));
+                break;
+        case PROTO_FIELD_BOOL:
+                v = json_true();
+                break;
+        case PROTO_FIELD_ANY: {
+                json_t *j = *(json_t *const *) field_cptr(m, f);
+
+                v = j ? json_incref(j) : json_object();
                 break;
         }
         }
@@ -465,6 +476,86 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
         return 0;
 }
 
+/* encode_field(), written straight into the text: the same bytes as the
+ * object's dump. */
+static int write_field(const ProtoMessage *m, AslJsonWriter *w, const ProtoField *f, size_t max_depth) {
+        int r;
+
+        r = field_check(m, f, max_depth);
+        if (r <= 0)
+                return r;
+        asl_json_writer_raw(w, ",", 1);
+        asl_json_writer_string(w, f->name, strlen(f->name));
+        asl_json_writer_raw(w, ":", 1);
+        switch (f->kind) {
+        case PROTO_FIELD_STRING: {
+                const char *s = *(const char *const *) field_cptr(m, f);
+
+                asl_json_writer_string(w, s, strlen(s));
+                break;
+        }
+        case PROTO_FIELD_INT:
+                asl_json_writer_integer(w, *(const int64_t *) field_cptr(m, f));
+                break;
+        case PROTO_FIELD_BOOL:
+                asl_json_writer_raw(w, "true", 4);
+                break;
+        case PROTO_FIELD_ANY: {
+                json_t *j = *(json_t *const *) field_cptr(m, f);
+
+                if (j)
+                        asl_json_writer_value(w, j);
+                else
+                        asl_json_writer_raw(w, "{}", 2);
+                break;
+        }
+        }
+        return 0;
+}
+
+/* proto_encode_json() and its dump in one pass, without the object. A
+ * Notification with a body (its members merged in) takes the object path. */
+static int encode_text(const ProtoMessage *m, size_t max_depth, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *computed_id = NULL;
+        const ProtoMessage *src = m;
+        const ProtoSchema *schema = &proto_schemas[m->type];
+        AslJsonWriter w = {};
+        ProtoMessage copy;
+        char *s;
+        int r;
+
+        if (m->type == PROTO_EXECUTION_STATUS_CHANGED && !m->execution_status_changed.id) {
+                r = proto_notification_id(m->execution_status_changed.execution_id,
+                                          m->execution_status_changed.status, &computed_id);
+                if (r < 0)
+                        return r;
+                copy = *m;
+                copy.execution_status_changed.id = computed_id;
+                src = &copy;
+        }
+        asl_json_writer_raw(&w, "{\"v\":", 5);
+        asl_json_writer_integer(&w, PROTO_VERSION);
+        asl_json_writer_raw(&w, ",\"type\":", 8);
+        asl_json_writer_string(&w, schema->name, strlen(schema->name));
+        for (size_t i = 0; i < schema->n_fields; i++) {
+                r = write_field(src, &w, &schema->fields[i], max_depth);
+                if (r < 0) {
+                        free(asl_json_writer_finish(&w, NULL));
+                        return r;
+                }
+        }
+        if (schema->check && schema->check(src)) {
+                free(asl_json_writer_finish(&w, NULL));
+                return -EINVAL;
+        }
+        asl_json_writer_raw(&w, "}", 1);
+        s = asl_json_writer_finish(&w, ret_len);
+        if (!s)
+                return -ENOMEM; /* as when the object's dump failed */
+        *ret = s;
+        return 0;
+}
+
 int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *o = NULL;
         size_t max_payload, max_depth, len;
@@ -473,15 +564,23 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
 
         if (!ret_buf)
                 return -EINVAL;
+        if (!m || m->type < 0 || m->type >= _PROTO_TYPE_MAX)
+                return -EINVAL;
         limits_resolve(lim, &max_payload, &max_depth);
 
-        r = proto_encode_json(m, lim, &o);
-        if (r < 0)
-                return r;
-        /* The text of json_dumps(o, JSON_COMPACT), faster. */
-        s = asl_json_dumpn(o, &len);
-        if (!s)
-                return -ENOMEM;
+        if (m->type == PROTO_NOTIFICATION && m->notification.body) {
+                r = proto_encode_json(m, lim, &o);
+                if (r < 0)
+                        return r;
+                /* The text of json_dumps(o, JSON_COMPACT), faster. */
+                s = asl_json_dumpn(o, &len);
+                if (!s)
+                        return -ENOMEM;
+        } else {
+                r = encode_text(m, max_depth, &s, &len);
+                if (r < 0)
+                        return r;
+        }
         if (len > max_payload) {
                 free(s);
                 return -E2BIG;

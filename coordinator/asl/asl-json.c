@@ -430,6 +430,79 @@ char *asl_json_dumpn(const json_t *v, size_t *ret_len) {
         return s;
 }
 
+/* The writer's buffer as a walk's (allocated on first use). */
+static bool writer_begin(AslJsonWriter *aw, JsonWalk *w) {
+        if (aw->error)
+                return false;
+        if (!aw->buf) {
+                aw->buf = malloc(JSON_INITIAL_BUFFER);
+                if (!aw->buf) {
+                        aw->error = -ENOMEM;
+                        return false;
+                }
+                aw->allocated = JSON_INITIAL_BUFFER;
+                aw->len = 0;
+        }
+        *w = (JsonWalk) { .buf = aw->buf, .len = aw->len, .allocated = aw->allocated };
+        return true;
+}
+
+static void writer_end(AslJsonWriter *aw, const JsonWalk *w, int r) {
+        aw->buf = w->buf;
+        aw->len = w->len;
+        aw->allocated = w->allocated;
+        if (r < 0)
+                aw->error = r;
+}
+
+void asl_json_writer_raw(AslJsonWriter *aw, const char *s, size_t n) {
+        JsonWalk w;
+
+        if (writer_begin(aw, &w))
+                writer_end(aw, &w, walk_put(&w, s, n));
+}
+
+void asl_json_writer_string(AslJsonWriter *aw, const char *s, size_t n) {
+        JsonWalk w;
+
+        if (writer_begin(aw, &w))
+                writer_end(aw, &w, walk_string(&w, s, n));
+}
+
+void asl_json_writer_integer(AslJsonWriter *aw, json_int_t v) {
+        JsonWalk w;
+
+        if (writer_begin(aw, &w))
+                writer_end(aw, &w, walk_integer(&w, v));
+}
+
+void asl_json_writer_value(AslJsonWriter *aw, const json_t *v) {
+        JsonWalk w;
+
+        if (writer_begin(aw, &w))
+                writer_end(aw, &w, walk_run(&w, v));
+}
+
+char *asl_json_writer_finish(AslJsonWriter *aw, size_t *ret_len) {
+        char *s = NULL;
+        JsonWalk w;
+
+        if (writer_begin(aw, &w)) {
+                int r = walk_put_char(&w, '\0');
+
+                writer_end(aw, &w, r);
+                if (r >= 0) {
+                        s = aw->buf;
+                        if (ret_len)
+                                *ret_len = aw->len - 1;
+                        aw->buf = NULL;
+                }
+        }
+        free(aw->buf);
+        *aw = (AslJsonWriter) { .error = s ? 0 : aw->error };
+        return s;
+}
+
 char *asl_json_dumps(const json_t *v) {
         return asl_json_dumpn(v, NULL);
 }

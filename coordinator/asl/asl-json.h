@@ -31,6 +31,35 @@ char *asl_json_dumps(const json_t *v);
  * UTF-8: json_stringn_nocheck() may take it. */
 char *asl_json_dumpn(const json_t *v, size_t *ret_len);
 
+/*
+ * Writing a JSON text piece by piece into one growing buffer: the pieces are
+ * written exactly as asl_json_dumpn() writes them, so a caller can emit an
+ * object without building it (proto's messages). Errors stick: after the
+ * first one the writes do nothing and asl_json_writer_finish() fails.
+ *
+ *   AslJsonWriter w = {};
+ *   asl_json_writer_raw(&w, "{\"a\":", 5);
+ *   asl_json_writer_value(&w, v);
+ *   ...
+ *   text = asl_json_writer_finish(&w, &len);   (NULL: w.error says why)
+ */
+typedef struct AslJsonWriter {
+        char *buf;
+        size_t len, allocated;
+        int error;      /* 0, -ENOMEM, -EILSEQ (not UTF-8), -ELOOP (cyclic) */
+} AslJsonWriter;
+
+/* n bytes as they are. */
+void asl_json_writer_raw(AslJsonWriter *w, const char *s, size_t n);
+/* A string value: quoted and escaped; not valid UTF-8 is an error. */
+void asl_json_writer_string(AslJsonWriter *w, const char *s, size_t n);
+void asl_json_writer_integer(AslJsonWriter *w, json_int_t v);
+/* Any value (borrowed), as asl_json_dumpn() writes it. */
+void asl_json_writer_value(AslJsonWriter *w, const json_t *v);
+/* The text, NUL-terminated (free() it), its length in *ret_len (if not NULL);
+ * or NULL after an error. Either way w is empty again. */
+char *asl_json_writer_finish(AslJsonWriter *w, size_t *ret_len);
+
 /* The length of asl_json_dumps(v) without building it: 0 for NULL, SIZE_MAX
  * where asl_json_dumps() would return NULL (except for OOM, which cannot
  * happen here). */

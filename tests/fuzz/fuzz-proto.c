@@ -34,10 +34,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (r < 0 && r != -E2BIG)
                         abort();
                 if (r == 0) {
+                        json_t *o = NULL;
+                        char *dumped;
+
                         if (proto_decode(buf, len, NULL, &again, NULL) < 0)
                                 abort();
                         if (again->type != m->type)
                                 abort();
+                        /* The text written directly is the object's dump. */
+                        if (proto_encode_json(m, NULL, &o) < 0)
+                                abort();
+                        dumped = json_dumps(o, JSON_COMPACT);
+                        if (!dumped || strcmp(dumped, buf) != 0)
+                                abort();
+                        free(dumped);
+                        json_decref(o);
                 }
         }
 

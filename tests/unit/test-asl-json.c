@@ -3,6 +3,7 @@
  * asl_json_dumps() against jansson's json_dumps(JSON_COMPACT | JSON_ENCODE_ANY):
  * hand-written edge cases, then many random documents from a seeded PRNG.
  */
+#include <errno.h>
 #include <float.h>
 #include <stdint.h>
 
@@ -446,4 +447,56 @@ TEST(every_byte) {
                 json_object_set_new_nocheck(o, buf, json_string_nocheck(buf + 7));
                 ASSERT_TRUE(same_as_jansson(o));
         }
+}
+
+TEST(writer) {
+        /* Pieces written one by one give the dump of the object they make. */
+        json_t *list = json_pack("[s, i, f, {s: b}]", "x\n\"y\"", 7, 0.5, "k", 1);
+        json_t *o = json_pack("{s: s, s: I, s: O}", "name", "caf\xc3\xa9\t", "n", (json_int_t) -12345678901LL,
+                              "list", list);
+        AslJsonWriter w = {};
+        char *want, *got;
+        size_t len = 0;
+
+        asl_json_writer_raw(&w, "{", 1);
+        asl_json_writer_string(&w, "name", 4);
+        asl_json_writer_raw(&w, ":", 1);
+        asl_json_writer_string(&w, "caf\xc3\xa9\t", 6);
+        asl_json_writer_raw(&w, ",\"n\":", 5);
+        asl_json_writer_integer(&w, -12345678901LL);
+        asl_json_writer_raw(&w, ",\"list\":", 8);
+        asl_json_writer_value(&w, list);
+        asl_json_writer_raw(&w, "}", 1);
+        got = asl_json_writer_finish(&w, &len);
+        want = json_dumps(o, JANSSON_FLAGS);
+        ASSERT_NOT_NULL(got);
+        ASSERT_STR_EQ(got, want);
+        ASSERT_INT_EQ(len, strlen(want));
+        ASSERT_NULL(w.buf);
+        free(got);
+        free(want);
+
+        /* A string that is not UTF-8 fails the text, and the error sticks. */
+        asl_json_writer_raw(&w, "[", 1);
+        asl_json_writer_string(&w, "a\xff", 2);
+        ASSERT_INT_EQ(w.error, -EILSEQ);
+        asl_json_writer_raw(&w, "]", 1);
+        ASSERT_NULL(asl_json_writer_finish(&w, &len));
+        ASSERT_INT_EQ(w.error, -EILSEQ);
+        ASSERT_NULL(w.buf);
+
+        /* A cycle inside a value fails it too. */
+        w = (AslJsonWriter) {};
+        json_t *a = json_array(), *b = json_object();
+        json_array_append(a, b);
+        json_object_set(b, "a", a);
+        asl_json_writer_value(&w, a);
+        ASSERT_NULL(asl_json_writer_finish(&w, NULL));
+        ASSERT_INT_EQ(w.error, -ELOOP);
+        json_object_del(b, "a");
+        json_decref(a);
+        json_decref(b);
+
+        json_decref(list);
+        json_decref(o);
 }

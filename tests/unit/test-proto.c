@@ -108,6 +108,14 @@ TEST(examples_roundtrip_json) {
                 ASSERT_JSON_EQ(again, examples[t]);
                 /* "v" and "type" lead. */
                 ASSERT_TRUE(strncmp(buf, "{\"v\":1,\"type\":\"", 15) == 0);
+                /* The text is written without building the object: byte
+                 * for byte the object's compact dump. */
+                json_t *o = NULL;
+                ASSERT_INT_EQ(proto_encode_json(m, NULL, &o), 0);
+                char *dumped = json_dumps(o, JSON_COMPACT);
+                ASSERT_STR_EQ(buf, dumped);
+                free(dumped);
+                json_decref(o);
                 json_decref(again);
                 free(buf);
                 proto_message_free(m);
