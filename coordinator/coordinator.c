@@ -1449,8 +1449,9 @@ static void acks_flush(Manager *m) {
                 return;
         if (manager_eval(m, &m->acks, on_acked, m) >= 0)
                 m->acks_in_flight++;
-        store_call_done(&m->acks);
-        m->acks = (StoreCall) {};
+        /* The vectors keep their room for the next batch: growing them
+         * again each time went through realloc()'s slow path. */
+        store_call_clear(&m->acks);
         (void) sd_event_source_set_enabled(m->ack_flush, SD_EVENT_OFF);
 }
 

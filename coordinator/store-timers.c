@@ -123,13 +123,13 @@ void store_outbox_sweep_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, 
 }
 
 void store_outbox_ack_add(StoreCall *call, const char *exec_id, const char *item_id) {
-        _cleanup_free_ char *key = store_key_outbox(exec_id);
+        char *key = store_key_outbox(exec_id);
 
         if (call->keys.n == 0) {
                 call->script = STORE_SCRIPT_OUTBOX_ACK;
-                store_argv_adds(&call->keys, STORE_KEY_OUTBOX_PENDING);
+                store_argv_borrow(&call->keys, STORE_KEY_OUTBOX_PENDING, strlen(STORE_KEY_OUTBOX_PENDING));
         }
-        store_argv_adds(&call->keys, key);
+        store_argv_take(&call->keys, key, strlen(key));
         store_argv_adds(&call->args, exec_id);
         store_argv_adds(&call->args, item_id);
 }

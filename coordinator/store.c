@@ -141,10 +141,15 @@ void store_argv_addf(StoreArgv *a, const char *fmt, ...) {
         free(s);
 }
 
-void store_argv_done(StoreArgv *a) {
+void store_argv_clear(StoreArgv *a) {
         for (size_t i = 0; i < a->n; i++)
                 if (!a->borrowed[i])
                         free(a->argv[i]);
+        a->n = 0;
+}
+
+void store_argv_done(StoreArgv *a) {
+        store_argv_clear(a);
         free(a->argv);
         free(a->lens);
         free(a->borrowed);
@@ -154,6 +159,11 @@ void store_argv_done(StoreArgv *a) {
 void store_call_done(StoreCall *call) {
         store_argv_done(&call->keys);
         store_argv_done(&call->args);
+}
+
+void store_call_clear(StoreCall *call) {
+        store_argv_clear(&call->keys);
+        store_argv_clear(&call->args);
 }
 
 int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret, char *errbuf,

@@ -97,6 +97,8 @@ void store_argv_take(StoreArgv *a, char *s, size_t len);
 void store_argv_borrow(StoreArgv *a, const char *s, size_t len);
 void store_argv_adds(StoreArgv *a, const char *s);
 void store_argv_addf(StoreArgv *a, const char *fmt, ...) _printf_(2, 3);
+/* No arguments, the room kept (for a vector filled again and again). */
+void store_argv_clear(StoreArgv *a);
 void store_argv_done(StoreArgv *a);
 
 typedef enum StoreScriptId {
@@ -130,6 +132,8 @@ typedef struct StoreCall {
 } StoreCall;
 
 void store_call_done(StoreCall *call);
+/* Its arguments gone, their room kept. */
+void store_call_clear(StoreCall *call);
 
 /* Run a call with EVAL (blocking). Returns 0 and *ret (new reply,
  * freeReplyObject) or -EIO (the Redis message copied into errbuf if given).

@@ -602,14 +602,17 @@ TEST(outbox) {
                 ASSERT_INT_EQ(r->elements, 0);
         }
         /* Acks: pending goes when the last item is acked; one call acks
-         * items of several executions, an unknown item counts 0. */
+         * items of several executions, an unknown item counts 0. One call
+         * is cleared and filled again, as the coordinator does. */
+        _cleanup_(store_call_done) StoreCall acks = {};
         {
-                _cleanup_(store_call_done) StoreCall call = {};
                 _cleanup_reply_ redisReply *r = NULL;
-                store_outbox_ack_add(&call, "sm:out", "task:1");
-                ASSERT_INT_EQ(store_outbox_ack_count(&call), 1);
-                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                store_outbox_ack_add(&acks, "sm:out", "task:1");
+                ASSERT_INT_EQ(store_outbox_ack_count(&acks), 1);
+                ASSERT_INT_EQ(store_call_sync(c, &acks, &r, NULL, 0), 0);
                 ASSERT_INT_EQ(r->integer, 1);
+                store_call_clear(&acks);
+                ASSERT_INT_EQ(store_outbox_ack_count(&acks), 0);
         }
         {
                 redisReply *r = redisCommand(c, "ZSCORE %s sm:out", STORE_KEY_OUTBOX_PENDING);
@@ -617,13 +620,12 @@ TEST(outbox) {
                 freeReplyObject(r);
         }
         {
-                _cleanup_(store_call_done) StoreCall call = {};
                 _cleanup_reply_ redisReply *r = NULL;
-                store_outbox_ack_add(&call, "sm:out", "task:2");
-                store_outbox_ack_add(&call, "sm:other", "task:9");
-                store_outbox_ack_add(&call, "sm:out", "task:1");
-                ASSERT_INT_EQ(store_outbox_ack_count(&call), 3);
-                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                store_outbox_ack_add(&acks, "sm:out", "task:2");
+                store_outbox_ack_add(&acks, "sm:other", "task:9");
+                store_outbox_ack_add(&acks, "sm:out", "task:1");
+                ASSERT_INT_EQ(store_outbox_ack_count(&acks), 3);
+                ASSERT_INT_EQ(store_call_sync(c, &acks, &r, NULL, 0), 0);
                 ASSERT_INT_EQ(r->integer, 1);
         }
         ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:{sm:out}:outbox"), 0);
