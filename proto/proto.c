@@ -421,6 +421,24 @@ static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, s
         return 0;
 }
 
+/* ExecutionStatusChanged: the dedup id follows from the other fields. *src
+ * is m, or *copy with the computed id (*ret_id, to free) when m has none. */
+static int message_with_id(const ProtoMessage *m, ProtoMessage *copy, char **ret_id, const ProtoMessage **src) {
+        int r;
+
+        *src = m;
+        if (m->type != PROTO_EXECUTION_STATUS_CHANGED || m->execution_status_changed.id)
+                return 0;
+        r = proto_notification_id(m->execution_status_changed.execution_id, m->execution_status_changed.status,
+                                  ret_id);
+        if (r < 0)
+                return r;
+        *copy = *m;
+        copy->execution_status_changed.id = *ret_id;
+        *src = copy;
+        return 0;
+}
+
 int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **ret) {
         _cleanup_json_ json_t *o = NULL;
         _cleanup_free_ char *computed_id = NULL;
@@ -435,16 +453,9 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
         limits_resolve(lim, &max_payload, &max_depth);
         schema = &proto_schemas[m->type];
 
-        /* ExecutionStatusChanged: the dedup id follows from the other fields. */
-        if (m->type == PROTO_EXECUTION_STATUS_CHANGED && !m->execution_status_changed.id) {
-                r = proto_notification_id(m->execution_status_changed.execution_id,
-                                          m->execution_status_changed.status, &computed_id);
-                if (r < 0)
-                        return r;
-                copy = *m;
-                copy.execution_status_changed.id = computed_id;
-                src = &copy;
-        }
+        r = message_with_id(m, &copy, &computed_id, &src);
+        if (r < 0)
+                return r;
 
         o = json_object();
         if (!o)
@@ -524,15 +535,9 @@ static int encode_text(const ProtoMessage *m, size_t max_depth, char **ret, size
         char *s;
         int r;
 
-        if (m->type == PROTO_EXECUTION_STATUS_CHANGED && !m->execution_status_changed.id) {
-                r = proto_notification_id(m->execution_status_changed.execution_id,
-                                          m->execution_status_changed.status, &computed_id);
-                if (r < 0)
-                        return r;
-                copy = *m;
-                copy.execution_status_changed.id = computed_id;
-                src = &copy;
-        }
+        r = message_with_id(m, &copy, &computed_id, &src);
+        if (r < 0)
+                return r;
         asl_json_writer_raw(&w, "{\"v\":", 5);
         asl_json_writer_integer(&w, PROTO_VERSION);
         asl_json_writer_raw(&w, ",\"type\":", 8);
