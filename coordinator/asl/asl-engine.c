@@ -48,7 +48,6 @@
  * Layering: no I/O here. Time and randomness come from AslEnv.
  */
 
-#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -246,46 +245,28 @@ static bool is_terminal_event(const char *type) {
 
 /* The event's text, as asl_json_dumps() of {"id", "previousEventId",
  * "timestamp", "type", key?: details} would write it, without building that
- * object: type and the timestamp are plain ASCII, and this runs for every
- * event of every execution. */
+ * object (this runs for every event of every execution). NULL only on OOM
+ * or a details value that cannot be dumped. */
 static char *history_text(json_int_t id, const char *ts, const char *type, const char *key, const json_t *details,
                           size_t *ret_len) {
-        _cleanup_free_ char *det = NULL;
-        size_t dlen = 0, klen = key ? strlen(key) : 0, len;
-        char head[160], *text, *o;
-        int hn;
+        AslJsonWriter w = {};
 
-        hn = snprintf(head, sizeof head,
-                      "{\"id\":%" JSON_INTEGER_FORMAT ",\"previousEventId\":%" JSON_INTEGER_FORMAT
-                      ",\"timestamp\":\"%s\",\"type\":\"%s\"",
-                      id, id - 1, ts, type);
-        assert(hn > 0 && (size_t) hn < sizeof head);
+        asl_json_writer_raw(&w, "{\"id\":", 6);
+        asl_json_writer_integer(&w, id);
+        asl_json_writer_raw(&w, ",\"previousEventId\":", 19);
+        asl_json_writer_integer(&w, id - 1);
+        asl_json_writer_raw(&w, ",\"timestamp\":", 13);
+        asl_json_writer_string(&w, ts, strlen(ts));
+        asl_json_writer_raw(&w, ",\"type\":", 8);
+        asl_json_writer_string(&w, type, strlen(type));
         if (details) {
-                det = asl_json_dumpn(details, &dlen);
-                if (!det)
-                        abort(); /* OOM: details hold only valid, acyclic values */
+                asl_json_writer_raw(&w, ",", 1);
+                asl_json_writer_string(&w, key, strlen(key));
+                asl_json_writer_raw(&w, ":", 1);
+                asl_json_writer_value(&w, details);
         }
-        len = (size_t) hn + (det ? 4 + klen + dlen : 0) + 1;
-        text = asl_xmalloc(len + 1);
-        o = mempcpy(text, head, (size_t) hn);
-        if (det) {
-                o = mempcpy(o, ",\"", 2);
-                o = mempcpy(o, key, klen);
-                o = mempcpy(o, "\":", 2);
-                o = mempcpy(o, det, dlen);
-        }
-        *o++ = '}';
-        *o = '\0';
-        assert((size_t) (o - text) == len);
-        *ret_len = len;
-        return text;
-}
-
-static bool is_plain_name(const char *s) {
-        for (; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-                        return false;
-        return true;
+        asl_json_writer_raw(&w, "}", 1);
+        return asl_json_writer_finish(&w, ret_len);
 }
 
 /* Takes ownership of details (may be NULL). The effect's data is the
@@ -306,7 +287,6 @@ static void history(Ctx *c, const char *type, json_t *details) {
         }
 
         asl_format_timestamp(c->env->now_ms, ts, sizeof ts);
-        assert(is_plain_name(type));
         if (details) {
                 size_t tl = strlen(type);
 
@@ -320,6 +300,8 @@ static void history(Ctx *c, const char *type, json_t *details) {
                 }
         }
         text = history_text(last + 1, ts, type, key, details, &len);
+        if (!text)
+                abort(); /* OOM: details hold only valid, acyclic values */
         json_decref(details);
         json_object_set_new(c->exec, "historyId", json_integer(last + 1));
         /* The text is valid UTF-8 without NUL bytes (asl_json_dumpn). */
