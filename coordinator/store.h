@@ -182,9 +182,9 @@ void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned
                              const char *name, const json_t *input, int64_t start_ms);
 /* Extra exec hash fields (output, error, cause, stopDate ...). */
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
-/* event: an event object, or a JSON string holding its text (the engine's
- * HISTORY effect), which is kept as it is (a new reference). */
-void store_commit_add_history(StoreCommit *c, json_t *event);
+/* text: a JSON string holding the event's compact text, as the engine's
+ * HISTORY effect carries it; kept as it is (a new reference). */
+void store_commit_add_history(StoreCommit *c, json_t *text);
 void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
                              const char *payload);
 void store_commit_del_outbox(StoreCommit *c, const char *item_id);

@@ -110,6 +110,18 @@ static long long cmd_int(const char *fmt, const char *arg) {
         return v;
 }
 
+/* An event as the engine hands it to the store: its compact text in a JSON
+ * string. Takes ev. */
+static void add_event(StoreCommit *k, json_t *ev) {
+        char *s = json_dumps(ev, JSON_COMPACT);
+        json_t *text = json_string(s);
+
+        store_commit_add_history(k, text);
+        json_decref(text);
+        free(s);
+        json_decref(ev);
+}
+
 static const char pass_def[] =
         "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Pass\",\"End\":true}}}";
 static const char pass_def2[] =
@@ -407,8 +419,7 @@ TEST(history_cap) {
         k->history_cap = 5;
         for (int i = 1; i <= 8; i++) {
                 json_t *ev = json_pack("{s:i, s:s}", "id", i, "type", "PassStateEntered");
-                store_commit_add_history(k, ev);
-                json_decref(ev);
+                add_event(k, ev);
         }
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         store_commit_free(k);
@@ -465,8 +476,7 @@ TEST(retention_and_tokens) {
         store_commit_set_field(k, "output", "{\"y\":2}");
         {
                 json_t *ev = json_pack("{s:i}", "id", 1);
-                store_commit_add_history(k, ev);
-                json_decref(ev);
+                add_event(k, ev);
         }
         store_commit_set_terminal(k, 300, 50);
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
@@ -516,8 +526,7 @@ TEST(history_and_outbox_arguments) {
         k->history_cap = 5000;
         for (int i = 1; i <= 2500; i++) {
                 json_t *ev = json_pack("{s:i, s:s, s:s}", "id", i, "type", "PassStateEntered", "q", "\"x\"");
-                store_commit_add_history(k, ev);
-                json_decref(ev);
+                add_event(k, ev);
         }
         store_commit_add_outbox(k, "task:a", "imgflow.tasks", "{\"input\":{\"key\":\"a \\\"b\\\"\"}}");
         store_commit_add_outbox(k, "task:b", "imgflow.tasks.gpu", "");
