@@ -398,9 +398,12 @@ static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, s
         if (r <= 0)
                 return r;
         switch (f->kind) {
-        case PROTO_FIELD_STRING:
-                v = json_string(*(const char *const *) field_cptr(m, f));
+        case PROTO_FIELD_STRING: {
+                const char *s = *(const char *const *) field_cptr(m, f);
+
+                v = json_stringn_nocheck(s, strlen(s)); /* field_check() checked it */
                 break;
+        }
         case PROTO_FIELD_INT:
                 v = json_integer(*(const int64_t *) field_cptr(m, f));
                 break;
