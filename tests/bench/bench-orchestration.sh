@@ -182,8 +182,12 @@ PY
         # The mock cluster keeps at most 5 MB of each partition's log and
         # drops the oldest message sets beyond that: then the latency covers
         # only the tasks still in the log, and the result says so.
-        python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(d.get("tasks", 0) < int(sys.argv[2]))' "$lat" "$((5 * n))" ||
-                echo "paced ($prefix): dispatch latency of $(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("tasks", 0))' "$lat") of $((5 * n)) tasks only (the mock cluster dropped the oldest part of its log)" >&2
+        python3 -c '
+import json, sys
+got, want = json.loads(sys.argv[1]).get("tasks", 0), int(sys.argv[2])
+if got < want:
+    print("paced (%s): dispatch latency of %d of %d tasks only (the mock cluster dropped the oldest part of its log)"
+          % (sys.argv[3], got, want))' "$lat" "$((5 * n))" "$prefix" >&2
         rw=$(grep -c "Background append only file rewriting started" "$dir/logs/redis.log" 2>/dev/null)
         stack_stop "$dir" >&2
         python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(executionsPerSecond=$rate, executions=$n, tasksExpected=$((5 * n)), aofRewrites=${rw:-0}, cpuPercentBySecond=json.loads(sys.argv[2])); print(json.dumps(d))" "$lat" "$(cat "$BENCH_TMP/$prefix.cpu")"

@@ -33,16 +33,15 @@ def main():
     for m in read(boot, "imgflow.tasks"):
         if m.get("type") == "Task" and m["executionId"].startswith(prefix):
             sent[(m["executionId"], m["taskId"], m["attempt"])] = m["dispatchedAtMs"]
-    lat, timed = [], []
+    timed = []  # (dispatchedAtMs, latency)
     for m in read(boot, "imgflow.events"):
         if m.get("type") in ("TaskSucceeded", "TaskFailed") and "startedAtMs" in m:
             k = (m["executionId"], m["taskId"], m["attempt"])
             if k in sent:
                 d = sent.pop(k)
-                lat.append(m["startedAtMs"] - d)
                 timed.append((d, m["startedAtMs"] - d))
-    lat.sort()
     timed.sort()
+    lat = sorted(x[1] for x in timed)
     halves = [sorted(x[1] for x in timed[:len(timed) // 2]), sorted(x[1] for x in timed[len(timed) // 2:])]
     if not lat:
         print(json.dumps({"tasks": 0}))
