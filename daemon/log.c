@@ -10,15 +10,20 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
+#include "config.h"
 #include "log.h"
 
 static LogTarget log_target = LOG_TARGET_AUTO;
 static int log_max_level = LOG_INFO;
 static const char *log_ident = NULL;
+/* IMGFLOW_LOG_TIME=1: console lines start with the wall-clock time (as
+ * SYSTEMD_LOG_TIME does), for logs written to files rather than the journal. */
+static bool log_time = false;
 /* sd_journal_send() drops messages silently when journald is not running;
  * then we write to stderr instead. Checked when the target is set. */
 static bool journal_available = false;
@@ -113,6 +118,11 @@ int log_setup(const char *ident) {
         e = getenv("IMGFLOW_LOG_LEVEL");
         if (e && *e && log_set_max_level_from_string(e) < 0)
                 log_warning("Ignoring unknown IMGFLOW_LOG_LEVEL=%s", e);
+        e = getenv("IMGFLOW_LOG_TIME");
+        if (e && *e) {
+                if (config_parse_bool(e, &log_time) < 0)
+                        log_warning("Ignoring IMGFLOW_LOG_TIME=%s: not a boolean", e);
+        }
         return 0;
 }
 
@@ -136,8 +146,18 @@ static void write_console(int level, const char *msg, const char *const *fields)
         static const char *const tags[] = {
                 "EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG",
         };
-        k = snprintf(line, sizeof(line), "%-6s %s", tags[level & 7], msg);
-        n = k < 0 ? 0 : MIN_((size_t) k, sizeof(line) - 1);
+        if (log_time) {
+                struct timespec ts;
+                struct tm tm;
+
+                (void) clock_gettime(CLOCK_REALTIME, &ts);
+                if (localtime_r(&ts.tv_sec, &tm))
+                        n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+                k = snprintf(line + n, sizeof(line) - n, ".%03ld ", ts.tv_nsec / 1000000L);
+                n = k < 0 ? n : n + (size_t) k;
+        }
+        k = snprintf(line + n, sizeof(line) - n, "%-6s %s", tags[level & 7], msg);
+        n = k < 0 ? n : MIN_(n + (size_t) k, sizeof(line) - 1);
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++) {
                 const char *eq = strchr(fields[i], '=');
                 if (!eq)

@@ -19,6 +19,9 @@
  * target, like its stderr, not mutable application state. Logging functions
  * only read it and are safe to call from any thread.
  *
+ * IMGFLOW_LOG_TIME=1 starts each console line with the wall-clock time
+ * ("2026-01-31 12:00:00.123 INFO   ..."), read by log_setup(), for logs kept in files.
+ *
  * Levels are syslog's (LOG_ERR ... LOG_DEBUG). Every log_*() returns
  * -abs(error) (0 when no error was given), so one can write
  *     return log_error_errno(r, "Failed to open %s: %m", path);
