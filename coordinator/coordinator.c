@@ -191,6 +191,7 @@ struct Manager {
         uint64_t counters[_COUNTER_MAX];
         uint64_t n_dispatched, n_tasks_done, n_finished;
         int64_t n_running;              /* RUNNING in Redis; -1 = not counted yet */
+        int n_partitions;               /* assigned to this consumer now: STATUS= */
         bool counting;                  /* a count is in flight */
         GHashTable *dispatched;         /* "execId|taskId" -> Dispatched: logs, latency */
         Metrics *metrics;
@@ -1409,9 +1410,14 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
          * coordinator: forget what this one last committed. */
         states_clear(m);
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
+                m->n_partitions += partitions->cnt;
                 m->kafka_up = true;
                 manager_check_ready(m);
-        }
+        } else
+                m->n_partitions = MAX_(m->n_partitions - partitions->cnt, 0);
+        /* STATUS= says how many partitions this one holds now. */
+        if (m->t_status)
+                (void) sd_event_source_set_time_relative(m->t_status, 0);
 }
 
 static void on_redis_ping(RedisConn *c, redisReply *reply, void *userdata) {
@@ -1638,10 +1644,10 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 snprintf(running, sizeof running, "?");
         else
                 snprintf(running, sizeof running, "%s", format_count((uint64_t) m->n_running, (char[32]) {}));
-        (void) service_notify_status("%s%s executions running, %s tasks done, %s dispatched, %zu events in flight, "
-                                     "%s started here, %s finished here, %s dead letters",
+        (void) service_notify_status("%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
+                                     "%zu events in flight, %s started here, %s finished here, %s dead letters",
                                      m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka and Redis: " : "",
-                                     running, format_count(m->n_tasks_done, done),
+                                     m->n_partitions, running, format_count(m->n_tasks_done, done),
                                      format_count(m->n_dispatched, dispatched), m->in_flight,
                                      format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
                                      format_count(n[COUNTER_DLQ], dlq));

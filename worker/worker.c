@@ -126,6 +126,7 @@ struct Manager {
         size_t n_deliveries;
 
         uint64_t n_done, n_failed, n_expired, n_dlq;
+        int n_partitions;               /* assigned to this consumer now: STATUS= */
         bool ready, stopping, paused, drained;
         uint64_t start_usec, ready_warned_s; /* CLOCK_MONOTONIC; READY wait */
 
@@ -418,11 +419,11 @@ static void manager_update_status(Manager *m) {
         size_t running = m->pool ? worker_pool_running(m->pool) : 0;
         size_t queued = m->pool ? worker_pool_queued(m->pool) : 0;
 
-        snprintf(buf, sizeof(buf), "%s%zu tasks running, %zu queued, %s done, %s failed%s",
+        snprintf(buf, sizeof(buf), "%s%d partition(s), %zu tasks running, %zu queued, %s done, %s failed%s",
                  m->stopping ? "Stopping: "
                  : !m->ready ? "Waiting for Kafka: "
                              : "",
-                 running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
+                 m->n_partitions, running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
                  m->paused ? " (paused)" : "");
         if (!streq(buf, m->last_status)) {
                 (void) service_notify_status("%s", buf);
@@ -880,17 +881,21 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
         Manager *m = userdata;
 
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
+                m->n_partitions += partitions->cnt;
                 log_info("Assigned %d partition(s).", partitions->cnt);
                 if (m->paused || m->stopping)
                         (void) kafka_consumer_pause(k, partitions);
+                manager_update_status(m);
                 return;
         }
 
+        m->n_partitions = MAX_(m->n_partitions - partitions->cnt, 0);
         RevokeMatch rm = {m, partitions};
         size_t n = worker_pool_cancel_queued(m->pool, match_revoked, drop_revoked, &rm);
         log_info("%s %d partition(s); dropped %zu queued task(s).",
                  ev == KAFKA_REBALANCE_LOST ? "Lost" : "Revoked", partitions->cnt, n);
         manager_check_backpressure(m);
+        manager_update_status(m);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,8 +7,9 @@
 #     answered: started while redis-server is down, it stays not ready
 #     until redis-server comes up), with MAINPID=;
 #   - WATCHDOG=1 from both (sd_event_set_watchdog);
-#   - STATUS= with live counts ("... executions running, 3 tasks done",
-#     "... tasks running, ... queued, 3 done, 0 failed"), refreshed at most
+#   - STATUS= with the partitions held and live counts ("8 partition(s),
+#     ... executions running, 3 tasks done", "4 partition(s), ... tasks
+#     running, ... queued, 3 done, 0 failed"), refreshed at most
 #     once a second, not per task;
 #   - SIGHUP: RELOADING=1 then READY=1, the new log level applied
 #     (the worker logs its debug lines after the reload);
@@ -36,12 +37,12 @@ echo "ok   READY=1 from both"
 start_execution e1
 wait_execution e1 SUCCEEDED 30
 echo "ok   execution e1 SUCCEEDED"
-wait_for 15 grep -Eq '^STATUS=[0-9,?]+ executions running, 3 tasks done' "$TMP/coordinator.notify" ||
+wait_for 15 grep -Eq '^STATUS=[1-9][0-9]* partition\(s\), [0-9,?]+ executions running, 3 tasks done' "$TMP/coordinator.notify" ||
         fail "no coordinator STATUS= with '3 tasks done'"
-wait_for 10 grep -Eq '^STATUS=0 tasks running, 0 queued, 3 done, 0 failed' "$TMP/worker.notify" ||
+wait_for 10 grep -Eq '^STATUS=[1-9][0-9]* partition\(s\), 0 tasks running, 0 queued, 3 done, 0 failed' "$TMP/worker.notify" ||
         fail "no worker STATUS= with '3 done'"
-grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
-        wait_for 20 grep -Eq '^STATUS=0 executions running' "$TMP/coordinator.notify" ||
+grep -Eq '^STATUS=[0-9]+ partition\(s\), 0 executions running' "$TMP/coordinator.notify" ||
+        wait_for 20 grep -Eq '^STATUS=[0-9]+ partition\(s\), 0 executions running' "$TMP/coordinator.notify" ||
         fail "the coordinator never said '0 executions running' after e1 finished"
 echo "ok   STATUS= with live counts"
 
