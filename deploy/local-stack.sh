@@ -32,10 +32,18 @@
 #   STACK_LOG_LEVEL       daemons' log level (default info)
 #   STACK_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 20)
 #   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise)
+#   STACK_SETTLE_TIMEOUT  seconds to wait for the consumer groups to settle
+#                         (default 40; 0 = do not wait)
 #
 # Readiness: every daemon gets its own NOTIFY_SOCKET (a small python3
 # listener), and `start` waits for READY=1 (redis: PING; Kafka: the BOOTSTRAP=
-# line). Pids go to $STACK_DIR/pids/<name>.pid together with the program's
+# line), then until both consumer groups have handed out all their partitions
+# (the "N partition(s)" of each daemon's STATUS=), to every member when there
+# are enough to go round. The second wait is for the mock cluster: its group
+# coordinator answers a member whose SyncGroup comes after the leader's with
+# "rebalance in progress", and the group then takes two rebalance rounds
+# (about 2 x session.timeout.ms) to give that member its share; tasks on
+# those partitions would wait as long. A real broker does not do that. Pids go to $STACK_DIR/pids/<name>.pid together with the program's
 # path; `stop` signals only those pids, and only while /proc/<pid>/exe is
 # still that program, so a reused pid is never hit.
 set -u
@@ -60,6 +68,7 @@ RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
 READY_TIMEOUT=30
+SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-40}
 
 COORD_BIN=$BUILD/coordinator/imgflow-coordinator
 WORKER_BIN=$BUILD/worker/imgflow-worker
@@ -98,7 +107,7 @@ launch() {
         local name=$1 pid exe i
         shift
         exe=$(readlink -f "$(command -v "$1")")
-        NOTIFY_SOCKET=$RUNDIR/$name.sock IMGFLOW_LOG_TARGET=console \
+        NOTIFY_SOCKET=$RUNDIR/$name.sock IMGFLOW_LOG_TARGET=console IMGFLOW_LOG_TIME=1 \
                 setsid "$@" </dev/null >>"$LOGDIR/$name.log" 2>&1 &
         pid=$!
         echo "$pid $exe" >"$PIDDIR/$name.pid"
@@ -127,6 +136,47 @@ wait_ready() {
         say "$name not ready after ${READY_TIMEOUT}s; last lines of $LOGDIR/$name.log:"
         tail -20 "$LOGDIR/$name.log" >&2
         return 1
+}
+
+# group_counts: from the last STATUS= of each daemon, "worker-1=4 ..." and a
+# last word "settled" when the workers hold the tasks topic's partitions and
+# the coordinators those of its two topics (jobs, events), none left out
+# while there are as many partitions as members.
+group_counts() {
+        awk -v W="$WORKERS" -v C="$COORDINATORS" -v P="$PARTITIONS" '
+        $2 ~ /^STATUS=/ && match($0, /[0-9]+ partition\(s\)/) { n[$1] = substr($0, RSTART, RLENGTH) + 0 }
+        function group(kind, count, want,   i, name, sum) {
+                sum = 0
+                if (count == 0)
+                        return
+                for (i = 1; i <= count; i++) {
+                        name = kind "-" i
+                        printf "%s=%s ", name, (name in n) ? n[name] : "?"
+                        if (!(name in n) || (n[name] == 0 && count <= want))
+                                ok = 0
+                        sum += n[name]
+                }
+                if (sum != want)
+                        ok = 0
+        }
+        END {
+                ok = 1
+                group("coordinator", C, 2 * P)
+                group("worker", W, P)
+                print ok ? "settled" : "unsettled"
+        }' "$RUNDIR/notify.log" 2>/dev/null
+}
+
+wait_settled() {
+        local i counts=
+        [ "$SETTLE_TIMEOUT" -gt 0 ] || return 0
+        for i in $(seq $((SETTLE_TIMEOUT * 10))); do
+                counts=$(group_counts)
+                case "$counts" in *" settled") return 0 ;; esac
+                [ "$i" = 30 ] && say "waiting for the consumer groups to settle (partitions: ${counts% *})"
+                sleep 0.1
+        done
+        say "consumer groups not settled after ${SETTLE_TIMEOUT}s (partitions: ${counts% *}); going on"
 }
 
 names_in_stop_order() {
@@ -332,6 +382,7 @@ EOF
         for name in "${names[@]}"; do
                 wait_ready "$name" || { cmd_stop; exit 1; }
         done
+        wait_settled
         say "ready: $COORDINATORS coordinator(s), $WORKERS worker(s); logs in $LOGDIR"
         trap - INT TERM
 }
