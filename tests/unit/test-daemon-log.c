@@ -114,3 +114,29 @@ TEST(env_level) {
         char *out = capture(emit_env);
         ASSERT_STR_EQ(out, "DEBUG  dbg\n");
 }
+
+static void emit_time(void) {
+        setenv("IMGFLOW_LOG_TIME", "yes", 1);
+        log_set_target(LOG_TARGET_CONSOLE);
+        log_setup("test");
+        log_info("stamped");
+        setenv("IMGFLOW_LOG_TIME", "0", 1);
+        log_setup("test");
+        log_info("plain");
+        setenv("IMGFLOW_LOG_TIME", "sometimes", 1); /* not a boolean: warned, unchanged */
+        log_setup("test");
+        log_info("still plain");
+        unsetenv("IMGFLOW_LOG_TIME");
+}
+
+TEST(env_time) {
+        char *out = capture(emit_time);
+        int y, mo, d, h, mi, s, ms, n = 0;
+
+        /* "2026-11-29 09:36:57.094 INFO   stamped" */
+        ASSERT_INT_EQ(sscanf(out, "%4d-%2d-%2d %2d:%2d:%2d.%3d INFO   stamped\n%n", &y, &mo, &d, &h, &mi, &s, &ms, &n),
+                      7);
+        ASSERT_TRUE(n == 39 && y >= 2024 && mo >= 1 && mo <= 12 && ms >= 0 && ms <= 999);
+        ASSERT_STR_EQ(out + n, "INFO   plain\nWARN   Ignoring IMGFLOW_LOG_TIME=sometimes: not a boolean\n"
+                               "INFO   still plain\n");
+}
