@@ -92,15 +92,25 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
 }
 
 /* Committed offset of the group for TOPIC[partition] (blocking: tests only). */
+/* The committed offset of a partition, asked of the group coordinator: -2
+ * when it did not answer. A consumer just created may not know its
+ * coordinator yet, and on a loaded machine (tests in parallel) the first
+ * OffsetFetch can time out: asked up to 3 times, as a client would. */
 static int64_t committed(KafkaConsumer *k, int32_t partition) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        int64_t o;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int64_t o = -2;
 
         rd_kafka_topic_partition_list_add(l, TOPIC, partition);
-        if (rd_kafka_committed(kafka_consumer_handle(k), l, 5000) != 0)
-                o = -2;
-        else
-                o = l->elems[0].offset;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                err = rd_kafka_committed(kafka_consumer_handle(k), l, 5000);
+                if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        o = l->elems[0].offset;
+                        break;
+                }
+        }
+        if (o == -2)
+                fprintf(stderr, "committed offset of partition %d: %s\n", (int) partition, rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(l);
         return o;
 }
