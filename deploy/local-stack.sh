@@ -25,6 +25,7 @@
 #   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
 #                         every 2 ms under load, at most 2 ms more per message)
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
+#   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000, see below)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
 #                         section (default examples/image-pipeline/stack.conf)
@@ -32,18 +33,25 @@
 #   STACK_LOG_LEVEL       daemons' log level (default info)
 #   STACK_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 20)
 #   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise)
+#   STACK_READY_TIMEOUT   seconds to wait for each daemon's READY=1 (default 120;
+#                         a coordinator is ready once its group gave it partitions)
 #   STACK_SETTLE_TIMEOUT  seconds to wait for the consumer groups to settle
-#                         (default 40; 0 = do not wait)
+#                         (default 120; 0 = do not wait)
 #
 # Readiness: every daemon gets its own NOTIFY_SOCKET (a small python3
 # listener), and `start` waits for READY=1 (redis: PING; Kafka: the BOOTSTRAP=
 # line), then until both consumer groups have handed out all their partitions
 # (the "N partition(s)" of each daemon's STATUS=), to every member when there
-# are enough to go round. The second wait is for the mock cluster: its group
-# coordinator answers a member whose SyncGroup comes after the leader's with
-# "rebalance in progress", and the group then takes two rebalance rounds
-# (about 2 x session.timeout.ms) to give that member its share; tasks on
-# those partitions would wait as long. A real broker does not do that. Pids go to $STACK_DIR/pids/<name>.pid together with the program's
+# are enough to go round. The second wait is for librdkafka's mock cluster:
+# its group coordinator treats the group as synced once the leader's
+# SyncGroup (which carries every member's assignment) arrives, and answers a
+# follower whose SyncGroup comes later with an error. The leader's JoinGroup
+# response goes out first, so that happens in many rounds; the follower
+# rejoins, the next round waits session.timeout.ms - 1 s, and meanwhile the
+# follower's partitions have no consumer (seen: 10 to 100 s at a 6 s session
+# timeout). A real broker holds a follower's SyncGroup until the leader's.
+#
+# Pids go to $STACK_DIR/pids/<name>.pid together with the program's
 # path; `stop` signals only those pids, and only while /proc/<pid>/exe is
 # still that program, so a reused pid is never hit.
 set -u
@@ -61,14 +69,15 @@ MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
 FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
 LINGER_MS=${STACK_LINGER_MS:-2}
 METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
+SESSION_TIMEOUT_MS=${STACK_SESSION_TIMEOUT_MS:-6000}
 PARTITIONS=${STACK_PARTITIONS:-8}
 BROKERS=${STACK_BROKERS:-3}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
-READY_TIMEOUT=30
-SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-40}
+READY_TIMEOUT=${STACK_READY_TIMEOUT:-120}
+SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
 
 COORD_BIN=$BUILD/coordinator/imgflow-coordinator
 WORKER_BIN=$BUILD/worker/imgflow-worker
@@ -126,6 +135,7 @@ wait_ready() {
         local name=$1 i
         for i in $(seq $((READY_TIMEOUT * 20))); do
                 grep -q "^$name READY=1" "$RUNDIR/notify.log" 2>/dev/null && return 0
+                [ "$i" = 300 ] && say "still waiting for $name to be ready after 15 s (a coordinator needs its consumer group to settle; the mock cluster may take several rebalance rounds of session.timeout.ms)"
                 pid_alive "$name" >/dev/null || {
                         say "$name exited during start; last lines of $LOGDIR/$name.log:"
                         tail -20 "$LOGDIR/$name.log" >&2
@@ -173,7 +183,7 @@ wait_settled() {
         for i in $(seq $((SETTLE_TIMEOUT * 10))); do
                 counts=$(group_counts)
                 case "$counts" in *" settled") return 0 ;; esac
-                [ "$i" = 30 ] && say "waiting for the consumer groups to settle (partitions: ${counts% *})"
+                [ "$i" = 30 ] && say "waiting for the consumer groups to settle (partitions: ${counts% *}); the mock cluster may take several rebalance rounds of session.timeout.ms"
                 sleep 0.1
         done
         say "consumer groups not settled after ${SETTLE_TIMEOUT}s (partitions: ${counts% *}); going on"
@@ -346,7 +356,11 @@ EOF
                 echo "[kafka.producer]"
                 echo "linger.ms = $LINGER_MS"
                 echo "[kafka.consumer]"
-                echo "session.timeout.ms = 6000"
+                # The mock's group coordinator waits session.timeout.ms - 1 s
+                # for members in each rebalance round, and a join often takes
+                # several rounds (see "Readiness" above). 3000 gave no faster
+                # starts in trials (mean 6.8 s against 6.4 s over 12 each).
+                echo "session.timeout.ms = $SESSION_TIMEOUT_MS"
                 echo "heartbeat.interval.ms = 500"
                 # librdkafka's mock cluster answers a Fetch on an empty
                 # partition only when MaxWaitTime is over (a real broker

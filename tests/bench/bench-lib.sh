@@ -83,10 +83,11 @@ stack_try() { # DIR [VAR=value...]
 stack_start() {
         local dir=$1
         BENCH_STACKS+=("$dir")
-        # One more try, said out loud. On the one-broker mock cluster a
-        # daemon now and then got no partitions within the stack's 30 s
-        # readiness wait (2 times in ~100 starts; the coordinator is ready
-        # only once its consumer has an assignment).
+        # One more try, said out loud. A daemon now and then got no
+        # partitions within the stack's readiness wait (2 times in ~100
+        # starts, when the wait was 30 s): the mock cluster's group
+        # coordinator turns away a follower's late SyncGroup, and the group
+        # can take many rebalance rounds (deploy/local-stack.sh, "Readiness").
         if ! stack_try "$@"; then
                 sed 's/^/  /' "$dir.start.log"
                 echo "stack did not start; once more"
