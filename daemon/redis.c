@@ -45,10 +45,11 @@ struct RedisPending {
         RedisPending *prev, *next;
         bool internal; /* AUTH / SELECT: a failure drops the connection */
         /* scripts only: the EVALSHA command as sent (RESP), kept for
-         * resending it as EVAL on NOSCRIPT */
+         * resending it as EVAL on NOSCRIPT, in the same allocation */
         const RedisScript *script;
-        sds cmd;
         size_t tail;            /* offset of numkeys, after EVALSHA and the SHA1 */
+        size_t cmd_len;
+        char cmd[];
 };
 
 typedef struct RedisAdapter {
@@ -223,9 +224,6 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
 /* ------------------------------------------------------------ pending */
 
 static void pending_free(RedisPending *p) {
-        if (!p)
-                return;
-        sdsfree(p->cmd);
         free(p);
 }
 
@@ -398,15 +396,11 @@ static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv,
         return pending_sent(c, p);
 }
 
-/* Send a command already in RESP; p keeps it (p->cmd). */
-static int send_formatted(RedisConn *c, RedisPending *p, sds cmd) {
-        if (!c->ac || !cmd) {
-                sdsfree(cmd);
+/* Send a command already in RESP (hiredis copies it into its output buffer). */
+static int send_formatted(RedisConn *c, RedisPending *p, const char *cmd, size_t len) {
+        if (!c->ac)
                 return -ENOTCONN;
-        }
-        sdsfree(p->cmd);
-        p->cmd = cmd;
-        if (redisAsyncFormattedCommand(c->ac, reply_cb, p, cmd, sdslen(cmd)) != REDIS_OK)
+        if (redisAsyncFormattedCommand(c->ac, reply_cb, p, cmd, len) != REDIS_OK)
                 return -ENOTCONN;
         return pending_sent(c, p);
 }
@@ -490,14 +484,18 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
                 /* Not loaded on this server (yet): EVAL loads and runs it. */
                 const RedisScript *script = p->script;
                 size_t srclen = strlen(script->source);
+                const char *cr = memchr(p->cmd, '\r', p->cmd_len); /* "*<argc>\r\n" */
                 sds cmd = sdscatprintf(sdsempty(), "*%.*s\r\n$4\r\nEVAL\r\n$%zu\r\n",
-                                       (int) strcspn(p->cmd + 1, "\r"), p->cmd + 1, srclen);
+                                       cr ? (int) (cr - p->cmd - 1) : 0, p->cmd + 1, srclen);
+                int sent;
 
                 cmd = sdscatlen(cmd, script->source, srclen);
                 cmd = sdscatlen(cmd, "\r\n", 2);
-                cmd = sdscatlen(cmd, p->cmd + p->tail, sdslen(p->cmd) - p->tail);
+                cmd = sdscatlen(cmd, p->cmd + p->tail, p->cmd_len - p->tail);
                 p->script = NULL; /* only once */
-                if (send_formatted(c, p, cmd) == 0)
+                sent = cmd ? send_formatted(c, p, cmd, sdslen(cmd)) : -ENOMEM;
+                sdsfree(cmd);
+                if (sent == 0)
                         return;
                 p->script = script;
                 /* could not resend: deliver the NOSCRIPT error */
@@ -673,13 +671,12 @@ static size_t resp_seg_len(const RespSeg *g, size_t i) {
         return g->lens ? g->lens[i] : strlen(g->v[i]);
 }
 
-/* The RESP array of the segments' strings in one exact-size buffer
- * (hiredis's own formatter grows an empty string and formats each length
- * with sdscatfmt), without gathering them into one vector first. */
-static sds resp_format(const RespSeg *segs, size_t n_segs) {
+/* The RESP array of the segments' strings: resp_length() bytes, written
+ * by resp_write() into a buffer of exactly that size (hiredis's own
+ * formatter grows an empty string and formats each length with
+ * sdscatfmt), without gathering them into one vector first. */
+static size_t resp_length(const RespSeg *segs, size_t n_segs) {
         size_t argc = 0, total;
-        sds cmd;
-        char *o;
 
         for (size_t g = 0; g < n_segs; g++)
                 argc += segs[g].n;
@@ -689,10 +686,15 @@ static sds resp_format(const RespSeg *segs, size_t n_segs) {
                         size_t len = resp_seg_len(&segs[g], i);
                         total += 1 + resp_digits(len) + 2 + len + 2;
                 }
-        cmd = sdsnewlen(NULL, total);
-        if (!cmd)
-                return NULL;
-        o = resp_put_count(cmd, '*', argc);
+        return total;
+}
+
+static char *resp_write(const RespSeg *segs, size_t n_segs, char *o) {
+        size_t argc = 0;
+
+        for (size_t g = 0; g < n_segs; g++)
+                argc += segs[g].n;
+        o = resp_put_count(o, '*', argc);
         for (size_t g = 0; g < n_segs; g++)
                 for (size_t i = 0; i < segs[g].n; i++) {
                         size_t len = resp_seg_len(&segs[g], i);
@@ -702,15 +704,14 @@ static sds resp_format(const RespSeg *segs, size_t n_segs) {
                         *o++ = '\r';
                         *o++ = '\n';
                 }
-        assert(o == cmd + total);
-        return cmd;
+        return o;
 }
 
 int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userdata, size_t n_keys,
                 const char *const *keys, const size_t *key_lens, size_t n_args, const char *const *args,
                 const size_t *arg_lens) {
         RedisPending *p;
-        sds cmd;
+        size_t total;
         char nk[24];
         int r;
 
@@ -728,18 +729,25 @@ int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userd
                 { n_keys, keys, key_lens },
                 { n_args, args, arg_lens },
         };
-        /* The command is formatted once and kept: hiredis copies it into
-         * its output buffer, and NOSCRIPT resends its tail after EVAL. */
-        cmd = resp_format(segs, ELEMENTSOF(segs));
-        p = calloc(1, sizeof(RedisPending));
-        if (!cmd || !p) {
-                sdsfree(cmd);
-                free(p);
+        /* The command is formatted once, after the pending entry in the
+         * same allocation, and kept: hiredis copies it into its output
+         * buffer, and NOSCRIPT resends its tail after EVAL. */
+        total = resp_length(segs, ELEMENTSOF(segs));
+        p = malloc(sizeof(RedisPending) + total);
+        if (!p)
                 return -ENOMEM;
-        }
-        *p = (RedisPending) { .conn = c, .cb = cb, .userdata = userdata, .script = s };
-        p->tail = (size_t) (strchr(cmd, '\n') - cmd + 1) + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n<sha>\r\n" */
-        r = send_formatted(c, p, cmd);
+        memset(p, 0, sizeof(RedisPending));
+        p->conn = c;
+        p->cb = cb;
+        p->userdata = userdata;
+        p->script = s;
+        p->cmd_len = total;
+        char *end = resp_write(segs, ELEMENTSOF(segs), p->cmd);
+        assert(end == p->cmd + total);
+        (void) end;
+        /* after "*<argc>\r\n": "$7\r\nEVALSHA\r\n" and "$40\r\n<sha>\r\n" */
+        p->tail = 1 + resp_digits(n_keys + n_args + 3) + 2 + 13 + 47;
+        r = send_formatted(c, p, p->cmd, p->cmd_len);
         if (r < 0)
                 pending_free(p);
         return r;
