@@ -105,7 +105,9 @@ pid_alive() {
         read -r pid exe <"$f" || return 1
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
         cur=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-        [ "$cur" = "$exe" ] || return 1
+        # A rebuild while the stack runs replaces the file: the kernel then
+        # shows the old one as "<path> (deleted)", still the program we started.
+        [ "$cur" = "$exe" ] || [ "$cur" = "$exe (deleted)" ] || return 1
         echo "$pid"
 }
 

@@ -12,6 +12,8 @@
 #      partitions).
 #   2. `local-stack.sh run` interrupted with SIGINT stops everything too.
 #   3. deploy/demo.sh (2 photos, no build) exits 0 and stops its stack.
+#   4. After the programs were rebuilt (replaced) under a running stack,
+#      `status` and `stop` still find its daemons, and stop them.
 #
 #   test-local-stack.sh SOURCE_ROOT BUILD_DIR
 # Every process is started by the scripts under test in private state
@@ -32,7 +34,7 @@ ok() { echo "ok   $*"; }
 # Safety net: whatever a failed step left running, stopped by the script
 # itself (pid files), for each state directory used.
 cleanup() {
-        for d in "$T"/s1 "$T"/s2 "$T"/s3; do
+        for d in "$T"/s1 "$T"/s2 "$T"/s3 "$T"/s4; do
                 [ -d "$d/pids" ] && IMGFLOW_STACK_DIR=$d STACK_STOP_TIMEOUT=5 "$STACK" stop >/dev/null 2>&1
         done
         [ -n "${KEEP_TMP:-}" ] && echo "kept $T" || rm -rf "$T"
@@ -43,13 +45,15 @@ trap cleanup EXIT
 pids_of() { cat "$1"/pids/*.pid 2>/dev/null; }
 
 # none_left "pid exe" lines: true if none of them still runs its program
-# (a zombie waiting for a parent that does not reap counts as gone).
+# (a zombie waiting for a parent that does not reap counts as gone; a
+# program replaced on disk since, "<path> (deleted)", still counts).
 none_left() {
-        local pid exe st left=0
+        local pid exe st cur left=0
         while read -r pid exe; do
                 [ -n "$pid" ] || continue
                 st=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)
-                if [ -n "$st" ] && [ "$st" != Z ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then
+                cur=$(readlink "/proc/$pid/exe" 2>/dev/null)
+                if [ -n "$st" ] && [ "$st" != Z ] && { [ "$cur" = "$exe" ] || [ "$cur" = "$exe (deleted)" ]; }; then
                         echo "    still running: $pid $exe"
                         left=1
                 fi
@@ -218,6 +222,31 @@ else
 fi
 grep -q "3 executions, 3 as expected" "$T/demo.log" && ok "demo summary" || fail "demo summary missing"
 [ -z "$(ls "$IMGFLOW_STACK_DIR/pids" 2>/dev/null)" ] && ok "demo stopped its stack" || fail "demo left pid files"
+
+# ---- 4. a rebuild while the stack runs: `stop` still stops the daemons
+# (the kernel shows a replaced program as "<path> (deleted)").
+export IMGFLOW_STACK_DIR=$T/s4
+mkdir -p "$T/b4/coordinator" "$T/b4/worker" "$T/b4/deploy"
+cp "$BUILD/coordinator/imgflow-coordinator" "$T/b4/coordinator/"
+cp "$BUILD/worker/imgflow-worker" "$T/b4/worker/"
+cp "$BUILD/deploy/imgflow-mock-kafka" "$T/b4/deploy/"
+if IMGFLOW_BUILD=$T/b4 STACK_WORKERS=1 STACK_RESOURCES= STACK_FRESH=1 "$STACK" start >"$T/start4.log" 2>&1; then
+        PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
+        for b in coordinator/imgflow-coordinator worker/imgflow-worker deploy/imgflow-mock-kafka; do
+                rm "$T/b4/$b" && cp "$BUILD/$b" "$T/b4/$b" # as the linker does: a new file
+        done
+        IMGFLOW_BUILD=$T/b4 "$STACK" status >"$T/status4.out" 2>&1
+        n=$(grep -c ' running ' "$T/status4.out")
+        [ "$n" = 5 ] && ok "after a rebuild: status still shows the 5 processes" ||
+                fail "after a rebuild: status shows $n running processes"
+        IMGFLOW_BUILD=$T/b4 STACK_STOP_TIMEOUT=10 "$STACK" stop >/dev/null 2>&1
+        if printf '%s\n' "$PIDS" | none_left; then ok "after a rebuild: stop stopped every process"; else
+                fail "after a rebuild: processes left after stop"
+                printf '%s\n' "$PIDS" | while read -r pid _; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; done
+        fi
+else
+        fail "start from a copied build: $(tail -5 "$T/start4.log")"
+fi
 
 if [ $FAILS -gt 0 ]; then
         for f in "$T"/s1/logs/*.log; do echo "--- $f (tail)"; tail -15 "$f"; done
