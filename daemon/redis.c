@@ -472,6 +472,10 @@ static int conn_start(RedisConn *c) {
         return 0;
 }
 
+/* "$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n": between an EVALSHA's "*<argc>\r\n" and
+ * its numkeys (RedisPending.tail). */
+#define SCRIPT_HEAD_LEN (13 + 47)
+
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
         RedisPending *p = privdata;
         RedisConn *c = p->conn;
@@ -484,11 +488,12 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
                 /* Not loaded on this server (yet): EVAL loads and runs it. */
                 const RedisScript *script = p->script;
                 size_t srclen = strlen(script->source);
-                const char *cr = memchr(p->cmd, '\r', p->cmd_len); /* "*<argc>\r\n" */
-                sds cmd = sdscatprintf(sdsempty(), "*%.*s\r\n$4\r\nEVAL\r\n$%zu\r\n",
-                                       cr ? (int) (cr - p->cmd - 1) : 0, p->cmd + 1, srclen);
+                /* the same "*<argc>\r\n" as the EVALSHA (SCRIPT_HEAD_LEN
+                 * bytes of it come between that and the tail) */
+                sds cmd = sdsnewlen(p->cmd, p->tail - SCRIPT_HEAD_LEN);
                 int sent;
 
+                cmd = sdscatprintf(cmd, "$4\r\nEVAL\r\n$%zu\r\n", srclen);
                 cmd = sdscatlen(cmd, script->source, srclen);
                 cmd = sdscatlen(cmd, "\r\n", 2);
                 cmd = sdscatlen(cmd, p->cmd + p->tail, p->cmd_len - p->tail);
@@ -745,8 +750,7 @@ int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userd
         char *end = resp_write(segs, ELEMENTSOF(segs), p->cmd);
         assert(end == p->cmd + total);
         (void) end;
-        /* after "*<argc>\r\n": "$7\r\nEVALSHA\r\n" and "$40\r\n<sha>\r\n" */
-        p->tail = 1 + resp_digits(n_keys + n_args + 3) + 2 + 13 + 47;
+        p->tail = 1 + resp_digits(n_keys + n_args + 3) + 2 + SCRIPT_HEAD_LEN;
         r = send_formatted(c, p, p->cmd, p->cmd_len);
         if (r < 0)
                 pending_free(p);
