@@ -191,7 +191,6 @@ struct Manager {
         uint64_t counters[_COUNTER_MAX];
         uint64_t n_dispatched, n_tasks_done, n_finished;
         int64_t n_running;              /* RUNNING in Redis; -1 = not counted yet */
-        int n_partitions;               /* assigned to this consumer now: STATUS= */
         bool counting;                  /* a count is in flight */
         GHashTable *dispatched;         /* "execId|taskId" -> Dispatched: logs, latency */
         Metrics *metrics;
@@ -1410,12 +1409,11 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
          * coordinator: forget what this one last committed. */
         states_clear(m);
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
-                m->n_partitions += partitions->cnt;
                 m->kafka_up = true;
                 manager_check_ready(m);
-        } else
-                m->n_partitions = MAX_(m->n_partitions - partitions->cnt, 0);
-        /* STATUS= says how many partitions this one holds now. */
+        }
+        /* STATUS= says how many partitions this one holds now (the timer
+         * runs after this callback, once the assignment has changed). */
         if (m->t_status)
                 (void) sd_event_source_set_time_relative(m->t_status, 0);
 }
@@ -1647,7 +1645,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) service_notify_status("%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
                                      "%zu events in flight, %s started here, %s finished here, %s dead letters",
                                      m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka and Redis: " : "",
-                                     m->n_partitions, running, format_count(m->n_tasks_done, done),
+                                     m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, format_count(m->n_tasks_done, done),
                                      format_count(m->n_dispatched, dispatched), m->in_flight,
                                      format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
                                      format_count(n[COUNTER_DLQ], dlq));

@@ -784,6 +784,17 @@ rd_kafka_t *kafka_consumer_handle(KafkaConsumer *k) {
         return k->rk;
 }
 
+int kafka_consumer_assigned_count(KafkaConsumer *k) {
+        rd_kafka_topic_partition_list_t *list = NULL;
+        int n;
+
+        if (!k || rd_kafka_assignment(k->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
+                return 0;
+        n = list->cnt;
+        rd_kafka_topic_partition_list_destroy(list);
+        return n;
+}
+
 int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata) {
         _cleanup_(rd_kafka_topic_partition_list_destroyp) rd_kafka_topic_partition_list_t *list = NULL;
         rd_kafka_resp_err_t err;

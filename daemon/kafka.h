@@ -202,3 +202,7 @@ rd_kafka_t *kafka_consumer_handle(KafkaConsumer *k);
  */
 typedef void (*KafkaLagFn)(const char *topic, int64_t lag, void *userdata);
 int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata);
+
+/* How many partitions the group assigned to this consumer now (librdkafka's
+ * current assignment; 0 when it has none or cannot say). For STATUS=. */
+int kafka_consumer_assigned_count(KafkaConsumer *k);

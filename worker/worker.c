@@ -126,7 +126,6 @@ struct Manager {
         size_t n_deliveries;
 
         uint64_t n_done, n_failed, n_expired, n_dlq;
-        int n_partitions;               /* assigned to this consumer now: STATUS= */
         bool ready, stopping, paused, drained;
         uint64_t start_usec, ready_warned_s; /* CLOCK_MONOTONIC; READY wait */
 
@@ -423,7 +422,7 @@ static void manager_update_status(Manager *m) {
                  m->stopping ? "Stopping: "
                  : !m->ready ? "Waiting for Kafka: "
                              : "",
-                 m->n_partitions, running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
+                 m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
                  m->paused ? " (paused)" : "");
         if (!streq(buf, m->last_status)) {
                 (void) service_notify_status("%s", buf);
@@ -881,7 +880,6 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
         Manager *m = userdata;
 
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
-                m->n_partitions += partitions->cnt;
                 log_info("Assigned %d partition(s).", partitions->cnt);
                 if (m->paused || m->stopping)
                         (void) kafka_consumer_pause(k, partitions);
@@ -889,13 +887,13 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
                 return;
         }
 
-        m->n_partitions = MAX_(m->n_partitions - partitions->cnt, 0);
         RevokeMatch rm = {m, partitions};
         size_t n = worker_pool_cancel_queued(m->pool, match_revoked, drop_revoked, &rm);
         log_info("%s %d partition(s); dropped %zu queued task(s).",
                  ev == KAFKA_REBALANCE_LOST ? "Lost" : "Revoked", partitions->cnt, n);
         manager_check_backpressure(m);
-        manager_update_status(m);
+        /* (the partition count in STATUS= follows with the status timer:
+         * librdkafka unassigns them after this callback) */
 }
 
 /* ------------------------------------------------------------------ */

@@ -186,6 +186,7 @@ TEST(produce_consume_commit_pause) {
         ASSERT_INT_EQ(kafka_consumer_new(e, cfg, "test-group", topics, on_msg, on_rebalance, &s, &k), 0);
         ASSERT_TRUE(run_until(e, &s.received, N_MSG, 30000));
         ASSERT_INT_EQ(s.assigned, 2);
+        ASSERT_INT_EQ(kafka_consumer_assigned_count(k), 2);
         ASSERT_INT_EQ(kafka_consumer_in_flight(k), N_MSG);
 
         /* keys and payloads arrive intact */
