@@ -822,16 +822,12 @@ static void dispatched_expire(Manager *m) {
 }
 
 static void produce_outbox(Manager *m, const char *exec_id, const StoreCommit *c) {
-        json_t *outbox = json_object_get(c->ops, "outbox");
-        size_t i;
-        json_t *item;
+        const char *id, *v;
 
-        json_array_foreach(outbox, i, item) {
-                const char *id = json_string_value(json_array_get(item, 0));
-                const char *v = json_string_value(json_array_get(item, 1));
+        STORE_COMMIT_OUTBOX_FOREACH(c, id, v) {
                 _cleanup_free_ char *topic = NULL, *payload = NULL;
 
-                if (!id || !v || store_outbox_value_split(v, strlen(v), &topic, &payload) < 0)
+                if (store_outbox_value_split(v, strlen(v), &topic, &payload) < 0)
                         continue;
                 if (strncmp(id, "task:", 5) == 0)
                         note_dispatch(m, exec_id, topic, payload);

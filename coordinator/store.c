@@ -3,19 +3,23 @@
  * Store basics: names and keys, argument vectors, running a script call on
  * a synchronous hiredis context, and the exec_commit builder/parser.
  *
- * The commit builder collects everything one event changes into a JSON
- * "ops" document (string leaves only) that the exec_commit script applies
- * atomically together with the version check. The bulky strings (history
- * events, outbox messages) travel as script arguments of their own, not
- * inside ops: escaping JSON text into another JSON string, and cjson
- * decoding it again in Redis, was most of the cost of a commit.
+ * The commit builder collects everything one event changes, as rows of
+ * plain strings, and writes them as the JSON "ops" document (string leaves
+ * only) that the exec_commit script applies atomically together with the
+ * version check. A jansson tree per commit, built and copied and freed,
+ * cost more allocations than the rest of an event's store work. The bulky
+ * strings (history events, outbox messages) travel as script arguments of
+ * their own, not inside ops: escaping JSON text into another JSON string,
+ * and cjson decoding it again in Redis, was most of the cost of a commit.
  */
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "asl-json.h"
 #include "store.h"
 
 bool store_name_is_valid(const char *name) {
@@ -207,28 +211,55 @@ int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret, ch
 
 /* ---- commits ---- */
 
-static json_t *ops_array(json_t *ops, const char *key) {
-        json_t *a = json_object_get(ops, key);
-        if (!a) {
-                a = json_array();
-                json_object_set_new(ops, key, a);
+static void rows_push(StoreRows *r, char *s) {
+        if (r->n >= r->allocated) {
+                r->allocated = r->allocated ? r->allocated * 2 : 4;
+                r->v = asl_xrealloc(r->v, r->allocated * sizeof(char *));
         }
-        return a;
+        r->v[r->n++] = s;
 }
 
-static json_t *json_strf(const char *fmt, ...) _printf_(1, 2);
-static json_t *json_strf(const char *fmt, ...) {
+static void rows_add(StoreRows *r, size_t width, ...) {
         va_list ap;
-        char *s;
-        json_t *j;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                abort();
+        va_start(ap, width);
+        for (size_t i = 0; i < width; i++) {
+                const char *s = va_arg(ap, const char *);
+                rows_push(r, asl_xstrdup(s ? s : ""));
+        }
         va_end(ap);
-        j = json_string(s);
-        free(s);
-        return j;
+}
+
+static void rows_clear(StoreRows *r) {
+        for (size_t i = 0; i < r->n; i++)
+                free(r->v[i]);
+        r->n = 0;
+}
+
+static void rows_done(StoreRows *r) {
+        rows_clear(r);
+        free(r->v);
+        *r = (StoreRows) {};
+}
+
+/* Drop the rows whose first string is id: a later add cancels an earlier
+ * delete of the same id and vice versa, so the order the script applies
+ * adds and deletes in does not matter. */
+static void rows_drop_id(StoreRows *r, size_t width, const char *id) {
+        for (size_t i = r->n; i >= width; i -= width) {
+                size_t row = i - width;
+
+                if (!streq(r->v[row], id))
+                        continue;
+                for (size_t k = 0; k < width; k++)
+                        free(r->v[row + k]);
+                memmove(r->v + row, r->v + i, (r->n - i) * sizeof(char *));
+                r->n -= width;
+        }
+}
+
+static char *dup_int(int64_t v) {
+        return asl_xasprintf("%" PRIi64, v);
 }
 
 /* The text of json_dumps(v, JSON_COMPACT): NULL for anything but an object
@@ -237,9 +268,9 @@ static char *dump_compact(const json_t *v) {
         return json_is_object(v) || json_is_array(v) ? asl_json_dumps(v) : NULL;
 }
 
-static json_t *json_str_or_empty(const char *s) {
-        json_t *j = json_string(s ? s : "");
-        return j ? j : json_string("");
+static void commit_changed(StoreCommit *c) {
+        json_decref(c->ops_view);
+        c->ops_view = NULL;
 }
 
 int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now_ms,
@@ -255,10 +286,7 @@ int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now
                 .now_ms = now_ms,
                 .history_cap = STORE_HISTORY_CAP_DEFAULT,
                 .retention_sec = STORE_RETENTION_SEC_DEFAULT,
-                .ops = json_object(),
         };
-        json_object_set_new(c->ops, "execId", json_string(exec_id));
-        json_object_set_new(c->ops, "now", json_strf("%" PRIi64, now_ms));
         *ret = c;
         return 0;
 }
@@ -269,7 +297,20 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         free(c->exec_id);
         free(c->doc);
         free(c->status);
-        json_decref(c->ops);
+        rows_done(&c->create);
+        rows_done(&c->fields);
+        rows_done(&c->outbox);
+        rows_done(&c->outbox_del);
+        rows_done(&c->timers);
+        rows_done(&c->timers_del);
+        rows_done(&c->tokens);
+        rows_done(&c->close_tasks);
+        rows_done(&c->tombstones);
+        rows_done(&c->response);
+        for (size_t i = 0; i < c->n_history; i++)
+                json_decref(c->history[i]);
+        free(c->history);
+        json_decref(c->ops_view);
         free(c);
         return NULL;
 }
@@ -285,126 +326,218 @@ void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status)
 
 void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned sm_version,
                              const char *name, const json_t *input, int64_t start_ms) {
-        json_t *o = json_object();
-        char *in = input ? json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                         : asl_xstrdup("{}");
+        _cleanup_free_ char *in = input ? json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                                        : asl_xstrdup("{}");
+        _cleanup_free_ char *version = asl_xasprintf("%u", sm_version), *start = dup_int(start_ms);
 
-        json_object_set_new(o, "stateMachine", json_str_or_empty(state_machine));
-        json_object_set_new(o, "smVersion", json_strf("%u", sm_version));
-        json_object_set_new(o, "name", json_str_or_empty(name));
-        json_object_set_new(o, "input", json_str_or_empty(in));
-        json_object_set_new(o, "startDate", json_strf("%" PRIi64, start_ms));
-        json_object_set_new(c->ops, "create", o);
-        free(in);
-}
-
-static void pair_add(json_t *a, json_t *x, json_t *y) {
-        json_t *p = json_array();
-        json_array_append_new(p, x);
-        json_array_append_new(p, y);
-        json_array_append_new(a, p);
+        rows_clear(&c->create);
+        rows_add(&c->create, 5, state_machine, version, name, in, start);
+        commit_changed(c);
 }
 
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value) {
-        pair_add(ops_array(c->ops, "fields"), json_str_or_empty(field), json_str_or_empty(value));
+        rows_add(&c->fields, 2, field, value);
+        commit_changed(c);
 }
 
 void store_commit_add_history(StoreCommit *c, json_t *text) {
         assert(json_is_string(text));
-        json_array_append(ops_array(c->ops, "history"), text);
-}
-
-/* Drop entries equal to id (strings, or pairs whose first element is id):
- * a later add cancels an earlier delete of the same id and vice versa, so
- * the order the script applies adds and deletes in does not matter. */
-static void ops_drop_id(json_t *ops, const char *key, const char *id) {
-        json_t *a = json_object_get(ops, key);
-
-        for (size_t i = json_array_size(a); i-- > 0;) {
-                json_t *e = json_array_get(a, i);
-                const char *s = json_is_array(e) ? json_string_value(json_array_get(e, 0))
-                                                 : json_string_value(e);
-                if (s && streq(s, id))
-                        json_array_remove(a, i);
+        if (c->n_history >= c->allocated_history) {
+                c->allocated_history = c->allocated_history ? c->allocated_history * 2 : 4;
+                c->history = asl_xrealloc(c->history, c->allocated_history * sizeof(json_t *));
         }
+        c->history[c->n_history++] = json_incref(text);
+        commit_changed(c);
 }
 
 void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
                              const char *payload) {
-        ops_drop_id(c->ops, "outboxDel", item_id);
-        pair_add(ops_array(c->ops, "outbox"), json_str_or_empty(item_id),
-                 json_strf("%s\n%s", topic, payload));
+        rows_drop_id(&c->outbox_del, 1, item_id);
+        rows_push(&c->outbox, asl_xstrdup(item_id));
+        rows_push(&c->outbox, asl_xasprintf("%s\n%s", topic, payload));
+        commit_changed(c);
 }
 
 void store_commit_del_outbox(StoreCommit *c, const char *item_id) {
-        ops_drop_id(c->ops, "outbox", item_id);
-        json_array_append_new(ops_array(c->ops, "outboxDel"), json_str_or_empty(item_id));
+        rows_drop_id(&c->outbox, 2, item_id);
+        rows_add(&c->outbox_del, 1, item_id);
+        commit_changed(c);
 }
 
 void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms) {
-        ops_drop_id(c->ops, "timersDel", timer_id);
-        ops_drop_id(c->ops, "timers", timer_id);
-        pair_add(ops_array(c->ops, "timers"), json_str_or_empty(timer_id),
-                 json_strf("%" PRIi64, due_ms));
+        rows_drop_id(&c->timers_del, 1, timer_id);
+        rows_drop_id(&c->timers, 2, timer_id);
+        rows_push(&c->timers, asl_xstrdup(timer_id));
+        rows_push(&c->timers, dup_int(due_ms));
+        commit_changed(c);
 }
 
 void store_commit_del_timer(StoreCommit *c, const char *timer_id) {
-        ops_drop_id(c->ops, "timers", timer_id);
-        json_array_append_new(ops_array(c->ops, "timersDel"), json_str_or_empty(timer_id));
+        rows_drop_id(&c->timers, 2, timer_id);
+        rows_add(&c->timers_del, 1, timer_id);
+        commit_changed(c);
 }
 
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
-        json_t *t = json_array();
-        json_t *v = json_pack("{s:s, s:s}", "executionId", c->exec_id, "taskId", task_id);
-        char *vs = dump_compact(v);
+        AslJsonWriter w = {};
 
-        json_array_append_new(t, json_str_or_empty(task_id));
-        json_array_append_new(t, json_str_or_empty(token));
-        json_array_append_new(t, json_str_or_empty(vs));
-        json_array_append_new(ops_array(c->ops, "tokens"), t);
-        free(vs);
-        json_decref(v);
+        asl_json_writer_raw(&w, "{\"executionId\":", 15);
+        asl_json_writer_string(&w, c->exec_id, strlen(c->exec_id));
+        asl_json_writer_raw(&w, ",\"taskId\":", 10);
+        asl_json_writer_string(&w, task_id, strlen(task_id));
+        asl_json_writer_raw(&w, "}", 1);
+        rows_push(&c->tokens, asl_xstrdup(task_id));
+        rows_push(&c->tokens, asl_xstrdup(token ? token : ""));
+        rows_push(&c->tokens, asl_json_writer_finish(&w, NULL) ?: asl_xstrdup(""));
+        commit_changed(c);
 }
 
 void store_commit_close_task(StoreCommit *c, const char *task_id) {
-        json_array_append_new(ops_array(c->ops, "closeTasks"), json_str_or_empty(task_id));
+        rows_add(&c->close_tasks, 1, task_id);
+        commit_changed(c);
 }
 
 void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
                                       const char *error, int64_t ttl_sec) {
-        json_t *v = json_pack("{s:s, s:s, s:s}", "executionId", c->exec_id, "taskId",
-                              task_id ? task_id : "", "closed", error ? error : "TaskDoesNotExist");
-        char *vs = dump_compact(v);
-        json_t *t = json_array();
+        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:s}", "executionId", c->exec_id, "taskId",
+                                             task_id ? task_id : "", "closed",
+                                             error ? error : "TaskDoesNotExist");
+        _cleanup_free_ char *vs = dump_compact(v),
+                            *ttl = dup_int(ttl_sec > 0 ? ttl_sec : (int64_t) STORE_RETENTION_SEC_DEFAULT);
 
-        json_array_append_new(t, json_str_or_empty(token));
-        json_array_append_new(t, json_str_or_empty(vs));
-        json_array_append_new(t, json_strf("%" PRIi64, ttl_sec > 0 ? ttl_sec
-                                                                   : (int64_t) STORE_RETENTION_SEC_DEFAULT));
-        json_array_append_new(ops_array(c->ops, "tombstones"), t);
-        free(vs);
-        json_decref(v);
+        rows_add(&c->tombstones, 3, token, vs, ttl);
+        commit_changed(c);
 }
 
 void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response) {
-        json_t *r = json_array();
-        char *key = store_key_response(request_id);
-        char *v = dump_compact(response);
+        _cleanup_free_ char *key = store_key_response(request_id), *v = dump_compact(response),
+                            *ttl = dup_int(STORE_RESPONSE_TTL_SEC);
 
-        json_array_append_new(r, json_str_or_empty(key));
-        json_array_append_new(r, json_str_or_empty(v));
-        json_array_append_new(r, json_strf("%d", STORE_RESPONSE_TTL_SEC));
-        json_object_set_new(c->ops, "response", r);
-        free(key);
-        free(v);
+        rows_clear(&c->response);
+        rows_add(&c->response, 3, key, v, ttl);
+        commit_changed(c);
 }
 
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec) {
         c->stop_ms = stop_ms;
         c->retention_sec = retention_sec > 0 ? retention_sec : STORE_RETENTION_SEC_DEFAULT;
-        json_object_set_new(c->ops, "terminal",
-                            json_pack("{s:o, s:o}", "stopDate", json_strf("%" PRIi64, stop_ms),
-                                      "retention", json_strf("%" PRIi64, c->retention_sec)));
+        c->terminal = true;
+        commit_changed(c);
+}
+
+/* ---- the ops document ---- */
+
+static void put_key(AslJsonWriter *w, const char *key) {
+        asl_json_writer_raw(w, ",\"", 2);
+        asl_json_writer_raw(w, key, strlen(key));
+        asl_json_writer_raw(w, "\":", 2);
+}
+
+static void put_str(AslJsonWriter *w, const char *s) {
+        asl_json_writer_string(w, s, strlen(s));
+}
+
+/* "key":[...] of r's rows: a row of one as a string, wider rows as arrays;
+ * nothing for no rows, or only the first `columns` strings of each row. */
+static void put_rows(AslJsonWriter *w, const char *key, const StoreRows *r, size_t width,
+                     size_t columns) {
+        if (r->n == 0)
+                return;
+        put_key(w, key);
+        asl_json_writer_raw(w, "[", 1);
+        for (size_t i = 0; i < r->n; i += width) {
+                if (i > 0)
+                        asl_json_writer_raw(w, ",", 1);
+                if (columns > 1)
+                        asl_json_writer_raw(w, "[", 1);
+                for (size_t k = 0; k < columns; k++) {
+                        if (k > 0)
+                                asl_json_writer_raw(w, ",", 1);
+                        put_str(w, r->v[i + k]);
+                }
+                if (columns > 1)
+                        asl_json_writer_raw(w, "]", 1);
+        }
+        asl_json_writer_raw(w, "]", 1);
+}
+
+/* The members every form of the ops shares, after "{" and before the
+ * history and outbox. */
+static void put_common(AslJsonWriter *w, const StoreCommit *c) {
+        static const char *const create_keys[] = { "stateMachine", "smVersion", "name", "input", "startDate" };
+
+        asl_json_writer_raw(w, "\"execId\":", 9);
+        put_str(w, c->exec_id);
+        put_key(w, "now");
+        asl_json_writer_raw(w, "\"", 1);
+        asl_json_writer_integer(w, c->now_ms);
+        asl_json_writer_raw(w, "\"", 1);
+        if (c->create.n == ELEMENTSOF(create_keys)) {
+                put_key(w, "create");
+                for (size_t i = 0; i < ELEMENTSOF(create_keys); i++) {
+                        asl_json_writer_raw(w, i ? ",\"" : "{\"", 2);
+                        asl_json_writer_raw(w, create_keys[i], strlen(create_keys[i]));
+                        asl_json_writer_raw(w, "\":", 2);
+                        put_str(w, c->create.v[i]);
+                }
+                asl_json_writer_raw(w, "}", 1);
+        }
+        put_rows(w, "fields", &c->fields, 2, 2);
+        put_rows(w, "outboxDel", &c->outbox_del, 1, 1);
+        put_rows(w, "timers", &c->timers, 2, 2);
+        put_rows(w, "timersDel", &c->timers_del, 1, 1);
+        put_rows(w, "tokens", &c->tokens, 3, 3);
+        put_rows(w, "closeTasks", &c->close_tasks, 1, 1);
+        put_rows(w, "tombstones", &c->tombstones, 3, 3);
+        if (c->response.n == 3) {
+                put_key(w, "response");
+                asl_json_writer_raw(w, "[", 1);
+                for (size_t i = 0; i < 3; i++) {
+                        if (i > 0)
+                                asl_json_writer_raw(w, ",", 1);
+                        put_str(w, c->response.v[i]);
+                }
+                asl_json_writer_raw(w, "]", 1);
+        }
+        if (c->terminal) {
+                put_key(w, "terminal");
+                asl_json_writer_raw(w, "{\"stopDate\":\"", 13);
+                asl_json_writer_integer(w, c->stop_ms);
+                asl_json_writer_raw(w, "\",\"retention\":\"", 15);
+                asl_json_writer_integer(w, c->retention_sec);
+                asl_json_writer_raw(w, "\"}", 2);
+        }
+}
+
+json_t *store_commit_ops(StoreCommit *c) {
+        AslJsonWriter w = {};
+        _cleanup_free_ char *text = NULL;
+        json_t *ops, *history, *outbox;
+
+        if (c->ops_view)
+                return c->ops_view;
+        asl_json_writer_raw(&w, "{", 1);
+        put_common(&w, c);
+        asl_json_writer_raw(&w, "}", 1);
+        text = asl_json_writer_finish(&w, NULL);
+        ops = text ? json_loads(text, 0, NULL) : NULL;
+        if (!ops)
+                return NULL;
+        if (c->n_history > 0) {
+                history = json_array();
+                for (size_t i = 0; i < c->n_history; i++)
+                        json_array_append(history, c->history[i]);
+                json_object_set_new(ops, "history", history);
+        }
+        if (c->outbox.n > 0) {
+                const char *id, *value;
+
+                outbox = json_array();
+                STORE_COMMIT_OUTBOX_FOREACH(c, id, value)
+                        json_array_append_new(outbox, json_pack("[s,s]", id, value));
+                json_object_set_new(ops, "outbox", outbox);
+        }
+        return c->ops_view = ops;
 }
 
 int store_commit_call(const StoreCommit *c, StoreCall *ret) {
@@ -413,43 +546,40 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
                 store_key_exec, store_key_history, store_key_outbox,
                 store_key_tokens, store_key_exec_timers,
         };
-        _cleanup_free_ char *ops = NULL;
-        _cleanup_json_ json_t *wire = NULL;
-        json_t *history, *outbox, *ids, *item;
-        size_t idx;
+        AslJsonWriter w = {};
+        char *ops, *version;
+        size_t len;
 
         if (!c->doc || !c->status)
                 return -EINVAL;
-        if (c->expected_version == 0 && !json_object_get(c->ops, "create"))
+        if (c->expected_version == 0 && c->create.n == 0)
                 return -EINVAL;
-
-        json_object_set_new(c->ops, "status", json_string(c->status));
-        json_object_set_new(c->ops, "historyCap",
-                            json_strf("%u", c->history_cap ? c->history_cap : STORE_HISTORY_CAP_DEFAULT));
 
         /* On the wire: ops without the history events and with only the ids
          * of the outbox items; the events, then the items' values, follow
          * the document as ARGV[4...] (docs/redis.md). */
-        history = json_object_get(c->ops, "history");
-        outbox = json_object_get(c->ops, "outbox");
-        wire = json_copy(c->ops); /* shallow */
-        if (!wire)
-                abort();
-        json_object_del(wire, "history");
-        json_object_set_new(wire, "historyN", json_strf("%zu", json_array_size(history)));
-        ids = json_array();
-        json_array_foreach(outbox, idx, item)
-                json_array_append(ids, json_array_get(item, 0));
-        json_object_set_new(wire, "outbox", ids);
-        ops = dump_compact(wire);
+        asl_json_writer_raw(&w, "{", 1);
+        put_common(&w, c);
+        put_rows(&w, "outbox", &c->outbox, 2, 1);
+        put_key(&w, "historyN");
+        asl_json_writer_raw(&w, "\"", 1);
+        asl_json_writer_integer(&w, (json_int_t) c->n_history);
+        asl_json_writer_raw(&w, "\"", 1);
+        put_key(&w, "status");
+        put_str(&w, c->status);
+        put_key(&w, "historyCap");
+        asl_json_writer_raw(&w, "\"", 1);
+        asl_json_writer_integer(&w, c->history_cap ? c->history_cap : STORE_HISTORY_CAP_DEFAULT);
+        asl_json_writer_raw(&w, "\"}", 2);
+        ops = asl_json_writer_finish(&w, &len);
         if (!ops)
-                abort();
+                return w.error == -ENOMEM ? -ENOMEM : -EILSEQ;
 
         /* This runs for every event: the vectors are sized once, and the
          * commit's own strings are borrowed, not copied (the call is sent
          * before the commit is freed). */
         store_argv_reserve(&call.keys, ELEMENTSOF(keyfn) + 5);
-        store_argv_reserve(&call.args, 3 + json_array_size(history) + json_array_size(outbox));
+        store_argv_reserve(&call.args, 3 + c->n_history + c->outbox.n / 2);
         for (size_t i = 0; i < ELEMENTSOF(keyfn); i++) {
                 char *k = keyfn[i](c->exec_id);
                 store_argv_take(&call.keys, k, strlen(k));
@@ -459,16 +589,15 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         store_argv_borrow(&call.keys, STORE_KEY_TIMERS_CLAIMED, strlen(STORE_KEY_TIMERS_CLAIMED));
         store_argv_borrow(&call.keys, STORE_KEY_OUTBOX_PENDING, strlen(STORE_KEY_OUTBOX_PENDING));
         store_argv_borrow(&call.keys, STORE_KEY_RUNNING, strlen(STORE_KEY_RUNNING));
-        store_argv_addf(&call.args, "%" PRIu64, c->expected_version);
-        store_argv_take(&call.args, ops, strlen(ops));
-        ops = NULL;
+        version = dup_int((int64_t) c->expected_version);
+        store_argv_take(&call.args, version, strlen(version));
+        store_argv_take(&call.args, ops, len);
         store_argv_borrow(&call.args, c->doc, strlen(c->doc));
-        json_array_foreach(history, idx, item)
-                store_argv_borrow(&call.args, json_string_value(item) ?: "", json_string_length(item));
-        json_array_foreach(outbox, idx, item) {
-                json_t *v = json_array_get(item, 1);
-                store_argv_borrow(&call.args, json_string_value(v) ?: "", json_string_length(v));
-        }
+        for (size_t i = 0; i < c->n_history; i++)
+                store_argv_borrow(&call.args, json_string_value(c->history[i]) ?: "",
+                                  json_string_length(c->history[i]));
+        for (size_t i = 1; i < c->outbox.n; i += 2)
+                store_argv_borrow(&call.args, c->outbox.v[i], strlen(c->outbox.v[i]));
         *ret = call;
         return 0;
 }

@@ -155,6 +155,13 @@ static inline void store_reply_freep(redisReply **r) {
  * script call. expected_version 0 creates the execution (exec_create
  * semantics: same input and RUNNING -> "exists", otherwise "already").
  */
+/* Rows of a fixed number of owned strings, stored flat: row i is
+ * v[i * width ...]; n counts strings. */
+typedef struct StoreRows {
+        char **v;
+        size_t n, allocated;
+} StoreRows;
+
 typedef struct StoreCommit {
         char *exec_id;
         uint64_t expected_version;
@@ -164,8 +171,28 @@ typedef struct StoreCommit {
         int64_t stop_ms;        /* > 0 when terminal */
         unsigned history_cap;
         int64_t retention_sec;
-        json_t *ops;            /* owned: the JSON of the script's ARGV[2] */
+        bool terminal;
+        /* What the script's ARGV[2] ("ops", docs/redis.md) is written from;
+         * kept as plain strings, not a JSON tree, as this runs per event. */
+        StoreRows create;       /* 0 or 1 row: stateMachine, smVersion, name, input, startDate */
+        StoreRows fields;       /* field, value */
+        StoreRows outbox;       /* item id, "topic\npayload" */
+        StoreRows outbox_del;   /* item id */
+        StoreRows timers;       /* timer id, due (ms, decimal) */
+        StoreRows timers_del;   /* timer id */
+        StoreRows tokens;       /* task id, token, {"executionId","taskId"} */
+        StoreRows close_tasks;  /* task id */
+        StoreRows tombstones;   /* token, record, ttl (s, decimal) */
+        StoreRows response;     /* 0 or 1 row: key, value, ttl (s, decimal) */
+        json_t **history;       /* JSON strings, each a reference */
+        size_t n_history, allocated_history;
+        json_t *ops_view;       /* store_commit_ops() */
 } StoreCommit;
+
+#define STORE_COMMIT_OUTBOX_FOREACH(c, id, value)                                       \
+        for (size_t _i = 0; _i + 1 < (c)->outbox.n &&                                   \
+                            ((id) = (c)->outbox.v[_i], (value) = (c)->outbox.v[_i + 1], 1); \
+             _i += 2)
 
 int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now_ms,
                      StoreCommit **ret);
@@ -204,8 +231,18 @@ void store_commit_set_response(StoreCommit *c, const char *request_id, const jso
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
 
 /* The call borrows c's document, history events and outbox values: send
- * it (or drop it) before c is freed. */
+ * it (or drop it) before c is freed. -EILSEQ: a string of the ops is not
+ * valid UTF-8. */
 int store_commit_call(const StoreCommit *c, StoreCall *ret);
+
+/* The ops as a JSON object, with the history events and the outbox items'
+ * values in full: {"execId","now","create":{...},"fields":[[f,v]],
+ * "history":[...],"outbox":[[id,value]],"outboxDel":[id],"timers":[[id,due]],
+ * "timersDel":[id],"tokens":[[task,token,value]],"closeTasks":[task],
+ * "tombstones":[[token,value,ttl]],"response":[key,value,ttl],
+ * "terminal":{"stopDate","retention"}}, only the members in use. For tests
+ * and diagnostics; borrowed, valid until c changes or is freed. */
+json_t *store_commit_ops(StoreCommit *c);
 
 typedef enum StoreCommitOutcome {
         STORE_COMMIT_OK,        /* version = the new version */

@@ -40,7 +40,7 @@ static json_t *outbox_find(StoreCommit *c, const char *prefix, char **ret_topic)
         json_t *item;
         size_t i;
 
-        json_array_foreach(json_object_get(c->ops, "outbox"), i, item) {
+        json_array_foreach(json_object_get(store_commit_ops(c), "outbox"), i, item) {
                 const char *id = json_string_value(json_array_get(item, 0));
                 const char *v = json_string_value(json_array_get(item, 1));
                 char *topic = NULL, *payload = NULL;
@@ -106,8 +106,8 @@ TEST(start_retry_succeed) {
         }
         ASSERT_STR_EQ(c->exec_id, "sm:run");
         ASSERT_STR_EQ(c->status, "RUNNING");
-        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(c->ops, "create"), "input")), "{\"width\":64}");
-        ASSERT_NOT_NULL(json_object_get(c->ops, "response"));
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(store_commit_ops(c), "create"), "input")), "{\"width\":64}");
+        ASSERT_NOT_NULL(json_object_get(store_commit_ops(c), "response"));
 
         n = outbox_find(c, "notify:RUNNING", &topic);
         ASSERT_NOT_NULL(n);
@@ -141,10 +141,10 @@ TEST(start_retry_succeed) {
         AslEvent failed = { .type = ASL_EVENT_TASK_FAILED, .task_id = tid0, .error = "Image.Busy", .cause = "busy" };
         ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &failed, NULL, &env, &c, &err), 0);
         ASSERT_INT_EQ(c->expected_version, 1);
-        ASSERT_INT_EQ(json_array_size(json_object_get(c->ops, "timers")), 1);
-        ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(c->ops, "closeTasks"), 0)), tid0);
-        ASSERT_INT_EQ(atoll(json_string_value(json_array_get(json_array_get(json_object_get(c->ops, "timers"), 0), 1))), 4000);
-        const char *timer_id = json_string_value(json_array_get(json_array_get(json_object_get(c->ops, "timers"), 0), 0));
+        ASSERT_INT_EQ(json_array_size(json_object_get(store_commit_ops(c), "timers")), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(store_commit_ops(c), "closeTasks"), 0)), tid0);
+        ASSERT_INT_EQ(atoll(json_string_value(json_array_get(json_array_get(json_object_get(store_commit_ops(c), "timers"), 0), 1))), 4000);
+        const char *timer_id = json_string_value(json_array_get(json_array_get(json_object_get(store_commit_ops(c), "timers"), 0), 0));
         char *tmr = strdup(timer_id);
         ASSERT_NULL(outbox_find(c, "task:", NULL));
 
@@ -183,13 +183,13 @@ TEST(start_retry_succeed) {
         ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &ok, NULL, &env, &c, &err), 0);
         ASSERT_STR_EQ(c->status, "SUCCEEDED");
         ASSERT_INT_EQ(c->stop_ms, 5000);
-        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(c->ops, "terminal"), "retention")), "100");
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(store_commit_ops(c), "terminal"), "retention")), "100");
         n = outbox_find(c, "notify:SUCCEEDED", NULL);
         ASSERT_NOT_NULL(n);
         ASSERT_JSON_EQ(json_object_get(n, "output"), "{\"key\":\"out/cat.jpg\"}");
         ASSERT_INT_EQ(json_integer_value(json_object_get(n, "startDate")), 1000);
         json_decref(n);
-        ASSERT_TRUE(json_array_size(json_object_get(c->ops, "history")) > 0);
+        ASSERT_TRUE(json_array_size(json_object_get(store_commit_ops(c), "history")) > 0);
 
         /* A late duplicate of the result after the end: nothing. */
         json_decref(doc);
@@ -252,7 +252,7 @@ TEST(pools_lambda_and_tokens) {
         ASSERT_INT_EQ(resources_add(res, "Notify", "pool:notifier"), 0);
         cfg.resources = res;
         ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "pl", NULL, NULL, &env, &c, NULL, &err), 0);
-        json_array_foreach(json_object_get(c->ops, "outbox"), i, item) {
+        json_array_foreach(json_object_get(store_commit_ops(c), "outbox"), i, item) {
                 const char *v = json_string_value(json_array_get(item, 1));
                 char *topic = NULL, *payload = NULL;
                 json_t *t;
@@ -270,7 +270,7 @@ TEST(pools_lambda_and_tokens) {
                         ASSERT_NOT_NULL(tok);
                         ASSERT_TRUE(strlen(tok) >= 22);
                         /* The token is registered in the same commit. */
-                        json_t *tk = json_array_get(json_object_get(c->ops, "tokens"), 0);
+                        json_t *tk = json_array_get(json_object_get(store_commit_ops(c), "tokens"), 0);
                         ASSERT_STR_EQ(json_string_value(json_array_get(tk, 1)), tok);
                         ASSERT_STR_EQ(json_string_value(json_array_get(tk, 0)),
                                       json_string_value(json_object_get(t, "taskId")));
@@ -287,7 +287,7 @@ TEST(pools_lambda_and_tokens) {
 
 /* The token of a task, from the commit's "tokens" op (borrowed) and its task id. */
 static const char *commit_token(StoreCommit *c, const char **ret_task_id) {
-        json_t *tk = json_array_get(json_object_get(c->ops, "tokens"), 0);
+        json_t *tk = json_array_get(json_object_get(store_commit_ops(c), "tokens"), 0);
 
         if (ret_task_id)
                 *ret_task_id = json_string_value(json_array_get(tk, 0));
@@ -329,7 +329,7 @@ TEST(callback_token_records_and_responses) {
         ASSERT_INT_EQ(strlen(s), 32); /* 128 bits */
         t0 = strdup(s);
         task0 = strdup(id);
-        ASSERT_NULL(json_object_get(c->ops, "tombstones"));
+        ASSERT_NULL(json_object_get(store_commit_ops(c), "tombstones"));
 
         /* The heartbeat runs out: the attempt's token is recorded as timed out. */
         doc = doc_of(c);
@@ -341,7 +341,7 @@ TEST(callback_token_records_and_responses) {
         env = env_at(6000);
         AslEvent fired = { .type = ASL_EVENT_TIMER_FIRED, .timer_id = timer };
         ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:hb", &fired, NULL, &env, &c, &err), 0);
-        ts = json_object_get(c->ops, "tombstones");
+        ts = json_object_get(store_commit_ops(c), "tombstones");
         ASSERT_INT_EQ(json_array_size(ts), 1);
         ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 0)), t0);
         ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 2)), "100");
@@ -369,7 +369,7 @@ TEST(callback_token_records_and_responses) {
         ASSERT_TRUE(!streq(s, t0));
         t1 = strdup(s);
         task1 = strdup(id);
-        ASSERT_NULL(json_object_get(c->ops, "tombstones"));
+        ASSERT_NULL(json_object_get(store_commit_ops(c), "tombstones"));
         free(timer);
         json_decref(doc);
         store_exec_state_done(&st);
@@ -392,13 +392,13 @@ TEST(callback_token_records_and_responses) {
         AslEvent ok = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task1, .token = t1, .output = json_object() };
         ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:hb", &ok, "rq-1", &env, &c, &err), 0);
         ASSERT_STR_EQ(c->status, "SUCCEEDED");
-        ts = json_object_get(c->ops, "tombstones");
+        ts = json_object_get(store_commit_ops(c), "tombstones");
         ASSERT_INT_EQ(json_array_size(ts), 1);
         ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(ts, 0), 0)), t1);
         rec = json_loads(json_string_value(json_array_get(json_array_get(ts, 0), 1)), 0, NULL);
         ASSERT_STR_EQ(json_string_value(json_object_get(rec, "closed")), "TaskDoesNotExist");
         json_decref(rec);
-        rec = json_loads(json_string_value(json_array_get(json_object_get(c->ops, "response"), 1)), 0, NULL);
+        rec = json_loads(json_string_value(json_array_get(json_object_get(store_commit_ops(c), "response"), 1)), 0, NULL);
         ASSERT_STR_EQ(json_string_value(json_object_get(rec, "type")), "SendTaskSuccessResponse");
         ASSERT_TRUE(json_is_true(json_object_get(rec, "ok")));
         ASSERT_STR_EQ(json_string_value(json_object_get(rec, "requestId")), "rq-1");
@@ -411,4 +411,67 @@ TEST(callback_token_records_and_responses) {
         free(t1);
         free(task0);
         free(task1);
+}
+
+/* The ops text exec_commit gets (docs/redis.md): adds and deletes of the
+ * same id cancel, the history and the outbox values travel as arguments of
+ * their own, and a string that is not UTF-8 fails the call. */
+TEST(commit_call_ops_text) {
+        _cleanup_json_ json_t *doc = json_pack("{s:s}", "status", "RUNNING"), *event = json_string("{\"type\":\"x\"}");
+        _cleanup_(store_call_done) StoreCall call = {};
+        StoreCommit *c = NULL;
+
+        ASSERT_INT_EQ(store_commit_new("sm:a", 3, 1234, &c), 0);
+        store_commit_set_doc(c, doc, "RUNNING");
+        store_commit_add_outbox(c, "task:1", "t", "{\"n\":1}");
+        store_commit_add_outbox(c, "task:2", "t", "{\"n\":2}");
+        store_commit_del_outbox(c, "task:1");
+        store_commit_del_outbox(c, "task:9");
+        store_commit_add_outbox(c, "task:9", "t", "{\"n\":9}");
+        store_commit_add_timer(c, "w-1", 500);
+        store_commit_add_timer(c, "w-1", 700);
+        store_commit_add_timer(c, "w-2", 800);
+        store_commit_del_timer(c, "w-2");
+        store_commit_add_token(c, "t\"1", "tok");
+        store_commit_close_task(c, "t0");
+        store_commit_set_field(c, "error", "E");
+        store_commit_add_history(c, event);
+        store_commit_set_terminal(c, 2000, 60);
+        ASSERT_INT_EQ(store_commit_call(c, &call), 0);
+        ASSERT_INT_EQ(call.keys.n, 10);
+        ASSERT_INT_EQ(call.args.n, 6);
+        ASSERT_STR_EQ(call.args.argv[0], "3");
+        ASSERT_STR_EQ(call.args.argv[1],
+                      "{\"execId\":\"sm:a\",\"now\":\"1234\",\"fields\":[[\"error\",\"E\"]],"
+                      "\"outboxDel\":[\"task:1\"],\"timers\":[[\"w-1\",\"700\"]],\"timersDel\":[\"w-2\"],"
+                      "\"tokens\":[[\"t\\\"1\",\"tok\",\"{\\\"executionId\\\":\\\"sm:a\\\",\\\"taskId\\\":\\\"t\\\\\\\"1\\\"}\"]],"
+                      "\"closeTasks\":[\"t0\"],\"terminal\":{\"stopDate\":\"2000\",\"retention\":\"60\"},"
+                      "\"outbox\":[\"task:2\",\"task:9\"],\"historyN\":\"1\",\"status\":\"RUNNING\","
+                      "\"historyCap\":\"25000\"}");
+        ASSERT_STR_EQ(call.args.argv[2], "{\"status\":\"RUNNING\"}");
+        ASSERT_STR_EQ(call.args.argv[3], "{\"type\":\"x\"}");
+        ASSERT_STR_EQ(call.args.argv[4], "t\n{\"n\":2}");
+        ASSERT_STR_EQ(call.args.argv[5], "t\n{\"n\":9}");
+        /* The same, as a JSON tree with everything in it. */
+        ASSERT_INT_EQ(json_array_size(json_object_get(store_commit_ops(c), "outbox")), 2);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(store_commit_ops(c), "history"), 0)),
+                      "{\"type\":\"x\"}");
+        store_call_done(&call);
+
+        /* A version 0 commit needs its create. */
+        store_commit_free(c);
+        ASSERT_INT_EQ(store_commit_new("sm:b", 0, 1, &c), 0);
+        store_commit_set_doc(c, doc, "RUNNING");
+        ASSERT_INT_EQ(store_commit_call(c, &call), -EINVAL);
+        store_commit_set_create(c, "sm", 2, "b", doc, 1);
+        ASSERT_INT_EQ(store_commit_call(c, &call), 0);
+        ASSERT_NOT_NULL(strstr(call.args.argv[1], "\"create\":{\"stateMachine\":\"sm\",\"smVersion\":\"2\","
+                                                  "\"name\":\"b\",\"input\":\"{\\\"status\\\":\\\"RUNNING\\\"}\","
+                                                  "\"startDate\":\"1\"}"));
+        store_call_done(&call);
+
+        /* Not UTF-8: a clear error, not a wrong document. */
+        store_commit_close_task(c, "bad\xff");
+        ASSERT_INT_EQ(store_commit_call(c, &call), -EILSEQ);
+        store_commit_free(c);
 }
