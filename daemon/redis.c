@@ -49,6 +49,7 @@ struct RedisPending {
         const RedisScript *script;
         size_t tail;            /* offset of numkeys, after EVALSHA and the SHA1 */
         size_t cmd_len;
+        size_t allocated;       /* bytes for cmd[]; 0: none */
         char cmd[];
 };
 
@@ -81,6 +82,11 @@ struct RedisConn {
         sd_event_source *timeout_timer, *reconnect_timer, *drop_defer;
         RedisPending *head, *tail;
         size_t n_pending;
+        /* Script entries whose reply came, kept for the next ones: a
+         * command of a few KiB, allocated and freed per call, made glibc
+         * consolidate its fast bins every time (pending_new_script()). */
+        RedisPending *spare;
+        size_t n_spare;
 };
 
 static uint64_t now_usec(void) {
@@ -223,8 +229,46 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
 
 /* ------------------------------------------------------------ pending */
 
+#define SPARE_MAX 32
+#define SPARE_SIZE_MAX (256U * 1024U)
+
 static void pending_free(RedisPending *p) {
+        RedisConn *c = p->conn;
+
+        if (p->allocated > 0 && p->allocated <= SPARE_SIZE_MAX && c && c->n_spare < SPARE_MAX) {
+                p->next = c->spare;
+                c->spare = p;
+                c->n_spare++;
+                return;
+        }
         free(p);
+}
+
+/* A zeroed entry with room for a command of size bytes: a spare one if
+ * one is large enough, else a new one rounded up to a power of two. */
+static RedisPending *pending_new_script(RedisConn *c, size_t size) {
+        RedisPending *p = NULL;
+        size_t allocated;
+
+        for (RedisPending **pp = &c->spare; *pp; pp = &(*pp)->next)
+                if ((*pp)->allocated >= size) {
+                        p = *pp;
+                        *pp = p->next;
+                        c->n_spare--;
+                        break;
+                }
+        if (p)
+                allocated = p->allocated;
+        else {
+                for (allocated = 1024; allocated < size; allocated *= 2)
+                        ;
+                p = malloc(sizeof(RedisPending) + allocated);
+                if (!p)
+                        return NULL;
+        }
+        memset(p, 0, sizeof(RedisPending));
+        p->allocated = allocated;
+        return p;
 }
 
 static void pending_link(RedisConn *c, RedisPending *p) {
@@ -571,6 +615,11 @@ RedisConn *redis_conn_free(RedisConn *c) {
                 c->ac = NULL;
                 redisAsyncFree(ac); /* pending callbacks get NULL */
         }
+        while (c->spare) {
+                RedisPending *p = c->spare;
+                c->spare = p->next;
+                free(p);
+        }
         sd_event_source_disable_unref(c->timeout_timer);
         sd_event_source_disable_unref(c->reconnect_timer);
         sd_event_source_disable_unref(c->drop_defer);
@@ -738,10 +787,9 @@ int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userd
          * same allocation, and kept: hiredis copies it into its output
          * buffer, and NOSCRIPT resends its tail after EVAL. */
         total = resp_length(segs, ELEMENTSOF(segs));
-        p = malloc(sizeof(RedisPending) + total);
+        p = pending_new_script(c, total);
         if (!p)
                 return -ENOMEM;
-        memset(p, 0, sizeof(RedisPending));
         p->conn = c;
         p->cb = cb;
         p->userdata = userdata;

@@ -354,6 +354,32 @@ TEST(scripts_evalsha_and_fallback) {
         ASSERT_INT_EQ(s.elem_len[1], sizeof big);
         ASSERT_TRUE(memcmp(s.elem[1], big, sizeof s.elem[1] - 1) == 0); /* (kept: the first 63) */
         ASSERT_STR_EQ(s.elem[2], "2");
+
+        /* Entries are kept and reused: a short command in the long one's
+         * entry, through NOSCRIPT -> EVAL too, then more in flight at once
+         * than are kept, each with its own arguments. */
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "SCRIPT FLUSH"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 11, 5000));
+        const char *one[] = { "k{y}", "z" };
+        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 2, one, NULL), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 12, 5000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_ARRAY);
+        ASSERT_STR_EQ(s.elem[0], "k{y}");
+        ASSERT_STR_EQ(s.elem[1], "z");
+        ASSERT_STR_EQ(s.elem[2], "1");
+        for (int round = 0; round < 2; round++) {
+                char nums[50][16];
+                for (int i = 0; i < 50; i++) {
+                        const char *a[] = { "k{z}", nums[i], big };
+                        const size_t l[] = { 4, (size_t) snprintf(nums[i], sizeof nums[i], "%d", i),
+                                             (size_t) (i % 7) * 1000 };
+                        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 3, a, l), 0);
+                }
+                ASSERT_TRUE(run_until(e, &s.replies, 12 + 50 * (round + 1), 5000));
+                ASSERT_INT_EQ(s.type, REDIS_REPLY_ARRAY);
+                ASSERT_STR_EQ(s.elem[1], "49");
+                ASSERT_INT_EQ(s.elem_len[2], 1);
+        }
 }
 
 TEST(command_timeout_then_reconnect) {
