@@ -22,12 +22,14 @@
  */
 
 #include <assert.h>
+#include <errno.h>
 #include <hiredis/async.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "redis.h"
@@ -52,6 +54,10 @@ struct RedisPending {
         size_t allocated;       /* bytes for cmd[]; 0: none */
         char cmd[];
 };
+
+/* Spare script entries (pending_free()): 1 KiB to 256 KiB, 16 MiB in all. */
+#define SPARE_CLASSES 9
+#define SPARE_BYTES_MAX (16U * 1024U * 1024U)
 
 typedef struct RedisAdapter {
         RedisConn *conn;
@@ -85,8 +91,8 @@ struct RedisConn {
         /* Script entries whose reply came, kept for the next ones: a
          * command of a few KiB, allocated and freed per call, made glibc
          * consolidate its fast bins every time (pending_new_script()). */
-        RedisPending *spare;
-        size_t n_spare;
+        RedisPending *spare[SPARE_CLASSES];     /* by size: 1 KiB << class */
+        size_t spare_bytes;
 };
 
 static uint64_t now_usec(void) {
@@ -199,6 +205,52 @@ static void adapter_cleanup(void *p) {
         adapter_unref(a);
 }
 
+/* The output buffer kept after a write, at most (adapter_write()). */
+#define OBUF_KEEP_MAX (16U * 1024U * 1024U)
+
+/* What redisAsyncHandleWrite() does once connected, except that a buffer
+ * written out is emptied, not freed: hiredis 0.14 frees it after every
+ * complete write and grows a new one for the next commands, and with many
+ * commands per loop iteration those large frees and reallocs made glibc
+ * consolidate its fast bins each time. Errors and the connect step are
+ * left to hiredis. */
+static void adapter_write(RedisAdapter *a) {
+        redisAsyncContext *ac = a->ac;
+        redisContext *ctx = &ac->c;
+        size_t len;
+        ssize_t n;
+
+        if (!(ctx->flags & REDIS_CONNECTED) || ctx->err || ctx->fd < 0) {
+                redisAsyncHandleWrite(ac);
+                return;
+        }
+        len = sdslen(ctx->obuf);
+        if (len > 0) {
+                n = write(ctx->fd, ctx->obuf, len);
+                if (n < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                redisAsyncHandleWrite(ac); /* fails the same way: hiredis disconnects */
+                        return;
+                }
+                if ((size_t) n < len)
+                        sdsrange(ctx->obuf, (int) n, -1);
+                else if (sdsalloc(ctx->obuf) <= OBUF_KEEP_MAX)
+                        sdsclear(ctx->obuf);
+                else {
+                        sds empty = sdsempty();
+
+                        if (empty) {
+                                sdsfree(ctx->obuf);
+                                ctx->obuf = empty;
+                        } else
+                                sdsclear(ctx->obuf);
+                }
+        }
+        if (sdslen(ctx->obuf) == 0)
+                adapter_del_write(a);
+        adapter_add_read(a);
+}
+
 static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         RedisAdapter *a = userdata;
         redisAsyncContext *ac = a->ac;
@@ -206,7 +258,7 @@ static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *use
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 redisAsyncHandleRead(ac);
         if (!a->dead && (revents & EPOLLOUT))
-                redisAsyncHandleWrite(ac);
+                adapter_write(a);
         adapter_unref(a);
         return 0;
 }
@@ -229,39 +281,44 @@ static int adapter_attach(RedisConn *c, redisAsyncContext *ac) {
 
 /* ------------------------------------------------------------ pending */
 
-#define SPARE_MAX 32
-#define SPARE_SIZE_MAX (256U * 1024U)
+/* The size class of an entry with room for size bytes: 1 KiB << class. */
+static size_t spare_class(size_t size) {
+        size_t k = 0;
+
+        while (((size_t) 1024 << k) < size)
+                k++;
+        return k;
+}
 
 static void pending_free(RedisPending *p) {
         RedisConn *c = p->conn;
+        size_t k;
 
-        if (p->allocated > 0 && p->allocated <= SPARE_SIZE_MAX && c && c->n_spare < SPARE_MAX) {
-                p->next = c->spare;
-                c->spare = p;
-                c->n_spare++;
+        if (p->allocated > 0 && c && c->spare_bytes + p->allocated <= SPARE_BYTES_MAX &&
+            (k = spare_class(p->allocated)) < SPARE_CLASSES) {
+                p->next = c->spare[k];
+                c->spare[k] = p;
+                c->spare_bytes += p->allocated;
                 return;
         }
         free(p);
 }
 
-/* A zeroed entry with room for a command of size bytes: a spare one if
- * one is large enough, else a new one rounded up to a power of two. */
+/* A zeroed entry with room for a command of size bytes: a spare one of
+ * its size class or the next larger one, else a new one. */
 static RedisPending *pending_new_script(RedisConn *c, size_t size) {
+        size_t k = spare_class(size), allocated = (size_t) 1024 << k;
         RedisPending *p = NULL;
-        size_t allocated;
 
-        for (RedisPending **pp = &c->spare; *pp; pp = &(*pp)->next)
-                if ((*pp)->allocated >= size) {
-                        p = *pp;
-                        *pp = p->next;
-                        c->n_spare--;
+        for (size_t j = k; j < SPARE_CLASSES && j <= k + 1; j++)
+                if (c->spare[j]) {
+                        p = c->spare[j];
+                        c->spare[j] = p->next;
+                        allocated = p->allocated;
+                        c->spare_bytes -= allocated;
                         break;
                 }
-        if (p)
-                allocated = p->allocated;
-        else {
-                for (allocated = 1024; allocated < size; allocated *= 2)
-                        ;
+        if (!p) {
                 p = malloc(sizeof(RedisPending) + allocated);
                 if (!p)
                         return NULL;
@@ -615,11 +672,12 @@ RedisConn *redis_conn_free(RedisConn *c) {
                 c->ac = NULL;
                 redisAsyncFree(ac); /* pending callbacks get NULL */
         }
-        while (c->spare) {
-                RedisPending *p = c->spare;
-                c->spare = p->next;
-                free(p);
-        }
+        for (size_t k = 0; k < SPARE_CLASSES; k++)
+                while (c->spare[k]) {
+                        RedisPending *p = c->spare[k];
+                        c->spare[k] = p->next;
+                        free(p);
+                }
         sd_event_source_disable_unref(c->timeout_timer);
         sd_event_source_disable_unref(c->reconnect_timer);
         sd_event_source_disable_unref(c->drop_defer);

@@ -380,6 +380,22 @@ TEST(scripts_evalsha_and_fallback) {
                 ASSERT_STR_EQ(s.elem[1], "49");
                 ASSERT_INT_EQ(s.elem_len[2], 1);
         }
+
+        /* A command larger than the socket takes at once: written in parts,
+         * then a short one after it on the same buffer. */
+        size_t huge_len = 16U * 1024U * 1024U;
+        char *huge = malloc(huge_len);
+        ASSERT_NOT_NULL(huge);
+        memset(huge, 'h', huge_len);
+        huge[huge_len - 1] = 'e';
+        const char *h[] = { "k{h}", huge };
+        const size_t hl[] = { 4, huge_len };
+        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 2, h, hl), 0);
+        ASSERT_INT_EQ(redis_eval(c, &script, on_reply, &s, 1, 2, one, NULL), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 114, 10000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_ARRAY);
+        ASSERT_STR_EQ(s.elem[1], "z");
+        free(huge);
 }
 
 TEST(command_timeout_then_reconnect) {
