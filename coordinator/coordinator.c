@@ -80,6 +80,8 @@
 #define TIMER_LEASE_MS 30000
 #define RECLAIM_USEC (5 * 1000 * 1000)
 #define STATUS_USEC (5 * 1000 * 1000)
+/* Empty execution queues kept before they are dropped together. */
+#define QUEUES_IDLE_MAX 4096
 #define MACHINE_CACHE_MAX 1000
 #define STATE_CACHE_MAX 10000                   /* executions in the state cache ... */
 #define STATE_CACHE_BYTES_MAX (64 * 1024 * 1024) /* ... and their documents' bytes */
@@ -145,6 +147,7 @@ struct ExecQueue {
         char *exec_id;          /* owned; the hash table key */
         Work *head, *tail;
         bool busy;
+        bool idle;              /* empty, left in the table until queues_sweep() */
 };
 
 typedef enum PendingKind {
@@ -179,6 +182,7 @@ struct Manager {
         char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
 
         size_t in_flight;               /* Works alive */
+        size_t n_idle_queues;           /* empty ExecQueues still in queues */
         size_t max_in_flight;
         bool paused, stopping, ready, redis_up, kafka_up;
         bool tearing_down;              /* manager_free() in progress */
@@ -211,6 +215,7 @@ struct Manager {
 static void work_run(Work *w);
 static void work_finish(Work *w);
 static void queue_kick(Manager *m, ExecQueue *q);
+static void queues_sweep(Manager *m);
 
 /* ---- helpers ---- */
 
@@ -529,8 +534,11 @@ static void work_finish(Work *w) {
         if (q) {
                 if (q->head)
                         queue_kick(m, q);
-                else
-                        g_hash_table_remove(m->queues, q->exec_id);
+                else {
+                        q->idle = true;
+                        if (++m->n_idle_queues >= QUEUES_IDLE_MAX)
+                                queues_sweep(m);
+                }
         }
         maybe_resume(m);
 }
@@ -539,6 +547,21 @@ static void queue_free(void *p) {
         ExecQueue *q = p;
         free(q->exec_id);
         free(q);
+}
+
+static gboolean queue_is_idle(void *key, void *value, void *userdata) {
+        return ((ExecQueue *) value)->idle;
+}
+
+/* Drop the empty queues. They are left in the table when they empty, and
+ * dropped here in bulk: as a batch of events came and went, removing each
+ * at once made the table shrink and grow again (a rehash and a large
+ * realloc) every few events. */
+static void queues_sweep(Manager *m) {
+        if (m->n_idle_queues == 0)
+                return;
+        g_hash_table_foreach_remove(m->queues, queue_is_idle, NULL);
+        m->n_idle_queues = 0;
 }
 
 static void queue_kick(Manager *m, ExecQueue *q) {
@@ -556,6 +579,9 @@ static void work_enqueue(Work *w) {
                 q = asl_xmalloc(sizeof *q);
                 *q = (ExecQueue) { .exec_id = asl_xstrdup(w->exec_id) };
                 g_hash_table_insert(m->queues, q->exec_id, q);
+        } else if (q->idle) {
+                q->idle = false;
+                m->n_idle_queues--;
         }
         w->q = q;
         if (q->tail)
@@ -1629,10 +1655,12 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (m->g_in_flight)
                 (void) metric_gauge_set(m->g_in_flight, NULL, (double) m->in_flight);
         if (m->g_active)
-                (void) metric_gauge_set(m->g_active, NULL, (double) g_hash_table_size(m->queues));
+                (void) metric_gauge_set(m->g_active, NULL,
+                                        (double) (g_hash_table_size(m->queues) - m->n_idle_queues));
         if (m->m_lag && m->consumer)
                 (void) kafka_consumer_lag(m->consumer, on_lag, m);
         dispatched_expire(m);
+        queues_sweep(m);
 
         if (m->n_running < 0)
                 snprintf(running, sizeof running, "?");
