@@ -381,6 +381,9 @@ void store_commit_del_timer(StoreCommit *c, const char *timer_id) {
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
         AslJsonWriter w = {};
 
+        if (!task_id)
+                task_id = "";
+
         asl_json_writer_raw(&w, "{\"executionId\":", 15);
         asl_json_writer_string(&w, c->exec_id, strlen(c->exec_id));
         asl_json_writer_raw(&w, ",\"taskId\":", 10);
