@@ -378,20 +378,29 @@ void store_commit_del_timer(StoreCommit *c, const char *timer_id) {
         commit_changed(c);
 }
 
-void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
+/* The record behind imgflow:token:<token>: {"executionId","taskId"}, and
+ * "closed" once the task closed ("" if a string is not UTF-8; the ops
+ * writer then fails the call on that same string). */
+static char *token_record(const StoreCommit *c, const char *task_id, const char *closed) {
         AslJsonWriter w = {};
-
-        if (!task_id)
-                task_id = "";
 
         asl_json_writer_raw(&w, "{\"executionId\":", 15);
         asl_json_writer_string(&w, c->exec_id, strlen(c->exec_id));
         asl_json_writer_raw(&w, ",\"taskId\":", 10);
         asl_json_writer_string(&w, task_id, strlen(task_id));
+        if (closed) {
+                asl_json_writer_raw(&w, ",\"closed\":", 10);
+                asl_json_writer_string(&w, closed, strlen(closed));
+        }
         asl_json_writer_raw(&w, "}", 1);
+        return asl_json_writer_finish(&w, NULL) ?: asl_xstrdup("");
+}
+
+void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
+        task_id = task_id ?: "";
         rows_push(&c->tokens, asl_xstrdup(task_id));
         rows_push(&c->tokens, asl_xstrdup(token ? token : ""));
-        rows_push(&c->tokens, asl_json_writer_finish(&w, NULL) ?: asl_xstrdup(""));
+        rows_push(&c->tokens, token_record(c, task_id, NULL));
         commit_changed(c);
 }
 
@@ -402,10 +411,7 @@ void store_commit_close_task(StoreCommit *c, const char *task_id) {
 
 void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
                                       const char *error, int64_t ttl_sec) {
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:s}", "executionId", c->exec_id, "taskId",
-                                             task_id ? task_id : "", "closed",
-                                             error ? error : "TaskDoesNotExist");
-        _cleanup_free_ char *vs = dump_compact(v),
+        _cleanup_free_ char *vs = token_record(c, task_id ?: "", error ?: "TaskDoesNotExist"),
                             *ttl = dup_int(ttl_sec > 0 ? ttl_sec : (int64_t) STORE_RETENTION_SEC_DEFAULT);
 
         rows_add(&c->tombstones, 3, token, vs, ttl);
@@ -492,16 +498,7 @@ static void put_common(AslJsonWriter *w, const StoreCommit *c) {
         put_rows(w, "tokens", &c->tokens, 3, 3);
         put_rows(w, "closeTasks", &c->close_tasks, 1, 1);
         put_rows(w, "tombstones", &c->tombstones, 3, 3);
-        if (c->response.n == 3) {
-                put_key(w, "response");
-                asl_json_writer_raw(w, "[", 1);
-                for (size_t i = 0; i < 3; i++) {
-                        if (i > 0)
-                                asl_json_writer_raw(w, ",", 1);
-                        put_str(w, c->response.v[i]);
-                }
-                asl_json_writer_raw(w, "]", 1);
-        }
+        put_rows(w, "response", &c->response, 1, 1); /* one row, as a flat [key, value, ttl] */
         if (c->terminal) {
                 put_key(w, "terminal");
                 asl_json_writer_raw(w, "{\"stopDate\":\"", 13);
