@@ -121,7 +121,7 @@ static int success_check(const Verb *verb, const char *operation, const Callback
                         return CLI_EXIT_USAGE;
                 }
         } else {
-                text = asl_xstrdup(a->output);
+                text = xstrdup(a->output);
                 len = strlen(text);
         }
         *output = json_loadb(text, len, JSON_DECODE_ANY, NULL);

@@ -84,7 +84,7 @@ static json_t *describe_output(const json_t *d) {
                         sm_arn);
         if (jint(d, "stateMachineVersion") > 0) {
                 _cleanup_free_ char *v =
-                        asl_xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
+                        xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
                 json_object_set_new(out, "stateMachineVersionArn", json_string(v));
         }
         json_object_set_new(out, "name", json_string(jstr(d, "name") ?: ""));
@@ -226,12 +226,12 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_USAGE;
         }
 
-        ref = asl_xstrdup(strip_prefix(a.state_machine, "imgflow:stateMachine:"));
+        ref = xstrdup(strip_prefix(a.state_machine, "imgflow:stateMachine:"));
         if (store_sm_ref_parse(ref, &sm_name, &sm_version) < 0)
                 return cli_aws_error("StartExecution", "InvalidArn",
                                      "expected <stateMachine>, <stateMachine>:<version> or "
                                      "imgflow:stateMachine:<stateMachine>[:<version>]");
-        name = a.name ? asl_xstrdup(a.name) : cli_uuid_new();
+        name = a.name ? xstrdup(a.name) : cli_uuid_new();
         if (!store_name_is_valid(name))
                 return cli_aws_error("StartExecution", "InvalidName",
                                      "an execution name has 1..80 characters, no whitespace, control "
@@ -242,7 +242,7 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                 if (r < 0)
                         return CLI_EXIT_USAGE;
         } else {
-                text = asl_xstrdup(a.input ? a.input : "{}");
+                text = xstrdup(a.input ? a.input : "{}");
                 len = strlen(text);
         }
         input = json_loadb(text, len, JSON_DECODE_ANY, NULL);
@@ -270,7 +270,7 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         if (r != CLI_EXIT_OK)
                 return r;
 
-        exec_id = asl_xstrdup(jstr(resp, "executionId") ?: "");
+        exec_id = xstrdup(jstr(resp, "executionId") ?: "");
         if (a.wait)
                 return wait_for_execution(remote, exec_id, a.timeout_sec);
 

@@ -138,7 +138,7 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
                 return cli_store_error(operation, r, remote);
 
         arn = cli_sm_arn(a.name);
-        varn = asl_xasprintf("%s:%u", arn, version);
+        varn = xasprintf("%s:%u", arn, version);
         if (update)
                 out = json_pack("{s:o, s:s, s:s}", "updateDate", cli_date(now), "stateMachineArn", arn,
                                 "stateMachineVersionArn", varn);
@@ -188,7 +188,7 @@ int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
                 return cli_store_error("DescribeStateMachine", r, remote);
 
         arn = cli_sm_arn(a.name);
-        varn = asl_xasprintf("%s:%u", arn, version);
+        varn = xasprintf("%s:%u", arn, version);
         out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "stateMachineArn", arn,
                         "stateMachineVersionArn", varn, "name", a.name, "status", "ACTIVE", "definition",
                         text, "type", "STANDARD", "creationDate", cli_date(jint(sm, "createdAt")),

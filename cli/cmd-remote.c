@@ -142,7 +142,7 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
         _cleanup_free_ char *error = NULL;
         int k;
 
-        r = asl_xmalloc(sizeof *r);
+        r = xmalloc(sizeof *r);
         *r = (CliRemote){};
         k = load_config(a, &r->config);
         if (k < 0)
@@ -216,7 +216,7 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
 
 char *cli_request_id_new(void) {
         uint8_t b[16];
-        char *s = asl_xmalloc(2 * sizeof b + 1);
+        char *s = xmalloc(2 * sizeof b + 1);
 
         if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
                 abort();
@@ -232,9 +232,9 @@ char *cli_uuid_new(void) {
                 abort();
         d[6] = (d[6] & 0x0f) | 0x40;
         d[8] = (d[8] & 0x3f) | 0x80;
-        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
-                             d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
-                             d[13], d[14], d[15]);
+        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
+                         d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
+                         d[13], d[14], d[15]);
 }
 
 static int64_t mono_ms(void) {
@@ -317,11 +317,11 @@ json_t *cli_date(int64_t ms) {
 }
 
 char *cli_sm_arn(const char *name) {
-        return asl_xasprintf("imgflow:stateMachine:%s", name);
+        return xasprintf("imgflow:stateMachine:%s", name);
 }
 
 char *cli_exec_arn(const char *exec_id) {
-        return asl_xasprintf("imgflow:execution:%s", exec_id);
+        return xasprintf("imgflow:execution:%s", exec_id);
 }
 
 /* The options every remote verb has, into CliRemoteArgs. */

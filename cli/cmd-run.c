@@ -213,7 +213,7 @@ static int runner_fire_timer(Runner *run) {
                         best_due = due;
                 }
         }
-        _cleanup_free_ char *tid = asl_xstrdup(best);
+        _cleanup_free_ char *tid = xstrdup(best);
         json_object_del(run->timers, tid);
 
         if (run->real_time) {
@@ -236,7 +236,7 @@ static char *machine_name_from_path(const char *path) {
         char *s;
 
         base = base ? base + 1 : path;
-        s = asl_xstrdup(base);
+        s = xstrdup(base);
         n = strlen(s);
         if (n > 9 && streq(s + n - 9, ".asl.json"))
                 s[n - 9] = 0;
@@ -251,9 +251,9 @@ static char *uuid_new(void) {
         random_fill(NULL, b, sizeof b);
         b[6] = (uint8_t) ((b[6] & 0x0f) | 0x40);
         b[8] = (uint8_t) ((b[8] & 0x3f) | 0x80);
-        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                             b[10], b[11], b[12], b[13], b[14], b[15]);
+        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                         b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static json_t *load_json_file(const char *path, const char *what) {
@@ -378,7 +378,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 goto finish;
         }
 
-        machine_name = name ? asl_xstrdup(name) : machine_name_from_path(argv[optind]);
+        machine_name = name ? xstrdup(name) : machine_name_from_path(argv[optind]);
         if (mock_file) {
                 json_t *sm;
 
@@ -407,8 +407,8 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
         run.timers = json_object();
         run.calls = json_object();
         exec_name = uuid_new();
-        sm_id = asl_xasprintf("imgflow:stateMachine:%s", machine_name);
-        exec_id = asl_xasprintf("imgflow:execution:%s:%s", machine_name, exec_name);
+        sm_id = xasprintf("imgflow:stateMachine:%s", machine_name);
+        exec_id = xasprintf("imgflow:execution:%s:%s", machine_name, exec_name);
 
         r = asl_exec_new(run.machine, &(AslExecInfo) { .execution_id = exec_id, .execution_name = exec_name,
                                                        .state_machine_id = sm_id,

@@ -56,7 +56,7 @@ json_t *apply_error_response(const char *type, const char *request_id, const cha
 }
 
 json_t *apply_start_response(const char *request_id, const char *exec_id, int64_t start_ms) {
-        _cleanup_free_ char *arn = asl_xasprintf("imgflow:execution:%s", exec_id);
+        _cleanup_free_ char *arn = xasprintf("imgflow:execution:%s", exec_id);
         return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:I}", "v", 1, "type",
                          "StartExecutionResponse", "requestId", request_id ? request_id : "",
                          "ok", 1, "executionId", exec_id, "executionArn", arn, "startDate",
@@ -90,15 +90,15 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
                 return;
         if (proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &topic) < 0)
                 return;
-        item = asl_xasprintf("notify:%s", status);
+        item = xasprintf("notify:%s", status);
         store_commit_add_outbox(r->commit, item, topic, buf);
 }
 
 static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
-        r->failed_tasks = asl_xrealloc(r->failed_tasks, (r->n_failed + 1) * sizeof(char *));
-        r->failed_causes = asl_xrealloc(r->failed_causes, (r->n_failed + 1) * sizeof(char *));
-        r->failed_tasks[r->n_failed] = asl_xstrdup(task_id);
-        r->failed_causes[r->n_failed] = asl_xstrdup(cause);
+        r->failed_tasks = xrealloc(r->failed_tasks, (r->n_failed + 1) * sizeof(char *));
+        r->failed_causes = xrealloc(r->failed_causes, (r->n_failed + 1) * sizeof(char *));
+        r->failed_tasks[r->n_failed] = xstrdup(task_id);
+        r->failed_causes[r->n_failed] = xstrdup(cause);
         r->n_failed++;
 }
 
@@ -118,8 +118,8 @@ static void dispatch_task(ApplyRun *r, json_t *d) {
         }
         k = proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_TASKS, t.pool, &topic);
         if (k < 0) {
-                _cleanup_free_ char *c = asl_xasprintf("invalid task topic for pool %s of resource %s",
-                                                       t.pool ? t.pool : "", resource);
+                _cleanup_free_ char *c = xasprintf("invalid task topic for pool %s of resource %s",
+                                                   t.pool ? t.pool : "", resource);
                 note_failed(r, task_id, c);
                 return;
         }
@@ -141,12 +141,12 @@ static void dispatch_task(ApplyRun *r, json_t *d) {
         };
         k = proto_encode_task(&msg, r->cfg->limits, &buf, &len);
         if (k < 0) {
-                _cleanup_free_ char *c = asl_xasprintf("cannot encode the task message: %s",
-                                                       strerror(-k));
+                _cleanup_free_ char *c = xasprintf("cannot encode the task message: %s",
+                                                   strerror(-k));
                 note_failed(r, task_id, c);
                 return;
         }
-        item = asl_xasprintf("task:%s", task_id);
+        item = xasprintf("task:%s", task_id);
         store_commit_add_outbox(r->commit, item, topic, buf);
         if (msg.task_token)
                 store_commit_add_token(r->commit, task_id, msg.task_token);
@@ -162,7 +162,7 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
                         break;
                 case ASL_EFFECT_CANCEL_TASK:
                         if (jstr(d, "task_id")) {
-                                _cleanup_free_ char *item = asl_xasprintf("task:%s", jstr(d, "task_id"));
+                                _cleanup_free_ char *item = xasprintf("task:%s", jstr(d, "task_id"));
                                 store_commit_del_outbox(r->commit, item);
                                 store_commit_close_task(r->commit, jstr(d, "task_id"));
                         }
@@ -257,8 +257,8 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         exec_id = store_exec_id(state_machine, name);
         if (!exec_id)
                 return asl_error_set(err, "InvalidName", "invalid execution or state machine name");
-        arn = asl_xasprintf("imgflow:execution:%s", exec_id);
-        sm_arn = asl_xasprintf("imgflow:stateMachine:%s", state_machine);
+        arn = xasprintf("imgflow:execution:%s", exec_id);
+        sm_arn = xasprintf("imgflow:stateMachine:%s", state_machine);
 
         AslExecInfo info = {
                 .execution_id = arn,
@@ -402,14 +402,14 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         };
         tokens_before = open_task_tokens(st->doc);
         if (timed_out_task(st->doc, ev))
-                timed_out = asl_xstrdup(timed_out_task(st->doc, ev));
+                timed_out = xstrdup(timed_out_task(st->doc, ev));
         k = run_event(&r, ev, err);
         if (k != 0)
                 return k;
         add_token_tombstones(cfg, c, tokens_before, st->doc, timed_out);
 
         if (ev->task_id && (ev->type == ASL_EVENT_TASK_SUCCEEDED || ev->type == ASL_EVENT_TASK_FAILED)) {
-                _cleanup_free_ char *item = asl_xasprintf("task:%s", ev->task_id);
+                _cleanup_free_ char *item = xasprintf("task:%s", ev->task_id);
                 store_commit_close_task(c, ev->task_id);
                 /* The result is in: no reason to dispatch it again. */
                 store_commit_del_outbox(c, item);

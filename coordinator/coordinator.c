@@ -267,7 +267,7 @@ static void log_task(int level, const char *exec_id, const char *state, const ch
                 return;
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (values[i])
-                        fields[n++] = asl_xasprintf("%s%s", names[i], values[i]);
+                        fields[n++] = xasprintf("%s%s", names[i], values[i]);
         va_start(ap, format);
         (void) log_internalv(level, 0, (const char *const *) fields, __FILE__, __LINE__, __func__, format, ap);
         va_end(ap);
@@ -309,7 +309,7 @@ static RedisTimed *redis_timed_wrap(Manager *m, const char *kind, RedisReplyFn *
 
         if (!m->m_redis_rtt)
                 return NULL;
-        t = asl_xmalloc(sizeof *t);
+        t = xmalloc(sizeof *t);
         *t = (RedisTimed) { m, *cb, *userdata, now_usec(), kind };
         *cb = on_redis_timed;
         *userdata = t;
@@ -340,8 +340,8 @@ static AslEnv manager_env(Manager *m) {
 }
 
 static Pending *pending_new(PendingKind kind, const char *a, const char *b) {
-        Pending *p = asl_xmalloc(sizeof *p);
-        *p = (Pending) { .kind = kind, .a = a ? asl_xstrdup(a) : NULL, .b = b ? asl_xstrdup(b) : NULL };
+        Pending *p = xmalloc(sizeof *p);
+        *p = (Pending) { .kind = kind, .a = a ? xstrdup(a) : NULL, .b = b ? xstrdup(b) : NULL };
         return p;
 }
 
@@ -480,11 +480,11 @@ static void states_put(Work *w, const StoreCommit *commit, uint64_t version) {
                 return;
         if (g_hash_table_size(m->states) >= STATE_CACHE_MAX || m->states_bytes + bytes > STATE_CACHE_BYTES_MAX)
                 states_clear(m);
-        cs = asl_xmalloc(sizeof *cs);
+        cs = xmalloc(sizeof *cs);
         *cs = (CachedState) { .st = w->st, .bytes = bytes };
         cs->st.version = version;
         w->st = (StoreExecState) {};
-        g_hash_table_replace(m->states, asl_xstrdup(w->exec_id), cs);
+        g_hash_table_replace(m->states, xstrdup(w->exec_id), cs);
         m->states_bytes += bytes;
 }
 
@@ -576,8 +576,8 @@ static void work_enqueue(Work *w) {
         ExecQueue *q = g_hash_table_lookup(m->queues, w->exec_id);
 
         if (!q) {
-                q = asl_xmalloc(sizeof *q);
-                *q = (ExecQueue) { .exec_id = asl_xstrdup(w->exec_id) };
+                q = xmalloc(sizeof *q);
+                *q = (ExecQueue) { .exec_id = xstrdup(w->exec_id) };
                 g_hash_table_insert(m->queues, q->exec_id, q);
         } else if (q->idle) {
                 q->idle = false;
@@ -693,7 +693,7 @@ static AslMachine *machine_add(Manager *m, const char *name, unsigned version, c
         asl_diag_clear(&d);
         if (g_hash_table_size(m->machines) >= MACHINE_CACHE_MAX)
                 g_hash_table_remove_all(m->machines);
-        g_hash_table_insert(m->machines, asl_xasprintf("%s:%u", name, version), machine);
+        g_hash_table_insert(m->machines, xasprintf("%s:%u", name, version), machine);
         return machine;
 }
 
@@ -803,19 +803,19 @@ static void note_dispatch(Manager *m, const char *exec_id, const char *topic, co
         }
         if (!task_id || g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
                 return;
-        Dispatched *d = asl_xmalloc(sizeof *d);
+        Dispatched *d = xmalloc(sizeof *d);
         *d = (Dispatched) {
-                .operation = asl_xstrdup(op ?: ""),
-                .image_key = key ? asl_xstrdup(key) : NULL,
+                .operation = xstrdup(op ?: ""),
+                .image_key = key ? xstrdup(key) : NULL,
                 .dispatched_ms = now_ms(),
         };
-        g_hash_table_replace(m->dispatched, asl_xasprintf("%s|%s", exec_id, task_id), d);
+        g_hash_table_replace(m->dispatched, xasprintf("%s|%s", exec_id, task_id), d);
 }
 
 /* A task result was applied: log it, count it, observe the latency when
  * this coordinator dispatched the task. */
 static void note_task_result(Manager *m, Work *w, const char *task_id, bool succeeded) {
-        _cleanup_free_ char *k = asl_xasprintf("%s|%s", w->exec_id, task_id ?: "");
+        _cleanup_free_ char *k = xasprintf("%s|%s", w->exec_id, task_id ?: "");
         Dispatched *d = g_hash_table_lookup(m->dispatched, k);
         const char *result = succeeded ? "succeeded" : "failed";
 
@@ -964,7 +964,7 @@ static void work_commit(Work *w, StoreCommit *commit) {
                 work_finish(w);
                 return;
         }
-        cc = asl_xmalloc(sizeof *cc);
+        cc = xmalloc(sizeof *cc);
         *cc = (CommitCall) { w, commit };
         r = manager_eval(w->m, &call, on_committed, cc);
         if (r < 0) {
@@ -1063,10 +1063,10 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 store_exec_state_done(&w->st);
                 w->st = (StoreExecState) {
                         .doc = doc,
-                        .state_machine = asl_xstrdup(w->sm_name),
+                        .state_machine = xstrdup(w->sm_name),
                         .sm_version = w->sm_version,
-                        .status = asl_xstrdup("RUNNING"),
-                        .name = asl_xstrdup(w->exec_name),
+                        .status = xstrdup("RUNNING"),
+                        .name = xstrdup(w->exec_name),
                         .start_ms = env.now_ms,
                 };
                 work_commit(w, commit);
@@ -1090,7 +1090,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 json_t *task = json_object_get(json_object_get(w->st.doc, "tasks"), ev.task_id);
                 const char *state = json_string_value(json_object_get(task, "state"));
                 free(w->state_name);
-                w->state_name = state ? asl_xstrdup(state) : NULL;
+                w->state_name = state ? xstrdup(state) : NULL;
         }
         r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
         if (r != 0 && w->st_cached) {
@@ -1166,7 +1166,7 @@ static void work_state_ready(Work *w) {
                 return;
         }
         free(w->sm_name);
-        w->sm_name = asl_xstrdup(w->st.state_machine);
+        w->sm_name = xstrdup(w->st.state_machine);
         w->sm_version = w->st.sm_version;
         if (w->sm_version == 0) {
                 work_finish(w);
@@ -1297,8 +1297,8 @@ static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) 
         p->partition = km->partition;
         p->offset = km->offset;
         /* Keyed by the original key, as docs/messages.md says (cut at a NUL
-         * byte, as the worker does; NULL on OOM: no key). */
-        key = km->key ? strndup(km->key, km->key_len) : NULL;
+         * byte, as the worker does). */
+        key = km->key ? xstrndup(km->key, km->key_len) : NULL;
         r = kafka_produce(m->producer, m->topic_dlq, key, buf, len, p);
         if (r < 0) {
                 log_error_errno(r, "Failed to produce to %s: %m", m->topic_dlq);
@@ -1310,17 +1310,17 @@ static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) 
 /* A deterministic execution name for a StartExecution without one: the
  * same message redelivered starts the same execution. */
 static char *derived_name(const KafkaMessage *km) {
-        _cleanup_free_ char *s = asl_xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition,
-                                               km->offset);
+        _cleanup_free_ char *s = xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition,
+                                           km->offset);
         uint8_t d[20];
         Sha1 ctx;
 
         sha1_init(&ctx);
         sha1_update(&ctx, s, strlen(s));
         sha1_final(&ctx, d);
-        return asl_xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                             d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0f) | 0x50, d[7],
-                             (d[8] & 0x3f) | 0x80, d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0f) | 0x50, d[7],
+                         (d[8] & 0x3f) | 0x80, d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
 }
 
 static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
@@ -1336,10 +1336,10 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 return 0;
         }
 
-        w = asl_xmalloc(sizeof *w);
+        w = xmalloc(sizeof *w);
         *w = (Work) {
                 .m = m,
-                .topic = asl_xstrdup(km->topic),
+                .topic = xstrdup(km->topic),
                 .partition = km->partition,
                 .offset = km->offset,
                 .msg = msg,
@@ -1356,7 +1356,7 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                         send_to_dlq(m, km, "invalid stateMachine name");
                         return 0;
                 }
-                w->exec_name = s->name ? asl_xstrdup(s->name) : derived_name(km);
+                w->exec_name = s->name ? xstrdup(s->name) : derived_name(km);
                 w->exec_id = store_exec_id(w->sm_name, w->exec_name);
                 if (!w->exec_id) {
                         respond_refused(m, "StartExecutionResponse", s->request_id, "InvalidName",
@@ -1392,8 +1392,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 }
                 break;
         default: {
-                _cleanup_free_ char *why = asl_xasprintf("message type %s is not for the coordinator",
-                                                         proto_type_to_string(msg->type) ?: "?");
+                _cleanup_free_ char *why = xasprintf("message type %s is not for the coordinator",
+                                                     proto_type_to_string(msg->type) ?: "?");
                 work_free(w);
                 send_to_dlq(m, km, why);
                 return 0;
@@ -1792,7 +1792,7 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
-        m = asl_xmalloc(sizeof *m);
+        m = xmalloc(sizeof *m);
         *m = (Manager) {
                 .event = sd_event_ref(e),
                 .config = config,
@@ -1806,7 +1806,7 @@ static int manager_new(sd_event *e, Config *config, const char *config_path, Man
         for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
                 redis_script_init(&m->scripts[i], store_script(i)->source);
 
-        m->topic_prefix = asl_xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
+        m->topic_prefix = xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
         if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &m->topic_jobs) < 0 ||
             proto_topic_name(m->topic_prefix, PROTO_TOPIC_EVENTS, NULL, &m->topic_events) < 0 ||
             proto_topic_name(m->topic_prefix, PROTO_TOPIC_DLQ, NULL, &m->topic_dlq) < 0)
@@ -1958,8 +1958,8 @@ static int manager_start(Manager *m) {
 #define STATE_MACHINE_FILE_MAX (1024 * 1024)
 
 static int register_file(redisContext *ctx, const char *dir, const char *file) {
-        _cleanup_free_ char *path = asl_xasprintf("%s/%s", dir, file);
-        _cleanup_free_ char *name = asl_xstrdup(file), *text = NULL;
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+        _cleanup_free_ char *name = xstrdup(file), *text = NULL;
         AslDiag d = {};
         unsigned version = 0;
         FILE *f;
@@ -1970,7 +1970,7 @@ static int register_file(redisContext *ctx, const char *dir, const char *file) {
         f = fopen(path, "re");
         if (!f)
                 return log_error_errno(-errno, "Failed to open %s: %m", path);
-        text = asl_xmalloc(STATE_MACHINE_FILE_MAX + 1);
+        text = xmalloc(STATE_MACHINE_FILE_MAX + 1);
         n = fread(text, 1, STATE_MACHINE_FILE_MAX + 1, f);
         fclose(f);
         if (n > STATE_MACHINE_FILE_MAX)

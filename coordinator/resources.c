@@ -20,7 +20,7 @@ struct Resources {
 };
 
 int resources_new(Resources **ret) {
-        Resources *r = asl_xmalloc(sizeof *r);
+        Resources *r = xmalloc(sizeof *r);
         *r = (Resources) {};
         *ret = r;
         return 0;
@@ -60,16 +60,16 @@ int resources_add(Resources *r, const char *name, const char *target) {
         for (size_t i = 0; i < r->n; i++)
                 if (streq(r->entries[i].name, name)) {
                         free(r->entries[i].target);
-                        r->entries[i].target = asl_xstrdup(target);
+                        r->entries[i].target = xstrdup(target);
                         return 0;
                 }
         if (r->n >= RESOURCES_MAX)
                 return -E2BIG;
         if (r->n >= r->allocated) {
                 r->allocated = r->allocated ? r->allocated * 2 : 16;
-                r->entries = asl_xrealloc(r->entries, r->allocated * sizeof(ResourceEntry));
+                r->entries = xrealloc(r->entries, r->allocated * sizeof(ResourceEntry));
         }
-        r->entries[r->n++] = (ResourceEntry) { asl_xstrdup(name), asl_xstrdup(target) };
+        r->entries[r->n++] = (ResourceEntry) { xstrdup(name), xstrdup(target) };
         return 0;
 }
 
@@ -98,10 +98,10 @@ static bool strip_suffix(char *s, const char *suffix) {
 
 static int from_target(const char *target, const char *function, ResourceTarget *t) {
         if (strncmp(target, "pool:", 5) == 0) {
-                t->pool = asl_xstrdup(target + 5);
-                t->operation = asl_xstrdup(function ? function : target + 5);
+                t->pool = xstrdup(target + 5);
+                t->operation = xstrdup(function ? function : target + 5);
         } else
-                t->operation = asl_xstrdup(target);
+                t->operation = xstrdup(target);
         return 0;
 }
 
@@ -115,7 +115,7 @@ static int map_function(const Resources *r, const char *fn, ResourceTarget *t) {
         if (target) {
                 /* The operation of a pool target is the function's short name. */
                 p = strstr(fn, ":function:");
-                name = asl_xstrdup(p ? p + strlen(":function:") : fn);
+                name = xstrdup(p ? p + strlen(":function:") : fn);
                 if ((p = strchr(name, ':')))
                         *(char *) p = 0;
                 return from_target(target, name, t);
@@ -124,7 +124,7 @@ static int map_function(const Resources *r, const char *fn, ResourceTarget *t) {
                 p = strstr(fn, ":function:");
                 if (!p)
                         return -ENOENT;
-                name = asl_xstrdup(p + strlen(":function:"));
+                name = xstrdup(p + strlen(":function:"));
                 target = lookup(r, name);
                 if (!target && (p = strchr(name, ':'))) {
                         *(char *) p = 0; /* drop the alias or version */
@@ -145,10 +145,10 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
         int k = -ENOENT;
 
         if (!resource || strlen(resource) > RESOURCE_NAME_MAX) {
-                *ret_cause = asl_xstrdup("resource name too long");
+                *ret_cause = xstrdup("resource name too long");
                 return -ENOENT;
         }
-        res = asl_xstrdup(resource);
+        res = xstrdup(resource);
         t.wait_for_token = strip_suffix(res, ".waitForTaskToken");
         if (!t.wait_for_token)
                 (void) strip_suffix(res, ".sync");
@@ -163,20 +163,20 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
                         t.input = payload ? json_incref(payload) : json_object();
                 else {
                         resource_target_done(&t);
-                        *ret_cause = asl_xasprintf("no mapping for resource %s (FunctionName %s)",
-                                                   resource, fn ? fn : "missing");
+                        *ret_cause = xasprintf("no mapping for resource %s (FunctionName %s)",
+                                               resource, fn ? fn : "missing");
                         return -ENOENT;
                 }
         } else if (strncmp(res, "imgflow:pool:", 13) == 0 && word_is_valid(res + 13)) {
-                t.pool = asl_xstrdup(res + 13);
-                t.operation = asl_xstrdup(res + 13);
+                t.pool = xstrdup(res + 13);
+                t.operation = xstrdup(res + 13);
                 k = 0;
         } else if (strncmp(res, "imgflow:", 8) == 0 && word_is_valid(res + 8)) {
                 const char *target = lookup(r, res);
                 if (target)
                         k = from_target(target, NULL, &t);
                 else {
-                        t.operation = asl_xstrdup(res + 8);
+                        t.operation = xstrdup(res + 8);
                         k = 0;
                 }
         } else if (strncmp(res, "arn:aws:states:", 15) == 0 && (p = strstr(res, ":activity:")) &&
@@ -185,8 +185,8 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
                 if (target)
                         k = from_target(target, p + 10, &t);
                 else {
-                        t.pool = asl_xstrdup(p + 10);
-                        t.operation = asl_xstrdup(p + 10);
+                        t.pool = xstrdup(p + 10);
+                        t.operation = xstrdup(p + 10);
                         k = 0;
                 }
         } else
@@ -194,7 +194,7 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
 
         if (k < 0) {
                 resource_target_done(&t);
-                *ret_cause = asl_xasprintf("no mapping for resource %s", resource);
+                *ret_cause = xasprintf("no mapping for resource %s", resource);
                 return -ENOENT;
         }
         if (!t.input)

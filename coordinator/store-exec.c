@@ -64,10 +64,10 @@ int store_exec_load_parse(const redisReply *r, StoreExecState *ret) {
         *ret = (StoreExecState) {
                 .doc = j,
                 .version = strtoull(version, NULL, 10),
-                .state_machine = asl_xstrdup(sm ? sm : ""),
+                .state_machine = xstrdup(sm ? sm : ""),
                 .sm_version = smv ? (unsigned) strtoul(smv, NULL, 10) : 0,
-                .status = asl_xstrdup(status ? status : ""),
-                .name = asl_xstrdup(elem_str(r, 5) ?: ""),
+                .status = xstrdup(status ? status : ""),
+                .name = xstrdup(elem_str(r, 5) ?: ""),
                 .start_ms = elem_str(r, 6) ? strtoll(elem_str(r, 6), NULL, 10) : 0,
         };
         return 0;
@@ -133,7 +133,7 @@ int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret) {
         if (!elem_str(r, 3))
                 return -ENOENT;
 
-        arn = asl_xasprintf("imgflow:execution:%s", exec_id);
+        arn = xasprintf("imgflow:execution:%s", exec_id);
         o = json_pack("{s:s, s:s}", "executionId", exec_id, "executionArn", arn);
         json_object_set_new(o, "stateMachine", json_string(elem_str(r, 0) ?: ""));
         v = elem_str(r, 1);
@@ -339,11 +339,11 @@ int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_t
         if (!e || !t)
                 return -EBADMSG;
         closed = json_string_value(json_object_get(j, "closed"));
-        *ret_exec_id = asl_xstrdup(e);
-        *ret_task_id = asl_xstrdup(t);
+        *ret_exec_id = xstrdup(e);
+        *ret_task_id = xstrdup(t);
         if (closed) {
                 if (ret_closed_error)
-                        *ret_closed_error = asl_xstrdup(closed);
+                        *ret_closed_error = xstrdup(closed);
                 return -ESTALE;
         }
         return 0;

@@ -30,11 +30,9 @@ int store_sm_ref_parse(const char *ref, char **ret_name, unsigned *ret_version) 
                 v = strtoul(colon + 1, &end, 10);
                 if (errno || *end || end == colon + 1 || v == 0 || v > UINT32_MAX)
                         return -EINVAL;
-                name = strndup(ref, colon - ref);
-                if (!name)
-                        abort();
+                name = xstrndup(ref, colon - ref);
         } else
-                name = asl_xstrdup(ref);
+                name = xstrdup(ref);
         if (!store_name_is_valid(name)) {
                 free(name);
                 return -EINVAL;
@@ -152,7 +150,7 @@ int store_sm_get_definition(redisContext *c, const char *name, unsigned version,
                 return -ENOENT;
         if (r->type != REDIS_REPLY_STRING)
                 return -EBADMSG;
-        *ret_text = asl_xstrdup(r->str);
+        *ret_text = xstrdup(r->str);
         if (ret_version)
                 *ret_version = version;
         return 0;
@@ -214,7 +212,7 @@ int store_sm_list(redisContext *c, json_t **ret) {
                 return -EIO;
         if (r->type != REDIS_REPLY_ARRAY)
                 return -EBADMSG;
-        names = asl_xmalloc((r->elements + 1) * sizeof(char *));
+        names = xmalloc((r->elements + 1) * sizeof(char *));
         for (size_t i = 0; i < r->elements; i++)
                 names[i] = r->element[i]->str ? r->element[i]->str : "";
         qsort(names, r->elements, sizeof(char *), cmp_name);

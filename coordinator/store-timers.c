@@ -59,11 +59,9 @@ int store_timer_member_split(const char *member, char **ret_exec_id, char **ret_
         bar = strchr(member, '|');
         if (!bar || bar == member || !bar[1])
                 return -EINVAL;
-        e = strndup(member, bar - member);
-        if (!e)
-                abort();
+        e = xstrndup(member, bar - member);
         *ret_exec_id = e;
-        *ret_timer_id = asl_xstrdup(bar + 1);
+        *ret_timer_id = xstrdup(bar + 1);
         return 0;
 }
 
@@ -141,19 +139,14 @@ size_t store_outbox_ack_count(const StoreCall *call) {
 int store_outbox_value_split(const char *value, size_t len, char **ret_topic,
                              char **ret_payload) {
         const char *nl;
-        char *t, *p;
 
         if (!value)
                 return -EINVAL;
         nl = memchr(value, '\n', len);
         if (!nl || nl == value)
                 return -EBADMSG;
-        t = strndup(value, nl - value);
-        p = strndup(nl + 1, len - (size_t) (nl + 1 - value));
-        if (!t || !p)
-                abort();
-        *ret_topic = t;
-        *ret_payload = p;
+        *ret_topic = xstrndup(value, nl - value);
+        *ret_payload = xstrndup(nl + 1, len - (size_t) (nl + 1 - value));
         return 0;
 }
 
@@ -188,11 +181,11 @@ int store_outbox_sweep_parse(const redisReply *r, StoreOutboxItem **ret, size_t 
                                                      kv->element[j + 1]->len, &it.topic,
                                                      &it.payload) < 0)
                                 continue;
-                        it.exec_id = asl_xstrdup(id->str);
-                        it.item_id = asl_xstrdup(kv->element[j]->str);
+                        it.exec_id = xstrdup(id->str);
+                        it.item_id = xstrdup(kv->element[j]->str);
                         if (n >= allocated) {
                                 allocated = allocated ? allocated * 2 : 16;
-                                items = asl_xrealloc(items, allocated * sizeof *items);
+                                items = xrealloc(items, allocated * sizeof *items);
                         }
                         items[n++] = it;
                 }

@@ -41,37 +41,37 @@ bool store_name_is_valid(const char *name) {
 }
 
 char *store_key_exec(const char *exec_id) {
-        return asl_xasprintf("imgflow:{%s}:exec", exec_id);
+        return xasprintf("imgflow:{%s}:exec", exec_id);
 }
 char *store_key_history(const char *exec_id) {
-        return asl_xasprintf("imgflow:{%s}:history", exec_id);
+        return xasprintf("imgflow:{%s}:history", exec_id);
 }
 char *store_key_outbox(const char *exec_id) {
-        return asl_xasprintf("imgflow:{%s}:outbox", exec_id);
+        return xasprintf("imgflow:{%s}:outbox", exec_id);
 }
 char *store_key_tokens(const char *exec_id) {
-        return asl_xasprintf("imgflow:{%s}:tokens", exec_id);
+        return xasprintf("imgflow:{%s}:tokens", exec_id);
 }
 char *store_key_exec_timers(const char *exec_id) {
-        return asl_xasprintf("imgflow:{%s}:timers", exec_id);
+        return xasprintf("imgflow:{%s}:timers", exec_id);
 }
 char *store_key_sm(const char *name) {
-        return asl_xasprintf("imgflow:sm:%s", name);
+        return xasprintf("imgflow:sm:%s", name);
 }
 char *store_key_sm_version(const char *name, unsigned version) {
-        return asl_xasprintf("imgflow:sm:%s:v%u", name, version);
+        return xasprintf("imgflow:sm:%s:v%u", name, version);
 }
 char *store_key_token(const char *token) {
-        return asl_xasprintf("imgflow:token:%s", token);
+        return xasprintf("imgflow:token:%s", token);
 }
 char *store_key_response(const char *request_id) {
-        return asl_xasprintf("imgflow:response:{%s}", request_id);
+        return xasprintf("imgflow:response:{%s}", request_id);
 }
 
 char *store_exec_id(const char *state_machine, const char *name) {
         if (!store_name_is_valid(state_machine) || !store_name_is_valid(name))
                 return NULL;
-        return asl_xasprintf("%s:%s", state_machine, name);
+        return xasprintf("%s:%s", state_machine, name);
 }
 
 char *store_exec_id_normalize(const char *id) {
@@ -86,9 +86,7 @@ char *store_exec_id_normalize(const char *id) {
         colon = strchr(id, ':');
         if (!colon)
                 return NULL;
-        sm = strndup(id, colon - id);
-        if (!sm)
-                abort();
+        sm = xstrndup(id, colon - id);
         return store_exec_id(sm, colon + 1);
 }
 
@@ -98,9 +96,9 @@ void store_argv_reserve(StoreArgv *a, size_t n) {
         if (n <= a->allocated)
                 return;
         a->allocated = n;
-        a->argv = asl_xrealloc(a->argv, n * sizeof(char *));
-        a->lens = asl_xrealloc(a->lens, n * sizeof(size_t));
-        a->borrowed = asl_xrealloc(a->borrowed, n * sizeof(bool));
+        a->argv = xrealloc(a->argv, n * sizeof(char *));
+        a->lens = xrealloc(a->lens, n * sizeof(size_t));
+        a->borrowed = xrealloc(a->borrowed, n * sizeof(bool));
 }
 
 static void argv_push(StoreArgv *a, char *s, size_t len, bool borrowed) {
@@ -113,7 +111,7 @@ static void argv_push(StoreArgv *a, char *s, size_t len, bool borrowed) {
 }
 
 void store_argv_add(StoreArgv *a, const char *s, size_t len) {
-        char *copy = asl_xmalloc(len + 1);
+        char *copy = xmalloc(len + 1);
 
         memcpy(copy, s, len);
         copy[len] = 0;
@@ -182,8 +180,8 @@ int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret, ch
 
         if (!s)
                 return -EINVAL;
-        argv = asl_xmalloc(n * sizeof(char *));
-        lens = asl_xmalloc(n * sizeof(size_t));
+        argv = xmalloc(n * sizeof(char *));
+        lens = xmalloc(n * sizeof(size_t));
         snprintf(nkeys, sizeof nkeys, "%zu", call->keys.n);
         argv[k] = "EVAL", lens[k++] = 4;
         argv[k] = s->source, lens[k++] = strlen(s->source);
@@ -214,7 +212,7 @@ int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret, ch
 static void rows_push(StoreRows *r, char *s) {
         if (r->n >= r->allocated) {
                 r->allocated = r->allocated ? r->allocated * 2 : 4;
-                r->v = asl_xrealloc(r->v, r->allocated * sizeof(char *));
+                r->v = xrealloc(r->v, r->allocated * sizeof(char *));
         }
         r->v[r->n++] = s;
 }
@@ -225,7 +223,7 @@ static void rows_add(StoreRows *r, size_t width, ...) {
         va_start(ap, width);
         for (size_t i = 0; i < width; i++) {
                 const char *s = va_arg(ap, const char *);
-                rows_push(r, asl_xstrdup(s ? s : ""));
+                rows_push(r, xstrdup(s ? s : ""));
         }
         va_end(ap);
 }
@@ -259,7 +257,7 @@ static void rows_drop_id(StoreRows *r, size_t width, const char *id) {
 }
 
 static char *dup_int(int64_t v) {
-        return asl_xasprintf("%" PRIi64, v);
+        return xasprintf("%" PRIi64, v);
 }
 
 /* The text of json_dumps(v, JSON_COMPACT): NULL for anything but an object
@@ -279,9 +277,9 @@ int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now
 
         if (!exec_id)
                 return -EINVAL;
-        c = asl_xmalloc(sizeof *c);
+        c = xmalloc(sizeof *c);
         *c = (StoreCommit) {
-                .exec_id = asl_xstrdup(exec_id),
+                .exec_id = xstrdup(exec_id),
                 .expected_version = expected_version,
                 .now_ms = now_ms,
                 .history_cap = STORE_HISTORY_CAP_DEFAULT,
@@ -321,14 +319,14 @@ void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status)
         if (!c->doc)
                 abort();
         free(c->status);
-        c->status = asl_xstrdup(status);
+        c->status = xstrdup(status);
 }
 
 void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned sm_version,
                              const char *name, const json_t *input, int64_t start_ms) {
         _cleanup_free_ char *in = input ? json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                                        : asl_xstrdup("{}");
-        _cleanup_free_ char *version = asl_xasprintf("%u", sm_version), *start = dup_int(start_ms);
+                                        : xstrdup("{}");
+        _cleanup_free_ char *version = xasprintf("%u", sm_version), *start = dup_int(start_ms);
 
         rows_clear(&c->create);
         rows_add(&c->create, 5, state_machine, version, name, in, start);
@@ -344,7 +342,7 @@ void store_commit_add_history(StoreCommit *c, json_t *text) {
         assert(json_is_string(text));
         if (c->n_history >= c->allocated_history) {
                 c->allocated_history = c->allocated_history ? c->allocated_history * 2 : 4;
-                c->history = asl_xrealloc(c->history, c->allocated_history * sizeof(json_t *));
+                c->history = xrealloc(c->history, c->allocated_history * sizeof(json_t *));
         }
         c->history[c->n_history++] = json_incref(text);
         commit_changed(c);
@@ -353,8 +351,8 @@ void store_commit_add_history(StoreCommit *c, json_t *text) {
 void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
                              const char *payload) {
         rows_drop_id(&c->outbox_del, 1, item_id);
-        rows_push(&c->outbox, asl_xstrdup(item_id));
-        rows_push(&c->outbox, asl_xasprintf("%s\n%s", topic, payload));
+        rows_push(&c->outbox, xstrdup(item_id));
+        rows_push(&c->outbox, xasprintf("%s\n%s", topic, payload));
         commit_changed(c);
 }
 
@@ -367,7 +365,7 @@ void store_commit_del_outbox(StoreCommit *c, const char *item_id) {
 void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms) {
         rows_drop_id(&c->timers_del, 1, timer_id);
         rows_drop_id(&c->timers, 2, timer_id);
-        rows_push(&c->timers, asl_xstrdup(timer_id));
+        rows_push(&c->timers, xstrdup(timer_id));
         rows_push(&c->timers, dup_int(due_ms));
         commit_changed(c);
 }
@@ -393,13 +391,13 @@ static char *token_record(const StoreCommit *c, const char *task_id, const char 
                 asl_json_writer_string(&w, closed, strlen(closed));
         }
         asl_json_writer_raw(&w, "}", 1);
-        return asl_json_writer_finish(&w, NULL) ?: asl_xstrdup("");
+        return asl_json_writer_finish(&w, NULL) ?: xstrdup("");
 }
 
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
         task_id = task_id ?: "";
-        rows_push(&c->tokens, asl_xstrdup(task_id));
-        rows_push(&c->tokens, asl_xstrdup(token ? token : ""));
+        rows_push(&c->tokens, xstrdup(task_id));
+        rows_push(&c->tokens, xstrdup(token ? token : ""));
         rows_push(&c->tokens, token_record(c, task_id, NULL));
         commit_changed(c);
 }

@@ -26,24 +26,11 @@
 #include <string.h>
 
 #include "asl-json.h"
+#include "macro.h"
 #include "proto-schema.h"
 #include "proto.h"
 
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-
-static void proto_freep(void *p) {
-        free(*(void **) p);
-}
-#define _cleanup_free_ __attribute__((cleanup(proto_freep)))
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-#define _cleanup_message_ __attribute__((cleanup(proto_message_freep)))
-
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _p_ = (p);                                                                    \
-                (p) = NULL;                                                                                 \
-                _p_;                                                                                        \
-        })
+#define _cleanup_message_ _cleanup_(proto_message_freep)
 
 /* Quoted input in reasons is cut to this many bytes. */
 #define REASON_QUOTE_MAX 64

@@ -34,7 +34,7 @@
 #include <time.h>
 
 #include "image-vips.h"
-#include "ops-util.h"
+#include "macro.h"
 
 /* ---- limits and init ---------------------------------------------------- */
 
@@ -69,7 +69,7 @@ static void vips_log_drop(const gchar *domain, GLogLevelFlags level, const gchar
 static void image_ops_init_once(void) {
         const char *e = getenv("IMGFLOW_VIPS_WARNINGS");
 
-        if (!e || !ops_streq(e, "1"))
+        if (!e || !streq_ptr(e, "1"))
                 g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
                                   vips_log_drop, NULL);
         if (VIPS_INIT("imgflow-worker") != 0) {
@@ -81,7 +81,7 @@ static void image_ops_init_once(void) {
          * loader off except the allow-listed ones. */
         vips_block_untrusted_set(TRUE);
         vips_operation_block_set("VipsForeignLoad", TRUE);
-        for (size_t i = 0; i < OPS_ELEMENTSOF(allowed_loader_classes); i++)
+        for (size_t i = 0; i < ELEMENTSOF(allowed_loader_classes); i++)
                 vips_operation_block_set(allowed_loader_classes[i], FALSE);
         vips_cache_set_max(0);
         vips_cache_set_max_mem(0);
@@ -141,7 +141,7 @@ static int check_value(const ParamSpec *p, json_t *v, const char *prefix, TaskFa
                         return param_fail(f, prefix, p->name, "length must be between %g and %g", p->min, p->max);
                 if (p->enums) {
                         for (const char *const *e = p->enums; *e; e++)
-                                if (ops_streq(*e, json_string_value(v)))
+                                if (streq_ptr(*e, json_string_value(v)))
                                         return 0;
                         _cleanup_free_ char *list = NULL;
                         size_t len = 0;
@@ -416,8 +416,8 @@ static int step_resize(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_ou
         int w = (int) p_int(p, "width", 0), h = (int) p_int(p, "height", 0);
         bool no_enlarge = p_bool(p, "withoutEnlargement", true);
         VipsSize size = no_enlarge ? VIPS_SIZE_DOWN : VIPS_SIZE_BOTH;
-        VipsInteresting interesting = ops_streq(pos, "attention") ? VIPS_INTERESTING_ATTENTION
-                                      : ops_streq(pos, "entropy") ? VIPS_INTERESTING_ENTROPY
+        VipsInteresting interesting = streq_ptr(pos, "attention") ? VIPS_INTERESTING_ATTENTION
+                                      : streq_ptr(pos, "entropy") ? VIPS_INTERESTING_ENTROPY
                                                                   : VIPS_INTERESTING_CENTRE;
         int r;
 
@@ -434,13 +434,13 @@ static int step_resize(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_ou
                                      VIPS_INTERESTING_NONE, ret_out, f);
         }
 
-        if (ops_streq(fit, "cover"))
+        if (streq_ptr(fit, "cover"))
                 return thumbnail_any(sc, in, w, h, size, interesting, ret_out, f);
-        if (ops_streq(fit, "fill"))
+        if (streq_ptr(fit, "fill"))
                 return thumbnail_any(sc, in, w, h, VIPS_SIZE_FORCE, VIPS_INTERESTING_NONE, ret_out, f);
-        if (ops_streq(fit, "inside"))
+        if (streq_ptr(fit, "inside"))
                 return thumbnail_any(sc, in, w, h, size, VIPS_INTERESTING_NONE, ret_out, f);
-        if (ops_streq(fit, "outside")) {
+        if (streq_ptr(fit, "outside")) {
                 double iw = vips_image_get_width(in), ih = vips_image_get_height(in);
                 double scale = fmax(w / iw, h / ih);
                 int tw, th;
@@ -489,8 +489,8 @@ static int step_crop(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_out,
         const char *strategy = p_str(p, "strategy", NULL);
 
         if (strategy) {
-                VipsInteresting i = ops_streq(strategy, "attention") ? VIPS_INTERESTING_ATTENTION
-                                    : ops_streq(strategy, "entropy") ? VIPS_INTERESTING_ENTROPY
+                VipsInteresting i = streq_ptr(strategy, "attention") ? VIPS_INTERESTING_ATTENTION
+                                    : streq_ptr(strategy, "entropy") ? VIPS_INTERESTING_ENTROPY
                                                                      : VIPS_INTERESTING_CENTRE;
                 if (vips_smartcrop(in, ret_out, MIN(w, iw), MIN(h, ih), "interesting", i, NULL) < 0)
                         return image_vips_fail(f, "Image.Invalid", "cannot crop");
@@ -551,12 +551,12 @@ static int step_rotate(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_ou
 static int step_flip(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_out, TaskFailure *f) {
         const char *d = p_str(p, "direction", "horizontal");
 
-        if (ops_streq(d, "both")) {
+        if (streq_ptr(d, "both")) {
                 if (vips_rot(in, ret_out, VIPS_ANGLE_D180, NULL) < 0)
                         return image_vips_fail(f, "Image.Invalid", "cannot flip");
                 return 0;
         }
-        if (vips_flip(in, ret_out, ops_streq(d, "vertical") ? VIPS_DIRECTION_VERTICAL : VIPS_DIRECTION_HORIZONTAL,
+        if (vips_flip(in, ret_out, streq_ptr(d, "vertical") ? VIPS_DIRECTION_VERTICAL : VIPS_DIRECTION_HORIZONTAL,
                       NULL) < 0)
                 return image_vips_fail(f, "Image.Invalid", "cannot flip");
         return 0;
@@ -629,7 +629,7 @@ static int filter_sharpen(VipsImage *in, json_t *p, VipsImage **ret_out, TaskFai
                         if (vips_bandjoin2(conv, alpha, ret_out, NULL) < 0)
                                 return image_vips_fail(f, "Image.Invalid", "cannot join alpha");
                 } else
-                        *ret_out = OPS_TAKE_PTR(conv);
+                        *ret_out = TAKE_PTR(conv);
                 return 0;
         }
         if (vips_sharpen(in, ret_out, "sigma", p_num(p, "sigma", 1.0), NULL) < 0)
@@ -744,8 +744,8 @@ static const FilterDef filter_table[] = {
 };
 
 static const FilterDef *filter_find(const char *name) {
-        for (size_t i = 0; i < OPS_ELEMENTSOF(filter_table); i++)
-                if (ops_streq(filter_table[i].name, name))
+        for (size_t i = 0; i < ELEMENTSOF(filter_table); i++)
+                if (streq_ptr(filter_table[i].name, name))
                         return &filter_table[i];
         return NULL;
 }
@@ -806,7 +806,7 @@ static int step_filter(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret_ou
                         return r;
                 image_vips_replace(&img, out);
         }
-        *ret_out = OPS_TAKE_PTR(img);
+        *ret_out = TAKE_PTR(img);
         return 0;
 }
 
@@ -851,7 +851,7 @@ static int watermark_overlay_image(StepCtx *sc, json_t *p, VipsImage **ret_out, 
         r = image_vips_prepare_for_save(img, "png", &srgb, f);
         if (r < 0)
                 return r;
-        image_vips_replace(&img, OPS_TAKE_PTR(srgb));
+        image_vips_replace(&img, TAKE_PTR(srgb));
         r = ensure_srgb(img, &srgb, f);
         if (r < 0)
                 return r;
@@ -929,7 +929,7 @@ static int step_watermark(StepCtx *sc, VipsImage *in, json_t *p, VipsImage **ret
                 if (vips_extract_band(composed, ret_out, 0, "n", 3, NULL) < 0)
                         return image_vips_fail(f, "Image.Invalid", "cannot drop alpha");
         } else
-                *ret_out = OPS_TAKE_PTR(composed);
+                *ret_out = TAKE_PTR(composed);
         return 0;
 }
 
@@ -951,8 +951,8 @@ static const StepDef step_table[] = {
 };
 
 static const StepDef *step_find(const char *name) {
-        for (size_t i = 0; i < OPS_ELEMENTSOF(step_table); i++)
-                if (ops_streq(step_table[i].name, name))
+        for (size_t i = 0; i < ELEMENTSOF(step_table); i++)
+                if (streq_ptr(step_table[i].name, name))
                         return &step_table[i];
         return NULL;
 }
@@ -1051,7 +1051,7 @@ static void save_options_from(json_t *p, const char *format, bool optimize, Imag
         *o = (ImageSaveOptions) {
                 .format = format,
                 .quality = (int) p_int(p, "quality", optimize ? 80 : 0),
-                .progressive = p_bool(p, "progressive", optimize && ops_streq(format, "jpeg")),
+                .progressive = p_bool(p, "progressive", optimize && streq_ptr(format, "jpeg")),
                 .optimize_coding = p_bool(p, "optimizeCoding", true),
                 .palette = p_bool(p, "palette", false),
                 .compression = (int) p_int(p, "compression", optimize ? 9 : -1),
@@ -1114,8 +1114,8 @@ static int image_run_steps(Storage *s, json_t *params, const OpContext *ctx, con
                         /* Shrink-on-load when the first step resizes a
                          * format whose loader can shrink. The loader is
                          * allow-listed process-wide. */
-                        .src_path = i == 0 && (ops_streq(hdr.format, "jpeg") || ops_streq(hdr.format, "webp") ||
-                                               ops_streq(hdr.format, "heif"))
+                        .src_path = i == 0 && (streq_ptr(hdr.format, "jpeg") || streq_ptr(hdr.format, "webp") ||
+                                               streq_ptr(hdr.format, "heif"))
                                             ? path
                                             : NULL,
                 };
@@ -1251,7 +1251,7 @@ static bool in_string_array(json_t *arr, const char *s) {
         size_t i;
         json_t *v;
         json_array_foreach (arr, i, v)
-                if (json_is_string(v) && ops_streq(json_string_value(v), s))
+                if (json_is_string(v) && streq_ptr(json_string_value(v), s))
                         return true;
         return false;
 }
@@ -1305,8 +1305,8 @@ static int op_validate(Storage *s, json_t *params, const OpContext *ctx, json_t 
         if (!task_failure_is_set(&vf) && r < 0)
                 return r;
         if (task_failure_is_set(&vf)) {
-                if (ops_streq(vf.error, "Storage.NotFound") || ops_streq(vf.error, "Storage.AccessDenied") ||
-                    ops_streq(vf.error, "Storage.InvalidKey") || ops_streq(vf.error, "Storage.IOError") ||
+                if (streq_ptr(vf.error, "Storage.NotFound") || streq_ptr(vf.error, "Storage.AccessDenied") ||
+                    streq_ptr(vf.error, "Storage.InvalidKey") || streq_ptr(vf.error, "Storage.IOError") ||
                     p_bool(params, "failOnInvalid", false)) {
                         task_failure_set(f, -EINVAL, vf.error, "%s", vf.cause ? vf.cause : "");
                         return -EINVAL;
@@ -1424,7 +1424,7 @@ static int op_metadata(Storage *s, json_t *params, const OpContext *ctx, json_t 
                 json_object_set_new(exif, "dateTime", or_null(date));
         }
         json_object_set_new(res, "hasExif", json_boolean(vips_image_get_typeof(img, VIPS_META_EXIF_NAME) != 0));
-        json_object_set_new(res, "exif", OPS_TAKE_PTR(exif));
+        json_object_set_new(res, "exif", TAKE_PTR(exif));
         json_object_set_new(res, "hasXmp", json_boolean(vips_image_get_typeof(img, VIPS_META_XMP_NAME) != 0));
         json_object_set_new(res, "hasIptc", json_boolean(vips_image_get_typeof(img, VIPS_META_IPTC_NAME) != 0));
         if (vips_image_get_typeof(img, VIPS_META_ICC_NAME) &&
@@ -1436,7 +1436,7 @@ static int op_metadata(Storage *s, json_t *params, const OpContext *ctx, json_t 
                 vips_error_clear();
                 json_object_set_new(res, "icc", json_null());
         }
-        *ret = OPS_TAKE_PTR(res);
+        *ret = TAKE_PTR(res);
         return 0;
 }
 
@@ -1541,7 +1541,7 @@ static const Operation op_table[] = {
 
 const Operation *image_ops_table(size_t *ret_n) {
         if (ret_n)
-                *ret_n = OPS_ELEMENTSOF(op_table);
+                *ret_n = ELEMENTSOF(op_table);
         return op_table;
 }
 
@@ -1549,10 +1549,10 @@ const Operation *image_ops_find(const char *name, const Operation *extra, size_t
         if (!name)
                 return NULL;
         for (size_t i = 0; extra && i < n_extra; i++)
-                if (ops_streq(extra[i].name, name))
+                if (streq_ptr(extra[i].name, name))
                         return &extra[i];
-        for (size_t i = 0; i < OPS_ELEMENTSOF(op_table); i++)
-                if (ops_streq(op_table[i].name, name))
+        for (size_t i = 0; i < ELEMENTSOF(op_table); i++)
+                if (streq_ptr(op_table[i].name, name))
                         return &op_table[i];
         return NULL;
 }

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ops-util.h"
+#include "macro.h"
 
 typedef int (*ImageLoadFn)(const char *filename, VipsImage **out, ...);
 
@@ -102,22 +102,22 @@ int image_vips_fail(TaskFailure *f, const char *error, const char *what) {
 }
 
 bool image_vips_format_allowed(const char *format) {
-        for (size_t i = 0; i < OPS_ELEMENTSOF(loaders); i++)
-                if (ops_streq(loaders[i].format, format))
+        for (size_t i = 0; i < ELEMENTSOF(loaders); i++)
+                if (streq_ptr(loaders[i].format, format))
                         return vips_type_find("VipsOperation", loaders[i].nick) != 0;
         return false;
 }
 
 const char *image_vips_format_extension(const char *format) {
-        for (size_t i = 0; i < OPS_ELEMENTSOF(savers); i++)
-                if (ops_streq(savers[i].format, format))
+        for (size_t i = 0; i < ELEMENTSOF(savers); i++)
+                if (streq_ptr(savers[i].format, format))
                         return savers[i].ext;
         return NULL;
 }
 
 bool image_vips_can_save(const char *format) {
-        for (size_t i = 0; i < OPS_ELEMENTSOF(savers); i++)
-                if (ops_streq(savers[i].format, format))
+        for (size_t i = 0; i < ELEMENTSOF(savers); i++)
+                if (streq_ptr(savers[i].format, format))
                         return vips_type_find("VipsOperation", savers[i].saver) != 0;
         return false;
 }
@@ -171,10 +171,10 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
                 return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported",
                                         "%s: not an image in a supported format", display);
         }
-        for (li = 0; li < OPS_ELEMENTSOF(loaders); li++)
-                if (ops_streq(loaders[li].klass, klass))
+        for (li = 0; li < ELEMENTSOF(loaders); li++)
+                if (streq_ptr(loaders[li].klass, klass))
                         break;
-        if (li >= OPS_ELEMENTSOF(loaders))
+        if (li >= ELEMENTSOF(loaders))
                 return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported",
                                         "%s: format not allowed (%s)", display, klass);
 
@@ -232,10 +232,10 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
         }
 
         if (ret_path)
-                *ret_path = OPS_TAKE_PTR(path);
+                *ret_path = TAKE_PTR(path);
         if (ret_hdr)
                 *ret_hdr = h;
-        *ret_image = OPS_TAKE_PTR(img);
+        *ret_image = TAKE_PTR(img);
         return 0;
 }
 
@@ -264,7 +264,7 @@ int image_vips_prepare_for_save(VipsImage *in, const char *format, VipsImage **r
                 image_vips_replace(&img, out);
         }
 
-        if (ops_streq(format, "jpeg") && vips_image_hasalpha(img)) {
+        if (streq_ptr(format, "jpeg") && vips_image_hasalpha(img)) {
                 int n = vips_image_get_bands(img) - 1;
                 VipsArrayDouble *bg = n >= 3 ? vips_array_double_newv(3, 255.0, 255.0, 255.0)
                                              : vips_array_double_newv(1, 255.0);
@@ -281,7 +281,7 @@ int image_vips_prepare_for_save(VipsImage *in, const char *format, VipsImage **r
                 image_vips_replace(&img, out);
         }
 
-        *ret_out = OPS_TAKE_PTR(img);
+        *ret_out = TAKE_PTR(img);
         return 0;
 }
 
@@ -302,13 +302,13 @@ int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_
         if (r < 0)
                 return r;
 
-        if (ops_streq(fmt, "jpeg"))
+        if (streq_ptr(fmt, "jpeg"))
                 r = vips_jpegsave_buffer(img, &buf, &len,
                                          "Q", o->quality > 0 ? o->quality : 80,
                                          "interlace", (gboolean) o->progressive,
                                          "optimize_coding", (gboolean) o->optimize_coding,
                                          "strip", strip, NULL);
-        else if (ops_streq(fmt, "png")) {
+        else if (streq_ptr(fmt, "png")) {
                 if (o->palette)
                         r = vips_pngsave_buffer(img, &buf, &len,
                                                 "compression", o->compression >= 0 ? o->compression : 6,
@@ -322,25 +322,25 @@ int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_
                                                 "compression", o->compression >= 0 ? o->compression : 6,
                                                 "interlace", (gboolean) o->progressive,
                                                 "strip", strip, NULL);
-        } else if (ops_streq(fmt, "webp"))
+        } else if (streq_ptr(fmt, "webp"))
                 r = vips_webpsave_buffer(img, &buf, &len,
                                          "Q", o->quality > 0 ? o->quality : 75,
                                          "lossless", (gboolean) o->lossless,
                                          "effort", o->effort >= 0 ? MIN(o->effort, 6) : 4,
                                          "strip", strip, NULL);
-        else if (ops_streq(fmt, "gif"))
+        else if (streq_ptr(fmt, "gif"))
                 r = vips_gifsave_buffer(img, &buf, &len,
                                         "effort", o->effort > 0 ? MIN(o->effort, 10) : 7,
                                         "strip", strip, NULL);
-        else if (ops_streq(fmt, "tiff"))
+        else if (streq_ptr(fmt, "tiff"))
                 r = vips_tiffsave_buffer(img, &buf, &len,
                                          "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
                                          "strip", strip, NULL);
-        else if (ops_streq(fmt, "heif") || ops_streq(fmt, "avif")) {
+        else if (streq_ptr(fmt, "heif") || streq_ptr(fmt, "avif")) {
                 r = vips_heifsave_buffer(img, &buf, &len,
                                          "Q", o->quality > 0 ? o->quality : 50,
                                          "lossless", (gboolean) o->lossless,
-                                         "compression", ops_streq(fmt, "avif") ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
+                                         "compression", streq_ptr(fmt, "avif") ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
                                                                                : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
                                          "effort", o->effort >= 0 ? MIN(o->effort, 9) : 4,
                                          "strip", strip, NULL);

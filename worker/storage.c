@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops-util.h"
+#include "macro.h"
 
 typedef struct StorageBucket {
         char *name;
@@ -74,7 +74,7 @@ static bool bucket_name_valid(const char *name) {
         if (!name)
                 return false;
         n = strlen(name);
-        if (n == 0 || n > STORAGE_BUCKET_NAME_MAX || ops_streq(name, ".") || ops_streq(name, ".."))
+        if (n == 0 || n > STORAGE_BUCKET_NAME_MAX || streq_ptr(name, ".") || streq_ptr(name, ".."))
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = name[i];
@@ -89,7 +89,7 @@ static const StorageBucket *storage_find(const Storage *s, const char *bucket) {
         if (!s || !bucket)
                 return NULL;
         for (size_t i = 0; i < s->n_buckets; i++)
-                if (ops_streq(s->buckets[i].name, bucket))
+                if (streq_ptr(s->buckets[i].name, bucket))
                         return &s->buckets[i];
         return NULL;
 }
@@ -125,8 +125,8 @@ int storage_add_bucket(Storage *s, const char *name, const char *root) {
                 return -ENOMEM;
         s->buckets = nb;
         s->buckets[s->n_buckets++] = (StorageBucket) {
-                .name = OPS_TAKE_PTR(name_copy),
-                .root = OPS_TAKE_PTR(real),
+                .name = TAKE_PTR(name_copy),
+                .root = TAKE_PTR(real),
         };
         return 0;
 }
@@ -226,7 +226,7 @@ int storage_resolve_n(Storage *s, const char *bucket, const char *key, size_t ke
                 _cleanup_free_ char *next = NULL;
                 struct stat st;
 
-                if (asprintf(&next, "%s%s%.*s", cur, ops_streq(cur, "/") ? "" : "/", (int) n, p) < 0)
+                if (asprintf(&next, "%s%s%.*s", cur, streq_ptr(cur, "/") ? "" : "/", (int) n, p) < 0)
                         return -ENOMEM;
 
                 if (exists) {
@@ -243,11 +243,11 @@ int storage_resolve_n(Storage *s, const char *bucket, const char *key, size_t ke
                                         return task_failure_set(f, -EACCES, "Storage.AccessDenied",
                                                                 "%s/%s: symlink leads out of the bucket", bucket, key);
                                 free(next);
-                                next = OPS_TAKE_PTR(real);
+                                next = TAKE_PTR(real);
                         }
                 }
                 free(cur);
-                cur = OPS_TAKE_PTR(next);
+                cur = TAKE_PTR(next);
                 if (!slash)
                         break;
                 p = slash + 1;
@@ -257,7 +257,7 @@ int storage_resolve_n(Storage *s, const char *bucket, const char *key, size_t ke
         if (!path_under(cur, b->root))
                 return task_failure_set(f, -EACCES, "Storage.AccessDenied", "%s/%s: outside the bucket", bucket, key);
 
-        *ret_path = OPS_TAKE_PTR(cur);
+        *ret_path = TAKE_PTR(cur);
         return 0;
 }
 
@@ -305,7 +305,7 @@ int storage_read(Storage *s, const char *bucket, const char *key, size_t max_siz
                 have += (size_t) k;
         }
         buf[have] = '\0';
-        *ret_data = OPS_TAKE_PTR(buf);
+        *ret_data = TAKE_PTR(buf);
         *ret_size = have;
         return 0;
 }
@@ -418,7 +418,7 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
                 }
                 anon = -1;
         }
-        if (close(OPS_TAKE_FD(fd)) < 0) {
+        if (close(TAKE_FD(fd)) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -431,7 +431,7 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
                 (void) fsync(dfd);
 
         if (ret_path)
-                *ret_path = OPS_TAKE_PTR(path);
+                *ret_path = TAKE_PTR(path);
         return 0;
 
 fail:

@@ -172,8 +172,8 @@ bool choice_string_matches(const char *s, const char *pattern) {
                 return false;
         slen = strlen(s);
         plen = strlen(pattern);
-        lit = asl_xmalloc(plen + 1);
-        starts = asl_xmalloc((plen + 2) * sizeof(size_t));
+        lit = xmalloc(plen + 1);
+        starts = xmalloc((plen + 2) * sizeof(size_t));
 
         /* starts[i] = offset of segment i in lit; starts[nseg] = end. */
         starts[nseg++] = 0;
@@ -227,13 +227,13 @@ static char *choice_check_path(const char *path) {
         if (path[0] == '$' && path[1] == '$')
                 path++;
         if (path[0] != '$')
-                return asl_xstrdup("must be a reference path starting with '$'");
+                return xstrdup("must be a reference path starting with '$'");
         k = jsonpath_check(path, &msg);
         if (k == JSONPATH_REFERENCE)
                 return NULL;
         if (k == JSONPATH_QUERY)
-                return asl_xstrdup("must be a reference path (no wildcards, slices, unions, filters or '..')");
-        return asl_xasprintf("invalid path: %s", msg ? msg : "syntax error");
+                return xstrdup("must be a reference path (no wildcards, slices, unions, filters or '..')");
+        return xasprintf("invalid path: %s", msg ? msg : "syntax error");
 }
 
 static void choice_validate_operand(const ChoiceOperator *op, json_t *value,

@@ -169,10 +169,8 @@ static void check_template_value(Validator *v, json_t *value, const char *pointe
                         size_t stem;
 
                         if (ends_with_dollar(key, &stem)) {
-                                _cleanup_free_ char *plain = strndup(key, stem);
+                                _cleanup_free_ char *plain = xstrndup(key, stem);
 
-                                if (!plain)
-                                        abort();
                                 if (json_object_get(value, plain))
                                         asl_diag_add(v->d, p, "both \"%s\" and \"%s\" are given", plain, key);
                                 check_dynamic_value(v, c, p);
@@ -1070,7 +1068,7 @@ int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
         r = asl_definition_validate(definition, d);
         if (r < 0)
                 return r;
-        m = asl_xmalloc(sizeof(*m));
+        m = xmalloc(sizeof(*m));
         m->definition = json_incref(definition);
         m->context_states = json_object();
         collect_context_states(definition, m->context_states);
@@ -1100,7 +1098,7 @@ json_t *asl_json_pointer_get(json_t *root, const char *pointer) {
         while (*p == '/') {
                 const char *end = strchrnul(p + 1, '/');
                 size_t n = (size_t) (end - (p + 1)), k = 0;
-                _cleanup_free_ char *tok = asl_xmalloc(n + 1);
+                _cleanup_free_ char *tok = xmalloc(n + 1);
 
                 for (const char *q = p + 1; q < end; q++) {
                         if (*q == '~') {

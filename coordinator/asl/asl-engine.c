@@ -149,7 +149,7 @@ static void fx_add(Ctx *c, AslEffectType type, json_t *data) {
 
         if (fx->n >= fx->allocated) {
                 fx->allocated = fx->allocated ? fx->allocated * 2 : 16;
-                fx->items = asl_xrealloc(fx->items, fx->allocated * sizeof(AslEffect));
+                fx->items = xrealloc(fx->items, fx->allocated * sizeof(AslEffect));
         }
         fx->items[fx->n++] = (AslEffect) { .type = type, .data = data };
 }
@@ -174,15 +174,15 @@ static void push(Ctx *c, ActionKind kind, const char *fid, const char *name, jso
         }
         if (c->n >= c->allocated) {
                 c->allocated = c->allocated ? c->allocated * 2 : 16;
-                c->queue = asl_xrealloc(c->queue, c->allocated * sizeof(Action));
+                c->queue = xrealloc(c->queue, c->allocated * sizeof(Action));
         }
         c->queue[c->n++] = (Action) {
                 .kind = kind,
-                .fid = asl_xstrdup(fid),
-                .name = name ? asl_xstrdup(name) : NULL,
+                .fid = xstrdup(fid),
+                .name = name ? xstrdup(name) : NULL,
                 .value = value,
-                .error = error ? asl_xstrdup(error) : NULL,
-                .cause = cause ? asl_xstrdup(cause) : NULL,
+                .error = error ? xstrdup(error) : NULL,
+                .cause = cause ? xstrdup(cause) : NULL,
         };
 }
 
@@ -212,7 +212,7 @@ static char *next_id(Ctx *c) {
         json_int_t seq = jint(c->exec, "seq") + 1;
 
         json_object_set_new(c->exec, "seq", json_integer(seq));
-        return asl_xasprintf("%" JSON_INTEGER_FORMAT, seq);
+        return xasprintf("%" JSON_INTEGER_FORMAT, seq);
 }
 
 static char *state_pointer(json_t *frame, const char *name) {
@@ -282,7 +282,7 @@ static void history(Ctx *c, const char *type, json_t *details) {
                 /* keep the last slot for ExecutionFailed */
                 json_decref(details);
                 if (!c->abort_cause)
-                        c->abort_cause = asl_xasprintf("history limit of %zu events reached", max);
+                        c->abort_cause = xasprintf("history limit of %zu events reached", max);
                 return;
         }
 
@@ -291,11 +291,11 @@ static void history(Ctx *c, const char *type, json_t *details) {
                 size_t tl = strlen(type);
 
                 if (tl > 12 && streq(type + tl - 12, "StateEntered"))
-                        key = asl_xstrdup("stateEnteredEventDetails");
+                        key = xstrdup("stateEnteredEventDetails");
                 else if (tl > 11 && streq(type + tl - 11, "StateExited"))
-                        key = asl_xstrdup("stateExitedEventDetails");
+                        key = xstrdup("stateExitedEventDetails");
                 else {
-                        key = asl_xasprintf("%sEventDetails", type);
+                        key = xasprintf("%sEventDetails", type);
                         key[0] = (char) (key[0] - 'A' + 'a');
                 }
         }
@@ -328,8 +328,8 @@ static json_t *resource_details(const char *resource) {
         if (resource && strncmp(resource, prefix, strlen(prefix)) == 0) {
                 const char *rest = resource + strlen(prefix), *colon = strchr(rest, ':');
                 if (colon) {
-                        _cleanup_free_ char *type = strndup(rest, (size_t) (colon - rest));
-                        return json_pack("{s:s, s:s}", "resourceType", type ? type : "", "resource", colon + 1);
+                        _cleanup_free_ char *type = xstrndup(rest, (size_t) (colon - rest));
+                        return json_pack("{s:s, s:s}", "resourceType", type, "resource", colon + 1);
                 }
         }
         if (resource && strncmp(resource, "arn:aws:lambda:", 15) == 0)
@@ -364,7 +364,7 @@ static void timer_cancel(Ctx *c, const char *id) {
 static void task_close(Ctx *c, const char *task_id, bool notify) {
         json_t *tasks = json_object_get(c->exec, "tasks");
         _cleanup_json_ json_t *t = json_incref(json_object_get(tasks, task_id));
-        _cleanup_free_ char *id = asl_xstrdup(task_id);
+        _cleanup_free_ char *id = xstrdup(task_id);
         json_t *frame;
 
         if (!t)
@@ -387,7 +387,7 @@ static void task_close(Ctx *c, const char *task_id, bool notify) {
 /* Cancel everything a frame has pending, its children recursively, and
  * delete it. Recursion depth is bounded by the definition's nesting. */
 static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
-        _cleanup_free_ char *id = asl_xstrdup(fid);
+        _cleanup_free_ char *id = xstrdup(fid);
         json_t *frame = frame_get(c, id), *children;
 
         if (!frame)
@@ -517,7 +517,7 @@ static bool frame_parent(Ctx *c, const char *fid, char **ret_pid, json_int_t *re
 
         if (!json_object_get(frame, "parent"))
                 return false;
-        *ret_pid = asl_xstrdup(jstr(frame, "parent"));
+        *ret_pid = xstrdup(jstr(frame, "parent"));
         *ret_idx = jint(frame, "index");
         *ret_parent = frame_get(c, *ret_pid);
         *ret_children = json_object_get(*ret_parent, "children");
@@ -651,7 +651,7 @@ static void enter_state(Ctx *c, const char *fid, const char *name, json_t *input
                 push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "state not found in the definition");
                 return;
         }
-        _cleanup_free_ char *type = asl_xasprintf("%sStateEntered", state_type(st));
+        _cleanup_free_ char *type = xasprintf("%sStateEntered", state_type(st));
         history(c, type, io_details(name, "input", input));
 }
 
@@ -674,7 +674,7 @@ static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
 
 /* Resolve X / XPath positive integer seconds. 0 = absent. */
 static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, long long *ret, AslError *e) {
-        _cleanup_free_ char *pf = asl_xasprintf("%sPath", field);
+        _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field), *p = json_object_get(st, pf);
         _cleanup_json_ json_t *pv = NULL;
 
@@ -719,7 +719,7 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                         return;
                 }
                 c->env->random(c->env->random_userdata, b, sizeof b);
-                token = asl_xmalloc(2 * sizeof b + 1);
+                token = xmalloc(2 * sizeof b + 1);
                 for (size_t i = 0; i < sizeof b; i++)
                         sprintf(token + 2 * i, "%02x", b[i]);
         }
@@ -938,7 +938,7 @@ static void run_parallel(Ctx *c, const char *fid, json_t *frame, json_t *st) {
 }
 
 static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set, double *ret, AslError *e) {
-        _cleanup_free_ char *pf = asl_xasprintf("%sPath", field);
+        _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field);
         _cleanup_json_ json_t *pv = NULL;
 
@@ -1132,7 +1132,7 @@ static void run_state(Ctx *c, const char *fid) {
 static void state_ok(Ctx *c, const char *fid, json_t *output) {
         json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
         const char *type = state_type(st), *next;
-        _cleanup_free_ char *ev = asl_xasprintf("%sStateExited", type);
+        _cleanup_free_ char *ev = xasprintf("%sStateExited", type);
 
         history(c, ev, io_details(jstr(frame, "state"), "output", output));
 
@@ -1166,7 +1166,7 @@ static void state_error(Ctx *c, const char *fid, const char *error, const char *
                 catcher = retry_find_catcher(json_object_get(st, "Catch"), error);
                 if (catcher) {
                         _cleanup_json_ json_t *eo = retry_error_output(error, cause), *out = NULL;
-                        _cleanup_free_ char *ev = asl_xasprintf("%sStateExited", state_type(st));
+                        _cleanup_free_ char *ev = xasprintf("%sStateExited", state_type(st));
                         AslError e = {};
 
                         if (payload_result_path(json_object_get(frame, "input"), json_object_get(catcher, "ResultPath"),
@@ -1188,7 +1188,7 @@ static void run_queue(Ctx *c) {
                 Action a = c->queue[c->head++];
 
                 if (++c->steps > ASL_MAX_STEPS_PER_CALL) {
-                        c->abort_cause = asl_xstrdup("transition budget per event exceeded");
+                        c->abort_cause = xstrdup("transition budget per event exceeded");
                         action_free(&a);
                         break;
                 }
@@ -1226,7 +1226,7 @@ int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env
         r = payload_check_limits(input, env, "The execution input", err);
         if (r < 0) {
                 if (err && err->error && !streq(err->error, "States.Runtime")) {
-                        _cleanup_free_ char *cause = err->cause ? asl_xstrdup(err->cause) : NULL;
+                        _cleanup_free_ char *cause = err->cause ? xstrdup(err->cause) : NULL;
                         asl_error_set(err, "States.Runtime", "%s", cause ? cause : "input too large");
                 }
                 return -EINVAL;
@@ -1326,7 +1326,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         t = task_lookup(c, ev, err, &r);
         if (!t)
                 return r;
-        fid = asl_xstrdup(jstr(t, "frame"));
+        fid = xstrdup(jstr(t, "frame"));
         details = resource_details(jstr(t, "resource"));
         task_close(c, ev->task_id, /* notify= */ false);
         frame = frame_get(c, fid);
@@ -1399,9 +1399,9 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
                                  "due_ms", (json_int_t) jint(t, "due_ms"), "kind", "heartbeat"));
                 return 0;
         }
-        fid = asl_xstrdup(jstr(t, "frame"));
-        kind = asl_xstrdup(jstr(t, "kind"));
-        task = jstr(t, "task") ? asl_xstrdup(jstr(t, "task")) : NULL;
+        fid = xstrdup(jstr(t, "frame"));
+        kind = xstrdup(jstr(t, "kind"));
+        task = jstr(t, "task") ? xstrdup(jstr(t, "task")) : NULL;
         json_object_del(timers, ev->timer_id);
         frame = frame_get(c, fid);
 

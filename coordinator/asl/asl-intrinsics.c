@@ -101,7 +101,7 @@ static void node_freep(IntrinsicNode **n) {
 #define _cleanup_node_ _cleanup_(node_freep)
 
 static IntrinsicNode *node_new(NodeType t) {
-        IntrinsicNode *n = asl_xmalloc(sizeof(IntrinsicNode));
+        IntrinsicNode *n = xmalloc(sizeof(IntrinsicNode));
         *n = (IntrinsicNode) { .type = t };
         return n;
 }
@@ -115,8 +115,7 @@ static int fail(const IntrinsicArgs *a, AslError *err, const char *fmt, ...) {
         _cleanup_free_ char *m = NULL;
 
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        m = xvasprintf(fmt, ap);
         va_end(ap);
         return asl_error_set(err, INTRINSIC_FAILURE, "%s: %s", a->fn->name, m);
 }
@@ -225,7 +224,7 @@ static int dump_cb(const char *buffer, size_t size, void *data) {
         if (b->store) {
                 if (b->n + size + 1 > b->allocated) {
                         b->allocated = (b->n + size + 1) * 2;
-                        b->s = asl_xrealloc(b->s, b->allocated);
+                        b->s = xrealloc(b->s, b->allocated);
                 }
                 memcpy(b->s + b->n, buffer, size);
                 b->s[b->n + size] = 0;
@@ -243,7 +242,7 @@ static char *dump_limited(const json_t *v, size_t limit, size_t flags, size_t *r
                 return NULL;
         }
         if (!b.s)
-                b.s = asl_xstrdup("");
+                b.s = xstrdup("");
         if (ret_len)
                 *ret_len = b.n;
         return b.s;
@@ -324,7 +323,7 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
                         return fail(a, err, "argument %zu must be a string, number, boolean or null, got %s",
                                     i + 1, type_name(a->v[i]));
 
-        out = asl_xmalloc(cap);
+        out = xmalloc(cap);
 #define PUT(s_, n_)                                                                  \
         do {                                                                         \
                 size_t n__ = (n_);                                                   \
@@ -332,7 +331,7 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
                         return fail(a, err, "result is longer than %zu bytes", a->max_bytes); \
                 if (k + n__ + 1 > cap) {                                             \
                         cap = (k + n__ + 1) * 2;                                     \
-                        out = asl_xrealloc(out, cap);                                \
+                        out = xrealloc(out, cap);                                \
                 }                                                                    \
                 memcpy(out + k, (s_), n__);                                          \
                 k += n__;                                                            \
@@ -521,7 +520,7 @@ static int fn_base64_encode(const IntrinsicArgs *a, json_t **ret, AslError *err)
 
         if (utf8_chars(str, n) > BASE64_MAX_CHARS)
                 return fail(a, err, "the input is longer than %d characters", BASE64_MAX_CHARS);
-        out = asl_xmalloc((n + 2) / 3 * 4 + 1);
+        out = xmalloc((n + 2) / 3 * 4 + 1);
         for (size_t i = 0; i < n; i += 3) {
                 uint32_t w = (uint32_t) s[i] << 16;
                 if (i + 1 < n)
@@ -559,7 +558,7 @@ static int fn_base64_decode(const IntrinsicArgs *a, json_t **ret, AslError *err)
                 return fail(a, err, "the input is not valid base64 (bad padding)");
         if (n % 4 == 1)
                 return fail(a, err, "the input is not valid base64 (bad length)");
-        out = asl_xmalloc(n / 4 * 3 + 3);
+        out = xmalloc(n / 4 * 3 + 3);
         for (size_t i = 0; i < n; i++) {
                 int v = base64_value(s[i]);
                 if (v < 0)
@@ -778,7 +777,7 @@ static int parse_string(Parser *p, IntrinsicNode **ret) {
 
         p->pos++; /* ' */
         start = p->pos;
-        dec = asl_xmalloc(strlen(p->s + start) + 1);
+        dec = xmalloc(strlen(p->s + start) + 1);
         for (;;) {
                 char c = peek(p);
                 if (!c) {
@@ -799,9 +798,7 @@ static int parse_string(Parser *p, IntrinsicNode **ret) {
                 p->pos++;
         }
         n = node_new(NODE_STRING);
-        n->raw = strndup(p->s + start, p->pos - start);
-        if (!n->raw)
-                abort();
+        n->raw = xstrndup(p->s + start, p->pos - start);
         n->value = json_stringn(dec, k);
         if (!n->value)
                 return parser_fail(p, "string literal is not valid UTF-8");
@@ -846,9 +843,7 @@ static int parse_path(Parser *p, IntrinsicNode **ret) {
                 n->context = true;
                 start++;
         }
-        n->path = strndup(p->s + start, p->pos - start);
-        if (!n->path)
-                abort();
+        n->path = xstrndup(p->s + start, p->pos - start);
         if (jsonpath_check(n->path, &msg) == JSONPATH_INVALID) {
                 p->pos = start;
                 return parser_fail(p, "%s", msg ? msg : "invalid path");
@@ -984,7 +979,7 @@ static int parse_call(Parser *p, unsigned depth, IntrinsicNode **ret) {
                         r = parse_arg(p, depth, &arg);
                         if (r < 0)
                                 return r;
-                        n->args = asl_xrealloc(n->args, (n->n_args + 1) * sizeof(IntrinsicNode *));
+                        n->args = xrealloc(n->args, (n->n_args + 1) * sizeof(IntrinsicNode *));
                         n->args[n->n_args++] = arg;
                         skip_ws(p);
                         if (peek(p) == ',') {
@@ -1053,13 +1048,13 @@ static int expr_parse(const char *expr, IntrinsicNode **ret, char **ret_msg) {
 
         if (!expr) {
                 if (ret_msg)
-                        *ret_msg = asl_xstrdup("intrinsic function call is missing");
+                        *ret_msg = xstrdup("intrinsic function call is missing");
                 return -EINVAL;
         }
         if (strlen(expr) > INTRINSIC_MAX_LENGTH) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("intrinsic function call is longer than %d characters",
-                                                 INTRINSIC_MAX_LENGTH);
+                        *ret_msg = xasprintf("intrinsic function call is longer than %d characters",
+                                             INTRINSIC_MAX_LENGTH);
                 return -EINVAL;
         }
         r = parse_call(&p, 1, &n);
@@ -1072,9 +1067,9 @@ static int expr_parse(const char *expr, IntrinsicNode **ret, char **ret_msg) {
                 r = static_check(&p, n);
         if (r < 0) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("invalid intrinsic function call '%.*s%s': %s", EXPR_ECHO_MAX,
-                                                 expr, strlen(expr) > EXPR_ECHO_MAX ? "..." : "",
-                                                 p.error ? p.error : "syntax error");
+                        *ret_msg = xasprintf("invalid intrinsic function call '%.*s%s': %s", EXPR_ECHO_MAX,
+                                             expr, strlen(expr) > EXPR_ECHO_MAX ? "..." : "",
+                                             p.error ? p.error : "syntax error");
                 free(p.error);
                 return r;
         }
@@ -1143,8 +1138,8 @@ static int eval_node(const EvalCtx *c, const IntrinsicNode *n, json_t **ret, Asl
                 return 0;
         }
         case NODE_CALL: {
-                json_t **v = asl_xmalloc((n->n_args + 1) * sizeof(json_t *));
-                const char **raw = asl_xmalloc((n->n_args + 1) * sizeof(char *));
+                json_t **v = xmalloc((n->n_args + 1) * sizeof(json_t *));
+                const char **raw = xmalloc((n->n_args + 1) * sizeof(char *));
                 IntrinsicArgs a = {
                         .fn = n->fn, .v = v, .raw = raw, .n = 0, .env = c->env, .max_bytes = c->max_bytes,
                 };

@@ -168,7 +168,7 @@ static bool is_name_char(char c) {
 }
 
 static int step_append(JsonPath *path, const JsonPathStep *s) {
-        path->steps = asl_xrealloc(path->steps, (path->n_steps + 1) * sizeof(JsonPathStep));
+        path->steps = xrealloc(path->steps, (path->n_steps + 1) * sizeof(JsonPathStep));
         path->steps[path->n_steps++] = *s;
         return 0;
 }
@@ -203,7 +203,7 @@ static int parse_quoted(Parser *p, char **ret) {
                 return parser_fail(p, "expected a quoted name");
         p->pos++;
         start = p->pos;
-        buf = asl_xmalloc(strlen(p->s + start) + 1);
+        buf = xmalloc(strlen(p->s + start) + 1);
         for (;;) {
                 char c = peek(p);
                 if (!c) {
@@ -279,7 +279,7 @@ static int parse_operand(Parser *p, FilterOperand *ret) {
         skip_ws(p);
         c = peek(p);
         if (c == '@' || c == '$') {
-                JsonPath *sub = asl_xmalloc(sizeof(JsonPath));
+                JsonPath *sub = xmalloc(sizeof(JsonPath));
                 *sub = (JsonPath) {};
                 p->pos++;
                 r = parse_steps(p, sub, /* in_filter= */ true);
@@ -387,7 +387,7 @@ static size_t filter_count(const FilterExpr *f) {
 }
 
 static FilterExpr *filter_new(FilterType t) {
-        FilterExpr *f = asl_xmalloc(sizeof(FilterExpr));
+        FilterExpr *f = xmalloc(sizeof(FilterExpr));
         *f = (FilterExpr) { .type = t };
         return f;
 }
@@ -489,7 +489,7 @@ static int parse_bracket(Parser *p, JsonPathStep *s) {
                         r = parse_quoted(p, &name);
                         if (r < 0)
                                 return r;
-                        s->names = asl_xrealloc(s->names, (s->n_items + 1) * sizeof(char *));
+                        s->names = xrealloc(s->names, (s->n_items + 1) * sizeof(char *));
                         s->names[s->n_items++] = name;
                         skip_ws(p);
                         if (peek(p) != ',')
@@ -559,7 +559,7 @@ static int parse_bracket(Parser *p, JsonPathStep *s) {
                                 }
                         }
                 } else {
-                        s->indexes = asl_xmalloc(sizeof(int64_t));
+                        s->indexes = xmalloc(sizeof(int64_t));
                         s->indexes[0] = v;
                         s->n_items = 1;
                         while (peek(p) == ',') {
@@ -568,7 +568,7 @@ static int parse_bracket(Parser *p, JsonPathStep *s) {
                                 r = parse_int(p, &v);
                                 if (r < 0)
                                         return r;
-                                s->indexes = asl_xrealloc(s->indexes, (s->n_items + 1) * sizeof(int64_t));
+                                s->indexes = xrealloc(s->indexes, (s->n_items + 1) * sizeof(int64_t));
                                 s->indexes[s->n_items++] = v;
                                 skip_ws(p);
                         }
@@ -641,9 +641,7 @@ static int parse_steps(Parser *p, JsonPath *path, bool in_filter) {
                                 return parser_fail(p, "functions such as %.*s() are not supported",
                                                    (int) (p->pos - start), p->s + start);
                         s.type = STEP_NAME;
-                        s.name = strndup(p->s + start, p->pos - start);
-                        if (!s.name)
-                                abort();
+                        s.name = xstrndup(p->s + start, p->pos - start);
                         step_append(path, &s);
                 } else if (c == '[') {
                         p->pos++;
@@ -667,29 +665,29 @@ static int path_parse(const char *s, JsonPath **ret, char **ret_msg) {
 
         if (!s) {
                 if (ret_msg)
-                        *ret_msg = asl_xstrdup("path is missing");
+                        *ret_msg = xstrdup("path is missing");
                 return -EINVAL;
         }
         if (strlen(s) > ASL_MAX_PATH_LENGTH) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("path is longer than %d characters", ASL_MAX_PATH_LENGTH);
+                        *ret_msg = xasprintf("path is longer than %d characters", ASL_MAX_PATH_LENGTH);
                 return -EINVAL;
         }
         if (s[0] != '$') {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("path '%.*s%s' must start with '$'", PATH_ECHO_MAX, s,
-                                                 strlen(s) > PATH_ECHO_MAX ? "..." : "");
+                        *ret_msg = xasprintf("path '%.*s%s' must start with '$'", PATH_ECHO_MAX, s,
+                                             strlen(s) > PATH_ECHO_MAX ? "..." : "");
                 return -EINVAL;
         }
-        path = asl_xmalloc(sizeof(JsonPath));
+        path = xmalloc(sizeof(JsonPath));
         *path = (JsonPath) {};
         p.pos = 1;
         r = parse_steps(&p, path, /* in_filter= */ false);
         if (r < 0) {
                 if (ret_msg)
-                        *ret_msg = asl_xasprintf("invalid JSONPath '%.*s%s': %s", PATH_ECHO_MAX, s,
-                                                 strlen(s) > PATH_ECHO_MAX ? "..." : "",
-                                                 p.error ? p.error : "syntax error");
+                        *ret_msg = xasprintf("invalid JSONPath '%.*s%s': %s", PATH_ECHO_MAX, s,
+                                             strlen(s) > PATH_ECHO_MAX ? "..." : "",
+                                             p.error ? p.error : "syntax error");
                 free(p.error);
                 return r;
         }
@@ -765,7 +763,7 @@ static int nodelist_add(NodeList *l, json_t *v) {
                 return -E2BIG;
         if (l->n >= l->allocated) {
                 l->allocated = l->allocated ? l->allocated * 2 : 8;
-                l->v = asl_xrealloc(l->v, l->allocated * sizeof(json_t *));
+                l->v = xrealloc(l->v, l->allocated * sizeof(json_t *));
         }
         l->v[l->n++] = v;
         return 0;
@@ -1138,9 +1136,9 @@ int jsonpath_check_reference(const char *path, char **ret_msg) {
         if (ret_msg)
                 *ret_msg = k == JSONPATH_INVALID
                         ? TAKE_PTR(msg)
-                        : asl_xasprintf("'%s' is not a reference path (only names and non-negative "
-                                        "indexes are allowed: no wildcards, slices, unions, filters, "
-                                        "recursive descent or negative indexes)", path);
+                        : xasprintf("'%s' is not a reference path (only names and non-negative "
+                                    "indexes are allowed: no wildcards, slices, unions, filters, "
+                                    "recursive descent or negative indexes)", path);
         return -EINVAL;
 }
 

@@ -115,10 +115,8 @@ static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslE
                         int r;
 
                         if (kl > 2 && streq(key + kl - 2, ".$")) {
-                                _cleanup_free_ char *name = strndup(key, kl - 2);
+                                _cleanup_free_ char *name = xstrndup(key, kl - 2);
 
-                                if (!name)
-                                        abort();
                                 if (!json_is_string(val))
                                         return asl_error_set(err, "States.ParameterPathFailure",
                                                              "The value of field '%s' must be a string", key);

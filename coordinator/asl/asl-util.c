@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers of the ASL engine: error values, diagnostics, JSON
- * pointers, timestamps. Nothing here reads the clock or does I/O.
+ * pointers, timestamps. Nothing here reads the clock or does I/O; out of
+ * memory aborts (lib/alloc-util.h).
  */
 
 #include <inttypes.h>
@@ -11,38 +12,6 @@
 
 #include "asl-util.h"
 
-void *asl_xmalloc(size_t n) {
-        void *p = malloc(n ? n : 1);
-        if (!p)
-                abort();
-        return p;
-}
-
-void *asl_xrealloc(void *p, size_t n) {
-        p = realloc(p, n ? n : 1);
-        if (!p)
-                abort();
-        return p;
-}
-
-char *asl_xstrdup(const char *s) {
-        char *p = strdup(s ? s : "");
-        if (!p)
-                abort();
-        return p;
-}
-
-char *asl_xasprintf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        return s;
-}
-
 int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) {
         _cleanup_free_ char *m = NULL;
         va_list ap;
@@ -50,10 +19,9 @@ int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) {
         if (*error)
                 return -EINVAL;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        m = xvasprintf(fmt, ap);
         va_end(ap);
-        *error = asl_xasprintf("%s (at position %zu)", m, pos);
+        *error = xasprintf("%s (at position %zu)", m, pos);
         return -EINVAL;
 }
 
@@ -68,10 +36,10 @@ int asl_error_setv(AslError *e, const char *error, const char *fmt, va_list ap) 
 
         if (!e)
                 return -EINVAL;
-        if (fmt && vasprintf(&cause, fmt, ap) < 0)
-                abort();
+        if (fmt)
+                cause = xvasprintf(fmt, ap);
         asl_error_clear(e);
-        e->error = asl_xstrdup(error);
+        e->error = xstrdup(error);
         e->cause = cause;
         return -EINVAL;
 }
@@ -101,16 +69,15 @@ void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
         if (!d)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                abort();
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
 
         if (d->n >= d->allocated) {
                 d->allocated = d->allocated ? d->allocated * 2 : 8;
-                d->entries = asl_xrealloc(d->entries, d->allocated * sizeof(AslDiagEntry));
+                d->entries = xrealloc(d->entries, d->allocated * sizeof(AslDiagEntry));
         }
         d->entries[d->n++] = (AslDiagEntry) {
-                .pointer = asl_xstrdup(pointer),
+                .pointer = xstrdup(pointer),
                 .message = msg,
         };
 }
@@ -128,7 +95,7 @@ void asl_diag_clear(AslDiag *d) {
 
 char *asl_pointer_join(const char *base, const char *token) {
         size_t bl = strlen(base ? base : ""), tl = strlen(token), k = 0;
-        char *s = asl_xmalloc(bl + 1 + 2 * tl + 1);
+        char *s = xmalloc(bl + 1 + 2 * tl + 1);
 
         memcpy(s, base ? base : "", bl);
         k = bl;
@@ -148,7 +115,7 @@ char *asl_pointer_join(const char *base, const char *token) {
 }
 
 char *asl_pointer_join_index(const char *base, size_t index) {
-        return asl_xasprintf("%s/%zu", base ? base : "", index);
+        return xasprintf("%s/%zu", base ? base : "", index);
 }
 
 uint64_t asl_env_random_u64(const AslEnv *env) {

@@ -19,33 +19,9 @@
 
 #include <jansson.h>
 
+#include "alloc-util.h"
 #include "asl-json.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-
-#ifndef IMGFLOW_HAVE_FREEP /* also defined by daemon/macro.h */
-#define IMGFLOW_HAVE_FREEP 1
-static inline void freep(void *p) {
-        free(*(void **) p);
-}
-#endif
-#define _cleanup_free_ _cleanup_(freep)
-
-/* jansson >= 2.9 provides json_decrefp() (and json_auto_t). */
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
-/* Take a pointer out of a cleanup variable: ownership moves to the caller. */
-#define TAKE_PTR(p)                           \
-        ({                                    \
-                __typeof__(p) _p_ = (p);      \
-                (p) = NULL;                   \
-                _p_;                          \
-        })
-
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define streq(a, b) (strcmp((a), (b)) == 0)
+#include "macro.h"
 
 /* Limits every caller-controlled size is checked against (STYLE 12). */
 #define ASL_MAX_PAYLOAD_BYTES_DEFAULT (256 * 1024)
@@ -94,7 +70,7 @@ void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) _printf
 void asl_diag_clear(AslDiag *d);
 
 /* JSON pointer building: returns a new string "<base>/<escaped token>" (RFC 6901
- * escaping of '~' and '/'). Never NULL (aborts on OOM). */
+ * escaping of '~' and '/'). Never NULL (xmalloc). */
 char *asl_pointer_join(const char *base, const char *token);
 char *asl_pointer_join_index(const char *base, size_t index);
 
@@ -105,12 +81,6 @@ int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) _printf_(3, 4
 /* The position of the first character at or after s + pos that is not a
  * space, tab, CR or LF. */
 size_t asl_skip_ws(const char *s, size_t pos);
-
-/* xmalloc-style helpers: abort on OOM, like redis's zmalloc. */
-void *asl_xmalloc(size_t n);
-void *asl_xrealloc(void *p, size_t n);
-char *asl_xstrdup(const char *s);
-char *asl_xasprintf(const char *fmt, ...) _printf_(1, 2);
 
 
 /* asl_json_size() (serialized size in bytes, compact encoding) and

@@ -153,9 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         json_t *from = kind < 5 ? tasks : timers;
                         const char *k = nth_key(from, arg);
 
-                        id = k ? asl_xstrdup(k) : asl_xasprintf("%u", arg); /* unknown ids too */
+                        id = k ? xstrdup(k) : xasprintf("%u", arg); /* unknown ids too */
                         if (op & 0x80)
-                                id = (free(id), asl_xasprintf("%u", arg)); /* stale or unknown */
+                                id = (free(id), xasprintf("%u", arg)); /* stale or unknown */
                         env.now_ms += (op >> 3) % 4 * 1000;
                         switch (kind) {
                         case 0:

@@ -646,9 +646,9 @@ TEST(nested_calls) {
 TEST(size_limits) {
         /* Every value produced is at most the payload limit: nested doubling fails early. */
         AslEnv small = { .random = fake_random, .random_userdata = &rnd_state, .max_payload_bytes = 100 };
-        char *expr = asl_xstrdup("'0123456789'");
+        char *expr = xstrdup("'0123456789'");
         for (int i = 0; i < 6; i++) {
-                char *n = asl_xasprintf("States.Format('{}{}', %s, %s)", expr, expr);
+                char *n = xasprintf("States.Format('{}{}', %s, %s)", expr, expr);
                 free(expr);
                 expr = n;
         }

@@ -2,15 +2,15 @@
 #pragma once
 
 /*
- * Small shared macros and cleanup helpers of the daemon runtime (systemd's
- * macro.h, in miniature): _cleanup_, TAKE_PTR, ELEMENTSOF, streq, and
- * cleanup functions for the libraries the daemons use.
+ * The one copy of imgflow's small macros and cleanup helpers (systemd's
+ * macro.h, in miniature): _cleanup_ and its helpers, TAKE_PTR/TAKE_FD,
+ * ELEMENTSOF, streq, strv helpers. Every folder includes this header; none
+ * defines its own.
  *
- * coordinator/asl/asl-util.h defines a few of the same macros; every one is
- * guarded here (and identical), so both headers can be included, in either
- * order. `freep` is guarded by IMGFLOW_HAVE_FREEP in both headers.
- *
- * Layering: daemon/ knows nothing of ASL or images; it may use proto/.
+ * Cleanup helpers of other libraries live next to their boundary module, so
+ * this header pulls in none but jansson: rd_kafka_*p in daemon/kafka.h,
+ * redisFreep/freeReplyObjectp in daemon/redis.h, image_vips_unrefp in
+ * worker/image-vips.h; sd-event brings its own (sd_event_unrefp, ...).
  */
 
 #include <errno.h>
@@ -20,31 +20,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef _cleanup_
+#include <jansson.h>
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#endif
-#ifndef _unused_
 #define _unused_ __attribute__((unused))
-#endif
-#ifndef _printf_
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#endif
-#ifndef _likely_
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
-#endif
 
-#ifndef IMGFLOW_HAVE_FREEP
-#define IMGFLOW_HAVE_FREEP 1
 static inline void freep(void *p) {
         free(*(void **) p);
 }
-#endif
-#ifndef _cleanup_free_
 #define _cleanup_free_ _cleanup_(freep)
-#endif
 
-#ifndef TAKE_PTR
+/* jansson >= 2.9 provides json_decrefp() (and json_auto_t). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
 /* Take a pointer out of a cleanup variable: ownership moves to the caller. */
 #define TAKE_PTR(p)                           \
         ({                                    \
@@ -52,7 +43,6 @@ static inline void freep(void *p) {
                 (p) = NULL;                   \
                 _p_;                          \
         })
-#endif
 
 /* Same for a file descriptor (-1 is "none"). */
 #define TAKE_FD(fd)                           \
@@ -62,13 +52,14 @@ static inline void freep(void *p) {
                 _fd_;                         \
         })
 
-#ifndef ELEMENTSOF
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#endif
-#ifndef streq
+
+/* streq: both strings must be set. streq_ptr: either may be NULL (two NULLs
+ * are equal, NULL and a string are not). */
 #define streq(a, b) (strcmp((a), (b)) == 0)
-#endif
-#define streq_ptr(a, b) ((a) && (b) ? strcmp((a), (b)) == 0 : (a) == (b))
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
 #define strempty(s) ((s) ? (s) : "")
 #define isempty(s) (!(s) || !(s)[0])
 
@@ -82,10 +73,11 @@ static inline void freep(void *p) {
                         func(*p);                             \
         }
 
+/* Closes a descriptor >= 0; errno is kept. */
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
-                close(*fd);
+                (void) close(*fd);
                 errno = saved;
         }
 }
@@ -103,10 +95,3 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
-
-/*
- * Library cleanups live next to their boundary module so this header pulls
- * in no library: rd_kafka_*p in kafka.h, redisFreep/freeReplyObjectp in
- * redis.h (hiredis is linked by the coordinator and the CLI only), and
- * sd-event brings its own (sd_event_unrefp, sd_event_source_unrefp).
- */
