@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+#include <systemd/sd-id128.h>
 
 #include "cli.h"
 #include "cmd-remote.h"
 #include "config.h"
+#include "format.h"
 #include "kafka.h"
 #include "redis.h"
 
@@ -216,25 +218,20 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
 
 char *cli_request_id_new(void) {
         uint8_t b[16];
-        char *s = xmalloc(2 * sizeof b + 1);
 
         if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
                 abort();
-        for (size_t i = 0; i < sizeof b; i++)
-                sprintf(s + 2 * i, "%02x", b[i]);
-        return s;
+        return format_hex(b, sizeof b, xmalloc(2 * sizeof b + 1));
 }
 
 char *cli_uuid_new(void) {
-        uint8_t d[16];
+        char s[FORMAT_UUID_MAX];
+        sd_id128_t id;
 
-        if (getrandom(d, sizeof d, 0) != (ssize_t) sizeof d)
+        /* A random (v4) UUID. */
+        if (sd_id128_randomize(&id) < 0)
                 abort();
-        d[6] = (d[6] & 0x0f) | 0x40;
-        d[8] = (d[8] & 0x3f) | 0x80;
-        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
-                         d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
-                         d[13], d[14], d[15]);
+        return xstrdup(format_uuid(id.bytes, s));
 }
 
 static int64_t mono_ms(void) {

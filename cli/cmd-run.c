@@ -25,6 +25,7 @@
 #include "asl-definition.h"
 #include "asl-engine.h"
 #include "cli.h"
+#include "cmd-remote.h"
 
 /* Bound on engine events in one run (each one is at least one history
  * event, so the history limit normally stops a runaway first). */
@@ -245,17 +246,6 @@ static char *machine_name_from_path(const char *path) {
         return s;
 }
 
-static char *uuid_new(void) {
-        uint8_t b[16];
-
-        random_fill(NULL, b, sizeof b);
-        b[6] = (uint8_t) ((b[6] & 0x0f) | 0x40);
-        b[8] = (uint8_t) ((b[8] & 0x3f) | 0x80);
-        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                         b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 static json_t *load_json_file(const char *path, const char *what) {
         _cleanup_free_ char *text = NULL;
         size_t len;
@@ -406,7 +396,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
         run.tasks = json_array();
         run.timers = json_object();
         run.calls = json_object();
-        exec_name = uuid_new();
+        exec_name = cli_uuid_new();
         sm_id = xasprintf("imgflow:stateMachine:%s", machine_name);
         exec_id = xasprintf("imgflow:execution:%s:%s", machine_name, exec_name);
 

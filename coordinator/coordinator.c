@@ -64,6 +64,7 @@
 
 #include "apply.h"
 #include "config.h"
+#include "format.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -235,21 +236,6 @@ static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
-/* 1204 -> "1,204" (STATUS= is read by people). */
-static const char *format_count(uint64_t n, char buf[static 32]) {
-        char digits[24];
-        int len = snprintf(digits, sizeof digits, "%" PRIu64, n);
-        size_t k = 0;
-
-        for (int i = 0; i < len; i++) {
-                if (i > 0 && (len - i) % 3 == 0)
-                        buf[k++] = ',';
-                buf[k++] = digits[i];
-        }
-        buf[k] = 0;
-        return buf;
 }
 
 /* A log line about one task: EXECUTION_ID, STATE_NAME, TASK_ID, IMAGE_KEY
@@ -1313,14 +1299,14 @@ static char *derived_name(const KafkaMessage *km) {
         _cleanup_free_ char *s = xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition,
                                            km->offset);
         uint8_t d[20];
+        char uuid[FORMAT_UUID_MAX];
         Sha1 ctx;
 
         sha1_init(&ctx);
         sha1_update(&ctx, s, strlen(s));
         sha1_final(&ctx, d);
-        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                         d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0f) | 0x50, d[7],
-                         (d[8] & 0x3f) | 0x80, d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        uuid_set_version(d, 5);
+        return xstrdup(format_uuid(d, uuid));
 }
 
 static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {

@@ -54,6 +54,7 @@
 #include "imgflow-config.h"
 
 #include "config.h"
+#include "format.h"
 #include "image-ops.h"
 #include "kafka.h"
 #include "log.h"
@@ -380,21 +381,6 @@ static void manager_count_task(Manager *m, WorkerTask *t, const char *result) {
 
 /* ------------------------------------------------------------------ */
 /* Status */
-
-/* 1204 -> "1,204" (STATUS= is read by people). */
-static const char *format_count(uint64_t n, char buf[static 32]) {
-        char digits[24];
-        int len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
-        size_t k = 0;
-
-        for (int i = 0; i < len; i++) {
-                if (i > 0 && (len - i) % 3 == 0)
-                        buf[k++] = ',';
-                buf[k++] = digits[i];
-        }
-        buf[k] = 0;
-        return buf;
-}
 
 static void on_lag(const char *topic, int64_t lag, void *userdata) {
         Manager *m = userdata;

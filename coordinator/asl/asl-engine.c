@@ -58,6 +58,7 @@
 #include "asl-jsonpath.h"
 #include "asl-payload.h"
 #include "asl-retry.h"
+#include "format.h"
 
 #define ASL_MAX_STEPS_PER_CALL 200000
 #define ASL_MAP_DEFAULT_CONCURRENCY 40
@@ -719,9 +720,7 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                         return;
                 }
                 c->env->random(c->env->random_userdata, b, sizeof b);
-                token = xmalloc(2 * sizeof b + 1);
-                for (size_t i = 0; i < sizeof b; i++)
-                        sprintf(token + 2 * i, "%02x", b[i]);
+                token = format_hex(b, sizeof b, xmalloc(2 * sizeof b + 1));
         }
         context = context_new(c, frame, token);
 

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "asl-hash.h"
+#include "format.h"
 #include "asl-intrinsics.h"
 #include "asl-jsonpath.h"
 
@@ -692,18 +693,13 @@ static int fn_string_split(const IntrinsicArgs *a, json_t **ret, AslError *err) 
 
 static int fn_uuid(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         uint8_t b[16];
-        char s[37];
+        char s[FORMAT_UUID_MAX];
 
         if (!a->env || !a->env->random)
                 return fail(a, err, "no source of randomness");
         a->env->random(a->env->random_userdata, b, sizeof b);
-        b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-        b[8] = (b[8] & 0x3f) | 0x80; /* variant 10 */
-        snprintf(s, sizeof s,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-        *ret = string_or_abort(s, 36);
+        uuid_set_version(b, 4);
+        *ret = string_or_abort(format_uuid(b, s), 36);
         return 0;
 }
 
