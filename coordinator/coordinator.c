@@ -65,13 +65,13 @@
 #include "apply.h"
 #include "config.h"
 #include "format.h"
+#include "hash.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
 #include "resources.h"
 #include "service.h"
-#include "sha1.h"
 #include "store.h"
 
 #define CONFLICT_RETRIES_MAX 50
@@ -1298,13 +1298,10 @@ static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) 
 static char *derived_name(const KafkaMessage *km) {
         _cleanup_free_ char *s = xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition,
                                            km->offset);
-        uint8_t d[20];
+        uint8_t d[HASH_DIGEST_MAX];
         char uuid[FORMAT_UUID_MAX];
-        Sha1 ctx;
 
-        sha1_init(&ctx);
-        sha1_update(&ctx, s, strlen(s));
-        sha1_final(&ctx, d);
+        hash_digest(HASH_SHA1, s, strlen(s), d);
         uuid_set_version(d, 5);
         return xstrdup(format_uuid(d, uuid));
 }

@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "redis.h"
-#include "sha1.h"
 
 #define RECONNECT_MIN_USEC (100 * 1000ULL)
 #define RECONNECT_MAX_USEC (5 * 1000 * 1000ULL)
@@ -751,7 +751,7 @@ int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *for
 
 void redis_script_init(RedisScript *s, const char *source) {
         s->source = source;
-        sha1_hex(source, strlen(source), s->sha);
+        hash_hex(HASH_SHA1, source, strlen(source), s->sha);
 }
 
 static size_t resp_digits(size_t v) {

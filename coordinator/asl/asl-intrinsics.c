@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "asl-hash.h"
 #include "format.h"
+#include "hash.h"
 #include "asl-intrinsics.h"
 #include "asl-jsonpath.h"
 
@@ -585,15 +585,15 @@ static int fn_base64_decode(const IntrinsicArgs *a, json_t **ret, AslError *err)
 }
 
 static int fn_hash(const IntrinsicArgs *a, json_t **ret, AslError *err) {
-        char hex[ASL_HASH_HEX_MAX];
-        AslHashAlgorithm alg;
+        char hex[HASH_HEX_MAX];
+        HashAlgorithm alg;
         const char *data = json_string_value(a->v[0]), *name = json_string_value(a->v[1]);
 
         if (utf8_chars(data, json_string_length(a->v[0])) > HASH_MAX_CHARS)
                 return fail(a, err, "the input is longer than %d characters", HASH_MAX_CHARS);
-        if (asl_hash_from_name(name, &alg) < 0)
+        if (hash_from_name(name, &alg) < 0)
                 return fail(a, err, "unknown algorithm '%s' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)", name);
-        asl_hash_hex(alg, data, json_string_length(a->v[0]), hex);
+        hash_hex(alg, data, json_string_length(a->v[0]), hex);
         *ret = string_or_abort(hex, strlen(hex));
         return 0;
 }
@@ -1026,8 +1026,8 @@ static int static_check(Parser *p, const IntrinsicNode *n) {
                                            holders, n->n_args - 1);
         }
         if (streq(n->fn->name, "States.Hash") && n->args[1]->type == NODE_STRING) {
-                AslHashAlgorithm alg;
-                if (asl_hash_from_name(json_string_value(n->args[1]->value), &alg) < 0)
+                HashAlgorithm alg;
+                if (hash_from_name(json_string_value(n->args[1]->value), &alg) < 0)
                         return parser_fail(p, "States.Hash: unknown algorithm '%s' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)",
                                            json_string_value(n->args[1]->value));
         }

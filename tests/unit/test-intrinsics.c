@@ -401,87 +401,28 @@ TEST(base64) {
         free(in);
 }
 
-/* Generated with Python's hashlib: {input, MD5, SHA-1, SHA-256, SHA-384, SHA-512}. */
-static const struct { const char *in; const char *hex[5]; } hash_vectors[] = {
-        { "input data",
-          { "812f45842bc6d66ee14572ce20db8e86",
-            "aaff4a450a104cd177d28d18d74485e8cae074b7",
-            "b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3",
-            "d28a7d5cf25a74f11a50a18452b75e04bb3d70c9dd0510d6123aa008c756511b87525bdc835ebb27e1fb9e9374a15562",
-            "6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4" } },
-        { "",
-          { "d41d8cd98f00b204e9800998ecf8427e",
-            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b",
-            "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e" } },
-        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-          { "ef1772b6dff9a122358552954ad0df65",
-            "c1c8bbdc22796e28c0e15163d20899b65621d65a",
-            "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
-            "5d91ac7e74e62b5c728904b40f10784d66b7af9cb6302123e48c92f0432ceb8d2a92c02de77dcb29ed75c4b42bde46f4",
-            "b0220c772cbf6c1822e2cb38a437d0e1d58772417a4bbb21c961364f8b6143e05aa6316dca8d1d7b19e16448419076395f6086cb55101fbd6d5497b148e1745f" } },
-        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-          { "3b0c8ac703f828b04c6c197006d17218",
-            "c2db330f6083854c99d4b5bfb6e8f29f201be699",
-            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a",
-            "8a8d9649ea04e993a6ca7135af7e3392cc5fca84f8531cac7aa3feed4eb98f55dcbe0f3284b61c6f35f98b02cc644b4c",
-            "962b64aae357d2a4fee3ded8b539bdc9d325081822b0bfc55583133aab44f18bafe11d72a7ae16c79ce2ba620ae2242d5144809161945f1367f41b3972e26e04" } },
-        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-          { "014842d480b571495a4a0363793f7367",
-            "0098ba824b5c16427bd7a1122a5a442a25ec644d",
-            "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb",
-            "2e404b9339da795776e510d96930b3be2904c500395b8cb7413334b82d4dec413b4b8113045a05bbbcff846f027423f6",
-            "01d35c10c6c38c2dcf48f7eebb3235fb5ad74a65ec4cd016e2354c637a8fb49b695ef3c1d6f7ae4cd74d78cc9c9bcac9d4f23a73019998a7f73038a5c9b2dbde" } },
-        { "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
-          { "b0070ddc2601b54170fbde09da6cff2d",
-            "9e9a141d08c1eddadfba282fdcdd9997021fcd29",
-            "56772b647d5a52b68f7f4b577a1f8f9f901bb20d0eebb5f1006b7d337b7e3eec",
-            "a47bc504cd628dbc1abac61dd4fb95c14a5ce395ce0a2ba23e29f065159ab694335cd8664a63cdc8a1b1ce318cf99187",
-            "419c4a5a61a60515b115bc4c67f412b9d5e3a9b044451cccf91fd9cf917ff1488c05942ea6598d2fc40183befd85786cff8ac0bcd5fd7fff666968a198f22e21" } },
-        { "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
-          { "7fb848ee5850dde13e53d79c31371731",
-            "7613e3edd19e38b9f5b8df789c0a948eec6a0f04",
-            "2e00e3a07d2633eb2a2ae7a01effd634d3b07dfefe3189a24eccb50829c0d1f1",
-            "b003f8ded297822e4acefca9d46dc977eaa4ff2ce1a629baafc4eef2e7b7eaf5224fd2b83e97398bdbc36345677f45f8",
-            "fd29e3caf85c0e469f0f157a3d8dad942e776c4cf8fcd1e10fc5592af6024ade7e2c163a127cee9f6053311cae50c40d682260c8f1d4d2b63608a55a66e44f1d" } },
-        { "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
-          { "a1b0440c17a70df4c7dd3560c413e048",
-            "eea5cd304fb8ebe3b434a06b2be809c621c9622d",
-            "e5dc28d67309c1f3b41b160e5e06c7881007cde8f74949c9cf6c890ad1bdd032",
-            "a22f3f5bc8764a8d57307185e800b0255afa83366eeacaf789e25f8886b27bc4d8e180d79533476ba4415662c2df3a0a",
-            "1cadae2171fd051aa72f31d7d11d232d867e9823e0da1fab3f40288c46c009aba8a378454514fa6756d00c1037ffbc32b3716df881569c545a2e190ce426c79b" } },
-        { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-          { "398533d48111e9f664b1f64cb10c4b63",
-            "c3efa690fa3fdd2e2526853eed670538ea127638",
-            "44f8354494a5ba03ba1792a8d3e9c534c47a9181980fde7a3f44b06ef2ae7c7f",
-            "f096805600f4ca46f56b08074af11e7ec1da65cc3a66457c11ae0724d0c2e3912428dbc43d4ebc1cd0d7886109b07580",
-            "ae13575c5d98bfa689617bb19f0f55efdd52b39397fd620bcd1fbc03fda979e6b69bfba24698176eafe766d31c48b70273b03198064323082e04cc4eb9126310" } },
-        { "h\u00e9llo \u2603",
-          { "ef3e44ec264a71ab40ccc920b794ebae",
-            "7aa33399372f18015dda5e0b77518366d64b862b",
-            "c3a3e84b30327c8e3f04a788d8b68da3fd94c22353c5a30e3fe6ca7ebde3ab3f",
-            "88ea2393c3b6f68ca1672568f00114dea8145cf5a60beeb2a72b14adece35b9fb632e516965d9ddc16e9fbd0a3eba6e1",
-            "eee557365683651283be61956a2c76b5b00bb5dd551a474e1a3c7c54708b975c6307e0bead509a46227d7eaef4f08f2d5d38035973511854665227c247838cdc" } },
-};
-
 TEST(hash) {
         static const char *const algs[] = { "MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512" };
+        static const char *const input_data_digests[] = {
+                "812f45842bc6d66ee14572ce20db8e86",
+                "aaff4a450a104cd177d28d18d74485e8cae074b7",
+                "b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3",
+                "d28a7d5cf25a74f11a50a18452b75e04bb3d70c9dd0510d6123aa008c756511b87525bdc835ebb27e1fb9e9374a15562",
+                "6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4",
+        };
 
         /* AWS documentation example. */
         EXPECT_CALL("States.Hash($.Data, $.Algorithm)", "{\"Data\":\"input data\",\"Algorithm\":\"SHA-1\"}",
                     "\"aaff4a450a104cd177d28d18d74485e8cae074b7\"");
-        for (size_t i = 0; i < ELEMENTSOF(hash_vectors); i++)
-                for (size_t a = 0; a < ELEMENTSOF(algs); a++) {
-                        json_t *in = json_pack("{s:s, s:s}", "d", hash_vectors[i].in, "a", algs[a]), *r = NULL;
-                        AslError e = {};
-                        ASSERT_INT_EQ(intrinsic_eval("States.Hash($.d, $.a)", in, NULL, &test_env, &r, &e), 0);
-                        if (!streq(json_string_value(r), hash_vectors[i].hex[a]))
-                                TEST_FAIL_("%s of %zu bytes: %s != %s", algs[a], strlen(hash_vectors[i].in),
-                                           json_string_value(r), hash_vectors[i].hex[a]);
-                        json_decref(r);
-                        json_decref(in);
-                }
+        /* Each name picks its algorithm (the digests themselves: test-hash). */
+        for (size_t a = 0; a < ELEMENTSOF(algs); a++) {
+                json_t *in = json_pack("{s:s, s:s}", "d", "input data", "a", algs[a]), *r = NULL;
+                AslError e = {};
+                ASSERT_INT_EQ(intrinsic_eval("States.Hash($.d, $.a)", in, NULL, &test_env, &r, &e), 0);
+                ASSERT_STR_EQ(json_string_value(r), input_data_digests[a]);
+                json_decref(r);
+                json_decref(in);
+        }
         EXPECT_FAIL("States.Hash('x', $.a)", "{\"a\":\"sha-1\"}", "unknown algorithm 'sha-1'");
         EXPECT_FAIL("States.Hash('x', $.a)", "{\"a\":\"CRC32\"}", "unknown algorithm");
         EXPECT_FAIL("States.Hash($.d, 'MD5')", "{\"d\":{}}", "argument 1 must be a string");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MD5 (RFC 1321), SHA-1 and the SHA-2 family (FIPS 180-4), one-shot.
+ * MD5 (RFC 1321), SHA-1 and the SHA-2 family (FIPS 180-4), one-shot; see
+ * hash.h.
  *
  * Each algorithm has a block function; a shared driver feeds whole blocks
  * straight from the input and pads the tail in a local buffer (length in
@@ -11,10 +12,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "asl-hash.h"
+#include "format.h"
+#include "hash.h"
 
 #define ROL32(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 #define ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
@@ -225,41 +226,41 @@ typedef struct HashInfo {
 } HashInfo;
 
 static const HashInfo hash_table[] = {
-        [ASL_HASH_MD5] = { "MD5", 64, 16, true, 4, md5_block,
+        [HASH_MD5] = { "MD5", 64, 16, true, 4, md5_block,
                            { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 } },
-        [ASL_HASH_SHA1] = { "SHA-1", 64, 20, false, 4, sha1_block,
+        [HASH_SHA1] = { "SHA-1", 64, 20, false, 4, sha1_block,
                             { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 } },
-        [ASL_HASH_SHA256] = { "SHA-256", 64, 32, false, 4, sha256_block,
+        [HASH_SHA256] = { "SHA-256", 64, 32, false, 4, sha256_block,
                               { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 } },
-        [ASL_HASH_SHA384] = { "SHA-384", 128, 48, false, 8, sha512_block,
+        [HASH_SHA384] = { "SHA-384", 128, 48, false, 8, sha512_block,
                               { 0xcbbb9d5dc1059ed8ULL, 0x629a292a367cd507ULL, 0x9159015a3070dd17ULL,
                                 0x152fecd8f70e5939ULL, 0x67332667ffc00b31ULL, 0x8eb44a8768581511ULL,
                                 0xdb0c2e0d64f98fa7ULL, 0x47b5481dbefa4fa4ULL } },
-        [ASL_HASH_SHA512] = { "SHA-512", 128, 64, false, 8, sha512_block,
+        [HASH_SHA512] = { "SHA-512", 128, 64, false, 8, sha512_block,
                               { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
                                 0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
                                 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL } },
 };
 
-int asl_hash_from_name(const char *name, AslHashAlgorithm *ret) {
+int hash_from_name(const char *name, HashAlgorithm *ret) {
         if (!name)
                 return -EINVAL;
         for (size_t i = 0; i < sizeof(hash_table) / sizeof(hash_table[0]); i++)
                 if (strcmp(hash_table[i].name, name) == 0) {
-                        *ret = (AslHashAlgorithm) i;
+                        *ret = (HashAlgorithm) i;
                         return 0;
                 }
         return -EINVAL;
 }
 
-void asl_hash_hex(AslHashAlgorithm alg, const void *data, size_t n, char *ret_hex) {
+size_t hash_digest(HashAlgorithm alg, const void *data, size_t n, uint8_t *ret) {
         const HashInfo *h = &hash_table[alg];
         uint32_t s32[8];
         uint64_t s64[8];
         void *state = h->word == 4 ? (void *) s32 : (void *) s64;
         const uint8_t *p = data;
-        uint8_t tail[256], out[64];
+        uint8_t tail[256];
         size_t rest, tail_n, len_bytes = h->block == 128 ? 16 : 8;
         uint64_t bits = (uint64_t) n * 8;
 
@@ -294,12 +295,16 @@ void asl_hash_hex(AslHashAlgorithm alg, const void *data, size_t n, char *ret_he
         for (size_t i = 0; i < h->digest; i++) {
                 if (h->word == 4) {
                         uint32_t w = s32[i / 4];
-                        out[i] = h->little_endian ? (uint8_t) (w >> (8 * (i % 4)))
+                        ret[i] = h->little_endian ? (uint8_t) (w >> (8 * (i % 4)))
                                                   : (uint8_t) (w >> (8 * (3 - i % 4)));
                 } else
-                        out[i] = (uint8_t) (s64[i / 8] >> (8 * (7 - i % 8)));
+                        ret[i] = (uint8_t) (s64[i / 8] >> (8 * (7 - i % 8)));
         }
-        for (size_t i = 0; i < h->digest; i++)
-                snprintf(ret_hex + 2 * i, 3, "%02x", out[i]);
-        ret_hex[2 * h->digest] = 0;
+        return h->digest;
+}
+
+void hash_hex(HashAlgorithm alg, const void *data, size_t n, char *ret_hex) {
+        uint8_t d[HASH_DIGEST_MAX];
+
+        format_hex(d, hash_digest(alg, data, n, d), ret_hex);
 }
