@@ -183,7 +183,7 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
                         json_t *output = json_object_get(d, "output");
 
                         if (output) {
-                                _cleanup_free_ char *s = asl_json_dumps(output);
+                                _cleanup_free_ char *s = json_writer_dumps(output);
                                 store_commit_set_field(r->commit, "output", s ? s : "null");
                         }
                         if (jstr(d, "error"))

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "asl-json.h"
+#include "json-writer.h"
 #include "store.h"
 
 bool store_name_is_valid(const char *name) {
@@ -263,7 +263,7 @@ static char *dup_int(int64_t v) {
 /* The text of json_dumps(v, JSON_COMPACT): NULL for anything but an object
  * or an array. */
 static char *dump_compact(const json_t *v) {
-        return json_is_object(v) || json_is_array(v) ? asl_json_dumps(v) : NULL;
+        return json_is_object(v) || json_is_array(v) ? json_writer_dumps(v) : NULL;
 }
 
 static void commit_changed(StoreCommit *c) {
@@ -315,7 +315,7 @@ StoreCommit *store_commit_free(StoreCommit *c) {
 
 void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status) {
         free(c->doc);
-        c->doc = asl_json_dumps(doc);
+        c->doc = json_writer_dumps(doc);
         if (!c->doc)
                 abort();
         free(c->status);
@@ -380,18 +380,18 @@ void store_commit_del_timer(StoreCommit *c, const char *timer_id) {
  * "closed" once the task closed ("" if a string is not UTF-8; the ops
  * writer then fails the call on that same string). */
 static char *token_record(const StoreCommit *c, const char *task_id, const char *closed) {
-        AslJsonWriter w = {};
+        JsonWriter w = {};
 
-        asl_json_writer_raw(&w, "{\"executionId\":", 15);
-        asl_json_writer_string(&w, c->exec_id, strlen(c->exec_id));
-        asl_json_writer_raw(&w, ",\"taskId\":", 10);
-        asl_json_writer_string(&w, task_id, strlen(task_id));
+        json_writer_raw(&w, "{\"executionId\":", 15);
+        json_writer_string(&w, c->exec_id, strlen(c->exec_id));
+        json_writer_raw(&w, ",\"taskId\":", 10);
+        json_writer_string(&w, task_id, strlen(task_id));
         if (closed) {
-                asl_json_writer_raw(&w, ",\"closed\":", 10);
-                asl_json_writer_string(&w, closed, strlen(closed));
+                json_writer_raw(&w, ",\"closed\":", 10);
+                json_writer_string(&w, closed, strlen(closed));
         }
-        asl_json_writer_raw(&w, "}", 1);
-        return asl_json_writer_finish(&w, NULL) ?: xstrdup("");
+        json_writer_raw(&w, "}", 1);
+        return json_writer_finish(&w, NULL) ?: xstrdup("");
 }
 
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token) {
@@ -434,60 +434,60 @@ void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retentio
 
 /* ---- the ops document ---- */
 
-static void put_key(AslJsonWriter *w, const char *key) {
-        asl_json_writer_raw(w, ",\"", 2);
-        asl_json_writer_raw(w, key, strlen(key));
-        asl_json_writer_raw(w, "\":", 2);
+static void put_key(JsonWriter *w, const char *key) {
+        json_writer_raw(w, ",\"", 2);
+        json_writer_raw(w, key, strlen(key));
+        json_writer_raw(w, "\":", 2);
 }
 
-static void put_str(AslJsonWriter *w, const char *s) {
-        asl_json_writer_string(w, s, strlen(s));
+static void put_str(JsonWriter *w, const char *s) {
+        json_writer_string(w, s, strlen(s));
 }
 
 /* "key":[...] of r's rows: a row of one as a string, wider rows as arrays;
  * nothing for no rows, or only the first `columns` strings of each row. */
-static void put_rows(AslJsonWriter *w, const char *key, const StoreRows *r, size_t width,
+static void put_rows(JsonWriter *w, const char *key, const StoreRows *r, size_t width,
                      size_t columns) {
         if (r->n == 0)
                 return;
         put_key(w, key);
-        asl_json_writer_raw(w, "[", 1);
+        json_writer_raw(w, "[", 1);
         for (size_t i = 0; i < r->n; i += width) {
                 if (i > 0)
-                        asl_json_writer_raw(w, ",", 1);
+                        json_writer_raw(w, ",", 1);
                 if (columns > 1)
-                        asl_json_writer_raw(w, "[", 1);
+                        json_writer_raw(w, "[", 1);
                 for (size_t k = 0; k < columns; k++) {
                         if (k > 0)
-                                asl_json_writer_raw(w, ",", 1);
+                                json_writer_raw(w, ",", 1);
                         put_str(w, r->v[i + k]);
                 }
                 if (columns > 1)
-                        asl_json_writer_raw(w, "]", 1);
+                        json_writer_raw(w, "]", 1);
         }
-        asl_json_writer_raw(w, "]", 1);
+        json_writer_raw(w, "]", 1);
 }
 
 /* The members every form of the ops shares, after "{" and before the
  * history and outbox. */
-static void put_common(AslJsonWriter *w, const StoreCommit *c) {
+static void put_common(JsonWriter *w, const StoreCommit *c) {
         static const char *const create_keys[] = { "stateMachine", "smVersion", "name", "input", "startDate" };
 
-        asl_json_writer_raw(w, "\"execId\":", 9);
+        json_writer_raw(w, "\"execId\":", 9);
         put_str(w, c->exec_id);
         put_key(w, "now");
-        asl_json_writer_raw(w, "\"", 1);
-        asl_json_writer_integer(w, c->now_ms);
-        asl_json_writer_raw(w, "\"", 1);
+        json_writer_raw(w, "\"", 1);
+        json_writer_integer(w, c->now_ms);
+        json_writer_raw(w, "\"", 1);
         if (c->create.n == ELEMENTSOF(create_keys)) {
                 put_key(w, "create");
                 for (size_t i = 0; i < ELEMENTSOF(create_keys); i++) {
-                        asl_json_writer_raw(w, i ? ",\"" : "{\"", 2);
-                        asl_json_writer_raw(w, create_keys[i], strlen(create_keys[i]));
-                        asl_json_writer_raw(w, "\":", 2);
+                        json_writer_raw(w, i ? ",\"" : "{\"", 2);
+                        json_writer_raw(w, create_keys[i], strlen(create_keys[i]));
+                        json_writer_raw(w, "\":", 2);
                         put_str(w, c->create.v[i]);
                 }
-                asl_json_writer_raw(w, "}", 1);
+                json_writer_raw(w, "}", 1);
         }
         put_rows(w, "fields", &c->fields, 2, 2);
         put_rows(w, "outboxDel", &c->outbox_del, 1, 1);
@@ -499,25 +499,25 @@ static void put_common(AslJsonWriter *w, const StoreCommit *c) {
         put_rows(w, "response", &c->response, 1, 1); /* one row, as a flat [key, value, ttl] */
         if (c->terminal) {
                 put_key(w, "terminal");
-                asl_json_writer_raw(w, "{\"stopDate\":\"", 13);
-                asl_json_writer_integer(w, c->stop_ms);
-                asl_json_writer_raw(w, "\",\"retention\":\"", 15);
-                asl_json_writer_integer(w, c->retention_sec);
-                asl_json_writer_raw(w, "\"}", 2);
+                json_writer_raw(w, "{\"stopDate\":\"", 13);
+                json_writer_integer(w, c->stop_ms);
+                json_writer_raw(w, "\",\"retention\":\"", 15);
+                json_writer_integer(w, c->retention_sec);
+                json_writer_raw(w, "\"}", 2);
         }
 }
 
 json_t *store_commit_ops(StoreCommit *c) {
-        AslJsonWriter w = {};
+        JsonWriter w = {};
         _cleanup_free_ char *text = NULL;
         json_t *ops, *history, *outbox;
 
         if (c->ops_view)
                 return c->ops_view;
-        asl_json_writer_raw(&w, "{", 1);
+        json_writer_raw(&w, "{", 1);
         put_common(&w, c);
-        asl_json_writer_raw(&w, "}", 1);
-        text = asl_json_writer_finish(&w, NULL);
+        json_writer_raw(&w, "}", 1);
+        text = json_writer_finish(&w, NULL);
         ops = text ? json_loads(text, 0, NULL) : NULL;
         if (!ops)
                 return NULL;
@@ -544,7 +544,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
                 store_key_exec, store_key_history, store_key_outbox,
                 store_key_tokens, store_key_exec_timers,
         };
-        AslJsonWriter w = {};
+        JsonWriter w = {};
         char *ops, *version;
         size_t len;
 
@@ -556,20 +556,20 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         /* On the wire: ops without the history events and with only the ids
          * of the outbox items; the events, then the items' values, follow
          * the document as ARGV[4...] (docs/redis.md). */
-        asl_json_writer_raw(&w, "{", 1);
+        json_writer_raw(&w, "{", 1);
         put_common(&w, c);
         put_rows(&w, "outbox", &c->outbox, 2, 1);
         put_key(&w, "historyN");
-        asl_json_writer_raw(&w, "\"", 1);
-        asl_json_writer_integer(&w, (json_int_t) c->n_history);
-        asl_json_writer_raw(&w, "\"", 1);
+        json_writer_raw(&w, "\"", 1);
+        json_writer_integer(&w, (json_int_t) c->n_history);
+        json_writer_raw(&w, "\"", 1);
         put_key(&w, "status");
         put_str(&w, c->status);
         put_key(&w, "historyCap");
-        asl_json_writer_raw(&w, "\"", 1);
-        asl_json_writer_integer(&w, c->history_cap ? c->history_cap : STORE_HISTORY_CAP_DEFAULT);
-        asl_json_writer_raw(&w, "\"}", 2);
-        ops = asl_json_writer_finish(&w, &len);
+        json_writer_raw(&w, "\"", 1);
+        json_writer_integer(&w, c->history_cap ? c->history_cap : STORE_HISTORY_CAP_DEFAULT);
+        json_writer_raw(&w, "\"}", 2);
+        ops = json_writer_finish(&w, &len);
         if (!ops)
                 return w.error == -ENOMEM ? -ENOMEM : -EILSEQ;
 

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "asl-json.h"
+#include "json-writer.h"
 #include "macro.h"
 #include "proto-schema.h"
 #include "proto.h"
@@ -103,7 +103,7 @@ bool proto_utf8_is_valid(const void *buf, size_t len) {
                         i++;
                         continue;
                 }
-                n = asl_utf8_sequence(s + i, len - i);
+                n = utf8_sequence(s + i, len - i);
                 if (n == 0)
                         return false;
                 i += n;
@@ -238,7 +238,7 @@ static int decode_field(ProtoMessage *m, json_t *root, const ProtoField *f, size
                 *(bool *) field_ptr(m, f) = json_is_true(v);
                 return 0;
         case PROTO_FIELD_ANY:
-                if (asl_json_depth(v, max_depth) > max_depth)
+                if (json_depth(v, max_depth) > max_depth)
                         return reason(ret_reason, -E2BIG, "field '%s': nested deeper than %zu levels",
                                       f->name, max_depth);
                 *(json_t **) field_ptr(m, f) = v; /* borrowed from root */
@@ -312,7 +312,7 @@ int proto_decode(const void *buf, size_t len, const ProtoLimits *lim, ProtoMessa
                 if (r < 0)
                         return r;
         }
-        if (asl_json_depth(root, max_depth + 1) > max_depth + 1)
+        if (json_depth(root, max_depth + 1) > max_depth + 1)
                 return reason(ret_reason, -E2BIG, "nested deeper than %zu levels", max_depth);
         if (type == PROTO_NOTIFICATION)
                 m->notification.body = root;
@@ -369,7 +369,7 @@ static int field_check(const ProtoMessage *m, const ProtoField *f, size_t max_de
 
                 if (!j)
                         return f->default_object ? 1 : f->required ? -EINVAL : 0;
-                if (asl_json_depth(j, max_depth) > max_depth)
+                if (json_depth(j, max_depth) > max_depth)
                         return -E2BIG;
                 return 1;
         }
@@ -459,7 +459,7 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
 
                 if (!json_is_object(body))
                         return -EINVAL;
-                if (asl_json_depth(body, max_depth + 1) > max_depth + 1)
+                if (json_depth(body, max_depth + 1) > max_depth + 1)
                         return -E2BIG;
                 json_object_foreach (body, k, v)
                         if (strcmp(k, "v") != 0 && strcmp(k, "type") != 0 && json_object_set(o, k, v) < 0)
@@ -479,35 +479,35 @@ int proto_encode_json(const ProtoMessage *m, const ProtoLimits *lim, json_t **re
 
 /* encode_field(), written straight into the text: the same bytes as the
  * object's dump. */
-static int write_field(const ProtoMessage *m, AslJsonWriter *w, const ProtoField *f, size_t max_depth) {
+static int write_field(const ProtoMessage *m, JsonWriter *w, const ProtoField *f, size_t max_depth) {
         int r;
 
         r = field_check(m, f, max_depth);
         if (r <= 0)
                 return r;
-        asl_json_writer_raw(w, ",", 1);
-        asl_json_writer_string(w, f->name, strlen(f->name));
-        asl_json_writer_raw(w, ":", 1);
+        json_writer_raw(w, ",", 1);
+        json_writer_string(w, f->name, strlen(f->name));
+        json_writer_raw(w, ":", 1);
         switch (f->kind) {
         case PROTO_FIELD_STRING: {
                 const char *s = *(const char *const *) field_cptr(m, f);
 
-                asl_json_writer_string(w, s, strlen(s));
+                json_writer_string(w, s, strlen(s));
                 break;
         }
         case PROTO_FIELD_INT:
-                asl_json_writer_integer(w, *(const int64_t *) field_cptr(m, f));
+                json_writer_integer(w, *(const int64_t *) field_cptr(m, f));
                 break;
         case PROTO_FIELD_BOOL:
-                asl_json_writer_raw(w, "true", 4);
+                json_writer_raw(w, "true", 4);
                 break;
         case PROTO_FIELD_ANY: {
                 json_t *j = *(json_t *const *) field_cptr(m, f);
 
                 if (j)
-                        asl_json_writer_value(w, j);
+                        json_writer_value(w, j);
                 else
-                        asl_json_writer_raw(w, "{}", 2);
+                        json_writer_raw(w, "{}", 2);
                 break;
         }
         }
@@ -520,7 +520,7 @@ static int encode_text(const ProtoMessage *m, size_t max_depth, char **ret, size
         _cleanup_free_ char *computed_id = NULL;
         const ProtoMessage *src = m;
         const ProtoSchema *schema = &proto_schemas[m->type];
-        AslJsonWriter w = {};
+        JsonWriter w = {};
         ProtoMessage copy;
         char *s;
         int r;
@@ -528,23 +528,23 @@ static int encode_text(const ProtoMessage *m, size_t max_depth, char **ret, size
         r = message_with_id(m, &copy, &computed_id, &src);
         if (r < 0)
                 return r;
-        asl_json_writer_raw(&w, "{\"v\":", 5);
-        asl_json_writer_integer(&w, PROTO_VERSION);
-        asl_json_writer_raw(&w, ",\"type\":", 8);
-        asl_json_writer_string(&w, schema->name, strlen(schema->name));
+        json_writer_raw(&w, "{\"v\":", 5);
+        json_writer_integer(&w, PROTO_VERSION);
+        json_writer_raw(&w, ",\"type\":", 8);
+        json_writer_string(&w, schema->name, strlen(schema->name));
         for (size_t i = 0; i < schema->n_fields; i++) {
                 r = write_field(src, &w, &schema->fields[i], max_depth);
                 if (r < 0) {
-                        free(asl_json_writer_finish(&w, NULL));
+                        free(json_writer_finish(&w, NULL));
                         return r;
                 }
         }
         if (schema->check && schema->check(src)) {
-                free(asl_json_writer_finish(&w, NULL));
+                free(json_writer_finish(&w, NULL));
                 return -EINVAL;
         }
-        asl_json_writer_raw(&w, "}", 1);
-        s = asl_json_writer_finish(&w, ret_len);
+        json_writer_raw(&w, "}", 1);
+        s = json_writer_finish(&w, ret_len);
         if (!s)
                 return -ENOMEM; /* as when the object's dump failed */
         *ret = s;
@@ -568,7 +568,7 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
                 if (r < 0)
                         return r;
                 /* The text of json_dumps(o, JSON_COMPACT), faster. */
-                s = asl_json_dumpn(o, &len);
+                s = json_writer_dumpn(o, &len);
                 if (!s)
                         return -ENOMEM;
         } else {

@@ -983,7 +983,7 @@ int asl_definition_validate(json_t *definition, AslDiag *d) {
                 asl_diag_clear(&local);
                 return -EINVAL;
         }
-        if (asl_json_depth(definition, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
+        if (json_depth(definition, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
                 asl_diag_add(v.d, "", "nested too deeply (limit %d levels)", ASL_MAX_JSON_DEPTH);
         else
                 validate_machine(&v, definition, "", MACHINE_TOP);

@@ -54,7 +54,7 @@
 
 #include "asl-choice.h"
 #include "asl-engine.h"
-#include "asl-json.h"
+#include "json-writer.h"
 #include "asl-jsonpath.h"
 #include "asl-payload.h"
 #include "asl-retry.h"
@@ -110,7 +110,7 @@ static json_int_t jint(json_t *o, const char *k) {
 }
 
 static char *json_text(json_t *v) {
-        char *s = asl_json_dumps(v ? v : json_null());
+        char *s = json_writer_dumps(v ? v : json_null());
         if (!s)
                 abort();
         return s;
@@ -244,30 +244,30 @@ static bool is_terminal_event(const char *type) {
         return strncmp(type, "Execution", 9) == 0 && !streq(type, "ExecutionStarted");
 }
 
-/* The event's text, as asl_json_dumps() of {"id", "previousEventId",
+/* The event's text, as json_writer_dumps() of {"id", "previousEventId",
  * "timestamp", "type", key?: details} would write it, without building that
  * object (this runs for every event of every execution). NULL only on OOM
  * or a details value that cannot be dumped. */
 static char *history_text(json_int_t id, const char *ts, const char *type, const char *key, const json_t *details,
                           size_t *ret_len) {
-        AslJsonWriter w = {};
+        JsonWriter w = {};
 
-        asl_json_writer_raw(&w, "{\"id\":", 6);
-        asl_json_writer_integer(&w, id);
-        asl_json_writer_raw(&w, ",\"previousEventId\":", 19);
-        asl_json_writer_integer(&w, id - 1);
-        asl_json_writer_raw(&w, ",\"timestamp\":", 13);
-        asl_json_writer_string(&w, ts, strlen(ts));
-        asl_json_writer_raw(&w, ",\"type\":", 8);
-        asl_json_writer_string(&w, type, strlen(type));
+        json_writer_raw(&w, "{\"id\":", 6);
+        json_writer_integer(&w, id);
+        json_writer_raw(&w, ",\"previousEventId\":", 19);
+        json_writer_integer(&w, id - 1);
+        json_writer_raw(&w, ",\"timestamp\":", 13);
+        json_writer_string(&w, ts, strlen(ts));
+        json_writer_raw(&w, ",\"type\":", 8);
+        json_writer_string(&w, type, strlen(type));
         if (details) {
-                asl_json_writer_raw(&w, ",", 1);
-                asl_json_writer_string(&w, key, strlen(key));
-                asl_json_writer_raw(&w, ":", 1);
-                asl_json_writer_value(&w, details);
+                json_writer_raw(&w, ",", 1);
+                json_writer_string(&w, key, strlen(key));
+                json_writer_raw(&w, ":", 1);
+                json_writer_value(&w, details);
         }
-        asl_json_writer_raw(&w, "}", 1);
-        return asl_json_writer_finish(&w, ret_len);
+        json_writer_raw(&w, "}", 1);
+        return json_writer_finish(&w, ret_len);
 }
 
 /* Takes ownership of details (may be NULL). The effect's data is the
@@ -305,7 +305,7 @@ static void history(Ctx *c, const char *type, json_t *details) {
                 abort(); /* OOM: details hold only valid, acyclic values */
         json_decref(details);
         json_object_set_new(c->exec, "historyId", json_integer(last + 1));
-        /* The text is valid UTF-8 without NUL bytes (asl_json_dumpn). */
+        /* The text is valid UTF-8 without NUL bytes (json_writer_dumpn). */
         fx_add(c, ASL_EFFECT_HISTORY, json_stringn_nocheck(text, len));
 }
 
@@ -556,7 +556,7 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
                 json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
         json_object_set_new(children, "done", json_integer(jint(children, "done") + 1));
-        json_object_set_new(children, "bytes", json_integer(jint(children, "bytes") + (json_int_t) asl_json_size(output)));
+        json_object_set_new(children, "bytes", json_integer(jint(children, "bytes") + (json_int_t) json_writer_size(output)));
         map_fill(c, pid);
         map_maybe_complete(c, pid);
 }

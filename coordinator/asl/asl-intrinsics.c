@@ -385,7 +385,7 @@ static int fn_string_to_json(const IntrinsicArgs *a, json_t **ret, AslError *err
         v = json_loadb(json_string_value(a->v[0]), json_string_length(a->v[0]), JSON_DECODE_ANY, &jerr);
         if (!v)
                 return fail(a, err, "the string is not valid JSON: %s", jerr.text);
-        if (asl_json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH) {
+        if (json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH) {
                 json_decref(v);
                 return fail(a, err, "the JSON is nested deeper than %d levels", ASL_MAX_JSON_DEPTH);
         }

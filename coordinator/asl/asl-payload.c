@@ -18,10 +18,10 @@ int payload_check_limits(json_t *v, const AslEnv *env, const char *what, AslErro
         size_t max = env && env->max_payload_bytes ? env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
         size_t n;
 
-        if (asl_json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
+        if (json_depth(v, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
                 return asl_error_set(err, "States.Runtime", "%s is nested deeper than %d levels",
                                      what, ASL_MAX_JSON_DEPTH);
-        n = asl_json_size(v);
+        n = json_writer_size(v);
         if (n > max)
                 return asl_error_set(err, "States.DataLimitExceeded",
                                      "%s has a size of %zu bytes, exceeding the maximum of %zu bytes",

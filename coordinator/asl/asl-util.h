@@ -20,7 +20,7 @@
 #include <jansson.h>
 
 #include "alloc-util.h"
-#include "asl-json.h"
+#include "json-writer.h"
 #include "macro.h"
 
 /* Limits every caller-controlled size is checked against (STYLE 12). */
@@ -83,8 +83,8 @@ int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) _printf_(3, 4
 size_t asl_skip_ws(const char *s, size_t pos);
 
 
-/* asl_json_size() (serialized size in bytes, compact encoding) and
- * asl_json_dumps() are in asl-json.h. */
+/* json_writer_size() (serialized size in bytes, compact encoding) and
+ * json_writer_dumps() are in lib/json-writer.h. */
 
 /*
  * The environment of one engine call: everything that is not pure.

@@ -223,7 +223,7 @@ def main():
         w("")
         w("| cost (share of the event loop) | before | change |")
         w("|---|---|---|")
-        w("| `json_dumps` (document, history events, commit ops, Task messages) | 21% | a compact serializer of its own, byte for byte jansson's output, ~6x faster (`coordinator/asl/asl-json.c`): ~7% |")
+        w("| `json_dumps` (document, history events, commit ops, Task messages) | 21% | a JSON writer of its own (imgflow's canonical JSON, the text jansson wrote), ~6x faster (`lib/json-writer.c`): ~7% |")
         w("| the context object `$$` built for every state run and result | 5% | built only for states whose fields mention `$$` |")
         w("| one `outbox_ack` script per produced message | half the script calls | the acks of one loop pass in one call |")
         w("| `redis_eval` copying every argument for the NOSCRIPT fallback | 3-5% (with `malloc_consolidate`) | the command formatted once and kept |")

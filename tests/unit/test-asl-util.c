@@ -63,8 +63,8 @@ TEST(pointer_escape) {
 
 TEST(depth_and_size) {
         json_t *v = json_loads("{\"a\":[1,{\"b\":2}]}", 0, NULL);
-        ASSERT_INT_EQ(asl_json_depth(v, 64), 4);
-        ASSERT_INT_EQ(asl_json_size(v), strlen("{\"a\":[1,{\"b\":2}]}"));
+        ASSERT_INT_EQ(json_depth(v, 64), 4);
+        ASSERT_INT_EQ(json_writer_size(v), strlen("{\"a\":[1,{\"b\":2}]}"));
         json_decref(v);
 }
 

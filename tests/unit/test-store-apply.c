@@ -99,7 +99,7 @@ TEST(start_retry_succeed) {
         ASSERT_INT_EQ(c->expected_version, 0);
         {
                 /* The document handed back is the one the commit stores. */
-                char *text = asl_json_dumps(created);
+                char *text = json_writer_dumps(created);
                 ASSERT_STR_EQ(text, c->doc);
                 free(text);
                 json_decref(created);

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The compact JSON serializer (see asl-json.h).
+ * imgflow's canonical JSON writer (the rules: json-writer.h).
  *
  * Design: one walk over the value with an explicit stack of open containers
  * (no recursion), writing into one buffer that doubles when full. The same
  * walk counts bytes instead of writing them when the buffer is NULL
- * (asl_json_size). Strings are copied in clean runs: a 256-entry table says
+ * (json_writer_size). Strings are copied in clean runs: a 256-entry table says
  * which bytes need an escape or, for bytes >= 0x80, a UTF-8 check; the
  * 8-byte words of a run that hold none of them are skipped at once.
  *
- * What jansson 2.14 does, and so what this does:
+ * How the rules of json-writer.h are met (they are what jansson 2.14's
+ * json_dumps() does, so jansson's way of doing each is named):
  *   - keys in insertion order (json_object_iter), keys with NUL bytes too;
  *   - '"' and '\\' escaped, \b \f \n \r \t, other bytes below 0x20 as
  *     \u00XX with upper-case hex; 0x7f, U+2028/U+2029 and all other UTF-8 as
@@ -35,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "asl-json.h"
+#include "json-writer.h"
 
 #define JSON_INITIAL_BUFFER 256
 #define JSON_INLINE_FRAMES 32
@@ -140,7 +141,7 @@ static inline int walk_put_char(JsonWalk *w, char c) {
 
 /* The length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0:
  * jansson's rules (no overlong forms, no surrogates, at most U+10FFFF). */
-size_t asl_utf8_sequence(const unsigned char *p, size_t avail) {
+size_t utf8_sequence(const unsigned char *p, size_t avail) {
         unsigned char c = p[0];
         uint32_t cp;
         size_t n;
@@ -204,7 +205,7 @@ static int walk_string(JsonWalk *w, const char *str, size_t length) {
                         break;
                 e = escape_table[*p];
                 if (e == 'U') {
-                        size_t n = asl_utf8_sequence(p, (size_t) (end - p));
+                        size_t n = utf8_sequence(p, (size_t) (end - p));
 
                         if (n == 0)
                                 return -EILSEQ;
@@ -409,7 +410,7 @@ static int walk_run(JsonWalk *w, const json_t *v) {
         return r;
 }
 
-char *asl_json_dumpn(const json_t *v, size_t *ret_len) {
+char *json_writer_dumpn(const json_t *v, size_t *ret_len) {
         JsonWalk w = {
                 .buf = malloc(JSON_INITIAL_BUFFER),
                 .allocated = JSON_INITIAL_BUFFER,
@@ -431,7 +432,7 @@ char *asl_json_dumpn(const json_t *v, size_t *ret_len) {
 }
 
 /* The writer's buffer as a walk's (allocated on first use). */
-static bool writer_begin(AslJsonWriter *aw, JsonWalk *w) {
+static bool writer_begin(JsonWriter *aw, JsonWalk *w) {
         if (aw->error)
                 return false;
         if (!aw->buf) {
@@ -447,7 +448,7 @@ static bool writer_begin(AslJsonWriter *aw, JsonWalk *w) {
         return true;
 }
 
-static void writer_end(AslJsonWriter *aw, const JsonWalk *w, int r) {
+static void writer_end(JsonWriter *aw, const JsonWalk *w, int r) {
         aw->buf = w->buf;
         aw->len = w->len;
         aw->allocated = w->allocated;
@@ -455,35 +456,35 @@ static void writer_end(AslJsonWriter *aw, const JsonWalk *w, int r) {
                 aw->error = r;
 }
 
-void asl_json_writer_raw(AslJsonWriter *aw, const char *s, size_t n) {
+void json_writer_raw(JsonWriter *aw, const char *s, size_t n) {
         JsonWalk w;
 
         if (writer_begin(aw, &w))
                 writer_end(aw, &w, walk_put(&w, s, n));
 }
 
-void asl_json_writer_string(AslJsonWriter *aw, const char *s, size_t n) {
+void json_writer_string(JsonWriter *aw, const char *s, size_t n) {
         JsonWalk w;
 
         if (writer_begin(aw, &w))
                 writer_end(aw, &w, walk_string(&w, s, n));
 }
 
-void asl_json_writer_integer(AslJsonWriter *aw, json_int_t v) {
+void json_writer_integer(JsonWriter *aw, json_int_t v) {
         JsonWalk w;
 
         if (writer_begin(aw, &w))
                 writer_end(aw, &w, walk_integer(&w, v));
 }
 
-void asl_json_writer_value(AslJsonWriter *aw, const json_t *v) {
+void json_writer_value(JsonWriter *aw, const json_t *v) {
         JsonWalk w;
 
         if (writer_begin(aw, &w))
                 writer_end(aw, &w, walk_run(&w, v));
 }
 
-char *asl_json_writer_finish(AslJsonWriter *aw, size_t *ret_len) {
+char *json_writer_finish(JsonWriter *aw, size_t *ret_len) {
         char *s = NULL;
         JsonWalk w;
 
@@ -499,15 +500,15 @@ char *asl_json_writer_finish(AslJsonWriter *aw, size_t *ret_len) {
                 }
         }
         free(aw->buf);
-        *aw = (AslJsonWriter) { .error = s ? 0 : aw->error };
+        *aw = (JsonWriter) { .error = s ? 0 : aw->error };
         return s;
 }
 
-char *asl_json_dumps(const json_t *v) {
-        return asl_json_dumpn(v, NULL);
+char *json_writer_dumps(const json_t *v) {
+        return json_writer_dumpn(v, NULL);
 }
 
-size_t asl_json_size(const json_t *v) {
+size_t json_writer_size(const json_t *v) {
         JsonWalk w = {};
 
         if (!v)
@@ -517,7 +518,7 @@ size_t asl_json_size(const json_t *v) {
         return w.len;
 }
 
-size_t asl_json_depth(const json_t *v, size_t limit) {
+size_t json_depth(const json_t *v, size_t limit) {
         size_t max = 0;
 
         if (limit == 0)
@@ -527,7 +528,7 @@ size_t asl_json_depth(const json_t *v, size_t limit) {
                 json_t *c;
 
                 json_object_foreach((json_t *) v, k, c) {
-                        size_t d = asl_json_depth(c, limit - 1);
+                        size_t d = json_depth(c, limit - 1);
                         if (d > max)
                                 max = d;
                         if (max >= limit)
@@ -538,7 +539,7 @@ size_t asl_json_depth(const json_t *v, size_t limit) {
                 json_t *c;
 
                 json_array_foreach(v, i, c) {
-                        size_t d = asl_json_depth(c, limit - 1);
+                        size_t d = json_depth(c, limit - 1);
                         if (d > max)
                                 max = d;
                         if (max >= limit)
