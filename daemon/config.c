@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "parse.h"
 
 #define K(s, k, t, d, h) { s, k, t, d, h }
 
@@ -156,153 +157,6 @@ static bool section_is_known(const char *section) {
         return false;
 }
 
-/* ---------------------------------------------------------------- parsers */
-
-int config_parse_bool(const char *s, bool *ret) {
-        static const char *const yes[] = { "1", "true", "yes", "on" };
-        static const char *const no[] = { "0", "false", "no", "off" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (strcasecmp(s, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                if (strcasecmp(s, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-int config_parse_int(const char *s, int64_t *ret) {
-        char *end;
-        long long v;
-
-        if (!s || !*s || isspace((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-/* Reads a non-negative decimal integer at *p; advances *p. */
-static int parse_uint(const char **p, uint64_t *ret) {
-        uint64_t v = 0;
-        const char *s = *p;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *s); s++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *p = s;
-        *ret = v;
-        return 0;
-}
-
-int config_parse_duration_ms(const char *s, uint64_t *ret) {
-        static const struct {
-                const char *suffix;
-                uint64_t ms;
-        } units[] = {
-                /* longest first where one is a prefix of another */
-                { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "m", 60000 },
-                { "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
-        };
-        uint64_t total = 0;
-        const char *p = s;
-        int r;
-
-        if (!s || !*s)
-                return -EINVAL;
-        if (strspn(s, "0123456789") == strlen(s)) {
-                /* a bare number: seconds */
-                uint64_t v;
-                r = parse_uint(&p, &v);
-                if (r < 0)
-                        return r;
-                if (v > UINT64_MAX / 1000)
-                        return -ERANGE;
-                *ret = v * 1000;
-                return 0;
-        }
-        while (*p) {
-                uint64_t v, mul = 0;
-                size_t ul = 0;
-
-                r = parse_uint(&p, &v);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                        size_t l = strlen(units[i].suffix);
-                        if (strncmp(p, units[i].suffix, l) == 0 && !isalpha((unsigned char) p[l])) {
-                                mul = units[i].ms;
-                                ul = l;
-                                break;
-                        }
-                }
-                if (mul == 0)
-                        return -EINVAL;
-                p += ul;
-                if (v != 0 && mul > UINT64_MAX / v)
-                        return -ERANGE;
-                if (total > UINT64_MAX - v * mul)
-                        return -ERANGE;
-                total += v * mul;
-        }
-        *ret = total;
-        return 0;
-}
-
-int config_parse_size(const char *s, uint64_t *ret) {
-        static const struct {
-                const char *suffix;
-                uint64_t mul;
-        } units[] = {
-                { "", 1 },
-                { "B", 1 },
-                { "K", 1024ULL },
-                { "KiB", 1024ULL },
-                { "KB", 1000ULL },
-                { "M", 1024ULL * 1024 },
-                { "MiB", 1024ULL * 1024 },
-                { "MB", 1000ULL * 1000 },
-                { "G", 1024ULL * 1024 * 1024 },
-                { "GiB", 1024ULL * 1024 * 1024 },
-                { "GB", 1000ULL * 1000 * 1000 },
-                { "T", 1024ULL * 1024 * 1024 * 1024 },
-                { "TiB", 1024ULL * 1024 * 1024 * 1024 },
-                { "TB", 1000ULL * 1000 * 1000 * 1000 },
-        };
-        const char *p = s;
-        uint64_t v;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        r = parse_uint(&p, &v);
-        if (r < 0)
-                return r;
-        while (*p == ' ')
-                p++;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (streq(p, units[i].suffix)) {
-                        if (v != 0 && units[i].mul > UINT64_MAX / v)
-                                return -ERANGE;
-                        *ret = v * units[i].mul;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
 /* Validates a value for a table key; extra rules for a few keys. */
 static int validate(size_t idx, const char *value, char **ret_error, const char *where) {
         const ConfigKey *k = &config_keys[idx];
@@ -331,19 +185,19 @@ static int validate(size_t idx, const char *value, char **ret_error, const char 
                 }
                 break;
         case CONFIG_INT:
-                if (config_parse_int(value, &i) < 0 || i < 0 || i > INT32_MAX)
+                if (parse_int(value, &i) < 0 || i < 0 || i > INT32_MAX)
                         expected = "a non-negative integer";
                 break;
         case CONFIG_BOOL:
-                if (config_parse_bool(value, &b) < 0)
+                if (parse_bool(value, &b) < 0)
                         expected = "a boolean (true/false, yes/no, on/off, 1/0)";
                 break;
         case CONFIG_DURATION:
-                if (config_parse_duration_ms(value, &u) < 0)
+                if (parse_duration_ms(value, &u) < 0)
                         expected = "a duration like 500ms, 30s, 5m, 2h, 7d";
                 break;
         case CONFIG_SIZE:
-                if (config_parse_size(value, &u) < 0)
+                if (parse_size(value, &u) < 0)
                         expected = "a size like 4096, 256KiB, 100MiB, 1GB";
                 break;
         }
@@ -678,7 +532,7 @@ const char *config_get_string(const Config *c, const char *section, const char *
 int64_t config_get_int(const Config *c, const char *section, const char *key) {
         int64_t v = 0;
 
-        (void) config_parse_int(get_typed(c, section, key, CONFIG_INT), &v);
+        (void) parse_int(get_typed(c, section, key, CONFIG_INT), &v);
         if (v == 0 && streq(section, "worker") && streq(key, "threads")) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 v = n > 0 ? n : 1;
@@ -689,21 +543,21 @@ int64_t config_get_int(const Config *c, const char *section, const char *key) {
 bool config_get_bool(const Config *c, const char *section, const char *key) {
         bool v = false;
 
-        (void) config_parse_bool(get_typed(c, section, key, CONFIG_BOOL), &v);
+        (void) parse_bool(get_typed(c, section, key, CONFIG_BOOL), &v);
         return v;
 }
 
 uint64_t config_get_duration_ms(const Config *c, const char *section, const char *key) {
         uint64_t v = 0;
 
-        (void) config_parse_duration_ms(get_typed(c, section, key, CONFIG_DURATION), &v);
+        (void) parse_duration_ms(get_typed(c, section, key, CONFIG_DURATION), &v);
         return v;
 }
 
 uint64_t config_get_size(const Config *c, const char *section, const char *key) {
         uint64_t v = 0;
 
-        (void) config_parse_size(get_typed(c, section, key, CONFIG_SIZE), &v);
+        (void) parse_size(get_typed(c, section, key, CONFIG_SIZE), &v);
         return v;
 }
 

@@ -140,9 +140,4 @@ int config_foreach_in_section(const Config *c, const char *section, ConfigForeac
 /* Topic name: imgflow.topic_prefix + name ("jobs" -> "imgflow.jobs"); new string. */
 int config_topic(const Config *c, const char *name, char **ret);
 
-/* Parsers used by the loader, exported for CLI flags and tests.
- * Return 0 or -EINVAL / -ERANGE. */
-int config_parse_bool(const char *s, bool *ret);
-int config_parse_int(const char *s, int64_t *ret);
-int config_parse_duration_ms(const char *s, uint64_t *ret);
-int config_parse_size(const char *s, uint64_t *ret);
+/* The value parsers of the loader are lib/parse.h's. */

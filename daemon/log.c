@@ -15,8 +15,8 @@
 
 #include <systemd/sd-journal.h>
 
-#include "config.h"
 #include "log.h"
+#include "parse.h"
 
 static LogTarget log_target = LOG_TARGET_AUTO;
 static int log_max_level = LOG_INFO;
@@ -120,7 +120,7 @@ int log_setup(const char *ident) {
                 log_warning("Ignoring unknown IMGFLOW_LOG_LEVEL=%s", e);
         e = getenv("IMGFLOW_LOG_TIME");
         if (e && *e) {
-                if (config_parse_bool(e, &log_time) < 0)
+                if (parse_bool(e, &log_time) < 0)
                         log_warning("Ignoring IMGFLOW_LOG_TIME=%s: not a boolean", e);
         }
         return 0;

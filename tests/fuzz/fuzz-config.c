@@ -8,7 +8,7 @@
  * The first byte picks the mode, the rest is the text:
  *   0  config_load_string()
  *   1  config_load_env() with one "NAME=value" per line
- *   2  each line through config_parse_bool/int/duration_ms/size
+ *   2  each line through parse_bool/int/duration_ms/size
  * Invariants: a refusal (-EINVAL) always comes with a message naming
  * something; after a successful load every key of config_keys[] reads back
  * through its typed getter and the pass-through sections can be walked.
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "parse.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define FUZZ_MAX_ENV 256
@@ -115,16 +116,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         int64_t i;
                         uint64_t u;
 
-                        r = config_parse_bool(line, &b);
+                        r = parse_bool(line, &b);
                         if (r < 0 && r != -EINVAL && r != -ERANGE)
                                 abort();
-                        r = config_parse_int(line, &i);
+                        r = parse_int(line, &i);
                         if (r < 0 && r != -EINVAL && r != -ERANGE)
                                 abort();
-                        r = config_parse_duration_ms(line, &u);
+                        r = parse_duration_ms(line, &u);
                         if (r < 0 && r != -EINVAL && r != -ERANGE)
                                 abort();
-                        r = config_parse_size(line, &u);
+                        r = parse_size(line, &u);
                         if (r < 0 && r != -EINVAL && r != -ERANGE)
                                 abort();
                 }
