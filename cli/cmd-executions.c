@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "cmd-remote.h"
 
 #define CLI_INPUT_MAX (1024 * 1024)
@@ -140,17 +141,11 @@ static int exec_store_error(const char *operation, int r, const char *arn, CliRe
         return cli_store_error(operation, r, remote);
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --wait: poll until the execution is no longer RUNNING (or timeout_sec
  * passed, 0 = no limit), reporting Map progress on stderr. Prints the final
  * description; exit 0 only for SUCCEEDED. */
 static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned timeout_sec) {
-        int64_t deadline = timeout_sec ? mono_ms() + (int64_t) timeout_sec * 1000 : 0;
+        int64_t deadline = timeout_sec ? now_ms(CLOCK_MONOTONIC) + (int64_t) timeout_sec * 1000 : 0;
         size_t last_done = SIZE_MAX, last_total = SIZE_MAX;
 
         for (;;) {
@@ -177,7 +172,7 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
                         cli_print_json(out);
                         return streq(jstr(d, "status") ?: "", "SUCCEEDED") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
                 }
-                if (deadline && mono_ms() >= deadline) {
+                if (deadline && now_ms(CLOCK_MONOTONIC) >= deadline) {
                         out = describe_output(d);
                         cli_print_json(out);
                         fprintf(stderr, "imgflow: %s still RUNNING after %u s\n", exec_id, timeout_sec);

@@ -18,6 +18,7 @@
 
 #include "asl-definition.h"
 #include "cli.h"
+#include "clock.h"
 #include "cmd-remote.h"
 #include "config.h"
 
@@ -34,12 +35,6 @@ typedef struct MachineArgs {
                 "version", CLI_OPTION_UINT, offsetof(MachineArgs, version), .min = 1, .max = UINT32_MAX,     \
                 .expected = "a version number >= 1"                                                          \
         }
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Read and validate a definition; errors printed. Returns an exit code or CLI_CONTINUE. */
 static int read_definition(const char *path, char **ret_text) {
@@ -111,7 +106,7 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         MachineArgs a = {};
         AslDiag d = {};
         unsigned version = 0;
-        int64_t now = wall_ms();
+        int64_t now = now_ms(CLOCK_REALTIME);
         int r;
 
         r = machine_open(verb, argc, argv, options, operation, &a, &text, &remote);

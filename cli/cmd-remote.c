@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,9 +22,11 @@
 
 #include "cli.h"
 #include "cmd-remote.h"
+#include "clock.h"
 #include "config.h"
 #include "format.h"
 #include "kafka.h"
+#include "random.h"
 #include "redis.h"
 
 #define CLI_PRODUCE_TIMEOUT_MS 15000
@@ -219,8 +220,7 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
 char *cli_request_id_new(void) {
         uint8_t b[16];
 
-        if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
-                abort();
+        random_fill(NULL, b, sizeof b);
         return format_hex(b, sizeof b, xmalloc(2 * sizeof b + 1));
 }
 
@@ -234,15 +234,9 @@ char *cli_uuid_new(void) {
         return xstrdup(format_uuid(id.bytes, s));
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret) {
         int64_t deadline =
-                mono_ms() + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
+                now_ms(CLOCK_MONOTONIC) + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
         unsigned delay_ms = 20;
 
         for (;;) {
@@ -253,7 +247,7 @@ int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned time
                                         r->redis->errstr[0] ? r->redis->errstr : strerror(-k));
                         return k;
                 }
-                if (mono_ms() >= deadline) {
+                if (now_ms(CLOCK_MONOTONIC) >= deadline) {
                         fprintf(stderr,
                                 "imgflow: no answer from a coordinator within %u s (request %s); "
                                 "is imgflow-coordinator running?\n",

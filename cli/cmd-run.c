@@ -19,13 +19,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "asl-definition.h"
 #include "asl-engine.h"
 #include "cli.h"
+#include "clock.h"
 #include "cmd-remote.h"
+#include "random.h"
 
 /* Bound on engine events in one run (each one is at least one history
  * event, so the history limit normally stops a runaway first). */
@@ -44,29 +45,6 @@ typedef struct Runner {
         bool history;
         bool real_time;
 } Runner;
-
-static void random_fill(void *userdata, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = getrandom(p, n, 0);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        perror("imgflow: getrandom");
-                        abort();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
-static int64_t realtime_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void runner_apply_effects(Runner *run, AslEffects *fx) {
         for (size_t i = 0; i < fx->n; i++) {
@@ -113,7 +91,7 @@ static int runner_event(Runner *run, const AslEvent *ev) {
         int r;
 
         if (run->real_time)
-                run->env.now_ms = realtime_ms();
+                run->env.now_ms = now_ms(CLOCK_REALTIME);
         r = asl_exec_handle(run->machine, run->exec, ev, &run->env, &fx, &e);
         if (r < 0) {
                 fprintf(stderr, "imgflow: engine error: %s: %s\n", e.error ? e.error : "?", e.cause ? e.cause : "");
@@ -218,7 +196,7 @@ static int runner_fire_timer(Runner *run) {
         json_object_del(run->timers, tid);
 
         if (run->real_time) {
-                int64_t now = realtime_ms();
+                int64_t now = now_ms(CLOCK_REALTIME);
                 if (best_due > now) {
                         struct timespec ts = { .tv_sec = (best_due - now) / 1000,
                                                .tv_nsec = (long) ((best_due - now) % 1000) * 1000000 };
@@ -392,7 +370,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 run.responses = json_object_get(mocks, "MockedResponses");
         }
 
-        run.env = (AslEnv) { .now_ms = realtime_ms(), .random = random_fill, .max_history_events = max_history };
+        run.env = (AslEnv) { .now_ms = now_ms(CLOCK_REALTIME), .random = random_fill, .max_history_events = max_history };
         run.tasks = json_array();
         run.timers = json_object();
         run.calls = json_object();

@@ -57,18 +57,19 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <glib.h>
 
 #include "apply.h"
+#include "clock.h"
 #include "config.h"
 #include "format.h"
 #include "hash.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "random.h"
 #include "redis.h"
 #include "resources.h"
 #include "service.h"
@@ -226,18 +227,6 @@ static void count(Manager *m, Counter c) {
                 (void) metric_counter_inc(m->metric[c], NULL);
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* A log line about one task: EXECUTION_ID, STATE_NAME, TASK_ID, IMAGE_KEY
  * and OPERATION, each omitted when NULL (all borrowed). */
 _printf_(7, 8)
@@ -296,30 +285,16 @@ static RedisTimed *redis_timed_wrap(Manager *m, const char *kind, RedisReplyFn *
         if (!m->m_redis_rtt)
                 return NULL;
         t = xmalloc(sizeof *t);
-        *t = (RedisTimed) { m, *cb, *userdata, now_usec(), kind };
+        *t = (RedisTimed) { m, *cb, *userdata, now_usec(CLOCK_MONOTONIC), kind };
         *cb = on_redis_timed;
         *userdata = t;
         return t;
 }
 
-static void env_random(void *userdata, void *buf, size_t n) {
-        uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t k = getrandom(p, n, 0);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        abort();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
 static AslEnv manager_env(Manager *m) {
         return (AslEnv) {
-                .now_ms = now_ms(),
-                .random = env_random,
+                .now_ms = now_ms(CLOCK_REALTIME),
+                .random = random_fill,
                 .max_payload_bytes = m->limits.max_payload_bytes,
                 .max_history_events = m->apply.history_cap,
         };
@@ -381,7 +356,7 @@ static void on_redis_timed(RedisConn *c, redisReply *reply, void *userdata) {
 
         if (reply && !t->m->tearing_down) {
                 const char *const lv[] = { t->kind };
-                (void) metric_histogram_observe(t->m->m_redis_rtt, lv, (double) (now_usec() - t->start_usec) / 1e6);
+                (void) metric_histogram_observe(t->m->m_redis_rtt, lv, (double) (now_usec(CLOCK_MONOTONIC) - t->start_usec) / 1e6);
         }
         free(t);
         if (cb)
@@ -793,7 +768,7 @@ static void note_dispatch(Manager *m, const char *exec_id, const char *topic, co
         *d = (Dispatched) {
                 .operation = xstrdup(op ?: ""),
                 .image_key = key ? xstrdup(key) : NULL,
-                .dispatched_ms = now_ms(),
+                .dispatched_ms = now_ms(CLOCK_REALTIME),
         };
         g_hash_table_replace(m->dispatched, xasprintf("%s|%s", exec_id, task_id), d);
 }
@@ -814,7 +789,7 @@ static void note_task_result(Manager *m, Work *w, const char *task_id, bool succ
         }
         if (d) {
                 const char *const lo[] = { d->operation };
-                int64_t ms = now_ms() - d->dispatched_ms;
+                int64_t ms = now_ms(CLOCK_REALTIME) - d->dispatched_ms;
                 if (m->metrics)
                         (void) metric_histogram_observe(m->m_task_latency, lo, ms > 0 ? (double) ms / 1000.0 : 0.0);
                 g_hash_table_remove(m->dispatched, k);
@@ -825,7 +800,7 @@ static void note_task_result(Manager *m, Work *w, const char *task_id, bool succ
 static void dispatched_expire(Manager *m) {
         GHashTableIter it;
         void *v;
-        int64_t cutoff = now_ms() - DISPATCH_TTL_MS;
+        int64_t cutoff = now_ms(CLOCK_REALTIME) - DISPATCH_TTL_MS;
 
         g_hash_table_iter_init(&it, m->dispatched);
         while (g_hash_table_iter_next(&it, NULL, &v))
@@ -1550,7 +1525,7 @@ static int on_claim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (m->stopping || m->claiming || !redis_conn_is_connected(m->redis))
                 return 0;
-        store_timers_claim_call(now_ms(), TIMER_LEASE_MS, m->timer_batch, &call);
+        store_timers_claim_call(now_ms(CLOCK_REALTIME), TIMER_LEASE_MS, m->timer_batch, &call);
         if (manager_eval(m, &call, on_claimed, m) >= 0)
                 m->claiming = true;
         return 0;
@@ -1564,7 +1539,7 @@ static int on_reclaim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (m->stopping || !redis_conn_is_connected(m->redis))
                 return 0;
-        store_timers_reclaim_call(now_ms(), 1000, &call);
+        store_timers_reclaim_call(now_ms(CLOCK_REALTIME), 1000, &call);
         (void) manager_eval(m, &call, NULL, NULL);
         return 0;
 }
@@ -1589,7 +1564,7 @@ static void on_swept(RedisConn *c, redisReply *reply, void *userdata) {
 static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         _cleanup_(store_call_done) StoreCall call = {};
-        int64_t now = now_ms();
+        int64_t now = now_ms(CLOCK_REALTIME);
 
         (void) sd_event_source_set_time_relative(s, OUTBOX_SWEEP_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -1667,7 +1642,7 @@ static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         bool idle = m->in_flight == 0 && kafka_producer_outq_len(m->producer) == 0 &&
                     store_outbox_ack_count(&m->acks) == 0 && m->acks_in_flight == 0;
 
-        if (idle || now_usec() >= m->stop_deadline_usec) {
+        if (idle || now_usec(CLOCK_MONOTONIC) >= m->stop_deadline_usec) {
                 if (!idle)
                         log_warning("Shutdown timeout: %zu events still in flight", m->in_flight);
                 return sd_event_exit(m->event, 0);
@@ -1684,7 +1659,7 @@ static void manager_stop(void *userdata) {
         log_info("Stopping: draining %zu events in flight", m->in_flight);
         (void) service_notify_stopping();
         m->stopping = true;
-        m->stop_deadline_usec = now_usec() + timeout_ms * 1000;
+        m->stop_deadline_usec = now_usec(CLOCK_MONOTONIC) + timeout_ms * 1000;
         if (m->consumer && !m->paused && kafka_consumer_pause(m->consumer, NULL) >= 0)
                 m->paused = true;
         if (sd_event_add_time_relative(m->event, &m->t_drain, CLOCK_MONOTONIC, 0, 0, on_drain_timer, m) < 0)
@@ -1960,9 +1935,9 @@ static int register_file(redisContext *ctx, const char *dir, const char *file) {
                 return log_error_errno(-EFBIG, "%s: larger than %d bytes", path, STATE_MACHINE_FILE_MAX);
         text[n] = 0;
 
-        r = store_sm_create(ctx, name, text, now_ms(), &d, &version);
+        r = store_sm_create(ctx, name, text, now_ms(CLOCK_REALTIME), &d, &version);
         if (r == -EEXIST)
-                r = store_sm_update(ctx, name, text, now_ms(), &d, &version);
+                r = store_sm_update(ctx, name, text, now_ms(CLOCK_REALTIME), &d, &version);
         if (r == -EINVAL) {
                 for (size_t i = 0; i < d.n; i++)
                         log_error("%s: %s: %s", path, d.entries[i].pointer, d.entries[i].message);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "log.h"
 #include "redis.h"
@@ -94,12 +95,6 @@ struct RedisConn {
         RedisPending *spare[SPARE_CLASSES];     /* by size: 1 KiB << class */
         size_t spare_bytes;
 };
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* ------------------------------------------------------------ address */
 
@@ -459,7 +454,7 @@ static void conn_schedule_drop(RedisConn *c, const char *reason) {
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         RedisConn *c = userdata;
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         if (c->ac && !c->connected && c->connect_deadline <= now)
                 conn_drop_now(c, "connect timed out");
@@ -482,7 +477,7 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
 
 /* p was handed to hiredis: it waits for its reply, with a deadline. */
 static int pending_sent(RedisConn *c, RedisPending *p) {
-        p->deadline = now_usec() + c->timeout_usec;
+        p->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec;
         pending_link(c, p);
         if (c->head == p)
                 timeout_rearm(c);
@@ -542,7 +537,7 @@ static int conn_start(RedisConn *c) {
         redisAsyncSetDisconnectCallback(ac, on_disconnect);
         c->ac = ac;
         c->connected = false;
-        c->connect_deadline = now_usec() + c->timeout_usec;
+        c->connect_deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec;
 
         /* AUTH and SELECT go first: commands queued meanwhile follow them. */
         if (c->password && *c->password) {
@@ -742,7 +737,7 @@ int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *for
                 pending_free(p);
                 return -ENOTCONN;
         }
-        p->deadline = now_usec() + c->timeout_usec;
+        p->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec;
         pending_link(c, p);
         if (c->head == p)
                 timeout_rearm(c);

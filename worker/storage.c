@@ -28,11 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
+#include "random.h"
 
 typedef struct StorageBucket {
         char *name;
@@ -403,7 +403,7 @@ int storage_write_atomic(Storage *s, const char *bucket, const char *key,
                         static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
                         unsigned char rnd[6];
 
-                        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd) {
+                        if (random_bytes(rnd, sizeof rnd) < 0) {
                                 r = -EIO;
                                 goto fail;
                         }

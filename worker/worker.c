@@ -53,6 +53,7 @@
 
 #include "imgflow-config.h"
 
+#include "clock.h"
 #include "config.h"
 #include "format.h"
 #include "image-ops.h"
@@ -148,12 +149,6 @@ static void manager_publish_result(Manager *m, WorkerTask *t);
 static int delivery_schedule_retry(Delivery *d);
 
 #define log_oom_() log_error_errno(-ENOMEM, "Out of memory.")
-
-static uint64_t now_realtime_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ */
 /* Task list */
@@ -739,7 +734,7 @@ static void manager_run_notify(Manager *m, WorkerTask *t) {
         size_t len;
         int r;
 
-        t->started_at_ms = (int64_t) now_realtime_ms();
+        t->started_at_ms = now_ms(CLOCK_REALTIME);
         r = op_notify_build(t->task, m->prefix, &m->proto_limits, &topic, &buf, &len, &id, &f);
         if (r < 0) {
                 worker_task_fail(t, f.error ? f.error : "States.Runtime", "%s", f.cause ? f.cause : "");
@@ -788,7 +783,7 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         manager_link_task(m, t);
         t->message_bytes = km->len;
 
-        if (worker_task_expired(t, (int64_t) now_realtime_ms())) {
+        if (worker_task_expired(t, now_ms(CLOCK_REALTIME))) {
                 worker_task_log(LOG_INFO, t, "Task is past its deadline (%" PRIi64 "); dropped.",
                                 t->task->deadline_ms);
                 m->n_expired++;

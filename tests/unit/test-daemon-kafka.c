@@ -12,22 +12,21 @@
 #include "kafka.h"
 
 #include <librdkafka/rdkafka_mock.h>
+#include "clock.h"
 #include "log.h"
 #include "test.h"
 
 #define TOPIC "imgflow.test"
 #define N_MSG 20
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+static uint64_t mono_ms(void) {
+        return now_usec(CLOCK_MONOTONIC) / 1000;
 }
 
 static bool run_until(sd_event *e, const int *counter, int target, uint64_t timeout_ms) {
-        uint64_t end = now_ms() + timeout_ms;
+        uint64_t end = mono_ms() + timeout_ms;
         while (*counter < target) {
-                if (now_ms() > end)
+                if (mono_ms() > end)
                         return false;
                 if (sd_event_run(e, 50 * 1000) < 0)
                         return false;
@@ -36,8 +35,8 @@ static bool run_until(sd_event *e, const int *counter, int target, uint64_t time
 }
 
 static void run_for(sd_event *e, uint64_t ms) {
-        uint64_t end = now_ms() + ms;
-        while (now_ms() < end)
+        uint64_t end = mono_ms() + ms;
+        while (mono_ms() < end)
                 sd_event_run(e, 50 * 1000);
 }
 
@@ -333,10 +332,10 @@ TEST(resume_fetches_at_once) {
                 run_for(e, 300);
                 ASSERT_INT_EQ(s.received, before);
 
-                uint64_t t0 = now_ms();
+                uint64_t t0 = mono_ms();
                 ASSERT_INT_EQ(kafka_consumer_resume(k, NULL), 0);
                 ASSERT_TRUE(run_until(e, &s.received, before + 10, 10000));
-                uint64_t waited = now_ms() - t0;
+                uint64_t waited = mono_ms() - t0;
                 log_info("round %d: the 10 messages arrived %" PRIu64 " ms after the resume", round, waited);
                 ASSERT_TRUE(waited < 300);
 
@@ -435,9 +434,9 @@ TEST(broker_down_and_up) {
         produce_n(e, p, &s, 0, 1);
 
         ASSERT_INT_EQ(rd_kafka_mock_broker_set_down(mc, 1), 0);
-        uint64_t start = now_ms();
+        uint64_t start = mono_ms();
         ASSERT_INT_EQ(kafka_produce(p, TOPIC, "k", "while-down", 10, (void *) (intptr_t) 100), 0);
-        ASSERT_TRUE(now_ms() - start < 100); /* never blocks */
+        ASSERT_TRUE(mono_ms() - start < 100); /* never blocks */
         run_for(e, 1500);
         ASSERT_INT_EQ(s.delivered, 1); /* not yet */
         ASSERT_INT_EQ(rd_kafka_mock_broker_set_up(mc, 1), 0);

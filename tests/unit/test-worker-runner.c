@@ -15,13 +15,8 @@
 #include "image-ops.h"
 #include "op-notify.h"
 #include "proto.h"
+#include "clock.h"
 #include "worker-runner.h"
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A decoded Task message for op with input (JSON text). */
 static ProtoMessage *make_task(const char *op, const char *input, int64_t deadline_ms) {
@@ -153,9 +148,9 @@ TEST(unknown_operation) {
 TEST(past_deadline_is_expired_not_run_not_encoded) {
         OpLimits l;
         WorkerRunEnv e = env(&l);
-        WorkerTask *t = make_worker_task("test.sleep", "{\"ms\":5000}", now_ms() - 1);
+        WorkerTask *t = make_worker_task("test.sleep", "{\"ms\":5000}", now_ms(CLOCK_REALTIME) - 1);
         ASSERT_NOT_NULL(t);
-        ASSERT_TRUE(worker_task_expired(t, now_ms()));
+        ASSERT_TRUE(worker_task_expired(t, now_ms(CLOCK_REALTIME)));
         worker_task_run(t, &e); /* would sleep 5 s if it ran */
         ASSERT_INT_EQ(t->outcome, WORKER_TASK_EXPIRED);
         char *buf = NULL;
@@ -163,8 +158,8 @@ TEST(past_deadline_is_expired_not_run_not_encoded) {
         ASSERT_INT_EQ(worker_task_encode_result(t, NULL, NULL, &buf, &len), -EINVAL);
         worker_task_free(t);
 
-        t = make_worker_task("test.echo", "{}", now_ms() + 60000);
-        ASSERT_FALSE(worker_task_expired(t, now_ms()));
+        t = make_worker_task("test.echo", "{}", now_ms(CLOCK_REALTIME) + 60000);
+        ASSERT_FALSE(worker_task_expired(t, now_ms(CLOCK_REALTIME)));
         worker_task_free(t);
         t = make_worker_task("test.echo", "{}", 0);
         ASSERT_FALSE(worker_task_expired(t, INT64_MAX));
