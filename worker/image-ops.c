@@ -38,16 +38,6 @@
 
 /* ---- limits and init ---------------------------------------------------- */
 
-void op_limits_init_default(OpLimits *l) {
-        *l = (OpLimits) {
-                .max_pixels = OP_LIMITS_DEFAULT_MAX_PIXELS,
-                .max_input_bytes = OP_LIMITS_DEFAULT_MAX_INPUT_BYTES,
-                .max_memory_bytes = OP_LIMITS_DEFAULT_MAX_MEMORY_BYTES,
-                .max_dimension = OP_LIMITS_DEFAULT_MAX_DIMENSION,
-                .max_sleep_ms = OP_LIMITS_DEFAULT_MAX_SLEEP_MS,
-        };
-}
-
 /* Loader subtrees left usable after blocking every loader. */
 static const char *const allowed_loader_classes[] = {
         "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp",

@@ -12,14 +12,15 @@
  * loader (and only it) reads the header, and the pixel, byte and memory
  * limits are checked from the header before any pixel is decoded.
  *
- * Internal to worker/: image-ops.c is the user.
+ * Internal to worker/: image-ops.c is the user. It includes this header;
+ * this one does not include image-ops.h (the limits: op-limits.h).
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <vips/vips.h>
 
-#include "image-ops.h"
+#include "op-limits.h"
 #include "storage.h"
 #include "task-failure.h"
 
