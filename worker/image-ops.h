@@ -3,8 +3,9 @@
 
 /*
  * The worker's built-in operations (STYLE 11): a constant table of
- * {name, parameter schema, function}. The worker daemon looks an operation up
- * by name (image_ops_find), validates the task's parameters against the
+ * {name, parameter schema, function}; docs/image-operations.md is their
+ * reference. The worker daemon looks an operation up by name
+ * (image_ops_find), validates the task's parameters against the
  * schema and calls the function on a worker thread (image_ops_run). The
  * daemon can add its own operations (e.g. "notify", which publishes to Kafka)
  * by passing an extra table that is searched before the built-in one.
