@@ -200,6 +200,18 @@ static void adapter_cleanup(void *p) {
         adapter_unref(a);
 }
 
+/* ---- hiredis 0.14 internals: the one place -----------------------------
+ *
+ * adapter_write() is the only code that reaches into hiredis: it writes and
+ * edits the connection's output buffer (redisContext.obuf, an sds string)
+ * itself. meson.build pins hiredis to 0.14.x (>= 0.14, < 1.0) for it. With
+ * hiredis 1.x this must change: the sds functions are renamed (hi_sdslen,
+ * hi_sdsrange, hi_sdsclear, hi_sdsalloc, hi_sdsempty, hi_sdsfree), a write
+ * goes through redisContext.funcs->write (the TLS hook; a plain write() on
+ * the fd would bypass TLS) and redisAsyncHandleWrite() calls it; check
+ * redisBufferWrite() of that version before raising the pin. Everything
+ * else in this file uses hiredis's public API only. */
+
 /* The output buffer kept after a write, at most (adapter_write()). */
 #define OBUF_KEEP_MAX (16U * 1024U * 1024U)
 
@@ -245,6 +257,8 @@ static void adapter_write(RedisAdapter *a) {
                 adapter_del_write(a);
         adapter_add_read(a);
 }
+
+/* ---- end of hiredis 0.14 internals ---- */
 
 static int on_adapter_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         RedisAdapter *a = userdata;
@@ -586,16 +600,25 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
                 size_t srclen = strlen(script->source);
                 /* the same "*<argc>\r\n" as the EVALSHA (SCRIPT_HEAD_LEN
                  * bytes of it come between that and the tail) */
-                sds cmd = sdsnewlen(p->cmd, p->tail - SCRIPT_HEAD_LEN);
-                int sent;
+                size_t head = p->tail - SCRIPT_HEAD_LEN, rest = p->cmd_len - p->tail, len;
+                char eval[64], *cmd;
+                int k = snprintf(eval, sizeof eval, "$4\r\nEVAL\r\n$%zu\r\n", srclen);
+                int sent = -ENOMEM;
 
-                cmd = sdscatprintf(cmd, "$4\r\nEVAL\r\n$%zu\r\n", srclen);
-                cmd = sdscatlen(cmd, script->source, srclen);
-                cmd = sdscatlen(cmd, "\r\n", 2);
-                cmd = sdscatlen(cmd, p->cmd + p->tail, p->cmd_len - p->tail);
+                len = head + (size_t) k + srclen + 2 + rest;
+                cmd = malloc(len);
+                if (cmd) {
+                        char *o = cmd;
+                        o = mempcpy(o, p->cmd, head);
+                        o = mempcpy(o, eval, (size_t) k);
+                        o = mempcpy(o, script->source, srclen);
+                        o = mempcpy(o, "\r\n", 2);
+                        memcpy(o, p->cmd + p->tail, rest);
+                }
                 p->script = NULL; /* only once */
-                sent = cmd ? send_formatted(c, p, cmd, sdslen(cmd)) : -ENOMEM;
-                sdsfree(cmd);
+                if (cmd)
+                        sent = send_formatted(c, p, cmd, len);
+                free(cmd);
                 if (sent == 0)
                         return;
                 p->script = script;
