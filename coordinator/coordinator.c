@@ -330,23 +330,18 @@ static int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void
         return r;
 }
 
-/* A plain command on the async connection (timed with metrics). lens may be NULL. */
-static int manager_command_argv(Manager *m, RedisReplyFn cb, void *userdata, int argc, const char **argv,
-                                const size_t *lens) {
+/* A plain command on the async connection (timed with metrics). */
+static int manager_command(Manager *m, const StoreArgv *a, RedisReplyFn cb, void *userdata) {
         RedisTimed *t;
         int r;
 
         if (!m->redis || m->tearing_down)
                 return -ENOTCONN;
         t = redis_timed_wrap(m, "command", &cb, &userdata);
-        r = redis_command_argv(m->redis, cb, userdata, argc, argv, lens);
+        r = redis_command_argv(m->redis, cb, userdata, (int) a->n, (const char **) a->argv, a->lens);
         if (r < 0)
                 free(t);
         return r;
-}
-
-static int manager_command(Manager *m, const StoreArgv *a, RedisReplyFn cb, void *userdata) {
-        return manager_command_argv(m, cb, userdata, (int) a->n, (const char **) a->argv, a->lens);
 }
 
 static void on_redis_timed(RedisConn *c, redisReply *reply, void *userdata) {
@@ -563,8 +558,8 @@ static void on_response_written(RedisConn *c, redisReply *reply, void *userdata)
 static void work_respond(Work *w, json_t *response) {
         const char *request_id = NULL;
         _cleanup_json_ json_t *resp = response;
-        _cleanup_free_ char *key = NULL, *text = NULL;
-        char ttl[16];
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *text = NULL;
         int r;
 
         switch (w->msg->type) {
@@ -586,16 +581,17 @@ static void work_respond(Work *w, json_t *response) {
         default:
                 break;
         }
-        if (!request_id || !resp || strlen(request_id) > STORE_REQUEST_ID_MAX) {
+        if (!request_id || !resp) {
                 work_finish(w);
                 return;
         }
         json_object_set_new(resp, "requestId", json_string(request_id));
-        key = store_key_response(request_id);
         text = json_dumps(resp, JSON_COMPACT);
-        snprintf(ttl, sizeof ttl, "%d", STORE_RESPONSE_TTL_SEC);
-        const char *argv[] = { "SET", key, text, "EX", ttl, "NX" };
-        r = manager_command_argv(w->m, on_response_written, w, (int) ELEMENTSOF(argv), argv, NULL);
+        if (!text || store_response_put_argv(request_id, text, &a) < 0) {
+                work_finish(w);
+                return;
+        }
+        r = manager_command(w->m, &a, on_response_written, w);
         if (r < 0) {
                 log_warning_errno(r, "Failed to store the response to %s: %m", request_id);
                 work_finish(w);
@@ -604,25 +600,19 @@ static void work_respond(Work *w, json_t *response) {
 
 /* An answer to a request that never became work (refused before it got an
  * execution id): stored without waiting for the reply. */
-static void on_detached_response(RedisConn *c, redisReply *reply, void *userdata) {
-}
-
 static void respond_refused(Manager *m, const char *type, const char *request_id, const char *error,
                             const char *cause) {
         _cleanup_json_ json_t *resp = NULL;
-        _cleanup_free_ char *key = NULL, *text = NULL;
-        char ttl[16];
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *text = NULL;
 
-        if (!request_id || strlen(request_id) > STORE_REQUEST_ID_MAX)
+        if (!request_id)
                 return;
         resp = apply_error_response(type, request_id, error, cause);
-        key = store_key_response(request_id);
         text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-        if (!key || !text)
+        if (!text || store_response_put_argv(request_id, text, &a) < 0)
                 return;
-        snprintf(ttl, sizeof ttl, "%d", STORE_RESPONSE_TTL_SEC);
-        const char *argv[] = { "SET", key, text, "EX", ttl, "NX" };
-        (void) manager_command_argv(m, on_detached_response, NULL, (int) ELEMENTSOF(argv), argv, NULL);
+        (void) manager_command(m, &a, NULL, NULL);
 }
 
 /* ---- definitions ---- */
@@ -1228,11 +1218,12 @@ static const char *message_token(const ProtoMessage *msg) {
 
 /* Before a token callback is queued: token -> (exec id, task id). */
 static void work_lookup_token(Work *w) {
-        _cleanup_free_ char *key = store_key_token(message_token(w->msg));
-        const char *argv[] = { "GET", key };
+        _cleanup_(store_argv_done) StoreArgv a = {};
         int r;
 
-        r = manager_command_argv(w->m, on_token, w, 2, argv, NULL);
+        r = store_token_lookup_argv(message_token(w->msg), &a);
+        if (r >= 0)
+                r = manager_command(w->m, &a, on_token, w);
         if (r < 0)
                 work_retry_later(w);
 }
@@ -1343,7 +1334,7 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         case PROTO_SEND_TASK_SUCCESS:
         case PROTO_SEND_TASK_FAILURE:
         case PROTO_SEND_TASK_HEARTBEAT:
-                if (!message_token(msg) || strlen(message_token(msg)) > 1024) {
+                if (!message_token(msg) || strlen(message_token(msg)) > STORE_TOKEN_MAX) {
                         work_free(w);
                         send_to_dlq(m, km, "invalid taskToken");
                         return 0;
@@ -1590,11 +1581,12 @@ static void on_running_counted(RedisConn *c, redisReply *reply, void *userdata) 
  * the size of the set exec_commit keeps (O(1), no scan that would hold
  * Redis up). */
 static void count_running(Manager *m) {
-        const char *argv[] = { "SCARD", STORE_KEY_RUNNING };
+        _cleanup_(store_argv_done) StoreArgv a = {};
 
         if (m->counting || m->stopping || !redis_conn_is_connected(m->redis))
                 return;
-        if (manager_command_argv(m, on_running_counted, m, (int) ELEMENTSOF(argv), argv, NULL) >= 0)
+        store_exec_running_count_argv(&a);
+        if (manager_command(m, &a, on_running_counted, m) >= 0)
                 m->counting = true;
 }
 

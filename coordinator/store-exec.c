@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Executions in the store: loading the document for the coordinator, and
- * the reads of the CLI (DescribeExecution, GetExecutionHistory,
- * ListExecutions), request responses and task-token lookups.
+ * Executions in the store: loading the document for the coordinator,
+ * counting the running ones, and the reads of the CLI (DescribeExecution,
+ * GetExecutionHistory, ListExecutions).
  *
  * Reads are plain commands; every write goes through exec_commit
  * (store.c, store-scripts.c).
@@ -73,28 +73,21 @@ int store_exec_load_parse(const redisReply *r, StoreExecState *ret) {
         return 0;
 }
 
-static int command_sync(redisContext *c, const StoreArgv *a, redisReply **ret) {
-        redisReply *r = redisCommandArgv(c, (int) a->n, (const char **) a->argv, a->lens);
-        if (!r)
-                return -EIO;
-        if (r->type == REDIS_REPLY_ERROR) {
-                freeReplyObject(r);
-                return -EIO;
-        }
-        *ret = r;
-        return 0;
-}
-
 int store_exec_load_sync(redisContext *c, const char *exec_id, StoreExecState *ret) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         _cleanup_reply_ redisReply *r = NULL;
         int k;
 
         store_exec_load_argv(exec_id, &a);
-        k = command_sync(c, &a, &r);
+        k = store_command_sync(c, &a, &r);
         if (k < 0)
                 return k;
         return store_exec_load_parse(r, ret);
+}
+
+void store_exec_running_count_argv(StoreArgv *ret) {
+        store_argv_adds(ret, "SCARD");
+        store_argv_adds(ret, STORE_KEY_RUNNING);
 }
 
 static json_t *json_from_text(const char *s, size_t len) {
@@ -268,97 +261,4 @@ int store_exec_list(redisContext *c, const char *state_machine, const char *stat
         }
         *ret = TAKE_PTR(a);
         return 0;
-}
-
-int store_response_get(redisContext *c, const char *request_id, json_t **ret) {
-        _cleanup_free_ char *key = NULL;
-        _cleanup_reply_ redisReply *r = NULL;
-        json_t *j;
-
-        if (!request_id || !*request_id || strlen(request_id) > STORE_REQUEST_ID_MAX)
-                return -EINVAL;
-        key = store_key_response(request_id);
-        r = redisCommand(c, "GET %s", key);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-                return -EIO;
-        if (r->type == REDIS_REPLY_NIL)
-                return -ENOENT;
-        if (r->type != REDIS_REPLY_STRING)
-                return -EBADMSG;
-        j = json_loadb(r->str, r->len, 0, NULL);
-        if (!j)
-                return -EBADMSG;
-        *ret = j;
-        return 0;
-}
-
-int store_response_put(redisContext *c, const char *request_id, const json_t *response) {
-        _cleanup_free_ char *key = NULL, *v = NULL;
-        _cleanup_reply_ redisReply *r = NULL;
-
-        if (!request_id || !*request_id || strlen(request_id) > STORE_REQUEST_ID_MAX)
-                return -EINVAL;
-        key = store_key_response(request_id);
-        v = json_dumps(response, JSON_COMPACT);
-        if (!v)
-                return -ENOMEM;
-        r = redisCommand(c, "SET %s %s EX %d NX", key, v, STORE_RESPONSE_TTL_SEC);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-                return -EIO;
-        return 0;
-}
-
-int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_id) {
-        _cleanup_free_ char *e = NULL, *t = NULL, *closed = NULL;
-        int k;
-
-        k = store_token_parse_full(r, &e, &t, &closed);
-        if (k == -ESTALE)
-                return -ENOENT;
-        if (k < 0)
-                return k;
-        *ret_exec_id = TAKE_PTR(e);
-        *ret_task_id = TAKE_PTR(t);
-        return 0;
-}
-
-int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
-                           char **ret_closed_error) {
-        _cleanup_json_ json_t *j = NULL;
-        const char *e, *t, *closed;
-
-        if (!r || r->type == REDIS_REPLY_ERROR)
-                return -EIO;
-        if (r->type == REDIS_REPLY_NIL)
-                return -ENOENT;
-        if (r->type != REDIS_REPLY_STRING)
-                return -EBADMSG;
-        j = json_loadb(r->str, r->len, 0, NULL);
-        e = json_string_value(json_object_get(j, "executionId"));
-        t = json_string_value(json_object_get(j, "taskId"));
-        if (!e || !t)
-                return -EBADMSG;
-        closed = json_string_value(json_object_get(j, "closed"));
-        *ret_exec_id = xstrdup(e);
-        *ret_task_id = xstrdup(t);
-        if (closed) {
-                if (ret_closed_error)
-                        *ret_closed_error = xstrdup(closed);
-                return -ESTALE;
-        }
-        return 0;
-}
-
-int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id,
-                       char **ret_task_id) {
-        _cleanup_free_ char *key = NULL;
-        _cleanup_reply_ redisReply *r = NULL;
-
-        if (!token || !*token || strlen(token) > 1024)
-                return -EINVAL;
-        key = store_key_token(token);
-        r = redisCommand(c, "GET %s", key);
-        if (!r)
-                return -EIO;
-        return store_token_parse(r, ret_exec_id, ret_task_id);
 }

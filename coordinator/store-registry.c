@@ -118,13 +118,11 @@ void store_sm_definition_argv(const char *name, unsigned version, StoreArgv *ret
 static int latest_version(redisContext *c, const char *name, unsigned *ret) {
         _cleanup_free_ char *key = store_key_sm(name);
         _cleanup_reply_ redisReply *r = redisCommand(c, "HGET %s latestVersion", key);
+        int k;
 
-        if (!r || r->type == REDIS_REPLY_ERROR)
-                return -EIO;
-        if (r->type == REDIS_REPLY_NIL)
-                return -ENOENT;
-        if (r->type != REDIS_REPLY_STRING)
-                return -EBADMSG;
+        k = store_reply_string(r);
+        if (k < 0)
+                return k;
         *ret = (unsigned) strtoul(r->str, NULL, 10);
         return 0;
 }
@@ -144,12 +142,9 @@ int store_sm_get_definition(redisContext *c, const char *name, unsigned version,
         }
         key = store_key_sm_version(name, version);
         r = redisCommand(c, "GET %s", key);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-                return -EIO;
-        if (r->type == REDIS_REPLY_NIL)
-                return -ENOENT;
-        if (r->type != REDIS_REPLY_STRING)
-                return -EBADMSG;
+        k = store_reply_string(r);
+        if (k < 0)
+                return k;
         *ret_text = xstrdup(r->str);
         if (ret_version)
                 *ret_version = version;

@@ -169,6 +169,29 @@ void store_call_clear(StoreCall *call) {
         store_argv_clear(&call->args);
 }
 
+int store_reply_string(const redisReply *r) {
+        if (!r || r->type == REDIS_REPLY_ERROR)
+                return -EIO;
+        if (r->type == REDIS_REPLY_NIL)
+                return -ENOENT;
+        if (r->type != REDIS_REPLY_STRING)
+                return -EBADMSG;
+        return 0;
+}
+
+int store_command_sync(redisContext *c, const StoreArgv *a, redisReply **ret) {
+        redisReply *r = redisCommandArgv(c, (int) a->n, (const char **) a->argv, a->lens);
+
+        if (!r)
+                return -EIO;
+        if (r->type == REDIS_REPLY_ERROR) {
+                freeReplyObject(r);
+                return -EIO;
+        }
+        *ret = r;
+        return 0;
+}
+
 int store_call_sync(redisContext *c, const StoreCall *call, redisReply **ret, char *errbuf,
                     size_t errbuf_size) {
         const StoreScript *s = store_script(call->script);

@@ -22,10 +22,15 @@
  *   imgflow:outbox-pending             zset execId, score = last dispatch attempt ms
  *   imgflow:token:<token>              {"executionId","taskId"} of a live task token;
  *                                      + "closed": error once the task closed (EX retention)
- *   imgflow:response:{<requestId>}     answer to a StartExecution/StopExecution (EX 300)
+ *   imgflow:response:{<requestId>}     answer to a StartExecution/StopExecution/SendTask* (EX 300)
  *
  * An execution id is "<stateMachine>:<executionName>". Names are checked by
  * store_name_is_valid(), so an id never contains '|', '{', '}' or spaces.
+ *
+ * Files, one per thing kept: store.c (names, argument vectors, commits),
+ * store-scripts.c (the Lua scripts), store-exec.c (execution reads),
+ * store-registry.c (definitions), store-timers.c, store-outbox.c,
+ * store-tokens.c (task tokens), store-responses.c (answers to requests).
  *
  * Layering: links hiredis, jansson and coordinator/asl (definition parse,
  * helpers); no Kafka, no event loop. The synchronous functions block; the
@@ -135,6 +140,14 @@ void store_call_done(StoreCall *call);
 /* Its arguments gone, their room kept. */
 void store_call_clear(StoreCall *call);
 
+/* A reply that should be a string: 0, or -EIO (no reply, an ERROR reply),
+ * -ENOENT (nil), -EBADMSG (another type). */
+int store_reply_string(const redisReply *r);
+
+/* Run a plain command (blocking): 0 and *ret (new reply), or -EIO for a
+ * connection error or an ERROR reply. */
+int store_command_sync(redisContext *c, const StoreArgv *a, redisReply **ret);
+
 /* Run a call with EVAL (blocking). Returns 0 and *ret (new reply,
  * freeReplyObject) or -EIO (the Redis message copied into errbuf if given).
  * A reply of type ERROR is returned as -EIO. */
@@ -147,7 +160,7 @@ static inline void store_reply_freep(redisReply **r) {
 }
 #define _cleanup_reply_ _cleanup_(store_reply_freep)
 
-/* ---- execution commits --------------------------------------------------- */
+/* ---- execution commits (store.c) ------------------------------------------- */
 
 /*
  * One change to an execution: the compare-and-set of exec_commit. Build it
@@ -261,7 +274,7 @@ typedef struct StoreCommitResult {
 int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret);
 int store_commit_sync(redisContext *ctx, const StoreCommit *c, StoreCommitResult *ret);
 
-/* ---- executions: reads --------------------------------------------------- */
+/* ---- executions: reads (store-exec.c) -------------------------------------- */
 
 /*
  * The document and version of an execution, for the coordinator to apply
@@ -280,6 +293,9 @@ typedef struct StoreExecState {
 void store_exec_state_done(StoreExecState *s);
 /* Argument vector of the HMGET (a plain command, not a script). */
 void store_exec_load_argv(const char *exec_id, StoreArgv *ret);
+/* SCARD of imgflow:running (the executions RUNNING; exec_commit keeps the
+ * set): an integer reply, O(1) in Redis. */
+void store_exec_running_count_argv(StoreArgv *ret);
 /* -ENOENT when the execution does not exist. */
 int store_exec_load_parse(const redisReply *r, StoreExecState *ret);
 int store_exec_load_sync(redisContext *c, const char *exec_id, StoreExecState *ret);
@@ -297,12 +313,14 @@ int store_exec_history(redisContext *c, const char *exec_id, size_t offset, size
  * Expired executions are dropped from the index as they are met. */
 int store_exec_list(redisContext *c, const char *state_machine, const char *status,
                     size_t limit, json_t **ret);
-/* The answer to a request (new reference), -ENOENT when not there (yet). */
-int store_response_get(redisContext *c, const char *request_id, json_t **ret);
-int store_response_put(redisContext *c, const char *request_id, const json_t *response);
-/* Token lookup: -ENOENT if the token is unknown or dead (closed). */
-int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id,
-                       char **ret_task_id);
+/* ---- task tokens (store-tokens.c) ----------------------------------------- */
+
+#define STORE_TOKEN_MAX 1024 /* bytes of a task token a request may name */
+
+/* GET imgflow:token:<token>: -EINVAL for a NULL, empty or too long token. */
+int store_token_lookup_argv(const char *token, StoreArgv *ret);
+/* Its reply: 0 and the ids (new strings) of a live token; -ENOENT if the
+ * token is unknown or dead (closed). */
 int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_id);
 /* The same, telling dead tokens apart: 0 and the ids of a live token;
  * -ESTALE and the ids plus *ret_closed_error (new: "TaskTimedOut",
@@ -310,8 +328,22 @@ int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_i
  * that was never issued or whose record expired. */
 int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
                            char **ret_closed_error);
+/* Both at once, blocking (the CLI, tests). */
+int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id, char **ret_task_id);
 
-/* ---- state machine registry ------------------------------------------------ */
+/* ---- responses (store-responses.c) ----------------------------------------- */
+
+/* SET imgflow:response:{<requestId>} <response> EX STORE_RESPONSE_TTL_SEC NX
+ * (the first answer stays). response: the answer's text (borrowed, copied
+ * into the vector). -EINVAL for a request id that gets no answer (NULL,
+ * empty, over STORE_REQUEST_ID_MAX). */
+int store_response_put_argv(const char *request_id, const char *response, StoreArgv *ret);
+/* The same, blocking. */
+int store_response_put(redisContext *c, const char *request_id, const char *response);
+/* The answer to a request (new reference), -ENOENT when not there (yet). */
+int store_response_get(redisContext *c, const char *request_id, json_t **ret);
+
+/* ---- state machine registry (store-registry.c) ----------------------------- */
 
 /* Validate with asl_machine_parse and store a new version. create: -EEXIST if
  * the machine exists with a different latest definition (same definition:
@@ -340,7 +372,7 @@ void store_sm_definition_argv(const char *name, unsigned version, StoreArgv *ret
 /* "<stateMachine>" or "<stateMachine>:<version>" -> name (new) and version (0 = latest). */
 int store_sm_ref_parse(const char *ref, char **ret_name, unsigned *ret_version);
 
-/* ---- timers -------------------------------------------------------------- */
+/* ---- timers (store-timers.c) ----------------------------------------------- */
 
 /* Claim due timers: move them to the claimed set with a lease. Reply: array
  * of members "<execId>|<timerId>". */
@@ -358,7 +390,7 @@ int store_timers_claim_sync(redisContext *c, int64_t now_ms, int64_t lease_ms, u
                             json_t **ret);
 int store_timers_reclaim_sync(redisContext *c, int64_t now_ms, unsigned limit, long long *ret);
 
-/* ---- outbox -------------------------------------------------------------- */
+/* ---- outbox (store-outbox.c) ----------------------------------------------- */
 
 /* Executions whose outbox is older than cutoff_ms: their score is bumped to
  * now_ms and their items returned. Reply: [execId, [itemId, value, ...], ...]. */

@@ -156,6 +156,44 @@ TEST(names) {
         ASSERT_INT_EQ(store_sm_ref_parse("pipe:x", &name, &v), -EINVAL);
 }
 
+static char *argv_joined(const StoreArgv *a) {
+        char *s = xstrdup("");
+        for (size_t i = 0; i < a->n; i++) {
+                char *n = xasprintf("%s%s%s", s, i ? " " : "", a->argv[i]);
+                free(s);
+                s = n;
+        }
+        return s;
+}
+
+/* The plain commands the coordinator sends are built here, not by hand. */
+TEST(command_shapes) {
+        _cleanup_(store_argv_done) StoreArgv put = {}, get = {}, count = {}, bad = {};
+        _cleanup_free_ char *put_s = NULL, *get_s = NULL, *count_s = NULL;
+        char long_id[STORE_REQUEST_ID_MAX + 2];
+
+        ASSERT_INT_EQ(store_response_put_argv("r-1", "{\"ok\":true}", &put), 0);
+        put_s = argv_joined(&put);
+        ASSERT_STR_EQ(put_s, "SET imgflow:response:{r-1} {\"ok\":true} EX 300 NX");
+        memset(long_id, 'r', sizeof long_id - 1);
+        long_id[sizeof long_id - 1] = 0;
+        ASSERT_INT_EQ(store_response_put_argv(long_id, "{}", &bad), -EINVAL);
+        ASSERT_INT_EQ(store_response_put_argv("", "{}", &bad), -EINVAL);
+        ASSERT_INT_EQ(store_response_put_argv(NULL, "{}", &bad), -EINVAL);
+        long_id[STORE_REQUEST_ID_MAX] = 0; /* exactly the limit: answered */
+        ASSERT_INT_EQ(store_response_put_argv(long_id, "{}", &bad), 0);
+
+        ASSERT_INT_EQ(store_token_lookup_argv("0123abcd", &get), 0);
+        get_s = argv_joined(&get);
+        ASSERT_STR_EQ(get_s, "GET imgflow:token:0123abcd");
+        ASSERT_INT_EQ(store_token_lookup_argv("", &get), -EINVAL);
+        ASSERT_INT_EQ(store_token_lookup_argv(NULL, &get), -EINVAL);
+
+        store_exec_running_count_argv(&count);
+        count_s = argv_joined(&count);
+        ASSERT_STR_EQ(count_s, "SCARD imgflow:running");
+}
+
 TEST(registry) {
         redisContext *c = redis();
         unsigned v = 0;
@@ -647,16 +685,14 @@ TEST(outbox) {
 
 TEST(responses) {
         redisContext *c = redis();
-        json_t *j = NULL, *resp = json_pack("{s:b}", "ok", 1), *resp2 = json_pack("{s:b}", "ok", 0);
+        json_t *j = NULL;
 
         ASSERT_INT_EQ(store_response_get(c, "req-1", &j), -ENOENT);
-        ASSERT_INT_EQ(store_response_put(c, "req-1", resp), 0);
-        ASSERT_INT_EQ(store_response_put(c, "req-1", resp2), 0); /* NX: first answer stays */
+        ASSERT_INT_EQ(store_response_put(c, "req-1", "{\"ok\":true}"), 0);
+        ASSERT_INT_EQ(store_response_put(c, "req-1", "{\"ok\":false}"), 0); /* NX: first answer stays */
         ASSERT_INT_EQ(store_response_get(c, "req-1", &j), 0);
         ASSERT_JSON_EQ(j, "{\"ok\":true}");
         long long ttl = cmd_int("TTL %s", "imgflow:response:{req-1}");
         ASSERT_TRUE(ttl > 0 && ttl <= STORE_RESPONSE_TTL_SEC);
         json_decref(j);
-        json_decref(resp);
-        json_decref(resp2);
 }
