@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
-  librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev \
+  librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
   redis-server kcat python3 systemd"
 
 missing=""
