@@ -434,9 +434,13 @@ static JnValue *format_datetime(JnEval *ev, double millis, JnValue *picture, JnV
                                 continue;
                         }
                         out = jn_format_integer(ev, value, p->ifmt);
-                } else if (p->component == 'f')
+                } else if (p->component == 'f') {
+                        if (!p->ifmt) /* a name modifier on the fraction */
+                                jn_throw(ev, "D3133", NULL, NULL,
+                                         "The 'name' modifier can only be applied to months and days in the "
+                                         "date/time picture string, not f");
                         out = jn_format_integer(ev, value, p->ifmt);
-                else if (p->component == 'Z' || p->component == 'z') {
+                } else if (p->component == 'Z' || p->component == 'z') {
                         int offset = oh * 100 + om;
                         JnBuf zb = {.ev = ev};
                         if (p->ifmt->regular) {
@@ -684,7 +688,7 @@ static JnValue *parse_datetime(JnEval *ev, JnValue *ts, JnValue *picture) {
                                 om = atoi(z + 3);
                         }
                         v = oh * 60 + (oh < 0 ? -om : om);
-                } else if (p->component == 'f' && p->ifmt->primary == 0) {
+                } else if (p->component == 'f' && p->ifmt && p->ifmt->primary == 0) {
                         /* a fraction of a second */
                         char *fr = jn_printf(ev, "0.%.*s", (int) len, s);
                         v = floor(strtod(fr, NULL) * 1000 + 1e-9);

@@ -237,6 +237,8 @@ static const Case cases[] = {
         ERR("$toMillis('yesterday')", NULL, "D3110"),
         ERR("$fromMillis(0, '[Q]')", NULL, "D3132"),
         ERR("$fromMillis(0, '[Y')", NULL, "D3135"),
+        ERR("$fromMillis(0, '[fn]')", NULL, "D3133"),
+        OK("$formatInteger(1, nothing) & $formatNumber(1, nothing) & $parseInteger('1', nothing)", NULL, "\"\""),
         /* syntax errors */
         ERR("(1", NULL, "S0203"),
         ERR("1 2", NULL, "S0201"),
