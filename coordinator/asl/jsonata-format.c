@@ -627,6 +627,15 @@ static void roman(JnBuf *b, double value) {
         }
 }
 
+static _Noreturn void unsupported_sequence(JnEval *ev, const IntFormat *f) {
+        JnValue *tok = cp_value(ev, f->token);
+        jn_throw(
+                ev, "D3130", NULL, NULL,
+                "Formatting or parsing an integer as a sequence starting with %.*s is not supported by this "
+                "implementation",
+                (int) tok->str.len, tok->str.s);
+}
+
 JnValue *jn_format_integer(JnEval *ev, double value, const IntFormat *f) {
         JnBuf b = {.ev = ev};
         bool neg = value < 0;
@@ -694,14 +703,8 @@ JnValue *jn_format_integer(JnEval *ev, double value, const IntFormat *f) {
                 }
                 break;
         }
-        default: {
-                JnValue *tok = cp_value(ev, f->token);
-                jn_throw(ev, "D3130", NULL, NULL,
-                         "Formatting or parsing an integer as a sequence starting with %.*s is not "
-                         "supported by "
-                         "this implementation",
-                         (int) tok->str.len, tok->str.s);
-        }
+        default:
+                unsupported_sequence(ev, f);
         }
         JnValue *r = jn_buf_value(&b);
         if (neg) {
@@ -870,19 +873,12 @@ JnValue *jn_parse_integer(JnEval *ev, JnValue *v, const IntFormat *f) {
                         if (ch >= f->zero && ch <= f->zero + 9) {
                                 result = result * 10 + (ch - f->zero);
                                 any = true;
-                        } else if (f->regular ? ch == f->regular_char : true)
-                                continue;
+                        } /* anything else is a grouping separator or the ordinal */
                 }
                 return any ? jn_number(ev, result) : NULL;
         }
-        default: {
-                JnValue *tok = cp_value(ev, f->token);
-                jn_throw(ev, "D3130", NULL, NULL,
-                         "Formatting or parsing an integer as a sequence starting with %.*s is not "
-                         "supported by "
-                         "this implementation",
-                         (int) tok->str.len, tok->str.s);
-        }
+        default:
+                unsupported_sequence(ev, f);
         }
 }
 

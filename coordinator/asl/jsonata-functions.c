@@ -25,14 +25,26 @@
 /* ------------------------------------------------------------------------ */
 /* Aggregation */
 
-FN(fn_sum) {
-        JnValue *arr = ARG(0);
+static double sum_of(const JnValue *arr) {
         double total = 0;
-        if (!arr)
-                return NULL;
         for (size_t i = 0; i < arr->arr.n; i++)
                 total += arr->arr.items[i]->num;
-        return jn_number(ev, total);
+        return total;
+}
+
+/* The largest (sign 1) or smallest (sign -1) number; NULL for none. */
+static JnValue *extreme(JnEval *ev, const JnValue *arr, double sign) {
+        if (!arr || arr->arr.n == 0)
+                return NULL;
+        double m = arr->arr.items[0]->num;
+        for (size_t i = 1; i < arr->arr.n; i++)
+                if (sign * arr->arr.items[i]->num > sign * m)
+                        m = arr->arr.items[i]->num;
+        return jn_number(ev, m);
+}
+
+FN(fn_sum) {
+        return ARG(0) ? jn_number(ev, sum_of(a[0])) : NULL;
 }
 
 FN(fn_count) {
@@ -41,33 +53,18 @@ FN(fn_count) {
 }
 
 FN(fn_max) {
-        JnValue *arr = ARG(0);
-        if (!arr || arr->arr.n == 0)
-                return NULL;
-        double m = -INFINITY;
-        for (size_t i = 0; i < arr->arr.n; i++)
-                m = fmax(m, arr->arr.items[i]->num);
-        return jn_number(ev, m);
+        return extreme(ev, ARG(0), 1);
 }
 
 FN(fn_min) {
-        JnValue *arr = ARG(0);
-        if (!arr || arr->arr.n == 0)
-                return NULL;
-        double m = INFINITY;
-        for (size_t i = 0; i < arr->arr.n; i++)
-                m = fmin(m, arr->arr.items[i]->num);
-        return jn_number(ev, m);
+        return extreme(ev, ARG(0), -1);
 }
 
 FN(fn_average) {
         JnValue *arr = ARG(0);
         if (!arr || arr->arr.n == 0)
                 return NULL;
-        double total = 0;
-        for (size_t i = 0; i < arr->arr.n; i++)
-                total += arr->arr.items[i]->num;
-        return jn_number(ev, total / (double) arr->arr.n);
+        return jn_number(ev, sum_of(arr) / (double) arr->arr.n);
 }
 
 /* ------------------------------------------------------------------------ */

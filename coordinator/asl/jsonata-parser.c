@@ -46,6 +46,14 @@ static void *palloc(Parser *p, size_t n) {
         return m;
 }
 
+/* A new array of `cap` elements of `size` bytes, the first n copied from old. */
+static void *grow(Parser *p, const void *old, size_t n, size_t cap, size_t size) {
+        void *m = palloc(p, cap * size);
+        if (n)
+                memcpy(m, old, n * size);
+        return m;
+}
+
 static JnNode *node_new(Parser *p, JnNodeType type, int64_t position) {
         JnNode *n = palloc(p, sizeof(JnNode));
         n->type = type;
@@ -55,12 +63,8 @@ static JnNode *node_new(Parser *p, JnNodeType type, int64_t position) {
 
 static void list_push(Parser *p, JnNodeList *l, JnNode *n) {
         if (l->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 4;
-                JnNode **items = palloc(p, cap * sizeof(JnNode *));
-                if (l->n)
-                        memcpy(items, l->items, l->n * sizeof(JnNode *));
-                l->items = items;
-                l->cap = cap;
+                l->cap = l->cap ? l->cap * 2 : 4;
+                l->items = grow(p, l->items, l->n, l->cap, sizeof(JnNode *));
         }
         l->items[l->n++] = n;
 }
@@ -196,12 +200,8 @@ static JnNode *parse_object_pairs(Parser *p, JnNode *n) {
                         expect(p, ":");
                         JnNode *v = expression(p, 0);
                         if (n->n_pairs * 2 + 2 > cap) {
-                                size_t ncap = cap ? cap * 2 : 8;
-                                JnNode **np = palloc(p, ncap * sizeof(JnNode *));
-                                if (n->n_pairs)
-                                        memcpy(np, n->pairs, n->n_pairs * 2 * sizeof(JnNode *));
-                                n->pairs = np;
-                                cap = ncap;
+                                cap = cap ? cap * 2 : 8;
+                                n->pairs = grow(p, n->pairs, n->n_pairs * 2, cap, sizeof(JnNode *));
                         }
                         n->pairs[n->n_pairs * 2] = k;
                         n->pairs[n->n_pairs * 2 + 1] = v;
@@ -245,20 +245,14 @@ static JnNode *nud(Parser *p) {
         case T_END:
                 fail(p, "S0207", NULL, NULL);
         case T_NAME:
-                next(p);
-                n = node_new(p, N_NAME, t.position);
-                n->value = t.s;
-                n->vlen = t.len;
-                return n;
         case T_VARIABLE:
-                next(p);
-                n = node_new(p, N_VARIABLE, t.position);
-                n->value = t.s;
-                n->vlen = t.len;
-                return n;
         case T_STRING:
                 next(p);
-                n = node_new(p, N_STRING, t.position);
+                n = node_new(p,
+                             t.type == T_NAME       ? N_NAME
+                             : t.type == T_VARIABLE ? N_VARIABLE
+                                                    : N_STRING,
+                             t.position);
                 n->value = t.s;
                 n->vlen = t.len;
                 return n;
@@ -500,12 +494,8 @@ static JnNode *led(Parser *p, JnNode *left) {
                                 next(p);
                         }
                         if (n->n_terms == cap) {
-                                size_t ncap = cap ? cap * 2 : 4;
-                                JnSortTerm *nt = palloc(p, ncap * sizeof(JnSortTerm));
-                                if (n->n_terms)
-                                        memcpy(nt, n->terms, n->n_terms * sizeof(JnSortTerm));
-                                n->terms = nt;
-                                cap = ncap;
+                                cap = cap ? cap * 2 : 4;
+                                n->terms = grow(p, n->terms, n->n_terms, cap, sizeof(JnSortTerm));
                         }
                         n->terms[n->n_terms].descending = desc;
                         n->terms[n->n_terms].expr = expression(p, 0);
@@ -586,11 +576,8 @@ static JnNode *expression(Parser *p, int rbp) {
 /* The second pass */
 
 static void seeking_push(Parser *p, JnNode *n, JnSlot *s) {
-        JnSlot **ns = palloc(p, (n->n_seeking + 1) * sizeof(JnSlot *));
-        if (n->n_seeking)
-                memcpy(ns, n->seeking, n->n_seeking * sizeof(JnSlot *));
-        ns[n->n_seeking++] = s;
-        n->seeking = ns;
+        n->seeking = grow(p, n->seeking, n->n_seeking, n->n_seeking + 1, sizeof(JnSlot *));
+        n->seeking[n->n_seeking++] = s;
 }
 
 static void push_ancestry(Parser *p, JnNode *result, JnNode *value) {
@@ -671,11 +658,8 @@ static void resolve_ancestry(Parser *p, JnNode *path) {
 }
 
 static void add_stage(Parser *p, JnNode *step, bool is_index, JnNode *expr, const char *var) {
-        JnStage *ns = palloc(p, (step->n_stages + 1) * sizeof(JnStage));
-        if (step->n_stages)
-                memcpy(ns, step->stages, step->n_stages * sizeof(JnStage));
-        ns[step->n_stages++] = (JnStage){.is_index = is_index, .expr = expr, .var = var};
-        step->stages = ns;
+        step->stages = grow(p, step->stages, step->n_stages, step->n_stages + 1, sizeof(JnStage));
+        step->stages[step->n_stages++] = (JnStage){.is_index = is_index, .expr = expr, .var = var};
 }
 
 static void predicates_to_stages(Parser *p, JnNode *n) {
@@ -780,11 +764,9 @@ static JnNode *process(Parser *p, JnNode *e) {
                 if (stages)
                         add_stage(p, step, false, pred, NULL);
                 else {
-                        JnNode **np = palloc(p, (step->n_predicate + 1) * sizeof(JnNode *));
-                        if (step->n_predicate)
-                                memcpy(np, step->predicate, step->n_predicate * sizeof(JnNode *));
-                        np[step->n_predicate++] = pred;
-                        step->predicate = np;
+                        step->predicate = grow(p, step->predicate, step->n_predicate, step->n_predicate + 1,
+                                               sizeof(JnNode *));
+                        step->predicate[step->n_predicate++] = pred;
                 }
                 break;
         }
@@ -938,12 +920,8 @@ static JnNode *process(Parser *p, JnNode *e) {
                 slot->index = p->ancestor_index++;
                 e->slot = slot;
                 if (p->n_ancestry == p->cap_ancestry) {
-                        size_t cap = p->cap_ancestry ? p->cap_ancestry * 2 : 8;
-                        JnNode **na = palloc(p, cap * sizeof(JnNode *));
-                        if (p->n_ancestry)
-                                memcpy(na, p->ancestry, p->n_ancestry * sizeof(JnNode *));
-                        p->ancestry = na;
-                        p->cap_ancestry = cap;
+                        p->cap_ancestry = p->cap_ancestry ? p->cap_ancestry * 2 : 8;
+                        p->ancestry = grow(p, p->ancestry, p->n_ancestry, p->cap_ancestry, sizeof(JnNode *));
                 }
                 p->ancestry[p->n_ancestry++] = e;
                 break;
@@ -985,7 +963,7 @@ int jsonata_compile(const char *text, size_t len, JsonataExpr **ret, JsonataErro
         JnCompileError ce = {.err = err ? err : &dummy};
         JsonataExpr *ex = xmalloc(sizeof(JsonataExpr));
 
-        *ex = (JsonataExpr) {};
+        *ex = (JsonataExpr){};
         if (setjmp(ce.jmp)) {
                 jsonata_expr_free(ex);
                 jsonata_error_clear(&dummy);
