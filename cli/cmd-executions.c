@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "cmd-remote.h"
+#include "json-writer.h"
 
 #define CLI_INPUT_MAX (1024 * 1024)
 #define WAIT_POLL_MS 250
@@ -70,7 +71,7 @@ static void set_json_text(json_t *out, const char *key, json_t *value) {
 
         if (!value)
                 return;
-        s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = json_writer_dumps(value);
         if (s)
                 json_object_set_new(out, key, json_string(s));
 }

@@ -238,7 +238,7 @@ static json_t *load_json_file(const char *path, const char *what) {
 }
 
 static void print_json_line(json_t *v) {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *s = json_writer_dumps(v);
 
         if (s)
                 printf("%s\n", s);

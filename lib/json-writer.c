@@ -9,8 +9,8 @@
  * which bytes need an escape or, for bytes >= 0x80, a UTF-8 check; the
  * 8-byte words of a run that hold none of them are skipped at once.
  *
- * How the rules of json-writer.h are met (they are what jansson 2.14's
- * json_dumps() does, so jansson's way of doing each is named):
+ * How the rules of json-writer.h are met (but for reals they are what
+ * jansson 2.14's json_dumps() does, so jansson's way of doing each is named):
  *   - keys in insertion order (json_object_iter), keys with NUL bytes too;
  *   - '"' and '\\' escaped, \b \f \n \r \t, other bytes below 0x20 as
  *     \u00XX with upper-case hex; 0x7f, U+2028/U+2029 and all other UTF-8 as
@@ -19,9 +19,12 @@
  *     is not valid UTF-8 does not: jansson ignores the failure and goes on,
  *     having written the opening quote and the key up to its last escape
  *     before the bad byte, and so does this;
- *   - integers as "%lld"; reals as "%.17g" with the locale's decimal point
- *     made '.', ".0" added when there is neither '.' nor 'e', and the
- *     exponent without '+' and leading zeros ("1e+300" -> "1e300");
+ *   - integers as "%lld"; reals in their shortest form that reads back as
+ *     the same double (the first of 15, 16, 17 significant digits that does,
+ *     trailing zeros dropped), laid out as "%.17g" would lay out those
+ *     digits: scientific below 1e-4 and from 1e17, '.' as the decimal point
+ *     whatever the locale, ".0" when there would be neither '.' nor 'e', the
+ *     exponent without '+' and leading zeros ("1e300");
  *   - a cycle fails the dump. jansson keeps a hash set of the open
  *     containers; here each container pushed at depth d is compared with the
  *     one open at depth 2^k - 1 (the largest such below d). Every path of a
@@ -30,6 +33,8 @@
  */
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -249,41 +254,71 @@ static int walk_integer(JsonWalk *w, json_int_t v) {
         return walk_put(w, p, (size_t) (buf + sizeof(buf) - p));
 }
 
-/* jansson's jsonp_dtostr() with precision 0 (without dtoa). */
-static int walk_real(JsonWalk *w, double v) {
-        char buf[64];
-        size_t length;
-        char *e;
-        int k;
+size_t json_writer_format_real(double v, char *buf) {
+        char e[40], digits[20];
+        size_t n = 0, nd = 0;
+        const char *p;
+        int prec, exp10;
 
-        k = snprintf(buf, sizeof(buf) - 3, "%.17g", v);
-        if (k < 0 || (size_t) k >= sizeof(buf) - 3)
-                return -EINVAL;
-        length = (size_t) k;
-        /* The locale's decimal point (one byte, as jansson assumes) -> '.' */
-        for (size_t i = 0; i < length; i++)
-                if (!strchr("0123456789+-e", buf[i])) {
-                        buf[i] = '.';
+        /* The fewest significant digits (15, 16 or 17) that read back as v.
+         * Below 15 the 15-digit rounding already is the shortest form padded
+         * with zeros (a double's half ulp is under half a unit of the 15th
+         * digit), and 17 always reads back. Subnormals have fewer bits, so
+         * for them the search starts at 1. */
+        for (prec = v != 0 && fabs(v) < DBL_MIN ? 1 : 15;; prec++) {
+                snprintf(e, sizeof e, "%.*e", prec - 1, v);
+                if (prec == 17 || strtod(e, NULL) == v)
                         break;
-                }
-        if (!memchr(buf, '.', length) && !memchr(buf, 'e', length)) {
-                buf[length++] = '.';
-                buf[length++] = '0';
         }
-        e = memchr(buf, 'e', length);
-        if (e) {
-                char *start = e + 1, *digits = e + 2;
+        /* "-d.ddddde-XX", the decimal point being the locale's: the digits
+         * without trailing zeros, and the decimal exponent. */
+        p = e;
+        if (*p == '-') {
+                buf[n++] = '-';
+                p++;
+        }
+        for (; *p && *p != 'e'; p++)
+                if (*p >= '0' && *p <= '9')
+                        digits[nd++] = *p;
+        exp10 = *p == 'e' ? atoi(p + 1) : 0;
+        while (nd > 1 && digits[nd - 1] == '0')
+                nd--;
 
-                if (*start == '-')
-                        start++;
-                while (digits < buf + length && *digits == '0')
-                        digits++;
-                if (digits != start) {
-                        memmove(start, digits, (size_t) (buf + length - digits));
-                        length -= (size_t) (digits - start);
+        if (exp10 < -4 || exp10 >= 17) {
+                /* As "%.17g" chooses: scientific, the exponent without '+'
+                 * and leading zeros. */
+                buf[n++] = digits[0];
+                if (nd > 1) {
+                        buf[n++] = '.';
+                        memcpy(buf + n, digits + 1, nd - 1);
+                        n += nd - 1;
                 }
+                n += (size_t) sprintf(buf + n, "e%d", exp10);
+        } else if (exp10 < 0) {
+                memcpy(buf + n, "0.", 2);
+                n += 2;
+                for (int i = -1; i > exp10; i--)
+                        buf[n++] = '0';
+                memcpy(buf + n, digits, nd);
+                n += nd;
+        } else {
+                for (int i = 0; i <= exp10; i++)
+                        buf[n++] = (size_t) i < nd ? digits[i] : '0';
+                buf[n++] = '.';
+                if (nd > (size_t) exp10 + 1) {
+                        memcpy(buf + n, digits + exp10 + 1, nd - (size_t) exp10 - 1);
+                        n += nd - (size_t) exp10 - 1;
+                } else
+                        buf[n++] = '0';
         }
-        return walk_put(w, buf, length);
+        buf[n] = 0;
+        return n;
+}
+
+static int walk_real(JsonWalk *w, double v) {
+        char buf[JSON_WRITER_REAL_MAX];
+
+        return walk_put(w, buf, json_writer_format_real(v, buf));
 }
 
 static int walk_push(JsonWalk *w, const json_t *v, bool object, void *iter, size_t n) {

@@ -17,13 +17,18 @@
  *     other UTF-8 as it is. A string value that is not valid UTF-8 fails
  *     the text; a key that is not valid UTF-8 is written up to its last
  *     escape before the bad byte and the text goes on;
- *   - integers as "%lld"; reals as "%.17g" with '.' as the decimal point,
- *     ".0" added when there is neither '.' nor 'e', the exponent without '+'
- *     and leading zeros ("1e+300" -> "1e300").
+ *   - integers as "%lld"; reals in their shortest round-trip form: the
+ *     fewest significant digits that read back as the same double (1.1 is
+ *     "1.1", not "1.1000000000000001"), laid out as "%.17g" lays out digits
+ *     (scientific below 1e-4 and from 1e17), '.' as the decimal point, ".0"
+ *     added when there is neither '.' nor 'e', the exponent without '+' and
+ *     leading zeros ("1e300"). This is what Step Functions prints (Java's
+ *     shortest-digit doubles), in the layout imgflow always had.
  * Every text reads back (json_loadb) to a value equal to the one written,
  * and writing that again gives the same bytes (the unit test and fuzz-json
  * check both). The rules were those of json_dumps(v, JSON_COMPACT |
- * JSON_ENCODE_ANY) of jansson 2.14 when this writer replaced it, but the
+ * JSON_ENCODE_ANY) of jansson 2.14 when this writer replaced it (reals then
+ * were "%.17g"), but the
  * contract is the rules and the golden bytes, not jansson's printer: a
  * change of a rule is a change of the golden bytes, made on purpose.
  * JSON_SORT_KEYS, JSON_ENSURE_ASCII, indentation and the other json_dumps()
@@ -78,6 +83,12 @@ void json_writer_value(JsonWriter *w, const json_t *v);
 /* The text, NUL-terminated (free() it), its length in *ret_len (if not NULL);
  * or NULL after an error. Either way w is empty again. */
 char *json_writer_finish(JsonWriter *w, size_t *ret_len);
+
+/* A real as the canonical form writes it, into buf (at least
+ * JSON_WRITER_REAL_MAX bytes, NUL-terminated). Returns the length. v must be
+ * finite (jansson holds no other reals). */
+#define JSON_WRITER_REAL_MAX 32
+size_t json_writer_format_real(double v, char *buf);
 
 /* The length of json_writer_dumps(v) without building it: 0 for NULL, SIZE_MAX
  * where json_writer_dumps() would return NULL (except for OOM, which cannot

@@ -286,7 +286,8 @@ static bool intrinsic_equal(json_t *x, json_t *y) {
         return json_equal(x, y);
 }
 
-/* Shortest text that reads back as the same double. */
+/* Shortest text that reads back as the same double, as "%g" lays it out
+ * (States.Format's placeholders: 1.0 is "1"). */
 static void format_real(double d, char *buf, size_t size) {
         for (int prec = 1; prec <= 17; prec++) {
                 snprintf(buf, size, "%.*g", prec, d);
@@ -393,13 +394,17 @@ static int fn_string_to_json(const IntrinsicArgs *a, json_t **ret, AslError *err
         return 0;
 }
 
+/* The canonical JSON text (lib/json-writer.h: numbers in their shortest
+ * round-trip form, as Step Functions prints them). */
 static int fn_json_to_string(const IntrinsicArgs *a, json_t **ret, AslError *err) {
         _cleanup_free_ char *s = NULL;
-        size_t n;
+        size_t n = 0;
 
-        s = dump_limited(a->v[0], a->max_bytes, 0, &n);
-        if (!s)
+        if (json_writer_size(a->v[0]) > a->max_bytes)
                 return fail(a, err, "result is longer than %zu bytes", a->max_bytes);
+        s = json_writer_dumpn(a->v[0], &n);
+        if (!s)
+                abort(); /* OOM: the argument is a valid, acyclic value */
         *ret = string_or_abort(s, n);
         return 0;
 }

@@ -64,7 +64,7 @@ static void h_collect(H *h) {
                         ASSERT_NOT_NULL(text);
                         ev = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
                         ASSERT_NOT_NULL(ev);
-                        again = json_dumps(ev, JSON_COMPACT);
+                        again = json_writer_dumps(ev);
                         ASSERT_STR_EQ(again, text);
                         free(again);
                         json_array_append_new(h->history, ev);
@@ -233,6 +233,21 @@ TEST(pass_chain_and_history) {
 
         /* a finished execution rejects further events */
         ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_STOP }), -EINVAL);
+        h_done(&h);
+}
+
+TEST(numbers_shortest_in_history) {
+        H h;
+        h_start(&h,
+                "{'StartAt':'A','States':{'A':{'Type':'Pass','Result':{'x':1.1,'y':[0.1,2.5e-7,1e300]},"
+                "'ResultPath':'$.r','End':true}}}",
+                "{'in':0.3}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_STR_EQ(
+                S(json_object_get(json_array_get(h.history, 0), "executionStartedEventDetails"), "input"),
+                "{\"in\":0.3}");
+        ASSERT_STR_EQ(S(json_object_get(json_array_get(h.history, 2), "stateExitedEventDetails"), "output"),
+                      "{\"in\":0.3,\"r\":{\"x\":1.1,\"y\":[0.1,2.5e-7,1e300]}}");
         h_done(&h);
 }
 

@@ -262,6 +262,10 @@ TEST(string_to_json_and_back) {
                     "\"[1,\\\"x\\\",null,{\\\"b\\\":true}]\"");
         EXPECT_CALL("States.JsonToString('x')", "{}", "\"\\\"x\\\"\"");
         EXPECT_CALL("States.JsonToString(7)", "{}", "\"7\"");
+        /* Numbers in their shortest round-trip form, as Step Functions prints them. */
+        EXPECT_CALL("States.JsonToString($.a)", "{\"a\":{\"x\":1.1,\"y\":[0.1,-2.5,1e300,3]}}",
+                    "\"{\\\"x\\\":1.1,\\\"y\\\":[0.1,-2.5,1e300,3]}\"");
+        EXPECT_CALL("States.JsonToString(1.1)", "{}", "\"1.1\"");
         /* Round trip keeps key order. */
         EXPECT_CALL("States.StringToJson(States.JsonToString($))", "{\"z\":1,\"a\":{\"m\":[2]}}",
                     "{\"z\":1,\"a\":{\"m\":[2]}}");
