@@ -193,8 +193,15 @@ static int parse_int(Parser *p, int64_t *ret) {
         return 0;
 }
 
-/* A quoted string ('...' or "..."); backslash escapes the next character. */
-static int parse_quoted(Parser *p, char **ret) {
+/*
+ * A quoted string ('...' or "..."). A backslash escapes the next character.
+ * With `literal` (bracket names, as in the Jayway version Step Functions
+ * runs), the escape only keeps that character from ending the string: the
+ * name holds the backslash and the character as written ($['a\\"b'] names
+ * the key a\\"b). Otherwise (string literals in filters) the escape is
+ * decoded the Java way.
+ */
+static int parse_quoted(Parser *p, bool literal, char **ret) {
         char q = peek(p);
         size_t start, k = 0;
         char *buf;
@@ -221,6 +228,11 @@ static int parse_quoted(Parser *p, char **ret) {
                                 return parser_fail(p, "unterminated escape in string");
                         }
                         p->pos++;
+                        if (literal) {
+                                buf[k++] = '\\';
+                                buf[k++] = c;
+                                continue;
+                        }
                         /* Java-style escapes, as Jayway unescapes them;
                          * any other escaped character stands for itself. */
                         switch (c) {
@@ -298,7 +310,7 @@ static int parse_operand(Parser *p, FilterOperand *ret) {
         }
         if (c == '\'' || c == '"') {
                 _cleanup_free_ char *s = NULL;
-                r = parse_quoted(p, &s);
+                r = parse_quoted(p, /* literal= */ false, &s);
                 if (r < 0)
                         return r;
                 json_t *v = json_string(s);
@@ -486,7 +498,7 @@ static int parse_bracket(Parser *p, JsonPathStep *s) {
         } else if (peek(p) == '\'' || peek(p) == '"') {
                 for (;;) {
                         char *name;
-                        r = parse_quoted(p, &name);
+                        r = parse_quoted(p, /* literal= */ true, &name);
                         if (r < 0)
                                 return r;
                         s->names = xrealloc(s->names, (s->n_items + 1) * sizeof(char *));
@@ -612,16 +624,18 @@ static int parse_steps(Parser *p, JsonPath *path, bool in_filter) {
                         if (peek(p) == '.') {
                                 s.descent = true;
                                 p->pos++;
-                                if (peek(p) == '[') {
-                                        p->pos++;
-                                        r = parse_bracket(p, &s);
-                                        if (r < 0) {
-                                                step_done(&s);
-                                                return r;
-                                        }
-                                        step_append(path, &s);
-                                        continue;
+                        }
+                        /* Jayway reads the token after a dot whatever it is,
+                         * so "$.[0]" is "$[0]" and "$..[0]" a descent. */
+                        if (peek(p) == '[') {
+                                p->pos++;
+                                r = parse_bracket(p, &s);
+                                if (r < 0) {
+                                        step_done(&s);
+                                        return r;
                                 }
+                                step_append(path, &s);
+                                continue;
                         }
                         if (peek(p) == '*') {
                                 p->pos++;

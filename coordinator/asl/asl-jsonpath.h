@@ -21,6 +21,12 @@
  * Filters: an array filters its elements; an object tests itself. Missing
  * operands make a comparison false, except != which is then true.
  *
+ * Syntax as Jayway reads it: a dot may come before a bracket (`$.[0]`,
+ * `$.a.[*].['x','y']`, `$..[0]`); in a quoted bracket name a backslash only
+ * keeps the next character from ending the name and stays in it
+ * (`$['a\\"b']` names the key `a\\"b`), while string literals in filters
+ * decode Java escapes.
+ *
  * Paths starting with `$$` are evaluated by callers against the context
  * object (strip one `$`). This module only sees `$...`.
  */

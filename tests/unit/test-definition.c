@@ -254,6 +254,27 @@ TEST(paths) {
         ASSERT_DIAG(TASK(", \"ResultPath\": \"$.a[-1]\""), "/States/S/ResultPath", NULL);
 }
 
+/* Paths with a dot before a bracket, as real workflows write them and AWS (Jayway) accepts. */
+TEST(paths_dot_before_bracket) {
+        ASSERT_VALID(ONE("{\"Type\": \"Pass\", \"InputPath\": \"$.[0]\", \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Pass\", \"Parameters\": {\"s.$\": \"$.Snapshots.[0].State\","
+                         " \"f.$\": \"$.[?(@.OU > 0)]\", \"u.$\": \"$.[*].['bucket', 'key']\"},"
+                         " \"ResultPath\": \"$.r.[0]\", \"End\": true}"));
+        ASSERT_VALID(ONE("{\"Type\": \"Map\", \"ItemsPath\": \"$.Items.[0].list\","
+                         " \"ItemProcessor\": {\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Pass\", "
+                         "\"End\": true}}},"
+                         " \"End\": true}"));
+        ASSERT_VALID(
+                CHOICE(", \"Choices\": [{\"Variable\": \"$.[0].x\", \"IsPresent\": true, \"Next\": \"A\"}],"
+                       " \"Default\": \"B\""));
+        ASSERT_VALID(ONE(
+                "{\"Type\": \"Pass\", \"Parameters\": {\"a.$\": \"States.Array($.[0])\"}, \"End\": true}"));
+        ASSERT_VALID(
+                ONE("{\"Type\": \"Pass\", \"Parameters\": {\"a.$\": \"$['a\\\\\\\"b']\"}, \"End\": true}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"InputPath\": \"$.[\", \"End\": true}"),
+                    "/States/S/InputPath", "invalid JSONPath");
+}
+
 TEST(payload_templates) {
         ASSERT_VALID(TASK(", \"Parameters\": {\"list\": [{\"a.$\": \"$.a\"}, 2], \"nested\": {\"b.$\": \"$.b[0]\"},"
                           " \"f.$\": \"States.Format('{} x', $.name)\", \"all.$\": \"$\", \"q.$\": \"$.items[*].id\","
