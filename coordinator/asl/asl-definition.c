@@ -899,7 +899,9 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                 else if ((kind == MACHINE_TOP || kind == MACHINE_BRANCH || kind == MACHINE_ITEM_PROCESSOR) &&
                          streq(key, "QueryLanguage"))
                         check_query_language(v, value, p);
-                else if (kind == MACHINE_ITEM_PROCESSOR && streq(key, "ProcessorConfig"))
+                else if ((kind == MACHINE_ITEM_PROCESSOR || kind == MACHINE_ITERATOR) &&
+                         streq(key, "ProcessorConfig"))
+                        /* The legacy Iterator too: AWS runs {"Mode": "INLINE"} there. */
                         check_processor_config(v, value, p);
                 else
                         asl_diag_add(v->d, p, "unknown field");

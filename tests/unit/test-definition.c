@@ -480,9 +480,16 @@ TEST(map_state) {
         ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\", \"ExecutionType\": \"EXPRESS\"},"
                         " \"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
                     "/States/M/ItemProcessor/ProcessorConfig/ExecutionType", NULL);
-        ASSERT_DIAG(MAP(", \"Iterator\": {\"ProcessorConfig\": {}, \"StartAt\": \"I\","
+        /* The legacy Iterator with an inline ProcessorConfig: AWS runs it. */
+        ASSERT_VALID(MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\"}, \"StartAt\": \"I\","
+                         " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"));
+        ASSERT_DIAG(
+                MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\"}, \"StartAt\": \"I\","
+                    " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                "/States/M/Iterator/ProcessorConfig/Mode", "distributed Map is not supported");
+        ASSERT_DIAG(MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Nope\": 1}, \"StartAt\": \"I\","
                         " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
-                    "/States/M/Iterator/ProcessorConfig", "unknown field");
+                    "/States/M/Iterator/ProcessorConfig/Nope", "unknown field");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemReader\": {}"), "/States/M/ItemReader", "not supported");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ResultWriter\": {}"), "/States/M/ResultWriter", "not supported");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemBatcher\": {}"), "/States/M/ItemBatcher", "not supported");

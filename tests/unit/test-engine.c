@@ -251,6 +251,18 @@ TEST(numbers_shortest_in_history) {
         h_done(&h);
 }
 
+TEST(map_legacy_iterator_with_processor_config) {
+        H h;
+        h_start(&h,
+                "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.xs',"
+                "'Iterator':{'ProcessorConfig':{'Mode':'INLINE'},'StartAt':'P','States':{"
+                "'P':{'Type':'Pass','Parameters':{'v.$':'$'},'End':true}}},'End':true}}}",
+                "{'xs':[1,2]}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[{\"v\":1},{\"v\":2}]");
+        h_done(&h);
+}
+
 TEST(task_dispatch_result_and_stale) {
         H h;
         h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:lambda:us-east-1:1:function:F',"
