@@ -48,19 +48,21 @@ static int64_t jint(json_t *o, const char *key) {
         return 0;
 }
 
-json_t *apply_error_response(const char *type, const char *request_id, const char *error,
-                             const char *cause) {
-        return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s}", "v", 1, "type", type, "requestId",
-                         request_id ? request_id : "", "ok", 0, "error", error ? error : "",
-                         "cause", cause ? cause : "");
-}
+/* The answer to a request that this commit stores (nothing without a
+ * request id). */
+static void set_response(StoreCommit *c, ProtoType request, const char *request_id, const char *exec_id,
+                         int64_t date_ms) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
 
-json_t *apply_start_response(const char *request_id, const char *exec_id, int64_t start_ms) {
-        _cleanup_free_ char *arn = xasprintf("imgflow:execution:%s", exec_id);
-        return json_pack("{s:i, s:s, s:s, s:b, s:s, s:s, s:I}", "v", 1, "type",
-                         "StartExecutionResponse", "requestId", request_id ? request_id : "",
-                         "ok", 1, "executionId", exec_id, "executionArn", arn, "startDate",
-                         (json_int_t) start_ms);
+        if (!request_id)
+                return;
+        if (proto_encode_response(&(ProtoResponse){.request = request,
+                                                   .request_id = request_id,
+                                                   .execution_id = exec_id,
+                                                   .date_ms = date_ms},
+                                  &text, &len) >= 0)
+                store_commit_set_response(c, request_id, text);
 }
 
 static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, json_t *output,
@@ -290,10 +292,7 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 return asl_error_set(err, "States.Runtime", "start event was not applied");
 
         store_commit_set_doc(c, doc, asl_exec_status(doc) ?: "RUNNING");
-        if (request_id) {
-                _cleanup_json_ json_t *resp = apply_start_response(request_id, exec_id, env->now_ms);
-                store_commit_set_response(c, request_id, resp);
-        }
+        set_response(c, PROTO_START_EXECUTION, request_id, exec_id, env->now_ms);
         *ret = TAKE_PTR(c);
         if (ret_doc)
                 *ret_doc = TAKE_PTR(doc);
@@ -357,14 +356,15 @@ static void add_token_tombstones(const ApplyConfig *cfg, StoreCommit *c, json_t 
                                                          cfg->retention_sec);
 }
 
-static const char *callback_response_type(AslEventType t) {
+/* The callback whose answer ev gives (an event with a token). */
+static ProtoType callback_type(AslEventType t) {
         switch (t) {
         case ASL_EVENT_TASK_SUCCEEDED:
-                return "SendTaskSuccessResponse";
+                return PROTO_SEND_TASK_SUCCESS;
         case ASL_EVENT_TASK_FAILED:
-                return "SendTaskFailureResponse";
+                return PROTO_SEND_TASK_FAILURE;
         default:
-                return "SendTaskHeartbeatResponse";
+                return PROTO_SEND_TASK_HEARTBEAT;
         }
 }
 
@@ -415,19 +415,10 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 store_commit_del_outbox(c, item);
         }
         store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
-        if (request_id && ev->type == ASL_EVENT_STOP) {
-                _cleanup_json_ json_t *resp = json_pack("{s:i, s:s, s:s, s:b, s:s, s:I}", "v", 1,
-                                                        "type", "StopExecutionResponse", "requestId",
-                                                        request_id, "ok", 1, "executionId", exec_id,
-                                                        "stopDate", (json_int_t) env->now_ms);
-                store_commit_set_response(c, request_id, resp);
-        } else if (request_id && ev->token) {
-                /* SendTaskSuccess/Failure/Heartbeat by task token: accepted. */
-                _cleanup_json_ json_t *resp = json_pack("{s:i, s:s, s:s, s:b, s:s}", "v", 1, "type",
-                                                        callback_response_type(ev->type), "requestId",
-                                                        request_id, "ok", 1, "executionId", exec_id);
-                store_commit_set_response(c, request_id, resp);
-        }
+        if (ev->type == ASL_EVENT_STOP)
+                set_response(c, PROTO_STOP_EXECUTION, request_id, exec_id, env->now_ms);
+        else if (ev->token) /* SendTaskSuccess/Failure/Heartbeat by task token: accepted */
+                set_response(c, callback_type(ev->type), request_id, exec_id, 0);
         *ret = TAKE_PTR(c);
         return 0;
 }

@@ -37,8 +37,7 @@ typedef struct ApplyConfig {
 /*
  * StartExecution: a new document, START applied, the create commit
  * (expected version 0) with the RUNNING notification and, when request_id
- * is set, the response {"v":1,"type":"StartExecutionResponse","requestId",
- * "ok":true,"executionId","executionArn","startDate"}. input borrowed
+ * is set, the StartExecutionResponse (proto_encode_response()). input borrowed
  * (NULL = {}). -EINVAL with err set when the input is rejected. With
  * ret_doc, also the new document (a new reference; it is what the commit
  * stores), for a caller that keeps the state after the commit.
@@ -55,14 +54,6 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
  * request_id: for StopExecution and SendTask* (events with a token), the
  * response to store.
  */
-int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
-                const char *exec_id, const AslEvent *ev, const char *request_id,
-                const AslEnv *env, StoreCommit **ret, AslError *err);
-
-/* The response object of a failed request: {"v":1,"type":<type>,"requestId","ok":false,
- * "error","cause"}. New reference. */
-json_t *apply_error_response(const char *type, const char *request_id, const char *error,
-                             const char *cause);
-/* {"v":1,"type":"StartExecutionResponse","requestId","ok":true,"executionId",
- * "executionArn","startDate"}. New reference. */
-json_t *apply_start_response(const char *request_id, const char *exec_id, int64_t start_ms);
+int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
+                const AslEvent *ev, const char *request_id, const AslEnv *env, StoreCommit **ret,
+                AslError *err);

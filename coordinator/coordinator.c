@@ -554,65 +554,40 @@ static void on_response_written(RedisConn *c, redisReply *reply, void *userdata)
         work_finish(userdata);
 }
 
-/* Store an answer for the request (if any) and finish the work. */
-static void work_respond(Work *w, json_t *response) {
-        const char *request_id = NULL;
-        _cleanup_json_ json_t *resp = response;
+/* Store the answer r to msg, when msg carries a request id (r's request
+ * and request id are filled in here). Returns 0 when the command was sent
+ * (cb follows), or -errno: nothing to answer, or not sent (logged). */
+static int manager_respond(Manager *m, const ProtoMessage *msg, ProtoResponse r, RedisReplyFn cb,
+                           void *userdata) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         _cleanup_free_ char *text = NULL;
-        int r;
+        size_t len;
+        int k;
 
-        switch (w->msg->type) {
-        case PROTO_START_EXECUTION:
-                request_id = w->msg->start_execution.request_id;
-                break;
-        case PROTO_STOP_EXECUTION:
-                request_id = w->msg->stop_execution.request_id;
-                break;
-        case PROTO_SEND_TASK_SUCCESS:
-                request_id = w->msg->send_task_success.request_id;
-                break;
-        case PROTO_SEND_TASK_FAILURE:
-                request_id = w->msg->send_task_failure.request_id;
-                break;
-        case PROTO_SEND_TASK_HEARTBEAT:
-                request_id = w->msg->send_task_heartbeat.request_id;
-                break;
-        default:
-                break;
-        }
-        if (!request_id || !resp) {
-                work_finish(w);
-                return;
-        }
-        json_object_set_new(resp, "requestId", json_string(request_id));
-        text = json_dumps(resp, JSON_COMPACT);
-        if (!text || store_response_put_argv(request_id, text, &a) < 0) {
-                work_finish(w);
-                return;
-        }
-        r = manager_command(w->m, &a, on_response_written, w);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to store the response to %s: %m", request_id);
-                work_finish(w);
-        }
+        r.request = msg->type;
+        r.request_id = proto_message_request_id(msg);
+        if (!r.request_id)
+                return -ENOENT;
+        k = proto_encode_response(&r, &text, &len);
+        if (k >= 0)
+                k = store_response_put_argv(r.request_id, text, &a);
+        if (k < 0)
+                return k;
+        k = manager_command(m, &a, cb, userdata);
+        if (k < 0)
+                log_warning_errno(k, "Failed to store the response to %s: %m", r.request_id);
+        return k;
 }
 
-/* An answer to a request that never became work (refused before it got an
- * execution id): stored without waiting for the reply. */
-static void respond_refused(Manager *m, const char *type, const char *request_id, const char *error,
-                            const char *cause) {
-        _cleanup_json_ json_t *resp = NULL;
-        _cleanup_(store_argv_done) StoreArgv a = {};
-        _cleanup_free_ char *text = NULL;
+/* Answer w's request (if it carries a request id), then finish the work. */
+static void work_respond(Work *w, ProtoResponse r) {
+        if (manager_respond(w->m, w->msg, r, on_response_written, w) < 0)
+                work_finish(w);
+}
 
-        if (!request_id)
-                return;
-        resp = apply_error_response(type, request_id, error, cause);
-        text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-        if (!text || store_response_put_argv(request_id, text, &a) < 0)
-                return;
-        (void) manager_command(m, &a, NULL, NULL);
+/* Answer w's request with an error and finish the work. */
+static void work_refuse(Work *w, const char *error, const char *cause) {
+        work_respond(w, (ProtoResponse){.error = error, .cause = cause});
 }
 
 /* ---- definitions ---- */
@@ -649,7 +624,6 @@ static AslMachine *machine_add(Manager *m, const char *name, unsigned version, c
 }
 
 static void work_machine_ready(Work *w, AslMachine *machine);
-static bool message_is_callback(const ProtoMessage *msg);
 static void callback_refuse(Work *w, const char *error, const char *cause);
 
 static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
@@ -892,12 +866,11 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
                 work_finish(w);
                 return;
         case STORE_COMMIT_EXISTS:
-                work_respond(w, apply_start_response(NULL, w->exec_id, res.start_ms));
+                work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = res.start_ms});
                 return;
         case STORE_COMMIT_ALREADY:
-                work_respond(w, apply_error_response("StartExecutionResponse", NULL,
-                                                     "ExecutionAlreadyExists",
-                                                     "an execution with this name exists with a different input or is closed"));
+                work_refuse(w, "ExecutionAlreadyExists",
+                            "an execution with this name exists with a different input or is closed");
                 return;
         }
         work_finish(w);
@@ -989,9 +962,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         if (!machine) {
                 log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "State machine %s (version %u) not found",
                                 w->sm_name, w->sm_version);
-                work_respond(w, apply_error_response(w->msg->type == PROTO_START_EXECUTION
-                                                             ? "StartExecutionResponse" : "Response",
-                                                     NULL, "StateMachineDoesNotExist", w->sm_name));
+                work_refuse(w, "StateMachineDoesNotExist", w->sm_name);
                 return;
         }
 
@@ -1004,8 +975,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 if (r < 0) {
                         log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
                                         err.error ?: "", err.cause ?: "");
-                        work_respond(w, apply_error_response("StartExecutionResponse", NULL,
-                                                             err.error ?: "InvalidExecutionInput", err.cause));
+                        work_refuse(w, err.error ?: "InvalidExecutionInput", err.cause);
                         asl_error_clear(&err);
                         return;
                 }
@@ -1025,13 +995,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         }
 
         AslEvent ev;
-        const char *request_id = w->msg->type == PROTO_STOP_EXECUTION ? w->msg->stop_execution.request_id : NULL;
-        if (w->msg->type == PROTO_SEND_TASK_SUCCESS)
-                request_id = w->msg->send_task_success.request_id;
-        else if (w->msg->type == PROTO_SEND_TASK_FAILURE)
-                request_id = w->msg->send_task_failure.request_id;
-        else if (w->msg->type == PROTO_SEND_TASK_HEARTBEAT)
-                request_id = w->msg->send_task_heartbeat.request_id;
+        const char *request_id = proto_message_request_id(w->msg);
         if (!event_from_message(w, &ev)) {
                 work_finish(w);
                 return;
@@ -1060,9 +1024,8 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 count(m, COUNTER_STALE);
                 asl_error_clear(&err);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
-                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
-                                                             "ExecutionNotRunning", w->exec_id));
-                else if (message_is_callback(w->msg))
+                        work_refuse(w, "ExecutionNotRunning", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
@@ -1086,9 +1049,8 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         if (r == -ENOENT) {
                 log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Event for an unknown execution dropped");
                 if (w->msg->type == PROTO_STOP_EXECUTION)
-                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
-                                                             "ExecutionDoesNotExist", w->exec_id));
-                else if (message_is_callback(w->msg))
+                        work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
@@ -1108,9 +1070,8 @@ static void work_state_ready(Work *w) {
         if (!streq(w->st.status, "RUNNING")) {
                 count(w->m, COUNTER_STALE);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
-                        work_respond(w, apply_error_response("StopExecutionResponse", NULL,
-                                                             "ExecutionNotRunning", w->exec_id));
-                else if (message_is_callback(w->msg))
+                        work_refuse(w, "ExecutionNotRunning", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
@@ -1154,30 +1115,11 @@ static void work_run(Work *w) {
 
 /* ---- tokens ---- */
 
-static const char *message_token(const ProtoMessage *msg);
-
-/* "SendTaskSuccessResponse", ... for the answer to a callback. */
-static const char *callback_response_type(const ProtoMessage *msg) {
-        switch (msg->type) {
-        case PROTO_SEND_TASK_SUCCESS:
-                return "SendTaskSuccessResponse";
-        case PROTO_SEND_TASK_FAILURE:
-                return "SendTaskFailureResponse";
-        default:
-                return "SendTaskHeartbeatResponse";
-        }
-}
-
-static bool message_is_callback(const ProtoMessage *msg) {
-        return msg->type == PROTO_SEND_TASK_SUCCESS || msg->type == PROTO_SEND_TASK_FAILURE ||
-               msg->type == PROTO_SEND_TASK_HEARTBEAT;
-}
-
 /* Tokens are secrets: logs show their first 8 characters only. */
 static void callback_refuse(Work *w, const char *error, const char *cause) {
-        log_info("Callback %s with task token %.8s... refused: %s", proto_type_to_string(w->msg->type) ?: "?",
-                 message_token(w->msg), error);
-        work_respond(w, apply_error_response(callback_response_type(w->msg), NULL, error, cause));
+        log_info("Callback %s with task token %.8s... refused: %s",
+                 proto_type_to_string(w->msg->type) ?: "?", proto_message_task_token(w->msg), error);
+        work_refuse(w, error, cause);
 }
 
 static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
@@ -1203,25 +1145,12 @@ static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
         work_enqueue(w);
 }
 
-static const char *message_token(const ProtoMessage *msg) {
-        switch (msg->type) {
-        case PROTO_SEND_TASK_SUCCESS:
-                return msg->send_task_success.task_token;
-        case PROTO_SEND_TASK_FAILURE:
-                return msg->send_task_failure.task_token;
-        case PROTO_SEND_TASK_HEARTBEAT:
-                return msg->send_task_heartbeat.task_token;
-        default:
-                return NULL;
-        }
-}
-
 /* Before a token callback is queued: token -> (exec id, task id). */
 static void work_lookup_token(Work *w) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         int r;
 
-        r = store_token_lookup_argv(message_token(w->msg), &a);
+        r = store_token_lookup_argv(proto_message_task_token(w->msg), &a);
         if (r >= 0)
                 r = manager_command(w->m, &a, on_token, w);
         if (r < 0)
@@ -1299,8 +1228,12 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 ProtoStartExecution *s = &msg->start_execution;
                 r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
                 if (r < 0) {
-                        respond_refused(m, "StartExecutionResponse", s->request_id, "InvalidArn",
-                                        "invalid state machine name or version");
+                        /* Refused before it became work: answered without waiting for the reply. */
+                        (void) manager_respond(
+                                m, msg,
+                                (ProtoResponse){.error = "InvalidArn",
+                                                .cause = "invalid state machine name or version"},
+                                NULL, NULL);
                         work_free(w);
                         send_to_dlq(m, km, "invalid stateMachine name");
                         return 0;
@@ -1308,9 +1241,12 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
                 w->exec_name = s->name ? xstrdup(s->name) : derived_name(km);
                 w->exec_id = store_exec_id(w->sm_name, w->exec_name);
                 if (!w->exec_id) {
-                        respond_refused(m, "StartExecutionResponse", s->request_id, "InvalidName",
-                                        "an execution name has 1 to 80 characters, without whitespace, "
-                                        "':', '|', '{' or '}'");
+                        (void) manager_respond(
+                                m, msg,
+                                (ProtoResponse){.error = "InvalidName",
+                                                .cause = "an execution name has 1 to 80 characters, "
+                                                         "without whitespace, ':', '|', '{' or '}'"},
+                                NULL, NULL);
                         work_free(w);
                         send_to_dlq(m, km, "invalid execution name");
                         return 0;
@@ -1334,7 +1270,7 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         case PROTO_SEND_TASK_SUCCESS:
         case PROTO_SEND_TASK_FAILURE:
         case PROTO_SEND_TASK_HEARTBEAT:
-                if (!message_token(msg) || strlen(message_token(msg)) > STORE_TOKEN_MAX) {
+                if (strlen(proto_message_task_token(msg)) > STORE_TOKEN_MAX) {
                         work_free(w);
                         send_to_dlq(m, km, "invalid taskToken");
                         return 0;

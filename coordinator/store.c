@@ -283,12 +283,6 @@ static char *dup_int(int64_t v) {
         return xasprintf("%" PRIi64, v);
 }
 
-/* The text of json_dumps(v, JSON_COMPACT): NULL for anything but an object
- * or an array. */
-static char *dump_compact(const json_t *v) {
-        return json_is_object(v) || json_is_array(v) ? json_writer_dumps(v) : NULL;
-}
-
 static void commit_changed(StoreCommit *c) {
         json_decref(c->ops_view);
         c->ops_view = NULL;
@@ -439,12 +433,11 @@ void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const
         commit_changed(c);
 }
 
-void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response) {
-        _cleanup_free_ char *key = store_key_response(request_id), *v = dump_compact(response),
-                            *ttl = dup_int(STORE_RESPONSE_TTL_SEC);
+void store_commit_set_response(StoreCommit *c, const char *request_id, const char *response) {
+        _cleanup_free_ char *key = store_key_response(request_id), *ttl = dup_int(STORE_RESPONSE_TTL_SEC);
 
         rows_clear(&c->response);
-        rows_add(&c->response, 3, key, v, ttl);
+        rows_add(&c->response, 3, key, response, ttl);
         commit_changed(c);
 }
 

@@ -238,8 +238,9 @@ void store_commit_close_task(StoreCommit *c, const char *task_id);
  * retention). Written after the task is closed, in the same commit. */
 void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
                                       const char *error, int64_t ttl_sec);
-/* Store an answer at imgflow:response:{request_id} (SET NX EX ttl) on success. */
-void store_commit_set_response(StoreCommit *c, const char *request_id, const json_t *response);
+/* Store an answer (its text, proto_encode_response()) at
+ * imgflow:response:{request_id} (SET NX EX ttl) on success. */
+void store_commit_set_response(StoreCommit *c, const char *request_id, const char *response);
 /* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
 

@@ -175,17 +175,27 @@ static const char *check_dead_letter(const ProtoMessage *m) {
 
 #define SCHEMA(t, n, f, c)                                                                                  \
         [t] = {.type = (t), .name = (n), .fields = (f), .n_fields = sizeof(f) / sizeof((f)[0]), .check = (c)}
+/* A request: answered at imgflow:response:{<requestId>} with a message of type `r`. */
+#define REQUEST(t, n, r, f)                                                                                 \
+        [t] = {.type = (t),                                                                                 \
+               .name = (n),                                                                                 \
+               .response = (r),                                                                             \
+               .fields = (f),                                                                               \
+               .n_fields = sizeof(f) / sizeof((f)[0])}
 
 const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
-        SCHEMA(PROTO_START_EXECUTION, "StartExecution", start_execution_fields, NULL),
-        SCHEMA(PROTO_STOP_EXECUTION, "StopExecution", stop_execution_fields, NULL),
+        REQUEST(PROTO_START_EXECUTION, "StartExecution", "StartExecutionResponse", start_execution_fields),
+        REQUEST(PROTO_STOP_EXECUTION, "StopExecution", "StopExecutionResponse", stop_execution_fields),
         SCHEMA(PROTO_TASK, "Task", task_fields, NULL),
         SCHEMA(PROTO_TASK_SUCCEEDED, "TaskSucceeded", task_succeeded_fields, NULL),
         SCHEMA(PROTO_TASK_FAILED, "TaskFailed", task_failed_fields, NULL),
         SCHEMA(PROTO_TASK_HEARTBEAT, "TaskHeartbeat", task_heartbeat_fields, NULL),
-        SCHEMA(PROTO_SEND_TASK_SUCCESS, "SendTaskSuccess", send_task_success_fields, NULL),
-        SCHEMA(PROTO_SEND_TASK_FAILURE, "SendTaskFailure", send_task_failure_fields, NULL),
-        SCHEMA(PROTO_SEND_TASK_HEARTBEAT, "SendTaskHeartbeat", send_task_heartbeat_fields, NULL),
+        REQUEST(PROTO_SEND_TASK_SUCCESS, "SendTaskSuccess", "SendTaskSuccessResponse",
+                send_task_success_fields),
+        REQUEST(PROTO_SEND_TASK_FAILURE, "SendTaskFailure", "SendTaskFailureResponse",
+                send_task_failure_fields),
+        REQUEST(PROTO_SEND_TASK_HEARTBEAT, "SendTaskHeartbeat", "SendTaskHeartbeatResponse",
+                send_task_heartbeat_fields),
         SCHEMA(PROTO_TIMER_FIRED, "TimerFired", timer_fired_fields, NULL),
         SCHEMA(PROTO_EXECUTION_STATUS_CHANGED, "ExecutionStatusChanged", execution_status_changed_fields,
                NULL),

@@ -35,7 +35,8 @@ typedef struct ProtoField {
 
 typedef struct ProtoSchema {
         ProtoType type;
-        const char *name; /* the "type" value */
+        const char *name;     /* the "type" value */
+        const char *response; /* the "type" of its answer (requests only), or NULL */
         const ProtoField *fields;
         size_t n_fields;
         /* Cross-field checks after the per-field ones; NULL if none. Returns

@@ -800,6 +800,93 @@ const char *proto_message_key(const ProtoMessage *m) {
         }
 }
 
+/* ---- requests and answers ---- */
+
+static const ProtoSchema *schema_of(ProtoType t) {
+        return (unsigned) t < _PROTO_TYPE_MAX ? &proto_schemas[t] : NULL;
+}
+
+static const ProtoField *schema_field(const ProtoSchema *s, const char *name) {
+        for (size_t i = 0; s && i < s->n_fields; i++)
+                if (streq(s->fields[i].name, name))
+                        return &s->fields[i];
+        return NULL;
+}
+
+/* The string field `name` of m, or NULL. */
+static const char *message_string(const ProtoMessage *m, const char *name) {
+        const ProtoField *f = m ? schema_field(schema_of(m->type), name) : NULL;
+
+        if (!f || f->kind != PROTO_FIELD_STRING)
+                return NULL;
+        return *(const char *const *) field_cptr(m, f);
+}
+
+const char *proto_message_request_id(const ProtoMessage *m) {
+        return m && proto_response_type(m->type) ? message_string(m, "requestId") : NULL;
+}
+
+const char *proto_message_task_token(const ProtoMessage *m) {
+        return message_string(m, "taskToken");
+}
+
+bool proto_type_is_callback(ProtoType t) {
+        const ProtoField *f = schema_field(schema_of(t), "taskToken");
+        return proto_response_type(t) && f && f->required;
+}
+
+const char *proto_response_type(ProtoType t) {
+        const ProtoSchema *s = schema_of(t);
+        return s ? s->response : NULL;
+}
+
+static void write_member(JsonWriter *w, const char *key, const char *value) {
+        json_writer_raw(w, ",\"", 2);
+        json_writer_raw(w, key, strlen(key));
+        json_writer_raw(w, "\":", 2);
+        json_writer_string(w, value, strlen(value));
+}
+
+int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_len) {
+        const char *type = r ? proto_response_type(r->request) : NULL;
+        JsonWriter w = {};
+        char *text;
+
+        if (!type || isempty(r->request_id) || (!r->error && isempty(r->execution_id)))
+                return -EINVAL;
+        json_writer_raw(&w, "{\"v\":1", 6);
+        write_member(&w, "type", type);
+        write_member(&w, "requestId", r->request_id);
+        if (r->error) {
+                json_writer_raw(&w, ",\"ok\":false", 11);
+                write_member(&w, "error", r->error);
+                write_member(&w, "cause", r->cause ?: "");
+        } else {
+                json_writer_raw(&w, ",\"ok\":true", 10);
+                write_member(&w, "executionId", r->execution_id);
+                if (r->request == PROTO_START_EXECUTION) {
+                        _cleanup_free_ char *arn = NULL;
+
+                        if (asprintf(&arn, "imgflow:execution:%s", r->execution_id) < 0) {
+                                free(json_writer_finish(&w, NULL));
+                                return -ENOMEM;
+                        }
+                        write_member(&w, "executionArn", arn);
+                        json_writer_raw(&w, ",\"startDate\":", 13);
+                        json_writer_integer(&w, r->date_ms);
+                } else if (r->request == PROTO_STOP_EXECUTION) {
+                        json_writer_raw(&w, ",\"stopDate\":", 12);
+                        json_writer_integer(&w, r->date_ms);
+                }
+        }
+        json_writer_raw(&w, "}", 1);
+        text = json_writer_finish(&w, ret_len);
+        if (!text)
+                return w.error == -ENOMEM ? -ENOMEM : -EINVAL;
+        *ret_buf = text;
+        return 0;
+}
+
 static const char *const topic_names[_PROTO_TOPIC_MAX] = {
         [PROTO_TOPIC_JOBS] = "jobs",     [PROTO_TOPIC_TASKS] = "tasks",
         [PROTO_TOPIC_EVENTS] = "events", [PROTO_TOPIC_NOTIFICATIONS] = "notifications",

@@ -313,6 +313,48 @@ const char *proto_message_execution_id(const ProtoMessage *m);
  * key. May be NULL (publish without a key). Borrowed from m. */
 const char *proto_message_key(const ProtoMessage *m);
 
+/*
+ * Requests: StartExecution, StopExecution and the callbacks SendTaskSuccess,
+ * SendTaskFailure, SendTaskHeartbeat. One with a "requestId" is answered at
+ * the Redis key imgflow:response:{<requestId>} (docs/redis.md, "Responses")
+ * with a message of type "<Type>Response". What is known of them is in the
+ * schema table: these read it from there.
+ */
+
+/* The "requestId" of a request, or NULL (absent, or m is no request).
+ * Borrowed from m. */
+const char *proto_message_request_id(const ProtoMessage *m);
+/* The "taskToken" m carries (a callback's; a Task's of a .waitForTaskToken
+ * resource), or NULL. Borrowed from m. */
+const char *proto_message_task_token(const ProtoMessage *m);
+/* A callback: a request that names its task by the task token. */
+bool proto_type_is_callback(ProtoType t);
+/* "StartExecutionResponse", ... for a request type; NULL for other types.
+ * A constant string. */
+const char *proto_response_type(ProtoType t);
+
+/*
+ * An answer (fields borrowed). Written, in this order:
+ *   {"v":1,"type":"<Type>Response","requestId","ok":false,"error","cause"}
+ * when error is set, else "ok":true and
+ *   StartExecution:  "executionId","executionArn","startDate": date_ms
+ *   StopExecution:   "executionId","stopDate": date_ms
+ *   SendTask*:       "executionId"
+ */
+typedef struct ProtoResponse {
+        ProtoType request;        /* the type of the request answered */
+        const char *request_id;   /* required */
+        const char *error;        /* NULL: the request succeeded */
+        const char *cause;        /* with error; NULL = "" */
+        const char *execution_id; /* without error: the execution ("<machine>:<name>") */
+        int64_t date_ms;          /* without error: start (StartExecution) or stop date */
+} ProtoResponse;
+
+/* *ret_buf: the answer's text (new string, compact) and *ret_len its
+ * length. -EINVAL for a type that is no request, a missing request id or
+ * execution id, or a string that is not UTF-8; -ENOMEM. */
+int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_len);
+
 /* Topics. */
 typedef enum ProtoTopic {
         PROTO_TOPIC_JOBS,

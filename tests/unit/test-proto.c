@@ -885,6 +885,99 @@ TEST(notification_id) {
         ASSERT_FALSE(proto_execution_status_is_valid("timed_out"));
 }
 
+static bool same_str(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Requests: what the coordinator reads of them comes from the schema table. */
+TEST(requests) {
+        static const struct {
+                ProtoType type;
+                const char *request_id, *token, *response;
+                bool callback;
+        } want[] = {
+                {PROTO_START_EXECUTION, "req-1", NULL, "StartExecutionResponse", false},
+                {PROTO_STOP_EXECUTION, "r", NULL, "StopExecutionResponse", false},
+                {PROTO_TASK, NULL, "tok", NULL, false},
+                {PROTO_TASK_SUCCEEDED, NULL, NULL, NULL, false},
+                {PROTO_SEND_TASK_SUCCESS, "r", "tok", "SendTaskSuccessResponse", true},
+                {PROTO_SEND_TASK_FAILURE, "r", "tok", "SendTaskFailureResponse", true},
+                {PROTO_SEND_TASK_HEARTBEAT, "r", "tok", "SendTaskHeartbeatResponse", true},
+                {PROTO_TIMER_FIRED, NULL, NULL, NULL, false},
+                {PROTO_DEAD_LETTER, NULL, NULL, NULL, false},
+        };
+
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+                ProtoMessage *m = NULL;
+
+                ASSERT_INT_EQ(decode_str(examples[want[i].type], &m, NULL), 0);
+                ASSERT_TRUE(same_str(proto_message_request_id(m), want[i].request_id));
+                ASSERT_TRUE(same_str(proto_message_task_token(m), want[i].token));
+                ASSERT_TRUE(same_str(proto_response_type(m->type), want[i].response));
+                ASSERT_INT_EQ(proto_type_is_callback(m->type), want[i].callback);
+                proto_message_free(m);
+        }
+        ASSERT_NULL(proto_message_request_id(NULL));
+        ASSERT_NULL(proto_response_type(_PROTO_TYPE_MAX));
+        ASSERT_FALSE(proto_type_is_callback(_PROTO_TYPE_INVALID));
+}
+
+static char *response_text(ProtoResponse r) {
+        char *text = NULL;
+        size_t len = 0;
+
+        ASSERT_INT_EQ(proto_encode_response(&r, &text, &len), 0);
+        ASSERT_INT_EQ(len, strlen(text));
+        return text;
+}
+
+/* The answers' bytes (docs/redis.md, "Responses"). */
+TEST(responses) {
+        char *s, *text = NULL;
+        size_t len;
+
+        s = response_text((ProtoResponse){PROTO_START_EXECUTION, "r-1", .execution_id = "sm:e1",
+                                          .date_ms = 1700000000123});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StartExecutionResponse\",\"requestId\":\"r-1\",\"ok\":true,"
+                         "\"executionId\":\"sm:e1\",\"executionArn\":\"imgflow:execution:sm:e1\","
+                         "\"startDate\":1700000000123}");
+        free(s);
+        s = response_text(
+                (ProtoResponse){PROTO_STOP_EXECUTION, "r-2", .execution_id = "sm:e1", .date_ms = 5});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StopExecutionResponse\",\"requestId\":\"r-2\",\"ok\":true,"
+                         "\"executionId\":\"sm:e1\",\"stopDate\":5}");
+        free(s);
+        s = response_text(
+                (ProtoResponse){PROTO_SEND_TASK_HEARTBEAT, "r-3", .execution_id = "sm:e1", .date_ms = 5});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"SendTaskHeartbeatResponse\",\"requestId\":\"r-3\",\"ok\":true,"
+                         "\"executionId\":\"sm:e1\"}");
+        free(s);
+        s = response_text((ProtoResponse){PROTO_SEND_TASK_FAILURE, "r-4", .error = "TaskTimedOut"});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"SendTaskFailureResponse\",\"requestId\":\"r-4\",\"ok\":false,"
+                         "\"error\":\"TaskTimedOut\",\"cause\":\"\"}");
+        free(s);
+        s = response_text((ProtoResponse){PROTO_STOP_EXECUTION, "r\"5", .error = "ExecutionNotRunning",
+                                          .cause = "sm:e1 \u00e9\n"});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StopExecutionResponse\",\"requestId\":\"r\\\"5\",\"ok\":false,"
+                         "\"error\":\"ExecutionNotRunning\",\"cause\":\"sm:e1 \u00e9\\n\"}");
+        free(s);
+
+        /* No answer to a message that is no request, nor without an id or an execution. */
+        ASSERT_INT_EQ(
+                proto_encode_response(&(ProtoResponse){PROTO_TASK, "r", .execution_id = "e"}, &text, &len),
+                -EINVAL);
+        ASSERT_INT_EQ(proto_encode_response(&(ProtoResponse){PROTO_STOP_EXECUTION, "", .execution_id = "e"},
+                                            &text, &len),
+                      -EINVAL);
+        ASSERT_INT_EQ(proto_encode_response(&(ProtoResponse){PROTO_STOP_EXECUTION, "r"}, &text, &len),
+                      -EINVAL);
+        ASSERT_INT_EQ(proto_encode_response(
+                              &(ProtoResponse){PROTO_STOP_EXECUTION, "r", .error = "E", .cause = "\xff"},
+                              &text, &len),
+                      -EINVAL);
+        ASSERT_NULL(text);
+}
+
 TEST(type_names) {
         for (int t = 0; t < _PROTO_TYPE_MAX; t++)
                 ASSERT_INT_EQ(proto_type_from_string(proto_type_to_string(t)), t);
