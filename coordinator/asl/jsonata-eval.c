@@ -544,10 +544,11 @@ JnValue *jn_lookup(JnEval *ev, JnValue *input, const char *key, size_t klen) {
         return lookup(ev, input, key, klen);
 }
 
-static void flatten_into(JnEval *ev, JnValue *v, JnValue *into) {
+static void flatten_into(JnEval *ev, JnValue *v, JnValue *into, size_t depth) {
+        jn_check_depth(ev, depth);
         if (jn_is_array(v))
                 for (size_t i = 0; i < v->arr.n; i++)
-                        flatten_into(ev, v->arr.items[i], into);
+                        flatten_into(ev, v->arr.items[i], into, depth + 1);
         else
                 jn_array_push(ev, into, v);
 }
@@ -555,7 +556,7 @@ static void flatten_into(JnEval *ev, JnValue *v, JnValue *into) {
 JnValue *jn_flatten(JnEval *ev, JnValue *v, JnValue *into) {
         if (!into)
                 into = jn_array(ev, 0);
-        flatten_into(ev, v, into);
+        flatten_into(ev, v, into, 1);
         return into;
 }
 
@@ -582,23 +583,24 @@ static JnValue *eval_wildcard(JnEval *ev, JnValue *input) {
         return results;
 }
 
-static void descendants(JnEval *ev, JnValue *input, JnValue *results) {
+static void descendants(JnEval *ev, JnValue *input, JnValue *results, size_t depth) {
         jn_step(ev, 1);
+        jn_check_depth(ev, depth);
         if (!jn_is_array(input))
                 jn_array_push(ev, results, input);
         if (jn_is_array(input))
                 for (size_t i = 0; i < input->arr.n; i++)
-                        descendants(ev, input->arr.items[i], results);
+                        descendants(ev, input->arr.items[i], results, depth + 1);
         else if (jn_is_object(input))
                 for (size_t i = 0; i < input->obj->n; i++)
-                        descendants(ev, input->obj->vals[i], results);
+                        descendants(ev, input->obj->vals[i], results, depth + 1);
 }
 
 static JnValue *eval_descendants(JnEval *ev, JnValue *input) {
         if (!input)
                 return NULL;
         JnValue *results = jn_sequence(ev);
-        descendants(ev, input, results);
+        descendants(ev, input, results, 1);
         return results->arr.n == 1 ? results->arr.items[0] : results;
 }
 
@@ -678,7 +680,7 @@ static JnValue *eval_binary(JnEval *ev, const JnNode *n, JnValue *input, JnFrame
         case OP_NE:
                 if (!lhs || !rhs)
                         return jn_bool(false);
-                return jn_bool(jn_deep_equal(lhs, rhs) == (n->op == OP_EQ));
+                return jn_bool(jn_deep_equal(ev, lhs, rhs) == (n->op == OP_EQ));
         case OP_LT:
         case OP_LE:
         case OP_GT:
@@ -729,7 +731,7 @@ static JnValue *eval_binary(JnEval *ev, const JnNode *n, JnValue *input, JnFrame
                 for (size_t i = 0; i < rhs->arr.n; i++) {
                         JnValue *x = rhs->arr.items[i];
                         if (x && x->type == lhs->type && x->type != JN_ARRAY && x->type != JN_OBJECT &&
-                            jn_deep_equal(x, lhs))
+                            jn_deep_equal(ev, x, lhs))
                                 return jn_bool(true);
                         if (x == lhs)
                                 return jn_bool(true);
@@ -1036,19 +1038,26 @@ static JnValue *apply_inner(JnEval *ev, JnValue *fn, JnValue **args, size_t n, J
                         args = jn_signature_validate(ev, f->node->sig, args, &n, focus, name);
                 return apply_lambda(ev, fn, args, n);
         case JN_FN_PARTIAL: {
+                /* a partial of a partial of ... (built in a loop) nests the C stack */
                 JnValue **full = jn_alloc(ev, (f->n_bound + n + 1) * sizeof(JnValue *));
                 size_t k = 0, m = 0;
                 for (size_t i = 0; i < f->n_bound; i++)
                         full[m++] = f->is_hole[i] ? (k < n ? args[k++] : NULL) : f->bound[i];
-                return apply_inner(ev, f->target, full, m, focus, name);
+                jn_check_depth(ev, ++ev->fn_nesting);
+                JnValue *r = apply_inner(ev, f->target, full, m, focus, name);
+                ev->fn_nesting--;
+                return r;
         }
         case JN_FN_REGEX:
                 return regex_call(ev, fn, n > 0 ? args[0] : NULL);
         case JN_FN_TRANSFORM:
                 return transform_call(ev, fn, n > 0 ? args[0] : NULL);
         case JN_FN_CHAIN: {
+                jn_check_depth(ev, ++ev->fn_nesting);
                 JnValue *mid = jn_apply(ev, f->target, args, n, focus);
-                return jn_apply(ev, f->second, &mid, 1, focus);
+                JnValue *r = jn_apply(ev, f->second, &mid, 1, focus);
+                ev->fn_nesting--;
+                return r;
         }
         }
         return NULL;
@@ -1500,7 +1509,7 @@ int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataCon
         JnEval *ev = xmalloc(sizeof(JnEval));
         volatile int r = 0;
 
-        *ev = (JnEval) {};
+        *ev = (JnEval){};
         if (!ctx)
                 ctx = &no_ctx;
         ev->err = err ? err : &dummy;
@@ -1530,6 +1539,7 @@ int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataCon
                 if (jn_is_array(result) && (result->flags & JN_SEQUENCE) && result->arr.n == 1 &&
                     !(result->flags & JN_KEEP_SINGLETON))
                         result = result->arr.items[0];
+                jn_check_depth(ev, jn_value_depth(result, JSONATA_MAX_VALUE_DEPTH + 1));
                 *ret = jn_to_json(result);
         } else
                 r = -EINVAL;
@@ -1572,13 +1582,14 @@ JnValue *jn_eval_text(JnEval *ev, const char *text, size_t len, JnValue *input) 
 static JnValue *eval_guarded(JnEval *ev, JsonataExpr *ex, JnValue *input) {
         jmp_buf saved;
         memcpy(saved, ev->jmp, sizeof(jmp_buf));
-        size_t depth = ev->depth;
+        size_t depth = ev->depth, fn_nesting = ev->fn_nesting;
         JnValue *volatile result = NULL;
         if (setjmp(ev->jmp) == 0)
                 result = jn_eval(ev, ex->root, input, ev->root);
         else {
                 memcpy(ev->jmp, saved, sizeof(jmp_buf));
                 ev->depth = depth;
+                ev->fn_nesting = fn_nesting;
                 if (strncmp(ev->err->code, "U", 1) == 0)
                         longjmp(ev->jmp, 1);
                 char msg[600];

@@ -432,7 +432,7 @@ FN(fn_distinct) {
                 bool dup = false;
                 jn_step(ev, r->arr.n / 16 + 1);
                 for (size_t k = 0; k < r->arr.n && !dup; k++)
-                        dup = jn_deep_equal(arr->arr.items[i], r->arr.items[k]);
+                        dup = jn_deep_equal(ev, arr->arr.items[i], r->arr.items[k]);
                 if (!dup)
                         jn_array_push(ev, r, arr->arr.items[i]);
         }
@@ -442,10 +442,11 @@ FN(fn_distinct) {
 /* ------------------------------------------------------------------------ */
 /* Objects */
 
-static void keys_into(JnEval *ev, JnValue *arg, JnValue *seen) {
+static void keys_into(JnEval *ev, JnValue *arg, JnValue *seen, size_t depth) {
+        jn_check_depth(ev, depth);
         if (jn_is_array(arg))
                 for (size_t i = 0; i < arg->arr.n; i++)
-                        keys_into(ev, arg->arr.items[i], seen);
+                        keys_into(ev, arg->arr.items[i], seen, depth + 1);
         else if (jn_is_object(arg))
                 for (size_t i = 0; i < arg->obj->n; i++)
                         jn_object_set(ev, seen, arg->obj->keys[i], arg->obj->klens[i], jn_bool(true));
@@ -453,7 +454,7 @@ static void keys_into(JnEval *ev, JnValue *arg, JnValue *seen) {
 
 FN(fn_keys) {
         JnValue *arg = ARG(0), *seen = jn_object(ev), *result = jn_sequence(ev);
-        keys_into(ev, arg, seen);
+        keys_into(ev, arg, seen, 1);
         for (size_t i = 0; i < seen->obj->n; i++)
                 jn_array_push(ev, result, jn_string_nocopy(ev, seen->obj->keys[i], seen->obj->klens[i]));
         return result;
@@ -465,11 +466,12 @@ FN(fn_lookup) {
         return jn_lookup(ev, ARG(0), a[1]->str.s, a[1]->str.len);
 }
 
-static JnValue *spread(JnEval *ev, JnValue *arg) {
+static JnValue *spread(JnEval *ev, JnValue *arg, size_t depth) {
+        jn_check_depth(ev, depth);
         if (jn_is_array(arg)) {
                 JnValue *result = jn_sequence(ev);
                 for (size_t i = 0; i < arg->arr.n; i++)
-                        result = jn_append(ev, result, spread(ev, arg->arr.items[i]));
+                        result = jn_append(ev, result, spread(ev, arg->arr.items[i], depth + 1));
                 return result;
         }
         if (jn_is_object(arg)) {
@@ -485,7 +487,7 @@ static JnValue *spread(JnEval *ev, JnValue *arg) {
 }
 
 FN(fn_spread) {
-        return spread(ev, ARG(0));
+        return spread(ev, ARG(0), 1);
 }
 
 FN(fn_merge) {

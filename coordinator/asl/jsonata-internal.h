@@ -290,7 +290,7 @@ struct JnNode {
         bool keep_array;
         bool keep_singleton;
         bool consarray;
-        int next_function;
+        int depth; /* parse time: height of the tree below, bounded */
 };
 
 struct JsonataExpr {
@@ -371,6 +371,7 @@ struct JnEval {
         size_t n_libraries;
         pcre2_general_context *pcre_gctx;
         const JnNode *current; /* for positions in errors */
+        size_t fn_nesting;     /* partial applications and chains being applied */
         JsonataExpr **evals;   /* compiled by $eval, freed at the end */
         size_t n_evals;
 };
@@ -427,7 +428,11 @@ JnValue *jn_from_json_copy(JnEval *ev, const json_t *j);
 /* A new jansson value, or NULL for undefined. Functions become absent (in
  * objects) or null (in arrays), as JSON.stringify does. */
 json_t *jn_to_json(const JnValue *v);
-bool jn_deep_equal(const JnValue *a, const JnValue *b);
+/* Nesting depth of v (scalars 1), counted up to limit + 1 at most. */
+size_t jn_value_depth(const JnValue *v, size_t limit);
+/* U1001 when depth is past JSONATA_MAX_VALUE_DEPTH. */
+void jn_check_depth(JnEval *ev, size_t depth);
+bool jn_deep_equal(JnEval *ev, const JnValue *a, const JnValue *b);
 /* JSON.stringify as $string does (numbers to 15 significant digits). */
 JnValue *jn_stringify(JnEval *ev, const JnValue *v, bool pretty);
 /* Appends (the reference's fn.append). */

@@ -560,14 +560,42 @@ static JnNode *led(Parser *p, JnNode *left) {
         return n;
 }
 
+static int child_depth(const JnNode *c) {
+        return c ? c->depth : 0;
+}
+
+/* The height of n from its children's (set when they were parsed), so that
+ * the second pass and the evaluator never recurse deeper than
+ * JSONATA_MAX_TREE_DEPTH: a chain such as 1+1+...+1 nests without nesting
+ * the syntax. */
+static void set_depth(Parser *p, JnNode *n) {
+        const JnNode *kids[] = {n->lhs,       n->rhs,  n->expr,    n->then,   n->els,
+                                n->procedure, n->body, n->pattern, n->update, n->del};
+        int d = 0;
+        for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+                d = child_depth(kids[i]) > d ? child_depth(kids[i]) : d;
+        for (size_t i = 0; i < n->list.n; i++)
+                d = child_depth(n->list.items[i]) > d ? child_depth(n->list.items[i]) : d;
+        for (size_t i = 0; i < 2 * n->n_pairs; i++)
+                d = child_depth(n->pairs[i]) > d ? child_depth(n->pairs[i]) : d;
+        for (size_t i = 0; i < n->n_terms; i++)
+                d = child_depth(n->terms[i].expr) > d ? child_depth(n->terms[i].expr) : d;
+        n->depth = d + 2; /* + 1, and 1 for a node made without set_depth in between */
+        if (n->depth > JSONATA_MAX_TREE_DEPTH)
+                jn_compile_fail(p->ce, "S0002", n->position, NULL, NULL);
+}
+
 static JnNode *expression(Parser *p, int rbp) {
         JnNode *left;
 
         if (++p->depth > JSONATA_MAX_NESTING)
                 fail(p, "S0002", NULL, NULL);
         left = nud(p);
-        while (rbp < lbp(p))
+        set_depth(p, left);
+        while (rbp < lbp(p)) {
                 left = led(p, left);
+                set_depth(p, left);
+        }
         p->depth--;
         return left;
 }

@@ -296,21 +296,22 @@ void jn_object_del(JnValue *obj, const char *key, size_t klen) {
 /* ------------------------------------------------------------------------ */
 /* JSON in and out */
 
-static JnValue *from_json(JnEval *ev, const json_t *j, bool copy);
+static JnValue *from_json(JnEval *ev, const json_t *j, bool copy, size_t depth);
 
 JnValue *jn_from_json(JnEval *ev, const json_t *j) {
-        return from_json(ev, j, false);
+        return from_json(ev, j, false, 1);
 }
 
 JnValue *jn_from_json_copy(JnEval *ev, const json_t *j) {
-        return from_json(ev, j, true);
+        return from_json(ev, j, true, 1);
 }
 
 /* copy: strings and keys are copied into the arena (else they point into j,
  * which must then outlive the evaluation). */
-static JnValue *from_json(JnEval *ev, const json_t *j, bool copy) {
+static JnValue *from_json(JnEval *ev, const json_t *j, bool copy, size_t depth) {
         if (!j)
                 return NULL;
+        jn_check_depth(ev, depth);
         switch (json_typeof(j)) {
         case JSON_NULL:
                 return jn_null();
@@ -330,7 +331,7 @@ static JnValue *from_json(JnEval *ev, const json_t *j, bool copy) {
                 size_t n = json_array_size(j);
                 JnValue *a = jn_array(ev, n);
                 for (size_t i = 0; i < n; i++)
-                        a->arr.items[i] = from_json(ev, json_array_get(j, i), copy);
+                        a->arr.items[i] = from_json(ev, json_array_get(j, i), copy, depth + 1);
                 a->arr.n = n;
                 jn_step(ev, 1);
                 return a;
@@ -341,7 +342,8 @@ static JnValue *from_json(JnEval *ev, const json_t *j, bool copy) {
                 size_t kl;
                 json_t *v;
                 json_object_keylen_foreach((json_t *) j, k, kl, v) {
-                        jn_object_set(ev, o, copy ? jn_strndup(ev, k, kl) : k, kl, from_json(ev, v, copy));
+                        jn_object_set(ev, o, copy ? jn_strndup(ev, k, kl) : k, kl,
+                                      from_json(ev, v, copy, depth + 1));
                 }
                 jn_step(ev, 1);
                 return o;
@@ -422,7 +424,38 @@ static int key_cmp(const void *a, const void *b) {
         return strcmp(*x, *y);
 }
 
-bool jn_deep_equal(const JnValue *a, const JnValue *b) {
+size_t jn_value_depth(const JnValue *v, size_t limit) {
+        size_t max = 0;
+        if (!v || limit == 0 || (v->type != JN_ARRAY && v->type != JN_OBJECT))
+                return v ? 1 : 0;
+        if (v->type == JN_ARRAY)
+                for (size_t i = 0; i < v->arr.n && max < limit; i++) {
+                        size_t d = jn_value_depth(v->arr.items[i], limit - 1);
+                        max = d > max ? d : max;
+                }
+        else
+                for (size_t i = 0; i < v->obj->n && max < limit; i++) {
+                        size_t d = jn_value_depth(v->obj->vals[i], limit - 1);
+                        max = d > max ? d : max;
+                }
+        return max + 1;
+}
+
+void jn_check_depth(JnEval *ev, size_t depth) {
+        if (depth > JSONATA_MAX_VALUE_DEPTH)
+                jn_throw(ev, "U1001", NULL, NULL, "A value is nested deeper than the limit of %d levels",
+                         JSONATA_MAX_VALUE_DEPTH);
+}
+
+static bool equal_at(JnEval *ev, const JnValue *a, const JnValue *b, size_t depth);
+
+bool jn_deep_equal(JnEval *ev, const JnValue *a, const JnValue *b) {
+        return equal_at(ev, a, b, 1);
+}
+
+static bool equal_at(JnEval *ev, const JnValue *a, const JnValue *b, size_t depth) {
+        jn_check_depth(ev, depth);
+        jn_step(ev, 1);
         if (a == b)
                 return true;
         if (!a || !b)
@@ -442,7 +475,7 @@ bool jn_deep_equal(const JnValue *a, const JnValue *b) {
                 if (a->arr.n != b->arr.n)
                         return false;
                 for (size_t i = 0; i < a->arr.n; i++)
-                        if (!jn_deep_equal(a->arr.items[i], b->arr.items[i]))
+                        if (!equal_at(ev, a->arr.items[i], b->arr.items[i], depth + 1))
                                 return false;
                 return true;
         case JN_OBJECT: {
@@ -451,7 +484,7 @@ bool jn_deep_equal(const JnValue *a, const JnValue *b) {
                         return false;
                 for (size_t i = 0; i < x->n; i++) {
                         ssize_t j = object_find(y, x->keys[i], x->klens[i]);
-                        if (j < 0 || !jn_deep_equal(x->vals[i], y->vals[j]))
+                        if (j < 0 || !equal_at(ev, x->vals[i], y->vals[j], depth + 1))
                                 return false;
                 }
                 return true;
@@ -513,13 +546,21 @@ JnValue *jn_append(JnEval *ev, JnValue *a, JnValue *b) {
         return r;
 }
 
+static JnValue *clone_at(JnEval *ev, const JnValue *v, size_t depth);
+
 JnValue *jn_deep_clone(JnEval *ev, const JnValue *v) {
+        return clone_at(ev, v, 1);
+}
+
+static JnValue *clone_at(JnEval *ev, const JnValue *v, size_t depth) {
+        jn_check_depth(ev, depth);
+        jn_step(ev, 1);
         if (!v)
                 return NULL;
         if (v->type == JN_ARRAY) {
                 JnValue *a = jn_array(ev, v->arr.n);
                 for (size_t i = 0; i < v->arr.n; i++)
-                        a->arr.items[i] = jn_deep_clone(ev, v->arr.items[i]);
+                        a->arr.items[i] = clone_at(ev, v->arr.items[i], depth + 1);
                 a->arr.n = v->arr.n;
                 a->flags = v->flags;
                 return a;
@@ -528,7 +569,7 @@ JnValue *jn_deep_clone(JnEval *ev, const JnValue *v) {
                 JnValue *o = jn_object(ev);
                 for (size_t i = 0; i < v->obj->n; i++)
                         jn_object_set(ev, o, v->obj->keys[i], v->obj->klens[i],
-                                      jn_deep_clone(ev, v->obj->vals[i]));
+                                      clone_at(ev, v->obj->vals[i], depth + 1));
                 return o;
         }
         return (JnValue *) v;
@@ -804,6 +845,7 @@ static void stringify(JnEval *ev, JnBuf *b, const JnValue *v, bool pretty, int l
         char num[40];
 
         jn_step(ev, 1);
+        jn_check_depth(ev, (size_t) level + 1);
         switch ((JnType) v->type) {
         case JN_NULL:
                 jn_buf_puts(b, "null");

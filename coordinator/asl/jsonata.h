@@ -19,10 +19,9 @@
  *   (result == NULL means JSONata's "undefined": no value)
  *   jsonata_error_clear(&err); json_decref(result); jsonata_expr_free(e);
  *
- * Errors are values: JSONata's error code, its message, and the position in
- * the expression (characters from the start, as the reference implementation
- * counts them) and the token when known. The ASL layer maps any of them to
- * States.QueryEvaluationError.
+ * Errors are values: JSONata's error code, its message, the position in the
+ * expression (a byte offset; the reference counts UTF-16 units) and the token
+ * when known. The ASL layer maps any of them to States.QueryEvaluationError.
  *
  * Variables ($name) come in as bindings (JsonataVariable, without the '$'),
  * e.g. $states and the workflow variables; a binding hides a function of the
@@ -64,6 +63,10 @@ typedef struct JsonataEnv {
 /* Compile-time limits. */
 #define JSONATA_MAX_EXPRESSION_LENGTH (1u << 20) /* bytes (S0001) */
 #define JSONATA_MAX_NESTING 200                  /* syntax nesting (S0002) */
+#define JSONATA_MAX_TREE_DEPTH 1000              /* depth of the parsed tree, e.g. 1+1+...+1 (S0002) */
+/* Values nested deeper than this (built by a loop, say) cannot be printed,
+ * compared, copied or returned: U1001 instead of a C stack overflow. */
+#define JSONATA_MAX_VALUE_DEPTH 1000
 
 typedef struct JsonataLimits {
         size_t max_depth;

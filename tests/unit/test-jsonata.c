@@ -238,7 +238,8 @@ static const Case cases[] = {
         ERR("$fromMillis(0, '[Q]')", NULL, "D3132"),
         ERR("$fromMillis(0, '[Y')", NULL, "D3135"),
         ERR("$fromMillis(0, '[fn]')", NULL, "D3133"),
-        OK("$formatInteger(1, nothing) & $formatNumber(1, nothing) & $parseInteger('1', nothing)", NULL, "\"\""),
+        OK("$formatInteger(1, nothing) & $formatNumber(1, nothing) & $parseInteger('1', nothing)", NULL,
+           "\"\""),
         /* syntax errors */
         ERR("(1", NULL, "S0203"),
         ERR("1 2", NULL, "S0201"),
@@ -468,13 +469,42 @@ TEST(limits) {
                         &err) < 0);
         ASSERT_STR_EQ(err.code, "U1001");
         jsonata_error_clear(&err);
+        /* values nested deeper than JSONATA_MAX_VALUE_DEPTH, built by a tail loop */
+        ASSERT_TRUE(run("($mk := function($v, $n){ $n = 0 ? $v : $mk({'a': $v}, $n - 1) }; $mk(1, 5000))",
+                        NULL, &ctx, &r, &err) < 0);
+        ASSERT_STR_EQ(err.code, "U1001");
+        jsonata_error_clear(&err);
+        ASSERT_TRUE(run("($mk := function($v, $n){ $n = 0 ? $v : $mk({'a': $v}, $n - 1) }; $mk(1, 5000) = "
+                        "$mk(1, 5000))",
+                        NULL, &ctx, &r, &err) < 0);
+        ASSERT_STR_EQ(err.code, "U1001");
+        jsonata_error_clear(&err);
+        /* and functions: a partial of a partial of ... */
+        ASSERT_TRUE(
+                run("($mk := function($f, $n){ $n = 0 ? $f : $mk($f(?), $n - 1) }; $mk($string, 5000)(1))",
+                    NULL, &ctx, &r, &err) < 0);
+        ASSERT_STR_EQ(err.code, "U1001");
+        jsonata_error_clear(&err);
+        /* a chain of operators nests the tree without nesting the syntax */
+        char *chain = malloc(2 * JSONATA_MAX_TREE_DEPTH + 8);
+        size_t c = 0;
+        for (int i = 0; i < JSONATA_MAX_TREE_DEPTH; i++) {
+                chain[c++] = '1';
+                chain[c++] = '+';
+        }
+        chain[c++] = '1';
+        chain[c] = 0;
+        JsonataExpr *e = NULL;
+        ASSERT_TRUE(jsonata_compile(chain, SIZE_MAX, &e, &err) < 0);
+        ASSERT_STR_EQ(err.code, "S0002");
+        jsonata_error_clear(&err);
+        free(chain);
         /* syntax nesting and length */
         char deep[2 * JSONATA_MAX_NESTING + 10];
         size_t k = 0;
         for (int i = 0; i < JSONATA_MAX_NESTING + 2; i++)
                 deep[k++] = '(';
         deep[k] = 0;
-        JsonataExpr *e = NULL;
         ASSERT_TRUE(jsonata_compile(deep, SIZE_MAX, &e, &err) < 0);
         ASSERT_STR_EQ(err.code, "S0002");
         jsonata_error_clear(&err);
