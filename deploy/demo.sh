@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The demo: build imgflow, make a folder of sample photos (and one corrupt
-# image), start the local stack (redis-server, mock Kafka, a coordinator, two
+# image), start the local stack (redis-server, Apache Kafka, a coordinator, two
 # workers), register the Step Functions guide's image pipeline
 # (examples/image-pipeline, its Lambda functions mapped to built-in operations
 # by examples/image-pipeline/stack.conf), start one execution per image, follow

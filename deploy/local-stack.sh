@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The local all-in-one stack: redis-server, the mock Kafka cluster, N
-# coordinators and M workers on 127.0.0.1, in a private state directory.
+# The local all-in-one stack: redis-server, Apache Kafka (KRaft brokers, or
+# librdkafka's mock cluster), N coordinators and M workers on 127.0.0.1, in
+# a private state directory. The one way imgflow starts a stack: the demo,
+# the integration and fault tests (tests/helpers/) and the benchmarks use it.
 #
 #   deploy/local-stack.sh start            start everything, wait until ready
 #   deploy/local-stack.sh status           what runs, where, and each daemon's STATUS=
@@ -10,50 +12,71 @@
 #   deploy/local-stack.sh run [CMD...]     start, run CMD (or wait for Ctrl-C), stop
 #   deploy/local-stack.sh register NAME FILE   store a state machine definition
 #   deploy/local-stack.sh env              the stack's variables, for `eval`
+#   deploy/local-stack.sh pid NAME         the pid of redis, kafka-<id>, coordinator-<i>, worker-<i>
+#   deploy/local-stack.sh kill NAME [SIG]  signal one process (default KILL; KILL, TERM
+#                                          and INT wait until it is gone); with the mock
+#                                          cluster, kafka-<id> KILL takes that broker down
+#   deploy/local-stack.sh restart NAME     start one process again as it was started
+#                                          (same ports and data), wait until it is ready
+#   deploy/local-stack.sh leader TOPIC PARTITION   the broker id leading a partition
+#   deploy/local-stack.sh kafka-command LINE       a command to the mock cluster (its
+#                                          control FIFO; see deploy/mock-kafka.c)
 #
 # Settings (environment):
 #   IMGFLOW_STACK_DIR     state directory (default ./.stack)
 #   IMGFLOW_BUILD         build directory with the programs (default ./build)
 #   STACK_WORKERS         worker processes (default 2)
-#   STACK_COORDINATORS    coordinator processes (default 1)
+#   STACK_COORDINATORS    coordinator processes (default 1); with no daemons at
+#                         all, `start` starts redis-server and Kafka only
 #   STACK_WORKER_THREADS  image threads per worker (default 0 = CPUs)
 #   STACK_WORKER_MAX_IN_FLIGHT  tasks a worker holds before pausing (default 64;
 #                         0 = the worker's own default, 4 x threads, at least 8)
-#   STACK_PARTITIONS      partitions of every imgflow topic (default 8)
-#   STACK_BROKERS         brokers of the mock Kafka cluster (default 3)
-#   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 10, see below)
+#   STACK_KAFKA           real (default): Apache Kafka brokers in KRaft mode, from
+#                         the jars deploy/setup-debian.sh fetched (Java 17 or later);
+#                         mock: librdkafka's mock cluster (imgflow-mock-kafka), for
+#                         a machine without Java
+#   STACK_BROKERS         brokers (default 1). With 3 or more: replication factor 3
+#                         and min.insync.replicas 2, as in production
+#   STACK_PARTITIONS      partitions of the jobs, events and tasks topics (default 8;
+#                         notifications get at most 6, dead letters at most 3)
+#   STACK_TOPICS          more topics, "name[:partitions] ..." (or with commas)
+#   STACK_KAFKA_HEAP      each broker's Java heap (default 384m)
+#   STACK_KAFKA_JAVA_OPTS more JVM options of the brokers
+#   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 100; 10 with the
+#                         mock, see below)
 #   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
 #                         every 2 ms under load, at most 2 ms more per message)
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
-#   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000, see below)
+#   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
 #                         section (default examples/image-pipeline/stack.conf)
 #   STACK_EXTRA_CONFIG    more configuration text, appended last
 #   STACK_LOG_LEVEL       daemons' log level (default info)
+#   STACK_REDIS_APPENDFSYNC  redis-server's appendfsync (default everysec)
 #   STACK_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 20)
-#   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise)
-#   STACK_READY_TIMEOUT   seconds to wait for each daemon's READY=1 (default 120;
-#                         a coordinator is ready once its group gave it partitions)
+#   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise;
+#                         Kafka always starts empty)
+#   STACK_READY_TIMEOUT   seconds to wait for each process to be ready (default 120)
 #   STACK_SETTLE_TIMEOUT  seconds to wait for the consumer groups to settle
 #                         (default 120; 0 = do not wait)
 #
 # Readiness: every daemon gets its own NOTIFY_SOCKET (a small python3
-# listener), and `start` waits for READY=1 (redis: PING; Kafka: the BOOTSTRAP=
-# line), then until both consumer groups have handed out all their partitions
-# (the "N partition(s)" of each daemon's STATUS=), to every member when there
-# are enough to go round. The second wait is for librdkafka's mock cluster:
-# its group coordinator treats the group as synced once the leader's
-# SyncGroup (which carries every member's assignment) arrives, and answers a
-# follower whose SyncGroup comes later with an error. The leader's JoinGroup
-# response goes out first, so that happens in many rounds; the follower
-# rejoins, the next round waits session.timeout.ms - 1 s, and meanwhile the
-# follower's partitions have no consumer (seen: 10 to 100 s at a 6 s session
-# timeout). A real broker holds a follower's SyncGroup until the leader's.
+# listener), and `start` waits for READY=1 (redis: PING; a broker: its
+# "Kafka Server started" line, then imgflow-kafka-topics creates the topics
+# and waits until each partition has a leader; the mock: its BOOTSTRAP=
+# line), then until both consumer groups have handed out all their
+# partitions (the "N partition(s)" of each daemon's STATUS=), to every
+# member when there are enough to go round. A real broker settles a group in
+# one round (group.initial.rebalance.delay.ms is 0 here). The mock cluster
+# can take many: its group coordinator treats the group as synced once the
+# leader's SyncGroup arrives and answers a follower's later SyncGroup with
+# an error; the follower rejoins and the next round waits session.timeout.ms
+# - 1 s (seen: 10 to 100 s at a 6 s session timeout).
 #
 # Pids go to $STACK_DIR/pids/<name>.pid together with the program's
-# path; `stop` signals only those pids, and only while /proc/<pid>/exe is
-# still that program, so a reused pid is never hit.
+# path; `stop` and `kill` signal only those pids, and only while
+# /proc/<pid>/exe is still that program, so a reused pid is never hit.
 set -u
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,15 +89,20 @@ WORKERS=${STACK_WORKERS:-2}
 COORDINATORS=${STACK_COORDINATORS:-1}
 THREADS=${STACK_WORKER_THREADS:-0}
 MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
-FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}
+KAFKA=${STACK_KAFKA:-real}
+if [ "$KAFKA" = mock ]; then FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}; else FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-100}; fi
 LINGER_MS=${STACK_LINGER_MS:-2}
 METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
 SESSION_TIMEOUT_MS=${STACK_SESSION_TIMEOUT_MS:-6000}
 PARTITIONS=${STACK_PARTITIONS:-8}
-BROKERS=${STACK_BROKERS:-3}
+BROKERS=${STACK_BROKERS:-1}
+TOPICS=${STACK_TOPICS:-}
+TOPICS=${TOPICS//,/ }
+KAFKA_HEAP=${STACK_KAFKA_HEAP:-384m}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
+APPENDFSYNC=${STACK_REDIS_APPENDFSYNC:-everysec}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-120}
 SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
@@ -82,19 +110,33 @@ SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
 COORD_BIN=$BUILD/coordinator/imgflow-coordinator
 WORKER_BIN=$BUILD/worker/imgflow-worker
 MOCK_BIN=$BUILD/deploy/imgflow-mock-kafka
+TOPICS_BIN=$BUILD/deploy/imgflow-kafka-topics
 CLI_BIN=$BUILD/cli/imgflow
 TOOL_BIN=$BUILD/tests/integration/test-coordinator-tool
 
 PIDDIR=$STACK_DIR/pids
 LOGDIR=$STACK_DIR/logs
 RUNDIR=$STACK_DIR/run
+KDIR=$STACK_DIR/kafka
 ENVFILE=$STACK_DIR/stack.env
+
+# shellcheck source=kafka/kafka-env.sh
+. "$SRC/deploy/kafka/kafka-env.sh"
 
 say() { echo "local-stack: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# free_ports N: N distinct free loopback ports (all bound at once, then freed).
+free_ports() {
+        python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
 }
 
 # pid_alive NAME -> prints the pid if NAME's recorded process still runs the
@@ -111,44 +153,221 @@ pid_alive() {
         echo "$pid"
 }
 
-# launch NAME CMD...: start CMD in its own session (a Ctrl-C in the terminal
-# reaches this script, which then stops the stack in order), log to
-# $LOGDIR/NAME.log, record the pid.
+# launch NAME [VAR=VALUE...] CMD...: start CMD (with those variables) in its
+# own session (a Ctrl-C in the terminal reaches this script, which then
+# stops the stack in order), log to $LOGDIR/NAME.log, record the pid, and
+# the command for `restart`.
 launch() {
-        local name=$1 pid exe i
+        local name=$1 pid exe i envs=()
         shift
+        while [[ "$1" == [A-Za-z_]*=* ]]; do
+                envs+=("$1")
+                shift
+        done
+        printf '%q ' "${envs[@]}" "$@" >"$RUNDIR/$name.cmd"
         exe=$(readlink -f "$(command -v "$1")")
         NOTIFY_SOCKET=$RUNDIR/$name.sock IMGFLOW_LOG_TARGET=console IMGFLOW_LOG_TIME=1 \
-                setsid "$@" </dev/null >>"$LOGDIR/$name.log" 2>&1 &
+                setsid env "${envs[@]}" "$@" </dev/null >>"$LOGDIR/$name.log" 2>&1 &
         pid=$!
         echo "$pid $exe" >"$PIDDIR/$name.pid"
-        # setsid execs in place (a background child is not a group leader);
-        # wait for the exec so that pid_alive recognises the program.
+        # setsid and env exec in place (a background child is not a group
+        # leader); wait for the last exec so that pid_alive recognises the
+        # program.
         [ "$(head -c 4 "$exe" 2>/dev/null)" = $'\x7fELF' ] || return 0 # a script: see the caller
-        for i in $(seq 100); do
+        for i in $(seq 200); do
                 [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && break
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.01
         done
 }
 
-# wait_ready NAME: READY=1 on its notify socket, or fail if it exits.
-wait_ready() {
-        local name=$1 i
-        for i in $(seq $((READY_TIMEOUT * 20))); do
-                grep -q "^$name READY=1" "$RUNDIR/notify.log" 2>/dev/null && return 0
-                [ "$i" = 300 ] && say "still waiting for $name to be ready after 15 s (a coordinator needs its consumer group to settle; the mock cluster may take several rebalance rounds of session.timeout.ms)"
+# wait_until SECONDS NAME COMMAND...: COMMAND every 50 ms until it succeeds;
+# fails at once when NAME's process exits, or after SECONDS.
+wait_until() {
+        local secs=$1 name=$2 i
+        shift 2
+        for i in $(seq $((secs * 20))); do
+                "$@" && return 0
                 pid_alive "$name" >/dev/null || {
+                        "$@" && return 0
                         say "$name exited during start; last lines of $LOGDIR/$name.log:"
                         tail -20 "$LOGDIR/$name.log" >&2
                         return 1
                 }
                 sleep 0.05
         done
-        say "$name not ready after ${READY_TIMEOUT}s; last lines of $LOGDIR/$name.log:"
+        say "$name not ready after ${secs}s; last lines of $LOGDIR/$name.log:"
         tail -20 "$LOGDIR/$name.log" >&2
         return 1
 }
+
+# lines_in FILE PATTERN: how many lines of FILE match.
+lines_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
+
+# ready_count NAME: how often NAME said it was ready so far (restart waits
+# for one more).
+ready_count() {
+        case "$1" in
+        redis) echo 0 ;;
+        kafka-*) [ "$KAFKA" = mock ] && echo 0 || lines_in "$LOGDIR/$1.log" 'Kafka Server started' ;;
+        kafka) echo 0 ;;
+        *) lines_in "$RUNDIR/notify.log" "^$1 READY=1" ;;
+        esac
+}
+
+# is_ready NAME BEFORE: NAME is ready (again: more ready lines than BEFORE).
+is_ready() {
+        case "$1" in
+        redis) redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
+        kafka-*) [ "$(ready_count "$1")" -gt "$2" ] ;;
+        kafka) grep -qs '^BOOTSTRAP=' "$LOGDIR/kafka.log" ;;
+        *) [ "$(ready_count "$1")" -gt "$2" ] ;;
+        esac
+}
+
+# ---------------------------------------------------------------- Redis
+
+start_redis() {
+        mkdir -p "$STACK_DIR/redis"
+        launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
+                --appendonly yes --appendfsync "$APPENDFSYNC" --save "" --dir "$STACK_DIR/redis" \
+                --daemonize no --loglevel warning
+}
+
+# ---------------------------------------------------------------- Kafka
+
+# kafka_configure: ports, server-<id>.properties and formatted data
+# directories of $BROKERS KRaft brokers. Every broker is also a controller
+# (a quorum of 1 or 3 on loopback), as in a small production cluster.
+kafka_configure() {
+        local ports i rf isr voters= cid
+        rm -rf "$KDIR"
+        mkdir -p "$KDIR"
+        read -r -a ports <<<"$(free_ports $((2 * BROKERS)))"
+        rf=$((BROKERS < 3 ? BROKERS : 3))
+        isr=$((rf < 3 ? 1 : 2))
+        for i in $(seq "$BROKERS"); do
+                voters="$voters${voters:+,}$i@127.0.0.1:${ports[2 * i - 1]}"
+        done
+        BOOTSTRAP=
+        for i in $(seq "$BROKERS"); do
+                BOOTSTRAP="$BOOTSTRAP${BOOTSTRAP:+,}127.0.0.1:${ports[2 * i - 2]}"
+                cat >"$KDIR/server-$i.properties" <<EOF2
+# Generated by deploy/local-stack.sh: broker $i of $BROKERS on loopback.
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:${ports[2 * i - 2]},CONTROLLER://127.0.0.1:${ports[2 * i - 1]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${ports[2 * i - 2]}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KDIR/data-$i
+# Topics are created by imgflow-kafka-topics, never by a mistyped name.
+auto.create.topics.enable=false
+num.partitions=$PARTITIONS
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+# A group's first member need not wait 3 s for others to join.
+group.initial.rebalance.delay.ms=0
+# A killed broker is fenced (its partitions' leadership moves) within 3 s
+# (default 9 s): the fault tests kill leaders on purpose.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
+# Two cores shared with the daemons: fewer threads than a server's defaults.
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+num.replica.fetchers=1
+log.cleaner.threads=1
+log.retention.check.interval.ms=60000
+EOF2
+        done
+        # Brokers 1 to 3: copies of what the storage tool formatted once
+        # (kafka_prepare in deploy/kafka/kafka-env.sh); more: the tool.
+        if [ "$BROKERS" -le 3 ] && [ -f "$KAFKA_FORMATTED/data-$BROKERS/meta.properties" ]; then
+                for i in $(seq "$BROKERS"); do cp -a "$KAFKA_FORMATTED/data-$i" "$KDIR/data-$i"; done
+        else
+                cid=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+                for i in $(seq "$BROKERS"); do
+                        kafka_java kafka.tools.StorageTool format -t "$cid" -c "$KDIR/server-$i.properties" \
+                                >>"$LOGDIR/kafka-format.log" 2>&1
+                done
+        fi
+        for i in $(seq "$BROKERS"); do
+                [ -f "$KDIR/data-$i/meta.properties" ] || {
+                        tail -20 "$LOGDIR/kafka-format.log" >&2
+                        return 1
+                }
+        done
+}
+
+# The JVM of a broker: a small heap and the serial collector (one GC thread
+# where the parallel collectors would start one per core, on cores the
+# daemons need), the class data sharing archive if there is one;
+# STACK_KAFKA_JAVA_OPTS adds or overrides (the tests add
+# -XX:TieredStopAtLevel=1: no C2 compiler, a start in half the CPU).
+start_broker() { # ID
+        local cds=
+        [ -f "$KAFKA_CDS" ] && cds=-XX:SharedArchiveFile=$KAFKA_CDS
+        # shellcheck disable=SC2086
+        launch "kafka-$1" java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+                $cds -Djava.awt.headless=true -Dlog4j2.configurationFile="$SRC/deploy/kafka/log4j2.properties" \
+                ${STACK_KAFKA_JAVA_OPTS:-} -cp "$IMGFLOW_KAFKA_LIBS/*" kafka.Kafka "$KDIR/server-$1.properties"
+}
+
+# kafka_topics: imgflow's topics (and $TOPICS) with the partition counts and
+# retention of deploy/MULTI-HOST.md, scaled to $PARTITIONS; waits until
+# every partition has a leader.
+kafka_topics() {
+        local n=$PARTITIONS day=86400000
+        "$TOPICS_BIN" --bootstrap "$BOOTSTRAP" --partitions "$n" --timeout "$READY_TIMEOUT" \
+                "imgflow.jobs,retention.ms=$day" "imgflow.events,retention.ms=$day" \
+                "imgflow.tasks,retention.ms=$day" \
+                "imgflow.notifications:$((n < 6 ? n : 6)),retention.ms=$((7 * day))" \
+                "imgflow.dlq:$((n < 3 ? n : 3)),retention.ms=$((14 * day))" \
+                $TOPICS 2>>"$LOGDIR/kafka-topics.log"
+}
+
+start_kafka() {
+        local i try
+        if [ "$KAFKA" = mock ]; then
+                : >"$LOGDIR/kafka.log"
+                rm -f "$RUNDIR/kafka.fifo"
+                # shellcheck disable=SC2086
+                launch kafka "$MOCK_BIN" --brokers "$BROKERS" --partitions "$PARTITIONS" \
+                        ${TOPICS:+--topics "$(echo $TOPICS | tr ' ' ,)"} --control-fifo "$RUNDIR/kafka.fifo"
+                wait_until 10 kafka is_ready kafka 0 || return 1
+                BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$LOGDIR/kafka.log" | head -1)
+                say "mock Kafka at $BOOTSTRAP ($BROKERS brokers, $PARTITIONS partitions per topic)"
+                return 0
+        fi
+        # A port taken between choosing and binding (other stacks start on
+        # this machine too) makes a broker exit: then once more, new ports.
+        for try in 1 2; do
+                for i in $(seq "$BROKERS"); do : >"$LOGDIR/kafka-$i.log"; done
+                kafka_configure || return 1
+                for i in $(seq "$BROKERS"); do start_broker "$i"; done
+                for i in $(seq "$BROKERS"); do
+                        wait_until "$READY_TIMEOUT" "kafka-$i" is_ready "kafka-$i" 0 || break
+                done
+                [ "$i" = "$BROKERS" ] && is_ready "kafka-$i" 0 && break
+                grep -qs 'Address already in use' "$LOGDIR"/kafka-*.log && [ $try = 1 ] || return 1
+                say "a port was taken meanwhile; again with other ports"
+                stop_names $(for i in $(seq "$BROKERS"); do echo "kafka-$i"; done)
+        done
+        kafka_topics || { say "could not create the topics:"; tail -5 "$LOGDIR/kafka-topics.log" >&2; return 1; }
+        say "Apache Kafka $KAFKA_VERSION at $BOOTSTRAP ($BROKERS broker(s), $PARTITIONS partitions per topic)"
+}
+
+# ---------------------------------------------------------------- daemons
 
 # group_counts: from the last STATUS= of each daemon, "worker-1=4 ..." and a
 # last word "settled" when the workers hold the tasks topic's partitions and
@@ -182,11 +401,11 @@ group_counts() {
 wait_settled() {
         local i counts=
         [ "$SETTLE_TIMEOUT" -gt 0 ] || return 0
-        for i in $(seq $((SETTLE_TIMEOUT * 10))); do
+        for i in $(seq $((SETTLE_TIMEOUT * 20))); do
                 counts=$(group_counts)
                 case "$counts" in *" settled") return 0 ;; esac
-                [ "$i" = 30 ] && say "waiting for the consumer groups to settle (partitions: ${counts% *}); the mock cluster may take several rebalance rounds of session.timeout.ms"
-                sleep 0.1
+                [ "$i" = 60 ] && say "waiting for the consumer groups to settle (partitions: ${counts% *})"
+                sleep 0.05
         done
         say "consumer groups not settled after ${SETTLE_TIMEOUT}s (partitions: ${counts% *}); going on"
 }
@@ -194,7 +413,7 @@ wait_settled() {
 names_in_stop_order() {
         local f
         # workers, then coordinators, then Kafka, Redis and the listener.
-        for f in "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/kafka.pid \
+        for f in "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/kafka*.pid \
                 "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
                 [ -f "$f" ] && basename "$f" .pid
         done
@@ -206,11 +425,11 @@ stop_names() {
         for name in "$@"; do
                 pid=$(pid_alive "$name") && { kill -TERM "$pid" 2>/dev/null; pids+=("$name"); }
         done
-        for i in $(seq $((STOP_TIMEOUT * 10))); do
+        for i in $(seq $((STOP_TIMEOUT * 20))); do
                 left=0
                 for name in "${pids[@]}"; do pid_alive "$name" >/dev/null && left=1; done
                 [ $left = 0 ] && break
-                sleep 0.1
+                sleep 0.05
         done
         for name in "${pids[@]}"; do
                 if pid=$(pid_alive "$name"); then
@@ -225,7 +444,7 @@ cmd_stop() {
         local names tier
         [ -d "$PIDDIR" ] || return 0
         # Tier by tier, so workers finish their tasks while Kafka still runs.
-        for tier in 'worker-*' 'coordinator-*' kafka redis notify; do
+        for tier in 'worker-*' 'coordinator-*' 'kafka*' redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
@@ -234,15 +453,20 @@ cmd_stop() {
         say "stopped"
 }
 
+load_env() {
+        [ -f "$ENVFILE" ] || die "not running in $STACK_DIR (start it first)"
+        # shellcheck disable=SC1090
+        . "$ENVFILE"
+}
+
 cmd_status() {
         local name pid st running=0
         if [ -f "$ENVFILE" ]; then
-                # shellcheck disable=SC1090
-                . "$ENVFILE"
+                load_env
                 echo "state     $STACK_DIR"
                 echo "config    $IMGFLOW_CONFIG"
                 echo "redis     127.0.0.1:$REDIS_PORT"
-                echo "kafka     $BOOTSTRAP"
+                echo "kafka     $BOOTSTRAP ($KAFKA)"
         fi
         for name in $(names_in_stop_order); do
                 if pid=$(pid_alive "$name"); then
@@ -257,11 +481,19 @@ cmd_status() {
 }
 
 cmd_start() {
-        local rport boot i b name conf extra
-        [ -x "$COORD_BIN" ] && [ -x "$WORKER_BIN" ] && [ -x "$MOCK_BIN" ] ||
+        local i b name conf extra names=()
+        [ -x "$COORD_BIN" ] && [ -x "$WORKER_BIN" ] && [ -x "$MOCK_BIN" ] && [ -x "$TOPICS_BIN" ] ||
                 die "programs missing under $BUILD (build first: meson setup build && ninja -C build)"
         command -v redis-server >/dev/null || die "redis-server missing (deploy/setup-debian.sh)"
         command -v python3 >/dev/null || die "python3 missing (deploy/setup-debian.sh)"
+        case "$KAFKA" in
+        mock) ;;
+        real)
+                command -v java >/dev/null || die "java missing (deploy/setup-debian.sh; or STACK_KAFKA=mock)"
+                kafka_libs_ok || die "Apache Kafka $KAFKA_VERSION missing in $IMGFLOW_KAFKA_LIBS (deploy/setup-debian.sh; or STACK_KAFKA=mock)"
+                ;;
+        *) die "STACK_KAFKA must be real or mock" ;;
+        esac
         if [ -d "$PIDDIR" ] && [ -n "$(names_in_stop_order)" ]; then
                 for name in $(names_in_stop_order); do
                         pid_alive "$name" >/dev/null && die "already running in $STACK_DIR (stop it first)"
@@ -272,14 +504,14 @@ cmd_start() {
         [ "${STACK_FRESH:-0}" = 1 ] && rm -rf "$STACK_DIR/redis"
         mkdir -p "$PIDDIR" "$LOGDIR" "$RUNDIR" "$STACK_DIR/redis"
         [ ${#RUNDIR} -lt 90 ] || die "state directory path too long for unix sockets: $STACK_DIR"
-        rm -f "$RUNDIR"/*.sock "$RUNDIR/notify.log"
+        rm -f "$RUNDIR"/*.sock "$RUNDIR/notify.log" "$RUNDIR"/*.cmd
         trap 'say "interrupted"; cmd_stop; exit 130' INT TERM
 
         # sd_notify listener: one datagram socket per daemon, lines "<name> <msg>".
-        local names=()
         for i in $(seq "$COORDINATORS"); do names+=("coordinator-$i"); done
         for i in $(seq "$WORKERS"); do names+=("worker-$i"); done
-        cat >"$RUNDIR/notify.py" <<'EOF'
+        if [ ${#names[@]} -gt 0 ]; then
+                cat >"$RUNDIR/notify.py" <<'EOF2'
 import os, select, socket, sys
 rundir, names = sys.argv[1], sys.argv[2:]
 socks = {}
@@ -294,42 +526,22 @@ with open(os.path.join(rundir, "notify.log"), "a") as log:
             for line in s.recv(65536).decode(errors="replace").splitlines():
                 log.write("%s %s\n" % (socks[s], line))
             log.flush()
-EOF
-        launch notify python3 "$RUNDIR/notify.py" "$RUNDIR" "${names[@]}"
-        for i in $(seq 100); do grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null && break; sleep 0.05; done
-        grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null || { cmd_stop; die "notify listener did not start"; }
-        # python3 may be a wrapper script (pyenv): record the interpreter it became.
-        read -r i _ <"$PIDDIR/notify.pid"
-        echo "$i $(readlink "/proc/$i/exe")" >"$PIDDIR/notify.pid"
+EOF2
+                launch notify python3 "$RUNDIR/notify.py" "$RUNDIR" "${names[@]}"
+                for i in $(seq 100); do grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null && break; sleep 0.05; done
+                grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null || { cmd_stop; die "notify listener did not start"; }
+                # python3 may be a wrapper script (pyenv): record the interpreter it became.
+                read -r i _ <"$PIDDIR/notify.pid"
+                echo "$i $(readlink "/proc/$i/exe")" >"$PIDDIR/notify.pid"
+        fi
 
-        # Redis: loopback, its own port, AOF on, no RDB snapshots.
-        rport=$(free_port)
-        launch redis redis-server --port "$rport" --bind 127.0.0.1 --protected-mode yes \
-                --appendonly yes --appendfsync everysec --save "" --dir "$STACK_DIR/redis" \
-                --daemonize no --loglevel warning
-        for i in $(seq 200); do
-                redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break
-                pid_alive redis >/dev/null || break
-                sleep 0.05
-        done
-        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG ||
-                { tail -5 "$LOGDIR/redis.log" >&2; cmd_stop; die "redis-server did not start"; }
-        say "redis-server on 127.0.0.1:$rport (AOF in $STACK_DIR/redis)"
-
-        # The mock Kafka cluster.
-        : >"$RUNDIR/kafka.out"
-        NOTIFY_SOCKET='' setsid "$MOCK_BIN" --brokers "$BROKERS" --partitions "$PARTITIONS" --no-stdin \
-                </dev/null >"$RUNDIR/kafka.out" 2>>"$LOGDIR/kafka.log" &
-        echo "$! $(readlink -f "$MOCK_BIN")" >"$PIDDIR/kafka.pid"
-        boot=
-        for i in $(seq 200); do
-                boot=$(sed -n 's/^BOOTSTRAP=//p' "$RUNDIR/kafka.out" | head -1)
-                [ -n "$boot" ] && break
-                pid_alive kafka >/dev/null || break
-                sleep 0.05
-        done
-        [ -n "$boot" ] || { tail -5 "$LOGDIR/kafka.log" >&2; cmd_stop; die "mock Kafka did not start"; }
-        say "mock Kafka at $boot ($BROKERS brokers, $PARTITIONS partitions per topic)"
+        # Redis: loopback, its own port, AOF on, no RDB snapshots. Kafka
+        # starts meanwhile (a broker's JVM takes seconds).
+        REDIS_PORT=$(free_ports 1)
+        start_redis
+        start_kafka || { cmd_stop; die "Kafka did not start"; }
+        wait_until 10 redis is_ready redis 0 || { cmd_stop; die "redis-server did not start"; }
+        say "redis-server on 127.0.0.1:$REDIS_PORT (AOF in $STACK_DIR/redis)"
 
         # The configuration.
         conf=$STACK_DIR/imgflow.conf
@@ -348,25 +560,23 @@ EOF
                 echo "max_in_flight = $MAX_IN_FLIGHT"
                 echo "shutdown_timeout = 10s"
                 echo "[redis]"
-                echo "address = 127.0.0.1:$rport"
+                echo "address = 127.0.0.1:$REDIS_PORT"
                 echo "[kafka]"
-                echo "bootstrap.servers = $boot"
-                # Partitions and leaders change often in tests (brokers taken
-                # down): refresh often on loopback. (Resumed consumers no
+                echo "bootstrap.servers = $BOOTSTRAP"
+                # Partitions and leaders change often in tests (brokers
+                # killed): refresh often on loopback. (Resumed consumers no
                 # longer depend on it: they seek, which restarts the fetch.)
                 echo "topic.metadata.refresh.interval.ms = $METADATA_REFRESH_MS"
+                echo "reconnect.backoff.ms = 50"
+                echo "reconnect.backoff.max.ms = 1000"
                 echo "[kafka.producer]"
                 echo "linger.ms = $LINGER_MS"
                 echo "[kafka.consumer]"
-                # The mock's group coordinator waits session.timeout.ms - 1 s
-                # for members in each rebalance round, and a join often takes
-                # several rounds (see "Readiness" above). 3000 gave no faster
-                # starts in trials (mean 6.8 s against 6.4 s over 12 each).
                 echo "session.timeout.ms = $SESSION_TIMEOUT_MS"
                 echo "heartbeat.interval.ms = 500"
-                # librdkafka's mock cluster answers a Fetch on an empty
-                # partition only when MaxWaitTime is over (a real broker
-                # answers as soon as data arrives): keep the wait short.
+                # An empty Fetch waits this long on the broker. A real
+                # broker answers as soon as data arrives; librdkafka's mock
+                # cluster only when the wait is over: keep it short there.
                 echo "fetch.wait.max.ms = $FETCH_WAIT_MS"
                 echo "[buckets]"
                 for b in $BUCKETS; do
@@ -379,26 +589,28 @@ EOF
                 [ -n "${STACK_EXTRA_CONFIG:-}" ] && printf '%s\n' "$STACK_EXTRA_CONFIG"
         } >"$conf"
 
-        cat >"$ENVFILE" <<EOF
+        cat >"$ENVFILE" <<EOF2
 STACK_DIR='$STACK_DIR'
 IMGFLOW_CONFIG='$conf'
-REDIS_PORT='$rport'
-BOOTSTRAP='$boot'
+REDIS_PORT='$REDIS_PORT'
+BOOTSTRAP='$BOOTSTRAP'
+KAFKA='$KAFKA'
+BROKERS='$BROKERS'
 BUILD='$BUILD'
 WORKERS='$WORKERS'
 COORDINATORS='$COORDINATORS'
-EOF
+EOF2
 
         for i in $(seq "$COORDINATORS"); do
-                IMGFLOW_COORDINATOR_INSTANCE=coordinator-$i launch "coordinator-$i" "$COORD_BIN" --config "$conf"
+                launch "coordinator-$i" IMGFLOW_COORDINATOR_INSTANCE="coordinator-$i" "$COORD_BIN" --config "$conf"
         done
         for i in $(seq "$WORKERS"); do
                 launch "worker-$i" "$WORKER_BIN" --config "$conf" --instance "$i"
         done
         for name in "${names[@]}"; do
-                wait_ready "$name" || { cmd_stop; exit 1; }
+                wait_until "$READY_TIMEOUT" "$name" is_ready "$name" 0 || { cmd_stop; exit 1; }
         done
-        wait_settled
+        [ ${#names[@]} -gt 0 ] && wait_settled
         say "ready: $COORDINATORS coordinator(s), $WORKERS worker(s); logs in $LOGDIR"
         trap - INT TERM
 }
@@ -406,9 +618,7 @@ EOF
 # register NAME FILE: store a definition (a new version if NAME exists).
 cmd_register() {
         local name=$1 file=$2
-        [ -f "$ENVFILE" ] || die "not running (start it first)"
-        # shellcheck disable=SC1090
-        . "$ENVFILE"
+        load_env
         if [ -x "$CLI_BIN" ] && "$CLI_BIN" --help 2>&1 | grep -q 'create-state-machine'; then
                 # The same definition again is fine; another one is a new version.
                 "$CLI_BIN" create-state-machine --config "$IMGFLOW_CONFIG" --name "$name" \
@@ -427,6 +637,70 @@ cmd_register() {
 cmd_env() {
         [ -f "$ENVFILE" ] || die "not running"
         sed 's/^/export /' "$ENVFILE"
+}
+
+cmd_pid() {
+        pid_alive "$1" || die "$1 is not running"
+}
+
+# kill NAME [SIGNAL]
+cmd_kill() {
+        local name=$1 sig=${2:-KILL} pid i
+        load_env
+        sig=${sig#SIG}
+        if [ "$KAFKA" = mock ] && [ "${name#kafka-}" != "$name" ]; then
+                [ "$sig" = KILL ] || [ "$sig" = TERM ] || die "the mock cluster's brokers only go down (KILL or TERM)"
+                cmd_kafka_command "down ${name#kafka-}"
+                return
+        fi
+        pid=$(pid_alive "$name") || die "$name is not running"
+        kill -"$sig" "$pid" || die "cannot signal $name ($pid)"
+        case "$sig" in
+        KILL | TERM | INT)
+                for i in $(seq $((STOP_TIMEOUT * 20))); do
+                        pid_alive "$name" >/dev/null || return 0
+                        sleep 0.05
+                done
+                say "$name ($pid) still running after ${STOP_TIMEOUT}s: SIGKILL"
+                kill -KILL "$pid" 2>/dev/null
+                ;;
+        esac
+}
+
+# restart NAME: start NAME again with the command it was started with.
+cmd_restart() {
+        local name=$1 before cmd
+        load_env
+        if [ "$KAFKA" = mock ] && [ "${name#kafka-}" != "$name" ]; then
+                cmd_kafka_command "up ${name#kafka-}"
+                return
+        fi
+        pid_alive "$name" >/dev/null && die "$name is running"
+        [ -f "$RUNDIR/$name.cmd" ] || die "$name was never started in $STACK_DIR"
+        before=$(ready_count "$name")
+        cmd=$(cat "$RUNDIR/$name.cmd")
+        eval "launch $name $cmd"
+        wait_until "$READY_TIMEOUT" "$name" is_ready "$name" "$before"
+}
+
+cmd_leader() {
+        load_env
+        kcat -L -J -b "$BOOTSTRAP" -t "$1" 2>/dev/null | python3 -c '
+import json, sys
+md = json.load(sys.stdin)
+for t in md.get("topics", []):
+    for p in t.get("partitions", []):
+        if p["partition"] == int(sys.argv[1]):
+            print(p["leader"])
+            sys.exit(0)
+sys.exit(1)' "$2" || die "no leader known for $1 [$2]"
+}
+
+cmd_kafka_command() {
+        load_env
+        [ "$KAFKA" = mock ] || die "kafka-command: only the mock cluster takes commands"
+        [ -p "$RUNDIR/kafka.fifo" ] || die "no control FIFO in $RUNDIR"
+        printf '%s\n' "$1" >"$RUNDIR/kafka.fifo"
 }
 
 cmd_run() {
@@ -455,5 +729,10 @@ status) cmd_status ;;
 run) shift; cmd_run "$@" ;;
 register) [ $# = 3 ] || die "usage: $0 register NAME FILE"; cmd_register "$2" "$3" ;;
 env) cmd_env ;;
+pid) [ $# = 2 ] || die "usage: $0 pid NAME"; cmd_pid "$2" ;;
+kill) [ $# -ge 2 ] || die "usage: $0 kill NAME [SIGNAL]"; cmd_kill "$2" "${3:-KILL}" ;;
+restart) [ $# = 2 ] || die "usage: $0 restart NAME"; cmd_restart "$2" ;;
+leader) [ $# = 3 ] || die "usage: $0 leader TOPIC PARTITION"; cmd_leader "$2" "$3" ;;
+kafka-command) [ $# = 2 ] || die "usage: $0 kafka-command LINE"; cmd_kafka_command "$2" ;;
 *) sed -n '3,/^set -u$/{/^set -u$/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
 esac

@@ -1,37 +1,23 @@
-#!/bin/sh
-# Runs pool-worker.sh against the mock Kafka cluster: Tasks on
-# imgflow.tasks.shell must be answered on imgflow.events (TaskSucceeded with
-# the output, TaskFailed for a failing and an unknown operation, nothing for
-# a task past its deadline).
-#   test-pool-worker.sh MOCK_KAFKA
+#!/bin/bash
+# Runs pool-worker.sh against Kafka on loopback (deploy/local-stack.sh through
+# tests/helpers/stack.sh): Tasks on imgflow.tasks.shell must be answered on
+# imgflow.events (TaskSucceeded with the output, TaskFailed for a failing and
+# an unknown operation, nothing for a task past its deadline).
+#   test-pool-worker.sh MOCK_KAFKA   (its build directory has the programs)
 set -u
 MOCK=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
-command -v kcat >/dev/null || { echo "kcat missing: skipped"; exit 77; }
-command -v python3 >/dev/null || { echo "python3 missing: skipped"; exit 77; }
-
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-        for p in $PIDS; do kill "$p" 2>/dev/null; done
-        for p in $PIDS; do
-                i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
-                kill -9 "$p" 2>/dev/null
-        done
-        rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+. "$HERE/../../tests/helpers/stack.sh"
+stack_init pool-worker
+T=$TMP
 fail() { echo "FAIL: $*"; echo "--- worker"; cat "$T/worker.log"; exit 1; }
 
-"$MOCK" --partitions 2 --topics imgflow.tasks.shell:2 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
-PIDS="$PIDS $!"
-i=0; while ! grep -qs '^BOOTSTRAP=' "$T/mock.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-BS=$(sed -n 's/^BOOTSTRAP=//p' "$T/mock.out" | head -1)
-[ -n "$BS" ] || fail "mock cluster did not start"
+start_infra --partitions 2 --topics imgflow.tasks.shell:2
+BS=$BOOT
 
 KAFKA_BOOTSTRAP=$BS POOL=shell WORKER_ID=shell-test "$HERE/pool-worker.sh" >"$T/worker.log" 2>&1 &
 WPID=$!
-PIDS="$WPID $PIDS"
+PIDS+=("$WPID")
 
 python3 - >"$T/tasks.txt" <<'PY'
 import json, time

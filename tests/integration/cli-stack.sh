@@ -1,20 +1,19 @@
 # SPDX-License-Identifier: MIT
 # Sourced by test-cli-server.sh and test-callbacks.sh: starts a redis-server
-# on a free loopback port, the mock Kafka cluster and imgflow-coordinator
-# (stack-common.sh), writes $TMP/imgflow.conf for the CLI, and kills every
+# on a free loopback port, Kafka (tests/helpers/stack.sh: deploy/local-stack.sh)
+# and imgflow-coordinator, writes $TMP/imgflow.conf for the CLI, and kills every
 # process it started (by pid) on exit. Needs MOCK, COORD, IMGFLOW, SRC set;
 # optional EXTRA_CONF (appended to the configuration) and MOCK_TOPICS
-# (--topics of the mock).
+# (more topics, "name:partitions ...").
 #
-# Provides: what stack-common.sh does ($TMP, $RPORT, $BOOT, $CONF,
+# Provides: what tests/helpers/stack.sh does ($TMP, $RPORT, $BOOT, $CONF,
 # fail/ok/$FAILS, free_port, start_coordinator, ...), cli (runs imgflow
 # with --config, output in $OUT/$ERR, exit code in $RC), json_get,
 # stop_coordinator and wait_coordinator_ready.
 
-. "$SRC/tests/integration/stack-common.sh"
+. "$SRC/tests/helpers/stack.sh"
 stack_init cli
-start_redis
-start_mock --partitions 4 ${MOCK_TOPICS:+--topics "$MOCK_TOPICS"}
+start_infra --partitions 4 --topics "${MOCK_TOPICS:-}"
 stack_conf <<EOF
 ${EXTRA_CONF:-}
 EOF

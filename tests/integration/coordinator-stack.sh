@@ -1,32 +1,30 @@
 # SPDX-License-Identifier: MIT
 # Sourced by test-coordinator-restart.sh and test-coordinator-bigmap.sh: a
-# redis-server on a free loopback port, the mock Kafka cluster
-# (stack-common.sh), the test worker (test-coordinator-worker) and
+# redis-server on a free loopback port and Kafka (tests/helpers/stack.sh:
+# deploy/local-stack.sh), the test worker (test-coordinator-worker) and
 # imgflow-coordinator. Every process is started here and killed by pid on exit.
 # Needs MOCK COORD WORKER SRC; optional COORD_EXTRA (more [coordinator] lines).
 #
-# Provides: what stack-common.sh does ($TMP $RPORT $BOOT $CONF,
+# Provides: what tests/helpers/stack.sh does ($TMP $RPORT $BOOT $CONF,
 # fail/ok/$FAILS, start_coordinator, kill9_coordinator, ...), $CHECK,
 # wait_worker_assigned, wait_coordinator_assigned, show_logs.
 
-. "$SRC/tests/integration/stack-common.sh"
+. "$SRC/tests/helpers/stack.sh"
 stack_init restart
 CHECK="python3 $SRC/tests/integration/restart-check.py"
-start_redis
-start_mock --partitions 4
+start_infra --partitions 4
 mkdir "$TMP/sm"
 stack_conf <<EOF
 [coordinator]
 state_machines = $TMP/sm
 ${COORD_EXTRA:-}
-[kafka.consumer]
-# The mock cluster holds an empty fetch for fetch.wait.max.ms even when
-# messages arrive meanwhile: with the default 500 ms every task's round trip
-# took ~0.5 s (a Map of 40 at a time ran at ~65 items/s).
-fetch.wait.max.ms = 10
 EOF
 
-TEST_WORKER_FETCH_WAIT_MS=10 "$WORKER" "$BOOT" >"$TMP/worker.log" 2>&1 &
+# The mock cluster holds an empty fetch for fetch.wait.max.ms even when
+# messages arrive meanwhile (a Map of 40 at a time ran at ~65 items/s with
+# the default 500 ms): a short wait there.
+[ "$KAFKA" = mock ] && export TEST_WORKER_FETCH_WAIT_MS=10
+"$WORKER" "$BOOT" >"$TMP/worker.log" 2>&1 &
 PIDS+=($!)
 
 # Publish once the worker owns its partitions (its group join can be slow).

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Sourced by test-sdnotify.sh and test-metrics.sh: a small whole system on
-# loopback (redis-server on a free port, the mock Kafka cluster,
+# loopback (redis-server on a free port and Kafka from tests/helpers/stack.sh,
 # imgflow-coordinator and imgflow-worker with a fake NOTIFY_SOCKET each),
 # a two-task state machine "ops" (image.validate then image.resize on a
 # generated PNG, then test.echo), and helpers to start executions and wait
@@ -8,25 +8,25 @@
 #
 # Needs MOCK, COORD, WORKER, SRC. Optional before sourcing: EXTRA_CONF
 # (appended to the configuration).
-# Provides: what stack-common.sh does ($TMP, $RPORT, $BOOT, $CONF, wait_for,
-# start_redis, start_coordinator, stop_pid, ...; this fail stops the test),
+# Provides: what tests/helpers/stack.sh does ($TMP, $RPORT, $BOOT, $CONF, wait_for,
+# stack_kill, stack_restart, start_coordinator, stop_pid, ...; this fail stops the test),
 # start_worker (pid in $WORKER_PID; extra env for both daemons in
 # $DAEMON_ENV), check_sanitizers, start_execution NAME [KEY],
 # exec_status NAME, wait_execution NAME STATUS SECONDS.
 
-. "$SRC/tests/integration/stack-common.sh"
+. "$SRC/tests/helpers/stack.sh"
 stack_init ops
 
 # fail: stops the test at once, with the tails of the logs.
 fail() {
         echo "FAIL: $*"
-        for f in coordinator.log worker.log coordinator.notify worker.notify redis.log mock.err; do
+        for f in coordinator.log worker.log coordinator.notify worker.notify stack.log; do
                 [ -s "$TMP/$f" ] && { echo "--- $f (tail)"; tail -30 "$TMP/$f"; }
         done
         exit 1
 }
 
-start_mock --partitions 2
+start_infra --partitions 2
 
 python3 "$SRC/tests/integration/notify-listener.py" \
         "$TMP/coordinator.sock=$TMP/coordinator.notify" "$TMP/worker.sock=$TMP/worker.notify" &

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # imgflow-coordinator end to end, on loopback only: a redis-server on a free
-# port, the mock Kafka cluster, the coordinator and a test worker
+# port, Kafka (tests/helpers/stack.sh), the coordinator and a test worker
 # (test-coordinator-worker). Definitions are registered with the store
 # library (test-coordinator-tool); jobs are published with kcat. Checks that
 # executions finish with the right outputs for Pass/Choice/Fail, Wait,
@@ -17,10 +17,9 @@ set -u
 MOCK=$1 COORD=$2 WORKER=$3 TOOL=$4 SRC=$5
 DEFS=$SRC/tests/integration/coordinator
 
-. "$SRC/tests/integration/stack-common.sh"
+. "$SRC/tests/helpers/stack.sh"
 stack_init coordinator
-start_redis
-start_mock --partitions 4 --topics imgflow.tasks.approvers:2
+start_infra --partitions 4 --topics imgflow.tasks.approvers:2
 
 mkdir "$TMP/sm"
 cp "$DEFS/pass-choice.asl.json" "$TMP/sm/from-dir.asl.json"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `meson install --destdir` puts in place what a host needs: the programs
-# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-mock-kafka) in
+# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-kafka-topics, imgflow-mock-kafka) in
 # <bindir>, the unit files in <systemdunitdir>, the default configuration
 # in <sysconfdir>/imgflow/imgflow.conf; the units' ExecStart= names the
 # installed programs and configuration, no @placeholder@ is left; and the
@@ -34,7 +34,7 @@ one() {
         fi
 }
 
-for p in imgflow imgflow-coordinator imgflow-worker imgflow-mock-kafka; do
+for p in imgflow imgflow-coordinator imgflow-worker imgflow-kafka-topics imgflow-mock-kafka; do
         f=$(one "*/bin/$p")
         [ -n "$f" ] || continue
         [ -x "$D$f" ] && ok "$f" || fail "$f is not executable"

@@ -3,7 +3,7 @@
 #
 # deploy/local-stack.sh and deploy/demo.sh end to end, on loopback only:
 #
-#   1. `local-stack.sh start` (redis-server, mock Kafka, a coordinator, two
+#   1. `local-stack.sh start` (redis-server, Kafka, a coordinator, two
 #      workers), register examples/image-pipeline, one execution for each of
 #      3 photos and a corrupt JPEG; the photos SUCCEED with valid JPEG/WebP
 #      outputs of the right dimensions, the corrupt one FAILS with
@@ -24,6 +24,9 @@ BUILD=$(cd "$2" && pwd)
 for p in redis-server kcat python3 setsid; do
         command -v $p >/dev/null || { echo "$p missing: skipped"; exit 77; }
 done
+. "$SRC/tests/helpers/stack.sh"
+why=$(kafka_missing)
+[ -z "$why" ] || { echo "$why (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped"; exit 77; }
 STACK=$SRC/deploy/local-stack.sh
 T=$(mktemp -d /tmp/imgflow-test-local-stack.XXXXXX)
 export IMGFLOW_BUILD=$BUILD
@@ -229,7 +232,7 @@ export IMGFLOW_STACK_DIR=$T/s4
 mkdir -p "$T/b4/coordinator" "$T/b4/worker" "$T/b4/deploy"
 cp "$BUILD/coordinator/imgflow-coordinator" "$T/b4/coordinator/"
 cp "$BUILD/worker/imgflow-worker" "$T/b4/worker/"
-cp "$BUILD/deploy/imgflow-mock-kafka" "$T/b4/deploy/"
+cp "$BUILD/deploy/imgflow-mock-kafka" "$BUILD/deploy/imgflow-kafka-topics" "$T/b4/deploy/"
 if IMGFLOW_BUILD=$T/b4 STACK_WORKERS=1 STACK_RESOURCES= STACK_FRESH=1 "$STACK" start >"$T/start4.log" 2>&1; then
         PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
         for b in coordinator/imgflow-coordinator worker/imgflow-worker deploy/imgflow-mock-kafka; do

@@ -47,7 +47,6 @@ printf '# HELP g G.\n# TYPE g gauge\ng{a="x\\"y"} 1\n' >"$TMP/good.prom"
 $PROM "$TMP/good.prom" 'g{a="x\"y"}==1' >/dev/null || fail "parser refused a valid exposition"
 echo "ok   the parser refuses broken expositions"
 
-start_redis
 start_coordinator
 start_worker
 wait_for 30 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"

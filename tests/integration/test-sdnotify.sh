@@ -24,7 +24,6 @@ MOCK=$1 COORD=$2 WORKER=$3 SRC=$4
 DAEMON_ENV="WATCHDOG_USEC=1000000"
 . "$SRC/tests/integration/ops-stack.sh"
 
-start_redis
 start_coordinator
 start_worker
 wait_for 30 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"
@@ -122,7 +121,7 @@ else
 fi
 
 # ---- the coordinator is not READY while Redis does not answer
-kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
+stack_kill redis TERM || fail "could not stop redis-server"
 : >"$TMP/coordinator.notify"
 start_coordinator
 sleep 4
@@ -131,7 +130,7 @@ grep -q '^READY=1' "$TMP/coordinator.notify" && fail "READY=1 although Redis is 
 grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
         wait_for 10 grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
         fail "no 'Waiting for Kafka and Redis' STATUS= while Redis is down"
-start_redis
+stack_restart redis
 wait_for 20 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 once Redis came up"
 echo "ok   coordinator READY=1 only once Redis answers"
 stop_pid "$COORD_PID" 20; RC=$?; COORD_PID=

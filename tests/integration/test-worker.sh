@@ -1,5 +1,5 @@
-#!/bin/sh
-# imgflow-worker end to end, against the mock Kafka cluster on loopback:
+#!/bin/bash
+# imgflow-worker end to end, against Kafka on loopback (tests/helpers/stack.sh):
 #
 #   phase 1  tasks in, events out: image.validate (good image; corrupt image
 #            with failOnInvalid -> TaskFailed Image.Invalid, without -> isValid false),
@@ -27,20 +27,10 @@
 # Kills only the processes it started, by pid; every wait is bounded.
 set -u
 MOCK=$1; WORKER=$2; SRC=$3
-command -v kcat >/dev/null || { echo "kcat missing: skipped"; exit 77; }
-command -v python3 >/dev/null || { echo "python3 missing: skipped"; exit 77; }
 
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-        for p in $PIDS; do kill "$p" 2>/dev/null; done
-        for p in $PIDS; do
-                i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
-                kill -9 "$p" 2>/dev/null
-        done
-        rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+. "$SRC/tests/helpers/stack.sh"
+stack_init worker
+T=$TMP
 
 fail() {
         echo "FAIL: $*"
@@ -51,22 +41,10 @@ fail() {
         exit 1
 }
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s.
-wait_for() {
-        n=$(($1 * 10)); shift
-        while [ $n -gt 0 ]; do
-                "$@" && return 0
-                sleep 0.1; n=$((n - 1))
-        done
-        return 1
-}
-
-# ---- mock cluster, images, notify socket
-"$MOCK" --partitions 2 --topics imgflow.tasks.gpu:1 --no-stdin >"$T/mock.out" 2>"$T/mock.err" &
-PIDS="$PIDS $!"
-wait_for 10 grep -qs '^BOOTSTRAP=' "$T/mock.out" || fail "mock cluster did not start"
-BS=$(sed -n 's/^BOOTSTRAP=//p' "$T/mock.out" | head -1)
-echo "mock cluster at $BS"
+# ---- Kafka, images, notify socket
+start_infra --partitions 2 --topics imgflow.tasks.gpu:1
+BS=$BOOT
+echo "Kafka ($KAFKA) at $BS"
 
 mkdir -p "$T/photos"
 python3 "$SRC/tests/integration/worker-make-images.py" "$T/photos" || fail "could not make images"
@@ -84,7 +62,7 @@ with open(log, "a") as f:
         f.flush()
 EOF
 python3 "$T/notify.py" "$T/notify.sock" "$T/notify.log" &
-PIDS="$PIDS $!"
+PIDS+=($!)
 wait_for 5 test -S "$T/notify.sock" || fail "notify listener did not start"
 
 cat >"$T/worker.conf" <<EOF
@@ -108,7 +86,7 @@ start_worker() { # log-file [more flags...]
         env ${WORKER_ENV:-} NOTIFY_SOCKET="$T/notify.sock" "$WORKER" --config "$T/worker.conf" --instance 1 --threads 2 \
                 --bucket "photos=$T/photos" --log-target console "$@" >"$T/$log" 2>&1 &
         WORKER_PID=$!
-        PIDS="$PIDS $WORKER_PID"
+        PIDS+=("$WORKER_PID")
 }
 
 consume() { # topic -> payloads, one per line
@@ -131,6 +109,20 @@ for line in sys.stdin:
 print(n)' "$1"
 }
 has_result() { [ "$(count_results "$1")" -ge 1 ]; }
+
+# missing_results TASK_ID...: those of them without a TaskSucceeded/TaskFailed
+# event yet (one read of the topic for all of them).
+missing_results() {
+        consume imgflow.events | python3 -c '
+import json, sys
+done = set()
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("type") in ("TaskSucceeded", "TaskFailed"): done.add(m.get("taskId"))
+print(" ".join(t for t in sys.argv[1:] if t not in done))' "$@"
+}
+have_results() { [ -z "$(missing_results "$@")" ]; }
 
 # ---- phase 1
 WORKER_ENV=WATCHDOG_USEC=2000000 start_worker worker.log
@@ -166,9 +158,9 @@ print("bad-3|" + json.dumps({"v": 2, "type": "Task"}))
 EOF
 produce imgflow.tasks <"$T/tasks.txt"
 
-for id in validate-good validate-bad validate-soft resize echo fail unknown notify hb; do
-        wait_for 30 has_result "t-$id" || fail "no result for t-$id"
-done
+ids="t-validate-good t-validate-bad t-validate-soft t-resize t-echo t-fail t-unknown t-notify t-hb"
+# shellcheck disable=SC2086
+wait_for 30 have_results $ids || fail "no result for $(missing_results $ids)"
 wait_for 10 sh -c "[ \$(kcat -C -b '$BS' -t imgflow.dlq -o beginning -e -q -f '%s\n' 2>/dev/null | grep -c DeadLetter) -ge 3 ]" ||
         fail "expected 3 dead letters"
 sleep 1 # let a late event for the expired task show up, if there were one
@@ -319,9 +311,9 @@ for i in range(12):
     print("exec-bp|" + json.dumps(m))
 EOF
 produce imgflow.tasks <"$T/tasks3.txt"
-for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
-        wait_for 30 has_result "t-bp-$i" || fail "no result for t-bp-$i"
-done
+ids=$(for i in 0 1 2 3 4 5 6 7 8 9 10 11; do echo "t-bp-$i"; done)
+# shellcheck disable=SC2086
+wait_for 30 have_results $ids || fail "no result for $(missing_results $ids)"
 grep -q 'tasks queued, paused consuming' "$T/worker2.log" || fail "the consumer never paused"
 grep -q 'tasks queued, resumed consuming' "$T/worker2.log" || fail "the consumer never resumed"
 sleep 2
@@ -408,9 +400,9 @@ done
 wait_for 20 grep -q 't-rb-' "$T/worker5a.log" || fail "worker A took no rebalance task"
 WORKER_ENV= start_worker worker5b.log --threads 1 --instance 5b
 PID_B=$WORKER_PID
-for p in 0 1; do for i in 0 1 2 3 4 5; do
-        wait_for 60 has_result "t-rb-$p-$i" || fail "no result for t-rb-$p-$i"
-done; done
+ids=$(for p in 0 1; do for i in 0 1 2 3 4 5; do echo "t-rb-$p-$i"; done; done)
+# shellcheck disable=SC2086
+wait_for 60 have_results $ids || fail "no result for $(missing_results $ids)"
 grep -q 'Revoked 1 partition(s); dropped [1-9][0-9]* queued task(s)' "$T/worker5a.log" ||
         fail "worker A dropped no queued task on revoke"
 consume imgflow.events | python3 -c '

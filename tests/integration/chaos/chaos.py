@@ -40,11 +40,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import (Stack, common_args, die, image_info, is_sanitized, log, png_bytes,  # noqa: E402
-                   start_message)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
+from stack import (Stack, common_args, die, image_info, is_sanitized, kafka_missing, log,  # noqa: E402
+                   png_bytes, start_message)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -91,10 +92,9 @@ def run_chaos(args, tmp):
              if k in os.environ.get("CHAOS_FAULTS", "coordinator,worker,broker,redis").split(",")]
     log("chaos: executions=%d seconds=%d seed=%d appendfsync=%s" % (n, seconds, seed, fsync))
 
-    st = Stack(args, tmp, appendfsync=fsync)
+    st = Stack(args, tmp, brokers=3, appendfsync=fsync)
     try:
-        st.start_redis()
-        st.start_kafka()
+        st.start_infra()
         # librdkafka 2.0.2's mock cluster aborts (rd_kafka_mock_cgrp_member_add:
         # assertion `!member->resp') when a member joins again while its
         # earlier JoinGroup is still unanswered, which a group coordinator
@@ -129,6 +129,7 @@ def run_chaos(args, tmp):
         next_batch = start
         next_fault = start + rnd.uniform(2, 4)
         pending_restart = []          # (when, callable, label)
+        threads = []                  # brokers being started
         down = set()                  # brokers down now
         sent = 0
         while True:
@@ -160,16 +161,27 @@ def run_chaos(args, tmp):
                         log("SIGKILL " + p.name)
                         pending_restart.append((now + rnd.uniform(0.2, 3), p.start, p.name))
                 elif action == "broker":
-                    up = [b for b in range(2, st.brokers + 1) if b not in down]
-                    if up:
+                    # One broker down at a time: with 3 brokers and
+                    # min.insync.replicas 2, two down would stop every
+                    # acks=all produce (by design). The mock never takes
+                    # broker 1 down (see above).
+                    first = 2 if st.kafka == "mock" else 1
+                    up = [b for b in range(first, st.brokers + 1) if b not in down]
+                    if up and not down:
                         b = rnd.choice(up)
                         down.add(b)
-                        st.kafka_command("down %d" % b)
-                        log("broker %d down" % b)
+                        st.kill_broker(b)
+                        log("broker %d down (SIGKILL)" % b)
 
                         def broker_up(b=b):
-                            st.kafka_command("up %d" % b)
-                            down.discard(b)
+                            # A broker's JVM takes seconds to start: not
+                            # in the fault loop's way.
+                            def up():
+                                st.start_broker(b)
+                                down.discard(b)
+                            t = threading.Thread(target=up)
+                            t.start()
+                            threads.append(t)
                         pending_restart.append((now + rnd.uniform(2, 5), broker_up, "broker %d up" % b))
                 elif action == "redis-rollback":
                     log("redis-server: losing the last second of writes (host crash with everysec)")
@@ -187,6 +199,8 @@ def run_chaos(args, tmp):
                     log("restart: redis-server")
                 next_fault = now + rnd.uniform(2, 5)
             time.sleep(0.05)
+        for t in threads:
+            t.join(timeout=120)
         log("faults over: %s; waiting for executions" % dict(counts))
         for p in producers:
             try:
@@ -335,8 +349,7 @@ SLOW_DEF = """{
 def run_slow(args, tmp):
     st = Stack(args, tmp, partitions=4, extra_conf="max.poll.interval.ms = 7000\n")
     try:
-        st.start_redis()
-        st.start_kafka()
+        st.start_infra()
         # librdkafka 2.0.2's mock cluster aborts (rd_kafka_mock_cgrp_member_add:
         # assertion `!member->resp') when a member joins again while its
         # earlier JoinGroup is still unanswered, which a group coordinator
@@ -424,8 +437,7 @@ def run_backpressure(args, tmp):
     n = env_int("BACKPRESSURE_EXECUTIONS", 1000)
     st = Stack(args, tmp, partitions=4)
     try:
-        st.start_redis()
-        st.start_kafka()
+        st.start_infra()
         # librdkafka 2.0.2's mock cluster aborts (rd_kafka_mock_cgrp_member_add:
         # assertion `!member->resp') when a member joins again while its
         # earlier JoinGroup is still unanswered, which a group coordinator
@@ -515,6 +527,10 @@ def main():
         if not shutil.which(tool):
             print("%s missing: skipped" % tool)
             return 77
+    why = kafka_missing()
+    if why:
+        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
+        return 77
     tmp = tempfile.mkdtemp(prefix="imgflow-%s." % args.scenario)
     rc = 1
     try:

@@ -34,8 +34,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import Stack, common_args, log, png_bytes, start_message, wait_until  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
+from stack import (Stack, common_args, kafka_missing, log, png_bytes, start_message,  # noqa: E402
+                   wait_until)
 
 PROBLEMS = []
 
@@ -55,8 +56,7 @@ def daemons_alive(st):
 
 def base_stack(args, tmp, topics=None):
     st = Stack(args, tmp, partitions=2, brokers=1)
-    st.start_redis()
-    st.start_kafka(topics=topics)
+    st.start_infra(topics=topics)
     st.write_config()
     return st
 
@@ -611,6 +611,10 @@ def main():
         if not shutil.which(tool):
             print("%s missing: skipped" % tool)
             return 77
+    why = kafka_missing()
+    if why:
+        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
+        return 77
     tmp = tempfile.mkdtemp(prefix="imgflow-hostile-%s." % args.scenario)
     rc = 1
     try:

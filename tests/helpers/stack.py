@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: MIT
 #
-# A local imgflow stack for the fault and hostile-input tests, started and
-# stopped by the test itself: redis-server (AOF on, restartable on the same
-# port and directory), imgflow-mock-kafka (brokers taken down and up through
-# its control FIFO), imgflow-coordinator and imgflow-worker processes (killed
-# and restarted by pid), plus small clients: a RESP client for Redis, kcat
-# for Kafka, a PNG writer for test images.
+# A local imgflow stack for the python tests (the fault and hostile-input
+# tests, tests/integration/chaos/), started and stopped by the test itself:
+# redis-server (AOF on) and Kafka (Apache Kafka brokers, or the mock cluster
+# with STACK_KAFKA=mock) come from deploy/local-stack.sh, which also kills
+# and restarts them (by the pids it recorded); imgflow-coordinator and
+# imgflow-worker processes are started here and killed and restarted by pid.
+# Plus the small clients and helpers the tests share: a RESP client for
+# Redis (the tests run on any python3, without a Redis package), kcat for
+# Kafka, a PNG writer for test images, free_port, now_ms, wait_until.
 #
 # Everything listens on 127.0.0.1 on kernel-chosen ports. Every process this
 # module starts is remembered and killed by pid in Stack.close(); nothing else
@@ -246,8 +249,24 @@ class Proc:
         return 0
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOCAL_STACK = os.path.join(HERE, "..", "..", "deploy", "local-stack.sh")
+
+
+def kafka_missing():
+    """Why the real broker cannot run here ("" when it can, or with STACK_KAFKA=mock)."""
+    if os.environ.get("STACK_KAFKA", "real") == "mock":
+        return ""
+    if not shutil.which("java"):
+        return "java missing"
+    r = subprocess.run(["bash", "-c", 'SRC=$1; . "$SRC/deploy/kafka/kafka-env.sh"; kafka_libs_ok || '
+                        'echo "Apache Kafka $KAFKA_VERSION missing in $IMGFLOW_KAFKA_LIBS"', "-",
+                        os.path.join(HERE, "..", "..")], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
 class Stack:
-    def __init__(self, args, tmp, partitions=4, brokers=3, appendfsync="always", extra_conf=""):
+    def __init__(self, args, tmp, partitions=4, brokers=1, appendfsync="always", extra_conf=""):
         self.args, self.tmp = args, tmp
         self.procs = []
         self.coordinators = []
@@ -256,21 +275,45 @@ class Stack:
         self.appendfsync = appendfsync
         self.extra_conf = extra_conf
         self.bucket = os.path.join(tmp, "photos")
+        self.stack_dir = os.path.join(tmp, "stack")
+        self.build = os.path.dirname(os.path.dirname(os.path.abspath(args.coordinator)))
         os.makedirs(self.bucket, exist_ok=True)
 
-    # --- redis
-    def start_redis(self):
-        self.rport = free_port()
-        os.makedirs(os.path.join(self.tmp, "redis"), exist_ok=True)
-        self.redis_proc = Proc("redis", ["redis-server", "--port", str(self.rport), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "yes", "--appendfsync", self.appendfsync,
-                                         "--dir", os.path.join(self.tmp, "redis"), "--loglevel", "warning"],
-                               os.path.join(self.tmp, "redis.log"))
-        self.procs.append(self.redis_proc)
-        self.redis_proc.start()
+    # --- redis-server and Kafka (deploy/local-stack.sh)
+    def local_stack(self, *argv, check=True, env=None, timeout=300):
+        e = dict(os.environ)
+        # Brokers without the C2 compiler start in half the CPU (see stack.sh).
+        e.update({"IMGFLOW_STACK_DIR": self.stack_dir, "IMGFLOW_BUILD": self.build,
+                  "STACK_STOP_TIMEOUT": os.environ.get("STACK_STOP_TIMEOUT", "5"),
+                  "STACK_KAFKA_JAVA_OPTS": os.environ.get("STACK_KAFKA_JAVA_OPTS", "-XX:TieredStopAtLevel=1")})
+        e.update(env or {})
+        with open(os.path.join(self.tmp, "stack.log"), "ab") as f:
+            r = subprocess.run([LOCAL_STACK] + list(argv), env=e, stdout=subprocess.PIPE, stderr=f,
+                               timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError("local-stack.sh %s failed (%s)" % (" ".join(argv), self.tail("stack.log")))
+        return r.stdout.decode().strip()
+
+    def tail(self, name, lines=15):
+        try:
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def start_infra(self, topics=None):
+        """redis-server on $rport (AOF, appendfsync as given) and Kafka at
+        $bootstrap; topics: more topics, "name:partitions ..."."""
+        self.local_stack("start", env={
+            "STACK_COORDINATORS": "0", "STACK_WORKERS": "0", "STACK_PARTITIONS": str(self.partitions),
+            "STACK_BROKERS": str(self.brokers), "STACK_TOPICS": topics or "", "STACK_RESOURCES": "",
+            "STACK_REDIS_APPENDFSYNC": self.appendfsync})
+        env = {}
+        for line in open(os.path.join(self.stack_dir, "stack.env")):
+            k, _, v = line.strip().partition("=")
+            env[k] = v.strip("'")
+        self.rport, self.bootstrap, self.kafka = int(env["REDIS_PORT"]), env["BOOTSTRAP"], env["KAFKA"]
         self.redis = Redis(self.rport)
-        if not wait_until(lambda: self._ping(), 10):
-            raise RuntimeError("redis did not start")
 
     def _ping(self):
         try:
@@ -282,9 +325,9 @@ class Stack:
             return False
 
     def restart_redis(self, sig=signal.SIGKILL, down_seconds=0.5):
-        self.redis_proc.kill(sig)
+        self.local_stack("kill", "redis", sig.name)
         time.sleep(down_seconds)
-        self.redis_proc.start()
+        self.local_stack("restart", "redis")
         # Loading the AOF: LOADING errors until done.
         return wait_until(lambda: self._ping(), 30)
 
@@ -294,43 +337,36 @@ class Stack:
         SIGKILL alone cannot show it (written AOF data survives in the page
         cache), so: copy the data directory, let traffic run on, kill
         redis-server, put the copy back, start it again."""
-        d = os.path.join(self.tmp, "redis")
+        d = os.path.join(self.stack_dir, "redis")
         snap = os.path.join(self.tmp, "redis-snapshot")
         shutil.rmtree(snap, ignore_errors=True)
         shutil.copytree(d, snap)
         time.sleep(lose_seconds)
-        self.redis_proc.kill(signal.SIGKILL)
+        self.local_stack("kill", "redis", "KILL")
         shutil.rmtree(d)
         os.rename(snap, d)
-        self.redis_proc.start()
+        self.local_stack("restart", "redis")
         return wait_until(lambda: self._ping(), 30)
 
-    # --- kafka
-    def start_kafka(self, topics=None):
-        self.fifo = os.path.join(self.tmp, "mock.fifo")
-        argv = [self.args.mock, "--brokers", str(self.brokers), "--partitions", str(self.partitions),
-                "--control-fifo", self.fifo]
-        if topics:
-            argv += ["--topics", topics]
-        self.mock_out = os.path.join(self.tmp, "mock.out")
-        self.mock = Proc("mock-kafka", argv, self.mock_out)
-        # The FIFO is created by the mock (open O_RDWR there); ours is opened below.
-        self.procs.append(self.mock)
-        self.mock.start()
+    # --- Kafka brokers: ids 1..brokers
+    def kill_broker(self, broker, sig="KILL"):
+        """SIGKILL (or another signal) to a broker; the mock takes it down."""
+        self.local_stack("kill", "kafka-%d" % broker, sig)
 
-        def boot():
-            for line in open(self.mock_out):
-                if line.startswith("BOOTSTRAP="):
-                    return line.strip().split("=", 1)[1]
-            return None
-        self.bootstrap = wait_until(boot, 10)
-        if not self.bootstrap:
-            raise RuntimeError("mock kafka did not start")
-        # Open the FIFO for writing (the mock holds it open for reading).
-        self.fifo_fd = os.open(self.fifo, os.O_WRONLY)
+    def start_broker(self, broker):
+        """Start a killed broker again (its data kept) and wait until it runs."""
+        self.local_stack("restart", "kafka-%d" % broker)
+
+    def broker_pid(self, broker):
+        return int(self.local_stack("pid", "kafka-%d" % broker))
+
+    def leader(self, topic, partition):
+        return int(self.local_stack("leader", topic, str(partition)))
 
     def kafka_command(self, line):
-        os.write(self.fifo_fd, (line + "\n").encode())
+        """A command to the mock cluster (deploy/mock-kafka.c); only with the mock."""
+        if self.kafka == "mock":
+            self.local_stack("kafka-command", line)
 
     # --- config
     def write_config(self, resources=""):
@@ -403,7 +439,10 @@ heartbeat.interval.ms = 500
 
     def consume(self, topic, timeout=60):
         """Every message of a topic from the beginning, as parsed JSON (or raw text)."""
+        # -e learns the end from an empty Fetch, which the broker holds for
+        # fetch.wait.max.ms (500 ms by default): short here.
         r = subprocess.run(["kcat", "-C", "-b", self.bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
+                            "-X", "fetch.wait.max.ms=5",
                             "-f", "%k\t%s\n"], capture_output=True, timeout=timeout)
         out = []
         for line in r.stdout.decode("utf-8", "replace").splitlines():
@@ -433,9 +472,8 @@ heartbeat.interval.ms = 500
         for p in reversed(self.procs):
             if p.alive():
                 p.kill(signal.SIGTERM, timeout=10)
-        if getattr(self, "fifo_fd", None) is not None:
-            os.close(self.fifo_fd)
-            self.fifo_fd = None
+        if os.path.isdir(os.path.join(self.stack_dir, "pids")):
+            self.local_stack("stop", check=False)
 
 
 def start_message(sm, name, inp, request_id=None):
@@ -446,7 +484,7 @@ def start_message(sm, name, inp, request_id=None):
 
 
 def common_args(parser):
-    parser.add_argument("--mock", required=True)
+    parser.add_argument("--mock", required=True, help="imgflow-mock-kafka (for STACK_KAFKA=mock)")
     parser.add_argument("--coordinator", required=True)
     parser.add_argument("--worker", required=True)
     parser.add_argument("--tool", required=True)

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * imgflow-kafka-topics: create imgflow's topics on a Kafka cluster with
+ * librdkafka's admin API, then wait until every partition has a leader.
+ *
+ *   imgflow-kafka-topics --bootstrap HOST:PORT[,...] [--partitions N]
+ *                        [--replication-factor R] [--config KEY=VALUE]...
+ *                        [--timeout SECONDS] TOPIC[:PARTITIONS][,KEY=VALUE...]...
+ *
+ * --partitions and --replication-factor are the defaults of every TOPIC
+ * (1 and the number of brokers up to 3); --config lines apply to every
+ * topic, the ",KEY=VALUE" of one TOPIC to that topic only (e.g.
+ * "imgflow.dlq:3,retention.ms=1209600000"). A topic that exists already is
+ * left as it is (not an error: the local stack runs it on every start).
+ * Exit 0 once every topic has all its partitions with a leader in the
+ * cluster's metadata; 1 on an error or at the timeout (default 60 s), with
+ * the reason on stderr.
+ *
+ * Why a program of its own: the Kafka distribution's kafka-topics.sh starts
+ * a JVM (about 2 s of CPU per call on the machines the tests run on) and
+ * needs the tools jars and their dependencies; the local stack and every
+ * integration test create topics, so they use librdkafka, which every
+ * imgflow host has already.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define MAX_TOPICS 64
+#define MAX_CONFIGS 32
+#define MAX_SPEC 512
+
+typedef struct TopicSpec {
+        char name[256];
+        int partitions;
+        int n_configs;
+        char *config[MAX_CONFIGS]; /* "key=value", borrowed from argv or the spec copy */
+        char buf[MAX_SPEC];
+} TopicSpec;
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_int(const char *s, long min, long max, int *ret) {
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0 || *end || v < min || v > max)
+                return -ERANGE;
+        *ret = (int) v;
+        return 0;
+}
+
+/* "name[:partitions][,key=value...]" into t; partitions 0 = the default. */
+static int parse_spec(const char *s, TopicSpec *t) {
+        char *comma, *colon, *p;
+
+        memset(t, 0, sizeof *t);
+        if (strlen(s) >= sizeof t->buf)
+                return -ENAMETOOLONG;
+        strcpy(t->buf, s);
+        comma = strchr(t->buf, ',');
+        if (comma)
+                *comma = '\0';
+        colon = strchr(t->buf, ':');
+        if (colon) {
+                *colon = '\0';
+                if (parse_int(colon + 1, 1, 100000, &t->partitions) < 0)
+                        return -EINVAL;
+        }
+        if (!*t->buf || strlen(t->buf) >= sizeof t->name)
+                return -EINVAL;
+        strcpy(t->name, t->buf);
+        for (p = comma ? comma + 1 : NULL; p && *p;) {
+                char *next = strchr(p, ',');
+
+                if (next)
+                        *next++ = '\0';
+                if (!strchr(p, '=') || t->n_configs >= MAX_CONFIGS)
+                        return -EINVAL;
+                t->config[t->n_configs++] = p;
+                p = next;
+        }
+        return 0;
+}
+
+static int set_config(rd_kafka_NewTopic_t *nt, char *kv, char *err, size_t errsize) {
+        char *eq = strchr(kv, '=');
+        rd_kafka_resp_err_t e;
+
+        *eq = '\0';
+        e = rd_kafka_NewTopic_set_config(nt, kv, eq + 1);
+        *eq = '=';
+        if (e) {
+                snprintf(err, errsize, "%s: %s", kv, rd_kafka_err2str(e));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Creates the topics; an existing topic is fine. */
+static int create_topics(rd_kafka_t *rk, TopicSpec *topics, int n, int default_partitions, int rf,
+                         char **configs, int n_configs, int timeout_ms) {
+        rd_kafka_NewTopic_t *nt[MAX_TOPICS] = {0};
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_queue_t *q = NULL;
+        rd_kafka_event_t *ev = NULL;
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **results;
+        char err[512];
+        size_t nres;
+        int r = 0;
+
+        for (int i = 0; i < n; i++) {
+                nt[i] = rd_kafka_NewTopic_new(
+                        topics[i].name, topics[i].partitions ? topics[i].partitions : default_partitions, rf,
+                        err, sizeof err);
+                if (!nt[i]) {
+                        fprintf(stderr, "imgflow-kafka-topics: %s: %s\n", topics[i].name, err);
+                        r = -EINVAL;
+                        goto out;
+                }
+                for (int c = 0; c < n_configs; c++)
+                        if (set_config(nt[i], configs[c], err, sizeof err) < 0)
+                                goto bad_config;
+                for (int c = 0; c < topics[i].n_configs; c++)
+                        if (set_config(nt[i], topics[i].config[c], err, sizeof err) < 0)
+                                goto bad_config;
+                continue;
+        bad_config:
+                fprintf(stderr, "imgflow-kafka-topics: %s: %s\n", topics[i].name, err);
+                r = -EINVAL;
+                goto out;
+        }
+
+        q = rd_kafka_queue_new(rk);
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err, sizeof err) ||
+            rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err, sizeof err)) {
+                fprintf(stderr, "imgflow-kafka-topics: %s\n", err);
+                r = -EINVAL;
+                goto out;
+        }
+        rd_kafka_CreateTopics(rk, nt, n, opts, q);
+        ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        if (!ev) {
+                fprintf(stderr, "imgflow-kafka-topics: no answer to CreateTopics within %d ms\n",
+                        timeout_ms);
+                r = -ETIMEDOUT;
+                goto out;
+        }
+        if (rd_kafka_event_error(ev)) {
+                fprintf(stderr, "imgflow-kafka-topics: CreateTopics: %s\n", rd_kafka_event_error_string(ev));
+                r = -EIO;
+                goto out;
+        }
+        res = rd_kafka_event_CreateTopics_result(ev);
+        results = rd_kafka_CreateTopics_result_topics(res, &nres);
+        for (size_t i = 0; i < nres; i++) {
+                rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        continue;
+                fprintf(stderr, "imgflow-kafka-topics: %s: %s\n", rd_kafka_topic_result_name(results[i]),
+                        rd_kafka_topic_result_error_string(results[i]) ?: rd_kafka_err2str(e));
+                r = -EIO;
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        for (int i = 0; i < n; i++)
+                if (nt[i])
+                        rd_kafka_NewTopic_destroy(nt[i]);
+        return r;
+}
+
+/* 1 when every partition of every topic has a leader, 0 when not yet,
+ * -errno on an error of the metadata request. */
+static int topics_ready(rd_kafka_t *rk, TopicSpec *topics, int n, char *why, size_t whysize) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e;
+        int ready = 1;
+
+        e = rd_kafka_metadata(rk, /* all_topics= */ 1, NULL, &md, 5000);
+        if (e) {
+                snprintf(why, whysize, "metadata: %s", rd_kafka_err2str(e));
+                return 0;
+        }
+        for (int i = 0; i < n && ready; i++) {
+                const struct rd_kafka_metadata_topic *mt = NULL;
+
+                for (int j = 0; j < md->topic_cnt; j++)
+                        if (strcmp(md->topics[j].topic, topics[i].name) == 0)
+                                mt = &md->topics[j];
+                if (!mt || mt->err || mt->partition_cnt == 0) {
+                        snprintf(why, whysize, "%s: %s", topics[i].name,
+                                 mt && mt->err ? rd_kafka_err2str(mt->err) : "not in the metadata yet");
+                        ready = 0;
+                        break;
+                }
+                for (int p = 0; p < mt->partition_cnt; p++)
+                        if (mt->partitions[p].err || mt->partitions[p].leader < 0) {
+                                snprintf(why, whysize, "%s [%d]: no leader yet", topics[i].name, p);
+                                ready = 0;
+                                break;
+                        }
+        }
+        rd_kafka_metadata_destroy(md);
+        return ready;
+}
+
+static int count_brokers(rd_kafka_t *rk) {
+        const struct rd_kafka_metadata *md = NULL;
+        int n;
+
+        if (rd_kafka_metadata(rk, 0, NULL, &md, 5000))
+                return -EIO;
+        n = md->broker_cnt;
+        rd_kafka_metadata_destroy(md);
+        return n;
+}
+
+static void usage(FILE *f) {
+        fputs("usage: imgflow-kafka-topics --bootstrap HOST:PORT[,...] [--partitions N]\n"
+              "         [--replication-factor R] [--config KEY=VALUE]... [--timeout SECONDS]\n"
+              "         TOPIC[:PARTITIONS][,KEY=VALUE...]...\n",
+              f);
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                {"bootstrap", required_argument, NULL, 'b'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"replication-factor", required_argument, NULL, 'r'},
+                {"config", required_argument, NULL, 'c'},
+                {"timeout", required_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        static TopicSpec topics[MAX_TOPICS];
+        char *configs[MAX_CONFIGS];
+        const char *bootstrap = NULL;
+        int partitions = 1, rf = 0, timeout_s = 60, n_configs = 0, n = 0, c, r;
+        rd_kafka_conf_t *conf;
+        rd_kafka_t *rk;
+        char err[512], why[512] = "";
+        int64_t deadline;
+
+        while ((c = getopt_long(argc, argv, "b:p:r:c:t:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'b':
+                        bootstrap = optarg;
+                        break;
+                case 'p':
+                        if (parse_int(optarg, 1, 100000, &partitions) < 0)
+                                goto bad;
+                        break;
+                case 'r':
+                        if (parse_int(optarg, 1, 32, &rf) < 0)
+                                goto bad;
+                        break;
+                case 'c':
+                        if (!strchr(optarg, '=') || n_configs >= MAX_CONFIGS)
+                                goto bad;
+                        configs[n_configs++] = optarg;
+                        break;
+                case 't':
+                        if (parse_int(optarg, 1, 3600, &timeout_s) < 0)
+                                goto bad;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        goto bad;
+                }
+        if (!bootstrap || optind >= argc || argc - optind > MAX_TOPICS)
+                goto bad;
+        for (int i = optind; i < argc; i++)
+                if (parse_spec(argv[i], &topics[n++]) < 0) {
+                        fprintf(stderr, "imgflow-kafka-topics: bad topic '%s'\n", argv[i]);
+                        return 2;
+                }
+
+        conf = rd_kafka_conf_new();
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) != RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "imgflow-kafka-topics: %s\n", err);
+                rd_kafka_conf_destroy(conf);
+                return 2;
+        }
+        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+        if (!rk) {
+                fprintf(stderr, "imgflow-kafka-topics: %s\n", err);
+                rd_kafka_conf_destroy(conf);
+                return 1;
+        }
+        deadline = now_ms() + (int64_t) timeout_s * 1000;
+        if (rf == 0) {
+                int brokers = count_brokers(rk);
+
+                if (brokers < 0) {
+                        fprintf(stderr, "imgflow-kafka-topics: no metadata from %s\n", bootstrap);
+                        rd_kafka_destroy(rk);
+                        return 1;
+                }
+                rf = brokers < 3 ? brokers : 3;
+        }
+        r = create_topics(rk, topics, n, partitions, rf, configs, n_configs, timeout_s * 1000);
+        while (r == 0 && (r = topics_ready(rk, topics, n, why, sizeof why)) == 0) {
+                if (now_ms() > deadline) {
+                        fprintf(stderr, "imgflow-kafka-topics: not ready after %d s: %s\n", timeout_s, why);
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                usleep(50 * 1000);
+        }
+        rd_kafka_destroy(rk);
+        return r > 0 ? 0 : 1;
+bad:
+        usage(stderr);
+        return 2;
+}

@@ -1,0 +1,48 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+# Small helpers the shell tests share (sourced, bash): one copy of each.
+#
+#   wait_for SECONDS COMMAND...  COMMAND every 0.1 s until it succeeds (1 at the end).
+#   free_port                    a free TCP port on 127.0.0.1.
+#   now_ms                       the wall clock in milliseconds.
+#   stop_pid PID SECONDS         SIGTERM, up to SECONDS to exit, then SIGKILL;
+#                                returns the exit code (124: did not stop, killed).
+#   fail/ok MESSAGE              "FAIL: ..." (counted in $FAILS) / "ok   ...";
+#                                a test may redefine fail to stop at once.
+
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok   $*"; }
+
+wait_for() {
+        local n=$(($1 * 10))
+        shift
+        while [ $n -gt 0 ]; do
+                "$@" && return 0
+                sleep 0.1
+                n=$((n - 1))
+        done
+        return 1
+}
+
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+now_ms() { date +%s%3N; }
+
+stop_pid() {
+        local n=$(($2 * 10))
+
+        kill -TERM "$1" 2>/dev/null
+        while kill -0 "$1" 2>/dev/null && [ $n -gt 0 ]; do
+                sleep 0.1
+                n=$((n - 1))
+        done
+        if kill -0 "$1" 2>/dev/null; then
+                kill -9 "$1" 2>/dev/null
+                wait "$1" 2>/dev/null
+                return 124
+        fi
+        wait "$1" 2>/dev/null
+}
