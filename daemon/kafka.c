@@ -184,12 +184,21 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
                  "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* A fatal error leaves the client unusable: an idempotent producer whose
+ * sequence the broker no longer accepts (librdkafka: "the application must
+ * terminate or recreate the instance"), or a fenced static group member.
+ * The daemon ends its event loop with an error and exits non-zero; systemd
+ * (Restart=on-failure) starts it again, with a new producer id. Nothing is
+ * lost: what was not acknowledged is still in the outbox, or not committed. */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                KafkaLoop *l = opaque; /* the first member of KafkaProducer and KafkaConsumer */
                 char fatal[512];
                 rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-                log_error("Kafka client %s: fatal error %s: %s", rd_kafka_name(rk),
+                log_error("Kafka client %s: fatal error %s: %s; exiting", rd_kafka_name(rk),
                           rd_kafka_err2name(ferr), fatal);
+                if (l && l->event)
+                        (void) sd_event_exit(l->event, -ENOTRECOVERABLE);
                 return;
         }
         /* Brokers going up and down is routine; librdkafka retries. */

@@ -481,6 +481,35 @@ TEST(delivery_timeout_reported) {
         rd_kafka_destroy(mock_rk);
 }
 
+static int on_give_up(sd_event_source *s, uint64_t usec, void *userdata) {
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* A fatal error (here an idempotent producer's, raised with librdkafka's
+ * test hook) ends the daemon's event loop with -ENOTRECOVERABLE: the
+ * producer cannot be used again, systemd starts the daemon anew. */
+TEST(fatal_error_ends_the_loop) {
+        Mock m;
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        KafkaProducer *p = NULL;
+        State s = {};
+
+        mock_start(&m, &cfg);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(kafka_producer_new(e, cfg, on_delivery, &s, &p), 0);
+        produce_n(e, p, &s, 0, 1);
+        ASSERT_INT_EQ(sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 10 * 1000 * 1000ULL, 0, on_give_up,
+                                                 NULL),
+                      0);
+        ASSERT_INT_EQ(rd_kafka_test_fatal_error(kafka_producer_handle(p),
+                                                RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test"),
+                      RD_KAFKA_RESP_ERR_NO_ERROR);
+        ASSERT_INT_EQ(sd_event_loop(e), -ENOTRECOVERABLE);
+        p = kafka_producer_free(p);
+        mock_stop(&m);
+}
+
 TEST(bad_property_named) {
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_free_ char *err = NULL;
