@@ -36,6 +36,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "parse.h"
+
 #define MAX_TOPICS 64
 #define MAX_CONFIGS 32
 #define MAX_SPEC 512
@@ -55,15 +57,14 @@ static int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int parse_int(const char *s, long min, long max, int *ret) {
-        char *end;
-        long v;
+/* An int in [min, max] (lib/parse.h's syntax). */
+static int parse_int_range(const char *s, long min, long max, int *ret) {
+        int64_t v;
+        int r = parse_int(s, &v);
 
-        if (!s || !*s)
-                return -EINVAL;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno != 0 || *end || v < min || v > max)
+        if (r < 0)
+                return r;
+        if (v < min || v > max)
                 return -ERANGE;
         *ret = (int) v;
         return 0;
@@ -83,7 +84,7 @@ static int parse_spec(const char *s, TopicSpec *t) {
         colon = strchr(t->buf, ':');
         if (colon) {
                 *colon = '\0';
-                if (parse_int(colon + 1, 1, 100000, &t->partitions) < 0)
+                if (parse_int_range(colon + 1, 1, 100000, &t->partitions) < 0)
                         return -EINVAL;
         }
         if (!*t->buf || strlen(t->buf) >= sizeof t->name)
@@ -215,14 +216,14 @@ static int topics_ready(rd_kafka_t *rk, TopicSpec *topics, int n, char *why, siz
                         if (strcmp(md->topics[j].topic, topics[i].name) == 0)
                                 mt = &md->topics[j];
                 if (!mt || mt->err || mt->partition_cnt == 0) {
-                        snprintf(why, whysize, "%s: %s", topics[i].name,
+                        snprintf(why, whysize, "%.255s: %s", topics[i].name,
                                  mt && mt->err ? rd_kafka_err2str(mt->err) : "not in the metadata yet");
                         ready = 0;
                         break;
                 }
                 for (int p = 0; p < mt->partition_cnt; p++)
                         if (mt->partitions[p].err || mt->partitions[p].leader < 0) {
-                                snprintf(why, whysize, "%s [%d]: no leader yet", topics[i].name, p);
+                                snprintf(why, whysize, "%.255s [%d]: no leader yet", topics[i].name, p);
                                 ready = 0;
                                 break;
                         }
@@ -274,11 +275,11 @@ int main(int argc, char **argv) {
                         bootstrap = optarg;
                         break;
                 case 'p':
-                        if (parse_int(optarg, 1, 100000, &partitions) < 0)
+                        if (parse_int_range(optarg, 1, 100000, &partitions) < 0)
                                 goto bad;
                         break;
                 case 'r':
-                        if (parse_int(optarg, 1, 32, &rf) < 0)
+                        if (parse_int_range(optarg, 1, 32, &rf) < 0)
                                 goto bad;
                         break;
                 case 'c':
@@ -287,7 +288,7 @@ int main(int argc, char **argv) {
                         configs[n_configs++] = optarg;
                         break;
                 case 't':
-                        if (parse_int(optarg, 1, 3600, &timeout_s) < 0)
+                        if (parse_int_range(optarg, 1, 3600, &timeout_s) < 0)
                                 goto bad;
                         break;
                 case 'h':
