@@ -113,9 +113,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 }
 
 static int producer_new(const Config *config, rd_kafka_t **ret) {
+        /* Idempotent like the daemons' producers (docs/configuration.md). */
         static const char *const defaults[] = {
-                "client.id", "imgflow-cli",        "acks",  "all", "linger.ms",
-                "0",         "message.timeout.ms", "10000", NULL,
+                "client.id", "imgflow-cli",        "enable.idempotence", "true", "acks", "all", "linger.ms",
+                "0",         "message.timeout.ms", "10000",              NULL,
         };
         _cleanup_(rd_kafka_conf_destroyp) rd_kafka_conf_t *conf = NULL;
         _cleanup_free_ char *error = NULL;
