@@ -428,7 +428,8 @@ heartbeat.interval.ms = 500
         """lines: 'key|payload' strings (or bytes). Returns the Popen when wait is False."""
         data = b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines)
         argv = ["kcat", "-P", "-b", self.bootstrap, "-t", topic, "-K", key_sep,
-                "-X", "reconnect.backoff.max.ms=500", "-X", "topic.metadata.refresh.interval.ms=1000"]
+                "-X", "reconnect.backoff.max.ms=500", "-X", "topic.metadata.refresh.interval.ms=1000",
+                "-X", "enable.idempotence=true"]
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(self.tmp, "kcat.err"), "ab"))
         p.stdin.write(data)

@@ -1,20 +1,35 @@
 # SPDX-License-Identifier: MIT
 #
-# "Nothing lost": fault tests of the whole system (see stack.py for the
-# processes). Three scenarios, one per sub-command:
+# "Nothing lost": fault tests of the whole system (see tests/helpers/stack.py
+# for the processes). Four scenarios, one per sub-command:
 #
 #   chaos          N executions of tests/integration/chaos/pipeline.asl.json
 #                  (validate -> Parallel(resize, grayscale+sharpen) -> optimize)
 #                  on generated PNGs while, at random moments, coordinators and
-#                  workers are SIGKILLed and restarted, a broker (not broker 1, the consumer groups' coordinator) goes down for
-#                  a few seconds, and redis-server is SIGKILLed and restarted
-#                  from its AOF. Then: every execution is terminal and
-#                  SUCCEEDED, its three output files exist once each and are
-#                  valid images, no temporary file is left, no task result was
-#                  applied twice (TaskSucceeded per execution, TaskStateExited
-#                  per state), and a terminal ExecutionStatusChanged with the
-#                  dedup id "<execId>#<status>" was published. Prints
-#                  "executions=N kills=K restarts=R lost=L duplicated=D".
+#                  workers are SIGKILLed and restarted, a broker of the three
+#                  is SIGKILLed and started again a few seconds later (with
+#                  STACK_KAFKA=mock: taken down, never broker 1, the mock's
+#                  consumer groups' coordinator), and redis-server is
+#                  SIGKILLed and restarted from its AOF. Then: every execution
+#                  is terminal and SUCCEEDED, its three output files exist once
+#                  each and are valid images, no temporary file is left, no
+#                  task result was applied twice (TaskSucceeded per execution,
+#                  TaskStateExited per state), and a terminal
+#                  ExecutionStatusChanged with the dedup id "<execId>#<status>"
+#                  was published. Prints "executions=N kills=K restarts=R
+#                  lost=L duplicated=D".
+#   kafka          the same load (200 executions over 60 s) and checks on
+#                  Apache Kafka's three brokers (replication factor 3,
+#                  min.insync.replicas 2), with the faults of KAFKA_PLAN one
+#                  after the other: SIGKILL of the leader of imgflow.events [0]
+#                  (the new leader must be elected), then of imgflow.tasks [0],
+#                  each started again 3 s later; the leader of imgflow.jobs [0]
+#                  stopped (SIGSTOP) for 9 s, past the brokers' and the
+#                  consumers' session timeouts; a full cluster restart (SIGTERM
+#                  to all three, all started again). Producers retry with
+#                  idempotence; it also prints how many Task messages were
+#                  published more than once (outbox re-sends) next to
+#                  duplicated=0 (applied more than once).
 #   slow-consumer  tasks that run longer than max.poll.interval.ms, and a
 #                  worker stopped (SIGSTOP) longer than the session timeout
 #                  while it holds tasks: the group moves its partitions, the
@@ -24,12 +39,13 @@
 #                  with 2 threads: all finish, coordinator and worker RSS stay
 #                  bounded (sampled from /proc/<pid>/status).
 #
-# Environment: CHAOS_EXECUTIONS (default 100), CHAOS_SECONDS (how long faults
-# are injected, default 45), CHAOS_APPENDFSYNC (always|everysec, default
-# always), CHAOS_SEED (random seed, default: time), CHAOS_REDIS_SIGNAL (KILL or
-# TERM, default KILL), CHAOS_STALL_SECONDS (an execution counts as lost when
-# nothing finished for this long, default 60), CHAOS_FAULTS (which faults, default
-# "coordinator,worker,broker,redis"), CHAOS_KEEP=1 (keep the temporary directory).
+# Environment: CHAOS_EXECUTIONS (default 100; kafka 200), CHAOS_SECONDS (how
+# long faults are injected, default 45; kafka 60), CHAOS_APPENDFSYNC
+# (always|everysec, default always), CHAOS_SEED (random seed, default: time),
+# CHAOS_REDIS_SIGNAL (KILL or TERM, default KILL), CHAOS_STALL_SECONDS (an
+# execution counts as lost when nothing finished for this long, default 60),
+# CHAOS_FAULTS (which faults, default "coordinator,worker,broker,redis"),
+# CHAOS_KEEP=1 (keep the temporary directory).
 
 import argparse
 import collections
@@ -45,7 +61,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
 from stack import (Stack, common_args, die, image_info, is_sanitized, kafka_missing, log,  # noqa: E402
-                   png_bytes, start_message)
+                   png_bytes, start_message, wait_until)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -79,9 +95,16 @@ def dump_logs(st, lines=30):
 
 # ------------------------------------------------------------------ chaos
 
-def run_chaos(args, tmp):
-    n = env_int("CHAOS_EXECUTIONS", 100)
-    seconds = env_int("CHAOS_SECONDS", 45)
+# The faults of the "kafka" scenario, in this order, one at a time.
+KAFKA_PLAN = ["events-leader", "tasks-leader", "broker-pause", "cluster-restart"]
+
+
+def run_chaos(args, tmp, scenario="chaos"):
+    plan = list(KAFKA_PLAN) if scenario == "kafka" else None
+    # The kafka plan's four faults, each after the previous one recovered,
+    # take about 50 s: its load runs for 60.
+    n = env_int("CHAOS_EXECUTIONS", 200 if plan else 100)
+    seconds = env_int("CHAOS_SECONDS", 60 if plan else 45)
     seed = env_int("CHAOS_SEED", int(time.time()))
     fsync = os.environ.get("CHAOS_APPENDFSYNC", "always")
     redis_sig = signal.SIGTERM if os.environ.get("CHAOS_REDIS_SIGNAL", "KILL") == "TERM" else signal.SIGKILL
@@ -90,7 +113,7 @@ def run_chaos(args, tmp):
     # writes is lost, as in a host crash with appendfsync everysec.
     kinds = [k for k in ["coordinator", "coordinator", "worker", "worker", "broker", "redis", "redis-rollback"]
              if k in os.environ.get("CHAOS_FAULTS", "coordinator,worker,broker,redis").split(",")]
-    log("chaos: executions=%d seconds=%d seed=%d appendfsync=%s" % (n, seconds, seed, fsync))
+    log("%s: executions=%d seconds=%d seed=%d appendfsync=%s" % (scenario, n, seconds, seed, fsync))
 
     st = Stack(args, tmp, brokers=3, appendfsync=fsync)
     try:
@@ -119,9 +142,11 @@ def run_chaos(args, tmp):
 
         # Jobs go out in batches over the first 2/3 of the fault window, so
         # executions start while things break.
-        batches = 10
+        # (The kafka plan: over the whole window, so that each fault meets
+        # executions starting.)
+        batches = 20 if plan else 10
         per = (n + batches - 1) // batches
-        produce_every = max(seconds * 2 / 3 / batches, 0.5)
+        produce_every = max(seconds * (1 if plan else 2 / 3) / batches, 0.5)
         producers = []
         kills = restarts = 0
         counts = collections.Counter()
@@ -130,14 +155,15 @@ def run_chaos(args, tmp):
         next_fault = start + rnd.uniform(2, 4)
         pending_restart = []          # (when, callable, label)
         threads = []                  # brokers being started
+        kafka_log = []                # what the kafka plan saw
         down = set()                  # brokers down now
         sent = 0
         while True:
             now = time.monotonic()
             if sent < n and now >= next_batch:
                 batch = names[sent:sent + per]
-                producers.append(st.produce("imgflow.jobs", [start_message("chaos", x, inputs[x]) for x in batch],
-                                            wait=False))
+                lines = [start_message("chaos", x, inputs[x]) for x in batch]
+                producers.append((st.produce("imgflow.jobs", lines, wait=False), lines))
                 sent += len(batch)
                 next_batch = now + produce_every
             for item in [x for x in pending_restart if x[0] <= now]:
@@ -145,13 +171,64 @@ def run_chaos(args, tmp):
                 item[1]()
                 restarts += 1
                 log("restart: " + item[2])
-            if now - start >= seconds:
-                if sent >= n and not pending_restart:
+            if now - start >= seconds and not plan:
+                if sent >= n and not pending_restart and not down:
                     break
-            elif now >= next_fault:
-                action = rnd.choice(kinds)
+            elif now >= next_fault and (plan is None or (plan and not down)):
+                action = plan.pop(0) if plan is not None else rnd.choice(kinds)
                 counts[action] += 1
-                if action in ("coordinator", "worker"):
+                if action in ("events-leader", "tasks-leader"):
+                    topic = "imgflow.events" if action == "events-leader" else "imgflow.tasks"
+                    b = st.leader(topic, 0)
+                    down.add(b)
+                    st.kill_broker(b)
+                    kills += 1
+                    t0 = time.monotonic()
+                    moved = wait_until(lambda: leader_or_none(st, topic, 0) not in (None, b), 30)
+                    what = "SIGKILL broker %d, the leader of %s [0]: %s" % (
+                        b, topic, "leader %d after %.1f s" % (leader_or_none(st, topic, 0), time.monotonic() - t0)
+                        if moved else "no new leader within 30 s")
+                    log(what)
+                    kafka_log.append(what)
+                    if not moved:
+                        die(what)
+                    pending_restart.append((time.monotonic() + 3, broker_starter(st, b, down, threads),
+                                            "broker %d" % b))
+                elif action == "broker-pause":
+                    b = st.leader("imgflow.jobs", 0)
+                    down.add(b)
+                    st.local_stack("kill", "kafka-%d" % b, "STOP")
+                    what = "SIGSTOP broker %d (leader of imgflow.jobs [0]) for 9 s, past the brokers' " \
+                           "session timeout (3 s) and the consumers' (6 s)" % b
+                    log(what)
+                    kafka_log.append(what)
+
+                    def cont(b=b):
+                        st.local_stack("kill", "kafka-%d" % b, "CONT")
+                        down.discard(b)
+                    pending_restart.append((now + 9, cont, "SIGCONT broker %d" % b))
+                elif action == "cluster-restart":
+                    down.update(range(1, st.brokers + 1))
+                    what = "full cluster restart: SIGTERM to all %d brokers, then all started again" % st.brokers
+                    log(what)
+                    kafka_log.append(what)
+                    kills += st.brokers
+
+                    def restart_all():
+                        ts = [threading.Thread(target=st.kill_broker, args=(b, "TERM"))
+                              for b in range(1, st.brokers + 1)]
+                        for t in ts:
+                            t.start()
+                        for t in ts:
+                            t.join()
+                        ts = [threading.Thread(target=broker_starter(st, b, down, threads))
+                              for b in range(1, st.brokers + 1)]
+                        for t in ts:
+                            t.start()
+                    t = threading.Thread(target=restart_all)
+                    t.start()
+                    threads.append(t)
+                elif action in ("coordinator", "worker"):
                     procs = st.coordinators if action == "coordinator" else st.workers
                     live = [p for p in procs if p.alive()]
                     if live:
@@ -173,16 +250,8 @@ def run_chaos(args, tmp):
                         st.kill_broker(b)
                         log("broker %d down (SIGKILL)" % b)
 
-                        def broker_up(b=b):
-                            # A broker's JVM takes seconds to start: not
-                            # in the fault loop's way.
-                            def up():
-                                st.start_broker(b)
-                                down.discard(b)
-                            t = threading.Thread(target=up)
-                            t.start()
-                            threads.append(t)
-                        pending_restart.append((now + rnd.uniform(2, 5), broker_up, "broker %d up" % b))
+                        pending_restart.append((now + rnd.uniform(2, 5), broker_starter(st, b, down, threads),
+                                                "broker %d up" % b))
                 elif action == "redis-rollback":
                     log("redis-server: losing the last second of writes (host crash with everysec)")
                     kills += 1
@@ -197,17 +266,30 @@ def run_chaos(args, tmp):
                         die("redis-server did not come back")
                     restarts += 1
                     log("restart: redis-server")
-                next_fault = now + rnd.uniform(2, 5)
+                next_fault = now + (6 if plan is not None else rnd.uniform(2, 5))
             time.sleep(0.05)
-        for t in threads:
+        for t in list(threads):
             t.join(timeout=120)
+        if plan is not None:
+            # Everything after the faults runs on all brokers again.
+            if not wait_until(lambda: not down, 60):
+                die("brokers %s not back" % sorted(down))
         log("faults over: %s; waiting for executions" % dict(counts))
-        for p in producers:
+        # kcat gives up when every broker is down (the kafka plan's full
+        # restart): the load generator, as any client would, sends that batch
+        # again. A StartExecution of a name that exists starts nothing new.
+        resent = 0
+        for p, lines in producers:
             try:
-                if p.wait(timeout=120) != 0:
-                    log("warning: a kcat producer exited with %s" % p.returncode)
+                rc = p.wait(timeout=120)
             except Exception:
                 p.kill()
+                rc = None
+            if rc != 0:
+                log("a kcat producer exited with %s: its %d jobs sent again" % (rc, len(lines)))
+                if st.produce("imgflow.jobs", lines) != 0:
+                    die("could not send the jobs again")
+                resent += len(lines)
         # Wait while executions keep finishing: "lost" means no progress for
         # CHAOS_STALL_SECONDS (60), not merely slow (at most CHAOS_SETTLE_SECONDS, 200).
         settle_start = time.monotonic()
@@ -295,6 +377,19 @@ def run_chaos(args, tmp):
         # ---- report
         alive = [p.name for p in st.coordinators + st.workers if not p.alive()]
         print("faults: %s" % dict(counts))
+        if resent:
+            print("jobs sent again by the load generator: %d" % resent)
+        if plan is not None:
+            # Idempotent producers: a retry after a leader change is not
+            # written twice. A task published twice can only be an outbox
+            # re-send (after 10 s without a delivery report).
+            tasks = collections.Counter((m.get("executionId"), m.get("taskId"), m.get("attempt"))
+                                        for _, m in st.consume("imgflow.tasks")
+                                        if isinstance(m, dict) and m.get("type") == "Task")
+            print("task messages: %d, published more than once: %d" %
+                  (sum(tasks.values()), sum(1 for v in tasks.values() if v > 1)))
+        for what in kafka_log:
+            print("kafka: " + what)
         print("notifications: %d terminal, %d redelivered duplicates (dropped by id)" %
               (sum(seen.values()), dup_notes))
         print("dead letters: %d" % len(dlq))
@@ -332,6 +427,27 @@ def run_chaos(args, tmp):
         return 0 if ok else 1
     finally:
         st.close()
+
+
+def leader_or_none(st, topic, partition):
+    try:
+        return st.leader(topic, partition)
+    except (RuntimeError, ValueError):
+        return None
+
+
+def broker_starter(st, b, down, threads):
+    """A callable that starts broker b again in a thread of its own (a
+    broker's JVM takes seconds: not in the fault loop's way)."""
+    def up():
+        st.start_broker(b)
+        down.discard(b)
+
+    def start():
+        t = threading.Thread(target=up)
+        t.start()
+        threads.append(t)
+    return start
 
 
 # ------------------------------------------------------------------ slow consumer
@@ -520,7 +636,7 @@ def run_backpressure(args, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["chaos", "slow-consumer", "backpressure"])
+    ap.add_argument("scenario", choices=["chaos", "kafka", "slow-consumer", "backpressure"])
     common_args(ap)
     args = ap.parse_args()
     for tool in ("redis-server", "kcat"):
@@ -534,8 +650,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="imgflow-%s." % args.scenario)
     rc = 1
     try:
-        rc = {"chaos": run_chaos, "slow-consumer": run_slow, "backpressure": run_backpressure}[args.scenario](
-            args, tmp)
+        if args.scenario == "kafka" and os.environ.get("STACK_KAFKA") == "mock":
+            print("the kafka scenario needs Apache Kafka (not STACK_KAFKA=mock): skipped")
+            return 77
+        rc = {"chaos": run_chaos, "kafka": lambda a, t: run_chaos(a, t, "kafka"), "slow-consumer": run_slow,
+              "backpressure": run_backpressure}[args.scenario](args, tmp)
     finally:
         if args.keep or os.environ.get("CHAOS_KEEP"):
             print("kept " + tmp)
