@@ -41,6 +41,7 @@ typedef struct JnArena {
         char *pos, *end;
         size_t used;  /* bytes handed out, counted against limit */
         size_t limit; /* 0 = none */
+        size_t chunk; /* size of the last chunk */
         bool over;    /* limit exceeded */
 } JnArena;
 

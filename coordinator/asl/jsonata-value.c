@@ -6,8 +6,8 @@
  * formatting.
  *
  * The arena counts the bytes it hands out against the evaluation's memory
- * limit; going past it is the error U1002. Chunks are 64 KiB, larger
- * requests get a chunk of their own. Growing arrays copy into a new block
+ * limit; going past it is the error U1002. Chunks grow from 4 KiB to 64 KiB,
+ * larger requests get a chunk of their own. Growing arrays copy into a new block
  * (the old one stays until the evaluation ends), so the waste is bounded by
  * the doubling.
  */
@@ -37,10 +37,12 @@ void *jn_arena_alloc(JnArena *a, size_t n) {
         }
         a->used += n;
         if ((size_t) (a->end - a->pos) < n) {
-                size_t size = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+                /* chunks grow from 4 KiB to 64 KiB: a small expression costs one small malloc */
+                a->chunk = a->chunk ? (a->chunk < CHUNK_SIZE ? a->chunk * 2 : CHUNK_SIZE) : 4096;
+                size_t size = n > a->chunk / 4 ? n : a->chunk;
                 JnChunk *c = xmalloc(sizeof(JnChunk) + size);
                 c->size = size;
-                if (n > CHUNK_SIZE / 4 && a->chunks) {
+                if (n > a->chunk / 4 && a->chunks) {
                         /* a big block: keep the current chunk for small ones */
                         c->next = a->chunks->next;
                         a->chunks->next = c;
