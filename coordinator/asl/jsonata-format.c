@@ -682,9 +682,20 @@ JnValue *jn_format_integer(JnEval *ev, double value, const IntFormat *f) {
                         for (size_t g = groups; g > 0; g--)
                                 cp_insert(ev, &s, s.n - g * f->regular_pos, f->regular_char);
                 } else
-                        for (size_t i = f->nseps; i > 0; i--)
-                                if (f->seps[i - 1].position <= s.n)
-                                        cp_insert(ev, &s, s.n - f->seps[i - 1].position, f->seps[i - 1].c);
+                        for (size_t i = f->nseps; i > 0; i--) {
+                                size_t pos = f->seps[i - 1].position;
+                                if (pos <= s.n)
+                                        cp_insert(ev, &s, s.n - pos, f->seps[i - 1].c);
+                                else {
+                                        /* the reference's substr() with a negative start: the
+                                         * separator, then the characters from 2n - pos on */
+                                        size_t start = 2 * s.n > pos ? 2 * s.n - pos : 0;
+                                        size_t keep = s.n - start;
+                                        memmove(s.c, s.c + (s.n - keep), keep * sizeof(uint32_t));
+                                        s.n = keep;
+                                        cp_insert(ev, &s, 0, f->seps[i - 1].c);
+                                }
+                        }
                 JnValue *sv = cp_value(ev, s);
                 jn_buf_put(&b, sv->str.s, sv->str.len);
                 if (f->ordinal) {

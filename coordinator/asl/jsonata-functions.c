@@ -161,11 +161,12 @@ FN(fn_sqrt) {
 }
 
 FN(fn_power) {
-        if (!ARG(0) || !ARG(1))
+        if (!ARG(0))
                 return NULL;
-        double r = pow(a[0]->num, a[1]->num);
+        /* a missing exponent is NaN in the reference's Math.pow: D3061 */
+        double r = ARG(1) ? pow(a[0]->num, a[1]->num) : NAN;
         if (!isfinite(r)) {
-                jn_throw_code2(ev, "D3061", a[0], a[1]);
+                jn_throw_code2(ev, "D3061", a[0], ARG(1));
         }
         return jn_number(ev, r);
 }
@@ -209,8 +210,10 @@ double jn_round_half_even(double arg, int precision) {
 FN(fn_round) {
         if (!ARG(0))
                 return NULL;
-        int precision = ARG(1) ? (int) a[1]->num : 0;
-        return jn_number(ev, jn_round_half_even(a[0]->num, precision));
+        double p = ARG(1) ? a[1]->num : 0;
+        if (p != floor(p) || fabs(p) > 400) /* the reference shifts "1e2.5": NaN */
+                return jn_number(ev, NAN);
+        return jn_number(ev, jn_round_half_even(a[0]->num, (int) p));
 }
 
 uint64_t jn_random_u64(JnEval *ev) {

@@ -290,15 +290,19 @@ static JnNode *nud(Parser *p) {
                 n->expr = expression(p, 70);
                 return n;
         }
+        /* *, ** and % as operands: a '/' after them divides */
         if (strcmp(op, "*") == 0) {
+                p->lx.prev_type = T_NAME;
                 next(p);
                 return node_new(p, N_WILDCARD, t.position);
         }
         if (strcmp(op, "**") == 0) {
+                p->lx.prev_type = T_NAME;
                 next(p);
                 return node_new(p, N_DESCENDANT, t.position);
         }
         if (strcmp(op, "%") == 0) {
+                p->lx.prev_type = T_NAME;
                 next(p);
                 return node_new(p, N_PARENT, t.position);
         }
@@ -533,17 +537,19 @@ static JnNode *led(Parser *p, JnNode *left) {
                 }
                 return n;
         }
+        /* the right side of ?: and ?? extends as far as it can, as a
+         * conditional's branches do */
         if (strcmp(op, "?:") == 0) {
                 n = node_new(p, N_CONDITION, t.position);
                 n->expr = left;
                 n->then = left;
-                n->els = expression(p, bp);
+                n->els = expression(p, 0);
                 return n;
         }
         if (strcmp(op, "??") == 0) {
                 n = node_new(p, N_COALESCE, t.position);
                 n->lhs = left;
-                n->rhs = expression(p, bp);
+                n->rhs = expression(p, 0);
                 return n;
         }
         if (strcmp(op, "~>") == 0) {

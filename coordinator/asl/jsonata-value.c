@@ -392,6 +392,8 @@ json_t *jn_to_json(const JnValue *v) {
         case JN_NUMBER:
                 if (v->num == floor(v->num) && fabs(v->num) < 9007199254740992.0)
                         return json_integer((json_int_t) v->num);
+                if (!isfinite(v->num)) /* as JSON.stringify writes NaN */
+                        return json_null();
                 return json_real(v->num);
         case JN_STRING:
                 return string_to_json(v->str.s, v->str.len);

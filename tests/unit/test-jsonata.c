@@ -62,6 +62,7 @@ static const Case cases[] = {
         OK("[[1,2],[3]].$", NULL, "[1,2,3]"),
         OK("[[1,2],[3]]", NULL, "[[1,2],[3]]"),
         OK("Account.*", "{\"Account\":{\"a\":1,\"b\":[2,3]}}", "[1,2,3]"),
+        OK("a.* / 2", "{\"a\":{\"b\":4}}", "2"),
         OK("**.q", "DATA", "[2,1,4,1]"),
         OK("$$.Account.Name", "DATA", "\"Firefly\""),
         /* arithmetic, comparison, boolean, string, range, membership */
@@ -94,6 +95,8 @@ static const Case cases[] = {
         OK("x ?: 'd'", "{\"x\":0}", "\"d\""),
         OK("x ?? 'd'", "{\"x\":0}", "0"),
         OK("y ?? 'd'", "{\"x\":0}", "\"d\""),
+        OK("-2 ?? a.b^(>c).d", NULL, "-2"),
+        OK("0 ?: a.b^(>c).d", "{\"a\":{\"b\":[{\"c\":1,\"d\":5}]}}", "5"),
         /* blocks, variables, lambdas, closures, partial application, chaining */
         OK("($a := 2; $b := 3; $a * $b)", NULL, "6"),
         OK("($f := function($x){ $x * 2 }; $f(4))", NULL, "8"),
@@ -165,6 +168,8 @@ static const Case cases[] = {
         OK("$number('0x1F') + $number('1e2') + $number(true)", NULL, "132"),
         OK("[$floor(1.5), $ceil(1.2), $abs(-2), $sqrt(9), $power(2, 10)]", NULL, "[1,2,2,3,1024]"),
         OK("[$round(2.5), $round(3.5), $round(1.255, 2), $round(1250, -2)]", NULL, "[2,4,1.26,1200]"),
+        OK("[$round(1, 2.5)]", NULL, "[null]"),
+        ERR("$power(2, nothing)", NULL, "D3061"),
         OK("$formatNumber(1234.5678, '#,##0.00')", NULL, "\"1,234.57\""),
         OK("$formatNumber(0.25, '#%')", NULL, "\"25%\""),
         OK("$formatNumber(12345, '0.0e0')", NULL, "\"1.2e4\""),
@@ -172,6 +177,7 @@ static const Case cases[] = {
         OK("$formatInteger(1234, '#,##0') & ' ' & $formatInteger(12, 'w') & ' ' & $formatInteger(14, 'I')",
            NULL, "\"1,234 twelve XIV\""),
         OK("$formatInteger(3, '1;o') & $formatInteger(28, 'a')", NULL, "\"3rdab\""),
+        OK("$formatInteger(3, '#,##0.00')", NULL, "\",.03\""),
         OK("[$parseInteger('1,234', '#,##0'), $parseInteger('twelve', 'w'), $parseInteger('XIV', 'I')]",
            NULL, "[1234,12,14]"),
         OK("$random() >= 0", NULL, "true"),
