@@ -15,6 +15,7 @@
  */
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,12 +208,47 @@ static bool run_case(const char *dir, const char *group, const char *name, json_
         return ok;
 }
 
+static int run_lines(void) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+
+        while ((len = getline(&line, &cap, stdin)) > 0) {
+                json_t *c = json_loadb(line, (size_t) len, 0, NULL), *out = json_object(), *r = NULL;
+                JsonataExpr *e = NULL;
+                JsonataError err = {.position = -1};
+                JsonataEnv env = {.now_ms = 1700000000000LL};
+                JsonataContext ctx = {.env = &env};
+                const char *expr = json_string_value(json_object_get(c, "expr"));
+                int rc = expr ? jsonata_compile(expr, SIZE_MAX, &e, &err) : -EINVAL;
+                if (rc == 0)
+                        rc = jsonata_evaluate(e, json_object_get(c, "data"), &ctx, &r, &err);
+                if (rc < 0)
+                        json_object_set_new(out, "code", json_string(err.code));
+                else if (!r)
+                        json_object_set_new(out, "undefined", json_true());
+                else
+                        json_object_set_new(out, "result", r);
+                char *text = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
+                printf("%s\n", text ? text : "{}");
+                free(text);
+                json_decref(out);
+                json_decref(c);
+                jsonata_expr_free(e);
+                jsonata_error_clear(&err);
+        }
+        free(line);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         const char *only = NULL, *dir = NULL;
         double min_percent = -1;
         size_t total = 0, passed = 0, ngroups;
         char path[4096];
 
+        if (argc == 2 && strcmp(argv[1], "--lines") == 0)
+                return run_lines();
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "-v") == 0)
                         verbose = true;
