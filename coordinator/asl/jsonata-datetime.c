@@ -267,7 +267,7 @@ static long parse_width(Cp s) {
         long v = 0;
         if (s.n == 0 || (s.n == 1 && s.c[0] == '*'))
                 return -1;
-        for (size_t i = 0; i < s.n; i++)
+        for (size_t i = 0; i < s.n && v < 10000000; i++) /* capped: the memory limit stops it anyway */
                 if (s.c[i] >= '0' && s.c[i] <= '9')
                         v = v * 10 + (long) (s.c[i] - '0');
                 else

@@ -1355,9 +1355,11 @@ static JnValue *transform_call(JnEval *ev, JnValue *fn, JnValue *obj) {
                                                 jn_throw_code(ev, "T2012", NULL, val);
                                         }
                                 if (jn_is_object(match))
-                                        for (size_t k = 0; k < dels->arr.n; k++)
+                                        for (size_t k = 0; k < dels->arr.n; k++) {
+                                                jn_step(ev, 1 + match->obj->n / 64); /* a delete is O(n) */
                                                 jn_object_del(match, dels->arr.items[k]->str.s,
                                                               dels->arr.items[k]->str.len);
+                                        }
                         }
                 }
         }

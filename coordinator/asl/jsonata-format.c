@@ -76,6 +76,19 @@ void cp_append(JnEval *ev, Cp *d, Cp s) {
                 cp_push(ev, d, s.c[i]);
 }
 
+/* s with sep before every index i (0 < i < end) where end - i is a multiple
+ * of every: regular grouping, in one pass (inserting one at a time would be
+ * quadratic in a long picture). */
+static Cp group_regular(JnEval *ev, Cp s, size_t end, size_t every, uint32_t sep) {
+        Cp r = {};
+        for (size_t i = 0; i < s.n; i++) {
+                if (i > 0 && i < end && (end - i) % every == 0)
+                        cp_push(ev, &r, sep);
+                cp_push(ev, &r, s.c[i]);
+        }
+        return r;
+}
+
 void cp_insert(JnEval *ev, Cp *s, size_t at, uint32_t c) {
         cp_push(ev, s, 0);
         memmove(s->c + at + 1, s->c + at, (s->n - 1 - at) * sizeof(uint32_t));
@@ -406,11 +419,9 @@ FN(jn_fn_format_number) {
                 cp_push(ev, &u, p.zero);
         s = u;
         dp = cp_index(s, p.decimal, 0);
-        if (pc->regular > 0) {
-                size_t groups = dp > 0 ? (size_t) (dp - 1) / pc->regular : 0;
-                for (size_t g = 1; g <= groups; g++)
-                        cp_insert(ev, &s, (size_t) dp - g * pc->regular, p.grouping);
-        } else
+        if (pc->regular > 0)
+                s = group_regular(ev, s, (size_t) dp, pc->regular, p.grouping);
+        else
                 for (size_t i = 0; i < pc->n_int_groups; i++) {
                         if ((ssize_t) pc->int_groups[i] <= dp)
                                 cp_insert(ev, &s, (size_t) dp - pc->int_groups[i], p.grouping);
@@ -677,11 +688,9 @@ JnValue *jn_format_integer(JnEval *ev, double value, const IntFormat *f) {
                         cp_push(ev, &s, f->zero);
                 for (char *c = digits; *c; c++)
                         cp_push(ev, &s, f->zero + (uint32_t) (*c - '0'));
-                if (f->regular) {
-                        size_t groups = s.n ? (s.n - 1) / f->regular_pos : 0;
-                        for (size_t g = groups; g > 0; g--)
-                                cp_insert(ev, &s, s.n - g * f->regular_pos, f->regular_char);
-                } else
+                if (f->regular)
+                        s = group_regular(ev, s, s.n, f->regular_pos, f->regular_char);
+                else
                         for (size_t i = f->nseps; i > 0; i--) {
                                 size_t pos = f->seps[i - 1].position;
                                 if (pos <= s.n)

@@ -277,6 +277,7 @@ typedef struct Match {
 static bool load_match(JnEval *ev, JnValue *str, JnValue *r, Match *m, const char *fname) {
         if (!r)
                 return false;
+        jn_step(ev, 1 + str->str.len / 256); /* the offsets below walk the string */
         if (!jn_is_object(r))
                 jn_throw_code(ev, "T1010", fname, NULL);
         JnValue *mt = jn_object_get(r, "match", 5), *st = jn_object_get(r, "start", 5),
