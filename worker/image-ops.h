@@ -2,26 +2,34 @@
 #pragma once
 
 /*
- * The worker's built-in operations (STYLE 11): a constant table of
- * {name, parameter schema, function}; docs/image-operations.md is their
- * reference. The worker daemon looks an operation up by name
- * (image_ops_find), validates the task's parameters against the
- * schema and calls the function on a worker thread (image_ops_run). The
- * daemon can add its own operations (e.g. "notify", which publishes to Kafka)
- * by passing an extra table that is searched before the built-in one.
+ * The worker's operations (STYLE 11): a constant table of {name, parameter
+ * schema, function}; docs/image-operations.md is their reference. The
+ * worker daemon looks an operation up by name (image_ops_find) when a task
+ * arrives, and a pool thread runs it with image_ops_run(), which validates
+ * the task's parameters against the schema first; tests run operations the
+ * same way. The daemon adds its own
+ * operations (e.g. "notify", which publishes to Kafka and runs on the event
+ * loop) by passing an extra table that is searched before the built-in one.
+ *
+ * Layout: the table, the run and the output locations are in image-ops.c;
+ * the operations are in worker/ops/ by family (params, geometry, filters,
+ * pipeline, inspect, test-ops); image-vips.c is the only file that talks to
+ * libvips.
  *
  * Every function here is thread-safe once image_ops_init() has run: the
  * operations share no mutable state, and libvips errors are copied out of
  * libvips's global error buffer right where a call failed.
  *
  * Failures are task failures (task-failure.h) that ASL Retry/Catch match:
- *   Params.Invalid       a parameter is missing, of the wrong type, out of range
- *   Image.Invalid        corrupt or truncated image (or a decode error)
- *   Image.TooLarge       over the pixel, byte or memory limit (from the header)
- *   Image.Unsupported    format not allowed, no loader (e.g. SVG), no encoder
- *   Storage.*            see storage.h
- *   Operation.Unknown    no operation of that name
- *   Test.Failure         test.fail's default error
+ *   Params.Invalid           a parameter is missing, of the wrong type, out of range
+ *   Image.Invalid            corrupt or truncated image (or a decode error)
+ *   Image.TooLarge           over the pixel, byte or memory limit (from the header)
+ *   Image.Unsupported        format not allowed, no loader (e.g. SVG), no encoder
+ *   Storage.*                see storage.h
+ *   Task.Cancelled           OpContext.cancel was set
+ *   Worker.UnknownOperation  no operation of that name (or one image_ops_run() cannot run)
+ *   States.TaskFailed        an operation failed without naming a failure
+ *   Test.Failure             test.fail's default error
  * The functions return 0, or a negative errno with *f filled.
  */
 
@@ -42,16 +50,29 @@ typedef struct OpContext {
         const char *execution_name; /* used for output keys; falls back to id */
         const char *state_name;
         const char *task_id;
-        unsigned attempt;           /* 1 = first attempt */
-        const OpLimits *limits;     /* NULL = defaults */
-        const atomic_bool *cancel;  /* optional: set to stop long operations */
+        unsigned attempt;          /* 1 = first attempt */
+        const OpLimits *limits;    /* NULL = defaults */
+        const atomic_bool *cancel; /* optional: set to stop long operations */
 } OpContext;
+
+/* The limits of ctx (may be NULL), or *defaults filled with the defaults. */
+static inline const OpLimits *op_context_limits(const OpContext *ctx, OpLimits *defaults) {
+        if (ctx && ctx->limits)
+                return ctx->limits;
+        op_limits_init_default(defaults);
+        return defaults;
+}
+
+/* Whether the task was asked to stop. */
+static inline bool op_context_cancelled(const OpContext *ctx) {
+        return ctx && ctx->cancel && atomic_load(ctx->cancel);
+}
 
 /* Declarative parameter schema. */
 typedef enum ParamType {
         PARAM_STRING,
         PARAM_INTEGER,
-        PARAM_NUMBER,  /* integer or real */
+        PARAM_NUMBER, /* integer or real */
         PARAM_BOOLEAN,
         PARAM_OBJECT,
         PARAM_ARRAY,
@@ -64,20 +85,20 @@ typedef struct ParamSpec {
         const char *name;
         ParamType type;
         bool required;
-        bool has_range;            /* min/max apply (numbers; string/array length) */
+        bool has_range; /* min/max apply (numbers; string/array length) */
         double min, max;
-        const char *const *enums;  /* NULL-terminated allowed strings, or NULL */
+        const char *const *enums; /* NULL-terminated allowed strings, or NULL */
 } ParamSpec;
 
 /* An operation: params is borrowed (the task's effective input object);
  * *ret_result receives a new reference on success. */
-typedef int (*OpFunction)(Storage *s, json_t *params, const OpContext *ctx,
-                          json_t **ret_result, TaskFailure *f);
+typedef int (*OpFunction)(Storage *s, json_t *params, const OpContext *ctx, json_t **ret_result,
+                          TaskFailure *f);
 
 typedef struct Operation {
         const char *name;
-        const ParamSpec *params;   /* terminated by an entry with name == NULL */
-        OpFunction fn;             /* NULL: the caller runs it itself (image_ops_run fails) */
+        const ParamSpec *params; /* terminated by an entry with name == NULL */
+        OpFunction fn;           /* NULL: the daemon runs it on its loop (image_ops_run fails) */
         const char *summary;
 } Operation;
 
@@ -98,10 +119,21 @@ const Operation *image_ops_find(const char *name, const Operation *extra, size_t
  * (ASL payloads often carry more). Fails with Params.Invalid naming the field. */
 int image_ops_validate_params(const Operation *op, json_t *params, TaskFailure *f);
 
-/* Look up `name`, validate params and run it. Unknown name: Operation.Unknown.
- * params is borrowed; *ret_result is a new reference on success. */
-int image_ops_run(const char *name, const Operation *extra, size_t n_extra, Storage *s,
-                  json_t *params, const OpContext *ctx, json_t **ret_result, TaskFailure *f);
+/* Validate params against op's schema and run op (found with
+ * image_ops_find()); the one way an operation runs. An op without a function
+ * fails with Worker.UnknownOperation; a failure the operation did not name
+ * is States.TaskFailed. params is borrowed; *ret_result is a new reference
+ * on success (json null when the operation gave nothing). */
+int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpContext *ctx, json_t **ret_result,
+                  TaskFailure *f);
+
+/* Where an image-writing task writes: params' "output" {"bucket", "key"}
+ * when given, else a key derived from the task (docs/image-operations.md, "Inputs,
+ * outputs and storage") in "outputBucket" or the input's bucket. in_bucket and
+ * in_key: the input's location; ext: the output's file extension. New
+ * strings in *ret_bucket and *ret_key; -ENOMEM. */
+int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket,
+                              const char *in_key, const char *ext, char **ret_bucket, char **ret_key);
 
 /* Whether libvips in this process can encode HEIF/AVIF (heifsave exists). */
 bool image_ops_have_heif_save(void);

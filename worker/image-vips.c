@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * libvips boundary: opening untrusted images, translating libvips errors to
- * task failures, and encoding results. See image-vips.h.
+ * The libvips boundary (see image-vips.h): starting libvips with its loaders
+ * blocked, opening untrusted images, the pixel primitives of the operations,
+ * encoding, and libvips's errors turned into task failures.
  *
  * libvips keeps one process-wide error buffer. Every failing call here is
  * followed immediately by image_vips_fail(), which copies the message out and
@@ -10,32 +11,45 @@
  * another thread's text, which is harmless (it only ends up in a cause).
  */
 
-#include "image-vips.h"
-
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <vips/vips.h>
 
+#include "image-vips.h"
 #include "macro.h"
+
+_Static_assert(IMAGE_VIPS_MAX_COORD == VIPS_MAX_COORD,
+               "IMAGE_VIPS_MAX_COORD must be libvips's VIPS_MAX_COORD");
 
 typedef int (*ImageLoadFn)(const char *filename, VipsImage **out, ...);
 
-/* The allow-list. vips_foreign_find_load() names the class that sniffed the
- * file; only these classes are used, and each is called directly. */
+/* The allow-list, twice. Process-wide, image_vips_init() blocks every loader
+ * but these subtrees; per file, vips_foreign_find_load() names the class
+ * that sniffed it, and only the classes of loaders[] are used, each called
+ * directly. */
+static const char *const allowed_loader_classes[] = {
+        "VipsForeignLoadJpeg",  "VipsForeignLoadPng",  "VipsForeignLoadWebp",
+        "VipsForeignLoadNsgif", "VipsForeignLoadTiff", "VipsForeignLoadHeif",
+};
+
 static const struct {
         const char *klass;
         const char *nick;
         const char *format;
         ImageLoadFn load;
 } loaders[] = {
-        { "VipsForeignLoadJpegFile",  "jpegload", "jpeg", vips_jpegload },
-        { "VipsForeignLoadPngFile",   "pngload",  "png",  vips_pngload },
-        { "VipsForeignLoadSpngFile",  "pngload",  "png",  vips_pngload },
-        { "VipsForeignLoadWebpFile",  "webpload", "webp", vips_webpload },
-        { "VipsForeignLoadNsgifFile", "gifload",  "gif",  vips_gifload },
-        { "VipsForeignLoadTiffFile",  "tiffload", "tiff", vips_tiffload },
-        { "VipsForeignLoadHeifFile",  "heifload", "heif", vips_heifload },
+        {"VipsForeignLoadJpegFile", "jpegload", "jpeg", vips_jpegload},
+        {"VipsForeignLoadPngFile", "pngload", "png", vips_pngload},
+        {"VipsForeignLoadSpngFile", "pngload", "png", vips_pngload},
+        {"VipsForeignLoadWebpFile", "webpload", "webp", vips_webpload},
+        {"VipsForeignLoadNsgifFile", "gifload", "gif", vips_gifload},
+        {"VipsForeignLoadTiffFile", "tiffload", "tiff", vips_tiffload},
+        {"VipsForeignLoadHeifFile", "heifload", "heif", vips_heifload},
 };
 
 static const struct {
@@ -43,14 +57,92 @@ static const struct {
         const char *ext;
         const char *saver; /* operation nickname */
 } savers[] = {
-        { "jpeg", "jpg",  "jpegsave_buffer" },
-        { "png",  "png",  "pngsave_buffer" },
-        { "webp", "webp", "webpsave_buffer" },
-        { "gif",  "gif",  "gifsave_buffer" },
-        { "tiff", "tif",  "tiffsave_buffer" },
-        { "heif", "heic", "heifsave_buffer" },
-        { "avif", "avif", "heifsave_buffer" },
+        {"jpeg", "jpg", "jpegsave_buffer"},  {"png", "png", "pngsave_buffer"},
+        {"webp", "webp", "webpsave_buffer"}, {"gif", "gif", "gifsave_buffer"},
+        {"tiff", "tif", "tiffsave_buffer"},  {"heif", "heic", "heifsave_buffer"},
+        {"avif", "avif", "heifsave_buffer"},
 };
+
+/* ---- process ------------------------------------------------------------ */
+
+/* Process-wide, written once under pthread_once. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_concurrency = 1;
+static int init_result = 0;
+
+/* libvips reports decoder warnings ("error in tile", "not enough data") with
+ * g_warning(). Hostile images can produce them by the thousand, and each
+ * failure already reaches the task's result as a cause, so they are dropped
+ * (set IMGFLOW_VIPS_WARNINGS=1 to see them while debugging). */
+static void vips_log_drop(const gchar *domain, GLogLevelFlags level, const gchar *message,
+                          gpointer userdata) {
+}
+
+static void image_vips_init_once(void) {
+        const char *e = getenv("IMGFLOW_VIPS_WARNINGS");
+
+        if (!e || !streq_ptr(e, "1"))
+                g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                                  vips_log_drop, NULL);
+        if (VIPS_INIT("imgflow-worker") != 0) {
+                vips_error_clear();
+                init_result = -EIO;
+                return;
+        }
+        /* Untrusted loaders (SVG, PDF, matrix, FITS, ...) off; then every
+         * loader off except the allow-listed ones. */
+        vips_block_untrusted_set(TRUE);
+        vips_operation_block_set("VipsForeignLoad", TRUE);
+        for (size_t i = 0; i < ELEMENTSOF(allowed_loader_classes); i++)
+                vips_operation_block_set(allowed_loader_classes[i], FALSE);
+        vips_cache_set_max(0);
+        vips_cache_set_max_mem(0);
+        vips_cache_set_max_files(0);
+        vips_concurrency_set(init_concurrency);
+}
+
+int image_vips_init(int concurrency) {
+        /* Only the first call's value is used (pthread_once). */
+        if (concurrency > 0 && concurrency <= 64)
+                init_concurrency = concurrency;
+        pthread_once(&init_once, image_vips_init_once);
+        return init_result;
+}
+
+bool image_vips_have_heif_save(void) {
+        return vips_type_find("VipsOperation", "heifsave") != 0;
+}
+
+/* ---- references and header fields --------------------------------------- */
+
+Image *image_vips_ref(Image *img) {
+        g_object_ref(img);
+        return img;
+}
+
+Image *image_vips_unref(Image *img) {
+        if (img)
+                g_object_unref(img);
+        return NULL;
+}
+
+int image_vips_width(Image *img) {
+        return vips_image_get_width(img);
+}
+
+int image_vips_height(Image *img) {
+        return vips_image_get_height(img);
+}
+
+int image_vips_bands(Image *img) {
+        return vips_image_get_bands(img);
+}
+
+bool image_vips_has_alpha(Image *img) {
+        return vips_image_hasalpha(img);
+}
+
+/* ---- errors ------------------------------------------------------------- */
 
 static void cause_tidy(char *s) {
         size_t n;
@@ -84,8 +176,8 @@ static void cause_replace(char **s, const char *path, const char *display) {
         *s = g_string_free(out, FALSE);
 }
 
-static int image_vips_fail_display(TaskFailure *f, const char *error, const char *what,
-                                   const char *path, const char *display) {
+static int image_vips_fail_display(TaskFailure *f, const char *error, const char *what, const char *path,
+                                   const char *display) {
         char *msg = vips_error_buffer_copy(); /* copies and clears */
 
         if (msg) {
@@ -97,7 +189,9 @@ static int image_vips_fail_display(TaskFailure *f, const char *error, const char
         return -EIO;
 }
 
-int image_vips_fail(TaskFailure *f, const char *error, const char *what) {
+/* Copy libvips's error buffer into f as `error` with cause "<what>: <vips
+ * message>", then clear the buffer. Returns -EIO. */
+static int image_vips_fail(TaskFailure *f, const char *error, const char *what) {
         return image_vips_fail_display(f, error, what, NULL, NULL);
 }
 
@@ -122,9 +216,9 @@ bool image_vips_can_save(const char *format) {
         return false;
 }
 
-int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_len,
-                    const OpLimits *l, unsigned flags, VipsImage **ret_image,
-                    ImageHeader *ret_hdr, char **ret_path, TaskFailure *f) {
+int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_len, const OpLimits *l,
+                    unsigned flags, VipsImage **ret_image, ImageHeader *ret_hdr, char **ret_path,
+                    TaskFailure *f) {
         _cleanup_free_ char *path = NULL, *display = NULL;
         _cleanup_image_ VipsImage *img = NULL;
         OpLimits defaults;
@@ -151,7 +245,8 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
                 if (r == -ENOENT || r == -ENOTDIR)
                         return task_failure_set(f, r, "Storage.NotFound", "%s: no such object", display);
                 if (r == -EACCES || r == -EPERM)
-                        return task_failure_set(f, r, "Storage.AccessDenied", "%s: %s", display, strerror(-r));
+                        return task_failure_set(f, r, "Storage.AccessDenied", "%s: %s", display,
+                                                strerror(-r));
                 return task_failure_set(f, r, "Storage.IOError", "%s: %s", display, strerror(-r));
         }
         if (!S_ISREG(st.st_mode))
@@ -164,7 +259,7 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
                                         (unsigned long long) l->max_input_bytes);
 
         /* Sniff the format from the bytes (untrusted loaders are blocked
-         * process-wide by image_ops_init()), then allow-list the result. */
+         * process-wide by image_vips_init()), then allow-list the result. */
         klass = vips_foreign_find_load(path);
         if (!klass) {
                 vips_error_clear();
@@ -175,15 +270,16 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
                 if (streq_ptr(loaders[li].klass, klass))
                         break;
         if (li >= ELEMENTSOF(loaders))
-                return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported",
-                                        "%s: format not allowed (%s)", display, klass);
+                return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported", "%s: format not allowed (%s)",
+                                        display, klass);
 
         /* Header only: pixels are decoded later, on demand. */
-        if (loaders[li].load(path, &img,
-                             "access", (flags & IMAGE_OPEN_SEQUENTIAL) ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM,
-                             "fail_on", (flags & IMAGE_OPEN_STRICT) ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR,
-                             NULL) < 0)
-                return image_vips_fail_display(f, "Image.Invalid", "cannot read image header", path, display);
+        if (loaders[li].load(
+                    path, &img, "access",
+                    (flags & IMAGE_OPEN_SEQUENTIAL) ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, "fail_on",
+                    (flags & IMAGE_OPEN_STRICT) ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR, NULL) < 0)
+                return image_vips_fail_display(f, "Image.Invalid", "cannot read image header", path,
+                                               display);
 
         h.format = loaders[li].format;
         h.loader = loaders[li].nick;
@@ -207,21 +303,22 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
                                         (unsigned long long) l->max_pixels);
         bytes = pixels * (uint64_t) h.bands * vips_format_sizeof(vips_image_get_format(img));
         if (bytes > l->max_memory_bytes)
-                return task_failure_set(f, -EFBIG, "Image.TooLarge",
-                                        "%s: decoding needs %llu bytes, budget %llu", display,
-                                        (unsigned long long) bytes, (unsigned long long) l->max_memory_bytes);
+                return task_failure_set(
+                        f, -EFBIG, "Image.TooLarge", "%s: decoding needs %llu bytes, budget %llu", display,
+                        (unsigned long long) bytes, (unsigned long long) l->max_memory_bytes);
 
         if (flags & IMAGE_OPEN_AUTOROTATE) {
                 VipsImage *out;
                 if (vips_autorot(img, &out, NULL) < 0)
-                        return image_vips_fail_display(f, "Image.Invalid", "cannot auto-rotate", path, display);
+                        return image_vips_fail_display(f, "Image.Invalid", "cannot auto-rotate", path,
+                                                       display);
                 image_vips_replace(&img, out);
         }
 
         if ((flags & IMAGE_OPEN_TO_SRGB) && vips_image_get_typeof(img, VIPS_META_ICC_NAME)) {
                 VipsImage *out;
-                if (vips_icc_transform(img, &out, "srgb", "embedded", TRUE,
-                                       "intent", VIPS_INTENT_RELATIVE, NULL) < 0) {
+                if (vips_icc_transform(img, &out, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE,
+                                       NULL) < 0) {
                         /* A broken profile: carry on as if there were none. */
                         vips_error_clear();
                         if (vips_copy(img, &out, NULL) < 0)
@@ -239,6 +336,398 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
         return 0;
 }
 
+int image_vips_decode_all(Image *img, TaskFailure *f) {
+        double avg;
+
+        if (vips_avg(img, &avg, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "image data is corrupt or truncated");
+        return 0;
+}
+
+/* ---- metadata ----------------------------------------------------------- */
+
+bool image_vips_has_meta(Image *img, ImageMeta m) {
+        static const char *const names[] = {
+                [IMAGE_META_EXIF] = VIPS_META_EXIF_NAME,
+                [IMAGE_META_XMP] = VIPS_META_XMP_NAME,
+                [IMAGE_META_IPTC] = VIPS_META_IPTC_NAME,
+                [IMAGE_META_ICC] = VIPS_META_ICC_NAME,
+        };
+
+        if ((size_t) m >= ELEMENTSOF(names))
+                return false;
+        return vips_image_get_typeof(img, names[m]) != 0;
+}
+
+char *image_vips_get_string(Image *img, const char *field) {
+        const char *v = NULL;
+
+        if (vips_image_get_typeof(img, field) == 0 || vips_image_get_string(img, field, &v) < 0 || !v) {
+                vips_error_clear();
+                return NULL;
+        }
+        return strdup(v);
+}
+
+bool image_vips_icc_profile(Image *img, const void **ret_data, size_t *ret_len) {
+        const void *d = NULL;
+        size_t n = 0;
+
+        if (!vips_image_get_typeof(img, VIPS_META_ICC_NAME) ||
+            vips_image_get_blob(img, VIPS_META_ICC_NAME, &d, &n) != 0) {
+                vips_error_clear();
+                return false;
+        }
+        *ret_data = d;
+        *ret_len = n;
+        return true;
+}
+
+/* ---- pixel primitives --------------------------------------------------- */
+
+static VipsSize vips_size_of(ImageSize s) {
+        return s == IMAGE_SIZE_BOTH    ? VIPS_SIZE_BOTH
+               : s == IMAGE_SIZE_FORCE ? VIPS_SIZE_FORCE
+                                       : VIPS_SIZE_DOWN;
+}
+
+static VipsInteresting vips_interesting_of(ImageInteresting i) {
+        switch (i) {
+        case IMAGE_INTERESTING_CENTRE:
+                return VIPS_INTERESTING_CENTRE;
+        case IMAGE_INTERESTING_ATTENTION:
+                return VIPS_INTERESTING_ATTENTION;
+        case IMAGE_INTERESTING_ENTROPY:
+                return VIPS_INTERESTING_ENTROPY;
+        default:
+                return VIPS_INTERESTING_NONE;
+        }
+}
+
+/* A background array with one value per band of `img`. */
+static VipsArrayDouble *background_for(VipsImage *img, const double c[4]) {
+        int bands = vips_image_get_bands(img);
+        double v[4];
+        bool alpha = vips_image_hasalpha(img);
+        int colour = bands - (alpha ? 1 : 0);
+
+        if (bands > 4)
+                bands = 4;
+        for (int i = 0; i < colour && i < 3; i++)
+                v[i] = colour >= 3 ? c[i] : (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]);
+        if (alpha)
+                v[bands - 1] = c[3];
+        return vips_array_double_new(v, bands);
+}
+
+/* A new reference to in, with an alpha band added when bg is not opaque and
+ * in has none. */
+static int with_alpha_for(VipsImage *in, const double bg[4], VipsImage **ret, TaskFailure *f) {
+        if (bg[3] < 255 && !vips_image_hasalpha(in)) {
+                if (vips_addalpha(in, ret, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot add alpha");
+                return 0;
+        }
+        *ret = image_vips_ref(in);
+        return 0;
+}
+
+int image_vips_thumbnail(Image *in, const char *src_path, int w, int h, ImageSize size,
+                         ImageInteresting crop, Image **ret, TaskFailure *f) {
+        int r;
+
+        if (src_path)
+                r = vips_thumbnail(src_path, ret, w, "height", h, "size", vips_size_of(size), "crop",
+                                   vips_interesting_of(crop), "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        else
+                r = vips_thumbnail_image(in, ret, w, "height", h, "size", vips_size_of(size), "crop",
+                                         vips_interesting_of(crop), NULL);
+        if (r < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot resize");
+        return 0;
+}
+
+int image_vips_embed_centre(Image *in, int w, int h, const double bg[4], Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *img = NULL;
+        VipsArrayDouble *bga;
+        int r;
+
+        r = with_alpha_for(in, bg, &img, f);
+        if (r < 0)
+                return r;
+        bga = background_for(img, bg);
+        r = vips_gravity(img, ret, VIPS_COMPASS_DIRECTION_CENTRE, w, h, "extend", VIPS_EXTEND_BACKGROUND,
+                         "background", bga, NULL);
+        vips_area_unref(VIPS_AREA(bga));
+        if (r < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot embed");
+        return 0;
+}
+
+int image_vips_extract_area(Image *in, int left, int top, int w, int h, Image **ret, TaskFailure *f) {
+        if (vips_extract_area(in, ret, left, top, w, h, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot crop");
+        return 0;
+}
+
+int image_vips_smartcrop(Image *in, int w, int h, ImageInteresting i, Image **ret, TaskFailure *f) {
+        if (vips_smartcrop(in, ret, w, h, "interesting", vips_interesting_of(i), NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot crop");
+        return 0;
+}
+
+int image_vips_rotate(Image *in, double angle, const double bg[4], Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *img = NULL;
+        VipsArrayDouble *bga;
+        int r;
+
+        if (angle == 0 || angle == 90 || angle == 180 || angle == 270) {
+                VipsAngle a = angle == 90    ? VIPS_ANGLE_D90
+                              : angle == 180 ? VIPS_ANGLE_D180
+                              : angle == 270 ? VIPS_ANGLE_D270
+                                             : VIPS_ANGLE_D0;
+                if (vips_rot(in, ret, a, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot rotate");
+                return 0;
+        }
+
+        r = with_alpha_for(in, bg, &img, f);
+        if (r < 0)
+                return r;
+        bga = background_for(img, bg);
+        r = vips_rotate(img, ret, angle, "background", bga, NULL);
+        vips_area_unref(VIPS_AREA(bga));
+        if (r < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot rotate");
+        return 0;
+}
+
+int image_vips_flip(Image *in, ImageFlip d, Image **ret, TaskFailure *f) {
+        int r = d == IMAGE_FLIP_BOTH ? vips_rot(in, ret, VIPS_ANGLE_D180, NULL)
+                                     : vips_flip(in, ret,
+                                                 d == IMAGE_FLIP_VERTICAL ? VIPS_DIRECTION_VERTICAL
+                                                                          : VIPS_DIRECTION_HORIZONTAL,
+                                                 NULL);
+        if (r < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot flip");
+        return 0;
+}
+
+int image_vips_to_srgb(Image *in, Image **ret, TaskFailure *f) {
+        VipsInterpretation interp = vips_image_get_interpretation(in);
+
+        if (interp == VIPS_INTERPRETATION_sRGB && vips_image_get_bands(in) >= 3) {
+                *ret = image_vips_ref(in);
+                return 0;
+        }
+        if (vips_colourspace_issupported(in) && interp != VIPS_INTERPRETATION_MULTIBAND) {
+                if (vips_colourspace(in, ret, VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot convert to sRGB");
+                return 0;
+        }
+        if (vips_image_get_bands(in) < 3) {
+                /* Unknown 1/2-band: treat as grey. */
+                _cleanup_image_ VipsImage *g = NULL;
+                if (vips_copy(in, &g, "interpretation", VIPS_INTERPRETATION_B_W, NULL) < 0 ||
+                    vips_colourspace(g, ret, VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot convert to sRGB");
+                return 0;
+        }
+        if (vips_copy(in, ret, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot convert to sRGB");
+        return 0;
+}
+
+int image_vips_linear_colour(Image *in, double a, double b, Image **ret, TaskFailure *f) {
+        int bands = vips_image_get_bands(in);
+        bool alpha = vips_image_hasalpha(in);
+        double av[16], bv[16];
+
+        if (bands > 16)
+                return task_failure_set(f, -EINVAL, "Image.Unsupported", "too many bands (%d)", bands);
+        for (int i = 0; i < bands; i++) {
+                bool is_alpha = alpha && i == bands - 1;
+                av[i] = is_alpha ? 1.0 : a;
+                bv[i] = is_alpha ? 0.0 : b;
+        }
+        if (vips_linear(in, ret, av, bv, bands, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot apply linear filter");
+        return 0;
+}
+
+int image_vips_grayscale(Image *in, Image **ret, TaskFailure *f) {
+        if (vips_colourspace(in, ret, VIPS_INTERPRETATION_B_W, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot convert to grayscale");
+        return 0;
+}
+
+int image_vips_blur(Image *in, double sigma, Image **ret, TaskFailure *f) {
+        if (vips_gaussblur(in, ret, sigma, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot blur");
+        return 0;
+}
+
+int image_vips_sharpen(Image *in, double sigma, Image **ret, TaskFailure *f) {
+        if (vips_sharpen(in, ret, "sigma", sigma, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot sharpen");
+        return 0;
+}
+
+int image_vips_sharpen_kernel(Image *in, const double k[9], Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *mask = vips_image_new_matrix_from_array(3, 3, k, 9);
+        _cleanup_image_ VipsImage *colour = NULL, *alpha = NULL, *conv = NULL;
+        int bands = vips_image_get_bands(in);
+        bool has_alpha = vips_image_hasalpha(in);
+
+        if (!mask)
+                return image_vips_fail(f, "Image.Invalid", "cannot make kernel");
+        if (has_alpha) {
+                if (vips_extract_band(in, &colour, 0, "n", bands - 1, NULL) < 0 ||
+                    vips_extract_band(in, &alpha, bands - 1, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot split alpha");
+        } else
+                colour = image_vips_ref(in);
+        if (vips_conv(colour, &conv, mask, "precision", VIPS_PRECISION_INTEGER, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot sharpen");
+        if (has_alpha) {
+                if (vips_bandjoin2(conv, alpha, ret, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot join alpha");
+        } else
+                *ret = TAKE_PTR(conv);
+        return 0;
+}
+
+int image_vips_sepia(Image *in, const double m[9], Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *img = NULL, *mat = NULL;
+        int bands, r;
+
+        r = image_vips_to_srgb(in, &img, f);
+        if (r < 0)
+                return r;
+        bands = vips_image_get_bands(img);
+        mat = vips_image_new_matrix(bands, bands);
+        if (!mat)
+                return image_vips_fail(f, "Image.Invalid", "cannot make matrix");
+        for (int y = 0; y < bands; y++)
+                for (int x = 0; x < bands; x++)
+                        *VIPS_MATRIX(mat, x, y) = (y < 3 && x < 3) ? m[3 * y + x] : (x == y ? 1.0 : 0.0);
+        if (vips_recomb(img, ret, mat, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot apply sepia");
+        return 0;
+}
+
+int image_vips_saturation(Image *in, double s, Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *srgb = NULL, *lch = NULL, *scaled = NULL;
+        double a[16], b[16];
+        int bands, r;
+
+        r = image_vips_to_srgb(in, &srgb, f);
+        if (r < 0)
+                return r;
+        if (vips_colourspace(srgb, &lch, VIPS_INTERPRETATION_LCH, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot convert to LCh");
+        bands = vips_image_get_bands(lch);
+        if (bands > 16)
+                return task_failure_set(f, -EINVAL, "Image.Unsupported", "too many bands (%d)", bands);
+        for (int i = 0; i < bands; i++) {
+                a[i] = i == 1 ? s : 1.0;
+                b[i] = 0.0;
+        }
+        if (vips_linear(lch, &scaled, a, b, bands, NULL) < 0 ||
+            vips_colourspace(scaled, ret, VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot change saturation");
+        return 0;
+}
+
+int image_vips_tint(Image *in, const double c[3], Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *grey = NULL, *lum = NULL, *alpha = NULL, *rgb = NULL, *tinted = NULL;
+        double a[3], b[3] = {0, 0, 0};
+        VipsImage *three[3];
+
+        if (vips_colourspace(in, &grey, VIPS_INTERPRETATION_B_W, NULL) < 0 ||
+            vips_extract_band(grey, &lum, 0, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot tint");
+        if (vips_image_hasalpha(grey) &&
+            vips_extract_band(grey, &alpha, vips_image_get_bands(grey) - 1, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot tint");
+        three[0] = three[1] = three[2] = lum;
+        for (int i = 0; i < 3; i++)
+                a[i] = c[i] / 255.0;
+        if (vips_bandjoin(three, &rgb, 3, NULL) < 0 || vips_linear(rgb, &tinted, a, b, 3, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot tint");
+        if (alpha) {
+                _cleanup_image_ VipsImage *joined = NULL;
+                if (vips_bandjoin2(tinted, alpha, &joined, NULL) < 0 ||
+                    vips_copy(joined, ret, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot tint");
+        } else if (vips_copy(tinted, ret, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot tint");
+        return 0;
+}
+
+int image_vips_watermark_text(const char *text, const char *font, const double c[4], double opacity,
+                              Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *mask = NULL, *rgb0 = NULL, *rgb = NULL, *alpha = NULL, *alpha8 = NULL,
+                                  *joined = NULL;
+
+        if (vips_text(&mask, text, "font", font, "dpi", 72, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot render text");
+        rgb0 = vips_image_new_from_image(mask, c, 3);
+        if (!rgb0)
+                return image_vips_fail(f, "Image.Invalid", "cannot render text");
+        if (vips_cast_uchar(rgb0, &rgb, NULL) < 0 ||
+            vips_linear1(mask, &alpha, opacity * c[3] / 255.0, 0, NULL) < 0 ||
+            vips_cast_uchar(alpha, &alpha8, NULL) < 0 || vips_bandjoin2(rgb, alpha8, &joined, NULL) < 0 ||
+            vips_copy(joined, ret, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot render text");
+        return 0;
+}
+
+int image_vips_watermark_image(Image *img, double opacity, Image **ret, TaskFailure *f) {
+        _cleanup_image_ VipsImage *prepared = NULL, *srgb = NULL, *withalpha = NULL, *faded = NULL;
+        double a[4] = {1, 1, 1, opacity}, b[4] = {0, 0, 0, 0};
+        int r;
+
+        r = image_vips_prepare_for_save(img, "png", &prepared, f);
+        if (r < 0)
+                return r;
+        r = image_vips_to_srgb(prepared, &srgb, f);
+        if (r < 0)
+                return r;
+        if (!vips_image_hasalpha(srgb)) {
+                if (vips_addalpha(srgb, &withalpha, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot add alpha");
+        } else
+                withalpha = image_vips_ref(srgb);
+        if (vips_image_get_bands(withalpha) != 4)
+                return task_failure_set(f, -EINVAL, "Image.Unsupported", "watermark image must be RGB(A)");
+        if (vips_linear(withalpha, &faded, a, b, 4, NULL) < 0 || vips_cast_uchar(faded, ret, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot apply opacity");
+        return 0;
+}
+
+int image_vips_watermark_scale(Image *in, double scale, Image **ret, TaskFailure *f) {
+        if (vips_resize(in, ret, scale, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot scale watermark");
+        return 0;
+}
+
+int image_vips_watermark_compose(Image *base, Image *overlay, int x, int y, bool keep_alpha, Image **ret,
+                                 TaskFailure *f) {
+        _cleanup_image_ VipsImage *composed = NULL;
+
+        if (vips_composite2(base, overlay, &composed, VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL) < 0)
+                return image_vips_fail(f, "Image.Invalid", "cannot composite watermark");
+        if (!keep_alpha && vips_image_get_bands(composed) == 4) {
+                if (vips_extract_band(composed, ret, 0, "n", 3, NULL) < 0)
+                        return image_vips_fail(f, "Image.Invalid", "cannot drop alpha");
+        } else
+                *ret = TAKE_PTR(composed);
+        return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
 int image_vips_prepare_for_save(VipsImage *in, const char *format, VipsImage **ret_out, TaskFailure *f) {
         _cleanup_image_ VipsImage *img = NULL;
         VipsInterpretation interp = vips_image_get_interpretation(in);
@@ -250,7 +739,8 @@ int image_vips_prepare_for_save(VipsImage *in, const char *format, VipsImage **r
         g_object_ref(img);
 
         colour_bands = vips_image_get_bands(img) - (vips_image_hasalpha(img) ? 1 : 0);
-        target = (colour_bands <= 1 || interp == VIPS_INTERPRETATION_B_W || interp == VIPS_INTERPRETATION_GREY16) &&
+        target = (colour_bands <= 1 || interp == VIPS_INTERPRETATION_B_W ||
+                  interp == VIPS_INTERPRETATION_GREY16) &&
                                  colour_bands < 3
                          ? VIPS_INTERPRETATION_B_W
                          : VIPS_INTERPRETATION_sRGB;
@@ -303,51 +793,42 @@ int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_
                 return r;
 
         if (streq_ptr(fmt, "jpeg"))
-                r = vips_jpegsave_buffer(img, &buf, &len,
-                                         "Q", o->quality > 0 ? o->quality : 80,
-                                         "interlace", (gboolean) o->progressive,
-                                         "optimize_coding", (gboolean) o->optimize_coding,
-                                         "strip", strip, NULL);
+                r = vips_jpegsave_buffer(img, &buf, &len, "Q", o->quality > 0 ? o->quality : 80, "interlace",
+                                         (gboolean) o->progressive, "optimize_coding",
+                                         (gboolean) o->optimize_coding, "strip", strip, NULL);
         else if (streq_ptr(fmt, "png")) {
                 if (o->palette)
-                        r = vips_pngsave_buffer(img, &buf, &len,
-                                                "compression", o->compression >= 0 ? o->compression : 6,
-                                                "interlace", (gboolean) o->progressive,
-                                                "palette", TRUE,
-                                                "Q", o->quality > 0 ? o->quality : 100,
-                                                "effort", o->effort > 0 ? MIN(o->effort, 10) : 7,
-                                                "strip", strip, NULL);
+                        r = vips_pngsave_buffer(
+                                img, &buf, &len, "compression", o->compression >= 0 ? o->compression : 6,
+                                "interlace", (gboolean) o->progressive, "palette", TRUE, "Q",
+                                o->quality > 0 ? o->quality : 100, "effort",
+                                o->effort > 0 ? MIN(o->effort, 10) : 7, "strip", strip, NULL);
                 else
-                        r = vips_pngsave_buffer(img, &buf, &len,
-                                                "compression", o->compression >= 0 ? o->compression : 6,
-                                                "interlace", (gboolean) o->progressive,
-                                                "strip", strip, NULL);
+                        r = vips_pngsave_buffer(img, &buf, &len, "compression",
+                                                o->compression >= 0 ? o->compression : 6, "interlace",
+                                                (gboolean) o->progressive, "strip", strip, NULL);
         } else if (streq_ptr(fmt, "webp"))
-                r = vips_webpsave_buffer(img, &buf, &len,
-                                         "Q", o->quality > 0 ? o->quality : 75,
-                                         "lossless", (gboolean) o->lossless,
-                                         "effort", o->effort >= 0 ? MIN(o->effort, 6) : 4,
-                                         "strip", strip, NULL);
+                r = vips_webpsave_buffer(img, &buf, &len, "Q", o->quality > 0 ? o->quality : 75, "lossless",
+                                         (gboolean) o->lossless, "effort",
+                                         o->effort >= 0 ? MIN(o->effort, 6) : 4, "strip", strip, NULL);
         else if (streq_ptr(fmt, "gif"))
-                r = vips_gifsave_buffer(img, &buf, &len,
-                                        "effort", o->effort > 0 ? MIN(o->effort, 10) : 7,
+                r = vips_gifsave_buffer(img, &buf, &len, "effort", o->effort > 0 ? MIN(o->effort, 10) : 7,
                                         "strip", strip, NULL);
         else if (streq_ptr(fmt, "tiff"))
-                r = vips_tiffsave_buffer(img, &buf, &len,
-                                         "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
-                                         "strip", strip, NULL);
+                r = vips_tiffsave_buffer(img, &buf, &len, "compression",
+                                         VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "strip", strip, NULL);
         else if (streq_ptr(fmt, "heif") || streq_ptr(fmt, "avif")) {
-                r = vips_heifsave_buffer(img, &buf, &len,
-                                         "Q", o->quality > 0 ? o->quality : 50,
-                                         "lossless", (gboolean) o->lossless,
-                                         "compression", streq_ptr(fmt, "avif") ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
-                                                                               : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
-                                         "effort", o->effort >= 0 ? MIN(o->effort, 9) : 4,
-                                         "strip", strip, NULL);
+                r = vips_heifsave_buffer(img, &buf, &len, "Q", o->quality > 0 ? o->quality : 50, "lossless",
+                                         (gboolean) o->lossless, "compression",
+                                         streq_ptr(fmt, "avif") ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
+                                                                : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
+                                         "effort", o->effort >= 0 ? MIN(o->effort, 9) : 4, "strip", strip,
+                                         NULL);
                 if (r < 0) {
                         /* heifsave exists but the codec plugin may not. */
                         const char *msg = vips_error_buffer();
-                        if (msg && (strstr(msg, "nsupported") || strstr(msg, "codec") || strstr(msg, "encoder")))
+                        if (msg &&
+                            (strstr(msg, "nsupported") || strstr(msg, "codec") || strstr(msg, "encoder")))
                                 return image_vips_fail(f, "Image.Unsupported", "cannot encode");
                 }
         } else
@@ -360,4 +841,8 @@ int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_
         *ret_buf = buf;
         *ret_len = len;
         return 0;
+}
+
+void image_vips_buffer_free(void *buf) {
+        g_free(buf);
 }

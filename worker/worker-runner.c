@@ -4,8 +4,9 @@
  *
  * worker_task_run() is the only function here that runs on a pool thread; it
  * reads the task (borrowed from the decoded message, which nobody changes
- * while it runs), calls the operation and stores the outcome in the task.
- * Everything else runs on the loop thread.
+ * while it runs), runs the operation through image_ops_run() (the same path
+ * as the operations' tests: parameters validated, then the function) and
+ * stores the outcome in the task. Everything else runs on the loop thread.
  *
  * Failure names (what ASL Retry/Catch match on):
  *   Worker.UnknownOperation   the task names no operation this worker knows
@@ -181,7 +182,7 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
                 return;
         }
 
-        if (!t->op || !t->op->fn) {
+        if (!t->op) {
                 worker_task_fail(t, "Worker.UnknownOperation", "No operation '%s' on this worker",
                                  worker_task_operation(t));
                 return;
@@ -193,21 +194,16 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
         OpContext ctx = worker_task_context(t, env->limits);
         TaskFailure f = TASK_FAILURE_NULL;
         json_t *out = NULL;
-        int r = image_ops_validate_params(t->op, t->task->input, &f);
-        if (r >= 0)
-                r = t->op->fn(env->storage, t->task->input, &ctx, &out, &f);
+        int r = image_ops_run(t->op, env->storage, t->task->input, &ctx, &out, &f);
 
         t->finished_usec = now_usec(CLOCK_MONOTONIC);
         t->finished_at_ms = (int64_t) (now_usec(CLOCK_REALTIME) / 1000);
         if (r < 0) {
-                json_decref(out);
-                if (task_failure_is_set(&f)) {
-                        task_failure_clear(&t->failure);
-                        t->failure = f;
-                        t->outcome = WORKER_TASK_FAILED;
-                } else
-                        worker_task_fail(t, "States.TaskFailed", "%s failed: %s", worker_task_operation(t),
-                                         strerror(-r));
+                /* image_ops_run() names every failure (States.TaskFailed
+                 * when the operation did not). */
+                task_failure_clear(&t->failure);
+                t->failure = f;
+                t->outcome = WORKER_TASK_FAILED;
                 return;
         }
         task_failure_clear(&f);

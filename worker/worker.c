@@ -61,7 +61,7 @@
 #include "log.h"
 #include "macro.h"
 #include "metrics.h"
-#include "op-notify.h"
+#include "notify.h"
 #include "proto.h"
 #include "service.h"
 #include "storage.h"

@@ -167,7 +167,7 @@ static int run(Fixture *fx, const char *op, const char *params_json, json_t **re
         ASSERT_NOT_NULL(params);
         *ret = NULL;
         task_failure_clear(f);
-        r = image_ops_run(op, NULL, 0, fx->s, params, &fx->ctx, ret, f);
+        r = image_ops_run(image_ops_find(op, NULL, 0), fx->s, params, &fx->ctx, ret, f);
         if (r < 0 && getenv("TEST_VERBOSE"))
                 fprintf(stderr, "  %s -> %d %s: %s\n", op, r, f->error, f->cause);
         json_decref(params);
@@ -530,12 +530,12 @@ TEST(path_traversal_is_refused) {
         params = json_pack("{s:s, s:s%, s:i}", "bucket", "photos", "key", "raw/a.png\0/../../x", (size_t) 17,
                            "width", 10);
         ASSERT_NOT_NULL(params);
-        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Params.Invalid"); /* caught by the schema already */
         json_decref(params);
         params = json_pack("{s:{s:s, s:s%}, s:i}", "input", "bucket", "photos", "key", "raw/a.png\0/../../x",
                            (size_t) 17, "width", 10);
-        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
         json_decref(params);
         task_failure_clear(&f);
@@ -1139,22 +1139,24 @@ TEST(table_and_registry) {
         ASSERT_TRUE(image_ops_find("image.resize", extra, 2) != NULL);
 
         params = json_pack("{s:s}", "topic", "t");
-        ASSERT_INT_EQ(image_ops_run("notify", extra, 2, fx.s, params, &fx.ctx, &res, &f), 0);
+        ASSERT_INT_EQ(image_ops_run(image_ops_find("notify", extra, 2), fx.s, params, &fx.ctx, &res, &f), 0);
         ASSERT_JSON_EQ(res, "{\"custom\":\"Resize\"}");
         json_decref(res);
         json_decref(params);
         params = json_object();
-        ASSERT_TRUE(image_ops_run("notify", extra, 2, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("notify", extra, 2), fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Params.Invalid");
         ASSERT_TRUE(strstr(f.cause, "topic") != NULL);
-        ASSERT_TRUE(image_ops_run("image.explode", extra, 2, fx.s, params, &fx.ctx, &res, &f) < 0);
-        ASSERT_STR_EQ(f.error, "Operation.Unknown");
-        ASSERT_TRUE(image_ops_run("daemon.only", extra, 3, fx.s, params, &fx.ctx, &res, &f) < 0);
-        ASSERT_STR_EQ(f.error, "Operation.Unknown");
+        ASSERT_NULL(image_ops_find("image.explode", extra, 2));
+        ASSERT_TRUE(image_ops_run(NULL, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Worker.UnknownOperation");
+        ASSERT_TRUE(image_ops_run(image_ops_find("daemon.only", extra, 3), fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Worker.UnknownOperation");
+        ASSERT_TRUE(strstr(f.cause, "daemon.only") != NULL);
         json_decref(params);
         /* Parameters must be an object. */
         params = json_array();
-        ASSERT_TRUE(image_ops_run("image.resize", NULL, 0, fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Params.Invalid");
         json_decref(params);
         task_failure_clear(&f);
@@ -1220,7 +1222,7 @@ static void *thread_main(void *p) {
                          "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":%d}",
                          a->idx % 2 ? "raw/t.jpg" : "t/cut.png", 20 + i);
                 in = json_loads(params, 0, NULL);
-                a->r = image_ops_run("image.resize", NULL, 0, a->fx->s, in, &ctx, &res, &f);
+                a->r = image_ops_run(image_ops_find("image.resize", NULL, 0), a->fx->s, in, &ctx, &res, &f);
                 /* Odd threads must succeed; even threads must fail cleanly. */
                 if (a->idx % 2 == 0)
                         a->r = (a->r < 0 && f.error && strcmp(f.error, "Image.Invalid") == 0) ? 0 : -1;

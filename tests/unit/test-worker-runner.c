@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker-runner and op-notify: a decoded Task runs through its operation and
+ * worker-runner and the notify operation: a decoded Task runs through its operation and
  * encodes the right event (TaskSucceeded / TaskFailed, echoing executionId,
  * taskId and attempt), deadlines, unknown operations, outputs over the
  * payload limit, and the Notification a notify task publishes.
@@ -13,7 +13,7 @@
 #include "test.h"
 
 #include "image-ops.h"
-#include "op-notify.h"
+#include "notify.h"
 #include "proto.h"
 #include "clock.h"
 #include "worker-runner.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The `notify` operation: build the Notification message (see op-notify.h).
+ * The `notify` operation: build the Notification message (see notify.h).
  */
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op-notify.h"
+#include "notify.h"
 
 static bool streq_(const char *a, const char *b) {
         return strcmp(a, b) == 0;
