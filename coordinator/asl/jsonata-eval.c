@@ -509,7 +509,7 @@ static JnValue *eval_path(JnEval *ev, const JnNode *n, JnValue *input, JnFrame *
         if (n->keep_singleton && result) {
                 if (jn_is_array(result) && (result->flags & JN_CONS) && !jn_is_sequence(result))
                         result = seq_of(ev, result);
-                if (jn_is_array(result))
+                if (jn_is_sequence(result)) /* a plain array may be a variable's: never written */
                         result->flags |= JN_KEEP_SINGLETON;
         }
         if (n->group)
@@ -1504,17 +1504,18 @@ JnValue *jn_eval(JnEval *ev, const JnNode *n, JnValue *input, JnFrame *frame) {
 /* ------------------------------------------------------------------------ */
 /* Entry */
 
-int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataContext *ctx, json_t **ret,
-                     JsonataError *err) {
+struct JsonataSession {
+        JnEval *ev;
+};
+
+int jsonata_session_new(const JsonataContext *ctx, JsonataSession **ret) {
         static const JsonataContext no_ctx = {};
-        JsonataError dummy = {};
+        JsonataSession *s = xmalloc(sizeof(JsonataSession));
         JnEval *ev = xmalloc(sizeof(JnEval));
-        volatile int r = 0;
 
         *ev = (JnEval){};
         if (!ctx)
                 ctx = &no_ctx;
-        ev->err = err ? err : &dummy;
         ev->ctx = ctx;
         if (ctx->env)
                 ev->env = *ctx->env;
@@ -1523,21 +1524,55 @@ int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataCon
         ev->arena.limit = ctx->limits.max_memory ? ctx->limits.max_memory : JSONATA_DEFAULT_MAX_MEMORY;
         ev->libraries = ctx->libraries;
         ev->n_libraries = ctx->n_libraries;
+        ev->pcre_gctx = pcre2_general_context_create(pcre_arena_malloc, pcre_arena_free, ev);
+        ev->root = jn_arena_alloc(&ev->arena, sizeof(JnFrame));
+        if (!ev->pcre_gctx || !ev->root) {
+                jn_arena_free(&ev->arena);
+                free(ev);
+                free(s);
+                return -ENOMEM; /* a memory limit smaller than a few bytes */
+        }
+        *ev->root = (JnFrame){};
+        s->ev = ev;
+        *ret = s;
+        return 0;
+}
 
+JsonataSession *jsonata_session_free(JsonataSession *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->ev->n_evals; i++)
+                jsonata_expr_free(s->ev->evals[i]);
+        free(s->ev->evals);
+        jn_arena_free(&s->ev->arena);
+        free(s->ev);
+        free(s);
+        return NULL;
+}
+
+int jsonata_session_evaluate(JsonataSession *s, const JsonataExpr *e, const json_t *input, json_t **ret,
+                             JsonataError *err) {
+        JnEval *ev = s->ev;
+        JsonataError dummy = {};
+        volatile int r = 0;
+
+        ev->err = err ? err : &dummy;
+        ev->depth = 0;
+        ev->steps = 0;
+        ev->fn_nesting = 0;
+        ev->current = NULL;
         if (setjmp(ev->jmp) == 0) {
-                ev->pcre_gctx = pcre2_general_context_create(pcre_arena_malloc, pcre_arena_free, ev);
-                if (!ev->pcre_gctx)
-                        jn_throw(ev, "U1002", NULL, NULL, "Evaluation needs more than the memory limit");
-                ev->root = jn_frame_new(ev, NULL);
+                /* a frame of its own: "$" and top-level bindings stay in this evaluation */
+                ev->top = jn_frame_new(ev, ev->root);
                 JnValue *in = jn_from_json(ev, input);
-                jn_frame_bind(ev, ev->root, "$", in);
+                jn_frame_bind(ev, ev->top, "$", in);
                 if (jn_is_array(in)) {
                         JnValue *w = jn_sequence(ev);
                         jn_array_push(ev, w, in);
                         w->flags |= JN_OUTER_WRAPPER;
                         in = w;
                 }
-                JnValue *result = jn_eval(ev, e->root, in, ev->root);
+                JnValue *result = jn_eval(ev, e->root, in, ev->top);
                 if (jn_is_array(result) && (result->flags & JN_SEQUENCE) && result->arr.n == 1 &&
                     !(result->flags & JN_KEEP_SINGLETON))
                         result = result->arr.items[0];
@@ -1545,12 +1580,28 @@ int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataCon
                 *ret = jn_to_json(result);
         } else
                 r = -EINVAL;
-        for (size_t i = 0; i < ev->n_evals; i++)
-                jsonata_expr_free(ev->evals[i]);
-        free(ev->evals);
-        jn_arena_free(&ev->arena);
+        /* the limit may have been lifted to build an error message */
+        ev->arena.limit =
+                ev->ctx->limits.max_memory ? ev->ctx->limits.max_memory : JSONATA_DEFAULT_MAX_MEMORY;
         jsonata_error_clear(&dummy);
-        free(ev);
+        return r;
+}
+
+int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataContext *ctx, json_t **ret,
+                     JsonataError *err) {
+        JsonataSession *s = NULL;
+        int r = jsonata_session_new(ctx, &s);
+
+        if (r < 0) {
+                if (err) {
+                        jsonata_error_clear(err);
+                        snprintf(err->code, sizeof(err->code), "U1002");
+                        err->message = xstrdup("Evaluation needs more than the memory limit");
+                }
+                return -EINVAL;
+        }
+        r = jsonata_session_evaluate(s, e, input, ret, err);
+        jsonata_session_free(s);
         return r;
 }
 
@@ -1587,7 +1638,7 @@ static JnValue *eval_guarded(JnEval *ev, JsonataExpr *ex, JnValue *input) {
         size_t depth = ev->depth, fn_nesting = ev->fn_nesting;
         JnValue *volatile result = NULL;
         if (setjmp(ev->jmp) == 0)
-                result = jn_eval(ev, ex->root, input, ev->root);
+                result = jn_eval(ev, ex->root, input, ev->top);
         else {
                 memcpy(ev->jmp, saved, sizeof(jmp_buf));
                 ev->depth = depth;

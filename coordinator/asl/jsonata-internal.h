@@ -367,7 +367,8 @@ struct JnEval {
         uint64_t max_steps;
         size_t depth;
         uint64_t steps;
-        JnFrame *root;
+        JnFrame *root; /* the session's: variables and functions, looked up once */
+        JnFrame *top;  /* this evaluation's: "$" and top-level bindings */
         const JsonataLibrary *const *libraries;
         size_t n_libraries;
         pcre2_general_context *pcre_gctx;

@@ -339,14 +339,27 @@ static JnValue *from_json(JnEval *ev, const json_t *j, bool copy, size_t depth) 
                 return a;
         }
         case JSON_OBJECT: {
+                /* jansson's keys are unique: fill the arrays at their final size */
                 JnValue *o = jn_object(ev);
+                JnObject *ob = o->obj;
+                size_t n = json_object_size(j);
                 const char *k;
                 size_t kl;
                 json_t *v;
-                json_object_keylen_foreach((json_t *) j, k, kl, v) {
-                        jn_object_set(ev, o, copy ? jn_strndup(ev, k, kl) : k, kl,
-                                      from_json(ev, v, copy, depth + 1));
+                if (n > 0) {
+                        ob->cap = n;
+                        ob->keys = jn_alloc(ev, n * sizeof(char *));
+                        ob->klens = jn_alloc(ev, n * sizeof(size_t));
+                        ob->vals = jn_alloc(ev, n * sizeof(JnValue *));
                 }
+                json_object_keylen_foreach((json_t *) j, k, kl, v) {
+                        ob->keys[ob->n] = copy ? jn_strndup(ev, k, kl) : k;
+                        ob->klens[ob->n] = kl;
+                        ob->vals[ob->n] = from_json(ev, v, copy, depth + 1);
+                        ob->n++;
+                }
+                if (n > 8)
+                        index_build(ev, ob);
                 jn_step(ev, 1);
                 return o;
         }

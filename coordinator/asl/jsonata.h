@@ -101,6 +101,26 @@ JsonataExpr *jsonata_expr_free(JsonataExpr *e);
 int jsonata_evaluate(const JsonataExpr *e, const json_t *input, const JsonataContext *ctx, json_t **ret,
                      JsonataError *err);
 
+/*
+ * A session evaluates several expressions with one context (a state's
+ * Arguments, Output and Assign against the same $states): the variables are
+ * converted once, on first use, and all values live until the session is
+ * freed. Each evaluation has its own step and depth budget; the memory limit
+ * is for the whole session. ctx (and everything it points to) is borrowed and
+ * must outlive the session. Not for use by two threads at once.
+ *
+ * jsonata_evaluate() is a session of one evaluation.
+ */
+typedef struct JsonataSession JsonataSession;
+
+/* 0, or -ENOMEM when the memory limit is too small to start. */
+int jsonata_session_new(const JsonataContext *ctx, JsonataSession **ret);
+/* As jsonata_evaluate(), within the session. */
+int jsonata_session_evaluate(JsonataSession *s, const JsonataExpr *e, const json_t *input, json_t **ret,
+                             JsonataError *err);
+/* Accepts NULL, returns NULL. */
+JsonataSession *jsonata_session_free(JsonataSession *s);
+
 /* Formats a number as JavaScript's Number.prototype.toString() does (shortest
  * text that reads back as the same double); buf >= 32 bytes. */
 void jsonata_format_number(double d, char *buf, size_t size);

@@ -419,6 +419,60 @@ TEST(compile_once_evaluate_many_with_variables) {
         jsonata_expr_free(e2);
 }
 
+TEST(session) {
+        json_t *states = json_pack("{s:{s:[i,i,i]}}", "input", "a", 1, 2, 3);
+        JsonataVariable vars[] = {{"states", states}};
+        JsonataContext ctx = {.variables = vars, .n_variables = 1, .env = &env};
+        JsonataSession *s = NULL;
+        JsonataExpr *sum = NULL, *bind = NULL, *bad = NULL, *x = NULL, *keep = NULL;
+        JsonataError err = {.position = -1};
+        json_t *r = NULL;
+
+        ASSERT_INT_EQ(jsonata_session_new(&ctx, &s), 0);
+        ASSERT_INT_EQ(jsonata_compile("$sum($states.input.a)", SIZE_MAX, &sum, &err), 0);
+        ASSERT_INT_EQ(jsonata_compile("$x := 5", SIZE_MAX, &bind, &err), 0);
+        ASSERT_INT_EQ(jsonata_compile("$x", SIZE_MAX, &x, &err), 0);
+        ASSERT_INT_EQ(jsonata_compile("$states.input.a[]", SIZE_MAX, &keep, &err), 0);
+        ASSERT_INT_EQ(jsonata_compile("$states.input.a + 1", SIZE_MAX, &bad, &err), 0);
+        for (int i = 0; i < 3; i++) {
+                ASSERT_INT_EQ(jsonata_session_evaluate(s, sum, NULL, &r, &err), 0);
+                ASSERT_JSON_EQ(r, "6");
+                json_decref(r);
+                r = NULL;
+                /* a top-level binding stays in its evaluation */
+                ASSERT_INT_EQ(jsonata_session_evaluate(s, bind, NULL, &r, &err), 0);
+                json_decref(r);
+                r = NULL;
+                ASSERT_INT_EQ(jsonata_session_evaluate(s, x, NULL, &r, &err), 0);
+                ASSERT_NULL(r);
+                /* an error leaves the session usable */
+                ASSERT_TRUE(jsonata_session_evaluate(s, bad, NULL, &r, &err) < 0);
+                ASSERT_STR_EQ(err.code, "T2001");
+                jsonata_error_clear(&err);
+                ASSERT_INT_EQ(jsonata_session_evaluate(s, keep, NULL, &r, &err), 0);
+                ASSERT_JSON_EQ(r, "[1,2,3]");
+                json_decref(r);
+                r = NULL;
+                /* the input is per evaluation */
+                json_t *in = json_pack("{s:i}", "v", i);
+                JsonataExpr *v = NULL;
+                ASSERT_INT_EQ(jsonata_compile("v", SIZE_MAX, &v, &err), 0);
+                ASSERT_INT_EQ(jsonata_session_evaluate(s, v, in, &r, &err), 0);
+                ASSERT_INT_EQ(json_integer_value(r), i);
+                json_decref(r);
+                r = NULL;
+                json_decref(in);
+                jsonata_expr_free(v);
+        }
+        jsonata_session_free(s);
+        jsonata_expr_free(sum);
+        jsonata_expr_free(bind);
+        jsonata_expr_free(x);
+        jsonata_expr_free(keep);
+        jsonata_expr_free(bad);
+        json_decref(states);
+}
+
 TEST(no_randomness_without_environment) {
         JsonataError err = {.position = -1};
         json_t *r = NULL;
