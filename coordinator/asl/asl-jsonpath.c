@@ -23,6 +23,7 @@
  * No I/O, no global mutable state.
  */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1111,7 +1112,96 @@ static int eval_indefinite(EvalCtx *c, const JsonPath *path, json_t *root, json_
         return 0;
 }
 
-int jsonpath_eval(json_t *root, const char *path, json_t **ret) {
+/* Jayway's normalized form of the first n steps (names and indexes):
+ * "$['a'][0]". New string. */
+static char *normalized_path(const JsonPath *path, size_t n) {
+        char *s = xstrdup("$");
+
+        for (size_t i = 0; i < n; i++) {
+                const JsonPathStep *st = &path->steps[i];
+                char *t;
+
+                if (st->type == STEP_NAME)
+                        t = xasprintf("%s['%s']", s, st->name);
+                else if (st->type == STEP_NAMES) {
+                        t = xasprintf("%s[", s);
+                        for (size_t k = 0; k < st->n_items; k++) {
+                                char *u = xasprintf("%s%s'%s'", t, k ? ", " : "", st->names[k]);
+                                free(t);
+                                t = u;
+                        }
+                        free(s);
+                        s = t;
+                        t = xasprintf("%s]", s);
+                } else
+                        t = xasprintf("%s[%" PRId64 "]", s, st->index);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+static const char *json_type_word(const json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                return "object";
+        case JSON_ARRAY:
+                return "array";
+        case JSON_STRING:
+                return "string";
+        case JSON_INTEGER:
+        case JSON_REAL:
+                return "number";
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return "boolean";
+        default:
+                return "null";
+        }
+}
+
+/*
+ * Why the definite path does not resolve in root, as Jayway says it: the
+ * step that fails is the last one ("No results for path: $['a']['x']") or
+ * one before it ("Missing property in path $['a']"); a name looked up in
+ * something that is not an object says what it found instead. New string.
+ */
+static char *definite_miss_why(const JsonPath *path, json_t *root) {
+        _cleanup_free_ char *full = normalized_path(path, path->n_steps);
+        json_t *v = root;
+
+        for (size_t i = 0; i < path->n_steps; i++) {
+                const JsonPathStep *st = &path->steps[i];
+                bool last = i + 1 == path->n_steps;
+                json_t *next = NULL;
+
+                if (st->type == STEP_NAME || st->type == STEP_NAMES) {
+                        if (!json_is_object(v)) {
+                                _cleanup_free_ char *here = normalized_path(path, i);
+                                _cleanup_free_ char *prop = normalized_path(path, i + 1);
+                                return xasprintf("Expected to find an object with property %s in path %s "
+                                                 "but found '%s'",
+                                                 prop + strlen(here), here, json_type_word(v));
+                        }
+                        if (st->type == STEP_NAMES)
+                                return NULL; /* a merge as the last step always resolves */
+                        next = json_object_get(v, st->name);
+                } else if (json_is_array(v)) {
+                        int64_t idx = st->index < 0 ? st->index + (int64_t) json_array_size(v) : st->index;
+                        next = idx >= 0 ? json_array_get(v, (size_t) idx) : NULL;
+                }
+                if (!next) {
+                        if (last)
+                                return xasprintf("No results for path: %s", full);
+                        _cleanup_free_ char *upto = normalized_path(path, i + 1);
+                        return xasprintf("Missing property in path %s", upto);
+                }
+                v = next;
+        }
+        return NULL;
+}
+
+int jsonpath_eval_why(json_t *root, const char *path, json_t **ret, char **ret_why) {
         _cleanup_path_ JsonPath *p = NULL;
         EvalCtx c = { .root = root };
         json_t *v;
@@ -1126,18 +1216,21 @@ int jsonpath_eval(json_t *root, const char *path, json_t **ret) {
                 bool merge = p->n_steps > 0 && step_is_merge(p, p->n_steps - 1);
 
                 v = lookup_definite_n(p, merge ? p->n_steps - 1 : p->n_steps, root);
-                if (!v)
+                if (merge && v && !json_is_object(v))
+                        v = NULL;
+                if (!v) {
+                        if (ret_why)
+                                *ret_why = definite_miss_why(p, root);
                         return -ENOENT;
-                if (merge) {
-                        if (!json_is_object(v))
-                                return -ENOENT;
-                        *ret = merge_names(&p->steps[p->n_steps - 1], v);
-                        return 0;
                 }
-                *ret = json_incref(v);
+                *ret = merge ? merge_names(&p->steps[p->n_steps - 1], v) : json_incref(v);
                 return 0;
         }
         return eval_indefinite(&c, p, root, ret);
+}
+
+int jsonpath_eval(json_t *root, const char *path, json_t **ret) {
+        return jsonpath_eval_why(root, path, ret, NULL);
 }
 
 int jsonpath_check_reference(const char *path, char **ret_msg) {

@@ -68,6 +68,17 @@ bool jsonpath_is_definite(const char *path);
 int jsonpath_eval(json_t *root, const char *path, json_t **ret);
 
 /*
+ * The same; when a definite path does not resolve (-ENOENT) and ret_why is
+ * not NULL, *ret_why (new string, or NULL) says why as Jayway says it, the
+ * text Step Functions quotes in its errors: "No results for path:
+ * $['a']['x']" when the last step finds nothing, "Missing property in path
+ * $['a']" when a step before it does, "Expected to find an object with
+ * property ['x'] in path $['a'] but found 'number'" for a name looked up in
+ * something else. Paths are in Jayway's normalized form.
+ */
+int jsonpath_eval_why(json_t *root, const char *path, json_t **ret, char **ret_why);
+
+/*
  * ResultPath semantics: put `value` at reference path `path` inside *root.
  * Takes ownership of `value` (steals the reference), also on failure.
  *   `$`         -> *root is replaced by value (old root decref'd)

@@ -342,6 +342,43 @@ TEST(eval_bracket_names_literal) {
         json_decref(root);
 }
 
+/* Why a definite path does not resolve, in Jayway's words (Step Functions quotes them). */
+TEST(eval_why) {
+        json_t *d = load("{\"a\":{\"b\":1},\"l\":[1,2],\"n\":5}"), *r = NULL;
+        static const struct {
+                const char *path, *why;
+        } cases[] = {
+                {"$.x", "No results for path: $['x']"},
+                {"$.a.x", "No results for path: $['a']['x']"},
+                {"$.no.x", "Missing property in path $['no']"},
+                {"$[\"a\"].x.y", "Missing property in path $['a']['x']"},
+                {"$.l[5]", "No results for path: $['l'][5]"},
+                {"$.l[-3].z", "Missing property in path $['l'][-3]"},
+                {"$.n.z",
+                 "Expected to find an object with property ['z'] in path $['n'] but found 'number'"},
+                {"$.l.z", "Expected to find an object with property ['z'] in path $['l'] but found 'array'"},
+                {"$.n['y','z']",
+                 "Expected to find an object with property ['y', 'z'] in path $['n'] but found 'number'"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *why = NULL;
+
+                ASSERT_INT_EQ(jsonpath_eval_why(d, cases[i].path, &r, &why), -ENOENT);
+                ASSERT_STR_EQ(why, cases[i].why);
+                free(why);
+        }
+        /* Found, or an indefinite path: no reason. */
+        char *why = NULL;
+        ASSERT_INT_EQ(jsonpath_eval_why(d, "$.a.b", &r, &why), 0);
+        ASSERT_NULL(why);
+        json_decref(r);
+        ASSERT_INT_EQ(jsonpath_eval_why(d, "$.nope[*]", &r, &why), 0);
+        ASSERT_NULL(why);
+        json_decref(r);
+        json_decref(d);
+}
+
 TEST(eval_wildcards) {
         json_t *d = load(store_json);
 
