@@ -22,7 +22,9 @@
  *                       "/States/P/Branches/0", "/States/M/ItemProcessor"),
  *            "parent"?: fid, "index"?: branch or iteration index,
  *            "state": current state name, "input": its raw input,
- *            "enteredMs", "retries": [attempts per retrier], "retryCount",
+ *            "enteredMs", "enteredEventId" (its StateEntered event, which
+ *            runtime error causes name), "retries": [attempts per
+ *            retrier], "retryCount",
  *            "task"?: pending task id, "timer"?: pending wait/retry timer id,
  *            "choiceNext"?: transient, the Next chosen by a Choice,
  *            "children"?: Parallel/Map bookkeeping while they run:
@@ -77,6 +79,7 @@ typedef struct Action {
         json_t *value;
         char *error;
         char *cause;
+        bool task_failure; /* ERROR: reported for a Task (asl-retry.h) */
 } Action;
 
 typedef struct Ctx {
@@ -187,8 +190,56 @@ static void push(Ctx *c, ActionKind kind, const char *fid, const char *name, jso
         };
 }
 
+/* A Task's failure: States.ALL catches even States.DataLimitExceeded then. */
+static void push_task_error(Ctx *c, const char *fid, const char *error, const char *cause) {
+        push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
+        if (c->n > 0 && !c->finished && !c->abort_cause)
+                c->queue[c->n - 1].task_failure = true;
+}
+
+static json_t *frame_get(Ctx *c, const char *fid);
+
+/*
+ * The cause of an error the engine raises while running the frame's current
+ * state, in Step Functions' words (new string): States.Runtime gets "An
+ * error occurred while executing the state '<name>' (entered at the event id
+ * #<n>). " before the detail; States.DataLimitExceeded is "The state/task
+ * '<name>' returned a result with a size exceeding the maximum number of
+ * bytes service limit."; other errors keep their cause.
+ */
+static char *state_cause(Ctx *c, const char *fid, const char *error, const char *cause) {
+        json_t *frame = frame_get(c, fid);
+        const char *name = json_string_value(json_object_get(frame, "state"));
+        json_t *entered = json_object_get(frame, "enteredEventId");
+
+        if (!name || !error)
+                return cause ? xstrdup(cause) : NULL;
+        if (streq(error, "States.Runtime")) {
+                if (json_is_integer(entered))
+                        return xasprintf(
+                                "An error occurred while executing the state '%s' (entered at the event id "
+                                "#%" JSON_INTEGER_FORMAT "). %s",
+                                name, json_integer_value(entered), cause ? cause : "");
+                return xasprintf("An error occurred while executing the state '%s'. %s", name,
+                                 cause ? cause : "");
+        }
+        if (streq(error, "States.DataLimitExceeded"))
+                return xasprintf(
+                        "The state/task '%s' returned a result with a size exceeding the maximum number "
+                        "of bytes service limit.",
+                        name);
+        return cause ? xstrdup(cause) : NULL;
+}
+
+/* An error the engine raises while running the frame's current state. */
+static void raise_error(Ctx *c, const char *fid, const char *error, const char *cause) {
+        _cleanup_free_ char *full = state_cause(c, fid, error, cause);
+
+        push(c, ACTION_ERROR, fid, NULL, NULL, error, full);
+}
+
 static void push_error(Ctx *c, const char *fid, const AslError *e) {
-        push(c, ACTION_ERROR, fid, NULL, NULL, e->error ? e->error : "States.Runtime", e->cause);
+        raise_error(c, fid, e->error ? e->error : "States.Runtime", e->cause);
 }
 
 static void queue_clear(Ctx *c) {
@@ -649,11 +700,13 @@ static void enter_state(Ctx *c, const char *fid, const char *name, json_t *input
 
         st = frame_state(c, frame);
         if (!st) {
-                push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "state not found in the definition");
+                raise_error(c, fid, "States.Runtime", "state not found in the definition");
                 return;
         }
         _cleanup_free_ char *type = xasprintf("%sStateEntered", state_type(st));
         history(c, type, io_details(name, "input", input));
+        /* Runtime error causes name it, as Step Functions does. */
+        json_object_set(frame, "enteredEventId", json_object_get(c->exec, "historyId"));
 }
 
 typedef void (*StateRunFn)(Ctx *c, const char *fid, json_t *frame, json_t *st);
@@ -673,8 +726,15 @@ static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
 }
 
+/* A value as Step Functions quotes it after "==" in a cause: a string as
+ * it is, anything else as JSON text. New string. */
+static char *value_text(json_t *v) {
+        return json_is_string(v) ? xstrdup(json_string_value(v)) : json_text(v);
+}
+
 /* Resolve X / XPath positive integer seconds. 0 = absent. */
-static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, long long *ret, AslError *e) {
+static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, json_t *context,
+                         long long *ret, AslError *e) {
         _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field), *p = json_object_get(st, pf);
         _cleanup_json_ json_t *pv = NULL;
@@ -686,13 +746,17 @@ static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw
         }
         if (!json_is_string(p))
                 return 0;
-        if (jsonpath_eval(eff, json_string_value(p), &pv) < 0 &&
-            jsonpath_eval(raw, json_string_value(p), &pv) < 0)
-                return asl_error_set(e, "States.Runtime", "%s '%s' could not be found in the input",
-                                     pf, json_string_value(p));
-        if (!json_is_integer(pv) || json_integer_value(pv) <= 0 || json_integer_value(pv) > 99999999)
-                return asl_error_set(e, "States.Runtime", "%s '%s' must reference a positive integer",
-                                     pf, json_string_value(p));
+        /* The effective input, else the raw input (earlier behaviour kept). */
+        if (payload_select(eff, p, pf, context, &pv, e) < 0 &&
+            payload_select(raw, p, pf, context, &pv, NULL) < 0)
+                return -EINVAL;
+        asl_error_clear(e);
+        if (!json_is_integer(pv) || json_integer_value(pv) <= 0 || json_integer_value(pv) > 99999999) {
+                _cleanup_free_ char *text = value_text(pv);
+                return asl_error_set(e, "States.Runtime",
+                                     "The %s parameter must reference a positive integer: %s == %s", pf,
+                                     json_string_value(p), text);
+        }
         *ret = json_integer_value(pv);
         return 0;
 }
@@ -716,7 +780,7 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 uint8_t b[ASL_TOKEN_BYTES];
 
                 if (!c->env->random) {
-                        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "no random source for a task token");
+                        raise_error(c, fid, "States.Runtime", "no random source for a task token");
                         return;
                 }
                 c->env->random(c->env->random_userdata, b, sizeof b);
@@ -725,8 +789,8 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         context = context_new(c, frame, token);
 
         if (payload_effective_input(st, "Parameters", input, context, c->env, &eff, &e) < 0 ||
-            seconds_field(st, "TimeoutSeconds", eff, input, &timeout, &e) < 0 ||
-            seconds_field(st, "HeartbeatSeconds", eff, input, &heartbeat, &e) < 0) {
+            seconds_field(st, "TimeoutSeconds", eff, input, context, &timeout, &e) < 0 ||
+            seconds_field(st, "HeartbeatSeconds", eff, input, context, &heartbeat, &e) < 0) {
                 push_error(c, fid, &e);
                 asl_error_clear(&e);
                 return;
@@ -778,7 +842,7 @@ static void run_choice(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         AslError e = {};
         size_t i;
 
-        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", context, &eff, &e) < 0)
                 goto fail;
 
         json_array_foreach(json_object_get(st, "Choices"), i, rule) {
@@ -797,7 +861,7 @@ static void run_choice(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 asl_error_set(&e, "States.NoChoiceMatched", "No Choice rule matched and no Default is set");
                 goto fail;
         }
-        if (payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &out, &e) < 0)
+        if (payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", context, &out, &e) < 0)
                 goto fail;
         json_object_set_new(frame, "choiceNext", json_string(next));
         push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
@@ -807,42 +871,66 @@ fail:
         asl_error_clear(&e);
 }
 
+/* The longest delay of a Wait state: one year, the longest a Standard
+ * execution runs. */
+#define ASL_MAX_WAIT_MS (365LL * 24 * 3600 * 1000)
+
+/* The Wait's delay from SecondsPath's value, or the Step Functions error. */
+static int wait_seconds_path(json_t *pv, const char *path, int64_t *ret_ms, AslError *e) {
+        _cleanup_free_ char *text = value_text(pv);
+
+        if (!json_is_integer(pv))
+                return asl_error_set(e, "States.Runtime",
+                                     "The SecondsPath parameter cannot be parsed as a long value: %s == %s",
+                                     path, text);
+        if (json_integer_value(pv) < 0)
+                return asl_error_set(e, "States.Runtime",
+                                     "The SecondsPath parameter references a negative value: %s == %s", path,
+                                     text);
+        *ret_ms = json_integer_value(pv) > ASL_MAX_WAIT_MS / 1000 ? ASL_MAX_WAIT_MS + 1
+                                                                  : json_integer_value(pv) * 1000;
+        return 0;
+}
+
 static void run_wait(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *pv = NULL;
         json_t *input = json_object_get(frame, "input"), *v;
-        _cleanup_json_ json_t *eff = NULL, *pv = NULL;
         _cleanup_free_ char *tid = NULL;
-        int64_t due = c->env->now_ms;
+        int64_t now = c->env->now_ms, due = now, delay = 0;
         AslError e = {};
 
-        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0)
+        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", context, &eff, &e) < 0)
                 goto fail;
 
         if ((v = json_object_get(st, "Seconds")))
-                due += json_integer_value(v) * 1000;
+                due = json_integer_value(v) > ASL_MAX_WAIT_MS / 1000 ? now + ASL_MAX_WAIT_MS + 1
+                                                                     : now + json_integer_value(v) * 1000;
         else if ((v = json_object_get(st, "Timestamp"))) {
                 if (asl_parse_timestamp(json_string_value(v), &due) < 0) {
                         asl_error_set(&e, "States.Runtime", "Invalid Timestamp");
                         goto fail;
                 }
         } else if ((v = json_object_get(st, "SecondsPath"))) {
-                if (jsonpath_eval(eff, json_string_value(v), &pv) < 0) {
-                        asl_error_set(&e, "States.Runtime", "Invalid path '%s' : No results for path: %s",
-                                      json_string_value(v), json_string_value(v));
+                if (payload_select(eff, v, "SecondsPath", context, &pv, &e) < 0 ||
+                    wait_seconds_path(pv, json_string_value(v), &delay, &e) < 0)
                         goto fail;
-                }
-                if (!json_is_number(pv) || json_number_value(pv) < 0 || json_number_value(pv) > 99999999) {
-                        asl_error_set(&e, "States.Runtime", "SecondsPath '%s' must reference a non-negative integer",
-                                      json_string_value(v));
-                        goto fail;
-                }
-                due += (int64_t) (json_number_value(pv) * 1000);
+                due = now + delay;
         } else if ((v = json_object_get(st, "TimestampPath"))) {
-                if (jsonpath_eval(eff, json_string_value(v), &pv) < 0 ||
-                    asl_parse_timestamp(json_string_value(pv), &due) < 0) {
-                        asl_error_set(&e, "States.Runtime", "TimestampPath '%s' must reference a timestamp",
-                                      json_string_value(v));
+                if (payload_select(eff, v, "TimestampPath", context, &pv, &e) < 0)
+                        goto fail;
+                if (!json_is_string(pv) || asl_parse_timestamp(json_string_value(pv), &due) < 0) {
+                        _cleanup_free_ char *text = value_text(pv);
+                        asl_error_set(&e, "States.Runtime",
+                                      "The TimestampPath parameter does not reference a valid ISO-8601 "
+                                      "extended offset "
+                                      "date-time format string: %s == %s",
+                                      json_string_value(v), text);
                         goto fail;
                 }
+        }
+        if (due - now > ASL_MAX_WAIT_MS) {
+                asl_error_set(&e, "States.Runtime", "Wait state delay is too long");
+                goto fail;
         }
 
         tid = timer_schedule(c, fid, "wait", due, NULL);
@@ -854,12 +942,13 @@ fail:
 }
 
 static void wait_done(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *eff = NULL;
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
         json_t *out = NULL;
         AslError e = {};
 
-        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, &e) < 0 ||
-            payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &out, &e) < 0) {
+        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath",
+                           context, &eff, &e) < 0 ||
+            payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", context, &out, &e) < 0) {
                 push_error(c, fid, &e);
                 asl_error_clear(&e);
                 return;
@@ -878,12 +967,14 @@ static void run_fail(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         AslError e = {};
 
         if (jstr(st, "ErrorPath")) {
-                if (payload_eval_dollar(jstr(st, "ErrorPath"), input, context, c->env, &ev, &e) < 0)
+                if (payload_eval_dollar(jstr(st, "ErrorPath"), "ErrorPath", input, context, c->env, &ev,
+                                        &e) < 0)
                         goto fail;
                 error = json_string_value(ev);
         }
         if (jstr(st, "CausePath")) {
-                if (payload_eval_dollar(jstr(st, "CausePath"), input, context, c->env, &cv, &e) < 0)
+                if (payload_eval_dollar(jstr(st, "CausePath"), "CausePath", input, context, c->env, &cv,
+                                        &e) < 0)
                         goto fail;
                 cause = json_string_value(cv);
         }
@@ -891,7 +982,7 @@ static void run_fail(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
         return;
 fail:
-        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", e.cause);
+        raise_error(c, fid, "States.Runtime", e.cause);
         asl_error_clear(&e);
 }
 
@@ -936,7 +1027,8 @@ static void run_parallel(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         }
 }
 
-static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set, double *ret, AslError *e) {
+static int int_or_path(json_t *st, const char *field, json_t *eff, json_t *context, bool *ret_set,
+                       double *ret, AslError *e) {
         _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field);
         _cleanup_json_ json_t *pv = NULL;
@@ -949,9 +1041,14 @@ static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set
         }
         if (!jstr(st, pf))
                 return 0;
-        if (jsonpath_eval(eff, jstr(st, pf), &pv) < 0 || !json_is_number(pv) || json_number_value(pv) < 0)
-                return asl_error_set(e, "States.Runtime", "%s '%s' must reference a non-negative number",
-                                     pf, jstr(st, pf));
+        if (payload_select(eff, json_object_get(st, pf), pf, context, &pv, e) < 0)
+                return -EINVAL;
+        if (!json_is_number(pv) || json_number_value(pv) < 0) {
+                _cleanup_free_ char *text = value_text(pv);
+                return asl_error_set(e, "States.Runtime",
+                                     "The %s parameter must reference a non-negative number: %s == %s", pf,
+                                     jstr(st, pf), text);
+        }
         *ret = json_number_value(pv);
         *ret_set = true;
         return 0;
@@ -960,15 +1057,17 @@ static int int_or_path(json_t *st, const char *field, json_t *eff, bool *ret_set
 /* The Map's effective input (after InputPath) and its items (after
  * ItemsPath), recomputed from the raw input whenever needed so that the
  * document does not hold them twice. New references. */
-static int map_items(json_t *frame, json_t *st, json_t **ret_eff, json_t **ret_items, AslError *e) {
+static int map_items(json_t *frame, json_t *st, json_t *context, json_t **ret_eff, json_t **ret_items,
+                     AslError *e) {
         _cleanup_json_ json_t *eff = NULL, *items = NULL;
         int r;
 
-        r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath", &eff, e);
+        r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath",
+                           context, &eff, e);
         if (r < 0)
                 return r;
         if (json_object_get(st, "ItemsPath")) {
-                r = payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", &items, e);
+                r = payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", context, &items, e);
                 if (r < 0)
                         return r;
         } else
@@ -984,19 +1083,19 @@ static int map_items(json_t *frame, json_t *st, json_t **ret_eff, json_t **ret_i
 }
 
 static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *eff = NULL, *items = NULL;
+        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *items = NULL;
         json_t *children, *results;
         double mc = 0, tc = 0, tp = 0;
         bool mc_set, tc_set, tp_set;
         AslError e = {};
         size_t n;
 
-        if (map_items(frame, st, &eff, &items, &e) < 0)
+        if (map_items(frame, st, context, &eff, &items, &e) < 0)
                 goto fail;
         n = json_array_size(items);
-        if (int_or_path(st, "MaxConcurrency", eff, &mc_set, &mc, &e) < 0 ||
-            int_or_path(st, "ToleratedFailureCount", eff, &tc_set, &tc, &e) < 0 ||
-            int_or_path(st, "ToleratedFailurePercentage", eff, &tp_set, &tp, &e) < 0)
+        if (int_or_path(st, "MaxConcurrency", eff, context, &mc_set, &mc, &e) < 0 ||
+            int_or_path(st, "ToleratedFailureCount", eff, context, &tc_set, &tc, &e) < 0 ||
+            int_or_path(st, "ToleratedFailurePercentage", eff, context, &tp_set, &tp, &e) < 0)
                 goto fail;
         if (mc < 1)
                 mc = ASL_MAP_DEFAULT_CONCURRENCY;
@@ -1040,11 +1139,14 @@ static void map_fill(Ctx *c, const char *fid) {
             jint(children, "next") >= jint(children, "total"))
                 return;
         {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
                 AslError e = {};
 
-                if (map_items(frame, st, &eff, &items, &e) < 0 ||
+                if (map_items(frame, st, context, &eff, &items, &e) < 0 ||
                     json_array_size(items) != (size_t) jint(children, "total")) {
-                        map_fail(c, fid, frame, "States.Runtime", e.cause ? e.cause : "Map items changed");
+                        _cleanup_free_ char *cause = state_cause(c, fid, "States.Runtime",
+                                                                 e.cause ? e.cause : "Map items changed");
+                        map_fail(c, fid, frame, "States.Runtime", cause);
                         asl_error_clear(&e);
                         return;
                 }
@@ -1061,9 +1163,9 @@ static void map_fill(Ctx *c, const char *fid) {
 
                         json_object_set_new(context, "Map",
                                             json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
-                        if (payload_template(tmpl, eff, context,
-                                             c->env, &in, &e) < 0) {
-                                map_fail(c, fid, frame, e.error, e.cause);
+                        if (payload_template(tmpl, eff, context, c->env, &in, &e) < 0) {
+                                _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
+                                map_fail(c, fid, frame, e.error, cause);
                                 asl_error_clear(&e);
                                 return;
                         }
@@ -1086,8 +1188,8 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
         if (!children || !jeq(children, "kind", "map"))
                 return;
         if ((size_t) jint(children, "bytes") > max) {
-                map_fail(c, fid, frame, "States.DataLimitExceeded",
-                         "The results of the Map iterations exceed the maximum payload size");
+                _cleanup_free_ char *cause = state_cause(c, fid, "States.DataLimitExceeded", NULL);
+                map_fail(c, fid, frame, "States.DataLimitExceeded", cause);
                 return;
         }
         if (jint(children, "running") > 0 || jint(children, "next") < jint(children, "total"))
@@ -1124,7 +1226,7 @@ static void run_state(Ctx *c, const char *fid) {
                         state_types[i].run(c, fid, frame, st);
                         return;
                 }
-        push(c, ACTION_ERROR, fid, NULL, NULL, "States.Runtime", "unknown state type");
+        raise_error(c, fid, "States.Runtime", "unknown state type");
 }
 
 /* The current state of the frame produced `output` (borrowed). */
@@ -1149,20 +1251,20 @@ static void state_ok(Ctx *c, const char *fid, json_t *output) {
 }
 
 /* The current state of the frame raised an error: Retry, Catch, or fail the frame. */
-static void state_error(Ctx *c, const char *fid, const char *error, const char *cause) {
+static void state_error(Ctx *c, const char *fid, const char *error, const char *cause, bool task_failure) {
         json_t *frame = frame_get(c, fid), *st = frame_state(c, frame), *catcher;
         int64_t delay;
 
         if (!retry_error_is_terminal(error) && st) {
                 if (retry_decide(json_object_get(st, "Retry"), json_object_get(frame, "retries"), error,
-                                 c->env, &delay, NULL) > 0) {
+                                 task_failure, c->env, &delay, NULL) > 0) {
                         _cleanup_free_ char *tid = timer_schedule(c, fid, "retry", c->env->now_ms + delay, NULL);
 
                         json_object_set_new(frame, "retryCount", json_integer(jint(frame, "retryCount") + 1));
                         json_object_set_new(frame, "timer", json_string(tid));
                         return;
                 }
-                catcher = retry_find_catcher(json_object_get(st, "Catch"), error);
+                catcher = retry_find_catcher(json_object_get(st, "Catch"), error, task_failure);
                 if (catcher) {
                         _cleanup_json_ json_t *eo = retry_error_output(error, cause), *out = NULL;
                         _cleanup_free_ char *ev = xasprintf("%sStateExited", state_type(st));
@@ -1202,7 +1304,7 @@ static void run_queue(Ctx *c) {
                                 state_ok(c, a.fid, a.value);
                                 break;
                         case ACTION_ERROR:
-                                state_error(c, a.fid, a.error, a.cause);
+                                state_error(c, a.fid, a.error, a.cause, a.task_failure);
                                 break;
                         }
                 }
@@ -1318,7 +1420,7 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
 }
 
 static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
-        _cleanup_free_ char *fid = NULL;
+        _cleanup_free_ char *fid = NULL, *resource = NULL;
         json_t *t, *frame, *st, *details;
         int r;
 
@@ -1326,6 +1428,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         if (!t)
                 return r;
         fid = xstrdup(jstr(t, "frame"));
+        resource = xstrdup(jstr(t, "resource") ?: "");
         details = resource_details(jstr(t, "resource"));
         task_close(c, ev->task_id, /* notify= */ false);
         frame = frame_get(c, fid);
@@ -1338,14 +1441,33 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 if (ev->cause)
                         json_object_set_new(details, "cause", json_string(ev->cause));
                 history(c, "TaskFailed", details);
-                push(c, ACTION_ERROR, fid, NULL, NULL, error, ev->cause);
+                push_task_error(c, fid, error, ev->cause);
                 return 0;
         }
 
         json_t *result = ev->output ? ev->output : json_null(), *out = NULL;
         _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+        size_t max = c->env->max_payload_bytes ? c->env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
         AslError e = {};
 
+        if (json_writer_size(result) > max) {
+                /* A failure of the task, as Step Functions reports it: a
+                 * TaskFailed that Retry and Catch (States.ALL too) handle. */
+                const char *prefix = "arn:aws:states:::";
+                _cleanup_free_ char *what = strncmp(resource, prefix, strlen(prefix)) == 0
+                                                    ? xstrdup(jstr(details, "resourceType") ?: resource)
+                                                    : xstrdup(resource);
+                _cleanup_free_ char *cause =
+                        xasprintf("The state/task '%s' returned a result with a size exceeding "
+                                  "the maximum number of bytes service limit.",
+                                  what);
+
+                json_object_set_new(details, "error", json_string("States.DataLimitExceeded"));
+                json_object_set_new(details, "cause", json_string(cause));
+                history(c, "TaskFailed", details);
+                push_task_error(c, fid, "States.DataLimitExceeded", cause);
+                return 0;
+        }
         json_object_set_new(details, "output", json_text_new(result));
         history(c, "TaskSucceeded", details);
         if (payload_check_limits(result, c->env, "The task result", &e) < 0 ||

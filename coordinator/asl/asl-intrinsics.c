@@ -1123,9 +1123,15 @@ static int eval_node(const EvalCtx *c, const IntrinsicNode *n, json_t **ret, Asl
                         return asl_error_set(err, INTRINSIC_FAILURE, "The JSONPath '%s%s' cannot be evaluated: there is no %s",
                                              n->context ? "$" : "", n->path, what);
                 r = jsonpath_eval(doc, n->path, &v);
-                if (r == -ENOENT)
-                        return asl_error_set(err, INTRINSIC_FAILURE, "The JSONPath '%s%s' could not be found in the %s",
-                                             n->context ? "$" : "", n->path, what);
+                if (r == -ENOENT) {
+                        /* States.Runtime, as Step Functions raises it;
+                         * intrinsic_eval() names the whole expression. */
+                        _cleanup_free_ char *text = json_writer_dumps(doc);
+                        return asl_error_set(err, "States.Runtime",
+                                             "The JsonPath argument for the field '%s%s' could not be found "
+                                             "in the input '%s'",
+                                             n->context ? "$" : "", n->path, text ? text : "");
+                }
                 if (r < 0)
                         return asl_error_set(err, INTRINSIC_FAILURE, "The JSONPath '%s%s' could not be evaluated: %s",
                                              n->context ? "$" : "", n->path,
@@ -1194,8 +1200,14 @@ int intrinsic_eval(const char *expr, json_t *input, json_t *context,
         if (r < 0)
                 return asl_error_set(err, INTRINSIC_FAILURE, "%s", msg);
         r = eval_node(&c, n, &v, err);
-        if (r < 0)
+        if (r < 0) {
+                if (err && err->error && streq(err->error, "States.Runtime")) {
+                        _cleanup_free_ char *cause = TAKE_PTR(err->cause);
+                        asl_error_set(err, "States.Runtime", "The function '%s' had the following error: %s",
+                                      expr, cause ? cause : "");
+                }
                 return r;
+        }
         *ret = v;
         return 0;
 }

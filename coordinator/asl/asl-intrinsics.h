@@ -12,7 +12,9 @@
  *
  * Arguments: string literals in single quotes (with \' \{ \} \\ escapes),
  * numbers, true/false/null, JSONPaths ($.x, $$.x, $), nested calls.
- * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause.
+ * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause,
+ * except a path argument that does not resolve: States.Runtime (see
+ * intrinsic_eval()).
  * Limits as AWS: Base64 input 10,000 chars, Hash input 10,000 chars,
  * ArrayRange at most 1,000 items, nesting depth ASL_MAX_INTRINSIC_NESTING.
  *
@@ -46,9 +48,11 @@ int intrinsic_check(const char *expr, char **ret_msg);
 /*
  * Evaluate `expr` with `input` as `$` and `context` as `$$` (both borrowed,
  * context may be NULL). On success 0 and *ret = new reference. On failure
- * -EINVAL and err set to States.IntrinsicFailure (or States.Runtime for a
- * path that does not resolve: AWS raises States.Runtime there too... we use
- * States.IntrinsicFailure for both, which is what Catch users match).
+ * -EINVAL and err set to States.IntrinsicFailure, or, for a path argument
+ * that does not resolve, States.Runtime as Step Functions raises it: "The
+ * function 'States.Format('{}', $.nope)' had the following error: The
+ * JsonPath argument for the field '$.nope' could not be found in the input
+ * '{"other":1}'" (the whole expression, whatever call took the argument).
  */
 int intrinsic_eval(const char *expr, json_t *input, json_t *context,
                    const AslEnv *env, json_t **ret, AslError *err);

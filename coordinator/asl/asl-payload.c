@@ -47,9 +47,21 @@ static int path_field(json_t *path, const char *field, json_t *if_absent, json_t
         return 1;
 }
 
-int payload_select(json_t *value, json_t *path, const char *field, json_t **ret, AslError *err) {
-        const char *p = NULL;
-        json_t *v = NULL;
+/* The document a path reads: "$$..." the context object (one '$' dropped
+ * from *path), anything else the input. NULL when there is no context. */
+static json_t *path_root(const char **path, json_t *input, json_t *context) {
+        if ((*path)[0] == '$' && (*path)[1] == '$') {
+                (*path)++;
+                return context;
+        }
+        return input;
+}
+
+int payload_select(json_t *value, json_t *path, const char *field, json_t *context, json_t **ret,
+                   AslError *err) {
+        _cleanup_free_ char *why = NULL;
+        const char *p = NULL, *rel;
+        json_t *v = NULL, *root;
         int r;
 
         r = path_field(path, field, value, /* if_null= */ NULL, &p, ret, err);
@@ -59,21 +71,35 @@ int payload_select(json_t *value, json_t *path, const char *field, json_t **ret,
                 return r;
         }
 
-        r = jsonpath_eval(value, p, &v);
+        rel = p;
+        root = path_root(&rel, value, context);
+        if (!root)
+                return asl_error_set(err, "States.Runtime", "Invalid path '%s' : there is no context object",
+                                     p);
+        r = jsonpath_eval_why(root, rel, &v, &why);
         if (r == -ENOENT)
-                return asl_error_set(err, "States.Runtime",
-                                     "Invalid path '%s' : No results for path: %s", p, p);
+                return asl_error_set(err, "States.Runtime", "Invalid path '%s' : %s", p,
+                                     why ? why : "No results for path");
         if (r < 0)
                 return asl_error_set(err, "States.Runtime", "Invalid path '%s' in %s: %s", p, field,
-                                     strerror(-r));
+                                     r == -E2BIG ? "too many results" : strerror(-r));
         *ret = v;
         return 0;
 }
 
-int payload_eval_dollar(const char *expr, json_t *input, json_t *context, const AslEnv *env,
-                        json_t **ret, AslError *err) {
+char *payload_input_text(json_t *input) {
+        char *s = json_writer_dumps(input ? input : json_null());
+
+        if (!s)
+                abort(); /* OOM: an input is a valid, acyclic value */
+        return s;
+}
+
+int payload_eval_dollar(const char *expr, const char *field, json_t *input, json_t *context,
+                        const AslEnv *env, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *empty = NULL;
-        json_t *v = NULL;
+        const char *rel = expr;
+        json_t *v = NULL, *root;
         int r;
 
         if (!context)
@@ -82,19 +108,25 @@ int payload_eval_dollar(const char *expr, json_t *input, json_t *context, const 
         if (intrinsic_is_call(expr))
                 return intrinsic_eval(expr, input, context, env, ret, err);
 
-        if (strncmp(expr, "$$", 2) == 0)
-                r = jsonpath_eval(context, expr + 1, &v);
-        else if (expr[0] == '$')
-                r = jsonpath_eval(input, expr, &v);
-        else
-                return asl_error_set(err, "States.ParameterPathFailure",
-                                     "The value '%s' is neither a path nor an intrinsic function", expr);
-        if (r == -ENOENT)
-                return asl_error_set(err, "States.ParameterPathFailure",
-                                     "The JSONPath '%s' could not be found in the input", expr);
+        if (expr[0] != '$')
+                return asl_error_set(
+                        err, "States.Runtime",
+                        "The value '%s' of the field '%s' is neither a path nor an intrinsic function", expr,
+                        field);
+        root = path_root(&rel, input, context);
+        r = jsonpath_eval(root, rel, &v);
+        if (r == -ENOENT) {
+                _cleanup_free_ char *text = payload_input_text(input);
+                return asl_error_set(err, "States.Runtime",
+                                     "The JSONPath '%s' specified for the field '%s' could not be found in "
+                                     "the input '%s'",
+                                     expr, field, text);
+        }
         if (r < 0)
-                return asl_error_set(err, "States.ParameterPathFailure",
-                                     "The JSONPath '%s' could not be evaluated: %s", expr, strerror(-r));
+                return asl_error_set(
+                        err, "States.Runtime",
+                        "The JSONPath '%s' specified for the field '%s' could not be evaluated: %s", expr,
+                        field, r == -E2BIG ? "too many results" : strerror(-r));
         *ret = v;
         return 0;
 }
@@ -118,9 +150,11 @@ static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslE
                                 _cleanup_free_ char *name = xstrndup(key, kl - 2);
 
                                 if (!json_is_string(val))
-                                        return asl_error_set(err, "States.ParameterPathFailure",
-                                                             "The value of field '%s' must be a string", key);
-                                r = payload_eval_dollar(json_string_value(val), input, context, env, &v, err);
+                                        return asl_error_set(err, "States.Runtime",
+                                                             "The value of the field '%s' must be a string",
+                                                             key);
+                                r = payload_eval_dollar(json_string_value(val), key, input, context, env, &v,
+                                                        err);
                                 if (r < 0)
                                         return r;
                                 json_object_set_new(out, name, v);
@@ -200,7 +234,7 @@ int payload_effective_input(json_t *state, const char *template_field, json_t *r
         json_t *tmpl;
         int r;
 
-        r = payload_select(raw_input, json_object_get(state, "InputPath"), "InputPath", &v, err);
+        r = payload_select(raw_input, json_object_get(state, "InputPath"), "InputPath", context, &v, err);
         if (r < 0)
                 return r;
 
@@ -235,7 +269,7 @@ int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, js
         if (r < 0)
                 return r;
 
-        r = payload_select(merged, json_object_get(state, "OutputPath"), "OutputPath", &out, err);
+        r = payload_select(merged, json_object_get(state, "OutputPath"), "OutputPath", context, &out, err);
         if (r < 0)
                 return r;
 

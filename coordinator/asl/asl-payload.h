@@ -12,7 +12,10 @@
  * Field values are passed as they appear in the definition (borrowed
  * json_t *, NULL = field absent):
  *   InputPath/OutputPath: absent -> value unchanged; null -> {}; a path ->
- *     its value; a path that does not exist -> States.Runtime.
+ *     its value ("$$..." reads the context object: "$$" is all of it,
+ *     "$$.Execution.Input" the execution input); a path that does not exist
+ *     -> States.Runtime "Invalid path '$.x' : No results for path: $['x']"
+ *     (the Jayway message of jsonpath_eval_why()).
  *   ResultPath: absent -> "$" (the result replaces the input); null -> the
  *     result is discarded and the raw input kept; a reference path -> the
  *     result is set there in a copy of the raw input (intermediate objects
@@ -21,10 +24,18 @@
  *     are copied recursively; a key ending in ".$" loses the suffix and its
  *     string value is evaluated: "$$..." against the context object, "$..."
  *     against the input, "States.X(...)" as an intrinsic call. A path that
- *     does not exist -> States.ParameterPathFailure; an intrinsic failure ->
- *     States.IntrinsicFailure.
+ *     does not exist -> States.Runtime "The JSONPath '$.p' specified for the
+ *     field 'v.$' could not be found in the input '<input>'", in every state
+ *     type, as Step Functions raises it (it never shows
+ *     States.ParameterPathFailure there); an intrinsic failure ->
+ *     States.IntrinsicFailure (a path an intrinsic reads that does not
+ *     exist: States.Runtime, see asl-intrinsics.h).
  *   Every result is checked against env->max_payload_bytes
  *     (States.DataLimitExceeded) and ASL_MAX_JSON_DEPTH (States.Runtime).
+ *
+ * The causes are the detail Step Functions gives; the engine puts "An error
+ * occurred while executing the state '<name>' (entered at the event id
+ * #<n>). " before those of States.Runtime.
  *
  * All functions: 0 and *ret = NEW reference, or -EINVAL with err set (the
  * ASL error name and a cause). Inputs are borrowed and never modified.
@@ -33,8 +44,10 @@
 #include "asl-util.h"
 
 /* InputPath / OutputPath / ItemsPath-style selection. `field` names the field
- * for error messages ("InputPath"). */
-int payload_select(json_t *value, json_t *path, const char *field, json_t **ret, AslError *err);
+ * for error messages ("InputPath"); context (may be NULL) is what "$$..."
+ * reads. */
+int payload_select(json_t *value, json_t *path, const char *field, json_t *context, json_t **ret,
+                   AslError *err);
 
 /* Parameters / ItemSelector / ResultSelector. context may be NULL ({}). */
 int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
@@ -60,6 +73,10 @@ int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, js
                          json_t *context, const AslEnv *env, json_t **ret, AslError *err);
 
 /* Evaluate one ".$" value: "$$..." (context), "$..." (input) or an
- * intrinsic. Errors as for templates. */
-int payload_eval_dollar(const char *expr, json_t *input, json_t *context, const AslEnv *env,
-                        json_t **ret, AslError *err);
+ * intrinsic. `field` names it in errors ("v.$", "ErrorPath"). Errors as for
+ * templates. */
+int payload_eval_dollar(const char *expr, const char *field, json_t *input, json_t *context,
+                        const AslEnv *env, json_t **ret, AslError *err);
+
+/* The input as causes quote it: its canonical JSON text. New string. */
+char *payload_input_text(json_t *input);

@@ -15,7 +15,7 @@ bool retry_error_is_terminal(const char *error) {
         return error && streq(error, "States.Runtime");
 }
 
-bool retry_error_matches(json_t *error_equals, const char *error) {
+bool retry_error_matches(json_t *error_equals, const char *error, bool task_failure) {
         size_t i;
         json_t *e;
 
@@ -29,7 +29,7 @@ bool retry_error_matches(json_t *error_equals, const char *error) {
                         continue;
                 if (streq(name, error))
                         return true;
-                if (streq(error, "States.DataLimitExceeded"))
+                if (streq(error, "States.DataLimitExceeded") && !task_failure)
                         continue; /* only matched by its exact name */
                 if (streq(name, "States.ALL"))
                         return true;
@@ -66,7 +66,7 @@ int64_t retry_delay_ms(json_t *retrier, unsigned attempt, const AslEnv *env) {
         return (int64_t) llround(ms);
 }
 
-int retry_decide(json_t *retriers, json_t *counts, const char *error, const AslEnv *env,
+int retry_decide(json_t *retriers, json_t *counts, const char *error, bool task_failure, const AslEnv *env,
                  int64_t *ret_delay_ms, size_t *ret_index) {
         size_t i;
         json_t *r;
@@ -79,7 +79,7 @@ int retry_decide(json_t *retriers, json_t *counts, const char *error, const AslE
                 long long max_attempts = json_is_integer(max) ? json_integer_value(max) : 3;
                 long long used;
 
-                if (!retry_error_matches(json_object_get(r, "ErrorEquals"), error))
+                if (!retry_error_matches(json_object_get(r, "ErrorEquals"), error, task_failure))
                         continue;
 
                 while (json_array_size(counts) <= i)
@@ -97,14 +97,14 @@ int retry_decide(json_t *retriers, json_t *counts, const char *error, const AslE
         return 0;
 }
 
-json_t *retry_find_catcher(json_t *catchers, const char *error) {
+json_t *retry_find_catcher(json_t *catchers, const char *error, bool task_failure) {
         size_t i;
         json_t *c;
 
         if (!json_is_array(catchers))
                 return NULL;
         json_array_foreach(catchers, i, c)
-                if (retry_error_matches(json_object_get(c, "ErrorEquals"), error))
+                if (retry_error_matches(json_object_get(c, "ErrorEquals"), error, task_failure))
                         return c;
         return NULL;
 }

@@ -7,8 +7,12 @@
  *
  * Error matching follows AWS:
  *   - an exact name in ErrorEquals matches that error;
- *   - "States.ALL" matches every error except States.DataLimitExceeded and
- *     States.Runtime (terminal errors);
+ *   - "States.ALL" matches every error except States.Runtime and, when the
+ *     engine raises it for a state's own payload, States.DataLimitExceeded
+ *     (terminal errors). A Task's failure (`task_failure`: reported for the
+ *     task, including its result over the payload limit, which Step
+ *     Functions reports as a TaskFailed with States.DataLimitExceeded) is
+ *     matched by States.ALL whatever its name;
  *   - "States.TaskFailed" matches every error except States.Timeout (and the
  *     two terminal errors);
  *   - States.Runtime is never retried or caught, even when named.
@@ -26,8 +30,8 @@
 
 #include "asl-util.h"
 
-/* True if `error` matches the ErrorEquals array (borrowed). */
-bool retry_error_matches(json_t *error_equals, const char *error);
+/* True if `error` matches the ErrorEquals array (borrowed); task_failure as above. */
+bool retry_error_matches(json_t *error_equals, const char *error, bool task_failure);
 
 /* True for errors that no Retry or Catch may handle (States.Runtime). */
 bool retry_error_is_terminal(const char *error);
@@ -47,12 +51,12 @@ int64_t retry_delay_ms(json_t *retrier, unsigned attempt, const AslEnv *env);
  * Returns 1 and *ret_delay_ms (and *ret_index, may be NULL) when the state
  * is to be retried, 0 when not.
  */
-int retry_decide(json_t *retriers, json_t *counts, const char *error, const AslEnv *env,
+int retry_decide(json_t *retriers, json_t *counts, const char *error, bool task_failure, const AslEnv *env,
                  int64_t *ret_delay_ms, size_t *ret_index);
 
 /* The first catcher in `catchers` (borrowed, may be NULL) matching `error`.
  * Borrowed; NULL if none. */
-json_t *retry_find_catcher(json_t *catchers, const char *error);
+json_t *retry_find_catcher(json_t *catchers, const char *error, bool task_failure);
 
 /* A new {"Error": error, "Cause": cause} object (cause may be NULL -> ""). */
 json_t *retry_error_output(const char *error, const char *cause);

@@ -263,6 +263,231 @@ TEST(map_legacy_iterator_with_processor_config) {
         h_done(&h);
 }
 
+/* Runtime errors carry Step Functions' causes: "An error occurred while executing the state '<name>'
+ * (entered at the event id #<n>). <detail>". */
+TEST(runtime_error_causes) {
+        static const struct {
+                const char *b, *input, *cause;
+        } cases[] = {
+                {"'Parameters':{'v.$':'$.p'}", "{'q':1}",
+                 "An error occurred while executing the state 'B' (entered at the event id #4). The "
+                 "JSONPath '$.p' "
+                 "specified for the field 'v.$' could not be found in the input '{\"q\":1}'"},
+                {"'InputPath':'$.x'", "{'q':1}",
+                 "An error occurred while executing the state 'B' (entered at the event id #4). Invalid "
+                 "path '$.x' : "
+                 "No results for path: $['x']"},
+                {"'OutputPath':'$.no.x'", "{'q':1}",
+                 "An error occurred while executing the state 'B' (entered at the event id #4). Invalid "
+                 "path "
+                 "'$.no.x' : Missing property in path $['no']"},
+                {"'Parameters':{'v.$':'States.Array($.nope)'}", "{'other':1}",
+                 "An error occurred while executing the state 'B' (entered at the event id #4). The "
+                 "function "
+                 "'States.Array($.nope)' had the following error: The JsonPath argument for the field "
+                 "'$.nope' "
+                 "could not be found in the input '{\"other\":1}'"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char def[512];
+                H h;
+
+                snprintf(def, sizeof def,
+                         "{'StartAt':'A','States':{'A':{'Type':'Pass','Next':'B'},'B':{'Type':'Pass',%s,'"
+                         "End':true}}}",
+                         cases[i].b);
+                h_start(&h, def, cases[i].input);
+                ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+                ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+                ASSERT_STR_EQ(S(h.finished, "cause"), cases[i].cause);
+                h_done(&h);
+        }
+}
+
+/* A path a Task's Parameters names that is not in the input is States.Runtime there too (AWS does not raise
+ * States.ParameterPathFailure), and no Catch handles it. */
+TEST(parameters_missing_path_is_runtime) {
+        H h;
+
+        h_start(&h,
+                "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Parameters':{'address.$':'$."
+                "application.address'},"
+                "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':"
+                "true}}}",
+                "{'flagged':false}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "An error occurred while executing the state 'T' (entered at the event id "
+                      "#2). The JSONPath '$.application.address' specified for the field "
+                      "'address.$' could not be found in the input '{\"flagged\":false}'");
+        h_done(&h);
+}
+
+/* Wait: SecondsPath must be a non-negative integer, the delay at most a year; each error States.Runtime with
+ * Step Functions' text. */
+TEST(wait_runtime_errors) {
+        static const struct {
+                const char *wait, *input, *detail;
+        } cases[] = {
+                {"'SecondsPath':'$.x'", "{'x':1.5}",
+                 "The SecondsPath parameter cannot be parsed as a long value: $.x == 1.5"},
+                {"'SecondsPath':'$.x'", "{'x':'10'}",
+                 "The SecondsPath parameter cannot be parsed as a long value: $.x == 10"},
+                {"'SecondsPath':'$.x'", "{'x':-1}",
+                 "The SecondsPath parameter references a negative value: $.x == -1"},
+                {"'SecondsPath':'$.x'", "{'y':1}", "Invalid path '$.x' : No results for path: $['x']"},
+                {"'SecondsPath':'$.x'", "{'x':31536001}", "Wait state delay is too long"},
+                {"'Seconds':99999999", "{}", "Wait state delay is too long"},
+                {"'Timestamp':'2030-01-01T00:00:00Z'", "{}", "Wait state delay is too long"},
+                {"'TimestampPath':'$.t'", "{'t':'2030-01-01T00:00:00Z'}", "Wait state delay is too long"},
+                {"'TimestampPath':'$.t'", "{'t':'tomorrow'}",
+                 "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                 "format "
+                 "string: $.t == tomorrow"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char def[512], cause[512];
+                H h;
+
+                snprintf(def, sizeof def, "{'StartAt':'W','States':{'W':{'Type':'Wait',%s,'End':true}}}",
+                         cases[i].wait);
+                snprintf(cause, sizeof cause,
+                         "An error occurred while executing the state 'W' (entered at the event id #2). %s",
+                         cases[i].detail);
+                h_start(&h, def, cases[i].input);
+                ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 0);
+                ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+                ASSERT_STR_EQ(S(h.finished, "cause"), cause);
+                h_done(&h);
+        }
+
+        /* A year exactly, and 0, still wait. */
+        H h;
+        h_start(&h, "{'StartAt':'W','States':{'W':{'Type':'Wait','SecondsPath':'$.x','End':true}}}",
+                "{'x':31536000}");
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(
+                json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "due_ms")),
+                1700000000000LL + 31536000000LL);
+        h_done(&h);
+        h_start(&h,
+                "{'StartAt':'W','States':{'W':{'Type':'Wait','SecondsPath':'$$.Execution.Input.x','End':"
+                "true}}}",
+                "{'x':0}");
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 1);
+        h_done(&h);
+}
+
+/* A Task result over the payload limit fails the task with States.DataLimitExceeded, reported as a
+ * TaskFailed (not a TaskSucceeded), which a States.ALL Catcher catches (as Step Functions does). */
+#define BIG_STRING                                                                                          \
+        "01234567890123456789012345678901234567890123456789012345678901234567890123456789"                  \
+        "01234567890123456789012345678901234567890123456789012345678901234567890123456789"                  \
+        "0123456789012345678901234567890123456789"
+#define BIG_RESULT "{'x':'" BIG_STRING "'}"
+
+TEST(task_result_over_limit_is_a_task_failure) {
+        H h;
+
+        h_init(&h,
+               "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:states:::lambda:invoke',"
+               "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':"
+               "true}}}",
+               "{}");
+        h.env.max_payload_bytes = 200;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        char *tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tid, BIG_RESULT), 0);
+        free(tid);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"Error\":\"States.DataLimitExceeded\",\"Cause\":\"The state/task 'lambda' "
+                       "returned a result "
+                       "with a size exceeding the maximum number of bytes service limit.\"}");
+        ASSERT_FALSE(history_has(&h, "TaskSucceeded"));
+        char *types = history_types(&h);
+        ASSERT_STR_EQ(types, "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskFailed,TaskStateExited,"
+                             "PassStateEntered,PassStateExited,ExecutionSucceeded");
+        free(types);
+        json_t *failed = json_object_get(json_array_get(h.history, 3), "taskFailedEventDetails");
+        ASSERT_STR_EQ(S(failed, "error"), "States.DataLimitExceeded");
+        ASSERT_STR_EQ(S(failed, "resourceType"), "lambda");
+        h_done(&h);
+
+        /* A Retry on States.ALL retries it too; a state's own output over the limit stays terminal for
+         * States.ALL. */
+        h_init(&h,
+               "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r',"
+               "'Retry':[{'ErrorEquals':['States.ALL'],'MaxAttempts':1}],'End':true}}}",
+               "{}");
+        h.env.max_payload_bytes = 200;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tid, BIG_RESULT), 0);
+        free(tid);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_SCHEDULE_TIMER), 1);
+        h_done(&h);
+
+        h_init(&h,
+               "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':[{'StartAt':'X','States':{'X':{'"
+               "Type':'Pass',"
+               "'Result':'" BIG_STRING "','End':true}}}],"
+               "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':"
+               "true}}}",
+               "{}");
+        h.env.max_payload_bytes = 200;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        h_done(&h);
+        h_init(&h,
+               "{'StartAt':'X','States':{'X':{'Type':'Pass',"
+               "'Result':'" BIG_STRING "','End':true}}}",
+               "{}");
+        h.env.max_payload_bytes = 200;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "The state/task 'X' returned a result with a size exceeding the maximum "
+                      "number of bytes service limit.");
+        h_done(&h);
+}
+
+/* "$$" and "$$.Execution.Input" as InputPath / OutputPath: the context object and the execution input. */
+TEST(context_object_as_input_and_output_path) {
+        H h;
+
+        h_start(&h,
+                "{'StartAt':'A','States':{'A':{'Type':'Pass','Result':{'r':1},'ResultPath':'$.res','Next':'"
+                "B'},"
+                "'B':{'Type':'Pass','InputPath':'$$.Execution.Input','Next':'C'},"
+                "'C':{'Type':'Pass','InputPath':'$$','OutputPath':'$.State','End':true}}}",
+                "{'orig':true}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"Name\":\"C\",\"EnteredTime\":\"2023-11-14T22:13:20.000Z\","
+                       "\"RetryCount\":0}");
+        ASSERT_STR_EQ(S(json_object_get(json_array_get(h.history, 4), "stateExitedEventDetails"), "output"),
+                      "{\"orig\":true}");
+        h_done(&h);
+
+        h_start(&h,
+                "{'StartAt':'W','States':{'W':{'Type':'Wait','Seconds':0,'OutputPath':'$$.Execution.Input','"
+                "End':true}}}",
+                "{'orig':2}");
+        char *timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        h_timer(&h, timer);
+        free(timer);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"orig\":2}");
+        h_done(&h);
+}
+
 TEST(task_dispatch_result_and_stale) {
         H h;
         h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:lambda:us-east-1:1:function:F',"
@@ -385,15 +610,18 @@ TEST(retry_arithmetic_and_matching) {
         json_decref(r);
 
         json_t *all = Q("['States.ALL']"), *tf = Q("['States.TaskFailed']"), *ex = Q("['A.B','C']");
-        ASSERT_TRUE(retry_error_matches(all, "Image.Invalid"));
-        ASSERT_TRUE(retry_error_matches(all, "States.Timeout"));
-        ASSERT_FALSE(retry_error_matches(all, "States.Runtime"));
-        ASSERT_FALSE(retry_error_matches(all, "States.DataLimitExceeded"));
-        ASSERT_TRUE(retry_error_matches(tf, "Image.Invalid"));
-        ASSERT_TRUE(retry_error_matches(tf, "States.HeartbeatTimeout"));
-        ASSERT_FALSE(retry_error_matches(tf, "States.Timeout"));
-        ASSERT_TRUE(retry_error_matches(ex, "C"));
-        ASSERT_FALSE(retry_error_matches(ex, "A"));
+        ASSERT_TRUE(retry_error_matches(all, "Image.Invalid", false));
+        ASSERT_TRUE(retry_error_matches(all, "States.Timeout", false));
+        ASSERT_FALSE(retry_error_matches(all, "States.Runtime", false));
+        ASSERT_FALSE(retry_error_matches(all, "States.DataLimitExceeded", false));
+        /* A Task's failure is matched by States.ALL, a result over the limit too; States.Runtime never. */
+        ASSERT_TRUE(retry_error_matches(all, "States.DataLimitExceeded", true));
+        ASSERT_FALSE(retry_error_matches(all, "States.Runtime", true));
+        ASSERT_TRUE(retry_error_matches(tf, "Image.Invalid", false));
+        ASSERT_TRUE(retry_error_matches(tf, "States.HeartbeatTimeout", false));
+        ASSERT_FALSE(retry_error_matches(tf, "States.Timeout", false));
+        ASSERT_TRUE(retry_error_matches(ex, "C", false));
+        ASSERT_FALSE(retry_error_matches(ex, "A", false));
         json_decref(all);
         json_decref(tf);
         json_decref(ex);
@@ -403,11 +631,11 @@ TEST(retry_arithmetic_and_matching) {
         json_t *counts = json_array();
         int64_t delay;
         size_t idx;
-        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", &env, &delay, &idx), 1);
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", false, &env, &delay, &idx), 1);
         ASSERT_INT_EQ(idx, 0);
         ASSERT_INT_EQ(delay, 1000);
-        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", &env, &delay, &idx), 0);
-        ASSERT_INT_EQ(retry_decide(retriers, counts, "Y", &env, &delay, &idx), 1);
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "X", false, &env, &delay, &idx), 0);
+        ASSERT_INT_EQ(retry_decide(retriers, counts, "Y", false, &env, &delay, &idx), 1);
         ASSERT_INT_EQ(idx, 1);
         ASSERT_JSON_EQ(counts, "[1,1]");
         json_decref(counts);
@@ -952,7 +1180,7 @@ TEST(limits_history_budget_payload_map_items) {
                 asl_machine_free(m);
         }
 
-        /* a task result over the limit: States.DataLimitExceeded, catchable only by name */
+        /* a task result over the limit: States.DataLimitExceeded, by name first */
         h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Catch':["
                    "{'ErrorEquals':['States.DataLimitExceeded'],'Next':'Big'},"
                    "{'ErrorEquals':['States.ALL'],'Next':'All'}],'End':true},"
@@ -965,16 +1193,17 @@ TEST(limits_history_budget_payload_map_items) {
         ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "\"big\"");
         h_done(&h);
 
-        /* States.ALL alone does not catch it */
-        h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','Catch':["
-                   "{'ErrorEquals':['States.ALL'],'Next':'All'}],'End':true},"
-                   "'All':{'Type':'Fail','Error':'All'}}}", "{}");
+        /* without a Catch the execution fails with it */
+        h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true}}}", "{}");
         h.env.max_payload_bytes = 64;
         h_event(&h, (AslEvent) { .type = ASL_EVENT_START });
         tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
         ASSERT_INT_EQ(h_succeed(&h, tid, "{'x':'0123456789012345678901234567890123456789012345678901234567890123456789'}"), 0);
         free(tid);
         ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "The state/task 'r' returned a result with a size exceeding the maximum "
+                      "number of bytes service limit.");
         h_done(&h);
 
         /* too many Map items */
@@ -1076,26 +1305,34 @@ TEST(map_state_retry_and_item_selector_failure) {
         h_done(&h);
 
         /* an ItemSelector path that does not exist: the Map fails with
-         * States.ParameterPathFailure, which its Catch can handle */
-        h_start(&h, "{'StartAt':'M','States':{'M':{'Type':'Map','ItemSelector':{'x.$':'$$.Map.Item.Value.missing'},"
-                    "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Pass','End':true}}},"
-                    "'Catch':[{'ErrorEquals':['States.ParameterPathFailure'],'Next':'C'}],'End':true},"
-                    "'C':{'Type':'Pass','End':true}}}", "[{'a':1}]");
-        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
-        ASSERT_STR_EQ(S(json_object_get(h.finished, "output"), "Error"), "States.ParameterPathFailure");
+         * States.Runtime, which no Catch handles (as Step Functions) */
+        h_start(&h,
+                "{'StartAt':'M','States':{'M':{'Type':'Map','ItemSelector':{'x.$':'$$.Map.Item.Value."
+                "missing'},"
+                "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Pass','End':true}}},"
+                "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},"
+                "'C':{'Type':'Pass','End':true}}}",
+                "[{'a':1}]");
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "An error occurred while executing the state 'M' (entered at the event "
+                      "id #2). The JSONPath '$$.Map.Item.Value.missing' specified for the "
+                      "field 'x.$' could not be found in the input '[{\"a\":1}]'");
         h_done(&h);
 }
 
 TEST(runtime_errors_are_not_caught) {
         H h;
-        /* ParameterPathFailure in a branch is caught by the Parallel's States.ALL ... */
+        /* A Parameters path not found in a branch is States.Runtime: the Parallel's States.ALL does not
+         * catch it ... */
         h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
                     "{'StartAt':'X','States':{'X':{'Type':'Pass','Parameters':{'a.$':'$.nope'},'End':true}}}],"
                     "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'End':true},'C':{'Type':'Pass','End':true}}}", "{}");
-        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
-        ASSERT_STR_EQ(S(json_object_get(h.finished, "output"), "Error"), "States.ParameterPathFailure");
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
         h_done(&h);
-        /* ... a States.Runtime (InputPath not found) is not */
+        /* ... nor an InputPath not found */
         h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Parallel','Branches':["
                     "{'StartAt':'X','States':{'X':{'Type':'Pass','InputPath':'$.nope','End':true}}}],"
                     "'Retry':[{'ErrorEquals':['States.ALL']}],"

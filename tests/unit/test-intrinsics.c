@@ -216,11 +216,48 @@ TEST(paths) {
         EXPECT_CALL_CTX("States.Format('{}/{}', $$.Execution.Id, $.k)", "{\"k\":\"v\"}",
                         "{\"Execution\":{\"Id\":\"exec-1\"}}", "\"exec-1/v\"");
         EXPECT_CALL_CTX("States.Array($$)", "{}", "{\"c\":1}", "[{\"c\":1}]");
-        EXPECT_FAIL("States.Array($.nope)", "{}", "The JSONPath '$.nope' could not be found in the input");
         EXPECT_FAIL("States.Array($$.nope)", "{}", "no context object");
         EXPECT_FAIL("States.Array($.a)", NULL, "no input");
-        /* A path error inside a nested call surfaces unchanged. */
-        EXPECT_FAIL("States.Format('{}', States.ArrayLength($.nope))", "{}", "'$.nope' could not be found");
+}
+
+/* A path argument that does not resolve is States.Runtime, the cause naming the whole expression (as Step
+ * Functions). */
+TEST(missing_path_is_runtime) {
+        static const struct {
+                const char *expr, *input, *cause;
+        } cases[] = {
+                {"States.Array($.nope)", "{\"other\":1}",
+                 "The function 'States.Array($.nope)' had the following error: The JsonPath argument for "
+                 "the field "
+                 "'$.nope' could not be found in the input '{\"other\":1}'"},
+                {"States.Format('{}', States.ArrayLength($.nope))", "{}",
+                 "The function 'States.Format('{}', States.ArrayLength($.nope))' had the following error: "
+                 "The "
+                 "JsonPath argument for the field '$.nope' could not be found in the input '{}'"},
+                {"States.Format('{}', $.items[5])", "{\"items\":[1,2]}",
+                 "The function 'States.Format('{}', $.items[5])' had the following error: The JsonPath "
+                 "argument for "
+                 "the field '$.items[5]' could not be found in the input '{\"items\":[1,2]}'"},
+                {"States.Array($$.Nope)", "{}",
+                 "The function 'States.Array($$.Nope)' had the following error: The JsonPath argument for "
+                 "the field "
+                 "'$$.Nope' could not be found in the input '{\"Execution\":{}}'"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *r = NULL;
+                AslError e = {};
+
+                ASSERT_INT_EQ(
+                        eval_env(cases[i].expr, cases[i].input, "{\"Execution\":{}}", &test_env, &r, &e),
+                        -EINVAL);
+                ASSERT_NULL(r);
+                ASSERT_STR_EQ(e.error, "States.Runtime");
+                ASSERT_STR_EQ(e.cause, cases[i].cause);
+                asl_error_clear(&e);
+        }
+        /* A present null is no miss. */
+        EXPECT_CALL("States.Format('{}', $.nul)", "{\"nul\":null}", "\"null\"");
 }
 
 TEST(format) {

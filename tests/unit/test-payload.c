@@ -24,26 +24,100 @@ TEST(input_path_aws_example) {
         json_t *p = json_string("$.dataset2"), *out = NULL, *nul = json_null();
         AslError e = {};
 
-        ASSERT_INT_EQ(payload_select(in, p, "InputPath", &out, &e), 0);
+        ASSERT_INT_EQ(payload_select(in, p, "InputPath", NULL, &out, &e), 0);
         ASSERT_JSON_EQ(out, "{\"val1\":\"a\",\"val2\":\"b\",\"val3\":\"c\"}");
         json_decref(out);
 
         /* absent: unchanged; null: {} */
-        ASSERT_INT_EQ(payload_select(in, NULL, "InputPath", &out, &e), 0);
+        ASSERT_INT_EQ(payload_select(in, NULL, "InputPath", NULL, &out, &e), 0);
         ASSERT_TRUE(json_equal(out, in));
         json_decref(out);
-        ASSERT_INT_EQ(payload_select(in, nul, "InputPath", &out, &e), 0);
+        ASSERT_INT_EQ(payload_select(in, nul, "InputPath", NULL, &out, &e), 0);
         ASSERT_JSON_EQ(out, "{}");
         json_decref(out);
 
         /* a path that does not exist: States.Runtime */
         json_t *missing = json_string("$.nope");
-        ASSERT_INT_EQ(payload_select(in, missing, "InputPath", &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_select(in, missing, "InputPath", NULL, &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.error, "States.Runtime");
         asl_error_clear(&e);
         json_decref(missing);
         json_decref(nul);
         json_decref(p);
+        json_decref(in);
+}
+
+/* The causes are Step Functions' (Jayway's messages, paths normalized). */
+TEST(select_missing_path_causes) {
+        json_t *in = J("{\"a\":{\"b\":1},\"l\":[1,2],\"n\":5}");
+        static const struct {
+                const char *path, *cause;
+        } cases[] = {
+                {"$.x", "Invalid path '$.x' : No results for path: $['x']"},
+                {"$.a.x", "Invalid path '$.a.x' : No results for path: $['a']['x']"},
+                {"$.no.x", "Invalid path '$.no.x' : Missing property in path $['no']"},
+                {"$.no.x.y", "Invalid path '$.no.x.y' : Missing property in path $['no']"},
+                {"$['a'].x.y", "Invalid path '$['a'].x.y' : Missing property in path $['a']['x']"},
+                {"$.l[5]", "Invalid path '$.l[5]' : No results for path: $['l'][5]"},
+                {"$.l[5].z", "Invalid path '$.l[5].z' : Missing property in path $['l'][5]"},
+                {"$.n.z",
+                 "Invalid path '$.n.z' : Expected to find an object with property ['z'] in path $['n'] "
+                 "but found 'number'"},
+                {"$.n['y','z']",
+                 "Invalid path '$.n['y','z']' : Expected to find an object with property ['y', 'z'] "
+                 "in path $['n'] but found 'number'"},
+                {"$.no['y','z']", "Invalid path '$.no['y','z']' : Missing property in path $['no']"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *p = json_string(cases[i].path), *out = NULL;
+                AslError e = {};
+
+                ASSERT_INT_EQ(payload_select(in, p, "OutputPath", NULL, &out, &e), -EINVAL);
+                ASSERT_STR_EQ(e.error, "States.Runtime");
+                ASSERT_STR_EQ(e.cause, cases[i].cause);
+                asl_error_clear(&e);
+                json_decref(p);
+        }
+        json_decref(in);
+}
+
+/* "$$" and "$$.Execution.Input" as InputPath/OutputPath: the context object and the execution input. */
+TEST(select_context_paths) {
+        json_t *in = J("{\"a\":1}"),
+               *ctx = J("{\"Execution\":{\"Input\":{\"orig\":true}},\"State\":{\"Name\":\"S\"}}");
+        json_t *all = json_string("$$"), *input = json_string("$$.Execution.Input"),
+               *nope = json_string("$$.Nope");
+        json_t *out = NULL;
+        AslError e = {};
+
+        ASSERT_INT_EQ(payload_select(in, all, "InputPath", ctx, &out, &e), 0);
+        ASSERT_TRUE(json_equal(out, ctx));
+        json_decref(out);
+        ASSERT_INT_EQ(payload_select(in, input, "OutputPath", ctx, &out, &e), 0);
+        ASSERT_JSON_EQ(out, "{\"orig\":true}");
+        json_decref(out);
+        ASSERT_INT_EQ(payload_select(in, nope, "InputPath", ctx, &out, &e), -EINVAL);
+        ASSERT_STR_EQ(e.cause, "Invalid path '$$.Nope' : No results for path: $['Nope']");
+        asl_error_clear(&e);
+        ASSERT_INT_EQ(payload_select(in, all, "InputPath", NULL, &out, &e), -EINVAL);
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        asl_error_clear(&e);
+
+        /* The whole pipeline reads them too. */
+        json_t *state =
+                J("{\"Type\":\"Pass\",\"InputPath\":\"$$.Execution.Input\",\"OutputPath\":\"$$.State\"}");
+        ASSERT_INT_EQ(payload_effective_input(state, "Parameters", in, ctx, &env0, &out, &e), 0);
+        ASSERT_JSON_EQ(out, "{\"orig\":true}");
+        json_decref(out);
+        ASSERT_INT_EQ(payload_state_output(state, false, in, in, ctx, &env0, &out, &e), 0);
+        ASSERT_JSON_EQ(out, "{\"Name\":\"S\"}");
+        json_decref(out);
+        json_decref(state);
+        json_decref(all);
+        json_decref(input);
+        json_decref(nope);
+        json_decref(ctx);
         json_decref(in);
 }
 
@@ -78,17 +152,34 @@ TEST(template_context_arrays_intrinsics) {
         json_decref(out);
         json_decref(tmpl);
 
-        /* missing path -> States.ParameterPathFailure */
+        /* missing path -> States.Runtime, in Step Functions' words (never ParameterPathFailure) */
         tmpl = J("{\"x\":{\"y.$\":\"$.missing\"}}");
         ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
-        ASSERT_STR_EQ(e.error, "States.ParameterPathFailure");
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        ASSERT_STR_EQ(e.cause,
+                      "The JSONPath '$.missing' specified for the field 'y.$' could not be found in the "
+                      "input '{\"name\":\"cat.jpg\",\"sizes\":[1,2]}'");
         asl_error_clear(&e);
         json_decref(tmpl);
 
         /* missing context path too */
         tmpl = J("{\"t.$\":\"$$.Task.Token\"}");
         ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
-        ASSERT_STR_EQ(e.error, "States.ParameterPathFailure");
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        ASSERT_STR_EQ(e.cause,
+                      "The JSONPath '$$.Task.Token' specified for the field 't.$' could not be found in the "
+                      "input '{\"name\":\"cat.jpg\",\"sizes\":[1,2]}'");
+        asl_error_clear(&e);
+        json_decref(tmpl);
+
+        /* a path an intrinsic reads: States.Runtime naming the whole expression */
+        tmpl = J("{\"v.$\":\"States.Format('{}', States.Format('{}', $.nope))\"}");
+        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        ASSERT_STR_EQ(e.cause,
+                      "The function 'States.Format('{}', States.Format('{}', $.nope))' had the following "
+                      "error: The JsonPath argument for the field '$.nope' could not be found in the input "
+                      "'{\"name\":\"cat.jpg\",\"sizes\":[1,2]}'");
         asl_error_clear(&e);
         json_decref(tmpl);
 
