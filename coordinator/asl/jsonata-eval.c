@@ -30,177 +30,6 @@
 #include "jsonata-internal.h"
 
 /* ------------------------------------------------------------------------ */
-/* Errors */
-
-static const struct {
-        const char *code, *text;
-} messages[] = {
-        {"T0410", "Argument %i of function %t does not match function signature"},
-        {"T0411", "Context value is not a compatible type with argument %i of function %t"},
-        {"T0412", "Argument %i of function %t must be an array of %y"},
-        {"D1001", "Number out of range: %v"},
-        {"D1002", "Cannot negate a non-numeric value: %v"},
-        {"T1003", "Key in object structure must evaluate to a string; got: %v"},
-        {"D1004", "Regular expression matches zero length string"},
-        {"T1005", "Attempted to invoke a non-function. Did you mean ${%t}?"},
-        {"T1006", "Attempted to invoke a non-function"},
-        {"T1007", "Attempted to partially apply a non-function. Did you mean ${%t}?"},
-        {"T1008", "Attempted to partially apply a non-function"},
-        {"D1009", "Multiple key definitions evaluate to same key: %v"},
-        {"T1010", "The matcher function argument passed to function %t does not return the correct object "
-                  "structure"},
-        {"T2001", "The left side of the %t operator must evaluate to a number"},
-        {"T2002", "The right side of the %t operator must evaluate to a number"},
-        {"T2003", "The left side of the range operator (..) must evaluate to an integer"},
-        {"T2004", "The right side of the range operator (..) must evaluate to an integer"},
-        {"T2006", "The right side of the function application operator ~> must be a function"},
-        {"T2007", "Type mismatch when comparing values %v and %w in order-by clause"},
-        {"T2008", "The expressions within an order-by clause must evaluate to numeric or string values"},
-        {"T2009", "The values %v and %w either side of operator %t must be of the same data type"},
-        {"T2010", "The expressions either side of operator %t must evaluate to numeric or string values"},
-        {"T2011", "The insert/update clause of the transform expression must evaluate to an object: %v"},
-        {"T2012", "The delete clause of the transform expression must evaluate to a string or array of "
-                  "strings: %v"},
-        {"T2013", "The transform expression clones the input object using the $clone() function.  This has "
-                  "been overridden in the current scope by a non-function."},
-        {"D2014", "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  "
-                  "Attempted to allocate %v."},
-        {"D3001", "Attempting to invoke string function on Infinity or NaN"},
-        {"D3010", "Second argument of replace function cannot be an empty string"},
-        {"D3011", "Fourth argument of replace function must evaluate to a positive number"},
-        {"D3012", "Attempted to replace a matched string with a non-string value"},
-        {"D3020", "Third argument of split function must evaluate to a positive number"},
-        {"D3030", "Unable to cast value to a number: %v"},
-        {"D3040", "Third argument of match function must evaluate to a positive number"},
-        {"D3050", "The second argument of reduce function must be a function with at least two arguments"},
-        {"D3060", "The sqrt function cannot be applied to a negative number: %v"},
-        {"D3061", "The power function has resulted in a value that cannot be represented as a JSON number: "
-                  "base=%v, exponent=%w"},
-        {"D3070", "The single argument form of the sort function can only be applied to an array of strings "
-                  "or an array of numbers.  Use the second argument to specify a comparison function"},
-        {"D3100", "The radix of the formatBase function must be between 2 and 36.  It was given %v"},
-        {"D3110", "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given %v"},
-        {"D3120", "Syntax error in expression passed to function eval: %v"},
-        {"D3121", "Dynamic error evaluating the expression passed to function eval: %v"},
-        {"D3137", "%v"},
-        {"D3138", "The $single() function expected exactly 1 matching result.  Instead it matched more."},
-        {"D3139", "The $single() function expected exactly 1 matching result.  Instead it matched 0."},
-        {"D3141", "%v"},
-};
-
-static void message_value(JnEval *ev, JnBuf *b, const JnValue *v) {
-        if (!v) {
-                jn_buf_puts(b, "undefined");
-                return;
-        }
-        if (v->type == JN_STRING)
-                jn_buf_put(b, v->str.s, v->str.len);
-        else if (v->type == JN_FUNCTION)
-                jn_buf_puts(b, "function");
-        else if (v->type == JN_NUMBER) {
-                char num[40];
-                jsonata_format_number(v->num, num, sizeof(num));
-                jn_buf_puts(b, num);
-        } else if (v->type == JN_ARRAY || v->type == JN_OBJECT)
-                jn_buf_puts(b, v->type == JN_ARRAY ? "array" : "object");
-        else {
-                JnValue *s = jn_stringify(ev, v, false);
-                jn_buf_put(b, s->str.s, s->str.len);
-        }
-}
-
-static _Noreturn void throw_error(JnEval *ev, const char *code, const char *token, const char *text) {
-        JsonataError *e = ev->err;
-        jsonata_error_clear(e);
-        snprintf(e->code, sizeof(e->code), "%s", code);
-        e->message = xstrdup(text);
-        e->token = token ? xstrdup(token) : NULL;
-        e->position = ev->current ? ev->current->position : -1;
-        longjmp(ev->jmp, 1);
-}
-
-/* The message from the table with %t token, %v value, %w value2, %i index,
- * %y type. Values are limited to a few hundred bytes in a message. */
-static _Noreturn void throw_fmt(JnEval *ev, const char *code, const char *token, const JnValue *v,
-                                const JnValue *v2, int index, const char *type) {
-        const char *text = NULL;
-        char out[1024];
-        size_t n = 0;
-
-        ev->arena.limit = 0; /* the message may need memory after U1002 */
-        for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
-                if (strcmp(messages[i].code, code) == 0)
-                        text = messages[i].text;
-        if (!text)
-                text = code;
-        for (const char *c = text; *c && n + 1 < sizeof(out); c++) {
-                JnBuf b = {.ev = ev};
-                if (c[0] != '%') {
-                        out[n++] = *c;
-                        continue;
-                }
-                c++;
-                switch (*c) {
-                case 't':
-                        jn_buf_puts(&b, token ? token : "");
-                        break;
-                case 'v':
-                        message_value(ev, &b, v);
-                        break;
-                case 'w':
-                        message_value(ev, &b, v2);
-                        break;
-                case 'i':
-                        jn_buf_printf(&b, "%d", index);
-                        break;
-                case 'y':
-                        jn_buf_puts(&b, type ? type : "");
-                        break;
-                }
-                size_t l = b.len < 300 ? b.len : 300;
-                if (n + l + 1 > sizeof(out))
-                        l = sizeof(out) - n - 1;
-                memcpy(out + n, b.s ? b.s : "", l);
-                n += l;
-        }
-        out[n] = 0;
-        throw_error(ev, code, token, out);
-}
-
-void jn_throw_code2(JnEval *ev, const char *code, const JnValue *v, const JnValue *v2) {
-        throw_fmt(ev, code, NULL, v, v2, 0, NULL);
-}
-
-void jn_throw_code(JnEval *ev, const char *code, const char *token, const JnValue *value) {
-        throw_fmt(ev, code, token, value, NULL, 0, NULL);
-}
-
-void jn_throw(JnEval *ev, const char *code, const char *token, const JnValue *value, const char *fmt, ...) {
-        char buf[1024];
-        va_list ap;
-        (void) value;
-        ev->arena.limit = 0;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        throw_error(ev, code, token, buf);
-}
-
-/* Used by the signature checks. */
-void jn_throw_arg(JnEval *ev, const char *code, const char *token, const JnValue *value, int index,
-                  const char *type) {
-        throw_fmt(ev, code, token, value, NULL, index, type);
-}
-
-void jn_step(JnEval *ev, uint64_t n) {
-        ev->steps += n;
-        if (ev->steps > ev->max_steps)
-                jn_throw(ev, "U1001", NULL, NULL,
-                         "Expression evaluation timeout: it took more than the limit of %llu steps",
-                         (unsigned long long) ev->max_steps);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Frames */
 
 JnFrame *jn_frame_new(JnEval *ev, JnFrame *parent) {
@@ -692,7 +521,7 @@ static JnValue *eval_binary(JnEval *ev, const JnNode *n, JnValue *input, JnFrame
                 if (!lhs || !rhs)
                         return NULL;
                 if (lhs->type != rhs->type)
-                        throw_fmt(ev, "T2009", tok, lhs, rhs, 0, NULL);
+                        jn_throw_code2(ev, "T2009", tok, lhs, rhs);
                 int c;
                 if (lhs->type == JN_NUMBER)
                         c = lhs->num < rhs->num ? -1 : lhs->num > rhs->num ? 1 : 0;
@@ -919,7 +748,7 @@ static bool sort_swap(SortCtx *sc, JnValue *a, JnValue *b) {
                 if (!aok || !bok)
                         jn_throw_code(ev, "T2008", NULL, !aok ? aa : bb);
                 if (aa->type != bb->type)
-                        throw_fmt(ev, "T2007", NULL, aa, bb, 0, NULL);
+                        jn_throw_code2(ev, "T2007", NULL, aa, bb);
                 if (aa->type == JN_NUMBER)
                         comp = aa->num == bb->num ? 0 : aa->num < bb->num ? -1 : 1;
                 else {
@@ -1020,7 +849,6 @@ static JnValue *apply_lambda(JnEval *ev, JnValue *fn, JnValue **args, size_t n) 
         return jn_eval(ev, f->node->body, f->input, env);
 }
 
-static JnValue *regex_call(JnEval *ev, JnValue *re, JnValue *str);
 static JnValue *transform_call(JnEval *ev, JnValue *fn, JnValue *obj);
 
 static JnValue *apply_inner(JnEval *ev, JnValue *fn, JnValue **args, size_t n, JnValue *focus,
@@ -1049,7 +877,7 @@ static JnValue *apply_inner(JnEval *ev, JnValue *fn, JnValue **args, size_t n, J
                 return r;
         }
         case JN_FN_REGEX:
-                return regex_call(ev, fn, n > 0 ? args[0] : NULL);
+                return jn_regex_call(ev, fn, n > 0 ? args[0] : NULL);
         case JN_FN_TRANSFORM:
                 return transform_call(ev, fn, n > 0 ? args[0] : NULL);
         case JN_FN_CHAIN: {
@@ -1182,127 +1010,6 @@ static JnValue *eval_apply(JnEval *ev, const JnNode *n, JnValue *input, JnFrame 
                 return chain;
         }
         return jn_apply(ev, func, &lhs, 1, NULL);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Regex values */
-
-static void *pcre_arena_malloc(PCRE2_SIZE n, void *data) {
-        JnEval *ev = data;
-        return jn_arena_alloc(&ev->arena, n);
-}
-
-static void pcre_arena_free(void *p, void *data) {
-        (void) p;
-        (void) data;
-}
-
-bool jn_regex_exec(JnEval *ev, const JnValue *re, const char *s, size_t len, size_t from, JnMatch *m) {
-        const JnNode *node = re->fn->node;
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(node->regex, ev->pcre_gctx);
-        pcre2_match_context *mc = pcre2_match_context_create(ev->pcre_gctx);
-        int rc;
-
-        if (!md || !mc)
-                jn_throw(ev, "U1002", NULL, NULL, "Evaluation needs more than the memory limit");
-        pcre2_set_match_limit(mc, 1000000);
-        pcre2_set_depth_limit(mc, 10000);
-        jn_step(ev, 1 + len / 64);
-        if (from > len)
-                return false;
-        rc = pcre2_match(node->regex, (PCRE2_SPTR) s, len, from, 0, md, mc);
-        if (rc == PCRE2_ERROR_NOMATCH)
-                return false;
-        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
-                jn_throw(ev, "U1001", NULL, NULL, "Regular expression %s needs too many steps",
-                         node->regex_src);
-        if (rc == PCRE2_ERROR_NOMEMORY)
-                jn_throw(ev, "U1002", NULL, NULL, "Evaluation needs more than the memory limit");
-        if (rc < 0) {
-                /* invalid UTF-8 in the subject and the like: no match */
-                return false;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        uint32_t count = pcre2_get_ovector_count(md);
-        m->start = ov[0];
-        m->end = ov[1];
-        m->n_groups = count > 0 ? count - 1 : 0;
-        m->gstart = jn_alloc(ev, (m->n_groups + 1) * sizeof(size_t));
-        m->gend = jn_alloc(ev, (m->n_groups + 1) * sizeof(size_t));
-        for (size_t g = 0; g < m->n_groups; g++) {
-                if (g + 1 < (size_t) rc && ov[2 * (g + 1)] != PCRE2_UNSET) {
-                        m->gstart[g] = ov[2 * (g + 1)];
-                        m->gend[g] = ov[2 * (g + 1) + 1];
-                } else
-                        m->gstart[g] = m->gend[g] = (size_t) -1;
-        }
-        return true;
-}
-
-/* The reference's matcher result: {match, start, end, groups, next}; next
- * is a native bound to the regex, the string and the end offset. */
-static JnValue *regex_next_fn(JnEval *ev, JnValue **a, size_t n, JnValue *focus);
-
-static const JnNative regex_next_native = {"next", NULL, regex_next_fn, 0};
-
-static JnValue *regex_match_object(JnEval *ev, JnValue *re, JnValue *str, size_t from) {
-        JnMatch m;
-        if (!jn_regex_exec(ev, re, str->str.s, str->str.len, from, &m))
-                return NULL;
-        JnValue *r = jn_regex_result(ev, str->str.s, str->str.len, &m);
-        /* next: a partial application of the hidden native to (re, str, end) */
-        JnValue *nat = jn_function(ev, JN_FN_NATIVE);
-        nat->fn->native = &regex_next_native;
-        JnValue *next = jn_function(ev, JN_FN_PARTIAL);
-        next->fn->target = nat;
-        next->fn->n_bound = 3;
-        next->fn->bound = jn_alloc(ev, 3 * sizeof(JnValue *));
-        next->fn->is_hole = jn_alloc(ev, 3);
-        next->fn->bound[0] = re;
-        next->fn->bound[1] = str;
-        next->fn->bound[2] = jn_number(ev, (double) m.end);
-        memset(next->fn->is_hole, 0, 3);
-        jn_object_set(ev, r, "next", 4, next);
-        return r;
-}
-
-static JnValue *regex_next_fn(JnEval *ev, JnValue **a, size_t n, JnValue *focus) {
-        JnValue *re = a[0], *str = a[1];
-        size_t from = (size_t) a[2]->num;
-        if (from >= str->str.len)
-                return NULL;
-        JnValue *r = regex_match_object(ev, re, str, from);
-        if (r) {
-                JnValue *mt = jn_object_get(r, "match", 5);
-                if (mt && mt->str.len == 0)
-                        jn_throw_code(ev, "D1004", NULL, NULL);
-        }
-        return r;
-}
-
-JnValue *jn_regex_result(JnEval *ev, const char *s, size_t len, const JnMatch *m) {
-        JnValue *r = jn_object(ev);
-        JnValue *groups = jn_array(ev, m->n_groups);
-        size_t cstart = jn_utf8_length(s, m->start);
-        size_t clen = jn_utf8_length(s + m->start, m->end - m->start);
-
-        jn_object_set(ev, r, "match", 5, jn_string(ev, s + m->start, m->end - m->start));
-        jn_object_set(ev, r, "start", 5, jn_number(ev, (double) cstart));
-        jn_object_set(ev, r, "end", 3, jn_number(ev, (double) (cstart + clen)));
-        for (size_t g = 0; g < m->n_groups; g++)
-                jn_array_push(ev, groups,
-                              m->gstart[g] == (size_t) -1
-                                      ? jn_string(ev, "", 0)
-                                      : jn_string(ev, s + m->gstart[g], m->gend[g] - m->gstart[g]));
-        jn_object_set(ev, r, "groups", 6, groups);
-        (void) len;
-        return r;
-}
-
-static JnValue *regex_call(JnEval *ev, JnValue *re, JnValue *str) {
-        if (!jn_is_string(str))
-                return NULL;
-        return regex_match_object(ev, re, str, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1524,7 +1231,7 @@ int jsonata_session_new(const JsonataContext *ctx, JsonataSession **ret) {
         ev->arena.limit = ctx->limits.max_memory ? ctx->limits.max_memory : JSONATA_DEFAULT_MAX_MEMORY;
         ev->libraries = ctx->libraries;
         ev->n_libraries = ctx->n_libraries;
-        ev->pcre_gctx = pcre2_general_context_create(pcre_arena_malloc, pcre_arena_free, ev);
+        ev->pcre_gctx = jn_regex_context(ev);
         ev->root = jn_arena_alloc(&ev->arena, sizeof(JnFrame));
         if (!ev->pcre_gctx || !ev->root) {
                 jn_arena_free(&ev->arena);

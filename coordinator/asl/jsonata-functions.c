@@ -166,7 +166,7 @@ FN(fn_power) {
         /* a missing exponent is NaN in the reference's Math.pow: D3061 */
         double r = ARG(1) ? pow(a[0]->num, a[1]->num) : NAN;
         if (!isfinite(r)) {
-                jn_throw_code2(ev, "D3061", a[0], ARG(1));
+                jn_throw_code2(ev, "D3061", "power", a[0], ARG(1));
         }
         return jn_number(ev, r);
 }

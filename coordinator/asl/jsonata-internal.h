@@ -8,7 +8,9 @@
  *   jsonata-parser.c     Pratt parser to an AST, then the reference's
  *                        post-processing (paths, stages, ancestry for %)
  *   jsonata-value.c      the arena, values, JSON in and out, equality, numbers
+ *   jsonata-error.c      error messages, the longjmp out, the step budget
  *   jsonata-eval.c       the evaluator
+ *   jsonata-regex.c      regular expressions (PCRE2) and matcher objects
  *   jsonata-signature.c  function signatures ("<s-nn?:s>")
  *   jsonata-functions.c, jsonata-strings.c, jsonata-format.c,
  *   jsonata-datetime.c   the function library
@@ -383,7 +385,8 @@ _Noreturn void jn_throw(JnEval *ev, const char *code, const char *token, const J
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 _Noreturn void jn_throw_arg(JnEval *ev, const char *code, const char *token, const JnValue *value, int index,
                             const char *type);
-_Noreturn void jn_throw_code2(JnEval *ev, const char *code, const JnValue *v, const JnValue *v2);
+_Noreturn void jn_throw_code2(JnEval *ev, const char *code, const char *token, const JnValue *v,
+                              const JnValue *v2);
 _Noreturn void jn_throw_code(JnEval *ev, const char *code, const char *token, const JnValue *value);
 void jn_step(JnEval *ev, uint64_t n);
 
@@ -464,6 +467,10 @@ typedef struct JnMatch {
         size_t *gstart, *gend; /* (size_t)-1 when the group did not take part */
 } JnMatch;
 bool jn_regex_exec(JnEval *ev, const JnValue *re, const char *s, size_t len, size_t from, JnMatch *m);
+/* A regex value called as a function: the first match object, or NULL. */
+JnValue *jn_regex_call(JnEval *ev, JnValue *re, JnValue *str);
+/* PCRE2's allocations from the evaluation's arena. */
+pcre2_general_context *jn_regex_context(JnEval *ev);
 /* Calls a matcher that may be a user function (returns the reference's
  * {match,start,end,groups,next} objects) or a regex; NULL when no match. */
 JnValue *jn_regex_result(JnEval *ev, const char *s, size_t len, const JnMatch *m);

@@ -10,8 +10,8 @@
  * tail-call marks (a call in tail position becomes a thunk).
  *
  * The tree and everything in it lives in the expression's arena; regular
- * expressions are compiled here, once, with PCRE2 (see jsonata-regex.c for
- * why PCRE2).
+ * expressions are compiled here, once, with PCRE2 (jsonata-regex.c says why
+ * PCRE2 and matches them).
  *
  * Limits: the text's length (JSONATA_MAX_EXPRESSION_LENGTH, S0001) and the
  * nesting of the syntax (JSONATA_MAX_NESTING, S0002), which also bounds the
