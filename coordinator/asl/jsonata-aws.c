@@ -97,7 +97,9 @@ FN(aws_random) {
                 return jn_number(ev, jn_random_double(ev));
         if (!is_int(seed->num))
                 jn_throw(ev, "D3173", "random", NULL, "The seed of $random() must be an integer");
-        uint64_t r = splitmix64((uint64_t) (int64_t) seed->num);
+        uint64_t bits;
+        memcpy(&bits, &seed->num, sizeof(bits)); /* any double: no cast out of range */
+        uint64_t r = splitmix64(bits);
         return jn_number(ev, (double) (r >> 11) * (1.0 / 9007199254740992.0));
 }
 

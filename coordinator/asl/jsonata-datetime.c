@@ -56,6 +56,8 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
 
 /* Date.UTC(y, m0, d, H, M, s, ms) with JavaScript's overflow rules. */
 static double date_utc(double y, double m0, double d, double H, double M, double s, double ms) {
+        if (!isfinite(y) || !isfinite(m0) || fabs(y) > 1e8 || fabs(m0) > 1e9) /* past JavaScript's dates */
+                return NAN;
         double ym = y + floor(m0 / 12);
         double mn = fmod(m0, 12);
         if (mn < 0)
@@ -398,9 +400,15 @@ static JnValue *format_datetime(JnEval *ev, double millis, JnValue *picture, JnV
         static const char iso[] = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
         if (tz) {
                 long off = strtol(jn_strndup(ev, tz->str.s, tz->str.len), NULL, 10);
+                if (off > 99999 || off < -99999)
+                        jn_throw(ev, "D3001", "fromMillis", NULL, "The time zone %.*s is out of range",
+                                 (int) tz->str.len, tz->str.s);
                 oh = (int) floor((double) off / 100);
                 om = (int) (off % 100);
         }
+        /* JavaScript's Date holds +-8.64e15 ms; past that (or NaN) it is invalid */
+        if (!isfinite(millis) || fabs(millis) > 8.64e15)
+                jn_throw(ev, "D3001", "fromMillis", NULL, "The time %g is out of the range of dates", millis);
         Cp pc = picture ? cp_from(ev, picture->str.s, picture->str.len) : cp_from(ev, iso, strlen(iso));
         Picture *pic = analyse_picture(ev, pc);
         Tm t = split_time(millis + (60.0 * oh + om) * 60000.0);

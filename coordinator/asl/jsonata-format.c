@@ -650,6 +650,8 @@ static _Noreturn void unsupported_sequence(JnEval *ev, const IntFormat *f) {
 JnValue *jn_format_integer(JnEval *ev, double value, const IntFormat *f) {
         JnBuf b = {.ev = ev};
         bool neg = value < 0;
+        if (!isfinite(value)) /* the reference recurses without end on NaN */
+                jn_throw_code(ev, "D3001", "formatInteger", NULL);
         value = fabs(value);
         if (value > 1e300 || (f->primary == F_ROMAN && value > 1e6))
                 jn_throw(ev, "D3001", NULL, NULL, "The number is too large to format");

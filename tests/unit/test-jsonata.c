@@ -244,6 +244,9 @@ static const Case cases[] = {
         ERR("$fromMillis(0, '[Q]')", NULL, "D3132"),
         ERR("$fromMillis(0, '[Y')", NULL, "D3135"),
         ERR("$fromMillis(0, '[fn]')", NULL, "D3133"),
+        ERR("$fromMillis(1e300)", NULL, "D3001"),
+        ERR("$fromMillis(0, '[Y]', '+99999999999999999999')", NULL, "D3001"),
+        ERR("$formatInteger(4 % 0, 'w')", NULL, "D3001"),
         OK("$formatInteger(1, nothing) & $formatNumber(1, nothing) & $parseInteger('1', nothing)", NULL,
            "\"\""),
         /* syntax errors */
