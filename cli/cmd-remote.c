@@ -24,6 +24,7 @@
 #include "cmd-remote.h"
 #include "clock.h"
 #include "config.h"
+#include "daemon-config.h"
 #include "format.h"
 #include "kafka.h"
 #include "random.h"
@@ -52,50 +53,24 @@ CliRemote *cli_remote_free(CliRemote *r) {
         return NULL;
 }
 
+/* The configuration as both daemons load theirs (daemon/daemon-config.h):
+ * --config, else $IMGFLOW_CONFIG, else the default file; the environment;
+ * then --redis and --kafka. Errors printed. */
 static int load_config(const CliRemoteArgs *a, Config **ret) {
-        _cleanup_config_ Config *c = NULL;
+        _cleanup_(daemon_config_args_done) DaemonConfigArgs args = {.config_path = a->config_path};
         _cleanup_free_ char *error = NULL;
-        const char *path = a->config_path;
         extern char **environ;
-        int r;
+        int r = 0;
 
-        r = config_new(&c);
-        if (r < 0) {
-                fprintf(stderr, "imgflow: cannot create the configuration: %s\n", strerror(-r));
-                return r;
-        }
-        if (!path && !isempty(getenv("IMGFLOW_CONFIG")))
-                path = getenv("IMGFLOW_CONFIG"); /* as imgflow-worker: deploy/local-stack.sh env */
-        if (!path && access(config_default_path(), F_OK) == 0)
-                path = config_default_path();
-        if (path) {
-                r = config_load_file(c, path, &error);
-                if (r < 0) {
-                        fprintf(stderr, "imgflow: %s\n", error ? error : strerror(-r));
-                        return r;
-                }
-        }
-        r = config_load_env(c, environ, &error);
-        if (r < 0) {
-                fprintf(stderr, "imgflow: %s\n", error ? error : strerror(-r));
-                return r;
-        }
-        if (a->redis) {
-                r = config_set(c, "redis", "address", a->redis, &error);
-                if (r < 0) {
-                        fprintf(stderr, "imgflow: --redis: %s\n", error ? error : strerror(-r));
-                        return r;
-                }
-        }
-        if (a->kafka) {
-                r = config_set(c, "kafka", "bootstrap.servers", a->kafka, &error);
-                if (r < 0) {
-                        fprintf(stderr, "imgflow: --kafka: %s\n", error ? error : strerror(-r));
-                        return r;
-                }
-        }
-        *ret = TAKE_PTR(c);
-        return 0;
+        if (a->redis)
+                r = daemon_config_args_add(&args, "--redis", "redis", "address", a->redis);
+        if (r >= 0 && a->kafka)
+                r = daemon_config_args_add(&args, "--kafka", "kafka", "bootstrap.servers", a->kafka);
+        if (r >= 0)
+                r = daemon_config_load(&args, environ, ret, &error);
+        if (r < 0)
+                fprintf(stderr, "imgflow: %s\n", error ?: strerror(-r));
+        return r;
 }
 
 /* Delivery report: the error of our one message, through the opaque. */

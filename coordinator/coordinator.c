@@ -64,6 +64,8 @@
 #include "apply.h"
 #include "clock.h"
 #include "config.h"
+#include "daemon-config.h"
+#include "dead-letter.h"
 #include "format.h"
 #include "hash.h"
 #include "kafka.h"
@@ -99,7 +101,7 @@ typedef enum Counter {
         COUNTER_STALE,
         COUNTER_CONFLICTS,
         COUNTER_TIMERS,
-        COUNTER_DLQ,
+        COUNTER_DLQ, /* incremented by the dead-letter publisher (daemon/dead-letter.c) */
         COUNTER_REDISPATCHED,
         _COUNTER_MAX,
 } Counter;
@@ -153,25 +155,24 @@ struct ExecQueue {
 };
 
 typedef enum PendingKind {
-        PENDING_OUTBOX,         /* a = exec id, b = item id */
-        PENDING_TIMER,          /* a = timer member */
-        PENDING_DLQ,            /* a = topic, partition, offset of the original */
+        PENDING_OUTBOX, /* a = exec id, b = item id */
+        PENDING_TIMER,  /* a = timer member */
 } PendingKind;
 
-/* The opaque of one produced message, owned by its delivery report. */
+/* The opaque of one produced message, owned by its delivery report (dead
+ * letters have their own: daemon/dead-letter.c). */
 typedef struct Pending {
         PendingKind kind;
         char *a, *b;
-        int32_t partition;
-        int64_t offset;
 } Pending;
 
 struct Manager {
         sd_event *event;
         Config *config;                 /* borrowed from run() */
-        const char *config_path;        /* borrowed; NULL = none */
+        DaemonConfigArgs *config_args;  /* borrowed from run(): for reloads */
         KafkaConsumer *consumer;
         KafkaProducer *producer;
+        DeadLetters *dead_letters;
         RedisConn *redis;
         RedisScript scripts[_STORE_SCRIPT_MAX];
         GHashTable *queues;             /* exec id -> ExecQueue */
@@ -1160,32 +1161,7 @@ static void work_lookup_token(Work *w) {
 /* ---- consuming ---- */
 
 static void send_to_dlq(Manager *m, const KafkaMessage *km, const char *reason) {
-        _cleanup_free_ char *buf = NULL, *key = NULL;
-        size_t len;
-        Pending *p;
-        int r;
-
-        count(m, COUNTER_DLQ);
-        log_warning("Message %s/%" PRIi32 "@%" PRIi64 " to the dead-letter topic: %s", km->topic,
-                    km->partition, km->offset, reason);
-        r = proto_encode_dead_letter(reason, km->topic, km->partition, km->offset, km->key,
-                                     km->key_len, km->payload, km->len, &buf, &len);
-        if (r < 0) {
-                (void) kafka_consumer_done(m->consumer, km->topic, km->partition, km->offset);
-                return;
-        }
-        p = pending_new(PENDING_DLQ, km->topic, NULL);
-        p->partition = km->partition;
-        p->offset = km->offset;
-        /* Keyed by the original key, as docs/messages.md says (cut at a NUL
-         * byte, as the worker does). */
-        key = km->key ? xstrndup(km->key, km->key_len) : NULL;
-        r = kafka_produce(m->producer, m->topic_dlq, key, buf, len, p);
-        if (r < 0) {
-                log_error_errno(r, "Failed to produce to %s: %m", m->topic_dlq);
-                pending_free(p);
-                (void) kafka_consumer_done(m->consumer, km->topic, km->partition, km->offset);
-        }
+        dead_letters_publish(m->dead_letters, km, reason);
 }
 
 /* A deterministic execution name for a StartExecution without one: the
@@ -1384,7 +1360,7 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
         Manager *m = userdata;
         Pending *pd = msg_opaque;
 
-        if (!pd)
+        if (!pd || dead_letters_delivered(m->dead_letters, topic, msg_opaque, error, errstr))
                 return;
         switch (pd->kind) {
         case PENDING_OUTBOX:
@@ -1402,11 +1378,6 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
                         count(m, COUNTER_TIMERS);
                 } else
                         log_warning("TimerFired delivery failed (%s); the lease will expire", errstr ?: "");
-                break;
-        case PENDING_DLQ:
-                if (error != 0)
-                        log_error("Dead-letter delivery failed: %s", errstr ?: "");
-                (void) kafka_consumer_done(m->consumer, pd->a, pd->partition, pd->offset);
                 break;
         }
         pending_free(pd);
@@ -1552,13 +1523,16 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 snprintf(running, sizeof running, "?");
         else
                 snprintf(running, sizeof running, "%s", format_count((uint64_t) m->n_running, (char[32]) {}));
-        (void) service_notify_status("%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
-                                     "%zu events in flight, %s started here, %s finished here, %s dead letters",
-                                     m->stopping ? "Stopping: " : !m->ready ? "Waiting for Kafka and Redis: " : "",
-                                     m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, format_count(m->n_tasks_done, done),
-                                     format_count(m->n_dispatched, dispatched), m->in_flight,
-                                     format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
-                                     format_count(n[COUNTER_DLQ], dlq));
+        (void) service_notify_status(
+                "%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
+                "%zu events in flight, %s started here, %s finished here, %s dead letters",
+                m->stopping ? "Stopping: "
+                : !m->ready ? "Waiting for Kafka and Redis: "
+                            : "",
+                m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running,
+                format_count(m->n_tasks_done, done), format_count(m->n_dispatched, dispatched), m->in_flight,
+                format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
+                format_count(dead_letters_count(m->dead_letters), dlq));
         count_running(m);
         return 0;
 }
@@ -1568,7 +1542,8 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         bool idle = m->in_flight == 0 && kafka_producer_outq_len(m->producer) == 0 &&
-                    store_outbox_ack_count(&m->acks) == 0 && m->acks_in_flight == 0;
+                    store_outbox_ack_count(&m->acks) == 0 && m->acks_in_flight == 0 &&
+                    dead_letters_pending(m->dead_letters) == 0;
 
         if (idle || now_usec(CLOCK_MONOTONIC) >= m->stop_deadline_usec) {
                 if (!idle)
@@ -1596,23 +1571,10 @@ static void manager_stop(void *userdata) {
 
 static void manager_reload(void *userdata) {
         Manager *m = userdata;
-        _cleanup_config_ Config *c = NULL;
-        _cleanup_free_ char *error = NULL;
         extern char **environ;
-        int r;
 
         /* service.c sent RELOADING=1 and sends READY=1 after this returns. */
-        r = config_new(&c);
-        if (r >= 0 && m->config_path)
-                r = config_load_file(c, m->config_path, &error);
-        if (r >= 0)
-                r = config_load_env(c, environ, &error);
-        if (r < 0)
-                log_error_errno(r, "Reload failed, keeping the log level: %s", error ?: "");
-        else if (log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level")) < 0)
-                log_error("Reload: invalid log_level");
-        else
-                log_info("Reloaded: log level %s", config_get_string(c, "imgflow", "log_level"));
+        daemon_config_reload(m->config_args, environ);
 }
 
 /* ---- setup ---- */
@@ -1634,6 +1596,7 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->t_status);
         sd_event_source_disable_unref(m->t_drain);
         sd_event_source_disable_unref(m->ack_flush);
+        m->dead_letters = dead_letters_free(m->dead_letters);
         m->consumer = kafka_consumer_free(m->consumer);
         m->producer = kafka_producer_free(m->producer);
         /* Pending Redis callbacks run now with NULL replies; works still
@@ -1674,15 +1637,15 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 
-static int manager_new(sd_event *e, Config *config, const char *config_path, Manager **ret) {
+static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
         m = xmalloc(sizeof *m);
-        *m = (Manager) {
+        *m = (Manager){
                 .event = sd_event_ref(e),
                 .config = config,
-                .config_path = config_path,
+                .config_args = config_args,
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free),
                 .machines = g_hash_table_new_full(g_str_hash, g_str_equal, free, machine_free_cb),
                 .states = g_hash_table_new_full(g_str_hash, g_str_equal, free, cached_state_free),
@@ -1809,6 +1772,10 @@ static int manager_start(Manager *m) {
                                topics, on_message, on_rebalance, m, &m->consumer);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka consumer: %m");
+        r = dead_letters_new(m->event, m->producer, m->consumer, m->topic_dlq, &m->dead_letters);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the dead-letter publisher: %m");
+        dead_letters_set_metric(m->dead_letters, m->metric[COUNTER_DLQ]);
 
         r = sd_event_add_time_relative(m->event, &m->t_claim, CLOCK_MONOTONIC,
                                        (uint64_t) m->timer_interval_usec, 0, on_claim_timer, m);
@@ -1945,7 +1912,7 @@ static void help(void) {
         printf("imgflow-coordinator [OPTIONS]\n\n"
                "Advances imgflow executions: consumes jobs and events from Kafka,\n"
                "keeps execution state in Redis, dispatches tasks.\n\n"
-               "  -c --config=PATH          configuration file (default %s)\n"
+               "  -c --config=PATH          configuration file (default $IMGFLOW_CONFIG, else %s)\n"
                "     --check-config         check the configuration (file, environment, flags)\n"
                "                            and exit: 0 if it is valid\n"
                "     --kafka-bootstrap=LIST Kafka bootstrap servers\n"
@@ -1965,29 +1932,31 @@ static int run(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(daemon_config_args_done) DaemonConfigArgs args = {};
         _cleanup_config_ Config *config = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *error = NULL;
-        const char *config_path = NULL, *bootstrap = NULL, *redis_addr = NULL, *level = NULL;
         extern char **environ;
         bool check = false;
         int r, c;
 
         log_setup("imgflow-coordinator");
-        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+                r = 0;
                 switch (c) {
                 case 'c':
-                        config_path = optarg;
+                        args.config_path = optarg;
                         break;
                 case 'k':
-                        bootstrap = optarg;
+                        r = daemon_config_args_add(&args, "--kafka-bootstrap", "kafka", "bootstrap.servers",
+                                                   optarg);
                         break;
                 case 'r':
-                        redis_addr = optarg;
+                        r = daemon_config_args_add(&args, "--redis", "redis", "address", optarg);
                         break;
                 case 'l':
-                        level = optarg;
+                        r = daemon_config_args_add(&args, "--log-level", "imgflow", "log_level", optarg);
                         break;
                 case 'C':
                         check = true;
@@ -1998,33 +1967,21 @@ static int run(int argc, char **argv) {
                 default:
                         return -EINVAL;
                 }
-
-        r = config_new(&config);
-        if (r < 0)
-                return log_error_errno(r, "Failed to allocate the configuration: %m");
-        if (!config_path && access(config_default_path(), F_OK) == 0)
-                config_path = config_default_path();
-        if (config_path) {
-                r = config_load_file(config, config_path, &error);
                 if (r < 0)
-                        return log_error_errno(r, "%s", error ?: "Failed to load the configuration");
+                        return log_error_errno(r, "Too many options: %m");
         }
-        r = config_load_env(config, environ, &error);
+
+        r = daemon_config_load(&args, environ, &config, &error);
         if (r < 0)
-                return log_error_errno(r, "%s", error ?: "Bad IMGFLOW_* variable");
-        if (bootstrap && (r = config_set(config, "kafka", "bootstrap.servers", bootstrap, &error)) < 0)
-                return log_error_errno(r, "%s", error ?: "--kafka-bootstrap");
-        if (redis_addr && (r = config_set(config, "redis", "address", redis_addr, &error)) < 0)
-                return log_error_errno(r, "%s", error ?: "--redis");
-        if (level && (r = config_set(config, "imgflow", "log_level", level, &error)) < 0)
-                return log_error_errno(r, "%s", error ?: "--log-level");
-        (void) log_set_target_from_string(config_get_string(config, "imgflow", "log_target"));
-        (void) log_set_max_level_from_string(config_get_string(config, "imgflow", "log_level"));
+                return log_error_errno(r, "%s", error ?: "Failed to load the configuration");
+        r = daemon_config_apply_log(config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up logging: %m");
         if (check) {
                 r = check_config(config);
                 if (r < 0)
                         return r;
-                printf("%s: configuration is valid.\n", config_path ?: "(no file)");
+                daemon_config_print_valid(&args);
                 return 0;
         }
 
@@ -2033,7 +1990,7 @@ static int run(int argc, char **argv) {
         r = sd_event_default(&e);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
-        r = manager_new(e, config, config_path, &m);
+        r = manager_new(e, config, &args, &m);
         if (r < 0)
                 return r;
         r = service_setup(e, manager_stop, manager_reload, m);
@@ -2050,6 +2007,7 @@ static int run(int argc, char **argv) {
 
         /* Drained: flush what is produced (delivery reports ack outbox items
          * and timers), then leave the group, committing offsets. */
+        dead_letters_drain(m->dead_letters);
         (void) kafka_producer_flush(m->producer, 5000);
         m = manager_free(TAKE_PTR(m));
         log_info("Stopped");

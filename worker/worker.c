@@ -55,6 +55,8 @@
 
 #include "clock.h"
 #include "config.h"
+#include "daemon-config.h"
+#include "dead-letter.h"
 #include "format.h"
 #include "image-ops.h"
 #include "kafka.h"
@@ -79,7 +81,6 @@
 typedef enum DeliveryKind {
         DELIVERY_RESULT, /* TaskSucceeded/TaskFailed of task */
         DELIVERY_NOTIFY, /* the Notification of a notify task */
-        DELIVERY_DLQ,    /* a dead letter for (src_topic, partition, offset) */
 } DeliveryKind;
 
 typedef struct Manager Manager;
@@ -90,10 +91,7 @@ typedef struct Delivery Delivery;
 struct Delivery {
         DeliveryKind kind;
         Manager *manager;
-        WorkerTask *task; /* RESULT, NOTIFY: borrowed (the task waits for us) */
-        char *src_topic;  /* DLQ: the message it replaces */
-        int32_t partition;
-        int64_t offset;
+        WorkerTask *task;        /* borrowed (the task waits for us) */
         char *topic, *key, *buf; /* what was produced */
         size_t len;
         char *notify_id;        /* NOTIFY */
@@ -110,6 +108,7 @@ struct Manager {
 
         KafkaProducer *producer;
         KafkaConsumer *consumer;
+        DeadLetters *dead_letters;
         WorkerPool *pool;
         Storage *storage;
         OpLimits limits;
@@ -127,7 +126,7 @@ struct Manager {
         Delivery *deliveries; /* every delivery not yet reported */
         size_t n_deliveries;
 
-        uint64_t n_done, n_failed, n_expired, n_dlq;
+        uint64_t n_done, n_failed, n_expired;
         bool ready, stopping, paused, drained;
         uint64_t start_usec, ready_warned_s; /* CLOCK_MONOTONIC; READY wait */
 
@@ -138,9 +137,7 @@ struct Manager {
         Metric *m_tasks, *m_latency, *m_images, *m_bytes_in, *m_bytes_out, *m_msg_bytes_in, *m_msg_bytes_out,
                 *m_dlq, *m_running, *m_queued, *m_lag;
 
-        /* SIGHUP: the file is read again (borrowed from argv; NULL = none). */
-        const char *config_path;
-        bool log_level_flag; /* --log-level given: it wins over the file */
+        DaemonConfigArgs *config_args; /* borrowed from run(): SIGHUP loads it again */
 };
 
 static void manager_check_drained(Manager *m);
@@ -189,7 +186,6 @@ static Delivery *delivery_free(Delivery *d) {
                 d->next->prev = d->prev;
         m->n_deliveries--;
         sd_event_source_disable_unref(d->retry);
-        free(d->src_topic);
         free(d->topic);
         free(d->key);
         free(d->buf);
@@ -553,6 +549,10 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
 
         if (!d)
                 return; /* a heartbeat: nothing waits for it */
+        if (dead_letters_delivered(m->dead_letters, topic, msg_opaque, error, errstr)) {
+                manager_check_drained(m);
+                return;
+        }
 
         if (error < 0 && !delivery_error_is_permanent(error) && !m->drained) {
                 log_warning("Delivery to %s failed (%s), producing it again in 1 s.", d->topic,
@@ -597,23 +597,6 @@ static void on_delivery(KafkaProducer *p, int error, const char *errstr, const c
                 }
                 delivery_free(d);
                 manager_publish_result(m, t);
-                break;
-
-        case DELIVERY_DLQ:
-                if (error < 0)
-                        log_error("Dead letter for %s/%" PRIi32 "@%" PRIi64 " lost: %s%s.", d->src_topic,
-                                  d->partition, d->offset, errstr ? errstr : "?",
-                                  m->drained ? "" : "; committing anyway");
-                m->n_dlq++;
-                if (m->metrics)
-                        (void) metric_counter_inc(m->m_dlq, NULL);
-                if (error >= 0 || !m->drained) {
-                        int r = kafka_consumer_done(m->consumer, d->src_topic, d->partition, d->offset);
-                        if (r < 0 && r != -ENOENT)
-                                log_warning_errno(r, "Failed to commit after a dead letter: %m");
-                }
-                delivery_free(d);
-                manager_check_drained(m);
                 break;
         }
 }
@@ -699,32 +682,10 @@ static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *use
 /* ------------------------------------------------------------------ */
 /* Messages */
 
+/* Returns 0: the message is handled (its offset is done once the broker has
+ * the dead letter). */
 static int manager_dead_letter(Manager *m, const KafkaMessage *km, const char *reason) {
-        _cleanup_free_ char *buf = NULL, *key = NULL;
-        size_t len;
-        int r;
-
-        log_warning("Dead-lettering %s/%" PRIi32 "@%" PRIi64 ": %s", km->topic, km->partition, km->offset,
-                    reason);
-
-        r = proto_encode_dead_letter(reason, km->topic, km->partition, km->offset, km->key, km->key_len,
-                                     km->payload, km->len, &buf, &len);
-        if (r < 0)
-                return log_error_errno(r, "Failed to build a dead letter: %m");
-        if (km->key) {
-                key = strndup(km->key, km->key_len); /* a key with a NUL byte is cut there */
-                if (!key)
-                        return log_oom_();
-        }
-        Delivery *d = NULL;
-        r = manager_produce(m, DELIVERY_DLQ, NULL, m->dlq_topic, key, TAKE_PTR(buf), len, &d);
-        if (r < 0)
-                return log_error_errno(r, "Failed to produce a dead letter to %s: %m", m->dlq_topic);
-        d->src_topic = strdup(km->topic);
-        d->partition = km->partition;
-        d->offset = km->offset;
-        if (!d->src_topic)
-                return log_oom_();
+        dead_letters_publish(m->dead_letters, km, reason);
         return 0;
 }
 
@@ -884,12 +845,13 @@ static void manager_finish(Manager *m) {
         if (m->drained)
                 return;
         m->drained = true;
+        dead_letters_drain(m->dead_letters);
         int r = kafka_producer_flush(m->producer, WORKER_FLUSH_TIMEOUT_MS);
         if (r < 0)
                 log_warning_errno(r, "Failed to flush the producer: %m");
         log_info("Stopped: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " expired, %" PRIu64
                  " dead letters.",
-                 m->n_done, m->n_failed, m->n_expired, m->n_dlq);
+                 m->n_done, m->n_failed, m->n_expired, dead_letters_count(m->dead_letters));
         (void) sd_event_exit(m->event, 0);
 }
 
@@ -899,7 +861,7 @@ static void manager_check_drained(Manager *m) {
         for (WorkerTask *t = m->tasks; t; t = t->next)
                 if (t->running || t->delivering)
                         return;
-        if (m->deliveries)
+        if (m->deliveries || dead_letters_pending(m->dead_letters) > 0)
                 return; /* a result or dead letter waits for its report */
         manager_finish(m);
 }
@@ -912,9 +874,9 @@ static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                         atomic_store(&t->cancel, true);
                         n++;
                 }
-        log_warning("Shutdown timeout: %zu task(s) still running, %zu result(s) undelivered; "
-                    "they are left uncommitted and will run again elsewhere.",
-                    n, m->n_deliveries);
+        log_warning("Shutdown timeout: %zu task(s) still running, %zu result(s) and %zu dead letter(s) "
+                    "undelivered; they are left uncommitted and will run again elsewhere.",
+                    n, m->n_deliveries, dead_letters_pending(m->dead_letters));
         manager_finish(m);
         return 0;
 }
@@ -949,6 +911,7 @@ static Manager *manager_free(Manager *m) {
         /* Leave the group first: no more messages or rebalances (any that
          * closing still delivers are left uncommitted: stopping). */
         m->stopping = true;
+        m->dead_letters = dead_letters_free(m->dead_letters);
         m->consumer = kafka_consumer_free(m->consumer);
         m->ready_timer = sd_event_source_disable_unref(m->ready_timer);
         m->status_timer = sd_event_source_disable_unref(m->status_timer);
@@ -1111,6 +1074,10 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         r = kafka_consumer_new(e, c, m->group, topics, on_message, on_rebalance, m, &m->consumer);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka consumer: %m");
+        r = dead_letters_new(e, m->producer, m->consumer, m->dlq_topic, &m->dead_letters);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the dead-letter publisher: %m");
+        dead_letters_set_metric(m->dead_letters, m->m_dlq);
 
         (void) sd_event_now(e, CLOCK_MONOTONIC, &m->start_usec);
         r = sd_event_add_time_relative(e, &m->ready_timer, CLOCK_MONOTONIC, 0, /* accuracy= */ 0,
@@ -1137,7 +1104,7 @@ static void help(void) {
                "thread pool, publish the results to <prefix>events.\n\n"
                "  -h --help                    Show this help\n"
                "     --version                 Show the version\n"
-               "  -c --config=FILE             Configuration file (default %s)\n"
+               "  -c --config=FILE             Configuration file (default $IMGFLOW_CONFIG, else %s)\n"
                "     --check-config            Check the configuration (file, environment, flags)\n"
                "                               and exit: 0 if it is valid\n"
                "     --instance=N              Instance name (worker id hostname:N)\n"
@@ -1162,24 +1129,9 @@ enum {
         ARG_CHECK_CONFIG,
 };
 
-static int config_set_or_log(Config *c, const char *section, const char *key, const char *value) {
-        _cleanup_free_ char *error = NULL;
-        int r = config_set(c, section, key, value, &error);
-        if (r < 0)
-                return log_error_errno(r, "%s", error ? error : "Invalid value");
-        return 0;
-}
-
-static void names_freep(char *(*names)[64]) {
-        for (size_t i = 0; i < ELEMENTSOF(*names); i++)
-                free((*names)[i]);
-}
-
-/* What parse_argv() found besides the configuration (all borrowed from argv). */
+/* What parse_argv() found besides the configuration (borrowed from argv). */
 typedef struct WorkerArgs {
         const char *instance;
-        const char *config_path; /* the file read; NULL = none */
-        bool log_level_flag;
 } WorkerArgs;
 
 /* --check-config: limits, topic names and the Kafka properties (librdkafka
@@ -1209,8 +1161,10 @@ static int check_config(const Config *c) {
 }
 
 /* Returns 0 to run, 1 to exit successfully (--help, --check-config), <0 on
- * error. *ret_config: new; *ret_args: borrowed from argv. */
-static int parse_argv(int argc, char **argv, Config **ret_config, WorkerArgs *ret_args) {
+ * error. *ret_config: new; *ret_args: borrowed from argv; config_args:
+ * where the configuration came from, kept for reloads. */
+static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Config **ret_config,
+                      WorkerArgs *ret_args) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -1225,17 +1179,14 @@ static int parse_argv(int argc, char **argv, Config **ret_config, WorkerArgs *re
                 {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {},
         };
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_free_ char *error = NULL;
+        const char *instance = NULL;
         bool check = false;
-        /* Flags apply after the file and the environment: remember them. */
-        const char *config_path = NULL, *instance = NULL, *log_level = NULL, *log_target = NULL;
-        const char *sets[64][3];
-        size_t n_sets = 0;
-        _cleanup_(names_freep) char *names[64] = {};
-        size_t n_names = 0;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0) {
-                const char *section = NULL, *key = NULL, *value = optarg;
+                r = 0;
                 switch (c) {
                 case 'h':
                         help();
@@ -1244,39 +1195,40 @@ static int parse_argv(int argc, char **argv, Config **ret_config, WorkerArgs *re
                         printf("imgflow-worker %s\n", IMGFLOW_VERSION);
                         return 1;
                 case 'c':
-                        config_path = optarg;
+                        config_args->config_path = optarg;
                         break;
                 case ARG_INSTANCE:
                         instance = optarg;
                         break;
                 case ARG_POOL:
-                        section = "worker", key = "pool";
+                        r = daemon_config_args_add(config_args, "--pool", "worker", "pool", optarg);
                         break;
                 case ARG_THREADS:
-                        section = "worker", key = "threads";
+                        r = daemon_config_args_add(config_args, "--threads", "worker", "threads", optarg);
                         break;
                 case ARG_KAFKA_BOOTSTRAP:
-                        section = "kafka", key = "bootstrap.servers";
+                        r = daemon_config_args_add(config_args, "--kafka-bootstrap", "kafka",
+                                                   "bootstrap.servers", optarg);
                         break;
                 case ARG_BUCKET: {
+                        _cleanup_free_ char *name = NULL;
                         char *eq = strchr(optarg, '=');
                         if (!eq || eq == optarg || !eq[1])
                                 return log_error_errno(-EINVAL, "--bucket expects NAME=/DIR, not \"%s\".",
                                                        optarg);
-                        /* A copy of the name: argv stays as given (ps shows it). */
-                        if (n_names >= ELEMENTSOF(names))
-                                return log_error_errno(-E2BIG, "Too many --bucket options.");
-                        names[n_names] = strndup(optarg, (size_t) (eq - optarg));
-                        if (!names[n_names])
+                        name = strndup(optarg, (size_t) (eq - optarg));
+                        if (!name)
                                 return log_oom_();
-                        section = "buckets", key = names[n_names++], value = eq + 1;
+                        r = daemon_config_args_add(config_args, "--bucket", "buckets", name, eq + 1);
                         break;
                 }
                 case ARG_LOG_LEVEL:
-                        log_level = optarg;
+                        r = daemon_config_args_add(config_args, "--log-level", "imgflow", "log_level",
+                                                   optarg);
                         break;
                 case ARG_LOG_TARGET:
-                        log_target = optarg;
+                        r = daemon_config_args_add(config_args, "--log-target", "imgflow", "log_target",
+                                                   optarg);
                         break;
                 case ARG_CHECK_CONFIG:
                         check = true;
@@ -1286,63 +1238,32 @@ static int parse_argv(int argc, char **argv, Config **ret_config, WorkerArgs *re
                 default:
                         return -EINVAL;
                 }
-                if (section) {
-                        if (n_sets >= ELEMENTSOF(sets))
-                                return log_error_errno(-E2BIG, "Too many options.");
-                        sets[n_sets][0] = section;
-                        sets[n_sets][1] = key;
-                        sets[n_sets][2] = value;
-                        n_sets++;
-                }
+                if (r == -E2BIG)
+                        return log_error_errno(r, "Too many options.");
+                if (r < 0)
+                        return log_oom_();
         }
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument \"%s\".", argv[optind]);
 
-        _cleanup_(config_freep) Config *config = NULL;
-        _cleanup_free_ char *error = NULL;
-        r = config_new(&config);
+        r = daemon_config_load(config_args, environ, &config, &error);
         if (r < 0)
-                return log_oom_();
-
-        const char *path = config_path ? config_path : getenv("IMGFLOW_CONFIG");
-        if (!path && access(config_default_path(), F_OK) == 0)
-                path = config_default_path();
-        if (path) {
-                r = config_load_file(config, path, &error);
-                if (r < 0)
-                        return log_error_errno(r, "%s", error ? error : "Failed to load the configuration");
-        }
-        r = config_load_env(config, environ, &error);
+                return log_error_errno(r, "%s", error ? error : "Failed to load the configuration");
+        r = daemon_config_apply_log(config);
         if (r < 0)
-                return log_error_errno(r, "%s", error ? error : "Bad IMGFLOW_* environment variable");
-        for (size_t i = 0; i < n_sets; i++) {
-                r = config_set_or_log(config, sets[i][0], sets[i][1], sets[i][2]);
-                if (r < 0)
-                        return r;
-        }
-
-        r = log_set_target_from_string(log_target ? log_target
-                                                  : config_get_string(config, "imgflow", "log_target"));
-        if (r < 0)
-                return log_error_errno(r, "Invalid log target.");
-        r = log_set_max_level_from_string(log_level ? log_level
-                                                    : config_get_string(config, "imgflow", "log_level"));
-        if (r < 0)
-                return log_error_errno(r, "Invalid log level.");
+                return log_error_errno(r, "Failed to set up logging: %m");
 
         if (check) {
                 r = check_config(config);
                 if (r < 0)
                         return r;
-                printf("%s: configuration is valid.\n", path ? path : "(no file)");
+                daemon_config_print_valid(config_args);
                 return 1;
         }
 
         *ret_config = TAKE_PTR(config);
         *ret_args = (WorkerArgs){
                 .instance = instance,
-                .config_path = path,
-                .log_level_flag = log_level != NULL,
         };
         return 0;
 }
@@ -1364,41 +1285,19 @@ static void on_stop_signal(void *userdata) {
                 manager_stop(*m);
 }
 
-/* SIGHUP (service.c sends RELOADING=1 before and READY=1 after): the file
- * and the environment are read again; what can change without a restart is
- * applied: the log level (unless --log-level was given). Everything else
- * (threads, buckets, Kafka settings) needs a restart; a file that no longer
- * parses changes nothing. */
+/* SIGHUP (service.c sends RELOADING=1 before and READY=1 after): the
+ * configuration is loaded again as at start, and the log level applied
+ * (daemon/daemon-config.h says what else needs a restart). */
 static void on_reload_signal(void *userdata) {
         Manager **mp = userdata, *m = *mp;
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_free_ char *error = NULL;
-        int r;
 
         if (!m)
                 return;
-        r = config_new(&c);
-        if (r >= 0 && m->config_path)
-                r = config_load_file(c, m->config_path, &error);
-        if (r >= 0)
-                r = config_load_env(c, environ, &error);
-        if (r < 0) {
-                log_error_errno(r, "Reload failed, nothing changed: %s", error ? error : "");
-                return;
-        }
-        if (m->log_level_flag) {
-                log_info("Reloaded: the log level stays as given by --log-level.");
-                return;
-        }
-        r = log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level"));
-        if (r < 0)
-                log_error("Reload: invalid imgflow.log_level \"%s\", unchanged.",
-                          config_get_string(c, "imgflow", "log_level"));
-        else
-                log_notice("Reloaded: log level %s.", config_get_string(c, "imgflow", "log_level"));
+        daemon_config_reload(m->config_args, environ);
 }
 
 static int run(int argc, char **argv) {
+        _cleanup_(daemon_config_args_done) DaemonConfigArgs config_args = {};
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
         Config *config = NULL;
@@ -1407,7 +1306,7 @@ static int run(int argc, char **argv) {
 
         log_setup("imgflow-worker");
 
-        r = parse_argv(argc, argv, &config, &args);
+        r = parse_argv(argc, argv, &config_args, &config, &args);
         if (r != 0)
                 return r < 0 ? r : 0;
 
@@ -1437,8 +1336,7 @@ static int run(int argc, char **argv) {
         r = manager_new(e, config, args.instance, &m);
         if (r < 0)
                 return r;
-        m->config_path = args.config_path;
-        m->log_level_flag = args.log_level_flag;
+        m->config_args = &config_args;
 
         r = sd_event_loop(e);
         if (r < 0)

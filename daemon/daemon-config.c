@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The start-up and reload path of the configuration (daemon-config.h): the
+ * file, the environment and the flags, in that order, for every program.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon-config.h"
+#include "log.h"
+
+static void flag_done(DaemonConfigFlag *f) {
+        free(f->name);
+        free(f->section);
+        free(f->key);
+        free(f->value);
+        *f = (DaemonConfigFlag){};
+}
+
+int daemon_config_args_add(DaemonConfigArgs *a, const char *name, const char *section, const char *key,
+                           const char *value) {
+        DaemonConfigFlag f = {
+                .name = strdup(name),
+                .section = strdup(section),
+                .key = strdup(key),
+                .value = strdup(value),
+        };
+
+        if (a->n_flags >= DAEMON_CONFIG_FLAGS_MAX) {
+                flag_done(&f);
+                return -E2BIG;
+        }
+        if (!f.name || !f.section || !f.key || !f.value) {
+                flag_done(&f);
+                return -ENOMEM;
+        }
+        a->flags[a->n_flags++] = f;
+        return 0;
+}
+
+void daemon_config_args_done(DaemonConfigArgs *a) {
+        for (size_t i = 0; i < a->n_flags; i++)
+                flag_done(&a->flags[i]);
+        free(a->path);
+        *a = (DaemonConfigArgs){};
+}
+
+/* *ret_error = a new message (NULL when out of memory); returns r. */
+static int error_set(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int error_set(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return r;
+}
+
+static const char *env_get(char *const *env, const char *name) {
+        size_t n = strlen(name);
+
+        for (; env && *env; env++)
+                if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+                        return *env + n + 1;
+        return NULL;
+}
+
+const char *daemon_config_choose_path(const DaemonConfigArgs *a, char *const *env) {
+        const char *path = env_get(env, "IMGFLOW_CONFIG");
+
+        if (a->config_path)
+                return a->config_path;
+        if (!isempty(path))
+                return path;
+        if (access(config_default_path(), F_OK) == 0)
+                return config_default_path();
+        return NULL;
+}
+
+int daemon_config_load(DaemonConfigArgs *a, char *const *env, Config **ret, char **ret_error) {
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!a->resolved) {
+                const char *path = daemon_config_choose_path(a, env);
+
+                a->path = path ? strdup(path) : NULL;
+                if (path && !a->path)
+                        return error_set(ret_error, -ENOMEM, "out of memory");
+                a->resolved = true;
+        }
+        r = config_new(&c);
+        if (r < 0)
+                return error_set(ret_error, r, "cannot create the configuration: %s", strerror(-r));
+        if (a->path) {
+                r = config_load_file(c, a->path, &error);
+                if (r < 0)
+                        return error ? (*ret_error = TAKE_PTR(error), r)
+                                     : error_set(ret_error, r, "%s: %s", a->path, strerror(-r));
+        }
+        r = config_load_env(c, env, &error);
+        if (r < 0)
+                return error ? (*ret_error = TAKE_PTR(error), r)
+                             : error_set(ret_error, r, "environment: %s", strerror(-r));
+        for (size_t i = 0; i < a->n_flags; i++) {
+                const DaemonConfigFlag *f = &a->flags[i];
+
+                r = config_set(c, f->section, f->key, f->value, &error);
+                if (r < 0)
+                        return error_set(ret_error, r, "%s: %s", f->name, error ?: strerror(-r));
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int daemon_config_apply_log(const Config *c) {
+        int r = log_set_target_from_string(config_get_string(c, "imgflow", "log_target"));
+        if (r >= 0)
+                r = log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level"));
+        return r;
+}
+
+void daemon_config_reload(DaemonConfigArgs *a, char *const *env) {
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = daemon_config_load(a, env, &c, &error);
+        if (r < 0) {
+                log_error_errno(r, "Reload failed, nothing changed: %s", error ?: "");
+                return;
+        }
+        r = log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level"));
+        if (r < 0)
+                log_error_errno(r, "Reload: cannot apply imgflow.log_level: %m");
+        else
+                log_notice("Reloaded: log level %s", config_get_string(c, "imgflow", "log_level"));
+}
+
+void daemon_config_print_valid(const DaemonConfigArgs *a) {
+        printf("%s: configuration is valid.\n", a->path ?: "(no file)");
+}
