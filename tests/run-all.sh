@@ -5,14 +5,27 @@
 #
 #   tests/run-all.sh            everything
 #   SKIP_ASAN=1 SKIP_FUZZ=1 tests/run-all.sh
+#   TEST_PROCESSES=4            tests run at once in each suite (default 4)
+#
+# Where the time goes: the tests mostly wait (for brokers, consumer groups,
+# tasks that sleep on purpose, timeouts they provoke), so the two builds'
+# suites run at the same time, each with TEST_PROCESSES tests at once; every
+# stack test starts its own redis-server and Kafka on free loopback ports
+# (deploy/local-stack.sh through tests/helpers/), so they share nothing.
+# The builds come first, one after the other (each uses every core); the
+# fuzzers are built while the suites run and run after them, for their full
+# time each. Each suite's output is printed when it is done.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
-STATUS=0
+PROCS=${TEST_PROCESSES:-4}
 : > "$ROOT/.test-results"
+START=$(date +%s)
 
-run_suite() { # build-dir label [meson setup args...]
+say() { echo "run-all: $* ($(($(date +%s) - START)) s)"; }
+
+build() { # build-dir label [meson setup args...]
         dir=$1; label=$2; shift 2
         if [ ! -d "$dir" ]; then
                 meson setup "$dir" "$@" >/dev/null || { echo "setup $label failed"; echo "0 1" >> "$ROOT/.test-results"; return 1; }
@@ -23,8 +36,15 @@ run_suite() { # build-dir label [meson setup args...]
                 echo "0 1" >> "$ROOT/.test-results"
                 return 1
         fi
-        meson test -C "$dir" --num-processes 2 --print-errorlogs --no-rebuild 2>&1 | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout):' || true
-        python3 - "$dir/meson-logs/testlog.json" "$label" >> "$ROOT/.test-results" <<'PY'
+        say "built $label"
+}
+
+# suite build-dir label: the tests of one build; output in <dir>.test.log,
+# "passed failed" in <dir>.result.
+suite() {
+        dir=$1; label=$2
+        meson test -C "$dir" --num-processes "$PROCS" --print-errorlogs --no-rebuild >"$dir.test.log" 2>&1
+        python3 - "$dir/meson-logs/testlog.json" "$label" > "$dir.result" 2>"$dir.failures" <<'PY'
 import json, sys
 ok = bad = 0
 for line in open(sys.argv[1]):
@@ -38,20 +58,53 @@ print(ok, bad)
 PY
 }
 
-run_suite build-test "default" || STATUS=1
+show() { # build-dir
+        grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout):' "$1.test.log"
+        cat "$1.failures" 2>/dev/null
+        cat "$1.result" >> "$ROOT/.test-results"
+}
+
+dirs=""
+build build-test "default" && dirs="build-test"
 if [ -z "${SKIP_ASAN:-}" ]; then
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-        LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
-        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-                run_suite build-test-asan "asan+ubsan" -Db_sanitize=address,undefined || STATUS=1
+        build build-test-asan "asan+ubsan" -Db_sanitize=address,undefined && dirs="$dirs build-test-asan"
 fi
+
+pids=""
+for d in $dirs; do
+        rm -f "$d.result" "$d.failures"
+        if [ "$d" = build-test-asan ]; then
+                ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+                LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                        suite "$d" "asan+ubsan" &
+        else
+                suite "$d" "default" &
+        fi
+        pids="$pids $!"
+done
+fuzz=""
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x tests/fuzz/run-fuzzers.sh ]; then
-        if FUZZ_SECONDS=${FUZZ_SECONDS:-15} tests/fuzz/run-fuzzers.sh; then
+        # Built now (at a lower priority than the tests), run afterwards.
+        FUZZ_BUILD_ONLY=1 nice -n 10 tests/fuzz/run-fuzzers.sh >build-fuzz.build.log 2>&1 &
+        fuzz=$!
+fi
+for p in $pids; do wait "$p"; done
+say "test suites done"
+for d in $dirs; do
+        echo "== $d"
+        show "$d"
+done
+
+if [ -n "$fuzz" ]; then
+        if wait "$fuzz" && FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_JOBS=${FUZZ_JOBS:-$JOBS} tests/fuzz/run-fuzzers.sh; then
                 echo "1 0" >> "$ROOT/.test-results"
         else
-                echo "fuzzing found a crash"
+                tail -20 build-fuzz.build.log
+                echo "fuzzing found a crash (or the fuzzers did not build)"
                 echo "0 1" >> "$ROOT/.test-results"
         fi
+        say "fuzzing done"
 fi
 
 awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' "$ROOT/.test-results"

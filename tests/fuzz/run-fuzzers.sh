@@ -7,6 +7,8 @@
 #
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 20)
+#   FUZZ_JOBS       targets run at once (default 1), each for FUZZ_SECONDS
+#   FUZZ_BUILD_ONLY=1  build the targets, run none
 #   FUZZ_BUILD_DIR  build directory (default build-fuzz, relative to the source root)
 #   CC              compiler for a new build directory (default clang)
 #
@@ -41,6 +43,8 @@ if [ -z "$fuzz_targets" ]; then
 fi
 # shellcheck disable=SC2086
 ninja -C "$builddir" $fuzz_targets || exit 2
+[ -n "${FUZZ_BUILD_ONLY:-}" ] && exit 0
+jobs=${FUZZ_JOBS:-1}
 
 if [ $# -gt 0 ]; then
         targets=""
@@ -58,14 +62,15 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/imgflow-fuzz.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT INT TERM
 
-failed=""
-for exe in $targets; do
+# run_one EXE: one target for $seconds; "ok" or "failed" in $work/<name>.status.
+run_one() {
+        exe=$1
         name=$(basename "$exe")
         short=${name#fuzz-}
         if [ ! -x "$exe" ]; then
                 echo "== $name: not built" >&2
-                failed="$failed $name"
-                continue
+                echo failed >"$work/$short.status"
+                return
         fi
         corpus="$work/$short"
         mkdir -p "$corpus"
@@ -79,13 +84,39 @@ for exe in $targets; do
         if [ -f "$srcdir/tests/fuzz/$short.dict" ]; then
                 set -- "$@" -dict="$srcdir/tests/fuzz/$short.dict"
         fi
-        echo "== $name: ${seconds}s on a copy of tests/fuzz/corpus/$short"
         if "$exe" "$@" "$corpus" >"$work/$short.log" 2>&1; then
+                echo ok >"$work/$short.status"
+        else
+                echo failed >"$work/$short.status"
+        fi
+}
+
+# Up to $jobs targets at once, then the next ones; results in order.
+batch=""
+n=0
+for exe in $targets; do
+        echo "== $(basename "$exe"): ${seconds}s on a copy of tests/fuzz/corpus/$(basename "$exe" | sed 's/^fuzz-//')"
+        run_one "$exe" &
+        batch="$batch $!"
+        n=$((n + 1))
+        if [ "$n" -ge "$jobs" ]; then
+                wait $batch
+                batch=""
+                n=0
+        fi
+done
+wait $batch
+
+failed=""
+for exe in $targets; do
+        name=$(basename "$exe")
+        short=${name#fuzz-}
+        if [ "$(cat "$work/$short.status" 2>/dev/null)" = ok ]; then
                 grep -E '^(Done|stat::number_of_executed_units)' "$work/$short.log" || true
                 echo "== $name: ok"
         else
-                tail -n 60 "$work/$short.log" >&2
-                echo "== $name: FAILED (inputs in $artifacts)" >&2
+                [ -f "$work/$short.log" ] && tail -n 60 "$work/$short.log" >&2
+                echo "== $name: FAILED (inputs in $builddir/fuzz-artifacts/$short)" >&2
                 failed="$failed $name"
         fi
 done

@@ -198,7 +198,8 @@ export IMGFLOW_STACK_DIR=$T/s2
 STACK_WORKERS=1 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
         "$STACK" run >"$T/run.log" 2>&1 &
 RUN_PID=$!
-for _ in $(seq 300); do grep -q "Ctrl-C stops it" "$T/run.log" && break; sleep 0.1; done
+# (As long as `start` may wait for readiness: the machine may be busy.)
+for _ in $(seq 1200); do grep -q "Ctrl-C stops it" "$T/run.log" && break; sleep 0.1; done
 if grep -q "Ctrl-C stops it" "$T/run.log"; then
         ok "run: stack up"
         PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
