@@ -141,8 +141,17 @@ static const char *type_name(const json_t *v) {
         return "unknown";
 }
 
+/* Java's Math.round: the nearest integer, halves up (-1.5 -> -1, -2.5 -> -2,
+ * 0.49999999999999994 -> 0), as Step Functions' intrinsics round. */
+static double java_round(double d) {
+        double f = floor(d);
+
+        return d - f >= 0.5 ? f + 1 : f;
+}
+
 /* An integer argument: non-integral numbers are rounded to the nearest
- * integer (as AWS does); the range is that of a 32-bit signed integer. */
+ * integer as Java's Math.round does (as AWS does: MathAdd(-1.5, 0) is -1);
+ * the range is that of a 32-bit signed integer. */
 static int arg_int(const IntrinsicArgs *a, size_t i, int64_t *ret, AslError *err) {
         json_t *v = a->v[i];
         double d;
@@ -156,7 +165,7 @@ static int arg_int(const IntrinsicArgs *a, size_t i, int64_t *ret, AslError *err
         }
         if (!json_is_real(v))
                 return fail(a, err, "argument %zu must be an integer, got %s", i + 1, type_name(v));
-        d = round(json_real_value(v));
+        d = java_round(json_real_value(v));
         if (!(d >= INT32_MIN && d <= INT32_MAX))
                 goto range;
         *ret = (int64_t) d;
@@ -303,6 +312,95 @@ static json_t *string_or_abort(const char *s, size_t n) {
         return v;
 }
 
+/* A scalar as States.Format writes it: numbers in their shortest form,
+ * true, false, null. (Strings are copied by the caller.) */
+static void scalar_text(json_t *v, char *buf, size_t size) {
+        if (json_is_integer(v))
+                snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+                format_real(json_real_value(v), buf, size);
+        else
+                snprintf(buf, size, "%s", json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
+}
+
+typedef struct JavaText {
+        char *s;
+        size_t n, allocated, limit;
+} JavaText;
+
+static int java_put(JavaText *t, const char *s, size_t n) {
+        if (n > t->limit - t->n)
+                return -E2BIG;
+        if (t->n + n + 1 > t->allocated) {
+                t->allocated = (t->n + n + 1) * 2;
+                t->s = xrealloc(t->s, t->allocated);
+        }
+        memcpy(t->s + t->n, s, n);
+        t->n += n;
+        t->s[t->n] = 0;
+        return 0;
+}
+
+/* An object or array the way Java prints a Map or a List, which is how
+ * States.Format writes one ({"Arg1":1,"Arg2":[]} is {Arg1=1, Arg2=[]}):
+ * members in order, ", " between them, keys and strings without quotes.
+ * Bounded by the validated nesting depth. */
+static int java_put_value(JavaText *t, json_t *v) {
+        const char *key;
+        json_t *c;
+        size_t i;
+        int r = 0;
+
+        if (json_is_object(v)) {
+                bool first = true;
+
+                r = java_put(t, "{", 1);
+                json_object_foreach (v, key, c) {
+                        if (r >= 0 && !first)
+                                r = java_put(t, ", ", 2);
+                        if (r >= 0)
+                                r = java_put(t, key, strlen(key));
+                        if (r >= 0)
+                                r = java_put(t, "=", 1);
+                        if (r >= 0)
+                                r = java_put_value(t, c);
+                        first = false;
+                }
+                return r < 0 ? r : java_put(t, "}", 1);
+        }
+        if (json_is_array(v)) {
+                r = java_put(t, "[", 1);
+                json_array_foreach (v, i, c) {
+                        if (r >= 0 && i > 0)
+                                r = java_put(t, ", ", 2);
+                        if (r >= 0)
+                                r = java_put_value(t, c);
+                }
+                return r < 0 ? r : java_put(t, "]", 1);
+        }
+        if (json_is_string(v))
+                return java_put(t, json_string_value(v), json_string_length(v));
+
+        char num[64];
+        scalar_text(v, num, sizeof num);
+        return java_put(t, num, strlen(num));
+}
+
+/* java_put_value() into a new string of at most limit bytes. */
+static int java_text(json_t *v, size_t limit, char **ret, size_t *ret_len) {
+        JavaText t = {.limit = limit};
+        int r;
+
+        r = java_put_value(&t, v);
+        if (r < 0) {
+                free(t.s);
+                return r;
+        }
+        *ret = t.s ? t.s : xstrdup("");
+        *ret_len = t.n;
+        return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The functions */
 
@@ -319,11 +417,6 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
                 len = strlen(tmpl);
         } else
                 len = json_string_length(a->v[0]);
-
-        for (size_t i = 1; i < a->n; i++)
-                if (json_is_object(a->v[i]) || json_is_array(a->v[i]))
-                        return fail(a, err, "argument %zu must be a string, number, boolean or null, got %s",
-                                    i + 1, type_name(a->v[i]));
 
         out = xmalloc(cap);
 #define PUT(s_, n_)                                                                  \
@@ -354,18 +447,17 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
                         v = a->v[next++];
                         if (json_is_string(v))
                                 PUT(json_string_value(v), json_string_length(v));
-                        else if (json_is_integer(v)) {
-                                snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                        else if (json_is_object(v) || json_is_array(v)) {
+                                _cleanup_free_ char *text = NULL;
+                                size_t tn = 0;
+
+                                if (java_text(v, a->max_bytes, &text, &tn) < 0)
+                                        return fail(a, err, "result is longer than %zu bytes", a->max_bytes);
+                                PUT(text, tn);
+                        } else {
+                                scalar_text(v, num, sizeof num);
                                 PUT(num, strlen(num));
-                        } else if (json_is_real(v)) {
-                                format_real(json_real_value(v), num, sizeof num);
-                                PUT(num, strlen(num));
-                        } else if (json_is_true(v))
-                                PUT("true", 4);
-                        else if (json_is_false(v))
-                                PUT("false", 5);
-                        else
-                                PUT("null", 4);
+                        }
                 } else
                         PUT(p, 1);
         }
@@ -380,9 +472,16 @@ static int fn_format(const IntrinsicArgs *a, json_t **ret, AslError *err) {
 }
 
 static int fn_string_to_json(const IntrinsicArgs *a, json_t **ret, AslError *err) {
+        const char *s = json_string_value(a->v[0]);
+        size_t n = json_string_length(a->v[0]);
         json_error_t jerr;
         json_t *v;
 
+        /* An empty or blank string is null, as in Step Functions. */
+        if (asl_skip_ws(s, 0) == n) {
+                *ret = json_null();
+                return 0;
+        }
         v = json_loadb(json_string_value(a->v[0]), json_string_length(a->v[0]), JSON_DECODE_ANY, &jerr);
         if (!v)
                 return fail(a, err, "the string is not valid JSON: %s", jerr.text);
@@ -792,8 +891,13 @@ static int parse_string(Parser *p, IntrinsicNode **ret) {
                         c = peek(p);
                         if (!c)
                                 return parser_fail(p, "unterminated escape in string literal");
-                        /* \' \{ \} \\ are the escapes; any other escaped
-                         * character stands for itself. */
+                        /* \' \{ \} \\ are the escapes; Step Functions
+                         * refuses any other (\" too). */
+                        if (!strchr("'{}\\", c))
+                                return parser_fail(p,
+                                                   "invalid escape '\\%c' in string literal (only \\', \\{, "
+                                                   "\\} and \\\\ are escapes)",
+                                                   c);
                 }
                 dec[k++] = c;
                 p->pos++;

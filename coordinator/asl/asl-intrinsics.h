@@ -10,7 +10,8 @@
  *   States.Base64Encode, States.Base64Decode, States.Hash, States.JsonMerge,
  *   States.MathRandom, States.MathAdd, States.StringSplit, States.UUID.
  *
- * Arguments: string literals in single quotes (with \' \{ \} \\ escapes),
+ * Arguments: string literals in single quotes (\' \{ \} \\ are the escapes;
+ * any other, \" too, is refused as Step Functions refuses it),
  * numbers, true/false/null, JSONPaths ($.x, $$.x, $), nested calls.
  * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause,
  * except a path argument that does not resolve: States.Runtime (see
@@ -20,7 +21,8 @@
  *
  * Details where the AWS documentation leaves room:
  *   - integer arguments (ArrayRange, ArrayGetItem, ArrayPartition, MathAdd,
- *     MathRandom) are rounded to the nearest integer, range of int32;
+ *     MathRandom) are rounded as Java's Math.round (halves up: MathAdd(-1.5,
+ *     0) is -1, as in Step Functions), range of int32;
  *   - States.MathRandom(start, end[, seed]) returns an integer in
  *     [start, end); with a seed the result depends only on the arguments,
  *     without one it comes from env->random (an error if there is none);
@@ -28,7 +30,9 @@
  *     and drops empty tokens;
  *   - States.Format: a literal template keeps its escapes (\{ is a brace),
  *     a template read from a path is used as it is; `{}` placeholders must
- *     match the argument count; objects/arrays are not accepted;
+ *     match the argument count; an object or array argument is written as
+ *     Java prints a Map or List ({"Arg1":1,"Arg2":[]} -> {Arg1=1, Arg2=[]});
+ *   - States.StringToJson of an empty or blank string is null;
  *   - States.Hash hashes a string (its UTF-8 bytes), lowercase hex;
  *   - every value an expression produces or reads from a path is at most
  *     env->max_payload_bytes (default 256 KiB) serialized.

@@ -275,6 +275,15 @@ TEST(paths_dot_before_bracket) {
                     "/States/S/InputPath", "invalid JSONPath");
 }
 
+/* Step Functions refuses escapes other than \\' \\{ \\} \\\\ in intrinsic string literals. */
+TEST(intrinsic_literal_escapes) {
+        ASSERT_VALID(ONE("{\"Type\": \"Pass\", \"Parameters\": {\"a.$\": \"States.Format('\\\\'{}\\\\'', "
+                         "$.x)\"}, \"End\": true}"));
+        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"Parameters\": {\"a.$\": "
+                        "\"States.Format('\\\\\\\"{}\\\\\\\"', $.x)\"}, \"End\": true}"),
+                    "/States/S/Parameters/a.$", "invalid escape");
+}
+
 TEST(payload_templates) {
         ASSERT_VALID(TASK(", \"Parameters\": {\"list\": [{\"a.$\": \"$.a\"}, 2], \"nested\": {\"b.$\": \"$.b[0]\"},"
                           " \"f.$\": \"States.Format('{} x', $.name)\", \"all.$\": \"$\", \"q.$\": \"$.items[*].id\","

@@ -202,6 +202,16 @@ TEST(check_invalid) {
         ASSERT_INT_EQ(intrinsic_check("States.Nope()", NULL), -EINVAL);
 }
 
+/* In string literals only \\' \\{ \\} \\\\ are escapes: Step Functions refuses \\" and any other. */
+TEST(check_literal_escapes) {
+        EXPECT_CHECK_OK("States.Format('it\\'s \\{\\} \\\\ {}', 1)");
+        EXPECT_CHECK_BAD("States.Format('say \\\"hi\\\"')", "invalid escape '\\\"'");
+        EXPECT_CHECK_BAD("States.Array('a\\nb')", "invalid escape '\\n'");
+        EXPECT_CHECK_BAD("States.Array('\\u0041')", "invalid escape '\\u'");
+        /* A double quote itself is fine. */
+        EXPECT_CALL("States.Format('say \"{}\"', 'hi')", "{}", "\"say \\\"hi\\\"\"");
+}
+
 TEST(syntax_error_at_eval) {
         EXPECT_FAIL("States.Nope()", "{}", "unknown intrinsic function");
 }
@@ -281,9 +291,20 @@ TEST(format) {
         EXPECT_FAIL("States.Format($.t, 1)", "{\"t\":\"{} {}\"}", "more placeholders than the 1 argument(s)");
         EXPECT_FAIL("States.Format($.t, 1, 2)", "{\"t\":\"{}\"}", "2 argument(s) given but the format string has 1");
         EXPECT_FAIL("States.Format($.t)", "{\"t\":5}", "argument 1 must be a string, got a number");
-        EXPECT_FAIL("States.Format('{}', $.o)", "{\"o\":{}}", "argument 2 must be a string, number, boolean or null, got an object");
-        EXPECT_FAIL("States.Format('{}', $.o)", "{\"o\":[1]}", "got an array");
-        EXPECT_FAIL("States.Format('{}', $.o)", "{\"o\":[1]}", "States.Format: ");
+        EXPECT_FAIL("States.Format($.t)", "{\"t\":5}", "States.Format: ");
+}
+
+/* Objects and arrays render as Java prints a Map or a List. */
+TEST(format_objects_java_style) {
+        EXPECT_CALL("States.Format('{}', $.o)", "{\"o\":{\"Arg1\":1,\"Arg2\":[]}}", "\"{Arg1=1, Arg2=[]}\"");
+        EXPECT_CALL_CTX(
+                "States.Format('{}', $$.StateMachine)", "{}",
+                "{\"StateMachine\":{\"Id\":\"arn:aws:states:us-east-1:1:stateMachine:sm\",\"Name\":\"sm\"}}",
+                "\"{Id=arn:aws:states:us-east-1:1:stateMachine:sm, Name=sm}\"");
+        EXPECT_CALL("States.Format('a {} b', $.o)", "{\"o\":[1,\"x y\",null,true,2.5,{\"k\":[{}]}]}",
+                    "\"a [1, x y, null, true, 2.5, {k=[{}]}] b\"");
+        EXPECT_CALL("States.Format('{}{}', $.o, $.e)", "{\"o\":{},\"e\":[]}", "\"{}[]\"");
+        EXPECT_CALL("States.Format('{}', States.Array(1, 'two'))", "{}", "\"[1, two]\"");
 }
 
 TEST(string_to_json_and_back) {
@@ -307,7 +328,11 @@ TEST(string_to_json_and_back) {
         EXPECT_CALL("States.StringToJson(States.JsonToString($))", "{\"z\":1,\"a\":{\"m\":[2]}}",
                     "{\"z\":1,\"a\":{\"m\":[2]}}");
         EXPECT_FAIL("States.StringToJson('{nope')", "{}", "not valid JSON");
-        EXPECT_FAIL("States.StringToJson('')", "{}", "not valid JSON");
+        /* An empty or blank string is null. */
+        EXPECT_CALL("States.StringToJson('')", "{}", "null");
+        EXPECT_CALL("States.StringToJson('  ')", "{}", "null");
+        EXPECT_CALL("States.StringToJson($.s)", "{\"s\":\" \\t\\r\\n\"}", "null");
+        EXPECT_FAIL("States.StringToJson(' x ')", "{}", "not valid JSON");
         EXPECT_FAIL("States.StringToJson($.a)", "{\"a\":1}", "must be a string, got a number");
         char deep[300] = "States.StringToJson('";
         for (int i = 0; i < ASL_MAX_JSON_DEPTH + 2; i++)
@@ -550,8 +575,15 @@ TEST(math_add) {
         /* AWS documentation example. */
         EXPECT_CALL("States.MathAdd($.value1, $.step)", "{\"value1\":111,\"step\":-1}", "110");
         EXPECT_CALL("States.MathAdd(2147483647, 2147483647)", "{}", "4294967294");
-        EXPECT_CALL("States.MathAdd(1.6, 1)", "{}", "3"); /* rounded to integers */
-        EXPECT_CALL("States.MathAdd(-1.5, 0)", "{}", "-2");
+        /* Non-integers are rounded as Java's Math.round: halves up. */
+        EXPECT_CALL("States.MathAdd(1.6, 1)", "{}", "3");
+        EXPECT_CALL("States.MathAdd(-1.49, -1.5)", "{}", "-2");
+        EXPECT_CALL("States.MathAdd(-0.5, 0.5)", "{}", "1");
+        EXPECT_CALL("States.MathAdd(-2.5, 0)", "{}", "-2");
+        EXPECT_CALL("States.MathAdd(-1.5, 0)", "{}", "-1");
+        EXPECT_CALL("States.MathAdd($.a, $.b)", "{\"a\":1.49,\"b\":1.5}", "3");
+        EXPECT_CALL("States.MathAdd($.a, $.b)", "{\"a\":1.5,\"b\":1.51}", "4");
+        EXPECT_CALL("States.MathAdd(0.49999999999999994, 0)", "{}", "0");
         EXPECT_FAIL("States.MathAdd(2147483648, 1)", "{}", "between -2147483648 and 2147483647");
         EXPECT_FAIL("States.MathAdd(1, '1')", "{}", "argument 2 must be an integer, got a string");
         EXPECT_FAIL("States.MathAdd($.a, 1)", "{\"a\":[1]}", "argument 1 must be an integer, got an array");
