@@ -267,6 +267,7 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 .execution_name = name,
                 .state_machine_id = sm_arn,
                 .state_machine_name = state_machine,
+                .role_arn = cfg->role_arn,
                 .input = input,
         };
         k = asl_exec_new(m, &info, env, &doc, err);

@@ -32,6 +32,7 @@ typedef struct ApplyConfig {
         int64_t retention_sec;          /* 0 = STORE_RETENTION_SEC_DEFAULT */
         unsigned history_cap;           /* 0 = STORE_HISTORY_CAP_DEFAULT */
         const ProtoLimits *limits;      /* borrowed; NULL = defaults */
+        const char *role_arn;           /* borrowed: $$.Execution.RoleArn; NULL = derived (AslExecInfo) */
 } ApplyConfig;
 
 /*

@@ -183,6 +183,7 @@ struct Manager {
         ApplyConfig apply;
         ProtoLimits limits;
         char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
+        char *role_arn;                 /* coordinator.execution_role_arn; NULL when empty */
 
         size_t in_flight;               /* Works alive */
         size_t n_idle_queues;           /* empty ExecQueues still in queues */
@@ -1626,6 +1627,7 @@ static Manager *manager_free(Manager *m) {
         resources_free(m->resources);
         metrics_free(m->metrics);
         free(m->topic_prefix);
+        free(m->role_arn);
         free(m->topic_jobs);
         free(m->topic_events);
         free(m->topic_dlq);
@@ -1662,6 +1664,8 @@ static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_arg
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);
 
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
+        if (!isempty(config_get_string(config, "coordinator", "execution_role_arn")))
+                m->role_arn = xstrdup(config_get_string(config, "coordinator", "execution_role_arn"));
         r = resources_new(&m->resources);
         if (r < 0)
                 return r;
@@ -1674,6 +1678,7 @@ static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_arg
                 .topic_prefix = m->topic_prefix,
                 .retention_sec = (int64_t) (config_get_duration_ms(config, "coordinator", "retention") / 1000),
                 .history_cap = (unsigned) config_get_int(config, "coordinator", "history_limit"),
+                .role_arn = m->role_arn,
                 .limits = &m->limits,
         };
         m->max_in_flight = (size_t) config_get_int(config, "coordinator", "max_in_flight");

@@ -37,6 +37,8 @@ const ConfigKey config_keys[] = {
           "Kafka consumer group of the coordinators."),
         K("coordinator", "history_limit", CONFIG_INT, "25000",
           "Most history events kept per execution."),
+        K("coordinator", "execution_role_arn", CONFIG_STRING, "",
+          "The role ARN executions report ($$.Execution.RoleArn); empty: imgflow:role:<state machine>."),
         K("coordinator", "retention", CONFIG_DURATION, "7d",
           "How long a finished execution (state, history) is kept in Redis."),
         K("coordinator", "metrics_listen", CONFIG_STRING, "",

@@ -8,7 +8,8 @@
  *   {"v": 1,
  *    "status": "RUNNING"|"SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
  *    "started": bool,                    START applied
- *    "execution": {"id", "name", "input", "startTime" (RFC 3339), "startMs"},
+ *    "execution": {"id", "name", "input", "startTime" (RFC 3339), "startMs",
+ *                  "roleArn"},
  *    "stateMachine": {"id", "name"},
  *    "seq": n,                           counter for frame, task and timer ids
  *    "historyId": n,                     id of the last history event emitted
@@ -469,21 +470,30 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
 
 /* ---- the context object $$ ---- */
 
+/* The role ARN of an execution started without one (AslExecInfo.role_arn). */
+static char *role_arn_derived(const char *state_machine_name) {
+        return xasprintf("imgflow:role:%s", state_machine_name ? state_machine_name : "");
+}
+
 /* NULL when the frame's state never reads $$ (no string of it mentions
  * "$$"): building the object is a good part of running a state. */
 static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
         json_t *ex = json_object_get(c->exec, "execution"), *sm = json_object_get(c->exec, "stateMachine");
+        _cleanup_free_ char *role = NULL;
         char ts[64];
         json_t *ctx;
 
         if (!asl_machine_state_uses_context(c->m, jstr(frame, "state")))
                 return NULL;
         asl_format_timestamp(jint(frame, "enteredMs"), ts, sizeof ts);
-        ctx = json_pack("{s:{s:O, s:O, s:O, s:O}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
+        /* A document from before roleArn was kept: the derived ARN. */
+        role = jstr(ex, "roleArn") ? xstrdup(jstr(ex, "roleArn")) : role_arn_derived(jstr(sm, "name"));
+        ctx = json_pack("{s:{s:O, s:O, s:O, s:s, s:O}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
                         "Execution",
                         "Id", json_object_get(ex, "id"),
                         "Name", json_object_get(ex, "name"),
                         "Input", json_object_get(ex, "input"),
+                        "RoleArn", role,
                         "StartTime", json_object_get(ex, "startTime"),
                         "State",
                         "Name", jstr(frame, "state") ? jstr(frame, "state") : "",
@@ -1320,6 +1330,7 @@ static void run_queue(Ctx *c) {
 int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env,
                  json_t **ret_exec, AslError *err) {
         _cleanup_json_ json_t *input = info->input ? json_incref(info->input) : json_object();
+        _cleanup_free_ char *role = NULL;
         char ts[64];
         json_t *exec;
         int r;
@@ -1334,12 +1345,13 @@ int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env
         }
 
         asl_format_timestamp(env->now_ms, ts, sizeof ts);
-        exec = json_pack("{s:i, s:s, s:b, s:{s:s, s:s, s:O, s:s, s:I}, s:{s:s, s:s}, s:I, s:I, s:{}, s:{}, s:{}}",
+        role = info->role_arn ? xstrdup(info->role_arn) : role_arn_derived(info->state_machine_name);
+        exec = json_pack("{s:i, s:s, s:b, s:{s:s, s:s, s:O, s:s, s:I, s:s}, s:{s:s, s:s}, s:I, s:I, s:{}, s:{}, s:{}}",
                          "v", 1, "status", "RUNNING", "started", 0,
                          "execution",
                          "id", info->execution_id ? info->execution_id : "",
                          "name", info->execution_name ? info->execution_name : "",
-                         "input", input, "startTime", ts, "startMs", (json_int_t) env->now_ms,
+                         "input", input, "startTime", ts, "startMs", (json_int_t) env->now_ms, "roleArn", role,
                          "stateMachine",
                          "id", info->state_machine_id ? info->state_machine_id : "",
                          "name", info->state_machine_name ? info->state_machine_name : "",

@@ -89,6 +89,7 @@ typedef struct AslExecInfo {
         const char *execution_name;
         const char *state_machine_id;
         const char *state_machine_name;
+        const char *role_arn; /* $$.Execution.RoleArn; NULL = "imgflow:role:<state_machine_name>" */
         json_t *input;                  /* borrowed; NULL = {} */
 } AslExecInfo;
 

@@ -488,6 +488,53 @@ TEST(context_object_as_input_and_output_path) {
         h_done(&h);
 }
 
+/* $$.Execution.RoleArn: the execution's role, given when it starts (the coordinator's
+ * execution_role_arn), else derived from the state machine's name. */
+TEST(context_role_arn) {
+        H h;
+
+        h_start(&h,
+                "{'StartAt':'A','States':{'A':{'Type':'Pass','Parameters':{'r.$':'$$.Execution.RoleArn'},'"
+                "End':true}}}",
+                "{}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"r\":\"imgflow:role:test\"}");
+        h_done(&h);
+
+        /* given at start */
+        h_init(&h,
+               "{'StartAt':'A','States':{'A':{'Type':'Pass','Parameters':{'r.$':'$$.Execution.RoleArn',"
+               "'e.$':'$$.Execution'},'End':true}}}",
+               "{}");
+        json_decref(h.exec);
+        h.exec = NULL;
+        AslError e = {};
+        ASSERT_INT_EQ(asl_exec_new(h.m,
+                                   &(AslExecInfo){.execution_id = "x",
+                                                  .execution_name = "n",
+                                                  .state_machine_name = "sm",
+                                                  .role_arn = "arn:aws:iam::123456789012:role/R"},
+                                   &h.env, &h.exec, &e),
+                      0);
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        ASSERT_STR_EQ(S(json_object_get(h.finished, "output"), "r"), "arn:aws:iam::123456789012:role/R");
+        ASSERT_STR_EQ(S(json_object_get(json_object_get(h.finished, "output"), "e"), "RoleArn"),
+                      "arn:aws:iam::123456789012:role/R");
+        h_done(&h);
+
+        /* a document written before roleArn was kept: derived */
+        h_init(&h,
+               "{'StartAt':'W','States':{'W':{'Type':'Wait','Seconds':1,'Next':'A'},"
+               "'A':{'Type':'Pass','Parameters':{'r.$':'$$.Execution.RoleArn'},'End':true}}}",
+               "{}");
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        json_object_del(json_object_get(h.exec, "execution"), "roleArn");
+        char *timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        h_timer(&h, timer);
+        free(timer);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"r\":\"imgflow:role:test\"}");
+        h_done(&h);
+}
+
 TEST(task_dispatch_result_and_stale) {
         H h;
         h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:lambda:us-east-1:1:function:F',"

@@ -232,6 +232,32 @@ TEST(unmapped_resource_fails_the_task) {
         store_commit_free(c);
 }
 
+/* The configured execution role reaches $$.Execution.RoleArn; without one it is derived. */
+TEST(execution_role_arn) {
+        _cleanup_machine_ AslMachine *m =
+                machine("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\","
+                        "\"Parameters\":{\"role.$\":\"$$.Execution.RoleArn\"},\"End\":true}}}");
+        ApplyConfig cfg = {.role_arn = "arn:aws:iam::123456789012:role/imgflow"};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *doc;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "r1", NULL, NULL, &env, &c, NULL, &err), 0);
+        doc = doc_of(c);
+        ASSERT_JSON_EQ(json_object_get(doc, "output"),
+                       "{\"role\":\"arn:aws:iam::123456789012:role/imgflow\"}");
+        json_decref(doc);
+        store_commit_free(c);
+
+        cfg.role_arn = NULL;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "r2", NULL, NULL, &env, &c, NULL, &err), 0);
+        doc = doc_of(c);
+        ASSERT_JSON_EQ(json_object_get(doc, "output"), "{\"role\":\"imgflow:role:sm\"}");
+        json_decref(doc);
+        store_commit_free(c);
+}
+
 TEST(pools_lambda_and_tokens) {
         _cleanup_machine_ AslMachine *m = machine(
                 "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"End\":true,\"Branches\":["
