@@ -140,6 +140,7 @@ static void dispatch_task(ApplyRun *r, json_t *d) {
                 .heartbeat_seconds = jint(d, "heartbeat_seconds"),
                 .task_token = jstr(d, "token"),
                 .dispatched_at_ms = r->env->now_ms,
+                .index_path = jstr(d, "index_path"),
         };
         k = proto_encode_task(&msg, r->cfg->limits, &buf, &len);
         if (k < 0) {

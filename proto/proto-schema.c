@@ -81,7 +81,28 @@ static const ProtoField task_fields[] = {
         INT("heartbeatSeconds", REQ, 0, task.heartbeat_seconds),
         NAME("taskToken", OPT, ID, task.task_token),
         INT("dispatchedAtMs", REQ, 0, task.dispatched_at_ms),
+        NAME("indexPath", OPT, PROTO_MAX_INDEX_PATH_BYTES, task.index_path),
 };
+
+/* indexPath: decimal indices joined by '.', without leading zeros ("2",
+ * "1.0"), so that it can be part of a storage key as it is. */
+static const char *check_task(const ProtoMessage *m) {
+        const char *p = m->task.index_path;
+
+        if (!p)
+                return NULL;
+        for (;;) {
+                if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+                        return "field 'indexPath': must be decimal indices joined by '.'";
+                while (*p >= '0' && *p <= '9')
+                        p++;
+                if (!*p)
+                        return NULL;
+                if (*p != '.')
+                        return "field 'indexPath': must be decimal indices joined by '.'";
+                p++;
+        }
+}
 
 static const ProtoField task_succeeded_fields[] = {
         NAME("executionId", REQ, ID, task_succeeded.execution_id),
@@ -186,7 +207,7 @@ static const char *check_dead_letter(const ProtoMessage *m) {
 const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
         REQUEST(PROTO_START_EXECUTION, "StartExecution", "StartExecutionResponse", start_execution_fields),
         REQUEST(PROTO_STOP_EXECUTION, "StopExecution", "StopExecutionResponse", stop_execution_fields),
-        SCHEMA(PROTO_TASK, "Task", task_fields, NULL),
+        SCHEMA(PROTO_TASK, "Task", task_fields, check_task),
         SCHEMA(PROTO_TASK_SUCCEEDED, "TaskSucceeded", task_succeeded_fields, NULL),
         SCHEMA(PROTO_TASK_FAILED, "TaskFailed", task_failed_fields, NULL),
         SCHEMA(PROTO_TASK_HEARTBEAT, "TaskHeartbeat", task_heartbeat_fields, NULL),

@@ -46,6 +46,7 @@
 #define PROTO_MAX_CAUSE_BYTES 32768   /* causes, as in Step Functions */
 #define PROTO_MAX_REASON_BYTES 4096   /* DeadLetter.reason */
 #define PROTO_MAX_TOPIC_BYTES 249     /* Kafka's limit on topic names */
+#define PROTO_MAX_INDEX_PATH_BYTES 256 /* Task.indexPath: about 25 levels of nesting */
 /* DeadLetter: the original payload is kept up to this many bytes. */
 #define PROTO_DLQ_MAX_PAYLOAD_BYTES (64 * 1024)
 #define PROTO_DLQ_MAX_PAYLOAD_BASE64_BYTES (4 * ((PROTO_DLQ_MAX_PAYLOAD_BYTES + 2) / 3))
@@ -108,6 +109,7 @@ typedef struct ProtoTask {
         int64_t heartbeat_seconds; /* 0 = none */
         const char *task_token;    /* optional: only for .waitForTaskToken */
         int64_t dispatched_at_ms;  /* epoch ms */
+        const char *index_path;    /* optional: Parallel branch / Map iteration indices, "1.0" */
 } ProtoTask;
 
 typedef struct ProtoTaskSucceeded {

@@ -778,9 +778,26 @@ static bool resource_wants_token(const char *resource) {
         return rl > sl && streq(resource + rl - sl, suffix);
 }
 
+/* The Parallel branch and Map iteration indices from the top frame down to
+ * fid, joined by '.' ("2", "1.0"): a new string, or NULL at the top level.
+ * Bounded, so a damaged document cannot loop. */
+static char *frame_index_path(Ctx *c, const char *fid) {
+        _cleanup_free_ char *path = NULL;
+        json_t *frame = frame_get(c, fid);
+
+        for (size_t depth = 0; frame && json_object_get(frame, "parent") && depth < 1000; depth++) {
+                char *p = path ? xasprintf("%" JSON_INTEGER_FORMAT ".%s", jint(frame, "index"), path)
+                               : xasprintf("%" JSON_INTEGER_FORMAT, jint(frame, "index"));
+                free(path);
+                path = p;
+                frame = frame_get(c, jstr(frame, "parent"));
+        }
+        return TAKE_PTR(path);
+}
+
 static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         const char *resource = jstr(st, "Resource");
-        _cleanup_free_ char *token = NULL, *task_id = NULL;
+        _cleanup_free_ char *token = NULL, *task_id = NULL, *index_path = NULL;
         _cleanup_json_ json_t *context = NULL, *eff = NULL;
         json_t *input = json_object_get(frame, "input"), *task, *dispatch, *sched;
         long long timeout = 0, heartbeat = 0;
@@ -813,6 +830,9 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                              "state", jstr(frame, "state"), "resource", resource ? resource : "",
                              "input", eff, "attempt", jint(frame, "retryCount"),
                              "execution_id", json_object_get(json_object_get(c->exec, "execution"), "id"));
+        index_path = frame_index_path(c, fid);
+        if (index_path)
+                json_object_set_new(dispatch, "index_path", json_string(index_path));
         sched = resource_details(resource);
         json_object_set_new(sched, "parameters", json_text_new(eff));
 

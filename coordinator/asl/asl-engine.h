@@ -22,6 +22,9 @@
  *   DISPATCH_TASK  {"task_id", "state", "resource", "input", "attempt",
  *                   "timeout_seconds"?, "heartbeat_seconds"?, "deadline_ms"?,
  *                   "token"? (only for .waitForTaskToken resources),
+ *                   "index_path"? (the Parallel branch and Map iteration
+ *                   indices from the top level down, joined by '.': "2",
+ *                   "1.0"; absent at the top level),
  *                   "execution_id" (AslExecInfo.execution_id)}
  *   CANCEL_TASK    {"task_id", "token"?}
  *   SCHEDULE_TIMER {"timer_id", "due_ms", "kind": "wait"|"retry"|"timeout"|

@@ -550,6 +550,7 @@ TEST(task_dispatch_result_and_stale) {
         ASSERT_JSON_EQ(json_object_get(d, "input"), "{\"key\":\"cat.jpg\",\"fixed\":2}");
         ASSERT_INT_EQ(json_integer_value(json_object_get(d, "attempt")), 0);
         ASSERT_NULL(json_object_get(d, "token"));
+        ASSERT_NULL(json_object_get(d, "index_path")); /* top level */
         char *tid = task_id_of(d);
         ASSERT_TRUE(history_has(&h, "TaskScheduled"));
 
@@ -820,8 +821,12 @@ TEST(map_max_concurrency_results_in_order) {
                 for (size_t i = 0; i < fx_count(&h, ASL_EFFECT_DISPATCH_TASK); i++) {
                         json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, i);
                         json_t *in = json_object_get(d, "input");
+                        char want[32];
                         ASSERT_INT_EQ(json_integer_value(json_object_get(in, "i")), dispatched);
                         ASSERT_STR_EQ(S(in, "tag"), "T");
+                        /* the iteration's $$.Map.Item.Index */
+                        snprintf(want, sizeof(want), "%zu", dispatched);
+                        ASSERT_STR_EQ(S(d, "index_path"), want);
                         json_array_append_new(pending, json_string(S(d, "task_id")));
                         dispatched++;
                 }
@@ -1298,6 +1303,8 @@ TEST(nested_parallel_in_map_with_iteration_retry) {
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
         char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
         ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"), "1");
+        /* iteration 0 of M, branch 0 of P */
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "index_path"), "0.0");
         ASSERT_INT_EQ(h_fail(&h, t, "Flaky", NULL), 0);
         free(t);
         char *timer = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
@@ -1306,10 +1313,13 @@ TEST(nested_parallel_in_map_with_iteration_retry) {
         free(timer);
         t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
         ASSERT_INT_EQ(json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "attempt")), 1);
+        /* the retry runs at the same place */
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "index_path"), "0.0");
         ASSERT_INT_EQ(h_succeed(&h, t, "'one'"), 0);
         free(t);
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
         ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"), "2");
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "index_path"), "1.0");
         t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
         ASSERT_INT_EQ(h_succeed(&h, t, "'two'"), 0);
         free(t);

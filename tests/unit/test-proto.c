@@ -219,8 +219,22 @@ TEST(roundtrip_structs) {
         ASSERT_TRUE(json_equal(m->task.input, input));
         /* Required integers are written even when 0. */
         ASSERT_TRUE(strstr(buf, "\"deadlineMs\":0") != NULL);
+        /* No indexPath at the top level. */
+        ASSERT_NULL(m->task.index_path);
+        ASSERT_NULL(strstr(buf, "indexPath"));
         m = proto_message_free(m);
         free(buf);
+
+        t.index_path = "12.0.3";
+        ASSERT_INT_EQ(proto_encode_task(&t, NULL, &buf, &len), 0);
+        ASSERT_INT_EQ(proto_decode(buf, len, NULL, &m, NULL), 0);
+        ASSERT_STR_EQ(m->task.index_path, "12.0.3");
+        m = proto_message_free(m);
+        free(buf);
+        /* Only decimal indices joined by '.' can be sent. */
+        t.index_path = "1/../2";
+        ASSERT_INT_EQ(proto_encode_task(&t, NULL, &buf, &len), -EINVAL);
+        t.index_path = NULL;
 
         ProtoTaskSucceeded ts = {.execution_id = "e", .task_id = "t", .attempt = 3, .output = json_null()};
         ASSERT_INT_EQ(proto_encode_task_succeeded(&ts, NULL, &buf, &len), 0);
@@ -481,6 +495,18 @@ TEST(reject_field_values) {
         ASSERT_REJECTS("{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
                        "\"offset\":0}",
                        -EBADMSG, "exactly one of 'payload' and 'payloadBase64'");
+        /* Task.indexPath: decimal indices without leading zeros, joined by '.'. */
+        static const char *const bad_paths[] = {"01", "1.", ".1", "1..2", "a", "1.-2", "1/2", "+1", "1 "};
+        for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+                char msg[512];
+                snprintf(msg, sizeof(msg),
+                         "{\"v\":1,\"type\":\"Task\",\"executionId\":\"e\",\"executionName\":\"n\","
+                         "\"stateMachine\":\"s\",\"state\":\"S\",\"taskId\":\"t\",\"attempt\":0,"
+                         "\"resource\":\"r\",\"operation\":\"o\",\"input\":{},\"deadlineMs\":0,"
+                         "\"heartbeatSeconds\":0,\"dispatchedAtMs\":1,\"indexPath\":\"%s\"}",
+                         bad_paths[i]);
+                ASSERT_REJECTS(msg, -EBADMSG, "field 'indexPath': must be decimal indices joined by '.'");
+        }
         ASSERT_REJECTS("{\"v\":1,\"type\":\"DeadLetter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
                        "\"offset\":0,\"payload\":\"\",\"payloadBase64\":\"\"}",
                        -EBADMSG, "exactly one of 'payload' and 'payloadBase64'");

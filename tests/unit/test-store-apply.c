@@ -289,9 +289,12 @@ TEST(pools_lambda_and_tokens) {
                 t = json_loads(payload, 0, NULL);
                 if (streq(topic, "x.tasks.notifier")) {
                         ASSERT_STR_EQ(json_string_value(json_object_get(t, "operation")), "Notify");
+                        /* Branch 0 of P: the Task message says where it runs. */
+                        ASSERT_STR_EQ(json_string_value(json_object_get(t, "indexPath")), "0");
                         pool_tasks++;
                 } else {
                         ASSERT_STR_EQ(topic, "x.tasks.approvers");
+                        ASSERT_STR_EQ(json_string_value(json_object_get(t, "indexPath")), "1");
                         const char *tok = json_string_value(json_object_get(t, "taskToken"));
                         ASSERT_NOT_NULL(tok);
                         ASSERT_TRUE(strlen(tok) >= 22);
