@@ -10,10 +10,14 @@
  * libvips. The daemon adds its own operations (e.g. "notify") through
  * image_ops_find()'s extra table; this file knows nothing of Kafka.
  *
- * Output keys: a retried task overwrites its own output, so the key of an
- * image-writing task that names no "output" is derived from the task:
+ * Output keys (image_ops_output_location(), the rule in image-ops.h and
+ * docs/image-operations.md): an image-writing task that names no "output"
+ * writes to a key derived from the task, unique per execution, state, place
+ * in Parallel branches and Map iterations, input and output-changing
+ * parameters, and the same for every retry of the task, so that a retry
+ * overwrites its own output and nothing else:
  *
- *     <outputPrefix|"processed">/<execution name>/<state>/<input key minus ext>.<ext>
+ *     processed/<execution>/<state>[@<indexPath>]/<original key minus ext>.<tag>.<ext>
  */
 
 #include "image-ops.h"
@@ -25,6 +29,7 @@
 
 #include "filters.h"
 #include "geometry.h"
+#include "hash.h"
 #include "image-vips.h"
 #include "inspect.h"
 #include "macro.h"
@@ -88,6 +93,7 @@ int image_ops_validate_params(const Operation *op, json_t *params, TaskFailure *
 
 int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpContext *ctx, json_t **ret_result,
                   TaskFailure *f) {
+        OpContext run_ctx = {};
         json_t *result = NULL;
         int r;
 
@@ -100,7 +106,10 @@ int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpConte
         r = image_ops_validate_params(op, params, f);
         if (r < 0)
                 return r;
-        r = op->fn(s, params, ctx, &result, f);
+        if (ctx)
+                run_ctx = *ctx;
+        run_ctx.op = op;
+        r = op->fn(s, params, &run_ctx, &result, f);
         if (r < 0) {
                 json_decref(result);
                 if (!task_failure_is_set(f))
@@ -113,58 +122,204 @@ int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpConte
 
 /* ---- output locations --------------------------------------------------- */
 
-/* Copy s into a single key component: [A-Za-z0-9._-], others become '_'. */
-static void key_component(const char *s, const char *fallback, char *out, size_t outsz) {
-        size_t n = 0;
+/* Names longer than this are cut (AWS's limit on execution and state names). */
+#define KEY_NAME_MAX 80
+/* Hex digits of the hashes in a derived key. */
+#define KEY_HASH_CHARS 8
 
-        if (!s || !*s)
-                s = fallback;
-        for (; *s && n + 1 < outsz && n < 100; s++) {
-                char c = *s;
-                out[n++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '.' || c == '_' || c == '-')
-                                   ? c
-                                   : '_';
-        }
-        out[n] = '\0';
-        if (n == 0 || strspn(out, ".") == n)
-                snprintf(out, outsz, "_");
+static bool key_char_is_safe(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '-';
 }
 
-int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket,
-                              const char *in_key, const char *ext, char **ret_bucket, char **ret_key) {
+/* The first KEY_HASH_CHARS hex digits of the SHA-256 of s[0..n). */
+static void key_hash(const char *s, size_t n, char ret[KEY_HASH_CHARS + 1]) {
+        char hex[HASH_HEX_MAX];
+
+        hash_hex(HASH_SHA256, s, n, hex);
+        memcpy(ret, hex, KEY_HASH_CHARS);
+        ret[KEY_HASH_CHARS] = '\0';
+}
+
+/* One key component for a name (fallback when it is NULL or empty): the
+ * name itself when it is safe, else its reduction with '~' and a hash of
+ * the whole name. '~' is never in a safe name, so the two kinds never meet,
+ * and two names that reduce alike differ in their hashes. New string. */
+static char *key_name(const char *name, const char *fallback) {
+        size_t n, keep;
+        bool safe;
+        char *out, hash[KEY_HASH_CHARS + 1];
+
+        if (isempty(name))
+                name = fallback;
+        n = strlen(name);
+        safe = n <= KEY_NAME_MAX && !streq(name, ".") && !streq(name, "..");
+        for (size_t i = 0; safe && i < n; i++)
+                safe = key_char_is_safe(name[i]);
+        if (safe)
+                return strdup(name);
+
+        keep = MIN_(n, (size_t) KEY_NAME_MAX);
+        out = malloc(keep + 1 + KEY_HASH_CHARS + 1);
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < keep; i++)
+                out[i] = key_char_is_safe(name[i]) ? name[i] : '_';
+        key_hash(name, n, hash);
+        out[keep] = '~';
+        memcpy(out + keep + 1, hash, KEY_HASH_CHARS + 1);
+        return out;
+}
+
+/* The tag: what the output is made of besides the names in the key. */
+static int key_tag(const OpContext *ctx, json_t *params, const char *in_bucket, const char *in_key,
+                   char ret[KEY_HASH_CHARS + 1]) {
+        _cleanup_json_ json_t *what = json_object(), *used = json_object();
+        _cleanup_free_ char *text = NULL;
+        const ParamSpec *specs = ctx && ctx->op ? ctx->op->params : NULL;
+
+        if (!what || !used)
+                return -ENOMEM;
+        if (specs) {
+                for (const ParamSpec *p = specs; p->name; p++) {
+                        json_t *v = json_object_get(params, p->name);
+                        if (!p->where && v && !json_is_null(v) && json_object_set(used, p->name, v) < 0)
+                                return -ENOMEM;
+                }
+        } else if (json_is_object(params)) {
+                /* Without a schema: every member but the locations. */
+                static const char *const where[] = {"bucket", "key", "input", "output", "outputBucket",
+                                                    "outputPrefix"};
+                const char *k;
+                json_t *v;
+                json_object_foreach (params, k, v) {
+                        bool skip = json_is_null(v);
+                        for (size_t i = 0; !skip && i < ELEMENTSOF(where); i++)
+                                skip = streq(k, where[i]);
+                        if (!skip && json_object_set(used, k, v) < 0)
+                                return -ENOMEM;
+                }
+        }
+        if (json_object_set_new(what, "bucket", json_string(in_bucket)) < 0 ||
+            json_object_set_new(what, "key", json_string(in_key)) < 0 ||
+            json_object_set(what, "params", used) < 0)
+                return -ENOMEM;
+        /* Sorted keys: the same parameters in another order are the same output. */
+        text = json_dumps(what, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return -ENOMEM;
+        key_hash(text, strlen(text), ret);
+        return 0;
+}
+
+static bool is_hex_tag(const char *s, size_t n) {
+        if (n != KEY_HASH_CHARS)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+static bool is_output_extension(const char *s) {
+        for (const char *const *f = params_formats_out; *f; f++)
+                if (streq_ptr(image_vips_format_extension(*f), s))
+                        return true;
+        return false;
+}
+
+/* When key is one that this execution (component exec) derived under prefix,
+ * "<prefix>/<exec>/<state>/<stem>.<tag>.<ext>", its stem: the original
+ * object's key minus extension (new string). Else NULL (also on OOM, which
+ * only means the key nests). */
+static char *derived_stem(const char *key, const char *prefix, const char *exec) {
+        size_t pl = strlen(prefix), el = strlen(exec);
+        const char *rest, *slash, *ext, *tag;
+
+        if (strncmp(key, prefix, pl) != 0 || key[pl] != '/' || strncmp(key + pl + 1, exec, el) != 0 ||
+            key[pl + 1 + el] != '/')
+                return NULL;
+        rest = key + pl + 1 + el + 1;
+        slash = strchr(rest, '/');
+        if (!slash || slash == rest)
+                return NULL;
+        rest = slash + 1;
+        ext = strrchr(rest, '.');
+        if (!ext || !is_output_extension(ext + 1))
+                return NULL;
+        tag = ext - KEY_HASH_CHARS - 1;
+        if (tag <= rest || tag[0] != '.' || !is_hex_tag(tag + 1, KEY_HASH_CHARS))
+                return NULL;
+        return strndup(rest, (size_t) (tag - rest));
+}
+
+/* The key minus the extension of its last component (a leading dot is not
+ * an extension). New string. */
+static char *key_stem(const char *key) {
+        const char *base = strrchr(key, '/'), *dot;
+
+        base = base ? base + 1 : key;
+        dot = strrchr(base, '.');
+        return strndup(key, dot && dot != base ? (size_t) (dot - key) : strlen(key));
+}
+
+/* "@<index path>", with anything but digits and '.' made '_' (proto has
+ * checked it already; this only keeps it one component); "" at the top. */
+static char *key_index_path(const char *path) {
+        char *out;
+        size_t n;
+
+        if (isempty(path))
+                return strdup("");
+        n = strlen(path);
+        out = malloc(n + 2);
+        if (!out)
+                return NULL;
+        out[0] = '@';
+        for (size_t i = 0; i < n; i++)
+                out[i + 1] = (path[i] >= '0' && path[i] <= '9') || path[i] == '.' ? path[i] : '_';
+        out[n + 1] = '\0';
+        return out;
+}
+
+int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket, const char *in_key,
+                              const char *ext, char **ret_bucket, char **ret_key) {
         json_t *loc = json_object_get(params, "output");
-        _cleanup_free_ char *prefix = NULL, *stem = NULL;
-        const char *base, *dot;
-        char exec[128], state[128];
+        _cleanup_free_ char *bucket = NULL, *key = NULL, *prefix = NULL, *exec = NULL, *state = NULL,
+                            *path = NULL, *stem = NULL;
+        char tag[KEY_HASH_CHARS + 1];
+        int r;
 
         if (json_is_object(loc)) {
-                *ret_bucket = strdup(json_string_value(json_object_get(loc, "bucket")));
-                *ret_key = strdup(json_string_value(json_object_get(loc, "key")));
-        } else {
-                *ret_bucket = strdup(params_str(params, "outputBucket", in_bucket));
-                prefix = strdup(params_str(params, "outputPrefix", "processed"));
-                if (!prefix)
+                bucket = strdup(json_string_value(json_object_get(loc, "bucket")));
+                key = strdup(json_string_value(json_object_get(loc, "key")));
+                if (!bucket || !key)
                         return -ENOMEM;
-                for (size_t n = strlen(prefix); n > 0 && prefix[n - 1] == '/'; n--)
-                        prefix[n - 1] = '\0';
-                key_component(ctx ? (ctx->execution_name ? ctx->execution_name : ctx->execution_id) : NULL,
-                              "local", exec, sizeof(exec));
-                key_component(ctx ? ctx->state_name : NULL, "task", state, sizeof(state));
-                base = strrchr(in_key, '/');
-                base = base ? base + 1 : in_key;
-                dot = strrchr(base, '.');
-                stem = strndup(in_key, dot && dot != base ? (size_t) (dot - in_key) : strlen(in_key));
-                if (!stem)
-                        return -ENOMEM;
-                if (asprintf(ret_key, "%s/%s/%s/%s.%s", prefix, exec, state, stem, ext) < 0)
-                        *ret_key = NULL;
+                *ret_bucket = TAKE_PTR(bucket);
+                *ret_key = TAKE_PTR(key);
+                return 0;
         }
-        if (!*ret_bucket || !*ret_key) {
-                free(*ret_bucket);
-                free(*ret_key);
-                *ret_bucket = *ret_key = NULL;
+
+        bucket = strdup(params_str(params, "outputBucket", in_bucket));
+        prefix = strdup(params_str(params, "outputPrefix", "processed"));
+        exec = key_name(ctx ? (ctx->execution_name ? ctx->execution_name : ctx->execution_id) : NULL, "local");
+        state = key_name(ctx ? ctx->state_name : NULL, "task");
+        path = key_index_path(ctx ? ctx->index_path : NULL);
+        if (!bucket || !prefix || !exec || !state || !path)
                 return -ENOMEM;
-        }
+        for (size_t n = strlen(prefix); n > 0 && prefix[n - 1] == '/'; n--)
+                prefix[n - 1] = '\0';
+        stem = derived_stem(in_key, prefix, exec);
+        if (!stem)
+                stem = key_stem(in_key);
+        if (!stem)
+                return -ENOMEM;
+        r = key_tag(ctx, params, in_bucket, in_key, tag);
+        if (r < 0)
+                return r;
+        if (asprintf(&key, "%s/%s/%s%s/%s.%s.%s", prefix, exec, state, path, stem, tag, ext) < 0)
+                return -ENOMEM;
+        *ret_bucket = TAKE_PTR(bucket);
+        *ret_key = TAKE_PTR(key);
         return 0;
 }

@@ -45,14 +45,18 @@
 
 /* What an operation knows about its task. All pointers are borrowed and only
  * need to live for the duration of the call. Any of the strings may be NULL. */
+typedef struct Operation Operation;
+
 typedef struct OpContext {
         const char *execution_id;
         const char *execution_name; /* used for output keys; falls back to id */
         const char *state_name;
+        const char *index_path;     /* Task.indexPath ("1.0"); NULL at the top level */
         const char *task_id;
-        unsigned attempt;          /* 1 = first attempt */
-        const OpLimits *limits;    /* NULL = defaults */
-        const atomic_bool *cancel; /* optional: set to stop long operations */
+        unsigned attempt;           /* 1 = first attempt */
+        const OpLimits *limits;     /* NULL = defaults */
+        const atomic_bool *cancel;  /* optional: set to stop long operations */
+        const Operation *op;        /* the operation running: image_ops_run() sets it */
 } OpContext;
 
 /* The limits of ctx (may be NULL), or *defaults filled with the defaults. */
@@ -88,6 +92,8 @@ typedef struct ParamSpec {
         bool has_range; /* min/max apply (numbers; string/array length) */
         double min, max;
         const char *const *enums; /* NULL-terminated allowed strings, or NULL */
+        bool where;               /* says where the image is read or written, not what
+                                   * the output is: left out of the output key's tag */
 } ParamSpec;
 
 /* An operation: params is borrowed (the task's effective input object);
@@ -95,12 +101,12 @@ typedef struct ParamSpec {
 typedef int (*OpFunction)(Storage *s, json_t *params, const OpContext *ctx, json_t **ret_result,
                           TaskFailure *f);
 
-typedef struct Operation {
+struct Operation {
         const char *name;
         const ParamSpec *params; /* terminated by an entry with name == NULL */
         OpFunction fn;           /* NULL: the daemon runs it on its loop (image_ops_run fails) */
         const char *summary;
-} Operation;
+};
 
 /* Once per process, before any other call here (later calls are no-ops and
  * return the first result). Starts libvips, blocks its untrusted loaders,
@@ -128,10 +134,25 @@ int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpConte
                   TaskFailure *f);
 
 /* Where an image-writing task writes: params' "output" {"bucket", "key"}
- * when given, else a key derived from the task (docs/image-operations.md, "Inputs,
- * outputs and storage") in "outputBucket" or the input's bucket. in_bucket and
- * in_key: the input's location; ext: the output's file extension. New
- * strings in *ret_bucket and *ret_key; -ENOMEM. */
+ * when given, else "outputBucket" (or the input's bucket) and a key derived
+ * from the task:
+ *
+ *   <prefix>/<execution>/<state>[@<indexPath>]/<original key minus ext>.<tag>.<ext>
+ *
+ * prefix: "outputPrefix" (default "processed") without trailing '/';
+ * execution and state: their names, kept as they are when made of
+ * [A-Za-z0-9._-] only (not "." or "..", at most 80 bytes), else reduced
+ * (other bytes become '_', cut at 80) with '~' and 8 hex digits of the
+ * name's SHA-256 appended, so that different names give different
+ * components; indexPath: ctx->index_path, where the state runs inside
+ * Parallel branches and Map iterations; original key: in_key, or the
+ * original object's key when in_key is an output this execution derived
+ * under the same prefix (outputs do not nest); tag: 8 hex digits of the
+ * SHA-256 of the input's bucket and key and of the parameters of ctx->op
+ * that change the output (all but those marked `where`); ext: the output's
+ * file extension. The same task retried gives the same key.
+ * docs/image-operations.md ("Output keys") says it for users. New strings
+ * in *ret_bucket and *ret_key; -ENOMEM. */
 int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket,
                               const char *in_key, const char *ext, char **ret_bucket, char **ret_key);
 

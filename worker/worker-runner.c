@@ -104,6 +104,7 @@ OpContext worker_task_context(const WorkerTask *t, const OpLimits *limits) {
                 .execution_id = t->task->execution_id,
                 .execution_name = t->task->execution_name,
                 .state_name = t->task->state,
+                .index_path = t->task->index_path,
                 .task_id = t->task->task_id,
                 .attempt = a < 0                       ? 1u
                            : a >= (int64_t) UINT32_MAX ? UINT32_MAX

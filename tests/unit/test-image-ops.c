@@ -264,6 +264,25 @@ static void assert_dims(Fixture *fx, json_t *res, int w, int h) {
         g_object_unref(img);
 }
 
+/* A derived output key: want_stem + "." + 8 hex digits + "." + ext. */
+static void assert_derived_key(const char *key, const char *want_stem, const char *ext) {
+        size_t n = strlen(want_stem);
+
+        if (!key || strncmp(key, want_stem, n) != 0 || strlen(key) != n + 1 + 8 + 1 + strlen(ext) ||
+            key[n] != '.' || strspn(key + n + 1, "0123456789abcdef") != 8 || key[n + 9] != '.' ||
+            strcmp(key + n + 10, ext) != 0)
+                fprintf(stderr, "  key %s is not %s.<tag>.%s\n", key ? key : "(null)", want_stem, ext);
+        ASSERT_NOT_NULL(key);
+        ASSERT_TRUE(strncmp(key, want_stem, n) == 0);
+        ASSERT_INT_EQ(strlen(key), n + 1 + 8 + 1 + strlen(ext));
+        ASSERT_TRUE(key[n] == '.' && strspn(key + n + 1, "0123456789abcdef") == 8 && key[n + 9] == '.');
+        ASSERT_STR_EQ(key + n + 10, ext);
+}
+
+static const char *res_key(json_t *res) {
+        return json_string_value(json_object_get(res, "key"));
+}
+
 /* ---- validate ----------------------------------------------------------- */
 
 TEST(validate_good_image) {
@@ -567,7 +586,7 @@ TEST(resize_fits) {
 #define R(params) run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"," params "}")
         res = R("\"width\":100,\"height\":100");
         assert_dims(&fx, res, 100, 100); /* default fit: cover */
-        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "processed/exec-1/Resize/raw/cat.png");
+        assert_derived_key(res_key(res), "processed/exec-1/Resize/raw/cat", "png");
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
         ASSERT_TRUE(json_integer_value(json_object_get(res, "size")) > 0);
         json_decref(res);
@@ -611,7 +630,7 @@ TEST(resize_fits) {
         g_object_unref(img);
         json_decref(res);
         res = R("\"width\":100,\"format\":\"jpeg\",\"outputPrefix\":\"thumbs/\",\"outputBucket\":\"photos\"");
-        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "thumbs/exec-1/Resize/raw/cat.jpg");
+        assert_derived_key(res_key(res), "thumbs/exec-1/Resize/raw/cat", "jpg");
         json_decref(res);
 #undef R
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"}", "Params.Invalid", "width");
@@ -625,29 +644,193 @@ TEST(resize_fits) {
         fixture_teardown(&fx);
 }
 
-TEST(resize_output_key_is_deterministic) {
+/* ---- output keys -------------------------------------------------------- */
+
+static int files_seen;
+
+static int count_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        if (flag == FTW_F)
+                files_seen++;
+        return 0;
+}
+
+/* The number of regular files under dir (recursively). */
+static int count_files(const char *dir) {
+        files_seen = 0;
+        if (nftw(dir, count_one, 16, FTW_PHYS) < 0)
+                return -1;
+        return files_seen;
+}
+
+TEST(output_key_stable_across_retries) {
         Fixture fx;
         json_t *a, *b;
         char dir[256];
-        struct stat st;
+        VipsImage *img;
 
         fixture_setup(&fx);
         make_file(&fx, "raw/cat.jpg", 120, 80, true);
-        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
-        b = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
-        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), json_string_value(json_object_get(b, "key")));
-        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), "processed/exec-1/Resize/raw/cat.jpg");
-        snprintf(dir, sizeof(dir), "%s/processed/exec-1/Resize/raw/cat.jpg", fx.root);
-        ASSERT_INT_EQ(stat(dir, &st), 0);
+        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60,\"fit\":\"inside\"}");
+        assert_derived_key(res_key(a), "processed/exec-1/Resize/raw/cat", "jpg");
+        /* A retry: a later attempt with a new task id, the same parameters
+         * (here in another order, with a field no schema knows): the same key,
+         * the same one file. */
+        fx.ctx.attempt = 3;
+        fx.ctx.task_id = "task-9";
+        b = run_ok(&fx, "image.resize",
+                   "{\"fit\":\"inside\",\"width\":60,\"key\":\"raw/cat.jpg\",\"bucket\":\"photos\",\"note\":\"x\"}");
+        ASSERT_STR_EQ(res_key(a), res_key(b));
+        snprintf(dir, sizeof(dir), "%s/processed", fx.root);
+        ASSERT_INT_EQ(count_files(dir), 1);
         json_decref(a);
         json_decref(b);
-        /* Unsafe execution/state names become safe key components. */
+        /* Inside a Map: the retry of iteration 2 overwrites iteration 2's output. */
+        fx.ctx.index_path = "2";
+        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
+        fx.ctx.attempt = 4;
+        b = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60}");
+        assert_derived_key(res_key(a), "processed/exec-1/Resize@2/raw/cat", "jpg");
+        ASSERT_STR_EQ(res_key(a), res_key(b));
+        ASSERT_INT_EQ(count_files(dir), 2);
+        img = open_result(&fx, b);
+        ASSERT_INT_EQ(vips_image_get_width(img), 60);
+        g_object_unref(img);
+        json_decref(a);
+        json_decref(b);
+        fixture_teardown(&fx);
+}
+
+TEST(output_key_unique_per_iteration_input_and_parameters) {
+        static const char *const params[] = {
+                /* Map iterations of one state, widths 32, 64, 128 */
+                "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":32}",
+                "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":64}",
+                "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":128}",
+        };
+        static const char *const paths[] = {"0", "1", "2"};
+        Fixture fx;
+        json_t *res[8];
+        char dir[256];
+        size_t n = 0;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/cat.png", 400, 300, false);
+        make_file(&fx, "raw/cat.jpg", 400, 300, false);
+        make_file(&fx, "other/raw/cat.png", 400, 300, false);
+        for (size_t i = 0; i < 3; i++) {
+                fx.ctx.index_path = paths[i];
+                res[n] = run_ok(&fx, "image.resize", params[i]);
+                assert_dims(&fx, res[n], 32 << i, (32 << i) * 3 / 4);
+                n++;
+        }
+        /* Iterations of a Map in a Parallel branch. */
+        fx.ctx.index_path = "1.0";
+        res[n++] = run_ok(&fx, "image.resize", params[0]);
+        /* The same place, other parameters (a Choice loop back to the state). */
+        fx.ctx.index_path = NULL;
+        res[n++] = run_ok(&fx, "image.resize", params[0]);
+        res[n++] = run_ok(&fx, "image.resize", params[1]);
+        /* Another input with the same stem, and another key ending the same. */
+        res[n++] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":32,"
+                                               "\"format\":\"png\"}");
+        res[n++] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"other/raw/cat.png\",\"width\":32}");
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        ASSERT_TRUE(strcmp(res_key(res[i]), res_key(res[j])) != 0);
+        assert_derived_key(res_key(res[0]), "processed/exec-1/Resize@0/raw/cat", "png");
+        assert_derived_key(res_key(res[3]), "processed/exec-1/Resize@1.0/raw/cat", "png");
+        assert_derived_key(res_key(res[6]), "processed/exec-1/Resize/raw/cat", "png");
+        assert_derived_key(res_key(res[7]), "processed/exec-1/Resize/other/raw/cat", "png");
+        snprintf(dir, sizeof(dir), "%s/processed", fx.root);
+        ASSERT_INT_EQ(count_files(dir), (int) n);
+        for (size_t i = 0; i < n; i++)
+                json_decref(res[i]);
+        fixture_teardown(&fx);
+}
+
+TEST(output_key_names_reduce_one_to_one) {
+        static const char *const names[] = {"c(1)", "c_1_", "c@1!"};
+        char long_name[120];
+        Fixture fx;
+        json_t *res[3];
+        char dir[256];
+        const char *k;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/cat.png", 40, 30, false);
+        for (size_t i = 0; i < 3; i++) {
+                fx.ctx.execution_name = names[i];
+                res[i] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":20}");
+        }
+        /* A safe name stays as it is; the others get '~' and a hash of the
+         * whole name, different for each. */
+        k = res_key(res[1]);
+        assert_derived_key(k, "processed/c_1_/Resize/raw/cat", "png");
+        for (size_t i = 0; i < 3; i += 2) {
+                k = res_key(res[i]);
+                ASSERT_TRUE(strncmp(k, "processed/c_1_~", 15) == 0);
+                ASSERT_INT_EQ(strspn(k + 15, "0123456789abcdef"), 8);
+                ASSERT_TRUE(strncmp(k + 23, "/Resize/raw/cat.", 16) == 0);
+        }
+        ASSERT_TRUE(strcmp(res_key(res[0]), res_key(res[2])) != 0);
+        snprintf(dir, sizeof(dir), "%s/processed", fx.root);
+        ASSERT_INT_EQ(count_files(dir), 3);
+        for (size_t i = 0; i < 3; i++)
+                json_decref(res[i]);
+
+        /* Names that cannot be a component as they are: each its own. */
         fx.ctx.execution_name = "../../evil/name";
         fx.ctx.state_name = "..";
-        a = run_ok(&fx, "image.thumbnail", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\"}");
-        ASSERT_STR_EQ(json_string_value(json_object_get(a, "key")), "processed/.._.._evil_name/_/raw/cat.jpg");
-        assert_dims(&fx, a, 120, 80); /* cover 200x200 without enlargement: unchanged */
+        res[0] = run_ok(&fx, "image.thumbnail", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"}");
+        k = res_key(res[0]);
+        ASSERT_TRUE(strncmp(k, "processed/.._.._evil_name~", 26) == 0);
+        ASSERT_TRUE(strstr(k, "/..~") != NULL);
+        assert_dims(&fx, res[0], 40, 30); /* cover 200x200 without enlargement: unchanged */
+        json_decref(res[0]);
+        /* Longer than 80 bytes: cut, and the hash of the whole name. */
+        memset(long_name, 'a', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        fx.ctx.execution_name = long_name;
+        fx.ctx.state_name = "Resize";
+        res[0] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":20}");
+        long_name[80] = '~';
+        long_name[81] = '\0';
+        ASSERT_TRUE(strncmp(res_key(res[0]) + 10, long_name, 81) == 0);
+        json_decref(res[0]);
+        fixture_teardown(&fx);
+}
+
+TEST(output_key_from_the_original_object) {
+        Fixture fx;
+        json_t *a, *b, *c;
+        char params[512];
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/photo.jpg", 200, 100, true);
+        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/photo.jpg\",\"width\":100,"
+                                        "\"format\":\"webp\"}");
+        assert_derived_key(res_key(a), "processed/exec-1/Resize/raw/photo", "webp");
+        /* The next state of the same execution reads that output: its key
+         * comes from raw/photo.jpg, not from the derived key. */
+        fx.ctx.state_name = "OptimizeImage";
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\"}", res_key(a));
+        b = run_ok(&fx, "image.optimize", params);
+        assert_derived_key(res_key(b), "processed/exec-1/OptimizeImage/raw/photo", "webp");
+        /* ... and so on: no nesting after two steps either. */
+        fx.ctx.state_name = "Convert";
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"format\":\"png\"}", res_key(b));
+        c = run_ok(&fx, "image.convert", params);
+        assert_derived_key(res_key(c), "processed/exec-1/Convert/raw/photo", "png");
+        json_decref(c);
+        /* Another execution's output is its own original object. */
+        fx.ctx.execution_name = "exec-2";
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\"}", res_key(a));
+        c = run_ok(&fx, "image.optimize", params);
+        ASSERT_TRUE(strncmp(res_key(c), "processed/exec-2/Convert/processed/exec-1/Resize/raw/photo.", 59) == 0);
+        json_decref(c);
         json_decref(a);
+        json_decref(b);
         fixture_teardown(&fx);
 }
 
@@ -933,7 +1116,7 @@ TEST(convert_and_optimize) {
 
         res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
                                            "\"quality\":90,\"progressive\":true}");
-        ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "processed/exec-1/Resize/raw/n.jpg");
+        assert_derived_key(res_key(res), "processed/exec-1/Resize/raw/n", "jpg");
         out = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(out), "jpegload");
         {

@@ -103,6 +103,27 @@ TEST(attempt_is_one_based_for_operations) {
         worker_task_free(t);
 }
 
+TEST(index_path_reaches_the_operation) {
+        const char *text = "{\"v\":1,\"type\":\"Task\",\"executionId\":\"ex-1\",\"executionName\":\"run-1\","
+                           "\"stateMachine\":\"sm\",\"state\":\"Resize\",\"taskId\":\"task-7\",\"attempt\":0,"
+                           "\"resource\":\"r\",\"operation\":\"test.echo\",\"input\":{},\"deadlineMs\":0,"
+                           "\"heartbeatSeconds\":0,\"dispatchedAtMs\":1,\"indexPath\":\"3.1\"}";
+        ProtoMessage *m = NULL;
+        WorkerTask *t = NULL;
+
+        ASSERT_INT_EQ(proto_decode(text, strlen(text), NULL, &m, NULL), 0);
+        ASSERT_INT_EQ(worker_task_new(m, "imgflow.tasks", 0, 1, NULL, 0, &t), 0);
+        OpContext c = worker_task_context(t, NULL);
+        ASSERT_STR_EQ(c.index_path, "3.1");
+        worker_task_free(t);
+
+        t = make_worker_task("test.echo", "{}", 0);
+        ASSERT_NOT_NULL(t);
+        c = worker_task_context(t, NULL);
+        ASSERT_NULL(c.index_path); /* top level */
+        worker_task_free(t);
+}
+
 TEST(a_failing_operation_reports_its_error_name) {
         OpLimits l;
         WorkerRunEnv e = env(&l);

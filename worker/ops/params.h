@@ -21,16 +21,16 @@ extern const char *const params_formats_out[];
 
 /* clang-format off */
 /* Where the input image is: {"bucket", "key"} at the top level or under "input". */
-#define PARAMS_INPUT                                                        \
-        { "bucket", PARAM_STRING, RANGE(1, STORAGE_BUCKET_NAME_MAX) },      \
-        { "key", PARAM_STRING, RANGE(1, STORAGE_KEY_MAX) },                 \
-        { "input", PARAM_LOCATION }
+#define PARAMS_INPUT                                                                    \
+        { "bucket", PARAM_STRING, RANGE(1, STORAGE_BUCKET_NAME_MAX), .where = true },   \
+        { "key", PARAM_STRING, RANGE(1, STORAGE_KEY_MAX), .where = true },              \
+        { "input", PARAM_LOCATION, .where = true }
 
 /* Where and how an image-writing operation writes its result. */
 #define PARAMS_OUTPUT                                                       \
-        { "output", PARAM_LOCATION },                                       \
-        { "outputBucket", PARAM_STRING, RANGE(1, STORAGE_BUCKET_NAME_MAX) },\
-        { "outputPrefix", PARAM_STRING, RANGE(1, 512) },                    \
+        { "output", PARAM_LOCATION, .where = true },                                    \
+        { "outputBucket", PARAM_STRING, RANGE(1, STORAGE_BUCKET_NAME_MAX), .where = true }, \
+        { "outputPrefix", PARAM_STRING, RANGE(1, 512), .where = true },                 \
         { "format", PARAM_STRING, .enums = params_formats_out },            \
         { "quality", PARAM_INTEGER, RANGE(1, 100) },                        \
         { "progressive", PARAM_BOOLEAN },                                   \

@@ -51,6 +51,7 @@ import argparse
 import collections
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -326,30 +327,38 @@ def run_chaos(args, tmp, scenario="chaos"):
             if succ > 4 or twice:
                 duplicated.append((eid, "TaskSucceeded=%d, exited twice: %s" % (succ, twice)))
 
-        # Output files: three per execution, valid images, nothing else.
+        # Output files: three per execution, valid images, nothing else. Their
+        # keys follow docs/image-operations.md ("Output keys"): the Parallel
+        # branch in the state's component, a tag of the input and parameters,
+        # and Optimize's key made from the original object's key, not nested
+        # under Resize's.
+        files = []
+        for root, _, fs in os.walk(st.bucket):
+            files += [os.path.relpath(os.path.join(root, f), st.bucket) for f in fs]
         bad_files = []
         expected = set()
         for name in names:
             if st.status("chaos:" + name) != "SUCCEEDED":
                 continue
-            base = os.path.splitext(inputs[name]["key"])[0]
-            want = ["processed/%s/Resize/%s.png" % (name, base), "processed/%s/Filter/%s.png" % (name, base),
-                    "processed/%s/Optimize/processed/%s/Resize/%s.png" % (name, name, base)]
-            for w in want:
-                expected.add(w)
-                info = image_info(os.path.join(st.bucket, w))
-                if not info:
-                    bad_files.append((w, "missing or not a valid image"))
-        stray, temps = [], []
-        for root, _, files in os.walk(st.bucket):
-            for f in files:
-                rel = os.path.relpath(os.path.join(root, f), st.bucket)
-                if rel.startswith("raw/"):
+            base = re.escape(os.path.splitext(inputs[name]["key"])[0])
+            for state in ("Resize@0", "Filter@1", "Optimize"):
+                pattern = r"processed/%s/%s/%s\.[0-9a-f]{8}\.png" % (re.escape(name), re.escape(state), base)
+                found = [f for f in files if re.fullmatch(pattern, f)]
+                if len(found) != 1:
+                    bad_files.append((pattern, "%d files match" % len(found)))
                     continue
-                if f.startswith(".") and ".tmp-" in f:
-                    temps.append(rel)     # a worker killed between writing and renaming
-                elif rel not in expected:
-                    stray.append(rel)
+                expected.add(found[0])
+                if not image_info(os.path.join(st.bucket, found[0])):
+                    bad_files.append((found[0], "not a valid image"))
+        stray, temps = [], []
+        for rel in files:
+            f = os.path.basename(rel)
+            if rel.startswith("raw/"):
+                continue
+            if f.startswith(".") and ".tmp-" in f:
+                temps.append(rel)     # a worker killed between writing and renaming
+            elif rel not in expected:
+                stray.append(rel)
         # Workers write into an unnamed O_TMPFILE named only right before the
         # rename (worker/storage.c), so none should be left; a filesystem
         # without O_TMPFILE falls back to named files. Fatal with CHAOS_STRICT_TEMP=1.
