@@ -121,6 +121,44 @@ int jsonata_session_evaluate(JsonataSession *s, const JsonataExpr *e, const json
 /* Accepts NULL, returns NULL. */
 JsonataSession *jsonata_session_free(JsonataSession *s);
 
+/*
+ * What an expression refers to from outside itself, for checks before it runs
+ * (the ASL validator's checks of $states, variables and top-level names):
+ *
+ *   variables  its free variables (without the '$'; "$" for $$), each with the
+ *              name the expression reads from it right away, if any:
+ *              `$states.input.x` gives {"states", "input"}, `$sum(a)` gives
+ *              {"sum", NULL} (a function is a variable too: see
+ *              jsonata_function_exists()). Variables bound inside (`:=`, lambda
+ *              parameters, `@$v`, `#$v`) are not free where they are bound.
+ *   names      field names read from the input at the top level: the first
+ *              step of a path evaluated in the top-level context (`phone` in
+ *              `phone.number`, not `number`, nor names in predicates, sort
+ *              terms, group-by pairs or transforms).
+ *
+ * Both sorted and without duplicates. All strings owned by the struct; free
+ * with jsonata_references_clear(). Returns 0, or -EINVAL for NULL arguments.
+ */
+typedef struct JsonataReference {
+        char *variable;
+        char *member; /* may be NULL */
+} JsonataReference;
+
+typedef struct JsonataReferences {
+        JsonataReference *variables;
+        size_t n_variables;
+        char **names;
+        size_t n_names;
+} JsonataReferences;
+
+int jsonata_expr_references(const JsonataExpr *e, JsonataReferences *ret);
+void jsonata_references_clear(JsonataReferences *r);
+/* True if the variable (without '$') is among r's free variables. */
+bool jsonata_references_has_variable(const JsonataReferences *r, const char *name);
+/* True if name (without '$') is a function of the standard library or of one
+ * of the libraries. */
+bool jsonata_function_exists(const char *name, const JsonataLibrary *const *libraries, size_t n_libraries);
+
 /* Formats a number as JavaScript's Number.prototype.toString() does (shortest
  * text that reads back as the same double); buf >= 32 bytes. */
 void jsonata_format_number(double d, char *buf, size_t size);

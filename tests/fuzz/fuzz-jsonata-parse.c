@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the JSONata lexer and parser: the whole input is an
  * expression. jsonata_compile() must succeed or fail with an S-code error
- * and a message, never crash, leak or hang; a compiled expression is freed.
+ * and a message, never crash, leak or hang; a compiled expression's
+ * references (jsonata_expr_references()) are listed, and it is freed.
  */
 
 #include <stdlib.h>
@@ -18,8 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r = jsonata_compile((const char *) data, size, &e, &err);
 
         if (r == 0) {
-                if (!e || err.message)
+                JsonataReferences refs = {};
+
+                if (!e || err.message || jsonata_expr_references(e, &refs) < 0)
                         abort();
+                for (size_t i = 0; i < refs.n_variables; i++)
+                        if (!refs.variables[i].variable)
+                                abort();
+                jsonata_references_clear(&refs);
         } else if (err.code[0] != 'S' || !err.message || e)
                 abort();
         jsonata_error_clear(&err);

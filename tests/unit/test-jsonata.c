@@ -605,3 +605,63 @@ TEST(number_formatting) {
                 ASSERT_STR_EQ(buf, t[i].s);
         }
 }
+
+/* "var.member" and "var" entries, then "|", then the names, joined by ' '. */
+static char *refs_text(const char *text) {
+        JsonataExpr *e = NULL;
+        JsonataError err = {.position = -1};
+        JsonataReferences r = {};
+        static char buf[1024];
+        size_t len = 0;
+
+        if (jsonata_compile(text, SIZE_MAX, &e, &err) < 0 || jsonata_expr_references(e, &r) < 0)
+                abort();
+        buf[0] = 0;
+        for (size_t i = 0; i < r.n_variables; i++)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s%s%s", len ? " " : "",
+                                         r.variables[i].variable, r.variables[i].member ? "." : "",
+                                         r.variables[i].member ? r.variables[i].member : "");
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s|", len ? " " : "");
+        for (size_t i = 0; i < r.n_names; i++)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, " %s", r.names[i]);
+        jsonata_references_clear(&r);
+        jsonata_expr_free(e);
+        return buf;
+}
+
+TEST(references) {
+        static const char *const refs[][2] = {
+                {"$states.input.a + $x", "states.input x |"},
+                {"$states", "states |"},
+                {"$states.result.b and $states.input", "states.input states.result |"},
+                {"$sum($states.input.items.price)", "states.input sum |"},
+                {"($y := $x + 1; $y * $y)", "x |"},
+                {"($x := $x + 1; $x)", "x |"},
+                {"function($a, $b){ $a + $b + $c }(1, 2)", "c |"},
+                {"$map($states.input.a, function($v){ $v * $k })", "k map states.input |"},
+                {"phone.number", "| phone"},
+                {"items[price > 3].name", "| items"},
+                {"$states.input.items[value > $limit]", "limit states.input |"},
+                {"{'a': total, 'b': $v}", "v | total"},
+                {"$$.a", "$.a |"},
+                {"$.a", "|"},
+                {"a.b@$o.c#$i[$i > 0].{'x': $o}", "| a"},
+                {"items^(price)", "| items"},
+                {"$map([1,2], function($x){ b })", "map | b"},
+                {"$x ~> $f()", "f x |"},
+                {"x ? y : z", "| x y z"},
+                {"'literal'", "|"},
+                {"$random()", "random |"},
+        };
+        for (size_t i = 0; i < ELEMENTS(refs); i++) {
+                const char *got = refs_text(refs[i][0]);
+                if (strcmp(got, refs[i][1]) != 0)
+                        TEST_FAIL_("%s: got \"%s\", expected \"%s\"", refs[i][0], got, refs[i][1]);
+        }
+        const JsonataLibrary *libs[] = {&jsonata_aws_library};
+        ASSERT_TRUE(jsonata_function_exists("sum", NULL, 0));
+        ASSERT_FALSE(jsonata_function_exists("uuid", NULL, 0));
+        ASSERT_TRUE(jsonata_function_exists("uuid", libs, 1));
+        ASSERT_FALSE(jsonata_function_exists("states", libs, 1));
+        ASSERT_INT_EQ(jsonata_expr_references(NULL, NULL) < 0, true);
+}
