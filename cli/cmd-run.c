@@ -36,47 +36,56 @@ typedef struct Runner {
         AslMachine *machine;
         json_t *exec;
         AslEnv env;
-        json_t *tasks;          /* array of DISPATCH_TASK data, FIFO */
+        AslDispatch *tasks; /* pending tasks, FIFO (taken over from the effects) */
+        size_t n_tasks, allocated_tasks;
         json_t *timers;         /* timer_id -> due_ms */
         json_t *calls;          /* state name -> calls so far */
         json_t *test_case;      /* borrowed from mocks: state -> response name */
         json_t *responses;      /* borrowed from mocks: MockedResponses */
-        json_t *finished;       /* FINISHED data */
+        AslFinished finished;   /* status NULL until FINISHED (taken over) */
         bool history;
         bool real_time;
 } Runner;
 
+static void runner_drop_task(Runner *run, size_t k) {
+        asl_dispatch_done(&run->tasks[k]);
+        memmove(run->tasks + k, run->tasks + k + 1, (run->n_tasks - k - 1) * sizeof *run->tasks);
+        run->n_tasks--;
+}
+
 static void runner_apply_effects(Runner *run, AslEffects *fx) {
         for (size_t i = 0; i < fx->n; i++) {
-                json_t *d = fx->items[i].data;
-                const char *id;
+                AslEffect *e = &fx->items[i];
 
-                switch (fx->items[i].type) {
+                switch (e->type) {
                 case ASL_EFFECT_DISPATCH_TASK:
-                        json_array_append(run->tasks, d);
+                        if (run->n_tasks >= run->allocated_tasks) {
+                                run->allocated_tasks = run->allocated_tasks ? run->allocated_tasks * 2 : 16;
+                                run->tasks = xrealloc(run->tasks, run->allocated_tasks * sizeof *run->tasks);
+                        }
+                        run->tasks[run->n_tasks++] = e->dispatch;
+                        e->dispatch = (AslDispatch){};
                         break;
                 case ASL_EFFECT_CANCEL_TASK:
-                        id = json_string_value(json_object_get(d, "task_id"));
-                        for (size_t k = 0; id && k < json_array_size(run->tasks); k++)
-                                if (streq(json_string_value(json_object_get(json_array_get(run->tasks, k), "task_id")), id)) {
-                                        json_array_remove(run->tasks, k);
+                        for (size_t k = 0; k < run->n_tasks; k++)
+                                if (streq(run->tasks[k].task_id, e->cancel_task.task_id)) {
+                                        runner_drop_task(run, k);
                                         break;
                                 }
                         break;
                 case ASL_EFFECT_SCHEDULE_TIMER:
-                        json_object_set(run->timers, json_string_value(json_object_get(d, "timer_id")),
-                                        json_object_get(d, "due_ms"));
+                        json_object_set_new(run->timers, e->timer.timer_id, json_integer(e->timer.due_ms));
                         break;
                 case ASL_EFFECT_CANCEL_TIMER:
-                        json_object_del(run->timers, json_string_value(json_object_get(d, "timer_id")));
+                        json_object_del(run->timers, e->timer.timer_id);
                         break;
                 case ASL_EFFECT_HISTORY:
                         if (run->history)
-                                fprintf(stderr, "%s\n", json_string_value(d));
+                                fprintf(stderr, "%s\n", e->history.text);
                         break;
                 case ASL_EFFECT_FINISHED:
-                        json_decref(run->finished);
-                        run->finished = json_incref(d);
+                        run->finished = e->finished;
+                        e->finished = (AslFinished){};
                         break;
                 default:
                         break;
@@ -154,15 +163,14 @@ static json_t *mock_response(Runner *run, const char *state) {
 }
 
 static int runner_run_task(Runner *run) {
-        _cleanup_json_ json_t *d = json_incref(json_array_get(run->tasks, 0));
-        const char *task_id = json_string_value(json_object_get(d, "task_id"));
-        const char *state = json_string_value(json_object_get(d, "state"));
+        _cleanup_(asl_dispatch_done) AslDispatch d = run->tasks[0];
         /* A mocked .waitForTaskToken task answers as its callback would: with the token. */
-        const char *token = json_string_value(json_object_get(d, "token"));
+        const char *task_id = d.task_id, *token = d.token;
         json_t *m;
 
-        json_array_remove(run->tasks, 0);
-        m = mock_response(run, state ? state : "");
+        memmove(run->tasks, run->tasks + 1, (run->n_tasks - 1) * sizeof *run->tasks);
+        run->n_tasks--;
+        m = mock_response(run, d.state);
         if (m && json_object_get(m, "Throw")) {
                 json_t *t = json_object_get(m, "Throw");
                 return runner_event(run, &(AslEvent) {
@@ -171,11 +179,15 @@ static int runner_run_task(Runner *run) {
                         .cause = json_string_value(json_object_get(t, "Cause")),
                 });
         }
-        return runner_event(run, &(AslEvent) {
-                .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = task_id, .token = token,
-                .output = m ? json_object_get(m, "Return") ? json_object_get(m, "Return") : json_null()
-                            : json_object_get(d, "input"),
-        });
+        return runner_event(run,
+                            &(AslEvent){
+                                    .type = ASL_EVENT_TASK_SUCCEEDED,
+                                    .task_id = task_id,
+                                    .token = token,
+                                    .output = m ? json_object_get(m, "Return") ? json_object_get(m, "Return")
+                                                                               : json_null()
+                                                : d.input,
+                            });
 }
 
 static int runner_fire_timer(Runner *run) {
@@ -370,8 +382,8 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 run.responses = json_object_get(mocks, "MockedResponses");
         }
 
-        run.env = (AslEnv) { .now_ms = now_ms(CLOCK_REALTIME), .random = random_fill, .max_history_events = max_history };
-        run.tasks = json_array();
+        run.env = (AslEnv){
+                .now_ms = now_ms(CLOCK_REALTIME), .random = random_fill, .max_history_events = max_history};
         run.timers = json_object();
         run.calls = json_object();
         exec_name = cli_uuid_new();
@@ -393,13 +405,13 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
         }
 
         r = runner_event(&run, &(AslEvent) { .type = ASL_EVENT_START });
-        for (size_t n = 0; r == 0 && !run.finished; n++) {
+        for (size_t n = 0; r == 0 && !run.finished.status; n++) {
                 if (n >= RUN_MAX_EVENTS) {
                         fprintf(stderr, "imgflow: more than %d events, giving up\n", RUN_MAX_EVENTS);
                         r = CLI_EXIT_FAILED;
                         break;
                 }
-                if (json_array_size(run.tasks) > 0)
+                if (run.n_tasks > 0)
                         r = runner_run_task(&run);
                 else if (json_object_size(run.timers) > 0)
                         r = runner_fire_timer(&run);
@@ -408,20 +420,21 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                         r = CLI_EXIT_FAILED;
                 }
         }
-        if (r != 0 || !run.finished) {
+        if (r != 0 || !run.finished.status) {
                 ret = CLI_EXIT_FAILED;
                 goto finish;
         }
 
-        if (streq(json_string_value(json_object_get(run.finished, "status")), "SUCCEEDED")) {
-                print_json_line(json_object_get(run.finished, "output"));
+        if (streq(run.finished.status, "SUCCEEDED")) {
+                print_json_line(run.finished.output);
                 ret = CLI_EXIT_OK;
         } else {
                 json_t *err = json_object();
-                json_t *ev = json_object_get(run.finished, "error"), *cv = json_object_get(run.finished, "cause");
 
-                json_object_set(err, "Error", ev ? ev : json_null());
-                json_object_set(err, "Cause", cv ? cv : json_null());
+                json_object_set_new(err, "Error",
+                                    run.finished.error ? json_string(run.finished.error) : json_null());
+                json_object_set_new(err, "Cause",
+                                    run.finished.cause ? json_string(run.finished.cause) : json_null());
                 print_json_line(err);
                 json_decref(err);
                 ret = CLI_EXIT_FAILED;
@@ -431,9 +444,13 @@ finish:
         fflush(stdout);
         asl_machine_free(run.machine);
         json_decref(run.exec);
-        json_decref(run.tasks);
+        for (size_t i = 0; i < run.n_tasks; i++)
+                asl_dispatch_done(&run.tasks[i]);
+        free(run.tasks);
         json_decref(run.timers);
         json_decref(run.calls);
-        json_decref(run.finished);
+        json_decref(run.finished.output);
+        free(run.finished.error);
+        free(run.finished.cause);
         return ret;
 }

@@ -39,15 +39,6 @@ static const char *jstr(json_t *o, const char *key) {
         return json_string_value(json_object_get(o, key));
 }
 
-static int64_t jint(json_t *o, const char *key) {
-        json_t *v = json_object_get(o, key);
-        if (json_is_integer(v))
-                return json_integer_value(v);
-        if (json_is_real(v))
-                return (int64_t) json_real_value(v);
-        return 0;
-}
-
 /* The answer to a request that this commit stores (nothing without a
  * request id). */
 static void set_response(StoreCommit *c, ProtoType request, const char *request_id, const char *exec_id,
@@ -93,7 +84,7 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
         if (proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &topic) < 0)
                 return;
         item = xasprintf("notify:%s", status);
-        store_commit_add_outbox(r->commit, item, topic, buf);
+        store_commit_add_outbox(r->commit, item, topic, buf, NULL);
 }
 
 static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
@@ -104,25 +95,29 @@ static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
         r->n_failed++;
 }
 
-static void dispatch_task(ApplyRun *r, json_t *d) {
-        const char *task_id = jstr(d, "task_id"), *resource = jstr(d, "resource");
+/* The image a task's input names, for logs and metrics: its "key", or
+ * that of a wrapped "input" (Lambda-style payloads). Borrowed, or NULL. */
+static const char *image_key(json_t *input) {
+        return json_string_value(json_object_get(input, "key"))
+                       ?: json_string_value(json_object_get(json_object_get(input, "input"), "key"));
+}
+
+static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
         _cleanup_(resource_target_done) ResourceTarget t = {};
         _cleanup_free_ char *cause = NULL, *topic = NULL, *buf = NULL, *item = NULL;
         size_t len;
         int k;
 
-        if (!task_id)
-                return;
-        k = resources_resolve(r->cfg->resources, resource, json_object_get(d, "input"), &t, &cause);
+        k = resources_resolve(r->cfg->resources, d->resource, d->input, &t, &cause);
         if (k < 0) {
-                note_failed(r, task_id, cause);
+                note_failed(r, d->task_id, cause);
                 return;
         }
         k = proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_TASKS, t.pool, &topic);
         if (k < 0) {
                 _cleanup_free_ char *c = xasprintf("invalid task topic for pool %s of resource %s",
-                                                   t.pool ? t.pool : "", resource);
-                note_failed(r, task_id, c);
+                                                   t.pool ? t.pool : "", d->resource);
+                note_failed(r, d->task_id, c);
                 return;
         }
 
@@ -130,75 +125,77 @@ static void dispatch_task(ApplyRun *r, json_t *d) {
                 .execution_id = r->exec_id,
                 .execution_name = r->name,
                 .state_machine = r->state_machine,
-                .state = jstr(d, "state") ?: "",
-                .task_id = task_id,
-                .attempt = jint(d, "attempt"),
-                .resource = resource,
+                .state = d->state,
+                .task_id = d->task_id,
+                .attempt = d->attempt,
+                .resource = d->resource,
                 .operation = t.operation,
                 .input = t.input,
-                .deadline_ms = jint(d, "deadline_ms"),
-                .heartbeat_seconds = jint(d, "heartbeat_seconds"),
-                .task_token = jstr(d, "token"),
+                .deadline_ms = d->deadline_ms,
+                .heartbeat_seconds = d->heartbeat_seconds,
+                .task_token = d->token,
                 .dispatched_at_ms = r->env->now_ms,
-                .index_path = jstr(d, "index_path"),
+                .index_path = d->index_path,
         };
         k = proto_encode_task(&msg, r->cfg->limits, &buf, &len);
         if (k < 0) {
                 _cleanup_free_ char *c = xasprintf("cannot encode the task message: %s",
                                                    strerror(-k));
-                note_failed(r, task_id, c);
+                note_failed(r, d->task_id, c);
                 return;
         }
-        item = xasprintf("task:%s", task_id);
-        store_commit_add_outbox(r->commit, item, topic, buf);
+        item = xasprintf("task:%s", d->task_id);
+        store_commit_add_outbox(r->commit, item, topic, buf,
+                                &(StoreOutboxNote){.task_id = d->task_id,
+                                                   .state = d->state,
+                                                   .operation = t.operation,
+                                                   .image_key = image_key(t.input)});
         if (msg.task_token)
-                store_commit_add_token(r->commit, task_id, msg.task_token);
+                store_commit_add_token(r->commit, d->task_id, msg.task_token);
 }
 
+static void finished(ApplyRun *r, const AslFinished *f) {
+        if (f->output) {
+                _cleanup_free_ char *s = json_writer_dumps(f->output);
+                store_commit_set_field(r->commit, "output", s ? s : "null");
+        }
+        if (f->error)
+                store_commit_set_field(r->commit, "error", f->error);
+        if (f->cause)
+                store_commit_set_field(r->commit, "cause", f->cause);
+        store_commit_set_terminal(r->commit, r->env->now_ms, r->cfg->retention_sec);
+        add_notification(r, f->status, r->env->now_ms, f->output, f->error, f->cause);
+        r->finished = true;
+}
+
+/* The effects become the commit's operations; history texts are taken
+ * over by the commit. */
 static void apply_effects(ApplyRun *r, AslEffects *fx) {
         for (size_t i = 0; i < fx->n; i++) {
-                json_t *d = fx->items[i].data;
+                AslEffect *e = &fx->items[i];
 
-                switch (fx->items[i].type) {
+                switch (e->type) {
                 case ASL_EFFECT_DISPATCH_TASK:
-                        dispatch_task(r, d);
+                        dispatch_task(r, &e->dispatch);
                         break;
-                case ASL_EFFECT_CANCEL_TASK:
-                        if (jstr(d, "task_id")) {
-                                _cleanup_free_ char *item = xasprintf("task:%s", jstr(d, "task_id"));
-                                store_commit_del_outbox(r->commit, item);
-                                store_commit_close_task(r->commit, jstr(d, "task_id"));
-                        }
-                        break;
-                case ASL_EFFECT_SCHEDULE_TIMER:
-                        if (jstr(d, "timer_id"))
-                                store_commit_add_timer(r->commit, jstr(d, "timer_id"), jint(d, "due_ms"));
-                        break;
-                case ASL_EFFECT_CANCEL_TIMER:
-                        if (jstr(d, "timer_id"))
-                                store_commit_del_timer(r->commit, jstr(d, "timer_id"));
-                        break;
-                case ASL_EFFECT_HISTORY:
-                        store_commit_add_history(r->commit, d);
-                        break;
-                case ASL_EFFECT_FINISHED: {
-                        const char *status = jstr(d, "status") ?: "FAILED";
-                        json_t *output = json_object_get(d, "output");
-
-                        if (output) {
-                                _cleanup_free_ char *s = json_writer_dumps(output);
-                                store_commit_set_field(r->commit, "output", s ? s : "null");
-                        }
-                        if (jstr(d, "error"))
-                                store_commit_set_field(r->commit, "error", jstr(d, "error"));
-                        if (jstr(d, "cause"))
-                                store_commit_set_field(r->commit, "cause", jstr(d, "cause"));
-                        store_commit_set_terminal(r->commit, r->env->now_ms, r->cfg->retention_sec);
-                        add_notification(r, status, r->env->now_ms, output, jstr(d, "error"),
-                                         jstr(d, "cause"));
-                        r->finished = true;
+                case ASL_EFFECT_CANCEL_TASK: {
+                        _cleanup_free_ char *item = xasprintf("task:%s", e->cancel_task.task_id);
+                        store_commit_del_outbox(r->commit, item);
+                        store_commit_close_task(r->commit, e->cancel_task.task_id);
                         break;
                 }
+                case ASL_EFFECT_SCHEDULE_TIMER:
+                        store_commit_add_timer(r->commit, e->timer.timer_id, e->timer.due_ms);
+                        break;
+                case ASL_EFFECT_CANCEL_TIMER:
+                        store_commit_del_timer(r->commit, e->timer.timer_id);
+                        break;
+                case ASL_EFFECT_HISTORY:
+                        store_commit_take_history(r->commit, TAKE_PTR(e->history.text), e->history.len);
+                        break;
+                case ASL_EFFECT_FINISHED:
+                        finished(r, &e->finished);
+                        break;
                 default:
                         break;
                 }

@@ -699,44 +699,25 @@ static void work_get_machine(Work *w) {
 
 /* A Task message about to be produced for the first time: log it with its
  * fields, count it, and (with metrics) remember when it left for the
- * latency histogram. payload borrowed. */
-static void note_dispatch(Manager *m, const char *exec_id, const char *topic, const char *payload) {
-        _cleanup_json_ json_t *j = NULL;
-        const char *op, *task_id, *state, *key;
-        json_t *input;
+ * latency histogram. The commit's outbox entry carries what is needed. */
+static void note_dispatch(Manager *m, const char *exec_id, const StoreOutboxEntry *e) {
+        const StoreOutboxNote *n = &e->note;
 
-        /* Parsing the payload is a good part of a dispatch's cost: only when
-         * the log line or the metrics use it (note_task_result() logs at
-         * LOG_INFO too, and finds nothing to remove then). */
-        if (!m->metrics && log_get_max_level() < LOG_INFO) {
-                m->n_dispatched++;
-                return;
-        }
-        j = json_loads(payload, 0, NULL);
-        if (!j)
-                return;
-        op = json_string_value(json_object_get(j, "operation")) ?: json_string_value(json_object_get(j, "resource"));
-        task_id = json_string_value(json_object_get(j, "taskId"));
-        state = json_string_value(json_object_get(j, "state"));
-        input = json_object_get(j, "input");
-        key = json_string_value(json_object_get(input, "key")) ?:
-              json_string_value(json_object_get(json_object_get(input, "input"), "key"));
         m->n_dispatched++;
-        log_task(LOG_INFO, exec_id, state, task_id, key, op, "Dispatched task %s (%s) to %s", task_id ?: "?",
-                 op ?: "?", topic);
-        if (m->metrics) {
-                const char *const lv[] = { op ?: "" };
-                (void) metric_counter_inc(m->m_dispatched, lv);
-        }
-        if (!task_id || g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
+        log_task(LOG_INFO, exec_id, n->state, n->task_id, n->image_key, n->operation,
+                 "Dispatched task %s (%s) to %s", n->task_id, n->operation ?: "?", e->topic);
+        if (!m->metrics)
+                return;
+        (void) metric_counter_inc(m->m_dispatched, (const char *const[]){n->operation ?: ""});
+        if (g_hash_table_size(m->dispatched) >= DISPATCH_TRACK_MAX)
                 return;
         Dispatched *d = xmalloc(sizeof *d);
-        *d = (Dispatched) {
-                .operation = xstrdup(op ?: ""),
-                .image_key = key ? xstrdup(key) : NULL,
+        *d = (Dispatched){
+                .operation = xstrdup(n->operation ?: ""),
+                .image_key = n->image_key ? xstrdup(n->image_key) : NULL,
                 .dispatched_ms = now_ms(CLOCK_REALTIME),
         };
-        g_hash_table_replace(m->dispatched, xasprintf("%s|%s", exec_id, task_id), d);
+        g_hash_table_replace(m->dispatched, xasprintf("%s|%s", exec_id, n->task_id), d);
 }
 
 /* A task result was applied: log it, count it, observe the latency when
@@ -775,16 +756,11 @@ static void dispatched_expire(Manager *m) {
 }
 
 static void produce_outbox(Manager *m, const char *exec_id, const StoreCommit *c) {
-        const char *id, *v;
-
-        STORE_COMMIT_OUTBOX_FOREACH(c, id, v) {
-                _cleanup_free_ char *topic = NULL, *payload = NULL;
-
-                if (store_outbox_value_split(v, strlen(v), &topic, &payload) < 0)
-                        continue;
-                if (strncmp(id, "task:", 5) == 0)
-                        note_dispatch(m, exec_id, topic, payload);
-                manager_produce(m, topic, exec_id, payload, pending_new(PENDING_OUTBOX, exec_id, id));
+        STORE_COMMIT_OUTBOX_FOREACH(c, e) {
+                if (e->note.task_id)
+                        note_dispatch(m, exec_id, e);
+                manager_produce(m, e->topic, exec_id, e->payload,
+                                pending_new(PENDING_OUTBOX, exec_id, e->item_id));
         }
 }
 

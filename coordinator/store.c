@@ -306,6 +306,24 @@ int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now
         return 0;
 }
 
+static void outbox_entry_done(StoreOutboxEntry *e) {
+        free(e->item_id);
+        free(e->value);
+        free(e->strings);
+}
+
+/* Drop the outbox entries of item_id. */
+static void outbox_drop(StoreCommit *c, const char *item_id) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < c->n_outbox; i++)
+                if (streq(c->outbox[i].item_id, item_id))
+                        outbox_entry_done(&c->outbox[i]);
+                else
+                        c->outbox[k++] = c->outbox[i];
+        c->n_outbox = k;
+}
+
 StoreCommit *store_commit_free(StoreCommit *c) {
         if (!c)
                 return NULL;
@@ -314,7 +332,6 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         free(c->status);
         rows_done(&c->create);
         rows_done(&c->fields);
-        rows_done(&c->outbox);
         rows_done(&c->outbox_del);
         rows_done(&c->timers);
         rows_done(&c->timers_del);
@@ -322,8 +339,11 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         rows_done(&c->close_tasks);
         rows_done(&c->tombstones);
         rows_done(&c->response);
+        for (size_t i = 0; i < c->n_outbox; i++)
+                outbox_entry_done(&c->outbox[i]);
+        free(c->outbox);
         for (size_t i = 0; i < c->n_history; i++)
-                json_decref(c->history[i]);
+                free(c->history[i].text);
         free(c->history);
         json_decref(c->ops_view);
         free(c);
@@ -355,26 +375,64 @@ void store_commit_set_field(StoreCommit *c, const char *field, const char *value
         commit_changed(c);
 }
 
-void store_commit_add_history(StoreCommit *c, json_t *text) {
-        assert(json_is_string(text));
+void store_commit_take_history(StoreCommit *c, char *text, size_t len) {
         if (c->n_history >= c->allocated_history) {
                 c->allocated_history = c->allocated_history ? c->allocated_history * 2 : 4;
-                c->history = xrealloc(c->history, c->allocated_history * sizeof(json_t *));
+                c->history = xrealloc(c->history, c->allocated_history * sizeof(StoreHistoryEvent));
         }
-        c->history[c->n_history++] = json_incref(text);
+        c->history[c->n_history++] = (StoreHistoryEvent){text, len};
         commit_changed(c);
 }
 
-void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
-                             const char *payload) {
+/* Copies the strings (NULL stays NULL) one after the other into one block;
+ * *ret[i] points at each copy. */
+static char *strings_pack(const char *const *in, const char **ret, size_t n) {
+        size_t total = 0, at = 0;
+        char *block;
+
+        for (size_t i = 0; i < n; i++)
+                total += in[i] ? strlen(in[i]) + 1 : 0;
+        block = xmalloc(total);
+        for (size_t i = 0; i < n; i++) {
+                size_t l = in[i] ? strlen(in[i]) + 1 : 0;
+
+                ret[i] = in[i] ? memcpy(block + at, in[i], l) : NULL;
+                at += l;
+        }
+        return block;
+}
+
+void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic, const char *payload,
+                             const StoreOutboxNote *note) {
+        const StoreOutboxNote none = {};
+        const char *in[] = {topic, (note ?: &none)->task_id, (note ?: &none)->state,
+                            (note ?: &none)->operation, (note ?: &none)->image_key};
+        const char *out[ELEMENTSOF(in)];
+        size_t tl = strlen(topic), pl = strlen(payload);
+        StoreOutboxEntry e = {
+                .item_id = xstrdup(item_id),
+                .value = xmalloc(tl + 1 + pl + 1),
+                .len = tl + 1 + pl,
+        };
+
         rows_drop_id(&c->outbox_del, 1, item_id);
-        rows_push(&c->outbox, xstrdup(item_id));
-        rows_push(&c->outbox, xasprintf("%s\n%s", topic, payload));
+        memcpy(e.value, topic, tl);
+        e.value[tl] = '\n';
+        memcpy(e.value + tl + 1, payload, pl + 1);
+        e.payload = e.value + tl + 1;
+        e.strings = strings_pack(in, out, ELEMENTSOF(in));
+        e.topic = out[0];
+        e.note = (StoreOutboxNote){out[1], out[2], out[3], out[4]};
+        if (c->n_outbox >= c->allocated_outbox) {
+                c->allocated_outbox = c->allocated_outbox ? c->allocated_outbox * 2 : 4;
+                c->outbox = xrealloc(c->outbox, c->allocated_outbox * sizeof(StoreOutboxEntry));
+        }
+        c->outbox[c->n_outbox++] = e;
         commit_changed(c);
 }
 
 void store_commit_del_outbox(StoreCommit *c, const char *item_id) {
-        rows_drop_id(&c->outbox, 2, item_id);
+        outbox_drop(c, item_id);
         rows_add(&c->outbox_del, 1, item_id);
         commit_changed(c);
 }
@@ -540,15 +598,13 @@ json_t *store_commit_ops(StoreCommit *c) {
         if (c->n_history > 0) {
                 history = json_array();
                 for (size_t i = 0; i < c->n_history; i++)
-                        json_array_append(history, c->history[i]);
+                        json_array_append_new(history, json_stringn(c->history[i].text, c->history[i].len));
                 json_object_set_new(ops, "history", history);
         }
-        if (c->outbox.n > 0) {
-                const char *id, *value;
-
+        if (c->n_outbox > 0) {
                 outbox = json_array();
-                STORE_COMMIT_OUTBOX_FOREACH(c, id, value)
-                        json_array_append_new(outbox, json_pack("[s,s]", id, value));
+                STORE_COMMIT_OUTBOX_FOREACH(c, e)
+                json_array_append_new(outbox, json_pack("[s,s%]", e->item_id, e->value, e->len));
                 json_object_set_new(ops, "outbox", outbox);
         }
         return c->ops_view = ops;
@@ -574,7 +630,14 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
          * the document as ARGV[4...] (docs/redis.md). */
         json_writer_raw(&w, "{", 1);
         put_common(&w, c);
-        put_rows(&w, "outbox", &c->outbox, 2, 1);
+        if (c->n_outbox > 0) {
+                put_key(&w, "outbox");
+                for (size_t i = 0; i < c->n_outbox; i++) {
+                        json_writer_raw(&w, i ? "," : "[", 1);
+                        put_str(&w, c->outbox[i].item_id);
+                }
+                json_writer_raw(&w, "]", 1);
+        }
         put_key(&w, "historyN");
         json_writer_raw(&w, "\"", 1);
         json_writer_integer(&w, (json_int_t) c->n_history);
@@ -593,7 +656,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
          * commit's own strings are borrowed, not copied (the call is sent
          * before the commit is freed). */
         store_argv_reserve(&call.keys, ELEMENTSOF(keyfn) + 5);
-        store_argv_reserve(&call.args, 3 + c->n_history + c->outbox.n / 2);
+        store_argv_reserve(&call.args, 3 + c->n_history + c->n_outbox);
         for (size_t i = 0; i < ELEMENTSOF(keyfn); i++) {
                 char *k = keyfn[i](c->exec_id);
                 store_argv_take(&call.keys, k, strlen(k));
@@ -608,10 +671,9 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
         store_argv_take(&call.args, ops, len);
         store_argv_borrow(&call.args, c->doc, strlen(c->doc));
         for (size_t i = 0; i < c->n_history; i++)
-                store_argv_borrow(&call.args, json_string_value(c->history[i]) ?: "",
-                                  json_string_length(c->history[i]));
-        for (size_t i = 1; i < c->outbox.n; i += 2)
-                store_argv_borrow(&call.args, c->outbox.v[i], strlen(c->outbox.v[i]));
+                store_argv_borrow(&call.args, c->history[i].text, c->history[i].len);
+        for (size_t i = 0; i < c->n_outbox; i++)
+                store_argv_borrow(&call.args, c->outbox[i].value, c->outbox[i].len);
         *ret = call;
         return 0;
 }

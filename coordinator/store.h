@@ -175,6 +175,30 @@ typedef struct StoreRows {
         size_t n, allocated;
 } StoreRows;
 
+/* What the coordinator's logs and metrics say about a Task message it
+ * dispatches (borrowed when given, copied into the commit). */
+typedef struct StoreOutboxNote {
+        const char *task_id, *state, *operation;
+        const char *image_key; /* the input's image, or NULL */
+} StoreOutboxNote;
+
+/* A message the commit puts in the outbox, to be produced after it. Only
+ * item_id and value go to Redis. */
+typedef struct StoreOutboxEntry {
+        char *item_id;
+        char *value;          /* "<topic>\n<payload>" */
+        size_t len;           /* of value */
+        const char *topic;    /* NUL-terminated, in `strings` */
+        const char *payload;  /* value + the topic's length + 1 */
+        StoreOutboxNote note; /* all NULL but for Task messages; in `strings` */
+        char *strings;        /* one block for topic and note */
+} StoreOutboxEntry;
+
+typedef struct StoreHistoryEvent {
+        char *text; /* owned: the event's compact JSON, as the engine wrote it */
+        size_t len;
+} StoreHistoryEvent;
+
 typedef struct StoreCommit {
         char *exec_id;
         uint64_t expected_version;
@@ -189,7 +213,6 @@ typedef struct StoreCommit {
          * kept as plain strings, not a JSON tree, as this runs per event. */
         StoreRows create;       /* 0 or 1 row: stateMachine, smVersion, name, input, startDate */
         StoreRows fields;       /* field, value */
-        StoreRows outbox;       /* item id, "topic\npayload" */
         StoreRows outbox_del;   /* item id */
         StoreRows timers;       /* timer id, due (ms, decimal) */
         StoreRows timers_del;   /* timer id */
@@ -197,15 +220,16 @@ typedef struct StoreCommit {
         StoreRows close_tasks;  /* task id */
         StoreRows tombstones;   /* token, record, ttl (s, decimal) */
         StoreRows response;     /* 0 or 1 row: key, value, ttl (s, decimal) */
-        json_t **history;       /* JSON strings, each a reference */
+        StoreOutboxEntry *outbox;
+        size_t n_outbox, allocated_outbox;
+        StoreHistoryEvent *history;
         size_t n_history, allocated_history;
         json_t *ops_view;       /* store_commit_ops() */
 } StoreCommit;
 
-#define STORE_COMMIT_OUTBOX_FOREACH(c, id, value)                                       \
-        for (size_t _i = 0; _i + 1 < (c)->outbox.n &&                                   \
-                            ((id) = (c)->outbox.v[_i], (value) = (c)->outbox.v[_i + 1], 1); \
-             _i += 2)
+/* e: a const StoreOutboxEntry * over the commit's outbox, in order. */
+#define STORE_COMMIT_OUTBOX_FOREACH(c, e)                                                                   \
+        for (const StoreOutboxEntry *e = (c)->outbox; e < (c)->outbox + (c)->n_outbox; e++)
 
 int store_commit_new(const char *exec_id, uint64_t expected_version, int64_t now_ms,
                      StoreCommit **ret);
@@ -222,11 +246,13 @@ void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned
                              const char *name, const json_t *input, int64_t start_ms);
 /* Extra exec hash fields (output, error, cause, stopDate ...). */
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
-/* text: a JSON string holding the event's compact text, as the engine's
- * HISTORY effect carries it; kept as it is (a new reference). */
-void store_commit_add_history(StoreCommit *c, json_t *text);
-void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic,
-                             const char *payload);
+/* A history event's compact text, as the engine's HISTORY effect holds
+ * it: kept as it is. Takes text (malloc()ed, len bytes and a NUL). */
+void store_commit_take_history(StoreCommit *c, char *text, size_t len);
+/* A message for the outbox; note: NULL, or what logs and metrics say of a
+ * Task message (copied; not written to Redis). */
+void store_commit_add_outbox(StoreCommit *c, const char *item_id, const char *topic, const char *payload,
+                             const StoreOutboxNote *note);
 void store_commit_del_outbox(StoreCommit *c, const char *item_id);
 void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms);
 void store_commit_del_timer(StoreCommit *c, const char *timer_id);

@@ -127,11 +127,46 @@ static json_t *json_text_new(json_t *v) {
 
 /* ---- effects ---- */
 
+void asl_dispatch_done(AslDispatch *d) {
+        free(d->task_id);
+        free(d->state);
+        free(d->resource);
+        json_decref(d->input);
+        free(d->token);
+        *d = (AslDispatch){};
+}
+
+static void effect_done(AslEffect *e) {
+        switch (e->type) {
+        case ASL_EFFECT_DISPATCH_TASK:
+                asl_dispatch_done(&e->dispatch);
+                break;
+        case ASL_EFFECT_CANCEL_TASK:
+                free(e->cancel_task.task_id);
+                free(e->cancel_task.token);
+                break;
+        case ASL_EFFECT_SCHEDULE_TIMER:
+        case ASL_EFFECT_CANCEL_TIMER:
+                free(e->timer.timer_id);
+                break;
+        case ASL_EFFECT_HISTORY:
+                free(e->history.text);
+                break;
+        case ASL_EFFECT_FINISHED:
+                json_decref(e->finished.output);
+                free(e->finished.error);
+                free(e->finished.cause);
+                break;
+        default:
+                break;
+        }
+}
+
 void asl_effects_clear(AslEffects *fx) {
         if (!fx)
                 return;
         for (size_t i = 0; i < fx->n; i++)
-                json_decref(fx->items[i].data);
+                effect_done(&fx->items[i]);
         free(fx->items);
         *fx = (AslEffects) {};
 }
@@ -148,15 +183,21 @@ const char *asl_effect_type_to_string(AslEffectType t) {
         return (unsigned) t < _ASL_EFFECT_MAX ? table[t] : NULL;
 }
 
-/* Takes ownership of data. */
-static void fx_add(Ctx *c, AslEffectType type, json_t *data) {
+/* Appends e (its members now owned by the effects). */
+static void fx_add(Ctx *c, AslEffect e) {
         AslEffects *fx = c->fx;
 
         if (fx->n >= fx->allocated) {
                 fx->allocated = fx->allocated ? fx->allocated * 2 : 16;
                 fx->items = xrealloc(fx->items, fx->allocated * sizeof(AslEffect));
         }
-        fx->items[fx->n++] = (AslEffect) { .type = type, .data = data };
+        fx->items[fx->n++] = e;
+}
+
+/* SCHEDULE_TIMER of id (copied); kind: a constant string. */
+static void fx_schedule_timer(Ctx *c, const char *id, int64_t due_ms, const char *kind) {
+        fx_add(c, (AslEffect){ASL_EFFECT_SCHEDULE_TIMER,
+                              .timer = {.timer_id = xstrdup(id), .due_ms = due_ms, .kind = kind}});
 }
 
 /* ---- work queue ---- */
@@ -322,8 +363,8 @@ static char *history_text(json_int_t id, const char *ts, const char *type, const
         return json_writer_finish(&w, ret_len);
 }
 
-/* Takes ownership of details (may be NULL). The effect's data is the
- * event's JSON text, a string (see asl-engine.h). */
+/* Takes ownership of details (may be NULL). The effect holds the event's
+ * JSON text (see asl-engine.h). */
 static void history(Ctx *c, const char *type, json_t *details) {
         size_t max = c->env->max_history_events ? c->env->max_history_events : ASL_MAX_HISTORY_EVENTS_DEFAULT;
         json_int_t last = jint(c->exec, "historyId");
@@ -358,7 +399,7 @@ static void history(Ctx *c, const char *type, json_t *details) {
         json_decref(details);
         json_object_set_new(c->exec, "historyId", json_integer(last + 1));
         /* The text is valid UTF-8 without NUL bytes (json_writer_dumpn). */
-        fx_add(c, ASL_EFFECT_HISTORY, json_stringn_nocheck(text, len));
+        fx_add(c, (AslEffect){ASL_EFFECT_HISTORY, .history = {.text = TAKE_PTR(text), .len = len}});
 }
 
 static json_t *io_details(const char *name, const char *field, json_t *v) {
@@ -392,6 +433,7 @@ static json_t *resource_details(const char *resource) {
 
 /* ---- timers and tasks ---- */
 
+/* kind: a constant string. */
 static char *timer_schedule(Ctx *c, const char *fid, const char *kind, int64_t due_ms, const char *task_id) {
         char *id = next_id(c);
         json_t *t = json_pack("{s:s, s:s, s:I}", "frame", fid, "kind", kind, "due_ms", (json_int_t) due_ms);
@@ -399,8 +441,7 @@ static char *timer_schedule(Ctx *c, const char *fid, const char *kind, int64_t d
         if (task_id)
                 json_object_set_new(t, "task", json_string(task_id));
         json_object_set_new(json_object_get(c->exec, "timers"), id, t);
-        fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
-               json_pack("{s:s, s:I, s:s}", "timer_id", id, "due_ms", (json_int_t) due_ms, "kind", kind));
+        fx_schedule_timer(c, id, due_ms, kind);
         return id;
 }
 
@@ -409,7 +450,7 @@ static void timer_cancel(Ctx *c, const char *id) {
 
         if (!id || !json_object_get(timers, id))
                 return;
-        fx_add(c, ASL_EFFECT_CANCEL_TIMER, json_pack("{s:s}", "timer_id", id));
+        fx_add(c, (AslEffect){ASL_EFFECT_CANCEL_TIMER, .timer = {.timer_id = xstrdup(id)}});
         json_object_del(timers, id);
 }
 
@@ -422,12 +463,11 @@ static void task_close(Ctx *c, const char *task_id, bool notify) {
 
         if (!t)
                 return;
-        if (notify) {
-                json_t *d = json_pack("{s:s}", "task_id", id);
-                if (jstr(t, "token"))
-                        json_object_set_new(d, "token", json_string(jstr(t, "token")));
-                fx_add(c, ASL_EFFECT_CANCEL_TASK, d);
-        }
+        if (notify)
+                fx_add(c, (AslEffect){ASL_EFFECT_CANCEL_TASK,
+                                      .cancel_task = {.task_id = xstrdup(id),
+                                                      .token = jstr(t, "token") ? xstrdup(jstr(t, "token"))
+                                                                                : NULL}});
         timer_cancel(c, jstr(t, "timeoutTimer"));
         timer_cancel(c, jstr(t, "heartbeatTimer"));
         json_object_del(tasks, id);
@@ -511,6 +551,7 @@ static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
 
 /* ---- finishing ---- */
 
+/* status: a constant string. */
 static void finish(Ctx *c, const char *status, json_t *output, const char *error, const char *cause) {
         json_t *tasks = json_object_get(c->exec, "tasks"), *timers = json_object_get(c->exec, "timers");
         const char *id;
@@ -530,23 +571,25 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
         if (streq(status, "SUCCEEDED")) {
                 json_object_set(c->exec, "output", output);
                 history(c, "ExecutionSucceeded", io_details(NULL, "output", output));
-                fx_add(c, ASL_EFFECT_FINISHED, json_pack("{s:s, s:O}", "status", status, "output", output));
+                fx_add(c, (AslEffect){ASL_EFFECT_FINISHED,
+                                      .finished = {.status = status, .output = json_incref(output)}});
         } else {
-                json_t *d = json_object(), *f = json_pack("{s:s}", "status", status);
+                json_t *d = json_object();
 
                 if (error) {
                         json_object_set_new(c->exec, "error", json_string(error));
                         json_object_set_new(d, "error", json_string(error));
-                        json_object_set_new(f, "error", json_string(error));
                 }
                 if (cause) {
                         json_object_set_new(c->exec, "cause", json_string(cause));
                         json_object_set_new(d, "cause", json_string(cause));
-                        json_object_set_new(f, "cause", json_string(cause));
                 }
                 history(c, streq(status, "FAILED") ? "ExecutionFailed" :
                            streq(status, "TIMED_OUT") ? "ExecutionTimedOut" : "ExecutionAborted", d);
-                fx_add(c, ASL_EFFECT_FINISHED, f);
+                fx_add(c, (AslEffect){ASL_EFFECT_FINISHED,
+                                      .finished = {.status = status,
+                                                   .error = error ? xstrdup(error) : NULL,
+                                                   .cause = cause ? xstrdup(cause) : NULL}});
         }
         c->finished = true;
 }
@@ -797,9 +840,10 @@ static char *frame_index_path(Ctx *c, const char *fid) {
 
 static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         const char *resource = jstr(st, "Resource");
-        _cleanup_free_ char *token = NULL, *task_id = NULL, *index_path = NULL;
+        _cleanup_free_ char *token = NULL, *task_id = NULL;
         _cleanup_json_ json_t *context = NULL, *eff = NULL;
-        json_t *input = json_object_get(frame, "input"), *task, *dispatch, *sched;
+        json_t *input = json_object_get(frame, "input"), *task, *sched;
+        AslDispatch dispatch;
         long long timeout = 0, heartbeat = 0;
         AslError e = {};
 
@@ -826,19 +870,20 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         task_id = next_id(c);
         task = json_pack("{s:s, s:s, s:s}", "frame", fid, "state", jstr(frame, "state"),
                          "resource", resource ? resource : "");
-        dispatch = json_pack("{s:s, s:s, s:s, s:O, s:I, s:O}", "task_id", task_id,
-                             "state", jstr(frame, "state"), "resource", resource ? resource : "",
-                             "input", eff, "attempt", jint(frame, "retryCount"),
-                             "execution_id", json_object_get(json_object_get(c->exec, "execution"), "id"));
-        index_path = frame_index_path(c, fid);
-        if (index_path)
-                json_object_set_new(dispatch, "index_path", json_string(index_path));
+        dispatch = (AslDispatch){
+                .task_id = xstrdup(task_id),
+                .state = xstrdup(jstr(frame, "state")),
+                .resource = xstrdup(resource ? resource : ""),
+                .input = json_incref(eff),
+                .attempt = jint(frame, "retryCount"),
+        };
+        dispatch.index_path = frame_index_path(c, fid);
         sched = resource_details(resource);
         json_object_set_new(sched, "parameters", json_text_new(eff));
 
         if (token) {
                 json_object_set_new(task, "token", json_string(token));
-                json_object_set_new(dispatch, "token", json_string(token));
+                dispatch.token = xstrdup(token);
         }
         json_object_set_new(json_object_get(c->exec, "tasks"), task_id, task);
         json_object_set_new(frame, "task", json_string(task_id));
@@ -848,8 +893,8 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 _cleanup_free_ char *tid = timer_schedule(c, fid, "timeout", due, task_id);
 
                 json_object_set_new(task, "timeoutTimer", json_string(tid));
-                json_object_set_new(dispatch, "timeout_seconds", json_integer(timeout));
-                json_object_set_new(dispatch, "deadline_ms", json_integer(due));
+                dispatch.timeout_seconds = timeout;
+                dispatch.deadline_ms = due;
                 json_object_set_new(sched, "timeoutInSeconds", json_integer(timeout));
         }
         if (heartbeat > 0) {
@@ -857,12 +902,12 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
 
                 json_object_set_new(task, "heartbeatTimer", json_string(tid));
                 json_object_set_new(task, "heartbeatMs", json_integer(heartbeat * 1000));
-                json_object_set_new(dispatch, "heartbeat_seconds", json_integer(heartbeat));
+                dispatch.heartbeat_seconds = heartbeat;
                 json_object_set_new(sched, "heartbeatInSeconds", json_integer(heartbeat));
         }
 
         history(c, "TaskScheduled", sched);
-        fx_add(c, ASL_EFFECT_DISPATCH_TASK, dispatch);
+        fx_add(c, (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = dispatch});
 }
 
 static void run_choice(Ctx *c, const char *fid, json_t *frame, json_t *st) {
@@ -1526,8 +1571,7 @@ static int handle_heartbeat(Ctx *c, const AslEvent *ev, AslError *err) {
                 return 0;
         int64_t due = c->env->now_ms + jint(t, "heartbeatMs");
         json_object_set_new(timer, "due_ms", json_integer(due));
-        fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
-               json_pack("{s:s, s:I, s:s}", "timer_id", tid, "due_ms", (json_int_t) due, "kind", "heartbeat"));
+        fx_schedule_timer(c, tid, due, "heartbeat");
         return 0;
 }
 
@@ -1547,9 +1591,7 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
          * arrives early: keep the timer (schedule it again, the upsert is
          * idempotent) rather than timing out a task that is alive. */
         if (streq(jstr(t, "kind"), "heartbeat") && jint(t, "due_ms") > c->env->now_ms) {
-                fx_add(c, ASL_EFFECT_SCHEDULE_TIMER,
-                       json_pack("{s:s, s:I, s:s}", "timer_id", ev->timer_id,
-                                 "due_ms", (json_int_t) jint(t, "due_ms"), "kind", "heartbeat"));
+                fx_schedule_timer(c, ev->timer_id, jint(t, "due_ms"), "heartbeat");
                 return 0;
         }
         fid = xstrdup(jstr(t, "frame"));

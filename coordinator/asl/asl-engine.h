@@ -18,27 +18,16 @@
  * no longer pending (timed out, cancelled, already applied) is stale:
  * asl_exec_handle() returns 1 and changes nothing. Same for timers.
  *
- * Effect data (JSON objects, owned by the effect):
- *   DISPATCH_TASK  {"task_id", "state", "resource", "input", "attempt",
- *                   "timeout_seconds"?, "heartbeat_seconds"?, "deadline_ms"?,
- *                   "token"? (only for .waitForTaskToken resources),
- *                   "index_path"? (the Parallel branch and Map iteration
- *                   indices from the top level down, joined by '.': "2",
- *                   "1.0"; absent at the top level),
- *                   "execution_id" (AslExecInfo.execution_id)}
- *   CANCEL_TASK    {"task_id", "token"?}
- *   SCHEDULE_TIMER {"timer_id", "due_ms", "kind": "wait"|"retry"|"timeout"|
- *                   "heartbeat"|"execution_timeout"}
- *   CANCEL_TIMER   {"timer_id"}
- *   HISTORY        a JSON string: the text of {"id", "previousEventId", "timestamp",
- *                  "type", "<type>EventDetails"?} (compact, keys in that order),
- *                  which the store keeps as it is
- *                  details named as GetExecutionHistory names them: every
- *                  <Type>StateEntered/Exited uses "stateEnteredEventDetails" /
- *                  "stateExitedEventDetails" {"name", "input"/"output" (JSON text)};
- *                  the others lower-case the type ("taskFailedEventDetails").
- *   FINISHED       {"status": "SUCCEEDED"|"FAILED"|"TIMED_OUT"|"ABORTED",
- *                   "output"? | "error"?, "cause"?}
+ * Effects are structs (AslEffect below), one member of the union per type;
+ * their strings and JSON values are owned by the effect and freed by
+ * asl_effects_clear(). A caller may take one over (TAKE_PTR) and leave
+ * NULL behind. History events are text: the compact JSON of {"id",
+ * "previousEventId", "timestamp", "type", "<type>EventDetails"?} with the
+ * keys in that order, which the store keeps as it is. Details are named as
+ * GetExecutionHistory names them: every <Type>StateEntered/Exited uses
+ * "stateEnteredEventDetails" / "stateExitedEventDetails" {"name",
+ * "input"/"output" (JSON text)}; the others lower-case the type
+ * ("taskFailedEventDetails").
  */
 
 #include "asl-definition.h"
@@ -73,9 +62,59 @@ typedef enum AslEffectType {
         _ASL_EFFECT_MAX,
 } AslEffectType;
 
+/* DISPATCH_TASK: run a task attempt. */
+typedef struct AslDispatch {
+        char *task_id;             /* unique per attempt: results name it */
+        char *state;               /* the Task state */
+        char *resource;            /* its Resource ("" when none) */
+        json_t *input;             /* the effective parameters */
+        int64_t attempt;           /* retries so far */
+        int64_t timeout_seconds;   /* 0 = none */
+        int64_t deadline_ms;       /* when the timeout fires; 0 = none */
+        int64_t heartbeat_seconds; /* 0 = none */
+        char *token;               /* .waitForTaskToken resources only, else NULL */
+        char *index_path;          /* the Parallel branch and Map iteration indices from
+                                    * the top level down, joined by '.': "2", "1.0";
+                                    * NULL at the top level */
+} AslDispatch;
+
+/* CANCEL_TASK: a task attempt that is no longer wanted. */
+typedef struct AslCancelTask {
+        char *task_id;
+        char *token; /* its task token, or NULL */
+} AslCancelTask;
+
+/* SCHEDULE_TIMER (an upsert by id), CANCEL_TIMER (timer_id only). */
+typedef struct AslTimer {
+        char *timer_id;
+        int64_t due_ms;
+        const char *kind; /* "wait", "retry", "timeout", "heartbeat", "execution_timeout"
+                           * (a constant string) */
+} AslTimer;
+
+/* HISTORY: one history event's text (see above). */
+typedef struct AslHistory {
+        char *text; /* NUL-terminated, valid UTF-8 */
+        size_t len;
+} AslHistory;
+
+/* FINISHED: the execution ended. */
+typedef struct AslFinished {
+        const char *status; /* "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED" (a constant string) */
+        json_t *output;     /* SUCCEEDED: the output; else NULL */
+        char *error;        /* otherwise: may be NULL */
+        char *cause;        /* may be NULL */
+} AslFinished;
+
 typedef struct AslEffect {
         AslEffectType type;
-        json_t *data;           /* owned */
+        union {
+                AslDispatch dispatch;      /* DISPATCH_TASK */
+                AslCancelTask cancel_task; /* CANCEL_TASK */
+                AslTimer timer;            /* SCHEDULE_TIMER, CANCEL_TIMER */
+                AslHistory history;        /* HISTORY */
+                AslFinished finished;      /* FINISHED */
+        };
 } AslEffect;
 
 typedef struct AslEffects {
@@ -84,7 +123,11 @@ typedef struct AslEffects {
         size_t allocated;
 } AslEffects;
 
+/* Frees every effect's members and the array. */
 void asl_effects_clear(AslEffects *fx);
+/* Frees a dispatch's members (for a caller that took one over); d is
+ * zeroed. */
+void asl_dispatch_done(AslDispatch *d);
 const char *asl_effect_type_to_string(AslEffectType t);
 
 typedef struct AslExecInfo {

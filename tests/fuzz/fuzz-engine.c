@@ -210,11 +210,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         json_object_del(timers, id);
 
                 for (size_t i = 0; i < fx.n; i++) {
-                        json_t *e = fx.items[i].data;
-                        const char *tid = json_string_value(json_object_get(e, "task_id"));
-                        const char *mid = json_string_value(json_object_get(e, "timer_id"));
+                        const AslEffect *e = &fx.items[i];
+                        const char *tid = e->type == ASL_EFFECT_DISPATCH_TASK ? e->dispatch.task_id
+                                          : e->type == ASL_EFFECT_CANCEL_TASK ? e->cancel_task.task_id
+                                                                              : NULL;
+                        const char *mid =
+                                e->type == ASL_EFFECT_SCHEDULE_TIMER || e->type == ASL_EFFECT_CANCEL_TIMER
+                                        ? e->timer.timer_id
+                                        : NULL;
 
-                        switch (fx.items[i].type) {
+                        switch (e->type) {
                         case ASL_EFFECT_DISPATCH_TASK:
                                 check(tid && !json_object_get(tasks, tid));
                                 json_object_set_new(tasks, tid, json_true());

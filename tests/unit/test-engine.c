@@ -48,16 +48,81 @@ typedef struct H {
         AslEnv env;
         unsigned ctr;
         AslEffects fx;
+        json_t *views;          /* the effects of the last call as JSON (effect_view()) */
         json_t *history;        /* all HISTORY effects so far */
-        json_t *finished;       /* FINISHED data or NULL */
+        json_t *finished;       /* FINISHED as JSON, or NULL */
         int r;
 } H;
 
+static void set_int(json_t *o, const char *key, int64_t v) {
+        if (v > 0)
+                json_object_set_new(o, key, json_integer(v));
+}
+
+static void set_str(json_t *o, const char *key, const char *v) {
+        if (v)
+                json_object_set_new(o, key, json_string(v));
+}
+
+/* An effect as a JSON object named as the assertions below read it
+ * ("task_id", "timer_id", "due_ms", ...). New reference. */
+static json_t *effect_view(const AslEffect *e) {
+        json_t *o = json_object();
+
+        switch (e->type) {
+        case ASL_EFFECT_DISPATCH_TASK:
+                set_str(o, "task_id", e->dispatch.task_id);
+                set_str(o, "state", e->dispatch.state);
+                set_str(o, "resource", e->dispatch.resource);
+                json_object_set(o, "input", e->dispatch.input);
+                json_object_set_new(o, "attempt", json_integer(e->dispatch.attempt));
+                set_int(o, "timeout_seconds", e->dispatch.timeout_seconds);
+                set_int(o, "deadline_ms", e->dispatch.deadline_ms);
+                set_int(o, "heartbeat_seconds", e->dispatch.heartbeat_seconds);
+                set_str(o, "token", e->dispatch.token);
+                set_str(o, "index_path", e->dispatch.index_path);
+                break;
+        case ASL_EFFECT_CANCEL_TASK:
+                set_str(o, "task_id", e->cancel_task.task_id);
+                set_str(o, "token", e->cancel_task.token);
+                break;
+        case ASL_EFFECT_SCHEDULE_TIMER:
+                set_str(o, "kind", e->timer.kind);
+                json_object_set_new(o, "due_ms", json_integer(e->timer.due_ms));
+                /* fall through */
+        case ASL_EFFECT_CANCEL_TIMER:
+                set_str(o, "timer_id", e->timer.timer_id);
+                break;
+        case ASL_EFFECT_HISTORY:
+                json_decref(o);
+                ASSERT_INT_EQ(strlen(e->history.text), e->history.len);
+                return json_stringn(e->history.text, e->history.len);
+        case ASL_EFFECT_FINISHED:
+                set_str(o, "status", e->finished.status);
+                if (e->finished.output)
+                        json_object_set(o, "output", e->finished.output);
+                set_str(o, "error", e->finished.error);
+                set_str(o, "cause", e->finished.cause);
+                break;
+        default:
+                abort();
+        }
+        return o;
+}
+
+static void h_views(H *h) {
+        json_decref(h->views);
+        h->views = json_array();
+        for (size_t i = 0; i < h->fx.n; i++)
+                json_array_append_new(h->views, effect_view(&h->fx.items[i]));
+}
+
 static void h_collect(H *h) {
+        h_views(h);
         for (size_t i = 0; i < h->fx.n; i++) {
                 if (h->fx.items[i].type == ASL_EFFECT_HISTORY) {
                         /* the event's text, compact, keys in Step Functions' order */
-                        const char *text = json_string_value(h->fx.items[i].data);
+                        const char *text = h->fx.items[i].history.text;
                         json_t *ev;
                         char *again;
 
@@ -72,7 +137,7 @@ static void h_collect(H *h) {
                 if (h->fx.items[i].type == ASL_EFFECT_FINISHED) {
                         if (h->finished)
                                 abort(); /* twice */
-                        h->finished = json_incref(h->fx.items[i].data);
+                        h->finished = json_incref(json_array_get(h->views, i));
                 }
         }
 }
@@ -136,14 +201,15 @@ static void h_done(H *h) {
         json_decref(h->exec);
         json_decref(h->history);
         json_decref(h->finished);
+        json_decref(h->views);
         asl_machine_free(h->m);
 }
 
-/* The i-th effect of a type in the last call (borrowed data), or NULL. */
+/* The i-th effect of a type in the last call (its view, borrowed), or NULL. */
 static json_t *fx_nth(H *h, AslEffectType t, size_t nth) {
         for (size_t i = 0; i < h->fx.n; i++)
                 if (h->fx.items[i].type == t && nth-- == 0)
-                        return h->fx.items[i].data;
+                        return json_array_get(h->views, i);
         return NULL;
 }
 
@@ -622,10 +688,11 @@ TEST(retry_backoff_max_delay_and_exhaustion) {
                 asl_effects_clear(&h.fx);
                 h.fx.items = calloc(1, sizeof(AslEffect));
                 h.fx.n = h.fx.allocated = 1;
-                h.fx.items[0] = (AslEffect) { ASL_EFFECT_DISPATCH_TASK,
-                                              json_pack("{s:s, s:i, s:{s:i}}", "task_id", saved, "attempt", i + 1,
-                                                        "input", "rc", i + 1) };
-                free(saved);
+                h.fx.items[0] = (AslEffect){ASL_EFFECT_DISPATCH_TASK,
+                                            .dispatch = {.task_id = saved,
+                                                         .attempt = i + 1,
+                                                         .input = json_pack("{s:i}", "rc", i + 1)}};
+                h_views(&h);
         }
         /* 4th failure: exhausted, no catch -> FAILED with the task's error */
         tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
@@ -1418,8 +1485,8 @@ TEST(history_details_and_context) {
                 "{'k':'v'}");
         json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
         ASSERT_JSON_EQ(json_object_get(json_object_get(d, "input"), "Payload"),
-                       "{\"exec\":\"imgflow:execution:test:e1\",\"sm\":\"test\",\"entered\":\"2023-11-14T22:13:20.000Z\",\"in\":\"v\"}");
-        ASSERT_STR_EQ(S(d, "execution_id"), "imgflow:execution:test:e1");
+                       "{\"exec\":\"imgflow:execution:test:e1\",\"sm\":\"test\",\"entered\":\"2023-11-14T22:"
+                       "13:20.000Z\",\"in\":\"v\"}");
         json_t *sched = NULL;
         size_t i;
         json_t *ev;
@@ -1467,7 +1534,7 @@ TEST(stop_during_map) {
 /* Keep a mirror of pending tasks and timers from the effects of the last call. */
 static void mirror_effects(H *h, json_t *tasks, json_t *timers) {
         for (size_t i = 0; i < h->fx.n; i++) {
-                json_t *d = h->fx.items[i].data;
+                json_t *d = json_array_get(h->views, i);
                 switch (h->fx.items[i].type) {
                 case ASL_EFFECT_DISPATCH_TASK:
                         json_object_set_new(tasks, S(d, "task_id"), json_true());

@@ -446,17 +446,17 @@ TEST(callback_token_records_and_responses) {
  * same id cancel, the history and the outbox values travel as arguments of
  * their own, and a string that is not UTF-8 fails the call. */
 TEST(commit_call_ops_text) {
-        _cleanup_json_ json_t *doc = json_pack("{s:s}", "status", "RUNNING"), *event = json_string("{\"type\":\"x\"}");
+        _cleanup_json_ json_t *doc = json_pack("{s:s}", "status", "RUNNING");
         _cleanup_(store_call_done) StoreCall call = {};
         StoreCommit *c = NULL;
 
         ASSERT_INT_EQ(store_commit_new("sm:a", 3, 1234, &c), 0);
         store_commit_set_doc(c, doc, "RUNNING");
-        store_commit_add_outbox(c, "task:1", "t", "{\"n\":1}");
-        store_commit_add_outbox(c, "task:2", "t", "{\"n\":2}");
+        store_commit_add_outbox(c, "task:1", "t", "{\"n\":1}", NULL);
+        store_commit_add_outbox(c, "task:2", "t", "{\"n\":2}", NULL);
         store_commit_del_outbox(c, "task:1");
         store_commit_del_outbox(c, "task:9");
-        store_commit_add_outbox(c, "task:9", "t", "{\"n\":9}");
+        store_commit_add_outbox(c, "task:9", "t", "{\"n\":9}", NULL);
         store_commit_add_timer(c, "w-1", 500);
         store_commit_add_timer(c, "w-1", 700);
         store_commit_add_timer(c, "w-2", 800);
@@ -464,7 +464,7 @@ TEST(commit_call_ops_text) {
         store_commit_add_token(c, "t\"1", "tok");
         store_commit_close_task(c, "t0");
         store_commit_set_field(c, "error", "E");
-        store_commit_add_history(c, event);
+        store_commit_take_history(c, strdup("{\"type\":\"x\"}"), 12);
         store_commit_set_terminal(c, 2000, 60);
         ASSERT_INT_EQ(store_commit_call(c, &call), 0);
         ASSERT_INT_EQ(call.keys.n, 10);

@@ -110,15 +110,11 @@ static long long cmd_int(const char *fmt, const char *arg) {
         return v;
 }
 
-/* An event as the engine hands it to the store: its compact text in a JSON
- * string. Takes ev. */
+/* An event as the engine hands it to the store: its compact text. Takes ev. */
 static void add_event(StoreCommit *k, json_t *ev) {
         char *s = json_dumps(ev, JSON_COMPACT);
-        json_t *text = json_string(s);
 
-        store_commit_add_history(k, text);
-        json_decref(text);
-        free(s);
+        store_commit_take_history(k, s, strlen(s));
         json_decref(ev);
 }
 
@@ -566,8 +562,8 @@ TEST(history_and_outbox_arguments) {
                 json_t *ev = json_pack("{s:i, s:s, s:s}", "id", i, "type", "PassStateEntered", "q", "\"x\"");
                 add_event(k, ev);
         }
-        store_commit_add_outbox(k, "task:a", "imgflow.tasks", "{\"input\":{\"key\":\"a \\\"b\\\"\"}}");
-        store_commit_add_outbox(k, "task:b", "imgflow.tasks.gpu", "");
+        store_commit_add_outbox(k, "task:a", "imgflow.tasks", "{\"input\":{\"key\":\"a \\\"b\\\"\"}}", NULL);
+        store_commit_add_outbox(k, "task:b", "imgflow.tasks.gpu", "", NULL);
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
         store_commit_free(k);
@@ -606,9 +602,9 @@ TEST(outbox) {
         size_t n = 0;
 
         k = new_create("sm", "out", "{}", 1000);
-        store_commit_add_outbox(k, "task:1", "imgflow.tasks", "{\"type\":\"Task\"}");
-        store_commit_add_outbox(k, "task:2", "imgflow.tasks.gpu", "{\"type\":\"Task\",\"n\":2}");
-        store_commit_add_outbox(k, "task:3", "imgflow.tasks", "x");
+        store_commit_add_outbox(k, "task:1", "imgflow.tasks", "{\"type\":\"Task\"}", NULL);
+        store_commit_add_outbox(k, "task:2", "imgflow.tasks.gpu", "{\"type\":\"Task\",\"n\":2}", NULL);
+        store_commit_add_outbox(k, "task:3", "imgflow.tasks", "x", NULL);
         store_commit_del_outbox(k, "task:3");
         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
         store_commit_free(k);
