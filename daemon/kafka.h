@@ -19,8 +19,9 @@
  *   producer: enable.idempotence=true, acks=all
  *   consumer: enable.auto.commit=false, enable.auto.offset.store=false,
  *             auto.offset.reset=earliest, partition.assignment.strategy=
- *             cooperative-sticky, auto.commit.interval.ms=100 (the cadence
- *             of imgflow's own commits)
+ *             range (eager: see kafka.c on cooperative-sticky),
+ *             auto.commit.interval.ms=100 (the cadence of imgflow's own
+ *             commits)
  * Forced: log.queue=true (logs go through log.c on the loop thread).
  */
 

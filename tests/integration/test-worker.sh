@@ -19,8 +19,9 @@
 #            A SIGTERM with a 1 s shutdown timeout while a long task runs:
 #            exit 0 within the timeout, the task neither reported nor committed.
 #   phase 4  --pool gpu consumes imgflow.tasks.gpu in group imgflow-workers.gpu.
-#   phase 5  rebalance: a second worker joins; the first drops the queued
-#            tasks of the partition it loses and the second runs them.
+#   phase 5  rebalance: a second worker joins; the first has both partitions
+#            revoked (eager range assignor), drops their queued tasks, gets
+#            one back, and the two run every task.
 #   metrics  the Prometheus endpoint counts tasks by operation and result.
 #
 #   test-worker.sh MOCK_KAFKA WORKER SOURCE_ROOT
@@ -379,8 +380,9 @@ wait "$WORKER_PID"; rc=$?
 echo "phase 4: --pool gpu: ok"
 
 # ---- phase 5: rebalance. Worker A (1 thread) holds both partitions with
-# sleeps queued on each; worker B joins, one partition moves to B, and A drops
-# that partition's queued tasks, which B then runs from the committed offset.
+# sleeps queued on each; worker B joins, A has both partitions revoked (the
+# range assignor is eager) and drops their queued tasks; one partition comes
+# back to A, the other goes to B, each runs from the committed offset.
 # (max_in_flight 20: A queues every task, so the partition it loses has some.)
 WORKER_ENV=IMGFLOW_WORKER_MAX_IN_FLIGHT=20 start_worker worker5a.log --threads 1 --instance 5a
 PID_A=$WORKER_PID
@@ -403,7 +405,7 @@ PID_B=$WORKER_PID
 ids=$(for p in 0 1; do for i in 0 1 2 3 4 5; do echo "t-rb-$p-$i"; done; done)
 # shellcheck disable=SC2086
 wait_for 60 have_results $ids || fail "no result for $(missing_results $ids)"
-grep -q 'Revoked 1 partition(s); dropped [1-9][0-9]* queued task(s)' "$T/worker5a.log" ||
+grep -q 'Revoked 2 partition(s); dropped [1-9][0-9]* queued task(s)' "$T/worker5a.log" ||
         fail "worker A dropped no queued task on revoke"
 consume imgflow.events | python3 -c '
 import json, sys
