@@ -6,9 +6,21 @@
  * distinct label values, linear search: sets are small by design). The
  * HTTP side is a minimal HTTP/1.0 server on sd-event: accept4 non-blocking,
  * read the request head (at most METRICS_REQUEST_MAX bytes, within
- * METRICS_CLIENT_TIMEOUT_MS), render, write it out as the socket accepts it,
- * close. At most METRICS_CLIENTS_MAX connections at a time; beyond that new
- * ones are closed at once.
+ * METRICS_REQUEST_TIMEOUT_MS of the accept), render, write it out as the
+ * socket accepts it (within METRICS_CLIENT_TIMEOUT_MS of the request),
+ * close.
+ *
+ * Idle connections must not lock scrapes out: at most METRICS_CLIENTS_MAX
+ * connections at a time and METRICS_CLIENTS_PER_PEER from one address. A
+ * new connection past either bound takes the place of the oldest one that
+ * has not sent its request yet (of that address, or of all), and is refused
+ * only when every connection concerned is already being answered. A scraper
+ * sends its request at once, so a flood of idle connections (300 of them
+ * made both daemons refuse every scrape until they timed out) delays it by
+ * nothing; each idle one is closed after the request timeout anyway. The
+ * listen backlog is SOMAXCONN: with a short one, a burst of connections
+ * that the loop had not accepted yet filled it, and the kernel dropped the
+ * scraper's SYN (a 1 s retransmit later it got in).
  */
 
 #include <ctype.h>
@@ -46,10 +58,17 @@ struct Metric {
         size_t n_series;
 };
 
+/* A peer's address without the port (IPv4-mapped IPv6 as IPv4). */
+typedef struct PeerAddr {
+        uint8_t bytes[16];
+        uint8_t len; /* 4, 16, or 0 (unknown: never matches) */
+} PeerAddr;
+
 typedef struct Client Client;
 struct Client {
         Metrics *owner;
         int fd;
+        PeerAddr peer;
         sd_event_source *io, *timer;
         char req[METRICS_REQUEST_MAX];
         size_t req_len;
@@ -460,7 +479,7 @@ static void client_free(Client *c) {
 static int client_respond(Client *c, const char *status, const char *ctype, const char *body,
                           size_t body_len, bool head_only) {
         char *resp = NULL;
-        int n;
+        int n, r;
 
         n = asprintf(&resp,
                      "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -480,6 +499,10 @@ static int client_respond(Client *c, const char *status, const char *ctype, cons
         c->resp = resp;
         c->resp_len = (size_t) n;
         c->resp_off = 0;
+        /* From now on the deadline is for writing the answer out. */
+        r = sd_event_source_set_time_relative(c->timer, METRICS_CLIENT_TIMEOUT_MS * 1000ULL);
+        if (r < 0)
+                return r;
         return sd_event_source_set_io_events(c->io, EPOLLOUT);
 }
 
@@ -560,11 +583,66 @@ static int on_client_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
+static PeerAddr peer_addr(const struct sockaddr_storage *ss, socklen_t len) {
+        static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+        PeerAddr p = {};
+
+        if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+                memcpy(p.bytes, &((const struct sockaddr_in *) ss)->sin_addr, 4);
+                p.len = 4;
+        } else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+                const uint8_t *a = ((const struct sockaddr_in6 *) ss)->sin6_addr.s6_addr;
+                if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
+                        memcpy(p.bytes, a + 12, 4);
+                        p.len = 4;
+                } else {
+                        memcpy(p.bytes, a, 16);
+                        p.len = 16;
+                }
+        }
+        return p;
+}
+
+static bool peer_eq(const PeerAddr *a, const PeerAddr *b) {
+        return a->len > 0 && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* Makes room for a connection from `peer` (see the top of the file): false
+ * when it must be refused. The list is newest first: the last match is the
+ * oldest. */
+static bool make_room(Metrics *m, const PeerAddr *peer) {
+        Client *oldest_idle = NULL, *oldest_idle_of_peer = NULL;
+        size_t of_peer = 0;
+
+        for (Client *c = m->clients; c; c = c->next) {
+                bool same = peer_eq(&c->peer, peer);
+                of_peer += same;
+                if (!c->resp) {
+                        oldest_idle = c;
+                        if (same)
+                                oldest_idle_of_peer = c;
+                }
+        }
+        if (of_peer >= METRICS_CLIENTS_PER_PEER) {
+                if (!oldest_idle_of_peer)
+                        return false;
+                client_free(oldest_idle_of_peer);
+        } else if (m->n_clients >= METRICS_CLIENTS_MAX) {
+                if (!oldest_idle)
+                        return false;
+                client_free(oldest_idle);
+        }
+        return true;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Metrics *m = userdata;
 
         for (;;) {
-                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct sockaddr_storage ss;
+                socklen_t sslen = sizeof(ss);
+                int cfd = accept4(fd, (struct sockaddr *) &ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                PeerAddr peer;
                 Client *c;
                 int r;
 
@@ -573,7 +651,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 log_warning_errno(errno, "Metrics: accept failed: %m");
                         return 0;
                 }
-                if (m->n_clients >= METRICS_CLIENTS_MAX) {
+                peer = peer_addr(&ss, sslen);
+                if (!make_room(m, &peer)) {
                         close(cfd);
                         continue;
                 }
@@ -584,6 +663,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
                 c->owner = m;
                 c->fd = cfd;
+                c->peer = peer;
                 c->next = m->clients;
                 if (m->clients)
                         m->clients->prev = c;
@@ -592,7 +672,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 r = sd_event_add_io(m->event, &c->io, cfd, EPOLLIN, on_client_io, c);
                 if (r >= 0)
                         r = sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC,
-                                                       METRICS_CLIENT_TIMEOUT_MS * 1000ULL, 0,
+                                                       METRICS_REQUEST_TIMEOUT_MS * 1000ULL, 0,
                                                        on_client_timeout, c);
                 if (r < 0) {
                         client_free(c);
@@ -647,7 +727,7 @@ int metrics_listen(Metrics *m, sd_event *e, const char *address) {
                 return log_error_errno(r, "Failed to create metrics socket: %m");
         }
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
                 r = -errno;
                 freeaddrinfo(ai);
                 return log_error_errno(r, "Failed to listen on %s: %m", address);

@@ -10,7 +10,10 @@
  * imgflow_metrics_series_dropped_total). metrics_listen() serves GET /metrics
  * on a TCP address with non-blocking accept/read/write: HTTP/1.0 answer, then
  * close; requests are limited in size and time; anything else is 404 (405
- * for a method other than GET/HEAD).
+ * for a method other than GET/HEAD). Connections are bounded in number, in
+ * total and per peer address; past a bound a new connection replaces the
+ * oldest one still waiting for its request, so idle connections cannot lock
+ * a scraper out.
  *
  * Not thread-safe: update metrics from the event-loop thread (worker threads
  * report results through the loop anyway).
@@ -27,7 +30,9 @@
 #define METRICS_BUCKETS_MAX 32
 #define METRICS_REQUEST_MAX 8192      /* bytes of an HTTP request head */
 #define METRICS_CLIENTS_MAX 64        /* concurrent connections */
-#define METRICS_CLIENT_TIMEOUT_MS 5000
+#define METRICS_CLIENTS_PER_PEER 8    /* concurrent connections from one address */
+#define METRICS_REQUEST_TIMEOUT_MS 2000 /* accept -> whole request head */
+#define METRICS_CLIENT_TIMEOUT_MS 5000  /* request -> answer written out */
 
 typedef struct Metrics Metrics;
 typedef struct Metric Metric;

@@ -17,6 +17,9 @@
 #     imgflow_kafka_consumer_lag{topic}
 #
 # A backlog of sleeping tasks shows as worker lag > 0, then 0 once drained.
+# With 300 idle connections open on each endpoint a scrape still answers, and
+# the idle connections are closed after the request timeout
+# (metrics-idle.py).
 # The parser itself is checked first on broken expositions (it must refuse
 # them), so a lax parser cannot make this test pass.
 #
@@ -127,6 +130,18 @@ kcat -P -b "$BOOT" -t imgflow.tasks -K '|' <"$TMP/sleep-tasks.txt" 2>"$TMP/kcat.
 scrape worker-backlog "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>0'
 scrape worker-drained "$WPORT" 'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}==0' \
         'imgflow_worker_tasks_total{operation="test.sleep",result="succeeded"}>=30'
+
+# ---- idle connections do not lock scrapes out (metrics-idle.py): 300 idle
+# connections from 127.0.0.2, then scrapes from 127.0.0.1 and from
+# 127.0.0.2 answer 200, and every idle connection is closed by the daemon
+# within its request timeout (2 s) plus slack.
+for d in coordinator:$CPORT worker:$WPORT; do
+        python3 "$SRC/tests/integration/metrics-idle.py" "${d#*:}" --count 300 --peer 127.0.0.2 \
+                --close-within 4 | sed "s/^\(ok  \|FAIL:\) /&${d%%:*}: /" >"$TMP/idle.out"
+        cat "$TMP/idle.out"
+        grep -q FAIL "$TMP/idle.out" && fail "${d%%:*}: idle connections"
+done
+scrape worker-after-idle "$WPORT" 'imgflow_worker_tasks_total{operation="test.sleep",result="succeeded"}>=30'
 
 stop_pid "$WORKER_PID" 20; RC=$?; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC"
