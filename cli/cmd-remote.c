@@ -129,7 +129,8 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
         r->limits.max_payload_bytes = config_get_size(r->config, "imgflow", "payload_limit");
         k = redis_sync_connect(r->config, &r->redis, &error);
         if (k < 0) {
-                fprintf(stderr, "imgflow: cannot connect to Redis at %s: %s\n",
+                fprintf(stderr, "imgflow: %s Redis at %s: %s\n",
+                        k == -EACCES ? "not allowed by" : "cannot connect to",
                         config_get_string(r->config, "redis", "address"), error ? error : strerror(-k));
                 return k;
         }

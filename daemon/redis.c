@@ -933,6 +933,9 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
         if (ms > 0)
                 (void) redisSetTimeout(ctx, tv);
 
+        /* A refused or missing password is named with Redis's own words
+         * (WRONGPASS, NOAUTH) and where to set it: the first command after
+         * it would only fail with a bare error reply. */
         user = config_get_string(cfg, "redis", "username");
         pass = config_get_string(cfg, "redis", "password");
         if (*pass) {
@@ -946,7 +949,20 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
                 if (!reply)
                         return seterr(ret_error, -EIO, "Redis AUTH: %s", ctx->errstr);
                 if (reply->type == REDIS_REPLY_ERROR)
-                        return seterr(ret_error, -EACCES, "Redis AUTH failed: %s", reply->str);
+                        return seterr(ret_error, -EACCES,
+                                      "Redis refused the password: %s (check redis.password%s, or "
+                                      "IMGFLOW_REDIS_PASSWORD)",
+                                      reply->str, *user ? " and redis.username" : "");
+        } else {
+                /* A server that wants a password says so at the first command. */
+                _cleanup_redis_reply_ redisReply *reply = redisCommand(ctx, "PING");
+                if (!reply)
+                        return seterr(ret_error, -EIO, "Redis PING: %s", ctx->errstr);
+                if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0)
+                        return seterr(ret_error, -EACCES,
+                                      "Redis requires a password: %s (set redis.password, or "
+                                      "IMGFLOW_REDIS_PASSWORD)",
+                                      reply->str);
         }
         db = config_get_int(cfg, "redis", "db");
         if (db != 0) {

@@ -112,8 +112,10 @@ int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userd
 /* Synchronous helpers, for the CLI and tests (they block: never on a
  * daemon's loop). */
 
-/* Connects with [redis] timeout, sends AUTH/SELECT. New context in *ret;
- * on failure -errno and a new message in *ret_error (if not NULL). */
+/* Connects with [redis] timeout, sends AUTH (or, without a password, a PING
+ * to learn whether the server wants one) and SELECT. New context in *ret;
+ * on failure -errno and a new message in *ret_error (if not NULL): -EACCES
+ * for a refused (WRONGPASS) or missing (NOAUTH) password. */
 int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error);
 
 /* EVALSHA, EVAL on NOSCRIPT. Returns a new reply (freeReplyObject), or NULL

@@ -9,6 +9,12 @@
 #                                returns the exit code (124: did not stop, killed).
 #   fail/ok MESSAGE              "FAIL: ..." (counted in $FAILS) / "ok   ...";
 #                                a test may redefine fail to stop at once.
+#   redis_start DIR [ARGS...]    a bare redis-server for a test that needs no
+#                                Kafka: 127.0.0.1 on a free port ($REDIS_PORT),
+#                                no persistence, files and log in DIR, ARGS
+#                                added (--requirepass ...); waits until it
+#                                answers (10 s, else exits 1). The caller
+#                                stops $REDIS_PID.
 
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -45,4 +51,16 @@ stop_pid() {
                 return 124
         fi
         wait "$1" 2>/dev/null
+}
+
+redis_start() {
+        local dir=$1
+        shift
+        REDIS_PORT=$(free_port)
+        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+                --loglevel warning "$@" >"$dir/redis.log" 2>&1 &
+        REDIS_PID=$!
+        # A server with a password answers NOAUTH: up all the same.
+        wait_for 10 sh -c "redis-cli -p $REDIS_PORT ping 2>&1 | grep -qE 'PONG|NOAUTH'" ||
+                { echo "redis-server did not start"; cat "$dir/redis.log"; exit 1; }
 }

@@ -508,11 +508,19 @@ TEST(sync_helpers) {
         _cleanup_redis_reply_ redisReply *r3 = redisCommand(ctx, "CLIENT INFO");
         ASSERT_TRUE(strstr(r3->str, " db=3 ") != NULL);
 
+        /* A wrong password and a missing one are named as Redis names them. */
         bad = make_config("wrong", "", "2s");
         redisContext *ctx2 = NULL;
         ASSERT_INT_EQ(redis_sync_connect(bad, &ctx2, &err), -EACCES);
         ASSERT_NULL(ctx2);
-        ASSERT_TRUE(strstr(err, "AUTH") != NULL);
+        ASSERT_TRUE(strstr(err, "WRONGPASS") != NULL);
+        ASSERT_TRUE(strstr(err, "redis.password") != NULL);
+        bad = config_free(bad);
+        bad = make_config("", "", "2s");
+        ASSERT_INT_EQ(redis_sync_connect(bad, &ctx2, &err), -EACCES);
+        ASSERT_NULL(ctx2);
+        ASSERT_TRUE(strstr(err, "NOAUTH") != NULL);
+        ASSERT_TRUE(strstr(err, "redis.password") != NULL);
 }
 
 TEST(refused_settings) {
