@@ -30,13 +30,12 @@
 #include "random.h"
 #include "redis.h"
 
-#define CLI_PRODUCE_TIMEOUT_MS 15000
-
 struct CliRemote {
         Config *config;
         redisContext *redis;
         rd_kafka_t *producer;
         ProtoLimits limits;
+        char kafka_error[512]; /* librdkafka's last error that names a broker */
 };
 
 CliRemote *cli_remote_free(CliRemote *r) {
@@ -87,7 +86,19 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
                 fprintf(stderr, "rdkafka %s: %s\n", fac, buf);
 }
 
-static int producer_new(const Config *config, rd_kafka_t **ret) {
+/* Keeps the last error that says what went wrong with a broker ("Connect to
+ * ipv4#127.0.0.1:9092 failed: Connection refused"), for the message of a
+ * request that got no acknowledgement. "All brokers are down" only counts
+ * when nothing better came. Served by rd_kafka_flush(), on this thread. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        CliRemote *r = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && r->kafka_error[0])
+                return;
+        snprintf(r->kafka_error, sizeof r->kafka_error, "%s", reason);
+}
+
+static int producer_new(CliRemote *remote, const Config *config, rd_kafka_t **ret) {
         /* Idempotent like the daemons' producers (docs/configuration.md). */
         static const char *const defaults[] = {
                 "client.id", "imgflow-cli",        "enable.idempotence", "true", "acks", "all", "linger.ms",
@@ -106,6 +117,8 @@ static int producer_new(const Config *config, rd_kafka_t **ret) {
         }
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_conf_set_log_cb(conf, on_log);
+        rd_kafka_conf_set_error_cb(conf, on_error);
+        rd_kafka_conf_set_opaque(conf, remote);
         rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
         if (!rk) {
                 fprintf(stderr, "imgflow: cannot create a Kafka producer: %s\n", errstr);
@@ -135,7 +148,7 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
                 return k;
         }
         if (need_kafka) {
-                k = producer_new(r->config, &r->producer);
+                k = producer_new(r, r->config, &r->producer);
                 if (k < 0)
                         return k;
         }
@@ -151,9 +164,20 @@ const ProtoLimits *cli_remote_limits(CliRemote *r) {
         return &r->limits;
 }
 
-int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len) {
+/* " (<librdkafka's last broker error>)", or "". */
+static const char *kafka_error_suffix(CliRemote *r, char *buf, size_t size) {
+        if (!r->kafka_error[0])
+                return "";
+        snprintf(buf, size, " (%s)", r->kafka_error);
+        return buf;
+}
+
+static int produce_until(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                         int64_t deadline_ms, unsigned timeout_sec) {
         _cleanup_free_ char *name = NULL;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS, e;
+        const char *brokers;
+        char why[600];
         int k;
 
         if (!r->producer)
@@ -172,26 +196,38 @@ int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const ch
                 fprintf(stderr, "imgflow: cannot send to %s: %s\n", name, rd_kafka_err2str(e));
                 return kafka_errno(e);
         }
-        /* Flush serves the delivery report; bounded by message.timeout.ms too. */
-        for (int waited = 0; err == RD_KAFKA_RESP_ERR__IN_PROGRESS && waited < CLI_PRODUCE_TIMEOUT_MS;
-             waited += 100)
-                rd_kafka_flush(r->producer, 100);
+        /* Flush serves the delivery report (and the error callback) until
+         * the request's deadline; message.timeout.ms may end it sooner. */
+        for (;;) {
+                int64_t left = deadline_ms - now_ms(CLOCK_MONOTONIC);
+                if (err != RD_KAFKA_RESP_ERR__IN_PROGRESS || left <= 0)
+                        break;
+                rd_kafka_flush(r->producer, (int) MIN_(left, 100));
+        }
+        brokers = config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "127.0.0.1:9092";
         if (err == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
-                fprintf(stderr, "imgflow: no acknowledgement from Kafka (%s) for %s within %d s\n",
-                        config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "?", name,
-                        CLI_PRODUCE_TIMEOUT_MS / 1000);
-                /* The opaque points into this frame: drop the message before returning. */
+                fprintf(stderr, "imgflow: no acknowledgement from Kafka at %s for %s within %u s%s\n",
+                        brokers, name, timeout_sec, kafka_error_suffix(r, why, sizeof why));
+                /* The opaque points into this frame: drop the message before
+                 * returning, without waiting for a broker that does not answer. */
                 rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                rd_kafka_flush(r->producer, 1000);
+                rd_kafka_flush(r->producer, 0);
                 return -ETIMEDOUT;
         }
         if (err) {
-                fprintf(stderr, "imgflow: cannot send to %s (Kafka at %s): %s\n", name,
-                        config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "?",
-                        rd_kafka_err2str(err));
+                fprintf(stderr, "imgflow: cannot send to %s (Kafka at %s): %s%s\n", name, brokers,
+                        rd_kafka_err2str(err), kafka_error_suffix(r, why, sizeof why));
                 return kafka_errno(err);
         }
         return 0;
+}
+
+int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                       unsigned timeout_sec) {
+        if (timeout_sec == 0)
+                timeout_sec = CLI_REQUEST_TIMEOUT_DEFAULT;
+        return produce_until(r, topic, key, buf, len, now_ms(CLOCK_MONOTONIC) + (int64_t) timeout_sec * 1000,
+                             timeout_sec);
 }
 
 char *cli_request_id_new(void) {
@@ -211,9 +247,8 @@ char *cli_uuid_new(void) {
         return xstrdup(format_uuid(id.bytes, s));
 }
 
-int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret) {
-        int64_t deadline =
-                now_ms(CLOCK_MONOTONIC) + (int64_t) (timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT) * 1000;
+static int wait_response_until(CliRemote *r, const char *request_id, int64_t deadline, unsigned timeout_sec,
+                               json_t **ret) {
         unsigned delay_ms = 20;
 
         for (;;) {
@@ -224,26 +259,40 @@ int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned time
                                         r->redis->errstr[0] ? r->redis->errstr : strerror(-k));
                         return k;
                 }
-                if (now_ms(CLOCK_MONOTONIC) >= deadline) {
+                int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+                if (left <= 0) {
                         fprintf(stderr,
                                 "imgflow: no answer from a coordinator within %u s (request %s); "
                                 "is imgflow-coordinator running?\n",
-                                timeout_sec ? timeout_sec : CLI_REQUEST_TIMEOUT_DEFAULT, request_id);
+                                timeout_sec, request_id);
                         return -ETIMEDOUT;
                 }
-                usleep(delay_ms * 1000);
+                usleep((useconds_t) MIN_((int64_t) delay_ms, left) * 1000);
                 if (delay_ms < 200)
                         delay_ms *= 2;
         }
 }
 
+int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret) {
+        if (timeout_sec == 0)
+                timeout_sec = CLI_REQUEST_TIMEOUT_DEFAULT;
+        return wait_response_until(r, request_id, now_ms(CLOCK_MONOTONIC) + (int64_t) timeout_sec * 1000,
+                                   timeout_sec, ret);
+}
+
 int cli_remote_request(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
                        const char *request_id, unsigned timeout_sec, const char *operation, json_t **ret) {
         _cleanup_json_ json_t *resp = NULL;
+        int64_t deadline;
 
-        if (cli_remote_produce(r, topic, key, buf, len) < 0)
+        /* One deadline for the whole request: the broker's acknowledgement
+         * and the coordinator's answer. */
+        if (timeout_sec == 0)
+                timeout_sec = CLI_REQUEST_TIMEOUT_DEFAULT;
+        deadline = now_ms(CLOCK_MONOTONIC) + (int64_t) timeout_sec * 1000;
+        if (produce_until(r, topic, key, buf, len, deadline, timeout_sec) < 0)
                 return CLI_EXIT_FAILED;
-        if (cli_remote_wait_response(r, request_id, timeout_sec, &resp) < 0)
+        if (wait_response_until(r, request_id, deadline, timeout_sec, &resp) < 0)
                 return CLI_EXIT_FAILED;
         if (!json_is_true(json_object_get(resp, "ok")))
                 return cli_aws_error(operation,

@@ -23,7 +23,7 @@
 #include "proto.h"
 #include "store.h"
 
-#define CLI_REQUEST_TIMEOUT_DEFAULT 30 /* seconds to wait for a coordinator's answer */
+#define CLI_REQUEST_TIMEOUT_DEFAULT 30 /* seconds a request may take (acknowledgement and answer) */
 
 #define CLI_REMOTE_HELP                                                                                     \
         "\n"                                                                                                \
@@ -62,15 +62,19 @@ const ProtoLimits *cli_remote_limits(CliRemote *r);
 int64_t cli_remote_retention_sec(CliRemote *r);
 
 /* Send one message (borrowed) to <prefix><topic> and wait until the broker
- * acknowledged it. Errors printed; -errno. */
-int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len);
+ * acknowledged it, at most timeout_sec (0 = default; message.timeout.ms may
+ * end it sooner). Errors printed, naming the brokers and librdkafka's last
+ * error about them; -errno (-ETIMEDOUT at the deadline). */
+int cli_remote_produce(CliRemote *r, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                       unsigned timeout_sec);
 
 /* Poll imgflow:response:{request_id} until it is there or timeout_sec (0 =
  * default) passed: 0 and *ret (new reference), -ETIMEDOUT or -EIO (printed). */
 int cli_remote_wait_response(CliRemote *r, const char *request_id, unsigned timeout_sec, json_t **ret);
 
 /* Send a request (borrowed buf) to <prefix><topic> and wait for the answer
- * to request_id, as cli_remote_produce() and cli_remote_wait_response(). An
+ * to request_id, as cli_remote_produce() and cli_remote_wait_response(),
+ * both within one deadline of timeout_sec (0 = default) from now. An
  * answer without "ok":true is printed as an AWS error of operation. Returns
  * CLI_EXIT_OK and, if ret, the answer in *ret (new reference), or
  * CLI_EXIT_FAILED (printed). */
