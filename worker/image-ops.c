@@ -128,8 +128,8 @@ int image_ops_run(const Operation *op, Storage *s, json_t *params, const OpConte
 #define KEY_HASH_CHARS 8
 
 static bool key_char_is_safe(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-               c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == '-';
 }
 
 /* The first KEY_HASH_CHARS hex digits of the SHA-256 of s[0..n). */
@@ -188,8 +188,8 @@ static int key_tag(const OpContext *ctx, json_t *params, const char *in_bucket, 
                 }
         } else if (json_is_object(params)) {
                 /* Without a schema: every member but the locations. */
-                static const char *const where[] = {"bucket", "key", "input", "output", "outputBucket",
-                                                    "outputPrefix"};
+                static const char *const where[] = {"bucket", "key",          "input",
+                                                    "output", "outputBucket", "outputPrefix"};
                 const char *k;
                 json_t *v;
                 json_object_foreach (params, k, v) {
@@ -282,8 +282,8 @@ static char *key_index_path(const char *path) {
         return out;
 }
 
-int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket, const char *in_key,
-                              const char *ext, char **ret_bucket, char **ret_key) {
+int image_ops_output_location(json_t *params, const OpContext *ctx, const char *in_bucket,
+                              const char *in_key, const char *ext, char **ret_bucket, char **ret_key) {
         json_t *loc = json_object_get(params, "output");
         _cleanup_free_ char *bucket = NULL, *key = NULL, *prefix = NULL, *exec = NULL, *state = NULL,
                             *path = NULL, *stem = NULL;
@@ -302,7 +302,8 @@ int image_ops_output_location(json_t *params, const OpContext *ctx, const char *
 
         bucket = strdup(params_str(params, "outputBucket", in_bucket));
         prefix = strdup(params_str(params, "outputPrefix", "processed"));
-        exec = key_name(ctx ? (ctx->execution_name ? ctx->execution_name : ctx->execution_id) : NULL, "local");
+        exec = key_name(ctx ? (ctx->execution_name ? ctx->execution_name : ctx->execution_id) : NULL,
+                        "local");
         state = key_name(ctx ? ctx->state_name : NULL, "task");
         path = key_index_path(ctx ? ctx->index_path : NULL);
         if (!bucket || !prefix || !exec || !state || !path)

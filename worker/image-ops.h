@@ -51,12 +51,12 @@ typedef struct OpContext {
         const char *execution_id;
         const char *execution_name; /* used for output keys; falls back to id */
         const char *state_name;
-        const char *index_path;     /* Task.indexPath ("1.0"); NULL at the top level */
+        const char *index_path; /* Task.indexPath ("1.0"); NULL at the top level */
         const char *task_id;
-        unsigned attempt;           /* 1 = first attempt */
-        const OpLimits *limits;     /* NULL = defaults */
-        const atomic_bool *cancel;  /* optional: set to stop long operations */
-        const Operation *op;        /* the operation running: image_ops_run() sets it */
+        unsigned attempt;          /* 1 = first attempt */
+        const OpLimits *limits;    /* NULL = defaults */
+        const atomic_bool *cancel; /* optional: set to stop long operations */
+        const Operation *op;       /* the operation running: image_ops_run() sets it */
 } OpContext;
 
 /* The limits of ctx (may be NULL), or *defaults filled with the defaults. */

@@ -670,7 +670,8 @@ TEST(output_key_stable_across_retries) {
 
         fixture_setup(&fx);
         make_file(&fx, "raw/cat.jpg", 120, 80, true);
-        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60,\"fit\":\"inside\"}");
+        a = run_ok(&fx, "image.resize",
+                   "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":60,\"fit\":\"inside\"}");
         assert_derived_key(res_key(a), "processed/exec-1/Resize/raw/cat", "jpg");
         /* A retry: a later attempt with a new task id, the same parameters
          * (here in another order, with a field no schema knows): the same key,
@@ -678,7 +679,8 @@ TEST(output_key_stable_across_retries) {
         fx.ctx.attempt = 3;
         fx.ctx.task_id = "task-9";
         b = run_ok(&fx, "image.resize",
-                   "{\"fit\":\"inside\",\"width\":60,\"key\":\"raw/cat.jpg\",\"bucket\":\"photos\",\"note\":\"x\"}");
+                   "{\"fit\":\"inside\",\"width\":60,\"key\":\"raw/cat.jpg\","
+                   "\"bucket\":\"photos\",\"note\":\"x\"}");
         ASSERT_STR_EQ(res_key(a), res_key(b));
         snprintf(dir, sizeof(dir), "%s/processed", fx.root);
         ASSERT_INT_EQ(count_files(dir), 1);
@@ -731,9 +733,11 @@ TEST(output_key_unique_per_iteration_input_and_parameters) {
         res[n++] = run_ok(&fx, "image.resize", params[0]);
         res[n++] = run_ok(&fx, "image.resize", params[1]);
         /* Another input with the same stem, and another key ending the same. */
-        res[n++] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":32,"
-                                               "\"format\":\"png\"}");
-        res[n++] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"other/raw/cat.png\",\"width\":32}");
+        res[n++] = run_ok(&fx, "image.resize",
+                          "{\"bucket\":\"photos\",\"key\":\"raw/cat.jpg\",\"width\":32,"
+                          "\"format\":\"png\"}");
+        res[n++] = run_ok(&fx, "image.resize",
+                          "{\"bucket\":\"photos\",\"key\":\"other/raw/cat.png\",\"width\":32}");
 
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
@@ -761,7 +765,8 @@ TEST(output_key_names_reduce_one_to_one) {
         make_file(&fx, "raw/cat.png", 40, 30, false);
         for (size_t i = 0; i < 3; i++) {
                 fx.ctx.execution_name = names[i];
-                res[i] = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":20}");
+                res[i] = run_ok(&fx, "image.resize",
+                                "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":20}");
         }
         /* A safe name stays as it is; the others get '~' and a hash of the
          * whole name, different for each. */
@@ -808,8 +813,9 @@ TEST(output_key_from_the_original_object) {
 
         fixture_setup(&fx);
         make_file(&fx, "raw/photo.jpg", 200, 100, true);
-        a = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/photo.jpg\",\"width\":100,"
-                                        "\"format\":\"webp\"}");
+        a = run_ok(&fx, "image.resize",
+                   "{\"bucket\":\"photos\",\"key\":\"raw/photo.jpg\",\"width\":100,"
+                   "\"format\":\"webp\"}");
         assert_derived_key(res_key(a), "processed/exec-1/Resize/raw/photo", "webp");
         /* The next state of the same execution reads that output: its key
          * comes from raw/photo.jpg, not from the derived key. */
@@ -819,7 +825,8 @@ TEST(output_key_from_the_original_object) {
         assert_derived_key(res_key(b), "processed/exec-1/OptimizeImage/raw/photo", "webp");
         /* ... and so on: no nesting after two steps either. */
         fx.ctx.state_name = "Convert";
-        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"format\":\"png\"}", res_key(b));
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"format\":\"png\"}",
+                 res_key(b));
         c = run_ok(&fx, "image.convert", params);
         assert_derived_key(res_key(c), "processed/exec-1/Convert/raw/photo", "png");
         json_decref(c);
@@ -827,7 +834,8 @@ TEST(output_key_from_the_original_object) {
         fx.ctx.execution_name = "exec-2";
         snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\"}", res_key(a));
         c = run_ok(&fx, "image.optimize", params);
-        ASSERT_TRUE(strncmp(res_key(c), "processed/exec-2/Convert/processed/exec-1/Resize/raw/photo.", 59) == 0);
+        ASSERT_TRUE(strncmp(res_key(c), "processed/exec-2/Convert/processed/exec-1/Resize/raw/photo.", 59) ==
+                    0);
         json_decref(c);
         json_decref(a);
         json_decref(b);
