@@ -78,6 +78,8 @@ const ConfigKey config_keys[] = {
           "Address of the Prometheus endpoint (\"127.0.0.1:9465\"); empty: off."),
         K("worker", "id", CONFIG_STRING, "",
           "Worker id reported in events; empty: hostname:pid."),
+        K("worker", "notify_topics", CONFIG_STRING, "",
+          "Topics the notify operation may publish to, separated by spaces or commas; empty: <prefix>notifications only."),
 
         K("redis", "address", CONFIG_STRING, "127.0.0.1:6379",
           "Redis server: host:port, [v6addr]:port or unix:/path/to/socket."),

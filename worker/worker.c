@@ -104,6 +104,7 @@ struct Manager {
         Config *config;
 
         char *prefix, *pool_name, *group, *worker_id;
+        char **notify_topics; /* worker.notify_topics: where notify may publish */
         char *tasks_topic, *events_topic, *dlq_topic;
 
         KafkaProducer *producer;
@@ -696,7 +697,7 @@ static void manager_run_notify(Manager *m, WorkerTask *t) {
         int r;
 
         t->started_at_ms = now_ms(CLOCK_REALTIME);
-        r = op_notify_build(t->task, m->prefix, &m->proto_limits, &topic, &buf, &len, &id, &f);
+        r = op_notify_build(t->task, m->prefix, m->notify_topics, &m->proto_limits, &topic, &buf, &len, &id, &f);
         if (r < 0) {
                 worker_task_fail(t, f.error ? f.error : "States.Runtime", "%s", f.cause ? f.cause : "");
                 manager_publish_result(m, t);
@@ -950,6 +951,7 @@ static Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->prefix);
+        strv_free(m->notify_topics);
         free(m->pool_name);
         free(m->group);
         free(m->worker_id);
@@ -974,6 +976,18 @@ static int add_bucket(const char *key, const char *value, void *userdata) {
 }
 
 /* config is stolen. */
+/* worker.notify_topics as a list (notify.h); logged when refused. */
+static int notify_topics_from_config(const Config *c, char ***ret) {
+        _cleanup_free_ char *error = NULL;
+        int r = op_notify_topics_new(config_get_string(c, "worker", "notify_topics"),
+                                     config_get_string(c, "imgflow", "topic_prefix"), ret, &error);
+        if (r == -ENOMEM)
+                return log_oom_();
+        if (r < 0)
+                return log_error_errno(r, "Invalid worker.notify_topics: %s.", error ? error : "bad value");
+        return 0;
+}
+
 static int manager_new(sd_event *e, Config *config, const char *instance, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -1000,6 +1014,9 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         if (proto_topic_name(m->prefix, PROTO_TOPIC_EVENTS, NULL, &m->events_topic) < 0 ||
             proto_topic_name(m->prefix, PROTO_TOPIC_DLQ, NULL, &m->dlq_topic) < 0)
                 return log_oom_();
+        r = notify_topics_from_config(c, &m->notify_topics);
+        if (r < 0)
+                return r;
 
         /* One group per pool: "imgflow-workers.gpu" serves imgflow.tasks.gpu. */
         const char *group = config_get_string(c, "worker", "group");
@@ -1149,6 +1166,10 @@ static int check_config(const Config *c) {
                              isempty(pool) ? NULL : pool, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
                                        config_get_string(c, "imgflow", "topic_prefix"), pool);
+        _cleanup_strv_free_ char **notify_topics = NULL;
+        int k = notify_topics_from_config(c, &notify_topics);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < 2; i++) {
                 _cleanup_free_ char *error = NULL;
                 rd_kafka_conf_t *conf = NULL;

@@ -78,5 +78,13 @@ refused "redis.tls = true" "$COORD" 'redis.tls = true is not supported' --check-
         $'[redis]\ntls = true'
 refused "threads over the limit" "$WORKER" 'worker.threads = 100000 is over the limit' --check-config -- \
         $'[worker]\nthreads = 100000'
+for check in --check-config ""; do
+        refused "notify_topics with one of imgflow's own topics (${check:-start})" "$WORKER" \
+                'Invalid worker.notify_topics: "imgflow.jobs" is one of imgflow'"'"'s own topics' $check -- \
+                $'[worker]\nnotify_topics = team.alerts imgflow.jobs'
+        refused "notify_topics with a bad name (${check:-start})" "$WORKER" \
+                'Invalid worker.notify_topics: "a/b" is not a Kafka topic name' $check -- \
+                $'[worker]\nnotify_topics = a/b'
+done
 
 [ $FAILS = 0 ] && echo PASS || { echo "$FAILS failure(s)"; exit 1; }

@@ -5,7 +5,9 @@
 #            with failOnInvalid -> TaskFailed Image.Invalid, without -> isValid false),
 #            image.resize (the file exists, 32x24), test.echo, test.fail, an
 #            unknown operation, a task past its deadline (dropped, no event),
-#            notify (Notification on imgflow.notifications), test.sleep with
+#            notify (Notification on imgflow.notifications; team.alerts,
+#            allowed by worker.notify_topics; otherdeploy.jobs and
+#            __consumer_offsets refused with Params.Invalid), test.sleep with
 #            heartbeatSeconds (TaskHeartbeat events), undecodable messages and
 #            a non-Task message (dead letters on imgflow.dlq); READY=1,
 #            STATUS= and WATCHDOG=1 on a fake NOTIFY_SOCKET.
@@ -43,7 +45,7 @@ fail() {
 }
 
 # ---- Kafka, images, notify socket
-start_infra --partitions 2 --topics imgflow.tasks.gpu:1
+start_infra --partitions 2 --topics "imgflow.tasks.gpu:1 team.alerts:1"
 BS=$BOOT
 echo "Kafka ($KAFKA) at $BS"
 
@@ -73,6 +75,7 @@ log_level = debug
 heartbeat_interval = 10s
 shutdown_timeout = 20s
 metrics_listen = 127.0.0.1:0
+notify_topics = imgflow.notifications, team.alerts
 [kafka]
 bootstrap.servers = $BS
 topic.metadata.refresh.interval.ms = 1000
@@ -153,13 +156,16 @@ task(6, "image.nosuch", {}, tid="unknown")
 task(7, "test.echo", {"late": True}, tid="expired", deadlineMs=now - 60000)
 task(8, "notify", {"subject": "done", "status": "SUCCEEDED"}, tid="notify")
 task(9, "test.sleep", {"ms": 1500}, tid="hb", heartbeatSeconds=1)
+task(11, "notify", {"topic": "team.alerts", "subject": "x"}, tid="notify-allowed")
+task(12, "notify", {"topic": "otherdeploy.jobs", "subject": "x"}, tid="notify-other")
+task(13, "notify", {"topic": "__consumer_offsets", "subject": "x"}, tid="notify-offsets")
 print("bad-1|this is not json")
 print("bad-2|" + json.dumps({"v": 1, "type": "TimerFired", "executionId": "e", "timerId": "x"}))
 print("bad-3|" + json.dumps({"v": 2, "type": "Task"}))
 EOF
 produce imgflow.tasks <"$T/tasks.txt"
 
-ids="t-validate-good t-validate-bad t-validate-soft t-resize t-echo t-fail t-unknown t-notify t-hb"
+ids="t-validate-good t-validate-bad t-validate-soft t-resize t-echo t-fail t-unknown t-notify t-hb t-notify-allowed t-notify-other t-notify-offsets"
 # shellcheck disable=SC2086
 wait_for 30 have_results $ids || fail "no result for $(missing_results $ids)"
 wait_for 10 sh -c "[ \$(kcat -C -b '$BS' -t imgflow.dlq -o beginning -e -q -f '%s\n' 2>/dev/null | grep -c DeadLetter) -ge 3 ]" ||
@@ -169,6 +175,7 @@ sleep 1 # let a late event for the expired task show up, if there were one
 consume imgflow.events >"$T/events.txt"
 consume imgflow.dlq >"$T/dlq.txt"
 consume imgflow.notifications >"$T/notifications.txt"
+consume team.alerts >"$T/alerts.txt"
 python3 - "$T" <<'EOF' || fail "phase 1 checks"
 import json, struct, sys
 T = sys.argv[1]
@@ -225,6 +232,17 @@ assert len(notes) == 1, notes
 n = notes[0]
 assert n["type"] == "Notification" and n["v"] == 1 and n["id"] == "exec-8#t-notify", n
 assert n["subject"] == "done" and n["status"] == "SUCCEEDED" and n["executionId"] == "exec-8", n
+
+# worker.notify_topics: team.alerts is allowed; another deployment's jobs
+# topic and Kafka's own offsets topic are not.
+m = one("TaskSucceeded", "t-notify-allowed")
+assert m["output"]["Topic"] == "team.alerts", m
+alerts = load("alerts.txt")
+assert len(alerts) == 1 and alerts[0]["id"] == "exec-11#t-notify-allowed", alerts
+for tid, topic in (("t-notify-other", "otherdeploy.jobs"), ("t-notify-offsets", "__consumer_offsets")):
+    m = one("TaskFailed", tid)
+    assert m["error"] == "Params.Invalid", m
+    assert topic in m["cause"] and "worker.notify_topics" in m["cause"], m
 
 one("TaskSucceeded", "t-hb")
 hb = by.get(("TaskHeartbeat", "t-hb"), [])

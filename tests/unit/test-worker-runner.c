@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include "image-ops.h"
+#include "macro.h"
 #include "notify.h"
 #include "proto.h"
 #include "clock.h"
@@ -258,18 +259,23 @@ TEST(heartbeat_encodes) {
 
 /* ---- notify */
 
-static int notify(const char *input, const char *prefix, char **topic, json_t **msg, char **id,
-                  TaskFailure *f) {
+static int notify_allowed(const char *input, const char *prefix, char *const *allowed, char **topic, json_t **msg,
+                          char **id, TaskFailure *f) {
         ProtoMessage *m = make_task("notify", input, 0);
         char *buf = NULL;
         size_t len;
-        int r = op_notify_build(&m->task, prefix, NULL, topic, &buf, &len, id, f);
+        int r = op_notify_build(&m->task, prefix, allowed, NULL, topic, &buf, &len, id, f);
         if (r >= 0) {
                 *msg = json_loadb(buf, len, 0, NULL);
                 free(buf);
         }
         proto_message_free(m);
         return r;
+}
+
+/* With the default allow-list (<prefix>notifications only). */
+static int notify(const char *input, const char *prefix, char **topic, json_t **msg, char **id, TaskFailure *f) {
+        return notify_allowed(input, prefix, NULL, topic, msg, id, f);
 }
 
 TEST(notify_publishes_the_input_as_a_notification) {
@@ -301,8 +307,10 @@ TEST(notify_topic_id_and_non_object_input) {
         char *topic = NULL, *id = NULL;
         json_t *msg = NULL;
         TaskFailure f = TASK_FAILURE_NULL;
-        ASSERT_INT_EQ(notify("{\"topic\":\"team.alerts\",\"id\":\"n-1\",\"executionId\":\"other\"}", "acme.",
-                             &topic, &msg, &id, &f),
+        char **allowed = NULL;
+        ASSERT_INT_EQ(op_notify_topics_new("team.alerts, acme.notifications", "acme.", &allowed, NULL), 0);
+        ASSERT_INT_EQ(notify_allowed("{\"topic\":\"team.alerts\",\"id\":\"n-1\",\"executionId\":\"other\"}",
+                                     "acme.", allowed, &topic, &msg, &id, &f),
                       0);
         ASSERT_STR_EQ(topic, "team.alerts");
         ASSERT_STR_EQ(id, "n-1");
@@ -311,13 +319,14 @@ TEST(notify_topic_id_and_non_object_input) {
         free(topic);
         free(id);
 
-        ASSERT_INT_EQ(notify("[1,2]", "acme.", &topic, &msg, &id, &f), 0);
+        ASSERT_INT_EQ(notify_allowed("[1,2]", "acme.", allowed, &topic, &msg, &id, &f), 0);
         ASSERT_STR_EQ(topic, "acme.notifications");
         ASSERT_JSON_EQ(msg, "{\"v\":1,\"type\":\"Notification\",\"id\":\"ex-1#task-7\","
                             "\"executionId\":\"ex-1\",\"message\":[1,2]}");
         json_decref(msg);
         free(topic);
         free(id);
+        strv_free(allowed);
 }
 
 TEST(notify_refuses_bad_and_reserved_topics) {
@@ -341,12 +350,85 @@ TEST(notify_refuses_bad_and_reserved_topics) {
                 ASSERT_NULL(topic);
                 task_failure_clear(&f);
         }
-        /* Another prefix's topics are fine. */
-        char *topic = NULL, *id = NULL;
+}
+
+/* Only the topics of worker.notify_topics: by default the notifications
+ * topic, so not another deployment's jobs nor Kafka's own topics. */
+TEST(notify_publishes_only_to_allowed_topics) {
+        static const char *const refused[] = {
+                "{\"topic\":\"otherdeploy.jobs\"}",
+                "{\"topic\":\"__consumer_offsets\"}",
+                "{\"topic\":\"imgflow.notifications2\"}",
+        };
+        char **allowed = NULL, *topic = NULL, *id = NULL;
         json_t *msg = NULL;
         TaskFailure f = TASK_FAILURE_NULL;
-        ASSERT_INT_EQ(notify("{\"topic\":\"imgflow.events\"}", "other.", &topic, &msg, &id, &f), 0);
+
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                ASSERT_TRUE(notify(refused[i], NULL, &topic, &msg, &id, &f) < 0);
+                ASSERT_STR_EQ(f.error, "Params.Invalid");
+                ASSERT_TRUE(strstr(f.cause, "worker.notify_topics: imgflow.notifications") != NULL);
+                ASSERT_NULL(topic);
+                task_failure_clear(&f);
+        }
+        /* Another prefix's own topics are not allowed either. */
+        ASSERT_TRUE(notify("{\"topic\":\"imgflow.events\"}", "other.", &topic, &msg, &id, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Params.Invalid");
+        task_failure_clear(&f);
+        /* The named topic is allowed by default. */
+        ASSERT_INT_EQ(notify("{\"topic\":\"imgflow.notifications\"}", NULL, &topic, &msg, &id, &f), 0);
+        ASSERT_STR_EQ(topic, "imgflow.notifications");
         json_decref(msg);
         free(topic);
         free(id);
+
+        /* A configured list replaces the default: the notifications topic
+         * must be in it for tasks that name no topic. */
+        ASSERT_INT_EQ(op_notify_topics_new("team.alerts", NULL, &allowed, NULL), 0);
+        ASSERT_INT_EQ(notify_allowed("{\"topic\":\"team.alerts\"}", NULL, allowed, &topic, &msg, &id, &f), 0);
+        ASSERT_STR_EQ(topic, "team.alerts");
+        json_decref(msg);
+        free(topic);
+        free(id);
+        topic = NULL;
+        ASSERT_TRUE(notify_allowed("{}", NULL, allowed, &topic, &msg, &id, &f) < 0);
+        ASSERT_STR_EQ(f.error, "Params.Invalid");
+        ASSERT_TRUE(strstr(f.cause, "imgflow.notifications is not one this worker may publish to") != NULL);
+        ASSERT_NULL(topic);
+        task_failure_clear(&f);
+        strv_free(allowed);
+}
+
+TEST(notify_topics_configuration) {
+        char **l = NULL, *error = NULL;
+        char many[64 * 8 + 16] = "";
+
+        ASSERT_INT_EQ(op_notify_topics_new("", "acme.", &l, &error), 0);
+        ASSERT_STR_EQ(l[0], "acme.notifications");
+        ASSERT_NULL(l[1]);
+        strv_free(l);
+        ASSERT_INT_EQ(op_notify_topics_new(NULL, NULL, &l, &error), 0);
+        ASSERT_STR_EQ(l[0], "imgflow.notifications");
+        strv_free(l);
+        ASSERT_INT_EQ(op_notify_topics_new(" a.b,c_d ,, e-f\tg ", NULL, &l, &error), 0);
+        ASSERT_STR_EQ(l[0], "a.b");
+        ASSERT_STR_EQ(l[1], "c_d");
+        ASSERT_STR_EQ(l[2], "e-f");
+        ASSERT_STR_EQ(l[3], "g");
+        ASSERT_NULL(l[4]);
+        strv_free(l);
+        l = NULL;
+
+        ASSERT_INT_EQ(op_notify_topics_new("alerts imgflow.jobs", NULL, &l, &error), -EINVAL);
+        ASSERT_NULL(l);
+        ASSERT_STR_EQ(error, "\"imgflow.jobs\" is one of imgflow's own topics");
+        free(error);
+        ASSERT_INT_EQ(op_notify_topics_new("alerts bad/topic", NULL, &l, &error), -EINVAL);
+        ASSERT_TRUE(strstr(error, "\"bad/topic\" is not a Kafka topic name") != NULL);
+        free(error);
+        for (int i = 0; i < 65; i++)
+                snprintf(many + strlen(many), sizeof(many) - strlen(many), "t%d ", i);
+        ASSERT_INT_EQ(op_notify_topics_new(many, NULL, &l, &error), -EINVAL);
+        ASSERT_STR_EQ(error, "more than 64 topics");
+        free(error);
 }

@@ -9,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "notify.h"
-
-static bool streq_(const char *a, const char *b) {
-        return strcmp(a, b) == 0;
-}
 
 static const ParamSpec notify_params[] = {
         {.name = "topic", .type = PARAM_STRING, .has_range = true, .min = 1, .max = PROTO_MAX_TOPIC_BYTES},
@@ -38,7 +35,7 @@ const Operation *op_notify_table(size_t *ret_n) {
 
 static bool topic_is_legal(const char *s) {
         size_t n = strlen(s);
-        if (n == 0 || n > PROTO_MAX_TOPIC_BYTES || streq_(s, ".") || streq_(s, ".."))
+        if (n == 0 || n > PROTO_MAX_TOPIC_BYTES || streq(s, ".") || streq(s, ".."))
                 return false;
         for (const char *p = s; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -54,12 +51,85 @@ static bool topic_is_reserved(const char *prefix, const char *topic) {
         if (strncmp(topic, prefix, pl) != 0)
                 return false;
         const char *rest = topic + pl;
-        return streq_(rest, "jobs") || streq_(rest, "events") || streq_(rest, "dlq") ||
-               streq_(rest, "tasks") || strncmp(rest, "tasks.", 6) == 0;
+        return streq(rest, "jobs") || streq(rest, "events") || streq(rest, "dlq") || streq(rest, "tasks") ||
+               strncmp(rest, "tasks.", 6) == 0;
 }
 
-int op_notify_build(const ProtoTask *task, const char *prefix, const ProtoLimits *lim, char **ret_topic,
-                    char **ret_buf, size_t *ret_len, char **ret_id, TaskFailure *f) {
+int op_notify_topics_new(const char *value, const char *prefix, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!prefix)
+                prefix = PROTO_TOPIC_PREFIX_DEFAULT;
+        l = calloc(OP_NOTIFY_TOPICS_MAX + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (const char *p = value ? value : "";;) {
+                size_t len;
+
+                p += strspn(p, " \t,");
+                if (!*p)
+                        break;
+                len = strcspn(p, " \t,");
+                if (n >= OP_NOTIFY_TOPICS_MAX) {
+                        if (ret_error &&
+                            asprintf(ret_error, "more than %d topics", OP_NOTIFY_TOPICS_MAX) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                l[n] = strndup(p, len);
+                if (!l[n])
+                        return -ENOMEM;
+                if (!topic_is_legal(l[n]) || topic_is_reserved(prefix, l[n])) {
+                        if (ret_error &&
+                            asprintf(
+                                    ret_error, "\"%s\" is %s", l[n],
+                                    topic_is_legal(l[n])
+                                            ? "one of imgflow's own topics"
+                                            : "not a Kafka topic name ([A-Za-z0-9._-], at most 249 bytes)") <
+                                    0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                n++;
+                p += len;
+        }
+        if (n == 0) {
+                r = proto_topic_name(prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &l[0]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static bool topic_is_allowed(char *const *allowed, const char *topic) {
+        for (char *const *a = allowed; a && *a; a++)
+                if (streq(*a, topic))
+                        return true;
+        return false;
+}
+
+/* "a, b, c" (at most about 200 bytes, then "..."): for causes. */
+static void topics_join(char *const *allowed, char *buf, size_t size) {
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (char *const *a = allowed; a && *a; a++) {
+                int k = snprintf(buf + o, size - o, "%s%s", a == allowed ? "" : ", ", *a);
+                if (k < 0 || (size_t) k >= size - o) {
+                        snprintf(buf + (size > 4 ? size - 4 : 0), size > 4 ? 4 : size, "...");
+                        return;
+                }
+                o += (size_t) k;
+        }
+}
+
+int op_notify_build(const ProtoTask *task, const char *prefix, char *const *allowed, const ProtoLimits *lim,
+                    char **ret_topic, char **ret_buf, size_t *ret_len, char **ret_id, TaskFailure *f) {
+        _cleanup_strv_free_ char **defaults = NULL;
+
         if (!prefix)
                 prefix = PROTO_TOPIC_PREFIX_DEFAULT;
 
@@ -67,6 +137,14 @@ int op_notify_build(const ProtoTask *task, const char *prefix, const ProtoLimits
         json_t *t = json_is_object(input) ? json_object_get(input, "topic") : NULL;
         char *topic = NULL;
         int r;
+
+        if (!allowed) {
+                r = op_notify_topics_new(NULL, prefix, &defaults, NULL);
+                if (r < 0)
+                        return task_failure_set(f, r, r == -ENOMEM ? "States.Runtime" : "Params.Invalid",
+                                                "bad topic prefix %s", prefix);
+                allowed = defaults;
+        }
 
         if (t && !json_is_null(t)) {
                 if (!json_is_string(t) || !topic_is_legal(json_string_value(t)))
@@ -85,6 +163,16 @@ int op_notify_build(const ProtoTask *task, const char *prefix, const ProtoLimits
                 r = proto_topic_name(prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &topic);
                 if (r < 0)
                         return task_failure_set(f, r, "Params.Invalid", "bad topic prefix %s", prefix);
+        }
+        if (!topic_is_allowed(allowed, topic)) {
+                char list[256];
+                topics_join(allowed, list, sizeof(list));
+                r = task_failure_set(
+                        f, -EPERM, "Params.Invalid",
+                        "topic: %s is not one this worker may publish to (worker.notify_topics: %s)", topic,
+                        list);
+                free(topic);
+                return r;
         }
 
         json_t *msg = json_is_object(input) ? json_copy(input) : json_object();
