@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A consumed message's way through the coordinator (coordinator-work.h):
+ * Work, the per-execution queues, the token lookup of callbacks, and the
+ * load -> apply -> commit -> respond pipeline. Every Redis reply comes
+ * back here; a missing reply (Redis away) runs the step again after
+ * RETRY_DELAY_USEC.
+ */
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coordinator-outbox.h"
+#include "coordinator-work.h"
+#include "format.h"
+#include "hash.h"
+#include "log.h"
+
+#define CONFLICT_RETRIES_MAX 50
+#define RETRY_DELAY_USEC (250 * 1000)
+/* Empty execution queues kept before they are dropped together. */
+#define QUEUES_IDLE_MAX 4096
+
+typedef struct ExecQueue ExecQueue;
+typedef struct Work Work;
+
+/* One consumed message on its way through the store. */
+struct Work {
+        Manager *m;
+        ExecQueue *q; /* NULL until queued */
+        Work *next;
+        char *topic; /* origin (owned); NULL = no offset to finish */
+        int32_t partition;
+        int64_t offset;
+        ProtoMessage *msg; /* owned */
+        char *exec_id;     /* owned */
+        char *task_id;     /* SendTask*: from the token lookup */
+        char *sm_name;     /* StartExecution */
+        unsigned sm_version;
+        char *exec_name;
+        char *state_name; /* task results: the state of the task (from the document) */
+        StoreExecState st;
+        bool st_cached; /* st came from the state cache, not from Redis */
+        unsigned conflicts;
+        sd_event_source *retry; /* pending retry timer */
+};
+
+struct ExecQueue {
+        char *exec_id; /* owned; the hash table key */
+        Work *head, *tail;
+        bool busy;
+        bool idle; /* empty, left in the table until exec_queues_sweep() */
+};
+
+static void work_run(Work *w);
+static void work_finish(Work *w);
+static void queue_kick(Manager *m, ExecQueue *q);
+
+static void work_free(Work *w) {
+        if (!w)
+                return;
+        sd_event_source_disable_unref(w->retry);
+        free(w->topic);
+        proto_message_free(w->msg);
+        free(w->exec_id);
+        free(w->task_id);
+        free(w->sm_name);
+        free(w->exec_name);
+        free(w->state_name);
+        store_exec_state_done(&w->st);
+        free(w);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Work *w = userdata;
+        w->retry = sd_event_source_disable_unref(w->retry);
+        work_run(w);
+        return 0;
+}
+
+/* Redis was not there (disconnect, timeout): run the work again later. */
+static void work_retry_later(Work *w) {
+        int r;
+
+        if (w->retry || w->m->tearing_down)
+                return;
+        r = sd_event_add_time_relative(w->m->event, &w->retry, CLOCK_MONOTONIC, RETRY_DELAY_USEC, 0,
+                                       on_retry, w);
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm a retry timer: %m");
+                work_finish(w);
+        }
+}
+
+static void work_finish(Work *w) {
+        Manager *m = w->m;
+        ExecQueue *q = w->q;
+
+        if (w->topic && m->consumer)
+                (void) kafka_consumer_done(m->consumer, w->topic, w->partition, w->offset);
+        if (q) {
+                assert(q->head == w);
+                q->head = w->next;
+                if (!q->head)
+                        q->tail = NULL;
+                q->busy = false;
+        }
+        m->in_flight--;
+        work_free(w);
+        if (q) {
+                if (q->head)
+                        queue_kick(m, q);
+                else {
+                        q->idle = true;
+                        if (++m->n_idle_queues >= QUEUES_IDLE_MAX)
+                                exec_queues_sweep(m);
+                }
+        }
+        manager_maybe_resume(m);
+}
+
+void exec_queue_free(void *p) {
+        ExecQueue *q = p;
+        free(q->exec_id);
+        free(q);
+}
+
+static gboolean queue_is_idle(void *key, void *value, void *userdata) {
+        return ((ExecQueue *) value)->idle;
+}
+
+/* Drop the empty queues. They are left in the table when they empty, and
+ * dropped here in bulk: as a batch of events came and went, removing each
+ * at once made the table shrink and grow again (a rehash and a large
+ * realloc) every few events. */
+void exec_queues_sweep(Manager *m) {
+        if (m->n_idle_queues == 0)
+                return;
+        g_hash_table_foreach_remove(m->queues, queue_is_idle, NULL);
+        m->n_idle_queues = 0;
+}
+
+static void queue_kick(Manager *m, ExecQueue *q) {
+        if (q->busy || !q->head || m->tearing_down)
+                return;
+        q->busy = true;
+        work_run(q->head);
+}
+
+static void work_enqueue(Work *w) {
+        Manager *m = w->m;
+        ExecQueue *q = g_hash_table_lookup(m->queues, w->exec_id);
+
+        if (!q) {
+                q = xmalloc(sizeof *q);
+                *q = (ExecQueue){.exec_id = xstrdup(w->exec_id)};
+                g_hash_table_insert(m->queues, q->exec_id, q);
+        } else if (q->idle) {
+                q->idle = false;
+                m->n_idle_queues--;
+        }
+        w->q = q;
+        if (q->tail)
+                q->tail->next = w;
+        else
+                q->head = w;
+        q->tail = w;
+        queue_kick(m, q);
+}
+
+static void on_response_written(RedisConn *c, redisReply *reply, void *userdata) {
+        work_finish(userdata);
+}
+
+/* Store the answer r to msg, when msg carries a request id (r's request
+ * and request id are filled in here). Returns 0 when the command was sent
+ * (cb follows), or -errno: nothing to answer, or not sent (logged). */
+static int manager_respond(Manager *m, const ProtoMessage *msg, ProtoResponse r, RedisReplyFn cb,
+                           void *userdata) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int k;
+
+        r.request = msg->type;
+        r.request_id = proto_message_request_id(msg);
+        if (!r.request_id)
+                return -ENOENT;
+        k = proto_encode_response(&r, &text, &len);
+        if (k >= 0)
+                k = store_response_put_argv(r.request_id, text, &a);
+        if (k < 0)
+                return k;
+        k = manager_command(m, &a, cb, userdata);
+        if (k < 0)
+                log_warning_errno(k, "Failed to store the response to %s: %m", r.request_id);
+        return k;
+}
+
+/* Answer w's request (if it carries a request id), then finish the work. */
+static void work_respond(Work *w, ProtoResponse r) {
+        if (manager_respond(w->m, w->msg, r, on_response_written, w) < 0)
+                work_finish(w);
+}
+
+/* Answer w's request with an error and finish the work. */
+static void work_refuse(Work *w, const char *error, const char *cause) {
+        work_respond(w, (ProtoResponse){.error = error, .cause = cause});
+}
+
+/* Parse and cache a definition text. Returns the machine (borrowed) or NULL. */
+static AslMachine *machine_add(Manager *m, const char *name, unsigned version, const char *text,
+                               size_t len) {
+        AslMachine *machine = NULL;
+        AslDiag d = {};
+        int r;
+
+        r = asl_machine_parse(text, len, &machine, &d);
+        if (r < 0) {
+                log_error("Stored definition %s:%u is invalid: %s: %s", name, version,
+                          d.n ? d.entries[0].pointer : "", d.n ? d.entries[0].message : "");
+                asl_diag_clear(&d);
+                return NULL;
+        }
+        asl_diag_clear(&d);
+        return machine_cache_put(m->machines, name, version, machine);
+}
+
+static void work_machine_ready(Work *w, AslMachine *machine);
+static void callback_refuse(Work *w, const char *error, const char *cause);
+
+static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        AslMachine *machine;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type != REDIS_REPLY_STRING) {
+                work_machine_ready(w, NULL);
+                return;
+        }
+        machine = machine_add(w->m, w->sm_name, w->sm_version, reply->str, reply->len);
+        work_machine_ready(w, machine);
+}
+
+static void load_definition(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        int r;
+
+        store_sm_definition_argv(w->sm_name, w->sm_version, &a);
+        r = manager_command(w->m, &a, on_definition, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+static void on_latest_version(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        AslMachine *machine;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type != REDIS_REPLY_STRING) {
+                work_machine_ready(w, NULL);
+                return;
+        }
+        w->sm_version = (unsigned) strtoul(reply->str, NULL, 10);
+        machine = machine_cache_get(w->m->machines, w->sm_name, w->sm_version);
+        if (machine)
+                work_machine_ready(w, machine);
+        else
+                load_definition(w);
+}
+
+/* Find the machine of w->sm_name:w->sm_version (0: latest) and continue
+ * with work_machine_ready(). */
+static void work_get_machine(Work *w) {
+        AslMachine *machine;
+        int r;
+
+        if (w->sm_version == 0) {
+                _cleanup_(store_argv_done) StoreArgv a = {};
+                store_sm_latest_argv(w->sm_name, &a);
+                r = manager_command(w->m, &a, on_latest_version, w);
+                if (r < 0)
+                        work_retry_later(w);
+                return;
+        }
+        machine = machine_cache_get(w->m->machines, w->sm_name, w->sm_version);
+        if (machine)
+                work_machine_ready(w, machine);
+        else
+                load_definition(w);
+}
+
+typedef struct CommitCall {
+        Work *w;
+        StoreCommit *commit; /* owned */
+} CommitCall;
+
+static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
+        CommitCall *cc = userdata;
+        Work *w = cc->w;
+        Manager *m = w->m;
+        StoreCommitResult res;
+        _cleanup_commit_ StoreCommit *commit = cc->commit;
+        int r;
+
+        free(cc);
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+                log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL, "exec_commit failed: %s", reply->str);
+                work_retry_later(w);
+                return;
+        }
+        r = store_commit_parse_reply(reply, &res);
+        if (r < 0) {
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL,
+                                      "Unexpected exec_commit reply: %m");
+                work_finish(w);
+                return;
+        }
+        switch (res.outcome) {
+        case STORE_COMMIT_OK:
+                manager_count(m, COUNTER_COMMITS);
+                switch (w->msg->type) {
+                case PROTO_TASK_SUCCEEDED:
+                        manager_note_task_result(m, w->exec_id, w->state_name,
+                                                 w->msg->task_succeeded.task_id, true);
+                        break;
+                case PROTO_TASK_FAILED:
+                        manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_failed.task_id,
+                                                 false);
+                        break;
+                case PROTO_SEND_TASK_SUCCESS:
+                case PROTO_SEND_TASK_FAILURE:
+                        manager_note_task_result(m, w->exec_id, w->state_name, w->task_id,
+                                                 w->msg->type == PROTO_SEND_TASK_SUCCESS);
+                        break;
+                default:
+                        break;
+                }
+                if (commit->expected_version == 0) {
+                        manager_count(m, COUNTER_STARTED);
+                        if (m->m_executions)
+                                (void) metric_counter_inc(m->m_executions, (const char *const[]){"RUNNING"});
+                        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Started execution %s",
+                                        w->exec_id);
+                }
+                if (commit->stop_ms > 0) {
+                        m->n_finished++;
+                        if (m->m_executions && commit->status)
+                                (void) metric_counter_inc(m->m_executions,
+                                                          (const char *const[]){commit->status});
+                        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Execution %s %s", w->exec_id,
+                                        commit->status);
+                }
+                outbox_produce(m, w->exec_id, commit);
+                (void) state_cache_put(m->states, w->exec_id, &w->st, commit, res.version);
+                work_finish(w);
+                return;
+        case STORE_COMMIT_CONFLICT:
+                manager_count(m, COUNTER_CONFLICTS);
+                if (++w->conflicts > CONFLICT_RETRIES_MAX) {
+                        log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL,
+                                        "Giving up an event after %u version conflicts", w->conflicts);
+                        work_finish(w);
+                        return;
+                }
+                store_exec_state_done(&w->st);
+                work_run(w);
+                return;
+        case STORE_COMMIT_MISSING:
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Execution disappeared; event dropped");
+                work_finish(w);
+                return;
+        case STORE_COMMIT_EXISTS:
+                work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = res.start_ms});
+                return;
+        case STORE_COMMIT_ALREADY:
+                work_refuse(w, "ExecutionAlreadyExists",
+                            "an execution with this name exists with a different input or is closed");
+                return;
+        }
+        work_finish(w);
+}
+
+static void work_commit(Work *w, StoreCommit *commit) {
+        _cleanup_(store_call_done) StoreCall call = {};
+        CommitCall *cc;
+        int r;
+
+        r = store_commit_call(commit, &call);
+        if (r < 0) {
+                store_commit_free(commit);
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL, "Cannot build the commit: %m");
+                work_finish(w);
+                return;
+        }
+        cc = xmalloc(sizeof *cc);
+        *cc = (CommitCall){w, commit};
+        r = manager_eval(w->m, &call, on_committed, cc);
+        if (r < 0) {
+                store_commit_free(commit);
+                free(cc);
+                work_retry_later(w);
+        }
+}
+
+static bool event_from_message(Work *w, AslEvent *ev) {
+        ProtoMessage *msg = w->msg;
+
+        *ev = (AslEvent){};
+        switch (msg->type) {
+        case PROTO_TASK_SUCCEEDED:
+                ev->type = ASL_EVENT_TASK_SUCCEEDED;
+                ev->task_id = msg->task_succeeded.task_id;
+                ev->output = msg->task_succeeded.output;
+                return true;
+        case PROTO_TASK_FAILED:
+                ev->type = ASL_EVENT_TASK_FAILED;
+                ev->task_id = msg->task_failed.task_id;
+                ev->error = msg->task_failed.error;
+                ev->cause = msg->task_failed.cause;
+                return true;
+        case PROTO_TASK_HEARTBEAT:
+                ev->type = ASL_EVENT_TASK_HEARTBEAT;
+                ev->task_id = msg->task_heartbeat.task_id;
+                return true;
+        case PROTO_TIMER_FIRED:
+                ev->type = ASL_EVENT_TIMER_FIRED;
+                ev->timer_id = msg->timer_fired.timer_id;
+                return true;
+        case PROTO_STOP_EXECUTION:
+                ev->type = ASL_EVENT_STOP;
+                ev->error = msg->stop_execution.error;
+                ev->cause = msg->stop_execution.cause;
+                return true;
+        case PROTO_SEND_TASK_SUCCESS:
+                ev->type = ASL_EVENT_TASK_SUCCEEDED;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_success.task_token;
+                ev->output = msg->send_task_success.output;
+                return true;
+        case PROTO_SEND_TASK_FAILURE:
+                ev->type = ASL_EVENT_TASK_FAILED;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_failure.task_token;
+                ev->error = msg->send_task_failure.error;
+                ev->cause = msg->send_task_failure.cause;
+                return true;
+        case PROTO_SEND_TASK_HEARTBEAT:
+                ev->type = ASL_EVENT_TASK_HEARTBEAT;
+                ev->task_id = w->task_id;
+                ev->token = msg->send_task_heartbeat.task_token;
+                return true;
+        default:
+                return false;
+        }
+}
+
+static void work_machine_ready(Work *w, AslMachine *machine) {
+        Manager *m = w->m;
+        AslEnv env = manager_env(m);
+        AslError err = {};
+        StoreCommit *commit = NULL;
+        int r;
+
+        if (!machine) {
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
+                                "State machine %s (version %u) not found", w->sm_name, w->sm_version);
+                work_refuse(w, "StateMachineDoesNotExist", w->sm_name);
+                return;
+        }
+
+        if (w->msg->type == PROTO_START_EXECUTION) {
+                ProtoStartExecution *s = &w->msg->start_execution;
+                json_t *doc = NULL;
+
+                r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
+                                s->request_id, &env, &commit, &doc, &err);
+                if (r < 0) {
+                        log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
+                                        err.error ?: "", err.cause ?: "");
+                        work_refuse(w, err.error ?: "InvalidExecutionInput", err.cause);
+                        asl_error_clear(&err);
+                        return;
+                }
+                /* The state as created: kept after the commit (state_cache_put()),
+                 * so the first task's result needs no load from Redis. */
+                store_exec_state_done(&w->st);
+                w->st = (StoreExecState){
+                        .doc = doc,
+                        .state_machine = xstrdup(w->sm_name),
+                        .sm_version = w->sm_version,
+                        .status = xstrdup("RUNNING"),
+                        .name = xstrdup(w->exec_name),
+                        .start_ms = env.now_ms,
+                };
+                work_commit(w, commit);
+                return;
+        }
+
+        AslEvent ev;
+        const char *request_id = proto_message_request_id(w->msg);
+        if (!event_from_message(w, &ev)) {
+                work_finish(w);
+                return;
+        }
+        if (ev.task_id) {
+                /* The document changes in apply_event(): copy the task's state now. */
+                json_t *task = json_object_get(json_object_get(w->st.doc, "tasks"), ev.task_id);
+                const char *state = json_string_value(json_object_get(task, "state"));
+                free(w->state_name);
+                w->state_name = state ? xstrdup(state) : NULL;
+        }
+        r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
+        if (r != 0 && w->st_cached) {
+                /* The cached state may be behind Redis (another coordinator
+                 * had the partition meanwhile): decide on the stored one. */
+                asl_error_clear(&err);
+                store_exec_state_done(&w->st);
+                w->st_cached = false;
+                work_run(w);
+                return;
+        }
+        if (r != 0) {
+                if (r < 0)
+                        log_struct_exec(LOG_DEBUG, w->exec_id, w->state_name, ev.task_id,
+                                        "Event not applied: %s: %s", err.error ?: "", err.cause ?: "");
+                manager_count(m, COUNTER_STALE);
+                asl_error_clear(&err);
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_refuse(w, "ExecutionNotRunning", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
+                else
+                        work_finish(w);
+                return;
+        }
+        work_commit(w, commit);
+}
+
+static void work_state_ready(Work *w);
+
+static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        int r;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        store_exec_state_done(&w->st);
+        r = store_exec_load_parse(reply, &w->st);
+        if (r == -ENOENT) {
+                log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Event for an unknown execution dropped");
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
+                else
+                        work_finish(w);
+                return;
+        }
+        if (r < 0) {
+                log_struct_exec_errno(LOG_ERR, r, w->exec_id, NULL, NULL, "Cannot load the execution: %m");
+                work_finish(w);
+                return;
+        }
+        w->st_cached = false;
+        work_state_ready(w);
+}
+
+/* w->st holds the execution (read from Redis or from the state cache). */
+static void work_state_ready(Work *w) {
+        if (!streq(w->st.status, "RUNNING")) {
+                manager_count(w->m, COUNTER_STALE);
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_refuse(w, "ExecutionNotRunning", w->exec_id);
+                else if (proto_type_is_callback(w->msg->type))
+                        callback_refuse(w, "TaskDoesNotExist", "the task is closed");
+                else
+                        work_finish(w);
+                return;
+        }
+        free(w->sm_name);
+        w->sm_name = xstrdup(w->st.state_machine);
+        w->sm_version = w->st.sm_version;
+        if (w->sm_version == 0) {
+                work_finish(w);
+                return;
+        }
+        work_get_machine(w);
+}
+
+static void work_lookup_token(Work *w);
+
+static void work_run(Work *w) {
+        if (!w->exec_id) {
+                /* A callback whose token lookup must be retried. */
+                work_lookup_token(w);
+                return;
+        }
+        if (w->msg->type == PROTO_START_EXECUTION) {
+                work_get_machine(w);
+                return;
+        }
+
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        int r;
+
+        if (state_cache_take(w->m->states, w->exec_id, &w->st)) {
+                w->st_cached = true;
+                work_state_ready(w);
+                return;
+        }
+        store_exec_load_argv(w->exec_id, &a);
+        r = manager_command(w->m, &a, on_loaded, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+/* Tokens are secrets: logs show their first 8 characters only. */
+static void callback_refuse(Work *w, const char *error, const char *cause) {
+        log_info("Callback %s with task token %.8s... refused: %s",
+                 proto_type_to_string(w->msg->type) ?: "?", proto_message_task_token(w->msg), error);
+        work_refuse(w, error, cause);
+}
+
+static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
+        _cleanup_free_ char *closed = NULL;
+        Work *w = userdata;
+        int r;
+
+        if (!reply) {
+                work_retry_later(w);
+                return;
+        }
+        r = store_token_parse_full(reply, &w->exec_id, &w->task_id, &closed);
+        if (r == -ESTALE) {
+                callback_refuse(w, closed,
+                                streq(closed, "TaskTimedOut") ? "the task has timed out"
+                                                              : "the task is closed");
+                return;
+        }
+        if (r < 0) {
+                /* The same answer whether or not the execution exists. */
+                callback_refuse(w, "InvalidToken", "invalid task token");
+                return;
+        }
+        work_enqueue(w);
+}
+
+/* Before a token callback is queued: token -> (exec id, task id). */
+static void work_lookup_token(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        int r;
+
+        r = store_token_lookup_argv(proto_message_task_token(w->msg), &a);
+        if (r >= 0)
+                r = manager_command(w->m, &a, on_token, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+/* A deterministic execution name for a StartExecution without one: the
+ * same message redelivered starts the same execution. */
+static char *derived_name(const KafkaMessage *km) {
+        _cleanup_free_ char *s = xasprintf("%s/%" PRIi32 "/%" PRIi64, km->topic, km->partition, km->offset);
+        uint8_t d[HASH_DIGEST_MAX];
+        char uuid[FORMAT_UUID_MAX];
+
+        hash_digest(HASH_SHA1, s, strlen(s), d);
+        uuid_set_version(d, 5);
+        return xstrdup(format_uuid(d, uuid));
+}
+
+int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *reason = NULL;
+        ProtoMessage *msg = NULL;
+        Work *w;
+        int r;
+
+        r = proto_decode(km->payload, km->len, &m->limits, &msg, &reason);
+        if (r < 0) {
+                dead_letters_publish(m->dead_letters, km, reason ? reason : "undecodable message");
+                return 0;
+        }
+
+        w = xmalloc(sizeof *w);
+        *w = (Work){
+                .m = m,
+                .topic = xstrdup(km->topic),
+                .partition = km->partition,
+                .offset = km->offset,
+                .msg = msg,
+        };
+
+        switch (msg->type) {
+        case PROTO_START_EXECUTION: {
+                ProtoStartExecution *s = &msg->start_execution;
+                r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
+                if (r < 0) {
+                        /* Refused before it became work: answered without waiting for the reply. */
+                        (void) manager_respond(
+                                m, msg,
+                                (ProtoResponse){.error = "InvalidArn",
+                                                .cause = "invalid state machine name or version"},
+                                NULL, NULL);
+                        work_free(w);
+                        dead_letters_publish(m->dead_letters, km, "invalid stateMachine name");
+                        return 0;
+                }
+                w->exec_name = s->name ? xstrdup(s->name) : derived_name(km);
+                w->exec_id = store_exec_id(w->sm_name, w->exec_name);
+                if (!w->exec_id) {
+                        (void) manager_respond(
+                                m, msg,
+                                (ProtoResponse){.error = "InvalidName",
+                                                .cause = "an execution name has 1 to 80 characters, "
+                                                         "without whitespace, ':', '|', '{' or '}'"},
+                                NULL, NULL);
+                        work_free(w);
+                        dead_letters_publish(m->dead_letters, km, "invalid execution name");
+                        return 0;
+                }
+                break;
+        }
+        case PROTO_STOP_EXECUTION:
+        case PROTO_TASK_SUCCEEDED:
+        case PROTO_TASK_FAILED:
+        case PROTO_TASK_HEARTBEAT:
+        case PROTO_TIMER_FIRED: {
+                const char *id = proto_message_execution_id(msg);
+                w->exec_id = id ? store_exec_id_normalize(id) : NULL;
+                if (!w->exec_id) {
+                        work_free(w);
+                        dead_letters_publish(m->dead_letters, km, "invalid executionId");
+                        return 0;
+                }
+                break;
+        }
+        case PROTO_SEND_TASK_SUCCESS:
+        case PROTO_SEND_TASK_FAILURE:
+        case PROTO_SEND_TASK_HEARTBEAT:
+                if (strlen(proto_message_task_token(msg)) > STORE_TOKEN_MAX) {
+                        work_free(w);
+                        dead_letters_publish(m->dead_letters, km, "invalid taskToken");
+                        return 0;
+                }
+                break;
+        default: {
+                _cleanup_free_ char *why = xasprintf("message type %s is not for the coordinator",
+                                                     proto_type_to_string(msg->type) ?: "?");
+                work_free(w);
+                dead_letters_publish(m->dead_letters, km, why);
+                return 0;
+        }
+        }
+
+        m->in_flight++;
+        if (!m->paused && m->in_flight >= m->max_in_flight) {
+                if (kafka_consumer_pause(m->consumer, NULL) >= 0)
+                        m->paused = true;
+        }
+        if (!w->exec_id)
+                work_lookup_token(w);
+        else
+                work_enqueue(w);
+        return 0;
+}
+
+void exec_queues_free_works(Manager *m) {
+        GHashTableIter it;
+        void *v;
+
+        g_hash_table_iter_init(&it, m->queues);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                ExecQueue *q = v;
+                for (Work *w = q->head, *n; w; w = n) {
+                        n = w->next;
+                        work_free(w);
+                }
+                q->head = q->tail = NULL;
+        }
+}
