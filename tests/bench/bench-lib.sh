@@ -8,15 +8,18 @@
 # missing), BENCH_RESULTS (default tests/bench/results): where each script
 # writes <name>.json; tests/bench/report.py turns them into
 # docs/benchmarks.md and docs/benchmarks.png.
-# BENCH_BROKERS (default 1), BENCH_PARTITIONS (default 4): the mock Kafka
-# cluster's brokers and the partitions of every imgflow topic (the local
-# stack's defaults are 3 and 8). On one 2-core host each broker is one more
-# thread in the mock and in every client (librdkafka runs a thread per
+# BENCH_KAFKA (default real): Apache Kafka (the local stack's KRaft broker)
+# or mock (librdkafka's mock cluster); tests/bench/run-benchmarks.sh runs
+# every benchmark on both, one after the other, results in
+# tests/bench/results/<kind>/ unless BENCH_RESULTS is set.
+# BENCH_BROKERS (default 1), BENCH_PARTITIONS (default 4): the brokers and
+# the partitions of every imgflow topic (the local stack's defaults are 1
+# and 8). On one 2-core host each broker is one more JVM (or thread of the
+# mock) and one more thread in every client (librdkafka runs a thread per
 # broker), all on the cores the daemons use; a real cluster runs on other
 # hosts. 4 partitions is the most consumers any benchmark puts in one group
 # (bench-scale's 4 workers); fewer partitions make larger message sets at
-# the same linger.ms, and librdkafka 2.0.2's mock walks a partition's
-# message sets one by one on every Fetch (docs/benchmarks.md).
+# the same linger.ms (docs/benchmarks.md).
 
 BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ -z "${IMGFLOW_BUILD:-}" ]; then
@@ -25,7 +28,9 @@ if [ -z "${IMGFLOW_BUILD:-}" ]; then
 fi
 case "$IMGFLOW_BUILD" in /*) ;; *) IMGFLOW_BUILD=$PWD/$IMGFLOW_BUILD ;; esac
 export IMGFLOW_BUILD
-BENCH_RESULTS=${BENCH_RESULTS:-$BENCH_SRC/tests/bench/results}
+BENCH_KAFKA=${BENCH_KAFKA:-real}
+export STACK_KAFKA=$BENCH_KAFKA
+BENCH_RESULTS=${BENCH_RESULTS:-$BENCH_SRC/tests/bench/results/$BENCH_KAFKA}
 STACK=$BENCH_SRC/deploy/local-stack.sh
 WATCH=$BENCH_SRC/deploy/watch-executions.py
 BENCH_TMP=$(mktemp -d /tmp/imgflow-bench.XXXXXX)
@@ -45,7 +50,8 @@ trap 'echo "interrupted"; exit 130' INT TERM
 for p in redis-server kcat python3; do
         command -v $p >/dev/null || { echo "$p missing (deploy/setup-debian.sh)"; exit 1; }
 done
-for p in worker/imgflow-worker coordinator/imgflow-coordinator deploy/imgflow-mock-kafka tests/bench/make-photos; do
+for p in worker/imgflow-worker coordinator/imgflow-coordinator deploy/imgflow-mock-kafka deploy/imgflow-kafka-topics \
+        tests/bench/make-photos; do
         [ -x "$IMGFLOW_BUILD/$p" ] || { echo "$IMGFLOW_BUILD/$p missing: build first (ninja -C $IMGFLOW_BUILD)"; exit 1; }
 done
 
@@ -67,7 +73,8 @@ for l in open("/proc/meminfo"):
     if l.startswith("MemTotal:"):
         mem = int(l.split()[1]) * 1024
 print(json.dumps({"nproc": os.cpu_count(), "cpu": model, "ramBytes": mem,
-                  "kernel": platform.release(), "loadavg": os.getloadavg()[0]}))
+                  "kernel": platform.release(), "loadavg": os.getloadavg()[0],
+                  "kafka": os.environ.get("STACK_KAFKA", "real")}))
 PY
 }
 

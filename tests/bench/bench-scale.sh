@@ -10,10 +10,12 @@
 #   tests/bench/bench-scale.sh
 #
 # BENCH_IMAGES (default 32, 1600x1200), BENCH_EXECUTIONS (default 1000),
-# BENCH_FETCH_WAIT_MS (default 1, see bench-orchestration.sh).
+# BENCH_FETCH_WAIT_MS (default 100 on Apache Kafka, 1 on the mock; see
+# bench-orchestration.sh).
 # Exit status: non-zero only if an execution failed or did not finish.
 set -u
 . "$(dirname "$0")/bench-lib.sh"
+if [ "$BENCH_KAFKA" = mock ]; then FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}; else FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-100}; fi
 
 N=${BENCH_IMAGES:-32}
 SIZE=${BENCH_SIZE:-1600x1200}
@@ -37,7 +39,7 @@ measure() {
                 input='{"i": i}'
         fi
         stack_start "$dir" STACK_WORKERS="$w" STACK_COORDINATORS="$c" STACK_WORKER_THREADS=1 \
-                STACK_FETCH_WAIT_MS="${BENCH_FETCH_WAIT_MS:-1}" \
+                STACK_FETCH_WAIT_MS="$FETCH_WAIT" \
                 STACK_BUCKETS="photos=$B" STACK_RESOURCES=
         stack_register "$dir" "$sm" "$file"
         publish_jobs "$sm" warm 0 $((2 * w + 2)) "$input" "$dir.warm.ids"
