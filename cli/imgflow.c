@@ -20,11 +20,15 @@ static const Verb verbs[] = {
                 .name = "validate-state-machine-definition",
                 .run = verb_validate_definition,
                 .summary = "check an Amazon States Language definition",
-                .help = "imgflow validate-state-machine-definition FILE\n"
+                .help = "imgflow validate-state-machine-definition [--type STANDARD|EXPRESS] FILE\n"
                         "\n"
                         "Validates the state machine definition in FILE. Prints OK and exits 0,\n"
                         "or prints one error per line as `<JSON pointer>: <message>` and exits 1.\n"
-                        "Exits 2 when FILE cannot be read.\n",
+                        "Exits 2 when FILE cannot be read.\n"
+                        "\n"
+                        "  --type TYPE    the rules of a STANDARD (default) or EXPRESS state machine;\n"
+                        "                 EXPRESS refuses .sync, .waitForTaskToken and activities\n"
+                        "  -h, --help     show this help\n",
         },
         {
                 .name = "run",

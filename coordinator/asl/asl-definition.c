@@ -46,6 +46,7 @@ typedef enum MachineKind {
 
 typedef struct Validator {
         AslDiag *d;
+        AslMachineType type;    /* STANDARD or EXPRESS: the rules applied */
         size_t n_states;        /* all states seen so far, nested ones included */
         bool too_many;          /* ASL_MAX_STATES exceeded (reported once) */
         json_t *names;          /* state name -> pointer of its first definition */
@@ -579,9 +580,60 @@ static void require_field(Validator *v, json_t *state, const char *pointer, cons
                 asl_diag_add(v->d, pointer, "a %s state needs %s", type, name);
 }
 
+/* Whether `resource` ends in `pattern` (".sync", ".waitForTaskToken"),
+ * optionally followed by a version (".sync:2"). */
+static bool resource_has_pattern(const char *resource, const char *pattern) {
+        const char *p = strstr(resource, pattern);
+
+        for (; p; p = strstr(p + 1, pattern)) {
+                const char *e = p + strlen(pattern);
+
+                if (*e == ':' && e[1]) {
+                        e++;
+                        while (*e >= '0' && *e <= '9')
+                                e++;
+                }
+                if (*e == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* "arn:<partition>:lambda:...": a Lambda function, invoked the legacy way. */
+static bool is_lambda_arn(const char *r) {
+        const char *p = strncmp(r, "arn:", 4) == 0 ? strchr(r + 4, ':') : NULL;
+
+        return p && strncmp(p + 1, "lambda:", 7) == 0;
+}
+
+/* Express workflows run Request Response integrations only, and no
+ * activities; Step Functions' messages. */
+static void check_express_resource(Validator *v, json_t *resource, const char *pointer) {
+        static const char *const patterns[] = { ".sync", ".waitForTaskToken" };
+        const char *r = json_string_value(resource);
+        _cleanup_free_ char *p = NULL;
+
+        if (v->type != ASL_MACHINE_EXPRESS || !r)
+                return;
+        p = asl_pointer_join(pointer, "Resource");
+        /* Any integration (imgflow's own "imgflow:pool:x.waitForTaskToken"
+         * too: the engine reads the suffix on any resource); not a Lambda
+         * function's ARN, whose name may hold anything. */
+        for (size_t i = 0; i < ELEMENTSOF(patterns) && !is_lambda_arn(r); i++)
+                if (resource_has_pattern(r, patterns[i])) {
+                        asl_diag_add(v->d, p, "Express state machine does not support '%s' service integration",
+                                     patterns[i]);
+                        return;
+                }
+        if (strncmp(r, "arn:", 4) == 0 && strstr(r, ":states:") && strstr(r, ":activity:"))
+                asl_diag_add(v->d, p, "Express state machine does not support Activity ARN");
+}
+
 static void validate_task(Validator *v, json_t *state, const char *pointer) {
         json_t *t = json_object_get(state, "TimeoutSeconds");
         json_t *h = json_object_get(state, "HeartbeatSeconds");
+
+        check_express_resource(v, json_object_get(state, "Resource"), pointer);
 
         require_field(v, state, pointer, "Resource", "Task");
         check_exclusive(v, state, pointer, "TimeoutSeconds", "TimeoutSecondsPath");
@@ -969,17 +1021,44 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                 asl_diag_add(v->d, p_states, "no terminal state: some state must be a Succeed or Fail state or have \"End\": true");
 }
 
+const char *asl_machine_type_to_string(AslMachineType t) {
+        static const char *const table[_ASL_MACHINE_TYPE_MAX] = {
+                [ASL_MACHINE_STANDARD] = "STANDARD",
+                [ASL_MACHINE_EXPRESS] = "EXPRESS",
+        };
+        return (unsigned) t < _ASL_MACHINE_TYPE_MAX ? table[t] : NULL;
+}
+
+int asl_machine_type_from_string(const char *s, AslMachineType *ret) {
+        for (unsigned t = 0; s && t < _ASL_MACHINE_TYPE_MAX; t++)
+                if (streq(s, asl_machine_type_to_string((AslMachineType) t))) {
+                        *ret = (AslMachineType) t;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 int asl_definition_validate(json_t *definition, AslDiag *d) {
+        return asl_definition_validate_type(definition, ASL_MACHINE_STANDARD, d);
+}
+
+int asl_definition_validate_type(json_t *definition, AslMachineType type, AslDiag *d) {
         _cleanup_json_ json_t *names = json_object();
         AslDiag local = {};
         Validator v = {
                 .d = d ? d : &local,
+                .type = type,
                 .names = names,
         };
         size_t before = v.d->n;
 
         if (!names)
                 abort();
+        if (!asl_machine_type_to_string(type)) {
+                asl_diag_add(v.d, "", "unknown state machine type %d", (int) type);
+                asl_diag_clear(&local);
+                return -EINVAL;
+        }
         if (!definition) {
                 asl_diag_add(v.d, "", "no definition");
                 asl_diag_clear(&local);
@@ -998,6 +1077,10 @@ int asl_definition_validate(json_t *definition, AslDiag *d) {
 /* ---- parse, wrap, look up -------------------------------------------- */
 
 int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d) {
+        return asl_machine_parse_type(text, len, ASL_MACHINE_STANDARD, ret, d);
+}
+
+int asl_machine_parse_type(const char *text, size_t len, AslMachineType type, AslMachine **ret, AslDiag *d) {
         _cleanup_json_ json_t *definition = NULL;
         json_error_t jerr;
 
@@ -1012,7 +1095,7 @@ int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d
                 asl_diag_add(d, "", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
                 return -EINVAL;
         }
-        return asl_machine_new(definition, ret, d);
+        return asl_machine_new_type(definition, type, ret, d);
 }
 
 static bool mentions_context(json_t *v) {
@@ -1062,16 +1145,21 @@ bool asl_machine_state_uses_context(const AslMachine *m, const char *state) {
 }
 
 int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
+        return asl_machine_new_type(definition, ASL_MACHINE_STANDARD, ret, d);
+}
+
+int asl_machine_new_type(json_t *definition, AslMachineType type, AslMachine **ret, AslDiag *d) {
         AslMachine *m;
         int r;
 
         if (!ret)
                 return -EINVAL;
-        r = asl_definition_validate(definition, d);
+        r = asl_definition_validate_type(definition, type, d);
         if (r < 0)
                 return r;
         m = xmalloc(sizeof(*m));
         m->definition = json_incref(definition);
+        m->type = type;
         m->context_states = json_object();
         collect_context_states(definition, m->context_states);
         *ret = m;

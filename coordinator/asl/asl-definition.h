@@ -16,6 +16,12 @@
  * < 0, ToleratedFailurePercentage outside 0..100, ...), both X and XPath
  * given, invalid JSONPaths and intrinsic calls, Parallel/Map sub-machines
  * (recursively, with their own StartAt/States; Next may not leave a branch).
+ *
+ * A state machine has a type, as in Step Functions: STANDARD (the default)
+ * or EXPRESS. The validator applies the rules of each; EXPRESS refuses what
+ * Express workflows cannot run, each at the Task's Resource with Step
+ * Functions' message: Run a Job ('.sync'), Wait for Callback
+ * ('.waitForTaskToken') and activities.
  */
 
 #include "asl-util.h"
@@ -23,8 +29,21 @@
 /* Largest definition text asl_machine_parse() accepts (as Step Functions: 1 MiB). */
 #define ASL_MAX_DEFINITION_BYTES (1024 * 1024)
 
+typedef enum AslMachineType {
+        ASL_MACHINE_STANDARD,
+        ASL_MACHINE_EXPRESS,
+        _ASL_MACHINE_TYPE_MAX,
+} AslMachineType;
+
+/* "STANDARD", "EXPRESS" (static); NULL past the end. */
+const char *asl_machine_type_to_string(AslMachineType t);
+/* From "STANDARD" or "EXPRESS" (exactly, as the Step Functions API spells
+ * them): 0 and *ret, or -EINVAL. */
+int asl_machine_type_from_string(const char *s, AslMachineType *ret);
+
 typedef struct AslMachine {
         json_t *definition;     /* owned, validated */
+        AslMachineType type;    /* the rules it was validated against */
         json_t *context_states; /* owned: name -> true for each state whose fields
                                  * mention "$$" (may read the context object) */
 } AslMachine;
@@ -33,8 +52,11 @@ typedef struct AslMachine {
  * its strings mentions "$$". A state that does not needs no context built. */
 bool asl_machine_state_uses_context(const AslMachine *m, const char *state);
 
-/* Validate a parsed definition; diagnostics to d. Returns 0 if valid,
- * -EINVAL otherwise. `definition` is borrowed. */
+/* Validate a parsed definition for a state machine of the given type;
+ * diagnostics to d. Returns 0 if valid, -EINVAL otherwise. `definition` is
+ * borrowed. */
+int asl_definition_validate_type(json_t *definition, AslMachineType type, AslDiag *d);
+/* The same for a STANDARD state machine. */
 int asl_definition_validate(json_t *definition, AslDiag *d);
 
 /*
@@ -44,10 +66,14 @@ int asl_definition_validate(json_t *definition, AslDiag *d);
  * pointer "" with line/column).
  */
 int asl_machine_parse(const char *text, size_t len, AslMachine **ret, AslDiag *d);
+/* The same for a state machine of the given type (asl_machine_parse():
+ * STANDARD). */
+int asl_machine_parse_type(const char *text, size_t len, AslMachineType type, AslMachine **ret, AslDiag *d);
 
 /* Wrap a parsed definition (takes a new reference); it is validated again,
  * so a definition read back from storage is never trusted blindly. */
 int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d);
+int asl_machine_new_type(json_t *definition, AslMachineType type, AslMachine **ret, AslDiag *d);
 
 AslMachine *asl_machine_free(AslMachine *m);
 static inline void asl_machine_freep(AslMachine **m) {

@@ -8,7 +8,9 @@
  *   - it returns 0 exactly when it reports no diagnostics;
  *   - every diagnostic's pointer resolves in the document (when the bytes
  *     are JSON at all), so messages always point at something real;
- *   - a valid definition's sub-machines are found by asl_machine_lookup().
+ *   - a valid definition's sub-machines are found by asl_machine_lookup();
+ *   - EXPRESS rules only add to STANDARD's: what is valid as EXPRESS is
+ *     valid as STANDARD, and its diagnostics point at something real too.
  * For a valid definition, every rule of every Choice state (in every
  * branch and Map iteration) is evaluated against a fixed input and context.
  * StringMatches gets the raw bytes as pattern and subject too, and is
@@ -129,6 +131,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 json_decref(doc);
         }
         asl_diag_clear(&d);
+
+        {
+                AslMachine *x = NULL;
+                int rx = asl_machine_parse_type((const char *) data, size, ASL_MACHINE_EXPRESS, &x, &d);
+
+                if ((rx == 0) != (d.n == 0) || (rx == 0 && r < 0))
+                        abort();
+                asl_machine_free(x);
+                asl_diag_clear(&d);
+        }
 
         if (r == 0) {
                 json_t *input = json_loads(INPUT, 0, NULL), *context = json_loads(CONTEXT, 0, NULL);

@@ -87,6 +87,14 @@ printf '{"StartAt":' >"$T/syntax.json"
 check "validate syntax error" 1 "" -- validate-state-machine-definition "$T/syntax.json"
 check "validate unreadable" 2 "" -- validate-state-machine-definition "$T/does-not-exist.json"
 check "validate no args" 2 "" -- validate-state-machine-definition
+# --type: the rules of a STANDARD (default) or EXPRESS state machine
+HA=$SRC/examples/human-approval/human-approval.asl.json
+check "validate --type STANDARD" 0 "" -- validate-state-machine-definition --type STANDARD "$HA"
+check "validate --type EXPRESS" 1 "" -- validate-state-machine-definition --type EXPRESS "$HA"
+grep -q "/Resource: Express state machine does not support '.waitForTaskToken' service integration" "$T/out" ||
+        { echo "FAIL validate --type EXPRESS: no Resource line"; cat "$T/out"; fail=1; }
+check "validate --type EXPRESS image-pipeline" 0 "" -- validate-state-machine-definition --type EXPRESS "$IP/image-pipeline.asl.json"
+check "validate --type bad" 2 "" -- validate-state-machine-definition --type express "$HA"
 check "run invalid definition" 2 "" -- run "$T/bad.asl.json"
 check "run bad input" 2 "" -- run "$HE" --input '{nope'
 check "run unknown test case" 2 "" -- $PIPE --test-case NoSuchCase

@@ -61,6 +61,8 @@ static bool has(const AslDiag *d, const char *pointer, const char *text) {
 
 /* A one-state machine around a state body. */
 #define ONE(state) "{\"StartAt\": \"S\", \"States\": {\"S\": " state "}}"
+/* A Task with the given Resource, ending the machine. */
+#define TASK_RES(res) ONE("{\"Type\": \"Task\", \"Resource\": \"" res "\", \"End\": true}")
 /* A Task named T with the given extra fields, ending the machine. */
 #define TASK(extra) ONE("{\"Type\": \"Task\", \"Resource\": \"arn:r\", \"End\": true" extra "}")
 
@@ -282,6 +284,84 @@ TEST(intrinsic_literal_escapes) {
         ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"Parameters\": {\"a.$\": "
                         "\"States.Format('\\\\\\\"{}\\\\\\\"', $.x)\"}, \"End\": true}"),
                     "/States/S/Parameters/a.$", "invalid escape");
+}
+
+/* A state machine's type: EXPRESS refuses Run a Job (.sync), Wait for Callback (.waitForTaskToken) and
+ * activities, at the Resource, with Step Functions' messages; STANDARD takes them. */
+static size_t check_type(const char *text, AslMachineType type, AslDiag *d) {
+        AslMachine *m = NULL;
+        int r;
+
+        asl_diag_clear(d);
+        r = asl_machine_parse_type(text, strlen(text), type, &m, d);
+        if ((r == 0) != (d->n == 0))
+                abort();
+        if (m && m->type != type)
+                abort();
+        asl_machine_free(m);
+        return d->n;
+}
+
+TEST(express_rules) {
+        static const struct {
+                const char *resource, *message; /* NULL: valid in EXPRESS too */
+        } cases[] = {
+                { "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                  "Express state machine does not support '.waitForTaskToken' service integration" },
+                { "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                  "Express state machine does not support '.waitForTaskToken' service integration" },
+                { "arn:aws:states:::glue:startJobRun.sync",
+                  "Express state machine does not support '.sync' service integration" },
+                { "arn:aws:states:::states:startExecution.sync:2",
+                  "Express state machine does not support '.sync' service integration" },
+                { "arn:aws:states:us-east-1:123456789012:activity:review",
+                  "Express state machine does not support Activity ARN" },
+                { "arn:aws:states:::lambda:invoke", NULL },
+                { "arn:aws:states:::states:startExecution", NULL },
+                { "arn:aws:lambda:us-east-1:123456789012:function:resize.sync", NULL },
+                { "imgflow:image.resize", NULL },
+                { "imgflow:pool:reviewers.waitForTaskToken",
+                  "Express state machine does not support '.waitForTaskToken' service integration" },
+        };
+        AslDiag d = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char def[512];
+
+                snprintf(def, sizeof def,
+                         "{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Parallel\", \"Branches\": [{"
+                         "\"StartAt\": \"T\", \"States\": {\"T\": {\"Type\": \"Task\", \"Resource\": \"%s\", "
+                         "\"End\": true}}}], \"End\": true}}}",
+                         cases[i].resource);
+                ASSERT_INT_EQ(check_type(def, ASL_MACHINE_STANDARD, &d), 0);
+                if (!cases[i].message) {
+                        ASSERT_INT_EQ(check_type(def, ASL_MACHINE_EXPRESS, &d), 0);
+                        continue;
+                }
+                ASSERT_INT_EQ(check_type(def, ASL_MACHINE_EXPRESS, &d), 1);
+                ASSERT_STR_EQ(d.entries[0].pointer, "/States/P/Branches/0/States/T/Resource");
+                ASSERT_STR_EQ(d.entries[0].message, cases[i].message);
+        }
+        asl_diag_clear(&d);
+
+        /* asl_machine_parse() and asl_definition_validate() are STANDARD. */
+        const char *wftt = TASK_RES("arn:aws:states:::sqs:sendMessage.waitForTaskToken");
+        ASSERT_VALID(wftt);
+        json_t *j = json_loads(wftt, 0, NULL);
+        ASSERT_INT_EQ(asl_definition_validate(j, NULL), 0);
+        ASSERT_INT_EQ(asl_definition_validate_type(j, ASL_MACHINE_EXPRESS, NULL), -EINVAL);
+        ASSERT_INT_EQ(asl_definition_validate_type(j, _ASL_MACHINE_TYPE_MAX, NULL), -EINVAL);
+        json_decref(j);
+
+        AslMachineType t;
+        ASSERT_INT_EQ(asl_machine_type_from_string("EXPRESS", &t), 0);
+        ASSERT_INT_EQ(t, ASL_MACHINE_EXPRESS);
+        ASSERT_INT_EQ(asl_machine_type_from_string("STANDARD", &t), 0);
+        ASSERT_INT_EQ(t, ASL_MACHINE_STANDARD);
+        ASSERT_INT_EQ(asl_machine_type_from_string("express", &t), -EINVAL);
+        ASSERT_INT_EQ(asl_machine_type_from_string(NULL, &t), -EINVAL);
+        ASSERT_STR_EQ(asl_machine_type_to_string(ASL_MACHINE_EXPRESS), "EXPRESS");
+        ASSERT_NULL(asl_machine_type_to_string(_ASL_MACHINE_TYPE_MAX));
 }
 
 TEST(payload_templates) {
