@@ -7,7 +7,8 @@
  * evaluated). An expression starting with "States." goes through
  * intrinsic_check/intrinsic_eval (input and context are the document);
  * anything else through jsonpath_check, jsonpath_is_definite, jsonpath_eval
- * and jsonpath_set. A few invariants between check and eval are asserted.
+ * (and jsonpath_eval_why) and jsonpath_set. A few invariants between check
+ * and eval are asserted.
  * Must never crash, leak or hang.
  */
 
@@ -63,6 +64,16 @@ static void check_path(const char *expr, json_t *doc) {
                 json_decref(r);
         } else if (rc == -ENOENT && !definite)
                 abort(); /* indefinite paths never -ENOENT */
+        if (rc == -ENOENT) {
+                /* ... and a definite miss always says why, in Jayway's words. */
+                char *why = NULL;
+
+                if (jsonpath_eval_why(doc, expr, &r, &why) != -ENOENT || !why ||
+                    (strncmp(why, "No results for path: $", 22) != 0 && strncmp(why, "Missing property in path $", 26) != 0 &&
+                     strncmp(why, "Expected to find an object with property ", 41) != 0))
+                        abort();
+                free(why);
+        }
 
         json_t *copy = json_deep_copy(doc);
         if (!copy)
@@ -101,7 +112,12 @@ static void check_intrinsic(const char *expr, json_t *doc, uint64_t seed) {
                         abort(); /* what check rejects never evaluates */
                 json_decref(r);
         } else {
-                if (r || !err.error || strcmp(err.error, "States.IntrinsicFailure") != 0 || !err.cause)
+                /* IntrinsicFailure, or States.Runtime naming the whole
+                 * expression for a path argument that does not resolve. */
+                if (r || !err.error || !err.cause)
+                        abort();
+                if (strcmp(err.error, "States.IntrinsicFailure") != 0 &&
+                    (strcmp(err.error, "States.Runtime") != 0 || strncmp(err.cause, "The function '", 14) != 0))
                         abort();
         }
         asl_error_clear(&err);
