@@ -133,6 +133,7 @@ void asl_dispatch_done(AslDispatch *d) {
         free(d->resource);
         json_decref(d->input);
         free(d->token);
+        free(d->index_path);
         *d = (AslDispatch){};
 }
 
