@@ -1,15 +1,18 @@
 #!/bin/sh
-# Install what building, testing and running imgflow needs on Debian 12, and
-# the pinned Apache Kafka release (deploy/kafka/pom.xml) through Maven, which
+# Install what building, testing and running imgflow needs on Debian 12, the
+# pinned Apache Kafka release (deploy/kafka/pom.xml) through Maven, which
 # checks every jar's checksum, into the directory deploy/kafka/kafka-env.sh
-# names. Safe to run again: apt-get skips what is installed, Maven what the
-# directory already holds for the same pom.
+# names, and the S3-compatible server of the tests and the local stack
+# (versitygw, deploy/s3/s3-env.sh) built from its Go module with the
+# machine's Go. Safe to run again: apt-get skips what is installed, Maven
+# what the directory already holds for the same pom, Go a release already
+# built.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
-  redis-server kcat python3 systemd nodejs npm"
+  libcurl4-openssl-dev libexpat1-dev curl redis-server kcat python3 systemd nodejs npm"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -48,6 +51,14 @@ if ! kafka_libs_ok; then
         mv "$IMGFLOW_KAFKA_LIBS.tmp" "$IMGFLOW_KAFKA_LIBS"
 fi
 kafka_prepare
+
+# The S3-compatible server (versitygw) of the tests and of STACK_STORAGE=s3.
+. "$SRC/deploy/s3/s3-env.sh"
+if ! versitygw_ok; then
+        echo "versitygw $VERSITYGW_VERSION (Go module) into $IMGFLOW_VERSITYGW_DIR"
+        versitygw_install || echo "warning: versitygw not built (it needs Go 1.21 or later);" \
+                "the S3 tests are skipped and STACK_STORAGE=s3 is not available" >&2
+fi
 
 # The third-party Kafka client of the integration tests (tests/clients/package.json).
 if [ -f "$SRC/tests/clients/package-lock.json" ] && [ ! -d "$SRC/tests/clients/node_modules/kafkajs" ]; then

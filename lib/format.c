@@ -50,3 +50,23 @@ const char *format_count(uint64_t n, char ret[static FORMAT_COUNT_MAX]) {
         ret[k] = '\0';
         return ret;
 }
+
+size_t format_base64(const void *p, size_t n, char *ret) {
+        static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const uint8_t *b = p;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) b[i] << 16;
+                if (i + 1 < n)
+                        v |= (uint32_t) b[i + 1] << 8;
+                if (i + 2 < n)
+                        v |= b[i + 2];
+                ret[o++] = digits[(v >> 18) & 63];
+                ret[o++] = digits[(v >> 12) & 63];
+                ret[o++] = i + 1 < n ? digits[(v >> 6) & 63] : '=';
+                ret[o++] = i + 2 < n ? digits[v & 63] : '=';
+        }
+        ret[o] = '\0';
+        return o;
+}

@@ -34,3 +34,8 @@ char *format_uuid(const uint8_t b[16], char ret[static FORMAT_UUID_MAX]);
 
 /* 1204 -> "1,204" (STATUS= is read by people). Returns ret. */
 const char *format_count(uint64_t n, char ret[static FORMAT_COUNT_MAX]);
+
+/* Base64 (RFC 4648, with padding) of p[0..n) and a NUL into ret (>= 4 *
+ * ((n + 2) / 3) + 1 bytes): Content-MD5 and x-amz-checksum-* headers.
+ * Returns the length written. */
+size_t format_base64(const void *p, size_t n, char *ret);

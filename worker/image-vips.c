@@ -27,6 +27,7 @@ _Static_assert(IMAGE_VIPS_MAX_COORD == VIPS_MAX_COORD,
                "IMAGE_VIPS_MAX_COORD must be libvips's VIPS_MAX_COORD");
 
 typedef int (*ImageLoadFn)(const char *filename, VipsImage **out, ...);
+typedef int (*ImageLoadBufferFn)(void *buf, size_t len, VipsImage **out, ...);
 
 /* The allow-list, twice. Process-wide, image_vips_init() blocks every loader
  * but these subtrees; per file, vips_foreign_find_load() names the class
@@ -37,19 +38,29 @@ static const char *const allowed_loader_classes[] = {
         "VipsForeignLoadNsgif", "VipsForeignLoadTiff", "VipsForeignLoadHeif",
 };
 
+/* Files come from directory buckets, buffers from S3 buckets. */
 static const struct {
         const char *klass;
+        const char *klass_buffer;
         const char *nick;
         const char *format;
         ImageLoadFn load;
+        ImageLoadBufferFn load_buffer;
 } loaders[] = {
-        {"VipsForeignLoadJpegFile", "jpegload", "jpeg", vips_jpegload},
-        {"VipsForeignLoadPngFile", "pngload", "png", vips_pngload},
-        {"VipsForeignLoadSpngFile", "pngload", "png", vips_pngload},
-        {"VipsForeignLoadWebpFile", "webpload", "webp", vips_webpload},
-        {"VipsForeignLoadNsgifFile", "gifload", "gif", vips_gifload},
-        {"VipsForeignLoadTiffFile", "tiffload", "tiff", vips_tiffload},
-        {"VipsForeignLoadHeifFile", "heifload", "heif", vips_heifload},
+        {"VipsForeignLoadJpegFile", "VipsForeignLoadJpegBuffer", "jpegload", "jpeg", vips_jpegload,
+         vips_jpegload_buffer},
+        {"VipsForeignLoadPngFile", "VipsForeignLoadPngBuffer", "pngload", "png", vips_pngload,
+         vips_pngload_buffer},
+        {"VipsForeignLoadSpngFile", "VipsForeignLoadSpngBuffer", "pngload", "png", vips_pngload,
+         vips_pngload_buffer},
+        {"VipsForeignLoadWebpFile", "VipsForeignLoadWebpBuffer", "webpload", "webp", vips_webpload,
+         vips_webpload_buffer},
+        {"VipsForeignLoadNsgifFile", "VipsForeignLoadNsgifBuffer", "gifload", "gif", vips_gifload,
+         vips_gifload_buffer},
+        {"VipsForeignLoadTiffFile", "VipsForeignLoadTiffBuffer", "tiffload", "tiff", vips_tiffload,
+         vips_tiffload_buffer},
+        {"VipsForeignLoadHeifFile", "VipsForeignLoadHeifBuffer", "heifload", "heif", vips_heifload,
+         vips_heifload_buffer},
 };
 
 static const struct {
@@ -216,68 +227,78 @@ bool image_vips_can_save(const char *format) {
         return false;
 }
 
+/* Frees a downloaded object's bytes when the image read from them closes
+ * (libvips reads them in place, without a copy, for as long as the image
+ * or anything made from it lives). */
+static void free_object_bytes(VipsObject *object, gpointer data) {
+        free(data);
+}
+
 int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_len, const OpLimits *l,
                     unsigned flags, VipsImage **ret_image, ImageHeader *ret_hdr, char **ret_path,
                     TaskFailure *f) {
-        _cleanup_free_ char *path = NULL, *display = NULL;
+        _cleanup_free_ char *display = NULL, *path = NULL;
+        _cleanup_free_ void *data = NULL;
         _cleanup_image_ VipsImage *img = NULL;
+        StorageObject obj = {};
         OpLimits defaults;
         ImageHeader h = {};
         const char *klass;
         size_t li;
-        struct stat st;
         uint64_t pixels, bytes;
+        VipsAccess access;
+        VipsFailOn fail_on;
         int r;
 
         if (!l) {
                 op_limits_init_default(&defaults);
                 l = &defaults;
         }
-
-        r = storage_resolve_n(s, bucket, key, key_len, &path, f);
-        if (r < 0)
-                return r;
-        if (asprintf(&display, "%s/%s", bucket, key) < 0)
+        if (asprintf(&display, "%s/%.*s", bucket, (int) key_len, key) < 0)
                 return -ENOMEM;
 
-        if (stat(path, &st) < 0) {
-                r = -errno;
-                if (r == -ENOENT || r == -ENOTDIR)
-                        return task_failure_set(f, r, "Storage.NotFound", "%s: no such object", display);
-                if (r == -EACCES || r == -EPERM)
-                        return task_failure_set(f, r, "Storage.AccessDenied", "%s: %s", display,
-                                                strerror(-r));
-                return task_failure_set(f, r, "Storage.IOError", "%s: %s", display, strerror(-r));
+        /* A directory bucket gives the file's path; an S3 bucket the bytes,
+         * downloaded only when their Content-Length is within the limit. */
+        r = storage_fetch(s, bucket, key, key_len, l->max_input_bytes, &obj, f);
+        if (r == -EFBIG && f && streq_ptr(f->error, "Storage.TooLarge")) {
+                free(f->error);
+                f->error = strdup("Image.TooLarge");
+                return f->error ? r : -ENOMEM;
         }
-        if (!S_ISREG(st.st_mode))
-                return task_failure_set(f, -ENOENT, "Storage.NotFound", "%s: not a regular file", display);
-        if (st.st_size == 0)
+        if (r < 0)
+                return r;
+        path = TAKE_PTR(obj.path);
+        data = TAKE_PTR(obj.data);
+        if (obj.size == 0)
                 return task_failure_set(f, -EINVAL, "Image.Invalid", "%s: empty file", display);
-        if ((uint64_t) st.st_size > l->max_input_bytes)
-                return task_failure_set(f, -EFBIG, "Image.TooLarge", "%s: %llu bytes, limit %llu", display,
-                                        (unsigned long long) st.st_size,
-                                        (unsigned long long) l->max_input_bytes);
 
         /* Sniff the format from the bytes (untrusted loaders are blocked
          * process-wide by image_vips_init()), then allow-list the result. */
-        klass = vips_foreign_find_load(path);
+        klass = path ? vips_foreign_find_load(path) : vips_foreign_find_load_buffer(data, obj.size);
         if (!klass) {
                 vips_error_clear();
                 return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported",
                                         "%s: not an image in a supported format", display);
         }
         for (li = 0; li < ELEMENTSOF(loaders); li++)
-                if (streq_ptr(loaders[li].klass, klass))
+                if (streq_ptr(path ? loaders[li].klass : loaders[li].klass_buffer, klass))
                         break;
         if (li >= ELEMENTSOF(loaders))
                 return task_failure_set(f, -EMEDIUMTYPE, "Image.Unsupported", "%s: format not allowed (%s)",
                                         display, klass);
 
         /* Header only: pixels are decoded later, on demand. */
-        if (loaders[li].load(
-                    path, &img, "access",
-                    (flags & IMAGE_OPEN_SEQUENTIAL) ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, "fail_on",
-                    (flags & IMAGE_OPEN_STRICT) ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR, NULL) < 0)
+        access = (flags & IMAGE_OPEN_SEQUENTIAL) ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM;
+        fail_on = (flags & IMAGE_OPEN_STRICT) ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR;
+        if (path)
+                r = loaders[li].load(path, &img, "access", access, "fail_on", fail_on, NULL);
+        else {
+                r = loaders[li].load_buffer(data, obj.size, &img, "access", access, "fail_on", fail_on,
+                                            NULL);
+                if (r >= 0)
+                        g_signal_connect(img, "postclose", G_CALLBACK(free_object_bytes), TAKE_PTR(data));
+        }
+        if (r < 0)
                 return image_vips_fail_display(f, "Image.Invalid", "cannot read image header", path,
                                                display);
 
@@ -289,7 +310,7 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
         h.pages = vips_image_get_n_pages(img);
         h.has_alpha = vips_image_hasalpha(img);
         h.orientation = vips_image_get_orientation(img);
-        h.size = (uint64_t) st.st_size;
+        h.size = (uint64_t) obj.size;
         h.space = vips_enum_nick(VIPS_TYPE_INTERPRETATION, vips_image_get_interpretation(img));
         if (!h.space)
                 h.space = "unknown";

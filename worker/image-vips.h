@@ -93,7 +93,8 @@ enum {
 /* Open bucket/key (key of key_len bytes) as an image. Limits: l (borrowed;
  * NULL = defaults). *ret_image: new reference (pixels are decoded lazily,
  * when used); *ret_hdr (optional): filled from the header (before
- * autorotation); *ret_path (optional): new string, the resolved file path.
+ * autorotation); *ret_path (optional): new string, the resolved file path of
+ * a directory bucket's object, NULL for an S3 object (read from memory).
  * Failures: Storage.*, Image.Invalid, Image.TooLarge, Image.Unsupported. */
 int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_len, const OpLimits *l,
                     unsigned flags, Image **ret_image, ImageHeader *ret_hdr, char **ret_path,

@@ -1,47 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * Storage: buckets are directory roots, keys are relative paths below them.
+ * Storage: the bucket table, the key rules every bucket shares, and the
+ * dispatch to the two backends (storage-dir.c, storage-s3.c). See storage.h.
  *
- * Resolution is done in two steps. First the key is checked lexically (no
- * "..", no absolute keys, no empty components, no NUL), which already keeps
- * a plain path inside the root. Then the path is walked one component at a
- * time from the canonical root with lstat(): a component that is a symlink is
- * canonicalised with realpath() and must still lie under the root; a dangling
- * symlink is refused (a write through it would land wherever it points). The
- * first component that does not exist ends the walk: nothing below it can be
- * a symlink. The result is a canonical path, so later opens do not follow
- * links the check did not see (short of a concurrent rename race inside the
- * root, which only the bucket's owner can cause).
- *
- * Writes go to a temporary file in the target directory, are fsync'ed and
- * renamed into place, so readers see the old or the new object, never a
- * partial one, and a retried task overwrites its own output.
+ * Key rules: every bucket refuses an empty key, a key over 1,024 bytes (S3's
+ * limit, so an object name that works in a directory bucket works in S3 too)
+ * and a NUL byte; a directory bucket adds the path rules of
+ * storage_check_key(). An S3 key may hold any other byte, "a//b" and "../x"
+ * included: S3 gives them no meaning.
  */
 
 #include "storage.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "macro.h"
-#include "random.h"
-
-typedef struct StorageBucket {
-        char *name;
-        char *root; /* canonical, no trailing slash (except "/") */
-} StorageBucket;
+#include "storage-backend.h"
 
 struct Storage {
         StorageBucket *buckets;
         size_t n_buckets;
+};
+
+struct StorageList {
+        StorageKind kind;
+        StorageDirWalk *walk; /* directory */
+
+        /* S3: the current page, and where the next one starts. */
+        StorageBucket *b;
+        char *prefix, *start_after, *token;
+        S3XmlEntry *page;
+        size_t n, next;
+        bool more;
+        bool started;
 };
 
 int storage_new(Storage **ret) {
@@ -62,6 +58,8 @@ Storage *storage_free(Storage *s) {
         for (size_t i = 0; i < s->n_buckets; i++) {
                 free(s->buckets[i].name);
                 free(s->buckets[i].root);
+                free(s->buckets[i].remote);
+                s3_client_free(s->buckets[i].s3);
         }
         free(s->buckets);
         free(s);
@@ -85,7 +83,7 @@ static bool bucket_name_valid(const char *name) {
         return true;
 }
 
-static const StorageBucket *storage_find(const Storage *s, const char *bucket) {
+static StorageBucket *storage_find(const Storage *s, const char *bucket) {
         if (!s || !bucket)
                 return NULL;
         for (size_t i = 0; i < s->n_buckets; i++)
@@ -94,15 +92,33 @@ static const StorageBucket *storage_find(const Storage *s, const char *bucket) {
         return NULL;
 }
 
+bool storage_has_bucket(const Storage *s, const char *bucket) {
+        return storage_find(s, bucket) != NULL;
+}
+
+StorageKind storage_bucket_kind(const Storage *s, const char *bucket) {
+        StorageBucket *b = storage_find(s, bucket);
+        return b ? b->kind : STORAGE_DIRECTORY;
+}
+
 const char *storage_bucket_root(const Storage *s, const char *bucket) {
         const StorageBucket *b = storage_find(s, bucket);
-        return b ? b->root : NULL;
+        return b && b->kind == STORAGE_DIRECTORY ? b->root : NULL;
+}
+
+static int bucket_append(Storage *s, StorageBucket *nb) {
+        StorageBucket *n = realloc(s->buckets, (s->n_buckets + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        s->buckets = n;
+        s->buckets[s->n_buckets++] = *nb;
+        return 0;
 }
 
 int storage_add_bucket(Storage *s, const char *name, const char *root) {
         _cleanup_free_ char *real = NULL, *name_copy = NULL;
-        StorageBucket *nb;
         struct stat st;
+        int r;
 
         if (!s || !root || !bucket_name_valid(name))
                 return -EINVAL;
@@ -120,27 +136,70 @@ int storage_add_bucket(Storage *s, const char *name, const char *root) {
         name_copy = strdup(name);
         if (!name_copy)
                 return -ENOMEM;
-        nb = realloc(s->buckets, (s->n_buckets + 1) * sizeof(*nb));
-        if (!nb)
+        r = bucket_append(s, &(StorageBucket){.name = name_copy, .kind = STORAGE_DIRECTORY, .root = real});
+        if (r < 0)
+                return r;
+        name_copy = real = NULL;
+        return 0;
+}
+
+int storage_add_s3_bucket(Storage *s, const char *name, const char *remote, const StorageS3Options *o,
+                          char **ret_error) {
+        _cleanup_free_ char *name_copy = NULL, *remote_copy = NULL;
+        S3Client *c = NULL;
+        int r;
+
+        if (!s || !o || !bucket_name_valid(name))
+                return -EINVAL;
+        if (!remote)
+                remote = name;
+        /* S3's bucket names are 3..63 of [a-z0-9.-]; services that allow
+         * more (upper case, '_') exist, so only what a URL needs is checked. */
+        if (!bucket_name_valid(remote)) {
+                if (ret_error && asprintf(ret_error, "bad S3 bucket name \"%s\"", remote) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        if (storage_find(s, name))
+                return -EEXIST;
+        if (s->n_buckets >= STORAGE_MAX_BUCKETS)
+                return -E2BIG;
+        name_copy = strdup(name);
+        remote_copy = strdup(remote);
+        if (!name_copy || !remote_copy)
                 return -ENOMEM;
-        s->buckets = nb;
-        s->buckets[s->n_buckets++] = (StorageBucket) {
-                .name = TAKE_PTR(name_copy),
-                .root = TAKE_PTR(real),
-        };
+        r = s3_client_new(o, &c, ret_error);
+        if (r < 0)
+                return r;
+        r = bucket_append(
+                s, &(StorageBucket){.name = name_copy, .kind = STORAGE_S3, .s3 = c, .remote = remote_copy});
+        if (r < 0) {
+                s3_client_free(c);
+                return r;
+        }
+        name_copy = remote_copy = NULL;
+        return 0;
+}
+
+/* The rules of every bucket. */
+static int check_key_common(const char *key, size_t key_len, TaskFailure *f) {
+        if (!key || key_len == 0)
+                return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key is empty");
+        if (key_len > STORAGE_KEY_MAX)
+                return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key is longer than %d bytes",
+                                        STORAGE_KEY_MAX);
+        if (memchr(key, '\0', key_len))
+                return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key contains a NUL byte");
         return 0;
 }
 
 int storage_check_key(const char *key, size_t key_len, TaskFailure *f) {
         const char *p, *end;
+        int r;
 
-        if (!key || key_len == 0)
-                return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key is empty");
-        if (key_len > STORAGE_KEY_MAX)
-                return task_failure_set(f, -EINVAL, "Storage.InvalidKey",
-                                        "key is longer than %d bytes", STORAGE_KEY_MAX);
-        if (memchr(key, '\0', key_len))
-                return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key contains a NUL byte");
+        r = check_key_common(key, key_len, f);
+        if (r < 0)
+                return r;
         if (key[0] == '/')
                 return task_failure_set(f, -EINVAL, "Storage.InvalidKey", "key is absolute");
 
@@ -166,276 +225,202 @@ int storage_check_key(const char *key, size_t key_len, TaskFailure *f) {
         return 0;
 }
 
-static bool path_under(const char *path, const char *root) {
-        size_t n = strlen(root);
-
-        if (n == 1 && root[0] == '/')
-                return path[0] == '/';
-        return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+/* The bucket, or Storage.NotFound. */
+static int bucket_get(Storage *s, const char *bucket, StorageBucket **ret, TaskFailure *f) {
+        StorageBucket *b = storage_find(s, bucket);
+        if (!b)
+                return task_failure_set(f, -ENOENT, "Storage.NotFound", "no such bucket: %s",
+                                        bucket ? bucket : "(null)");
+        *ret = b;
+        return 0;
 }
 
-static int errno_to_failure(TaskFailure *f, int r, const char *what, const char *bucket, const char *key) {
-        const char *name;
-
-        switch (-r) {
-        case ENOENT:
-        case ENOTDIR:
-                name = "Storage.NotFound";
-                break;
-        case EACCES:
-        case EPERM:
-        case ELOOP:
-                name = "Storage.AccessDenied";
-                break;
-        case ENAMETOOLONG:
-                name = "Storage.InvalidKey";
-                break;
-        default:
-                name = "Storage.IOError";
-        }
-        return task_failure_set(f, r, name, "%s %s/%s: %s", what, bucket, key, strerror(-r));
+/* The bucket of an object operation; for an S3 bucket the key is checked
+ * here (a directory bucket checks it as it resolves it). */
+static int bucket_for_key(Storage *s, const char *bucket, const char *key, size_t key_len,
+                          StorageBucket **ret, TaskFailure *f) {
+        int r = bucket_get(s, bucket, ret, f);
+        if (r < 0 || (*ret)->kind == STORAGE_DIRECTORY)
+                return r;
+        return check_key_common(key, key_len, f);
 }
 
-int storage_resolve_n(Storage *s, const char *bucket, const char *key, size_t key_len,
-                      char **ret_path, TaskFailure *f) {
-        _cleanup_free_ char *cur = NULL;
-        const StorageBucket *b;
-        const char *p, *end;
-        bool exists = true;
+int storage_resolve_n(Storage *s, const char *bucket, const char *key, size_t key_len, char **ret_path,
+                      TaskFailure *f) {
+        StorageBucket *b = NULL;
         int r;
 
         if (!s || !ret_path)
                 return -EINVAL;
-        b = storage_find(s, bucket);
-        if (!b)
-                return task_failure_set(f, -ENOENT, "Storage.NotFound", "no such bucket: %s",
-                                        bucket ? bucket : "(null)");
-        r = storage_check_key(key, key_len, f);
+        r = bucket_get(s, bucket, &b, f);
         if (r < 0)
                 return r;
-
-        cur = strdup(b->root);
-        if (!cur)
-                return -ENOMEM;
-
-        p = key;
-        end = key + key_len;
-        for (;;) {
-                const char *slash = memchr(p, '/', (size_t) (end - p));
-                size_t n = (slash ? slash : end) - p;
-                _cleanup_free_ char *next = NULL;
-                struct stat st;
-
-                if (asprintf(&next, "%s%s%.*s", cur, streq_ptr(cur, "/") ? "" : "/", (int) n, p) < 0)
-                        return -ENOMEM;
-
-                if (exists) {
-                        if (lstat(next, &st) < 0) {
-                                if (errno != ENOENT && errno != ENOTDIR)
-                                        return errno_to_failure(f, -errno, "cannot resolve", bucket, key);
-                                exists = false;
-                        } else if (S_ISLNK(st.st_mode)) {
-                                _cleanup_free_ char *real = realpath(next, NULL);
-                                if (!real)
-                                        return task_failure_set(f, -EACCES, "Storage.AccessDenied",
-                                                                "%s/%s: dangling or looping symlink", bucket, key);
-                                if (!path_under(real, b->root))
-                                        return task_failure_set(f, -EACCES, "Storage.AccessDenied",
-                                                                "%s/%s: symlink leads out of the bucket", bucket, key);
-                                free(next);
-                                next = TAKE_PTR(real);
-                        }
-                }
-                free(cur);
-                cur = TAKE_PTR(next);
-                if (!slash)
-                        break;
-                p = slash + 1;
-        }
-
-        /* Defence in depth: the lexical check and the walk guarantee this. */
-        if (!path_under(cur, b->root))
-                return task_failure_set(f, -EACCES, "Storage.AccessDenied", "%s/%s: outside the bucket", bucket, key);
-
-        *ret_path = TAKE_PTR(cur);
-        return 0;
+        if (b->kind != STORAGE_DIRECTORY)
+                return task_failure_set(f, -EOPNOTSUPP, "Storage.IOError",
+                                        "%s is an S3 bucket, not a directory", bucket);
+        return storage_dir_resolve(b, key, key_len, ret_path, f);
 }
 
 int storage_resolve(Storage *s, const char *bucket, const char *key, char **ret_path, TaskFailure *f) {
         return storage_resolve_n(s, bucket, key, key ? strlen(key) : 0, ret_path, f);
 }
 
-int storage_read(Storage *s, const char *bucket, const char *key, size_t max_size,
-                 void **ret_data, size_t *ret_size, TaskFailure *f) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        size_t have = 0;
+int storage_head(Storage *s, const char *bucket, const char *key, size_t key_len, StorageObjectInfo *ret,
+                 TaskFailure *f) {
+        StorageBucket *b = NULL;
         int r;
 
-        if (!ret_data || !ret_size)
+        if (!s || !ret)
                 return -EINVAL;
-        r = storage_resolve(s, bucket, key, &path, f);
+        r = bucket_for_key(s, bucket, key, key_len, &b, f);
         if (r < 0)
                 return r;
+        if (b->kind == STORAGE_DIRECTORY)
+                return storage_dir_head(b, key, key_len, ret, f);
+        return s3_head(b->s3, b->remote, key, key_len, ret, f);
+}
 
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return errno_to_failure(f, -errno, "cannot open", bucket, key);
-        if (fstat(fd, &st) < 0)
-                return errno_to_failure(f, -errno, "cannot stat", bucket, key);
-        if (!S_ISREG(st.st_mode))
-                return task_failure_set(f, -ENOENT, "Storage.NotFound", "%s/%s: not a regular file", bucket, key);
-        if ((uint64_t) st.st_size > max_size)
-                return task_failure_set(f, -EFBIG, "Storage.TooLarge", "%s/%s: %lld bytes, limit %zu",
-                                        bucket, key, (long long) st.st_size, max_size);
+int storage_fetch(Storage *s, const char *bucket, const char *key, size_t key_len, uint64_t max_size,
+                  StorageObject *ret, TaskFailure *f) {
+        StorageBucket *b = NULL;
+        void *data = NULL;
+        size_t size = 0;
+        int r;
 
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (have < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + have, (size_t) st.st_size - have);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno_to_failure(f, -errno, "cannot read", bucket, key);
-                }
-                if (k == 0)
-                        break; /* shrank meanwhile: return what is there */
-                have += (size_t) k;
-        }
-        buf[have] = '\0';
-        *ret_data = TAKE_PTR(buf);
-        *ret_size = have;
+        if (!s || !ret)
+                return -EINVAL;
+        r = bucket_for_key(s, bucket, key, key_len, &b, f);
+        if (r < 0)
+                return r;
+        if (b->kind == STORAGE_DIRECTORY)
+                return storage_dir_fetch(b, key, key_len, max_size, ret, f);
+        r = s3_get(b->s3, b->remote, key, key_len, max_size, &data, &size, f);
+        if (r < 0)
+                return r;
+        *ret = (StorageObject){.data = data, .size = size};
         return 0;
 }
 
-/* mkdir -p for the directories between root and the parent of path. path is
- * canonical and under root (storage_resolve_n), so existing components are
- * real directories and new ones are created below the root only. */
-static int mkdir_parents_under(const char *root, const char *path) {
-        _cleanup_free_ char *buf = strdup(path);
-        size_t rootlen = strlen(root);
-        char *p;
+void storage_object_done(StorageObject *o) {
+        if (!o)
+                return;
+        free(o->path);
+        free(o->data);
+        *o = (StorageObject){};
+}
 
-        if (!buf)
+int storage_read(Storage *s, const char *bucket, const char *key, size_t max_size, void **ret_data,
+                 size_t *ret_size, TaskFailure *f) {
+        StorageBucket *b = NULL;
+        int r;
+
+        if (!s || !ret_data || !ret_size)
+                return -EINVAL;
+        r = bucket_for_key(s, bucket, key, key ? strlen(key) : 0, &b, f);
+        if (r < 0)
+                return r;
+        if (b->kind == STORAGE_DIRECTORY)
+                return storage_dir_read(b, key, max_size, ret_data, ret_size, f);
+        return s3_get(b->s3, b->remote, key, strlen(key), max_size, ret_data, ret_size, f);
+}
+
+int storage_write_atomic(Storage *s, const char *bucket, const char *key, const void *data, size_t size,
+                         char **ret_path, TaskFailure *f) {
+        StorageBucket *b = NULL;
+        int r;
+
+        if (!s || (!data && size > 0))
+                return -EINVAL;
+        r = bucket_for_key(s, bucket, key, key ? strlen(key) : 0, &b, f);
+        if (r < 0)
+                return r;
+        if (b->kind == STORAGE_DIRECTORY)
+                return storage_dir_write(b, key, data, size, ret_path, f);
+        r = s3_put(b->s3, b->remote, key, strlen(key), data, size, f);
+        if (r >= 0 && ret_path)
+                *ret_path = NULL;
+        return r;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+StorageList *storage_list_free(StorageList *l) {
+        if (!l)
+                return NULL;
+        storage_dir_walk_free(l->walk);
+        free(l->prefix);
+        free(l->start_after);
+        free(l->token);
+        s3_xml_entries_free(l->page, l->n);
+        free(l);
+        return NULL;
+}
+
+int storage_list_new(Storage *s, const char *bucket, const char *prefix, const char *start_after,
+                     StorageList **ret, TaskFailure *f) {
+        StorageList *l;
+        StorageBucket *b = NULL;
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        if ((prefix && strlen(prefix) > STORAGE_KEY_MAX) ||
+            (start_after && strlen(start_after) > STORAGE_KEY_MAX))
+                return task_failure_set(f, -EINVAL, "Storage.InvalidKey",
+                                        "prefix or start key longer than %d bytes", STORAGE_KEY_MAX);
+        r = bucket_get(s, bucket, &b, f);
+        if (r < 0)
+                return r;
+        l = calloc(1, sizeof(*l));
+        if (!l)
                 return -ENOMEM;
-        p = buf + (rootlen == 1 ? 1 : rootlen + 1);
-        for (;;) {
-                char *slash = strchr(p, '/');
-                if (!slash)
+        l->kind = b->kind;
+        l->b = b;
+        if (b->kind == STORAGE_DIRECTORY) {
+                r = storage_dir_walk_new(b, prefix, start_after, &l->walk, f);
+                if (r < 0) {
+                        storage_list_free(l);
+                        return r;
+                }
+        } else {
+                l->prefix = strdup(strempty(prefix));
+                l->start_after = strdup(strempty(start_after));
+                if (!l->prefix || !l->start_after) {
+                        storage_list_free(l);
+                        return -ENOMEM;
+                }
+                l->more = true;
+        }
+        *ret = l;
+        return 0;
+}
+
+int storage_list_next(StorageList *l, StorageEntry *ret, TaskFailure *f) {
+        if (!l || !ret)
+                return -EINVAL;
+        if (l->kind == STORAGE_DIRECTORY)
+                return storage_dir_walk_next(l->walk, ret, f);
+
+        while (l->next >= l->n) {
+                S3Xml x = {};
+                int r;
+
+                if (!l->more)
                         return 0;
-                *slash = '\0';
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-                p = slash + 1;
+                s3_xml_entries_free(l->page, l->n);
+                l->page = NULL;
+                l->n = l->next = 0;
+                r = s3_list_page(l->b->s3, l->b->remote, l->prefix, l->start_after, l->token,
+                                 S3_XML_ENTRIES_MAX, &x, f);
+                if (r < 0)
+                        return r;
+                l->page = s3_xml_take_entries(&x, &l->n);
+                l->more = x.truncated;
+                free(l->token);
+                l->token = TAKE_PTR(x.next_token);
+                s3_xml_done(&x);
         }
-}
-
-int storage_write_atomic(Storage *s, const char *bucket, const char *key,
-                         const void *data, size_t size, char **ret_path, TaskFailure *f) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL, *dir = NULL;
-        _cleanup_close_ int fd = -1, dfd = -1;
-        int anon = -1;          /* == fd while the file is unnamed */
-        const char *base;
-        const char *p = data;
-        size_t left = size;
-        int r;
-
-        if (!data && size > 0)
-                return -EINVAL;
-        r = storage_resolve(s, bucket, key, &path, f);
-        if (r < 0)
-                return r;
-
-        r = mkdir_parents_under(storage_bucket_root(s, bucket), path);
-        if (r < 0)
-                return errno_to_failure(f, r, "cannot create directories for", bucket, key);
-
-        base = strrchr(path, '/');
-        dir = strndup(path, (size_t) (base - path));
-        if (!dir)
-                return -ENOMEM;
-        base++;
-        /* Keep the temporary name within NAME_MAX. */
-        if (asprintf(&tmp, "%s/.%.200s.tmp-XXXXXX", dir[0] ? dir : "", base) < 0)
-                return -ENOMEM;
-
-        /* Write into an unnamed O_TMPFILE where the filesystem has it: a
-         * worker killed while writing then leaves nothing behind. The file
-         * gets its temporary name only after fsync, just before the rename.
-         * Elsewhere, fall back to a named temporary file. */
-        anon = open(dir[0] ? dir : "/", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-        if (anon >= 0)
-                fd = anon;
-        else {
-                fd = mkostemp(tmp, O_CLOEXEC);
-                if (fd < 0)
-                        return errno_to_failure(f, -errno, "cannot create temporary file for", bucket, key);
-                if (fchmod(fd, 0644) < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-        }
-        while (left > 0) {
-                ssize_t k = write(fd, p, left);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                p += k;
-                left -= (size_t) k;
-        }
-        if (fsync(fd) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (anon >= 0) {
-                char proc[64];
-
-                /* Give it the temporary name now (linkat() cannot replace an
-                 * existing key; rename() below does, atomically). */
-                snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-                for (unsigned i = 0;; i++) {
-                        static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-                        unsigned char rnd[6];
-
-                        if (random_bytes(rnd, sizeof rnd) < 0) {
-                                r = -EIO;
-                                goto fail;
-                        }
-                        for (size_t k = 0; k < sizeof rnd; k++)
-                                tmp[strlen(tmp) - 6 + k] = digits[rnd[k] % 36];
-                        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) >= 0)
-                                break;
-                        if (errno != EEXIST || i >= 16) {
-                                r = -errno;
-                                goto fail;
-                        }
-                }
-                anon = -1;
-        }
-        if (close(TAKE_FD(fd)) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
-
-        if (ret_path)
-                *ret_path = TAKE_PTR(path);
-        return 0;
-
-fail:
-        if (anon < 0)
-                (void) unlink(tmp);
-        return errno_to_failure(f, r, "cannot write", bucket, key);
+        S3XmlEntry *e = &l->page[l->next++];
+        *ret = (StorageEntry){.key = e->key, .size = e->size, .etag = strempty(e->etag)};
+        return 1;
 }

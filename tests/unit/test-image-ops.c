@@ -48,7 +48,7 @@ static void fixture_setup(Fixture *fx) {
         ASSERT_INT_EQ(storage_new(&fx->s), 0);
         ASSERT_INT_EQ(storage_add_bucket(fx->s, "photos", fx->root), 0);
         op_limits_init_default(&fx->limits);
-        fx->ctx = (OpContext) {
+        fx->ctx = (OpContext){
                 .execution_id = "exec-id-1",
                 .execution_name = "exec-1",
                 .state_name = "Resize",
@@ -84,8 +84,8 @@ static void mkdirs_for(const char *path) {
 
 /* w x h sRGB: R = noise, G = x gradient, B = y gradient. */
 static VipsImage *make_image(int w, int h, bool noise) {
-        VipsImage *xy = NULL, *x = NULL, *y = NULL, *gx = NULL, *gy = NULL, *r = NULL, *bands[3], *joined = NULL,
-                  *u = NULL, *out = NULL;
+        VipsImage *xy = NULL, *x = NULL, *y = NULL, *gx = NULL, *gy = NULL, *r = NULL, *bands[3],
+                  *joined = NULL, *u = NULL, *out = NULL;
 
         ASSERT_INT_EQ(vips_xyz(&xy, w, h, NULL), 0);
         ASSERT_INT_EQ(vips_extract_band(xy, &x, 0, NULL), 0);
@@ -121,7 +121,8 @@ static void save_image(Fixture *fx, VipsImage *img, const char *key, const char 
         FILE *fp;
 
         mkdirs_for(path);
-        ASSERT_INT_EQ(vips_image_write_to_buffer(img, suffix ? suffix : strrchr(key, '.'), &buf, &len, NULL), 0);
+        ASSERT_INT_EQ(vips_image_write_to_buffer(img, suffix ? suffix : strrchr(key, '.'), &buf, &len, NULL),
+                      0);
         fp = fopen(path, "wb");
         ASSERT_NOT_NULL(fp);
         ASSERT_INT_EQ(fwrite(buf, 1, len, fp), len);
@@ -188,13 +189,15 @@ static json_t *run_ok(Fixture *fx, const char *op, const char *params_json) {
 }
 
 /* Run, expect the named failure; the cause must mention `cause_has` if given. */
-static void run_fail(Fixture *fx, const char *op, const char *params_json, const char *error, const char *cause_has) {
+static void run_fail(Fixture *fx, const char *op, const char *params_json, const char *error,
+                     const char *cause_has) {
         TaskFailure f = TASK_FAILURE_NULL;
         json_t *res = NULL;
         int r = run(fx, op, params_json, &res, &f);
-        if (r >= 0 || !f.error || strcmp(f.error, error) != 0 || (cause_has && (!f.cause || !strstr(f.cause, cause_has))))
-                fprintf(stderr, "  %s %s: r=%d error=%s cause=%s\n", op, params_json, r, f.error ? f.error : "-",
-                        f.cause ? f.cause : "-");
+        if (r >= 0 || !f.error || strcmp(f.error, error) != 0 ||
+            (cause_has && (!f.cause || !strstr(f.cause, cause_has))))
+                fprintf(stderr, "  %s %s: r=%d error=%s cause=%s\n", op, params_json, r,
+                        f.error ? f.error : "-", f.cause ? f.cause : "-");
         ASSERT_TRUE(r < 0);
         ASSERT_NULL(res);
         ASSERT_STR_EQ(f.error, error);
@@ -256,7 +259,8 @@ static double deviation(VipsImage *img) {
 static void assert_dims(Fixture *fx, json_t *res, int w, int h) {
         VipsImage *img = open_result(fx, res);
         if (vips_image_get_width(img) != w || vips_image_get_height(img) != h)
-                fprintf(stderr, "  got %dx%d, want %dx%d\n", vips_image_get_width(img), vips_image_get_height(img), w, h);
+                fprintf(stderr, "  got %dx%d, want %dx%d\n", vips_image_get_width(img),
+                        vips_image_get_height(img), w, h);
         ASSERT_INT_EQ(vips_image_get_width(img), w);
         ASSERT_INT_EQ(vips_image_get_height(img), h);
         ASSERT_INT_EQ(json_integer_value(json_object_get(res, "width")), w);
@@ -303,13 +307,16 @@ TEST(validate_good_image) {
         make_file(&fx, "raw/b.jpg", 32, 32, true);
         res = run_ok(&fx, "image.validate", "{\"input\":{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\"}}");
         ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
-        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "metadata"), "format")), "jpeg");
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "metadata"), "format")),
+                      "jpeg");
         json_decref(res);
-        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"formats\":[\"png\"]}");
+        res = run_ok(&fx, "image.validate",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"formats\":[\"png\"]}");
         ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.Unsupported");
         json_decref(res);
-        res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"minWidth\":100}");
+        res = run_ok(&fx, "image.validate",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/b.jpg\",\"minWidth\":100}");
         ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
         json_decref(res);
         fixture_teardown(&fx);
@@ -334,7 +341,8 @@ static void expect_invalid(Fixture *fx, const char *key, const char *error) {
         json_decref(res);
 
         /* With failOnInvalid, the same is a task failure. */
-        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"failOnInvalid\":true}", key);
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"failOnInvalid\":true}",
+                 key);
         run_fail(fx, "image.validate", params, error, NULL);
 }
 
@@ -349,7 +357,8 @@ TEST(validate_truncated_jpeg_and_png) {
         truncate_file(&fx, "t/cut.png", 0.5);
         expect_invalid(&fx, "t/cut.png", "Image.Invalid");
         /* And an operation on a truncated image fails as Image.Invalid. */
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/cut.png\",\"width\":50}", "Image.Invalid", NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/cut.png\",\"width\":50}",
+                 "Image.Invalid", NULL);
         run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"t/cut.jpg\",\"format\":\"png\"}",
                  "Image.Invalid", NULL);
         fixture_teardown(&fx);
@@ -381,7 +390,8 @@ TEST(validate_corrupt_empty_and_garbage) {
         free(path);
         expect_invalid(&fx, "t/corrupt.jpg", "Image.Invalid");
         /* Missing object: a storage failure, not a verdict. */
-        run_fail(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/none.jpg\"}", "Storage.NotFound", NULL);
+        run_fail(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/none.jpg\"}", "Storage.NotFound",
+                 NULL);
         fixture_teardown(&fx);
 }
 
@@ -398,7 +408,8 @@ TEST(validate_sniffs_content_not_extension) {
         ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
         ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(res, "metadata"), "format")), "png");
         json_decref(res);
-        res = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/really-png.jpg\",\"width\":20}");
+        res = run_ok(&fx, "image.resize",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/really-png.jpg\",\"width\":20}");
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
         assert_dims(&fx, res, 20, 15);
         json_decref(res);
@@ -435,15 +446,15 @@ static size_t png_chunk(unsigned char *out, const char *type, const unsigned cha
 
 /* A ~70-byte PNG that declares 50,000 x 50,000 pixels (2.5 GP). */
 static size_t make_png_bomb(unsigned char *out) {
-        static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+        static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
         unsigned char ihdr[13] = {
-                0x00, 0x00, 0xC3, 0x50, /* width 50000 */
-                0x00, 0x00, 0xC3, 0x50, /* height 50000 */
-                8, 0, 0, 0, 0,          /* 8-bit grey, deflate, no filter, no interlace */
+                0x00, 0x00, 0xC3, 0x50,    /* width 50000 */
+                0x00, 0x00, 0xC3, 0x50,    /* height 50000 */
+                8,    0,    0,    0,    0, /* 8-bit grey, deflate, no filter, no interlace */
         };
         /* zlib stream: one stored block holding one 0 byte, adler32 = 0x00010001. */
-        static const unsigned char idat[] = { 0x78, 0x01, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x00,
-                                              0x00, 0x01, 0x00, 0x01 };
+        static const unsigned char idat[] = {0x78, 0x01, 0x01, 0x01, 0x00, 0xFE,
+                                             0xFF, 0x00, 0x00, 0x01, 0x00, 0x01};
         size_t n = 0;
 
         memcpy(out, sig, 8);
@@ -469,13 +480,15 @@ TEST(decompression_bomb_is_too_large) {
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\",\"width\":100}",
                  "Image.TooLarge", "50000x50000");
         run_fail(&fx, "image.pipeline",
-                 "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\",\"steps\":[{\"op\":\"rotate\",\"angle\":90}]}",
+                 "{\"bucket\":\"photos\",\"key\":\"t/"
+                 "bomb.png\",\"steps\":[{\"op\":\"rotate\",\"angle\":90}]}",
                  "Image.TooLarge", NULL);
         res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\"}");
         ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.TooLarge");
         json_decref(res);
-        run_fail(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\"}", "Image.TooLarge", NULL);
+        run_fail(&fx, "image.metadata", "{\"bucket\":\"photos\",\"key\":\"t/bomb.png\"}", "Image.TooLarge",
+                 NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         /* Refused from the header: no 2.5 GB decode happened. */
         ASSERT_TRUE(t1.tv_sec - t0.tv_sec < 5);
@@ -488,35 +501,35 @@ TEST(limits_from_context) {
         fixture_setup(&fx);
         make_file(&fx, "raw/a.png", 64, 48, true);
         fx.limits.max_pixels = 1000;
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
-                 "pixels");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}",
+                 "Image.TooLarge", "pixels");
         op_limits_init_default(&fx.limits);
         fx.limits.max_input_bytes = 100;
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
-                 "bytes");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}",
+                 "Image.TooLarge", "bytes");
         op_limits_init_default(&fx.limits);
         fx.limits.max_memory_bytes = 64 * 48 * 2;
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}", "Image.TooLarge",
-                 "budget");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10}",
+                 "Image.TooLarge", "budget");
         op_limits_init_default(&fx.limits);
         fx.limits.max_dimension = 100;
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":1000}", "Params.Invalid",
-                 "width");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":1000}",
+                 "Params.Invalid", "width");
         fixture_teardown(&fx);
 }
 
 TEST(svg_is_unsupported) {
         Fixture fx;
-        static const char svg[] =
-                "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"100\">"
-                "<rect width=\"100\" height=\"100\" fill=\"red\"/></svg>\n";
+        static const char svg[] = "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                                  "width=\"100\" height=\"100\">"
+                                  "<rect width=\"100\" height=\"100\" fill=\"red\"/></svg>\n";
         json_t *res;
 
         fixture_setup(&fx);
         write_bytes(&fx, "t/x.svg", svg, sizeof(svg) - 1);
         write_bytes(&fx, "t/svg-as.png", svg, sizeof(svg) - 1);
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/x.svg\",\"width\":10}", "Image.Unsupported",
-                 NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/x.svg\",\"width\":10}",
+                 "Image.Unsupported", NULL);
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"t/svg-as.png\",\"width\":10}",
                  "Image.Unsupported", NULL);
         res = run_ok(&fx, "image.validate", "{\"bucket\":\"photos\",\"key\":\"t/x.svg\"}");
@@ -534,12 +547,14 @@ TEST(path_traversal_is_refused) {
 
         fixture_setup(&fx);
         make_file(&fx, "raw/a.png", 16, 16, false);
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"../x\",\"width\":10}", "Storage.InvalidKey", NULL);
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"../x\",\"width\":10}",
+                 "Storage.InvalidKey", NULL);
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"/etc/passwd\",\"width\":10}",
                  "Storage.InvalidKey", NULL);
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"a/../../x\",\"width\":10}",
                  "Storage.InvalidKey", NULL);
-        run_fail(&fx, "image.metadata", "{\"bucket\":\"nope\",\"key\":\"raw/a.png\"}", "Storage.NotFound", NULL);
+        run_fail(&fx, "image.metadata", "{\"bucket\":\"nope\",\"key\":\"raw/a.png\"}", "Storage.NotFound",
+                 NULL);
         /* Output keys are checked too. */
         run_fail(&fx, "image.resize",
                  "{\"bucket\":\"photos\",\"key\":\"raw/a.png\",\"width\":10,"
@@ -549,12 +564,14 @@ TEST(path_traversal_is_refused) {
         params = json_pack("{s:s, s:s%, s:i}", "bucket", "photos", "key", "raw/a.png\0/../../x", (size_t) 17,
                            "width", 10);
         ASSERT_NOT_NULL(params);
-        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) <
+                    0);
         ASSERT_STR_EQ(f.error, "Params.Invalid"); /* caught by the schema already */
         json_decref(params);
         params = json_pack("{s:{s:s, s:s%}, s:i}", "input", "bucket", "photos", "key", "raw/a.png\0/../../x",
                            (size_t) 17, "width", 10);
-        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) <
+                    0);
         ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
         json_decref(params);
         task_failure_clear(&f);
@@ -577,7 +594,7 @@ TEST(resize_fits) {
         Fixture fx;
         json_t *res;
         VipsImage *img;
-        double px[4] = { 0 };
+        double px[4] = {0};
         double *vec = NULL;
         int n = 0;
 
@@ -623,22 +640,26 @@ TEST(resize_fits) {
         assert_dims(&fx, res, 800, 600);
         json_decref(res);
         /* Another format and an explicit output. */
-        res = R("\"width\":100,\"format\":\"webp\",\"output\":{\"bucket\":\"photos\",\"key\":\"out/x.webp\"}");
+        res = R("\"width\":100,\"format\":\"webp\",\"output\":{\"bucket\":\"photos\",\"key\":\"out/"
+                "x.webp\"}");
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "key")), "out/x.webp");
         img = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(img), "webpload");
         g_object_unref(img);
         json_decref(res);
-        res = R("\"width\":100,\"format\":\"jpeg\",\"outputPrefix\":\"thumbs/\",\"outputBucket\":\"photos\"");
+        res = R("\"width\":100,\"format\":\"jpeg\",\"outputPrefix\":\"thumbs/"
+                "\",\"outputBucket\":\"photos\"");
         assert_derived_key(res_key(res), "thumbs/exec-1/Resize/raw/cat", "jpg");
         json_decref(res);
 #undef R
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"}", "Params.Invalid", "width");
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\"}", "Params.Invalid",
+                 "width");
         run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":\"abc\"}",
                  "Params.Invalid", "width");
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":0}", "Params.Invalid",
-                 "width");
-        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":10,\"fit\":\"squash\"}",
+        run_fail(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":0}",
+                 "Params.Invalid", "width");
+        run_fail(&fx, "image.resize",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/cat.png\",\"width\":10,\"fit\":\"squash\"}",
                  "Params.Invalid", "fit");
         run_fail(&fx, "image.resize", "{\"width\":10}", "Params.Invalid", "input");
         fixture_teardown(&fx);
@@ -864,7 +885,8 @@ TEST(exif_orientation_applied_and_stripped) {
         json_decref(res);
 
         /* Convert: upright (20x40), and metadata stripped by default. */
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\"}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\"}");
         assert_dims(&fx, res, 20, 40);
         out = open_result(&fx, res);
         ASSERT_INT_EQ(vips_image_get_orientation(out), 1);
@@ -874,9 +896,10 @@ TEST(exif_orientation_applied_and_stripped) {
         json_decref(res);
 
         /* keepMetadata keeps EXIF, with the orientation reset. */
-        res = run_ok(&fx, "image.convert",
-                     "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\",\"keepMetadata\":true,"
-                     "\"output\":{\"bucket\":\"photos\",\"key\":\"keep.jpg\"}}");
+        res = run_ok(
+                &fx, "image.convert",
+                "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"format\":\"jpeg\",\"keepMetadata\":true,"
+                "\"output\":{\"bucket\":\"photos\",\"key\":\"keep.jpg\"}}");
         out = open_result(&fx, res);
         ASSERT_TRUE(vips_image_get_typeof(out, VIPS_META_EXIF_NAME) != 0);
         ASSERT_INT_EQ(vips_image_get_orientation(out), 1);
@@ -912,8 +935,10 @@ TEST(crop_rotate_flip) {
         res = run_ok(&fx, "image.crop", P("\"width\":60,\"height\":60,\"strategy\":\"entropy\""));
         assert_dims(&fx, res, 60, 60);
         json_decref(res);
-        run_fail(&fx, "image.crop", P("\"left\":190,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid", "outside");
-        run_fail(&fx, "image.crop", P("\"left\":-1,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid", "left");
+        run_fail(&fx, "image.crop", P("\"left\":190,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid",
+                 "outside");
+        run_fail(&fx, "image.crop", P("\"left\":-1,\"top\":0,\"width\":50,\"height\":40"), "Params.Invalid",
+                 "left");
         run_fail(&fx, "image.crop", P("\"left\":0,\"top\":0"), "Params.Invalid", "width");
 
         res = run_ok(&fx, "image.rotate", P("\"angle\":90"));
@@ -969,7 +994,8 @@ static VipsImage *filter_run(Fixture *fx, const char *filters) {
         json_t *res;
         VipsImage *img;
 
-        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":%s}", filters);
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":%s}",
+                 filters);
         res = run_ok(fx, "image.filter", params);
         img = open_result(fx, res);
         json_decref(res);
@@ -1025,7 +1051,8 @@ TEST(filters_change_pixels) {
         g_object_unref(out);
 
         out = filter_run(&fx, "[{\"type\":\"saturation\",\"value\":0}]");
-        ASSERT_TRUE(fabs(band_avg(out, 0) - band_avg(out, 1)) < 3 && fabs(band_avg(out, 1) - band_avg(out, 2)) < 3);
+        ASSERT_TRUE(fabs(band_avg(out, 0) - band_avg(out, 1)) < 3 &&
+                    fabs(band_avg(out, 1) - band_avg(out, 2)) < 3);
         g_object_unref(out);
 
         out = filter_run(&fx, "[{\"type\":\"tint\",\"color\":[255,0,0]}]");
@@ -1038,13 +1065,15 @@ TEST(filters_change_pixels) {
         ASSERT_INT_EQ(vips_image_get_bands(out), 3);
         g_object_unref(out);
 
-        run_fail(&fx, "image.filter", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[\"emboss\"]}",
-                 "Params.Invalid", "filters[0]");
         run_fail(&fx, "image.filter",
-                 "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[\"sepia\",{\"type\":\"blur\",\"sigma\":0}]}",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[\"emboss\"]}", "Params.Invalid",
+                 "filters[0]");
+        run_fail(&fx, "image.filter",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/"
+                 "n.png\",\"filters\":[\"sepia\",{\"type\":\"blur\",\"sigma\":0}]}",
                  "Params.Invalid", "filters[1].sigma");
-        run_fail(&fx, "image.filter", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[]}", "Params.Invalid",
-                 "filters");
+        run_fail(&fx, "image.filter", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"filters\":[]}",
+                 "Params.Invalid", "filters");
         g_object_unref(in);
         fixture_teardown(&fx);
 }
@@ -1100,12 +1129,15 @@ TEST(watermark_text_and_image) {
         g_object_unref(out);
         json_decref(res);
 
-        run_fail(&fx, "image.watermark", "{\"bucket\":\"photos\",\"key\":\"raw/black.png\"}", "Params.Invalid", "image");
+        run_fail(&fx, "image.watermark", "{\"bucket\":\"photos\",\"key\":\"raw/black.png\"}",
+                 "Params.Invalid", "image");
         run_fail(&fx, "image.watermark",
-                 "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"no.png\"}}",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/"
+                 "black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"no.png\"}}",
                  "Storage.NotFound", NULL);
         run_fail(&fx, "image.watermark",
-                 "{\"bucket\":\"photos\",\"key\":\"raw/black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"../x.png\"}}",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/"
+                 "black.png\",\"image\":{\"bucket\":\"photos\",\"key\":\"../x.png\"}}",
                  "Storage.InvalidKey", NULL);
         g_object_unref(black);
         g_object_unref(logo);
@@ -1122,8 +1154,9 @@ TEST(convert_and_optimize) {
         fixture_setup(&fx);
         make_file(&fx, "raw/n.png", 256, 128, true);
 
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
-                                           "\"quality\":90,\"progressive\":true}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
+                     "\"quality\":90,\"progressive\":true}");
         assert_derived_key(res_key(res), "processed/exec-1/Resize/raw/n", "jpg");
         out = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(out), "jpegload");
@@ -1134,22 +1167,26 @@ TEST(convert_and_optimize) {
         }
         g_object_unref(out);
         /* Lower quality -> smaller file. */
-        res2 = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
-                                            "\"quality\":20,\"output\":{\"bucket\":\"photos\",\"key\":\"q20.jpg\"}}");
-        ASSERT_TRUE(json_integer_value(json_object_get(res2, "size")) < json_integer_value(json_object_get(res, "size")));
+        res2 = run_ok(&fx, "image.convert",
+                      "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"jpeg\","
+                      "\"quality\":20,\"output\":{\"bucket\":\"photos\",\"key\":\"q20.jpg\"}}");
+        ASSERT_TRUE(json_integer_value(json_object_get(res2, "size")) <
+                    json_integer_value(json_object_get(res, "size")));
         json_decref(res);
         json_decref(res2);
 
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"webp\","
-                                           "\"lossless\":true}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"webp\","
+                     "\"lossless\":true}");
         out = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(out), "webpload");
         ASSERT_INT_EQ(vips_image_get_width(out), 256);
         g_object_unref(out);
         json_decref(res);
 
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"png\","
-                                           "\"palette\":true,\"output\":{\"bucket\":\"photos\",\"key\":\"pal.png\"}}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"png\","
+                     "\"palette\":true,\"output\":{\"bucket\":\"photos\",\"key\":\"pal.png\"}}");
         out = open_result(&fx, res);
         {
                 int palette = 0;
@@ -1167,13 +1204,15 @@ TEST(convert_and_optimize) {
         ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), "png");
         json_decref(res);
 
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"tiff\"}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"tiff\"}");
         out = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(out), "tiffload");
         g_object_unref(out);
         json_decref(res);
 
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"gif\"}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"gif\"}");
         out = open_result(&fx, res);
         ASSERT_STR_EQ(loader_of(out), "gifload");
         g_object_unref(out);
@@ -1182,8 +1221,8 @@ TEST(convert_and_optimize) {
         /* AVIF: either it works or it is a named Image.Unsupported. */
         {
                 TaskFailure f = TASK_FAILURE_NULL;
-                int r = run(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"avif\"}",
-                            &res, &f);
+                int r = run(&fx, "image.convert",
+                            "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"avif\"}", &res, &f);
                 if (r == 0) {
                         ASSERT_TRUE(image_ops_have_heif_save());
                         out = open_result(&fx, res);
@@ -1194,7 +1233,8 @@ TEST(convert_and_optimize) {
                         ASSERT_STR_EQ(f.error, "Image.Unsupported");
                 task_failure_clear(&f);
         }
-        run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\"}", "Params.Invalid", "format");
+        run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\"}", "Params.Invalid",
+                 "format");
         run_fail(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/n.png\",\"format\":\"bmp\"}",
                  "Params.Invalid", "format");
         fixture_teardown(&fx);
@@ -1202,8 +1242,8 @@ TEST(convert_and_optimize) {
 
 TEST(inputs_of_each_format) {
         Fixture fx;
-        static const char *keys[] = { "in/a.jpg", "in/a.png", "in/a.webp", "in/a.gif", "in/a.tif" };
-        static const char *formats[] = { "jpeg", "png", "webp", "gif", "tiff" };
+        static const char *keys[] = {"in/a.jpg", "in/a.png", "in/a.webp", "in/a.gif", "in/a.tif"};
+        static const char *formats[] = {"jpeg", "png", "webp", "gif", "tiff"};
 
         fixture_setup(&fx);
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -1211,7 +1251,8 @@ TEST(inputs_of_each_format) {
                 json_t *res;
 
                 make_file(&fx, keys[i], 90, 60, false);
-                snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":30}", keys[i]);
+                snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":30}",
+                         keys[i]);
                 res = run_ok(&fx, "image.resize", params);
                 ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), formats[i]);
                 assert_dims(&fx, res, 30, 20);
@@ -1244,7 +1285,8 @@ TEST(metadata_icc_and_fields) {
         ASSERT_INT_EQ(json_integer_value(json_object_get(res, "width")), 50);
         ASSERT_TRUE(json_is_object(json_object_get(res, "icc")));
         ASSERT_TRUE(json_is_string(json_object_get(json_object_get(res, "icc"), "description")));
-        ASSERT_TRUE(strlen(json_string_value(json_object_get(json_object_get(res, "icc"), "description"))) > 0);
+        ASSERT_TRUE(strlen(json_string_value(json_object_get(json_object_get(res, "icc"), "description"))) >
+                    0);
         ASSERT_TRUE(json_is_false(json_object_get(res, "hasXmp")));
         json_decref(res);
 
@@ -1290,7 +1332,8 @@ TEST(pipeline_steps) {
                  "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[{\"op\":\"explode\"}]}",
                  "Params.Invalid", "steps[0].op");
         run_fail(&fx, "image.pipeline",
-                 "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[{\"op\":\"filter\",\"filters\":[\"nope\"]}]}",
+                 "{\"bucket\":\"photos\",\"key\":\"raw/"
+                 "p.jpg\",\"steps\":[{\"op\":\"filter\",\"filters\":[\"nope\"]}]}",
                  "Params.Invalid", "steps[0].filters[0]");
         run_fail(&fx, "image.pipeline", "{\"bucket\":\"photos\",\"key\":\"raw/p.jpg\",\"steps\":[]}",
                  "Params.Invalid", "steps");
@@ -1306,11 +1349,11 @@ static int op_custom(Storage *s, json_t *params, const OpContext *ctx, json_t **
 
 TEST(table_and_registry) {
         Fixture fx;
-        static const ParamSpec custom_params[] = { { "topic", PARAM_STRING, true }, {} };
+        static const ParamSpec custom_params[] = {{"topic", PARAM_STRING, true}, {}};
         static const Operation extra[] = {
-                { "notify", custom_params, op_custom, "test hook" },
-                { "test.echo", NULL, op_custom, "override" },
-                { "daemon.only", NULL, NULL, "run by the caller" },
+                {"notify", custom_params, op_custom, "test hook"},
+                {"test.echo", NULL, op_custom, "override"},
+                {"daemon.only", NULL, NULL, "run by the caller"},
         };
         size_t n = 0;
         const Operation *t = image_ops_table(&n);
@@ -1341,13 +1384,15 @@ TEST(table_and_registry) {
         ASSERT_NULL(image_ops_find("image.explode", extra, 2));
         ASSERT_TRUE(image_ops_run(NULL, fx.s, params, &fx.ctx, &res, &f) < 0);
         ASSERT_STR_EQ(f.error, "Worker.UnknownOperation");
-        ASSERT_TRUE(image_ops_run(image_ops_find("daemon.only", extra, 3), fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("daemon.only", extra, 3), fx.s, params, &fx.ctx, &res, &f) <
+                    0);
         ASSERT_STR_EQ(f.error, "Worker.UnknownOperation");
         ASSERT_TRUE(strstr(f.cause, "daemon.only") != NULL);
         json_decref(params);
         /* Parameters must be an object. */
         params = json_array();
-        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) < 0);
+        ASSERT_TRUE(image_ops_run(image_ops_find("image.resize", NULL, 0), fx.s, params, &fx.ctx, &res, &f) <
+                    0);
         ASSERT_STR_EQ(f.error, "Params.Invalid");
         json_decref(params);
         task_failure_clear(&f);
@@ -1379,7 +1424,8 @@ TEST(test_ops) {
         fx.ctx.cancel = NULL;
 
         run_fail(&fx, "test.fail", "{}", "Test.Failure", NULL);
-        run_fail(&fx, "test.fail", "{\"error\":\"Custom.Error\",\"cause\":\"because\"}", "Custom.Error", "because");
+        run_fail(&fx, "test.fail", "{\"error\":\"Custom.Error\",\"cause\":\"because\"}", "Custom.Error",
+                 "because");
         fx.ctx.attempt = 1;
         run_fail(&fx, "test.fail", "{\"failAttempts\":2}", "Test.Failure", NULL);
         fx.ctx.attempt = 2;
@@ -1409,8 +1455,7 @@ static void *thread_main(void *p) {
         ctx.state_name = state;
         a->r = 0;
         for (int i = 0; i < 5 && a->r == 0; i++) {
-                snprintf(params, sizeof(params),
-                         "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":%d}",
+                snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"width\":%d}",
                          a->idx % 2 ? "raw/t.jpg" : "t/cut.png", 20 + i);
                 in = json_loads(params, 0, NULL);
                 a->r = image_ops_run(image_ops_find("image.resize", NULL, 0), a->fx->s, in, &ctx, &res, &f);
@@ -1435,7 +1480,7 @@ TEST(concurrent_operations) {
         make_file(&fx, "t/cut.png", 200, 200, true);
         truncate_file(&fx, "t/cut.png", 0.4);
         for (int i = 0; i < 6; i++) {
-                args[i] = (ThreadArg) { &fx, i, -1 };
+                args[i] = (ThreadArg){&fx, i, -1};
                 ASSERT_INT_EQ(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
         }
         for (int i = 0; i < 6; i++) {
@@ -1450,7 +1495,7 @@ TEST(concurrent_operations) {
 TEST(cmyk_with_profile_becomes_srgb) {
         Fixture fx;
         VipsImage *a = NULL, *b = NULL, *rgb = NULL, *cmyk = NULL, *out;
-        double add[3] = { 220, 30, 30 }, mul[3] = { 0, 0, 0 };
+        double add[3] = {220, 30, 30}, mul[3] = {0, 0, 0};
         json_t *res;
 
         fixture_setup(&fx);
@@ -1468,7 +1513,8 @@ TEST(cmyk_with_profile_becomes_srgb) {
         g_object_unref(cmyk);
 
         /* Through the loader (ICC import on load) ... */
-        res = run_ok(&fx, "image.convert", "{\"bucket\":\"photos\",\"key\":\"raw/cmyk.jpg\",\"format\":\"png\"}");
+        res = run_ok(&fx, "image.convert",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/cmyk.jpg\",\"format\":\"png\"}");
         out = open_result(&fx, res);
         ASSERT_INT_EQ(vips_image_get_bands(out), 3);
         ASSERT_TRUE(fabs(band_avg(out, 0) - 220) < 25 && band_avg(out, 1) < 70 && band_avg(out, 2) < 70);
@@ -1482,5 +1528,96 @@ TEST(cmyk_with_profile_becomes_srgb) {
         ASSERT_TRUE(fabs(band_avg(out, 0) - 220) < 25 && band_avg(out, 1) < 70 && band_avg(out, 2) < 70);
         g_object_unref(out);
         json_decref(res);
+        fixture_teardown(&fx);
+}
+
+/* ---- S3 buckets ----------------------------------------------------------- */
+
+/* With a real S3 server (tests/unit/with-s3-server.sh; meson runs this as
+ * test-image-ops-s3): images read from an S3 bucket (into memory, libvips's
+ * buffer loaders) and written back to it. */
+TEST(s3_bucket_read_and_write) {
+        const char *endpoint = getenv("IMGFLOW_TEST_S3_ENDPOINT");
+        Fixture fx;
+        StorageS3Options o;
+        TaskFailure f = TASK_FAILURE_NULL;
+        static const char *keys[] = {"in/a.jpg", "in/a.png", "in/a.webp", "in/a.gif", "in/a.tif"};
+        static const char *formats[] = {"jpeg", "png", "webp", "gif", "tiff"};
+
+        if (!endpoint) {
+                fprintf(stderr, "  (no S3 server: see test-image-ops-s3)\n");
+                return;
+        }
+        fixture_setup(&fx);
+        storage_s3_options_init(&o);
+        o.endpoint = endpoint;
+        o.path_style = true;
+        o.access_key_id = getenv("IMGFLOW_TEST_S3_ACCESS_KEY_ID");
+        o.secret_access_key = getenv("IMGFLOW_TEST_S3_SECRET_ACCESS_KEY");
+        ASSERT_INT_EQ(storage_add_s3_bucket(fx.s, "remote", "imgflow-test", &o, NULL), 0);
+
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                char params[256];
+                void *data = NULL;
+                size_t size = 0;
+                json_t *res;
+                VipsImage *img;
+
+                /* Made in the directory bucket, uploaded to S3. */
+                make_file(&fx, keys[i], 90, 60, false);
+                ASSERT_INT_EQ(storage_read(fx.s, "photos", keys[i], 1 << 20, &data, &size, &f), 0);
+                ASSERT_INT_EQ(storage_write_atomic(fx.s, "remote", keys[i], data, size, NULL, &f), 0);
+                free(data);
+
+                snprintf(params, sizeof params, "{\"bucket\":\"remote\",\"key\":\"%s\",\"width\":30}",
+                         keys[i]);
+                res = run_ok(&fx, "image.resize", params);
+                ASSERT_STR_EQ(json_string_value(json_object_get(res, "bucket")), "remote");
+                ASSERT_STR_EQ(json_string_value(json_object_get(res, "format")), formats[i]);
+                ASSERT_INT_EQ(json_integer_value(json_object_get(res, "width")), 30);
+                /* The output is in S3, readable as an image of that size. */
+                ASSERT_INT_EQ(storage_read(fx.s, "remote", res_key(res), 1 << 20, &data, &size, &f), 0);
+                ASSERT_INT_EQ(size, json_integer_value(json_object_get(res, "size")));
+                img = vips_image_new_from_buffer(data, size, "", NULL);
+                ASSERT_NOT_NULL(img);
+                ASSERT_INT_EQ(vips_image_get_width(img), 30);
+                ASSERT_INT_EQ(vips_image_get_height(img), 20);
+                g_object_unref(img);
+                free(data);
+                json_decref(res);
+
+                snprintf(params, sizeof params, "{\"bucket\":\"remote\",\"key\":\"%s\"}", keys[i]);
+                res = run_ok(&fx, "image.validate", params);
+                ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
+                json_decref(res);
+        }
+
+        /* A pipeline with an overlay read from S3 too, written to a
+         * directory bucket. */
+        json_decref(run_ok(&fx, "image.pipeline",
+                           "{\"bucket\":\"remote\",\"key\":\"in/a.jpg\",\"outputBucket\":\"photos\","
+                           "\"steps\":[{\"op\":\"resize\",\"width\":60},{\"op\":\"watermark\","
+                           "\"image\":{\"bucket\":\"remote\",\"key\":\"in/a.png\"}}]}"));
+
+        /* Failures keep their names. */
+        run_fail(&fx, "image.resize", "{\"bucket\":\"remote\",\"key\":\"in/none.jpg\",\"width\":30}",
+                 "Storage.NotFound", "NoSuchKey");
+        fx.limits.max_input_bytes = 10;
+        run_fail(&fx, "image.resize", "{\"bucket\":\"remote\",\"key\":\"in/a.jpg\",\"width\":9}",
+                 "Image.TooLarge", "limit 10");
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+TEST(key_over_1024_bytes_is_invalid_key) {
+        Fixture fx;
+        char params[6000];
+
+        fixture_setup(&fx);
+        int n = snprintf(params, sizeof params, "{\"bucket\":\"photos\",\"key\":\"");
+        for (int i = 0; i < 5000; i++)
+                params[n++] = i % 100 == 99 ? '/' : 'k';
+        snprintf(params + n, sizeof params - (size_t) n, "\",\"width\":30}");
+        run_fail(&fx, "image.resize", params, "Storage.InvalidKey", "1024");
         fixture_teardown(&fx);
 }

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "storage.h"
 #include "test.h"
 
@@ -117,7 +118,16 @@ TEST(resolve_plain_key) {
 TEST(resolve_refuses_bad_keys) {
         Fixture fx;
         static const char *bad[] = {
-                "../x", "/etc/passwd", "a/../../x", "..", ".", "./a", "a/.", "a//b", "a/", "",
+                "../x",
+                "/etc/passwd",
+                "a/../../x",
+                "..",
+                ".",
+                "./a",
+                "a/.",
+                "a//b",
+                "a/",
+                "",
                 "raw/../../outside/secret",
         };
         char longkey[STORAGE_KEY_MAX + 2];
@@ -217,15 +227,20 @@ TEST(write_atomic_creates_and_overwrites) {
         struct stat st;
 
         fixture_setup(&fx);
-        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "first", 5, &path, &f), 0);
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "first", 5,
+                                           &path, &f),
+                      0);
         ASSERT_NOT_NULL(path);
         ASSERT_INT_EQ(stat(path, &st), 0);
         ASSERT_INT_EQ(st.st_size, 5);
         ASSERT_INT_EQ(st.st_mode & 0777, 0644);
         free(path);
         /* A retry overwrites, and leaves no temporary files behind. */
-        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "second!", 7, NULL, &f), 0);
-        ASSERT_INT_EQ(storage_read(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", 100, &data, &size, &f), 0);
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", "second!", 7,
+                                           NULL, &f),
+                      0);
+        ASSERT_INT_EQ(storage_read(fx.s, "photos", "processed/exec-1/Resize/cat.jpg", 100, &data, &size, &f),
+                      0);
         ASSERT_INT_EQ(size, 7);
         ASSERT_STR_EQ((char *) data, "second!");
         free(data);
@@ -267,8 +282,10 @@ TEST(write_atomic_killed_writer_leaves_nothing) {
                         if (!big)
                                 _exit(3);
                         memset(big, 'x', n);
-                        kill(getpid(), SIGSTOP);        /* ready: the parent lets it go */
-                        _exit(storage_write_atomic(fx.s, "photos", "processed/big.bin", big, n, NULL, &f) < 0 ? 1 : 0);
+                        kill(getpid(), SIGSTOP); /* ready: the parent lets it go */
+                        _exit(storage_write_atomic(fx.s, "photos", "processed/big.bin", big, n, NULL, &f) < 0
+                                      ? 1
+                                      : 0);
                 }
                 int status;
                 ASSERT_INT_EQ(waitpid(pid, &status, WUNTRACED), pid);
@@ -279,7 +296,7 @@ TEST(write_atomic_killed_writer_leaves_nothing) {
                 ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
                 killed = WIFSIGNALED(status);
                 if (!killed)
-                        (void) unlink(strcat(strcpy((char[300]) {}, dir), "/big.bin"));
+                        (void) unlink(strcat(strcpy((char[300]){}, dir), "/big.bin"));
         }
         ASSERT_TRUE(killed);
         ASSERT_INT_EQ(count_entries(dir), 0);
@@ -330,4 +347,81 @@ TEST(task_failure_values) {
         task_failure_clear(&f);
         ASSERT_NULL(f.error);
         task_failure_clear(NULL);
+}
+
+static void list_all(Storage *s, const char *prefix, const char *start_after, char *out, size_t n) {
+        StorageList *l = NULL;
+        TaskFailure f = TASK_FAILURE_NULL;
+        StorageEntry e;
+        int r;
+
+        out[0] = '\0';
+        ASSERT_INT_EQ(storage_list_new(s, "photos", prefix, start_after, &l, &f), 0);
+        while ((r = storage_list_next(l, &e, &f)) > 0) {
+                strncat(out, e.key, n - strlen(out) - 2);
+                strcat(out, " ");
+        }
+        ASSERT_INT_EQ(r, 0);
+        storage_list_free(l);
+}
+
+TEST(list_in_s3_order) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        char out[1024], p[256];
+        const char *keys[] = {"a/c", "a-b", "a0", "a/b/z", "b", "raw/dog.jpg", "z/.hidden"};
+
+        fixture_setup(&fx);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", keys[i], "x", 1, NULL, &f), 0);
+        /* A writer's temporary file, an empty directory and a symlink are no objects. */
+        snprintf(p, sizeof p, "%s/raw/.cat.jpg.tmp-abcdef", fx.root);
+        write_file(p, "partial");
+        snprintf(p, sizeof p, "%s/empty", fx.root);
+        ASSERT_INT_EQ(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/link", fx.root);
+        ASSERT_INT_EQ(symlink(fx.outside, p), 0);
+
+        /* '-' (0x2d) < '/' (0x2f) < '0' (0x30): "a-b" < "a/b/z" < "a/c" < "a0". */
+        list_all(fx.s, NULL, NULL, out, sizeof out);
+        ASSERT_STR_EQ(out, "a-b a/b/z a/c a0 b raw/cat.jpg raw/dog.jpg z/.hidden ");
+        list_all(fx.s, "a/", NULL, out, sizeof out);
+        ASSERT_STR_EQ(out, "a/b/z a/c ");
+        list_all(fx.s, "a", "a/b/z", out, sizeof out);
+        ASSERT_STR_EQ(out, "a/c a0 ");
+        list_all(fx.s, "raw/c", NULL, out, sizeof out);
+        ASSERT_STR_EQ(out, "raw/cat.jpg ");
+        list_all(fx.s, NULL, "raw/cat.jpg", out, sizeof out);
+        ASSERT_STR_EQ(out, "raw/dog.jpg z/.hidden ");
+        list_all(fx.s, "nothing", NULL, out, sizeof out);
+        ASSERT_STR_EQ(out, "");
+
+        StorageObjectInfo info;
+        ASSERT_INT_EQ(storage_head(fx.s, "photos", "raw/cat.jpg", 11, &info, &f), 0);
+        ASSERT_INT_EQ(info.size, 4);
+        ASSERT_TRUE(info.mtime_ms > 0);
+        ASSERT_INT_EQ(storage_head(fx.s, "photos", "raw", 3, &info, &f), -ENOENT);
+        ASSERT_STR_EQ(f.error, "Storage.NotFound");
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+TEST(key_limit_is_s3s) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        char key[STORAGE_KEY_MAX + 2];
+
+        fixture_setup(&fx);
+        memset(key, 'k', sizeof key);
+        for (size_t i = 200; i < sizeof key; i += 201)
+                key[i] = '/';
+        key[STORAGE_KEY_MAX] = '\0';
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", key, "x", 1, NULL, &f), 0);
+        key[STORAGE_KEY_MAX] = 'k';
+        key[STORAGE_KEY_MAX + 1] = '\0';
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", key, "x", 1, NULL, &f), -EINVAL);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        ASSERT_NOT_NULL(strstr(f.cause, "1024"));
+        task_failure_clear(&f);
+        fixture_teardown(&fx);
 }

@@ -23,7 +23,7 @@ extern const char *const params_formats_out[];
 /* Where the input image is: {"bucket", "key"} at the top level or under "input". */
 #define PARAMS_INPUT                                                                    \
         { "bucket", PARAM_STRING, RANGE(1, STORAGE_BUCKET_NAME_MAX), .where = true },   \
-        { "key", PARAM_STRING, RANGE(1, STORAGE_KEY_MAX), .where = true },              \
+        { "key", PARAM_STRING, .where = true },                                         \
         { "input", PARAM_LOCATION, .where = true }
 
 /* Where and how an image-writing operation writes its result. */
