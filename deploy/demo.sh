@@ -14,7 +14,9 @@
 # IMGFLOW_STACK_DIR (default ./.stack), DEMO_IMAGES (number of photos,
 # default 8), DEMO_SIZE (WxH, default 2048x1536), DEMO_NO_BUILD=1 (use the
 # build as it is), DEMO_TIMEOUT (seconds, default 300), DEMO_KEEP=1 (leave
-# the stack running at the end, to look at the executions with the CLI).
+# the stack running at the end, to look at the executions with the CLI),
+# STACK_STORAGE=s3 (the "photos" bucket is an S3 bucket of a local
+# S3-compatible server, see deploy/local-stack.sh).
 # Exit status: 0 when every execution finished as expected (the photos
 # SUCCEEDED, the corrupt image FAILED with Image.Invalid), 1 otherwise.
 set -u
@@ -46,21 +48,29 @@ for p in kcat redis-server python3; do
         command -v $p >/dev/null || { echo "$p is missing: run deploy/setup-debian.sh"; exit 1; }
 done
 
-# ---- sample images, in the stack's "photos" bucket
-BUCKET=$IMGFLOW_STACK_DIR/buckets/photos
-step "Making $COUNT sample photos ($SIZE) and one corrupt image in $BUCKET/raw"
+# ---- sample images, in the stack's "photos" bucket (with STACK_STORAGE=s3:
+# made in a folder of their own, uploaded once the S3 server runs)
+STORAGE=${STACK_STORAGE:-dir}
+if [ "$STORAGE" = s3 ]; then
+        BUCKET=$IMGFLOW_STACK_DIR/s3/buckets/photos
+        PHOTOS=$IMGFLOW_STACK_DIR/demo-photos
+else
+        BUCKET=$IMGFLOW_STACK_DIR/buckets/photos
+        PHOTOS=$BUCKET
+fi
+step "Making $COUNT sample photos ($SIZE) and one corrupt image in $PHOTOS/raw"
 if "$STACK" status >/dev/null 2>&1; then
         echo "a stack is already running in $IMGFLOW_STACK_DIR: stop it first ($STACK stop)"
         exit 1
 fi
-rm -rf "$BUCKET"
-mkdir -p "$BUCKET/raw"
-"$IMGFLOW_BUILD/tests/bench/make-photos" "$BUCKET/raw" "$COUNT" "${SIZE%x*}" "${SIZE#*x}" >/dev/null ||
+rm -rf "$BUCKET" "$PHOTOS"
+mkdir -p "$PHOTOS/raw"
+"$IMGFLOW_BUILD/tests/bench/make-photos" "$PHOTOS/raw" "$COUNT" "${SIZE%x*}" "${SIZE#*x}" >/dev/null ||
         { echo "make-photos failed"; exit 1; }
 # A JPEG cut off after 20 KB: the header is fine, the pixel data is not.
-first=$(ls "$BUCKET/raw" | head -1)
-head -c 20000 "$BUCKET/raw/$first" >"$BUCKET/raw/corrupt.jpg"
-ls -l "$BUCKET/raw" | tail -n +2 | awk '{printf "  %-20s %8d bytes\n", $9, $5}'
+first=$(ls "$PHOTOS/raw" | head -1)
+head -c 20000 "$PHOTOS/raw/$first" >"$PHOTOS/raw/corrupt.jpg"
+ls -l "$PHOTOS/raw" | tail -n +2 | awk '{printf "  %-20s %8d bytes\n", $9, $5}'
 
 # ---- the stack
 step "Starting the local stack in $IMGFLOW_STACK_DIR"
@@ -70,6 +80,15 @@ trap 'echo; echo "interrupted"; exit 130' INT TERM
 # shellcheck disable=SC1091
 . "$IMGFLOW_STACK_DIR/stack.env"
 "$STACK" status | sed 's/^/  /'
+if [ "$STORAGE" = s3 ]; then
+        step "Uploading the photos to the S3 bucket 'photos' ($S3_ENDPOINT, PutObject signed with SigV4)"
+        # shellcheck source=s3/s3-env.sh
+        . "$ROOT/deploy/s3/s3-env.sh"
+        for f in "$PHOTOS"/raw/*.jpg; do
+                s3_put "$f" photos "raw/$(basename "$f")" || { echo "upload of $f failed"; exit 1; }
+        done
+        echo "  $(ls "$PHOTOS/raw" | wc -l) objects under s3://photos/raw/"
+fi
 
 step "Registering $SM (examples/image-pipeline/image-pipeline.asl.json)"
 "$STACK" register "$SM" "$ROOT/examples/image-pipeline/image-pipeline.asl.json" || exit 1
@@ -80,7 +99,7 @@ sed -n '/^\[resources\]/,$p' "$ROOT/examples/image-pipeline/stack.conf" | tail -
 step "Starting one execution per image (StartExecution jobs on imgflow.jobs)"
 IDS=$IMGFLOW_STACK_DIR/demo-ids.txt
 : >"$IDS"
-for f in "$BUCKET"/raw/*.jpg; do
+for f in "$PHOTOS"/raw/*.jpg; do
         key=raw/$(basename "$f")
         name=$(basename "$f" .jpg)
         printf '{"v":1,"type":"StartExecution","stateMachine":"%s","name":"%s","input":{"bucket":"photos","key":"%s"}}\n' \
@@ -98,7 +117,11 @@ watch_rc=$?
 
 # ---- results
 step "Results"
-echo "  bucket 'photos' = $BUCKET"
+if [ "$STORAGE" = s3 ]; then
+        echo "  bucket 'photos' = s3://photos at $S3_ENDPOINT (the server keeps its objects in $BUCKET)"
+else
+        echo "  bucket 'photos' = $BUCKET"
+fi
 echo "  outputs under   $BUCKET/processed/<execution>/<state>/..."
 echo
 python3 - "$RESULTS" "$IDS" "$BUCKET" <<'PY'

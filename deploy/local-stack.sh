@@ -49,6 +49,13 @@
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
 #   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
+#   STACK_STORAGE         dir (default): the buckets are those directories; s3: an
+#                         S3-compatible server (versitygw, deploy/s3/s3-env.sh) on
+#                         loopback serves them (its files under $STACK_DIR/s3/buckets),
+#                         the daemons reach them as s3://<name> with SigV4, and
+#                         it publishes its bucket notifications (S3 event format) to
+#                         imgflow.s3-events; `env` gives S3_ENDPOINT,
+#                         S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY
 #   STACK_RESOURCES       files appended to the configuration, e.g. a [resources]
 #                         section (default examples/image-pipeline/stack.conf)
 #   STACK_EXTRA_CONFIG    more configuration text, appended last
@@ -100,6 +107,7 @@ TOPICS=${STACK_TOPICS:-}
 TOPICS=${TOPICS//,/ }
 KAFKA_HEAP=${STACK_KAFKA_HEAP:-384m}
 BUCKETS=${STACK_BUCKETS:-photos=$STACK_DIR/buckets/photos}
+STORAGE=${STACK_STORAGE:-dir}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
 APPENDFSYNC=${STACK_REDIS_APPENDFSYNC:-everysec}
@@ -122,6 +130,8 @@ ENVFILE=$STACK_DIR/stack.env
 
 # shellcheck source=kafka/kafka-env.sh
 . "$SRC/deploy/kafka/kafka-env.sh"
+# shellcheck source=s3/s3-env.sh
+. "$SRC/deploy/s3/s3-env.sh"
 
 say() { echo "local-stack: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -211,6 +221,7 @@ ready_count() {
         redis) echo 0 ;;
         kafka-*) [ "$KAFKA" = mock ] && echo 0 || lines_in "$LOGDIR/$1.log" 'Kafka Server started' ;;
         kafka) echo 0 ;;
+        s3) echo 0 ;;
         *) lines_in "$RUNDIR/notify.log" "^$1 READY=1" ;;
         esac
 }
@@ -221,8 +232,31 @@ is_ready() {
         redis) redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
         kafka-*) [ "$(ready_count "$1")" -gt "$2" ] ;;
         kafka) grep -qs '^BOOTSTRAP=' "$LOGDIR/kafka.log" ;;
+        s3) curl -s -o /dev/null -m 1 "$S3_ENDPOINT/" ;;
         *) [ "$(ready_count "$1")" -gt "$2" ] ;;
         esac
+}
+
+# ---------------------------------------------------------------- S3
+
+# start_s3: versitygw on a free loopback port serving $STACK_DIR/s3/buckets
+# (one directory per bucket of STACK_BUCKETS, kept across starts like the
+# Redis data), its bucket notifications to imgflow.s3-events. New
+# credentials every start.
+start_s3() {
+        local b
+        S3_PORT=$(free_ports 1)
+        S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+        S3_ACCESS_KEY_ID=imgflow-stack
+        S3_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | base64 | tr '+/' 'AB')
+        mkdir -p "$STACK_DIR/s3/buckets" "$STACK_DIR/s3/meta"
+        for b in $BUCKETS; do mkdir -p "$STACK_DIR/s3/buckets/${b%%=*}"; done
+        launch s3 "$IMGFLOW_VERSITYGW" --port "127.0.0.1:$S3_PORT" --access "$S3_ACCESS_KEY_ID" \
+                --secret "$S3_SECRET_ACCESS_KEY" --region us-east-1 --keep-alive --quiet \
+                --virtual-domain localhost --event-kafka-url "${BOOTSTRAP%%,*}" \
+                --event-kafka-topic imgflow.s3-events posix --sidecar "$STACK_DIR/s3/meta" "$STACK_DIR/s3/buckets"
+        wait_until 30 s3 is_ready s3 0 || return 1
+        say "S3 (versitygw) on $S3_ENDPOINT, notifications to imgflow.s3-events"
 }
 
 # ---------------------------------------------------------------- Redis
@@ -333,6 +367,7 @@ kafka_topics() {
                 "imgflow.tasks,retention.ms=$day" \
                 "imgflow.notifications:$((n < 6 ? n : 6)),retention.ms=$((7 * day))" \
                 "imgflow.dlq:$((n < 3 ? n : 3)),retention.ms=$((14 * day))" \
+                "imgflow.s3-events:$((n < 4 ? n : 4)),retention.ms=$((7 * day))" \
                 $TOPICS 2>>"$LOGDIR/kafka-topics.log"
 }
 
@@ -413,7 +448,7 @@ wait_settled() {
 names_in_stop_order() {
         local f
         # workers, then coordinators, then Kafka, Redis and the listener.
-        for f in "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/kafka*.pid \
+        for f in "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
                 "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
                 [ -f "$f" ] && basename "$f" .pid
         done
@@ -444,7 +479,7 @@ cmd_stop() {
         local names tier
         [ -d "$PIDDIR" ] || return 0
         # Tier by tier, so workers finish their tasks while Kafka still runs.
-        for tier in 'worker-*' 'coordinator-*' 'kafka*' redis notify; do
+        for tier in 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
@@ -467,6 +502,7 @@ cmd_status() {
                 echo "config    $IMGFLOW_CONFIG"
                 echo "redis     127.0.0.1:$REDIS_PORT"
                 echo "kafka     $BOOTSTRAP ($KAFKA)"
+                [ "${STORAGE:-dir}" = s3 ] && echo "s3        $S3_ENDPOINT (versitygw, files in $STACK_DIR/s3/buckets)"
         fi
         for name in $(names_in_stop_order); do
                 if pid=$(pid_alive "$name"); then
@@ -493,6 +529,11 @@ cmd_start() {
                 kafka_libs_ok || die "Apache Kafka $KAFKA_VERSION missing in $IMGFLOW_KAFKA_LIBS (deploy/setup-debian.sh; or STACK_KAFKA=mock)"
                 ;;
         *) die "STACK_KAFKA must be real or mock" ;;
+        esac
+        case "$STORAGE" in
+        dir) ;;
+        s3) versitygw_ok || die "versitygw $VERSITYGW_VERSION missing in $IMGFLOW_VERSITYGW_DIR (deploy/setup-debian.sh, with Go 1.21+)" ;;
+        *) die "STACK_STORAGE must be dir or s3" ;;
         esac
         if [ -d "$PIDDIR" ] && [ -n "$(names_in_stop_order)" ]; then
                 for name in $(names_in_stop_order); do
@@ -542,6 +583,7 @@ EOF2
         start_kafka || { cmd_stop; die "Kafka did not start"; }
         wait_until 10 redis is_ready redis 0 || { cmd_stop; die "redis-server did not start"; }
         say "redis-server on 127.0.0.1:$REDIS_PORT (AOF in $STACK_DIR/redis)"
+        [ "$STORAGE" = s3 ] && { start_s3 || { cmd_stop; die "the S3 server did not start"; }; }
 
         # The configuration.
         conf=$STACK_DIR/imgflow.conf
@@ -580,9 +622,21 @@ EOF2
                 echo "fetch.wait.max.ms = $FETCH_WAIT_MS"
                 echo "[buckets]"
                 for b in $BUCKETS; do
+                        if [ "$STORAGE" = s3 ]; then
+                                echo "${b%%=*} = s3://${b%%=*}"
+                                continue
+                        fi
                         mkdir -p "${b#*=}"
                         echo "${b%%=*} = $(cd "${b#*=}" && pwd)"
                 done
+                if [ "$STORAGE" = s3 ]; then
+                        echo "[s3]"
+                        echo "endpoint = $S3_ENDPOINT"
+                        echo "region = us-east-1"
+                        echo "addressing = path"
+                        echo "access_key_id = $S3_ACCESS_KEY_ID"
+                        echo "secret_access_key = $S3_SECRET_ACCESS_KEY"
+                fi
                 for extra in $RESOURCES; do
                         [ -f "$extra" ] && { echo "# from $extra"; cat "$extra"; }
                 done
@@ -599,6 +653,10 @@ BROKERS='$BROKERS'
 BUILD='$BUILD'
 WORKERS='$WORKERS'
 COORDINATORS='$COORDINATORS'
+STORAGE='$STORAGE'
+S3_ENDPOINT='${S3_ENDPOINT:-}'
+S3_ACCESS_KEY_ID='${S3_ACCESS_KEY_ID:-}'
+S3_SECRET_ACCESS_KEY='${S3_SECRET_ACCESS_KEY:-}'
 EOF2
 
         for i in $(seq "$COORDINATORS"); do

@@ -67,6 +67,7 @@
 #include "proto.h"
 #include "service.h"
 #include "storage.h"
+#include "storage-config.h"
 #include "worker-pool.h"
 #include "worker-runner.h"
 
@@ -966,12 +967,12 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 
-static int add_bucket(const char *key, const char *value, void *userdata) {
+static int log_bucket(const char *key, const char *value, void *userdata) {
         Manager *m = userdata;
-        int r = storage_add_bucket(m->storage, key, value);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add bucket %s = %s: %m", key, value);
-        log_info("Bucket %s = %s", key, storage_bucket_root(m->storage, key));
+        if (storage_bucket_kind(m->storage, key) == STORAGE_S3)
+                log_info("Bucket %s = %s (S3)", key, value);
+        else
+                log_info("Bucket %s = %s", key, storage_bucket_root(m->storage, key));
         return 0;
 }
 
@@ -1067,7 +1068,13 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         r = storage_new(&m->storage);
         if (r < 0)
                 return log_oom_();
-        r = config_foreach_in_section(c, "buckets", add_bucket, m);
+        _cleanup_free_ char *bucket_error = NULL;
+        r = storage_add_from_config(m->storage, c, environ, &bucket_error);
+        if (r == -ENOMEM)
+                return log_oom_();
+        if (r < 0)
+                return log_error_errno(r, "Failed to add %s", bucket_error ? bucket_error : "buckets");
+        r = config_foreach_in_section(c, "buckets", log_bucket, m);
         if (r < 0)
                 return r;
         m->env = (WorkerRunEnv){.storage = m->storage, .limits = &m->limits};
@@ -1151,6 +1158,40 @@ typedef struct WorkerArgs {
         const char *instance;
 } WorkerArgs;
 
+/* The S3 buckets' settings and credentials, as manager_new() will take
+ * them (no request is made, no directory is looked at). */
+typedef struct CheckS3 {
+        const Config *c;
+        Storage *s;
+} CheckS3;
+
+static int check_s3_bucket(const char *key, const char *value, void *userdata) {
+        CheckS3 *k = userdata;
+        _cleanup_strv_free_ char **strings = NULL;
+        _cleanup_free_ char *error = NULL;
+        StorageS3Options o;
+        int r;
+
+        if (!storage_config_s3_bucket(value))
+                return 0;
+        r = storage_s3_options_from_config(k->c, environ, &o, &strings, NULL, &error);
+        if (r >= 0)
+                r = storage_add_s3_bucket(k->s, key, storage_config_s3_bucket(value), &o, &error);
+        if (r < 0)
+                return log_error_errno(r, "Invalid bucket %s = %s: %s", key, value, error ? error : "bad value");
+        return 0;
+}
+
+static int check_s3_buckets(const Config *c) {
+        _cleanup_storage_ Storage *s = NULL;
+        CheckS3 k = {c, NULL};
+        int r = storage_new(&s);
+        if (r < 0)
+                return log_oom_();
+        k.s = s;
+        return config_foreach_in_section(c, "buckets", check_s3_bucket, &k);
+}
+
 /* --check-config: limits, topic names and the Kafka properties (librdkafka
  * checks them) as manager_new() will, without connecting to Kafka or
  * touching the bucket directories. Returns 0 or -EINVAL (logged). */
@@ -1168,6 +1209,9 @@ static int check_config(const Config *c) {
                                        config_get_string(c, "imgflow", "topic_prefix"), pool);
         _cleanup_strv_free_ char **notify_topics = NULL;
         int k = notify_topics_from_config(c, &notify_topics);
+        if (k < 0)
+                return k;
+        k = check_s3_buckets(c);
         if (k < 0)
                 return k;
         for (size_t i = 0; i < 2; i++) {

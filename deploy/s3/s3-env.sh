@@ -65,3 +65,15 @@ versitygw_start() {
         tail -20 "$dir/versitygw.log" >&2
         return 1
 }
+
+# s3_put FILE BUCKET KEY: PutObject of FILE with curl's SigV4 signer, to
+# $S3_ENDPOINT (path style) with $S3_ACCESS_KEY_ID / $S3_SECRET_ACCESS_KEY
+# (the local stack's `env` gives them). KEY of [A-Za-z0-9._/-] only (it goes
+# into the URL as it is).
+s3_put() {
+        local sha
+        sha=$(sha256sum "$1" | cut -d' ' -f1)
+        curl -sS -f -o /dev/null --aws-sigv4 "aws:amz:${S3_REGION:-us-east-1}:s3" \
+                --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: $sha" \
+                -T "$1" "$S3_ENDPOINT/$2/$3"
+}
