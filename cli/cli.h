@@ -55,8 +55,11 @@ int cli_read_definition(const char *path, char **ret, size_t *ret_len);
 /* A definition's diagnostics on f, one "<JSON pointer>: <message>" a line
  * ("(root)" for the empty pointer). d borrowed. */
 void cli_print_diag(FILE *f, const AslDiag *d);
-/* asl_machine_parse() with the diagnostics printed on diag: 0 and *ret (new
- * object), or -errno. */
+/* Its warnings (accepted, but probably wrong: a variable that is possibly
+ * not defined), one "warning: <JSON pointer>: <message>" a line. */
+void cli_print_warnings(FILE *f, const AslDiag *d);
+/* asl_machine_parse() with the diagnostics and warnings printed on diag: 0
+ * and *ret (new object), or -errno. */
 int cli_machine_parse(const char *text, size_t len, FILE *diag, AslMachine **ret);
 
 /* Parse JSON text (any value). New reference or NULL with a message on stderr

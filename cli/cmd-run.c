@@ -345,6 +345,7 @@ int verb_run(const Verb *verb, int argc, char *argv[]) {
                 asl_diag_clear(&d);
                 return CLI_EXIT_USAGE;
         }
+        cli_print_warnings(stderr, &d);
         asl_diag_clear(&d);
 
         if (input_text)

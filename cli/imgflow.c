@@ -24,6 +24,8 @@ static const Verb verbs[] = {
                         "\n"
                         "Validates the state machine definition in FILE. Prints OK and exits 0,\n"
                         "or prints one error per line as `<JSON pointer>: <message>` and exits 1.\n"
+                        "Warnings (a variable that is possibly not defined) come first, one per line\n"
+                        "as `warning: <JSON pointer>: <message>`; they do not make it fail.\n"
                         "Exits 2 when FILE cannot be read.\n"
                         "\n"
                         "  --type TYPE    the rules of a STANDARD (default) or EXPRESS state machine;\n"
@@ -343,6 +345,12 @@ void cli_print_diag(FILE *f, const AslDiag *d) {
                 fprintf(f, "(root): invalid definition\n");
 }
 
+void cli_print_warnings(FILE *f, const AslDiag *d) {
+        for (size_t i = 0; i < d->n_warnings; i++)
+                fprintf(f, "warning: %s: %s\n", d->warnings[i].pointer[0] ? d->warnings[i].pointer : "(root)",
+                        d->warnings[i].message);
+}
+
 int cli_machine_parse(const char *text, size_t len, FILE *diag, AslMachine **ret) {
         AslDiag d = {};
         int r;
@@ -350,6 +358,7 @@ int cli_machine_parse(const char *text, size_t len, FILE *diag, AslMachine **ret
         r = asl_machine_parse(text, len, ret, &d);
         if (r < 0)
                 cli_print_diag(diag, &d);
+        cli_print_warnings(diag, &d);
         asl_diag_clear(&d);
         return r;
 }

@@ -13,7 +13,8 @@
  * A Variable that does not resolve raises States.Runtime, except under
  * IsPresent, which is exactly the question "does it resolve". Paths that
  * start with "$$" are evaluated against the context object (one '$'
- * stripped), all others against the state input.
+ * stripped), "$name..." against the workflow variable name, all others
+ * against the state input.
  *
  * Validation (choice_rule_validate) and evaluation recurse through
  * And/Or/Not; both are bounded by ASL_MAX_JSON_DEPTH, so a hostile rule tree
@@ -218,17 +219,17 @@ bool choice_string_matches(const char *s, const char *pattern) {
 
 /* ---- validation ------------------------------------------------------- */
 
-/* Checks a Variable or *Path operand: a reference path into the input or,
- * with "$$", into the context object. NULL if fine, else a new message. */
+/* Checks a Variable or *Path operand: a reference path into the input, the
+ * context object ("$$...") or a workflow variable ("$name..."). NULL if
+ * fine, else a new message. */
 static char *choice_check_path(const char *path) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = NULL, *rel = NULL;
         JsonPathKind k;
 
-        if (path[0] == '$' && path[1] == '$')
-                path++;
         if (path[0] != '$')
                 return xstrdup("must be a reference path starting with '$'");
-        k = jsonpath_check(path, &msg);
+        asl_path_root(path, NULL, &rel);
+        k = jsonpath_check(rel, &msg);
         if (k == JSONPATH_REFERENCE)
                 return NULL;
         if (k == JSONPATH_QUERY)
@@ -314,11 +315,18 @@ static void choice_rule_validate_internal(json_t *rule, const char *pointer, boo
                 } else if (streq(key, "Comment")) {
                         if (!json_is_string(v))
                                 asl_diag_add(d, p, "must be a string");
-                } else if (streq(key, "Condition"))
-                        asl_diag_add(d, p, "not supported: Condition belongs to the JSONata query language, only JSONPath is supported");
-                else if (streq(key, "Assign"))
-                        asl_diag_add(d, p, "not supported: workflow variables (Assign) are not supported");
-                else if (!streq(key, "Variable"))
+                } else if (streq(key, "Condition") || streq(key, "Output"))
+                        asl_diag_add(d, p,
+                                     "The QueryLanguage is set to 'JSONPath', but field '%s' is only "
+                                     "supported for the 'JSONata' QueryLanguage",
+                                     key);
+                else if (streq(key, "Assign")) {
+                        if (!top_level)
+                                asl_diag_add(d, p,
+                                             "Assign is only allowed in a top-level choice rule, not inside "
+                                             "And, Or or Not");
+                        /* its values: the definition's validator (asl-definition.c) */
+                } else if (!streq(key, "Variable"))
                         asl_diag_add(d, p, "unknown field in a choice rule");
         }
 
@@ -377,20 +385,44 @@ void choice_rule_validate(json_t *rule, const char *pointer, bool top_level, Asl
         choice_rule_validate_internal(rule, pointer ? pointer : "", top_level, 0, d);
 }
 
+bool choice_is_operator(const char *name) {
+        return name && (choice_operator_find(name) || is_logical(name));
+}
+
+static void foreach_path(json_t *rule, const char *pointer, size_t depth, ChoicePathFn fn, void *userdata) {
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(rule) || depth > ASL_MAX_JSON_DEPTH)
+                return;
+        json_object_foreach (rule, key, v) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+                const ChoiceOperator *op = choice_operator_find(key);
+
+                if (streq(key, "Variable") || (op && op->is_path)) {
+                        if (json_is_string(v))
+                                fn(userdata, json_string_value(v), p);
+                } else if (streq(key, "Not"))
+                        foreach_path(v, p, depth + 1, fn, userdata);
+                else if ((streq(key, "And") || streq(key, "Or")) && json_is_array(v))
+                        for (size_t i = 0; i < json_array_size(v); i++) {
+                                _cleanup_free_ char *pi = asl_pointer_join_index(p, i);
+                                foreach_path(json_array_get(v, i), pi, depth + 1, fn, userdata);
+                        }
+        }
+}
+
+void choice_rule_foreach_path(json_t *rule, const char *pointer, ChoicePathFn fn, void *userdata) {
+        foreach_path(rule, pointer ? pointer : "", 0, fn, userdata);
+}
+
 /* ---- evaluation ------------------------------------------------------- */
 
-/* Resolves a reference path against the input, or the context for "$$".
- * 0 and a new reference, -ENOENT if it does not resolve, -EINVAL if bad. */
-static int choice_resolve(const char *path, json_t *input, json_t *context, json_t **ret) {
-        json_t *root = input;
-
-        if (path[0] == '$' && path[1] == '$') {
-                root = context;
-                path++;
-        }
-        if (!root)
-                return -ENOENT;
-        return jsonpath_eval(root, path, ret);
+/* Resolves a reference path against the input, the context object or a
+ * variable. 0 and a new reference, -ENOENT if it does not resolve, -EINVAL
+ * if bad. */
+static int choice_resolve(const char *path, json_t *input, const AslRefs *refs, json_t **ret) {
+        return asl_path_eval(path, input, refs, ret, NULL);
 }
 
 static int choice_missing(AslError *err, const char *path) {
@@ -435,8 +467,8 @@ static bool relation_holds(ChoiceRelation rel, int cmp) {
         }
 }
 
-static int choice_compare(json_t *rule, const char *op_key, const ChoiceOperator *op,
-                          json_t *input, json_t *context, bool *ret_match, AslError *err) {
+static int choice_compare(json_t *rule, const char *op_key, const ChoiceOperator *op, json_t *input,
+                          const AslRefs *refs, bool *ret_match, AslError *err) {
         json_t *vpath = json_object_get(rule, "Variable");
         json_t *operand = json_object_get(rule, op_key);
         _cleanup_json_ json_t *value = NULL, *resolved = NULL;
@@ -447,7 +479,7 @@ static int choice_compare(json_t *rule, const char *op_key, const ChoiceOperator
                 return asl_error_set(err, "States.Runtime", "Choice rule has no valid Variable");
         path = json_string_value(vpath);
 
-        r = choice_resolve(path, input, context, &value);
+        r = choice_resolve(path, input, refs, &value);
         if (op->relation == REL_IS_PRESENT) {
                 if (r < 0 && r != -ENOENT)
                         return asl_error_set(err, "States.Runtime", "Invalid path '%s'", path);
@@ -471,7 +503,7 @@ static int choice_compare(json_t *rule, const char *op_key, const ChoiceOperator
         if (op->is_path) {
                 if (!json_is_string(operand))
                         return asl_error_set(err, "States.Runtime", "%s needs a path", op_key);
-                r = choice_resolve(json_string_value(operand), input, context, &resolved);
+                r = choice_resolve(json_string_value(operand), input, refs, &resolved);
                 if (r == -ENOENT)
                         return choice_missing(err, json_string_value(operand));
                 if (r < 0)
@@ -490,7 +522,7 @@ static int choice_compare(json_t *rule, const char *op_key, const ChoiceOperator
         return 0;
 }
 
-static int choice_rule_eval_internal(json_t *rule, json_t *input, json_t *context, size_t depth,
+static int choice_rule_eval_internal(json_t *rule, json_t *input, const AslRefs *refs, size_t depth,
                                      bool *ret_match, AslError *err) {
         const char *key;
         json_t *v;
@@ -511,7 +543,7 @@ static int choice_rule_eval_internal(json_t *rule, json_t *input, json_t *contex
                         /* Short-circuit, in order, like AWS. */
                         for (size_t i = 0; i < json_array_size(v); i++) {
                                 bool m = false;
-                                int r = choice_rule_eval_internal(json_array_get(v, i), input, context,
+                                int r = choice_rule_eval_internal(json_array_get(v, i), input, refs,
                                                                   depth + 1, &m, err);
                                 if (r < 0)
                                         return r;
@@ -525,7 +557,7 @@ static int choice_rule_eval_internal(json_t *rule, json_t *input, json_t *contex
                 }
                 if (streq(key, "Not")) {
                         bool m = false;
-                        int r = choice_rule_eval_internal(v, input, context, depth + 1, &m, err);
+                        int r = choice_rule_eval_internal(v, input, refs, depth + 1, &m, err);
                         if (r < 0)
                                 return r;
                         *ret_match = !m;
@@ -533,16 +565,16 @@ static int choice_rule_eval_internal(json_t *rule, json_t *input, json_t *contex
                 }
                 op = choice_operator_find(key);
                 if (op)
-                        return choice_compare(rule, key, op, input, context, ret_match, err);
+                        return choice_compare(rule, key, op, input, refs, ret_match, err);
         }
         return asl_error_set(err, "States.Runtime", "Choice rule has no operator");
 }
 
-int choice_rule_eval(json_t *rule, json_t *input, json_t *context, bool *ret_match, AslError *err) {
+int choice_rule_eval(json_t *rule, json_t *input, const AslRefs *refs, bool *ret_match, AslError *err) {
         bool m = false;
         int r;
 
-        r = choice_rule_eval_internal(rule, input, context, 0, &m, err);
+        r = choice_rule_eval_internal(rule, input, refs, 0, &m, err);
         if (r < 0)
                 return r;
         *ret_match = m;

@@ -31,10 +31,20 @@
 void choice_rule_validate(json_t *rule, const char *pointer, bool top_level, AslDiag *d);
 
 /*
- * Evaluate a validated rule. input and context borrowed. 0 and *ret_match,
- * or -EINVAL with err set (States.Runtime for a missing Variable).
+ * Evaluate a validated rule (JSONPath). input and refs (the context object
+ * and the variables, may be NULL) borrowed. 0 and *ret_match, or -EINVAL
+ * with err set (States.Runtime for a missing Variable).
  */
-int choice_rule_eval(json_t *rule, json_t *input, json_t *context, bool *ret_match, AslError *err);
+int choice_rule_eval(json_t *rule, json_t *input, const AslRefs *refs, bool *ret_match, AslError *err);
+
+/* True for a comparison operator's name or And, Or, Not. */
+bool choice_is_operator(const char *name);
+
+/* Calls fn for every path of a rule tree (Variable and *Path operands, in
+ * And/Or/Not too) with the JSON pointer of its field. Bounded like
+ * validation. */
+typedef void (*ChoicePathFn)(void *userdata, const char *path, const char *pointer);
+void choice_rule_foreach_path(json_t *rule, const char *pointer, ChoicePathFn fn, void *userdata);
 
 /* StringMatches: `*` matches any run of characters, `\*` a literal star,
  * `\\` a literal backslash. */

@@ -27,10 +27,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "asl-choice.h"
 #include "asl-definition.h"
 #include "asl-intrinsics.h"
 #include "asl-jsonpath.h"
+#include "asl-query.h"
 
 #define ASL_MAX_SECONDS 99999999
 #define ASL_MAX_RETRY_DELAY_SECONDS 31622400
@@ -44,12 +48,31 @@ typedef enum MachineKind {
         MACHINE_ITERATOR,
 } MachineKind;
 
+#define ASL_MAX_VARIABLE_NAME 80 /* characters, as Step Functions */
+
+/* The variables a machine's states assign (the top level, a Parallel
+ * branch, a Map iteration): visible there and in the machines inside. */
+typedef struct VarScope {
+        struct VarScope *parent;
+        json_t *names; /* name -> true */
+} VarScope;
+
+/* What $states holds where an expression runs. */
+#define STATES_RESULT 0x1       /* $states.result: Output and Assign of Task, Parallel, Map */
+#define STATES_ERROR_OUTPUT 0x2 /* $states.errorOutput: Output and Assign of a catcher */
+
 typedef struct Validator {
         AslDiag *d;
         AslMachineType type;    /* STANDARD or EXPRESS: the rules applied */
         size_t n_states;        /* all states seen so far, nested ones included */
         bool too_many;          /* ASL_MAX_STATES exceeded (reported once) */
         json_t *names;          /* state name -> pointer of its first definition */
+        bool machine_jsonata;   /* the top-level QueryLanguage is JSONata */
+        bool jsonata;           /* the state being checked is a JSONata state */
+        unsigned states_fields; /* STATES_*: what the field being checked may read */
+        VarScope *scope;        /* the innermost machine's variables */
+        AslExprCache *exprs;    /* compiled expressions go here (NULL: freed) */
+        pcre2_code *name_re;    /* variable names (compiled on first use) */
 } Validator;
 
 static void validate_machine(Validator *v, json_t *m, const char *pointer, MachineKind kind);
@@ -85,37 +108,127 @@ static size_t utf8_length(const char *s) {
         return n;
 }
 
-static bool is_context_path(const char *s) {
-        return s[0] == '$' && s[1] == '$';
+/* ---- workflow variables ---------------------------------------------- */
+
+/*
+ * A variable name follows Unicode's identifier rules (UAX #31, as Step
+ * Functions documents them): an ID_Start character, then ID_Continue
+ * characters; at most 80 characters. PCRE2 knows the Unicode properties.
+ */
+static bool variable_name_valid(Validator *v, const char *name) {
+        static const char pattern[] =
+                "^[\\p{L}\\p{Nl}\\x{1885}\\x{1886}\\x{2118}\\x{212E}\\x{309B}\\x{309C}]"
+                "[\\p{L}\\p{Nl}\\p{Mn}\\p{Mc}\\p{Nd}\\p{Pc}\\x{1885}\\x{1886}\\x{2118}\\x{212E}"
+                "\\x{309B}\\x{309C}\\x{00B7}\\x{0387}\\x{1369}-\\x{1371}\\x{19DA}]*$";
+        pcre2_match_data *md;
+        size_t n = 0;
+        int rc, e;
+        PCRE2_SIZE off;
+
+        for (const char *p = name; *p; p++)
+                if (((unsigned char) *p & 0xC0) != 0x80)
+                        n++;
+        if (n == 0 || n > ASL_MAX_VARIABLE_NAME)
+                return false;
+        if (!v->name_re) {
+                v->name_re = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED,
+                                           PCRE2_UTF | PCRE2_UCP, &e, &off, NULL);
+                if (!v->name_re)
+                        abort();
+        }
+        md = pcre2_match_data_create_from_pattern(v->name_re, NULL);
+        if (!md)
+                abort();
+        rc = pcre2_match(v->name_re, (PCRE2_SPTR) name, strlen(name), 0, 0, md, NULL);
+        pcre2_match_data_free(md);
+        return rc >= 0;
+}
+
+static bool scope_has(const VarScope *s, const char *name) {
+        for (; s; s = s->parent)
+                if (json_object_get(s->names, name))
+                        return true;
+        return false;
+}
+
+/* A reference to a variable that no state of this machine or of those
+ * around it assigns: a warning, as Step Functions gives it (the variable may
+ * still come from somewhere the check cannot see). */
+static void check_variable_reference(Validator *v, const char *name, const char *pointer) {
+        if (!scope_has(v->scope, name))
+                asl_diag_warn(v->d, pointer, "Variable '%s' is possibly not defined.", name);
+}
+
+/* A path of a JSONPath Choice rule (Variable, a *Path operand). */
+static void check_variable_path(void *userdata, const char *path, const char *pointer) {
+        _cleanup_free_ char *name = NULL;
+
+        if (asl_path_root(path, &name, NULL) == ASL_PATH_VARIABLE)
+                check_variable_reference(userdata, name, pointer);
+}
+
+/* The variables a JSONPath state's intrinsic call reads ("$name" outside
+ * quoted strings), checked as references. */
+static void check_intrinsic_variables(Validator *v, const char *s, const char *pointer) {
+        char quote = 0;
+
+        for (size_t i = 0; s[i]; i++) {
+                if (quote) {
+                        if (s[i] == '\\' && s[i + 1])
+                                i++;
+                        else if (s[i] == quote)
+                                quote = 0;
+                        continue;
+                }
+                if (s[i] == '\'')
+                        quote = s[i];
+                else if (s[i] == '$' && s[i + 1] && s[i + 1] != '$' && s[i + 1] != '.' && s[i + 1] != '[' &&
+                         (i == 0 || s[i - 1] != '$')) {
+                        size_t n = strcspn(s + i + 1, ".[,) \t\r\n");
+                        _cleanup_free_ char *name = xstrndup(s + i + 1, n);
+
+                        check_variable_reference(v, name, pointer);
+                        i += n;
+                }
+        }
 }
 
 /*
- * A path into the input ("$...") or, if allow_context, the context object
- * ("$$..."). With reference_only, wildcards/filters/... are rejected.
+ * A path into the input ("$..."), the context object ("$$...", if
+ * allow_context) or a workflow variable ("$name...", if allow_variables).
+ * With reference_only, wildcards/filters/... are rejected.
  */
-static bool check_path_string(Validator *v, json_t *value, const char *pointer,
-                              bool reference_only, bool allow_context) {
-        _cleanup_free_ char *msg = NULL;
+static bool check_path_string_vars(Validator *v, json_t *value, const char *pointer, bool reference_only,
+                                   bool allow_context, bool allow_variables) {
+        _cleanup_free_ char *msg = NULL, *name = NULL, *rel = NULL;
         const char *s;
         JsonPathKind k;
+        AslPathRoot root;
 
         if (!json_is_string(value)) {
                 asl_diag_add(v->d, pointer, "must be a string (a JSONPath starting with '$')");
                 return false;
         }
         s = json_string_value(value);
-        if (is_context_path(s)) {
-                if (!allow_context) {
-                        asl_diag_add(v->d, pointer, "must be a path into the input ('$...'), not the context object");
-                        return false;
-                }
-                s++;
-        }
         if (s[0] != '$') {
                 asl_diag_add(v->d, pointer, "must be a JSONPath starting with '$'");
                 return false;
         }
-        k = jsonpath_check(s, &msg);
+        root = asl_path_root(s, &name, &rel);
+        if (root == ASL_PATH_CONTEXT && !allow_context) {
+                asl_diag_add(v->d, pointer,
+                             "must be a path into the input ('$...'), not the context object");
+                return false;
+        }
+        if (root == ASL_PATH_VARIABLE) {
+                if (!allow_variables) {
+                        asl_diag_add(v->d, pointer,
+                                     "must be a path into the input ('$...'), not a variable");
+                        return false;
+                }
+                check_variable_reference(v, name, pointer);
+        }
+        k = jsonpath_check(rel, &msg);
         if (k == JSONPATH_INVALID) {
                 asl_diag_add(v->d, pointer, "invalid JSONPath: %s", msg ? msg : "syntax error");
                 return false;
@@ -125,6 +238,12 @@ static bool check_path_string(Validator *v, json_t *value, const char *pointer,
                 return false;
         }
         return true;
+}
+
+static bool check_path_string(Validator *v, json_t *value, const char *pointer, bool reference_only,
+                              bool allow_context) {
+        return check_path_string_vars(v, value, pointer, reference_only, allow_context,
+                                      /* allow_variables= */ true);
 }
 
 /* The value of a "key.$" field: a path ($ or $$) or an intrinsic call. */
@@ -142,11 +261,15 @@ static void check_dynamic_value(Validator *v, json_t *value, const char *pointer
                 return;
         }
         if (!intrinsic_is_call(s)) {
-                asl_diag_add(v->d, pointer, "the value of a field ending in '.$' must be a JSONPath ('$...', '$$...') or an intrinsic function call ('States.Format(...)')");
+                asl_diag_add(v->d, pointer,
+                             "the value of a field ending in '.$' must be a JSONPath ('$...', '$$...', "
+                             "'$variable...') or an intrinsic function call ('States.Format(...)')");
                 return;
         }
         if (intrinsic_check(s, &msg) < 0)
                 asl_diag_add(v->d, pointer, "invalid intrinsic function call: %s", msg ? msg : "syntax error");
+        else
+                check_intrinsic_variables(v, s, pointer);
 }
 
 static bool ends_with_dollar(const char *key, size_t *ret_stem) {
@@ -215,6 +338,110 @@ static void check_error_equals(Validator *v, json_t *value, const char *pointer,
         }
 }
 
+/* ---- JSONata expressions --------------------------------------------- */
+
+/*
+ * A "{% ... %}" string: compiled (kept in v->exprs when the machine is being
+ * built) and its references checked as Step Functions checks them: no $$, no
+ * field names read from a top-level context (JSONata states have none: the
+ * input is $states.input), $states.result and $states.errorOutput only where
+ * they exist, and variables that some state may have assigned (a warning).
+ * Any other string is a literal.
+ */
+static void check_expression(Validator *v, json_t *value, const char *pointer) {
+        JsonataError err = {.position = -1};
+        JsonataReferences refs = {};
+        JsonataExpr *e = NULL;
+        bool uses_states = false, uses_context = false;
+        const char *text;
+        size_t len;
+
+        if (!json_is_string(value) ||
+            !asl_query_is_expression(json_string_value(value), json_string_length(value), &text, &len))
+                return;
+        if (jsonata_compile(text, len, &e, &err) < 0) {
+                asl_diag_add(v->d, pointer, "Invalid JSONata expression: %s: %s", err.code,
+                             err.message ? err.message : "syntax error");
+                jsonata_error_clear(&err);
+                return;
+        }
+        if (jsonata_expr_references(e, &refs) < 0)
+                abort();
+        for (size_t i = 0; i < refs.n_variables; i++) {
+                const char *name = refs.variables[i].variable, *member = refs.variables[i].member;
+
+                if (streq(name, "$"))
+                        asl_diag_add(v->d, pointer, "Reference to '$$' is not supported.");
+                else if (streq(name, "states")) {
+                        uses_states = true;
+                        if (!member || streq(member, "context"))
+                                uses_context = true;
+                        else if (streq(member, "input"))
+                                ;
+                        else if (streq(member, "result") && (v->states_fields & STATES_RESULT))
+                                ;
+                        else if (streq(member, "errorOutput") && (v->states_fields & STATES_ERROR_OUTPUT))
+                                ;
+                        else
+                                asl_diag_add(v->d, pointer, "Field '$states.%s' does not exist.", member);
+                } else if (!jsonata_function_exists(name, asl_query_libraries, asl_query_n_libraries))
+                        check_variable_reference(v, name, pointer);
+        }
+        for (size_t i = 0; i < refs.n_names; i++)
+                asl_diag_add(v->d, pointer, "Reference to '%s' at the top level is not supported.",
+                             refs.names[i]);
+        jsonata_references_clear(&refs);
+
+        if (v->exprs)
+                asl_expr_cache_put(v->exprs, (AslExpr){
+                                                     .key = value,
+                                                     .expr = e,
+                                                     .text = xstrndup(text, len),
+                                                     .uses_states = uses_states,
+                                                     .uses_context = uses_context,
+                                             });
+        else
+                jsonata_expr_free(e);
+}
+
+/* Any JSON value of a JSONata field: its strings may be expressions. Depth is
+ * bounded by the definition's (checked first). */
+static void check_jsonata_value(Validator *v, json_t *value, const char *pointer) {
+        const char *key;
+        json_t *c;
+        size_t i;
+
+        switch (json_typeof(value)) {
+        case JSON_STRING:
+                check_expression(v, value, pointer);
+                break;
+        case JSON_OBJECT:
+                json_object_foreach (value, key, c) {
+                        _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+                        check_jsonata_value(v, c, p);
+                }
+                break;
+        case JSON_ARRAY:
+                json_array_foreach (value, i, c) {
+                        _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+                        check_jsonata_value(v, c, p);
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+/* In a JSONata state, a field that takes a value of its own (a number, a
+ * timestamp, a string) may be an expression instead: true if it is one (it is
+ * then checked here). */
+static bool jsonata_expression_field(Validator *v, json_t *value, const char *pointer) {
+        if (!v->jsonata || !asl_query_json_is_expression(value))
+                return false;
+        check_expression(v, value, pointer);
+        return true;
+}
+
 /* ---- field checks ---------------------------------------------------- */
 
 typedef void (*FieldCheckFn)(Validator *v, json_t *value, const char *pointer);
@@ -233,12 +460,10 @@ static void check_any(Validator *v, json_t *value, const char *pointer) {
 }
 
 static void check_query_language(Validator *v, json_t *value, const char *pointer) {
-        if (json_is_string(value) && streq(json_string_value(value), "JSONPath"))
+        if (json_is_string(value) &&
+            (streq(json_string_value(value), "JSONPath") || streq(json_string_value(value), "JSONata")))
                 return;
-        if (json_is_string(value) && streq(json_string_value(value), "JSONata"))
-                asl_diag_add(v->d, pointer, "JSONata is not supported: only the JSONPath query language is supported");
-        else
-                asl_diag_add(v->d, pointer, "must be \"JSONPath\"");
+        asl_diag_add(v->d, pointer, "must be \"JSONPath\" or \"JSONata\"");
 }
 
 static void check_boolean(Validator *v, json_t *value, const char *pointer) {
@@ -255,7 +480,8 @@ static void check_io_path(Validator *v, json_t *value, const char *pointer) {
 static void check_result_path(Validator *v, json_t *value, const char *pointer) {
         if (json_is_null(value))
                 return;
-        check_path_string(v, value, pointer, /* reference_only= */ true, /* allow_context= */ false);
+        check_path_string_vars(v, value, pointer, /* reference_only= */ true, /* allow_context= */ false,
+                               /* allow_variables= */ false);
 }
 
 static void check_reference_path(Validator *v, json_t *value, const char *pointer) {
@@ -270,6 +496,8 @@ static void check_path_or_intrinsic(Validator *v, json_t *value, const char *poi
                         asl_diag_add(v->d, pointer, "must be a JSONPath or an intrinsic function call");
                 else if (intrinsic_check(json_string_value(value), &msg) < 0)
                         asl_diag_add(v->d, pointer, "invalid intrinsic function call: %s", msg ? msg : "syntax error");
+                else
+                        check_intrinsic_variables(v, json_string_value(value), pointer);
                 return;
         }
         check_reference_path(v, value, pointer);
@@ -284,27 +512,34 @@ static void check_template(Validator *v, json_t *value, const char *pointer) {
 }
 
 static void check_timeout(Validator *v, json_t *value, const char *pointer) {
-        check_int(v, value, pointer, 1, ASL_MAX_SECONDS);
+        if (!jsonata_expression_field(v, value, pointer))
+                check_int(v, value, pointer, 1, ASL_MAX_SECONDS);
 }
 
 static void check_wait_seconds(Validator *v, json_t *value, const char *pointer) {
-        check_int(v, value, pointer, 0, ASL_MAX_SECONDS);
+        if (!jsonata_expression_field(v, value, pointer))
+                check_int(v, value, pointer, 0, ASL_MAX_SECONDS);
 }
 
 static void check_timestamp(Validator *v, json_t *value, const char *pointer) {
         int64_t ms;
 
+        if (jsonata_expression_field(v, value, pointer))
+                return;
         if (!json_is_string(value) || asl_parse_timestamp(json_string_value(value), &ms) < 0)
                 asl_diag_add(v->d, pointer, "must be an RFC 3339 timestamp such as \"2016-03-14T01:59:00Z\"");
 }
 
 static void check_count(Validator *v, json_t *value, const char *pointer) {
-        check_int(v, value, pointer, 0, ASL_MAX_INT32);
+        if (!jsonata_expression_field(v, value, pointer))
+                check_int(v, value, pointer, 0, ASL_MAX_INT32);
 }
 
 static void check_percentage(Validator *v, json_t *value, const char *pointer) {
         double x;
 
+        if (jsonata_expression_field(v, value, pointer))
+                return;
         if (!json_is_number(value)) {
                 asl_diag_add(v->d, pointer, "must be a number");
                 return;
@@ -387,13 +622,31 @@ static void check_retry(Validator *v, json_t *value, const char *pointer) {
         check_object_list(v, value, pointer, "retrier", required, check_retrier_field);
 }
 
+static void check_assign(Validator *v, json_t *value, const char *pointer);
+
 static bool check_catcher_field(Validator *v, const char *key, json_t *f, const char *pf) {
+        unsigned saved = v->states_fields;
+
         if (streq(key, "Next"))
                 check_nonempty_string(v, f, pf); /* existence: check_transitions() */
-        else if (streq(key, "ResultPath"))
+        else if (streq(key, "ResultPath") && !v->jsonata)
                 check_result_path(v, f, pf);
+        else if (streq(key, "Output") && v->jsonata) {
+                v->states_fields = STATES_ERROR_OUTPUT;
+                check_jsonata_value(v, f, pf);
+        } else if (streq(key, "Assign")) {
+                v->states_fields = STATES_ERROR_OUTPUT;
+                check_assign(v, f, pf);
+        } else if (streq(key, "ResultPath") || streq(key, "Output"))
+                asl_diag_add(
+                        v->d, pf,
+                        "The QueryLanguage is set to '%s', but field '%s' is only supported for the '%s' "
+                        "QueryLanguage%s",
+                        v->jsonata ? "JSONata" : "JSONPath", key, v->jsonata ? "JSONPath" : "JSONata",
+                        v->jsonata ? "; use Output" : "");
         else
                 return false;
+        v->states_fields = saved;
         return true;
 }
 
@@ -401,6 +654,49 @@ static void check_catch(Validator *v, json_t *value, const char *pointer) {
         static const char *const required[] = { "ErrorEquals", "Next", NULL };
 
         check_object_list(v, value, pointer, "catcher", required, check_catcher_field);
+}
+
+/* A JSONata choice rule: Condition (true, false or an expression), Next, and
+ * the Assign and Output used when the rule matches. */
+static void check_jsonata_choice_rule(Validator *v, json_t *rule, const char *pointer) {
+        const char *key;
+        json_t *f;
+
+        if (!json_is_object(rule)) {
+                asl_diag_add(v->d, pointer, "a choice rule must be an object");
+                return;
+        }
+        if (!json_object_get(rule, "Condition"))
+                asl_diag_add(v->d, pointer, "a choice rule needs Condition");
+        if (!json_object_get(rule, "Next"))
+                asl_diag_add(v->d, pointer, "a top-level choice rule needs Next");
+        json_object_foreach (rule, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "Condition")) {
+                        if (!json_is_boolean(f) && !jsonata_expression_field(v, f, p))
+                                asl_diag_add(
+                                        v->d, p,
+                                        "must be true, false or a JSONata expression (\"{%% ... %%}\")");
+                } else if (streq(key, "Next")) {
+                        if (!json_is_string(f))
+                                asl_diag_add(v->d, p, "must be a string (a state name)");
+                } else if (streq(key, "Comment"))
+                        check_string(v, f, p);
+                else if (streq(key, "Output"))
+                        check_jsonata_value(v, f, p);
+                else if (streq(key, "Assign"))
+                        check_assign(v, f, p);
+                else if (streq(key, "Variable") || streq(key, "And") || streq(key, "Or") ||
+                         streq(key, "Not") || choice_is_operator(key))
+                        asl_diag_add(v->d, p,
+                                     "The QueryLanguage is set to 'JSONata', but field '%s' is only "
+                                     "supported for "
+                                     "the 'JSONPath' QueryLanguage; use Condition",
+                                     key);
+                else
+                        asl_diag_add(v->d, p, "unknown field in a choice rule");
+        }
 }
 
 static void check_choices(Validator *v, json_t *value, const char *pointer) {
@@ -413,7 +709,18 @@ static void check_choices(Validator *v, json_t *value, const char *pointer) {
         }
         json_array_foreach(value, i, c) {
                 _cleanup_free_ char *p = asl_pointer_join_index(pointer, i);
+
+                if (v->jsonata) {
+                        check_jsonata_choice_rule(v, c, p);
+                        continue;
+                }
                 choice_rule_validate(c, p, /* top_level= */ true, v->d);
+                /* the paths' variables and the rule's Assign */
+                choice_rule_foreach_path(c, p, check_variable_path, v);
+                if (json_is_object(c) && json_object_get(c, "Assign")) {
+                        _cleanup_free_ char *pa = asl_pointer_join(p, "Assign");
+                        check_assign(v, json_object_get(c, "Assign"), pa);
+                }
         }
 }
 
@@ -443,12 +750,58 @@ static void check_distributed_only(Validator *v, json_t *value, const char *poin
         asl_diag_add(v->d, pointer, "not supported: this field belongs to a distributed Map, only inline Map is supported");
 }
 
+/*
+ * Assign: an object of variable names and values. In a JSONata state every
+ * string may be an expression; in a JSONPath state a name ending in ".$"
+ * takes a path or an intrinsic call, and objects inside are templates as in
+ * Parameters. The names themselves are checked once per machine, where they
+ * are collected (collect_assigned()).
+ */
 static void check_assign(Validator *v, json_t *value, const char *pointer) {
-        asl_diag_add(v->d, pointer, "not supported: workflow variables (Assign) are not supported");
+        if (!json_is_object(value)) {
+                asl_diag_add(v->d, pointer, "must be an object of variable names and values");
+                return;
+        }
+        if (v->jsonata)
+                check_jsonata_value(v, value, pointer);
+        else
+                check_template_value(v, value, pointer);
 }
 
-static void check_jsonata_field(Validator *v, json_t *value, const char *pointer) {
-        asl_diag_add(v->d, pointer, "not supported: this field belongs to the JSONata query language, only JSONPath is supported");
+static void check_output(Validator *v, json_t *value, const char *pointer) {
+        check_jsonata_value(v, value, pointer);
+}
+
+/* Arguments (and a JSONata state's Credentials): an object or an expression. */
+static void check_arguments(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_object(value) && !asl_query_json_is_expression(value)) {
+                asl_diag_add(v->d, pointer, "must be an object or a JSONata expression (\"{%% ... %%}\")");
+                return;
+        }
+        check_jsonata_value(v, value, pointer);
+}
+
+static void check_items(Validator *v, json_t *value, const char *pointer) {
+        if (!json_is_array(value) && !asl_query_json_is_expression(value)) {
+                asl_diag_add(v->d, pointer, "must be an array or a JSONata expression (\"{%% ... %%}\")");
+                return;
+        }
+        check_jsonata_value(v, value, pointer);
+}
+
+/* ItemSelector and Credentials: a template in a JSONPath state, Arguments'
+ * rules in a JSONata one. */
+static void check_selector(Validator *v, json_t *value, const char *pointer) {
+        if (v->jsonata)
+                check_arguments(v, value, pointer);
+        else
+                check_template(v, value, pointer);
+}
+
+/* Error and Cause. */
+static void check_fail_string(Validator *v, json_t *value, const char *pointer) {
+        if (!jsonata_expression_field(v, value, pointer))
+                check_string(v, value, pointer);
 }
 
 /* ---- the field table ------------------------------------------------- */
@@ -501,62 +854,85 @@ typedef enum FieldId {
         F_ASSIGN,
         F_ARGUMENTS,
         F_OUTPUT,
+        F_ITEMS,
         _F_MAX,
 } FieldId;
+
+/* Which query language a field belongs to. */
+#define LANG_BOTH 0
+#define LANG_JSONPATH 1
+#define LANG_JSONATA 2
 
 typedef struct StateField {
         const char *name;
         FieldCheckFn check;     /* NULL: checked by the caller (Type) */
+        uint8_t lang;           /* LANG_* */
+        const char *instead;    /* LANG_JSONPATH: what a JSONata state writes instead */
 } StateField;
 
 static const StateField state_fields[_F_MAX] = {
-        [F_TYPE] = { "Type", NULL },
-        [F_COMMENT] = { "Comment", check_string },
-        [F_QUERY_LANGUAGE] = { "QueryLanguage", check_query_language },
-        [F_NEXT] = { "Next", check_nonempty_string },
-        [F_END] = { "End", check_boolean },
-        [F_INPUT_PATH] = { "InputPath", check_io_path },
-        [F_OUTPUT_PATH] = { "OutputPath", check_io_path },
-        [F_RESULT_PATH] = { "ResultPath", check_result_path },
-        [F_PARAMETERS] = { "Parameters", check_template },
-        [F_RESULT_SELECTOR] = { "ResultSelector", check_template },
-        [F_RESULT] = { "Result", check_any },
-        [F_RETRY] = { "Retry", check_retry },
-        [F_CATCH] = { "Catch", check_catch },
-        [F_RESOURCE] = { "Resource", check_nonempty_string },
-        [F_TIMEOUT_SECONDS] = { "TimeoutSeconds", check_timeout },
-        [F_TIMEOUT_SECONDS_PATH] = { "TimeoutSecondsPath", check_reference_path },
-        [F_HEARTBEAT_SECONDS] = { "HeartbeatSeconds", check_timeout },
-        [F_HEARTBEAT_SECONDS_PATH] = { "HeartbeatSecondsPath", check_reference_path },
-        [F_CREDENTIALS] = { "Credentials", check_template },
-        [F_CHOICES] = { "Choices", check_choices },
-        [F_DEFAULT] = { "Default", check_nonempty_string },
-        [F_SECONDS] = { "Seconds", check_wait_seconds },
-        [F_TIMESTAMP] = { "Timestamp", check_timestamp },
-        [F_SECONDS_PATH] = { "SecondsPath", check_reference_path },
-        [F_TIMESTAMP_PATH] = { "TimestampPath", check_reference_path },
-        [F_ERROR] = { "Error", check_string },
-        [F_ERROR_PATH] = { "ErrorPath", check_path_or_intrinsic },
-        [F_CAUSE] = { "Cause", check_string },
-        [F_CAUSE_PATH] = { "CausePath", check_path_or_intrinsic },
-        [F_BRANCHES] = { "Branches", check_branches },
-        [F_ITEM_PROCESSOR] = { "ItemProcessor", check_item_processor },
-        [F_ITERATOR] = { "Iterator", check_iterator },
-        [F_ITEMS_PATH] = { "ItemsPath", check_reference_path },
-        [F_ITEM_SELECTOR] = { "ItemSelector", check_template },
-        [F_MAX_CONCURRENCY] = { "MaxConcurrency", check_count },
-        [F_MAX_CONCURRENCY_PATH] = { "MaxConcurrencyPath", check_reference_path },
-        [F_TOLERATED_FAILURE_COUNT] = { "ToleratedFailureCount", check_count },
-        [F_TOLERATED_FAILURE_COUNT_PATH] = { "ToleratedFailureCountPath", check_reference_path },
-        [F_TOLERATED_FAILURE_PERCENTAGE] = { "ToleratedFailurePercentage", check_percentage },
-        [F_TOLERATED_FAILURE_PERCENTAGE_PATH] = { "ToleratedFailurePercentagePath", check_reference_path },
-        [F_ITEM_READER] = { "ItemReader", check_distributed_only },
-        [F_RESULT_WRITER] = { "ResultWriter", check_distributed_only },
-        [F_ITEM_BATCHER] = { "ItemBatcher", check_distributed_only },
-        [F_LABEL] = { "Label", check_string },
-        [F_ASSIGN] = { "Assign", check_assign },
-        [F_ARGUMENTS] = { "Arguments", check_jsonata_field },
-        [F_OUTPUT] = { "Output", check_jsonata_field },
+        [F_TYPE] = {"Type", NULL},
+        [F_COMMENT] = {"Comment", check_string},
+        [F_QUERY_LANGUAGE] = {"QueryLanguage", check_query_language},
+        [F_NEXT] = {"Next", check_nonempty_string},
+        [F_END] = {"End", check_boolean},
+        [F_INPUT_PATH] = {"InputPath", check_io_path, LANG_JSONPATH,
+                          "Arguments or Output, with $states.input"},
+        [F_OUTPUT_PATH] = {"OutputPath", check_io_path, LANG_JSONPATH, "Output"},
+        [F_RESULT_PATH] = {"ResultPath", check_result_path, LANG_JSONPATH,
+                           "Output, with $states.input and $states.result"},
+        [F_PARAMETERS] = {"Parameters", check_template, LANG_JSONPATH,
+                          "Arguments (ItemSelector in a Map state)"},
+        [F_RESULT_SELECTOR] = {"ResultSelector", check_template, LANG_JSONPATH,
+                               "Output, with $states.result"},
+        [F_RESULT] = {"Result", check_any, LANG_JSONPATH, "Output"},
+        [F_RETRY] = {"Retry", check_retry},
+        [F_CATCH] = {"Catch", check_catch},
+        [F_RESOURCE] = {"Resource", check_nonempty_string},
+        [F_TIMEOUT_SECONDS] = {"TimeoutSeconds", check_timeout},
+        [F_TIMEOUT_SECONDS_PATH] = {"TimeoutSecondsPath", check_reference_path, LANG_JSONPATH,
+                                    "TimeoutSeconds with a JSONata expression"},
+        [F_HEARTBEAT_SECONDS] = {"HeartbeatSeconds", check_timeout},
+        [F_HEARTBEAT_SECONDS_PATH] = {"HeartbeatSecondsPath", check_reference_path, LANG_JSONPATH,
+                                      "HeartbeatSeconds with a JSONata expression"},
+        [F_CREDENTIALS] = {"Credentials", check_selector},
+        [F_CHOICES] = {"Choices", check_choices},
+        [F_DEFAULT] = {"Default", check_nonempty_string},
+        [F_SECONDS] = {"Seconds", check_wait_seconds},
+        [F_TIMESTAMP] = {"Timestamp", check_timestamp},
+        [F_SECONDS_PATH] = {"SecondsPath", check_reference_path, LANG_JSONPATH,
+                            "Seconds with a JSONata expression"},
+        [F_TIMESTAMP_PATH] = {"TimestampPath", check_reference_path, LANG_JSONPATH,
+                              "Timestamp with a JSONata expression"},
+        [F_ERROR] = {"Error", check_fail_string},
+        [F_ERROR_PATH] = {"ErrorPath", check_path_or_intrinsic, LANG_JSONPATH,
+                          "Error with a JSONata expression"},
+        [F_CAUSE] = {"Cause", check_fail_string},
+        [F_CAUSE_PATH] = {"CausePath", check_path_or_intrinsic, LANG_JSONPATH,
+                          "Cause with a JSONata expression"},
+        [F_BRANCHES] = {"Branches", check_branches},
+        [F_ITEM_PROCESSOR] = {"ItemProcessor", check_item_processor},
+        [F_ITERATOR] = {"Iterator", check_iterator},
+        [F_ITEMS_PATH] = {"ItemsPath", check_reference_path, LANG_JSONPATH, "Items"},
+        [F_ITEM_SELECTOR] = {"ItemSelector", check_selector},
+        [F_MAX_CONCURRENCY] = {"MaxConcurrency", check_count},
+        [F_MAX_CONCURRENCY_PATH] = {"MaxConcurrencyPath", check_reference_path, LANG_JSONPATH,
+                                    "MaxConcurrency with a JSONata expression"},
+        [F_TOLERATED_FAILURE_COUNT] = {"ToleratedFailureCount", check_count},
+        [F_TOLERATED_FAILURE_COUNT_PATH] = {"ToleratedFailureCountPath", check_reference_path, LANG_JSONPATH,
+                                            "ToleratedFailureCount with a JSONata expression"},
+        [F_TOLERATED_FAILURE_PERCENTAGE] = {"ToleratedFailurePercentage", check_percentage},
+        [F_TOLERATED_FAILURE_PERCENTAGE_PATH] = {"ToleratedFailurePercentagePath", check_reference_path,
+                                                 LANG_JSONPATH,
+                                                 "ToleratedFailurePercentage with a JSONata expression"},
+        [F_ITEM_READER] = {"ItemReader", check_distributed_only},
+        [F_RESULT_WRITER] = {"ResultWriter", check_distributed_only},
+        [F_ITEM_BATCHER] = {"ItemBatcher", check_distributed_only},
+        [F_LABEL] = {"Label", check_string},
+        [F_ASSIGN] = {"Assign", check_assign},
+        [F_ARGUMENTS] = {"Arguments", check_arguments, LANG_JSONATA},
+        [F_OUTPUT] = {"Output", check_output, LANG_JSONATA},
+        [F_ITEMS] = {"Items", check_items, LANG_JSONATA},
 };
 
 static int state_field_find(const char *name) {
@@ -689,8 +1065,7 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
 /* ---- the state type table -------------------------------------------- */
 
 #define F(x) (UINT64_C(1) << (F_##x))
-/* Assign, Arguments, Output: accepted here only to be refused with a clear message. */
-#define F_COMMON (F(TYPE) | F(COMMENT) | F(QUERY_LANGUAGE) | F(ASSIGN) | F(ARGUMENTS) | F(OUTPUT))
+#define F_COMMON (F(TYPE) | F(COMMENT) | F(QUERY_LANGUAGE))
 #define F_IO (F(INPUT_PATH) | F(OUTPUT_PATH))
 #define F_FLOW (F(NEXT) | F(END))
 
@@ -703,30 +1078,35 @@ typedef struct StateType {
 } StateType;
 
 static const StateType state_types[] = {
-        { "Pass", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT),
-          true, false, NULL },
-        { "Task", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
-          F(RETRY) | F(CATCH) | F(RESOURCE) | F(TIMEOUT_SECONDS) | F(TIMEOUT_SECONDS_PATH) |
-          F(HEARTBEAT_SECONDS) | F(HEARTBEAT_SECONDS_PATH) | F(CREDENTIALS),
-          true, false, validate_task },
-        { "Choice", F_COMMON | F_IO | F(CHOICES) | F(DEFAULT),
-          false, false, validate_choice },
-        { "Wait", F_COMMON | F_IO | F_FLOW | F(SECONDS) | F(TIMESTAMP) | F(SECONDS_PATH) | F(TIMESTAMP_PATH),
-          true, false, validate_wait },
-        { "Succeed", F_COMMON | F_IO,
-          false, true, NULL },
-        { "Fail", F_COMMON | F(ERROR) | F(ERROR_PATH) | F(CAUSE) | F(CAUSE_PATH),
-          false, true, validate_fail },
-        { "Parallel", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
-          F(RETRY) | F(CATCH) | F(BRANCHES),
-          true, false, validate_parallel },
-        { "Map", F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) |
-          F(RETRY) | F(CATCH) | F(ITEM_PROCESSOR) | F(ITERATOR) | F(ITEMS_PATH) | F(ITEM_SELECTOR) |
-          F(MAX_CONCURRENCY) | F(MAX_CONCURRENCY_PATH) | F(TOLERATED_FAILURE_COUNT) |
-          F(TOLERATED_FAILURE_COUNT_PATH) | F(TOLERATED_FAILURE_PERCENTAGE) |
-          F(TOLERATED_FAILURE_PERCENTAGE_PATH) | F(ITEM_READER) | F(RESULT_WRITER) |
-          F(ITEM_BATCHER) | F(LABEL),
-          true, false, validate_map },
+        {"Pass",
+         F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT) | F(ASSIGN) | F(OUTPUT), true,
+         false, NULL},
+        {"Task",
+         F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) | F(RETRY) |
+                 F(CATCH) | F(RESOURCE) | F(TIMEOUT_SECONDS) | F(TIMEOUT_SECONDS_PATH) |
+                 F(HEARTBEAT_SECONDS) | F(HEARTBEAT_SECONDS_PATH) | F(CREDENTIALS) | F(ASSIGN) |
+                 F(ARGUMENTS) | F(OUTPUT),
+         true, false, validate_task},
+        {"Choice", F_COMMON | F_IO | F(CHOICES) | F(DEFAULT) | F(ASSIGN) | F(OUTPUT), false, false,
+         validate_choice},
+        {"Wait",
+         F_COMMON | F_IO | F_FLOW | F(SECONDS) | F(TIMESTAMP) | F(SECONDS_PATH) | F(TIMESTAMP_PATH) |
+                 F(ASSIGN) | F(OUTPUT),
+         true, false, validate_wait},
+        {"Succeed", F_COMMON | F_IO | F(OUTPUT), false, true, NULL},
+        {"Fail", F_COMMON | F(ERROR) | F(ERROR_PATH) | F(CAUSE) | F(CAUSE_PATH), false, true, validate_fail},
+        {"Parallel",
+         F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) | F(RETRY) |
+                 F(CATCH) | F(BRANCHES) | F(ASSIGN) | F(ARGUMENTS) | F(OUTPUT),
+         true, false, validate_parallel},
+        {"Map",
+         F_COMMON | F_IO | F_FLOW | F(RESULT_PATH) | F(PARAMETERS) | F(RESULT_SELECTOR) | F(RETRY) |
+                 F(CATCH) | F(ITEM_PROCESSOR) | F(ITERATOR) | F(ITEMS_PATH) | F(ITEM_SELECTOR) | F(ASSIGN) |
+                 F(OUTPUT) | F(ITEMS) | F(MAX_CONCURRENCY) | F(MAX_CONCURRENCY_PATH) |
+                 F(TOLERATED_FAILURE_COUNT) | F(TOLERATED_FAILURE_COUNT_PATH) |
+                 F(TOLERATED_FAILURE_PERCENTAGE) | F(TOLERATED_FAILURE_PERCENTAGE_PATH) | F(ITEM_READER) |
+                 F(RESULT_WRITER) | F(ITEM_BATCHER) | F(LABEL),
+         true, false, validate_map},
 };
 
 static const StateType *state_type_find(const char *name) {
@@ -738,10 +1118,22 @@ static const StateType *state_type_find(const char *name) {
 
 /* ---- states ---------------------------------------------------------- */
 
+/* A state's query language: its own QueryLanguage, else the state
+ * machine's (not an enclosing Map's or Parallel's). Any value other than
+ * "JSONPath" is JSONata, as Step Functions reads it (and is reported). */
+static bool state_is_jsonata(bool machine_jsonata, json_t *state) {
+        json_t *ql = json_object_get(state, "QueryLanguage");
+
+        if (!ql)
+                return machine_jsonata;
+        return !(json_is_string(ql) && streq(json_string_value(ql), "JSONPath"));
+}
+
 static void validate_state(Validator *v, json_t *state, const char *pointer) {
         const StateType *t;
-        json_t *type, *value, *next, *end;
+        json_t *type, *value, *next, *end, *ql;
         const char *key;
+        bool saved_jsonata = v->jsonata;
 
         if (!json_is_object(state)) {
                 asl_diag_add(v->d, pointer, "a state must be an object");
@@ -758,16 +1150,53 @@ static void validate_state(Validator *v, json_t *state, const char *pointer) {
                 return;
         }
 
+        v->jsonata = state_is_jsonata(v->machine_jsonata, state);
+        ql = json_object_get(state, "QueryLanguage");
+        if (v->machine_jsonata && json_is_string(ql) && streq(json_string_value(ql), "JSONPath"))
+                asl_diag_add(
+                        v->d, pointer,
+                        "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
+
         json_object_foreach(state, key, value) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, key);
                 int f = state_field_find(key);
+                uint8_t lang;
 
-                if (f < 0)
+                if (f < 0) {
                         asl_diag_add(v->d, p, "unknown field");
-                else if (!(t->fields & (UINT64_C(1) << f)))
+                        continue;
+                }
+                if (!(t->fields & (UINT64_C(1) << f))) {
                         asl_diag_add(v->d, p, "not allowed in a %s state", t->name);
-                else if (state_fields[f].check)
+                        continue;
+                }
+                lang = state_fields[f].lang;
+                if (lang == LANG_JSONPATH && v->jsonata) {
+                        asl_diag_add(v->d, pointer,
+                                     "The QueryLanguage is set to 'JSONata', but field '%s' is only "
+                                     "supported for the "
+                                     "'JSONPath' QueryLanguage; use %s",
+                                     key, state_fields[f].instead);
+                        continue;
+                }
+                if (lang == LANG_JSONATA && !v->jsonata) {
+                        asl_diag_add(v->d, pointer,
+                                     "The QueryLanguage is set to 'JSONPath', but field '%s' is only "
+                                     "supported for the "
+                                     "'JSONata' QueryLanguage",
+                                     key);
+                        continue;
+                }
+                /* $states.result: in the Output and Assign of the states that have a result */
+                v->states_fields = (f == F_OUTPUT || f == F_ASSIGN) &&
+                                                   (streq(t->name, "Task") || streq(t->name, "Parallel") ||
+                                                    streq(t->name, "Map"))
+                                           ? STATES_RESULT
+                                           : 0;
+                if (state_fields[f].check)
                         state_fields[f].check(v, value, p);
+                v->jsonata = state_is_jsonata(v->machine_jsonata, state); /* nested machines change it */
+                v->states_fields = 0;
         }
 
         if (t->validate)
@@ -782,6 +1211,7 @@ static void validate_state(Validator *v, json_t *state, const char *pointer) {
                 } else if (!next && !json_is_true(end))
                         asl_diag_add(v->d, pointer, "a %s state needs Next or \"End\": true", t->name);
         }
+        v->jsonata = saved_jsonata;
 }
 
 static bool state_is_terminal(json_t *state) {
@@ -924,6 +1354,84 @@ static const char *machine_scope(MachineKind kind) {
         }
 }
 
+/* The variables of one Assign: each name valid, not $states, and not
+ * assigned in a machine around this one (Step Functions forbids an inner
+ * scope the names of the outer ones, so a reference always means one
+ * variable). */
+static void collect_assign(Validator *v, json_t *assign, const char *pointer, bool jsonata, json_t *names) {
+        const char *key;
+        json_t *value;
+
+        if (!json_is_object(assign))
+                return; /* reported by check_assign() */
+        json_object_foreach (assign, key, value) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key), *name = NULL;
+                size_t stem;
+
+                if (!jsonata && ends_with_dollar(key, &stem)) {
+                        name = xstrndup(key, stem);
+                        if (json_object_get(assign, name)) {
+                                asl_diag_add(v->d, p, "both \"%s\" and \"%s\" are given", name, key);
+                                continue;
+                        }
+                } else
+                        name = xstrdup(key);
+                if (streq(name, "states"))
+                        asl_diag_add(v->d, p,
+                                     "The variable name 'states' is reserved: $states holds the state's "
+                                     "input, result and context");
+                else if (!variable_name_valid(v, name))
+                        asl_diag_add(
+                                v->d, p,
+                                "Invalid variable name '%s': a variable name is 1 to %d characters, a "
+                                "letter "
+                                "first, then letters, digits, combining marks or connector punctuation (_)",
+                                name, ASL_MAX_VARIABLE_NAME);
+                else if (scope_has(v->scope, name))
+                        asl_diag_add(v->d, p,
+                                     "The variable name '%s' was already defined in a parent scope.", name);
+                json_object_set_new(names, name, json_true());
+        }
+}
+
+/* Every variable the states of one machine assign: in their Assign, their
+ * Choice rules' and their catchers'. */
+static json_t *collect_assigned(Validator *v, json_t *states, const char *states_pointer) {
+        json_t *names = json_object(), *st;
+        const char *name;
+
+        if (!names)
+                abort();
+        json_object_foreach (states, name, st) {
+                _cleanup_free_ char *ps = asl_pointer_join(states_pointer, name);
+                bool jsonata = state_is_jsonata(v->machine_jsonata, st);
+                static const char *const lists[] = {"Choices", "Catch"};
+
+                if (!json_is_object(st))
+                        continue;
+                if (json_object_get(st, "Assign")) {
+                        _cleanup_free_ char *pa = asl_pointer_join(ps, "Assign");
+                        collect_assign(v, json_object_get(st, "Assign"), pa, jsonata, names);
+                }
+                for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
+                        json_t *a = json_object_get(st, lists[k]), *e;
+                        size_t i;
+
+                        if (!json_is_array(a))
+                                continue;
+                        json_array_foreach (a, i, e) {
+                                _cleanup_free_ char *pl = asl_pointer_join(ps, lists[k]);
+                                _cleanup_free_ char *pi = asl_pointer_join_index(pl, i);
+                                _cleanup_free_ char *pa = asl_pointer_join(pi, "Assign");
+
+                                if (json_is_object(e) && json_object_get(e, "Assign"))
+                                        collect_assign(v, json_object_get(e, "Assign"), pa, jsonata, names);
+                        }
+                }
+        }
+        return names;
+}
+
 static void validate_machine(Validator *v, json_t *m, const char *pointer, MachineKind kind) {
         _cleanup_free_ char *p_states = asl_pointer_join(pointer, "States");
         _cleanup_free_ char *p_start = asl_pointer_join(pointer, "StartAt");
@@ -948,8 +1456,7 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                                 asl_diag_add(v->d, p, "must be a string");
                 } else if (kind == MACHINE_TOP && streq(key, "TimeoutSeconds"))
                         check_timeout(v, value, p);
-                else if ((kind == MACHINE_TOP || kind == MACHINE_BRANCH || kind == MACHINE_ITEM_PROCESSOR) &&
-                         streq(key, "QueryLanguage"))
+                else if (kind == MACHINE_TOP && streq(key, "QueryLanguage"))
                         check_query_language(v, value, p);
                 else if ((kind == MACHINE_ITEM_PROCESSOR || kind == MACHINE_ITERATOR) &&
                          streq(key, "ProcessorConfig"))
@@ -974,17 +1481,21 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                 return;
         }
 
+        /* the variables this machine's states assign: its scope */
+        VarScope scope = {.parent = v->scope, .names = collect_assigned(v, states, p_states)};
+        v->scope = &scope;
+
         states_ok = true;
         json_object_foreach(states, key, value) {
                 _cleanup_free_ char *p = asl_pointer_join(p_states, key);
                 json_t *prev;
 
                 if (v->too_many)
-                        return;
+                        break;
                 if (++v->n_states > ASL_MAX_STATES) {
                         asl_diag_add(v->d, p, "too many states (limit %d)", ASL_MAX_STATES);
                         v->too_many = true;
-                        return;
+                        break;
                 }
                 if (key[0] == 0 || utf8_length(key) > ASL_MAX_STATE_NAME)
                         asl_diag_add(v->d, p, "a state name must be 1 to %d characters long", ASL_MAX_STATE_NAME);
@@ -997,6 +1508,10 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                 validate_state(v, value, p);
                 any_terminal = any_terminal || state_is_terminal(value);
         }
+        v->scope = scope.parent;
+        json_decref(scope.names);
+        if (v->too_many)
+                return;
 
         /* The graph. */
         TargetCheck tc = { .v = v, .states = states, .scope = machine_scope(kind) };
@@ -1038,19 +1553,18 @@ int asl_machine_type_from_string(const char *s, AslMachineType *ret) {
         return -EINVAL;
 }
 
-int asl_definition_validate(json_t *definition, AslDiag *d) {
-        return asl_definition_validate_type(definition, ASL_MACHINE_STANDARD, d);
-}
-
-int asl_definition_validate_type(json_t *definition, AslMachineType type, AslDiag *d) {
+/* Validates; the JSONata expressions are kept in exprs if not NULL. */
+static int definition_validate(json_t *definition, AslMachineType type, AslDiag *d, AslExprCache *exprs) {
         _cleanup_json_ json_t *names = json_object();
         AslDiag local = {};
         Validator v = {
                 .d = d ? d : &local,
                 .type = type,
                 .names = names,
+                .exprs = exprs,
         };
         size_t before = v.d->n;
+        json_t *ql;
 
         if (!names)
                 abort();
@@ -1066,12 +1580,24 @@ int asl_definition_validate_type(json_t *definition, AslMachineType type, AslDia
         }
         if (json_depth(definition, ASL_MAX_JSON_DEPTH + 1) > ASL_MAX_JSON_DEPTH)
                 asl_diag_add(v.d, "", "nested too deeply (limit %d levels)", ASL_MAX_JSON_DEPTH);
-        else
+        else {
+                ql = json_object_get(definition, "QueryLanguage");
+                v.machine_jsonata = json_is_string(ql) && streq(json_string_value(ql), "JSONata");
                 validate_machine(&v, definition, "", MACHINE_TOP);
+        }
 
         bool bad = v.d->n > before;
         asl_diag_clear(&local);
+        pcre2_code_free(v.name_re);
         return bad ? -EINVAL : 0;
+}
+
+int asl_definition_validate(json_t *definition, AslDiag *d) {
+        return definition_validate(definition, ASL_MACHINE_STANDARD, d, NULL);
+}
+
+int asl_definition_validate_type(json_t *definition, AslMachineType type, AslDiag *d) {
+        return definition_validate(definition, type, d, NULL);
 }
 
 /* ---- parse, wrap, look up -------------------------------------------- */
@@ -1149,19 +1675,28 @@ int asl_machine_new(json_t *definition, AslMachine **ret, AslDiag *d) {
 }
 
 int asl_machine_new_type(json_t *definition, AslMachineType type, AslMachine **ret, AslDiag *d) {
+        AslExprCache exprs = {};
         AslMachine *m;
+        json_t *ql;
         int r;
 
         if (!ret)
                 return -EINVAL;
-        r = asl_definition_validate_type(definition, type, d);
-        if (r < 0)
+        r = definition_validate(definition, type, d, &exprs);
+        if (r < 0) {
+                asl_expr_cache_clear(&exprs);
                 return r;
+        }
         m = xmalloc(sizeof(*m));
+        *m = (AslMachine){};
         m->definition = json_incref(definition);
         m->type = type;
         m->context_states = json_object();
         collect_context_states(definition, m->context_states);
+        m->exprs = xmalloc(sizeof(AslExprCache));
+        *m->exprs = exprs;
+        ql = json_object_get(definition, "QueryLanguage");
+        m->jsonata = json_is_string(ql) && streq(json_string_value(ql), "JSONata");
         *ret = m;
         return 0;
 }
@@ -1169,10 +1704,16 @@ int asl_machine_new_type(json_t *definition, AslMachineType type, AslMachine **r
 AslMachine *asl_machine_free(AslMachine *m) {
         if (!m)
                 return NULL;
+        asl_expr_cache_clear(m->exprs);
+        free(m->exprs);
         json_decref(m->definition);
         json_decref(m->context_states);
         free(m);
         return NULL;
+}
+
+bool asl_machine_state_is_jsonata(const AslMachine *m, json_t *state) {
+        return state_is_jsonata(m && m->jsonata, state);
 }
 
 json_t *asl_json_pointer_get(json_t *root, const char *pointer) {

@@ -2,7 +2,8 @@
 #pragma once
 
 /*
- * State machine definitions: parse and validate (JSONPath query language).
+ * State machine definitions: parse and validate (the JSONPath and JSONata
+ * query languages, workflow variables).
  *
  * The validated definition stays a JSON document; the engine reads fields
  * straight from it (it is trusted once validated). The state types are a
@@ -22,6 +23,23 @@
  * Express workflows cannot run, each at the Task's Resource with Step
  * Functions' message: Run a Job ('.sync'), Wait for Callback
  * ('.waitForTaskToken') and activities.
+ *
+ * QueryLanguage: a state is JSONata when its QueryLanguage says so or, without
+ * one, when the state machine's does; a JSONata machine has no JSONPath
+ * states. Each language has its own fields (JSONata: Arguments, Output,
+ * Items, Condition; JSONPath: InputPath, Parameters, ResultSelector,
+ * ResultPath, OutputPath, Result, ItemsPath and the *Path fields), and a
+ * field of the other language is refused naming what to write instead.
+ * JSONata "{% %}" strings are compiled (asl_machine_new() keeps them) and
+ * their references checked: no $$, no top-level field names, $states.result
+ * and $states.errorOutput only where they exist.
+ *
+ * Variables (Assign on states, Choice rules and catchers): names as Step
+ * Functions allows them (Unicode identifiers, at most 80 characters, not
+ * "states"), and a machine inside a Parallel or Map may not assign a name
+ * that a machine around it assigns. A reference to a variable that no state
+ * in scope assigns is a warning (AslDiag.warnings), not an error, as in Step
+ * Functions.
  */
 
 #include "asl-util.h"
@@ -41,12 +59,20 @@ const char *asl_machine_type_to_string(AslMachineType t);
  * them): 0 and *ret, or -EINVAL. */
 int asl_machine_type_from_string(const char *s, AslMachineType *ret);
 
+typedef struct AslExprCache AslExprCache;
+
 typedef struct AslMachine {
         json_t *definition;     /* owned, validated */
         AslMachineType type;    /* the rules it was validated against */
         json_t *context_states; /* owned: name -> true for each state whose fields
                                  * mention "$$" (may read the context object) */
+        AslExprCache *exprs;    /* owned: the compiled JSONata expressions (asl-query.h) */
+        bool jsonata;           /* the top-level QueryLanguage is JSONata */
 } AslMachine;
+
+/* True if `state` (a state object of m's definition) is a JSONata state:
+ * its QueryLanguage, else the state machine's. */
+bool asl_machine_state_is_jsonata(const AslMachine *m, json_t *state);
 
 /* True if the state named `state` may read the context object ($$): one of
  * its strings mentions "$$". A state that does not needs no context built. */

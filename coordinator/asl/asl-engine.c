@@ -60,6 +60,7 @@
 #include "json-writer.h"
 #include "asl-jsonpath.h"
 #include "asl-payload.h"
+#include "asl-query.h"
 #include "asl-retry.h"
 #include "format.h"
 
@@ -78,6 +79,7 @@ typedef struct Action {
         char *fid;
         char *name;
         json_t *value;
+        json_t *assigned; /* OK: the variables the state assigns (name -> value), or NULL */
         char *error;
         char *cause;
         bool task_failure; /* ERROR: reported for a Task (asl-retry.h) */
@@ -207,6 +209,7 @@ static void action_free(Action *a) {
         free(a->fid);
         free(a->name);
         json_decref(a->value);
+        json_decref(a->assigned);
         free(a->error);
         free(a->cause);
         *a = (Action) {};
@@ -233,6 +236,17 @@ static void push(Ctx *c, ActionKind kind, const char *fid, const char *name, jso
         };
 }
 
+/* The frame's current state produced `value` and assigns `assigned` (both
+ * taken; assigned may be NULL). */
+static void push_ok(Ctx *c, const char *fid, json_t *value, json_t *assigned) {
+        push(c, ACTION_OK, fid, NULL, value, NULL, NULL);
+        if (c->n > 0 && !c->finished && !c->abort_cause && c->queue[c->n - 1].kind == ACTION_OK &&
+            c->queue[c->n - 1].value == value)
+                c->queue[c->n - 1].assigned = assigned;
+        else
+                json_decref(assigned);
+}
+
 /* A Task's failure: States.ALL catches even States.DataLimitExceeded then. */
 static void push_task_error(Ctx *c, const char *fid, const char *error, const char *cause) {
         push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
@@ -244,8 +258,9 @@ static json_t *frame_get(Ctx *c, const char *fid);
 
 /*
  * The cause of an error the engine raises while running the frame's current
- * state, in Step Functions' words (new string): States.Runtime gets "An
- * error occurred while executing the state '<name>' (entered at the event id
+ * state, in Step Functions' words (new string): States.Runtime and
+ * States.QueryEvaluationError get "An error occurred while executing the state '<name>' (entered at the
+ * event id
  * #<n>). " before the detail; States.DataLimitExceeded is "The state/task
  * '<name>' returned a result with a size exceeding the maximum number of
  * bytes service limit."; other errors keep their cause.
@@ -257,7 +272,7 @@ static char *state_cause(Ctx *c, const char *fid, const char *error, const char 
 
         if (!name || !error)
                 return cause ? xstrdup(cause) : NULL;
-        if (streq(error, "States.Runtime")) {
+        if (streq(error, "States.Runtime") || streq(error, "States.QueryEvaluationError")) {
                 if (json_is_integer(entered))
                         return xasprintf(
                                 "An error occurred while executing the state '%s' (entered at the event id "
@@ -414,6 +429,25 @@ static json_t *io_details(const char *name, const char *field, json_t *v) {
         return d;
 }
 
+/* A <Type>StateExited event's details: name, output, and the variables the
+ * state assigned as GetExecutionHistory shows them (each value as JSON
+ * text). assigned borrowed, may be NULL. */
+static json_t *exited_details(const char *name, json_t *output, json_t *assigned) {
+        json_t *d = io_details(name, "output", output);
+
+        if (json_object_size(assigned) > 0) {
+                json_t *av = json_object();
+                const char *k;
+                json_t *v;
+
+                json_object_foreach (assigned, k, v)
+                        json_object_set_new(av, k, json_text_new(v));
+                json_object_set_new(d, "assignedVariables", av);
+                json_object_set_new(d, "assignedVariablesDetails", json_pack("{s:b}", "truncated", 0));
+        }
+        return d;
+}
+
 /* resourceType/resource as Step Functions reports them for a service
  * integration ARN ("arn:aws:states:::lambda:invoke" -> lambda / invoke);
  * anything else is reported whole. */
@@ -516,16 +550,14 @@ static char *role_arn_derived(const char *state_machine_name) {
         return xasprintf("imgflow:role:%s", state_machine_name ? state_machine_name : "");
 }
 
-/* NULL when the frame's state never reads $$ (no string of it mentions
- * "$$"): building the object is a good part of running a state. */
-static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
+/* The context object whatever the state's strings mention (JSONata states
+ * read it as $states.context). */
+static json_t *context_build(Ctx *c, json_t *frame, const char *token) {
         json_t *ex = json_object_get(c->exec, "execution"), *sm = json_object_get(c->exec, "stateMachine");
         _cleanup_free_ char *role = NULL;
         char ts[64];
         json_t *ctx;
 
-        if (!asl_machine_state_uses_context(c->m, jstr(frame, "state")))
-                return NULL;
         asl_format_timestamp(jint(frame, "enteredMs"), ts, sizeof ts);
         /* A document from before roleArn was kept: the derived ARN. */
         role = jstr(ex, "roleArn") ? xstrdup(jstr(ex, "roleArn")) : role_arn_derived(jstr(sm, "name"));
@@ -548,6 +580,241 @@ static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
         if (token)
                 json_object_set_new(ctx, "Task", json_pack("{s:s}", "Token", token));
         return ctx;
+}
+
+/* NULL when the frame's state never reads $$ (no string of it mentions
+ * "$$"): building the object is a good part of running a state. */
+static json_t *context_new(Ctx *c, json_t *frame, const char *token) {
+        if (!asl_machine_state_uses_context(c->m, jstr(frame, "state")))
+                return NULL;
+        return context_build(c, frame, token);
+}
+
+/* ---- workflow variables ---- */
+
+/*
+ * Each frame (the top level, a Parallel branch, a Map iteration) holds the
+ * variables its states assign: frame["vars"] (name -> value) and
+ * frame["varsBytes"], their serialized size. A state reads its own frame's
+ * and its ancestors' (the definition forbids an inner frame a name an outer
+ * one assigns, so nothing is hidden); it writes only its own frame's. A
+ * branch's or iteration's variables die with its frame: only its output
+ * leaves it.
+ */
+
+/* The variables visible in `frame`: a new object, or NULL when there are none. */
+static json_t *vars_visible(Ctx *c, json_t *frame) {
+        json_t *out = NULL;
+        size_t guard = 0;
+
+        for (json_t *f = frame; f && guard++ < 10000; f = frame_get(c, jstr(f, "parent"))) {
+                json_t *vars = json_object_get(f, "vars"), *v;
+                const char *k;
+
+                if (json_object_size(vars) == 0)
+                        continue;
+                if (!out)
+                        out = json_object();
+                json_object_foreach (vars, k, v)
+                        if (!json_object_get(out, k))
+                                json_object_set(out, k, v);
+        }
+        return out;
+}
+
+/* The serialized size of every variable of the execution. */
+static size_t vars_total_bytes(Ctx *c) {
+        const char *fid;
+        json_t *f;
+        size_t n = 0;
+
+        json_object_foreach (frames(c), fid, f)
+                n += (size_t) jint(f, "varsBytes");
+        return n;
+}
+
+/*
+ * The limits of an assignment, as Step Functions sets them: a variable holds
+ * at most 256 KiB, one Assign at most 256 KiB in all, and the variables of an
+ * execution at most 10 MiB. Past one: -E2BIG and States.DataLimitExceeded
+ * (with a cause of its own, which state_fail() keeps).
+ */
+static int vars_check(Ctx *c, json_t *frame, json_t *assigned, AslError *e) {
+        json_t *own = json_object_get(frame, "vars"), *v;
+        size_t total = 0, now = vars_total_bytes(c), replaced = 0;
+        const char *k;
+
+        json_object_foreach (assigned, k, v) {
+                size_t n = json_writer_size(v);
+
+                if (n > ASL_MAX_VARIABLE_BYTES) {
+                        asl_error_set(e, "States.DataLimitExceeded",
+                                      "The value assigned to the variable '%s' has a size of %zu bytes, "
+                                      "exceeding the maximum of %d bytes for a variable",
+                                      k, n, ASL_MAX_VARIABLE_BYTES);
+                        return -E2BIG;
+                }
+                total += n;
+                if (json_object_get(own, k))
+                        replaced += json_writer_size(json_object_get(own, k));
+        }
+        if (total > ASL_MAX_VARIABLE_BYTES) {
+                asl_error_set(e, "States.DataLimitExceeded",
+                              "The values of the variables of one Assign have a size of %zu bytes, "
+                              "exceeding the maximum of %d bytes",
+                              total, ASL_MAX_VARIABLE_BYTES);
+                return -E2BIG;
+        }
+        if (now - (replaced < now ? replaced : now) + total > ASL_MAX_EXECUTION_VARIABLE_BYTES) {
+                asl_error_set(e, "States.DataLimitExceeded",
+                              "The variables of the execution would have a size of %zu bytes, exceeding "
+                              "the maximum of %d bytes",
+                              now - (replaced < now ? replaced : now) + total,
+                              ASL_MAX_EXECUTION_VARIABLE_BYTES);
+                return -E2BIG;
+        }
+        return 0;
+}
+
+/* Stores what a state of `frame` assigned (borrowed; checked before). */
+static void vars_apply(json_t *frame, json_t *assigned) {
+        json_t *vars, *v;
+        json_int_t bytes;
+        const char *k;
+
+        if (!frame || json_object_size(assigned) == 0)
+                return;
+        vars = json_object_get(frame, "vars");
+        if (!vars) {
+                vars = json_object();
+                json_object_set_new(frame, "vars", vars);
+        }
+        bytes = jint(frame, "varsBytes");
+        json_object_foreach (assigned, k, v) {
+                json_t *old = json_object_get(vars, k);
+
+                if (old)
+                        bytes -= (json_int_t) json_writer_size(old);
+                bytes += (json_int_t) json_writer_size(v);
+                json_object_set(vars, k, v);
+        }
+        json_object_set_new(frame, "varsBytes", json_integer(bytes > 0 ? bytes : 0));
+}
+
+/* ---- JSONata states ---- */
+
+typedef struct QueryContext {
+        Ctx *c;
+        json_t *frame;
+        const char *token; /* $states.context.Task.Token */
+        json_t *map_item;  /* $states.context.Map: {"Item": {"Index", "Value"}} */
+} QueryContext;
+
+static json_t *query_make_context(void *userdata) {
+        QueryContext *qc = userdata;
+        json_t *ctx = context_build(qc->c, qc->frame, qc->token);
+
+        if (qc->map_item)
+                json_object_set(ctx, "Map", qc->map_item);
+        return ctx;
+}
+
+/* Starts the evaluation of a JSONata state's fields: $states.input is the
+ * frame's input, the variables those visible from the frame. */
+static void query_init(Ctx *c, AslQuery *q, QueryContext *qc, json_t *frame, json_t *vars) {
+        *qc = (QueryContext){.c = c, .frame = frame};
+        *q = (AslQuery){
+                .exprs = c->m->exprs,
+                .input = json_object_get(frame, "input"),
+                .make_context = query_make_context,
+                .userdata = qc,
+                .vars = vars,
+                .env = c->env,
+        };
+}
+
+/*
+ * A JSONata evaluation failed: the EvaluationFailed event (error, cause,
+ * location, state), then the error is raised for the state. The cause gets
+ * Step Functions' "An error occurred while executing the state ..." prefix.
+ */
+static void raise_query_error(Ctx *c, const char *fid, const AslError *e, const char *location) {
+        json_t *frame = frame_get(c, fid);
+        const char *error = e->error ? e->error : "States.QueryEvaluationError";
+        _cleanup_free_ char *cause = state_cause(c, fid, error, e->cause);
+
+        if (location && streq(error, "States.QueryEvaluationError"))
+                history(c, "EvaluationFailed",
+                        json_pack("{s:s, s:s, s:s, s:s}", "error", error, "cause", cause ? cause : "",
+                                  "location", location, "state",
+                                  jstr(frame, "state") ? jstr(frame, "state") : ""));
+        push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
+}
+
+/*
+ * Output and Assign of a JSONata state, a matched Choice rule (prefix
+ * "Choices[i]/") or a catcher ("Catch[i]/"): both evaluated with the same
+ * $states and the variables from before the state. Output defaults to dflt.
+ * 0 and *ret_out, *ret_assigned (new; NULL without Assign), or -EINVAL with e
+ * and *ret_location set.
+ */
+static int query_output_assign(Ctx *c, AslQuery *q, json_t *frame, json_t *output, json_t *assign,
+                               json_t *dflt, const char *prefix, json_t **ret_out, json_t **ret_assigned,
+                               AslError *e, char **ret_location) {
+        _cleanup_json_ json_t *out = NULL, *assigned = NULL;
+        _cleanup_free_ char *fo = xasprintf("%sOutput", prefix), *fa = xasprintf("%sAssign", prefix);
+        int r;
+
+        if (output) {
+                r = asl_query_template(q, output, fo, &out, e, ret_location);
+                if (r < 0)
+                        return r;
+        } else
+                out = json_incref(dflt ? dflt : json_null());
+        if (assign) {
+                r = asl_query_template(q, assign, fa, &assigned, e, ret_location);
+                if (r < 0)
+                        return r;
+                r = vars_check(c, frame, assigned, e);
+                if (r < 0)
+                        return r;
+        }
+        r = payload_check_limits(out, c->env, "The state output", e);
+        if (r < 0)
+                return r;
+        *ret_out = TAKE_PTR(out);
+        *ret_assigned = TAKE_PTR(assigned);
+        return 0;
+}
+
+/* A JSONata field that must be an integer in [min, max] (TimeoutSeconds,
+ * Seconds, MaxConcurrency, ...): a literal or an expression. */
+static int query_integer(AslQuery *q, json_t *value, const char *field, json_int_t min, json_int_t max,
+                         json_int_t *ret, AslError *e, char **ret_location) {
+        _cleanup_json_ json_t *v = NULL;
+        int r;
+
+        r = asl_query_eval(q, value, field, &v, e, ret_location);
+        if (r < 0)
+                return r;
+        if (!json_is_number(v) || json_number_value(v) != (double) (json_int_t) json_number_value(v)) {
+                _cleanup_free_ char *text = json_text(v);
+                const char *expr = json_string_value(value);
+
+                *ret_location = xstrdup(field);
+                return asl_error_set(e, "States.QueryEvaluationError",
+                                     "The %s field cannot be parsed as an integer: %s%s%s%s", field, text,
+                                     expr ? " (from '" : "", expr ? expr : "", expr ? "')" : "");
+        }
+        if (json_number_value(v) < (double) min || json_number_value(v) > (double) max) {
+                *ret_location = xstrdup(field);
+                return asl_error_set(e, "States.QueryEvaluationError",
+                                     "%s must be between %" JSON_INTEGER_FORMAT " and %" JSON_INTEGER_FORMAT
+                                     " but was: %" JSON_INTEGER_FORMAT,
+                                     field, min, max, (json_int_t) json_number_value(v));
+        }
+        *ret = (json_int_t) json_number_value(v);
+        return 0;
 }
 
 /* ---- finishing ---- */
@@ -597,18 +864,10 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
 
 /* ---- frames finishing ---- */
 
-static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_t *results) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
-        json_t *st = frame_state(c, frame), *out = NULL;
-        AslError e = {};
+static void state_result(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *result);
 
-        if (payload_state_output(st, true, json_object_get(frame, "input"), results, context,
-                                 c->env, &out, &e) < 0) {
-                push_error(c, fid, &e);
-                asl_error_clear(&e);
-                return;
-        }
-        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_t *results) {
+        state_result(c, fid, frame, frame_state(c, frame), results);
 }
 
 static void map_fill(Ctx *c, const char *fid);
@@ -765,19 +1024,129 @@ static void enter_state(Ctx *c, const char *fid, const char *name, json_t *input
 
 typedef void (*StateRunFn)(Ctx *c, const char *fid, json_t *frame, json_t *st);
 
-static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
-        json_t *input = json_object_get(frame, "input"), *out = NULL, *result;
-        AslError e = {};
+/*
+ * The state failed while producing its output: r and e from the step that
+ * failed. A JSONata evaluation (location set) records EvaluationFailed; a
+ * variable past its limit (-E2BIG) keeps its own cause; anything else gets
+ * Step Functions' cause for the error (state_cause()).
+ */
+static void state_fail(Ctx *c, const char *fid, AslError *e, int r, const char *location) {
+        if (r == -E2BIG)
+                push(c, ACTION_ERROR, fid, NULL, NULL, e->error, e->cause);
+        else if (location)
+                raise_query_error(c, fid, e, location);
+        else
+                push_error(c, fid, e);
+        asl_error_clear(e);
+}
 
-        if (payload_effective_input(st, "Parameters", input, context, c->env, &eff, &e) < 0 ||
-            (result = json_object_get(st, "Result") ? json_object_get(st, "Result") : eff,
-             payload_state_output(st, false, input, result, context, c->env, &out, &e) < 0)) {
-                push_error(c, fid, &e);
-                asl_error_clear(&e);
+/* A JSONPath state's Assign, with `dollar` as "$". *ret NULL without one. */
+static int jsonpath_assign(Ctx *c, json_t *frame, json_t *assign, json_t *dollar, const AslRefs *refs,
+                           json_t **ret, AslError *e) {
+        _cleanup_json_ json_t *assigned = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!assign)
+                return 0;
+        r = payload_assign(assign, dollar, refs, c->env, &assigned, e);
+        if (r < 0)
+                return r;
+        r = vars_check(c, frame, assigned, e);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(assigned);
+        return 0;
+}
+
+/*
+ * A JSONata state leaves with Output (default dflt) and Assign of its own
+ * (prefix "") or of a matched Choice rule ("Choices[i]/"). result:
+ * $states.result, or NULL.
+ */
+static void jsonata_exit(Ctx *c, const char *fid, json_t *frame, json_t *output, json_t *assign,
+                         json_t *dflt, json_t *result, const char *prefix) {
+        _cleanup_json_ json_t *vars = vars_visible(c, frame);
+        _cleanup_free_ char *location = NULL;
+        json_t *out = NULL, *assigned = NULL;
+        QueryContext qc;
+        AslQuery q;
+        AslError e = {};
+        int r;
+
+        query_init(c, &q, &qc, frame, vars);
+        q.result = result;
+        r = query_output_assign(c, &q, frame, output, assign, dflt, prefix, &out, &assigned, &e, &location);
+        asl_query_done(&q);
+        if (r < 0) {
+                state_fail(c, fid, &e, r, location);
                 return;
         }
-        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        push_ok(c, fid, out, assigned);
+}
+
+static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL, *assigned = NULL;
+        json_t *input = json_object_get(frame, "input"), *out = NULL, *result;
+        AslError e = {};
+        int r;
+
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                jsonata_exit(c, fid, frame, json_object_get(st, "Output"), json_object_get(st, "Assign"),
+                             input, NULL, "");
+                return;
+        }
+        context = context_new(c, frame, NULL);
+        vars = vars_visible(c, frame);
+        AslRefs refs = {.context = context, .vars = vars};
+        r = payload_effective_input(st, "Parameters", input, &refs, c->env, &eff, &e);
+        if (r >= 0) {
+                result = json_object_get(st, "Result") ? json_object_get(st, "Result") : eff;
+                r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), result, &refs, &assigned, &e);
+                if (r >= 0)
+                        r = payload_state_output(st, false, input, result, &refs, c->env, &out, &e);
+        }
+        if (r < 0) {
+                state_fail(c, fid, &e, r, NULL);
+                return;
+        }
+        push_ok(c, fid, out, TAKE_PTR(assigned));
+}
+
+/*
+ * A Task, Parallel or Map state has its result. JSONPath: ResultSelector,
+ * then Assign (its "$" is the selected result), ResultPath and OutputPath.
+ * JSONata: Output (default: the result) and Assign, with $states.result.
+ */
+static void state_result(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *result) {
+        _cleanup_json_ json_t *context = NULL, *vars = NULL, *selected = NULL, *assigned = NULL;
+        json_t *sel, *out = NULL;
+        AslError e = {};
+        int r = 0;
+
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                jsonata_exit(c, fid, frame, json_object_get(st, "Output"), json_object_get(st, "Assign"),
+                             result, result, "");
+                return;
+        }
+        context = context_new(c, frame, NULL);
+        vars = vars_visible(c, frame);
+        AslRefs refs = {.context = context, .vars = vars};
+        sel = json_object_get(st, "ResultSelector");
+        if (sel)
+                r = payload_template(sel, result, &refs, c->env, &selected, &e);
+        else
+                selected = json_incref(result);
+        if (r >= 0)
+                r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), selected, &refs, &assigned, &e);
+        if (r >= 0)
+                r = payload_state_output(st, false, json_object_get(frame, "input"), selected, &refs, c->env,
+                                         &out, &e);
+        if (r < 0) {
+                state_fail(c, fid, &e, r, NULL);
+                return;
+        }
+        push_ok(c, fid, out, TAKE_PTR(assigned));
 }
 
 /* A value as Step Functions quotes it after "==" in a cause: a string as
@@ -787,7 +1156,7 @@ static char *value_text(json_t *v) {
 }
 
 /* Resolve X / XPath positive integer seconds. 0 = absent. */
-static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, json_t *context,
+static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw, const AslRefs *refs,
                          long long *ret, AslError *e) {
         _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field), *p = json_object_get(st, pf);
@@ -801,8 +1170,7 @@ static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw
         if (!json_is_string(p))
                 return 0;
         /* The effective input, else the raw input (earlier behaviour kept). */
-        if (payload_select(eff, p, pf, context, &pv, e) < 0 &&
-            payload_select(raw, p, pf, context, &pv, NULL) < 0)
+        if (payload_select(eff, p, pf, refs, &pv, e) < 0 && payload_select(raw, p, pf, refs, &pv, NULL) < 0)
                 return -EINVAL;
         asl_error_clear(e);
         if (!json_is_integer(pv) || json_integer_value(pv) <= 0 || json_integer_value(pv) > 99999999) {
@@ -842,7 +1210,7 @@ static char *frame_index_path(Ctx *c, const char *fid) {
 static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         const char *resource = jstr(st, "Resource");
         _cleanup_free_ char *token = NULL, *task_id = NULL;
-        _cleanup_json_ json_t *context = NULL, *eff = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL;
         json_t *input = json_object_get(frame, "input"), *task, *sched;
         AslDispatch dispatch;
         long long timeout = 0, heartbeat = 0;
@@ -858,14 +1226,48 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 c->env->random(c->env->random_userdata, b, sizeof b);
                 token = format_hex(b, sizeof b, xmalloc(2 * sizeof b + 1));
         }
-        context = context_new(c, frame, token);
+        vars = vars_visible(c, frame);
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                /* Arguments (default: the input), TimeoutSeconds and
+                 * HeartbeatSeconds: literals or expressions */
+                _cleanup_free_ char *location = NULL;
+                json_t *a = json_object_get(st, "Arguments"), *t = json_object_get(st, "TimeoutSeconds"),
+                       *h = json_object_get(st, "HeartbeatSeconds");
+                json_int_t ti = 0, hi = 0;
+                QueryContext qc;
+                AslQuery q;
+                int r = 0;
 
-        if (payload_effective_input(st, "Parameters", input, context, c->env, &eff, &e) < 0 ||
-            seconds_field(st, "TimeoutSeconds", eff, input, context, &timeout, &e) < 0 ||
-            seconds_field(st, "HeartbeatSeconds", eff, input, context, &heartbeat, &e) < 0) {
-                push_error(c, fid, &e);
-                asl_error_clear(&e);
-                return;
+                query_init(c, &q, &qc, frame, vars);
+                qc.token = token;
+                if (a)
+                        r = asl_query_template(&q, a, "Arguments", &eff, &e, &location);
+                else
+                        eff = json_incref(input);
+                if (r >= 0 && t)
+                        r = query_integer(&q, t, "TimeoutSeconds", 1, 99999999, &ti, &e, &location);
+                if (r >= 0 && h)
+                        r = query_integer(&q, h, "HeartbeatSeconds", 1, 99999999, &hi, &e, &location);
+                if (r >= 0)
+                        r = payload_check_limits(eff, c->env, "The payload produced by Arguments", &e);
+                asl_query_done(&q);
+                if (r < 0) {
+                        state_fail(c, fid, &e, r, location);
+                        return;
+                }
+                timeout = ti;
+                heartbeat = hi;
+        } else {
+                context = context_new(c, frame, token);
+                AslRefs refs = {.context = context, .vars = vars};
+
+                if (payload_effective_input(st, "Parameters", input, &refs, c->env, &eff, &e) < 0 ||
+                    seconds_field(st, "TimeoutSeconds", eff, input, &refs, &timeout, &e) < 0 ||
+                    seconds_field(st, "HeartbeatSeconds", eff, input, &refs, &heartbeat, &e) < 0) {
+                        push_error(c, fid, &e);
+                        asl_error_clear(&e);
+                        return;
+                }
         }
 
         task_id = next_id(c);
@@ -911,40 +1313,133 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         fx_add(c, (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = dispatch});
 }
 
+/* A JSONata field evaluated to a value of the wrong type: the cause. */
+static int query_type_error(AslError *e, char **ret_location, json_t *value, const char *field,
+                            const char *expected, json_t *got) {
+        _cleanup_free_ char *text = json_text(got);
+        const char *expr = NULL;
+        size_t len = 0;
+
+        free(*ret_location);
+        *ret_location = xstrdup(field);
+        if (json_is_string(value) &&
+            asl_query_is_expression(json_string_value(value), json_string_length(value), &expr, &len))
+                return asl_error_set(
+                        e, "States.QueryEvaluationError",
+                        "The JSONata expression '%.*s' specified for the field '%s' returned an "
+                        "unexpected result type. Expected %s, but was: %s",
+                        (int) len, expr, field, expected, text);
+        return asl_error_set(e, "States.QueryEvaluationError", "The field '%s' must be %s, but was: %s",
+                             field, expected, text);
+}
+
+/* A JSONata Choice: the first rule whose Condition is true; its Output and
+ * Assign, or the state's own with Default. */
+static void run_choice_jsonata(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *vars = vars_visible(c, frame);
+        _cleanup_free_ char *location = NULL;
+        json_t *input = json_object_get(frame, "input"), *rule, *matched = NULL;
+        const char *next = NULL;
+        QueryContext qc;
+        AslQuery q;
+        AslError e = {};
+        size_t i = 0;
+        int r = 0;
+
+        query_init(c, &q, &qc, frame, vars);
+        json_array_foreach (json_object_get(st, "Choices"), i, rule) {
+                _cleanup_free_ char *field = xasprintf("Choices[%zu]/Condition", i);
+                _cleanup_json_ json_t *cond = NULL;
+                json_t *cv = json_object_get(rule, "Condition");
+
+                r = asl_query_eval(&q, cv, field, &cond, &e, &location);
+                if (r < 0)
+                        break;
+                if (!json_is_boolean(cond)) {
+                        r = query_type_error(&e, &location, cv, field, "a boolean", cond);
+                        break;
+                }
+                if (json_is_true(cond)) {
+                        matched = rule;
+                        next = jstr(rule, "Next");
+                        break;
+                }
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *prefix = matched ? xasprintf("Choices[%zu]/", i) : xstrdup("");
+                json_t *src = matched ? matched : st, *out = NULL, *assigned = NULL;
+
+                if (!next)
+                        next = jstr(st, "Default");
+                if (!next)
+                        r = asl_error_set(&e, "States.NoChoiceMatched",
+                                          "No Choice rule matched and no Default is set");
+                else
+                        r = query_output_assign(c, &q, frame, json_object_get(src, "Output"),
+                                                json_object_get(src, "Assign"), input, prefix, &out,
+                                                &assigned, &e, &location);
+                if (r >= 0) {
+                        asl_query_done(&q);
+                        json_object_set_new(frame, "choiceNext", json_string(next));
+                        push_ok(c, fid, out, assigned);
+                        return;
+                }
+        }
+        asl_query_done(&q);
+        state_fail(c, fid, &e, r, location);
+}
+
 static void run_choice(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
-        json_t *input = json_object_get(frame, "input"), *rule, *out = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL, *assigned = NULL;
+        json_t *input = json_object_get(frame, "input"), *rule, *out = NULL, *assign;
         const char *next = NULL;
         AslError e = {};
         size_t i;
+        int r;
 
-        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", context, &eff, &e) < 0)
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                run_choice_jsonata(c, fid, frame, st);
+                return;
+        }
+        context = context_new(c, frame, NULL);
+        vars = vars_visible(c, frame);
+        AslRefs refs = {.context = context, .vars = vars};
+        assign = json_object_get(st, "Assign"); /* with Default */
+
+        r = payload_select(input, json_object_get(st, "InputPath"), "InputPath", &refs, &eff, &e);
+        if (r < 0)
                 goto fail;
 
         json_array_foreach(json_object_get(st, "Choices"), i, rule) {
                 bool match = false;
 
-                if (choice_rule_eval(rule, eff, context, &match, &e) < 0)
+                r = choice_rule_eval(rule, eff, &refs, &match, &e);
+                if (r < 0)
                         goto fail;
                 if (match) {
                         next = jstr(rule, "Next");
+                        assign = json_object_get(rule, "Assign");
                         break;
                 }
         }
         if (!next)
                 next = jstr(st, "Default");
         if (!next) {
-                asl_error_set(&e, "States.NoChoiceMatched", "No Choice rule matched and no Default is set");
+                r = asl_error_set(&e, "States.NoChoiceMatched",
+                                  "No Choice rule matched and no Default is set");
                 goto fail;
         }
-        if (payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", context, &out, &e) < 0)
+        r = jsonpath_assign(c, frame, assign, eff, &refs, &assigned, &e);
+        if (r < 0)
+                goto fail;
+        r = payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &refs, &out, &e);
+        if (r < 0)
                 goto fail;
         json_object_set_new(frame, "choiceNext", json_string(next));
-        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        push_ok(c, fid, out, TAKE_PTR(assigned));
         return;
 fail:
-        push_error(c, fid, &e);
-        asl_error_clear(&e);
+        state_fail(c, fid, &e, r, NULL);
 }
 
 /* The longest delay of a Wait state: one year, the longest a Standard
@@ -968,44 +1463,88 @@ static int wait_seconds_path(json_t *pv, const char *path, int64_t *ret_ms, AslE
         return 0;
 }
 
+/* A JSONata Wait's due time: Seconds or Timestamp, literals or expressions. */
+static int wait_due_jsonata(Ctx *c, json_t *frame, json_t *st, int64_t *ret_due, AslError *e,
+                            char **ret_location) {
+        _cleanup_json_ json_t *vars = vars_visible(c, frame), *ts = NULL;
+        int64_t now = c->env->now_ms;
+        json_t *v;
+        QueryContext qc;
+        AslQuery q;
+        int r = 0;
+
+        query_init(c, &q, &qc, frame, vars);
+        if ((v = json_object_get(st, "Seconds"))) {
+                json_int_t secs = 0;
+
+                r = query_integer(&q, v, "Seconds", 0, 99999999, &secs, e, ret_location);
+                if (r >= 0)
+                        *ret_due = secs > ASL_MAX_WAIT_MS / 1000 ? now + ASL_MAX_WAIT_MS + 1
+                                                                 : now + secs * 1000;
+        } else if ((v = json_object_get(st, "Timestamp"))) {
+                r = asl_query_eval(&q, v, "Timestamp", &ts, e, ret_location);
+                if (r >= 0 &&
+                    (!json_is_string(ts) || asl_parse_timestamp(json_string_value(ts), ret_due) < 0))
+                        r = query_type_error(e, ret_location, v, "Timestamp",
+                                             "an ISO-8601 extended offset date-time string", ts);
+        }
+        asl_query_done(&q);
+        return r;
+}
+
 static void run_wait(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *pv = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *pv = NULL, *vars = NULL;
+        _cleanup_free_ char *location = NULL;
         json_t *input = json_object_get(frame, "input"), *v;
         _cleanup_free_ char *tid = NULL;
         int64_t now = c->env->now_ms, due = now, delay = 0;
         AslError e = {};
+        int r = 0;
 
-        if (payload_select(input, json_object_get(st, "InputPath"), "InputPath", context, &eff, &e) < 0)
-                goto fail;
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                r = wait_due_jsonata(c, frame, st, &due, &e, &location);
+                if (r < 0)
+                        goto fail;
+        } else {
+                context = context_new(c, frame, NULL);
+                vars = vars_visible(c, frame);
+                AslRefs refs = {.context = context, .vars = vars};
 
-        if ((v = json_object_get(st, "Seconds")))
-                due = json_integer_value(v) > ASL_MAX_WAIT_MS / 1000 ? now + ASL_MAX_WAIT_MS + 1
-                                                                     : now + json_integer_value(v) * 1000;
-        else if ((v = json_object_get(st, "Timestamp"))) {
-                if (asl_parse_timestamp(json_string_value(v), &due) < 0) {
-                        asl_error_set(&e, "States.Runtime", "Invalid Timestamp");
+                r = payload_select(input, json_object_get(st, "InputPath"), "InputPath", &refs, &eff, &e);
+                if (r < 0)
                         goto fail;
-                }
-        } else if ((v = json_object_get(st, "SecondsPath"))) {
-                if (payload_select(eff, v, "SecondsPath", context, &pv, &e) < 0 ||
-                    wait_seconds_path(pv, json_string_value(v), &delay, &e) < 0)
-                        goto fail;
-                due = now + delay;
-        } else if ((v = json_object_get(st, "TimestampPath"))) {
-                if (payload_select(eff, v, "TimestampPath", context, &pv, &e) < 0)
-                        goto fail;
-                if (!json_is_string(pv) || asl_parse_timestamp(json_string_value(pv), &due) < 0) {
-                        _cleanup_free_ char *text = value_text(pv);
-                        asl_error_set(&e, "States.Runtime",
-                                      "The TimestampPath parameter does not reference a valid ISO-8601 "
-                                      "extended offset "
-                                      "date-time format string: %s == %s",
-                                      json_string_value(v), text);
-                        goto fail;
+
+                if ((v = json_object_get(st, "Seconds")))
+                        due = json_integer_value(v) > ASL_MAX_WAIT_MS / 1000
+                                      ? now + ASL_MAX_WAIT_MS + 1
+                                      : now + json_integer_value(v) * 1000;
+                else if ((v = json_object_get(st, "Timestamp"))) {
+                        if (asl_parse_timestamp(json_string_value(v), &due) < 0) {
+                                r = asl_error_set(&e, "States.Runtime", "Invalid Timestamp");
+                                goto fail;
+                        }
+                } else if ((v = json_object_get(st, "SecondsPath"))) {
+                        if ((r = payload_select(eff, v, "SecondsPath", &refs, &pv, &e)) < 0 ||
+                            (r = wait_seconds_path(pv, json_string_value(v), &delay, &e)) < 0)
+                                goto fail;
+                        due = now + delay;
+                } else if ((v = json_object_get(st, "TimestampPath"))) {
+                        if ((r = payload_select(eff, v, "TimestampPath", &refs, &pv, &e)) < 0)
+                                goto fail;
+                        if (!json_is_string(pv) || asl_parse_timestamp(json_string_value(pv), &due) < 0) {
+                                _cleanup_free_ char *text = value_text(pv);
+                                r = asl_error_set(
+                                        &e, "States.Runtime",
+                                        "The TimestampPath parameter does not reference a valid ISO-8601 "
+                                        "extended offset "
+                                        "date-time format string: %s == %s",
+                                        json_string_value(v), text);
+                                goto fail;
+                        }
                 }
         }
         if (due - now > ASL_MAX_WAIT_MS) {
-                asl_error_set(&e, "States.Runtime", "Wait state delay is too long");
+                r = asl_error_set(&e, "States.Runtime", "Wait state delay is too long");
                 goto fail;
         }
 
@@ -1013,44 +1552,93 @@ static void run_wait(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         json_object_set_new(frame, "timer", json_string(tid));
         return;
 fail:
-        push_error(c, fid, &e);
-        asl_error_clear(&e);
+        state_fail(c, fid, &e, r, location);
 }
 
+/* A Wait state after its wait, and a Succeed state: InputPath, Assign (its
+ * "$" is the effective input) and OutputPath; JSONata: Output and Assign. */
 static void wait_done(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL, *assigned = NULL;
         json_t *out = NULL;
         AslError e = {};
+        int r;
 
-        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath",
-                           context, &eff, &e) < 0 ||
-            payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", context, &out, &e) < 0) {
-                push_error(c, fid, &e);
-                asl_error_clear(&e);
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                jsonata_exit(c, fid, frame, json_object_get(st, "Output"), json_object_get(st, "Assign"),
+                             json_object_get(frame, "input"), NULL, "");
                 return;
         }
-        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        context = context_new(c, frame, NULL);
+        vars = vars_visible(c, frame);
+        AslRefs refs = {.context = context, .vars = vars};
+        r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath",
+                           &refs, &eff, &e);
+        if (r >= 0)
+                r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), eff, &refs, &assigned, &e);
+        if (r >= 0)
+                r = payload_select(eff, json_object_get(st, "OutputPath"), "OutputPath", &refs, &out, &e);
+        if (r < 0) {
+                state_fail(c, fid, &e, r, NULL);
+                return;
+        }
+        push_ok(c, fid, out, TAKE_PTR(assigned));
 }
 
 static void run_succeed(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         wait_done(c, fid, frame, st);
 }
 
+/* A JSONata Fail state's Error and Cause: strings or expressions. */
+static void run_fail_jsonata(Ctx *c, const char *fid, json_t *frame, json_t *st) {
+        _cleanup_json_ json_t *vars = vars_visible(c, frame), *ev = NULL, *cv = NULL;
+        _cleanup_free_ char *location = NULL;
+        json_t *ef = json_object_get(st, "Error"), *cf = json_object_get(st, "Cause");
+        QueryContext qc;
+        AslQuery q;
+        AslError e = {};
+        int r = 0;
+
+        query_init(c, &q, &qc, frame, vars);
+        if (ef) {
+                r = asl_query_eval(&q, ef, "Error", &ev, &e, &location);
+                if (r >= 0 && !json_is_string(ev))
+                        r = query_type_error(&e, &location, ef, "Error", "a string", ev);
+        }
+        if (r >= 0 && cf) {
+                r = asl_query_eval(&q, cf, "Cause", &cv, &e, &location);
+                if (r >= 0 && !json_is_string(cv))
+                        r = query_type_error(&e, &location, cf, "Cause", "a string", cv);
+        }
+        asl_query_done(&q);
+        if (r < 0) {
+                state_fail(c, fid, &e, r, location);
+                return;
+        }
+        push(c, ACTION_ERROR, fid, NULL, NULL, json_string_value(ev), json_string_value(cv));
+}
+
 static void run_fail(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *ev = NULL, *cv = NULL;
+        _cleanup_json_ json_t *context = NULL, *ev = NULL, *cv = NULL, *vars = NULL;
         json_t *input = json_object_get(frame, "input");
         const char *error = jstr(st, "Error"), *cause = jstr(st, "Cause");
         AslError e = {};
 
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                run_fail_jsonata(c, fid, frame, st);
+                return;
+        }
+        context = context_new(c, frame, NULL);
+        vars = vars_visible(c, frame);
+        AslRefs refs = {.context = context, .vars = vars};
         if (jstr(st, "ErrorPath")) {
-                if (payload_eval_dollar(jstr(st, "ErrorPath"), "ErrorPath", input, context, c->env, &ev,
-                                        &e) < 0)
+                if (payload_eval_dollar(jstr(st, "ErrorPath"), "ErrorPath", input, &refs, c->env, &ev, &e) <
+                    0)
                         goto fail;
                 error = json_string_value(ev);
         }
         if (jstr(st, "CausePath")) {
-                if (payload_eval_dollar(jstr(st, "CausePath"), "CausePath", input, context, c->env, &cv,
-                                        &e) < 0)
+                if (payload_eval_dollar(jstr(st, "CausePath"), "CausePath", input, &refs, c->env, &cv, &e) <
+                    0)
                         goto fail;
                 cause = json_string_value(cv);
         }
@@ -1074,17 +1662,43 @@ static char *frame_new(Ctx *c, const char *machine, const char *parent, size_t i
 }
 
 static void run_parallel(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = vars_visible(c, frame);
         _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
         _cleanup_free_ char *bp = asl_pointer_join(sp, "Branches");
         json_t *branches = json_object_get(st, "Branches"), *children, *results, *branch;
         AslError e = {};
         size_t i;
+        int r;
 
-        if (payload_effective_input(st, "Parameters", json_object_get(frame, "input"), context, c->env, &eff, &e) < 0) {
-                push_error(c, fid, &e);
-                asl_error_clear(&e);
-                return;
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                _cleanup_free_ char *location = NULL;
+                json_t *a = json_object_get(st, "Arguments");
+                QueryContext qc;
+                AslQuery q;
+
+                query_init(c, &q, &qc, frame, vars);
+                r = 0;
+                if (a)
+                        r = asl_query_template(&q, a, "Arguments", &eff, &e, &location);
+                else
+                        eff = json_incref(json_object_get(frame, "input"));
+                if (r >= 0)
+                        r = payload_check_limits(eff, c->env, "The payload produced by Arguments", &e);
+                asl_query_done(&q);
+                if (r < 0) {
+                        state_fail(c, fid, &e, r, location);
+                        return;
+                }
+        } else {
+                context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+
+                r = payload_effective_input(st, "Parameters", json_object_get(frame, "input"), &refs, c->env,
+                                            &eff, &e);
+                if (r < 0) {
+                        state_fail(c, fid, &e, r, NULL);
+                        return;
+                }
         }
 
         results = json_array();
@@ -1103,7 +1717,7 @@ static void run_parallel(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         }
 }
 
-static int int_or_path(json_t *st, const char *field, json_t *eff, json_t *context, bool *ret_set,
+static int int_or_path(json_t *st, const char *field, json_t *eff, const AslRefs *refs, bool *ret_set,
                        double *ret, AslError *e) {
         _cleanup_free_ char *pf = xasprintf("%sPath", field);
         json_t *v = json_object_get(st, field);
@@ -1117,7 +1731,7 @@ static int int_or_path(json_t *st, const char *field, json_t *eff, json_t *conte
         }
         if (!jstr(st, pf))
                 return 0;
-        if (payload_select(eff, json_object_get(st, pf), pf, context, &pv, e) < 0)
+        if (payload_select(eff, json_object_get(st, pf), pf, refs, &pv, e) < 0)
                 return -EINVAL;
         if (!json_is_number(pv) || json_number_value(pv) < 0) {
                 _cleanup_free_ char *text = value_text(pv);
@@ -1130,49 +1744,136 @@ static int int_or_path(json_t *st, const char *field, json_t *eff, json_t *conte
         return 0;
 }
 
+static int map_check_items(json_t *items, AslError *e) {
+        if (!json_is_array(items))
+                return asl_error_set(e, "States.Runtime",
+                                     "Map state's ItemsPath does not reference an array");
+        if (json_array_size(items) > ASL_MAX_MAP_ITEMS)
+                return asl_error_set(e, "States.Runtime",
+                                     "Map state has %zu items, more than the limit of %d",
+                                     json_array_size(items), ASL_MAX_MAP_ITEMS);
+        return 0;
+}
+
 /* The Map's effective input (after InputPath) and its items (after
  * ItemsPath), recomputed from the raw input whenever needed so that the
- * document does not hold them twice. New references. */
-static int map_items(json_t *frame, json_t *st, json_t *context, json_t **ret_eff, json_t **ret_items,
-                     AslError *e) {
+ * document does not hold them twice. A JSONata Map's items are the input, a
+ * literal Items array, or what its Items expression gave (kept in the
+ * children bookkeeping: an expression may not give the same twice). New
+ * references. */
+static int map_items(Ctx *c, json_t *frame, json_t *st, const AslRefs *refs, json_t **ret_eff,
+                     json_t **ret_items, AslError *e) {
         _cleanup_json_ json_t *eff = NULL, *items = NULL;
         int r;
 
-        r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"), "InputPath",
-                           context, &eff, e);
-        if (r < 0)
-                return r;
-        if (json_object_get(st, "ItemsPath")) {
-                r = payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", context, &items, e);
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                json_t *kept = json_object_get(json_object_get(frame, "children"), "items");
+                json_t *lit = json_object_get(st, "Items");
+
+                eff = json_incref(json_object_get(frame, "input"));
+                items = json_incref(kept ? kept : json_is_array(lit) ? lit : eff);
+        } else {
+                r = payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"),
+                                   "InputPath", refs, &eff, e);
                 if (r < 0)
                         return r;
-        } else
-                items = json_incref(eff);
-        if (!json_is_array(items))
-                return asl_error_set(e, "States.Runtime", "Map state's ItemsPath does not reference an array");
-        if (json_array_size(items) > ASL_MAX_MAP_ITEMS)
-                return asl_error_set(e, "States.Runtime", "Map state has %zu items, more than the limit of %d",
-                                     json_array_size(items), ASL_MAX_MAP_ITEMS);
+                if (json_object_get(st, "ItemsPath")) {
+                        r = payload_select(eff, json_object_get(st, "ItemsPath"), "ItemsPath", refs, &items,
+                                           e);
+                        if (r < 0)
+                                return r;
+                } else
+                        items = json_incref(eff);
+        }
+        r = map_check_items(items, e);
+        if (r < 0)
+                return r;
         *ret_eff = TAKE_PTR(eff);
         *ret_items = TAKE_PTR(items);
         return 0;
 }
 
+/* A JSONata Map's Items, MaxConcurrency and ToleratedFailure*: literals or
+ * expressions. *ret_items is set (new) only for an Items expression. */
+static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars, json_t **ret_items,
+                                double *mc, bool *tc_set, double *tc, bool *tp_set, double *tp, AslError *e,
+                                char **ret_location) {
+        json_t *v;
+        QueryContext qc;
+        AslQuery q;
+        int r = 0;
+
+        query_init(c, &q, &qc, frame, vars);
+        v = json_object_get(st, "Items");
+        if (asl_query_json_is_expression(v)) {
+                r = asl_query_eval(&q, v, "Items", ret_items, e, ret_location);
+                if (r >= 0 && !json_is_array(*ret_items))
+                        r = query_type_error(e, ret_location, v, "Items", "an array", *ret_items);
+        }
+        if (r >= 0 && (v = json_object_get(st, "MaxConcurrency"))) {
+                json_int_t x = 0;
+
+                r = query_integer(&q, v, "MaxConcurrency", 0, 2147483647, &x, e, ret_location);
+                *mc = (double) x;
+        }
+        if (r >= 0 && (v = json_object_get(st, "ToleratedFailureCount"))) {
+                json_int_t x = 0;
+
+                r = query_integer(&q, v, "ToleratedFailureCount", 0, 2147483647, &x, e, ret_location);
+                *tc = (double) x;
+                *tc_set = true;
+        }
+        if (r >= 0 && (v = json_object_get(st, "ToleratedFailurePercentage"))) {
+                _cleanup_json_ json_t *x = NULL;
+
+                r = asl_query_eval(&q, v, "ToleratedFailurePercentage", &x, e, ret_location);
+                if (r >= 0 && (!json_is_number(x) || json_number_value(x) < 0 || json_number_value(x) > 100))
+                        r = query_type_error(e, ret_location, v, "ToleratedFailurePercentage",
+                                             "a number between 0 and 100", x);
+                if (r >= 0) {
+                        *tp = json_number_value(x);
+                        *tp_set = true;
+                }
+        }
+        asl_query_done(&q);
+        return r;
+}
+
 static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL), *eff = NULL, *items = NULL;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *items = NULL, *vars = vars_visible(c, frame);
+        _cleanup_json_ json_t *computed = NULL;
+        _cleanup_free_ char *location = NULL;
         json_t *children, *results;
         double mc = 0, tc = 0, tp = 0;
-        bool mc_set, tc_set, tp_set;
+        bool mc_set = false, tc_set = false, tp_set = false;
         AslError e = {};
         size_t n;
+        int r;
 
-        if (map_items(frame, st, context, &eff, &items, &e) < 0)
-                goto fail;
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                r = map_settings_jsonata(c, frame, st, vars, &computed, &mc, &tc_set, &tc, &tp_set, &tp, &e,
+                                         &location);
+                if (r < 0)
+                        goto fail;
+                if (computed) {
+                        r = map_check_items(computed, &e);
+                        if (r < 0)
+                                goto fail;
+                        items = json_incref(computed);
+                } else if ((r = map_items(c, frame, st, NULL, &eff, &items, &e)) < 0)
+                        goto fail;
+        } else {
+                context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+
+                if ((r = map_items(c, frame, st, &refs, &eff, &items, &e)) < 0)
+                        goto fail;
+                if ((r = int_or_path(st, "MaxConcurrency", eff, &refs, &mc_set, &mc, &e)) < 0 ||
+                    (r = int_or_path(st, "ToleratedFailureCount", eff, &refs, &tc_set, &tc, &e)) < 0 ||
+                    (r = int_or_path(st, "ToleratedFailurePercentage", eff, &refs, &tp_set, &tp, &e)) < 0)
+                        goto fail;
+        }
         n = json_array_size(items);
-        if (int_or_path(st, "MaxConcurrency", eff, context, &mc_set, &mc, &e) < 0 ||
-            int_or_path(st, "ToleratedFailureCount", eff, context, &tc_set, &tc, &e) < 0 ||
-            int_or_path(st, "ToleratedFailurePercentage", eff, context, &tp_set, &tp, &e) < 0)
-                goto fail;
         if (mc < 1)
                 mc = ASL_MAP_DEFAULT_CONCURRENCY;
 
@@ -1188,6 +1889,8 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 json_object_set_new(children, "tolCount", json_integer((json_int_t) tc));
         if (tp_set)
                 json_object_set_new(children, "tolPct", json_real(tp));
+        if (computed)
+                json_object_set(children, "items", computed);
         json_object_set_new(frame, "children", children);
 
         history(c, "MapStateStarted", json_pack("{s:I}", "length", (json_int_t) n));
@@ -1195,8 +1898,24 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         map_maybe_complete(c, fid);
         return;
 fail:
-        push_error(c, fid, &e);
-        asl_error_clear(&e);
+        state_fail(c, fid, &e, r, location);
+}
+
+/* A JSONata Map's ItemSelector for item i: $states.input is the Map's
+ * input, $states.context.Map.Item its index and value. */
+static int map_item_jsonata(Ctx *c, json_t *frame, json_t *tmpl, json_int_t i, json_t *item, json_t **ret,
+                            AslError *e, char **ret_location) {
+        _cleanup_json_ json_t *vars = vars_visible(c, frame);
+        _cleanup_json_ json_t *map = json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item);
+        QueryContext qc;
+        AslQuery q;
+        int r;
+
+        query_init(c, &q, &qc, frame, vars);
+        qc.map_item = map;
+        r = asl_query_template(&q, tmpl, "ItemSelector", ret, e, ret_location);
+        asl_query_done(&q);
+        return r;
 }
 
 static void map_fill(Ctx *c, const char *fid) {
@@ -1209,16 +1928,19 @@ static void map_fill(Ctx *c, const char *fid) {
                                                             : json_object_get(st, "Iterator");
         _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
         _cleanup_free_ char *mp = asl_pointer_join(sp, json_object_get(st, "ItemProcessor") ? "ItemProcessor" : "Iterator");
-        _cleanup_json_ json_t *eff = NULL, *items = NULL;
+        _cleanup_json_ json_t *eff = NULL, *items = NULL, *vars = NULL;
+        bool jsonata = asl_machine_state_is_jsonata(c->m, st);
 
         if (!children || jint(children, "running") >= jint(children, "max") ||
             jint(children, "next") >= jint(children, "total"))
                 return;
+        vars = vars_visible(c, frame);
         {
                 _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
                 AslError e = {};
 
-                if (map_items(frame, st, context, &eff, &items, &e) < 0 ||
+                if (map_items(c, frame, st, &refs, &eff, &items, &e) < 0 ||
                     json_array_size(items) != (size_t) jint(children, "total")) {
                         _cleanup_free_ char *cause = state_cause(c, fid, "States.Runtime",
                                                                  e.cause ? e.cause : "Map items changed");
@@ -1233,13 +1955,30 @@ static void map_fill(Ctx *c, const char *fid) {
                 json_int_t i = jint(children, "next");
                 json_t *item = json_array_get(items, (size_t) i), *in = NULL;
 
-                if (tmpl) {
+                if (tmpl && jsonata) {
+                        _cleanup_free_ char *location = NULL;
+                        AslError e = {};
+
+                        if (map_item_jsonata(c, frame, tmpl, i, item, &in, &e, &location) < 0) {
+                                _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
+
+                                if (location)
+                                        history(c, "EvaluationFailed",
+                                                json_pack("{s:s, s:s, s:s, s:s}", "error", e.error, "cause",
+                                                          cause ? cause : "", "location", location, "state",
+                                                          jstr(frame, "state")));
+                                map_fail(c, fid, frame, e.error, cause);
+                                asl_error_clear(&e);
+                                return;
+                        }
+                } else if (tmpl) {
                         _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                        AslRefs refs = {.context = context, .vars = vars};
                         AslError e = {};
 
                         json_object_set_new(context, "Map",
                                             json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
-                        if (payload_template(tmpl, eff, context, c->env, &in, &e) < 0) {
+                        if (payload_template(tmpl, eff, &refs, c->env, &in, &e) < 0) {
                                 _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
                                 map_fail(c, fid, frame, e.error, cause);
                                 asl_error_clear(&e);
@@ -1306,12 +2045,13 @@ static void run_state(Ctx *c, const char *fid) {
 }
 
 /* The current state of the frame produced `output` (borrowed). */
-static void state_ok(Ctx *c, const char *fid, json_t *output) {
+static void state_ok(Ctx *c, const char *fid, json_t *output, json_t *assigned) {
         json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
         const char *type = state_type(st), *next;
         _cleanup_free_ char *ev = xasprintf("%sStateExited", type);
 
-        history(c, ev, io_details(jstr(frame, "state"), "output", output));
+        history(c, ev, exited_details(jstr(frame, "state"), output, assigned));
+        vars_apply(frame, assigned);
 
         if (streq(type, "Choice"))
                 next = jstr(frame, "choiceNext");
@@ -1324,6 +2064,64 @@ static void state_ok(Ctx *c, const char *fid, json_t *output) {
                 push(c, ACTION_ENTER, fid, next, json_incref(output), NULL, NULL);
         else
                 frame_done(c, fid, output);
+}
+
+/*
+ * A catcher takes the error: its Assign and Output (JSONata: with
+ * $states.errorOutput; JSONPath: Assign's "$" is the error output, then
+ * ResultPath), the state's exit, and the catcher's Next. If they fail, the
+ * frame fails with that error (no catcher catches its own failure).
+ */
+static void catch_error(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *catcher,
+                        const char *error, const char *cause) {
+        _cleanup_json_ json_t *eo = retry_error_output(error, cause), *out = NULL, *assigned = NULL;
+        _cleanup_json_ json_t *vars = vars_visible(c, frame);
+        _cleanup_free_ char *ev = xasprintf("%sStateExited", state_type(st)), *location = NULL;
+        AslError e = {};
+        int r;
+
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                _cleanup_free_ char *prefix = NULL;
+                json_t *x;
+                size_t i;
+                QueryContext qc;
+                AslQuery q;
+
+                json_array_foreach (json_object_get(st, "Catch"), i, x)
+                        if (x == catcher)
+                                break;
+                prefix = xasprintf("Catch[%zu]/", i);
+                query_init(c, &q, &qc, frame, vars);
+                q.error_output = eo;
+                r = query_output_assign(c, &q, frame, json_object_get(catcher, "Output"),
+                                        json_object_get(catcher, "Assign"), eo, prefix, &out, &assigned, &e,
+                                        &location);
+                asl_query_done(&q);
+        } else {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+
+                r = jsonpath_assign(c, frame, json_object_get(catcher, "Assign"), eo, &refs, &assigned, &e);
+                if (r >= 0)
+                        r = payload_result_path(json_object_get(frame, "input"),
+                                                json_object_get(catcher, "ResultPath"), eo, &out, &e);
+        }
+        if (r < 0) {
+                _cleanup_free_ char *full =
+                        r == -E2BIG ? xstrdup(e.cause) : state_cause(c, fid, e.error, e.cause);
+
+                if (location)
+                        history(c, "EvaluationFailed",
+                                json_pack("{s:s, s:s, s:s, s:s}", "error", e.error, "cause",
+                                          full ? full : "", "location", location, "state",
+                                          jstr(frame, "state")));
+                frame_fail(c, fid, e.error, full);
+                asl_error_clear(&e);
+                return;
+        }
+        history(c, ev, exited_details(jstr(frame, "state"), out, assigned));
+        vars_apply(frame, assigned);
+        push(c, ACTION_ENTER, fid, jstr(catcher, "Next"), TAKE_PTR(out), NULL, NULL);
 }
 
 /* The current state of the frame raised an error: Retry, Catch, or fail the frame. */
@@ -1342,18 +2140,7 @@ static void state_error(Ctx *c, const char *fid, const char *error, const char *
                 }
                 catcher = retry_find_catcher(json_object_get(st, "Catch"), error, task_failure);
                 if (catcher) {
-                        _cleanup_json_ json_t *eo = retry_error_output(error, cause), *out = NULL;
-                        _cleanup_free_ char *ev = xasprintf("%sStateExited", state_type(st));
-                        AslError e = {};
-
-                        if (payload_result_path(json_object_get(frame, "input"), json_object_get(catcher, "ResultPath"),
-                                                eo, &out, &e) < 0) {
-                                frame_fail(c, fid, e.error, e.cause);
-                                asl_error_clear(&e);
-                                return;
-                        }
-                        history(c, ev, io_details(jstr(frame, "state"), "output", out));
-                        push(c, ACTION_ENTER, fid, jstr(catcher, "Next"), TAKE_PTR(out), NULL, NULL);
+                        catch_error(c, fid, frame, st, catcher, error, cause);
                         return;
                 }
         }
@@ -1377,7 +2164,7 @@ static void run_queue(Ctx *c) {
                                         run_state(c, a.fid);
                                 break;
                         case ACTION_OK:
-                                state_ok(c, a.fid, a.value);
+                                state_ok(c, a.fid, a.value, a.assigned);
                                 break;
                         case ACTION_ERROR:
                                 state_error(c, a.fid, a.error, a.cause, a.task_failure);
@@ -1523,8 +2310,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 return 0;
         }
 
-        json_t *result = ev->output ? ev->output : json_null(), *out = NULL;
-        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+        json_t *result = ev->output ? ev->output : json_null();
         size_t max = c->env->max_payload_bytes ? c->env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
         AslError e = {};
 
@@ -1548,13 +2334,12 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         }
         json_object_set_new(details, "output", json_text_new(result));
         history(c, "TaskSucceeded", details);
-        if (payload_check_limits(result, c->env, "The task result", &e) < 0 ||
-            payload_state_output(st, true, json_object_get(frame, "input"), result, context, c->env, &out, &e) < 0) {
+        if (payload_check_limits(result, c->env, "The task result", &e) < 0) {
                 push_error(c, fid, &e);
                 asl_error_clear(&e);
                 return 0;
         }
-        push(c, ACTION_OK, fid, NULL, out, NULL, NULL);
+        state_result(c, fid, frame, st, result);
         return 0;
 }
 

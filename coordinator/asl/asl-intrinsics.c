@@ -52,8 +52,7 @@ struct IntrinsicNode {
         size_t n_args;
         char *raw;                      /* STRING: text between the quotes, escapes kept */
         json_t *value;                  /* STRING (decoded) / VALUE, owned */
-        char *path;                     /* PATH: "$..." (one '$' stripped for context paths) */
-        bool context;                   /* PATH: came as "$$..." */
+        char *path;                     /* PATH: "$...", "$$..." or "$name..." as written */
 };
 
 #define INTRINSIC_TYPED_ARGS 3 /* the longest IntrinsicFunction.types */
@@ -914,7 +913,7 @@ static int parse_string(Parser *p, IntrinsicNode **ret) {
 
 static int parse_path(Parser *p, IntrinsicNode **ret) {
         _cleanup_node_ IntrinsicNode *n = NULL;
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = NULL, *rel = NULL;
         size_t start = p->pos, brackets = 0, parens = 0;
         char quote = 0;
 
@@ -944,12 +943,9 @@ static int parse_path(Parser *p, IntrinsicNode **ret) {
                         break;
         }
         n = node_new(NODE_PATH);
-        if (p->pos - start >= 2 && p->s[start + 1] == '$') {
-                n->context = true;
-                start++;
-        }
         n->path = xstrndup(p->s + start, p->pos - start);
-        if (jsonpath_check(n->path, &msg) == JSONPATH_INVALID) {
+        asl_path_root(n->path, NULL, &rel);
+        if (jsonpath_check(rel, &msg) == JSONPATH_INVALID) {
                 p->pos = start;
                 return parser_fail(p, "%s", msg ? msg : "invalid path");
         }
@@ -1206,7 +1202,7 @@ int intrinsic_check(const char *expr, char **ret_msg) {
 
 typedef struct EvalCtx {
         json_t *input;
-        json_t *context;
+        const AslRefs *refs;
         const AslEnv *env;
         size_t max_bytes;
 } EvalCtx;
@@ -1220,30 +1216,33 @@ static int eval_node(const EvalCtx *c, const IntrinsicNode *n, json_t **ret, Asl
                 *ret = json_incref(n->value);
                 return 0;
         case NODE_PATH: {
-                json_t *doc = n->context ? c->context : c->input, *v = NULL;
-                const char *what = n->context ? "context object" : "input";
+                AslPathRoot root = asl_path_root(n->path, NULL, NULL);
+                json_t *v = NULL,
+                       *doc = root == ASL_PATH_CONTEXT ? (c->refs ? c->refs->context : NULL) : c->input;
 
-                if (!doc)
-                        return asl_error_set(err, INTRINSIC_FAILURE, "The JSONPath '%s%s' cannot be evaluated: there is no %s",
-                                             n->context ? "$" : "", n->path, what);
-                r = jsonpath_eval(doc, n->path, &v);
+                if (!doc && root != ASL_PATH_VARIABLE)
+                        return asl_error_set(err, INTRINSIC_FAILURE,
+                                             "The JSONPath '%s' cannot be evaluated: there is no %s",
+                                             n->path, root == ASL_PATH_CONTEXT ? "context object" : "input");
+                r = asl_path_eval(n->path, c->input, c->refs, &v, NULL);
                 if (r == -ENOENT) {
                         /* States.Runtime, as Step Functions raises it;
                          * intrinsic_eval() names the whole expression. */
-                        _cleanup_free_ char *text = json_writer_dumps(doc);
+                        _cleanup_free_ char *text = json_writer_dumps(doc ? doc : json_null());
                         return asl_error_set(err, "States.Runtime",
-                                             "The JsonPath argument for the field '%s%s' could not be found "
+                                             "The JsonPath argument for the field '%s' could not be found "
                                              "in the input '%s'",
-                                             n->context ? "$" : "", n->path, text ? text : "");
+                                             n->path, text ? text : "");
                 }
                 if (r < 0)
-                        return asl_error_set(err, INTRINSIC_FAILURE, "The JSONPath '%s%s' could not be evaluated: %s",
-                                             n->context ? "$" : "", n->path,
+                        return asl_error_set(err, INTRINSIC_FAILURE,
+                                             "The JSONPath '%s' could not be evaluated: %s", n->path,
                                              r == -E2BIG ? "too many results" : "invalid path");
                 if (!size_within(v, c->max_bytes)) {
                         json_decref(v);
-                        return asl_error_set(err, INTRINSIC_FAILURE, "The value of JSONPath '%s%s' is larger than %zu bytes",
-                                             n->context ? "$" : "", n->path, c->max_bytes);
+                        return asl_error_set(err, INTRINSIC_FAILURE,
+                                             "The value of JSONPath '%s' is larger than %zu bytes", n->path,
+                                             c->max_bytes);
                 }
                 *ret = v;
                 return 0;
@@ -1287,15 +1286,16 @@ static int eval_node(const EvalCtx *c, const IntrinsicNode *n, json_t **ret, Asl
         return -EINVAL;
 }
 
-int intrinsic_eval(const char *expr, json_t *input, json_t *context,
-                   const AslEnv *env, json_t **ret, AslError *err) {
+int intrinsic_eval(const char *expr, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                   AslError *err) {
         _cleanup_node_ IntrinsicNode *n = NULL;
         _cleanup_free_ char *msg = NULL;
         EvalCtx c = {
                 .input = input,
-                .context = context,
+                .refs = refs,
                 .env = env,
-                .max_bytes = env && env->max_payload_bytes ? env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT,
+                .max_bytes = env && env->max_payload_bytes ? env->max_payload_bytes
+                                                           : ASL_MAX_PAYLOAD_BYTES_DEFAULT,
         };
         json_t *v = NULL;
         int r;

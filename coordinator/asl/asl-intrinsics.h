@@ -12,7 +12,7 @@
  *
  * Arguments: string literals in single quotes (\' \{ \} \\ are the escapes;
  * any other, \" too, is refused as Step Functions refuses it),
- * numbers, true/false/null, JSONPaths ($.x, $$.x, $), nested calls.
+ * numbers, true/false/null, JSONPaths ($.x, $$.x, $, $variable.x), nested calls.
  * Every failure is States.IntrinsicFailure (as AWS raises it), with a cause,
  * except a path argument that does not resolve: States.Runtime (see
  * intrinsic_eval()).
@@ -50,16 +50,17 @@ bool intrinsic_is_call(const char *s);
 int intrinsic_check(const char *expr, char **ret_msg);
 
 /*
- * Evaluate `expr` with `input` as `$` and `context` as `$$` (both borrowed,
- * context may be NULL). On success 0 and *ret = new reference. On failure
+ * Evaluate `expr` with `input` as `$`, refs->context as `$$` and
+ * refs->vars as the variables `$name` (all borrowed, refs may be NULL).
+ * On success 0 and *ret = new reference. On failure
  * -EINVAL and err set to States.IntrinsicFailure, or, for a path argument
  * that does not resolve, States.Runtime as Step Functions raises it: "The
  * function 'States.Format('{}', $.nope)' had the following error: The
  * JsonPath argument for the field '$.nope' could not be found in the input
  * '{"other":1}'" (the whole expression, whatever call took the argument).
  */
-int intrinsic_eval(const char *expr, json_t *input, json_t *context,
-                   const AslEnv *env, json_t **ret, AslError *err);
+int intrinsic_eval(const char *expr, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                   AslError *err);
 
 /* The function table, for listings and tests: 18 entries, names borrowed
  * (static); intrinsic_function_name() returns NULL past the end. */

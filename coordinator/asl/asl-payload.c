@@ -47,21 +47,11 @@ static int path_field(json_t *path, const char *field, json_t *if_absent, json_t
         return 1;
 }
 
-/* The document a path reads: "$$..." the context object (one '$' dropped
- * from *path), anything else the input. NULL when there is no context. */
-static json_t *path_root(const char **path, json_t *input, json_t *context) {
-        if ((*path)[0] == '$' && (*path)[1] == '$') {
-                (*path)++;
-                return context;
-        }
-        return input;
-}
-
-int payload_select(json_t *value, json_t *path, const char *field, json_t *context, json_t **ret,
+int payload_select(json_t *value, json_t *path, const char *field, const AslRefs *refs, json_t **ret,
                    AslError *err) {
         _cleanup_free_ char *why = NULL;
-        const char *p = NULL, *rel;
-        json_t *v = NULL, *root;
+        const char *p = NULL;
+        json_t *v = NULL;
         int r;
 
         r = path_field(path, field, value, /* if_null= */ NULL, &p, ret, err);
@@ -71,12 +61,7 @@ int payload_select(json_t *value, json_t *path, const char *field, json_t *conte
                 return r;
         }
 
-        rel = p;
-        root = path_root(&rel, value, context);
-        if (!root)
-                return asl_error_set(err, "States.Runtime", "Invalid path '%s' : there is no context object",
-                                     p);
-        r = jsonpath_eval_why(root, rel, &v, &why);
+        r = asl_path_eval(p, value, refs, &v, &why);
         if (r == -ENOENT)
                 return asl_error_set(err, "States.Runtime", "Invalid path '%s' : %s", p,
                                      why ? why : "No results for path");
@@ -95,26 +80,20 @@ char *payload_input_text(json_t *input) {
         return s;
 }
 
-int payload_eval_dollar(const char *expr, const char *field, json_t *input, json_t *context,
+int payload_eval_dollar(const char *expr, const char *field, json_t *input, const AslRefs *refs,
                         const AslEnv *env, json_t **ret, AslError *err) {
-        _cleanup_json_ json_t *empty = NULL;
-        const char *rel = expr;
-        json_t *v = NULL, *root;
+        json_t *v = NULL;
         int r;
 
-        if (!context)
-                context = empty = json_object();
-
         if (intrinsic_is_call(expr))
-                return intrinsic_eval(expr, input, context, env, ret, err);
+                return intrinsic_eval(expr, input, refs, env, ret, err);
 
         if (expr[0] != '$')
                 return asl_error_set(
                         err, "States.Runtime",
                         "The value '%s' of the field '%s' is neither a path nor an intrinsic function", expr,
                         field);
-        root = path_root(&rel, input, context);
-        r = jsonpath_eval(root, rel, &v);
+        r = asl_path_eval(expr, input, refs, &v, NULL);
         if (r == -ENOENT) {
                 _cleanup_free_ char *text = payload_input_text(input);
                 return asl_error_set(err, "States.Runtime",
@@ -131,8 +110,8 @@ int payload_eval_dollar(const char *expr, const char *field, json_t *input, json
         return 0;
 }
 
-static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
-                        unsigned depth, json_t **ret, AslError *err) {
+static int template_rec(json_t *tmpl, json_t *input, const AslRefs *refs, const AslEnv *env, unsigned depth,
+                        json_t **ret, AslError *err) {
         if (depth > ASL_MAX_JSON_DEPTH)
                 return asl_error_set(err, "States.Runtime", "template nested too deeply");
 
@@ -153,13 +132,13 @@ static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslE
                                         return asl_error_set(err, "States.Runtime",
                                                              "The value of the field '%s' must be a string",
                                                              key);
-                                r = payload_eval_dollar(json_string_value(val), key, input, context, env, &v,
+                                r = payload_eval_dollar(json_string_value(val), key, input, refs, env, &v,
                                                         err);
                                 if (r < 0)
                                         return r;
                                 json_object_set_new(out, name, v);
                         } else {
-                                r = template_rec(val, input, context, env, depth + 1, &v, err);
+                                r = template_rec(val, input, refs, env, depth + 1, &v, err);
                                 if (r < 0)
                                         return r;
                                 json_object_set_new(out, key, v);
@@ -175,7 +154,7 @@ static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslE
 
                 json_array_foreach(tmpl, i, val) {
                         json_t *v = NULL;
-                        int r = template_rec(val, input, context, env, depth + 1, &v, err);
+                        int r = template_rec(val, input, refs, env, depth + 1, &v, err);
                         if (r < 0)
                                 return r;
                         json_array_append_new(out, v);
@@ -187,12 +166,12 @@ static int template_rec(json_t *tmpl, json_t *input, json_t *context, const AslE
         return 0;
 }
 
-int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
-                     json_t **ret, AslError *err) {
+int payload_template(json_t *tmpl, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                     AslError *err) {
         _cleanup_json_ json_t *out = NULL;
         int r;
 
-        r = template_rec(tmpl, input, context, env, 0, &out, err);
+        r = template_rec(tmpl, input, refs, env, 0, &out, err);
         if (r < 0)
                 return r;
         r = payload_check_limits(out, env, "The payload produced by the template", err);
@@ -200,6 +179,11 @@ int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv 
                 return r;
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+int payload_assign(json_t *assign, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                   AslError *err) {
+        return template_rec(assign, input, refs, env, 0, ret, err);
 }
 
 int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t **ret, AslError *err) {
@@ -229,12 +213,12 @@ int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t 
 }
 
 int payload_effective_input(json_t *state, const char *template_field, json_t *raw_input,
-                            json_t *context, const AslEnv *env, json_t **ret, AslError *err) {
+                            const AslRefs *refs, const AslEnv *env, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *v = NULL;
         json_t *tmpl;
         int r;
 
-        r = payload_select(raw_input, json_object_get(state, "InputPath"), "InputPath", context, &v, err);
+        r = payload_select(raw_input, json_object_get(state, "InputPath"), "InputPath", refs, &v, err);
         if (r < 0)
                 return r;
 
@@ -242,7 +226,7 @@ int payload_effective_input(json_t *state, const char *template_field, json_t *r
         if (tmpl) {
                 json_t *t = NULL;
 
-                r = payload_template(tmpl, v, context, env, &t, err);
+                r = payload_template(tmpl, v, refs, env, &t, err);
                 if (r < 0)
                         return r;
                 json_decref(v);
@@ -253,13 +237,13 @@ int payload_effective_input(json_t *state, const char *template_field, json_t *r
 }
 
 int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, json_t *result,
-                         json_t *context, const AslEnv *env, json_t **ret, AslError *err) {
+                         const AslRefs *refs, const AslEnv *env, json_t **ret, AslError *err) {
         _cleanup_json_ json_t *selected = NULL, *merged = NULL, *out = NULL;
         json_t *sel = use_selector ? json_object_get(state, "ResultSelector") : NULL;
         int r;
 
         if (sel) {
-                r = payload_template(sel, result, context, env, &selected, err);
+                r = payload_template(sel, result, refs, env, &selected, err);
                 if (r < 0)
                         return r;
         } else
@@ -269,7 +253,7 @@ int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, js
         if (r < 0)
                 return r;
 
-        r = payload_select(merged, json_object_get(state, "OutputPath"), "OutputPath", context, &out, err);
+        r = payload_select(merged, json_object_get(state, "OutputPath"), "OutputPath", refs, &out, err);
         if (r < 0)
                 return r;
 

@@ -13,7 +13,8 @@
  * json_t *, NULL = field absent):
  *   InputPath/OutputPath: absent -> value unchanged; null -> {}; a path ->
  *     its value ("$$..." reads the context object: "$$" is all of it,
- *     "$$.Execution.Input" the execution input); a path that does not exist
+ *     "$$.Execution.Input" the execution input; "$name..." the workflow
+ *     variable name, "$name.a" a part of it); a path that does not exist
  *     -> States.Runtime "Invalid path '$.x' : No results for path: $['x']"
  *     (the Jayway message of jsonpath_eval_why()).
  *   ResultPath: absent -> "$" (the result replaces the input); null -> the
@@ -44,14 +45,21 @@
 #include "asl-util.h"
 
 /* InputPath / OutputPath / ItemsPath-style selection. `field` names the field
- * for error messages ("InputPath"); context (may be NULL) is what "$$..."
- * reads. */
-int payload_select(json_t *value, json_t *path, const char *field, json_t *context, json_t **ret,
+ * for error messages ("InputPath"); refs (may be NULL) is what "$$..." and
+ * "$name..." read. */
+int payload_select(json_t *value, json_t *path, const char *field, const AslRefs *refs, json_t **ret,
                    AslError *err);
 
-/* Parameters / ItemSelector / ResultSelector. context may be NULL ({}). */
-int payload_template(json_t *tmpl, json_t *input, json_t *context, const AslEnv *env,
-                     json_t **ret, AslError *err);
+/* Parameters / ItemSelector / ResultSelector / a JSONPath state's Assign.
+ * refs may be NULL (no context object, no variables). */
+int payload_template(json_t *tmpl, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                     AslError *err);
+
+/* A JSONPath state's Assign: the template evaluated with `input` as "$"
+ * (names ending in ".$" lose the suffix), without the payload size check:
+ * the engine checks the variables' own limits. */
+int payload_assign(json_t *assign, json_t *input, const AslRefs *refs, const AslEnv *env, json_t **ret,
+                   AslError *err);
 
 /* ResultPath. raw_input and result borrowed. */
 int payload_result_path(json_t *raw_input, json_t *path, json_t *result, json_t **ret, AslError *err);
@@ -68,14 +76,14 @@ int payload_check_limits(json_t *v, const AslEnv *env, const char *what, AslErro
  *   ResultPath into raw_input, then OutputPath, then limits.
  */
 int payload_effective_input(json_t *state, const char *template_field, json_t *raw_input,
-                            json_t *context, const AslEnv *env, json_t **ret, AslError *err);
+                            const AslRefs *refs, const AslEnv *env, json_t **ret, AslError *err);
 int payload_state_output(json_t *state, bool use_selector, json_t *raw_input, json_t *result,
-                         json_t *context, const AslEnv *env, json_t **ret, AslError *err);
+                         const AslRefs *refs, const AslEnv *env, json_t **ret, AslError *err);
 
 /* Evaluate one ".$" value: "$$..." (context), "$..." (input) or an
  * intrinsic. `field` names it in errors ("v.$", "ErrorPath"). Errors as for
  * templates. */
-int payload_eval_dollar(const char *expr, const char *field, json_t *input, json_t *context,
+int payload_eval_dollar(const char *expr, const char *field, json_t *input, const AslRefs *refs,
                         const AslEnv *env, json_t **ret, AslError *err);
 
 /* The input as causes quote it: its canonical JSON text. New string. */

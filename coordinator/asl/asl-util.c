@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asl-jsonpath.h"
 #include "asl-util.h"
 
 int asl_parse_fail(char **error, size_t pos, const char *fmt, ...) {
@@ -82,6 +83,26 @@ void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
         };
 }
 
+void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) {
+        va_list ap;
+        char *msg;
+
+        if (!d)
+                return;
+        va_start(ap, fmt);
+        msg = xvasprintf(fmt, ap);
+        va_end(ap);
+
+        if (d->n_warnings >= d->allocated_warnings) {
+                d->allocated_warnings = d->allocated_warnings ? d->allocated_warnings * 2 : 8;
+                d->warnings = xrealloc(d->warnings, d->allocated_warnings * sizeof(AslDiagEntry));
+        }
+        d->warnings[d->n_warnings++] = (AslDiagEntry){
+                .pointer = xstrdup(pointer),
+                .message = msg,
+        };
+}
+
 void asl_diag_clear(AslDiag *d) {
         if (!d)
                 return;
@@ -90,7 +111,63 @@ void asl_diag_clear(AslDiag *d) {
                 free(d->entries[i].message);
         }
         free(d->entries);
+        for (size_t i = 0; i < d->n_warnings; i++) {
+                free(d->warnings[i].pointer);
+                free(d->warnings[i].message);
+        }
+        free(d->warnings);
         *d = (AslDiag) {};
+}
+
+AslPathRoot asl_path_root(const char *path, char **ret_name, char **ret_rel) {
+        size_t n;
+
+        if (ret_name)
+                *ret_name = NULL;
+        if (path[0] == '$' && path[1] == '$') {
+                if (ret_rel)
+                        *ret_rel = xstrdup(path + 1);
+                return ASL_PATH_CONTEXT;
+        }
+        if (path[0] != '$' || path[1] == 0 || path[1] == '.' || path[1] == '[') {
+                if (ret_rel)
+                        *ret_rel = xstrdup(path);
+                return ASL_PATH_INPUT;
+        }
+        n = strcspn(path + 1, ".[");
+        if (ret_name)
+                *ret_name = xstrndup(path + 1, n);
+        if (ret_rel)
+                *ret_rel = xasprintf("$%s", path + 1 + n);
+        return ASL_PATH_VARIABLE;
+}
+
+int asl_path_eval(const char *path, json_t *input, const AslRefs *refs, json_t **ret, char **ret_why) {
+        _cleanup_free_ char *name = NULL, *rel = NULL;
+        json_t *root;
+
+        switch (asl_path_root(path, &name, &rel)) {
+        case ASL_PATH_CONTEXT:
+                root = refs ? refs->context : NULL;
+                if (!root) {
+                        if (ret_why)
+                                *ret_why = xstrdup("there is no context object");
+                        return -ENOENT;
+                }
+                break;
+        case ASL_PATH_VARIABLE:
+                root = refs ? json_object_get(refs->vars, name) : NULL;
+                if (!root) {
+                        if (ret_why)
+                                *ret_why = xasprintf("Variable '%s' is not defined", name);
+                        return -ENOENT;
+                }
+                break;
+        default:
+                root = input;
+                break;
+        }
+        return jsonpath_eval_why(root, rel, ret, ret_why);
 }
 
 char *asl_pointer_join(const char *base, const char *token) {

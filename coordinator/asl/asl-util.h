@@ -32,6 +32,8 @@
 #define ASL_MAX_MAP_ITEMS 100000
 #define ASL_MAX_INTRINSIC_NESTING 16
 #define ASL_MAX_ARRAY_RANGE_ITEMS 1000
+#define ASL_MAX_VARIABLE_BYTES (256 * 1024)                 /* one variable, and one Assign */
+#define ASL_MAX_EXECUTION_VARIABLE_BYTES (10 * 1024 * 1024) /* all variables of an execution */
 
 /*
  * An ASL runtime error: the name Retry/Catch match on ("States.Runtime",
@@ -61,13 +63,50 @@ typedef struct AslDiagEntry {
 } AslDiagEntry;
 
 typedef struct AslDiag {
-        AslDiagEntry *entries;
+        AslDiagEntry *entries; /* errors: the definition is refused */
         size_t n;
         size_t allocated;
+        AslDiagEntry *warnings; /* warnings: accepted, but probably wrong
+                                 * (a variable that is possibly not defined) */
+        size_t n_warnings;
+        size_t allocated_warnings;
 } AslDiag;
 
 void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) _printf_(3, 4);
+void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) _printf_(3, 4);
 void asl_diag_clear(AslDiag *d);
+
+/*
+ * What a JSONPath may read besides the state's input: the context object
+ * ("$$...") and the workflow variables ("$name..."). Both borrowed, may be
+ * NULL (no context object / no variables visible).
+ */
+typedef struct AslRefs {
+        json_t *context;
+        json_t *vars; /* name -> value */
+} AslRefs;
+
+typedef enum AslPathRoot {
+        ASL_PATH_INPUT,    /* "$", "$.a", "$[0]" */
+        ASL_PATH_CONTEXT,  /* "$$", "$$.Execution.Id" */
+        ASL_PATH_VARIABLE, /* "$name", "$name.a", "$name[0]" */
+} AslPathRoot;
+
+/*
+ * Which document a path ("$...") reads, and the JSONPath to evaluate from
+ * there: *ret_rel is a new string ("$.a" for "$$.a" and for "$name.a"), and
+ * for a variable *ret_name the name (new string). Either may be NULL.
+ */
+AslPathRoot asl_path_root(const char *path, char **ret_name, char **ret_rel);
+
+/*
+ * Evaluates a path against the input or refs (jsonpath_eval_why()): 0 and
+ * *ret (new), -ENOENT when a definite path does not resolve or the variable
+ * is not defined (*ret_why, if not NULL, says why: Jayway's text, or
+ * "Variable 'x' is not defined"), -EINVAL for a bad path, -E2BIG past the
+ * JSONPath limits.
+ */
+int asl_path_eval(const char *path, json_t *input, const AslRefs *refs, json_t **ret, char **ret_why);
 
 /* JSON pointer building: returns a new string "<base>/<escaped token>" (RFC 6901
  * escaping of '~' and '/'). Never NULL (xmalloc). */

@@ -41,7 +41,7 @@ static Outcome eval(json_t *rule, json_t *input, json_t *context) {
         AslError err = {};
         Outcome o = {};
 
-        o.r = choice_rule_eval(rule, input, context, &o.match, &err);
+        o.r = choice_rule_eval(rule, input, &(AslRefs){.context = context, .vars = context}, &o.match, &err);
         if (o.r != 0 && o.r != -EINVAL)
                 abort();
         if ((o.r < 0) != asl_error_isset(&err))

@@ -41,7 +41,7 @@ static void eval_choices(json_t *state, json_t *input, json_t *context) {
         json_array_foreach(choices, i, rule) {
                 AslError err = {};
                 bool match = false;
-                int r = choice_rule_eval(rule, input, context, &match, &err);
+                int r = choice_rule_eval(rule, input, &(AslRefs){.context = context}, &match, &err);
 
                 /* An error always names States.Runtime, never nothing. */
                 if (r < 0 && !asl_error_isset(&err))

@@ -4,7 +4,8 @@
  * sequences.
  *
  * The first byte picks one of a few built-in definitions (every state type,
- * nested Parallel/Map, Retry/Catch, timeouts, heartbeats, task tokens), the
+ * nested Parallel/Map, Retry/Catch, timeouts, heartbeats, task tokens,
+ * JSONata states, workflow variables in both query languages), the
  * second an execution input; every following pair of bytes is one event:
  * complete/fail/heartbeat a pending task (or a stale or unknown one), fire a
  * pending timer (or a stale one), or STOP, with the clock moving forward.
@@ -68,6 +69,44 @@ static const char *const definitions[] = {
         "\"Next\":\"M\"},"
         "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"ItemProcessor\":{\"StartAt\":\"X\",\"States\":{"
         "\"X\":{\"Type\":\"Task\",\"Resource\":\"x\",\"End\":true}}},\"End\":true}}}",
+
+        /* JSONata states: Arguments, Output, Assign, Choice conditions, Map Items and ItemSelector, Wait and
+         * timeouts from expressions, a catcher with $states.errorOutput, variables read in a Map */
+        "{\"QueryLanguage\":\"JSONata\",\"StartAt\":\"A\",\"States\":{"
+        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"n\":\"{% $count($states.input.items) %}\",\"k\":\"{% $states.input.k %}\"},"
+        "\"Next\":\"T\"},"
+        "\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"Arguments\":{\"n\":\"{% $n %}\",\"id\":\"{% $states.context.Execution.Id %}\"},"
+        "\"TimeoutSeconds\":\"{% $n + 5 %}\",\"HeartbeatSeconds\":2,"
+        "\"Output\":\"{% $states.result %}\",\"Assign\":{\"r\":\"{% $states.result %}\"},"
+        "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":1}],"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"W\",\"Output\":\"{% $states.errorOutput %}\","
+        "\"Assign\":{\"e\":\"{% $states.errorOutput.Error %}\"}}],\"Next\":\"C\"},"
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Condition\":\"{% $type($r) = 'object' and $exists($r.x) %}\","
+        "\"Next\":\"M\",\"Assign\":{\"x\":\"{% $r.x %}\"}}],\"Default\":\"W\",\"Output\":{\"d\":true}},"
+        "\"W\":{\"Type\":\"Wait\",\"Seconds\":\"{% $n %}\",\"Next\":\"M\"},"
+        "\"M\":{\"Type\":\"Map\",\"Items\":\"{% $states.input.items ? $states.input.items : [1] %}\","
+        "\"ItemSelector\":{\"v\":\"{% $states.context.Map.Item.Value %}\",\"k\":\"{% $k %}\"},"
+        "\"MaxConcurrency\":\"{% 2 %}\",\"ItemProcessor\":{\"StartAt\":\"I\",\"States\":{"
+        "\"I\":{\"Type\":\"Task\",\"Resource\":\"i\",\"Assign\":{\"inner\":\"{% $states.result %}\"},"
+        "\"Output\":\"{% $string($inner) & $string($n) %}\",\"End\":true}}},"
+        "\"Output\":{\"all\":\"{% $states.result %}\",\"n\":\"{% $n %}\"},\"Next\":\"F\"},"
+        "\"F\":{\"Type\":\"Fail\",\"Error\":\"{% 'E.' & $string($n) %}\",\"Cause\":\"{% $string($states.input) %}\"}}}",
+
+        /* JSONPath states with variables: Assign on states, rules, Default and catchers; $name in paths,
+         * templates, intrinsics and Choice rules; a Parallel reading outer variables */
+        "{\"StartAt\":\"A\",\"States\":{"
+        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"limit\":2,\"items.$\":\"$.items\",\"t.$\":\"$.t\"},\"Next\":\"P\"},"
+        "\"P\":{\"Type\":\"Parallel\",\"Branches\":["
+        "{\"StartAt\":\"B1\",\"States\":{\"B1\":{\"Type\":\"Task\",\"Resource\":\"b\",\"Parameters\":{\"l.$\":\"$limit\"},"
+        "\"Assign\":{\"mine.$\":\"$\"},\"End\":true}}},"
+        "{\"StartAt\":\"B2\",\"States\":{\"B2\":{\"Type\":\"Wait\",\"SecondsPath\":\"$limit\",\"End\":true}}}],"
+        "\"ResultSelector\":{\"first.$\":\"$[0]\"},\"Assign\":{\"sel.$\":\"$.first\"},"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"C\",\"ResultPath\":\"$.err\",\"Assign\":{\"err.$\":\"$.Error\"}}],"
+        "\"Next\":\"C\"},"
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThanPath\":\"$limit\",\"Next\":\"T\","
+        "\"Assign\":{\"big\":true}}],\"Default\":\"T\",\"Assign\":{\"big\":false}},"
+        "\"T\":{\"Type\":\"Task\",\"Resource\":\"t\",\"TimeoutSecondsPath\":\"$t\",\"Parameters\":{"
+        "\"f.$\":\"States.Format('{}-{}', $big, $limit)\",\"items.$\":\"$items\"},\"OutputPath\":\"$big\",\"End\":true}}}",
 };
 
 static const char *const inputs[] = {

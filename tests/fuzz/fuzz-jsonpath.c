@@ -5,7 +5,7 @@
  * Input: an expression, a newline, then a JSON document (if the document
  * does not parse, a small fixed one is used so the expression is still
  * evaluated). An expression starting with "States." goes through
- * intrinsic_check/intrinsic_eval (input and context are the document);
+ * intrinsic_check/intrinsic_eval (input, context and variables are the document);
  * anything else through jsonpath_check, jsonpath_is_definite, jsonpath_eval
  * (and jsonpath_eval_why) and jsonpath_set. A few invariants between check
  * and eval are asserted.
@@ -104,7 +104,7 @@ static void check_intrinsic(const char *expr, json_t *doc, uint64_t seed) {
         free(msg);
         (void) intrinsic_is_call(expr);
 
-        rc = intrinsic_eval(expr, doc, doc, &env, &r, &err);
+        rc = intrinsic_eval(expr, doc, &(AslRefs){.context = doc, .vars = doc}, &env, &r, &err);
         if (rc == 0) {
                 if (!r || asl_error_isset(&err))
                         abort();

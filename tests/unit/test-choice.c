@@ -30,7 +30,7 @@ static int eval_with(const char *rule_text, const char *input_text, AslError *er
                 fprintf(stderr, "bad test JSON: %s\n", rule_text);
                 abort();
         }
-        r = choice_rule_eval(rule, input, context, &m, err);
+        r = choice_rule_eval(rule, input, &(AslRefs){.context = context}, &m, err);
         json_decref(rule);
         json_decref(input);
         json_decref(context);

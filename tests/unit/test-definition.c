@@ -120,19 +120,330 @@ TEST(top_level_fields) {
         ASSERT_DIAG("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}, \"TimeoutSeconds\": 1.5}", "/TimeoutSeconds", "integer");
 }
 
+/* Definitions written with ` for ", to keep them readable. New string. */
+static char *bq(const char *text) {
+        char *s = strdup(text);
+
+        for (char *p = s; *p; p++)
+                if (*p == '`')
+                        *p = '"';
+        return s;
+}
+
+/* Valid, and a warning at `pointer` containing `msg` (NULL pointer: none at all). */
+static void expect_warning(const char *text, const char *pointer, const char *msg) {
+        AslDiag d = {};
+        char *t = bq(text);
+        size_t n = check(t, &d);
+        bool found = false;
+
+        for (size_t i = 0; i < d.n_warnings; i++) {
+                fprintf(stderr, "    warning: %s: %s\n", d.warnings[i].pointer, d.warnings[i].message);
+                found = found || (pointer && streq(d.warnings[i].pointer, pointer) &&
+                                  strstr(d.warnings[i].message, msg));
+        }
+        free(t);
+        if (n != 0 || (pointer && !found) || (!pointer && d.n_warnings)) {
+                asl_diag_clear(&d);
+                TEST_FAIL_("expected valid with %s warning at %s \"%s\"", pointer ? "a" : "no",
+                           pointer ? pointer : "-", msg ? msg : "");
+        }
+        asl_diag_clear(&d);
+}
+
+#define VALID_Q(text)                                                                                       \
+        do {                                                                                                \
+                char *t_ = bq(text);                                                                        \
+                AslDiag d_ = {};                                                                            \
+                size_t n_ = check(t_, &d_);                                                                 \
+                asl_diag_clear(&d_);                                                                        \
+                free(t_);                                                                                   \
+                if (n_)                                                                                     \
+                        TEST_FAIL_("expected valid: %s", (text));                                           \
+        } while (0)
+#define DIAG_Q(text, pointer, msg)                                                                          \
+        do {                                                                                                \
+                char *t_ = bq(text);                                                                        \
+                AslDiag d_ = {};                                                                            \
+                check(t_, &d_);                                                                             \
+                bool h_ = has(&d_, (pointer), (msg));                                                       \
+                asl_diag_clear(&d_);                                                                        \
+                free(t_);                                                                                   \
+                if (!h_)                                                                                    \
+                        TEST_FAIL_("no diagnostic at %s containing \"%s\"", (pointer), (msg));              \
+        } while (0)
+
+/* A machine of one state S (JSONata machine when jsonata). */
+#define ONE_Q(state) "{`StartAt`: `S`, `States`: {`S`: " state "}}"
+#define ONE_JSONATA(state) "{`QueryLanguage`: `JSONata`, `StartAt`: `S`, `States`: {`S`: " state "}}"
+
 TEST(query_language) {
-        ASSERT_DIAG("{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}",
-                    "/QueryLanguage", "JSONata is not supported");
-        ASSERT_DIAG("{\"QueryLanguage\": \"XPath\", \"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Succeed\"}}}",
-                    "/QueryLanguage", "JSONPath");
-        ASSERT_DIAG(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONata\"}"), "/States/S/QueryLanguage", "not supported");
-        ASSERT_VALID(ONE("{\"Type\": \"Succeed\", \"QueryLanguage\": \"JSONPath\"}"));
-        /* JSONata-only fields and workflow variables: a clear refusal. */
-        ASSERT_DIAG(ONE("{\"Type\": \"Pass\", \"End\": true, \"Output\": \"{% $x %}\"}"), "/States/S/Output", "JSONata");
-        ASSERT_DIAG(TASK(", \"Arguments\": {}"), "/States/S/Arguments", "JSONata");
-        ASSERT_DIAG(TASK(", \"Assign\": {\"x.$\": \"$.x\"}"), "/States/S/Assign", "not supported");
-        ASSERT_DIAG(CHOICE(", \"Choices\": [{\"Condition\": \"{% true %}\", \"Next\": \"A\"}]"),
-                    "/States/C/Choices/0/Condition", "JSONata");
+        VALID_Q("{`QueryLanguage`: `JSONata`, `StartAt`: `S`, `States`: {`S`: {`Type`: `Succeed`}}}");
+        VALID_Q("{`QueryLanguage`: `JSONPath`, `StartAt`: `S`, `States`: {`S`: {`Type`: `Succeed`}}}");
+        DIAG_Q("{`QueryLanguage`: `XPath`, `StartAt`: `S`, `States`: {`S`: {`Type`: `Succeed`}}}",
+               "/QueryLanguage", "must be \"JSONPath\" or \"JSONata\"");
+        DIAG_Q(ONE_Q("{`Type`: `Succeed`, `QueryLanguage`: 1}"), "/States/S/QueryLanguage", "must be");
+        /* a JSONPath machine may have JSONata states ... */
+        VALID_Q(ONE_Q("{`Type`: `Pass`, `QueryLanguage`: `JSONata`, `Output`: `{% $states.input.a %}`, "
+                      "`End`: true}"));
+        VALID_Q(ONE_Q("{`Type`: `Succeed`, `QueryLanguage`: `JSONPath`}"));
+        /* ... but a JSONata machine no JSONPath states */
+        DIAG_Q(ONE_JSONATA("{`Type`: `Succeed`, `QueryLanguage`: `JSONPath`}"), "/States/S",
+               "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
+        /* QueryLanguage belongs to the state machine and its states, not to a branch or an ItemProcessor */
+        DIAG_Q("{`StartAt`: `P`, `States`: {`P`: {`Type`: `Parallel`, `End`: true, `Branches`: "
+               "[{`QueryLanguage`: "
+               "`JSONata`, `StartAt`: `A`, `States`: {`A`: {`Type`: `Succeed`}}}]}}}",
+               "/States/P/Branches/0/QueryLanguage", "unknown field");
+        /* states in a Map or Parallel follow the state machine's language, not the enclosing state's */
+        DIAG_Q("{`StartAt`: `M`, `States`: {`M`: {`Type`: `Map`, `QueryLanguage`: `JSONata`, `End`: true, "
+               "`ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Pass`, `Output`: 1, `End`: "
+               "true}}}}}}",
+               "/States/M/ItemProcessor/States/I",
+               "field 'Output' is only supported for the 'JSONata' QueryLanguage");
+}
+
+TEST(jsonata_fields) {
+        /* JSONata-only fields in a JSONPath state */
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Output`: `{% $states.input %}`}"), "/States/S",
+               "The QueryLanguage is set to 'JSONPath', but field 'Output' is only supported for the "
+               "'JSONata' "
+               "QueryLanguage");
+        DIAG_Q(ONE_Q("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: {}}"), "/States/S",
+               "field 'Arguments' is only supported for the 'JSONata'");
+        DIAG_Q("{`StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: [{`Condition`: `{% true %}`, "
+               "`Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+               "/States/C/Choices/0/Condition", "field 'Condition' is only supported for the 'JSONata'");
+        /* JSONPath-only fields in a JSONata state, naming what to write instead */
+        static const char *const jsonpath_only[][3] = {
+                {"{`Type`: `Pass`, `End`: true, `InputPath`: `$.a`}", "InputPath",
+                 "use Arguments or Output"},
+                {"{`Type`: `Pass`, `End`: true, `OutputPath`: `$.a`}", "OutputPath", "use Output"},
+                {"{`Type`: `Pass`, `End`: true, `ResultPath`: `$.a`}", "ResultPath", "use Output"},
+                {"{`Type`: `Pass`, `End`: true, `Parameters`: {}}", "Parameters", "use Arguments"},
+                {"{`Type`: `Pass`, `End`: true, `Result`: {}}", "Result", "use Output"},
+                {"{`Type`: `Task`, `Resource`: `r`, `End`: true, `ResultSelector`: {}}", "ResultSelector",
+                 "use Output"},
+                {"{`Type`: `Task`, `Resource`: `r`, `End`: true, `TimeoutSecondsPath`: `$.t`}",
+                 "TimeoutSecondsPath", "use TimeoutSeconds"},
+                {"{`Type`: `Task`, `Resource`: `r`, `End`: true, `HeartbeatSecondsPath`: `$.t`}",
+                 "HeartbeatSecondsPath", "use HeartbeatSeconds"},
+                {"{`Type`: `Wait`, `End`: true, `SecondsPath`: `$.t`}", "SecondsPath", "use Seconds"},
+                {"{`Type`: `Wait`, `End`: true, `TimestampPath`: `$.t`}", "TimestampPath", "use Timestamp"},
+                {"{`Type`: `Fail`, `ErrorPath`: `$.e`}", "ErrorPath", "use Error"},
+                {"{`Type`: `Fail`, `CausePath`: `$.e`}", "CausePath", "use Cause"},
+                {"{`Type`: `Map`, `End`: true, `ItemsPath`: `$.a`, `ItemProcessor`: {`StartAt`: `I`, "
+                 "`States`: "
+                 "{`I`: {`Type`: `Succeed`}}}}",
+                 "ItemsPath", "use Items"},
+                {"{`Type`: `Map`, `End`: true, `MaxConcurrencyPath`: `$.a`, `ItemProcessor`: {`StartAt`: "
+                 "`I`, "
+                 "`States`: {`I`: {`Type`: `Succeed`}}}}",
+                 "MaxConcurrencyPath", "use MaxConcurrency"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(jsonpath_only); i++) {
+                char msg[256], text[1024];
+
+                snprintf(msg, sizeof msg,
+                         "The QueryLanguage is set to 'JSONata', but field '%s' is only supported for the "
+                         "'JSONPath' QueryLanguage; %s",
+                         jsonpath_only[i][1], jsonpath_only[i][2]);
+                snprintf(text, sizeof text, ONE_JSONATA("%s"), jsonpath_only[i][0]);
+                DIAG_Q(text, "/States/S", msg);
+        }
+        /* the fields of JSONata states */
+        VALID_Q(ONE_JSONATA(
+                "{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: {`a`: `{% $states.input.a "
+                "%}`, `b`: [1, `{% $x %}`], `c`: `plain`}, `Output`: `{% $states.result %}`, "
+                "`TimeoutSeconds`: `{% 10 %}`, `HeartbeatSeconds`: 5, `Assign`: {`x`: 1}}"));
+        VALID_Q(ONE_JSONATA(
+                "{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: `{% $states.input %}`}"));
+        DIAG_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: 5}"),
+               "/States/S/Arguments", "must be an object or a JSONata expression");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `TimeoutSeconds`: `ten`}"),
+               "/States/S/TimeoutSeconds", "integer");
+        VALID_Q(ONE_JSONATA("{`Type`: `Wait`, `End`: true, `Seconds`: `{% $states.input.n %}`}"));
+        VALID_Q(ONE_JSONATA("{`Type`: `Wait`, `End`: true, `Timestamp`: `{% $states.input.t %}`}"));
+        DIAG_Q(ONE_JSONATA("{`Type`: `Wait`, `End`: true, `Timestamp`: `tomorrow`}"), "/States/S/Timestamp",
+               "RFC 3339");
+        VALID_Q(ONE_JSONATA("{`Type`: `Fail`, `Error`: `{% $states.input.e %}`, `Cause`: `literal`}"));
+        DIAG_Q(ONE_JSONATA("{`Type`: `Fail`, `Output`: 1}"), "/States/S/Output",
+               "not allowed in a Fail state");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Arguments`: {}}"), "/States/S/Arguments",
+               "not allowed in a Pass state");
+        VALID_Q(ONE_JSONATA(
+                "{`Type`: `Map`, `End`: true, `Items`: `{% $states.input.list %}`, `ItemSelector`: "
+                "{`v`: `{% $states.context.Map.Item.Value %}`}, `MaxConcurrency`: `{% 2 %}`, "
+                "`ToleratedFailureCount`: `{% 1 %}`, `ToleratedFailurePercentage`: 10, "
+                "`ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Succeed`}}}}"));
+        DIAG_Q(ONE_JSONATA(
+                       "{`Type`: `Map`, `End`: true, `Items`: {`a`: 1}, `ItemProcessor`: {`StartAt`: `I`, "
+                       "`States`: {`I`: {`Type`: `Succeed`}}}}"),
+               "/States/S/Items", "must be an array or a JSONata expression");
+        VALID_Q(ONE_JSONATA("{`Type`: `Parallel`, `End`: true, `Arguments`: {`x`: 1}, `Output`: `{% "
+                            "$states.result[0] %}`, `Branches`: [{`StartAt`: `A`, `States`: {`A`: {`Type`: "
+                            "`Succeed`}}}]}"));
+        /* JSONata Choice rules: Condition, Next, Assign, Output */
+        VALID_Q("{`QueryLanguage`: `JSONata`, `StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: "
+                "[{`Condition`: `{% $states.input.n > 1 %}`, `Next`: `A`, `Output`: {`big`: true}, "
+                "`Assign`: "
+                "{`n`: `{% $states.input.n %}`}}, {`Condition`: false, `Next`: `A`}], `Default`: `A`, "
+                "`Output`: `{% $states.input %}`}, `A`: {`Type`: `Succeed`}}}");
+        DIAG_Q("{`QueryLanguage`: `JSONata`, `StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: "
+               "[{`Variable`: `$.n`, `NumericEquals`: 1, `Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+               "/States/C/Choices/0/Variable", "use Condition");
+        DIAG_Q("{`QueryLanguage`: `JSONata`, `StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: "
+               "[{`Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+               "/States/C/Choices/0", "needs Condition");
+        DIAG_Q("{`QueryLanguage`: `JSONata`, `StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: "
+               "[{`Condition`: `yes`, `Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+               "/States/C/Choices/0/Condition", "must be true, false or a JSONata expression");
+        /* catchers: Output and Assign in JSONata, ResultPath in JSONPath */
+        VALID_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Catch`: [{`ErrorEquals`: "
+                            "[`States.ALL`], `Next`: `S`, `Output`: `{% $states.errorOutput %}`, `Assign`: "
+                            "{`e`: `{% $states.errorOutput.Error %}`}}]}"));
+        DIAG_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Catch`: [{`ErrorEquals`: "
+                           "[`States.ALL`], `Next`: `S`, `ResultPath`: `$.e`}]}"),
+               "/States/S/Catch/0/ResultPath", "use Output");
+        DIAG_Q(ONE_Q("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Catch`: [{`ErrorEquals`: "
+                     "[`States.ALL`], "
+                     "`Next`: `S`, `Output`: 1}]}"),
+               "/States/S/Catch/0/Output", "only supported for the 'JSONata'");
+}
+
+TEST(jsonata_expressions) {
+        /* compiled at validation: a syntax error is the definition's */
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: {`a`: [`{% 1 + %}`]}}"),
+               "/States/S/Output/a/0", "Invalid JSONata expression: S0");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: `{%%}`}"), "/States/S/Output",
+               "Invalid JSONata expression");
+        /* strings that are not wholly {% %} are literals */
+        VALID_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: [`{% 1 +`, `x {% 1 %}`, `%}`]}"));
+        /* references Step Functions refuses */
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: {`v`: `{% phone.number %}`}}"),
+               "/States/S/Output/v", "Reference to 'phone' at the top level is not supported.");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: `{% $$.a %}`}"), "/States/S/Output",
+               "Reference to '$$' is not supported.");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: `{% $states.result %}`}"),
+               "/States/S/Output", "Field '$states.result' does not exist.");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: `{% $states.result "
+                           "%}`}"),
+               "/States/S/Arguments", "Field '$states.result' does not exist.");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Task`, `Resource`: `r`, `End`: true, `Output`: `{% "
+                           "$states.errorOutput %}`}"),
+               "/States/S/Output", "Field '$states.errorOutput' does not exist.");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: `{% $states.inptu %}`}"),
+               "/States/S/Output", "Field '$states.inptu' does not exist.");
+        /* names in predicates, later steps and lambdas' parameters are fine */
+        VALID_Q(ONE_JSONATA(
+                "{`Type`: `Pass`, `End`: true, `Output`: `{% $states.input.items[price > 3].name ~> "
+                "$map(function($v){ $uppercase($v) }) %}`}"));
+        /* $states.context anywhere, $states.result in Output and Assign of Task/Parallel/Map */
+        VALID_Q(ONE_JSONATA(
+                "{`Type`: `Task`, `Resource`: `r`, `End`: true, `Arguments`: `{% "
+                "$states.context.Execution.Id %}`, `Output`: `{% $states.result %}`, `Assign`: {`r`: "
+                "`{% $states.result %}`}}"));
+}
+
+TEST(variables_validation) {
+        /* names: Unicode identifiers up to 80 characters, not "states" */
+        VALID_Q(ONE_Q(
+                "{`Type`: `Pass`, `End`: true, `Assign`: {`x`: 1, `ßtraße`: 2, `a_1`: 3, `y.$`: `$.a`}}"));
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`1x`: 1}}"), "/States/S/Assign/1x",
+               "Invalid variable name '1x'");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`_x`: 1}}"), "/States/S/Assign/_x",
+               "Invalid variable");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`a-b`: 1}}"), "/States/S/Assign/a-b",
+               "Invalid variable");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`states`: 1}}"), "/States/S/Assign/states",
+               "reserved");
+        DIAG_Q(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Assign`: {`x.$`: 1}}"), "/States/S/Assign/x.$",
+               "Invalid variable name 'x.$'");
+        VALID_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: "
+                      "{`a2345678901234567890123456789012345678901234567890"
+                      "123456789012345678901234567890`: 1}}"));
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: "
+                     "{`a2345678901234567890123456789012345678901234567890"
+                     "1234567890123456789012345678901`: 1}}"),
+               "/States/S/Assign/"
+               "a23456789012345678901234567890123456789012345678901234567890123456789012345678901",
+               "Invalid variable");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`x`: 1, `x.$`: `$.a`}}"),
+               "/States/S/Assign/x.$", "both");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: [1]}"), "/States/S/Assign",
+               "must be an object");
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `End`: true, `Assign`: {`x.$`: `nope`}}"), "/States/S/Assign/x.$",
+               "must be a JSONPath");
+        DIAG_Q(ONE_Q("{`Type`: `Succeed`, `Assign`: {`x`: 1}}"), "/States/S/Assign",
+               "not allowed in a Succeed");
+        DIAG_Q(ONE_Q("{`Type`: `Fail`, `Assign`: {`x`: 1}}"), "/States/S/Assign", "not allowed in a Fail");
+        /* on Choice rules (top level only) and catchers */
+        VALID_Q("{`StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: [{`Variable`: `$.a`, "
+                "`IsPresent`: true, `Next`: `A`, `Assign`: {`r.$`: `$.a`}}], `Default`: `A`, `Assign`: "
+                "{`d`: 1}}, "
+                "`A`: {`Type`: `Succeed`}}}");
+        DIAG_Q("{`StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: [{`Not`: {`Variable`: `$.a`, "
+               "`IsPresent`: true, `Assign`: {`x`: 1}}, `Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+               "/States/C/Choices/0/Not/Assign", "only allowed in a top-level choice rule");
+        VALID_Q(ONE_Q(
+                "{`Type`: `Task`, `Resource`: `r`, `End`: true, `Catch`: [{`ErrorEquals`: [`States.ALL`], "
+                "`Next`: `S`, `Assign`: {`err.$`: `$.Error`}}]}"));
+        /* an inner scope may not assign a name of an outer one */
+        DIAG_Q("{`StartAt`: `A`, `States`: {`A`: {`Type`: `Pass`, `Assign`: {`x`: 1}, `Next`: `M`}, `M`: "
+               "{`Type`: "
+               "`Map`, `End`: true, `ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Pass`, "
+               "`End`: true, "
+               "`Assign`: {`x`: 2}}}}}}}",
+               "/States/M/ItemProcessor/States/I/Assign/x",
+               "The variable name 'x' was already defined in a parent scope.");
+        DIAG_Q("{`StartAt`: `P`, `States`: {`P`: {`Type`: `Parallel`, `End`: true, `Catch`: "
+               "[{`ErrorEquals`: "
+               "[`States.ALL`], `Next`: `F`, `Assign`: {`y`: 1}}], `Branches`: [{`StartAt`: `B`, `States`: "
+               "{`B`: "
+               "{`Type`: `Pass`, `End`: true, `Assign`: {`y`: 2}}}}]}, `F`: {`Type`: `Fail`}}}",
+               "/States/P/Branches/0/States/B/Assign/y", "already defined in a parent scope");
+        /* sibling scopes may use the same names */
+        VALID_Q("{`StartAt`: `P`, `States`: {`P`: {`Type`: `Parallel`, `End`: true, `Branches`: "
+                "[{`StartAt`: `B`, "
+                "`States`: {`B`: {`Type`: `Pass`, `End`: true, `Assign`: {`y`: 2}}}}, {`StartAt`: `C`, "
+                "`States`: "
+                "{`C`: {`Type`: `Pass`, `End`: true, `Assign`: {`y`: 3}}}}]}}}");
+}
+
+TEST(variable_references) {
+        /* JSONPath: $name in paths, templates, intrinsics and Choice rules */
+        expect_warning(
+                "{`StartAt`: `A`, `States`: {`A`: {`Type`: `Pass`, `Assign`: {`x`: {`k`: 1}}, `Next`: `B`}, "
+                "`B`: {`Type`: `Pass`, `InputPath`: `$x`, `Parameters`: {`a.$`: `$x.k`, `b.$`: "
+                "`States.Format('{}', $x.k)`}, `End`: true}}}",
+                NULL, NULL);
+        expect_warning(ONE_Q("{`Type`: `Pass`, `InputPath`: `$nope`, `End`: true}"), "/States/S/InputPath",
+                       "Variable 'nope' is possibly not defined.");
+        expect_warning(
+                ONE_Q("{`Type`: `Pass`, `Parameters`: {`a.$`: `States.Array($.a, $nope2, '$fake')`}, `End`: "
+                      "true}"),
+                "/States/S/Parameters/a.$", "Variable 'nope2' is possibly not defined.");
+        expect_warning("{`StartAt`: `C`, `States`: {`C`: {`Type`: `Choice`, `Choices`: [{`Variable`: `$v`, "
+                       "`StringEqualsPath`: `$w`, `Next`: `A`}]}, `A`: {`Type`: `Succeed`}}}",
+                       "/States/C/Choices/0/StringEqualsPath", "Variable 'w' is possibly not defined.");
+        /* ResultPath never reads a variable */
+        DIAG_Q(ONE_Q("{`Type`: `Pass`, `ResultPath`: `$x`, `End`: true}"), "/States/S/ResultPath",
+               "not a variable");
+        /* JSONata: free variables that no state assigns and no function has */
+        expect_warning(ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Output`: `{% $undefinedVar %}`}"),
+                       "/States/S/Output", "Variable 'undefinedVar' is possibly not defined.");
+        expect_warning(
+                ONE_JSONATA("{`Type`: `Pass`, `End`: true, `Assign`: {`n`: 1}, `Output`: `{% ($y := 2; "
+                            "$sum([$n, $y])) ~> $string() %}`}"),
+                NULL, NULL);
+        /* outer variables are visible inside a Map, the inner ones are not outside it */
+        expect_warning(
+                "{`QueryLanguage`: `JSONata`, `StartAt`: `A`, `States`: {`A`: {`Type`: `Pass`, `Assign`: "
+                "{`outer`: 1}, `Next`: `M`}, `M`: {`Type`: `Map`, `Next`: `Z`, `Items`: [1], "
+                "`ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Pass`, `End`: true, `Assign`: "
+                "{`inner`: `{% $outer %}`}}}}}, `Z`: {`Type`: `Pass`, `End`: true, `Output`: `{% $inner "
+                "%}`}}}",
+                "/States/Z/Output", "Variable 'inner' is possibly not defined.");
 }
 
 /* ---- states and transitions ------------------------------------------ */

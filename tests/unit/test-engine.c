@@ -11,13 +11,17 @@
 
 /* ---- harness ---- */
 
+/* The character Q() turns into '"': JSONata tests use '`', their
+ * expressions have strings in single quotes. */
+static char q_char = '\'';
+
 static json_t *Q(const char *text) {
         char *s = strdup(text);
         json_error_t e;
         json_t *v;
 
         for (char *p = s; *p; p++)
-                if (*p == '\'')
+                if (*p == q_char)
                         *p = '"';
         v = json_loads(s, JSON_DECODE_ANY, &e);
         if (!v) {
@@ -1640,4 +1644,520 @@ TEST(random_event_sequences) {
         if (getenv("TEST_VERBOSE"))
                 fprintf(stderr, "  %u of 40 succeeded\n", succeeded);
         ASSERT_TRUE(succeeded > 0 && succeeded < 40);
+}
+
+/* ---- JSONata states and workflow variables ---- */
+
+/* h_start with definitions and inputs written with ` for " (JSONata's
+ * strings are in single quotes). */
+static void hq_start(H *h, const char *def, const char *input) {
+        q_char = '`';
+        h_start(h, def, input);
+        q_char = '\'';
+}
+
+static int hq_succeed(H *h, const char *task_id, const char *output) {
+        int r;
+
+        q_char = '`';
+        r = h_succeed(h, task_id, output);
+        q_char = '\'';
+        return r;
+}
+
+/* The first history event of a type, or NULL. */
+static json_t *event_of(H *h, const char *type) {
+        size_t i;
+        json_t *ev;
+
+        json_array_foreach (h->history, i, ev)
+                if (streq(S(ev, "type"), type))
+                        return ev;
+        return NULL;
+}
+
+TEST(jsonata_pass_task_output_assign) {
+        H h;
+        json_t *d, *ev;
+        char *tid;
+
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Pass`,`Assign`:{`n`:`{% $states.input.n %}`,`label`:`fixed`},"
+                 "`Output`:{`twice`:`{% $states.input.n * 2 %}`},`Next`:`T`},"
+                 "`T`:{`Type`:`Task`,`Resource`:`r`,`Arguments`:{`sum`:`{% $states.input.twice + $n %}`,"
+                 "`label`:`{% $label %}`,`name`:`{% $states.context.Execution.Name %}`},"
+                 "`TimeoutSeconds`:`{% $n * 10 %}`,"
+                 "`Output`:{`got`:`{% $states.result.v %}`,`in`:`{% $states.input %}`,`label`:`{% $label "
+                 "%}`},"
+                 "`Assign`:{`last`:`{% $states.result.v %}`},`End`:true}}}",
+                 "{`n`:3}");
+        ASSERT_INT_EQ(h.r, 0);
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_NOT_NULL(d);
+        ASSERT_JSON_EQ(json_object_get(d, "input"), "{\"sum\":9,\"label\":\"fixed\",\"name\":\"e1\"}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "timeout_seconds")), 30);
+        /* the Pass state's exit carries its assignments as GetExecutionHistory shows them */
+        ev = event_of(&h, "PassStateExited");
+        d = json_object_get(ev, "stateExitedEventDetails");
+        ASSERT_STR_EQ(S(d, "output"), "{\"twice\":6}");
+        ASSERT_JSON_EQ(json_object_get(d, "assignedVariables"), "{\"n\":\"3\",\"label\":\"\\\"fixed\\\"\"}");
+        ASSERT_JSON_EQ(json_object_get(d, "assignedVariablesDetails"), "{\"truncated\":false}");
+
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(hq_succeed(&h, tid, "{`v`:42}"), 0);
+        free(tid);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        /* $label was assigned before the document was stored and read back (h_event round-trips it) */
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"got\":42,\"in\":{\"twice\":6},\"label\":\"fixed\"}");
+        ev = event_of(&h, "TaskStateExited");
+        ASSERT_JSON_EQ(json_object_get(json_object_get(ev, "stateExitedEventDetails"), "assignedVariables"),
+                       "{\"last\":\"42\"}");
+        h_done(&h);
+}
+
+/* All expressions of one Assign (and the state's Output) see the values from before the state. */
+TEST(assign_sees_values_from_before) {
+        H h;
+
+        hq_start(
+                &h,
+                "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                "`A`:{`Type`:`Pass`,`Assign`:{`x`:1,`y`:2},`Next`:`B`},"
+                "`B`:{`Type`:`Pass`,`Assign`:{`x`:`{% $y %}`,`y`:`{% $x %}`},"
+                "`Output`:{`x`:`{% $x %}`,`y`:`{% $y %}`},`Next`:`C`},"
+                "`C`:{`Type`:`Pass`,`Output`:{`x`:`{% $x %}`,`y`:`{% $y %}`,`before`:`{% $states.input %}`},"
+                "`End`:true}}}",
+                "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"x\":2,\"y\":1,\"before\":{\"x\":1,\"y\":2}}");
+        h_done(&h);
+
+        /* JSONPath: Assign's "$" is the state's result; OutputPath reads the old values */
+        hq_start(&h,
+                 "{`StartAt`:`S0`,`States`:{"
+                 "`S0`:{`Type`:`Pass`,`Result`:{`theQuestion`:`why`},`Assign`:{`question.$`:`$.theQuestion`,"
+                 "`answer`:42},`Next`:`S1`},"
+                 "`S1`:{`Type`:`Pass`,`InputPath`:`$answer`,`ResultPath`:`$.theAnswer`,`OutputPath`:`$"
+                 "answer`,"
+                 "`Assign`:{`answer`:`later`},`Next`:`S2`},"
+                 "`S2`:{`Type`:`Pass`,`Parameters`:{`a.$`:`$answer`,`q.$`:`$question`,`f.$`:"
+                 "`States.Format('{} {}', $question, $answer)`},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"a\":\"later\",\"q\":\"why\",\"f\":\"why later\"}");
+        ASSERT_STR_EQ(S(json_object_get(json_array_get(h.history, 4), "stateExitedEventDetails"), "output"),
+                      "42");
+        h_done(&h);
+}
+
+/* JSONPath states read variables in InputPath, Parameters, intrinsics, Choice rules, *Path fields, and
+ * assign on Choice rules, Default and catchers. */
+TEST(jsonpath_variables) {
+        H h;
+        char *tid;
+
+        h_start(&h,
+                "{'StartAt':'S','States':{"
+                "'S':{'Type':'Pass','Assign':{'limit':10,'wait':0,'items':[1,2]},'Next':'C'},"
+                "'C':{'Type':'Choice','Choices':[{'Variable':'$.v','NumericGreaterThanPath':'$limit','Next':"
+                "'Big',"
+                "'Assign':{'kind':'big'}}],'Default':'W','Assign':{'kind.$':'$.v'}},"
+                "'Big':{'Type':'Succeed'},"
+                "'W':{'Type':'Wait','SecondsPath':'$wait','Next':'M'},"
+                "'M':{'Type':'Map','ItemsPath':'$items','ItemSelector':{'i.$':'$$.Map.Item.Value','k.$':'$"
+                "kind'},"
+                "'ItemProcessor':{'StartAt':'P','States':{'P':{'Type':'Pass','End':true}}},'ResultPath':'$."
+                "m',"
+                "'Next':'T'},"
+                "'T':{'Type':'Task','Resource':'r','Parameters':{'k.$':'$kind','m.$':'$.m'},"
+                "'Catch':[{'ErrorEquals':['States.ALL'],'Next':'F','ResultPath':'$.err','Assign':{'error.$':"
+                "'$.Error'}}],"
+                "'End':true},"
+                "'F':{'Type':'Pass','Parameters':{'e.$':'$error','k.$':'$kind'},'End':true}}}",
+                "{'v':5}");
+        ASSERT_INT_EQ(h.r, 0);
+        /* the Wait of 0 s: its timer */
+        ASSERT_NOT_NULL(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0));
+        tid = strdup(S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        h_timer(&h, tid);
+        free(tid);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"k\":5,\"m\":[{\"i\":1,\"k\":5},{\"i\":2,\"k\":5}]}");
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        h_fail(&h, tid, "Boom", "bad");
+        free(tid);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"e\":\"Boom\",\"k\":5}");
+        /* the catcher's assignment is on the Task's exit */
+        ASSERT_JSON_EQ(
+                json_object_get(json_object_get(event_of(&h, "TaskStateExited"), "stateExitedEventDetails"),
+                                "assignedVariables"),
+                "{\"error\":\"\\\"Boom\\\"\"}");
+        /* the Default's assignment on the Choice's exit */
+        ASSERT_JSON_EQ(json_object_get(
+                               json_object_get(event_of(&h, "ChoiceStateExited"), "stateExitedEventDetails"),
+                               "assignedVariables"),
+                       "{\"kind\":\"5\"}");
+        h_done(&h);
+
+        /* a rule's Assign when it matches */
+        h_start(&h,
+                "{'StartAt':'S','States':{'S':{'Type':'Pass','Assign':{'limit':1},'Next':'C'},"
+                "'C':{'Type':'Choice','Choices':[{'Variable':'$.v','NumericGreaterThanPath':'$limit','Next':"
+                "'E',"
+                "'Assign':{'kind':'big'}}],'Default':'E','Assign':{'kind':'small'}},"
+                "'E':{'Type':'Pass','Parameters':{'k.$':'$kind'},'End':true}}}",
+                "{'v':5}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"k\":\"big\"}");
+        h_done(&h);
+
+        /* a variable that is not defined: States.Runtime, as a path that does not resolve */
+        h_start(&h, "{'StartAt':'P','States':{'P':{'Type':'Pass','InputPath':'$nope','End':true}}}", "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "An error occurred while executing the state 'P' (entered at the "
+                      "event id #2). Invalid path '$nope' : Variable 'nope' is not defined");
+        h_done(&h);
+}
+
+/* Scopes: a Map iteration and a Parallel branch read the outer variables and have their own; those die with
+ * the iteration or branch, whose output is its only way out. */
+TEST(variable_scopes) {
+        H h;
+
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Pass`,`Assign`:{`bias`:100},`Next`:`M`},"
+                 "`M`:{`Type`:`Map`,`Items`:`{% [1,2,3] %}`,`MaxConcurrency`:`{% 1 %}`,"
+                 "`ItemProcessor`:{`StartAt`:`I1`,`States`:{"
+                 "`I1`:{`Type`:`Pass`,`Assign`:{`mine`:`{% $states.input + $bias %}`},`Next`:`I2`},"
+                 "`I2`:{`Type`:`Pass`,`Output`:`{% $mine %}`,`End`:true}}},"
+                 "`Assign`:{`results`:`{% $states.result %}`},`Next`:`P`},"
+                 "`P`:{`Type`:`Parallel`,`Arguments`:{`r`:`{% $results %}`},`Branches`:["
+                 "{`StartAt`:`B1`,`States`:{`B1`:{`Type`:`Pass`,`Assign`:{`b`:1},"
+                 "`Output`:`{% $sum($states.input.r) + $bias %}`,`End`:true}}},"
+                 "{`StartAt`:`B2`,`States`:{`B2`:{`Type`:`Pass`,`Assign`:{`b`:2},`Next`:`B3`},"
+                 "`B3`:{`Type`:`Pass`,`Output`:`{% $b * $bias %}`,`End`:true}}}],"
+                 "`Next`:`Z`},"
+                 "`Z`:{`Type`:`Pass`,`Output`:{`p`:`{% $states.input %}`,`mine`:`{% $exists($mine) %}`,"
+                 "`b`:`{% $exists($b) %}`,`results`:`{% $results %}`},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"p\":[406,200],\"mine\":false,\"b\":false,\"results\":[101,102,103]}");
+        h_done(&h);
+}
+
+/* An expression that returns nothing, or fails: States.QueryEvaluationError with Step Functions' causes, and
+ * an EvaluationFailed event naming the field. */
+TEST(query_evaluation_errors) {
+        static const struct {
+                const char *state, *location, *cause;
+        } cases[] = {
+                {"`Output`:`{% $doesNotExist %}`", "Output",
+                 "The JSONata expression '$doesNotExist' specified for the field 'Output' returned nothing "
+                 "(undefined)."},
+                {"`Output`:{`result`:[1,{`x`:`{% $states.input.nope %}`}]}", "Output/result[1]/x",
+                 "The JSONata expression '$states.input.nope' specified for the field 'Output/result[1]/x' "
+                 "returned nothing (undefined)."},
+                {"`Assign`:{`result`:`{% $doesNotExist %}`}", "Assign/result",
+                 "The JSONata expression '$doesNotExist' specified for the field 'Assign/result' returned "
+                 "nothing (undefined)."},
+                {"`Output`:`{% $sum(['a']) %}`", "Output",
+                 "The JSONata expression '$sum(['a'])' specified for the field 'Output' threw an error "
+                 "during "
+                 "evaluation. T0412: Argument 1 of function sum must be an array of numbers"},
+                {"`Output`:`{% $eval('1') %}`", "Output",
+                 "The JSONata expression '$eval('1')' specified for the field 'Output' threw an error "
+                 "during "
+                 "evaluation. D3175: The $eval() function is not supported in Step Functions"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char def[1024], *cause;
+                json_t *d;
+                H h;
+
+                snprintf(def, sizeof def,
+                         "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`Next`:`B`},"
+                         "`B`:{`Type`:`Pass`,%s,`End`:true}}}",
+                         cases[i].state);
+                hq_start(&h, def, "{}");
+                ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+                ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+                if (asprintf(&cause,
+                             "An error occurred while executing the state 'B' (entered at the event id #4). "
+                             "%s",
+                             cases[i].cause) < 0)
+                        abort();
+                ASSERT_STR_EQ(S(h.finished, "cause"), cause);
+                d = json_object_get(event_of(&h, "EvaluationFailed"), "evaluationFailedEventDetails");
+                ASSERT_NOT_NULL(d);
+                ASSERT_STR_EQ(S(d, "error"), "States.QueryEvaluationError");
+                ASSERT_STR_EQ(S(d, "cause"), S(h.finished, "cause"));
+                ASSERT_STR_EQ(S(d, "location"), cases[i].location);
+                ASSERT_STR_EQ(S(d, "state"), "B");
+                free(cause);
+                h_done(&h);
+        }
+}
+
+/* States.QueryEvaluationError is an error like others: Retry and Catch; a JSONata catcher's Output and
+ * Assign read $states.errorOutput. */
+TEST(jsonata_catch) {
+        H h;
+        json_t *d;
+
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Task`,`Resource`:`r`,`Arguments`:`{% $states.input.nope %}`,"
+                 "`Catch`:[{`ErrorEquals`:[`States.QueryEvaluationError`],`Next`:`B`,"
+                 "`Output`:{`caught`:`{% $states.errorOutput.Error %}`,`in`:`{% $states.input %}`},"
+                 "`Assign`:{`why`:`{% $states.errorOutput.Cause %}`}}],`End`:true},"
+                 "`B`:{`Type`:`Pass`,`Output`:{`o`:`{% $states.input %}`,`w`:`{% $substring($why, 0, 40) "
+                 "%}`},"
+                 "`End`:true}}}",
+                 "{`x`:1}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"o\":{\"caught\":\"States.QueryEvaluationError\",\"in\":{\"x\":1}},"
+                       "\"w\":\"An error occurred while executing the st\"}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        d = json_object_get(event_of(&h, "TaskStateExited"), "stateExitedEventDetails");
+        ASSERT_NOT_NULL(json_object_get(json_object_get(d, "assignedVariables"), "why"));
+        ASSERT_NOT_NULL(event_of(&h, "EvaluationFailed"));
+        h_done(&h);
+
+        /* without Output the state's output is the error output; a task's failure */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Task`,`Resource`:`r`,`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`B`}],`"
+                 "End`:true},"
+                 "`B`:{`Type`:`Succeed`}}}",
+                 "{}");
+        char *tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        h_fail(&h, tid, "Img.Bad", "no");
+        free(tid);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"Error\":\"Img.Bad\",\"Cause\":\"no\"}");
+        h_done(&h);
+
+        /* a catcher whose own Output fails ends the execution with that error */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Task`,`Resource`:`r`,`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`B`,"
+                 "`Output`:`{% $nothing %}`}],`End`:true},`B`:{`Type`:`Succeed`}}}",
+                 "{}");
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        h_fail(&h, tid, "Img.Bad", "no");
+        free(tid);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "'Catch[0]/Output' returned nothing") != NULL);
+        h_done(&h);
+}
+
+TEST(jsonata_choice_wait_fail) {
+        H h;
+
+        static const char *choice =
+                "{`QueryLanguage`:`JSONata`,`StartAt`:`C`,`States`:{"
+                "`C`:{`Type`:`Choice`,`Choices`:["
+                "{`Condition`:`{% $states.input.n > 10 %}`,`Next`:`Big`,`Output`:{`size`:`big`},"
+                "`Assign`:{`n`:`{% $states.input.n %}`}},"
+                "{`Condition`:`{% $states.input.n = 0 %}`,`Next`:`Zero`}],"
+                "`Default`:`Small`,`Output`:{`size`:`small`},`Assign`:{`n`:-1}},"
+                "`Big`:{`Type`:`Pass`,`Output`:{`o`:`{% $states.input %}`,`n`:`{% $n %}`},`End`:true},"
+                "`Zero`:{`Type`:`Succeed`},"
+                "`Small`:{`Type`:`Pass`,`Output`:{`o`:`{% $states.input %}`,`n`:`{% $n %}`},`End`:true}}}";
+        hq_start(&h, choice, "{`n`:11}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"o\":{\"size\":\"big\"},\"n\":11}");
+        h_done(&h);
+        hq_start(&h, choice, "{`n`:3}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"o\":{\"size\":\"small\"},\"n\":-1}");
+        h_done(&h);
+        hq_start(&h, choice, "{`n`:0}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"n\":0}");
+        h_done(&h);
+        /* a condition that is not a boolean */
+        hq_start(&h, choice, "{`n`:`x`}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+        ASSERT_STR_EQ(S(json_object_get(event_of(&h, "EvaluationFailed"), "evaluationFailedEventDetails"),
+                        "location"),
+                      "Choices[0]/Condition");
+        h_done(&h);
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`C`,`States`:{`C`:{`Type`:`Choice`,`Choices`:["
+                 "{`Condition`:`{% 1 + 1 %}`,`Next`:`Z`}]},`Z`:{`Type`:`Succeed`}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"),
+                           "returned an unexpected result type. Expected a boolean, but was: 2"));
+        h_done(&h);
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`C`,`States`:{`C`:{`Type`:`Choice`,`Choices`:["
+                 "{`Condition`:false,`Next`:`Z`}]},`Z`:{`Type`:`Succeed`}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.NoChoiceMatched");
+        h_done(&h);
+
+        /* Wait: Seconds and Timestamp from expressions; Output and Assign after the wait */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,"
+                 "`Seconds`:`{% $states.input.s * 60 %}`,`Output`:{`waited`:true},`End`:true}}}",
+                 "{`s`:2}");
+        ASSERT_INT_EQ(
+                json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "due_ms")),
+                1700000000000LL + 120000);
+        h_done(&h);
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,"
+                 "`Timestamp`:`{% $fromMillis($millis() + 5000) %}`,`End`:true}}}",
+                 "{}");
+        ASSERT_INT_EQ(
+                json_integer_value(json_object_get(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "due_ms")),
+                1700000005000LL);
+        h_done(&h);
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,"
+                 "`Seconds`:`{% -1 %}`,`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "Seconds must be between 0 and 99999999 but was: -1"));
+        h_done(&h);
+
+        /* Fail: Error and Cause from expressions */
+        hq_start(
+                &h,
+                "{`QueryLanguage`:`JSONata`,`StartAt`:`F`,`States`:{`F`:{`Type`:`Fail`,"
+                "`Error`:`{% 'Custom.' & $states.input.kind %}`,`Cause`:`{% $string($states.input.n) %}`}}}",
+                "{`kind`:`Oops`,`n`:7}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "Custom.Oops");
+        ASSERT_STR_EQ(S(h.finished, "cause"), "7");
+        h_done(&h);
+}
+
+TEST(jsonata_map_and_parallel) {
+        H h;
+
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,"
+                 "`Items`:`{% $states.input.list[$ > 1] %}`,"
+                 "`ItemSelector`:{`v`:`{% $states.context.Map.Item.Value %}`,"
+                 "`i`:`{% $states.context.Map.Item.Index %}`,`all`:`{% $count($states.input.list) %}`},"
+                 "`MaxConcurrency`:`{% 2 %}`,`ToleratedFailureCount`:`{% 0 %}`,"
+                 "`ItemProcessor`:{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`End`:true}}},"
+                 "`Output`:{`n`:`{% $count($states.result) %}`,`r`:`{% $states.result %}`},`End`:true}}}",
+                 "{`list`:[1,2,3]}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "{\"n\":2,\"r\":[{\"v\":2,\"i\":0,\"all\":3},{\"v\":3,\"i\":1,\"all\":3}]}");
+        h_done(&h);
+        /* Items that is not an array */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`Items`:`{% 5 %}`,"
+                 "`ItemProcessor`:{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`End`:true}}},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.QueryEvaluationError");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "field 'Items' returned an unexpected result type"));
+        h_done(&h);
+        /* a literal Items array, and the input as items without Items */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`Items`:[`a`,`b`],"
+                 "`ItemProcessor`:{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`End`:true}}},`Next`:`N`},"
+                 "`N`:{`Type`:`Map`,`ItemProcessor`:{`StartAt`:`Q`,`States`:{`Q`:{`Type`:`Pass`,"
+                 "`Output`:`{% $uppercase($states.input) %}`,`End`:true}}},`End`:true}}}",
+                 "{}");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"A\",\"B\"]");
+        h_done(&h);
+}
+
+/* Time and randomness come from the engine's environment: $now(), $millis(), $random(), $uuid() are the same
+ * for the same environment. */
+TEST(jsonata_time_and_randomness_from_env) {
+        static const char *def =
+                "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`Output`:{"
+                "`now`:`{% $now() %}`,`ms`:`{% $millis() %}`,`r`:`{% $random() %}`,`u`:`{% $uuid() %}`,"
+                "`seeded`:`{% $random(7) = $random(7) %}`},`End`:true}}}";
+        H a, b;
+        json_t *o;
+
+        hq_start(&a, def, "{}");
+        hq_start(&b, def, "{}");
+        o = json_object_get(a.finished, "output");
+        ASSERT_STR_EQ(S(o, "now"), "2023-11-14T22:13:20.000Z");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(o, "ms")), 1700000000000LL);
+        ASSERT_TRUE(json_is_true(json_object_get(o, "seeded")));
+        ASSERT_TRUE(json_equal(o, json_object_get(b.finished, "output")));
+        h_done(&a);
+        h_done(&b);
+}
+
+/* A variable holds at most 256 KiB, one Assign at most 256 KiB, an execution's variables at most 10 MiB:
+ * States.DataLimitExceeded. */
+TEST(variable_limits) {
+        H h;
+
+        /* one variable of 300,000 characters */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                 "`Assign`:{`big`:`{% $pad('', 300000, 'x') %}`},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        ASSERT_STR_EQ(S(h.finished, "cause"),
+                      "The value assigned to the variable 'big' has a size of 300002 bytes, "
+                      "exceeding the maximum of 262144 bytes for a variable");
+        h_done(&h);
+        /* two of 150,000 in one Assign */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                 "`Assign`:{`a`:`{% $pad('', 150000, 'x') %}`,`b`:`{% $pad('', 150000, 'y') "
+                 "%}`},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "of one Assign have a size of 300004 bytes"));
+        h_done(&h);
+        /* variables of 250,000 bytes, one state each: past 10 MiB at the 42nd */
+        {
+                char def[16384];
+                size_t k = 0;
+
+                k += (size_t) snprintf(def + k, sizeof def - k,
+                                       "{`QueryLanguage`:`JSONata`,`StartAt`:`S0`,`States`:{");
+                for (int i = 0; i < 45; i++) {
+                        char next[32];
+
+                        if (i < 44)
+                                snprintf(next, sizeof next, "`Next`:`S%d`", i + 1);
+                        else
+                                snprintf(next, sizeof next, "`End`:true");
+                        k += (size_t) snprintf(
+                                def + k, sizeof def - k,
+                                "%s`S%d`:{`Type`:`Pass`,`Assign`:{`v%d`:`{%% $pad('', 249998, 'x') %%}`},"
+                                "`Output`:{},%s}",
+                                i ? "," : "", i, i, next);
+                }
+                snprintf(def + k, sizeof def - k, "}}");
+                hq_start(&h, def, "{}");
+                ASSERT_STR_EQ(S(h.finished, "error"), "States.DataLimitExceeded");
+                ASSERT_STR_EQ(S(h.finished, "cause"),
+                              "The variables of the execution would have a size of 10500000 "
+                              "bytes, exceeding the maximum of 10485760 bytes");
+                ASSERT_STR_EQ(
+                        S(json_object_get(event_of(&h, "PassStateEntered"), "stateEnteredEventDetails"),
+                          "name"),
+                        "S0");
+                h_done(&h);
+        }
+        /* replacing a variable counts its new size, not both */
+        hq_start(&h,
+                 "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{"
+                 "`A`:{`Type`:`Pass`,`Assign`:{`v`:`{% $pad('', 200000, 'x') %}`},`Next`:`B`},"
+                 "`B`:{`Type`:`Pass`,`Assign`:{`v`:`{% $pad('', 200000, 'y') %}`},`End`:true}}}",
+                 "{}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        h_done(&h);
 }

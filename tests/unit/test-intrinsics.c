@@ -33,7 +33,7 @@ static json_t *load(const char *s) {
 static int eval_env(const char *expr, const char *input, const char *context, const AslEnv *env,
                     json_t **ret, AslError *err) {
         json_t *in = input ? load(input) : NULL, *ctx = context ? load(context) : NULL;
-        int r = intrinsic_eval(expr, in, ctx, env, ret, err);
+        int r = intrinsic_eval(expr, in, &(AslRefs){.context = ctx}, env, ret, err);
         json_decref(in);
         json_decref(ctx);
         return r;
@@ -161,7 +161,7 @@ TEST(check_invalid) {
         EXPECT_CHECK_BAD("States.Array(1e999)", "out of range");
         EXPECT_CHECK_BAD("States.Array($.a[)", "invalid JSONPath");
         EXPECT_CHECK_BAD("States.Array($$.)", "invalid JSONPath");
-        EXPECT_CHECK_BAD("States.Array($a)", "invalid JSONPath");
+        EXPECT_CHECK_BAD("States.Array($a..)", "invalid JSONPath");
         /* Arity, from the table. */
         EXPECT_CHECK_BAD("States.UUID(1)", "States.UUID takes 0 argument(s), got 1");
         EXPECT_CHECK_BAD("States.MathAdd(1)", "States.MathAdd takes 2 argument(s), got 1");
@@ -705,9 +705,36 @@ TEST(fuzz_regressions) {
                 char *m = NULL;
                 (void) intrinsic_check(exprs[i], &m);
                 free(m);
-                if (intrinsic_eval(exprs[i], in, in, &test_env, &r, &e) == 0)
+                if (intrinsic_eval(exprs[i], in, &(AslRefs){.context = in}, &test_env, &r, &e) == 0)
                         json_decref(r);
                 asl_error_clear(&e);
                 json_decref(in);
         }
+}
+
+/* Workflow variables as arguments: "$name" and paths into them. */
+TEST(variables) {
+        json_t *in = load("{\"a\":1}"), *vars = load("{\"x\":{\"k\":[5,6]},\"s\":\"str\"}"), *r = NULL;
+        AslRefs refs = {.vars = vars};
+        AslError e = {};
+
+        ASSERT_INT_EQ(intrinsic_eval("States.Array($x, $x.k[1], $s, $.a)", in, &refs, &test_env, &r, &e), 0);
+        ASSERT_JSON_EQ(r, "[{\"k\":[5,6]},6,\"str\",1]");
+        json_decref(r);
+        ASSERT_INT_EQ(intrinsic_eval("States.Format('{}-{}', $s, $x.k[0])", in, &refs, &test_env, &r, &e),
+                      0);
+        ASSERT_JSON_EQ(r, "\"str-5\"");
+        json_decref(r);
+        /* a variable that is not defined, or a path into it that does not resolve: States.Runtime */
+        ASSERT_INT_EQ(intrinsic_eval("States.Array($nope)", in, &refs, &test_env, &r, &e), -EINVAL);
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        ASSERT_STR_EQ(e.cause,
+                      "The function 'States.Array($nope)' had the following error: The JsonPath argument "
+                      "for the field '$nope' could not be found in the input '{\"a\":1}'");
+        asl_error_clear(&e);
+        ASSERT_INT_EQ(intrinsic_eval("States.Array($x.nope)", in, NULL, &test_env, &r, &e), -EINVAL);
+        ASSERT_STR_EQ(e.error, "States.Runtime");
+        asl_error_clear(&e);
+        json_decref(vars);
+        json_decref(in);
 }

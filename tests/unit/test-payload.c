@@ -6,6 +6,9 @@
 #include "test.h"
 #include "asl-payload.h"
 
+/* The context object as the refs a path reads. */
+#define R(c) (&(AslRefs){.context = (c)})
+
 static json_t *J(const char *text) {
         json_error_t e;
         json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
@@ -91,13 +94,13 @@ TEST(select_context_paths) {
         json_t *out = NULL;
         AslError e = {};
 
-        ASSERT_INT_EQ(payload_select(in, all, "InputPath", ctx, &out, &e), 0);
+        ASSERT_INT_EQ(payload_select(in, all, "InputPath", R(ctx), &out, &e), 0);
         ASSERT_TRUE(json_equal(out, ctx));
         json_decref(out);
-        ASSERT_INT_EQ(payload_select(in, input, "OutputPath", ctx, &out, &e), 0);
+        ASSERT_INT_EQ(payload_select(in, input, "OutputPath", R(ctx), &out, &e), 0);
         ASSERT_JSON_EQ(out, "{\"orig\":true}");
         json_decref(out);
-        ASSERT_INT_EQ(payload_select(in, nope, "InputPath", ctx, &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_select(in, nope, "InputPath", R(ctx), &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.cause, "Invalid path '$$.Nope' : No results for path: $['Nope']");
         asl_error_clear(&e);
         ASSERT_INT_EQ(payload_select(in, all, "InputPath", NULL, &out, &e), -EINVAL);
@@ -107,10 +110,10 @@ TEST(select_context_paths) {
         /* The whole pipeline reads them too. */
         json_t *state =
                 J("{\"Type\":\"Pass\",\"InputPath\":\"$$.Execution.Input\",\"OutputPath\":\"$$.State\"}");
-        ASSERT_INT_EQ(payload_effective_input(state, "Parameters", in, ctx, &env0, &out, &e), 0);
+        ASSERT_INT_EQ(payload_effective_input(state, "Parameters", in, R(ctx), &env0, &out, &e), 0);
         ASSERT_JSON_EQ(out, "{\"orig\":true}");
         json_decref(out);
-        ASSERT_INT_EQ(payload_state_output(state, false, in, in, ctx, &env0, &out, &e), 0);
+        ASSERT_INT_EQ(payload_state_output(state, false, in, in, R(ctx), &env0, &out, &e), 0);
         ASSERT_JSON_EQ(out, "{\"Name\":\"S\"}");
         json_decref(out);
         json_decref(state);
@@ -146,7 +149,7 @@ TEST(template_context_arrays_intrinsics) {
         json_t *out = NULL;
         AslError e = {};
 
-        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), 0);
+        ASSERT_INT_EQ(payload_template(tmpl, in, R(ctx), &env0, &out, &e), 0);
         ASSERT_JSON_EQ(out, "{\"id\":\"exec-1\",\"idx\":3,\"list\":[{\"n\":\"cat.jpg\"},\"lit\",{\"deep\":{\"s\":2}}],"
                             "\"msg\":\"Hello, cat.jpg\",\"whole\":{\"name\":\"cat.jpg\",\"sizes\":[1,2]}}");
         json_decref(out);
@@ -154,7 +157,7 @@ TEST(template_context_arrays_intrinsics) {
 
         /* missing path -> States.Runtime, in Step Functions' words (never ParameterPathFailure) */
         tmpl = J("{\"x\":{\"y.$\":\"$.missing\"}}");
-        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_template(tmpl, in, R(ctx), &env0, &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.error, "States.Runtime");
         ASSERT_STR_EQ(e.cause,
                       "The JSONPath '$.missing' specified for the field 'y.$' could not be found in the "
@@ -164,7 +167,7 @@ TEST(template_context_arrays_intrinsics) {
 
         /* missing context path too */
         tmpl = J("{\"t.$\":\"$$.Task.Token\"}");
-        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_template(tmpl, in, R(ctx), &env0, &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.error, "States.Runtime");
         ASSERT_STR_EQ(e.cause,
                       "The JSONPath '$$.Task.Token' specified for the field 't.$' could not be found in the "
@@ -174,7 +177,7 @@ TEST(template_context_arrays_intrinsics) {
 
         /* a path an intrinsic reads: States.Runtime naming the whole expression */
         tmpl = J("{\"v.$\":\"States.Format('{}', States.Format('{}', $.nope))\"}");
-        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_template(tmpl, in, R(ctx), &env0, &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.error, "States.Runtime");
         ASSERT_STR_EQ(e.cause,
                       "The function 'States.Format('{}', States.Format('{}', $.nope))' had the following "
@@ -185,7 +188,7 @@ TEST(template_context_arrays_intrinsics) {
 
         /* intrinsic failure */
         tmpl = J("{\"x.$\":\"States.StringToJson($.name)\"}");
-        ASSERT_INT_EQ(payload_template(tmpl, in, ctx, &env0, &out, &e), -EINVAL);
+        ASSERT_INT_EQ(payload_template(tmpl, in, R(ctx), &env0, &out, &e), -EINVAL);
         ASSERT_STR_EQ(e.error, "States.IntrinsicFailure");
         asl_error_clear(&e);
         json_decref(tmpl);
