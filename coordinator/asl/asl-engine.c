@@ -1085,9 +1085,30 @@ static void jsonata_exit(Ctx *c, const char *fid, json_t *frame, json_t *output,
         push_ok(c, fid, out, assigned);
 }
 
+/* A JSONPath state leaves with `result` (its Result or effective input, a
+ * Task's selected result): Assign (its "$" is the result), then ResultPath
+ * and OutputPath. */
+static void jsonpath_exit(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *result,
+                          const AslRefs *refs) {
+        _cleanup_json_ json_t *assigned = NULL;
+        json_t *out = NULL;
+        AslError e = {};
+        int r;
+
+        r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), result, refs, &assigned, &e);
+        if (r >= 0)
+                r = payload_state_output(st, false, json_object_get(frame, "input"), result, refs, c->env,
+                                         &out, &e);
+        if (r < 0) {
+                state_fail(c, fid, &e, r, NULL);
+                return;
+        }
+        push_ok(c, fid, out, TAKE_PTR(assigned));
+}
+
 static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
-        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL, *assigned = NULL;
-        json_t *input = json_object_get(frame, "input"), *out = NULL, *result;
+        _cleanup_json_ json_t *context = NULL, *eff = NULL, *vars = NULL;
+        json_t *input = json_object_get(frame, "input");
         AslError e = {};
         int r;
 
@@ -1100,17 +1121,12 @@ static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         vars = vars_visible(c, frame);
         AslRefs refs = {.context = context, .vars = vars};
         r = payload_effective_input(st, "Parameters", input, &refs, c->env, &eff, &e);
-        if (r >= 0) {
-                result = json_object_get(st, "Result") ? json_object_get(st, "Result") : eff;
-                r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), result, &refs, &assigned, &e);
-                if (r >= 0)
-                        r = payload_state_output(st, false, input, result, &refs, c->env, &out, &e);
-        }
         if (r < 0) {
                 state_fail(c, fid, &e, r, NULL);
                 return;
         }
-        push_ok(c, fid, out, TAKE_PTR(assigned));
+        jsonpath_exit(c, fid, frame, st, json_object_get(st, "Result") ? json_object_get(st, "Result") : eff,
+                      &refs);
 }
 
 /*
@@ -1119,10 +1135,9 @@ static void run_pass(Ctx *c, const char *fid, json_t *frame, json_t *st) {
  * JSONata: Output (default: the result) and Assign, with $states.result.
  */
 static void state_result(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *result) {
-        _cleanup_json_ json_t *context = NULL, *vars = NULL, *selected = NULL, *assigned = NULL;
-        json_t *sel, *out = NULL;
+        _cleanup_json_ json_t *context = NULL, *vars = NULL, *selected = NULL;
+        json_t *sel;
         AslError e = {};
-        int r = 0;
 
         if (asl_machine_state_is_jsonata(c->m, st)) {
                 jsonata_exit(c, fid, frame, json_object_get(st, "Output"), json_object_get(st, "Assign"),
@@ -1133,20 +1148,13 @@ static void state_result(Ctx *c, const char *fid, json_t *frame, json_t *st, jso
         vars = vars_visible(c, frame);
         AslRefs refs = {.context = context, .vars = vars};
         sel = json_object_get(st, "ResultSelector");
-        if (sel)
-                r = payload_template(sel, result, &refs, c->env, &selected, &e);
-        else
+        if (!sel)
                 selected = json_incref(result);
-        if (r >= 0)
-                r = jsonpath_assign(c, frame, json_object_get(st, "Assign"), selected, &refs, &assigned, &e);
-        if (r >= 0)
-                r = payload_state_output(st, false, json_object_get(frame, "input"), selected, &refs, c->env,
-                                         &out, &e);
-        if (r < 0) {
-                state_fail(c, fid, &e, r, NULL);
+        else if (payload_template(sel, result, &refs, c->env, &selected, &e) < 0) {
+                state_fail(c, fid, &e, -EINVAL, NULL);
                 return;
         }
-        push_ok(c, fid, out, TAKE_PTR(assigned));
+        jsonpath_exit(c, fid, frame, st, selected, &refs);
 }
 
 /* A value as Step Functions quotes it after "==" in a cause: a string as

@@ -63,6 +63,17 @@ void asl_error_clear(AslError *e) {
         e->error = e->cause = NULL;
 }
 
+static void diag_push(AslDiagEntry **entries, size_t *n, size_t *allocated, const char *pointer, char *msg) {
+        if (*n >= *allocated) {
+                *allocated = *allocated ? *allocated * 2 : 8;
+                *entries = xrealloc(*entries, *allocated * sizeof(AslDiagEntry));
+        }
+        (*entries)[(*n)++] = (AslDiagEntry){
+                .pointer = xstrdup(pointer),
+                .message = msg,
+        };
+}
+
 void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
         va_list ap;
         char *msg;
@@ -72,15 +83,7 @@ void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
         va_start(ap, fmt);
         msg = xvasprintf(fmt, ap);
         va_end(ap);
-
-        if (d->n >= d->allocated) {
-                d->allocated = d->allocated ? d->allocated * 2 : 8;
-                d->entries = xrealloc(d->entries, d->allocated * sizeof(AslDiagEntry));
-        }
-        d->entries[d->n++] = (AslDiagEntry) {
-                .pointer = xstrdup(pointer),
-                .message = msg,
-        };
+        diag_push(&d->entries, &d->n, &d->allocated, pointer, msg);
 }
 
 void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) {
@@ -92,15 +95,7 @@ void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) {
         va_start(ap, fmt);
         msg = xvasprintf(fmt, ap);
         va_end(ap);
-
-        if (d->n_warnings >= d->allocated_warnings) {
-                d->allocated_warnings = d->allocated_warnings ? d->allocated_warnings * 2 : 8;
-                d->warnings = xrealloc(d->warnings, d->allocated_warnings * sizeof(AslDiagEntry));
-        }
-        d->warnings[d->n_warnings++] = (AslDiagEntry){
-                .pointer = xstrdup(pointer),
-                .message = msg,
-        };
+        diag_push(&d->warnings, &d->n_warnings, &d->allocated_warnings, pointer, msg);
 }
 
 void asl_diag_clear(AslDiag *d) {
