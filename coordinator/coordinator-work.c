@@ -177,7 +177,7 @@ static void on_response_written(RedisConn *c, redisReply *reply, void *userdata)
 /* Store the answer r to msg, when msg carries a request id (r's request
  * and request id are filled in here). Returns 0 when the command was sent
  * (cb follows), or -errno: nothing to answer, or not sent (logged). */
-static int manager_respond(Manager *m, const ProtoMessage *msg, ProtoResponse r, RedisReplyFn cb,
+static int request_respond(Manager *m, const ProtoMessage *msg, ProtoResponse r, RedisReplyFn cb,
                            void *userdata) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         _cleanup_free_ char *text = NULL;
@@ -201,7 +201,7 @@ static int manager_respond(Manager *m, const ProtoMessage *msg, ProtoResponse r,
 
 /* Answer w's request (if it carries a request id), then finish the work. */
 static void work_respond(Work *w, ProtoResponse r) {
-        if (manager_respond(w->m, w->msg, r, on_response_written, w) < 0)
+        if (request_respond(w->m, w->msg, r, on_response_written, w) < 0)
                 work_finish(w);
 }
 
@@ -211,8 +211,8 @@ static void work_refuse(Work *w, const char *error, const char *cause) {
 }
 
 /* Parse and cache a definition text. Returns the machine (borrowed) or NULL. */
-static AslMachine *machine_add(Manager *m, const char *name, unsigned version, const char *text,
-                               size_t len) {
+static AslMachine *definition_add(Manager *m, const char *name, unsigned version, const char *text,
+                                  size_t len) {
         AslMachine *machine = NULL;
         AslDiag d = {};
         int r;
@@ -243,7 +243,7 @@ static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
                 work_machine_ready(w, NULL);
                 return;
         }
-        machine = machine_add(w->m, w->sm_name, w->sm_version, reply->str, reply->len);
+        machine = definition_add(w->m, w->sm_name, w->sm_version, reply->str, reply->len);
         work_machine_ready(w, machine);
 }
 
@@ -712,7 +712,7 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
                 r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
                 if (r < 0) {
                         /* Refused before it became work: answered without waiting for the reply. */
-                        (void) manager_respond(
+                        (void) request_respond(
                                 m, msg,
                                 (ProtoResponse){.error = "InvalidArn",
                                                 .cause = "invalid state machine name or version"},
@@ -724,7 +724,7 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
                 w->exec_name = s->name ? xstrdup(s->name) : derived_name(km);
                 w->exec_id = store_exec_id(w->sm_name, w->exec_name);
                 if (!w->exec_id) {
-                        (void) manager_respond(
+                        (void) request_respond(
                                 m, msg,
                                 (ProtoResponse){.error = "InvalidName",
                                                 .cause = "an execution name has 1 to 80 characters, "
