@@ -53,11 +53,13 @@ int verb_validate_definition(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_USAGE;
 
         r = asl_machine_parse_type(text, len, type, &m, &d);
+        cli_print_warnings(stdout, &d);
         if (r < 0) {
                 cli_print_diag(stdout, &d);
                 asl_diag_clear(&d);
                 return CLI_EXIT_FAILED;
         }
+        asl_diag_clear(&d);
         printf("OK\n");
         return CLI_EXIT_OK;
 }

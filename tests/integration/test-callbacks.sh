@@ -262,10 +262,22 @@ expect_eq "review timed out" "$(json_get "$OUT" 'json.loads(j["output"])')" '{"b
 IMGFLOW=$IMGFLOW "$EX/review.sh" approve "$T" >"$OUT" 2>"$ERR"; RC=$?
 expect_err "approving after the review timed out" 1 "(TaskTimedOut)"
 
+# The JSONata version against the coordinator: the token from $states.context.Task.Token, the deadline from
+# a TimeoutSeconds expression, approved through review.sh, the output built from the variables.
+cli create-state-machine --name human-approval-jsonata --definition "$EX/human-approval-jsonata.asl.json"
+expect_rc "create human-approval-jsonata" 0
+start human-approval-jsonata yes2 '{"bucket":"photos","key":"raw/pano2.jpg","review":null,"reviewTimeoutSeconds":60}'
+answer_validation human-approval-jsonata:yes2 "$FLAGGED"
+T=$(review_token human-approval-jsonata:yes2)
+IMGFLOW=$IMGFLOW "$EX/review.sh" approve "$T" "fine too" >"$OUT" 2>"$ERR"; RC=$?
+expect_rc "jsonata: review.sh approve" 0
+wait_status human-approval-jsonata:yes2 SUCCEEDED
+expect_eq "jsonata approved: published with the review" "$(json_get "$OUT" 'json.loads(j["output"])')" '{"bucket": "photos", "key": "raw/pano2.jpg", "published": true, "review": {"approved": true, "note": "fine too"}}'
+
 echo "--- tokens in the coordinator's log"
 leaked=0
 ALL_TOKENS=($(redis-cli -p "$RPORT" --scan --pattern 'imgflow:token:*' | sed 's/^imgflow:token://'))
-[ ${#ALL_TOKENS[@]} -ge 11 ] || fail "only ${#ALL_TOKENS[@]} token records in Redis"
+[ ${#ALL_TOKENS[@]} -ge 12 ] || fail "only ${#ALL_TOKENS[@]} token records in Redis"
 for t in "${ALL_TOKENS[@]}"; do
         grep -qF "$t" "$TMP/coordinator.log" && { leaked=1; echo "    token $t in the log"; }
 done

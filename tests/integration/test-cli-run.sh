@@ -120,4 +120,66 @@ check "history limit" 1 '{"Error":"States.Runtime","Cause":"history limit of 5 e
 python3 -c 'import json; print(json.dumps({"blob": "x" * 300000}))' >"$T/big.json"
 check "input over payload limit" 1 "" -- run "$HE" --input-file "$T/big.json"
 
+# JSONata versions of the examples: the same outputs for every test case, and no warnings
+IPJ="run $IP/image-pipeline-jsonata.asl.json --input-file $IP/input.json --mock-config $IP/mocks.json"
+check "jsonata pipeline HappyPath" 0 "$HAPPY" -- $IPJ --test-case HappyPath
+check "jsonata pipeline InvalidImage" 1 '{"Error":"Image.Invalid","Cause":"unsupported format: image/gif"}' -- $IPJ --test-case InvalidImage
+check "jsonata pipeline TransientFailureRetried" 0 "$HAPPY" -- $IPJ --test-case TransientFailureRetried
+check "jsonata pipeline TransientFailureExhausted" 1 '{"Error":"Lambda.TooManyRequestsException","Cause":"Rate exceeded"}' -- $IPJ --test-case TransientFailureExhausted
+check "jsonata pipeline CorruptImage" 1 '{"Error":"Image.Invalid","Cause":"VipsJpeg: premature end of JPEG image"}' -- $IPJ --test-case CorruptImage
+HAE=$SRC/examples/human-approval
+HAJ="run $HAE/human-approval-jsonata.asl.json --input-file $HAE/input.json --mock-config $HAE/mocks.json"
+check "jsonata human-approval NotFlagged" 0 '{"bucket":"photos","key":"raw/huge-panorama.jpg","published":true,"review":null}' -- $HAJ --test-case NotFlagged
+check "jsonata human-approval Approved" 0 '{"bucket":"photos","key":"raw/huge-panorama.jpg","published":true,"review":{"approved":true,"reviewer":"ada"}}' -- $HAJ --test-case Approved
+check "jsonata human-approval Rejected" 1 '{"Error":"Image.Rejected","Cause":"not suitable for publication"}' -- $HAJ --test-case Rejected
+check "jsonata human-approval TimedOut" 0 '{"bucket":"photos","key":"raw/huge-panorama.jpg","published":false,"status":"review timed out"}' -- $HAJ --test-case TimedOut
+for f in "$IP/image-pipeline-jsonata.asl.json" "$HAE/human-approval-jsonata.asl.json"; do
+        "$IMGFLOW" validate-state-machine-definition "$f" >"$T/out" 2>&1
+        [ "$(cat "$T/out")" = OK ] || { echo "FAIL validate $(basename "$f") prints only OK"; cat "$T/out"; fail=1; }
+done
+# the variables in the history: the Parallel's branches read $bucket and $key, ProcessImage assigns $processed
+"$IMGFLOW" $IPJ --test-case HappyPath --history >/dev/null 2>"$T/hist"
+if python3 - "$T/hist" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+exited = {e["stateExitedEventDetails"]["name"]: e["stateExitedEventDetails"] for e in ev if e["type"].endswith("StateExited")}
+assert exited["ValidateImage"]["assignedVariables"] == {"bucket": '"photos"', "key": '"raw/cat.jpg"', "validation": '{"isValid":true,"format":"jpeg","width":4032,"height":3024}'}, exited["ValidateImage"]
+assert exited["ValidateImage"]["assignedVariablesDetails"] == {"truncated": False}
+assert json.loads(exited["ProcessImage"]["assignedVariables"]["processed"]) == [{"resized": "resized/cat-1024.jpg"}, {"filtered": "filtered/cat-sharpen-grayscale.jpg"}]
+assert "assignedVariables" not in exited["IsImageValid"]
+sched = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in ev if e["type"] == "TaskScheduled"]
+assert {"bucket": "photos", "key": "raw/cat.jpg", "width": 1024} in [s.get("Payload") for s in sched], sched
+PY
+then echo "ok   jsonata pipeline history"; else echo "FAIL jsonata pipeline history"; fail=1; fi
+
+# JSONata errors: States.QueryEvaluationError and an EvaluationFailed event; a validation error and a warning
+cat >"$T/undef.asl.json" <<'EOF'
+{"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": {"v": "{% $states.input.absent %}"}, "End": true}}}
+EOF
+check "jsonata undefined" 1 '{"Error":"States.QueryEvaluationError","Cause":"An error occurred while executing the state '"'"'S'"'"' (entered at the event id #2). The JSONata expression '"'"'$states.input.absent'"'"' specified for the field '"'"'Output/v'"'"' returned nothing (undefined)."}' -- run "$T/undef.asl.json" --input '{}'
+"$IMGFLOW" run "$T/undef.asl.json" --input '{}' --history >/dev/null 2>"$T/hist"
+grep -q '"type":"EvaluationFailed","evaluationFailedEventDetails":{"error":"States.QueryEvaluationError",.*"location":"Output/v","state":"S"}' "$T/hist" ||
+        { echo "FAIL jsonata undefined: EvaluationFailed event"; cat "$T/hist"; fail=1; }
+cat >"$T/toplevel.asl.json" <<'EOF'
+{"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": "{% phone %}", "End": true}}}
+EOF
+check "jsonata top-level name refused" 1 "" -- validate-state-machine-definition "$T/toplevel.asl.json"
+grep -qx "/States/S/Output: Reference to 'phone' at the top level is not supported." "$T/out" ||
+        { echo "FAIL jsonata top-level name: message"; cat "$T/out"; fail=1; }
+cat >"$T/warn.asl.json" <<'EOF'
+{"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": "{% $nobody %}", "End": true}}}
+EOF
+check "jsonata possibly undefined variable: a warning" 0 "" -- validate-state-machine-definition "$T/warn.asl.json"
+[ "$(head -1 "$T/out")" = "warning: /States/S/Output: Variable 'nobody' is possibly not defined." ] ||
+        { echo "FAIL warning line"; cat "$T/out"; fail=1; }
+
+# time and randomness come from the run: $now() and $millis() follow the virtual clock across a one-hour Wait
+cat >"$T/clock.asl.json" <<'EOF'
+{"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+ "A": {"Type": "Pass", "Assign": {"t0": "{% $millis() %}"}, "Next": "W"},
+ "W": {"Type": "Wait", "Seconds": "{% $states.input.s %}", "Next": "B"},
+ "B": {"Type": "Pass", "Output": {"elapsed": "{% $millis() - $t0 %}", "uuid": "{% $length($uuid()) %}", "r": "{% $random() < 1 %}"}, "End": true}}}
+EOF
+check "jsonata virtual clock" 0 '{"elapsed":3600000,"uuid":36,"r":true}' -- run "$T/clock.asl.json" --input '{"s":3600}'
+
 exit $fail

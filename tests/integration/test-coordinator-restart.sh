@@ -13,29 +13,41 @@
 # the test waits (bounded) for all of them. Then, from Redis (restart-check.py):
 # every output is exactly the expected one; every history has 5 TaskScheduled
 # (4 tasks + 1 retry), 1 TaskFailed and exactly one TaskSucceeded per task
-# (the echoed output names the task) with gapless event ids.
+# (the echoed output names the task) with gapless event ids. A quarter as
+# many executions of restart-steps-jsonata (the same steps in JSONata, their
+# results in workflow variables that the Wait and the kill lie between) run
+# alongside and must end with the same outputs: the variables live in the
+# execution document.
 #
 #   test-coordinator-restart.sh MOCK_KAFKA COORDINATOR WORKER SRCDIR
 set -u
 
 MOCK=$1 COORD=$2 WORKER=$3 SRC=$4
 N=${RESTART_EXECUTIONS:-200}
+JN=$(((N + 3) / 4))
 KILL_AT=${RESTART_KILL_AT:-$((N / 3))}
 . "$SRC/tests/integration/coordinator-stack.sh"
 
-cp "$SRC/tests/integration/coordinator/restart-steps.asl.json" "$TMP/sm/"
+cp "$SRC/tests/integration/coordinator/restart-steps.asl.json" \
+        "$SRC/tests/integration/coordinator/restart-steps-jsonata.asl.json" "$TMP/sm/"
 start_coordinator
 wait_worker_assigned
 wait_coordinator_assigned
 
 t0=$(date +%s.%N)
 # 16 batches, 0.25 s apart: the executions run 2-3 s each, so their ends spread.
-per=$(((N + 15) / 16))
+per=$(((N + 15) / 16)) jper=$(((JN + 15) / 16))
 for b in $(seq 0 15); do
-        for i in $(seq $((b * per + 1)) $((b * per + per))); do
-                [ "$i" -le "$N" ] || break
-                printf '{"v":1,"type":"StartExecution","stateMachine":"restart-steps","name":"r%d","input":{"i":%d}}\n' "$i" "$i"
-        done | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
+        {
+                for i in $(seq $((b * per + 1)) $((b * per + per))); do
+                        [ "$i" -le "$N" ] || break
+                        printf '{"v":1,"type":"StartExecution","stateMachine":"restart-steps","name":"r%d","input":{"i":%d}}\n' "$i" "$i"
+                done
+                for i in $(seq $((b * jper + 1)) $((b * jper + jper))); do
+                        [ "$i" -le "$JN" ] || break
+                        printf '{"v":1,"type":"StartExecution","stateMachine":"restart-steps-jsonata","name":"j%d","input":{"i":%d}}\n' "$i" "$i"
+                done
+        } | kcat -P -b "$BOOT" -t imgflow.jobs 2>>"$TMP/kcat.err"
         sleep 0.25
 done &
 PUB=$!
@@ -59,7 +71,8 @@ start_coordinator
 deadline=$(($(date +%s) + ${RESTART_WAIT:-120}))
 while :; do
         done_n=$($CHECK "$RPORT" count restart-steps:r "$N")
-        [ "$done_n" -ge "$N" ] && break
+        jdone_n=$($CHECK "$RPORT" count restart-steps-jsonata:j "$JN")
+        [ "$done_n" -ge "$N" ] && [ "$jdone_n" -ge "$JN" ] && break
         [ "$(date +%s)" -ge "$deadline" ] && break
         sleep 0.5
 done
@@ -76,6 +89,12 @@ lost=$(printf '%s\n' "$res" | sed -n 's/^lost=\([0-9]*\) .*/\1/p')
 dup=$(printf '%s\n' "$res" | sed -n 's/.* duplicated=\([0-9]*\) .*/\1/p')
 echo "executions=$N killed_at=$killed_at lost=${lost:-?} duplicated=${dup:-?}"
 [ $rc = 0 ] && ok "outputs exact, every task result applied once" || fail "restart check: $(printf '%s\n' "$res" | tail -1)"
+[ "$jdone_n" = "$JN" ] && ok "$JN JSONata executions with variables finished" || fail "$jdone_n of $JN JSONata executions finished"
+res=$($CHECK "$RPORT" restart restart-steps-jsonata:j "$JN")
+rc=$?
+printf '%s\n' "$res" | grep -v '^lost=' | head -20
+[ $rc = 0 ] && ok "JSONata: outputs from the variables exact, every task result applied once ($(printf '%s\n' "$res" | tail -1))" ||
+        fail "JSONata restart check: $(printf '%s\n' "$res" | tail -1)"
 # Nothing of the finished executions is left scheduled (timers are dropped
 # when an execution ends).
 n=$(redis-cli -p "$RPORT" zcard imgflow:timers)
