@@ -28,11 +28,13 @@
 #include "coordinator-manager.h"
 #include "coordinator-outbox.h"
 #include "coordinator-timers.h"
+#include "coordinator-triggers.h"
 #include "coordinator-work.h"
 #include "format.h"
 #include "log.h"
 #include "random.h"
 #include "service.h"
+#include "triggers.h"
 
 static const struct {
         const char *name;
@@ -48,6 +50,12 @@ static const struct {
                             "TimerFired messages acknowledged by Kafka."},
         [COUNTER_DLQ] = {"imgflow_coordinator_dead_letters_total",
                          "Messages sent to the dead-letter topic."},
+        [COUNTER_TRIGGER_STARTS] = {"imgflow_coordinator_trigger_starts_total",
+                                    "Executions started for S3 event notifications by [triggers] rules (before deduplication)."},
+        [COUNTER_TRIGGER_UNMATCHED] = {"imgflow_coordinator_trigger_unmatched_total",
+                                       "ObjectCreated event records that no [triggers] rule matched."},
+        [COUNTER_TRIGGER_IGNORED] = {"imgflow_coordinator_trigger_ignored_total",
+                                     "Event records that are not ObjectCreated, and test events."},
         [COUNTER_REDISPATCHED] = {"imgflow_coordinator_outbox_resent_total",
                                   "Outbox messages sent again because no delivery report came."},
 };
@@ -455,6 +463,8 @@ Manager *manager_free(Manager *m) {
         free(m->topic_jobs);
         free(m->topic_events);
         free(m->topic_dlq);
+        free(m->topic_triggers);
+        triggers_free(m->triggers);
         sd_event_unref(m->event);
         free(m);
         return NULL;
@@ -488,6 +498,9 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
         if (!isempty(config_get_string(config, "coordinator", "execution_role_arn")))
                 m->role_arn = xstrdup(config_get_string(config, "coordinator", "execution_role_arn"));
         r = manager_resources_from_config(config, &m->resources);
+        if (r < 0)
+                return r;
+        r = triggers_setup(m);
         if (r < 0)
                 return r;
 
@@ -584,7 +597,7 @@ static int manager_setup_metrics(Manager *m) {
 }
 
 int manager_start(Manager *m) {
-        char *topics[] = {m->topic_jobs, m->topic_events, NULL};
+        char *topics[] = {m->topic_jobs, m->topic_events, m->topic_triggers, NULL};
         int r;
 
         r = manager_setup_metrics(m);

@@ -54,12 +54,16 @@ typedef enum Counter {
         COUNTER_TIMERS,
         COUNTER_DLQ, /* incremented by the dead-letter publisher (daemon/dead-letter.c) */
         COUNTER_REDISPATCHED,
+        COUNTER_TRIGGER_STARTS,    /* starts sent for S3 event notifications (coordinator-triggers.c) */
+        COUNTER_TRIGGER_UNMATCHED, /* ObjectCreated records that no trigger rule matched */
+        COUNTER_TRIGGER_IGNORED,   /* other records and test events */
         _COUNTER_MAX,
 } Counter;
 
 typedef enum PendingKind {
         PENDING_OUTBOX, /* a = exec id, b = item id */
         PENDING_TIMER,  /* a = timer member */
+        PENDING_TRIGGER, /* a = the job, b = exec id, batch = its notification (coordinator-triggers.c) */
 } PendingKind;
 
 /* The opaque of one produced message, owned by its delivery report (dead
@@ -67,6 +71,7 @@ typedef enum PendingKind {
 typedef struct Pending {
         PendingKind kind;
         char *a, *b;
+        struct TriggerBatch *batch; /* PENDING_TRIGGER: borrowed */
 } Pending;
 
 typedef struct Manager {
@@ -85,6 +90,8 @@ typedef struct Manager {
         ApplyConfig apply;
         ProtoLimits limits;
         char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
+        char *topic_triggers;        /* coordinator.s3_events_topic; NULL: no triggers */
+        struct Triggers *triggers;   /* the [triggers] rules (triggers.h) */
         char *role_arn; /* coordinator.execution_role_arn; NULL when empty */
 
         size_t in_flight;     /* Works alive */

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "coordinator-outbox.h"
+#include "coordinator-triggers.h"
 #include "coordinator-timers.h"
 #include "log.h"
 
@@ -80,6 +81,9 @@ void outbox_on_delivery(KafkaProducer *p, int error, const char *errstr, const c
         case PENDING_TIMER:
                 timers_delivered(m, pd->a, error, errstr);
                 break;
+        case PENDING_TRIGGER:
+                triggers_delivered(m, pd, error, errstr); /* frees pd */
+                return;
         }
         pending_free(pd);
 }

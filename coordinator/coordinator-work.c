@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "coordinator-outbox.h"
+#include "coordinator-triggers.h"
 #include "coordinator-work.h"
 #include "format.h"
 #include "hash.h"
@@ -690,6 +691,9 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         ProtoMessage *msg = NULL;
         Work *w;
         int r;
+
+        if (m->topic_triggers && streq(km->topic, m->topic_triggers))
+                return triggers_on_message(m, km);
 
         r = proto_decode(km->payload, km->len, &m->limits, &msg, &reason);
         if (r < 0) {

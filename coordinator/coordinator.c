@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "coordinator-manager.h"
+#include "coordinator-triggers.h"
 #include "log.h"
 #include "service.h"
 
@@ -112,6 +113,9 @@ static int check_config(const Config *config) {
         if (proto_topic_name(prefix, PROTO_TOPIC_JOBS, NULL, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", prefix);
         r = manager_resources_from_config(config, &res);
+        if (r < 0)
+                return r;
+        r = triggers_check_config(config);
         if (r < 0)
                 return r;
         r = redis_parse_address(config_get_string(config, "redis", "address"), &host, &port, &path);

@@ -53,6 +53,10 @@ const ConfigKey config_keys[] = {
           "Most timers claimed in one go."),
         K("coordinator", "max_in_flight", CONFIG_INT, "1000",
           "Most events being processed at once before the consumer pauses."),
+        K("coordinator", "s3_events_topic", CONFIG_STRING, "",
+          "Kafka topic of S3 event notifications that [triggers] rules turn into executions; empty: off."),
+        K("coordinator", "s3_events_keys", CONFIG_STRING, "encoded",
+          "How notifications write object keys: encoded (URL-encoded, as S3 does) or plain (as they are)."),
         K("coordinator", "shutdown_timeout", CONFIG_DURATION, "30s",
           "How long a stopping coordinator waits for in-flight work."),
 
@@ -128,7 +132,7 @@ const ConfigKey config_keys[] = {
 };
 
 const char *const config_passthrough_sections[] = {
-        "kafka", "kafka.producer", "kafka.consumer", "buckets", "resources", NULL,
+        "kafka", "kafka.producer", "kafka.consumer", "buckets", "resources", "triggers", NULL,
 };
 
 /* Pass-through values set by config_new(). */

@@ -427,7 +427,8 @@ group_counts() {
         }
         END {
                 ok = 1
-                group("coordinator", C, 2 * P)
+                # jobs + events, and imgflow.s3-events (at most 4 partitions)
+                group("coordinator", C, 2 * P + (P < 4 ? P : 4))
                 group("worker", W, P)
                 print ok ? "settled" : "unsettled"
         }' "$RUNDIR/notify.log" 2>/dev/null
@@ -593,6 +594,12 @@ EOF2
                 echo "log_level = $LOG_LEVEL"
                 echo "[coordinator]"
                 echo "timer_interval = 200ms"
+                # S3 event notifications: from the S3 server (STACK_STORAGE=s3)
+                # or imgflow-watch; [triggers] rules (e.g. in STACK_RESOURCES) start executions.
+                echo "s3_events_topic = imgflow.s3-events"
+                # versitygw puts keys into its events as they are, where S3
+                # URL-encodes them.
+                [ "$STORAGE" = s3 ] && echo "s3_events_keys = plain"
                 echo "shutdown_timeout = 10s"
                 echo "[worker]"
                 echo "threads = $THREADS"
