@@ -3,10 +3,11 @@
  * MD5 (RFC 1321), SHA-1 and the SHA-2 family (FIPS 180-4), one-shot; see
  * hash.h.
  *
- * Each algorithm has a block function; a shared driver feeds whole blocks
- * straight from the input and pads the tail in a local buffer (length in
- * bits, little-endian for MD5, big-endian for the SHAs). SHA-384 is SHA-512
- * with other initial values, truncated to 48 bytes.
+ * Each algorithm has a block function; a shared driver (HashCtx) feeds
+ * whole blocks straight from the input, keeps a partial block between
+ * updates and pads the tail (length in bits, little-endian for MD5,
+ * big-endian for the SHAs). SHA-384 is SHA-512 with other initial values,
+ * truncated to 48 bytes. HMAC (RFC 2104) is two passes of the driver.
  */
 
 #include <errno.h>
@@ -254,34 +255,67 @@ int hash_from_name(const char *name, HashAlgorithm *ret) {
         return -EINVAL;
 }
 
-size_t hash_digest(HashAlgorithm alg, const void *data, size_t n, uint8_t *ret) {
-        const HashInfo *h = &hash_table[alg];
+/* A digest in progress: whole blocks go straight to the block function, the
+ * rest waits in buf. */
+typedef struct HashCtx {
+        const HashInfo *h;
         uint32_t s32[8];
         uint64_t s64[8];
-        void *state = h->word == 4 ? (void *) s32 : (void *) s64;
-        const uint8_t *p = data;
-        uint8_t tail[256];
-        size_t rest, tail_n, len_bytes = h->block == 128 ? 16 : 8;
-        uint64_t bits = (uint64_t) n * 8;
+        uint8_t buf[128];
+        size_t buf_n;
+        uint64_t total;         /* bytes fed */
+} HashCtx;
 
+static void *ctx_state(HashCtx *c) {
+        return c->h->word == 4 ? (void *) c->s32 : (void *) c->s64;
+}
+
+static void ctx_init(HashCtx *c, HashAlgorithm alg) {
+        *c = (HashCtx) { .h = &hash_table[alg] };
         for (int i = 0; i < 8; i++) {
-                s32[i] = (uint32_t) h->iv[i];
-                s64[i] = h->iv[i];
+                c->s32[i] = (uint32_t) c->h->iv[i];
+                c->s64[i] = c->h->iv[i];
         }
+}
 
-        rest = n;
-        while (rest >= h->block) {
-                h->block_fn(state, p);
-                p += h->block;
-                rest -= h->block;
+static void ctx_update(HashCtx *c, const void *data, size_t n) {
+        const uint8_t *p = data;
+        size_t block = c->h->block;
+
+        c->total += n;
+        if (c->buf_n > 0) {
+                size_t take = block - c->buf_n < n ? block - c->buf_n : n;
+
+                memcpy(c->buf + c->buf_n, p, take);
+                c->buf_n += take;
+                p += take;
+                n -= take;
+                if (c->buf_n < block)
+                        return;
+                c->h->block_fn(ctx_state(c), c->buf);
+                c->buf_n = 0;
         }
+        while (n >= block) {
+                c->h->block_fn(ctx_state(c), p);
+                p += block;
+                n -= block;
+        }
+        if (n > 0)
+                memcpy(c->buf, p, n);
+        c->buf_n = n;
+}
+
+static size_t ctx_final(HashCtx *c, uint8_t *ret) {
+        const HashInfo *h = c->h;
+        uint8_t tail[256];
+        size_t tail_n, len_bytes = h->block == 128 ? 16 : 8;
+        uint64_t bits = c->total * 8;
 
         /* Pad: 0x80, zeros, then the length in bits. */
         memset(tail, 0, sizeof(tail));
-        if (rest)
-                memcpy(tail, p, rest);
-        tail[rest] = 0x80;
-        tail_n = rest + 1 + len_bytes <= h->block ? h->block : 2 * h->block;
+        memcpy(tail, c->buf, c->buf_n);
+        tail[c->buf_n] = 0x80;
+        tail_n = c->buf_n + 1 + len_bytes <= h->block ? h->block : 2 * h->block;
         for (int i = 0; i < 8; i++) {
                 uint8_t byte = (uint8_t) (bits >> (8 * i));
                 if (h->little_endian)
@@ -290,17 +324,61 @@ size_t hash_digest(HashAlgorithm alg, const void *data, size_t n, uint8_t *ret) 
                         tail[tail_n - 1 - (size_t) i] = byte;
         }
         for (size_t off = 0; off < tail_n; off += h->block)
-                h->block_fn(state, tail + off);
+                h->block_fn(ctx_state(c), tail + off);
 
         for (size_t i = 0; i < h->digest; i++) {
                 if (h->word == 4) {
-                        uint32_t w = s32[i / 4];
+                        uint32_t w = c->s32[i / 4];
                         ret[i] = h->little_endian ? (uint8_t) (w >> (8 * (i % 4)))
                                                   : (uint8_t) (w >> (8 * (3 - i % 4)));
                 } else
-                        ret[i] = (uint8_t) (s64[i / 8] >> (8 * (7 - i % 8)));
+                        ret[i] = (uint8_t) (c->s64[i / 8] >> (8 * (7 - i % 8)));
         }
         return h->digest;
+}
+
+size_t hash_digest(HashAlgorithm alg, const void *data, size_t n, uint8_t *ret) {
+        HashCtx c;
+
+        ctx_init(&c, alg);
+        ctx_update(&c, data, n);
+        return ctx_final(&c, ret);
+}
+
+size_t hash_hmac(HashAlgorithm alg, const void *key, size_t key_len, const void *data, size_t n,
+                 uint8_t *ret) {
+        const HashInfo *h = &hash_table[alg];
+        uint8_t k[128] = {}, pad[128], inner[HASH_DIGEST_MAX];
+        HashCtx c;
+
+        /* RFC 2104: a key longer than a block is hashed first. */
+        if (key_len > h->block)
+                hash_digest(alg, key, key_len, k);
+        else if (key_len > 0)
+                memcpy(k, key, key_len);
+
+        for (size_t i = 0; i < h->block; i++)
+                pad[i] = k[i] ^ 0x36;
+        ctx_init(&c, alg);
+        ctx_update(&c, pad, h->block);
+        ctx_update(&c, data, n);
+        ctx_final(&c, inner);
+
+        for (size_t i = 0; i < h->block; i++)
+                pad[i] = k[i] ^ 0x5c;
+        ctx_init(&c, alg);
+        ctx_update(&c, pad, h->block);
+        ctx_update(&c, inner, h->digest);
+        return ctx_final(&c, ret);
+}
+
+bool hash_equal(const void *a, const void *b, size_t n) {
+        const volatile uint8_t *x = a, *y = b;
+        uint8_t d = 0;
+
+        for (size_t i = 0; i < n; i++)
+                d |= x[i] ^ y[i];
+        return d == 0;
 }
 
 void hash_hex(HashAlgorithm alg, const void *data, size_t n, char *ret_hex) {

@@ -2,11 +2,13 @@
 /*
  * lib/hash against known digests: Python's hashlib on inputs around the
  * block and padding boundaries, the FIPS 180 examples, a million 'a's, and
- * the SHA-1 that Redis gives a script (SCRIPT LOAD "return 1").
+ * the SHA-1 that Redis gives a script (SCRIPT LOAD "return 1"); HMAC against
+ * RFC 2202 and RFC 4231 and Python's hmac.
  */
 
 #include <stdint.h>
 
+#include "format.h"
 #include "hash.h"
 #include "macro.h"
 #include "test.h"
@@ -130,4 +132,77 @@ TEST(million_a) {
         hash_hex(HASH_SHA256, a, 1000000, hex);
         ASSERT_STR_EQ(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
         free(a);
+}
+
+/* RFC 2202 and RFC 4231 cases (keys in hex) and two more, digests from Python's hmac:
+ * {key, data, MD5, SHA-1, SHA-256, SHA-384, SHA-512}. */
+static const struct { const char *key_hex, *data; const char *hex[5]; } hmac_vectors[] = {
+        { "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+          "Hi There",
+          { "5ccec34ea9656392457fa1ac27f08fbc",
+            "b617318655057264e28bc0b6fb378c8ef146be00",
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6",
+            "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854" } },
+        { "4a656665",
+          "what do ya want for nothing?",
+          { "750c783e6ab0b503eaa86e310a5db738",
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737" } },
+        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "Test Using Larger Than Block-Size Key - Hash Key First",
+          { "bfecaf4efff90a3a668f3922fec3762d",
+            "90d0dace1c1bdc957339307803160335bde6df2b",
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952",
+            "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598" } },
+        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.",
+          { "09b8ae7b15adbbb243aca3491b51512b",
+            "217e44bb08b6e06a2d6c30f3cb9f537f97c63356",
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+            "6617178e941f020d351e2f254e8fd32c602420feb0b8fb9adccebb82461e99c5a678cc31e799176d3860e6110c46523e",
+            "e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58" } },
+        { "",
+          "",
+          { "74e6f7298a9c2d168935f58c001bad88",
+            "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d",
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad",
+            "6c1f2ee938fad2e24bd91298474382ca218c75db3d83e114b3d4367776d14d3551289e75e8209cd4b792302840234adc",
+            "b936cee86c9f87aa5d3c6f2e84cb5a4239a5fe50480a6ec66b70ab5b1f4ac6730c6c515421b327ec1d69402e53dfb49ad7381eb067b338fd7b0cb22247225d47" } },
+        { "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b",
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+          { "8bb60b2912c5cb514f90c42bbde7456e",
+            "204a88963fa8b60e1ea667c3c2d9de00e7c235bf",
+            "3c469482eb841790ea999241b8c6238f7a2df12b5bf79eb6d7ab592729ed9954",
+            "6be32baaebf61a271f85be934b99121bf984559bf888820fec780231033ee19fc3236f27c9f4a3e18dfe8cde96533997",
+            "4cc6f43e3f63a83e9b3389ac58c5b019f008fe93af39dc1f32930383425bb61fed1010ab353180e8e060cca175d35c60c04f8cc72930950d40a892b4be863a7b" } },
+};
+
+TEST(hmac) {
+        for (size_t i = 0; i < ELEMENTSOF(hmac_vectors); i++) {
+                uint8_t key[256], mac[HASH_DIGEST_MAX];
+                size_t key_len = strlen(hmac_vectors[i].key_hex) / 2;
+                char hex[HASH_HEX_MAX];
+
+                for (size_t j = 0; j < key_len; j++)
+                        ASSERT_INT_EQ(sscanf(hmac_vectors[i].key_hex + 2 * j, "%2hhx", &key[j]), 1);
+                for (size_t a = 0; a < ELEMENTSOF(algs); a++) {
+                        size_t n = hash_hmac(algs[a], key, key_len, hmac_vectors[i].data,
+                                             strlen(hmac_vectors[i].data), mac);
+                        format_hex(mac, n, hex);
+                        if (strcmp(hex, hmac_vectors[i].hex[a]) != 0)
+                                TEST_FAIL_("HMAC-%s, key of %zu bytes: %s != %s", names[a], key_len, hex,
+                                           hmac_vectors[i].hex[a]);
+                }
+        }
+}
+
+TEST(equal) {
+        ASSERT_TRUE(hash_equal("abcd", "abcd", 4));
+        ASSERT_FALSE(hash_equal("abcd", "abce", 4));
+        ASSERT_FALSE(hash_equal("xbcd", "abcd", 4));
+        ASSERT_TRUE(hash_equal("", "", 0));
 }
