@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Executions in the store: loading the document for the coordinator,
- * counting the running ones, and the reads of the CLI (DescribeExecution,
- * GetExecutionHistory, ListExecutions).
+ * counting the running ones, and the reads of imgflow-api and the CLI
+ * (DescribeExecution, GetExecutionHistory, ListExecutions), each as a
+ * builder and a parser for the API's asynchronous connection, which the
+ * CLI's synchronous functions run too.
  *
- * Reads are plain commands; every write goes through exec_commit
+ * DescribeExecution is one HMGET; a page of history (by event id) and a
+ * page of executions (with a cursor of score and id) are one script each
+ * (exec_history, exec_list in store-scripts.c), so a page is consistent
+ * and costs one round trip. Every write goes through exec_commit
  * (store.c, store-scripts.c).
  */
 
@@ -100,28 +105,29 @@ static void set_ms(json_t *o, const char *key, const char *value) {
                 json_object_set_new(o, key, json_integer(strtoll(value, NULL, 10)));
 }
 
-int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret) {
-        static const char *const fields[] = {
-                "stateMachine", "smVersion", "name", "status", "startDate",
-                "stopDate", "input", "output", "error", "cause", "doc",
-        };
-        _cleanup_free_ char *key = NULL, *arn = NULL;
+static const char *const describe_fields[] = {
+        "stateMachine", "smVersion", "name", "status", "startDate",
+        "stopDate", "input", "output", "error", "cause", "doc",
+};
+
+void store_exec_describe_argv(const char *exec_id, StoreArgv *ret) {
+        _cleanup_free_ char *key = store_key_exec(exec_id);
+
+        store_argv_reserve(ret, 2 + ELEMENTSOF(describe_fields));
+        store_argv_adds(ret, "HMGET");
+        store_argv_adds(ret, key);
+        for (size_t i = 0; i < ELEMENTSOF(describe_fields); i++)
+                store_argv_adds(ret, describe_fields[i]);
+}
+
+int store_exec_describe_parse(const redisReply *r, const char *exec_id, json_t **ret) {
+        _cleanup_free_ char *arn = NULL;
         _cleanup_json_ json_t *o = NULL;
-        _cleanup_reply_ redisReply *r = NULL;
-        const char *argv[2 + ELEMENTSOF(fields)];
         const char *v;
 
-        if (!exec_id)
-                return -EINVAL;
-        key = store_key_exec(exec_id);
-        argv[0] = "HMGET";
-        argv[1] = key;
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                argv[2 + i] = fields[i];
-        r = redisCommandArgv(c, (int) ELEMENTSOF(argv), argv, NULL);
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != ELEMENTSOF(fields))
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != ELEMENTSOF(describe_fields))
                 return -EBADMSG;
         if (!elem_str(r, 3))
                 return -ENOENT;
@@ -158,107 +164,164 @@ int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret) {
         return 0;
 }
 
-int store_exec_history(redisContext *c, const char *exec_id, size_t offset, size_t limit,
-                       bool reverse, json_t **ret) {
-        _cleanup_free_ char *key = NULL;
+int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
         _cleanup_reply_ redisReply *r = NULL;
-        _cleanup_json_ json_t *a = NULL;
-        long long start, stop;
+        int k;
 
         if (!exec_id)
                 return -EINVAL;
+        store_exec_describe_argv(exec_id, &a);
+        k = store_command_sync(c, &a, &r);
+        if (k < 0)
+                return k;
+        return store_exec_describe_parse(r, exec_id, ret);
+}
+
+void store_exec_history_call(const char *exec_id, uint64_t start_id, size_t limit, bool reverse,
+                             StoreCall *ret) {
+        _cleanup_free_ char *hist = store_key_history(exec_id), *exec = store_key_exec(exec_id);
+
         if (limit == 0 || limit > STORE_LIST_LIMIT_MAX)
                 limit = STORE_LIST_LIMIT_MAX;
-        if (offset > (size_t) INT32_MAX)
-                return -EINVAL;
-        key = store_key_history(exec_id);
-        if (!reverse) {
-                start = (long long) offset;
-                stop = (long long) (offset + limit) - 1;
-        } else {
-                start = -(long long) (offset + limit);
-                stop = -(long long) offset - 1;
-        }
-        r = redisCommand(c, "LRANGE %s %lld %lld", key, start, stop);
+        *ret = (StoreCall) { .script = STORE_SCRIPT_EXEC_HISTORY };
+        store_argv_adds(&ret->keys, hist);
+        store_argv_adds(&ret->keys, exec);
+        store_argv_addf(&ret->args, "%" PRIu64, start_id);
+        store_argv_addf(&ret->args, "%zu", limit);
+        store_argv_adds(&ret->args, reverse ? "1" : "0");
+}
+
+int store_exec_history_parse(const redisReply *r, size_t limit, bool reverse, json_t **ret_events,
+                             uint64_t *ret_next_id) {
+        _cleanup_json_ json_t *a = NULL;
+        size_t n;
+
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
-        if (r->type != REDIS_REPLY_ARRAY)
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !elem_str(r, 0))
                 return -EBADMSG;
-        if (r->elements == 0) {
-                _cleanup_free_ char *ek = store_key_exec(exec_id);
-                _cleanup_reply_ redisReply *e = redisCommand(c, "EXISTS %s", ek);
-                if (!e || e->type != REDIS_REPLY_INTEGER)
-                        return -EIO;
-                if (e->integer == 0)
-                        return -ENOENT;
-        }
+        if (streq(elem_str(r, 0), "missing"))
+                return -ENOENT;
+        if (limit == 0 || limit > STORE_LIST_LIMIT_MAX)
+                limit = STORE_LIST_LIMIT_MAX;
+        n = r->elements - 1; /* up to limit + 1, oldest first */
         a = json_array();
-        for (size_t i = 0; i < r->elements; i++) {
-                size_t k = reverse ? r->elements - 1 - i : i;
-                if (r->element[k]->type != REDIS_REPLY_STRING)
-                        continue;
-                json_array_append_new(a, json_from_text(r->element[k]->str, r->element[k]->len));
+        *ret_next_id = 0;
+        for (size_t i = 0; i < n; i++) {
+                /* Forward: the first `limit`, the extra one is the next page.
+                 * Reverse: from the newest down; the oldest is the extra. */
+                size_t k = reverse ? n - i : i + 1;
+                const redisReply *e = r->element[k];
+                json_t *ev;
+
+                if (e->type != REDIS_REPLY_STRING)
+                        return -EBADMSG;
+                ev = json_from_text(e->str, e->len);
+                if (json_array_size(a) == limit) {
+                        json_int_t id = json_integer_value(json_object_get(ev, "id"));
+                        *ret_next_id = id > 0 ? (uint64_t) id : 0;
+                        json_decref(ev);
+                        break;
+                }
+                json_array_append_new(a, ev);
         }
-        *ret = TAKE_PTR(a);
+        *ret_events = TAKE_PTR(a);
         return 0;
 }
 
-int store_exec_list(redisContext *c, const char *state_machine, const char *status, size_t limit,
-                    json_t **ret) {
-        _cleanup_json_ json_t *a = json_array();
-        long long start = 0;
-        const long long page = 200;
+int store_exec_history(redisContext *c, const char *exec_id, size_t offset, size_t limit,
+                       bool reverse, json_t **ret) {
+        _cleanup_(store_call_done) StoreCall call = {};
+        _cleanup_reply_ redisReply *r = NULL;
+        uint64_t next;
+        int k;
+
+        if (!exec_id || offset != 0)
+                return -EINVAL;
+        store_exec_history_call(exec_id, 0, limit, reverse, &call);
+        k = store_call_sync(c, &call, &r, NULL, 0);
+        if (k < 0)
+                return k;
+        return store_exec_history_parse(r, limit, reverse, ret, &next);
+}
+
+void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t limit, size_t scan_max,
+                          StoreCall *ret) {
+        const char *bar = cursor ? strchr(cursor, '|') : NULL;
 
         if (limit == 0)
                 limit = 100;
         if (limit > STORE_LIST_LIMIT_MAX)
                 limit = STORE_LIST_LIMIT_MAX;
-
-        /* Walk the index newest first, a page at a time; bounded work per call. */
-        for (unsigned pages = 0; json_array_size(a) < limit && pages < 50; pages++) {
-                _cleanup_reply_ redisReply *r = NULL;
-
-                r = redisCommand(c, "ZREVRANGE %s %lld %lld", STORE_KEY_EXECUTIONS, start,
-                                 start + page - 1);
-                if (!r || r->type == REDIS_REPLY_ERROR)
-                        return -EIO;
-                if (r->type != REDIS_REPLY_ARRAY)
-                        return -EBADMSG;
-                if (r->elements == 0)
-                        break;
-                for (size_t i = 0; i < r->elements && json_array_size(a) < limit; i++) {
-                        const char *id = r->element[i]->str;
-                        _cleanup_free_ char *key = NULL;
-                        _cleanup_reply_ redisReply *h = NULL;
-                        json_t *o;
-
-                        if (r->element[i]->type != REDIS_REPLY_STRING)
-                                continue;
-                        key = store_key_exec(id);
-                        h = redisCommand(c, "HMGET %s stateMachine name status startDate stopDate",
-                                         key);
-                        if (!h || h->type != REDIS_REPLY_ARRAY || h->elements != 5)
-                                return -EIO;
-                        if (!elem_str(h, 2)) {
-                                /* Expired: drop it from the index. */
-                                _cleanup_reply_ redisReply *z =
-                                        redisCommand(c, "ZREM %s %s", STORE_KEY_EXECUTIONS, id);
-                                start--;
-                                continue;
-                        }
-                        if (state_machine && !streq(state_machine, elem_str(h, 0) ?: ""))
-                                continue;
-                        if (status && !streq(status, elem_str(h, 2)))
-                                continue;
-                        o = json_pack("{s:s, s:s, s:s, s:s}", "executionId", id, "stateMachine",
-                                      elem_str(h, 0) ?: "", "name", elem_str(h, 1) ?: "",
-                                      "status", elem_str(h, 2));
-                        set_ms(o, "startDate", elem_str(h, 3));
-                        set_ms(o, "stopDate", elem_str(h, 4));
-                        json_array_append_new(a, o);
-                }
-                start += page;
+        *ret = (StoreCall) { .script = STORE_SCRIPT_EXEC_LIST };
+        store_argv_adds(&ret->keys, STORE_KEY_EXECUTIONS);
+        store_argv_adds(&ret->args, f && f->state_machine ? f->state_machine : "");
+        if (f && f->version > 0)
+                store_argv_addf(&ret->args, "%u", f->version);
+        else
+                store_argv_adds(&ret->args, "");
+        store_argv_adds(&ret->args, f && f->status ? f->status : "");
+        if (bar) {
+                store_argv_add(&ret->args, cursor, (size_t) (bar - cursor));
+                store_argv_adds(&ret->args, bar + 1);
+        } else {
+                store_argv_adds(&ret->args, "");
+                store_argv_adds(&ret->args, "");
         }
-        *ret = TAKE_PTR(a);
+        store_argv_addf(&ret->args, "%zu", limit);
+        store_argv_addf(&ret->args, "%zu", scan_max ? scan_max : 10000);
+        store_argv_adds(&ret->args, f && f->machine_must_exist ? "1" : "0");
+}
+
+int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor) {
+        _cleanup_json_ json_t *a = NULL;
+        const redisReply *items;
+        const char *tag;
+
+        if (!r || r->type == REDIS_REPLY_ERROR)
+                return -EIO;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !(tag = elem_str(r, 0)))
+                return -EBADMSG;
+        if (streq(tag, "missing"))
+                return -ENOENT;
+        if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 7)
+                return -EBADMSG;
+        items = r->element[1];
+        a = json_array();
+        for (size_t i = 0; i < items->elements; i += 7) {
+                json_t *o;
+
+                for (size_t k = 0; k < 7; k++)
+                        if (!elem_str(items, i + k))
+                                return -EBADMSG;
+                o = json_pack("{s:s, s:s, s:s, s:s}", "executionId", elem_str(items, i), "stateMachine",
+                              elem_str(items, i + 1), "name", elem_str(items, i + 2), "status",
+                              elem_str(items, i + 3));
+                set_ms(o, "startDate", elem_str(items, i + 4));
+                set_ms(o, "stopDate", elem_str(items, i + 5));
+                json_object_set_new(o, "stateMachineVersion",
+                                    json_integer(strtoll(elem_str(items, i + 6), NULL, 10)));
+                json_array_append_new(a, o);
+        }
+        *ret_cursor = NULL;
+        if (streq(tag, "more") && elem_str(r, 2) && *elem_str(r, 2) && elem_str(r, 3))
+                *ret_cursor = xasprintf("%s|%s", elem_str(r, 2), elem_str(r, 3));
+        *ret_items = TAKE_PTR(a);
         return 0;
+}
+
+int store_exec_list(redisContext *c, const char *state_machine, const char *status, size_t limit,
+                    json_t **ret) {
+        _cleanup_(store_call_done) StoreCall call = {};
+        _cleanup_reply_ redisReply *r = NULL;
+        _cleanup_free_ char *cursor = NULL;
+        StoreExecFilter f = { .state_machine = state_machine, .status = status };
+        int k;
+
+        store_exec_list_call(&f, NULL, limit, 10000, &call);
+        k = store_call_sync(c, &call, &r, NULL, 0);
+        if (k < 0)
+                return k;
+        return store_exec_list_parse(r, ret, &cursor);
 }

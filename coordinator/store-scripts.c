@@ -121,14 +121,17 @@ static const char exec_commit_lua[] =
 /*
  * sm_put: store a new version of a state machine definition.
  * KEYS: 1 imgflow:sm:<name>, 2 imgflow:sms
- * ARGV: 1 name, 2 definition, 3 now ms, 4 mode "create" | "update"
- * Returns {"ok", version} | {"same", version} (create, identical latest) |
- *         {"exists", version} | {"missing", 0}.
+ * ARGV: 1 name, 2 definition, 3 now ms, 4 mode "create" | "update",
+ *       5 the role ARN to keep with it ("" = none / unchanged)
+ * Returns {"ok", version, createdAt} | {"same", version, createdAt} (create,
+ *         identical latest) | {"exists", version} | {"missing", 0}.
  */
 static const char sm_put_lua[] =
         "local latest = redis.call('HGET', KEYS[1], 'latestVersion')\n"
         "if ARGV[4] == 'create' and latest then\n"
-        "  if redis.call('GET', KEYS[1] .. ':v' .. latest) == ARGV[2] then return {'same', tonumber(latest)} end\n"
+        "  if redis.call('GET', KEYS[1] .. ':v' .. latest) == ARGV[2] then\n"
+        "    return {'same', tonumber(latest), redis.call('HGET', KEYS[1], 'createdAt')}\n"
+        "  end\n"
         "  return {'exists', tonumber(latest)}\n"
         "end\n"
         "if ARGV[4] == 'update' and not latest then return {'missing', 0} end\n"
@@ -137,8 +140,139 @@ static const char sm_put_lua[] =
         "redis.call('PERSIST', KEYS[1] .. ':v' .. v)\n"
         "if not latest then redis.call('HSET', KEYS[1], 'createdAt', ARGV[3]) end\n"
         "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'latestVersion', v, 'updatedAt', ARGV[3])\n"
+        "if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'roleArn', ARGV[5]) end\n"
         "redis.call('SADD', KEYS[2], ARGV[1])\n"
-        "return {'ok', v}\n";
+        "return {'ok', v, redis.call('HGET', KEYS[1], 'createdAt')}\n";
+
+/*
+ * sm_describe: one version of a machine with the machine's fields.
+ * KEYS: 1 imgflow:sm:<name>; ARGV: 1 version (0 = the latest)
+ * Returns {"ok", version, latestVersion, createdAt, updatedAt, roleArn,
+ * definition} (strings "" where the machine's hash is gone: a deleted
+ * machine's versions stay for the retention) | {"missing"}.
+ */
+static const char sm_describe_lua[] =
+        "local h = redis.call('HMGET', KEYS[1], 'latestVersion', 'createdAt', 'updatedAt', 'roleArn')\n"
+        "local v = tonumber(ARGV[1])\n"
+        "if v == 0 then\n"
+        "  if not h[1] then return {'missing'} end\n"
+        "  v = tonumber(h[1])\n"
+        "end\n"
+        "local def = redis.call('GET', KEYS[1] .. ':v' .. v)\n"
+        "if not def then return {'missing'} end\n"
+        "return {'ok', v, h[1] or '', h[2] or '', h[3] or '', h[4] or '', def}\n";
+
+/*
+ * sm_set_role: KEYS 1 imgflow:sm:<name>; ARGV 1 role ARN. Returns 1, or 0
+ * when there is no such machine.
+ */
+static const char sm_set_role_lua[] =
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+        "redis.call('HSET', KEYS[1], 'roleArn', ARGV[1])\n"
+        "return 1\n";
+
+/*
+ * sm_list: a page of the machines, by name.
+ * KEYS: 1 imgflow:sms; ARGV: 1 the last name of the previous page ("" =
+ * from the start), 2 limit
+ * Returns {more (0/1), name, latestVersion, createdAt, updatedAt, ...}.
+ */
+static const char sm_list_lua[] =
+        "local names = redis.call('SMEMBERS', KEYS[1])\n"
+        "table.sort(names)\n"
+        "local out, limit = {0}, tonumber(ARGV[2])\n"
+        "for _, n in ipairs(names) do\n"
+        "  if n > ARGV[1] then\n"
+        "    local h = redis.call('HMGET', 'imgflow:sm:' .. n, 'latestVersion', 'createdAt', 'updatedAt')\n"
+        "    if h[1] then\n"
+        "      if (#out - 1) / 4 >= limit then out[1] = 1 break end\n"
+        "      table.insert(out, n)\n"
+        "      table.insert(out, h[1])\n"
+        "      table.insert(out, h[2] or '0')\n"
+        "      table.insert(out, h[3] or '0')\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "return out\n";
+
+/*
+ * exec_history: a page of an execution's history, by event id.
+ * KEYS: 1 history, 2 exec; ARGV: 1 the event id to start at (0 = the first,
+ * or the last when reverse), 2 limit, 3 reverse ("0"/"1")
+ * Returns {"ok", events...} with up to limit + 1 events (the extra one says
+ * where the next page starts), oldest first also when reverse (the reader
+ * turns them round) | {"missing"}. Ids are consecutive in the list (it is
+ * only trimmed at the front), so an id is a position once the first id is
+ * known.
+ */
+static const char exec_history_lua[] =
+        "local n = redis.call('LLEN', KEYS[1])\n"
+        "if n == 0 then\n"
+        "  if redis.call('EXISTS', KEYS[2]) == 0 then return {'missing'} end\n"
+        "  return {'ok'}\n"
+        "end\n"
+        "local first = tonumber(string.match(redis.call('LINDEX', KEYS[1], 0), '\"id\":(%d+)')) or 1\n"
+        "local at, limit = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+        "local lo, hi\n"
+        "if ARGV[3] == '0' then\n"
+        "  lo = at > 0 and math.max(at - first, 0) or 0\n"
+        "  hi = lo + limit\n"
+        "else\n"
+        "  hi = at > 0 and math.min(at - first, n - 1) or n - 1\n"
+        "  if hi < 0 then return {'ok'} end\n"
+        "  lo = math.max(hi - limit, 0)\n"
+        "end\n"
+        "local ev = redis.call('LRANGE', KEYS[1], lo, hi)\n"
+        "table.insert(ev, 1, 'ok')\n"
+        "return ev\n";
+
+/*
+ * exec_list: a page of executions, newest first.
+ * KEYS: 1 imgflow:executions
+ * ARGV: 1 state machine ("" = any), 2 its version ("" = any), 3 status
+ *       ("" = any), 4 cursor score ("" = the newest), 5 cursor execution id,
+ *       6 limit, 7 most index entries to look at, 8 "1": answer "missing"
+ *       when the state machine does not exist
+ * Returns {"done" | "more", {id, stateMachine, name, status, startDate,
+ * stopDate, smVersion, ...}, cursor score, cursor id} | {"missing"}. The
+ * cursor is the last entry looked at; the next page starts after it (an
+ * entry of the same score comes after it when its id sorts before it, as
+ * ZREVRANGEBYSCORE orders them). Expired executions are dropped from the
+ * index as they are met.
+ */
+static const char exec_list_lua[] =
+        "local sm, ver, st = ARGV[1], ARGV[2], ARGV[3]\n"
+        "local limit, scan = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+        "if ARGV[8] == '1' and sm ~= '' and redis.call('EXISTS', 'imgflow:sm:' .. sm) == 0 then\n"
+        "  return {'missing'}\n"
+        "end\n"
+        "local max = ARGV[4] == '' and '+inf' or ARGV[4]\n"
+        "local out, seen, offset, cs, ci = {}, 0, 0, ARGV[4], ARGV[5]\n"
+        "while seen < scan do\n"
+        "  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, 200)\n"
+        "  if #ids == 0 then return {'done', out, cs, ci} end\n"
+        "  offset = offset + #ids / 2\n"
+        "  for i = 1, #ids, 2 do\n"
+        "    local id, score = ids[i], ids[i + 1]\n"
+        "    if not (ARGV[4] ~= '' and score == ARGV[4] and id >= ARGV[5]) then\n"
+        "      seen = seen + 1\n"
+        "      local h = redis.call('HMGET', 'imgflow:{' .. id .. '}:exec', 'stateMachine', 'name', 'status',\n"
+        "                           'startDate', 'stopDate', 'smVersion')\n"
+        "      if not h[3] then\n"
+        "        redis.call('ZREM', KEYS[1], id)\n"
+        "        offset = offset - 1\n"
+        "      elseif (sm == '' or h[1] == sm) and (ver == '' or h[6] == ver) and (st == '' or h[3] == st) then\n"
+        "        if #out / 7 >= limit then return {'more', out, cs, ci} end\n"
+        "        for _, v in ipairs({id, h[1], h[2], h[3], h[4] or '', h[5] or '', h[6] or ''}) do\n"
+        "          table.insert(out, v)\n"
+        "        end\n"
+        "      end\n"
+        "      cs, ci = score, id\n"
+        "      if seen >= scan then break end\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "return {'more', out, cs, ci}\n";
 
 /*
  * sm_delete: KEYS 1 imgflow:sm:<name>, 2 imgflow:sms; ARGV 1 name, 2 retention sec.
@@ -219,6 +353,11 @@ static const StoreScript store_scripts[_STORE_SCRIPT_MAX] = {
         [STORE_SCRIPT_TIMERS_RECLAIM] = { "timers_reclaim", timers_reclaim_lua },
         [STORE_SCRIPT_OUTBOX_SWEEP] = { "outbox_sweep", outbox_sweep_lua },
         [STORE_SCRIPT_OUTBOX_ACK] = { "outbox_ack", outbox_ack_lua },
+        [STORE_SCRIPT_SM_DESCRIBE] = { "sm_describe", sm_describe_lua },
+        [STORE_SCRIPT_SM_LIST] = { "sm_list", sm_list_lua },
+        [STORE_SCRIPT_SM_SET_ROLE] = { "sm_set_role", sm_set_role_lua },
+        [STORE_SCRIPT_EXEC_HISTORY] = { "exec_history", exec_history_lua },
+        [STORE_SCRIPT_EXEC_LIST] = { "exec_list", exec_list_lua },
 };
 
 const StoreScript *store_script(StoreScriptId id) {

@@ -114,6 +114,11 @@ typedef enum StoreScriptId {
         STORE_SCRIPT_TIMERS_RECLAIM,
         STORE_SCRIPT_OUTBOX_SWEEP,
         STORE_SCRIPT_OUTBOX_ACK,
+        STORE_SCRIPT_SM_DESCRIBE,
+        STORE_SCRIPT_SM_LIST,
+        STORE_SCRIPT_SM_SET_ROLE,
+        STORE_SCRIPT_EXEC_HISTORY,
+        STORE_SCRIPT_EXEC_LIST,
         _STORE_SCRIPT_MAX,
 } StoreScriptId;
 
@@ -340,6 +345,38 @@ int store_exec_history(redisContext *c, const char *exec_id, size_t offset, size
  * Expired executions are dropped from the index as they are met. */
 int store_exec_list(redisContext *c, const char *state_machine, const char *status,
                     size_t limit, json_t **ret);
+/* The same reads as calls for an asynchronous connection (imgflow-api):
+ * a builder, then a parser of its reply. */
+void store_exec_describe_argv(const char *exec_id, StoreArgv *ret);
+/* -ENOENT when the execution does not exist; the shape of store_exec_describe(). */
+int store_exec_describe_parse(const redisReply *r, const char *exec_id, json_t **ret);
+
+/* A page of history events by id: from start_id (0 = the first event, or
+ * the last when reverse), at most limit (1..1000). */
+void store_exec_history_call(const char *exec_id, uint64_t start_id, size_t limit, bool reverse,
+                             StoreCall *ret);
+/* The events (new reference: an array of objects, newest first when
+ * reverse) and where the next page starts (0: no more). -ENOENT when the
+ * execution does not exist. */
+int store_exec_history_parse(const redisReply *r, size_t limit, bool reverse, json_t **ret_events,
+                             uint64_t *ret_next_id);
+
+typedef struct StoreExecFilter {
+        const char *state_machine;      /* NULL = any */
+        unsigned version;               /* 0 = any */
+        const char *status;             /* NULL = any */
+        bool machine_must_exist;        /* -ENOENT for an unknown state_machine */
+} StoreExecFilter;
+
+/* A page of executions, newest first: at most limit, looking at no more
+ * than scan_max index entries; cursor NULL = from the newest. */
+void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t limit, size_t scan_max,
+                          StoreCall *ret);
+/* Items (new reference) as store_exec_list() gives them, plus
+ * "stateMachineVersion"; *ret_cursor a new string where the next page
+ * starts, NULL when this was the last. */
+int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor);
+
 /* ---- task tokens (store-tokens.c) ----------------------------------------- */
 
 #define STORE_TOKEN_MAX 1024 /* bytes of a task token a request may name */
@@ -357,6 +394,7 @@ int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_t
                            char **ret_closed_error);
 /* Both at once, blocking (the CLI, tests). */
 int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id, char **ret_task_id);
+
 
 /* ---- responses (store-responses.c) ----------------------------------------- */
 
@@ -391,6 +429,41 @@ int store_sm_list(redisContext *c, json_t **ret);
 /* Removes the machine; version texts expire after retention_sec so running
  * executions can finish. -ENOENT if absent. */
 int store_sm_delete(redisContext *c, const char *name, int64_t retention_sec);
+
+/* The same as calls for an asynchronous connection (imgflow-api). The
+ * definition must have been validated (asl_machine_parse) before. role_arn
+ * may be NULL. -EINVAL for a bad name or a definition over 1 MiB. */
+int store_sm_put_call(const char *name, const char *definition, int64_t now_ms, bool update,
+                      const char *role_arn, StoreCall *ret);
+/* 0, the version stored and the machine's creation date (ms); -EEXIST
+ * (create: another definition is there), -ENOENT (update: no such
+ * machine). Either output may be NULL. */
+int store_sm_put_parse(const redisReply *r, unsigned *ret_version, int64_t *ret_created_ms);
+
+typedef struct StoreMachine {
+        unsigned version;
+        unsigned latest_version;        /* 0: the machine is deleted (its versions stay a while) */
+        int64_t created_ms, updated_ms;
+        char *role_arn;                 /* NULL when none was given */
+        char *definition;
+} StoreMachine;
+
+void store_machine_done(StoreMachine *m);
+int store_sm_describe_call(const char *name, unsigned version, StoreCall *ret);
+/* -ENOENT when the machine or the version does not exist. */
+int store_sm_describe_parse(const redisReply *r, StoreMachine *ret);
+/* Machines after `after` (NULL = from the start) by name, at most limit. */
+void store_sm_list_call(const char *after, size_t limit, StoreCall *ret);
+/* Array (new) of {"name","latestVersion","createdAt","updatedAt"}; *ret_more
+ * when there are more after them. */
+int store_sm_list_parse(const redisReply *r, json_t **ret_items, bool *ret_more);
+/* Keep role_arn with an existing machine (no new version). */
+void store_sm_set_role_call(const char *name, const char *role_arn, StoreCall *ret);
+/* 0, or -ENOENT when there is no such machine. */
+int store_sm_set_role_parse(const redisReply *r);
+int store_sm_delete_call(const char *name, int64_t retention_sec, StoreCall *ret);
+/* 0, or -ENOENT when there was no such machine. */
+int store_sm_delete_parse(const redisReply *r);
 
 /* Builders for the daemon: GET of the latest version / a version. */
 void store_sm_latest_argv(const char *name, StoreArgv *ret);

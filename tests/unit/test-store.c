@@ -692,3 +692,234 @@ TEST(responses) {
         ASSERT_TRUE(ttl > 0 && ttl <= STORE_RESPONSE_TTL_SEC);
         json_decref(j);
 }
+
+/* Runs a call on the test's server; the reply is the caller's. */
+static redisReply *run_call(StoreCall *call) {
+        redisReply *r = NULL;
+        char err[256] = "";
+
+        if (store_call_sync(redis(), call, &r, err, sizeof err) < 0)
+                TEST_FAIL_("script %s: %s", store_script(call->script)->name, err);
+        store_call_done(call);
+        return r;
+}
+
+TEST(registry_pages) {
+        redisContext *c = redis();
+        StoreCall call = {};
+        StoreMachine m = {};
+        redisReply *r;
+        json_t *items = NULL;
+        AslDiag d = {};
+        unsigned v;
+        int64_t created = 0;
+        bool more;
+
+        ASSERT_INT_EQ(store_sm_create(c, "pg-a", pass_def, 10, &d, &v), 0);
+        ASSERT_INT_EQ(store_sm_create(c, "pg-b", pass_def, 20, &d, &v), 0);
+        ASSERT_INT_EQ(store_sm_create(c, "pg-c", pass_def, 30, &d, &v), 0);
+
+        /* Pages by name after a cursor. */
+        store_sm_list_call("pg-", 2, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_list_parse(r, &items, &more), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(json_array_size(items), 2);
+        ASSERT_TRUE(more);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "name")), "pg-a");
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 1), "name")), "pg-b");
+        json_decref(items);
+        store_sm_list_call("pg-b", 2, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_list_parse(r, &items, &more), 0);
+        freeReplyObject(r);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "name")), "pg-c");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(items, 0), "createdAt")), 30);
+        json_decref(items);
+
+        /* Create with a role: the creation date comes back, also when the
+         * same definition is created again. */
+        ASSERT_INT_EQ(store_sm_put_call("pg-role", pass_def, 40, false, "arn:aws:iam::1:role/r", &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_put_parse(r, &v, &created), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(created, 40);
+        ASSERT_INT_EQ(store_sm_put_call("pg-role", pass_def, 50, false, NULL, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_put_parse(r, &v, &created), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(created, 40);
+        ASSERT_INT_EQ(v, 1);
+
+        ASSERT_INT_EQ(store_sm_describe_call("pg-role", 0, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_describe_parse(r, &m), 0);
+        freeReplyObject(r);
+        ASSERT_STR_EQ(m.role_arn, "arn:aws:iam::1:role/r");
+        ASSERT_STR_EQ(m.definition, pass_def);
+        ASSERT_INT_EQ(m.version, 1);
+        ASSERT_INT_EQ(m.latest_version, 1);
+        store_machine_done(&m);
+
+        store_sm_set_role_call("pg-role", "arn:aws:iam::1:role/other", &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_set_role_parse(r), 0);
+        freeReplyObject(r);
+        store_sm_set_role_call("pg-none", "arn:aws:iam::1:role/other", &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_set_role_parse(r), -ENOENT);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:sm:pg-none"), 0);
+
+        /* A deleted machine: its version is still there, latest 0. */
+        ASSERT_INT_EQ(store_sm_delete(c, "pg-role", 60), 0);
+        ASSERT_INT_EQ(store_sm_describe_call("pg-role", 1, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_describe_parse(r, &m), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(m.latest_version, 0);
+        ASSERT_STR_EQ(m.definition, pass_def);
+        store_machine_done(&m);
+        ASSERT_INT_EQ(store_sm_describe_call("pg-role", 0, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_sm_describe_parse(r, &m), -ENOENT);
+        freeReplyObject(r);
+        asl_diag_clear(&d);
+}
+
+TEST(history_pages) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCall call = {};
+        StoreCommit *k;
+        redisReply *r;
+        json_t *h = NULL;
+        uint64_t next;
+
+        k = new_create("sm", "hpage", "{}", 1);
+        k->history_cap = 6;
+        for (int i = 1; i <= 9; i++)
+                add_event(k, json_pack("{s:i, s:s}", "id", i, "type", "PassStateEntered"));
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        /* Kept: 4..9. */
+
+#define PAGE(start, limit, reverse, first, n, want_next)                                              \
+        do {                                                                                          \
+                store_exec_history_call("sm:hpage", start, limit, reverse, &call);                    \
+                r = run_call(&call);                                                                  \
+                ASSERT_INT_EQ(store_exec_history_parse(r, limit, reverse, &h, &next), 0);             \
+                freeReplyObject(r);                                                                   \
+                ASSERT_INT_EQ(json_array_size(h), n);                                                 \
+                if (n > 0)                                                                            \
+                        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(h, 0), "id")), \
+                                      first);                                                         \
+                ASSERT_INT_EQ(next, want_next);                                                       \
+                json_decref(h);                                                                       \
+        } while (0)
+
+        PAGE(0, 4, false, 4, 4, 8);
+        PAGE(8, 4, false, 8, 2, 0);
+        PAGE(1, 2, false, 4, 2, 6); /* trimmed meanwhile: from the oldest kept */
+        PAGE(0, 4, true, 9, 4, 5);
+        PAGE(5, 4, true, 5, 2, 0);
+        PAGE(0, 6, true, 9, 6, 0);
+        PAGE(0, 0, false, 4, 6, 0); /* 0 = the most */
+#undef PAGE
+
+        store_exec_history_call("sm:nohpage", 0, 10, false, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_exec_history_parse(r, 10, false, &h, &next), -ENOENT);
+        freeReplyObject(r);
+}
+
+static void exec_at(const char *sm, const char *name, int64_t start, const char *status) {
+        StoreCommitResult res;
+        StoreCommit *k = new_create(sm, name, "{}", start);
+
+        set_doc(k, status);
+        ASSERT_INT_EQ(store_commit_sync(redis(), k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+}
+
+/* Every execution of the filter, page by page (limit each); the names in
+ * order, comma-separated. */
+static char *list_all(const StoreExecFilter *f, size_t limit, size_t scan) {
+        _cleanup_free_ char *cursor = NULL;
+        char *out = xstrdup("");
+        StoreCall call = {};
+
+        for (int pages = 0; pages < 100; pages++) {
+                json_t *items = NULL, *it;
+                char *next = NULL;
+                redisReply *r;
+                size_t i;
+
+                store_exec_list_call(f, cursor, limit, scan, &call);
+                r = run_call(&call);
+                ASSERT_INT_EQ(store_exec_list_parse(r, &items, &next), 0);
+                freeReplyObject(r);
+                ASSERT_TRUE(json_array_size(items) <= limit);
+                json_array_foreach (items, i, it) {
+                        char *s = xasprintf("%s%s%s", out, *out ? "," : "",
+                                            json_string_value(json_object_get(it, "name")));
+                        free(out);
+                        out = s;
+                }
+                json_decref(items);
+                free(cursor);
+                cursor = next;
+                if (!cursor)
+                        break;
+        }
+        return out;
+}
+
+TEST(execution_pages) {
+        StoreExecFilter f = { .state_machine = "lp", .machine_must_exist = true };
+        StoreCall call = {};
+        AslDiag d = {};
+        redisReply *r;
+        json_t *items = NULL;
+        char *cursor = NULL, *all;
+        unsigned v;
+
+        ASSERT_INT_EQ(store_sm_create(redis(), "lp", pass_def, 1, &d, &v), 0);
+        /* Three with the same start ms: the cursor keeps them apart. */
+        exec_at("lp", "e1", 1000, "SUCCEEDED");
+        exec_at("lp", "e2", 2000, "RUNNING");
+        exec_at("lp", "e3", 2000, "SUCCEEDED");
+        exec_at("lp", "e4", 2000, "RUNNING");
+        exec_at("lp", "e5", 3000, "FAILED");
+        exec_at("other", "x1", 2500, "RUNNING");
+
+        all = list_all(&f, 100, 10000);
+        ASSERT_STR_EQ(all, "e5,e4,e3,e2,e1");
+        free(all);
+        for (size_t limit = 1; limit <= 3; limit++) {
+                all = list_all(&f, limit, 10000);
+                ASSERT_STR_EQ(all, "e5,e4,e3,e2,e1");
+                free(all);
+        }
+        /* A scan bound smaller than the index: pages end early, none lost. */
+        all = list_all(&f, 100, 2);
+        ASSERT_STR_EQ(all, "e5,e4,e3,e2,e1");
+        free(all);
+        f.status = "RUNNING";
+        all = list_all(&f, 1, 10000);
+        ASSERT_STR_EQ(all, "e4,e2");
+        free(all);
+        f.status = NULL;
+        f.version = 2; /* new_create starts version 1 */
+        all = list_all(&f, 10, 10000);
+        ASSERT_STR_EQ(all, "");
+        free(all);
+
+        f = (StoreExecFilter) { .state_machine = "nope", .machine_must_exist = true };
+        store_exec_list_call(&f, NULL, 10, 10000, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_exec_list_parse(r, &items, &cursor), -ENOENT);
+        freeReplyObject(r);
+        asl_diag_clear(&d);
+}
