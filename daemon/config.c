@@ -116,6 +116,31 @@ const ConfigKey config_keys[] = {
         K("s3", "connect_timeout", CONFIG_DURATION, "5s",
           "Longest time to connect."),
 
+        K("api", "listen", CONFIG_STRING, "127.0.0.1:8083",
+          "Address imgflow-api listens on: a numeric host:port ([v6]:port for IPv6)."),
+        K("api", "region", CONFIG_STRING, "us-east-1",
+          "Region in the ARNs the API gives and accepts, and in the SigV4 credential scope."),
+        K("api", "account", CONFIG_STRING, "123456789012",
+          "Account id (12 digits) in the ARNs the API gives and accepts."),
+        K("api", "keys", CONFIG_STRING, "",
+          "File of access keys and their IAM policies (readable by the service only); empty: none."),
+        K("api", "allow_unauthenticated", CONFIG_BOOL, "false",
+          "Serve requests without a signature (full access); only with a loopback listen address."),
+        K("api", "tls_certificate", CONFIG_STRING, "",
+          "PEM certificate (chain) file for HTTPS; empty: plain HTTP."),
+        K("api", "tls_key", CONFIG_STRING, "",
+          "PEM private key file for HTTPS."),
+        K("api", "max_request_size", CONFIG_SIZE, "2MiB",
+          "Largest request body; larger ones are refused without being read."),
+        K("api", "max_header_size", CONFIG_SIZE, "64KiB",
+          "Room for a request line and its headers, per connection."),
+        K("api", "max_connections", CONFIG_INT, "1024",
+          "Most open client connections."),
+        K("api", "idle_timeout", CONFIG_DURATION, "90s",
+          "A client connection without traffic for this long is closed."),
+        K("api", "request_timeout", CONFIG_DURATION, "30s",
+          "How long a request waits for a coordinator's answer before ServiceUnavailable."),
+
         K("redis", "address", CONFIG_STRING, "127.0.0.1:6379",
           "Redis server: host:port, [v6addr]:port or unix:/path/to/socket."),
         K("redis", "username", CONFIG_STRING, "",
@@ -217,6 +242,13 @@ static int validate(size_t idx, const char *value, char **ret_error, const char 
                         if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
                                     strlen(value) || strlen(value) > 200)
                                 expected = "letters, digits, '.', '_' and '-' (Kafka topic characters)";
+                } else if (streq(k->section, "api") && streq(k->key, "region")) {
+                        if (!*value || strlen(value) > 64 ||
+                            strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(value))
+                                expected = "a region name (lower-case letters, digits and '-')";
+                } else if (streq(k->section, "api") && streq(k->key, "account")) {
+                        if (strlen(value) != 12 || strspn(value, "0123456789") != 12)
+                                expected = "an account id of 12 digits";
                 } else if (streq(k->section, "worker") && streq(k->key, "pool")) {
                         if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
                                     strlen(value) || strlen(value) > 64)

@@ -3,7 +3,7 @@
 
 /*
  * hiredis on sd-event (STYLE 9), in libdaemon_redis: linked by the
- * coordinator and the CLI only. Workers never talk to Redis.
+ * coordinator, imgflow-api and the CLI only. Workers never talk to Redis.
  *
  * The adapter follows hiredis's adapters/ (addRead/delRead/addWrite/
  * delWrite/cleanup on one sd_event io source whose io events are switched

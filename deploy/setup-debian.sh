@@ -12,7 +12,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
-  libcurl4-openssl-dev libexpat1-dev curl redis-server kcat python3 systemd nodejs npm"
+  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev redis-server kcat python3 systemd nodejs npm"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `meson install --destdir` puts in place what a host needs: the programs
-# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-kafka-topics, imgflow-mock-kafka) in
+# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-api, imgflow-kafka-topics, imgflow-mock-kafka) in
 # <bindir>, the unit files in <systemdunitdir>, the default configuration
 # in <sysconfdir>/imgflow/imgflow.conf; the units' ExecStart= names the
 # installed programs and configuration, no @placeholder@ is left; and the
@@ -34,19 +34,19 @@ one() {
         fi
 }
 
-for p in imgflow imgflow-coordinator imgflow-worker imgflow-kafka-topics imgflow-mock-kafka; do
+for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-kafka-topics imgflow-mock-kafka; do
         f=$(one "*/bin/$p")
         [ -n "$f" ] || continue
         [ -x "$D$f" ] && ok "$f" || fail "$f is not executable"
 done
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow.target; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow.target; do
         f=$(one "*/systemd/system/$u")
         [ -n "$f" ] && ok "$f"
 done
 CONF=$(one "*etc/imgflow/imgflow.conf")
 [ -n "$CONF" ] && ok "$CONF"
 
-for u in imgflow-coordinator.service imgflow-worker@.service; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service; do
         f=$(one "*/systemd/system/$u")
         [ -n "$f" ] || continue
         grep -q '@[a-z]*@' "$D$f" && fail "$u: placeholder left: $(grep '@[a-z]*@' "$D$f")"
@@ -71,6 +71,23 @@ if [ -n "$CONF" ]; then
                         fail "$p refuses the installed configuration: $out"
                 fi
         done
+        # imgflow-api with a keys file as its unit passes it (IMGFLOW_API_KEYS).
+        bin=$(one "*/bin/imgflow-api")
+        if [ -n "$bin" ]; then
+                printf '{"keys": [{"accessKeyId": "AKIAIMGFLOWINSTALL01", "secretAccessKey": "installsecretinstall", "policy": {"Statement": {"Effect": "Allow", "Action": "states:*", "Resource": "*"}}}]}\n' >"$D/api-keys.json"
+                chmod 600 "$D/api-keys.json"
+                if out=$(env -u IMGFLOW_CONFIG IMGFLOW_LOG_TARGET=console IMGFLOW_API_KEYS="$D/api-keys.json" timeout 20 "$D$bin" --config "$D$CONF" --check-config 2>&1); then
+                        ok "imgflow-api accepts the installed configuration: $out"
+                else
+                        fail "imgflow-api refuses the installed configuration: $out"
+                fi
+                chmod 644 "$D/api-keys.json"
+                if env -u IMGFLOW_CONFIG IMGFLOW_LOG_TARGET=console IMGFLOW_API_KEYS="$D/api-keys.json" timeout 20 "$D$bin" --config "$D$CONF" --check-config >/dev/null 2>&1; then
+                        fail "imgflow-api accepted a keys file others may read"
+                else
+                        ok "imgflow-api refuses a keys file others may read"
+                fi
+        fi
         # ... and would refuse it with a typo (the check is real).
         printf '[worker]\nthread = 2\n' >>"$D$CONF"
         bin=$(one "*/bin/imgflow-worker")

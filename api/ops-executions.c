@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Execution operations: StartExecution, DescribeExecution, ListExecutions,
+ * GetExecutionHistory, StopExecution.
+ *
+ * Reads are the store's (coordinator/store-exec.c) on the asynchronous
+ * connection: one HMGET, or one script for a page of the history or of the
+ * executions. Starts and stops go to the coordinators like any producer's
+ * (docs/messages.md): a StartExecution to <prefix>jobs keyed by the
+ * execution name, a StopExecution to <prefix>events keyed by the execution
+ * id, each with a request id whose answer the call waits for
+ * (api-answers.c).
+ *
+ * Dates in the store are epoch milliseconds, or (in history events)
+ * RFC 3339 text; the API gives both as epoch seconds, as the SDKs read
+ * them. Input and output are JSON text, as DescribeExecution gives them.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <systemd/sd-id128.h>
+
+#include "api.h"
+#include "asl-util.h"
+#include "format.h"
+
+#define LIST_SCAN_MAX 10000 /* index entries one ListExecutions call looks at */
+
+static const char *const exec_statuses[] = {"RUNNING", "SUCCEEDED",       "FAILED", "TIMED_OUT",
+                                            "ABORTED", "PENDING_REDRIVE", NULL};
+
+typedef struct ExecState {
+        char *arn; /* as given */
+        char *exec_id;
+        char *sm_name;
+        unsigned sm_version;
+        char *name;
+        json_t *input;             /* StartExecution */
+        const char *status;        /* borrowed from the table */
+        const char *error, *cause; /* borrowed from the input */
+        size_t limit;
+        char *cursor;
+        bool reverse, include_data;
+} ExecState;
+
+static void exec_state_free(void *p) {
+        ExecState *s = p;
+
+        if (!s)
+                return;
+        free(s->arn);
+        free(s->exec_id);
+        free(s->sm_name);
+        free(s->name);
+        json_decref(s->input);
+        free(s->cursor);
+        free(s);
+}
+
+static ExecState *state_new(ApiCall *c) {
+        ExecState *s = xmalloc(sizeof *s);
+
+        *s = (ExecState){};
+        api_call_set_state(c, s, exec_state_free);
+        return s;
+}
+
+static int64_t jint(const json_t *o, const char *key) {
+        return json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+/* executionArn of the input into s. */
+static int parse_exec_arn(ApiCall *c, ExecState *s, char **ret_resource, AwsError *e) {
+        const char *arn;
+        int k;
+
+        if ((k = aws_get_string(c->input, "executionArn", true, 1, API_ARN_MAX, &arn, e)) < 0 ||
+            (k = api_parse_exec_arn(c, arn, &s->exec_id, e)) < 0)
+                return k;
+        s->arn = xstrdup(arn);
+        *ret_resource = xstrdup(arn);
+        return 0;
+}
+
+static void fail_no_execution(ApiCall *c, int k) {
+        ExecState *s = c->state;
+
+        if (k == -ENOENT)
+                return api_fail(c, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", s->arn);
+        api_fail_store(c, k);
+}
+
+/* ---- StartExecution ---- */
+
+static int start_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        ExecState *s = state_new(c);
+        const char *arn, *name, *input;
+        json_error_t je;
+        int k;
+
+        if ((k = aws_get_string(c->input, "stateMachineArn", true, 1, API_ARN_MAX, &arn, e)) < 0 ||
+            (k = aws_get_string(c->input, "name", false, 1, API_NAME_MAX, &name, e)) < 0 ||
+            (k = aws_get_string(c->input, "input", false, 0, SIZE_MAX, &input, e)) < 0 ||
+            (k = api_parse_sm_arn(c, arn, &s->sm_name, &s->sm_version, e)) < 0)
+                return k;
+        if (name && !store_name_is_valid(name))
+                return aws_error_set(e, "InvalidName", "Invalid Name: '%s'", name);
+        if (input && strlen(input) > API_DATA_MAX)
+                return aws_error_set(
+                        e, "InvalidExecutionInput",
+                        "Invalid State Machine Execution Input: 'the input is larger than %d bytes'",
+                        API_DATA_MAX);
+        s->input = json_loads(input ? input : "{}", JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+        if (!s->input)
+                return aws_error_set(e, "InvalidExecutionInput",
+                                     "Invalid State Machine Execution Input: '%s'", je.text);
+        if (name)
+                s->name = xstrdup(name);
+        else {
+                char uuid[FORMAT_UUID_MAX];
+                sd_id128_t id;
+
+                if (sd_id128_randomize(&id) < 0)
+                        abort();
+                s->name = xstrdup(format_uuid(id.bytes, uuid));
+        }
+        s->arn = xstrdup(arn);
+        *ret_resource = api_sm_arn(c->m, s->sm_name);
+        return 0;
+}
+
+static void start_reply(ApiCall *c, int64_t start_ms) {
+        ExecState *s = c->state;
+        _cleanup_free_ char *arn = api_exec_arn(c->m, s->exec_id);
+
+        api_reply(c, json_pack("{s:s, s:o}", "executionArn", arn, "startDate", aws_timestamp(start_ms)));
+}
+
+/* The execution existed already (the same name and input, still running):
+ * Step Functions answers with its own start. */
+static void start_existing(ApiCall *c, redisReply *reply) {
+        _cleanup_json_ json_t *d = NULL;
+        ExecState *s = c->state;
+        int k;
+
+        k = store_exec_describe_parse(reply, s->exec_id, &d);
+        if (k < 0)
+                return api_fail_store(c, k);
+        start_reply(c, jint(d, "startDate"));
+}
+
+static void start_answered(ApiCall *c, json_t *answer) {
+        ExecState *s = c->state;
+        const char *error = jstr(answer, "error");
+        _cleanup_free_ char *sm_arn = NULL, *exec_arn = NULL;
+
+        if (!json_is_true(json_object_get(answer, "ok"))) {
+                exec_arn = api_exec_arn(c->m, s->exec_id);
+                sm_arn = s->sm_version ? api_sm_version_arn(c->m, s->sm_name, s->sm_version)
+                                       : api_sm_arn(c->m, s->sm_name);
+                if (streq_ptr(error, "ExecutionAlreadyExists"))
+                        return api_fail(c, "ExecutionAlreadyExists", "Execution Already Exists: '%s'",
+                                        exec_arn);
+                if (streq_ptr(error, "StateMachineDoesNotExist"))
+                        return api_fail(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'",
+                                        sm_arn);
+                if (streq_ptr(error, "InvalidArn") || streq_ptr(error, "InvalidName"))
+                        return api_fail(c, error, "%s", strempty(jstr(answer, "cause")));
+                /* The engine refused the input (States.Runtime, ...). */
+                return api_fail(c, "InvalidExecutionInput",
+                                "Invalid State Machine Execution Input: '%s: %s'", strempty(error),
+                                strempty(jstr(answer, "cause")));
+        }
+        if (jint(answer, "startDate") > 0)
+                return start_reply(c, jint(answer, "startDate"));
+        {
+                _cleanup_(store_argv_done) StoreArgv a = {};
+                store_exec_describe_argv(s->exec_id, &a);
+                (void) api_redis_command(c, &a, start_existing);
+        }
+}
+
+static void start_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_free_ char *ref = NULL, *request_id = api_random_hex(), *buf = NULL;
+        size_t len;
+        int k;
+
+        s->exec_id = store_exec_id(s->sm_name, s->name);
+        ref = s->sm_version ? xasprintf("%s:%u", s->sm_name, s->sm_version) : xstrdup(s->sm_name);
+        ProtoStartExecution msg = {
+                .state_machine = ref,
+                .name = s->name,
+                .input = s->input,
+                .request_id = request_id,
+        };
+        k = proto_encode_start_execution(&msg, api_limits(c->m), &buf, &len);
+        if (k == -E2BIG)
+                return api_fail(
+                        c, "InvalidExecutionInput",
+                        "Invalid State Machine Execution Input: 'larger than the payload limit or nested "
+                        "deeper than %zu levels'",
+                        api_limits(c->m)->max_depth ? api_limits(c->m)->max_depth : (size_t) 64);
+        if (k < 0)
+                return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+                                strerror(-k));
+        api_coordinator_request(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, start_answered);
+}
+
+/* ---- DescribeExecution ---- */
+
+static int describe_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        return parse_exec_arn(c, state_new(c), ret_resource, e);
+}
+
+static void describe_done(ApiCall *c, redisReply *reply) {
+        ExecState *s = c->state;
+        _cleanup_json_ json_t *d = NULL;
+        _cleanup_free_ char *sm_arn = NULL;
+        json_t *out, *v;
+        int k;
+
+        k = store_exec_describe_parse(reply, s->exec_id, &d);
+        if (k < 0)
+                return fail_no_execution(c, k);
+        sm_arn = api_sm_arn(c->m, jstr(d, "stateMachine") ?: "");
+        out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", s->arn, "stateMachineArn", sm_arn,
+                        "name", jstr(d, "name") ?: "", "status", jstr(d, "status") ?: "", "startDate",
+                        aws_timestamp(jint(d, "startDate")));
+        if (json_object_get(d, "stopDate"))
+                json_object_set_new(out, "stopDate", aws_timestamp(jint(d, "stopDate")));
+        if ((v = json_object_get(d, "input"))) {
+                json_object_set_new(out, "input", api_json_text(v));
+                json_object_set_new(out, "inputDetails", json_pack("{s:b}", "included", 1));
+        }
+        if ((v = json_object_get(d, "output"))) {
+                json_object_set_new(out, "output", api_json_text(v));
+                json_object_set_new(out, "outputDetails", json_pack("{s:b}", "included", 1));
+        }
+        if (jstr(d, "error"))
+                json_object_set_new(out, "error", json_string(jstr(d, "error")));
+        if (jstr(d, "cause"))
+                json_object_set_new(out, "cause", json_string(jstr(d, "cause")));
+        if (jint(d, "stateMachineVersion") > 0) {
+                _cleanup_free_ char *varn = api_sm_version_arn(c->m, jstr(d, "stateMachine") ?: "",
+                                                               (unsigned) jint(d, "stateMachineVersion"));
+                json_object_set_new(out, "stateMachineVersionArn", json_string(varn));
+        }
+        api_reply(c, out);
+}
+
+static void describe_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_(store_argv_done) StoreArgv a = {};
+
+        store_exec_describe_argv(s->exec_id, &a);
+        (void) api_redis_command(c, &a, describe_done);
+}
+
+/* ---- ListExecutions ---- */
+
+static int list_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        ExecState *s = state_new(c);
+        const char *arn, *map_run;
+        int k;
+
+        if ((k = aws_get_string(c->input, "stateMachineArn", false, 1, API_ARN_MAX, &arn, e)) < 0 ||
+            (k = aws_get_string(c->input, "mapRunArn", false, 1, 2000, &map_run, e)) < 0 ||
+            (k = aws_get_enum(c->input, "statusFilter", exec_statuses, &s->status, e)) < 0 ||
+            (k = api_get_page(c, "ex", &s->limit, &s->cursor, e)) < 0)
+                return k;
+        if (map_run)
+                return aws_error_set(e, "ResourceNotFound", "Map Runs are not offered by imgflow: '%.256s'",
+                                     map_run);
+        if (!arn)
+                return aws_error_set(e, "ValidationException",
+                                     "Must provide a StateMachine ARN or MapRun ARN");
+        if ((k = api_parse_sm_arn(c, arn, &s->sm_name, &s->sm_version, e)) < 0)
+                return k;
+        s->arn = xstrdup(arn);
+        *ret_resource = xstrdup(arn);
+        return 0;
+}
+
+static void list_done(ApiCall *c, redisReply *reply) {
+        ExecState *s = c->state;
+        _cleanup_json_ json_t *items = NULL;
+        _cleanup_free_ char *cursor = NULL;
+        json_t *list, *out, *it;
+        size_t i;
+        int k;
+
+        k = store_exec_list_parse(reply, &items, &cursor);
+        if (k == -ENOENT)
+                return api_fail(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", s->arn);
+        if (k < 0)
+                return api_fail_store(c, k);
+        list = json_array();
+        json_array_foreach (items, i, it) {
+                _cleanup_free_ char *arn = api_exec_arn(c->m, jstr(it, "executionId"));
+                _cleanup_free_ char *sm_arn = api_sm_arn(c->m, jstr(it, "stateMachine"));
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn",
+                                      sm_arn, "name", jstr(it, "name"), "status", jstr(it, "status"),
+                                      "startDate", aws_timestamp(jint(it, "startDate")));
+
+                if (json_object_get(it, "stopDate"))
+                        json_object_set_new(o, "stopDate", aws_timestamp(jint(it, "stopDate")));
+                if (jint(it, "stateMachineVersion") > 0) {
+                        _cleanup_free_ char *varn = api_sm_version_arn(
+                                c->m, jstr(it, "stateMachine"), (unsigned) jint(it, "stateMachineVersion"));
+                        json_object_set_new(o, "stateMachineVersionArn", json_string(varn));
+                }
+                json_array_append_new(list, o);
+        }
+        out = json_pack("{s:o}", "executions", list);
+        if (cursor)
+                api_set_next_token(out, "ex", cursor);
+        api_reply(c, out);
+}
+
+static void list_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_(store_call_done) StoreCall call = {};
+        StoreExecFilter f = {
+                .state_machine = s->sm_name,
+                .version = s->sm_version,
+                .status = s->status,
+                .machine_must_exist = true,
+        };
+
+        store_exec_list_call(&f, s->cursor, s->limit, LIST_SCAN_MAX, &call);
+        (void) api_redis_eval(c, &call, list_done);
+}
+
+/* ---- GetExecutionHistory ---- */
+
+static int history_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        ExecState *s = state_new(c);
+        int k;
+
+        if ((k = parse_exec_arn(c, s, ret_resource, e)) < 0 ||
+            (k = aws_get_bool(c->input, "reverseOrder", false, &s->reverse, e)) < 0 ||
+            (k = aws_get_bool(c->input, "includeExecutionData", true, &s->include_data, e)) < 0 ||
+            (k = api_get_page(c, "hist", &s->limit, &s->cursor, e)) < 0)
+                return k;
+        if (s->cursor && (strspn(s->cursor, "0123456789") != strlen(s->cursor) || strlen(s->cursor) > 18))
+                return aws_error_set(e, "InvalidToken", "Invalid Token: 'not a history position'");
+        return 0;
+}
+
+/* A stored event in the shape of the API: the timestamp in seconds, and
+ * without the data when the caller asked so. */
+static void history_event(json_t *ev, bool include_data) {
+        const char *ts = jstr(ev, "timestamp"), *key;
+        json_t *details;
+        int64_t ms;
+
+        if (ts && asl_parse_timestamp(ts, &ms) >= 0)
+                json_object_set_new(ev, "timestamp", aws_timestamp(ms));
+        if (include_data)
+                return;
+        json_object_foreach (ev, key, details)
+                if (json_is_object(details)) {
+                        json_object_del(details, "input");
+                        json_object_del(details, "output");
+                }
+}
+
+static void history_done(ApiCall *c, redisReply *reply) {
+        ExecState *s = c->state;
+        json_t *events = NULL, *ev, *out;
+        uint64_t next;
+        size_t i;
+        int k;
+
+        k = store_exec_history_parse(reply, s->limit, s->reverse, &events, &next);
+        if (k < 0)
+                return fail_no_execution(c, k);
+        json_array_foreach (events, i, ev)
+                history_event(ev, s->include_data);
+        out = json_pack("{s:o}", "events", events);
+        if (next > 0) {
+                char n[32];
+                snprintf(n, sizeof n, "%" PRIu64, next);
+                api_set_next_token(out, "hist", n);
+        }
+        api_reply(c, out);
+}
+
+static void history_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        store_exec_history_call(s->exec_id, s->cursor ? strtoull(s->cursor, NULL, 10) : 0, s->limit,
+                                s->reverse, &call);
+        (void) api_redis_eval(c, &call, history_done);
+}
+
+/* ---- StopExecution ---- */
+
+static int stop_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        ExecState *s = state_new(c);
+        int k;
+
+        if ((k = parse_exec_arn(c, s, ret_resource, e)) < 0 ||
+            (k = aws_get_string(c->input, "error", false, 0, API_ERROR_MAX, &s->error, e)) < 0 ||
+            (k = aws_get_string(c->input, "cause", false, 0, API_CAUSE_MAX, &s->cause, e)) < 0)
+                return k;
+        return 0;
+}
+
+/* The execution had ended: Step Functions answers with its stop date. */
+static void stop_finished(ApiCall *c, redisReply *reply) {
+        _cleanup_json_ json_t *d = NULL;
+        ExecState *s = c->state;
+        int k;
+
+        k = store_exec_describe_parse(reply, s->exec_id, &d);
+        if (k < 0)
+                return fail_no_execution(c, k);
+        api_reply(c, json_pack("{s:o}", "stopDate", aws_timestamp(jint(d, "stopDate"))));
+}
+
+static void stop_answered(ApiCall *c, json_t *answer) {
+        const char *error = jstr(answer, "error");
+
+        if (json_is_true(json_object_get(answer, "ok")))
+                return api_reply(c, json_pack("{s:o}", "stopDate", aws_timestamp(jint(answer, "stopDate"))));
+        if (streq_ptr(error, "ExecutionDoesNotExist"))
+                return fail_no_execution(c, -ENOENT);
+        if (streq_ptr(error, "ExecutionNotRunning")) {
+                ExecState *s = c->state;
+                _cleanup_(store_argv_done) StoreArgv a = {};
+
+                store_exec_describe_argv(s->exec_id, &a);
+                (void) api_redis_command(c, &a, stop_finished);
+                return;
+        }
+        api_fail(c, "InternalFailure", "%s: %s", strempty(error), strempty(jstr(answer, "cause")));
+}
+
+static void stop_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_free_ char *request_id = api_random_hex(), *buf = NULL;
+        size_t len;
+        int k;
+
+        ProtoStopExecution msg = {
+                .execution_id = s->exec_id,
+                .error = s->error && *s->error ? s->error : NULL,
+                .cause = s->cause,
+                .request_id = request_id,
+        };
+        k = proto_encode_stop_execution(&msg, api_limits(c->m), &buf, &len);
+        if (k < 0)
+                return api_fail(c, "ValidationException", "The error or the cause is too long");
+        api_coordinator_request(c, PROTO_TOPIC_EVENTS, s->exec_id, buf, len, request_id, stop_answered);
+}
+
+const ApiOp api_op_start_execution = {"StartExecution", start_parse, start_run};
+const ApiOp api_op_describe_execution = {"DescribeExecution", describe_parse, describe_run};
+const ApiOp api_op_list_executions = {"ListExecutions", list_parse, list_run};
+const ApiOp api_op_get_execution_history = {"GetExecutionHistory", history_parse, history_run};
+const ApiOp api_op_stop_execution = {"StopExecution", stop_parse, stop_run};
