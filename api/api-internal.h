@@ -3,7 +3,7 @@
 
 /*
  * The manager of imgflow-api, shared by api.c (the daemon and the front
- * door) and api-answers.c (requests to the coordinators).
+ * door), api-answers.c (requests to the coordinators) and ops-activities.c.
  * The operations see it only through api.h.
  */
 
@@ -31,6 +31,7 @@
                 (item)->prev = (item)->next = NULL;                                                         \
         } while (0)
 
+typedef struct ApiActivities ApiActivities;
 typedef struct ApiAnswers ApiAnswers;
 
 struct ApiManager {
@@ -55,6 +56,7 @@ struct ApiManager {
         size_t n_calls;
         ApiAnswers *answers; /* api-answers.c */
         size_t n_waiters;
+        ApiActivities *activities; /* ops-activities.c */
 
         bool stopping, redis_up, kafka_up, ready;
         uint64_t stop_deadline_usec;
@@ -74,3 +76,6 @@ void api_on_delivery(KafkaProducer *p, int error, const char *errstr, const char
                      int64_t offset, void *msg_opaque, void *userdata);
 /* Forget the wait of a call that is freed. */
 void api_waiter_drop(ApiCall *c);
+
+/* ops-activities.c */
+size_t api_activities_waiting(const ApiManager *m);

@@ -19,16 +19,23 @@ extern const ApiOp api_op_create_state_machine, api_op_delete_state_machine, api
 extern const ApiOp api_op_describe_execution, api_op_get_execution_history, api_op_list_executions,
         api_op_start_execution, api_op_stop_execution;
 extern const ApiOp api_op_send_task_failure, api_op_send_task_heartbeat, api_op_send_task_success;
+extern const ApiOp api_op_create_activity, api_op_delete_activity, api_op_describe_activity,
+        api_op_get_activity_task, api_op_list_activities;
 
 /* Sorted by name (strcmp). */
 /* clang-format off */
 static const ApiOp *const ops[] = {
+        &api_op_create_activity,
         &api_op_create_state_machine,
+        &api_op_delete_activity,
         &api_op_delete_state_machine,
+        &api_op_describe_activity,
         &api_op_describe_execution,
         &api_op_describe_state_machine,
         &api_op_describe_state_machine_for_execution,
+        &api_op_get_activity_task,
         &api_op_get_execution_history,
+        &api_op_list_activities,
         &api_op_list_executions,
         &api_op_list_state_machines,
         &api_op_send_task_failure,
@@ -79,6 +86,19 @@ int api_parse_exec_arn(ApiCall *c, const char *arn, char **ret_exec_id, AwsError
                 sm = xstrndup(rest, colon - rest);
         if (!colon || !(*ret_exec_id = store_exec_id(sm, colon + 1)))
                 return aws_error_set(e, "InvalidArn", "Invalid Arn: '%.2048s'", arn);
+        return 0;
+}
+
+int api_parse_activity_arn(ApiCall *c, const char *arn, char **ret_name, AwsError *e) {
+        _cleanup_free_ char *rest = NULL;
+        int k;
+
+        k = aws_arn_parse(arn, api_region(c->m), api_account(c->m), "activity", &rest, e);
+        if (k < 0)
+                return k;
+        if (!store_name_is_valid(rest))
+                return aws_error_set(e, "InvalidArn", "Invalid Arn: '%.2048s'", arn);
+        *ret_name = TAKE_PTR(rest);
         return 0;
 }
 

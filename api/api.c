@@ -29,8 +29,9 @@
  * Refusals of the front door are logged with the access key id (never the
  * secret) and the peer address.
  *
- * SIGTERM: stop accepting connections, let the requests in progress finish
- * (bounded by the request timeout), then exit. SIGHUP: reload the keys file and the log level.
+ * SIGTERM: stop accepting connections, answer waiting GetActivityTask calls
+ * with "no task", let the other requests finish (bounded by the request
+ * timeout), then exit. SIGHUP: reload the keys file and the log level.
  *
  * Layering: uses api/'s own modules, the store (coordinator/store*.c, its
  * builders and parsers only), coordinator/asl (definition validation),
@@ -309,6 +310,10 @@ char *api_exec_arn(const ApiManager *m, const char *exec_id) {
         return aws_arn(m->region, m->account, "execution", exec_id);
 }
 
+char *api_activity_arn(const ApiManager *m, const char *name) {
+        return aws_arn(m->region, m->account, "activity", name);
+}
+
 char *api_random_hex(void) {
         uint8_t b[16];
 
@@ -582,9 +587,10 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         char a[FORMAT_COUNT_MAX], b[FORMAT_COUNT_MAX];
 
         (void) service_notify_status(
-                "%s requests (%s refused), %u connections, %zu waiting for coordinators%s",
+                "%s requests (%s refused), %u connections, %zu waiting for coordinators, "
+                "%zu for activity tasks%s",
                 format_count(m->n_requests, a), format_count(m->n_refused, b),
-                http_server_connections(m->http), m->n_waiters,
+                http_server_connections(m->http), m->n_waiters, api_activities_waiting(m),
                 m->redis_up ? "" : ", Redis down");
         (void) sd_event_source_set_time_relative(s, STATUS_USEC);
         return 0;
@@ -610,6 +616,7 @@ static void manager_stop(void *userdata) {
 
         m->stopping = true;
         http_server_quiesce(m->http);
+        api_activities_stop(m);
         m->stop_deadline_usec = now_usec(CLOCK_MONOTONIC) + m->request_timeout_usec + 5 * 1000 * 1000;
         log_info("Stopping: %u requests in progress", http_server_requests(m->http));
         if (sd_event_add_time_relative(m->event, &m->t_drain, CLOCK_MONOTONIC, 0, 0, on_drain_timer, m) < 0)
@@ -653,10 +660,12 @@ static ApiManager *manager_free(ApiManager *m) {
         for (int i = 0; i < 20 && http_server_requests(m->http) > 0; i++)
                 (void) sd_event_run(m->event, 50 * 1000);
         /* Then the server (requests still pending detach their calls), the
-         * connections (their pending callbacks run and free the calls whose
-         * request went), and last the calls whose step never came back,
-         * before the answers' table they may still be in. */
+         * waiting activity callers, the connections (their pending callbacks
+         * run and free the calls whose request went), and last the calls
+         * whose step never came back, before the answers' table they may
+         * still be in. */
         m->http = http_server_free(m->http);
+        api_activities_free(m);
         m->redis = redis_conn_free(m->redis);
         for (size_t i = 0; i < ELEMENTSOF(m->topics); i++)
                 if (m->topics[i])
@@ -785,6 +794,9 @@ static int manager_start(ApiManager *m, const HttpServerConfig *hc) {
                 m->topics[i] = rd_kafka_topic_new(kafka_producer_handle(m->producer), name, NULL);
         }
         r = api_answers_start(m);
+        if (r < 0)
+                return r;
+        r = api_activities_start(m);
         if (r < 0)
                 return r;
         r = http_server_new(m->event, hc, on_request, m, &m->http, &error);

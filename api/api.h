@@ -5,7 +5,7 @@
  * imgflow-api's own header: the manager (one per process), one call per
  * HTTP request, the operation table and what the operations share. The
  * operations live in ops-*.c, one file per group (state machines,
- * executions, callbacks), each a pair of functions per
+ * executions, callbacks, activities), each a pair of functions per
  * operation in the table (api-ops.c):
  *
  *   parse(call, &resource, &error)   validate the input (c->input) and
@@ -22,7 +22,7 @@
  *
  * A call's life: it belongs to its HTTP request. At most one asynchronous
  * step (a Redis command, a Kafka delivery, a wait for a coordinator's
- * answer) is pending at a time (c->busy). When the
+ * answer or for an activity task) is pending at a time (c->busy). When the
  * request ends first (the daemon stops), the call is only marked (c->req =
  * NULL) and the pending step's callback frees it: the API_CALL_ALIVE()
  * check at the top of every callback.
@@ -130,6 +130,7 @@ const Config *api_config(const ApiManager *m);
 char *api_sm_arn(const ApiManager *m, const char *name);
 char *api_sm_version_arn(const ApiManager *m, const char *name, unsigned version);
 char *api_exec_arn(const ApiManager *m, const char *exec_id);
+char *api_activity_arn(const ApiManager *m, const char *name);
 
 /* 128 random bits as hex (new string). */
 char *api_random_hex(void);
@@ -138,9 +139,10 @@ char *api_random_hex(void);
 
 /* An ARN of this region and account: a state machine "<name>" or a
  * version "<name>:<version>" (version 0 = none), an execution (its id
- * "<stateMachine>:<name>"). New strings; InvalidArn. */
+ * "<stateMachine>:<name>"), an activity. New strings; InvalidArn. */
 int api_parse_sm_arn(ApiCall *c, const char *arn, char **ret_name, unsigned *ret_version, AwsError *e);
 int api_parse_exec_arn(ApiCall *c, const char *arn, char **ret_exec_id, AwsError *e);
+int api_parse_activity_arn(ApiCall *c, const char *arn, char **ret_name, AwsError *e);
 /* maxResults (0..1000, 0 = 100) and nextToken of kind (its cursor, new;
  * NULL without). */
 int api_get_page(ApiCall *c, const char *kind, size_t *ret_limit, char **ret_cursor, AwsError *e);
@@ -150,3 +152,10 @@ void api_set_next_token(json_t *out, const char *kind, const char *cursor);
  * (a new string reference). */
 json_t *api_json_text(const json_t *v);
 
+/* ---- activities (ops-activities.c) ---- */
+
+/* Start / stop the activity machinery of a manager (lease reclaim timer);
+ * answer every waiting GetActivityTask with "no task" on stop. */
+int api_activities_start(ApiManager *m);
+void api_activities_stop(ApiManager *m);
+void api_activities_free(ApiManager *m);

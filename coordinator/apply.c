@@ -113,7 +113,8 @@ static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
                 note_failed(r, d->task_id, cause);
                 return;
         }
-        k = proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_TASKS, t.pool, &topic);
+        if (!t.activity)
+                k = proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_TASKS, t.pool, &topic);
         if (k < 0) {
                 _cleanup_free_ char *c = xasprintf("invalid task topic for pool %s of resource %s",
                                                    t.pool ? t.pool : "", d->resource);
@@ -129,7 +130,7 @@ static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
                 .task_id = d->task_id,
                 .attempt = d->attempt,
                 .resource = d->resource,
-                .operation = t.operation,
+                .operation = t.activity ? t.activity : t.operation,
                 .input = t.input,
                 .deadline_ms = d->deadline_ms,
                 .heartbeat_seconds = d->heartbeat_seconds,
@@ -142,6 +143,17 @@ static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
                 _cleanup_free_ char *c = xasprintf("cannot encode the task message: %s",
                                                    strerror(-k));
                 note_failed(r, d->task_id, c);
+                return;
+        }
+        if (t.activity) {
+                /* For GetActivityTask callers: queued in Redis by this very
+                 * commit, with the token that opens the task. */
+                if (!msg.task_token) {
+                        note_failed(r, d->task_id, "an activity task without a task token");
+                        return;
+                }
+                store_commit_add_activity_task(r->commit, t.activity, msg.task_token, buf);
+                store_commit_add_token(r->commit, d->task_id, msg.task_token);
                 return;
         }
         item = xasprintf("task:%s", d->task_id);
@@ -328,6 +340,19 @@ static json_t *open_task_tokens(json_t *doc) {
         return tokens;
 }
 
+/* A result that names an activity's queued task by its id alone: only its
+ * token completes it (as in Step Functions); a worker of a pool the ARN is
+ * mapped to answers by task id, and the engine takes that. */
+static bool activity_result_without_token(const ApplyConfig *cfg, json_t *doc, const AslEvent *ev) {
+        json_t *task;
+
+        if (ev->token || !ev->task_id || ev->type == ASL_EVENT_TASK_FAILED ||
+            (ev->type != ASL_EVENT_TASK_SUCCEEDED && ev->type != ASL_EVENT_TASK_HEARTBEAT))
+                return false;
+        task = json_object_get(json_object_get(doc, "tasks"), ev->task_id);
+        return task && resources_is_activity_queue(cfg->resources, jstr(task, "resource"));
+}
+
 /* The task a TIMER_FIRED times out (task or heartbeat timeout), or NULL. Borrowed. */
 static const char *timed_out_task(json_t *doc, const AslEvent *ev) {
         json_t *t;
@@ -388,6 +413,8 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         }
         if (st->status && *st->status && !streq(st->status, "RUNNING"))
                 return 1; /* finished: every late event is stale */
+        if (activity_result_without_token(cfg, st->doc, ev))
+                return 1;
 
         k = store_commit_new(exec_id, st->version, env->now_ms, &c);
         if (k < 0)

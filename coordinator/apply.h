@@ -6,7 +6,8 @@
  *
  * It runs the engine (asl_exec_handle) and turns its effects into the
  * operations of the exec_commit script: DISPATCH_TASK -> a Task message in
- * the outbox (topic from the resource mapping; a task token registered),
+ * the outbox (topic from the resource mapping; a task token registered), or
+ * for an activity's Task in the activity's queue (store-activities.c),
  * CANCEL_TASK -> the outbox item dropped and the task closed,
  * SCHEDULE/CANCEL_TIMER -> imgflow:timers, HISTORY -> the history list,
  * FINISHED -> status, output/error/cause, retention, and an

@@ -38,6 +38,7 @@ struct Work {
         ProtoMessage *msg; /* owned */
         char *exec_id;     /* owned */
         char *task_id;     /* SendTask*: from the token lookup */
+        char *task_token;  /* SendTask* with an activity's delivery token: the task token it stands for */
         char *sm_name;     /* StartExecution */
         unsigned sm_version;
         char *exec_name;
@@ -67,6 +68,7 @@ static void work_free(Work *w) {
         proto_message_free(w->msg);
         free(w->exec_id);
         free(w->task_id);
+        free(w->task_token);
         free(w->sm_name);
         free(w->exec_name);
         free(w->state_name);
@@ -448,20 +450,20 @@ static bool event_from_message(Work *w, AslEvent *ev) {
         case PROTO_SEND_TASK_SUCCESS:
                 ev->type = ASL_EVENT_TASK_SUCCEEDED;
                 ev->task_id = w->task_id;
-                ev->token = msg->send_task_success.task_token;
+                ev->token = w->task_token ? w->task_token : msg->send_task_success.task_token;
                 ev->output = msg->send_task_success.output;
                 return true;
         case PROTO_SEND_TASK_FAILURE:
                 ev->type = ASL_EVENT_TASK_FAILED;
                 ev->task_id = w->task_id;
-                ev->token = msg->send_task_failure.task_token;
+                ev->token = w->task_token ? w->task_token : msg->send_task_failure.task_token;
                 ev->error = msg->send_task_failure.error;
                 ev->cause = msg->send_task_failure.cause;
                 return true;
         case PROTO_SEND_TASK_HEARTBEAT:
                 ev->type = ASL_EVENT_TASK_HEARTBEAT;
                 ev->task_id = w->task_id;
-                ev->token = msg->send_task_heartbeat.task_token;
+                ev->token = w->task_token ? w->task_token : msg->send_task_heartbeat.task_token;
                 return true;
         default:
                 return false;
@@ -638,7 +640,7 @@ static void callback_refuse(Work *w, const char *error, const char *cause) {
 }
 
 static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
-        _cleanup_free_ char *closed = NULL;
+        _cleanup_(store_token_record_done) StoreTokenRecord t = {};
         Work *w = userdata;
         int r;
 
@@ -646,27 +648,37 @@ static void on_token(RedisConn *c, redisReply *reply, void *userdata) {
                 work_retry_later(w);
                 return;
         }
-        r = store_token_parse_full(reply, &w->exec_id, &w->task_id, &closed);
-        if (r == -ESTALE) {
-                callback_refuse(w, closed,
-                                streq(closed, "TaskTimedOut") ? "the task has timed out"
-                                                              : "the task is closed");
+        r = store_token_parse_record(reply, &t);
+        if (r >= 0 && t.closed) {
+                callback_refuse(w, t.closed,
+                                streq(t.closed, "TaskTimedOut") ? "the task has timed out"
+                                                                : "the task is closed");
                 return;
         }
-        if (r < 0) {
+        if (r >= 0 && t.alias_of && !w->task_token) {
+                /* An activity's delivery token (store-activities.c): the
+                 * answer is the task token's (live, timed out, closed). */
+                w->task_token = TAKE_PTR(t.alias_of);
+                work_lookup_token(w);
+                return;
+        }
+        if (r < 0 || t.alias_of) {
                 /* The same answer whether or not the execution exists. */
                 callback_refuse(w, "InvalidToken", "invalid task token");
                 return;
         }
+        w->exec_id = TAKE_PTR(t.exec_id);
+        w->task_id = TAKE_PTR(t.task_id);
         work_enqueue(w);
 }
 
-/* Before a token callback is queued: token -> (exec id, task id). */
+/* Before a token callback is queued: token -> (exec id, task id); an
+ * activity's delivery token -> its task token -> (exec id, task id). */
 static void work_lookup_token(Work *w) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         int r;
 
-        r = store_token_lookup_argv(proto_message_task_token(w->msg), &a);
+        r = store_token_lookup_argv(w->task_token ? w->task_token : proto_message_task_token(w->msg), &a);
         if (r >= 0)
                 r = manager_command(w->m, &a, on_token, w);
         if (r < 0)

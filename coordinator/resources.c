@@ -8,6 +8,7 @@
 
 #include "asl-util.h"
 #include "resources.h"
+#include "store.h"
 
 typedef struct ResourceEntry {
         char *name;
@@ -83,6 +84,7 @@ static const char *lookup(const Resources *r, const char *name) {
 void resource_target_done(ResourceTarget *t) {
         free(t->operation);
         free(t->pool);
+        free(t->activity);
         json_decref(t->input);
         *t = (ResourceTarget) {};
 }
@@ -137,6 +139,10 @@ static int map_function(const Resources *r, const char *fn, ResourceTarget *t) {
         return -ENOENT;
 }
 
+bool resources_is_activity_queue(const Resources *r, const char *resource) {
+        return store_activity_name_of_arn(resource) && !lookup(r, resource);
+}
+
 int resources_resolve(const Resources *r, const char *resource, json_t *input,
                       ResourceTarget *ret, char **ret_cause) {
         ResourceTarget t = {};
@@ -184,11 +190,11 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
                 const char *target = lookup(r, res);
                 if (target)
                         k = from_target(target, p + 10, &t);
-                else {
-                        t.pool = xstrdup(p + 10);
-                        t.operation = xstrdup(p + 10);
+                else if (store_activity_name_of_arn(res)) {
+                        t.activity = xstrdup(p + 10);
                         k = 0;
-                }
+                } else
+                        k = -ENOENT;
         } else
                 k = map_function(r, res, &t);
 

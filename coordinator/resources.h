@@ -9,7 +9,9 @@
  *
  *   imgflow:<op>                                   op on <prefix>tasks
  *   imgflow:pool:<pool>                            <prefix>tasks.<pool>
- *   arn:aws:states:<r>:<a>:activity:<pool>         <prefix>tasks.<pool>
+ *   arn:aws:states:<r>:<a>:activity:<name>         the activity's queue in Redis, for
+ *                                                  GetActivityTask callers (imgflow-api),
+ *                                                  unless [resources] maps the ARN
  *   arn:aws:lambda:<r>:<a>:function:<Name>[:alias] the mapping of the full ARN
  *                                                  or of <Name>
  *   arn:aws:states:::lambda:invoke                 FunctionName of the input,
@@ -47,10 +49,15 @@ typedef struct ResourceTarget {
         char *operation;        /* new: the operation the worker runs */
         char *pool;             /* new, NULL: the default tasks topic */
         bool wait_for_token;    /* the Resource ended in .waitForTaskToken */
+        char *activity;         /* new: an activity's name, for its queue (pool and operation NULL) */
         json_t *input;          /* new reference: the task input (Payload for lambda:invoke) */
 } ResourceTarget;
 
 void resource_target_done(ResourceTarget *t);
+
+/* Whether a Task with this Resource goes to an activity's queue (an
+ * activity ARN that [resources] does not map). */
+bool resources_is_activity_queue(const Resources *r, const char *resource);
 
 /*
  * Resolve a Resource with the task's effective input (borrowed). Returns 0

@@ -26,7 +26,8 @@
  *       executions: added on create, removed when terminal)
  * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document,
  *       then ops.historyN history events, then one value per id of
- *       ops.outbox (in that order).
+ *       ops.outbox, then one item per name of ops.activities (in that
+ *       order): an item is appended to imgflow:activity:<name>:tasks.
  * Returns {"ok", newVersion} | {"conflict", version} | {"missing", 0} |
  *         {"exists", 1 if same input and RUNNING else 0, startDate}.
  */
@@ -88,7 +89,11 @@ static const char exec_commit_lua[] =
         "  redis.call('ZREM', claimed, m)\n"
         "  redis.call('SREM', xtimers, t)\n"
         "end\n"
+        "local no = #(ops.outbox or {})\n"
         "for k, o in ipairs(ops.outbox or {}) do redis.call('HSET', outbox, o, ARGV[3 + nh + k]) end\n"
+        "for k, a in ipairs(ops.activities or {}) do\n"
+        "  redis.call('RPUSH', 'imgflow:activity:' .. a .. ':tasks', ARGV[3 + nh + no + k])\n"
+        "end\n"
         "for _, o in ipairs(ops.outboxDel or {}) do redis.call('HDEL', outbox, o) end\n"
         "if redis.call('HLEN', outbox) > 0 then\n"
         "  if #(ops.outbox or {}) > 0 then redis.call('ZADD', pending, ops.now, id) end\n"
@@ -275,6 +280,127 @@ static const char exec_list_lua[] =
         "return {'more', out, cs, ci}\n";
 
 /*
+ * activity_create: KEYS 1 imgflow:activity:<name>, 2 imgflow:activities;
+ * ARGV 1 name, 2 now ms. Idempotent by name. Returns {created (0/1),
+ * createdAt}.
+ */
+static const char activity_create_lua[] =
+        "local at = redis.call('HGET', KEYS[1], 'createdAt')\n"
+        "if at then return {0, at} end\n"
+        "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'createdAt', ARGV[2])\n"
+        "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+        "return {1, ARGV[2]}\n";
+
+/*
+ * activity_list: KEYS 1 imgflow:activities; ARGV 1 the last name of the
+ * previous page ("" = from the start), 2 limit. Returns {more (0/1), name,
+ * createdAt, ...}, by name.
+ */
+static const char activity_list_lua[] =
+        "local from = ARGV[1] == '' and '-' or '(' .. ARGV[1]\n"
+        "local limit = tonumber(ARGV[2])\n"
+        "local names = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, limit + 1)\n"
+        "local out = {#names > limit and 1 or 0}\n"
+        "for i = 1, math.min(#names, limit) do\n"
+        "  table.insert(out, names[i])\n"
+        "  table.insert(out, redis.call('HGET', 'imgflow:activity:' .. names[i], 'createdAt') or '0')\n"
+        "end\n"
+        "return out\n";
+
+/*
+ * activity_delete: KEYS 1 imgflow:activity:<name>, 2 its tasks, 3
+ * imgflow:activities; ARGV 1 name. The queued tasks go with it (they time
+ * out, as in Step Functions). Returns 1, or 0 when it was not there.
+ */
+static const char activity_delete_lua[] =
+        "redis.call('DEL', KEYS[2])\n"
+        "redis.call('ZREM', KEYS[3], ARGV[1])\n"
+        "return redis.call('DEL', KEYS[1])\n";
+
+/*
+ * activity_claim: hand the oldest live task of an activity to one
+ * GetActivityTask caller (docs/api.md, "Activities").
+ * KEYS: 1 imgflow:activity:<name>:tasks, 2 imgflow:activity-leases,
+ *       3 imgflow:activity-leased
+ * ARGV: 1 name, 2 the delivery token, 3 lease expiry ms, 4 TTL of the
+ *       delivery token's record (s), 5 most items looked at
+ * Items are "<task token>\n<Task message>". An item whose task token is
+ * closed or gone (the task timed out, the execution stopped) is dropped.
+ * For a live one: the delivery token's record {"executionId","taskId",
+ * "token": <task token>} is written, the item is leased (lease expiry in
+ * KEYS[2] as "<name>|<delivery token>", the item in KEYS[3]) and the Task
+ * message returned; nil when there is none.
+ */
+static const char activity_claim_lua[] =
+        "for i = 1, tonumber(ARGV[5]) do\n"
+        "  local item = redis.call('LPOP', KEYS[1])\n"
+        "  if not item then return false end\n"
+        "  local nl = string.find(item, '\\n', 1, true)\n"
+        "  if nl then\n"
+        "    local t = string.sub(item, 1, nl - 1)\n"
+        "    local rec = redis.call('GET', 'imgflow:token:' .. t)\n"
+        "    if rec then\n"
+        "      local r = cjson.decode(rec)\n"
+        "      if not r.closed then\n"
+        "        redis.call('SET', 'imgflow:token:' .. ARGV[2],\n"
+        "                   cjson.encode({executionId = r.executionId, taskId = r.taskId, token = t}),\n"
+        "                   'EX', tonumber(ARGV[4]))\n"
+        "        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1] .. '|' .. ARGV[2])\n"
+        "        redis.call('HSET', KEYS[3], ARGV[2], item)\n"
+        "        return string.sub(item, nl + 1)\n"
+        "      end\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "return false\n";
+
+/*
+ * activity_settle: the end of a lease.
+ * KEYS: 1 imgflow:activity:<name>:tasks, 2 imgflow:activity-leases,
+ *       3 imgflow:activity-leased
+ * ARGV: 1 name, 2 the delivery token, 3 "ack" (the answer was written:
+ *       the caller has the task) | "release" (it was not: the task goes back
+ *       to the front of its queue and the delivery token is dropped)
+ * Returns 1 when the lease was there.
+ */
+static const char activity_settle_lua[] =
+        "local item = redis.call('HGET', KEYS[3], ARGV[2])\n"
+        "redis.call('ZREM', KEYS[2], ARGV[1] .. '|' .. ARGV[2])\n"
+        "redis.call('HDEL', KEYS[3], ARGV[2])\n"
+        "if not item then return 0 end\n"
+        "if ARGV[3] == 'release' then\n"
+        "  redis.call('DEL', 'imgflow:token:' .. ARGV[2])\n"
+        "  redis.call('LPUSH', KEYS[1], item)\n"
+        "end\n"
+        "return 1\n";
+
+/*
+ * activity_reclaim: leases that expired (the API process that held them
+ * died before it could settle them). KEYS 1 imgflow:activity-leases, 2
+ * imgflow:activity-leased; ARGV 1 now ms, 2 limit. Each task goes back to
+ * the front of its queue; its delivery token is closed (TaskDoesNotExist),
+ * since its answer may have reached a caller: the next caller gets a new
+ * token, and only that one can complete the task. Returns the count.
+ */
+static const char activity_reclaim_lua[] =
+        "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))\n"
+        "for _, m in ipairs(exp) do\n"
+        "  local bar = string.find(m, '|', 1, true)\n"
+        "  local name, d = string.sub(m, 1, bar - 1), string.sub(m, bar + 1)\n"
+        "  local item = redis.call('HGET', KEYS[2], d)\n"
+        "  if item then redis.call('LPUSH', 'imgflow:activity:' .. name .. ':tasks', item) end\n"
+        "  local rec = redis.call('GET', 'imgflow:token:' .. d)\n"
+        "  if rec then\n"
+        "    local r = cjson.decode(rec)\n"
+        "    r.closed = 'TaskDoesNotExist'\n"
+        "    redis.call('SET', 'imgflow:token:' .. d, cjson.encode(r), 'KEEPTTL')\n"
+        "  end\n"
+        "  redis.call('ZREM', KEYS[1], m)\n"
+        "  redis.call('HDEL', KEYS[2], d)\n"
+        "end\n"
+        "return #exp\n";
+
+/*
  * sm_delete: KEYS 1 imgflow:sm:<name>, 2 imgflow:sms; ARGV 1 name, 2 retention sec.
  * Returns 1 if deleted, 0 if absent.
  */
@@ -358,6 +484,12 @@ static const StoreScript store_scripts[_STORE_SCRIPT_MAX] = {
         [STORE_SCRIPT_SM_SET_ROLE] = { "sm_set_role", sm_set_role_lua },
         [STORE_SCRIPT_EXEC_HISTORY] = { "exec_history", exec_history_lua },
         [STORE_SCRIPT_EXEC_LIST] = { "exec_list", exec_list_lua },
+        [STORE_SCRIPT_ACTIVITY_CREATE] = { "activity_create", activity_create_lua },
+        [STORE_SCRIPT_ACTIVITY_LIST] = { "activity_list", activity_list_lua },
+        [STORE_SCRIPT_ACTIVITY_DELETE] = { "activity_delete", activity_delete_lua },
+        [STORE_SCRIPT_ACTIVITY_CLAIM] = { "activity_claim", activity_claim_lua },
+        [STORE_SCRIPT_ACTIVITY_SETTLE] = { "activity_settle", activity_settle_lua },
+        [STORE_SCRIPT_ACTIVITY_RECLAIM] = { "activity_reclaim", activity_reclaim_lua },
 };
 
 const StoreScript *store_script(StoreScriptId id) {

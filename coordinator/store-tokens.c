@@ -7,7 +7,8 @@
  * than InvalidToken. Both records are written by exec_commit (store.c:
  * store_commit_add_token(), store_commit_add_token_tombstone()); this file
  * reads them: the GET the coordinator sends before it queues a callback,
- * and its reply.
+ * and its reply. An activity's delivery token (store-activities.c) has a
+ * record of the same shape with "token": the task token it stands for.
  */
 
 #include <string.h>
@@ -39,10 +40,17 @@ int store_token_parse(const redisReply *r, char **ret_exec_id, char **ret_task_i
         return 0;
 }
 
-int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
-                           char **ret_closed_error) {
+void store_token_record_done(StoreTokenRecord *t) {
+        free(t->exec_id);
+        free(t->task_id);
+        free(t->closed);
+        free(t->alias_of);
+        *t = (StoreTokenRecord) {};
+}
+
+int store_token_parse_record(const redisReply *r, StoreTokenRecord *ret) {
         _cleanup_json_ json_t *j = NULL;
-        const char *e, *t, *closed;
+        const char *e, *t, *closed, *alias;
         int k;
 
         k = store_reply_string(r);
@@ -54,11 +62,29 @@ int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_t
         if (!e || !t)
                 return -EBADMSG;
         closed = json_string_value(json_object_get(j, "closed"));
-        *ret_exec_id = xstrdup(e);
-        *ret_task_id = xstrdup(t);
-        if (closed) {
+        alias = json_string_value(json_object_get(j, "token"));
+        *ret = (StoreTokenRecord) {
+                .exec_id = xstrdup(e),
+                .task_id = xstrdup(t),
+                .closed = closed ? xstrdup(closed) : NULL,
+                .alias_of = alias ? xstrdup(alias) : NULL,
+        };
+        return 0;
+}
+
+int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_task_id,
+                           char **ret_closed_error) {
+        _cleanup_(store_token_record_done) StoreTokenRecord t = {};
+        int k;
+
+        k = store_token_parse_record(r, &t);
+        if (k < 0)
+                return k;
+        *ret_exec_id = TAKE_PTR(t.exec_id);
+        *ret_task_id = TAKE_PTR(t.task_id);
+        if (t.closed) {
                 if (ret_closed_error)
-                        *ret_closed_error = xstrdup(closed);
+                        *ret_closed_error = TAKE_PTR(t.closed);
                 return -ESTALE;
         }
         return 0;

@@ -342,6 +342,7 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         for (size_t i = 0; i < c->n_outbox; i++)
                 outbox_entry_done(&c->outbox[i]);
         free(c->outbox);
+        rows_done(&c->activities);
         for (size_t i = 0; i < c->n_history; i++)
                 free(c->history[i].text);
         free(c->history);
@@ -482,6 +483,13 @@ void store_commit_close_task(StoreCommit *c, const char *task_id) {
         commit_changed(c);
 }
 
+void store_commit_add_activity_task(StoreCommit *c, const char *activity, const char *token,
+                                    const char *message) {
+        rows_push(&c->activities, xstrdup(activity));
+        rows_push(&c->activities, xasprintf("%s\n%s", token, message));
+        commit_changed(c);
+}
+
 void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const char *token,
                                       const char *error, int64_t ttl_sec) {
         _cleanup_free_ char *vs = token_record(c, task_id ?: "", error ?: "TaskDoesNotExist"),
@@ -601,6 +609,12 @@ json_t *store_commit_ops(StoreCommit *c) {
                         json_array_append_new(history, json_stringn(c->history[i].text, c->history[i].len));
                 json_object_set_new(ops, "history", history);
         }
+        if (c->activities.n > 0) {
+                json_t *act = json_array();
+                for (size_t i = 0; i + 1 < c->activities.n; i += 2)
+                        json_array_append_new(act, json_pack("[s,s]", c->activities.v[i], c->activities.v[i + 1]));
+                json_object_set_new(ops, "activities", act);
+        }
         if (c->n_outbox > 0) {
                 outbox = json_array();
                 STORE_COMMIT_OUTBOX_FOREACH(c, e)
@@ -638,6 +652,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
                 }
                 json_writer_raw(&w, "]", 1);
         }
+        put_rows(&w, "activities", &c->activities, 2, 1);
         put_key(&w, "historyN");
         json_writer_raw(&w, "\"", 1);
         json_writer_integer(&w, (json_int_t) c->n_history);
@@ -656,7 +671,7 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
          * commit's own strings are borrowed, not copied (the call is sent
          * before the commit is freed). */
         store_argv_reserve(&call.keys, ELEMENTSOF(keyfn) + 5);
-        store_argv_reserve(&call.args, 3 + c->n_history + c->n_outbox);
+        store_argv_reserve(&call.args, 3 + c->n_history + c->n_outbox + c->activities.n / 2);
         for (size_t i = 0; i < ELEMENTSOF(keyfn); i++) {
                 char *k = keyfn[i](c->exec_id);
                 store_argv_take(&call.keys, k, strlen(k));
@@ -674,6 +689,8 @@ int store_commit_call(const StoreCommit *c, StoreCall *ret) {
                 store_argv_borrow(&call.args, c->history[i].text, c->history[i].len);
         for (size_t i = 0; i < c->n_outbox; i++)
                 store_argv_borrow(&call.args, c->outbox[i].value, c->outbox[i].len);
+        for (size_t i = 1; i < c->activities.n; i += 2)
+                store_argv_borrow(&call.args, c->activities.v[i], strlen(c->activities.v[i]));
         *ret = call;
         return 0;
 }

@@ -119,6 +119,12 @@ typedef enum StoreScriptId {
         STORE_SCRIPT_SM_SET_ROLE,
         STORE_SCRIPT_EXEC_HISTORY,
         STORE_SCRIPT_EXEC_LIST,
+        STORE_SCRIPT_ACTIVITY_CREATE,
+        STORE_SCRIPT_ACTIVITY_LIST,
+        STORE_SCRIPT_ACTIVITY_DELETE,
+        STORE_SCRIPT_ACTIVITY_CLAIM,
+        STORE_SCRIPT_ACTIVITY_SETTLE,
+        STORE_SCRIPT_ACTIVITY_RECLAIM,
         _STORE_SCRIPT_MAX,
 } StoreScriptId;
 
@@ -225,6 +231,7 @@ typedef struct StoreCommit {
         StoreRows close_tasks;  /* task id */
         StoreRows tombstones;   /* token, record, ttl (s, decimal) */
         StoreRows response;     /* 0 or 1 row: key, value, ttl (s, decimal) */
+        StoreRows activities;   /* activity name, "<task token>\n<Task message>" */
         StoreOutboxEntry *outbox;
         size_t n_outbox, allocated_outbox;
         StoreHistoryEvent *history;
@@ -263,6 +270,11 @@ void store_commit_add_timer(StoreCommit *c, const char *timer_id, int64_t due_ms
 void store_commit_del_timer(StoreCommit *c, const char *timer_id);
 void store_commit_add_token(StoreCommit *c, const char *task_id, const char *token);
 void store_commit_close_task(StoreCommit *c, const char *task_id);
+/* A task for the GetActivityTask callers of an activity: appended to
+ * imgflow:activity:<name>:tasks in the commit (token: the task's, which
+ * store_commit_add_token() registers too). */
+void store_commit_add_activity_task(StoreCommit *c, const char *activity, const char *token,
+                                    const char *message);
 /* Leave a record of a closed task's token, so that a late callback gets the
  * right answer: imgflow:token:<token> = {"executionId","taskId","closed":error}
  * (error "TaskTimedOut" or "TaskDoesNotExist") for ttl_sec (0 = the
@@ -395,6 +407,18 @@ int store_token_parse_full(const redisReply *r, char **ret_exec_id, char **ret_t
 /* Both at once, blocking (the CLI, tests). */
 int store_token_lookup(redisContext *c, const char *token, char **ret_exec_id, char **ret_task_id);
 
+/* A record in full: an activity's delivery token (store-activities.c) is
+ * an alias: its record names the task token in "token". */
+typedef struct StoreTokenRecord {
+        char *exec_id;
+        char *task_id;
+        char *closed;           /* "TaskTimedOut", "TaskDoesNotExist"; NULL while live */
+        char *alias_of;         /* the task token this one stands for; NULL for a task token */
+} StoreTokenRecord;
+
+void store_token_record_done(StoreTokenRecord *t);
+/* 0, or -ENOENT for a token never issued (or expired), -EBADMSG. */
+int store_token_parse_record(const redisReply *r, StoreTokenRecord *ret);
 
 /* ---- responses (store-responses.c) ----------------------------------------- */
 
@@ -471,6 +495,51 @@ void store_sm_definition_argv(const char *name, unsigned version, StoreArgv *ret
 
 /* "<stateMachine>" or "<stateMachine>:<version>" -> name (new) and version (0 = latest). */
 int store_sm_ref_parse(const char *ref, char **ret_name, unsigned *ret_version);
+
+/* ---- activities (store-activities.c) --------------------------------------- */
+
+/*
+ *   imgflow:activities                 zset of activity names (score 0: by name)
+ *   imgflow:activity:<name>            hash {name, createdAt}
+ *   imgflow:activity:<name>:tasks      list of "<task token>\n<Task message>", oldest first
+ *   imgflow:activity-leases            zset "<name>|<delivery token>", score = lease expiry ms
+ *   imgflow:activity-leased            hash delivery token -> the leased item
+ */
+#define STORE_KEY_ACTIVITIES "imgflow:activities"
+#define STORE_KEY_ACTIVITY_LEASES "imgflow:activity-leases"
+#define STORE_KEY_ACTIVITY_LEASED "imgflow:activity-leased"
+#define STORE_ACTIVITY_CLAIM_SKIP 100 /* dead items one claim may drop */
+
+char *store_key_activity(const char *name);
+char *store_key_activity_tasks(const char *name);
+
+/* "arn:aws:states:<region>:<account>:activity:<name>" -> name (borrowed
+ * from arn), NULL when arn is not an activity ARN with a valid name. */
+const char *store_activity_name_of_arn(const char *arn);
+
+int store_activity_create_call(const char *name, int64_t now_ms, StoreCall *ret);
+/* The creation date (ms): the existing one when it was there. */
+int store_activity_create_parse(const redisReply *r, int64_t *ret_created_ms);
+/* HGET of the creation date. */
+int store_activity_describe_argv(const char *name, StoreArgv *ret);
+/* -ENOENT when there is no such activity. */
+int store_activity_describe_parse(const redisReply *r, int64_t *ret_created_ms);
+void store_activity_list_call(const char *after, size_t limit, StoreCall *ret);
+/* Array (new) of {"name","createdAt"}; *ret_more when there are more. */
+int store_activity_list_parse(const redisReply *r, json_t **ret_items, bool *ret_more);
+int store_activity_delete_call(const char *name, StoreCall *ret);
+int store_activity_delete_parse(const redisReply *r);
+
+/* The next live task of an activity for a GetActivityTask caller, under a
+ * new delivery token (see activity_claim in store-scripts.c). */
+void store_activity_claim_call(const char *name, const char *delivery_token, int64_t lease_until_ms,
+                               int64_t record_ttl_sec, StoreCall *ret);
+/* 0 and the Task message (new string); -ENOENT when there is none. */
+int store_activity_claim_parse(const redisReply *r, char **ret_message);
+/* The end of a lease: delivered (the caller has it) or not (back to the queue). */
+void store_activity_settle_call(const char *name, const char *delivery_token, bool delivered, StoreCall *ret);
+/* Leases whose expiry passed: their tasks go back, their tokens close. */
+void store_activity_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret);
 
 /* ---- timers (store-timers.c) ----------------------------------------------- */
 

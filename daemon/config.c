@@ -140,6 +140,10 @@ const ConfigKey config_keys[] = {
           "A client connection without traffic for this long is closed."),
         K("api", "request_timeout", CONFIG_DURATION, "30s",
           "How long a request waits for a coordinator's answer before ServiceUnavailable."),
+        K("api", "activity_lease", CONFIG_DURATION, "30s",
+          "How long an activity task handed to an API process may wait for its delivery before it is offered again."),
+        K("api", "activity_poll_interval", CONFIG_DURATION, "100ms",
+          "How often waiting GetActivityTask calls look for a task."),
 
         K("redis", "address", CONFIG_STRING, "127.0.0.1:6379",
           "Redis server: host:port, [v6addr]:port or unix:/path/to/socket."),

@@ -1191,11 +1191,20 @@ static int seconds_field(json_t *st, const char *field, json_t *eff, json_t *raw
         return 0;
 }
 
-static bool resource_wants_token(const char *resource) {
+static bool resource_waits_for_token(const char *resource) {
         const char *suffix = ".waitForTaskToken";
         size_t rl = resource ? strlen(resource) : 0, sl = strlen(suffix);
 
         return rl > sl && streq(resource + rl - sl, suffix);
+}
+
+/* A task token is issued for .waitForTaskToken resources and for
+ * activities (arn:aws:states:<region>:<account>:activity:<name>), whose
+ * workers answer with SendTaskSuccess/Failure/Heartbeat as in Step
+ * Functions. */
+static bool resource_wants_token(const char *resource) {
+        return resource_waits_for_token(resource) ||
+               (resource && strncmp(resource, "arn:aws:states:", 15) == 0 && strstr(resource, ":activity:"));
 }
 
 /* The Parallel branch and Map iteration indices from the top frame down to
@@ -2283,8 +2292,12 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
          * Functions, the invoked function's own result (or a message naming the
          * task id, which is only a small counter) does not complete it, nor does
          * a heartbeat without the token. A failure of the invocation itself
-         * still fails the task. */
-        if (jstr(t, "token") && !ev->token && ev->type != ASL_EVENT_TASK_FAILED) {
+         * still fails the task. (An activity's task has a token too, but
+         * when [resources] maps its ARN to a pool, that pool's worker
+         * answers by task id; apply.c refuses results by task id for the
+         * tasks that wait in an activity's queue.) */
+        if (jstr(t, "token") && !ev->token && ev->type != ASL_EVENT_TASK_FAILED &&
+            resource_waits_for_token(jstr(t, "resource"))) {
                 *ret = 1;
                 return NULL;
         }

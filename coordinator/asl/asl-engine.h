@@ -72,7 +72,7 @@ typedef struct AslDispatch {
         int64_t timeout_seconds;   /* 0 = none */
         int64_t deadline_ms;       /* when the timeout fires; 0 = none */
         int64_t heartbeat_seconds; /* 0 = none */
-        char *token;               /* .waitForTaskToken resources only, else NULL */
+        char *token;               /* .waitForTaskToken resources and activities, else NULL */
         char *index_path;          /* the Parallel branch and Map iteration indices from
                                     * the top level down, joined by '.': "2", "1.0";
                                     * NULL at the top level */

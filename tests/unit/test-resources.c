@@ -57,9 +57,18 @@ TEST(imgflow_resources) {
         ASSERT_TRUE(t.wait_for_token);
         resource_target_done(&t);
 
+        /* An activity: its queue, for GetActivityTask callers. */
         ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:us-east-1:123:activity:review", input, &t, &cause), 0);
-        ASSERT_STR_EQ(t.pool, "review");
-        ASSERT_STR_EQ(t.operation, "review");
+        ASSERT_STR_EQ(t.activity, "review");
+        ASSERT_NULL(t.pool);
+        ASSERT_NULL(t.operation);
+        resource_target_done(&t);
+        /* ... unless [resources] maps the ARN. */
+        ASSERT_INT_EQ(resources_add(r, "arn:aws:states:us-east-1:123:activity:resize", "pool:gpu"), 0);
+        ASSERT_INT_EQ(resources_resolve(r, "arn:aws:states:us-east-1:123:activity:resize", input, &t, &cause), 0);
+        ASSERT_NULL(t.activity);
+        ASSERT_STR_EQ(t.pool, "gpu");
+        ASSERT_STR_EQ(t.operation, "resize");
         resource_target_done(&t);
         json_decref(input);
 }

@@ -442,6 +442,97 @@ TEST(callback_token_records_and_responses) {
         free(task1);
 }
 
+/* A Task on an activity: a token is issued as for .waitForTaskToken, and
+ * the task goes to the activity's queue in the same commit, not to Kafka;
+ * its worker answers with the token. With the ARN mapped to a pool the
+ * task goes to that pool, whose worker may answer by task id. */
+TEST(activity_tasks) {
+        _cleanup_machine_ AslMachine *m = machine(
+                "{\"StartAt\":\"Ask\",\"States\":{\"Ask\":{\"Type\":\"Task\","
+                "\"Resource\":\"arn:aws:states:us-east-1:123456789012:activity:review\","
+                "\"Parameters\":{\"q.$\":\"$.q\"},\"End\":true}}}");
+        _cleanup_(resources_freep) Resources *res = NULL;
+        _cleanup_json_ json_t *input = json_pack("{s:s}", "q", "ok?");
+        ApplyConfig cfg = { .topic_prefix = "x." };
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        StoreExecState st;
+        json_t *act, *msg, *doc;
+        const char *token, *task_id, *item, *nl;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "ac", input, NULL, &env, &c, NULL, &err), 0);
+        ASSERT_NULL(outbox_find(c, "task:", NULL));
+        act = json_object_get(store_commit_ops(c), "activities");
+        ASSERT_INT_EQ(json_array_size(act), 1);
+        ASSERT_STR_EQ(json_string_value(json_array_get(json_array_get(act, 0), 0)), "review");
+        token = commit_token(c, &task_id);
+        ASSERT_NOT_NULL(token);
+        item = json_string_value(json_array_get(json_array_get(act, 0), 1));
+        nl = strchr(item, '\n');
+        ASSERT_NOT_NULL(nl);
+        ASSERT_INT_EQ((size_t) (nl - item), strlen(token));
+        ASSERT_TRUE(strncmp(item, token, strlen(token)) == 0);
+        msg = json_loads(nl + 1, 0, NULL);
+        ASSERT_STR_EQ(json_string_value(json_object_get(msg, "taskToken")), token);
+        ASSERT_STR_EQ(json_string_value(json_object_get(msg, "operation")), "review");
+        ASSERT_JSON_EQ(json_object_get(msg, "input"), "{\"q\":\"ok?\"}");
+        json_decref(msg);
+
+        /* A result by task id alone does not complete it; with the token it does. */
+        doc = doc_of(c);
+        st = state_after(c, doc, "ac", 1000);
+        {
+                _cleanup_free_ char *tok = strdup(token), *tid = strdup(task_id);
+                AslEvent by_id = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = json_object() };
+                AslEvent by_token = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .token = tok,
+                                      .output = json_object() };
+                StoreCommit *none = NULL;
+
+                store_commit_free(c);
+                c = NULL;
+                ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:ac", &by_id, NULL, &env, &none, &err), 1);
+                ASSERT_NULL(none);
+                ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:ac", &by_token, NULL, &env, &c, &err), 0);
+                ASSERT_STR_EQ(c->status, "SUCCEEDED");
+                json_decref(by_id.output);
+                json_decref(by_token.output);
+        }
+        store_exec_state_done(&st);
+        json_decref(doc);
+        store_commit_free(c);
+        c = NULL;
+
+        /* Mapped to a pool: the pool's topic, and a result by task id counts. */
+        ASSERT_INT_EQ(resources_new(&res), 0);
+        ASSERT_INT_EQ(resources_add(res, "arn:aws:states:us-east-1:123456789012:activity:review", "pool:people"), 0);
+        cfg.resources = res;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "ap", input, NULL, &env, &c, NULL, &err), 0);
+        ASSERT_NULL(json_object_get(store_commit_ops(c), "activities"));
+        {
+                char *topic = NULL;
+                json_t *t = outbox_find(c, "task:", &topic);
+                const char *tid;
+
+                ASSERT_NOT_NULL(t);
+                ASSERT_STR_EQ(topic, "x.tasks.people");
+                free(topic);
+                doc = doc_of(c);
+                st = state_after(c, doc, "ap", 1000);
+                tid = json_string_value(json_object_get(t, "taskId"));
+                AslEvent by_id = { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = json_object() };
+                store_commit_free(c);
+                c = NULL;
+                ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:ap", &by_id, NULL, &env, &c, &err), 0);
+                ASSERT_STR_EQ(c->status, "SUCCEEDED");
+                json_decref(by_id.output);
+                json_decref(t);
+                store_exec_state_done(&st);
+                json_decref(doc);
+        }
+        store_commit_free(c);
+}
+
 /* The ops text exec_commit gets (docs/redis.md): adds and deletes of the
  * same id cancel, the history and the outbox values travel as arguments of
  * their own, and a string that is not UTF-8 fails the call. */

@@ -704,6 +704,14 @@ static redisReply *run_call(StoreCall *call) {
         return r;
 }
 
+static redisReply *run_argv(StoreArgv *a) {
+        redisReply *r = NULL;
+
+        ASSERT_INT_EQ(store_command_sync(redis(), a, &r), 0);
+        store_argv_done(a);
+        return r;
+}
+
 TEST(registry_pages) {
         redisContext *c = redis();
         StoreCall call = {};
@@ -922,4 +930,147 @@ TEST(execution_pages) {
         ASSERT_INT_EQ(store_exec_list_parse(r, &items, &cursor), -ENOENT);
         freeReplyObject(r);
         asl_diag_clear(&d);
+}
+
+TEST(activities) {
+        StoreCall call = {};
+        StoreArgv a = {};
+        StoreCommitResult res;
+        StoreCommit *k;
+        redisReply *r;
+        json_t *items = NULL;
+        char *msg = NULL, *exec = NULL, *task = NULL, *closed = NULL;
+        int64_t created;
+        bool more;
+
+        ASSERT_TRUE(streq(store_activity_name_of_arn("arn:aws:states:us-east-1:1:activity:review"), "review"));
+        ASSERT_TRUE(store_activity_name_of_arn("arn:aws:states:us-east-1:1:activity:a/b") == NULL);
+        ASSERT_TRUE(store_activity_name_of_arn("arn:aws:lambda:us-east-1:1:activity:x") == NULL);
+
+        /* The registry: create is idempotent by name. */
+        ASSERT_INT_EQ(store_activity_create_call("review", 111, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_create_parse(r, &created), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(created, 111);
+        ASSERT_INT_EQ(store_activity_create_call("review", 222, &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_create_parse(r, &created), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(created, 111);
+        ASSERT_INT_EQ(store_activity_create_call("approve", 333, &call), 0);
+        freeReplyObject(run_call(&call));
+        store_activity_list_call(NULL, 1, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_list_parse(r, &items, &more), 0);
+        freeReplyObject(r);
+        ASSERT_TRUE(more);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "name")), "approve");
+        json_decref(items);
+        store_activity_list_call("approve", 10, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_list_parse(r, &items, &more), 0);
+        freeReplyObject(r);
+        ASSERT_FALSE(more);
+        ASSERT_INT_EQ(json_array_size(items), 1);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(items, 0), "createdAt")), 111);
+        json_decref(items);
+        ASSERT_INT_EQ(store_activity_describe_argv("approve", &a), 0);
+        r = run_argv(&a);
+        ASSERT_INT_EQ(store_activity_describe_parse(r, &created), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(created, 333);
+        ASSERT_INT_EQ(store_activity_delete_call("approve", &call), 0);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_delete_parse(r), 0);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(store_activity_describe_argv("approve", &a), 0);
+        r = run_argv(&a);
+        ASSERT_INT_EQ(store_activity_describe_parse(r, &created), -ENOENT);
+        freeReplyObject(r);
+
+        /* Two tasks queued by a commit, each with its token. */
+        k = new_create("act", "run", "{}", 1);
+        store_commit_add_token(k, "t1", "token1");
+        store_commit_add_activity_task(k, "review", "token1", "{\"n\":1}");
+        store_commit_add_token(k, "t2", "token2");
+        store_commit_add_activity_task(k, "review", "token2", "{\"n\":2}");
+        ASSERT_INT_EQ(store_commit_sync(redis(), k, &res), 0);
+        store_commit_free(k);
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:activity:review:tasks"), 2);
+
+        /* Claim: the oldest, under a delivery token that stands for its token. */
+        store_activity_claim_call("review", "d1", 10000, 60, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_claim_parse(r, &msg), 0);
+        freeReplyObject(r);
+        ASSERT_STR_EQ(msg, "{\"n\":1}");
+        free(msg);
+        r = redisCommand(redis(), "GET imgflow:token:d1");
+        {
+                StoreTokenRecord t = {};
+                ASSERT_INT_EQ(store_token_parse_record(r, &t), 0);
+                ASSERT_STR_EQ(t.exec_id, "act:run");
+                ASSERT_STR_EQ(t.task_id, "t1");
+                ASSERT_STR_EQ(t.alias_of, "token1");
+                ASSERT_TRUE(t.closed == NULL);
+                store_token_record_done(&t);
+        }
+        freeReplyObject(r);
+        ASSERT_INT_EQ(cmd_int("ZCARD %s", STORE_KEY_ACTIVITY_LEASES), 1);
+
+        /* Delivered: the lease ends, the delivery token stays live. */
+        store_activity_settle_call("review", "d1", true, &call);
+        freeReplyObject(run_call(&call));
+        ASSERT_INT_EQ(cmd_int("ZCARD %s", STORE_KEY_ACTIVITY_LEASES), 0);
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:token:d1"), 1);
+
+        /* Not delivered: back in front, the delivery token gone. */
+        store_activity_claim_call("review", "d2", 10000, 60, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_claim_parse(r, &msg), 0);
+        freeReplyObject(r);
+        ASSERT_STR_EQ(msg, "{\"n\":2}");
+        free(msg);
+        store_activity_settle_call("review", "d2", false, &call);
+        freeReplyObject(run_call(&call));
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:token:d2"), 0);
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:activity:review:tasks"), 1);
+
+        /* A lease that expires (its API process died): the task goes back,
+         * the delivery token that may have reached a caller is closed. */
+        store_activity_claim_call("review", "d3", 5000, 60, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_claim_parse(r, &msg), 0);
+        freeReplyObject(r);
+        free(msg);
+        store_activity_reclaim_call(4999, 100, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(r->integer, 0);
+        freeReplyObject(r);
+        store_activity_reclaim_call(5000, 100, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(r->integer, 1);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:activity:review:tasks"), 1);
+        r = redisCommand(redis(), "GET imgflow:token:d3");
+        ASSERT_INT_EQ(store_token_parse_full(r, &exec, &task, &closed), -ESTALE);
+        ASSERT_STR_EQ(closed, "TaskDoesNotExist");
+        freeReplyObject(r);
+        free(exec);
+        free(task);
+        free(closed);
+        ASSERT_TRUE(cmd_int("TTL %s", "imgflow:token:d3") > 0);
+
+        /* A task whose token closed meanwhile (it timed out) is dropped. */
+        k = new_update("act:run", 1, "x", 2);
+        store_commit_close_task(k, "t2");
+        ASSERT_INT_EQ(store_commit_sync(redis(), k, &res), 0);
+        store_commit_free(k);
+        store_activity_claim_call("review", "d4", 10000, 60, &call);
+        r = run_call(&call);
+        ASSERT_INT_EQ(store_activity_claim_parse(r, &msg), -ENOENT);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:activity:review:tasks"), 0);
+        ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:token:d4"), 0);
 }
