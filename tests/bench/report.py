@@ -338,6 +338,10 @@ def main():
         w("run again right after it gave the figures above.")
         w("")
 
+    j = load(res, "jsonata")
+    if j:
+        jsonata_section(w, j)
+
     if m:
         w("## Memory: one worker, a 100-megapixel JPEG")
         w("")
@@ -416,7 +420,7 @@ def main():
         compare(w, t, o, m, s, other)
     w("## Running them")
     w("")
-    w("    tests/bench/run-benchmarks.sh        # all four on both, then this page and %s" % os.path.basename(png))
+    w("    tests/bench/run-benchmarks.sh        # all five on both, then this page and %s" % os.path.basename(png))
     w("    tests/bench/bench-throughput.sh      # or one at a time; results in tests/bench/results/real/")
     w("    BENCH_KAFKA=mock tests/bench/bench-throughput.sh   # on the mock cluster: results/mock/")
     w("    python3 tests/bench/report.py tests/bench/results/real docs/benchmarks.md docs/%s \\" % os.path.basename(png))
@@ -429,6 +433,40 @@ def main():
         f.write("\n".join(L) + "\n")
     print("wrote " + out)
     return 0
+
+
+def jsonata_section(w, j):
+    """What JSONata states cost against JSONPath ones (bench-jsonata.sh)."""
+    w("## JSONata states against JSONPath states")
+    w("")
+    w("    tests/bench/bench-jsonata.sh")
+    w("")
+    w("The no-op chain of the orchestration benchmark (five `test.echo` Tasks) written twice:")
+    w("`tests/bench/echo-chain.asl.json` (JSONPath) and `tests/bench/echo-chain-jsonata.asl.json`,")
+    w("where every Task is a JSONata state that evaluates two expressions (`Arguments` from")
+    w("`$states.input`, `Output` from `$states.result`). %d rounds, each on a fresh stack (1" % len(j["rounds"]))
+    w("coordinator, 2 workers x 1 thread, %d broker(s), %d partitions) with both machines" % (j["brokers"], j["partitions"]))
+    w("registered: %d executions of one, then of the other, the order alternating from round to" % j["executionsPerBatch"])
+    w("round. The measure is the coordinator's CPU time per task during each batch (user +")
+    w("system of the `imgflow-coordinator` process): the states are evaluated there, and unlike")
+    w("tasks/s it hardly depends on what else runs on this shared machine. %s." % machine_line(j["machine"]))
+    w("")
+    w("| round | JSONPath: coordinator CPU per task | JSONata | ratio | tasks/s JSONPath / JSONata |")
+    w("|---|---|---|---|---|")
+    for x in j["rounds"]:
+        w("| %d | %.0f us | %.0f us | x%.2f | %.0f / %.0f |" % (
+            x["round"], x["jsonpathUsPerTask"], x["jsonataUsPerTask"], x["cpuRatio"],
+            x["jsonpathTasksPerSecond"], x["jsonataTasksPerSecond"]))
+    w("")
+    w("Median: JSONata states cost **x%.2f** the coordinator CPU of JSONPath states (%.0f against" % (
+        j["medianCpuRatio"], j["medianJsonataUsPerTask"]))
+    w("%.0f us per task); throughput x%.2f. Target: at most x%.1f, %s." % (
+        j["medianJsonpathUsPerTask"], j["medianThroughputRatio"], j["target"]["cpuRatio"],
+        verdict(j["medianCpuRatio"] <= j["target"]["cpuRatio"])))
+    w("The expressions are compiled once per definition; each state makes one JSONata session")
+    w("for its expressions, so `$states` and each variable are converted from jansson once,")
+    w("and `$states.context` is built only for an expression that reads it.")
+    w("")
 
 
 def compare(w, t, o, m, s, other):
