@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "json-writer.h"
 #include "proto-schema.h"
 #include "proto.h"
 #include "test.h"
@@ -30,7 +31,8 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
                 "\"taskToken\":\"tok\",\"dispatchedAtMs\":1699999999000}",
         [PROTO_TASK_SUCCEEDED] =
                 "{\"v\":1,\"type\":\"TaskSucceeded\",\"executionId\":\"e1\",\"taskId\":\"t1\","
-                "\"attempt\":0,\"output\":[1,\"a\",null],\"workerId\":\"w1\",\"startedAtMs\":5,"
+                "\"attempt\":0,\"output\":[1,\"a\",null,true,0.7,1e-7],\"workerId\":\"w1\",\"startedAtMs\":"
+                "5,"
                 "\"finishedAtMs\":9}",
         [PROTO_TASK_FAILED] =
                 "{\"v\":1,\"type\":\"TaskFailed\",\"executionId\":\"e1\",\"taskId\":\"t1\",\"attempt\":1,"
@@ -109,11 +111,15 @@ TEST(examples_roundtrip_json) {
                 /* "v" and "type" lead. */
                 ASSERT_TRUE(strncmp(buf, "{\"v\":1,\"type\":\"", 15) == 0);
                 /* The text is written without building the object: byte
-                 * for byte the object's compact dump. */
+                 * for byte the object's canonical dump (reals in their
+                 * shortest form: 0.7, where json_dumps() writes
+                 * 0.69999999999999996). */
                 json_t *o = NULL;
                 ASSERT_INT_EQ(proto_encode_json(m, NULL, &o), 0);
-                char *dumped = json_dumps(o, JSON_COMPACT);
+                char *dumped = json_writer_dumpn(o, NULL);
                 ASSERT_STR_EQ(buf, dumped);
+                if (t == PROTO_TASK_SUCCEEDED)
+                        ASSERT_NOT_NULL(strstr(buf, "\"output\":[1,\"a\",null,true,0.7,1e-7]"));
                 free(dumped);
                 json_decref(o);
                 json_decref(again);
