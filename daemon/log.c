@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* write_journal() sends CODE_FILE/CODE_LINE/CODE_FUNC of the caller itself;
+ * without this, sd_journal_sendv() adds a second set naming this file. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "log.h"
