@@ -7,7 +7,7 @@
  * connection: one HMGET, or one script for a page of the history or of the
  * executions. Starts and stops go to the coordinators like any producer's
  * (docs/messages.md): a StartExecution to <prefix>jobs keyed by the
- * execution name, a StopExecution to <prefix>events keyed by the execution
+ * execution name, a StopExecution to <prefix>jobs too, keyed by the execution
  * id, each with a request id whose answer the call waits for
  * (api-answers.c).
  *
@@ -460,7 +460,7 @@ static void stop_run(ApiCall *c) {
         k = proto_encode_stop_execution(&msg, api_limits(c->m), &buf, &len);
         if (k < 0)
                 return api_fail(c, "ValidationException", "The error or the cause is too long");
-        api_coordinator_request(c, PROTO_TOPIC_EVENTS, s->exec_id, buf, len, request_id, stop_answered);
+        api_coordinator_request(c, PROTO_TOPIC_JOBS, s->exec_id, buf, len, request_id, stop_answered);
 }
 
 const ApiOp api_op_start_execution = {"StartExecution", start_parse, start_run};

@@ -5,8 +5,9 @@
  *
  * Reads go to Redis directly (coordinator/store). Changes go through the
  * coordinators, as every other producer's do: StartExecution is published
- * to <prefix>jobs (keyed by the execution name), StopExecution to
- * <prefix>events (keyed by the execution id), both with a random requestId;
+ * to <prefix>jobs keyed by the execution name, StopExecution to the same
+ * topic keyed by the execution id (the events topic refuses both), each
+ * with a random requestId;
  * the coordinator that applies it writes its answer to
  * imgflow:response:{<requestId>}, which is polled (bounded by
  * --request-timeout).
@@ -411,7 +412,7 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         if (r < 0)
                 return cli_aws_error("StopExecution", "InvalidParameter",
                                      "--error is at most 256 bytes, --cause at most 32768");
-        r = cli_remote_request(remote, PROTO_TOPIC_EVENTS, id, buf, len, request_id, ra.request_timeout_sec,
+        r = cli_remote_request(remote, PROTO_TOPIC_JOBS, id, buf, len, request_id, ra.request_timeout_sec,
                                "StopExecution", &resp);
         if (r != CLI_EXIT_OK)
                 return r;

@@ -697,6 +697,30 @@ static char *derived_name(const KafkaMessage *km) {
         return xstrdup(format_uuid(d, uuid));
 }
 
+/* Each topic takes only its own message kinds (docs/messages.md, "Topics"):
+ * <prefix>jobs the requests that start and stop executions, which only
+ * producers may write; <prefix>events task results, callbacks and timer
+ * firings, which workers write too. A worker (it parses untrusted images)
+ * therefore cannot start or stop an execution, and with Kafka ACLs per role
+ * (docs/security.md) a producer cannot forge a task result. */
+static bool topic_accepts(Manager *m, const char *topic, ProtoType type) {
+        switch (type) {
+        case PROTO_START_EXECUTION:
+        case PROTO_STOP_EXECUTION:
+                return streq(topic, m->topic_jobs);
+        case PROTO_TASK_SUCCEEDED:
+        case PROTO_TASK_FAILED:
+        case PROTO_TASK_HEARTBEAT:
+        case PROTO_SEND_TASK_SUCCESS:
+        case PROTO_SEND_TASK_FAILURE:
+        case PROTO_SEND_TASK_HEARTBEAT:
+        case PROTO_TIMER_FIRED:
+                return streq(topic, m->topic_events);
+        default:
+                return true; /* refused below as not for the coordinator at all */
+        }
+}
+
 int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         Manager *m = userdata;
         _cleanup_free_ char *reason = NULL;
@@ -710,6 +734,13 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         r = proto_decode(km->payload, km->len, &m->limits, &msg, &reason);
         if (r < 0) {
                 dead_letters_publish(m->dead_letters, km, reason ? reason : "undecodable message");
+                return 0;
+        }
+        if (!topic_accepts(m, km->topic, msg->type)) {
+                _cleanup_free_ char *why = xasprintf("message type %s is not accepted on %s",
+                                                     proto_type_to_string(msg->type) ?: "?", km->topic);
+                proto_message_free(msg);
+                dead_letters_publish(m->dead_letters, km, why);
                 return 0;
         }
 

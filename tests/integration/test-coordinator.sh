@@ -129,6 +129,34 @@ printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long2"}
         kcat -P -b "$BOOT" -t imgflow.jobs -k timeout-stop:long2 2>>"$TMP/kcat.err"
 expect timeout-stop:long2 'ABORTED null'
 
+# Each topic takes only its own kinds: a start or a stop on the events topic
+# (which workers write) and a task result on the jobs topic are dead
+# letters and change nothing.
+job long3 timeout-stop '{"mode":"long"}' req-l3
+"$TOOL" "$RPORT" response req-l3 20 >/dev/null
+printf '%s\n' '{"v":1,"type":"StartExecution","stateMachine":"pass-choice","name":"onevents","input":{"size":1}}' |
+        kcat -P -b "$BOOT" -t imgflow.events -k pass-choice:onevents 2>>"$TMP/kcat.err"
+printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long3"}' |
+        kcat -P -b "$BOOT" -t imgflow.events -k timeout-stop:long3 2>>"$TMP/kcat.err"
+printf '%s\n' '{"v":1,"type":"TaskSucceeded","executionId":"timeout-stop:long3","taskId":"1","attempt":0,"output":{}}' |
+        kcat -P -b "$BOOT" -t imgflow.jobs -k timeout-stop:long3 2>>"$TMP/kcat.err"
+refused() {
+        [ "$(timeout 10 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -e 2>/dev/null |
+                grep -c 'is not accepted on imgflow\.')" -ge 3 ]
+}
+if wait_for 60 refused; then
+        ok "start and stop on the events topic, a result on the jobs topic: dead letters"
+else
+        fail "dead letters for the wrong topics: $(timeout 10 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -e 2>/dev/null | grep -c 'not accepted')"
+fi
+n=$(redis-cli -p "$RPORT" exists 'imgflow:{pass-choice:onevents}:exec')
+[ "$n" = 0 ] && ok "no execution started from the events topic" || fail "started from the events topic: $n"
+n=$("$TOOL" "$RPORT" count-history timeout-stop:long3 ExecutionAborted)
+[ "$n" = 0 ] && ok "no execution stopped from the events topic" || fail "stopped from the events topic: $n"
+printf '%s\n' '{"v":1,"type":"StopExecution","executionId":"timeout-stop:long3"}' |
+        kcat -P -b "$BOOT" -t imgflow.jobs -k timeout-stop:long3 2>>"$TMP/kcat.err"
+expect timeout-stop:long3 'ABORTED null'
+
 # The duplicate TaskSucceeded was applied once.
 sleep 1
 n=$("$TOOL" "$RPORT" count-history wait-task:dup TaskSucceeded)
@@ -154,7 +182,7 @@ esac
 
 echo "$(date +%T) dead letters"
 # The dead letter.
-dlq=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -c 1 -e 2>/dev/null)
+dlq=$(timeout 20 kcat -C -b "$BOOT" -t imgflow.dlq -o beginning -e 2>/dev/null | grep '"key":"junk"')
 case "$dlq" in
 *DeadLetter*imgflow.jobs*) ok "undecodable job in the DLQ" ;;
 *) fail "DLQ: '$dlq'" ;;
