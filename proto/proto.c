@@ -413,14 +413,15 @@ static int encode_field(const ProtoMessage *m, json_t *o, const ProtoField *f, s
 
 /* ExecutionStatusChanged: the dedup id follows from the other fields. *src
  * is m, or *copy with the computed id (*ret_id, to free) when m has none. */
-static int message_with_id(const ProtoMessage *m, ProtoMessage *copy, char **ret_id, const ProtoMessage **src) {
+static int message_with_id(const ProtoMessage *m, ProtoMessage *copy, char **ret_id,
+                           const ProtoMessage **src) {
         int r;
 
         *src = m;
         if (m->type != PROTO_EXECUTION_STATUS_CHANGED || m->execution_status_changed.id)
                 return 0;
-        r = proto_notification_id(m->execution_status_changed.execution_id, m->execution_status_changed.status,
-                                  ret_id);
+        r = proto_notification_id(m->execution_status_changed.execution_id,
+                                  m->execution_status_changed.status, ret_id);
         if (r < 0)
                 return r;
         *copy = *m;
@@ -681,11 +682,74 @@ static char *utf8_sanitize(const char *s, size_t max) {
         return out;
 }
 
+static char *bytes_dup(const void *p, size_t n) {
+        char *d = malloc(n ? n : 1);
+
+        if (d && n)
+                memcpy(d, p, n);
+        return d;
+}
+
+static bool is_hex_digit(unsigned char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_alnum(unsigned char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Mask buf[from, to) past its first PROTO_SECRET_SHOWN bytes. */
+static void mask_span(char *buf, size_t from, size_t to) {
+        for (size_t i = from + PROTO_SECRET_SHOWN; i < to; i++)
+                buf[i] = '*';
+}
+
+void proto_mask_secrets(char *buf, size_t len) {
+        static const char field[] = "\"taskToken\"";
+        const unsigned char *u = (const unsigned char *) buf;
+        size_t i, j;
+
+        if (!buf)
+                return;
+        /* The values of "taskToken", whatever their shape. */
+        for (i = 0; i + sizeof field - 1 <= len; i++) {
+                if (memcmp(buf + i, field, sizeof field - 1) != 0)
+                        continue;
+                j = i + sizeof field - 1;
+                while (j < len && (u[j] == ' ' || u[j] == '\t' || u[j] == '\n' || u[j] == '\r'))
+                        j++;
+                if (j >= len || u[j] != ':')
+                        continue;
+                j++;
+                while (j < len && (u[j] == ' ' || u[j] == '\t' || u[j] == '\n' || u[j] == '\r'))
+                        j++;
+                if (j >= len || u[j] != '"')
+                        continue;
+                size_t start = ++j;
+                while (j < len && u[j] != '"')
+                        j += u[j] == '\\' ? 2 : 1;
+                if (j > len)
+                        j = len;
+                mask_span(buf, start, j);
+                i = j;
+        }
+        /* Anything shaped like a token or a task id (imgflow's are hex of
+         * 128 random bits), wherever a workflow put it: a run of at least
+         * PROTO_SECRET_HEX_MIN hex digits between non-alphanumerics. */
+        for (i = 0; i < len; i = j + 1) {
+                for (j = i; j < len && is_hex_digit(u[j]); j++)
+                        ;
+                if (j - i >= PROTO_SECRET_HEX_MIN && (i == 0 || !is_alnum(u[i - 1])) &&
+                    (j == len || !is_alnum(u[j])))
+                        mask_span(buf, i, j);
+        }
+}
+
 int proto_encode_dead_letter(const char *reason_text, const char *topic, int32_t partition, int64_t offset,
                              const void *key, size_t key_len, const void *payload, size_t payload_len,
                              char **ret_buf, size_t *ret_len) {
         _cleanup_free_ char *reason_s = NULL, *topic_s = NULL, *key_s = NULL, *key_b64 = NULL,
-                            *payload_s = NULL, *payload_b64 = NULL;
+                            *payload_s = NULL, *payload_b64 = NULL, *key_m = NULL, *payload_m = NULL;
         ProtoDeadLetter d = {
                 .partition = partition,
                 .offset = offset,
@@ -702,6 +766,28 @@ int proto_encode_dead_letter(const char *reason_text, const char *topic, int32_t
         topic_s = utf8_sanitize(topic, PROTO_MAX_TOPIC_BYTES);
         if (!reason_s || !topic_s)
                 return -ENOMEM;
+        proto_mask_secrets(reason_s, strlen(reason_s));
+
+        /* Tokens are masked in copies of the key and of what is kept of the
+         * payload (with a margin, so that a token across the cut is seen
+         * whole): a dead letter must not hand a live token to its readers. */
+        if (key && key_len > 0) {
+                key_m = bytes_dup(key, key_len);
+                if (!key_m)
+                        return -ENOMEM;
+                proto_mask_secrets(key_m, key_len);
+                key = key_m;
+        }
+        if (payload && payload_len > 0) {
+                size_t keep = payload_len < PROTO_DLQ_MAX_PAYLOAD_BYTES + PROTO_MAX_ID_BYTES
+                                      ? payload_len
+                                      : PROTO_DLQ_MAX_PAYLOAD_BYTES + PROTO_MAX_ID_BYTES;
+                payload_m = bytes_dup(payload, keep);
+                if (!payload_m)
+                        return -ENOMEM;
+                proto_mask_secrets(payload_m, keep);
+                payload = payload_m;
+        }
         d.reason = reason_s;
         d.topic = topic_s;
 

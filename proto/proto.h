@@ -40,12 +40,12 @@
 #define PROTO_MAX_DEPTH_CAP 512
 
 /* Per-field string limits, in bytes (docs/messages.md, "Limits"). */
-#define PROTO_MAX_ID_BYTES 1024       /* ids, names, tokens, operations */
-#define PROTO_MAX_RESOURCE_BYTES 2048 /* Task.resource (an ARN's limit) */
-#define PROTO_MAX_ERROR_BYTES 256     /* error names, as in Step Functions */
-#define PROTO_MAX_CAUSE_BYTES 32768   /* causes, as in Step Functions */
-#define PROTO_MAX_REASON_BYTES 4096   /* DeadLetter.reason */
-#define PROTO_MAX_TOPIC_BYTES 249     /* Kafka's limit on topic names */
+#define PROTO_MAX_ID_BYTES 1024        /* ids, names, tokens, operations */
+#define PROTO_MAX_RESOURCE_BYTES 2048  /* Task.resource (an ARN's limit) */
+#define PROTO_MAX_ERROR_BYTES 256      /* error names, as in Step Functions */
+#define PROTO_MAX_CAUSE_BYTES 32768    /* causes, as in Step Functions */
+#define PROTO_MAX_REASON_BYTES 4096    /* DeadLetter.reason */
+#define PROTO_MAX_TOPIC_BYTES 249      /* Kafka's limit on topic names */
 #define PROTO_MAX_INDEX_PATH_BYTES 256 /* Task.indexPath: about 25 levels of nesting */
 /* DeadLetter: the original payload is kept up to this many bytes. */
 #define PROTO_DLQ_MAX_PAYLOAD_BYTES (64 * 1024)
@@ -284,12 +284,28 @@ int proto_encode_notification(const ProtoNotification *x, const ProtoLimits *lim
 int proto_encode_dead_letter_message(const ProtoDeadLetter *x, const ProtoLimits *lim, char **ret_buf,
                                      size_t *ret_len);
 
+/* What proto_mask_secrets() leaves of a secret, and the shortest hex run it
+ * takes for one (a task token or task id is hex of 128 random bits). */
+#define PROTO_SECRET_SHOWN 8
+#define PROTO_SECRET_HEX_MIN 32
+
+/*
+ * Mask secrets in buf[0, len) in place, keeping the length: the value of
+ * every "taskToken" member, and every run of at least PROTO_SECRET_HEX_MIN
+ * hex digits between non-alphanumerics (a token a workflow copied into a
+ * parameter of any name), keep their first PROTO_SECRET_SHOWN bytes, the
+ * rest becomes '*'. Works on bytes, so also on invalid or cut JSON. Used for
+ * dead letters (docs/security.md).
+ */
+void proto_mask_secrets(char *buf, size_t len);
+
 /*
  * Build the dead-letter envelope for a message that could not be handled.
  * Never fails on hostile input: reason and topic are cut to their limits (and
  * made valid UTF-8), the key and payload are kept as strings when they are
  * valid UTF-8 without NUL bytes, else as base64; the payload is cut to 64 KiB
- * ("truncated": true, "payloadLength": original length). The result always
+ * ("truncated": true, "payloadLength": original length). Task tokens in the
+ * reason, key and payload are masked (proto_mask_secrets()). The result always
  * decodes with the default limits.
  * All inputs borrowed; key/payload may be NULL with length 0; reason/topic
  * may be NULL (""). *ret_buf: new string (free()). Errors: -ENOMEM only.

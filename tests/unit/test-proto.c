@@ -903,6 +903,64 @@ TEST(dead_letter_of_rejected_message) {
         free(why);
 }
 
+TEST(dead_letter_masks_tokens) {
+        /* A SendTaskSuccess refused for its size: its live token must not
+         * reach the readers of the dead-letter topic, nor a copy of it in a
+         * parameter of another name, nor the key it was sent with. */
+        const char *tok = "0123456789abcdef0123456789abcdef";
+        size_t n = 300 * 1024;
+        char *payload = xmalloc(n + 1), *buf = NULL;
+        const char *head;
+        size_t len;
+        ProtoMessage *m;
+
+        head = "{\"v\":1,\"type\":\"SendTaskSuccess\",\"taskToken\" : \"0123456789abcdef0123456789abcdef\","
+               "\"output\":{\"copy\":\"token=0123456789abcdef0123456789abcdef\",\"pad\":\"";
+        memset(payload, 'x', n);
+        memcpy(payload, head, strlen(head));
+        payload[n] = '\0';
+        ASSERT_INT_EQ(proto_encode_dead_letter("too big", "imgflow.events", 0, 5, tok, strlen(tok), payload,
+                                               n, &buf, &len),
+                      0);
+        ASSERT_NULL(strstr(buf, tok));
+        m = decode_dlq(buf, len);
+        ASSERT_NOT_NULL(m);
+        ASSERT_STR_EQ(m->dead_letter.key, "01234567************************");
+        ASSERT_NOT_NULL(
+                strstr(m->dead_letter.payload, "\"taskToken\" : \"01234567************************\""));
+        ASSERT_NOT_NULL(strstr(m->dead_letter.payload, "token=01234567************************\""));
+        ASSERT_INT_EQ(m->dead_letter.payload_length, n);
+        proto_message_free(m);
+        free(buf);
+
+        /* Any shape of token under "taskToken", even in cut JSON; short hex
+         * runs and hex inside words stay. */
+        {
+                char t[] = "{\"taskToken\":\"abc\\\"defghijklmno\", \"etag\":\"d41d8cd9\", "
+                           "\"w\":\"x0123456789abcdef0123456789abcdef\", \"taskToken\":\"cut-in-the-midd";
+                proto_mask_secrets(t, strlen(t));
+                ASSERT_STR_EQ(
+                        t, "{\"taskToken\":\"abc\\\"def*********\", \"etag\":\"d41d8cd9\", "
+                           "\"w\":\"x0123456789abcdef0123456789abcdef\", \"taskToken\":\"cut-in-t*******");
+        }
+        /* A token across the 64 KiB cut is masked too. */
+        memset(payload, 'x', n);
+        payload[PROTO_DLQ_MAX_PAYLOAD_BYTES - 11] = ' ';
+        memcpy(payload + PROTO_DLQ_MAX_PAYLOAD_BYTES - 10, tok, strlen(tok));
+        payload[PROTO_DLQ_MAX_PAYLOAD_BYTES - 10 + strlen(tok)] = ' ';
+        ASSERT_INT_EQ(
+                proto_encode_dead_letter("too big", "imgflow.events", 0, 5, NULL, 0, payload, n, &buf, &len),
+                0);
+        m = decode_dlq(buf, len);
+        ASSERT_NOT_NULL(m);
+        ASSERT_TRUE(m->dead_letter.truncated);
+        ASSERT_NOT_NULL(strstr(m->dead_letter.payload, " 01234567**"));
+        ASSERT_NULL(strstr(m->dead_letter.payload, " 012345678"));
+        proto_message_free(m);
+        free(buf);
+        free(payload);
+}
+
 TEST(notification_id) {
         char *id = NULL;
 
