@@ -77,14 +77,15 @@ n=$(grep -c ' running ' "$T/status.out")
 [ "$n" = 6 ] && ok "6 processes running (notify, redis, kafka, coordinator, 2 workers)" ||
         fail "status shows $n running processes"
 # `start` returns once the consumer groups settled: each worker holds some
-# of the tasks topic's 8 partitions, the coordinator all 16 of jobs+events
-# (the last "N partition(s)" of each one's STATUS=).
+# of the tasks topic's 8 partitions, the coordinator all 20 of jobs+events
+# (8 each) and imgflow.s3-events (4; the stack sets s3_events_topic) (the
+# last "N partition(s)" of each one's STATUS=).
 parts=$(awk '$2 ~ /^STATUS=/ && match($0, /[0-9]+ partition/) { n[$1] = substr($0, RSTART, RLENGTH) + 0 }
         END { printf "%s %s %s", n["coordinator-1"], n["worker-1"], n["worker-2"] }' \
         "$IMGFLOW_STACK_DIR/run/notify.log")
 read -r pc pw1 pw2 <<<"$parts"
-[ "${pc:-0}" = 16 ] && [ "${pw1:-0}" -gt 0 ] && [ "${pw2:-0}" -gt 0 ] && [ $((pw1 + pw2)) = 8 ] &&
-        ok "groups settled at start: coordinator 16 partitions, workers $pw1 + $pw2" ||
+[ "${pc:-0}" = 20 ] && [ "${pw1:-0}" -gt 0 ] && [ "${pw2:-0}" -gt 0 ] && [ $((pw1 + pw2)) = 8 ] &&
+        ok "groups settled at start: coordinator 20 partitions, workers $pw1 + $pw2" ||
         fail "groups not settled when start returned: coordinator/worker-1/worker-2 partitions '$parts'"
 PIDS=$(pids_of "$IMGFLOW_STACK_DIR")
 . "$IMGFLOW_STACK_DIR/stack.env"
