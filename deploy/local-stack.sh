@@ -49,6 +49,10 @@
 #   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
 #   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
+#   STACK_WATCH=1         also run imgflow-watch (directory buckets): files written
+#                         into a bucket are published as S3 event notifications to
+#                         imgflow.s3-events, and [triggers] rules start executions
+#                         (its journal in $STACK_DIR/watch)
 #   STACK_STORAGE         dir (default): the buckets are those directories; s3: an
 #                         S3-compatible server (versitygw, deploy/s3/s3-env.sh) on
 #                         loopback serves them (its files under $STACK_DIR/s3/buckets),
@@ -117,6 +121,7 @@ SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
 
 COORD_BIN=$BUILD/coordinator/imgflow-coordinator
 WORKER_BIN=$BUILD/worker/imgflow-worker
+WATCH_BIN=$BUILD/watch/imgflow-watch
 MOCK_BIN=$BUILD/deploy/imgflow-mock-kafka
 TOPICS_BIN=$BUILD/deploy/imgflow-kafka-topics
 CLI_BIN=$BUILD/cli/imgflow
@@ -449,7 +454,7 @@ wait_settled() {
 names_in_stop_order() {
         local f
         # workers, then coordinators, then Kafka, Redis and the listener.
-        for f in "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
+        for f in "$PIDDIR"/watch.pid "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
                 "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
                 [ -f "$f" ] && basename "$f" .pid
         done
@@ -480,7 +485,7 @@ cmd_stop() {
         local names tier
         [ -d "$PIDDIR" ] || return 0
         # Tier by tier, so workers finish their tasks while Kafka still runs.
-        for tier in 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
+        for tier in watch 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
@@ -552,6 +557,7 @@ cmd_start() {
         # sd_notify listener: one datagram socket per daemon, lines "<name> <msg>".
         for i in $(seq "$COORDINATORS"); do names+=("coordinator-$i"); done
         for i in $(seq "$WORKERS"); do names+=("worker-$i"); done
+        [ "${STACK_WATCH:-0}" = 1 ] && names+=(watch)
         if [ ${#names[@]} -gt 0 ]; then
                 cat >"$RUNDIR/notify.py" <<'EOF2'
 import os, select, socket, sys
@@ -636,6 +642,8 @@ EOF2
                         mkdir -p "${b#*=}"
                         echo "${b%%=*} = $(cd "${b#*=}" && pwd)"
                 done
+                echo "[watch]"
+                echo "state_dir = $STACK_DIR/watch"
                 if [ "$STORAGE" = s3 ]; then
                         echo "[s3]"
                         echo "endpoint = $S3_ENDPOINT"
@@ -672,6 +680,7 @@ EOF2
         for i in $(seq "$WORKERS"); do
                 launch "worker-$i" "$WORKER_BIN" --config "$conf" --instance "$i"
         done
+        [ "${STACK_WATCH:-0}" = 1 ] && launch watch "$WATCH_BIN" --config "$conf"
         for name in "${names[@]}"; do
                 wait_until "$READY_TIMEOUT" "$name" is_ready "$name" 0 || { cmd_stop; exit 1; }
         done

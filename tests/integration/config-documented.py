@@ -11,7 +11,7 @@ import sys
 
 src = sys.argv[1]
 table = open(src + "/daemon/config.c").read()
-keys = re.findall(r'K\("([a-z_.]+)",\s*"([a-z_]+)",\s*CONFIG_[A-Z]+,\s*"([^"]*)"', table)
+keys = re.findall(r'K\("([a-z0-9_.]+)",\s*"([a-z_]+)",\s*CONFIG_[A-Z]+,\s*"([^"]*)"', table)
 if len(keys) < 20:
     sys.exit("could not read config_keys[] from daemon/config.c (found %d keys)" % len(keys))
 known = {(s, k) for s, k, _ in keys}
@@ -21,7 +21,7 @@ problems = []
 # docs/configuration.md: "## [section]" headings, rows "| `key` | type | default | meaning |"
 doc, section = {}, None
 for line in open(src + "/docs/configuration.md"):
-    m = re.match(r"^## \[([a-z_.]+)\]", line)
+    m = re.match(r"^## \[([a-z0-9_.]+)\]", line)
     if m:
         section = m.group(1)
         continue
@@ -47,7 +47,7 @@ for s, k in doc:
 # deploy/imgflow.conf: "[section]" then "key = ..." or "#key = ..."
 conf, section = set(), None
 for line in open(src + "/deploy/imgflow.conf"):
-    m = re.match(r"^\[([a-z_.]+)\]", line)
+    m = re.match(r"^\[([a-z0-9_.]+)\]", line)
     if m:
         section = m.group(1)
         continue

@@ -34,12 +34,12 @@ one() {
         fi
 }
 
-for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-kafka-topics imgflow-mock-kafka; do
+for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-watch imgflow-kafka-topics imgflow-mock-kafka; do
         f=$(one "*/bin/$p")
         [ -n "$f" ] || continue
         [ -x "$D$f" ] && ok "$f" || fail "$f is not executable"
 done
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow.target; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service imgflow.target; do
         f=$(one "*/systemd/system/$u")
         [ -n "$f" ] && ok "$f"
 done
@@ -60,6 +60,14 @@ for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service
         grep -q '^WatchdogSec=' "$D$f" || fail "$u: no WatchdogSec="
         grep -q '^ExecReload=.*-HUP' "$D$f" || fail "$u: no ExecReload= with SIGHUP"
 done
+f=$(one "*/systemd/system/imgflow-watch.service")
+if [ -n "$f" ]; then
+        exec=$(sed -n 's/^ExecStart=//p' "$D$f")
+        [ -x "$D${exec%% *}" ] && ok "imgflow-watch.service runs ${exec%% *} (installed)" ||
+                fail "imgflow-watch.service: ExecStart program ${exec%% *} is not installed"
+        grep -q '^Type=notify$' "$D$f" || fail "imgflow-watch.service: not Type=notify"
+        grep -q '^WatchdogSec=' "$D$f" || fail "imgflow-watch.service: no WatchdogSec="
+fi
 
 if [ -n "$CONF" ]; then
         for p in imgflow-coordinator imgflow-worker; do
