@@ -668,6 +668,9 @@ static int s3_fail(const S3Response *resp, const char *what, const char *bucket,
                    streq_ptr(code, "InvalidAccessKeyId") || streq_ptr(code, "InvalidToken") ||
                    streq_ptr(code, "ExpiredToken") || streq_ptr(code, "AllAccessDisabled") ||
                    streq_ptr(code, "AccountProblem") ||
+                   /* versitygw's answer (404) to an access key it does not know,
+                    * where S3 answers 403 InvalidAccessKeyId */
+                   streq_ptr(code, "XAdminUserNotFound") ||
                    (!code && (resp->status == 403 || resp->status == 401))) {
                 name = "Storage.AccessDenied";
                 r = -EACCES;

@@ -23,8 +23,11 @@
  *
  * Failures are task failures (task-failure.h), by name:
  *   Storage.NotFound      no such bucket or key (S3 NoSuchKey, NoSuchBucket, 404)
- *   Storage.AccessDenied  permission (S3 AccessDenied, SignatureDoesNotMatch,
- *                         InvalidAccessKeyId, 403, a symlink out of the root)
+ *   Storage.AccessDenied  permission or credentials (S3 AccessDenied,
+ *                         SignatureDoesNotMatch, InvalidAccessKeyId,
+ *                         InvalidToken, ExpiredToken, AllAccessDisabled,
+ *                         AccountProblem, versitygw's XAdminUserNotFound,
+ *                         401, 403), a symlink out of the root
  *   Storage.InvalidKey    see above (S3 KeyTooLongError)
  *   Storage.TooLarge      an object over the reader's byte limit (checked before
  *                         its body is read), S3 EntityTooLarge

@@ -1536,6 +1536,21 @@ TEST(cmyk_with_profile_becomes_srgb) {
 /* With a real S3 server (tests/unit/with-s3-server.sh; meson runs this as
  * test-image-ops-s3): images read from an S3 bucket (into memory, libvips's
  * buffer loaders) and written back to it. */
+/* The number of objects under prefix, by ListObjectsV2. */
+static int s3_count(Fixture *fx, const char *bucket, const char *prefix) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        StorageList *l = NULL;
+        StorageEntry e;
+        int n = 0, r;
+
+        ASSERT_INT_EQ(storage_list_new(fx->s, bucket, prefix, NULL, &l, &f), 0);
+        while ((r = storage_list_next(l, &e, &f)) > 0)
+                n++;
+        ASSERT_INT_EQ(r, 0);
+        storage_list_free(l);
+        return n;
+}
+
 TEST(s3_bucket_read_and_write) {
         const char *endpoint = getenv("IMGFLOW_TEST_S3_ENDPOINT");
         Fixture fx;
@@ -1590,6 +1605,28 @@ TEST(s3_bucket_read_and_write) {
                 res = run_ok(&fx, "image.validate", params);
                 ASSERT_TRUE(json_is_true(json_object_get(res, "isValid")));
                 json_decref(res);
+        }
+
+        /* A retried task (a later attempt with a new task id) overwrites its
+         * own output object; another Map iteration writes one more. */
+        {
+                const char *params = "{\"bucket\":\"remote\",\"key\":\"in/a.jpg\",\"width\":30}";
+                json_t *a = run_ok(&fx, "image.resize", params), *b;
+                int before = s3_count(&fx, "remote", "processed/");
+
+                fx.ctx.attempt = 2;
+                fx.ctx.task_id = "task-retried";
+                b = run_ok(&fx, "image.resize", params);
+                ASSERT_STR_EQ(res_key(a), res_key(b));
+                ASSERT_INT_EQ(s3_count(&fx, "remote", "processed/"), before);
+                json_decref(b);
+                fx.ctx.index_path = "7";
+                b = run_ok(&fx, "image.resize", params);
+                ASSERT_TRUE(strcmp(res_key(a), res_key(b)) != 0);
+                ASSERT_INT_EQ(s3_count(&fx, "remote", "processed/"), before + 1);
+                json_decref(a);
+                json_decref(b);
+                fx.ctx.index_path = NULL;
         }
 
         /* A pipeline with an overlay read from S3 too, written to a

@@ -5,8 +5,8 @@
  * that verifies signatures (versitygw, started by with-s3-server.sh), some
  * through a small loopback proxy of this file that relays requests and can
  * answer the next ones with a fault instead (503 SlowDown, 500
- * InternalError), corrupt a request body, announce a huge body it never
- * sends, and counts connections and requests.
+ * InternalError, any S3 error code and status), corrupt a request body,
+ * announce a huge body it never sends, and counts connections and requests.
  */
 
 #include <arpa/inet.h>
@@ -83,6 +83,7 @@ typedef enum FaultKind {
         FAULT_INTERNAL,    /* 500 InternalError */
         FAULT_CORRUPT,     /* flip a byte of the request body, then relay */
         FAULT_HUGE_LENGTH, /* 200 with Content-Length 10^10 and no body */
+        FAULT_ERROR,       /* error_status with error_code (none when NULL) */
 } FaultKind;
 
 typedef struct Proxy {
@@ -94,6 +95,9 @@ typedef struct Proxy {
         atomic_int fault_kind;
         atomic_int connections, requests, list_requests;
         atomic_bool stop;
+        /* FAULT_ERROR's answer, set before proxy_fault(). */
+        int error_status;
+        const char *error_code;
 } Proxy;
 
 static int connect_port(uint16_t port) {
@@ -181,18 +185,26 @@ static void *proxy_conn(void *arg) {
                         atomic_fetch_sub(&p->faults_left, 1);
                         kind = (FaultKind) atomic_load(&p->fault_kind);
                 }
-                if (kind == FAULT_SLOWDOWN || kind == FAULT_INTERNAL) {
-                        const char *code = kind == FAULT_SLOWDOWN ? "SlowDown" : "InternalError";
-                        char body[256], head[256];
+                if (kind == FAULT_SLOWDOWN || kind == FAULT_INTERNAL || kind == FAULT_ERROR) {
+                        const char *code = kind == FAULT_SLOWDOWN   ? "SlowDown"
+                                           : kind == FAULT_INTERNAL ? "InternalError"
+                                                                    : p->error_code;
+                        int status = kind == FAULT_SLOWDOWN   ? 503
+                                     : kind == FAULT_INTERNAL ? 500
+                                                              : p->error_status;
+                        char body[256] = "", head[256];
                         int bl =
-                                snprintf(body, sizeof body,
-                                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-                                         "<Message>injected</Message><RequestId>1</RequestId></Error>",
-                                         code);
-                        int hl2 = snprintf(
-                                head, sizeof head,
-                                "HTTP/1.1 %s\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n",
-                                kind == FAULT_SLOWDOWN ? "503 Slow Down" : "500 Internal Server Error", bl);
+                                code ? snprintf(
+                                               body, sizeof body,
+                                               "<?xml version=\"1.0\" "
+                                               "encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                                               "<Message>injected</Message><RequestId>1</RequestId></Error>",
+                                               code)
+                                     : 0;
+                        int hl2 = snprintf(head, sizeof head,
+                                           "HTTP/1.1 %d Injected\r\nContent-Type: "
+                                           "application/xml\r\nContent-Length: %d\r\n\r\n",
+                                           status, bl);
                         if (!write_all(fd, head, (size_t) hl2) ||
                             (strncmp(req, "HEAD ", 5) != 0 && !write_all(fd, body, (size_t) bl)))
                                 break;
@@ -361,6 +373,10 @@ static void wrong_secret(StorageS3Options *o) {
         o->secret_access_key = "not-the-secret";
 }
 
+static void unknown_key(StorageS3Options *o) {
+        o->access_key_id = "AKIANOSUCHKEY0000000";
+}
+
 TEST(signatures_are_verified) {
         _cleanup_storage_ Storage *good = direct();
         _cleanup_storage_ Storage *bad = s3_storage(env_or_skip("IMGFLOW_TEST_S3_ENDPOINT"), wrong_secret);
@@ -374,6 +390,13 @@ TEST(signatures_are_verified) {
                      "Storage.AccessDenied", "SignatureDoesNotMatch");
         expect_error(storage_write_atomic(bad, "photos", "sig/new.jpg", "y", 1, NULL, &f), &f,
                      "Storage.AccessDenied", "SignatureDoesNotMatch");
+        /* An access key the server does not know (S3: 403
+         * InvalidAccessKeyId; versitygw: 404 XAdminUserNotFound), not a
+         * missing object. */
+        _cleanup_storage_ Storage *unknown =
+                s3_storage(env_or_skip("IMGFLOW_TEST_S3_ENDPOINT"), unknown_key);
+        expect_error(storage_read(unknown, "photos", "sig/ok.jpg", 10, &data, &size, &f), &f,
+                     "Storage.AccessDenied", NULL);
         /* HEAD has no body to carry the code: the status names it. */
         expect_error(storage_head(bad, "photos", "sig/ok.jpg", 10, &info, &f), &f, "Storage.AccessDenied",
                      "403");
@@ -438,6 +461,61 @@ TEST(errors_are_named) {
                      "100 bytes, limit 99");
         ASSERT_INT_EQ(storage_fetch(s, "photos", "big/100.bin", 11, 100, &obj, &f), 0);
         storage_object_done(&obj);
+}
+
+/* Every S3 error code that storage-s3.c names, as the service would answer
+ * it (through the proxy), and what the caller sees: the Storage.* name, the
+ * code in the cause, one request (none of them is retried). */
+TEST(each_s3_error_has_its_storage_name) {
+        static const struct {
+                int status;
+                const char *code; /* NULL: no body (as the answer to a HEAD) */
+                const char *error;
+        } cases[] = {
+                {404, "NoSuchKey", "Storage.NotFound"},
+                {404, "NoSuchBucket", "Storage.NotFound"},
+                {404, "NoSuchUpload", "Storage.NotFound"},
+                {404, NULL, "Storage.NotFound"},
+                {403, "AccessDenied", "Storage.AccessDenied"},
+                {403, "SignatureDoesNotMatch", "Storage.AccessDenied"},
+                {403, "InvalidAccessKeyId", "Storage.AccessDenied"},
+                {400, "InvalidToken", "Storage.AccessDenied"},
+                {400, "ExpiredToken", "Storage.AccessDenied"},
+                {403, "AllAccessDisabled", "Storage.AccessDenied"},
+                {403, "AccountProblem", "Storage.AccessDenied"},
+                {404, "XAdminUserNotFound", "Storage.AccessDenied"},
+                {403, NULL, "Storage.AccessDenied"},
+                {401, NULL, "Storage.AccessDenied"},
+                {400, "KeyTooLongError", "Storage.InvalidKey"},
+                {400, "EntityTooLarge", "Storage.TooLarge"},
+                {400, "InvalidArgument", "Storage.IOError"},
+                {400, "BadDigest", "Storage.IOError"},
+                {409, "InvalidObjectState", "Storage.IOError"},
+                {400, NULL, "Storage.IOError"},
+        };
+        Proxy p;
+        proxy_start(&p);
+        _cleanup_storage_ Storage *s = s3_storage(p.endpoint, NULL);
+        TaskFailure f = TASK_FAILURE_NULL;
+        void *data = NULL;
+        size_t size;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char status[16];
+                snprintf(status, sizeof status, "HTTP %d", cases[i].status);
+                p.error_status = cases[i].status;
+                p.error_code = cases[i].code;
+                /* A read and a write. */
+                for (int write = 0; write <= 1; write++) {
+                        int before = atomic_load(&p.requests);
+                        proxy_fault(&p, FAULT_ERROR, 1);
+                        int r = write ? storage_write_atomic(s, "photos", "err/a.jpg", "abc", 3, NULL, &f)
+                                      : storage_read(s, "photos", "err/a.jpg", 10, &data, &size, &f);
+                        expect_error(r, &f, cases[i].error, cases[i].code ? cases[i].code : status);
+                        ASSERT_INT_EQ(atomic_load(&p.requests) - before, 1);
+                }
+        }
+        proxy_stop(&p);
 }
 
 TEST(settings_are_checked) {
