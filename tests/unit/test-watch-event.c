@@ -35,6 +35,34 @@ TEST(event_round_trip_through_triggers) {
         triggers_free(t);
 }
 
+static char *sequencer_of(const char *ev) {
+        json_t *j = json_loads(ev, 0, NULL);
+        const char *seq = NULL;
+        char *r;
+
+        ASSERT_NOT_NULL(j);
+        ASSERT_INT_EQ(json_unpack(j, "{s:[{s:{s:{s:s}}}]}", "Records", "s3", "object", "sequencer", &seq),
+                      0);
+        r = strdup(seq);
+        json_decref(j);
+        return r;
+}
+
+/* S3's sequencer: of two events of one key, the later one has the greater
+ * hexadecimal value (S3 says to compare them as such, the shorter padded
+ * with zeros on the left; ours are all of one length). */
+TEST(sequencer_orders_the_events_of_a_key) {
+        _cleanup_free_ char *e1 =
+                watch_event_json("photos", "raw/a.jpg", 5000, "aa", 1764896400123456789ull, 1);
+        _cleanup_free_ char *e2 =
+                watch_event_json("photos", "raw/a.jpg", 10, "bb", 1764896400123456790ull, 2);
+        _cleanup_free_ char *s1 = sequencer_of(e1), *s2 = sequencer_of(e2);
+
+        ASSERT_INT_EQ(strlen(s1), strlen(s2));
+        ASSERT_TRUE(strspn(s1, "0123456789ABCDEF") == strlen(s1));
+        ASSERT_TRUE(strcmp(s2, s1) > 0);
+}
+
 TEST(journal_lines) {
         _cleanup_free_ char *line = watch_journal_line("a b/c\nd.jpg", 77, 123456789, "abc");
         char *key = NULL, *etag = NULL;
