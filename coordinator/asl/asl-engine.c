@@ -67,6 +67,7 @@
 #define ASL_MAX_STEPS_PER_CALL 200000
 #define ASL_MAP_DEFAULT_CONCURRENCY 40
 #define ASL_TOKEN_BYTES 16
+#define ASL_TASK_ID_BYTES 16
 
 typedef enum ActionKind {
         ACTION_ENTER,   /* enter state `name` in frame with input `value` */
@@ -323,6 +324,27 @@ static char *next_id(Ctx *c) {
 
         json_object_set_new(c->exec, "seq", json_integer(seq));
         return xasprintf("%" JSON_INTEGER_FORMAT, seq);
+}
+
+/* A dispatched task's id: hex of 128 random bits. The id alone answers a
+ * task (TaskSucceeded names it), so it must not be guessable: a counter let
+ * any writer of the events topic complete tasks 1, 2, 3... Each attempt is a
+ * new task with a new id, so a result is accepted only for the live
+ * attempt. NULL when the environment has no random source. */
+static char *task_id_new(Ctx *c) {
+        uint8_t b[ASL_TASK_ID_BYTES];
+        char *id;
+
+        if (!c->env->random)
+                return NULL;
+        c->env->random(c->env->random_userdata, b, sizeof b);
+        id = format_hex(b, sizeof b, xmalloc(2 * sizeof b + 1));
+        if (json_object_get(json_object_get(c->exec, "tasks"), id)) {
+                /* Only a test's fixed "random" source repeats itself. */
+                _cleanup_free_ char *seq = next_id(c), *old = id;
+                id = xasprintf("%s-%s", old, seq);
+        }
+        return id;
 }
 
 static char *state_pointer(json_t *frame, const char *name) {
@@ -1287,7 +1309,11 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 }
         }
 
-        task_id = next_id(c);
+        task_id = task_id_new(c);
+        if (!task_id) {
+                raise_error(c, fid, "States.Runtime", "no random source for a task id");
+                return;
+        }
         task = json_pack("{s:s, s:s, s:s}", "frame", fid, "state", jstr(frame, "state"),
                          "resource", resource ? resource : "");
         dispatch = (AslDispatch){
@@ -2290,7 +2316,7 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
         }
         /* A .waitForTaskToken task is closed by its token only: as in Step
          * Functions, the invoked function's own result (or a message naming the
-         * task id, which is only a small counter) does not complete it, nor does
+         * task id, which the worker holds) does not complete it, nor does
          * a heartbeat without the token. A failure of the invocation itself
          * still fails the task. (An activity's task has a token too, but
          * when [resources] maps its ARN to a pool, that pool's worker

@@ -22,11 +22,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "store.h"
+
+/* The engine's random source (task ids, tokens). */
+static void tool_random(void *userdata, void *buf, size_t n) {
+        if (getrandom(buf, n, 0) != (ssize_t) n)
+                abort();
+}
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");
@@ -89,7 +96,7 @@ static int run(redisContext *c, int argc, char **argv) {
                 AslMachine *m = NULL;
                 AslDiag d = {};
                 AslError err = {};
-                AslEnv env = { .now_ms = (int64_t) time(NULL) * 1000 };
+                AslEnv env = { .now_ms = (int64_t) time(NULL) * 1000, .random = tool_random };
                 ApplyConfig cfg = {};
                 StoreCommit *commit = NULL;
                 StoreCommitResult res;

@@ -623,11 +623,22 @@ TEST(task_dispatch_result_and_stale) {
         ASSERT_NULL(json_object_get(d, "index_path")); /* top level */
         char *tid = task_id_of(d);
         ASSERT_TRUE(history_has(&h, "TaskScheduled"));
+        /* 128 random bits: a task id cannot be guessed */
+        ASSERT_INT_EQ(strlen(tid), 32);
+        ASSERT_INT_EQ(strspn(tid, "0123456789abcdef"), 32);
 
-        /* unknown task: stale, no effects, document unchanged */
+        /* unknown task: stale, no effects, document unchanged; so are
+         * forged results for the small ids a counter would give */
         char *before = json_dumps(h.exec, JSON_SORT_KEYS);
         ASSERT_INT_EQ(h_succeed(&h, "999", "{}"), 1);
         ASSERT_INT_EQ(h.fx.n, 0);
+        for (int i = 0; i <= 3; i++) {
+                char forged[8];
+                snprintf(forged, sizeof forged, "%d", i);
+                ASSERT_INT_EQ(h_succeed(&h, forged, "{'forged':true}"), 1);
+                ASSERT_INT_EQ(h.fx.n, 0);
+                ASSERT_NULL(h.finished);
+        }
         char *after = json_dumps(h.exec, JSON_SORT_KEYS);
         ASSERT_STR_EQ(before, after);
         free(before);
