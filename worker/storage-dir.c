@@ -451,7 +451,9 @@ static int frame_open(StorageDirWalk *w, const char *rel, TaskFailure *f) {
                 fr->names[fr->n++].dir = isdir;
         }
         closedir(d);
-        qsort(fr->names, fr->n, sizeof(*fr->names), name_cmp);
+        /* An empty directory has no array at all: qsort() must not see NULL. */
+        if (fr->n > 1)
+                qsort(fr->names, fr->n, sizeof(*fr->names), name_cmp);
         return 0;
 }
 
