@@ -738,16 +738,343 @@ static void check_branches(Validator *v, json_t *value, const char *pointer) {
         }
 }
 
+/* The processor's ProcessorConfig.ExecutionType "EXPRESS": its states are
+ * checked with an Express machine's rules (the child executions of a
+ * distributed Map are Express executions then). */
+static void check_processor(Validator *v, json_t *value, const char *pointer, MachineKind kind) {
+        json_t *et = json_object_get(json_object_get(value, "ProcessorConfig"), "ExecutionType");
+        AslMachineType saved = v->type;
+
+        if (json_is_string(et) && streq(json_string_value(et), "EXPRESS"))
+                v->type = ASL_MACHINE_EXPRESS;
+        validate_machine(v, value, pointer, kind);
+        v->type = saved;
+}
+
 static void check_item_processor(Validator *v, json_t *value, const char *pointer) {
-        validate_machine(v, value, pointer, MACHINE_ITEM_PROCESSOR);
+        check_processor(v, value, pointer, MACHINE_ITEM_PROCESSOR);
 }
 
 static void check_iterator(Validator *v, json_t *value, const char *pointer) {
-        validate_machine(v, value, pointer, MACHINE_ITERATOR);
+        check_processor(v, value, pointer, MACHINE_ITERATOR);
 }
 
-static void check_distributed_only(Validator *v, json_t *value, const char *pointer) {
-        asl_diag_add(v->d, pointer, "not supported: this field belongs to a distributed Map, only inline Map is supported");
+/* ---- the distributed Map's fields ------------------------------------ */
+
+static void check_selector(Validator *v, json_t *value, const char *pointer);
+static void check_exclusive(Validator *v, json_t *state, const char *pointer, const char *a, const char *b);
+
+#define ASL_MAX_READER_ITEMS 100000000   /* ReaderConfig.MaxItems, as Step Functions */
+#define ASL_MAX_BATCH_BYTES (256 * 1024) /* ItemBatcher.MaxInputBytesPerBatch */
+#define ASL_MAX_LABEL 40                 /* Label characters */
+
+/* `value` is a string equal to one of the NULL-terminated `allowed`; else
+ * says which it must be. */
+static bool check_enum(Validator *v, json_t *value, const char *pointer, const char *const *allowed) {
+        char buf[256] = "";
+        size_t n = 0;
+
+        for (size_t i = 0; allowed[i]; i++) {
+                if (json_is_string(value) && streq(json_string_value(value), allowed[i]))
+                        return true;
+                n += (size_t) snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s\"%s\"",
+                                       i == 0           ? ""
+                                       : allowed[i + 1] ? ", "
+                                                        : " or ",
+                                       allowed[i]);
+        }
+        asl_diag_add(v->d, pointer, "must be %s", buf);
+        return false;
+}
+
+/* A number field of ItemReader or ItemBatcher: an integer in [min, max], or
+ * an expression in a JSONata state. */
+static void check_int_field(Validator *v, json_t *value, const char *pointer, json_int_t min,
+                            json_int_t max) {
+        if (!jsonata_expression_field(v, value, pointer))
+                check_int(v, value, pointer, min, max);
+}
+
+/* Parameters (JSONPath) or Arguments (JSONata) of ItemReader and
+ * ResultWriter: the S3 request's fields, each a string or (JSONPath) a
+ * path with ".$" or (JSONata) an expression. `required` names the fields
+ * that must be there. */
+static void check_s3_arguments(Validator *v, json_t *holder, const char *pointer, const char *const *known,
+                               const char *const *required) {
+        const char *field = v->jsonata ? "Arguments" : "Parameters";
+        const char *other = v->jsonata ? "Parameters" : "Arguments";
+        json_t *args = json_object_get(holder, field);
+        _cleanup_free_ char *p = asl_pointer_join(pointer, field);
+        const char *key;
+        json_t *f;
+
+        if (json_object_get(holder, other)) {
+                _cleanup_free_ char *po = asl_pointer_join(pointer, other);
+                asl_diag_add(v->d, po, "not allowed in a %s state; use %s",
+                             v->jsonata ? "JSONata" : "JSONPath", field);
+        }
+        if (!args) {
+                if (required[0])
+                        asl_diag_add(v->d, pointer, "needs %s with %s", field, required[0]);
+                return;
+        }
+        if (v->jsonata && asl_query_json_is_expression(args)) {
+                check_jsonata_value(v, args, p);
+                return;
+        }
+        if (!json_is_object(args)) {
+                asl_diag_add(v->d, p, "must be an object");
+                return;
+        }
+        for (size_t i = 0; required[i]; i++) {
+                _cleanup_free_ char *dollar = xasprintf("%s.$", required[i]);
+
+                if (!json_object_get(args, required[i]) && (v->jsonata || !json_object_get(args, dollar)))
+                        asl_diag_add(v->d, p, "needs %s", required[i]);
+        }
+        json_object_foreach (args, key, f) {
+                _cleanup_free_ char *pf = asl_pointer_join(p, key);
+                size_t stem = strlen(key);
+                bool found = false;
+
+                if (!v->jsonata && stem > 2 && streq(key + stem - 2, ".$"))
+                        stem -= 2;
+                for (size_t i = 0; known[i] && !found; i++)
+                        found = strlen(known[i]) == stem && strncmp(known[i], key, stem) == 0;
+                if (!found) {
+                        asl_diag_add(v->d, pf, "unknown field");
+                        continue;
+                }
+                if (stem != strlen(key)) {
+                        _cleanup_json_ json_t *one = json_pack("{sO}", key, f);
+                        check_template_value(v, one, p);
+                } else if (!jsonata_expression_field(v, f, pf))
+                        check_nonempty_string(v, f, pf);
+        }
+}
+
+static void check_reader_config(Validator *v, json_t *config, const char *pointer, bool listing) {
+        static const char *const input_types[] = {"CSV", "JSON", "JSONL", "MANIFEST", NULL};
+        static const char *const header_locations[] = {"FIRST_ROW", "GIVEN", NULL};
+        static const char *const delimiters[] = {"COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB", NULL};
+        static const char *const manifest_types[] = {"S3_INVENTORY", NULL};
+        json_t *it = json_object_get(config, "InputType"),
+               *loc = json_object_get(config, "CSVHeaderLocation");
+        bool csv = json_is_string(it) && streq(json_string_value(it), "CSV");
+        const char *key;
+        json_t *f;
+
+        if (!json_is_object(config)) {
+                asl_diag_add(v->d, pointer, "must be an object");
+                return;
+        }
+        if (!listing && !it)
+                asl_diag_add(v->d, pointer, "needs InputType (with the s3:getObject resource)");
+        json_object_foreach (config, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "InputType")) {
+                        if (listing)
+                                asl_diag_add(v->d, p, "not allowed with the s3:listObjectsV2 resource");
+                        else
+                                check_enum(v, f, p, input_types);
+                } else if (streq(key, "CSVHeaderLocation") || streq(key, "CSVHeaders") ||
+                           streq(key, "CSVDelimiter")) {
+                        if (!csv) {
+                                asl_diag_add(v->d, p, "only allowed with InputType \"CSV\"");
+                                continue;
+                        }
+                        if (streq(key, "CSVHeaderLocation"))
+                                check_enum(v, f, p, header_locations);
+                        else if (streq(key, "CSVDelimiter"))
+                                check_enum(v, f, p, delimiters);
+                        else if (!json_is_string(loc) || !streq(json_string_value(loc), "GIVEN"))
+                                asl_diag_add(v->d, p, "only allowed with CSVHeaderLocation \"GIVEN\"");
+                        else {
+                                size_t i;
+                                json_t *h;
+
+                                if (!json_is_array(f) || json_array_size(f) == 0)
+                                        asl_diag_add(v->d, p, "must be a non-empty array of strings");
+                                json_array_foreach (f, i, h) {
+                                        _cleanup_free_ char *ph = asl_pointer_join_index(p, i);
+                                        check_string(v, h, ph);
+                                }
+                        }
+                } else if (streq(key, "ManifestType")) {
+                        if (!json_is_string(it) || !streq(json_string_value(it), "MANIFEST"))
+                                asl_diag_add(v->d, p, "only allowed with InputType \"MANIFEST\"");
+                        else
+                                check_enum(v, f, p, manifest_types);
+                } else if (streq(key, "MaxItems"))
+                        check_int_field(v, f, p, 0, ASL_MAX_READER_ITEMS);
+                else if (streq(key, "MaxItemsPath") && !v->jsonata)
+                        check_reference_path(v, f, p);
+                else
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+        if (csv && json_is_string(loc) && streq(json_string_value(loc), "GIVEN") &&
+            !json_object_get(config, "CSVHeaders"))
+                asl_diag_add(v->d, pointer, "needs CSVHeaders with CSVHeaderLocation \"GIVEN\"");
+        if (json_object_get(config, "MaxItems") && json_object_get(config, "MaxItemsPath")) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "MaxItemsPath");
+                asl_diag_add(v->d, p, "MaxItems and MaxItemsPath are mutually exclusive");
+        }
+}
+
+/* ItemReader: where a distributed Map reads its items (a bucket listing,
+ * or a JSON, JSONL, CSV or manifest object). */
+static void check_item_reader(Validator *v, json_t *value, const char *pointer) {
+        static const char *const resources[] = {"arn:aws:states:::s3:getObject",
+                                                "arn:aws:states:::s3:listObjectsV2", NULL};
+        static const char *const list_known[] = {"Bucket", "Prefix", NULL};
+        static const char *const get_known[] = {"Bucket", "Key", "VersionId", NULL};
+        static const char *const list_required[] = {"Bucket", NULL};
+        static const char *const get_required[] = {"Bucket", "Key", NULL};
+        json_t *res = json_object_get(value, "Resource");
+        _cleanup_free_ char *pr = asl_pointer_join(pointer, "Resource");
+        bool listing;
+        const char *key;
+        json_t *f;
+
+        if (!json_is_object(value)) {
+                asl_diag_add(v->d, pointer, "must be an object with Resource");
+                return;
+        }
+        if (!res) {
+                asl_diag_add(v->d, pointer, "needs Resource");
+                return;
+        }
+        if (!check_enum(v, res, pr, resources))
+                return;
+        listing = streq(json_string_value(res), resources[1]);
+        json_object_foreach (value, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "ReaderConfig"))
+                        check_reader_config(v, f, p, listing);
+                else if (!streq(key, "Resource") && !streq(key, "Parameters") && !streq(key, "Arguments"))
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+        if (!listing && !json_object_get(value, "ReaderConfig"))
+                asl_diag_add(v->d, pointer,
+                             "needs ReaderConfig with InputType (with the s3:getObject resource)");
+        check_s3_arguments(v, value, pointer, listing ? list_known : get_known,
+                           listing ? list_required : get_required);
+}
+
+/* ItemBatcher: items grouped into batches, one child execution each. */
+static void check_item_batcher(Validator *v, json_t *value, const char *pointer) {
+        const char *key;
+        json_t *f;
+
+        if (!json_is_object(value)) {
+                asl_diag_add(v->d, pointer, "must be an object");
+                return;
+        }
+        json_object_foreach (value, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "MaxItemsPerBatch"))
+                        check_int_field(v, f, p, 1, ASL_MAX_INT32);
+                else if (streq(key, "MaxInputBytesPerBatch"))
+                        check_int_field(v, f, p, 1, ASL_MAX_BATCH_BYTES);
+                else if (!v->jsonata &&
+                         (streq(key, "MaxItemsPerBatchPath") || streq(key, "MaxInputBytesPerBatchPath")))
+                        check_reference_path(v, f, p);
+                else if (streq(key, "BatchInput"))
+                        check_selector(v, f, p);
+                else
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+        if (!json_object_get(value, "MaxItemsPerBatch") &&
+            !json_object_get(value, "MaxInputBytesPerBatch") &&
+            !json_object_get(value, "MaxItemsPerBatchPath") &&
+            !json_object_get(value, "MaxInputBytesPerBatchPath"))
+                asl_diag_add(v->d, pointer, "needs MaxItemsPerBatch or MaxInputBytesPerBatch%s",
+                             v->jsonata ? "" : " (or their Path forms)");
+        check_exclusive(v, value, pointer, "MaxItemsPerBatch", "MaxItemsPerBatchPath");
+        check_exclusive(v, value, pointer, "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath");
+}
+
+/* ResultWriter: the Map Run's results written to a bucket (a manifest and
+ * the SUCCEEDED/FAILED/PENDING files), or only reshaped (WriterConfig). */
+static void check_result_writer(Validator *v, json_t *value, const char *pointer) {
+        static const char *const resources[] = {"arn:aws:states:::s3:putObject", NULL};
+        static const char *const known[] = {"Bucket", "Prefix", NULL};
+        static const char *const required[] = {"Bucket", NULL};
+        static const char *const output_types[] = {"JSON", "JSONL", NULL};
+        static const char *const transformations[] = {"NONE", "COMPACT", "FLATTEN", NULL};
+        json_t *res = json_object_get(value, "Resource");
+        const char *key;
+        json_t *f;
+
+        if (!json_is_object(value)) {
+                asl_diag_add(v->d, pointer, "must be an object");
+                return;
+        }
+        if (!res && !json_object_get(value, "WriterConfig")) {
+                asl_diag_add(v->d, pointer, "needs Resource or WriterConfig");
+                return;
+        }
+        json_object_foreach (value, key, f) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, key);
+
+                if (streq(key, "Resource"))
+                        check_enum(v, f, p, resources);
+                else if (streq(key, "WriterConfig")) {
+                        const char *k;
+                        json_t *w;
+
+                        if (!json_is_object(f)) {
+                                asl_diag_add(v->d, p, "must be an object");
+                                continue;
+                        }
+                        json_object_foreach (f, k, w) {
+                                _cleanup_free_ char *pw = asl_pointer_join(p, k);
+
+                                if (streq(k, "OutputType"))
+                                        check_enum(v, w, pw, output_types);
+                                else if (streq(k, "Transformation"))
+                                        check_enum(v, w, pw, transformations);
+                                else
+                                        asl_diag_add(v->d, pw, "unknown field");
+                        }
+                        if (json_object_get(f, "OutputType") && !res)
+                                asl_diag_add(v->d, p,
+                                             "OutputType needs Resource (the results go to a bucket)");
+                } else if (!streq(key, "Parameters") && !streq(key, "Arguments"))
+                        asl_diag_add(v->d, p, "unknown field");
+        }
+        if (res)
+                check_s3_arguments(v, value, pointer, known, required);
+        else if (json_object_get(value, "Parameters") || json_object_get(value, "Arguments")) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, v->jsonata ? "Arguments" : "Parameters");
+                asl_diag_add(v->d, p, "only allowed with Resource");
+        }
+}
+
+/* Label: 1 to 40 characters, none of them whitespace, a control character
+ * or one of Step Functions' reserved ones (it goes into the Map Run's ARN
+ * and the child executions' names). */
+static void check_label(Validator *v, json_t *value, const char *pointer) {
+        const char *s = json_string_value(value);
+
+        if (!s) {
+                asl_diag_add(v->d, pointer, "must be a string");
+                return;
+        }
+        if (utf8_length(s) == 0 || utf8_length(s) > ASL_MAX_LABEL) {
+                asl_diag_add(v->d, pointer, "must be 1 to %d characters long", ASL_MAX_LABEL);
+                return;
+        }
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c <= 0x20 || *c == 0x7f || strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *c)) {
+                        asl_diag_add(v->d, pointer,
+                                     "must not contain whitespace, control characters or any of "
+                                     "< > { } [ ] ? * \" # %% \\ ^ | ~ ` $ & , ; : /");
+                        return;
+                }
 }
 
 /*
@@ -925,10 +1252,10 @@ static const StateField state_fields[_F_MAX] = {
         [F_TOLERATED_FAILURE_PERCENTAGE_PATH] = {"ToleratedFailurePercentagePath", check_reference_path,
                                                  LANG_JSONPATH,
                                                  "ToleratedFailurePercentage with a JSONata expression"},
-        [F_ITEM_READER] = {"ItemReader", check_distributed_only},
-        [F_RESULT_WRITER] = {"ResultWriter", check_distributed_only},
-        [F_ITEM_BATCHER] = {"ItemBatcher", check_distributed_only},
-        [F_LABEL] = {"Label", check_string},
+        [F_ITEM_READER] = {"ItemReader", check_item_reader},
+        [F_RESULT_WRITER] = {"ResultWriter", check_result_writer},
+        [F_ITEM_BATCHER] = {"ItemBatcher", check_item_batcher},
+        [F_LABEL] = {"Label", check_label},
         [F_ASSIGN] = {"Assign", check_assign},
         [F_ARGUMENTS] = {"Arguments", check_arguments, LANG_JSONATA},
         [F_OUTPUT] = {"Output", check_output, LANG_JSONATA},
@@ -1052,7 +1379,47 @@ static void validate_parallel(Validator *v, json_t *state, const char *pointer) 
         require_field(v, state, pointer, "Branches", "Parallel");
 }
 
+/* Whether a Map state runs in distributed mode (its ItemProcessor's
+ * ProcessorConfig says Mode "DISTRIBUTED"). */
+bool asl_map_is_distributed(json_t *state) {
+        json_t *proc = json_object_get(state, "ItemProcessor");
+        json_t *mode;
+
+        if (!proc)
+                proc = json_object_get(state, "Iterator");
+        mode = json_object_get(json_object_get(proc, "ProcessorConfig"), "Mode");
+        return json_is_string(mode) && streq(json_string_value(mode), "DISTRIBUTED");
+}
+
 static void validate_map(Validator *v, json_t *state, const char *pointer) {
+        static const char *const distributed_only[] = {"ItemReader", "ItemBatcher", "ResultWriter"};
+
+        if (!asl_map_is_distributed(state))
+                for (size_t i = 0; i < ELEMENTSOF(distributed_only); i++)
+                        if (json_object_get(state, distributed_only[i])) {
+                                _cleanup_free_ char *p = asl_pointer_join(pointer, distributed_only[i]);
+                                asl_diag_add(v->d, p,
+                                             "only allowed in a distributed Map (ItemProcessor's "
+                                             "ProcessorConfig with Mode \"DISTRIBUTED\")");
+                        }
+        /* Their shape is checked above; running them is still to come. */
+        if (json_object_get(state, "ItemReader")) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");
+                asl_diag_add(
+                        v->d, p,
+                        "not supported yet: a distributed Map reads its items from its input (ItemsPath "
+                        "or Items)");
+        }
+        if (json_object_get(state, "ResultWriter")) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "ResultWriter");
+                asl_diag_add(v->d, p, "not supported yet: a distributed Map's results are its output");
+        }
+        if (json_object_get(state, "ItemReader") &&
+            (json_object_get(state, "ItemsPath") || json_object_get(state, "Items"))) {
+                _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");
+                asl_diag_add(v->d, p, "ItemReader and %s are mutually exclusive",
+                             json_object_get(state, "Items") ? "Items" : "ItemsPath");
+        }
         if (!json_object_get(state, "ItemProcessor") && !json_object_get(state, "Iterator"))
                 asl_diag_add(v->d, pointer, "a Map state needs ItemProcessor (or the older Iterator)");
         check_exclusive(v, state, pointer, "ItemProcessor", "Iterator");
@@ -1328,18 +1695,23 @@ static void check_processor_config(Validator *v, json_t *config, const char *poi
                 _cleanup_free_ char *p = asl_pointer_join(pointer, key);
 
                 if (streq(key, "Mode")) {
-                        if (json_is_string(f) && streq(json_string_value(f), "INLINE"))
-                                continue;
-                        if (json_is_string(f) && streq(json_string_value(f), "DISTRIBUTED"))
-                                asl_diag_add(v->d, p, "distributed Map is not supported: only \"INLINE\" is supported");
-                        else
-                                asl_diag_add(v->d, p, "must be \"INLINE\"");
+                        static const char *const modes[] = {"INLINE", "DISTRIBUTED", NULL};
+
+                        check_enum(v, f, p, modes);
                 } else if (streq(key, "ExecutionType")) {
+                        static const char *const types[] = {"STANDARD", "EXPRESS", NULL};
+
                         if (!json_is_string(mode) || !streq(json_string_value(mode), "DISTRIBUTED"))
                                 asl_diag_add(v->d, p, "only allowed with Mode \"DISTRIBUTED\"");
+                        else
+                                check_enum(v, f, p, types);
                 } else
                         asl_diag_add(v->d, p, "unknown field");
         }
+        if (json_is_string(mode) && streq(json_string_value(mode), "DISTRIBUTED") &&
+            !json_object_get(config, "ExecutionType"))
+                asl_diag_add(v->d, pointer,
+                             "needs ExecutionType (\"STANDARD\" or \"EXPRESS\") with Mode \"DISTRIBUTED\"");
 }
 
 static const char *machine_scope(MachineKind kind) {

@@ -74,6 +74,10 @@ typedef struct AslMachine {
  * its QueryLanguage, else the state machine's. */
 bool asl_machine_state_is_jsonata(const AslMachine *m, json_t *state);
 
+/* True if `state` is a Map state in distributed mode: its ItemProcessor's
+ * (or Iterator's) ProcessorConfig has Mode "DISTRIBUTED". */
+bool asl_map_is_distributed(json_t *state);
+
 /* True if the state named `state` may read the context object ($$): one of
  * its strings mentions "$$". A state that does not needs no context built. */
 bool asl_machine_state_uses_context(const AslMachine *m, const char *state);

@@ -66,6 +66,7 @@
 
 #define ASL_MAX_STEPS_PER_CALL 200000
 #define ASL_MAP_DEFAULT_CONCURRENCY 40
+#define ASL_MAP_DISTRIBUTED_CONCURRENCY 10000 /* MaxConcurrency 0 in distributed mode, as AWS */
 #define ASL_TOKEN_BYTES 16
 #define ASL_TASK_ID_BYTES 16
 
@@ -555,7 +556,8 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 void *tmp;
 
                 json_object_foreach_safe(live, tmp, cid, idx) {
-                        if (map_aborted_events && jeq(children, "kind", "map"))
+                        if (map_aborted_events && jeq(children, "kind", "map") &&
+                            !json_is_true(json_object_get(children, "dist")))
                                 history(c, "MapIterationAborted",
                                         json_pack("{s:s, s:I}", "name", jstr(frame, "state"),
                                                   "index", json_integer_value(idx)));
@@ -895,6 +897,20 @@ static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_
 static void map_fill(Ctx *c, const char *fid);
 static void map_maybe_complete(Ctx *c, const char *fid);
 
+/* A Map's result at child index idx (steals v). A distributed Map's child
+ * count is known only as batches are formed: the array grows. */
+static void map_results_set(json_t *children, json_int_t idx, json_t *v) {
+        json_t *results = json_object_get(children, "results");
+
+        if (!results || idx < 0) {
+                json_decref(v);
+                return;
+        }
+        while (json_array_size(results) <= (size_t) idx)
+                json_array_append_new(results, json_null());
+        json_array_set_new(results, (size_t) idx, v);
+}
+
 /* The parent of frame fid: false for the top frame, else true with its id
  * (new string), fid's index in it, the parent frame and its "children"
  * (borrowed, may be NULL). */
@@ -912,7 +928,7 @@ static bool frame_parent(Ctx *c, const char *fid, char **ret_pid, json_int_t *re
 }
 
 static void frame_done(Ctx *c, const char *fid, json_t *output) {
-        json_t *parent, *children;
+        json_t *parent, *children, *frame = frame_get(c, fid);
         _cleanup_free_ char *pid = NULL;
         json_int_t idx;
 
@@ -920,12 +936,14 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
                 finish(c, "SUCCEEDED", output, NULL, NULL);
                 return;
         }
+        json_int_t batch = jint(frame, "batchItems");
+
         json_object_del(json_object_get(children, "live"), fid);
         json_object_del(frames(c), fid);
         if (!children)
                 return;
 
-        json_array_set(json_object_get(children, "results"), (size_t) idx, output);
+        map_results_set(children, idx, json_incref(output));
 
         if (jeq(children, "kind", "parallel")) {
                 if (json_object_size(json_object_get(children, "live")) > 0)
@@ -938,10 +956,12 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
         }
 
         /* map */
-        history(c, "MapIterationSucceeded",
-                json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
+        if (!json_is_true(json_object_get(children, "dist")))
+                history(c, "MapIterationSucceeded",
+                        json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
-        json_object_set_new(children, "done", json_integer(jint(children, "done") + 1));
+        json_object_set_new(children, "done",
+                            json_integer(jint(children, "done") + (batch > 0 ? batch : 1)));
         json_object_set_new(children, "bytes", json_integer(jint(children, "bytes") + (json_int_t) json_writer_size(output)));
         map_fill(c, pid);
         map_maybe_complete(c, pid);
@@ -954,25 +974,35 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
         json_t *idx;
         void *tmp;
 
+        bool dist = json_is_true(json_object_get(children, "dist"));
+
         json_object_foreach_safe(live, tmp, cid, idx) {
-                history(c, "MapIterationAborted",
-                        json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", json_integer_value(idx)));
-                frame_cancel(c, cid, /* map_aborted_events= */ true);
+                if (!dist)
+                        history(c, "MapIterationAborted",
+                                json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index",
+                                          json_integer_value(idx)));
+                frame_cancel(c, cid, /* map_aborted_events= */ !dist);
         }
         json_object_del(parent, "children");
-        history(c, "MapStateFailed", NULL);
+        if (dist)
+                history(c, "MapRunFailed", json_pack("{s:s?, s:s?}", "error", error, "cause", cause));
+        else
+                history(c, "MapStateFailed", NULL);
         push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
 }
 
 static void frame_fail(Ctx *c, const char *fid, const char *error, const char *cause) {
         json_t *parent, *children;
         _cleanup_free_ char *pid = NULL;
-        json_int_t idx;
+        json_int_t idx, batch;
+        bool dist;
 
         if (!frame_parent(c, fid, &pid, &idx, &parent, &children)) {
                 finish(c, "FAILED", NULL, error, cause);
                 return;
         }
+        batch = jint(frame_get(c, fid), "batchItems");
+        dist = json_is_true(json_object_get(children, "dist"));
         frame_cancel(c, fid, /* map_aborted_events= */ false);
         json_object_del(json_object_get(children, "live"), fid);
         if (!children)
@@ -992,12 +1022,15 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                 return;
         }
 
-        /* map iteration */
-        history(c, "MapIterationFailed",
-                json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
-        json_array_set_new(json_object_get(children, "results"), (size_t) idx, retry_error_output(error, cause));
+        /* map iteration (a child execution, in distributed mode: a batch of
+         * items counts as that many failed items) */
+        if (!dist)
+                history(c, "MapIterationFailed",
+                        json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
+        map_results_set(children, idx, retry_error_output(error, cause));
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
-        json_object_set_new(children, "failed", json_integer(jint(children, "failed") + 1));
+        json_object_set_new(children, "failed",
+                            json_integer(jint(children, "failed") + (batch > 0 ? batch : 1)));
         {
                 json_int_t failed = jint(children, "failed"), total = jint(children, "total");
                 json_t *tc = json_object_get(children, "tolCount"), *tp = json_object_get(children, "tolPct");
@@ -1009,7 +1042,9 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                         exceeded = (tc && failed > json_integer_value(tc)) ||
                                    (tp && (double) failed * 100.0 > json_number_value(tp) * (double) total);
                 if (exceeded) {
-                        if (!tc && !tp)
+                        /* A distributed Map's threshold is 0 failures by default:
+                         * its Map Run fails with the threshold error. */
+                        if (!tc && !tp && !dist)
                                 map_fail(c, pid, parent, error, cause);
                         else
                                 map_fail(c, pid, parent, "States.ExceedToleratedFailureThreshold",
@@ -1882,13 +1917,95 @@ static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars,
         return r;
 }
 
+/* The Map Run's ARN, as AWS forms it from the execution's:
+ * "arn:...:mapRun:<state machine>/<Label or state name>:<run id>" (the
+ * execution id's ":execution:<machine>:<name>" part replaced); imgflow's
+ * own ids ("imgflow:execution:...") get "imgflow:mapRun:...". */
+static char *map_run_arn(Ctx *c, json_t *frame, json_t *st) {
+        const char *id = jstr(json_object_get(c->exec, "execution"), "id");
+        const char *sm = jstr(json_object_get(c->exec, "stateMachine"), "name");
+        const char *label = jstr(st, "Label") ? jstr(st, "Label") : jstr(frame, "state");
+        const char *at = id ? strstr(id, ":execution:") : NULL;
+        _cleanup_free_ char *prefix = at ? xstrndup(id, (size_t) (at - id)) : xstrdup("imgflow");
+        uint64_t a = c->env->random ? asl_env_random_u64(c->env) : (uint64_t) jint(c->exec, "seq");
+        uint64_t b = c->env->random ? asl_env_random_u64(c->env) : (uint64_t) c->env->now_ms;
+
+        return xasprintf("%s:mapRun:%s/%s:%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64
+                         "-%012" PRIx64,
+                         prefix, sm ? sm : "", label ? label : "", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                         ((b >> 48) & 0x3fff) | 0x8000, b & UINT64_C(0xffffffffffff));
+}
+
+/*
+ * A distributed Map's settings beyond an inline Map's: its ItemBatcher
+ * (MaxItemsPerBatch, MaxInputBytesPerBatch, their Path forms or JSONata
+ * expressions, and BatchInput, evaluated once) and its Map Run's ARN, into
+ * the children bookkeeping.
+ */
+static int map_distributed_settings(Ctx *c, json_t *frame, json_t *st, json_t *eff, json_t *vars,
+                                    json_t *children, AslError *e, char **ret_location) {
+        json_t *batcher = json_object_get(st, "ItemBatcher");
+        _cleanup_free_ char *arn = map_run_arn(c, frame, st);
+        json_int_t max_items = 0, max_bytes = 0;
+        _cleanup_json_ json_t *batch_input = NULL;
+        int r = 0;
+
+        json_object_set_new(children, "dist", json_true());
+        json_object_set_new(children, "mapRunArn", json_string(arn));
+        if (!batcher)
+                return 0;
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                json_t *v;
+                QueryContext qc;
+                AslQuery q;
+
+                query_init(c, &q, &qc, frame, vars);
+                if ((v = json_object_get(batcher, "MaxItemsPerBatch")))
+                        r = query_integer(&q, v, "ItemBatcher.MaxItemsPerBatch", 1, 2147483647, &max_items,
+                                          e, ret_location);
+                if (r >= 0 && (v = json_object_get(batcher, "MaxInputBytesPerBatch")))
+                        r = query_integer(&q, v, "ItemBatcher.MaxInputBytesPerBatch", 1, 262144, &max_bytes,
+                                          e, ret_location);
+                if (r >= 0 && (v = json_object_get(batcher, "BatchInput")))
+                        r = asl_query_template(&q, v, "ItemBatcher.BatchInput", &batch_input, e,
+                                               ret_location);
+                asl_query_done(&q);
+                if (r < 0)
+                        return r;
+        } else {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+                bool set;
+                double x;
+
+                if ((r = int_or_path(batcher, "MaxItemsPerBatch", eff, &refs, &set, &x, e)) < 0)
+                        return r;
+                max_items = set ? (json_int_t) x : 0;
+                if ((r = int_or_path(batcher, "MaxInputBytesPerBatch", eff, &refs, &set, &x, e)) < 0)
+                        return r;
+                max_bytes = set ? (json_int_t) x : 0;
+                if (json_object_get(batcher, "BatchInput") &&
+                    (r = payload_template(json_object_get(batcher, "BatchInput"), eff, &refs, c->env,
+                                          &batch_input, e)) < 0)
+                        return r;
+        }
+        /* Step Functions' limit on a batch whatever MaxInputBytesPerBatch says. */
+        if (max_bytes <= 0 || max_bytes > 262144)
+                max_bytes = 262144;
+        json_object_set_new(children, "batchItems", json_integer(max_items));
+        json_object_set_new(children, "batchBytes", json_integer(max_bytes));
+        if (batch_input)
+                json_object_set(children, "batchInput", batch_input);
+        return 0;
+}
+
 static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         _cleanup_json_ json_t *context = NULL, *eff = NULL, *items = NULL, *vars = vars_visible(c, frame);
         _cleanup_json_ json_t *computed = NULL;
         _cleanup_free_ char *location = NULL;
         json_t *children, *results;
         double mc = 0, tc = 0, tp = 0;
-        bool mc_set = false, tc_set = false, tp_set = false;
+        bool mc_set = false, tc_set = false, tp_set = false, dist;
         AslError e = {};
         size_t n;
         int r;
@@ -1917,11 +2034,12 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                         goto fail;
         }
         n = json_array_size(items);
+        dist = asl_map_is_distributed(st);
         if (mc < 1)
-                mc = ASL_MAP_DEFAULT_CONCURRENCY;
+                mc = dist ? ASL_MAP_DISTRIBUTED_CONCURRENCY : ASL_MAP_DEFAULT_CONCURRENCY;
 
         results = json_array();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && !dist; i++)
                 json_array_append_new(results, json_null());
         children = json_pack("{s:s, s:{}, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                              "kind", "map", "live", "results", results,
@@ -1934,9 +2052,17 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 json_object_set_new(children, "tolPct", json_real(tp));
         if (computed)
                 json_object_set(children, "items", computed);
+        if (dist && (r = map_distributed_settings(c, frame, st, eff ? eff : json_object_get(frame, "input"),
+                                                  vars, children, &e, &location)) < 0) {
+                json_decref(children);
+                goto fail;
+        }
         json_object_set_new(frame, "children", children);
 
-        history(c, "MapStateStarted", json_pack("{s:I}", "length", (json_int_t) n));
+        if (dist)
+                history(c, "MapRunStarted", json_pack("{s:s}", "mapRunArn", jstr(children, "mapRunArn")));
+        else
+                history(c, "MapStateStarted", json_pack("{s:I}", "length", (json_int_t) n));
         map_fill(c, fid);
         map_maybe_complete(c, fid);
         return;
@@ -1959,6 +2085,98 @@ static int map_item_jsonata(Ctx *c, json_t *frame, json_t *tmpl, json_int_t i, j
         r = asl_query_template(&q, tmpl, "ItemSelector", ret, e, ret_location);
         asl_query_done(&q);
         return r;
+}
+
+/* The input of item i (its value `item`): the ItemSelector's result, or
+ * the item itself. 0 and *ret (new), or -1 after failing the Map. */
+static int map_item_input(Ctx *c, const char *fid, json_t *frame, json_t *tmpl, bool jsonata, json_t *eff,
+                          json_t *vars, json_int_t i, json_t *item, json_t **ret) {
+        json_t *in = NULL;
+
+        if (tmpl && jsonata) {
+                _cleanup_free_ char *location = NULL;
+                AslError e = {};
+
+                if (map_item_jsonata(c, frame, tmpl, i, item, &in, &e, &location) < 0) {
+                        _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
+
+                        if (location)
+                                history(c, "EvaluationFailed",
+                                        json_pack("{s:s, s:s, s:s, s:s}", "error", e.error, "cause",
+                                                  cause ? cause : "", "location", location, "state",
+                                                  jstr(frame, "state")));
+                        map_fail(c, fid, frame, e.error, cause);
+                        asl_error_clear(&e);
+                        return -1;
+                }
+        } else if (tmpl) {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+                AslError e = {};
+
+                json_object_set_new(context, "Map",
+                                    json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
+                if (payload_template(tmpl, eff, &refs, c->env, &in, &e) < 0) {
+                        _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
+                        map_fail(c, fid, frame, e.error, cause);
+                        asl_error_clear(&e);
+                        return -1;
+                }
+        } else
+                in = json_incref(item);
+        *ret = in;
+        return 0;
+}
+
+/*
+ * The next batch of a distributed Map with an ItemBatcher: the items from
+ * "next" on (each through the ItemSelector), up to MaxItemsPerBatch and as
+ * long as the batch's JSON stays within MaxInputBytesPerBatch, as
+ * {"BatchInput"?: ..., "Items": [...]}. An item that does not fit a batch
+ * of its own fails the Map (States.Runtime). 0 with *ret (new) and
+ * *ret_count, or -1 after failing the Map.
+ */
+static int map_batch(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *tmpl, bool jsonata,
+                     json_t *eff, json_t *items, json_t *vars, json_t **ret, json_int_t *ret_count) {
+        json_int_t next = jint(children, "next"), total = jint(children, "total");
+        json_int_t max_items = jint(children, "batchItems"), max_bytes = jint(children, "batchBytes");
+        _cleanup_json_ json_t *batch = json_object(), *list = json_array();
+        json_t *bi = json_object_get(children, "batchInput");
+        size_t bytes;
+        json_int_t n = 0;
+
+        if (bi)
+                json_object_set(batch, "BatchInput", bi);
+        json_object_set(batch, "Items", list);
+        bytes = json_writer_size(batch);
+        while (next + n < total && (max_items <= 0 || n < max_items)) {
+                _cleanup_json_ json_t *in = NULL;
+                size_t add;
+
+                if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, next + n,
+                                   json_array_get(items, (size_t) (next + n)), &in) < 0)
+                        return -1;
+                add = json_writer_size(in) + (n > 0 ? 1 : 0);
+                if (bytes + add > (size_t) max_bytes) {
+                        if (n > 0)
+                                break;
+                        _cleanup_free_ char *why = xasprintf(
+                                "The item at index %" JSON_INTEGER_FORMAT
+                                " does not fit a batch: with it the "
+                                "batch input is %zu bytes, over MaxInputBytesPerBatch (%" JSON_INTEGER_FORMAT
+                                ")",
+                                next, bytes + add, max_bytes);
+                        _cleanup_free_ char *cause = state_cause(c, fid, "States.Runtime", why);
+                        map_fail(c, fid, frame, "States.Runtime", cause);
+                        return -1;
+                }
+                bytes += add;
+                json_array_append(list, in);
+                n++;
+        }
+        *ret = TAKE_PTR(batch);
+        *ret_count = n;
+        return 0;
 }
 
 static void map_fill(Ctx *c, const char *fid) {
@@ -1995,46 +2213,32 @@ static void map_fill(Ctx *c, const char *fid) {
 
         while (children && !c->abort_cause && jint(children, "running") < jint(children, "max") &&
                jint(children, "next") < jint(children, "total")) {
-                json_int_t i = jint(children, "next");
-                json_t *item = json_array_get(items, (size_t) i), *in = NULL;
+                json_int_t i = jint(children, "next"), child = i, count = 1;
+                json_t *in = NULL;
 
-                if (tmpl && jsonata) {
-                        _cleanup_free_ char *location = NULL;
-                        AslError e = {};
-
-                        if (map_item_jsonata(c, frame, tmpl, i, item, &in, &e, &location) < 0) {
-                                _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
-
-                                if (location)
-                                        history(c, "EvaluationFailed",
-                                                json_pack("{s:s, s:s, s:s, s:s}", "error", e.error, "cause",
-                                                          cause ? cause : "", "location", location, "state",
-                                                          jstr(frame, "state")));
-                                map_fail(c, fid, frame, e.error, cause);
-                                asl_error_clear(&e);
+                if (json_is_true(json_object_get(children, "dist"))) {
+                        child = jint(children, "children");
+                        if (json_object_get(children, "batchItems")) {
+                                if (map_batch(c, fid, frame, children, tmpl, jsonata, eff, items, vars, &in,
+                                              &count) < 0)
+                                        return;
+                        } else if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, i,
+                                                  json_array_get(items, (size_t) i), &in) < 0)
                                 return;
-                        }
-                } else if (tmpl) {
-                        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
-                        AslRefs refs = {.context = context, .vars = vars};
-                        AslError e = {};
+                        json_object_set_new(children, "children", json_integer(child + 1));
+                } else if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, i,
+                                          json_array_get(items, (size_t) i), &in) < 0)
+                        return;
 
-                        json_object_set_new(context, "Map",
-                                            json_pack("{s:{s:I, s:O}}", "Item", "Index", i, "Value", item));
-                        if (payload_template(tmpl, eff, &refs, c->env, &in, &e) < 0) {
-                                _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
-                                map_fail(c, fid, frame, e.error, cause);
-                                asl_error_clear(&e);
-                                return;
-                        }
-                } else
-                        in = json_incref(item);
-
-                _cleanup_free_ char *cid = frame_new(c, mp, fid, (size_t) i);
-                json_object_set_new(json_object_get(children, "live"), cid, json_integer(i));
-                json_object_set_new(children, "next", json_integer(i + 1));
+                _cleanup_free_ char *cid = frame_new(c, mp, fid, (size_t) child);
+                if (count > 1 || json_object_get(children, "batchItems"))
+                        json_object_set_new(frame_get(c, cid), "batchItems", json_integer(count));
+                json_object_set_new(json_object_get(children, "live"), cid, json_integer(child));
+                json_object_set_new(children, "next", json_integer(i + count));
                 json_object_set_new(children, "running", json_integer(jint(children, "running") + 1));
-                history(c, "MapIterationStarted", json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", i));
+                if (!json_is_true(json_object_get(children, "dist")))
+                        history(c, "MapIterationStarted",
+                                json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", i));
                 push(c, ACTION_ENTER, cid, jstr(proc, "StartAt"), in, NULL, NULL);
         }
 }
@@ -2054,8 +2258,10 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
                 return;
 
         _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
+        bool dist = json_is_true(json_object_get(children, "dist"));
+
         json_object_del(frame, "children");
-        history(c, "MapStateSucceeded", NULL);
+        history(c, dist ? "MapRunSucceeded" : "MapStateSucceeded", NULL);
         parallel_or_map_output(c, fid, frame, results);
 }
 

@@ -48,6 +48,18 @@ static bool has(const AslDiag *d, const char *pointer, const char *text) {
                 ASSERT_INT_EQ(n_, 0);                                           \
         } while (0)
 
+/* Invalid with exactly one diagnostic, at pointer, containing text. */
+#define ASSERT_ONLY_DIAG(text, pointer, msg)                                                                \
+        do {                                                                                                \
+                AslDiag d_ = {};                                                                            \
+                size_t n_ = check((text), &d_);                                                             \
+                bool h_ = has(&d_, (pointer), (msg));                                                       \
+                asl_diag_clear(&d_);                                                                        \
+                ASSERT_INT_EQ(n_, 1);                                                                       \
+                if (!h_)                                                                                    \
+                        TEST_FAIL_("no diagnostic at %s containing \"%s\"", (pointer), (msg) ? (msg) : ""); \
+        } while (0)
+
 /* Invalid, with (at least) a diagnostic at pointer containing text. */
 #define ASSERT_DIAG(text, pointer, msg)                                         \
         do {                                                                    \
@@ -871,28 +883,30 @@ TEST(map_state) {
                          " \"ToleratedFailureCountPath\": \"$.c\", \"ToleratedFailurePercentagePath\": \"$.p\""));
         ASSERT_DIAG(MAP(""), "/States/M", "needs ItemProcessor");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"Iterator\": " PROC), "/States/M/Iterator", "mutually exclusive");
-        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\"}, \"StartAt\": \"I\","
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\"}, "
+                        "\"StartAt\": \"I\","
                         " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
-                    "/States/M/ItemProcessor/ProcessorConfig/Mode", "distributed Map is not supported");
-        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"FAST\"}, \"StartAt\": \"I\","
-                        " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
-                    "/States/M/ItemProcessor/ProcessorConfig/Mode", "INLINE");
+                    "/States/M/ItemProcessor/ProcessorConfig", "needs ExecutionType");
+        ASSERT_DIAG(
+                MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"FAST\"}, \"StartAt\": \"I\","
+                    " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
+                "/States/M/ItemProcessor/ProcessorConfig/Mode", "\"INLINE\" or \"DISTRIBUTED\"");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\", \"ExecutionType\": \"EXPRESS\"},"
                         " \"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
                     "/States/M/ItemProcessor/ProcessorConfig/ExecutionType", NULL);
         /* The legacy Iterator with an inline ProcessorConfig: AWS runs it. */
         ASSERT_VALID(MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Mode\": \"INLINE\"}, \"StartAt\": \"I\","
                          " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"));
-        ASSERT_DIAG(
-                MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\"}, \"StartAt\": \"I\","
-                    " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
-                "/States/M/Iterator/ProcessorConfig/Mode", "distributed Map is not supported");
         ASSERT_DIAG(MAP(", \"Iterator\": {\"ProcessorConfig\": {\"Nope\": 1}, \"StartAt\": \"I\","
                         " \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"),
                     "/States/M/Iterator/ProcessorConfig/Nope", "unknown field");
-        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemReader\": {}"), "/States/M/ItemReader", "not supported");
-        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ResultWriter\": {}"), "/States/M/ResultWriter", "not supported");
-        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemBatcher\": {}"), "/States/M/ItemBatcher", "not supported");
+        /* The distributed Map's fields belong to distributed mode. */
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemReader\": {}"), "/States/M/ItemReader",
+                    "only allowed in a distributed Map");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ResultWriter\": {}"), "/States/M/ResultWriter",
+                    "only allowed in a distributed Map");
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemBatcher\": {}"), "/States/M/ItemBatcher",
+                    "only allowed in a distributed Map");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"ItemSelector\": {}, \"Parameters\": {}"),
                     "/States/M/Parameters", "mutually exclusive");
         ASSERT_DIAG(MAP(", \"ItemProcessor\": " PROC ", \"MaxConcurrency\": -1"), "/States/M/MaxConcurrency", ">= 0");
@@ -914,6 +928,152 @@ TEST(map_state) {
 }
 
 /* ---- limits ----------------------------------------------------------- */
+
+#define DPROC(type)                                                                                         \
+        "{\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\", \"ExecutionType\": \"" type "\"},"               \
+        " \"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": \"Pass\", \"End\": true}}}"
+#define DMAP(extra) MAP(", \"ItemProcessor\": " DPROC("STANDARD") extra)
+#define LIST_READER                                                                                         \
+        "{\"Resource\": \"arn:aws:states:::s3:listObjectsV2\", \"Parameters\": {\"Bucket\": \"photos\", "   \
+        "\"Prefix\": \"raw/\"}}"
+
+TEST(distributed_map) {
+        /* The fields AWS documents, in both query languages. */
+        ASSERT_VALID(DMAP(""));
+        ASSERT_VALID(MAP(", \"ItemProcessor\": " DPROC("EXPRESS")));
+        ASSERT_DIAG(DMAP(", \"ItemReader\": " LIST_READER
+                         ", \"MaxConcurrency\": 1000, \"Label\": \"thumbs\","
+                         " \"ItemSelector\": {\"key.$\": \"$$.Map.Item.Value.Key\", \"i.$\": "
+                         "\"$$.Map.Item.Index\"},"
+                         " \"ItemBatcher\": {\"MaxItemsPerBatch\": 100, \"MaxInputBytesPerBatch\": 262144,"
+                         " \"BatchInput\": {\"run.$\": \"$$.Execution.Name\"}},"
+                         " \"ToleratedFailurePercentage\": 5, \"ToleratedFailureCount\": 10,"
+                         " \"ResultWriter\": {\"Resource\": \"arn:aws:states:::s3:putObject\","
+                         " \"Parameters\": {\"Bucket\": \"out\", \"Prefix\": \"runs\"},"
+                         " \"WriterConfig\": {\"OutputType\": \"JSONL\", \"Transformation\": \"COMPACT\"}}"),
+                    "/States/M/ItemReader", "not supported yet");
+        ASSERT_ONLY_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                              " \"ReaderConfig\": {\"InputType\": \"CSV\", \"CSVHeaderLocation\": \"GIVEN\","
+                              " \"CSVHeaders\": [\"a\", \"b\"], \"CSVDelimiter\": \"PIPE\", "
+                              "\"MaxItemsPath\": \"$.n\"},"
+                              " \"Parameters\": {\"Bucket.$\": \"$.bucket\", \"Key\": \"in.csv\", "
+                              "\"VersionId\": \"v1\"}}"),
+                         "/States/M/ItemReader", "not supported yet");
+        ASSERT_ONLY_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                              " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"MaxItems\": 100000000},"
+                              " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}},"
+                              " \"ItemBatcher\": {\"MaxItemsPerBatchPath\": \"$.batch\"}"),
+                         "/States/M/ItemReader", "not supported yet");
+        ASSERT_ONLY_DIAG(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"Transformation\": \"FLATTEN\"}}"),
+                         "/States/M/ResultWriter", "not supported yet");
+        ASSERT_ONLY_DIAG(
+                "{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"M\", \"States\": {\"M\": {\"Type\": "
+                "\"Map\","
+                " \"End\": true, \"ItemProcessor\": " DPROC(
+                        "EXPRESS") ","
+                                   " \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                                   " \"ReaderConfig\": {\"InputType\": \"JSONL\", \"MaxItems\": \"{% "
+                                   "$states.input.n %}\"},"
+                                   " \"Arguments\": {\"Bucket\": \"{% $states.input.b %}\", \"Key\": "
+                                   "\"items.jsonl\"}},"
+                                   " \"ItemBatcher\": {\"MaxItemsPerBatch\": \"{% 10 %}\", \"BatchInput\": "
+                                   "{\"x\": \"{% 1 %}\"}}}}}",
+                "/States/M/ItemReader", "not supported yet");
+
+        /* ProcessorConfig */
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\","
+                        " \"ExecutionType\": \"FAST\"}, \"StartAt\": \"I\", \"States\": {\"I\": {\"Type\": "
+                        "\"Pass\","
+                        " \"End\": true}}}"),
+                    "/States/M/ItemProcessor/ProcessorConfig/ExecutionType", "\"STANDARD\" or \"EXPRESS\"");
+        /* EXPRESS children follow an Express machine's rules. */
+        ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\","
+                        " \"ExecutionType\": \"EXPRESS\"}, \"StartAt\": \"I\", \"States\": {\"I\": "
+                        "{\"Type\": \"Task\","
+                        " \"Resource\": \"imgflow:pool:x.waitForTaskToken\", \"End\": true}}}"),
+                    "/States/M/ItemProcessor/States/I/Resource", "Express state machine does not support");
+        ASSERT_VALID(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\","
+                         " \"ExecutionType\": \"STANDARD\"}, \"StartAt\": \"I\", \"States\": {\"I\": "
+                         "{\"Type\": \"Task\","
+                         " \"Resource\": \"imgflow:pool:x.waitForTaskToken\", \"End\": true}}}"));
+
+        /* ItemReader */
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {}"), "/States/M/ItemReader", "needs Resource");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:putObject\"}"),
+                    "/States/M/ItemReader/Resource", "\"arn:aws:states:::s3:getObject\" or");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\"}"),
+                    "/States/M/ItemReader", "needs Parameters with Bucket");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\","
+                         " \"Parameters\": {\"Prefix\": \"p\"}}"),
+                    "/States/M/ItemReader/Parameters", "needs Bucket");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\","
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"k\"}}"),
+                    "/States/M/ItemReader/Parameters/Key", "unknown field");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\","
+                         " \"Parameters\": {\"Bucket.$\": \"$.b[\"}}"),
+                    "/States/M/ItemReader/Parameters/Bucket.$", NULL);
+        ASSERT_DIAG(
+                DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\","
+                     " \"ReaderConfig\": {\"InputType\": \"JSON\"}, \"Parameters\": {\"Bucket\": \"b\"}}"),
+                "/States/M/ItemReader/ReaderConfig/InputType", "not allowed with the s3:listObjectsV2");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"k\"}}"),
+                    "/States/M/ItemReader", "needs ReaderConfig with InputType");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"XML\"}, \"Parameters\": {\"Bucket\": \"b\", "
+                         "\"Key\": \"k\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/InputType",
+                    "\"CSV\", \"JSON\", \"JSONL\" or \"MANIFEST\"");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"CSV\", \"CSVHeaderLocation\": \"GIVEN\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"k\"}}"),
+                    "/States/M/ItemReader/ReaderConfig", "needs CSVHeaders");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"JSON\", \"CSVDelimiter\": \"TAB\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"k\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/CSVDelimiter", "only allowed with InputType \"CSV\"");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"JSON\", \"MaxItems\": 100000001},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"k\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/MaxItems", "<= 100000000");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": " LIST_READER ", \"ItemsPath\": \"$.x\""),
+                    "/States/M/ItemReader", "ItemReader and ItemsPath are mutually exclusive");
+
+        /* ItemBatcher */
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {}"), "/States/M/ItemBatcher",
+                    "needs MaxItemsPerBatch or MaxInputBytesPerBatch");
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {\"MaxItemsPerBatch\": 0}"),
+                    "/States/M/ItemBatcher/MaxItemsPerBatch", ">= 1");
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {\"MaxInputBytesPerBatch\": 262145}"),
+                    "/States/M/ItemBatcher/MaxInputBytesPerBatch", "<= 262144");
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {\"MaxItemsPerBatch\": 2, \"MaxItemsPerBatchPath\": \"$.n\"}"),
+                    "/States/M/ItemBatcher/MaxItemsPerBatchPath", "mutually exclusive");
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {\"MaxItemsPerBatch\": 2, \"BatchInput\": 3}"),
+                    "/States/M/ItemBatcher/BatchInput", "must be an object");
+        ASSERT_DIAG(DMAP(", \"ItemBatcher\": {\"MaxItemsPerBatch\": 2, \"Size\": 3}"),
+                    "/States/M/ItemBatcher/Size", "unknown field");
+
+        /* ResultWriter */
+        ASSERT_DIAG(DMAP(", \"ResultWriter\": {}"), "/States/M/ResultWriter",
+                    "needs Resource or WriterConfig");
+        ASSERT_DIAG(DMAP(", \"ResultWriter\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"Parameters\": {\"Bucket\": \"b\"}}"),
+                    "/States/M/ResultWriter/Resource", "\"arn:aws:states:::s3:putObject\"");
+        ASSERT_DIAG(DMAP(", \"ResultWriter\": {\"Resource\": \"arn:aws:states:::s3:putObject\"}"),
+                    "/States/M/ResultWriter", "needs Parameters with Bucket");
+        ASSERT_DIAG(
+                DMAP(", \"ResultWriter\": {\"Resource\": \"arn:aws:states:::s3:putObject\","
+                     " \"Parameters\": {\"Bucket\": \"b\"}, \"WriterConfig\": {\"OutputType\": \"CSV\"}}"),
+                "/States/M/ResultWriter/WriterConfig/OutputType", "\"JSON\" or \"JSONL\"");
+        ASSERT_DIAG(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"OutputType\": \"JSON\"}}"),
+                    "/States/M/ResultWriter/WriterConfig", "OutputType needs Resource");
+
+        /* Label */
+        ASSERT_DIAG(DMAP(", \"Label\": \"a b\""), "/States/M/Label", "must not contain whitespace");
+        ASSERT_DIAG(DMAP(", \"Label\": \"run:1\""), "/States/M/Label", "must not contain");
+        ASSERT_DIAG(DMAP(", \"Label\": \"0123456789012345678901234567890123456789x\""), "/States/M/Label",
+                    "1 to 40 characters");
+}
 
 TEST(limit_json_depth) {
         char buf[4096];

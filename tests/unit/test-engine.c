@@ -2172,3 +2172,199 @@ TEST(variable_limits) {
         ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
         h_done(&h);
 }
+
+/* ---- distributed Map (its semantics; the children run as frames) ---- */
+
+#define DMAP_DEF                                                                                            \
+        "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items',"                                 \
+        "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'STANDARD'},"             \
+        "'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},"                       \
+        "%s'End':true}}}"
+
+static void dmap_start(H *h, const char *extra, const char *input) {
+        char *def;
+        if (asprintf(&def, DMAP_DEF, extra) < 0)
+                abort();
+        h_start(h, def, input);
+        free(def);
+}
+
+/* Answer every dispatched task with its input (echo), until none is left. */
+static void dmap_echo_all(H *h, size_t *ret_dispatched) {
+        json_t *pending = json_array();
+
+        for (;;) {
+                for (size_t i = 0; i < fx_count(h, ASL_EFFECT_DISPATCH_TASK); i++) {
+                        json_t *d = fx_nth(h, ASL_EFFECT_DISPATCH_TASK, i);
+                        json_array_append_new(
+                                pending, json_pack("[sO]", S(d, "task_id"), json_object_get(d, "input")));
+                        (*ret_dispatched)++;
+                }
+                if (h->finished || json_array_size(pending) == 0)
+                        break;
+                json_t *t = json_incref(json_array_get(pending, 0));
+                json_array_remove(pending, 0);
+                char *out = json_dumps(json_array_get(t, 1), JSON_COMPACT | JSON_ENCODE_ANY);
+                /* h_succeed reads single-quoted text: the echo has none */
+                ASSERT_INT_EQ(h_succeed(h, json_string_value(json_array_get(t, 0)), out), 0);
+                free(out);
+                json_decref(t);
+        }
+        json_decref(pending);
+}
+
+TEST(distributed_map_items_selector_and_run_events) {
+        H h;
+        size_t n = 0;
+
+        dmap_start(&h,
+                   "'Label':'thumbs','MaxConcurrency':2,"
+                   "'ItemSelector':{'i.$':'$$.Map.Item.Index','v.$':'$$.Map.Item.Value'},",
+                   "{'items':['a','b','c']}");
+        /* no MapIteration* or MapStateStarted in the parent: a Map Run */
+        char *types = history_types(&h);
+        ASSERT_TRUE(strstr(types, "MapStateEntered,MapRunStarted,") != NULL);
+        ASSERT_TRUE(strstr(types, "MapStateStarted") == NULL);
+        free(types);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        {
+                json_t *ev = NULL;
+                size_t i;
+                json_array_foreach (h.history, i, ev)
+                        if (streq(S(ev, "type"), "MapRunStarted"))
+                                break;
+                const char *arn = S(json_object_get(ev, "mapRunStartedEventDetails"), "mapRunArn");
+                ASSERT_NOT_NULL(arn);
+                ASSERT_TRUE(strncmp(arn, "imgflow:mapRun:test/thumbs:", 27) == 0);
+        }
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 3);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "[{\"i\":0,\"v\":\"a\"},{\"i\":1,\"v\":\"b\"},{\"i\":2,\"v\":\"c\"}]");
+        ASSERT_TRUE(history_has(&h, "MapRunSucceeded"));
+        ASSERT_TRUE(!history_has(&h, "MapIterationStarted") && !history_has(&h, "MapIterationSucceeded"));
+        ASSERT_TRUE(!history_has(&h, "MapStateSucceeded"));
+        h_done(&h);
+}
+
+TEST(distributed_map_item_batcher) {
+        H h;
+        size_t n = 0;
+
+        /* 7 items in batches of at most 3: 3 children, each {"BatchInput", "Items"} */
+        dmap_start(&h,
+                   "'ItemBatcher':{'MaxItemsPerBatch':3,'BatchInput':{'run.$':'$.run'}},"
+                   "'ItemSelector':{'x.$':'$$.Map.Item.Value'},",
+                   "{'items':[1,2,3,4,5,6,7],'run':'R'}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 3);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"BatchInput\":{\"run\":\"R\"},\"Items\":[{\"x\":1},{\"x\":2},{\"x\":3}]}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 2), "input"),
+                       "{\"BatchInput\":{\"run\":\"R\"},\"Items\":[{\"x\":7}]}");
+        {
+                size_t done, total;
+                asl_exec_map_progress(h.exec, &done, &total);
+                ASSERT_INT_EQ(total, 7);
+                ASSERT_INT_EQ(done, 0);
+        }
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 3);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        /* one result per child execution, not per item */
+        ASSERT_INT_EQ(json_array_size(json_object_get(h.finished, "output")), 3);
+        h_done(&h);
+
+        /* by bytes: {"Items":[...]} of at most 30 bytes; items are 10 bytes ("aaaaaaaa") */
+        n = 0;
+        dmap_start(&h, "'ItemBatcher':{'MaxInputBytesPerBatchPath':'$.max'},",
+                   "{'items':['aaaaaaaa','bbbbbbbb','cccccccc','dddddddd'],'max':30}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"Items\":[\"aaaaaaaa\"]}");
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 4);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        h_done(&h);
+
+        /* {"Items":[]} is 12 bytes and each item 10: two per batch under 33 */
+        n = 0;
+        dmap_start(&h, "'ItemBatcher':{'MaxInputBytesPerBatch':33},",
+                   "{'items':['aaaaaaaa','bbbbbbbb','cccccccc']}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"Items\":[\"aaaaaaaa\",\"bbbbbbbb\"]}");
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 2);
+        h_done(&h);
+
+        /* an item that fits no batch fails the Map with States.Runtime */
+        dmap_start(&h, "'ItemBatcher':{'MaxInputBytesPerBatch':15},", "{'items':['aaaaaaaa']}");
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.Runtime");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "MaxInputBytesPerBatch (15)") != NULL);
+        ASSERT_TRUE(history_has(&h, "MapRunFailed"));
+        h_done(&h);
+}
+
+TEST(distributed_map_tolerated_failures) {
+        H h;
+
+        /* no tolerance: one failed child fails the Map Run with the threshold error */
+        dmap_start(&h, "", "{'items':[1,2]}");
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_fail(&h, t0, "Image.Invalid", "bad"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TASK, 0), "task_id"), t1);
+        ASSERT_TRUE(history_has(&h, "MapRunFailed"));
+        ASSERT_TRUE(!history_has(&h, "MapIterationAborted") && !history_has(&h, "MapStateFailed"));
+        free(t0);
+        free(t1);
+        h_done(&h);
+
+        /* a failed batch counts all its items: 2 items of 4 failed = 50% > 40% */
+        dmap_start(&h, "'ToleratedFailurePercentage':40,'ItemBatcher':{'MaxItemsPerBatch':2},",
+                   "{'items':[1,2,3,4]}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        free(t0);
+        h_done(&h);
+
+        /* ... and at 50% it is tolerated; the failed child's result is its error */
+        dmap_start(&h, "'ToleratedFailurePercentage':50,'ItemBatcher':{'MaxItemsPerBatch':2},",
+                   "{'items':[1,2,3,4]}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", "c"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, t1, "'ok'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[{\"Error\":\"E\",\"Cause\":\"c\"},\"ok\"]");
+        free(t0);
+        free(t1);
+        h_done(&h);
+}
+
+TEST(distributed_map_jsonata) {
+        H h;
+        size_t n = 0;
+
+        h_start(&h,
+                "{'QueryLanguage':'JSONata','StartAt':'M','States':{'M':{'Type':'Map',"
+                "'Items':'{% $states.input.xs %}',"
+                "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'EXPRESS'},"
+                "'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},"
+                "'ItemBatcher':{'MaxItemsPerBatch':'{% $states.input.k %}','BatchInput':{'n':'{% "
+                "$count($states.input.xs) %}'}},"
+                "'ItemSelector':{'v':'{% $states.context.Map.Item.Value * 10 %}'},"
+                "'End':true}}}",
+                "{'xs':[1,2,3],'k':2}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"BatchInput\":{\"n\":3},\"Items\":[{\"v\":10},{\"v\":20}]}");
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 2);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        h_done(&h);
+}
