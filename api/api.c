@@ -900,6 +900,7 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return r;
         if (check) {
+                (void) daemon_config_warn_secrets(&args, config, /* redis_allowed= */ true);
                 daemon_config_print_valid(&args);
                 return 0;
         }

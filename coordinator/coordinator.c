@@ -209,6 +209,7 @@ static int run(int argc, char **argv) {
                 r = check_config(config);
                 if (r < 0)
                         return r;
+                (void) daemon_config_warn_secrets(&args, config, /* redis_allowed= */ true);
                 daemon_config_print_valid(&args);
                 return 0;
         }

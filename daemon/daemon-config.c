@@ -1,16 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The start-up and reload path of the configuration (daemon-config.h): the
- * file, the environment and the flags, in that order, for every program.
+ * file, systemd credentials, the environment and the flags, in that order,
+ * for every program.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "daemon-config.h"
 #include "log.h"
+
+const DaemonConfigSecret daemon_config_secrets[] = {
+        {"redis-password", "redis", "password"},
+        {"kafka-sasl-password", "kafka", "sasl.password"},
+        {"kafka-ssl-key-password", "kafka", "ssl.key.password"},
+        {"s3-secret-access-key", "s3", "secret_access_key"},
+        {"s3-session-token", "s3", "session_token"},
+        {},
+};
 
 static void flag_done(DaemonConfigFlag *f) {
         free(f->name);
@@ -81,6 +95,46 @@ const char *daemon_config_choose_path(const DaemonConfigArgs *a, char *const *en
         return NULL;
 }
 
+/* The credentials of daemon_config_secrets[] that dir holds (none when dir
+ * is NULL or empty). */
+static int load_credentials(Config *c, const char *dir, char **ret_error) {
+        if (isempty(dir))
+                return 0;
+        for (const DaemonConfigSecret *s = daemon_config_secrets; s->credential; s++) {
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, s->credential), *error = NULL;
+                char buf[DAEMON_CONFIG_CREDENTIAL_MAX + 1];
+                ssize_t n;
+                int fd, r;
+
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return error_set(ret_error, -errno, "credential %s: %s", path, strerror(errno));
+                }
+                n = read(fd, buf, sizeof buf);
+                r = n < 0 ? -errno : 0;
+                close(fd);
+                if (r < 0)
+                        return error_set(ret_error, r, "credential %s: %s", path, strerror(-r));
+                if ((size_t) n > DAEMON_CONFIG_CREDENTIAL_MAX)
+                        return error_set(ret_error, -E2BIG, "credential %s: over %d bytes", path,
+                                         DAEMON_CONFIG_CREDENTIAL_MAX);
+                if (n > 0 && buf[n - 1] == '\n')
+                        n--;
+                if (n > 0 && buf[n - 1] == '\r')
+                        n--;
+                if (memchr(buf, '\0', (size_t) n) || memchr(buf, '\n', (size_t) n))
+                        return error_set(ret_error, -EINVAL, "credential %s: one line of text expected",
+                                         path);
+                buf[n] = '\0';
+                r = config_set(c, s->section, s->key, buf, &error);
+                if (r < 0)
+                        return error_set(ret_error, r, "credential %s: %s", path, error ?: strerror(-r));
+        }
+        return 0;
+}
+
 int daemon_config_load(DaemonConfigArgs *a, char *const *env, Config **ret, char **ret_error) {
         _cleanup_config_ Config *c = NULL;
         _cleanup_free_ char *error = NULL;
@@ -103,6 +157,9 @@ int daemon_config_load(DaemonConfigArgs *a, char *const *env, Config **ret, char
                         return error ? (*ret_error = TAKE_PTR(error), r)
                                      : error_set(ret_error, r, "%s: %s", a->path, strerror(-r));
         }
+        r = load_credentials(c, env_get(env, "CREDENTIALS_DIRECTORY"), ret_error);
+        if (r < 0)
+                return r;
         r = config_load_env(c, env, &error);
         if (r < 0)
                 return error ? (*ret_error = TAKE_PTR(error), r)
@@ -144,4 +201,33 @@ void daemon_config_reload(DaemonConfigArgs *a, char *const *env) {
 
 void daemon_config_print_valid(const DaemonConfigArgs *a) {
         printf("%s: configuration is valid.\n", a->path ?: "(no file)");
+}
+
+int daemon_config_warn_secrets(const DaemonConfigArgs *a, const Config *c, bool redis_allowed) {
+        int n = 0;
+
+        if (a->path) {
+                _cleanup_config_ Config *file = NULL;
+                _cleanup_free_ char *error = NULL;
+                struct stat st;
+
+                if (stat(a->path, &st) == 0 && (st.st_mode & S_IROTH) && config_new(&file) >= 0 &&
+                    config_load_file(file, a->path, &error) >= 0)
+                        for (const DaemonConfigSecret *s = daemon_config_secrets; s->credential; s++) {
+                                if (isempty(config_get_raw(file, s->section, s->key)))
+                                        continue;
+                                log_warning("%s is readable by every user (mode %04o) and holds %s.%s: "
+                                            "make it 0640 for the service's group, or give the secret as "
+                                            "the systemd credential \"%s\" (docs/security.md).",
+                                            a->path, (unsigned) (st.st_mode & 07777), s->section, s->key,
+                                            s->credential);
+                                n++;
+                        }
+        }
+        if (!redis_allowed && !isempty(config_get_string(c, "redis", "password"))) {
+                log_warning("redis.password is set, but this program never talks to Redis and should not "
+                            "hold its credentials: give it a file without them (docs/security.md).");
+                n++;
+        }
+        return n;
 }

@@ -9,6 +9,10 @@
  *   1. the file: --config PATH; else $IMGFLOW_CONFIG when it is set and not
  *      empty; else config_default_path() when that file exists; else none
  *      (the defaults of config_keys[]);
+ *   1b. systemd credentials: with $CREDENTIALS_DIRECTORY set (LoadCredential=
+ *      in the unit), each file of daemon_config_secrets[] found there sets
+ *      its key (a trailing newline dropped), so secrets need not be in a
+ *      file every user or every service can read (docs/security.md);
  *   2. the IMGFLOW_* environment (config_load_env(); daemon/config.h);
  *   3. the command line's flags (--redis, --log-level, --threads, ...), in
  *      the order they were given.
@@ -38,6 +42,17 @@
 #include "config.h"
 
 #define DAEMON_CONFIG_FLAGS_MAX 64
+/* A credential file is at most this many bytes. */
+#define DAEMON_CONFIG_CREDENTIAL_MAX 4096
+
+/* The secret keys, and the systemd credential that may give each. */
+typedef struct DaemonConfigSecret {
+        const char *credential; /* "redis-password" */
+        const char *section, *key;
+} DaemonConfigSecret;
+
+/* Terminated by an entry with credential NULL. */
+extern const DaemonConfigSecret daemon_config_secrets[];
 
 /* One configuration value given on the command line (strings owned). */
 typedef struct DaemonConfigFlag {
@@ -84,3 +99,11 @@ void daemon_config_reload(DaemonConfigArgs *a, char *const *env);
 /* The --check-config line: "<path>: configuration is valid." ("(no file)"
  * when none was read), on stdout. */
 void daemon_config_print_valid(const DaemonConfigArgs *a);
+
+/*
+ * --check-config's warnings about secrets (logged, not errors): the file
+ * chosen in a is readable by every user (mode o+r) and sets a secret
+ * itself; or, with redis_allowed false (workers), c holds a Redis password
+ * although the program never talks to Redis. Returns how many warnings.
+ */
+int daemon_config_warn_secrets(const DaemonConfigArgs *a, const Config *c, bool redis_allowed);

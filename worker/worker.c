@@ -1322,6 +1322,7 @@ static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Conf
                 r = check_config(config);
                 if (r < 0)
                         return r;
+                (void) daemon_config_warn_secrets(config_args, config, /* redis_allowed= */ false);
                 daemon_config_print_valid(config_args);
                 return 1;
         }

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -47,11 +48,19 @@ static Config *load_ok(DaemonConfigArgs *a, char *const *env) {
 static char *A, *B, *BAD;
 
 static void remove_files(void) {
-        const char *names[] = {"a.conf", "b.conf", "bad.conf", "reload.conf"};
+        const char *names[] = {"a.conf",
+                               "b.conf",
+                               "bad.conf",
+                               "reload.conf",
+                               "secret.conf",
+                               "creds/redis-password",
+                               "creds/kafka-sasl-password",
+                               "creds"};
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 _cleanup_free_ char *p = xasprintf("%s/%s", dir, names[i]);
-                (void) unlink(p);
+                if (unlink(p) < 0)
+                        (void) rmdir(p);
         }
         (void) rmdir(dir);
         free(A);
@@ -130,6 +139,53 @@ TEST(environment_beats_file_and_flags_beat_environment) {
         c2 = load_ok(&a, env);
         ASSERT_STR_EQ(redis_of(c2), "127.0.0.1:3002");
         ASSERT_STR_EQ(config_get_string(c2, "imgflow", "log_level"), "notice");
+}
+
+TEST(credentials_beat_the_file_and_the_environment_beats_them) {
+        _cleanup_(daemon_config_args_done) DaemonConfigArgs a = {};
+        _cleanup_config_ Config *c = NULL, *c2 = NULL, *c3 = NULL;
+        _cleanup_free_ char *creds = NULL, *secret = NULL, *cred_env = NULL, *p = NULL, *error = NULL;
+
+        setup();
+        secret = file("secret.conf", "[redis]\npassword = from-file\n[kafka]\nsasl.username = w\n");
+        creds = xasprintf("%s/creds", dir);
+        ASSERT_INT_EQ(mkdir(creds, 0700), 0);
+        p = file("creds/redis-password", "from-credential\n");
+        free(file("creds/kafka-sasl-password", "sasl-secret"));
+        cred_env = xasprintf("CREDENTIALS_DIRECTORY=%s", creds);
+
+        a.config_path = secret;
+        c = load_ok(&a, (char *[]){cred_env, NULL});
+        ASSERT_STR_EQ(config_get_string(c, "redis", "password"), "from-credential");
+        ASSERT_STR_EQ(config_get_raw(c, "kafka", "sasl.password"), "sasl-secret");
+        ASSERT_STR_EQ(config_get_raw(c, "kafka", "sasl.username"), "w");
+
+        /* The environment still wins; without the directory, the file's. */
+        c2 = load_ok(&a, (char *[]){cred_env, "IMGFLOW_REDIS_PASSWORD=from-env", NULL});
+        ASSERT_STR_EQ(config_get_string(c2, "redis", "password"), "from-env");
+        c3 = load_ok(&a, (char *[]){NULL});
+        ASSERT_STR_EQ(config_get_string(c3, "redis", "password"), "from-file");
+        config_free(c3);
+        c3 = NULL;
+
+        /* More than one line is refused, naming the credential. */
+        free(file("creds/redis-password", "a\nb\n"));
+        ASSERT_INT_EQ(daemon_config_load(&a, (char *[]){cred_env, NULL}, &c3, &error), -EINVAL);
+        ASSERT_NOT_NULL(strstr(error, "creds/redis-password"));
+
+        /* --check-config's warnings: a world-readable file with a secret in
+         * it; a Redis password where Redis is not allowed. */
+        ASSERT_INT_EQ(chmod(secret, 0644), 0);
+        ASSERT_INT_EQ(daemon_config_warn_secrets(&a, c, /* redis_allowed= */ true), 1);
+        ASSERT_INT_EQ(daemon_config_warn_secrets(&a, c, /* redis_allowed= */ false), 2);
+        ASSERT_INT_EQ(chmod(secret, 0640), 0);
+        ASSERT_INT_EQ(daemon_config_warn_secrets(&a, c, /* redis_allowed= */ true), 0);
+        ASSERT_INT_EQ(chmod(secret, 0644), 0);
+        daemon_config_args_done(&a);
+        a = (DaemonConfigArgs){.config_path = A};
+        c3 = load_ok(&a, (char *[]){NULL}); /* no secret in it: no warning */
+        ASSERT_INT_EQ(chmod(A, 0644), 0);
+        ASSERT_INT_EQ(daemon_config_warn_secrets(&a, c3, /* redis_allowed= */ false), 0);
 }
 
 TEST(errors_name_their_source) {
