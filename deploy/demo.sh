@@ -3,10 +3,12 @@
 #
 # The demo: build imgflow, make a folder of sample photos (and one corrupt
 # image), start the local stack (redis-server, Apache Kafka, a coordinator, two
-# workers), register the Step Functions guide's image pipeline
+# workers, imgflow-watch), register the Step Functions guide's image pipeline
 # (examples/image-pipeline, its Lambda functions mapped to built-in operations
-# by examples/image-pipeline/stack.conf), start one execution per image, follow
-# them, print where the results are and a summary, and stop the stack.
+# by examples/image-pipeline/stack.conf), copy the images into the "photos"
+# bucket under raw/ (the upload is what starts one execution per image: the
+# bucket's S3 event notifications and the [triggers] rule of stack.conf),
+# follow them, print where the results are and a summary, and stop the stack.
 #
 #   deploy/demo.sh
 #
@@ -16,7 +18,9 @@
 # build as it is), DEMO_TIMEOUT (seconds, default 300), DEMO_KEEP=1 (leave
 # the stack running at the end, to look at the executions with the CLI),
 # STACK_STORAGE=s3 (the "photos" bucket is an S3 bucket of a local
-# S3-compatible server, see deploy/local-stack.sh).
+# S3-compatible server, see deploy/local-stack.sh, which publishes the
+# notifications itself; without it, imgflow-watch publishes them for the
+# directory bucket).
 # Exit status: 0 when every execution finished as expected (the photos
 # SUCCEEDED, the corrupt image FAILED with Image.Invalid), 1 otherwise.
 set -u
@@ -48,15 +52,15 @@ for p in kcat redis-server python3; do
         command -v $p >/dev/null || { echo "$p is missing: run deploy/setup-debian.sh"; exit 1; }
 done
 
-# ---- sample images, in the stack's "photos" bucket (with STACK_STORAGE=s3:
-# made in a folder of their own, uploaded once the S3 server runs)
+# ---- sample images, made in a folder of their own, uploaded to the stack's
+# "photos" bucket once it runs
 STORAGE=${STACK_STORAGE:-dir}
+PHOTOS=$IMGFLOW_STACK_DIR/demo-photos
 if [ "$STORAGE" = s3 ]; then
         BUCKET=$IMGFLOW_STACK_DIR/s3/buckets/photos
-        PHOTOS=$IMGFLOW_STACK_DIR/demo-photos
 else
         BUCKET=$IMGFLOW_STACK_DIR/buckets/photos
-        PHOTOS=$BUCKET
+        export STACK_WATCH=1
 fi
 step "Making $COUNT sample photos ($SIZE) and one corrupt image in $PHOTOS/raw"
 if "$STACK" status >/dev/null 2>&1; then
@@ -80,34 +84,47 @@ trap 'echo; echo "interrupted"; exit 130' INT TERM
 # shellcheck disable=SC1091
 . "$IMGFLOW_STACK_DIR/stack.env"
 "$STACK" status | sed 's/^/  /'
+CLI=$IMGFLOW_BUILD/cli/imgflow
+
+step "Registering $SM (examples/image-pipeline/image-pipeline.asl.json)"
+"$STACK" register "$SM" "$ROOT/examples/image-pipeline/image-pipeline.asl.json" || exit 1
+echo "  Lambda functions mapped to operations, and the rule that starts it"
+echo "  (examples/image-pipeline/stack.conf):"
+sed -n '/^\[resources\]/,$p' "$ROOT/examples/image-pipeline/stack.conf" | grep -v '^#' | grep -v '^$' |
+        grep -v '^\[resources\]' | sed 's/^/    /'
+
+# ---- one execution per image, started by its upload
+n_photos=$(ls "$PHOTOS"/raw/*.jpg | wc -l)
 if [ "$STORAGE" = s3 ]; then
-        step "Uploading the photos to the S3 bucket 'photos' ($S3_ENDPOINT, PutObject signed with SigV4)"
+        step "Uploading the images to the S3 bucket 'photos' ($S3_ENDPOINT, PutObject signed with SigV4)"
         # shellcheck source=s3/s3-env.sh
         . "$ROOT/deploy/s3/s3-env.sh"
         for f in "$PHOTOS"/raw/*.jpg; do
                 s3_put "$f" photos "raw/$(basename "$f")" || { echo "upload of $f failed"; exit 1; }
         done
-        echo "  $(ls "$PHOTOS/raw" | wc -l) objects under s3://photos/raw/"
+        echo "  $n_photos objects under s3://photos/raw/; the server publishes an ObjectCreated:Put"
+        echo "  notification of each to imgflow.s3-events"
+else
+        step "Copying the images into the bucket 'photos' ($BUCKET/raw)"
+        mkdir -p "$BUCKET/raw"
+        cp "$PHOTOS"/raw/*.jpg "$BUCKET/raw/" || exit 1
+        echo "  $n_photos files under $BUCKET/raw; imgflow-watch publishes an ObjectCreated:Put"
+        echo "  notification of each to imgflow.s3-events"
 fi
 
-step "Registering $SM (examples/image-pipeline/image-pipeline.asl.json)"
-"$STACK" register "$SM" "$ROOT/examples/image-pipeline/image-pipeline.asl.json" || exit 1
-echo "  Lambda functions mapped to operations (examples/image-pipeline/stack.conf):"
-sed -n '/^\[resources\]/,$p' "$ROOT/examples/image-pipeline/stack.conf" | tail -n +2 | sed 's/^/    /'
-
-# ---- one execution per image
-step "Starting one execution per image (StartExecution jobs on imgflow.jobs)"
+step "Executions started by the uploads (the rule photos-raw-jpeg, named from bucket, key and eTag)"
 IDS=$IMGFLOW_STACK_DIR/demo-ids.txt
-: >"$IDS"
-for f in "$PHOTOS"/raw/*.jpg; do
-        key=raw/$(basename "$f")
-        name=$(basename "$f" .jpg)
-        printf '{"v":1,"type":"StartExecution","stateMachine":"%s","name":"%s","input":{"bucket":"photos","key":"%s"}}\n' \
-                "$SM" "$name" "$key"
-        echo "$SM:$name" >>"$IDS"
-done | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs 2>"$IMGFLOW_STACK_DIR/kcat.err" ||
-        { cat "$IMGFLOW_STACK_DIR/kcat.err"; exit 1; }
-echo "  $(wc -l <"$IDS") executions started"
+end=$(($(date +%s) + TIMEOUT))
+while :; do
+        "$CLI" list-executions --config "$IMGFLOW_CONFIG" --state-machine "$SM" --max-results 1000 2>/dev/null |
+                python3 -c 'import json, sys; [print(sys.argv[1] + ":" + e["name"]) for e in json.load(sys.stdin)["executions"]]' \
+                        "$SM" 2>/dev/null | sort >"$IDS"
+        [ "$(wc -l <"$IDS")" -ge "$n_photos" ] && break
+        [ "$(date +%s)" -lt "$end" ] || { echo "  only $(wc -l <"$IDS") of $n_photos executions started"; break; }
+        sleep 0.5
+done
+sed 's/^/  /' "$IDS"
+echo "  $(wc -l <"$IDS") executions started by $n_photos uploads"
 
 step "Progress (ExecutionStatusChanged on imgflow.notifications)"
 RESULTS=$IMGFLOW_STACK_DIR/demo-results.json
@@ -124,7 +141,7 @@ else
 fi
 echo "  outputs under   $BUCKET/processed/<execution>/<state>/..."
 echo
-python3 - "$RESULTS" "$IDS" "$BUCKET" <<'PY'
+python3 - "$RESULTS" "$IDS" "$BUCKET" "$n_photos" <<'PY'
 import json, os, sys
 res = {}
 for line in open(sys.argv[1]):
@@ -132,14 +149,15 @@ for line in open(sys.argv[1]):
     res[m["executionId"]] = m
 ids = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 bucket = sys.argv[3]
-bad = 0
-print("  %-16s %-10s %6s  %s" % ("image", "status", "ms", "error / output files"))
-print("  %-16s %-10s %6s  %s" % ("-" * 16, "-" * 10, "-" * 6, "-" * 40))
+bad = abs(int(sys.argv[4]) - len(ids))  # an upload that started none, or two
+print("  %-36s %-10s %6s  %s" % ("execution", "status", "ms", "error / output files"))
+print("  %-36s %-10s %6s  %s" % ("-" * 36, "-" * 10, "-" * 6, "-" * 40))
 for eid in ids:
     name = eid.split(":", 1)[1]
+    corrupt = name.startswith("corrupt.jpg-")
     m = res.get(eid)
     if not m:
-        print("  %-16s %-10s %6s  %s" % (name, "UNFINISHED", "", ""))
+        print("  %-36s %-10s %6s  %s" % (name, "UNFINISHED", "", ""))
         bad += 1
         continue
     ms = m["stopDate"] - m["startDate"] if m.get("stopDate") else 0
@@ -153,13 +171,13 @@ for eid in ids:
         if missing:
             detail += "  (missing: %s)" % ", ".join(missing)
             bad += 1
-        if name == "corrupt":
+        if corrupt:
             bad += 1
     else:
         detail = "%s: %s" % (m.get("error", ""), (m.get("cause") or "")[:70])
-        if name != "corrupt" or m.get("error") != "Image.Invalid":
+        if not corrupt or m.get("error") != "Image.Invalid":
             bad += 1
-    print("  %-16s %-10s %6d  %s" % (name, m["status"], ms, detail))
+    print("  %-36s %-10s %6d  %s" % (name, m["status"], ms, detail))
 print()
 print("  %d executions, %d as expected (the corrupt image is meant to fail with Image.Invalid)"
       % (len(ids), len(ids) - bad))
@@ -168,13 +186,12 @@ PY
 table_rc=$?
 echo
 echo "  Full results: $RESULTS; logs: $IMGFLOW_STACK_DIR/logs/"
-CLI=$IMGFLOW_BUILD/cli/imgflow
 if [ -n "${DEMO_KEEP:-}" ]; then
         trap - EXIT
         step "The stack keeps running (DEMO_KEEP); look around with the CLI:"
         echo "  $CLI list-executions --config $IMGFLOW_CONFIG --state-machine $SM"
-        echo "  $CLI describe-execution --config $IMGFLOW_CONFIG --execution-arn $SM:corrupt"
-        echo "  $CLI get-execution-history --config $IMGFLOW_CONFIG --execution-arn $SM:photo-0000"
+        echo "  $CLI describe-execution --config $IMGFLOW_CONFIG --execution-arn $(grep ':corrupt' "$IDS" | head -1)"
+        echo "  $CLI get-execution-history --config $IMGFLOW_CONFIG --execution-arn $(grep -v ':corrupt' "$IDS" | head -1)"
         echo "  IMGFLOW_STACK_DIR=$IMGFLOW_STACK_DIR deploy/local-stack.sh stop"
 else
         echo "  (DEMO_KEEP=1 deploy/demo.sh keeps the stack running to look at the executions"

@@ -11,7 +11,9 @@
 #      returns only once the consumer groups settled (each worker holds
 #      partitions).
 #   2. `local-stack.sh run` interrupted with SIGINT stops everything too.
-#   3. deploy/demo.sh (2 photos, no build) exits 0 and stops its stack.
+#   3. deploy/demo.sh (2 photos, no build) exits 0, its copies of the files
+#      into the bucket started one execution each (imgflow-watch and the
+#      trigger rule), and it stops its stack.
 #   4. After the programs were rebuilt (replaced) under a running stack,
 #      `status` and `stop` still find its daemons, and stop them.
 #
@@ -155,6 +157,8 @@ else
         fail "demo.sh"
         tail -30 "$T/demo.log"
 fi
+grep -q "3 executions started by 3 uploads" "$T/demo.log" && ok "demo: each file copied into the bucket started one execution" ||
+        fail "demo: executions started by the uploads: $(grep 'executions started' "$T/demo.log")"
 grep -q "3 executions, 3 as expected" "$T/demo.log" && ok "demo summary" || fail "demo summary missing"
 [ -z "$(ls "$IMGFLOW_STACK_DIR/pids" 2>/dev/null)" ] && ok "demo stopped its stack" || fail "demo left pid files"
 
