@@ -293,7 +293,7 @@ grep -q 'EXECUTION_ID=exec-3\|execution_id=exec-3' "$T/worker.log" || fail "no s
 # ---- phase 2: SIGTERM while tasks run
 python3 - "$NOW" >"$T/tasks2.txt" <<'EOF'
 import json, sys
-for tid, op, inp in (("t-term-1", "test.sleep", {"ms": 2500}), ("t-term-2", "test.sleep", {"ms": 2500}),
+for tid, op, inp in (("t-term-1", "test.sleep", {"ms": 5000}), ("t-term-2", "test.sleep", {"ms": 5000}),
                      ("t-queued", "test.echo", {"queued": True})):
     m = {"v": 1, "type": "Task", "executionId": "exec-term", "executionName": "term",
          "stateMachine": "pipeline", "state": "Sleep", "taskId": tid, "attempt": 0,
@@ -301,9 +301,15 @@ for tid, op, inp in (("t-term-1", "test.sleep", {"ms": 2500}), ("t-term-2", "tes
          "heartbeatSeconds": 0, "dispatchedAtMs": int(sys.argv[1])}
     print("exec-term|" + json.dumps(m))
 EOF
+mark=$(wc -l <"$T/notify.log")
 produce imgflow.tasks <"$T/tasks2.txt"
-# Both threads busy with the sleeps, the echo queued behind them.
+# Both threads busy with the sleeps, the echo queued behind them. Received is
+# not enough: a task a thread has not taken yet is queued, and handed back
+# (seen under load), so wait for the worker's STATUS= to say so (it is
+# refreshed every second; the sleeps last 5 s).
 wait_for 20 grep -q 't-queued' "$T/worker.log" || fail "the worker did not take the queued task"
+wait_for 20 sh -c "tail -n +$((mark + 1)) '$T/notify.log' | grep -q '^STATUS=.* 2 tasks running, 1 queued'" ||
+        fail "the two sleeps were not running with the echo queued behind them"
 kill -TERM "$WORKER_PID"
 i=0
 while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
