@@ -103,9 +103,16 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
 /* Whether a named format may be loaded here, and its loader exists. */
 bool image_vips_format_allowed(const char *format);
 
-/* Decode every pixel once, sequentially: finds truncated or corrupt pixel
- * data that the header does not show ("image data is corrupt or truncated"). */
-int image_vips_decode_all(Image *img, TaskFailure *f);
+/* Read every byte of pixel data once, sequentially, as a decode does: finds
+ * truncated or corrupt pixel data that the header does not show ("image data
+ * is corrupt or truncated"), failing on what `flags` (IMAGE_OPEN_STRICT) says.
+ * img: the image image_vips_open() gave, opened without AUTOROTATE or
+ * TO_SRGB (borrowed); path: its file, or NULL for an object read into memory;
+ * h its header; display what causes name instead of path. A JPEG is decoded
+ * again from the file or the object's bytes at 1/8 scale (see image-vips.c);
+ * every other format through img. */
+int image_vips_decode_all(Image *img, const char *path, const char *display, const ImageHeader *h,
+                          unsigned flags, TaskFailure *f);
 
 /* ---- metadata ----------------------------------------------------------- */
 

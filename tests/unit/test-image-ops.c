@@ -495,6 +495,318 @@ TEST(decompression_bomb_is_too_large) {
         fixture_teardown(&fx);
 }
 
+/* ---- validate: the damaged-image corpus ---------------------------------- */
+
+/* Bytes of a file of the fixture (new buffer, *ret_len). */
+static unsigned char *read_key(Fixture *fx, const char *key, size_t *ret_len) {
+        char *path = fx_path(fx, key);
+        unsigned char *buf;
+        struct stat st;
+        FILE *fp;
+
+        ASSERT_INT_EQ(stat(path, &st), 0);
+        buf = malloc((size_t) st.st_size + 1);
+        ASSERT_NOT_NULL(buf);
+        fp = fopen(path, "rb");
+        ASSERT_NOT_NULL(fp);
+        ASSERT_INT_EQ(fread(buf, 1, (size_t) st.st_size, fp), st.st_size);
+        fclose(fp);
+        free(path);
+        *ret_len = (size_t) st.st_size;
+        return buf;
+}
+
+/* Offset of the first byte after the first SOS header of a JPEG. */
+static size_t jpeg_scan_start(const unsigned char *d, size_t n) {
+        size_t i = 2;
+        while (i + 4 <= n && d[i] == 0xFF) {
+                size_t len = ((size_t) d[i + 2] << 8) | d[i + 3];
+                if (d[i + 1] == 0xDA)
+                        return i + 2 + len;
+                i += 2 + len;
+        }
+        return 0;
+}
+
+/* The verdict of a full-size sequential decode (what image.validate did
+ * before it decoded JPEGs at 1/8 scale), with libvips's generic loader. */
+static bool full_decode_ok(Fixture *fx, const char *key, bool strict) {
+        char *path = fx_path(fx, key);
+        VipsImage *img = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                                  strict ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR, NULL);
+        double avg;
+        bool ok = img && vips_avg(img, &avg, NULL) == 0;
+
+        vips_error_clear();
+        if (img)
+                g_object_unref(img);
+        free(path);
+        return ok;
+}
+
+/* image.validate's verdict: true (isValid) or false with error Image.Invalid
+ * (anything else fails the test). */
+static bool validate_ok(Fixture *fx, const char *key, bool strict) {
+        char params[256];
+        json_t *res;
+        bool ok;
+
+        snprintf(params, sizeof(params), "{\"bucket\":\"photos\",\"key\":\"%s\",\"strict\":%s}", key,
+                 strict ? "true" : "false");
+        res = run_ok(fx, "image.validate", params);
+        ok = json_is_true(json_object_get(res, "isValid"));
+        if (!ok && strcmp(json_string_value(json_object_get(res, "error")) ?: "", "Image.Invalid") != 0) {
+                char *t = json_dumps(res, 0);
+                fprintf(stderr, "  %s: %s\n", key, t);
+                free(t);
+        }
+        if (!ok)
+                ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")), "Image.Invalid");
+        json_decref(res);
+        return ok;
+}
+
+static unsigned corpus_rand(unsigned *state) {
+        *state = *state * 1103515245u + 12345u;
+        return (*state >> 8) & 0xffffff;
+}
+
+/* Damaged copies of the JPEG at key: truncations, bit flips, zeroed and
+ * random runs and a stray EOI in the scan data, the scan's start zeroed, a
+ * scan repeated. Each is validated (default and strict) and must get the
+ * verdict of a full-size decode; those every decoder must refuse (cut before
+ * the last 2 bytes) must be Image.Invalid. Returns how many were invalid. */
+static unsigned jpeg_damage_agrees(Fixture *fx, const char *key) {
+        static const double cuts[] = {0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99};
+        size_t n, scan;
+        unsigned char *d = read_key(fx, key, &n), *b = malloc(2 * n);
+        unsigned state = (unsigned) n, invalid = 0;
+        char name[128];
+
+        ASSERT_NOT_NULL(b);
+        scan = jpeg_scan_start(d, n);
+        ASSERT_TRUE(scan > 0 && scan + 300 < n);
+        for (int k = 0; k < 40; k++) {
+                size_t len = n;
+                bool must_fail = false;
+
+                memcpy(b, d, n);
+                if (k < 7) {
+                        len = (size_t) (n * cuts[k]);
+                        must_fail = true;
+                } else if (k == 7)
+                        len = n - 2; /* no EOI */
+                else if (k < 24)
+                        b[scan + corpus_rand(&state) % (n - 2 - scan)] ^= (unsigned char) (1u << (k % 8));
+                else if (k < 28)
+                        memset(b + scan + corpus_rand(&state) % (n - 100 - scan), 0, 64);
+                else if (k < 32) {
+                        size_t p = scan + corpus_rand(&state) % (n - 100 - scan);
+                        for (int i = 0; i < 64; i++)
+                                b[p + i] = (unsigned char) corpus_rand(&state);
+                } else if (k < 36) {
+                        size_t p = scan + corpus_rand(&state) % (n - 100 - scan);
+                        b[p] = 0xFF;
+                        b[p + 1] = 0xD9;
+                } else if (k == 36)
+                        memset(b + scan, 0, 200);
+                else if (k == 37) {
+                        memcpy(b + n / 2, d + scan, n - scan); /* a scan repeated */
+                        len = n / 2 + (n - scan);
+                } else if (k == 38)
+                        memset(b + scan + (n - scan) / 2, 0xFF, 16);
+                else
+                        len = scan + 10; /* header and nothing else */
+                snprintf(name, sizeof(name), "damaged/%s.%d.jpg", key, k);
+                write_bytes(fx, name, b, len);
+                for (int strict = 0; strict <= 1; strict++) {
+                        bool full = full_decode_ok(fx, name, strict), got = validate_ok(fx, name, strict);
+                        if (full != got)
+                                fprintf(stderr, "  %s (strict %d): full decode %s, validate %s\n", name,
+                                        strict, full ? "ok" : "invalid", got ? "valid" : "Image.Invalid");
+                        ASSERT_TRUE(full == got);
+                        if (must_fail)
+                                ASSERT_FALSE(got);
+                        invalid += !got;
+                }
+        }
+        free(b);
+        free(d);
+        return invalid;
+}
+
+TEST(validate_damaged_jpegs_agree_with_a_full_decode) {
+        Fixture fx;
+        VipsImage *img, *grey = NULL;
+        unsigned invalid = 0;
+        void *buf = NULL;
+        size_t len = 0;
+
+        fixture_setup(&fx);
+        img = make_image(320, 240, true);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 85, NULL), 0);
+        write_bytes(&fx, "j/base.jpg", buf, len);
+        g_free(buf);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 85, "interlace", TRUE, NULL), 0);
+        write_bytes(&fx, "j/progressive.jpg", buf, len);
+        g_free(buf);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 95, "subsample_mode",
+                                           VIPS_FOREIGN_SUBSAMPLE_OFF, NULL),
+                      0);
+        write_bytes(&fx, "j/444.jpg", buf, len);
+        g_free(buf);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 85, "restart_interval", 2,
+                                           "optimize_coding", TRUE, NULL),
+                      0);
+        write_bytes(&fx, "j/restart.jpg", buf, len);
+        g_free(buf);
+        ASSERT_INT_EQ(vips_colourspace(img, &grey, VIPS_INTERPRETATION_B_W, NULL), 0);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(grey, &buf, &len, "Q", 85, NULL), 0);
+        write_bytes(&fx, "j/grey.jpg", buf, len);
+        g_free(buf);
+        g_object_unref(grey);
+        g_object_unref(img);
+
+        static const char *const bases[] = {"j/base.jpg", "j/progressive.jpg", "j/444.jpg", "j/restart.jpg",
+                                            "j/grey.jpg"};
+        for (size_t i = 0; i < (sizeof(bases) / sizeof(bases[0])); i++) {
+                ASSERT_TRUE(validate_ok(&fx, bases[i], true));
+                invalid += jpeg_damage_agrees(&fx, bases[i]);
+        }
+        /* The corpus is not all truncations: a good share of the other
+         * damage is found too (at the strict level at least). */
+        ASSERT_TRUE(invalid > (sizeof(bases) / sizeof(bases[0])) * 2 * 7 + 20);
+        fixture_teardown(&fx);
+}
+
+/* PNG chunk at offset off of d: sets *ret_len (data bytes); false at the end. */
+static bool png_find_chunk(const unsigned char *d, size_t n, const char *type, size_t *ret_off,
+                           size_t *ret_len) {
+        size_t i = 8;
+        while (i + 12 <= n) {
+                size_t len = ((size_t) d[i] << 24) | ((size_t) d[i + 1] << 16) | ((size_t) d[i + 2] << 8) |
+                             d[i + 3];
+                if (memcmp(d + i + 4, type, 4) == 0) {
+                        *ret_off = i;
+                        *ret_len = len;
+                        return true;
+                }
+                i += 12 + len;
+        }
+        return false;
+}
+
+/* Every damaged image here is corrupt in a way the format defines (a cut
+ * stream, a checksum that does not match, an impossible header): validate
+ * must name each one Image.Invalid, by default and with failOnInvalid. */
+TEST(validate_corrupt_corpus_is_invalid) {
+        Fixture fx;
+        VipsImage *img;
+        unsigned char *d, *b;
+        size_t n, off, clen;
+        void *buf = NULL;
+        size_t len = 0;
+
+        fixture_setup(&fx);
+        img = make_image(200, 150, true);
+
+        /* JPEG: cut anywhere before its end, headers overwritten. */
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 85, NULL), 0);
+        for (int k = 1; k < 10; k++) {
+                char key[64];
+                snprintf(key, sizeof(key), "c/cut-%d.jpg", k);
+                write_bytes(&fx, key, buf, len * k / 10);
+                expect_invalid(&fx, key, "Image.Invalid");
+        }
+        d = memcpy(malloc(len), buf, len);
+        memset(d + 20, 0xA5, 200); /* quantisation and Huffman tables overwritten */
+        write_bytes(&fx, "c/tables.jpg", d, len);
+        expect_invalid(&fx, "c/tables.jpg", "Image.Invalid");
+        free(d);
+        g_free(buf);
+        ASSERT_INT_EQ(vips_jpegsave_buffer(img, &buf, &len, "Q", 85, "interlace", TRUE, NULL), 0);
+        write_bytes(&fx, "c/cut-progressive.jpg", buf, len / 2);
+        expect_invalid(&fx, "c/cut-progressive.jpg", "Image.Invalid");
+        g_free(buf);
+
+        /* PNG: cut, a bad CRC in the header and in the data, a broken zlib
+         * stream (CRC fixed), an impossible header (CRC fixed). From an
+         * image without noise: whether a damaged deflate stream still
+         * inflates to the right length depends on the bytes, and the loader
+         * checks the stream's Adler-32 only when strict. */
+        {
+                VipsImage *plain = make_image(200, 150, false);
+                ASSERT_INT_EQ(vips_pngsave_buffer(plain, &buf, &len, NULL), 0);
+                g_object_unref(plain);
+        }
+        n = len;
+        d = memcpy(malloc(n), buf, n);
+        g_free(buf);
+        b = malloc(n);
+        ASSERT_TRUE(png_find_chunk(d, n, "IDAT", &off, &clen));
+        for (int k = 1; k < 10; k++) {
+                char key[64];
+                snprintf(key, sizeof(key), "c/cut-%d.png", k);
+                write_bytes(&fx, key, d, off + 8 + clen * k / 10);
+                expect_invalid(&fx, key, "Image.Invalid");
+        }
+        memcpy(b, d, n);
+        b[29] ^= 0x01; /* the IHDR CRC */
+        write_bytes(&fx, "c/ihdr-crc.png", b, n);
+        expect_invalid(&fx, "c/ihdr-crc.png", "Image.Invalid");
+        memcpy(b, d, n);
+        b[off + 8 + clen / 2] ^= 0x10; /* IDAT data, CRC left as it was */
+        write_bytes(&fx, "c/idat-crc.png", b, n);
+        expect_invalid(&fx, "c/idat-crc.png", "Image.Invalid");
+        memcpy(b, d, n);
+        for (size_t i = off + 8 + clen / 3; i < off + 8 + clen / 3 + 32; i++)
+                b[i] ^= 0x5a;
+        {
+                uint32_t crc = crc32_buf(0, b + off + 4, clen + 4);
+                unsigned char *c = b + off + 8 + clen;
+                c[0] = crc >> 24, c[1] = crc >> 16, c[2] = crc >> 8, c[3] = crc;
+        }
+        write_bytes(&fx, "c/zlib.png", b, n);
+        expect_invalid(&fx, "c/zlib.png", "Image.Invalid");
+        memcpy(b, d, n);
+        b[24] = 7; /* bit depth 7 */
+        {
+                uint32_t crc = crc32_buf(0, b + 12, 17);
+                b[29] = crc >> 24, b[30] = crc >> 16, b[31] = crc >> 8, b[32] = crc;
+        }
+        write_bytes(&fx, "c/depth.png", b, n);
+        expect_invalid(&fx, "c/depth.png", "Image.Invalid");
+        free(b);
+        free(d);
+
+        /* WebP, lossy and lossless: cut. */
+        for (int lossless = 0; lossless <= 1; lossless++) {
+                ASSERT_INT_EQ(vips_webpsave_buffer(img, &buf, &len, "lossless", lossless, NULL), 0);
+                for (int k = 1; k < 10; k += 2) {
+                        char key[64];
+                        snprintf(key, sizeof(key), "c/cut-%d-%d.webp", lossless, k);
+                        write_bytes(&fx, key, buf, len * k / 10);
+                        expect_invalid(&fx, key, "Image.Invalid");
+                }
+                g_free(buf);
+        }
+
+        /* GIF and TIFF: cut in the pixel data. */
+        ASSERT_INT_EQ(vips_gifsave_buffer(img, &buf, &len, NULL), 0);
+        write_bytes(&fx, "c/cut.gif", buf, len / 2);
+        expect_invalid(&fx, "c/cut.gif", "Image.Invalid");
+        g_free(buf);
+        ASSERT_INT_EQ(vips_tiffsave_buffer(img, &buf, &len, "compression",
+                                           VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, NULL),
+                      0);
+        write_bytes(&fx, "c/cut.tif", buf, len / 2);
+        expect_invalid(&fx, "c/cut.tif", "Image.Invalid");
+        g_free(buf);
+
+        g_object_unref(img);
+        fixture_teardown(&fx);
+}
+
 TEST(limits_from_context) {
         Fixture fx;
 
@@ -1627,6 +1939,55 @@ TEST(s3_bucket_read_and_write) {
                 json_decref(a);
                 json_decref(b);
                 fx.ctx.index_path = NULL;
+        }
+
+        /* Damaged images read into memory are Image.Invalid too: JPEGs
+         * cut in their scan data (the 1/8-scale check decodes the object's
+         * bytes again), strict or not, and a TIFF cut before its directory
+         * (the signature read from the bytes). */
+        {
+                static const struct {
+                        const char *key, *format;
+                        int cut_percent;
+                } damaged[] = {
+                        {"bad/cut.jpg", "jpeg", 60},
+                        {"bad/cut-late.jpg", "jpeg", 95},
+                        {"bad/cut.tif", "tiff", 50},
+                };
+                VipsImage *src = make_image(320, 240, true);
+
+                for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+                        void *buf = NULL;
+                        size_t len = 0;
+
+                        if (strcmp(damaged[i].format, "jpeg") == 0)
+                                ASSERT_INT_EQ(vips_jpegsave_buffer(src, &buf, &len, "Q", 85, NULL), 0);
+                        else
+                                ASSERT_INT_EQ(vips_tiffsave_buffer(src, &buf, &len, "compression",
+                                                                   VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
+                                                                   NULL),
+                                              0);
+                        ASSERT_INT_EQ(storage_write_atomic(fx.s, "remote", damaged[i].key, buf,
+                                                           len * damaged[i].cut_percent / 100, NULL, &f),
+                                      0);
+                        g_free(buf);
+                        for (int strict = 0; strict <= 1; strict++) {
+                                char params[256];
+                                json_t *res;
+
+                                snprintf(params, sizeof params,
+                                         "{\"bucket\":\"remote\",\"key\":\"%s\",\"strict\":%s}",
+                                         damaged[i].key, strict ? "true" : "false");
+                                res = run_ok(&fx, "image.validate", params);
+                                if (!json_is_false(json_object_get(res, "isValid")))
+                                        fprintf(stderr, "  %s (strict %d) passed\n", damaged[i].key, strict);
+                                ASSERT_TRUE(json_is_false(json_object_get(res, "isValid")));
+                                ASSERT_STR_EQ(json_string_value(json_object_get(res, "error")),
+                                              "Image.Invalid");
+                                json_decref(res);
+                        }
+                }
+                g_object_unref(src);
         }
 
         /* A pipeline with an overlay read from S3 too, written to a

@@ -5,6 +5,8 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image-vips.h"
@@ -54,6 +56,8 @@ int inspect_validate(Storage *s, json_t *params, const OpContext *ctx, json_t **
         ImageHeader h;
         InputRef in;
         bool strict = params_bool(params, "strict", false);
+        unsigned flags = IMAGE_OPEN_SEQUENTIAL | (strict ? IMAGE_OPEN_STRICT : 0);
+        _cleanup_free_ char *path = NULL, *display = NULL;
         int r;
 
         if (ctx && ctx->limits)
@@ -69,8 +73,7 @@ int inspect_validate(Storage *s, json_t *params, const OpContext *ctx, json_t **
         r = params_input(params, &in, f);
         if (r < 0)
                 return r;
-        r = image_vips_open(s, in.bucket, in.key, in.key_len, &lim,
-                            IMAGE_OPEN_SEQUENTIAL | (strict ? IMAGE_OPEN_STRICT : 0), &img, &h, NULL, &vf);
+        r = image_vips_open(s, in.bucket, in.key, in.key_len, &lim, flags, &img, &h, &path, &vf);
         if (r >= 0) {
                 json_t *formats = json_object_get(params, "formats");
                 if (formats && !in_string_array(formats, h.format))
@@ -84,10 +87,13 @@ int inspect_validate(Storage *s, json_t *params, const OpContext *ctx, json_t **
                          (params_has(params, "maxHeight") && h.height > params_int(params, "maxHeight", 0)))
                         task_failure_set(&vf, -EFBIG, "Image.TooLarge", "%dx%d is larger than the maximum",
                                          h.width, h.height);
-                else if (params_bool(params, "deep", true))
-                        /* A full sequential decode: finds truncated or
-                         * corrupt pixel data the header does not show. */
-                        (void) image_vips_decode_all(img, &vf);
+                else if (params_bool(params, "deep", true)) {
+                        /* Every byte of pixel data read once: finds truncated
+                         * or corrupt data the header does not show. */
+                        if (asprintf(&display, "%s/%.*s", in.bucket, (int) in.key_len, in.key) < 0)
+                                return -ENOMEM;
+                        (void) image_vips_decode_all(img, path, display, &h, flags, &vf);
+                }
         }
         if (!task_failure_is_set(&vf) && r < 0)
                 return r;
