@@ -51,7 +51,8 @@ static const struct {
         [COUNTER_DLQ] = {"imgflow_coordinator_dead_letters_total",
                          "Messages sent to the dead-letter topic."},
         [COUNTER_TRIGGER_STARTS] = {"imgflow_coordinator_trigger_starts_total",
-                                    "Executions started for S3 event notifications by [triggers] rules (before deduplication)."},
+                                    "Executions started for S3 event notifications by [triggers] rules "
+                                    "(before deduplication)."},
         [COUNTER_TRIGGER_UNMATCHED] = {"imgflow_coordinator_trigger_unmatched_total",
                                        "ObjectCreated event records that no [triggers] rule matched."},
         [COUNTER_TRIGGER_IGNORED] = {"imgflow_coordinator_trigger_ignored_total",
@@ -196,11 +197,13 @@ static void on_redis_timed(RedisConn *c, redisReply *reply, void *userdata) {
                 cb(c, reply, ud);
 }
 
-void manager_produce(Manager *m, const char *topic, const char *key, const char *payload, Pending *p) {
+void manager_produce(Manager *m, const char *topic, const char *key, const char *exec_id,
+                     const char *payload, Pending *p) {
         int r = kafka_produce(m->producer, topic, key, payload, strlen(payload), p);
         if (r < 0) {
-                /* The outbox sweeper / timer reclaim will try again. key = the execution id. */
-                log_struct_exec_errno(LOG_WARNING, r, key, NULL, NULL, "Failed to produce to %s: %m", topic);
+                /* The outbox sweeper / timer reclaim will try again. */
+                log_struct_exec_errno(LOG_WARNING, r, exec_id, NULL, NULL, "Failed to produce to %s: %m",
+                                      topic);
                 pending_free(p);
         }
 }

@@ -61,8 +61,8 @@ typedef enum Counter {
 } Counter;
 
 typedef enum PendingKind {
-        PENDING_OUTBOX, /* a = exec id, b = item id */
-        PENDING_TIMER,  /* a = timer member */
+        PENDING_OUTBOX,  /* a = exec id, b = item id */
+        PENDING_TIMER,   /* a = timer member */
         PENDING_TRIGGER, /* a = the job, b = exec id, batch = its notification (coordinator-triggers.c) */
 } PendingKind;
 
@@ -90,9 +90,9 @@ typedef struct Manager {
         ApplyConfig apply;
         ProtoLimits limits;
         char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
-        char *topic_triggers;        /* coordinator.s3_events_topic; NULL: no triggers */
-        struct Triggers *triggers;   /* the [triggers] rules (triggers.h) */
-        char *role_arn; /* coordinator.execution_role_arn; NULL when empty */
+        char *topic_triggers;      /* coordinator.s3_events_topic; NULL: no triggers */
+        struct Triggers *triggers; /* the [triggers] rules (triggers.h) */
+        char *role_arn;            /* coordinator.execution_role_arn; NULL when empty */
 
         size_t in_flight;     /* Works alive */
         size_t n_idle_queues; /* empty ExecQueues still in queues */
@@ -154,8 +154,11 @@ AslEnv manager_env(Manager *m);
  * with metrics). -ENOTCONN while there is none. */
 int manager_eval(Manager *m, const StoreCall *call, RedisReplyFn cb, void *userdata);
 int manager_command(Manager *m, const StoreArgv *a, RedisReplyFn cb, void *userdata);
-/* Takes p (the delivery report's opaque); on failure logs and frees it. */
-void manager_produce(Manager *m, const char *topic, const char *key, const char *payload, Pending *p);
+/* Produces payload to topic under key; exec_id: the execution it is about
+ * (for the log; the key unless it is a task, coordinator-outbox.c). Takes p
+ * (the delivery report's opaque); on failure logs and frees it. */
+void manager_produce(Manager *m, const char *topic, const char *key, const char *exec_id,
+                     const char *payload, Pending *p);
 Pending *pending_new(PendingKind kind, const char *a, const char *b);
 void pending_free(Pending *p);
 /* Fewer messages in flight: resume the consumer paused for backpressure. */

@@ -8,6 +8,16 @@
  * the items of executions whose outbox is older than OUTBOX_REDISPATCH_MS.
  * A message may so be produced twice; workers and the engine see the
  * duplicate as stale.
+ *
+ * Keys: a task message is keyed by "<execution id>/<task id>", so the
+ * tasks of one execution (the branches of a Parallel, the items of a Map)
+ * and the last executions of a batch spread over every partition of the
+ * pool's topic, and so over its workers; keyed by the execution id, all of
+ * an execution's tasks went to one worker, and at the end of a batch one
+ * worker idled while the other finished (docs/benchmarks.md). Nothing on
+ * the tasks topic needs the order of one execution: each task is answered
+ * on its own, by task id. All other messages keep the execution id, so the
+ * events of one execution still reach the one coordinator that owns it.
  */
 
 #include <assert.h>
@@ -19,11 +29,24 @@
 #include "coordinator-timers.h"
 #include "log.h"
 
+/* The Kafka key of an outbox item (see above): "<execution id>/<task id>"
+ * for a task ("task:<id>", apply.c), else the execution id. New string. */
+static char *outbox_key(const char *exec_id, const char *item_id) {
+        static const char task_prefix[] = "task:";
+
+        if (item_id && strncmp(item_id, task_prefix, sizeof(task_prefix) - 1) == 0 &&
+            item_id[sizeof(task_prefix) - 1])
+                return xasprintf("%s/%s", exec_id, item_id + sizeof(task_prefix) - 1);
+        return xstrdup(exec_id);
+}
+
 void outbox_produce(Manager *m, const char *exec_id, const StoreCommit *c) {
         STORE_COMMIT_OUTBOX_FOREACH(c, e) {
                 if (e->note.task_id)
                         manager_note_dispatch(m, exec_id, e);
-                manager_produce(m, e->topic, exec_id, e->payload,
+                _cleanup_free_ char *key = outbox_key(exec_id, e->item_id);
+
+                manager_produce(m, e->topic, key, exec_id, e->payload,
                                 pending_new(PENDING_OUTBOX, exec_id, e->item_id));
         }
 }
@@ -99,7 +122,9 @@ static void on_swept(RedisConn *c, redisReply *reply, void *userdata) {
                 log_struct_exec(LOG_INFO, items[i].exec_id, NULL, NULL, "Re-sending unacknowledged %s",
                                 items[i].item_id);
                 manager_count(m, COUNTER_REDISPATCHED);
-                manager_produce(m, items[i].topic, items[i].exec_id, items[i].payload,
+                _cleanup_free_ char *key = outbox_key(items[i].exec_id, items[i].item_id);
+
+                manager_produce(m, items[i].topic, key, items[i].exec_id, items[i].payload,
                                 pending_new(PENDING_OUTBOX, items[i].exec_id, items[i].item_id));
         }
         store_outbox_items_free(items, n);

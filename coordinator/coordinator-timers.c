@@ -34,7 +34,8 @@ static void on_claimed(RedisConn *c, redisReply *reply, void *userdata) {
                 ProtoTimerFired t = {.execution_id = exec_id, .timer_id = timer_id};
                 if (proto_encode_timer_fired(&t, &m->limits, &buf, &len) < 0)
                         continue;
-                manager_produce(m, m->topic_events, exec_id, buf, pending_new(PENDING_TIMER, member, NULL));
+                manager_produce(m, m->topic_events, exec_id, exec_id, buf,
+                                pending_new(PENDING_TIMER, member, NULL));
         }
         /* A full batch: more may be due; claim again right away. */
         if (json_array_size(members) >= m->timer_batch && m->t_claim)

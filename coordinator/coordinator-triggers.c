@@ -147,7 +147,7 @@ int triggers_on_message(Manager *m, const KafkaMessage *km) {
                 Pending *pd = pending_new(PENDING_TRIGGER, payload, exec_id);
                 pd->batch = b;
                 b->left++;
-                manager_produce(m, m->topic_jobs, exec_id, payload, pd);
+                manager_produce(m, m->topic_jobs, exec_id, exec_id, payload, pd);
         }
         trigger_match_done(&match);
         batch_done(m, b); /* the message's own reference */
@@ -164,7 +164,7 @@ void triggers_delivered(Manager *m, Pending *pd, int error, const char *errstr) 
                                 m->topic_jobs, strempty(errstr));
                 Pending *again = pending_new(PENDING_TRIGGER, pd->a, pd->b);
                 again->batch = b;
-                manager_produce(m, m->topic_jobs, pd->b, pd->a, again);
+                manager_produce(m, m->topic_jobs, pd->b, pd->b, pd->a, again);
                 pending_free(pd);
                 return;
         }

@@ -214,6 +214,35 @@ expect_all() {
                 { fail "$1: $good of ${#ids[@]}"; printf '%s\n' "$out" | grep -v '^SUCCEEDED' | head; }
 }
 
+jobs_many parallel-map spread 10 '"x":1,"items":[{"a":1,"b":2},{"a":3,"b":4}]'
+expect_all "with 4 tasks each"
+# Task messages are keyed by "<execution id>/<task id>", so the tasks of one execution
+# spread over the tasks topic's 4 partitions: 10 executions of 4 tasks each
+# (2 branches, 2 items), all on one partition would be a chance of 64^-10.
+timeout 60 kcat -C -b "$BOOT" -t imgflow.tasks -o beginning -e -q -f '%p %k %s\n' >"$TMP/tasks.txt" 2>/dev/null
+spread=$(python3 - "$TMP/tasks.txt" <<'PY'
+import json, sys
+bad, parts = 0, {}
+for line in open(sys.argv[1]):
+    p, k, payload = line.rstrip("\n").split(" ", 2)
+    try:
+        m = json.loads(payload)
+    except ValueError:
+        continue
+    if m.get("type") != "Task":
+        continue
+    bad += k != "%s/%s" % (m["executionId"], m["taskId"])
+    parts.setdefault(m["executionId"], set()).add(p)
+multi = [e for e in parts if e.startswith("parallel-map:spread")]
+print(bad, sum(1 for e in multi if len(parts[e]) > 1), len(multi))
+PY
+)
+read -r badkeys spreadexec twoexec <<<"$spread"
+[ "$badkeys" = 0 ] && ok "every task message keyed by execution and task id" ||
+        fail "task messages not keyed by execution and task id: $badkeys"
+[ "${spreadexec:-0}" -gt 0 ] && ok "tasks of one execution on several partitions: $spreadexec of $twoexec executions" ||
+        fail "no execution's tasks on more than one partition ($twoexec executions)"
+
 # --- crash in the middle of 50 executions ---
 jobs_many wait-task k 50 '"sleepMs":20'
 sleep 1.5
