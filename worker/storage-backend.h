@@ -29,6 +29,9 @@ int storage_dir_fetch(const StorageBucket *b, const char *key, size_t key_len, u
                       StorageObject *ret, TaskFailure *f);
 int storage_dir_read(const StorageBucket *b, const char *key, size_t max_size, void **ret_data,
                      size_t *ret_size, TaskFailure *f);
+int storage_dir_read_range(const StorageBucket *b, const char *key, size_t key_len, uint64_t offset,
+                           size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                           TaskFailure *f);
 int storage_dir_write(const StorageBucket *b, const char *key, const void *data, size_t size,
                       char **ret_path, TaskFailure *f);
 
@@ -48,6 +51,10 @@ int s3_head(S3Client *c, const char *bucket, const char *key, size_t key_len, St
 /* GET into one malloc'd buffer (NUL-terminated; the NUL is not counted). */
 int s3_get(S3Client *c, const char *bucket, const char *key, size_t key_len, uint64_t max_size,
            void **ret_data, size_t *ret_size, TaskFailure *f);
+/* GET of the bytes [offset, offset + length), see storage_read_range(). */
+int s3_get_range(S3Client *c, const char *bucket, const char *key, size_t key_len, uint64_t offset,
+                 size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                 TaskFailure *f);
 int s3_put(S3Client *c, const char *bucket, const char *key, size_t key_len, const void *data, size_t size,
            TaskFailure *f);
 /* One ListObjectsV2 page into *x (initialised here; caller s3_xml_done()s). */

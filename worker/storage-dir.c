@@ -133,19 +133,22 @@ int storage_dir_resolve(const StorageBucket *b, const char *key, size_t key_len,
         return 0;
 }
 
-int storage_dir_read(const StorageBucket *b, const char *key, size_t max_size, void **ret_data,
-                     size_t *ret_size, TaskFailure *f) {
+/* Reads up to length bytes from offset of a regular file; whole: the whole
+ * file, and one over length bytes is Storage.TooLarge. The file's size into
+ * *ret_object_size (optional). */
+static int read_part(const StorageBucket *b, const char *key, size_t key_len, uint64_t offset, size_t length,
+                     bool whole, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                     TaskFailure *f) {
         const char *bucket = b->name;
         _cleanup_free_ char *path = NULL, *buf = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
-        size_t have = 0;
+        size_t have = 0, want = 0;
         int r;
 
-        r = storage_dir_resolve(b, key, strlen(key), &path, f);
+        r = storage_dir_resolve(b, key, key_len, &path, f);
         if (r < 0)
                 return r;
-
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return errno_to_failure(f, -errno, "cannot open", bucket, key);
@@ -154,15 +157,16 @@ int storage_dir_read(const StorageBucket *b, const char *key, size_t max_size, v
         if (!S_ISREG(st.st_mode))
                 return task_failure_set(f, -ENOENT, "Storage.NotFound", "%s/%s: not a regular file", bucket,
                                         key);
-        if ((uint64_t) st.st_size > max_size)
+        if (whole && (uint64_t) st.st_size > length)
                 return task_failure_set(f, -EFBIG, "Storage.TooLarge", "%s/%s: %lld bytes, limit %zu",
-                                        bucket, key, (long long) st.st_size, max_size);
-
-        buf = malloc((size_t) st.st_size + 1);
+                                        bucket, key, (long long) st.st_size, length);
+        if (offset < (uint64_t) st.st_size)
+                want = (size_t) MIN_((uint64_t) length, (uint64_t) st.st_size - offset);
+        buf = malloc(want + 1);
         if (!buf)
                 return -ENOMEM;
-        while (have < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + have, (size_t) st.st_size - have);
+        while (have < want) {
+                ssize_t k = pread(fd, buf + have, want - have, (off_t) (offset + have));
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -175,7 +179,20 @@ int storage_dir_read(const StorageBucket *b, const char *key, size_t max_size, v
         buf[have] = '\0';
         *ret_data = TAKE_PTR(buf);
         *ret_size = have;
+        if (ret_object_size)
+                *ret_object_size = (uint64_t) st.st_size;
         return 0;
+}
+
+int storage_dir_read(const StorageBucket *b, const char *key, size_t max_size, void **ret_data,
+                     size_t *ret_size, TaskFailure *f) {
+        return read_part(b, key, strlen(key), 0, max_size, true, ret_data, ret_size, NULL, f);
+}
+
+int storage_dir_read_range(const StorageBucket *b, const char *key, size_t key_len, uint64_t offset,
+                           size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                           TaskFailure *f) {
+        return read_part(b, key, key_len, offset, length, false, ret_data, ret_size, ret_object_size, f);
 }
 
 /* mkdir -p for the directories between root and the parent of path. path is
@@ -547,7 +564,11 @@ int storage_dir_walk_next(StorageDirWalk *w, StorageEntry *ret, TaskFailure *f) 
                         continue; /* gone or replaced meanwhile */
                 free(w->key);
                 w->key = TAKE_PTR(key);
-                *ret = (StorageEntry){.key = w->key, .size = (uint64_t) st.st_size, .etag = ""};
+                *ret = (StorageEntry){.key = w->key,
+                                      .size = (uint64_t) st.st_size,
+                                      .etag = "",
+                                      .mtime_ms = (int64_t) st.st_mtim.tv_sec * 1000 +
+                                                  st.st_mtim.tv_nsec / 1000000};
                 return 1;
         }
         return 0;

@@ -349,6 +349,7 @@ typedef struct S3Request {
         bool want_object;  /* 2xx body: the object, into S3Response.data */
         uint64_t max_size; /* limit of the object */
         bool want_xml;     /* 2xx body: XML into S3Response.xml */
+        const char *range; /* "Range: bytes=a-b" header, or NULL */
 } S3Request;
 
 typedef struct S3Response {
@@ -357,6 +358,8 @@ typedef struct S3Response {
         uint64_t length;
         char etag[STORAGE_ETAG_MAX + 1];
         int64_t last_modified_ms;
+        bool have_total; /* Content-Range: the whole object's size */
+        uint64_t total;
         char *data;
         size_t size, cap;
         bool too_large;
@@ -431,6 +434,16 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
                 if (vl <= STORAGE_ETAG_MAX) {
                         memcpy(r->etag, v, vl);
                         r->etag[vl] = '\0';
+                }
+        } else if (strcasecmp(line, "content-range") == 0) {
+                /* "bytes 0-99/1234" (206), or a star then "/1234" (416) */
+                const char *sl = strrchr(v, '/');
+                char *end;
+                errno = 0;
+                unsigned long long x = sl ? strtoull(sl + 1, &end, 10) : 0;
+                if (sl && errno == 0 && end != sl + 1 && *end == '\0') {
+                        r->have_total = true;
+                        r->total = x;
                 }
         } else if (strcasecmp(line, "last-modified") == 0) {
                 time_t t = curl_getdate(v, NULL);
@@ -567,8 +580,8 @@ static int s3_perform(S3Client *c, const S3Request *q, S3Response *resp, const c
         if (asprintf(&h_ct, "Content-Type: %s", q->content_type ? q->content_type : "") < 0)
                 return -ENOMEM;
 
-        const char *hl[] = {h_sha, h_md5, h_tok,
-                            "Expect:", q->body || streq(q->method, "POST") ? h_ct : NULL};
+        const char *hl[] = {
+                h_sha, h_md5, h_tok, "Expect:", q->body || streq(q->method, "POST") ? h_ct : NULL, q->range};
         for (size_t i = 0; i < ELEMENTSOF(hl); i++) {
                 if (!hl[i])
                         continue;
@@ -710,6 +723,20 @@ int s3_head(S3Client *c, const char *bucket, const char *key, size_t key_len, St
         return r;
 }
 
+/* Hands out the body of an object (an empty one too) as a NUL-terminated
+ * buffer. */
+static int take_body(S3Response *resp, void **ret_data, size_t *ret_size) {
+        if (!resp->data) {
+                resp->data = malloc(1);
+                if (!resp->data)
+                        return -ENOMEM;
+                resp->data[0] = '\0';
+        }
+        *ret_data = TAKE_PTR(resp->data);
+        *ret_size = resp->size;
+        return 0;
+}
+
 int s3_get(S3Client *c, const char *bucket, const char *key, size_t key_len, uint64_t max_size,
            void **ret_data, size_t *ret_size, TaskFailure *f) {
         _cleanup_free_ char *url = url_build(c, bucket, key, key_len, NULL, 0);
@@ -727,18 +754,67 @@ int s3_get(S3Client *c, const char *bucket, const char *key, size_t key_len, uin
                 r = task_failure_set(f, -EIO, "Storage.IOError",
                                      "GetObject %s/%.*s: %zu of %" PRIu64 " bytes", bucket, (int) key_len,
                                      key, resp.size, resp.length);
-        if (r >= 0) {
-                if (!resp.data) {
-                        resp.data = malloc(1);
-                        if (!resp.data) {
-                                response_reset(&resp);
-                                return -ENOMEM;
-                        }
-                        resp.data[0] = '\0';
-                }
-                *ret_data = TAKE_PTR(resp.data);
-                *ret_size = resp.size;
+        if (r >= 0)
+                r = take_body(&resp, ret_data, ret_size);
+        response_reset(&resp);
+        return r;
+}
+
+int s3_get_range(S3Client *c, const char *bucket, const char *key, size_t key_len, uint64_t offset,
+                 size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                 TaskFailure *f) {
+        _cleanup_free_ char *url = url_build(c, bucket, key, key_len, NULL, 0), *range = NULL;
+        S3Response resp = {};
+        int r;
+
+        if (!url)
+                return -ENOMEM;
+        if (length == 0 || offset > UINT64_MAX - length)
+                return task_failure_set(f, -EINVAL, "Storage.IOError", "GetObject %s/%.*s: empty byte range",
+                                        bucket, (int) key_len, key);
+        if (asprintf(&range, "Range: bytes=%" PRIu64 "-%" PRIu64, offset, offset + length - 1) < 0)
+                return -ENOMEM;
+        r = s3_perform(c,
+                       &(S3Request){.method = "GET",
+                                    .url = url,
+                                    .want_object = true,
+                                    .max_size = length,
+                                    .range = range},
+                       &resp, "GetObject", bucket, key, key_len, f);
+        if (r >= 0 && resp.have_length && resp.length != resp.size && status_ok(resp.status))
+                r = task_failure_set(f, -EIO, "Storage.IOError",
+                                     "GetObject %s/%.*s: %zu of %" PRIu64 " bytes", bucket, (int) key_len,
+                                     key, resp.size, resp.length);
+        if (r >= 0 && resp.status == 416) {
+                /* InvalidRange: the offset is at or past the end (its
+                 * Content-Range may tell the size). */
+                bool have_total = resp.have_total;
+                uint64_t total = resp.total;
+                response_reset(&resp);
+                resp.have_total = have_total;
+                resp.total = total;
+        } else if (r >= 0 && resp.status == 200) {
+                /* The whole object, within length bytes (an empty object, or
+                 * a service that ignores Range): keep the asked part. */
+                size_t skip = offset < resp.size ? (size_t) offset : resp.size;
+                if (resp.data)
+                        memmove(resp.data, resp.data + skip, resp.size - skip + 1);
+                resp.have_total = true;
+                resp.total = resp.size;
+                resp.size -= skip;
+        } else if (r >= 0 && resp.status != 206)
+                r = s3_fail(&resp, "GetObject", bucket, key, key_len, f);
+        if (r >= 0 && ret_object_size && !resp.have_total) {
+                /* Past the end: HeadObject tells the size. */
+                StorageObjectInfo info;
+                r = s3_head(c, bucket, key, key_len, &info, f);
+                if (r >= 0)
+                        resp.total = info.size;
         }
+        if (r >= 0)
+                r = take_body(&resp, ret_data, ret_size);
+        if (r >= 0 && ret_object_size)
+                *ret_object_size = resp.total;
         response_reset(&resp);
         return r;
 }

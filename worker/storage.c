@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "macro.h"
 #include "storage-backend.h"
@@ -324,6 +325,24 @@ int storage_read(Storage *s, const char *bucket, const char *key, size_t max_siz
         return s3_get(b->s3, b->remote, key, strlen(key), max_size, ret_data, ret_size, f);
 }
 
+int storage_read_range(Storage *s, const char *bucket, const char *key, size_t key_len, uint64_t offset,
+                       size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                       TaskFailure *f) {
+        StorageBucket *b = NULL;
+        int r;
+
+        if (!s || !ret_data || !ret_size || length == 0)
+                return -EINVAL;
+        r = bucket_for_key(s, bucket, key, key_len, &b, f);
+        if (r < 0)
+                return r;
+        if (b->kind == STORAGE_DIRECTORY)
+                return storage_dir_read_range(b, key, key_len, offset, length, ret_data, ret_size,
+                                              ret_object_size, f);
+        return s3_get_range(b->s3, b->remote, key, key_len, offset, length, ret_data, ret_size,
+                            ret_object_size, f);
+}
+
 int storage_write_atomic(Storage *s, const char *bucket, const char *key, const void *data, size_t size,
                          char **ret_path, TaskFailure *f) {
         StorageBucket *b = NULL;
@@ -395,6 +414,32 @@ int storage_list_new(Storage *s, const char *bucket, const char *prefix, const c
         return 0;
 }
 
+/* ListObjectsV2's LastModified, "2026-12-05T01:02:03.456Z" (ISO 8601 in
+ * UTC, the fraction optional), in ms since the epoch; 0 when it is not one. */
+static int64_t iso8601_ms(const char *s) {
+        struct tm tm = {};
+        int n = 0, ms = 0;
+
+        if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                         &tm.tm_min, &tm.tm_sec, &n) != 6)
+                return 0;
+        s += n;
+        if (*s == '.') {
+                int digits = 0;
+                for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+                        if (digits < 3)
+                                ms = ms * 10 + (*s - '0');
+                for (; digits < 3; digits++)
+                        ms *= 10;
+        }
+        if (!streq(s, "Z"))
+                return 0;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        time_t t = timegm(&tm);
+        return t < 0 ? 0 : (int64_t) t * 1000 + ms;
+}
+
 int storage_list_next(StorageList *l, StorageEntry *ret, TaskFailure *f) {
         if (!l || !ret)
                 return -EINVAL;
@@ -421,6 +466,9 @@ int storage_list_next(StorageList *l, StorageEntry *ret, TaskFailure *f) {
                 s3_xml_done(&x);
         }
         S3XmlEntry *e = &l->page[l->next++];
-        *ret = (StorageEntry){.key = e->key, .size = e->size, .etag = strempty(e->etag)};
+        *ret = (StorageEntry){.key = e->key,
+                              .size = e->size,
+                              .etag = strempty(e->etag),
+                              .mtime_ms = iso8601_ms(e->last_modified)};
         return 1;
 }

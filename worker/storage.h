@@ -156,6 +156,17 @@ void storage_object_done(StorageObject *o);
 int storage_read(Storage *s, const char *bucket, const char *key, size_t max_size, void **ret_data,
                  size_t *ret_size, TaskFailure *f);
 
+/* Read the bytes [offset, offset + length) of an object, fewer at its end,
+ * none from an offset at or past it: for readers that go through a large
+ * object a part at a time and keep only their position (a distributed Map's
+ * JSONL or CSV manifest). *ret_data: new, malloc'd, NUL-terminated (*ret_size
+ * excludes the NUL); *ret_object_size (optional): the whole object's size.
+ * S3: GetObject with a Range header (answers 206, or 416 past the end);
+ * directory: pread. length is also the memory limit of the call. */
+int storage_read_range(Storage *s, const char *bucket, const char *key, size_t key_len, uint64_t offset,
+                       size_t length, void **ret_data, size_t *ret_size, uint64_t *ret_object_size,
+                       TaskFailure *f);
+
 /* Write an object so that readers see the old or the new one, never a part,
  * and a retried write overwrites. Directory: temporary file, fsync, rename,
  * fsync the directory (parents created, mode 0755). S3: PutObject with a
@@ -176,6 +187,7 @@ typedef struct StorageEntry {
         const char *key; /* borrowed until the next call */
         uint64_t size;
         const char *etag; /* borrowed; "" when unknown */
+        int64_t mtime_ms; /* LastModified (S3) or the file's mtime, ms since the epoch; 0 when unknown */
 } StorageEntry;
 
 /* prefix and start_after (both optional, borrowed) as in ListObjectsV2: keys

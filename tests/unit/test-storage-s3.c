@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -624,6 +625,60 @@ TEST(listing_pages_with_continuation_tokens) {
         ASSERT_STR_EQ(e.key, "list/01200.jpg");
         storage_list_free(l);
         proxy_stop(&p);
+}
+
+static void expect_range(Storage *s, const char *key, uint64_t offset, size_t length, const char *want,
+                         uint64_t want_total) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        void *data = NULL;
+        size_t size = 0;
+        uint64_t total = 12345;
+        int r = storage_read_range(s, "photos", key, strlen(key), offset, length, &data, &size, &total, &f);
+
+        if (r < 0)
+                fprintf(stderr, "  range %s %" PRIu64 "+%zu: %s: %s\n", key, offset, length,
+                        strempty(f.error), strempty(f.cause));
+        ASSERT_INT_EQ(r, 0);
+        ASSERT_INT_EQ(size, strlen(want));
+        ASSERT_STR_EQ((char *) data, want);
+        ASSERT_INT_EQ(total, want_total);
+        free(data);
+}
+
+/* Byte ranges (GetObject with Range: 206, 416 past the end) and the
+ * listing's LastModified, as test-storage.c checks them on a directory. */
+TEST(read_range_and_listing_times) {
+        _cleanup_storage_ Storage *s = direct();
+        TaskFailure f = TASK_FAILURE_NULL;
+        StorageList *l = NULL;
+        StorageEntry e;
+        void *data = NULL;
+        size_t size, n = 3u << 20;
+        _cleanup_free_ char *big = malloc(n);
+        int64_t now_ms = (int64_t) time(NULL) * 1000;
+
+        put_ok(s, "m/ten.txt", "0123456789", 10);
+        put_ok(s, "m/empty", "", 0);
+        expect_range(s, "m/ten.txt", 0, 4, "0123", 10);
+        expect_range(s, "m/ten.txt", 4, 4, "4567", 10);
+        expect_range(s, "m/ten.txt", 8, 4, "89", 10);
+        expect_range(s, "m/ten.txt", 10, 4, "", 10);
+        expect_range(s, "m/ten.txt", 1000, 4, "", 10);
+        expect_range(s, "m/empty", 0, 4, "", 0);
+        expect_error(storage_read_range(s, "photos", "m/none", 6, 0, 4, &data, &size, NULL, &f), &f,
+                     "Storage.NotFound", NULL);
+        /* A part of a large object: length is the memory limit, so the
+         * service sent only the part. */
+        for (size_t i = 0; i < n; i++)
+                big[i] = (char) ('a' + i % 26);
+        put_ok(s, "m/big.txt", big, n);
+        expect_range(s, "m/big.txt", 2000024, 5, "abcde", n);
+
+        ASSERT_INT_EQ(storage_list_new(s, "photos", "m/", NULL, &l, &f), 0);
+        ASSERT_INT_EQ(storage_list_next(l, &e, &f), 1);
+        ASSERT_STR_EQ(e.key, "m/big.txt");
+        ASSERT_TRUE(e.mtime_ms > now_ms - 60000 && e.mtime_ms < now_ms + 60000);
+        storage_list_free(l);
 }
 
 TEST(retries_slowdown_and_5xx) {

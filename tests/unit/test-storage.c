@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -403,6 +404,59 @@ TEST(list_in_s3_order) {
         ASSERT_INT_EQ(storage_head(fx.s, "photos", "raw", 3, &info, &f), -ENOENT);
         ASSERT_STR_EQ(f.error, "Storage.NotFound");
         task_failure_clear(&f);
+        fixture_teardown(&fx);
+}
+
+/* storage_read_range() on one object: parts, the end, past it, an empty
+ * object; and a listing's LastModified (mtime_ms). test-storage-s3.c checks
+ * the same over S3. */
+static void expect_range(Storage *s, const char *key, uint64_t offset, size_t length, const char *want,
+                         uint64_t want_total) {
+        TaskFailure f = TASK_FAILURE_NULL;
+        void *data = NULL;
+        size_t size = 0;
+        uint64_t total = 12345;
+
+        ASSERT_INT_EQ(
+                storage_read_range(s, "photos", key, strlen(key), offset, length, &data, &size, &total, &f),
+                0);
+        ASSERT_INT_EQ(size, strlen(want));
+        ASSERT_STR_EQ((char *) data, want);
+        ASSERT_INT_EQ(total, want_total);
+        free(data);
+}
+
+TEST(read_range_and_listing_times) {
+        Fixture fx;
+        TaskFailure f = TASK_FAILURE_NULL;
+        StorageList *l = NULL;
+        StorageEntry e;
+        void *data = NULL;
+        size_t size;
+        int64_t now_ms = (int64_t) time(NULL) * 1000;
+
+        fixture_setup(&fx);
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "m/ten.txt", "0123456789", 10, NULL, &f), 0);
+        ASSERT_INT_EQ(storage_write_atomic(fx.s, "photos", "m/empty", "", 0, NULL, &f), 0);
+        expect_range(fx.s, "m/ten.txt", 0, 4, "0123", 10);
+        expect_range(fx.s, "m/ten.txt", 4, 4, "4567", 10);
+        expect_range(fx.s, "m/ten.txt", 8, 4, "89", 10);
+        expect_range(fx.s, "m/ten.txt", 10, 4, "", 10);
+        expect_range(fx.s, "m/ten.txt", 1000, 4, "", 10);
+        expect_range(fx.s, "m/empty", 0, 4, "", 0);
+        ASSERT_INT_EQ(storage_read_range(fx.s, "photos", "m/none", 6, 0, 4, &data, &size, NULL, &f),
+                      -ENOENT);
+        ASSERT_STR_EQ(f.error, "Storage.NotFound");
+        task_failure_clear(&f);
+        ASSERT_INT_EQ(storage_read_range(fx.s, "photos", "../x", 4, 0, 4, &data, &size, NULL, &f), -EINVAL);
+        ASSERT_STR_EQ(f.error, "Storage.InvalidKey");
+        task_failure_clear(&f);
+
+        ASSERT_INT_EQ(storage_list_new(fx.s, "photos", "m/", NULL, &l, &f), 0);
+        ASSERT_INT_EQ(storage_list_next(l, &e, &f), 1);
+        ASSERT_STR_EQ(e.key, "m/empty");
+        ASSERT_TRUE(e.mtime_ms > now_ms - 60000 && e.mtime_ms < now_ms + 60000);
+        storage_list_free(l);
         fixture_teardown(&fx);
 }
 
