@@ -82,6 +82,8 @@ upload() { # FILE KEY
         fi
 }
 
+COORD_LOG=$IMGFLOW_STACK_DIR/logs/coordinator-1.log
+starts_logged() { grep -c "Trigger incoming: " "$COORD_LOG" 2>/dev/null; }
 n=0
 for f in "$TMP"/files/*.jpg; do
         n=$((n + 1))
@@ -93,7 +95,12 @@ for f in "$TMP"/files/*.jpg; do
                 "$STACK" restart watch >/dev/null || fail "starting imgflow-watch again"
         fi
         if { [ "$MODE" = dir ] && [ $n = 170 ]; } || { [ "$MODE" = s3 ] && [ $n = 100 ]; }; then
+                # Mid-stream: once it has started some executions, with the
+                # rest of the uploads still to come.
+                wait_for 120 sh -c "[ \$(grep -c 'Trigger incoming: ' '$COORD_LOG') -gt 0 ]" ||
+                        fail "no execution started before the coordinator's SIGKILL"
                 "$STACK" kill coordinator-1 KILL || fail "killing the coordinator"
+                KILLED_AT_LINE=$(wc -l <"$COORD_LOG")
                 "$STACK" restart coordinator-1 >/dev/null || fail "starting the coordinator again"
         fi
 done
@@ -129,6 +136,14 @@ sleep 3 # anything more (a duplicate) has had time to come
 list >"$TMP/names.txt"
 got=$(wc -l <"$TMP/names.txt")
 [ "$got" = 200 ] && ok "$MODE: 200 uploads, 200 executions" || fail "$MODE: $got executions for 200 uploads"
+# The SIGKILLed coordinator started some, the restarted one the rest (and
+# started again those whose notifications came again because their offsets
+# were not committed yet: the derived names made those no-ops).
+before=$(head -n "$KILLED_AT_LINE" "$COORD_LOG" | grep -c "Trigger incoming: ")
+after=$(tail -n +$((KILLED_AT_LINE + 1)) "$COORD_LOG" | grep -c "Trigger incoming: ")
+[ "$before" -gt 0 ] && [ "$after" -gt 0 ] && [ $((before + after)) -ge 200 ] &&
+        ok "$MODE: starts by the coordinator before its SIGKILL: $before, after its restart: $after (over 200: notifications delivered again)" ||
+        fail "$MODE: starts before the SIGKILL $before, after the restart $after"
 cut -d' ' -f1 "$TMP/names.txt" | sort >"$TMP/got.txt"
 if diff -q "$TMP/expected.txt" "$TMP/got.txt" >/dev/null; then
         ok "$MODE: each named from bucket, key and eTag, each once"
