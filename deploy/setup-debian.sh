@@ -12,7 +12,8 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
-  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev redis-server kcat python3 systemd nodejs npm"
+  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev redis-server kcat python3 systemd nodejs npm \
+  awscli python3-boto3 openssl"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -60,8 +61,10 @@ if ! versitygw_ok; then
                 "the S3 tests are skipped and STACK_STORAGE=s3 is not available" >&2
 fi
 
-# The third-party Kafka client of the integration tests (tests/clients/package.json).
-if [ -f "$SRC/tests/clients/package-lock.json" ] && [ ! -d "$SRC/tests/clients/node_modules/kafkajs" ]; then
+# The third-party clients of the integration tests (tests/clients/package.json):
+# kafkajs and @aws-sdk/client-sfn, as the lockfile pins them.
+if [ -f "$SRC/tests/clients/package-lock.json" ] && { [ ! -d "$SRC/tests/clients/node_modules/kafkajs" ] ||
+        [ ! -d "$SRC/tests/clients/node_modules/@aws-sdk/client-sfn" ]; }; then
         (cd "$SRC/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 exit 0

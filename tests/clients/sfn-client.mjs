@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+// The Node AWS SDK v3 (@aws-sdk/client-sfn, pinned by package-lock.json)
+// against imgflow-api, as tests/integration/test-api.sh starts it (the
+// environment is described there). Every call goes through SFNClient: its
+// SigV4 signer, its AWS JSON 1.0 protocol, its paginators and its error
+// classes. It lives here, beside node_modules, so that the import resolves.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as sfn from "@aws-sdk/client-sfn";
+
+const E = process.env;
+const REGION = E.AWS_REGION;
+const ARN = `arn:aws:states:${REGION}:${E.ACCOUNT}:`;
+const ROLE = `arn:aws:iam::${E.ACCOUNT}:role/imgflow`;
+let fails = 0;
+
+const ok = (m) => console.log("ok   " + m);
+const fail = (m) => {
+  fails++;
+  console.log("FAIL: " + m);
+};
+const check = (cond, m) => (cond ? ok(m) : fail(m));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function client(key, secret, opts = {}) {
+  return new sfn.SFNClient({
+    endpoint: E.API_ENDPOINT,
+    region: opts.region ?? REGION,
+    credentials: { accessKeyId: key, secretAccessKey: secret },
+    maxAttempts: opts.maxAttempts ?? 1,
+    systemClockOffset: opts.systemClockOffset ?? 0,
+    requestHandler: { requestTimeout: 70000 },
+  });
+}
+
+// call(client, "StartExecution", input): the command of that name.
+const call = (c, op, input = {}) => c.send(new sfn[op + "Command"](input));
+
+// The error a call must fail with: [HTTP status, error name, message].
+async function errorOf(c, op, input) {
+  try {
+    await call(c, op, input);
+  } catch (e) {
+    return [e.$metadata?.httpStatusCode, e.name, e.message];
+  }
+  return [200, null, null];
+}
+
+async function expectError(msg, want, c, op, input) {
+  const [status, name, text] = await errorOf(c, op, input);
+  check(name === want && status === 400, `${msg}: ${status} ${name} (${text})`);
+  return text;
+}
+
+async function waitStatus(c, arn, want) {
+  let d = {};
+  for (let i = 0; i < 600; i++) {
+    d = await call(c, "DescribeExecution", { executionArn: arn });
+    if (d.status !== "RUNNING") break;
+    await sleep(200);
+  }
+  check(d.status === want, `${arn.split(":").pop()} is ${d.status} (want ${want})`);
+  return d;
+}
+
+const admin = client(E.ADMIN_KEY, E.ADMIN_SECRET);
+const starter = client(E.STARTER_KEY, E.STARTER_SECRET);
+const denier = client(E.DENIER_KEY, E.DENIER_SECRET);
+const photos = E.PHOTOS.split(" ");
+
+console.log("--- the image pipeline");
+const definition = readFileSync(E.EXAMPLES + "/image-pipeline/image-pipeline.asl.json", "utf8");
+const v = await call(admin, "ValidateStateMachineDefinition", { definition });
+check(v.result === "OK" && v.diagnostics.length === 0, "ValidateStateMachineDefinition: " + v.result);
+const bad = await call(admin, "ValidateStateMachineDefinition", {
+  definition: '{"StartAt":"Nowhere","States":{"P":{"Type":"Pass","End":true}}}',
+});
+check(bad.result === "FAIL" && bad.diagnostics[0]?.severity === "ERROR",
+  "... of a definition that starts nowhere: FAIL " + bad.diagnostics[0]?.code);
+const created = await call(admin, "CreateStateMachine", { name: "image-pipeline", definition, roleArn: ROLE });
+const sm = created.stateMachineArn;
+check(sm === ARN + "stateMachine:image-pipeline" && created.creationDate instanceof Date,
+  "CreateStateMachine: " + sm);
+const d0 = await call(admin, "DescribeStateMachine", { stateMachineArn: sm });
+check(d0.definition === definition && d0.status === "ACTIVE" && d0.type === "STANDARD",
+  "DescribeStateMachine: the definition, ACTIVE, STANDARD");
+const runs = [];
+for (const [i, key] of photos.entries()) {
+  const r = await call(starter, "StartExecution", {
+    stateMachineArn: sm, name: `photo-${i}`, input: JSON.stringify({ bucket: "photos", key }),
+  });
+  runs.push(r.executionArn);
+}
+check(runs[0] === ARN + "execution:image-pipeline:photo-0", "StartExecution (starter key): " + runs[0]);
+await expectError("the same name with another input", "ExecutionAlreadyExists", starter, "StartExecution",
+  { stateMachineArn: sm, name: "photo-0", input: '{"bucket":"photos","key":"raw/other.jpg"}' });
+let d;
+for (const arn of runs) d = await waitStatus(starter, arn, "SUCCEEDED");
+check(d.startDate instanceof Date && d.stopDate >= d.startDate && JSON.parse(d.output),
+  "DescribeExecution: dates as Dates, the output");
+
+console.log("--- histories");
+const events = (await call(admin, "GetExecutionHistory", { executionArn: runs[0] })).events;
+check(events[0].type === "ExecutionStarted" && events.at(-1).type === "ExecutionSucceeded",
+  `GetExecutionHistory: ExecutionStarted .. ExecutionSucceeded (${events.length} events)`);
+check(events.some((e) => e.type === "TaskStateEntered") && events[1].timestamp instanceof Date,
+  "TaskStateEntered events, timestamps as Dates");
+const paged = [];
+let pages = 0;
+for await (const page of sfn.paginateGetExecutionHistory({ client: admin, pageSize: 4 }, { executionArn: runs[0] })) {
+  paged.push(...page.events);
+  pages++;
+}
+check(pages > 1 && JSON.stringify(paged.map((e) => e.id)) === JSON.stringify(events.map((e) => e.id)),
+  `the SDK's paginator: ${pages} pages of 4 give the same history`);
+const rev = await call(admin, "GetExecutionHistory", { executionArn: runs[0], reverseOrder: true, maxResults: 2 });
+check(rev.events[0].id === events.length && rev.events[1].id === events.length - 1 && rev.nextToken,
+  "reverseOrder: the last events first, and a nextToken");
+const bare = await call(admin, "GetExecutionHistory", { executionArn: runs[0], includeExecutionData: false });
+check(!("input" in bare.events[0].executionStartedEventDetails), "includeExecutionData: false leaves the input out");
+const listed = [];
+for await (const page of sfn.paginateListExecutions({ client: admin, pageSize: 1 },
+  { stateMachineArn: sm, statusFilter: "SUCCEEDED" })) listed.push(...page.executions.map((x) => x.name));
+check(JSON.stringify(listed.sort()) === '["photo-0","photo-1","photo-2"]',
+  "ListExecutions(statusFilter SUCCEEDED) in pages of 1: " + listed);
+await expectError("DescribeExecution of an unknown execution", "ExecutionDoesNotExist", admin, "DescribeExecution",
+  { executionArn: ARN + "execution:image-pipeline:nope" });
+await expectError("StartExecution of an unknown machine", "StateMachineDoesNotExist", admin, "StartExecution",
+  { stateMachineArn: ARN + "stateMachine:nope" });
+await expectError("a name with a space", "InvalidName", admin, "StartExecution",
+  { stateMachineArn: sm, name: "a b" });
+
+console.log("--- human approval with task tokens");
+const ha = (await call(admin, "CreateStateMachine", {
+  name: "image-review", roleArn: ROLE,
+  definition: readFileSync(E.EXAMPLES + "/human-approval/human-approval.asl.json", "utf8"),
+})).stateMachineArn;
+async function review(name) {
+  const { executionArn } = await call(starter, "StartExecution", {
+    stateMachineArn: ha, name,
+    input: JSON.stringify({ bucket: "photos", key: E.WIDE_PHOTO, review: null, reviewTimeoutSeconds: 120 }),
+  });
+  const token = execFileSync(E.REVIEW_TOKEN, ["image-review:" + name], { encoding: "utf8" }).trim();
+  check(token.length >= 32, `the review request of ${name} carries a task token`);
+  return [executionArn, token];
+}
+let [arn, token] = await review("approve-1");
+await call(starter, "SendTaskHeartbeat", { taskToken: token });
+await call(starter, "SendTaskSuccess", { taskToken: token, output: '{"approved": true, "by": "node"}' });
+d = await waitStatus(starter, arn, "SUCCEEDED");
+check(JSON.parse(d.output).review?.by === "node", "approved by SendTaskSuccess: published with the review");
+await expectError("the token again", "TaskDoesNotExist", starter, "SendTaskSuccess", { taskToken: token, output: "{}" });
+[arn, token] = await review("reject-1");
+await call(starter, "SendTaskFailure", { taskToken: token, error: "Review.Rejected", cause: "blurred" });
+d = await waitStatus(starter, arn, "FAILED");
+check(d.error === "Image.Rejected" && d.cause === "blurred", "rejected by SendTaskFailure: " + d.error);
+await expectError("a token never issued", "InvalidToken", starter, "SendTaskSuccess",
+  { taskToken: "0".repeat(32), output: "{}" });
+
+console.log("--- activities");
+const act = (await call(admin, "CreateActivity", { name: "tagging" })).activityArn;
+check(act === ARN + "activity:tagging", "CreateActivity: " + act);
+const asm = (await call(admin, "CreateStateMachine", {
+  name: "tag-it", roleArn: ROLE, definition: JSON.stringify({
+    StartAt: "Tag", States: { Tag: {
+      Type: "Task", Resource: act, TimeoutSeconds: 300, HeartbeatSeconds: 60,
+      Parameters: { "key.$": "$.key" }, ResultPath: "$.tags", End: true,
+    } },
+  }),
+})).stateMachineArn;
+// Two workers wait before the task exists (long polls): one gets it, the
+// other gets no task once a second one is started.
+const polls = [1, 2].map((n) => call(admin, "GetActivityTask", { activityArn: act, workerName: "node-" + n }));
+await sleep(500);
+arn = (await call(admin, "StartExecution", { stateMachineArn: asm, name: "tag-1", input: '{"key": "raw/photo-0002.jpg"}' }))
+  .executionArn;
+const arn2 = (await call(admin, "StartExecution", { stateMachineArn: asm, name: "tag-2", input: '{"key": "other"}' }))
+  .executionArn;
+const got = await Promise.all(polls);
+const inputs = got.map((t) => JSON.parse(t.input).key).sort();
+check(JSON.stringify(inputs) === '["other","raw/photo-0002.jpg"]' && got[0].taskToken !== got[1].taskToken,
+  "two waiting GetActivityTask calls get one task each: " + inputs);
+for (const t of got) {
+  const key = JSON.parse(t.input).key;
+  await call(admin, "SendTaskSuccess", { taskToken: t.taskToken, output: JSON.stringify({ tags: [key] }) });
+}
+d = await waitStatus(admin, arn, "SUCCEEDED");
+check(JSON.parse(d.output).tags.tags[0] === "raw/photo-0002.jpg", "SendTaskSuccess completes the activity task");
+await waitStatus(admin, arn2, "SUCCEEDED");
+await call(admin, "DeleteActivity", { activityArn: act });
+await expectError("DescribeActivity after DeleteActivity", "ActivityDoesNotExist", admin, "DescribeActivity",
+  { activityArn: act });
+
+console.log("--- refusals");
+await expectError("an unknown access key", "UnrecognizedClientException",
+  client("AKIAIMGFLOWUNKNOWN01", "whatever-whatever-whatever"), "ListStateMachines");
+await expectError("a wrong secret", "InvalidSignatureException",
+  client(E.ADMIN_KEY, "not-the-secret-not-the-secret"), "ListStateMachines");
+let text = await expectError("a clock 6 minutes behind", "InvalidSignatureException",
+  client(E.ADMIN_KEY, E.ADMIN_SECRET, { systemClockOffset: -6 * 60 * 1000 }), "ListStateMachines");
+check(/^Signature expired/.test(text), "... Signature expired");
+text = await expectError("a clock 6 minutes ahead", "InvalidSignatureException",
+  client(E.ADMIN_KEY, E.ADMIN_SECRET, { systemClockOffset: 6 * 60 * 1000 }), "ListStateMachines");
+check(/Signature not yet current/.test(text), "... Signature not yet current");
+// As against AWS, the SDK corrects its clock from the answer's Date header and retries.
+const skewed = client(E.ADMIN_KEY, E.ADMIN_SECRET, { systemClockOffset: -6 * 60 * 1000, maxAttempts: 3 });
+const [st] = await errorOf(skewed, "ListStateMachines");
+check(st === 200, "with retries the SDK corrects its clock from the Date header: " + st);
+text = await expectError("starter: ListStateMachines", "AccessDeniedException", starter, "ListStateMachines");
+check(text.includes("user/starter is not authorized to perform: states:ListStateMachines"),
+  "... the text names the user and the action");
+await expectError("starter: StopExecution", "AccessDeniedException", starter, "StopExecution",
+  { executionArn: runs[0] });
+text = await expectError("denier: DeleteStateMachine", "AccessDeniedException", denier, "DeleteStateMachine",
+  { stateMachineArn: sm });
+check(text.includes("explicit deny"), "... by an explicit deny");
+check((await call(denier, "DescribeStateMachine", { stateMachineArn: sm })).name === "image-pipeline",
+  "denier: DescribeStateMachine is allowed, and the machine is still there");
+
+console.log(fails ? `${fails} failure(s)` : "all passed");
+process.exit(fails ? 1 : 0);
