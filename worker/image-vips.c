@@ -273,6 +273,15 @@ static const char *magic_format_file(const char *path) {
         return magic_format(b, n);
 }
 
+/* The header of the file at path, or of the size bytes at data (which must
+ * outlive the image), with loader li. */
+static int load_header(size_t li, const char *path, void *data, size_t size, VipsAccess access,
+                       VipsFailOn fail_on, VipsImage **ret) {
+        if (path)
+                return loaders[li].load(path, ret, "access", access, "fail_on", fail_on, NULL);
+        return loaders[li].load_buffer(data, size, ret, "access", access, "fail_on", fail_on, NULL);
+}
+
 int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_len, const OpLimits *l,
                     unsigned flags, VipsImage **ret_image, ImageHeader *ret_hdr, char **ret_path,
                     TaskFailure *f) {
@@ -338,16 +347,17 @@ int image_vips_open(Storage *s, const char *bucket, const char *key, size_t key_
         /* Header only: pixels are decoded later, on demand. */
         access = (flags & IMAGE_OPEN_SEQUENTIAL) ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM;
         fail_on = (flags & IMAGE_OPEN_STRICT) ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR;
-        if (path)
-                r = loaders[li].load(path, &img, "access", access, "fail_on", fail_on, NULL);
-        else {
-                r = loaders[li].load_buffer(data, obj.size, &img, "access", access, "fail_on", fail_on,
-                                            NULL);
-                if (r >= 0) {
-                        g_object_set_data(G_OBJECT(img), OBJECT_BYTES_KEY, data);
-                        g_object_set_data(G_OBJECT(img), OBJECT_SIZE_KEY, GSIZE_TO_POINTER(obj.size));
-                        g_signal_connect(img, "postclose", G_CALLBACK(free_object_bytes), TAKE_PTR(data));
-                }
+        r = load_header(li, path, data, obj.size, access, fail_on, &img);
+        if (r >= 0 && access == VIPS_ACCESS_SEQUENTIAL && (flags & IMAGE_OPEN_AUTOROTATE) &&
+            vips_image_get_orientation(img) > 1) {
+                /* Turning reads the pixels out of order: random access. */
+                g_clear_object(&img);
+                r = load_header(li, path, data, obj.size, VIPS_ACCESS_RANDOM, fail_on, &img);
+        }
+        if (r >= 0 && !path) {
+                g_object_set_data(G_OBJECT(img), OBJECT_BYTES_KEY, data);
+                g_object_set_data(G_OBJECT(img), OBJECT_SIZE_KEY, GSIZE_TO_POINTER(obj.size));
+                g_signal_connect(img, "postclose", G_CALLBACK(free_object_bytes), TAKE_PTR(data));
         }
         if (r < 0)
                 return image_vips_fail_display(f, "Image.Invalid", "cannot read image header", path,
@@ -895,6 +905,24 @@ int image_vips_prepare_for_save(VipsImage *in, const char *format, VipsImage **r
         return 0;
 }
 
+/* A progressive JPEG, or one with optimised Huffman tables (two passes: the
+ * statistics, then the encoding), makes libjpeg keep every DCT coefficient
+ * of the image in memory (jccoefct.c's whole-image buffer; libjpeg-turbo has
+ * no backing store): 2 bytes per sample, samples per pixel 1 (grey), 1.5
+ * (colour at 4:2:0, libvips's choice below Q 90) or 3 (4:4:4, Q 90 and up).
+ * For a 100-megapixel colour image at Q 80 that is 300 MB on top of the
+ * pipeline; a baseline file with the standard tables is written strip by
+ * strip instead. Both are kept while that buffer is at most
+ * IMAGE_JPEG_WHOLE_BUFFER_MAX (about 22 megapixels of colour at 4:2:0), so
+ * every camera photo still gets them, and dropped above it. */
+static bool jpeg_whole_buffer_fits(VipsImage *img, int quality) {
+        double samples_per_pixel = vips_image_get_bands(img) == 1 ? 1.0 : quality >= 90 ? 3.0 : 1.5;
+        double bytes =
+                (double) vips_image_get_width(img) * vips_image_get_height(img) * samples_per_pixel * 2;
+
+        return bytes <= IMAGE_JPEG_WHOLE_BUFFER_MAX;
+}
+
 int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_buf, size_t *ret_len,
                            TaskFailure *f) {
         _cleanup_image_ VipsImage *img = NULL;
@@ -912,11 +940,14 @@ int image_vips_save_buffer(VipsImage *in, const ImageSaveOptions *o, void **ret_
         if (r < 0)
                 return r;
 
-        if (streq_ptr(fmt, "jpeg"))
-                r = vips_jpegsave_buffer(img, &buf, &len, "Q", o->quality > 0 ? o->quality : 80, "interlace",
-                                         (gboolean) o->progressive, "optimize_coding",
-                                         (gboolean) o->optimize_coding, "strip", strip, NULL);
-        else if (streq_ptr(fmt, "png")) {
+        if (streq_ptr(fmt, "jpeg")) {
+                int q = o->quality > 0 ? o->quality : 80;
+                bool whole = jpeg_whole_buffer_fits(img, q);
+
+                r = vips_jpegsave_buffer(img, &buf, &len, "Q", q, "interlace",
+                                         (gboolean) (o->progressive && whole), "optimize_coding",
+                                         (gboolean) (o->optimize_coding && whole), "strip", strip, NULL);
+        } else if (streq_ptr(fmt, "png")) {
                 if (o->palette)
                         r = vips_pngsave_buffer(
                                 img, &buf, &len, "compression", o->compression >= 0 ? o->compression : 6,

@@ -84,7 +84,8 @@ typedef struct ImageHeader {
 } ImageHeader;
 
 enum {
-        IMAGE_OPEN_SEQUENTIAL = 1 << 0, /* VIPS_ACCESS_SEQUENTIAL (default random) */
+        IMAGE_OPEN_SEQUENTIAL = 1 << 0, /* VIPS_ACCESS_SEQUENTIAL (default random; with AUTOROTATE, random
+                                         * when the image must be turned) */
         IMAGE_OPEN_AUTOROTATE = 1 << 1, /* apply and drop the EXIF orientation */
         IMAGE_OPEN_TO_SRGB = 1 << 2,    /* import an embedded ICC profile to sRGB */
         IMAGE_OPEN_STRICT = 1 << 3,     /* fail on warnings too (default: errors/truncation) */
@@ -206,12 +207,16 @@ int image_vips_watermark_compose(Image *base, Image *overlay, int x, int y, bool
 
 /* ---- encoding ----------------------------------------------------------- */
 
+/* The largest whole-image coefficient buffer a JPEG encoder may keep for
+ * progressive or optimize_coding; above it both are off (image-vips.c). */
+#define IMAGE_JPEG_WHOLE_BUFFER_MAX (64ULL * 1024 * 1024)
+
 /* format: "jpeg", "png", "webp", "gif", "tiff", "heif", "avif". */
 typedef struct ImageSaveOptions {
         const char *format;
         int quality;          /* 1..100; 0 = encoder default */
-        bool progressive;     /* jpeg: progressive; png/gif: interlace */
-        bool optimize_coding; /* jpeg */
+        bool progressive;     /* jpeg: progressive (see IMAGE_JPEG_WHOLE_BUFFER_MAX); png/gif: interlace */
+        bool optimize_coding; /* jpeg (see IMAGE_JPEG_WHOLE_BUFFER_MAX) */
         bool palette;         /* png: quantise to a palette */
         int compression;      /* png: 0..9, -1 = default */
         bool lossless;        /* webp, heif/avif */

@@ -807,6 +807,38 @@ TEST(validate_corrupt_corpus_is_invalid) {
         fixture_teardown(&fx);
 }
 
+/* Progressive JPEG and optimised Huffman tables make libjpeg hold every
+ * coefficient of the image: kept up to IMAGE_JPEG_WHOLE_BUFFER_MAX (a 2 MP
+ * photo), dropped above it (24 MP of colour at Q 80: 72 MB). */
+static bool result_is_progressive(Fixture *fx, json_t *res) {
+        VipsImage *out = open_result(fx, res);
+        int interlaced = 0;
+
+        if (vips_image_get_typeof(out, "interlaced"))
+                ASSERT_INT_EQ(vips_image_get_int(out, "interlaced", &interlaced), 0);
+        g_object_unref(out);
+        return interlaced != 0;
+}
+
+TEST(jpeg_whole_image_buffer_only_when_small) {
+        Fixture fx;
+        json_t *res;
+
+        fixture_setup(&fx);
+        make_file(&fx, "raw/small.jpg", 1600, 1200, false);
+        make_file(&fx, "raw/large.jpg", 6000, 4000, false);
+        res = run_ok(&fx, "image.optimize",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/small.jpg\",\"format\":\"jpeg\"}");
+        ASSERT_TRUE(result_is_progressive(&fx, res));
+        json_decref(res);
+        res = run_ok(&fx, "image.optimize",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/large.jpg\",\"format\":\"jpeg\"}");
+        assert_dims(&fx, res, 6000, 4000);
+        ASSERT_FALSE(result_is_progressive(&fx, res));
+        json_decref(res);
+        fixture_teardown(&fx);
+}
+
 TEST(limits_from_context) {
         Fixture fx;
 
@@ -1222,6 +1254,26 @@ TEST(exif_orientation_applied_and_stripped) {
         /* Resize sees the upright image: width 10 -> 10x20. */
         res = run_ok(&fx, "image.resize", "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"width\":10}");
         assert_dims(&fx, res, 10, 20);
+        json_decref(res);
+
+        /* A filter opens its input for sequential access, and for random
+         * access when it must be turned (a turn reads the strips out of
+         * order): large enough for many strips. */
+        img = make_image(1600, 1200, true);
+        ASSERT_INT_EQ(vips_copy(img, &tagged, NULL), 0);
+        vips_image_set_int(tagged, "orientation", 6);
+        save_image(&fx, tagged, "raw/rot-big.jpg", NULL);
+        g_object_unref(img);
+        g_object_unref(tagged);
+        res = run_ok(&fx, "image.filter",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/rot-big.jpg\",\"filters\":[\"grayscale\","
+                     "{\"type\":\"sharpen\",\"kernel\":true}],\"format\":\"jpeg\"}");
+        assert_dims(&fx, res, 1200, 1600);
+        json_decref(res);
+        res = run_ok(&fx, "image.filter",
+                     "{\"bucket\":\"photos\",\"key\":\"raw/rot.jpg\",\"filters\":[\"sepia\"],"
+                     "\"format\":\"jpeg\"}");
+        assert_dims(&fx, res, 20, 40);
         json_decref(res);
         fixture_teardown(&fx);
 }

@@ -287,7 +287,8 @@ static int check_watermark(json_t *p, const char *prefix, TaskFailure *f) {
 static const ParamSpec step_params_filter[] = {PARAMS_FILTER, {}};
 static const ParamSpec step_params_watermark[] = {PARAMS_WATERMARK, {}};
 
-const StepDef filters_step_filter = {"filter", step_params_filter, step_filter, check_filter};
+const StepDef filters_step_filter = {"filter", step_params_filter, step_filter, check_filter,
+                                     .sequential = true};
 const StepDef filters_step_watermark = {"watermark", step_params_watermark, step_watermark, check_watermark};
 
 const ParamSpec filters_filter_params[] = {PARAMS_INPUT, PARAMS_OUTPUT, PARAMS_FILTER, {}};

@@ -44,7 +44,12 @@ int step_run(Storage *s, json_t *params, const OpContext *ctx, const StepRun *st
         if (r < 0)
                 return r;
 
-        r = image_vips_open(s, in.bucket, in.key, in.key_len, l, IMAGE_OPEN_AUTOROTATE | IMAGE_OPEN_TO_SRGB,
+        bool sequential = n_steps > 0;
+        for (size_t i = 0; i < n_steps; i++)
+                sequential = sequential && steps[i].def->sequential;
+        r = image_vips_open(s, in.bucket, in.key, in.key_len, l,
+                            IMAGE_OPEN_AUTOROTATE | IMAGE_OPEN_TO_SRGB |
+                                    (sequential ? IMAGE_OPEN_SEQUENTIAL : 0),
                             &img, &hdr, &path, f);
         if (r < 0)
                 return r;

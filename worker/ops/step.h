@@ -39,6 +39,12 @@ typedef struct StepDef {
         const ParamSpec *params; /* terminated by an entry with name == NULL */
         StepFunction fn;
         StepCheck check; /* optional */
+        /* Reads its input once, top to bottom, a few lines at a time (point
+         * and small-neighbourhood operations): when every step of a run
+         * does, the input is opened for sequential access, so a large JPEG
+         * is decoded strip by strip instead of whole into memory or a
+         * temporary file. */
+        bool sequential;
 } StepDef;
 
 typedef struct StepRun {
