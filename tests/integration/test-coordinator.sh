@@ -32,6 +32,40 @@ metrics_listen = 127.0.0.1:0
 AddNumbers = add
 EOF
 
+# The coordinator runs as the Redis ACL user of deploy/redis-users.acl, its
+# password a systemd-style credential ($CREDENTIALS_DIRECTORY), as the
+# security guide deploys it: the whole test then shows that the role's
+# rights are enough, and below that what it must not do is refused.
+mkdir -m 0700 "$TMP/creds"
+while read -r _ name rules; do
+        pw=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        printf '%s\n' "$pw" >"$TMP/creds/$name"
+        # shellcheck disable=SC2086
+        redis-cli -p "$RPORT" ACL SETUSER "$name" ${rules//<*-password>/$pw} >/dev/null ||
+                fail "ACL SETUSER $name"
+done < <(grep '^user ' "$SRC/deploy/redis-users.acl")
+cp "$TMP/creds/imgflow-coordinator" "$TMP/creds/redis-password"
+COORD_ENV="CREDENTIALS_DIRECTORY=$TMP/creds IMGFLOW_REDIS_USERNAME=imgflow-coordinator"
+as_user() { # USER REDIS-COMMAND...
+        local u=$1
+        shift
+        redis-cli -p "$RPORT" --no-auth-warning --user "$u" --pass "$(cat "$TMP/creds/$u")" "$@" 2>&1
+}
+for c in "FLUSHALL" "CONFIG GET maxmemory" "GET otherapp:key"; do
+        # shellcheck disable=SC2086
+        case $(as_user imgflow-coordinator $c) in
+        NOPERM*) ok "imgflow-coordinator may not $c" ;;
+        *) fail "imgflow-coordinator ran $c" ;;
+        esac
+done
+case $(as_user imgflow-cli HSET 'imgflow:{m:e}:exec' status SUCCEEDED) in
+NOPERM*) ok "imgflow-cli may not write an execution" ;;
+*) fail "imgflow-cli wrote an execution" ;;
+esac
+[ "$(as_user imgflow-cli SET imgflow:sm:acl-check 1)" = OK ] && ok "imgflow-cli writes the registry" ||
+        fail "imgflow-cli cannot write the registry"
+redis-cli -p "$RPORT" DEL imgflow:sm:acl-check >/dev/null
+
 # --- definitions ---
 for d in pass-choice wait-task retry-catch parallel-map unmapped callback timeout-stop; do
         "$TOOL" "$RPORT" register "$d" "$DEFS/$d.asl.json" >/dev/null || fail "register $d"
@@ -40,6 +74,13 @@ done
 "$WORKER" "$BOOT" >"$TMP/worker.log" 2>&1 &
 PIDS+=($!)
 start_coordinator
+# The coordinator connected as its ACL user, the password read from the
+# credential (an empty one would have logged in as the default user).
+if wait_for 30 sh -c "redis-cli -p $RPORT CLIENT LIST | grep -q 'user=imgflow-coordinator'"; then
+        ok "the coordinator is connected as imgflow-coordinator"
+else
+        fail "no connection as imgflow-coordinator: $(redis-cli -p "$RPORT" CLIENT LIST | head -3)"
+fi
 # Publish once the worker owns its partitions (its group join can be slow).
 wait_for 60 grep -qs 'assigned [1-9]' "$TMP/worker.log" || echo "warning: the test worker has no partitions yet"
 
@@ -275,7 +316,8 @@ grep -q "Re-sending unacknowledged task:" "$TMP/coordinator.log" && ok "outbox s
 
 # Two coordinators share the partitions; one is killed in the middle of 40
 # executions (tasks, retries, timers): the other takes its partitions over.
-IMGFLOW_LOG_TARGET=console "$COORD" --config "$CONF" >>"$TMP/coordinator2.log" 2>&1 &
+# shellcheck disable=SC2086
+env IMGFLOW_LOG_TARGET=console $COORD_ENV "$COORD" --config "$CONF" >>"$TMP/coordinator2.log" 2>&1 &
 COORD2_PID=$!
 PIDS+=("$COORD2_PID")
 wait_for 20 grep -qs 'partition(s) assigned' "$TMP/coordinator2.log"
