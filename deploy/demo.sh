@@ -3,12 +3,15 @@
 #
 # The demo: build imgflow, make a folder of sample photos (and one corrupt
 # image), start the local stack (redis-server, Apache Kafka, a coordinator, two
-# workers, imgflow-watch), register the Step Functions guide's image pipeline
+# workers, imgflow-watch, and imgflow-api, the Step Functions API, with an
+# access key made for the stack), register the Step Functions guide's image pipeline
 # (examples/image-pipeline, its Lambda functions mapped to built-in operations
 # by examples/image-pipeline/stack.conf), copy the images into the "photos"
 # bucket under raw/ (the upload is what starts one execution per image: the
 # bucket's S3 event notifications and the [triggers] rule of stack.conf),
-# follow them, print where the results are and a summary, and stop the stack.
+# follow them, print where the results are and a summary, print the `aws
+# stepfunctions list-executions` command that lists them through the API
+# (and run it when Debian's awscli is there), and stop the stack.
 #
 #   deploy/demo.sh
 #
@@ -78,7 +81,7 @@ ls -l "$PHOTOS/raw" | tail -n +2 | awk '{printf "  %-20s %8d bytes\n", $9, $5}'
 
 # ---- the stack
 step "Starting the local stack in $IMGFLOW_STACK_DIR"
-STACK_FRESH=1 "$STACK" start || exit 1
+STACK_FRESH=1 STACK_API=1 "$STACK" start || exit 1
 trap '"$STACK" stop' EXIT
 trap 'echo; echo "interrupted"; exit 130' INT TERM
 # shellcheck disable=SC1091
@@ -186,12 +189,35 @@ PY
 table_rc=$?
 echo
 echo "  Full results: $RESULTS; logs: $IMGFLOW_STACK_DIR/logs/"
+
+# ---- the same executions through the Step Functions API
+step "The executions through the Step Functions API ($API_ENDPOINT, imgflow-api)"
+AWS_CMD="AWS_ACCESS_KEY_ID=$API_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$API_SECRET_ACCESS_KEY \\
+    aws stepfunctions list-executions --endpoint-url $API_ENDPOINT --region $API_REGION \\
+    --state-machine-arn arn:aws:states:$API_REGION:$API_ACCOUNT:stateMachine:$SM"
+echo "  $AWS_CMD"
+api_rc=0
+if [ -x /usr/bin/aws ]; then
+        echo
+        # The same command, shown as a table of names and statuses.
+        AWS_ACCESS_KEY_ID=$API_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$API_SECRET_ACCESS_KEY \
+                AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
+                timeout 120 /usr/bin/aws stepfunctions list-executions --endpoint-url "$API_ENDPOINT" \
+                --region "$API_REGION" --state-machine-arn "arn:aws:states:$API_REGION:$API_ACCOUNT:stateMachine:$SM" \
+                --query 'executions[].[name,status]' --output table >"$IMGFLOW_STACK_DIR/demo-aws.txt" 2>&1
+        api_rc=$?
+        sed 's/^/  /' "$IMGFLOW_STACK_DIR/demo-aws.txt"
+        [ $api_rc = 0 ] || echo "  aws stepfunctions list-executions failed (exit $api_rc)"
+else
+        echo "  (Debian's awscli is not installed: deploy/setup-debian.sh installs it)"
+fi
 if [ -n "${DEMO_KEEP:-}" ]; then
         trap - EXIT
         step "The stack keeps running (DEMO_KEEP); look around with the CLI:"
         echo "  $CLI list-executions --config $IMGFLOW_CONFIG --state-machine $SM"
         echo "  $CLI describe-execution --config $IMGFLOW_CONFIG --execution-arn $(grep ':corrupt' "$IDS" | head -1)"
         echo "  $CLI get-execution-history --config $IMGFLOW_CONFIG --execution-arn $(grep -v ':corrupt' "$IDS" | head -1)"
+        echo "  or with any AWS SDK or the aws command, as above ($API_ENDPOINT, key in $IMGFLOW_STACK_DIR/api-keys.json)"
         echo "  IMGFLOW_STACK_DIR=$IMGFLOW_STACK_DIR deploy/local-stack.sh stop"
 else
         echo "  (DEMO_KEEP=1 deploy/demo.sh keeps the stack running to look at the executions"
@@ -199,4 +225,4 @@ else
         step "Stopping the stack"
         # (the EXIT trap stops it)
 fi
-[ $watch_rc = 0 ] && [ $table_rc = 0 ]
+[ $watch_rc = 0 ] && [ $table_rc = 0 ] && [ $api_rc = 0 ]

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # The local all-in-one stack: redis-server, Apache Kafka (KRaft brokers, or
-# librdkafka's mock cluster), N coordinators and M workers on 127.0.0.1, in
-# a private state directory. The one way imgflow starts a stack: the demo,
+# librdkafka's mock cluster), N coordinators, M workers and, when asked,
+# imgflow-api (the Step Functions API) on 127.0.0.1, in a private state
+# directory. The one way imgflow starts a stack: the demo,
 # the integration and fault tests (tests/helpers/) and the benchmarks use it.
 #
 #   deploy/local-stack.sh start            start everything, wait until ready
@@ -12,7 +13,7 @@
 #   deploy/local-stack.sh run [CMD...]     start, run CMD (or wait for Ctrl-C), stop
 #   deploy/local-stack.sh register NAME FILE   store a state machine definition
 #   deploy/local-stack.sh env              the stack's variables, for `eval`
-#   deploy/local-stack.sh pid NAME         the pid of redis, kafka-<id>, coordinator-<i>, worker-<i>
+#   deploy/local-stack.sh pid NAME         the pid of redis, kafka-<id>, coordinator-<i>, worker-<i>, api-<i>
 #   deploy/local-stack.sh kill NAME [SIG]  signal one process (default KILL; KILL, TERM
 #                                          and INT wait until it is gone); with the mock
 #                                          cluster, kafka-<id> KILL takes that broker down
@@ -28,6 +29,14 @@
 #   STACK_WORKERS         worker processes (default 2)
 #   STACK_COORDINATORS    coordinator processes (default 1); with no daemons at
 #                         all, `start` starts redis-server and Kafka only
+#   STACK_API             imgflow-api processes (default 0), each on a free
+#                         loopback port, all with one access key made for the
+#                         stack (never unauthenticated): $STACK_DIR/api-keys.json
+#                         (mode 0600) holds it with a policy of states:* on
+#                         every resource, made once and kept across restarts;
+#                         `env` gives API_ENDPOINT (api-1's; API_ENDPOINTS has
+#                         all), API_REGION, API_ACCOUNT (of the ARNs),
+#                         API_ACCESS_KEY_ID and API_SECRET_ACCESS_KEY
 #   STACK_WORKER_THREADS  image threads per worker (default 0 = CPUs)
 #   STACK_WORKER_MAX_IN_FLIGHT  tasks a worker holds before pausing (default 64;
 #                         0 = the worker's own default, 4 x threads, at least 8)
@@ -98,6 +107,7 @@ BUILD=${IMGFLOW_BUILD:-build}
 case "$BUILD" in /*) ;; *) [ -d "$PWD/$BUILD" ] && BUILD=$PWD/$BUILD || BUILD=$SRC/$BUILD ;; esac
 WORKERS=${STACK_WORKERS:-2}
 COORDINATORS=${STACK_COORDINATORS:-1}
+APIS=${STACK_API:-0}
 THREADS=${STACK_WORKER_THREADS:-0}
 MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
 KAFKA=${STACK_KAFKA:-real}
@@ -122,6 +132,7 @@ SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
 COORD_BIN=$BUILD/coordinator/imgflow-coordinator
 WORKER_BIN=$BUILD/worker/imgflow-worker
 WATCH_BIN=$BUILD/watch/imgflow-watch
+API_BIN=$BUILD/api/imgflow-api
 MOCK_BIN=$BUILD/deploy/imgflow-mock-kafka
 TOPICS_BIN=$BUILD/deploy/imgflow-kafka-topics
 CLI_BIN=$BUILD/cli/imgflow
@@ -409,6 +420,38 @@ start_kafka() {
 
 # ---------------------------------------------------------------- daemons
 
+# start_api_keys: the stack's access key for imgflow-api (made once, kept in
+# $STACK_DIR/api-keys.json, mode 0600, as the API requires), and API_PORTS,
+# API_ENDPOINTS, API_REGION, API_ACCOUNT, API_ACCESS_KEY_ID, API_SECRET_ACCESS_KEY.
+start_api_keys() {
+        local keys=$STACK_DIR/api-keys.json
+        if [ ! -s "$keys" ]; then
+                (umask 077 && python3 - "$keys" <<'PY') || return 1
+import json, secrets, string, sys
+up = string.ascii_uppercase + string.digits
+key = "AKIA" + "".join(secrets.choice(up) for _ in range(16))
+secret = "".join(secrets.choice(string.ascii_letters + string.digits + "/+") for _ in range(40))
+doc = {"keys": [{"accessKeyId": key, "secretAccessKey": secret, "user": "local-stack",
+                 "policy": {"Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "states:*", "Resource": "*"}]}}]}
+with open(sys.argv[1] + ".tmp", "w") as f:
+    json.dump(doc, f, indent=1)
+PY
+                mv "$keys.tmp" "$keys" || return 1
+        fi
+        chmod 600 "$keys" || return 1
+        read -r API_ACCESS_KEY_ID API_SECRET_ACCESS_KEY < <(python3 -c '
+import json, sys
+k = json.load(open(sys.argv[1]))["keys"][0]
+print(k["accessKeyId"], k["secretAccessKey"])' "$keys") || return 1
+        API_PORTS=$(free_ports "$APIS")
+        API_ENDPOINTS=$(for p in $API_PORTS; do printf 'http://127.0.0.1:%s ' "$p"; done)
+        API_ENDPOINTS=${API_ENDPOINTS% }
+        API_ENDPOINT=${API_ENDPOINTS%% *}
+        API_REGION=us-east-1
+        API_ACCOUNT=123456789012
+}
+
 # group_counts: from the last STATUS= of each daemon, "worker-1=4 ..." and a
 # last word "settled" when the workers hold the tasks topic's partitions and
 # the coordinators those of its two topics (jobs, events), none left out
@@ -453,8 +496,8 @@ wait_settled() {
 
 names_in_stop_order() {
         local f
-        # workers, then coordinators, then Kafka, Redis and the listener.
-        for f in "$PIDDIR"/watch.pid "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
+        # the API, imgflow-watch, workers, then coordinators, then Kafka, Redis and the listener.
+        for f in "$PIDDIR"/api-*.pid "$PIDDIR"/watch.pid "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
                 "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
                 [ -f "$f" ] && basename "$f" .pid
         done
@@ -485,7 +528,7 @@ cmd_stop() {
         local names tier
         [ -d "$PIDDIR" ] || return 0
         # Tier by tier, so workers finish their tasks while Kafka still runs.
-        for tier in watch 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
+        for tier in 'api-*' watch 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
@@ -509,6 +552,7 @@ cmd_status() {
                 echo "redis     127.0.0.1:$REDIS_PORT"
                 echo "kafka     $BOOTSTRAP ($KAFKA)"
                 [ "${STORAGE:-dir}" = s3 ] && echo "s3        $S3_ENDPOINT (versitygw, files in $STACK_DIR/s3/buckets)"
+                [ -n "${API_ENDPOINTS:-}" ] && echo "api       $API_ENDPOINTS (key $API_ACCESS_KEY_ID, region $API_REGION)"
         fi
         for name in $(names_in_stop_order); do
                 if pid=$(pid_alive "$name"); then
@@ -541,6 +585,11 @@ cmd_start() {
         s3) versitygw_ok || die "versitygw $VERSITYGW_VERSION missing in $IMGFLOW_VERSITYGW_DIR (deploy/setup-debian.sh, with Go 1.21+)" ;;
         *) die "STACK_STORAGE must be dir or s3" ;;
         esac
+        case "$APIS" in
+        0) ;;
+        [1-9]) [ -x "$API_BIN" ] || die "imgflow-api missing under $BUILD (build first)" ;;
+        *) die "STACK_API must be a number of processes from 0 to 9" ;;
+        esac
         if [ -d "$PIDDIR" ] && [ -n "$(names_in_stop_order)" ]; then
                 for name in $(names_in_stop_order); do
                         pid_alive "$name" >/dev/null && die "already running in $STACK_DIR (stop it first)"
@@ -558,6 +607,7 @@ cmd_start() {
         for i in $(seq "$COORDINATORS"); do names+=("coordinator-$i"); done
         for i in $(seq "$WORKERS"); do names+=("worker-$i"); done
         [ "${STACK_WATCH:-0}" = 1 ] && names+=(watch)
+        for i in $(seq "$APIS"); do names+=("api-$i"); done
         if [ ${#names[@]} -gt 0 ]; then
                 cat >"$RUNDIR/notify.py" <<'EOF2'
 import os, select, socket, sys
@@ -591,6 +641,10 @@ EOF2
         wait_until 10 redis is_ready redis 0 || { cmd_stop; die "redis-server did not start"; }
         say "redis-server on 127.0.0.1:$REDIS_PORT (AOF in $STACK_DIR/redis)"
         [ "$STORAGE" = s3 ] && { start_s3 || { cmd_stop; die "the S3 server did not start"; }; }
+
+        if [ "$APIS" -gt 0 ]; then
+                start_api_keys || { cmd_stop; die "cannot make the API's keys file $STACK_DIR/api-keys.json"; }
+        fi
 
         # The configuration.
         conf=$STACK_DIR/imgflow.conf
@@ -655,6 +709,13 @@ EOF2
                 for extra in $RESOURCES; do
                         [ -f "$extra" ] && { echo "# from $extra"; cat "$extra"; }
                 done
+                if [ "$APIS" -gt 0 ]; then
+                        echo "[api]"
+                        echo "listen = 127.0.0.1:${API_PORTS%% *}"
+                        echo "keys = $STACK_DIR/api-keys.json"
+                        echo "region = $API_REGION"
+                        echo "account = $API_ACCOUNT"
+                fi
                 [ -n "${STACK_EXTRA_CONFIG:-}" ] && printf '%s\n' "$STACK_EXTRA_CONFIG"
         } >"$conf"
 
@@ -672,6 +733,12 @@ STORAGE='$STORAGE'
 S3_ENDPOINT='${S3_ENDPOINT:-}'
 S3_ACCESS_KEY_ID='${S3_ACCESS_KEY_ID:-}'
 S3_SECRET_ACCESS_KEY='${S3_SECRET_ACCESS_KEY:-}'
+API_ENDPOINT='${API_ENDPOINT:-}'
+API_ENDPOINTS='${API_ENDPOINTS:-}'
+API_REGION='${API_REGION:-}'
+API_ACCOUNT='${API_ACCOUNT:-}'
+API_ACCESS_KEY_ID='${API_ACCESS_KEY_ID:-}'
+API_SECRET_ACCESS_KEY='${API_SECRET_ACCESS_KEY:-}'
 EOF2
 
         for i in $(seq "$COORDINATORS"); do
@@ -681,11 +748,17 @@ EOF2
                 launch "worker-$i" "$WORKER_BIN" --config "$conf" --instance "$i"
         done
         [ "${STACK_WATCH:-0}" = 1 ] && launch watch "$WATCH_BIN" --config "$conf"
+        i=1
+        for port in ${API_PORTS:-}; do
+                launch "api-$i" "$API_BIN" --config "$conf" --listen "127.0.0.1:$port"
+                i=$((i + 1))
+        done
         for name in "${names[@]}"; do
                 wait_until "$READY_TIMEOUT" "$name" is_ready "$name" 0 || { cmd_stop; exit 1; }
         done
         [ ${#names[@]} -gt 0 ] && wait_settled
-        say "ready: $COORDINATORS coordinator(s), $WORKERS worker(s); logs in $LOGDIR"
+        say "ready: $COORDINATORS coordinator(s), $WORKERS worker(s), $APIS API process(es); logs in $LOGDIR"
+        [ "$APIS" -gt 0 ] && say "the Step Functions API on $API_ENDPOINTS (access key $API_ACCESS_KEY_ID, region $API_REGION)"
         trap - INT TERM
 }
 

@@ -13,7 +13,10 @@
 #   2. `local-stack.sh run` interrupted with SIGINT stops everything too.
 #   3. deploy/demo.sh (2 photos, no build) exits 0, its copies of the files
 #      into the bucket started one execution each (imgflow-watch and the
-#      trigger rule), and it stops its stack.
+#      trigger rule), and it stops its stack; it ran imgflow-api with the
+#      stack's access key (api-keys.json, mode 0600), printed the `aws
+#      stepfunctions list-executions` command, and that command (Debian's
+#      awscli, when installed) listed the 3 executions through the API.
 #   4. After the programs were rebuilt (replaced) under a running stack,
 #      `status` and `stop` still find its daemons, and stop them.
 #
@@ -161,6 +164,18 @@ grep -q "3 executions started by 3 uploads" "$T/demo.log" && ok "demo: each file
         fail "demo: executions started by the uploads: $(grep 'executions started' "$T/demo.log")"
 grep -q "3 executions, 3 as expected" "$T/demo.log" && ok "demo summary" || fail "demo summary missing"
 [ -z "$(ls "$IMGFLOW_STACK_DIR/pids" 2>/dev/null)" ] && ok "demo stopped its stack" || fail "demo left pid files"
+grep -q "imgflow-api ready on 127.0.0.1:" "$IMGFLOW_STACK_DIR/logs/api-1.log" && ok "demo ran imgflow-api" ||
+        fail "no imgflow-api in the demo's stack"
+[ "$(stat -c %a "$IMGFLOW_STACK_DIR/api-keys.json" 2>/dev/null)" = 600 ] &&
+        grep -q "Loaded 1 access keys from $IMGFLOW_STACK_DIR/api-keys.json" "$IMGFLOW_STACK_DIR/logs/api-1.log" &&
+        ok "the API used the stack's key (api-keys.json, mode 600)" || fail "the stack's API key"
+grep -q "aws stepfunctions list-executions --endpoint-url http://127.0.0.1:" "$T/demo.log" &&
+        ok "demo printed the aws command" || fail "no aws command in the demo's output"
+if [ -x /usr/bin/aws ]; then
+        n=$(grep -cE '^ +\| +(photo-[0-9]+\.jpg-[^ ]+ +\| +SUCCEEDED|corrupt\.jpg-[^ ]+ +\| +FAILED) +\|' "$T/demo.log")
+        [ "$n" = 3 ] && ok "aws stepfunctions list-executions listed the 3 executions through the API" ||
+                fail "aws list-executions in the demo: $n of 3 rows: $(grep -A12 'through the Step Functions API' "$T/demo.log")"
+fi
 
 # ---- 4. a rebuild while the stack runs: `stop` still stops the daemons
 # (the kernel shows a replaced program as "<path> (deleted)").
