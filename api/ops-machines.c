@@ -24,13 +24,14 @@
 #define VALIDATE_RESULTS_MAX 100
 
 typedef struct MachineState {
-        AslMachineType type;    /* ValidateStateMachineDefinition */
+        AslMachineType type; /* ValidateStateMachineDefinition */
         char *name;
         unsigned version;
         char *arn;              /* as given */
         const char *definition; /* borrowed from the input */
         const char *role_arn;   /* borrowed from the input */
         size_t limit;
+        bool warnings; /* ValidateStateMachineDefinition's severity WARNING */
         char *cursor;
         char *exec_id;
         int64_t now_ms;
@@ -424,6 +425,7 @@ static int validate_parse(ApiCall *c, char **ret_resource, AwsError *e) {
             (k = aws_get_int(c->input, "maxResults", 0, VALIDATE_RESULTS_MAX, 0, &max, e)) < 0)
                 return k;
         s->limit = max > 0 ? (size_t) max : VALIDATE_RESULTS_DEFAULT;
+        s->warnings = streq_ptr(severity, "WARNING");
         if (type)
                 (void) asl_machine_type_from_string(type, &s->type);
         *ret_resource = api_sm_arn(c->m, "*");
@@ -437,6 +439,7 @@ static void validate_run(ApiCall *c) {
         json_t *diagnostics = json_array();
         json_error_t je;
         json_t *probe;
+        size_t total;
         int k;
 
         /* Not JSON at all is its own code, as in Step Functions. */
@@ -461,8 +464,16 @@ static void validate_run(ApiCall *c) {
                 json_array_append_new(diagnostics, json_pack("{s:s, s:s, s:s}", "severity", "ERROR", "code",
                                                              "SCHEMA_VALIDATION_FAILED", "message",
                                                              "invalid definition"));
+        /* Severity WARNING adds the warnings (a variable that is possibly
+         * not defined) after the errors, within the same maxResults. */
+        total = d.n + (s->warnings ? d.n_warnings : 0);
+        for (size_t i = 0; s->warnings && i < d.n_warnings && json_array_size(diagnostics) < s->limit; i++)
+                json_array_append_new(diagnostics, json_pack("{s:s, s:s, s:s, s:s}", "severity", "WARNING",
+                                                             "code", "VARIABLE_POSSIBLY_UNDEFINED",
+                                                             "message", d.warnings[i].message, "location",
+                                                             diag_pointer(&d.warnings[i])));
         api_reply(c, json_pack("{s:s, s:o, s:b}", "result", k < 0 ? "FAIL" : "OK", "diagnostics",
-                               diagnostics, "truncated", d.n > s->limit));
+                               diagnostics, "truncated", total > s->limit));
         asl_diag_clear(&d);
 }
 

@@ -77,6 +77,14 @@ const bad = await call(admin, "ValidateStateMachineDefinition", {
 });
 check(bad.result === "FAIL" && bad.diagnostics[0]?.severity === "ERROR",
   "... of a definition that starts nowhere: FAIL " + bad.diagnostics[0]?.code);
+// A variable no state assigns: a warning, returned with severity WARNING only.
+const warnDef = '{"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": "{% $nobody %}", "End": true}}}';
+const w0 = await call(admin, "ValidateStateMachineDefinition", { definition: warnDef });
+const w1 = await call(admin, "ValidateStateMachineDefinition", { definition: warnDef, severity: "WARNING" });
+check(w0.result === "OK" && w0.diagnostics.length === 0 && w1.result === "OK" && w1.diagnostics.length === 1 &&
+  w1.diagnostics[0].severity === "WARNING" && w1.diagnostics[0].location === "/States/S/Output" &&
+  w1.diagnostics[0].message === "Variable 'nobody' is possibly not defined.",
+  "ValidateStateMachineDefinition: a warning only with severity WARNING: " + JSON.stringify(w1.diagnostics));
 const created = await call(admin, "CreateStateMachine", { name: "image-pipeline", definition, roleArn: ROLE });
 const sm = created.stateMachineArn;
 check(sm === ARN + "stateMachine:image-pipeline" && created.creationDate instanceof Date,
