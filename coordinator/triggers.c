@@ -19,6 +19,7 @@
 #include "alloc-util.h"
 #include "format.h"
 #include "hash.h"
+#include "json-writer.h"
 #include "macro.h"
 
 typedef struct TriggerRule {
@@ -203,6 +204,19 @@ void trigger_execution_name(const char *bucket, const char *key, size_t key_len,
         ret[o + 20] = '\0';
 }
 
+/* S3 keys are UTF-8; a decoded key that is not (its %XX escapes can spell
+ * any bytes) would be no JSON string, and no key of any service. */
+static bool utf8_valid(const char *s, size_t n) {
+        for (size_t i = 0; i < n;) {
+                size_t k = (unsigned char) s[i] < 0x80 ? 1
+                                                       : utf8_sequence((const unsigned char *) s + i, n - i);
+                if (k == 0)
+                        return false;
+                i += k;
+        }
+        return true;
+}
+
 static bool has_affix(const char *key, size_t n, const char *prefix, const char *suffix) {
         size_t p = prefix ? strlen(prefix) : 0, s = suffix ? strlen(suffix) : 0;
         return n >= p && n >= s && (p == 0 || memcmp(key, prefix, p) == 0) &&
@@ -301,6 +315,10 @@ int triggers_match(const Triggers *t, const char *payload, size_t len, TriggerMa
                     key_len > TRIGGERS_KEY_MAX) {
                         r = bad(ret_error, i,
                                 "s3.object.key is not a URL-encoded key of at most 1024 bytes");
+                        break;
+                }
+                if (!utf8_valid(key, key_len)) {
+                        r = bad(ret_error, i, "s3.object.key is not UTF-8");
                         break;
                 }
                 if (size && !json_is_integer(size)) {

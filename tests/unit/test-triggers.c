@@ -133,6 +133,18 @@ TEST(keys_are_url_decoded) {
         ASSERT_INT_EQ(trigger_key_decode("a%zz", &k, &n), -EINVAL);
         ASSERT_INT_EQ(trigger_key_decode("a%00b", &k, &n), -EINVAL);
         ASSERT_INT_EQ(match(t, "ObjectCreated:Put", "photos", "raw/%zz.jpg", "e", &m), -EBADMSG);
+        /* Escapes that spell no UTF-8 (a lone continuation byte, an overlong
+         * '/', a surrogate, a cut sequence): refused, not a crash. */
+        static const char *const not_utf8[] = {"raw/%A9.jpg", "raw/%C0%AF.jpg", "raw/%ED%A0%80.jpg",
+                                               "raw/%E2%82.jpg"};
+        for (size_t i = 0; i < ELEMENTSOF(not_utf8); i++) {
+                char *err = NULL, msg[512];
+                snprintf(msg, sizeof msg, "{\"Records\":[" RECORD_FMT "]}", "ObjectCreated:Put", "photos",
+                         not_utf8[i], 1, "e");
+                ASSERT_INT_EQ(triggers_match(t, msg, strlen(msg), &m, &err), -EBADMSG);
+                ASSERT_NOT_NULL(strstr(err, "not UTF-8"));
+                free(err);
+        }
         triggers_free(t);
 }
 
