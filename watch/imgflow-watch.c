@@ -228,6 +228,12 @@ static void consider(Manager *m, WatchBucket *b, const char *key, bool from_scan
                 return;
         if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
+        if (!g_utf8_validate(key, -1, NULL)) {
+                /* S3 keys are UTF-8: no bucket can hold this name. */
+                log_warning("%s/%s: the file name is not UTF-8, which no S3 key can be: not published",
+                            b->name, key);
+                return;
+        }
         mtime_ns = (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec;
         st_s = stamp((uint64_t) st.st_size, mtime_ns);
         old = g_hash_table_lookup(b->published, key);

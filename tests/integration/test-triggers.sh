@@ -108,6 +108,9 @@ done
 printf 'out' >"$TMP/out.jpg"
 upload "$TMP/out.jpg" processed/x/in/out.jpg
 upload "$TMP/out.jpg" in/unmatched.png
+# A file name that is not UTF-8 (no S3 key can be): imgflow-watch does not
+# publish it (and the coordinator would refuse it).
+[ "$MODE" = dir ] && printf 'x' >"$IMGFLOW_STACK_DIR/buckets/photos/in/bad-"$'\xff'".jpg"
 
 # The expected names, computed as the coordinator does.
 python3 - "$TMP/files" >"$TMP/expected.txt" <<'PY'
@@ -173,6 +176,10 @@ PY
 )
 [ "$published" = "200 200" ] && ok "$MODE: 200 notifications, one per file" ||
         fail "$MODE: notifications (distinct files, total): $published"
+if [ "$MODE" = dir ]; then
+        grep -q '%FF' "$TMP/events.txt" && fail "dir: the name that is not UTF-8 was published" ||
+                ok "dir: a name that is not UTF-8 was not published"
+fi
 
 # The seed's input.
 first=$(head -1 "$TMP/expected.txt")
