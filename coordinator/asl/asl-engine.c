@@ -18,6 +18,10 @@
  *                            "timeoutTimer"?, "heartbeatTimer"?, "heartbeatMs"?}},
  *    "timers": {"<timer_id>": {"frame", "kind", "due_ms", "task"?}},
  *    "output"? | "error"?, "cause"?}     once finished
+ *    "redrive"?: {"frames": {fid: frame}} once FAILED, TIMED_OUT or ABORTED:
+ *                                        what REDRIVE continues from (below)
+ *    "stopMs"?                          when it last finished
+ *    "redriveCount"?, "redriveMs"?      after a REDRIVE
  *
  *   frame = {"machine": JSON pointer of the sub-machine ("" = top level,
  *                       "/States/P/Branches/0", "/States/M/ItemProcessor"),
@@ -47,6 +51,19 @@
  * queue, so a long Map or a loop of Pass states cannot grow the C stack.
  * Each call has a step budget; exceeding it, or the history limit, fails
  * the execution with States.Runtime rather than looping forever.
+ *
+ * Redrive. A frame that ends unsuccessfully is not forgotten at once: the
+ * frames dropped while an error travels up to the top (the failing frame,
+ * the Parallel branches and Map iterations it aborts, with their parents'
+ * "children" as they were) are collected in Ctx, and forgotten again when
+ * a Catch handles the error. When the execution ends FAILED, TIMED_OUT or
+ * ABORTED, those frames and the ones still open are kept in "redrive".
+ * A REDRIVE puts them back: each frame without children enters its state
+ * again with the input it had; a Parallel or Map keeps the results of the
+ * branches and iterations that succeeded and waits for the restored ones,
+ * (a Map also the iterations that failed earlier within its tolerance:
+ * "failedFrames" of its children) and then starts the ones it had not.
+ * Variables stay in their frames.
  *
  * Layering: no I/O here. Time and randomness come from AslEnv.
  */
@@ -98,6 +115,8 @@ typedef struct Ctx {
         size_t steps;
         bool finished;
         char *abort_cause;      /* history limit or step budget hit */
+        json_t *dropped;        /* fid -> frame dropped on an error's way up (redrive) */
+        json_t *dropped_children; /* fid -> its "children" when they were dropped */
 } Ctx;
 
 /* ---- small JSON helpers ---- */
@@ -512,6 +531,29 @@ static void timer_cancel(Ctx *c, const char *id) {
         json_object_del(timers, id);
 }
 
+/* ---- what a redrive continues from ---- */
+
+static void dropped_frame(Ctx *c, const char *fid, json_t *frame) {
+        if (!c->dropped)
+                c->dropped = json_object();
+        json_object_set(c->dropped, fid, frame);
+}
+
+static void dropped_children(Ctx *c, const char *fid, json_t *children) {
+        if (!children)
+                return;
+        if (!c->dropped_children)
+                c->dropped_children = json_object();
+        json_object_set(c->dropped_children, fid, children);
+}
+
+/* A Catch handled the error: what it dropped on its way is not to be redriven. */
+static void dropped_forget(Ctx *c) {
+        json_decref(c->dropped);
+        json_decref(c->dropped_children);
+        c->dropped = c->dropped_children = NULL;
+}
+
 /* Forget a pending task: CANCEL_TASK if `notify`, and drop its timers. */
 static void task_close(Ctx *c, const char *task_id, bool notify) {
         json_t *tasks = json_object_get(c->exec, "tasks");
@@ -564,6 +606,7 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                         frame_cancel(c, cid, map_aborted_events);
                 }
         }
+        dropped_frame(c, id, frame);
         json_object_del(frames(c), id);
 }
 
@@ -585,13 +628,15 @@ static json_t *context_build(Ctx *c, json_t *frame, const char *token) {
         asl_format_timestamp(jint(frame, "enteredMs"), ts, sizeof ts);
         /* A document from before roleArn was kept: the derived ARN. */
         role = jstr(ex, "roleArn") ? xstrdup(jstr(ex, "roleArn")) : role_arn_derived(jstr(sm, "name"));
-        ctx = json_pack("{s:{s:O, s:O, s:O, s:s, s:O}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
+        /* clang-format off */
+        ctx = json_pack("{s:{s:O, s:O, s:O, s:s, s:O, s:I}, s:{s:s, s:s, s:I}, s:{s:O, s:O}}",
                         "Execution",
                         "Id", json_object_get(ex, "id"),
                         "Name", json_object_get(ex, "name"),
                         "Input", json_object_get(ex, "input"),
                         "RoleArn", role,
                         "StartTime", json_object_get(ex, "startTime"),
+                        "RedriveCount", jint(c->exec, "redriveCount"),
                         "State",
                         "Name", jstr(frame, "state") ? jstr(frame, "state") : "",
                         "EnteredTime", ts,
@@ -599,6 +644,7 @@ static json_t *context_build(Ctx *c, json_t *frame, const char *token) {
                         "StateMachine",
                         "Id", json_object_get(sm, "id"),
                         "Name", json_object_get(sm, "name"));
+        /* clang-format on */
         if (!ctx)
                 abort();
         if (token)
@@ -843,6 +889,41 @@ static int query_integer(AslQuery *q, json_t *value, const char *field, json_int
 
 /* ---- finishing ---- */
 
+/* A frame as a redrive puts it back (new): without what was pending. */
+static json_t *redrive_frame_copy(json_t *f) {
+        json_t *copy = json_copy(f);
+
+        json_object_del(copy, "task");
+        json_object_del(copy, "timer");
+        json_object_del(copy, "choiceNext");
+        return copy;
+}
+
+/* The execution ends unsuccessfully: keep the frames dropped on the
+ * error's way up and those still open, with their children's bookkeeping
+ * as it was, in "redrive". */
+static void redrive_keep(Ctx *c) {
+        json_t *keep = json_object(), *f;
+        const char *fid;
+
+        json_object_foreach (frames(c), fid, f)
+                dropped_frame(c, fid, f);
+        json_object_foreach (c->dropped, fid, f) {
+                json_t *copy = redrive_frame_copy(f), *ch = json_object_get(c->dropped_children, fid);
+
+                if (ch && !json_object_get(copy, "children"))
+                        json_object_set_new(copy, "children", json_deep_copy(ch));
+                else if (json_object_get(copy, "children"))
+                        json_object_set_new(copy, "children",
+                                            json_deep_copy(json_object_get(copy, "children")));
+                if (jstr(copy, "state"))
+                        json_object_set_new(keep, fid, copy);
+                else
+                        json_decref(copy);
+        }
+        json_object_set_new(c->exec, "redrive", json_pack("{s:o}", "frames", keep));
+}
+
 /* status: a constant string. */
 static void finish(Ctx *c, const char *status, json_t *output, const char *error, const char *cause) {
         json_t *tasks = json_object_get(c->exec, "tasks"), *timers = json_object_get(c->exec, "timers");
@@ -857,9 +938,14 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
                 task_close(c, id, /* notify= */ true);
         json_object_foreach_safe(timers, tmp, id, v)
                 timer_cancel(c, id);
+        if (streq(status, "SUCCEEDED"))
+                json_object_del(c->exec, "redrive");
+        else
+                redrive_keep(c);
         json_object_clear(frames(c));
 
         json_object_set_new(c->exec, "status", json_string(status));
+        json_object_set_new(c->exec, "stopMs", json_integer(c->env->now_ms));
         if (streq(status, "SUCCEEDED")) {
                 json_object_set(c->exec, "output", output);
                 history(c, "ExecutionSucceeded", io_details(NULL, "output", output));
@@ -983,6 +1069,7 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
                                           json_integer_value(idx)));
                 frame_cancel(c, cid, /* map_aborted_events= */ !dist);
         }
+        dropped_children(c, pid, children);
         json_object_del(parent, "children");
         if (dist)
                 history(c, "MapRunFailed", json_pack("{s:s?, s:s?}", "error", error, "cause", cause));
@@ -1016,6 +1103,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
 
                 json_object_foreach_safe(live, tmp, cid, v)
                         frame_cancel(c, cid, /* map_aborted_events= */ true);
+                dropped_children(c, pid, children);
                 json_object_del(parent, "children");
                 history(c, "ParallelStateFailed", NULL);
                 push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
@@ -1028,6 +1116,16 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                 history(c, "MapIterationFailed",
                         json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
         map_results_set(children, idx, retry_error_output(error, cause));
+        /* Within the tolerance the Map goes on: a redrive runs it again. */
+        if (json_object_get(c->dropped, fid)) {
+                json_t *copy = redrive_frame_copy(json_object_get(c->dropped, fid));
+
+                /* What ran inside it is gone: it enters its state again whole. */
+                json_object_del(copy, "children");
+                if (!json_object_get(children, "failedFrames"))
+                        json_object_set_new(children, "failedFrames", json_object());
+                json_object_set_new(json_object_get(children, "failedFrames"), fid, copy);
+        }
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
         json_object_set_new(children, "failed",
                             json_integer(jint(children, "failed") + (batch > 0 ? batch : 1)));
@@ -2179,6 +2277,35 @@ static int map_batch(Ctx *c, const char *fid, json_t *frame, json_t *children, j
         return 0;
 }
 
+/* Iterations a redrive runs again (handle_redrive()): waiting for room. */
+static bool map_redo_pending(json_t *children) {
+        return json_object_size(json_object_get(children, "redoFrames")) > 0;
+}
+
+/* Start the redrive's iterations up to MaxConcurrency, before new ones:
+ * each enters the state it failed in, with that state's input. */
+static void map_redo_start(Ctx *c, const char *fid, json_t *frame, json_t *children) {
+        json_t *redo = json_object_get(children, "redoFrames"), *cf;
+        const char *cid;
+        void *tmp;
+
+        json_object_foreach_safe(redo, tmp, cid, cf) {
+                if (c->abort_cause || jint(children, "running") >= jint(children, "max"))
+                        break;
+                json_object_set(frames(c), cid, cf);
+                json_object_set_new(json_object_get(children, "live"), cid, json_integer(jint(cf, "index")));
+                json_object_set_new(children, "running", json_integer(jint(children, "running") + 1));
+                if (!json_is_true(json_object_get(children, "dist")))
+                        history(c, "MapIterationStarted",
+                                json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", jint(cf, "index")));
+                push(c, ACTION_ENTER, cid, jstr(cf, "state"), json_incref(json_object_get(cf, "input")), NULL,
+                     NULL);
+                json_object_del(redo, cid);
+        }
+        if (json_object_size(redo) == 0)
+                json_object_del(children, "redoFrames");
+}
+
 static void map_fill(Ctx *c, const char *fid) {
         /* launch iterations up to MaxConcurrency */
         json_t *frame = frame_get(c, fid), *st = frame_state(c, frame);
@@ -2193,8 +2320,9 @@ static void map_fill(Ctx *c, const char *fid) {
         bool jsonata = asl_machine_state_is_jsonata(c->m, st);
 
         if (!children || jint(children, "running") >= jint(children, "max") ||
-            jint(children, "next") >= jint(children, "total"))
+            (jint(children, "next") >= jint(children, "total") && !map_redo_pending(children)))
                 return;
+        map_redo_start(c, fid, frame, children);
         vars = vars_visible(c, frame);
         {
                 _cleanup_json_ json_t *context = context_new(c, frame, NULL);
@@ -2254,7 +2382,8 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
                 map_fail(c, fid, frame, "States.DataLimitExceeded", cause);
                 return;
         }
-        if (jint(children, "running") > 0 || jint(children, "next") < jint(children, "total"))
+        if (jint(children, "running") > 0 || jint(children, "next") < jint(children, "total") ||
+            map_redo_pending(children))
                 return;
 
         _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
@@ -2370,6 +2499,7 @@ static void catch_error(Ctx *c, const char *fid, json_t *frame, json_t *st, json
         }
         history(c, ev, exited_details(jstr(frame, "state"), out, assigned));
         vars_apply(frame, assigned);
+        dropped_forget(c);
         push(c, ACTION_ENTER, fid, jstr(catcher, "Next"), TAKE_PTR(out), NULL, NULL);
 }
 
@@ -2501,6 +2631,144 @@ static int handle_start(Ctx *c) {
                 free(timer_schedule(c, "0", "execution_timeout",
                                     c->env->now_ms + json_integer_value(to) * 1000, NULL));
         push(c, ACTION_ENTER, "0", jstr(def, "StartAt"), json_incref(json_object_get(ex, "input")), NULL, NULL);
+        return 0;
+}
+
+int64_t asl_exec_redrive_count(json_t *exec) {
+        return jint(exec, "redriveCount");
+}
+
+int asl_exec_redrivable(json_t *exec, const AslEnv *env, AslError *err) {
+        size_t max =
+                env && env->max_history_events ? env->max_history_events : ASL_MAX_HISTORY_EVENTS_DEFAULT;
+        const char *status = jstr(exec, "status");
+
+        if (!status || streq(status, "RUNNING"))
+                return asl_error_set(err, "ExecutionNotRedrivable",
+                                     "Execution is RUNNING and cannot be redriven");
+        if (streq(status, "SUCCEEDED"))
+                return asl_error_set(err, "ExecutionNotRedrivable",
+                                     "Execution is SUCCEEDED and cannot be redriven");
+        if (env && json_object_get(exec, "stopMs") &&
+            env->now_ms - jint(exec, "stopMs") > ASL_REDRIVE_WINDOW_MS)
+                return asl_error_set(err, "ExecutionNotRedrivable", "Execution redrivable period exceeded");
+        /* ExecutionRedriven, a state entered and the last event's slot. */
+        if ((size_t) jint(exec, "historyId") + 3 > max)
+                return asl_error_set(err, "ExecutionNotRedrivable",
+                                     "Execution history event limit exceeded");
+        if (json_object_size(json_object_get(json_object_get(exec, "redrive"), "frames")) == 0)
+                return asl_error_set(err, "ExecutionNotRedrivable",
+                                     "Execution was started before the launch of RedriveExecution");
+        return 0;
+}
+
+static int fid_compare(const void *a, const void *b) {
+        unsigned long long x = strtoull(*(const char *const *) a, NULL, 10);
+        unsigned long long y = strtoull(*(const char *const *) b, NULL, 10);
+        return x < y ? -1 : x > y;
+}
+
+/* REDRIVE: the frames kept by redrive_keep() come back; the ones without
+ * children enter their state again, Parallel and Map states wait for
+ * their restored children and a Map starts its failed iterations again. */
+static int handle_redrive(Ctx *c, AslError *err) {
+        _cleanup_json_ json_t *keep = NULL;
+        _cleanup_free_ const char **fids = NULL;
+        json_t *def = c->m->definition, *to = json_object_get(def, "TimeoutSeconds"), *f;
+        json_int_t count = jint(c->exec, "redriveCount") + 1;
+        const char *fid;
+        size_t n = 0;
+        int r;
+
+        r = asl_exec_redrivable(c->exec, c->env, err);
+        if (r < 0)
+                return r;
+        keep = json_incref(json_object_get(json_object_get(c->exec, "redrive"), "frames"));
+        json_object_del(c->exec, "redrive");
+        json_object_set_new(c->exec, "status", json_string("RUNNING"));
+        json_object_del(c->exec, "output");
+        json_object_del(c->exec, "error");
+        json_object_del(c->exec, "cause");
+        json_object_del(c->exec, "stopMs");
+        json_object_set_new(c->exec, "redriveCount", json_integer(count));
+        json_object_set_new(c->exec, "redriveMs", json_integer(c->env->now_ms));
+        history(c, "ExecutionRedriven", json_pack("{s:I}", "redriveCount", count));
+
+        fids = xmalloc(sizeof *fids * (json_object_size(keep) + 1));
+        json_object_foreach (keep, fid, f) {
+                json_object_set(frames(c), fid, f);
+                fids[n++] = fid;
+        }
+        qsort(fids, n, sizeof *fids, fid_compare);
+
+        /* Parents wait for the children that came back: "live" and a
+         * Map's counts are rebuilt. */
+        for (size_t i = 0; i < n; i++) {
+                json_t *ch = json_object_get(frame_get(c, fids[i]), "children");
+
+                if (!ch)
+                        continue;
+                json_object_set_new(ch, "live", json_object());
+                if (jeq(ch, "kind", "map")) {
+                        _cleanup_json_ json_t *failed = json_incref(json_object_get(ch, "failedFrames"));
+                        json_t *redo = json_object(), *cf;
+                        const char *cid;
+
+                        /* Iterations that failed before the last event start
+                         * again as MaxConcurrency allows (map_fill()). */
+                        _cleanup_json_ json_t *waiting = json_incref(json_object_get(ch, "redoFrames"));
+
+                        json_object_del(ch, "failedFrames");
+                        json_object_foreach (failed, cid, cf)
+                                if (!json_object_get(keep, cid))
+                                        json_object_set(redo, cid, cf);
+                        /* ... and those a redrive before had not started yet */
+                        json_object_foreach (waiting, cid, cf)
+                                if (!json_object_get(keep, cid))
+                                        json_object_set(redo, cid, cf);
+                        json_object_set_new(ch, "redoFrames", redo);
+                        json_object_set_new(ch, "running", json_integer(0));
+                        json_object_set_new(ch, "failed", json_integer(0));
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *frame = frame_get(c, fids[i]), *parent = frame_get(c, jstr(frame, "parent"));
+                json_t *ch = json_object_get(parent, "children");
+
+                if (!jstr(frame, "parent"))
+                        continue;
+                if (!ch) {
+                        /* Its parent did not come back: nothing waits for it. */
+                        json_object_del(frames(c), fids[i]);
+                        continue;
+                }
+                json_object_set_new(json_object_get(ch, "live"), fids[i], json_integer(jint(frame, "index")));
+                if (jeq(ch, "kind", "map"))
+                        json_object_set_new(ch, "running", json_integer(jint(ch, "running") + 1));
+        }
+        if (json_is_integer(to) && json_integer_value(to) > 0)
+                free(timer_schedule(c, "0", "execution_timeout",
+                                    c->env->now_ms + json_integer_value(to) * 1000, NULL));
+        for (size_t i = 0; i < n; i++) {
+                json_t *frame = frame_get(c, fids[i]), *ch = json_object_get(frame, "children");
+
+                if (!frame)
+                        continue;
+                if (ch && jeq(ch, "kind", "parallel") && json_object_size(json_object_get(ch, "live")) == 0) {
+                        /* No branch of it came back: the Parallel runs again whole. */
+                        json_object_del(frame, "children");
+                        ch = NULL;
+                }
+                if (!ch) {
+                        push(c, ACTION_ENTER, fids[i], jstr(frame, "state"),
+                             json_incref(json_object_get(frame, "input")), NULL, NULL);
+                        continue;
+                }
+                if (jeq(ch, "kind", "map")) {
+                        map_fill(c, fids[i]);
+                        map_maybe_complete(c, fids[i]);
+                }
+        }
         return 0;
 }
 
@@ -2683,6 +2951,12 @@ int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
             !json_is_object(json_object_get(exec, "tasks")) || !json_is_object(json_object_get(exec, "timers")))
                 return -EBADMSG;
         status = jstr(exec, "status");
+        if (ev->type == ASL_EVENT_REDRIVE) {
+                r = handle_redrive(&c, err);
+                if (r == 0)
+                        run_queue(&c);
+                goto out;
+        }
         if (!status || !streq(status, "RUNNING"))
                 return asl_error_set(err, "States.Runtime", "the execution has already finished (%s)",
                                      status ? status : "?");
@@ -2711,10 +2985,11 @@ int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
         default:
                 return asl_error_set(err, "States.Runtime", "unknown event type %d", (int) ev->type);
         }
-        if (r != 0)
-                return r;
-
-        run_queue(&c);
+        if (r == 0)
+                run_queue(&c);
+out:
         free(c.abort_cause);
-        return 0;
+        json_decref(c.dropped);
+        json_decref(c.dropped_children);
+        return r;
 }

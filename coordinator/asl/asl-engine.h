@@ -10,7 +10,9 @@
  * asl_exec_handle() changes the document and appends effects for the caller
  * to carry out. There is no I/O in here.
  *
- *   events:  START, TASK_SUCCEEDED, TASK_FAILED, TASK_HEARTBEAT, TIMER_FIRED, STOP
+ *   events:  START, TASK_SUCCEEDED, TASK_FAILED, TASK_HEARTBEAT, TIMER_FIRED, STOP,
+ *            REDRIVE (a FAILED, TIMED_OUT or ABORTED execution continues from
+ *            the states that did not succeed: see asl_exec_redrivable())
  *   effects: DISPATCH_TASK, CANCEL_TASK, SCHEDULE_TIMER (upsert by id),
  *            CANCEL_TIMER, HISTORY (one Step Functions history event), FINISHED
  *
@@ -39,6 +41,7 @@ typedef enum AslEventType {
         ASL_EVENT_TASK_HEARTBEAT,
         ASL_EVENT_TIMER_FIRED,
         ASL_EVENT_STOP,
+        ASL_EVENT_REDRIVE,
         _ASL_EVENT_MAX,
 } AslEventType;
 
@@ -159,6 +162,20 @@ int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
 
 /* "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED". Borrowed. */
 const char *asl_exec_status(json_t *exec);
+
+/*
+ * Whether REDRIVE may apply to the document now: 0, or -EINVAL with err
+ * set to ("ExecutionNotRedrivable", Step Functions' reason: "Execution is
+ * SUCCEEDED and cannot be redriven", ...): its status, the redrive window
+ * (ASL_REDRIVE_WINDOW_MS after it stopped, by env's clock), the history
+ * limit of env, and that it kept states to continue from. env may be NULL
+ * (no window, the default limit).
+ */
+#define ASL_REDRIVE_WINDOW_MS (14LL * 24 * 3600 * 1000)
+int asl_exec_redrivable(json_t *exec, const AslEnv *env, AslError *err);
+
+/* Times the execution was redriven (0 when never). */
+int64_t asl_exec_redrive_count(json_t *exec);
 
 /* Map progress summed over all running Map states (for `start-execution --wait`). */
 void asl_exec_map_progress(json_t *exec, size_t *ret_done, size_t *ret_total);

@@ -185,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 _cleanup_free_ char *id = NULL;
                 _cleanup_json_ json_t *out = NULL;
                 AslEffects fx = {};
-                int r;
+                int r, redrivable;
 
                 if (pos > 1) { /* the first round is START */
                         unsigned kind = op % 8;
@@ -215,6 +215,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 ev = (AslEvent) { .type = ASL_EVENT_TIMER_FIRED, .timer_id = id };
                                 break;
                         default:
+                                if (finished && arg % 4 == 1) {
+                                        ev = (AslEvent){.type = ASL_EVENT_REDRIVE};
+                                        break;
+                                }
                                 if (arg % 16 != 0)
                                         continue; /* STOP only now and then */
                                 ev = (AslEvent) { .type = ASL_EVENT_STOP, .error = "Stopped" };
@@ -229,8 +233,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(text);
                 check(exec != NULL);
 
+                redrivable = ev.type == ASL_EVENT_REDRIVE ? asl_exec_redrivable(exec, &env, NULL) : 0;
                 r = asl_exec_handle(m, exec, &ev, &env, &fx, &err);
-                if (finished) {
+                if (ev.type == ASL_EVENT_REDRIVE) {
+                        /* what asl_exec_redrivable() said; a redriven execution runs again */
+                        check(r == redrivable);
+                        if (r == 0)
+                                finished = false;
+                        else
+                                check(asl_error_isset(&err) && fx.n == 0);
+                } else if (finished) {
                         check(r == -EINVAL && asl_error_isset(&err) && fx.n == 0);
                 } else {
                         if (r != 0 && r != 1)

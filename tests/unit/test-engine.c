@@ -2368,3 +2368,336 @@ TEST(distributed_map_jsonata) {
         ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
         h_done(&h);
 }
+
+/* ---- redrive ---- */
+
+/* REDRIVE; err's name and text in *ret_error (new, "" when none). */
+static int h_redrive(H *h, char **ret_error) {
+        AslError e = {};
+
+        json_decref(h->finished);
+        h->finished = NULL;
+        asl_effects_clear(&h->fx);
+        h_roundtrip(h);
+        h->r = asl_exec_handle(h->m, h->exec, &(AslEvent){.type = ASL_EVENT_REDRIVE}, &h->env, &h->fx, &e);
+        if (ret_error && asprintf(ret_error, "%s: %s", e.error ? e.error : "", e.cause ? e.cause : "") < 0)
+                abort();
+        asl_error_clear(&e);
+        h_collect(h);
+        return h->r;
+}
+
+/* The types of the history events since the last ExecutionRedriven. */
+static char *history_since_redrive(H *h) {
+        char *all = history_types(h), *p = strstr(all, "ExecutionRedriven"), *s;
+
+        ASSERT_NOT_NULL(p);
+        s = strdup(p);
+        free(all);
+        return s;
+}
+
+/* The seed's shape: a failed Task after a Parallel continues from that Task
+ * with the same input and variables; the branches are not run again. */
+TEST(redrive_continues_from_the_failed_task) {
+        H h;
+        char *why = NULL;
+
+        h_start(&h,
+                "{'StartAt':'A','States':{"
+                "'A':{'Type':'Pass','Assign':{'x':5},'Next':'P'},"
+                "'P':{'Type':'Parallel','ResultPath':'$.processed','Next':'O','Branches':["
+                "{'StartAt':'R','States':{'R':{'Type':'Task','Resource':'resize','End':true}}},"
+                "{'StartAt':'F','States':{'F':{'Type':'Task','Resource':'filter','End':true}}}]},"
+                "'O':{'Type':'Task','Resource':'optimize','Parameters':{'p.$':'$.processed','x.$':'$x',"
+                "'rc.$':'$$.Execution.RedriveCount'},'ResultPath':'$.optimized','Next':'N'},"
+                "'N':{'Type':'Task','Resource':'notify','End':true}}}",
+                "{'key':'k'}");
+        char *tr = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *tf = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, tr, "'r'"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, tf, "'f'"), 0);
+        json_t *o = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(o, "state"), "O");
+        ASSERT_JSON_EQ(json_object_get(o, "input"), "{\"p\":[\"r\",\"f\"],\"x\":5,\"rc\":0}");
+        char *to = task_id_of(o);
+
+        /* running: not redrivable */
+        ASSERT_INT_EQ(h_redrive(&h, &why), -EINVAL);
+        ASSERT_STR_EQ(why, "ExecutionNotRedrivable: Execution is RUNNING and cannot be redriven");
+        free(why);
+
+        ASSERT_INT_EQ(h_fail(&h, to, "Storage.NotFound", "no such bucket: optimized"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_INT_EQ(asl_exec_redrivable(h.exec, &h.env, NULL), 0);
+        ASSERT_INT_EQ(asl_exec_redrive_count(h.exec), 0);
+
+        h.env.now_ms += 60000;
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_STR_EQ(asl_exec_status(h.exec), "RUNNING");
+        ASSERT_INT_EQ(asl_exec_redrive_count(h.exec), 1);
+        ASSERT_NULL(json_object_get(h.exec, "error"));
+        json_t *ev = json_array_get(h.views, 0);
+        ASSERT_TRUE(strstr(json_string_value(ev),
+                           "\"type\":\"ExecutionRedriven\","
+                           "\"executionRedrivenEventDetails\":{\"redriveCount\":1}}") != NULL);
+        /* only O again, with its input and the variable as they were */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        o = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(o, "state"), "O");
+        ASSERT_JSON_EQ(json_object_get(o, "input"), "{\"p\":[\"r\",\"f\"],\"x\":5,\"rc\":1}");
+        free(to);
+        to = task_id_of(o);
+        ASSERT_INT_EQ(h_succeed(&h, to, "'o'"), 0);
+        char *tn = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, tn, "{'sent':true}"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        char *since = history_since_redrive(&h);
+        ASSERT_STR_EQ(since,
+                      "ExecutionRedriven,TaskStateEntered,TaskScheduled,TaskSucceeded,TaskStateExited,"
+                      "TaskStateEntered,TaskScheduled,TaskSucceeded,TaskStateExited,ExecutionSucceeded");
+        /* succeeded: nothing more to redrive */
+        ASSERT_INT_EQ(h_redrive(&h, &why), -EINVAL);
+        ASSERT_STR_EQ(why, "ExecutionNotRedrivable: Execution is SUCCEEDED and cannot be redriven");
+        ASSERT_NULL(json_object_get(h.exec, "redrive"));
+        free(why);
+        free(since);
+        free(tr);
+        free(tf);
+        free(to);
+        free(tn);
+        h_done(&h);
+}
+
+/* A failed branch and the branch it aborted run again; the one that
+ * succeeded keeps its result. */
+TEST(redrive_parallel_reruns_failed_and_aborted_branches) {
+        H h;
+
+        h_start(&h,
+                "{'StartAt':'P','States':{'P':{'Type':'Parallel','End':true,'Branches':["
+                "{'StartAt':'A','States':{'A':{'Type':'Task','Resource':'ra','End':true}}},"
+                "{'StartAt':'B0','States':{'B0':{'Type':'Pass','Result':'b0','Next':'B'},"
+                "'B':{'Type':'Task','Resource':'rb','End':true}}},"
+                "{'StartAt':'C','States':{'C':{'Type':'Task','Resource':'rc','End':true}}}]}}}",
+                "{}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 3);
+        /* A and C at once, B after its Pass */
+        char *ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "state"), "C");
+        char *tc = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, tc, "'c'"), 0);
+        ASSERT_INT_EQ(h_fail(&h, ta, "Boom", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "state"), "A");
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "state"), "B");
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "index_path"), "0");
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "index_path"), "1");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "input"), "\"b0\"");
+        free(ta);
+        ta = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *tb = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, tb, "'b'"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, ta, "'a'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"a\",\"b\",\"c\"]");
+
+        /* it may fail and be redriven again */
+        free(ta);
+        free(tb);
+        free(tc);
+        h_done(&h);
+}
+
+/* A Map runs the iteration that failed, the ones it aborted and the ones
+ * it had not started; finished ones keep their results. */
+TEST(redrive_map_reruns_only_unsuccessful_iterations) {
+        H h;
+
+        map_start(&h, "", "{'items':[0,1,2,3],'tag':'T'}");
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "'r0'"), 0);
+        char *t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t1, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        /* iteration 1 (failed) and 2 (aborted) again, at MaxConcurrency 2 */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"i\":1,\"v\":1,\"tag\":\"T\"}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "input"),
+                       "{\"i\":2,\"v\":2,\"tag\":\"T\"}");
+        free(t1);
+        free(t2);
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t1, "'r1'"), 0);
+        char *t3 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"i\":3,\"v\":3,\"tag\":\"T\"}");
+        ASSERT_INT_EQ(h_succeed(&h, t2, "'r2'"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t3, "'r3'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"r0\",\"r1\",\"r2\",\"r3\"]");
+        free(t0);
+        free(t1);
+        free(t2);
+        free(t3);
+        h_done(&h);
+
+        /* tolerated failures from earlier events run again too */
+        map_start(&h, "'ToleratedFailureCount':1,'MaxConcurrency':1,", "{'items':[0,1,2],'tag':'T'}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", NULL), 0);
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t1, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"i\":1,\"v\":1,\"tag\":\"T\"}");
+        free(t1);
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t1, "'r1'"), 0);
+        free(t0);
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"i\":0,\"v\":0,\"tag\":\"T\"}");
+        ASSERT_INT_EQ(h_succeed(&h, t0, "'r0'"), 0);
+        t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t2, "'r2'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"r0\",\"r1\",\"r2\"]");
+        free(t0);
+        free(t1);
+        free(t2);
+        h_done(&h);
+}
+
+/* An error a Catch handled is not where a redrive starts: the state the
+ * execution failed in is (here a Fail state, which fails again). A stopped
+ * execution continues with the Task it was waiting for, and the
+ * execution's timeout starts again. */
+TEST(redrive_after_catch_and_after_stop) {
+        H h;
+
+        h_start(&h,
+                "{'StartAt':'T','States':{"
+                "'T':{'Type':'Task','Resource':'r','Catch':[{'ErrorEquals':['States.ALL'],'Next':'F'}],"
+                "'End':true},'F':{'Type':'Fail','Error':'Failed','Cause':'it failed'}}}",
+                "{}");
+        char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t, "Boom", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "Failed");
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        char *since = history_since_redrive(&h);
+        ASSERT_STR_EQ(since, "ExecutionRedriven,FailStateEntered,ExecutionFailed");
+        free(since);
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(asl_exec_redrive_count(h.exec), 2);
+        free(t);
+        h_done(&h);
+
+        h_start(&h,
+                "{'TimeoutSeconds':60,'StartAt':'W','States':{"
+                "'W':{'Type':'Pass','Next':'T'},'T':{'Type':'Task','Resource':'r','End':true}}}",
+                "{'a':1}");
+        t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_STOP, .error = "User"}), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "ABORTED");
+        h.env.now_ms += 1000;
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "state"), "T");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"), "{\"a\":1}");
+        json_t *timer = fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0);
+        ASSERT_STR_EQ(S(timer, "kind"), "execution_timeout");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(timer, "due_ms")), h.env.now_ms + 60000);
+        /* the old task's late result is stale */
+        ASSERT_INT_EQ(h_succeed(&h, t, "{}"), 1);
+        free(t);
+        h_done(&h);
+}
+
+/* The history limit: no room for a redrive's events. */
+TEST(redrive_refused_at_the_history_limit) {
+        H h;
+        char *why = NULL;
+
+        h_init(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true}}}", "{}");
+        h.env.max_history_events = 8;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_START});
+        char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t, "E", NULL), 0);
+        /* ExecutionStarted, TaskStateEntered, TaskScheduled, TaskFailed,
+         * ExecutionFailed: 5, and 3 more fit in 8 */
+        ASSERT_INT_EQ(asl_exec_redrivable(h.exec, &h.env, NULL), 0);
+        h.env.max_history_events = 7;
+        ASSERT_INT_EQ(h_redrive(&h, &why), -EINVAL);
+        ASSERT_STR_EQ(why, "ExecutionNotRedrivable: Execution history event limit exceeded");
+        free(why);
+        free(t);
+        h_done(&h);
+}
+
+/* Fourteen days after it stopped, an execution is no longer redrivable. */
+TEST(redrive_window) {
+        H h;
+        char *why = NULL;
+
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true}}}", "{}");
+        char *t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t, "E", NULL), 0);
+        h.env.now_ms += ASL_REDRIVE_WINDOW_MS;
+        ASSERT_INT_EQ(asl_exec_redrivable(h.exec, &h.env, NULL), 0);
+        h.env.now_ms += 1;
+        ASSERT_INT_EQ(h_redrive(&h, &why), -EINVAL);
+        ASSERT_STR_EQ(why, "ExecutionNotRedrivable: Execution redrivable period exceeded");
+        ASSERT_STR_EQ(asl_exec_status(h.exec), "FAILED");
+        free(why);
+        free(t);
+        h_done(&h);
+}
+
+/* A distributed Map's redrive runs only its failed and pending children
+ * (batches here): the ones that succeeded keep their results. */
+TEST(redrive_distributed_map_children) {
+        H h;
+        size_t n = 0;
+
+        dmap_start(&h, "'MaxConcurrency':2,'ItemBatcher':{'MaxItemsPerBatch':2},", "{'items':[1,2,3,4,5,6,7,8]}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "'b0'"), 0);
+        /* batch 2 started; batch 1 fails: the Map Run fails, batch 2 is aborted, batch 3 never ran */
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"Items\":[5,6]}");
+        ASSERT_INT_EQ(h_fail(&h, t1, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_TRUE(history_has(&h, "MapRunFailed"));
+
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        /* batches 1 and 2 again (MaxConcurrency 2); not batch 0 */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "input"),
+                       "{\"Items\":[3,4]}");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1), "input"),
+                       "{\"Items\":[5,6]}");
+        dmap_echo_all(&h, &n);
+        ASSERT_INT_EQ(n, 3); /* batches 1, 2 and then 3 */
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "[\"b0\",{\"Items\":[3,4]},{\"Items\":[5,6]},{\"Items\":[7,8]}]");
+        free(t0);
+        free(t1);
+        h_done(&h);
+}
