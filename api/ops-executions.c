@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Execution operations: StartExecution, DescribeExecution, ListExecutions,
- * GetExecutionHistory, StopExecution.
+ * GetExecutionHistory, StopExecution, RedriveExecution.
  *
  * Reads are the store's (coordinator/store-exec.c) on the asynchronous
  * connection: one HMGET, or one script for a page of the history or of the
  * executions. Starts and stops go to the coordinators like any producer's
  * (docs/messages.md): a StartExecution to <prefix>jobs keyed by the
- * execution name, a StopExecution to <prefix>jobs too, keyed by the execution
- * id, each with a request id whose answer the call waits for
+ * execution name, a StopExecution or RedriveExecution to <prefix>jobs too,
+ * keyed by the execution id, each with a request id whose answer the call
+ * waits for
  * (api-answers.c).
  *
  * Dates in the store are epoch milliseconds, or (in history events)
@@ -252,6 +253,13 @@ static void describe_done(ApiCall *c, redisReply *reply) {
                                                                (unsigned) jint(d, "stateMachineVersion"));
                 json_object_set_new(out, "stateMachineVersionArn", json_string(varn));
         }
+        json_object_set_new(out, "redriveCount", json_integer(jint(d, "redriveCount")));
+        if (json_object_get(d, "redriveDate"))
+                json_object_set_new(out, "redriveDate", aws_timestamp(jint(d, "redriveDate")));
+        if (jstr(d, "redriveStatus"))
+                json_object_set_new(out, "redriveStatus", json_string(jstr(d, "redriveStatus")));
+        if (jstr(d, "redriveStatusReason"))
+                json_object_set_new(out, "redriveStatusReason", json_string(jstr(d, "redriveStatusReason")));
         api_reply(c, out);
 }
 
@@ -463,6 +471,49 @@ static void stop_run(ApiCall *c) {
         api_coordinator_request(c, PROTO_TOPIC_JOBS, s->exec_id, buf, len, request_id, stop_answered);
 }
 
+/* ---- RedriveExecution ---- */
+
+static int redrive_parse(ApiCall *c, char **ret_resource, AwsError *e) {
+        ExecState *s = state_new(c);
+        int k;
+
+        if ((k = parse_exec_arn(c, s, ret_resource, e)) < 0 ||
+            (k = aws_get_string(c->input, "clientToken", false, 1, 64, &s->cause, e)) < 0)
+                return k;
+        return 0;
+}
+
+static void redrive_answered(ApiCall *c, json_t *answer) {
+        const char *error = jstr(answer, "error");
+
+        if (json_is_true(json_object_get(answer, "ok")))
+                return api_reply(
+                        c, json_pack("{s:o}", "redriveDate", aws_timestamp(jint(answer, "redriveDate"))));
+        if (streq_ptr(error, "ExecutionDoesNotExist"))
+                return fail_no_execution(c, -ENOENT);
+        if (streq_ptr(error, "ExecutionNotRedrivable"))
+                return api_fail(c, "ExecutionNotRedrivable", "%s", strempty(jstr(answer, "cause")));
+        api_fail(c, "InternalFailure", "%s: %s", strempty(error), strempty(jstr(answer, "cause")));
+}
+
+static void redrive_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_free_ char *request_id = api_random_hex(), *buf = NULL;
+        size_t len;
+        int k;
+
+        ProtoRedriveExecution msg = {
+                .execution_id = s->exec_id,
+                .client_token = s->cause, /* the clientToken (redrive_parse) */
+                .request_id = request_id,
+        };
+        k = proto_encode_redrive_execution(&msg, api_limits(c->m), &buf, &len);
+        if (k < 0)
+                return api_fail(c, "ValidationException", "The clientToken is too long");
+        api_coordinator_request(c, PROTO_TOPIC_JOBS, s->exec_id, buf, len, request_id, redrive_answered);
+}
+
+const ApiOp api_op_redrive_execution = {"RedriveExecution", redrive_parse, redrive_run};
 const ApiOp api_op_start_execution = {"StartExecution", start_parse, start_run};
 const ApiOp api_op_describe_execution = {"DescribeExecution", describe_parse, describe_run};
 const ApiOp api_op_list_executions = {"ListExecutions", list_parse, list_run};

@@ -39,6 +39,7 @@ typedef struct ExecArgs {
         const char *execution;
         const char *error;
         const char *cause;
+        const char *client_token;
         const char *status;
         bool wait;
         bool reverse;
@@ -101,6 +102,13 @@ static json_t *describe_output(const json_t *d) {
                 json_object_set_new(out, "error", json_string(jstr(d, "error")));
         if (jstr(d, "cause"))
                 json_object_set_new(out, "cause", json_string(jstr(d, "cause")));
+        json_object_set_new(out, "redriveCount", json_integer(jint(d, "redriveCount")));
+        if (json_object_get(d, "redriveDate"))
+                json_object_set_new(out, "redriveDate", cli_date(jint(d, "redriveDate")));
+        if (jstr(d, "redriveStatus"))
+                json_object_set_new(out, "redriveStatus", json_string(jstr(d, "redriveStatus")));
+        if (jstr(d, "redriveStatusReason"))
+                json_object_set_new(out, "redriveStatusReason", json_string(jstr(d, "redriveStatusReason")));
         return out;
 }
 
@@ -378,6 +386,44 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 json_array_append_new(items, o);
         }
         out = json_pack("{s:O}", "executions", items);
+        cli_print_json(out);
+        return CLI_EXIT_OK;
+}
+
+int verb_redrive_execution(const Verb *verb, int argc, char *argv[]) {
+        static const CliOption options[] = {
+                OPTION_EXECUTION,
+                OPTION("client-token", client_token),
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *resp = NULL, *out = NULL;
+        _cleanup_free_ char *id = NULL, *request_id = NULL, *buf = NULL;
+        CliRemoteArgs ra = {};
+        ExecArgs a = {};
+        size_t len;
+        int r;
+
+        r = exec_open(verb, argc, argv, options, "RedriveExecution", /* need_kafka= */ true, &a, &ra, &id,
+                      &remote);
+        if (r != CLI_CONTINUE)
+                return r;
+
+        request_id = cli_request_id_new();
+        ProtoRedriveExecution msg = {
+                .execution_id = id,
+                .client_token = a.client_token,
+                .request_id = request_id,
+        };
+        r = proto_encode_redrive_execution(&msg, cli_remote_limits(remote), &buf, &len);
+        if (r < 0)
+                return cli_aws_error("RedriveExecution", "ValidationException",
+                                     "--client-token has 1 to 64 characters");
+        r = cli_remote_request(remote, PROTO_TOPIC_JOBS, id, buf, len, request_id, ra.request_timeout_sec,
+                               "RedriveExecution", &resp);
+        if (r != CLI_EXIT_OK)
+                return r;
+        out = json_pack("{s:o}", "redriveDate", cli_date(jint(resp, "redriveDate")));
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

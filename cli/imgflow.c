@@ -214,6 +214,25 @@ static const Verb verbs[] = {
                         CLI_REMOTE_HELP,
         },
         {
+                .name = "redrive-execution",
+                .run = verb_redrive_execution,
+                .summary = "continue a failed, timed out or aborted execution from where it stopped",
+                .help = "imgflow redrive-execution --execution-arn ARN [--client-token T] [OPTIONS]\n"
+                        "\n"
+                        "Publishes RedriveExecution and waits for the coordinator's answer: prints\n"
+                        "{\"redriveDate\"}, or fails with ExecutionDoesNotExist or\n"
+                        "ExecutionNotRedrivable (a RUNNING or SUCCEEDED execution, one that stopped\n"
+                        "more than 14 days ago, or one at the history limit). The execution runs\n"
+                        "again from the states that did not succeed, with the same input,\n"
+                        "variables and context; branches and iterations that succeeded are not run\n"
+                        "again. describe-execution shows redriveCount, redriveDate and\n"
+                        "redriveStatus.\n"
+                        "\n"
+                        "  --execution-arn ARN    the execution\n"
+                        "  --client-token T       accepted as Step Functions accepts it (1-64 characters)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
                 .name = "send-task-success",
                 .run = verb_send_task_success,
                 .summary = "complete a .waitForTaskToken task with an output",

@@ -18,6 +18,7 @@ typedef struct ApplyRun {
         StoreCommit *commit;    /* borrowed */
         const char *exec_id, *name, *state_machine;
         int64_t start_ms;
+        int64_t redrives; /* the execution's redriveCount (its notifications' ids) */
         bool finished;
         char **failed_tasks;    /* task ids whose resource has no mapping */
         char **failed_causes;
@@ -58,7 +59,12 @@ static void set_response(StoreCommit *c, ProtoType request, const char *request_
 
 static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, json_t *output,
                              const char *error, const char *cause) {
+        int64_t redrives = r->redrives;
+        /* A redriven execution's statuses come again: a dedup id of their own. */
+        _cleanup_free_ char *id =
+                redrives > 0 ? xasprintf("%s#%s#%" PRIi64, r->exec_id, status, redrives) : NULL;
         ProtoExecutionStatusChanged n = {
+                .id = id,
                 .execution_id = r->exec_id,
                 .execution_name = r->name,
                 .state_machine = r->state_machine,
@@ -83,7 +89,8 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
                 return;
         if (proto_topic_name(r->cfg->topic_prefix, PROTO_TOPIC_NOTIFICATIONS, NULL, &topic) < 0)
                 return;
-        item = xasprintf("notify:%s", status);
+        item = redrives > 0 ? xasprintf("notify:%s:%" PRIi64, status, redrives)
+                            : xasprintf("notify:%s", status);
         store_commit_add_outbox(r->commit, item, topic, buf, NULL);
 }
 
@@ -310,6 +317,53 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         return 0;
 }
 
+int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
+                  const char *request_id, const AslEnv *env, StoreCommit **ret, AslError *err) {
+        _cleanup_commit_ StoreCommit *c = NULL;
+        ApplyRun r;
+        int k;
+
+        if (!st->doc || !exec_id)
+                return -EINVAL;
+        k = store_commit_new(exec_id, st->version, env->now_ms, &c);
+        if (k < 0)
+                return k;
+        c->history_cap = cfg->history_cap;
+        r = (ApplyRun){
+                .cfg = cfg,
+                .m = m,
+                .env = env,
+                .doc = st->doc,
+                .commit = c,
+                .exec_id = exec_id,
+                .name = st->name,
+                .state_machine = st->state_machine,
+                .start_ms = st->start_ms,
+                .redrives = asl_exec_redrive_count(st->doc) + 1,
+        };
+        k = asl_exec_redrivable(st->doc, env, err);
+        if (k < 0)
+                return k;
+        /* RUNNING again, before whatever the redrive's first steps end in. */
+        add_notification(&r, "RUNNING", 0, NULL, NULL, NULL);
+        k = run_event(&r, &(AslEvent){.type = ASL_EVENT_REDRIVE}, err);
+        if (k != 0)
+                return k < 0 ? k : -EINVAL;
+
+        store_commit_set_reopen(c);
+        {
+                _cleanup_free_ char *count = xasprintf("%" PRIi64, asl_exec_redrive_count(st->doc));
+                _cleanup_free_ char *date = xasprintf("%" PRIi64, env->now_ms);
+
+                store_commit_set_field(c, "redriveCount", count);
+                store_commit_set_field(c, "redriveDate", date);
+        }
+        store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
+        set_response(c, PROTO_REDRIVE_EXECUTION, request_id, exec_id, env->now_ms);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 /* A Task state with Resource arn:aws:states:::lambda:invoke gets the Invoke
  * API's response in Step Functions, with the function's result under
  * "Payload" (so definitions select "$.Payload..."). A worker answers with the
@@ -421,10 +475,17 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 return k;
         c->history_cap = cfg->history_cap;
 
-        r = (ApplyRun) {
-                .cfg = cfg, .m = m, .env = env, .doc = st->doc, .commit = c,
-                .exec_id = exec_id, .name = st->name, .state_machine = st->state_machine,
+        r = (ApplyRun){
+                .cfg = cfg,
+                .m = m,
+                .env = env,
+                .doc = st->doc,
+                .commit = c,
+                .exec_id = exec_id,
+                .name = st->name,
+                .state_machine = st->state_machine,
                 .start_ms = st->start_ms,
+                .redrives = asl_exec_redrive_count(st->doc),
         };
         tokens_before = open_task_tokens(st->doc);
         if (timed_out_task(st->doc, ev))

@@ -49,6 +49,17 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err);
 
 /*
+ * RedriveExecution on a loaded execution that ended unsuccessfully
+ * (st->doc is modified): the commit reopens it (RUNNING again, kept from
+ * expiring, stopDate, output, error and cause gone), sets redriveCount and
+ * redriveDate, publishes RUNNING and stores the RedriveExecutionResponse.
+ * -EINVAL with err set (ExecutionNotRedrivable and Step Functions' reason)
+ * when the engine refuses; the caller answers that.
+ */
+int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
+                  const char *request_id, const AslEnv *env, StoreCommit **ret, AslError *err);
+
+/*
  * Any other event on a loaded execution (st borrowed; st->doc is modified).
  * Returns 0 and *ret (the commit, expected version st->version), 1 when the
  * event is stale or the execution already finished (nothing to write), or

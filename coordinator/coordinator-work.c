@@ -480,7 +480,11 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         if (!machine) {
                 log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
                                 "State machine %s (version %u) not found", w->sm_name, w->sm_version);
-                work_refuse(w, "StateMachineDoesNotExist", w->sm_name);
+                if (w->msg->type == PROTO_REDRIVE_EXECUTION)
+                        /* Its definition version is gone with the machine. */
+                        work_refuse(w, "ExecutionNotRedrivable", "State machine is in DELETING status");
+                else
+                        work_refuse(w, "StateMachineDoesNotExist", w->sm_name);
                 return;
         }
 
@@ -508,6 +512,26 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                         .name = xstrdup(w->exec_name),
                         .start_ms = env.now_ms,
                 };
+                work_commit(w, commit);
+                return;
+        }
+
+        if (w->msg->type == PROTO_REDRIVE_EXECUTION) {
+                r = apply_redrive(&m->apply, machine, &w->st, w->exec_id,
+                                  w->msg->redrive_execution.request_id, &env, &commit, &err);
+                if (r < 0) {
+                        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Redrive refused: %s: %s",
+                                        err.error ?: "", err.cause ?: "");
+                        work_refuse(w, err.error ?: "ExecutionNotRedrivable", err.cause);
+                        asl_error_clear(&err);
+                        return;
+                }
+                log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL,
+                                "Redriving execution %s (redrive %" PRIi64 ")", w->exec_id,
+                                asl_exec_redrive_count(w->st.doc));
+                /* Kept in the state cache after the commit: it runs again. */
+                free(w->st.status);
+                w->st.status = xstrdup(asl_exec_status(w->st.doc) ?: "RUNNING");
                 work_commit(w, commit);
                 return;
         }
@@ -566,7 +590,7 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         r = store_exec_load_parse(reply, &w->st);
         if (r == -ENOENT) {
                 log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Event for an unknown execution dropped");
-                if (w->msg->type == PROTO_STOP_EXECUTION)
+                if (w->msg->type == PROTO_STOP_EXECUTION || w->msg->type == PROTO_REDRIVE_EXECUTION)
                         work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
                 else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
@@ -585,7 +609,15 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
 
 /* w->st holds the execution (read from Redis or from the state cache). */
 static void work_state_ready(Work *w) {
-        if (!streq(w->st.status, "RUNNING")) {
+        if (w->msg->type == PROTO_REDRIVE_EXECUTION) {
+                /* The engine decides (asl_exec_redrivable()) on the document;
+                 * a RUNNING one is refused with Step Functions' reason. */
+                if (streq(w->st.status, "RUNNING")) {
+                        work_refuse(w, "ExecutionNotRedrivable",
+                                    "Execution is RUNNING and cannot be redriven");
+                        return;
+                }
+        } else if (!streq(w->st.status, "RUNNING")) {
                 manager_count(w->m, COUNTER_STALE);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_refuse(w, "ExecutionNotRunning", w->exec_id);
@@ -698,7 +730,7 @@ static char *derived_name(const KafkaMessage *km) {
 }
 
 /* Each topic takes only its own message kinds (docs/messages.md, "Topics"):
- * <prefix>jobs the requests that start and stop executions, which only
+ * <prefix>jobs the requests that start, stop and redrive executions, which only
  * producers may write; <prefix>events task results, callbacks and timer
  * firings, which workers write too. A worker (it parses untrusted images)
  * therefore cannot start or stop an execution, and with Kafka ACLs per role
@@ -707,6 +739,7 @@ static bool topic_accepts(Manager *m, const char *topic, ProtoType type) {
         switch (type) {
         case PROTO_START_EXECUTION:
         case PROTO_STOP_EXECUTION:
+        case PROTO_REDRIVE_EXECUTION:
                 return streq(topic, m->topic_jobs);
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
@@ -784,6 +817,7 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
                 break;
         }
         case PROTO_STOP_EXECUTION:
+        case PROTO_REDRIVE_EXECUTION:
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
         case PROTO_TASK_HEARTBEAT:

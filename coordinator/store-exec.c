@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "asl-engine.h"
 #include "store.h"
@@ -106,9 +107,31 @@ static void set_ms(json_t *o, const char *key, const char *value) {
 }
 
 static const char *const describe_fields[] = {
-        "stateMachine", "smVersion", "name", "status", "startDate",
-        "stopDate", "input", "output", "error", "cause", "doc",
+        "stateMachine", "smVersion", "name",  "status", "startDate",    "stopDate",    "input",
+        "output",       "error",     "cause", "doc",    "redriveCount", "redriveDate",
 };
+
+/* The redrive fields of DescribeExecution, from the stored document. */
+static void describe_redrive(json_t *o, json_t *doc) {
+        struct timespec ts;
+        AslEnv env = {};
+        AslError e = {};
+
+        /* The window is measured when the answer is read. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        env.now_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (!doc) {
+                json_object_set_new(o, "redriveStatus", json_string("NOT_REDRIVABLE"));
+                return;
+        }
+        if (asl_exec_redrivable(doc, &env, &e) == 0)
+                json_object_set_new(o, "redriveStatus", json_string("REDRIVABLE"));
+        else {
+                json_object_set_new(o, "redriveStatus", json_string("NOT_REDRIVABLE"));
+                json_object_set_new(o, "redriveStatusReason", json_string(e.cause ? e.cause : ""));
+        }
+        asl_error_clear(&e);
+}
 
 void store_exec_describe_argv(const char *exec_id, StoreArgv *ret) {
         _cleanup_free_ char *key = store_key_exec(exec_id);
@@ -149,16 +172,22 @@ int store_exec_describe_parse(const redisReply *r, const char *exec_id, json_t *
                 json_object_set_new(o, "error", json_string(v));
         if ((v = elem_str(r, 9)))
                 json_object_set_new(o, "cause", json_string(v));
-        if ((v = elem_str(r, 10))) {
-                _cleanup_json_ json_t *doc = json_loadb(v, r->element[10]->len, 0, NULL);
+        v = elem_str(r, 11);
+        json_object_set_new(o, "redriveCount", json_integer(v ? strtoll(v, NULL, 10) : 0));
+        set_ms(o, "redriveDate", elem_str(r, 12));
+        {
+                _cleanup_json_ json_t *doc = NULL;
                 size_t done = 0, total = 0;
 
+                if ((v = elem_str(r, 10)))
+                        doc = json_loadb(v, r->element[10]->len, 0, NULL);
                 if (doc)
                         asl_exec_map_progress(doc, &done, &total);
                 if (total > 0)
                         json_object_set_new(o, "mapProgress",
                                             json_pack("{s:I, s:I}", "done", (json_int_t) done,
                                                       "total", (json_int_t) total));
+                describe_redrive(o, doc);
         }
         *ret = TAKE_PTR(o);
         return 0;

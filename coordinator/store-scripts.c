@@ -23,7 +23,7 @@
  * KEYS: 1 exec, 2 history, 3 outbox, 4 tokens, 5 exec timers set,
  *       6 imgflow:executions, 7 imgflow:timers, 8 imgflow:timers:claimed,
  *       9 imgflow:outbox-pending, 10 imgflow:running (the ids of RUNNING
- *       executions: added on create, removed when terminal)
+ *       executions: added on create and on reopen, removed when terminal)
  * ARGV: 1 expected version (0 = create), 2 ops JSON, 3 the document,
  *       then ops.historyN history events, then one value per id of
  *       ops.outbox, then one item per name of ops.activities (in that
@@ -53,6 +53,13 @@ static const char exec_commit_lua[] =
         "  local v = redis.call('HGET', exec, 'version')\n"
         "  if not v then return {'missing', 0} end\n"
         "  if tonumber(v) ~= expected then return {'conflict', tonumber(v)} end\n"
+        "end\n"
+        "if ops.reopen then\n"
+        "  redis.call('SADD', KEYS[10], id)\n"
+        "  redis.call('PERSIST', exec)\n"
+        "  redis.call('PERSIST', hist)\n"
+        "  redis.call('PERSIST', outbox)\n"
+        "  redis.call('HDEL', exec, 'stopDate', 'output', 'error', 'cause')\n"
         "end\n"
         "local nv = expected + 1\n"
         "redis.call('HSET', exec, 'doc', ARGV[3], 'version', nv, 'status', ops.status)\n"

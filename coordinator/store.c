@@ -507,6 +507,11 @@ void store_commit_set_response(StoreCommit *c, const char *request_id, const cha
         commit_changed(c);
 }
 
+void store_commit_set_reopen(StoreCommit *c) {
+        c->reopen = true;
+        commit_changed(c);
+}
+
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec) {
         c->stop_ms = stop_ms;
         c->retention_sec = retention_sec > 0 ? retention_sec : STORE_RETENTION_SEC_DEFAULT;
@@ -579,6 +584,10 @@ static void put_common(JsonWriter *w, const StoreCommit *c) {
         put_rows(w, "closeTasks", &c->close_tasks, 1, 1);
         put_rows(w, "tombstones", &c->tombstones, 3, 3);
         put_rows(w, "response", &c->response, 1, 1); /* one row, as a flat [key, value, ttl] */
+        if (c->reopen) {
+                put_key(w, "reopen");
+                json_writer_raw(w, "\"1\"", 3);
+        }
         if (c->terminal) {
                 put_key(w, "terminal");
                 json_writer_raw(w, "{\"stopDate\":\"", 13);

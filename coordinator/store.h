@@ -220,6 +220,7 @@ typedef struct StoreCommit {
         unsigned history_cap;
         int64_t retention_sec;
         bool terminal;
+        bool reopen; /* a redrive: RUNNING again (store_commit_set_reopen()) */
         /* What the script's ARGV[2] ("ops", docs/redis.md) is written from;
          * kept as plain strings, not a JSON tree, as this runs per event. */
         StoreRows create;       /* 0 or 1 row: stateMachine, smVersion, name, input, startDate */
@@ -284,6 +285,10 @@ void store_commit_add_token_tombstone(StoreCommit *c, const char *task_id, const
 /* Store an answer (its text, proto_encode_response()) at
  * imgflow:response:{request_id} (SET NX EX ttl) on success. */
 void store_commit_set_response(StoreCommit *c, const char *request_id, const char *response);
+/* A finished execution runs again (RedriveExecution): back in
+ * imgflow:running, its keys kept (PERSIST), stopDate, output, error and
+ * cause removed; before the commit's fields and a terminal of its own. */
+void store_commit_set_reopen(StoreCommit *c);
 /* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
 
@@ -346,7 +351,10 @@ int store_exec_load_sync(redisContext *c, const char *exec_id, StoreExecState *r
 
 /* DescribeExecution: {"executionId","executionArn","stateMachine","stateMachineVersion",
  * "name","status","startDate","stopDate"?,"input","output"?,"error"?,"cause"?,
- * "mapProgress"?: {"done","total"}}. Dates are epoch ms. New reference. */
+ * "mapProgress"?: {"done","total"}, "redriveCount", "redriveDate"?,
+ * "redriveStatus", "redriveStatusReason"?}. Dates are epoch ms. New
+ * reference. The redrive status is asl_exec_redrivable()'s answer on the
+ * stored document at the time of the read (the real-time clock). */
 int store_exec_describe(redisContext *c, const char *exec_id, json_t **ret);
 /* GetExecutionHistory: array of events, from `offset`, at most `limit`
  * (0 = 1000), newest first when reverse. New reference. */

@@ -60,6 +60,12 @@ static const ProtoField start_execution_fields[] = {
         NAME("requestId", OPT, ID, start_execution.request_id),
 };
 
+static const ProtoField redrive_execution_fields[] = {
+        NAME("executionId", REQ, ID, redrive_execution.execution_id),
+        NAME("clientToken", OPT, 64, redrive_execution.client_token),
+        NAME("requestId", OPT, ID, redrive_execution.request_id),
+};
+
 static const ProtoField stop_execution_fields[] = {
         NAME("executionId", REQ, ID, stop_execution.execution_id),
         NAME("error", OPT, PROTO_MAX_ERROR_BYTES, stop_execution.error),
@@ -222,4 +228,6 @@ const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
                NULL),
         SCHEMA(PROTO_NOTIFICATION, "Notification", notification_fields, NULL),
         SCHEMA(PROTO_DEAD_LETTER, "DeadLetter", dead_letter_fields, check_dead_letter),
+        REQUEST(PROTO_REDRIVE_EXECUTION, "RedriveExecution", "RedriveExecutionResponse",
+                redrive_execution_fields),
 };

@@ -598,6 +598,8 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
 
 DEFINE_ENCODER(proto_encode_start_execution, ProtoStartExecution, PROTO_START_EXECUTION, start_execution)
 DEFINE_ENCODER(proto_encode_stop_execution, ProtoStopExecution, PROTO_STOP_EXECUTION, stop_execution)
+DEFINE_ENCODER(proto_encode_redrive_execution, ProtoRedriveExecution, PROTO_REDRIVE_EXECUTION,
+               redrive_execution)
 DEFINE_ENCODER(proto_encode_task, ProtoTask, PROTO_TASK, task)
 DEFINE_ENCODER(proto_encode_task_succeeded, ProtoTaskSucceeded, PROTO_TASK_SUCCEEDED, task_succeeded)
 DEFINE_ENCODER(proto_encode_task_failed, ProtoTaskFailed, PROTO_TASK_FAILED, task_failed)
@@ -848,6 +850,8 @@ const char *proto_message_execution_id(const ProtoMessage *m) {
         switch (m->type) {
         case PROTO_STOP_EXECUTION:
                 return m->stop_execution.execution_id;
+        case PROTO_REDRIVE_EXECUTION:
+                return m->redrive_execution.execution_id;
         case PROTO_TASK:
                 return m->task.execution_id;
         case PROTO_TASK_SUCCEEDED:
@@ -962,6 +966,9 @@ int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_le
                         json_writer_integer(&w, r->date_ms);
                 } else if (r->request == PROTO_STOP_EXECUTION) {
                         json_writer_raw(&w, ",\"stopDate\":", 12);
+                        json_writer_integer(&w, r->date_ms);
+                } else if (r->request == PROTO_REDRIVE_EXECUTION) {
+                        json_writer_raw(&w, ",\"redriveDate\":", 15);
                         json_writer_integer(&w, r->date_ms);
                 }
         }

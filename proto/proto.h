@@ -72,6 +72,7 @@ typedef enum ProtoType {
         PROTO_EXECUTION_STATUS_CHANGED,
         PROTO_NOTIFICATION,
         PROTO_DEAD_LETTER,
+        PROTO_REDRIVE_EXECUTION,
         _PROTO_TYPE_MAX,
         _PROTO_TYPE_INVALID = -EINVAL,
 } ProtoType;
@@ -94,6 +95,14 @@ typedef struct ProtoStopExecution {
         const char *cause;      /* optional */
         const char *request_id; /* optional */
 } ProtoStopExecution;
+
+/* RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution continues
+ * from the states that did not succeed. */
+typedef struct ProtoRedriveExecution {
+        const char *execution_id;
+        const char *client_token; /* optional: AWS's idempotency token (1..64) */
+        const char *request_id;   /* optional */
+} ProtoRedriveExecution;
 
 typedef struct ProtoTask {
         const char *execution_id;
@@ -213,6 +222,7 @@ typedef struct ProtoMessage {
                 ProtoExecutionStatusChanged execution_status_changed;
                 ProtoNotification notification;
                 ProtoDeadLetter dead_letter;
+                ProtoRedriveExecution redrive_execution;
         };
 } ProtoMessage;
 
@@ -262,6 +272,8 @@ int proto_encode_start_execution(const ProtoStartExecution *x, const ProtoLimits
                                  size_t *ret_len);
 int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *lim, char **ret_buf,
                                 size_t *ret_len);
+int proto_encode_redrive_execution(const ProtoRedriveExecution *x, const ProtoLimits *lim, char **ret_buf,
+                                   size_t *ret_len);
 int proto_encode_task(const ProtoTask *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
 int proto_encode_task_succeeded(const ProtoTaskSucceeded *x, const ProtoLimits *lim, char **ret_buf,
                                 size_t *ret_len);
@@ -332,7 +344,7 @@ const char *proto_message_execution_id(const ProtoMessage *m);
 const char *proto_message_key(const ProtoMessage *m);
 
 /*
- * Requests: StartExecution, StopExecution and the callbacks SendTaskSuccess,
+ * Requests: StartExecution, StopExecution, RedriveExecution and the callbacks SendTaskSuccess,
  * SendTaskFailure, SendTaskHeartbeat. One with a "requestId" is answered at
  * the Redis key imgflow:response:{<requestId>} (docs/redis.md, "Responses")
  * with a message of type "<Type>Response". What is known of them is in the
@@ -357,6 +369,7 @@ const char *proto_response_type(ProtoType t);
  * when error is set, else "ok":true and
  *   StartExecution:  "executionId","executionArn","startDate": date_ms
  *   StopExecution:   "executionId","stopDate": date_ms
+ *   RedriveExecution: "executionId","redriveDate": date_ms
  *   SendTask*:       "executionId"
  */
 typedef struct ProtoResponse {
@@ -365,7 +378,7 @@ typedef struct ProtoResponse {
         const char *error;        /* NULL: the request succeeded */
         const char *cause;        /* with error; NULL = "" */
         const char *execution_id; /* without error: the execution ("<machine>:<name>") */
-        int64_t date_ms;          /* without error: start (StartExecution) or stop date */
+        int64_t date_ms;          /* without error: start (StartExecution), stop or redrive date */
 } ProtoResponse;
 
 /* *ret_buf: the answer's text (new string, compact) and *ret_len its

@@ -23,6 +23,9 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
         [PROTO_STOP_EXECUTION] =
                 "{\"v\":1,\"type\":\"StopExecution\",\"executionId\":\"e1\",\"error\":\"User.Stop\","
                 "\"cause\":\"because\",\"requestId\":\"r\"}",
+        [PROTO_REDRIVE_EXECUTION] =
+                "{\"v\":1,\"type\":\"RedriveExecution\",\"executionId\":\"e1\",\"clientToken\":\"c-1\","
+                "\"requestId\":\"r\"}",
         [PROTO_TASK] =
                 "{\"v\":1,\"type\":\"Task\",\"executionId\":\"e1\",\"executionName\":\"run-1\","
                 "\"stateMachine\":\"thumbs\",\"state\":\"Resize\",\"taskId\":\"t1\",\"attempt\":2,"
@@ -988,6 +991,7 @@ TEST(requests) {
         } want[] = {
                 {PROTO_START_EXECUTION, "req-1", NULL, "StartExecutionResponse", false},
                 {PROTO_STOP_EXECUTION, "r", NULL, "StopExecutionResponse", false},
+                {PROTO_REDRIVE_EXECUTION, "r", NULL, "RedriveExecutionResponse", false},
                 {PROTO_TASK, NULL, "tok", NULL, false},
                 {PROTO_TASK_SUCCEEDED, NULL, NULL, NULL, false},
                 {PROTO_SEND_TASK_SUCCESS, "r", "tok", "SendTaskSuccessResponse", true},
@@ -1036,6 +1040,11 @@ TEST(responses) {
                 (ProtoResponse){PROTO_STOP_EXECUTION, "r-2", .execution_id = "sm:e1", .date_ms = 5});
         ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StopExecutionResponse\",\"requestId\":\"r-2\",\"ok\":true,"
                          "\"executionId\":\"sm:e1\",\"stopDate\":5}");
+        free(s);
+        s = response_text(
+                (ProtoResponse){PROTO_REDRIVE_EXECUTION, "r-5", .execution_id = "sm:e1", .date_ms = 7});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"RedriveExecutionResponse\",\"requestId\":\"r-5\",\"ok\":true,"
+                         "\"executionId\":\"sm:e1\",\"redriveDate\":7}");
         free(s);
         s = response_text(
                 (ProtoResponse){PROTO_SEND_TASK_HEARTBEAT, "r-3", .execution_id = "sm:e1", .date_ms = 5});

@@ -595,3 +595,74 @@ TEST(commit_call_ops_text) {
         ASSERT_INT_EQ(store_commit_call(c, &call), -EILSEQ);
         store_commit_free(c);
 }
+
+/* RedriveExecution: the commit reopens the execution, counts the redrive,
+ * publishes RUNNING under an id of its own, dispatches the failed Task
+ * again and answers the request; a refusal builds no commit. */
+TEST(redrive) {
+        _cleanup_machine_ AslMachine *m = machine(task_def);
+        ApplyConfig cfg = {.retention_sec = 100};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *doc, *task, *n, *ops, *resp;
+        StoreExecState st;
+        char *tid;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "rd", NULL, NULL, &env, &c, NULL, &err), 0);
+        task = outbox_find(c, "task:", NULL);
+        tid = strdup(json_string_value(json_object_get(task, "taskId")));
+        json_decref(task);
+        doc = doc_of(c);
+        st = state_after(c, doc, "rd", 1000);
+        json_decref(doc);
+        store_commit_free(c);
+        c = NULL;
+
+        /* running: the engine refuses */
+        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", "req-r0", &env, &c, &err), -EINVAL);
+        ASSERT_STR_EQ(err.error, "ExecutionNotRedrivable");
+        ASSERT_NULL(c);
+        asl_error_clear(&err);
+
+        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:rd",
+                                  &(AslEvent){.type = ASL_EVENT_TASK_FAILED,
+                                              .task_id = tid,
+                                              .error = "Storage.NotFound"},
+                                  NULL, &env, &c, &err),
+                      0);
+        ASSERT_STR_EQ(c->status, "FAILED");
+        ASSERT_NOT_NULL(json_object_get(store_commit_ops(c), "terminal"));
+        doc = doc_of(c);
+        store_exec_state_done(&st);
+        st = state_after(c, doc, "rd", 1000);
+        json_decref(doc);
+        store_commit_free(c);
+        c = NULL;
+
+        env = env_at(5000);
+        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", "req-r1", &env, &c, &err), 0);
+        ASSERT_STR_EQ(c->status, "RUNNING");
+        ops = store_commit_ops(c);
+        ASSERT_STR_EQ(json_string_value(json_object_get(ops, "reopen")), "1");
+        ASSERT_NULL(json_object_get(ops, "terminal"));
+        ASSERT_JSON_EQ(json_object_get(ops, "fields"),
+                       "[[\"redriveCount\",\"1\"],[\"redriveDate\",\"5000\"]]");
+        n = outbox_find(c, "notify:RUNNING:1", NULL);
+        ASSERT_NOT_NULL(n);
+        ASSERT_STR_EQ(json_string_value(json_object_get(n, "id")), "sm:rd#RUNNING#1");
+        json_decref(n);
+        task = outbox_find(c, "task:", NULL);
+        ASSERT_NOT_NULL(task);
+        ASSERT_STR_EQ(json_string_value(json_object_get(task, "state")), "Resize");
+        ASSERT_FALSE(streq(json_string_value(json_object_get(task, "taskId")), tid));
+        json_decref(task);
+        resp = json_loads(json_string_value(json_array_get(json_object_get(ops, "response"), 1)), 0, NULL);
+        ASSERT_JSON_EQ(resp, "{\"v\":1,\"type\":\"RedriveExecutionResponse\",\"requestId\":\"req-r1\","
+                             "\"ok\":true,\"executionId\":\"sm:rd\",\"redriveDate\":5000}");
+        json_decref(resp);
+        ASSERT_STR_EQ(st.status, "FAILED"); /* the caller updates its copy */
+        store_commit_free(c);
+        store_exec_state_done(&st);
+        free(tid);
+}

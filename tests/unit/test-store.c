@@ -1074,3 +1074,52 @@ TEST(activities) {
         ASSERT_INT_EQ(cmd_int("LLEN %s", "imgflow:activity:review:tasks"), 0);
         ASSERT_INT_EQ(cmd_int("EXISTS %s", "imgflow:token:d4"), 0);
 }
+
+/* A redrive's commit reopens a finished execution: RUNNING again, in the
+ * running set, its keys no longer expiring, stopDate, output, error and
+ * cause gone, redriveCount and redriveDate in DescribeExecution. */
+TEST(reopen) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *j = NULL;
+
+        k = new_create("sm", "again", "{}", 100);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        k = new_update("sm:again", 1, "end", 300);
+        set_doc(k, "FAILED");
+        store_commit_set_field(k, "error", "Storage.NotFound");
+        store_commit_set_field(k, "cause", "no such bucket");
+        add_event(k, json_pack("{s:i}", "id", 1));
+        store_commit_set_terminal(k, 300, 50);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        ASSERT_TRUE(cmd_int("TTL %s", "imgflow:{sm:again}:exec") > 0);
+        ASSERT_INT_EQ(cmd_int("SISMEMBER " STORE_KEY_RUNNING " %s", "sm:again"), 0);
+        ASSERT_INT_EQ(store_exec_describe(c, "sm:again", &j), 0);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "redriveCount")), 0);
+        ASSERT_NULL(json_object_get(j, "redriveDate"));
+        /* a document that kept no states to continue from */
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "redriveStatus")), "NOT_REDRIVABLE");
+        json_decref(j);
+
+        k = new_update("sm:again", 2, "redriven", 400);
+        store_commit_set_reopen(k);
+        store_commit_set_field(k, "redriveCount", "1");
+        store_commit_set_field(k, "redriveDate", "400");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+        ASSERT_INT_EQ(cmd_int("TTL %s", "imgflow:{sm:again}:exec"), -1);
+        ASSERT_INT_EQ(cmd_int("TTL %s", "imgflow:{sm:again}:history"), -1);
+        ASSERT_INT_EQ(cmd_int("SISMEMBER " STORE_KEY_RUNNING " %s", "sm:again"), 1);
+        ASSERT_INT_EQ(store_exec_describe(c, "sm:again", &j), 0);
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "status")), "RUNNING");
+        ASSERT_NULL(json_object_get(j, "stopDate"));
+        ASSERT_NULL(json_object_get(j, "error"));
+        ASSERT_NULL(json_object_get(j, "cause"));
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "redriveCount")), 1);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(j, "redriveDate")), 400);
+        json_decref(j);
+}
