@@ -80,6 +80,9 @@
 #   STACK_READY_TIMEOUT   seconds to wait for each process to be ready (default 120)
 #   STACK_SETTLE_TIMEOUT  seconds to wait for the consumer groups to settle
 #                         (default 120; 0 = do not wait)
+#   STACK_OWNER_PID       a pid (a test's): `start` also starts a watch, in its
+#                         own session, that stops the stack once that process
+#                         is gone, however it ended (see "Owner" below)
 #
 # Readiness: every daemon gets its own NOTIFY_SOCKET (a small python3
 # listener), and `start` waits for READY=1 (redis: PING; a broker: its
@@ -97,6 +100,18 @@
 # Pids go to $STACK_DIR/pids/<name>.pid together with the program's
 # path; `stop` and `kill` signal only those pids, and only while
 # /proc/<pid>/exe is still that program, so a reused pid is never hit.
+#
+# Owner: the stack's processes run in sessions of their own, so a signal to
+# the process group of whoever started them does not reach them. meson test
+# ends a test that timed out or was cancelled (tests/run-all.sh interrupted)
+# with SIGTERM to the test's process group and SIGKILL 0.5 s later, before a
+# test's own `stop` could finish (a broker takes seconds to stop), and a
+# python test dies of SIGTERM without running its cleanup. So a stack with
+# STACK_OWNER_PID has a watch (`local-stack.sh owner-watch`, in its own
+# session, pid in run/owner-watch.pid) that checks once a second that the
+# owner (that pid with the start time it had) still runs, and when it does
+# not, stops the stack as `stop` does. `stop` ends the watch once everything
+# else is stopped, so a `stop` killed half way leaves it to the watch.
 set -u
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -524,15 +539,66 @@ stop_names() {
         for name in "$@"; do rm -f "$PIDDIR/$name.pid"; done
 }
 
+# proc_start PID: the process's start time (clock ticks after boot, field
+# 22 of /proc/PID/stat); fails when there is no such process or it is a zombie.
+proc_start() {
+        local st
+        st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        st=${st##*) }
+        # shellcheck disable=SC2086
+        set -- $st
+        [ "$1" != Z ] && [ -n "${20:-}" ] || return 1
+        echo "${20}"
+}
+
+# owner_watch_start: the watch of STACK_OWNER_PID (see "Owner" above), if set.
+owner_watch_start() {
+        local owner=${STACK_OWNER_PID:-} since
+        [ -n "$owner" ] || return 0
+        owner_watch_stop
+        since=$(proc_start "$owner") || die "STACK_OWNER_PID $owner is not running"
+        IMGFLOW_STACK_DIR=$STACK_DIR setsid "$0" owner-watch "$owner" "$since" </dev/null \
+                >>"$LOGDIR/owner-watch.log" 2>&1 &
+        echo "$! $since" >"$RUNDIR/owner-watch.pid"
+}
+
+# owner_watch_stop: ends the watch (unless this is it), by its recorded pid.
+owner_watch_stop() {
+        local pid _
+        [ -f "$RUNDIR/owner-watch.pid" ] || return 0
+        read -r pid _ <"$RUNDIR/owner-watch.pid"
+        rm -f "$RUNDIR/owner-watch.pid"
+        [ -n "$pid" ] && [ "$pid" != "$$" ] || return 0
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q " owner-watch " && kill -TERM "$pid" 2>/dev/null
+        return 0
+}
+
+# owner-watch PID START: stop the stack once PID (started at START) is gone.
+cmd_owner_watch() {
+        local owner=$1 since=$2 now
+        trap 'exit 0' TERM
+        while now=$(proc_start "$owner") && [ "$now" = "$since" ]; do
+                sleep 1
+        done
+        # Gone: this watch's job ends here, whoever stops the stack.
+        rm -f "$RUNDIR/owner-watch.pid"
+        trap '' TERM INT
+        say "owner $owner is gone: stopping the stack"
+        cmd_stop
+}
+
 cmd_stop() {
         local names tier
-        [ -d "$PIDDIR" ] || return 0
+        [ -d "$PIDDIR" ] || { owner_watch_stop; return 0; }
         # Tier by tier, so workers finish their tasks while Kafka still runs.
         for tier in 'api-*' watch 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
         done
+        # Last: a stop killed half way (SIGKILL from meson test, 0.5 s after
+        # its SIGTERM) leaves the watch to stop the rest.
+        owner_watch_stop
         rm -f "$ENVFILE"
         say "stopped"
 }
@@ -602,6 +668,7 @@ cmd_start() {
         [ ${#RUNDIR} -lt 90 ] || die "state directory path too long for unix sockets: $STACK_DIR"
         rm -f "$RUNDIR"/*.sock "$RUNDIR/notify.log" "$RUNDIR"/*.cmd
         trap 'say "interrupted"; cmd_stop; exit 130' INT TERM
+        owner_watch_start
 
         # sd_notify listener: one datagram socket per daemon, lines "<name> <msg>".
         for i in $(seq "$COORDINATORS"); do names+=("coordinator-$i"); done
@@ -881,5 +948,6 @@ kill) [ $# -ge 2 ] || die "usage: $0 kill NAME [SIGNAL]"; cmd_kill "$2" "${3:-KI
 restart) [ $# = 2 ] || die "usage: $0 restart NAME"; cmd_restart "$2" ;;
 leader) [ $# = 3 ] || die "usage: $0 leader TOPIC PARTITION"; cmd_leader "$2" "$3" ;;
 kafka-command) [ $# = 2 ] || die "usage: $0 kafka-command LINE"; cmd_kafka_command "$2" ;;
+owner-watch) [ $# = 3 ] || die "usage: $0 owner-watch PID START"; cmd_owner_watch "$2" "$3" ;;
 *) sed -n '3,/^set -u$/{/^set -u$/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
 esac

@@ -32,6 +32,8 @@ BENCH_KAFKA=${BENCH_KAFKA:-real}
 export STACK_KAFKA=$BENCH_KAFKA
 BENCH_RESULTS=${BENCH_RESULTS:-$BENCH_SRC/tests/bench/results/$BENCH_KAFKA}
 STACK=$BENCH_SRC/deploy/local-stack.sh
+# The benchmark owns its stacks: killed, it leaves none running.
+export STACK_OWNER_PID=${STACK_OWNER_PID:-$$}
 WATCH=$BENCH_SRC/deploy/watch-executions.py
 BENCH_TMP=$(mktemp -d /tmp/imgflow-bench.XXXXXX)
 BENCH_STACKS=()

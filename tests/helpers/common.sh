@@ -15,6 +15,12 @@
 #                                added (--requirepass ...); waits until it
 #                                answers (10 s, else exits 1). The caller
 #                                stops $REDIS_PID.
+#
+# The test owns every stack it starts with deploy/local-stack.sh (itself, or
+# through demo.sh or stack.sh): STACK_OWNER_PID is this shell, so a stack is
+# stopped by its owner watch when the test ends without stopping it (meson
+# test kills a test that timed out or was cancelled 0.5 s after SIGTERM).
+export STACK_OWNER_PID=${STACK_OWNER_PID:-$$}
 
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }

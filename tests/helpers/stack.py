@@ -283,6 +283,9 @@ class Stack:
     def local_stack(self, *argv, check=True, env=None, timeout=300):
         e = dict(os.environ)
         # Brokers without the C2 compiler start in half the CPU (see stack.sh).
+        # This process owns the stack: if it dies before close() (SIGTERM from
+        # meson test), the stack's owner watch stops it (local-stack.sh).
+        e.setdefault("STACK_OWNER_PID", str(os.getpid()))
         e.update({"IMGFLOW_STACK_DIR": self.stack_dir, "IMGFLOW_BUILD": self.build,
                   "STACK_STOP_TIMEOUT": os.environ.get("STACK_STOP_TIMEOUT", "5"),
                   "STACK_KAFKA_JAVA_OPTS": os.environ.get("STACK_KAFKA_JAVA_OPTS", "-XX:TieredStopAtLevel=1")})
