@@ -15,6 +15,11 @@
 # The builds come first, one after the other (each uses every core); the
 # fuzzers are built while the suites run and run after them, for their full
 # time each. Each suite's output is printed when it is done.
+#
+# Interrupted (SIGINT, SIGTERM), it stops what it started, by pid: each
+# suite's meson test, which ends its running tests (SIGTERM to each test's
+# process group; the servers of a test's stack are stopped by the stack's
+# owner watch, deploy/local-stack.sh), the build and the fuzzers.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
@@ -25,12 +30,48 @@ START=$(date +%s)
 
 say() { echo "run-all: $* ($(($(date +%s) - START)) s)"; }
 
+# tree PID: PID and all its descendants, children first.
+tree() {
+        local c
+        for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done
+        echo "$1"
+}
+
+# interrupted STATUS: SIGTERM to the build, to each suite's meson test (not
+# to the suite's shell, which then writes the counts) and to the fuzzers'
+# whole tree; waits for them, then exits.
+building=""
+pids=""
+fuzz=""
+interrupted() {
+        trap '' INT TERM
+        say "interrupted: stopping the build, the test suites and the fuzzers"
+        targets=""
+        [ -n "$building" ] && targets="$(tree "$building")"
+        for p in $pids; do targets="$targets $(ps -o pid= --ppid "$p" 2>/dev/null)"; done
+        [ -n "$fuzz" ] && targets="$targets $(tree "$fuzz")"
+        # shellcheck disable=SC2086
+        [ -n "$(echo $targets)" ] && kill -TERM $targets 2>/dev/null
+        wait
+        say "interrupted"
+        exit "$1"
+}
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+
 build() { # build-dir label [meson setup args...]
         dir=$1; label=$2; shift 2
         if [ ! -d "$dir" ]; then
                 meson setup "$dir" "$@" >/dev/null || { echo "setup $label failed"; echo "0 1" >> "$ROOT/.test-results"; return 1; }
         fi
-        if ! ninja -C "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; then
+        # In the background, so that a signal is handled at once (not after
+        # the build, as it would be for a command in the foreground).
+        ninja -C "$dir" -j "$JOBS" >"$dir.build.log" 2>&1 &
+        building=$!
+        wait "$building"
+        st=$?
+        building=""
+        if [ "$st" != 0 ]; then
                 tail -40 "$dir.build.log"
                 echo "build $label failed"
                 echo "0 1" >> "$ROOT/.test-results"
@@ -70,7 +111,6 @@ if [ -z "${SKIP_ASAN:-}" ]; then
         build build-test-asan "asan+ubsan" -Db_sanitize=address,undefined && dirs="$dirs build-test-asan"
 fi
 
-pids=""
 for d in $dirs; do
         rm -f "$d.result" "$d.failures"
         if [ "$d" = build-test-asan ]; then
@@ -83,13 +123,13 @@ for d in $dirs; do
         fi
         pids="$pids $!"
 done
-fuzz=""
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x tests/fuzz/run-fuzzers.sh ]; then
         # Built now (at a lower priority than the tests), run afterwards.
         FUZZ_BUILD_ONLY=1 nice -n 10 tests/fuzz/run-fuzzers.sh >build-fuzz.build.log 2>&1 &
         fuzz=$!
 fi
 for p in $pids; do wait "$p"; done
+pids=""
 say "test suites done"
 for d in $dirs; do
         echo "== $d"
@@ -97,7 +137,14 @@ for d in $dirs; do
 done
 
 if [ -n "$fuzz" ]; then
-        if wait "$fuzz" && FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_JOBS=${FUZZ_JOBS:-$JOBS} tests/fuzz/run-fuzzers.sh; then
+        fuzz_ok=""
+        if wait "$fuzz"; then
+                FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_JOBS=${FUZZ_JOBS:-$JOBS} tests/fuzz/run-fuzzers.sh &
+                fuzz=$!
+                wait "$fuzz" && fuzz_ok=1
+        fi
+        fuzz=""
+        if [ -n "$fuzz_ok" ]; then
                 echo "1 0" >> "$ROOT/.test-results"
         else
                 tail -20 build-fuzz.build.log

@@ -60,7 +60,9 @@ if [ -z "$targets" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/imgflow-fuzz.XXXXXX") || exit 2
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # run_one EXE: one target for $seconds; "ok" or "failed" in $work/<name>.status.
 run_one() {
