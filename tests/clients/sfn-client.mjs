@@ -195,6 +195,37 @@ for (const t of got) {
 d = await waitStatus(admin, arn, "SUCCEEDED");
 check(JSON.parse(d.output).tags.tags[0] === "raw/photo-0002.jpg", "SendTaskSuccess completes the activity task");
 await waitStatus(admin, arn2, "SUCCEEDED");
+
+console.log("--- redrive");
+// The activity task fails without a Catch: the execution FAILS at Tag; a
+// redrive runs Tag again (its task is queued again) and nothing before it.
+arn = (await call(admin, "StartExecution", { stateMachineArn: asm, name: "tag-3", input: '{"key": "k3"}' }))
+  .executionArn;
+let t = await call(admin, "GetActivityTask", { activityArn: act, workerName: "node-3" });
+await call(admin, "SendTaskFailure", { taskToken: t.taskToken, error: "Tag.Unavailable", cause: "later" });
+d = await waitStatus(admin, arn, "FAILED");
+check(d.redriveCount === 0 && d.redriveStatus === "REDRIVABLE", `FAILED: redriveCount ${d.redriveCount}, ${d.redriveStatus}`);
+await expectError("RedriveExecution of a SUCCEEDED execution", "ExecutionNotRedrivable", admin, "RedriveExecution",
+  { executionArn: arn2 }).then((m) => check(m === "Execution is SUCCEEDED and cannot be redriven", "... " + m));
+await expectError("RedriveExecution of an unknown execution", "ExecutionDoesNotExist", admin, "RedriveExecution",
+  { executionArn: ARN + "execution:tag-it:nope" });
+await expectError("starter: RedriveExecution", "AccessDeniedException", starter, "RedriveExecution",
+  { executionArn: arn });
+const rd = await call(admin, "RedriveExecution", { executionArn: arn, clientToken: "node-redrive-1" });
+check(rd.redriveDate instanceof Date, "RedriveExecution gives the redrive date");
+t = await call(admin, "GetActivityTask", { activityArn: act, workerName: "node-3" });
+check(JSON.parse(t.input ?? "{}").key === "k3", "the redriven Tag's activity task, with the same input");
+await call(admin, "SendTaskSuccess", { taskToken: t.taskToken, output: '{"tags": ["k3"]}' });
+d = await waitStatus(admin, arn, "SUCCEEDED");
+check(d.redriveCount === 1 && d.redriveDate instanceof Date && d.redriveStatus === "NOT_REDRIVABLE" &&
+  d.redriveStatusReason === "Execution is SUCCEEDED and cannot be redriven",
+  `SUCCEEDED after the redrive: redriveCount ${d.redriveCount}, ${d.redriveStatus} (${d.redriveStatusReason})`);
+const hist = (await call(admin, "GetExecutionHistory", { executionArn: arn })).events;
+const red = hist.find((e) => e.type === "ExecutionRedriven");
+check(red?.executionRedrivenEventDetails?.redriveCount === 1, "GetExecutionHistory: ExecutionRedriven, redriveCount 1");
+const after = hist.slice(hist.indexOf(red) + 1).filter((e) => e.stateEnteredEventDetails).map((e) => e.stateEnteredEventDetails.name);
+check(JSON.stringify(after) === '["Tag"]', "after the redrive only Tag entered again: " + after);
+
 await call(admin, "DeleteActivity", { activityArn: act });
 await expectError("DescribeActivity after DeleteActivity", "ActivityDoesNotExist", admin, "DescribeActivity",
   { activityArn: act });

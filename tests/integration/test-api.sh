@@ -20,7 +20,9 @@
 #           installs it there with `npm ci`)
 # Each creates the image pipeline and runs it on photos, reads histories,
 # approves and rejects human-approval reviews by task token, takes activity
-# tasks, and is refused for each reason the API refuses (docs/api.md). It
+# tasks (node also redrives a failed one: Debian's awscli and boto3 predate
+# RedriveExecution), and is refused for each reason the API refuses
+# (docs/api.md). It
 # gets the stack through the environment: API_ENDPOINT, AWS_REGION,
 # ACCOUNT, the keys (ADMIN_KEY/ADMIN_SECRET, STARTER_..., DENIER_...),
 # EXAMPLES, PHOTOS (keys of the photos), WIDE_PHOTO (one wider than the
