@@ -35,6 +35,7 @@
 #include "macro.h"
 #include "params.h"
 #include "pipeline.h"
+#include "storage-ops.h"
 #include "test-ops.h"
 
 static const Operation op_table[] = {
@@ -54,6 +55,8 @@ static const Operation op_table[] = {
         {"image.optimize", pipeline_optimize_params, pipeline_optimize,
          "re-encode smaller, metadata stripped"},
         {"image.pipeline", pipeline_params, pipeline_run, "several steps on one decode, one save"},
+        {"storage.list", storage_ops_list_params, storage_ops_list,
+         "one page of a bucket listing (a distributed Map's ItemReader)"},
         {"test.echo", NULL, test_ops_echo, "return the input"},
         {"test.sleep", test_ops_sleep_params, test_ops_sleep, "sleep ms milliseconds"},
         {"test.fail", test_ops_fail_params, test_ops_fail, "fail (optionally only the first N attempts)"},

@@ -1379,6 +1379,10 @@ static void validate_parallel(Validator *v, json_t *state, const char *pointer) 
         require_field(v, state, pointer, "Branches", "Parallel");
 }
 
+static bool jeq_str(json_t *v, const char *s) {
+        return json_is_string(v) && streq(json_string_value(v), s);
+}
+
 /* Whether a Map state runs in distributed mode (its ItemProcessor's
  * ProcessorConfig says Mode "DISTRIBUTED"). */
 bool asl_map_is_distributed(json_t *state) {
@@ -1403,12 +1407,12 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
                                              "ProcessorConfig with Mode \"DISTRIBUTED\")");
                         }
         /* Their shape is checked above; running them is still to come. */
-        if (json_object_get(state, "ItemReader")) {
+        if (jeq_str(json_object_get(json_object_get(state, "ItemReader"), "Resource"),
+                    "arn:aws:states:::s3:getObject")) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");
-                asl_diag_add(
-                        v->d, p,
-                        "not supported yet: a distributed Map reads its items from its input (ItemsPath "
-                        "or Items)");
+                asl_diag_add(v->d, p,
+                             "not supported yet: a distributed Map reads its items from a bucket listing "
+                             "(arn:aws:states:::s3:listObjectsV2) or its input (ItemsPath or Items)");
         }
         if (json_object_get(state, "ResultWriter")) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, "ResultWriter");

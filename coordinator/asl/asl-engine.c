@@ -591,6 +591,8 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 timer_cancel(c, jstr(frame, "timer"));
 
         children = json_object_get(frame, "children");
+        if (children && jstr(children, "readerTask"))
+                task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (children) {
                 json_t *live = json_object_get(children, "live");
                 const char *cid;
@@ -1062,6 +1064,8 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
 
         bool dist = json_is_true(json_object_get(children, "dist"));
 
+        if (jstr(children, "readerTask"))
+                task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         json_object_foreach_safe(live, tmp, cid, idx) {
                 if (!dist)
                         history(c, "MapIterationAborted",
@@ -1138,7 +1142,8 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                         exceeded = true;
                 else
                         exceeded = (tc && failed > json_integer_value(tc)) ||
-                                   (tp && (double) failed * 100.0 > json_number_value(tp) * (double) total);
+                                   (tp && !json_is_true(json_object_get(children, "more")) &&
+                                    (double) failed * 100.0 > json_number_value(tp) * (double) total);
                 if (exceeded) {
                         /* A distributed Map's threshold is 0 failures by default:
                          * its Map Run fails with the threshold error. */
@@ -2015,6 +2020,133 @@ static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars,
         return r;
 }
 
+/*
+ * ItemReader with arn:aws:states:::s3:listObjectsV2: the listing is read a
+ * page at a time by the worker operation storage.list (worker/ops/
+ * storage-ops.h), dispatched like a Task's work under the Map's frame. The
+ * children bookkeeping holds one page: "reader" {"bucket", "prefix",
+ * "after" (the last key read), "maxItems"}, "items" (the page), "base" (the
+ * index of its first item), "total" (items read so far), "more" (the
+ * listing goes on) and "readerTask" while a page is asked for. The next
+ * page is asked for once the children of this one are all started, so the
+ * document never holds more than a page of a listing of any size.
+ */
+#define ASL_READER_RESOURCE "imgflow:storage.list"
+#define ASL_READER_PAGE 200
+
+static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *children) {
+        json_t *reader = json_object_get(children, "reader"), *task, *in;
+        json_int_t max_items = jint(reader, "maxItems"), page = ASL_READER_PAGE;
+        _cleanup_free_ char *task_id = task_id_new(c);
+
+        if (!task_id) {
+                map_fail(c, fid, frame, "States.Runtime", "no random source for a task id");
+                return;
+        }
+        if (max_items > 0 && max_items - jint(children, "total") < page)
+                page = max_items - jint(children, "total");
+        in = json_pack("{s:O, s:O, s:I}", "bucket", json_object_get(reader, "bucket"), "prefix",
+                       json_object_get(reader, "prefix"), "maxKeys", page);
+        if (jstr(reader, "after"))
+                json_object_set(in, "startAfter", json_object_get(reader, "after"));
+        task = json_pack("{s:s, s:s, s:s, s:b}", "frame", fid, "state", jstr(frame, "state"), "resource",
+                         ASL_READER_RESOURCE, "reader", 1);
+        json_object_set_new(json_object_get(c->exec, "tasks"), task_id, task);
+        json_object_set_new(children, "readerTask", json_string(task_id));
+        fx_add(c,
+               (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = {.task_id = xstrdup(task_id),
+                                                                  .state = xstrdup(jstr(frame, "state")),
+                                                                  .resource = xstrdup(ASL_READER_RESOURCE),
+                                                                  .input = in,
+                                                                  .index_path = frame_index_path(c, fid)}});
+}
+
+/* The reader's settings from ItemReader (its Parameters or Arguments and
+ * ReaderConfig.MaxItems/MaxItemsPath) into the children bookkeeping. */
+static int map_reader_settings(Ctx *c, json_t *frame, json_t *st, json_t *eff, json_t *vars,
+                               json_t *children, AslError *e, char **ret_location) {
+        json_t *ir = json_object_get(st, "ItemReader"), *config = json_object_get(ir, "ReaderConfig");
+        _cleanup_json_ json_t *args = NULL;
+        json_int_t max_items = 0;
+        json_t *bucket, *prefix;
+        int r = 0;
+
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                QueryContext qc;
+                AslQuery q;
+                json_t *v;
+
+                query_init(c, &q, &qc, frame, vars);
+                if ((v = json_object_get(ir, "Arguments")))
+                        r = asl_query_template(&q, v, "ItemReader.Arguments", &args, e, ret_location);
+                if (r >= 0 && (v = json_object_get(config, "MaxItems")))
+                        r = query_integer(&q, v, "ItemReader.ReaderConfig.MaxItems", 0, 100000000,
+                                          &max_items, e, ret_location);
+                asl_query_done(&q);
+                if (r < 0)
+                        return r;
+        } else {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+                bool set = false;
+                double x = 0;
+
+                if (json_object_get(ir, "Parameters") &&
+                    (r = payload_template(json_object_get(ir, "Parameters"), eff, &refs, c->env, &args, e)) <
+                            0)
+                        return r;
+                if (config && (r = int_or_path(config, "MaxItems", eff, &refs, &set, &x, e)) < 0)
+                        return r;
+                max_items = set ? (json_int_t) x : 0;
+        }
+        bucket = json_object_get(args, "Bucket");
+        prefix = json_object_get(args, "Prefix");
+        if (!json_is_string(bucket) || json_string_length(bucket) == 0 ||
+            (prefix && !json_is_string(prefix)))
+                return asl_error_set(
+                        e, "States.ItemReaderFailed",
+                        "The ItemReader's Bucket must be a non-empty string and its Prefix a string");
+        json_object_set_new(children, "reader",
+                            json_pack("{s:O, s:s, s:I}", "bucket", bucket, "prefix",
+                                      prefix ? json_string_value(prefix) : "", "maxItems", max_items));
+        json_object_set_new(children, "items", json_array());
+        json_object_set_new(children, "base", json_integer(0));
+        json_object_set_new(children, "more", json_true());
+        return 0;
+}
+
+/* A page from storage.list (output borrowed): the next items. */
+static void map_reader_page(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *output) {
+        json_t *page = json_object_get(output, "Items"), *more = json_object_get(output, "More"), *last;
+        json_t *reader = json_object_get(children, "reader");
+        json_int_t total = jint(children, "total"), max_items = jint(reader, "maxItems");
+        _cleanup_json_ json_t *items = NULL;
+
+        json_object_del(children, "readerTask");
+        if (!json_is_array(page) || !json_is_boolean(more)) {
+                _cleanup_free_ char *cause =
+                        state_cause(c, fid, "States.ItemReaderFailed",
+                                    "The bucket listing's page is not {\"Items\": [...], "
+                                    "\"More\": true|false}");
+                map_fail(c, fid, frame, "States.ItemReaderFailed", cause);
+                return;
+        }
+        items = json_deep_copy(page);
+        if (max_items > 0 && total + (json_int_t) json_array_size(items) >= max_items) {
+                while ((json_int_t) json_array_size(items) > max_items - total)
+                        json_array_remove(items, json_array_size(items) - 1);
+                more = json_false();
+        }
+        last = json_array_get(items, json_array_size(items) - 1);
+        if (jstr(last, "Key"))
+                json_object_set(reader, "after", json_object_get(last, "Key"));
+        json_object_set_new(children, "base", json_integer(total));
+        json_object_set(children, "items", items);
+        json_object_set_new(children, "total", json_integer(total + (json_int_t) json_array_size(items)));
+        json_object_set_new(children, "more",
+                            json_boolean(json_is_true(more) && json_array_size(items) > 0));
+}
+
 /* The Map Run's ARN, as AWS forms it from the execution's:
  * "arn:...:mapRun:<state machine>/<Label or state name>:<run id>" (the
  * execution id's ":execution:<machine>:<name>" part replaced); imgflow's
@@ -2118,13 +2250,23 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                         if (r < 0)
                                 goto fail;
                         items = json_incref(computed);
+                } else if (json_object_get(st, "ItemReader")) {
+                        eff = json_incref(json_object_get(frame, "input"));
+                        items = json_array();
                 } else if ((r = map_items(c, frame, st, NULL, &eff, &items, &e)) < 0)
                         goto fail;
         } else {
                 context = context_new(c, frame, NULL);
                 AslRefs refs = {.context = context, .vars = vars};
 
-                if ((r = map_items(c, frame, st, &refs, &eff, &items, &e)) < 0)
+                if (json_object_get(st, "ItemReader")) {
+                        /* the items come from the reader: InputPath only */
+                        if ((r = payload_select(json_object_get(frame, "input"),
+                                                json_object_get(st, "InputPath"), "InputPath", &refs, &eff,
+                                                &e)) < 0)
+                                goto fail;
+                        items = json_array();
+                } else if ((r = map_items(c, frame, st, &refs, &eff, &items, &e)) < 0)
                         goto fail;
                 if ((r = int_or_path(st, "MaxConcurrency", eff, &refs, &mc_set, &mc, &e)) < 0 ||
                     (r = int_or_path(st, "ToleratedFailureCount", eff, &refs, &tc_set, &tc, &e)) < 0 ||
@@ -2152,6 +2294,12 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 json_object_set(children, "items", computed);
         if (dist && (r = map_distributed_settings(c, frame, st, eff ? eff : json_object_get(frame, "input"),
                                                   vars, children, &e, &location)) < 0) {
+                json_decref(children);
+                goto fail;
+        }
+        if (dist && json_object_get(st, "ItemReader") &&
+            (r = map_reader_settings(c, frame, st, eff ? eff : json_object_get(frame, "input"), vars,
+                                     children, &e, &location)) < 0) {
                 json_decref(children);
                 goto fail;
         }
@@ -2252,7 +2400,8 @@ static int map_batch(Ctx *c, const char *fid, json_t *frame, json_t *children, j
                 size_t add;
 
                 if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, next + n,
-                                   json_array_get(items, (size_t) (next + n)), &in) < 0)
+                                   json_array_get(items, (size_t) (next + n - jint(children, "base"))),
+                                   &in) < 0)
                         return -1;
                 add = json_writer_size(in) + (n > 0 ? 1 : 0);
                 if (bytes + add > (size_t) max_bytes) {
@@ -2319,12 +2468,37 @@ static void map_fill(Ctx *c, const char *fid) {
         _cleanup_json_ json_t *eff = NULL, *items = NULL, *vars = NULL;
         bool jsonata = asl_machine_state_is_jsonata(c->m, st);
 
-        if (!children || jint(children, "running") >= jint(children, "max") ||
+        if (!children)
+                return;
+        if (json_object_get(children, "reader") && jint(children, "next") >= jint(children, "total") &&
+            json_is_true(json_object_get(children, "more")) && !json_object_get(children, "readerTask"))
+                map_reader_request(c, fid, frame, children);
+        if (!frame_get(c, fid) || !(children = json_object_get(frame, "children")) ||
+            jint(children, "running") >= jint(children, "max") ||
             (jint(children, "next") >= jint(children, "total") && !map_redo_pending(children)))
                 return;
         map_redo_start(c, fid, frame, children);
         vars = vars_visible(c, frame);
-        {
+        if (json_object_get(children, "reader")) {
+                /* the page read last; item i is items[i - base] */
+                AslError e = {};
+
+                items = json_incref(json_object_get(children, "items"));
+                if (jsonata)
+                        eff = json_incref(json_object_get(frame, "input"));
+                else {
+                        _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                        AslRefs refs = {.context = context, .vars = vars};
+
+                        if (payload_select(json_object_get(frame, "input"), json_object_get(st, "InputPath"),
+                                           "InputPath", &refs, &eff, &e) < 0) {
+                                _cleanup_free_ char *cause = state_cause(c, fid, e.error, e.cause);
+                                map_fail(c, fid, frame, e.error, cause);
+                                asl_error_clear(&e);
+                                return;
+                        }
+                }
+        } else {
                 _cleanup_json_ json_t *context = context_new(c, frame, NULL);
                 AslRefs refs = {.context = context, .vars = vars};
                 AslError e = {};
@@ -2350,8 +2524,10 @@ static void map_fill(Ctx *c, const char *fid) {
                                 if (map_batch(c, fid, frame, children, tmpl, jsonata, eff, items, vars, &in,
                                               &count) < 0)
                                         return;
-                        } else if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, i,
-                                                  json_array_get(items, (size_t) i), &in) < 0)
+                        } else if (map_item_input(
+                                           c, fid, frame, tmpl, jsonata, eff, vars, i,
+                                           json_array_get(items, (size_t) (i - jint(children, "base"))),
+                                           &in) < 0)
                                 return;
                         json_object_set_new(children, "children", json_integer(child + 1));
                 } else if (map_item_input(c, fid, frame, tmpl, jsonata, eff, vars, i,
@@ -2369,6 +2545,10 @@ static void map_fill(Ctx *c, const char *fid) {
                                 json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", i));
                 push(c, ACTION_ENTER, cid, jstr(proc, "StartAt"), in, NULL, NULL);
         }
+        if (children && json_object_get(children, "reader") &&
+            jint(children, "next") >= jint(children, "total") &&
+            json_is_true(json_object_get(children, "more")) && !json_object_get(children, "readerTask"))
+                map_reader_request(c, fid, frame, children);
 }
 
 static void map_maybe_complete(Ctx *c, const char *fid) {
@@ -2383,8 +2563,18 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
                 return;
         }
         if (jint(children, "running") > 0 || jint(children, "next") < jint(children, "total") ||
-            map_redo_pending(children))
+            map_redo_pending(children) || json_is_true(json_object_get(children, "more")) ||
+            json_object_get(children, "readerTask"))
                 return;
+        /* A reader's total is known only now: the percentage against it. */
+        if (json_object_get(children, "reader") && json_object_get(children, "tolPct") &&
+            (double) jint(children, "failed") * 100.0 >
+                    json_number_value(json_object_get(children, "tolPct")) *
+                            (double) jint(children, "total")) {
+                map_fail(c, fid, frame, "States.ExceedToleratedFailureThreshold",
+                         "The specified tolerated failure threshold was exceeded");
+                return;
+        }
 
         _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
         bool dist = json_is_true(json_object_get(children, "dist"));
@@ -2805,6 +2995,32 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
         return t;
 }
 
+/* A page of a distributed Map's ItemReader (map_reader_request()). */
+static int handle_reader_result(Ctx *c, const AslEvent *ev, const char *fid) {
+        json_t *frame, *children;
+
+        task_close(c, ev->task_id, /* notify= */ false);
+        frame = frame_get(c, fid);
+        children = json_object_get(frame, "children");
+        if (!children)
+                return 1;
+        if (ev->type == ASL_EVENT_TASK_FAILED) {
+                _cleanup_free_ char *why =
+                        xasprintf("Reading the bucket listing failed: %s%s%s",
+                                  ev->error && *ev->error ? ev->error : "States.TaskFailed",
+                                  ev->cause ? ": " : "", ev->cause ? ev->cause : "");
+                _cleanup_free_ char *cause = state_cause(c, fid, "States.ItemReaderFailed", why);
+
+                json_object_del(children, "readerTask");
+                map_fail(c, fid, frame, "States.ItemReaderFailed", cause);
+                return 0;
+        }
+        map_reader_page(c, fid, frame, children, ev->output);
+        map_fill(c, fid);
+        map_maybe_complete(c, fid);
+        return 0;
+}
+
 static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         _cleanup_free_ char *fid = NULL, *resource = NULL;
         json_t *t, *frame, *st, *details;
@@ -2814,6 +3030,8 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         if (!t)
                 return r;
         fid = xstrdup(jstr(t, "frame"));
+        if (json_is_true(json_object_get(t, "reader")))
+                return handle_reader_result(c, ev, fid);
         resource = xstrdup(jstr(t, "resource") ?: "");
         details = resource_details(jstr(t, "resource"));
         task_close(c, ev->task_id, /* notify= */ false);

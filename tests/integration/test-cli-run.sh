@@ -79,6 +79,11 @@ check "map no mocks" 0 '{"bucket":"photos","count":5,"thumbnails":[{"index":0,"b
 check "map OneCorrupt" 0 '{"bucket":"photos","count":5,"thumbnails":[{"thumbnail":"thumbs/a.jpg"},{"Error":"Image.Invalid","Cause":"not a JPEG file"},{"thumbnail":"thumbs/other.jpg"},{"thumbnail":"thumbs/other.jpg"},{"thumbnail":"thumbs/other.jpg"}]}' -- $MAPRUN --mock-config "$MP/mocks.json" --test-case OneCorrupt
 check "map TwoCorrupt" 1 '{"Error":"States.ExceedToleratedFailureThreshold","Cause":"The specified tolerated failure threshold was exceeded"}' -- $MAPRUN --mock-config "$MP/mocks.json" --test-case TwoCorrupt
 
+DM=$SRC/examples/distributed-map
+DMRUN="run $DM/thumbnails.asl.json --input-file $DM/input.json --mock-config $DM/mocks.json"
+check "distributed map ThreeImages" 0 '{"bucket":"photos","prefix":"raw/","count":3,"thumbnails":[{"key":"processed/t/raw/a.jpg","size":4100},{"key":"processed/t/raw/b.jpg","size":4200},{"key":"processed/t/raw/c.jpg","size":4300}]}' -- $DMRUN --test-case ThreeImages
+check "distributed map OneOfThreeCorrupt" 1 '{"Error":"States.ExceedToleratedFailureThreshold","Cause":"The specified tolerated failure threshold was exceeded"}' -- $DMRUN --test-case OneOfThreeCorrupt
+
 # invalid definitions, bad arguments, help
 printf '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"r","Next":"Nowhere"}}}' >"$T/bad.asl.json"
 check "validate invalid" 1 "" -- validate-state-machine-definition "$T/bad.asl.json"

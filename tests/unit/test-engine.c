@@ -2701,3 +2701,160 @@ TEST(redrive_distributed_map_children) {
         free(t1);
         h_done(&h);
 }
+
+/* ItemReader (s3:listObjectsV2): pages from storage.list, one at a time. */
+#define READER_DEF(extra)                                                                                   \
+        "{'StartAt':'M','States':{'M':{'Type':'Map','MaxConcurrency':3,"                                    \
+        "'ItemReader':{'Resource':'arn:aws:states:::s3:listObjectsV2',"                                     \
+        "'Parameters':{'Bucket.$':'$.bucket','Prefix':'raw/'}" extra "},"                                   \
+        "'ItemSelector':{'key.$':'$$.Map.Item.Value.Key','i.$':'$$.Map.Item.Index'},"                       \
+        "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'EXPRESS'},"              \
+        "'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}},'End':true}}}"
+
+/* A storage.list page of keys k<from>..k<to-1>. */
+static char *reader_page(int from, int to, bool more) {
+        json_t *items = json_array();
+        for (int i = from; i < to; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "raw/k%03d", i);
+                json_array_append_new(items,
+                                      json_pack("{s:s, s:i, s:s}", "Key", key, "Size", i, "Etag", "\"e\""));
+        }
+        json_t *o = json_pack("{s:o, s:b}", "Items", items, "More", more);
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+TEST(distributed_map_item_reader_pages) {
+        H h;
+        char *page, *reader;
+
+        h_start(&h, READER_DEF(""), "{'bucket':'photos'}");
+        /* only the first page is asked for */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.list");
+        ASSERT_JSON_EQ(json_object_get(d, "input"),
+                       "{\"bucket\":\"photos\",\"prefix\":\"raw/\",\"maxKeys\":200}");
+        reader = task_id_of(d);
+        page = reader_page(0, 4, true);
+        ASSERT_INT_EQ(h_succeed(&h, reader, page), 0);
+        free(page);
+        free(reader);
+        /* 3 children (MaxConcurrency), their input through the ItemSelector */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 3);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 2), "input"),
+                       "{\"key\":\"raw/k002\",\"i\":2}");
+        char *c0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *c1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        char *c2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 2));
+        ASSERT_INT_EQ(h_succeed(&h, c0, "0"), 0);
+        /* the 4th item starts and, the page used up, the next page is asked for after raw/k003 */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        /* (the page is asked for while the child's state is still queued) */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        char *c3 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.list");
+        ASSERT_STR_EQ(S(json_object_get(d, "input"), "startAfter"), "raw/k003");
+        reader = task_id_of(d);
+        /* a stale or repeated page changes nothing */
+        page = reader_page(4, 6, false);
+        ASSERT_INT_EQ(h_succeed(&h, reader, page), 0);
+        ASSERT_INT_EQ(h_succeed(&h, reader, page), 1);
+        free(page);
+        free(reader);
+        /* the document holds the last page only */
+        json_t *frame0 = NULL;
+        const char *fid;
+        json_t *f;
+        json_object_foreach (json_object_get(h.exec, "frames"), fid, f)
+                if (json_object_get(f, "children"))
+                        frame0 = f;
+        ASSERT_INT_EQ(json_array_size(json_object_get(json_object_get(frame0, "children"), "items")), 2);
+        const char *outs[] = {c1, c2, c3};
+        for (int i = 0; i < 3; i++)
+                ASSERT_INT_EQ(h_succeed(&h, outs[i], "1"), 0);
+        /* items 4 and 5 */
+        for (int guard = 0; !h.finished && guard < 10; guard++) {
+                const char *id;
+                json_t *v;
+                json_object_foreach (json_object_get(h.exec, "tasks"), id, v) {
+                        char *tt = strdup(id);
+                        ASSERT_INT_EQ(h_succeed(&h, tt, "2"), 0);
+                        free(tt);
+                        break;
+                }
+        }
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[0,1,1,1,2,2]");
+        free(c0);
+        free(c1);
+        free(c2);
+        free(c3);
+        h_done(&h);
+}
+
+TEST(distributed_map_item_reader_max_items_and_failures) {
+        H h;
+        char *page, *reader;
+
+        /* MaxItems 2: a page of 2 asked for, the listing cut there */
+        h_start(&h, READER_DEF(",'ReaderConfig':{'MaxItems':2}"), "{'bucket':'photos'}");
+
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(d, "input"), "maxKeys")), 2);
+        reader = task_id_of(d);
+        page = reader_page(0, 2, true);
+        ASSERT_INT_EQ(h_succeed(&h, reader, page), 0);
+        free(page);
+        free(reader);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        for (int i = 0; i < 2; i++) {
+                const char *id;
+                json_t *v;
+                json_object_foreach (json_object_get(h.exec, "tasks"), id, v) {
+                        char *tt = strdup(id);
+                        ASSERT_INT_EQ(h_succeed(&h, tt, "1"), 0);
+                        free(tt);
+                        break;
+                }
+        }
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[1,1]");
+        h_done(&h);
+
+        /* the listing fails: States.ItemReaderFailed, which Catch can take */
+        h_start(&h, READER_DEF(""), "{'bucket':'photos'}");
+        reader = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, reader, "Storage.NoSuchBucket", "no bucket photos"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ItemReaderFailed");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "Storage.NoSuchBucket: no bucket photos") != NULL);
+        ASSERT_TRUE(history_has(&h, "MapRunFailed"));
+        free(reader);
+        h_done(&h);
+
+        /* a Bucket that is not a string */
+        h_start(&h, READER_DEF(""), "{'bucket':7}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ItemReaderFailed");
+        h_done(&h);
+
+        /* a child failing while a page is asked for cancels the page's task */
+        h_start(&h, READER_DEF(""), "{'bucket':'photos'}");
+        reader = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        page = reader_page(0, 1, true);
+        ASSERT_INT_EQ(h_succeed(&h, reader, page), 0);
+        free(page);
+        free(reader);
+        reader = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *c0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "resource"), "imgflow:storage.list");
+        ASSERT_INT_EQ(h_fail(&h, c0, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_CANCEL_TASK, 0), "task_id"), reader);
+        ASSERT_NULL(json_object_get(json_object_get(h.exec, "tasks"), reader));
+        free(c0);
+        free(reader);
+        h_done(&h);
+}

@@ -2071,3 +2071,54 @@ TEST(key_over_1024_bytes_is_invalid_key) {
         run_fail(&fx, "image.resize", params, "Storage.InvalidKey", "1024");
         fixture_teardown(&fx);
 }
+
+/* storage.list: a distributed Map's ItemReader, one page at a time. */
+TEST(storage_list_pages) {
+        Fixture fx;
+        fixture_setup(&fx);
+        for (int i = 0; i < 5; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "raw/k%d.jpg", i);
+                char *p = fx_path(&fx, key);
+                mkdirs_for(p);
+                FILE *f = fopen(p, "w");
+                ASSERT_NOT_NULL(f);
+                fprintf(f, "%*s", i + 1, "x");
+                fclose(f);
+                free(p);
+        }
+        char *other = fx_path(&fx, "other.txt");
+        FILE *f = fopen(other, "w");
+        fputs("o", f);
+        fclose(f);
+        free(other);
+
+        /* a page of 2 under raw/, then the next after its last key, then the end */
+        json_t *r = run_ok(&fx, "storage.list", "{\"bucket\":\"photos\",\"prefix\":\"raw/\",\"maxKeys\":2}");
+        json_t *items = json_object_get(r, "Items");
+        ASSERT_INT_EQ(json_array_size(items), 2);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "Key")), "raw/k0.jpg");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(items, 1), "Size")), 2);
+        ASSERT_NOT_NULL(json_object_get(json_array_get(items, 0), "Etag"));
+        ASSERT_TRUE(json_is_true(json_object_get(r, "More")));
+        json_decref(r);
+        r = run_ok(
+                &fx, "storage.list",
+                "{\"bucket\":\"photos\",\"prefix\":\"raw/\",\"maxKeys\":2,\"startAfter\":\"raw/k3.jpg\"}");
+        items = json_object_get(r, "Items");
+        ASSERT_INT_EQ(json_array_size(items), 1);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "Key")), "raw/k4.jpg");
+        ASSERT_TRUE(json_is_false(json_object_get(r, "More")));
+        json_decref(r);
+        /* no prefix: everything, in S3's order */
+        r = run_ok(&fx, "storage.list", "{\"bucket\":\"photos\"}");
+        ASSERT_INT_EQ(json_array_size(json_object_get(r, "Items")), 6);
+        ASSERT_STR_EQ(
+                json_string_value(json_object_get(json_array_get(json_object_get(r, "Items"), 5), "Key")),
+                "raw/k4.jpg");
+        json_decref(r);
+        run_fail(&fx, "storage.list", "{\"bucket\":\"nope\"}", "Storage.NotFound", "no such bucket");
+        run_fail(&fx, "storage.list", "{\"bucket\":\"photos\",\"maxKeys\":1001}", "Params.Invalid",
+                 "maxKeys");
+        fixture_teardown(&fx);
+}

@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# A distributed Map over a bucket listing, end to end on the local stack
+# (deploy/local-stack.sh, loopback only), with the buckets as directories
+# (MODE dir) or on versitygw, an S3-compatible server that checks SigV4
+# (MODE s3: skipped where versitygw is not built):
+# examples/distributed-map/thumbnails.asl.json lists photos/raw/ with
+# ItemReader (arn:aws:states:::s3:listObjectsV2), read by the workers'
+# storage.list a page of 200 keys at a time, and makes a 128-pixel
+# thumbnail of each of 450 photos (3 pages), 50 at once. Checked: the
+# execution SUCCEEDS with 450 results, one per key of the listing in S3's
+# order, each a thumbnail that exists in the bucket; the history has
+# MapRunStarted with a Map Run ARN and MapRunSucceeded; a second execution
+# with MaxItems 7 (a variant) lists 7 keys; one over a bucket that does not
+# exist fails with States.ItemReaderFailed naming the storage failure.
+#
+#   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
+set -u
+MODE=$1 BUILD=$(cd "$2" && pwd) SRC=$3
+. "$SRC/tests/helpers/common.sh"
+. "$SRC/deploy/s3/s3-env.sh"
+. "$SRC/tests/helpers/stack.sh"
+for p in redis-server kcat python3 curl; do
+        command -v $p >/dev/null || { echo "SKIP: $p missing"; exit 77; }
+done
+why=$(kafka_missing)
+[ -z "$why" ] || { echo "$why (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped"; exit 77; }
+if [ "$MODE" = s3 ] && [ "${STACK_KAFKA:-real}" = mock ]; then
+        echo "SKIP: versitygw publishes its notifications to a real broker only (STACK_KAFKA=mock)"
+        exit 77
+fi
+if [ "$MODE" = s3 ] && ! versitygw_ok; then
+        echo "SKIP: versitygw not built (deploy/setup-debian.sh, with Go 1.21+)"
+        exit 77
+fi
+N=450
+TMP=$(mktemp -d /tmp/imgflow-test-dmap-$MODE.XXXXXX)
+export IMGFLOW_BUILD=$BUILD IMGFLOW_STACK_DIR=$TMP/stack
+STACK=$SRC/deploy/local-stack.sh
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok   $*"; }
+cleanup() {
+        [ -d "$IMGFLOW_STACK_DIR/pids" ] && STACK_STOP_TIMEOUT=5 "$STACK" stop >/dev/null 2>&1
+        [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+export STACK_WORKERS=2 STACK_FRESH=1
+[ "$MODE" = s3 ] && export STACK_STORAGE=s3
+"$STACK" start >"$TMP/start.log" 2>&1 || { tail -30 "$TMP/start.log"; exit 1; }
+eval "$("$STACK" env)"
+export IMGFLOW_CONFIG
+CLI=$BUILD/cli/imgflow
+EX=$SRC/examples/distributed-map/thumbnails.asl.json
+"$STACK" register thumbnails "$EX" >/dev/null || { fail "register"; exit 1; }
+python3 - "$EX" >"$TMP/max7.asl.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["States"]["Thumbnails"]["ItemReader"]["ReaderConfig"] = {"MaxItems": 7}
+print(json.dumps(d))
+PY
+"$STACK" register thumbnails-7 "$TMP/max7.asl.json" >/dev/null || fail "register thumbnails-7"
+
+# N small photos under raw/, and one object beside the prefix.
+mkdir -p "$TMP/photos"
+"$BUILD/tests/bench/make-photos" "$TMP/photos" $N 64 48 >/dev/null || { fail "make-photos"; exit 1; }
+printf 'not listed' >"$TMP/other.txt"
+if [ "$MODE" = s3 ]; then
+        for f in "$TMP"/photos/*.jpg; do
+                s3_put "$f" photos "raw/$(basename "$f")" || { fail "upload of $f"; break; }
+        done
+        s3_put "$TMP/other.txt" photos other.txt || fail "upload of other.txt"
+else
+        mkdir -p "$IMGFLOW_STACK_DIR/buckets/photos/raw"
+        cp "$TMP"/photos/*.jpg "$IMGFLOW_STACK_DIR/buckets/photos/raw/"
+        cp "$TMP/other.txt" "$IMGFLOW_STACK_DIR/buckets/photos/"
+fi
+[ "$MODE" = s3 ] && BDIR=$IMGFLOW_STACK_DIR/s3/buckets/photos || BDIR=$IMGFLOW_STACK_DIR/buckets/photos
+ok "$N photos in photos/raw/ ($MODE)"
+
+run() { # SM NAME INPUT -> $TMP/NAME.json (describe-execution), exit status of --wait
+        "$CLI" start-execution --state-machine "$1" --name "$2" --input "$3" --wait --timeout 300 \
+                >"$TMP/$2.json" 2>"$TMP/$2.err"
+}
+t0=$(date +%s.%N)
+run thumbnails all '{"bucket": "photos", "prefix": "raw/"}' && ok "thumbnails SUCCEEDED" ||
+        fail "thumbnails: $(tail -3 "$TMP/all.err") $(head -c 600 "$TMP/all.json")"
+t1=$(date +%s.%N)
+echo "     $N items in $(python3 -c "print(round($t1 - $t0, 1))") s"
+"$CLI" get-execution-history --execution-arn thumbnails:all --max-results 20 >"$TMP/all-history.json" 2>"$TMP/h.err" ||
+        fail "get-execution-history: $(cat "$TMP/h.err")"
+"$CLI" get-execution-history --execution-arn thumbnails:all --max-results 20 --reverse-order \
+        >"$TMP/all-history-end.json" 2>"$TMP/h.err" || fail "get-execution-history: $(cat "$TMP/h.err")"
+python3 - "$TMP/all.json" "$TMP/all-history.json" "$BDIR" $N "$TMP/all-history-end.json" <<'PY' || FAILS=$((FAILS + 1))
+import json, os, sys
+desc, hist, bdir, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3], int(sys.argv[4])
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+out = json.loads(desc.get("output") or "{}")
+th = out.get("thumbnails", [])
+check(out.get("count") == n and len(th) == n, "%d results (count %s)" % (len(th), out.get("count")))
+# one child per key, in the listing's order (S3 orders keys by their bytes)
+srcs = [t.get("key", "") for t in th]
+check(all(t.get("size", 0) > 0 for t in th), "every result is a thumbnail with a size")
+missing = [k for k in srcs if not os.path.isfile(os.path.join(bdir, k))]
+check(not missing, "every thumbnail is in the bucket (%d missing)" % len(missing))
+check(len(set(srcs)) == n, "%d distinct thumbnails" % len(set(srcs)))
+stems = [k.split("/raw/")[-1].split(".")[0] for k in srcs]
+check(stems == sorted(stems) and stems[0] == "photo-0000", "results in the listing's order")
+ev = hist["events"] + json.load(open(sys.argv[5]))["events"]
+types = [e["type"] for e in ev]
+started = [e for e in ev if e["type"] == "MapRunStarted"]
+arn = started[0]["mapRunStartedEventDetails"]["mapRunArn"] if started else ""
+check(":mapRun:thumbnails/thumbnails:" in arn, "MapRunStarted with the Map Run's ARN: " + arn)
+check("MapRunSucceeded" in types and "MapStateStarted" not in types, "MapRunSucceeded, no MapStateStarted")
+sys.exit(1 if bad else 0)
+PY
+
+run thumbnails-7 seven '{"bucket": "photos", "prefix": "raw/"}' && ok "thumbnails-7 SUCCEEDED" ||
+        fail "thumbnails-7: $(tail -3 "$TMP/seven.err")"
+python3 -c 'import json,sys; o=json.loads(json.load(open(sys.argv[1]))["output"]); sys.exit(0 if o["count"] == 7 else 1)' \
+        "$TMP/seven.json" && ok "MaxItems 7: 7 results" || fail "MaxItems 7: $(head -c 300 "$TMP/seven.json")"
+
+run thumbnails nobucket '{"bucket": "nosuchbucket", "prefix": "raw/"}'
+python3 - "$TMP/nobucket.json" <<'PY' && ok "no such bucket: States.ItemReaderFailed" || fail "no such bucket: $(head -c 400 "$TMP/nobucket.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
+         "Storage." in (d.get("cause") or "") else 1)
+PY
+
+"$STACK" stop >"$TMP/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$TMP/stop.log")"
+[ $FAILS = 0 ] && echo "PASS" || echo "$FAILS failed"
+exit $((FAILS > 0))

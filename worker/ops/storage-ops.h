@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * storage.list: one page of a bucket listing, for a distributed Map's
+ * ItemReader (arn:aws:states:::s3:listObjectsV2). The coordinator never
+ * lists a bucket itself: its event loop must not block on storage, and the
+ * workers already hold the buckets' credentials and run storage calls on
+ * their pool threads. The engine asks for one page at a time, so neither
+ * side ever holds more than a page of a listing of any size.
+ *
+ * Parameters: bucket (required), prefix, startAfter (list the keys after
+ * this one: where the previous page ended), maxKeys (1..1000, default
+ * 1000). The page also stops before its JSON would pass 192 KiB, so it
+ * always fits a task result.
+ *
+ * Result: {"Items": [{"Key", "Size", "Etag"}...], "More": bool}: the items
+ * as Step Functions gives a listObjectsV2 reader's items (Etag as S3 quotes
+ * it), More true when keys remain after the last one.
+ * Failures: the Storage.* failures of storage.h.
+ */
+
+#include "image-ops.h"
+
+#define STORAGE_LIST_MAX_KEYS 1000
+#define STORAGE_LIST_MAX_BYTES (192 * 1024)
+
+extern const ParamSpec storage_ops_list_params[];
+
+int storage_ops_list(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f);
