@@ -48,6 +48,8 @@ DEADLINE=$(($(date +%s) + 420))
 cat >"$TMP/rules.conf" <<'EOF'
 [triggers]
 incoming = bucket=photos prefix=in/ suffix=.jpg state_machine=echo
+[coordinator]
+metrics_listen = 127.0.0.1:0
 EOF
 cat >"$TMP/echo.asl.json" <<'EOF'
 {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}}
@@ -194,9 +196,21 @@ sys.exit(0 if i == want else print(i, want) or 1)
 PY
 
 # The .png was counted as unmatched; processed/ was never published (dir) or
-# matched no rule (s3).
+# matched no rule (s3, counted as unmatched too): the restarted coordinator's
+# imgflow_coordinator_trigger_unmatched_total, an event that is no error.
 grep -q "Trigger .*in/unmatched.png" "$IMGFLOW_STACK_DIR/logs/coordinator-1.log" &&
         fail "$MODE: the .png started an execution" || ok "$MODE: the .png started nothing"
+port=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$COORD_LOG" | tail -1)
+# (dir: at least the .png; a file copied in under a temporary name and
+# renamed may have been published under that name too, if imgflow-watch saw
+# it closed before the rename: one more, unmatched)
+unmatched=$([ "$MODE" = s3 ] && echo "==2" || echo ">=1")
+if wait_for 30 python3 "$SRC/tests/integration/prometheus-text.py" "http://127.0.0.1:$port/metrics" \
+        "imgflow_coordinator_trigger_unmatched_total$unmatched" >"$TMP/metrics.check" 2>&1; then
+        ok "$MODE: unmatched objects counted (imgflow_coordinator_trigger_unmatched_total$unmatched)"
+else
+        fail "$MODE: unmatched count (port '$port'): $(tail -3 "$TMP/metrics.check")"
+fi
 
 # A new upload of the same key: one more execution.
 printf 'a new version\n' >"$TMP/v2.jpg"
