@@ -649,6 +649,13 @@ static json_t *context_build(Ctx *c, json_t *frame, const char *token) {
         /* clang-format on */
         if (!ctx)
                 abort();
+        if (json_object_get(c->exec, "redriveMs")) {
+                /* Only once the execution was redriven, as in Step Functions. */
+                char rt[64];
+
+                asl_format_timestamp(jint(c->exec, "redriveMs"), rt, sizeof rt);
+                json_object_set_new(json_object_get(ctx, "Execution"), "RedriveTime", json_string(rt));
+        }
         if (token)
                 json_object_set_new(ctx, "Task", json_pack("{s:s}", "Token", token));
         return ctx;

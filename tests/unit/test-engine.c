@@ -2410,7 +2410,8 @@ TEST(redrive_continues_from_the_failed_task) {
                 "{'StartAt':'R','States':{'R':{'Type':'Task','Resource':'resize','End':true}}},"
                 "{'StartAt':'F','States':{'F':{'Type':'Task','Resource':'filter','End':true}}}]},"
                 "'O':{'Type':'Task','Resource':'optimize','Parameters':{'p.$':'$.processed','x.$':'$x',"
-                "'rc.$':'$$.Execution.RedriveCount'},'ResultPath':'$.optimized','Next':'N'},"
+                "'rc.$':'$$.Execution.RedriveCount','ex.$':'$$.Execution'},'ResultPath':'$.optimized',"
+                "'Next':'N'},"
                 "'N':{'Type':'Task','Resource':'notify','End':true}}}",
                 "{'key':'k'}");
         char *tr = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
@@ -2419,6 +2420,8 @@ TEST(redrive_continues_from_the_failed_task) {
         ASSERT_INT_EQ(h_succeed(&h, tf, "'f'"), 0);
         json_t *o = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
         ASSERT_STR_EQ(S(o, "state"), "O");
+        ASSERT_NULL(json_object_get(json_object_get(json_object_get(o, "input"), "ex"), "RedriveTime"));
+        json_object_del(json_object_get(o, "input"), "ex");
         ASSERT_JSON_EQ(json_object_get(o, "input"), "{\"p\":[\"r\",\"f\"],\"x\":5,\"rc\":0}");
         char *to = task_id_of(o);
 
@@ -2445,6 +2448,10 @@ TEST(redrive_continues_from_the_failed_task) {
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
         o = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
         ASSERT_STR_EQ(S(o, "state"), "O");
+        /* $$.Execution.RedriveTime: when it was redriven */
+        ASSERT_STR_EQ(S(json_object_get(json_object_get(o, "input"), "ex"), "RedriveTime"),
+                      "2023-11-14T22:14:20.000Z");
+        json_object_del(json_object_get(o, "input"), "ex");
         ASSERT_JSON_EQ(json_object_get(o, "input"), "{\"p\":[\"r\",\"f\"],\"x\":5,\"rc\":1}");
         free(to);
         to = task_id_of(o);
