@@ -417,21 +417,53 @@ void manager_reload(void *userdata) {
         daemon_config_reload(m->config_args, environ);
 }
 
+typedef struct AddResource {
+        const Config *config;
+        Resources *res;
+        bool check;
+} AddResource;
+
 static int add_resource(const char *key, const char *value, void *userdata) {
-        int r = resources_add(userdata, key, value);
+        AddResource *a = userdata;
+        const char *where = config_where(a->config, "resources", key);
+        _cleanup_free_ char *problem = resources_target_problem(value);
+        int r;
+
+        if (problem)
+                return log_error_errno(-EINVAL, "%sInvalid [resources] %s = %s: %s", where, key, value, problem);
+        if (strncmp(value, "pool:", 5) != 0 && !proto_worker_operation_is_known(value)) {
+                _cleanup_free_ char *known = NULL;
+                for (size_t i = 0; proto_worker_operations[i]; i++) {
+                        char *k = xasprintf("%s%s%s", strempty(known), known ? ", " : "", proto_worker_operations[i]);
+                        free(known);
+                        known = k;
+                }
+                if (a->check)
+                        return log_error_errno(-EINVAL,
+                                               "%sInvalid [resources] %s = %s: imgflow-worker has no operation "
+                                               "\"%s\" (it runs %s); a worker of your own needs pool:<pool>",
+                                               where, key, value, value, known);
+                log_warning("%s[resources] %s = %s: imgflow-worker has no operation \"%s\"; only a worker of "
+                            "your own on the default tasks topic can run it",
+                            where, key, value, value);
+        }
+        r = resources_add(a->res, key, value);
         if (r < 0)
-                return log_error_errno(r, "Invalid [resources] %s = %s: %m", key, value);
+                return log_error_errno(r, "%sInvalid [resources] %s = %s: %s", where, key, value,
+                                       r == -E2BIG ? "too many resources" : "bad value");
         return 0;
 }
 
-int manager_resources_from_config(const Config *config, Resources **ret) {
+int manager_resources_from_config(const Config *config, bool check, Resources **ret) {
         _cleanup_(resources_freep) Resources *res = NULL;
+        AddResource a = {.config = config, .check = check};
         int r;
 
         r = resources_new(&res);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the resource mapping: %m");
-        r = config_foreach_in_section(config, "resources", add_resource, res);
+        a.res = res;
+        r = config_foreach_in_section(config, "resources", add_resource, &a);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(res);
@@ -500,7 +532,7 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
         if (!isempty(config_get_string(config, "coordinator", "execution_role_arn")))
                 m->role_arn = xstrdup(config_get_string(config, "coordinator", "execution_role_arn"));
-        r = manager_resources_from_config(config, &m->resources);
+        r = manager_resources_from_config(config, /* check= */ false, &m->resources);
         if (r < 0)
                 return r;
         r = triggers_setup(m);

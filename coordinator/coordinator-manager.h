@@ -142,8 +142,12 @@ void manager_reload(void *userdata);
 /* After the loop: flush what was produced (delivery reports ack outbox
  * items and timers) before manager_free() leaves the group. */
 void manager_flush(Manager *m);
-/* The [resources] section as a Resources (new). Errors logged. */
-int manager_resources_from_config(const Config *config, Resources **ret);
+/* The [resources] section as a Resources (new). Errors logged, naming the
+ * file and line. A target without "pool:" that names no operation of
+ * imgflow-worker (proto_worker_operations) is refused when `check` (for
+ * --check-config), else logged as a warning (a test worker of the default
+ * pool may run its own). */
+int manager_resources_from_config(const Config *config, bool check, Resources **ret);
 
 /* ---- what every part uses ---- */
 

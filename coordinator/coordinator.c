@@ -112,19 +112,29 @@ static int check_config(const Config *config) {
 
         if (proto_topic_name(prefix, PROTO_TOPIC_JOBS, NULL, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", prefix);
-        r = manager_resources_from_config(config, &res);
+        r = manager_resources_from_config(config, /* check= */ true, &res);
         if (r < 0)
                 return r;
+        r = metrics_check_address(config_get_string(config, "coordinator", "metrics_listen"), &error);
+        if (r < 0 && !isempty(config_get_string(config, "coordinator", "metrics_listen")))
+                return log_error_errno(r, "%sInvalid coordinator.metrics_listen \"%s\": %s",
+                                       config_where(config, "coordinator", "metrics_listen"),
+                                       config_get_string(config, "coordinator", "metrics_listen"),
+                                       error ?: "out of memory");
+        free(error);
+        error = NULL;
         r = triggers_check_config(config);
         if (r < 0)
                 return r;
         r = redis_parse_address(config_get_string(config, "redis", "address"), &host, &port, &path);
         if (r < 0)
-                return log_error_errno(-EINVAL, "Invalid redis.address \"%s\"",
+                return log_error_errno(-EINVAL, "%sInvalid redis.address \"%s\"",
+                                       config_where(config, "redis", "address"),
                                        config_get_string(config, "redis", "address"));
         if (config_get_bool(config, "redis", "tls"))
                 return log_error_errno(-EINVAL,
-                                       "redis.tls = true is not supported (hiredis 0.14 has no TLS)");
+                                       "%sredis.tls = true is not supported (hiredis 0.14 has no TLS)",
+                                       config_where(config, "redis", "tls"));
         for (size_t i = 0; i < 2; i++) {
                 rd_kafka_conf_t *conf = NULL;
 

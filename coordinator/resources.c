@@ -55,6 +55,24 @@ static bool target_is_valid(const char *t) {
         return word_is_valid(t);
 }
 
+char *resources_target_problem(const char *target) {
+        static const char chars[] = "letters, digits, '.', '_' and '-', at most 200";
+
+        if (!target || !*target)
+                return xasprintf("no target: expected an operation (image.resize) or pool:<pool>");
+        if (strncmp(target, "pool:", 5) == 0) {
+                if (!target[5])
+                        return xasprintf("\"pool:\" names no pool: expected pool:<pool>, the pool a worker "
+                                         "serves with worker.pool");
+                if (!word_is_valid(target + 5))
+                        return xasprintf("the pool name \"%s\" is not a pool name (%s)", target + 5, chars);
+                return NULL;
+        }
+        if (!word_is_valid(target))
+                return xasprintf("\"%s\" is not an operation name (%s) or pool:<pool>", target, chars);
+        return NULL;
+}
+
 int resources_add(Resources *r, const char *name, const char *target) {
         if (!name || !*name || strlen(name) > RESOURCE_NAME_MAX || !target || !target_is_valid(target))
                 return -EINVAL;

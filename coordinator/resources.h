@@ -45,6 +45,10 @@ static inline void resources_freep(Resources **r) {
  * RESOURCES_MAX. A later add of the same name replaces the earlier one. */
 int resources_add(Resources *r, const char *name, const char *target);
 
+/* Why resources_add() would refuse this target, in words (new string), or
+ * NULL when it is a valid target. */
+char *resources_target_problem(const char *target);
+
 typedef struct ResourceTarget {
         char *operation;        /* new: the operation the worker runs */
         char *pool;             /* new, NULL: the default tasks topic */

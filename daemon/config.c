@@ -184,10 +184,12 @@ typedef struct ConfigEntry {
         char *section;
         char *key;
         char *value;
+        char *where; /* config_where()'s answer, NULL: "" */
 } ConfigEntry;
 
 struct Config {
         char *values[ELEMENTSOF(config_keys) - 1];
+        char *wheres[ELEMENTSOF(config_keys) - 1]; /* NULL: the default */
         ConfigEntry *entries;
         size_t n_entries;
 };
@@ -292,6 +294,17 @@ static int validate(size_t idx, const char *value, char **ret_error, const char 
         return 0;
 }
 
+/* *w = a copy of where ("" -> NULL). */
+static int where_set(char **w, const char *where) {
+        char *n = NULL;
+
+        if (where && *where && !(n = strdup(where)))
+                return -ENOMEM;
+        free(*w);
+        *w = n;
+        return 0;
+}
+
 static int set_internal(Config *c, const char *section, const char *key, const char *value,
                         const char *where, char **ret_error) {
         ssize_t idx;
@@ -308,7 +321,7 @@ static int set_internal(Config *c, const char *section, const char *key, const c
                         return -ENOMEM;
                 free(c->values[idx]);
                 c->values[idx] = v;
-                return 0;
+                return where_set(&c->wheres[idx], where);
         }
 
         if (!section_is_known(section))
@@ -327,7 +340,7 @@ static int set_internal(Config *c, const char *section, const char *key, const c
                                 return -ENOMEM;
                         free(c->entries[i].value);
                         c->entries[i].value = v;
-                        return 0;
+                        return where_set(&c->entries[i].where, where);
                 }
 
         if (c->n_entries >= CONFIG_ENTRIES_MAX)
@@ -336,11 +349,12 @@ static int set_internal(Config *c, const char *section, const char *key, const c
         if (!ne)
                 return -ENOMEM;
         c->entries = ne;
-        ConfigEntry e = { strdup(section), strdup(key), strdup(value) };
-        if (!e.section || !e.key || !e.value) {
+        ConfigEntry e = { strdup(section), strdup(key), strdup(value), NULL };
+        if (!e.section || !e.key || !e.value || where_set(&e.where, where) < 0) {
                 free(e.section);
                 free(e.key);
                 free(e.value);
+                free(e.where);
                 return -ENOMEM;
         }
         c->entries[c->n_entries++] = e;
@@ -352,6 +366,30 @@ int config_set(Config *c, const char *section, const char *key, const char *valu
         if (!c || !section || !key || !value)
                 return -EINVAL;
         return set_internal(c, section, key, value, "", ret_error);
+}
+
+int config_set_from(Config *c, const char *section, const char *key, const char *value,
+                    const char *source, char **ret_error) {
+        _cleanup_free_ char *where = NULL;
+
+        if (!c || !section || !key || !value)
+                return -EINVAL;
+        if (source && asprintf(&where, "%s: ", source) < 0)
+                return -ENOMEM;
+        return set_internal(c, section, key, value, where ?: "", ret_error);
+}
+
+const char *config_where(const Config *c, const char *section, const char *key) {
+        ssize_t idx = key_index(section, key);
+
+        if (!c)
+                return "";
+        if (idx >= 0)
+                return c->wheres[idx] ?: "";
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (streq(c->entries[i].section, section) && streq(c->entries[i].key, key))
+                        return c->entries[i].where ?: "";
+        return "";
 }
 
 /* -------------------------------------------------------------- lifecycle */
@@ -385,9 +423,12 @@ int config_new(Config **ret) {
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(c->values); i++)
+        for (size_t i = 0; i < ELEMENTSOF(c->values); i++) {
                 free(c->values[i]);
+                free(c->wheres[i]);
+        }
         for (size_t i = 0; i < c->n_entries; i++) {
+                free(c->entries[i].where);
                 free(c->entries[i].section);
                 free(c->entries[i].key);
                 free(c->entries[i].value);
@@ -408,6 +449,22 @@ static char *strip(char *s) {
         while (e > s && isspace((unsigned char) e[-1]))
                 *--e = '\0';
         return s;
+}
+
+/* The same key twice in one file with different values: the later line
+ * wins, as it always did, but say so with both lines (a copy-paste that
+ * left the old value above is easy to miss). */
+static void warn_repeated(const Config *c, const char *origin, unsigned line_no, const char *section,
+                          const char *key, const char *value) {
+        const char *before = config_where(c, section, key), *old = config_get_raw(c, section, key);
+        size_t n = strlen(origin);
+        unsigned line0;
+
+        if (!old || streq(old, value) || strncmp(before, origin, n) != 0 || before[n] != ':' ||
+            sscanf(before + n + 1, "%u", &line0) != 1)
+                return;
+        log_warning("%s:%u: %s.%s = \"%s\" repeats the key of line %u (%s.%s = \"%s\"); line %u wins",
+                    origin, line_no, section, key, value, line0, section, key, old, line_no);
 }
 
 int config_load_string(Config *c, const char *text, const char *origin, char **ret_error) {
@@ -474,6 +531,7 @@ int config_load_string(Config *c, const char *text, const char *origin, char **r
                 if (!section)
                         return seterr(ret_error, -EINVAL, "%skey \"%s\" outside of any [section]",
                                       where, key);
+                warn_repeated(c, origin, line_no, section, key, value);
                 r = set_internal(c, section, key, value, where, ret_error);
                 if (r < 0)
                         return r;

@@ -112,6 +112,17 @@ int config_load_env(Config *c, char *const *env, char **ret_error);
 int config_set(Config *c, const char *section, const char *key, const char *value,
                char **ret_error);
 
+/* config_set(), remembering where the value came from: source names it in
+ * config_where() ("--threads"). */
+int config_set_from(Config *c, const char *section, const char *key, const char *value,
+                    const char *source, char **ret_error);
+
+/* Where the current value of section.key was set, as a message prefix:
+ * "/etc/imgflow/imgflow.conf:12: ", "IMGFLOW_REDIS_ADDRESS: ", "--redis: ",
+ * or "" for a default (never NULL; borrowed, valid until the key is set again).
+ * Checks made after loading (--check-config) name the line with it. */
+const char *config_where(const Config *c, const char *section, const char *key);
+
 /*
  * Getters. section/key must name a key of config_keys[] with the matching
  * type (a programming error otherwise: assert). Strings are borrowed and

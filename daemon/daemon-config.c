@@ -167,9 +167,10 @@ int daemon_config_load(DaemonConfigArgs *a, char *const *env, Config **ret, char
         for (size_t i = 0; i < a->n_flags; i++) {
                 const DaemonConfigFlag *f = &a->flags[i];
 
-                r = config_set(c, f->section, f->key, f->value, &error);
-                if (r < 0)
-                        return error_set(ret_error, r, "%s: %s", f->name, error ?: strerror(-r));
+                r = config_set_from(c, f->section, f->key, f->value, f->name, &error);
+                if (r < 0) /* the message starts with the flag's name */
+                        return error ? (*ret_error = TAKE_PTR(error), r)
+                                     : error_set(ret_error, r, "%s: %s", f->name, strerror(-r));
         }
         *ret = TAKE_PTR(c);
         return 0;

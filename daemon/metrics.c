@@ -681,11 +681,58 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 }
 
-int metrics_listen(Metrics *m, sd_event *e, const char *address) {
+/* host:port or [v6]:port -> the addresses to bind (freeaddrinfo()), or
+ * -EINVAL with *ret_reason (new) saying what is wrong. */
+static int resolve(const char *address, struct addrinfo **ret, char **ret_reason) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
         _cleanup_free_ char *host = NULL;
-        struct addrinfo *ai = NULL;
         const char *port;
+        char *end;
+        long n;
+        int r;
+
+        if (address[0] == '[') {
+                const char *close = strchr(address, ']');
+                if (!close || close[1] != ':')
+                        return (*ret_reason = strdup("expected [IPv6 address]:port")) ? -EINVAL : -ENOMEM;
+                host = strndup(address + 1, (size_t) (close - address - 1));
+                port = close + 2;
+        } else {
+                const char *colon = strrchr(address, ':');
+                if (!colon)
+                        return (*ret_reason = strdup("expected host:port")) ? -EINVAL : -ENOMEM;
+                host = strndup(address, (size_t) (colon - address));
+                port = colon + 1;
+        }
+        if (!host)
+                return -ENOMEM;
+        errno = 0;
+        n = strtol(port, &end, 10);
+        if (!*port || *end || errno || n < 0 || n > 65535)
+                return asprintf(ret_reason, "the port \"%s\" is not a number from 0 to 65535", port) < 0 ? -ENOMEM
+                                                                                                        : -EINVAL;
+        r = getaddrinfo(*host ? host : NULL, port, &hints, ret);
+        if (r != 0)
+                return asprintf(ret_reason, "the host \"%s\": %s", host, gai_strerror(r)) < 0 ? -ENOMEM : -EINVAL;
+        return 0;
+}
+
+int metrics_check_address(const char *address, char **ret_reason) {
+        struct addrinfo *ai = NULL;
+        int r;
+
+        *ret_reason = NULL;
+        if (!address)
+                return -EINVAL;
+        r = resolve(address, &ai, ret_reason);
+        if (r >= 0)
+                freeaddrinfo(ai);
+        return r;
+}
+
+int metrics_listen(Metrics *m, sd_event *e, const char *address) {
+        _cleanup_free_ char *reason = NULL;
+        struct addrinfo *ai = NULL;
         _cleanup_close_ int fd = -1;
         union {
                 struct sockaddr sa;
@@ -701,24 +748,11 @@ int metrics_listen(Metrics *m, sd_event *e, const char *address) {
         if (m->listen_fd >= 0)
                 return -EBUSY;
 
-        if (address[0] == '[') {
-                const char *end = strchr(address, ']');
-                if (!end || end[1] != ':')
-                        return log_error_errno(-EINVAL, "Bad metrics address \"%s\"", address);
-                host = strndup(address + 1, (size_t) (end - address - 1));
-                port = end + 2;
-        } else {
-                const char *colon = strrchr(address, ':');
-                if (!colon)
-                        return log_error_errno(-EINVAL, "Bad metrics address \"%s\" (expected host:port)", address);
-                host = strndup(address, (size_t) (colon - address));
-                port = colon + 1;
-        }
-        if (!host)
-                return -ENOMEM;
-        r = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
-        if (r != 0)
-                return log_error_errno(-EINVAL, "Bad metrics address \"%s\": %s", address, gai_strerror(r));
+        r = resolve(address, &ai, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return log_error_errno(r, "Bad metrics address \"%s\": %s", address, reason);
 
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {

@@ -78,5 +78,9 @@ int metrics_render(Metrics *m, char **ret, size_t *ret_len);
 /* Listens on "host:port" ("127.0.0.1:9464", "[::1]:9464", ":9464" = all
  * addresses; port 0 picks a free one). May be called once. */
 int metrics_listen(Metrics *m, sd_event *e, const char *address);
+/* Whether metrics_listen() could use the address (host:port, [v6]:port;
+ * the host resolved as it will be, nothing bound). 0, or -EINVAL with
+ * *ret_reason (new) saying what is wrong in words; -ENOMEM. */
+int metrics_check_address(const char *address, char **ret_reason);
 /* The port actually bound (after metrics_listen), or -ENOTCONN. */
 int metrics_port(const Metrics *m);

@@ -994,6 +994,20 @@ static bool topic_chars_valid(const char *s) {
         return true;
 }
 
+const char *const proto_worker_operations[] = {
+        "image.validate", "image.metadata", "image.resize",  "image.thumbnail", "image.crop",
+        "image.rotate",   "image.flip",     "image.filter",  "image.watermark", "image.convert",
+        "image.optimize", "image.pipeline", "test.echo",     "test.sleep",      "test.fail",
+        "notify",         NULL,
+};
+
+bool proto_worker_operation_is_known(const char *name) {
+        for (size_t i = 0; name && proto_worker_operations[i]; i++)
+                if (strcmp(proto_worker_operations[i], name) == 0)
+                        return true;
+        return false;
+}
+
 int proto_topic_name(const char *prefix, ProtoTopic topic, const char *pool, char **ret) {
         char *s;
         int n;

@@ -404,6 +404,12 @@ typedef enum ProtoTopic {
  * *ret: new string. */
 int proto_topic_name(const char *prefix, ProtoTopic topic, const char *pool, char **ret);
 
+/* The operations imgflow-worker runs for tasks of "<prefix>tasks" (the
+ * default pool): its built-in table plus its own "notify". A [resources]
+ * target without "pool:" must name one of them. NULL-terminated. */
+extern const char *const proto_worker_operations[];
+bool proto_worker_operation_is_known(const char *name);
+
 /* Valid UTF-8 without NUL bytes (what a JSON string field may hold). */
 bool proto_utf8_is_valid(const void *s, size_t len);
 

@@ -283,15 +283,18 @@ static int add_one(const char *name, const char *value, void *userdata) {
         if (!remote) {
                 r = storage_add_bucket(a->s, name, value);
                 if (r < 0 && a->error &&
-                    asprintf(a->error, "bucket %s = %s: %s", name, value, strerror(-r)) < 0)
+                    asprintf(a->error, "%sbucket %s = %s: %s", config_where(a->c, "buckets", name), name, value,
+                             r == -ENOENT    ? "the directory does not exist"
+                             : r == -ENOTDIR ? "not a directory"
+                                             : strerror(-r)) < 0)
                         *a->error = NULL;
                 return r;
         }
         if (!a->have_s3) {
                 r = storage_s3_options_from_config(a->c, a->env, &a->o, &a->strings, NULL, &err);
                 if (r < 0) {
-                        if (a->error &&
-                            asprintf(a->error, "bucket %s = %s: %s", name, value, strempty(err)) < 0)
+                        if (a->error && asprintf(a->error, "%sbucket %s = %s: %s", config_where(a->c, "buckets", name),
+                                                 name, value, strempty(err)) < 0)
                                 *a->error = NULL;
                         return r;
                 }
@@ -299,7 +302,8 @@ static int add_one(const char *name, const char *value, void *userdata) {
         }
         r = storage_add_s3_bucket(a->s, name, remote, &a->o, &err);
         if (r < 0 && a->error &&
-            asprintf(a->error, "bucket %s = %s: %s", name, value, err ? err : strerror(-r)) < 0)
+            asprintf(a->error, "%sbucket %s = %s: %s", config_where(a->c, "buckets", name), name, value,
+                     err ? err : strerror(-r)) < 0)
                 *a->error = NULL;
         return r;
 }

@@ -985,7 +985,8 @@ static int notify_topics_from_config(const Config *c, char ***ret) {
         if (r == -ENOMEM)
                 return log_oom_();
         if (r < 0)
-                return log_error_errno(r, "Invalid worker.notify_topics: %s.", error ? error : "bad value");
+                return log_error_errno(r, "%sInvalid worker.notify_topics: %s.",
+                                       config_where(c, "worker", "notify_topics"), error ? error : "bad value");
         return 0;
 }
 
@@ -1046,8 +1047,8 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
                 threads = n > 0 ? n : 1;
         }
         if (threads > WORKER_POOL_THREADS_MAX)
-                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.",
-                                       threads, WORKER_POOL_THREADS_MAX);
+                return log_error_errno(-EINVAL, "%sworker.threads = %" PRIi64 " is over the limit of %d.",
+                                       config_where(c, "worker", "threads"), threads, WORKER_POOL_THREADS_MAX);
         m->threads = (unsigned) threads;
         int64_t max_in_flight = config_get_int(c, "worker", "max_in_flight");
         m->pause_above = max_in_flight > 0 ? (size_t) max_in_flight : MAX_(4 * (size_t) m->threads, (size_t) 8);
@@ -1073,7 +1074,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         if (r == -ENOMEM)
                 return log_oom_();
         if (r < 0)
-                return log_error_errno(r, "Failed to add %s", bucket_error ? bucket_error : "buckets");
+                return log_error_errno(r, "%s", bucket_error ? bucket_error : "Failed to add the buckets");
         r = config_foreach_in_section(c, "buckets", log_bucket, m);
         if (r < 0)
                 return r;
@@ -1158,51 +1159,41 @@ typedef struct WorkerArgs {
         const char *instance;
 } WorkerArgs;
 
-/* The S3 buckets' settings and credentials, as manager_new() will take
- * them (no request is made, no directory is looked at). */
-typedef struct CheckS3 {
-        const Config *c;
-        Storage *s;
-} CheckS3;
-
-static int check_s3_bucket(const char *key, const char *value, void *userdata) {
-        CheckS3 *k = userdata;
-        _cleanup_strv_free_ char **strings = NULL;
-        _cleanup_free_ char *error = NULL;
-        StorageS3Options o;
-        int r;
-
-        if (!storage_config_s3_bucket(value))
-                return 0;
-        r = storage_s3_options_from_config(k->c, environ, &o, &strings, NULL, &error);
-        if (r >= 0)
-                r = storage_add_s3_bucket(k->s, key, storage_config_s3_bucket(value), &o, &error);
-        if (r < 0)
-                return log_error_errno(r, "Invalid bucket %s = %s: %s", key, value, error ? error : "bad value");
-        return 0;
-}
-
-static int check_s3_buckets(const Config *c) {
+/* The buckets as manager_new() will add them: directories opened, S3
+ * settings and credentials read (no request is made). */
+static int check_buckets(const Config *c) {
         _cleanup_storage_ Storage *s = NULL;
-        CheckS3 k = {c, NULL};
+        _cleanup_free_ char *error = NULL;
         int r = storage_new(&s);
         if (r < 0)
                 return log_oom_();
-        k.s = s;
-        return config_foreach_in_section(c, "buckets", check_s3_bucket, &k);
+        r = storage_add_from_config(s, c, environ, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error ?: "Failed to add the buckets");
+        return 0;
 }
 
-/* --check-config: limits, topic names and the Kafka properties (librdkafka
- * checks them) as manager_new() will, without connecting to Kafka or
- * touching the bucket directories. Returns 0 or -EINVAL (logged). */
+/* --check-config: limits, topic names, the metrics address, the buckets
+ * and the Kafka properties (librdkafka checks them) as manager_new() will,
+ * without connecting to Kafka or S3. Returns 0 or -EINVAL (logged, naming
+ * the file and line). */
 static int check_config(const Config *c) {
         int64_t threads = config_get_int(c, "worker", "threads");
         const char *pool = config_get_string(c, "worker", "pool");
         _cleanup_free_ char *topic = NULL;
+        const char *listen = config_get_string(c, "worker", "metrics_listen");
 
+        if (!isempty(listen)) {
+                _cleanup_free_ char *reason = NULL;
+                int r = metrics_check_address(listen, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "%sInvalid worker.metrics_listen \"%s\": %s",
+                                               config_where(c, "worker", "metrics_listen"), listen,
+                                               reason ?: "out of memory");
+        }
         if (threads > WORKER_POOL_THREADS_MAX)
-                return log_error_errno(-EINVAL, "worker.threads = %" PRIi64 " is over the limit of %d.",
-                                       threads, WORKER_POOL_THREADS_MAX);
+                return log_error_errno(-EINVAL, "%sworker.threads = %" PRIi64 " is over the limit of %d.",
+                                       config_where(c, "worker", "threads"), threads, WORKER_POOL_THREADS_MAX);
         if (proto_topic_name(config_get_string(c, "imgflow", "topic_prefix"), PROTO_TOPIC_TASKS,
                              isempty(pool) ? NULL : pool, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
@@ -1211,7 +1202,7 @@ static int check_config(const Config *c) {
         int k = notify_topics_from_config(c, &notify_topics);
         if (k < 0)
                 return k;
-        k = check_s3_buckets(c);
+        k = check_buckets(c);
         if (k < 0)
                 return k;
         for (size_t i = 0; i < 2; i++) {

@@ -72,12 +72,52 @@ for d in "$COORD" "$WORKER"; do
                 fail "$(basename "$d") refused a valid file: $(cat "$T/err")"
         fi
 done
-refused "bad [resources] target" "$COORD" 'Invalid \[resources\] Resize = pool:' --check-config -- \
-        $'[resources]\nResize = pool:'
-refused "redis.tls = true" "$COORD" 'redis.tls = true is not supported' --check-config -- \
+# What only a check of the values finds (or a start, later) names the file
+# and line too, and says what is wrong in words.
+refused "bad [resources] target" "$COORD" \
+        'imgflow.conf:3: Invalid \[resources\] Bar = pool:: "pool:" names no pool: expected pool:<pool>' \
+        --check-config -- $'[resources]\nResize = image.resize\nBar = pool:'
+refused "[resources] target with a bad pool name" "$COORD" \
+        'imgflow.conf:2: Invalid \[resources\] Bar = pool:a/b: the pool name "a/b" is not a pool name' \
+        --check-config -- $'[resources]\nBar = pool:a/b'
+refused "[resources] operation that does not exist" "$COORD" \
+        'imgflow.conf:2: Invalid \[resources\] Resize = image.resise: imgflow-worker has no operation "image.resise" (it runs image.validate,' \
+        --check-config -- $'[resources]\nResize = image.resise'
+refused "redis.tls = true" "$COORD" 'imgflow.conf:2: redis.tls = true is not supported' --check-config -- \
         $'[redis]\ntls = true'
-refused "threads over the limit" "$WORKER" 'worker.threads = 100000 is over the limit' --check-config -- \
+refused "threads over the limit" "$WORKER" 'imgflow.conf:2: worker.threads = 100000 is over the limit' --check-config -- \
         $'[worker]\nthreads = 100000'
+refused "a bucket directory that does not exist" "$WORKER" \
+        "imgflow.conf:3: bucket photos = $T/no-such-dir: the directory does not exist" --check-config -- \
+        $'[buckets]\n# photos\nphotos = '"$T/no-such-dir"
+refused "metrics_listen without a port" "$COORD" \
+        'imgflow.conf:2: Invalid coordinator.metrics_listen "127.0.0.1": expected host:port' --check-config -- \
+        $'[coordinator]\nmetrics_listen = 127.0.0.1'
+refused "metrics_listen with a bad port" "$WORKER" \
+        'imgflow.conf:2: Invalid worker.metrics_listen "127.0.0.1:99999": the port "99999" is not a number from 0 to 65535' \
+        --check-config -- $'[worker]\nmetrics_listen = 127.0.0.1:99999'
+refused "--threads over the limit" "$WORKER" '^.*--threads: worker.threads = 100000 is over the limit' \
+        --check-config --threads 100000 -- $'[worker]'
+
+# The same key twice in one file with different values: a warning naming
+# both lines (the later one wins); the same value twice says nothing.
+for d in "$COORD" "$WORKER"; do
+        prog=$(basename "$d")
+        printf '[worker]\nthreads = 2\n[redis]\ntimeout = 2s\n[worker]\nthreads = 4\n[resources]\nA = image.resize\nA = image.resize\n' \
+                >"$T/twice.conf"
+        if IMGFLOW_LOG_TARGET=console timeout 10 "$d" --config "$T/twice.conf" --check-config >"$T/out" 2>"$T/err"; then
+                if grep -q 'twice.conf:6: worker.threads = "4" repeats the key of line 2 (worker.threads = "2"); line 6 wins' "$T/err"; then
+                        echo "ok   $prog warns about a key set twice: $(grep repeats "$T/err")"
+                else
+                        fail "$prog: no warning about worker.threads set twice"; sed 's/^/    /' "$T/err"
+                fi
+                if grep -q 'resources.A' "$T/err"; then
+                        fail "$prog warned about a key set twice to the same value"
+                fi
+        else
+                fail "$prog refused a file with a key set twice: $(cat "$T/err")"
+        fi
+done
 for check in --check-config ""; do
         refused "notify_topics with one of imgflow's own topics (${check:-start})" "$WORKER" \
                 'Invalid worker.notify_topics: "imgflow.jobs" is one of imgflow'"'"'s own topics' $check -- \

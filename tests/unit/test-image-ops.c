@@ -19,6 +19,7 @@
 #include <vips/vips.h>
 
 #include "image-ops.h"
+#include "proto.h"
 #include "storage.h"
 #include "test.h"
 
@@ -288,6 +289,21 @@ static const char *res_key(json_t *res) {
 }
 
 /* ---- validate ----------------------------------------------------------- */
+
+/* The coordinator checks [resources] targets against proto's list of the
+ * default pool's operations: it must be the table (plus the daemon's notify). */
+TEST(operation_table_is_protos_list) {
+        size_t n = 0, m = 0;
+        const Operation *t = image_ops_table(&n);
+
+        for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(proto_worker_operation_is_known(t[i].name));
+        for (; proto_worker_operations[m]; m++)
+                ASSERT_TRUE(strcmp(proto_worker_operations[m], "notify") == 0 ||
+                            image_ops_find(proto_worker_operations[m], NULL, 0));
+        ASSERT_INT_EQ(m, n + 1);
+        ASSERT_TRUE(!proto_worker_operation_is_known("image.resise"));
+}
 
 TEST(validate_good_image) {
         Fixture fx;
