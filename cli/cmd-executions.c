@@ -270,6 +270,12 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                                      "the input is over the payload limit or nested too deep");
         if (r < 0)
                 return cli_aws_error("StartExecution", "InvalidExecutionInput", strerror(-r));
+        /* Before any wait (the broker's acknowledgement, the coordinator's
+         * answer): a timeout then leaves the user knowing what may have
+         * started, by its name (generated or given) and request id. */
+        fprintf(stderr, "imgflow %s: starting execution imgflow:execution:%s:%s (request %s)\n", verb->name,
+                sm_name, name, request_id);
+        fflush(stderr);
         r = cli_remote_request(remote, PROTO_TOPIC_JOBS, name, buf, len, request_id, ra.request_timeout_sec,
                                "StartExecution", &resp);
         if (r != CLI_EXIT_OK)

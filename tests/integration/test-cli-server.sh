@@ -210,6 +210,17 @@ echo "--- no coordinator"
 stop_coordinator
 cli start-execution --state-machine map --name nobody --input '{"items":[]}' --request-timeout 2
 expect_err "no coordinator: bounded wait" 1 "no answer from a coordinator within 2 s"
+# What may have started is known before the wait: its name and request id
+# (the same request id as the timeout's message).
+rid=$(sed -n 's/.*starting execution imgflow:execution:map:nobody (request \([^)]*\)).*/\1/p' "$ERR")
+if [ -n "$rid" ] && [ "$(head -1 "$ERR")" != "$(grep 'no answer' "$ERR")" ] && grep -q "no answer.*(request $rid)" "$ERR"; then
+        ok "no coordinator: the execution's name and request id before the wait"
+else
+        fail "no coordinator: no name and request id before the wait"; sed 's/^/    err: /' "$ERR"
+fi
+cli start-execution --state-machine map --input '{"items":[]}' --request-timeout 1
+expect_err "no coordinator, no --name: the generated name" 1 \
+        "starting execution imgflow:execution:map:[0-9a-f]\{8\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{12\} (request "
 
 if [ $FAILS -gt 0 ]; then
         echo "--- coordinator log (tail) ---"; tail -30 "$TMP/coordinator.log"
