@@ -124,9 +124,13 @@ static int success_check(const Verb *verb, const char *operation, const Callback
                 text = xstrdup(a->output);
                 len = strlen(text);
         }
-        *output = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-        if (!*output)
-                return cli_aws_error(operation, "InvalidOutput", "the output is not valid JSON");
+        json_error_t jerr;
+        *output = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+        if (!*output) {
+                _cleanup_free_ char *cause = xasprintf("the output is not valid JSON: line %d, column %d: %s",
+                                                       jerr.line, jerr.column, jerr.text);
+                return cli_aws_error(operation, "InvalidOutput", cause);
+        }
         return CLI_CONTINUE;
 }
 

@@ -250,10 +250,13 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                 text = xstrdup(a.input ? a.input : "{}");
                 len = strlen(text);
         }
-        input = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-        if (!input)
-                return cli_aws_error("StartExecution", "InvalidExecutionInput",
-                                     "the input is not valid JSON");
+        json_error_t jerr;
+        input = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+        if (!input) {
+                _cleanup_free_ char *cause = xasprintf("the input is not valid JSON: line %d, column %d: %s",
+                                                       jerr.line, jerr.column, jerr.text);
+                return cli_aws_error("StartExecution", "InvalidExecutionInput", cause);
+        }
 
         request_id = cli_request_id_new();
         ProtoStartExecution msg = {

@@ -387,7 +387,7 @@ json_t *cli_parse_json(const char *text, size_t len, const char *what) {
         json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &e);
 
         if (!v)
-                fprintf(stderr, "imgflow: %s is not valid JSON: line %d column %d: %s\n",
+                fprintf(stderr, "imgflow: %s is not valid JSON: line %d, column %d: %s\n",
                         what, e.line, e.column, e.text);
         return v;
 }

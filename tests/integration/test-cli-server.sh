@@ -116,6 +116,10 @@ cli start-execution --state-machine nosuch --name x1 --input '{}'
 expect_err "unknown state machine" 1 "(StateMachineDoesNotExist)"
 cli start-execution --state-machine hello --name x2 --input '{not json'
 expect_err "input not JSON" 1 "(InvalidExecutionInput)"
+cli start-execution --state-machine hello --name x2 --input $'{"who": "Ada",\n "age": }'
+expect_err "input not JSON: where" 1 "(InvalidExecutionInput).*: the input is not valid JSON: line 2, column 9: "
+cli send-task-success --task-token 0123456789abcdef0123456789abcdef --task-output $'{\n\n  "ok": tru }'
+expect_err "task output not JSON: where" 1 "(InvalidOutput).*: the output is not valid JSON: line 3, column [0-9]*: "
 cli start-execution --state-machine hello --input '{"who":"Uuid"}'
 expect_rc "start without --name" 0
 json_get "$OUT" 'j["executionArn"]' | grep -Eq '^imgflow:execution:hello:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' &&
