@@ -33,6 +33,7 @@
 struct CliRemote {
         Config *config;
         redisContext *redis;
+        char reason[128]; /* redis_reason()'s text */
         rd_kafka_t *producer;
         ProtoLimits limits;
         char kafka_error[512]; /* librdkafka's last error that names a broker */
@@ -142,9 +143,8 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
         r->limits.max_payload_bytes = config_get_size(r->config, "imgflow", "payload_limit");
         k = redis_sync_connect(r->config, &r->redis, &error);
         if (k < 0) {
-                fprintf(stderr, "imgflow: %s Redis at %s: %s\n",
-                        k == -EACCES ? "not allowed by" : "cannot connect to",
-                        config_get_string(r->config, "redis", "address"), error ? error : strerror(-k));
+                /* The message names the address once, and what went wrong in words. */
+                fprintf(stderr, "imgflow: %s\n", error ?: strerror(-k));
                 return k;
         }
         if (need_kafka) {
@@ -247,6 +247,19 @@ char *cli_uuid_new(void) {
         return xstrdup(format_uuid(id.bytes, s));
 }
 
+static const char *redis_address(const CliRemote *r) {
+        return config_get_string(r->config, "redis", "address");
+}
+
+/* What went wrong on the connection, in words (a borrowed or static string). */
+static const char *redis_reason(CliRemote *r, int k) {
+        if (!r->redis || !r->redis->errstr[0])
+                return strerror(-k);
+        return redis_error_text(r->redis->err, r->redis->errstr,
+                                config_get_duration_ms(r->config, "redis", "timeout"), r->reason,
+                                sizeof(r->reason));
+}
+
 static int wait_response_until(CliRemote *r, const char *request_id, int64_t deadline, unsigned timeout_sec,
                                json_t **ret) {
         unsigned delay_ms = 20;
@@ -255,8 +268,8 @@ static int wait_response_until(CliRemote *r, const char *request_id, int64_t dea
                 int k = store_response_get(r->redis, request_id, ret);
                 if (k != -ENOENT) {
                         if (k < 0)
-                                fprintf(stderr, "imgflow: cannot read the answer from Redis: %s\n",
-                                        r->redis->errstr[0] ? r->redis->errstr : strerror(-k));
+                                fprintf(stderr, "imgflow: cannot read the answer from Redis at %s: %s\n",
+                                        redis_address(r), redis_reason(r, k));
                         return k;
                 }
                 int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
@@ -310,9 +323,11 @@ int cli_aws_error(const char *operation, const char *error, const char *cause) {
 }
 
 int cli_store_error(const char *operation, int r, CliRemote *remote) {
-        if (r == -EIO || r == -EBADMSG)
-                fprintf(stderr, "imgflow: %s: Redis error: %s\n", operation,
-                        remote && remote->redis->errstr[0] ? remote->redis->errstr : strerror(-r));
+        if ((r == -EIO || r == -EBADMSG) && remote)
+                fprintf(stderr, "imgflow: %s: Redis at %s: %s\n", operation, redis_address(remote),
+                        redis_reason(remote, r));
+        else if (r == -EIO || r == -EBADMSG)
+                fprintf(stderr, "imgflow: %s: Redis error: %s\n", operation, strerror(-r));
         else
                 fprintf(stderr, "imgflow: %s: %s\n", operation, strerror(-r));
         return CLI_EXIT_FAILED;

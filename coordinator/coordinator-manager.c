@@ -236,15 +236,24 @@ void manager_note_dispatch(Manager *m, const char *exec_id, const StoreOutboxEnt
         g_hash_table_replace(m->dispatched, xasprintf("%s|%s", exec_id, n->task_id), d);
 }
 
+/* The longest cause quoted in a log line; the history has all of it. */
+#define LOG_CAUSE_MAX 300
+
 void manager_note_task_result(Manager *m, const char *exec_id, const char *state, const char *task_id,
-                              bool succeeded) {
+                              bool succeeded, const char *error, const char *cause) {
         _cleanup_free_ char *k = xasprintf("%s|%s", exec_id, task_id ?: "");
         Dispatched *d = g_hash_table_lookup(m->dispatched, k);
         const char *result = succeeded ? "succeeded" : "failed";
 
         m->n_tasks_done++;
-        log_task(LOG_INFO, exec_id, state, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
-                 "Task %s %s", task_id ?: "?", result);
+        if (succeeded)
+                log_task(LOG_INFO, exec_id, state, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
+                         "Task %s succeeded", task_id ?: "?");
+        else
+                log_task(LOG_INFO, exec_id, state, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
+                         "Task %s failed: %s%s%.*s%s", task_id ?: "?", error && *error ? error : "(no error name)",
+                         cause && *cause ? ": " : "", LOG_CAUSE_MAX, cause ?: "",
+                         cause && strlen(cause) > LOG_CAUSE_MAX ? "..." : "");
         if (m->metrics) {
                 const char *const lr[] = {d ? d->operation : "", result};
                 (void) metric_counter_inc(m->m_task_results, lr);
@@ -310,11 +319,9 @@ static void on_redis_ping(RedisConn *c, redisReply *reply, void *userdata) {
 static void on_redis_state(RedisConn *c, bool connected, const char *error, void *userdata) {
         Manager *m = userdata;
 
-        if (connected) {
-                log_info("Redis connected");
+        /* The connection logs its own state, naming the address. */
+        if (connected)
                 (void) redis_command(c, on_redis_ping, m, "PING");
-        } else
-                log_warning("Redis disconnected: %s", error ?: "");
 }
 
 static void on_running_counted(RedisConn *c, redisReply *reply, void *userdata) {
@@ -624,11 +631,8 @@ static int manager_setup_metrics(Manager *m) {
                                       (const char *const[]){"topic", NULL}, &m->m_lag);
         if (r < 0)
                 return r;
-        r = metrics_listen(m->metrics, m->event, address);
-        if (r < 0)
-                return log_error_errno(r, "Failed to listen on %s for metrics: %m", address);
-        log_info("Metrics on %s (port %d)", address, metrics_port(m->metrics));
-        return 0;
+        /* metrics_listen() logs where it serves, or why it cannot. */
+        return metrics_listen(m->metrics, m->event, address);
 }
 
 int manager_start(Manager *m) {

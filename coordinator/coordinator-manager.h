@@ -171,7 +171,8 @@ void manager_maybe_resume(Manager *m);
 /* A Task message about to be produced for the first time: logged, counted,
  * remembered (with metrics) for the latency histogram. */
 void manager_note_dispatch(Manager *m, const char *exec_id, const StoreOutboxEntry *e);
-/* A task result was applied: logged, counted, its latency observed when
- * this coordinator dispatched the task. All borrowed. */
+/* A task result was applied: logged (a failure with its error and cause),
+ * counted, its latency observed when this coordinator dispatched the task.
+ * All borrowed; error and cause NULL for a success. */
 void manager_note_task_result(Manager *m, const char *exec_id, const char *state, const char *task_id,
-                              bool succeeded);
+                              bool succeeded, const char *error, const char *cause);

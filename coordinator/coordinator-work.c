@@ -337,16 +337,18 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
                 switch (w->msg->type) {
                 case PROTO_TASK_SUCCEEDED:
                         manager_note_task_result(m, w->exec_id, w->state_name,
-                                                 w->msg->task_succeeded.task_id, true);
+                                                 w->msg->task_succeeded.task_id, true, NULL, NULL);
                         break;
                 case PROTO_TASK_FAILED:
                         manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_failed.task_id,
-                                                 false);
+                                                 false, w->msg->task_failed.error, w->msg->task_failed.cause);
                         break;
                 case PROTO_SEND_TASK_SUCCESS:
                 case PROTO_SEND_TASK_FAILURE:
-                        manager_note_task_result(m, w->exec_id, w->state_name, w->task_id,
-                                                 w->msg->type == PROTO_SEND_TASK_SUCCESS);
+                        manager_note_task_result(
+                                m, w->exec_id, w->state_name, w->task_id, w->msg->type == PROTO_SEND_TASK_SUCCESS,
+                                w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.error : NULL,
+                                w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.cause : NULL);
                         break;
                 default:
                         break;

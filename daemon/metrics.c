@@ -777,7 +777,7 @@ int metrics_listen(Metrics *m, sd_event *e, const char *address) {
                 return log_error_errno(r, "Failed to watch metrics socket: %m");
         m->event = sd_event_ref(e);
         m->listen_fd = TAKE_FD(fd);
-        log_info("Serving metrics on http://%s/metrics", address);
+        log_info("Serving metrics on http://%s/metrics (port %d)", address, m->port);
         return 0;
 }
 

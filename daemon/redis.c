@@ -71,6 +71,7 @@ typedef struct RedisAdapter {
 
 struct RedisConn {
         sd_event *event;
+        char *address; /* as configured, for messages */
         char *host, *unix_path, *username, *password;
         int port;
         int64_t db;
@@ -82,6 +83,8 @@ struct RedisConn {
         redisAsyncContext *ac;
         bool connected;
         bool connected_before_drop;
+        bool up;           /* a reply came on this connection: it is a Redis server */
+        char *last_failure; /* the last failed attempt's reason, logged once until it changes */
         uint64_t connect_deadline;
         uint64_t backoff_usec;
         char *drop_reason; /* set when a drop is scheduled */
@@ -378,6 +381,26 @@ static void timeout_rearm(RedisConn *c) {
         (void) sd_event_source_set_enabled(c->timeout_timer, SD_EVENT_ONESHOT);
 }
 
+/* ------------------------------------------------------------ error texts */
+
+const char *redis_error_text(int err, const char *errstr, uint64_t timeout_ms, char *buf, size_t size) {
+        if (err == REDIS_ERR_PROTOCOL)
+                return "it does not speak the Redis protocol (is this the port of a Redis server?)";
+        if (err == REDIS_ERR_EOF)
+                return "the server closed the connection";
+        if (err == REDIS_ERR_IMGFLOW_TIMEOUT || (errstr && (strstr(errstr, strerror(EAGAIN)) ||
+                                                    strstr(errstr, strerror(ETIMEDOUT)) ||
+                                                    strstr(errstr, "timed out")))) {
+                if (timeout_ms % 1000 == 0)
+                        snprintf(buf, size, "it did not answer within %" PRIu64 " s (redis.timeout)",
+                                 timeout_ms / 1000);
+                else
+                        snprintf(buf, size, "it did not answer within %" PRIu64 " ms (redis.timeout)", timeout_ms);
+                return buf;
+        }
+        return errstr && *errstr ? errstr : "I/O error";
+}
+
 /* ------------------------------------------------------------ connection */
 
 static void conn_schedule_drop(RedisConn *c, const char *reason);
@@ -391,10 +414,11 @@ static void conn_schedule_reconnect(RedisConn *c) {
         (void) sd_event_source_set_enabled(c->reconnect_timer, SD_EVENT_ONESHOT);
 }
 
-/* The context is gone (or going): tell the user, plan a reconnect. */
+/* The context is gone (or going): tell the user, plan a reconnect. One
+ * line each time: the connection to a server that answered was lost, or
+ * an attempt failed for another reason than the one before (the same
+ * reason again, every backoff, is debug). */
 static void conn_lost(RedisConn *c, const char *reason) {
-        bool was = c->connected || c->connected_before_drop;
-
         c->connected_before_drop = false;
         c->ac = NULL;
         c->connected = false;
@@ -402,10 +426,17 @@ static void conn_lost(RedisConn *c, const char *reason) {
         c->drop_reason = NULL;
         (void) sd_event_source_set_enabled(c->drop_defer, SD_EVENT_OFF);
         timeout_rearm(c);
-        if (was)
-                log_warning("Redis connection lost: %s", reason);
+        if (c->up)
+                log_warning("Lost the connection to Redis at %s: %s; reconnecting", c->address, reason);
+        else if (!c->last_failure || !streq(c->last_failure, reason))
+                log_warning("Cannot connect to Redis at %s: %s; retrying", c->address, reason);
         else
-                log_debug("Redis connection attempt failed: %s", reason);
+                log_debug("Cannot connect to Redis at %s: %s; retrying", c->address, reason);
+        if (!c->last_failure || !streq(c->last_failure, reason)) {
+                free(c->last_failure);
+                c->last_failure = strdup(reason);
+        }
+        c->up = false;
         conn_schedule_reconnect(c);
         if (c->on_state)
                 c->on_state(c, false, reason, c->userdata);
@@ -417,14 +448,15 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         if (!c || c->ac != ac)
                 return;
         if (status != REDIS_OK) {
+                char buf[128];
                 /* hiredis frees the context after this returns. */
-                conn_lost(c, ac->errstr ? ac->errstr : "connect failed");
+                conn_lost(c, redis_error_text(ac->err, ac->errstr, c->timeout_usec / 1000, buf, sizeof(buf)));
                 return;
         }
         c->connected = true;
-        c->backoff_usec = 0;
         timeout_rearm(c);
-        log_info("Connected to Redis");
+        /* "Connected" is said at the first reply: a port that accepts the
+         * connection is not yet a Redis server. */
         if (c->on_state)
                 c->on_state(c, true, NULL, c->userdata);
 }
@@ -432,9 +464,13 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 static void on_disconnect(const redisAsyncContext *ac, int status) {
         RedisConn *c = ac->data;
 
+        char buf[128];
+
         if (!c || c->ac != ac)
                 return; /* we dropped it ourselves */
-        conn_lost(c, status == REDIS_OK ? "closed" : (ac->errstr ? ac->errstr : "I/O error"));
+        conn_lost(c, status == REDIS_OK ? "closed"
+                                        : redis_error_text(ac->err, ac->errstr, c->timeout_usec / 1000, buf,
+                                                           sizeof(buf)));
 }
 
 /* Frees the context now (never from inside its callbacks). */
@@ -470,10 +506,10 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         RedisConn *c = userdata;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-        if (c->ac && !c->connected && c->connect_deadline <= now)
-                conn_drop_now(c, "connect timed out");
-        else if (c->head && c->head->deadline <= now)
-                conn_drop_now(c, "command timed out");
+        char buf[128];
+
+        if ((c->ac && !c->connected && c->connect_deadline <= now) || (c->head && c->head->deadline <= now))
+                conn_drop_now(c, redis_error_text(REDIS_ERR_IMGFLOW_TIMEOUT, NULL, c->timeout_usec / 1000, buf, sizeof(buf)));
         else
                 timeout_rearm(c);
         return 0;
@@ -532,13 +568,11 @@ static int conn_start(RedisConn *c) {
         if (!ac)
                 return -ENOMEM;
         if (ac->err) {
-                char reason[256];
-                snprintf(reason, sizeof(reason), "%s", ac->errstr);
+                char reason[256], buf[128];
+                snprintf(reason, sizeof(reason), "%s",
+                         redis_error_text(ac->err, ac->errstr, c->timeout_usec / 1000, buf, sizeof(buf)));
                 redisAsyncFree(ac);
-                c->ac = NULL;
-                conn_schedule_reconnect(c);
-                if (c->on_state)
-                        c->on_state(c, false, reason, c->userdata);
+                conn_lost(c, reason);
                 return -ECONNREFUSED;
         }
         ac->data = c;
@@ -592,6 +626,13 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
         redisReply *reply = r;
 
         pending_unlink(c, p);
+        if (reply && !c->up && c->ac == ac) {
+                c->up = true;
+                c->backoff_usec = 0;
+                free(c->last_failure);
+                c->last_failure = NULL;
+                log_info("Connected to Redis at %s", c->address);
+        }
 
         if (reply && p->script && reply->type == REDIS_REPLY_ERROR &&
             strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->ac == ac) {
@@ -654,6 +695,9 @@ int redis_conn_new(sd_event *e, const Config *cfg, RedisConnectFn on_state, void
         r = redis_parse_address(address, &c->host, &c->port, &c->unix_path);
         if (r < 0)
                 return log_error_errno(r, "Bad redis.address \"%s\" (expected host:port or unix:/path)", address);
+        c->address = strdup(address);
+        if (!c->address)
+                return -ENOMEM;
         c->username = strdup(config_get_string(cfg, "redis", "username"));
         c->password = strdup(config_get_string(cfg, "redis", "password"));
         if (!c->username || !c->password)
@@ -702,6 +746,8 @@ RedisConn *redis_conn_free(RedisConn *c) {
         sd_event_unref(c->event);
         free(c->drop_reason);
         free(c->host);
+        free(c->address);
+        free(c->last_failure);
         free(c->unix_path);
         free(c->username);
         free(c->password);
@@ -908,6 +954,7 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
         _cleanup_free_ char *host = NULL, *path = NULL;
         _cleanup_(redisFreep) redisContext *ctx = NULL;
         const char *address, *user, *pass;
+        char buf[128];
         uint64_t ms;
         struct timeval tv;
         int64_t db;
@@ -929,7 +976,7 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
                 return seterr(ret_error, -ENOMEM, "out of memory");
         if (ctx->err)
                 return seterr(ret_error, -ECONNREFUSED, "cannot connect to Redis at %s: %s", address,
-                              ctx->errstr);
+                              redis_error_text(ctx->err, ctx->errstr, ms, buf, sizeof(buf)));
         if (ms > 0)
                 (void) redisSetTimeout(ctx, tv);
 
@@ -947,31 +994,34 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
                 argv[argc++] = pass;
                 reply = redisCommandArgv(ctx, argc, argv, NULL);
                 if (!reply)
-                        return seterr(ret_error, -EIO, "Redis AUTH: %s", ctx->errstr);
+                        return seterr(ret_error, -EIO, "cannot connect to Redis at %s: AUTH: %s", address,
+                                      redis_error_text(ctx->err, ctx->errstr, ms, buf, sizeof(buf)));
                 if (reply->type == REDIS_REPLY_ERROR)
                         return seterr(ret_error, -EACCES,
-                                      "Redis refused the password: %s (check redis.password%s, or "
+                                      "Redis at %s refused the password: %s (check redis.password%s, or "
                                       "IMGFLOW_REDIS_PASSWORD)",
-                                      reply->str, *user ? " and redis.username" : "");
+                                      address, reply->str, *user ? " and redis.username" : "");
         } else {
                 /* A server that wants a password says so at the first command. */
                 _cleanup_redis_reply_ redisReply *reply = redisCommand(ctx, "PING");
                 if (!reply)
-                        return seterr(ret_error, -EIO, "Redis PING: %s", ctx->errstr);
+                        return seterr(ret_error, -EIO, "cannot connect to Redis at %s: %s", address,
+                                      redis_error_text(ctx->err, ctx->errstr, ms, buf, sizeof(buf)));
                 if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0)
                         return seterr(ret_error, -EACCES,
-                                      "Redis requires a password: %s (set redis.password, or "
+                                      "Redis at %s requires a password: %s (set redis.password, or "
                                       "IMGFLOW_REDIS_PASSWORD)",
-                                      reply->str);
+                                      address, reply->str);
         }
         db = config_get_int(cfg, "redis", "db");
         if (db != 0) {
                 _cleanup_redis_reply_ redisReply *reply = redisCommand(ctx, "SELECT %lld", (long long) db);
                 if (!reply)
-                        return seterr(ret_error, -EIO, "Redis SELECT: %s", ctx->errstr);
+                        return seterr(ret_error, -EIO, "cannot connect to Redis at %s: SELECT: %s", address,
+                                      redis_error_text(ctx->err, ctx->errstr, ms, buf, sizeof(buf)));
                 if (reply->type == REDIS_REPLY_ERROR)
-                        return seterr(ret_error, -EINVAL, "Redis SELECT %lld failed: %s", (long long) db,
-                                      reply->str);
+                        return seterr(ret_error, -EINVAL, "Redis at %s: SELECT %lld failed: %s", address,
+                                      (long long) db, reply->str);
         }
         *ret = TAKE_PTR(ctx);
         return 0;

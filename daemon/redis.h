@@ -50,9 +50,23 @@ static inline void freeReplyObjectp(redisReply **p) {
 
 typedef struct RedisConn RedisConn;
 
+/* A timeout of ours, for redis_error_text() (hiredis 0.14 has no code). */
+#define REDIS_ERR_IMGFLOW_TIMEOUT 100
+
+/* What went wrong, in words, from a context's err and errstr: "it does not
+ * speak the Redis protocol (...)" for REDIS_ERR_PROTOCOL, "it did not answer
+ * within N s (redis.timeout)" for a timeout (EAGAIN on a blocking socket),
+ * "the server closed the connection" for EOF, else errstr. Points into buf
+ * or at a constant. The callers add "... Redis at <address>: ". */
+const char *redis_error_text(int err, const char *errstr, uint64_t timeout_ms, char *buf, size_t size);
+
 /* Connection state changes: connected = true after AUTH/SELECT were sent on
  * a new connection; false after a disconnect or a failed attempt (error
- * borrowed, says why). Reconnecting is automatic. */
+ * borrowed, says why). Reconnecting is automatic. The connection logs these
+ * itself, naming the address (once per reason while it cannot connect:
+ * "Cannot connect to Redis at H:P: ..."; "Connected to Redis at H:P" at the
+ * first reply; "Lost the connection to Redis at H:P: ..."): callers need
+ * not. */
 typedef void (*RedisConnectFn)(RedisConn *c, bool connected, const char *error, void *userdata);
 
 /* A reply (borrowed; freed when the callback returns), or NULL when the

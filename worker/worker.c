@@ -345,11 +345,8 @@ static int manager_setup_metrics(Manager *m) {
                                                worker_metrics[i].name);
         }
 
-        r = metrics_listen(m->metrics, m->event, listen);
-        if (r < 0)
-                return log_error_errno(r, "Failed to listen for metrics on %s: %m", listen);
-        log_info("Serving metrics on %s (port %d).", listen, metrics_port(m->metrics));
-        return 0;
+        /* metrics_listen() logs where it serves, or why it cannot. */
+        return metrics_listen(m->metrics, m->event, listen);
 }
 
 static void manager_count_task(Manager *m, WorkerTask *t, const char *result) {

@@ -134,7 +134,7 @@ grep -q 'broken.asl.json: /States' "$TMP/coordinator.log" && ok "invalid definit
         fail "broken.asl.json was not refused with a pointer"
 
 # Prometheus metrics.
-mport=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
+mport=$(sed -n 's/.*Serving metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
 metrics=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" 2>&1)
 case "$metrics" in
 *"imgflow_coordinator_executions_started_total "[1-9]*) ok "metrics on port $mport" ;;

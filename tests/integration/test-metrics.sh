@@ -54,10 +54,15 @@ start_coordinator
 start_worker
 wait_for 30 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"
 wait_for 30 grep -q '^READY=1' "$TMP/worker.notify" || fail "no READY=1 from the worker"
-CPORT=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
+CPORT=$(sed -n 's/.*Serving metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/coordinator.log" | head -1)
 WPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/worker.log" | head -1)
 [ -n "$CPORT" ] && [ -n "$WPORT" ] || fail "metrics ports not logged (coordinator '$CPORT', worker '$WPORT')"
 echo "ok   metrics on ports $CPORT (coordinator) and $WPORT (worker)"
+for d in coordinator worker; do
+        n=$(grep -ci "metrics" "$TMP/$d.log")
+        [ "$n" = 1 ] || { grep -i metrics "$TMP/$d.log"; fail "$d: $n log lines about metrics, expected one"; }
+done
+echo "ok   one log line each about the metrics endpoint"
 
 for i in 1 2 3; do start_execution "m$i"; done
 start_execution bad raw/corrupt.png

@@ -90,6 +90,19 @@ grep "execution_id=ops:e2" "$TMP/worker.log" | grep -q "^DEBUG" ||
         fail "worker: no debug line for e2 after reloading log_level = debug"
 echo "ok   SIGHUP: RELOADING=1, READY=1, log level debug applied"
 
+# ---- a failed task's line carries its error and cause; Redis's connection
+# is logged once, with its address (not also "Redis connected")
+start_execution bad1 raw/no-such-image.png
+wait_execution bad1 FAILED 30
+line=$(grep "execution_id=ops:bad1" "$TMP/coordinator.log" | grep "Task .* failed")
+echo "$line" | grep -Eq 'Task [^ ]+ failed: [A-Z][A-Za-z]*\.[A-Za-z]+: .*no-such-image' ||
+        fail "coordinator: the failed task's line lacks its error and cause: '$line'"
+echo "ok   failed task logged with its error and cause: $line"
+n=$(grep -ci "redis connected\|connected to redis" "$TMP/coordinator.log")
+[ "$n" = 1 ] && grep -q "Connected to Redis at 127.0.0.1:$RPORT" "$TMP/coordinator.log" ||
+        fail "coordinator: $n lines say Redis connected (expected one, with the address)"
+echo "ok   one line for the Redis connection: $(grep -i "connected to redis" "$TMP/coordinator.log")"
+
 # ---- SIGTERM: STOPPING=1, exit 0
 stop_pid "$WORKER_PID" 20; RC=$?; WORKER_PID=
 [ "$RC" = 0 ] || fail "worker exit code $RC after SIGTERM"
