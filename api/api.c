@@ -53,6 +53,7 @@
 #include "api-internal.h"
 #include "clock.h"
 #include "daemon-config.h"
+#include "imgflow-config.h"
 #include "format.h"
 #include "log.h"
 #include "random.h"
@@ -825,7 +826,9 @@ static void help(void) {
                "     --kafka-bootstrap=LIST Kafka bootstrap servers\n"
                "     --redis=ADDRESS        Redis address (host:port or unix:/path)\n"
                "     --log-level=LEVEL      log level\n"
-               "  -h --help                 this help\n",
+               "     --log-target=TARGET    auto, journal, console\n"
+               "  -h --help                 this help\n"
+               "     --version              print the version and exit\n",
                config_default_path());
 }
 
@@ -836,8 +839,10 @@ static int run(int argc, char **argv) {
                 {"kafka-bootstrap", required_argument, NULL, 'k'},
                 {"redis", required_argument, NULL, 'r'},
                 {"log-level", required_argument, NULL, 'l'},
+                {"log-target", required_argument, NULL, 'T'},
                 {"check-config", no_argument, NULL, 'C'},
                 {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
                 {},
         };
         _cleanup_(daemon_config_args_done) DaemonConfigArgs args = {};
@@ -870,6 +875,12 @@ static int run(int argc, char **argv) {
                 case 'l':
                         r = daemon_config_args_add(&args, "--log-level", "imgflow", "log_level", optarg);
                         break;
+                case 'T':
+                        r = daemon_config_args_add(&args, "--log-target", "imgflow", "log_target", optarg);
+                        break;
+                case 'V':
+                        printf("imgflow-api %s\n", IMGFLOW_VERSION);
+                        return 0;
                 case 'C':
                         check = true;
                         break;

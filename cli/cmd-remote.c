@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the verbs that talk to a running system share: the configuration
- * (--config FILE, the environment, --redis/--kafka flags), a synchronous
+ * (--config FILE, the environment, --redis/--kafka-bootstrap flags), a synchronous
  * Redis connection (the store's read API), a plain librdkafka producer that
  * sends one message and flushes, waiting for the coordinator's answer at
  * imgflow:response:{<requestId>}, AWS-style errors and the JSON output.
@@ -55,7 +55,7 @@ CliRemote *cli_remote_free(CliRemote *r) {
 
 /* The configuration as both daemons load theirs (daemon/daemon-config.h):
  * --config, else $IMGFLOW_CONFIG, else the default file; the environment;
- * then --redis and --kafka. Errors printed. */
+ * then --redis and --kafka-bootstrap. Errors printed. */
 static int load_config(const CliRemoteArgs *a, Config **ret) {
         _cleanup_(daemon_config_args_done) DaemonConfigArgs args = {.config_path = a->config_path};
         _cleanup_free_ char *error = NULL;
@@ -65,7 +65,7 @@ static int load_config(const CliRemoteArgs *a, Config **ret) {
         if (a->redis)
                 r = daemon_config_args_add(&args, "--redis", "redis", "address", a->redis);
         if (r >= 0 && a->kafka)
-                r = daemon_config_args_add(&args, "--kafka", "kafka", "bootstrap.servers", a->kafka);
+                r = daemon_config_args_add(&args, "--kafka-bootstrap", "kafka", "bootstrap.servers", a->kafka);
         if (r >= 0)
                 r = daemon_config_load(&args, environ, ret, &error);
         if (r < 0)
@@ -360,6 +360,8 @@ char *cli_exec_arn(const char *exec_id) {
 static const CliOption remote_options[] = {
         { "config", CLI_OPTION_STRING, offsetof(CliRemoteArgs, config_path) },
         { "redis", CLI_OPTION_STRING, offsetof(CliRemoteArgs, redis) },
+        { "kafka-bootstrap", CLI_OPTION_STRING, offsetof(CliRemoteArgs, kafka) },
+        /* the earlier name, kept: the daemons' flag is --kafka-bootstrap */
         { "kafka", CLI_OPTION_STRING, offsetof(CliRemoteArgs, kafka) },
         { "request-timeout", CLI_OPTION_UINT, offsetof(CliRemoteArgs, request_timeout_sec),
           .min = 1, .max = 3600, .expected = "seconds (1..3600)" },

@@ -31,7 +31,8 @@
         "exists, then IMGFLOW_REDIS_ADDRESS, IMGFLOW_KAFKA_BOOTSTRAP_SERVERS, ...):\n"                      \
         "  --config FILE          configuration file\n"                                                     \
         "  --redis HOST:PORT      Redis address ([redis] address)\n"                                        \
-        "  --kafka HOST:PORT      Kafka bootstrap servers ([kafka] bootstrap.servers)\n"                    \
+        "  --kafka-bootstrap LIST Kafka bootstrap servers, HOST:PORT[,...] ([kafka]\n"                     \
+        "                         bootstrap.servers; --kafka is the same)\n"                               \
         "  --request-timeout S    wait at most S seconds for a coordinator's answer\n"                      \
         "                         (default 30)\n"                                                           \
         "  -h, --help             show this help\n"

@@ -392,6 +392,49 @@ json_t *cli_parse_json(const char *text, size_t len, const char *what) {
         return v;
 }
 
+/* Levenshtein distance of a and b, at most 64 bytes of b (a verb). */
+static size_t edit_distance(const char *a, const char *b) {
+        size_t lb = strlen(b), row[65];
+
+        if (lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; a[i - 1]; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t best = diag + (a[i - 1] != b[j - 1]);
+                        best = MIN_(best, up + 1);
+                        best = MIN_(best, row[j - 1] + 1);
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/* The verb closest to a mistyped one (a third of its letters may differ),
+ * or a verb that starts with it; NULL when none is close. */
+static const char *nearest_verb(const char *word) {
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX, n = strlen(word);
+
+        if (n == 0 || n > 64)
+                return NULL;
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+                size_t d = edit_distance(word, verbs[i].name);
+                if (strncmp(verbs[i].name, word, n) == 0 && n >= 3)
+                        d = MIN_(d, 1);
+                if (d < best_d) {
+                        best_d = d;
+                        best = verbs[i].name;
+                }
+        }
+        return best && best_d <= MAX_(n, strlen(best)) / 3 ? best : NULL;
+}
+
 int main(int argc, char *argv[]) {
         if (argc < 2) {
                 usage(stderr);
@@ -415,7 +458,11 @@ int main(int argc, char *argv[]) {
                 if (streq(verbs[i].name, argv[1]))
                         return verbs[i].run(&verbs[i], argc - 1, argv + 1);
 
-        fprintf(stderr, "imgflow: unknown verb '%s'\n\n", argv[1]);
+        const char *near = nearest_verb(argv[1]);
+        if (near)
+                fprintf(stderr, "imgflow: unknown verb '%s'; did you mean '%s'?\n\n", argv[1], near);
+        else
+                fprintf(stderr, "imgflow: unknown verb '%s'\n\n", argv[1]);
         usage(stderr);
         return CLI_EXIT_USAGE;
 }
