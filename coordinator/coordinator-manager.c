@@ -31,6 +31,7 @@
 #include "coordinator-triggers.h"
 #include "coordinator-work.h"
 #include "format.h"
+#include "imgflow-config.h"
 #include "log.h"
 #include "random.h"
 #include "service.h"
@@ -581,6 +582,8 @@ static int manager_setup_metrics(Manager *m) {
         if (isempty(address))
                 return 0;
         r = metrics_new(&m->metrics);
+        if (r >= 0)
+                r = metrics_add_process(m->metrics, IMGFLOW_VERSION);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _COUNTER_MAX; i++) {
@@ -602,7 +605,9 @@ static int manager_setup_metrics(Manager *m) {
                         (const char *const[]){"status", NULL}, &m->m_executions);
         if (r >= 0)
                 r = metrics_add_gauge(m->metrics, "imgflow_executions_running",
-                                      "Executions RUNNING in Redis (among the newest 10000).", NULL,
+                                      "Executions RUNNING in Redis, all of them (the same on every coordinator), "
+                                      "counted every 5 s.",
+                                      NULL,
                                       &m->m_running);
         if (r >= 0)
                 r = metrics_add_counter(

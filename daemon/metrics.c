@@ -24,12 +24,14 @@
  */
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -87,6 +89,8 @@ struct Metrics {
         sd_event_source *listen_src;
         Client *clients;
         size_t n_clients;
+        bool process;              /* metrics_add_process(): the process_* series */
+        double process_start_time; /* seconds since the epoch */
 };
 
 static const char *const type_names[] = { "counter", "gauge", "histogram" };
@@ -383,6 +387,116 @@ static void put_labels(FILE *f, const Metric *mt, const Series *s, const char *l
         fputc('}', f);
 }
 
+/* ------------------------------------------------------------ process_* */
+
+/* The process's start (seconds since the epoch): its start time in clock
+ * ticks after boot (/proc/self/stat, field 22) plus the boot time (btime
+ * of /proc/stat). 0 when /proc cannot tell. */
+static double process_start_time(void) {
+        char buf[4096], *p;
+        unsigned long long ticks = 0, btime = 0;
+        long hz = sysconf(_SC_CLK_TCK);
+        size_t n;
+        FILE *f;
+
+        f = fopen("/proc/self/stat", "re");
+        if (!f)
+                return 0;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* the command name may hold spaces */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &ticks) != 1)
+                return 0;
+        f = fopen("/proc/stat", "re");
+        if (!f)
+                return 0;
+        while (fgets(buf, sizeof(buf), f))
+                if (sscanf(buf, "btime %llu", &btime) == 1)
+                        break;
+        fclose(f);
+        if (btime == 0 || hz <= 0)
+                return 0;
+        return (double) btime + (double) ticks / (double) hz;
+}
+
+int metrics_add_process(Metrics *m, const char *version) {
+        Metric *info = NULL;
+        int r;
+
+        if (!m || !version)
+                return -EINVAL;
+        r = metrics_add_gauge(m, "imgflow_build_info", "The version of imgflow this program was built from (always 1).",
+                              (const char *const[]){"version", NULL}, &info);
+        if (r < 0)
+                return r;
+        r = metric_gauge_set(info, (const char *const[]){version}, 1);
+        if (r < 0)
+                return r;
+        m->process = true;
+        m->process_start_time = process_start_time();
+        return 0;
+}
+
+/* The series every Prometheus client library exports for its process
+ * (the names and meanings of client_golang's and client_python's), read
+ * when scraped. */
+static void put_process(FILE *f, const Metrics *m) {
+        struct rusage ru;
+        struct rlimit rl;
+        unsigned long long vsize = 0, rss = 0;
+        long page = sysconf(_SC_PAGESIZE);
+        FILE *sf;
+        DIR *d;
+
+        if (getrusage(RUSAGE_SELF, &ru) == 0) {
+                fputs("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+                      "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ",
+                      f);
+                put_double(f, (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
+                                      (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6);
+                fputc('\n', f);
+        }
+        sf = fopen("/proc/self/statm", "re");
+        if (sf) {
+                if (fscanf(sf, "%llu %llu", &vsize, &rss) == 2 && page > 0) {
+                        fprintf(f,
+                                "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+                                "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+                                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                                "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
+                                vsize * (unsigned long long) page, rss * (unsigned long long) page);
+                }
+                fclose(sf);
+        }
+        if (m->process_start_time > 0) {
+                fputs("# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+                      "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds ",
+                      f);
+                put_double(f, m->process_start_time);
+                fputc('\n', f);
+        }
+        d = opendir("/proc/self/fd");
+        if (d) {
+                unsigned long n = 0;
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.')
+                                n++;
+                closedir(d);
+                fprintf(f,
+                        "# HELP process_open_fds Number of open file descriptors.\n"
+                        "# TYPE process_open_fds gauge\nprocess_open_fds %lu\n",
+                        n > 0 ? n - 1 : 0); /* less the directory's own */
+        }
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                fprintf(f,
+                        "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                        "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                        (unsigned long long) rl.rlim_cur);
+}
+
 int metrics_render(Metrics *m, char **ret, size_t *ret_len) {
         char *buf = NULL;
         size_t len = 0;
@@ -443,6 +557,8 @@ int metrics_render(Metrics *m, char **ret, size_t *ret_len) {
                         fprintf(f, " %llu\n", (unsigned long long) se->count);
                 }
         }
+        if (m->process)
+                put_process(f, m);
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;

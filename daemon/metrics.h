@@ -72,6 +72,13 @@ int metric_gauge_set(Metric *mt, const char *const *label_values, double v);
 int metric_gauge_add(Metric *mt, const char *const *label_values, double v);
 int metric_histogram_observe(Metric *mt, const char *const *label_values, double v);
 
+/* imgflow_build_info{version} 1 and, at every render, the process_*
+ * series of Prometheus's client libraries (process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_start_time_seconds, process_open_fds, process_max_fds), read from
+ * getrusage() and /proc/self. Each daemon calls it once. */
+int metrics_add_process(Metrics *m, const char *version);
+
 /* The exposition text of all metrics, in registration order. New string. */
 int metrics_render(Metrics *m, char **ret, size_t *ret_len);
 

@@ -293,13 +293,13 @@ static const struct {
          METRIC_KIND_HISTOGRAM, labels_op, offsetof(Manager, m_latency)},
         {"imgflow_worker_images_processed_total", "Image tasks that succeeded, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_images)},
-        {"imgflow_worker_bytes_in_total", "Bytes of input images read, by operation.", METRIC_KIND_COUNTER,
+        {"imgflow_worker_input_bytes_total", "Bytes of input images read, by operation.", METRIC_KIND_COUNTER,
          labels_op, offsetof(Manager, m_bytes_in)},
-        {"imgflow_worker_bytes_out_total", "Bytes of output images written, by operation.",
+        {"imgflow_worker_output_bytes_total", "Bytes of output images written, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_bytes_out)},
-        {"imgflow_worker_message_bytes_in_total", "Bytes of task messages received, by operation.",
+        {"imgflow_worker_task_message_bytes_total", "Bytes of task messages received, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_msg_bytes_in)},
-        {"imgflow_worker_message_bytes_out_total", "Bytes of result events published, by operation.",
+        {"imgflow_worker_result_message_bytes_total", "Bytes of result events published, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_msg_bytes_out)},
         {"imgflow_worker_dead_letters_total", "Messages sent to the dead-letter topic.", METRIC_KIND_COUNTER,
          NULL, offsetof(Manager, m_dlq)},
@@ -321,6 +321,8 @@ static int manager_setup_metrics(Manager *m) {
                 return 0;
 
         r = metrics_new(&m->metrics);
+        if (r >= 0)
+                r = metrics_add_process(m->metrics, IMGFLOW_VERSION);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the metrics registry: %m");
         for (size_t i = 0; i < ELEMENTSOF(worker_metrics); i++) {

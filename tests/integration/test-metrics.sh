@@ -13,8 +13,10 @@
 #     imgflow_redis_roundtrip_seconds{kind}, imgflow_kafka_consumer_lag{topic}
 #   worker: imgflow_worker_tasks_total{operation,result},
 #     imgflow_worker_task_duration_seconds{operation},
-#     imgflow_worker_images_processed_total, imgflow_worker_bytes_in/out_total,
-#     imgflow_kafka_consumer_lag{topic}
+#     imgflow_worker_images_processed_total, imgflow_worker_input/output_bytes_total,
+#     imgflow_worker_task/result_message_bytes_total, imgflow_kafka_consumer_lag{topic}
+#   both: imgflow_build_info{version} 1 and the process_* series of
+#     Prometheus's client libraries (CPU, memory, start time, file descriptors)
 #
 # A backlog of sleeping tasks shows as worker lag > 0, then 0 once drained.
 # With 300 idle connections open on each endpoint a scrape still answers, and
@@ -26,6 +28,8 @@
 #   test-metrics.sh MOCK_KAFKA COORDINATOR WORKER SOURCE_ROOT
 set -u
 MOCK=$1 COORD=$2 WORKER=$3 SRC=$4
+VERSION=$("$COORD" --version | cut -d' ' -f2)
+T0=$(($(date +%s) - 5)) # the daemons start after this
 PROM="python3 $SRC/tests/integration/prometheus-text.py"
 EXTRA_CONF='[coordinator]
 metrics_listen = 127.0.0.1:0
@@ -105,7 +109,11 @@ scrape coordinator "$CPORT" \
         'imgflow_redis_roundtrip_seconds_count{kind="command"}>0' \
         'imgflow_kafka_consumer_lag{topic="imgflow.events"}>=0' \
         'imgflow_kafka_consumer_lag{topic="imgflow.jobs"}>=0' \
-        'imgflow_coordinator_executions_started_total>=4'
+        'imgflow_coordinator_executions_started_total>=4' \
+        "imgflow_build_info{version=\"$VERSION\"}==1" \
+        'process_cpu_seconds_total>0' 'process_resident_memory_bytes>1000000' \
+        'process_virtual_memory_bytes>1000000' "process_start_time_seconds>$T0" \
+        'process_open_fds>3' 'process_max_fds>=64'
 
 scrape worker "$WPORT" \
         'imgflow_worker_tasks_total{operation="image.validate",result="succeeded"}>=4' \
@@ -114,9 +122,31 @@ scrape worker "$WPORT" \
         'imgflow_worker_tasks_total{operation="test.echo",result="succeeded"}>=3' \
         'imgflow_worker_task_duration_seconds_count{operation="image.resize"}>=4' \
         'imgflow_worker_images_processed_total{operation="image.resize"}>=3' \
-        'imgflow_worker_bytes_in_total{operation="image.validate"}>0' \
-        'imgflow_worker_bytes_out_total{operation="image.resize"}>0' \
-        'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>=0'
+        'imgflow_worker_input_bytes_total{operation="image.validate"}>0' \
+        'imgflow_worker_output_bytes_total{operation="image.resize"}>0' \
+        'imgflow_worker_task_message_bytes_total{operation="image.resize"}>100' \
+        'imgflow_worker_result_message_bytes_total{operation="image.resize"}>50' \
+        'imgflow_kafka_consumer_lag{topic="imgflow.tasks"}>=0' \
+        "imgflow_build_info{version=\"$VERSION\"}==1" 'process_cpu_seconds_total>0' \
+        'process_resident_memory_bytes>1000000' "process_start_time_seconds>$T0" 'process_open_fds>3'
+
+# ---- every family either daemon serves is in docs/operations-guide.md's
+# tables, with the type it has
+for p in "$CPORT" "$WPORT"; do
+        python3 - "$p" "$SRC/docs/operations-guide.md" <<'PY' || fail "metrics not documented (port $p)"
+import re, sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
+doc = open(sys.argv[2]).read()
+bad = []
+for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M):
+    if not re.search(r"^\| `%s` \| %s \|" % (re.escape(name), kind), doc, re.M):
+        bad.append("%s (%s)" % (name, kind))
+if bad:
+    print("not in docs/operations-guide.md:", ", ".join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+done
+echo "ok   every metric family is documented with its type"
 
 # ---- a backlog shows as lag: 30 sleeping tasks for 2 threads (the consumer
 # pauses above 4 queued) -> imgflow_kafka_consumer_lag{topic="imgflow.tasks"} > 0

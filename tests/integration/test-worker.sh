@@ -281,11 +281,11 @@ assert value(r'imgflow_worker_dead_letters_total') == 3
 import os
 good = os.path.getsize(sys.argv[2] + "/photos/raw/good.png")
 small = os.path.getsize(sys.argv[2] + "/photos/out/small.png")
-assert value(r'imgflow_worker_bytes_in_total\{operation="image.resize"\}') == good
-assert value(r'imgflow_worker_bytes_out_total\{operation="image.resize"\}') == small
-assert value(r'imgflow_worker_bytes_in_total\{operation="image.validate"\}') >= good
-assert value(r'imgflow_worker_message_bytes_in_total\{operation="image.resize"\}') > 100
-assert value(r'imgflow_worker_message_bytes_out_total\{operation="image.resize"\}') > 50
+assert value(r'imgflow_worker_input_bytes_total\{operation="image.resize"\}') == good
+assert value(r'imgflow_worker_output_bytes_total\{operation="image.resize"\}') == small
+assert value(r'imgflow_worker_input_bytes_total\{operation="image.validate"\}') >= good
+assert value(r'imgflow_worker_task_message_bytes_total\{operation="image.resize"\}') > 100
+assert value(r'imgflow_worker_result_message_bytes_total\{operation="image.resize"\}') > 50
 print("metrics: ok")
 EOF
 grep -q 'EXECUTION_ID=exec-3\|execution_id=exec-3' "$T/worker.log" || fail "no structured EXECUTION_ID in the log"
