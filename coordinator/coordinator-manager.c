@@ -302,6 +302,8 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
                 m->kafka_up = true;
                 manager_check_ready(m);
+                outbox_sweep_catchup(m);
+                timers_reclaim_catchup(m);
         }
         /* STATUS= says how many partitions this one holds now (the timer
          * runs after this callback, once the assignment has changed). */

@@ -117,6 +117,8 @@ typedef struct Manager {
                 *m_lag;
 
         sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
+        unsigned sweep_catchup;   /* sweeps left of items older than OUTBOX_CATCHUP_MS */
+        unsigned reclaim_catchup; /* reclaims left of leases older than RECLAIM_CATCHUP_MS */
 
         /* Outbox items the broker acked, deleted from Redis in one call
          * per loop iteration (or per OUTBOX_ACK_BATCH_MAX items). */

@@ -16,6 +16,12 @@
 #define OUTBOX_SWEEP_USEC (2 * 1000 * 1000)
 #define OUTBOX_REDISPATCH_MS 10000
 #define OUTBOX_ACK_BATCH_MAX 256 /* acked outbox items deleted in one call */
+/* After a partition assignment (a peer may have died between its commit
+ * and the broker's acknowledgement), two sweeps, at once and this much
+ * later, of the items older than this: a killed coordinator's unsent tasks
+ * move at the handover (or within this time of the kill, when the handover
+ * came sooner), not OUTBOX_REDISPATCH_MS later. */
+#define OUTBOX_CATCHUP_MS 1000
 
 /* Produce the outbox of an accepted commit (c borrowed). */
 void outbox_produce(Manager *m, const char *exec_id, const StoreCommit *c);
@@ -25,6 +31,9 @@ void outbox_on_delivery(KafkaProducer *p, int error, const char *errstr, const c
 /* The dead-letter publisher, the sweep timer and the ack source; after
  * the producer and the consumer exist. */
 int outbox_start(Manager *m);
+/* The partitions changed hands: sweep items older than OUTBOX_CATCHUP_MS
+ * now and OUTBOX_CATCHUP_MS from now. */
+void outbox_sweep_catchup(Manager *m);
 /* No acked items waiting to be deleted, no deletion in flight, no dead
  * letter in flight. */
 bool outbox_idle(const Manager *m);

@@ -59,12 +59,20 @@ static int on_claim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_reclaim_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         _cleanup_(store_call_done) StoreCall call = {};
+        int64_t now = now_ms(CLOCK_REALTIME), cutoff = now;
 
-        (void) sd_event_source_set_time_relative(s, RECLAIM_USEC);
+        /* A lease expires TIMER_LEASE_MS after its claim: a catch-up takes
+         * those claimed more than RECLAIM_CATCHUP_MS ago. */
+        if (m->reclaim_catchup > 0) {
+                cutoff += TIMER_LEASE_MS - RECLAIM_CATCHUP_MS;
+                m->reclaim_catchup--;
+        }
+        (void) sd_event_source_set_time_relative(s, m->reclaim_catchup > 0 ? RECLAIM_CATCHUP_MS * 1000
+                                                                           : RECLAIM_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (m->stopping || !redis_conn_is_connected(m->redis))
                 return 0;
-        store_timers_reclaim_call(now_ms(CLOCK_REALTIME), 1000, &call);
+        store_timers_reclaim_before_call(cutoff, now, 1000, &call);
         (void) manager_eval(m, &call, NULL, NULL);
         return 0;
 }
@@ -92,6 +100,14 @@ int timers_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the timer claim timers: %m");
         return 0;
+}
+
+void timers_reclaim_catchup(Manager *m) {
+        if (!m->t_reclaim)
+                return;
+        m->reclaim_catchup = 2;
+        (void) sd_event_source_set_time_relative(m->t_reclaim, 0);
+        (void) sd_event_source_set_enabled(m->t_reclaim, SD_EVENT_ON);
 }
 
 void timers_stop(Manager *m) {

@@ -434,14 +434,16 @@ static const char timers_claim_lua[] =
 
 /*
  * timers_reclaim: KEYS 1 imgflow:timers, 2 imgflow:timers:claimed;
- * ARGV 1 now ms, 2 limit. Expired leases go back, due now, unless the
+ * ARGV 1 the leases' cutoff ms (now: the expired ones), 2 limit, 3 now ms
+ * (optional: ARGV 1). Leases up to the cutoff go back, due now, unless the
  * timer was rescheduled meanwhile (ZADD NX). Returns the count.
  */
 static const char timers_reclaim_lua[] =
         "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))\n"
+        "local due = ARGV[3] or ARGV[1]\n"
         "for _, m in ipairs(exp) do\n"
         "  redis.call('ZREM', KEYS[2], m)\n"
-        "  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], m)\n"
+        "  redis.call('ZADD', KEYS[1], 'NX', due, m)\n"
         "end\n"
         "return #exp\n";
 

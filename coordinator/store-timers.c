@@ -26,14 +26,19 @@ void store_timers_claim_call(int64_t now_ms, int64_t lease_ms, unsigned limit, S
         *ret = call;
 }
 
-void store_timers_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret) {
+void store_timers_reclaim_before_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, StoreCall *ret) {
         StoreCall call = { .script = STORE_SCRIPT_TIMERS_RECLAIM };
 
         store_argv_adds(&call.keys, STORE_KEY_TIMERS);
         store_argv_adds(&call.keys, STORE_KEY_TIMERS_CLAIMED);
-        store_argv_addf(&call.args, "%" PRIi64, now_ms);
+        store_argv_addf(&call.args, "%" PRIi64, cutoff_ms);
         store_argv_addf(&call.args, "%u", limit ? limit : 1000);
+        store_argv_addf(&call.args, "%" PRIi64, now_ms);
         *ret = call;
+}
+
+void store_timers_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret) {
+        store_timers_reclaim_before_call(now_ms, now_ms, limit, ret);
 }
 
 void store_timers_ack_argv(const char *member, StoreArgv *ret) {

@@ -556,6 +556,9 @@ void store_activity_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret)
 void store_timers_claim_call(int64_t now_ms, int64_t lease_ms, unsigned limit, StoreCall *ret);
 /* Move claimed timers whose lease expired back (ZADD NX, due now). Reply: count. */
 void store_timers_reclaim_call(int64_t now_ms, unsigned limit, StoreCall *ret);
+/* The same for the leases that expire up to cutoff_ms (later than now_ms:
+ * leases still running, claimed long enough ago), due again at now_ms. */
+void store_timers_reclaim_before_call(int64_t cutoff_ms, int64_t now_ms, unsigned limit, StoreCall *ret);
 /* ZREM imgflow:timers:claimed member (plain command) after the broker acked. */
 void store_timers_ack_argv(const char *member, StoreArgv *ret);
 /* Split a member into exec id and timer id (both new). -EINVAL if malformed. */

@@ -342,6 +342,10 @@ share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 # A group's first member need not wait 3 s for others to join.
 group.initial.rebalance.delay.ms=0
+# Consumers may ask for sessions down to 1 s (default minimum 6 s): a
+# killed coordinator's partitions are handed over within its
+# session.timeout.ms (docs/operations-guide.md, "Failover").
+group.min.session.timeout.ms=1000
 # A killed broker is fenced (its partitions' leadership moves) within 3 s
 # (default 9 s): the fault tests kill leaders on purpose.
 broker.session.timeout.ms=3000

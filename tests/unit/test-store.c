@@ -399,10 +399,23 @@ TEST(timers) {
         /* The claimer dies: before the lease expires nothing comes back ... */
         ASSERT_INT_EQ(store_timers_reclaim_sync(c, 11500, 100, &n), 0);
         ASSERT_INT_EQ(n, 0);
+        /* ... unless a catch-up (partitions changed hands) takes leases
+         * claimed long enough ago: due again now, not at the cutoff ... */
+        {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *rr = NULL;
+
+                store_timers_reclaim_before_call(11500 + 1000 - 400, 11500, 100, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &rr, NULL, 0), 0);
+                ASSERT_INT_EQ(rr->integer, 1);
+        }
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 11501, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(json_array_size(a), 1);
+        json_decref(a);
         /* ... after, the timer is due again and another claimer gets it. */
-        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 12001, 100, &n), 0);
+        ASSERT_INT_EQ(store_timers_reclaim_sync(c, 12502, 100, &n), 0);
         ASSERT_INT_EQ(n, 1);
-        ASSERT_INT_EQ(store_timers_claim_sync(c, 12002, 1000, 10, &a), 0);
+        ASSERT_INT_EQ(store_timers_claim_sync(c, 12503, 1000, 10, &a), 0);
         ASSERT_INT_EQ(json_array_size(a), 1);
         json_decref(a);
 
