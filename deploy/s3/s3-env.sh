@@ -43,7 +43,8 @@ versitygw_install() {
 # $S3_ACCESS_KEY_ID / $S3_SECRET_ACCESS_KEY, region $S3_REGION (us-east-1),
 # object metadata (ETags) in DIR/meta, virtual-hosted names under
 # "localhost" (curl resolves *.localhost to loopback) and keep-alive; ARGS go
-# before the backend (event options).
+# before the backend (event options; --cert and --key for TLS, with
+# VERSITYGW_SCHEME=https so that the readiness probe speaks it).
 # Sets VERSITYGW_PID; waits until it answers (15 s, else returns 1).
 versitygw_start() {
         local dir=$1 port=$2 n=0
@@ -55,7 +56,7 @@ versitygw_start() {
         VERSITYGW_PID=$!
         while [ $n -lt 150 ]; do
                 # Any HTTP answer (403 without a signature) means it is up.
-                if curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/"; then
+                if curl -s -k -o /dev/null -m 1 "${VERSITYGW_SCHEME:-http}://127.0.0.1:$port/"; then
                         return 0
                 fi
                 kill -0 "$VERSITYGW_PID" 2>/dev/null || break

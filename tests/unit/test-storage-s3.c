@@ -805,6 +805,45 @@ TEST(connections_are_reused_per_thread) {
         proxy_stop(&p);
 }
 
+static const char *tls_ca;
+
+static void trust_test_ca(StorageS3Options *o) {
+        o->ca_file = tls_ca;
+}
+
+static void no_verification(StorageS3Options *o) {
+        o->verify_tls = false;
+}
+
+/* TLS certificates are verified by default: a server whose certificate no
+ * trusted CA signed is refused (Storage.IOError, curl's reason in the cause),
+ * the same server is reached with its CA as ca_file, or with verify_tls off. */
+TEST(tls_is_verified_by_default) {
+        const char *endpoint = getenv("IMGFLOW_TEST_S3_TLS_ENDPOINT");
+        TaskFailure f = TASK_FAILURE_NULL;
+        void *data = NULL;
+        size_t size;
+
+        tls_ca = getenv("IMGFLOW_TEST_S3_TLS_CA");
+        if (!endpoint || !tls_ca) {
+                fprintf(stderr, "  (no TLS server: openssl missing?)\n");
+                return;
+        }
+        _cleanup_storage_ Storage *strict = s3_storage(endpoint, NULL);
+        expect_error(storage_write_atomic(strict, "photos", "tls/a.txt", "tls", 3, NULL, &f), &f,
+                     "Storage.IOError", "certificate");
+
+        _cleanup_storage_ Storage *trusting = s3_storage(endpoint, trust_test_ca);
+        put_ok(trusting, "tls/a.txt", "tls", 3);
+        ASSERT_INT_EQ(storage_read(trusting, "photos", "tls/a.txt", 10, &data, &size, &f), 0);
+        ASSERT_STR_EQ(data, "tls");
+        free(data);
+
+        _cleanup_storage_ Storage *lax = s3_storage(endpoint, no_verification);
+        ASSERT_INT_EQ(storage_read(lax, "photos", "tls/a.txt", 10, &data, &size, &f), 0);
+        free(data);
+}
+
 static void virtual_hosted(StorageS3Options *o) {
         o->path_style = false;
 }
