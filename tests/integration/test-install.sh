@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `meson install --destdir` puts in place what a host needs: the programs
-# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-api, imgflow-kafka-topics, imgflow-mock-kafka) in
-# <bindir>, the unit files in <systemdunitdir>, the default configuration
-# in <sysconfdir>/imgflow/imgflow.conf; the units' ExecStart= names the
+# (imgflow, imgflow-coordinator, imgflow-worker, imgflow-api, imgflow-watch, imgflow-kafka-topics) in
+# <bindir> and not the test-only imgflow-mock-kafka, the manual pages of the
+# four programs (read by groff without a warning), the documentation the
+# units' Documentation= names, the unit files in <systemdunitdir>, the
+# default configuration in <sysconfdir>/imgflow/imgflow.conf; the units' ExecStart= names the
 # installed programs and configuration, no @placeholder@ is left; and the
 # installed daemons accept the installed configuration (--check-config).
 #
@@ -34,10 +36,35 @@ one() {
         fi
 }
 
-for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-watch imgflow-kafka-topics imgflow-mock-kafka; do
+for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-watch imgflow-kafka-topics; do
         f=$(one "*/bin/$p")
         [ -n "$f" ] || continue
         [ -x "$D$f" ] && ok "$f" || fail "$f is not executable"
+done
+# The mock cluster is for tests: nowhere in the installation.
+found=$(cd "$D" && find . -name 'imgflow-mock-kafka*')
+[ -z "$found" ] && ok "imgflow-mock-kafka is not installed" || fail "the test-only mock cluster is installed: $found"
+# A manual page for each of the four programs, which groff reads without a warning.
+for m in man1/imgflow.1 man8/imgflow-coordinator.8 man8/imgflow-worker.8 man8/imgflow-api.8; do
+        f=$(one "*/man/$m")
+        [ -n "$f" ] || continue
+        if command -v groff >/dev/null; then
+                w=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$D$f" 2>&1)
+                [ -z "$w" ] && ok "$f" || fail "$f: groff warns: $w"
+        else
+                ok "$f"
+        fi
+done
+# Every unit's Documentation= file:// is installed.
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service; do
+        f=$(one "*/systemd/system/$u")
+        [ -n "$f" ] || continue
+        for doc in $(sed -n 's/^Documentation=//p' "$D$f"); do
+                case "$doc" in
+                file://*) [ -f "$D${doc#file://}" ] && ok "$u: $doc is installed" ||
+                        fail "$u: Documentation=$doc is not installed" ;;
+                esac
+        done
 done
 for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service imgflow.target; do
         f=$(one "*/systemd/system/$u")
