@@ -37,6 +37,7 @@ struct CliRemote {
         rd_kafka_t *producer;
         ProtoLimits limits;
         char kafka_error[512]; /* librdkafka's last error that names a broker */
+        bool kafka_all_down;   /* every broker refused or dropped the connection */
 };
 
 CliRemote *cli_remote_free(CliRemote *r) {
@@ -94,6 +95,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         CliRemote *r = opaque;
 
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                r->kafka_all_down = true;
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && r->kafka_error[0])
                 return;
         snprintf(r->kafka_error, sizeof r->kafka_error, "%s", reason);
@@ -197,14 +200,23 @@ static int produce_until(CliRemote *r, ProtoTopic topic, const char *key, const 
                 return kafka_errno(e);
         }
         /* Flush serves the delivery report (and the error callback) until
-         * the request's deadline; message.timeout.ms may end it sooner. */
+         * the request's deadline; message.timeout.ms may end it sooner, and
+         * so does every broker refusing the connection: a CLI says so at
+         * once rather than retrying for the whole deadline. */
         for (;;) {
                 int64_t left = deadline_ms - now_ms(CLOCK_MONOTONIC);
-                if (err != RD_KAFKA_RESP_ERR__IN_PROGRESS || left <= 0)
+                if (err != RD_KAFKA_RESP_ERR__IN_PROGRESS || left <= 0 || r->kafka_all_down)
                         break;
                 rd_kafka_flush(r->producer, (int) MIN_(left, 100));
         }
         brokers = config_get_raw(r->config, "kafka", "bootstrap.servers") ?: "127.0.0.1:9092";
+        if (err == RD_KAFKA_RESP_ERR__IN_PROGRESS && r->kafka_all_down) {
+                fprintf(stderr, "imgflow: cannot connect to Kafka at %s: %s\n", brokers,
+                        r->kafka_error[0] ? r->kafka_error : "all brokers are down");
+                rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_flush(r->producer, 0);
+                return -ECONNREFUSED;
+        }
         if (err == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
                 fprintf(stderr, "imgflow: no acknowledgement from Kafka at %s for %s within %u s%s\n",
                         brokers, name, timeout_sec, kafka_error_suffix(r, why, sizeof why));

@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The CLI's --request-timeout bounds a whole request, the broker's
-# acknowledgement included: with an unreachable broker (a port where nothing
-# listens, and one that accepts connections and never answers) the verbs
-# that publish (start-execution, stop-execution, send-task-success) exit 1
-# within the deadline plus 1 s, naming the broker's address. (Before, the
-# producer waited for message.timeout.ms, 10 s, whatever the deadline.)
+# acknowledgement included: with a broker that accepts connections and never
+# answers, the verbs that publish (start-execution, stop-execution,
+# send-task-success) exit 1 within the deadline plus 1 s, naming the
+# broker's address. (Before, the producer waited for message.timeout.ms,
+# 10 s, whatever the deadline.) A broker that refuses the connection fails
+# them at once, naming the address and the refusal.
 # redis-server is started here on loopback; no Kafka is.
 #
 #   test-cli-kafka-deadline.sh IMGFLOW SRCDIR
@@ -67,11 +68,30 @@ run() {
         ok "$1 via $broker, --request-timeout $timeout: exit 1 after $ms ms: $(cat "$TMP/err")"
 }
 
-for broker in "$REFUSED" "$SILENT"; do
-        run 2 "$broker" start-execution --state-machine m --input '{}'
-        run 2 "$broker" stop-execution --execution-arn m:e
-        run 2 "$broker" send-task-success --task-token t --task-output '{}'
-done
-run 5 "$REFUSED" start-execution --state-machine m --input '{}'
+run 2 "$SILENT" start-execution --state-machine m --input '{}'
+run 2 "$SILENT" stop-execution --execution-arn m:e
+run 2 "$SILENT" send-task-success --task-token t --task-output '{}'
+run 5 "$SILENT" start-execution --state-machine m --input '{}'
+
+# refused VERB...: a broker that refuses the connection fails the request
+# at once (within 3 s, with the default 30 s deadline), naming the address
+# and the refusal, not "Message timed out" after message.timeout.ms.
+refused() {
+        local t0 ms rc
+        t0=$(date +%s%N)
+        "$IMGFLOW" "$@" --redis "127.0.0.1:$RPORT" --kafka-bootstrap "$REFUSED" >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        if [ $rc -ne 1 ] || [ $ms -gt 3000 ] ||
+                ! grep -q "^imgflow: cannot connect to Kafka at $REFUSED: .*Connection refused" "$TMP/err" ||
+                grep -q "timed out" "$TMP/err"; then
+                fail "$1 via $REFUSED: exit $rc after $ms ms: $(cat "$TMP/err")"
+                return
+        fi
+        ok "$1 via $REFUSED: exit 1 after $ms ms: $(grep Kafka "$TMP/err")"
+}
+refused start-execution --state-machine m --input '{}'
+refused stop-execution --execution-arn m:e
+refused send-task-success --task-token t --task-output '{}'
 
 [ "$FAILS" -eq 0 ] && echo "PASS" || exit 1
