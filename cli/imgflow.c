@@ -229,7 +229,8 @@ static const Verb verbs[] = {
                         "redriveStatus.\n"
                         "\n"
                         "  --execution-arn ARN    the execution\n"
-                        "  --client-token T       accepted as Step Functions accepts it (1-64 characters)\n"
+                        "  --client-token T       idempotency token (1-64 characters): the same one\n"
+                        "                         within 15 minutes gets the same answer\n"
                         CLI_REMOTE_HELP,
         },
         {

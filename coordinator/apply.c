@@ -317,8 +317,41 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         return 0;
 }
 
+bool apply_redrive_replay(json_t *doc, const char *client_token, int64_t now_ms, int64_t *ret_date) {
+        json_t *t;
+        size_t i;
+
+        if (!client_token)
+                return false;
+        json_array_foreach (json_object_get(doc, "redriveTokens"), i, t)
+                if (streq_ptr(jstr(t, "token"), client_token) &&
+                    now_ms - json_integer_value(json_object_get(t, "ms")) <= APPLY_REDRIVE_TOKEN_MS) {
+                        *ret_date = json_integer_value(json_object_get(t, "ms"));
+                        return true;
+                }
+        return false;
+}
+
+/* Keep the token of a redrive that was applied: the last
+ * APPLY_REDRIVE_TOKENS_MAX of them. */
+static void redrive_token_keep(json_t *doc, const char *client_token, int64_t now_ms) {
+        json_t *tokens = json_object_get(doc, "redriveTokens");
+
+        if (!client_token)
+                return;
+        if (!json_is_array(tokens)) {
+                tokens = json_array();
+                json_object_set_new(doc, "redriveTokens", tokens);
+        }
+        json_array_append_new(tokens,
+                              json_pack("{s:s, s:I}", "token", client_token, "ms", (json_int_t) now_ms));
+        while (json_array_size(tokens) > APPLY_REDRIVE_TOKENS_MAX)
+                json_array_remove(tokens, 0);
+}
+
 int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
-                  const char *request_id, const AslEnv *env, StoreCommit **ret, AslError *err) {
+                  const char *client_token, const char *request_id, const AslEnv *env, StoreCommit **ret,
+                  AslError *err) {
         _cleanup_commit_ StoreCommit *c = NULL;
         ApplyRun r;
         int k;
@@ -350,6 +383,7 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
         if (k != 0)
                 return k < 0 ? k : -EINVAL;
 
+        redrive_token_keep(st->doc, client_token, env->now_ms);
         store_commit_set_reopen(c);
         {
                 _cleanup_free_ char *count = xasprintf("%" PRIi64, asl_exec_redrive_count(st->doc));

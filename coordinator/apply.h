@@ -50,14 +50,27 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
 
 /*
  * RedriveExecution on a loaded execution that ended unsuccessfully
- * (st->doc is modified): the commit reopens it (RUNNING again, kept from
+ * (st->doc is modified; client_token, when given, is kept with it for
+ * apply_redrive_replay()): the commit reopens it (RUNNING again, kept from
  * expiring, stopDate, output, error and cause gone), sets redriveCount and
  * redriveDate, publishes RUNNING and stores the RedriveExecutionResponse.
  * -EINVAL with err set (ExecutionNotRedrivable and Step Functions' reason)
  * when the engine refuses; the caller answers that.
  */
 int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
-                  const char *request_id, const AslEnv *env, StoreCommit **ret, AslError *err);
+                  const char *client_token, const char *request_id, const AslEnv *env, StoreCommit **ret,
+                  AslError *err);
+
+/*
+ * Step Functions answers a RedriveExecution whose clientToken is one of the
+ * last 10 of the execution's successful redrives, within 15 minutes of it,
+ * as it answered then. apply_redrive() keeps the tokens in the document;
+ * this says whether client_token (NULL: no) is one, and *ret_date the
+ * redrive date to answer with.
+ */
+#define APPLY_REDRIVE_TOKENS_MAX 10
+#define APPLY_REDRIVE_TOKEN_MS (15 * 60 * 1000)
+bool apply_redrive_replay(json_t *doc, const char *client_token, int64_t now_ms, int64_t *ret_date);
 
 /*
  * Any other event on a loaded execution (st borrowed; st->doc is modified).

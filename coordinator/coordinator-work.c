@@ -520,6 +520,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
 
         if (w->msg->type == PROTO_REDRIVE_EXECUTION) {
                 r = apply_redrive(&m->apply, machine, &w->st, w->exec_id,
+                                  w->msg->redrive_execution.client_token,
                                   w->msg->redrive_execution.request_id, &env, &commit, &err);
                 if (r < 0) {
                         log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Redrive refused: %s: %s",
@@ -612,6 +613,14 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
 /* w->st holds the execution (read from Redis or from the state cache). */
 static void work_state_ready(Work *w) {
         if (w->msg->type == PROTO_REDRIVE_EXECUTION) {
+                int64_t date;
+
+                /* A retried request: the answer it had (apply.h). */
+                if (apply_redrive_replay(w->st.doc, w->msg->redrive_execution.client_token,
+                                         manager_env(w->m).now_ms, &date)) {
+                        work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = date});
+                        return;
+                }
                 /* The engine decides (asl_exec_redrivable()) on the document;
                  * a RUNNING one is refused with Step Functions' reason. */
                 if (streq(w->st.status, "RUNNING")) {

@@ -213,6 +213,13 @@ await expectError("starter: RedriveExecution", "AccessDeniedException", starter,
   { executionArn: arn });
 const rd = await call(admin, "RedriveExecution", { executionArn: arn, clientToken: "node-redrive-1" });
 check(rd.redriveDate instanceof Date, "RedriveExecution gives the redrive date");
+// A retry with the same clientToken is answered as the first call was; another token
+// finds the execution RUNNING.
+const rd2 = await call(admin, "RedriveExecution", { executionArn: arn, clientToken: "node-redrive-1" });
+check(rd2.redriveDate?.getTime() === rd.redriveDate.getTime(), "the same clientToken again: the same redrive date");
+await expectError("another clientToken while it runs", "ExecutionNotRedrivable", admin, "RedriveExecution",
+  { executionArn: arn, clientToken: "node-redrive-2" })
+  .then((m) => check(m === "Execution is RUNNING and cannot be redriven", "... " + m));
 t = await call(admin, "GetActivityTask", { activityArn: act, workerName: "node-3" });
 check(JSON.parse(t.input ?? "{}").key === "k3", "the redriven Tag's activity task, with the same input");
 await call(admin, "SendTaskSuccess", { taskToken: t.taskToken, output: '{"tags": ["k3"]}' });

@@ -620,7 +620,7 @@ TEST(redrive) {
         c = NULL;
 
         /* running: the engine refuses */
-        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", "req-r0", &env, &c, &err), -EINVAL);
+        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", NULL, "req-r0", &env, &c, &err), -EINVAL);
         ASSERT_STR_EQ(err.error, "ExecutionNotRedrivable");
         ASSERT_NULL(c);
         asl_error_clear(&err);
@@ -641,7 +641,17 @@ TEST(redrive) {
         c = NULL;
 
         env = env_at(5000);
-        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", "req-r1", &env, &c, &err), 0);
+        ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rd", "tok-1", "req-r1", &env, &c, &err), 0);
+        {
+                /* The clientToken answers again as it did, for 15 minutes. */
+                int64_t date = 0;
+
+                ASSERT_TRUE(apply_redrive_replay(st.doc, "tok-1", 5000 + 15 * 60 * 1000, &date));
+                ASSERT_INT_EQ(date, 5000);
+                ASSERT_FALSE(apply_redrive_replay(st.doc, "tok-1", 5001 + 15 * 60 * 1000, &date));
+                ASSERT_FALSE(apply_redrive_replay(st.doc, "tok-2", 5000, &date));
+                ASSERT_FALSE(apply_redrive_replay(st.doc, NULL, 5000, &date));
+        }
         ASSERT_STR_EQ(c->status, "RUNNING");
         ops = store_commit_ops(c);
         ASSERT_STR_EQ(json_string_value(json_object_get(ops, "reopen")), "1");
@@ -665,4 +675,54 @@ TEST(redrive) {
         store_commit_free(c);
         store_exec_state_done(&st);
         free(tid);
+}
+
+/* The last 10 clientTokens of successful redrives are kept, no more. */
+TEST(redrive_tokens_kept) {
+        _cleanup_machine_ AslMachine *m = machine(task_def);
+        ApplyConfig cfg = {.retention_sec = 100};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *doc, *task;
+        StoreExecState st;
+        int64_t date;
+
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "rt", NULL, NULL, &env, &c, NULL, &err), 0);
+        doc = doc_of(c);
+        st = state_after(c, doc, "rt", 1000);
+        json_decref(doc);
+        for (int i = 0; i < 11; i++) {
+                char tok[16];
+
+                task = outbox_find(c, "task:", NULL);
+                char *tid = strdup(json_string_value(json_object_get(task, "taskId")));
+                json_decref(task);
+                store_commit_free(c);
+                c = NULL;
+                env = env_at(2000 + i * 10);
+                ASSERT_INT_EQ(
+                        apply_event(&cfg, m, &st, "sm:rt",
+                                    &(AslEvent){.type = ASL_EVENT_TASK_FAILED, .task_id = tid, .error = "E"},
+                                    NULL, &env, &c, &err),
+                        0);
+                free(tid);
+                free(st.status);
+                st.status = strdup(c->status);
+                ASSERT_STR_EQ(st.status, "FAILED");
+                store_commit_free(c);
+                c = NULL;
+                snprintf(tok, sizeof tok, "t%d", i);
+                env = env_at(2005 + i * 10);
+                ASSERT_INT_EQ(apply_redrive(&cfg, m, &st, "sm:rt", tok, NULL, &env, &c, &err), 0);
+                free(st.status);
+                st.status = strdup("RUNNING");
+        }
+        ASSERT_FALSE(apply_redrive_replay(st.doc, "t0", 3000, &date));
+        ASSERT_TRUE(apply_redrive_replay(st.doc, "t1", 3000, &date));
+        ASSERT_INT_EQ(date, 2015);
+        ASSERT_TRUE(apply_redrive_replay(st.doc, "t10", 3000, &date));
+        ASSERT_INT_EQ(date, 2105);
+        store_commit_free(c);
+        store_exec_state_done(&st);
 }
