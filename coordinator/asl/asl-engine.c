@@ -117,6 +117,8 @@ typedef struct Ctx {
         char *abort_cause;      /* history limit or step budget hit */
         json_t *dropped;        /* fid -> frame dropped on an error's way up (redrive) */
         json_t *dropped_children; /* fid -> its "children" when they were dropped */
+        bool quiet;               /* the frame being run is a distributed Map's child:
+                                   * its events are not the parent's (history()) */
 } Ctx;
 
 /* ---- small JSON helpers ---- */
@@ -339,6 +341,23 @@ static json_t *frame_get(Ctx *c, const char *fid) {
         return fid ? json_object_get(frames(c), fid) : NULL;
 }
 
+/* Whether frame fid runs inside a distributed Map's child (the child's
+ * frames and theirs, not the Map's own frame). */
+static bool frame_is_child_execution(Ctx *c, const char *fid) {
+        json_t *f = frame_get(c, fid);
+
+        for (size_t guard = 0; f && guard < 10000; guard++) {
+                json_t *p = frame_get(c, jstr(f, "parent"));
+
+                if (!p)
+                        return false;
+                if (json_is_true(json_object_get(json_object_get(p, "children"), "dist")))
+                        return true;
+                f = p;
+        }
+        return false;
+}
+
 static char *next_id(Ctx *c) {
         json_int_t seq = jint(c->exec, "seq") + 1;
 
@@ -429,6 +448,14 @@ static void history(Ctx *c, const char *type, json_t *details) {
         _cleanup_free_ char *key = NULL, *text = NULL;
         char ts[64];
         size_t len;
+
+        /* A distributed Map's children are executions of their own in Step
+         * Functions: the parent's history has the Map Run's events, not
+         * theirs (and a Map of any size stays within the history limit). */
+        if (c->quiet && strncmp(type, "MapRun", 6) != 0 && !is_terminal_event(type)) {
+                json_decref(details);
+                return;
+        }
 
         if (!is_terminal_event(type) && (size_t) last + 1 >= max) {
                 /* keep the last slot for ExecutionFailed */
@@ -986,7 +1013,11 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
 static void state_result(Ctx *c, const char *fid, json_t *frame, json_t *st, json_t *result);
 
 static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_t *results) {
+        bool quiet = c->quiet;
+
+        c->quiet = frame_is_child_execution(c, fid);
         state_result(c, fid, frame, frame_state(c, frame), results);
+        c->quiet = quiet;
 }
 
 static void map_fill(Ctx *c, const char *fid);
@@ -2733,6 +2764,7 @@ static void run_queue(Ctx *c) {
                         break;
                 }
                 if (frame_get(c, a.fid)) {
+                        c->quiet = frame_is_child_execution(c, a.fid);
                         switch (a.kind) {
                         case ACTION_ENTER:
                                 enter_state(c, a.fid, a.name, a.value);
@@ -2749,6 +2781,7 @@ static void run_queue(Ctx *c) {
                 }
                 action_free(&a);
         }
+        c->quiet = false;
         if (c->abort_cause && !c->finished)
                 finish(c, "FAILED", NULL, "States.Runtime", c->abort_cause);
         queue_clear(c);
@@ -3039,6 +3072,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         fid = xstrdup(jstr(t, "frame"));
         if (json_is_true(json_object_get(t, "reader")))
                 return handle_reader_result(c, ev, fid);
+        c->quiet = frame_is_child_execution(c, fid);
         resource = xstrdup(jstr(t, "resource") ?: "");
         details = resource_details(jstr(t, "resource"));
         task_close(c, ev->task_id, /* notify= */ false);
@@ -3138,6 +3172,7 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
         }
         if (!frame)
                 return 0;
+        c->quiet = frame_is_child_execution(c, fid);
 
         if (streq(kind, "wait") || streq(kind, "retry")) {
                 json_object_del(frame, "timer");

@@ -10,8 +10,9 @@
 # storage.list a page of 200 keys at a time, and makes a 128-pixel
 # thumbnail of each of 450 photos (3 pages), 50 at once. Checked: the
 # execution SUCCEEDS with 450 results, one per key of the listing in S3's
-# order, each a thumbnail that exists in the bucket; the history has
-# MapRunStarted with a Map Run ARN and MapRunSucceeded; a second execution
+# order, each a thumbnail that exists in the bucket; the parent's history
+# is the Map Run's (MapRunStarted with a Map Run ARN, MapRunSucceeded),
+# none of its 450 children's events; a second execution
 # with MaxItems 7 (a variant) lists 7 keys; one over a bucket that does not
 # exist fails with States.ItemReaderFailed naming the storage failure.
 #
@@ -118,6 +119,10 @@ started = [e for e in ev if e["type"] == "MapRunStarted"]
 arn = started[0]["mapRunStartedEventDetails"]["mapRunArn"] if started else ""
 check(":mapRun:thumbnails/thumbnails:" in arn, "MapRunStarted with the Map Run's ARN: " + arn)
 check("MapRunSucceeded" in types and "MapStateStarted" not in types, "MapRunSucceeded, no MapStateStarted")
+# the children's events are theirs: the parent's history is the Map Run's
+check(len(hist["events"]) == 8 and types[:8] == ["ExecutionStarted", "MapStateEntered", "MapRunStarted",
+      "MapRunSucceeded", "MapStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"],
+      "the parent's history: %d events %s" % (len(hist["events"]), ",".join(types[:10])))
 sys.exit(1 if bad else 0)
 PY
 
