@@ -196,7 +196,10 @@ int kafka_conf_from_config(const Config *c, const char *role, const char *const 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         /* librdkafka logs routine trouble (a broker connection refused) at
          * LOG_ERR; errors that matter reach us through error_cb and the
-         * delivery reports, so its log lines are warnings at most. */
+         * delivery reports, so its log lines are warnings at most. A failed
+         * connection ("FAIL") is error_cb's _TRANSPORT too: logged there. */
+        if (streq(fac, "FAIL"))
+                level = LOG_DEBUG;
         log_full(level < LOG_WARNING ? LOG_WARNING : level > LOG_DEBUG ? LOG_DEBUG : level,
                  "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
@@ -218,10 +221,20 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
                         (void) sd_event_exit(l->event, -ENOTRECOVERABLE);
                 return;
         }
-        /* Brokers going up and down is routine; librdkafka retries. */
-        log_full(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? LOG_WARNING : LOG_NOTICE,
-                 "Kafka client %s: %s: %s", rd_kafka_name(rk),
-                 rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+        /* Brokers going up and down is routine; librdkafka retries, with
+         * its reconnect backoff (reconnect.backoff.ms doubling up to
+         * reconnect.backoff.max.ms). One line per failed attempt per
+         * broker: the producer's. The consumer connects to the same
+         * brokers and says the same; "all brokers are down" follows from
+         * the lines before it. Both stay at debug level. */
+        if (err == RD_KAFKA_RESP_ERR__TRANSPORT && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) {
+                log_warning("Cannot connect to Kafka: %s; retrying", reason);
+                return;
+        }
+        log_full(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ? LOG_DEBUG
+                                                                                                   : LOG_NOTICE,
+                 "Kafka client %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t) err),
+                 reason);
 }
 
 /* ------------------------------------------------------------ loop */

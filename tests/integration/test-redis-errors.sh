@@ -7,6 +7,9 @@
 # the Redis protocol" rather than hiredis's "Protocol error"; the
 # coordinator, which never connected, says "Cannot connect" (once per
 # reason, however often it retries), never "disconnected" or "lost".
+# Its Kafka, refused too, is one warning per failed attempt ("Cannot
+# connect to Kafka: <broker>: ... Connection refused"), not librdkafka's
+# FAIL line, the consumer's copy and "all brokers are down" besides.
 #
 #   test-redis-errors.sh IMGFLOW COORDINATOR SRCDIR
 set -u
@@ -50,6 +53,7 @@ EOF
 }
 
 REFUSED=$(free_port)
+KREFUSED=$(free_port)
 fake_server silent
 SILENT=$FAKE_PORT
 fake_server http
@@ -86,7 +90,7 @@ cli "not Redis" "$HTTP" "^imgflow: cannot connect to Redis at 127.0.0.1:$HTTP: i
 coordinator() {
         local name=$1 port=$2 pattern=$3 log=$TMP/coordinator-$1.log pid n
         IMGFLOW_LOG_TARGET=console IMGFLOW_REDIS_TIMEOUT=1s "$COORD" --config /dev/null \
-                --redis "127.0.0.1:$port" --kafka-bootstrap "127.0.0.1:$REFUSED" --log-level debug \
+                --redis "127.0.0.1:$port" --kafka-bootstrap "127.0.0.1:$KREFUSED" --log-level debug \
                 >"$log" 2>&1 </dev/null &
         pid=$!
         PIDS+=($pid)
@@ -101,6 +105,18 @@ coordinator() {
                 fail "coordinator, $name: $(grep -i redis "$log" | grep -i "disconnected\|lost\|Connected to\|$BAD" | head -1)"
         else
                 ok "coordinator, $name: $(grep -c "Cannot connect to Redis" "$log") attempts, one warning: $(grep "^WARN.*Cannot connect to Redis" "$log")"
+        fi
+        # Kafka: every line above debug that names the broker is one warning
+        # of the producer's attempt.
+        grep -v '^DEBUG' "$log" | grep "127.0.0.1:$KREFUSED" >"$TMP/kafka-lines"
+        if [ ! -s "$TMP/kafka-lines" ]; then
+                fail "coordinator, $name: no line about the refused Kafka broker"
+        elif grep -v "^WARN   Cannot connect to Kafka: 127.0.0.1:$KREFUSED/bootstrap: .*Connection refused.*; retrying$" \
+                "$TMP/kafka-lines" | grep -q .; then
+                fail "coordinator, $name: Kafka lines besides one per attempt:"
+                sed 's/^/    /' "$TMP/kafka-lines" | head -8
+        else
+                ok "coordinator, $name: Kafka refused, $(wc -l <"$TMP/kafka-lines") line(s), one per attempt: $(head -1 "$TMP/kafka-lines")"
         fi
 }
 coordinator "refused" "$REFUSED" "Connection refused"
