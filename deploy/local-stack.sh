@@ -55,7 +55,8 @@
 #                         mock, see below)
 #   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
 #                         every 2 ms under load, at most 2 ms more per message)
-#   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200, see below)
+#   STACK_METADATA_REFRESH_MS  topic.metadata.refresh.interval.ms (default 200 with 3 or
+#                         more brokers, 10000 with fewer; see below)
 #   STACK_SESSION_TIMEOUT_MS  the consumers' session.timeout.ms (default 6000)
 #   STACK_BUCKETS         "name=/dir ..." storage buckets (default photos=$STACK_DIR/buckets/photos)
 #   STACK_WATCH=1         also run imgflow-watch (directory buckets): files written
@@ -128,7 +129,7 @@ MAX_IN_FLIGHT=${STACK_WORKER_MAX_IN_FLIGHT:-64}
 KAFKA=${STACK_KAFKA:-real}
 if [ "$KAFKA" = mock ]; then FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-10}; else FETCH_WAIT_MS=${STACK_FETCH_WAIT_MS:-100}; fi
 LINGER_MS=${STACK_LINGER_MS:-2}
-METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}
+if [ "${STACK_BROKERS:-1}" -ge 3 ]; then METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-200}; else METADATA_REFRESH_MS=${STACK_METADATA_REFRESH_MS:-10000}; fi
 SESSION_TIMEOUT_MS=${STACK_SESSION_TIMEOUT_MS:-6000}
 PARTITIONS=${STACK_PARTITIONS:-8}
 BROKERS=${STACK_BROKERS:-1}
@@ -743,9 +744,13 @@ EOF2
                 echo "address = 127.0.0.1:$REDIS_PORT"
                 echo "[kafka]"
                 echo "bootstrap.servers = $BOOTSTRAP"
-                # Partitions and leaders change often in tests (brokers
-                # killed): refresh often on loopback. (Resumed consumers no
-                # longer depend on it: they seek, which restarts the fetch.)
+                # Partitions and leaders change often in tests that kill
+                # brokers (3 or more of them): refresh often on loopback.
+                # (Resumed consumers no longer depend on it: they seek, which
+                # restarts the fetch.) With one broker, leaders never move,
+                # and a refresh every 200 ms was most of an idle daemon's
+                # CPU (each one wakes librdkafka's main thread and sends a
+                # Metadata request): every 10 s instead.
                 echo "topic.metadata.refresh.interval.ms = $METADATA_REFRESH_MS"
                 echo "reconnect.backoff.ms = 50"
                 echo "reconnect.backoff.max.ms = 1000"
