@@ -37,7 +37,7 @@ def panels(d):
                 ("stack", t["stackImagesPerSecond"], 1)]
         if t.get("stackDefaultBackpressureImagesPerSecond"):
             bars.append(("stack, worker defaults", t["stackDefaultBackpressureImagesPerSecond"], 2))
-        out.append(("Seed pipeline, %d x %s (images/s)" % (t["images"], t["size"]), "images/s", bars,
+        out.append(("Seed pipeline, %d x %s (images/s, median)" % (t["images"], t["size"]), "images/s", bars,
                     t["plainImagesPerSecond"] * t.get("target", 0.9)))
     s = d.get("scale")
     if s:
@@ -57,9 +57,13 @@ def panels(d):
                     o["targets"]["p99Ms"]))
     m = d.get("memory")
     if m:
-        out.append(("Worker peak RSS, 100 MP JPEG (MiB)", "MiB",
-                    [("idle", m["idlePeakMiB"], 0), ("thumbnail", m["thumbnailPeakMiB"], 1),
-                     ("full decode", m["validatePeakMiB"], 2)], m["targetMiB"]))
+        if m.get("operations"):
+            bars = [("idle", m["idlePeakMiB"], 0)] + [
+                (o["name"], o["peakMiB"], 1 if o["peakMiB"] <= m["targetMiB"] else 2) for o in m["operations"]]
+        else:
+            bars = [("idle", m["idlePeakMiB"], 0), ("thumbnail", m["thumbnailPeakMiB"], 1),
+                    ("full decode", m["validatePeakMiB"], 2)]
+        out.append(("Worker peak RSS per operation, 100 MP JPEG (MiB)", "MiB", bars, m["targetMiB"]))
     return out
 
 
