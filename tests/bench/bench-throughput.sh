@@ -5,7 +5,10 @@
 # grayscale + 3x3 sharpen) -> optimize JPEG q80, metadata stripped) over
 # photos of >= 1 MP, through Kafka + Redis + 2 workers (the local stack),
 # against plain-loop (the same libvips work in one process, no
-# orchestration). Each system has the machine to itself: the stack is
+# orchestration), and against plain-loop doing what imgflow's operations now
+# do to be cheaper ("same-checks": validate decodes a JPEG at 1/8 scale, the
+# filter reads its input sequentially), run right after it. Each system has
+# the machine to itself: the stack is
 # stopped before a plain round, and every stack round starts a fresh stack
 # (a warm-up of 2 executions, then a wait until its processes are quiet).
 # The order alternates (plain first in odd rounds, the stack first in even
@@ -76,13 +79,14 @@ quiet_wait() {
         echo $((i * 2))
 }
 
-# plain_round R: one run of plain-loop with nothing else of ours running.
-# Appends "name": value pairs to PLAIN_JSON.
-plain_round() {
+# plain_run R [same-checks]: one run of plain-loop with nothing else of
+# ours running. Sets RUN_RATE, RUN_CPU (CPU seconds per image), RUN_LOAD.
+plain_run() {
         local r=$1 l0 l1 out
+        shift
         l0=$(loadavg)
         rm -rf "$BENCH_TMP/plain-$r"
-        out=$(python3 - "$IMGFLOW_BUILD/tests/bench/plain-loop" "$B/raw" "$BENCH_TMP/plain-$r" "$PLAIN_THREADS" <<'PY'
+        out=$(python3 - "$IMGFLOW_BUILD/tests/bench/plain-loop" "$B/raw" "$BENCH_TMP/plain-$r" "$PLAIN_THREADS" "$@" <<'PY'
 import json, resource, subprocess, sys
 p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -95,11 +99,22 @@ print(json.dumps(d))
 PY
 )
         l1=$(loadavg)
-        PLAIN=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["imagesPerSecond"])')
-        PLAIN_CPU=$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["cpuSeconds"] / max(1, d["images"]), 4))')
+        RUN_RATE=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["imagesPerSecond"])')
+        RUN_CPU=$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["cpuSeconds"] / max(1, d["images"]), 4))')
         printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["rc"] == 0 and d["failed"] == 0 else 1)' || FAILED=1
-        PLAIN_LOAD="[$l0, $l1]"
-        echo "round $r: plain-loop  $PLAIN images/s, $PLAIN_CPU CPU-s/image (load $l0 -> $l1)"
+        RUN_LOAD="[$l0, $l1]"
+}
+
+# plain_round R: plain-loop as it is (validate a full decode), then with
+# the checks imgflow makes now ("same-checks": validate at 1/8 scale, the
+# filter's input read sequentially), one after the other.
+plain_round() {
+        plain_run "$1"
+        PLAIN=$RUN_RATE PLAIN_CPU=$RUN_CPU PLAIN_LOAD=$RUN_LOAD
+        echo "round $1: plain-loop  $PLAIN images/s, $PLAIN_CPU CPU-s/image (load ${PLAIN_LOAD//,/ ->})"
+        plain_run "$1" same-checks
+        SAME=$RUN_RATE SAME_CPU=$RUN_CPU SAME_LOAD=$RUN_LOAD
+        echo "round $1: plain-loop, same checks  $SAME images/s, $SAME_CPU CPU-s/image (load ${SAME_LOAD//,/ ->})"
 }
 
 # stack_round R: a fresh stack, warm-up, quiet, N executions, spread, stop.
@@ -165,6 +180,7 @@ for r in $(seq "$ROUNDS"); do
                 order=stack-first
         fi
         ROUNDS_JSON="$ROUNDS_JSON${ROUNDS_JSON:+,}{\"order\": \"$order\", \"plain\": $PLAIN, \"stack\": $STACK_RATE, \"stackMs\": $STACK_MS,
+          \"plainSameChecks\": $SAME, \"plainSameChecksCpuPerImage\": $SAME_CPU, \"plainSameChecksLoad\": $SAME_LOAD,
           \"plainCpuPerImage\": $PLAIN_CPU, \"stackCpuPerImage\": $STACK_CPU, \"plainLoad\": $PLAIN_LOAD,
           \"stackLoad\": $STACK_LOAD, \"stackQuietWaitSeconds\": $STACK_QUIET, \"spread\": $SPREAD}"
 done
@@ -205,6 +221,10 @@ print(json.dumps({"benchmark": "throughput", "date": "$(date -u +%FT%TZ)", "mach
     "plainThreads": $PLAIN_THREADS, "eachAlone": True, "rounds": rounds,
     "plainImagesPerSecond": pm, "stackImagesPerSecond": sm, "ratio": round(sm / pm, 3) if pm else 0,
     "roundRatios": ratios, "medianRoundRatio": med(ratios),
+    "plainSameChecksImagesPerSecond": med([r["plainSameChecks"] for r in rounds]),
+    "ratioSameChecks": round(sm / med([r["plainSameChecks"] for r in rounds]), 3),
+    "roundRatiosSameChecks": [round(r["stack"] / r["plainSameChecks"], 3) if r["plainSameChecks"] else 0 for r in rounds],
+    "plainSameChecksCpuPerImage": med([r["plainSameChecksCpuPerImage"] for r in rounds]),
     "plainCpuPerImage": med([r["plainCpuPerImage"] for r in rounds]), "workerCpuPerImage": workers_cpu,
     "tailMs": [r["spread"].get("tailMs") for r in rounds],
     "idleShare": [r["spread"].get("idleShare") for r in rounds],
@@ -212,5 +232,5 @@ print(json.dumps({"benchmark": "throughput", "date": "$(date -u +%FT%TZ)", "mach
     "stackWorkerMaxInFlight": 64, "stackDefaultBackpressureImagesPerSecond": $DEFAULT,
     "stackDefaultMetadataRefreshMs": 300000, "target": $TARGET, "failed": $FAILED}))
 PY
-)" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("median: plain-loop %.2f images/s, stack %.2f images/s, ratio %.3f (per round %s; target >= %.2f); CPU-s/image plain %.4f, workers %.4f" % (d["plainImagesPerSecond"], d["stackImagesPerSecond"], d["ratio"], ", ".join("%.3f" % x for x in d["roundRatios"]), d["target"], d["plainCpuPerImage"], d["workerCpuPerImage"]))'
+)" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("median: plain-loop %.2f images/s, stack %.2f images/s, ratio %.3f (per round %s; target >= %.2f); CPU-s/image plain %.4f, workers %.4f" % (d["plainImagesPerSecond"], d["stackImagesPerSecond"], d["ratio"], ", ".join("%.3f" % x for x in d["roundRatios"]), d["target"], d["plainCpuPerImage"], d["workerCpuPerImage"])); print("against plain-loop with the same checks: %.2f images/s, ratio %.3f (per round %s); CPU-s/image %.4f" % (d["plainSameChecksImagesPerSecond"], d["ratioSameChecks"], ", ".join("%.3f" % x for x in d["roundRatiosSameChecks"]), d["plainSameChecksCpuPerImage"]))'
 exit $FAILED
