@@ -539,6 +539,11 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
             proto_topic_name(m->topic_prefix, PROTO_TOPIC_DLQ, NULL, &m->topic_dlq) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);
 
+        if (streq(config_get_string(config, "coordinator", "task_key"), "execution"))
+                m->task_key_execution = true;
+        else if (!streq(config_get_string(config, "coordinator", "task_key"), "task"))
+                return log_error_errno(-EINVAL, "coordinator.task_key must be task or execution, not \"%s\"",
+                                       config_get_string(config, "coordinator", "task_key"));
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
         if (!isempty(config_get_string(config, "coordinator", "execution_role_arn")))
                 m->role_arn = xstrdup(config_get_string(config, "coordinator", "execution_role_arn"));

@@ -93,6 +93,7 @@ typedef struct Manager {
         char *topic_triggers;      /* coordinator.s3_events_topic; NULL: no triggers */
         struct Triggers *triggers; /* the [triggers] rules (triggers.h) */
         char *role_arn;            /* coordinator.execution_role_arn; NULL when empty */
+        bool task_key_execution;   /* coordinator.task_key = execution (coordinator-outbox.c) */
 
         size_t in_flight;     /* Works alive */
         size_t n_idle_queues; /* empty ExecQueues still in queues */

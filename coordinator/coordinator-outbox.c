@@ -23,6 +23,9 @@
  * the tasks topic needs the order of one execution: each task is answered
  * on its own, by task id. All other messages keep the execution id, so the
  * events of one execution still reach the one coordinator that owns it.
+ * coordinator.task_key = execution keys tasks by the execution id again
+ * (one worker reads every file of an execution: its page cache), for
+ * comparison (tests/bench/bench-spread.sh).
  */
 
 #include <assert.h>
@@ -36,11 +39,11 @@
 
 /* The Kafka key of an outbox item (see above): "<execution id>/<task id>"
  * for a task ("task:<id>", apply.c), else the execution id. New string. */
-static char *outbox_key(const char *exec_id, const char *item_id) {
+static char *outbox_key(const Manager *m, const char *exec_id, const char *item_id) {
         static const char task_prefix[] = "task:";
 
-        if (item_id && strncmp(item_id, task_prefix, sizeof(task_prefix) - 1) == 0 &&
-            item_id[sizeof(task_prefix) - 1])
+        if (!m->task_key_execution && item_id &&
+            strncmp(item_id, task_prefix, sizeof(task_prefix) - 1) == 0 && item_id[sizeof(task_prefix) - 1])
                 return xasprintf("%s/%s", exec_id, item_id + sizeof(task_prefix) - 1);
         return xstrdup(exec_id);
 }
@@ -49,7 +52,7 @@ void outbox_produce(Manager *m, const char *exec_id, const StoreCommit *c) {
         STORE_COMMIT_OUTBOX_FOREACH(c, e) {
                 if (e->note.task_id)
                         manager_note_dispatch(m, exec_id, e);
-                _cleanup_free_ char *key = outbox_key(exec_id, e->item_id);
+                _cleanup_free_ char *key = outbox_key(m, exec_id, e->item_id);
 
                 manager_produce(m, e->topic, key, exec_id, e->payload,
                                 pending_new(PENDING_OUTBOX, exec_id, e->item_id));
@@ -127,7 +130,7 @@ static void on_swept(RedisConn *c, redisReply *reply, void *userdata) {
                 log_struct_exec(LOG_INFO, items[i].exec_id, NULL, NULL, "Re-sending unacknowledged %s",
                                 items[i].item_id);
                 manager_count(m, COUNTER_REDISPATCHED);
-                _cleanup_free_ char *key = outbox_key(items[i].exec_id, items[i].item_id);
+                _cleanup_free_ char *key = outbox_key(m, items[i].exec_id, items[i].item_id);
 
                 manager_produce(m, items[i].topic, key, items[i].exec_id, items[i].payload,
                                 pending_new(PENDING_OUTBOX, items[i].exec_id, items[i].item_id));

@@ -57,6 +57,9 @@ const ConfigKey config_keys[] = {
           "Kafka topic of S3 event notifications that [triggers] rules turn into executions; empty: off."),
         K("coordinator", "s3_events_keys", CONFIG_STRING, "encoded",
           "How notifications write object keys: encoded (URL-encoded, as S3 does) or plain (as they are)."),
+        K("coordinator", "task_key", CONFIG_STRING, "task",
+          "Kafka key of task messages: task (<execution id>/<task id>: an execution's tasks spread over the "
+          "pool) or execution (the execution id: all on one partition)."),
         K("coordinator", "shutdown_timeout", CONFIG_DURATION, "30s",
           "How long a stopping coordinator waits for in-flight work."),
 
