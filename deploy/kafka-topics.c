@@ -17,6 +17,22 @@
  * cluster's metadata; 1 on an error or at the timeout (default 60 s), with
  * the reason on stderr.
  *
+ * Security: --client KEY=VALUE passes a librdkafka property to the admin
+ * connection (security.protocol, sasl.*, ssl.*). --acl PRINCIPAL=ROLE
+ * creates the ACLs of one role of docs/security.md ("Kafka") for the topics
+ * of --prefix (default "imgflow.") and the default consumer groups, after
+ * the topics:
+ *
+ *   producer          write and describe <prefix>jobs (starts and stops)
+ *   callbacks         write and describe <prefix>events (SendTask*)
+ *   worker[:POOL]     read <prefix>tasks[.POOL] and the groups imgflow-workers*,
+ *                     write <prefix>events, <prefix>dlq, <prefix>notifications
+ *   coordinator       read, write and describe every <prefix>* topic, read
+ *                     the groups imgflow-coordinators*
+ *
+ * e.g. --acl User:imgflow-worker=worker:gpu. Creating an ACL that exists
+ * already is not an error.
+ *
  * Why a program of its own: the Kafka distribution's kafka-topics.sh starts
  * a JVM (about 2 s of CPU per call on the machines the tests run on) and
  * needs the tools jars and their dependencies; the local stack and every
@@ -243,9 +259,159 @@ static int count_brokers(rd_kafka_t *rk) {
         return n;
 }
 
+#define MAX_ACLS 16
+#define MAX_BINDINGS 256
+
+typedef struct AclRule {
+        rd_kafka_ResourceType_t type;
+        rd_kafka_ResourcePatternType_t pattern;
+        const char *suffix; /* appended to the prefix (topics) or the group name itself */
+        bool pool;          /* the topic is <prefix>tasks[.POOL] */
+        rd_kafka_AclOperation_t ops[3];
+} AclRule;
+
+#define TOPIC(p, sfx, ...)                                                                                  \
+        {                                                                                                   \
+                RD_KAFKA_RESOURCE_TOPIC, p, sfx, false, {                                                   \
+                        __VA_ARGS__                                                                         \
+                }                                                                                           \
+        }
+#define GROUP(name, ...)                                                                                    \
+        {                                                                                                   \
+                RD_KAFKA_RESOURCE_GROUP, RD_KAFKA_RESOURCE_PATTERN_PREFIXED, name, false, {                 \
+                        __VA_ARGS__                                                                         \
+                }                                                                                           \
+        }
+#define W RD_KAFKA_ACL_OPERATION_WRITE
+#define R RD_KAFKA_ACL_OPERATION_READ
+#define D RD_KAFKA_ACL_OPERATION_DESCRIBE
+#define LIT RD_KAFKA_RESOURCE_PATTERN_LITERAL
+#define PFX RD_KAFKA_RESOURCE_PATTERN_PREFIXED
+
+static const struct {
+        const char *role;
+        AclRule rules[6];
+} acl_roles[] = {
+        {"producer", {TOPIC(LIT, "jobs", W, D)}},
+        {"callbacks", {TOPIC(LIT, "events", W, D)}},
+        {"worker",
+         {{RD_KAFKA_RESOURCE_TOPIC, LIT, "tasks", true, {R, D}},
+          GROUP("imgflow-workers", R),
+          TOPIC(LIT, "events", W, D),
+          TOPIC(LIT, "dlq", W, D),
+          TOPIC(LIT, "notifications", W, D)}},
+        {"coordinator", {TOPIC(PFX, "", R, W, D), GROUP("imgflow-coordinators", R)}},
+};
+
+/* The bindings of "PRINCIPAL=ROLE[:POOL]" added to b[*n]. */
+static int acl_bindings(const char *spec, const char *prefix, rd_kafka_AclBinding_t **b, size_t *n) {
+        char principal[256], role[64], name[512], err[512];
+        const char *eq = strrchr(spec, '='), *pool;
+        size_t k;
+
+        if (!eq || eq == spec || (size_t) (eq - spec) >= sizeof principal || strlen(eq + 1) >= sizeof role)
+                return -EINVAL;
+        memcpy(principal, spec, (size_t) (eq - spec));
+        principal[eq - spec] = '\0';
+        strcpy(role, eq + 1);
+        pool = strchr(role, ':');
+        if (pool)
+                *(char *) pool++ = '\0';
+        for (k = 0; k < sizeof acl_roles / sizeof acl_roles[0]; k++)
+                if (strcmp(acl_roles[k].role, role) == 0)
+                        break;
+        if (k == sizeof acl_roles / sizeof acl_roles[0] || (pool && (strcmp(role, "worker") != 0 || !*pool)))
+                return -EINVAL;
+        for (size_t i = 0; i < 6 && acl_roles[k].rules[i].suffix; i++) {
+                const AclRule *rule = &acl_roles[k].rules[i];
+
+                if (rule->type == RD_KAFKA_RESOURCE_GROUP)
+                        snprintf(name, sizeof name, "%s", rule->suffix);
+                else if (rule->pool && pool)
+                        snprintf(name, sizeof name, "%s%s.%s", prefix, rule->suffix, pool);
+                else
+                        snprintf(name, sizeof name, "%s%s", prefix, rule->suffix);
+                for (size_t o = 0; o < 3 && rule->ops[o]; o++) {
+                        if (*n >= MAX_BINDINGS)
+                                return -E2BIG;
+                        b[*n] = rd_kafka_AclBinding_new(rule->type, name, rule->pattern, principal, "*",
+                                                        rule->ops[o], RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+                                                        err, sizeof err);
+                        if (!b[*n]) {
+                                fprintf(stderr, "imgflow-kafka-topics: %s: %s\n", spec, err);
+                                return -EINVAL;
+                        }
+                        (*n)++;
+                }
+        }
+        return 0;
+}
+
+/* Creates the ACLs of specs (an existing one is fine). */
+static int create_acls(rd_kafka_t *rk, char **specs, int n_specs, const char *prefix, int timeout_ms) {
+        rd_kafka_AclBinding_t *b[MAX_BINDINGS];
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_queue_t *q = NULL;
+        rd_kafka_event_t *ev = NULL;
+        const rd_kafka_acl_result_t **results;
+        char err[512];
+        size_t n = 0, nres;
+        int r = 0;
+
+        for (int i = 0; i < n_specs && r == 0; i++) {
+                r = acl_bindings(specs[i], prefix, b, &n);
+                if (r == -EINVAL)
+                        fprintf(stderr,
+                                "imgflow-kafka-topics: bad --acl '%s' (PRINCIPAL=producer, callbacks, "
+                                "worker[:POOL] or coordinator)\n",
+                                specs[i]);
+        }
+        if (r < 0 || n == 0)
+                goto out;
+        q = rd_kafka_queue_new(rk);
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
+        if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err, sizeof err)) {
+                fprintf(stderr, "imgflow-kafka-topics: %s\n", err);
+                r = -EINVAL;
+                goto out;
+        }
+        rd_kafka_CreateAcls(rk, b, n, opts, q);
+        ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        if (!ev) {
+                fprintf(stderr, "imgflow-kafka-topics: no answer to CreateAcls within %d ms\n", timeout_ms);
+                r = -ETIMEDOUT;
+                goto out;
+        }
+        if (rd_kafka_event_error(ev)) {
+                fprintf(stderr, "imgflow-kafka-topics: CreateAcls: %s\n", rd_kafka_event_error_string(ev));
+                r = -EIO;
+                goto out;
+        }
+        results = rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &nres);
+        for (size_t i = 0; i < nres; i++) {
+                const rd_kafka_error_t *e = rd_kafka_acl_result_error(results[i]);
+
+                if (e) {
+                        fprintf(stderr, "imgflow-kafka-topics: CreateAcls: %s\n", rd_kafka_error_string(e));
+                        r = -EIO;
+                }
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        for (size_t i = 0; i < n; i++)
+                rd_kafka_AclBinding_destroy(b[i]);
+        return r;
+}
+
 static void usage(FILE *f) {
         fputs("usage: imgflow-kafka-topics --bootstrap HOST:PORT[,...] [--partitions N]\n"
               "         [--replication-factor R] [--config KEY=VALUE]... [--timeout SECONDS]\n"
+              "         [--client KEY=VALUE]... [--prefix PREFIX] [--acl PRINCIPAL=ROLE]...\n"
               "         TOPIC[:PARTITIONS][,KEY=VALUE...]...\n",
               f);
 }
@@ -257,20 +423,37 @@ int main(int argc, char **argv) {
                 {"replication-factor", required_argument, NULL, 'r'},
                 {"config", required_argument, NULL, 'c'},
                 {"timeout", required_argument, NULL, 't'},
+                {"client", required_argument, NULL, 'C'},
+                {"acl", required_argument, NULL, 'a'},
+                {"prefix", required_argument, NULL, 'P'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         static TopicSpec topics[MAX_TOPICS];
-        char *configs[MAX_CONFIGS];
-        const char *bootstrap = NULL;
+        char *configs[MAX_CONFIGS], *clients[MAX_CONFIGS], *acls[MAX_ACLS];
+        const char *bootstrap = NULL, *prefix = "imgflow.";
+        int n_clients = 0, n_acls = 0;
         int partitions = 1, rf = 0, timeout_s = 60, n_configs = 0, n = 0, c, r;
         rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
         char err[512], why[512] = "";
         int64_t deadline;
 
-        while ((c = getopt_long(argc, argv, "b:p:r:c:t:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "b:p:r:c:t:C:a:P:h", options, NULL)) >= 0)
                 switch (c) {
+                case 'C':
+                        if (!strchr(optarg, '=') || n_clients >= MAX_CONFIGS)
+                                goto bad;
+                        clients[n_clients++] = optarg;
+                        break;
+                case 'a':
+                        if (!strchr(optarg, '=') || n_acls >= MAX_ACLS)
+                                goto bad;
+                        acls[n_acls++] = optarg;
+                        break;
+                case 'P':
+                        prefix = optarg;
+                        break;
                 case 'b':
                         bootstrap = optarg;
                         break;
@@ -311,6 +494,19 @@ int main(int argc, char **argv) {
                 rd_kafka_conf_destroy(conf);
                 return 2;
         }
+        for (int i = 0; i < n_clients; i++) {
+                char *eq = strchr(clients[i], '=');
+                rd_kafka_conf_res_t cr;
+
+                *eq = '\0';
+                cr = rd_kafka_conf_set(conf, clients[i], eq + 1, err, sizeof err);
+                *eq = '=';
+                if (cr != RD_KAFKA_CONF_OK) {
+                        fprintf(stderr, "imgflow-kafka-topics: --client %s: %s\n", clients[i], err);
+                        rd_kafka_conf_destroy(conf);
+                        return 2;
+                }
+        }
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
         rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
         if (!rk) {
@@ -330,6 +526,8 @@ int main(int argc, char **argv) {
                 rf = brokers < 3 ? brokers : 3;
         }
         r = create_topics(rk, topics, n, partitions, rf, configs, n_configs, timeout_s * 1000);
+        if (r == 0 && n_acls > 0)
+                r = create_acls(rk, acls, n_acls, prefix, timeout_s * 1000);
         while (r == 0 && (r = topics_ready(rk, topics, n, why, sizeof why)) == 0) {
                 if (now_ms() > deadline) {
                         fprintf(stderr, "imgflow-kafka-topics: not ready after %d s: %s\n", timeout_s, why);
