@@ -31,6 +31,7 @@
 
 static const char *const exec_statuses[] = {"RUNNING", "SUCCEEDED",       "FAILED", "TIMED_OUT",
                                             "ABORTED", "PENDING_REDRIVE", NULL};
+static const char *const redrive_filters[] = {"REDRIVEN", "NOT_REDRIVEN", NULL};
 
 typedef struct ExecState {
         char *arn; /* as given */
@@ -40,6 +41,7 @@ typedef struct ExecState {
         char *name;
         json_t *input;             /* StartExecution */
         const char *status;        /* borrowed from the table */
+        const char *redrive;       /* ListExecutions' redriveFilter, borrowed from the table */
         const char *error, *cause; /* borrowed from the input */
         size_t limit;
         char *cursor;
@@ -281,6 +283,7 @@ static int list_parse(ApiCall *c, char **ret_resource, AwsError *e) {
         if ((k = aws_get_string(c->input, "stateMachineArn", false, 1, API_ARN_MAX, &arn, e)) < 0 ||
             (k = aws_get_string(c->input, "mapRunArn", false, 1, 2000, &map_run, e)) < 0 ||
             (k = aws_get_enum(c->input, "statusFilter", exec_statuses, &s->status, e)) < 0 ||
+            (k = aws_get_enum(c->input, "redriveFilter", redrive_filters, &s->redrive, e)) < 0 ||
             (k = api_get_page(c, "ex", &s->limit, &s->cursor, e)) < 0)
                 return k;
         if (map_run)
@@ -324,6 +327,9 @@ static void list_done(ApiCall *c, redisReply *reply) {
                                 c->m, jstr(it, "stateMachine"), (unsigned) jint(it, "stateMachineVersion"));
                         json_object_set_new(o, "stateMachineVersionArn", json_string(varn));
                 }
+                json_object_set_new(o, "redriveCount", json_integer(jint(it, "redriveCount")));
+                if (json_object_get(it, "redriveDate"))
+                        json_object_set_new(o, "redriveDate", aws_timestamp(jint(it, "redriveDate")));
                 json_array_append_new(list, o);
         }
         out = json_pack("{s:o}", "executions", list);
@@ -340,6 +346,7 @@ static void list_run(ApiCall *c) {
                 .version = s->sm_version,
                 .status = s->status,
                 .machine_must_exist = true,
+                .redrive = s->redrive,
         };
 
         store_exec_list_call(&f, s->cursor, s->limit, LIST_SCAN_MAX, &call);

@@ -392,6 +392,9 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
 
                 if (json_object_get(e, "stopDate"))
                         json_object_set_new(o, "stopDate", cli_date(jint(e, "stopDate")));
+                json_object_set_new(o, "redriveCount", json_integer(jint(e, "redriveCount")));
+                if (json_object_get(e, "redriveDate"))
+                        json_object_set_new(o, "redriveDate", cli_date(jint(e, "redriveDate")));
                 json_array_append_new(items, o);
         }
         out = json_pack("{s:O}", "executions", items);

@@ -301,6 +301,7 @@ void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t l
         store_argv_addf(&ret->args, "%zu", limit);
         store_argv_addf(&ret->args, "%zu", scan_max ? scan_max : 10000);
         store_argv_adds(&ret->args, f && f->machine_must_exist ? "1" : "0");
+        store_argv_adds(&ret->args, f && f->redrive ? f->redrive : "");
 }
 
 int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor) {
@@ -314,14 +315,14 @@ int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cu
                 return -EBADMSG;
         if (streq(tag, "missing"))
                 return -ENOENT;
-        if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 7)
+        if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 9)
                 return -EBADMSG;
         items = r->element[1];
         a = json_array();
-        for (size_t i = 0; i < items->elements; i += 7) {
+        for (size_t i = 0; i < items->elements; i += 9) {
                 json_t *o;
 
-                for (size_t k = 0; k < 7; k++)
+                for (size_t k = 0; k < 9; k++)
                         if (!elem_str(items, i + k))
                                 return -EBADMSG;
                 o = json_pack("{s:s, s:s, s:s, s:s}", "executionId", elem_str(items, i), "stateMachine",
@@ -331,6 +332,9 @@ int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cu
                 set_ms(o, "stopDate", elem_str(items, i + 5));
                 json_object_set_new(o, "stateMachineVersion",
                                     json_integer(strtoll(elem_str(items, i + 6), NULL, 10)));
+                json_object_set_new(o, "redriveCount",
+                                    json_integer(strtoll(elem_str(items, i + 7), NULL, 10)));
+                set_ms(o, "redriveDate", elem_str(items, i + 8));
                 json_array_append_new(a, o);
         }
         *ret_cursor = NULL;

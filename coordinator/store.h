@@ -386,6 +386,7 @@ typedef struct StoreExecFilter {
         unsigned version;               /* 0 = any */
         const char *status;             /* NULL = any */
         bool machine_must_exist;        /* -ENOENT for an unknown state_machine */
+        const char *redrive;            /* NULL = any, "REDRIVEN" (redriveCount > 0), "NOT_REDRIVEN" */
 } StoreExecFilter;
 
 /* A page of executions, newest first: at most limit, looking at no more
@@ -393,7 +394,7 @@ typedef struct StoreExecFilter {
 void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t limit, size_t scan_max,
                           StoreCall *ret);
 /* Items (new reference) as store_exec_list() gives them, plus
- * "stateMachineVersion"; *ret_cursor a new string where the next page
+ * "stateMachineVersion", "redriveCount" and "redriveDate"?; *ret_cursor a new string where the next page
  * starts, NULL when this was the last. */
 int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor);
 

@@ -232,6 +232,11 @@ const red = hist.find((e) => e.type === "ExecutionRedriven");
 check(red?.executionRedrivenEventDetails?.redriveCount === 1, "GetExecutionHistory: ExecutionRedriven, redriveCount 1");
 const after = hist.slice(hist.indexOf(red) + 1).filter((e) => e.stateEnteredEventDetails).map((e) => e.stateEnteredEventDetails.name);
 check(JSON.stringify(after) === '["Tag"]', "after the redrive only Tag entered again: " + after);
+const listedBy = async (redriveFilter) => (await call(admin, "ListExecutions", { stateMachineArn: asm, redriveFilter }))
+  .executions.map((x) => `${x.name}:${x.redriveCount}`).sort().join(",");
+check(await listedBy("REDRIVEN") === "tag-3:1", "ListExecutions(redriveFilter REDRIVEN): " + await listedBy("REDRIVEN"));
+check(await listedBy("NOT_REDRIVEN") === "tag-1:0,tag-2:0",
+  "ListExecutions(redriveFilter NOT_REDRIVEN): " + await listedBy("NOT_REDRIVEN"));
 
 await call(admin, "DeleteActivity", { activityArn: act });
 await expectError("DescribeActivity after DeleteActivity", "ActivityDoesNotExist", admin, "DescribeActivity",

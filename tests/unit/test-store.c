@@ -1135,4 +1135,30 @@ TEST(reopen) {
         ASSERT_INT_EQ(json_integer_value(json_object_get(j, "redriveCount")), 1);
         ASSERT_INT_EQ(json_integer_value(json_object_get(j, "redriveDate")), 400);
         json_decref(j);
+
+        /* ListExecutions: the redrive fields, and its redriveFilter */
+        for (int redriven = 0; redriven < 2; redriven++) {
+                StoreExecFilter f = {.state_machine = "sm",
+                                     .redrive = redriven ? "REDRIVEN" : "NOT_REDRIVEN"};
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_free_ char *cursor = NULL;
+                redisReply *r = NULL;
+                json_t *it;
+                size_t i, found = 0;
+
+                store_exec_list_call(&f, NULL, 1000, 10000, &call);
+                ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+                ASSERT_INT_EQ(store_exec_list_parse(r, &j, &cursor), 0);
+                freeReplyObject(r);
+                ASSERT_TRUE(json_array_size(j) > 0);
+                json_array_foreach (j, i, it) {
+                        ASSERT_INT_EQ(json_integer_value(json_object_get(it, "redriveCount")) > 0, redriven);
+                        if (streq(json_string_value(json_object_get(it, "executionId")), "sm:again")) {
+                                found++;
+                                ASSERT_INT_EQ(json_integer_value(json_object_get(it, "redriveDate")), 400);
+                        }
+                }
+                ASSERT_INT_EQ(found, (size_t) redriven);
+                json_decref(j);
+        }
 }
