@@ -25,6 +25,8 @@
 # (1: each coordinator gets a stable group.instance.id, static group
 # membership: a restarted one gets its partitions back without a
 # rebalance). FAILOVER_RESTART=0 makes one kill (a host that is gone).
+# FAILOVER_TARGET=broker: three brokers, and each kill is of the leader of
+# one partition of the events topic (started again after the measurement).
 
 import argparse
 import datetime
@@ -156,15 +158,17 @@ def loadavg():
 
 
 def run(args, tmp):
+    target = os.environ.get("FAILOVER_TARGET", "coordinator")
     restart = env_int("FAILOVER_RESTART", 1) != 0
     # Without restarts, a second kill would leave no coordinator at all.
-    kills = env_int("FAILOVER_KILLS", 3) if restart else 1
+    kills = env_int("FAILOVER_KILLS", 3) if restart or target == "broker" else 1
     n_tasks = env_int("FAILOVER_EXECUTIONS", 32)
     n_waits = max(n_tasks // 4, 1)
     limit = float(os.environ.get("FAILOVER_MAX_SECONDS", "0") or 0)
     static = env_int("FAILOVER_STATIC", 1) != 0
     extra = os.environ.get("FAILOVER_CONF", "").replace("\\n", "\n")
-    st = Stack(args, tmp, partitions=PARTITIONS, extra_conf=extra)
+    brokers = target == "broker"
+    st = Stack(args, tmp, partitions=PARTITIONS, brokers=3 if brokers else 1, extra_conf=extra)
     problems = []
     try:
         st.start_infra()
@@ -206,16 +210,22 @@ def run(args, tmp):
 
         results = []
         for k in range(kills):
-            victim = st.coordinators[k % 2]
+            victim = st.coordinators[k % 2] if not brokers else None
             time.sleep(3)
             if not wait_until(all_moving, 60, step=0.5):
                 problems.append("kill %d: executions not all moving before the kill" % (k + 1))
                 break
             load = loadavg()
             kill_ms = int(time.time() * 1000)
-            victim.kill(signal.SIGKILL)
-            if restart:
-                victim.start()
+            if brokers:
+                # The leader of one partition of the events topic (each kill
+                # another partition's), restarted once the stall is measured.
+                broker = st.leader("imgflow.events", k % PARTITIONS)
+                st.kill_broker(broker)
+            else:
+                victim.kill(signal.SIGKILL)
+                if restart:
+                    victim.start()
             pending = set(ids)
             stall = {}
             deadline = time.monotonic() + 90
@@ -229,8 +239,12 @@ def run(args, tmp):
                         stall[e] = (t - kill_ms) / 1000.0
                         pending.discard(e)
                 time.sleep(0.1)
-            owned = owned_at(st, kill_ms, 2 * PARTITIONS, victim)
-            owned_s = (owned - kill_ms) / 1000.0 if owned else None
+            if brokers:
+                owned_s = 0.0  # no group change: the partitions' leaders move instead
+                st.start_broker(broker)
+            else:
+                owned = owned_at(st, kill_ms, 2 * PARTITIONS, victim)
+                owned_s = (owned - kill_ms) / 1000.0 if owned else None
             worst = max(stall.values()) if stall else None
             per_part = {}
             for e, s in stall.items():
@@ -238,7 +252,8 @@ def run(args, tmp):
                 per_part[p] = max(per_part.get(p, 0), s)
             line = ("kill %d of %s: stall max %s s, median %.2f s, per partition %s; partitions owned again "
                     "after %s s; load %s%s" %
-                    (k + 1, victim.name, "%.2f" % worst if worst is not None else "?",
+                    (k + 1, victim.name if victim else "broker %d, leader of imgflow.events [%d]" %
+                     (broker, k % PARTITIONS), "%.2f" % worst if worst is not None else "?",
                      statistics.median(stall.values()) if stall else -1,
                      " ".join("%d:%.2f" % (p, per_part[p]) for p in sorted(per_part)),
                      "%.2f" % owned_s if owned_s is not None else "?", load,
