@@ -262,7 +262,10 @@ int api_answers_start(ApiManager *m) {
 
         m->answers = xmalloc(sizeof(ApiAnswers));
         *m->answers = (ApiAnswers){.by_id = g_hash_table_new(g_str_hash, g_str_equal)};
-        r = sd_event_add_time(m->event, &m->answers->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_poll, m);
+        /* An accuracy of 1 ms: 0 would be sd-event's default of 250 ms, which
+         * let the 5 ms poll fire up to 250 ms late and held every answer. */
+        r = sd_event_add_time(m->event, &m->answers->timer, CLOCK_MONOTONIC, UINT64_MAX,
+                              API_TIMER_ACCURACY_USEC, on_poll, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the answer timer: %m");
         (void) sd_event_source_set_enabled(m->answers->timer, SD_EVENT_OFF);

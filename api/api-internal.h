@@ -12,6 +12,10 @@
 #include "daemon-config.h"
 
 /* A doubly linked list through `prev`/`next` members, head pointer. */
+/* The accuracy of the API's short timers (0 would mean sd-event's default,
+ * 250 ms, added to every poll interval). */
+#define API_TIMER_ACCURACY_USEC 1000
+
 #define LIST_PREPEND(head, item)                                                                            \
         do {                                                                                                \
                 (item)->prev = NULL;                                                                        \

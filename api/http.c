@@ -32,6 +32,9 @@
 #include "http.h"
 #include "log.h"
 
+/* sd-event timers' accuracy (0 would mean its default, 250 ms). */
+#define HTTP_TIMER_ACCURACY_USEC 1000
+
 struct HttpServer {
         sd_event *event;
         struct MHD_Daemon *mhd;
@@ -466,7 +469,11 @@ int http_server_new(sd_event *e, const HttpServerConfig *cfg, HttpHandlerFn hand
 
         r = sd_event_add_io(e, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
         if (r >= 0)
-                r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
+                /* 1 ms, not sd-event's default accuracy (250 ms for 0): MHD
+                 * asks for a run at once (a timeout of 0) to write an answer
+                 * queued on a resumed connection. */
+                r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, HTTP_TIMER_ACCURACY_USEC,
+                                      on_timer, s);
         if (r >= 0)
                 r = sd_event_add_defer(e, &s->defer, on_defer, s);
         if (r < 0)

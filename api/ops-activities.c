@@ -449,7 +449,9 @@ static ActivityQueue *queue_get(ApiManager *m, const char *name) {
                         return q;
         q = xmalloc(sizeof *q);
         *q = (ActivityQueue){.m = m, .name = xstrdup(name), .next = a->queues};
-        if (sd_event_add_time(m->event, &q->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_queue_timer, q) < 0)
+        /* 1 ms accuracy: 0 would be sd-event's 250 ms on top of the poll interval. */
+        if (sd_event_add_time(m->event, &q->timer, CLOCK_MONOTONIC, UINT64_MAX, API_TIMER_ACCURACY_USEC,
+                              on_queue_timer, q) < 0)
                 abort();
         (void) sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
         if (a->queues)
