@@ -17,7 +17,9 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +43,7 @@ typedef struct ExecArgs {
         const char *cause;
         const char *client_token;
         const char *status;
+        const char *next_token;
         bool wait;
         bool reverse;
         unsigned timeout_sec;
@@ -330,24 +333,56 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
                 OPTION_EXECUTION,
                 { "reverse-order", CLI_OPTION_FLAG, offsetof(ExecArgs, reverse) },
                 OPTION_MAX_RESULTS,
+                OPTION("next-token", next_token),
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        _cleanup_json_ json_t *events = NULL, *out = NULL;
+        _cleanup_json_ json_t *events = json_array(), *out = NULL;
         _cleanup_free_ char *id = NULL;
         CliRemoteArgs ra = {};
         ExecArgs a = {};
+        uint64_t start = 0, next = 0;
+        bool all;
         int r;
 
         r = exec_open(verb, argc, argv, options, "GetExecutionHistory", /* need_kafka= */ false, &a, &ra, &id,
                       &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        r = store_exec_history(cli_remote_redis(remote), id, /* offset= */ 0, a.max_results, a.reverse,
-                               &events);
-        if (r < 0)
-                return exec_store_error("GetExecutionHistory", r, a.execution, remote);
+        if (a.next_token) {
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(a.next_token, &end, 10);
+                if (errno || *end || v == 0 || a.next_token[0] < '1' || a.next_token[0] > '9')
+                        return cli_aws_error("GetExecutionHistory", "InvalidToken",
+                                             "Invalid Token: the token is not one this command printed");
+                start = v;
+        }
+        /* As the AWS CLI: without --max-results or --next-token every page,
+         * so every event; with them one page and its nextToken. */
+        all = !a.max_results && !a.next_token;
+        for (;;) {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *reply = NULL;
+                _cleanup_json_ json_t *page = NULL;
+
+                store_exec_history_call(id, start, a.max_results ?: STORE_LIST_LIMIT_MAX, a.reverse, &call);
+                r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
+                if (r >= 0)
+                        r = store_exec_history_parse(reply, a.max_results ?: STORE_LIST_LIMIT_MAX, a.reverse,
+                                                     &page, &next);
+                if (r < 0)
+                        return exec_store_error("GetExecutionHistory", r, a.execution, remote);
+                json_array_extend(events, page);
+                if (!all || next == 0)
+                        break;
+                start = next;
+        }
         out = json_pack("{s:O}", "events", events);
+        if (!all && next > 0) {
+                _cleanup_free_ char *token = xasprintf("%" PRIu64, next);
+                json_object_set_new(out, "nextToken", json_string(token));
+        }
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

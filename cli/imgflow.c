@@ -173,14 +173,17 @@ static const Verb verbs[] = {
                 .run = verb_get_execution_history,
                 .summary = "print an execution's history events",
                 .help = "imgflow get-execution-history --execution-arn ARN [--reverse-order]\n"
-                        "                              [--max-results N] [OPTIONS]\n"
+                        "                              [--max-results N] [--next-token T] [OPTIONS]\n"
                         "\n"
                         "Prints {\"events\": [{\"id\",\"previousEventId\",\"timestamp\",\"type\",\n"
-                        "\"<type>EventDetails\"}, ...]}, oldest first.\n"
+                        "\"<type>EventDetails\"}, ...]}, oldest first: every event, read a page\n"
+                        "at a time, as the AWS CLI does. With --max-results or --next-token, one\n"
+                        "page and, when more follow, \"nextToken\" to pass as --next-token.\n"
                         "\n"
                         "  --execution-arn ARN    the execution\n"
                         "  --reverse-order        newest first\n"
-                        "  --max-results N        at most N events (1..1000, default 1000)\n"
+                        "  --max-results N        one page of at most N events (1..1000)\n"
+                        "  --next-token T         the page after the one that printed T\n"
                         CLI_REMOTE_HELP,
         },
         {

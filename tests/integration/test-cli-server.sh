@@ -170,6 +170,39 @@ cli get-execution-history --execution-arn hello:e1 --reverse-order --max-results
 expect_eq "history --reverse-order --max-results 2" "$(json_get "$OUT" '[e["id"] for e in j["events"]]')" '[4, 3]'
 cli get-execution-history --execution-arn hello:nosuch
 expect_err "history of an unknown execution" 1 "(ExecutionDoesNotExist)"
+
+# A history of more than one page: 1,500 events of one execution in the
+# store (written here as the coordinator writes them, one JSON event per
+# list element): all of it by default, or a page at a time with nextToken.
+python3 -c '
+import json, sys
+for i in range(1, 1501):
+    t = "ExecutionStarted" if i == 1 else "ExecutionSucceeded" if i == 1500 else "PassStateEntered"
+    args = [b"RPUSH", b"imgflow:{wide:w1}:history", json.dumps(
+        {"id": i, "previousEventId": i - 1, "timestamp": 1700000000000 + i, "type": t}, separators=(",", ":")).encode()]
+    sys.stdout.buffer.write(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in args))
+' | redis-cli -p "$RPORT" --pipe >/dev/null
+cli get-execution-history --execution-arn wide:w1
+expect_eq "history over several pages: every event, in order" \
+        "$(json_get "$OUT" '[len(j["events"]), [e["id"] for e in j["events"]] == list(range(1, 1501)), j["events"][-1]["type"], "nextToken" in j]')" \
+        '[1500, true, "ExecutionSucceeded", false]'
+for order in "" --reverse-order; do
+        ids=() token=
+        for page in $(seq 1 10); do
+                cli get-execution-history --execution-arn wide:w1 --max-results 400 $order ${token:+--next-token "$token"}
+                ids+=($(json_get "$OUT" '" ".join(str(e["id"]) for e in j["events"])'))
+                token=$(json_get "$OUT" 'j.get("nextToken", "")')
+                [ -n "$token" ] || break
+        done
+        want=$(if [ -z "$order" ]; then seq 1 1500; else seq 1500 -1 1; fi | tr '\n' ' ')
+        if [ "$page ${ids[*]} " = "4 $want" ]; then
+                ok "history in pages of 400 ${order:-(oldest first)}: 4 pages, every event once"
+        else
+                fail "history in pages of 400 ${order:-(oldest first)}: $page pages, ${#ids[@]} events: ${ids[*]:0:5} ..."
+        fi
+done
+cli get-execution-history --execution-arn wide:w1 --next-token nonsense
+expect_err "history with a token it did not print" 1 "(InvalidToken)"
 cli list-executions --state-machine hello
 expect_rc "list-executions --state-machine hello" 0
 expect_eq "list: hello's executions" "$(json_get "$OUT" 'sorted(e["name"] for e in j["executions"] if not e["name"].count("-"))')" '["e1", "e2"]'
