@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# A distributed Map's cost per item against the size of the listing: one
+# stack (one coordinator, one worker), a directory bucket with prefixes of
+# BENCH_DMAP_SIZES objects (default 1000 4000 16000), and a distributed Map
+# over each prefix (ItemReader s3:listObjectsV2, the workers' storage.list a
+# page of 200 keys at a time) in two variants:
+#   batched  ItemBatcher of 100 items, one no-op child (test.echo) per batch,
+#            as a manifest of small items is usually run;
+#   items    one no-op child per item (MaxConcurrency 500): every item is a
+#            task, a result and a change of the execution.
+# Rounds are interleaved (every size and variant once per round, BENCH_ROUNDS
+# rounds, default 3). Per run: wall time from the execution's start to its
+# end, the coordinator's CPU time (utime+stime of /proc/<pid>/stat) and the
+# cost per item of both. Reported: the medians and every round, the cost per
+# item of each size as a ratio to the smallest size's (flat = linear), the
+# coordinator's peak RSS (VmHWM) and Redis's used_memory_peak at the end.
+#
+#   tests/bench/bench-distributed-map.sh     (BENCH_KAFKA=mock for the mock cluster)
+set -u
+. "$(dirname "$0")/bench-lib.sh"
+
+SIZES=${BENCH_DMAP_SIZES:-1000 4000 16000}
+ROUNDS=${BENCH_ROUNDS:-3}
+S=$BENCH_TMP/s
+stack_start "$S" STACK_WORKERS=1 STACK_COORDINATORS=1
+B=$S/buckets/photos
+for n in $SIZES; do
+        mkdir -p "$B/n$n"
+        python3 - "$B/n$n" "$n" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with open(os.path.join(d, "o%07d" % i), "w") as f:
+        f.write("x")
+PY
+done
+
+for variant in batched items; do
+        python3 - "$variant" >"$BENCH_TMP/$variant.asl.json" <<'PY'
+import json, sys
+batched = sys.argv[1] == "batched"
+m = {"Type": "Map",
+     "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                    "Parameters": {"Bucket": "photos", "Prefix.$": "$.prefix"}},
+     "MaxConcurrency": 500,
+     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                       "StartAt": "Noop",
+                       "States": {"Noop": {"Type": "Task", "Resource": "imgflow:test.echo",
+                                           "Parameters": {"n.$": "States.ArrayLength($.Items)"} if batched
+                                           else {"k.$": "$.Key"},
+                                           "ResultSelector": {}, "End": True}}},
+     "ResultPath": None, "End": True}
+if batched:
+    m["ItemBatcher"] = {"MaxItemsPerBatch": 100}
+print(json.dumps({"StartAt": "M", "States": {"M": m}}))
+PY
+        stack_register "$S" "dmap-$variant" "$BENCH_TMP/$variant.asl.json"
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+COORD=$(awk '{print $1}' "$S/pids/coordinator-1.pid")
+HZ=$(getconf CLK_TCK)
+CLI=$IMGFLOW_BUILD/cli/imgflow
+: >"$BENCH_TMP/runs.jsonl"
+for r in $(seq 1 "$ROUNDS"); do
+        for n in $SIZES; do
+                for variant in batched items; do
+                        c0=$(cpu_ticks "$COORD")
+                        if ! "$CLI" start-execution --config "$IMGFLOW_CONFIG" --state-machine "dmap-$variant" \
+                                --name "r$r-$variant-$n" --input "{\"prefix\": \"n$n/\"}" --wait --timeout 1200 \
+                                >"$BENCH_TMP/d.json" 2>"$BENCH_TMP/d.err"; then
+                                echo "run $variant $n failed: $(tail -2 "$BENCH_TMP/d.err") $(head -c 400 "$BENCH_TMP/d.json")"
+                                exit 1
+                        fi
+                        c1=$(cpu_ticks "$COORD")
+                        python3 - "$BENCH_TMP/d.json" "$r" "$variant" "$n" "$((c1 - c0))" "$HZ" \
+                                >>"$BENCH_TMP/runs.jsonl" <<'PY'
+import json, sys
+from datetime import datetime
+def ts(v):
+    return v / 1000.0 if isinstance(v, (int, float)) else datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+d = json.load(open(sys.argv[1]))
+r, variant, n, ticks, hz = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+wall = ts(d["stopDate"]) - ts(d["startDate"])
+cpu = ticks / hz
+print(json.dumps({"round": r, "variant": variant, "items": n, "wallSec": wall, "coordinatorCpuSec": cpu,
+                  "wallUsPerItem": wall * 1e6 / n, "cpuUsPerItem": cpu * 1e6 / n, "itemsPerSec": n / wall}))
+PY
+                        tail -1 "$BENCH_TMP/runs.jsonl"
+                done
+        done
+done
+RSS=$(awk '/VmHWM/ {print $2 * 1024}' "/proc/$COORD/status")
+REDIS_PEAK=$(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | sed -n 's/^used_memory_peak://p')
+RESULT=$(python3 - "$BENCH_TMP/runs.jsonl" "$RSS" "$REDIS_PEAK" "$(machine_json)" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+out = {"benchmark": "distributed-map", "machine": json.loads(sys.argv[4]),
+       "coordinatorPeakRssBytes": int(sys.argv[2]), "redisUsedMemoryPeakBytes": int(sys.argv[3]),
+       "variants": {}, "runs": runs}
+for v in sorted({r["variant"] for r in runs}):
+    sizes = sorted({r["items"] for r in runs if r["variant"] == v})
+    rows = []
+    for n in sizes:
+        rs = [r for r in runs if r["variant"] == v and r["items"] == n]
+        rows.append({"items": n,
+                     "wallUsPerItem": statistics.median(r["wallUsPerItem"] for r in rs),
+                     "cpuUsPerItem": statistics.median(r["cpuUsPerItem"] for r in rs),
+                     "itemsPerSec": statistics.median(r["itemsPerSec"] for r in rs)})
+    for row in rows:
+        row["wallRatioToSmallest"] = round(row["wallUsPerItem"] / rows[0]["wallUsPerItem"], 2)
+        row["cpuRatioToSmallest"] = round(row["cpuUsPerItem"] / rows[0]["cpuUsPerItem"], 2)
+    out["variants"][v] = rows
+print(json.dumps(out))
+PY
+)
+write_result distributed-map "$RESULT"
