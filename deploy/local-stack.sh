@@ -276,18 +276,28 @@ is_ready() {
 # Redis data), its bucket notifications to imgflow.s3-events. New
 # credentials every start.
 start_s3() {
-        local b
+        local b try
         S3_PORT=$(free_ports 1)
         S3_ENDPOINT=http://127.0.0.1:$S3_PORT
         S3_ACCESS_KEY_ID=imgflow-stack
         S3_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | base64 | tr '+/' 'AB')
         mkdir -p "$STACK_DIR/s3/buckets" "$STACK_DIR/s3/meta"
         for b in $BUCKETS; do mkdir -p "$STACK_DIR/s3/buckets/${b%%=*}"; done
-        launch s3 "$IMGFLOW_VERSITYGW" --port "127.0.0.1:$S3_PORT" --access "$S3_ACCESS_KEY_ID" \
-                --secret "$S3_SECRET_ACCESS_KEY" --region us-east-1 --keep-alive --quiet \
-                --virtual-domain localhost --event-kafka-url "${BOOTSTRAP%%,*}" \
-                --event-kafka-topic imgflow.s3-events posix --sidecar "$STACK_DIR/s3/meta" "$STACK_DIR/s3/buckets"
-        wait_until 30 s3 is_ready s3 0 || return 1
+        # versitygw sends a test notification as it starts and exits when
+        # Kafka has not taken it within 10 s ("init bucket event
+        # notifications: context deadline exceeded"), which a fresh broker on
+        # a busy machine can take: up to 3 tries.
+        for try in 1 2 3; do
+                launch s3 "$IMGFLOW_VERSITYGW" --port "127.0.0.1:$S3_PORT" --access "$S3_ACCESS_KEY_ID" \
+                        --secret "$S3_SECRET_ACCESS_KEY" --region us-east-1 --keep-alive --quiet \
+                        --virtual-domain localhost --event-kafka-url "${BOOTSTRAP%%,*}" \
+                        --event-kafka-topic imgflow.s3-events posix --sidecar "$STACK_DIR/s3/meta" \
+                        "$STACK_DIR/s3/buckets"
+                wait_until 30 s3 is_ready s3 0 && break
+                [ $try -lt 3 ] && ! pid_alive s3 >/dev/null &&
+                        tail -1 "$LOGDIR/s3.log" | grep -q 'init bucket event notifications' || return 1
+                say "trying versitygw again (Kafka did not take its start-up notification in time)"
+        done
         say "S3 (versitygw) on $S3_ENDPOINT, notifications to imgflow.s3-events"
 }
 

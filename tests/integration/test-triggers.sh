@@ -85,6 +85,17 @@ upload() { # FILE KEY
 }
 
 COORD_LOG=$IMGFLOW_STACK_DIR/logs/coordinator-1.log
+# within SECONDS COMMAND...: COMMAND every 0.5 s until it succeeds, for at
+# most SECONDS of wall-clock time (a slow command on a busy machine does not
+# stretch it).
+within() {
+        local end=$(($(date +%s) + $1))
+        shift
+        until "$@"; do
+                [ "$(date +%s)" -lt "$end" ] || return 1
+                sleep 0.5
+        done
+}
 starts_logged() { grep -c "Trigger incoming: " "$COORD_LOG" 2>/dev/null; }
 n=0
 for f in "$TMP"/files/*.jpg; do
@@ -99,7 +110,7 @@ for f in "$TMP"/files/*.jpg; do
         if { [ "$MODE" = dir ] && [ $n = 170 ]; } || { [ "$MODE" = s3 ] && [ $n = 100 ]; }; then
                 # Mid-stream: once it has started some executions, with the
                 # rest of the uploads still to come.
-                wait_for 120 sh -c "[ \$(grep -c 'Trigger incoming: ' '$COORD_LOG') -gt 0 ]" ||
+                within 120 grep -q 'Trigger incoming: ' "$COORD_LOG" ||
                         fail "no execution started before the coordinator's SIGKILL"
                 "$STACK" kill coordinator-1 KILL || fail "killing the coordinator"
                 KILLED_AT_LINE=$(wc -l <"$COORD_LOG")
@@ -200,12 +211,12 @@ PY
 # imgflow_coordinator_trigger_unmatched_total, an event that is no error.
 grep -q "Trigger .*in/unmatched.png" "$IMGFLOW_STACK_DIR/logs/coordinator-1.log" &&
         fail "$MODE: the .png started an execution" || ok "$MODE: the .png started nothing"
-port=$(sed -n 's/.*Metrics on .* (port \([0-9]*\)).*/\1/p' "$COORD_LOG" | tail -1)
+port=$(sed -n 's/.*[Mm]etrics on .* (port \([0-9]*\)).*/\1/p' "$COORD_LOG" | tail -1)
 # (dir: at least the .png; a file copied in under a temporary name and
 # renamed may have been published under that name too, if imgflow-watch saw
 # it closed before the rename: one more, unmatched)
 unmatched=$([ "$MODE" = s3 ] && echo "==2" || echo ">=1")
-if wait_for 30 python3 "$SRC/tests/integration/prometheus-text.py" "http://127.0.0.1:$port/metrics" \
+if within 30 python3 "$SRC/tests/integration/prometheus-text.py" "http://127.0.0.1:$port/metrics" \
         "imgflow_coordinator_trigger_unmatched_total$unmatched" >"$TMP/metrics.check" 2>&1; then
         ok "$MODE: unmatched objects counted (imgflow_coordinator_trigger_unmatched_total$unmatched)"
 else
@@ -215,7 +226,7 @@ fi
 # A new upload of the same key: one more execution.
 printf 'a new version\n' >"$TMP/v2.jpg"
 upload "$TMP/v2.jpg" in/p001.jpg
-wait_for 60 sh -c "[ \$(\"$CLI\" list-executions --config \"$IMGFLOW_CONFIG\" --state-machine echo --max-results 1000 | grep -c '\"name\"') -ge 201 ]" &&
+within 60 sh -c "[ \$(\"$CLI\" list-executions --config \"$IMGFLOW_CONFIG\" --state-machine echo --max-results 1000 | grep -c '\"name\"') -ge 201 ]" &&
         ok "$MODE: a new upload of a key starts a new execution" || fail "$MODE: no execution for the new upload"
 
 echo "$((FAILS == 0 ? 1 : 0)) passed, $((FAILS > 0 ? 1 : 0)) failed"
