@@ -25,8 +25,12 @@
 typedef struct MachineArgs {
         const char *name;
         const char *definition;
+        const char *role_arn;
+        const char *type;
         unsigned version;
 } MachineArgs;
+
+static const char *const machine_types[] = { "STANDARD", "EXPRESS", NULL };
 
 #define OPTION_NAME { "name", CLI_OPTION_STRING, offsetof(MachineArgs, name) }
 #define OPTION_DEFINITION { "definition", CLI_OPTION_STRING, offsetof(MachineArgs, definition) }
@@ -36,18 +40,29 @@ typedef struct MachineArgs {
                 .expected = "a version number >= 1"                                                          \
         }
 
-/* Read and validate a definition; errors printed. Returns an exit code or CLI_CONTINUE. */
+/* Read and validate a definition; errors printed. Returns an exit code or
+ * CLI_CONTINUE. As the AWS CLI: the definition's JSON itself, or
+ * file://PATH; a plain PATH is read too. */
 static int read_definition(const char *path, char **ret_text) {
         _cleanup_machine_ AslMachine *m = NULL;
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r;
 
-        if (strncmp(path, "file://", 7) == 0)
-                path += 7;
-        r = cli_read_definition(path, &text, &len);
-        if (r < 0)
-                return CLI_EXIT_USAGE;
+        if (path[strspn(path, " \t\r\n")] == '{') {
+                text = xstrdup(path);
+                len = strlen(text);
+                if (len > ASL_MAX_DEFINITION_BYTES) {
+                        fprintf(stderr, "imgflow: --definition: larger than the definition size limit (1 MiB)\n");
+                        return CLI_EXIT_USAGE;
+                }
+        } else {
+                if (strncmp(path, "file://", 7) == 0)
+                        path += 7;
+                r = cli_read_definition(path, &text, &len);
+                if (r < 0)
+                        return CLI_EXIT_USAGE;
+        }
         r = cli_machine_parse(text, len, stderr, &m);
         if (r < 0)
                 return CLI_EXIT_FAILED;
@@ -97,6 +112,8 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         static const CliOption options[] = {
                 OPTION_NAME,
                 OPTION_DEFINITION,
+                { "role-arn", CLI_OPTION_STRING, offsetof(MachineArgs, role_arn) },
+                { "type", CLI_OPTION_CHOICE, offsetof(MachineArgs, type), .choices = machine_types },
                 {},
         };
         const char *operation = update ? "UpdateStateMachine" : "CreateStateMachine";
@@ -112,6 +129,13 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         r = machine_open(verb, argc, argv, options, operation, &a, &text, &remote);
         if (r != CLI_CONTINUE)
                 return r;
+        if (a.type && streq(a.type, "EXPRESS"))
+                return cli_aws_error(operation, "StateMachineTypeNotSupported",
+                                     "imgflow runs STANDARD state machines; EXPRESS is not supported");
+        if (update && a.type)
+                return cli_aws_error(operation, "ValidationException", "--type is given at creation only");
+        if (a.role_arn && (strncmp(a.role_arn, "arn:", 4) != 0 || strlen(a.role_arn) > 256))
+                return cli_aws_error(operation, "InvalidArn", "Invalid Arn: the role ARN must start with arn:");
 
         if (update)
                 r = store_sm_update(cli_remote_redis(remote), a.name, text, now, &d, &version);
@@ -131,6 +155,17 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
                 return cli_aws_error(operation, "StateMachineDoesNotExist", a.name);
         if (r < 0)
                 return cli_store_error(operation, r, remote);
+        if (a.role_arn) {
+                /* Kept with the machine, as imgflow-api keeps it ($$.Execution.RoleArn). */
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *reply = NULL;
+                store_sm_set_role_call(a.name, a.role_arn, &call);
+                r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
+                if (r >= 0)
+                        r = store_sm_set_role_parse(reply);
+                if (r < 0)
+                        return cli_store_error(operation, r, remote);
+        }
 
         arn = cli_sm_arn(a.name);
         varn = xasprintf("%s:%u", arn, version);
@@ -189,6 +224,8 @@ int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
                         text, "type", "STANDARD", "creationDate", cli_date(jint(sm, "createdAt")),
                         "updateDate", cli_date(jint(sm, "updatedAt")), "version", (json_int_t) version,
                         "latestVersion", (json_int_t) jint(sm, "latestVersion"));
+        if (json_string_value(json_object_get(sm, "roleArn")))
+                json_object_set(out, "roleArn", json_object_get(sm, "roleArn"));
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

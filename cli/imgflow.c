@@ -73,7 +73,9 @@ static const Verb verbs[] = {
                         "{\"stateMachineArn\",\"creationDate\",\"stateMachineVersionArn\"}.\n"
                         "\n"
                         "  --name NAME            state machine name (1..80 characters)\n"
-                        "  --definition FILE      the ASL definition (file://FILE works too)\n"
+                        "  --definition DEF       the ASL definition: its JSON, file://FILE or FILE\n"
+                        "  --role-arn ARN         kept with the machine ($$.Execution.RoleArn)\n"
+                        "  --type STANDARD        the only type imgflow runs (EXPRESS is refused)\n"
                         CLI_REMOTE_HELP,
         },
         {
@@ -88,7 +90,8 @@ static const Verb verbs[] = {
                         "for an unknown NAME.\n"
                         "\n"
                         "  --name NAME            state machine name\n"
-                        "  --definition FILE      the ASL definition\n"
+                        "  --definition DEF       the ASL definition: its JSON, file://FILE or FILE\n"
+                        "  --role-arn ARN         kept with the machine\n"
                         CLI_REMOTE_HELP,
         },
         {

@@ -232,6 +232,8 @@ int store_sm_describe(redisContext *c, const char *name, unsigned version, json_
         *ret = json_pack("{s:s, s:I, s:I, s:o, s:I, s:I}", "name", name, "version", (json_int_t) m.version,
                          "latestVersion", (json_int_t) m.latest_version, "definition", def ? def : json_null(),
                          "createdAt", (json_int_t) m.created_ms, "updatedAt", (json_int_t) m.updated_ms);
+        if (m.role_arn)
+                json_object_set_new(*ret, "roleArn", json_string(m.role_arn));
         return 0;
 }
 

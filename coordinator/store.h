@@ -451,7 +451,7 @@ int store_sm_create(redisContext *c, const char *name, const char *definition, i
                     AslDiag *d, unsigned *ret_version);
 int store_sm_update(redisContext *c, const char *name, const char *definition, int64_t now_ms,
                     AslDiag *d, unsigned *ret_version);
-/* {"name","version","latestVersion","definition": <JSON>,"createdAt","updatedAt"}
+/* {"name","version","latestVersion","definition": <JSON>,"createdAt","updatedAt","roleArn"?}
  * version 0 = latest. New reference. */
 int store_sm_describe(redisContext *c, const char *name, unsigned version, json_t **ret);
 /* Definition text (new string) of name:version (0 = latest) and the version. */

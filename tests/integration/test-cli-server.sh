@@ -243,6 +243,20 @@ expect_err "start a deleted machine" 1 "(StateMachineDoesNotExist)"
 cli describe-execution --execution-arn hello:e1
 expect_rc "executions of a deleted machine stay readable" 0
 
+echo "--- AWS CLI's flags of create-state-machine"
+cli create-state-machine --name inline --definition ' {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 7, "End": true}}}' \
+        --role-arn arn:aws:iam::123456789012:role/imgflow-runner --type STANDARD
+expect_rc "create with the definition inline, --role-arn and --type STANDARD" 0
+cli describe-state-machine --name inline
+expect_eq "described: role and definition" "$(json_get "$OUT" '[j.get("roleArn"), json.loads(j["definition"])["States"]["A"]["Result"], j["type"]]')" \
+        '["arn:aws:iam::123456789012:role/imgflow-runner", 7, "STANDARD"]'
+cli create-state-machine --name express --definition "file://$D/hello-v1.json" --type EXPRESS
+expect_err "--type EXPRESS" 1 "(StateMachineTypeNotSupported)"
+cli create-state-machine --name badrole --definition "$D/hello-v1.json" --role-arn imgflow-runner
+expect_err "--role-arn that is not an ARN" 1 "(InvalidArn)"
+cli create-state-machine --name badjson --definition '{"StartAt": "A", "States": {'
+expect_err "inline definition that is not JSON" 1 "line 1"
+
 echo "--- no coordinator"
 stop_coordinator
 cli start-execution --state-machine map --name nobody --input '{"items":[]}' --request-timeout 2
