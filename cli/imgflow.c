@@ -21,13 +21,18 @@ static const Verb verbs[] = {
                 .run = verb_validate_definition,
                 .summary = "check an Amazon States Language definition",
                 .help = "imgflow validate-state-machine-definition [--type STANDARD|EXPRESS] FILE\n"
+                        "imgflow validate-state-machine-definition --definition JSON|file://FILE [--type T]\n"
                         "\n"
                         "Validates the state machine definition in FILE. Prints OK and exits 0,\n"
                         "or prints one error per line as `<JSON pointer>: <message>` and exits 1.\n"
                         "Warnings (a variable that is possibly not defined) come first, one per line\n"
                         "as `warning: <JSON pointer>: <message>`; they do not make it fail.\n"
                         "Exits 2 when FILE cannot be read.\n"
+                        "With the AWS CLI's --definition it prints ValidateStateMachineDefinition's\n"
+                        "answer, {\"result\": \"OK\"|\"FAIL\", \"diagnostics\": [{\"severity\", \"code\",\n"
+                        "\"message\", \"location\"}], \"truncated\"}, and exits 0 either way.\n"
                         "\n"
+                        "  --definition D the definition's JSON itself, or file://FILE\n"
                         "  --type TYPE    the rules of a STANDARD (default) or EXPRESS state machine;\n"
                         "                 EXPRESS refuses .sync, .waitForTaskToken and activities\n"
                         "  -h, --help     show this help\n",

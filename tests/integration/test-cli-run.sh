@@ -100,6 +100,23 @@ grep -q "/Resource: Express state machine does not support '.waitForTaskToken' s
         { echo "FAIL validate --type EXPRESS: no Resource line"; cat "$T/out"; fail=1; }
 check "validate --type EXPRESS image-pipeline" 0 "" -- validate-state-machine-definition --type EXPRESS "$IP/image-pipeline.asl.json"
 check "validate --type bad" 2 "" -- validate-state-machine-definition --type express "$HA"
+# The AWS CLI's form: --definition (JSON or file://), ValidateStateMachineDefinition's answer.
+# aws_answer NAME EXPECTED-JSON: the output (pretty-printed) is that JSON.
+aws_answer() {
+        python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.loads(sys.argv[2]))' "$T/out" "$2" ||
+                { echo "FAIL $1: $(cat "$T/out")"; fail=1; }
+}
+check "validate --definition file://" 0 "" -- \
+        validate-state-machine-definition --definition "file://$IP/image-pipeline.asl.json"
+aws_answer "validate --definition file://" '{"result":"OK","diagnostics":[],"truncated":false}'
+printf '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"},"B":{"Type":"Succeed"}}}' >"$T/bad2.asl.json"
+check "validate --definition, invalid" 0 "" -- validate-state-machine-definition --definition "$(cat "$T/bad2.asl.json")"
+aws_answer "validate --definition, invalid" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"SCHEMA_VALIDATION_FAILED","message":"no state named \"Nowhere\" in this state machine","location":"/States/A/Next"},{"severity":"ERROR","code":"SCHEMA_VALIDATION_FAILED","message":"state is not reachable from StartAt","location":"/States/B"}],"truncated":false}'
+check "validate --definition, not JSON" 0 "" -- validate-state-machine-definition --definition '{"StartAt":'
+aws_answer "validate --definition, not JSON" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"INVALID_JSON_DESCRIPTION","message":"line 1, column 11: unexpected token near end of file"}],"truncated":false}'
+check "validate --definition --type EXPRESS" 0 "" -- validate-state-machine-definition --type EXPRESS --definition "file://$HA"
+grep -q '"result": "FAIL"' "$T/out" && grep -q '"location": "/States/.*/Resource"' "$T/out" ||
+        { echo "FAIL validate --definition --type EXPRESS: $(cat "$T/out")"; fail=1; }
 check "run invalid definition" 2 "" -- run "$T/bad.asl.json"
 check "run bad input" 2 "" -- run "$HE" --input '{nope'
 check "run unknown test case" 2 "" -- $PIPE --test-case NoSuchCase
