@@ -69,14 +69,22 @@ start() {
         PIDS+=("$STARTED")
 }
 
-# wait_blocked PID: until PID has SIGTERM blocked (bit 15 of SigBlk), at
-# most 5 s; 1 if it never does (or died).
+# wait_blocked PID PROGRAM: until PID runs PROGRAM and has SIGTERM blocked
+# (bit 15 of SigBlk), at most 5 s; 1 if it never does (or died). Before the
+# exec, PID is a child of this shell, which can have SIGTERM blocked for a
+# moment too (bash blocks it around fork when TERM is trapped): a stop then
+# hit the daemon before it blocked SIGTERM itself (exit 143, empty log).
 wait_blocked() {
-        local i mask
+        local i mask prog
+        prog=$(readlink -f "$2")
         for ((i = 0; i < 500; i++)); do
-                mask=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
-                [ -n "$mask" ] || return 1
-                (((16#$mask >> 14) & 1)) && return 0
+                if [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$prog" ]; then
+                        mask=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+                        [ -n "$mask" ] || return 1
+                        (((16#$mask >> 14) & 1)) && return 0
+                else
+                        kill -0 "$1" 2>/dev/null || return 1
+                fi
                 sleep 0.01
         done
         return 1
@@ -101,7 +109,7 @@ check() {
 # "lane DAEMON: N stops, F failed". Runs in a subshell of its own: on exit
 # it kills (by pid) what it started and did not reap.
 lane() {
-        local daemon=$1 i ms rc t0 t1 failed=0 resident= slowest=0
+        local daemon=$1 i ms rc t0 t1 failed=0 resident= slowest=0 prog
         PIDS=()
         trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
         trap 'exit 143' TERM
@@ -115,7 +123,8 @@ lane() {
                 fi
                 ms=$(((RANDOM * 32768 + RANDOM) % WINDOW_MS))
                 start "$daemon" "$daemon-$i"
-                wait_blocked "$STARTED" || echo "$daemon $i: SIGTERM not blocked after 5 s"
+                if [ "$daemon" = coordinator ]; then prog=$COORD; else prog=$WORKER; fi
+                wait_blocked "$STARTED" "$prog" || echo "$daemon $i: SIGTERM not blocked after 5 s"
                 sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
                 t0=$(date +%s%N)
                 stop_pid "$STARTED" 20
