@@ -29,7 +29,9 @@
 #                  to all three, all started again). Producers retry with
 #                  idempotence; it also prints how many Task messages were
 #                  published more than once (outbox re-sends) next to
-#                  duplicated=0 (applied more than once).
+#                  duplicated=0 (applied more than once). A daemon that
+#                  exits on a fatal Kafka client error (as it does by
+#                  design, for Restart=on-failure) is started again here.
 #   slow-consumer  tasks that run longer than max.poll.interval.ms, and a
 #                  worker stopped (SIGSTOP) longer than the session timeout
 #                  while it holds tasks: the group moves its partitions, the
@@ -157,10 +159,12 @@ def run_chaos(args, tmp, scenario="chaos"):
         pending_restart = []          # (when, callable, label)
         threads = []                  # brokers being started
         kafka_log = []                # what the kafka plan saw
+        fatal_restarts = []           # daemons started again after a fatal Kafka error
         down = set()                  # brokers down now
         sent = 0
         while True:
             now = time.monotonic()
+            restart_on_failure(st, fatal_restarts)
             if sent < n and now >= next_batch:
                 batch = names[sent:sent + per]
                 lines = [start_message("chaos", x, inputs[x]) for x in batch]
@@ -298,6 +302,7 @@ def run_chaos(args, tmp, scenario="chaos"):
         stall = env_int("CHAOS_STALL_SECONDS", 60)
         pending, last_progress = list(ids), time.monotonic()
         while pending and time.monotonic() < settle_end:
+            restart_on_failure(st, fatal_restarts)
             left = st.wait_terminal(pending, timeout=5)
             if len(left) < len(pending):
                 last_progress = time.monotonic()
@@ -384,6 +389,7 @@ def run_chaos(args, tmp, scenario="chaos"):
         dlq = st.consume("imgflow.dlq")
 
         # ---- report
+        restart_on_failure(st, fatal_restarts)
         alive = [p.name for p in st.coordinators + st.workers if not p.alive()]
         print("faults: %s" % dict(counts))
         if resent:
@@ -399,6 +405,8 @@ def run_chaos(args, tmp, scenario="chaos"):
                   (sum(tasks.values()), sum(1 for v in tasks.values() if v > 1)))
         for what in kafka_log:
             print("kafka: " + what)
+        for name in fatal_restarts:
+            print("started again after a fatal Kafka client error (Restart=on-failure): " + name)
         print("notifications: %d terminal, %d redelivered duplicates (dropped by id)" %
               (sum(seen.values()), dup_notes))
         print("dead letters: %d" % len(dlq))
@@ -436,6 +444,36 @@ def run_chaos(args, tmp, scenario="chaos"):
         return 0 if ok else 1
     finally:
         st.close()
+
+
+# A daemon's log line when a Kafka client of it failed for good (daemon/kafka.c).
+FATAL_KAFKA_RE = re.compile(r"Kafka client \S+: fatal error \S+: .*; exiting")
+START_MARK_RE = re.compile(r"^--- \d\d:\d\d:\d\d start \d+$", re.M)
+
+
+def restart_on_failure(st, restarted):
+    """What systemd's Restart=on-failure does for the daemons' units: a daemon
+    that ended by itself with a non-zero status after a fatal Kafka client
+    error (an idempotent producer whose sequence the broker refuses after a
+    full cluster restart: the daemon exits by design, docs/configuration.md)
+    is started again; its name goes to `restarted`, at most 5 times for one
+    daemon (systemd's StartLimitBurst). Any other end (a crash, a sanitizer
+    report) is left for the checks ("dead daemon")."""
+    for p in st.coordinators + st.workers:
+        if p.p is None or p.p.poll() is None or p.p.returncode <= 0 or restarted.count(p.name) >= 5:
+            continue
+        try:
+            text = open(p.logpath, errors="replace").read()
+        except OSError:
+            continue
+        marks = list(START_MARK_RE.finditer(text))
+        text = text[marks[-1].end():] if marks else text
+        if not FATAL_KAFKA_RE.search(text) or "Sanitizer" in text or "runtime error" in text:
+            continue
+        log("%s exited with status %d on a fatal Kafka client error: started again (Restart=on-failure)" %
+            (p.name, p.p.returncode))
+        restarted.append(p.name)
+        p.start()
 
 
 def leader_or_none(st, topic, partition):
