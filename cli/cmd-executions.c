@@ -392,10 +392,14 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 OPTION_STATE_MACHINE,
                 { "status-filter", CLI_OPTION_CHOICE, offsetof(ExecArgs, status), .choices = exec_statuses },
                 OPTION_MAX_RESULTS,
+                OPTION("next-token", next_token),
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *list = NULL, *items = NULL, *out = NULL;
+        _cleanup_(store_call_done) StoreCall call = {};
+        _cleanup_reply_ redisReply *reply = NULL;
+        _cleanup_free_ char *cursor = NULL;
         const char *sm = NULL;
         CliRemoteArgs ra = {};
         ExecArgs a = {};
@@ -411,9 +415,23 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 if (!store_name_is_valid(sm))
                         return cli_aws_error("ListExecutions", "InvalidArn", a.state_machine);
         }
+        if (a.next_token) {
+                /* The tokens this verb prints: "<score>|<execution id>". */
+                const char *bar = strchr(a.next_token, '|');
+                if (!bar || bar == a.next_token || !bar[1] ||
+                    strspn(a.next_token, "0123456789.-") != (size_t) (bar - a.next_token))
+                        return cli_aws_error("ListExecutions", "InvalidToken",
+                                             "Invalid Token: the token is not one this command printed");
+        }
         if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
                 return CLI_EXIT_FAILED;
-        r = store_exec_list(cli_remote_redis(remote), sm, a.status, a.max_results, &list);
+        /* One page (--max-results, default 100) after --next-token; the
+         * next one's token when more follow. */
+        store_exec_list_call(&(StoreExecFilter){.state_machine = sm, .status = a.status}, a.next_token,
+                             a.max_results ?: 100, /* scan_max= */ 0, &call);
+        r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
+        if (r >= 0)
+                r = store_exec_list_parse(reply, &list, &cursor);
         if (r < 0)
                 return cli_store_error("ListExecutions", r, remote);
 
@@ -433,6 +451,8 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 json_array_append_new(items, o);
         }
         out = json_pack("{s:O}", "executions", items);
+        if (cursor)
+                json_object_set_new(out, "nextToken", json_string(cursor));
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

@@ -199,14 +199,16 @@ static const Verb verbs[] = {
                 .run = verb_list_executions,
                 .summary = "list executions, newest first",
                 .help = "imgflow list-executions [--state-machine NAME] [--status-filter STATUS]\n"
-                        "                        [--max-results N] [OPTIONS]\n"
+                        "                        [--max-results N] [--next-token T] [OPTIONS]\n"
                         "\n"
                         "Prints {\"executions\": [{\"executionArn\",\"stateMachineArn\",\"name\",\n"
-                        "\"status\",\"startDate\",\"stopDate\"}, ...]}, newest first.\n"
+                        "\"status\",\"startDate\",\"stopDate\"}, ...]}, newest first, and\n"
+                        "\"nextToken\" when more follow: pass it as --next-token for the next page.\n"
                         "\n"
                         "  --state-machine NAME   only this state machine's (also --state-machine-arn)\n"
                         "  --status-filter STATUS RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED\n"
                         "  --max-results N        at most N (1..1000, default 100)\n"
+                        "  --next-token T         the page after the one that printed T\n"
                         CLI_REMOTE_HELP,
         },
         {

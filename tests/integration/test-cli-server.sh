@@ -211,6 +211,19 @@ cli list-executions --status-filter ABORTED
 expect_eq "list --status-filter ABORTED" "$(json_get "$OUT" '[e["executionArn"] for e in j["executions"]]')" '["imgflow:execution:sleepy:s1"]'
 cli list-executions --max-results 2
 expect_eq "list --max-results 2: newest first" "$(json_get "$OUT" '[e["name"] for e in j["executions"]]')" '["s1", "f1"]'
+# Pages with nextToken: one execution a page, newest first, every one once.
+cli list-executions
+all=$(json_get "$OUT" '" ".join(e["name"] for e in j["executions"])')
+names=() token=
+for page in $(seq 1 20); do
+        cli list-executions --max-results 1 ${token:+--next-token "$token"}
+        names+=($(json_get "$OUT" '" ".join(e["name"] for e in j["executions"])'))
+        token=$(json_get "$OUT" 'j.get("nextToken", "")')
+        [ -n "$token" ] || break
+done
+expect_eq "list in pages of 1 with nextToken: every execution once, in order" "${names[*]}" "$all"
+cli list-executions --next-token nonsense
+expect_err "list with a token it did not print" 1 "(InvalidToken)"
 
 echo "--- configuration: environment and flags"
 IMGFLOW_REDIS_ADDRESS=127.0.0.1:$RPORT timeout 30 "$IMGFLOW" describe-execution --execution-arn hello:e1 >"$OUT" 2>"$ERR"; RC=$?
