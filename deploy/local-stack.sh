@@ -967,6 +967,8 @@ kill) [ $# -ge 2 ] || die "usage: $0 kill NAME [SIGNAL]"; cmd_kill "$2" "${3:-KI
 restart) [ $# = 2 ] || die "usage: $0 restart NAME"; cmd_restart "$2" ;;
 leader) [ $# = 3 ] || die "usage: $0 leader TOPIC PARTITION"; cmd_leader "$2" "$3" ;;
 kafka-command) [ $# = 2 ] || die "usage: $0 kafka-command LINE"; cmd_kafka_command "$2" ;;
-owner-watch) [ $# = 3 ] || die "usage: $0 owner-watch PID START"; cmd_owner_watch "$2" "$3" ;;
+# (It runs as long as the stack: it exits here, never reading on in a file
+# that may have changed meanwhile.)
+owner-watch) [ $# = 3 ] || die "usage: $0 owner-watch PID START"; cmd_owner_watch "$2" "$3"; exit ;;
 *) sed -n '3,/^set -u$/{/^set -u$/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
 esac
