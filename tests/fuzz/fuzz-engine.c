@@ -5,7 +5,8 @@
  *
  * The first byte picks one of a few built-in definitions (every state type,
  * nested Parallel/Map, Retry/Catch, timeouts, heartbeats, task tokens,
- * JSONata states, workflow variables in both query languages), the
+ * JSONata states, workflow variables in both query languages, distributed
+ * Maps with batches and with a bucket listing's pages), the
  * second an execution input; every following pair of bytes is one event:
  * complete/fail/heartbeat a pending task (or a stale or unknown one), fire a
  * pending timer (or a stale one), or STOP, with the clock moving forward.
@@ -107,6 +108,23 @@ static const char *const definitions[] = {
         "\"Assign\":{\"big\":true}}],\"Default\":\"T\",\"Assign\":{\"big\":false}},"
         "\"T\":{\"Type\":\"Task\",\"Resource\":\"t\",\"TimeoutSecondsPath\":\"$t\",\"Parameters\":{"
         "\"f.$\":\"States.Format('{}-{}', $big, $limit)\",\"items.$\":\"$items\"},\"OutputPath\":\"$big\",\"End\":true}}}",
+        /* distributed Map: items from the input in batches, tolerated failures, a retried child */
+        "{\"StartAt\":\"D\",\"States\":{\"D\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"MaxConcurrency\":2,"
+        "\"ToleratedFailureCount\":1,\"ItemBatcher\":{\"MaxItemsPerBatch\":2,\"MaxInputBytesPerBatch\":40,"
+        "\"BatchInput\":{\"k.$\":\"$.k\"}},\"ItemSelector\":{\"i.$\":\"$$.Map.Item.Index\"},"
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+        "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"TimeoutSeconds\":20,"
+        "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":1}],\"End\":true}}},"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"F\"}],\"End\":true},"
+        "\"F\":{\"Type\":\"Pass\",\"End\":true}}}",
+        /* distributed Map over a bucket listing (pages answered by the outputs below) */
+        "{\"StartAt\":\"L\",\"States\":{\"L\":{\"Type\":\"Map\",\"MaxConcurrency\":2,"
+        "\"ToleratedFailurePercentage\":30,\"ItemReader\":{\"Resource\":\"arn:aws:states:::s3:listObjectsV2\","
+        "\"Parameters\":{\"Bucket\":\"b\",\"Prefix.$\":\"$.k\"},\"ReaderConfig\":{\"MaxItems\":5}},"
+        "\"ItemSelector\":{\"key.$\":\"$$.Map.Item.Value.Key\"},"
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"EXPRESS\"},"
+        "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"End\":true}}},"
+        "\"Retry\":[{\"ErrorEquals\":[\"States.ItemReaderFailed\"],\"MaxAttempts\":1}],\"End\":true}}}",
 };
 
 static const char *const inputs[] = {
@@ -120,6 +138,9 @@ static const char *const inputs[] = {
 
 static const char *const outputs[] = {
         "{\"x\":1,\"out\":2}", "null", "[1,2,3]", "{\"out\":{\"deep\":[[[[1]]]]}}", "\"s\"", "{}",
+        /* pages of a bucket listing (storage.list) */
+        "{\"Items\":[{\"Key\":\"a\",\"Size\":1},{\"Key\":\"b\",\"Size\":2},{\"Key\":\"c\"}],\"More\":true}",
+        "{\"Items\":[{\"Key\":\"d\"}],\"More\":false}",
 };
 
 static const char *const errors[] = {
