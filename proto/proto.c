@@ -997,7 +997,7 @@ static bool topic_chars_valid(const char *s) {
 const char *const proto_worker_operations[] = {
         "image.validate", "image.metadata", "image.resize",  "image.thumbnail", "image.crop",
         "image.rotate",   "image.flip",     "image.filter",  "image.watermark", "image.convert",
-        "image.optimize", "image.pipeline", "test.echo",     "test.sleep",      "test.fail",
+        "image.optimize", "image.pipeline", "storage.list", "test.echo",     "test.sleep",      "test.fail",
         "notify",         NULL,
 };
 
