@@ -618,6 +618,8 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 timer_cancel(c, jstr(frame, "timer"));
 
         children = json_object_get(frame, "children");
+        if (children && json_is_true(json_object_get(children, "dist")))
+                history(c, "MapRunAborted", NULL);
         if (children && jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (children) {
@@ -974,6 +976,11 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
                 task_close(c, id, /* notify= */ true);
         json_object_foreach_safe(timers, tmp, id, v)
                 timer_cancel(c, id);
+        /* A distributed Map still running: its Map Run is aborted with the
+         * execution. */
+        json_object_foreach (frames(c), id, v)
+                if (json_is_true(json_object_get(json_object_get(v, "children"), "dist")))
+                        history(c, "MapRunAborted", NULL);
         if (streq(status, "SUCCEEDED"))
                 json_object_del(c->exec, "redrive");
         else

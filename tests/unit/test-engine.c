@@ -2867,3 +2867,38 @@ TEST(distributed_map_item_reader_max_items_and_failures) {
         free(reader);
         h_done(&h);
 }
+
+/* Stopping the execution aborts a running Map Run (MapRunAborted), and a
+ * Parallel branch failing aborts the Map Run of its sibling. */
+TEST(distributed_map_aborted) {
+        H h;
+        char *types;
+
+        dmap_start(&h, "", "{'items':[1,2,3]}");
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_STOP}), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "ABORTED");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 3);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types,
+                      "ExecutionStarted,MapStateEntered,MapRunStarted,MapRunAborted,ExecutionAborted");
+        free(types);
+        h_done(&h);
+
+        h_start(&h,
+                "{'StartAt':'P','States':{'P':{'Type':'Parallel','End':true,'Branches':["
+                "{'StartAt':'F','States':{'F':{'Type':'Task','Resource':'f','End':true}}},"
+                "{'StartAt':'M','States':{'M':{'Type':'Map','ItemsPath':'$.items','End':true,"
+                "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'STANDARD'},"
+                "'StartAt':'W','States':{'W':{'Type':'Task','Resource':'work','End':true}}}}}}]}}}",
+                "{'items':[1,2]}");
+        char *f = NULL;
+        for (size_t i = 0; i < fx_count(&h, ASL_EFFECT_DISPATCH_TASK); i++)
+                if (streq(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, i), "resource"), "f"))
+                        f = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, i));
+        ASSERT_NOT_NULL(f);
+        ASSERT_INT_EQ(h_fail(&h, f, "E", NULL), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "E");
+        ASSERT_TRUE(history_has(&h, "MapRunAborted"));
+        free(f);
+        h_done(&h);
+}
