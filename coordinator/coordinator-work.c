@@ -410,6 +410,18 @@ static void work_commit(Work *w, StoreCommit *commit) {
                 work_finish(w);
                 return;
         }
+        if (call.keys.n + call.args.n > REDIS_ARGS_MAX) {
+                /* Sending it again would fail again: say so, answer and
+                 * drop the event rather than retry it forever. Reached only
+                 * with a [coordinator] history_limit near REDIS_ARGS_MAX. */
+                log_struct_exec(LOG_ERR, w->exec_id, NULL, NULL,
+                                "Cannot commit %zu history events and %zu messages: over the %d arguments "
+                                "of one Redis command; event dropped",
+                                commit->n_history, commit->n_outbox, REDIS_ARGS_MAX);
+                store_commit_free(commit);
+                work_refuse(w, "States.Runtime", "the transition's commit is over the Redis command limit");
+                return;
+        }
         cc = xmalloc(sizeof *cc);
         *cc = (CommitCall){w, commit};
         r = manager_eval(w->m, &call, on_committed, cc);

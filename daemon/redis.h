@@ -45,7 +45,11 @@ static inline void freeReplyObjectp(redisReply **p) {
 #define _cleanup_redis_reply_ _cleanup_(freeReplyObjectp)
 
 /* Limits. */
-#define REDIS_ARGS_MAX 1024                 /* arguments of one command */
+/* Arguments of one command: Redis 6's own limit on a request's elements.
+ * One exec_commit carries each history event of a transition as an
+ * argument, and one transition of an inline Map over N items records about
+ * 4N events (up to [coordinator] history_limit, 25,000 by default). */
+#define REDIS_ARGS_MAX (1024 * 1024)
 #define REDIS_PENDING_MAX 100000            /* commands awaiting replies per connection */
 
 typedef struct RedisConn RedisConn;

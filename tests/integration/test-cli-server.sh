@@ -135,6 +135,23 @@ expect_eq "map output" "$(json_get "$OUT" 'json.loads(j["output"])')" '[{"v": 2}
 if grep -q "^Map: [0-9]/3 items done" "$ERR"; then ok "--wait reports Map progress: $(tr '\n' ' ' <"$ERR")"; else
         fail "no Map progress on stderr"; cat "$ERR"; fi
 
+# An inline Map over 300 items records about 1,200 history events in one
+# transition, each an argument of one Redis command: over a per-command
+# argument limit, the commit was retried forever and the start never
+# answered.
+python3 -c 'import json; print(json.dumps({"items": [{"n": i} for i in range(300)]}))' >"$TMP/items300.json"
+cat >"$D/many.json" <<'EOF'
+{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items",
+  "ItemProcessor": {"StartAt": "Keep", "States": {"Keep": {"Type": "Pass", "End": true}}}, "End": true}}}
+EOF
+cli create-state-machine --name many --definition "$D/many.json"
+expect_rc "create a Map over many items" 0
+cli start-execution --state-machine many --name n300 --input "file://$TMP/items300.json" --wait --timeout 25 --request-timeout 30
+expect_rc "--wait on a Map of 300 items in one transition" 0
+expect_eq "Map of 300 items: status and output length" "$(json_get "$OUT" '[j["status"], len(json.loads(j["output"]))]')" '["SUCCEEDED", 300]'
+cli get-execution-history --execution-arn many:n300
+expect_eq "Map of 300 items: every history event kept" "$(json_get "$OUT" '[len(j["events"]), j["events"][-1]["type"]]')" '[1206, "ExecutionSucceeded"]'
+
 cli start-execution --state-machine fails --name f1 --wait
 expect_rc "--wait on a failing execution" 1
 expect_eq "failed: status and error" "$(json_get "$OUT" '[j["status"], j["error"], j["cause"]]')" '["FAILED", "Custom.Error", "failing on purpose"]'
