@@ -364,6 +364,7 @@ EOF
 
 # Shutdown timeout (1 s here): a task still running then is cancelled, not
 # reported and not committed; the worker exits 0 anyway.
+mark=$(wc -l <"$T/notify.log")
 python3 - "$NOW" <<'EOF' | produce imgflow.tasks
 import json, sys
 m = {"v": 1, "type": "Task", "executionId": "exec-long", "executionName": "long",
@@ -373,6 +374,10 @@ m = {"v": 1, "type": "Task", "executionId": "exec-long", "executionName": "long"
 print("exec-long|" + json.dumps(m))
 EOF
 wait_for 20 grep -q 't-long' "$T/worker2.log" || fail "the second worker did not take t-long"
+# Received is not running: a task no thread took yet is handed back on SIGTERM
+# (seen under load), so wait for STATUS= to count it as running.
+wait_for 20 sh -c "tail -n +$((mark + 1)) '$T/notify.log' | grep -q '^STATUS=.* 1 tasks running'" ||
+        fail "t-long was not running"
 kill -TERM "$WORKER_PID"
 i=0
 while kill -0 "$WORKER_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
