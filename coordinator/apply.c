@@ -349,6 +349,30 @@ static void redrive_token_keep(json_t *doc, const char *client_token, int64_t no
                 json_array_remove(tokens, 0);
 }
 
+/* A commit on an existing execution's version, and the run that fills it. */
+static int run_open(ApplyRun *r, const ApplyConfig *cfg, const AslMachine *m, const StoreExecState *st,
+                    const char *exec_id, int64_t redrives, const AslEnv *env, StoreCommit **ret_c) {
+        int k;
+
+        k = store_commit_new(exec_id, st->version, env->now_ms, ret_c);
+        if (k < 0)
+                return k;
+        (*ret_c)->history_cap = cfg->history_cap;
+        *r = (ApplyRun){
+                .cfg = cfg,
+                .m = m,
+                .env = env,
+                .doc = st->doc,
+                .commit = *ret_c,
+                .exec_id = exec_id,
+                .name = st->name,
+                .state_machine = st->state_machine,
+                .start_ms = st->start_ms,
+                .redrives = redrives,
+        };
+        return 0;
+}
+
 int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
                   const char *client_token, const char *request_id, const AslEnv *env, StoreCommit **ret,
                   AslError *err) {
@@ -358,22 +382,9 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
 
         if (!st->doc || !exec_id)
                 return -EINVAL;
-        k = store_commit_new(exec_id, st->version, env->now_ms, &c);
+        k = run_open(&r, cfg, m, st, exec_id, asl_exec_redrive_count(st->doc) + 1, env, &c);
         if (k < 0)
                 return k;
-        c->history_cap = cfg->history_cap;
-        r = (ApplyRun){
-                .cfg = cfg,
-                .m = m,
-                .env = env,
-                .doc = st->doc,
-                .commit = c,
-                .exec_id = exec_id,
-                .name = st->name,
-                .state_machine = st->state_machine,
-                .start_ms = st->start_ms,
-                .redrives = asl_exec_redrive_count(st->doc) + 1,
-        };
         k = asl_exec_redrivable(st->doc, env, err);
         if (k < 0)
                 return k;
@@ -504,23 +515,9 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         if (activity_result_without_token(cfg, st->doc, ev))
                 return 1;
 
-        k = store_commit_new(exec_id, st->version, env->now_ms, &c);
+        k = run_open(&r, cfg, m, st, exec_id, asl_exec_redrive_count(st->doc), env, &c);
         if (k < 0)
                 return k;
-        c->history_cap = cfg->history_cap;
-
-        r = (ApplyRun){
-                .cfg = cfg,
-                .m = m,
-                .env = env,
-                .doc = st->doc,
-                .commit = c,
-                .exec_id = exec_id,
-                .name = st->name,
-                .state_machine = st->state_machine,
-                .start_ms = st->start_ms,
-                .redrives = asl_exec_redrive_count(st->doc),
-        };
         tokens_before = open_task_tokens(st->doc);
         if (timed_out_task(st->doc, ev))
                 timed_out = xstrdup(timed_out_task(st->doc, ev));
