@@ -410,7 +410,10 @@ static void work_commit(Work *w, StoreCommit *commit) {
                 work_finish(w);
                 return;
         }
-        if (call.keys.n + call.args.n > REDIS_ARGS_MAX) {
+        cc = xmalloc(sizeof *cc);
+        *cc = (CommitCall){w, commit};
+        r = manager_eval(w->m, &call, on_committed, cc);
+        if (r == -E2BIG) {
                 /* Sending it again would fail again: say so, answer and
                  * drop the event rather than retry it forever. Reached only
                  * with a [coordinator] history_limit near REDIS_ARGS_MAX. */
@@ -419,13 +422,9 @@ static void work_commit(Work *w, StoreCommit *commit) {
                                 "of one Redis command; event dropped",
                                 commit->n_history, commit->n_outbox, REDIS_ARGS_MAX);
                 store_commit_free(commit);
+                free(cc);
                 work_refuse(w, "States.Runtime", "the transition's commit is over the Redis command limit");
-                return;
-        }
-        cc = xmalloc(sizeof *cc);
-        *cc = (CommitCall){w, commit};
-        r = manager_eval(w->m, &call, on_committed, cc);
-        if (r < 0) {
+        } else if (r < 0) {
                 store_commit_free(commit);
                 free(cc);
                 work_retry_later(w);

@@ -770,8 +770,10 @@ int redis_command_argv(RedisConn *c, RedisReplyFn cb, void *userdata, int argc, 
 
         if (!c || argc <= 0 || !argv)
                 return -EINVAL;
-        if (argc > REDIS_ARGS_MAX + 3 || c->n_pending >= REDIS_PENDING_MAX)
+        if (argc > REDIS_ARGS_MAX + 3)
                 return -E2BIG;
+        if (c->n_pending >= REDIS_PENDING_MAX)
+                return -ENOBUFS;
         if (!c->ac)
                 return -ENOTCONN;
         p = calloc(1, sizeof(RedisPending));
@@ -792,7 +794,7 @@ int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *for
         if (!c || !format)
                 return -EINVAL;
         if (c->n_pending >= REDIS_PENDING_MAX)
-                return -E2BIG;
+                return -ENOBUFS;
         if (!c->ac)
                 return -ENOTCONN;
         p = calloc(1, sizeof(RedisPending));
@@ -893,8 +895,10 @@ int redis_evalv(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userd
 
         if (!c || !s || !s->source || (n_keys > 0 && !keys) || (n_args > 0 && !args))
                 return -EINVAL;
-        if (n_keys + n_args > REDIS_ARGS_MAX || c->n_pending >= REDIS_PENDING_MAX)
+        if (n_keys + n_args > REDIS_ARGS_MAX)
                 return -E2BIG;
+        if (c->n_pending >= REDIS_PENDING_MAX)
+                return -ENOBUFS;
         if (!c->ac)
                 return -ENOTCONN;
 

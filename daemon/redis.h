@@ -96,7 +96,9 @@ size_t redis_conn_pending(const RedisConn *c);
  * Sends a command (arguments copied; argvlen may be NULL for C strings).
  * cb may be NULL (reply dropped). Returns 0 (cb will be called exactly
  * once), -ENOTCONN while waiting to reconnect (cb is not called: retry
- * later), -E2BIG past the limits, -ENOMEM.
+ * later), -ENOBUFS with REDIS_PENDING_MAX commands awaiting replies (retry
+ * later), -E2BIG past REDIS_ARGS_MAX arguments (sending it again fails
+ * again), -ENOMEM.
  */
 int redis_command_argv(RedisConn *c, RedisReplyFn cb, void *userdata, int argc,
                        const char **argv, const size_t *argvlen);
