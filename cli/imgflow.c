@@ -217,8 +217,8 @@ static const Verb verbs[] = {
                 .summary = "stop a running execution (it ends ABORTED)",
                 .help = "imgflow stop-execution --execution-arn ARN [--error E] [--cause C] [OPTIONS]\n"
                         "\n"
-                        "Publishes StopExecution to <prefix>events and waits for the coordinator's\n"
-                        "answer: prints {\"stopDate\"}, or fails with ExecutionDoesNotExist or\n"
+                        "Publishes StopExecution to <prefix>jobs, keyed by the execution id, and\n"
+                        "waits for the coordinator's answer: prints {\"stopDate\"}, or fails with ExecutionDoesNotExist or\n"
                         "ExecutionNotRunning. Open tasks are closed: their task tokens are refused.\n"
                         "\n"
                         "  --execution-arn ARN    the execution\n"
