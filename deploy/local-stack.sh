@@ -99,8 +99,9 @@
 # - 1 s (seen: 10 to 100 s at a 6 s session timeout).
 #
 # Pids go to $STACK_DIR/pids/<name>.pid together with the program's
-# path; `stop` and `kill` signal only those pids, and only while
-# /proc/<pid>/exe is still that program, so a reused pid is never hit.
+# path and the process's start time; `stop` and `kill` signal only those
+# pids, and only while /proc/<pid> is still that program started at that
+# time, so a reused pid is never hit.
 #
 # Owner: the stack's processes run in sessions of their own, so a signal to
 # the process group of whoever started them does not reach them. meson test
@@ -184,14 +185,19 @@ PY
 # pid_alive NAME -> prints the pid if NAME's recorded process still runs the
 # recorded program.
 pid_alive() {
-        local f=$PIDDIR/$1.pid pid exe cur
+        local f=$PIDDIR/$1.pid pid exe start cur
         [ -f "$f" ] || return 1
-        read -r pid exe <"$f" || return 1
+        read -r pid exe start <"$f" || return 1
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
         cur=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
         # A rebuild while the stack runs replaces the file: the kernel then
         # shows the old one as "<path> (deleted)", still the program we started.
         [ "$cur" = "$exe" ] || [ "$cur" = "$exe (deleted)" ] || return 1
+        # The program alone does not tell a reused pid apart: pids wrap at
+        # /proc/sys/kernel/pid_max (32768 by default), and every broker of
+        # every stack on the host runs the same java. A stale file of a
+        # broker killed long ago once named another test's broker.
+        [ "$(proc_start "$pid")" = "$start" ] || return 1
         echo "$pid"
 }
 
@@ -211,7 +217,9 @@ launch() {
         NOTIFY_SOCKET=$RUNDIR/$name.sock IMGFLOW_LOG_TARGET=console IMGFLOW_LOG_TIME=1 \
                 setsid env "${envs[@]}" "$@" </dev/null >>"$LOGDIR/$name.log" 2>&1 &
         pid=$!
-        echo "$pid $exe" >"$PIDDIR/$name.pid"
+        # Its start time, with the pid, names the process (see pid_alive);
+        # "-" when it is gone already.
+        echo "$pid $exe $(proc_start "$pid" || echo -)" >"$PIDDIR/$name.pid"
         # setsid and env exec in place (a background child is not a group
         # leader); wait for the last exec so that pid_alive recognises the
         # program.
@@ -711,8 +719,8 @@ EOF2
                 for i in $(seq 100); do grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null && break; sleep 0.05; done
                 grep -q "^notify LISTENING" "$RUNDIR/notify.log" 2>/dev/null || { cmd_stop; die "notify listener did not start"; }
                 # python3 may be a wrapper script (pyenv): record the interpreter it became.
-                read -r i _ <"$PIDDIR/notify.pid"
-                echo "$i $(readlink "/proc/$i/exe")" >"$PIDDIR/notify.pid"
+                read -r i _ st <"$PIDDIR/notify.pid"
+                echo "$i $(readlink "/proc/$i/exe") $st" >"$PIDDIR/notify.pid"
         fi
 
         # Redis: loopback, its own port, AOF on, no RDB snapshots. Kafka

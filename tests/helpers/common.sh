@@ -7,6 +7,7 @@
 #   now_ms                       the wall clock in milliseconds.
 #   stop_pid PID SECONDS         SIGTERM, up to SECONDS to exit, then SIGKILL;
 #                                returns the exit code (124: did not stop, killed).
+#   own_pid PID                  PID runs in this shell's session (not a reused pid).
 #   fail/ok MESSAGE              "FAIL: ..." (counted in $FAILS) / "ok   ...";
 #                                a test may redefine fail to stop at once.
 #   redis_start DIR [ARGS...]    a bare redis-server for a test that needs no
@@ -42,6 +43,22 @@ free_port() {
 }
 
 now_ms() { date +%s%3N; }
+
+# own_pid PID: PID runs in this shell's session (what the test started and
+# its children; the stacks of deploy/local-stack.sh have sessions of their
+# own). A pid noted earlier may since have exited and been reused.
+own_pid() {
+        local st me
+        st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        me=$(cat "/proc/$$/stat" 2>/dev/null) || return 1
+        st=${st##*) } me=${me##*) }
+        # shellcheck disable=SC2086
+        set -- $st
+        local sid=$4
+        # shellcheck disable=SC2086
+        set -- $me
+        [ "$sid" = "$4" ]
+}
 
 stop_pid() {
         local n=$(($2 * 10))

@@ -48,9 +48,13 @@ stack_die() {
 }
 
 stack_cleanup() {
-        local p i
-        local pids="${COORD_PID:-} ${WORKER_PID:-} ${PIDS[*]}"
+        local p i f pids=
 
+        # Only what still runs in this test's session: a daemon that exited
+        # earlier left its pid free for any process on the host.
+        for p in ${COORD_PID:-} ${WORKER_PID:-} ${PIDS[*]}; do
+                own_pid "$p" && pids="$pids $p"
+        done
         for p in $pids; do
                 kill "$p" 2>/dev/null
         done
@@ -62,6 +66,16 @@ stack_cleanup() {
                 kill -9 "$p" 2>/dev/null
                 wait "$p" 2>/dev/null
         done
+        # A failed test shows how its stack fared: a broker or redis-server
+        # that went away explains a run of failures in the log.
+        if [ "${FAILS:-0}" -gt 0 ] && [ -d "$TMP/stack/pids" ]; then
+                local_stack status 2>&1 | sed 's/^/stack: /'
+                for f in "$TMP"/stack/logs/kafka*.log "$TMP"/stack/logs/redis.log; do
+                        [ -f "$f" ] || continue
+                        echo "stack: last lines of $(basename "$f"):"
+                        tail -8 "$f" | cut -c1-300 | sed 's/^/    /'
+                done
+        fi
         [ -d "$TMP/stack/pids" ] && local_stack stop >/dev/null 2>&1
         [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
