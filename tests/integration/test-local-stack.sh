@@ -49,15 +49,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# pids_of DIR: "pid exe" lines of the stack's pid files.
+# pids_of DIR: "pid exe start" lines of the stack's pid files.
 pids_of() { cat "$1"/pids/*.pid 2>/dev/null; }
 
-# none_left "pid exe" lines: true if none of them still runs its program
+# none_left "pid exe start" lines: true if none of them still runs its program
 # (a zombie waiting for a parent that does not reap counts as gone; a
 # program replaced on disk since, "<path> (deleted)", still counts).
 none_left() {
         local pid exe st cur left=0
-        while read -r pid exe; do
+        while read -r pid exe _; do
                 [ -n "$pid" ] || continue
                 st=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)
                 cur=$(readlink "/proc/$pid/exe" 2>/dev/null)

@@ -111,7 +111,7 @@ PY
 PIDS=$(cat "$IMGFLOW_STACK_DIR"/pids/*.pid 2>/dev/null)
 "$STACK" stop >"$T/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$T/stop.log")"
 left=0
-while read -r pid exe; do
+while read -r pid exe _; do
         [ -n "$pid" ] || continue
         st=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)
         [ -n "$st" ] && [ "$st" != Z ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && left=1
