@@ -63,6 +63,8 @@ own_pid() {
 stop_pid() {
         local n=$(($2 * 10))
 
+        # Gone already (its pid may belong to anyone now): its exit code.
+        own_pid "$1" || { wait "$1" 2>/dev/null; return; }
         kill -TERM "$1" 2>/dev/null
         while kill -0 "$1" 2>/dev/null && [ $n -gt 0 ]; do
                 sleep 0.1
