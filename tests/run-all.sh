@@ -154,4 +154,6 @@ if [ -n "$fuzz" ]; then
         say "fuzzing done"
 fi
 
+# The failed tests again, last: the suites' logs above are long.
+for d in $dirs; do cat "$d.failures" 2>/dev/null; done
 awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' "$ROOT/.test-results"
