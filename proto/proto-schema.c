@@ -53,9 +53,12 @@ const char *const proto_execution_statuses[] = {
         "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL,
 };
 
+/* stateMachine and name may be empty here: the coordinator refuses an empty
+ * one as it refuses any invalid name (InvalidArn, InvalidName), which answers
+ * a requestId; a decoding error would leave the caller without an answer. */
 static const ProtoField start_execution_fields[] = {
-        NAME("stateMachine", REQ, ID, start_execution.state_machine),
-        NAME("name", OPT, ID, start_execution.name),
+        STR("stateMachine", REQ, ID, start_execution.state_machine),
+        STR("name", OPT, ID, start_execution.name),
         ANY_OBJ("input", start_execution.input),
         NAME("requestId", OPT, ID, start_execution.request_id),
 };

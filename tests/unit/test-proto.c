@@ -491,6 +491,23 @@ TEST(reject_missing_and_wrong_types_every_type) {
         json_decref(an_array);
 }
 
+/* An empty stateMachine or name decodes: the coordinator refuses it with
+ * InvalidArn / InvalidName and so answers the requestId. */
+TEST(start_execution_empty_names_decode) {
+        ProtoMessage *m = NULL;
+
+        ASSERT_INT_EQ(decode_str("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"\",\"name\":\"\","
+                                 "\"requestId\":\"r-1\"}",
+                                 &m, NULL),
+                      0);
+        ASSERT_STR_EQ(m->start_execution.state_machine, "");
+        ASSERT_STR_EQ(m->start_execution.name, "");
+        ASSERT_STR_EQ(m->start_execution.request_id, "r-1");
+        proto_message_free(m);
+        ASSERT_REJECTS("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"s\",\"requestId\":\"\"}",
+                       -EBADMSG, "field 'requestId': must not be empty");
+}
+
 TEST(reject_field_values) {
         ASSERT_REJECTS("{\"v\":1,\"type\":\"TimerFired\",\"executionId\":\"\",\"timerId\":\"t\"}", -EBADMSG,
                        "field 'executionId': must not be empty");
