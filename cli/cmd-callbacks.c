@@ -29,8 +29,6 @@
 #include "cmd-remote.h"
 
 #define CLI_TOKEN_MAX 1024 /* as Step Functions: 1..1024 characters */
-#define CLI_ERROR_MAX 256
-#define CLI_CAUSE_MAX 32768
 
 typedef struct CallbackArgs {
         const char *token;
@@ -168,12 +166,7 @@ static int failure_check(const Verb *verb, const char *operation, const Callback
 
         if (r != CLI_CONTINUE)
                 return r;
-        if ((a->error && strlen(a->error) > CLI_ERROR_MAX) || (a->cause && strlen(a->cause) > CLI_CAUSE_MAX)) {
-                fprintf(stderr, "imgflow %s: --error is at most %d bytes, --cause at most %d\n", verb->name,
-                        CLI_ERROR_MAX, CLI_CAUSE_MAX);
-                return CLI_EXIT_USAGE;
-        }
-        return CLI_CONTINUE;
+        return cli_check_error_cause(operation, a->error, a->cause);
 }
 
 static int failure_encode(const Verb *verb, const CallbackArgs *a, json_t *output, const char *request_id,

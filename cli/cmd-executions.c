@@ -513,6 +513,9 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         r = exec_open(verb, argc, argv, options, "StopExecution", /* need_kafka= */ true, &a, &ra, &id, &remote);
         if (r != CLI_CONTINUE)
                 return r;
+        r = cli_check_error_cause("StopExecution", a.error, a.cause);
+        if (r != CLI_CONTINUE)
+                return r;
 
         request_id = cli_request_id_new();
         ProtoStopExecution msg = {
@@ -523,8 +526,8 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         };
         r = proto_encode_stop_execution(&msg, cli_remote_limits(remote), &buf, &len);
         if (r < 0)
-                return cli_aws_error("StopExecution", "InvalidParameter",
-                                     "--error is at most 256 bytes, --cause at most 32768");
+                return cli_aws_error("StopExecution", "ValidationException",
+                                     "the message is over the payload limit");
         r = cli_remote_request(remote, PROTO_TOPIC_JOBS, id, buf, len, request_id, ra.request_timeout_sec,
                                "StopExecution", &resp);
         if (r != CLI_EXIT_OK)

@@ -334,6 +334,21 @@ int cli_aws_error(const char *operation, const char *error, const char *cause) {
         return CLI_EXIT_FAILED;
 }
 
+int cli_check_error_cause(const char *operation, const char *error, const char *cause) {
+        _cleanup_free_ char *text = NULL;
+        const char *field = error && strlen(error) > CLI_ERROR_MAX   ? "error"
+                            : cause && strlen(cause) > CLI_CAUSE_MAX ? "cause"
+                                                                     : NULL;
+
+        if (!field)
+                return CLI_CONTINUE;
+        text = xasprintf(
+                "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must "
+                "have length less than or equal to %d",
+                field, streq(field, "error") ? CLI_ERROR_MAX : CLI_CAUSE_MAX);
+        return cli_aws_error(operation, "ValidationException", text);
+}
+
 int cli_store_error(const char *operation, int r, CliRemote *remote) {
         if ((r == -EIO || r == -EBADMSG) && remote)
                 fprintf(stderr, "imgflow: %s: Redis at %s: %s\n", operation, redis_address(remote),

@@ -89,6 +89,13 @@ char *cli_uuid_new(void);
 /* "An error occurred (<error>) when calling the <operation> operation: <cause>"
  * on stderr; returns CLI_EXIT_FAILED. */
 int cli_aws_error(const char *operation, const char *error, const char *cause);
+
+/* StopExecution's and SendTaskFailure's error (at most CLI_ERROR_MAX bytes)
+ * and cause (CLI_CAUSE_MAX): CLI_CONTINUE, or a ValidationException worded
+ * as the service (and imgflow-api) words it, exit CLI_EXIT_FAILED. */
+#define CLI_ERROR_MAX 256
+#define CLI_CAUSE_MAX 32768
+int cli_check_error_cause(const char *operation, const char *error, const char *cause);
 /* A store error (-EIO ...) on stderr; returns CLI_EXIT_FAILED. remote may be NULL. */
 int cli_store_error(const char *operation, int r, CliRemote *remote);
 
