@@ -24,12 +24,22 @@
 #                SendTaskFailure on the events topic), forged TaskSucceeded
 #                for a wrong task or attempt -> refused (TaskDoesNotExist
 #                responses), nothing changes (version and history)
+#   limits       raw StartExecution messages with a requestId for an unknown
+#                state machine or with an empty name -> answered
+#                StateMachineDoesNotExist / InvalidName (as the CLI path);
+#                an empty message on each topic and an input nested
+#                100,000 deep -> a dead letter each; a 10 MB job -> refused
+#                at the producer (MSG_SIZE_TOO_LARGE); a truncated JPEG and PNGs with a bad
+#                signature or header -> Image.*; a storage key of 5,000
+#                characters -> Storage.InvalidKey; the CLI's exit codes for a
+#                value over an AWS limit (1) and bad usage (2)
 
 import argparse
 import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -602,9 +612,161 @@ def run_tokens(args, tmp):
         st.close()
 
 
+# ------------------------------------------------------------------ limits
+
+def run_limits(args, tmp):
+    st = base_stack(args, tmp)
+    try:
+        rc, out = register(st, "echo", {"StartAt": "E", "States": {
+            "E": {"Type": "Task", "Resource": "imgflow:test.echo", "End": True}}})
+        check(rc == 0, "register echo: " + out)
+        params = {"bucket.$": "$.bucket", "key.$": "$.key", "failOnInvalid": True}
+        rc, out = register(st, "validate", {"StartAt": "T", "States": {
+            "T": task("imgflow:image.validate", Parameters=params)}})
+        check(rc == 0, "register validate: " + out)
+        rc, out = register(st, "convert", {"StartAt": "T", "States": {"T": task("imgflow:image.convert")}})
+        check(rc == 0, "register convert: " + out)
+        st.add_coordinator()
+        st.add_worker(threads=2)
+
+        # Requests refused by the coordinator are answered, as through the CLI.
+        def request(req, sm, name):
+            m = {"v": 1, "type": "StartExecution", "stateMachine": sm, "name": name, "input": {},
+                 "requestId": req}
+            return "%s|%s" % (req, json.dumps(m))
+        st.produce("imgflow.jobs", [request("r-unknown", "nosuchmachine", "n1"),
+                                    request("r-empty", "echo", ""), request("r-nosm", "", "n2")])
+        for req, want in (("r-unknown", "StateMachineDoesNotExist"), ("r-empty", "InvalidName"),
+                          ("r-nosm", "InvalidArn")):
+            t0 = time.monotonic()
+            r = wait_until(lambda: st.redis.call("GET", "imgflow:response:{%s}" % req), 15)
+            check(r and ('"%s"' % want) in r,
+                  "StartExecution %s answered %s within 15 s (%.1f s): %s" %
+                  (req, want, time.monotonic() - t0, (r or "no answer")[:160]))
+        check(not st.redis.call("EXISTS", "imgflow:{echo:}:exec"), "no execution with an empty name")
+
+        # Messages the consumers cannot decode: a dead letter each.
+        deep = "[" * 100000 + "]" * 100000
+        cases = {   # key -> (topic, payload)
+            "empty-jobs": ("imgflow.jobs", b""),
+            "empty-events": ("imgflow.events", b""),
+            "empty-tasks": ("imgflow.tasks", b""),
+            "deep-jobs": ("imgflow.jobs", ('{"v": 1, "type": "StartExecution", "stateMachine": "echo", '
+                                           '"name": "deep", "requestId": "r-deep", "input": %s}' % deep).encode()),
+            "deep-events": ("imgflow.events", ('{"v": 1, "type": "TaskSucceeded", "executionId": "echo:x", '
+                                               '"taskId": "1", "attempt": 0, "output": %s}' % deep).encode()),
+        }
+        for key, (topic, payload) in cases.items():
+            rc = st.produce(topic, [key.encode() + b"|" + payload])
+            check(rc == 0, "kcat produced %s (%d bytes) to %s" % (key, len(payload), topic))
+        def dead():
+            got = {}
+            for k, m in st.consume("imgflow.dlq"):
+                if isinstance(m, dict) and m.get("type") == "DeadLetter":
+                    got.setdefault(m.get("key") or k, []).append(m)
+            return got
+        got = wait_until(lambda: (lambda d: d if set(cases) <= set(d) else None)(dead()), 60, step=1) or dead()
+        for key, (topic, payload) in cases.items():
+            ms = got.get(key, [])
+            check(len(ms) == 1 and ms[0].get("reason") and ms[0].get("topic") == topic,
+                  "%s (%d bytes on %s): one dead letter: %s" % (key, len(payload), topic,
+                                                                ms[0].get("reason", "")[:120] if ms else "none"))
+        check(not st.redis.call("EXISTS", "imgflow:{echo:deep}:exec"), "no execution for the 100,000-deep input")
+
+        # Images and keys.
+        raw = os.path.join(st.bucket, "raw")
+        os.makedirs(raw)
+        good = png_bytes(40, 30, 5)
+        with open(os.path.join(raw, "good.png"), "wb") as f:
+            f.write(good)
+        eid, s, err, cause = run_execution(st, "convert", "to-jpeg", {
+            "bucket": "photos", "key": "raw/good.png", "format": "jpeg",
+            "output": {"bucket": "photos", "key": "src/small.jpeg"}})
+        check(s == "SUCCEEDED", "convert to jpeg: %s %s %s" % (s, err or "", cause or ""))
+        jpeg = open(os.path.join(st.bucket, "src/small.jpeg"), "rb").read()
+        header = bytearray(good)
+        header[16:20] = struct.pack(">I", 0)              # width 0, CRC left as it was
+        crc = bytearray(good)
+        crc[29:33] = b"\0\0\0\0"                          # IHDR's CRC wrong
+        files = {
+            "truncated.jpg": jpeg[:len(jpeg) // 2],
+            "bad-signature.png": b"\x89PNX\r\n\x1a\n" + good[8:],
+            "bad-ihdr.png": bytes(header),
+            "bad-crc.png": bytes(crc),
+        }
+        for name, data in files.items():
+            with open(os.path.join(raw, name), "wb") as f:
+                f.write(data)
+        runs = [("validate", {"key": "raw/" + name}, {"Image.Invalid", "Image.Unsupported"}) for name in files]
+        # S3's limit is 1,024 bytes; a directory bucket's components are at
+        # most 255 bytes each (NAME_MAX), so the long keys have short parts.
+        def key_of(n):
+            return ("raw/" + "/".join(["k" * 199] * 6))[:n - 1] + "z"
+        long_key = "raw/" + "k" * 4996
+        runs.append(("validate", {"key": long_key}, {"Storage.InvalidKey"}))
+        runs.append(("validate", {"key": key_of(1025)}, {"Storage.InvalidKey"}))   # one byte over S3's limit
+        runs.append(("validate", {"key": key_of(1024)}, {"Storage.NotFound"}))     # a valid key, of no object
+        runs.append(("convert", {"key": "raw/good.png", "format": "png",                # as the output's key
+                                 "output": {"bucket": "photos", "key": long_key}}, {"Storage.InvalidKey"}))
+        runs.append(("convert", {"key": long_key, "format": "png"}, {"Storage.InvalidKey"}))
+        for _, inp, _ in runs:
+            inp["bucket"] = "photos"
+        st.produce("imgflow.jobs", [start_message(sm, "img%d" % i, inp) for i, (sm, inp, _) in enumerate(runs)])
+        st.wait_terminal(["%s:img%d" % (sm, i) for i, (sm, _, _) in enumerate(runs)], 90)
+        for i, (sm, inp, allowed) in enumerate(runs):
+            eid = "%s:img%d" % (sm, i)
+            s, err, cause = st.status(eid), st.redis.exec_field(eid, "error"), st.redis.exec_field(eid, "cause")
+            keys = "%s (%d bytes)" % (inp["key"][:24], len(inp["key"]))
+            if "output" in inp:
+                keys += " -> %s (%d bytes)" % (inp["output"]["key"][:12], len(inp["output"]["key"]))
+            check(s == "FAILED" and err in allowed, "%s %s: %s %s %s" % (sm, keys, s, err or "", (cause or "")[:100]))
+
+        # The CLI: a value over an AWS limit is an AWS error (exit 1), bad usage is 2 (docs/cli.md).
+        cli = os.path.join(st.build, "cli", "imgflow")
+        for argv, want in ((["send-task-failure", "--task-token", "t" * 32, "--error", "E" * 300], 1),
+                           (["send-task-failure", "--task-token", "t" * 32, "--cause", "c" * 32769], 1),
+                           (["stop-execution", "--execution-arn", "echo:x", "--error", "E" * 300], 1),
+                           (["send-task-failure", "--no-such-option", "x"], 2),
+                           (["send-task-failure"], 2)):
+            r = subprocess.run([cli, argv[0], "--config", st.conf] + argv[1:], capture_output=True, text=True,
+                               timeout=60)
+            named = want == 2 or "(ValidationException)" in r.stderr
+            check(r.returncode == want and named, "imgflow %s %s: exit %d (docs: %d): %s" %
+                  (argv[0], " ".join(a[:12] for a in argv[1:]), r.returncode, want,
+                   r.stderr.strip().splitlines()[0][:160] if r.stderr.strip() else ""))
+
+        # A 10 MB job (last: the mock cluster keeps a few MB per partition and
+        # drops a partition's older messages for it). Apache Kafka refuses it
+        # (message.max.bytes, 1 MiB by default): the producer's limit is
+        # raised so that the broker decides. With the mock, which would take
+        # it, the producer's own limit (1,000,000 bytes) refuses it.
+        big = json.dumps({"v": 1, "type": "StartExecution", "stateMachine": "echo", "name": "big",
+                          "requestId": "r-big", "input": {"blob": "x" * (10 * 1024 * 1024)}})
+        limit = [] if st.kafka == "mock" else ["-X", "message.max.bytes=20000000"]
+        r = subprocess.run(["kcat", "-P", "-b", st.bootstrap, "-t", "imgflow.jobs", "-k", "big"] + limit,
+                           input=big.encode(), capture_output=True, timeout=120)
+        err = r.stderr.decode(errors="replace").strip()
+        check(r.returncode != 0 and "too large" in err.lower(),
+              "a 10 MB job is refused at the producer with a named error (kcat exit %d): %s" %
+              (r.returncode, (err.splitlines() or [""])[-1][:160]))
+        time.sleep(1)
+        check(not st.redis.call("EXISTS", "imgflow:{echo:big}:exec"), "no execution for the 10 MB job")
+
+        daemons_alive(st)
+        eid, s, err, _ = run_execution(st, "echo", "after", {"still": "working"})
+        check(s == "SUCCEEDED", "an execution afterwards: %s %s" % (s, err or ""))
+        for p in st.coordinators + st.workers:
+            text = st.tail(os.path.basename(p.logpath), lines=100000)
+            check("AddressSanitizer" not in text and "runtime error:" not in text,
+                  "no sanitizer report in %s's log" % p.name)
+        return 0 if not PROBLEMS else 1
+    finally:
+        st.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["messages", "definitions", "images", "tokens"])
+    ap.add_argument("scenario", choices=["messages", "definitions", "images", "tokens", "limits"])
     common_args(ap)
     args = ap.parse_args()
     for tool in ("redis-server", "kcat"):
@@ -619,7 +781,7 @@ def main():
     rc = 1
     try:
         rc = {"messages": run_messages, "definitions": run_definitions, "images": run_images,
-              "tokens": run_tokens}[args.scenario](args, tmp)
+              "tokens": run_tokens, "limits": run_limits}[args.scenario](args, tmp)
     finally:
         if PROBLEMS:
             for p in getattr(sys.modules[__name__], "_stack_procs", []):
