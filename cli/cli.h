@@ -75,6 +75,7 @@ int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]);
 int verb_list_state_machines(const Verb *verb, int argc, char *argv[]);
 int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]);
 int verb_start_execution(const Verb *verb, int argc, char *argv[]);           /* cmd-executions.c */
+int verb_start_sync_execution(const Verb *verb, int argc, char *argv[]);
 int verb_describe_execution(const Verb *verb, int argc, char *argv[]);
 int verb_get_execution_history(const Verb *verb, int argc, char *argv[]);
 int verb_list_executions(const Verb *verb, int argc, char *argv[]);

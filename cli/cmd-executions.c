@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Execution verbs: start-execution, describe-execution,
+ * Execution verbs: start-execution, start-sync-execution, describe-execution,
  * get-execution-history, list-executions, stop-execution.
  *
  * Reads go to Redis directly (coordinator/store). Changes go through the
@@ -195,16 +195,56 @@ static int wait_for_execution(CliRemote *remote, const char *exec_id, unsigned t
         }
 }
 
-int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
-        static const CliOption options[] = {
+/* StartSyncExecution's answer as the AWS CLI prints it. */
+static json_t *sync_output(const json_t *resp, const char *sm_name, const char *name, const json_t *input) {
+        _cleanup_free_ char *sm_arn = cli_sm_arn(sm_name), *in = json_writer_dumps(input);
+        json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:{s:b}}", "executionArn",
+                                jstr(resp, "executionArn") ?: "", "stateMachineArn", sm_arn, "name", name,
+                                "startDate", cli_date(jint(resp, "startDate")), "stopDate",
+                                cli_date(jint(resp, "stopDate")), "status", jstr(resp, "status") ?: "",
+                                "input", in ?: "{}", "inputDetails", "included", true);
+
+        if (jstr(resp, "error"))
+                json_object_set(out, "error", json_object_get(resp, "error"));
+        if (jstr(resp, "cause"))
+                json_object_set(out, "cause", json_object_get(resp, "cause"));
+        if (jstr(resp, "output")) {
+                json_object_set(out, "output", json_object_get(resp, "output"));
+                json_object_set_new(out, "outputDetails", json_pack("{s:b}", "included", true));
+        }
+        json_object_set_new(out, "billingDetails",
+                            json_pack("{s:I, s:I}", "billedMemoryUsedInMB",
+                                      (json_int_t) jint(resp, "billedMemoryUsedInMB"),
+                                      "billedDurationInMilliseconds",
+                                      (json_int_t) jint(resp, "billedDurationInMilliseconds")));
+        return out;
+}
+
+/* StartExecution, or StartSyncExecution (sync): the same options but
+ * --wait; a synchronous start waits for the answer up to --timeout
+ * (default SYNC_TIMEOUT_SEC_DEFAULT), the execution's end. */
+#define SYNC_TIMEOUT_SEC_DEFAULT 330 /* an EXPRESS execution's 5 minutes, and some slack */
+static int start(const Verb *verb, int argc, char *argv[], bool sync) {
+        static const CliOption async_options[] = {
                 OPTION_STATE_MACHINE,
                 OPTION("name", name),
                 OPTION("input", input),
                 OPTION("input-file", input_file),
-                { "wait", CLI_OPTION_FLAG, offsetof(ExecArgs, wait) },
-                { "timeout", CLI_OPTION_UINT, offsetof(ExecArgs, timeout_sec), .min = 1, .max = 7 * 24 * 3600 },
+                {"wait", CLI_OPTION_FLAG, offsetof(ExecArgs, wait)},
+                {"timeout", CLI_OPTION_UINT, offsetof(ExecArgs, timeout_sec), .min = 1,
+                 .max = 7 * 24 * 3600},
                 {},
         };
+        static const CliOption sync_options[] = {
+                OPTION_STATE_MACHINE,
+                OPTION("name", name),
+                OPTION("input", input),
+                OPTION("input-file", input_file),
+                {"timeout", CLI_OPTION_UINT, offsetof(ExecArgs, timeout_sec), .min = 1, .max = 3600},
+                {},
+        };
+        const CliOption *options = sync ? sync_options : async_options;
+        const char *operation = sync ? "StartSyncExecution" : "StartExecution";
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *input = NULL, *resp = NULL, *out = NULL;
         _cleanup_free_ char *sm_name = NULL, *name = NULL, *request_id = NULL, *buf = NULL, *exec_id = NULL,
@@ -229,19 +269,19 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                 fprintf(stderr, "imgflow %s: give --input or --input-file, not both\n", verb->name);
                 return CLI_EXIT_USAGE;
         }
-        if (a.timeout_sec && !a.wait) {
+        if (a.timeout_sec && !a.wait && !sync) {
                 fprintf(stderr, "imgflow %s: --timeout goes with --wait\n", verb->name);
                 return CLI_EXIT_USAGE;
         }
 
         ref = xstrdup(strip_prefix(a.state_machine, "imgflow:stateMachine:"));
         if (store_sm_ref_parse(ref, &sm_name, &sm_version) < 0)
-                return cli_aws_error("StartExecution", "InvalidArn",
+                return cli_aws_error(operation, "InvalidArn",
                                      "expected <stateMachine>, <stateMachine>:<version> or "
                                      "imgflow:stateMachine:<stateMachine>[:<version>]");
         name = a.name ? xstrdup(a.name) : cli_uuid_new();
         if (!store_name_is_valid(name))
-                return cli_aws_error("StartExecution", "InvalidName",
+                return cli_aws_error(operation, "InvalidName",
                                      "an execution name has 1..80 characters, no whitespace, control "
                                      "characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /");
 
@@ -258,7 +298,7 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         if (!input) {
                 _cleanup_free_ char *cause = xasprintf("the input is not valid JSON: line %d, column %d: %s",
                                                        jerr.line, jerr.column, jerr.text);
-                return cli_aws_error("StartExecution", "InvalidExecutionInput", cause);
+                return cli_aws_error(operation, "InvalidExecutionInput", cause);
         }
 
         request_id = cli_request_id_new();
@@ -270,22 +310,29 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
         };
         if (cli_remote_open(&ra, /* need_kafka= */ true, &remote) < 0)
                 return CLI_EXIT_FAILED;
-        r = proto_encode_start_execution(&msg, cli_remote_limits(remote), &buf, &len);
+        r = sync ? proto_encode_start_sync_execution(&msg, cli_remote_limits(remote), &buf, &len)
+                 : proto_encode_start_execution(&msg, cli_remote_limits(remote), &buf, &len);
         if (r == -E2BIG)
-                return cli_aws_error("StartExecution", "InvalidExecutionInput",
+                return cli_aws_error(operation, "InvalidExecutionInput",
                                      "the input is over the payload limit or nested too deep");
         if (r < 0)
-                return cli_aws_error("StartExecution", "InvalidExecutionInput", strerror(-r));
+                return cli_aws_error(operation, "InvalidExecutionInput", strerror(-r));
         /* Before any wait (the broker's acknowledgement, the coordinator's
          * answer): a timeout then leaves the user knowing what may have
          * started, by its name (generated or given) and request id. */
         fprintf(stderr, "imgflow %s: starting execution imgflow:execution:%s:%s (request %s)\n", verb->name,
                 sm_name, name, request_id);
         fflush(stderr);
-        r = cli_remote_request(remote, PROTO_TOPIC_JOBS, name, buf, len, request_id, ra.request_timeout_sec,
-                               "StartExecution", &resp);
+        r = cli_remote_request(remote, PROTO_TOPIC_JOBS, name, buf, len, request_id,
+                               sync ? (a.timeout_sec ?: SYNC_TIMEOUT_SEC_DEFAULT) : ra.request_timeout_sec,
+                               operation, &resp);
         if (r != CLI_EXIT_OK)
                 return r;
+        if (sync) {
+                out = sync_output(resp, sm_name, name, input);
+                cli_print_json(out);
+                return CLI_EXIT_OK;
+        }
 
         exec_id = xstrdup(jstr(resp, "executionId") ?: "");
         if (a.wait)
@@ -302,6 +349,14 @@ int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
                         cli_date(start));
         cli_print_json(out);
         return CLI_EXIT_OK;
+}
+
+int verb_start_execution(const Verb *verb, int argc, char *argv[]) {
+        return start(verb, argc, argv, /* sync= */ false);
+}
+
+int verb_start_sync_execution(const Verb *verb, int argc, char *argv[]) {
+        return start(verb, argc, argv, /* sync= */ true);
 }
 
 int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {

@@ -27,6 +27,7 @@ typedef struct MachineArgs {
         const char *definition;
         const char *role_arn;
         const char *type;
+        const char *logging;
         unsigned version;
 } MachineArgs;
 
@@ -112,11 +113,14 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         static const CliOption options[] = {
                 OPTION_NAME,
                 OPTION_DEFINITION,
-                { "role-arn", CLI_OPTION_STRING, offsetof(MachineArgs, role_arn) },
-                { "type", CLI_OPTION_CHOICE, offsetof(MachineArgs, type), .choices = machine_types },
+                {"role-arn", CLI_OPTION_STRING, offsetof(MachineArgs, role_arn)},
+                {"type", CLI_OPTION_CHOICE, offsetof(MachineArgs, type), .choices = machine_types},
+                {"logging-configuration", CLI_OPTION_STRING, offsetof(MachineArgs, logging)},
                 {},
         };
         const char *operation = update ? "UpdateStateMachine" : "CreateStateMachine";
+        _cleanup_free_ char *logging = NULL;
+        const char *cause;
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
         _cleanup_json_ json_t *out = NULL;
         _cleanup_free_ char *text = NULL, *arn = NULL, *varn = NULL;
@@ -129,18 +133,16 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         r = machine_open(verb, argc, argv, options, operation, &a, &text, &remote);
         if (r != CLI_CONTINUE)
                 return r;
-        if (a.type && streq(a.type, "EXPRESS"))
-                return cli_aws_error(operation, "StateMachineTypeNotSupported",
-                                     "imgflow runs STANDARD state machines; EXPRESS is not supported");
         if (update && a.type)
                 return cli_aws_error(operation, "ValidationException", "--type is given at creation only");
         if (a.role_arn && (strncmp(a.role_arn, "arn:", 4) != 0 || strlen(a.role_arn) > 256))
                 return cli_aws_error(operation, "InvalidArn", "Invalid Arn: the role ARN must start with arn:");
 
-        if (update)
-                r = store_sm_update(cli_remote_redis(remote), a.name, text, now, &d, &version);
-        else
-                r = store_sm_create(cli_remote_redis(remote), a.name, text, now, &d, &version);
+        if (a.logging && store_sm_logging_check(a.logging, &logging, &cause) < 0)
+                return cli_aws_error(operation, "InvalidLoggingConfiguration", cause);
+
+        r = store_sm_put_extra(cli_remote_redis(remote), a.name, text, now, update,
+                               &(StoreSmExtra){.type = a.type, .logging = logging}, &d, &version);
         if (r == -EINVAL) {
                 cli_print_diag(stderr, &d);
                 asl_diag_clear(&d);
@@ -221,11 +223,17 @@ int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
         varn = xasprintf("%s:%u", arn, version);
         out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "stateMachineArn", arn,
                         "stateMachineVersionArn", varn, "name", a.name, "status", "ACTIVE", "definition",
-                        text, "type", "STANDARD", "creationDate", cli_date(jint(sm, "createdAt")),
-                        "updateDate", cli_date(jint(sm, "updatedAt")), "version", (json_int_t) version,
-                        "latestVersion", (json_int_t) jint(sm, "latestVersion"));
+                        text, "type", json_string_value(json_object_get(sm, "type")) ?: "STANDARD",
+                        "creationDate", cli_date(jint(sm, "createdAt")), "updateDate",
+                        cli_date(jint(sm, "updatedAt")), "version", (json_int_t) version, "latestVersion",
+                        (json_int_t) jint(sm, "latestVersion"));
         if (json_string_value(json_object_get(sm, "roleArn")))
                 json_object_set(out, "roleArn", json_object_get(sm, "roleArn"));
+        if (json_object_get(sm, "loggingConfiguration"))
+                json_object_set(out, "loggingConfiguration", json_object_get(sm, "loggingConfiguration"));
+        else
+                json_object_set_new(out, "loggingConfiguration",
+                                    json_pack("{s:s, s:b}", "level", "OFF", "includeExecutionData", false));
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

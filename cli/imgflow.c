@@ -80,7 +80,13 @@ static const Verb verbs[] = {
                         "  --name NAME            state machine name (1..80 characters)\n"
                         "  --definition DEF       the ASL definition: its JSON, file://FILE or FILE\n"
                         "  --role-arn ARN         kept with the machine ($$.Execution.RoleArn)\n"
-                        "  --type STANDARD        the only type imgflow runs (EXPRESS is refused)\n"
+                        "  --type STANDARD|EXPRESS  the type, kept at creation (default STANDARD);\n"
+                        "                         EXPRESS refuses '.sync', '.waitForTaskToken' and\n"
+                        "                         activities, and runs in memory (docs/express.md)\n"
+                        "  --logging-configuration JSON  {\"level\": ALL|ERROR|FATAL|OFF,\n"
+                        "                         \"includeExecutionData\": bool, \"destinations\": [...]}:\n"
+                        "                         an EXPRESS machine's history events go to\n"
+                        "                         <prefix>logs at that level\n"
                         CLI_REMOTE_HELP,
         },
         {
@@ -159,6 +165,31 @@ static const Verb verbs[] = {
                         "                         the describe-execution output; exit 0 only\n"
                         "                         if it SUCCEEDED\n"
                         "  --timeout S            with --wait: give up after S seconds (exit 1)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
+                .name = "start-sync-execution",
+                .run = verb_start_sync_execution,
+                .summary = "run an EXPRESS execution and print its result",
+                .help = "imgflow start-sync-execution --state-machine NAME[:VERSION] [--name X]\n"
+                        "                        [--input JSON | --input-file FILE]\n"
+                        "                        [--timeout S] [OPTIONS]\n"
+                        "\n"
+                        "Publishes StartSyncExecution to <prefix>jobs; the coordinator runs the\n"
+                        "EXPRESS execution in memory and answers when it ends. Prints\n"
+                        "{\"executionArn\",\"stateMachineArn\",\"name\",\"startDate\",\"stopDate\",\n"
+                        "\"status\",\"error\",\"cause\",\"input\",\"output\",\"billingDetails\"} (exit 0\n"
+                        "whatever the status, as the AWS CLI), or fails (exit 1) with\n"
+                        "StateMachineTypeNotSupported (a STANDARD machine),\n"
+                        "StateMachineDoesNotExist, InvalidExecutionInput, or a timeout.\n"
+                        "\n"
+                        "  --state-machine NAME[:VERSION]  also --state-machine-arn\n"
+                        "  --name X               execution name (default: a random UUID)\n"
+                        "  --input JSON           execution input (default {})\n"
+                        "  --input-file FILE      read the input from FILE (- for stdin)\n"
+                        "  --timeout S            wait at most S seconds for the answer\n"
+                        "                         (default 330: the 5 minutes of an EXPRESS\n"
+                        "                         execution and some slack)\n"
                         CLI_REMOTE_HELP,
         },
         {

@@ -144,6 +144,7 @@ static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
                 .task_token = d->token,
                 .dispatched_at_ms = r->env->now_ms,
                 .index_path = d->index_path,
+                .reply_to = r->cfg->reply_to,
         };
         k = proto_encode_task(&msg, r->cfg->limits, &buf, &len);
         if (k < 0) {

@@ -34,6 +34,7 @@ typedef struct ApplyConfig {
         unsigned history_cap;           /* 0 = STORE_HISTORY_CAP_DEFAULT */
         const ProtoLimits *limits;      /* borrowed; NULL = defaults */
         const char *role_arn;           /* borrowed: $$.Execution.RoleArn; NULL = derived (AslExecInfo) */
+        const char *reply_to;           /* borrowed: the Task messages' replyTo (EXPRESS); NULL = none */
 } ApplyConfig;
 
 /*

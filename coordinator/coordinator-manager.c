@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "coordinator-express.h"
 #include "coordinator-manager.h"
 #include "coordinator-outbox.h"
 #include "coordinator-timers.h"
@@ -299,6 +300,8 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
         /* Executions of partitions that come or go may be changed by another
          * coordinator: forget what this one last committed. */
         state_cache_clear(m->states);
+        if (ev != KAFKA_REBALANCE_ASSIGNED)
+                express_drop_all(m);
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
                 m->kafka_up = true;
                 manager_check_ready(m);
@@ -497,6 +500,8 @@ Manager *manager_free(Manager *m) {
                 exec_queues_free_works(m);
                 g_hash_table_destroy(m->queues);
         }
+        if (m->express)
+                g_hash_table_destroy(m->express);
         machine_cache_free(m->machines);
         state_cache_free(m->states);
         if (m->dispatched)
@@ -508,6 +513,7 @@ Manager *manager_free(Manager *m) {
         free(m->topic_jobs);
         free(m->topic_events);
         free(m->topic_dlq);
+        free(m->topic_logs);
         free(m->topic_triggers);
         triggers_free(m->triggers);
         sd_event_unref(m->event);
@@ -525,6 +531,7 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
                 .config = config,
                 .config_args = config_args,
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, exec_queue_free),
+                .express = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, express_exec_free),
                 .machines = machine_cache_new(MACHINE_CACHE_MAX),
                 .states = state_cache_new(STATE_CACHE_MAX, STATE_CACHE_BYTES_MAX),
                 .n_running = -1,
@@ -536,7 +543,8 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
         m->topic_prefix = xstrdup(config_get_string(config, "imgflow", "topic_prefix"));
         if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &m->topic_jobs) < 0 ||
             proto_topic_name(m->topic_prefix, PROTO_TOPIC_EVENTS, NULL, &m->topic_events) < 0 ||
-            proto_topic_name(m->topic_prefix, PROTO_TOPIC_DLQ, NULL, &m->topic_dlq) < 0)
+            proto_topic_name(m->topic_prefix, PROTO_TOPIC_DLQ, NULL, &m->topic_dlq) < 0 ||
+            proto_topic_name(m->topic_prefix, PROTO_TOPIC_LOGS, NULL, &m->topic_logs) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);
 
         if (streq(config_get_string(config, "coordinator", "task_key"), "execution"))

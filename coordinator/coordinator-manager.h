@@ -18,6 +18,7 @@
  *   coordinator-outbox.c   produce a commit's outbox, delivery reports,
  *                          ack batching, the sweep, dead letters
  *   coordinator-timers.c   claim due timers, reclaim expired leases
+ *   coordinator-express.c  EXPRESS executions, in memory
  *
  * Everything runs on the event-loop thread.
  */
@@ -84,12 +85,14 @@ typedef struct Manager {
         RedisConn *redis;
         RedisScript scripts[_STORE_SCRIPT_MAX];
         GHashTable *queues;     /* exec id -> ExecQueue (coordinator-work.c) */
+        GHashTable *express;    /* exec id -> ExpressExec (coordinator-express.c) */
         MachineCache *machines; /* parsed definitions */
         StateCache *states;     /* executions' state after our last commit */
         Resources *resources;
         ApplyConfig apply;
         ProtoLimits limits;
         char *topic_prefix, *topic_jobs, *topic_events, *topic_dlq;
+        char *topic_logs;          /* EXPRESS executions' history events (loggingConfiguration) */
         char *topic_triggers;      /* coordinator.s3_events_topic; NULL: no triggers */
         struct Triggers *triggers; /* the [triggers] rules (triggers.h) */
         char *role_arn;            /* coordinator.execution_role_arn; NULL when empty */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coordinator-express.h"
 #include "coordinator-outbox.h"
 #include "coordinator-triggers.h"
 #include "coordinator-work.h"
@@ -45,6 +46,8 @@ struct Work {
         char *state_name; /* task results: the state of the task (from the document) */
         StoreExecState st;
         bool st_cached; /* st came from the state cache, not from Redis */
+        bool express;   /* st is lent by an EXPRESS execution (coordinator-express.h) */
+        char *reply_to; /* EXPRESS: its tasks' replyTo */
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
 };
@@ -72,6 +75,7 @@ static void work_free(Work *w) {
         free(w->sm_name);
         free(w->exec_name);
         free(w->state_name);
+        free(w->reply_to);
         store_exec_state_done(&w->st);
         free(w);
 }
@@ -100,6 +104,9 @@ static void work_retry_later(Work *w) {
 static void work_finish(Work *w) {
         Manager *m = w->m;
         ExecQueue *q = w->q;
+
+        if (w->express && w->st.doc)
+                express_return_state(m, w->exec_id, &w->st);
 
         if (w->topic && m->consumer)
                 (void) kafka_consumer_done(m->consumer, w->topic, w->partition, w->offset);
@@ -213,14 +220,24 @@ static void work_refuse(Work *w, const char *error, const char *cause) {
         work_respond(w, (ProtoResponse){.error = error, .cause = cause});
 }
 
-/* Parse and cache a definition text. Returns the machine (borrowed) or NULL. */
+/* Parse and cache a definition text of a machine of `type`, with the
+ * machine's logging configuration (NULL: none). Returns the machine
+ * (borrowed) or NULL. An EXPRESS machine's TimeoutSeconds is at most
+ * EXPRESS_DURATION_MAX_SEC (coordinator-express.h). */
 static AslMachine *definition_add(Manager *m, const char *name, unsigned version, const char *text,
-                                  size_t len) {
+                                  size_t len, const char *type, const char *logging) {
+        AslMachineType t = ASL_MACHINE_STANDARD;
         AslMachine *machine = NULL;
         AslDiag d = {};
+        StoreLogLevel level;
+        bool data;
         int r;
 
-        r = asl_machine_parse(text, len, &machine, &d);
+        if (type && asl_machine_type_from_string(type, &t) < 0) {
+                log_error("Stored state machine %s has an unknown type %s", name, type);
+                return NULL;
+        }
+        r = asl_machine_parse_type(text, len, t, &machine, &d);
         if (r < 0) {
                 log_error("Stored definition %s:%u is invalid: %s: %s", name, version,
                           d.n ? d.entries[0].pointer : "", d.n ? d.entries[0].message : "");
@@ -228,6 +245,15 @@ static AslMachine *definition_add(Manager *m, const char *name, unsigned version
                 return NULL;
         }
         asl_diag_clear(&d);
+        if (t == ASL_MACHINE_EXPRESS) {
+                json_t *to = json_object_get(machine->definition, "TimeoutSeconds");
+                if (!json_is_integer(to) || json_integer_value(to) > EXPRESS_DURATION_MAX_SEC)
+                        json_object_set_new(machine->definition, "TimeoutSeconds",
+                                            json_integer(EXPRESS_DURATION_MAX_SEC));
+        }
+        store_sm_logging_parse(logging, &level, &data);
+        machine->log_level = (int) level;
+        machine->log_execution_data = data;
         return machine_cache_put(m->machines, name, version, machine);
 }
 
@@ -235,27 +261,38 @@ static void work_machine_ready(Work *w, AslMachine *machine);
 static void callback_refuse(Work *w, const char *error, const char *cause);
 
 static void on_definition(RedisConn *c, redisReply *reply, void *userdata) {
+        _cleanup_(store_machine_done) StoreMachine sm = {};
         Work *w = userdata;
         AslMachine *machine;
+        int r;
 
         if (!reply) {
                 work_retry_later(w);
                 return;
         }
-        if (reply->type != REDIS_REPLY_STRING) {
+        r = store_sm_describe_parse(reply, &sm);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_error_errno(r, "Cannot read state machine %s:%u: %m", w->sm_name, w->sm_version);
                 work_machine_ready(w, NULL);
                 return;
         }
-        machine = definition_add(w->m, w->sm_name, w->sm_version, reply->str, reply->len);
+        machine = definition_add(w->m, w->sm_name, w->sm_version, sm.definition, strlen(sm.definition),
+                                 sm.type, sm.logging);
         work_machine_ready(w, machine);
 }
 
+/* The definition with the machine's type and logging configuration. */
 static void load_definition(Work *w) {
-        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_(store_call_done) StoreCall call = {};
         int r;
 
-        store_sm_definition_argv(w->sm_name, w->sm_version, &a);
-        r = manager_command(w->m, &a, on_definition, w);
+        r = store_sm_describe_call(w->sm_name, w->sm_version, &call);
+        if (r < 0) {
+                work_machine_ready(w, NULL);
+                return;
+        }
+        r = manager_eval(w->m, &call, on_definition, w);
         if (r < 0)
                 work_retry_later(w);
 }
@@ -301,6 +338,31 @@ static void work_get_machine(Work *w) {
                 load_definition(w);
 }
 
+/* A task result was committed: logs and metrics. */
+static void note_task_result(Work *w) {
+        Manager *m = w->m;
+
+        switch (w->msg->type) {
+        case PROTO_TASK_SUCCEEDED:
+                manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_succeeded.task_id, true,
+                                         NULL, NULL);
+                break;
+        case PROTO_TASK_FAILED:
+                manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_failed.task_id, false,
+                                         w->msg->task_failed.error, w->msg->task_failed.cause);
+                break;
+        case PROTO_SEND_TASK_SUCCESS:
+        case PROTO_SEND_TASK_FAILURE:
+                manager_note_task_result(
+                        m, w->exec_id, w->state_name, w->task_id, w->msg->type == PROTO_SEND_TASK_SUCCESS,
+                        w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.error : NULL,
+                        w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.cause : NULL);
+                break;
+        default:
+                break;
+        }
+}
+
 typedef struct CommitCall {
         Work *w;
         StoreCommit *commit; /* owned */
@@ -334,25 +396,7 @@ static void on_committed(RedisConn *c, redisReply *reply, void *userdata) {
         switch (res.outcome) {
         case STORE_COMMIT_OK:
                 manager_count(m, COUNTER_COMMITS);
-                switch (w->msg->type) {
-                case PROTO_TASK_SUCCEEDED:
-                        manager_note_task_result(m, w->exec_id, w->state_name,
-                                                 w->msg->task_succeeded.task_id, true, NULL, NULL);
-                        break;
-                case PROTO_TASK_FAILED:
-                        manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_failed.task_id,
-                                                 false, w->msg->task_failed.error, w->msg->task_failed.cause);
-                        break;
-                case PROTO_SEND_TASK_SUCCESS:
-                case PROTO_SEND_TASK_FAILURE:
-                        manager_note_task_result(
-                                m, w->exec_id, w->state_name, w->task_id, w->msg->type == PROTO_SEND_TASK_SUCCESS,
-                                w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.error : NULL,
-                                w->msg->type == PROTO_SEND_TASK_FAILURE ? w->msg->send_task_failure.cause : NULL);
-                        break;
-                default:
-                        break;
-                }
+                note_task_result(w);
                 if (commit->expected_version == 0) {
                         manager_count(m, COUNTER_STARTED);
                         if (m->m_executions)
@@ -483,6 +527,61 @@ static bool event_from_message(Work *w, AslEvent *ev) {
         }
 }
 
+/* StartExecution or StartSyncExecution of an EXPRESS machine: the
+ * execution lives in memory (coordinator-express.h) and takes the start's
+ * offset, done when it ends. */
+static void work_start_express(Work *w, AslMachine *machine) {
+        Manager *m = w->m;
+        ProtoStartExecution *s = &w->msg->start_execution;
+        bool sync = w->msg->type == PROTO_START_SYNC_EXECUTION;
+        AslEnv env = manager_env(m);
+        ApplyConfig cfg = m->apply;
+        AslError err = {};
+        StoreCommit *commit = NULL;
+        json_t *doc = NULL;
+        char *reply_to;
+        int r;
+
+        if (express_has(m, w->exec_id)) {
+                work_refuse(w, "ExecutionAlreadyExists", "an express execution with this name is running");
+                return;
+        }
+        reply_to = w->topic ? express_reply_to(m, w->partition) : NULL;
+        if (!reply_to) {
+                /* No partition of the events topic here (yet): the
+                 * assignment comes with the next rebalance. */
+                log_struct_exec(
+                        LOG_INFO, w->exec_id, NULL, NULL,
+                        "No events partition held for an express execution's results; starting later");
+                work_retry_later(w);
+                return;
+        }
+        cfg.reply_to = reply_to;
+        r = apply_start(&cfg, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
+                        sync ? NULL : s->request_id, &env, &commit, &doc, &err);
+        if (r < 0) {
+                free(reply_to);
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s", err.error ?: "",
+                                err.cause ?: "");
+                work_refuse(w, err.error ?: "InvalidExecutionInput", err.cause);
+                asl_error_clear(&err);
+                return;
+        }
+        StoreExecState st = {
+                .doc = doc,
+                .version = 0,
+                .state_machine = xstrdup(w->sm_name),
+                .sm_version = w->sm_version,
+                .status = xstrdup("RUNNING"),
+                .name = xstrdup(w->exec_name),
+                .start_ms = env.now_ms,
+        };
+        /* The offset goes with the execution: this Work finishes without it. */
+        express_start(m, w->exec_id, &st, commit, reply_to, TAKE_PTR(w->topic), w->partition, w->offset,
+                      machine, sync, s->request_id);
+        work_finish(w);
+}
+
 static void work_machine_ready(Work *w, AslMachine *machine) {
         Manager *m = w->m;
         AslEnv env = manager_env(m);
@@ -501,6 +600,16 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 return;
         }
 
+        if (w->msg->type == PROTO_START_SYNC_EXECUTION && machine->type != ASL_MACHINE_EXPRESS) {
+                work_refuse(w, "StateMachineTypeNotSupported",
+                            "StartSyncExecution is not available for STANDARD workflows");
+                return;
+        }
+        if (machine->type == ASL_MACHINE_EXPRESS &&
+            (w->msg->type == PROTO_START_EXECUTION || w->msg->type == PROTO_START_SYNC_EXECUTION)) {
+                work_start_express(w, machine);
+                return;
+        }
         if (w->msg->type == PROTO_START_EXECUTION) {
                 ProtoStartExecution *s = &w->msg->start_execution;
                 json_t *doc = NULL;
@@ -563,7 +672,9 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 free(w->state_name);
                 w->state_name = state ? xstrdup(state) : NULL;
         }
-        r = apply_event(&m->apply, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
+        ApplyConfig cfg = m->apply;
+        cfg.reply_to = w->reply_to;
+        r = apply_event(&cfg, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
         if (r != 0 && w->st_cached) {
                 /* The cached state may be behind Redis (another coordinator
                  * had the partition meanwhile): decide on the stored one. */
@@ -583,6 +694,18 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                         work_refuse(w, "ExecutionNotRunning", w->exec_id);
                 else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
+                else
+                        work_finish(w);
+                return;
+        }
+        if (w->express) {
+                int64_t stop;
+
+                note_task_result(w);
+                stop = commit->stop_ms;
+                express_commit(m, w->exec_id, &w->st, commit);
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = stop});
                 else
                         work_finish(w);
                 return;
@@ -623,6 +746,10 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
 
 /* w->st holds the execution (read from Redis or from the state cache). */
 static void work_state_ready(Work *w) {
+        if (w->msg->type == PROTO_REDRIVE_EXECUTION && w->express) {
+                work_refuse(w, "ExecutionNotRedrivable", "Express executions cannot be redriven");
+                return;
+        }
         if (w->msg->type == PROTO_REDRIVE_EXECUTION) {
                 int64_t date;
 
@@ -667,13 +794,26 @@ static void work_run(Work *w) {
                 work_lookup_token(w);
                 return;
         }
-        if (w->msg->type == PROTO_START_EXECUTION) {
+        if (w->msg->type == PROTO_START_EXECUTION || w->msg->type == PROTO_START_SYNC_EXECUTION) {
                 work_get_machine(w);
                 return;
         }
 
         _cleanup_(store_argv_done) StoreArgv a = {};
+        const char *reply_to;
         int r;
+
+        if (w->express) {
+                /* Run again (a retry) with the state it holds. */
+                work_state_ready(w);
+                return;
+        }
+        if (express_take_state(w->m, w->exec_id, &w->st, &reply_to)) {
+                w->express = true;
+                w->reply_to = xstrdup(reply_to);
+                work_state_ready(w);
+                return;
+        }
 
         if (state_cache_take(w->m->states, w->exec_id, &w->st)) {
                 w->st_cached = true;
@@ -760,6 +900,7 @@ static char *derived_name(const KafkaMessage *km) {
 static bool topic_accepts(Manager *m, const char *topic, ProtoType type) {
         switch (type) {
         case PROTO_START_EXECUTION:
+        case PROTO_START_SYNC_EXECUTION:
         case PROTO_STOP_EXECUTION:
         case PROTO_REDRIVE_EXECUTION:
                 return streq(topic, m->topic_jobs);
@@ -809,7 +950,8 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         };
 
         switch (msg->type) {
-        case PROTO_START_EXECUTION: {
+        case PROTO_START_EXECUTION:
+        case PROTO_START_SYNC_EXECUTION: {
                 ProtoStartExecution *s = &msg->start_execution;
                 r = store_sm_ref_parse(s->state_machine, &w->sm_name, &w->sm_version);
                 if (r < 0) {
@@ -896,4 +1038,29 @@ void exec_queues_free_works(Manager *m) {
                 }
                 q->head = q->tail = NULL;
         }
+}
+
+void work_internal(Manager *m, const char *payload, size_t len) {
+        _cleanup_free_ char *reason = NULL;
+        ProtoMessage *msg = NULL;
+        const char *id;
+        Work *w;
+
+        if (proto_decode(payload, len, &m->limits, &msg, &reason) < 0) {
+                log_error("Cannot decode an internal event: %s", reason ?: "?");
+                return;
+        }
+        id = proto_message_execution_id(msg);
+        w = xmalloc(sizeof *w);
+        *w = (Work){
+                .m = m,
+                .msg = msg,
+                .exec_id = id ? store_exec_id_normalize(id) : NULL,
+        };
+        if (!w->exec_id) {
+                work_free(w);
+                return;
+        }
+        m->in_flight++;
+        work_enqueue(w);
 }

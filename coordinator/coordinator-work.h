@@ -29,6 +29,10 @@
 /* The consumer's message callback (userdata: the Manager). */
 int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata);
 
+/* An event made here (an EXPRESS execution's timer): decoded like a
+ * consumed message, queued with the execution's others, no offset. */
+void work_internal(Manager *m, const char *payload, size_t len);
+
 /* The destroy function of Manager.queues' values. */
 void exec_queue_free(void *p);
 /* Drop the empty queues (they are left in the table when they empty). */

@@ -48,7 +48,14 @@ int store_sm_ref_parse(const char *ref, char **ret_name, unsigned *ret_version) 
 
 int store_sm_put_call(const char *name, const char *definition, int64_t now_ms, bool update,
                       const char *role_arn, StoreCall *ret) {
+        return store_sm_put_call_extra(name, definition, now_ms, update,
+                                       &(StoreSmExtra){.role_arn = role_arn}, ret);
+}
+
+int store_sm_put_call_extra(const char *name, const char *definition, int64_t now_ms, bool update,
+                            const StoreSmExtra *x, StoreCall *ret) {
         _cleanup_free_ char *key = NULL;
+        const char *role_arn = x ? x->role_arn : NULL;
 
         if (!store_name_is_valid(name) || !definition || strlen(definition) > STORE_DEFINITION_MAX)
                 return -EINVAL;
@@ -61,6 +68,8 @@ int store_sm_put_call(const char *name, const char *definition, int64_t now_ms, 
         store_argv_addf(&ret->args, "%" PRIi64, now_ms);
         store_argv_adds(&ret->args, update ? "update" : "create");
         store_argv_adds(&ret->args, role_arn ? role_arn : "");
+        store_argv_adds(&ret->args, x && x->type ? x->type : "");
+        store_argv_adds(&ret->args, x && x->logging ? x->logging : "");
         return 0;
 }
 
@@ -86,10 +95,12 @@ int store_sm_put_parse(const redisReply *r, unsigned *ret_version, int64_t *ret_
         return 0;
 }
 
-static int sm_put(redisContext *c, const char *name, const char *definition, int64_t now_ms,
-                  AslDiag *d, bool update, unsigned *ret_version) {
+static int sm_put(redisContext *c, const char *name, const char *definition, int64_t now_ms, AslDiag *d,
+                  bool update, const StoreSmExtra *x, unsigned *ret_version) {
         _cleanup_(store_call_done) StoreCall call = {};
         _cleanup_reply_ redisReply *r = NULL;
+        _cleanup_free_ char *stored_type = NULL;
+        AslMachineType type = ASL_MACHINE_STANDARD;
         AslMachine *m = NULL;
         int k;
 
@@ -100,16 +111,31 @@ static int sm_put(redisContext *c, const char *name, const char *definition, int
                         asl_diag_add(d, "", "definition larger than %d bytes", STORE_DEFINITION_MAX);
                 return -EINVAL;
         }
+        if (update) {
+                /* Validated with the rules of the machine's type. */
+                _cleanup_free_ char *key = store_key_sm(name);
+                _cleanup_reply_ redisReply *t = redisCommand(c, "HGET %s type", key);
+                if (!t || t->type == REDIS_REPLY_ERROR)
+                        return -EIO;
+                if (t->type == REDIS_REPLY_STRING)
+                        stored_type = xstrdup(t->str);
+        }
+        if (asl_machine_type_from_string(stored_type ?: (x && x->type ? x->type : "STANDARD"), &type) < 0)
+                return -EINVAL;
         {
                 AslDiag local = {};
-                k = asl_machine_parse(definition, strlen(definition), &m, d ? d : &local);
+                k = asl_machine_parse_type(definition, strlen(definition), type, &m, d ? d : &local);
                 asl_diag_clear(&local);
                 if (k < 0)
                         return -EINVAL;
                 asl_machine_free(m);
         }
 
-        k = store_sm_put_call(name, definition, now_ms, update, /* role_arn= */ NULL, &call);
+        k = store_sm_put_call_extra(name, definition, now_ms, update,
+                                    &(StoreSmExtra){.role_arn = x ? x->role_arn : NULL,
+                                                    .type = update || !x ? NULL : x->type,
+                                                    .logging = x ? x->logging : NULL},
+                                    &call);
         if (k < 0)
                 return k;
         k = store_call_sync(c, &call, &r, NULL, 0);
@@ -120,12 +146,17 @@ static int sm_put(redisContext *c, const char *name, const char *definition, int
 
 int store_sm_create(redisContext *c, const char *name, const char *definition, int64_t now_ms,
                     AslDiag *d, unsigned *ret_version) {
-        return sm_put(c, name, definition, now_ms, d, /* update= */ false, ret_version);
+        return sm_put(c, name, definition, now_ms, d, /* update= */ false, NULL, ret_version);
+}
+
+int store_sm_put_extra(redisContext *c, const char *name, const char *definition, int64_t now_ms,
+                       bool update, const StoreSmExtra *x, AslDiag *d, unsigned *ret_version) {
+        return sm_put(c, name, definition, now_ms, d, update, x, ret_version);
 }
 
 int store_sm_update(redisContext *c, const char *name, const char *definition, int64_t now_ms,
                     AslDiag *d, unsigned *ret_version) {
-        return sm_put(c, name, definition, now_ms, d, /* update= */ true, ret_version);
+        return sm_put(c, name, definition, now_ms, d, /* update= */ true, NULL, ret_version);
 }
 
 void store_sm_latest_argv(const char *name, StoreArgv *ret) {
@@ -146,6 +177,8 @@ void store_sm_definition_argv(const char *name, unsigned version, StoreArgv *ret
 void store_machine_done(StoreMachine *m) {
         free(m->role_arn);
         free(m->definition);
+        free(m->type);
+        free(m->logging);
         *m = (StoreMachine) {};
 }
 
@@ -168,7 +201,7 @@ static const char *elem(const redisReply *r, size_t i) {
 }
 
 int store_sm_describe_parse(const redisReply *r, StoreMachine *ret) {
-        const char *tag, *role;
+        const char *tag, *role, *type, *logging;
 
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
@@ -176,16 +209,20 @@ int store_sm_describe_parse(const redisReply *r, StoreMachine *ret) {
                 return -EBADMSG;
         if (streq(tag, "missing"))
                 return -ENOENT;
-        if (r->elements != 7 || r->element[1]->type != REDIS_REPLY_INTEGER || !elem(r, 6))
+        if (r->elements < 7 || r->element[1]->type != REDIS_REPLY_INTEGER || !elem(r, 6))
                 return -EBADMSG;
         role = elem(r, 5);
-        *ret = (StoreMachine) {
+        type = elem(r, 7);
+        logging = elem(r, 8);
+        *ret = (StoreMachine){
                 .version = (unsigned) r->element[1]->integer,
                 .latest_version = (unsigned) strtoul(elem(r, 2) ?: "0", NULL, 10),
                 .created_ms = strtoll(elem(r, 3) ?: "0", NULL, 10),
                 .updated_ms = strtoll(elem(r, 4) ?: "0", NULL, 10),
                 .role_arn = role && *role ? xstrdup(role) : NULL,
                 .definition = xstrndup(r->element[6]->str, r->element[6]->len),
+                .type = xstrdup(type && *type ? type : "STANDARD"),
+                .logging = logging && *logging ? xstrdup(logging) : NULL,
         };
         return 0;
 }
@@ -234,6 +271,12 @@ int store_sm_describe(redisContext *c, const char *name, unsigned version, json_
                          "createdAt", (json_int_t) m.created_ms, "updatedAt", (json_int_t) m.updated_ms);
         if (m.role_arn)
                 json_object_set_new(*ret, "roleArn", json_string(m.role_arn));
+        json_object_set_new(*ret, "type", json_string(m.type));
+        if (m.logging) {
+                json_t *l = json_loads(m.logging, 0, NULL);
+                if (l)
+                        json_object_set_new(*ret, "loggingConfiguration", l);
+        }
         return 0;
 }
 
@@ -330,4 +373,84 @@ int store_sm_delete(redisContext *c, const char *name, int64_t retention_sec) {
         if (k < 0)
                 return k;
         return store_sm_delete_parse(r);
+}
+
+static const char *const log_levels[] = {
+        [STORE_LOG_OFF] = "OFF",
+        [STORE_LOG_FATAL] = "FATAL",
+        [STORE_LOG_ERROR] = "ERROR",
+        [STORE_LOG_ALL] = "ALL",
+};
+
+int store_sm_logging_check(const char *text, char **ret, const char **ret_cause) {
+        _cleanup_json_ json_t *j = json_loads(text, 0, NULL), *out = NULL;
+        json_t *level, *data, *dests, *v;
+        const char *key, *lv;
+        size_t i;
+
+        if (!json_is_object(j))
+                return *ret_cause = "the logging configuration is not a JSON object", -EINVAL;
+        json_object_foreach (j, key, v)
+                if (!streq(key, "level") && !streq(key, "includeExecutionData") &&
+                    !streq(key, "destinations"))
+                        return *ret_cause = "unknown field in the logging configuration", -EINVAL;
+        level = json_object_get(j, "level");
+        data = json_object_get(j, "includeExecutionData");
+        dests = json_object_get(j, "destinations");
+        lv = level ? json_string_value(level) : "OFF";
+        for (i = 0; lv && i < ELEMENTSOF(log_levels); i++)
+                if (streq(lv, log_levels[i]))
+                        break;
+        if (!lv || i == ELEMENTSOF(log_levels))
+                return *ret_cause = "level must be one of ALL, ERROR, FATAL, OFF", -EINVAL;
+        if (data && !json_is_boolean(data))
+                return *ret_cause = "includeExecutionData must be a boolean", -EINVAL;
+        if (dests && (!json_is_array(dests) || json_array_size(dests) > 1))
+                return *ret_cause =
+                               "Invalid Logging Configuration: Must specify exactly one Log Destination.",
+                       -EINVAL;
+        json_array_foreach (dests, i, v) {
+                json_t *g = json_object_get(v, "cloudWatchLogsLogGroup");
+                const char *arn = json_string_value(json_object_get(g, "logGroupArn"));
+                if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_object(g) || !arn ||
+                    strncmp(arn, "arn:", 4) != 0 || strlen(arn) > 256)
+                        return *ret_cause = "Invalid Logging Configuration: a destination is "
+                                            "{\"cloudWatchLogsLogGroup\": {\"logGroupArn\": \"arn:...\"}}",
+                               -EINVAL;
+        }
+        out = json_pack("{s:s, s:b, s:o}", "level", lv, "includeExecutionData", json_is_true(data),
+                        "destinations", dests ? json_incref(dests) : json_array());
+        *ret = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+        return *ret ? 0 : -ENOMEM;
+}
+
+void store_sm_logging_parse(const char *text, StoreLogLevel *ret_level, bool *ret_include_data) {
+        _cleanup_json_ json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+        const char *lv = json_string_value(json_object_get(j, "level"));
+
+        *ret_level = STORE_LOG_OFF;
+        for (size_t i = 0; lv && i < ELEMENTSOF(log_levels); i++)
+                if (streq(lv, log_levels[i]))
+                        *ret_level = (StoreLogLevel) i;
+        *ret_include_data = json_is_true(json_object_get(j, "includeExecutionData"));
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+        return n >= m && streq(s + n - m, suffix);
+}
+
+bool store_log_level_includes(StoreLogLevel level, const char *type) {
+        switch (level) {
+        case STORE_LOG_ALL:
+                return true;
+        case STORE_LOG_ERROR:
+                return ends_with(type, "Failed") || ends_with(type, "TimedOut") ||
+                       ends_with(type, "Aborted") || streq(type, "FailStateEntered");
+        case STORE_LOG_FATAL:
+                return streq(type, "ExecutionFailed") || streq(type, "ExecutionTimedOut") ||
+                       streq(type, "ExecutionAborted");
+        default:
+                return false;
+        }
 }

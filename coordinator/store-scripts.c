@@ -134,14 +134,19 @@ static const char exec_commit_lua[] =
  * sm_put: store a new version of a state machine definition.
  * KEYS: 1 imgflow:sm:<name>, 2 imgflow:sms
  * ARGV: 1 name, 2 definition, 3 now ms, 4 mode "create" | "update",
- *       5 the role ARN to keep with it ("" = none / unchanged)
+ *       5 the role ARN to keep with it ("" = none / unchanged),
+ *       6 the type, STANDARD or EXPRESS, kept at creation ("" = STANDARD),
+ *       7 the logging configuration's JSON ("" = none / unchanged)
  * Returns {"ok", version, createdAt} | {"same", version, createdAt} (create,
- *         identical latest) | {"exists", version} | {"missing", 0}.
+ *         identical latest of the same type) | {"exists", version} |
+ *         {"missing", 0}.
  */
 static const char sm_put_lua[] =
         "local latest = redis.call('HGET', KEYS[1], 'latestVersion')\n"
+        "local ty = (ARGV[6] and ARGV[6] ~= '') and ARGV[6] or 'STANDARD'\n"
         "if ARGV[4] == 'create' and latest then\n"
-        "  if redis.call('GET', KEYS[1] .. ':v' .. latest) == ARGV[2] then\n"
+        "  if redis.call('GET', KEYS[1] .. ':v' .. latest) == ARGV[2] and\n"
+        "     (redis.call('HGET', KEYS[1], 'type') or 'STANDARD') == ty then\n"
         "    return {'same', tonumber(latest), redis.call('HGET', KEYS[1], 'createdAt')}\n"
         "  end\n"
         "  return {'exists', tonumber(latest)}\n"
@@ -150,7 +155,8 @@ static const char sm_put_lua[] =
         "local v = (tonumber(latest) or 0) + 1\n"
         "redis.call('SET', KEYS[1] .. ':v' .. v, ARGV[2])\n"
         "redis.call('PERSIST', KEYS[1] .. ':v' .. v)\n"
-        "if not latest then redis.call('HSET', KEYS[1], 'createdAt', ARGV[3]) end\n"
+        "if not latest then redis.call('HSET', KEYS[1], 'createdAt', ARGV[3], 'type', ty) end\n"
+        "if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'logging', ARGV[7]) end\n"
         "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'latestVersion', v, 'updatedAt', ARGV[3])\n"
         "if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'roleArn', ARGV[5]) end\n"
         "redis.call('SADD', KEYS[2], ARGV[1])\n"
@@ -160,11 +166,12 @@ static const char sm_put_lua[] =
  * sm_describe: one version of a machine with the machine's fields.
  * KEYS: 1 imgflow:sm:<name>; ARGV: 1 version (0 = the latest)
  * Returns {"ok", version, latestVersion, createdAt, updatedAt, roleArn,
- * definition} (strings "" where the machine's hash is gone: a deleted
- * machine's versions stay for the retention) | {"missing"}.
+ * definition, type, logging} (strings "" where the machine's hash is gone:
+ * a deleted machine's versions stay for the retention) | {"missing"}.
  */
 static const char sm_describe_lua[] =
-        "local h = redis.call('HMGET', KEYS[1], 'latestVersion', 'createdAt', 'updatedAt', 'roleArn')\n"
+        "local h = redis.call('HMGET', KEYS[1], 'latestVersion', 'createdAt', 'updatedAt',\n"
+        "                     'roleArn', 'type', 'logging')\n"
         "local v = tonumber(ARGV[1])\n"
         "if v == 0 then\n"
         "  if not h[1] then return {'missing'} end\n"
@@ -172,7 +179,7 @@ static const char sm_describe_lua[] =
         "end\n"
         "local def = redis.call('GET', KEYS[1] .. ':v' .. v)\n"
         "if not def then return {'missing'} end\n"
-        "return {'ok', v, h[1] or '', h[2] or '', h[3] or '', h[4] or '', def}\n";
+        "return {'ok', v, h[1] or '', h[2] or '', h[3] or '', h[4] or '', def, h[5] or '', h[6] or ''}\n";
 
 /*
  * sm_set_role: KEYS 1 imgflow:sm:<name>; ARGV 1 role ARN. Returns 1, or 0

@@ -451,7 +451,39 @@ int store_sm_create(redisContext *c, const char *name, const char *definition, i
                     AslDiag *d, unsigned *ret_version);
 int store_sm_update(redisContext *c, const char *name, const char *definition, int64_t now_ms,
                     AslDiag *d, unsigned *ret_version);
-/* {"name","version","latestVersion","definition": <JSON>,"createdAt","updatedAt","roleArn"?}
+/* The extras of CreateStateMachine and UpdateStateMachine: the type (kept
+ * at creation; NULL = STANDARD; an update validates with the stored type)
+ * and the logging configuration's JSON (NULL = none / unchanged). */
+typedef struct StoreSmExtra {
+        const char *role_arn;
+        const char *type;
+        const char *logging;
+} StoreSmExtra;
+/* A loggingConfiguration as CreateStateMachine takes it ({"level": ALL |
+ * ERROR | FATAL | OFF, "includeExecutionData": bool, "destinations": [at most
+ * one {"cloudWatchLogsLogGroup": {"logGroupArn"}}]}): 0 and *ret (the
+ * normalized JSON text, new string: every field present), or -EINVAL and
+ * *ret_cause (static) saying what is wrong (Step Functions'
+ * InvalidLoggingConfiguration). text borrowed. */
+int store_sm_logging_check(const char *text, char **ret, const char **ret_cause);
+/* The level and includeExecutionData of a normalized configuration (NULL:
+ * OFF, false). */
+typedef enum StoreLogLevel {
+        STORE_LOG_OFF,
+        STORE_LOG_FATAL,
+        STORE_LOG_ERROR,
+        STORE_LOG_ALL,
+} StoreLogLevel;
+void store_sm_logging_parse(const char *text, StoreLogLevel *ret_level, bool *ret_include_data);
+/* Whether a history event of this type is logged at this level: ALL every
+ * one, ERROR the failed, timed out and aborted events (and
+ * FailStateEntered), FATAL ExecutionFailed, ExecutionTimedOut and
+ * ExecutionAborted, OFF none. */
+bool store_log_level_includes(StoreLogLevel level, const char *event_type);
+int store_sm_put_extra(redisContext *c, const char *name, const char *definition, int64_t now_ms,
+                       bool update, const StoreSmExtra *x, AslDiag *d, unsigned *ret_version);
+/* {"name","version","latestVersion","definition": <JSON>,"createdAt","updatedAt","roleArn"?,"type",
+ *  "loggingConfiguration"?}
  * version 0 = latest. New reference. */
 int store_sm_describe(redisContext *c, const char *name, unsigned version, json_t **ret);
 /* Definition text (new string) of name:version (0 = latest) and the version. */
@@ -468,6 +500,9 @@ int store_sm_delete(redisContext *c, const char *name, int64_t retention_sec);
  * may be NULL. -EINVAL for a bad name or a definition over 1 MiB. */
 int store_sm_put_call(const char *name, const char *definition, int64_t now_ms, bool update,
                       const char *role_arn, StoreCall *ret);
+/* The same with the type and the logging configuration (x may be NULL). */
+int store_sm_put_call_extra(const char *name, const char *definition, int64_t now_ms, bool update,
+                            const StoreSmExtra *x, StoreCall *ret);
 /* 0, the version stored and the machine's creation date (ms); -EEXIST
  * (create: another definition is there), -ENOENT (update: no such
  * machine). Either output may be NULL. */
@@ -479,6 +514,8 @@ typedef struct StoreMachine {
         int64_t created_ms, updated_ms;
         char *role_arn;                 /* NULL when none was given */
         char *definition;
+        char *type;    /* "STANDARD" or "EXPRESS" (a machine of old: STANDARD) */
+        char *logging; /* the loggingConfiguration's JSON, or NULL */
 } StoreMachine;
 
 void store_machine_done(StoreMachine *m);

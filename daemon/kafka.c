@@ -409,17 +409,19 @@ KafkaProducer *kafka_producer_free(KafkaProducer *p) {
 
 int kafka_produce(KafkaProducer *p, const char *topic, const char *key, const void *buf,
                   size_t len, void *msg_opaque) {
+        return kafka_produce_partition(p, topic, KAFKA_PARTITION_BY_KEY, key, buf, len, msg_opaque);
+}
+
+int kafka_produce_partition(KafkaProducer *p, const char *topic, int32_t partition, const char *key,
+                            const void *buf, size_t len, void *msg_opaque) {
         rd_kafka_resp_err_t err;
 
-        if (!p || !topic || (!buf && len > 0))
+        if (!p || !topic || (!buf && len > 0) || partition < KAFKA_PARTITION_BY_KEY)
                 return -EINVAL;
-        err = rd_kafka_producev(p->rk,
-                                RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                RD_KAFKA_V_VALUE((void *) buf, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE(msg_opaque),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+                p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *) buf, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         return kafka_errno(err);
 }
 

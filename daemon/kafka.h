@@ -103,6 +103,11 @@ static inline void kafka_producer_freep(KafkaProducer **p) {
  */
 int kafka_produce(KafkaProducer *p, const char *topic, const char *key, const void *buf,
                   size_t len, void *msg_opaque);
+/* The same to one partition (KAFKA_PARTITION_BY_KEY: the partitioner's
+ * choice for key, as kafka_produce()). */
+#define KAFKA_PARTITION_BY_KEY RD_KAFKA_PARTITION_UA
+int kafka_produce_partition(KafkaProducer *p, const char *topic, int32_t partition, const char *key,
+                            const void *buf, size_t len, void *msg_opaque);
 
 /* Blocks up to timeout_ms waiting for outstanding deliveries (their reports
  * are called). Only for shutdown. Returns 0 or -ETIMEDOUT. */

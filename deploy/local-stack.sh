@@ -421,6 +421,7 @@ kafka_topics() {
                 "imgflow.tasks,retention.ms=$day" \
                 "imgflow.notifications:$((n < 6 ? n : 6)),retention.ms=$((7 * day))" \
                 "imgflow.dlq:$((n < 3 ? n : 3)),retention.ms=$((14 * day))" \
+                "imgflow.logs:$((n < 6 ? n : 6)),retention.ms=$((7 * day))" \
                 "imgflow.s3-events:$((n < 4 ? n : 4)),retention.ms=$((7 * day))" \
                 $TOPICS 2>>"$LOGDIR/kafka-topics.log"
 }

@@ -96,7 +96,7 @@ static const ApiKeyName api_keys[] = {
         {"OffsetDelete", 47},
 };
 
-static const char *const imgflow_topics[] = {"jobs", "tasks", "events", "notifications", "dlq"};
+static const char *const imgflow_topics[] = {"jobs", "tasks", "events", "notifications", "dlq", "logs"};
 
 typedef struct Options {
         int brokers;

@@ -91,13 +91,17 @@ static const ProtoField task_fields[] = {
         NAME("taskToken", OPT, ID, task.task_token),
         INT("dispatchedAtMs", REQ, 0, task.dispatched_at_ms),
         NAME("indexPath", OPT, PROTO_MAX_INDEX_PATH_BYTES, task.index_path),
+        NAME("replyTo", OPT, PROTO_MAX_TOPIC_BYTES + 12, task.reply_to),
 };
 
 /* indexPath: decimal indices joined by '.', without leading zeros ("2",
- * "1.0"), so that it can be part of a storage key as it is. */
+ * "1.0"), so that it can be part of a storage key as it is. replyTo: a
+ * topic, ':' and a partition number (proto_reply_to_parse()). */
 static const char *check_task(const ProtoMessage *m) {
         const char *p = m->task.index_path;
 
+        if (m->task.reply_to && proto_reply_to_parse(m->task.reply_to, NULL, NULL) < 0)
+                return "field 'replyTo': must be a topic, ':' and a partition number";
         if (!p)
                 return NULL;
         for (;;) {
@@ -233,4 +237,6 @@ const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
         SCHEMA(PROTO_DEAD_LETTER, "DeadLetter", dead_letter_fields, check_dead_letter),
         REQUEST(PROTO_REDRIVE_EXECUTION, "RedriveExecution", "RedriveExecutionResponse",
                 redrive_execution_fields),
+        REQUEST(PROTO_START_SYNC_EXECUTION, "StartSyncExecution", "StartSyncExecutionResponse",
+                start_execution_fields),
 };

@@ -598,6 +598,8 @@ int proto_encode(const ProtoMessage *m, const ProtoLimits *lim, char **ret_buf, 
 
 DEFINE_ENCODER(proto_encode_start_execution, ProtoStartExecution, PROTO_START_EXECUTION, start_execution)
 DEFINE_ENCODER(proto_encode_stop_execution, ProtoStopExecution, PROTO_STOP_EXECUTION, stop_execution)
+DEFINE_ENCODER(proto_encode_start_sync_execution, ProtoStartExecution, PROTO_START_SYNC_EXECUTION,
+               start_execution)
 DEFINE_ENCODER(proto_encode_redrive_execution, ProtoRedriveExecution, PROTO_REDRIVE_EXECUTION,
                redrive_execution)
 DEFINE_ENCODER(proto_encode_task, ProtoTask, PROTO_TASK, task)
@@ -954,7 +956,7 @@ int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_le
         } else {
                 json_writer_raw(&w, ",\"ok\":true", 10);
                 write_member(&w, "executionId", r->execution_id);
-                if (r->request == PROTO_START_EXECUTION) {
+                if (r->request == PROTO_START_EXECUTION || r->request == PROTO_START_SYNC_EXECUTION) {
                         _cleanup_free_ char *arn = NULL;
 
                         if (asprintf(&arn, "imgflow:execution:%s", r->execution_id) < 0) {
@@ -964,6 +966,21 @@ int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_le
                         write_member(&w, "executionArn", arn);
                         json_writer_raw(&w, ",\"startDate\":", 13);
                         json_writer_integer(&w, r->date_ms);
+                }
+                if (r->request == PROTO_START_SYNC_EXECUTION) {
+                        json_writer_raw(&w, ",\"stopDate\":", 12);
+                        json_writer_integer(&w, r->stop_ms);
+                        write_member(&w, "status", r->status ?: "FAILED");
+                        if (r->output)
+                                write_member(&w, "output", r->output);
+                        if (r->exec_error)
+                                write_member(&w, "error", r->exec_error);
+                        if (r->exec_cause)
+                                write_member(&w, "cause", r->exec_cause);
+                        json_writer_raw(&w, ",\"billedDurationInMilliseconds\":", 32);
+                        json_writer_integer(&w, r->billed_ms);
+                        json_writer_raw(&w, ",\"billedMemoryUsedInMB\":", 24);
+                        json_writer_integer(&w, r->billed_mb);
                 } else if (r->request == PROTO_STOP_EXECUTION) {
                         json_writer_raw(&w, ",\"stopDate\":", 12);
                         json_writer_integer(&w, r->date_ms);
@@ -983,7 +1000,7 @@ int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_le
 static const char *const topic_names[_PROTO_TOPIC_MAX] = {
         [PROTO_TOPIC_JOBS] = "jobs",     [PROTO_TOPIC_TASKS] = "tasks",
         [PROTO_TOPIC_EVENTS] = "events", [PROTO_TOPIC_NOTIFICATIONS] = "notifications",
-        [PROTO_TOPIC_DLQ] = "dlq",
+        [PROTO_TOPIC_DLQ] = "dlq",       [PROTO_TOPIC_LOGS] = "logs",
 };
 
 static bool topic_chars_valid(const char *s) {
@@ -992,6 +1009,31 @@ static bool topic_chars_valid(const char *s) {
                       *s == '.' || *s == '_' || *s == '-'))
                         return false;
         return true;
+}
+
+int proto_reply_to_parse(const char *s, char **ret_topic, int32_t *ret_partition) {
+        const char *colon = s ? strrchr(s, ':') : NULL;
+        _cleanup_free_ char *topic = NULL;
+        char *end;
+        long long p;
+
+        if (!colon || colon == s || (size_t) (colon - s) > PROTO_MAX_TOPIC_BYTES || colon[1] < '0' ||
+            colon[1] > '9')
+                return -EINVAL;
+        errno = 0;
+        p = strtoll(colon + 1, &end, 10);
+        if (errno || *end || p < 0 || p > INT32_MAX)
+                return -EINVAL;
+        topic = strndup(s, colon - s);
+        if (!topic)
+                return -ENOMEM;
+        if (!topic_chars_valid(topic))
+                return -EINVAL;
+        if (ret_topic)
+                *ret_topic = TAKE_PTR(topic);
+        if (ret_partition)
+                *ret_partition = (int32_t) p;
+        return 0;
 }
 
 const char *const proto_worker_operations[] = {

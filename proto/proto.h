@@ -73,6 +73,7 @@ typedef enum ProtoType {
         PROTO_NOTIFICATION,
         PROTO_DEAD_LETTER,
         PROTO_REDRIVE_EXECUTION,
+        PROTO_START_SYNC_EXECUTION, /* ProtoStartExecution's fields: start_execution */
         _PROTO_TYPE_MAX,
         _PROTO_TYPE_INVALID = -EINVAL,
 } ProtoType;
@@ -119,6 +120,8 @@ typedef struct ProtoTask {
         const char *task_token;    /* optional: only for .waitForTaskToken */
         int64_t dispatched_at_ms;  /* epoch ms */
         const char *index_path;    /* optional: Parallel branch / Map iteration indices, "1.0" */
+        const char *reply_to;      /* optional: "<events topic>:<partition>", where the result and
+                                    * heartbeats go (an EXPRESS execution's coordinator); NULL = by key */
 } ProtoTask;
 
 typedef struct ProtoTaskSucceeded {
@@ -272,6 +275,8 @@ int proto_encode_start_execution(const ProtoStartExecution *x, const ProtoLimits
                                  size_t *ret_len);
 int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *lim, char **ret_buf,
                                 size_t *ret_len);
+int proto_encode_start_sync_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf,
+                                      size_t *ret_len);
 int proto_encode_redrive_execution(const ProtoRedriveExecution *x, const ProtoLimits *lim, char **ret_buf,
                                    size_t *ret_len);
 int proto_encode_task(const ProtoTask *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
@@ -379,6 +384,14 @@ typedef struct ProtoResponse {
         const char *cause;        /* with error; NULL = "" */
         const char *execution_id; /* without error: the execution ("<machine>:<name>") */
         int64_t date_ms;          /* without error: start (StartExecution), stop or redrive date */
+        /* StartSyncExecution, without error: the execution's end. */
+        const char *status;     /* SUCCEEDED, FAILED, TIMED_OUT (ABORTED) */
+        const char *output;     /* JSON text, or NULL */
+        const char *exec_error; /* the execution's error and cause, or NULL */
+        const char *exec_cause;
+        int64_t stop_ms;   /* and date_ms: the start */
+        int64_t billed_ms; /* billingDetails */
+        int64_t billed_mb;
 } ProtoResponse;
 
 /* *ret_buf: the answer's text (new string, compact) and *ret_len its
@@ -393,6 +406,7 @@ typedef enum ProtoTopic {
         PROTO_TOPIC_EVENTS,
         PROTO_TOPIC_NOTIFICATIONS,
         PROTO_TOPIC_DLQ,
+        PROTO_TOPIC_LOGS, /* EXPRESS executions' history events */
         _PROTO_TOPIC_MAX,
 } ProtoTopic;
 
@@ -403,6 +417,11 @@ typedef enum ProtoTopic {
  * a legal Kafka topic name ([A-Za-z0-9._-], at most 249 bytes) else -EINVAL.
  * *ret: new string. */
 int proto_topic_name(const char *prefix, ProtoTopic topic, const char *pool, char **ret);
+
+/* A Task's replyTo, "<topic>:<partition>": *ret_topic (new string) and
+ * *ret_partition (0 .. INT32_MAX); either may be NULL. -EINVAL when s is
+ * not one. */
+int proto_reply_to_parse(const char *s, char **ret_topic, int32_t *ret_partition);
 
 /* The operations imgflow-worker runs for tasks of "<prefix>tasks" (the
  * default pool): its built-in table plus its own "notify". A [resources]

@@ -94,6 +94,7 @@ struct Delivery {
         Manager *manager;
         WorkerTask *task;        /* borrowed (the task waits for us) */
         char *topic, *key, *buf; /* what was produced */
+        int32_t partition;       /* KAFKA_PARTITION_BY_KEY, or the task's replyTo */
         size_t len;
         char *notify_id;        /* NOTIFY */
         sd_event_source *retry; /* pending re-produce */
@@ -196,6 +197,20 @@ static Delivery *delivery_free(Delivery *d) {
         return NULL;
 }
 
+/* Where a task's result and heartbeats go on the events topic: the
+ * partition of its replyTo (an EXPRESS execution's coordinator holds it),
+ * else the partition of its execution id's key. A replyTo naming another
+ * topic is not followed: a worker writes only the events topic. */
+static int32_t reply_partition(const Manager *m, const WorkerTask *t) {
+        _cleanup_free_ char *topic = NULL;
+        int32_t p;
+
+        if (!t->task->reply_to || proto_reply_to_parse(t->task->reply_to, &topic, &p) < 0 ||
+            !streq(topic, m->events_topic))
+                return KAFKA_PARTITION_BY_KEY;
+        return p;
+}
+
 /* buf is stolen (also on failure); topic and key copied. */
 static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const char *topic, const char *key,
                            char *buf, size_t len, Delivery **ret) {
@@ -221,7 +236,8 @@ static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const c
                 return -ENOMEM;
         }
 
-        int r = kafka_produce(m->producer, d->topic, d->key, d->buf, d->len, d);
+        d->partition = t && streq(topic, m->events_topic) ? reply_partition(m, t) : KAFKA_PARTITION_BY_KEY;
+        int r = kafka_produce_partition(m->producer, d->topic, d->partition, d->key, d->buf, d->len, d);
         if (r == -ENOBUFS) {
                 /* The local queue is full: keep it and produce it again soon. */
                 log_warning("Producer queue full; producing to %s again in 1 s.", d->topic);
@@ -238,7 +254,8 @@ static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const c
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Delivery *d = userdata;
-        int r = kafka_produce(d->manager->producer, d->topic, d->key, d->buf, d->len, d);
+        int r = kafka_produce_partition(d->manager->producer, d->topic, d->partition, d->key, d->buf, d->len,
+                                        d);
         if (r < 0) {
                 log_warning_errno(r, "Failed to produce to %s again, retrying: %m", d->topic);
                 (void) sd_event_source_set_time_relative(s, WORKER_RETRY_USEC);
@@ -614,7 +631,8 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
 
         r = worker_task_encode_heartbeat(t, m->worker_id, &buf, &len);
         if (r >= 0)
-                r = kafka_produce(m->producer, m->events_topic, t->task->execution_id, buf, len, NULL);
+                r = kafka_produce_partition(m->producer, m->events_topic, reply_partition(m, t),
+                                            t->task->execution_id, buf, len, NULL);
         if (r < 0)
                 worker_task_log_errno(LOG_WARNING, r, t, "Failed to send a heartbeat: %m");
         else

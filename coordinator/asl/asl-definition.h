@@ -68,6 +68,10 @@ typedef struct AslMachine {
                                  * mention "$$" (may read the context object) */
         AslExprCache *exprs;    /* owned: the compiled JSONata expressions (asl-query.h) */
         bool jsonata;           /* the top-level QueryLanguage is JSONata */
+        /* The caller's notes about the machine, never read by the engine:
+         * the coordinator keeps its loggingConfiguration here. */
+        int log_level;
+        bool log_execution_data;
 } AslMachine;
 
 /* True if `state` (a state object of m's definition) is a JSONata state:

@@ -281,7 +281,12 @@ cli describe-state-machine --name inline
 expect_eq "described: role and definition" "$(json_get "$OUT" '[j.get("roleArn"), json.loads(j["definition"])["States"]["A"]["Result"], j["type"]]')" \
         '["arn:aws:iam::123456789012:role/imgflow-runner", 7, "STANDARD"]'
 cli create-state-machine --name express --definition "file://$D/hello-v1.json" --type EXPRESS
-expect_err "--type EXPRESS" 1 "(StateMachineTypeNotSupported)"
+expect_rc "--type EXPRESS" 0
+cli describe-state-machine --name express
+expect_eq "described: EXPRESS, logging OFF" "$(json_get "$OUT" '[j["type"], j["loggingConfiguration"]["level"]]')" \
+        '["EXPRESS", "OFF"]'
+cli create-state-machine --name express --definition "file://$D/hello-v1.json"
+expect_err "the same definition as STANDARD: another machine" 1 "(StateMachineAlreadyExists)"
 cli create-state-machine --name badrole --definition "$D/hello-v1.json" --role-arn imgflow-runner
 expect_err "--role-arn that is not an ARN" 1 "(InvalidArn)"
 cli create-state-machine --name badjson --definition '{"StartAt": "A", "States": {'

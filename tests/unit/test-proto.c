@@ -26,12 +26,15 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
         [PROTO_REDRIVE_EXECUTION] =
                 "{\"v\":1,\"type\":\"RedriveExecution\",\"executionId\":\"e1\",\"clientToken\":\"c-1\","
                 "\"requestId\":\"r\"}",
+        [PROTO_START_SYNC_EXECUTION] =
+                "{\"v\":1,\"type\":\"StartSyncExecution\",\"stateMachine\":\"fast\",\"name\":\"s-1\","
+                "\"input\":{\"n\":1},\"requestId\":\"req-2\"}",
         [PROTO_TASK] =
                 "{\"v\":1,\"type\":\"Task\",\"executionId\":\"e1\",\"executionName\":\"run-1\","
                 "\"stateMachine\":\"thumbs\",\"state\":\"Resize\",\"taskId\":\"t1\",\"attempt\":2,"
                 "\"resource\":\"arn:aws:lambda:us-east-1:1:function:resize\",\"operation\":\"image.resize\","
                 "\"input\":{\"width\":100},\"deadlineMs\":1700000000000,\"heartbeatSeconds\":30,"
-                "\"taskToken\":\"tok\",\"dispatchedAtMs\":1699999999000}",
+                "\"taskToken\":\"tok\",\"dispatchedAtMs\":1699999999000,\"replyTo\":\"imgflow.events:3\"}",
         [PROTO_TASK_SUCCEEDED] =
                 "{\"v\":1,\"type\":\"TaskSucceeded\",\"executionId\":\"e1\",\"taskId\":\"t1\","
                 "\"attempt\":0,\"output\":[1,\"a\",null,true,0.7,1e-7],\"workerId\":\"w1\",\"startedAtMs\":"
@@ -1009,6 +1012,7 @@ TEST(requests) {
                 {PROTO_START_EXECUTION, "req-1", NULL, "StartExecutionResponse", false},
                 {PROTO_STOP_EXECUTION, "r", NULL, "StopExecutionResponse", false},
                 {PROTO_REDRIVE_EXECUTION, "r", NULL, "RedriveExecutionResponse", false},
+                {PROTO_START_SYNC_EXECUTION, "req-2", NULL, "StartSyncExecutionResponse", false},
                 {PROTO_TASK, NULL, "tok", NULL, false},
                 {PROTO_TASK_SUCCEEDED, NULL, NULL, NULL, false},
                 {PROTO_SEND_TASK_SUCCESS, "r", "tok", "SendTaskSuccessResponse", true},
@@ -1062,6 +1066,16 @@ TEST(responses) {
                 (ProtoResponse){PROTO_REDRIVE_EXECUTION, "r-5", .execution_id = "sm:e1", .date_ms = 7});
         ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"RedriveExecutionResponse\",\"requestId\":\"r-5\",\"ok\":true,"
                          "\"executionId\":\"sm:e1\",\"redriveDate\":7}");
+        free(s);
+        s = response_text((ProtoResponse){PROTO_START_SYNC_EXECUTION, "r-6", .execution_id = "fast:s1",
+                                          .date_ms = 10, .status = "FAILED", .exec_error = "E",
+                                          .exec_cause = "c", .stop_ms = 250, .billed_ms = 300,
+                                          .billed_mb = 64});
+        ASSERT_STR_EQ(
+                s, "{\"v\":1,\"type\":\"StartSyncExecutionResponse\",\"requestId\":\"r-6\",\"ok\":true,"
+                   "\"executionId\":\"fast:s1\",\"executionArn\":\"imgflow:execution:fast:s1\","
+                   "\"startDate\":10,\"stopDate\":250,\"status\":\"FAILED\",\"error\":\"E\",\"cause\":\"c\","
+                   "\"billedDurationInMilliseconds\":300,\"billedMemoryUsedInMB\":64}");
         free(s);
         s = response_text(
                 (ProtoResponse){PROTO_SEND_TASK_HEARTBEAT, "r-3", .execution_id = "sm:e1", .date_ms = 5});
@@ -1129,4 +1143,20 @@ TEST(utf8) {
         ASSERT_FALSE(proto_utf8_is_valid("\xc3", 1));             /* cut */
         ASSERT_FALSE(proto_utf8_is_valid("a\0b", 3));
         ASSERT_TRUE(proto_utf8_is_valid("", 0));
+}
+
+TEST(reply_to) {
+        char *topic = NULL;
+        int32_t p = -1;
+
+        ASSERT_INT_EQ(proto_reply_to_parse("imgflow.events:12", &topic, &p), 0);
+        ASSERT_STR_EQ(topic, "imgflow.events");
+        ASSERT_INT_EQ(p, 12);
+        free(topic);
+        ASSERT_INT_EQ(proto_reply_to_parse("imgflow.events", NULL, NULL), -EINVAL);
+        ASSERT_INT_EQ(proto_reply_to_parse(":1", NULL, NULL), -EINVAL);
+        ASSERT_INT_EQ(proto_reply_to_parse("a:-1", NULL, NULL), -EINVAL);
+        ASSERT_INT_EQ(proto_reply_to_parse("a:2147483648", NULL, NULL), -EINVAL);
+        ASSERT_INT_EQ(proto_reply_to_parse("a/b:1", NULL, NULL), -EINVAL);
+        ASSERT_INT_EQ(proto_reply_to_parse("a:1x", NULL, NULL), -EINVAL);
 }

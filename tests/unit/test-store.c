@@ -229,6 +229,56 @@ TEST(registry) {
         ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "definition"), "StartAt")), "B");
         json_decref(j);
 
+        ASSERT_INT_EQ(store_sm_describe(c, "reg", 0, &j), 0);
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "type")), "STANDARD");
+        ASSERT_NULL(json_object_get(j, "loggingConfiguration"));
+        json_decref(j);
+
+        /* EXPRESS: kept at creation with the logging configuration; its
+         * rules apply to updates; the same definition as another type is
+         * another machine. */
+        {
+                static const char cb_def[] =
+                        "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\","
+                        "\"Resource\":\"arn:aws:states:::sqs:sendMessage.waitForTaskToken\","
+                        "\"End\":true}}}";
+                _cleanup_free_ char *logging = NULL;
+                const char *cause = NULL;
+
+                ASSERT_INT_EQ(store_sm_logging_check("{\"level\":\"ERROR\"}", &logging, &cause), 0);
+                ASSERT_STR_EQ(logging,
+                              "{\"destinations\":[],\"includeExecutionData\":false,\"level\":\"ERROR\"}");
+                ASSERT_INT_EQ(store_sm_put_extra(c, "xreg", pass_def, 3000, false,
+                                                 &(StoreSmExtra){.type = "EXPRESS", .logging = logging}, &d,
+                                                 &v),
+                              0);
+                ASSERT_INT_EQ(store_sm_describe(c, "xreg", 0, &j), 0);
+                ASSERT_STR_EQ(json_string_value(json_object_get(j, "type")), "EXPRESS");
+                ASSERT_STR_EQ(json_string_value(
+                                      json_object_get(json_object_get(j, "loggingConfiguration"), "level")),
+                              "ERROR");
+                json_decref(j);
+                ASSERT_INT_EQ(
+                        store_sm_put_extra(c, "xreg", pass_def, 3001, false, &(StoreSmExtra){}, &d, &v),
+                        -EEXIST);
+                ASSERT_INT_EQ(store_sm_update(c, "xreg", cb_def, 3002, &d, &v), -EINVAL);
+                ASSERT_TRUE(d.n > 0);
+                asl_diag_clear(&d);
+                ASSERT_INT_EQ(store_sm_update(c, "reg", cb_def, 3003, &d, &v), 0);
+                ASSERT_INT_EQ(store_sm_logging_check("{\"level\":\"LOUD\"}", &text, &cause), -EINVAL);
+                ASSERT_INT_EQ(store_sm_logging_check("{\"level\":\"ALL\",\"destinations\":[{},{}]}", &text,
+                                                     &cause),
+                              -EINVAL);
+                ASSERT_INT_EQ(store_sm_logging_check("[]", &text, &cause), -EINVAL);
+                ASSERT_TRUE(store_log_level_includes(STORE_LOG_ERROR, "TaskFailed"));
+                ASSERT_TRUE(store_log_level_includes(STORE_LOG_ERROR, "FailStateEntered"));
+                ASSERT_FALSE(store_log_level_includes(STORE_LOG_ERROR, "TaskSucceeded"));
+                ASSERT_TRUE(store_log_level_includes(STORE_LOG_FATAL, "ExecutionTimedOut"));
+                ASSERT_FALSE(store_log_level_includes(STORE_LOG_FATAL, "TaskFailed"));
+                ASSERT_FALSE(store_log_level_includes(STORE_LOG_OFF, "ExecutionFailed"));
+                ASSERT_TRUE(store_log_level_includes(STORE_LOG_ALL, "PassStateEntered"));
+        }
+
         ASSERT_INT_EQ(store_sm_create(c, "areg", pass_def, 1, &d, &v), 0);
         ASSERT_INT_EQ(store_sm_list(c, &j), 0);
         ASSERT_TRUE(json_array_size(j) >= 2);

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * EXPRESS executions in memory (see coordinator-express.h for the design):
+ * the table of executions, their timers, the commits applied without Redis,
+ * the history events published to <prefix>logs and the end.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coordinator-express.h"
+#include "coordinator-work.h"
+#include "json-writer.h"
+#include "log.h"
+
+struct ExpressExec {
+        Manager *m;
+        char *exec_id;     /* the key of Manager.express */
+        StoreExecState st; /* the document; empty while lent to a Work */
+        bool lent;
+        char *reply_to; /* "<events topic>:<partition>" of its tasks */
+        char *topic;    /* the start's offset, done at the end */
+        int32_t partition;
+        int64_t offset;
+        bool sync;
+        char *request_id; /* sync: answered at the end */
+        StoreLogLevel log_level;
+        bool log_data;
+        GHashTable *timers; /* timer id -> ExpressTimer */
+};
+
+typedef struct ExpressTimer {
+        ExpressExec *x;
+        char *timer_id;
+        sd_event_source *source;
+} ExpressTimer;
+
+static void express_timer_free(void *p) {
+        ExpressTimer *t = p;
+
+        if (!t)
+                return;
+        sd_event_source_disable_unref(t->source);
+        free(t->timer_id);
+        free(t);
+}
+
+void express_exec_free(void *p) {
+        ExpressExec *x = p;
+
+        if (!x)
+                return;
+        if (x->timers)
+                g_hash_table_destroy(x->timers);
+        store_exec_state_done(&x->st);
+        free(x->exec_id);
+        free(x->reply_to);
+        free(x->topic);
+        free(x->request_id);
+        x->m->in_flight--;
+        free(x);
+}
+
+char *express_reply_to(Manager *m, int32_t partition) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int32_t chosen = -1;
+
+        if (!m->consumer ||
+            rd_kafka_assignment(kafka_consumer_handle(m->consumer), &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return NULL;
+        for (int i = 0; i < a->cnt; i++) {
+                if (!streq(a->elems[i].topic, m->topic_events))
+                        continue;
+                if (a->elems[i].partition == partition) {
+                        chosen = partition;
+                        break;
+                }
+                if (chosen < 0 || a->elems[i].partition < chosen)
+                        chosen = a->elems[i].partition;
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+        return chosen < 0 ? NULL : xasprintf("%s:%" PRIi32, m->topic_events, chosen);
+}
+
+bool express_has(Manager *m, const char *exec_id) {
+        return g_hash_table_lookup(m->express, exec_id) != NULL;
+}
+
+bool express_take_state(Manager *m, const char *exec_id, StoreExecState *ret, const char **ret_reply_to) {
+        ExpressExec *x = g_hash_table_lookup(m->express, exec_id);
+
+        if (!x || x->lent)
+                return false;
+        store_exec_state_done(ret);
+        *ret = x->st;
+        x->st = (StoreExecState){};
+        x->lent = true;
+        *ret_reply_to = x->reply_to;
+        return true;
+}
+
+void express_return_state(Manager *m, const char *exec_id, StoreExecState *st) {
+        ExpressExec *x = g_hash_table_lookup(m->express, exec_id);
+
+        if (!x || !x->lent) {
+                store_exec_state_done(st);
+                return;
+        }
+        x->st = *st;
+        *st = (StoreExecState){};
+        x->lent = false;
+}
+
+/* ---- timers ---- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ExpressTimer *t = userdata;
+        ExpressExec *x = t->x;
+        Manager *m = x->m;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = proto_encode_timer_fired(&(ProtoTimerFired){.execution_id = x->exec_id, .timer_id = t->timer_id},
+                                     &m->limits, &buf, &len);
+        /* Forgotten before the event runs: it may end the execution. */
+        g_hash_table_steal(x->timers, t->timer_id);
+        express_timer_free(t);
+        manager_count(m, COUNTER_TIMERS);
+        if (r >= 0)
+                work_internal(m, buf, len);
+        return 0;
+}
+
+static void timer_add(ExpressExec *x, const char *timer_id, int64_t due_ms) {
+        ExpressTimer *t = xmalloc(sizeof *t);
+        int r;
+
+        *t = (ExpressTimer){.x = x, .timer_id = xstrdup(timer_id)};
+        r = sd_event_add_time(x->m->event, &t->source, CLOCK_REALTIME,
+                              due_ms > 0 ? (uint64_t) due_ms * 1000 : 0, /* accuracy= */ 1000, on_timer, t);
+        if (r < 0) {
+                log_struct_exec_errno(LOG_ERR, r, x->exec_id, NULL, NULL, "Cannot arm timer %s: %m",
+                                      timer_id);
+                express_timer_free(t);
+                return;
+        }
+        g_hash_table_replace(x->timers, t->timer_id, t);
+}
+
+/* ---- logs ---- */
+
+/* A history event as a log record of Step Functions' format: {"id",
+ * "type", "details", "previous_event_id", "event_timestamp",
+ * "execution_arn"}; without execution data, no input or output. */
+static void log_event(ExpressExec *x, const StoreHistoryEvent *h) {
+        _cleanup_json_ json_t *ev = json_loadb(h->text, h->len, 0, NULL), *rec = NULL;
+        _cleanup_free_ char *arn = NULL, *text = NULL, *id = NULL, *prev = NULL;
+        const char *type = json_string_value(json_object_get(ev, "type")), *key;
+        json_t *details = NULL, *v;
+
+        if (!type || !store_log_level_includes(x->log_level, type))
+                return;
+        json_object_foreach (ev, key, v) {
+                size_t n = strlen(key);
+                if (n > 12 && streq(key + n - 12, "EventDetails"))
+                        details = v;
+        }
+        details = details ? json_deep_copy(details) : json_object();
+        if (!x->log_data) {
+                static const char *const data[] = {"input",      "output", "inputDetails", "outputDetails",
+                                                   "parameters", "result", "resultDetails"};
+                for (size_t i = 0; i < ELEMENTSOF(data); i++)
+                        json_object_del(details, data[i]);
+        }
+        arn = xasprintf("imgflow:execution:%s", x->exec_id);
+        id = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(ev, "id")));
+        prev = xasprintf("%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(ev, "previousEventId")));
+        rec = json_pack("{s:s, s:s, s:o, s:s, s:O, s:s}", "id", id, "type", type, "details", details,
+                        "previous_event_id", prev, "event_timestamp",
+                        json_object_get(ev, "timestamp") ?: json_null(), "execution_arn", arn);
+        if (!rec)
+                return;
+        text = json_writer_dumps(rec);
+        if (text)
+                manager_produce(x->m, x->m->topic_logs, x->exec_id, x->exec_id, text, NULL);
+}
+
+/* ---- commits ---- */
+
+static void respond_sync(ExpressExec *x, const StoreCommit *c) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *text = NULL;
+        const char *output = NULL, *error = NULL, *cause = NULL;
+        int64_t start = x->st.start_ms, billed;
+        size_t len;
+
+        for (size_t i = 0; i + 1 < c->fields.n; i += 2) {
+                const char *f = c->fields.v[i], *v = c->fields.v[i + 1];
+                if (streq(f, "output"))
+                        output = v;
+                else if (streq(f, "error"))
+                        error = v;
+                else if (streq(f, "cause"))
+                        cause = v;
+        }
+        billed = c->stop_ms - start;
+        billed = billed <= 0 ? EXPRESS_BILLED_MS_STEP
+                             : (billed + EXPRESS_BILLED_MS_STEP - 1) / EXPRESS_BILLED_MS_STEP *
+                                       EXPRESS_BILLED_MS_STEP;
+        ProtoResponse r = {
+                .request = PROTO_START_SYNC_EXECUTION,
+                .request_id = x->request_id,
+                .execution_id = x->exec_id,
+                .date_ms = start,
+                .status = c->status,
+                .output = output,
+                .exec_error = error,
+                .exec_cause = cause,
+                .stop_ms = c->stop_ms,
+                .billed_ms = billed,
+                .billed_mb = EXPRESS_BILLED_MB_STEP,
+        };
+        if (proto_encode_response(&r, &text, &len) < 0 ||
+            store_response_put_argv(x->request_id, text, &a) < 0 ||
+            manager_command(x->m, &a, NULL, NULL) < 0)
+                log_struct_exec(LOG_WARNING, x->exec_id, NULL, NULL, "Cannot store the answer to %s",
+                                x->request_id);
+}
+
+/* The answer of an asynchronous StartExecution that the commit holds. */
+static void respond_start(ExpressExec *x, const StoreCommit *c) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+
+        if (c->response.n < 3)
+                return;
+        store_argv_adds(&a, "SET");
+        store_argv_adds(&a, c->response.v[0]);
+        store_argv_adds(&a, c->response.v[1]);
+        store_argv_adds(&a, "EX");
+        store_argv_adds(&a, c->response.v[2]);
+        store_argv_adds(&a, "NX");
+        if (manager_command(x->m, &a, NULL, NULL) < 0)
+                log_struct_exec(LOG_WARNING, x->exec_id, NULL, NULL, "Cannot store the answer to the start");
+}
+
+static void apply_commit(ExpressExec *x, StoreCommit *c) {
+        Manager *m = x->m;
+
+        for (size_t i = 0; i < c->n_history; i++)
+                if (x->log_level != STORE_LOG_OFF)
+                        log_event(x, &c->history[i]);
+        for (size_t i = 0; i < c->timers_del.n; i++)
+                g_hash_table_remove(x->timers, c->timers_del.v[i]);
+        for (size_t i = 0; i + 1 < c->timers.n; i += 2)
+                timer_add(x, c->timers.v[i], strtoll(c->timers.v[i + 1], NULL, 10));
+        STORE_COMMIT_OUTBOX_FOREACH(c, e) {
+                /* ExecutionStatusChanged is for STANDARD executions only. */
+                if (!e->note.task_id)
+                        continue;
+                manager_note_dispatch(m, x->exec_id, e);
+                _cleanup_free_ char *key = xasprintf("%s/%s", x->exec_id, e->note.task_id);
+                manager_produce(m, e->topic, key, x->exec_id, e->payload, NULL);
+        }
+        if (!x->sync)
+                respond_start(x, c);
+}
+
+void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit) {
+        _cleanup_commit_ StoreCommit *c = commit;
+        ExpressExec *x = g_hash_table_lookup(m->express, exec_id);
+
+        if (!x || !x->lent) {
+                /* Dropped meanwhile (a rebalance): it runs again elsewhere. */
+                store_exec_state_done(st);
+                return;
+        }
+        manager_count(m, COUNTER_COMMITS);
+        st->version++;
+        if (c->status && !streq_ptr(st->status, c->status)) {
+                free(st->status);
+                st->status = xstrdup(c->status);
+        }
+        x->st = *st;
+        *st = (StoreExecState){};
+        x->lent = false;
+        apply_commit(x, c);
+        if (c->stop_ms <= 0)
+                return;
+
+        m->n_finished++;
+        if (m->m_executions && c->status)
+                (void) metric_counter_inc(m->m_executions, (const char *const[]){c->status});
+        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL, "Express execution %s %s", x->exec_id,
+                        c->status ?: "?");
+        if (x->sync)
+                respond_sync(x, c);
+        if (x->topic && m->consumer)
+                (void) kafka_consumer_done(m->consumer, x->topic, x->partition, x->offset);
+        g_hash_table_remove(m->express, exec_id); /* frees x */
+        manager_maybe_resume(m);
+}
+
+void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit, char *reply_to,
+                   char *topic, int32_t partition, int64_t offset, const AslMachine *machine, bool sync,
+                   const char *request_id) {
+        ExpressExec *x = xmalloc(sizeof *x);
+
+        *x = (ExpressExec){
+                .m = m,
+                .exec_id = xstrdup(exec_id),
+                .lent = true,
+                .reply_to = reply_to,
+                .topic = topic,
+                .partition = partition,
+                .offset = offset,
+                .sync = sync,
+                .request_id = request_id ? xstrdup(request_id) : NULL,
+                .log_level = (StoreLogLevel) machine->log_level,
+                .log_data = machine->log_execution_data,
+                .timers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, express_timer_free),
+        };
+        m->in_flight++;
+        g_hash_table_replace(m->express, x->exec_id, x);
+        manager_count(m, COUNTER_STARTED);
+        if (m->m_executions)
+                (void) metric_counter_inc(m->m_executions, (const char *const[]){"RUNNING"});
+        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL, "Started express execution %s (results to %s)",
+                        x->exec_id, x->reply_to);
+        express_commit(m, x->exec_id, st, commit);
+}
+
+void express_drop_all(Manager *m) {
+        guint n = g_hash_table_size(m->express);
+
+        if (n == 0)
+                return;
+        log_info("Partitions revoked: %u express executions dropped (they run again from their start)", n);
+        g_hash_table_remove_all(m->express);
+}

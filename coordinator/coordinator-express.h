@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * EXPRESS executions (coordinator-express.c): kept in the memory of the
+ * coordinator that consumed their start, never written to Redis per state.
+ *
+ *   start     the start's Work applies START as for a STANDARD execution,
+ *             then hands its offset over to the ExpressExec: the offset is
+ *             done (Kafka commits past it) only when the execution has
+ *             ended, so a coordinator that dies meanwhile leaves the start
+ *             to be consumed again and the execution runs again from the
+ *             start (at least once, as Step Functions promises for Express)
+ *   tasks     carry replyTo, "<events topic>:<partition>", a partition of
+ *             the events topic this coordinator holds (the start's own
+ *             number when held: the range assignor gives one consumer the
+ *             same numbers of both topics when their counts are equal);
+ *             the worker produces the result and heartbeats there, not by
+ *             the execution's key, so they reach this coordinator
+ *   events    a result or timer of the execution takes the document from
+ *             here (express_take_state()), runs the same apply step as a
+ *             STANDARD one and gives the commit to express_commit() instead
+ *             of Redis: timers become sd-event timers, Task messages are
+ *             produced, history events go to <prefix>logs as the machine's
+ *             loggingConfiguration says (nothing at OFF)
+ *   end       the offset is done; a StartSyncExecution is answered (the
+ *             store's response key, as every answer) with the status,
+ *             output or error and cause, dates and billing details
+ *   rebalance every partition is revoked (the eager range protocol): all
+ *             executions are dropped and run again by whoever gets the
+ *             starts' partitions
+ *
+ * The 5 minutes of an Express execution: a definition loaded for an
+ * EXPRESS machine gets TimeoutSeconds 300 unless it has a smaller one, so
+ * the engine's execution timeout ends it with States.Timeout.
+ */
+
+#include "coordinator-manager.h"
+
+#define EXPRESS_DURATION_MAX_SEC 300
+/* The billing of Step Functions: duration in 100 ms steps (at least 100),
+ * memory in 64 MB steps (at least 64). */
+#define EXPRESS_BILLED_MS_STEP 100
+#define EXPRESS_BILLED_MB_STEP 64
+
+typedef struct ExpressExec ExpressExec;
+
+/* The destroy function of Manager.express's values. */
+void express_exec_free(void *p);
+
+/* The replyTo of a new execution whose start came from jobs partition
+ * `partition`: a new string, or NULL when this coordinator holds no
+ * partition of the events topic (yet). */
+char *express_reply_to(Manager *m, int32_t partition);
+
+/*
+ * A new execution, after apply_start() built its first commit. Takes st
+ * (moved), commit, reply_to and the origin topic (the start's offset, done
+ * at the end); request_id (copied) is answered at the end when sync. The
+ * commit is applied as express_commit() does.
+ */
+void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit, char *reply_to,
+                   char *topic, int32_t partition, int64_t offset, const AslMachine *machine, bool sync,
+                   const char *request_id);
+
+/* Whether exec_id runs here as an EXPRESS execution. */
+bool express_has(Manager *m, const char *exec_id);
+/* Lend the execution's state to the Work applying an event: true and *ret
+ * (moved), false when there is no such execution or its state is lent. */
+bool express_take_state(Manager *m, const char *exec_id, StoreExecState *ret, const char **ret_reply_to);
+/* Give it back unchanged (the event changed nothing). Dropped when the
+ * execution is gone meanwhile (a rebalance). */
+void express_return_state(Manager *m, const char *exec_id, StoreExecState *st);
+/* The commit of an event (taken) on the state lent (moved back): timers,
+ * tasks, logs, and the end. */
+void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit);
+
+/* Partitions were revoked or lost: every execution is dropped (its start
+ * is consumed again by the partition's next owner). */
+void express_drop_all(Manager *m);

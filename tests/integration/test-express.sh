@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# EXPRESS state machines and StartSyncExecution through the CLI, on the
+# whole system of ops-stack.sh (redis-server, Kafka, imgflow-coordinator,
+# imgflow-worker; loopback only):
+#
+#   - create-state-machine --type EXPRESS with a loggingConfiguration (level
+#     ALL, no execution data); describe-state-machine shows both; an
+#     EXPRESS definition with '.waitForTaskToken' or an activity is refused
+#     with Step Functions' message, a bad level with
+#     InvalidLoggingConfiguration;
+#   - start-sync-execution of a 5-task test.echo chain answers SUCCEEDED
+#     with the output, dates and billingDetails, and nothing of the
+#     execution is in Redis; its history events are on imgflow.logs,
+#     without input or output; a failing one answers FAILED with the
+#     task's error and cause; a STANDARD machine is refused with
+#     StateMachineTypeNotSupported;
+#   - start-execution of an EXPRESS machine answers at once, runs in memory
+#     and its ExecutionSucceeded is on imgflow.logs;
+#   - kill -9: the coordinator dies while an execution waits for a slow
+#     task (test.sleep); a new coordinator consumes the start again (its
+#     offset was not committed), runs the execution from the start, and the
+#     waiting start-sync-execution gets SUCCEEDED;
+#   - two coordinators, one partition of each topic each: 16 executions
+#     started (keyed by name) and their results (replyTo) reach the
+#     coordinator that holds each, all SUCCEEDED.
+#
+#   test-express.sh MOCK_KAFKA COORDINATOR WORKER IMGFLOW SOURCE_ROOT
+set -u
+MOCK=$1 COORD=$2 WORKER=$3 IMGFLOW=$4 SRC=$5
+. "$SRC/tests/integration/ops-stack.sh"
+
+ok() { echo "ok: $*"; }
+# cli ARGS...: imgflow with the test's configuration, bounded in time.
+OUT=$TMP/out ERR=$TMP/err RC=0
+cli() {
+        timeout 150 "$IMGFLOW" "$@" --config "$CONF" >"$OUT" 2>"$ERR"
+        RC=$?
+}
+# check TITLE PYTHON-ASSERTIONS (on j, the JSON of $OUT)
+check() {
+        python3 - "$OUT" "$2" <<'PY' || { cat "$OUT" "$ERR"; fail "$1"; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+PY
+        ok "$1"
+}
+
+start_coordinator
+start_worker
+wait_for 60 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 from the coordinator"
+wait_for 60 grep -q '^READY=1' "$TMP/worker.notify" || fail "no READY=1 from the worker"
+
+chain() { # chain N RESOURCE-OF-THE-LAST: N tasks, test.echo but the last
+        python3 - "$1" "$2" <<'PY'
+import json, sys
+n, last = int(sys.argv[1]), sys.argv[2]
+st = {}
+for i in range(n):
+    st["T%d" % i] = {"Type": "Task", "Resource": "imgflow:test.echo" if i < n - 1 else last}
+    if i < n - 1:
+        st["T%d" % i]["Next"] = "T%d" % (i + 1)
+    else:
+        st["T%d" % i]["End"] = True
+print(json.dumps({"StartAt": "T0", "States": st}))
+PY
+}
+LOGGING='{"level":"ALL","includeExecutionData":false,"destinations":[{"cloudWatchLogsLogGroup":{"logGroupArn":"arn:aws:logs:us-east-1:1:log-group:x:*"}}]}'
+
+# --- types and validation ---
+cli create-state-machine --name fast --type EXPRESS --definition "$(chain 5 imgflow:test.echo)" \
+        --logging-configuration "$LOGGING"
+[ $RC = 0 ] || { cat "$ERR"; fail "create-state-machine --type EXPRESS"; }
+cli describe-state-machine --name fast
+check "describe-state-machine: EXPRESS with its logging configuration" '
+assert j["type"] == "EXPRESS", j
+assert j["loggingConfiguration"]["level"] == "ALL" and j["loggingConfiguration"]["includeExecutionData"] is False, j'
+cli create-state-machine --name callback --type EXPRESS \
+        --definition '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","End":true}}}'
+[ $RC = 1 ] && grep -q "Express state machine does not support '.waitForTaskToken' service integration" "$ERR" ||
+        { cat "$ERR"; fail "an EXPRESS machine with .waitForTaskToken was not refused"; }
+ok "EXPRESS with .waitForTaskToken refused"
+cli create-state-machine --name act --type EXPRESS \
+        --definition '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:us-east-1:1:activity:a","End":true}}}'
+[ $RC = 1 ] && grep -q "Express state machine does not support Activity ARN" "$ERR" ||
+        { cat "$ERR"; fail "an EXPRESS machine with an activity was not refused"; }
+ok "EXPRESS with an activity refused"
+cli create-state-machine --name badlog --type EXPRESS --definition "$(chain 1 imgflow:test.echo)" \
+        --logging-configuration '{"level":"LOUD"}'
+[ $RC = 1 ] && grep -q "InvalidLoggingConfiguration" "$ERR" || { cat "$ERR"; fail "level LOUD was not refused"; }
+ok "logging level LOUD refused"
+cli create-state-machine --name std --definition "$(chain 1 imgflow:test.echo)"
+[ $RC = 0 ] || fail "create-state-machine std"
+cli create-state-machine --name failing --type EXPRESS --definition "$(chain 3 imgflow:test.fail)"
+[ $RC = 0 ] || fail "create-state-machine failing"
+
+# --- StartSyncExecution ---
+cli start-sync-execution --state-machine fast --name s1 --input '{"n":7}'
+[ $RC = 0 ] || { cat "$ERR"; fail "start-sync-execution"; }
+check "start-sync-execution: SUCCEEDED with output, dates and billing" '
+assert j["status"] == "SUCCEEDED", j
+assert json.loads(j["output"])["n"] == 7, j
+assert j["executionArn"] == "imgflow:execution:fast:s1" and j["name"] == "s1", j
+assert j["startDate"] <= j["stopDate"], j
+b = j["billingDetails"]
+assert b["billedDurationInMilliseconds"] >= 100 and b["billedDurationInMilliseconds"] % 100 == 0, b
+assert b["billedMemoryUsedInMB"] == 64, b'
+n=$(redis-cli -p "$RPORT" --scan --pattern 'imgflow:{fast:*' | wc -l)
+[ "$n" = 0 ] || fail "$n Redis keys of express executions"
+ok "no Redis key of the express execution"
+
+kcat -C -b "$BOOT" -t imgflow.logs -e -q >"$TMP/logs.jsonl" 2>/dev/null
+python3 - "$TMP/logs.jsonl" <<'PY' || fail "imgflow.logs (above)"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mine = [r for r in recs if r["execution_arn"] == "imgflow:execution:fast:s1"]
+types = [r["type"] for r in mine]
+print(types)
+assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded", types
+assert types.count("TaskStateEntered") == 5 and types.count("TaskSucceeded") == 5, types
+for r in mine:
+    assert "input" not in r["details"] and "output" not in r["details"], r
+    assert r["id"] and "previous_event_id" in r and r["event_timestamp"], r
+PY
+ok "history events on imgflow.logs, without execution data"
+
+cli start-sync-execution --state-machine failing --name f1
+[ $RC = 0 ] || { cat "$ERR"; fail "start-sync-execution of a failing machine"; }
+check "start-sync-execution: FAILED with error and cause" '
+assert j["status"] == "FAILED", j
+assert j["error"] and "cause" in j and "output" not in j, j'
+
+cli start-sync-execution --state-machine std --name x1
+[ $RC = 1 ] && grep -q "StateMachineTypeNotSupported" "$ERR" || { cat "$OUT" "$ERR"; fail "STANDARD was not refused"; }
+ok "start-sync-execution of a STANDARD machine: StateMachineTypeNotSupported"
+
+cli start-execution --state-machine fast --name a1
+[ $RC = 0 ] || { cat "$ERR"; fail "start-execution of an EXPRESS machine"; }
+check "start-execution of an EXPRESS machine answers with its ARN" '
+assert j["executionArn"] == "imgflow:execution:fast:a1", j'
+wait_for 60 sh -c "kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null |
+        grep -q '\"execution_arn\":\"imgflow:execution:fast:a1\".*' &&
+        kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep 'imgflow:execution:fast:a1' | grep -q ExecutionSucceeded" ||
+        fail "no ExecutionSucceeded of fast:a1 on imgflow.logs"
+ok "asynchronous EXPRESS execution succeeded (imgflow.logs)"
+
+# --- kill -9 mid-execution: it runs again from the start ---
+cli create-state-machine --name slow --type EXPRESS --definition \
+        '{"StartAt":"Sleep","States":{"Sleep":{"Type":"Task","Resource":"imgflow:test.sleep","Parameters":{"ms":4000},"Next":"Echo"},"Echo":{"Type":"Task","Resource":"imgflow:test.echo","End":true}}}'
+[ $RC = 0 ] || { cat "$ERR"; fail "create-state-machine slow"; }
+timeout 150 "$IMGFLOW" start-sync-execution --state-machine slow --name k1 --timeout 120 --config "$CONF" \
+        >"$TMP/k1.out" 2>"$TMP/k1.err" &
+SYNC_PID=$!
+wait_for 60 grep -q 'Started express execution slow:k1' "$TMP/coordinator.log" ||
+        fail "the slow execution did not start"
+wait_for 30 grep -q 'Dispatched task .* to imgflow.tasks' "$TMP/coordinator.log" || fail "no task dispatched"
+kill9_coordinator
+ok "coordinator killed (-9) while slow:k1 runs"
+sed -i 's/Started express execution slow:k1/(before the kill) started slow:k1/' "$TMP/coordinator.log"
+start_coordinator
+wait_for 90 grep -q 'Started express execution slow:k1' "$TMP/coordinator.log" ||
+        fail "the new coordinator did not run slow:k1 again"
+ok "the new coordinator runs slow:k1 again from the start"
+wait "$SYNC_PID"
+RC=$?
+[ $RC = 0 ] || { cat "$TMP/k1.out" "$TMP/k1.err"; fail "start-sync-execution across the kill: exit $RC"; }
+cp "$TMP/k1.out" "$OUT"
+check "start-sync-execution across a kill -9: SUCCEEDED" '
+assert j["status"] == "SUCCEEDED", j'
+
+# --- two coordinators: results reach the one that holds the execution ---
+# Starts are keyed by name, results by execution id: without replyTo a
+# result lands on the other coordinator's partition about half the time.
+env IMGFLOW_LOG_TARGET=console ${DAEMON_ENV:-} "$COORD" --config "$CONF" >>"$TMP/coordinator2.log" 2>&1 &
+PIDS+=($!)
+wait_for 60 grep -q 'partition(s) assigned' "$TMP/coordinator2.log" || fail "the second coordinator got no partition"
+sync_pids=()
+for i in $(seq 0 15); do
+        timeout 150 "$IMGFLOW" start-sync-execution --state-machine fast --name "p$i" --input "{\"i\":$i}" \
+                --timeout 60 --config "$CONF" >"$TMP/p$i.out" 2>"$TMP/p$i.err" &
+        sync_pids+=($!)
+done
+for i in $(seq 0 15); do
+        wait "${sync_pids[$i]}" || { cat "$TMP/p$i.out" "$TMP/p$i.err"; fail "start-sync-execution p$i"; }
+        grep -q '"status": "SUCCEEDED"' "$TMP/p$i.out" || { cat "$TMP/p$i.out"; fail "p$i did not succeed"; }
+done
+c1=$(grep -c 'Started express execution fast:p' "$TMP/coordinator.log")
+c2=$(grep -c 'Started express execution fast:p' "$TMP/coordinator2.log")
+ok "16 executions over two coordinators all SUCCEEDED ($c1 and $c2 started on each)"
+[ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] || fail "one coordinator ran every execution: $c1 / $c2"
+cat "$TMP/coordinator2.log" >>"$TMP/coordinator.log" # for check_sanitizers
+
+check_sanitizers
+echo "PASS"
