@@ -35,6 +35,7 @@
 #include "macro.h"
 #include "params.h"
 #include "pipeline.h"
+#include "storage-items.h"
 #include "storage-ops.h"
 #include "test-ops.h"
 
@@ -57,6 +58,8 @@ static const Operation op_table[] = {
         {"image.pipeline", pipeline_params, pipeline_run, "several steps on one decode, one save"},
         {"storage.list", storage_ops_list_params, storage_ops_list,
          "one page of a bucket listing (a distributed Map's ItemReader)"},
+        {"storage.items", storage_ops_items_params, storage_ops_items,
+         "one page of the items of a JSON, JSONL or CSV object (a distributed Map's ItemReader)"},
         {"test.echo", NULL, test_ops_echo, "return the input"},
         {"test.sleep", test_ops_sleep_params, test_ops_sleep, "sleep ms milliseconds"},
         {"test.fail", test_ops_fail_params, test_ops_fail, "fail (optionally only the first N attempts)"},

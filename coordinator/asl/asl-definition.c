@@ -1406,13 +1406,17 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
                                              "only allowed in a distributed Map (ItemProcessor's "
                                              "ProcessorConfig with Mode \"DISTRIBUTED\")");
                         }
-        /* Their shape is checked above; running them is still to come. */
-        if (jeq_str(json_object_get(json_object_get(state, "ItemReader"), "Resource"),
-                    "arn:aws:states:::s3:getObject")) {
-                _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");
+        /* Their shape is checked above; an inventory manifest is still to come. */
+        if (jeq_str(json_object_get(json_object_get(json_object_get(state, "ItemReader"), "ReaderConfig"),
+                                    "InputType"),
+                    "MANIFEST")) {
+                _cleanup_free_ char *p1 = asl_pointer_join(pointer, "ItemReader");
+                _cleanup_free_ char *p2 = asl_pointer_join(p1, "ReaderConfig");
+                _cleanup_free_ char *p = asl_pointer_join(p2, "InputType");
                 asl_diag_add(v->d, p,
                              "not supported yet: a distributed Map reads its items from a bucket listing "
-                             "(arn:aws:states:::s3:listObjectsV2) or its input (ItemsPath or Items)");
+                             "(arn:aws:states:::s3:listObjectsV2), a JSON, JSONL or CSV object "
+                             "(arn:aws:states:::s3:getObject) or its input (ItemsPath or Items)");
         }
         if (json_object_get(state, "ResultWriter")) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, "ResultWriter");

@@ -2075,14 +2075,22 @@ static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars,
  * listing goes on) and "readerTask" while a page is asked for. The next
  * page is asked for once the children of this one are all started, so the
  * document never holds more than a page of a listing of any size.
+ *
+ * With arn:aws:states:::s3:getObject (ReaderConfig InputType JSON, JSONL or
+ * CSV) the pages come from storage.items (worker/ops/storage-items.h) the
+ * same way; the reader holds {"bucket", "key", "inputType", "offset" (the
+ * byte where the next page starts), "headers" (CSVHeaders, or the first
+ * row once read), "delimiter", "maxItems"} instead of the listing's place.
  */
 #define ASL_READER_RESOURCE "imgflow:storage.list"
+#define ASL_READER_OBJECT_RESOURCE "imgflow:storage.items"
 #define ASL_READER_PAGE 200
 
 static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *children) {
         json_t *reader = json_object_get(children, "reader"), *task, *in;
         json_int_t max_items = jint(reader, "maxItems"), page = ASL_READER_PAGE;
         _cleanup_free_ char *task_id = task_id_new(c);
+        const char *resource = jstr(reader, "key") ? ASL_READER_OBJECT_RESOURCE : ASL_READER_RESOURCE;
 
         if (!task_id) {
                 map_fail(c, fid, frame, "States.Runtime", "no random source for a task id");
@@ -2090,18 +2098,29 @@ static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *c
         }
         if (max_items > 0 && max_items - jint(children, "total") < page)
                 page = max_items - jint(children, "total");
-        in = json_pack("{s:O, s:O, s:I}", "bucket", json_object_get(reader, "bucket"), "prefix",
-                       json_object_get(reader, "prefix"), "maxKeys", page);
-        if (jstr(reader, "after"))
-                json_object_set(in, "startAfter", json_object_get(reader, "after"));
+        if (jstr(reader, "key")) {
+                in = json_pack("{s:O, s:O, s:O, s:I, s:I}", "bucket", json_object_get(reader, "bucket"),
+                               "key", json_object_get(reader, "key"), "inputType",
+                               json_object_get(reader, "inputType"), "offset", jint(reader, "offset"),
+                               "maxItems", page);
+                if (json_object_get(reader, "headers"))
+                        json_object_set(in, "csvHeaders", json_object_get(reader, "headers"));
+                if (jstr(reader, "delimiter"))
+                        json_object_set(in, "csvDelimiter", json_object_get(reader, "delimiter"));
+        } else {
+                in = json_pack("{s:O, s:O, s:I}", "bucket", json_object_get(reader, "bucket"), "prefix",
+                               json_object_get(reader, "prefix"), "maxKeys", page);
+                if (jstr(reader, "after"))
+                        json_object_set(in, "startAfter", json_object_get(reader, "after"));
+        }
         task = json_pack("{s:s, s:s, s:s, s:b}", "frame", fid, "state", jstr(frame, "state"), "resource",
-                         ASL_READER_RESOURCE, "reader", 1);
+                         resource, "reader", 1);
         json_object_set_new(json_object_get(c->exec, "tasks"), task_id, task);
         json_object_set_new(children, "readerTask", json_string(task_id));
         fx_add(c,
                (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = {.task_id = xstrdup(task_id),
                                                                   .state = xstrdup(jstr(frame, "state")),
-                                                                  .resource = xstrdup(ASL_READER_RESOURCE),
+                                                                  .resource = xstrdup(resource),
                                                                   .input = in,
                                                                   .index_path = frame_index_path(c, fid)}});
 }
@@ -2146,14 +2165,38 @@ static int map_reader_settings(Ctx *c, json_t *frame, json_t *st, json_t *eff, j
         }
         bucket = json_object_get(args, "Bucket");
         prefix = json_object_get(args, "Prefix");
-        if (!json_is_string(bucket) || json_string_length(bucket) == 0 ||
-            (prefix && !json_is_string(prefix)))
+        if (streq_ptr(jstr(ir, "Resource"), "arn:aws:states:::s3:getObject")) {
+                json_t *key = json_object_get(args, "Key"), *type = json_object_get(config, "InputType");
+                json_t *reader;
+
+                if (!json_is_string(bucket) || json_string_length(bucket) == 0 || !json_is_string(key) ||
+                    json_string_length(key) == 0)
+                        return asl_error_set(e, "States.ItemReaderFailed",
+                                             "The ItemReader's Bucket and Key must be non-empty strings");
+                if (json_object_get(args, "VersionId"))
+                        return asl_error_set(e, "States.ItemReaderFailed",
+                                             "The ItemReader's VersionId is not supported: imgflow buckets "
+                                             "keep one version of an object");
+                if (streq_ptr(json_string_value(type), "MANIFEST"))
+                        return asl_error_set(e, "States.ItemReaderFailed",
+                                             "The ItemReader's InputType MANIFEST is not supported yet");
+                reader = json_pack("{s:O, s:O, s:O, s:I, s:I}", "bucket", bucket, "key", key, "inputType",
+                                   type, "offset", (json_int_t) 0, "maxItems", max_items);
+                if (streq_ptr(jstr(config, "CSVHeaderLocation"), "GIVEN"))
+                        json_object_set(reader, "headers", json_object_get(config, "CSVHeaders"));
+                if (json_object_get(config, "CSVDelimiter"))
+                        json_object_set(reader, "delimiter", json_object_get(config, "CSVDelimiter"));
+                json_object_set_new(children, "reader", reader);
+        } else if (!json_is_string(bucket) || json_string_length(bucket) == 0 ||
+                   (prefix && !json_is_string(prefix)))
                 return asl_error_set(
                         e, "States.ItemReaderFailed",
                         "The ItemReader's Bucket must be a non-empty string and its Prefix a string");
-        json_object_set_new(children, "reader",
-                            json_pack("{s:O, s:s, s:I}", "bucket", bucket, "prefix",
-                                      prefix ? json_string_value(prefix) : "", "maxItems", max_items));
+        else
+                json_object_set_new(children, "reader",
+                                    json_pack("{s:O, s:s, s:I}", "bucket", bucket, "prefix",
+                                              prefix ? json_string_value(prefix) : "", "maxItems",
+                                              max_items));
         json_object_set_new(children, "items", json_array());
         json_object_set_new(children, "base", json_integer(0));
         json_object_set_new(children, "more", json_true());
@@ -2169,10 +2212,9 @@ static void map_reader_page(Ctx *c, const char *fid, json_t *frame, json_t *chil
 
         json_object_del(children, "readerTask");
         if (!json_is_array(page) || !json_is_boolean(more)) {
-                _cleanup_free_ char *cause =
-                        state_cause(c, fid, "States.ItemReaderFailed",
-                                    "The bucket listing's page is not {\"Items\": [...], "
-                                    "\"More\": true|false}");
+                _cleanup_free_ char *cause = state_cause(c, fid, "States.ItemReaderFailed",
+                                                         "The ItemReader's page is not {\"Items\": [...], "
+                                                         "\"More\": true|false}");
                 map_fail(c, fid, frame, "States.ItemReaderFailed", cause);
                 return;
         }
@@ -2182,9 +2224,17 @@ static void map_reader_page(Ctx *c, const char *fid, json_t *frame, json_t *chil
                         json_array_remove(items, json_array_size(items) - 1);
                 more = json_false();
         }
-        last = json_array_get(items, json_array_size(items) - 1);
-        if (jstr(last, "Key"))
-                json_object_set(reader, "after", json_object_get(last, "Key"));
+        if (jstr(reader, "key")) {
+                /* an object's page: where the next one starts, the header row read */
+                if (json_is_integer(json_object_get(output, "Next")))
+                        json_object_set(reader, "offset", json_object_get(output, "Next"));
+                if (json_is_array(json_object_get(output, "Headers")))
+                        json_object_set(reader, "headers", json_object_get(output, "Headers"));
+        } else {
+                last = json_array_get(items, json_array_size(items) - 1);
+                if (jstr(last, "Key"))
+                        json_object_set(reader, "after", json_object_get(last, "Key"));
+        }
         json_object_set_new(children, "base", json_integer(total));
         json_object_set(children, "items", items);
         json_object_set_new(children, "total", json_integer(total + (json_int_t) json_array_size(items)));
@@ -3053,7 +3103,9 @@ static int handle_reader_result(Ctx *c, const AslEvent *ev, const char *fid) {
                 return 1;
         if (ev->type == ASL_EVENT_TASK_FAILED) {
                 _cleanup_free_ char *why =
-                        xasprintf("Reading the bucket listing failed: %s%s%s",
+                        xasprintf("Reading the %s failed: %s%s%s",
+                                  jstr(json_object_get(children, "reader"), "key") ? "ItemReader's object"
+                                                                                   : "bucket listing",
                                   ev->error && *ev->error ? ev->error : "States.TaskFailed",
                                   ev->cause ? ": " : "", ev->cause ? ev->cause : "");
                 _cleanup_free_ char *cause = state_cause(c, fid, "States.ItemReaderFailed", why);

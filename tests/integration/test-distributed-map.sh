@@ -15,6 +15,11 @@
 # none of its 450 children's events; a second execution
 # with MaxItems 7 (a variant) lists 7 keys; one over a bucket that does not
 # exist fails with States.ItemReaderFailed naming the storage failure.
+# Then ItemReader over objects (arn:aws:states:::s3:getObject, the workers'
+# storage.items): examples/distributed-map/thumbnails-from-csv.asl.json
+# makes a thumbnail per row of a CSV (FIRST_ROW header, quoted fields) at
+# the row's width; a JSON array and a JSONL file of 450 items come back
+# whole and in order; a missing object fails with States.ItemReaderFailed.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -137,6 +142,96 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
          "Storage." in (d.get("cause") or "") else 1)
+PY
+
+# ItemReader over objects (s3:getObject): the workers' storage.items reads
+# a page of 200 items at a time from where the last page stopped. A CSV
+# (header in the first row, fields quoted with the delimiter, quotes and a
+# newline) names each photo and a width: a thumbnail per row at its width.
+# A JSON array and a JSONL file of N items through Pass children come back
+# whole and in order; the listing's items carry LastModified and StorageClass.
+python3 - "$TMP" $N <<'PY'
+import json, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+with open(tmp + "/photos.csv", "w", newline="") as f:
+    f.write("key,width,note\r\n")
+    for i in range(n):
+        note = '"row %d, ""quoted""\nsecond line"' % i if i % 50 == 7 else "plain %d" % i
+        f.write("raw/photo-%04d.jpg,%d,%s\r\n" % (i, 16 + i % 40, note))
+items = [{"i": i, "s": "x" * (i % 17), "nested": {"a": [i, "]", ","]}} for i in range(n)]
+json.dump(items, open(tmp + "/items.json", "w"), indent=1)
+with open(tmp + "/items.jsonl", "w") as f:
+    for it in items:
+        f.write(json.dumps(it) + "\n")
+def variant(name, reader, sel=None):
+    d = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemReader": reader, "End": True,
+         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
+    json.dump(d, open(tmp + "/" + name + ".asl.json", "w"))
+variant("items-json", {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                       "Parameters": {"Bucket": "photos", "Key": "lists/items.json"}})
+variant("items-jsonl", {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+                        "Parameters": {"Bucket": "photos", "Key": "lists/items.jsonl"}})
+variant("listing-3", {"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": {"MaxItems": 3},
+                      "Parameters": {"Bucket": "photos", "Prefix": "raw/"}})
+PY
+for f in photos.csv items.json items.jsonl; do
+        if [ "$MODE" = s3 ]; then
+                s3_put "$TMP/$f" photos "lists/$f" || fail "upload of $f"
+        else
+                mkdir -p "$BDIR/lists" && cp "$TMP/$f" "$BDIR/lists/"
+        fi
+done
+"$STACK" register thumbnails-csv "$SRC/examples/distributed-map/thumbnails-from-csv.asl.json" >/dev/null ||
+        fail "register thumbnails-csv"
+for v in items-json items-jsonl listing-3; do
+        "$STACK" register $v "$TMP/$v.asl.json" >/dev/null || fail "register $v"
+done
+run thumbnails-csv csv '{"bucket": "photos", "list": "lists/photos.csv"}' && ok "thumbnails-csv SUCCEEDED" ||
+        fail "thumbnails-csv: $(tail -3 "$TMP/csv.err") $(head -c 600 "$TMP/csv.json")"
+run items-json json '{}' && ok "items-json SUCCEEDED" || fail "items-json: $(head -c 600 "$TMP/json.json")"
+run items-jsonl jsonl '{}' && ok "items-jsonl SUCCEEDED" || fail "items-jsonl: $(head -c 600 "$TMP/jsonl.json")"
+run listing-3 listing '{}' && ok "listing-3 SUCCEEDED" || fail "listing-3: $(head -c 600 "$TMP/listing.json")"
+python3 - "$TMP" "$BDIR" $N <<'PY' || FAILS=$((FAILS + 1))
+import json, os, sys, time
+tmp, bdir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+def output(name):
+    return json.loads(json.load(open(tmp + "/" + name + ".json")).get("output") or "null")
+out = output("csv") or {}
+th = out.get("thumbnails", [])
+check(out.get("count") == n and len(th) == n, "CSV: %d rows, %d thumbnails" % (n, len(th)))
+check([t.get("key") for t in th] == ["raw/photo-%04d.jpg" % i for i in range(n)], "CSV: the rows in order")
+check(all(t.get("thumbnail", {}).get("width") == 16 + i % 40 for i, t in enumerate(th)),
+      "CSV: each thumbnail at its row's width (States.StringToJson of the field)")
+check(all(os.path.isfile(os.path.join(bdir, t.get("thumbnail", {}).get("key", "-"))) for t in th),
+      "CSV: every thumbnail is in the bucket")
+check(th[7].get("note") == 'row 7, "quoted"\nsecond line' and th[8].get("note") == "plain 8",
+      "CSV: a quoted field keeps its delimiter, quotes and newline: %r" % th[7].get("note"))
+items = json.load(open(tmp + "/items.json"))
+check(output("json") == items, "JSON: the %d elements of the array, in order" % n)
+check(output("jsonl") == items, "JSONL: the %d lines, in order" % n)
+listed = output("listing") or []
+check(len(listed) == 3 and all(set(it) == {"Key", "Size", "Etag", "LastModified", "StorageClass"} for it in listed),
+      "listObjectsV2 items: %s" % (listed[:1]))
+check(all(it.get("StorageClass") == "STANDARD" and isinstance(it.get("LastModified"), int) and
+          abs(it["LastModified"] - time.time()) < 86400 for it in listed),
+      "LastModified in seconds since the epoch, StorageClass STANDARD")
+# S3 quotes an ETag; a directory bucket has none
+check(all(it["Etag"] == "" or (len(it["Etag"]) > 2 and it["Etag"][0] == it["Etag"][-1] == '"') for it in listed),
+      "Etag quoted as S3 gives it: %s" % listed[0].get("Etag") if listed else "-")
+sys.exit(1 if bad else 0)
+PY
+run thumbnails-csv missing '{"bucket": "photos", "list": "lists/none.csv"}'
+python3 - "$TMP/missing.json" <<'PY' && ok "missing object: States.ItemReaderFailed" || fail "missing object: $(head -c 400 "$TMP/missing.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
+         "Storage.NotFound" in (d.get("cause") or "") else 1)
 PY
 
 "$STACK" stop >"$TMP/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$TMP/stop.log")"

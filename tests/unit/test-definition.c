@@ -953,21 +953,20 @@ TEST(distributed_map) {
                      " \"WriterConfig\": {\"OutputType\": \"JSONL\", \"Transformation\": \"COMPACT\"}}"),
                 "/States/M/ResultWriter", "not supported yet");
         ASSERT_VALID(DMAP(", \"ItemReader\": " LIST_READER ", \"ItemBatcher\": {\"MaxItemsPerBatch\": 10}"));
-        ASSERT_ONLY_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
-                              " \"ReaderConfig\": {\"InputType\": \"CSV\", \"CSVHeaderLocation\": \"GIVEN\","
-                              " \"CSVHeaders\": [\"a\", \"b\"], \"CSVDelimiter\": \"PIPE\", "
-                              "\"MaxItemsPath\": \"$.n\"},"
-                              " \"Parameters\": {\"Bucket.$\": \"$.bucket\", \"Key\": \"in.csv\", "
-                              "\"VersionId\": \"v1\"}}"),
-                         "/States/M/ItemReader", "not supported yet");
+        ASSERT_VALID(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                          " \"ReaderConfig\": {\"InputType\": \"CSV\", \"CSVHeaderLocation\": \"GIVEN\","
+                          " \"CSVHeaders\": [\"a\", \"b\"], \"CSVDelimiter\": \"PIPE\", "
+                          "\"MaxItemsPath\": \"$.n\"},"
+                          " \"Parameters\": {\"Bucket.$\": \"$.bucket\", \"Key\": \"in.csv\", "
+                          "\"VersionId\": \"v1\"}}"));
         ASSERT_ONLY_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
                               " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"MaxItems\": 100000000},"
                               " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}},"
                               " \"ItemBatcher\": {\"MaxItemsPerBatchPath\": \"$.batch\"}"),
-                         "/States/M/ItemReader", "not supported yet");
+                         "/States/M/ItemReader/ReaderConfig/InputType", "not supported yet");
         ASSERT_ONLY_DIAG(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"Transformation\": \"FLATTEN\"}}"),
                          "/States/M/ResultWriter", "not supported yet");
-        ASSERT_ONLY_DIAG(
+        ASSERT_VALID(
                 "{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"M\", \"States\": {\"M\": {\"Type\": "
                 "\"Map\","
                 " \"End\": true, \"ItemProcessor\": " DPROC(
@@ -978,8 +977,7 @@ TEST(distributed_map) {
                                    " \"Arguments\": {\"Bucket\": \"{% $states.input.b %}\", \"Key\": "
                                    "\"items.jsonl\"}},"
                                    " \"ItemBatcher\": {\"MaxItemsPerBatch\": \"{% 10 %}\", \"BatchInput\": "
-                                   "{\"x\": \"{% 1 %}\"}}}}}",
-                "/States/M/ItemReader", "not supported yet");
+                                   "{\"x\": \"{% 1 %}\"}}}}}");
 
         /* ProcessorConfig */
         ASSERT_DIAG(MAP(", \"ItemProcessor\": {\"ProcessorConfig\": {\"Mode\": \"DISTRIBUTED\","

@@ -2868,6 +2868,90 @@ TEST(distributed_map_item_reader_max_items_and_failures) {
         h_done(&h);
 }
 
+/* ItemReader (s3:getObject): pages of an object's items from storage.items,
+ * each from the byte where the last one stopped; a CSV header row read by
+ * the first page goes with the next ones. */
+#define OBJECT_READER_DEF(config, params)                                                                   \
+        "{'StartAt':'M','States':{'M':{'Type':'Map','MaxConcurrency':2,"                                    \
+        "'ItemReader':{'Resource':'arn:aws:states:::s3:getObject',"                                         \
+        "'ReaderConfig':" config ",'Parameters':" params "},"                                               \
+        "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'EXPRESS'},"              \
+        "'StartAt':'W','States':{'W':{'Type':'Pass','End':true}}},'End':true}}}"
+
+TEST(distributed_map_item_reader_object) {
+        H h;
+        char *reader;
+
+        h_start(&h,
+                OBJECT_READER_DEF("{'InputType':'CSV','CSVHeaderLocation':'FIRST_ROW','CSVDelimiter':'PIPE',"
+                                  "'MaxItems':3}",
+                                  "{'Bucket':'data','Key.$':'$.key'}"),
+                "{'key':'in/rows.csv'}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.items");
+        ASSERT_JSON_EQ(json_object_get(d, "input"),
+                       "{\"bucket\":\"data\",\"key\":\"in/rows.csv\",\"inputType\":\"CSV\",\"offset\":0,"
+                       "\"maxItems\":3,\"csvDelimiter\":\"PIPE\"}");
+        reader = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, reader,
+                                "{\"Items\":[{\"a\":\"1\"},{\"a\":\"2\"}],\"More\":true,\"Next\":40,"
+                                "\"Headers\":[\"a\"]}"),
+                      0);
+        free(reader);
+        /* both children run (Pass states: done at once), then the next page from byte 40 with the header */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_NOT_NULL(d);
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.items");
+        ASSERT_JSON_EQ(json_object_get(d, "input"),
+                       "{\"bucket\":\"data\",\"key\":\"in/rows.csv\",\"inputType\":\"CSV\",\"offset\":40,"
+                       "\"maxItems\":1,\"csvHeaders\":[\"a\"],\"csvDelimiter\":\"PIPE\"}");
+        reader = task_id_of(d);
+        /* MaxItems 3: the reader stops at the third item whatever More says */
+        ASSERT_INT_EQ(h_succeed(&h, reader, "{\"Items\":[{\"a\":\"3\"}],\"More\":true,\"Next\":50}"), 0);
+        free(reader);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[{\"a\":\"1\"},{\"a\":\"2\"},{\"a\":\"3\"}]");
+        ASSERT_TRUE(history_has(&h, "MapRunSucceeded"));
+        h_done(&h);
+
+        /* GIVEN headers go with every page; a failed read names the object */
+        h_start(&h,
+                OBJECT_READER_DEF("{'InputType':'CSV','CSVHeaderLocation':'GIVEN','CSVHeaders':['x','y']}",
+                                  "{'Bucket':'data','Key':'k.csv'}"),
+                "{}");
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_JSON_EQ(json_object_get(json_object_get(d, "input"), "csvHeaders"), "[\"x\",\"y\"]");
+        reader = task_id_of(d);
+        ASSERT_INT_EQ(
+                h_fail(&h, reader, "Storage.InvalidContent", "at byte 7: a quoted field is not closed"), 0);
+        free(reader);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ItemReaderFailed");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "ItemReader's object") != NULL);
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "Storage.InvalidContent: at byte 7") != NULL);
+        h_done(&h);
+
+        /* JSON and JSONL need no more; an empty object's one page ends the Map */
+        h_start(&h, OBJECT_READER_DEF("{'InputType':'JSONL'}", "{'Bucket':'data','Key':'k.jsonl'}"), "{}");
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_NULL(json_object_get(json_object_get(d, "input"), "csvHeaders"));
+        reader = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, reader, "{\"Items\":[],\"More\":false,\"Next\":0}"), 0);
+        free(reader);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[]");
+        h_done(&h);
+
+        /* a VersionId cannot be honoured: States.ItemReaderFailed */
+        h_start(&h,
+                OBJECT_READER_DEF("{'InputType':'JSON'}",
+                                  "{'Bucket':'data','Key':'k.json','VersionId':'v1'}"),
+                "{}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ItemReaderFailed");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "VersionId") != NULL);
+        h_done(&h);
+}
+
 /* Stopping the execution aborts a running Map Run (MapRunAborted), and a
  * Parallel branch failing aborts the Map Run of its sibling. */
 TEST(distributed_map_aborted) {

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "image-ops.h"
 #include "proto.h"
+#include "storage-items.h"
 #include "storage.h"
 #include "test.h"
 
@@ -2116,6 +2118,11 @@ TEST(storage_list_pages) {
         ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "Key")), "raw/k0.jpg");
         ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(items, 1), "Size")), 2);
         ASSERT_NOT_NULL(json_object_get(json_array_get(items, 0), "Etag"));
+        /* as Step Functions' listObjectsV2 items: seconds since the epoch, the class */
+        ASSERT_TRUE(json_integer_value(json_object_get(json_array_get(items, 0), "LastModified")) >
+                    time(NULL) - 3600);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "StorageClass")),
+                      "STANDARD");
         ASSERT_TRUE(json_is_true(json_object_get(r, "More")));
         json_decref(r);
         r = run_ok(
@@ -2136,5 +2143,177 @@ TEST(storage_list_pages) {
         run_fail(&fx, "storage.list", "{\"bucket\":\"nope\"}", "Storage.NotFound", "no such bucket");
         run_fail(&fx, "storage.list", "{\"bucket\":\"photos\",\"maxKeys\":1001}", "Params.Invalid",
                  "maxKeys");
+        fixture_teardown(&fx);
+}
+
+/* ---- storage.items: a distributed Map's ItemReader over an object ------ */
+
+static void put_object(Fixture *fx, const char *key, const char *data, size_t n) {
+        char *p = fx_path(fx, key);
+        mkdirs_for(p);
+        FILE *f = fopen(p, "w");
+        ASSERT_NOT_NULL(f);
+        ASSERT_INT_EQ(fwrite(data, 1, n, f), n);
+        fclose(f);
+        free(p);
+}
+
+/* Every page of an object through the operation, pages of `page` items:
+ * all items in one array (new). */
+static json_t *items_all(Fixture *fx, const char *key, const char *type, int page, const char *extra) {
+        json_t *all = json_array(), *headers = NULL;
+        json_int_t next = 0;
+        for (int guard = 0; guard < 100000; guard++) {
+                char params[1024];
+                char *h = headers ? json_dumps(headers, JSON_COMPACT) : NULL;
+                snprintf(params, sizeof params,
+                         "{\"bucket\":\"photos\",\"key\":\"%s\",\"inputType\":\"%s\",\"maxItems\":%d,"
+                         "\"offset\":%lld%s%s%s}",
+                         key, type, page, (long long) next, extra, h ? ",\"csvHeaders\":" : "", h ? h : "");
+                free(h);
+                json_t *r = run_ok(fx, "storage.items", params);
+                json_t *items = json_object_get(r, "Items");
+                ASSERT_TRUE((int) json_array_size(items) <= page);
+                json_array_extend(all, items);
+                if (json_object_get(r, "Headers")) {
+                        ASSERT_NULL(headers);
+                        headers = json_incref(json_object_get(r, "Headers"));
+                }
+                ASSERT_TRUE(json_integer_value(json_object_get(r, "Next")) >= next);
+                next = json_integer_value(json_object_get(r, "Next"));
+                bool more = json_is_true(json_object_get(r, "More"));
+                json_decref(r);
+                if (!more)
+                        break;
+        }
+        json_decref(headers);
+        return all;
+}
+
+/* items_parse() alone over data, given chunk bytes at a time (as the operation
+ * reads parts of an object), pages of `page` items: every item (new). */
+static json_t *parse_chunked(ItemsFormat fmt, const char *data, size_t chunk, size_t page) {
+        json_t *all = json_array(), *headers = NULL;
+        size_t len = strlen(data), want = chunk;
+        uint64_t pos = 0;
+        for (int guard = 0; guard < 100000; guard++) {
+                size_t n = pos + want > len ? len - pos : want, bytes = 2, consumed = 0;
+                json_t *items = json_array(), *read = NULL;
+                ItemsStop stop = ITEMS_STOP_MORE;
+                TaskFailure f = TASK_FAILURE_NULL;
+                int r = items_parse(&fmt, data + pos, n, pos, pos + n >= len, headers,
+                                    headers ? NULL : &read, items, page, &bytes, &consumed, &stop, &f);
+                if (r < 0)
+                        fprintf(stderr, "  chunk %zu at %" PRIu64 ": %s: %s\n", chunk, pos, f.error,
+                                f.cause);
+                ASSERT_INT_EQ(r, 0);
+                if (read)
+                        headers = read;
+                json_array_extend(all, items);
+                json_decref(items);
+                pos += consumed;
+                if (stop == ITEMS_STOP_DONE)
+                        break;
+                want = consumed == 0 && pos + n < len ? want * 2 : chunk;
+        }
+        json_decref(headers);
+        return all;
+}
+
+TEST(storage_items_formats) {
+        Fixture fx;
+        fixture_setup(&fx);
+        static const char jsonl[] = "\xEF\xBB\xBF{\"a\":1}\n\n  [1,2]\r\n\"s\\n,]\"\n{\"b\":{\"c\":[]}}";
+        static const char json[] = " [ {\"a\":1} , [1,2],\"s\\n,]\" ,{\"b\":{\"c\":[]}}\n]\n";
+        static const char want[] = "[{\"a\":1},[1,2],\"s\\n,]\",{\"b\":{\"c\":[]}}]";
+        /* AWS's rules: quotes keep delimiters and newlines, "" and \" are a
+         * quote, \\ a backslash, \x is x; short rows get "", long rows lose
+         * their extra fields; empty lines are skipped */
+        static const char csv[] =
+                "id,name,note\r\n1,\"a, \"\"b\"\"\nc\",x\n\n2,b\\,c\\\\d\\e\n3,c,y,extra\n";
+        static const char csv_want[] = "[{\"id\":\"1\",\"name\":\"a, \\\"b\\\"\\nc\",\"note\":\"x\"},"
+                                       "{\"id\":\"2\",\"name\":\"b,c\\\\de\",\"note\":\"\"},"
+                                       "{\"id\":\"3\",\"name\":\"c\",\"note\":\"y\"}]";
+        ItemsFormat fj = {ITEMS_JSON, ','}, fl = {ITEMS_JSONL, ','}, fc = {ITEMS_CSV, ','};
+
+        /* every chunk size, pages of 1 to 3: records cut anywhere are read again whole */
+        for (size_t chunk = 1; chunk < sizeof csv; chunk++)
+                for (size_t page = 1; page <= 3; page++) {
+                        json_t *a = parse_chunked(fl, jsonl, chunk, page);
+                        ASSERT_JSON_EQ(a, want);
+                        json_decref(a);
+                        a = parse_chunked(fj, json, chunk, page);
+                        ASSERT_JSON_EQ(a, want);
+                        json_decref(a);
+                        a = parse_chunked(fc, csv, chunk, page);
+                        ASSERT_JSON_EQ(a, csv_want);
+                        json_decref(a);
+                }
+
+        /* through the operation: pages of 2, Next and Headers carried over */
+        put_object(&fx, "in/a.jsonl", jsonl, sizeof jsonl - 1);
+        put_object(&fx, "in/a.json", json, sizeof json - 1);
+        put_object(&fx, "in/a.csv", csv, sizeof csv - 1);
+        put_object(&fx, "in/pipe.csv", "1|x y\n2|z\n", 10);
+        put_object(&fx, "in/empty.json", " [ ] ", 5);
+        json_t *a = items_all(&fx, "in/a.jsonl", "JSONL", 2, "");
+        ASSERT_JSON_EQ(a, want);
+        json_decref(a);
+        a = items_all(&fx, "in/a.json", "JSON", 2, "");
+        ASSERT_JSON_EQ(a, want);
+        json_decref(a);
+        a = items_all(&fx, "in/a.csv", "CSV", 1, "");
+        ASSERT_JSON_EQ(a, csv_want);
+        json_decref(a);
+        a = items_all(&fx, "in/pipe.csv", "CSV", 5,
+                      ",\"csvDelimiter\":\"PIPE\",\"csvHeaders\":[\"n\",\"v\"]");
+        ASSERT_JSON_EQ(a, "[{\"n\":\"1\",\"v\":\"x y\"},{\"n\":\"2\",\"v\":\"z\"}]");
+        json_decref(a);
+        a = items_all(&fx, "in/empty.json", "JSON", 5, "");
+        ASSERT_JSON_EQ(a, "[]");
+        json_decref(a);
+
+        /* 3,000 lines over several 64 KiB parts, pages of 1,000 */
+        size_t cap = 400 * 1024, n = 0;
+        char *big = malloc(cap);
+        for (int i = 0; i < 3000; i++)
+                n += (size_t) snprintf(big + n, cap - n, "{\"i\":%d,\"pad\":\"%040d\"}\n", i, i);
+        put_object(&fx, "in/big.jsonl", big, n);
+        a = items_all(&fx, "in/big.jsonl", "JSONL", 1000, "");
+        ASSERT_INT_EQ(json_array_size(a), 3000);
+        for (int i = 0; i < 3000; i += 499)
+                ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(a, (size_t) i), "i")), i);
+        json_decref(a);
+
+        /* failures, named, with the byte */
+        put_object(&fx, "in/bad.jsonl", "{\"a\":1}\n{oops}\n", 15);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/bad.jsonl\",\"inputType\":\"JSONL\"}",
+                 "Storage.InvalidContent", "at byte 8");
+        put_object(&fx, "in/obj.json", "{\"a\":1}", 7);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/obj.json\",\"inputType\":\"JSON\"}",
+                 "Storage.InvalidContent", "not a JSON array");
+        put_object(&fx, "in/open.json", "[1,2", 4);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/open.json\",\"inputType\":\"JSON\"}",
+                 "Storage.InvalidContent", "without ']'");
+        put_object(&fx, "in/quote.csv", "h\n\"x\n", 5);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/quote.csv\",\"inputType\":\"CSV\"}",
+                 "Storage.InvalidContent", "quoted field");
+        memset(big, 'x', cap);
+        big[0] = '"';
+        put_object(&fx, "in/huge.jsonl", big, 300 * 1024);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/huge.jsonl\",\"inputType\":\"JSONL\"}",
+                 "Storage.TooLarge", "in/huge.jsonl");
+        free(big);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/none.json\",\"inputType\":\"JSON\"}",
+                 "Storage.NotFound", NULL);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"in/a.csv\",\"inputType\":\"CSV\",\"offset\":16}",
+                 "Params.Invalid", "csvHeaders");
         fixture_teardown(&fx);
 }

@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json-writer.h"
@@ -37,6 +38,7 @@ int storage_ops_list(Storage *s, json_t *params, const OpContext *ctx, json_t **
         if (r < 0)
                 return r;
         for (;;) {
+                char etag[STORAGE_ETAG_MAX + 3];
                 StorageEntry e;
                 json_t *item;
                 size_t n;
@@ -52,8 +54,14 @@ int storage_ops_list(Storage *s, json_t *params, const OpContext *ctx, json_t **
                         more = true;
                         break;
                 }
-                item = json_pack("{s:s, s:I, s:s}", "Key", e.key, "Size", (json_int_t) e.size, "Etag",
-                                 e.etag ? e.etag : "");
+                /* Etag in quotes as S3 sends it (the listing's reader strips
+                 * them), LastModified in seconds since the epoch and
+                 * StorageClass, as Step Functions gives them (imgflow
+                 * buckets have one class) */
+                snprintf(etag, sizeof etag, e.etag && *e.etag ? "\"%s\"" : "%s", e.etag ? e.etag : "");
+                item = json_pack("{s:s, s:I, s:s, s:I, s:s}", "Key", e.key, "Size", (json_int_t) e.size,
+                                 "Etag", etag, "LastModified", (json_int_t) (e.mtime_ms / 1000),
+                                 "StorageClass", "STANDARD");
                 if (!item)
                         return task_failure_set(f, -EINVAL, "Storage.InvalidKey",
                                                 "a key is not valid UTF-8");

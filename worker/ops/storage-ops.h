@@ -14,9 +14,11 @@
  * 1000). The page also stops before its JSON would pass 192 KiB, so it
  * always fits a task result.
  *
- * Result: {"Items": [{"Key", "Size", "Etag"}...], "More": bool}: the items
- * as Step Functions gives a listObjectsV2 reader's items (Etag as S3 quotes
- * it), More true when keys remain after the last one.
+ * Result: {"Items": [{"Key", "Size", "Etag", "LastModified", "StorageClass"}
+ * ...], "More": bool}: the items as Step Functions gives a listObjectsV2
+ * reader's items (Etag as S3 quotes it, LastModified in seconds since the
+ * epoch, StorageClass "STANDARD"), More true when keys remain after the
+ * last one.
  * Failures: the Storage.* failures of storage.h.
  */
 
