@@ -88,6 +88,33 @@ const ConfigKey config_keys[] = {
         K("worker", "notify_topics", CONFIG_STRING, "",
           "Topics the notify operation may publish to, separated by spaces or commas; empty: <prefix>notifications only."),
 
+        K("lambda", "pool", CONFIG_STRING, "lambda",
+          "Pool imgflow-lambda serves: it consumes <prefix>tasks.<pool>."),
+        K("lambda", "group", CONFIG_STRING, "imgflow-workers",
+          "Kafka consumer group of imgflow-lambda (imgflow-workers becomes imgflow-workers.<pool>)."),
+        K("lambda", "id", CONFIG_STRING, "",
+          "Worker id imgflow-lambda reports in events; empty: hostname:instance."),
+        K("lambda", "metrics_listen", CONFIG_STRING, "",
+          "Address of imgflow-lambda's Prometheus endpoint (\"127.0.0.1:9466\"); empty: off."),
+        K("lambda", "functions", CONFIG_STRING, "/etc/imgflow/lambda-functions.json",
+          "The functions imgflow-lambda runs (JSON)."),
+        K("lambda", "python", CONFIG_STRING, "/usr/bin/python3",
+          "Interpreter of the python3.* runtimes."),
+        K("lambda", "node", CONFIG_STRING, "node",
+          "Interpreter of the nodejs* runtimes."),
+        K("lambda", "runtime_dir", CONFIG_STRING, "",
+          "Directory of the runtime bootstraps (bootstrap.py, bootstrap.js); empty: the installed ones."),
+        K("lambda", "s3_endpoint", CONFIG_STRING, "",
+          "AWS_ENDPOINT_URL_S3 of the handlers; empty: s3.endpoint."),
+        K("lambda", "sfn_endpoint", CONFIG_STRING, "",
+          "AWS_ENDPOINT_URL_SFN of the handlers (imgflow-api); empty: http://<api.listen>."),
+        K("lambda", "access_key_id", CONFIG_STRING, "",
+          "AWS_ACCESS_KEY_ID of the handlers; empty: s3.access_key_id, else the daemon's $AWS_ACCESS_KEY_ID."),
+        K("lambda", "secret_access_key", CONFIG_STRING, "",
+          "AWS_SECRET_ACCESS_KEY of the handlers; empty: s3.secret_access_key, else the daemon's $AWS_SECRET_ACCESS_KEY."),
+        K("lambda", "region", CONFIG_STRING, "",
+          "AWS_REGION of the handlers and the region of function ARNs; empty: api.region."),
+
         K("s3", "endpoint", CONFIG_STRING, "",
           "S3 endpoint (http:// or https://); empty: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else https://s3.<region>.amazonaws.com."),
         K("s3", "region", CONFIG_STRING, "",
@@ -268,7 +295,8 @@ static int validate(size_t idx, const char *value, char **ret_error, const char 
                 } else if (streq(k->section, "api") && streq(k->key, "account")) {
                         if (strlen(value) != 12 || strspn(value, "0123456789") != 12)
                                 expected = "an account id of 12 digits";
-                } else if (streq(k->section, "worker") && streq(k->key, "pool")) {
+                } else if ((streq(k->section, "worker") || streq(k->section, "lambda")) &&
+                           streq(k->key, "pool")) {
                         if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
                                     strlen(value) || strlen(value) > 64)
                                 expected = "a pool name (letters, digits, '_' and '-')";

@@ -57,6 +57,9 @@ typedef struct OpContext {
         const OpLimits *limits;    /* NULL = defaults */
         const atomic_bool *cancel; /* optional: set to stop long operations */
         const Operation *op;       /* the operation running: image_ops_run() sets it */
+        const char *resource;      /* Task.resource as the definition wrote it */
+        int64_t deadline_ms;       /* Task.deadlineMs (epoch ms); 0 = none */
+        void *userdata;            /* the daemon flavor's (worker-daemon.h); NULL for image ops */
 } OpContext;
 
 /* The limits of ctx (may be NULL), or *defaults filled with the defaults. */

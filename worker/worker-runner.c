@@ -111,6 +111,8 @@ OpContext worker_task_context(const WorkerTask *t, const OpLimits *limits) {
                                                        : (unsigned) a + 1u,
                 .limits = limits,
                 .cancel = &t->cancel,
+                .resource = t->task->resource,
+                .deadline_ms = t->task->deadline_ms,
         };
 }
 
@@ -193,6 +195,7 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
                 t->image_bytes_in = task_input_bytes(env->storage, t->task->input);
 
         OpContext ctx = worker_task_context(t, env->limits);
+        ctx.userdata = env->userdata;
         TaskFailure f = TASK_FAILURE_NULL;
         json_t *out = NULL;
         int r = image_ops_run(t->op, env->storage, t->task->input, &ctx, &out, &f);

@@ -48,6 +48,7 @@ typedef struct WorkerTask WorkerTask;
 typedef struct WorkerRunEnv {
         Storage *storage;
         const OpLimits *limits;
+        void *userdata; /* passed to operations as OpContext.userdata */
 } WorkerRunEnv;
 
 struct WorkerTask {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * imgflow-worker: the stateless worker daemon.
+ * imgflow-worker: the stateless worker daemon (worker-daemon.h: the same
+ * daemon runs as imgflow-lambda with another flavor).
  *
  * One sd-event loop (STYLE 9/10) owns everything: the Kafka consumer of
  * `<prefix>tasks[.<pool>]`, the producer of `<prefix>events`, the thread
@@ -68,6 +69,7 @@
 #include "service.h"
 #include "storage.h"
 #include "storage-config.h"
+#include "worker-daemon.h"
 #include "worker-pool.h"
 #include "worker-runner.h"
 
@@ -104,6 +106,8 @@ struct Delivery {
 struct Manager {
         sd_event *event;
         Config *config;
+        const WorkerFlavor *flavor; /* borrowed, static */
+        void *flavor_data;          /* the flavor's setup(): freed by its teardown() */
 
         char *prefix, *pool_name, *group, *worker_id;
         char **notify_topics; /* worker.notify_topics: where notify may publish */
@@ -310,8 +314,8 @@ static const struct {
          METRIC_KIND_HISTOGRAM, labels_op, offsetof(Manager, m_latency)},
         {"imgflow_worker_images_processed_total", "Image tasks that succeeded, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_images)},
-        {"imgflow_worker_input_bytes_total", "Bytes of input images read, by operation.", METRIC_KIND_COUNTER,
-         labels_op, offsetof(Manager, m_bytes_in)},
+        {"imgflow_worker_input_bytes_total", "Bytes of input images read, by operation.",
+         METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_bytes_in)},
         {"imgflow_worker_output_bytes_total", "Bytes of output images written, by operation.",
          METRIC_KIND_COUNTER, labels_op, offsetof(Manager, m_bytes_out)},
         {"imgflow_worker_task_message_bytes_total", "Bytes of task messages received, by operation.",
@@ -331,7 +335,7 @@ static const struct {
 static int manager_setup_metrics(Manager *m) {
         static const double latency_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                  1,     2.5,  5,     10,   30,  60,   120};
-        const char *listen = config_get_string(m->config, "worker", "metrics_listen");
+        const char *listen = config_get_string(m->config, m->flavor->section, "metrics_listen");
         int r;
 
         if (isempty(listen))
@@ -417,7 +421,8 @@ static void manager_update_status(Manager *m) {
                  m->stopping ? "Stopping: "
                  : !m->ready ? "Waiting for Kafka: "
                              : "",
-                 m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, queued, format_count(m->n_done, done), format_count(m->n_failed, failed),
+                 m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, queued,
+                 format_count(m->n_done, done), format_count(m->n_failed, failed),
                  m->paused ? " (paused)" : "");
         if (!streq(buf, m->last_status)) {
                 (void) service_notify_status("%s", buf);
@@ -715,7 +720,8 @@ static void manager_run_notify(Manager *m, WorkerTask *t) {
         int r;
 
         t->started_at_ms = now_ms(CLOCK_REALTIME);
-        r = op_notify_build(t->task, m->prefix, m->notify_topics, &m->proto_limits, &topic, &buf, &len, &id, &f);
+        r = op_notify_build(t->task, m->prefix, m->notify_topics, &m->proto_limits, &topic, &buf, &len, &id,
+                            &f);
         if (r < 0) {
                 worker_task_fail(t, f.error ? f.error : "States.Runtime", "%s", f.cause ? f.cause : "");
                 manager_publish_result(m, t);
@@ -776,6 +782,8 @@ static int on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) 
         worker_task_log(LOG_DEBUG, t, "Received task %s from %s/%" PRIi32 "@%" PRIi64 ".",
                         worker_task_operation(t), km->topic, km->partition, km->offset);
 
+        if (t->op && !m->flavor->builtin_ops && !(t->op >= m->extra && t->op < m->extra + m->n_extra))
+                t->op = NULL; /* a built-in operation: not served by this flavor */
         if (!t->op) {
                 worker_task_fail(t, "Worker.UnknownOperation", "No operation '%s' on this worker",
                                  worker_task_operation(t));
@@ -964,6 +972,8 @@ static Manager *manager_free(Manager *m) {
                 if (!t->running)
                         manager_free_task(m, t);
         }
+        if (m->flavor && m->flavor->teardown)
+                m->flavor->teardown(m->flavor_data);
         m->metrics = metrics_free(m->metrics);
         m->storage = storage_free(m->storage);
         sd_event_unref(m->event);
@@ -1003,11 +1013,13 @@ static int notify_topics_from_config(const Config *c, char ***ret) {
                 return log_oom_();
         if (r < 0)
                 return log_error_errno(r, "%sInvalid worker.notify_topics: %s.",
-                                       config_where(c, "worker", "notify_topics"), error ? error : "bad value");
+                                       config_where(c, "worker", "notify_topics"),
+                                       error ? error : "bad value");
         return 0;
 }
 
-static int manager_new(sd_event *e, Config *config, const char *instance, Manager **ret) {
+static int manager_new(sd_event *e, Config *config, const WorkerFlavor *flavor, const char *instance,
+                       Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
@@ -1018,10 +1030,12 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         }
         m->event = sd_event_ref(e);
         m->config = config;
+        m->flavor = flavor;
         const Config *c = config;
+        const char *section = flavor->section;
 
         m->prefix = strdup(config_get_string(c, "imgflow", "topic_prefix"));
-        const char *pool = config_get_string(c, "worker", "pool");
+        const char *pool = config_get_string(c, section, "pool");
         m->pool_name = isempty(pool) ? NULL : strdup(pool);
         if (!m->prefix || (!isempty(pool) && !m->pool_name))
                 return log_oom_();
@@ -1038,7 +1052,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
                 return r;
 
         /* One group per pool: "imgflow-workers.gpu" serves imgflow.tasks.gpu. */
-        const char *group = config_get_string(c, "worker", "group");
+        const char *group = config_get_string(c, section, "group");
         if (m->pool_name && streq(group, "imgflow-workers"))
                 r = asprintf(&m->group, "%s.%s", group, m->pool_name);
         else
@@ -1046,7 +1060,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         if (r < 0)
                 return log_oom_();
 
-        const char *id = config_get_string(c, "worker", "id");
+        const char *id = config_get_string(c, section, "id");
         char host[256] = "localhost";
         (void) gethostname(host, sizeof(host) - 1);
         if (!isempty(id))
@@ -1058,17 +1072,27 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         if (r < 0 || !m->worker_id)
                 return log_oom_();
 
-        int64_t threads = config_get_int(c, "worker", "threads");
+        unsigned flavor_threads = 0;
+        if (flavor->setup) {
+                r = flavor->setup(c, &m->flavor_data, &m->extra, &m->n_extra, &flavor_threads);
+                if (r < 0)
+                        return r;
+        } else
+                m->extra = op_notify_table(&m->n_extra);
+        int64_t threads =
+                flavor_threads > 0 ? (int64_t) flavor_threads : config_get_int(c, "worker", "threads");
         if (threads <= 0) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 threads = n > 0 ? n : 1;
         }
         if (threads > WORKER_POOL_THREADS_MAX)
                 return log_error_errno(-EINVAL, "%sworker.threads = %" PRIi64 " is over the limit of %d.",
-                                       config_where(c, "worker", "threads"), threads, WORKER_POOL_THREADS_MAX);
+                                       config_where(c, "worker", "threads"), threads,
+                                       WORKER_POOL_THREADS_MAX);
         m->threads = (unsigned) threads;
         int64_t max_in_flight = config_get_int(c, "worker", "max_in_flight");
-        m->pause_above = max_in_flight > 0 ? (size_t) max_in_flight : MAX_(4 * (size_t) m->threads, (size_t) 8);
+        m->pause_above =
+                max_in_flight > 0 ? (size_t) max_in_flight : MAX_(4 * (size_t) m->threads, (size_t) 8);
         m->resume_below = MAX_(m->pause_above / 2, (size_t) 1);
         m->heartbeat_interval_ms = MAX_(config_get_duration_ms(c, "worker", "heartbeat_interval"),
                                         (uint64_t) WORKER_HEARTBEAT_MIN_MS);
@@ -1095,8 +1119,7 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
         r = config_foreach_in_section(c, "buckets", log_bucket, m);
         if (r < 0)
                 return r;
-        m->env = (WorkerRunEnv){.storage = m->storage, .limits = &m->limits};
-        m->extra = op_notify_table(&m->n_extra);
+        m->env = (WorkerRunEnv){.storage = m->storage, .limits = &m->limits, .userdata = m->flavor_data};
 
         r = manager_setup_metrics(m);
         if (r < 0)
@@ -1140,23 +1163,23 @@ static int manager_new(sd_event *e, Config *config, const char *instance, Manage
 /* ------------------------------------------------------------------ */
 /* Command line */
 
-static void help(void) {
+static void help(const WorkerFlavor *flavor) {
         printf("%s [OPTIONS...]\n\n"
-               "Run imgflow tasks: consume <prefix>tasks[.<pool>], run image operations on a\n"
-               "thread pool, publish the results to <prefix>events.\n\n"
+               "%s\n\n"
                "  -h --help                    Show this help\n"
                "     --version                 Show the version\n"
                "  -c --config=FILE             Configuration file (default $IMGFLOW_CONFIG, else %s)\n"
                "     --check-config            Check the configuration (file, environment, flags)\n"
                "                               and exit: 0 if it is valid\n"
                "     --instance=N              Instance name (worker id hostname:N)\n"
-               "     --pool=NAME               Serve <prefix>tasks.NAME (worker.pool)\n"
-               "     --threads=N               Image threads (worker.threads; 0 = CPUs)\n"
+               "     --pool=NAME               %s\n"
+               "     --threads=N               Pool threads (worker.threads; 0 = CPUs)\n"
                "     --kafka-bootstrap=H:P     Kafka bootstrap servers (kafka.bootstrap.servers)\n"
                "     --bucket=NAME=/DIR        Map a storage bucket (buckets.NAME), repeatable\n"
                "     --log-level=LEVEL         debug, info, notice, warning, err\n"
                "     --log-target=TARGET       auto, journal, console\n",
-               program_invocation_short_name, config_default_path());
+               program_invocation_short_name, flavor->description, config_default_path(),
+               flavor->pool_option);
 }
 
 enum {
@@ -1194,27 +1217,34 @@ static int check_buckets(const Config *c) {
  * and the Kafka properties (librdkafka checks them) as manager_new() will,
  * without connecting to Kafka or S3. Returns 0 or -EINVAL (logged, naming
  * the file and line). */
-static int check_config(const Config *c) {
+static int check_config(const Config *c, const WorkerFlavor *flavor) {
         int64_t threads = config_get_int(c, "worker", "threads");
-        const char *pool = config_get_string(c, "worker", "pool");
+        const char *pool = config_get_string(c, flavor->section, "pool");
         _cleanup_free_ char *topic = NULL;
-        const char *listen = config_get_string(c, "worker", "metrics_listen");
+        const char *listen = config_get_string(c, flavor->section, "metrics_listen");
 
         if (!isempty(listen)) {
                 _cleanup_free_ char *reason = NULL;
                 int r = metrics_check_address(listen, &reason);
                 if (r < 0)
-                        return log_error_errno(r, "%sInvalid worker.metrics_listen \"%s\": %s",
-                                               config_where(c, "worker", "metrics_listen"), listen,
-                                               reason ?: "out of memory");
+                        return log_error_errno(r, "%sInvalid %s.metrics_listen \"%s\": %s",
+                                               config_where(c, flavor->section, "metrics_listen"),
+                                               flavor->section, listen, reason ?: "out of memory");
         }
         if (threads > WORKER_POOL_THREADS_MAX)
                 return log_error_errno(-EINVAL, "%sworker.threads = %" PRIi64 " is over the limit of %d.",
-                                       config_where(c, "worker", "threads"), threads, WORKER_POOL_THREADS_MAX);
+                                       config_where(c, "worker", "threads"), threads,
+                                       WORKER_POOL_THREADS_MAX);
         if (proto_topic_name(config_get_string(c, "imgflow", "topic_prefix"), PROTO_TOPIC_TASKS,
                              isempty(pool) ? NULL : pool, &topic) < 0)
-                return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or worker.pool \"%s\".",
-                                       config_get_string(c, "imgflow", "topic_prefix"), pool);
+                return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\" or %s.pool \"%s\".",
+                                       config_get_string(c, "imgflow", "topic_prefix"), flavor->section,
+                                       pool);
+        if (flavor->check_config) {
+                int r = flavor->check_config(c);
+                if (r < 0)
+                        return r;
+        }
         _cleanup_strv_free_ char **notify_topics = NULL;
         int k = notify_topics_from_config(c, &notify_topics);
         if (k < 0)
@@ -1236,8 +1266,8 @@ static int check_config(const Config *c) {
 /* Returns 0 to run, 1 to exit successfully (--help, --check-config), <0 on
  * error. *ret_config: new; *ret_args: borrowed from argv; config_args:
  * where the configuration came from, kept for reloads. */
-static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Config **ret_config,
-                      WorkerArgs *ret_args) {
+static int parse_argv(int argc, char **argv, const WorkerFlavor *flavor, DaemonConfigArgs *config_args,
+                      Config **ret_config, WorkerArgs *ret_args) {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -1262,10 +1292,10 @@ static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Conf
                 r = 0;
                 switch (c) {
                 case 'h':
-                        help();
+                        help(flavor);
                         return 1;
                 case ARG_VERSION:
-                        printf("imgflow-worker %s\n", IMGFLOW_VERSION);
+                        printf("%s %s\n", flavor->program, IMGFLOW_VERSION);
                         return 1;
                 case 'c':
                         config_args->config_path = optarg;
@@ -1274,7 +1304,7 @@ static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Conf
                         instance = optarg;
                         break;
                 case ARG_POOL:
-                        r = daemon_config_args_add(config_args, "--pool", "worker", "pool", optarg);
+                        r = daemon_config_args_add(config_args, "--pool", flavor->section, "pool", optarg);
                         break;
                 case ARG_THREADS:
                         r = daemon_config_args_add(config_args, "--threads", "worker", "threads", optarg);
@@ -1327,7 +1357,7 @@ static int parse_argv(int argc, char **argv, DaemonConfigArgs *config_args, Conf
                 return log_error_errno(r, "Failed to set up logging: %m");
 
         if (check) {
-                r = check_config(config);
+                r = check_config(config, flavor);
                 if (r < 0)
                         return r;
                 (void) daemon_config_warn_secrets(config_args, config, /* redis_allowed= */ false);
@@ -1370,7 +1400,7 @@ static void on_reload_signal(void *userdata) {
         daemon_config_reload(m->config_args, environ);
 }
 
-static int run(int argc, char **argv) {
+static int run(int argc, char **argv, const WorkerFlavor *flavor) {
         _cleanup_(daemon_config_args_done) DaemonConfigArgs config_args = {};
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -1378,9 +1408,9 @@ static int run(int argc, char **argv) {
         WorkerArgs args = {};
         int r;
 
-        log_setup("imgflow-worker");
+        log_setup(flavor->program);
 
-        r = parse_argv(argc, argv, &config_args, &config, &args);
+        r = parse_argv(argc, argv, flavor, &config_args, &config, &args);
         if (r != 0)
                 return r < 0 ? r : 0;
 
@@ -1407,7 +1437,7 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "Failed to initialise libvips: %m");
         }
 
-        r = manager_new(e, config, args.instance, &m);
+        r = manager_new(e, config, flavor, args.instance, &m);
         if (r < 0)
                 return r;
         m->config_args = &config_args;
@@ -1418,7 +1448,7 @@ static int run(int argc, char **argv) {
         return 0;
 }
 
-int main(int argc, char **argv) {
-        int r = run(argc, argv);
+int worker_daemon_main(int argc, char **argv, const WorkerFlavor *flavor) {
+        int r = run(argc, argv, flavor);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,7 +7,7 @@ SRC=$1; BUILD=$2
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze missing"; exit 77; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/bin" "$T/etc/imgflow"
-for b in imgflow-coordinator imgflow-worker imgflow-api imgflow-watch; do
+for b in imgflow-coordinator imgflow-worker imgflow-lambda imgflow-api imgflow-watch; do
         if [ -x "$BUILD/coordinator/$b" ]; then ln -s "$BUILD/coordinator/$b" "$T/bin/$b"
         elif [ -x "$BUILD/worker/$b" ]; then ln -s "$BUILD/worker/$b" "$T/bin/$b"
         elif [ -x "$BUILD/api/$b" ]; then ln -s "$BUILD/api/$b" "$T/bin/$b"
@@ -20,10 +20,10 @@ for f in "$SRC"/systemd/*.service.in; do
 done
 cp "$SRC/systemd/imgflow.target" "$T/"
 fail=0
-out=$(cd "$T" && systemd-analyze verify --man=no imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service imgflow.target 2>&1 | grep -v -e 'not found' -e 'Unit is bound to inactive unit' || true)
+out=$(cd "$T" && systemd-analyze verify --man=no imgflow-coordinator.service imgflow-worker@.service imgflow-lambda@.service imgflow-api.service imgflow-watch.service imgflow.target 2>&1 | grep -v -e 'not found' -e 'Unit is bound to inactive unit' || true)
 # "not found" lines concern units of the host (redis-server.service, network-online.target).
 if [ -n "$out" ]; then echo "verify: $out"; fail=1; fi
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-lambda@.service imgflow-api.service imgflow-watch.service; do
         line=$(systemd-analyze security --offline=true "$T/$u" 2>&1 | grep 'Overall exposure level')
         echo "$line"
         level=$(echo "$line" | sed -n 's/.*: \([0-9.]*\) .*/\1/p')
