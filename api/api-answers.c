@@ -38,6 +38,7 @@ struct ApiWaiter {
         char *request_id;
         char *key; /* imgflow:response:{<request id>} */
         uint64_t deadline_usec;
+        uint64_t timeout_usec; /* 0 = [api] request_timeout */
         ApiAnswerFn fn;
         bool linked; /* in the line and the table */
         ApiWaiter *prev, *next;
@@ -119,7 +120,7 @@ static void finish(ApiManager *m, ApiWaiter *w, json_t *answer) {
         if (!answer) {
                 api_fail(c, "ServiceUnavailable",
                          "No coordinator answered within %" PRIu64 " s; is imgflow-coordinator running?",
-                         m->request_timeout_usec / 1000000);
+                         (w->timeout_usec ?: m->request_timeout_usec) / 1000000);
                 return;
         }
         fn(c, answer);
@@ -207,6 +208,11 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void api_coordinator_request(ApiCall *c, ProtoTopic topic, const char *key, const char *buf, size_t len,
                              const char *request_id, ApiAnswerFn fn) {
+        api_coordinator_request_timeout(c, topic, key, buf, len, request_id, 0, fn);
+}
+
+void api_coordinator_request_timeout(ApiCall *c, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                                     const char *request_id, uint64_t timeout_usec, ApiAnswerFn fn) {
         ApiManager *m = c->m;
         _cleanup_free_ char *name = NULL;
         ApiWaiter *w;
@@ -220,6 +226,7 @@ void api_coordinator_request(ApiCall *c, ProtoTopic topic, const char *key, cons
                 .request_id = xstrdup(request_id),
                 .key = store_key_response(request_id),
                 .fn = fn,
+                .timeout_usec = timeout_usec,
         };
         api_waiter_drop(c);
         c->waiter = w;
@@ -248,7 +255,7 @@ void api_on_delivery(KafkaProducer *p, int error, const char *errstr, const char
                 return;
         }
         /* In Kafka: wait for the coordinator's answer. */
-        w->deadline_usec = now_usec(CLOCK_MONOTONIC) + m->request_timeout_usec;
+        w->deadline_usec = now_usec(CLOCK_MONOTONIC) + (w->timeout_usec ?: m->request_timeout_usec);
         w->linked = true;
         line_append(m->answers, w);
         g_hash_table_insert(m->answers->by_id, w->request_id, w);

@@ -116,6 +116,10 @@ int api_redis_eval(ApiCall *c, const StoreCall *call, ApiRedisFn fn);
 typedef void (*ApiAnswerFn)(ApiCall *c, json_t *answer);
 void api_coordinator_request(ApiCall *c, ProtoTopic topic, const char *key, const char *buf, size_t len,
                              const char *request_id, ApiAnswerFn fn);
+/* The same with its own wait (0: [api] request_timeout), for an answer
+ * that comes when an execution ends (StartSyncExecution). */
+void api_coordinator_request_timeout(ApiCall *c, ProtoTopic topic, const char *key, const char *buf, size_t len,
+                                     const char *request_id, uint64_t timeout_usec, ApiAnswerFn fn);
 
 /* ---- what the operations read of the manager ---- */
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Execution operations: StartExecution, DescribeExecution, ListExecutions,
- * GetExecutionHistory, StopExecution, RedriveExecution.
+ * Execution operations: StartExecution, StartSyncExecution (an EXPRESS
+ * machine's execution, answered when it ends: docs/express.md),
+ * DescribeExecution, ListExecutions, GetExecutionHistory, StopExecution,
+ * RedriveExecution.
  *
  * Reads are the store's (coordinator/store-exec.c) on the asynchronous
  * connection: one HMGET, or one script for a page of the history or of the
@@ -26,6 +28,7 @@
 #include "api.h"
 #include "asl-util.h"
 #include "format.h"
+#include "json-writer.h"
 
 #define LIST_SCAN_MAX 10000 /* index entries one ListExecutions call looks at */
 
@@ -214,6 +217,75 @@ static void start_run(ApiCall *c) {
                 return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
                                 strerror(-k));
         api_coordinator_request(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, start_answered);
+}
+
+/* ---- StartSyncExecution ---- */
+
+/* An EXPRESS execution's 5 minutes and some slack. */
+#define SYNC_TIMEOUT_USEC ((uint64_t) (PROTO_EXPRESS_DURATION_MAX_SEC + 30) * 1000 * 1000)
+
+static void sync_answered(ApiCall *c, json_t *answer) {
+        ExecState *s = c->state;
+        const char *error = jstr(answer, "error");
+        _cleanup_free_ char *sm_arn = NULL, *exec_arn = NULL, *input = NULL;
+        json_t *out;
+
+        sm_arn = s->sm_version ? api_sm_version_arn(c->m, s->sm_name, s->sm_version) : api_sm_arn(c->m, s->sm_name);
+        if (!json_is_true(json_object_get(answer, "ok"))) {
+                if (streq_ptr(error, "StateMachineTypeNotSupported"))
+                        return api_fail(c, "StateMachineTypeNotSupported", "%s", strempty(jstr(answer, "cause")));
+                if (streq_ptr(error, "ExecutionAlreadyExists")) {
+                        exec_arn = api_exec_arn(c->m, s->exec_id);
+                        return api_fail(c, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", exec_arn);
+                }
+                if (streq_ptr(error, "StateMachineDoesNotExist"))
+                        return api_fail(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'",
+                                        sm_arn);
+                if (streq_ptr(error, "InvalidArn") || streq_ptr(error, "InvalidName"))
+                        return api_fail(c, error, "%s", strempty(jstr(answer, "cause")));
+                return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s: %s'",
+                                strempty(error), strempty(jstr(answer, "cause")));
+        }
+        exec_arn = api_exec_arn(c->m, s->exec_id);
+        input = json_writer_dumps(s->input);
+        out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:{s:b}, s:{s:I, s:I}}", "executionArn", exec_arn,
+                        "stateMachineArn", sm_arn, "name", s->name, "startDate",
+                        aws_timestamp(jint(answer, "startDate")), "stopDate", aws_timestamp(jint(answer, "stopDate")),
+                        "status", jstr(answer, "status") ?: "FAILED", "input", input ?: "{}", "inputDetails",
+                        "included", true, "billingDetails", "billedMemoryUsedInMB",
+                        (json_int_t) jint(answer, "billedMemoryUsedInMB"), "billedDurationInMilliseconds",
+                        (json_int_t) jint(answer, "billedDurationInMilliseconds"));
+        if (jstr(answer, "output")) {
+                json_object_set(out, "output", json_object_get(answer, "output"));
+                json_object_set_new(out, "outputDetails", json_pack("{s:b}", "included", true));
+        }
+        if (jstr(answer, "error"))
+                json_object_set(out, "error", json_object_get(answer, "error"));
+        if (jstr(answer, "cause"))
+                json_object_set(out, "cause", json_object_get(answer, "cause"));
+        api_reply(c, out);
+}
+
+static void sync_run(ApiCall *c) {
+        ExecState *s = c->state;
+        _cleanup_free_ char *ref = NULL, *request_id = api_random_hex(), *buf = NULL;
+        size_t len;
+        int k;
+
+        s->exec_id = store_exec_id(s->sm_name, s->name);
+        ref = s->sm_version ? xasprintf("%s:%u", s->sm_name, s->sm_version) : xstrdup(s->sm_name);
+        ProtoStartExecution msg = {
+                .state_machine = ref,
+                .name = s->name,
+                .input = s->input,
+                .request_id = request_id,
+        };
+        k = proto_encode_start_sync_execution(&msg, api_limits(c->m), &buf, &len);
+        if (k < 0)
+                return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+                                k == -E2BIG ? "larger than the payload limit or nested too deep" : strerror(-k));
+        api_coordinator_request_timeout(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, SYNC_TIMEOUT_USEC,
+                                        sync_answered);
 }
 
 /* ---- DescribeExecution ---- */
@@ -522,6 +594,7 @@ static void redrive_run(ApiCall *c) {
 
 const ApiOp api_op_redrive_execution = {"RedriveExecution", redrive_parse, redrive_run};
 const ApiOp api_op_start_execution = {"StartExecution", start_parse, start_run};
+const ApiOp api_op_start_sync_execution = {"StartSyncExecution", start_parse, sync_run};
 const ApiOp api_op_describe_execution = {"DescribeExecution", describe_parse, describe_run};
 const ApiOp api_op_list_executions = {"ListExecutions", list_parse, list_run};
 const ApiOp api_op_get_execution_history = {"GetExecutionHistory", history_parse, history_run};

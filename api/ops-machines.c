@@ -30,6 +30,8 @@ typedef struct MachineState {
         char *arn;              /* as given */
         const char *definition; /* borrowed from the input */
         const char *role_arn;   /* borrowed from the input */
+        const char *sm_type;    /* CreateStateMachine's type, borrowed from the table; NULL = STANDARD */
+        char *logging;          /* loggingConfiguration, normalized (store_sm_logging_check()) */
         size_t limit;
         bool warnings; /* ValidateStateMachineDefinition's severity WARNING */
         char *cursor;
@@ -46,6 +48,7 @@ static void machine_state_free(void *p) {
         free(s->arn);
         free(s->cursor);
         free(s->exec_id);
+        free(s->logging);
         free(s);
 }
 
@@ -63,12 +66,12 @@ static const char *diag_pointer(const AslDiagEntry *d) {
 
 /* The engine's verdict on a definition: 0, or InvalidDefinition naming
  * the first error and how many more there are. */
-static int check_definition(const char *definition, AwsError *e) {
+static int check_definition_type(const char *definition, AslMachineType type, AwsError *e) {
         AslDiag d = {};
         AslMachine *m = NULL;
         int k;
 
-        k = asl_machine_parse(definition, strlen(definition), &m, &d);
+        k = asl_machine_parse_type(definition, strlen(definition), type, &m, &d);
         if (k >= 0) {
                 asl_machine_free(m);
                 asl_diag_clear(&d);
@@ -86,6 +89,25 @@ static int check_definition(const char *definition, AwsError *e) {
                               diag_pointer(&d.entries[0]), d.entries[0].message, d.n - 1);
         asl_diag_clear(&d);
         return -EINVAL;
+}
+
+static int check_definition(const char *definition, AwsError *e) {
+        return check_definition_type(definition, ASL_MACHINE_STANDARD, e);
+}
+
+/* loggingConfiguration (an object, optional): *ret its normalized text. */
+static int check_logging(ApiCall *c, char **ret, AwsError *e) {
+        json_t *l = json_object_get(c->input, "loggingConfiguration");
+        _cleanup_free_ char *text = NULL;
+        const char *cause = NULL;
+
+        if (!l)
+                return 0;
+        text = json_dumps(l, JSON_COMPACT);
+        if (!text || store_sm_logging_check(text, ret, &cause) < 0)
+                return aws_error_set(e, "InvalidLoggingConfiguration", "%s",
+                                     cause ?: "Invalid Logging Configuration");
+        return 0;
 }
 
 static int check_role(const char *role_arn, AwsError *e) {
@@ -123,10 +145,11 @@ static int create_parse(ApiCall *c, char **ret_resource, AwsError *e) {
                 return k;
         if (!store_name_is_valid(name))
                 return aws_error_set(e, "InvalidName", "Invalid Name: '%s'", name);
-        if (type && streq(type, "EXPRESS"))
-                return aws_error_set(e, "StateMachineTypeNotSupported",
-                                     "imgflow runs STANDARD state machines; EXPRESS is not supported");
-        if ((k = check_role(s->role_arn, e)) < 0 || (k = check_definition(s->definition, e)) < 0)
+        s->sm_type = type;
+        if ((k = check_role(s->role_arn, e)) < 0 || (k = check_logging(c, &s->logging, e)) < 0 ||
+            (k = check_definition_type(s->definition,
+                                       type && streq(type, "EXPRESS") ? ASL_MACHINE_EXPRESS : ASL_MACHINE_STANDARD,
+                                       e)) < 0)
                 return k;
         s->name = xstrdup(name);
         *ret_resource = api_sm_arn(c->m, name);
@@ -155,8 +178,9 @@ static void create_run(ApiCall *c) {
         MachineState *s = c->state;
         _cleanup_(store_call_done) StoreCall call = {};
 
-        if (store_sm_put_call(s->name, s->definition, s->now_ms, /* update= */ false, s->role_arn, &call) <
-            0)
+        if (store_sm_put_call_extra(s->name, s->definition, s->now_ms, /* update= */ false,
+                                    &(StoreSmExtra){.role_arn = s->role_arn, .type = s->sm_type, .logging = s->logging},
+                                    &call) < 0)
                 return api_fail(c, "InvalidDefinition", "Invalid State Machine Definition: 'too large'");
         (void) api_redis_eval(c, &call, create_done);
 }
@@ -182,8 +206,13 @@ static void describe_done(ApiCall *c, redisReply *reply) {
                         "ACTIVE", "definition", sm.definition);
         if (sm.role_arn)
                 json_object_set_new(out, "roleArn", json_string(sm.role_arn));
-        json_object_set_new(out, "type", json_string("STANDARD"));
+        json_object_set_new(out, "type", json_string(sm.type ?: "STANDARD"));
         json_object_set_new(out, "creationDate", aws_timestamp(sm.created_ms));
+        if (sm.logging)
+                json_object_set_new(out, "loggingConfiguration", json_loads(sm.logging, 0, NULL));
+        else
+                json_object_set_new(out, "loggingConfiguration",
+                                    json_pack("{s:s, s:b}", "level", "OFF", "includeExecutionData", false));
         api_reply(c, out);
 }
 
@@ -246,11 +275,37 @@ static void update_role_done(ApiCall *c, redisReply *reply) {
         api_reply(c, json_pack("{s:o}", "updateDate", aws_timestamp(s->now_ms)));
 }
 
+/* A new definition is validated with the rules of the machine's type
+ * (EXPRESS: no '.sync', '.waitForTaskToken' or activities): read it first. */
+static void update_typed(ApiCall *c, redisReply *reply) {
+        MachineState *s = c->state;
+        _cleanup_(store_machine_done) StoreMachine sm = {};
+        _cleanup_(store_call_done) StoreCall call = {};
+        AwsError e = {};
+        int k;
+
+        k = store_sm_describe_parse(reply, &sm);
+        if (k >= 0 && streq_ptr(sm.type, "EXPRESS") &&
+            check_definition_type(s->definition, ASL_MACHINE_EXPRESS, &e) < 0) {
+                api_fail(c, e.name, "%s", e.message);
+                aws_error_done(&e);
+                return;
+        }
+        /* A missing machine: the put says StateMachineDoesNotExist. */
+        if (store_sm_put_call(s->name, s->definition, s->now_ms, /* update= */ true, s->role_arn, &call) < 0)
+                return api_fail(c, "InvalidDefinition", "Invalid State Machine Definition: 'too large'");
+        (void) api_redis_eval(c, &call, update_done);
+}
+
 static void update_run(ApiCall *c) {
         MachineState *s = c->state;
         _cleanup_(store_call_done) StoreCall call = {};
 
         if (s->definition) {
+                if (store_sm_describe_call(s->name, 0, &call) >= 0) {
+                        (void) api_redis_eval(c, &call, update_typed);
+                        return;
+                }
                 if (store_sm_put_call(s->name, s->definition, s->now_ms, /* update= */ true, s->role_arn,
                                       &call) < 0)
                         return api_fail(c, "InvalidDefinition",

@@ -223,7 +223,7 @@ static json_t *sync_output(const json_t *resp, const char *sm_name, const char *
 /* StartExecution, or StartSyncExecution (sync): the same options but
  * --wait; a synchronous start waits for the answer up to --timeout
  * (default SYNC_TIMEOUT_SEC_DEFAULT), the execution's end. */
-#define SYNC_TIMEOUT_SEC_DEFAULT 330 /* an EXPRESS execution's 5 minutes, and some slack */
+#define SYNC_TIMEOUT_SEC_DEFAULT (PROTO_EXPRESS_DURATION_MAX_SEC + 30) /* and some slack */
 static int start(const Verb *verb, int argc, char *argv[], bool sync) {
         static const CliOption async_options[] = {
                 OPTION_STATE_MACHINE,

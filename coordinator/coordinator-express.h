@@ -37,7 +37,7 @@
 
 #include "coordinator-manager.h"
 
-#define EXPRESS_DURATION_MAX_SEC 300
+#define EXPRESS_DURATION_MAX_SEC PROTO_EXPRESS_DURATION_MAX_SEC
 /* The billing of Step Functions: duration in 100 ms steps (at least 100),
  * memory in 64 MB steps (at least 64). */
 #define EXPRESS_BILLED_MS_STEP 100

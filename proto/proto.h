@@ -418,6 +418,10 @@ typedef enum ProtoTopic {
  * *ret: new string. */
 int proto_topic_name(const char *prefix, ProtoTopic topic, const char *pool, char **ret);
 
+/* The longest run of an EXPRESS execution (States.Timeout past it): the
+ * coordinator ends it then, a StartSyncExecution caller waits a little more. */
+#define PROTO_EXPRESS_DURATION_MAX_SEC 300
+
 /* A Task's replyTo, "<topic>:<partition>": *ret_topic (new string) and
  * *ret_partition (0 .. INT32_MAX); either may be NULL. -EINVAL when s is
  * not one. */

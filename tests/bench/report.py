@@ -324,6 +324,10 @@ def main():
         w("run again right after it gave the figures above.")
         w("")
 
+    x = load(res, "express")
+    if x:
+        express_section(w, x)
+
     j = load(res, "jsonata")
     if j:
         jsonata_section(w, j)
@@ -497,6 +501,45 @@ def distributed_map_section(w, d):
     w("Child executions of their own (the parent keeping counts, not children) and a")
     w("`ResultWriter` (results in the bucket, not in the document) are what makes it flat;")
     w("neither is there yet (docs/asl.md).")
+    w("")
+
+
+def express_section(w, d):
+    """EXPRESS against STANDARD executions of the same 5-task chain (bench-express.sh)."""
+    mach = d["machine"]
+    s, e = d["standard"], d["express"]
+    w("## EXPRESS against STANDARD")
+    w("")
+    w("    tests/bench/bench-express.sh")
+    w("")
+    w("The orchestration benchmark's chain of five no-op Tasks (`test.echo`), registered as a")
+    w("STANDARD and as an EXPRESS machine; 1 coordinator, 2 workers of 1 task thread, %s Kafka," % mach["kafka"])
+    w("`fetch.wait.max.ms` %d. Each round runs both in turn (STANDARD first in odd rounds), each on a" %
+      d["fetchWaitMs"])
+    w("fresh stack: 20 executions to warm up, then {:,} published at once. STANDARD: StartExecution,".format(
+        d["executions"]))
+    w("its ends read from Redis; EXPRESS: StartSyncExecution, its ends from the answers (docs/express.md).")
+    w("Tasks/s from the first start to the last stop; dispatch latency from the coordinator's publish to")
+    w("the worker's start, queueing included. %d CPUs, load average %.1f when it started." %
+      (mach["nproc"], mach["loadavg"]))
+    w("")
+    w("| type | tasks/s (median) | dispatch p50 | dispatch p99 |")
+    w("|---|---|---|---|")
+    w("| STANDARD | %.0f | %s ms | %s ms |" % (s["tasksPerSecond"], s["p50Ms"], s["p99Ms"]))
+    w("| EXPRESS | %.0f | %s ms | %s ms |" % (e["tasksPerSecond"], e["p50Ms"], e["p99Ms"]))
+    w("")
+    ok = d["ratio"] >= 2.0 and e["p99Ms"] <= s["p99Ms"]
+    w("EXPRESS / STANDARD: x%.2f (median of the rounds' ratios %s); target x2.0 with a p99 no higher: %s." %
+      (d["ratio"], ", ".join("x%.2f" % r for r in d["ratioByRound"]), verdict(ok)))
+    w("")
+    w("Every round:")
+    w("")
+    w("| round | type | executions | ms | tasks/s | p50 | p99 |")
+    w("|---|---|---|---|---|---|---|")
+    for r in d["runs"]:
+        lat = r["dispatchLatencyMs"]
+        w("| %d | %s | %d | %d | %.0f | %s ms | %s ms |" % (r["round"], r["kind"].upper(), r["succeeded"], r["ms"],
+                                                      r["tasksPerSecond"], lat.get("p50"), lat.get("p99")))
     w("")
 
 

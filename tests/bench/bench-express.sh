@@ -1,0 +1,169 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# EXPRESS against STANDARD: the orchestration benchmark's five no-op Tasks
+# in a chain (tests/bench/echo-chain.asl.json, test.echo), registered once
+# as a STANDARD machine and once as an EXPRESS one, on the same stack
+# layout (1 coordinator, 2 workers of 1 task thread each).
+#
+# Each round runs both, in turn (STANDARD first in odd rounds, EXPRESS
+# first in even ones), each on a fresh stack: 20 executions to warm up,
+# then BENCH_EXECUTIONS published at once. STANDARD: StartExecution, ends
+# read from Redis (deploy/watch-executions.py). EXPRESS: StartSyncExecution
+# with a request id, ends read from the answers the coordinator stores
+# (startDate, stopDate). tasks/s from the first start to the last stop;
+# dispatch latency p50/p90/p99 (Task.dispatchedAtMs to
+# TaskSucceeded.startedAtMs, tests/bench/latency.py, queueing included).
+# The medians of the rounds, their ratio, and every round.
+#
+#   tests/bench/bench-express.sh
+#
+# BENCH_EXECUTIONS (default 2000), BENCH_ROUNDS (default 3),
+# BENCH_FETCH_WAIT_MS (default 100 on Apache Kafka, 1 on the mock, as in
+# bench-orchestration.sh).
+# Target: EXPRESS at least 2x the task rate of STANDARD, its p99 dispatch
+# latency no higher.
+# Exit status: non-zero only if an execution failed or did not finish.
+set -u
+. "$(dirname "$0")/bench-lib.sh"
+
+E=${BENCH_EXECUTIONS:-2000}
+ROUNDS=${BENCH_ROUNDS:-3}
+MACHINE=$(machine_json)
+FAILED=0
+CHAIN=$BENCH_SRC/tests/bench/echo-chain.asl.json
+if [ "$BENCH_KAFKA" = mock ]; then FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}; else FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-100}; fi
+echo "== express: 5-task echo chains, EXPRESS against STANDARD, $E executions, $ROUNDS rounds, Kafka ($BENCH_KAFKA), fetch.wait.max.ms=$FETCH_WAIT"
+
+# publish_sync SM PREFIX COUNT IDS: StartSyncExecution jobs (request id = name).
+publish_sync() {
+        python3 - "$@" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
+import json, sys
+sm, prefix, count, ids = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with open(ids, "w") as f:
+    for i in range(count):
+        name = "%s-%d" % (prefix, i)
+        msg = {"v": 1, "type": "StartSyncExecution", "stateMachine": sm, "name": name, "input": {"i": i},
+               "requestId": name}
+        sys.stdout.write("%s|%s\n" % (name, json.dumps(msg, separators=(",", ":"))))
+        f.write(name + "\n")
+PY
+}
+
+# wait_sync IDS OUT SECONDS: the answers of the requests of IDS, one JSON
+# line each, once all are there (or the time is up: exit 1).
+wait_sync() {
+        python3 - "$REDIS_PORT" "$@" <<'PY'
+import json, subprocess, sys, time
+port, ids, out, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+names = [l.strip() for l in open(ids) if l.strip()]
+got = {}
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    left = [n for n in names if n not in got]
+    if not left:
+        break
+    for i in range(0, len(left), 500):
+        chunk = left[i:i + 500]
+        cmd = "MGET " + " ".join("imgflow:response:{%s}" % n for n in chunk) + "\n"
+        r = subprocess.run(["redis-cli", "-p", port], input=cmd, capture_output=True, text=True).stdout
+        for n, v in zip(chunk, r.splitlines()):
+            if v.startswith("{"):
+                got[n] = json.loads(v)
+    time.sleep(0.2)
+with open(out, "w") as f:
+    for n in names:
+        if n in got:
+            f.write(json.dumps(got[n]) + "\n")
+sys.exit(0 if len(got) == len(names) else 1)
+PY
+}
+
+# run KIND R: one run on a fresh stack; appends a JSON line to $BENCH_TMP/runs.jsonl.
+run() {
+        local kind=$1 r=$2 dir=$BENCH_TMP/stack-$1-$2 ids=$BENCH_TMP/$1-$2.ids res=$BENCH_TMP/$1-$2.json
+        local prefix="$kind$r" sm ok t0 lat
+        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
+        if [ "$kind" = standard ]; then
+                sm=chain
+                stack_register "$dir" chain "$CHAIN"
+                publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm-$kind$r.ids"
+                BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$kind$r.ids" "$BENCH_TMP/warm-$kind$r.json" 120 ||
+                        { echo "warm-up did not finish"; exit 1; }
+                : >"$ids"
+                t0=$(now_ms)
+                publish_jobs chain "$prefix" 0 "$E" '{"i": i}' "$ids"
+                BENCH_QUIET=1 wait_execs "$ids" "$res" 600 || FAILED=1
+                ok=$(count_status "$res" SUCCEEDED)
+        else
+                sm=xchain
+                "$IMGFLOW_BUILD/cli/imgflow" create-state-machine --config "$IMGFLOW_CONFIG" --name xchain --type EXPRESS \
+                        --definition "file://$CHAIN" >/dev/null || exit 1
+                publish_sync xchain "warm$r" 20 "$BENCH_TMP/warm-$kind$r.ids"
+                wait_sync "$BENCH_TMP/warm-$kind$r.ids" "$BENCH_TMP/warm-$kind$r.json" 120 ||
+                        { echo "warm-up did not finish"; exit 1; }
+                t0=$(now_ms)
+                publish_sync xchain "$prefix" "$E" "$ids"
+                wait_sync "$ids" "$res" 600 || FAILED=1
+                ok=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("status") == "SUCCEEDED"))' "$res")
+        fi
+        [ "$ok" = "$E" ] || { echo "$kind round $r: only $ok of $E executions SUCCEEDED"; FAILED=1; }
+        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "$sm:$prefix-")
+        stack_stop "$dir"
+        python3 - "$kind" "$r" "$ok" "$t0" "$res" "$lat" >>"$BENCH_TMP/runs.jsonl" <<'PY'
+import json, sys
+kind, r, ok, t0, res, lat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+rows = [json.loads(l) for l in open(res)]
+first = min(x["startDate"] for x in rows)
+last = max(x["stopDate"] for x in rows)
+ms = max(1, last - first)
+print(json.dumps({"kind": kind, "round": r, "succeeded": ok, "ms": ms, "msFromPublish": last - t0,
+                  "tasksPerSecond": round(5 * ok * 1000 / ms, 1),
+                  "executionsPerSecond": round(ok * 1000 / ms, 1),
+                  "dispatchLatencyMs": json.loads(lat)}))
+PY
+        tail -1 "$BENCH_TMP/runs.jsonl" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+l = d["dispatchLatencyMs"]
+print("round %d %s: %d executions in %d ms: %.0f tasks/s; dispatch p50 %s ms, p99 %s ms"
+      % (d["round"], d["kind"].upper(), d["succeeded"], d["ms"], d["tasksPerSecond"], l.get("p50"), l.get("p99")))'
+}
+
+: >"$BENCH_TMP/runs.jsonl"
+for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then run standard "$r"; run express "$r"; else run express "$r"; run standard "$r"; fi
+done
+
+write_result express "$(python3 - "$BENCH_TMP/runs.jsonl" "$MACHINE" "$E" "$FETCH_WAIT" "$FAILED" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+def med(kind, f):
+    return statistics.median(f(x) for x in runs if x["kind"] == kind)
+out = {"benchmark": "express", "machine": json.loads(sys.argv[2]), "executions": int(sys.argv[3]),
+       "fetchWaitMs": int(sys.argv[4]), "coordinators": 1, "workers": 2, "statesPerExecution": 5,
+       "failed": int(sys.argv[5]), "runs": runs}
+for k in ("standard", "express"):
+    out[k] = {"tasksPerSecond": med(k, lambda x: x["tasksPerSecond"]),
+              "p50Ms": med(k, lambda x: x["dispatchLatencyMs"].get("p50", 0)),
+              "p99Ms": med(k, lambda x: x["dispatchLatencyMs"].get("p99", 0))}
+rounds = sorted({x["round"] for x in runs})
+ratios = []
+for r in rounds:
+    s = [x for x in runs if x["round"] == r and x["kind"] == "standard"][0]
+    e = [x for x in runs if x["round"] == r and x["kind"] == "express"][0]
+    ratios.append(round(e["tasksPerSecond"] / s["tasksPerSecond"], 2))
+out["ratioByRound"] = ratios
+out["ratio"] = statistics.median(ratios)
+out["targets"] = {"ratio": 2.0, "p99NoHigher": True}
+print(json.dumps(out))
+PY
+)" >/dev/null
+python3 - "$BENCH_RESULTS/express.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s, e = d["standard"], d["express"]
+print("STANDARD %.0f tasks/s (p99 %s ms), EXPRESS %.0f tasks/s (p99 %s ms): x%.2f (rounds %s; target x2.0, p99 no higher)"
+      % (s["tasksPerSecond"], s["p99Ms"], e["tasksPerSecond"], e["p99Ms"], d["ratio"], d["ratioByRound"]))
+PY
+exit $FAILED
