@@ -484,16 +484,24 @@ static bool event_from_message(Work *w, AslEvent *ev) {
                 ev->type = ASL_EVENT_TASK_SUCCEEDED;
                 ev->task_id = msg->task_succeeded.task_id;
                 ev->output = msg->task_succeeded.output;
+                ev->started = true;
+                ev->worker = msg->task_succeeded.worker_id;
+                ev->started_ms = msg->task_succeeded.started_at_ms;
                 return true;
         case PROTO_TASK_FAILED:
                 ev->type = ASL_EVENT_TASK_FAILED;
                 ev->task_id = msg->task_failed.task_id;
                 ev->error = msg->task_failed.error;
                 ev->cause = msg->task_failed.cause;
+                ev->started = true;
+                ev->worker = msg->task_failed.worker_id;
+                ev->started_ms = msg->task_failed.started_at_ms;
                 return true;
         case PROTO_TASK_HEARTBEAT:
                 ev->type = ASL_EVENT_TASK_HEARTBEAT;
                 ev->task_id = msg->task_heartbeat.task_id;
+                ev->started = true;
+                ev->worker = msg->task_heartbeat.worker_id;
                 return true;
         case PROTO_TIMER_FIRED:
                 ev->type = ASL_EVENT_TIMER_FIRED;

@@ -134,6 +134,7 @@ static const ProtoField task_failed_fields[] = {
         NAME("error", REQ, PROTO_MAX_ERROR_BYTES, task_failed.error),
         STR("cause", REQ, PROTO_MAX_CAUSE_BYTES, task_failed.cause),
         NAME("workerId", OPT, ID, task_failed.worker_id),
+        INT("startedAtMs", OPT, 0, task_failed.started_at_ms),
 };
 
 static const ProtoField task_heartbeat_fields[] = {

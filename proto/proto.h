@@ -141,6 +141,7 @@ typedef struct ProtoTaskFailed {
         const char *error; /* the name Retry/Catch match on, e.g. "Image.Invalid" */
         const char *cause;
         const char *worker_id; /* optional */
+        int64_t started_at_ms; /* optional: when the worker started the task */
 } ProtoTaskFailed;
 
 typedef struct ProtoTaskHeartbeat {

@@ -239,6 +239,7 @@ int worker_task_encode_result(const WorkerTask *t, const char *worker_id, const 
                         .error = "States.DataLimitExceeded",
                         .cause = "The task output exceeds the maximum message size or depth",
                         .worker_id = worker_id,
+                        .started_at_ms = t->started_at_ms,
                 };
                 return proto_encode_task_failed(&tf, lim, ret_buf, ret_len);
         }
@@ -251,6 +252,7 @@ int worker_task_encode_result(const WorkerTask *t, const char *worker_id, const 
                         .error = t->failure.error ? t->failure.error : "States.TaskFailed",
                         .cause = t->failure.cause ? t->failure.cause : "",
                         .worker_id = worker_id,
+                        .started_at_ms = t->started_at_ms,
                 };
                 return proto_encode_task_failed(&tf, lim, ret_buf, ret_len);
         }

@@ -442,7 +442,14 @@ static char *history_text(json_int_t id, const char *ts, const char *type, const
 
 /* Takes ownership of details (may be NULL). The effect holds the event's
  * JSON text (see asl-engine.h). */
+static void history_at(Ctx *c, const char *type, json_t *details, int64_t at_ms);
+
 static void history(Ctx *c, const char *type, json_t *details) {
+        history_at(c, type, details, c->env->now_ms);
+}
+
+/* As history(), with the event's timestamp at_ms. */
+static void history_at(Ctx *c, const char *type, json_t *details, int64_t at_ms) {
         size_t max = c->env->max_history_events ? c->env->max_history_events : ASL_MAX_HISTORY_EVENTS_DEFAULT;
         json_int_t last = jint(c->exec, "historyId");
         _cleanup_free_ char *key = NULL, *text = NULL;
@@ -465,7 +472,7 @@ static void history(Ctx *c, const char *type, json_t *details) {
                 return;
         }
 
-        asl_format_timestamp(c->env->now_ms, ts, sizeof ts);
+        asl_format_timestamp(at_ms, ts, sizeof ts);
         if (details) {
                 size_t tl = strlen(type);
 
@@ -533,6 +540,46 @@ static json_t *resource_details(const char *resource) {
         if (resource && strncmp(resource, "arn:aws:lambda:", 15) == 0)
                 return json_pack("{s:s, s:s}", "resourceType", "lambda", "resource", resource);
         return json_pack("{s:s, s:s}", "resourceType", "task", "resource", resource ? resource : "");
+}
+
+/*
+ * A Task whose Resource is a Lambda function's ARN itself
+ * (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) records
+ * Step Functions' LambdaFunction* events (LambdaFunctionScheduled, ...,
+ * with lambdaFunction*EventDetails), every other Task the Task* events.
+ */
+static bool resource_is_lambda_function(const char *resource) {
+        return resource && strncmp(resource, "arn:aws:lambda:", 15) == 0 && strstr(resource, ":function:");
+}
+
+typedef enum TaskEventKind {
+        TASK_SCHEDULED,
+        TASK_STARTED,
+        TASK_SUCCEEDED,
+        TASK_FAILED,
+        TASK_TIMED_OUT,
+        _TASK_EVENT_MAX,
+} TaskEventKind;
+
+static const char *const task_event_names[_TASK_EVENT_MAX][2] = {
+        [TASK_SCHEDULED] = {"TaskScheduled", "LambdaFunctionScheduled"},
+        [TASK_STARTED] = {"TaskStarted", "LambdaFunctionStarted"},
+        [TASK_SUCCEEDED] = {"TaskSucceeded", "LambdaFunctionSucceeded"},
+        [TASK_FAILED] = {"TaskFailed", "LambdaFunctionFailed"},
+        [TASK_TIMED_OUT] = {"TaskTimedOut", "LambdaFunctionTimedOut"},
+};
+
+static const char *task_event_type(const char *resource, TaskEventKind kind) {
+        return task_event_names[kind][resource_is_lambda_function(resource)];
+}
+
+/* The details every event of a task starts from: resourceType and
+ * resource for Task* events, nothing for LambdaFunction* events (whose
+ * Scheduled event names the function as "resource"). New reference. */
+static json_t *task_event_details(const char *resource) {
+        if (resource_is_lambda_function(resource))
+                return json_object();
+        return resource_details(resource);
 }
 
 /* ---- timers and tasks ---- */
@@ -1507,8 +1554,14 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 .attempt = jint(frame, "retryCount"),
         };
         dispatch.index_path = frame_index_path(c, fid);
-        sched = resource_details(resource);
-        json_object_set_new(sched, "parameters", json_text_new(eff));
+        json_object_set_new(task, "scheduledMs", json_integer(c->env->now_ms));
+        if (resource_is_lambda_function(resource)) {
+                sched = io_details(NULL, "input", eff);
+                json_object_set_new(sched, "resource", json_string(resource));
+        } else {
+                sched = resource_details(resource);
+                json_object_set_new(sched, "parameters", json_text_new(eff));
+        }
 
         if (token) {
                 json_object_set_new(task, "token", json_string(token));
@@ -1532,10 +1585,11 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 json_object_set_new(task, "heartbeatTimer", json_string(tid));
                 json_object_set_new(task, "heartbeatMs", json_integer(heartbeat * 1000));
                 dispatch.heartbeat_seconds = heartbeat;
-                json_object_set_new(sched, "heartbeatInSeconds", json_integer(heartbeat));
+                if (!resource_is_lambda_function(resource))
+                        json_object_set_new(sched, "heartbeatInSeconds", json_integer(heartbeat));
         }
 
-        history(c, "TaskScheduled", sched);
+        history(c, task_event_type(resource, TASK_SCHEDULED), sched);
         fx_add(c, (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = dispatch});
 }
 
@@ -3059,6 +3113,31 @@ static int handle_redrive(Ctx *c, AslError *err) {
         return 0;
 }
 
+/*
+ * An event from the worker that runs a task (ev->started: its result,
+ * failure or heartbeat): the task's TaskStarted (LambdaFunctionStarted) is
+ * recorded once, before anything else of it, with the worker's name
+ * (workerName, as Step Functions' ActivityStarted names its worker) and
+ * the time the worker started it, between the task's scheduling and now.
+ */
+static void task_note_started(Ctx *c, json_t *t, const AslEvent *ev) {
+        const char *resource = jstr(t, "resource");
+        int64_t at = c->env->now_ms;
+        json_t *details;
+
+        if (!ev->started || json_is_true(json_object_get(t, "started")))
+                return;
+        json_object_set_new(t, "started", json_true());
+        if (ev->started_ms > 0 && ev->started_ms < at)
+                at = MAX_(ev->started_ms, (int64_t) jint(t, "scheduledMs"));
+        details = task_event_details(resource);
+        if (ev->worker)
+                json_object_set_new(details, "workerName", json_string(ev->worker));
+        if (json_object_size(details) == 0) /* LambdaFunctionStarted has no details in Step Functions */
+                details = (json_decref(details), NULL);
+        history_at(c, task_event_type(resource, TASK_STARTED), details, at);
+}
+
 static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) {
         json_t *t;
 
@@ -3133,7 +3212,8 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 return handle_reader_result(c, ev, fid);
         c->quiet = frame_is_child_execution(c, fid);
         resource = xstrdup(jstr(t, "resource") ?: "");
-        details = resource_details(jstr(t, "resource"));
+        task_note_started(c, t, ev);
+        details = task_event_details(resource);
         task_close(c, ev->task_id, /* notify= */ false);
         frame = frame_get(c, fid);
         st = frame_state(c, frame);
@@ -3144,7 +3224,7 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 json_object_set_new(details, "error", json_string(error));
                 if (ev->cause)
                         json_object_set_new(details, "cause", json_string(ev->cause));
-                history(c, "TaskFailed", details);
+                history(c, task_event_type(resource, TASK_FAILED), details);
                 push_task_error(c, fid, error, ev->cause);
                 return 0;
         }
@@ -3167,12 +3247,14 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
 
                 json_object_set_new(details, "error", json_string("States.DataLimitExceeded"));
                 json_object_set_new(details, "cause", json_string(cause));
-                history(c, "TaskFailed", details);
+                history(c, task_event_type(resource, TASK_FAILED), details);
                 push_task_error(c, fid, "States.DataLimitExceeded", cause);
                 return 0;
         }
         json_object_set_new(details, "output", json_text_new(result));
-        history(c, "TaskSucceeded", details);
+        if (resource_is_lambda_function(resource))
+                json_object_set_new(details, "outputDetails", json_pack("{s:b}", "truncated", 0));
+        history(c, task_event_type(resource, TASK_SUCCEEDED), details);
         if (payload_check_limits(result, c->env, "The task result", &e) < 0) {
                 push_error(c, fid, &e);
                 asl_error_clear(&e);
@@ -3190,6 +3272,8 @@ static int handle_heartbeat(Ctx *c, const AslEvent *ev, AslError *err) {
         t = task_lookup(c, ev, err, &r);
         if (!t)
                 return r;
+        c->quiet = frame_is_child_execution(c, jstr(t, "frame"));
+        task_note_started(c, t, ev);
         tid = jstr(t, "heartbeatTimer");
         timer = json_object_get(json_object_get(c->exec, "timers"), tid ? tid : "");
         if (!timer)
@@ -3246,12 +3330,13 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
                 const char *error = streq(kind, "timeout") ? "States.Timeout" : "States.HeartbeatTimeout";
                 const char *cause = streq(kind, "timeout") ? "The task did not finish within TimeoutSeconds"
                                                            : "The task did not send a heartbeat within HeartbeatSeconds";
-                json_t *details = resource_details(jstr(tt, "resource"));
+                json_t *details = task_event_details(jstr(tt, "resource"));
+                const char *type = task_event_type(jstr(tt, "resource"), TASK_TIMED_OUT);
 
                 json_object_set_new(details, "error", json_string(error));
                 json_object_set_new(details, "cause", json_string(cause));
                 task_close(c, task, /* notify= */ true);
-                history(c, "TaskTimedOut", details);
+                history(c, type, details);
                 push(c, ACTION_ERROR, fid, NULL, NULL, error, cause);
                 return 0;
         }

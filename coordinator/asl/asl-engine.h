@@ -53,6 +53,10 @@ typedef struct AslEvent {
         const char *error;      /* TASK_FAILED, STOP (optional) */
         const char *cause;      /* TASK_FAILED, STOP (optional) */
         const char *timer_id;   /* TIMER_FIRED */
+        bool started;           /* TASK_*: sent by the worker that runs the task: its
+                                 * TaskStarted is recorded first, once */
+        const char *worker;     /* started: the worker's name, or NULL */
+        int64_t started_ms;     /* started: when the worker started it (epoch ms), 0 = now */
 } AslEvent;
 
 typedef enum AslEffectType {

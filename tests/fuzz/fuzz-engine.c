@@ -231,6 +231,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         case 4:
                                 ev = (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = id };
                                 break;
+                        }
+                        if (kind <= 4 && (arg & 1)) {
+                                /* from the worker: TaskStarted first, at a start time
+                                 * anywhere around now */
+                                ev.started = true;
+                                ev.worker = (arg & 2) ? "host:1" : NULL;
+                                ev.started_ms = env.now_ms - (int64_t) (arg % 7) * 500 + 1000;
+                        }
+                        switch (kind) {
+                        case 0 ... 4:
+                                break;
                         case 5:
                         case 6:
                                 ev = (AslEvent) { .type = ASL_EVENT_TIMER_FIRED, .timer_id = id };

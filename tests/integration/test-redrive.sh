@@ -150,7 +150,7 @@ for i in range(n):
     entered = [e["stateEnteredEventDetails"]["name"] for e in after if "stateEnteredEventDetails" in e]
     check(entered == ["OptimizeImage", "NotifySuccess", "Done"],
           "%s: after the redrive entered %s" % (name, entered))
-    sched = [e for e in after if e["type"] == "TaskScheduled"]
+    sched = [e for e in after if e["type"] in ("TaskScheduled", "LambdaFunctionScheduled")]
     check(len(sched) == 2, "%s: %d tasks scheduled after the redrive" % (name, len(sched)))
     first = [x["stateEnteredEventDetails"]["name"] for x in before if "stateEnteredEventDetails" in x]
     check("ResizeImage" not in entered and "Resize" not in entered and "ApplyFilters" not in entered,

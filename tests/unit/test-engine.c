@@ -622,7 +622,7 @@ TEST(task_dispatch_result_and_stale) {
         ASSERT_NULL(json_object_get(d, "token"));
         ASSERT_NULL(json_object_get(d, "index_path")); /* top level */
         char *tid = task_id_of(d);
-        ASSERT_TRUE(history_has(&h, "TaskScheduled"));
+        ASSERT_TRUE(history_has(&h, "LambdaFunctionScheduled")); /* a bare Lambda ARN */
         /* 128 random bits: a task id cannot be guessed */
         ASSERT_INT_EQ(strlen(tid), 32);
         ASSERT_INT_EQ(strspn(tid, "0123456789abcdef"), 32);
@@ -647,7 +647,7 @@ TEST(task_dispatch_result_and_stale) {
         ASSERT_INT_EQ(h_succeed(&h, tid, "{'Payload':{'width':640}}"), 0);
         ASSERT_NOT_NULL(h.finished);
         ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"w\":640}");
-        ASSERT_TRUE(history_has(&h, "TaskSucceeded"));
+        ASSERT_TRUE(history_has(&h, "LambdaFunctionSucceeded"));
         ASSERT_TRUE(history_has(&h, "TaskStateExited"));
         free(tid);
         h_done(&h);
@@ -1527,6 +1527,143 @@ TEST(history_details_and_context) {
         ASSERT_STR_EQ(S(json_object_get(ev, "executionFailedEventDetails"), "error"), "Lambda.Unknown");
         ASSERT_STR_EQ(asl_effect_type_to_string(ASL_EFFECT_DISPATCH_TASK), "DISPATCH_TASK");
         ASSERT_NULL(asl_effect_type_to_string(_ASL_EFFECT_MAX));
+        h_done(&h);
+}
+
+static json_t *event_of(H *h, const char *type);
+
+/* The details of the first event of a type, or NULL. */
+static json_t *details_of(H *h, const char *type, const char *key) {
+        size_t i;
+        json_t *ev;
+
+        json_array_foreach (h->history, i, ev)
+                if (streq(S(ev, "type"), type))
+                        return json_object_get(ev, key);
+        return NULL;
+}
+
+/* A Task whose Resource is a Lambda function's ARN records Step Functions'
+ * LambdaFunction* events with their details; any other Resource Task*
+ * events. The worker's result records TaskStarted first, with the worker
+ * and the time it started the task. */
+TEST(lambda_function_events_and_task_started) {
+        H h;
+        json_t *d, *ev;
+        char *tid, *types;
+        json_t *o;
+
+        h_start(&h,
+                "{'StartAt':'L','States':{'L':{'Type':'Task','Resource':"
+                "'arn:aws:lambda:us-east-1:123456789012:function:Resize','TimeoutSeconds':30,"
+                "'Retry':[{'ErrorEquals':['Img.Bad','States.Timeout'],'IntervalSeconds':1}],'Next':'T'},"
+                "'T':{'Type':'Task','Resource':'imgflow:image.optimize','End':true}}}",
+                "{'key':'a.jpg'}");
+        d = details_of(&h, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails");
+        ASSERT_NOT_NULL(d);
+        ASSERT_STR_EQ(S(d, "resource"), "arn:aws:lambda:us-east-1:123456789012:function:Resize");
+        ASSERT_STR_EQ(S(d, "input"), "{\"key\":\"a.jpg\"}");
+        ASSERT_JSON_EQ(json_object_get(d, "inputDetails"), "{\"truncated\":false}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "timeoutInSeconds")), 30);
+        ASSERT_NULL(json_object_get(d, "resourceType"));
+        ASSERT_NULL(json_object_get(d, "parameters"));
+
+        /* the worker fails it: LambdaFunctionStarted (started 400 ms after
+         * the scheduling), LambdaFunctionFailed, then the retry */
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        json_array_clear(h.history);
+        h.env.now_ms += 1000;
+        h_event(&h, (AslEvent){.type = ASL_EVENT_TASK_FAILED,
+                               .task_id = tid,
+                               .error = "Img.Bad",
+                               .cause = "c",
+                               .started = true,
+                               .worker = "host:1",
+                               .started_ms = h.env.now_ms - 600});
+        ASSERT_INT_EQ(h.r, 0);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "LambdaFunctionStarted,LambdaFunctionFailed");
+        free(types);
+        ev = json_array_get(h.history, 0);
+        ASSERT_STR_EQ(S(ev, "timestamp"), "2023-11-14T22:13:20.400Z");
+        ASSERT_STR_EQ(S(json_object_get(ev, "lambdaFunctionStartedEventDetails"), "workerName"), "host:1");
+        d = details_of(&h, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails");
+        ASSERT_JSON_EQ(d, "{\"error\":\"Img.Bad\",\"cause\":\"c\"}");
+        free(tid);
+
+        /* the retry times out: LambdaFunctionTimedOut; a result without a
+         * worker (no name, no start time) records LambdaFunctionStarted
+         * without details, stamped now */
+        h_timer(&h, S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        json_array_clear(h.history);
+        h_timer(&h, S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "LambdaFunctionTimedOut");
+        free(types);
+        d = details_of(&h, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails");
+        ASSERT_JSON_EQ(d, "{\"error\":\"States.Timeout\",\"cause\":\"The task did not finish within "
+                          "TimeoutSeconds\"}");
+        json_array_clear(h.history);
+        h_timer(&h, S(fx_nth(&h, ASL_EFFECT_SCHEDULE_TIMER, 0), "timer_id"));
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        h.env.now_ms += 2000;
+        o = Q("{'Payload':1}");
+        h_event(&h,
+                (AslEvent){.type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = o, .started = true});
+        json_decref(o);
+        ASSERT_INT_EQ(h.r, 0);
+        ev = event_of(&h, "LambdaFunctionStarted");
+        ASSERT_NOT_NULL(ev);
+        ASSERT_NULL(json_object_get(ev, "lambdaFunctionStartedEventDetails"));
+        ASSERT_STR_EQ(S(ev, "timestamp"), "2023-11-14T22:13:23.000Z");
+        d = details_of(&h, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails");
+        ASSERT_JSON_EQ(d, "{\"output\":\"{\\\"Payload\\\":1}\",\"outputDetails\":{\"truncated\":false}}");
+        ASSERT_FALSE(history_has(&h, "TaskSucceeded"));
+        free(tid);
+
+        /* the next Task (not a Lambda ARN): Task* events; a heartbeat from
+         * its worker records TaskStarted once, the result does not again;
+         * a start time before the scheduling is taken as the scheduling */
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        d = details_of(&h, "TaskScheduled", "taskScheduledEventDetails");
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:image.optimize");
+        json_array_clear(h.history);
+        h_event(&h, (AslEvent){.type = ASL_EVENT_TASK_HEARTBEAT,
+                               .task_id = tid,
+                               .started = true,
+                               .worker = "host:2",
+                               .started_ms = 1});
+        ASSERT_INT_EQ(h.r, 0);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "TaskStarted");
+        free(types);
+        ev = json_array_get(h.history, 0);
+        ASSERT_STR_EQ(S(ev, "timestamp"), "2023-11-14T22:13:23.000Z");
+        ASSERT_JSON_EQ(json_object_get(ev, "taskStartedEventDetails"),
+                       "{\"resourceType\":\"task\",\"resource\":\"imgflow:image.optimize\",\"workerName\":"
+                       "\"host:2\"}");
+        json_array_clear(h.history);
+        o = Q("{}");
+        h_event(&h, (AslEvent){.type = ASL_EVENT_TASK_SUCCEEDED,
+                               .task_id = tid,
+                               .output = o,
+                               .started = true,
+                               .worker = "host:2"});
+        json_decref(o);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "TaskSucceeded,TaskStateExited,ExecutionSucceeded");
+        free(types);
+        free(tid);
+        h_done(&h);
+
+        /* results that do not come from a worker (a failure to dispatch, a
+         * callback) record no TaskStarted */
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'r','End':true}}}", "{}");
+        tid = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, tid, "States.TaskFailed", "no mapping"), 0);
+        ASSERT_FALSE(history_has(&h, "TaskStarted"));
+        ASSERT_TRUE(history_has(&h, "TaskFailed"));
+        free(tid);
         h_done(&h);
 }
 
