@@ -9,7 +9,7 @@
 
 #include "api.h"
 #include "daemon-config.h"
-#include "daemon-config.h"
+#include "resources.h"
 
 /* A doubly linked list through `prev`/`next` members, head pointer. */
 /* The accuracy of the API's short timers (0 would mean sd-event's default,
@@ -48,6 +48,7 @@ struct ApiManager {
         rd_kafka_topic_t *topics[2]; /* jobs, events: held for metadata */
         RedisScript scripts[_STORE_SCRIPT_MAX];
         KeySet *keys;
+        Resources *resources; /* [resources]: definitions are checked against it */
         bool allow_unauthenticated;
         bool tls;
         char *region, *account, *topic_prefix;

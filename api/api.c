@@ -298,6 +298,10 @@ const Config *api_config(const ApiManager *m) {
         return m->config;
 }
 
+const Resources *api_resources(const ApiManager *m) {
+        return m->resources;
+}
+
 char *api_sm_arn(const ApiManager *m, const char *name) {
         return aws_arn(m->region, m->account, "stateMachine", name);
 }
@@ -685,6 +689,7 @@ static ApiManager *manager_free(ApiManager *m) {
         sd_event_source_disable_unref(m->t_drain);
         sd_event_source_disable_unref(m->t_kafka);
         keys_free(m->keys);
+        resources_free(m->resources);
         free(m->region);
         free(m->account);
         free(m->topic_prefix);
@@ -695,6 +700,11 @@ static ApiManager *manager_free(ApiManager *m) {
 
 static inline void manager_freep(ApiManager **m) {
         manager_free(*m);
+}
+
+static int add_resource(const char *key, const char *value, void *userdata) {
+        (void) resources_add(userdata, key, value);
+        return 0;
 }
 
 static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *args, ApiManager **ret) {
@@ -722,6 +732,11 @@ static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *args, ApiM
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);
         if (m->request_timeout_usec == 0)
                 m->request_timeout_usec = 30 * 1000 * 1000;
+        /* The coordinators' [resources]: CreateStateMachine refuses a Task
+         * whose Resource maps to nothing (an entry the coordinator would
+         * refuse is left out here, and so maps to nothing). */
+        (void) resources_new(&m->resources);
+        (void) config_foreach_in_section(config, "resources", add_resource, m->resources);
         *ret = TAKE_PTR(m);
         return 0;
 }

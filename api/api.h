@@ -40,6 +40,7 @@
 #include "kafka.h"
 #include "keys.h"
 #include "proto.h"
+#include "resources.h"
 #include "redis.h"
 #include "store.h"
 
@@ -129,6 +130,8 @@ const ProtoLimits *api_limits(const ApiManager *m);
 int64_t api_retention_sec(const ApiManager *m);
 sd_event *api_event(const ApiManager *m);
 const Config *api_config(const ApiManager *m);
+/* The [resources] mapping that definitions are checked against. */
+const Resources *api_resources(const ApiManager *m);
 
 /* ARNs of this service (new strings). */
 char *api_sm_arn(const ApiManager *m, const char *name);

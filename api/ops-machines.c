@@ -19,6 +19,7 @@
 #include "api.h"
 #include "asl-definition.h"
 #include "clock.h"
+#include "resources.h"
 
 #define VALIDATE_RESULTS_DEFAULT 100
 #define VALIDATE_RESULTS_MAX 100
@@ -64,9 +65,11 @@ static const char *diag_pointer(const AslDiagEntry *d) {
         return d->pointer[0] ? d->pointer : "(root)";
 }
 
-/* The engine's verdict on a definition: 0, or InvalidDefinition naming
- * the first error and how many more there are. */
-static int check_definition_type(const char *definition, AslMachineType type, AwsError *e) {
+/* The engine's verdict on a definition, then the resource mapping's (a
+ * Task whose Resource maps to nothing with [resources]): 0, or
+ * InvalidDefinition naming the first error and how many more there are. */
+static int check_definition_type(ApiCall *c, const char *definition, AslMachineType type, AwsError *e) {
+        _cleanup_json_ json_t *j = NULL;
         AslDiag d = {};
         AslMachine *m = NULL;
         int k;
@@ -75,7 +78,9 @@ static int check_definition_type(const char *definition, AslMachineType type, Aw
         if (k >= 0) {
                 asl_machine_free(m);
                 asl_diag_clear(&d);
-                return 0;
+                j = json_loads(definition, 0, NULL);
+                if (!j || resources_check_definition(api_resources(c->m), j, &d) >= 0)
+                        return 0;
         }
         if (d.n == 0)
                 aws_error_set(e, "InvalidDefinition",
@@ -91,8 +96,8 @@ static int check_definition_type(const char *definition, AslMachineType type, Aw
         return -EINVAL;
 }
 
-static int check_definition(const char *definition, AwsError *e) {
-        return check_definition_type(definition, ASL_MACHINE_STANDARD, e);
+static int check_definition(ApiCall *c, const char *definition, AwsError *e) {
+        return check_definition_type(c, definition, ASL_MACHINE_STANDARD, e);
 }
 
 /* loggingConfiguration (an object, optional): *ret its normalized text. */
@@ -147,9 +152,9 @@ static int create_parse(ApiCall *c, char **ret_resource, AwsError *e) {
                 return aws_error_set(e, "InvalidName", "Invalid Name: '%s'", name);
         s->sm_type = type;
         if ((k = check_role(s->role_arn, e)) < 0 || (k = check_logging(c, &s->logging, e)) < 0 ||
-            (k = check_definition_type(s->definition,
-                                       type && streq(type, "EXPRESS") ? ASL_MACHINE_EXPRESS : ASL_MACHINE_STANDARD,
-                                       e)) < 0)
+            (k = check_definition_type(
+                     c, s->definition,
+                     type && streq(type, "EXPRESS") ? ASL_MACHINE_EXPRESS : ASL_MACHINE_STANDARD, e)) < 0)
                 return k;
         s->name = xstrdup(name);
         *ret_resource = api_sm_arn(c->m, name);
@@ -243,7 +248,7 @@ static int update_parse(ApiCall *c, char **ret_resource, AwsError *e) {
                 return aws_error_set(e, "MissingRequiredParameter",
                                      "Either the definition or the roleArn must be specified");
         if ((k = check_role(s->role_arn, e)) < 0 ||
-            (s->definition && (k = check_definition(s->definition, e)) < 0))
+            (s->definition && (k = check_definition(c, s->definition, e)) < 0))
                 return k;
         return 0;
 }
@@ -286,7 +291,7 @@ static void update_typed(ApiCall *c, redisReply *reply) {
 
         k = store_sm_describe_parse(reply, &sm);
         if (k >= 0 && streq_ptr(sm.type, "EXPRESS") &&
-            check_definition_type(s->definition, ASL_MACHINE_EXPRESS, &e) < 0) {
+            check_definition_type(c, s->definition, ASL_MACHINE_EXPRESS, &e) < 0) {
                 api_fail(c, e.name, "%s", e.message);
                 aws_error_done(&e);
                 return;

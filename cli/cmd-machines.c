@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "cmd-remote.h"
 #include "config.h"
+#include "resources.h"
 
 typedef struct MachineArgs {
         const char *name;
@@ -109,6 +110,45 @@ static int machine_open(const Verb *verb, int argc, char *argv[], const CliOptio
         return CLI_CONTINUE;
 }
 
+static int add_resource(const char *key, const char *value, void *userdata) {
+        (void) resources_add(userdata, key, value);
+        return 0;
+}
+
+/* A Task whose Resource maps to nothing with the configuration's
+ * [resources] (the coordinators' mapping: one file for every host) is
+ * refused now, as imgflow-api refuses it, not when an execution gets
+ * there. Returns CLI_CONTINUE or the exit code (message printed). */
+static int check_resources(CliRemote *remote, const char *operation, const char *type, const char *text) {
+        _cleanup_(resources_freep) Resources *res = NULL;
+        _cleanup_json_ json_t *definition = json_loads(text, 0, NULL);
+        _cleanup_free_ char *cause = NULL;
+        AslMachineType t = ASL_MACHINE_STANDARD;
+        AslDiag d = {};
+        int r;
+
+        /* A definition that is invalid for its type is the store's to
+         * refuse, with the rule it breaks. */
+        if (type)
+                (void) asl_machine_type_from_string(type, &t);
+        if (!definition || asl_definition_validate_type(definition, t, &d) < 0) {
+                asl_diag_clear(&d);
+                return CLI_CONTINUE;
+        }
+        asl_diag_clear(&d);
+        (void) resources_new(&res);
+        (void) config_foreach_in_section(cli_remote_config(remote), "resources", add_resource, res);
+        if (resources_check_definition(res, definition, &d) >= 0)
+                return CLI_CONTINUE;
+        for (size_t i = 1; i < d.n; i++)
+                fprintf(stderr, "%s: %s\n", d.entries[i].pointer, d.entries[i].message);
+        cause = xasprintf("Invalid State Machine Definition: '%s: %s'%s", d.entries[0].pointer,
+                          d.entries[0].message, d.n > 1 ? " (and the states above)" : "");
+        r = cli_aws_error(operation, "InvalidDefinition", cause);
+        asl_diag_clear(&d);
+        return r;
+}
+
 static int put(const Verb *verb, int argc, char *argv[], bool update) {
         static const CliOption options[] = {
                 OPTION_NAME,
@@ -138,6 +178,9 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
         if (a.role_arn && (strncmp(a.role_arn, "arn:", 4) != 0 || strlen(a.role_arn) > 256))
                 return cli_aws_error(operation, "InvalidArn", "Invalid Arn: the role ARN must start with arn:");
 
+        r = check_resources(remote, operation, a.type, text);
+        if (r != CLI_CONTINUE)
+                return r;
         if (a.logging && store_sm_logging_check(a.logging, &logging, &cause) < 0)
                 return cli_aws_error(operation, "InvalidLoggingConfiguration", cause);
 

@@ -159,6 +159,10 @@ int cli_remote_open(const CliRemoteArgs *a, bool need_kafka, CliRemote **ret) {
         return 0;
 }
 
+const Config *cli_remote_config(CliRemote *r) {
+        return r->config;
+}
+
 redisContext *cli_remote_redis(CliRemote *r) {
         return r->redis;
 }

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "config.h"
 #include "proto.h"
 #include "store.h"
 
@@ -57,6 +58,8 @@ static inline void cli_remote_freep(CliRemote **r) {
 
 /* Borrowed. */
 redisContext *cli_remote_redis(CliRemote *r);
+/* The configuration the connection was opened with (borrowed). */
+const Config *cli_remote_config(CliRemote *r);
 const ProtoLimits *cli_remote_limits(CliRemote *r);
 /* [coordinator] retention in seconds (how long definitions of a deleted
  * machine and finished executions are kept). */

@@ -38,9 +38,11 @@
  */
 #define STATE_MACHINE_FILE_MAX (1024 * 1024)
 
-static int register_file(redisContext *ctx, const char *dir, const char *file) {
+static int register_file(redisContext *ctx, const Resources *res, const char *dir, const char *file) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
         _cleanup_free_ char *name = xstrdup(file), *text = NULL;
+        _cleanup_json_ json_t *definition = NULL;
+        bool valid = false;
         AslDiag d = {};
         unsigned version = 0;
         FILE *f;
@@ -58,7 +60,18 @@ static int register_file(redisContext *ctx, const char *dir, const char *file) {
                 return log_error_errno(-EFBIG, "%s: larger than %d bytes", path, STATE_MACHINE_FILE_MAX);
         text[n] = 0;
 
-        r = store_sm_create(ctx, name, text, now_ms(CLOCK_REALTIME), &d, &version);
+        /* A Task whose Resource maps to nothing is refused here, as
+         * create-state-machine refuses it, not when an execution gets there. */
+        definition = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        if (definition) {
+                AslDiag v = {};
+                valid = asl_definition_validate(definition, &v) >= 0;
+                asl_diag_clear(&v);
+        }
+        if (valid && resources_check_definition(res, definition, &d) < 0)
+                r = -EINVAL;
+        else
+                r = store_sm_create(ctx, name, text, now_ms(CLOCK_REALTIME), &d, &version);
         if (r == -EEXIST)
                 r = store_sm_update(ctx, name, text, now_ms(CLOCK_REALTIME), &d, &version);
         if (r == -EINVAL) {
@@ -74,7 +87,7 @@ static int register_file(redisContext *ctx, const char *dir, const char *file) {
         return r;
 }
 
-static void register_state_machines(const Config *config) {
+static void register_state_machines(const Config *config, const Resources *res) {
         const char *dir = config_get_string(config, "coordinator", "state_machines");
         _cleanup_free_ char *error = NULL;
         redisContext *ctx = NULL;
@@ -96,7 +109,7 @@ static void register_state_machines(const Config *config) {
                 size_t len = strlen(f);
 
                 if (len > strlen(".asl.json") && streq(f + len - strlen(".asl.json"), ".asl.json"))
-                        (void) register_file(ctx, dir, f);
+                        (void) register_file(ctx, res, dir, f);
                 free(entries[i]);
         }
         free(entries);
@@ -235,14 +248,13 @@ static int run(int argc, char **argv) {
                 return 0;
         }
 
-        register_state_machines(config);
-
         r = sd_event_default(&e);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
         r = manager_new(e, config, &args, &m);
         if (r < 0)
                 return r;
+        register_state_machines(config, m->resources);
         r = service_setup(e, manager_stop, manager_reload, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up signals: %m");

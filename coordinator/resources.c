@@ -226,3 +226,97 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
         *ret = t;
         return 0;
 }
+
+/* ---- checks at creation ---- */
+
+/* The FunctionName a lambda:invoke Task gives in its definition, or NULL
+ * when it is computed (FunctionName.$, a JSONata expression) or absent. */
+static const char *static_function_name(json_t *state) {
+        json_t *args = json_object_get(state, "Parameters") ?: json_object_get(state, "Arguments");
+        const char *fn = json_string_value(json_object_get(args, "FunctionName"));
+
+        if (!fn || strncmp(fn, "{%", 2) == 0)
+                return NULL;
+        return fn;
+}
+
+static void check_task(const Resources *r, const char *name, json_t *state, const char *pointer,
+                       AslDiag *d) {
+        const char *resource = json_string_value(json_object_get(state, "Resource"));
+        _cleanup_(resource_target_done) ResourceTarget t = {};
+        _cleanup_free_ char *cause = NULL, *p = NULL, *base = NULL;
+        _cleanup_json_ json_t *input = NULL;
+        const char *fn = NULL;
+
+        if (!resource)
+                return;
+        base = xstrdup(resource);
+        if (!strip_suffix(base, ".waitForTaskToken"))
+                (void) strip_suffix(base, ".sync");
+        if (streq(base, "arn:aws:states:::lambda:invoke")) {
+                fn = static_function_name(state);
+                if (!fn)
+                        return; /* known only when the task runs */
+                input = json_pack("{s:s}", "FunctionName", fn);
+        }
+        if (resources_resolve(r, resource, input, &t, &cause) == 0)
+                return;
+        p = asl_pointer_join(pointer, "Resource");
+        if (fn)
+                asl_diag_add(
+                        d, p,
+                        "State '%s': FunctionName '%s' of Resource '%s' maps to nothing: the [resources] "
+                        "section of the configuration has no entry for it (an operation such as "
+                        "image.resize, or pool:<pool>)",
+                        name, fn, resource);
+        else
+                asl_diag_add(d, p,
+                             "State '%s': Resource '%s' maps to nothing: the [resources] section of the "
+                             "configuration has no entry for it%s (an operation such as image.resize, or "
+                             "pool:<pool>); imgflow:<operation> and imgflow:pool:<pool> need none",
+                             name, resource,
+                             strncmp(resource, "arn:aws:lambda:", 15) == 0 ? " or for its function name"
+                                                                           : "");
+}
+
+static void check_states(const Resources *r, json_t *scope, const char *pointer, unsigned depth,
+                         AslDiag *d) {
+        _cleanup_free_ char *sp = asl_pointer_join(pointer, "States");
+        json_t *states = json_object_get(scope, "States"), *st;
+        const char *name;
+
+        if (!json_is_object(states) || depth > ASL_MAX_JSON_DEPTH)
+                return;
+        json_object_foreach (states, name, st) {
+                _cleanup_free_ char *p = asl_pointer_join(sp, name);
+                const char *type = json_string_value(json_object_get(st, "Type"));
+                json_t *branch, *proc;
+                size_t i;
+
+                if (!type)
+                        continue;
+                if (streq(type, "Task"))
+                        check_task(r, name, st, p, d);
+                else if (streq(type, "Parallel"))
+                        json_array_foreach (json_object_get(st, "Branches"), i, branch) {
+                                _cleanup_free_ char *bp = asl_pointer_join(p, "Branches");
+                                _cleanup_free_ char *ip = asl_pointer_join_index(bp, i);
+                                check_states(r, branch, ip, depth + 1, d);
+                        }
+                else if (streq(type, "Map")) {
+                        const char *field =
+                                json_object_get(st, "ItemProcessor") ? "ItemProcessor" : "Iterator";
+                        _cleanup_free_ char *ip = asl_pointer_join(p, field);
+
+                        proc = json_object_get(st, field);
+                        check_states(r, proc, ip, depth + 1, d);
+                }
+        }
+}
+
+int resources_check_definition(const Resources *r, json_t *definition, AslDiag *d) {
+        size_t before = d->n;
+
+        check_states(r, definition, "", 0, d);
+        return d->n > before ? -EINVAL : 0;
+}

@@ -29,6 +29,8 @@
 
 #include <jansson.h>
 
+#include "asl-util.h"
+
 #define RESOURCES_MAX 4096
 #define RESOURCE_NAME_MAX 2048
 
@@ -71,3 +73,16 @@ bool resources_is_activity_queue(const Resources *r, const char *resource);
  */
 int resources_resolve(const Resources *r, const char *resource, json_t *input,
                       ResourceTarget *ret, char **ret_cause);
+
+/*
+ * At create-state-machine and update-state-machine (the CLI, imgflow-api,
+ * [coordinator] state_machines): every Task state of the definition
+ * (borrowed; a valid one, in Parallel branches and Map processors too)
+ * whose Resource maps to nothing with this table, as resources_resolve()
+ * would find when the task runs, gets a diagnostic at its
+ * /States/<name>/Resource naming the state and the resource. A
+ * lambda:invoke Task is checked when its FunctionName is in the
+ * definition (not FunctionName.$ or an expression). Returns 0, or -EINVAL
+ * when it added any.
+ */
+int resources_check_definition(const Resources *r, json_t *definition, AslDiag *d);

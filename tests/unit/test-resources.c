@@ -136,3 +136,62 @@ TEST(unmapped) {
         ASSERT_INT_EQ(resources_resolve(r, "imgflow:bad op", NULL, &t, &cause), -ENOENT);
         free(cause);
 }
+
+/* create-state-machine's check: every Task whose Resource maps to nothing
+ * is named, at any depth, with its state and resource; what maps (or is
+ * known only when the task runs) passes. */
+TEST(check_definition) {
+        _cleanup_(resources_freep) Resources *r = table();
+        _cleanup_json_ json_t *ok = NULL, *bad = NULL;
+        AslDiag d = {};
+
+        ok = json_loads(
+                "{\"StartAt\":\"V\",\"States\":{"
+                "\"V\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:1:function:"
+                "ValidateImage\",\"Next\":\"P\"},"
+                "\"P\":{\"Type\":\"Parallel\",\"Next\":\"M\",\"Branches\":[{\"StartAt\":\"A\",\"States\":{"
+                "\"A\":{\"Type\":\"Task\",\"Resource\":\"imgflow:image.resize\",\"Next\":\"B\"},"
+                "\"B\":{\"Type\":\"Task\",\"Resource\":\"imgflow:pool:gpu\",\"Next\":\"C\"},"
+                "\"C\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::lambda:invoke\","
+                "\"Parameters\":{\"FunctionName\":\"Notify\"},\"Next\":\"D\"},"
+                "\"D\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::lambda:invoke.waitForTaskToken\","
+                "\"Parameters\":{\"FunctionName.$\":\"$.fn\"},\"End\":true}}}]},"
+                "\"M\":{\"Type\":\"Map\",\"End\":true,\"ItemProcessor\":{\"StartAt\":\"E\",\"States\":{"
+                "\"E\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:us-east-1:1:activity:review\","
+                "\"End\":true}}}}}}",
+                0, NULL);
+        ASSERT_NOT_NULL(ok);
+        ASSERT_INT_EQ(resources_check_definition(r, ok, &d), 0);
+        ASSERT_INT_EQ(d.n, 0);
+
+        bad = json_loads(
+                "{\"StartAt\":\"V\",\"States\":{"
+                "\"V\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:1:function:Unknown\","
+                "\"Next\":\"P\"},"
+                "\"P\":{\"Type\":\"Parallel\",\"Next\":\"M\",\"Branches\":[{\"StartAt\":\"A\",\"States\":{"
+                "\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::sns:publish\",\"End\":true}}}]},"
+                "\"M\":{\"Type\":\"Map\",\"End\":true,\"Iterator\":{\"StartAt\":\"C\",\"States\":{"
+                "\"C\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::lambda:invoke\","
+                "\"Arguments\":{\"FunctionName\":\"Nope\"},\"End\":true}}}}}}",
+                0, NULL);
+        ASSERT_NOT_NULL(bad);
+        ASSERT_INT_EQ(resources_check_definition(r, bad, &d), -EINVAL);
+        ASSERT_INT_EQ(d.n, 3);
+        for (size_t i = 0; i < d.n; i++) {
+                const char *p = d.entries[i].pointer, *msg = d.entries[i].message;
+                if (streq(p, "/States/V/Resource"))
+                        ASSERT_TRUE(
+                                strstr(msg,
+                                       "State 'V': Resource 'arn:aws:lambda:us-east-1:1:function:Unknown' "
+                                       "maps to nothing") == msg);
+                else if (streq(p, "/States/P/Branches/0/States/A/Resource"))
+                        ASSERT_TRUE(strstr(msg, "State 'A': Resource 'arn:aws:states:::sns:publish' maps to "
+                                                "nothing") == msg);
+                else {
+                        ASSERT_STR_EQ(p, "/States/M/Iterator/States/C/Resource");
+                        ASSERT_TRUE(strstr(msg, "State 'C': FunctionName 'Nope' of Resource "
+                                                "'arn:aws:states:::lambda:invoke' maps to nothing") == msg);
+                }
+        }
+        asl_diag_clear(&d);
+}

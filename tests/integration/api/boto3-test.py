@@ -100,6 +100,14 @@ expect_error("CreateStateMachine with another definition", "StateMachineAlreadyE
              definition='{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}')
 expect_error("an invalid definition", "InvalidDefinition", admin.create_state_machine, name="bad", roleArn=ROLE,
              definition='{"StartAt":"Nowhere","States":{"P":{"Type":"Pass","End":true}}}')
+# A Task whose Resource maps to nothing with [resources] is refused now,
+# naming the state and the resource, not when an execution gets there.
+status, code, text = error_of(admin.create_state_machine, name="unmapped", roleArn=ROLE,
+                              definition='{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":'
+                                         '"arn:aws:lambda:us-east-1:123456789012:function:Unknown","End":true}}}')
+check(status == 400 and code == "InvalidDefinition" and
+      "State 'Call': Resource 'arn:aws:lambda:us-east-1:123456789012:function:Unknown' maps to nothing" in text,
+      "a Task that maps to nothing: %s %s (%s)" % (status, code, text))
 
 # The starter key may start and describe executions of image-* machines.
 runs = []
