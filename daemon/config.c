@@ -222,7 +222,12 @@ struct Config {
         char *wheres[ELEMENTSOF(config_keys) - 1]; /* NULL: the default */
         ConfigEntry *entries;
         size_t n_entries;
+        bool quiet; /* config_set_quiet(): no warnings while loading */
 };
+
+void config_set_quiet(Config *c, bool quiet) {
+        c->quiet = quiet;
+}
 
 const char *config_default_path(void) {
         return IMGFLOW_SYSCONFDIR "/imgflow/imgflow.conf";
@@ -491,7 +496,7 @@ static void warn_repeated(const Config *c, const char *origin, unsigned line_no,
         size_t n = strlen(origin);
         unsigned line0;
 
-        if (!old || streq(old, value) || strncmp(before, origin, n) != 0 || before[n] != ':' ||
+        if (c->quiet || !old || streq(old, value) || strncmp(before, origin, n) != 0 || before[n] != ':' ||
             sscanf(before + n + 1, "%u", &line0) != 1)
                 return;
         log_warning("%s:%u: %s.%s = \"%s\" repeats the key of line %u (%s.%s = \"%s\"); line %u wins",

@@ -85,6 +85,9 @@ typedef struct Config Config;
 /* New config holding the defaults of config_keys[]. worker.threads defaults
  * to the number of online CPUs. */
 int config_new(Config **ret);
+/* A configuration read a second time (to look at the file alone) warns of
+ * nothing the first load already warned of: quiet loads warn of nothing. */
+void config_set_quiet(Config *c, bool quiet);
 /* Accepts NULL; returns NULL. */
 Config *config_free(Config *c);
 static inline void config_freep(Config **c) {

@@ -213,7 +213,7 @@ int daemon_config_warn_secrets(const DaemonConfigArgs *a, const Config *c, bool 
                 struct stat st;
 
                 if (stat(a->path, &st) == 0 && (st.st_mode & S_IROTH) && config_new(&file) >= 0 &&
-                    config_load_file(file, a->path, &error) >= 0)
+                    (config_set_quiet(file, true), config_load_file(file, a->path, &error)) >= 0)
                         for (const DaemonConfigSecret *s = daemon_config_secrets; s->credential; s++) {
                                 if (isempty(config_get_raw(file, s->section, s->key)))
                                         continue;

@@ -114,6 +114,15 @@ for d in "$COORD" "$WORKER"; do
                 if grep -q 'resources.A' "$T/err"; then
                         fail "$prog warned about a key set twice to the same value"
                 fi
+                # once: the file readable by every user is read again for
+                # its secrets, which must not warn a second time
+                chmod 0644 "$T/twice.conf"
+                IMGFLOW_LOG_TARGET=console timeout 10 "$d" --config "$T/twice.conf" --check-config >"$T/out" 2>"$T/err"
+                if [ "$(grep -c repeats "$T/err")" = 1 ]; then
+                        echo "ok   $prog warns about it once"
+                else
+                        fail "$prog: the warning about a key set twice is not given once"; sed 's/^/    /' "$T/err"
+                fi
         else
                 fail "$prog refused a file with a key set twice: $(cat "$T/err")"
         fi
