@@ -4,7 +4,7 @@
  * imgflow-kafka-topics: create imgflow's topics on a Kafka cluster with
  * librdkafka's admin API, then wait until every partition has a leader.
  *
- *   imgflow-kafka-topics --bootstrap HOST:PORT[,...] [--partitions N]
+ *   imgflow-kafka-topics --kafka-bootstrap HOST:PORT[,...] [--partitions N]
  *                        [--replication-factor R] [--config KEY=VALUE]...
  *                        [--timeout SECONDS] TOPIC[:PARTITIONS][,KEY=VALUE...]...
  *
@@ -52,6 +52,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "imgflow-config.h"
 #include "parse.h"
 
 #define MAX_TOPICS 64
@@ -409,15 +410,18 @@ out:
 }
 
 static void usage(FILE *f) {
-        fputs("usage: imgflow-kafka-topics --bootstrap HOST:PORT[,...] [--partitions N]\n"
+        fputs("usage: imgflow-kafka-topics --kafka-bootstrap HOST:PORT[,...] [--partitions N]\n"
               "         [--replication-factor R] [--config KEY=VALUE]... [--timeout SECONDS]\n"
               "         [--client KEY=VALUE]... [--prefix PREFIX] [--acl PRINCIPAL=ROLE]...\n"
-              "         TOPIC[:PARTITIONS][,KEY=VALUE...]...\n",
+              "         TOPIC[:PARTITIONS][,KEY=VALUE...]...\n"
+              "       imgflow-kafka-topics --help | --version\n"
+              "--kafka-bootstrap is the daemons' flag for the brokers; --bootstrap is the same.\n",
               f);
 }
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
+                {"kafka-bootstrap", required_argument, NULL, 'b'},
                 {"bootstrap", required_argument, NULL, 'b'},
                 {"partitions", required_argument, NULL, 'p'},
                 {"replication-factor", required_argument, NULL, 'r'},
@@ -427,6 +431,7 @@ int main(int argc, char **argv) {
                 {"acl", required_argument, NULL, 'a'},
                 {"prefix", required_argument, NULL, 'P'},
                 {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
                 {},
         };
         static TopicSpec topics[MAX_TOPICS];
@@ -476,6 +481,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'h':
                         usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("imgflow-kafka-topics %s\n", IMGFLOW_VERSION);
                         return 0;
                 default:
                         goto bad;

@@ -7,9 +7,9 @@
 # it exits 0); the CLI takes --kafka-bootstrap like the daemons, and an
 # unknown verb names the nearest one.
 #
-#   test-flags.sh IMGFLOW COORDINATOR WORKER API WATCH VERSION
+#   test-flags.sh IMGFLOW COORDINATOR WORKER API WATCH VERSION KAFKA_TOPICS LAMBDA
 set -u
-IMGFLOW=$1 COORD=$2 WORKER=$3 API=$4 WATCH=$5 VERSION=$6
+IMGFLOW=$1 COORD=$2 WORKER=$3 API=$4 WATCH=$5 VERSION=$6 KAFKA_TOPICS=$7 LAMBDA=$8
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok   $*"; }
@@ -17,7 +17,7 @@ T=$(mktemp -d /tmp/imgflow-test-flags.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 printf '[api]\nallow_unauthenticated = true\n' >"$T/imgflow.conf"
 
-for p in "$IMGFLOW" "$COORD" "$WORKER" "$API" "$WATCH"; do
+for p in "$IMGFLOW" "$COORD" "$WORKER" "$API" "$WATCH" "$KAFKA_TOPICS" "$LAMBDA"; do
         name=$(basename "$p")
         out=$(timeout 10 "$p" --version 2>&1) && [ "$out" = "$name $VERSION" ] &&
                 ok "$name --version: $out" || fail "$name --version: '$out'"
@@ -51,6 +51,13 @@ for f in --kafka-bootstrap --kafka; do
                 fail "imgflow $f: exit $rc: $(cat "$T/err")"
 done
 grep -q -- "--kafka-bootstrap" <("$IMGFLOW" describe-execution --help) || fail "imgflow's verbs do not list --kafka-bootstrap"
+
+# imgflow-kafka-topics names the brokers as the daemons do: with a refused
+# broker it fails to reach it (exit 1), not with a usage error (exit 2).
+timeout 30 "$KAFKA_TOPICS" --kafka-bootstrap 127.0.0.1:9 --timeout 1 t1 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "127.0.0.1:9" "$T/err" && ok "imgflow-kafka-topics takes --kafka-bootstrap" ||
+        fail "imgflow-kafka-topics --kafka-bootstrap: exit $rc: $(tail -2 "$T/err")"
 
 # Unknown verbs: the nearest one, or none when nothing is close.
 near() {
