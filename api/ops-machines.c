@@ -386,7 +386,7 @@ static void list_done(ApiCall *c, redisReply *reply) {
                 json_array_append_new(
                         list,
                         json_pack("{s:s, s:s, s:s, s:o}", "stateMachineArn", arn, "name", name, "type",
-                                  "STANDARD", "creationDate",
+                                  json_string_value(json_object_get(it, "type")) ?: "STANDARD", "creationDate",
                                   aws_timestamp(json_integer_value(json_object_get(it, "createdAt")))));
         }
         out = json_pack("{s:o}", "stateMachines", list);

@@ -305,7 +305,9 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
 
                 json_array_append_new(items,
                                       json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "stateMachineArn", arn,
-                                                "name", name ? name : "", "type", "STANDARD", "creationDate",
+                                                "name", name ? name : "", "type",
+                                                json_string_value(json_object_get(sm, "type")) ?: "STANDARD",
+                                                "creationDate",
                                                 cli_date(jint(sm, "createdAt")), "updateDate",
                                                 cli_date(jint(sm, "updatedAt")), "latestVersion",
                                                 (json_int_t) jint(sm, "latestVersion")));

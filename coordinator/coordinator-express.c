@@ -58,8 +58,41 @@ void express_exec_free(void *p) {
         free(x->reply_to);
         free(x->topic);
         free(x->request_id);
-        x->m->in_flight--;
         free(x);
+}
+
+/* The assigned partitions of the jobs topic (new list), or NULL. */
+static rd_kafka_topic_partition_list_t *jobs_partitions(Manager *m) {
+        rd_kafka_topic_partition_list_t *a = NULL, *jobs;
+
+        if (!m->consumer || rd_kafka_assignment(kafka_consumer_handle(m->consumer), &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return NULL;
+        jobs = rd_kafka_topic_partition_list_new(a->cnt);
+        for (int i = 0; i < a->cnt; i++)
+                if (streq(a->elems[i].topic, m->topic_jobs))
+                        rd_kafka_topic_partition_list_add(jobs, a->elems[i].topic, a->elems[i].partition);
+        rd_kafka_topic_partition_list_destroy(a);
+        return jobs;
+}
+
+/* At most [coordinator] max_in_flight executions here: past it the jobs
+ * topic's partitions pause (no more starts) until half of them ended.
+ * Never the whole consumer: the executions' results come through it. */
+static void express_backpressure(Manager *m) {
+        size_t n = g_hash_table_size(m->express);
+        rd_kafka_topic_partition_list_t *jobs;
+
+        if (n < m->max_in_flight && !(m->express_paused && n <= m->max_in_flight / 2))
+                return;
+        jobs = jobs_partitions(m);
+        if (!jobs)
+                return;
+        if (n >= m->max_in_flight) {
+                if (kafka_consumer_pause(m->consumer, jobs) >= 0)
+                        m->express_paused = true;
+        } else if (kafka_consumer_resume(m->consumer, jobs) >= 0)
+                m->express_paused = false;
+        rd_kafka_topic_partition_list_destroy(jobs);
 }
 
 char *express_reply_to(Manager *m, int32_t partition) {
@@ -300,7 +333,7 @@ void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCo
         if (x->topic && m->consumer)
                 (void) kafka_consumer_done(m->consumer, x->topic, x->partition, x->offset);
         g_hash_table_remove(m->express, exec_id); /* frees x */
-        manager_maybe_resume(m);
+        express_backpressure(m);
 }
 
 void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit, char *reply_to,
@@ -322,8 +355,8 @@ void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCom
                 .log_data = machine->log_execution_data,
                 .timers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, express_timer_free),
         };
-        m->in_flight++;
         g_hash_table_replace(m->express, x->exec_id, x);
+        express_backpressure(m);
         manager_count(m, COUNTER_STARTED);
         if (m->m_executions)
                 (void) metric_counter_inc(m->m_executions, (const char *const[]){"RUNNING"});
@@ -339,4 +372,5 @@ void express_drop_all(Manager *m) {
                 return;
         log_info("Partitions revoked: %u express executions dropped (they run again from their start)", n);
         g_hash_table_remove_all(m->express);
+        m->express_paused = false; /* the partitions go; new ones are not paused */
 }

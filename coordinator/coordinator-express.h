@@ -26,6 +26,9 @@
  *   end       the offset is done; a StartSyncExecution is answered (the
  *             store's response key, as every answer) with the status,
  *             output or error and cause, dates and billing details
+ *   bound     at most [coordinator] max_in_flight executions: past it the
+ *             jobs topic's partitions pause until half have ended (not the
+ *             whole consumer, which brings their results)
  *   rebalance every partition is revoked (the eager range protocol): all
  *             executions are dropped and run again by whoever gets the
  *             starts' partitions

@@ -102,6 +102,7 @@ typedef struct Manager {
         size_t n_idle_queues; /* empty ExecQueues still in queues */
         size_t max_in_flight;
         bool paused, stopping, ready, redis_up, kafka_up;
+        bool express_paused; /* the jobs partitions, for EXPRESS executions (coordinator-express.c) */
         bool tearing_down; /* manager_free() in progress */
         uint64_t stop_deadline_usec;
 

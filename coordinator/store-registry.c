@@ -293,16 +293,17 @@ int store_sm_list_parse(const redisReply *r, json_t **ret_items, bool *ret_more)
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-            (r->elements - 1) % 4 != 0)
+            (r->elements - 1) % 5 != 0)
                 return -EBADMSG;
         a = json_array();
-        for (size_t i = 1; i < r->elements; i += 4) {
-                if (!elem(r, i) || !elem(r, i + 1) || !elem(r, i + 2) || !elem(r, i + 3))
+        for (size_t i = 1; i < r->elements; i += 5) {
+                if (!elem(r, i) || !elem(r, i + 1) || !elem(r, i + 2) || !elem(r, i + 3) || !elem(r, i + 4))
                         return -EBADMSG;
-                json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I}", "name", elem(r, i), "latestVersion",
+                json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:s}", "name", elem(r, i), "latestVersion",
                                                    (json_int_t) strtoll(elem(r, i + 1), NULL, 10), "createdAt",
                                                    (json_int_t) strtoll(elem(r, i + 2), NULL, 10), "updatedAt",
-                                                   (json_int_t) strtoll(elem(r, i + 3), NULL, 10)));
+                                                   (json_int_t) strtoll(elem(r, i + 3), NULL, 10), "type",
+                                                   elem(r, i + 4)));
         }
         *ret_items = TAKE_PTR(a);
         if (ret_more)

@@ -194,7 +194,7 @@ static const char sm_set_role_lua[] =
  * sm_list: a page of the machines, by name.
  * KEYS: 1 imgflow:sms; ARGV: 1 the last name of the previous page ("" =
  * from the start), 2 limit
- * Returns {more (0/1), name, latestVersion, createdAt, updatedAt, ...}.
+ * Returns {more (0/1), name, latestVersion, createdAt, updatedAt, type, ...}.
  */
 static const char sm_list_lua[] =
         "local names = redis.call('SMEMBERS', KEYS[1])\n"
@@ -202,13 +202,14 @@ static const char sm_list_lua[] =
         "local out, limit = {0}, tonumber(ARGV[2])\n"
         "for _, n in ipairs(names) do\n"
         "  if n > ARGV[1] then\n"
-        "    local h = redis.call('HMGET', 'imgflow:sm:' .. n, 'latestVersion', 'createdAt', 'updatedAt')\n"
+        "    local h = redis.call('HMGET', 'imgflow:sm:' .. n, 'latestVersion', 'createdAt', 'updatedAt', 'type')\n"
         "    if h[1] then\n"
-        "      if (#out - 1) / 4 >= limit then out[1] = 1 break end\n"
+        "      if (#out - 1) / 5 >= limit then out[1] = 1 break end\n"
         "      table.insert(out, n)\n"
         "      table.insert(out, h[1])\n"
         "      table.insert(out, h[2] or '0')\n"
         "      table.insert(out, h[3] or '0')\n"
+        "      table.insert(out, h[4] or 'STANDARD')\n"
         "    end\n"
         "  end\n"
         "end\n"

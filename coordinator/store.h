@@ -489,7 +489,7 @@ int store_sm_describe(redisContext *c, const char *name, unsigned version, json_
 /* Definition text (new string) of name:version (0 = latest) and the version. */
 int store_sm_get_definition(redisContext *c, const char *name, unsigned version,
                             char **ret_text, unsigned *ret_version);
-/* Array of {"name","latestVersion","createdAt","updatedAt"}, sorted by name. */
+/* Array of {"name","latestVersion","createdAt","updatedAt","type"}, sorted by name. */
 int store_sm_list(redisContext *c, json_t **ret);
 /* Removes the machine; version texts expire after retention_sec so running
  * executions can finish. -ENOENT if absent. */

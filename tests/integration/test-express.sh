@@ -23,11 +23,17 @@
 #     waiting start-sync-execution gets SUCCEEDED;
 #   - two coordinators, one partition of each topic each: 16 executions
 #     started (keyed by name) and their results (replyTo) reach the
-#     coordinator that holds each, all SUCCEEDED.
+#     coordinator that holds each, all SUCCEEDED, with at most 4 running on
+#     each coordinator ([coordinator] max_in_flight: the jobs partitions
+#     pause, not the results).
 #
 #   test-express.sh MOCK_KAFKA COORDINATOR WORKER IMGFLOW SOURCE_ROOT
 set -u
 MOCK=$1 COORD=$2 WORKER=$3 IMGFLOW=$4 SRC=$5
+# Few executions at once: the 16 below pass the bound, whose pause must
+# hold back starts only, not the results the running ones wait for.
+EXTRA_CONF="[coordinator]
+max_in_flight = 4"
 . "$SRC/tests/integration/ops-stack.sh"
 
 ok() { echo "ok: $*"; }
@@ -76,6 +82,9 @@ cli describe-state-machine --name fast
 check "describe-state-machine: EXPRESS with its logging configuration" '
 assert j["type"] == "EXPRESS", j
 assert j["loggingConfiguration"]["level"] == "ALL" and j["loggingConfiguration"]["includeExecutionData"] is False, j'
+cli list-state-machines
+check "list-state-machines: fast is EXPRESS" '
+assert [m["type"] for m in j["stateMachines"] if m["name"] == "fast"] == ["EXPRESS"], j'
 cli create-state-machine --name callback --type EXPRESS \
         --definition '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","End":true}}}'
 [ $RC = 1 ] && grep -q "Express state machine does not support '.waitForTaskToken' service integration" "$ERR" ||
@@ -130,6 +139,15 @@ cli start-sync-execution --state-machine failing --name f1
 check "start-sync-execution: FAILED with error and cause" '
 assert j["status"] == "FAILED", j
 assert j["error"] and "cause" in j and "output" not in j, j'
+
+# A Wait and the execution's TimeoutSeconds: timers of the coordinator's loop.
+cli create-state-machine --name waits --type EXPRESS --definition \
+        '{"TimeoutSeconds":2,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"Next":"Long"},"Long":{"Type":"Wait","Seconds":30,"End":true}}}'
+[ $RC = 0 ] || { cat "$ERR"; fail "create-state-machine waits"; }
+cli start-sync-execution --state-machine waits --name w1
+[ $RC = 0 ] || { cat "$ERR"; fail "start-sync-execution of waits"; }
+check "start-sync-execution: a Wait, then TimeoutSeconds 2: TIMED_OUT with States.Timeout" '
+assert j["status"] == "TIMED_OUT" and j["error"] == "States.Timeout", j'
 
 cli start-sync-execution --state-machine std --name x1
 [ $RC = 1 ] && grep -q "StateMachineTypeNotSupported" "$ERR" || { cat "$OUT" "$ERR"; fail "STANDARD was not refused"; }
