@@ -68,6 +68,7 @@ json_t *cli_parse_json(const char *text, size_t len, const char *what);
 
 /* Verbs, grouped by file. */
 int verb_run(const Verb *verb, int argc, char *argv[]);                       /* cmd-run.c */
+int verb_import_sam(const Verb *verb, int argc, char *argv[]);                /* cmd-import-sam.c */
 int verb_validate_definition(const Verb *verb, int argc, char *argv[]);       /* cmd-validate.c */
 int verb_create_state_machine(const Verb *verb, int argc, char *argv[]);      /* cmd-machines.c */
 int verb_update_state_machine(const Verb *verb, int argc, char *argv[]);

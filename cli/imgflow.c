@@ -90,6 +90,32 @@ static const Verb verbs[] = {
                         CLI_REMOTE_HELP,
         },
         {
+                .name = "import-sam",
+                .run = verb_import_sam,
+                .summary = "register a SAM template's state machines and map its Lambda functions",
+                .help = "imgflow import-sam TEMPLATE [OPTIONS]\n"
+                        "\n"
+                        "Reads an AWS SAM / CloudFormation template (YAML with the short-form tags\n"
+                        "!Ref, !GetAtt, !Sub, !Join, ..., or JSON). Each function\n"
+                        "(AWS::Serverless::Function with Globals, AWS::Lambda::Function) that\n"
+                        "[resources] does not map to a built-in operation or another pool goes to\n"
+                        "imgflow-lambda: it is written to the functions file, and the [resources]\n"
+                        "lines the coordinators need are printed. Each AWS::Serverless::StateMachine\n"
+                        "and AWS::StepFunctions::StateMachine is created, or updated when it exists,\n"
+                        "from Definition, DefinitionUri or DefinitionString with\n"
+                        "DefinitionSubstitutions applied, and its Lambda Tasks are checked. Prints\n"
+                        "what it did and each thing it could not map (\"not mapped: ...\"); exits 1\n"
+                        "if there was any, 2 for a template it cannot read.\n"
+                        "\n"
+                        "  --functions-file FILE  the functions file to write (default\n"
+                        "                         [lambda] functions); its other functions are kept\n"
+                        "  --resources-file FILE  also write the [resources] lines to FILE\n"
+                        "  --stack-name NAME      AWS::StackName (default: the template's directory)\n"
+                        "  --concurrency N        runtime processes per function (default 1, or the\n"
+                        "                         function's ReservedConcurrentExecutions)\n"
+                        CLI_REMOTE_HELP,
+        },
+        {
                 .name = "update-state-machine",
                 .run = verb_update_state_machine,
                 .summary = "store a new version of a state machine's definition",

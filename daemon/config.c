@@ -97,7 +97,7 @@ const ConfigKey config_keys[] = {
         K("lambda", "metrics_listen", CONFIG_STRING, "",
           "Address of imgflow-lambda's Prometheus endpoint (\"127.0.0.1:9466\"); empty: off."),
         K("lambda", "functions", CONFIG_STRING, "/etc/imgflow/lambda-functions.json",
-          "The functions imgflow-lambda runs (JSON)."),
+          "The functions imgflow-lambda runs (JSON; imgflow import-sam writes it)."),
         K("lambda", "python", CONFIG_STRING, "/usr/bin/python3",
           "Interpreter of the python3.* runtimes."),
         K("lambda", "node", CONFIG_STRING, "node",

@@ -4,8 +4,8 @@
 /*
  * Lambda handlers in runtime processes (imgflow-lambda, docs/lambda.md).
  *
- * A LambdaRuntime holds the functions of the functions file (lambda.functions):
- * for each one its runtime (python3.x or
+ * A LambdaRuntime holds the functions of the functions file (lambda.functions,
+ * written by `imgflow import-sam`): for each one its runtime (python3.x or
  * nodejs*), handler, code directory, MemorySize, Timeout, environment and
  * concurrency, and that many slots, each of which owns at most one runtime
  * process (worker/lambda/bootstrap.py or bootstrap.js) started on first use

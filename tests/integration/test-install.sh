@@ -36,7 +36,7 @@ one() {
         fi
 }
 
-for p in imgflow imgflow-coordinator imgflow-worker imgflow-api imgflow-watch imgflow-kafka-topics; do
+for p in imgflow imgflow-coordinator imgflow-worker imgflow-lambda imgflow-api imgflow-watch imgflow-kafka-topics; do
         f=$(one "*/bin/$p")
         [ -n "$f" ] || continue
         [ -x "$D$f" ] && ok "$f" || fail "$f is not executable"
@@ -45,7 +45,7 @@ done
 found=$(cd "$D" && find . -name 'imgflow-mock-kafka*')
 [ -z "$found" ] && ok "imgflow-mock-kafka is not installed" || fail "the test-only mock cluster is installed: $found"
 # A manual page for each of the four programs, which groff reads without a warning.
-for m in man1/imgflow.1 man8/imgflow-coordinator.8 man8/imgflow-worker.8 man8/imgflow-api.8; do
+for m in man1/imgflow.1 man8/imgflow-coordinator.8 man8/imgflow-worker.8 man8/imgflow-lambda.8 man8/imgflow-api.8; do
         f=$(one "*/man/$m")
         [ -n "$f" ] || continue
         if command -v groff >/dev/null; then
@@ -56,7 +56,7 @@ for m in man1/imgflow.1 man8/imgflow-coordinator.8 man8/imgflow-worker.8 man8/im
         fi
 done
 # Every unit's Documentation= file:// is installed.
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-lambda@.service imgflow-api.service imgflow-watch.service; do
         f=$(one "*/systemd/system/$u")
         [ -n "$f" ] || continue
         for doc in $(sed -n 's/^Documentation=//p' "$D$f"); do
@@ -66,14 +66,19 @@ for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service
                 esac
         done
 done
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service imgflow-watch.service imgflow.target; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-lambda@.service imgflow-api.service imgflow-watch.service imgflow.target; do
         f=$(one "*/systemd/system/$u")
+        [ -n "$f" ] && ok "$f"
+done
+# The Lambda runtimes' bootstraps, where imgflow-lambda looks for them.
+for b in bootstrap.py bootstrap.js; do
+        f=$(one "*/share/imgflow/lambda/$b")
         [ -n "$f" ] && ok "$f"
 done
 CONF=$(one "*etc/imgflow/imgflow.conf")
 [ -n "$CONF" ] && ok "$CONF"
 
-for u in imgflow-coordinator.service imgflow-worker@.service imgflow-api.service; do
+for u in imgflow-coordinator.service imgflow-worker@.service imgflow-lambda@.service imgflow-api.service; do
         f=$(one "*/systemd/system/$u")
         [ -n "$f" ] || continue
         grep -q '@[a-z]*@' "$D$f" && fail "$u: placeholder left: $(grep '@[a-z]*@' "$D$f")"
