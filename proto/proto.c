@@ -1039,8 +1039,8 @@ int proto_reply_to_parse(const char *s, char **ret_topic, int32_t *ret_partition
 const char *const proto_worker_operations[] = {
         "image.validate", "image.metadata", "image.resize",  "image.thumbnail", "image.crop",
         "image.rotate",   "image.flip",     "image.filter",  "image.watermark", "image.convert",
-        "image.optimize", "image.pipeline", "storage.list",  "storage.items",   "test.echo",
-        "test.sleep",     "test.fail",      "notify",        NULL,
+        "image.optimize", "image.pipeline", "storage.list",  "storage.put",     "storage.items",
+        "test.echo",      "test.sleep",     "test.fail",     "notify",          NULL,
 };
 
 bool proto_worker_operation_is_known(const char *name) {

@@ -58,6 +58,8 @@ static const Operation op_table[] = {
         {"image.pipeline", pipeline_params, pipeline_run, "several steps on one decode, one save"},
         {"storage.list", storage_ops_list_params, storage_ops_list,
          "one page of a bucket listing (a distributed Map's ItemReader)"},
+        {"storage.put", storage_ops_put_params, storage_ops_put,
+         "write an object whole (a distributed Map's ResultWriter)"},
         {"storage.items", storage_ops_items_params, storage_ops_items,
          "one page of the items of a JSON, JSONL or CSV object (a distributed Map's ItemReader)"},
         {"test.echo", NULL, test_ops_echo, "return the input"},

@@ -1418,10 +1418,6 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
                              "(arn:aws:states:::s3:listObjectsV2), a JSON, JSONL or CSV object "
                              "(arn:aws:states:::s3:getObject) or its input (ItemsPath or Items)");
         }
-        if (json_object_get(state, "ResultWriter")) {
-                _cleanup_free_ char *p = asl_pointer_join(pointer, "ResultWriter");
-                asl_diag_add(v->d, p, "not supported yet: a distributed Map's results are its output");
-        }
         if (json_object_get(state, "ItemReader") &&
             (json_object_get(state, "ItemsPath") || json_object_get(state, "Items"))) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");

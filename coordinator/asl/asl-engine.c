@@ -669,6 +669,8 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 history(c, "MapRunAborted", NULL);
         if (children && jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
+        if (children && jstr(children, "writerTask"))
+                task_close(c, jstr(children, "writerTask"), /* notify= */ true);
         if (children) {
                 json_t *live = json_object_get(children, "live");
                 const char *cid;
@@ -1076,6 +1078,8 @@ static void parallel_or_map_output(Ctx *c, const char *fid, json_t *frame, json_
 
 static void map_fill(Ctx *c, const char *fid);
 static void map_maybe_complete(Ctx *c, const char *fid);
+static json_t *map_writer_entry(Ctx *c, json_t *child, json_int_t idx, json_t *output, const char *error,
+                                const char *cause);
 
 /* A Map's result at child index idx (steals v). A distributed Map's child
  * count is known only as batches are formed: the array grows. */
@@ -1119,11 +1123,16 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
         json_int_t batch = jint(frame, "batchItems");
 
         json_object_del(json_object_get(children, "live"), fid);
-        json_object_del(frames(c), fid);
-        if (!children)
+        if (!children) {
+                json_object_del(frames(c), fid);
                 return;
+        }
 
-        map_results_set(children, idx, json_incref(output));
+        map_results_set(children, idx,
+                        json_object_get(children, "writer")
+                                ? map_writer_entry(c, frame, idx, output, NULL, NULL)
+                                : json_incref(output));
+        json_object_del(frames(c), fid);
 
         if (jeq(children, "kind", "parallel")) {
                 if (json_object_size(json_object_get(children, "live")) > 0)
@@ -1158,6 +1167,8 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
 
         if (jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
+        if (jstr(children, "writerTask"))
+                task_close(c, jstr(children, "writerTask"), /* notify= */ true);
         json_object_foreach_safe(live, tmp, cid, idx) {
                 if (!dist)
                         history(c, "MapIterationAborted",
@@ -1175,6 +1186,7 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
 }
 
 static void frame_fail(Ctx *c, const char *fid, const char *error, const char *cause) {
+        _cleanup_json_ json_t *entry = NULL;
         json_t *parent, *children;
         _cleanup_free_ char *pid = NULL;
         json_int_t idx, batch;
@@ -1186,6 +1198,11 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         }
         batch = jint(frame_get(c, fid), "batchItems");
         dist = json_is_true(json_object_get(children, "dist"));
+        /* a ResultWriter's record of the failed child, from its frame */
+        entry = json_object_get(children, "writer")
+                        ? map_writer_entry(c, frame_get(c, fid), idx, NULL,
+                                           error ? error : "States.TaskFailed", cause)
+                        : NULL;
         frame_cancel(c, fid, /* map_aborted_events= */ false);
         json_object_del(json_object_get(children, "live"), fid);
         if (!children)
@@ -1211,7 +1228,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         if (!dist)
                 history(c, "MapIterationFailed",
                         json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
-        map_results_set(children, idx, retry_error_output(error, cause));
+        map_results_set(children, idx, entry ? TAKE_PTR(entry) : retry_error_output(error, cause));
         /* Within the tolerance the Map goes on: a redrive runs it again. */
         if (json_object_get(c->dropped, fid)) {
                 json_t *copy = redrive_frame_copy(json_object_get(c->dropped, fid));
@@ -2140,8 +2157,27 @@ static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars,
 #define ASL_READER_OBJECT_RESOURCE "imgflow:storage.items"
 #define ASL_READER_PAGE 200
 
+/* A storage task of the Map itself (the ItemReader's or the ResultWriter's:
+ * kind "reader" or "writer"), under its frame; in is stolen. The task's id
+ * is kept as "<kind>Task" in the children bookkeeping. */
+static void map_storage_task(Ctx *c, const char *fid, json_t *frame, json_t *children, const char *kind,
+                             const char *resource, const char *task_id, json_t *in) {
+        _cleanup_free_ char *key = xasprintf("%sTask", kind);
+
+        json_object_set_new(json_object_get(c->exec, "tasks"), task_id,
+                            json_pack("{s:s, s:s, s:s, s:b}", "frame", fid, "state", jstr(frame, "state"),
+                                      "resource", resource, kind, 1));
+        json_object_set_new(children, key, json_string(task_id));
+        fx_add(c,
+               (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = {.task_id = xstrdup(task_id),
+                                                                  .state = xstrdup(jstr(frame, "state")),
+                                                                  .resource = xstrdup(resource),
+                                                                  .input = in,
+                                                                  .index_path = frame_index_path(c, fid)}});
+}
+
 static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *children) {
-        json_t *reader = json_object_get(children, "reader"), *task, *in;
+        json_t *reader = json_object_get(children, "reader"), *in;
         json_int_t max_items = jint(reader, "maxItems"), page = ASL_READER_PAGE;
         _cleanup_free_ char *task_id = task_id_new(c);
         const char *resource = jstr(reader, "key") ? ASL_READER_OBJECT_RESOURCE : ASL_READER_RESOURCE;
@@ -2167,16 +2203,7 @@ static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *c
                 if (jstr(reader, "after"))
                         json_object_set(in, "startAfter", json_object_get(reader, "after"));
         }
-        task = json_pack("{s:s, s:s, s:s, s:b}", "frame", fid, "state", jstr(frame, "state"), "resource",
-                         resource, "reader", 1);
-        json_object_set_new(json_object_get(c->exec, "tasks"), task_id, task);
-        json_object_set_new(children, "readerTask", json_string(task_id));
-        fx_add(c,
-               (AslEffect){ASL_EFFECT_DISPATCH_TASK, .dispatch = {.task_id = xstrdup(task_id),
-                                                                  .state = xstrdup(jstr(frame, "state")),
-                                                                  .resource = xstrdup(resource),
-                                                                  .input = in,
-                                                                  .index_path = frame_index_path(c, fid)}});
+        map_storage_task(c, fid, frame, children, "reader", resource, task_id, in);
 }
 
 /* The reader's settings from ItemReader (its Parameters or Arguments and
@@ -2316,6 +2343,273 @@ static char *map_run_arn(Ctx *c, json_t *frame, json_t *st) {
 }
 
 /*
+ * ResultWriter: "writer" in the children bookkeeping holds the
+ * transformation (NONE by default when the results are exported, COMPACT
+ * without Resource, as Step Functions), the OutputType and, exporting, the
+ * Bucket and Prefix. With a writer each child keeps its input and start
+ * time ("itemInput", "startMs"), so that its entry can be Step Functions'
+ * record of a child execution (map_writer_entry()). Exporting, the Map's
+ * completion writes the result files, then the manifest, through the
+ * workers' storage.put, one at a time (map_writer_next()), and the state's
+ * result is {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}.
+ */
+#define ASL_WRITER_RESOURCE "imgflow:storage.put"
+#define ASL_WRITER_FILE_BYTES (192 * 1024) /* a file's text, escaped, in one task's input */
+
+static int map_writer_settings(Ctx *c, json_t *frame, json_t *st, json_t *eff, json_t *vars,
+                               json_t *children, AslError *e, char **ret_location) {
+        json_t *rw = json_object_get(st, "ResultWriter"), *config = json_object_get(rw, "WriterConfig");
+        bool export = json_object_get(rw, "Resource") != NULL;
+        const char *tr = jstr(config, "Transformation"), *type = jstr(config, "OutputType");
+        _cleanup_json_ json_t *args = NULL;
+        json_t *writer;
+        int r = 0;
+
+        writer = json_pack("{s:s, s:s}", "transformation",
+                           tr       ? tr
+                           : export ? "NONE"
+                                    : "COMPACT",
+                           "outputType", type ? type : "JSON");
+        json_object_set_new(children, "writer", writer);
+        if (!export)
+                return 0;
+        if (asl_machine_state_is_jsonata(c->m, st)) {
+                QueryContext qc;
+                AslQuery q;
+
+                query_init(c, &q, &qc, frame, vars);
+                if (json_object_get(rw, "Arguments"))
+                        r = asl_query_template(&q, json_object_get(rw, "Arguments"),
+                                               "ResultWriter.Arguments", &args, e, ret_location);
+                asl_query_done(&q);
+        } else if (json_object_get(rw, "Parameters")) {
+                _cleanup_json_ json_t *context = context_new(c, frame, NULL);
+                AslRefs refs = {.context = context, .vars = vars};
+
+                r = payload_template(json_object_get(rw, "Parameters"), eff, &refs, c->env, &args, e);
+        }
+        if (r < 0)
+                return r;
+        if (!json_is_string(json_object_get(args, "Bucket")) ||
+            json_string_length(json_object_get(args, "Bucket")) == 0 ||
+            (json_object_get(args, "Prefix") && !json_is_string(json_object_get(args, "Prefix"))))
+                return asl_error_set(
+                        e, "States.ResultWriterFailed",
+                        "The ResultWriter's Bucket must be a non-empty string and its Prefix a string");
+        json_object_set(writer, "bucket", json_object_get(args, "Bucket"));
+        json_object_set_new(writer, "prefix", json_string(jstr(args, "Prefix") ? jstr(args, "Prefix") : ""));
+        return 0;
+}
+
+/* Step Functions' record of a child execution in a ResultWriter's files
+ * (new): its input and output as JSON text, status, dates, and for a
+ * failure its error and cause. child: the child's frame (borrowed). */
+static json_t *map_writer_entry(Ctx *c, json_t *child, json_int_t idx, json_t *output, const char *error,
+                                const char *cause) {
+        _cleanup_free_ char *in = json_writer_dumps(json_object_get(child, "itemInput"));
+        _cleanup_free_ char *name = xasprintf("%" PRIi64, (int64_t) idx);
+        char start[40], stop[40];
+        json_t *entry;
+
+        asl_format_timestamp(jint(child, "startMs"), start, sizeof start);
+        asl_format_timestamp(c->env->now_ms, stop, sizeof stop);
+        entry = json_pack("{s:s, s:s, s:{s:b}, s:s, s:s, s:s}", "Name", name, "Input", in ? in : "null",
+                          "InputDetails", "Included", 1, "StartDate", start, "StopDate", stop, "Status",
+                          error ? "FAILED" : "SUCCEEDED");
+        if (error) {
+                json_object_set_new(entry, "Error", json_string(error));
+                if (cause)
+                        json_object_set_new(entry, "Cause", json_string(cause));
+        } else {
+                _cleanup_free_ char *out = json_writer_dumps(output);
+
+                json_object_set_new(entry, "Output", json_string(out ? out : "null"));
+                json_object_set_new(entry, "OutputDetails", json_pack("{s:b}", "Included", 1));
+        }
+        return entry;
+}
+
+/* The Map's results as the writer's transformation gives them (new):
+ * entries (results) are records; NONE keeps them, COMPACT takes each
+ * success's output, FLATTEN also spreads an output that is an array; a
+ * failure stays a record, as in Step Functions. */
+static json_t *map_writer_transform(json_t *writer, json_t *results) {
+        const char *tr = jstr(writer, "transformation");
+        json_t *out = json_array(), *entry;
+        size_t i;
+
+        json_array_foreach (results, i, entry) {
+                _cleanup_json_ json_t *v = NULL;
+
+                if (streq_ptr(tr, "NONE") || !jeq(entry, "Status", "SUCCEEDED") || !jstr(entry, "Output")) {
+                        json_array_append(out, entry);
+                        continue;
+                }
+                v = json_loads(jstr(entry, "Output"), JSON_DECODE_ANY, NULL);
+                if (streq_ptr(tr, "FLATTEN") && json_is_array(v))
+                        json_array_extend(out, v);
+                else
+                        json_array_append(out, v ? v : json_null());
+        }
+        return out;
+}
+
+/* The next file of an export, or the manifest after the last, as a
+ * storage.put task; the Map ends once the manifest is written. */
+static void map_writer_next(Ctx *c, const char *fid, json_t *frame, json_t *children) {
+        json_t *writer = json_object_get(children, "writer"), *files = json_object_get(writer, "files");
+        json_t *file = json_array_get(files, 0), *in;
+        _cleanup_free_ char *task_id = task_id_new(c);
+
+        if (!task_id) {
+                map_fail(c, fid, frame, "States.Runtime", "no random source for a task id");
+                return;
+        }
+        if (file)
+                in = json_pack("{s:O, s:O, s:O}", "bucket", json_object_get(writer, "bucket"), "key",
+                               json_object_get(file, "Key"), "body", json_object_get(file, "body"));
+        else {
+                json_t *written = json_object_get(writer, "written");
+                _cleanup_free_ char *manifest = NULL;
+                _cleanup_json_ json_t *m = json_pack("{s:O, s:O, s:{s:O, s:O, s:O}}", "DestinationBucket",
+                                                     json_object_get(writer, "bucket"), "MapRunArn",
+                                                     json_object_get(children, "mapRunArn"), "ResultFiles",
+                                                     "FAILED", json_object_get(written, "FAILED"), "PENDING",
+                                                     json_object_get(written, "PENDING"), "SUCCEEDED",
+                                                     json_object_get(written, "SUCCEEDED"));
+
+                manifest = json_writer_dumps(m);
+                in = json_pack("{s:O, s:O, s:s}", "bucket", json_object_get(writer, "bucket"), "key",
+                               json_object_get(writer, "manifestKey"), "body", manifest ? manifest : "{}");
+                json_object_set_new(writer, "manifest", json_true());
+        }
+        map_storage_task(c, fid, frame, children, "writer", ASL_WRITER_RESOURCE, task_id, in);
+}
+
+/* An export at the Map's end: the records split by status into files of
+ * at most ASL_WRITER_FILE_BYTES (SUCCEEDED_0.json, SUCCEEDED_1.json, ...,
+ * then FAILED_n), under <Prefix>/<the Map Run's id>/, then the first file
+ * asked for. The results leave the bookkeeping. */
+static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *results) {
+        static const char *const statuses[] = {"SUCCEEDED", "FAILED"};
+        json_t *writer = json_object_get(children, "writer"), *files = json_array();
+        const char *arn = jstr(children, "mapRunArn"), *prefix = jstr(writer, "prefix");
+        const char *run_id = arn && strrchr(arn, ':') ? strrchr(arn, ':') + 1 : "run";
+        bool jsonl = jeq(writer, "outputType", "JSONL");
+        _cleanup_free_ char *dir =
+                xasprintf("%s%s%s", prefix ? prefix : "",
+                          prefix && *prefix && prefix[strlen(prefix) - 1] != '/' ? "/" : "", run_id);
+        _cleanup_json_ json_t *all = map_writer_transform(writer, results);
+
+        for (size_t s = 0; s < ELEMENTSOF(statuses); s++) {
+                _cleanup_json_ json_t *chunk = json_array();
+                size_t i, bytes = 0, n = 0;
+                json_t *entry;
+
+                for (i = 0; i <= json_array_size(all); i++) {
+                        size_t size = 0;
+
+                        entry = json_array_get(all, i);
+                        if (entry) {
+                                bool ok = !json_is_object(entry) || !jstr(entry, "Status") ||
+                                          jeq(entry, "Status", "SUCCEEDED");
+                                if (ok != (s == 0))
+                                        continue;
+                                size = 2 * json_writer_size(entry) + 2; /* escaped, at worst doubled */
+                        }
+                        if (json_array_size(chunk) > 0 && (!entry || bytes + size > ASL_WRITER_FILE_BYTES)) {
+                                _cleanup_free_ char *body = NULL;
+                                _cleanup_free_ char *key =
+                                        xasprintf("%s/%s_%zu.json", dir, statuses[s], n++);
+
+                                if (jsonl) { /* a record a line */
+                                        size_t k, len = 0;
+                                        json_t *x;
+
+                                        body = xmalloc(bytes + 1);
+                                        json_array_foreach (chunk, k, x) {
+                                                _cleanup_free_ char *line = json_writer_dumps(x);
+                                                size_t ln = line ? strlen(line) : 0;
+
+                                                if (len + ln + 1 > bytes)
+                                                        break; /* cannot be: sizes were counted */
+                                                if (line)
+                                                        memcpy(body + len, line, ln);
+                                                len += ln;
+                                                body[len++] = '\n';
+                                        }
+                                        body[len] = '\0';
+                                } else
+                                        body = json_writer_dumps(chunk);
+                                json_array_append_new(files,
+                                                      json_pack("{s:s, s:s, s:s}", "Key", key, "status",
+                                                                statuses[s], "body", body ? body : "[]"));
+                                json_array_clear(chunk);
+                                bytes = 0;
+                        }
+                        if (entry) {
+                                json_array_append(chunk, entry);
+                                bytes += size;
+                        }
+                }
+        }
+        json_object_set_new(writer, "files", files);
+        json_object_set_new(writer, "written",
+                            json_pack("{s:[], s:[], s:[]}", "SUCCEEDED", "FAILED", "PENDING"));
+        {
+                _cleanup_free_ char *mk = xasprintf("%s/manifest.json", dir);
+                json_object_set_new(writer, "manifestKey", json_string(mk));
+        }
+        json_object_del(children, "results");
+        map_writer_next(c, fid, frame, children);
+}
+
+/* A storage.put of the export (output borrowed). */
+static int handle_writer_result(Ctx *c, const AslEvent *ev, const char *fid) {
+        json_t *frame, *children, *writer;
+
+        task_close(c, ev->task_id, /* notify= */ false);
+        frame = frame_get(c, fid);
+        children = json_object_get(frame, "children");
+        writer = json_object_get(children, "writer");
+        if (!writer)
+                return 1;
+        json_object_del(children, "writerTask");
+        if (ev->type == ASL_EVENT_TASK_FAILED) {
+                _cleanup_free_ char *why =
+                        xasprintf("Writing the Map Run's results failed: %s%s%s",
+                                  ev->error && *ev->error ? ev->error : "States.TaskFailed",
+                                  ev->cause ? ": " : "", ev->cause ? ev->cause : "");
+                _cleanup_free_ char *cause = state_cause(c, fid, "States.ResultWriterFailed", why);
+
+                map_fail(c, fid, frame, "States.ResultWriterFailed", cause);
+                return 0;
+        }
+        if (json_is_true(json_object_get(writer, "manifest"))) {
+                _cleanup_json_ json_t *result =
+                        json_pack("{s:O, s:{s:O, s:O}}", "MapRunArn", json_object_get(children, "mapRunArn"),
+                                  "ResultWriterDetails", "Bucket", json_object_get(writer, "bucket"), "Key",
+                                  json_object_get(writer, "manifestKey"));
+
+                json_object_del(frame, "children");
+                history(c, "MapRunSucceeded", NULL);
+                parallel_or_map_output(c, fid, frame, result);
+                return 0;
+        }
+        {
+                json_t *files = json_object_get(writer, "files"), *file = json_array_get(files, 0);
+
+                json_array_append_new(
+                        json_object_get(json_object_get(writer, "written"), jstr(file, "status")),
+                        json_pack("{s:O, s:I}", "Key", json_object_get(file, "Key"), "Size",
+                                  (json_int_t) json_string_length(json_object_get(file, "body"))));
+                json_array_remove(files, 0);
+        }
+        map_writer_next(c, fid, frame, children);
+        return 0;
+}
+
+/*
  * A distributed Map's settings beyond an inline Map's: its ItemBatcher
  * (MaxItemsPerBatch, MaxInputBytesPerBatch, their Path forms or JSONata
  * expressions, and BatchInput, evaluated once) and its Map Run's ARN, into
@@ -2331,6 +2625,9 @@ static int map_distributed_settings(Ctx *c, json_t *frame, json_t *st, json_t *e
 
         json_object_set_new(children, "dist", json_true());
         json_object_set_new(children, "mapRunArn", json_string(arn));
+        if (json_object_get(st, "ResultWriter") &&
+            (r = map_writer_settings(c, frame, st, eff, vars, children, e, ret_location)) < 0)
+                return r;
         if (!batcher)
                 return 0;
         if (asl_machine_state_is_jsonata(c->m, st)) {
@@ -2684,6 +2981,10 @@ static void map_fill(Ctx *c, const char *fid) {
                         return;
 
                 _cleanup_free_ char *cid = frame_new(c, mp, fid, (size_t) child);
+                if (json_object_get(children, "writer")) {
+                        json_object_set(frame_get(c, cid), "itemInput", in);
+                        json_object_set_new(frame_get(c, cid), "startMs", json_integer(c->env->now_ms));
+                }
                 if (count > 1 || json_object_get(children, "batchItems"))
                         json_object_set_new(frame_get(c, cid), "batchItems", json_integer(count));
                 json_object_set_new(json_object_get(children, "live"), cid, json_integer(child));
@@ -2706,7 +3007,7 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
 
         if (!children || !jeq(children, "kind", "map"))
                 return;
-        if ((size_t) jint(children, "bytes") > max) {
+        if ((size_t) jint(children, "bytes") > max && !jstr(json_object_get(children, "writer"), "bucket")) {
                 _cleanup_free_ char *cause = state_cause(c, fid, "States.DataLimitExceeded", NULL);
                 map_fail(c, fid, frame, "States.DataLimitExceeded", cause);
                 return;
@@ -2727,7 +3028,20 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
 
         _cleanup_json_ json_t *results = json_incref(json_object_get(children, "results"));
         bool dist = json_is_true(json_object_get(children, "dist"));
+        json_t *writer = json_object_get(children, "writer");
 
+        if (json_object_get(children, "writerTask") || json_object_get(writer, "files"))
+                return; /* the export is being written */
+        if (jstr(writer, "bucket")) {
+                map_writer_start(c, fid, frame, children, results);
+                return;
+        }
+        if (writer) {
+                _cleanup_json_ json_t *transformed = map_writer_transform(writer, results);
+
+                json_decref(results);
+                results = TAKE_PTR(transformed);
+        }
         json_object_del(frame, "children");
         history(c, dist ? "MapRunSucceeded" : "MapStateSucceeded", NULL);
         parallel_or_map_output(c, fid, frame, results);
@@ -3210,6 +3524,8 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         fid = xstrdup(jstr(t, "frame"));
         if (json_is_true(json_object_get(t, "reader")))
                 return handle_reader_result(c, ev, fid);
+        if (json_is_true(json_object_get(t, "writer")))
+                return handle_writer_result(c, ev, fid);
         c->quiet = frame_is_child_execution(c, fid);
         resource = xstrdup(jstr(t, "resource") ?: "");
         task_note_started(c, t, ev);

@@ -125,6 +125,18 @@ static const char *const definitions[] = {
         "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"EXPRESS\"},"
         "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"End\":true}}},"
         "\"Retry\":[{\"ErrorEquals\":[\"States.ItemReaderFailed\"],\"MaxAttempts\":1}],\"End\":true}}}",
+        /* distributed Map over a CSV object (pages with Next and Headers below), its results
+         * exported (files and a manifest written by tasks), or a failed write caught */
+        "{\"StartAt\":\"O\",\"States\":{\"O\":{\"Type\":\"Map\",\"MaxConcurrency\":2,"
+        "\"ToleratedFailureCount\":2,\"ItemReader\":{\"Resource\":\"arn:aws:states:::s3:getObject\","
+        "\"Parameters\":{\"Bucket\":\"b\",\"Key.$\":\"$.k\"},\"ReaderConfig\":{\"InputType\":\"CSV\","
+        "\"CSVHeaderLocation\":\"FIRST_ROW\",\"MaxItems\":6}},"
+        "\"ResultWriter\":{\"Resource\":\"arn:aws:states:::s3:putObject\",\"Parameters\":{\"Bucket\":\"o\","
+        "\"Prefix\":\"p/\"},\"WriterConfig\":{\"Transformation\":\"FLATTEN\",\"OutputType\":\"JSONL\"}},"
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"EXPRESS\"},"
+        "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"End\":true}}},"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ResultWriterFailed\"],\"Next\":\"P\"}],\"End\":true},"
+        "\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
 };
 
 static const char *const inputs[] = {
@@ -141,6 +153,9 @@ static const char *const outputs[] = {
         /* pages of a bucket listing (storage.list) */
         "{\"Items\":[{\"Key\":\"a\",\"Size\":1},{\"Key\":\"b\",\"Size\":2},{\"Key\":\"c\"}],\"More\":true}",
         "{\"Items\":[{\"Key\":\"d\"}],\"More\":false}",
+        /* pages of an object's items (storage.items) */
+        "{\"Items\":[{\"a\":\"1\"},{\"a\":\"2\"}],\"More\":true,\"Next\":12,\"Headers\":[\"a\"]}",
+        "{\"Items\":[{\"a\":\"3\"}],\"More\":false,\"Next\":15}",
 };
 
 static const char *const errors[] = {

@@ -19,7 +19,9 @@
 # storage.items): examples/distributed-map/thumbnails-from-csv.asl.json
 # makes a thumbnail per row of a CSV (FIRST_ROW header, quoted fields) at
 # the row's width; a JSON array and a JSONL file of 450 items come back
-# whole and in order; a missing object fails with States.ItemReaderFailed.
+# whole and in order, the JSONL's also exported by a ResultWriter (the
+# manifest and SUCCEEDED_n files under results/<Map Run id>/, one record
+# per child); a missing object fails with States.ItemReaderFailed.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -174,6 +176,10 @@ variant("items-jsonl", {"Resource": "arn:aws:states:::s3:getObject", "ReaderConf
                         "Parameters": {"Bucket": "photos", "Key": "lists/items.jsonl"}})
 variant("listing-3", {"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": {"MaxItems": 3},
                       "Parameters": {"Bucket": "photos", "Prefix": "raw/"}})
+d = json.load(open(tmp + "/items-jsonl.asl.json"))
+d["States"]["M"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                    "Parameters": {"Bucket": "photos", "Prefix": "results"}}
+json.dump(d, open(tmp + "/items-export.asl.json", "w"))
 PY
 for f in photos.csv items.json items.jsonl; do
         if [ "$MODE" = s3 ]; then
@@ -184,7 +190,7 @@ for f in photos.csv items.json items.jsonl; do
 done
 "$STACK" register thumbnails-csv "$SRC/examples/distributed-map/thumbnails-from-csv.asl.json" >/dev/null ||
         fail "register thumbnails-csv"
-for v in items-json items-jsonl listing-3; do
+for v in items-json items-jsonl listing-3 items-export; do
         "$STACK" register $v "$TMP/$v.asl.json" >/dev/null || fail "register $v"
 done
 run thumbnails-csv csv '{"bucket": "photos", "list": "lists/photos.csv"}' && ok "thumbnails-csv SUCCEEDED" ||
@@ -192,6 +198,7 @@ run thumbnails-csv csv '{"bucket": "photos", "list": "lists/photos.csv"}' && ok 
 run items-json json '{}' && ok "items-json SUCCEEDED" || fail "items-json: $(head -c 600 "$TMP/json.json")"
 run items-jsonl jsonl '{}' && ok "items-jsonl SUCCEEDED" || fail "items-jsonl: $(head -c 600 "$TMP/jsonl.json")"
 run listing-3 listing '{}' && ok "listing-3 SUCCEEDED" || fail "listing-3: $(head -c 600 "$TMP/listing.json")"
+run items-export export '{}' && ok "items-export SUCCEEDED" || fail "items-export: $(head -c 600 "$TMP/export.json")"
 python3 - "$TMP" "$BDIR" $N <<'PY' || FAILS=$((FAILS + 1))
 import json, os, sys, time
 tmp, bdir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -224,6 +231,31 @@ check(all(it.get("StorageClass") == "STANDARD" and isinstance(it.get("LastModifi
 # S3 quotes an ETag; a directory bucket has none
 check(all(it["Etag"] == "" or (len(it["Etag"]) > 2 and it["Etag"][0] == it["Etag"][-1] == '"') for it in listed),
       "Etag quoted as S3 gives it: %s" % listed[0].get("Etag") if listed else "-")
+# ResultWriter: the output points at the manifest, which lists the files of
+# records (Step Functions' layout: <Prefix>/<Map Run id>/manifest.json)
+exp = output("export") or {}
+det = exp.get("ResultWriterDetails", {})
+run_id = exp.get("MapRunArn", "").rsplit(":", 1)[-1]
+check(det.get("Bucket") == "photos" and det.get("Key") == "results/%s/manifest.json" % run_id,
+      "ResultWriter: the output is the Map Run's ARN and the manifest's place: %s" % det)
+try:
+    man = json.load(open(os.path.join(bdir, det.get("Key", "-"))))
+except Exception as e:
+    man = {}
+    check(False, "manifest: %s" % e)
+rf = man.get("ResultFiles", {})
+check(man.get("DestinationBucket") == "photos" and man.get("MapRunArn") == exp.get("MapRunArn") and
+      rf.get("FAILED") == [] and rf.get("PENDING") == [] and len(rf.get("SUCCEEDED", [])) >= 1,
+      "manifest: %d SUCCEEDED files, no FAILED or PENDING" % len(rf.get("SUCCEEDED", [])))
+recs = []
+for f in rf.get("SUCCEEDED", []):
+    path = os.path.join(bdir, f["Key"])
+    check(os.path.getsize(path) == f["Size"] and f["Key"].startswith("results/%s/SUCCEEDED_" % run_id),
+          "%s: %d bytes, as the manifest says" % (f["Key"], f["Size"]))
+    recs += json.load(open(path))
+check([json.loads(r["Output"]) for r in recs] == items and all(r["Status"] == "SUCCEEDED" and
+      json.loads(r["Input"]) == json.loads(r["Output"]) for r in recs),
+      "the files hold one record per child, in order, with its input and output (%d)" % len(recs))
 sys.exit(1 if bad else 0)
 PY
 run thumbnails-csv missing '{"bucket": "photos", "list": "lists/none.csv"}'

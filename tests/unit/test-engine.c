@@ -3089,6 +3089,122 @@ TEST(distributed_map_item_reader_object) {
         h_done(&h);
 }
 
+/* ResultWriter: WriterConfig alone reshapes the output; with Resource the
+ * records go to the bucket as SUCCEEDED_n/FAILED_n files and a manifest,
+ * written by storage.put tasks one after the other, and the output says
+ * where. */
+TEST(distributed_map_result_writer) {
+        H h;
+
+        /* FLATTEN: arrays from the children spread into one */
+        dmap_start(&h, "'ResultWriter':{'WriterConfig':{'Transformation':'FLATTEN'}},",
+                   "{'items':[1,2]}");
+        char *t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "[1,'a']"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t1, "{'b':2}"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[1,\"a\",{\"b\":2}]");
+        free(t0);
+        free(t1);
+        h_done(&h);
+
+        /* export: one success, one tolerated failure */
+        dmap_start(&h,
+                   "'ToleratedFailureCount':1,'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject',"
+                   "'Parameters':{'Bucket':'out','Prefix.$':'$.prefix'}},",
+                   "{'items':[{'n':1},{'n':2}],'prefix':'runs'}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "{'ok':true}"), 0);
+        ASSERT_INT_EQ(h_fail(&h, t1, "Boom", "it broke"), 0);
+        ASSERT_NULL(h.finished);
+        /* SUCCEEDED_0.json: Step Functions' records (NONE by default) */
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.put");
+        json_t *in = json_object_get(d, "input");
+        ASSERT_STR_EQ(S(in, "bucket"), "out");
+        const char *key = S(in, "key");
+        ASSERT_TRUE(strncmp(key, "runs/", 5) == 0 && strstr(key, "/SUCCEEDED_0.json") != NULL);
+        json_t *recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        json_t *r0 = json_array_get(recs, 0);
+        ASSERT_STR_EQ(S(r0, "Status"), "SUCCEEDED");
+        ASSERT_STR_EQ(S(r0, "Name"), "0");
+        ASSERT_STR_EQ(S(r0, "Input"), "{\"n\":1}");
+        ASSERT_STR_EQ(S(r0, "Output"), "{\"ok\":true}");
+        ASSERT_NOT_NULL(S(r0, "StartDate"));
+        ASSERT_NOT_NULL(S(r0, "StopDate"));
+        json_decref(recs);
+        char *w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        /* FAILED_0.json */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        in = json_object_get(d, "input");
+        ASSERT_TRUE(strstr(S(in, "key"), "/FAILED_0.json") != NULL);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Status"), "FAILED");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Error"), "Boom");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Cause"), "it broke");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Input"), "{\"n\":2}");
+        json_decref(recs);
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        /* the manifest, then the output */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        in = json_object_get(d, "input");
+        char *manifest_key = strdup(S(in, "key"));
+        ASSERT_TRUE(strncmp(manifest_key, "runs/", 5) == 0 && strstr(manifest_key, "/manifest.json") != NULL);
+        json_t *m = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_STR_EQ(S(m, "DestinationBucket"), "out");
+        ASSERT_TRUE(strstr(S(m, "MapRunArn"), ":mapRun:") != NULL);
+        json_t *files = json_object_get(m, "ResultFiles");
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "SUCCEEDED")), 1);
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "FAILED")), 1);
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "PENDING")), 0);
+        ASSERT_TRUE(json_integer_value(json_object_get(json_array_get(json_object_get(files, "SUCCEEDED"), 0),
+                                                       "Size")) > 10);
+        /* the run's id is the last part of its ARN and the files' folder */
+        const char *arn = S(m, "MapRunArn");
+        ASSERT_TRUE(strstr(manifest_key, strrchr(arn, ':') + 1) != NULL);
+        json_decref(m);
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        json_t *out = json_object_get(h.finished, "output");
+        ASSERT_STR_EQ(S(json_object_get(out, "ResultWriterDetails"), "Bucket"), "out");
+        ASSERT_STR_EQ(S(json_object_get(out, "ResultWriterDetails"), "Key"), manifest_key);
+        ASSERT_TRUE(strstr(S(out, "MapRunArn"), ":mapRun:") != NULL);
+        ASSERT_TRUE(history_has(&h, "MapRunSucceeded"));
+        free(manifest_key);
+        free(t0);
+        free(t1);
+        h_done(&h);
+
+        /* a write that fails: States.ResultWriterFailed */
+        dmap_start(&h,
+                   "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject','Parameters':{'Bucket':'out'},"
+                   "'WriterConfig':{'Transformation':'COMPACT','OutputType':'JSONL'}},",
+                   "{'items':[1]}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t0, "{'v':1}"), 0);
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        /* COMPACT, JSONL: the outputs, one a line; no Prefix: the run's folder at the top */
+        ASSERT_STR_EQ(S(json_object_get(d, "input"), "body"), "{\"v\":1}\n");
+        ASSERT_TRUE(strchr(S(json_object_get(d, "input"), "key"), '/') ==
+                    strrchr(S(json_object_get(d, "input"), "key"), '/'));
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_fail(&h, w, "Storage.AccessDenied", "no"), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ResultWriterFailed");
+        ASSERT_TRUE(strstr(S(h.finished, "cause"), "Storage.AccessDenied: no") != NULL);
+        free(w);
+        free(t0);
+        h_done(&h);
+}
+
 /* Stopping the execution aborts a running Map Run (MapRunAborted), and a
  * Parallel branch failing aborts the Map Run of its sibling. */
 TEST(distributed_map_aborted) {

@@ -77,3 +77,22 @@ int storage_ops_list(Storage *s, json_t *params, const OpContext *ctx, json_t **
         *ret = json_pack("{s:O, s:b}", "Items", items, "More", more);
         return *ret ? 0 : -ENOMEM;
 }
+
+const ParamSpec storage_ops_put_params[] = {
+        {"bucket", PARAM_STRING, true, RANGE(1, STORAGE_BUCKET_NAME_MAX)},
+        {"key", PARAM_STRING, true, RANGE(1, STORAGE_KEY_MAX)},
+        {"body", PARAM_STRING, true, RANGE(0, STORAGE_PUT_MAX_BYTES)},
+        {},
+};
+
+int storage_ops_put(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f) {
+        const char *bucket = params_str(params, "bucket", ""), *key = params_str(params, "key", "");
+        json_t *body = json_object_get(params, "body");
+        int r;
+
+        r = storage_write_atomic(s, bucket, key, json_string_value(body), json_string_length(body), NULL, f);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:s, s:I}", "Key", key, "Size", (json_int_t) json_string_length(body));
+        return *ret ? 0 : -ENOMEM;
+}

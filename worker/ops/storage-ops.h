@@ -30,3 +30,17 @@
 extern const ParamSpec storage_ops_list_params[];
 
 int storage_ops_list(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f);
+
+/*
+ * storage.put: write one object whole (storage_write_atomic(): readers see
+ * the old or the new object, a retried write overwrites), for a distributed
+ * Map's ResultWriter (arn:aws:states:::s3:putObject): the engine writes the
+ * result files and the manifest through it, so the coordinator never blocks
+ * on storage. Parameters: bucket, key, body (a string of at most 256 KiB,
+ * written as it is). Result: {"Key", "Size"}.
+ */
+#define STORAGE_PUT_MAX_BYTES (256 * 1024)
+
+extern const ParamSpec storage_ops_put_params[];
+
+int storage_ops_put(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f);
