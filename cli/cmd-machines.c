@@ -281,24 +281,27 @@ int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]) {
         return CLI_EXIT_OK;
 }
 
-int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
-        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
-        _cleanup_json_ json_t *list = NULL, *out = NULL, *items = NULL;
-        CliRemoteArgs ra = {};
+typedef struct ListArgs {
+        const char *next_token;
+        unsigned max_results;
+} ListArgs;
+
+/* One page of the registry after `after` (NULL: from the first name): its
+ * items appended to items, *ret_more whether more follow. */
+static int list_page(CliRemote *remote, const char *after, unsigned limit, json_t *items, bool *ret_more) {
+        _cleanup_(store_call_done) StoreCall call = {};
+        _cleanup_reply_ redisReply *reply = NULL;
+        _cleanup_json_ json_t *list = NULL;
         size_t i;
         json_t *sm;
         int r;
 
-        r = cli_parse_options(verb, argc, argv, /* options= */ NULL, &ra, /* args= */ NULL);
-        if (r != CLI_CONTINUE)
-                return r;
-        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
-                return CLI_EXIT_FAILED;
-        r = store_sm_list(cli_remote_redis(remote), &list);
+        store_sm_list_call(after, limit, &call);
+        r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
+        if (r >= 0)
+                r = store_sm_list_parse(reply, &list, ret_more);
         if (r < 0)
-                return cli_store_error("ListStateMachines", r, remote);
-
-        items = json_array();
+                return r;
         json_array_foreach (list, i, sm) {
                 const char *name = json_string_value(json_object_get(sm, "name"));
                 _cleanup_free_ char *arn = cli_sm_arn(name ? name : "");
@@ -312,7 +315,53 @@ int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
                                                 cli_date(jint(sm, "updatedAt")), "latestVersion",
                                                 (json_int_t) jint(sm, "latestVersion")));
         }
+        if (json_array_size(list) == 0)
+                *ret_more = false;
+        return 0;
+}
+
+int verb_list_state_machines(const Verb *verb, int argc, char *argv[]) {
+        static const CliOption options[] = {
+                {"next-token", CLI_OPTION_STRING, offsetof(ListArgs, next_token)},
+                {"max-results", CLI_OPTION_UINT, offsetof(ListArgs, max_results), .min = 1,
+                 .max = STORE_LIST_LIMIT_MAX},
+                {},
+        };
+        _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_json_ json_t *out = NULL, *items = json_array();
+        _cleanup_free_ char *after = NULL;
+        CliRemoteArgs ra = {};
+        ListArgs a = {};
+        bool more = false;
+        int r;
+
+        r = cli_parse_options(verb, argc, argv, options, &ra, &a);
+        if (r != CLI_CONTINUE)
+                return r;
+        /* The token is the last name of the page before: names sort, so a
+         * machine created or deleted between pages shifts nothing. */
+        if (a.next_token && !store_name_is_valid(a.next_token))
+                return cli_aws_error("ListStateMachines", "InvalidToken",
+                                     "Invalid Token: not a token list-state-machines printed");
+        if (cli_remote_open(&ra, /* need_kafka= */ false, &remote) < 0)
+                return CLI_EXIT_FAILED;
+
+        /* As the AWS CLI: without --max-results or --next-token every page,
+         * so every machine; with them one page and its nextToken. */
+        after = a.next_token ? xstrdup(a.next_token) : NULL;
+        do {
+                r = list_page(remote, after, a.max_results ?: STORE_LIST_LIMIT_MAX, items, &more);
+                if (r < 0)
+                        return cli_store_error("ListStateMachines", r, remote);
+                free(after);
+                after = more ? xstrdup(json_string_value(json_object_get(
+                                       json_array_get(items, json_array_size(items) - 1), "name")))
+                             : NULL;
+        } while (more && !a.max_results && !a.next_token);
+
         out = json_pack("{s:O}", "stateMachines", items);
+        if (more && after)
+                json_object_set_new(out, "nextToken", json_string(after));
         cli_print_json(out);
         return CLI_EXIT_OK;
 }

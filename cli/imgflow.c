@@ -21,7 +21,8 @@ static const Verb verbs[] = {
                 .run = verb_validate_definition,
                 .summary = "check an Amazon States Language definition",
                 .help = "imgflow validate-state-machine-definition [--type STANDARD|EXPRESS] FILE\n"
-                        "imgflow validate-state-machine-definition --definition JSON|file://FILE [--type T]\n"
+                        "imgflow validate-state-machine-definition --definition JSON|file://FILE [--type "
+                        "T]\n"
                         "\n"
                         "Validates the state machine definition in FILE. Prints OK and exits 0,\n"
                         "or prints one error per line as `<JSON pointer>: <message>` and exits 1.\n"
@@ -84,10 +85,10 @@ static const Verb verbs[] = {
                         "                         EXPRESS refuses '.sync', '.waitForTaskToken' and\n"
                         "                         activities, and runs in memory (docs/express.md)\n"
                         "  --logging-configuration JSON  {\"level\": ALL|ERROR|FATAL|OFF,\n"
-                        "                         \"includeExecutionData\": bool, \"destinations\": [...]}:\n"
+                        "                         \"includeExecutionData\": bool, \"destinations\": "
+                        "[...]}:\n"
                         "                         an EXPRESS machine's history events go to\n"
-                        "                         <prefix>logs at that level\n"
-                        CLI_REMOTE_HELP,
+                        "                         <prefix>logs at that level\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "import-sam",
@@ -128,8 +129,7 @@ static const Verb verbs[] = {
                         "\n"
                         "  --name NAME            state machine name\n"
                         "  --definition DEF       the ASL definition: its JSON, file://FILE or FILE\n"
-                        "  --role-arn ARN         kept with the machine\n"
-                        CLI_REMOTE_HELP,
+                        "  --role-arn ARN         kept with the machine\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "describe-state-machine",
@@ -142,18 +142,22 @@ static const Verb verbs[] = {
                         "\"latestVersion\"} of the latest version or of version V.\n"
                         "\n"
                         "  --name NAME            state machine name\n"
-                        "  --version V            a version (default: the latest)\n"
-                        CLI_REMOTE_HELP,
+                        "  --version V            a version (default: the latest)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "list-state-machines",
                 .run = verb_list_state_machines,
                 .summary = "list the registered state machines",
-                .help = "imgflow list-state-machines [OPTIONS]\n"
+                .help = "imgflow list-state-machines [--max-results N] [--next-token TOKEN] [OPTIONS]\n"
                         "\n"
                         "Prints {\"stateMachines\": [{\"stateMachineArn\",\"name\",\"type\",\n"
-                        "\"creationDate\",\"updateDate\",\"latestVersion\"}, ...]}, sorted by name.\n"
-                        CLI_REMOTE_HELP,
+                        "\"creationDate\",\"updateDate\",\"latestVersion\"}, ...]}, sorted by name:\n"
+                        "every machine, or with --max-results or --next-token one page and its\n"
+                        "\"nextToken\" when more follow (as the AWS CLI with --no-paginate).\n"
+                        "\n"
+                        "  --max-results N        at most N machines (1..1000)\n"
+                        "  --next-token TOKEN     the page after the one that printed "
+                        "TOKEN\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "delete-state-machine",
@@ -165,8 +169,7 @@ static const Verb verbs[] = {
                         "retention ([coordinator] retention) so running executions finish.\n"
                         "Prints nothing. StateMachineDoesNotExist for an unknown NAME.\n"
                         "\n"
-                        "  --name NAME            state machine name\n"
-                        CLI_REMOTE_HELP,
+                        "  --name NAME            state machine name\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "start-execution",
@@ -190,8 +193,8 @@ static const Verb verbs[] = {
                         "  --wait                 wait for the end: Map progress on stderr, then\n"
                         "                         the describe-execution output; exit 0 only\n"
                         "                         if it SUCCEEDED\n"
-                        "  --timeout S            with --wait: give up after S seconds (exit 1)\n"
-                        CLI_REMOTE_HELP,
+                        "  --timeout S            with --wait: give up after S seconds (exit "
+                        "1)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "start-sync-execution",
@@ -215,8 +218,7 @@ static const Verb verbs[] = {
                         "  --input-file FILE      read the input from FILE (- for stdin)\n"
                         "  --timeout S            wait at most S seconds for the answer\n"
                         "                         (default 330: the 5 minutes of an EXPRESS\n"
-                        "                         execution and some slack)\n"
-                        CLI_REMOTE_HELP,
+                        "                         execution and some slack)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "describe-execution",
@@ -230,8 +232,7 @@ static const Verb verbs[] = {
                         "\"cause\"} (input and output as JSON text, as Step Functions does).\n"
                         "ExecutionDoesNotExist for an unknown (or expired) execution.\n"
                         "\n"
-                        "  --execution-arn ARN    the execution\n"
-                        CLI_REMOTE_HELP,
+                        "  --execution-arn ARN    the execution\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "get-execution-history",
@@ -248,8 +249,7 @@ static const Verb verbs[] = {
                         "  --execution-arn ARN    the execution\n"
                         "  --reverse-order        newest first\n"
                         "  --max-results N        one page of at most N events (1..1000)\n"
-                        "  --next-token T         the page after the one that printed T\n"
-                        CLI_REMOTE_HELP,
+                        "  --next-token T         the page after the one that printed T\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "list-executions",
@@ -265,8 +265,7 @@ static const Verb verbs[] = {
                         "  --state-machine NAME   only this state machine's (also --state-machine-arn)\n"
                         "  --status-filter STATUS RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED\n"
                         "  --max-results N        at most N (1..1000, default 100)\n"
-                        "  --next-token T         the page after the one that printed T\n"
-                        CLI_REMOTE_HELP,
+                        "  --next-token T         the page after the one that printed T\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "stop-execution",
@@ -275,13 +274,13 @@ static const Verb verbs[] = {
                 .help = "imgflow stop-execution --execution-arn ARN [--error E] [--cause C] [OPTIONS]\n"
                         "\n"
                         "Publishes StopExecution to <prefix>jobs, keyed by the execution id, and\n"
-                        "waits for the coordinator's answer: prints {\"stopDate\"}, or fails with ExecutionDoesNotExist or\n"
+                        "waits for the coordinator's answer: prints {\"stopDate\"}, or fails with "
+                        "ExecutionDoesNotExist or\n"
                         "ExecutionNotRunning. Open tasks are closed: their task tokens are refused.\n"
                         "\n"
                         "  --execution-arn ARN    the execution\n"
                         "  --error E              error name recorded for the stop\n"
-                        "  --cause C              human-readable cause\n"
-                        CLI_REMOTE_HELP,
+                        "  --cause C              human-readable cause\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "redrive-execution",
@@ -300,8 +299,7 @@ static const Verb verbs[] = {
                         "\n"
                         "  --execution-arn ARN    the execution\n"
                         "  --client-token T       idempotency token (1-64 characters): the same one\n"
-                        "                         within 15 minutes gets the same answer\n"
-                        CLI_REMOTE_HELP,
+                        "                         within 15 minutes gets the same answer\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "send-task-success",
@@ -318,8 +316,8 @@ static const Verb verbs[] = {
                         "\n"
                         "  --task-token TOKEN     the token ($$.Task.Token of the task)\n"
                         "  --task-output JSON     the task's result\n"
-                        "  --task-output-file FILE  read the result from FILE (- for stdin)\n"
-                        CLI_REMOTE_HELP,
+                        "  --task-output-file FILE  read the result from FILE (- for "
+                        "stdin)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "send-task-failure",
@@ -333,8 +331,7 @@ static const Verb verbs[] = {
                         "\n"
                         "  --task-token TOKEN     the token\n"
                         "  --error E              error name (at most 256 bytes)\n"
-                        "  --cause C              cause (at most 32768 bytes)\n"
-                        CLI_REMOTE_HELP,
+                        "  --cause C              cause (at most 32768 bytes)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "send-task-heartbeat",
@@ -345,8 +342,7 @@ static const Verb verbs[] = {
                         "Sends SendTaskHeartbeat: restarts the task's HeartbeatSeconds clock.\n"
                         "Answers and exit codes as send-task-success.\n"
                         "\n"
-                        "  --task-token TOKEN     the token\n"
-                        CLI_REMOTE_HELP,
+                        "  --task-token TOKEN     the token\n" CLI_REMOTE_HELP,
         },
 };
 

@@ -101,6 +101,14 @@ cli list-state-machines
 expect_rc "list-state-machines" 0
 expect_eq "list: names" "$(json_get "$OUT" '[m["name"] for m in j["stateMachines"]]')" '["fails", "hello", "map", "sleepy"]'
 expect_eq "list: hello's ARN and version" "$(json_get "$OUT" '[(m["stateMachineArn"], m["latestVersion"]) for m in j["stateMachines"] if m["name"] == "hello"][0]')" '["imgflow:stateMachine:hello", 2]'
+# Pages: --max-results gives one page and its nextToken, --next-token the
+# page after it; a token it did not print is InvalidToken.
+cli list-state-machines --max-results 3
+expect_eq "list: a page of 3 and its token" "$(json_get "$OUT" '[[m["name"] for m in j["stateMachines"]], j.get("nextToken")]')" '[["fails", "hello", "map"], "map"]'
+cli list-state-machines --max-results 3 --next-token map
+expect_eq "list: the page after it, the last" "$(json_get "$OUT" '[[m["name"] for m in j["stateMachines"]], j.get("nextToken")]')" '[["sleepy"], null]'
+cli list-state-machines --next-token 'not a name'
+expect_err "list with a token it did not print" 1 "(InvalidToken)"
 
 echo "--- start-execution"
 cli start-execution --state-machine hello:1 --name e1 --input '{"who":"Ada"}'
