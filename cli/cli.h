@@ -70,6 +70,7 @@ json_t *cli_parse_json(const char *text, size_t len, const char *what);
 int verb_run(const Verb *verb, int argc, char *argv[]);                       /* cmd-run.c */
 int verb_import_sam(const Verb *verb, int argc, char *argv[]);                /* cmd-import-sam.c */
 int verb_validate_definition(const Verb *verb, int argc, char *argv[]);       /* cmd-validate.c */
+int verb_render(const Verb *verb, int argc, char *argv[]);                    /* cmd-render.c */
 int verb_create_state_machine(const Verb *verb, int argc, char *argv[]);      /* cmd-machines.c */
 int verb_update_state_machine(const Verb *verb, int argc, char *argv[]);
 int verb_describe_state_machine(const Verb *verb, int argc, char *argv[]);

@@ -50,13 +50,18 @@ typedef struct ExecArgs {
         unsigned max_results;
 } ExecArgs;
 
-static const char *const exec_statuses[] = { "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL };
+static const char *const exec_statuses[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL};
 
-#define OPTION(name, field) { name, CLI_OPTION_STRING, offsetof(ExecArgs, field) }
-#define OPTION_STATE_MACHINE OPTION("state-machine", state_machine), OPTION("state-machine-arn", state_machine)
+#define OPTION(name, field)                                                                                 \
+        { name, CLI_OPTION_STRING, offsetof(ExecArgs, field) }
+#define OPTION_STATE_MACHINE                                                                                \
+        OPTION("state-machine", state_machine), OPTION("state-machine-arn", state_machine)
 #define OPTION_EXECUTION OPTION("execution-arn", execution)
-#define OPTION_MAX_RESULTS                                                                                   \
-        { "max-results", CLI_OPTION_UINT, offsetof(ExecArgs, max_results), .min = 1, .max = STORE_LIST_LIMIT_MAX }
+#define OPTION_MAX_RESULTS                                                                                  \
+        {                                                                                                   \
+                "max-results", CLI_OPTION_UINT, offsetof(ExecArgs, max_results),                            \
+                        .min = 1, .max = STORE_LIST_LIMIT_MAX                                               \
+        }
 
 static const char *strip_prefix(const char *s, const char *prefix) {
         size_t n = strlen(prefix);
@@ -130,8 +135,9 @@ static char *execution_id(const char *operation, const char *arn) {
  * (with a producer if need_kafka) into *ret_remote. Returns CLI_CONTINUE or
  * the exit code (message printed).
  */
-static int exec_open(const Verb *verb, int argc, char *argv[], const CliOption *options, const char *operation,
-                     bool need_kafka, ExecArgs *a, CliRemoteArgs *ra, char **ret_id, CliRemote **ret_remote) {
+static int exec_open(const Verb *verb, int argc, char *argv[], const CliOption *options,
+                     const char *operation, bool need_kafka, ExecArgs *a, CliRemoteArgs *ra, char **ret_id,
+                     CliRemote **ret_remote) {
         int r;
 
         r = cli_parse_options(verb, argc, argv, options, ra, a);
@@ -383,10 +389,55 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]) {
         return CLI_EXIT_OK;
 }
 
+/* Pages of the history of execution id from event start on (0 = the
+ * first), up to max events a page, appended to events; every page when
+ * all, else one. *ret_next: the next page's start, 0 after the last. 0 or
+ * the store's -errno. */
+static int history_pages(CliRemote *remote, const char *id, uint64_t start, unsigned max, bool reverse,
+                         bool all, json_t *events, uint64_t *ret_next) {
+        uint64_t next = 0;
+        int r;
+
+        for (;;) {
+                _cleanup_(store_call_done) StoreCall call = {};
+                _cleanup_reply_ redisReply *reply = NULL;
+                _cleanup_json_ json_t *page = NULL;
+
+                store_exec_history_call(id, start, max, reverse, &call);
+                r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
+                if (r >= 0)
+                        r = store_exec_history_parse(reply, max, reverse, &page, &next);
+                if (r < 0)
+                        return r;
+                json_array_extend(events, page);
+                if (!all || next == 0)
+                        break;
+                start = next;
+        }
+        *ret_next = next;
+        return 0;
+}
+
+int cli_exec_history(CliRemote *remote, const char *arn, json_t **ret) {
+        _cleanup_free_ char *id = execution_id("GetExecutionHistory", arn);
+        _cleanup_json_ json_t *events = json_array();
+        uint64_t next;
+        int r;
+
+        if (!id)
+                return CLI_EXIT_FAILED;
+        r = history_pages(remote, id, 0, STORE_LIST_LIMIT_MAX, /* reverse= */ false, /* all= */ true, events,
+                          &next);
+        if (r < 0)
+                return exec_store_error("GetExecutionHistory", r, arn, remote);
+        *ret = TAKE_PTR(events);
+        return CLI_EXIT_OK;
+}
+
 int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
         static const CliOption options[] = {
                 OPTION_EXECUTION,
-                { "reverse-order", CLI_OPTION_FLAG, offsetof(ExecArgs, reverse) },
+                {"reverse-order", CLI_OPTION_FLAG, offsetof(ExecArgs, reverse)},
                 OPTION_MAX_RESULTS,
                 OPTION("next-token", next_token),
                 {},
@@ -400,8 +451,8 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
         bool all;
         int r;
 
-        r = exec_open(verb, argc, argv, options, "GetExecutionHistory", /* need_kafka= */ false, &a, &ra, &id,
-                      &remote);
+        r = exec_open(verb, argc, argv, options, "GetExecutionHistory", /* need_kafka= */ false, &a, &ra,
+                      &id, &remote);
         if (r != CLI_CONTINUE)
                 return r;
         if (a.next_token) {
@@ -416,23 +467,10 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
         /* As the AWS CLI: without --max-results or --next-token every page,
          * so every event; with them one page and its nextToken. */
         all = !a.max_results && !a.next_token;
-        for (;;) {
-                _cleanup_(store_call_done) StoreCall call = {};
-                _cleanup_reply_ redisReply *reply = NULL;
-                _cleanup_json_ json_t *page = NULL;
-
-                store_exec_history_call(id, start, a.max_results ?: STORE_LIST_LIMIT_MAX, a.reverse, &call);
-                r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
-                if (r >= 0)
-                        r = store_exec_history_parse(reply, a.max_results ?: STORE_LIST_LIMIT_MAX, a.reverse,
-                                                     &page, &next);
-                if (r < 0)
-                        return exec_store_error("GetExecutionHistory", r, a.execution, remote);
-                json_array_extend(events, page);
-                if (!all || next == 0)
-                        break;
-                start = next;
-        }
+        r = history_pages(remote, id, start, a.max_results ?: STORE_LIST_LIMIT_MAX, a.reverse, all, events,
+                          &next);
+        if (r < 0)
+                return exec_store_error("GetExecutionHistory", r, a.execution, remote);
         out = json_pack("{s:O}", "events", events);
         if (!all && next > 0) {
                 _cleanup_free_ char *token = xasprintf("%" PRIu64, next);
@@ -445,7 +483,7 @@ int verb_get_execution_history(const Verb *verb, int argc, char *argv[]) {
 int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
         static const CliOption options[] = {
                 OPTION_STATE_MACHINE,
-                { "status-filter", CLI_OPTION_CHOICE, offsetof(ExecArgs, status), .choices = exec_statuses },
+                {"status-filter", CLI_OPTION_CHOICE, offsetof(ExecArgs, status), .choices = exec_statuses},
                 OPTION_MAX_RESULTS,
                 OPTION("next-token", next_token),
                 {},
@@ -565,7 +603,8 @@ int verb_stop_execution(const Verb *verb, int argc, char *argv[]) {
         size_t len;
         int r;
 
-        r = exec_open(verb, argc, argv, options, "StopExecution", /* need_kafka= */ true, &a, &ra, &id, &remote);
+        r = exec_open(verb, argc, argv, options, "StopExecution", /* need_kafka= */ true, &a, &ra, &id,
+                      &remote);
         if (r != CLI_CONTINUE)
                 return r;
         r = cli_check_error_cause("StopExecution", a.error, a.cause);

@@ -104,6 +104,11 @@ int cli_store_error(const char *operation, int r, CliRemote *remote);
 
 /* Print JSON on stdout, indented. j borrowed. */
 void cli_print_json(const json_t *j);
+/* Every history event of the execution arn ("<sm>:<name>" or
+ * imgflow:execution:<sm>:<name>), as GetExecutionHistory: CLI_EXIT_OK and
+ * *ret (new array), or the exit code (message printed). In cmd-executions.c. */
+int cli_exec_history(CliRemote *remote, const char *arn, json_t **ret);
+
 /* "2026-11-28T21:15:14.123Z" (new reference). */
 json_t *cli_date(int64_t ms);
 /* ARNs (new strings): imgflow:stateMachine:<name>, imgflow:execution:<sm>:<name>. */

@@ -64,6 +64,28 @@ static const Verb verbs[] = {
                         "                        (default 25000, as Step Functions)\n"
                         "  -h, --help            show this help\n",
         },
+        {
+                .name = "render",
+                .run = verb_render,
+                .summary = "draw a state machine's graph as SVG, coloured by an execution",
+                .help = "imgflow render FILE [OPTIONS]\n"
+                        "\n"
+                        "Draws the definition in FILE as the console does (Graphviz's dot layout):\n"
+                        "states as nodes, Choice rules, Default and Catch edges labelled, Retry as\n"
+                        "loops, Parallel branches and Map processors as nested boxes. With a history\n"
+                        "each state is coloured by what happened to it: succeeded, caught, failed,\n"
+                        "running, aborted or not reached (the SVG classes of the nodes too).\n"
+                        "\n"
+                        "  --history FILE        the history to colour by: `imgflow run --history`\n"
+                        "                        lines (its standard error) or a\n"
+                        "                        get-execution-history answer\n"
+                        "  --execution-arn ARN   read the history of this execution from the store\n"
+                        "                        (--execution is the same; connection options below)\n"
+                        "  -o, --output FILE     write there (default standard output)\n"
+                        "  --format FORMAT       svg (default), dot, or json: what happened to each\n"
+                        "                        state (status, retries, input, output, error)\n"
+                        CLI_REMOTE_HELP,
+        },
         /* Verbs that talk to a running system (Redis, Kafka, coordinators):
          * cmd-machines.c, cmd-executions.c, cmd-callbacks.c; docs/cli.md. */
         {
