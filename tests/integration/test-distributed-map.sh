@@ -21,7 +21,9 @@
 # the row's width; a JSON array and a JSONL file of 450 items come back
 # whole and in order, the JSONL's also exported by a ResultWriter (the
 # manifest and SUCCEEDED_n files under results/<Map Run id>/, one record
-# per child); a missing object fails with States.ItemReaderFailed.
+# per child), and examples/distributed-map/thumbnails-export.asl.json makes
+# 100 thumbnails whose outputs its ResultWriter writes a JSON line each; a
+# missing object fails with States.ItemReaderFailed.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -190,6 +192,8 @@ for f in photos.csv items.json items.jsonl; do
 done
 "$STACK" register thumbnails-csv "$SRC/examples/distributed-map/thumbnails-from-csv.asl.json" >/dev/null ||
         fail "register thumbnails-csv"
+"$STACK" register thumbnails-export "$SRC/examples/distributed-map/thumbnails-export.asl.json" >/dev/null ||
+        fail "register thumbnails-export"
 for v in items-json items-jsonl listing-3 items-export; do
         "$STACK" register $v "$TMP/$v.asl.json" >/dev/null || fail "register $v"
 done
@@ -199,6 +203,8 @@ run items-json json '{}' && ok "items-json SUCCEEDED" || fail "items-json: $(hea
 run items-jsonl jsonl '{}' && ok "items-jsonl SUCCEEDED" || fail "items-jsonl: $(head -c 600 "$TMP/jsonl.json")"
 run listing-3 listing '{}' && ok "listing-3 SUCCEEDED" || fail "listing-3: $(head -c 600 "$TMP/listing.json")"
 run items-export export '{}' && ok "items-export SUCCEEDED" || fail "items-export: $(head -c 600 "$TMP/export.json")"
+run thumbnails-export thexport '{"bucket": "photos", "prefix": "raw/photo-00"}' && ok "thumbnails-export SUCCEEDED" ||
+        fail "thumbnails-export: $(head -c 600 "$TMP/thexport.json")"
 python3 - "$TMP" "$BDIR" $N <<'PY' || FAILS=$((FAILS + 1))
 import json, os, sys, time
 tmp, bdir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -256,6 +262,19 @@ for f in rf.get("SUCCEEDED", []):
 check([json.loads(r["Output"]) for r in recs] == items and all(r["Status"] == "SUCCEEDED" and
       json.loads(r["Input"]) == json.loads(r["Output"]) for r in recs),
       "the files hold one record per child, in order, with its input and output (%d)" % len(recs))
+# the example: 100 thumbnails (raw/photo-00..), their outputs a JSON line each (COMPACT, JSONL)
+exp = output("thexport") or {}
+key = exp.get("ResultWriterDetails", {}).get("Key", "-")
+try:
+    man = json.load(open(os.path.join(bdir, key)))
+    lines = [json.loads(l) for f in man["ResultFiles"]["SUCCEEDED"] for l in open(os.path.join(bdir, f["Key"]))]
+except Exception as e:
+    lines = []
+    print("     thumbnails-export: %s" % e)
+check(key.startswith("results/") and len(lines) == 100 and
+      [l.get("key", "").split("/raw/")[-1].split(".")[0] for l in lines] == ["photo-%04d" % i for i in range(100)] and
+      all(os.path.isfile(os.path.join(bdir, l["key"])) for l in lines),
+      "thumbnails-export: 100 thumbnails, their outputs a JSON line each in %s's files" % key)
 sys.exit(1 if bad else 0)
 PY
 run thumbnails-csv missing '{"bucket": "photos", "list": "lists/none.csv"}'
