@@ -362,7 +362,7 @@ static void on_lag(const char *topic, int64_t lag, void *userdata) {
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         const uint64_t *n = m->counters;
-        char running[40], done[32], dispatched[32], started[32], finished[32], dlq[32];
+        char running[40], done[32], dispatched[32], started[32], finished[32], dlq[32], settle[64];
 
         (void) sd_event_source_set_time_relative(s, STATUS_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -373,6 +373,13 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                                         (double) (g_hash_table_size(m->queues) - m->n_idle_queues));
         if (m->m_lag && m->consumer)
                 (void) kafka_consumer_lag(m->consumer, on_lag, m);
+        if (m->m_unsettled && m->consumer) {
+                uint64_t rejoins = kafka_consumer_rejoins(m->consumer);
+                (void) metric_gauge_set(m->m_unsettled, NULL,
+                                        (double) kafka_consumer_unsettled_usec(m->consumer) / 1e6);
+                (void) metric_counter_add(m->m_rejoins, NULL, (double) (rejoins - m->rejoins_counted));
+                m->rejoins_counted = rejoins;
+        }
         dispatched_expire(m);
         exec_queues_sweep(m);
 
@@ -381,11 +388,12 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         else
                 snprintf(running, sizeof running, "%s", format_count((uint64_t) m->n_running, (char[32]){}));
         (void) service_notify_status(
-                "%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
+                "%s%s%d partition(s), %s executions running, %s tasks done, %s dispatched, "
                 "%zu events in flight, %s started here, %s finished here, %s dead letters",
                 m->stopping ? "Stopping: "
                 : !m->ready ? "Waiting for Kafka and Redis: "
                             : "",
+                m->consumer ? kafka_consumer_settle_status(m->consumer, settle, sizeof settle) : "",
                 m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running,
                 format_count(m->n_tasks_done, done), format_count(m->n_dispatched, dispatched), m->in_flight,
                 format_count(n[COUNTER_STARTED], started), format_count(m->n_finished, finished),
@@ -649,6 +657,16 @@ static int manager_setup_metrics(Manager *m) {
                 r = metrics_add_gauge(m->metrics, "imgflow_kafka_consumer_lag",
                                       "Messages of the assigned partitions not yet received, by topic.",
                                       (const char *const[]){"topic", NULL}, &m->m_lag);
+        if (r >= 0)
+                r = metrics_add_gauge(m->metrics, "imgflow_kafka_group_unsettled_seconds",
+                                      "How long the consumer has had no assignment, once that is over "
+                                      "[imgflow] group_settle_timeout (0 otherwise).",
+                                      NULL, &m->m_unsettled);
+        if (r >= 0)
+                r = metrics_add_counter(m->metrics, "imgflow_kafka_group_rejoins_total",
+                                        "Times the consumer left and joined its group again because it "
+                                        "had not settled.",
+                                        NULL, &m->m_rejoins);
         if (r < 0)
                 return r;
         /* metrics_listen() logs where it serves, or why it cannot. */

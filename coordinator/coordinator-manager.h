@@ -119,7 +119,8 @@ typedef struct Manager {
         Metric *metric[_COUNTER_MAX]; /* borrowed from metrics */
         Metric *g_in_flight, *g_active;
         Metric *m_executions, *m_running, *m_dispatched, *m_task_latency, *m_task_results, *m_redis_rtt,
-                *m_lag;
+                *m_lag, *m_unsettled, *m_rejoins;
+        uint64_t rejoins_counted; /* the part of kafka_consumer_rejoins() in m_rejoins */
 
         sd_event_source *t_claim, *t_reclaim, *t_sweep, *t_status, *t_drain;
         unsigned sweep_catchup;   /* sweeps left of items older than OUTBOX_CATCHUP_MS */

@@ -32,6 +32,9 @@ const ConfigKey config_keys[] = {
           "Maximum log level: emerg, alert, crit, err, warning, notice, info, debug."),
         K("imgflow", "log_target", CONFIG_STRING, "auto",
           "Where logs go: auto (journal when stderr is the journal), journal, console."),
+        K("imgflow", "group_settle_timeout", CONFIG_DURATION, "60s",
+          "A Kafka consumer without an assignment this long after joining or losing its partitions "
+          "says so and joins its group again; 0 never."),
 
         K("coordinator", "group", CONFIG_STRING, "imgflow-coordinators",
           "Kafka consumer group of the coordinators."),

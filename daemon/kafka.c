@@ -50,13 +50,31 @@
  * have stayed (at least once, as always). A consumer configured with
  * cooperative-sticky on an older librdkafka gets a warning at start.
  * docs/operations-guide.md says the same for operators.
+ *
+ * Settling: a consumer that joined (or whose partitions were revoked or
+ * lost) and got no assignment within [imgflow] group_settle_timeout says so
+ * (a warning, kafka_consumer_unsettled_usec() for STATUS= and metrics) and
+ * joins the group again as a new member, every bound, until an assignment
+ * (maybe an empty one) arrives. Seen with librdkafka 2.0.2 against the mock
+ * cluster (tests/integration/chaos/settle.py): a consumer started while the
+ * broker was stopped (SIGSTOP) never got an assignment while the rest of
+ * its group settled without it, and in 1 of 4 runs no worker at all did; a
+ * coordinator in that state never became ready, and every execution stayed
+ * RUNNING. Leaving and joining with the same client (unsubscribe,
+ * subscribe) did not help there: 8 rejoins in 120 s, no assignment. What
+ * does is a new client: the handle is destroyed without a consumer close
+ * (it has no partitions to commit or hand back, and a close would wait for
+ * a group coordinator that does not answer) and created again from a copy
+ * of its configuration, on the same queue pipe, and subscribes again.
  */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "offsets.h"
@@ -95,6 +113,14 @@ struct KafkaConsumer {
         rd_kafka_topic_partition_list_t *positions; /* next offset to hand out, per partition */
         sd_event_source *commit_timer;
         uint64_t commit_interval_usec;
+        /* Settling (see the top of the file). */
+        rd_kafka_conf_t *conf; /* a copy, for a new client */
+        rd_kafka_topic_partition_list_t *subscription;
+        char *group_id;
+        sd_event_source *settle_timer;
+        uint64_t settle_usec;     /* the bound; 0 = never rejoin */
+        uint64_t unsettled_since; /* CLOCK_MONOTONIC; 0 = settled */
+        uint64_t rejoins;
         bool paused_all;
         bool closing;
 };
@@ -483,6 +509,88 @@ static void log_rk_error(rd_kafka_error_t *error, const char *what) {
         rd_kafka_error_destroy(error);
 }
 
+/* No assignment since now (or since earlier): the settle timer runs. */
+static void consumer_unsettled(KafkaConsumer *k) {
+        if (!k->unsettled_since)
+                k->unsettled_since = now_usec(CLOCK_MONOTONIC);
+        if (!k->settle_timer || !k->settle_usec || k->closing)
+                return;
+        if (sd_event_source_get_enabled(k->settle_timer, NULL) > 0)
+                return;
+        (void) sd_event_source_set_time(k->settle_timer, k->unsettled_since + k->settle_usec);
+        (void) sd_event_source_set_enabled(k->settle_timer, SD_EVENT_ONESHOT);
+}
+
+static void consumer_settled(KafkaConsumer *k) {
+        if (k->unsettled_since && k->rejoins)
+                log_info("Kafka: consumer group %s settled after %.1f s", k->group_id,
+                         (double) (now_usec(CLOCK_MONOTONIC) - k->unsettled_since) / 1e6);
+        k->unsettled_since = 0;
+        if (k->settle_timer)
+                (void) sd_event_source_set_enabled(k->settle_timer, SD_EVENT_OFF);
+}
+
+/* A new client (rk, its consumer queue on the loop's pipe), subscribed.
+ * Returns 0 or -errno (logged). */
+static int consumer_client_open(KafkaConsumer *k) {
+        rd_kafka_conf_t *conf;
+        rd_kafka_resp_err_t err;
+        char errstr[512];
+
+        conf = rd_kafka_conf_dup(k->conf);
+        if (!conf)
+                return -ENOMEM;
+        k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        if (!k->rk) {
+                rd_kafka_conf_destroy(conf);
+                return log_error_errno(-EINVAL, "Failed to create Kafka consumer: %s", errstr);
+        }
+        (void) rd_kafka_set_log_queue(k->rk, NULL); /* logs -> main queue */
+        (void) rd_kafka_poll_set_consumer(k->rk);   /* main queue -> consumer queue */
+        k->queue = rd_kafka_queue_get_consumer(k->rk);
+        if (!k->queue)
+                return -EIO;
+        if (k->loop.pipe[1] >= 0)
+                rd_kafka_queue_io_event_enable(k->queue, k->loop.pipe[1], "1", 1);
+        err = rd_kafka_subscribe(k->rk, k->subscription);
+        if (err)
+                return log_error_errno(kafka_errno(err), "Failed to subscribe to %s...: %s",
+                                       k->subscription->elems[0].topic, rd_kafka_err2str(err));
+        return 0;
+}
+
+/* Join the group again as a new member (see the top of the file). */
+static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        KafkaConsumer *k = userdata;
+        int r;
+
+        if (k->closing || !k->unsettled_since)
+                return 0;
+        k->rejoins++;
+        log_warning("Kafka: consumer group %s has not settled: no assignment for %.0f s (bound %.0f s, "
+                    "[imgflow] group_settle_timeout); joining it again as a new member (rejoin %" PRIu64 ")",
+                    k->group_id, (double) (now_usec(CLOCK_MONOTONIC) - k->unsettled_since) / 1e6,
+                    (double) k->settle_usec / 1e6, k->rejoins);
+        /* Nothing is assigned: nothing to commit, revoke or forget. */
+        rd_kafka_queue_io_event_enable(k->queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(k->queue);
+        k->queue = NULL;
+        if (k->pending) {
+                rd_kafka_topic_partition_list_destroy(k->pending);
+                k->pending = NULL;
+        }
+        rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        k->rk = NULL;
+        r = consumer_client_open(k);
+        if (r < 0)
+                /* Without a consumer the daemon cannot go on: exit, and
+                 * systemd (Restart=on-failure) starts it again. */
+                return sd_event_exit(sd_event_source_get_event(s), r);
+        (void) sd_event_source_set_time_relative(s, k->settle_usec);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts, void *opaque) {
         KafkaConsumer *k = opaque;
@@ -499,6 +607,7 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 if (k->paused_all)
                         (void) rd_kafka_pause_partitions(rk, parts);
+                consumer_settled(k);
                 if (k->on_rebalance && !k->closing)
                         k->on_rebalance(k, KAFKA_REBALANCE_ASSIGNED, parts, k->userdata);
                 return;
@@ -531,6 +640,9 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 log_rk_error(rd_kafka_incremental_unassign(rk, parts), "incremental unassign");
         else
                 (void) rd_kafka_assign(rk, NULL);
+        /* Eager: nothing is left until the next assignment. Cooperative: a
+         * revoke is followed by an assignment (maybe empty) as well. */
+        consumer_unsettled(k);
 }
 
 /* The message at `offset` is handed out: the fetch resumes after it. */
@@ -670,6 +782,9 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
                 k->commit_interval_usec = (uint64_t) strtoul(v, NULL, 10) * 1000;
         }
         consumer_check_assignor(conf);
+        k->conf = rd_kafka_conf_dup(conf);
+        if (!k->conf)
+                return -ENOMEM;
 
         k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!k->rk)
@@ -689,6 +804,14 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(k->commit_timer, SD_EVENT_OFF);
+        k->group_id = strdup(group_id);
+        if (!k->group_id)
+                return -ENOMEM;
+        k->settle_usec = config_get_duration_ms(c, "imgflow", "group_settle_timeout") * 1000;
+        r = sd_event_add_time(e, &k->settle_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_settle_timer, k);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(k->settle_timer, SD_EVENT_OFF);
 
         size_t n = 0;
         while (topics[n])
@@ -700,6 +823,8 @@ int kafka_consumer_new(sd_event *e, const Config *c, const char *group_id, char 
         if (err)
                 return log_error_errno(kafka_errno(err), "Failed to subscribe to %s...: %s", topics[0],
                                        rd_kafka_err2str(err));
+        k->subscription = TAKE_PTR(subs);
+        consumer_unsettled(k);
         *ret = TAKE_PTR(k);
         return 0;
 }
@@ -714,6 +839,12 @@ KafkaConsumer *kafka_consumer_free(KafkaConsumer *k) {
         }
         loop_done(&k->loop, k->queue);
         k->commit_timer = sd_event_source_disable_unref(k->commit_timer);
+        k->settle_timer = sd_event_source_disable_unref(k->settle_timer);
+        if (k->subscription)
+                rd_kafka_topic_partition_list_destroy(k->subscription);
+        if (k->conf)
+                rd_kafka_conf_destroy(k->conf);
+        free(k->group_id);
         if (k->queue)
                 rd_kafka_queue_destroy(k->queue);
         if (k->pending)
@@ -851,6 +982,28 @@ int kafka_consumer_assigned_count(KafkaConsumer *k) {
         n = list->cnt;
         rd_kafka_topic_partition_list_destroy(list);
         return n;
+}
+
+uint64_t kafka_consumer_unsettled_usec(const KafkaConsumer *k) {
+        if (!k || !k->unsettled_since || !k->settle_usec)
+                return 0;
+        uint64_t d = now_usec(CLOCK_MONOTONIC) - k->unsettled_since;
+        return d >= k->settle_usec ? d : 0;
+}
+
+uint64_t kafka_consumer_rejoins(const KafkaConsumer *k) {
+        return k ? k->rejoins : 0;
+}
+
+const char *kafka_consumer_settle_status(const KafkaConsumer *k, char *buf, size_t size) {
+        uint64_t d = kafka_consumer_unsettled_usec(k);
+
+        if (size == 0)
+                return buf;
+        buf[0] = '\0';
+        if (d)
+                snprintf(buf, size, "Kafka group not settled for %" PRIu64 " s: ", d / 1000000);
+        return buf;
 }
 
 int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata) {

@@ -212,3 +212,14 @@ int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata);
 /* How many partitions the group assigned to this consumer now (librdkafka's
  * current assignment; 0 when it has none or cannot say). For STATUS=. */
 int kafka_consumer_assigned_count(KafkaConsumer *k);
+
+/* Group settling (kafka.c): how long this consumer has been without an
+ * assignment since it joined or lost its partitions, when that is longer
+ * than [imgflow] group_settle_timeout (0 otherwise, and once an assignment
+ * came), and how often it left and joined its group again for that. For
+ * STATUS= and metrics. */
+uint64_t kafka_consumer_unsettled_usec(const KafkaConsumer *k);
+uint64_t kafka_consumer_rejoins(const KafkaConsumer *k);
+/* "Kafka group not settled for N s: " (the start of STATUS=) into buf, or
+ * "" while settled; returns buf. */
+const char *kafka_consumer_settle_status(const KafkaConsumer *k, char *buf, size_t size);

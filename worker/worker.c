@@ -142,7 +142,8 @@ struct Manager {
 
         Metrics *metrics;
         Metric *m_tasks, *m_latency, *m_images, *m_bytes_in, *m_bytes_out, *m_msg_bytes_in, *m_msg_bytes_out,
-                *m_dlq, *m_running, *m_queued, *m_lag;
+                *m_dlq, *m_running, *m_queued, *m_lag, *m_unsettled, *m_rejoins;
+        uint64_t rejoins_counted; /* the part of kafka_consumer_rejoins() in m_rejoins */
 
         DaemonConfigArgs *config_args; /* borrowed from run(): SIGHUP loads it again */
 };
@@ -330,6 +331,13 @@ static const struct {
          offsetof(Manager, m_queued)},
         {"imgflow_kafka_consumer_lag", "Messages of the assigned partitions not yet received, by topic.",
          METRIC_KIND_GAUGE, labels_topic, offsetof(Manager, m_lag)},
+        {"imgflow_kafka_group_unsettled_seconds",
+         "How long the consumer has had no assignment, once that is over [imgflow] group_settle_timeout "
+         "(0 otherwise).",
+         METRIC_KIND_GAUGE, NULL, offsetof(Manager, m_unsettled)},
+        {"imgflow_kafka_group_rejoins_total",
+         "Times the consumer left and joined its group again because it had not settled.",
+         METRIC_KIND_COUNTER, NULL, offsetof(Manager, m_rejoins)},
 };
 
 static int manager_setup_metrics(Manager *m) {
@@ -413,14 +421,16 @@ static void manager_update_gauges(Manager *m) {
  * daemon's own state changes, never per task: each sd_notify() is a socket
  * and a datagram that the service manager has to read. */
 static void manager_update_status(Manager *m) {
-        char buf[256], done[32], failed[32];
+        char buf[256], done[32], failed[32], settle[64];
         size_t running = m->pool ? worker_pool_running(m->pool) : 0;
         size_t queued = m->pool ? worker_pool_queued(m->pool) : 0;
 
-        snprintf(buf, sizeof(buf), "%s%d partition(s), %zu tasks running, %zu queued, %s done, %s failed%s",
+        snprintf(buf, sizeof(buf),
+                 "%s%s%d partition(s), %zu tasks running, %zu queued, %s done, %s failed%s",
                  m->stopping ? "Stopping: "
                  : !m->ready ? "Waiting for Kafka: "
                              : "",
+                 m->consumer ? kafka_consumer_settle_status(m->consumer, settle, sizeof(settle)) : "",
                  m->consumer ? kafka_consumer_assigned_count(m->consumer) : 0, running, queued,
                  format_count(m->n_done, done), format_count(m->n_failed, failed),
                  m->paused ? " (paused)" : "");
@@ -434,8 +444,14 @@ static void manager_update_status(Manager *m) {
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         manager_update_status(m);
-        if (m->metrics && m->consumer)
+        if (m->metrics && m->consumer) {
+                uint64_t rejoins = kafka_consumer_rejoins(m->consumer);
                 (void) kafka_consumer_lag(m->consumer, on_lag, m);
+                (void) metric_gauge_set(m->m_unsettled, NULL,
+                                        (double) kafka_consumer_unsettled_usec(m->consumer) / 1e6);
+                (void) metric_counter_add(m->m_rejoins, NULL, (double) (rejoins - m->rejoins_counted));
+                m->rejoins_counted = rejoins;
+        }
         (void) sd_event_source_set_time_relative(s, WORKER_STATUS_USEC);
         return 0;
 }
