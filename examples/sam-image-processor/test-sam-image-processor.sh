@@ -22,7 +22,7 @@ SRC=$1
 BUILD=$2
 MOCK=$BUILD/deploy/mock-kafka
 COORD=$BUILD/coordinator/imgflow-coordinator
-IMGFLOW=$BUILD/cli/imgflow
+IMGFLOW=${TEST_IMGFLOW:-$BUILD/cli/imgflow} # TEST_IMGFLOW, TEST_LAMBDA: other builds of them (ASan)
 EX=$SRC/examples/sam-image-processor
 PY=/usr/bin/python3
 . "$SRC/tests/helpers/stack.sh"
@@ -177,7 +177,7 @@ PY
         --config "$CONF" >/dev/null || fail "create builtin-image-processor"
 
 start_coordinator
-env IMGFLOW_LOG_TARGET=console "$BUILD/worker/imgflow-lambda" --config "$CONF" >"$T/lambda.log" 2>&1 &
+env IMGFLOW_LOG_TARGET=console "${TEST_LAMBDA:-$BUILD/worker/imgflow-lambda}" --config "$CONF" >"$T/lambda.log" 2>&1 &
 PIDS+=("$!")
 env IMGFLOW_LOG_TARGET=console "$BUILD/worker/imgflow-worker" --config "$CONF" >"$T/worker.log" 2>&1 &
 PIDS+=("$!")

@@ -57,6 +57,28 @@ EOF
 
 "$LAMBDA" --config "$CONF" --check-config >"$T/check.log" 2>&1 || { cat "$T/check.log"; fail "--check-config"; }
 
+# A bad functions file is refused at start (and by --check-config), naming
+# the function and the field.
+bad() { # WHAT FUNCTION-JSON EXPECTED-MESSAGE
+        printf '{"functions": [%s]}' "$2" >"$T/bad.json"
+        if IMGFLOW_LAMBDA_FUNCTIONS=$T/bad.json "$LAMBDA" --config "$CONF" --check-config >"$T/bad.log" 2>&1; then
+                fail "$1: accepted"
+        fi
+        grep -qF -- "$3" "$T/bad.log" || fail "$1: $(cat "$T/bad.log")"
+}
+F='"name": "F", "handler": "app.echo", "codeUri": "'$D'/py"'
+bad "unknown runtime" "{$F, \"runtime\": \"java21\"}" 'function F: "runtime" must be python3.x or nodejsN.x, not "java21"'
+bad "Timeout" "{$F, \"runtime\": \"python3.12\", \"timeout\": 901}" 'function F: "timeout" must be an integer from 1 to 900'
+bad "MemorySize" "{$F, \"runtime\": \"python3.12\", \"memorySize\": 64}" 'function F: "memorySize" must be an integer from 128 to 10240'
+bad "reserved variable" "{$F, \"runtime\": \"python3.12\", \"environment\": {\"AWS_REGION\": \"x\"}}" \
+        'function F: environment variable AWS_REGION is reserved by Lambda'
+bad "code directory" '{"name": "F", "handler": "a.b", "runtime": "nodejs20.x", "codeUri": "/nonexistent"}' \
+        'function F: "codeUri" /nonexistent is not a directory'
+bad "handler" "{\"name\": \"F\", \"handler\": \"../x.y\", \"runtime\": \"python3.12\", \"codeUri\": \"$D\"}" \
+        'function F: "handler" must be module.function'
+bad "twice" "{$F, \"runtime\": \"python3.12\"}, {$F, \"runtime\": \"python3.12\"}" 'function F: defined twice'
+echo "ok: bad functions files are refused, naming the field"
+
 IMGFLOW_LOG_TARGET=console "$LAMBDA" --config "$CONF" >"$T/lambda.log" 2>&1 &
 LPID=$!
 PIDS+=("$LPID")
