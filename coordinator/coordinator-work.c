@@ -500,8 +500,10 @@ static bool event_from_message(Work *w, AslEvent *ev) {
         case PROTO_TASK_HEARTBEAT:
                 ev->type = ASL_EVENT_TASK_HEARTBEAT;
                 ev->task_id = msg->task_heartbeat.task_id;
-                ev->started = true;
+                /* A task still queued at the worker has not started. */
+                ev->started = msg->task_heartbeat.started_at_ms > 0;
                 ev->worker = msg->task_heartbeat.worker_id;
+                ev->started_ms = msg->task_heartbeat.started_at_ms;
                 return true;
         case PROTO_TIMER_FIRED:
                 ev->type = ASL_EVENT_TIMER_FIRED;

@@ -142,6 +142,7 @@ static const ProtoField task_heartbeat_fields[] = {
         NAME("taskId", REQ, ID, task_heartbeat.task_id),
         INT("attempt", REQ, 0, task_heartbeat.attempt),
         NAME("workerId", OPT, ID, task_heartbeat.worker_id),
+        INT("startedAtMs", OPT, 0, task_heartbeat.started_at_ms),
 };
 
 static const ProtoField send_task_success_fields[] = {

@@ -149,6 +149,7 @@ typedef struct ProtoTaskHeartbeat {
         const char *task_id;
         int64_t attempt;
         const char *worker_id; /* optional */
+        int64_t started_at_ms; /* optional: the worker started the task then (0: not yet) */
 } ProtoTaskHeartbeat;
 
 typedef struct ProtoSendTaskSuccess {

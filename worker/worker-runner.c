@@ -176,7 +176,8 @@ static uint64_t task_output_bytes(json_t *out) {
 
 void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
         t->started_usec = now_usec(CLOCK_MONOTONIC);
-        t->started_at_ms = (int64_t) (now_usec(CLOCK_REALTIME) / 1000);
+        /* Read by the loop's heartbeats while the task runs. */
+        __atomic_store_n(&t->started_at_ms, (int64_t) (now_usec(CLOCK_REALTIME) / 1000), __ATOMIC_RELEASE);
 
         if (worker_task_expired(t, t->started_at_ms)) {
                 t->outcome = WORKER_TASK_EXPIRED;
@@ -260,6 +261,10 @@ int worker_task_encode_result(const WorkerTask *t, const char *worker_id, const 
         return -EINVAL;
 }
 
+int64_t worker_task_started_at_ms(const WorkerTask *t) {
+        return __atomic_load_n(&t->started_at_ms, __ATOMIC_ACQUIRE);
+}
+
 int worker_task_encode_heartbeat(const WorkerTask *t, const char *worker_id, char **ret_buf,
                                  size_t *ret_len) {
         ProtoTaskHeartbeat h = {
@@ -267,6 +272,7 @@ int worker_task_encode_heartbeat(const WorkerTask *t, const char *worker_id, cha
                 .task_id = t->task->task_id,
                 .attempt = t->task->attempt,
                 .worker_id = worker_id,
+                .started_at_ms = worker_task_started_at_ms(t),
         };
         return proto_encode_task_heartbeat(&h, NULL, ret_buf, ret_len);
 }

@@ -121,8 +121,12 @@ OpContext worker_task_context(const WorkerTask *t, const OpLimits *limits);
  */
 int worker_task_encode_result(const WorkerTask *t, const char *worker_id, const ProtoLimits *lim,
                               char **ret_buf, size_t *ret_len);
+/* A TaskHeartbeat with startedAtMs once a pool thread started the task
+ * (any thread may call it while the task runs). */
 int worker_task_encode_heartbeat(const WorkerTask *t, const char *worker_id, char **ret_buf,
                                  size_t *ret_len);
+/* When a pool thread started the task (epoch ms), 0 while it is queued. */
+int64_t worker_task_started_at_ms(const WorkerTask *t);
 
 /* Log with the task's structured fields. */
 void worker_task_log_internal(int level, int error, const WorkerTask *t, const char *file, int line,

@@ -650,6 +650,15 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         size_t len;
         int r;
 
+        if (t->task->heartbeat_seconds <= 0) {
+                /* No heartbeats asked for: one report that the task started,
+                 * for its TaskStarted event, once a thread took it. */
+                if (worker_task_started_at_ms(t) == 0) {
+                        (void) sd_event_source_set_time_relative(s, WORKER_HEARTBEAT_MIN_MS * 1000);
+                        return 0;
+                }
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
         r = worker_task_encode_heartbeat(t, m->worker_id, &buf, &len);
         if (r >= 0)
                 r = kafka_produce_partition(m->producer, m->events_topic, reply_partition(m, t),
@@ -658,6 +667,8 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
                 worker_task_log_errno(LOG_WARNING, r, t, "Failed to send a heartbeat: %m");
         else
                 worker_task_log(LOG_DEBUG, t, "Sent a heartbeat.");
+        if (t->task->heartbeat_seconds <= 0)
+                return 0;
 
         uint64_t interval_ms = (uint64_t) t->task->heartbeat_seconds * 1000 / 3;
         interval_ms = MIN_(interval_ms, m->heartbeat_interval_ms);
@@ -666,10 +677,18 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/*
+ * Heartbeats every heartbeatSeconds / 3 (at most worker.heartbeat_interval)
+ * for a task that asked for them. One that did not gets a single heartbeat
+ * after worker.heartbeat_interval if it is still running then: the report
+ * that it started (startedAtMs), which records its TaskStarted history
+ * event while it runs. A shorter task's result reports its start, at no
+ * cost of a message of its own.
+ */
 static int manager_start_heartbeat(Manager *m, WorkerTask *t) {
-        if (t->task->heartbeat_seconds <= 0)
-                return 0;
         uint64_t interval_ms = (uint64_t) t->task->heartbeat_seconds * 1000 / 3;
+        if (t->task->heartbeat_seconds <= 0)
+                interval_ms = m->heartbeat_interval_ms;
         interval_ms = MIN_(interval_ms, m->heartbeat_interval_ms);
         interval_ms = MAX_(interval_ms, (uint64_t) WORKER_HEARTBEAT_MIN_MS);
         int r = sd_event_add_time_relative(m->event, &t->heartbeat, CLOCK_MONOTONIC, interval_ms * 1000,

@@ -9,6 +9,9 @@
 #     with Step Functions' details; its imgflow:test.echo Task records
 #     TaskScheduled, TaskStarted and TaskSucceeded; each started event names
 #     the worker that ran the task (workerName);
+#   - a Task that runs longer than worker.heartbeat_interval without
+#     HeartbeatSeconds has its TaskStarted (with the worker) in the history
+#     while it still runs: the worker reports its start once;
 #   - a definition in [coordinator] state_machines whose Task maps to
 #     nothing is refused when the coordinator registers it, naming the
 #     state and the resource, and so is create-state-machine's
@@ -17,7 +20,14 @@
 #   test-history-events.sh MOCK_KAFKA COORDINATOR WORKER IMGFLOW SOURCE_ROOT
 set -u
 MOCK=$1 COORD=$2 WORKER=$3 IMGFLOW=$4 SRC=$5
+EXTRA_CONF="[worker]
+heartbeat_interval = 1s"
 . "$SRC/tests/integration/ops-stack.sh"
+
+cat >"$TMP/sm/slow.asl.json" <<'JSON'
+{"StartAt": "Sleep", "States": {"Sleep": {"Type": "Task", "Resource": "imgflow:test.sleep",
+  "Parameters": {"ms": 8000}, "End": true}}}
+JSON
 
 cat >"$TMP/sm/unmapped.asl.json" <<'JSON'
 {"StartAt": "Call", "States": {"Call": {"Type": "Task",
@@ -85,5 +95,23 @@ then
 else
         fail "history of ops:h1: $(cat "$TMP/history.json")"
 fi
+# A long task without HeartbeatSeconds: TaskStarted while it runs.
+printf '%s|{"v":1,"type":"StartExecution","stateMachine":"slow","name":"s1","input":{}}\n' slow:s1 | publish_jobs
+history_has_started() {
+        redis-cli -p "$RPORT" LRANGE 'imgflow:{slow:s1}:history' 0 -1 | grep -q '"type":"TaskStarted"'
+}
+if wait_for 30 history_has_started; then
+        st=$(redis-cli -p "$RPORT" HGET 'imgflow:{slow:s1}:exec' status)
+        [ "$st" = RUNNING ] && ok "a long task's TaskStarted is in the history while it runs" ||
+                fail "TaskStarted of slow:s1 came only with its end ($st)"
+        redis-cli -p "$RPORT" LRANGE 'imgflow:{slow:s1}:history' 0 -1 | grep '"type":"TaskStarted"' |
+                grep -q "\"workerName\":\"$(hostname):1\"" || fail "slow:s1's TaskStarted names no worker"
+else
+        fail "no TaskStarted for slow:s1: $(redis-cli -p "$RPORT" LRANGE 'imgflow:{slow:s1}:history' 0 -1)"
+fi
+wait_for 30 sh -c "[ \"\$(redis-cli -p $RPORT HGET 'imgflow:{slow:s1}:exec' status)\" = SUCCEEDED ]" ||
+        fail "slow:s1 did not succeed"
+n=$(redis-cli -p "$RPORT" LRANGE 'imgflow:{slow:s1}:history' 0 -1 | grep -c '"type":"TaskStarted"')
+[ "$n" = 1 ] && ok "one TaskStarted for it" || fail "$n TaskStarted events for slow:s1"
 check_sanitizers
 exit 0
