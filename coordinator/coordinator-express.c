@@ -61,17 +61,16 @@ void express_exec_free(void *p) {
         free(x);
 }
 
-/* The assigned partitions of the jobs topic (new list), or NULL. */
+/* The held partitions of the jobs topic (new list), or NULL. */
 static rd_kafka_topic_partition_list_t *jobs_partitions(Manager *m) {
-        rd_kafka_topic_partition_list_t *a = NULL, *jobs;
+        rd_kafka_topic_partition_list_t *jobs;
 
-        if (!m->consumer || rd_kafka_assignment(kafka_consumer_handle(m->consumer), &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (!m->consumer)
                 return NULL;
-        jobs = rd_kafka_topic_partition_list_new(a->cnt);
-        for (int i = 0; i < a->cnt; i++)
-                if (streq(a->elems[i].topic, m->topic_jobs))
-                        rd_kafka_topic_partition_list_add(jobs, a->elems[i].topic, a->elems[i].partition);
-        rd_kafka_topic_partition_list_destroy(a);
+        jobs = rd_kafka_topic_partition_list_new((int) m->n_held_jobs);
+        for (size_t i = 0; i < m->n_held_jobs; i++)
+                if (m->held_jobs[i])
+                        rd_kafka_topic_partition_list_add(jobs, m->topic_jobs, (int32_t) i);
         return jobs;
 }
 
@@ -96,24 +95,39 @@ static void express_backpressure(Manager *m) {
 }
 
 char *express_reply_to(Manager *m, int32_t partition) {
-        rd_kafka_topic_partition_list_t *a = NULL;
         int32_t chosen = -1;
 
-        if (!m->consumer ||
-            rd_kafka_assignment(kafka_consumer_handle(m->consumer), &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return NULL;
-        for (int i = 0; i < a->cnt; i++) {
-                if (!streq(a->elems[i].topic, m->topic_events))
-                        continue;
-                if (a->elems[i].partition == partition) {
-                        chosen = partition;
-                        break;
-                }
-                if (chosen < 0 || a->elems[i].partition < chosen)
-                        chosen = a->elems[i].partition;
-        }
-        rd_kafka_topic_partition_list_destroy(a);
+        if (partition >= 0 && (size_t) partition < m->n_held_events && m->held_events[partition])
+                chosen = partition;
+        for (size_t i = 0; chosen < 0 && i < m->n_held_events; i++)
+                if (m->held_events[i])
+                        chosen = (int32_t) i;
         return chosen < 0 ? NULL : xasprintf("%s:%" PRIi32, m->topic_events, chosen);
+}
+
+#define HELD_PARTITIONS_MAX 65536
+
+static void held_set(bool **held, size_t *n, int32_t partition, bool on) {
+        if (partition < 0 || partition >= HELD_PARTITIONS_MAX)
+                return;
+        if ((size_t) partition >= *n) {
+                if (!on)
+                        return;
+                *held = xrealloc(*held, (size_t) (partition + 1) * sizeof(bool));
+                memset(*held + *n, 0, ((size_t) partition + 1 - *n) * sizeof(bool));
+                *n = (size_t) partition + 1;
+        }
+        (*held)[partition] = on;
+}
+
+void express_on_rebalance(Manager *m, bool assigned, const rd_kafka_topic_partition_list_t *partitions) {
+        for (int i = 0; partitions && i < partitions->cnt; i++) {
+                const rd_kafka_topic_partition_t *p = &partitions->elems[i];
+                if (streq(p->topic, m->topic_jobs))
+                        held_set(&m->held_jobs, &m->n_held_jobs, p->partition, assigned);
+                else if (streq(p->topic, m->topic_events))
+                        held_set(&m->held_events, &m->n_held_events, p->partition, assigned);
+        }
 }
 
 bool express_has(Manager *m, const char *exec_id) {

@@ -78,6 +78,10 @@ void express_return_state(Manager *m, const char *exec_id, StoreExecState *st);
  * tasks, logs, and the end. */
 void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit);
 
+/* The rebalance callback's partitions (borrowed), assigned or going:
+ * which of the jobs and events topics this coordinator holds. */
+void express_on_rebalance(Manager *m, bool assigned, const rd_kafka_topic_partition_list_t *partitions);
+
 /* Partitions were revoked or lost: every execution is dropped (its start
  * is consumed again by the partition's next owner). */
 void express_drop_all(Manager *m);

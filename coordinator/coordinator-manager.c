@@ -302,6 +302,7 @@ static void on_rebalance(KafkaConsumer *k, KafkaRebalanceEvent ev,
         state_cache_clear(m->states);
         if (ev != KAFKA_REBALANCE_ASSIGNED)
                 express_drop_all(m);
+        express_on_rebalance(m, ev == KAFKA_REBALANCE_ASSIGNED, partitions);
         if (ev == KAFKA_REBALANCE_ASSIGNED) {
                 m->kafka_up = true;
                 manager_check_ready(m);
@@ -522,6 +523,8 @@ Manager *manager_free(Manager *m) {
         free(m->topic_events);
         free(m->topic_dlq);
         free(m->topic_logs);
+        free(m->held_jobs);
+        free(m->held_events);
         free(m->topic_triggers);
         triggers_free(m->triggers);
         sd_event_unref(m->event);

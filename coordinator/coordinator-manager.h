@@ -103,6 +103,10 @@ typedef struct Manager {
         size_t max_in_flight;
         bool paused, stopping, ready, redis_up, kafka_up;
         bool express_paused; /* the jobs partitions, for EXPRESS executions (coordinator-express.c) */
+        /* The partitions of the jobs and events topics held, from the
+         * rebalance callbacks (asking librdkafka waits for its thread). */
+        bool *held_jobs, *held_events;
+        size_t n_held_jobs, n_held_events;
         bool tearing_down; /* manager_free() in progress */
         uint64_t stop_deadline_usec;
 

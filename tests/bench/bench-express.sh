@@ -6,9 +6,11 @@
 # as a STANDARD machine and once as an EXPRESS one, on the same stack
 # layout (1 coordinator, 2 workers of 1 task thread each).
 #
-# Each round runs both, in turn (STANDARD first in odd rounds, EXPRESS
-# first in even ones), each on a fresh stack: 20 executions to warm up,
-# then BENCH_EXECUTIONS published at once. STANDARD: StartExecution, ends
+# Each round starts a fresh stack and warms it up with BENCH_WARMUP
+# executions of each type (Apache Kafka's broker is a JVM: a first burst
+# on a new stack ran at half the rate of a second one, whatever the type),
+# then runs both in turn, STANDARD first in odd rounds and EXPRESS first in
+# even ones: BENCH_EXECUTIONS published at once. STANDARD: StartExecution, ends
 # read from Redis (deploy/watch-executions.py). EXPRESS: StartSyncExecution
 # with a request id, ends read from the answers the coordinator stores
 # (startDate, stopDate). tasks/s from the first start to the last stop;
@@ -18,7 +20,8 @@
 #
 #   tests/bench/bench-express.sh
 #
-# BENCH_EXECUTIONS (default 2000), BENCH_ROUNDS (default 3),
+# BENCH_EXECUTIONS (default 2000), BENCH_ROUNDS (default 3), BENCH_WARMUP
+# (default 500),
 # BENCH_FETCH_WAIT_MS (default 100 on Apache Kafka, 1 on the mock, as in
 # bench-orchestration.sh).
 # Target: EXPRESS at least 2x the task rate of STANDARD, its p99 dispatch
@@ -28,6 +31,7 @@ set -u
 . "$(dirname "$0")/bench-lib.sh"
 
 E=${BENCH_EXECUTIONS:-2000}
+WARM=${BENCH_WARMUP:-500}
 ROUNDS=${BENCH_ROUNDS:-3}
 MACHINE=$(machine_json)
 FAILED=0
@@ -79,17 +83,27 @@ sys.exit(0 if len(got) == len(names) else 1)
 PY
 }
 
-# run KIND R: one run on a fresh stack; appends a JSON line to $BENCH_TMP/runs.jsonl.
-run() {
-        local kind=$1 r=$2 dir=$BENCH_TMP/stack-$1-$2 ids=$BENCH_TMP/$1-$2.ids res=$BENCH_TMP/$1-$2.json
-        local prefix="$kind$r" sm ok t0 lat
+# warm R: a fresh stack with both machines, WARM executions of each.
+warm() {
+        local r=$1 dir=$BENCH_TMP/stack-$1
         stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
+        stack_register "$dir" chain "$CHAIN"
+        "$IMGFLOW_BUILD/cli/imgflow" create-state-machine --config "$IMGFLOW_CONFIG" --name xchain --type EXPRESS \
+                --definition "file://$CHAIN" >/dev/null || exit 1
+        : >"$BENCH_TMP/warm-s$r.ids"
+        publish_jobs chain "warm$r" 0 "$WARM" '{"i": i}' "$BENCH_TMP/warm-s$r.ids"
+        publish_sync xchain "warm$r" "$WARM" "$BENCH_TMP/warm-x$r.ids"
+        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-s$r.ids" "$BENCH_TMP/warm-s$r.json" 300 &&
+                wait_sync "$BENCH_TMP/warm-x$r.ids" "$BENCH_TMP/warm-x$r.json" 300 ||
+                { echo "warm-up did not finish"; exit 1; }
+}
+
+# run KIND R: one run on round R's stack; appends a JSON line to $BENCH_TMP/runs.jsonl.
+run() {
+        local kind=$1 r=$2 ids=$BENCH_TMP/$1-$2.ids res=$BENCH_TMP/$1-$2.json
+        local prefix="$kind$r" sm ok t0 lat
         if [ "$kind" = standard ]; then
                 sm=chain
-                stack_register "$dir" chain "$CHAIN"
-                publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm-$kind$r.ids"
-                BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$kind$r.ids" "$BENCH_TMP/warm-$kind$r.json" 120 ||
-                        { echo "warm-up did not finish"; exit 1; }
                 : >"$ids"
                 t0=$(now_ms)
                 publish_jobs chain "$prefix" 0 "$E" '{"i": i}' "$ids"
@@ -97,11 +111,6 @@ run() {
                 ok=$(count_status "$res" SUCCEEDED)
         else
                 sm=xchain
-                "$IMGFLOW_BUILD/cli/imgflow" create-state-machine --config "$IMGFLOW_CONFIG" --name xchain --type EXPRESS \
-                        --definition "file://$CHAIN" >/dev/null || exit 1
-                publish_sync xchain "warm$r" 20 "$BENCH_TMP/warm-$kind$r.ids"
-                wait_sync "$BENCH_TMP/warm-$kind$r.ids" "$BENCH_TMP/warm-$kind$r.json" 120 ||
-                        { echo "warm-up did not finish"; exit 1; }
                 t0=$(now_ms)
                 publish_sync xchain "$prefix" "$E" "$ids"
                 wait_sync "$ids" "$res" 600 || FAILED=1
@@ -109,7 +118,6 @@ run() {
         fi
         [ "$ok" = "$E" ] || { echo "$kind round $r: only $ok of $E executions SUCCEEDED"; FAILED=1; }
         lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "$sm:$prefix-")
-        stack_stop "$dir"
         python3 - "$kind" "$r" "$ok" "$t0" "$res" "$lat" >>"$BENCH_TMP/runs.jsonl" <<'PY'
 import json, sys
 kind, r, ok, t0, res, lat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
@@ -132,15 +140,18 @@ print("round %d %s: %d executions in %d ms: %.0f tasks/s; dispatch p50 %s ms, p9
 
 : >"$BENCH_TMP/runs.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
+        warm "$r"
         if [ $((r % 2)) = 1 ]; then run standard "$r"; run express "$r"; else run express "$r"; run standard "$r"; fi
+        stack_stop "$BENCH_TMP/stack-$r"
 done
 
-write_result express "$(python3 - "$BENCH_TMP/runs.jsonl" "$MACHINE" "$E" "$FETCH_WAIT" "$FAILED" <<'PY'
+write_result express "$(python3 - "$BENCH_TMP/runs.jsonl" "$MACHINE" "$E" "$FETCH_WAIT" "$FAILED" "$WARM" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 def med(kind, f):
     return statistics.median(f(x) for x in runs if x["kind"] == kind)
 out = {"benchmark": "express", "machine": json.loads(sys.argv[2]), "executions": int(sys.argv[3]),
+       "warmup": int(sys.argv[6]),
        "fetchWaitMs": int(sys.argv[4]), "coordinators": 1, "workers": 2, "statesPerExecution": 5,
        "failed": int(sys.argv[5]), "runs": runs}
 for k in ("standard", "express"):
