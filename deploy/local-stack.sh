@@ -74,7 +74,9 @@
 #                         section (default examples/image-pipeline/stack.conf)
 #   STACK_EXTRA_CONFIG    more configuration text, appended last
 #   STACK_LOG_LEVEL       daemons' log level (default info)
-#   STACK_REDIS_APPENDFSYNC  redis-server's appendfsync (default everysec)
+#   STACK_REDIS_APPENDFSYNC  redis-server's appendfsync (default everysec: a
+#                         development stack, twice as fast; deployments use
+#                         always, docs/redis.md "Durability")
 #   STACK_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 20)
 #   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise;
 #                         Kafka always starts empty)

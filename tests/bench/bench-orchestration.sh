@@ -20,7 +20,8 @@
 #   tests/bench/bench-orchestration.sh
 #
 # BENCH_EXECUTIONS (default 5000), BENCH_ROUNDS (default 5, the median is
-# reported), BENCH_SECONDS (default 10),
+# reported), BENCH_SECONDS (default 10), BENCH_APPENDFSYNC (always, everysec,
+# or compare: see below),
 # BENCH_FETCH_WAIT_MS (default 100 on Apache Kafka, 1 on the mock): the
 # consumers' fetch.wait.max.ms. A broker answers a waiting Fetch as soon as a
 # message arrives, so on Apache Kafka the wait costs no latency, and a short
@@ -83,7 +84,8 @@ load_round() {
         local out=${2:-$BENCH_TMP/rounds.jsonl}
         local r=$1 dir=$BENCH_TMP/stack-load-$1 ids=$BENCH_TMP/load-$1.ids res=$BENCH_TMP/load-$1.json
         local t0 t1 ts ok cpu lat
-        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT"
+        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT" \
+                STACK_REDIS_APPENDFSYNC="$APPENDFSYNC"
         stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
         publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm$r.ids"
         BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm$r.ids" "$BENCH_TMP/warm$r.json" 120 || { echo "warm-up did not finish"; exit 1; }
@@ -122,6 +124,40 @@ print("load round %s: %d executions (%d tasks) in %d ms from the first start: %.
 }
 
 ROUNDS=${BENCH_ROUNDS:-5}
+# BENCH_APPENDFSYNC=compare: only the load, BENCH_ROUNDS rounds of each of
+# redis-server's appendfsync always and everysec, interleaved (the order
+# alternates per round), each on a fresh stack; the medians, every round
+# and always/everysec (docs/redis.md, "Durability"). Otherwise the stacks
+# run with BENCH_APPENDFSYNC (default everysec, as deploy/local-stack.sh).
+APPENDFSYNC=${BENCH_APPENDFSYNC:-everysec}
+if [ "$APPENDFSYNC" = compare ]; then
+        : >"$BENCH_TMP/always.jsonl"
+        : >"$BENCH_TMP/everysec.jsonl"
+        for r in $(seq 1 "$ROUNDS"); do
+                order="always everysec"
+                [ $((r % 2)) -eq 0 ] && order="everysec always"
+                for APPENDFSYNC in $order; do
+                        echo "round $r: appendfsync $APPENDFSYNC (load average $(cut -d' ' -f1 /proc/loadavg))"
+                        load_round "$APPENDFSYNC-$r" "$BENCH_TMP/$APPENDFSYNC.jsonl"
+                done
+        done
+        python3 - "$BENCH_TMP/always.jsonl" "$BENCH_TMP/everysec.jsonl" <<'PY'
+import json, statistics, sys
+res = {}
+for name, path in zip(("always", "everysec"), sys.argv[1:]):
+    rs = [json.loads(l) for l in open(path)]
+    res[name] = {"tasksPerSecond": statistics.median(d["tasksPerSecond"] for d in rs),
+                 "rounds": [d["tasksPerSecond"] for d in rs],
+                 "p99": [d["dispatchLatencyMs"].get("p99") for d in rs],
+                 "redisCpu": [d["cpuSeconds"].get("redis") for d in rs]}
+    print("appendfsync %-8s median %.0f tasks/s, rounds %s; dispatch p99 ms %s; redis CPU s %s" %
+          (name, res[name]["tasksPerSecond"], res[name]["rounds"], res[name]["p99"], res[name]["redisCpu"]))
+print("always/everysec: x%.2f (median), per round %s" % (
+    res["always"]["tasksPerSecond"] / res["everysec"]["tasksPerSecond"],
+    ["x%.2f" % (a / e) for a, e in zip(res["always"]["rounds"], res["everysec"]["rounds"])]))
+PY
+        exit $FAILED
+fi
 : >"$BENCH_TMP/rounds.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
         load_round "$r"
