@@ -10,6 +10,11 @@
 #            as a manifest of small items is usually run;
 #   items    one no-op child per item (MaxConcurrency 500): every item is a
 #            task, a result and a change of the execution.
+# and a third over JSONL objects of BENCH_DMAP_JSONL_SIZES lines (default
+# 10000 100000; 1000000 is the large case), one object per size:
+#   jsonl    ItemReader s3:getObject with InputType JSONL (the workers'
+#            storage.items, 200 lines a page), an ItemBatcher of 100 items,
+#            one no-op child per batch.
 # Rounds are interleaved (every size and variant once per round, BENCH_ROUNDS
 # rounds, default 3). Per run: wall time from the execution's start to its
 # end, the coordinator's CPU time (utime+stime of /proc/<pid>/stat) and the
@@ -22,6 +27,7 @@ set -u
 . "$(dirname "$0")/bench-lib.sh"
 
 SIZES=${BENCH_DMAP_SIZES:-1000 4000 16000}
+JSONL_SIZES=${BENCH_DMAP_JSONL_SIZES:-10000 100000}
 ROUNDS=${BENCH_ROUNDS:-3}
 S=$BENCH_TMP/s
 stack_start "$S" STACK_WORKERS=1 STACK_COORDINATORS=1
@@ -37,10 +43,21 @@ for i in range(n):
 PY
 done
 
-for variant in batched items; do
+mkdir -p "$B/lists"
+for n in $JSONL_SIZES; do
+        python3 - "$B/lists/n$n.jsonl" "$n" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    for i in range(n):
+        f.write('{"Key": "o%07d", "Size": 1}\n' % i)
+PY
+done
+
+for variant in batched items jsonl; do
         python3 - "$variant" >"$BENCH_TMP/$variant.asl.json" <<'PY'
 import json, sys
-batched = sys.argv[1] == "batched"
+batched = sys.argv[1] in ("batched", "jsonl")
 m = {"Type": "Map",
      "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
                     "Parameters": {"Bucket": "photos", "Prefix.$": "$.prefix"}},
@@ -54,6 +71,9 @@ m = {"Type": "Map",
      "ResultPath": None, "End": True}
 if batched:
     m["ItemBatcher"] = {"MaxItemsPerBatch": 100}
+if sys.argv[1] == "jsonl":
+    m["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+                       "Parameters": {"Bucket": "photos", "Key.$": "$.key"}}
 print(json.dumps({"StartAt": "M", "States": {"M": m}}))
 PY
         stack_register "$S" "dmap-$variant" "$BENCH_TMP/$variant.asl.json"
@@ -65,11 +85,15 @@ HZ=$(getconf CLK_TCK)
 CLI=$IMGFLOW_BUILD/cli/imgflow
 : >"$BENCH_TMP/runs.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
-        for n in $SIZES; do
-                for variant in batched items; do
+        runs="$(for n in $SIZES; do echo "$n batched" "$n items"; done) $(for n in $JSONL_SIZES; do echo "$n jsonl"; done)"
+        set -- $runs
+        while [ $# -ge 2 ]; do
+                n=$1 variant=$2
+                shift 2
+                {
                         c0=$(cpu_ticks "$COORD")
                         if ! "$CLI" start-execution --config "$IMGFLOW_CONFIG" --state-machine "dmap-$variant" \
-                                --name "r$r-$variant-$n" --input "{\"prefix\": \"n$n/\"}" --wait --timeout 1200 \
+                                --name "r$r-$variant-$n" --input "{\"prefix\": \"n$n/\", \"key\": \"lists/n$n.jsonl\"}" --wait --timeout 1200 \
                                 >"$BENCH_TMP/d.json" 2>"$BENCH_TMP/d.err"; then
                                 echo "run $variant $n failed: $(tail -2 "$BENCH_TMP/d.err") $(head -c 400 "$BENCH_TMP/d.json")"
                                 exit 1
@@ -89,7 +113,7 @@ print(json.dumps({"round": r, "variant": variant, "items": n, "wallSec": wall, "
                   "wallUsPerItem": wall * 1e6 / n, "cpuUsPerItem": cpu * 1e6 / n, "itemsPerSec": n / wall}))
 PY
                         tail -1 "$BENCH_TMP/runs.jsonl"
-                done
+                }
         done
 done
 RSS=$(awk '/VmHWM/ {print $2 * 1024}' "/proc/$COORD/status")

@@ -465,8 +465,12 @@ def distributed_map_section(w, d):
       ", ".join("{:,}".format(r["items"]) for r in next(iter(d["variants"].values()))))
     w("`s3:listObjectsV2`, read by the worker's `storage.list` 200 keys at a time) with no-op")
     w("`test.echo` children: *batched*, an `ItemBatcher` of 100 items per child; *items*, one")
-    w("child per item (`MaxConcurrency` 500). %d interleaved rounds (every size and variant once" %
-      max(r["round"] for r in d["runs"]))
+    w("child per item (`MaxConcurrency` 500).")
+    if "jsonl" in d["variants"]:
+        w("And *jsonl*: a JSONL object of %s lines read by `ItemReader` `s3:getObject` (the worker's" %
+          ", ".join("{:,}".format(r["items"]) for r in d["variants"]["jsonl"]))
+        w("`storage.items`, 200 lines a page), an `ItemBatcher` of 100 items per no-op child.")
+    w("%d interleaved rounds (every size and variant once" % max(r["round"] for r in d["runs"]))
     w("per round); medians, wall time from the execution's start to its end and the coordinator's")
     w("CPU time (user + system), per item, and each size's cost per item as a ratio to the")
     w("smallest's (x1.00 everywhere = linear). %d CPUs, load average %.1f when it started." %
@@ -492,8 +496,8 @@ def distributed_map_section(w, d):
         d["coordinatorPeakRssBytes"] / 2**20, d["redisUsedMemoryPeakBytes"] / 2**20))
     w("")
     w("The coordinator's CPU time is read in ticks of 10 ms, so a batched run's is a few ticks;")
-    w("wall times on this shared machine moved by up to x8 between rounds (the load fell from")
-    w("about 48 to 20 during the run): compare within a round.")
+    w("wall times on this shared machine move between rounds with the other work on it:")
+    w("compare within a round.")
     w("")
     w("What the figures say: the listing itself costs the same per item at every size (the")
     w("execution holds one page of 200 keys, asked for when the last page's children have all")
@@ -502,9 +506,11 @@ def distributed_map_section(w, d):
     w("run inside the parent's document, which every child's result rewrites whole, and that")
     w("document holds up to `MaxConcurrency` live children and the results array of every")
     w("child so far, so the cost per item grows with `MaxConcurrency` and with the items done.")
-    w("Child executions of their own (the parent keeping counts, not children) and a")
-    w("`ResultWriter` (results in the bucket, not in the document) are what makes it flat;")
-    w("neither is there yet (docs/asl.md).")
+    w("Child executions of their own (the parent keeping counts, not children) are what makes")
+    w("it flat; they are not there yet (docs/asl.md). A `ResultWriter` writes the results to")
+    w("the bucket at the end, but until then they are in the document too. An object read by")
+    w("`s3:getObject` costs the execution one page of 200 items at a time, like a listing: the")
+    w("*jsonl* rows show what a manifest of many items costs when it is run batched.")
     w("")
 
 
