@@ -10,7 +10,9 @@
 # run on the same photos: every photo SUCCEEDS in both with the same
 # validation metadata and the same thumbnail size, the thumbnails (read back
 # from the store) differ by less than 6/255 on average, and a corrupt JPEG
-# FAILS with Image.Invalid in both.
+# FAILS with Image.Invalid in both. A second template's handler lists and
+# describes state machines with boto3's Step Functions client, through
+# imgflow-api (AWS_ENDPOINT_URL_SFN and the handlers' key).
 #
 # BENCH_ROUNDS=N (tests/bench/bench-sam.sh): N interleaved rounds over the
 # photos, each pipeline's wall time per round printed as
@@ -33,11 +35,11 @@ versitygw_ok || { echo "versitygw not built (deploy/setup-debian.sh, with Go 1.2
 stack_init sam
 T=$TMP
 PHOTOS=${SAM_PHOTOS:-4}
-fail() { echo "FAIL: $*"; for l in coordinator lambda worker; do echo "--- $l"; tail -n 30 "$T/$l.log" 2>/dev/null; done; exit 1; }
+fail() { echo "FAIL: $*"; for l in coordinator lambda worker api; do echo "--- $l"; tail -n 30 "$T/$l.log" 2>/dev/null; done; exit 1; }
 
 start_infra --partitions 2 --topics "imgflow.tasks.lambda:2"
 
-S3_ACCESS_KEY_ID=sam-test
+S3_ACCESS_KEY_ID=AKIAIMGFLOWSAMTEST01
 S3_SECRET_ACCESS_KEY=$(head -c 18 /dev/urandom | base64 | tr '+/' 'AB')
 S3_PORT=$(free_port)
 versitygw_start "$T/s3" "$S3_PORT" || fail "versitygw did not start"
@@ -163,6 +165,39 @@ done
 [ ! -e "$T/problems/functions.json" ] || fail "a functions file without functions for imgflow-lambda"
 echo "ok: import-sam says what it could not map"
 
+# A handler's Step Functions calls reach imgflow-api (AWS_ENDPOINT_URL_SFN,
+# signed with the handlers' key, which the API's keys file knows): a second
+# template, imported into the same functions file (the first one's
+# functions are kept).
+mkdir -p "$T/sfn"
+cat >"$T/sfn/template.yaml" <<SFN
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Probe:
+    Type: AWS::Serverless::Function
+    Properties: {FunctionName: SfnProbe, Runtime: python3.11, Handler: app.lambda_handler, Timeout: 30,
+                 CodeUri: $SRC/tests/integration/lambda/sfn}
+  ProbeMachine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Name: sfn-probe
+      Definition:
+        StartAt: Probe
+        States:
+          Probe: {Type: Task, Resource: !GetAtt Probe.Arn, End: true}
+SFN
+"$IMGFLOW" import-sam "$T/sfn/template.yaml" --config "$CONF" --functions-file "$T/functions.json" \
+        --resources-file "$T/resources-sfn.conf" >"$T/import-sfn.out" 2>&1 || { cat "$T/import-sfn.out"; fail "import-sam sfn"; }
+"$PY" -c 'import json, sys; n = sorted(f["name"] for f in json.load(open(sys.argv[1]))["functions"]); assert n == ["ResizeImage", "SfnProbe", "ValidateImage"], n' \
+        "$T/functions.json" || fail "the functions file lost the first template's functions"
+API_PORT=$(free_port)
+cat >"$T/api-keys.json" <<KEYS
+{"keys": [{"accessKeyId": "$S3_ACCESS_KEY_ID", "secretAccessKey": "$S3_SECRET_ACCESS_KEY", "user": "lambda",
+  "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["states:List*", "states:Describe*"], "Resource": "*"}]}}]}
+KEYS
+chmod 600 "$T/api-keys.json"
+{ printf '[api]\nlisten = 127.0.0.1:%s\nkeys = %s\n' "$API_PORT" "$T/api-keys.json"; cat "$T/resources-sfn.conf"; } >>"$CONF"
+
 # The same definition on the built-in operations: its function ARNs renamed
 # to functions that [resources] maps to image.validate and image.resize.
 "$IMGFLOW" describe-state-machine --name sam-image-processor --config "$CONF" >"$T/sm.json" || fail "describe"
@@ -181,7 +216,10 @@ env IMGFLOW_LOG_TARGET=console "${TEST_LAMBDA:-$BUILD/worker/imgflow-lambda}" --
 PIDS+=("$!")
 env IMGFLOW_LOG_TARGET=console "$BUILD/worker/imgflow-worker" --config "$CONF" >"$T/worker.log" 2>&1 &
 PIDS+=("$!")
+env IMGFLOW_LOG_TARGET=console "$BUILD/api/imgflow-api" --config "$CONF" >"$T/api.log" 2>&1 &
+PIDS+=("$!")
 wait_for 60 grep -qs "Coordinator ready" "$T/coordinator.log" || fail "coordinator not ready"
+wait_for 60 grep -qs "imgflow-api ready" "$T/api.log" || fail "imgflow-api not ready"
 wait_for 60 grep -qs "Kafka answered" "$T/lambda.log" || fail "imgflow-lambda not ready"
 wait_for 60 grep -qs "Kafka answered" "$T/worker.log" || fail "imgflow-worker not ready"
 
@@ -247,3 +285,14 @@ for tag in ("lambda-r1", "builtin-r1"):
 print("corrupt.jpg: FAILED with Image.Invalid in both")
 PY
 echo "ok: the SAM image processor on imgflow-lambda and on the built-in operations agree"
+
+"$IMGFLOW" start-execution --config "$CONF" --state-machine sfn-probe --name probe \
+        --input '{"name": "sam-image-processor"}' --wait --timeout 120 >"$T/probe.json" 2>"$T/probe.err" ||
+        fail "sfn-probe: $(cat "$T/probe.json" "$T/probe.err")"
+"$PY" - "$T/probe.json" <<'PY' || fail "sfn-probe's answer: $(cat "$T/probe.json")"
+import json, sys
+o = json.loads(json.load(open(sys.argv[1]))["output"])
+assert {"sam-image-processor", "builtin-image-processor", "sfn-probe"} <= set(o["names"]), o
+assert o["arn"].endswith(":stateMachine:sam-image-processor") and o["status"] == "ACTIVE", o
+PY
+echo "ok: a handler's boto3 Step Functions client reaches imgflow-api"
