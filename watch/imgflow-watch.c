@@ -525,18 +525,22 @@ static void help(void) {
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
                "  -c --config=FILE          Configuration file (default %s)\n"
+               "     --kafka-bootstrap=LIST Kafka bootstrap servers\n"
                "     --log-level=LEVEL      Log level\n"
+               "     --log-target=TARGET    auto, journal, console\n"
                "     --check-config         Check the configuration and exit\n",
                config_default_path());
 }
 
 static int run(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CHECK_CONFIG };
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_LOG_TARGET, ARG_KAFKA, ARG_CHECK_CONFIG };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"config", required_argument, NULL, 'c'},
+                {"kafka-bootstrap", required_argument, NULL, ARG_KAFKA},
                 {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+                {"log-target", required_argument, NULL, ARG_LOG_TARGET},
                 {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {},
         };
@@ -562,6 +566,16 @@ static int run(int argc, char **argv) {
                         break;
                 case ARG_LOG_LEVEL:
                         if (daemon_config_args_add(&args, "--log-level", "imgflow", "log_level", optarg) < 0)
+                                return log_error_errno(-ENOMEM, "Out of memory.");
+                        break;
+                case ARG_LOG_TARGET:
+                        if (daemon_config_args_add(&args, "--log-target", "imgflow", "log_target", optarg) <
+                            0)
+                                return log_error_errno(-ENOMEM, "Out of memory.");
+                        break;
+                case ARG_KAFKA:
+                        if (daemon_config_args_add(&args, "--kafka-bootstrap", "kafka", "bootstrap.servers",
+                                                   optarg) < 0)
                                 return log_error_errno(-ENOMEM, "Out of memory.");
                         break;
                 case ARG_CHECK_CONFIG:

@@ -52,6 +52,21 @@ for f in --kafka-bootstrap --kafka; do
 done
 grep -q -- "--kafka-bootstrap" <("$IMGFLOW" describe-execution --help) || fail "imgflow's verbs do not list --kafka-bootstrap"
 
+# imgflow-watch publishes to Kafka: the daemons' --kafka-bootstrap and
+# --log-target too, accepted by its --check-config.
+"$WATCH" --help >"$T/help" 2>&1
+for f in --config --kafka-bootstrap --log-level --log-target --check-config --version; do
+        grep -q -- "$f" "$T/help" || fail "imgflow-watch --help does not list $f"
+done
+mkdir -p "$T/photos"
+printf '[coordinator]\ns3_events_topic = imgflow.s3-events\n[buckets]\nphotos = %s\n' "$T/photos" >"$T/watch.conf"
+if out=$(timeout 20 "$WATCH" --config "$T/watch.conf" --kafka-bootstrap 127.0.0.1:9 --log-level debug \
+        --log-target console --check-config 2>&1); then
+        ok "imgflow-watch accepts --kafka-bootstrap, --log-level and --log-target"
+else
+        fail "imgflow-watch refuses the shared flags: $out"
+fi
+
 # imgflow-kafka-topics names the brokers as the daemons do: with a refused
 # broker it fails to reach it (exit 1), not with a usage error (exit 2).
 timeout 30 "$KAFKA_TOPICS" --kafka-bootstrap 127.0.0.1:9 --timeout 1 t1 >"$T/out" 2>"$T/err"
