@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.." || exit 1
 rc=0
 KINDS=${BENCH_KAFKAS:-real mock}
 R=${BENCH_RESULTS_ROOT:-tests/bench/results}
-for b in throughput orchestration express jsonata distributed-map memory idle spread scale api; do
+for b in throughput orchestration express jsonata distributed-map memory idle spread scale api sam; do
         for k in $KINDS; do
                 echo
                 echo "#### $b on $k Kafka"
