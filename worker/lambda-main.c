@@ -51,6 +51,7 @@ static const WorkerFlavor lambda_flavor = {
                        "processes, publish the results to <prefix>events.",
         .section = "lambda",
         .pool_option = "Serve <prefix>tasks.NAME (lambda.pool)",
+        .threads_option = "Not used: the functions' concurrency sets the threads",
         .builtin_ops = false,
         .setup = lambda_setup,
         .teardown = lambda_teardown,

@@ -28,6 +28,7 @@ typedef struct WorkerFlavor {
         const char *description; /* the help's first lines */
         const char *section;     /* config section of pool, group, id, metrics_listen */
         const char *pool_option; /* help text of --pool */
+        const char *threads_option; /* help text of --threads */
         bool builtin_ops;        /* serve the built-in image operations and notify */
 
         /* Optional. c borrowed; *ret_ops borrowed until teardown(userdata);

@@ -10,6 +10,7 @@ static const WorkerFlavor worker_flavor = {
                        "thread pool, publish the results to <prefix>events.",
         .section = "worker",
         .pool_option = "Serve <prefix>tasks.NAME (worker.pool)",
+        .threads_option = "Image threads (worker.threads; 0 = CPUs)",
         .builtin_ops = true,
 };
 

@@ -1208,13 +1208,13 @@ static void help(const WorkerFlavor *flavor) {
                "                               and exit: 0 if it is valid\n"
                "     --instance=N              Instance name (worker id hostname:N)\n"
                "     --pool=NAME               %s\n"
-               "     --threads=N               Pool threads (worker.threads; 0 = CPUs)\n"
+               "     --threads=N               %s\n"
                "     --kafka-bootstrap=H:P     Kafka bootstrap servers (kafka.bootstrap.servers)\n"
                "     --bucket=NAME=/DIR        Map a storage bucket (buckets.NAME), repeatable\n"
                "     --log-level=LEVEL         debug, info, notice, warning, err\n"
                "     --log-target=TARGET       auto, journal, console\n",
                program_invocation_short_name, flavor->description, config_default_path(),
-               flavor->pool_option);
+               flavor->pool_option, flavor->threads_option);
 }
 
 enum {
