@@ -154,7 +154,8 @@ def _():
 def _():
     doc = failed("t-2", "ImageRejected")
     assert doc["errorMessage"] == "image doc.pdf is not a photo", doc
-    assert any("app.py" in s and "in fail" in s for s in doc["stackTrace"]), doc
+    assert doc["stackTrace"][0].startswith('  File "') and "app.py" in doc["stackTrace"][0], doc
+    assert "in fail" in doc["stackTrace"][0] and not any("bootstrap" in x for x in doc["stackTrace"]), doc
     assert len(doc["requestId"]) == 36, doc
 @c(3)
 def _():

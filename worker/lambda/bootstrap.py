@@ -55,11 +55,20 @@ def write_frame(f, obj):
     f.flush()
 
 
-def error_doc(exc, request_id, tb=True):
+def user_frames(tb):
+    """The traceback's frames from the first one outside this file on, as
+    Lambda's runtime shows them (its own frames left out)."""
+    frames = traceback.extract_tb(tb)
+    while frames and os.path.abspath(frames[0].filename) == os.path.abspath(__file__):
+        frames = frames[1:]
+    return traceback.format_list(frames)
+
+
+def error_doc(exc, request_id):
     doc = {"errorMessage": str(exc), "errorType": type(exc).__name__}
     if request_id is not None:
         doc["requestId"] = request_id
-    doc["stackTrace"] = traceback.format_list(traceback.extract_tb(exc.__traceback__)) if tb else []
+    doc["stackTrace"] = user_frames(exc.__traceback__)
     return doc
 
 
@@ -152,7 +161,7 @@ def main():
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except InitError as e:
         doc = {"errorMessage": str(e), "errorType": e.error_type, "requestId": "",
-               "stackTrace": traceback.format_list(traceback.extract_tb(e.cause.__traceback__)) if e.cause else []}
+               "stackTrace": user_frames(e.cause.__traceback__) if e.cause else []}
         write_frame(fout, {"type": "initError", "error": doc})
         return 1
     write_frame(fout, {"type": "ready"})
