@@ -172,7 +172,7 @@ timeout 150 "$IMGFLOW" start-sync-execution --state-machine slow --name k1 --tim
 SYNC_PID=$!
 wait_for 60 grep -q 'Started express execution slow:k1' "$TMP/coordinator.log" ||
         fail "the slow execution did not start"
-wait_for 30 grep -q 'Dispatched task .* to imgflow.tasks' "$TMP/coordinator.log" || fail "no task dispatched"
+wait_for 30 grep -q 'Dispatched task .* execution_id=slow:k1 ' "$TMP/coordinator.log" || fail "no task of slow:k1 dispatched"
 kill9_coordinator
 ok "coordinator killed (-9) while slow:k1 runs"
 sed -i 's/Started express execution slow:k1/(before the kill) started slow:k1/' "$TMP/coordinator.log"
