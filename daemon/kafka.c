@@ -704,7 +704,9 @@ static size_t consumer_drain(void *client, size_t max) {
         KafkaConsumer *k = client;
         size_t n = 0;
 
-        while (n < max && !k->closing) {
+        /* No client: a new one could not be made (on_settle_timer()), and
+         * the loop is ending. */
+        while (n < max && !k->closing && k->rk) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->rk, 0);
                 if (!rkm)
                         break;
@@ -935,6 +937,8 @@ static int pause_resume(KafkaConsumer *k, const rd_kafka_topic_partition_list_t 
 
         if (!k)
                 return -EINVAL;
+        if (!k->rk)
+                return -ENOTCONN;
         if (partitions)
                 list = rd_kafka_topic_partition_list_copy(partitions);
         else {
@@ -977,7 +981,7 @@ int kafka_consumer_assigned_count(KafkaConsumer *k) {
         rd_kafka_topic_partition_list_t *list = NULL;
         int n;
 
-        if (!k || rd_kafka_assignment(k->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
+        if (!k || !k->rk || rd_kafka_assignment(k->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
                 return 0;
         n = list->cnt;
         rd_kafka_topic_partition_list_destroy(list);
@@ -1012,6 +1016,8 @@ int kafka_consumer_lag(KafkaConsumer *k, KafkaLagFn cb, void *userdata) {
 
         if (!k || !cb)
                 return -EINVAL;
+        if (!k->rk)
+                return -ENOTCONN;
         err = rd_kafka_assignment(k->rk, &list);
         if (err)
                 return kafka_errno(err);
