@@ -541,3 +541,10 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         *ret = TAKE_PTR(c);
         return 0;
 }
+
+void apply_express_limit(AslMachine *m, int64_t max_sec) {
+        json_t *to = json_object_get(m->definition, "TimeoutSeconds");
+
+        if (!json_is_integer(to) || json_integer_value(to) > max_sec)
+                json_object_set_new(m->definition, "TimeoutSeconds", json_integer(max_sec));
+}

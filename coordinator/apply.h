@@ -84,3 +84,11 @@ bool apply_redrive_replay(json_t *doc, const char *client_token, int64_t now_ms,
 int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st, const char *exec_id,
                 const AslEvent *ev, const char *request_id, const AslEnv *env, StoreCommit **ret,
                 AslError *err);
+
+/*
+ * An EXPRESS machine runs at most max_sec (Step Functions: 5 minutes): its
+ * definition's TimeoutSeconds becomes max_sec unless it has a smaller one,
+ * so the engine's execution timeout ends it (TIMED_OUT, States.Timeout).
+ * m is changed in place (the caller's copy, before it is cached).
+ */
+void apply_express_limit(AslMachine *m, int64_t max_sec);

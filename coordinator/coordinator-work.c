@@ -245,12 +245,8 @@ static AslMachine *definition_add(Manager *m, const char *name, unsigned version
                 return NULL;
         }
         asl_diag_clear(&d);
-        if (t == ASL_MACHINE_EXPRESS) {
-                json_t *to = json_object_get(machine->definition, "TimeoutSeconds");
-                if (!json_is_integer(to) || json_integer_value(to) > EXPRESS_DURATION_MAX_SEC)
-                        json_object_set_new(machine->definition, "TimeoutSeconds",
-                                            json_integer(EXPRESS_DURATION_MAX_SEC));
-        }
+        if (t == ASL_MACHINE_EXPRESS)
+                apply_express_limit(machine, EXPRESS_DURATION_MAX_SEC);
         store_sm_logging_parse(logging, &level, &data);
         machine->log_level = (int) level;
         machine->log_execution_data = data;

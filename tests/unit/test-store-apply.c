@@ -726,3 +726,37 @@ TEST(redrive_tokens_kept) {
         store_commit_free(c);
         store_exec_state_done(&st);
 }
+
+/* An EXPRESS machine runs at most 5 minutes: TimeoutSeconds 300 unless
+ * smaller, and its start schedules the execution's timeout that far. */
+TEST(express_limit) {
+        static const char *const defs[] = {
+                "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"Next\":\"W\"},"
+                "\"W\":{\"Type\":\"Wait\",\"Seconds\":1000,\"End\":true}}}",
+                "{\"TimeoutSeconds\":1000,\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1000,"
+                "\"End\":true}}}",
+                "{\"TimeoutSeconds\":2,\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1000,"
+                "\"End\":true}}}",
+        };
+        static const int64_t want[] = {300, 300, 2};
+
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
+                AslMachine *m = machine(defs[i]);
+                AslEnv env = env_at(1000000);
+                ApplyConfig cfg = {};
+                StoreCommit *c = NULL;
+                AslError err = {};
+                int64_t due = INT64_MAX;
+
+                apply_express_limit(m, 300);
+                ASSERT_INT_EQ(json_integer_value(json_object_get(m->definition, "TimeoutSeconds")), want[i]);
+                ASSERT_INT_EQ(apply_start(&cfg, m, "x", 1, "e1", NULL, NULL, &env, &c, NULL, &err), 0);
+                ASSERT_INT_EQ(c->timers.n, 4); /* the execution's timeout and the Wait */
+                for (size_t k = 0; k + 1 < c->timers.n; k += 2)
+                        due = MIN_(due, strtoll(c->timers.v[k + 1], NULL, 10));
+                /* The first timer is the execution's timeout: the Wait's 1000 s is cut short. */
+                ASSERT_INT_EQ(due, 1000000 + want[i] * 1000);
+                store_commit_free(c);
+                asl_machine_free(m);
+        }
+}
