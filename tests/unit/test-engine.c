@@ -3203,6 +3203,14 @@ TEST(distributed_map_result_writer) {
         free(w);
         free(t0);
         h_done(&h);
+
+        /* a Bucket that is not a string: States.ResultWriterFailed before any child */
+        dmap_start(&h,
+                   "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject','Parameters':{'Bucket.$':'$.b'}},",
+                   "{'items':[1],'b':7}");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ResultWriterFailed");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        h_done(&h);
 }
 
 /* Stopping the execution aborts a running Map Run (MapRunAborted), and a
