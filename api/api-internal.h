@@ -8,6 +8,7 @@
  */
 
 #include "api.h"
+#include "console.h"
 #include "daemon-config.h"
 #include "resources.h"
 
@@ -48,7 +49,8 @@ struct ApiManager {
         rd_kafka_topic_t *topics[2]; /* jobs, events: held for metadata */
         RedisScript scripts[_STORE_SCRIPT_MAX];
         KeySet *keys;
-        Resources *resources; /* [resources]: definitions are checked against it */
+        Resources *resources;                         /* [resources]: definitions are checked against it */
+        uint8_t console_secret[CONSOLE_SECRET_BYTES]; /* signs console sessions (console.c) */
         bool allow_unauthenticated;
         bool tls;
         char *region, *account, *topic_prefix;
@@ -68,6 +70,12 @@ struct ApiManager {
         sd_event_source *t_status, *t_drain, *t_kafka;
         uint64_t n_requests, n_ok, n_failed, n_refused;
 };
+
+/* Run the operation X-Amz-Target names: the operation's name, the caller
+ * (a SigV4 signature, unless signed_in: c->key_id already set by a console
+ * session), the body, the operation's checks, the key's policy, then the
+ * operation. Answers. */
+void api_dispatch(ApiCall *c, const char *target, bool signed_in);
 
 /* A store script that no call waits for (the manager's own work, or a call
  * that may be gone when the reply comes): redis_evalv()'s returns. */

@@ -51,6 +51,7 @@
 #include <systemd/sd-id128.h>
 
 #include "api-internal.h"
+#include "console.h"
 #include "clock.h"
 #include "daemon-config.h"
 #include "imgflow-config.h"
@@ -447,11 +448,7 @@ static void health(ApiCall *c) {
 static void on_request(HttpRequest *r, void *userdata) {
         ApiManager *m = userdata;
         ApiCall *c = call_new(m, r);
-        const char *method = http_request_method(r), *path = http_request_path(r), *target;
-        _cleanup_free_ char *resource = NULL;
-        AwsError e = {};
-        const void *body;
-        size_t len;
+        const char *method = http_request_method(r), *path = http_request_path(r);
 
         http_request_set_userdata(r, c, on_request_destroyed);
         http_request_on_done(r, on_request_done, c);
@@ -462,11 +459,22 @@ static void on_request(HttpRequest *r, void *userdata) {
                                 m->max_request_size);
         if ((streq(method, "GET") || streq(method, "HEAD")) && streq(path, "/healthz"))
                 return health(c);
+        if (strncmp(path, "/console", 8) == 0 && (path[8] == '\0' || path[8] == '/'))
+                return console_request(c);
         if (!streq(method, "POST") || !streq(path, "/"))
                 return api_fail(c, "UnknownOperationException",
                                 "Step Functions takes POST / with X-Amz-Target: " AWS_TARGET_PREFIX
                                 "<Operation>");
-        target = http_request_header(r, "X-Amz-Target");
+        api_dispatch(c, http_request_header(r, "X-Amz-Target"), /* signed_in= */ false);
+}
+
+void api_dispatch(ApiCall *c, const char *target, bool signed_in) {
+        ApiManager *m = c->m;
+        _cleanup_free_ char *resource = NULL;
+        AwsError e = {};
+        const void *body;
+        size_t len;
+
         c->op = api_op_find(aws_target_operation(target));
         if (!c->op)
                 return api_fail(c, "UnknownOperationException", "Unknown operation %.128s",
@@ -474,9 +482,9 @@ static void on_request(HttpRequest *r, void *userdata) {
         if (m->stopping)
                 return api_fail(c, "ServiceUnavailable", "This imgflow-api process is stopping; try again");
 
-        if (authenticate(c) < 0)
+        if (!signed_in && authenticate(c) < 0)
                 return;
-        body = http_request_body(r, &len);
+        body = http_request_body(c->req, &len);
         if (aws_body_parse(body, len, &c->input, &e) < 0)
                 return api_fail_error(c, &e);
         if (c->op->parse(c, &resource, &e) < 0)
@@ -727,6 +735,7 @@ static int manager_new(sd_event *e, Config *config, DaemonConfigArgs *args, ApiM
         };
         for (size_t i = 0; i < _STORE_SCRIPT_MAX; i++)
                 redis_script_init(&m->scripts[i], store_script(i)->source);
+        console_secret_init(m->console_secret);
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
         if (proto_topic_name(m->topic_prefix, PROTO_TOPIC_JOBS, NULL, &topic) < 0)
                 return log_error_errno(-EINVAL, "Invalid imgflow.topic_prefix \"%s\"", m->topic_prefix);

@@ -12,7 +12,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
-  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev libgraphviz-dev redis-server kcat python3 systemd nodejs npm \
+  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev libgraphviz-dev chromium python3-websocket redis-server kcat python3 systemd nodejs npm \
   awscli python3-boto3 python3-pil libyaml-dev openssl stunnel4"
 
 SUDO=""
@@ -35,6 +35,9 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
+# chromium and python3-websocket: the console's browser test
+# (tests/integration/test-console.sh drives headless Chromium over the
+# DevTools protocol).
 # redis-server's package starts a system instance; imgflow's tests and local stack
 # run their own on loopback, so it is left as the package configured it.
 

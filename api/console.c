@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The web console of imgflow-api, under /console/ (docs/console.md).
+ *
+ *   GET  /console/, /console/console.js, /console/console.css
+ *        the page: plain HTML, JavaScript and CSS from api/console/, built
+ *        into the program (console-files.c, made by embed.py): no file
+ *        system path, no third-party host, no build step beyond meson's
+ *   POST /console/login    {"accessKeyId", "secretAccessKey"} -> a session
+ *        cookie and {"user", "csrfToken"}
+ *   GET  /console/session  {"user", "csrfToken"} for the cookie, or 401
+ *   POST /console/logout   the cookie expired
+ *   POST /console/api      X-Amz-Target and an AWS JSON body, as POST / of
+ *        the API: the same operations, each through the same IAM policy
+ *        evaluation, as the session's access key
+ *   POST /console/graph    {"definition", "events"} -> {"svg", "execution",
+ *        "states"} (graph/), for what the page already read through
+ *        /console/api
+ *
+ * The session: "<access key id>.<expiry>.<mac>", mac = HMAC-SHA256 (a
+ * secret drawn when the process starts) of the key id, the expiry and the
+ * SHA-256 of the key's secret, so a session ends when it expires, when the
+ * key is removed or its secret changes (keys are reloaded on SIGHUP), or
+ * when the process restarts. The cookie is HttpOnly, SameSite=Strict,
+ * Path=/console, and Secure over TLS. Every POST but the login carries
+ * X-CSRF-Token: HMAC-SHA256 of "csrf." and the cookie under the same
+ * secret, which a page of another site can neither read nor compute.
+ *
+ * The graph's layout blocks the loop for its time (graph_svg(): a child
+ * process, milliseconds for a few dozen states, killed after
+ * CONSOLE_LAYOUT_TIMEOUT_MS), and is only done for a signed-in session.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "api-internal.h"
+#include "asl-definition.h"
+#include "aws-json.h"
+#include "clock.h"
+#include "console.h"
+#include "format.h"
+#include "graph.h"
+#include "hash.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "random.h"
+
+#define CONSOLE_SESSION_SEC (8 * 3600)
+#define CONSOLE_LAYOUT_TIMEOUT_MS 5000
+#define CONSOLE_COOKIE "imgflow_console"
+
+struct ConsoleFile {
+        const char *name, *type, *data;
+        size_t len;
+};
+/* console-files.c (generated) */
+extern const ConsoleFile console_files[];
+extern const size_t console_files_count;
+
+void console_secret_init(uint8_t secret[static CONSOLE_SECRET_BYTES]) {
+        random_fill(NULL, secret, CONSOLE_SECRET_BYTES);
+}
+
+static void mac_hex(const ApiManager *m, const char *data, char ret[static 2 * 32 + 1]) {
+        uint8_t mac[HASH_DIGEST_MAX];
+        size_t n = hash_hmac(HASH_SHA256, m->console_secret, CONSOLE_SECRET_BYTES, data, strlen(data), mac);
+        format_hex(mac, n, ret);
+}
+
+/* The session value for key until expiry. New string. */
+static char *session_value(const ApiManager *m, const ApiKey *key, int64_t expiry) {
+        char secret_hash[HASH_HEX_MAX], mac[2 * 32 + 1];
+        _cleanup_free_ char *data = NULL;
+
+        hash_hex(HASH_SHA256, key->secret, strlen(key->secret), secret_hash);
+        data = xasprintf("%s.%" PRId64 ".%s", key->access_key_id, expiry, secret_hash);
+        mac_hex(m, data, mac);
+        return xasprintf("%s.%" PRId64 ".%s", key->access_key_id, expiry, mac);
+}
+
+static void csrf_token(const ApiManager *m, const char *session, char ret[static 2 * 32 + 1]) {
+        _cleanup_free_ char *data = xasprintf("csrf.%s", session);
+        mac_hex(m, data, ret);
+}
+
+static bool str_equal_const(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char d = la != lb;
+
+        for (size_t i = 0; i < la && i < lb; i++)
+                d |= (unsigned char) (a[i] ^ b[i]);
+        return d == 0;
+}
+
+/* The session cookie's value in the Cookie header (new string), or NULL. */
+static char *cookie_session(HttpRequest *r) {
+        const char *h = http_request_header(r, "Cookie"), *p;
+        size_t n = strlen(CONSOLE_COOKIE);
+
+        for (p = h; p && *p;) {
+                while (*p == ' ' || *p == ';')
+                        p++;
+                if (strncmp(p, CONSOLE_COOKIE, n) == 0 && p[n] == '=') {
+                        const char *v = p + n + 1;
+                        return xstrndup(v, strcspn(v, "; "));
+                }
+                p = strchr(p, ';');
+        }
+        return NULL;
+}
+
+/* The key of a valid session cookie (borrowed from the key set) and the
+ * session's value in *ret_session (new), or NULL. */
+static const ApiKey *session_key(ApiManager *m, HttpRequest *r, char **ret_session) {
+        _cleanup_free_ char *v = cookie_session(r), *id = NULL, *want = NULL;
+        const ApiKey *key;
+        const char *dot1, *dot2;
+        char *end;
+        long long expiry;
+
+        if (!v || !m->keys || !(dot1 = strchr(v, '.')) || !(dot2 = strchr(dot1 + 1, '.')))
+                return NULL;
+        id = xstrndup(v, (size_t) (dot1 - v));
+        expiry = strtoll(dot1 + 1, &end, 10);
+        if (end != dot2 || expiry < (long long) (now_usec(CLOCK_REALTIME) / 1000000))
+                return NULL;
+        key = keys_find(m->keys, id);
+        if (!key)
+                return NULL;
+        want = session_value(m, key, expiry);
+        if (!str_equal_const(want, v))
+                return NULL;
+        *ret_session = TAKE_PTR(v);
+        return key;
+}
+
+static void send_json(ApiCall *c, unsigned status, json_t *o, const char *cookie) {
+        char *s = json_dumps(o, JSON_COMPACT);
+        const char *headers[] = {"Content-Type",
+                                 "application/json",
+                                 "Cache-Control",
+                                 "no-store",
+                                 cookie ? "Set-Cookie" : NULL,
+                                 cookie,
+                                 NULL};
+
+        json_decref(o);
+        if (!s)
+                abort();
+        if (status == 200)
+                c->m->n_ok++;
+        else
+                c->m->n_refused++;
+        (void) http_request_respond(c->req, status, headers, s, strlen(s));
+}
+
+static void send_error(ApiCall *c, unsigned status, const char *error, const char *message) {
+        send_json(c, status, json_pack("{s:s, s:s}", "__type", error, "message", message), NULL);
+}
+
+static void serve_file(ApiCall *c, const char *name) {
+        for (size_t i = 0; i < console_files_count; i++)
+                if (streq(console_files[i].name, name)) {
+                        const char *headers[] = {
+                                "Content-Type",
+                                console_files[i].type,
+                                "Cache-Control",
+                                "no-cache",
+                                "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src "
+                                "'self'; "
+                                "frame-ancestors 'none'",
+                                "X-Content-Type-Options",
+                                "nosniff",
+                                NULL,
+                        };
+                        char *body = xmalloc(console_files[i].len + 1);
+                        memcpy(body, console_files[i].data, console_files[i].len);
+                        c->m->n_ok++;
+                        (void) http_request_respond(c->req, 200, headers, body, console_files[i].len);
+                        return;
+                }
+        send_error(c, 404, "NotFound", "No such console page");
+}
+
+static void login(ApiCall *c) {
+        ApiManager *m = c->m;
+        _cleanup_json_ json_t *in = NULL;
+        _cleanup_free_ char *session = NULL, *cookie = NULL;
+        const char *id, *secret;
+        const ApiKey *key;
+        const void *body;
+        char csrf[2 * 32 + 1];
+        int64_t expiry;
+        size_t len;
+
+        body = http_request_body(c->req, &len);
+        in = json_loadb(body, len, 0, NULL);
+        id = json_string_value(json_object_get(in, "accessKeyId"));
+        secret = json_string_value(json_object_get(in, "secretAccessKey"));
+        if (!id || !secret)
+                return send_error(c, 400, "ValidationException",
+                                  "accessKeyId and secretAccessKey are required");
+        c->key_id = xstrdup(id);
+        key = m->keys ? keys_find(m->keys, id) : NULL;
+        if (!key || !str_equal_const(key->secret, secret)) {
+                log_warning("Console sign-in refused for access key %.128s from %s", id,
+                            http_request_peer(c->req));
+                return send_error(c, 403, "UnrecognizedClientException",
+                                  "The access key id or the secret access key is wrong");
+        }
+        expiry = (int64_t) (now_usec(CLOCK_REALTIME) / 1000000) + CONSOLE_SESSION_SEC;
+        session = session_value(m, key, expiry);
+        csrf_token(m, session, csrf);
+        cookie = xasprintf(CONSOLE_COOKIE "=%s; Path=/console; Max-Age=%d; HttpOnly; SameSite=Strict%s",
+                           session, CONSOLE_SESSION_SEC, m->tls ? "; Secure" : "");
+        log_info("Console session for access key %s (user %s) from %s", key->access_key_id, key->user,
+                 http_request_peer(c->req));
+        send_json(c, 200, json_pack("{s:s, s:s}", "user", key->user, "csrfToken", csrf), cookie);
+}
+
+/* A signed-in caller: its key, and for a POST a matching X-CSRF-Token;
+ * else answered (401 / 403) and NULL. */
+static const ApiKey *require_session(ApiCall *c, bool post) {
+        _cleanup_free_ char *session = NULL;
+        const ApiKey *key = session_key(c->m, c->req, &session);
+        const char *given;
+        char csrf[2 * 32 + 1];
+
+        if (!key) {
+                send_error(c, 401, "NotSignedIn", "Sign in to the console first");
+                return NULL;
+        }
+        if (post) {
+                csrf_token(c->m, session, csrf);
+                given = http_request_header(c->req, "X-CSRF-Token");
+                if (!given || !str_equal_const(given, csrf)) {
+                        log_warning("Console request without a valid CSRF token for access key %s from %s",
+                                    key->access_key_id, http_request_peer(c->req));
+                        send_error(c, 403, "InvalidCsrfToken",
+                                   "The request's X-CSRF-Token is missing or wrong");
+                        return NULL;
+                }
+        }
+        free(c->key_id);
+        c->key_id = xstrdup(key->access_key_id);
+        return key;
+}
+
+static void session_info(ApiCall *c) {
+        _cleanup_free_ char *session = NULL;
+        const ApiKey *key = session_key(c->m, c->req, &session);
+        char csrf[2 * 32 + 1];
+
+        if (!key)
+                return send_error(c, 401, "NotSignedIn", "Sign in to the console first");
+        csrf_token(c->m, session, csrf);
+        send_json(c, 200, json_pack("{s:s, s:s}", "user", key->user, "csrfToken", csrf), NULL);
+}
+
+static void graph(ApiCall *c) {
+        _cleanup_json_ json_t *in = NULL, *summary = NULL, *out = NULL;
+        _cleanup_(asl_machine_freep) AslMachine *machine = NULL;
+        _cleanup_free_ char *dot = NULL, *svg = NULL;
+        json_t *definition = NULL, *events;
+        const char *text;
+        AslDiag d = {};
+        const void *body;
+        size_t len, svg_len;
+        int r;
+
+        body = http_request_body(c->req, &len);
+        in = json_loadb(body, len, 0, NULL);
+        text = json_string_value(json_object_get(in, "definition"));
+        events = json_object_get(in, "events");
+        if (!text || (events && !json_is_array(events)))
+                return send_error(c, 400, "ValidationException",
+                                  "definition (the definition's text) is required, events is an array");
+        if (asl_machine_parse(text, strlen(text), &machine, &d) < 0) {
+                asl_diag_clear(&d);
+                return send_error(c, 400, "InvalidDefinition", "The definition is not valid");
+        }
+        asl_diag_clear(&d);
+        definition = json_loads(text, 0, NULL);
+        r = graph_states(definition, events, &summary);
+        if (r >= 0)
+                r = graph_dot(definition, summary, &dot);
+        json_decref(definition);
+        if (r == -E2BIG)
+                return send_error(c, 400, "DefinitionTooLarge",
+                                  "The definition has more states than a drawing holds");
+        if (r >= 0)
+                r = graph_svg(dot, CONSOLE_LAYOUT_TIMEOUT_MS, &svg, &svg_len);
+        if (r < 0) {
+                log_warning("Console graph layout failed: %s", r == -ETIME ? "out of time" : strerror(-r));
+                return send_error(c, 500, "LayoutFailed",
+                                  r == -ETIME ? "The layout took too long" : "The layout failed");
+        }
+        out = json_pack("{s:s, s:O, s:O}", "svg", svg, "execution", json_object_get(summary, "execution"),
+                        "states", json_object_get(summary, "states"));
+        send_json(c, 200, TAKE_PTR(out), NULL);
+}
+
+void console_request(ApiCall *c) {
+        const char *method = http_request_method(c->req), *path = http_request_path(c->req);
+        bool get = streq(method, "GET") || streq(method, "HEAD"), post = streq(method, "POST");
+
+        if (get && (streq(path, "/console") || streq(path, "/console/")))
+                return serve_file(c, "index.html");
+        if (get && streq(path, "/console/session"))
+                return session_info(c);
+        if (get && strncmp(path, "/console/", 9) == 0)
+                return serve_file(c, path + 9);
+        if (!post)
+                return send_error(c, 405, "MethodNotAllowed",
+                                  "The console takes GET for pages and POST for actions");
+        if (streq(path, "/console/login"))
+                return login(c);
+        if (streq(path, "/console/logout")) {
+                if (!require_session(c, true))
+                        return;
+                return send_json(c, 200, json_object(),
+                                 CONSOLE_COOKIE "=; Path=/console; Max-Age=0; HttpOnly; "
+                                                "SameSite=Strict");
+        }
+        if (!require_session(c, true))
+                return;
+        if (streq(path, "/console/api"))
+                return api_dispatch(c, http_request_header(c->req, "X-Amz-Target"), /* signed_in= */ true);
+        if (streq(path, "/console/graph"))
+                return graph(c);
+        send_error(c, 404, "NotFound", "No such console action");
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The web console under /console/ (console.c says what it serves). */
+
+#include <stdint.h>
+
+#include "api.h"
+
+#define CONSOLE_SECRET_BYTES 32
+
+typedef struct ConsoleFile ConsoleFile;
+
+/* A new random secret for the sessions of this process. */
+void console_secret_init(uint8_t secret[static CONSOLE_SECRET_BYTES]);
+
+/* Answer a request whose path starts with /console. */
+void console_request(ApiCall *c);

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+# The console's checks for test-console.sh (which says what the stack
+# holds): first its protocol with urllib, then the page in headless
+# Chromium (Debian's chromium) over the DevTools protocol (Debian's
+# python3-websocket). Exit 0, 1 on a failed check, 77 when Chromium or the
+# websocket module is not installed (after the protocol checks passed).
+#
+# Environment: CONSOLE_URL, ADMIN_KEY/ADMIN_SECRET, VIEWER_KEY/VIEWER_SECRET,
+# CONSOLE_SHOTS (where the screenshots go), CONSOLE_TMP (Chromium's
+# profile), CONSOLE_START (a command that starts the 4 s execution
+# "pause:running").
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+URL = os.environ["CONSOLE_URL"]
+FAILS = 0
+
+
+def check(ok, what):
+    global FAILS
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        FAILS += 1
+    return ok
+
+
+def request(path, body=None, headers=None, method=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, headers=headers or {}, method=method)
+    if data is not None and "Content-Type" not in (headers or {}):
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def login(key, secret):
+    status, headers, body = request("/console/login", {"accessKeyId": key, "secretAccessKey": secret})
+    cookie = headers.get("Set-Cookie", "")
+    return status, cookie, json.loads(body or b"{}")
+
+
+def api(cookie, csrf, op, body):
+    h = {"Cookie": cookie.split(";")[0], "X-Amz-Target": "AWSStepFunctions." + op,
+         "Content-Type": "application/x-amz-json-1.0"}
+    if csrf:
+        h["X-CSRF-Token"] = csrf
+    status, _, out = request("/console/api", body, h)
+    return status, json.loads(out or b"{}")
+
+
+def protocol():
+    status, _, page = request("/console/")
+    check(status == 200 and b"console.js" in page, "GET /console/ serves the page")
+    status, headers, _ = request("/console/console.js")
+    check(status == 200 and "javascript" in headers.get("Content-Type", ""), "GET /console/console.js")
+    check(request("/console/../api-keys.json")[0] == 404, "a path outside the console's files is 404")
+
+    status, cookie, out = login(os.environ["ADMIN_KEY"], "wrong" + os.environ["ADMIN_SECRET"])
+    check(status == 403 and not cookie and out.get("__type") == "UnrecognizedClientException",
+          "a wrong secret gets no session: %s %s" % (status, out.get("__type")))
+    status, cookie, out = login(os.environ["ADMIN_KEY"], os.environ["ADMIN_SECRET"])
+    check(status == 200 and out.get("user") == "admin" and len(out.get("csrfToken", "")) == 64,
+          "sign-in as admin: %s" % status)
+    for attr in ("HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age="):
+        check(attr in cookie, "the session cookie has %s" % attr)
+    csrf = out.get("csrfToken")
+
+    status, out = api(cookie, None, "ListStateMachines", {})
+    check(status == 403 and out.get("__type") == "InvalidCsrfToken", "/console/api without X-CSRF-Token: 403")
+    status, out = api(cookie, "0" * 64, "ListStateMachines", {})
+    check(status == 403, "/console/api with a wrong X-CSRF-Token: 403")
+    status, out = api("imgflow_console=AKIAIMGFLOWCONSOLE01.9999999999." + "0" * 64, csrf, "ListStateMachines", {})
+    check(status == 401, "a forged session cookie: 401")
+    status, out = api(cookie, csrf, "ListStateMachines", {})
+    names = sorted(m["name"] for m in out.get("stateMachines", []))
+    check(status == 200 and names == ["image-pipeline", "pause"], "ListStateMachines as admin: %s" % names)
+    status, sess_headers, sess = request("/console/session", headers={"Cookie": cookie.split(";")[0]})
+    check(status == 200 and json.loads(sess).get("csrfToken") == csrf, "GET /console/session gives the same token")
+
+    status, vcookie, vout = login(os.environ["VIEWER_KEY"], os.environ["VIEWER_SECRET"])
+    check(status == 200, "sign-in as viewer")
+    arn = "arn:aws:states:us-east-1:123456789012:execution:image-pipeline:missing"
+    status, out = api(vcookie, vout.get("csrfToken"), "DescribeExecution", {"executionArn": arn})
+    check(status == 200 and out.get("status") == "FAILED", "viewer: DescribeExecution of the failed one")
+    status, out = api(vcookie, vout.get("csrfToken"), "RedriveExecution", {"executionArn": arn})
+    check(status == 400 and out.get("__type") == "AccessDeniedException",
+          "viewer: RedriveExecution is AccessDeniedException by its policy: %s %s" % (status, out.get("__type")))
+    status, out = api(vcookie, vout.get("csrfToken"), "StartExecution",
+                      {"stateMachineArn": arn.replace("execution", "stateMachine").rsplit(":", 1)[0]})
+    check(out.get("__type") == "AccessDeniedException", "viewer: StartExecution is AccessDeniedException")
+
+    # The graph of the failed execution, as the page asks for it.
+    _, sm = api(cookie, csrf, "DescribeStateMachineForExecution", {"executionArn": arn})
+    _, hist = api(cookie, csrf, "GetExecutionHistory", {"executionArn": arn, "maxResults": 1000})
+    h = {"Cookie": cookie.split(";")[0], "X-CSRF-Token": csrf}
+    status, _, g = request("/console/graph", {"definition": sm.get("definition"), "events": hist.get("events")}, h)
+    g = json.loads(g or b"{}")
+    states = g.get("states", {})
+    check(status == 200 and g.get("execution") == "FAILED", "POST /console/graph: %s %s" % (status, g.get("execution")))
+    check(states.get("ValidateImage", {}).get("status") == "caught" and states.get("Failed", {}).get("status") == "failed"
+          and states.get("OptimizeImage", {}).get("status") == "not-reached",
+          "the graph's states: ValidateImage caught, Failed failed, OptimizeImage not reached (%s)" %
+          {k: v.get("status") for k, v in states.items()})
+    check('class="node state failed"' in g.get("svg", ""), "the SVG marks the Fail state failed")
+    status, _, _ = request("/console/graph", {"definition": sm.get("definition"), "events": []},
+                           {"Cookie": cookie.split(";")[0]})
+    check(status == 403, "POST /console/graph without X-CSRF-Token: 403")
+
+
+# ---- the page in Chromium ----
+
+class Browser:
+    def __init__(self, websocket):
+        self.tmp = os.path.join(os.environ["CONSOLE_TMP"], "chromium")
+        os.makedirs(self.tmp, exist_ok=True)
+        chromium = shutil.which("chromium")
+        self.proc = subprocess.Popen(
+            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-extensions", "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
+             "--remote-debugging-port=0", "--user-data-dir=" + self.tmp, "--window-size=1280,1000", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "chromium.log"), "w"))
+        port_file = os.path.join(self.tmp, "DevToolsActivePort")
+        deadline = time.time() + 60
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("chromium did not start (see %s/chromium.log)" % self.tmp)
+            time.sleep(0.2)
+        port = open(port_file).read().split()[0]
+        with urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port, timeout=30) as r:
+            page = [t for t in json.load(r) if t["type"] == "page"][0]
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
+        self.n = 0
+
+    def call(self, method, **params):
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            m = json.loads(self.ws.recv())
+            if m.get("id") == self.n:
+                if "error" in m:
+                    raise RuntimeError("%s: %s" % (method, m["error"]))
+                return m.get("result", {})
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def wait(self, expr, seconds=60):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                if self.js(expr):
+                    return True
+            except RuntimeError:
+                pass
+            time.sleep(0.25)
+        return False
+
+    def shot(self, name):
+        png = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+        path = os.path.join(os.environ["CONSOLE_SHOTS"], name)
+        with open(path, "wb") as f:
+            f.write(png)
+        return path
+
+    def close(self):
+        try:
+            self.ws.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def browser():
+    try:
+        import websocket
+    except ImportError:
+        print("python3-websocket missing (deploy/setup-debian.sh): the browser checks are skipped")
+        return 77
+    if not shutil.which("chromium"):
+        print("chromium missing (deploy/setup-debian.sh): the browser checks are skipped")
+        return 77
+    b = Browser(websocket)
+    try:
+        b.call("Page.enable")
+        b.call("Page.navigate", url=URL + "/console/")
+        check(b.wait("!document.querySelector('#login').hidden"), "the page asks to sign in")
+        b.js("""(() => { const f = document.querySelector('#login-form');
+                 f.accessKeyId.value = %s; f.secretAccessKey.value = %s; f.requestSubmit(); })()"""
+             % (json.dumps(os.environ["ADMIN_KEY"]), json.dumps(os.environ["ADMIN_SECRET"])))
+        check(b.wait("document.querySelectorAll('#executions tbody tr').length >= 2"),
+              "the execution list shows (%s)" % b.js("document.querySelector('#counts').textContent"))
+        check(b.js("document.cookie") == "", "the session cookie is not readable by the page (HttpOnly)")
+        counts = b.js("[...document.querySelectorAll('#counts .status')].map(s => s.textContent).join(',')")
+        check("FAILED: 1" in (counts or "") and "SUCCEEDED: 1" in (counts or ""), "the counts by status: %s" % counts)
+        b.js("document.querySelector('#filters').status.value = 'FAILED';"
+             "document.querySelector('#filters').dispatchEvent(new Event('change'))")
+        check(b.wait("document.querySelectorAll('#executions tbody tr').length == 1 &&"
+                     "document.querySelector('#executions tbody tr').dataset.status == 'FAILED'"),
+              "the status filter leaves the failed execution")
+        b.js("document.querySelector('#filters').status.value = '';"
+             "document.querySelector('#filters').dispatchEvent(new Event('change'))")
+        b.wait("document.querySelectorAll('#executions tbody tr').length >= 2")
+        print("screenshot", b.shot("console-executions.png"))
+
+        arn = "arn:aws:states:us-east-1:123456789012:execution:image-pipeline:missing"
+        b.js("location.hash = '#/execution/' + encodeURIComponent(%s)" % json.dumps(arn))
+        check(b.wait("document.querySelector('#graph svg') != null"), "the failed execution's graph shows")
+        check(b.js("document.getElementById('state-Failed').classList.contains('failed')"),
+              "the Fail state's node is marked failed")
+        check(b.js("document.getElementById('state-ValidateImage').classList.contains('caught')"),
+              "ValidateImage's node is marked caught")
+        check(b.js("document.querySelectorAll('#history tbody tr').length") >= 5, "the history table shows")
+        b.js("document.getElementById('state-ValidateImage').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        check(b.wait("document.querySelector('#detail pre.error') != null"), "clicking a state shows its error")
+        err = b.js("document.querySelector('#detail pre.error').textContent")
+        check(bool(err), "ValidateImage's error: %s" % err)
+        check(not b.js("document.querySelector('#redrive').hidden"), "a failed execution offers Redrive")
+        print("screenshot", b.shot("console-execution.png"))
+
+        subprocess.run(os.environ["CONSOLE_START"], shell=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
+        running = "arn:aws:states:us-east-1:123456789012:execution:pause:running"
+        b.js("location.hash = '#/execution/' + encodeURIComponent(%s)" % json.dumps(running))
+        check(b.wait("document.body.dataset.execStatus == 'RUNNING' && document.getElementById('state-Pause') &&"
+                     "document.getElementById('state-Pause').classList.contains('running')", 30),
+              "the running execution shows its Wait state running")
+        check(b.wait("document.body.dataset.execStatus == 'SUCCEEDED' && Number(document.body.dataset.liveUpdates) >= 1 &&"
+                     "document.getElementById('state-Done').classList.contains('succeeded')", 60),
+              "the live update arrives: the execution succeeded and Done is marked succeeded without a reload")
+    finally:
+        b.close()
+    return 0
+
+
+def main():
+    protocol()
+    if FAILS:
+        return 1
+    rc = browser()
+    if FAILS:
+        return 1
+    print("console: all checks passed")
+    return rc
+
+
+sys.exit(main())
