@@ -1040,9 +1040,12 @@ static void check_result_writer(Validator *v, json_t *value, const char *pointer
                                 else
                                         asl_diag_add(v->d, pw, "unknown field");
                         }
-                        if (json_object_get(f, "OutputType") && !res)
+                        /* Step Functions documents WriterConfig alone with OutputType
+                         * JSON (the state's output); JSON Lines only go to a bucket. */
+                        if (!res && json_is_string(json_object_get(f, "OutputType")) &&
+                            streq(json_string_value(json_object_get(f, "OutputType")), "JSONL"))
                                 asl_diag_add(v->d, p,
-                                             "OutputType needs Resource (the results go to a bucket)");
+                                             "OutputType JSONL needs Resource (the results go to a bucket)");
                 } else if (!streq(key, "Parameters") && !streq(key, "Arguments"))
                         asl_diag_add(v->d, p, "unknown field");
         }

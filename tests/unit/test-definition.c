@@ -1062,8 +1062,10 @@ TEST(distributed_map) {
                 DMAP(", \"ResultWriter\": {\"Resource\": \"arn:aws:states:::s3:putObject\","
                      " \"Parameters\": {\"Bucket\": \"b\"}, \"WriterConfig\": {\"OutputType\": \"CSV\"}}"),
                 "/States/M/ResultWriter/WriterConfig/OutputType", "\"JSON\" or \"JSONL\"");
-        ASSERT_DIAG(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"OutputType\": \"JSON\"}}"),
-                    "/States/M/ResultWriter/WriterConfig", "OutputType needs Resource");
+        ASSERT_VALID(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"Transformation\": \"FLATTEN\", "
+                          "\"OutputType\": \"JSON\"}}"));
+        ASSERT_DIAG(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"OutputType\": \"JSONL\"}}"),
+                    "/States/M/ResultWriter/WriterConfig", "OutputType JSONL needs Resource");
 
         /* Label */
         ASSERT_DIAG(DMAP(", \"Label\": \"a b\""), "/States/M/Label", "must not contain whitespace");
