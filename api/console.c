@@ -26,15 +26,16 @@
  * X-CSRF-Token: HMAC-SHA256 of "csrf." and the cookie under the same
  * secret, which a page of another site can neither read nor compute.
  *
- * The graph's layout blocks the loop for its time (graph_svg(): a child
- * process, milliseconds for a few dozen states, killed after
- * CONSOLE_LAYOUT_TIMEOUT_MS), and is only done for a signed-in session.
+ * The graph's layout runs in Graphviz's child process (graph_layout_*()),
+ * watched on the loop and killed after CONSOLE_LAYOUT_TIMEOUT_MS; it is
+ * only done for a signed-in session with its CSRF token.
  */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "alloc-util.h"
 #include "api-internal.h"
@@ -263,15 +264,74 @@ static void session_info(ApiCall *c) {
         send_json(c, 200, json_pack("{s:s, s:s}", "user", key->user, "csrfToken", csrf), NULL);
 }
 
+/* A layout under way for one call (its state: freed with the call). */
+typedef struct ConsoleLayout {
+        ApiCall *c;
+        GraphLayout *layout;
+        json_t *summary;
+        sd_event_source *io, *timer;
+} ConsoleLayout;
+
+static void layout_free(void *p) {
+        ConsoleLayout *l = p;
+
+        sd_event_source_disable_unref(l->io);
+        sd_event_source_disable_unref(l->timer);
+        graph_layout_free(l->layout);
+        json_decref(l->summary);
+        free(l);
+}
+
+/* The layout ended (r: graph_layout_read()'s, or -ETIME). */
+static void layout_done(ConsoleLayout *l, int r) {
+        ApiCall *c = l->c;
+        _cleanup_free_ char *svg = NULL;
+        size_t len;
+
+        l->io = sd_event_source_disable_unref(l->io);
+        l->timer = sd_event_source_disable_unref(l->timer);
+        if (!api_call_alive(c))
+                return; /* the call and l are gone */
+        if (r < 0) {
+                log_warning("Console graph layout failed: %s", r == -ETIME ? "out of time" : strerror(-r));
+                return send_error(c, 500, "LayoutFailed",
+                                  r == -ETIME ? "The layout took too long" : "The layout failed");
+        }
+        svg = graph_layout_take(l->layout, &len);
+        send_json(c, 200,
+                  json_pack("{s:s, s:O, s:O}", "svg", svg, "execution",
+                            json_object_get(l->summary, "execution"), "states",
+                            json_object_get(l->summary, "states")),
+                  NULL);
+}
+
+static int on_layout_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ConsoleLayout *l = userdata;
+        int r = graph_layout_read(l->layout);
+
+        if (r != 0)
+                layout_done(l, r);
+        return 0;
+}
+
+static int on_layout_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        layout_done(userdata, -ETIME);
+        return 0;
+}
+
+/* The graph: states from the history and DOT here (pure, bounded by
+ * GRAPH_MAX_STATES), the layout in Graphviz's child process, watched on
+ * the loop until it ends or CONSOLE_LAYOUT_TIMEOUT_MS passed. */
 static void graph(ApiCall *c) {
-        _cleanup_json_ json_t *in = NULL, *summary = NULL, *out = NULL;
+        _cleanup_json_ json_t *in = NULL, *summary = NULL;
         _cleanup_(asl_machine_freep) AslMachine *machine = NULL;
-        _cleanup_free_ char *dot = NULL, *svg = NULL;
+        _cleanup_free_ char *dot = NULL;
         json_t *definition = NULL, *events;
+        ConsoleLayout *l;
         const char *text;
         AslDiag d = {};
         const void *body;
-        size_t len, svg_len;
+        size_t len;
         int r;
 
         body = http_request_body(c->req, &len);
@@ -294,16 +354,23 @@ static void graph(ApiCall *c) {
         if (r == -E2BIG)
                 return send_error(c, 400, "DefinitionTooLarge",
                                   "The definition has more states than a drawing holds");
+        l = xmalloc(sizeof *l);
+        *l = (ConsoleLayout){.c = c, .summary = TAKE_PTR(summary)};
+        api_call_set_state(c, l, layout_free);
         if (r >= 0)
-                r = graph_svg(dot, CONSOLE_LAYOUT_TIMEOUT_MS, &svg, &svg_len);
+                r = graph_layout_start(dot, &l->layout);
+        if (r >= 0)
+                r = sd_event_add_io(api_event(c->m), &l->io, graph_layout_fd(l->layout), EPOLLIN,
+                                    on_layout_io, l);
+        if (r >= 0)
+                r = sd_event_add_time_relative(api_event(c->m), &l->timer, CLOCK_MONOTONIC,
+                                               (uint64_t) CONSOLE_LAYOUT_TIMEOUT_MS * 1000,
+                                               API_TIMER_ACCURACY_USEC, on_layout_timer, l);
         if (r < 0) {
-                log_warning("Console graph layout failed: %s", r == -ETIME ? "out of time" : strerror(-r));
-                return send_error(c, 500, "LayoutFailed",
-                                  r == -ETIME ? "The layout took too long" : "The layout failed");
+                log_warning("Console graph layout not started: %s", strerror(-r));
+                return send_error(c, 500, "LayoutFailed", "The layout could not start");
         }
-        out = json_pack("{s:s, s:O, s:O}", "svg", svg, "execution", json_object_get(summary, "execution"),
-                        "states", json_object_get(summary, "states"));
-        send_json(c, 200, TAKE_PTR(out), NULL);
+        c->busy = true;
 }
 
 void console_request(ApiCall *c) {

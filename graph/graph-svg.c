@@ -58,20 +58,19 @@ static _Noreturn void layout_child(const char *dot, int fd) {
         _exit(0);
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+struct GraphLayout {
+        pid_t pid; /* 0 once reaped */
+        int fd;    /* the pipe's read end, -1 once closed */
+        char *buf;
+        size_t len, allocated;
+};
 
-int graph_svg(const char *dot, unsigned timeout_ms, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, allocated = 0;
-        int64_t deadline = mono_ms() + timeout_ms;
-        int fds[2], status = 0, r = 0;
+int graph_layout_start(const char *dot, GraphLayout **ret) {
+        GraphLayout *l;
+        int fds[2], r;
         pid_t pid;
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
         pid = fork();
         if (pid < 0) {
@@ -82,58 +81,109 @@ int graph_svg(const char *dot, unsigned timeout_ms, char **ret, size_t *ret_len)
         }
         if (pid == 0) {
                 close(fds[0]);
+                /* the child writes blocking */
+                (void) fcntl(fds[1], F_SETFL, 0);
                 layout_child(dot, fds[1]);
         }
         close(fds[1]);
+        l = xmalloc(sizeof *l);
+        *l = (GraphLayout){.pid = pid, .fd = fds[0]};
+        *ret = l;
+        return 0;
+}
 
+int graph_layout_fd(const GraphLayout *l) {
+        return l->fd;
+}
+
+/* Reap the child (it closed its end: it is exiting): 0 when it succeeded. */
+static int layout_reap(GraphLayout *l) {
+        int status = 0;
+
+        while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        l->pid = 0;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 && l->len > 0 ? 0 : -EINVAL;
+}
+
+int graph_layout_read(GraphLayout *l) {
         for (;;) {
-                struct pollfd p = {.fd = fds[0], .events = POLLIN};
-                int64_t left = deadline - mono_ms();
                 ssize_t n;
 
-                if (left <= 0) {
-                        r = -ETIME;
-                        break;
+                if (l->allocated - l->len < 65536) {
+                        if (l->allocated >= GRAPH_SVG_MAX_BYTES)
+                                return -EFBIG;
+                        l->allocated = l->allocated ? l->allocated * 2 : 262144;
+                        l->buf = xrealloc(l->buf, l->allocated + 1);
                 }
-                n = poll(&p, 1, (int) left);
+                n = read(l->fd, l->buf + l->len, l->allocated - l->len);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return -errno;
+                if (n == 0) {
+                        close(l->fd);
+                        l->fd = -1;
+                        return layout_reap(l) < 0 ? -EINVAL : 1;
                 }
-                if (n == 0)
-                        continue;
-                if (allocated - len < 65536) {
-                        if (allocated >= GRAPH_SVG_MAX_BYTES) {
-                                r = -EFBIG;
-                                break;
-                        }
-                        allocated = allocated ? allocated * 2 : 262144;
-                        buf = xrealloc(buf, allocated + 1);
-                }
-                n = read(fds[0], buf + len, allocated - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
+                l->len += (size_t) n;
         }
-        close(fds[0]);
-        if (r < 0)
-                kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
+}
+
+char *graph_layout_take(GraphLayout *l, size_t *ret_len) {
+        char *svg = TAKE_PTR(l->buf);
+
+        svg[l->len] = '\0';
+        *ret_len = l->len;
+        l->len = l->allocated = 0;
+        return svg;
+}
+
+GraphLayout *graph_layout_free(GraphLayout *l) {
+        if (!l)
+                return NULL;
+        if (l->fd >= 0)
+                close(l->fd);
+        if (l->pid > 0) {
+                kill(l->pid, SIGKILL);
+                while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        free(l->buf);
+        free(l);
+        return NULL;
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int graph_svg(const char *dot, unsigned timeout_ms, char **ret, size_t *ret_len) {
+        _cleanup_(graph_layout_freep) GraphLayout *l = NULL;
+        int64_t deadline = mono_ms() + timeout_ms;
+        int r;
+
+        r = graph_layout_start(dot, &l);
         if (r < 0)
                 return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0)
-                return -EINVAL;
-        buf[len] = '\0';
-        *ret_len = len;
-        *ret = TAKE_PTR(buf);
+        for (;;) {
+                struct pollfd p = {.fd = l->fd, .events = POLLIN};
+                int64_t left = deadline - mono_ms();
+
+                if (left <= 0)
+                        return -ETIME;
+                if (poll(&p, 1, (int) left) < 0 && errno != EINTR)
+                        return -errno;
+                r = graph_layout_read(l);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+        }
+        *ret = graph_layout_take(l, ret_len);
         return 0;
 }
