@@ -173,17 +173,22 @@ static int runner_run_task(Runner *run) {
         m = mock_response(run, d.state);
         if (m && json_object_get(m, "Throw")) {
                 json_t *t = json_object_get(m, "Throw");
-                return runner_event(run, &(AslEvent) {
-                        .type = ASL_EVENT_TASK_FAILED, .task_id = task_id, .token = token,
-                        .error = json_string_value(json_object_get(t, "Error")),
-                        .cause = json_string_value(json_object_get(t, "Cause")),
-                });
+                /* The mock is the worker that ran it: TaskStarted first. */
+                return runner_event(run, &(AslEvent){
+                                                 .type = ASL_EVENT_TASK_FAILED,
+                                                 .task_id = task_id,
+                                                 .token = token,
+                                                 .started = true,
+                                                 .error = json_string_value(json_object_get(t, "Error")),
+                                                 .cause = json_string_value(json_object_get(t, "Cause")),
+                                         });
         }
         return runner_event(run,
                             &(AslEvent){
                                     .type = ASL_EVENT_TASK_SUCCEEDED,
                                     .task_id = task_id,
                                     .token = token,
+                                    .started = true,
                                     .output = m ? json_object_get(m, "Return") ? json_object_get(m, "Return")
                                                                                : json_null()
                                                 : d.input,

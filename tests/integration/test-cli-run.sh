@@ -59,6 +59,9 @@ assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded", typ
 assert [e["id"] for e in ev] == list(range(1, len(ev) + 1))
 assert all(e["previousEventId"] == e["id"] - 1 for e in ev)
 assert types.count("TaskFailed") == 2 and "ParallelStateStarted" in types and "ParallelStateSucceeded" in types
+# every task attempt scheduled was started (Lambda function ARNs: LambdaFunction*)
+for kind in ("Task", "LambdaFunction"):
+    assert types.count(kind + "Scheduled") == types.count(kind + "Started") > 0, types
 entered = [e["stateEnteredEventDetails"]["name"] for e in ev if e["type"].endswith("StateEntered")]
 assert entered == ["ValidateImage", "IsImageValid", "ProcessImage", "Resize", "ApplyFilters",
                    "OptimizeImage", "NotifySuccess", "Done"], entered
