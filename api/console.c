@@ -16,6 +16,8 @@
  *   POST /console/graph    {"definition", "events"} -> {"svg", "execution",
  *        "states"} (graph/), for what the page already read through
  *        /console/api
+ *   GET  /console/thumbnail?bucket=B&key=K  a small JPEG of an image
+ *        (console-thumbnail.c), under the key's s3:GetObject
  *
  * The session: "<access key id>.<expiry>.<mac>", mac = HMAC-SHA256 (a
  * secret drawn when the process starts) of the key id, the expiry and the
@@ -277,7 +279,7 @@ static void layout_free(void *p) {
 
         sd_event_source_disable_unref(l->io);
         sd_event_source_disable_unref(l->timer);
-        graph_layout_free(l->layout);
+        child_output_free(l->layout);
         json_decref(l->summary);
         free(l);
 }
@@ -297,7 +299,7 @@ static void layout_done(ConsoleLayout *l, int r) {
                 return send_error(c, 500, "LayoutFailed",
                                   r == -ETIME ? "The layout took too long" : "The layout failed");
         }
-        svg = graph_layout_take(l->layout, &len);
+        svg = child_output_take(l->layout, &len);
         send_json(c, 200,
                   json_pack("{s:s, s:O, s:O}", "svg", svg, "execution",
                             json_object_get(l->summary, "execution"), "states",
@@ -360,7 +362,7 @@ static void graph(ApiCall *c) {
         if (r >= 0)
                 r = graph_layout_start(dot, &l->layout);
         if (r >= 0)
-                r = sd_event_add_io(api_event(c->m), &l->io, graph_layout_fd(l->layout), EPOLLIN,
+                r = sd_event_add_io(api_event(c->m), &l->io, child_output_fd(l->layout), EPOLLIN,
                                     on_layout_io, l);
         if (r >= 0)
                 r = sd_event_add_time_relative(api_event(c->m), &l->timer, CLOCK_MONOTONIC,
@@ -381,6 +383,12 @@ void console_request(ApiCall *c) {
                 return serve_file(c, "index.html");
         if (get && streq(path, "/console/session"))
                 return session_info(c);
+        if (get && streq(path, "/console/thumbnail")) {
+                const ApiKey *key = require_session(c, false);
+                if (key)
+                        console_thumbnail(c, key);
+                return;
+        }
         if (get && strncmp(path, "/console/", 9) == 0)
                 return serve_file(c, path + 9);
         if (!post)

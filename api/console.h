@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "keys.h"
 
 #define CONSOLE_SECRET_BYTES 32
 
@@ -16,3 +17,6 @@ void console_secret_init(uint8_t secret[static CONSOLE_SECRET_BYTES]);
 
 /* Answer a request whose path starts with /console. */
 void console_request(ApiCall *c);
+
+/* GET /console/thumbnail for a signed-in key (console-thumbnail.c). */
+void console_thumbnail(ApiCall *c, const ApiKey *key);

@@ -94,20 +94,14 @@ int graph_dot(json_t *definition, json_t *summary, char **ret);
 int graph_svg(const char *dot, unsigned timeout_ms, char **ret, size_t *ret_len);
 
 /*
- * The same layout for an event loop: graph_layout_start() forks the child
- * (new object in *ret); watch graph_layout_fd() for input and call
- * graph_layout_read() on each wakeup: 0 = more to come, 1 = done (take the
- * SVG with graph_layout_take(), a new string), -EINVAL / -EFBIG / -errno =
- * failed. graph_layout_free() kills a child still running (the caller's
- * deadline) and reaps it; accepts NULL. Only graph_layout_read()'s last
- * call, after the child closed its end, waits for it (to reap it).
+ * The same layout for an event loop, on daemon/child-output.h:
+ * graph_layout_start() forks the child (new object in *ret); watch
+ * child_output_fd() and call graph_layout_read() on each wakeup: 0 = more
+ * to come, 1 = done (take the SVG with child_output_take()), -EINVAL (the
+ * layout failed), -EFBIG, -errno. child_output_free() kills a child still
+ * running (the caller's deadline) and reaps it.
  */
-typedef struct GraphLayout GraphLayout;
+#include "child-output.h"
+typedef ChildOutput GraphLayout;
 int graph_layout_start(const char *dot, GraphLayout **ret);
-int graph_layout_fd(const GraphLayout *l);
 int graph_layout_read(GraphLayout *l);
-char *graph_layout_take(GraphLayout *l, size_t *ret_len);
-GraphLayout *graph_layout_free(GraphLayout *l);
-static inline void graph_layout_freep(GraphLayout **l) {
-        graph_layout_free(*l);
-}

@@ -145,11 +145,38 @@ function selectState(name) {
   const p = document.createElement('p');
   text(p, s.type + ': ' + s.status + ', entered ' + s.entered + ' time(s), ' + s.retries + ' retr' + (s.retries === 1 ? 'y' : 'ies'));
   d.append(p);
+  const images = imagesIn(s.output).slice(0, 4);
+  if (images.length) {
+    const box = document.createElement('div'); box.className = 'thumbs';
+    for (const im of images) {
+      const img = document.createElement('img');
+      img.alt = im.bucket + '/' + im.key; img.title = img.alt; img.className = 'thumb';
+      img.src = '/console/thumbnail?bucket=' + encodeURIComponent(im.bucket) + '&key=' + encodeURIComponent(im.key);
+      box.append(img);
+    }
+    d.append(box);
+  }
   for (const k of ['error', 'cause', 'input', 'output']) {
     if (s[k] == null) continue;
     const t = document.createElement('h3'); text(t, k); d.append(t);
     const pre = document.createElement('pre'); pre.className = k; text(pre, k === 'input' || k === 'output' ? pretty(s[k]) : s[k]); d.append(pre);
   }
+}
+
+/* The images a state's output names: {"bucket", "key"} objects whose key
+ * looks like an image, anywhere in it (the built-in operations' outputs). */
+function imagesIn(text) {
+  const out = [], seen = new Set();
+  let v; try { v = JSON.parse(text); } catch (e) { return out; }
+  (function walk(x, depth) {
+    if (!x || typeof x !== 'object' || depth > 20 || out.length >= 16) return;
+    if (typeof x.bucket === 'string' && typeof x.key === 'string' && /\.(jpe?g|png|webp|gif|tiff?|heic|avif)$/i.test(x.key)) {
+      const id = x.bucket + '/' + x.key;
+      if (!seen.has(id)) { seen.add(id); out.push({ bucket: x.bucket, key: x.key }); }
+    }
+    for (const k of Object.keys(x)) walk(x[k], depth + 1);
+  })(v, 0);
+  return out;
 }
 
 function drawGraph(svgText) {

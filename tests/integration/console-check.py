@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 URL = os.environ["CONSOLE_URL"]
@@ -115,6 +116,36 @@ def protocol():
     status, _, _ = request("/console/graph", {"definition": sm.get("definition"), "events": []},
                            {"Cookie": cookie.split(";")[0]})
     check(status == 403, "POST /console/graph without X-CSRF-Token: 403")
+
+    # Thumbnails: a scaled JPEG under s3:GetObject, never the original.
+    photo = os.environ["CONSOLE_PHOTO"]
+    q = "/console/thumbnail?bucket=photos&key=" + urllib.parse.quote(photo)
+    status, headers, jpeg = request(q, headers={"Cookie": cookie.split(";")[0]})
+    w, h = jpeg_size(jpeg) if status == 200 else (0, 0)
+    check(status == 200 and headers.get("Content-Type") == "image/jpeg" and 0 < max(w, h) <= 320,
+          "a thumbnail of %s: %s %s %dx%d" % (photo, status, headers.get("Content-Type"), w, h))
+    status, _, _ = request(q, headers={"Cookie": vcookie.split(";")[0]})
+    check(status == 403, "viewer (no s3:GetObject): the thumbnail is 403")
+    status, _, _ = request(q)
+    check(status == 401, "no session: the thumbnail is 401")
+    status, _, out = request("/console/thumbnail?bucket=photos&key=raw/not-there.jpg",
+                             headers={"Cookie": cookie.split(";")[0]})
+    check(status == 404, "a missing object's thumbnail is 404: %s %s" % (status, out[:100]))
+    status, _, _ = request("/console/thumbnail?bucket=photos&key=../api-keys.json", headers={"Cookie": cookie.split(";")[0]})
+    check(status == 400, "a key that leaves the bucket is 400")
+
+
+def jpeg_size(data):
+    """Width and height from a JPEG's SOF marker."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return 0, 0
+        marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+        i += 2 + length
+    return 0, 0
 
 
 # ---- the page in Chromium ----
@@ -233,6 +264,17 @@ def browser():
         check(bool(err), "ValidateImage's error: %s" % err)
         check(not b.js("document.querySelector('#redrive').hidden"), "a failed execution offers Redrive")
         print("screenshot", b.shot("console-execution.png"))
+
+        good = "arn:aws:states:us-east-1:123456789012:execution:image-pipeline:good"
+        b.js("location.hash = '#/execution/' + encodeURIComponent(%s)" % json.dumps(good))
+        b.wait("document.body.dataset.execStatus == 'SUCCEEDED' && document.getElementById('state-ValidateImage')")
+        b.js("document.getElementById('state-ValidateImage').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        check(b.wait("(() => { const i = document.querySelector('#detail img.thumb');"
+                     " return i && i.complete && i.naturalWidth > 0; })()", 30),
+              "a thumbnail of the photo loads in the state's details")
+        size = b.js("(() => { const i = document.querySelector('#detail img.thumb'); return [i.naturalWidth, i.naturalHeight]; })()")
+        check(size and 0 < max(size) <= 320, "the thumbnail is scaled: %s" % size)
+        print("screenshot", b.shot("console-thumbnail.png"))
 
         subprocess.run(os.environ["CONSOLE_START"], shell=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
         running = "arn:aws:states:us-east-1:123456789012:execution:pause:running"

@@ -4,7 +4,8 @@
 # redis-server and Kafka (tests/helpers/stack.sh), imgflow-coordinator, an
 # imgflow-worker with a photos bucket, imgflow-api with two access keys:
 #
-#   admin    every states:* action
+#   admin    every states:* action, and s3:GetObject in the photos bucket
+#            (the console's thumbnails)
 #   viewer   List*, Describe* and GetExecutionHistory only
 #
 # Two executions of the image pipeline: one of a photo that is there
@@ -14,7 +15,8 @@
 # the protocol (login, the cookie's attributes, CSRF, policies through
 # /console/api, the graph) and, in headless Chromium driven over the
 # DevTools protocol, the page: the failed state is marked failed in the
-# graph, clicking it shows its error, the execution list counts by status,
+# graph, clicking it shows its error, a thumbnail of the photo loads (scaled,
+# never the original), the execution list counts by status,
 # and the running execution's page updates by itself when it ends.
 # Screenshots go to $CONSOLE_SHOTS (default: the test's directory).
 #
@@ -37,7 +39,8 @@ export VIEWER_KEY=AKIAIMGFLOWVIEWER001 VIEWER_SECRET=$(secret)
 cat >"$TMP/api-keys.json" <<EOF
 {"keys": [
  {"accessKeyId": "$ADMIN_KEY", "secretAccessKey": "$ADMIN_SECRET", "user": "admin",
-  "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "states:*", "Resource": "*"}]}},
+  "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "states:*", "Resource": "*"},
+   {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/*"}]}},
  {"accessKeyId": "$VIEWER_KEY", "secretAccessKey": "$VIEWER_SECRET", "user": "viewer",
   "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
    "Action": ["states:List*", "states:Describe*", "states:GetExecutionHistory"], "Resource": "*"}]}}
@@ -86,7 +89,7 @@ cli start-execution --state-machine-arn image-pipeline --name missing \
 cli describe-execution --execution-arn image-pipeline:missing | grep -q '"status": "FAILED"' ||
         { echo "the missing photo's execution did not fail"; exit 1; }
 
-export CONSOLE_URL=http://127.0.0.1:$APORT CONSOLE_SHOTS=${CONSOLE_SHOTS:-$TMP} CONSOLE_TMP=$TMP
+export CONSOLE_PHOTO=$PHOTO CONSOLE_URL=http://127.0.0.1:$APORT CONSOLE_SHOTS=${CONSOLE_SHOTS:-$TMP} CONSOLE_TMP=$TMP
 export CONSOLE_START="$IMGFLOW start-execution --config $CONF --state-machine-arn pause --name running"
 # Debian's python3 (its python3-websocket), not another python3 first in PATH
 /usr/bin/python3 "$SRC/tests/integration/console-check.py"
