@@ -12,7 +12,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
-  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev libgraphviz-dev chromium python3-websocket redis-server kcat python3 systemd nodejs npm \
+  libcurl4-openssl-dev libexpat1-dev curl libmicrohttpd-dev libgraphviz-dev chromium fonts-liberation python3-websocket redis-server kcat python3 systemd nodejs npm \
   awscli python3-boto3 python3-pil libyaml-dev openssl stunnel4"
 
 SUDO=""
@@ -35,7 +35,8 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
-# chromium and python3-websocket: the console's browser test
+# chromium, fonts-liberation (its text; only recommended by the package) and
+# python3-websocket: the console's browser test
 # (tests/integration/test-console.sh drives headless Chromium over the
 # DevTools protocol).
 # redis-server's package starts a system instance; imgflow's tests and local stack
