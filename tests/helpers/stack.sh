@@ -194,7 +194,7 @@ start_coordinator() {
 }
 
 kill9_coordinator() {
-        kill -9 "$COORD_PID"
+        own_pid "$COORD_PID" && kill -9 "$COORD_PID"
         wait "$COORD_PID" 2>/dev/null
         COORD_PID=
 }

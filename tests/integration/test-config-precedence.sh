@@ -23,6 +23,9 @@ PIDS=()
 cleanup() {
         local p
         for p in "${PIDS[@]}"; do
+                # Only a process still in this test's session: the pid of one
+                # that exited may belong to any process by now.
+                [ "$(ps -o sid= -p "$p" 2>/dev/null)" = "$(ps -o sid= -p $$)" ] || continue
                 kill "$p" 2>/dev/null && { timeout 10 tail --pid="$p" -f /dev/null || kill -9 "$p" 2>/dev/null; }
         done
         rm -rf "$T"

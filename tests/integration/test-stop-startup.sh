@@ -111,7 +111,9 @@ check() {
 lane() {
         local daemon=$1 i ms rc t0 t1 failed=0 resident= slowest=0 prog
         PIDS=()
-        trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
+        # Only what still runs: every stop above reaped its daemon, and the
+        # pid of a reaped one may belong to another test's process by now.
+        trap 'for p in "${PIDS[@]}"; do own_pid "$p" && kill -9 "$p" 2>/dev/null; done' EXIT
         trap 'exit 143' TERM
         RANDOM=$2
         for ((i = 0; i < PER_LANE; i++)); do
