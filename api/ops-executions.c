@@ -192,33 +192,6 @@ static void start_answered(ApiCall *c, json_t *answer) {
         }
 }
 
-static void start_run(ApiCall *c) {
-        ExecState *s = c->state;
-        _cleanup_free_ char *ref = NULL, *request_id = api_random_hex(), *buf = NULL;
-        size_t len;
-        int k;
-
-        s->exec_id = store_exec_id(s->sm_name, s->name);
-        ref = s->sm_version ? xasprintf("%s:%u", s->sm_name, s->sm_version) : xstrdup(s->sm_name);
-        ProtoStartExecution msg = {
-                .state_machine = ref,
-                .name = s->name,
-                .input = s->input,
-                .request_id = request_id,
-        };
-        k = proto_encode_start_execution(&msg, api_limits(c->m), &buf, &len);
-        if (k == -E2BIG)
-                return api_fail(
-                        c, "InvalidExecutionInput",
-                        "Invalid State Machine Execution Input: 'larger than the payload limit or nested "
-                        "deeper than %zu levels'",
-                        api_limits(c->m)->max_depth ? api_limits(c->m)->max_depth : (size_t) 64);
-        if (k < 0)
-                return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
-                                strerror(-k));
-        api_coordinator_request(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, start_answered);
-}
-
 /* ---- StartSyncExecution ---- */
 
 /* An EXPRESS execution's 5 minutes and some slack. */
@@ -266,7 +239,9 @@ static void sync_answered(ApiCall *c, json_t *answer) {
         api_reply(c, out);
 }
 
-static void sync_run(ApiCall *c) {
+/* Both starts: the message to the coordinators, then their answer (a sync
+ * start's comes when the EXPRESS execution has ended). */
+static void start_send(ApiCall *c, bool sync) {
         ExecState *s = c->state;
         _cleanup_free_ char *ref = NULL, *request_id = api_random_hex(), *buf = NULL;
         size_t len;
@@ -280,12 +255,30 @@ static void sync_run(ApiCall *c) {
                 .input = s->input,
                 .request_id = request_id,
         };
-        k = proto_encode_start_sync_execution(&msg, api_limits(c->m), &buf, &len);
+        k = sync ? proto_encode_start_sync_execution(&msg, api_limits(c->m), &buf, &len)
+                 : proto_encode_start_execution(&msg, api_limits(c->m), &buf, &len);
+        if (k == -E2BIG)
+                return api_fail(
+                        c, "InvalidExecutionInput",
+                        "Invalid State Machine Execution Input: 'larger than the payload limit or nested "
+                        "deeper than %zu levels'",
+                        api_limits(c->m)->max_depth ? api_limits(c->m)->max_depth : (size_t) 64);
         if (k < 0)
                 return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
-                                k == -E2BIG ? "larger than the payload limit or nested too deep" : strerror(-k));
-        api_coordinator_request_timeout(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, SYNC_TIMEOUT_USEC,
-                                        sync_answered);
+                                strerror(-k));
+        if (sync)
+                api_coordinator_request_timeout(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id,
+                                                SYNC_TIMEOUT_USEC, sync_answered);
+        else
+                api_coordinator_request(c, PROTO_TOPIC_JOBS, s->name, buf, len, request_id, start_answered);
+}
+
+static void start_run(ApiCall *c) {
+        start_send(c, false);
+}
+
+static void sync_run(ApiCall *c) {
+        start_send(c, true);
 }
 
 /* ---- DescribeExecution ---- */
