@@ -480,6 +480,10 @@ static void add_token_tombstones(const ApplyConfig *cfg, StoreCommit *c, json_t 
                                                          cfg->retention_sec);
 }
 
+bool apply_task_open(json_t *doc, const char *task_id) {
+        return task_id && json_object_get(json_object_get(doc, "tasks"), task_id);
+}
+
 /* The callback whose answer ev gives (an event with a token). */
 static ProtoType callback_type(AslEventType t) {
         switch (t) {
@@ -529,7 +533,10 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
 
         if (ev->task_id && (ev->type == ASL_EVENT_TASK_SUCCEEDED || ev->type == ASL_EVENT_TASK_FAILED)) {
                 _cleanup_free_ char *item = xasprintf("task:%s", ev->task_id);
-                store_commit_close_task(c, ev->task_id);
+                /* A .waitForTaskToken task stays open after its worker's own
+                 * result (TaskSubmitted): its token closes it. */
+                if (!apply_task_open(st->doc, ev->task_id))
+                        store_commit_close_task(c, ev->task_id);
                 /* The result is in: no reason to dispatch it again. */
                 store_commit_del_outbox(c, item);
         }

@@ -73,6 +73,10 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
 #define APPLY_REDRIVE_TOKEN_MS (15 * 60 * 1000)
 bool apply_redrive_replay(json_t *doc, const char *client_token, int64_t now_ms, int64_t *ret_date);
 
+/* Whether doc has the task open: a .waitForTaskToken task stays open after
+ * its worker's own result, until its token answers. */
+bool apply_task_open(json_t *doc, const char *task_id);
+
 /*
  * Any other event on a loaded execution (st borrowed; st->doc is modified).
  * Returns 0 and *ret (the commit, expected version st->version), 1 when the

@@ -340,6 +340,10 @@ static void note_task_result(Work *w) {
 
         switch (w->msg->type) {
         case PROTO_TASK_SUCCEEDED:
+                /* A worker's own result of a .waitForTaskToken task: the
+                 * task goes on waiting for its token (TaskSubmitted). */
+                if (apply_task_open(w->st.doc, w->msg->task_succeeded.task_id))
+                        break;
                 manager_note_task_result(m, w->exec_id, w->state_name, w->msg->task_succeeded.task_id, true,
                                          NULL, NULL);
                 break;

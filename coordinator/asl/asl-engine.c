@@ -3452,6 +3452,36 @@ static void task_note_started(Ctx *c, json_t *t, const AslEvent *ev) {
         history_at(c, task_event_type(resource, TASK_STARTED), details, at);
 }
 
+/*
+ * The worker's own messages about a .waitForTaskToken task, which only its
+ * token closes: its first one records TaskStarted, and its result records
+ * TaskSubmitted (the invocation's output, as Step Functions records the
+ * service's answer before it waits for the token), once each. Returns
+ * whether anything was recorded.
+ */
+static bool task_note_submitted(Ctx *c, json_t *t, const AslEvent *ev) {
+        const char *resource = jstr(t, "resource");
+        bool was_started = json_is_true(json_object_get(t, "started"));
+        json_t *details, *result;
+        size_t max;
+
+        c->quiet = frame_is_child_execution(c, jstr(t, "frame"));
+        task_note_started(c, t, ev);
+        if (ev->type == ASL_EVENT_TASK_SUCCEEDED && ev->started && !json_is_true(json_object_get(t, "submitted"))) {
+                json_object_set_new(t, "submitted", json_true());
+                details = task_event_details(resource);
+                result = ev->output ? ev->output : json_null();
+                max = c->env->max_payload_bytes ? c->env->max_payload_bytes : ASL_MAX_PAYLOAD_BYTES_DEFAULT;
+                if (json_writer_size(result) <= max)
+                        json_object_set_new(details, "output", json_text_new(result));
+                json_object_set_new(details, "outputDetails",
+                                    json_pack("{s:b}", "truncated", json_writer_size(result) > max));
+                history(c, "TaskSubmitted", details);
+                return true;
+        }
+        return !was_started && json_is_true(json_object_get(t, "started"));
+}
+
 static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) {
         json_t *t;
 
@@ -3478,7 +3508,7 @@ static json_t *task_lookup(Ctx *c, const AslEvent *ev, AslError *err, int *ret) 
          * tasks that wait in an activity's queue.) */
         if (jstr(t, "token") && !ev->token && ev->type != ASL_EVENT_TASK_FAILED &&
             resource_waits_for_token(jstr(t, "resource"))) {
-                *ret = 1;
+                *ret = task_note_submitted(c, t, ev) ? 0 : 1;
                 return NULL;
         }
         *ret = 0;

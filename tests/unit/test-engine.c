@@ -1543,6 +1543,56 @@ static json_t *details_of(H *h, const char *type, const char *key) {
         return NULL;
 }
 
+/* A .waitForTaskToken task: the invoking worker's own messages record
+ * TaskStarted (naming the worker) and, with its result, TaskSubmitted (the
+ * invocation's output), once each, as Step Functions records the service's
+ * answer before it waits; the task stays open until its token answers. */
+TEST(wait_for_task_token_started_and_submitted) {
+        H h;
+        char *types;
+        h_start(&h, "{'StartAt':'T','States':{'T':{'Type':'Task','Resource':'arn:aws:states:::sqs:sendMessage.waitForTaskToken',"
+                    "'Parameters':{'token.$':'$$.Task.Token'},'End':true}}}", "{}");
+        json_t *d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        char *tok = strdup(S(d, "token")), *tid = task_id_of(d);
+        json_t *sent = Q("{'MessageId':'m-1'}");
+
+        /* a heartbeat while the task is still queued at the worker: nothing */
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = tid,
+                                               .worker = "host:2" }), 1);
+        h.env.now_ms += 1000;
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = sent,
+                                               .started = true, .worker = "host:2",
+                                               .started_ms = h.env.now_ms - 300 }), 0);
+        ASSERT_NULL(h.finished);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,TaskSubmitted");
+        free(types);
+        ASSERT_JSON_EQ(details_of(&h, "TaskStarted", "taskStartedEventDetails"),
+                       "{\"resourceType\":\"sqs\",\"resource\":\"sendMessage.waitForTaskToken\",\"workerName\":\"host:2\"}");
+        ASSERT_JSON_EQ(details_of(&h, "TaskSubmitted", "taskSubmittedEventDetails"),
+                       "{\"resourceType\":\"sqs\",\"resource\":\"sendMessage.waitForTaskToken\","
+                       "\"output\":\"{\\\"MessageId\\\":\\\"m-1\\\"}\",\"outputDetails\":{\"truncated\":false}}");
+        /* once each: the same result again, or a later heartbeat, records nothing */
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = sent,
+                                               .started = true, .worker = "host:2" }), 1);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_HEARTBEAT, .task_id = tid, .started = true,
+                                               .worker = "host:2" }), 1);
+        json_decref(sent);
+        /* the token closes it */
+        json_t *o = Q("{'ok':1}");
+        ASSERT_INT_EQ(h_event(&h, (AslEvent) { .type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .token = tok,
+                                               .output = o }), 0);
+        json_decref(o);
+        types = history_types(&h);
+        ASSERT_STR_EQ(types, "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,TaskSubmitted,"
+                             "TaskSucceeded,TaskStateExited,ExecutionSucceeded");
+        free(types);
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"ok\":1}");
+        free(tok);
+        free(tid);
+        h_done(&h);
+}
+
 /* A Task whose Resource is a Lambda function's ARN records Step Functions'
  * LambdaFunction* events with their details; any other Resource Task*
  * events. The worker's result records TaskStarted first, with the worker
@@ -1651,7 +1701,8 @@ TEST(lambda_function_events_and_task_started) {
                                .worker = "host:2"});
         json_decref(o);
         types = history_types(&h);
-        ASSERT_STR_EQ(types, "TaskSucceeded,TaskStateExited,ExecutionSucceeded");
+        ASSERT_STR_EQ(types, "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,TaskSubmitted,"
+                             "TaskSucceeded,TaskStateExited,ExecutionSucceeded");
         free(types);
         free(tid);
         h_done(&h);
