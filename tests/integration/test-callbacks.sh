@@ -85,6 +85,20 @@ for _ in $(seq 50); do
 done
 printf '%s' "$msg" >"$TMP/task.json"
 expect_eq "Task message: token and input" "$(json_get "$TMP/task.json" '[j["taskToken"] == j["input"]["token"], j["input"]["token"] == "'"$T"'", j["operation"]]')" '[true, true, "reviewers"]'
+# The pool worker's own answer (it delivered the task): TaskStarted naming it
+# and TaskSubmitted with its output; the task waits on for its token.
+now=$(date +%s%3N)
+printf 'approve:a1|{"v":1,"type":"TaskSucceeded","executionId":"approve:a1","taskId":"%s","attempt":0,"output":{"delivered":true},"workerId":"reviewers-1","startedAtMs":%s,"finishedAtMs":%s}\n' \
+        "$(json_get "$TMP/task.json" 'j["taskId"]')" $((now - 50)) "$now" | kcat -P -b "$BOOT" -t imgflow.events -K '|'
+for _ in $(seq 75); do
+        cli get-execution-history --execution-arn approve:a1
+        grep -q TaskSubmitted "$OUT" && break
+        sleep 0.2
+done
+expect_eq "a1 history after the worker's answer" "$(json_get "$OUT" '[e["type"] for e in j["events"]][2:]')" '["TaskScheduled", "TaskStarted", "TaskSubmitted"]'
+expect_eq "a1 TaskStarted and TaskSubmitted details" "$(json_get "$OUT" '[[e.get("taskStartedEventDetails", {}).get("workerName"), e.get("taskSubmittedEventDetails", {}).get("output")] for e in j["events"] if e["type"] in ("TaskStarted", "TaskSubmitted")]')" '[["reviewers-1", null], [null, "{\"delivered\":true}"]]'
+cli describe-execution --execution-arn approve:a1
+expect_eq "a1 still waits for its token" "$(json_get "$OUT" 'j["status"]')" RUNNING
 cli send-task-success --task-token "$T" --task-output '{"approved":true}'
 expect_rc "send-task-success" 0
 wait_status approve:a1 SUCCEEDED
