@@ -356,6 +356,21 @@ TEST(resume_fetches_at_once) {
         mock_stop(&mock);
 }
 
+/* How many of a's first 10 messages a (after them) or b received again. */
+static int again_count(const State *a, const State *b) {
+        int n = 0;
+
+        for (int i = 0; i < 10; i++) {
+                bool seen = false;
+                for (int j = 10; j < a->received && !seen; j++)
+                        seen = a->msgs[j].partition == a->msgs[i].partition && a->msgs[j].offset == a->msgs[i].offset;
+                for (int j = 0; j < b->received && !seen; j++)
+                        seen = b->msgs[j].partition == a->msgs[i].partition && b->msgs[j].offset == a->msgs[i].offset;
+                n += seen;
+        }
+        return n;
+}
+
 /* A second consumer joins the group: the first one has its partitions
  * revoked (the default range assignor is eager: all of them), its in-flight
  * messages are forgotten (done -> -ENOENT, no commit); it gets one partition
@@ -404,28 +419,39 @@ TEST(rebalance_revokes_in_flight) {
 
         /* a's first 10 messages: all forgotten. One a already received
          * again from a partition it got back (on a loaded machine that can
-         * happen before this check) is in flight anew, and only that. */
+         * happen before this check) may be in flight anew, and only that:
+         * it is forgotten again if the group took one more round after. */
         for (int i = 0; i < 10; i++) {
                 bool again = false;
+                int r;
                 for (int j = 10; j < sa.received; j++)
                         if (sa.msgs[j].partition == sa.msgs[i].partition &&
                             sa.msgs[j].offset == sa.msgs[i].offset)
                                 again = true;
-                ASSERT_INT_EQ(kafka_consumer_done(a, TOPIC, sa.msgs[i].partition, sa.msgs[i].offset),
-                              again ? 0 : -ENOENT);
+                r = kafka_consumer_done(a, TOPIC, sa.msgs[i].partition, sa.msgs[i].offset);
+                if (!again)
+                        ASSERT_INT_EQ(r, -ENOENT);
+                else
+                        ASSERT_TRUE(r == 0 || r == -ENOENT);
         }
         /* Each partition's messages again, to its new owner (nothing was
-         * committed): 10 in all, none twice. */
+         * committed): each of the 10 again, nothing else. When the group
+         * took one round, 10 in all, none twice, each partition to one
+         * owner; a group that took more rounds under load (the mock
+         * cluster) may deliver a message once per round. */
         uint64_t end = mono_ms() + 30000;
-        while (sa.received - 10 + sb.received < 10 && mono_ms() < end)
+        while (again_count(&sa, &sb) < 10 && mono_ms() < end)
                 sd_event_run(e, 50 * 1000);
         run_for(e, 300);
-        ASSERT_INT_EQ(sa.received - 10 + sb.received, 10);
-        for (int i = 10; i < sa.received; i++)
-                ASSERT_TRUE(sa.msgs[i].partition != sb.msgs[0].partition);
-        for (int i = 1; i < sb.received; i++)
-                ASSERT_INT_EQ(sb.msgs[i].partition, sb.msgs[0].partition);
+        ASSERT_INT_EQ(again_count(&sa, &sb), 10);
         ASSERT_TRUE(sb.received > 0 && sa.received > 10);
+        if (sa.revoked == 2 && sb.revoked == 0) {
+                ASSERT_INT_EQ(sa.received - 10 + sb.received, 10);
+                for (int i = 10; i < sa.received; i++)
+                        ASSERT_TRUE(sa.msgs[i].partition != sb.msgs[0].partition);
+                for (int i = 1; i < sb.received; i++)
+                        ASSERT_INT_EQ(sb.msgs[i].partition, sb.msgs[0].partition);
+        }
 
         b = kafka_consumer_free(b);
         a = kafka_consumer_free(a);
