@@ -135,6 +135,20 @@ fi
 
 # ---- the coordinator is not READY while Redis does not answer
 stack_kill redis TERM || fail "could not stop redis-server"
+# Hold Redis's port meanwhile (listening, never answering), so that no other
+# test's server takes the freed port; a run once found one answering there.
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("held", flush=True)
+time.sleep(120)' "$RPORT" >"$TMP/hold.out" 2>&1 &
+HOLD_PID=$!
+PIDS+=("$HOLD_PID")
+wait_for 5 grep -q held "$TMP/hold.out" ||
+        fail "Redis's port $RPORT was taken once redis-server stopped: $(cat "$TMP/hold.out"; ss -ltnp "sport = :$RPORT" 2>&1 | tail -1)"
 : >"$TMP/coordinator.notify"
 start_coordinator
 sleep 4
@@ -143,6 +157,7 @@ grep -q '^READY=1' "$TMP/coordinator.notify" && fail "READY=1 although Redis is 
 grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
         wait_for 10 grep -q '^STATUS=Waiting for Kafka and Redis' "$TMP/coordinator.notify" ||
         fail "no 'Waiting for Kafka and Redis' STATUS= while Redis is down"
+stop_pid "$HOLD_PID" 5 >/dev/null
 stack_restart redis
 wait_for 20 grep -q '^READY=1' "$TMP/coordinator.notify" || fail "no READY=1 once Redis came up"
 echo "ok   coordinator READY=1 only once Redis answers"
