@@ -300,8 +300,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 asl_error_clear(&err);
 
-                if (r == 0 && ev.type == ASL_EVENT_TASK_SUCCEEDED)
-                        json_object_del(tasks, id);
+                if (r == 0 && ev.type == ASL_EVENT_TASK_SUCCEEDED) {
+                        json_t *open = json_object_get(json_object_get(exec, "tasks"), id);
+                        const char *res = open ? json_string_value(json_object_get(open, "resource")) : NULL;
+
+                        /* Only a .waitForTaskToken task outlives its worker's own
+                         * result (TaskSubmitted): its token closes it. */
+                        check(!open || (!ev.token && res && strstr(res, ".waitForTaskToken")));
+                        if (!open)
+                                json_object_del(tasks, id);
+                }
                 if (r == 0 && ev.type == ASL_EVENT_TASK_FAILED)
                         json_object_del(tasks, id);
                 if (r == 0 && ev.type == ASL_EVENT_TIMER_FIRED)
