@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -494,6 +495,28 @@ def common_args(parser):
     parser.add_argument("--tool", required=True)
     parser.add_argument("--srcdir", required=True)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+
+
+def run_in_tmp(args, prefix, run):
+    """The harnesses' main: 77 (skipped) without redis-server, kcat or a
+    Kafka to run on; else run(args, tmp) in a new temporary directory,
+    removed afterwards unless --keep or CHAOS_KEEP is given."""
+    for tool in ("redis-server", "kcat"):
+        if not shutil.which(tool):
+            print("%s missing: skipped" % tool)
+            return 77
+    why = kafka_missing()
+    if why:
+        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
+        return 77
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        return run(args, tmp)
+    finally:
+        if args.keep or os.environ.get("CHAOS_KEEP"):
+            print("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def is_sanitized(path):

@@ -32,16 +32,14 @@ import argparse
 import datetime
 import os
 import re
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
-from stack import Stack, common_args, kafka_missing, log, start_message, wait_until  # noqa: E402
+from stack import Stack, common_args, log, run_in_tmp, start_message, wait_until  # noqa: E402
 
 PARTITIONS = 4
 
@@ -288,25 +286,10 @@ def main():
     ap = argparse.ArgumentParser()
     common_args(ap)
     args = ap.parse_args()
-    for tool in ("redis-server", "kcat"):
-        if not shutil.which(tool):
-            print("%s missing: skipped" % tool)
-            return 77
     if os.environ.get("STACK_KAFKA", "real") == "mock":
         print("the handover is the real broker's group coordinator's: skipped with STACK_KAFKA=mock")
         return 77
-    why = kafka_missing()
-    if why:
-        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="imgflow-failover.")
-    try:
-        return run(args, tmp)
-    finally:
-        if args.keep or os.environ.get("CHAOS_KEEP"):
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_in_tmp(args, "imgflow-failover.", run)
 
 
 if __name__ == "__main__":

@@ -37,15 +37,13 @@
 import argparse
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
-from stack import (Stack, common_args, kafka_missing, log, png_bytes, start_message,  # noqa: E402
+from stack import (Stack, common_args, log, png_bytes, run_in_tmp, start_message,  # noqa: E402
                    wait_until)
 
 PROBLEMS = []
@@ -772,28 +770,11 @@ def main():
     ap.add_argument("scenario", choices=["messages", "definitions", "images", "tokens", "limits"])
     common_args(ap)
     args = ap.parse_args()
-    for tool in ("redis-server", "kcat"):
-        if not shutil.which(tool):
-            print("%s missing: skipped" % tool)
-            return 77
-    why = kafka_missing()
-    if why:
-        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="imgflow-hostile-%s." % args.scenario)
-    rc = 1
-    try:
-        rc = {"messages": run_messages, "definitions": run_definitions, "images": run_images,
-              "tokens": run_tokens, "limits": run_limits}[args.scenario](args, tmp)
-    finally:
-        if PROBLEMS:
-            for p in getattr(sys.modules[__name__], "_stack_procs", []):
-                pass
-            print("%d problem(s)" % len(PROBLEMS))
-        if args.keep or os.environ.get("CHAOS_KEEP"):
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    run = {"messages": run_messages, "definitions": run_definitions, "images": run_images,
+           "tokens": run_tokens, "limits": run_limits}[args.scenario]
+    rc = run_in_tmp(args, "imgflow-hostile-%s." % args.scenario, run)
+    if PROBLEMS:
+        print("%d problem(s)" % len(PROBLEMS))
     return rc
 
 

@@ -30,14 +30,12 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
-from stack import Stack, common_args, kafka_missing, log, start_message, wait_until  # noqa: E402
+from stack import Stack, common_args, log, run_in_tmp, start_message, wait_until  # noqa: E402
 
 PARTITIONS = 4
 
@@ -208,23 +206,7 @@ def run(args, tmp):
 def main():
     ap = argparse.ArgumentParser()
     common_args(ap)
-    args = ap.parse_args()
-    for tool in ("redis-server", "kcat"):
-        if not shutil.which(tool):
-            print("%s missing: skipped" % tool)
-            return 77
-    why = kafka_missing()
-    if why:
-        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="imgflow-settle.")
-    try:
-        return run(args, tmp)
-    finally:
-        if args.keep or os.environ.get("CHAOS_KEEP"):
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_in_tmp(ap.parse_args(), "imgflow-settle.", run)
 
 
 if __name__ == "__main__":
