@@ -37,6 +37,9 @@ JSON
 start_coordinator
 start_worker
 wait_for 60 grep -qs 'State machine ops version' "$TMP/coordinator.log" || fail "ops was not registered"
+# The coordinator registers the directory's files one by one: wait for its
+# word on unmapped.asl.json before reading it.
+wait_for 30 grep -qs 'unmapped.asl.json' "$TMP/coordinator.log" || fail "no word on unmapped.asl.json"
 if grep -q "unmapped.asl.json: /States/Call/Resource: State 'Call': Resource 'arn:aws:lambda:us-east-1:123456789012:function:Unknown' maps to nothing" "$TMP/coordinator.log"; then
         ok "the coordinator refuses a state_machines definition whose Task maps to nothing"
 else
@@ -58,7 +61,7 @@ fi
         >"$TMP/create.out" 2>"$TMP/create.err" || fail "create-state-machine of a mapped one: $(cat "$TMP/create.err")"
 ok "create-state-machine takes Tasks that [resources] maps"
 
-wait_for 60 grep -qs 'assigned [1-9]' "$TMP/worker.log" || echo "warning: the worker has no partitions yet"
+wait_for 60 grep -Eqs 'Kafka: [1-9][0-9]* partition\(s\) assigned' "$TMP/worker.log" || echo "warning: the worker has no partitions yet"
 start_execution h1
 wait_execution h1 SUCCEEDED 60
 
