@@ -514,6 +514,9 @@ static void stop_answered(ApiCall *c, json_t *answer) {
                 return api_reply(c, json_pack("{s:o}", "stopDate", aws_timestamp(jint(answer, "stopDate"))));
         if (streq_ptr(error, "ExecutionDoesNotExist"))
                 return fail_no_execution(c, -ENOENT);
+        if (streq_ptr(error, "InvalidArn"))
+                /* An EXPRESS machine's execution (docs/express.md). */
+                return api_fail(c, "InvalidArn", "%s", strempty(jstr(answer, "cause")));
         if (streq_ptr(error, "ExecutionNotRunning")) {
                 ExecState *s = c->state;
                 _cleanup_(store_argv_done) StoreArgv a = {};

@@ -28,6 +28,8 @@ struct ExpressExec {
         StoreLogLevel log_level;
         bool log_data;
         GHashTable *timers; /* timer id -> ExpressTimer */
+        size_t definition_bytes;
+        size_t peak_bytes; /* the largest the document has been (express_memory_bytes()) */
 };
 
 typedef struct ExpressTimer {
@@ -237,11 +239,32 @@ static void log_event(ExpressExec *x, const StoreHistoryEvent *h) {
 
 /* ---- commits ---- */
 
+uint64_t express_memory_bytes(size_t definition_bytes, size_t peak_document_bytes) {
+        return EXPRESS_MEMORY_BASE_BYTES + definition_bytes + peak_document_bytes;
+}
+
+uint64_t express_billed_mb(uint64_t memory_bytes) {
+        uint64_t step = (uint64_t) EXPRESS_BILLED_MB_STEP * EXPRESS_MB;
+
+        return (memory_bytes + step - 1) / step * EXPRESS_BILLED_MB_STEP;
+}
+
+/* The document's size as compact JSON, after each commit: everything of
+ * the execution the coordinator holds (input, variables, the states in
+ * flight with their inputs, Map and Parallel branches and their results). */
+static void measure(ExpressExec *x) {
+        size_t n = x->st.doc ? json_dumpb(x->st.doc, NULL, 0, JSON_COMPACT) : 0;
+
+        if (n > x->peak_bytes)
+                x->peak_bytes = n;
+}
+
 static void respond_sync(ExpressExec *x, const StoreCommit *c) {
         _cleanup_(store_argv_done) StoreArgv a = {};
         _cleanup_free_ char *text = NULL;
         const char *output = NULL, *error = NULL, *cause = NULL;
         int64_t start = x->st.start_ms, billed;
+        uint64_t memory = express_memory_bytes(x->definition_bytes, x->peak_bytes);
         size_t len;
 
         for (size_t i = 0; i + 1 < c->fields.n; i += 2) {
@@ -268,7 +291,7 @@ static void respond_sync(ExpressExec *x, const StoreCommit *c) {
                 .exec_cause = cause,
                 .stop_ms = c->stop_ms,
                 .billed_ms = billed,
-                .billed_mb = EXPRESS_BILLED_MB_STEP,
+                .billed_mb = (int64_t) express_billed_mb(memory),
         };
         if (proto_encode_response(&r, &text, &len) < 0 ||
             store_response_put_argv(x->request_id, text, &a) < 0 ||
@@ -333,6 +356,7 @@ void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCo
         x->st = *st;
         *st = (StoreExecState){};
         x->lent = false;
+        measure(x);
         apply_commit(x, c);
         if (c->stop_ms <= 0)
                 return;
@@ -340,8 +364,10 @@ void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCo
         m->n_finished++;
         if (m->m_executions && c->status)
                 (void) metric_counter_inc(m->m_executions, (const char *const[]){c->status});
-        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL, "Express execution %s %s", x->exec_id,
-                        c->status ?: "?");
+        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL,
+                        "Express execution %s %s (memory %" PRIu64 " bytes, document at most %zu)",
+                        x->exec_id, c->status ?: "?",
+                        express_memory_bytes(x->definition_bytes, x->peak_bytes), x->peak_bytes);
         if (x->sync)
                 respond_sync(x, c);
         if (x->topic && m->consumer)
@@ -367,6 +393,7 @@ void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCom
                 .request_id = request_id ? xstrdup(request_id) : NULL,
                 .log_level = (StoreLogLevel) machine->log_level,
                 .log_data = machine->log_execution_data,
+                .definition_bytes = machine->definition_bytes,
                 .timers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, express_timer_free),
         };
         g_hash_table_replace(m->express, x->exec_id, x);

@@ -45,6 +45,22 @@
  * memory in 64 MB steps (at least 64). */
 #define EXPRESS_BILLED_MS_STEP 100
 #define EXPRESS_BILLED_MB_STEP 64
+/* Step Functions' estimate of an Express execution's memory (its pricing
+ * page): 50 MB + the definition's size + the execution data held at once
+ * (every Map iteration's and Parallel branch's payload); MB as that page
+ * counts them, 1,000 KB of 1,000 bytes. */
+#define EXPRESS_MB ((uint64_t) 1000 * 1000)
+#define EXPRESS_MEMORY_BASE_BYTES (50 * EXPRESS_MB)
+
+/* The memory of an execution: the base, the definition's bytes and the
+ * largest its document (compact JSON) has been. */
+uint64_t express_memory_bytes(size_t definition_bytes, size_t peak_document_bytes);
+/* billedMemoryUsedInMB: memory_bytes rounded up to 64 MB steps. */
+uint64_t express_billed_mb(uint64_t memory_bytes);
+/* StopExecution of an Express execution: Step Functions' InvalidArn for
+ * an Express execution's ARN ("express:..."), which no operation on
+ * executions but StartSyncExecution's answer accepts. */
+#define EXPRESS_STOP_REFUSED "Invalid Arn: 'Resource type not valid in this context: express'"
 
 typedef struct ExpressExec ExpressExec;
 

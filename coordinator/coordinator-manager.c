@@ -564,6 +564,12 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
                 return log_error_errno(-EINVAL, "coordinator.task_key must be task or execution, not \"%s\"",
                                        config_get_string(config, "coordinator", "task_key"));
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
+        uint64_t express_ms = config_get_duration_ms(config, "coordinator", "express_duration_max");
+        if (express_ms < 1000 || express_ms > (uint64_t) EXPRESS_DURATION_MAX_SEC * 1000 || express_ms % 1000)
+                return log_error_errno(-EINVAL,
+                                       "coordinator.express_duration_max must be whole seconds from 1s to %ds",
+                                       EXPRESS_DURATION_MAX_SEC);
+        m->express_duration_max_sec = (int64_t) (express_ms / 1000);
         if (!isempty(config_get_string(config, "coordinator", "execution_role_arn")))
                 m->role_arn = xstrdup(config_get_string(config, "coordinator", "execution_role_arn"));
         r = manager_resources_from_config(config, /* check= */ false, &m->resources);

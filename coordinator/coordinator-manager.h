@@ -103,6 +103,7 @@ typedef struct Manager {
         size_t max_in_flight;
         bool paused, stopping, ready, redis_up, kafka_up;
         bool express_paused; /* the jobs partitions, for EXPRESS executions (coordinator-express.c) */
+        int64_t express_duration_max_sec; /* coordinator.express_duration_max (at most 300) */
         /* The partitions of the jobs and events topics held, from the
          * rebalance callbacks (asking librdkafka waits for its thread). */
         bool *held_jobs, *held_events;

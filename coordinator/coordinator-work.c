@@ -45,9 +45,10 @@ struct Work {
         char *exec_name;
         char *state_name; /* task results: the state of the task (from the document) */
         StoreExecState st;
-        bool st_cached; /* st came from the state cache, not from Redis */
-        bool express;   /* st is lent by an EXPRESS execution (coordinator-express.h) */
-        char *reply_to; /* EXPRESS: its tasks' replyTo */
+        bool st_cached;    /* st came from the state cache, not from Redis */
+        bool express;      /* st is lent by an EXPRESS execution (coordinator-express.h) */
+        bool stop_unknown; /* StopExecution of no stored execution: is it an EXPRESS machine's? */
+        char *reply_to;    /* EXPRESS: its tasks' replyTo */
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
 };
@@ -223,7 +224,7 @@ static void work_refuse(Work *w, const char *error, const char *cause) {
 /* Parse and cache a definition text of a machine of `type`, with the
  * machine's logging configuration (NULL: none). Returns the machine
  * (borrowed) or NULL. An EXPRESS machine's TimeoutSeconds is at most
- * EXPRESS_DURATION_MAX_SEC (coordinator-express.h). */
+ * [coordinator] express_duration_max (5 minutes, coordinator-express.h). */
 static AslMachine *definition_add(Manager *m, const char *name, unsigned version, const char *text,
                                   size_t len, const char *type, const char *logging) {
         AslMachineType t = ASL_MACHINE_STANDARD;
@@ -246,10 +247,11 @@ static AslMachine *definition_add(Manager *m, const char *name, unsigned version
         }
         asl_diag_clear(&d);
         if (t == ASL_MACHINE_EXPRESS)
-                apply_express_limit(machine, EXPRESS_DURATION_MAX_SEC);
+                apply_express_limit(machine, m->express_duration_max_sec);
         store_sm_logging_parse(logging, &level, &data);
         machine->log_level = (int) level;
         machine->log_execution_data = data;
+        machine->definition_bytes = len;
         return machine_cache_put(m->machines, name, version, machine);
 }
 
@@ -599,6 +601,13 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         StoreCommit *commit = NULL;
         int r;
 
+        if (w->stop_unknown) {
+                if (machine && machine->type == ASL_MACHINE_EXPRESS)
+                        work_refuse(w, "InvalidArn", EXPRESS_STOP_REFUSED);
+                else
+                        work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
+                return;
+        }
         if (!machine) {
                 log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
                                 "State machine %s (version %u) not found", w->sm_name, w->sm_version);
@@ -709,21 +718,34 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 return;
         }
         if (w->express) {
-                int64_t stop;
-
                 note_task_result(w);
-                stop = commit->stop_ms;
                 express_commit(m, w->exec_id, &w->st, commit);
-                if (w->msg->type == PROTO_STOP_EXECUTION)
-                        work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = stop});
-                else
-                        work_finish(w);
+                work_finish(w);
                 return;
         }
         work_commit(w, commit);
 }
 
 static void work_state_ready(Work *w);
+
+/* A StopExecution of an execution that is not in Redis: an EXPRESS
+ * machine's execution (running here, on another coordinator, or ended) is
+ * refused as Step Functions refuses an Express execution's ARN, whichever
+ * coordinator the stop reached; any other is ExecutionDoesNotExist. The
+ * machine is the execution id's first part (store_exec_id()). */
+static void work_stop_unknown(Work *w) {
+        const char *colon = strchr(w->exec_id, ':');
+
+        if (!colon) {
+                work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
+                return;
+        }
+        free(w->sm_name);
+        w->sm_name = xstrndup(w->exec_id, colon - w->exec_id);
+        w->sm_version = 0;
+        w->stop_unknown = true;
+        work_get_machine(w);
+}
 
 static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         Work *w = userdata;
@@ -737,7 +759,9 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
         r = store_exec_load_parse(reply, &w->st);
         if (r == -ENOENT) {
                 log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Event for an unknown execution dropped");
-                if (w->msg->type == PROTO_STOP_EXECUTION || w->msg->type == PROTO_REDRIVE_EXECUTION)
+                if (w->msg->type == PROTO_STOP_EXECUTION)
+                        work_stop_unknown(w);
+                else if (w->msg->type == PROTO_REDRIVE_EXECUTION)
                         work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
                 else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
@@ -813,9 +837,18 @@ static void work_run(Work *w) {
         const char *reply_to;
         int r;
 
+        if (w->stop_unknown) {
+                /* A retry of the machine's lookup. */
+                work_get_machine(w);
+                return;
+        }
         if (w->express) {
                 /* Run again (a retry) with the state it holds. */
                 work_state_ready(w);
+                return;
+        }
+        if (w->msg->type == PROTO_STOP_EXECUTION && express_has(w->m, w->exec_id)) {
+                work_refuse(w, "InvalidArn", EXPRESS_STOP_REFUSED);
                 return;
         }
         if (express_take_state(w->m, w->exec_id, &w->st, &reply_to)) {

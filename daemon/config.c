@@ -63,6 +63,9 @@ const ConfigKey config_keys[] = {
         K("coordinator", "task_key", CONFIG_STRING, "task",
           "Kafka key of task messages: task (<execution id>/<task id>: an execution's tasks spread over the "
           "pool) or execution (the execution id: all on one partition)."),
+        K("coordinator", "express_duration_max", CONFIG_DURATION, "300s",
+          "Longest EXPRESS execution (States.Timeout past it): whole seconds, at most 300s (Step Functions' 5 "
+          "minutes)."),
         K("coordinator", "shutdown_timeout", CONFIG_DURATION, "30s",
           "How long a stopping coordinator waits for in-flight work."),
 

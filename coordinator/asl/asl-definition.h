@@ -72,6 +72,7 @@ typedef struct AslMachine {
          * the coordinator keeps its loggingConfiguration here. */
         int log_level;
         bool log_execution_data;
+        size_t definition_bytes; /* the stored definition text's length */
 } AslMachine;
 
 /* True if `state` (a state object of m's definition) is a JSONata state:

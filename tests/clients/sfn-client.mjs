@@ -273,6 +273,9 @@ check(xr.status === "SUCCEEDED" && JSON.parse(xr.output).k === 42 && xr.executio
   `StartSyncExecution: ${xr.status}, output ${xr.output}, billing ${JSON.stringify(xr.billingDetails)}`);
 await expectError("DescribeExecution of an EXPRESS execution (not stored)", "ExecutionDoesNotExist", admin,
   "DescribeExecution", { executionArn: xr.executionArn });
+const xs = await expectError("StopExecution of an EXPRESS execution", "InvalidArn", admin,
+  "StopExecution", { executionArn: xr.executionArn });
+check(xs === "Invalid Arn: 'Resource type not valid in this context: express'", "... " + xs);
 const xf = (await call(admin, "CreateStateMachine", {
   name: "express-fail", roleArn: ROLE, type: "EXPRESS",
   definition: JSON.stringify({ StartAt: "F", States: { F: { Type: "Task", Resource: "imgflow:test.fail", End: true } } }),

@@ -21,11 +21,23 @@
 #     task (test.sleep); a new coordinator consumes the start again (its
 #     offset was not committed), runs the execution from the start, and the
 #     waiting start-sync-execution gets SUCCEEDED;
+#   - billedMemoryUsedInMB: 64 for a small execution, 128 for a Map of 80
+#     iterations that each hold a 200 KB input at once (Step Functions'
+#     estimate: 50 MB + definition + the data held, in 64 MB steps);
+#   - stop-execution of an EXPRESS execution, running (in the memory of the
+#     coordinator that got the stop) or ended (in no memory), is refused
+#     with Step Functions' InvalidArn and its text, a STANDARD one that does
+#     not exist with ExecutionDoesNotExist;
 #   - two coordinators, one partition of each topic each: 16 executions
 #     started (keyed by name) and their results (replyTo) reach the
 #     coordinator that holds each, all SUCCEEDED, with at most 4 running on
 #     each coordinator ([coordinator] max_in_flight: the jobs partitions
-#     pause, not the results).
+#     pause, not the results);
+#   - [coordinator] express_duration_max = 3s on a new coordinator: an
+#     execution waiting 60 s ends TIMED_OUT with States.Timeout after 3 s,
+#     what the waiting start-sync-execution gets, and its ExecutionTimedOut
+#     is on imgflow.logs; a value over 300s stops the coordinator with a
+#     clear error.
 #
 #   test-express.sh MOCK_KAFKA COORDINATOR WORKER IMGFLOW SOURCE_ROOT
 set -u
@@ -134,6 +146,34 @@ for r in mine:
 PY
 ok "history events on imgflow.logs, without execution data"
 
+# Memory: Step Functions bills 50 MB + definition + the execution data held
+# at once, in 64 MB steps: 80 iterations at once, each holding a 200 KB
+# input (ItemSelector), hold 16 MB: 66 MB, billed 128.
+cli create-state-machine --name wide --type EXPRESS --definition '{"StartAt":"M","States":{"M":{"Type":"Map",
+"ItemsPath":"$.items","MaxConcurrency":80,"ItemSelector":{"big.$":"$.big","n.$":"$$.Map.Item.Value"},
+"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"E","States":{"E":{"Type":"Task",
+"Resource":"imgflow:test.echo","Parameters":{"n.$":"$.n"},"ResultPath":null,"OutputPath":"$.n","End":true}}},
+"OutputPath":"$.ns","ResultPath":"$.ns","End":true}}}'
+[ $RC = 0 ] || { cat "$ERR"; fail "create-state-machine wide"; }
+python3 -c 'import json; print(json.dumps({"big": "x" * 200000, "items": list(range(80))}))' >"$TMP/wide.json"
+cli start-sync-execution --state-machine wide --name m1 --input "file://$TMP/wide.json"
+[ $RC = 0 ] || { cat "$ERR"; fail "start-sync-execution of wide"; }
+check "start-sync-execution: 80 iterations of 200 KB at once are billed 128 MB" '
+assert j["status"] == "SUCCEEDED" and json.loads(j["output"]) == list(range(80)), j.get("status")
+assert j["billingDetails"]["billedMemoryUsedInMB"] == 128, j["billingDetails"]'
+grep -E 'Express execution wide:m1 SUCCEEDED \(memory [0-9]+ bytes' "$TMP/coordinator.log" | tail -1
+
+# StopExecution: Step Functions cannot stop an Express execution and
+# refuses its ARN; so does every coordinator, whether or not it holds it.
+cli stop-execution --execution-arn fast:s1
+[ $RC = 1 ] && grep -q "An error occurred (InvalidArn) when calling the StopExecution operation: Invalid Arn: 'Resource type not valid in this context: express'" "$ERR" ||
+        { cat "$OUT" "$ERR"; fail "stop-execution of an ended EXPRESS execution was not refused with InvalidArn"; }
+ok "stop-execution of an ended EXPRESS execution: InvalidArn"
+cli stop-execution --execution-arn std:nothing
+[ $RC = 1 ] && grep -q "ExecutionDoesNotExist" "$ERR" ||
+        { cat "$OUT" "$ERR"; fail "stop-execution of a missing STANDARD execution"; }
+ok "stop-execution of a missing STANDARD execution: ExecutionDoesNotExist"
+
 cli start-sync-execution --state-machine failing --name f1
 [ $RC = 0 ] || { cat "$ERR"; fail "start-sync-execution of a failing machine"; }
 check "start-sync-execution: FAILED with error and cause" '
@@ -173,6 +213,10 @@ SYNC_PID=$!
 wait_for 60 grep -q 'Started express execution slow:k1' "$TMP/coordinator.log" ||
         fail "the slow execution did not start"
 wait_for 30 grep -q 'Dispatched task .* execution_id=slow:k1 ' "$TMP/coordinator.log" || fail "no task of slow:k1 dispatched"
+cli stop-execution --execution-arn imgflow:execution:slow:k1
+[ $RC = 1 ] && grep -q "(InvalidArn) when calling the StopExecution operation: Invalid Arn: 'Resource type not valid in this context: express'" "$ERR" ||
+        { cat "$OUT" "$ERR"; fail "stop-execution of a running EXPRESS execution was not refused with InvalidArn"; }
+ok "stop-execution of a running EXPRESS execution: InvalidArn"
 kill9_coordinator
 ok "coordinator killed (-9) while slow:k1 runs"
 sed -i 's/Started express execution slow:k1/(before the kill) started slow:k1/' "$TMP/coordinator.log"
@@ -191,6 +235,7 @@ assert j["status"] == "SUCCEEDED", j'
 # Starts are keyed by name, results by execution id: without replyTo a
 # result lands on the other coordinator's partition about half the time.
 env IMGFLOW_LOG_TARGET=console ${DAEMON_ENV:-} "$COORD" --config "$CONF" >>"$TMP/coordinator2.log" 2>&1 &
+COORD2_PID=$!
 PIDS+=($!)
 wait_for 60 grep -q 'partition(s) assigned' "$TMP/coordinator2.log" || fail "the second coordinator got no partition"
 sync_pids=()
@@ -208,6 +253,40 @@ c2=$(grep -c 'Started express execution fast:p' "$TMP/coordinator2.log")
 ok "16 executions over two coordinators all SUCCEEDED ($c1 and $c2 started on each)"
 [ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] || fail "one coordinator ran every execution: $c1 / $c2"
 cat "$TMP/coordinator2.log" >>"$TMP/coordinator.log" # for check_sanitizers
+
+# --- the 5-minute limit, shortened by [coordinator] express_duration_max ---
+stop_coordinators() {
+        local p
+        for p in "$COORD_PID" "$COORD2_PID"; do
+                own_pid "$p" && kill -TERM "$p"
+        done
+        for p in "$COORD_PID" "$COORD2_PID"; do
+                [ -n "$p" ] && wait "$p" 2>/dev/null
+        done
+        COORD_PID=
+}
+stop_coordinators
+cp "$CONF" "$TMP/over.conf"
+printf '[coordinator]\nexpress_duration_max = 301s\n' >>"$TMP/over.conf"
+timeout 60 env IMGFLOW_LOG_TARGET=console "$COORD" --config "$TMP/over.conf" >"$TMP/over.log" 2>&1
+[ $? != 0 ] && grep -q 'coordinator.express_duration_max must be whole seconds from 1s to 300s' "$TMP/over.log" ||
+        { cat "$TMP/over.log"; fail "express_duration_max = 301s was not refused"; }
+ok "express_duration_max over 300s refused"
+printf '[coordinator]\nexpress_duration_max = 3s\n' >>"$CONF"
+cli create-state-machine --name long --type EXPRESS --logging-configuration '{"level":"ERROR"}' --definition \
+        '{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}'
+[ $RC = 0 ] || { cat "$ERR"; fail "create-state-machine long"; }
+start_coordinator
+cli start-sync-execution --state-machine long --name t1 --timeout 120
+[ $RC = 0 ] || { cat "$OUT" "$ERR"; fail "start-sync-execution of long"; }
+check "express_duration_max = 3s: a 60 s Wait ends TIMED_OUT with States.Timeout after 3 s" '
+assert j["status"] == "TIMED_OUT" and j["error"] == "States.Timeout", j
+from datetime import datetime
+d = lambda k: datetime.fromisoformat(j[k].replace("Z", "+00:00")).timestamp()
+assert 3 <= d("stopDate") - d("startDate") < 30, j'
+wait_for 30 sh -c "kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep 'imgflow:execution:long:t1' | grep -q ExecutionTimedOut" ||
+        fail "no ExecutionTimedOut of long:t1 on imgflow.logs"
+ok "ExecutionTimedOut of long:t1 on imgflow.logs"
 
 check_sanitizers
 echo "PASS"
