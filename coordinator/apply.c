@@ -4,6 +4,7 @@
  */
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "apply.h"
@@ -188,6 +189,34 @@ static void finished(ApplyRun *r, const AslFinished *f) {
         r->finished = true;
 }
 
+/* A Map Run record's changes: its fields as strings, HSET by the commit. */
+static void map_run(ApplyRun *r, const AslMapRun *m) {
+        const char *field;
+        json_t *v;
+
+        if (m->created)
+                store_commit_add_map_run(r->commit, m->run_id);
+        json_object_foreach (m->set, field, v) {
+                char buf[64];
+
+                if (json_is_string(v))
+                        store_commit_set_map_run_field(r->commit, m->run_id, field, json_string_value(v));
+                else if (json_is_integer(v)) {
+                        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                        store_commit_set_map_run_field(r->commit, m->run_id, field, buf);
+                } else if (json_is_real(v)) {
+                        snprintf(buf, sizeof buf, "%.10g", json_real_value(v));
+                        store_commit_set_map_run_field(r->commit, m->run_id, field, buf);
+                }
+        }
+        if (m->failure) {
+                _cleanup_free_ char *text = json_writer_dumps(m->failure);
+
+                if (text)
+                        store_commit_add_map_run_failure(r->commit, m->run_id, text);
+        }
+}
+
 /* The effects become the commit's operations; history texts are taken
  * over by the commit. */
 static void apply_effects(ApplyRun *r, AslEffects *fx) {
@@ -215,6 +244,9 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
                         break;
                 case ASL_EFFECT_FINISHED:
                         finished(r, &e->finished);
+                        break;
+                case ASL_EFFECT_MAP_RUN:
+                        map_run(r, &e->map_run);
                         break;
                 default:
                         break;

@@ -28,6 +28,9 @@
  *       then ops.historyN history events, then one value per id of
  *       ops.outbox, then one item per name of ops.activities (in that
  *       order): an item is appended to imgflow:activity:<name>:tasks.
+ *       Map Runs (ops.mapRunsNew, mapRunFields, mapRunFailures) are keys
+ *       of the execution's hash tag built here (imgflow:{id}:maprun:<run>)
+ *       and imgflow:maprun:<run>; they expire and persist with the rest.
  * Returns {"ok", newVersion} | {"conflict", version} | {"missing", 0} |
  *         {"exists", 1 if same input and RUNNING else 0, startDate}.
  */
@@ -37,6 +40,7 @@ static const char exec_commit_lua[] =
         "local expected = tonumber(ARGV[1])\n"
         "local ops = cjson.decode(ARGV[2])\n"
         "local id = ops.execId\n"
+        "local mrp = 'imgflow:{' .. id .. '}:'\n"
         "if expected == 0 then\n"
         "  if redis.call('EXISTS', exec) == 1 then\n"
         "    local cur = redis.call('HMGET', exec, 'status', 'input', 'startDate')\n"
@@ -60,10 +64,31 @@ static const char exec_commit_lua[] =
         "  redis.call('PERSIST', hist)\n"
         "  redis.call('PERSIST', outbox)\n"
         "  redis.call('HDEL', exec, 'stopDate', 'output', 'error', 'cause')\n"
+        "  for _, r in ipairs(redis.call('LRANGE', mrp .. 'mapruns', 0, -1)) do\n"
+        "    redis.call('PERSIST', mrp .. 'maprun:' .. r)\n"
+        "    redis.call('PERSIST', mrp .. 'maprun:' .. r .. ':failures')\n"
+        "    redis.call('PERSIST', 'imgflow:maprun:' .. r)\n"
+        "  end\n"
+        "  redis.call('PERSIST', mrp .. 'mapruns')\n"
         "end\n"
         "local nv = expected + 1\n"
         "redis.call('HSET', exec, 'doc', ARGV[3], 'version', nv, 'status', ops.status)\n"
         "for _, f in ipairs(ops.fields or {}) do redis.call('HSET', exec, f[1], f[2]) end\n"
+        "for _, r in ipairs(ops.mapRunsNew or {}) do\n"
+        "  redis.call('RPUSH', mrp .. 'mapruns', r)\n"
+        "  redis.call('SET', 'imgflow:maprun:' .. r, id)\n"
+        "end\n"
+        "local mr = {}\n"
+        "for _, f in ipairs(ops.mapRunFields or {}) do\n"
+        "  local t = mr[f[1]]\n"
+        "  if not t then t = {}; mr[f[1]] = t end\n"
+        "  t[#t + 1] = f[2]; t[#t + 1] = f[3]\n"
+        "end\n"
+        "for r, t in pairs(mr) do redis.call('HSET', mrp .. 'maprun:' .. r, unpack(t)) end\n"
+        "for _, f in ipairs(ops.mapRunFailures or {}) do\n"
+        "  local k = mrp .. 'maprun:' .. f[1] .. ':failures'\n"
+        "  if redis.call('LLEN', k) < 1000 then redis.call('RPUSH', k, f[2]) end\n"
+        "end\n"
         "local nh = tonumber(ops.historyN) or 0\n"
         "if nh > 0 then\n"
         "  local len = 0\n"
@@ -111,7 +136,8 @@ static const char exec_commit_lua[] =
         "  local ttl = tonumber(ops.terminal.retention)\n"
         "  redis.call('HSET', exec, 'stopDate', ops.terminal.stopDate)\n"
         "  redis.call('SREM', KEYS[10], id)\n"
-        "  for _, tok in ipairs(redis.call('HVALS', toks)) do redis.call('DEL', 'imgflow:token:' .. tok) end\n"
+        "  for _, tok in ipairs(redis.call('HVALS', toks)) do redis.call('DEL', 'imgflow:token:' .. tok) "
+        "end\n"
         "  redis.call('DEL', toks)\n"
         "  for _, t in ipairs(redis.call('SMEMBERS', xtimers)) do\n"
         "    redis.call('ZREM', timers, id .. '|' .. t)\n"
@@ -121,6 +147,12 @@ static const char exec_commit_lua[] =
         "  redis.call('EXPIRE', exec, ttl)\n"
         "  redis.call('EXPIRE', hist, ttl)\n"
         "  redis.call('EXPIRE', outbox, ttl)\n"
+        "  for _, r in ipairs(redis.call('LRANGE', mrp .. 'mapruns', 0, -1)) do\n"
+        "    redis.call('EXPIRE', mrp .. 'maprun:' .. r, ttl)\n"
+        "    redis.call('EXPIRE', mrp .. 'maprun:' .. r .. ':failures', ttl)\n"
+        "    redis.call('EXPIRE', 'imgflow:maprun:' .. r, ttl)\n"
+        "  end\n"
+        "  redis.call('EXPIRE', mrp .. 'mapruns', ttl)\n"
         "end\n"
         "for _, t in ipairs(ops.tombstones or {}) do\n"
         "  redis.call('SET', 'imgflow:token:' .. t[1], t[2], 'EX', tonumber(t[3]))\n"
@@ -491,25 +523,67 @@ static const char outbox_ack_lua[] =
         "end\n"
         "return n\n";
 
+/*
+ * map_run_describe: ARGV 1 run id. Returns {"ok", execId, {field, value,
+ * ...}} | {"missing"}.
+ */
+static const char map_run_describe_lua[] =
+        "local id = redis.call('GET', 'imgflow:maprun:' .. ARGV[1])\n"
+        "if not id then return {'missing'} end\n"
+        "local h = redis.call('HGETALL', 'imgflow:{' .. id .. '}:maprun:' .. ARGV[1])\n"
+        "if #h == 0 then return {'missing'} end\n"
+        "return {'ok', id, h}\n";
+
+/*
+ * map_run_list: ARGV 1 exec id, 2 offset, 3 limit. Returns {"ok", more
+ * (0/1), {field, value, ...} per run} | {"missing"} (no such execution).
+ */
+static const char map_run_list_lua[] =
+        "local k = 'imgflow:{' .. ARGV[1] .. '}:'\n"
+        "if redis.call('EXISTS', k .. 'exec') == 0 then return {'missing'} end\n"
+        "local off, lim = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+        "local ids = redis.call('LRANGE', k .. 'mapruns', off, off + lim)\n"
+        "local out = {'ok', #ids > lim and 1 or 0}\n"
+        "for i = 1, math.min(#ids, lim) do\n"
+        "  out[#out + 1] = redis.call('HGETALL', k .. 'maprun:' .. ids[i])\n"
+        "end\n"
+        "return out\n";
+
+/*
+ * map_run_failures: ARGV 1 run id, 2 offset, 3 limit. Returns {"ok",
+ * record...} | {"missing"}.
+ */
+static const char map_run_failures_lua[] =
+        "local id = redis.call('GET', 'imgflow:maprun:' .. ARGV[1])\n"
+        "if not id then return {'missing'} end\n"
+        "local off = tonumber(ARGV[2])\n"
+        "local l = redis.call('LRANGE', 'imgflow:{' .. id .. '}:maprun:' .. ARGV[1] .. ':failures',\n"
+        "                     off, off + tonumber(ARGV[3]) - 1)\n"
+        "table.insert(l, 1, 'ok')\n"
+        "return l\n";
+
 static const StoreScript store_scripts[_STORE_SCRIPT_MAX] = {
-        [STORE_SCRIPT_EXEC_COMMIT] = { "exec_commit", exec_commit_lua },
-        [STORE_SCRIPT_SM_PUT] = { "sm_put", sm_put_lua },
-        [STORE_SCRIPT_SM_DELETE] = { "sm_delete", sm_delete_lua },
-        [STORE_SCRIPT_TIMERS_CLAIM] = { "timers_claim", timers_claim_lua },
-        [STORE_SCRIPT_TIMERS_RECLAIM] = { "timers_reclaim", timers_reclaim_lua },
-        [STORE_SCRIPT_OUTBOX_SWEEP] = { "outbox_sweep", outbox_sweep_lua },
-        [STORE_SCRIPT_OUTBOX_ACK] = { "outbox_ack", outbox_ack_lua },
-        [STORE_SCRIPT_SM_DESCRIBE] = { "sm_describe", sm_describe_lua },
-        [STORE_SCRIPT_SM_LIST] = { "sm_list", sm_list_lua },
-        [STORE_SCRIPT_SM_SET_ROLE] = { "sm_set_role", sm_set_role_lua },
-        [STORE_SCRIPT_EXEC_HISTORY] = { "exec_history", exec_history_lua },
-        [STORE_SCRIPT_EXEC_LIST] = { "exec_list", exec_list_lua },
-        [STORE_SCRIPT_ACTIVITY_CREATE] = { "activity_create", activity_create_lua },
-        [STORE_SCRIPT_ACTIVITY_LIST] = { "activity_list", activity_list_lua },
-        [STORE_SCRIPT_ACTIVITY_DELETE] = { "activity_delete", activity_delete_lua },
-        [STORE_SCRIPT_ACTIVITY_CLAIM] = { "activity_claim", activity_claim_lua },
-        [STORE_SCRIPT_ACTIVITY_SETTLE] = { "activity_settle", activity_settle_lua },
-        [STORE_SCRIPT_ACTIVITY_RECLAIM] = { "activity_reclaim", activity_reclaim_lua },
+        [STORE_SCRIPT_EXEC_COMMIT] = {"exec_commit", exec_commit_lua},
+        [STORE_SCRIPT_SM_PUT] = {"sm_put", sm_put_lua},
+        [STORE_SCRIPT_SM_DELETE] = {"sm_delete", sm_delete_lua},
+        [STORE_SCRIPT_TIMERS_CLAIM] = {"timers_claim", timers_claim_lua},
+        [STORE_SCRIPT_TIMERS_RECLAIM] = {"timers_reclaim", timers_reclaim_lua},
+        [STORE_SCRIPT_OUTBOX_SWEEP] = {"outbox_sweep", outbox_sweep_lua},
+        [STORE_SCRIPT_OUTBOX_ACK] = {"outbox_ack", outbox_ack_lua},
+        [STORE_SCRIPT_SM_DESCRIBE] = {"sm_describe", sm_describe_lua},
+        [STORE_SCRIPT_SM_LIST] = {"sm_list", sm_list_lua},
+        [STORE_SCRIPT_SM_SET_ROLE] = {"sm_set_role", sm_set_role_lua},
+        [STORE_SCRIPT_EXEC_HISTORY] = {"exec_history", exec_history_lua},
+        [STORE_SCRIPT_EXEC_LIST] = {"exec_list", exec_list_lua},
+        [STORE_SCRIPT_ACTIVITY_CREATE] = {"activity_create", activity_create_lua},
+        [STORE_SCRIPT_ACTIVITY_LIST] = {"activity_list", activity_list_lua},
+        [STORE_SCRIPT_ACTIVITY_DELETE] = {"activity_delete", activity_delete_lua},
+        [STORE_SCRIPT_ACTIVITY_CLAIM] = {"activity_claim", activity_claim_lua},
+        [STORE_SCRIPT_ACTIVITY_SETTLE] = {"activity_settle", activity_settle_lua},
+        [STORE_SCRIPT_ACTIVITY_RECLAIM] = {"activity_reclaim", activity_reclaim_lua},
+        [STORE_SCRIPT_MAP_RUN_DESCRIBE] = {"map_run_describe", map_run_describe_lua},
+        [STORE_SCRIPT_MAP_RUN_LIST] = {"map_run_list", map_run_list_lua},
+        [STORE_SCRIPT_MAP_RUN_FAILURES] = {"map_run_failures", map_run_failures_lua},
 };
 
 const StoreScript *store_script(StoreScriptId id) {

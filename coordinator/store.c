@@ -343,6 +343,9 @@ StoreCommit *store_commit_free(StoreCommit *c) {
                 outbox_entry_done(&c->outbox[i]);
         free(c->outbox);
         rows_done(&c->activities);
+        rows_done(&c->map_runs_new);
+        rows_done(&c->map_run_fields);
+        rows_done(&c->map_run_failures);
         for (size_t i = 0; i < c->n_history; i++)
                 free(c->history[i].text);
         free(c->history);
@@ -512,6 +515,22 @@ void store_commit_set_reopen(StoreCommit *c) {
         commit_changed(c);
 }
 
+void store_commit_add_map_run(StoreCommit *c, const char *run_id) {
+        rows_add(&c->map_runs_new, 1, run_id);
+        commit_changed(c);
+}
+
+void store_commit_set_map_run_field(StoreCommit *c, const char *run_id, const char *field,
+                                    const char *value) {
+        rows_add(&c->map_run_fields, 3, run_id, field, value);
+        commit_changed(c);
+}
+
+void store_commit_add_map_run_failure(StoreCommit *c, const char *run_id, const char *record) {
+        rows_add(&c->map_run_failures, 2, run_id, record);
+        commit_changed(c);
+}
+
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec) {
         c->stop_ms = stop_ms;
         c->retention_sec = retention_sec > 0 ? retention_sec : STORE_RETENTION_SEC_DEFAULT;
@@ -584,6 +603,9 @@ static void put_common(JsonWriter *w, const StoreCommit *c) {
         put_rows(w, "closeTasks", &c->close_tasks, 1, 1);
         put_rows(w, "tombstones", &c->tombstones, 3, 3);
         put_rows(w, "response", &c->response, 1, 1); /* one row, as a flat [key, value, ttl] */
+        put_rows(w, "mapRunsNew", &c->map_runs_new, 1, 1);
+        put_rows(w, "mapRunFields", &c->map_run_fields, 3, 3);
+        put_rows(w, "mapRunFailures", &c->map_run_failures, 2, 2);
         if (c->reopen) {
                 put_key(w, "reopen");
                 json_writer_raw(w, "\"1\"", 3);

@@ -23,6 +23,11 @@
  *   imgflow:token:<token>              {"executionId","taskId"} of a live task token;
  *                                      + "closed": error once the task closed (EX retention)
  *   imgflow:response:{<requestId>}     answer to a StartExecution/StopExecution/SendTask* (EX 300)
+ *   imgflow:{<execId>}:mapruns         list of the execution's Map Run ids (UUIDs), in start order
+ *   imgflow:{<execId>}:maprun:<runId>  hash: the Map Run record (store-maprun.c)
+ *   imgflow:{<execId>}:maprun:<runId>:failures  list of failed children's records (JSON),
+ *                                      the first STORE_MAP_RUN_FAILURES_MAX
+ *   imgflow:maprun:<runId>             the execution id of a Map Run (DescribeMapRun by ARN)
  *
  * An execution id is "<stateMachine>:<executionName>". Names are checked by
  * store_name_is_valid(), so an id never contains '|', '{', '}' or spaces.
@@ -30,7 +35,8 @@
  * Files, one per thing kept: store.c (names, argument vectors, commits),
  * store-scripts.c (the Lua scripts), store-exec.c (execution reads),
  * store-registry.c (definitions), store-timers.c, store-outbox.c,
- * store-tokens.c (task tokens), store-responses.c (answers to requests).
+ * store-tokens.c (task tokens), store-responses.c (answers to requests),
+ * store-maprun.c (Map Run records).
  *
  * Layering: links hiredis, jansson and coordinator/asl (definition parse,
  * helpers); no Kafka, no event loop. The synchronous functions block; the
@@ -55,6 +61,7 @@
 #define STORE_HISTORY_CAP_DEFAULT 25000
 #define STORE_RETENTION_SEC_DEFAULT (7 * 24 * 3600)
 #define STORE_LIST_LIMIT_MAX 1000
+#define STORE_MAP_RUN_FAILURES_MAX 1000 /* exec_commit has the number too */
 
 /* A name of a state machine or an execution: 1..80 bytes, no whitespace,
  * control characters or any of  < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /  */
@@ -125,6 +132,9 @@ typedef enum StoreScriptId {
         STORE_SCRIPT_ACTIVITY_CLAIM,
         STORE_SCRIPT_ACTIVITY_SETTLE,
         STORE_SCRIPT_ACTIVITY_RECLAIM,
+        STORE_SCRIPT_MAP_RUN_DESCRIBE,
+        STORE_SCRIPT_MAP_RUN_LIST,
+        STORE_SCRIPT_MAP_RUN_FAILURES,
         _STORE_SCRIPT_MAX,
 } StoreScriptId;
 
@@ -233,6 +243,9 @@ typedef struct StoreCommit {
         StoreRows tombstones;   /* token, record, ttl (s, decimal) */
         StoreRows response;     /* 0 or 1 row: key, value, ttl (s, decimal) */
         StoreRows activities;   /* activity name, "<task token>\n<Task message>" */
+        StoreRows map_runs_new; /* run id */
+        StoreRows map_run_fields;   /* run id, field, value */
+        StoreRows map_run_failures; /* run id, record (JSON text) */
         StoreOutboxEntry *outbox;
         size_t n_outbox, allocated_outbox;
         StoreHistoryEvent *history;
@@ -289,6 +302,15 @@ void store_commit_set_response(StoreCommit *c, const char *request_id, const cha
  * imgflow:running, its keys kept (PERSIST), stopDate, output, error and
  * cause removed; before the commit's fields and a terminal of its own. */
 void store_commit_set_reopen(StoreCommit *c);
+/* A Map Run of the execution starts: its id joins imgflow:{id}:mapruns and
+ * imgflow:maprun:<run id> names the execution. */
+void store_commit_add_map_run(StoreCommit *c, const char *run_id);
+/* A field of the run's record (HSET): a few per event, never the whole record. */
+void store_commit_set_map_run_field(StoreCommit *c, const char *run_id, const char *field,
+                                    const char *value);
+/* A failed child's record (JSON text), kept while the run has fewer than
+ * STORE_MAP_RUN_FAILURES_MAX. */
+void store_commit_add_map_run_failure(StoreCommit *c, const char *run_id, const char *record);
 /* Terminal: stop date, drop tokens/timers, EXPIRE all keys after retention. */
 void store_commit_set_terminal(StoreCommit *c, int64_t stop_ms, int64_t retention_sec);
 
@@ -322,6 +344,42 @@ typedef struct StoreCommitResult {
 
 int store_commit_parse_reply(const redisReply *r, StoreCommitResult *ret);
 int store_commit_sync(redisContext *ctx, const StoreCommit *c, StoreCommitResult *ret);
+
+/* ---- Map Runs: reads (store-maprun.c) ------------------------------------- */
+
+/* A run id: the UUID that ends a Map Run's ARN (hex digits and '-'). */
+bool store_map_run_id_is_valid(const char *run_id);
+/* The run id of "<prefix>:mapRun:<machine>/<label>:<run id>" (new), or NULL
+ * when the ARN is not of that form. */
+char *store_map_run_id_from_arn(const char *arn);
+/* "<prefix>:stateMachine:<machine>/<label>" of a Map Run's ARN (new), as
+ * ListMapRuns names it, or NULL. */
+char *store_map_run_state_machine_arn(const char *map_run_arn);
+/* DescribeMapRun's object (new) from the record's fields (an object of
+ * strings): "mapRunArn", "executionArn", "status", "startDate", "stopDate"?,
+ * "maxConcurrency", "toleratedFailurePercentage", "toleratedFailureCount",
+ * "itemCounts", "executionCounts", "redriveCount", "redriveDate"?,
+ * "stateName"? (dates: epoch ms). */
+json_t *store_map_run_from_fields(json_t *fields);
+/* DescribeMapRun: the record of run_id, with "executionId" (the plain
+ * execution id) added. -ENOENT when there is none (expired or never). */
+void store_map_run_describe_call(const char *run_id, StoreCall *ret);
+int store_map_run_describe_parse(const redisReply *r, json_t **ret);
+int store_map_run_describe_sync(redisContext *c, const char *run_id, json_t **ret);
+/* ListMapRuns: the runs of an execution in start order, from offset, at most
+ * limit, each as store_map_run_from_fields() gives it; *ret_more when
+ * there are more. -ENOENT when the execution does not exist. */
+void store_map_run_list_call(const char *exec_id, size_t offset, size_t limit, StoreCall *ret);
+int store_map_run_list_parse(const redisReply *r, json_t **ret_items, bool *ret_more);
+int store_map_run_list_sync(redisContext *c, const char *exec_id, size_t offset, size_t limit,
+                            json_t **ret_items, bool *ret_more);
+/* The run's failed children (the first STORE_MAP_RUN_FAILURES_MAX): an
+ * array of {"index", "items", "error", "cause"?, "date", "input"?}, from
+ * offset, at most limit. -ENOENT when the run is unknown. */
+void store_map_run_failures_call(const char *run_id, size_t offset, size_t limit, StoreCall *ret);
+int store_map_run_failures_parse(const redisReply *r, json_t **ret);
+int store_map_run_failures_sync(redisContext *c, const char *run_id, size_t offset, size_t limit,
+                                json_t **ret);
 
 /* ---- executions: reads (store-exec.c) -------------------------------------- */
 

@@ -119,6 +119,8 @@ typedef struct Ctx {
         json_t *dropped_children; /* fid -> its "children" when they were dropped */
         bool quiet;               /* the frame being run is a distributed Map's child:
                                    * its events are not the parent's (history()) */
+        json_t *map_dirty;        /* fid -> true: distributed Maps whose counts changed
+                                   * (map_run_flush()) */
 } Ctx;
 
 /* ---- small JSON helpers ---- */
@@ -183,6 +185,11 @@ static void effect_done(AslEffect *e) {
                 free(e->finished.error);
                 free(e->finished.cause);
                 break;
+        case ASL_EFFECT_MAP_RUN:
+                free(e->map_run.run_id);
+                json_decref(e->map_run.set);
+                json_decref(e->map_run.failure);
+                break;
         default:
                 break;
         }
@@ -205,6 +212,7 @@ const char *asl_effect_type_to_string(AslEffectType t) {
                 [ASL_EFFECT_CANCEL_TIMER] = "CANCEL_TIMER",
                 [ASL_EFFECT_HISTORY] = "HISTORY",
                 [ASL_EFFECT_FINISHED] = "FINISHED",
+                [ASL_EFFECT_MAP_RUN] = "MAP_RUN",
         };
         return (unsigned) t < _ASL_EFFECT_MAX ? table[t] : NULL;
 }
@@ -605,6 +613,133 @@ static void timer_cancel(Ctx *c, const char *id) {
         json_object_del(timers, id);
 }
 
+/* ---- the Map Run record (ASL_EFFECT_MAP_RUN) ----
+ *
+ * A distributed Map's record outlives its frame: the coordinator keeps it
+ * in Redis, written in the same commit as the execution's events. This
+ * call's changes to a run's counts are written once, at the end of the
+ * call (map_run_flush()), as a dozen integers: the cost of a child's event
+ * does not grow with the run. */
+
+static bool children_dist(json_t *children) {
+        return json_is_true(json_object_get(children, "dist"));
+}
+
+static const char *map_run_id(json_t *children) {
+        const char *arn = jstr(children, "mapRunArn"), *p = arn ? strrchr(arn, ':') : NULL;
+
+        return p && p[1] ? p + 1 : NULL;
+}
+
+/* The run's raw counters (new object). */
+static json_t *map_run_counts(json_t *children) {
+        json_t *redo = json_object_get(children, "redoFrames"), *f;
+        json_int_t redo_items = 0;
+        const char *k;
+
+        json_object_foreach (redo, k, f)
+                redo_items += jint(f, "batchItems") > 0 ? jint(f, "batchItems") : 1;
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total",
+                         jint(children, "total"), "next", jint(children, "next"), "done",
+                         jint(children, "done"), "failed", jint(children, "failed"), "pendingRedrive",
+                         redo_items, "children", jint(children, "children"), "childRunning",
+                         jint(children, "running"), "childDone", jint(children, "childDone"), "childFailed",
+                         jint(children, "childFailed"), "childPendingRedrive",
+                         (json_int_t) json_object_size(redo));
+}
+
+/* Steals set and failure (may be NULL). */
+static void map_run_effect(Ctx *c, json_t *children, json_t *set, json_t *failure, bool created) {
+        const char *id = map_run_id(children);
+
+        if (!id) {
+                json_decref(set);
+                json_decref(failure);
+                return;
+        }
+        fx_add(c, (AslEffect){ASL_EFFECT_MAP_RUN, .map_run = {.run_id = xstrdup(id),
+                                                              .created = created,
+                                                              .set = set ? set : json_object(),
+                                                              .failure = failure}});
+}
+
+/* The counts of the distributed Map of frame fid changed. */
+static void map_run_touch(Ctx *c, const char *fid, json_t *children) {
+        if (!children_dist(children))
+                return;
+        if (!c->map_dirty)
+                c->map_dirty = json_object();
+        json_object_set_new(c->map_dirty, fid, json_true());
+}
+
+/* The counts of every run this call changed, once each. */
+static void map_run_flush(Ctx *c) {
+        const char *fid;
+        json_t *v;
+
+        json_object_foreach (c->map_dirty, fid, v) {
+                json_t *children = json_object_get(frame_get(c, fid), "children");
+
+                if (children_dist(children))
+                        map_run_effect(c, children, map_run_counts(children), NULL, false);
+        }
+        json_decref(c->map_dirty);
+        c->map_dirty = NULL;
+}
+
+/* The run of frame fid ends with history event `type` (MapRunSucceeded,
+ * MapRunFailed, MapRunAborted; details stolen): the event, and the record's
+ * status, stop date and final counts. A run that fails or is aborted
+ * aborts its running children, as Step Functions does. */
+static void map_run_end(Ctx *c, const char *fid, json_t *children, const char *type, json_t *details) {
+        const char *status = streq(type, "MapRunSucceeded") ? "SUCCEEDED"
+                             : streq(type, "MapRunFailed")  ? "FAILED"
+                                                            : "ABORTED";
+        json_t *set = map_run_counts(children);
+        json_t *writer = json_object_get(children, "writer");
+
+        history(c, type, details);
+        if (!streq(status, "SUCCEEDED")) {
+                json_int_t running =
+                        jint(children, "next") - jint(children, "done") - jint(children, "failed");
+
+                json_object_set_new(set, "aborted", json_integer(running > 0 ? running : 0));
+                json_object_set_new(set, "childAborted", json_integer(jint(children, "running")));
+                json_object_set_new(set, "childRunning", json_integer(0));
+        }
+        if (json_is_true(json_object_get(writer, "manifest")) || json_object_get(writer, "recordsWritten")) {
+                json_object_set_new(set, "resultsWritten", json_integer(jint(writer, "recordsWritten")));
+                json_object_set_new(set, "childResultsWritten",
+                                    json_integer(jint(writer, "childRecordsWritten")));
+        }
+        json_object_set_new(set, "status", json_string(status));
+        json_object_set_new(set, "stopDate", json_integer(c->env->now_ms));
+        map_run_effect(c, children, set, NULL, false);
+        if (c->map_dirty)
+                json_object_del(c->map_dirty, fid);
+}
+
+/* A failed child's record for the run's list of failures (new). frame:
+ * the child's frame, before it is cancelled. */
+static json_t *map_run_failure(Ctx *c, json_t *frame, json_int_t idx, json_int_t items, const char *error,
+                               const char *cause) {
+        json_t *f = json_pack("{s:I, s:I, s:s, s:I}", "index", idx, "items", items > 0 ? items : 1, "error",
+                              error ? error : "States.TaskFailed", "date", (json_int_t) c->env->now_ms);
+        size_t n = cause ? strlen(cause) : 0;
+
+        if (cause) {
+                if (n > ASL_MAP_RUN_CAUSE_MAX) { /* cut at a character boundary */
+                        n = ASL_MAP_RUN_CAUSE_MAX;
+                        while (n > 0 && ((unsigned char) cause[n] & 0xc0) == 0x80)
+                                n--;
+                }
+                json_object_set_new(f, "cause", json_stringn(cause, n));
+        }
+        if (json_object_get(frame, "itemInput"))
+                json_object_set(f, "input", json_object_get(frame, "itemInput"));
+        return f;
+}
+
 /* ---- what a redrive continues from ---- */
 
 static void dropped_frame(Ctx *c, const char *fid, json_t *frame) {
@@ -666,7 +801,7 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
 
         children = json_object_get(frame, "children");
         if (children && json_is_true(json_object_get(children, "dist")))
-                history(c, "MapRunAborted", NULL);
+                map_run_end(c, id, children, "MapRunAborted", NULL);
         if (children && jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (children && jstr(children, "writerTask"))
@@ -1029,7 +1164,7 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
          * execution. */
         json_object_foreach (frames(c), id, v)
                 if (json_is_true(json_object_get(json_object_get(v, "children"), "dist")))
-                        history(c, "MapRunAborted", NULL);
+                        map_run_end(c, id, json_object_get(v, "children"), "MapRunAborted", NULL);
         if (streq(status, "SUCCEEDED"))
                 json_object_del(c->exec, "redrive");
         else
@@ -1152,6 +1287,10 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
         json_object_set_new(children, "done",
                             json_integer(jint(children, "done") + (batch > 0 ? batch : 1)));
         json_object_set_new(children, "bytes", json_integer(jint(children, "bytes") + (json_int_t) json_writer_size(output)));
+        if (json_is_true(json_object_get(children, "dist"))) {
+                json_object_set_new(children, "childDone", json_integer(jint(children, "childDone") + 1));
+                map_run_touch(c, pid, children);
+        }
         map_fill(c, pid);
         map_maybe_complete(c, pid);
 }
@@ -1176,12 +1315,13 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
                                           json_integer_value(idx)));
                 frame_cancel(c, cid, /* map_aborted_events= */ !dist);
         }
-        dropped_children(c, pid, children);
-        json_object_del(parent, "children");
         if (dist)
-                history(c, "MapRunFailed", json_pack("{s:s?, s:s?}", "error", error, "cause", cause));
+                map_run_end(c, pid, children, "MapRunFailed",
+                            json_pack("{s:s?, s:s?}", "error", error, "cause", cause));
         else
                 history(c, "MapStateFailed", NULL);
+        dropped_children(c, pid, children);
+        json_object_del(parent, "children");
         push(c, ACTION_ERROR, pid, NULL, NULL, error, cause);
 }
 
@@ -1203,6 +1343,9 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                         ? map_writer_entry(c, frame_get(c, fid), idx, NULL,
                                            error ? error : "States.TaskFailed", cause)
                         : NULL;
+        if (dist)
+                map_run_effect(c, children, NULL,
+                               map_run_failure(c, frame_get(c, fid), idx, batch, error, cause), false);
         frame_cancel(c, fid, /* map_aborted_events= */ false);
         json_object_del(json_object_get(children, "live"), fid);
         if (!children)
@@ -1242,6 +1385,11 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
         json_object_set_new(children, "failed",
                             json_integer(jint(children, "failed") + (batch > 0 ? batch : 1)));
+        if (dist) {
+                json_object_set_new(children, "childFailed",
+                                    json_integer(jint(children, "childFailed") + 1));
+                map_run_touch(c, pid, children);
+        }
         {
                 json_int_t failed = jint(children, "failed"), total = jint(children, "total");
                 json_t *tc = json_object_get(children, "tolCount"), *tp = json_object_get(children, "tolPct");
@@ -2591,8 +2739,10 @@ static int handle_writer_result(Ctx *c, const AslEvent *ev, const char *fid) {
                                   "ResultWriterDetails", "Bucket", json_object_get(writer, "bucket"), "Key",
                                   json_object_get(writer, "manifestKey"));
 
+                json_incref(children);
                 json_object_del(frame, "children");
-                history(c, "MapRunSucceeded", NULL);
+                map_run_end(c, fid, children, "MapRunSucceeded", NULL);
+                json_decref(children);
                 parallel_or_map_output(c, fid, frame, result);
                 return 0;
         }
@@ -2721,6 +2871,7 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         }
         n = json_array_size(items);
         dist = asl_map_is_distributed(st);
+        json_int_t mc_configured = mc >= 1 ? (json_int_t) mc : 0;
         if (mc < 1)
                 mc = dist ? ASL_MAP_DISTRIBUTED_CONCURRENCY : ASL_MAP_DEFAULT_CONCURRENCY;
 
@@ -2751,9 +2902,21 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         }
         json_object_set_new(frame, "children", children);
 
-        if (dist)
+        if (dist) {
+                json_t *set = map_run_counts(children);
+
                 history(c, "MapRunStarted", json_pack("{s:s}", "mapRunArn", jstr(children, "mapRunArn")));
-        else
+                json_object_update_new(
+                        set, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I}", "mapRunArn",
+                                       jstr(children, "mapRunArn"), "executionArn",
+                                       jstr(json_object_get(c->exec, "execution"), "id") ?: "", "stateName",
+                                       jstr(frame, "state") ?: "", "status", "RUNNING", "startDate",
+                                       (json_int_t) c->env->now_ms, "maxConcurrency", mc_configured,
+                                       "toleratedFailurePercentage", tp_set ? tp : 0.0,
+                                       "toleratedFailureCount", tc_set ? (json_int_t) tc : (json_int_t) 0,
+                                       "redriveCount", jint(c->exec, "redriveCount")));
+                map_run_effect(c, children, set, NULL, /* created= */ true);
+        } else
                 history(c, "MapStateStarted", json_pack("{s:I}", "length", (json_int_t) n));
         map_fill(c, fid);
         map_maybe_complete(c, fid);
@@ -2995,6 +3158,8 @@ static void map_fill(Ctx *c, const char *fid) {
                                 json_pack("{s:s, s:I}", "name", jstr(frame, "state"), "index", i));
                 push(c, ACTION_ENTER, cid, jstr(proc, "StartAt"), in, NULL, NULL);
         }
+        if (children)
+                map_run_touch(c, fid, children);
         if (children && json_object_get(children, "reader") &&
             jint(children, "next") >= jint(children, "total") &&
             json_is_true(json_object_get(children, "more")) && !json_object_get(children, "readerTask"))
@@ -3042,8 +3207,13 @@ static void map_maybe_complete(Ctx *c, const char *fid) {
                 json_decref(results);
                 results = TAKE_PTR(transformed);
         }
+        json_incref(children);
         json_object_del(frame, "children");
-        history(c, dist ? "MapRunSucceeded" : "MapStateSucceeded", NULL);
+        if (dist)
+                map_run_end(c, fid, children, "MapRunSucceeded", NULL);
+        else
+                history(c, "MapStateSucceeded", NULL);
+        json_decref(children);
         parallel_or_map_output(c, fid, frame, results);
 }
 
@@ -3384,6 +3554,21 @@ static int handle_redrive(Ctx *c, AslError *err) {
                         json_object_set_new(ch, "redoFrames", redo);
                         json_object_set_new(ch, "running", json_integer(0));
                         json_object_set_new(ch, "failed", json_integer(0));
+                        json_object_set_new(ch, "childFailed", json_integer(0));
+                        if (children_dist(ch)) {
+                                /* The Map Run is redriven with the execution. */
+                                json_int_t runs = jint(ch, "redriveCount") + 1;
+
+                                json_object_set_new(ch, "redriveCount", json_integer(runs));
+                                map_run_effect(c, ch,
+                                               json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "status",
+                                                         "RUNNING", "stopDate", (json_int_t) 0,
+                                                         "redriveCount", runs, "redriveDate",
+                                                         (json_int_t) c->env->now_ms, "aborted",
+                                                         (json_int_t) 0, "childAborted", (json_int_t) 0),
+                                               NULL, false);
+                                map_run_touch(c, fids[i], ch);
+                        }
                 }
         }
         for (size_t i = 0; i < n; i++) {
@@ -3538,6 +3723,7 @@ static int handle_reader_result(Ctx *c, const AslEvent *ev, const char *fid) {
                 return 0;
         }
         map_reader_page(c, fid, frame, children, ev->output);
+        map_run_touch(c, fid, children);
         map_fill(c, fid);
         map_maybe_complete(c, fid);
         return 0;
@@ -3689,6 +3875,71 @@ static int handle_timer(Ctx *c, const AslEvent *ev, AslError *err) {
         return 0;
 }
 
+/*
+ * UpdateMapRun: a running distributed Map takes its new MaxConcurrency
+ * (0: as many as distributed mode allows) and tolerated failures at once.
+ * More room starts more children now; a threshold that the failures so far
+ * exceed fails the run now, as the next failure would. The record gets
+ * the new settings. An unknown or finished run: -ENOENT, err
+ * ResourceNotFound.
+ */
+static int handle_update_map_run(Ctx *c, const AslEvent *ev, AslError *err) {
+        json_t *frame, *children = NULL, *set;
+        const char *fid = NULL;
+
+        if (!ev->map_run_arn)
+                return asl_error_set(err, "States.Runtime", "UpdateMapRun without a mapRunArn");
+        json_object_foreach (frames(c), fid, frame) {
+                json_t *ch = json_object_get(frame, "children");
+
+                if (children_dist(ch) && jeq(ch, "mapRunArn", ev->map_run_arn)) {
+                        children = ch;
+                        break;
+                }
+        }
+        if (!children) {
+                asl_error_set(err, "ResourceNotFound", "Map Run is not running: %s", ev->map_run_arn);
+                return -ENOENT;
+        }
+        _cleanup_free_ char *id = xstrdup(fid);
+
+        set = json_object();
+        if (ev->set_max_concurrency) {
+                json_int_t mc = ev->max_concurrency > 0 ? (json_int_t) ev->max_concurrency
+                                                        : ASL_MAP_DISTRIBUTED_CONCURRENCY;
+
+                json_object_set_new(children, "max", json_integer(mc));
+                json_object_set_new(set, "maxConcurrency", json_integer(ev->max_concurrency));
+        }
+        if (ev->set_tolerated_count) {
+                json_object_set_new(children, "tolCount", json_integer(ev->tolerated_count));
+                json_object_set_new(set, "toleratedFailureCount", json_integer(ev->tolerated_count));
+        }
+        if (ev->set_tolerated_percentage) {
+                json_object_set_new(children, "tolPct", json_real(ev->tolerated_percentage));
+                json_object_set_new(set, "toleratedFailurePercentage", json_real(ev->tolerated_percentage));
+        }
+        map_run_effect(c, children, set, NULL, false);
+        {
+                json_int_t failed = jint(children, "failed"), total = jint(children, "total");
+                json_t *tc = json_object_get(children, "tolCount"),
+                       *tp = json_object_get(children, "tolPct");
+
+                if ((ev->set_tolerated_count || ev->set_tolerated_percentage) &&
+                    ((tc && failed > json_integer_value(tc)) ||
+                     (tp && !json_is_true(json_object_get(children, "more")) &&
+                      (double) failed * 100.0 > json_number_value(tp) * (double) total))) {
+                        map_fail(c, id, frame, "States.ExceedToleratedFailureThreshold",
+                                 "The specified tolerated failure threshold was exceeded");
+                        return 0;
+                }
+        }
+        map_run_touch(c, id, children);
+        map_fill(c, id);
+        map_maybe_complete(c, id);
+        return 0;
+}
+
 int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
                     const AslEnv *env, AslEffects *fx, AslError *err) {
         Ctx c = { .m = m, .exec = exec, .env = env, .fx = fx };
@@ -3732,12 +3983,18 @@ int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
         case ASL_EVENT_STOP:
                 finish(&c, "ABORTED", NULL, ev->error, ev->cause);
                 break;
+        case ASL_EVENT_UPDATE_MAP_RUN:
+                r = handle_update_map_run(&c, ev, err);
+                break;
         default:
                 return asl_error_set(err, "States.Runtime", "unknown event type %d", (int) ev->type);
         }
         if (r == 0)
                 run_queue(&c);
 out:
+        if (r == 0)
+                map_run_flush(&c);
+        json_decref(c.map_dirty);
         free(c.abort_cause);
         json_decref(c.dropped);
         json_decref(c.dropped_children);

@@ -11,10 +11,12 @@
  * to carry out. There is no I/O in here.
  *
  *   events:  START, TASK_SUCCEEDED, TASK_FAILED, TASK_HEARTBEAT, TIMER_FIRED, STOP,
+ *            UPDATE_MAP_RUN (a running Map Run's MaxConcurrency and tolerance),
  *            REDRIVE (a FAILED, TIMED_OUT or ABORTED execution continues from
  *            the states that did not succeed: see asl_exec_redrivable())
  *   effects: DISPATCH_TASK, CANCEL_TASK, SCHEDULE_TIMER (upsert by id),
- *            CANCEL_TIMER, HISTORY (one Step Functions history event), FINISHED
+ *            CANCEL_TIMER, HISTORY (one Step Functions history event), FINISHED,
+ *            MAP_RUN (a distributed Map's Map Run record changed)
  *
  * Every task attempt gets a unique task id; a result for a task id that is
  * no longer pending (timed out, cancelled, already applied) is stale:
@@ -42,6 +44,7 @@ typedef enum AslEventType {
         ASL_EVENT_TIMER_FIRED,
         ASL_EVENT_STOP,
         ASL_EVENT_REDRIVE,
+        ASL_EVENT_UPDATE_MAP_RUN,
         _ASL_EVENT_MAX,
 } AslEventType;
 
@@ -57,6 +60,13 @@ typedef struct AslEvent {
                                  * TaskStarted is recorded first, once */
         const char *worker;     /* started: the worker's name, or NULL */
         int64_t started_ms;     /* started: when the worker started it (epoch ms), 0 = now */
+        /* UPDATE_MAP_RUN (UpdateMapRun): the run, and what changes (each
+         * only when its set_ flag is true) */
+        const char *map_run_arn;
+        bool set_max_concurrency, set_tolerated_count, set_tolerated_percentage;
+        int64_t max_concurrency;     /* 0 = as many as distributed mode allows */
+        int64_t tolerated_count;     /* >= 0 */
+        double tolerated_percentage; /* 0..100 */
 } AslEvent;
 
 typedef enum AslEffectType {
@@ -66,6 +76,7 @@ typedef enum AslEffectType {
         ASL_EFFECT_CANCEL_TIMER,
         ASL_EFFECT_HISTORY,
         ASL_EFFECT_FINISHED,
+        ASL_EFFECT_MAP_RUN,
         _ASL_EFFECT_MAX,
 } AslEffectType;
 
@@ -113,6 +124,29 @@ typedef struct AslFinished {
         char *cause;        /* may be NULL */
 } AslFinished;
 
+/*
+ * MAP_RUN: a distributed Map's Map Run record changed. `set` holds the
+ * record's fields that this call changed, each a string or an integer:
+ * on creation "mapRunArn", "executionArn", "stateName", "startDate" (epoch
+ * ms), "maxConcurrency", "toleratedFailurePercentage",
+ * "toleratedFailureCount", "redriveCount"; "status" (RUNNING, SUCCEEDED,
+ * FAILED, ABORTED) and "stopDate" when it changes; and the raw counters
+ * every time: items "total" (read so far), "next" (started), "done",
+ * "failed", "aborted", "resultsWritten", "pendingRedrive"; child
+ * executions "children", "childRunning", "childDone", "childFailed",
+ * "childAborted", "childResultsWritten", "childPendingRedrive". The
+ * record's AWS counts (DescribeMapRun) derive from these. `failure`: a
+ * failed child's record {"index", "items", "error", "cause" (at most
+ * ASL_MAP_RUN_CAUSE_MAX bytes), "date", "input"?} to append, or NULL.
+ */
+#define ASL_MAP_RUN_CAUSE_MAX 2048
+typedef struct AslMapRun {
+        char *run_id;    /* the last part of the ARN, a UUID */
+        bool created;    /* the run started with this call */
+        json_t *set;     /* owned */
+        json_t *failure; /* owned, or NULL */
+} AslMapRun;
+
 typedef struct AslEffect {
         AslEffectType type;
         union {
@@ -121,6 +155,7 @@ typedef struct AslEffect {
                 AslTimer timer;            /* SCHEDULE_TIMER, CANCEL_TIMER */
                 AslHistory history;        /* HISTORY */
                 AslFinished finished;      /* FINISHED */
+                AslMapRun map_run;         /* MAP_RUN */
         };
 } AslEffect;
 

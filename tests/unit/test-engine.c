@@ -108,6 +108,13 @@ static json_t *effect_view(const AslEffect *e) {
                 set_str(o, "error", e->finished.error);
                 set_str(o, "cause", e->finished.cause);
                 break;
+        case ASL_EFFECT_MAP_RUN:
+                set_str(o, "run_id", e->map_run.run_id);
+                json_object_set_new(o, "created", json_boolean(e->map_run.created));
+                json_object_set(o, "set", e->map_run.set);
+                if (e->map_run.failure)
+                        json_object_set(o, "failure", e->map_run.failure);
+                break;
         default:
                 abort();
         }
@@ -3299,5 +3306,185 @@ TEST(distributed_map_aborted) {
         ASSERT_STR_EQ(S(h.finished, "error"), "E");
         ASSERT_TRUE(history_has(&h, "MapRunAborted"));
         free(f);
+        h_done(&h);
+}
+
+/* The Map Run record's fields as this call's MAP_RUN effects leave them
+ * (later ones win), merged into *acc (new object on first use). */
+static void map_run_merge(H *h, json_t **acc) {
+        if (!*acc)
+                *acc = json_object();
+        for (size_t i = 0; i < fx_count(h, ASL_EFFECT_MAP_RUN); i++)
+                json_object_update(*acc, json_object_get(fx_nth(h, ASL_EFFECT_MAP_RUN, i), "set"));
+}
+
+static json_int_t I(json_t *o, const char *k) {
+        return json_integer_value(json_object_get(o, k));
+}
+
+TEST(distributed_map_run_record) {
+        json_t *rec = NULL, *failure = NULL;
+        char *t[4];
+        H h;
+
+        dmap_start(&h, "'Label':'thumbs','MaxConcurrency':2,'ToleratedFailureCount':1,",
+                   "{'items':[1,2,3,4]}");
+        /* created once, with its settings, in the call that started it */
+        ASSERT_TRUE(json_is_true(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "created")));
+        for (size_t i = 1; i < fx_count(&h, ASL_EFFECT_MAP_RUN); i++)
+                ASSERT_TRUE(!json_is_true(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, i), "created")));
+        map_run_merge(&h, &rec);
+        ASSERT_TRUE(strncmp(S(rec, "mapRunArn"), "imgflow:mapRun:test/thumbs:", 27) == 0);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "run_id"), strrchr(S(rec, "mapRunArn"), ':') + 1);
+        ASSERT_STR_EQ(S(rec, "executionArn"), "imgflow:execution:test:e1");
+        ASSERT_STR_EQ(S(rec, "status"), "RUNNING");
+        ASSERT_INT_EQ(I(rec, "startDate"), 1700000000000LL);
+        ASSERT_INT_EQ(I(rec, "maxConcurrency"), 2);
+        ASSERT_INT_EQ(I(rec, "toleratedFailureCount"), 1);
+        ASSERT_INT_EQ(I(rec, "total"), 4);
+        ASSERT_INT_EQ(I(rec, "next"), 2);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 2);
+        ASSERT_INT_EQ(I(rec, "children"), 2);
+        t[0] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        t[1] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+
+        /* a child's event: one small update of the counters, not the settings */
+        ASSERT_INT_EQ(h_succeed(&h, t[0], "'a'"), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_MAP_RUN), 1);
+        ASSERT_NULL(json_object_get(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "set"), "mapRunArn"));
+        map_run_merge(&h, &rec);
+        ASSERT_INT_EQ(I(rec, "done"), 1);
+        ASSERT_INT_EQ(I(rec, "childDone"), 1);
+        ASSERT_INT_EQ(I(rec, "next"), 3);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 2);
+        t[2] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+
+        /* a failure within the tolerance: its record, with error and cause */
+        h.env.now_ms += 1000;
+        ASSERT_INT_EQ(h_fail(&h, t[1], "Image.Invalid", "not a JPEG"), 0);
+        for (size_t i = 0; i < fx_count(&h, ASL_EFFECT_MAP_RUN); i++)
+                if (json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, i), "failure"))
+                        failure = json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, i), "failure");
+        ASSERT_NOT_NULL(failure);
+        ASSERT_JSON_EQ(failure,
+                       "{\"index\":1,\"items\":1,\"error\":\"Image.Invalid\",\"date\":1700000001000,"
+                       "\"cause\":\"not a JPEG\"}");
+        map_run_merge(&h, &rec);
+        ASSERT_INT_EQ(I(rec, "failed"), 1);
+        ASSERT_INT_EQ(I(rec, "childFailed"), 1);
+        t[3] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t[2], "'c'"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, t[3], "'d'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        map_run_merge(&h, &rec);
+        ASSERT_STR_EQ(S(rec, "status"), "SUCCEEDED");
+        ASSERT_INT_EQ(I(rec, "stopDate"), 1700000001000LL);
+        ASSERT_INT_EQ(I(rec, "done"), 3);
+        ASSERT_INT_EQ(I(rec, "failed"), 1);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 0);
+        ASSERT_INT_EQ(I(rec, "children"), 4);
+        for (size_t i = 0; i < 4; i++)
+                free(t[i]);
+        json_decref(rec);
+        h_done(&h);
+
+        /* stopped: the running children's items are aborted */
+        rec = NULL;
+        dmap_start(&h, "'MaxConcurrency':2,", "{'items':[1,2,3]}");
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_STOP}), 0);
+        map_run_merge(&h, &rec);
+        ASSERT_STR_EQ(S(rec, "status"), "ABORTED");
+        ASSERT_INT_EQ(I(rec, "aborted"), 2);
+        ASSERT_INT_EQ(I(rec, "childAborted"), 2);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 0);
+        json_decref(rec);
+        h_done(&h);
+}
+
+TEST(distributed_map_update_map_run) {
+        json_t *rec = NULL;
+        char *arn, *t0;
+        size_t n = 0;
+        AslEvent up;
+        H h;
+
+        /* 5 items, one child at a time */
+        dmap_start(&h, "'MaxConcurrency':1,", "{'items':[1,2,3,4,5]}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        map_run_merge(&h, &rec);
+        arn = strdup(S(rec, "mapRunArn"));
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+
+        /* raised to 3 while it runs: two more children start at once */
+        up = (AslEvent){.type = ASL_EVENT_UPDATE_MAP_RUN,
+                        .map_run_arn = arn,
+                        .set_max_concurrency = true,
+                        .max_concurrency = 3};
+        ASSERT_INT_EQ(h_event(&h, up), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        map_run_merge(&h, &rec);
+        ASSERT_INT_EQ(I(rec, "maxConcurrency"), 3);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 3);
+        ASSERT_INT_EQ(I(rec, "next"), 3);
+        {
+                char *t1 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+                char *t2 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 1));
+
+                /* and the run keeps to 3: one child ends, one starts */
+                ASSERT_INT_EQ(h_succeed(&h, t0, "1"), 0);
+                ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+                dmap_echo_all(&h, &n);
+                ASSERT_NULL(h.finished);
+                ASSERT_INT_EQ(h_succeed(&h, t1, "2"), 0);
+                ASSERT_INT_EQ(h_succeed(&h, t2, "3"), 0);
+                free(t1);
+                free(t2);
+        }
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_INT_EQ(json_array_size(json_object_get(h.finished, "output")), 5);
+        /* a finished run cannot be updated */
+        ASSERT_INT_EQ(h_event(&h, up), -EINVAL);
+        free(t0);
+        free(arn);
+        json_decref(rec);
+        h_done(&h);
+
+        /* an unknown run of a running execution: ResourceNotFound */
+        dmap_start(&h, "'MaxConcurrency':1,", "{'items':[1,2]}");
+        up = (AslEvent){.type = ASL_EVENT_UPDATE_MAP_RUN,
+                        .map_run_arn = "imgflow:mapRun:test/M:nope",
+                        .set_max_concurrency = true,
+                        .max_concurrency = 3};
+        {
+                AslError e = {};
+
+                asl_effects_clear(&h.fx);
+                ASSERT_INT_EQ(asl_exec_handle(h.m, h.exec, &up, &h.env, &h.fx, &e), -ENOENT);
+                ASSERT_STR_EQ(e.error, "ResourceNotFound");
+                asl_error_clear(&e);
+        }
+        h_done(&h);
+
+        /* a tolerance lowered below the failures so far fails the run now */
+        rec = NULL;
+        dmap_start(&h, "'MaxConcurrency':2,'ToleratedFailureCount':5,", "{'items':[1,2,3,4]}");
+        map_run_merge(&h, &rec);
+        arn = strdup(S(rec, "mapRunArn"));
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t0, "E", NULL), 0);
+        ASSERT_NULL(h.finished);
+        up = (AslEvent){.type = ASL_EVENT_UPDATE_MAP_RUN,
+                        .map_run_arn = arn,
+                        .set_tolerated_count = true,
+                        .tolerated_count = 0};
+        ASSERT_INT_EQ(h_event(&h, up), 0);
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        map_run_merge(&h, &rec);
+        ASSERT_STR_EQ(S(rec, "status"), "FAILED");
+        ASSERT_INT_EQ(I(rec, "toleratedFailureCount"), 0);
+        free(t0);
+        free(arn);
+        json_decref(rec);
         h_done(&h);
 }

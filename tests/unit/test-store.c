@@ -1212,3 +1212,110 @@ TEST(reopen) {
                 json_decref(j);
         }
 }
+
+TEST(map_runs) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *d = NULL, *items = NULL, *failures = NULL;
+        bool more = true;
+        long long ttl;
+        redisReply *r;
+        const char *id = "0a1b2c3d-0000-4000-8000-00000000abcd";
+        const char *arn = "imgflow:mapRun:sm/thumbs:0a1b2c3d-0000-4000-8000-00000000abcd";
+
+        ASSERT_NULL(store_map_run_id_from_arn("imgflow:mapRun:sm:0a1b"));
+        ASSERT_NULL(store_map_run_id_from_arn("imgflow:execution:sm:x"));
+        ASSERT_NULL(store_map_run_id_from_arn("imgflow:mapRun:sm/thumbs:{x}"));
+        {
+                _cleanup_free_ char *got = store_map_run_id_from_arn(arn);
+                _cleanup_free_ char *sm = store_map_run_state_machine_arn(arn);
+
+                ASSERT_STR_EQ(got, id);
+                ASSERT_STR_EQ(sm, "imgflow:stateMachine:sm/thumbs");
+        }
+
+        /* created with the execution's commit */
+        k = new_create("sm", "mr", "{}", 1000);
+        store_commit_add_map_run(k, id);
+        store_commit_set_map_run_field(k, id, "mapRunArn", arn);
+        store_commit_set_map_run_field(k, id, "executionArn", "imgflow:execution:sm:mr");
+        store_commit_set_map_run_field(k, id, "status", "RUNNING");
+        store_commit_set_map_run_field(k, id, "startDate", "1000");
+        store_commit_set_map_run_field(k, id, "maxConcurrency", "2");
+        store_commit_set_map_run_field(k, id, "toleratedFailurePercentage", "12.5");
+        store_commit_set_map_run_field(k, id, "total", "10");
+        store_commit_set_map_run_field(k, id, "next", "2");
+        store_commit_set_map_run_field(k, id, "children", "2");
+        store_commit_set_map_run_field(k, id, "childRunning", "2");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+
+        /* a child's event: counters only, the later value of a field wins */
+        k = new_update("sm:mr", 1, "x", 2000);
+        store_commit_set_map_run_field(k, id, "next", "3");
+        store_commit_set_map_run_field(k, id, "failed", "1");
+        store_commit_set_map_run_field(k, id, "childFailed", "1");
+        store_commit_set_map_run_field(k, id, "next", "4");
+        store_commit_add_map_run_failure(
+                k, id, "{\"index\":1,\"items\":1,\"error\":\"E\",\"cause\":\"c\",\"date\":2000}");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+
+        /* a commit that loses the compare-and-set changes no record */
+        k = new_update("sm:mr", 1, "stale", 2001);
+        store_commit_set_map_run_field(k, id, "next", "9");
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_CONFLICT);
+        store_commit_free(k);
+
+        ASSERT_INT_EQ(store_map_run_describe_sync(c, id, &d), 0);
+        ASSERT_STR_EQ(json_string_value(json_object_get(d, "executionId")), "sm:mr");
+        ASSERT_STR_EQ(json_string_value(json_object_get(d, "mapRunArn")), arn);
+        ASSERT_STR_EQ(json_string_value(json_object_get(d, "status")), "RUNNING");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "maxConcurrency")), 2);
+        ASSERT_TRUE(json_real_value(json_object_get(d, "toleratedFailurePercentage")) == 12.5);
+        ASSERT_NULL(json_object_get(d, "stopDate"));
+        ASSERT_JSON_EQ(
+                json_object_get(d, "itemCounts"),
+                "{\"pending\":6,\"running\":3,\"succeeded\":0,\"failed\":1,\"timedOut\":0,\"aborted\":0,"
+                "\"total\":10,\"resultsWritten\":0,\"failuresNotRedrivable\":0,\"pendingRedrive\":0}");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(d, "executionCounts"), "failed")),
+                      1);
+        json_decref(d);
+
+        ASSERT_INT_EQ(store_map_run_list_sync(c, "sm:mr", 0, 10, &items, &more), 0);
+        ASSERT_INT_EQ(json_array_size(items), 1);
+        ASSERT_TRUE(!more);
+        ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "mapRunArn")), arn);
+        json_decref(items);
+        ASSERT_INT_EQ(store_map_run_list_sync(c, "sm:none", 0, 10, &items, &more), -ENOENT);
+
+        ASSERT_INT_EQ(store_map_run_failures_sync(c, id, 0, 10, &failures), 0);
+        ASSERT_JSON_EQ(failures,
+                       "[{\"index\":1,\"items\":1,\"error\":\"E\",\"cause\":\"c\",\"date\":2000}]");
+        json_decref(failures);
+        ASSERT_INT_EQ(store_map_run_describe_sync(c, "ffff", &d), -ENOENT);
+
+        /* terminal: the record expires with the execution */
+        k = new_update("sm:mr", 2, "done", 3000);
+        store_commit_set_map_run_field(k, id, "status", "SUCCEEDED");
+        store_commit_set_map_run_field(k, id, "stopDate", "3000");
+        store_commit_set_terminal(k, 3000, 60);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        ASSERT_INT_EQ(res.outcome, STORE_COMMIT_OK);
+        store_commit_free(k);
+        ASSERT_INT_EQ(store_map_run_describe_sync(c, id, &d), 0);
+        ASSERT_INT_EQ(json_integer_value(json_object_get(d, "stopDate")), 3000);
+        json_decref(d);
+        r = redisCommand(c, "TTL imgflow:{sm:mr}:maprun:%s", id);
+        ttl = r->integer;
+        freeReplyObject(r);
+        ASSERT_TRUE(ttl > 0 && ttl <= 60);
+        r = redisCommand(c, "TTL imgflow:maprun:%s", id);
+        ttl = r->integer;
+        freeReplyObject(r);
+        ASSERT_TRUE(ttl > 0 && ttl <= 60);
+}
