@@ -51,6 +51,8 @@
 #   STACK_TOPICS          more topics, "name[:partitions] ..." (or with commas)
 #   STACK_KAFKA_HEAP      each broker's Java heap (default 384m)
 #   STACK_KAFKA_JAVA_OPTS more JVM options of the brokers
+#   STACK_KAFKA_PROPERTIES more broker properties (lines of server.properties,
+#                         appended last: they override the stack's)
 #   STACK_FETCH_WAIT_MS   consumers' fetch.wait.max.ms (default 100; 10 with the
 #                         mock, see below)
 #   STACK_LINGER_MS       producers' linger.ms (default 2: a batch per partition
@@ -379,6 +381,7 @@ num.replica.fetchers=1
 log.cleaner.threads=1
 log.retention.check.interval.ms=60000
 EOF2
+                [ -n "${STACK_KAFKA_PROPERTIES:-}" ] && printf '%s\n' "$STACK_KAFKA_PROPERTIES" >>"$KDIR/server-$i.properties"
         done
         # Brokers 1 to 3: copies of what the storage tool formatted once
         # (kafka_prepare in deploy/kafka/kafka-env.sh); more: the tool.
@@ -401,14 +404,22 @@ EOF2
 
 # The JVM of a broker: a small heap and the serial collector (one GC thread
 # where the parallel collectors would start one per core, on cores the
-# daemons need), the class data sharing archive if there is one;
-# STACK_KAFKA_JAVA_OPTS adds or overrides (the tests add
-# -XX:TieredStopAtLevel=1: no C2 compiler, a start in half the CPU).
+# daemons need), the class data sharing archive if there is one, and only
+# the C1 compiler (-XX:TieredStopAtLevel=1). A broker of this stack lives for
+# minutes, next to the daemons on the same cores; C2 compiled the broker's
+# hot paths for minutes after each start, 130-250 us of CPU per task at
+# 1,400 tasks/s even after 10,000 tasks of warm-up, and every hop waited for
+# it: dispatch latency at that load p50 / p99 113-196 / 613-691 ms with
+# C2, 4-6 / 20-34 ms without (docs/benchmarks.md). C1's code costs the
+# request threads about twice the CPU of C2's; a broker on hosts of its own
+# that runs for days keeps the JVM's default. STACK_KAFKA_JAVA_OPTS adds or overrides (the last flag
+# wins: -XX:TieredStopAtLevel=4 brings C2 back).
 start_broker() { # ID
         local cds=
         [ -f "$KAFKA_CDS" ] && cds=-XX:SharedArchiveFile=$KAFKA_CDS
         # shellcheck disable=SC2086
         launch "kafka-$1" java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+                -XX:TieredStopAtLevel=1 \
                 $cds -Djava.awt.headless=true -Dlog4j2.configurationFile="$SRC/deploy/kafka/log4j2.properties" \
                 ${STACK_KAFKA_JAVA_OPTS:-} -cp "$IMGFLOW_KAFKA_LIBS/*" kafka.Kafka "$KDIR/server-$1.properties"
 }
