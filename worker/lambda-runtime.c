@@ -10,15 +10,34 @@
  *
  * Each runtime process gets one end of a socket pair as fds 3 and 4 (the
  * bootstraps read requests on IMGFLOW_LAMBDA_FD_IN and write answers on
- * IMGFLOW_LAMBDA_FD_OUT), /dev/null as stdin, the daemon's stderr as stdout
- * and stderr (the journal under systemd), its own process group (a timeout
- * kills the handler's children too), PR_SET_PDEATHSIG (it dies with the
- * daemon), and for Python an address-space limit of MemorySize + 128 MiB
- * (headroom for the interpreter's own mappings), which turns an allocation
- * past it into MemoryError -> Runtime.OutOfMemory. Node gets
- * --max-old-space-size=MemorySize instead (V8 reserves far more address
- * space than it uses, so RLIMIT_AS would stop it from starting); a heap past
- * it ends the process: Runtime.ExitError.
+ * IMGFLOW_LAMBDA_FD_OUT), /dev/null as stdin, a pipe as stdout and stderr,
+ * its own process group (a timeout kills the handler's children too),
+ * PR_SET_PDEATHSIG (it dies with the daemon) and no core files.
+ *
+ * The pipe: the thread that waits for an invocation's answer also reads the
+ * runtime's output and logs it line by line (LAMBDA_FUNCTION= in the
+ * journal), so print() and console.log() still reach the log. Between
+ * invocations nobody reads it (1 MiB of pipe), as Lambda freezes an idle
+ * execution environment; the next invocation, or the process's end, logs
+ * what is left.
+ *
+ * MemorySize, as Lambda measures it (the memory the function uses, not what
+ * it reserves): while a runtime runs an invocation (or starts), its resident
+ * size is read every 50 ms from /proc; over MemorySize the process group is
+ * SIGKILLed, which is what Lambda's memory limit does. A runtime that dies
+ * while its peak resident size (wait4's ru_maxrss) reached MemorySize died
+ * of memory too. Two limits act before that, so that a handler fails
+ * quickly rather than between two samples: Python gets an address-space
+ * limit of MemorySize + 128 MiB (headroom for the interpreter's own
+ * mappings), so an allocation past it raises MemoryError (an uncaught one
+ * ends the runtime as Lambda's would be ended), and Node.js gets Lambda's
+ * own V8 limits, --max-old-space-size = 90 % and --max-semi-space-size = 5 %
+ * of MemorySize (V8 reserves far more address space than it uses, so
+ * RLIMIT_AS would stop it from starting); V8 past its heap limit prints
+ * "JavaScript heap out of memory" and aborts, which the output pipe shows.
+ * All of these are reported as Lambda reports its out-of-memory kill:
+ * Runtime.OutOfMemory, "RequestId: ... Error: Runtime exited with error:
+ * signal: killed"; the log says which limit it was.
  *
  * Between fork() and execve() the child only makes async-signal-safe calls:
  * argv and the environment are built once per function when the file is
@@ -59,12 +78,22 @@
 #define LAMBDA_INIT_TIMEOUT_MS 30000 /* a runtime's start, unless the Timeout is longer */
 #define LAMBDA_POLL_SLICE_MS 200     /* how often a wait looks at the cancel flag */
 #define LAMBDA_EXIT_WAIT_MS 1000     /* an exiting process gets this long before SIGKILL */
+#define LAMBDA_MEMORY_SAMPLE_MS 50   /* how often a running invocation's memory is read */
+#define LAMBDA_LINE_MAX 4096         /* a longer line of output is logged in pieces */
+#define LAMBDA_PIPE_BYTES (1 << 20)  /* output kept while nobody reads it */
+#define V8_HEAP_OOM "JavaScript heap out of memory"
 
 typedef struct LambdaSlot {
-        pid_t pid; /* 0 = no process */
-        int fd;    /* our end of the socket pair; -1 without a process */
-        bool busy; /* an invocation holds it (under rt->lock) */
+        pid_t pid;              /* 0 = no process */
+        int fd;                 /* our end of the socket pair; -1 without a process */
+        int out_fd;             /* the read end of the runtime's stdout/stderr pipe; -1 without */
+        bool busy;              /* an invocation holds it (under rt->lock) */
+        bool killed_for_memory; /* its resident size went over MemorySize */
+        bool heap_oom;          /* V8 said "JavaScript heap out of memory" */
         unsigned index;
+        uint64_t peak_rss_kb; /* the largest resident size sampled */
+        size_t line_len;      /* the output's unfinished line */
+        char line[LAMBDA_LINE_MAX];
 } LambdaSlot;
 
 typedef struct LambdaFunction {
@@ -273,7 +302,9 @@ static int function_load(LambdaFunction *fn, json_t *obj, const char *file, cons
                 strv_push(&argv, xstrdup("-u"));
                 strv_push(&argv, xasprintf("%s/bootstrap.py", le->runtime_dir));
         } else {
-                strv_push(&argv, xasprintf("--max-old-space-size=%u", fn->memory_mb));
+                /* Lambda's Node.js runtime: 5 % new space, 90 % old space */
+                strv_push(&argv, xasprintf("--max-semi-space-size=%u", MAX_(fn->memory_mb * 5 / 100, 1u)));
+                strv_push(&argv, xasprintf("--max-old-space-size=%u", fn->memory_mb * 90 / 100));
                 strv_push(&argv, xasprintf("%s/bootstrap.js", le->runtime_dir));
         }
         fn->argv = argv.v;
@@ -345,7 +376,7 @@ static int function_load(LambdaFunction *fn, json_t *obj, const char *file, cons
 
         fn->slots = xmalloc(fn->concurrency * sizeof(LambdaSlot));
         for (unsigned i = 0; i < fn->concurrency; i++)
-                fn->slots[i] = (LambdaSlot){.pid = 0, .fd = -1, .busy = false, .index = i};
+                fn->slots[i] = (LambdaSlot){.pid = 0, .fd = -1, .out_fd = -1, .busy = false, .index = i};
         return 0;
 }
 
@@ -481,7 +512,7 @@ int lambda_runtime_new(const Config *c, LambdaRuntime **ret, char **ret_error) {
         return 0;
 }
 
-static void slot_kill(LambdaSlot *s);
+static void slot_kill(const LambdaFunction *fn, LambdaSlot *s);
 
 LambdaRuntime *lambda_runtime_free(LambdaRuntime *rt) {
         if (!rt)
@@ -489,7 +520,7 @@ LambdaRuntime *lambda_runtime_free(LambdaRuntime *rt) {
         for (size_t i = 0; i < rt->n; i++) {
                 LambdaFunction *fn = &rt->functions[i];
                 for (unsigned j = 0; fn->slots && j < fn->concurrency; j++)
-                        slot_kill(&fn->slots[j]);
+                        slot_kill(fn, &fn->slots[j]);
                 function_done(fn);
         }
         free(rt->functions);
@@ -520,17 +551,97 @@ static uint64_t mono_ms(void) {
         return now_usec(CLOCK_MONOTONIC) / 1000;
 }
 
+/* Logs the runtime's output that is complete lines (all of it with
+ * flush), one journal entry per line with the function's name. */
+static void output_log(const LambdaFunction *fn, LambdaSlot *s, bool flush) {
+        char field[128];
+        snprintf(field, sizeof(field), "LAMBDA_FUNCTION=%s", fn->name);
+        const char *fields[] = {field, NULL};
+        size_t start = 0;
+        for (size_t i = 0; i < s->line_len; i++) {
+                if (s->line[i] != '\n')
+                        continue;
+                log_fields(LOG_INFO, fields, "%.*s", (int) (i - start), s->line + start);
+                start = i + 1;
+        }
+        if (start == 0 && (flush || s->line_len == sizeof(s->line)) && s->line_len > 0)
+                start = s->line_len, log_fields(LOG_INFO, fields, "%.*s", (int) s->line_len, s->line);
+        memmove(s->line, s->line + start, s->line_len - start);
+        s->line_len -= start;
+}
+
+/* Reads what the runtime wrote to stdout/stderr so far (without blocking),
+ * logs it and looks for V8's out-of-memory line. At the end of the output
+ * (the process and its children are gone) the pipe is closed. */
+static void output_drain(const LambdaFunction *fn, LambdaSlot *s) {
+        while (s->out_fd >= 0) {
+                ssize_t k = read(s->out_fd, s->line + s->line_len, sizeof(s->line) - s->line_len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        if (k == 0 || errno != EAGAIN) {
+                                output_log(fn, s, /* flush= */ true);
+                                close(s->out_fd);
+                                s->out_fd = -1;
+                        }
+                        return;
+                }
+                /* the needle may straddle two reads: search from before the new bytes */
+                size_t from = s->line_len > strlen(V8_HEAP_OOM) ? s->line_len - strlen(V8_HEAP_OOM) : 0;
+                s->line_len += (size_t) k;
+                if (!fn->python &&
+                    memmem(s->line + from, s->line_len - from, V8_HEAP_OOM, strlen(V8_HEAP_OOM)))
+                        s->heap_oom = true;
+                output_log(fn, s, /* flush= */ false);
+        }
+}
+
+/* The resident size of pid in KiB from /proc/PID/statm; 0 when unknown. */
+static uint64_t resident_kb(pid_t pid) {
+        char path[64], buf[128];
+        snprintf(path, sizeof(path), "/proc/%d/statm", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        unsigned long long size = 0, resident = 0;
+        if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+                return 0;
+        return (uint64_t) resident * ((uint64_t) sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Lambda's memory limit: the runtime's resident size over MemorySize ends
+ * it (SIGKILL to its group, as the kernel's memory limit would). */
+static void memory_check(const LambdaFunction *fn, LambdaSlot *s) {
+        if (s->pid <= 0 || s->killed_for_memory)
+                return;
+        uint64_t kb = resident_kb(s->pid);
+        s->peak_rss_kb = MAX_(s->peak_rss_kb, kb);
+        if (kb <= (uint64_t) fn->memory_mb * 1024)
+                return;
+        s->killed_for_memory = true;
+        (void) kill(-s->pid, SIGKILL);
+        (void) kill(s->pid, SIGKILL);
+}
+
 /* Waits for the process to end within wait_ms, then SIGKILLs its group and
- * reaps it. *ret_status: its wait status. */
-static int slot_reap(LambdaSlot *s, uint64_t wait_ms, int *ret_status) {
+ * reaps it, and logs the rest of its output. *ret_status: its wait status;
+ * *ret_maxrss_kb: its peak resident size (KiB). */
+static int slot_reap(const LambdaFunction *fn, LambdaSlot *s, uint64_t wait_ms, int *ret_status,
+                     uint64_t *ret_maxrss_kb) {
         int status = 0;
         pid_t r = 0;
+        struct rusage ru = {};
         uint64_t until = mono_ms() + wait_ms;
 
         if (s->pid <= 0)
                 return -ESRCH;
         for (;;) {
-                r = waitpid(s->pid, &status, WNOHANG);
+                r = wait4(s->pid, &status, WNOHANG, &ru);
                 if (r != 0 || mono_ms() >= until)
                         break;
                 (void) poll(NULL, 0, 10);
@@ -539,7 +650,7 @@ static int slot_reap(LambdaSlot *s, uint64_t wait_ms, int *ret_status) {
                 (void) kill(-s->pid, SIGKILL);
                 (void) kill(s->pid, SIGKILL);
                 do
-                        r = waitpid(s->pid, &status, 0);
+                        r = wait4(s->pid, &status, 0, &ru);
                 while (r < 0 && errno == EINTR);
         }
         (void) kill(-s->pid, SIGKILL); /* what the handler left behind */
@@ -547,22 +658,39 @@ static int slot_reap(LambdaSlot *s, uint64_t wait_ms, int *ret_status) {
                 close(s->fd);
         s->fd = -1;
         s->pid = 0;
+        /* what is left of the output; a child that escaped the group and
+         * still holds the pipe leaves it open: close it anyway */
+        output_drain(fn, s);
+        output_log(fn, s, /* flush= */ true);
+        if (s->out_fd >= 0)
+                close(s->out_fd);
+        s->out_fd = -1;
         if (ret_status)
                 *ret_status = status;
+        if (ret_maxrss_kb)
+                *ret_maxrss_kb = MAX_((uint64_t) ru.ru_maxrss, s->peak_rss_kb);
         return 0;
 }
 
-static void slot_kill(LambdaSlot *s) {
+static void slot_kill(const LambdaFunction *fn, LambdaSlot *s) {
         if (s->pid <= 0)
                 return;
         (void) shutdown(s->fd, SHUT_RDWR); /* end of input: the bootstrap exits */
-        (void) slot_reap(s, LAMBDA_EXIT_WAIT_MS / 4, NULL);
+        (void) slot_reap(fn, s, LAMBDA_EXIT_WAIT_MS / 4, NULL, NULL);
 }
 
 static int slot_spawn(const LambdaFunction *fn, LambdaSlot *s) {
-        int sv[2];
+        int sv[2], out[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
+        if (pipe2(out, O_CLOEXEC) < 0) {
+                int r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        (void) fcntl(out[0], F_SETPIPE_SZ, LAMBDA_PIPE_BYTES); /* the default 64 KiB if refused */
+        (void) fcntl(out[0], F_SETFL, O_NONBLOCK);
         sigset_t all;
         sigfillset(&all);
         pid_t pid = fork();
@@ -570,6 +698,8 @@ static int slot_spawn(const LambdaFunction *fn, LambdaSlot *s) {
                 int r = -errno;
                 close(sv[0]);
                 close(sv[1]);
+                close(out[0]);
+                close(out[1]);
                 return r;
         }
         if (pid == 0) {
@@ -581,11 +711,14 @@ static int slot_spawn(const LambdaFunction *fn, LambdaSlot *s) {
                 (void) setpgid(0, 0);
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 int fd = fcntl(sv[1], F_DUPFD, 10);
+                int o = fcntl(out[1], F_DUPFD, 10);
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0 || dup2(fd, 3) < 0 ||
-                    dup2(fd, 4) < 0)
+                if (fd < 0 || o < 0 || null < 0 || dup2(null, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 ||
+                    dup2(fd, 3) < 0 || dup2(fd, 4) < 0)
                         _exit(127);
                 (void) close_range(5, ~0U, 0);
+                struct rlimit no_core = {0, 0};
+                (void) setrlimit(RLIMIT_CORE, &no_core);
                 if (fn->python) {
                         rlim_t lim = ((rlim_t) fn->memory_mb + LAMBDA_AS_HEADROOM_MB) << 20;
                         struct rlimit rl = {lim, lim};
@@ -597,15 +730,22 @@ static int slot_spawn(const LambdaFunction *fn, LambdaSlot *s) {
                 _exit(127);
         }
         close(sv[1]);
+        close(out[1]);
         s->pid = pid;
         s->fd = sv[0];
+        s->out_fd = out[0];
+        s->killed_for_memory = s->heap_oom = false;
+        s->peak_rss_kb = 0;
+        s->line_len = 0;
         return 0;
 }
 
-/* Reads (out = false) or writes (out = true) exactly n bytes until deadline
- * (CLOCK_MONOTONIC ms), looking at the cancel flag between slices. 0,
+/* Reads (out = false) or writes (out = true) exactly n bytes on the slot's
+ * socket until deadline (CLOCK_MONOTONIC ms), logging the runtime's output,
+ * reading its memory and looking at the cancel flag meanwhile. 0,
  * -ETIMEDOUT, -ECANCELED, -EPIPE (the runtime closed its end), -errno. */
-static int transfer(int fd, void *buf, size_t n, bool out, uint64_t deadline, const OpContext *ctx) {
+static int transfer(const LambdaFunction *fn, LambdaSlot *s, void *buf, size_t n, bool out,
+                    uint64_t deadline, const OpContext *ctx) {
         size_t off = 0;
         while (off < n) {
                 uint64_t now = mono_ms();
@@ -613,14 +753,20 @@ static int transfer(int fd, void *buf, size_t n, bool out, uint64_t deadline, co
                         return -ETIMEDOUT;
                 if (op_context_cancelled(ctx))
                         return -ECANCELED;
-                struct pollfd p = {.fd = fd, .events = out ? POLLOUT : POLLIN};
-                int k = poll(&p, 1, (int) MIN_(deadline - now, (uint64_t) LAMBDA_POLL_SLICE_MS));
+                struct pollfd p[2] = {
+                        {.fd = s->fd, .events = out ? POLLOUT : POLLIN},
+                        {.fd = s->out_fd, .events = POLLIN},
+                };
+                int k = poll(p, 2, (int) MIN_(deadline - now, (uint64_t) LAMBDA_MEMORY_SAMPLE_MS));
                 if (k < 0 && errno != EINTR)
                         return -errno;
-                if (k <= 0)
+                memory_check(fn, s);
+                if (k > 0 && p[1].revents)
+                        output_drain(fn, s);
+                if (k <= 0 || !p[0].revents)
                         continue;
-                ssize_t done = out ? send(fd, (char *) buf + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL)
-                                   : recv(fd, (char *) buf + off, n - off, MSG_DONTWAIT);
+                ssize_t done = out ? send(s->fd, (char *) buf + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                   : recv(s->fd, (char *) buf + off, n - off, MSG_DONTWAIT);
                 if (done == 0 && !out)
                         return -EPIPE;
                 if (done < 0) {
@@ -634,16 +780,17 @@ static int transfer(int fd, void *buf, size_t n, bool out, uint64_t deadline, co
 }
 
 /* One frame: *ret a new JSON value. -EBADMSG when it is not JSON or too large. */
-static int read_frame(int fd, uint64_t deadline, const OpContext *ctx, json_t **ret) {
+static int read_frame(const LambdaFunction *fn, LambdaSlot *s, uint64_t deadline, const OpContext *ctx,
+                      json_t **ret) {
         uint8_t head[4];
-        int r = transfer(fd, head, 4, false, deadline, ctx);
+        int r = transfer(fn, s, head, 4, false, deadline, ctx);
         if (r < 0)
                 return r;
         uint32_t n = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 | (uint32_t) head[2] << 8 | head[3];
         if (n > LAMBDA_PAYLOAD_MAX + 65536)
                 return -EBADMSG;
         _cleanup_free_ char *buf = xmalloc(n + 1);
-        r = transfer(fd, buf, n, false, deadline, ctx);
+        r = transfer(fn, s, buf, n, false, deadline, ctx);
         if (r < 0)
                 return r;
         json_t *v = json_loadb(buf, n, JSON_DECODE_ANY, NULL);
@@ -653,7 +800,8 @@ static int read_frame(int fd, uint64_t deadline, const OpContext *ctx, json_t **
         return 0;
 }
 
-static int write_frame(int fd, json_t *v, uint64_t deadline, const OpContext *ctx) {
+static int write_frame(const LambdaFunction *fn, LambdaSlot *s, json_t *v, uint64_t deadline,
+                       const OpContext *ctx) {
         _cleanup_free_ char *body = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!body)
                 return -ENOMEM;
@@ -661,8 +809,8 @@ static int write_frame(int fd, json_t *v, uint64_t deadline, const OpContext *ct
         if (n > LAMBDA_PAYLOAD_MAX)
                 return -E2BIG;
         uint8_t head[4] = {(uint8_t) (n >> 24), (uint8_t) (n >> 16), (uint8_t) (n >> 8), (uint8_t) n};
-        int r = transfer(fd, head, 4, true, deadline, ctx);
-        return r < 0 ? r : transfer(fd, body, n, true, deadline, ctx);
+        int r = transfer(fn, s, head, 4, true, deadline, ctx);
+        return r < 0 ? r : transfer(fn, s, body, n, true, deadline, ctx);
 }
 
 /* ---- failures ------------------------------------------------------------- */
@@ -734,6 +882,31 @@ static void describe_status(int status, char *buf, size_t size) {
                 snprintf(buf, size, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* Whether a runtime that ended during an invocation (or its start) died of
+ * memory, and which limit saw it (for the log); NULL when not. */
+static const char *died_of_memory(const LambdaFunction *fn, const LambdaSlot *s, uint64_t maxrss_kb) {
+        if (s->killed_for_memory)
+                return "its resident size went over MemorySize";
+        if (s->heap_oom)
+                return "V8: JavaScript heap out of memory";
+        if (maxrss_kb >= (uint64_t) fn->memory_mb * 1024)
+                return "its peak resident size reached MemorySize";
+        return NULL;
+}
+
+/* Lambda's error document for a function over its memory: the runtime is
+ * killed, and its message is that of the kill. */
+static int fail_out_of_memory(const LambdaFunction *fn, const LambdaSlot *s, const char *why, int status,
+                              uint64_t maxrss_kb, const char *request_id, TaskFailure *f) {
+        char how[64];
+        describe_status(status, how, sizeof(how));
+        log_warning("Function %s went over its MemorySize of %u MB in slot %u (%s; %s, peak resident size "
+                    "%" PRIu64 " MB); it is started again for the next invocation.",
+                    fn->name, fn->memory_mb, s->index, why, how, maxrss_kb / 1024);
+        return fail_with(f, "Runtime.OutOfMemory",
+                         "RequestId: %s Error: Runtime exited with error: signal: killed", request_id);
+}
+
 /* ---- invocation ------------------------------------------------------------ */
 
 static LambdaSlot *slot_acquire(LambdaRuntime *rt, LambdaFunction *fn, const OpContext *ctx) {
@@ -778,7 +951,7 @@ static int slot_start(LambdaFunction *fn, LambdaSlot *s, const char *request_id,
                                  fn->runtime, fn->name, strerror(-r));
         _cleanup_(json_decrefp) json_t *msg = NULL;
         uint64_t init_ms = MAX_((uint64_t) LAMBDA_INIT_TIMEOUT_MS, (uint64_t) fn->timeout_s * 1000);
-        r = read_frame(s->fd, mono_ms() + init_ms, ctx, &msg);
+        r = read_frame(fn, s, mono_ms() + init_ms, ctx, &msg);
         const char *type = msg ? json_string_value(json_object_get(msg, "type")) : NULL;
         if (r == 0 && type && streq(type, "ready")) {
                 log_debug("Started the %s runtime of %s (pid %d, slot %u).", fn->runtime, fn->name,
@@ -787,8 +960,10 @@ static int slot_start(LambdaFunction *fn, LambdaSlot *s, const char *request_id,
         }
         int status = 0;
         char how[64];
-        (void) slot_reap(s, LAMBDA_EXIT_WAIT_MS, &status);
+        uint64_t maxrss_kb = 0;
+        (void) slot_reap(fn, s, LAMBDA_EXIT_WAIT_MS, &status, &maxrss_kb);
         describe_status(status, how, sizeof(how));
+        const char *oom = died_of_memory(fn, s, maxrss_kb);
         if (r == -ECANCELED)
                 return task_failure_set(f, r, "Task.Cancelled", "The worker is stopping");
         if (r == 0 && type && streq(type, "initError") && json_is_object(json_object_get(msg, "error"))) {
@@ -797,6 +972,8 @@ static int slot_start(LambdaFunction *fn, LambdaSlot *s, const char *request_id,
                         json_string_value(json_object_get(json_object_get(msg, "error"), "errorMessage")));
                 return fail_with_document(f, json_object_get(msg, "error"));
         }
+        if (oom)
+                return fail_out_of_memory(fn, s, oom, status, maxrss_kb, request_id, f);
         if (r == -ETIMEDOUT)
                 return fail_with(f, "Sandbox.Timedout",
                                  "RequestId: %s Error: Init phase did not finish within %" PRIu64 " seconds",
@@ -850,16 +1027,16 @@ static int invoke(LambdaRuntime *rt, LambdaFunction *fn, LambdaSlot *s, json_t *
         json_object_set_new(req, "logGroupName", json_sprintf("/aws/lambda/%s", fn->name));
 
         _cleanup_(json_decrefp) json_t *answer = NULL;
-        r = write_frame(s->fd, req, deadline, ctx);
+        r = write_frame(fn, s, req, deadline, ctx);
         if (r == -E2BIG)
                 return fail_with(f, "Lambda.RequestTooLargeException",
                                  "Request must be smaller than %u bytes for the InvokeFunction operation",
                                  LAMBDA_PAYLOAD_MAX);
         if (r == 0)
-                r = read_frame(s->fd, deadline, ctx, &answer);
+                r = read_frame(fn, s, deadline, ctx, &answer);
 
         if (r == -ETIMEDOUT) {
-                (void) slot_reap(s, 0, NULL);
+                (void) slot_reap(fn, s, 0, NULL, NULL);
                 double secs = (double) (mono_ms() - started) / 1000.0;
                 log_info("Function %s timed out after %.2f s (%s); its runtime was killed.", fn->name, secs,
                          task_deadline_first ? "the task's deadline" : "its Timeout");
@@ -868,13 +1045,17 @@ static int invoke(LambdaRuntime *rt, LambdaFunction *fn, LambdaSlot *s, json_t *
                                  task_deadline_first ? secs : (double) fn->timeout_s);
         }
         if (r == -ECANCELED) {
-                (void) slot_reap(s, 0, NULL);
+                (void) slot_reap(fn, s, 0, NULL, NULL);
                 return task_failure_set(f, r, "Task.Cancelled", "The worker is stopping");
         }
         if (r < 0) {
                 int status = 0;
                 char how[64];
-                (void) slot_reap(s, LAMBDA_EXIT_WAIT_MS, &status);
+                uint64_t maxrss_kb = 0;
+                (void) slot_reap(fn, s, LAMBDA_EXIT_WAIT_MS, &status, &maxrss_kb);
+                const char *oom = died_of_memory(fn, s, maxrss_kb);
+                if (oom)
+                        return fail_out_of_memory(fn, s, oom, status, maxrss_kb, request_id, f);
                 describe_status(status, how, sizeof(how));
                 log_warning(
                         "The %s runtime of %s exited during an invocation (%s); it is started again for the "
@@ -892,10 +1073,10 @@ static int invoke(LambdaRuntime *rt, LambdaFunction *fn, LambdaSlot *s, json_t *
         }
         if (type && streq(type, "error") && json_is_object(json_object_get(answer, "error"))) {
                 if (json_is_true(json_object_get(answer, "fatal")))
-                        (void) slot_reap(s, LAMBDA_EXIT_WAIT_MS, NULL);
+                        (void) slot_reap(fn, s, LAMBDA_EXIT_WAIT_MS, NULL, NULL);
                 return fail_with_document(f, json_object_get(answer, "error"));
         }
-        (void) slot_reap(s, 0, NULL);
+        (void) slot_reap(fn, s, 0, NULL, NULL);
         return fail_with(f, "Runtime.InvalidResponse",
                          "RequestId: %s Error: the runtime answered a malformed frame", request_id);
 }

@@ -24,8 +24,11 @@
  *   Sandbox.Timedout          the Timeout passed: the process is killed
  *   Runtime.ExitError         the process died during the invocation (killed,
  *                             a crash): it is started again for the next one
- *   Runtime.OutOfMemory       the handler went over MemorySize (Python:
- *                             MemoryError under the address-space limit)
+ *   Runtime.OutOfMemory       the handler went over MemorySize: its resident
+ *                             size, V8's heap limit (Node.js) or an uncaught
+ *                             MemoryError under the address-space limit
+ *                             (Python); the process is ended and started
+ *                             again, the message is Lambda's kill
  *   Runtime.ImportModuleError, Runtime.HandlerNotFound,
  *   Runtime.UserCodeSyntaxError, Runtime.MalformedHandlerName
  *                             the handler could not be loaded (init)

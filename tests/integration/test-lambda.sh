@@ -6,8 +6,12 @@
 # function's environment; a raised exception as its type and Lambda's JSON
 # error document; a Timeout as Sandbox.Timedout (process killed, the next
 # task runs); a process killed during a task as Runtime.ExitError (restarted,
-# the next task runs); MemorySize as Runtime.OutOfMemory; a missing module as
-# Runtime.ImportModuleError; a built-in operation as Worker.UnknownOperation.
+# the next task runs); MemorySize as Runtime.OutOfMemory with Lambda's error
+# document, whichever limit saw it (Python's MemoryError, a resident size
+# over MemorySize in Python or Node.js, V8's heap limit), the runtime started
+# again; a MemoryError the handler catches is the handler's; a missing module
+# as Runtime.ImportModuleError; a built-in operation as
+# Worker.UnknownOperation; the handlers' output in the daemon's log.
 #   test-lambda.sh SOURCE_ROOT BUILD_ROOT
 set -u
 SRC=$1
@@ -40,7 +44,14 @@ cat >"$T/functions.json" <<JSON
  {"name": "NodeCallback", "runtime": "nodejs20.x", "handler": "index.callbackHandler", "codeUri": "$D/node",
   "timeout": 20},
  {"name": "NodeFail", "runtime": "nodejs20.x", "handler": "index.failHandler", "codeUri": "$D/node",
-  "timeout": 20}
+  "timeout": 20},
+ {"name": "PyHold", "runtime": "python3.11", "handler": "app.hold", "codeUri": "$D/py", "timeout": 30},
+ {"name": "PyCatch", "runtime": "python3.11", "handler": "app.catch_memory_error", "codeUri": "$D/py",
+  "timeout": 20},
+ {"name": "NodeHeap", "runtime": "nodejs20.x", "handler": "index.heapHog", "codeUri": "$D/node",
+  "memorySize": 128, "timeout": 60},
+ {"name": "NodeBuffer", "runtime": "nodejs20.x", "handler": "index.bufferHog", "codeUri": "$D/node",
+  "memorySize": 128, "timeout": 30}
 ]}
 JSON
 stack_conf <<EOF
@@ -175,10 +186,16 @@ def _():
 def _():
     doc = failed("t-4", "Runtime.ExitError")
     assert doc["errorMessage"].endswith("Runtime exited with error: signal: killed"), doc
+def oom(t):
+    # Lambda's document for a function over its memory, exactly
+    doc = failed(t, "Runtime.OutOfMemory")
+    rid = doc["errorMessage"][len("RequestId: "):][:36]
+    assert doc == {"errorType": "Runtime.OutOfMemory",
+                   "errorMessage": "RequestId: %s Error: Runtime exited with error: signal: killed" % rid}, doc
+    assert len(rid) == 36 and rid.count("-") == 4, doc
 @c(5)
 def _():
-    doc = failed("t-5", "Runtime.OutOfMemory")
-    assert "128 MB" in doc["errorMessage"], doc
+    oom("t-5")  # Python: MemoryError past the address-space limit
 @c(6)
 def _():
     doc = failed("t-6", "Runtime.ImportModuleError")
@@ -213,6 +230,27 @@ def _():
 @c(14)
 def _():
     assert one("t-14", "TaskSucceeded")["output"] == {"allocated": 16}
+@c(15)
+def _():
+    oom("t-15")  # Python: resident memory over MemorySize, within the address-space limit
+@c(16)
+def _():
+    assert one("t-16", "TaskSucceeded")["output"] == {"caught": "MemoryError"}
+@c(17)
+def _():
+    oom("t-17")  # Node.js: V8's heap past its limit
+@c(18)
+def _():
+    oom("t-18")  # Node.js: a Buffer (outside V8's heap) over MemorySize
+@c(19)
+def _():
+    assert one("t-19", "TaskSucceeded")["output"] == {"kept": 10}
+@c(20)
+def _():
+    assert one("t-20", "TaskSucceeded")["output"] == {"allocated": 16}
+@c(21)
+def _():
+    assert one("t-21", "TaskSucceeded")["output"] == {"held": 16}
 for n in range(first, last + 1):
     checks[n]()
 print("lambda: tasks %d-%d answered as expected" % (first, last))
@@ -247,6 +285,34 @@ PY
 kcat -P -b "$BOOT" -t imgflow.tasks.lambda -K '|' <"$T/tasks2.txt" || fail "produce"
 wait_checked 12 14
 echo "ok: restarted runtimes answer the next tasks"
+
+# MemorySize, whichever limit sees it first, and then the same functions
+# again within their memory (their runtimes were started again).
+produce() { # N|OP|INPUT-JSON ...
+        python3 - "$@" <<'PY' >"$T/tasks3.txt"
+import json, sys, time
+now = int(time.time() * 1000)
+for arg in sys.argv[1:]:
+    n, op, inp = arg.split("|", 2)
+    m = {"v": 1, "type": "Task", "executionId": "e-" + n, "executionName": "n-" + n, "stateMachine": "sm",
+         "state": "S", "taskId": "t-" + n, "attempt": 0, "resource": "arn:aws:states:::lambda:invoke",
+         "operation": op, "input": json.loads(inp), "deadlineMs": 0, "heartbeatSeconds": 0,
+         "dispatchedAtMs": now}
+    print("e-%s|%s" % (n, json.dumps(m)))
+PY
+        kcat -P -b "$BOOT" -t imgflow.tasks.lambda -K '|' <"$T/tasks3.txt" || fail "produce"
+}
+produce '15|PyHold|{"mb": 176, "holdSeconds": 10}' '16|PyCatch|{"mb": 600}' \
+        '17|NodeHeap|{"objects": 100000000}' '18|NodeBuffer|{"mb": 200, "holdSeconds": 10}'
+wait_checked 15 18
+produce '19|NodeHeap|{"objects": 10}' '20|NodeBuffer|{"mb": 16}' '21|PyHold|{"mb": 16}'
+wait_checked 19 21
+grep -q "Function NodeHeap went over its MemorySize of 128 MB" "$T/lambda.log" || fail "no log line for NodeHeap"
+# the handlers' output reaches the log, with the function's name
+grep -q "hold: 16 MB held.*lambda_function=PyHold" "$T/lambda.log" || fail "PyHold's print() is not in the log"
+grep -q "FATAL ERROR:.*JavaScript heap out of memory\|Function NodeHeap went over its MemorySize.*resident" \
+        "$T/lambda.log" || fail "neither V8's message nor the resident size for NodeHeap in the log"
+echo "ok: MemorySize (MemoryError, resident size, V8's heap, a Buffer) is Runtime.OutOfMemory; runtimes restarted"
 
 # SIGTERM: the daemon stops and leaves no runtime process behind.
 kids=$(pgrep -P "$LPID" | tr '\n' ' ')

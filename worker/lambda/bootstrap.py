@@ -173,10 +173,13 @@ def main():
         rid = req.get("requestId")
         try:
             result = handler(req.get("event"), LambdaContext(req))
-        except MemoryError as e:
-            mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-            doc = {"errorMessage": "RequestId: %s Error: Runtime exceeded its memory limit of %s MB (MemorySize)"
-                   % (rid, mb), "errorType": "Runtime.OutOfMemory"}
+        except MemoryError:
+            # Past the address-space limit that stands for MemorySize: the
+            # end Lambda gives a function over its memory (it kills the
+            # runtime), with Lambda's error document. A MemoryError the
+            # handler catches itself does not end it.
+            doc = {"errorMessage": "RequestId: %s Error: Runtime exited with error: signal: killed" % rid,
+                   "errorType": "Runtime.OutOfMemory"}
             write_frame(fout, {"type": "error", "error": doc, "fatal": True})
             return 1
         except Exception as e:

@@ -27,3 +27,19 @@ class ThumbnailError extends Error {
 exports.failHandler = async (event) => {
   throw new ThumbnailError(`cannot resize ${event.key}`);
 };
+
+// Over MemorySize in V8's heap: objects kept until the heap is full.
+exports.heapHog = async (event) => {
+  const keep = [];
+  for (let i = 0; i < (event.objects || 0); i++) keep.push({ i, s: "x".repeat(100) + i });
+  return { kept: keep.length };
+};
+
+// Over MemorySize outside V8's heap: a Buffer written to (so it is resident)
+// and held for a while.
+exports.bufferHog = async (event) => {
+  const b = Buffer.alloc(event.mb << 20);
+  b.fill(1);
+  await new Promise((r) => setTimeout(r, (event.holdSeconds || 0) * 1000));
+  return { allocated: b.length >> 20 };
+};

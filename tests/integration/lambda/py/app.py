@@ -44,3 +44,24 @@ def crash(event, context):
 def hog(event, context):
     block = bytearray(event["mb"] << 20)
     return {"allocated": len(block) >> 20}
+
+
+def hold(event, context):
+    """Memory written to (resident) in 8 MB steps, within the address-space
+    limit, held for a while: only the resident-size limit can stop it."""
+    blocks = []
+    for _ in range(event["mb"] // 8):
+        blocks.append(b"\x01" * (8 << 20))
+        time.sleep(0.01)
+    time.sleep(event.get("holdSeconds", 0))
+    print("hold: %d MB held" % (len(blocks) * 8))
+    return {"held": len(blocks) * 8}
+
+
+def catch_memory_error(event, context):
+    """A MemoryError the handler catches itself is the handler's business."""
+    try:
+        block = bytearray(event["mb"] << 20)
+        return {"allocated": len(block) >> 20}
+    except MemoryError:
+        return {"caught": "MemoryError"}
