@@ -638,17 +638,27 @@ static void manager_stop(void *userdata) {
                 (void) sd_event_source_set_enabled(m->t_drain, SD_EVENT_ON);
 }
 
-/* SIGHUP: the log level (daemon_config_reload()) and the access keys
- * (a keys file that no longer loads leaves the loaded keys in place). */
+static int add_resource(const char *key, const char *value, void *userdata);
+
+/* SIGHUP: the log level (daemon_config_reload()), the [resources] mapping
+ * that CreateStateMachine checks definitions against (as the coordinators
+ * reload theirs), and the access keys (a keys file that no longer loads
+ * leaves the loaded keys in place). */
 static void manager_reload(void *userdata) {
         ApiManager *m = userdata;
         _cleanup_free_ char *error = NULL;
+        _cleanup_config_ Config *c = NULL;
         KeySet *keys = NULL;
+        Resources *res = NULL;
         extern char **environ;
         const char *path;
         int r;
 
-        daemon_config_reload(m->config_args, environ);
+        if (daemon_config_reload(m->config_args, environ, &c) >= 0 && resources_new(&res) >= 0) {
+                (void) config_foreach_in_section(c, "resources", add_resource, res);
+                resources_free(m->resources);
+                m->resources = res;
+        }
         path = keys_path(m);
         if (!path)
                 return;

@@ -830,7 +830,7 @@ static int write_resources(Sam *s, const char *path) {
         }
         if (n == 0)
                 return 0;
-        printf("add to the coordinators' configuration (then restart them):\n%s", text);
+        printf("add to the coordinators' configuration (then reload them):\n%s", text);
         if (!path)
                 return 0;
         int r = write_atomic(path, text);

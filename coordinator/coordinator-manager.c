@@ -253,9 +253,9 @@ void manager_note_task_result(Manager *m, const char *exec_id, const char *state
                          "Task %s succeeded", task_id ?: "?");
         else
                 log_task(LOG_INFO, exec_id, state, task_id, d ? d->image_key : NULL, d ? d->operation : NULL,
-                         "Task %s failed: %s%s%.*s%s", task_id ?: "?", error && *error ? error : "(no error name)",
-                         cause && *cause ? ": " : "", LOG_CAUSE_MAX, cause ?: "",
-                         cause && strlen(cause) > LOG_CAUSE_MAX ? "..." : "");
+                         "Task %s failed: %s%s%.*s%s", task_id ?: "?",
+                         error && *error ? error : "(no error name)", cause && *cause ? ": " : "",
+                         LOG_CAUSE_MAX, cause ?: "", cause && strlen(cause) > LOG_CAUSE_MAX ? "..." : "");
         if (m->metrics) {
                 const char *const lr[] = {d ? d->operation : "", result};
                 (void) metric_counter_inc(m->m_task_results, lr);
@@ -431,12 +431,32 @@ void manager_stop(void *userdata) {
                 (void) sd_event_exit(m->event, 0);
 }
 
+/* SIGHUP (`systemctl reload`): the configuration file is read again; the
+ * log level and the [resources] mapping change without a restart. A
+ * [resources] section that would not start the daemon is refused (logged,
+ * naming the line) and the mapping loaded before stays. Everything else in
+ * m keeps the configuration of the start (m->config). The mapping is only
+ * read on the loop's thread, by the dispatches that follow: the next Task
+ * resolves its Resource with the new one. */
 void manager_reload(void *userdata) {
         Manager *m = userdata;
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_(resources_freep) Resources *res = NULL;
         extern char **environ;
 
         /* service.c sent RELOADING=1 and sends READY=1 after this returns. */
-        daemon_config_reload(m->config_args, environ);
+        if (daemon_config_reload(m->config_args, environ, &c) < 0)
+                return;
+        if (manager_resources_from_config(c, /* check= */ false, &res) < 0) {
+                log_error("Reload: the [resources] section is refused; the %zu mappings loaded before stay.",
+                          resources_count(m->resources));
+                return;
+        }
+        log_notice("Reloaded: [resources] has %zu mappings (%zu before).", resources_count(res),
+                   resources_count(m->resources));
+        resources_free(m->resources);
+        m->resources = TAKE_PTR(res);
+        m->apply.resources = m->resources;
 }
 
 typedef struct AddResource {
@@ -452,22 +472,26 @@ static int add_resource(const char *key, const char *value, void *userdata) {
         int r;
 
         if (problem)
-                return log_error_errno(-EINVAL, "%sInvalid [resources] %s = %s: %s", where, key, value, problem);
+                return log_error_errno(-EINVAL, "%sInvalid [resources] %s = %s: %s", where, key, value,
+                                       problem);
         if (strncmp(value, "pool:", 5) != 0 && !proto_worker_operation_is_known(value)) {
                 _cleanup_free_ char *known = NULL;
                 for (size_t i = 0; proto_worker_operations[i]; i++) {
-                        char *k = xasprintf("%s%s%s", strempty(known), known ? ", " : "", proto_worker_operations[i]);
+                        char *k = xasprintf("%s%s%s", strempty(known), known ? ", " : "",
+                                            proto_worker_operations[i]);
                         free(known);
                         known = k;
                 }
                 if (a->check)
-                        return log_error_errno(-EINVAL,
-                                               "%sInvalid [resources] %s = %s: imgflow-worker has no operation "
-                                               "\"%s\" (it runs %s); a worker of your own needs pool:<pool>",
-                                               where, key, value, value, known);
-                log_warning("%s[resources] %s = %s: imgflow-worker has no operation \"%s\"; only a worker of "
-                            "your own on the default tasks topic can run it",
-                            where, key, value, value);
+                        return log_error_errno(
+                                -EINVAL,
+                                "%sInvalid [resources] %s = %s: imgflow-worker has no operation "
+                                "\"%s\" (it runs %s); a worker of your own needs pool:<pool>",
+                                where, key, value, value, known);
+                log_warning(
+                        "%s[resources] %s = %s: imgflow-worker has no operation \"%s\"; only a worker of "
+                        "your own on the default tasks topic can run it",
+                        where, key, value, value);
         }
         r = resources_add(a->res, key, value);
         if (r < 0)
@@ -636,11 +660,11 @@ static int manager_setup_metrics(Manager *m) {
                         "TIMED_OUT, ABORTED) by this coordinator.",
                         (const char *const[]){"status", NULL}, &m->m_executions);
         if (r >= 0)
-                r = metrics_add_gauge(m->metrics, "imgflow_executions_running",
-                                      "Executions RUNNING in Redis, all of them (the same on every coordinator), "
-                                      "counted every 5 s.",
-                                      NULL,
-                                      &m->m_running);
+                r = metrics_add_gauge(
+                        m->metrics, "imgflow_executions_running",
+                        "Executions RUNNING in Redis, all of them (the same on every coordinator), "
+                        "counted every 5 s.",
+                        NULL, &m->m_running);
         if (r >= 0)
                 r = metrics_add_counter(
                         m->metrics, "imgflow_tasks_dispatched_total",

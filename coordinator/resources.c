@@ -22,7 +22,7 @@ struct Resources {
 
 int resources_new(Resources **ret) {
         Resources *r = xmalloc(sizeof *r);
-        *r = (Resources) {};
+        *r = (Resources){};
         *ret = r;
         return 0;
 }
@@ -43,8 +43,8 @@ static bool word_is_valid(const char *s) {
         if (!s || !*s || strlen(s) > 200)
                 return false;
         for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                      (*s >= '0' && *s <= '9') || strchr("._-", *s)))
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                      strchr("._-", *s)))
                         return false;
         return true;
 }
@@ -73,6 +73,10 @@ char *resources_target_problem(const char *target) {
         return NULL;
 }
 
+size_t resources_count(const Resources *r) {
+        return r ? r->n : 0;
+}
+
 int resources_add(Resources *r, const char *name, const char *target) {
         if (!name || !*name || strlen(name) > RESOURCE_NAME_MAX || !target || !target_is_valid(target))
                 return -EINVAL;
@@ -88,7 +92,7 @@ int resources_add(Resources *r, const char *name, const char *target) {
                 r->allocated = r->allocated ? r->allocated * 2 : 16;
                 r->entries = xrealloc(r->entries, r->allocated * sizeof(ResourceEntry));
         }
-        r->entries[r->n++] = (ResourceEntry) { xstrdup(name), xstrdup(target) };
+        r->entries[r->n++] = (ResourceEntry){xstrdup(name), xstrdup(target)};
         return 0;
 }
 
@@ -104,7 +108,7 @@ void resource_target_done(ResourceTarget *t) {
         free(t->pool);
         free(t->activity);
         json_decref(t->input);
-        *t = (ResourceTarget) {};
+        *t = (ResourceTarget){};
 }
 
 static bool strip_suffix(char *s, const char *suffix) {
@@ -161,8 +165,8 @@ bool resources_is_activity_queue(const Resources *r, const char *resource) {
         return store_activity_name_of_arn(resource) && !lookup(r, resource);
 }
 
-int resources_resolve(const Resources *r, const char *resource, json_t *input,
-                      ResourceTarget *ret, char **ret_cause) {
+int resources_resolve(const Resources *r, const char *resource, json_t *input, ResourceTarget *ret,
+                      char **ret_cause) {
         ResourceTarget t = {};
         _cleanup_free_ char *res = NULL;
         const char *p;
@@ -187,8 +191,8 @@ int resources_resolve(const Resources *r, const char *resource, json_t *input,
                         t.input = payload ? json_incref(payload) : json_object();
                 else {
                         resource_target_done(&t);
-                        *ret_cause = xasprintf("no mapping for resource %s (FunctionName %s)",
-                                               resource, fn ? fn : "missing");
+                        *ret_cause = xasprintf("no mapping for resource %s (FunctionName %s)", resource,
+                                               fn ? fn : "missing");
                         return -ENOENT;
                 }
         } else if (strncmp(res, "imgflow:pool:", 13) == 0 && word_is_valid(res + 13)) {

@@ -22,7 +22,8 @@
  * "pool:<pool>" (<prefix>tasks.<pool>, operation = the function name).
  * The suffix .waitForTaskToken is stripped and noted; .sync is stripped.
  *
- * No I/O; the table is filled once at start.
+ * No I/O; the coordinator fills a table at start and builds a new one on
+ * SIGHUP, which replaces the old (coordinator-manager.c).
  */
 
 #include <stdbool.h>
@@ -47,16 +48,19 @@ static inline void resources_freep(Resources **r) {
  * RESOURCES_MAX. A later add of the same name replaces the earlier one. */
 int resources_add(Resources *r, const char *name, const char *target);
 
+/* The number of names mapped. */
+size_t resources_count(const Resources *r);
+
 /* Why resources_add() would refuse this target, in words (new string), or
  * NULL when it is a valid target. */
 char *resources_target_problem(const char *target);
 
 typedef struct ResourceTarget {
-        char *operation;        /* new: the operation the worker runs */
-        char *pool;             /* new, NULL: the default tasks topic */
-        bool wait_for_token;    /* the Resource ended in .waitForTaskToken */
-        char *activity;         /* new: an activity's name, for its queue (pool and operation NULL) */
-        json_t *input;          /* new reference: the task input (Payload for lambda:invoke) */
+        char *operation;     /* new: the operation the worker runs */
+        char *pool;          /* new, NULL: the default tasks topic */
+        bool wait_for_token; /* the Resource ended in .waitForTaskToken */
+        char *activity;      /* new: an activity's name, for its queue (pool and operation NULL) */
+        json_t *input;       /* new reference: the task input (Payload for lambda:invoke) */
 } ResourceTarget;
 
 void resource_target_done(ResourceTarget *t);
@@ -71,8 +75,8 @@ bool resources_is_activity_queue(const Resources *r, const char *resource);
  * resource ...") when the resource cannot be mapped: the task then fails
  * with States.TaskFailed.
  */
-int resources_resolve(const Resources *r, const char *resource, json_t *input,
-                      ResourceTarget *ret, char **ret_cause);
+int resources_resolve(const Resources *r, const char *resource, json_t *input, ResourceTarget *ret,
+                      char **ret_cause);
 
 /*
  * At create-state-machine and update-state-machine (the CLI, imgflow-api,

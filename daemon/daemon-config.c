@@ -183,21 +183,22 @@ int daemon_config_apply_log(const Config *c) {
         return r;
 }
 
-void daemon_config_reload(DaemonConfigArgs *a, char *const *env) {
+int daemon_config_reload(DaemonConfigArgs *a, char *const *env, Config **ret_config) {
         _cleanup_config_ Config *c = NULL;
         _cleanup_free_ char *error = NULL;
         int r;
 
         r = daemon_config_load(a, env, &c, &error);
-        if (r < 0) {
-                log_error_errno(r, "Reload failed, nothing changed: %s", error ?: "");
-                return;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Reload failed, nothing changed: %s", error ?: "");
         r = log_set_max_level_from_string(config_get_string(c, "imgflow", "log_level"));
         if (r < 0)
                 log_error_errno(r, "Reload: cannot apply imgflow.log_level: %m");
         else
                 log_notice("Reloaded: log level %s", config_get_string(c, "imgflow", "log_level"));
+        if (ret_config)
+                *ret_config = TAKE_PTR(c);
+        return 0;
 }
 
 void daemon_config_print_valid(const DaemonConfigArgs *a) {

@@ -22,9 +22,11 @@
  * Reload (SIGHUP, daemons only): daemon_config_reload() reads the file that
  * was chosen at start again, then the environment, then the same flags, so
  * a flag keeps winning over the file as it did at start. What changes
- * without a restart is applied: the log level. Everything else (threads,
- * buckets, Kafka and Redis settings, the log target) needs a restart; a
- * file that no longer loads changes nothing (logged).
+ * without a restart is applied: the log level here, and what a daemon takes
+ * from the configuration it is handed back (the coordinator's [resources]).
+ * Everything else (threads, buckets, Kafka and Redis settings, the log
+ * target) needs a restart; a file that no longer loads changes nothing
+ * (logged).
  *
  *   DaemonConfigArgs args = {};            (parse argv into it)
  *   args.config_path = optarg;             (--config)
@@ -93,8 +95,10 @@ int daemon_config_apply_log(const Config *c);
 
 /* SIGHUP: load again (daemon_config_load() with the same a) and apply what
  * can change without a restart; logs what it did ("Reloaded: log level
- * debug") or why nothing changed. */
-void daemon_config_reload(DaemonConfigArgs *a, char *const *env);
+ * debug") or why nothing changed. With ret_config, the configuration just
+ * loaded (new) for the daemon's own part of the reload. 0, or -errno when
+ * the file no longer loads (*ret_config untouched). */
+int daemon_config_reload(DaemonConfigArgs *a, char *const *env, Config **ret_config);
 
 /* The --check-config line: "<path>: configuration is valid." ("(no file)"
  * when none was read), on stdout. */

@@ -1432,7 +1432,7 @@ static void on_reload_signal(void *userdata) {
 
         if (!m)
                 return;
-        daemon_config_reload(m->config_args, environ);
+        (void) daemon_config_reload(m->config_args, environ, NULL);
 }
 
 static int run(int argc, char **argv, const WorkerFlavor *flavor) {
