@@ -407,8 +407,13 @@ int lambda_runtime_new(const Config *c, LambdaRuntime **ret, char **ret_error) {
 
         r = read_file(file, &buf, &len);
         if (r < 0) {
-                *ret_error = xasprintf("Failed to read lambda.functions %s: %s", file,
-                                       r == -EFBIG ? "over 1 MiB" : strerror(-r));
+                if (r == -ENOENT)
+                        *ret_error = xasprintf("lambda.functions %s does not exist: there are no functions "
+                                               "to run (imgflow import-sam writes it from a SAM template)",
+                                               file);
+                else
+                        *ret_error = xasprintf("Failed to read lambda.functions %s: %s", file,
+                                               r == -EFBIG ? "over 1 MiB" : strerror(-r));
                 return r == -ENOENT ? -ENOENT : -EINVAL;
         }
         _cleanup_(json_decrefp) json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);

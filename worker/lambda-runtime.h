@@ -61,8 +61,8 @@
 typedef struct LambdaRuntime LambdaRuntime;
 
 /* Reads the functions file and the [lambda] keys of c (borrowed). On error
- * *ret_error (new) names the file, function and field. -EINVAL, -ENOENT,
- * -ENOMEM. */
+ * *ret_error (new) names the file, function and field. -EINVAL, -ENOENT
+ * (only: the functions file does not exist), -ENOMEM. */
 int lambda_runtime_new(const Config *c, LambdaRuntime **ret, char **ret_error);
 
 /* Kills the runtime processes (end of input first, SIGKILL after a short

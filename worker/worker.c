@@ -1210,11 +1210,15 @@ static void help(const WorkerFlavor *flavor) {
                "     --pool=NAME               %s\n"
                "     --threads=N               %s\n"
                "     --kafka-bootstrap=H:P     Kafka bootstrap servers (kafka.bootstrap.servers)\n"
-               "     --bucket=NAME=/DIR        Map a storage bucket (buckets.NAME), repeatable\n"
+               "%s"
                "     --log-level=LEVEL         debug, info, notice, warning, err\n"
                "     --log-target=TARGET       auto, journal, console\n",
                program_invocation_short_name, flavor->description, config_default_path(),
-               flavor->pool_option, flavor->threads_option);
+               flavor->pool_option, flavor->threads_option,
+               /* only the built-in operations read and write buckets */
+               flavor->builtin_ops
+                       ? "     --bucket=NAME=/DIR        Map a storage bucket (buckets.NAME), repeatable\n"
+                       : "");
 }
 
 enum {
@@ -1351,6 +1355,11 @@ static int parse_argv(int argc, char **argv, const WorkerFlavor *flavor, DaemonC
                 case ARG_BUCKET: {
                         _cleanup_free_ char *name = NULL;
                         char *eq = strchr(optarg, '=');
+                        if (!flavor->builtin_ops)
+                                return log_error_errno(-EINVAL,
+                                                       "%s has no --bucket: its handlers reach buckets "
+                                                       "through the S3 API (%s.s3_endpoint).",
+                                                       flavor->program, flavor->section);
                         if (!eq || eq == optarg || !eq[1])
                                 return log_error_errno(-EINVAL, "--bucket expects NAME=/DIR, not \"%s\".",
                                                        optarg);

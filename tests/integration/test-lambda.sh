@@ -94,6 +94,30 @@ bad "handler" "{\"name\": \"F\", \"handler\": \"../x.y\", \"runtime\": \"python3
 bad "twice" "{$F, \"runtime\": \"python3.12\"}, {$F, \"runtime\": \"python3.12\"}" 'function F: defined twice'
 echo "ok: bad functions files are refused, naming the field"
 
+# No functions file yet (before import-sam wrote it): --check-config passes
+# an otherwise fine configuration and says there is nothing to run; a start
+# refuses, naming the file.
+IMGFLOW_LAMBDA_FUNCTIONS=$T/none.json "$LAMBDA" --config "$CONF" --check-config >"$T/none.log" 2>&1 ||
+        fail "--check-config without a functions file: $(cat "$T/none.log")"
+grep -qF "lambda.functions $T/none.json does not exist: there are no functions to run" "$T/none.log" ||
+        fail "--check-config without a functions file does not say so: $(cat "$T/none.log")"
+grep -q "configuration is valid" "$T/none.log" || fail "no 'configuration is valid': $(cat "$T/none.log")"
+if IMGFLOW_LAMBDA_FUNCTIONS=$T/none.json timeout 20 "$LAMBDA" --config "$CONF" >"$T/none.log" 2>&1; then
+        fail "started without a functions file"
+fi
+grep -qF "lambda.functions $T/none.json does not exist" "$T/none.log" ||
+        fail "a start without a functions file: $(cat "$T/none.log")"
+echo "ok: without a functions file --check-config passes and says so; a start refuses, naming it"
+
+# --bucket maps directories for the built-in operations, which
+# imgflow-lambda does not run: it is not one of its options.
+if "$LAMBDA" --config "$CONF" --bucket "photos=$T" --check-config >"$T/bucket.log" 2>&1; then
+        fail "--bucket accepted"
+fi
+grep -q "imgflow-lambda has no --bucket" "$T/bucket.log" || fail "--bucket: $(cat "$T/bucket.log")"
+"$LAMBDA" --help | grep -q -- "--bucket" && fail "--help lists --bucket"
+echo "ok: --bucket is refused and not in --help"
+
 IMGFLOW_LOG_TARGET=console "$LAMBDA" --config "$CONF" >"$T/lambda.log" 2>&1 &
 LPID=$!
 PIDS+=("$LPID")
