@@ -1045,9 +1045,13 @@ static int invoke(LambdaRuntime *rt, LambdaFunction *fn, LambdaSlot *s, json_t *
                 double secs = (double) (mono_ms() - started) / 1000.0;
                 log_info("Function %s timed out after %.2f s (%s); its runtime was killed.", fn->name, secs,
                          task_deadline_first ? "the task's deadline" : "its Timeout");
-                return fail_with(f, "Sandbox.Timedout",
-                                 "RequestId: %s Error: Task timed out after %.2f seconds", request_id,
-                                 task_deadline_first ? secs : (double) fn->timeout_s);
+                r = fail_with(f, "Sandbox.Timedout",
+                              "RequestId: %s Error: Task timed out after %.2f seconds", request_id,
+                              task_deadline_first ? secs : (double) fn->timeout_s);
+                /* The state's TimeoutSeconds came first: Step Functions
+                 * reports States.Timeout (the coordinator's timer), not the
+                 * function's error, so the task is not answered. */
+                return task_deadline_first ? -ETIME : r;
         }
         if (r == -ECANCELED) {
                 (void) slot_reap(fn, s, 0, NULL, NULL);

@@ -22,6 +22,8 @@
  *   <exception type>          the handler raised or rejected (ValueError, Error,
  *                             a custom class name)
  *   Sandbox.Timedout          the Timeout passed: the process is killed
+ *                             (the task's deadline first: killed too, and
+ *                             -ETIME, not answered: States.Timeout)
  *   Runtime.ExitError         the process died during the invocation (killed,
  *                             a crash): it is started again for the next one
  *   Runtime.OutOfMemory       the handler went over MemorySize: its resident

@@ -208,7 +208,10 @@ void worker_task_run(WorkerTask *t, const WorkerRunEnv *env) {
                  * when the operation did not). */
                 task_failure_clear(&t->failure);
                 t->failure = f;
-                t->outcome = WORKER_TASK_FAILED;
+                /* Stopped at the task's deadline: the coordinator times the
+                 * task out (States.Timeout) and an answer would race it. */
+                t->outcome = r == -ETIME && worker_task_expired(t, t->finished_at_ms) ? WORKER_TASK_EXPIRED
+                                                                                      : WORKER_TASK_FAILED;
                 return;
         }
         task_failure_clear(&f);

@@ -37,7 +37,8 @@ typedef enum WorkerTaskOutcome {
         WORKER_TASK_PENDING,   /* not run yet */
         WORKER_TASK_SUCCEEDED, /* output set */
         WORKER_TASK_FAILED,    /* failure set */
-        WORKER_TASK_EXPIRED,   /* past its deadline when taken: not run, not reported */
+        WORKER_TASK_EXPIRED,   /* past its deadline when taken (not run), or its operation
+                                * stopped at the deadline (-ETIME): not reported */
         _WORKER_TASK_OUTCOME_MAX,
 } WorkerTaskOutcome;
 

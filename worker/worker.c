@@ -712,7 +712,14 @@ static void pool_done(void *item, void *userdata) {
 
         t->running = false;
         if (t->outcome == WORKER_TASK_EXPIRED) {
-                worker_task_log(LOG_INFO, t, "Task was past its deadline when a thread took it; dropped.");
+                if (task_failure_is_set(&t->failure))
+                        worker_task_log(LOG_INFO, t,
+                                        "Task stopped at its deadline (%s); not answered: the coordinator "
+                                        "times it out.",
+                                        t->failure.error);
+                else
+                        worker_task_log(LOG_INFO, t,
+                                        "Task was past its deadline when a thread took it; dropped.");
                 m->n_expired++;
                 manager_count_task(m, t, "expired");
                 manager_task_finished(m, t, /* commit= */ true);
