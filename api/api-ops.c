@@ -19,6 +19,7 @@ extern const ApiOp api_op_create_state_machine, api_op_delete_state_machine, api
 extern const ApiOp api_op_describe_execution, api_op_get_execution_history, api_op_list_executions,
         api_op_redrive_execution, api_op_start_execution, api_op_start_sync_execution, api_op_stop_execution;
 extern const ApiOp api_op_send_task_failure, api_op_send_task_heartbeat, api_op_send_task_success;
+extern const ApiOp api_op_describe_map_run, api_op_list_map_runs, api_op_update_map_run;
 extern const ApiOp api_op_create_activity, api_op_delete_activity, api_op_describe_activity,
         api_op_get_activity_task, api_op_list_activities;
 
@@ -31,12 +32,14 @@ static const ApiOp *const ops[] = {
         &api_op_delete_state_machine,
         &api_op_describe_activity,
         &api_op_describe_execution,
+        &api_op_describe_map_run,
         &api_op_describe_state_machine,
         &api_op_describe_state_machine_for_execution,
         &api_op_get_activity_task,
         &api_op_get_execution_history,
         &api_op_list_activities,
         &api_op_list_executions,
+        &api_op_list_map_runs,
         &api_op_list_state_machines,
         &api_op_redrive_execution,
         &api_op_send_task_failure,
@@ -45,6 +48,7 @@ static const ApiOp *const ops[] = {
         &api_op_start_execution,
         &api_op_start_sync_execution,
         &api_op_stop_execution,
+        &api_op_update_map_run,
         &api_op_update_state_machine,
         &api_op_validate_state_machine_definition,
 };

@@ -48,6 +48,7 @@ typedef struct ExecState {
         const char *error, *cause; /* borrowed from the input */
         size_t limit;
         char *cursor;
+        char *map_run_id; /* ListExecutions with a mapRunArn */
         bool reverse, include_data;
 } ExecState;
 
@@ -62,6 +63,7 @@ static void exec_state_free(void *p) {
         free(s->name);
         json_decref(s->input);
         free(s->cursor);
+        free(s->map_run_id);
         free(s);
 }
 
@@ -351,9 +353,22 @@ static int list_parse(ApiCall *c, char **ret_resource, AwsError *e) {
             (k = aws_get_enum(c->input, "redriveFilter", redrive_filters, &s->redrive, e)) < 0 ||
             (k = api_get_page(c, "ex", &s->limit, &s->cursor, e)) < 0)
                 return k;
-        if (map_run)
-                return aws_error_set(e, "ResourceNotFound", "Map Runs are not offered by imgflow: '%.256s'",
-                                     map_run);
+        if (map_run) {
+                /* A Map Run's children are not executions of their own here
+                 * (docs/api.md, "Map Runs"): a run that exists has none to list. */
+                _cleanup_free_ char *rest = NULL, *full = NULL;
+
+                if ((k = aws_arn_parse(map_run, api_region(c->m), api_account(c->m), "mapRun", &rest, e)) <
+                    0)
+                        return k;
+                full = xasprintf("imgflow:mapRun:%s", rest);
+                s->map_run_id = store_map_run_id_from_arn(full);
+                if (!s->map_run_id)
+                        return aws_error_set(e, "InvalidArn", "Invalid Arn: '%.2048s'", map_run);
+                s->arn = xstrdup(map_run);
+                *ret_resource = xstrdup(map_run);
+                return 0;
+        }
         if (!arn)
                 return aws_error_set(e, "ValidationException",
                                      "Must provide a StateMachine ARN or MapRun ARN");
@@ -403,6 +418,19 @@ static void list_done(ApiCall *c, redisReply *reply) {
         api_reply(c, out);
 }
 
+static void list_map_run_done(ApiCall *c, redisReply *reply) {
+        ExecState *s = c->state;
+        _cleanup_json_ json_t *d = NULL;
+        int k;
+
+        k = store_map_run_describe_parse(reply, &d);
+        if (k == -ENOENT)
+                return api_fail(c, "ResourceNotFound", "Map Run Does Not Exist: '%s'", s->arn);
+        if (k < 0)
+                return api_fail_store(c, k);
+        api_reply(c, json_pack("{s:[]}", "executions"));
+}
+
 static void list_run(ApiCall *c) {
         ExecState *s = c->state;
         _cleanup_(store_call_done) StoreCall call = {};
@@ -414,6 +442,11 @@ static void list_run(ApiCall *c) {
                 .redrive = s->redrive,
         };
 
+        if (s->map_run_id) {
+                store_map_run_describe_call(s->map_run_id, &call);
+                (void) api_redis_eval(c, &call, list_map_run_done);
+                return;
+        }
         store_exec_list_call(&f, s->cursor, s->limit, LIST_SCAN_MAX, &call);
         (void) api_redis_eval(c, &call, list_done);
 }

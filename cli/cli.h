@@ -82,6 +82,9 @@ int verb_describe_execution(const Verb *verb, int argc, char *argv[]);
 int verb_get_execution_history(const Verb *verb, int argc, char *argv[]);
 int verb_list_executions(const Verb *verb, int argc, char *argv[]);
 int verb_stop_execution(const Verb *verb, int argc, char *argv[]);
+int verb_describe_map_run(const Verb *verb, int argc, char *argv[]); /* cmd-maprun.c */
+int verb_list_map_runs(const Verb *verb, int argc, char *argv[]);
+int verb_update_map_run(const Verb *verb, int argc, char *argv[]);
 int verb_redrive_execution(const Verb *verb, int argc, char *argv[]);
 int verb_send_task_success(const Verb *verb, int argc, char *argv[]);         /* cmd-callbacks.c */
 int verb_send_task_failure(const Verb *verb, int argc, char *argv[]);

@@ -83,8 +83,8 @@ static const Verb verbs[] = {
                         "                        (--execution is the same; connection options below)\n"
                         "  -o, --output FILE     write there (default standard output)\n"
                         "  --format FORMAT       svg (default), dot, or json: what happened to each\n"
-                        "                        state (status, retries, input, output, error)\n"
-                        CLI_REMOTE_HELP,
+                        "                        state (status, retries, input, output, "
+                        "error)\n" CLI_REMOTE_HELP,
         },
         /* Verbs that talk to a running system (Redis, Kafka, coordinators):
          * cmd-machines.c, cmd-executions.c, cmd-callbacks.c; docs/cli.md. */
@@ -135,8 +135,8 @@ static const Verb verbs[] = {
                         "  --resources-file FILE  also write the [resources] lines to FILE\n"
                         "  --stack-name NAME      AWS::StackName (default: the template's directory)\n"
                         "  --concurrency N        runtime processes per function (default 1, or the\n"
-                        "                         function's ReservedConcurrentExecutions)\n"
-                        CLI_REMOTE_HELP,
+                        "                         function's "
+                        "ReservedConcurrentExecutions)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "update-state-machine",
@@ -305,6 +305,56 @@ static const Verb verbs[] = {
                         "  --execution-arn ARN    the execution\n"
                         "  --error E              error name recorded for the stop\n"
                         "  --cause C              human-readable cause\n" CLI_REMOTE_HELP,
+        },
+        {
+                .name = "describe-map-run",
+                .run = verb_describe_map_run,
+                .summary = "print a distributed Map's Map Run: settings and counts",
+                .help = "imgflow describe-map-run --map-run-arn ARN [OPTIONS]\n"
+                        "\n"
+                        "Prints DescribeMapRun's {\"mapRunArn\",\"executionArn\",\"status\",\n"
+                        "\"startDate\",\"stopDate\",\"maxConcurrency\",\"toleratedFailurePercentage\",\n"
+                        "\"toleratedFailureCount\",\"itemCounts\",\"executionCounts\",\"redriveCount\",\n"
+                        "\"redriveDate\"} from the store; ResourceNotFound for an unknown (or expired)\n"
+                        "run. The ARN is the MapRunStarted event's mapRunArn.\n"
+                        "\n"
+                        "  --map-run-arn ARN      imgflow:mapRun:<stateMachine>/<label>:<run "
+                        "id>\n" CLI_REMOTE_HELP,
+        },
+        {
+                .name = "list-map-runs",
+                .run = verb_list_map_runs,
+                .summary = "list an execution's Map Runs",
+                .help = "imgflow list-map-runs --execution-arn ARN [--max-results N] [--next-token T]\n"
+                        "                      [OPTIONS]\n"
+                        "\n"
+                        "Prints {\"mapRuns\": [{\"executionArn\",\"mapRunArn\",\"stateMachineArn\",\n"
+                        "\"startDate\",\"stopDate\"}, ...]} in start order, and \"nextToken\" when\n"
+                        "more follow.\n"
+                        "\n"
+                        "  --execution-arn ARN    the execution\n"
+                        "  --max-results N        at most N (1..1000, default 100)\n"
+                        "  --next-token T         the page after the one that printed T\n" CLI_REMOTE_HELP,
+        },
+        {
+                .name = "update-map-run",
+                .run = verb_update_map_run,
+                .summary = "change a running Map Run's concurrency and tolerated failures",
+                .help = "imgflow update-map-run --map-run-arn ARN [--max-concurrency N]\n"
+                        "                       [--tolerated-failure-count N]\n"
+                        "                       [--tolerated-failure-percentage P] [OPTIONS]\n"
+                        "\n"
+                        "Publishes UpdateMapRun to <prefix>jobs, keyed by the run's execution, and\n"
+                        "waits for the coordinator's answer: the running Map takes the settings at\n"
+                        "once (more children start when --max-concurrency rises; failures past a\n"
+                        "lowered threshold fail the run). Prints {}; ResourceNotFound for an\n"
+                        "unknown run, ValidationException for one that is not running.\n"
+                        "\n"
+                        "  --map-run-arn ARN      the Map Run\n"
+                        "  --max-concurrency N    children at a time (0: as many as allowed, 10000)\n"
+                        "  --tolerated-failure-count N       failed items the run tolerates\n"
+                        "  --tolerated-failure-percentage P  failed items in percent "
+                        "(0..100)\n" CLI_REMOTE_HELP,
         },
         {
                 .name = "redrive-execution",

@@ -575,6 +575,8 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
         if (ev->type == ASL_EVENT_STOP)
                 set_response(c, PROTO_STOP_EXECUTION, request_id, exec_id, env->now_ms);
+        else if (ev->type == ASL_EVENT_UPDATE_MAP_RUN)
+                set_response(c, PROTO_UPDATE_MAP_RUN, request_id, exec_id, 0);
         else if (ev->token) /* SendTaskSuccess/Failure/Heartbeat by task token: accepted */
                 set_response(c, callback_type(ev->type), request_id, exec_id, 0);
         *ret = TAKE_PTR(c);

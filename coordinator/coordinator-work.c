@@ -516,6 +516,19 @@ static bool event_from_message(Work *w, AslEvent *ev) {
                 ev->error = msg->stop_execution.error;
                 ev->cause = msg->stop_execution.cause;
                 return true;
+        case PROTO_UPDATE_MAP_RUN: {
+                ProtoUpdateMapRun *u = &msg->update_map_run;
+
+                ev->type = ASL_EVENT_UPDATE_MAP_RUN;
+                ev->map_run_arn = u->map_run_arn;
+                ev->set_max_concurrency = u->max_concurrency != NULL;
+                ev->max_concurrency = json_integer_value(u->max_concurrency);
+                ev->set_tolerated_count = u->tolerated_failure_count != NULL;
+                ev->tolerated_count = json_integer_value(u->tolerated_failure_count);
+                ev->set_tolerated_percentage = u->tolerated_failure_percentage != NULL;
+                ev->tolerated_percentage = json_number_value(u->tolerated_failure_percentage);
+                return true;
+        }
         case PROTO_SEND_TASK_SUCCESS:
                 ev->type = ASL_EVENT_TASK_SUCCEEDED;
                 ev->task_id = w->task_id;
@@ -708,13 +721,16 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                         log_struct_exec(LOG_DEBUG, w->exec_id, w->state_name, ev.task_id,
                                         "Event not applied: %s: %s", err.error ?: "", err.cause ?: "");
                 manager_count(m, COUNTER_STALE);
-                asl_error_clear(&err);
                 if (w->msg->type == PROTO_STOP_EXECUTION)
                         work_refuse(w, "ExecutionNotRunning", w->exec_id);
+                else if (w->msg->type == PROTO_UPDATE_MAP_RUN)
+                        work_refuse(w, "ResourceNotFound",
+                                    r < 0 && err.cause ? err.cause : "the Map Run is not running");
                 else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
                         work_finish(w);
+                asl_error_clear(&err);
                 return;
         }
         if (w->express) {
@@ -763,6 +779,8 @@ static void on_loaded(RedisConn *c, redisReply *reply, void *userdata) {
                         work_stop_unknown(w);
                 else if (w->msg->type == PROTO_REDRIVE_EXECUTION)
                         work_refuse(w, "ExecutionDoesNotExist", w->exec_id);
+                else if (w->msg->type == PROTO_UPDATE_MAP_RUN)
+                        work_refuse(w, "ResourceNotFound", w->msg->update_map_run.map_run_arn);
                 else if (proto_type_is_callback(w->msg->type))
                         callback_refuse(w, "TaskDoesNotExist", "the task is closed");
                 else
@@ -946,6 +964,7 @@ static bool topic_accepts(Manager *m, const char *topic, ProtoType type) {
         case PROTO_START_SYNC_EXECUTION:
         case PROTO_STOP_EXECUTION:
         case PROTO_REDRIVE_EXECUTION:
+        case PROTO_UPDATE_MAP_RUN:
                 return streq(topic, m->topic_jobs);
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
@@ -1025,6 +1044,7 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         }
         case PROTO_STOP_EXECUTION:
         case PROTO_REDRIVE_EXECUTION:
+        case PROTO_UPDATE_MAP_RUN:
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
         case PROTO_TASK_HEARTBEAT:

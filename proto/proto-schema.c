@@ -76,6 +76,33 @@ static const ProtoField stop_execution_fields[] = {
         NAME("requestId", OPT, ID, stop_execution.request_id),
 };
 
+static const ProtoField update_map_run_fields[] = {
+        NAME("executionId", REQ, ID, update_map_run.execution_id),
+        STR("mapRunArn", REQ, 2000, update_map_run.map_run_arn),
+        ANY("maxConcurrency", OPT, update_map_run.max_concurrency),
+        ANY("toleratedFailureCount", OPT, update_map_run.tolerated_failure_count),
+        ANY("toleratedFailurePercentage", OPT, update_map_run.tolerated_failure_percentage),
+        NAME("requestId", OPT, ID, update_map_run.request_id),
+};
+
+/* UpdateMapRun's settings: the ranges of Step Functions' API. */
+static const char *check_update_map_run(const ProtoMessage *m) {
+        const ProtoUpdateMapRun *u = &m->update_map_run;
+
+        if (u->max_concurrency &&
+            (!json_is_integer(u->max_concurrency) || json_integer_value(u->max_concurrency) < 0 ||
+             json_integer_value(u->max_concurrency) > INT32_MAX))
+                return "field 'maxConcurrency': must be an integer >= 0";
+        if (u->tolerated_failure_count && (!json_is_integer(u->tolerated_failure_count) ||
+                                           json_integer_value(u->tolerated_failure_count) < 0))
+                return "field 'toleratedFailureCount': must be an integer >= 0";
+        if (u->tolerated_failure_percentage && (!json_is_number(u->tolerated_failure_percentage) ||
+                                                json_number_value(u->tolerated_failure_percentage) < 0 ||
+                                                json_number_value(u->tolerated_failure_percentage) > 100))
+                return "field 'toleratedFailurePercentage': must be a number from 0 to 100";
+        return NULL;
+}
+
 static const ProtoField task_fields[] = {
         NAME("executionId", REQ, ID, task.execution_id),
         NAME("executionName", REQ, ID, task.execution_name),
@@ -241,4 +268,11 @@ const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
                 redrive_execution_fields),
         REQUEST(PROTO_START_SYNC_EXECUTION, "StartSyncExecution", "StartSyncExecutionResponse",
                 start_execution_fields),
+        [PROTO_UPDATE_MAP_RUN] = {.type = PROTO_UPDATE_MAP_RUN,
+                                  .name = "UpdateMapRun",
+                                  .response = "UpdateMapRunResponse",
+                                  .fields = update_map_run_fields,
+                                  .n_fields =
+                                          sizeof(update_map_run_fields) / sizeof(update_map_run_fields[0]),
+                                  .check = check_update_map_run},
 };

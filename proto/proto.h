@@ -74,6 +74,7 @@ typedef enum ProtoType {
         PROTO_DEAD_LETTER,
         PROTO_REDRIVE_EXECUTION,
         PROTO_START_SYNC_EXECUTION, /* ProtoStartExecution's fields: start_execution */
+        PROTO_UPDATE_MAP_RUN,
         _PROTO_TYPE_MAX,
         _PROTO_TYPE_INVALID = -EINVAL,
 } ProtoType;
@@ -104,6 +105,19 @@ typedef struct ProtoRedriveExecution {
         const char *client_token; /* optional: AWS's idempotency token (1..64) */
         const char *request_id;   /* optional */
 } ProtoRedriveExecution;
+
+/* UpdateMapRun: a running distributed Map's settings change. The
+ * coordinator that owns the execution applies it. Each setting is a JSON
+ * number or NULL (unchanged): maxConcurrency and toleratedFailureCount
+ * integers >= 0, toleratedFailurePercentage 0..100. */
+typedef struct ProtoUpdateMapRun {
+        const char *execution_id;
+        const char *map_run_arn;
+        json_t *max_concurrency;              /* optional */
+        json_t *tolerated_failure_count;      /* optional */
+        json_t *tolerated_failure_percentage; /* optional */
+        const char *request_id;               /* optional */
+} ProtoUpdateMapRun;
 
 typedef struct ProtoTask {
         const char *execution_id;
@@ -228,6 +242,7 @@ typedef struct ProtoMessage {
                 ProtoNotification notification;
                 ProtoDeadLetter dead_letter;
                 ProtoRedriveExecution redrive_execution;
+                ProtoUpdateMapRun update_map_run;
         };
 } ProtoMessage;
 
@@ -279,6 +294,8 @@ int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *
                                 size_t *ret_len);
 int proto_encode_start_sync_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf,
                                       size_t *ret_len);
+int proto_encode_update_map_run(const ProtoUpdateMapRun *x, const ProtoLimits *lim, char **ret_buf,
+                                size_t *ret_len);
 int proto_encode_redrive_execution(const ProtoRedriveExecution *x, const ProtoLimits *lim, char **ret_buf,
                                    size_t *ret_len);
 int proto_encode_task(const ProtoTask *x, const ProtoLimits *lim, char **ret_buf, size_t *ret_len);
@@ -377,6 +394,7 @@ const char *proto_response_type(ProtoType t);
  *   StartExecution:  "executionId","executionArn","startDate": date_ms
  *   StopExecution:   "executionId","stopDate": date_ms
  *   RedriveExecution: "executionId","redriveDate": date_ms
+ *   UpdateMapRun:    "executionId"
  *   SendTask*:       "executionId"
  */
 typedef struct ProtoResponse {

@@ -26,6 +26,10 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
         [PROTO_REDRIVE_EXECUTION] =
                 "{\"v\":1,\"type\":\"RedriveExecution\",\"executionId\":\"e1\",\"clientToken\":\"c-1\","
                 "\"requestId\":\"r\"}",
+        [PROTO_UPDATE_MAP_RUN] = "{\"v\":1,\"type\":\"UpdateMapRun\",\"executionId\":\"e1\","
+                                 "\"mapRunArn\":\"imgflow:mapRun:sm/"
+                                 "M:0a1b\",\"maxConcurrency\":4,\"toleratedFailureCount\":2,"
+                                 "\"toleratedFailurePercentage\":12.5,\"requestId\":\"r\"}",
         [PROTO_START_SYNC_EXECUTION] =
                 "{\"v\":1,\"type\":\"StartSyncExecution\",\"stateMachine\":\"fast\",\"name\":\"s-1\","
                 "\"input\":{\"n\":1},\"requestId\":\"req-2\"}",
@@ -1012,6 +1016,7 @@ TEST(requests) {
                 {PROTO_START_EXECUTION, "req-1", NULL, "StartExecutionResponse", false},
                 {PROTO_STOP_EXECUTION, "r", NULL, "StopExecutionResponse", false},
                 {PROTO_REDRIVE_EXECUTION, "r", NULL, "RedriveExecutionResponse", false},
+                {PROTO_UPDATE_MAP_RUN, "r", NULL, "UpdateMapRunResponse", false},
                 {PROTO_START_SYNC_EXECUTION, "req-2", NULL, "StartSyncExecutionResponse", false},
                 {PROTO_TASK, NULL, "tok", NULL, false},
                 {PROTO_TASK_SUCCEEDED, NULL, NULL, NULL, false},
@@ -1159,4 +1164,32 @@ TEST(reply_to) {
         ASSERT_INT_EQ(proto_reply_to_parse("a:2147483648", NULL, NULL), -EINVAL);
         ASSERT_INT_EQ(proto_reply_to_parse("a/b:1", NULL, NULL), -EINVAL);
         ASSERT_INT_EQ(proto_reply_to_parse("a:1x", NULL, NULL), -EINVAL);
+}
+
+TEST(update_map_run_settings) {
+        /* the ranges of Step Functions' UpdateMapRun */
+        static const char *const bad[] = {
+                "\"maxConcurrency\":-1",
+                "\"maxConcurrency\":1.5",
+                "\"toleratedFailureCount\":-3",
+                "\"toleratedFailurePercentage\":100.5",
+                "\"toleratedFailurePercentage\":\"5\"",
+        };
+        ProtoMessage *m = NULL;
+
+        ASSERT_INT_EQ(decode_str(examples[PROTO_UPDATE_MAP_RUN], &m, NULL), 0);
+        ASSERT_INT_EQ(json_integer_value(m->update_map_run.max_concurrency), 4);
+        ASSERT_TRUE(json_number_value(m->update_map_run.tolerated_failure_percentage) == 12.5);
+        ASSERT_STR_EQ(proto_message_execution_id(m), "e1");
+        proto_message_free(m);
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char *text = NULL;
+
+                ASSERT_TRUE(asprintf(&text,
+                                     "{\"v\":1,\"type\":\"UpdateMapRun\",\"executionId\":\"e1\","
+                                     "\"mapRunArn\":\"a\",%s}",
+                                     bad[i]) > 0);
+                ASSERT_INT_EQ(decode_str(text, &m, NULL), -EBADMSG);
+                free(text);
+        }
 }

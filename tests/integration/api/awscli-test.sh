@@ -224,6 +224,87 @@ admin create-state-machine --name bad --role-arn "$ROLE" \
         --definition '{"StartAt": "Nowhere", "States": {"P": {"Type": "Pass", "End": true}}}'
 expect_error "an invalid definition" InvalidDefinition
 
+echo "--- Map Runs"
+# A distributed Map of 8 items, one child at a time until update-map-run
+# raises it to 4; items 2 and 5 fail (test.fail), within the tolerance of 5.
+python3 - >"$T/maprun.asl.json" <<'PY'
+import json
+child = {"StartAt": "Which", "States": {
+    "Which": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Bad"}],
+              "Default": "Work"},
+    "Bad": {"Type": "Task", "Resource": "imgflow:test.fail",
+            "Parameters": {"error": "Image.Invalid", "cause": "not a JPEG"}, "End": True},
+    "Work": {"Type": "Task", "Resource": "imgflow:test.sleep", "Parameters": {"ms.$": "$.ms"}, "End": True}}}
+child["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+print(json.dumps({"StartAt": "M", "States": {"M": {
+    "Type": "Map", "Label": "thumbs", "ItemsPath": "$.items", "MaxConcurrency": 1,
+    "ToleratedFailureCount": 5, "ItemProcessor": child, "ResultPath": None, "End": True}}}))
+PY
+ITEMS=$(python3 -c 'import json; print(json.dumps({"items": [{"ms": 4000, "fail": i in (2, 5)} for i in range(8)]}))')
+admin create-state-machine --name maprun-demo --role-arn "$ROLE" --definition "file://$T/maprun.asl.json"
+expect_ok "create-state-machine maprun-demo"
+admin start-execution --state-machine-arn "$A:stateMachine:maprun-demo" --name mr1 --input "$ITEMS"
+expect_ok "start-execution maprun-demo"
+MR=
+for _ in $(seq 300); do
+        admin list-map-runs --execution-arn "$A:execution:maprun-demo:mr1"
+        MR=$(jget 'j["mapRuns"][0]["mapRunArn"]')
+        [ -n "$MR" ] && break
+        sleep 0.2
+done
+case "$MR" in
+"$A:mapRun:maprun-demo/thumbs:"*) ok "list-map-runs: $MR" ;;
+*) fail "list-map-runs gave no Map Run: $(cat "$OUT" "$ERR")" ;;
+esac
+expect_eq "list-map-runs: stateMachineArn" "$(jget 'j["mapRuns"][0]["stateMachineArn"]')" \
+        "$A:stateMachine:maprun-demo/thumbs"
+expect_eq "list-map-runs: executionArn" "$(jget 'j["mapRuns"][0]["executionArn"]')" "$A:execution:maprun-demo:mr1"
+admin describe-map-run --map-run-arn "$MR"
+expect_ok "describe-map-run"
+expect_eq "describe-map-run: status, maxConcurrency, tolerance, total" \
+        "$(jget '[j["status"], j["maxConcurrency"], j["toleratedFailureCount"], j["itemCounts"]["total"]]')" \
+        '["RUNNING", 1, 5, 8]'
+expect_eq "describe-map-run: one child at a time" "$(jget 'j["executionCounts"]["running"]')" 1
+admin update-map-run --map-run-arn "$MR" --max-concurrency 4
+expect_ok "update-map-run --max-concurrency 4 while it runs"
+RUNNING=0
+for _ in $(seq 100); do
+        admin describe-map-run --map-run-arn "$MR"
+        RUNNING=$(jget 'j["executionCounts"]["running"]')
+        [ "${RUNNING:-0}" -ge 2 ] || [ "$(jget 'j["status"]')" != RUNNING ] && break
+        sleep 0.1
+done
+expect_eq "describe-map-run: maxConcurrency after the update" "$(jget 'j["maxConcurrency"]')" 4
+[ "${RUNNING:-0}" -ge 2 ] && ok "more children run at once after the update: $RUNNING" ||
+        fail "still one child at a time after update-map-run: $(cat "$OUT")"
+wait_status "$A:execution:maprun-demo:mr1" SUCCEEDED
+admin describe-map-run --map-run-arn "$MR"
+expect_eq "describe-map-run at the end: status, items succeeded/failed/running/pending/total" \
+        "$(jget '[j["status"], j["itemCounts"]["succeeded"], j["itemCounts"]["failed"], j["itemCounts"]["running"], j["itemCounts"]["pending"], j["itemCounts"]["total"]]')" \
+        '["SUCCEEDED", 6, 2, 0, 0, 8]'
+expect_eq "describe-map-run at the end: child executions succeeded/failed/total" \
+        "$(jget '[j["executionCounts"]["succeeded"], j["executionCounts"]["failed"], j["executionCounts"]["total"]]')" \
+        '[6, 2, 8]'
+[ "$(jget '"stopDate" in j and j["stopDate"] >= j["startDate"]')" = true ] && ok "describe-map-run: stopDate" ||
+        fail "no stopDate: $(cat "$OUT")"
+admin update-map-run --map-run-arn "$MR" --max-concurrency 2
+expect_error "update-map-run of a finished run" ValidationException
+admin describe-map-run --map-run-arn "${MR%:*}:00000000-0000-4000-8000-000000000000"
+expect_error "describe-map-run of an unknown run" ResourceNotFound
+admin describe-map-run --map-run-arn "$A:execution:maprun-demo:mr1"
+expect_error "describe-map-run with an execution's ARN" InvalidArn
+admin update-map-run --map-run-arn "$MR" --tolerated-failure-percentage 101
+expect_error "update-map-run --tolerated-failure-percentage 101" ValidationException
+admin list-executions --map-run-arn "$MR"
+expect_ok "list-executions --map-run-arn"
+expect_eq "list-executions --map-run-arn: a Map Run's children are not executions here" "$(jget 'j["executions"]')" "[]"
+admin list-map-runs --execution-arn "$A:execution:maprun-demo:nope"
+expect_error "list-map-runs of an unknown execution" ExecutionDoesNotExist
+starter describe-map-run --map-run-arn "$MR"
+expect_error "starter: describe-map-run" AccessDeniedException
+grep -q "states:DescribeMapRun on resource: $MR" "$ERR" && ok "... names states:DescribeMapRun and the run" ||
+        fail "AccessDeniedException text: $(cat "$ERR")"
+
 echo "--- refusals"
 as AKIAIMGFLOWUNKNOWN01 whatever-whatever-whatever stepfunctions list-state-machines
 expect_error "an unknown access key" UnrecognizedClientException
