@@ -1295,6 +1295,64 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
         map_maybe_complete(c, pid);
 }
 
+static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *results);
+
+/*
+ * A distributed Map whose ResultWriter exports fails only once its results
+ * are written, as Step Functions writes a failed Map Run's results:
+ * SUCCEEDED_n and FAILED_n of the children that ended, PENDING_n of those
+ * still running (stopped now, "Status": "ABORTED"), then the manifest
+ * (map_writer_start()); the run fails with the error it had when the
+ * manifest is written (handle_writer_result()). Returns whether it took
+ * over; not when the export itself failed or is under way.
+ */
+static bool map_fail_export(Ctx *c, const char *pid, json_t *parent, const char *error, const char *cause) {
+        json_t *children = json_object_get(parent, "children"),
+               *writer = json_object_get(children, "writer");
+        json_t *live = json_object_get(children, "live"), *idx;
+        _cleanup_json_ json_t *results = NULL;
+        const char *cid;
+        void *tmp;
+
+        if (!json_is_true(json_object_get(children, "dist")) || !jstr(writer, "bucket") ||
+            json_object_get(writer, "files") || json_object_get(children, "writerTask") ||
+            json_is_true(json_object_get(children, "exportedOnFailure")) ||
+            streq_ptr(error, "States.ResultWriterFailed"))
+                return false;
+        results = json_incref(json_object_get(children, "results"));
+        if (!results)
+                results = json_array();
+        if (jstr(children, "readerTask"))
+                task_close(c, jstr(children, "readerTask"), /* notify= */ true);
+        json_object_del(children, "readerTask");
+        json_object_foreach_safe (live, tmp, cid, idx) {
+                json_t *entry =
+                        map_writer_entry(c, frame_get(c, cid), json_integer_value(idx), NULL, NULL, NULL);
+
+                json_object_set_new(entry, "Status", json_string("ABORTED"));
+                json_object_del(entry, "StopDate");
+                json_object_del(entry, "Output");
+                json_object_del(entry, "OutputDetails");
+                map_results_set(children, json_integer_value(idx), entry);
+                {
+                        /* a redrive runs it again, whole (as a failed child within the tolerance) */
+                        json_t *copy = redrive_frame_copy(frame_get(c, cid));
+
+                        json_object_del(copy, "children");
+                        if (!json_object_get(children, "failedFrames"))
+                                json_object_set_new(children, "failedFrames", json_object());
+                        json_object_set_new(json_object_get(children, "failedFrames"), cid, copy);
+                }
+                frame_cancel(c, cid, /* map_aborted_events= */ false);
+                json_object_del(live, cid);
+        }
+        json_object_set_new(children, "failError", json_string(error ? error : "States.TaskFailed"));
+        if (cause)
+                json_object_set_new(children, "failCause", json_string(cause));
+        map_writer_start(c, pid, parent, children, json_object_get(children, "results"));
+        return true;
+}
+
 static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error, const char *cause) {
         json_t *children = json_object_get(parent, "children");
         json_t *live = json_object_get(children, "live");
@@ -1303,6 +1361,9 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
         void *tmp;
 
         bool dist = json_is_true(json_object_get(children, "dist"));
+
+        if (map_fail_export(c, pid, parent, error, cause))
+                return;
 
         if (jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
@@ -2636,10 +2697,17 @@ static void map_writer_next(Ctx *c, const char *fid, json_t *frame, json_t *chil
 
 /* An export at the Map's end: the records split by status into files of
  * at most ASL_WRITER_FILE_BYTES (SUCCEEDED_0.json, SUCCEEDED_1.json, ...,
- * then FAILED_n), under <Prefix>/<the Map Run's id>/, then the first file
- * asked for. The results leave the bookkeeping. */
+ * then FAILED_n, then PENDING_n: a failing run's children that had not
+ * ended), under <Prefix>/<the Map Run's id>/, then the first file asked
+ * for. The results leave the bookkeeping. */
+static const char *writer_file_status(json_t *entry) {
+        if (!json_is_object(entry) || !jstr(entry, "Status") || jeq(entry, "Status", "SUCCEEDED"))
+                return "SUCCEEDED";
+        return jeq(entry, "Status", "FAILED") ? "FAILED" : "PENDING";
+}
+
 static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *results) {
-        static const char *const statuses[] = {"SUCCEEDED", "FAILED"};
+        static const char *const statuses[] = {"SUCCEEDED", "FAILED", "PENDING"};
         json_t *writer = json_object_get(children, "writer"), *files = json_array();
         const char *arn = jstr(children, "mapRunArn"), *prefix = jstr(writer, "prefix");
         const char *run_id = arn && strrchr(arn, ':') ? strrchr(arn, ':') + 1 : "run";
@@ -2649,6 +2717,7 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
                           prefix && *prefix && prefix[strlen(prefix) - 1] != '/' ? "/" : "", run_id);
         _cleanup_json_ json_t *all = map_writer_transform(writer, results);
 
+        json_object_set_new(writer, "childRecordsWritten", json_integer(0));
         for (size_t s = 0; s < ELEMENTSOF(statuses); s++) {
                 _cleanup_json_ json_t *chunk = json_array();
                 size_t i, bytes = 0, n = 0;
@@ -2659,11 +2728,13 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
 
                         entry = json_array_get(all, i);
                         if (entry) {
-                                bool ok = !json_is_object(entry) || !jstr(entry, "Status") ||
-                                          jeq(entry, "Status", "SUCCEEDED");
-                                if (ok != (s == 0))
+                                /* a failing run's child that never started has no record */
+                                if ((json_is_null(entry) && json_object_get(children, "failError")) ||
+                                    !streq(writer_file_status(entry), statuses[s]))
                                         continue;
                                 size = 2 * json_writer_size(entry) + 2; /* escaped, at worst doubled */
+                                json_object_set_new(writer, "childRecordsWritten",
+                                                    json_integer(jint(writer, "childRecordsWritten") + 1));
                         }
                         if (json_array_size(chunk) > 0 && (!entry || bytes + size > ASL_WRITER_FILE_BYTES)) {
                                 _cleanup_free_ char *body = NULL;
@@ -2701,6 +2772,11 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
                         }
                 }
         }
+        /* the items whose results the files hold: every item started */
+        json_object_set_new(writer, "recordsWritten",
+                            json_integer(json_object_get(children, "failError")
+                                                 ? jint(children, "next")
+                                                 : jint(children, "done") + jint(children, "failed")));
         json_object_set_new(writer, "files", files);
         json_object_set_new(writer, "written",
                             json_pack("{s:[], s:[], s:[]}", "SUCCEEDED", "FAILED", "PENDING"));
@@ -2708,7 +2784,8 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
                 _cleanup_free_ char *mk = xasprintf("%s/manifest.json", dir);
                 json_object_set_new(writer, "manifestKey", json_string(mk));
         }
-        json_object_del(children, "results");
+        if (!json_object_get(children, "failError"))
+                json_object_del(children, "results");
         map_writer_next(c, fid, frame, children);
 }
 
@@ -2731,6 +2808,24 @@ static int handle_writer_result(Ctx *c, const AslEvent *ev, const char *fid) {
                 _cleanup_free_ char *cause = state_cause(c, fid, "States.ResultWriterFailed", why);
 
                 map_fail(c, fid, frame, "States.ResultWriterFailed", cause);
+                return 0;
+        }
+        if (json_is_true(json_object_get(writer, "manifest")) && jstr(children, "failError")) {
+                /* a failing run's results are written: now it fails (a
+                 * redrive of it exports again, from the results kept) */
+                _cleanup_free_ char *error = xstrdup(jstr(children, "failError"));
+                _cleanup_free_ char *cause =
+                        jstr(children, "failCause") ? xstrdup(jstr(children, "failCause")) : NULL;
+
+                json_object_del(children, "failError");
+                json_object_del(children, "failCause");
+                json_object_set_new(children, "exportedOnFailure", json_true());
+                json_object_del(writer, "files");
+                json_object_del(writer, "written");
+                json_object_del(writer, "manifest");
+                json_object_del(writer, "manifestKey");
+
+                map_fail(c, fid, frame, error, cause);
                 return 0;
         }
         if (json_is_true(json_object_get(writer, "manifest"))) {
@@ -3555,6 +3650,7 @@ static int handle_redrive(Ctx *c, AslError *err) {
                         json_object_set_new(ch, "running", json_integer(0));
                         json_object_set_new(ch, "failed", json_integer(0));
                         json_object_set_new(ch, "childFailed", json_integer(0));
+                        json_object_del(ch, "exportedOnFailure");
                         if (children_dist(ch)) {
                                 /* The Map Run is redriven with the execution. */
                                 json_int_t runs = jint(ch, "redriveCount") + 1;

@@ -3488,3 +3488,92 @@ TEST(distributed_map_update_map_run) {
         json_decref(rec);
         h_done(&h);
 }
+
+TEST(distributed_map_result_writer_failed_run) {
+        json_t *rec = NULL, *d, *in, *recs, *m, *files;
+        char *t0, *w;
+        H h;
+
+        /* 4 items, 2 at a time, no failure tolerated: the first failure fails
+         * the run, after its results are written */
+        dmap_start(&h,
+                   "'MaxConcurrency':2,'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject',"
+                   "'Parameters':{'Bucket':'out','Prefix':'runs'}},",
+                   "{'items':[{'n':0},{'n':1},{'n':2},{'n':3}]}");
+        t0 = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_fail(&h, t0, "Image.Invalid", "not a JPEG"), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_CANCEL_TASK), 1); /* the other running child stops */
+        /* FAILED_0.json: the failed child's record */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        in = json_object_get(d, "input");
+        ASSERT_STR_EQ(S(d, "resource"), "imgflow:storage.put");
+        ASSERT_TRUE(strstr(S(in, "key"), "/FAILED_0.json") != NULL);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Status"), "FAILED");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "0");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Error"), "Image.Invalid");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Cause"), "not a JPEG");
+        json_decref(recs);
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        /* PENDING_0.json: the child that was still running, stopped */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        in = json_object_get(d, "input");
+        ASSERT_TRUE(strstr(S(in, "key"), "/PENDING_0.json") != NULL);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Status"), "ABORTED");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "1");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Input"), "{\"n\":1}");
+        ASSERT_NOT_NULL(S(json_array_get(recs, 0), "StartDate"));
+        ASSERT_NULL(json_object_get(json_array_get(recs, 0), "Output"));
+        json_decref(recs);
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        /* the manifest lists both; then the run fails with its error */
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        in = json_object_get(d, "input");
+        ASSERT_TRUE(strstr(S(in, "key"), "/manifest.json") != NULL);
+        m = json_loads(S(in, "body"), 0, NULL);
+        files = json_object_get(m, "ResultFiles");
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "SUCCEEDED")), 0);
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "FAILED")), 1);
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "PENDING")), 1);
+        ASSERT_TRUE(strstr(S(json_array_get(json_object_get(files, "PENDING"), 0), "Key"),
+                           "/PENDING_0.json") != NULL);
+        json_decref(m);
+        ASSERT_NULL(h.finished);
+        w = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_TRUE(history_has(&h, "MapRunFailed"));
+        map_run_merge(&h, &rec);
+        ASSERT_STR_EQ(S(rec, "status"), "FAILED");
+        ASSERT_INT_EQ(I(rec, "resultsWritten"), 2);
+        ASSERT_INT_EQ(I(rec, "childResultsWritten"), 2);
+        ASSERT_INT_EQ(I(rec, "aborted"), 1);
+        ASSERT_INT_EQ(I(rec, "childAborted"), 1);
+        json_decref(rec);
+        free(t0);
+
+        /* redriven: the failed child and the stopped one run again, then the
+         * two not started; the run exports again and succeeds */
+        {
+                size_t n = 0;
+
+                ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+                ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+                dmap_echo_all(&h, &n);
+                ASSERT_INT_EQ(n, 2 + 2 + 2); /* 4 children, SUCCEEDED_0.json, the manifest */
+                ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+                ASSERT_NOT_NULL(
+                        json_object_get(json_object_get(h.finished, "output"), "ResultWriterDetails"));
+        }
+        h_done(&h);
+}
