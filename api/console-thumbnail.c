@@ -160,6 +160,7 @@ static int query_pair(const char *name, const char *value, void *userdata) {
 
 void console_thumbnail(ApiCall *c, const ApiKey *key) {
         _cleanup_free_ char *resource = NULL;
+        const char *problem = NULL;
         TaskFailure f = {};
         ThumbJob job;
         Query q = {};
@@ -167,13 +168,12 @@ void console_thumbnail(ApiCall *c, const ApiKey *key) {
         int r;
 
         (void) http_request_foreach_query(c->req, query_pair, &q);
-        if (isempty(q.bucket) || isempty(q.key))
-                return answer_error(c, 400, "ValidationException", "bucket and key are required");
-        if (storage_check_key(q.key, strlen(q.key), &f) < 0 || strlen(q.bucket) > 255) {
+        if (console_thumbnail_resource(q.bucket, q.key, &resource, &problem) < 0)
+                return answer_error(c, 400, "ValidationException", problem);
+        if (storage_check_key(q.key, strlen(q.key), &f) < 0) {
                 task_failure_clear(&f);
                 return answer_error(c, 400, "ValidationException", "Invalid bucket or key");
         }
-        resource = xasprintf("arn:aws:s3:::%s/%s", q.bucket, q.key);
         if (iam_policy_evaluate(key->policy, "s3:GetObject", resource) != IAM_ALLOW) {
                 log_warning("Console thumbnail of %s refused for access key %s", resource,
                             key->access_key_id);

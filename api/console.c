@@ -19,9 +19,10 @@
  *   GET  /console/thumbnail?bucket=B&key=K  a small JPEG of an image
  *        (console-thumbnail.c), under the key's s3:GetObject
  *
- * The session: "<access key id>.<expiry>.<mac>", mac = HMAC-SHA256 (a
- * secret drawn when the process starts) of the key id, the expiry and the
- * SHA-256 of the key's secret, so a session ends when it expires, when the
+ * The session (console-session.c, which reads the untrusted parts: cookie,
+ * sign-in body, CSRF header, thumbnail query): "<access key id>.<expiry>.<mac>",
+ * mac = HMAC-SHA256 (a secret drawn when the process starts) of the key id,
+ * the expiry and the SHA-256 of the key's secret, so a session ends when it expires, when the
  * key is removed or its secret changes (keys are reloaded on SIGHUP), or
  * when the process restarts. The cookie is HttpOnly, SameSite=Strict,
  * Path=/console, and Secure over TLS. Every POST but the login carries
@@ -44,6 +45,7 @@
 #include "asl-definition.h"
 #include "aws-json.h"
 #include "clock.h"
+#include "console-session.h"
 #include "console.h"
 #include "format.h"
 #include "graph.h"
@@ -55,7 +57,6 @@
 
 #define CONSOLE_SESSION_SEC (8 * 3600)
 #define CONSOLE_LAYOUT_TIMEOUT_MS 5000
-#define CONSOLE_COOKIE "imgflow_console"
 
 struct ConsoleFile {
         const char *name, *type, *data;
@@ -69,74 +70,14 @@ void console_secret_init(uint8_t secret[static CONSOLE_SECRET_BYTES]) {
         random_fill(NULL, secret, CONSOLE_SECRET_BYTES);
 }
 
-static void mac_hex(const ApiManager *m, const char *data, char ret[static 2 * 32 + 1]) {
-        uint8_t mac[HASH_DIGEST_MAX];
-        size_t n = hash_hmac(HASH_SHA256, m->console_secret, CONSOLE_SECRET_BYTES, data, strlen(data), mac);
-        format_hex(mac, n, ret);
-}
-
-/* The session value for key until expiry. New string. */
-static char *session_value(const ApiManager *m, const ApiKey *key, int64_t expiry) {
-        char secret_hash[HASH_HEX_MAX], mac[2 * 32 + 1];
-        _cleanup_free_ char *data = NULL;
-
-        hash_hex(HASH_SHA256, key->secret, strlen(key->secret), secret_hash);
-        data = xasprintf("%s.%" PRId64 ".%s", key->access_key_id, expiry, secret_hash);
-        mac_hex(m, data, mac);
-        return xasprintf("%s.%" PRId64 ".%s", key->access_key_id, expiry, mac);
-}
-
-static void csrf_token(const ApiManager *m, const char *session, char ret[static 2 * 32 + 1]) {
-        _cleanup_free_ char *data = xasprintf("csrf.%s", session);
-        mac_hex(m, data, ret);
-}
-
-static bool str_equal_const(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char d = la != lb;
-
-        for (size_t i = 0; i < la && i < lb; i++)
-                d |= (unsigned char) (a[i] ^ b[i]);
-        return d == 0;
-}
-
-/* The session cookie's value in the Cookie header (new string), or NULL. */
-static char *cookie_session(HttpRequest *r) {
-        const char *h = http_request_header(r, "Cookie"), *p;
-        size_t n = strlen(CONSOLE_COOKIE);
-
-        for (p = h; p && *p;) {
-                while (*p == ' ' || *p == ';')
-                        p++;
-                if (strncmp(p, CONSOLE_COOKIE, n) == 0 && p[n] == '=') {
-                        const char *v = p + n + 1;
-                        return xstrndup(v, strcspn(v, "; "));
-                }
-                p = strchr(p, ';');
-        }
-        return NULL;
-}
-
 /* The key of a valid session cookie (borrowed from the key set) and the
  * session's value in *ret_session (new), or NULL. */
 static const ApiKey *session_key(ApiManager *m, HttpRequest *r, char **ret_session) {
-        _cleanup_free_ char *v = cookie_session(r), *id = NULL, *want = NULL;
-        const ApiKey *key;
-        const char *dot1, *dot2;
-        char *end;
-        long long expiry;
+        _cleanup_free_ char *v = console_cookie_session(http_request_header(r, "Cookie"));
+        const ApiKey *key = console_session_verify(m->console_secret, m->keys, v,
+                                                   (int64_t) (now_usec(CLOCK_REALTIME) / 1000000));
 
-        if (!v || !m->keys || !(dot1 = strchr(v, '.')) || !(dot2 = strchr(dot1 + 1, '.')))
-                return NULL;
-        id = xstrndup(v, (size_t) (dot1 - v));
-        expiry = strtoll(dot1 + 1, &end, 10);
-        if (end != dot2 || expiry < (long long) (now_usec(CLOCK_REALTIME) / 1000000))
-                return NULL;
-        key = keys_find(m->keys, id);
         if (!key)
-                return NULL;
-        want = session_value(m, key, expiry);
-        if (!str_equal_const(want, v))
                 return NULL;
         *ret_session = TAKE_PTR(v);
         return key;
@@ -193,33 +134,28 @@ static void serve_file(ApiCall *c, const char *name) {
 
 static void login(ApiCall *c) {
         ApiManager *m = c->m;
-        _cleanup_json_ json_t *in = NULL;
-        _cleanup_free_ char *session = NULL, *cookie = NULL;
-        const char *id, *secret;
+        _cleanup_free_ char *session = NULL, *cookie = NULL, *id = NULL, *secret = NULL;
+        const char *problem = NULL;
         const ApiKey *key;
         const void *body;
-        char csrf[2 * 32 + 1];
+        char csrf[CONSOLE_TOKEN_HEX];
         int64_t expiry;
         size_t len;
 
         body = http_request_body(c->req, &len);
-        in = json_loadb(body, len, 0, NULL);
-        id = json_string_value(json_object_get(in, "accessKeyId"));
-        secret = json_string_value(json_object_get(in, "secretAccessKey"));
-        if (!id || !secret)
-                return send_error(c, 400, "ValidationException",
-                                  "accessKeyId and secretAccessKey are required");
+        if (console_login_parse(body, len, &id, &secret, &problem) < 0)
+                return send_error(c, 400, "ValidationException", problem);
         c->key_id = xstrdup(id);
         key = m->keys ? keys_find(m->keys, id) : NULL;
-        if (!key || !str_equal_const(key->secret, secret)) {
+        if (!key || !console_equal_const(key->secret, secret)) {
                 log_warning("Console sign-in refused for access key %.128s from %s", id,
                             http_request_peer(c->req));
                 return send_error(c, 403, "UnrecognizedClientException",
                                   "The access key id or the secret access key is wrong");
         }
         expiry = (int64_t) (now_usec(CLOCK_REALTIME) / 1000000) + CONSOLE_SESSION_SEC;
-        session = session_value(m, key, expiry);
-        csrf_token(m, session, csrf);
+        session = console_session_value(m->console_secret, key, expiry);
+        console_csrf_token(m->console_secret, session, csrf);
         cookie = xasprintf(CONSOLE_COOKIE "=%s; Path=/console; Max-Age=%d; HttpOnly; SameSite=Strict%s",
                            session, CONSOLE_SESSION_SEC, m->tls ? "; Secure" : "");
         log_info("Console session for access key %s (user %s) from %s", key->access_key_id, key->user,
@@ -232,17 +168,14 @@ static void login(ApiCall *c) {
 static const ApiKey *require_session(ApiCall *c, bool post) {
         _cleanup_free_ char *session = NULL;
         const ApiKey *key = session_key(c->m, c->req, &session);
-        const char *given;
-        char csrf[2 * 32 + 1];
 
         if (!key) {
                 send_error(c, 401, "NotSignedIn", "Sign in to the console first");
                 return NULL;
         }
         if (post) {
-                csrf_token(c->m, session, csrf);
-                given = http_request_header(c->req, "X-CSRF-Token");
-                if (!given || !str_equal_const(given, csrf)) {
+                if (!console_csrf_valid(c->m->console_secret, session,
+                                        http_request_header(c->req, "X-CSRF-Token"))) {
                         log_warning("Console request without a valid CSRF token for access key %s from %s",
                                     key->access_key_id, http_request_peer(c->req));
                         send_error(c, 403, "InvalidCsrfToken",
@@ -258,11 +191,11 @@ static const ApiKey *require_session(ApiCall *c, bool post) {
 static void session_info(ApiCall *c) {
         _cleanup_free_ char *session = NULL;
         const ApiKey *key = session_key(c->m, c->req, &session);
-        char csrf[2 * 32 + 1];
+        char csrf[CONSOLE_TOKEN_HEX];
 
         if (!key)
                 return send_error(c, 401, "NotSignedIn", "Sign in to the console first");
-        csrf_token(c->m, session, csrf);
+        console_csrf_token(c->m->console_secret, session, csrf);
         send_json(c, 200, json_pack("{s:s, s:s}", "user", key->user, "csrfToken", csrf), NULL);
 }
 

@@ -6,9 +6,8 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "console-session.h"
 #include "keys.h"
-
-#define CONSOLE_SECRET_BYTES 32
 
 typedef struct ConsoleFile ConsoleFile;
 

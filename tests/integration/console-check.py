@@ -133,6 +133,19 @@ def protocol():
     check(status == 404, "a missing object's thumbnail is 404: %s %s" % (status, out[:100]))
     status, _, _ = request("/console/thumbnail?bucket=photos&key=../api-keys.json", headers={"Cookie": cookie.split(";")[0]})
     check(status == 400, "a key that leaves the bucket is 400")
+    # A bucket name with a '/' would name another object to IAM
+    # (arn:aws:s3:::photos/raw + key = photos' raw/...) than the one read.
+    status, _, out = request("/console/thumbnail?bucket=photos%2Fraw&key=" + urllib.parse.quote(photo.split("/")[-1]),
+                             headers={"Cookie": cookie.split(";")[0]})
+    check(status == 400 and b"Invalid bucket" in out, "a bucket name with a '/' is 400: %s %s" % (status, out[:100]))
+    # A session cookie changed at one byte, or with its expiry written
+    # another way, is not a session.
+    value = cookie.split(";")[0].split("=", 1)[1]
+    key_id, expiry, mac = value.split(".")
+    for forged in ("%s.%s.%s" % (key_id, expiry, mac[:-1] + ("0" if mac[-1] != "0" else "1")),
+                   "%s.+%s.%s" % (key_id, expiry, mac), "%s.0%s.%s" % (key_id, expiry, mac)):
+        status, _, _ = request("/console/session", headers={"Cookie": "imgflow_console=" + forged})
+        check(status == 401, "a forged session %s...: 401" % forged[-20:])
 
 
 def jpeg_size(data):
