@@ -656,6 +656,8 @@ static void manager_reload(void *userdata) {
 
         if (daemon_config_reload(m->config_args, environ, &c) >= 0 && resources_new(&res) >= 0) {
                 (void) config_foreach_in_section(c, "resources", add_resource, res);
+                log_notice("Reloaded: [resources] has %zu mappings (%zu before).", resources_count(res),
+                           resources_count(m->resources));
                 resources_free(m->resources);
                 m->resources = res;
         }

@@ -9,11 +9,15 @@
 # whose [resources] the coordinator would refuse at start is refused by the
 # reload too (a log line naming the line) and the mapping loaded before
 # keeps working; a file that no longer loads at all changes nothing.
+# imgflow-api reloads the mapping its CreateStateMachine checks against: a
+# definition naming a function mapped nowhere is InvalidDefinition until the
+# file maps it and imgflow-api got SIGHUP (through boto3; that part is
+# skipped without Debian's python3-boto3).
 #
-#   test-resources-reload.sh MOCK_KAFKA COORDINATOR IMGFLOW SRCDIR WORKER
+#   test-resources-reload.sh MOCK_KAFKA COORDINATOR IMGFLOW SRCDIR WORKER API
 set -u
 
-MOCK=$1 COORD=$2 IMGFLOW=$3 SRC=$4 WORKER=$5
+MOCK=$1 COORD=$2 IMGFLOW=$3 SRC=$4 WORKER=$5 API=$6
 EXTRA_CONF='[resources]
 OldFn = test.echo'
 . "$SRC/tests/integration/cli-stack.sh"
@@ -83,6 +87,47 @@ kill -0 "$COORD_PID" 2>/dev/null && ok "one coordinator process throughout (pid 
         fail "the coordinator exited"
 [ "$(grep -c "Coordinator ready" "$TMP/coordinator.log")" = 1 ] && ok "the coordinator started once" ||
         fail "the coordinator started more than once"
+
+# imgflow-api: CreateStateMachine checks Lambda Tasks against [resources].
+if /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+        APORT=$(free_port)
+        cat >"$TMP/api-keys.json" <<JSON
+{"keys": [{"accessKeyId": "AKIAIMGFLOWRELOAD001", "secretAccessKey": "reload-test-secret-0123456789",
+  "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "states:*", "Resource": "*"}]}}]}
+JSON
+        chmod 600 "$TMP/api-keys.json"
+        printf '[api]\nlisten = 127.0.0.1:%s\nkeys = %s\n' "$APORT" "$TMP/api-keys.json" >>"$CONF"
+        env IMGFLOW_LOG_TARGET=console "$API" --config "$CONF" >>"$TMP/api.log" 2>&1 &
+        API_PID=$!
+        PIDS+=("$API_PID")
+        wait_for 30 grep -qs "imgflow-api ready" "$TMP/api.log" || { fail "imgflow-api not ready"; tail "$TMP/api.log"; }
+        create() { # NAME: prints ok or the error's code
+                APORT=$APORT NAME=$1 /usr/bin/python3 - <<'PY'
+import json, os, boto3, botocore
+sfn = boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:%s" % os.environ["APORT"],
+                   region_name="us-east-1", aws_access_key_id="AKIAIMGFLOWRELOAD001",
+                   aws_secret_access_key="reload-test-secret-0123456789")
+definition = {"StartAt": "S", "States": {"S": {"Type": "Task", "End": True,
+              "Resource": "arn:aws:lambda:us-east-1:123456789012:function:LaterFn"}}}
+try:
+    sfn.create_state_machine(name=os.environ["NAME"], definition=json.dumps(definition),
+                             roleArn="arn:aws:iam::123456789012:role/r")
+    print("ok")
+except botocore.exceptions.ClientError as e:
+    print(e.response["Error"]["Code"])
+PY
+        }
+        expect_eq "API: LaterFn mapped nowhere" "$(create later-1)" InvalidDefinition
+        printf '[resources]\nLaterFn = test.echo\n' >>"$CONF"
+        before=$(grep -c "Reloaded: \[resources\]" "$TMP/api.log")
+        kill -HUP "$API_PID"
+        wait_for 20 sh -c "[ \$(grep -c 'Reloaded: \[resources\]' '$TMP/api.log') -gt $before ]" &&
+                ok "API: $(grep "Reloaded: \[resources\]" "$TMP/api.log" | tail -1)" || fail "API: no reload of [resources]"
+        expect_eq "API: LaterFn mapped after SIGHUP" "$(create later-2)" ok
+        stop_pid "$API_PID" 10
+else
+        echo "skipped: the imgflow-api part (Debian's python3-boto3 missing)"
+fi
 stop_pid "$WORKER_PID" 10
 stop_coordinator
 [ "$FAILS" = 0 ] || { echo "--- coordinator"; tail -30 "$TMP/coordinator.log"; exit 1; }
