@@ -29,6 +29,18 @@
 # the same two cores). The mock cluster answers a Fetch on an empty
 # partition only when that wait is over, so there it adds up to its value
 # to every hop (2 gave the same throughput and ~1 ms more at the p99 than 1).
+# On Apache Kafka the broker stamps every message when it appends it
+# (message.timestamp.type LogAppendTime, through STACK_KAFKA_PROPERTIES), and
+# each latency also comes split into hops at those stamps (latency.py --hops).
+# BENCH_COMPARE="NAME:VAR=value,VAR=value NAME2:..." (at least two variants,
+# each a name and the settings given to its stacks, e.g.
+# "c2:STACK_KAFKA_JAVA_OPTS=-XX:TieredStopAtLevel=4 c1:"; a \n in a value is a
+# newline, for STACK_EXTRA_CONFIG): only the variants, BENCH_ROUNDS rounds,
+# interleaved (the order rotates per round), each round of each variant a
+# full load and paced loads at half the target and at BENCH_LIGHT_RATE
+# executions/s (default 275), each on a fresh stack, with the load average
+# when each started; the medians and every round, in
+# $BENCH_RESULTS/orchestration-compare.json.
 # Targets: >= 10,000 tasks/s; p99 <= 10 ms at half load.
 # Exit status: non-zero only if an execution failed or did not finish.
 set -u
@@ -40,6 +52,14 @@ MACHINE=$(machine_json)
 FAILED=0
 
 if [ "$BENCH_KAFKA" = mock ]; then FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}; else FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-100}; fi
+HOPS=
+if [ "$BENCH_KAFKA" != mock ]; then
+        export STACK_KAFKA_PROPERTIES=${STACK_KAFKA_PROPERTIES:-log.message.timestamp.type=LogAppendTime}
+        HOPS=--hops
+fi
+# The settings of the variant being measured (BENCH_COMPARE), given to every
+# stack after the benchmark's own.
+VARIANT=()
 echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=$FETCH_WAIT, Kafka ($BENCH_KAFKA) of ${BENCH_BROKERS:-1} broker(s), ${BENCH_PARTITIONS:-4} partitions per topic"
 # cpu_per_second DIR SECONDS: JSON {"kafka": [...], "coordinator-1": [...]},
 # each process's CPU in % of one core, per second.
@@ -85,7 +105,7 @@ load_round() {
         local r=$1 dir=$BENCH_TMP/stack-load-$1 ids=$BENCH_TMP/load-$1.ids res=$BENCH_TMP/load-$1.json
         local t0 t1 ts ok cpu lat
         stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT" \
-                STACK_REDIS_APPENDFSYNC="$APPENDFSYNC"
+                STACK_REDIS_APPENDFSYNC="$APPENDFSYNC" "${VARIANT[@]}"
         stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
         publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm$r.ids"
         BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm$r.ids" "$BENCH_TMP/warm$r.json" 120 || { echo "warm-up did not finish"; exit 1; }
@@ -105,7 +125,7 @@ load_round() {
 import json, os, sys
 hz = os.sysconf("SC_CLK_TCK")
 print(json.dumps({n: round((int(b) - int(a)) / hz, 2) for n, a, b in (l.split() for l in sys.stdin) if n != "notify"}))')
-        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load$r-")
+        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load$r-" $HOPS)
         stack_stop "$dir"
         python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" >>"$out" <<'PY'
 import json, sys
@@ -123,6 +143,63 @@ print("load round %s: %d executions (%d tasks) in %d ms from the first start: %.
       % (sys.argv[1], d["succeeded"], 5 * d["succeeded"], d["ms"], d["tasksPerSecond"], d["tasksPerSecondFromPublish"], json.dumps(d["cpuSeconds"])))' "$r"
 }
 
+# ---- 2. paced loads, each on a fresh stack (the load above leaves ~40 MB
+# of AOF, and Redis rewrites its AOF, a fork and a child writing on the
+# same two cores, when it passes 64 MB)
+
+# paced PREFIX RATE FETCH_WAIT_MS -> prints the latency JSON (with the AOF
+# rewrites Redis made meanwhile); checks every execution.
+paced() {
+        local prefix=$1 rate=$2 fw=$3 ids=$BENCH_TMP/$1.ids dir=$BENCH_TMP/stack-$1 n ok2 lat rw
+        n=$(python3 -c "print(int($rate * $SECS))")
+        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$fw" \
+                STACK_REDIS_APPENDFSYNC="$APPENDFSYNC" "${VARIANT[@]}" >&2
+        stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json" >&2
+        publish_jobs chain "warm-$prefix" 0 20 '{"i": i}' "$BENCH_TMP/warm-$prefix.ids"
+        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$prefix.ids" "$BENCH_TMP/warm-$prefix.json" 120 >&2 || FAILED=1
+        echo "paced ($prefix): $n executions at $rate executions/s for $SECS s, fetch.wait.max.ms=$fw" >&2
+        # The mock cluster's and the coordinator's CPU, second by second:
+        # librdkafka 2.0.2's mock scans a partition's log from its start on
+        # every Fetch ("FIXME: Maintain an index"), so its cost grows with the
+        # log while the load stays the same.
+        cpu_per_second "$dir" "$SECS" >"$BENCH_TMP/$prefix.cpu" &
+        local sampler=$!
+        python3 - "$rate" "$n" "$ids" "$prefix" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
+import json, sys, time
+rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t0 = time.monotonic()
+with open(ids, "w") as f:
+    for i in range(n):
+        due = t0 + i / rate
+        d = due - time.monotonic()
+        if d > 0:
+            sys.stdout.flush()
+            time.sleep(d)
+        name = "%s-%d" % (prefix, i)
+        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
+                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
+        f.write("chain:%s\n" % name)
+sys.stdout.flush()
+PY
+        wait "$sampler"
+        BENCH_QUIET=1 wait_execs "$ids" "$BENCH_TMP/$prefix.json" 300 >&2 || FAILED=1
+        ok2=$(count_status "$BENCH_TMP/$prefix.json" SUCCEEDED)
+        [ "$ok2" = "$n" ] || { echo "paced ($prefix): only $ok2 of $n executions SUCCEEDED" >&2; FAILED=1; }
+        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:$prefix-" $HOPS)
+        # The mock cluster keeps at most 5 MB of each partition's log and
+        # drops the oldest message sets beyond that: then the latency covers
+        # only the tasks still in the log, and the result says so.
+        python3 -c '
+import json, sys
+got, want = json.loads(sys.argv[1]).get("tasks", 0), int(sys.argv[2])
+if got < want:
+    print("paced (%s): dispatch latency of %d of %d tasks only (the mock cluster dropped the oldest part of its log)"
+          % (sys.argv[3], got, want))' "$lat" "$((5 * n))" "$prefix" >&2
+        rw=$(grep -c "Background append only file rewriting started" "$dir/logs/redis.log" 2>/dev/null)
+        stack_stop "$dir" >&2
+        python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(executionsPerSecond=$rate, executions=$n, tasksExpected=$((5 * n)), aofRewrites=${rw:-0}, cpuPercentBySecond=json.loads(sys.argv[2])); print(json.dumps(d))" "$lat" "$(cat "$BENCH_TMP/$prefix.cpu")"
+}
+
 ROUNDS=${BENCH_ROUNDS:-5}
 # BENCH_APPENDFSYNC=compare: only the load, BENCH_ROUNDS rounds of each of
 # redis-server's appendfsync always and everysec, interleaved (the order
@@ -130,6 +207,85 @@ ROUNDS=${BENCH_ROUNDS:-5}
 # and always/everysec (docs/redis.md, "Durability"). Otherwise the stacks
 # run with BENCH_APPENDFSYNC (default everysec, as deploy/local-stack.sh).
 APPENDFSYNC=${BENCH_APPENDFSYNC:-everysec}
+# ---- BENCH_COMPARE: only the variants, interleaved (see the top).
+if [ -n "${BENCH_COMPARE:-}" ]; then
+        LIGHT=${BENCH_LIGHT_RATE:-275}
+        read -r -a VARIANTS <<<"$BENCH_COMPARE"
+        [ "${#VARIANTS[@]}" -ge 2 ] || { echo "BENCH_COMPARE: name at least two variants"; exit 1; }
+        : >"$BENCH_TMP/compare.jsonl"
+        for r in $(seq 1 "$ROUNDS"); do
+                for i in "${!VARIANTS[@]}"; do
+                        v=${VARIANTS[$(((i + r - 1) % ${#VARIANTS[@]}))]}
+                        name=${v%%:*}
+                        VARIANT=()
+                        if [ "$v" != "$name" ] && [ -n "${v#*:}" ]; then
+                                IFS=, read -r -a VARIANT <<<"${v#*:}"
+                                for j in "${!VARIANT[@]}"; do VARIANT[j]=$(printf '%b' "${VARIANT[j]}"); done
+                        fi
+                        la1=$(cut -d' ' -f1 /proc/loadavg)
+                        echo "round $r: $name (${v#*:}), load average $la1"
+                        load_round "$name-$r" "$BENCH_TMP/compare-load.jsonl"
+                        la2=$(cut -d' ' -f1 /proc/loadavg)
+                        half=$(paced "half-$name-$r" 1000 "$FETCH_WAIT")
+                        echo "  half load (5,000 tasks/s): $half"
+                        la3=$(cut -d' ' -f1 /proc/loadavg)
+                        light=$(paced "light-$name-$r" "$LIGHT" "$FETCH_WAIT")
+                        echo "  $LIGHT executions/s: $light"
+                        python3 - "$name" "$r" "$(tail -1 "$BENCH_TMP/compare-load.jsonl")" "$half" "$light" \
+                                "$la1" "$la2" "$la3" "${v#*:}" >>"$BENCH_TMP/compare.jsonl" <<'PY'
+import json, sys
+name, r, load, half, light = sys.argv[1], int(sys.argv[2]), *(json.loads(x) for x in sys.argv[3:6])
+print(json.dumps({"variant": name, "settings": sys.argv[9], "round": r, "load": load, "half": half, "light": light,
+                  "loadavg": {"load": float(sys.argv[6]), "half": float(sys.argv[7]), "light": float(sys.argv[8])}}))
+PY
+                done
+        done
+        write_result orchestration-compare "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+names = []
+for x in rows:
+    if x["variant"] not in names:
+        names.append(x["variant"])
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+def kafka_cpu_us(x):
+    c = x["load"].get("cpuSeconds") or {}
+    return round(1e6 * sum(v for k, v in c.items() if k.startswith("kafka")) / max(1, 5 * x["load"]["succeeded"]))
+out = {"benchmark": "orchestration-compare", "machine": json.loads(sys.argv[3]), "executions": int(sys.argv[4]),
+       "pacedSeconds": int(sys.argv[5]), "lightExecutionsPerSecond": float(sys.argv[2]), "variants": []}
+for n in names:
+    rs = [x for x in rows if x["variant"] == n]
+    v = {"name": n, "settings": rs[0]["settings"],
+         "tasksPerSecond": med(x["load"]["tasksPerSecond"] for x in rs),
+         "kafkaCpuUsPerTask": med(kafka_cpu_us(x) for x in rs),
+         "halfP50": med(x["half"].get("p50") for x in rs), "halfP99": med(x["half"].get("p99") for x in rs),
+         "lightP50": med(x["light"].get("p50") for x in rs), "lightP99": med(x["light"].get("p99") for x in rs),
+         "rounds": rs}
+    hops = {}
+    for which in ("half", "light"):
+        for h in (rs[0][which].get("hops") or {}):
+            hops.setdefault(which, {})[h] = {p: med((x[which].get("hops") or {}).get(h, {}).get(p) for x in rs)
+                                             for p in ("p50", "p90", "p99")}
+    v["hops"] = hops
+    out["variants"].append(v)
+print(json.dumps(out))
+PY
+)" >/dev/null
+        python3 - "$BENCH_RESULTS/orchestration-compare.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for v in d["variants"]:
+    print("%-12s tasks/s %s (rounds %s); broker us/task %s; half load p50/p99 %s/%s ms (rounds %s); %s executions/s p50/p99 %s/%s ms (rounds %s); load averages %s"
+          % (v["name"], v["tasksPerSecond"], [x["load"]["tasksPerSecond"] for x in v["rounds"]], v["kafkaCpuUsPerTask"],
+             v["halfP50"], v["halfP99"], [x["half"].get("p99") for x in v["rounds"]], d["lightExecutionsPerSecond"],
+             v["lightP50"], v["lightP99"], [x["light"].get("p99") for x in v["rounds"]],
+             [x["loadavg"]["load"] for x in v["rounds"]]))
+PY
+        exit $FAILED
+fi
+
 if [ "$APPENDFSYNC" = compare ]; then
         : >"$BENCH_TMP/always.jsonl"
         : >"$BENCH_TMP/everysec.jsonl"
@@ -176,62 +332,6 @@ LOAD_STACK_DEFAULTS=$(cat "$BENCH_TMP/stackdefaults.jsonl")
 ok=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["succeeded"])' "$LOAD")
 EPS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["executionsPerSecond"])' "$LOAD")
 echo "load: median of $ROUNDS rounds $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.0f tasks/s (rounds: %s), dispatch latency (queueing included) %s" % (d["tasksPerSecond"], d["rounds"], json.dumps(d["dispatchLatencyMs"])))' "$LOAD")"
-
-# ---- 2. paced loads, each on a fresh stack (the load above leaves ~40 MB
-# of AOF, and Redis rewrites its AOF, a fork and a child writing on the
-# same two cores, when it passes 64 MB)
-
-# paced PREFIX RATE FETCH_WAIT_MS -> prints the latency JSON (with the AOF
-# rewrites Redis made meanwhile); checks every execution.
-paced() {
-        local prefix=$1 rate=$2 fw=$3 ids=$BENCH_TMP/$1.ids dir=$BENCH_TMP/stack-$1 n ok2 lat rw
-        n=$(python3 -c "print(int($rate * $SECS))")
-        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$fw" >&2
-        stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json" >&2
-        publish_jobs chain "warm-$prefix" 0 20 '{"i": i}' "$BENCH_TMP/warm-$prefix.ids"
-        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$prefix.ids" "$BENCH_TMP/warm-$prefix.json" 120 >&2 || FAILED=1
-        echo "paced ($prefix): $n executions at $rate executions/s for $SECS s, fetch.wait.max.ms=$fw" >&2
-        # The mock cluster's and the coordinator's CPU, second by second:
-        # librdkafka 2.0.2's mock scans a partition's log from its start on
-        # every Fetch ("FIXME: Maintain an index"), so its cost grows with the
-        # log while the load stays the same.
-        cpu_per_second "$dir" "$SECS" >"$BENCH_TMP/$prefix.cpu" &
-        local sampler=$!
-        python3 - "$rate" "$n" "$ids" "$prefix" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
-import json, sys, time
-rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-t0 = time.monotonic()
-with open(ids, "w") as f:
-    for i in range(n):
-        due = t0 + i / rate
-        d = due - time.monotonic()
-        if d > 0:
-            sys.stdout.flush()
-            time.sleep(d)
-        name = "%s-%d" % (prefix, i)
-        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
-                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
-        f.write("chain:%s\n" % name)
-sys.stdout.flush()
-PY
-        wait "$sampler"
-        BENCH_QUIET=1 wait_execs "$ids" "$BENCH_TMP/$prefix.json" 300 >&2 || FAILED=1
-        ok2=$(count_status "$BENCH_TMP/$prefix.json" SUCCEEDED)
-        [ "$ok2" = "$n" ] || { echo "paced ($prefix): only $ok2 of $n executions SUCCEEDED" >&2; FAILED=1; }
-        lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:$prefix-")
-        # The mock cluster keeps at most 5 MB of each partition's log and
-        # drops the oldest message sets beyond that: then the latency covers
-        # only the tasks still in the log, and the result says so.
-        python3 -c '
-import json, sys
-got, want = json.loads(sys.argv[1]).get("tasks", 0), int(sys.argv[2])
-if got < want:
-    print("paced (%s): dispatch latency of %d of %d tasks only (the mock cluster dropped the oldest part of its log)"
-          % (sys.argv[3], got, want))' "$lat" "$((5 * n))" "$prefix" >&2
-        rw=$(grep -c "Background append only file rewriting started" "$dir/logs/redis.log" 2>/dev/null)
-        stack_stop "$dir" >&2
-        python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(executionsPerSecond=$rate, executions=$n, tasksExpected=$((5 * n)), aofRewrites=${rw:-0}, cpuPercentBySecond=json.loads(sys.argv[2])); print(json.dumps(d))" "$lat" "$(cat "$BENCH_TMP/$prefix.cpu")"
-}
 
 # Half of the 10,000 tasks/s target (1000 executions/s): the target's
 # load, BENCH_ROUNDS rounds. Then half of the rate measured above, and the target's half load
