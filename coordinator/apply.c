@@ -58,6 +58,19 @@ static void set_response(StoreCommit *c, ProtoType request, const char *request_
                 store_commit_set_response(c, request_id, text);
 }
 
+/* The document's text for Redis and the status; in memory only the
+ * status (the caller keeps the document itself). */
+static void commit_doc(const ApplyConfig *cfg, StoreCommit *c, json_t *doc) {
+        const char *status = asl_exec_status(doc) ?: "RUNNING";
+
+        if (!cfg->in_memory) {
+                store_commit_set_doc(c, doc, status);
+                return;
+        }
+        free(c->status);
+        c->status = xstrdup(status);
+}
+
 static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, json_t *output,
                              const char *error, const char *cause) {
         int64_t redrives = r->redrives;
@@ -80,6 +93,8 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
         size_t len;
         int k;
 
+        if (r->cfg->in_memory) /* ExecutionStatusChanged is for STANDARD executions */
+                return;
         k = proto_encode_execution_status_changed(&n, r->cfg->limits, &buf, &len);
         if (k == -E2BIG && output) {
                 /* Output too large for a notification: send it without. */
@@ -342,7 +357,7 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         if (k > 0)
                 return asl_error_set(err, "States.Runtime", "start event was not applied");
 
-        store_commit_set_doc(c, doc, asl_exec_status(doc) ?: "RUNNING");
+        commit_doc(cfg, c, doc);
         set_response(c, PROTO_START_EXECUTION, request_id, exec_id, env->now_ms);
         *ret = TAKE_PTR(c);
         if (ret_doc)
@@ -555,13 +570,16 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         k = run_open(&r, cfg, m, st, exec_id, asl_exec_redrive_count(st->doc), env, &c);
         if (k < 0)
                 return k;
-        tokens_before = open_task_tokens(st->doc);
+        /* In memory there are no task tokens (EXPRESS has no callbacks). */
+        if (!cfg->in_memory)
+                tokens_before = open_task_tokens(st->doc);
         if (timed_out_task(st->doc, ev))
                 timed_out = xstrdup(timed_out_task(st->doc, ev));
         k = run_event(&r, ev, err);
         if (k != 0)
                 return k;
-        add_token_tombstones(cfg, c, tokens_before, st->doc, timed_out);
+        if (tokens_before)
+                add_token_tombstones(cfg, c, tokens_before, st->doc, timed_out);
 
         if (ev->task_id && (ev->type == ASL_EVENT_TASK_SUCCEEDED || ev->type == ASL_EVENT_TASK_FAILED)) {
                 _cleanup_free_ char *item = xasprintf("task:%s", ev->task_id);
@@ -572,7 +590,7 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 /* The result is in: no reason to dispatch it again. */
                 store_commit_del_outbox(c, item);
         }
-        store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
+        commit_doc(cfg, c, st->doc);
         if (ev->type == ASL_EVENT_STOP)
                 set_response(c, PROTO_STOP_EXECUTION, request_id, exec_id, env->now_ms);
         else if (ev->type == ASL_EVENT_UPDATE_MAP_RUN)

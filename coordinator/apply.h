@@ -35,6 +35,8 @@ typedef struct ApplyConfig {
         const ProtoLimits *limits;      /* borrowed; NULL = defaults */
         const char *role_arn;           /* borrowed: $$.Execution.RoleArn; NULL = derived (AslExecInfo) */
         const char *reply_to;           /* borrowed: the Task messages' replyTo (EXPRESS); NULL = none */
+        bool in_memory;                 /* EXPRESS: the commit is applied in memory, not stored: no
+                                         * document text, no ExecutionStatusChanged, no task tokens */
 } ApplyConfig;
 
 /*

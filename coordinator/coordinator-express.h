@@ -22,7 +22,10 @@
  *             STANDARD one and gives the commit to express_commit() instead
  *             of Redis: timers become sd-event timers, Task messages are
  *             produced, history events go to <prefix>logs as the machine's
- *             loggingConfiguration says (nothing at OFF)
+ *             loggingConfiguration says (nothing at OFF). The apply step
+ *             skips what only a stored execution needs (ApplyConfig.in_memory:
+ *             the document's text, ExecutionStatusChanged, task tokens) and,
+ *             at OFF, the history events' texts and details (AslEnv.no_history)
  *   end       the offset is done; a StartSyncExecution is answered (the
  *             store's response key, as every answer) with the status,
  *             output or error and cause, dates and billing details

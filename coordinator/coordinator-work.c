@@ -582,6 +582,8 @@ static void work_start_express(Work *w, AslMachine *machine) {
                 return;
         }
         cfg.reply_to = reply_to;
+        cfg.in_memory = true;
+        env.no_history = machine->log_level == STORE_LOG_OFF;
         r = apply_start(&cfg, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
                         sync ? NULL : s->request_id, &env, &commit, &doc, &err);
         if (r < 0) {
@@ -706,6 +708,10 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
         }
         ApplyConfig cfg = m->apply;
         cfg.reply_to = w->reply_to;
+        /* EXPRESS: nothing goes to Redis, and the history only to the logs
+         * topic, if the machine's logging level wants it. */
+        cfg.in_memory = w->express;
+        env.no_history = w->express && machine->log_level == STORE_LOG_OFF;
         r = apply_event(&cfg, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
         if (r != 0 && w->st_cached) {
                 /* The cached state may be behind Redis (another coordinator

@@ -448,6 +448,10 @@ static char *history_text(json_int_t id, const char *ts, const char *type, const
         return json_writer_finish(&w, ret_len);
 }
 
+/* A history event's details, or NULL without building them when the
+ * environment asks for no history (their payloads are dumped as text). */
+#define HISTORY_DETAILS(c, details) ((c)->env->no_history ? NULL : (details))
+
 /* Takes ownership of details (may be NULL). The effect holds the event's
  * JSON text (see asl-engine.h). */
 static void history_at(Ctx *c, const char *type, json_t *details, int64_t at_ms);
@@ -480,6 +484,12 @@ static void history_at(Ctx *c, const char *type, json_t *details, int64_t at_ms)
                 return;
         }
 
+        if (c->env->no_history) {
+                /* Counted (enteredEventId refers to it), never written. */
+                json_decref(details);
+                json_object_set_new(c->exec, "historyId", json_integer(last + 1));
+                return;
+        }
         asl_format_timestamp(at_ms, ts, sizeof ts);
         if (details) {
                 size_t tl = strlen(type);
@@ -1175,7 +1185,7 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
         json_object_set_new(c->exec, "stopMs", json_integer(c->env->now_ms));
         if (streq(status, "SUCCEEDED")) {
                 json_object_set(c->exec, "output", output);
-                history(c, "ExecutionSucceeded", io_details(NULL, "output", output));
+                history(c, "ExecutionSucceeded", HISTORY_DETAILS(c, io_details(NULL, "output", output)));
                 fx_add(c, (AslEffect){ASL_EFFECT_FINISHED,
                                       .finished = {.status = status, .output = json_incref(output)}});
         } else {
@@ -1495,7 +1505,7 @@ static void enter_state(Ctx *c, const char *fid, const char *name, json_t *input
                 return;
         }
         _cleanup_free_ char *type = xasprintf("%sStateEntered", state_type(st));
-        history(c, type, io_details(name, "input", input));
+        history(c, type, HISTORY_DETAILS(c, io_details(name, "input", input)));
         /* Runtime error causes name it, as Step Functions does. */
         json_object_set(frame, "enteredEventId", json_object_get(c->exec, "historyId"));
 }
@@ -1782,11 +1792,12 @@ static void run_task(Ctx *c, const char *fid, json_t *frame, json_t *st) {
         dispatch.index_path = frame_index_path(c, fid);
         json_object_set_new(task, "scheduledMs", json_integer(c->env->now_ms));
         if (resource_is_lambda_function(resource)) {
-                sched = io_details(NULL, "input", eff);
+                sched = c->env->no_history ? json_object() : io_details(NULL, "input", eff);
                 json_object_set_new(sched, "resource", json_string(resource));
         } else {
                 sched = resource_details(resource);
-                json_object_set_new(sched, "parameters", json_text_new(eff));
+                if (!c->env->no_history)
+                        json_object_set_new(sched, "parameters", json_text_new(eff));
         }
 
         if (token) {
@@ -3346,7 +3357,7 @@ static void state_ok(Ctx *c, const char *fid, json_t *output, json_t *assigned) 
         const char *type = state_type(st), *next;
         _cleanup_free_ char *ev = xasprintf("%sStateExited", type);
 
-        history(c, ev, exited_details(jstr(frame, "state"), output, assigned));
+        history(c, ev, HISTORY_DETAILS(c, exited_details(jstr(frame, "state"), output, assigned)));
         vars_apply(frame, assigned);
 
         if (streq(type, "Choice"))
@@ -3415,7 +3426,7 @@ static void catch_error(Ctx *c, const char *fid, json_t *frame, json_t *st, json
                 asl_error_clear(&e);
                 return;
         }
-        history(c, ev, exited_details(jstr(frame, "state"), out, assigned));
+        history(c, ev, HISTORY_DETAILS(c, exited_details(jstr(frame, "state"), out, assigned)));
         vars_apply(frame, assigned);
         dropped_forget(c);
         push(c, ACTION_ENTER, fid, jstr(catcher, "Next"), TAKE_PTR(out), NULL, NULL);
@@ -3543,7 +3554,8 @@ static int handle_start(Ctx *c) {
         json_t *to = json_object_get(def, "TimeoutSeconds");
 
         json_object_set_new(c->exec, "started", json_true());
-        history(c, "ExecutionStarted", io_details(NULL, "input", json_object_get(ex, "input")));
+        history(c, "ExecutionStarted",
+                HISTORY_DETAILS(c, io_details(NULL, "input", json_object_get(ex, "input"))));
         json_object_set_new(frames(c), "0",
                             json_pack("{s:s, s:I, s:[], s:I}", "machine", "", "enteredMs",
                                       (json_int_t) c->env->now_ms, "retries", "retryCount", (json_int_t) 0));
@@ -3879,7 +3891,8 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
                 push_task_error(c, fid, "States.DataLimitExceeded", cause);
                 return 0;
         }
-        json_object_set_new(details, "output", json_text_new(result));
+        if (!c->env->no_history)
+                json_object_set_new(details, "output", json_text_new(result));
         if (resource_is_lambda_function(resource))
                 json_object_set_new(details, "outputDetails", json_pack("{s:b}", "truncated", 0));
         history(c, task_event_type(resource, TASK_SUCCEEDED), details);

@@ -136,6 +136,8 @@ typedef struct AslEnv {
         void *random_userdata;
         size_t max_payload_bytes;   /* 0 = ASL_MAX_PAYLOAD_BYTES_DEFAULT */
         size_t max_history_events;  /* 0 = ASL_MAX_HISTORY_EVENTS_DEFAULT */
+        bool no_history;            /* nobody reads the history (an EXPRESS execution logging
+                                     * OFF): events are counted, no HISTORY effects are made */
 } AslEnv;
 
 uint64_t asl_env_random_u64(const AslEnv *env);

@@ -760,3 +760,73 @@ TEST(express_limit) {
                 asl_machine_free(m);
         }
 }
+
+/* An EXPRESS execution logging OFF (ApplyConfig.in_memory, AslEnv.no_history):
+ * the same run as with a history, without the history's texts, the
+ * document's text or the ExecutionStatusChanged notifications; the events
+ * are still counted. */
+TEST(in_memory_no_history) {
+        static const char def[] = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":"
+                                  "\"imgflow:test.echo\",\"Next\":\"B\"},\"B\":{\"Type\":\"Task\",\"Resource\":"
+                                  "\"imgflow:test.echo\",\"End\":true}}}";
+        json_int_t events[2] = {};
+        char *outputs[2] = {};
+
+        for (int quiet = 0; quiet < 2; quiet++) {
+                _cleanup_machine_ AslMachine *m = machine(def);
+                ApplyConfig cfg = {.in_memory = quiet};
+                AslEnv env = env_at(1000);
+                AslError err = {};
+                StoreCommit *c = NULL;
+                json_t *doc = NULL, *input = json_pack("{s:i}", "n", 7), *task;
+                StoreExecState st;
+                size_t n_history = 0;
+
+                env.no_history = quiet;
+                ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "run", input, NULL, &env, &c, &doc, &err), 0);
+                json_decref(input);
+                ASSERT_TRUE(quiet ? !c->doc : c->doc != NULL);
+                ASSERT_STR_EQ(c->status, "RUNNING");
+                n_history += c->n_history;
+                task = outbox_find(c, "notify:RUNNING", NULL);
+                ASSERT_TRUE(quiet ? !task : task != NULL);
+                json_decref(task);
+                for (int step = 0; step < 2; step++) {
+                        task = outbox_find(c, "task:", NULL);
+                        ASSERT_NOT_NULL(task);
+                        st = state_after(c, doc, "run", 1000);
+                        json_decref(doc);
+                        AslEvent ev = {.type = ASL_EVENT_TASK_SUCCEEDED,
+                                       .task_id = json_string_value(json_object_get(task, "taskId")),
+                                       .output = json_object_get(task, "input")};
+                        store_commit_free(c);
+                        c = NULL;
+                        env.now_ms += 100;
+                        ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:run", &ev, NULL, &env, &c, &err), 0);
+                        json_decref(task);
+                        doc = json_incref(st.doc);
+                        store_exec_state_done(&st);
+                        n_history += c->n_history;
+                }
+                ASSERT_STR_EQ(c->status, "SUCCEEDED");
+                ASSERT_TRUE(c->stop_ms > 0);
+                task = outbox_find(c, "notify:SUCCEEDED", NULL);
+                ASSERT_TRUE(quiet ? !task : task != NULL);
+                json_decref(task);
+                ASSERT_TRUE(quiet ? n_history == 0 : n_history > 0);
+                events[quiet] = json_integer_value(json_object_get(doc, "historyId"));
+                for (size_t i = 0; i + 1 < c->fields.n; i += 2)
+                        if (streq(c->fields.v[i], "output"))
+                                outputs[quiet] = strdup(c->fields.v[i + 1]);
+                if (!quiet)
+                        ASSERT_INT_EQ((json_int_t) n_history, events[0]);
+                store_commit_free(c);
+                json_decref(doc);
+        }
+        ASSERT_TRUE(events[0] > 0);
+        ASSERT_INT_EQ(events[1], events[0]);
+        ASSERT_NOT_NULL(outputs[0]);
+        ASSERT_STR_EQ(outputs[1], outputs[0]);
+        free(outputs[0]);
+        free(outputs[1]);
+}
