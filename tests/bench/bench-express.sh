@@ -15,7 +15,10 @@
 # with a request id, ends read from the answers the coordinator stores
 # (startDate, stopDate). tasks/s from the first start to the last stop;
 # dispatch latency p50/p90/p99 (Task.dispatchedAtMs to
-# TaskSucceeded.startedAtMs, tests/bench/latency.py, queueing included).
+# TaskSucceeded.startedAtMs, tests/bench/latency.py, queueing included);
+# the CPU time each of the stack's processes used during the run (utime +
+# stime from /proc: coordinator, workers, Kafka broker, Redis), per task,
+# which the machine's other load changes far less than the wall time.
 # The medians of the rounds, their ratio, and every round.
 #
 #   tests/bench/bench-express.sh
@@ -98,10 +101,24 @@ warm() {
                 { echo "warm-up did not finish"; exit 1; }
 }
 
+# cpu_ticks DIR: "name=ticks ..." of the stack's processes (utime + stime,
+# clock ticks), workers summed; the mock cluster counts as kafka.
+cpu_ticks() {
+        local f pid name
+        for f in "$1"/pids/*.pid; do
+                pid=$(awk '{print $1}' "$f")
+                name=$(basename "$f" .pid)
+                case "$name" in coordinator*) name=coordinator ;; worker*) name=workers ;; kafka* | mock*) name=kafka ;;
+                redis*) name=redis ;; *) continue ;; esac
+                echo "$name $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+        done | awk '{t[$1] += $2} END {for (k in t) printf "%s=%d ", k, t[k]}'
+}
+
 # run KIND R: one run on round R's stack; appends a JSON line to $BENCH_TMP/runs.jsonl.
 run() {
         local kind=$1 r=$2 ids=$BENCH_TMP/$1-$2.ids res=$BENCH_TMP/$1-$2.json
-        local prefix="$kind$r" sm ok t0 lat
+        local prefix="$kind$r" sm ok t0 lat cpu0 cpu1
+        cpu0=$(cpu_ticks "$BENCH_TMP/stack-$r")
         if [ "$kind" = standard ]; then
                 sm=chain
                 : >"$ids"
@@ -116,11 +133,17 @@ run() {
                 wait_sync "$ids" "$res" 600 || FAILED=1
                 ok=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("status") == "SUCCEEDED"))' "$res")
         fi
+        cpu1=$(cpu_ticks "$BENCH_TMP/stack-$r")
         [ "$ok" = "$E" ] || { echo "$kind round $r: only $ok of $E executions SUCCEEDED"; FAILED=1; }
         lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "$sm:$prefix-")
-        python3 - "$kind" "$r" "$ok" "$t0" "$res" "$lat" >>"$BENCH_TMP/runs.jsonl" <<'PY'
+        python3 - "$kind" "$r" "$ok" "$t0" "$res" "$lat" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" \
+                "$(cut -d' ' -f1 /proc/loadavg)" >>"$BENCH_TMP/runs.jsonl" <<'PY'
 import json, sys
 kind, r, ok, t0, res, lat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+ticks = lambda s: {k: int(v) for k, v in (x.split("=") for x in s.split())}
+before, after, hz = ticks(sys.argv[7]), ticks(sys.argv[8]), int(sys.argv[9])
+cpu = {k: round((after[k] - before.get(k, 0)) * 1000 / hz) for k in after}
+cpu["total"] = sum(cpu.values())
 rows = [json.loads(l) for l in open(res)]
 first = min(x["startDate"] for x in rows)
 last = max(x["stopDate"] for x in rows)
@@ -128,14 +151,18 @@ ms = max(1, last - first)
 print(json.dumps({"kind": kind, "round": r, "succeeded": ok, "ms": ms, "msFromPublish": last - t0,
                   "tasksPerSecond": round(5 * ok * 1000 / ms, 1),
                   "executionsPerSecond": round(ok * 1000 / ms, 1),
-                  "dispatchLatencyMs": json.loads(lat)}))
+                  "dispatchLatencyMs": json.loads(lat), "cpuMs": cpu,
+                  "cpuUsPerTask": {k: round(v * 1000 / max(1, 5 * ok), 1) for k, v in cpu.items()},
+                  "loadavg": float(sys.argv[10])}))
 PY
         tail -1 "$BENCH_TMP/runs.jsonl" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 l = d["dispatchLatencyMs"]
-print("round %d %s: %d executions in %d ms: %.0f tasks/s; dispatch p50 %s ms, p99 %s ms"
-      % (d["round"], d["kind"].upper(), d["succeeded"], d["ms"], d["tasksPerSecond"], l.get("p50"), l.get("p99")))'
+c = d["cpuUsPerTask"]
+print("round %d %s: %d executions in %d ms: %.0f tasks/s; dispatch p50 %s ms, p99 %s ms; CPU us/task %s (load %.1f)"
+      % (d["round"], d["kind"].upper(), d["succeeded"], d["ms"], d["tasksPerSecond"], l.get("p50"), l.get("p99"),
+         " ".join("%s %s" % (k, c[k]) for k in sorted(c)), d["loadavg"]))'
 }
 
 : >"$BENCH_TMP/runs.jsonl"
@@ -157,7 +184,9 @@ out = {"benchmark": "express", "machine": json.loads(sys.argv[2]), "executions":
 for k in ("standard", "express"):
     out[k] = {"tasksPerSecond": med(k, lambda x: x["tasksPerSecond"]),
               "p50Ms": med(k, lambda x: x["dispatchLatencyMs"].get("p50", 0)),
-              "p99Ms": med(k, lambda x: x["dispatchLatencyMs"].get("p99", 0))}
+              "p99Ms": med(k, lambda x: x["dispatchLatencyMs"].get("p99", 0)),
+              "cpuUsPerTask": {p: med(k, lambda x: x["cpuUsPerTask"].get(p, 0))
+                               for p in ("coordinator", "workers", "kafka", "redis", "total")}}
 rounds = sorted({x["round"] for x in runs})
 ratios = []
 for r in rounds:
@@ -176,5 +205,7 @@ d = json.load(open(sys.argv[1]))
 s, e = d["standard"], d["express"]
 print("STANDARD %.0f tasks/s (p99 %s ms), EXPRESS %.0f tasks/s (p99 %s ms): x%.2f (rounds %s; target x2.0, p99 no higher)"
       % (s["tasksPerSecond"], s["p99Ms"], e["tasksPerSecond"], e["p99Ms"], d["ratio"], d["ratioByRound"]))
+print("CPU us per task (medians), STANDARD: %s; EXPRESS: %s"
+      % (s["cpuUsPerTask"], e["cpuUsPerTask"]))
 PY
 exit $FAILED
