@@ -76,6 +76,12 @@ struct ApiManager {
  * session), the body, the operation's checks, the key's policy, then the
  * operation. Answers. */
 void api_dispatch(ApiCall *c, const char *target, bool signed_in);
+/* The same for an operation of no AWS target (the console's own reads):
+ * its input, then the policy for "states:<op->name>", then the run. */
+void api_dispatch_op(ApiCall *c, const ApiOp *op, bool signed_in);
+/* A Map Run's failed children, for the console: named DescribeMapRun for
+ * the policy (ops-maprun.c). */
+extern const ApiOp api_op_map_run_failures;
 
 /* A store script that no call waits for (the manager's own work, or a call
  * that may be gone when the reply comes): redis_evalv()'s returns. */

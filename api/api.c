@@ -469,16 +469,22 @@ static void on_request(HttpRequest *r, void *userdata) {
 }
 
 void api_dispatch(ApiCall *c, const char *target, bool signed_in) {
+        const ApiOp *op = api_op_find(aws_target_operation(target));
+
+        if (!op)
+                return api_fail(c, "UnknownOperationException", "Unknown operation %.128s",
+                                strempty(target));
+        api_dispatch_op(c, op, signed_in);
+}
+
+void api_dispatch_op(ApiCall *c, const ApiOp *op, bool signed_in) {
         ApiManager *m = c->m;
         _cleanup_free_ char *resource = NULL;
         AwsError e = {};
         const void *body;
         size_t len;
 
-        c->op = api_op_find(aws_target_operation(target));
-        if (!c->op)
-                return api_fail(c, "UnknownOperationException", "Unknown operation %.128s",
-                                strempty(target));
+        c->op = op;
         if (m->stopping)
                 return api_fail(c, "ServiceUnavailable", "This imgflow-api process is stopping; try again");
 

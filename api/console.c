@@ -18,6 +18,10 @@
  *        /console/api
  *   GET  /console/thumbnail?bucket=B&key=K  a small JPEG of an image
  *        (console-thumbnail.c), under the key's s3:GetObject
+ *   POST /console/map-run-failures  {"mapRunArn"} -> {"failures": [{"index",
+ *        "items", "error", "cause", "date", "input"?}]}: a Map Run's failed
+ *        children (ops-maprun.c), under the key's states:DescribeMapRun on
+ *        the run
  *
  * The session (console-session.c, which reads the untrusted parts: cookie,
  * sign-in body, CSRF header, thumbnail query): "<access key id>.<expiry>.<mac>",
@@ -342,5 +346,7 @@ void console_request(ApiCall *c) {
                 return api_dispatch(c, http_request_header(c->req, "X-Amz-Target"), /* signed_in= */ true);
         if (streq(path, "/console/graph"))
                 return graph(c);
+        if (streq(path, "/console/map-run-failures"))
+                return api_dispatch_op(c, &api_op_map_run_failures, /* signed_in= */ true);
         send_error(c, 404, "NotFound", "No such console action");
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "api-internal.h"
 #include "api.h"
 
 typedef struct MapRunState {
@@ -92,6 +93,25 @@ static void fail_no_map_run(ApiCall *c, int k) {
         api_fail_store(c, k);
 }
 
+/* The record of a read (store_map_run_describe_call()) in *ret_d: true,
+ * or false after failing the call (unknown, or not the run the caller
+ * named). */
+static bool record_read(ApiCall *c, redisReply *reply, json_t **ret_d) {
+        MapRunState *s = c->state;
+        int k;
+
+        k = store_map_run_describe_parse(reply, ret_d);
+        if (k == 0 && !record_matches(c, s, *ret_d)) {
+                json_decref(TAKE_PTR(*ret_d));
+                k = -ENOENT;
+        }
+        if (k < 0) {
+                fail_no_map_run(c, k);
+                return false;
+        }
+        return true;
+}
+
 /* A record in the API's shape (new): ARNs of this region and account,
  * dates in seconds. */
 static json_t *map_run_output(ApiCall *c, json_t *d) {
@@ -121,15 +141,10 @@ static int describe_parse(ApiCall *c, char **ret_resource, AwsError *e) {
 }
 
 static void describe_done(ApiCall *c, redisReply *reply) {
-        MapRunState *s = c->state;
         _cleanup_json_ json_t *d = NULL;
-        int k;
 
-        k = store_map_run_describe_parse(reply, &d);
-        if (k == 0 && !record_matches(c, s, d))
-                k = -ENOENT;
-        if (k < 0)
-                return fail_no_map_run(c, k);
+        if (!record_read(c, reply, &d))
+                return;
         api_reply(c, map_run_output(c, d));
 }
 
@@ -258,11 +273,8 @@ static void update_read(ApiCall *c, redisReply *reply) {
         size_t len;
         int k;
 
-        k = store_map_run_describe_parse(reply, &d);
-        if (k == 0 && !record_matches(c, s, d))
-                k = -ENOENT;
-        if (k < 0)
-                return fail_no_map_run(c, k);
+        if (!record_read(c, reply, &d))
+                return;
         if (!streq_ptr(jstr(d, "status"), "RUNNING"))
                 return api_fail(c, "ValidationException", "Map Run is not running: '%s' is %s", s->arn,
                                 strempty(jstr(d, "status")));
@@ -289,6 +301,47 @@ static void update_run(ApiCall *c) {
         (void) api_redis_eval(c, &call, update_read);
 }
 
+/* ---- the console's failed items (named DescribeMapRun for the policy) ---- */
+
+#define FAILURES_MAX 1000
+
+static void failures_done(ApiCall *c, redisReply *reply) {
+        _cleanup_json_ json_t *list = NULL;
+        json_t *f;
+        size_t i;
+        int k;
+
+        k = store_map_run_failures_parse(reply, &list);
+        if (k < 0)
+                return fail_no_map_run(c, k);
+        json_array_foreach (list, i, f)
+                if (json_is_integer(json_object_get(f, "date")))
+                        json_object_set_new(f, "date",
+                                            aws_timestamp(json_integer_value(json_object_get(f, "date"))));
+        api_reply(c, json_pack("{s:O}", "failures", list));
+}
+
+/* The record first: the ARN must name the run, machine and label too. */
+static void failures_read(ApiCall *c, redisReply *reply) {
+        MapRunState *s = c->state;
+        _cleanup_json_ json_t *d = NULL;
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        if (!record_read(c, reply, &d))
+                return;
+        store_map_run_failures_call(s->run_id, 0, FAILURES_MAX, &call);
+        (void) api_redis_eval(c, &call, failures_done);
+}
+
+static void failures_run(ApiCall *c) {
+        MapRunState *s = c->state;
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        store_map_run_describe_call(s->run_id, &call);
+        (void) api_redis_eval(c, &call, failures_read);
+}
+
+const ApiOp api_op_map_run_failures = {"DescribeMapRun", describe_parse, failures_run};
 const ApiOp api_op_describe_map_run = {"DescribeMapRun", describe_parse, describe_run};
 const ApiOp api_op_list_map_runs = {"ListMapRuns", list_parse, list_run};
 const ApiOp api_op_update_map_run = {"UpdateMapRun", update_parse, update_run};

@@ -4,7 +4,11 @@
  * API through POST /console/api as that key (the key's policy decides), and
  * asks POST /console/graph to lay out an execution's graph (SVG by Graphviz
  * on the server, nodes with id "state-NAME" and class "state STATUS").
- * While an execution runs, it polls every POLL_MS. */
+ * While an execution runs, it polls every POLL_MS. An execution with
+ * distributed Maps shows each Map Run (ListMapRuns, DescribeMapRun): a
+ * progress bar of its items (succeeded, failed, running, pending of the
+ * total) and its failed items with their error and cause (POST
+ * /console/map-run-failures, under the key's states:DescribeMapRun). */
 'use strict';
 
 const POLL_MS = 1500;
@@ -216,9 +220,64 @@ async function refreshExecution(arn, first) {
     if (!first) { liveUpdates++; document.body.dataset.liveUpdates = String(liveUpdates); }
     if ($('#detail').dataset.state) selectState($('#detail').dataset.state);
   }
+  if (events.some((e) => e.type === 'MapRunStarted')) await loadMapRuns(arn);
+  else { $('#mapruns').hidden = true; $('#mapruns-list').replaceChildren(); }
   stopPolling();
   if (d.status === 'RUNNING' || d.status === 'PENDING_REDRIVE')
     timer = setTimeout(() => refreshExecution(arn, false).catch(showError), POLL_MS);
+}
+
+/* The Map Runs of the execution on view, when its history started any. */
+async function loadMapRuns(arn) {
+  const box = $('#mapruns'), list = $('#mapruns-list');
+  const runs = (await api('ListMapRuns', { executionArn: arn, maxResults: 100 })).mapRuns || [];
+  if (!current || current.arn !== arn) return;
+  box.hidden = runs.length === 0;
+  const divs = [];
+  for (const r of runs) {
+    const d = await api('DescribeMapRun', { mapRunArn: r.mapRunArn });
+    const c = d.itemCounts || {}, total = c.total || 0;
+    const div = document.createElement('div'); div.className = 'maprun';
+    div.dataset.mapRunArn = d.mapRunArn; div.dataset.status = d.status;
+    const h = document.createElement('h3'); text(h, d.mapRunArn.split(':').slice(-2).join(':')); div.append(h);
+    const p = document.createElement('p');
+    const st = document.createElement('span'); st.className = 'status ' + d.status; text(st, d.status); p.append(st);
+    p.append(' ' + when(d.startDate) + (d.stopDate ? ' \u2013 ' + when(d.stopDate) : '') +
+             ', max concurrency ' + (d.maxConcurrency || 'unlimited') + ', ' +
+             (d.executionCounts ? d.executionCounts.total : 0) + ' child executions');
+    div.append(p);
+    const bar = document.createElement('div'); bar.className = 'bar';
+    const legend = document.createElement('p'); legend.className = 'legend';
+    for (const k of ['succeeded', 'failed', 'running', 'pending']) {
+      const n = c[k] || 0, seg = document.createElement('span');
+      seg.className = k; seg.dataset.count = String(n);
+      seg.style.width = (total ? (100 * n / total) : 0) + '%'; seg.title = k + ': ' + n;
+      bar.append(seg);
+      const l = document.createElement('span'); l.className = 'count ' + k; l.dataset.count = String(n);
+      text(l, k + ' ' + n); legend.append(l);
+    }
+    const t = document.createElement('span'); t.className = 'count total'; t.dataset.count = String(total);
+    text(t, 'of ' + total + ' items'); legend.append(t);
+    div.append(bar, legend);
+    if (c.failed > 0) {
+      const f = (await post('/console/map-run-failures', { mapRunArn: d.mapRunArn })).failures || [];
+      const h4 = document.createElement('h4'); text(h4, 'Failed items'); div.append(h4);
+      const table = document.createElement('table'); table.className = 'failures';
+      const head = table.createTHead().insertRow();
+      for (const k of ['Item', 'Error', 'Cause', 'Input', 'Time']) { const th = document.createElement('th'); text(th, k); head.append(th); }
+      const tb = table.createTBody();
+      for (const x of f) {
+        const tr = tb.insertRow(); tr.dataset.index = String(x.index);
+        cell(tr, x.items > 1 ? x.index + ' (' + x.items + ' items)' : x.index);
+        cell(tr, x.error, 'error'); cell(tr, x.cause, 'cause');
+        cell(tr, x.input === undefined ? '' : JSON.stringify(x.input), 'details'); cell(tr, when(x.date));
+      }
+      div.append(table);
+    }
+    divs.push(div);
+  }
+  if (!current || current.arn !== arn) return;
+  list.replaceChildren(...divs);
 }
 
 function showError(e) { text($('#action-error'), e.message); }

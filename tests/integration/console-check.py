@@ -84,7 +84,7 @@ def protocol():
     check(status == 401, "a forged session cookie: 401")
     status, out = api(cookie, csrf, "ListStateMachines", {})
     names = sorted(m["name"] for m in out.get("stateMachines", []))
-    check(status == 200 and names == ["image-pipeline", "pause"], "ListStateMachines as admin: %s" % names)
+    check(status == 200 and names == ["image-pipeline", "maprun", "pause"], "ListStateMachines as admin: %s" % names)
     status, sess_headers, sess = request("/console/session", headers={"Cookie": cookie.split(";")[0]})
     check(status == 200 and json.loads(sess).get("csrfToken") == csrf, "GET /console/session gives the same token")
 
@@ -116,6 +116,24 @@ def protocol():
     status, _, _ = request("/console/graph", {"definition": sm.get("definition"), "events": []},
                            {"Cookie": cookie.split(";")[0]})
     check(status == 403, "POST /console/graph without X-CSRF-Token: 403")
+
+    # A Map Run's failed items, under states:DescribeMapRun.
+    marn = "arn:aws:states:us-east-1:123456789012:execution:maprun:thumbs"
+    status, runs = api(cookie, csrf, "ListMapRuns", {"executionArn": marn})
+    mr = (runs.get("mapRuns") or [{}])[0].get("mapRunArn", "")
+    check(status == 200 and ":mapRun:maprun/thumbs:" in mr, "ListMapRuns of maprun:thumbs: %s" % mr)
+    h = {"Cookie": cookie.split(";")[0], "X-CSRF-Token": csrf}
+    status, _, out = request("/console/map-run-failures", {"mapRunArn": mr}, h)
+    failures = json.loads(out or b"{}").get("failures", [])
+    check(status == 200 and sorted(f.get("index") for f in failures) == [1, 3] and
+          all(f.get("error") == "Image.Invalid" for f in failures) and
+          sorted(f.get("cause") for f in failures) == ["not a JPEG: b.jpg", "not a JPEG: d.jpg"],
+          "POST /console/map-run-failures: items 1 and 3 with their error and cause (%s %s)" % (status, failures))
+    status, _, _ = request("/console/map-run-failures", {"mapRunArn": mr}, {"Cookie": cookie.split(";")[0]})
+    check(status == 403, "POST /console/map-run-failures without X-CSRF-Token: 403")
+    status, _, out = request("/console/map-run-failures", {"mapRunArn": mr[:-4] + "0000"}, h)
+    check(json.loads(out or b"{}").get("__type") == "ResourceNotFound",
+          "an unknown Map Run's failures: %s ResourceNotFound" % status)
 
     # Thumbnails: a scaled JPEG under s3:GetObject, never the original.
     photo = os.environ["CONSOLE_PHOTO"]
@@ -252,7 +270,7 @@ def browser():
               "the execution list shows (%s)" % b.js("document.querySelector('#counts').textContent"))
         check(b.js("document.cookie") == "", "the session cookie is not readable by the page (HttpOnly)")
         counts = b.js("[...document.querySelectorAll('#counts .status')].map(s => s.textContent).join(',')")
-        check("FAILED: 1" in (counts or "") and "SUCCEEDED: 1" in (counts or ""), "the counts by status: %s" % counts)
+        check("FAILED: 1" in (counts or "") and "SUCCEEDED: 2" in (counts or ""), "the counts by status: %s" % counts)
         b.js("document.querySelector('#filters').status.value = 'FAILED';"
              "document.querySelector('#filters').dispatchEvent(new Event('change'))")
         check(b.wait("document.querySelectorAll('#executions tbody tr').length == 1 &&"
@@ -288,6 +306,23 @@ def browser():
         size = b.js("(() => { const i = document.querySelector('#detail img.thumb'); return [i.naturalWidth, i.naturalHeight]; })()")
         check(size and 0 < max(size) <= 320, "the thumbnail is scaled: %s" % size)
         print("screenshot", b.shot("console-thumbnail.png"))
+
+        marn = "arn:aws:states:us-east-1:123456789012:execution:maprun:thumbs"
+        b.js("location.hash = '#/execution/' + encodeURIComponent(%s)" % json.dumps(marn))
+        check(b.wait("document.querySelector('#mapruns .maprun') != null && !document.querySelector('#mapruns').hidden", 30),
+              "the execution's Map Runs show")
+        bar = b.js("[...document.querySelectorAll('#mapruns .maprun .bar span')].map(s => s.className + '=' + s.dataset.count"
+                   " + '@' + Math.round(parseFloat(s.style.width))).join(',')")
+        check(bar == "succeeded=3@60,failed=2@40,running=0@0,pending=0@0",
+              "the progress bar: succeeded, failed, running, pending of the total (%s)" % bar)
+        check(b.js("document.querySelector('#mapruns .maprun').dataset.status") == "SUCCEEDED", "the Map Run is SUCCEEDED")
+        rows = b.js("[...document.querySelectorAll('#mapruns table.failures tbody tr')].map(r => r.dataset.index + ':' +"
+                    " r.querySelector('.error').textContent + ':' + r.querySelector('.cause').textContent).join('|')")
+        check(rows in ("1:Image.Invalid:not a JPEG: b.jpg|3:Image.Invalid:not a JPEG: d.jpg",
+                       "3:Image.Invalid:not a JPEG: d.jpg|1:Image.Invalid:not a JPEG: b.jpg"),
+              "the failed items with their error and cause: %s" % rows)
+        b.js("document.querySelector('#mapruns').scrollIntoView()")
+        print("screenshot", b.shot("console-mapruns.png"))
 
         subprocess.run(os.environ["CONSOLE_START"], shell=True, check=True, stdout=subprocess.DEVNULL, timeout=60)
         running = "arn:aws:states:us-east-1:123456789012:execution:pause:running"

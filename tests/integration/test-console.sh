@@ -80,6 +80,24 @@ cat >"$TMP/wait.asl.json" <<'EOF'
 EOF
 cli create-state-machine --name pause --definition "file://$TMP/wait.asl.json" >/dev/null ||
         { echo "create-state-machine pause failed"; exit 1; }
+# A distributed Map of 5 items whose items 1 and 3 fail, within its
+# tolerance: the console's Map Runs view shows it with its failed items.
+cat >"$TMP/maprun.asl.json" <<'EOF'
+{"StartAt": "Thumbs", "States": {"Thumbs": {"Type": "Map", "Label": "thumbs", "ItemsPath": "$.items",
+  "MaxConcurrency": 2, "ToleratedFailureCount": 3, "ResultPath": null, "End": true,
+  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+    "StartAt": "Which", "States": {
+      "Which": {"Type": "Choice", "Choices": [{"Variable": "$.bad", "BooleanEquals": true, "Next": "Bad"}],
+                "Default": "Good"},
+      "Bad": {"Type": "Task", "Resource": "imgflow:test.fail",
+              "Parameters": {"error": "Image.Invalid", "cause.$": "States.Format('not a JPEG: {}', $.key)"}, "End": true},
+      "Good": {"Type": "Task", "Resource": "imgflow:test.echo", "End": true}}}}}}
+EOF
+cli create-state-machine --name maprun --definition "file://$TMP/maprun.asl.json" >/dev/null ||
+        { echo "create-state-machine maprun failed"; exit 1; }
+cli start-execution --state-machine-arn maprun --name thumbs --wait --input \
+        '{"items": [{"key": "a.jpg", "bad": false}, {"key": "b.jpg", "bad": true}, {"key": "c.jpg", "bad": false}, {"key": "d.jpg", "bad": true}, {"key": "e.jpg", "bad": false}]}' \
+        >"$TMP/maprun.out" || { echo "the Map Run's execution did not succeed:"; cat "$TMP/maprun.out"; exit 1; }
 PHOTO=$(cd "$TMP/photos" && ls raw/*.jpg | head -1)
 cli start-execution --state-machine-arn image-pipeline --name good \
         --input "{\"bucket\":\"photos\",\"key\":\"$PHOTO\"}" --wait >/dev/null ||
