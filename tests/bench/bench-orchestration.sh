@@ -241,7 +241,7 @@ PY
                 done
         done
         write_result orchestration-compare "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" <<'PY'
-import json, statistics, sys
+import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1])]
 names = []
 for x in rows:
@@ -253,7 +253,8 @@ def med(v):
 def kafka_cpu_us(x):
     c = x["load"].get("cpuSeconds") or {}
     return round(1e6 * sum(v for k, v in c.items() if k.startswith("kafka")) / max(1, 5 * x["load"]["succeeded"]))
-out = {"benchmark": "orchestration-compare", "machine": json.loads(sys.argv[3]), "executions": int(sys.argv[4]),
+out = {"benchmark": "orchestration-compare", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+       "machine": json.loads(sys.argv[3]), "executions": int(sys.argv[4]),
        "pacedSeconds": int(sys.argv[5]), "lightExecutionsPerSecond": float(sys.argv[2]), "variants": []}
 for n in names:
     rs = [x for x in rows if x["variant"] == n]

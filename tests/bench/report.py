@@ -141,6 +141,13 @@ def main():
             w("| tasks/s, one more round on %d brokers and %d partitions (the fault tests' layout) | %.0f | |" % (
                 sd.get("brokers", 3), sd.get("partitions", 8), sd["tasksPerSecond"]))
         w("")
+        oc = load(res, "orchestration-compare")
+        if oc and oc.get("date", "") > o.get("date", ""):
+            w("This table is from a run of %s. A later run (%s), in the section \"Apache Kafka: where" % (
+                o.get("date", "?")[:16].replace("T", " "), oc["date"][:16].replace("T", " ")))
+            w("the dispatch latency went\", compares the broker's settings of then and of now (the C1")
+            w("compiler only) in one invocation, with the load average of each round.")
+            w("")
         def cpu_of(d, prefix):
             return sum(v for k, v in d.items() if k.startswith(prefix))
         if sd and real:
@@ -1010,8 +1017,10 @@ KAFKA_LATENCY_NOTES = [
     "- **Requests per task** at the light load (the request log, 13,750 tasks at 275",
     "  executions/s, C1): 11,435 produce requests (the coordinator 5,750, each worker about",
     "  2,840, so 2.4 messages per request), 7,001 fetches, 301 offset commits, 145 heartbeats:",
-    "  1.35 requests per task, nearly all produce and fetch, each one a few tens of microseconds",
-    "  of the broker's network and request threads. librdkafka 2.0.2 sends one produce request",
+    "  1.35 requests per task, nearly all produce and fetch. At that rate the broker spent",
+    "  330-460 us of CPU per task (three times its cost per task under the full load, where",
+    "  requests carry more messages), about half in its network thread and half in its request",
+    "  threads: roughly 250 us per request on this contended machine. librdkafka 2.0.2 sends one produce request",
     "  per partition (all 12,573 in the log had one), so the count grows with the partitions a",
     "  producer writes and falls only with a longer `linger.ms`; each fetch that finds data",
     "  answers at once (`fetch.min.bytes` 1). `linger.ms = 5` (third row) took the broker's CPU",
@@ -1020,6 +1029,11 @@ KAFKA_LATENCY_NOTES = [
     "  broker's group coordinator thread 15-25 us per task at the light load, 2-5 us at 1000 ms",
     "  (probes, 2 rounds). The daemons keep 100 ms (a crash delivers again at most that much",
     "  finished work); `deploy/MULTI-HOST.md` says when to raise it.",
+    "- **The broker's threads**: `num.network.threads` and `num.io.threads` 1 against the local",
+    "  stack's 2 (`BENCH_COMPARE='threads2: threads1:STACK_KAFKA_PROPERTIES=log.message.timestamp.type=LogAppendTime\\nnum.network.threads=1\\nnum.io.threads=1'`,",
+    "  3 rounds, load average 4-14): broker CPU per task 105 against 99 us (rounds 112, 96, 105",
+    "  against 99, 94, 103), 3,244 against 3,342 tasks/s, light-load p50 7 and 7 ms, each with one",
+    "  round's p99 over 400 ms: no difference to measure, and the stack keeps 2 and 2.",
     "- Ruled out by measurement: `fetch.wait.max.ms` (broker -> worker is p50 1-3 ms at every",
     "  load: a waiting fetch is answered as soon as a message arrives); `acks=all` and idempotence",
     "  (one broker: no replica to wait for, a producer id fetched once; produce requests took",
