@@ -51,7 +51,8 @@ cat >"$T/functions.json" <<JSON
  {"name": "NodeHeap", "runtime": "nodejs20.x", "handler": "index.heapHog", "codeUri": "$D/node",
   "memorySize": 128, "timeout": 60},
  {"name": "NodeBuffer", "runtime": "nodejs20.x", "handler": "index.bufferHog", "codeUri": "$D/node",
-  "memorySize": 128, "timeout": 30}
+  "memorySize": 128, "timeout": 30},
+ {"name": "NodeFatal", "runtime": "nodejs20.x", "handler": "index.v8Fatal", "codeUri": "$D/node", "timeout": 20}
 ]}
 JSON
 stack_conf <<EOF
@@ -275,6 +276,9 @@ def _():
 @c(21)
 def _():
     assert one("t-21", "TaskSucceeded")["output"] == {"held": 16}
+@c(22)
+def _():
+    oom("t-22")  # Node.js: V8's fatal line on the runtime's stderr, then abort()
 for n in range(first, last + 1):
     checks[n]()
 print("lambda: tasks %d-%d answered as expected" % (first, last))
@@ -329,13 +333,17 @@ PY
 produce '15|PyHold|{"mb": 176, "holdSeconds": 10}' '16|PyCatch|{"mb": 600}' \
         '17|NodeHeap|{"objects": 100000000}' '18|NodeBuffer|{"mb": 200, "holdSeconds": 10}'
 wait_checked 15 18
-produce '19|NodeHeap|{"objects": 10}' '20|NodeBuffer|{"mb": 16}' '21|PyHold|{"mb": 16}'
-wait_checked 19 21
+produce '19|NodeHeap|{"objects": 10}' '20|NodeBuffer|{"mb": 16}' '21|PyHold|{"mb": 16}' '22|NodeFatal|{}'
+wait_checked 19 22
 grep -q "Function NodeHeap went over its MemorySize of 128 MB" "$T/lambda.log" || fail "no log line for NodeHeap"
 # the handlers' output reaches the log, with the function's name
 grep -q "hold: 16 MB held.*lambda_function=PyHold" "$T/lambda.log" || fail "PyHold's print() is not in the log"
 grep -q "FATAL ERROR:.*JavaScript heap out of memory\|Function NodeHeap went over its MemorySize.*resident" \
         "$T/lambda.log" || fail "neither V8's message nor the resident size for NodeHeap in the log"
+grep -q "Function NodeFatal went over its MemorySize of 128 MB .*(V8: JavaScript heap out of memory; signal: aborted" \
+        "$T/lambda.log" || fail "NodeFatal: V8's fatal line was not recognised"
+grep -q "FATAL ERROR: Reached heap limit.*lambda_function=NodeFatal" "$T/lambda.log" ||
+        fail "NodeFatal: its stderr is not in the log"
 echo "ok: MemorySize (MemoryError, resident size, V8's heap, a Buffer) is Runtime.OutOfMemory; runtimes restarted"
 
 # SIGTERM: the daemon stops and leaves no runtime process behind.

@@ -35,6 +35,14 @@ exports.heapHog = async (event) => {
   return { kept: keep.length };
 };
 
+// What V8 does when its heap is past --max-old-space-size, without the
+// wait: its fatal line on stderr, then abort(). The daemon cannot tell the
+// two apart, and this one is not first seen by the resident-size limit.
+exports.v8Fatal = async () => {
+  process.stderr.write("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n");
+  process.abort();
+};
+
 // Over MemorySize outside V8's heap: a Buffer written to (so it is resident)
 // and held for a while.
 exports.bufferHog = async (event) => {
