@@ -8,7 +8,7 @@
  * execution's events (the engine's MAP_RUN effects, apply.c), in the
  * execution's hash slot: imgflow:{<execId>}:maprun:<runId>, a hash of the
  * run's settings and raw counters (asl-engine.h, AslMapRun). A child's
- * event changes a dozen integer fields of it, never a whole document.
+ * event changes the few integer fields that moved, never a whole document.
  * The AWS counts (itemCounts, executionCounts) are derived here when the
  * record is read. A run's ARN does not name its execution, so
  * imgflow:maprun:<runId> holds the execution id for DescribeMapRun.

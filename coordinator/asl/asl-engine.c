@@ -628,8 +628,9 @@ static void timer_cancel(Ctx *c, const char *id) {
  * A distributed Map's record outlives its frame: the coordinator keeps it
  * in Redis, written in the same commit as the execution's events. This
  * call's changes to a run's counts are written once, at the end of the
- * call (map_run_flush()), as a dozen integers: the cost of a child's event
- * does not grow with the run. */
+ * call (map_run_flush()): the integers that moved (4 when a child ends and
+ * the next starts), so the cost of a child's event does not grow with the
+ * run. */
 
 static bool children_dist(json_t *children) {
         return json_is_true(json_object_get(children, "dist"));
@@ -673,25 +674,39 @@ static void map_run_effect(Ctx *c, json_t *children, json_t *set, json_t *failur
                                                               .failure = failure}});
 }
 
-/* The counts of the distributed Map of frame fid changed. */
+/* The counts of the distributed Map of frame fid are about to change:
+ * they are kept as they were, once per call. */
 static void map_run_touch(Ctx *c, const char *fid, json_t *children) {
         if (!children_dist(children))
                 return;
         if (!c->map_dirty)
                 c->map_dirty = json_object();
-        json_object_set_new(c->map_dirty, fid, json_true());
+        if (!json_object_get(c->map_dirty, fid))
+                json_object_set_new(c->map_dirty, fid, map_run_counts(children));
 }
 
-/* The counts of every run this call changed, once each. */
+/* The counts that changed in this call, once per run: a child's event
+ * writes the few that moved (done, next, ...), not all of them. */
 static void map_run_flush(Ctx *c) {
-        const char *fid;
-        json_t *v;
+        const char *fid, *k;
+        json_t *before, *v;
 
-        json_object_foreach (c->map_dirty, fid, v) {
+        json_object_foreach (c->map_dirty, fid, before) {
                 json_t *children = json_object_get(frame_get(c, fid), "children");
+                _cleanup_json_ json_t *now = NULL;
+                json_t *set;
 
-                if (children_dist(children))
-                        map_run_effect(c, children, map_run_counts(children), NULL, false);
+                if (!children_dist(children))
+                        continue;
+                now = map_run_counts(children);
+                set = json_object();
+                json_object_foreach (now, k, v)
+                        if (!json_equal(v, json_object_get(before, k)))
+                                json_object_set(set, k, v);
+                if (json_object_size(set) > 0)
+                        map_run_effect(c, children, set, NULL, false);
+                else
+                        json_decref(set);
         }
         json_decref(c->map_dirty);
         c->map_dirty = NULL;
@@ -1290,6 +1305,7 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
         }
 
         /* map */
+        map_run_touch(c, pid, children);
         if (!json_is_true(json_object_get(children, "dist")))
                 history(c, "MapIterationSucceeded",
                         json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
@@ -1453,6 +1469,7 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                         json_object_set_new(children, "failedFrames", json_object());
                 json_object_set_new(json_object_get(children, "failedFrames"), fid, copy);
         }
+        map_run_touch(c, pid, children);
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
         json_object_set_new(children, "failed",
                             json_integer(jint(children, "failed") + (batch > 0 ? batch : 1)));
@@ -3185,6 +3202,7 @@ static void map_fill(Ctx *c, const char *fid) {
 
         if (!children)
                 return;
+        map_run_touch(c, fid, children);
         if (json_object_get(children, "reader") && jint(children, "next") >= jint(children, "total") &&
             json_is_true(json_object_get(children, "more")) && !json_object_get(children, "readerTask"))
                 map_reader_request(c, fid, frame, children);
@@ -3667,14 +3685,15 @@ static int handle_redrive(Ctx *c, AslError *err) {
                                 /* The Map Run is redriven with the execution. */
                                 json_int_t runs = jint(ch, "redriveCount") + 1;
 
+                                json_t *set = map_run_counts(ch);
+
                                 json_object_set_new(ch, "redriveCount", json_integer(runs));
-                                map_run_effect(c, ch,
-                                               json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "status",
-                                                         "RUNNING", "stopDate", (json_int_t) 0,
-                                                         "redriveCount", runs, "redriveDate",
-                                                         (json_int_t) c->env->now_ms, "aborted",
-                                                         (json_int_t) 0, "childAborted", (json_int_t) 0),
-                                               NULL, false);
+                                json_object_update_new(
+                                        set, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "status", "RUNNING",
+                                                       "stopDate", (json_int_t) 0, "redriveCount", runs,
+                                                       "redriveDate", (json_int_t) c->env->now_ms, "aborted",
+                                                       (json_int_t) 0, "childAborted", (json_int_t) 0));
+                                map_run_effect(c, ch, set, NULL, false);
                                 map_run_touch(c, fids[i], ch);
                         }
                 }
@@ -3830,8 +3849,8 @@ static int handle_reader_result(Ctx *c, const AslEvent *ev, const char *fid) {
                 map_fail(c, fid, frame, "States.ItemReaderFailed", cause);
                 return 0;
         }
-        map_reader_page(c, fid, frame, children, ev->output);
         map_run_touch(c, fid, children);
+        map_reader_page(c, fid, frame, children, ev->output);
         map_fill(c, fid);
         map_maybe_complete(c, fid);
         return 0;
@@ -4012,6 +4031,7 @@ static int handle_update_map_run(Ctx *c, const AslEvent *ev, AslError *err) {
         }
         _cleanup_free_ char *id = xstrdup(fid);
 
+        map_run_touch(c, id, children);
         set = json_object();
         if (ev->set_max_concurrency) {
                 json_int_t mc = ev->max_concurrency > 0 ? (json_int_t) ev->max_concurrency

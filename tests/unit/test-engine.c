@@ -3352,6 +3352,9 @@ TEST(distributed_map_run_record) {
         ASSERT_INT_EQ(h_succeed(&h, t[0], "'a'"), 0);
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_MAP_RUN), 1);
         ASSERT_NULL(json_object_get(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "set"), "mapRunArn"));
+        /* only the counters that moved: one child done, the next one started */
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "set"),
+                       "{\"next\":3,\"done\":1,\"children\":3,\"childDone\":1}");
         map_run_merge(&h, &rec);
         ASSERT_INT_EQ(I(rec, "done"), 1);
         ASSERT_INT_EQ(I(rec, "childDone"), 1);
