@@ -794,6 +794,9 @@ static int manager_load(ApiManager *m, HttpServerConfig *ret_http, char **ret_ce
         }
         if (!isempty(cert) != !isempty(key))
                 return log_error_errno(-EINVAL, "api.tls_certificate and api.tls_key go together");
+        r = redis_check_config(m->config);
+        if (r < 0)
+                return r;
         if (!isempty(cert)) {
                 r = read_file(cert, 1024 * 1024, /* secret= */ false, ret_cert, &error);
                 if (r >= 0)

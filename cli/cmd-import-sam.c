@@ -753,6 +753,10 @@ static void import_machines(Sam *s, CliRemote *remote) {
                         s->problems++;
                         continue;
                 }
+                if (cli_remote_wait(remote) < 0) {
+                        s->problems++;
+                        continue;
+                }
                 printf("state machine %s: %s (version %u) from %s\n", name, did, version, id);
                 check_tasks(s, json_object_get(def, "States"), name);
         }

@@ -211,6 +211,8 @@ static int put(const Verb *verb, int argc, char *argv[], bool update) {
                 if (r < 0)
                         return cli_store_error(operation, r, remote);
         }
+        if (cli_remote_wait(remote) < 0)
+                return CLI_EXIT_FAILED;
 
         arn = cli_sm_arn(a.name);
         varn = xasprintf("%s:%u", arn, version);

@@ -167,6 +167,15 @@ redisContext *cli_remote_redis(CliRemote *r) {
         return r->redis;
 }
 
+int cli_remote_wait(CliRemote *r) {
+        _cleanup_free_ char *error = NULL;
+        int k = redis_sync_wait(r->redis, r->config, &error);
+
+        if (k < 0)
+                fprintf(stderr, "imgflow: %s\n", error ?: strerror(-k));
+        return k;
+}
+
 const ProtoLimits *cli_remote_limits(CliRemote *r) {
         return &r->limits;
 }

@@ -58,6 +58,10 @@ static inline void cli_remote_freep(CliRemote **r) {
 
 /* Borrowed. */
 redisContext *cli_remote_redis(CliRemote *r);
+/* After a change written to Redis, before saying it was made: with
+ * [redis] wait_replicas, WAIT until that many replicas have it
+ * (redis_sync_wait()). 0, or -errno with the reason printed. */
+int cli_remote_wait(CliRemote *r);
 /* The configuration the connection was opened with (borrowed). */
 const Config *cli_remote_config(CliRemote *r);
 const ProtoLimits *cli_remote_limits(CliRemote *r);

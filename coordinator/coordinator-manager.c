@@ -717,6 +717,11 @@ int manager_start(Manager *m) {
         r = redis_conn_new(m->event, m->config, on_redis_state, m, &m->redis);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Redis connection: %m");
+        if (m->metrics) {
+                r = redis_conn_set_metrics(m->redis, m->metrics);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the Redis metrics: %m");
+        }
         r = kafka_producer_new(m->event, m->config, outbox_on_delivery, m, &m->producer);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Kafka producer: %m");

@@ -113,6 +113,8 @@ static void register_state_machines(const Config *config, const Resources *res) 
                 free(entries[i]);
         }
         free(entries);
+        if (n > 0 && redis_sync_wait(ctx, config, &error) < 0)
+                log_warning("State machines of %s registered, but %s", dir, error ?: "WAIT failed");
         redisFree(ctx);
 }
 
@@ -145,6 +147,9 @@ static int check_config(const Config *config) {
                 return log_error_errno(-EINVAL, "%sInvalid redis.address \"%s\"",
                                        config_where(config, "redis", "address"),
                                        config_get_string(config, "redis", "address"));
+        r = redis_check_config(config);
+        if (r < 0)
+                return r;
         if (config_get_bool(config, "redis", "tls"))
                 return log_error_errno(-EINVAL,
                                        "%sredis.tls = true is not supported (hiredis 0.14 has no TLS)",

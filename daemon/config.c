@@ -203,6 +203,14 @@ const ConfigKey config_keys[] = {
           "Not supported by hiredis 0.14: true is refused; use stunnel or a TLS proxy."),
         K("redis", "timeout", CONFIG_DURATION, "5s",
           "Connect and command timeout."),
+        K("redis", "sentinels", CONFIG_STRING, "",
+          "Redis Sentinels (host:port, comma-separated): the master of redis.master_name is asked for at every connect, and redis.address is not used; empty: off."),
+        K("redis", "master_name", CONFIG_STRING, "imgflow",
+          "The master's name at the Sentinels (sentinel monitor <name> ...)."),
+        K("redis", "wait_replicas", CONFIG_INT, "0",
+          "After each batch of writes, WAIT until this many replicas have them before acting on the replies (0: off)."),
+        K("redis", "wait_timeout", CONFIG_DURATION, "1s",
+          "How long one WAIT waits for redis.wait_replicas; short of them, the replies stay held and WAIT is sent again."),
         { NULL, NULL, 0, NULL, NULL },
 };
 

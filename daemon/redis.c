@@ -33,11 +33,14 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "alloc-util.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 
 #define RECONNECT_MIN_USEC (100 * 1000ULL)
 #define RECONNECT_MAX_USEC (5 * 1000 * 1000ULL)
+#define RECONNECT_SENTINEL_MAX_USEC (1000 * 1000ULL)
 
 typedef struct RedisPending RedisPending;
 struct RedisPending {
@@ -46,7 +49,9 @@ struct RedisPending {
         void *userdata;
         uint64_t deadline; /* CLOCK_MONOTONIC usec */
         RedisPending *prev, *next;
-        bool internal; /* AUTH / SELECT: a failure drops the connection */
+        bool internal;       /* AUTH / SELECT / WAIT: not held behind a WAIT */
+        bool gated;          /* its reply waits for the next WAIT (redis.wait_replicas) */
+        uint64_t extra_usec; /* added to its deadline (WAIT: redis.wait_timeout) */
         /* scripts only: the EVALSHA command as sent (RESP), kept for
          * resending it as EVAL on NOSCRIPT, in the same allocation */
         const RedisScript *script;
@@ -59,6 +64,15 @@ struct RedisPending {
 /* Spare script entries (pending_free()): 1 KiB to 256 KiB, 16 MiB in all. */
 #define SPARE_CLASSES 9
 #define SPARE_BYTES_MAX (16U * 1024U * 1024U)
+
+/* A reply held until a WAIT after it is answered by enough replicas. */
+typedef struct RedisHeld RedisHeld;
+struct RedisHeld {
+        RedisReplyFn cb;
+        void *userdata;
+        redisReply *reply; /* owned copy */
+        RedisHeld *next;
+};
 
 typedef struct RedisAdapter {
         RedisConn *conn;
@@ -97,6 +111,30 @@ struct RedisConn {
          * consolidate its fast bins every time (pending_new_script()). */
         RedisPending *spare[SPARE_CLASSES];     /* by size: 1 KiB << class */
         size_t spare_bytes;
+
+        /* redis.wait_replicas (0: off) and redis.wait_timeout */
+        int64_t wait_replicas;
+        uint64_t wait_timeout_ms;
+        sd_event_source *wait_defer; /* sends one WAIT after the commands of a loop iteration */
+        bool need_wait;              /* a gated command was sent since the last WAIT */
+        unsigned waits_in_flight;
+        RedisHeld *held_head, *held_tail;
+        size_t n_held;
+        uint64_t n_shortfalls; /* WAIT replies short of wait_replicas */
+        bool short_episode;    /* logged; cleared by the next sufficient WAIT */
+        Metric *m_shortfalls, *m_held;
+
+        /* redis.sentinels and redis.master_name: the master is asked for
+         * before each connection (sentinel_lookup()) */
+        char **sentinel_hosts;
+        int *sentinel_ports;
+        size_t n_sentinels;
+        char *master_name;
+        redisAsyncContext *sac; /* the lookup in progress */
+        size_t sentinel_next;   /* the sentinel to ask next */
+        size_t sentinel_tried;  /* asked in this lookup */
+        char *sentinel_failure; /* the last one's reason */
+        sd_event_source *sentinel_timer;
 };
 
 /* ------------------------------------------------------------ address */
@@ -406,10 +444,185 @@ const char *redis_error_text(int err, const char *errstr, uint64_t timeout_ms, c
 static void conn_schedule_drop(RedisConn *c, const char *reason);
 static int conn_start(RedisConn *c);
 
+/* ------------------------------------------------------------ WAIT */
+
+/* A deep copy of a reply, freed with freeReplyObject() (hiredis frees its
+ * own when the callback returns, and a held reply outlives that). */
+static redisReply *reply_dup(const redisReply *r) {
+        redisReply *d = xmalloc(sizeof *d);
+
+        *d = (redisReply){.type = r->type, .integer = r->integer};
+        switch (r->type) {
+        case REDIS_REPLY_STRING:
+        case REDIS_REPLY_STATUS:
+        case REDIS_REPLY_ERROR:
+                d->len = r->len;
+                d->str = xmalloc(r->len + 1);
+                memcpy(d->str, r->str, r->len);
+                d->str[r->len] = 0;
+                break;
+        case REDIS_REPLY_ARRAY:
+                d->elements = r->elements;
+                d->element = xmalloc((r->elements ? r->elements : 1) * sizeof(redisReply *));
+                for (size_t i = 0; i < r->elements; i++)
+                        d->element[i] = r->element[i] ? reply_dup(r->element[i]) : NULL;
+                break;
+        default:
+                break;
+        }
+        return d;
+}
+
+static void held_gauge(RedisConn *c) {
+        if (c->m_held)
+                (void) metric_gauge_set(c->m_held, NULL, (double) c->n_held);
+}
+
+static void held_push(RedisConn *c, RedisReplyFn cb, void *userdata, const redisReply *reply) {
+        RedisHeld *h = xmalloc(sizeof *h);
+
+        *h = (RedisHeld){.cb = cb, .userdata = userdata, .reply = reply_dup(reply)};
+        if (c->held_tail)
+                c->held_tail->next = h;
+        else
+                c->held_head = h;
+        c->held_tail = h;
+        c->n_held++;
+        held_gauge(c);
+}
+
+/* Delivers every held reply in order: as it came (ok), or as NULL (lost:
+ * the connection went before a WAIT covered it). The list is taken first:
+ * callbacks may send commands, whose replies are held anew. */
+static void held_release(RedisConn *c, bool ok) {
+        RedisHeld *h = c->held_head;
+
+        c->held_head = c->held_tail = NULL;
+        c->n_held = 0;
+        held_gauge(c);
+        while (h) {
+                RedisHeld *next = h->next;
+                if (h->cb)
+                        h->cb(c, ok ? h->reply : NULL, h->userdata);
+                freeReplyObject(h->reply);
+                free(h);
+                h = next;
+        }
+}
+
+static int send_argv(RedisConn *c, RedisPending *p, int argc, const char **argv, const size_t *argvlen);
+
+static void wait_reply(RedisConn *c, redisReply *reply, void *userdata);
+
+/* WAIT wait_replicas wait_timeout, after every command sent so far. */
+static int wait_send(RedisConn *c) {
+        char n[24], t[24];
+        const char *argv[3] = {"WAIT", n, t};
+        RedisPending *p;
+        int r;
+
+        c->need_wait = false;
+        if (!c->ac)
+                return -ENOTCONN;
+        p = xmalloc(sizeof *p);
+        *p = (RedisPending){
+                .conn = c, .cb = wait_reply, .internal = true, .extra_usec = c->wait_timeout_ms * 1000};
+        snprintf(n, sizeof n, "%" PRId64, c->wait_replicas);
+        snprintf(t, sizeof t, "%" PRIu64, c->wait_timeout_ms);
+        r = send_argv(c, p, 3, argv, NULL);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        c->waits_in_flight++;
+        return 0;
+}
+
+/* A WAIT's answer. Enough replicas: every held reply came before this
+ * WAIT (replies come in order), so each is on wait_replicas replicas now:
+ * deliver them. Too few: the policy is to hold them and WAIT again (the
+ * next WAIT covers the same writes: Redis counts a client's replication
+ * offset), so nothing is acknowledged downstream that a failover to a
+ * replica could lose; the commands behind wait too. An error (a replica
+ * answers "WAIT cannot be used with replica instances") drops the
+ * connection: its held replies are lost (NULL) and run again. */
+static void wait_reply(RedisConn *c, redisReply *reply, void *userdata) {
+        c->waits_in_flight--;
+        if (!reply)
+                return; /* the connection is gone, and the held replies with it (reply_cb) */
+        if (reply->type == REDIS_REPLY_ERROR) {
+                log_error("Redis at %s refused WAIT: %s", c->address, reply->str);
+                conn_schedule_drop(c, reply->str);
+                return;
+        }
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= c->wait_replicas) {
+                if (c->short_episode) {
+                        log_info("Redis replicas caught up: %lld of %" PRId64
+                                 " replica(s) acknowledged the writes (redis.wait_replicas)",
+                                 reply->integer, c->wait_replicas);
+                        c->short_episode = false;
+                }
+                held_release(c, true);
+                goto next;
+        }
+        c->n_shortfalls++;
+        if (c->m_shortfalls)
+                (void) metric_counter_inc(c->m_shortfalls, NULL);
+        if (!c->short_episode)
+                log_warning("Redis replicas behind: %lld of %" PRId64
+                            " replica(s) acknowledged the writes within %" PRIu64
+                            " ms (redis.wait_replicas, redis.wait_timeout); holding %zu replies and "
+                            "waiting again",
+                            reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL, c->wait_replicas,
+                            c->wait_timeout_ms, c->n_held);
+        else
+                log_debug("Redis replicas still behind: %lld of %" PRId64 " acknowledged; %zu replies held",
+                          reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL, c->wait_replicas,
+                          c->n_held);
+        c->short_episode = true;
+next:
+        /* One WAIT at a time: Redis blocks the client in WAIT, so the
+         * commands behind one wait with it, and several in a row would add
+         * up their timeouts. The next covers whatever was sent since. */
+        if (c->waits_in_flight == 0 && (c->need_wait || c->held_head))
+                (void) wait_send(c);
+}
+
+static int on_wait_defer(sd_event_source *s, void *userdata) {
+        RedisConn *c = userdata;
+
+        if (c->need_wait && c->waits_in_flight == 0)
+                (void) wait_send(c);
+        return 0;
+}
+
+int redis_conn_set_metrics(RedisConn *c, Metrics *metrics) {
+        int r;
+
+        if (!c || !metrics)
+                return -EINVAL;
+        r = metrics_add_counter(
+                metrics, "imgflow_redis_wait_shortfalls_total",
+                "WAIT answers with fewer replicas than redis.wait_replicas (replies held, WAIT again).",
+                NULL, &c->m_shortfalls);
+        if (r < 0)
+                return r;
+        return metrics_add_gauge(metrics, "imgflow_redis_replies_held",
+                                 "Replies held until enough replicas acknowledged the writes before them.",
+                                 NULL, &c->m_held);
+}
+
+uint64_t redis_conn_wait_shortfalls(const RedisConn *c) {
+        return c ? c->n_shortfalls : 0;
+}
+
 static void conn_schedule_reconnect(RedisConn *c) {
         uint64_t delay = c->backoff_usec ? c->backoff_usec : RECONNECT_MIN_USEC;
 
-        c->backoff_usec = MIN_(delay * 2, RECONNECT_MAX_USEC);
+        /* With Sentinels an attempt is a question to them first: a
+         * failover takes seconds, and is followed within 1 s of it. */
+        c->backoff_usec =
+                MIN_(delay * 2, c->n_sentinels > 0 ? RECONNECT_SENTINEL_MAX_USEC : RECONNECT_MAX_USEC);
         (void) sd_event_source_set_time_relative(c->reconnect_timer, delay);
         (void) sd_event_source_set_enabled(c->reconnect_timer, SD_EVENT_ONESHOT);
 }
@@ -419,6 +632,8 @@ static void conn_schedule_reconnect(RedisConn *c) {
  * an attempt failed for another reason than the one before (the same
  * reason again, every backoff, is debug). */
 static void conn_lost(RedisConn *c, const char *reason) {
+        held_release(c, false);
+        c->need_wait = false;
         c->connected_before_drop = false;
         c->ac = NULL;
         c->connected = false;
@@ -518,7 +733,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
         RedisConn *c = userdata;
 
-        if (!c->ac)
+        if (!c->ac && !c->sac)
                 (void) conn_start(c);
         return 0;
 }
@@ -527,7 +742,14 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
 
 /* p was handed to hiredis: it waits for its reply, with a deadline. */
 static int pending_sent(RedisConn *c, RedisPending *p) {
-        p->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec;
+        p->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec + p->extra_usec;
+        if (c->wait_replicas > 0 && !p->internal) {
+                p->gated = true;
+                if (!c->need_wait) {
+                        c->need_wait = true;
+                        (void) sd_event_source_set_enabled(c->wait_defer, SD_EVENT_ONESHOT);
+                }
+        }
         pending_link(c, p);
         if (c->head == p)
                 timeout_rearm(c);
@@ -560,7 +782,18 @@ static void internal_reply(RedisConn *c, redisReply *reply, void *userdata) {
         }
 }
 
-static int conn_start(RedisConn *c) {
+static void role_reply(RedisConn *c, redisReply *reply, void *userdata) {
+        if (!reply)
+                return;
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+            reply->element[0]->type == REDIS_REPLY_STRING && streq(reply->element[0]->str, "master"))
+                return;
+        conn_schedule_drop(c, reply->type == REDIS_REPLY_ERROR
+                                      ? reply->str
+                                      : "it is not the master (ROLE), asking the Sentinels again");
+}
+
+static int conn_connect(RedisConn *c) {
         redisAsyncContext *ac;
         int r;
 
@@ -612,7 +845,231 @@ static int conn_start(RedisConn *c) {
                 if (send_argv(c, p, 2, argv, NULL) < 0)
                         pending_free(p);
         }
+        if (c->n_sentinels > 0) {
+                /* What a Sentinel named may have been demoted since. */
+                RedisPending *p = xmalloc(sizeof *p);
+                const char *argv[1] = {"ROLE"};
+                *p = (RedisPending){.conn = c, .cb = role_reply, .internal = true};
+                if (send_argv(c, p, 1, argv, NULL) < 0)
+                        pending_free(p);
+        }
         timeout_rearm(c);
+        return 0;
+}
+
+/* ------------------------------------------------------------ Sentinel
+ *
+ * With redis.sentinels, each connection starts with a lookup: the
+ * sentinels are asked in turn (SENTINEL get-master-addr-by-name, on a
+ * connection of its own through the same adapter, never blocking the
+ * loop; each bounded by redis.timeout) until one names the master, which
+ * is then connected to (and asked its ROLE). A lookup that finds none
+ * fails like a connection attempt: logged once per reason, retried with
+ * the reconnect backoff. hiredis 0.14 has no Sentinel support of its own.
+ */
+
+static void sentinel_try_next(RedisConn *c);
+
+/* Ends the lookup's connection (callbacks of it are ignored from now). */
+static void sentinel_close(RedisConn *c, bool in_callback) {
+        redisAsyncContext *sac = c->sac;
+
+        c->sac = NULL;
+        (void) sd_event_source_set_enabled(c->sentinel_timer, SD_EVENT_OFF);
+        if (!sac)
+                return;
+        if (in_callback)
+                redisAsyncDisconnect(sac); /* freed by hiredis once the callback returns */
+        else
+                redisAsyncFree(sac);
+}
+
+static void sentinel_failed(RedisConn *c, const char *reason, bool in_callback) {
+        char buf[512];
+
+        snprintf(buf, sizeof buf, "Sentinel %s:%d: %s",
+                 c->sentinel_hosts[(c->sentinel_next + c->n_sentinels - 1) % c->n_sentinels],
+                 c->sentinel_ports[(c->sentinel_next + c->n_sentinels - 1) % c->n_sentinels], reason);
+        free(c->sentinel_failure);
+        c->sentinel_failure = xstrdup(buf);
+        sentinel_close(c, in_callback);
+        sentinel_try_next(c);
+}
+
+static void sentinel_on_connect(const redisAsyncContext *ac, int status) {
+        RedisConn *c = ac->data;
+        char buf[128];
+
+        if (!c || c->sac != ac || status == REDIS_OK)
+                return;
+        /* hiredis frees the context after this returns */
+        c->sac = NULL;
+        sentinel_failed(c, redis_error_text(ac->err, ac->errstr, c->timeout_usec / 1000, buf, sizeof buf),
+                        /* in_callback= */ true);
+}
+
+static void sentinel_on_disconnect(const redisAsyncContext *ac, int status) {
+        RedisConn *c = ac->data;
+
+        if (!c || c->sac != ac)
+                return;
+        c->sac = NULL;
+        sentinel_failed(c, "the connection closed before an answer", true);
+}
+
+static void sentinel_reply(redisAsyncContext *ac, void *r, void *privdata) {
+        RedisConn *c = privdata;
+        redisReply *reply = r;
+        char addr[300];
+        long port;
+
+        if (c->sac != ac)
+                return;
+        if (!reply) {
+                c->sac = NULL;
+                sentinel_failed(c, "no answer", true);
+                return;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+                sentinel_failed(c, reply->str, true);
+                return;
+        }
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING ||
+            reply->element[0]->len == 0 || reply->element[0]->len > 255) {
+                snprintf(addr, sizeof addr, "it does not know a master named \"%s\" (redis.master_name)",
+                         c->master_name);
+                sentinel_failed(c, addr, true);
+                return;
+        }
+        port = strtol(reply->element[1]->str, NULL, 10);
+        if (port <= 0 || port > 65535) {
+                sentinel_failed(c, "it named a bad port", true);
+                return;
+        }
+        snprintf(addr, sizeof addr, strchr(reply->element[0]->str, ':') ? "[%s]:%ld" : "%s:%ld",
+                 reply->element[0]->str, port);
+        if (!c->host || !streq(c->host, reply->element[0]->str) || c->port != (int) port) {
+                log_info("Redis Sentinel %s:%d: the master of %s is at %s",
+                         c->sentinel_hosts[(c->sentinel_next + c->n_sentinels - 1) % c->n_sentinels],
+                         c->sentinel_ports[(c->sentinel_next + c->n_sentinels - 1) % c->n_sentinels],
+                         c->master_name, addr);
+                free(c->host);
+                c->host = xstrdup(reply->element[0]->str);
+                free(c->unix_path);
+                c->unix_path = NULL;
+                c->port = (int) port;
+                free(c->address);
+                c->address = xstrdup(addr);
+                c->up = false;
+        }
+        /* The one that answered is asked first next time. */
+        c->sentinel_next = (c->sentinel_next + c->n_sentinels - 1) % c->n_sentinels;
+        sentinel_close(c, true);
+        (void) conn_connect(c);
+}
+
+static int on_sentinel_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        RedisConn *c = userdata;
+        char buf[128];
+
+        if (c->sac)
+                sentinel_failed(c,
+                                redis_error_text(REDIS_ERR_IMGFLOW_TIMEOUT, NULL, c->timeout_usec / 1000,
+                                                 buf, sizeof buf),
+                                /* in_callback= */ false);
+        return 0;
+}
+
+static void sentinel_try_next(RedisConn *c) {
+        while (c->sentinel_tried < c->n_sentinels) {
+                size_t i = c->sentinel_next;
+                redisAsyncContext *sac;
+                char buf[128], reason[512];
+
+                c->sentinel_next = (i + 1) % c->n_sentinels;
+                c->sentinel_tried++;
+                sac = redisAsyncConnect(c->sentinel_hosts[i], c->sentinel_ports[i]);
+                if (!sac)
+                        continue;
+                if (sac->err) {
+                        snprintf(reason, sizeof reason, "Sentinel %s:%d: %s", c->sentinel_hosts[i],
+                                 c->sentinel_ports[i],
+                                 redis_error_text(sac->err, sac->errstr, c->timeout_usec / 1000, buf,
+                                                  sizeof buf));
+                        free(c->sentinel_failure);
+                        c->sentinel_failure = xstrdup(reason);
+                        redisAsyncFree(sac);
+                        continue;
+                }
+                sac->data = c;
+                if (adapter_attach(c, sac) < 0) {
+                        redisAsyncFree(sac);
+                        continue;
+                }
+                redisAsyncSetConnectCallback(sac, sentinel_on_connect);
+                redisAsyncSetDisconnectCallback(sac, sentinel_on_disconnect);
+                c->sac = sac;
+                if (redisAsyncCommand(sac, sentinel_reply, c, "SENTINEL get-master-addr-by-name %s",
+                                      c->master_name) != REDIS_OK) {
+                        sentinel_close(c, false);
+                        continue;
+                }
+                (void) sd_event_source_set_time_relative(c->sentinel_timer, MAX_(c->timeout_usec, 1000));
+                (void) sd_event_source_set_enabled(c->sentinel_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        {
+                char reason[700];
+                snprintf(reason, sizeof reason,
+                         "no Sentinel of redis.sentinels named the master %s (last: %s)", c->master_name,
+                         c->sentinel_failure ? c->sentinel_failure : "none answered");
+                conn_lost(c, reason);
+        }
+}
+
+static int conn_start(RedisConn *c) {
+        if (c->n_sentinels == 0)
+                return conn_connect(c);
+        if (c->sac)
+                return 0;
+        c->sentinel_tried = 0;
+        sentinel_try_next(c);
+        return 0;
+}
+
+int redis_parse_sentinels(const char *list, char ***ret_hosts, int **ret_ports, size_t *ret_n) {
+        _cleanup_free_ char *copy = NULL;
+        char **hosts = NULL, *save = NULL;
+        int *ports = NULL;
+        size_t n = 0;
+
+        *ret_hosts = NULL;
+        *ret_ports = NULL;
+        *ret_n = 0;
+        if (!list || !*list)
+                return 0;
+        copy = xstrdup(list);
+        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+                _cleanup_free_ char *host = NULL, *path = NULL;
+                int port;
+
+                if (n >= 64 || redis_parse_address(t, &host, &port, &path) < 0 || path) {
+                        for (size_t i = 0; i < n; i++)
+                                free(hosts[i]);
+                        free(hosts);
+                        free(ports);
+                        return -EINVAL;
+                }
+                hosts = xrealloc(hosts, (n + 1) * sizeof *hosts);
+                ports = xrealloc(ports, (n + 1) * sizeof *ports);
+                hosts[n] = TAKE_PTR(host);
+                ports[n] = strchr(t, ':') || t[0] == '[' ? port : 26379;
+                n++;
+        }
+        *ret_hosts = hosts;
+        *ret_ports = ports;
+        *ret_n = n;
         return 0;
 }
 
@@ -666,6 +1123,17 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
                 /* could not resend: deliver the NOSCRIPT error */
         }
 
+        if (!reply && c->held_head)
+                held_release(c, false); /* older than this one, and lost with it */
+        if (reply && reply->type == REDIS_REPLY_ERROR && c->n_sentinels > 0 && c->ac == ac &&
+            strstr(reply->str, "READONLY"))
+                conn_schedule_drop(c, "it is a replica now (READONLY), asking the Sentinels again");
+        if (reply && p->gated && c->ac == ac) {
+                held_push(c, p->cb, p->userdata, reply);
+                pending_free(p);
+                timeout_rearm(c);
+                return;
+        }
         if (p->cb)
                 p->cb(c, reply, p->userdata);
         pending_free(p);
@@ -698,12 +1166,33 @@ int redis_conn_new(sd_event *e, const Config *cfg, RedisConnectFn on_state, void
         c->address = strdup(address);
         if (!c->address)
                 return -ENOMEM;
+        r = redis_parse_sentinels(config_get_string(cfg, "redis", "sentinels"), &c->sentinel_hosts,
+                                  &c->sentinel_ports, &c->n_sentinels);
+        if (r < 0)
+                return log_error_errno(r, "Bad redis.sentinels \"%s\" (expected host:port,host:port,...)",
+                                       config_get_string(cfg, "redis", "sentinels"));
+        c->master_name = xstrdup(config_get_string(cfg, "redis", "master_name"));
+        if (c->n_sentinels > 0 && !*c->master_name)
+                return log_error_errno(-EINVAL, "redis.master_name is empty (needed with redis.sentinels)");
+        if (c->n_sentinels > 0) {
+                free(c->address);
+                c->address = xasprintf("the master %s", c->master_name);
+        }
         c->username = strdup(config_get_string(cfg, "redis", "username"));
         c->password = strdup(config_get_string(cfg, "redis", "password"));
         if (!c->username || !c->password)
                 return -ENOMEM;
         c->db = config_get_int(cfg, "redis", "db");
         c->timeout_usec = config_get_duration_ms(cfg, "redis", "timeout") * 1000;
+        c->wait_replicas = config_get_int(cfg, "redis", "wait_replicas");
+        c->wait_timeout_ms = config_get_duration_ms(cfg, "redis", "wait_timeout");
+        r = redis_check_wait(c->wait_replicas, c->wait_timeout_ms);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(e, &c->wait_defer, on_wait_defer, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(c->wait_defer, SD_EVENT_OFF);
 
         r = sd_event_add_time(e, &c->timeout_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timeout, c);
         if (r < 0)
@@ -713,6 +1202,11 @@ int redis_conn_new(sd_event *e, const Config *cfg, RedisConnectFn on_state, void
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(c->reconnect_timer, SD_EVENT_OFF);
+        r = sd_event_add_time(e, &c->sentinel_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_sentinel_timeout,
+                              c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(c->sentinel_timer, SD_EVENT_OFF);
         r = sd_event_add_defer(e, &c->drop_defer, on_drop_defer, c);
         if (r < 0)
                 return r;
@@ -729,6 +1223,9 @@ RedisConn *redis_conn_free(RedisConn *c) {
         if (!c)
                 return NULL;
         c->on_state = NULL;
+        held_release(c, false);
+        if (c->sac)
+                sentinel_close(c, false);
         if (c->ac) {
                 redisAsyncContext *ac = c->ac;
                 c->ac = NULL;
@@ -743,6 +1240,14 @@ RedisConn *redis_conn_free(RedisConn *c) {
         sd_event_source_disable_unref(c->timeout_timer);
         sd_event_source_disable_unref(c->reconnect_timer);
         sd_event_source_disable_unref(c->drop_defer);
+        sd_event_source_disable_unref(c->wait_defer);
+        sd_event_source_disable_unref(c->sentinel_timer);
+        for (size_t i = 0; i < c->n_sentinels; i++)
+                free(c->sentinel_hosts[i]);
+        free(c->sentinel_hosts);
+        free(c->sentinel_ports);
+        free(c->master_name);
+        free(c->sentinel_failure);
         sd_event_unref(c->event);
         free(c->drop_reason);
         free(c->host);
@@ -808,11 +1313,7 @@ int redis_command(RedisConn *c, RedisReplyFn cb, void *userdata, const char *for
                 pending_free(p);
                 return -ENOTCONN;
         }
-        p->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout_usec;
-        pending_link(c, p);
-        if (c->head == p)
-                timeout_rearm(c);
-        return 0;
+        return pending_sent(c, p);
 }
 
 void redis_script_init(RedisScript *s, const char *source) {
@@ -939,6 +1440,41 @@ int redis_eval(RedisConn *c, const RedisScript *s, RedisReplyFn cb, void *userda
                            argv ? argv + numkeys : NULL, argvlen ? argvlen + numkeys : NULL);
 }
 
+int redis_check_wait(int64_t wait_replicas, uint64_t wait_timeout_ms) {
+        if (wait_replicas < 0 || wait_replicas > 1000)
+                return log_error_errno(-EINVAL,
+                                       "redis.wait_replicas = %" PRId64 " is out of range (0 to 1000)",
+                                       wait_replicas);
+        if (wait_replicas > 0 && wait_timeout_ms == 0)
+                return log_error_errno(-EINVAL,
+                                       "redis.wait_timeout must be more than 0 with redis.wait_replicas "
+                                       "(WAIT with timeout 0 blocks for good)");
+        return 0;
+}
+
+int redis_check_config(const Config *cfg) {
+        char **hosts = NULL;
+        int *ports = NULL;
+        size_t n = 0;
+        int r;
+
+        r = redis_check_wait(config_get_int(cfg, "redis", "wait_replicas"),
+                             config_get_duration_ms(cfg, "redis", "wait_timeout"));
+        if (r < 0)
+                return r;
+        r = redis_parse_sentinels(config_get_string(cfg, "redis", "sentinels"), &hosts, &ports, &n);
+        if (r < 0)
+                return log_error_errno(r, "Bad redis.sentinels \"%s\" (expected host:port,host:port,...)",
+                                       config_get_string(cfg, "redis", "sentinels"));
+        for (size_t i = 0; i < n; i++)
+                free(hosts[i]);
+        free(hosts);
+        free(ports);
+        if (n > 0 && !*config_get_string(cfg, "redis", "master_name"))
+                return log_error_errno(-EINVAL, "redis.master_name is empty (needed with redis.sentinels)");
+        return 0;
+}
+
 /* ------------------------------------------------------------ sync */
 
 static int seterr(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
@@ -954,8 +1490,103 @@ static int seterr(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
+int redis_sync_wait(redisContext *ctx, const Config *cfg, char **ret_error) {
+        int64_t n = config_get_int(cfg, "redis", "wait_replicas");
+        uint64_t wait_ms = config_get_duration_ms(cfg, "redis", "wait_timeout");
+        uint64_t total_ms = config_get_duration_ms(cfg, "redis", "timeout");
+        const char *address = config_get_string(cfg, "redis", "address");
+        uint64_t spent_ms = 0;
+        long long got = 0;
+        char buf[128];
+
+        if (n <= 0)
+                return 0;
+        if (wait_ms == 0)
+                return seterr(ret_error, -EINVAL,
+                              "redis.wait_timeout must be more than 0 with redis.wait_replicas");
+        /* The socket's own timeout is redis.timeout: each WAIT stays under it. */
+        if (total_ms > 0 && wait_ms >= total_ms)
+                wait_ms = total_ms > 100 ? total_ms - 100 : 1;
+        do {
+                _cleanup_redis_reply_ redisReply *reply =
+                        redisCommand(ctx, "WAIT %lld %llu", (long long) n, (unsigned long long) wait_ms);
+                if (!reply)
+                        return seterr(ret_error, -EIO, "Redis at %s: WAIT: %s", address,
+                                      redis_error_text(ctx->err, ctx->errstr, total_ms, buf, sizeof(buf)));
+                if (reply->type == REDIS_REPLY_ERROR)
+                        return seterr(ret_error, -EIO, "Redis at %s refused WAIT: %s", address, reply->str);
+                got = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+                if (got >= n)
+                        return 0;
+                spent_ms += wait_ms;
+        } while (spent_ms < MAX_(total_ms, wait_ms));
+        return seterr(
+                ret_error, -ETIMEDOUT,
+                "Redis replicas behind: %lld of %lld replica(s) acknowledged the change within %llu ms "
+                "(redis.wait_replicas); it is made on %s but a failover may lose it",
+                got, (long long) n, (unsigned long long) spent_ms, address);
+}
+
+/* The master's address from the first of redis.sentinels that names it
+ * (blocking, each sentinel bounded by redis.timeout: the CLI's way). */
+static int sync_sentinel_lookup(const Config *cfg, struct timeval tv, uint64_t ms, char **ret_host,
+                                int *ret_port, char **ret_address, char **ret_error) {
+        const char *name = config_get_string(cfg, "redis", "master_name");
+        _cleanup_free_ char *last = NULL;
+        char **hosts = NULL;
+        int *ports = NULL;
+        size_t n = 0;
+        int r = -EHOSTUNREACH;
+
+        if (redis_parse_sentinels(config_get_string(cfg, "redis", "sentinels"), &hosts, &ports, &n) < 0 ||
+            n == 0)
+                return seterr(ret_error, -EINVAL, "bad redis.sentinels \"%s\"",
+                              config_get_string(cfg, "redis", "sentinels"));
+        for (size_t i = 0; i < n && r < 0; i++) {
+                _cleanup_(redisFreep) redisContext *sc = redisConnectWithTimeout(hosts[i], ports[i], tv);
+                char buf[128];
+
+                free(last);
+                if (!sc || sc->err) {
+                        last = xasprintf("Sentinel %s:%d: %s", hosts[i], ports[i],
+                                         sc ? redis_error_text(sc->err, sc->errstr, ms, buf, sizeof buf)
+                                            : "out of memory");
+                        continue;
+                }
+                (void) redisSetTimeout(sc, tv);
+                _cleanup_redis_reply_ redisReply *reply =
+                        redisCommand(sc, "SENTINEL get-master-addr-by-name %s", name);
+                if (!reply) {
+                        last = xasprintf("Sentinel %s:%d: %s", hosts[i], ports[i],
+                                         redis_error_text(sc->err, sc->errstr, ms, buf, sizeof buf));
+                        continue;
+                }
+                if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                    reply->element[0]->type != REDIS_REPLY_STRING ||
+                    reply->element[1]->type != REDIS_REPLY_STRING) {
+                        last = xasprintf("Sentinel %s:%d: %s", hosts[i], ports[i],
+                                         reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                          : "it does not know the master");
+                        continue;
+                }
+                last = NULL;
+                *ret_host = xstrdup(reply->element[0]->str);
+                *ret_port = (int) strtol(reply->element[1]->str, NULL, 10);
+                *ret_address = xasprintf("%s:%d", *ret_host, *ret_port);
+                r = 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                free(hosts[i]);
+        free(hosts);
+        free(ports);
+        if (r < 0)
+                return seterr(ret_error, r, "no Sentinel of redis.sentinels named the master %s (last: %s)",
+                              name, last ? last : "none answered");
+        return 0;
+}
+
 int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) {
-        _cleanup_free_ char *host = NULL, *path = NULL;
+        _cleanup_free_ char *host = NULL, *path = NULL, *sentinel_address = NULL;
         _cleanup_(redisFreep) redisContext *ctx = NULL;
         const char *address, *user, *pass;
         char buf[128];
@@ -974,6 +1605,15 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error) 
                 return seterr(ret_error, r, "bad redis.address \"%s\"", address);
         ms = config_get_duration_ms(cfg, "redis", "timeout");
         tv = (struct timeval) { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
+        if (*config_get_string(cfg, "redis", "sentinels")) {
+                free(host);
+                free(path);
+                host = path = NULL;
+                r = sync_sentinel_lookup(cfg, tv, ms, &host, &port, &sentinel_address, ret_error);
+                if (r < 0)
+                        return r;
+                address = sentinel_address;
+        }
 
         ctx = path ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, port, tv);
         if (!ctx)

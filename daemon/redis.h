@@ -21,6 +21,14 @@
  * (100 ms doubling to 5 s). tls = true is refused: hiredis 0.14 has no TLS;
  * use stunnel or a TLS-terminating proxy on localhost.
  *
+ * Sentinel: with [redis] sentinels ("host:port,..."), each connection
+ * (the first, and every reconnect) starts by asking them in turn for the
+ * master of [redis] master_name (SENTINEL get-master-addr-by-name, on the
+ * same loop, bounded by redis.timeout each), and checks with ROLE that what
+ * it reached is a master; a READONLY error reply or a WAIT refused drops
+ * the connection, so a failover is followed without a restart. The
+ * synchronous helpers do the same lookup, blocking.
+ *
  * Replies are borrowed: a reply dies when its callback returns (hiredis).
  */
 
@@ -32,6 +40,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "metrics.h"
 
 /* Cleanup helpers for hiredis (STYLE 7). */
 static inline void redisFreep(redisContext **p) {
@@ -89,6 +98,31 @@ static inline void redis_conn_freep(RedisConn **c) {
         redis_conn_free(*c);
 }
 bool redis_conn_is_connected(const RedisConn *c);
+
+/*
+ * Durability on replicas: [redis] wait_replicas = N (0: off) and
+ * wait_timeout. After the commands of one loop iteration the connection
+ * sends WAIT N wait_timeout on the same connection (one WAIT at a time:
+ * Redis blocks the client in it; commands sent meanwhile get the next
+ * one), and holds the replies
+ * of those commands (copies) until a WAIT behind them answers with at
+ * least N: a caller acts on a reply (commits Kafka offsets, publishes,
+ * answers) only once its writes are on N replicas. A WAIT short of N is
+ * logged ("Redis replicas behind: ..." once per episode), counted
+ * (imgflow_redis_wait_shortfalls_total) and sent again: the replies stay
+ * held, and so do those of the commands behind them. A lost connection
+ * delivers the held replies as NULL (lost: the caller runs the step
+ * again). AUTH, SELECT and WAIT itself are not held.
+ */
+/* Registers imgflow_redis_wait_shortfalls_total and imgflow_redis_replies_held. */
+int redis_conn_set_metrics(RedisConn *c, Metrics *metrics);
+/* WAIT answers short of wait_replicas so far. */
+uint64_t redis_conn_wait_shortfalls(const RedisConn *c);
+/* The [redis] wait_replicas and wait_timeout pair is usable (logged if not). */
+int redis_check_wait(int64_t wait_replicas, uint64_t wait_timeout_ms);
+/* What redis_conn_new() would refuse of wait_replicas, wait_timeout,
+ * sentinels and master_name (logged), for --check-config. 0 or -EINVAL. */
+int redis_check_config(const Config *cfg);
 /* Commands sent and not yet answered. */
 size_t redis_conn_pending(const RedisConn *c);
 
@@ -142,6 +176,17 @@ int redis_sync_connect(const Config *cfg, redisContext **ret, char **ret_error);
  * on I/O error (see ctx->errstr). argvlen may be NULL. */
 redisReply *redis_sync_eval(redisContext *ctx, const RedisScript *s, int numkeys, int argc,
                             const char **argv, const size_t *argvlen);
+
+/* With [redis] wait_replicas = N > 0: WAIT N wait_timeout after a change,
+ * again until N replicas acknowledged it or redis.timeout passed. 0 when
+ * they did (or wait_replicas is 0); -ETIMEDOUT with a message naming the
+ * shortfall, -EIO on an error. */
+int redis_sync_wait(redisContext *ctx, const Config *cfg, char **ret_error);
+
+/* Parses [redis] sentinels: "host:port" (port 26379 if left out) items
+ * separated by commas or spaces, at most 64. New arrays (and strings) in
+ * *ret_hosts, *ret_ports; none for an empty list. -EINVAL. */
+int redis_parse_sentinels(const char *list, char ***ret_hosts, int **ret_ports, size_t *ret_n);
 
 /* Parses [redis] address: "host:port", "host" (port 6379), "[v6]:port",
  * "unix:/path". New strings; *ret_port 0 for unix. */

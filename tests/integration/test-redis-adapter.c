@@ -74,45 +74,61 @@ static bool port_open(int port) {
         return ok;
 }
 
-static void server_stop(void) {
-        if (server_pid <= 0)
+/* SIGKILL to a child this test started, reaped (bounded: 5 s). */
+static void child_stop(pid_t *pid) {
+        if (*pid <= 0)
                 return;
-        kill(server_pid, SIGKILL);
-        for (int i = 0; i < 500; i++) { /* bounded: 5 s */
-                if (waitpid(server_pid, NULL, WNOHANG) == server_pid)
+        kill(*pid, SIGKILL);
+        for (int i = 0; i < 500; i++) {
+                if (waitpid(*pid, NULL, WNOHANG) == *pid)
                         break;
                 usleep(10000);
         }
-        server_pid = -1;
+        *pid = -1;
 }
 
-static bool server_start(void) {
-        char port[16];
-        pid_t pid;
+/* redis-server with argv (stdout to /dev/null) in *pid, then ready()
+ * polled every 10 ms for at most ms; false if it exited first. */
+static bool child_start(char *const argv[], bool (*ready)(void), int ms, pid_t *pid) {
+        pid_t p = fork();
 
-        snprintf(port, sizeof(port), "%d", server_port);
-        pid = fork();
-        if (pid < 0)
+        if (p < 0)
                 return false;
-        if (pid == 0) {
+        if (p == 0) {
                 int null = open("/dev/null", O_WRONLY);
                 dup2(null, STDOUT_FILENO);
-                execl(redis_server, "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                      "--appendonly", "no", "--requirepass", PASSWORD, "--enable-debug-command", "yes",
-                      "--dir", "/tmp", (char *) NULL);
+                execv(redis_server, argv);
                 _exit(127);
         }
-        server_pid = pid;
-        for (int i = 0; i < 500; i++) { /* bounded: 5 s */
-                if (port_open(server_port))
+        *pid = p;
+        for (int i = 0; i < ms / 10; i++) {
+                if (ready())
                         return true;
-                if (waitpid(pid, NULL, WNOHANG) == pid) {
-                        server_pid = -1;
+                if (waitpid(p, NULL, WNOHANG) == p) {
+                        *pid = -1;
                         return false;
                 }
                 usleep(10000);
         }
         return false;
+}
+
+static void server_stop(void) {
+        child_stop(&server_pid);
+}
+
+static bool server_up(void) {
+        return port_open(server_port);
+}
+
+static bool server_start(void) {
+        char port[16];
+
+        snprintf(port, sizeof(port), "%d", server_port);
+        return child_start((char *const[]){"redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                                           "", "--appendonly", "no", "--requirepass", PASSWORD,
+                                           "--enable-debug-command", "yes", "--dir", "/tmp", NULL},
+                           server_up, 5000, &server_pid);
 }
 
 static void ensure_server(void) {
@@ -526,6 +542,204 @@ TEST(sync_helpers) {
         ASSERT_TRUE(strstr(err, "redis.password") != NULL);
 }
 
+/* ---- a replica of the server, for redis.wait_replicas */
+
+static pid_t replica_pid = -1;
+static int replica_port;
+
+static void replica_stop(void) {
+        child_stop(&replica_pid);
+}
+
+/* The master's INFO replication names one replica online. */
+static bool replica_online(void) {
+        _cleanup_config_ Config *cfg = make_config(PASSWORD, "", "2s");
+        _cleanup_(redisFreep) redisContext *ctx = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        if (!cfg || redis_sync_connect(cfg, &ctx, &err) < 0)
+                return false;
+        _cleanup_redis_reply_ redisReply *r = redisCommand(ctx, "INFO replication");
+        return r && r->type == REDIS_REPLY_STRING && strstr(r->str, "state=online") != NULL;
+}
+
+static bool replica_start(void) {
+        char port[16], master[16];
+
+        replica_port = free_port();
+        snprintf(port, sizeof(port), "%d", replica_port);
+        snprintf(master, sizeof(master), "%d", server_port);
+        atexit(replica_stop);
+        /* 15 s: the first sync, under load */
+        return child_start((char *const[]){"redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                                           "", "--appendonly", "no", "--replicaof", "127.0.0.1", master,
+                                           "--masterauth", PASSWORD, "--dir", "/tmp", NULL},
+                           replica_online, 15000, &replica_pid);
+}
+
+TEST(wait_replicas_holds_replies) {
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(redis_conn_freep) RedisConn *c = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(redisFreep) redisContext *ctx = NULL;
+        _cleanup_free_ char *err = NULL;
+        State s = {};
+
+        ensure_server();
+        ASSERT_TRUE(replica_start());
+        cfg = make_config(PASSWORD, "", "20s");
+        ASSERT_INT_EQ(config_set(cfg, "redis", "wait_replicas", "1", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "wait_timeout", "200ms", NULL), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, on_state, &s, &c), 0);
+        ASSERT_TRUE(run_until(e, &s.connects, 1, 5000));
+
+        /* The replica acknowledges: replies come, in order. */
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "SET wait-key 1"), 0);
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "INCR wait-key"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 2, 10000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_INTEGER);
+        ASSERT_INT_EQ(s.integer, 2);
+        ASSERT_INT_EQ(redis_conn_wait_shortfalls(c), 0);
+
+        /* The replica stopped: the write is made on the master, but its
+         * reply is held (WAIT again and again) until the replica has it. */
+        ASSERT_INT_EQ(kill(replica_pid, SIGSTOP), 0);
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "INCR wait-key"), 0);
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "PING"), 0);
+        uint64_t end = now_ms() + 1500;
+        while (now_ms() < end)
+                sd_event_run(e, 50 * 1000);
+        ASSERT_INT_EQ(s.replies, 2);
+        ASSERT_TRUE(redis_conn_wait_shortfalls(c) >= 2);
+        ASSERT_TRUE(redis_conn_is_connected(c));
+
+        /* The sync helper says so too, within redis.timeout. */
+        _cleanup_config_ Config *quick = make_config(PASSWORD, "", "1s");
+        ASSERT_INT_EQ(config_set(quick, "redis", "wait_replicas", "1", NULL), 0);
+        ASSERT_INT_EQ(config_set(quick, "redis", "wait_timeout", "300ms", NULL), 0);
+        ASSERT_INT_EQ(redis_sync_connect(quick, &ctx, &err), 0);
+        ASSERT_INT_EQ(redis_sync_wait(ctx, quick, &err), -ETIMEDOUT);
+        ASSERT_TRUE(strstr(err, "Redis replicas behind: 0 of 1") != NULL);
+
+        ASSERT_INT_EQ(kill(replica_pid, SIGCONT), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 4, 15000));
+        ASSERT_INT_EQ(s.null_replies, 0);
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_STATUS);
+        ASSERT_STR_EQ(s.str, "PONG");
+        ASSERT_INT_EQ(redis_sync_wait(ctx, quick, &err), 0);
+
+        /* The master lost: held replies are lost with it (NULL), not delivered. */
+        ASSERT_INT_EQ(kill(replica_pid, SIGSTOP), 0);
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "INCR wait-key"), 0);
+        end = now_ms() + 600;
+        while (now_ms() < end)
+                sd_event_run(e, 50 * 1000);
+        ASSERT_INT_EQ(s.replies, 4);
+        server_stop();
+        ASSERT_TRUE(run_until(e, &s.replies, 5, 10000));
+        ASSERT_INT_EQ(s.null_replies, 1);
+        (void) kill(replica_pid, SIGCONT);
+        replica_stop();
+        c = redis_conn_free(c);
+        ensure_server();
+}
+
+/* ---- a Sentinel watching the server, for redis.sentinels */
+
+static pid_t sentinel_pid = -1;
+static int sentinel_port;
+static char sentinel_dir[64];
+
+static void sentinel_stop(void) {
+        char path[128];
+
+        if (sentinel_pid <= 0)
+                return;
+        child_stop(&sentinel_pid);
+        snprintf(path, sizeof path, "%s/sentinel.conf", sentinel_dir);
+        unlink(path);
+        rmdir(sentinel_dir);
+}
+
+/* The Sentinel names the server as the master of "imgflow". */
+static bool sentinel_knows(void) {
+        struct timeval tv = {.tv_sec = 1};
+        _cleanup_(redisFreep) redisContext *ctx = redisConnectWithTimeout("127.0.0.1", sentinel_port, tv);
+
+        if (!ctx || ctx->err)
+                return false;
+        _cleanup_redis_reply_ redisReply *r = redisCommand(ctx, "SENTINEL get-master-addr-by-name imgflow");
+        return r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               atoi(r->element[1]->str) == server_port;
+}
+
+static bool sentinel_start(void) {
+        char path[128];
+        FILE *f;
+
+        snprintf(sentinel_dir, sizeof sentinel_dir, "/tmp/imgflow-sentinel-XXXXXX");
+        if (!mkdtemp(sentinel_dir))
+                return false;
+        sentinel_port = free_port();
+        snprintf(path, sizeof path, "%s/sentinel.conf", sentinel_dir);
+        f = fopen(path, "we");
+        if (!f)
+                return false;
+        fprintf(f,
+                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
+                "sentinel monitor imgflow 127.0.0.1 %d 1\nsentinel auth-pass imgflow \"%s\"\n",
+                sentinel_port, sentinel_dir, server_port, PASSWORD);
+        fclose(f);
+        atexit(sentinel_stop);
+        return child_start((char *const[]){"redis-server", path, "--sentinel", NULL}, sentinel_knows, 15000,
+                           &sentinel_pid);
+}
+
+TEST(sentinel_names_the_master) {
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(redis_conn_freep) RedisConn *c = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(redisFreep) redisContext *ctx = NULL;
+        _cleanup_free_ char *err = NULL;
+        char list[64];
+        State s = {};
+
+        ensure_server();
+        ASSERT_TRUE(sentinel_start());
+        cfg = make_config(PASSWORD, "", "5s");
+        /* redis.address leads nowhere, the first Sentinel is not there:
+         * the second one names the master. */
+        snprintf(list, sizeof list, "127.0.0.1:%d, 127.0.0.1:%d", free_port(), sentinel_port);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "address", "127.0.0.1:1", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "sentinels", list, NULL), 0);
+        ASSERT_INT_EQ(redis_check_config(cfg), 0);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, on_state, &s, &c), 0);
+        ASSERT_TRUE(run_until(e, &s.connects, 1, 10000));
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "CLIENT INFO"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 1, 5000));
+        ASSERT_TRUE(strstr(s.str, " db=3 ") != NULL);
+        ASSERT_INT_EQ(redis_sync_connect(cfg, &ctx, &err), 0);
+        c = redis_conn_free(c);
+
+        /* A name no Sentinel knows: a failed attempt that says so. */
+        ASSERT_INT_EQ(config_set(cfg, "redis", "master_name", "nobody", NULL), 0);
+        s = (State){};
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, on_state, &s, &c), 0);
+        ASSERT_TRUE(run_until(e, &s.disconnects, 1, 10000));
+        ASSERT_INT_EQ(s.connects, 0);
+        ASSERT_TRUE(strstr(s.last_error, "no Sentinel of redis.sentinels named the master nobody") != NULL);
+        ASSERT_TRUE(strstr(s.last_error, "does not know a master named") != NULL);
+        redisFree(TAKE_PTR(ctx));
+        ASSERT_INT_EQ(redis_sync_connect(cfg, &ctx, &err), -EHOSTUNREACH);
+        ASSERT_TRUE(strstr(err, "no Sentinel of redis.sentinels named the master nobody") != NULL);
+
+        ASSERT_INT_EQ(config_set(cfg, "redis", "sentinels", "127.0.0.1:70000", NULL), 0);
+        ASSERT_INT_EQ(redis_check_config(cfg), -EINVAL);
+        sentinel_stop();
+}
+
 TEST(refused_settings) {
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
@@ -542,6 +756,12 @@ TEST(refused_settings) {
         ASSERT_TRUE(strstr(err, "stunnel") != NULL);
         ASSERT_INT_EQ(config_set(cfg, "redis", "tls", "false", NULL), 0);
         ASSERT_INT_EQ(config_set(cfg, "redis", "address", "host:port", NULL), 0);
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, NULL, NULL, &c), -EINVAL);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "address", "127.0.0.1:1", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "wait_replicas", "1", NULL), 0);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "wait_timeout", "0", NULL), 0);
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, NULL, NULL, &c), -EINVAL);
+        ASSERT_INT_EQ(config_set(cfg, "redis", "wait_replicas", "2000", NULL), 0);
         ASSERT_INT_EQ(redis_conn_new(e, cfg, NULL, NULL, &c), -EINVAL);
 }
 
