@@ -79,6 +79,13 @@
 #   STACK_REDIS_APPENDFSYNC  redis-server's appendfsync (default everysec: a
 #                         development stack, twice as fast; deployments use
 #                         always, docs/redis.md "Durability")
+#   STACK_REDIS_REPLICA=1 also a replica of Redis (redis-replica, --replicaof the
+#                         master, the same appendfsync; its data in $STACK_DIR/redis-replica)
+#   STACK_REDIS_SENTINELS N Redis Sentinels (sentinel-1..N, quorum N/2+1, master
+#                         name "imgflow", down after 1 s) watching the master and
+#                         the replica (implies STACK_REDIS_REPLICA=1); the daemons
+#                         find the master through them ([redis] sentinels)
+#   STACK_REDIS_WAIT_REPLICAS  [redis] wait_replicas (default 0: off)
 #   STACK_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 20)
 #   STACK_FRESH=1         start with an empty Redis (the AOF is kept otherwise;
 #                         Kafka always starts empty)
@@ -146,6 +153,10 @@ STORAGE=${STACK_STORAGE:-dir}
 RESOURCES=${STACK_RESOURCES-$SRC/examples/image-pipeline/stack.conf}
 LOG_LEVEL=${STACK_LOG_LEVEL:-info}
 APPENDFSYNC=${STACK_REDIS_APPENDFSYNC:-everysec}
+SENTINELS=${STACK_REDIS_SENTINELS:-0}
+REPLICA=${STACK_REDIS_REPLICA:-0}
+[ "$SENTINELS" -gt 0 ] && REPLICA=1
+WAIT_REPLICAS=${STACK_REDIS_WAIT_REPLICAS:-0}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-120}
 SETTLE_TIMEOUT=${STACK_SETTLE_TIMEOUT:-120}
@@ -262,7 +273,7 @@ lines_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 # for one more).
 ready_count() {
         case "$1" in
-        redis) echo 0 ;;
+        redis | redis-replica | sentinel-*) echo 0 ;;
         kafka-*) [ "$KAFKA" = mock ] && echo 0 || lines_in "$LOGDIR/$1.log" 'Kafka Server started' ;;
         kafka) echo 0 ;;
         s3) echo 0 ;;
@@ -274,6 +285,13 @@ ready_count() {
 is_ready() {
         case "$1" in
         redis) redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
+        redis-replica) redis-cli -p "$REDIS_REPLICA_PORT" ping 2>/dev/null | grep -q PONG ;;
+        sentinel-*)
+                local sp=${SENTINEL_PORTS//,/ }
+                read -r -a sp <<<"$sp"
+                redis-cli -p "${sp[${1#sentinel-} - 1]##*:}" sentinel get-master-addr-by-name imgflow 2>/dev/null |
+                        grep -q .
+                ;;
         kafka-*) [ "$(ready_count "$1")" -gt "$2" ] ;;
         kafka) grep -qs '^BOOTSTRAP=' "$LOGDIR/kafka.log" ;;
         s3) curl -s -o /dev/null -m 1 "$S3_ENDPOINT/" ;;
@@ -320,6 +338,46 @@ start_redis() {
         launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
                 --appendonly yes --appendfsync "$APPENDFSYNC" --save "" --dir "$STACK_DIR/redis" \
                 --daemonize no --loglevel warning
+}
+
+# replica_synced: the replica's link to the master is up (its first sync done).
+replica_synced() {
+        redis-cli -p "$REDIS_REPLICA_PORT" info replication 2>/dev/null | grep -q '^master_link_status:up'
+}
+
+# start_redis_replica: a replica of the master on REDIS_REPLICA_PORT.
+start_redis_replica() {
+        mkdir -p "$STACK_DIR/redis-replica"
+        rm -f "$STACK_DIR/redis-replica"/*.aof "$STACK_DIR/redis-replica"/*.rdb
+        rm -rf "$STACK_DIR/redis-replica/appendonlydir"
+        launch redis-replica redis-server --port "$REDIS_REPLICA_PORT" --bind 127.0.0.1 --protected-mode yes \
+                --appendonly yes --appendfsync "$APPENDFSYNC" --save "" --dir "$STACK_DIR/redis-replica" \
+                --replicaof 127.0.0.1 "$REDIS_PORT" --daemonize no --loglevel warning
+}
+
+# start_sentinels: SENTINELS Sentinels on SENTINEL_PORTS ("127.0.0.1:P,..."),
+# each with its own configuration file (Sentinel rewrites it); redis-server
+# --sentinel is redis-sentinel (the same program).
+start_sentinels() {
+        local i port
+        i=1
+        for port in ${SENTINEL_PORTS//,/ }; do
+                port=${port##*:}
+                mkdir -p "$STACK_DIR/sentinel-$i"
+                cat >"$STACK_DIR/sentinel-$i/sentinel.conf" <<EOF2
+port $port
+bind 127.0.0.1
+daemonize no
+loglevel notice
+dir $STACK_DIR/sentinel-$i
+sentinel monitor imgflow 127.0.0.1 $REDIS_PORT $((SENTINELS / 2 + 1))
+sentinel down-after-milliseconds imgflow 1000
+sentinel failover-timeout imgflow 10000
+sentinel parallel-syncs imgflow 1
+EOF2
+                launch "sentinel-$i" redis-server "$STACK_DIR/sentinel-$i/sentinel.conf" --sentinel
+                i=$((i + 1))
+        done
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -550,7 +608,7 @@ names_in_stop_order() {
         local f
         # the API, imgflow-watch, workers, then coordinators, then Kafka, Redis and the listener.
         for f in "$PIDDIR"/api-*.pid "$PIDDIR"/watch.pid "$PIDDIR"/worker-*.pid "$PIDDIR"/coordinator-*.pid "$PIDDIR"/s3.pid "$PIDDIR"/kafka*.pid \
-                "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
+                "$PIDDIR"/sentinel-*.pid "$PIDDIR"/redis-replica.pid "$PIDDIR"/redis.pid "$PIDDIR"/notify.pid; do
                 [ -f "$f" ] && basename "$f" .pid
         done
 }
@@ -628,7 +686,7 @@ cmd_stop() {
         local names tier
         [ -d "$PIDDIR" ] || { owner_watch_stop; return 0; }
         # Tier by tier, so workers finish their tasks while Kafka still runs.
-        for tier in 'api-*' watch 'worker-*' 'coordinator-*' s3 'kafka*' redis notify; do
+        for tier in 'api-*' watch 'worker-*' 'coordinator-*' s3 'kafka*' 'sentinel-*' redis-replica redis notify; do
                 names=()
                 for f in "$PIDDIR"/$tier.pid; do [ -f "$f" ] && names+=("$(basename "$f" .pid)"); done
                 [ ${#names[@]} -gt 0 ] && stop_names "${names[@]}"
@@ -741,9 +799,28 @@ EOF2
         # starts meanwhile (a broker's JVM takes seconds).
         REDIS_PORT=$(free_ports 1)
         start_redis
+        REDIS_REPLICA_PORT= SENTINEL_PORTS=
+        if [ "$REPLICA" = 1 ]; then
+                REDIS_REPLICA_PORT=$(free_ports 1)
+                start_redis_replica
+        fi
+        if [ "$SENTINELS" -gt 0 ]; then
+                SENTINEL_PORTS=$(free_ports "$SENTINELS" | sed 's/\([0-9][0-9]*\)/127.0.0.1:\1/g; s/ /,/g')
+        fi
         start_kafka || { cmd_stop; die "Kafka did not start"; }
         wait_until 10 redis is_ready redis 0 || { cmd_stop; die "redis-server did not start"; }
         say "redis-server on 127.0.0.1:$REDIS_PORT (AOF in $STACK_DIR/redis)"
+        if [ "$REPLICA" = 1 ]; then
+                wait_until 30 redis-replica replica_synced || { cmd_stop; die "the Redis replica did not start"; }
+                say "redis-server replica on 127.0.0.1:$REDIS_REPLICA_PORT"
+        fi
+        if [ "$SENTINELS" -gt 0 ]; then
+                start_sentinels
+                for i in $(seq "$SENTINELS"); do
+                        wait_until 30 "sentinel-$i" is_ready "sentinel-$i" 0 || { cmd_stop; die "sentinel-$i did not start"; }
+                done
+                say "Redis Sentinels on $SENTINEL_PORTS (master name imgflow)"
+        fi
         [ "$STORAGE" = s3 ] && { start_s3 || { cmd_stop; die "the S3 server did not start"; }; }
 
         if [ "$APIS" -gt 0 ]; then
@@ -774,6 +851,11 @@ EOF2
                 echo "shutdown_timeout = 10s"
                 echo "[redis]"
                 echo "address = 127.0.0.1:$REDIS_PORT"
+                [ "$WAIT_REPLICAS" != 0 ] && echo "wait_replicas = $WAIT_REPLICAS"
+                if [ "$SENTINELS" -gt 0 ]; then
+                        echo "sentinels = $SENTINEL_PORTS"
+                        echo "master_name = imgflow"
+                fi
                 echo "[kafka]"
                 echo "bootstrap.servers = $BOOTSTRAP"
                 # Partitions and leaders change often in tests that kill
@@ -831,6 +913,8 @@ EOF2
 STACK_DIR='$STACK_DIR'
 IMGFLOW_CONFIG='$conf'
 REDIS_PORT='$REDIS_PORT'
+REDIS_REPLICA_PORT='$REDIS_REPLICA_PORT'
+SENTINEL_PORTS='$SENTINEL_PORTS'
 BOOTSTRAP='$BOOTSTRAP'
 KAFKA='$KAFKA'
 BROKERS='$BROKERS'

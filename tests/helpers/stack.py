@@ -14,6 +14,7 @@
 # module starts is remembered and killed by pid in Stack.close(); nothing else
 # is ever signalled.
 
+import datetime
 import json
 import os
 import random
@@ -42,6 +43,12 @@ def free_port():
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def parse_ts(s):
+    """A history event's timestamp (RFC 3339, ms, UTC) -> epoch ms."""
+    d = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return int(d.timestamp() * 1000)
 
 
 def wait_until(fn, timeout, step=0.1):
@@ -305,13 +312,14 @@ class Stack:
         except OSError:
             return ""
 
-    def start_infra(self, topics=None):
+    def start_infra(self, topics=None, env=None):
         """redis-server on $rport (AOF, appendfsync as given) and Kafka at
-        $bootstrap; topics: more topics, "name:partitions ..."."""
-        self.local_stack("start", env={
+        $bootstrap; topics: more topics, "name:partitions ..."; env: more
+        local-stack.sh settings (such as STACK_REDIS_SENTINELS)."""
+        self.local_stack("start", env=dict({
             "STACK_COORDINATORS": "0", "STACK_WORKERS": "0", "STACK_PARTITIONS": str(self.partitions),
             "STACK_BROKERS": str(self.brokers), "STACK_TOPICS": topics or "", "STACK_RESOURCES": "",
-            "STACK_REDIS_APPENDFSYNC": self.appendfsync})
+            "STACK_REDIS_APPENDFSYNC": self.appendfsync}, **(env or {})))
         env = {}
         for line in open(os.path.join(self.stack_dir, "stack.env")):
             k, _, v = line.strip().partition("=")

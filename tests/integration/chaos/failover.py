@@ -39,7 +39,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
-from stack import Stack, common_args, log, run_in_tmp, start_message, wait_until  # noqa: E402
+from stack import Stack, common_args, log, parse_ts, run_in_tmp, start_message, wait_until  # noqa: E402
 
 PARTITIONS = 4
 
@@ -72,12 +72,6 @@ def env_int(name, default):
         return int(os.environ.get(name, default))
     except ValueError:
         return default
-
-
-def parse_ts(s):
-    """A history timestamp (RFC 3339, ms, UTC) -> epoch ms."""
-    d = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-    return int(d.timestamp() * 1000)
 
 
 def partition_of(key, partitions=PARTITIONS):
