@@ -23,7 +23,10 @@
 # manifest and SUCCEEDED_n files under results/<Map Run id>/, one record
 # per child), and examples/distributed-map/thumbnails-export.asl.json makes
 # 100 thumbnails whose outputs its ResultWriter writes a JSON line each; a
-# missing object fails with States.ItemReaderFailed.
+# run whose item 5 fails writes SUCCEEDED_0, FAILED_0 and PENDING_0 (the
+# children it stopped) and the manifest before it fails, and its Map Run
+# record counts them (list-map-runs, describe-map-run); a missing object
+# fails with States.ItemReaderFailed.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -182,6 +185,16 @@ d = json.load(open(tmp + "/items-jsonl.asl.json"))
 d["States"]["M"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
                                     "Parameters": {"Bucket": "photos", "Prefix": "results"}}
 json.dump(d, open(tmp + "/items-export.asl.json", "w"))
+# ... and a run that fails: item 5 fails its child (no failure tolerated),
+# 3 children at a time; its results are written before it fails
+d["States"]["M"]["MaxConcurrency"] = 3
+d["States"]["M"]["ItemProcessor"]["StartAt"] = "Which"
+d["States"]["M"]["ItemProcessor"]["States"] = {
+    "Which": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericEquals": 5, "Next": "Bad"}],
+              "Default": "P"},
+    "Bad": {"Type": "Fail", "Error": "Item.Bad", "Cause": "item 5"},
+    "P": {"Type": "Pass", "End": True}}
+json.dump(d, open(tmp + "/items-failing.asl.json", "w"))
 PY
 for f in photos.csv items.json items.jsonl; do
         if [ "$MODE" = s3 ]; then
@@ -194,7 +207,7 @@ done
         fail "register thumbnails-csv"
 "$STACK" register thumbnails-export "$SRC/examples/distributed-map/thumbnails-export.asl.json" >/dev/null ||
         fail "register thumbnails-export"
-for v in items-json items-jsonl listing-3 items-export; do
+for v in items-json items-jsonl listing-3 items-export items-failing; do
         "$STACK" register $v "$TMP/$v.asl.json" >/dev/null || fail "register $v"
 done
 run thumbnails-csv csv '{"bucket": "photos", "list": "lists/photos.csv"}' && ok "thumbnails-csv SUCCEEDED" ||
@@ -275,6 +288,58 @@ check(key.startswith("results/") and len(lines) == 100 and
       [l.get("key", "").split("/raw/")[-1].split(".")[0] for l in lines] == ["photo-%04d" % i for i in range(100)] and
       all(os.path.isfile(os.path.join(bdir, l["key"])) for l in lines),
       "thumbnails-export: 100 thumbnails, their outputs a JSON line each in %s's files" % key)
+sys.exit(1 if bad else 0)
+PY
+# A failed Map Run with a ResultWriter: SUCCEEDED_0, FAILED_0 and PENDING_0
+# (the children still running when it failed) and the manifest, then
+# FAILED; its Map Run record says so (imgflow list-map-runs, describe-map-run).
+run items-failing failing '{}'
+"$CLI" list-map-runs --execution-arn items-failing:failing >"$TMP/failing-runs.json" 2>&1
+MRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' \
+        "$TMP/failing-runs.json" 2>/dev/null)
+"$CLI" describe-map-run --map-run-arn "$MRF" >"$TMP/failing-run.json" 2>&1
+python3 - "$TMP" "$BDIR" "$MRF" <<'PY' || FAILS=$((FAILS + 1))
+import json, os, sys
+tmp, bdir, arn = sys.argv[1], sys.argv[2], sys.argv[3]
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+d = json.load(open(tmp + "/failing.json"))
+check(d.get("status") == "FAILED" and d.get("error") == "States.ExceedToleratedFailureThreshold",
+      "a failing Map Run with a ResultWriter: FAILED %s" % d.get("error"))
+run_id = arn.rsplit(":", 1)[-1]
+try:
+    man = json.load(open(os.path.join(bdir, "results", run_id, "manifest.json")))
+except Exception as e:
+    man = {}
+    print("     manifest of %s: %s" % (arn, e))
+rf = man.get("ResultFiles", {})
+def records(status):
+    out = []
+    for f in rf.get(status, []):
+        path = os.path.join(bdir, f["Key"])
+        check(os.path.getsize(path) == f["Size"] and f["Key"] == "results/%s/%s_0.json" % (run_id, status),
+              "%s: %d bytes, as the manifest says" % (f["Key"], f["Size"]))
+        out += [json.loads(l) for l in open(path)] if f["Key"].endswith(".jsonl") else json.load(open(path))
+    return out
+ok, failed, pending = records("SUCCEEDED"), records("FAILED"), records("PENDING")
+check([json.loads(r["Input"])["i"] for r in ok] == [0, 1, 2, 3, 4] and all(r["Status"] == "SUCCEEDED" for r in ok),
+      "SUCCEEDED_0.json: the 5 children that succeeded")
+check(len(failed) == 1 and failed[0]["Status"] == "FAILED" and failed[0]["Error"] == "Item.Bad" and
+      failed[0]["Cause"] == "item 5" and json.loads(failed[0]["Input"])["i"] == 5,
+      "FAILED_0.json: the failed child with its error and cause")
+check(sorted(json.loads(r["Input"])["i"] for r in pending) == [6, 7] and
+      all(r["Status"] == "ABORTED" and "StopDate" not in r and "Output" not in r for r in pending),
+      "PENDING_0.json: the 2 children still running when the run failed (%s)" % [r.get("Name") for r in pending])
+try:
+    mr = json.load(open(tmp + "/failing-run.json"))
+except Exception:
+    mr = {}
+c = mr.get("itemCounts", {})
+check(mr.get("status") == "FAILED" and [c.get(k) for k in ("succeeded", "failed", "aborted", "resultsWritten")] ==
+      [5, 1, 2, 8], "describe-map-run: FAILED, 5 succeeded, 1 failed, 2 aborted, 8 results written (%s)" % c)
 sys.exit(1 if bad else 0)
 PY
 run thumbnails-csv missing '{"bucket": "photos", "list": "lists/none.csv"}'
