@@ -385,5 +385,7 @@ int verb_delete_state_machine(const Verb *verb, int argc, char *argv[]) {
                 return cli_aws_error("DeleteStateMachine", "StateMachineDoesNotExist", a.name);
         if (r < 0)
                 return cli_store_error("DeleteStateMachine", r, remote);
+        if (cli_remote_wait(remote) < 0)
+                return CLI_EXIT_FAILED;
         return CLI_EXIT_OK;
 }

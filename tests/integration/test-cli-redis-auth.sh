@@ -4,7 +4,8 @@
 # ACL user), started here on loopback: a missing password is named NOAUTH,
 # a wrong one WRONGPASS (as redis-server names them), each with the setting
 # to fix, never "Input/output error"; exit status 1 for reading and writing
-# verbs alike; the right password (alone, or with its ACL user) works.
+# verbs alike; the right password (alone, or with its ACL user) works; with
+# [redis] wait_replicas and no replica a change is not reported as made.
 #
 #   test-cli-redis-auth.sh IMGFLOW SRCDIR
 set -u
@@ -74,5 +75,23 @@ for creds in "IMGFLOW_REDIS_PASSWORD=s3cret" "IMGFLOW_REDIS_USERNAME=imgflow IMG
                 fail "right credentials ($creds): exit $rc: $(cat "$TMP/err")"
         fi
 done
+
+# [redis] wait_replicas with no replica: a change is made on the server
+# but not reported as made (exit 1, "Redis replicas behind"), within
+# redis.timeout; without it, the same change is reported.
+echo '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}' >"$TMP/m.asl.json"
+SECONDS=0
+IMGFLOW_REDIS_PASSWORD=s3cret IMGFLOW_REDIS_WAIT_REPLICAS=1 IMGFLOW_REDIS_WAIT_TIMEOUT=300ms \
+        "$IMGFLOW" create-state-machine --config "$CONF" --name waited --definition "file://$TMP/m.asl.json" \
+        >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "Redis replicas behind: 0 of 1" "$TMP/err" && [ $SECONDS -le 10 ]; then
+        ok "wait_replicas = 1 without a replica: exit 1 in ${SECONDS}s: $(cat "$TMP/err")"
+else
+        fail "wait_replicas = 1 without a replica: exit $rc after ${SECONDS}s: $(cat "$TMP/err")"
+fi
+IMGFLOW_REDIS_PASSWORD=s3cret "$IMGFLOW" create-state-machine --config "$CONF" --name unwaited \
+        --definition "file://$TMP/m.asl.json" >"$TMP/out" 2>"$TMP/err" ||
+        fail "create-state-machine without wait_replicas: $(cat "$TMP/err")"
 
 [ "$FAILS" -eq 0 ] && echo "PASS" || exit 1
