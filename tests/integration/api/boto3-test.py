@@ -257,6 +257,52 @@ admin.delete_activity(activityArn=ARN + "activity:caption")
 expect_error("DescribeActivity after DeleteActivity", "ActivityDoesNotExist", admin.describe_activity,
              activityArn=act)
 
+print("--- Map Runs")
+# 6 items, one child at a time, items 1 and 4 fail (tolerated): boto3's
+# describe_map_run, list_map_runs (its paginator) and update_map_run.
+child = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Which", "States": {
+    "Which": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Bad"}],
+              "Default": "Work"},
+    "Bad": {"Type": "Task", "Resource": "imgflow:test.fail",
+            "Parameters": {"error": "Image.Invalid", "cause": "not a JPEG"}, "End": True},
+    "Work": {"Type": "Task", "Resource": "imgflow:test.sleep", "Parameters": {"ms": 2000}, "End": True}}}
+mdef = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+                                         "ToleratedFailurePercentage": 50, "ItemProcessor": child,
+                                         "ResultPath": None, "End": True}}}
+msm = admin.create_state_machine(name="maprun-boto3", definition=json.dumps(mdef), roleArn=ROLE)["stateMachineArn"]
+mex = admin.start_execution(stateMachineArn=msm, name="b1",
+                            input=json.dumps({"items": [{"fail": i in (1, 4)} for i in range(6)]}))["executionArn"]
+mruns = []
+for _ in range(300):
+    mruns = [r for page in admin.get_paginator("list_map_runs").paginate(executionArn=mex) for r in page["mapRuns"]]
+    if mruns:
+        break
+    time.sleep(0.2)
+check(len(mruns) == 1 and mruns[0]["mapRunArn"].startswith(ARN + "mapRun:maprun-boto3/M:") and
+      mruns[0]["executionArn"] == mex and isinstance(mruns[0]["startDate"], datetime.datetime),
+      "list_map_runs: %s" % (mruns[:1]))
+mr = mruns[0]["mapRunArn"] if mruns else ARN + "mapRun:maprun-boto3/M:00000000-0000-4000-8000-000000000000"
+d = admin.describe_map_run(mapRunArn=mr)
+check(d["status"] == "RUNNING" and d["maxConcurrency"] == 1 and d["toleratedFailurePercentage"] == 50.0 and
+      d["itemCounts"]["total"] == 6, "describe_map_run while it runs: %s %s %s" % (
+          d["status"], d["maxConcurrency"], d["itemCounts"]))
+admin.update_map_run(mapRunArn=mr, maxConcurrency=0, toleratedFailurePercentage=40.0)
+d = admin.describe_map_run(mapRunArn=mr)
+check(d["maxConcurrency"] == 0 and d["toleratedFailurePercentage"] == 40.0,
+      "update_map_run: maxConcurrency 0 (unlimited), toleratedFailurePercentage 40")
+wait_status(admin, mex, "SUCCEEDED")
+d = admin.describe_map_run(mapRunArn=mr)
+c = d["itemCounts"]
+check(d["status"] == "SUCCEEDED" and [c["succeeded"], c["failed"], c["pending"], c["running"], c["total"]] ==
+      [4, 2, 0, 0, 6] and isinstance(d["stopDate"], datetime.datetime),
+      "describe_map_run at the end: %s %s" % (d["status"], c))
+st, code, text = error_of(admin.describe_map_run, mapRunArn=mr.rsplit(":", 1)[0] + ":00000000-0000-4000-8000-000000000000")
+check(code == "ResourceNotFound", "describe_map_run of an unknown run: %s %s (%s)" % (st, code, text))
+expect_error("update_map_run of a finished run", "ValidationException", admin.update_map_run, mapRunArn=mr,
+             maxConcurrency=3)
+expect_error("starter: update_map_run", "AccessDeniedException", starter.update_map_run, mapRunArn=mr,
+             maxConcurrency=3)
+
 print("--- refusals")
 expect_error("an unknown access key", "UnrecognizedClientException",
              client("AKIAIMGFLOWUNKNOWN01", "whatever-whatever-whatever").list_state_machines)
