@@ -11,13 +11,16 @@
  * complete/fail/heartbeat a pending task (or a stale or unknown one), fire a
  * pending timer (or a stale one), or STOP, with the clock moving forward.
  * Between events the document is serialized and parsed again, as the
- * coordinator stores it. Invariants besides "no crash, no leak, no UB":
+ * coordinator stores it. The second byte's high bit runs it without a
+ * history (AslEnv.no_history, an EXPRESS execution logging OFF).
+ * Invariants besides "no crash, no leak, no UB":
  *   - asl_exec_handle() returns 0 or 1 while the execution runs, and
  *     -EINVAL with an error set once it has finished;
  *   - a stale event produces no effect;
  *   - the pending tasks and timers of the document are exactly those the
  *     effects announced (DISPATCH/SCHEDULE minus CANCEL and applied ones);
- *   - FINISHED comes exactly once, and then the status is not RUNNING.
+ *   - FINISHED comes exactly once, and then the status is not RUNNING;
+ *   - without a history, no HISTORY effect.
  */
 
 #include <stdint.h>
@@ -212,6 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort(); /* the built-in definitions are valid */
         asl_diag_clear(&d);
         in = json_loads(inputs[data[1] % (sizeof inputs / sizeof inputs[0])], JSON_DECODE_ANY, NULL);
+        env.no_history = data[1] & 0x80;
         check(asl_exec_new(m, &(AslExecInfo) { .execution_id = "x", .execution_name = "x", .input = in },
                            &env, &exec, &err) == 0);
 
@@ -345,6 +349,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         case ASL_EFFECT_FINISHED:
                                 check(!finished);
                                 finished = true;
+                                break;
+                        case ASL_EFFECT_HISTORY:
+                                check(!env.no_history);
                                 break;
                         default:
                                 break;
