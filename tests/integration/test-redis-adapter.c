@@ -654,12 +654,13 @@ static char sentinel_dir[64];
 static void sentinel_stop(void) {
         char path[128];
 
-        if (sentinel_pid <= 0)
-                return;
         child_stop(&sentinel_pid);
+        if (!sentinel_dir[0])
+                return;
         snprintf(path, sizeof path, "%s/sentinel.conf", sentinel_dir);
         unlink(path);
         rmdir(sentinel_dir);
+        sentinel_dir[0] = '\0';
 }
 
 /* The Sentinel names the server as the master of "imgflow". */
@@ -679,8 +680,11 @@ static bool sentinel_start(void) {
         FILE *f;
 
         snprintf(sentinel_dir, sizeof sentinel_dir, "/tmp/imgflow-sentinel-XXXXXX");
-        if (!mkdtemp(sentinel_dir))
+        if (!mkdtemp(sentinel_dir)) {
+                sentinel_dir[0] = '\0';
                 return false;
+        }
+        atexit(sentinel_stop);
         sentinel_port = free_port();
         snprintf(path, sizeof path, "%s/sentinel.conf", sentinel_dir);
         f = fopen(path, "we");
@@ -691,7 +695,6 @@ static bool sentinel_start(void) {
                 "sentinel monitor imgflow 127.0.0.1 %d 1\nsentinel auth-pass imgflow \"%s\"\n",
                 sentinel_port, sentinel_dir, server_port, PASSWORD);
         fclose(f);
-        atexit(sentinel_stop);
         return child_start((char *const[]){"redis-server", path, "--sentinel", NULL}, sentinel_knows, 15000,
                            &sentinel_pid);
 }
