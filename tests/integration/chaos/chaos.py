@@ -426,6 +426,24 @@ def run_chaos(args, tmp, scenario="chaos"):
                 eid, [(e["type"], e.get("timestamp", "")[11:23]) for e in hist[-3:]],
                 st.redis.call("HKEYS", "imgflow:{%s}:outbox" % eid),
                 st.redis.call("ZSCORE", "imgflow:outbox-pending", eid)))
+        for eid, why in lost[:2]:  # the whole story of the first ones still RUNNING
+            if not why.startswith("still"):
+                continue
+            print("  %s: whole history:" % eid)
+            for e in st.redis.history(eid):
+                det = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+                print("    %s %s prev %s %s %s" % (e.get("timestamp", "")[11:23], e.get("id"),
+                                                 e.get("previousEventId"), e["type"],
+                                                 det.get("name") or det.get("resource") or ""))
+            print("  %s: document: %s" % (eid, str(st.redis.call("HGET", "imgflow:{%s}:exec" % eid,
+                                                                      "doc"))[:1500]))
+            for p in st.coordinators:  # what the coordinators said of it
+                try:
+                    said = [l.rstrip() for l in open(p.logpath, errors="replace") if eid + " " in l + " "]
+                except OSError:
+                    said = []
+                for l in said[-10:]:
+                    print("    %s: %s" % (p.name, l[:300]))
         if lost and shutil.which("gdb") and os.environ.get("CHAOS_GDB"):
             for p in st.coordinators:   # where a wedged coordinator waits
                 if p.alive():
