@@ -122,6 +122,7 @@ struct RedisConn {
         size_t n_held;
         uint64_t n_shortfalls; /* WAIT replies short of wait_replicas */
         bool short_episode;    /* logged; cleared by the next sufficient WAIT */
+        bool refusing;         /* a "not now" error was logged; cleared by the next reply */
         Metric *m_shortfalls, *m_held;
 
         /* redis.sentinels and redis.master_name: the master is asked for
@@ -1077,6 +1078,26 @@ int redis_parse_sentinels(const char *list, char ***ret_hosts, int **ret_ports, 
  * its numkeys (RedisPending.tail). */
 #define SCRIPT_HEAD_LEN (13 + 47)
 
+/* An error with which a server refuses a command it did not run, only for
+ * now: loading its data after a restart, a script past its time limit, a
+ * replica without its master, a resharding, a replica (a failover moved the
+ * master). Handed to the caller as lost (NULL), like a command of a dropped
+ * connection: taken for the answer, a LOADING reply to the read of an
+ * execution made the coordinator drop the event it was for. */
+static bool reply_refused_for_now(const redisReply *reply) {
+        static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY"};
+
+        if (!reply || reply->type != REDIS_REPLY_ERROR || !reply->str)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                size_t n = strlen(codes[i]);
+
+                if (strncmp(reply->str, codes[i], n) == 0 && (reply->str[n] == ' ' || reply->str[n] == '\0'))
+                        return true;
+        }
+        return false;
+}
+
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
         RedisPending *p = privdata;
         RedisConn *c = p->conn;
@@ -1128,6 +1149,21 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
         if (reply && reply->type == REDIS_REPLY_ERROR && c->n_sentinels > 0 && c->ac == ac &&
             strstr(reply->str, "READONLY"))
                 conn_schedule_drop(c, "it is a replica now (READONLY), asking the Sentinels again");
+        if (!p->internal && reply_refused_for_now(reply)) {
+                if (!c->refusing)
+                        log_warning("Redis at %s refuses commands for now (%s); they run again", c->address,
+                                    reply->str);
+                c->refusing = true;
+                if (p->cb)
+                        p->cb(c, NULL, p->userdata);
+                pending_free(p);
+                timeout_rearm(c);
+                return;
+        }
+        if (reply && c->refusing && !p->internal) {
+                log_info("Redis at %s answers commands again", c->address);
+                c->refusing = false;
+        }
         if (reply && p->gated && c->ac == ac) {
                 held_push(c, p->cb, p->userdata, reply);
                 pending_free(p);

@@ -83,8 +83,11 @@ const char *redis_error_text(int err, const char *errstr, uint64_t timeout_ms, c
 typedef void (*RedisConnectFn)(RedisConn *c, bool connected, const char *error, void *userdata);
 
 /* A reply (borrowed; freed when the callback returns), or NULL when the
- * command was lost: disconnect, timeout, or the RedisConn was freed. An
- * error reply (REDIS_REPLY_ERROR) is a reply, not NULL. */
+ * command was lost: disconnect, timeout, the RedisConn was freed, or the
+ * server refused it for now without running it (LOADING after a restart,
+ * BUSY behind a long script, MASTERDOWN, TRYAGAIN, READONLY): the caller
+ * runs it again later either way. Any other error reply
+ * (REDIS_REPLY_ERROR) is a reply, not NULL. */
 typedef void (*RedisReplyFn)(RedisConn *c, redisReply *reply, void *userdata);
 
 /* Starts connecting (asynchronously). on_state may be NULL. Fails with

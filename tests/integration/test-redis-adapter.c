@@ -452,6 +452,64 @@ TEST(command_timeout_then_reconnect) {
         ASSERT_STR_EQ(s.str, "PONG");
 }
 
+/* A server that refuses a command for now, without running it (here BUSY:
+ * a script past its time limit; LOADING after a restart is the same case),
+ * gives the caller NULL, as a lost command: the caller runs it again
+ * rather than take the error for the answer. Other errors stay replies. */
+TEST(refused_for_now_is_lost) {
+        _cleanup_config_ Config *cfg = NULL;
+        _cleanup_(redis_conn_freep) RedisConn *c = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(redisFreep) redisContext *busy = NULL, *ctl = NULL;
+        _cleanup_free_ char *err = NULL;
+        redisReply *r;
+        State s = {};
+
+        ensure_server();
+        cfg = make_config(PASSWORD, "", "5s");
+        ASSERT_NOT_NULL(cfg);
+        ASSERT_INT_EQ(sd_event_new(&e), 0);
+        ASSERT_INT_EQ(redis_conn_new(e, cfg, on_state, &s, &c), 0);
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "SET refused-key here"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 1, 5000));
+        ASSERT_STR_EQ(s.str, "OK");
+
+        /* a script that runs until killed, past a 50 ms limit */
+        ASSERT_INT_EQ(redis_sync_connect(cfg, &ctl, &err), 0);
+        r = redisCommand(ctl, "CONFIG SET lua-time-limit 50");
+        ASSERT_NOT_NULL(r);
+        freeReplyObject(r);
+        ASSERT_INT_EQ(redis_sync_connect(cfg, &busy, &err), 0);
+        ASSERT_INT_EQ(redisAppendCommand(busy, "EVAL %s 0", "while true do end"), REDIS_OK);
+        int done = 0;
+        while (!done)
+                ASSERT_INT_EQ(redisBufferWrite(busy, &done), REDIS_OK);
+        usleep(300 * 1000);
+
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "GET refused-key"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 2, 5000));
+        ASSERT_INT_EQ(s.null_replies, 1); /* BUSY: not an answer */
+        ASSERT_TRUE(redis_conn_is_connected(c));
+
+        r = redisCommand(ctl, "SCRIPT KILL");
+        ASSERT_NOT_NULL(r);
+        ASSERT_INT_EQ(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        r = redisCommand(ctl, "CONFIG SET lua-time-limit 5000");
+        freeReplyObject(r);
+
+        /* the same connection answers again; other errors are replies */
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "GET refused-key"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 3, 5000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_STRING);
+        ASSERT_STR_EQ(s.str, "here");
+        ASSERT_INT_EQ(redis_command(c, on_reply, &s, "NOSUCHCOMMAND"), 0);
+        ASSERT_TRUE(run_until(e, &s.replies, 4, 5000));
+        ASSERT_INT_EQ(s.type, REDIS_REPLY_ERROR);
+        ASSERT_INT_EQ(s.null_replies, 1);
+        ASSERT_INT_EQ(s.disconnects, 0);
+}
+
 TEST(server_killed_and_restarted) {
         _cleanup_config_ Config *cfg = NULL;
         _cleanup_(redis_conn_freep) RedisConn *c = NULL;
