@@ -484,7 +484,17 @@ TEST(refused_for_now_is_lost) {
         int done = 0;
         while (!done)
                 ASSERT_INT_EQ(redisBufferWrite(busy, &done), REDIS_OK);
-        usleep(300 * 1000);
+        /* until the script is past its limit: the server answers BUSY */
+        bool is_busy = false;
+        for (uint64_t end = now_ms() + 10000; !is_busy && now_ms() < end;) {
+                r = redisCommand(ctl, "PING");
+                ASSERT_NOT_NULL(r);
+                is_busy = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY ", 5) == 0;
+                freeReplyObject(r);
+                if (!is_busy)
+                        usleep(20 * 1000);
+        }
+        ASSERT_TRUE(is_busy);
 
         ASSERT_INT_EQ(redis_command(c, on_reply, &s, "GET refused-key"), 0);
         ASSERT_TRUE(run_until(e, &s.replies, 2, 5000));
@@ -495,6 +505,17 @@ TEST(refused_for_now_is_lost) {
         ASSERT_NOT_NULL(r);
         ASSERT_INT_EQ(r->type, REDIS_REPLY_STATUS);
         freeReplyObject(r);
+        /* SCRIPT KILL answers before the script has unwound: BUSY until then */
+        bool pong = false;
+        for (uint64_t end = now_ms() + 10000; !pong && now_ms() < end;) {
+                r = redisCommand(ctl, "PING");
+                ASSERT_NOT_NULL(r);
+                pong = r->type == REDIS_REPLY_STATUS;
+                freeReplyObject(r);
+                if (!pong)
+                        usleep(20 * 1000);
+        }
+        ASSERT_TRUE(pong);
         r = redisCommand(ctl, "CONFIG SET lua-time-limit 5000");
         freeReplyObject(r);
 
