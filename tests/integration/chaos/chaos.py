@@ -58,12 +58,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
-from stack import (Stack, common_args, die, image_info, is_sanitized, kafka_missing, log,  # noqa: E402
+from stack import (Stack, common_args, die, image_info, is_sanitized, log, run_in_tmp,  # noqa: E402
                    png_bytes, start_message, wait_until)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -704,28 +703,12 @@ def main():
     ap.add_argument("scenario", choices=["chaos", "kafka", "slow-consumer", "backpressure"])
     common_args(ap)
     args = ap.parse_args()
-    for tool in ("redis-server", "kcat"):
-        if not shutil.which(tool):
-            print("%s missing: skipped" % tool)
-            return 77
-    why = kafka_missing()
-    if why:
-        print("%s (deploy/setup-debian.sh, or STACK_KAFKA=mock): skipped" % why)
+    if args.scenario == "kafka" and os.environ.get("STACK_KAFKA") == "mock":
+        print("the kafka scenario needs Apache Kafka (not STACK_KAFKA=mock): skipped")
         return 77
-    tmp = tempfile.mkdtemp(prefix="imgflow-%s." % args.scenario)
-    rc = 1
-    try:
-        if args.scenario == "kafka" and os.environ.get("STACK_KAFKA") == "mock":
-            print("the kafka scenario needs Apache Kafka (not STACK_KAFKA=mock): skipped")
-            return 77
-        rc = {"chaos": run_chaos, "kafka": lambda a, t: run_chaos(a, t, "kafka"), "slow-consumer": run_slow,
-              "backpressure": run_backpressure}[args.scenario](args, tmp)
-    finally:
-        if args.keep or os.environ.get("CHAOS_KEEP"):
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return rc
+    run = {"chaos": run_chaos, "kafka": lambda a, t: run_chaos(a, t, "kafka"), "slow-consumer": run_slow,
+           "backpressure": run_backpressure}[args.scenario]
+    return run_in_tmp(args, "imgflow-%s." % args.scenario, run)
 
 
 if __name__ == "__main__":
