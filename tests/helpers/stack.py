@@ -295,8 +295,7 @@ class Stack:
         # meson test), the stack's owner watch stops it (local-stack.sh).
         e.setdefault("STACK_OWNER_PID", str(os.getpid()))
         e.update({"IMGFLOW_STACK_DIR": self.stack_dir, "IMGFLOW_BUILD": self.build,
-                  "STACK_STOP_TIMEOUT": os.environ.get("STACK_STOP_TIMEOUT", "5"),
-                  "STACK_KAFKA_JAVA_OPTS": os.environ.get("STACK_KAFKA_JAVA_OPTS", "-XX:TieredStopAtLevel=1")})
+                  "STACK_STOP_TIMEOUT": os.environ.get("STACK_STOP_TIMEOUT", "5")})
         e.update(env or {})
         with open(os.path.join(self.tmp, "stack.log"), "ab") as f:
             r = subprocess.run([LOCAL_STACK] + list(argv), env=e, stdout=subprocess.PIPE, stderr=f,

@@ -81,11 +81,10 @@ stack_cleanup() {
 }
 
 # local_stack ARGS...: deploy/local-stack.sh on this test's stack.
-# The brokers of tests run without the C2 compiler: they start in half the
-# CPU (tests start about 50 of them in a run of tests/run-all.sh).
+# (The brokers run with the C1 compiler only, local-stack.sh's default.)
 local_stack() {
         IMGFLOW_STACK_DIR=$TMP/stack IMGFLOW_BUILD=$STACK_BUILD STACK_STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-5} \
-                STACK_KAFKA_JAVA_OPTS=${STACK_KAFKA_JAVA_OPTS:--XX:TieredStopAtLevel=1} "$LOCAL_STACK" "$@"
+                "$LOCAL_STACK" "$@"
 }
 
 # kafka_missing: why the real broker cannot run here (nothing when it can).
