@@ -18,9 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <vips/vips.h>
+#include <zlib.h>
 
 #include "image-ops.h"
 #include "proto.h"
+#include "items-manifest.h"
 #include "storage-items.h"
 #include "storage.h"
 #include "test.h"
@@ -2315,5 +2317,175 @@ TEST(storage_items_formats) {
         run_fail(&fx, "storage.items",
                  "{\"bucket\":\"photos\",\"key\":\"in/a.csv\",\"inputType\":\"CSV\",\"offset\":16}",
                  "Params.Invalid", "csvHeaders");
+        fixture_teardown(&fx);
+}
+
+/* ---- storage.items with InputType MANIFEST: an S3 Inventory ------------ */
+
+/* text as one gzip member appended to out (a growing buffer). */
+static void gzip_append(char **out, size_t *n, const char *text, size_t len) {
+        z_stream z = {};
+        size_t cap = len + len / 2 + 128;
+        ASSERT_INT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        *out = realloc(*out, *n + cap);
+        z.next_in = (Bytef *) text;
+        z.avail_in = (uInt) len;
+        z.next_out = (Bytef *) *out + *n;
+        z.avail_out = (uInt) cap;
+        ASSERT_INT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+        *n += cap - z.avail_out;
+        deflateEnd(&z);
+}
+
+static void put_gzip(Fixture *fx, const char *key, const char *text) {
+        char *gz = NULL;
+        size_t n = 0;
+        gzip_append(&gz, &n, text, strlen(text));
+        put_object(fx, key, gz, n);
+        free(gz);
+}
+
+/* Every page of a manifest, pages of `page` items, File and Next carried
+ * over: all items (new). */
+static json_t *manifest_all(Fixture *fx, const char *key, int page, int *ret_pages) {
+        json_t *all = json_array();
+        json_int_t next = 0, file = 0;
+        int pages = 0;
+        for (int guard = 0; guard < 100000; guard++) {
+                char params[512];
+                snprintf(params, sizeof params,
+                         "{\"bucket\":\"photos\",\"key\":\"%s\",\"inputType\":\"MANIFEST\",\"maxItems\":%d,"
+                         "\"offset\":%lld,\"file\":%lld}",
+                         key, page, (long long) next, (long long) file);
+                json_t *r = run_ok(fx, "storage.items", params);
+                json_t *items = json_object_get(r, "Items");
+                ASSERT_TRUE((int) json_array_size(items) <= page);
+                json_array_extend(all, items);
+                ASSERT_TRUE(json_integer_value(json_object_get(r, "File")) >= file);
+                next = json_integer_value(json_object_get(r, "Next"));
+                file = json_integer_value(json_object_get(r, "File"));
+                bool more = json_is_true(json_object_get(r, "More"));
+                json_decref(r);
+                pages++;
+                if (!more)
+                        break;
+        }
+        if (ret_pages)
+                *ret_pages = pages;
+        return all;
+}
+
+TEST(storage_items_manifest) {
+        Fixture fx;
+        fixture_setup(&fx);
+        static const char manifest[] =
+                "{\"sourceBucket\":\"photos\",\"destinationBucket\":\"arn:aws:s3:::photos\","
+                "\"version\":\"2016-11-30\",\"creationTimestamp\":\"1764892800000\",\"fileFormat\":\"CSV\","
+                "\"fileSchema\":\"Bucket, Key, Size, LastModifiedDate\",\"files\":["
+                "{\"key\":\"inv/data/a.csv.gz\",\"size\":1,\"MD5checksum\":\"x\"},"
+                "{\"key\":\"inv/data/empty.csv.gz\"},"
+                "{\"key\":\"inv/data/b.csv.gz\"},{\"key\":\"inv/data/c.csv.gz\"}]}";
+        size_t cap = 1 << 20, len[3] = {};
+        char *text[3];
+        int rows[3] = {2500, 1, 3000}, k = 0;
+
+        /* a: 2,500 rows over several 64 KiB parts; b: one row; c: two gzip
+         * members, 3,000 rows; empty: no rows */
+        for (int i = 0; i < 3; i++) {
+                text[i] = malloc(cap);
+                for (int j = 0; j < rows[i]; j++, k++)
+                        len[i] += (size_t) snprintf(text[i] + len[i], cap - len[i],
+                                                    "\"photos\",\"raw/img%05d.jpg\",\"%d\","
+                                                    "\"2026-12-05T10:00:%02d.000Z\"\n",
+                                                    k, 1000 + k, k % 60);
+        }
+        put_object(&fx, "inv/manifest.json", manifest, sizeof manifest - 1);
+        put_gzip(&fx, "inv/data/a.csv.gz", text[0]);
+        put_gzip(&fx, "inv/data/empty.csv.gz", "");
+        put_gzip(&fx, "inv/data/b.csv.gz", text[1]);
+        char *gz = NULL;
+        size_t gzn = 0, half = len[2] / 2;
+        while (text[2][half - 1] != '\n')
+                half++;
+        gzip_append(&gz, &gzn, text[2], half);
+        gzip_append(&gz, &gzn, text[2] + half, len[2] - half);
+        put_object(&fx, "inv/data/c.csv.gz", gz, gzn);
+
+        for (int page = 1000, p = 0; p < 2; p++, page = 7) {
+                int pages = 0;
+                json_t *a = manifest_all(&fx, "inv/manifest.json", page, &pages);
+                ASSERT_INT_EQ(json_array_size(a), 5501);
+                for (int i = 0; i < 5501; i += 250) {
+                        json_t *it = json_array_get(a, (size_t) i);
+                        char key[64], size[16];
+                        snprintf(key, sizeof key, "raw/img%05d.jpg", i);
+                        snprintf(size, sizeof size, "%d", 1000 + i);
+                        ASSERT_INT_EQ(json_object_size(it), 4);
+                        ASSERT_STR_EQ(json_string_value(json_object_get(it, "Bucket")), "photos");
+                        ASSERT_STR_EQ(json_string_value(json_object_get(it, "Key")), key);
+                        ASSERT_STR_EQ(json_string_value(json_object_get(it, "Size")), size);
+                        ASSERT_NOT_NULL(json_object_get(it, "LastModifiedDate"));
+                }
+                ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(a, 5500), "Key")),
+                              "raw/img05500.jpg");
+                ASSERT_TRUE(pages >= 5501 / page);
+                json_decref(a);
+        }
+
+        /* bad input: named, with the file */
+        put_object(&fx, "inv/notjson.json", "{\"fileSchema\": ", 15);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/notjson.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "the manifest is not JSON");
+        put_object(&fx, "inv/nokey.json", "{\"fileSchema\":\"Bucket, Size\",\"files\":[]}", 40);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/nokey.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "no Key column");
+        put_object(&fx, "inv/orc.json", "{\"fileFormat\":\"ORC\",\"fileSchema\":\"Key\",\"files\":[]}", 50);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/orc.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "fileFormat is ORC");
+        static const char missing[] =
+                "{\"fileSchema\":\"Bucket, Key\",\"files\":[{\"key\":\"inv/data/gone.csv.gz\"}]}";
+        put_object(&fx, "inv/missing.json", missing, sizeof missing - 1);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/missing.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.NotFound", "the manifest's data file inv/data/gone.csv.gz");
+        static const char corrupt[] =
+                "{\"fileSchema\":\"Bucket, Key\",\"files\":[{\"key\":\"inv/data/bad.csv.gz\"}]}";
+        put_object(&fx, "inv/corrupt.json", corrupt, sizeof corrupt - 1);
+        /* 50 rows in one member: a page reads it to its trailer */
+        free(gz);
+        gz = NULL;
+        gzn = 0;
+        gzip_append(&gz, &gzn, text[0], (size_t) (strchr(text[0], '\n') - text[0] + 1) * 50);
+        gz[gzn / 2] ^= 0x55; /* a byte of the deflate data */
+        put_object(&fx, "inv/data/bad.csv.gz", gz, gzn);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/corrupt.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "the manifest's data file inv/data/bad.csv.gz");
+        gz[gzn / 2] ^= 0x55;
+        put_object(&fx, "inv/data/bad.csv.gz", gz, gzn - 5); /* cut in the trailer */
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/corrupt.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "ends before its stream does");
+        put_object(&fx, "inv/data/bad.csv.gz", text[1], len[1]); /* not compressed */
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/corrupt.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "not gzip data");
+        put_gzip(&fx, "inv/data/bad.csv.gz", "\"photos\",\"unclosed\n");
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/corrupt.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.InvalidContent", "quoted field");
+        char *big = malloc(MANIFEST_MAX_BYTES + 2);
+        memset(big, ' ', MANIFEST_MAX_BYTES + 2);
+        put_object(&fx, "inv/big.json", big, MANIFEST_MAX_BYTES + 2);
+        free(big);
+        run_fail(&fx, "storage.items",
+                 "{\"bucket\":\"photos\",\"key\":\"inv/big.json\",\"inputType\":\"MANIFEST\"}",
+                 "Storage.TooLarge", "over 1048576");
+        free(gz);
+        for (int i = 0; i < 3; i++)
+                free(text[i]);
         fixture_teardown(&fx);
 }

@@ -16,9 +16,10 @@
 #include "json-writer.h"
 #include "macro.h"
 #include "params.h"
+#include "items-manifest.h"
 #include "storage-items.h"
 
-static const char *const input_types[] = {"JSON", "JSONL", "CSV", NULL};
+static const char *const input_types[] = {"JSON", "JSONL", "CSV", "MANIFEST", NULL};
 static const char *const delimiters[] = {"COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB", NULL};
 static const char delimiter_chars[] = {',', '|', ';', ' ', '\t'};
 
@@ -30,8 +31,69 @@ const ParamSpec storage_ops_items_params[] = {
         {"maxItems", PARAM_INTEGER, RANGE(1, STORAGE_ITEMS_MAX)},
         {"csvHeaders", PARAM_ARRAY, RANGE(1, 10000)},
         {"csvDelimiter", PARAM_STRING, .enums = delimiters},
+        {"file", PARAM_INTEGER, RANGE(0, MANIFEST_MAX_FILES)},
         {},
 };
+
+typedef struct ReadBucket {
+        Storage *storage;
+        const char *bucket;
+        const OpContext *ctx;
+} ReadBucket;
+
+static int read_bucket(void *userdata, const char *key, uint64_t offset, size_t length, void **ret_data,
+                       size_t *ret_n, uint64_t *ret_size, TaskFailure *f) {
+        ReadBucket *rb = userdata;
+
+        if (op_context_cancelled(rb->ctx))
+                return task_failure_set(f, -ECANCELED, "Task.Cancelled", "cancelled while reading items");
+        return storage_read_range(rb->storage, rb->bucket, key, strlen(key), offset, length, ret_data, ret_n,
+                                  ret_size, f);
+}
+
+/* InputType MANIFEST: the manifest is read whole (up to MANIFEST_MAX_BYTES)
+ * for each page, then the data files from the page's file and offset. */
+static int items_manifest(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f) {
+        const char *bucket = params_str(params, "bucket", ""), *key = params_str(params, "key", "");
+        ReadBucket rb = {.storage = s, .bucket = bucket, .ctx = ctx};
+        _cleanup_json_ json_t *schema = NULL, *files = NULL, *items = json_array();
+        size_t max_items = (size_t) params_int(params, "maxItems", STORAGE_ITEMS_MAX), bytes = 2, n = 0;
+        size_t file = (size_t) params_int(params, "file", 0);
+        uint64_t pos = (uint64_t) params_int(params, "offset", 0), size = 0;
+        _cleanup_free_ void *data = NULL;
+        int r;
+
+        if (!items)
+                return -ENOMEM;
+        r = storage_read_range(s, bucket, key, strlen(key), 0, MANIFEST_MAX_BYTES + 1, &data, &n, &size, f);
+        if (r < 0)
+                return r;
+        if (size > MANIFEST_MAX_BYTES)
+                return task_failure_set(f, -EFBIG, "Storage.TooLarge",
+                                        "the manifest %s is %" PRIu64 " bytes, over %d", key, size,
+                                        MANIFEST_MAX_BYTES);
+        r = manifest_parse(data, n, &schema, &files, f);
+        if (r < 0)
+                return r;
+        while (file < json_array_size(files) && json_array_size(items) < max_items) {
+                uint64_t next = 0;
+                bool done = false;
+
+                r = manifest_read_file(read_bucket, &rb, json_string_value(json_array_get(files, file)), pos,
+                                       schema, items, max_items, &bytes, &next, &done, f);
+                if (r < 0)
+                        return r;
+                if (!done) {
+                        pos = next;
+                        break;
+                }
+                file++;
+                pos = 0;
+        }
+        *ret = json_pack("{s:O, s:b, s:I, s:I}", "Items", items, "More", file < json_array_size(files),
+                         "Next", (json_int_t) pos, "File", (json_int_t) file);
+        return *ret ? 0 : -ENOMEM;
+}
 
 int storage_ops_items(Storage *s, json_t *params, const OpContext *ctx, json_t **ret, TaskFailure *f) {
         const char *bucket = params_str(params, "bucket", ""), *key = params_str(params, "key", "");
@@ -52,6 +114,8 @@ int storage_ops_items(Storage *s, json_t *params, const OpContext *ctx, json_t *
 
         if (!items)
                 return -ENOMEM;
+        if (streq(type, "MANIFEST"))
+                return items_manifest(s, params, ctx, ret, f);
         for (i = 0; delimiters[i]; i++)
                 if (streq(delim, delimiters[i]))
                         fmt.delimiter = delimiter_chars[i];

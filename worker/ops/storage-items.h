@@ -10,8 +10,10 @@
  * neither side ever holds more than a page of an object of any size. The
  * object is read with storage_read_range(), a part of 64 KiB at a time.
  *
- * Parameters: bucket, key (required), inputType ("JSON", "JSONL" or "CSV",
- * required), offset (the byte where the page starts: 0, or a page's Next),
+ * Parameters: bucket, key (required), inputType ("JSON", "JSONL", "CSV" or
+ * "MANIFEST", required), offset (the byte where the page starts: 0, or a
+ * page's Next), file (MANIFEST: the data file where the page starts, 0 or a
+ * page's File),
  * maxItems (1..1000, default 1000), and for CSV: csvHeaders (the column
  * names: CSVHeaderLocation GIVEN, or the first row that an earlier page
  * returned), csvDelimiter (COMMA, PIPE, SEMICOLON, SPACE or TAB; default
@@ -19,7 +21,8 @@
  * as the header (FIRST_ROW).
  *
  * Result: {"Items": [...], "More": bool, "Next": byte offset of the next
- * page, "Headers": [...] (only when this page read the header row)}. The
+ * page, "Headers": [...] (only when this page read the header row),
+ * "File": the data file of the next page (MANIFEST only)}. The
  * page also stops before its JSON would pass 192 KiB, so it fits a task
  * result; one item over that fails.
  *
@@ -32,6 +35,9 @@
  *   before any other character; a row with fewer fields than the header
  *   gets empty strings, one with more has the extra fields skipped. Empty
  *   lines are skipped. A header row is at most 10 KiB.
+ * - MANIFEST: an S3 Inventory manifest.json (items-manifest.h): each row of
+ *   its gzip-compressed CSV data files is an item keyed by its fileSchema;
+ *   offset is then a byte of the data file's text.
  * A UTF-8 byte order mark at the start is skipped. Content that does not
  * parse fails with Storage.InvalidContent naming the byte offset.
  */
