@@ -868,7 +868,7 @@ static void check_reader_config(Validator *v, json_t *config, const char *pointe
                 asl_diag_add(v->d, pointer, "must be an object");
                 return;
         }
-        if (!listing && !it)
+        if (!listing && !it && !json_object_get(config, "ManifestType"))
                 asl_diag_add(v->d, pointer, "needs InputType (with the s3:getObject resource)");
         json_object_foreach (config, key, f) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, key);
@@ -902,8 +902,12 @@ static void check_reader_config(Validator *v, json_t *config, const char *pointe
                                 }
                         }
                 } else if (streq(key, "ManifestType")) {
-                        if (!json_is_string(it) || !streq(json_string_value(it), "MANIFEST"))
-                                asl_diag_add(v->d, p, "only allowed with InputType \"MANIFEST\"");
+                        /* S3_INVENTORY: InputType MANIFEST, or none (CSV inventories) */
+                        if (listing)
+                                asl_diag_add(v->d, p, "not allowed with the s3:listObjectsV2 resource");
+                        else if (it && !(json_is_string(it) && streq(json_string_value(it), "MANIFEST")))
+                                asl_diag_add(v->d, p,
+                                             "only allowed with InputType \"MANIFEST\" or without InputType");
                         else
                                 check_enum(v, f, p, manifest_types);
                 } else if (streq(key, "MaxItems"))
@@ -1382,10 +1386,6 @@ static void validate_parallel(Validator *v, json_t *state, const char *pointer) 
         require_field(v, state, pointer, "Branches", "Parallel");
 }
 
-static bool jeq_str(json_t *v, const char *s) {
-        return json_is_string(v) && streq(json_string_value(v), s);
-}
-
 /* Whether a Map state runs in distributed mode (its ItemProcessor's
  * ProcessorConfig says Mode "DISTRIBUTED"). */
 bool asl_map_is_distributed(json_t *state) {
@@ -1409,18 +1409,6 @@ static void validate_map(Validator *v, json_t *state, const char *pointer) {
                                              "only allowed in a distributed Map (ItemProcessor's "
                                              "ProcessorConfig with Mode \"DISTRIBUTED\")");
                         }
-        /* Their shape is checked above; an inventory manifest is still to come. */
-        if (jeq_str(json_object_get(json_object_get(json_object_get(state, "ItemReader"), "ReaderConfig"),
-                                    "InputType"),
-                    "MANIFEST")) {
-                _cleanup_free_ char *p1 = asl_pointer_join(pointer, "ItemReader");
-                _cleanup_free_ char *p2 = asl_pointer_join(p1, "ReaderConfig");
-                _cleanup_free_ char *p = asl_pointer_join(p2, "InputType");
-                asl_diag_add(v->d, p,
-                             "not supported yet: a distributed Map reads its items from a bucket listing "
-                             "(arn:aws:states:::s3:listObjectsV2), a JSON, JSONL or CSV object "
-                             "(arn:aws:states:::s3:getObject) or its input (ItemsPath or Items)");
-        }
         if (json_object_get(state, "ItemReader") &&
             (json_object_get(state, "ItemsPath") || json_object_get(state, "Items"))) {
                 _cleanup_free_ char *p = asl_pointer_join(pointer, "ItemReader");

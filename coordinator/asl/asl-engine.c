@@ -2388,7 +2388,10 @@ static int map_settings_jsonata(Ctx *c, json_t *frame, json_t *st, json_t *vars,
  * CSV) the pages come from storage.items (worker/ops/storage-items.h) the
  * same way; the reader holds {"bucket", "key", "inputType", "offset" (the
  * byte where the next page starts), "headers" (CSVHeaders, or the first
- * row once read), "delimiter", "maxItems"} instead of the listing's place.
+ * row once read), "delimiter", "maxItems"} instead of the listing's place;
+ * with InputType MANIFEST (an S3 Inventory) also "file", the manifest's
+ * data file where the next page starts ("offset" is then a byte of its
+ * text).
  */
 #define ASL_READER_RESOURCE "imgflow:storage.list"
 #define ASL_READER_OBJECT_RESOURCE "imgflow:storage.items"
@@ -2430,6 +2433,8 @@ static void map_reader_request(Ctx *c, const char *fid, json_t *frame, json_t *c
                                "key", json_object_get(reader, "key"), "inputType",
                                json_object_get(reader, "inputType"), "offset", jint(reader, "offset"),
                                "maxItems", page);
+                if (json_object_get(reader, "file"))
+                        json_object_set(in, "file", json_object_get(reader, "file"));
                 if (json_object_get(reader, "headers"))
                         json_object_set(in, "csvHeaders", json_object_get(reader, "headers"));
                 if (jstr(reader, "delimiter"))
@@ -2495,10 +2500,11 @@ static int map_reader_settings(Ctx *c, json_t *frame, json_t *st, json_t *eff, j
                         return asl_error_set(e, "States.ItemReaderFailed",
                                              "The ItemReader's VersionId is not supported: imgflow buckets "
                                              "keep one version of an object");
-                if (streq_ptr(json_string_value(type), "MANIFEST"))
-                        return asl_error_set(e, "States.ItemReaderFailed",
-                                             "The ItemReader's InputType MANIFEST is not supported yet");
-                reader = json_pack("{s:O, s:O, s:O, s:I, s:I}", "bucket", bucket, "key", key, "inputType",
+                if (!type && json_object_get(config, "ManifestType"))
+                        type = json_string("MANIFEST"); /* S3_INVENTORY without InputType */
+                else
+                        json_incref(type);
+                reader = json_pack("{s:O, s:O, s:o, s:I, s:I}", "bucket", bucket, "key", key, "inputType",
                                    type, "offset", (json_int_t) 0, "maxItems", max_items);
                 if (streq_ptr(jstr(config, "CSVHeaderLocation"), "GIVEN"))
                         json_object_set(reader, "headers", json_object_get(config, "CSVHeaders"));
@@ -2546,6 +2552,8 @@ static void map_reader_page(Ctx *c, const char *fid, json_t *frame, json_t *chil
                 /* an object's page: where the next one starts, the header row read */
                 if (json_is_integer(json_object_get(output, "Next")))
                         json_object_set(reader, "offset", json_object_get(output, "Next"));
+                if (json_is_integer(json_object_get(output, "File")))
+                        json_object_set(reader, "file", json_object_get(output, "File"));
                 if (json_is_array(json_object_get(output, "Headers")))
                         json_object_set(reader, "headers", json_object_get(output, "Headers"));
         } else {

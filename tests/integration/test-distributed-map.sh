@@ -26,7 +26,10 @@
 # run whose item 5 fails writes SUCCEEDED_0, FAILED_0 and PENDING_0 (the
 # children it stopped) and the manifest before it fails, and its Map Run
 # record counts them (list-map-runs, describe-map-run); a missing object
-# fails with States.ItemReaderFailed.
+# fails with States.ItemReaderFailed. Then an S3 Inventory (manifest.json
+# and gzip-compressed CSV data files): its rows whole and in order, the
+# examples/distributed-map/thumbnails-from-inventory.asl.json thumbnails,
+# and bad inventories failing with States.ItemReaderFailed.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -348,6 +351,112 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
          "Storage.NotFound" in (d.get("cause") or "") else 1)
+PY
+
+# ItemReader over an S3 Inventory (ReaderConfig ManifestType S3_INVENTORY or
+# InputType MANIFEST): a manifest.json whose files are gzip-compressed CSV
+# without a header, keyed by its fileSchema. All N photos in 3 data files
+# (the second two gzip members) through Pass children come back whole and
+# in order, each row an object of strings; the example makes a thumbnail of
+# each of the 60 photos a second inventory lists; a manifest that is not
+# JSON, a schema without Key, a missing data file and a corrupt one fail the
+# Map with States.ItemReaderFailed naming what is wrong.
+python3 - "$TMP" "$TMP/photos" $N <<'PY' || fail "inventory generation"
+import gzip, json, os, sys
+tmp, photos, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+schema = ["Bucket", "Key", "Size", "LastModifiedDate", "ETag", "StorageClass"]
+def row(i):
+    size = os.path.getsize(os.path.join(photos, "photo-%04d.jpg" % i))
+    return ["photos", "raw/photo-%04d.jpg" % i, str(size), "2026-12-05T10:%02d:00.000Z" % (i % 60),
+            "%032x" % i, "STANDARD"]
+def csv(rows):
+    return "".join(",".join('"%s"' % f for f in r) + "\n" for r in rows).encode()
+def inventory(name, parts, members=()):
+    d = os.path.join(tmp, "inventory", name)
+    os.makedirs(os.path.join(d, "data"), exist_ok=True)
+    files = []
+    for j, rows in enumerate(parts):
+        key = "inventory/%s/data/part-%d.csv.gz" % (name, j)
+        text = csv(rows)
+        if j in members:  # two gzip members, as gzip(1) concatenates them
+            half = text.index(b"\n", len(text) // 2) + 1
+            blob = gzip.compress(text[:half], mtime=0) + gzip.compress(text[half:], mtime=0)
+        else:
+            blob = gzip.compress(text, mtime=0)
+        open(os.path.join(tmp, key), "wb").write(blob)
+        files.append({"key": key, "size": len(blob), "MD5checksum": "0" * 32})
+    man = {"sourceBucket": "photos", "destinationBucket": "arn:aws:s3:::photos", "version": "2016-11-30",
+           "creationTimestamp": "1764928800000", "fileFormat": "CSV", "fileSchema": ", ".join(schema),
+           "files": files}
+    json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
+    return man
+rows = [row(i) for i in range(n)]
+inventory("all", [rows[:150], rows[150:300], rows[300:]], members=(1,))
+json.dump([dict(zip(schema, r)) for r in rows], open(tmp + "/inventory-all.json", "w"))
+inventory("some", [rows[:25], rows[25:60]])
+bad = os.path.join(tmp, "inventory", "bad")
+os.makedirs(bad, exist_ok=True)
+open(bad + "/notjson.json", "w").write('{"fileSchema": "Bucket, Key", "files": [')
+json.dump({"fileFormat": "CSV", "fileSchema": "Bucket, Size", "files": []}, open(bad + "/nokey.json", "w"))
+json.dump({"fileFormat": "CSV", "fileSchema": "Bucket, Key",
+           "files": [{"key": "inventory/bad/data/gone.csv.gz"}]}, open(bad + "/missing.json", "w"))
+json.dump({"fileFormat": "CSV", "fileSchema": "Bucket, Key",
+           "files": [{"key": "inventory/bad/data/corrupt.csv.gz"}]}, open(bad + "/corrupt.json", "w"))
+blob = bytearray(gzip.compress(csv(rows), mtime=0))
+blob[len(blob) // 2] ^= 0x55
+os.makedirs(bad + "/data", exist_ok=True)
+open(bad + "/data/corrupt.csv.gz", "wb").write(bytes(blob))
+d = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True,
+     "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST"},
+                    "Parameters": {"Bucket": "photos", "Key.$": "$.manifest"}},
+     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                       "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
+json.dump(d, open(tmp + "/inventory.asl.json", "w"))
+PY
+(cd "$TMP" && find inventory -type f) | while read -r f; do
+        if [ "$MODE" = s3 ]; then
+                s3_put "$TMP/$f" photos "$f" || fail "upload of $f"
+        else
+                mkdir -p "$BDIR/$(dirname "$f")" && cp "$TMP/$f" "$BDIR/$f"
+        fi
+done
+"$STACK" register inventory "$TMP/inventory.asl.json" >/dev/null || fail "register inventory"
+"$STACK" register thumbnails-inventory "$SRC/examples/distributed-map/thumbnails-from-inventory.asl.json" \
+        >/dev/null || fail "register thumbnails-inventory"
+run inventory inv-all '{"manifest": "inventory/all/manifest.json"}' && ok "inventory SUCCEEDED" ||
+        fail "inventory: $(head -c 600 "$TMP/inv-all.json")"
+run thumbnails-inventory inv-thumbs '{"bucket": "photos", "manifest": "inventory/some/manifest.json"}' &&
+        ok "thumbnails-inventory SUCCEEDED" || fail "thumbnails-inventory: $(head -c 600 "$TMP/inv-thumbs.json")"
+for b in notjson nokey missing corrupt; do
+        run inventory inv-$b "{\"manifest\": \"inventory/bad/$b.json\"}"
+done
+python3 - "$TMP" "$BDIR" <<'PY' || FAILS=$((FAILS + 1))
+import json, os, sys
+tmp, bdir = sys.argv[1], sys.argv[2]
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+def desc(name):
+    return json.load(open(tmp + "/" + name + ".json"))
+want = json.load(open(tmp + "/inventory-all.json"))
+got = json.loads(desc("inv-all").get("output") or "null")
+check(got == want, "inventory: the %d rows of 3 data files, in order, keyed by the fileSchema (%s)" %
+      (len(want), (got or [None])[0]))
+out = json.loads(desc("inv-thumbs").get("output") or "{}")
+th = out.get("thumbnails", [])
+check(out.get("count") == 60 and [t.get("key") for t in th] == ["raw/photo-%04d.jpg" % i for i in range(60)] and
+      all(t.get("thumbnail", {}).get("width") == 64 and
+          os.path.isfile(os.path.join(bdir, t["thumbnail"].get("key", "-"))) for t in th),
+      "thumbnails-inventory: 60 thumbnails of the rows' Bucket and Key, each in the bucket")
+for name, what in (("notjson", "the manifest is not JSON"), ("nokey", "no Key column"),
+                   ("missing", "the manifest's data file inventory/bad/data/gone.csv.gz"),
+                   ("corrupt", "the manifest's data file inventory/bad/data/corrupt.csv.gz")):
+    d = desc("inv-" + name)
+    check(d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
+          what in (d.get("cause") or ""), "inventory %s: States.ItemReaderFailed: %s" % (name, d.get("cause")))
+sys.exit(1 if bad else 0)
 PY
 
 "$STACK" stop >"$TMP/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$TMP/stop.log")"

@@ -958,11 +958,33 @@ TEST(distributed_map) {
                           "\"MaxItemsPath\": \"$.n\"},"
                           " \"Parameters\": {\"Bucket.$\": \"$.bucket\", \"Key\": \"in.csv\", "
                           "\"VersionId\": \"v1\"}}"));
-        ASSERT_ONLY_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
-                              " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"MaxItems\": 100000000},"
-                              " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}},"
-                              " \"ItemBatcher\": {\"MaxItemsPerBatchPath\": \"$.batch\"}"),
-                         "/States/M/ItemReader/ReaderConfig/InputType", "not supported yet");
+        /* an S3 Inventory: InputType MANIFEST, ManifestType S3_INVENTORY, or both */
+        ASSERT_VALID(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                          " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"MaxItems\": 100000000},"
+                          " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}},"
+                          " \"ItemBatcher\": {\"MaxItemsPerBatchPath\": \"$.batch\"}"));
+        ASSERT_VALID(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                          " \"ReaderConfig\": {\"ManifestType\": \"S3_INVENTORY\"},"
+                          " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}}"));
+        ASSERT_VALID(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                          " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"ManifestType\": \"S3_INVENTORY\"},"
+                          " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"manifest.json\"}}"));
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"CSV\", \"ManifestType\": \"S3_INVENTORY\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"m.json\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/ManifestType", "without InputType");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"ManifestType\": \"ATHENA_DATA\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"m.csv\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/ManifestType", "S3_INVENTORY");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:listObjectsV2\","
+                         " \"ReaderConfig\": {\"ManifestType\": \"S3_INVENTORY\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/ManifestType", "not allowed with the s3:listObjectsV2");
+        ASSERT_DIAG(DMAP(", \"ItemReader\": {\"Resource\": \"arn:aws:states:::s3:getObject\","
+                         " \"ReaderConfig\": {\"InputType\": \"MANIFEST\", \"CSVDelimiter\": \"PIPE\"},"
+                         " \"Parameters\": {\"Bucket\": \"b\", \"Key\": \"m.json\"}}"),
+                    "/States/M/ItemReader/ReaderConfig/CSVDelimiter", "only allowed with InputType \"CSV\"");
         ASSERT_VALID(DMAP(", \"ResultWriter\": {\"WriterConfig\": {\"Transformation\": \"FLATTEN\"}}"));
         ASSERT_VALID(
                 "{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"M\", \"States\": {\"M\": {\"Type\": "

@@ -3140,6 +3140,35 @@ TEST(distributed_map_item_reader_object) {
         ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[]");
         h_done(&h);
 
+        /* an S3 Inventory (ManifestType S3_INVENTORY, no InputType): the page
+         * says which data file and byte the next one starts at */
+        h_start(&h, OBJECT_READER_DEF("{'ManifestType':'S3_INVENTORY'}", "{'Bucket':'data','Key':'inv/manifest.json'}"),
+                "{}");
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_JSON_EQ(json_object_get(d, "input"),
+                       "{\"bucket\":\"data\",\"key\":\"inv/manifest.json\",\"inputType\":\"MANIFEST\","
+                       "\"offset\":0,\"maxItems\":200}");
+        reader = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, reader,
+                                "{\"Items\":[{\"Bucket\":\"b\",\"Key\":\"k1\"},{\"Bucket\":\"b\",\"Key\":\"k2\"}],"
+                                "\"More\":true,\"Next\":22,\"File\":1}"),
+                      0);
+        free(reader);
+        d = fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0);
+        ASSERT_JSON_EQ(json_object_get(d, "input"),
+                       "{\"bucket\":\"data\",\"key\":\"inv/manifest.json\",\"inputType\":\"MANIFEST\","
+                       "\"offset\":22,\"maxItems\":200,\"file\":1}");
+        reader = task_id_of(d);
+        ASSERT_INT_EQ(h_succeed(&h, reader,
+                                "{\"Items\":[{\"Bucket\":\"b\",\"Key\":\"k3\"}],\"More\":false,\"Next\":0,"
+                                "\"File\":2}"),
+                      0);
+        free(reader);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_INT_EQ(json_array_size(json_object_get(h.finished, "output")), 3);
+        ASSERT_STR_EQ(S(json_array_get(json_object_get(h.finished, "output"), 2), "Key"), "k3");
+        h_done(&h);
+
         /* a VersionId cannot be honoured: States.ItemReaderFailed */
         h_start(&h,
                 OBJECT_READER_DEF("{'InputType':'JSON'}",
