@@ -85,8 +85,18 @@ int api_parse_exec_arn(ApiCall *c, const char *arn, char **ret_exec_id, AwsError
         int k;
 
         k = aws_arn_parse(arn, api_region(c->m), api_account(c->m), "execution", &rest, e);
-        if (k < 0)
+        if (k < 0) {
+                /* An Express execution's ARN: no operation on executions
+                 * takes it (Step Functions' error and text). */
+                _cleanup_free_ char *express = NULL;
+                AwsError ignored = {};
+
+                if (aws_arn_parse(arn, api_region(c->m), api_account(c->m), "express", &express, &ignored) >=
+                    0)
+                        k = aws_error_set(e, "InvalidArn", "%s", STORE_EXPRESS_ARN_REFUSED);
+                aws_error_done(&ignored);
                 return k;
+        }
         colon = strchr(rest, ':');
         if (colon)
                 sm = xstrndup(rest, colon - rest);

@@ -316,6 +316,14 @@ char *api_exec_arn(const ApiManager *m, const char *exec_id) {
         return aws_arn(m->region, m->account, "execution", exec_id);
 }
 
+char *api_exec_arn_of_answer(const ApiManager *m, const char *exec_id, const json_t *answer) {
+        const char *arn = json_string_value(json_object_get(answer, "executionArn"));
+
+        if (store_exec_arn_is_express(arn))
+                return aws_arn(m->region, m->account, "express", arn + strlen(STORE_EXPRESS_ARN_PREFIX));
+        return api_exec_arn(m, exec_id);
+}
+
 char *api_activity_arn(const ApiManager *m, const char *name) {
         return aws_arn(m->region, m->account, "activity", name);
 }

@@ -137,6 +137,10 @@ const Resources *api_resources(const ApiManager *m);
 char *api_sm_arn(const ApiManager *m, const char *name);
 char *api_sm_version_arn(const ApiManager *m, const char *name, unsigned version);
 char *api_exec_arn(const ApiManager *m, const char *exec_id);
+/* The executionArn of a start's answer (borrowed): an EXPRESS execution's
+ * "imgflow:express:<sm>:<name>:<run id>" as Step Functions' "express:" ARN,
+ * else the "execution:" ARN of exec_id. New string. */
+char *api_exec_arn_of_answer(const ApiManager *m, const char *exec_id, const json_t *answer);
 char *api_activity_arn(const ApiManager *m, const char *name);
 
 /* 128 random bits as hex (new string). */

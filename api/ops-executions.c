@@ -143,9 +143,9 @@ static int start_parse(ApiCall *c, char **ret_resource, AwsError *e) {
         return 0;
 }
 
-static void start_reply(ApiCall *c, int64_t start_ms) {
+static void start_reply(ApiCall *c, int64_t start_ms, const json_t *answer) {
         ExecState *s = c->state;
-        _cleanup_free_ char *arn = api_exec_arn(c->m, s->exec_id);
+        _cleanup_free_ char *arn = api_exec_arn_of_answer(c->m, s->exec_id, answer);
 
         api_reply(c, json_pack("{s:s, s:o}", "executionArn", arn, "startDate", aws_timestamp(start_ms)));
 }
@@ -160,7 +160,7 @@ static void start_existing(ApiCall *c, redisReply *reply) {
         k = store_exec_describe_parse(reply, s->exec_id, &d);
         if (k < 0)
                 return api_fail_store(c, k);
-        start_reply(c, jint(d, "startDate"));
+        start_reply(c, jint(d, "startDate"), NULL);
 }
 
 static void start_answered(ApiCall *c, json_t *answer) {
@@ -186,7 +186,7 @@ static void start_answered(ApiCall *c, json_t *answer) {
                                 strempty(jstr(answer, "cause")));
         }
         if (jint(answer, "startDate") > 0)
-                return start_reply(c, jint(answer, "startDate"));
+                return start_reply(c, jint(answer, "startDate"), answer);
         {
                 _cleanup_(store_argv_done) StoreArgv a = {};
                 store_exec_describe_argv(s->exec_id, &a);
@@ -221,7 +221,7 @@ static void sync_answered(ApiCall *c, json_t *answer) {
                 return api_fail(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s: %s'",
                                 strempty(error), strempty(jstr(answer, "cause")));
         }
-        exec_arn = api_exec_arn(c->m, s->exec_id);
+        exec_arn = api_exec_arn_of_answer(c->m, s->exec_id, answer);
         input = json_writer_dumps(s->input);
         out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:{s:b}, s:{s:I, s:I}}", "executionArn", exec_arn,
                         "stateMachineArn", sm_arn, "name", s->name, "startDate",
@@ -390,6 +390,9 @@ static void list_done(ApiCall *c, redisReply *reply) {
         k = store_exec_list_parse(reply, &items, &cursor);
         if (k == -ENOENT)
                 return api_fail(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", s->arn);
+        if (k == -EPROTOTYPE)
+                /* Step Functions lists no Express executions (docs/express.md). */
+                return api_fail(c, "StateMachineTypeNotSupported", STORE_TYPE_NOT_SUPPORTED);
         if (k < 0)
                 return api_fail_store(c, k);
         list = json_array();
@@ -440,6 +443,7 @@ static void list_run(ApiCall *c) {
                 .status = s->status,
                 .machine_must_exist = true,
                 .redrive = s->redrive,
+                .refuse_express = true,
         };
 
         if (s->map_run_id) {

@@ -120,9 +120,17 @@ static json_t *describe_output(const json_t *d) {
         return out;
 }
 
-/* --execution-arn: "<sm>:<name>" or "imgflow:execution:<sm>:<name>". */
+/* --execution-arn: "<sm>:<name>" or "imgflow:execution:<sm>:<name>"; an
+ * EXPRESS execution's "imgflow:express:..." is refused as Step Functions
+ * refuses an "express:" ARN. */
 static char *execution_id(const char *operation, const char *arn) {
-        char *id = store_exec_id_normalize(arn);
+        char *id;
+
+        if (store_exec_arn_is_express(arn)) {
+                cli_aws_error(operation, "InvalidArn", STORE_EXPRESS_ARN_REFUSED);
+                return NULL;
+        }
+        id = store_exec_id_normalize(arn);
 
         if (!id)
                 cli_aws_error(operation, "InvalidArn",
@@ -520,11 +528,15 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_FAILED;
         /* One page (--max-results, default 100) after --next-token; the
          * next one's token when more follow. */
-        store_exec_list_call(&(StoreExecFilter){.state_machine = sm, .status = a.status}, a.next_token,
-                             a.max_results ?: 100, /* scan_max= */ 0, &call);
+        store_exec_list_call(
+                &(StoreExecFilter){.state_machine = sm, .status = a.status, .refuse_express = true},
+                a.next_token, a.max_results ?: 100, /* scan_max= */ 0, &call);
         r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
         if (r >= 0)
                 r = store_exec_list_parse(reply, &list, &cursor);
+        if (r == -EPROTOTYPE)
+                return cli_aws_error("ListExecutions", "StateMachineTypeNotSupported",
+                                     STORE_TYPE_NOT_SUPPORTED);
         if (r < 0)
                 return cli_store_error("ListExecutions", r, remote);
 

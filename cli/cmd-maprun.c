@@ -139,6 +139,8 @@ int verb_list_map_runs(const Verb *verb, int argc, char *argv[]) {
                 return r;
         if (!a.execution)
                 return cli_missing_option(verb, "--execution-arn");
+        if (store_exec_arn_is_express(a.execution))
+                return cli_aws_error("ListMapRuns", "InvalidArn", STORE_EXPRESS_ARN_REFUSED);
         id = store_exec_id_normalize(a.execution);
         if (!id)
                 return cli_aws_error(

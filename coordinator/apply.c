@@ -43,8 +43,8 @@ static const char *jstr(json_t *o, const char *key) {
 
 /* The answer to a request that this commit stores (nothing without a
  * request id). */
-static void set_response(StoreCommit *c, ProtoType request, const char *request_id, const char *exec_id,
-                         int64_t date_ms) {
+static void set_response_run(StoreCommit *c, ProtoType request, const char *request_id, const char *exec_id,
+                             const char *run_id, int64_t date_ms) {
         _cleanup_free_ char *text = NULL;
         size_t len;
 
@@ -53,9 +53,15 @@ static void set_response(StoreCommit *c, ProtoType request, const char *request_
         if (proto_encode_response(&(ProtoResponse){.request = request,
                                                    .request_id = request_id,
                                                    .execution_id = exec_id,
+                                                   .run_id = run_id,
                                                    .date_ms = date_ms},
                                   &text, &len) >= 0)
                 store_commit_set_response(c, request_id, text);
+}
+
+static void set_response(StoreCommit *c, ProtoType request, const char *request_id, const char *exec_id,
+                         int64_t date_ms) {
+        set_response_run(c, request, request_id, exec_id, NULL, date_ms);
 }
 
 /* The document's text for Redis and the status; in memory only the
@@ -324,7 +330,8 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         exec_id = store_exec_id(state_machine, name);
         if (!exec_id)
                 return asl_error_set(err, "InvalidName", "invalid execution or state machine name");
-        arn = xasprintf("imgflow:execution:%s", exec_id);
+        arn = cfg->run_id ? xasprintf("imgflow:express:%s:%s", exec_id, cfg->run_id)
+                          : xasprintf("imgflow:execution:%s", exec_id);
         sm_arn = xasprintf("imgflow:stateMachine:%s", state_machine);
 
         AslExecInfo info = {
@@ -358,7 +365,7 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 return asl_error_set(err, "States.Runtime", "start event was not applied");
 
         commit_doc(cfg, c, doc);
-        set_response(c, PROTO_START_EXECUTION, request_id, exec_id, env->now_ms);
+        set_response_run(c, PROTO_START_EXECUTION, request_id, exec_id, cfg->run_id, env->now_ms);
         *ret = TAKE_PTR(c);
         if (ret_doc)
                 *ret_doc = TAKE_PTR(doc);

@@ -37,6 +37,8 @@ typedef struct ApplyConfig {
         const char *reply_to;           /* borrowed: the Task messages' replyTo (EXPRESS); NULL = none */
         bool in_memory;                 /* EXPRESS: the commit is applied in memory, not stored: no
                                          * document text, no ExecutionStatusChanged, no task tokens */
+        const char *run_id;             /* borrowed: an EXPRESS start's run id: $$.Execution.Id and
+                                         * the answer's executionArn are "imgflow:express:<id>:<run id>" */
 } ApplyConfig;
 
 /*

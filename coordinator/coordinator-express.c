@@ -16,7 +16,9 @@
 
 struct ExpressExec {
         Manager *m;
-        char *exec_id;     /* the key of Manager.express */
+        char *exec_id; /* the key of Manager.express */
+        char *arn;     /* "imgflow:express:<exec_id>:<run id>" */
+        char *run_id;
         StoreExecState st; /* the document; empty while lent to a Work */
         bool lent;
         char *reply_to; /* "<events topic>:<partition>" of its tasks */
@@ -57,6 +59,8 @@ void express_exec_free(void *p) {
                 g_hash_table_destroy(x->timers);
         store_exec_state_done(&x->st);
         free(x->exec_id);
+        free(x->arn);
+        free(x->run_id);
         free(x->reply_to);
         free(x->topic);
         free(x->request_id);
@@ -205,7 +209,7 @@ static void timer_add(ExpressExec *x, const char *timer_id, int64_t due_ms) {
  * "execution_arn"}; without execution data, no input or output. */
 static void log_event(ExpressExec *x, const StoreHistoryEvent *h) {
         _cleanup_json_ json_t *ev = json_loadb(h->text, h->len, 0, NULL), *rec = NULL;
-        _cleanup_free_ char *arn = NULL, *text = NULL, *id = NULL, *prev = NULL;
+        _cleanup_free_ char *text = NULL, *id = NULL, *prev = NULL;
         const char *type = json_string_value(json_object_get(ev, "type")), *key;
         json_t *details = NULL, *v;
 
@@ -223,13 +227,12 @@ static void log_event(ExpressExec *x, const StoreHistoryEvent *h) {
                 for (size_t i = 0; i < ELEMENTSOF(data); i++)
                         json_object_del(details, data[i]);
         }
-        arn = xasprintf("imgflow:execution:%s", x->exec_id);
         id = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(ev, "id")));
         prev = xasprintf("%" JSON_INTEGER_FORMAT,
                          json_integer_value(json_object_get(ev, "previousEventId")));
         rec = json_pack("{s:s, s:s, s:o, s:s, s:O, s:s}", "id", id, "type", type, "details", details,
                         "previous_event_id", prev, "event_timestamp",
-                        json_object_get(ev, "timestamp") ?: json_null(), "execution_arn", arn);
+                        json_object_get(ev, "timestamp") ?: json_null(), "execution_arn", x->arn);
         if (!rec)
                 return;
         text = json_writer_dumps(rec);
@@ -313,6 +316,7 @@ static void respond_sync(ExpressExec *x, const StoreCommit *c) {
                 .request = PROTO_START_SYNC_EXECUTION,
                 .request_id = x->request_id,
                 .execution_id = x->exec_id,
+                .run_id = x->run_id,
                 .date_ms = start,
                 .status = c->status,
                 .output = output,
@@ -405,14 +409,16 @@ void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCo
         express_backpressure(m);
 }
 
-void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit, char *reply_to,
-                   char *topic, int32_t partition, int64_t offset, const AslMachine *machine, bool sync,
-                   const char *request_id) {
+void express_start(Manager *m, const char *exec_id, const char *run_id, StoreExecState *st,
+                   StoreCommit *commit, char *reply_to, char *topic, int32_t partition, int64_t offset,
+                   const AslMachine *machine, bool sync, const char *request_id) {
         ExpressExec *x = xmalloc(sizeof *x);
 
         *x = (ExpressExec){
                 .m = m,
                 .exec_id = xstrdup(exec_id),
+                .arn = xasprintf("imgflow:express:%s:%s", exec_id, run_id),
+                .run_id = xstrdup(run_id),
                 .lent = true,
                 .reply_to = reply_to,
                 .topic = topic,
@@ -430,8 +436,9 @@ void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCom
         manager_count(m, COUNTER_STARTED);
         if (m->m_executions)
                 (void) metric_counter_inc(m->m_executions, (const char *const[]){"RUNNING"});
-        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL, "Started express execution %s (results to %s)",
-                        x->exec_id, x->reply_to);
+        log_struct_exec(LOG_INFO, x->exec_id, NULL, NULL,
+                        "Started express execution %s (run %s, results to %s)", x->exec_id, x->run_id,
+                        x->reply_to);
         express_commit(m, x->exec_id, st, commit);
 }
 

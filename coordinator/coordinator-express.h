@@ -62,8 +62,9 @@ uint64_t express_memory_bytes(size_t definition_bytes, size_t peak_document_byte
 uint64_t express_billed_mb(uint64_t memory_bytes);
 /* StopExecution of an Express execution: Step Functions' InvalidArn for
  * an Express execution's ARN ("express:..."), which no operation on
- * executions but StartSyncExecution's answer accepts. */
-#define EXPRESS_STOP_REFUSED "Invalid Arn: 'Resource type not valid in this context: express'"
+ * executions accepts (DescribeExecution, GetExecutionHistory,
+ * RedriveExecution, DescribeStateMachineForExecution alike). */
+#define EXPRESS_STOP_REFUSED STORE_EXPRESS_ARN_REFUSED
 
 typedef struct ExpressExec ExpressExec;
 
@@ -76,14 +77,15 @@ void express_exec_free(void *p);
 char *express_reply_to(Manager *m, int32_t partition);
 
 /*
- * A new execution, after apply_start() built its first commit. Takes st
+ * A new execution, after apply_start() built its first commit; run_id
+ * (copied) makes its ARN "imgflow:express:<exec_id>:<run_id>". Takes st
  * (moved), commit, reply_to and the origin topic (the start's offset, done
  * at the end); request_id (copied) is answered at the end when sync. The
  * commit is applied as express_commit() does.
  */
-void express_start(Manager *m, const char *exec_id, StoreExecState *st, StoreCommit *commit, char *reply_to,
-                   char *topic, int32_t partition, int64_t offset, const AslMachine *machine, bool sync,
-                   const char *request_id);
+void express_start(Manager *m, const char *exec_id, const char *run_id, StoreExecState *st,
+                   StoreCommit *commit, char *reply_to, char *topic, int32_t partition, int64_t offset,
+                   const AslMachine *machine, bool sync, const char *request_id);
 
 /* Whether exec_id runs here as an EXPRESS execution. */
 bool express_has(Manager *m, const char *exec_id);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "coordinator-express.h"
+#include "random.h"
 #include "coordinator-outbox.h"
 #include "coordinator-triggers.h"
 #include "coordinator-work.h"
@@ -564,7 +565,8 @@ static void work_start_express(Work *w, AslMachine *machine) {
         AslError err = {};
         StoreCommit *commit = NULL;
         json_t *doc = NULL;
-        char *reply_to;
+        char *reply_to, run_id[FORMAT_UUID_MAX];
+        uint8_t run_bytes[16];
         int r;
 
         if (express_has(m, w->exec_id)) {
@@ -581,6 +583,12 @@ static void work_start_express(Work *w, AslMachine *machine) {
                 work_retry_later(w);
                 return;
         }
+        /* Step Functions names an Express execution by a run id too
+         * ("express:<machine>:<name>:<run id>"): a name may run twice. */
+        random_fill(NULL, run_bytes, sizeof run_bytes);
+        uuid_set_version(run_bytes, 4);
+        format_uuid(run_bytes, run_id);
+        cfg.run_id = run_id;
         cfg.reply_to = reply_to;
         cfg.in_memory = true;
         env.no_history = machine->log_level == STORE_LOG_OFF;
@@ -604,8 +612,8 @@ static void work_start_express(Work *w, AslMachine *machine) {
                 .start_ms = env.now_ms,
         };
         /* The offset goes with the execution: this Work finishes without it. */
-        express_start(m, w->exec_id, &st, commit, reply_to, TAKE_PTR(w->topic), w->partition, w->offset,
-                      machine, sync, s->request_id);
+        express_start(m, w->exec_id, run_id, &st, commit, reply_to, TAKE_PTR(w->topic), w->partition,
+                      w->offset, machine, sync, s->request_id);
         work_finish(w);
 }
 
@@ -1056,6 +1064,16 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         case PROTO_TASK_HEARTBEAT:
         case PROTO_TIMER_FIRED: {
                 const char *id = proto_message_execution_id(msg);
+                if ((msg->type == PROTO_STOP_EXECUTION || msg->type == PROTO_REDRIVE_EXECUTION) &&
+                    store_exec_arn_is_express(id)) {
+                        /* An EXPRESS execution's ARN: Step Functions' answer. */
+                        (void) request_respond(
+                                m, msg,
+                                (ProtoResponse){.error = "InvalidArn", .cause = STORE_EXPRESS_ARN_REFUSED},
+                                NULL, NULL);
+                        work_free(w);
+                        return 0;
+                }
                 w->exec_id = id ? store_exec_id_normalize(id) : NULL;
                 if (!w->exec_id) {
                         work_free(w);

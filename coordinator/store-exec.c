@@ -302,6 +302,7 @@ void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t l
         store_argv_addf(&ret->args, "%zu", scan_max ? scan_max : 10000);
         store_argv_adds(&ret->args, f && f->machine_must_exist ? "1" : "0");
         store_argv_adds(&ret->args, f && f->redrive ? f->redrive : "");
+        store_argv_adds(&ret->args, f && f->refuse_express ? "1" : "0");
 }
 
 int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor) {
@@ -315,6 +316,8 @@ int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cu
                 return -EBADMSG;
         if (streq(tag, "missing"))
                 return -ENOENT;
+        if (streq(tag, "express"))
+                return -EPROTOTYPE;
         if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 9)
                 return -EBADMSG;
         items = r->element[1];

@@ -284,9 +284,11 @@ static const char exec_history_lua[] =
  * ARGV: 1 state machine ("" = any), 2 its version ("" = any), 3 status
  *       ("" = any), 4 cursor score ("" = the newest), 5 cursor execution id,
  *       6 limit, 7 most index entries to look at, 8 "1": answer "missing"
- *       when the state machine does not exist
+ *       when the state machine does not exist, 9 the redrive filter
+ *       ("" = any), 10 "1": answer "express" when the machine is EXPRESS
  * Returns {"done" | "more", {id, stateMachine, name, status, startDate,
- * stopDate, smVersion, ...}, cursor score, cursor id} | {"missing"}. The
+ * stopDate, smVersion, ...}, cursor score, cursor id} | {"missing"} |
+ * {"express"}. The
  * cursor is the last entry looked at; the next page starts after it (an
  * entry of the same score comes after it when its id sorts before it, as
  * ZREVRANGEBYSCORE orders them). Expired executions are dropped from the
@@ -297,6 +299,10 @@ static const char exec_list_lua[] =
         "local limit, scan = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
         "if ARGV[8] == '1' and sm ~= '' and redis.call('EXISTS', 'imgflow:sm:' .. sm) == 0 then\n"
         "  return {'missing'}\n"
+        "end\n"
+        "if ARGV[10] == '1' and sm ~= '' and\n"
+        "   redis.call('HGET', 'imgflow:sm:' .. sm, 'type') == 'EXPRESS' then\n"
+        "  return {'express'}\n"
         "end\n"
         "local max = ARGV[4] == '' and '+inf' or ARGV[4]\n"
         "local out, seen, offset, cs, ci = {}, 0, 0, ARGV[4], ARGV[5]\n"

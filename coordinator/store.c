@@ -74,6 +74,10 @@ char *store_exec_id(const char *state_machine, const char *name) {
         return xasprintf("%s:%s", state_machine, name);
 }
 
+bool store_exec_arn_is_express(const char *id) {
+        return id && strncmp(id, STORE_EXPRESS_ARN_PREFIX, strlen(STORE_EXPRESS_ARN_PREFIX)) == 0;
+}
+
 char *store_exec_id_normalize(const char *id) {
         static const char arn_prefix[] = "imgflow:execution:";
         const char *colon;

@@ -89,6 +89,13 @@ char *store_exec_id(const char *state_machine, const char *name);
 /* Accepts "<sm>:<name>" or the ARN-like "imgflow:execution:<sm>:<name>";
  * returns the plain id (new string) or NULL if malformed. */
 char *store_exec_id_normalize(const char *id);
+/* An EXPRESS execution's ARN, "imgflow:express:<sm>:<name>:<run id>" (what
+ * its start answers, as Step Functions' "express:" ARNs): no operation on
+ * an execution takes it; each refuses it with InvalidArn and this text,
+ * Step Functions' own, whether the execution runs or has ended. */
+#define STORE_EXPRESS_ARN_PREFIX "imgflow:express:"
+#define STORE_EXPRESS_ARN_REFUSED "Invalid Arn: 'Resource type not valid in this context: express'"
+bool store_exec_arn_is_express(const char *id);
 
 /* ---- argument vectors and scripts ---------------------------------------- */
 
@@ -445,7 +452,11 @@ typedef struct StoreExecFilter {
         const char *status;             /* NULL = any */
         bool machine_must_exist;        /* -ENOENT for an unknown state_machine */
         const char *redrive;            /* NULL = any, "REDRIVEN" (redriveCount > 0), "NOT_REDRIVEN" */
+        bool refuse_express;            /* -EPROTOTYPE for an EXPRESS state_machine (Step Functions'
+                                         * ListExecutions: StateMachineTypeNotSupported) */
 } StoreExecFilter;
+
+#define STORE_TYPE_NOT_SUPPORTED "This operation is not supported by this type of state machine"
 
 /* A page of executions, newest first: at most limit, looking at no more
  * than scan_max index entries; cursor NULL = from the newest. */
@@ -453,7 +464,8 @@ void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t l
                           StoreCall *ret);
 /* Items (new reference) as store_exec_list() gives them, plus
  * "stateMachineVersion", "redriveCount" and "redriveDate"?; *ret_cursor a new string where the next page
- * starts, NULL when this was the last. */
+ * starts, NULL when this was the last. -ENOENT: no such machine (machine_must_exist);
+ * -EPROTOTYPE: an EXPRESS machine (refuse_express). */
 int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cursor);
 
 /* ---- task tokens (store-tokens.c) ----------------------------------------- */

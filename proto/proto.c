@@ -962,7 +962,8 @@ int proto_encode_response(const ProtoResponse *r, char **ret_buf, size_t *ret_le
                 if (r->request == PROTO_START_EXECUTION || r->request == PROTO_START_SYNC_EXECUTION) {
                         _cleanup_free_ char *arn = NULL;
 
-                        if (asprintf(&arn, "imgflow:execution:%s", r->execution_id) < 0) {
+                        if ((r->run_id ? asprintf(&arn, "imgflow:express:%s:%s", r->execution_id, r->run_id)
+                                       : asprintf(&arn, "imgflow:execution:%s", r->execution_id)) < 0) {
                                 free(json_writer_finish(&w, NULL));
                                 return -ENOMEM;
                         }

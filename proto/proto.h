@@ -403,7 +403,11 @@ typedef struct ProtoResponse {
         const char *error;        /* NULL: the request succeeded */
         const char *cause;        /* with error; NULL = "" */
         const char *execution_id; /* without error: the execution ("<machine>:<name>") */
-        int64_t date_ms;          /* without error: start (StartExecution), stop or redrive date */
+        /* An EXPRESS execution's start: its run id (a UUID), so that the
+         * executionArn is "imgflow:express:<machine>:<name>:<run id>" as
+         * Step Functions' "express:" ARNs; NULL: "imgflow:execution:<id>". */
+        const char *run_id;
+        int64_t date_ms; /* without error: start (StartExecution), stop or redrive date */
         /* StartSyncExecution, without error: the execution's end. */
         const char *status;     /* SUCCEEDED, FAILED, TIMED_OUT (ABORTED) */
         const char *output;     /* JSON text, or NULL */

@@ -72,7 +72,9 @@ async function loadList() {
       const a = document.createElement('a'); a.href = '#/'; text(a, m.name);
       a.addEventListener('click', (e) => { e.preventDefault(); sel.value = m.stateMachineArn; loadExecutions(); });
       tr.insertCell().append(a); cell(tr, when(m.creationDate));
-      sel.add(new Option(m.name, m.stateMachineArn));
+      const o = new Option(m.name, m.stateMachineArn);
+      o.dataset.type = m.type || 'STANDARD';
+      sel.add(o);
     }
     sel.value = keep;
     await loadExecutions();
@@ -82,9 +84,11 @@ async function loadList() {
 async function loadExecutions() {
   const f = $('#filters');
   /* ListExecutions takes one state machine (as in Step Functions): "all" is
-   * one call per machine, of the first MAX_MACHINES */
+   * one call per machine, of the first MAX_MACHINES; EXPRESS machines keep
+   * no executions to list (StateMachineTypeNotSupported) */
   const arns = f.machine.value ? [f.machine.value]
-    : [...f.machine.options].map((o) => o.value).filter((v) => v).slice(0, MAX_MACHINES);
+    : [...f.machine.options].filter((o) => o.value && o.dataset.type !== 'EXPRESS')
+      .map((o) => o.value).slice(0, MAX_MACHINES);
   let list = [];
   for (const arn of arns) {
     const req = { stateMachineArn: arn, maxResults: 1000 };

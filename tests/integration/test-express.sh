@@ -24,10 +24,16 @@
 #   - billedMemoryUsedInMB: 64 for a small execution, 128 for a Map of 80
 #     iterations that each hold a 200 KB input at once (Step Functions'
 #     estimate: 50 MB + definition + the data held, in 64 MB steps);
-#   - stop-execution of an EXPRESS execution, running (in the memory of the
-#     coordinator that got the stop) or ended (in no memory), is refused
-#     with Step Functions' InvalidArn and its text, a STANDARD one that does
-#     not exist with ExecutionDoesNotExist;
+#   - starts answer an "imgflow:express:<machine>:<name>:<run id>" ARN, as
+#     Step Functions' "express:" ARNs; describe-execution,
+#     get-execution-history, stop-execution, redrive-execution and
+#     list-map-runs of it, and StopExecution and RedriveExecution messages
+#     naming it, are refused with InvalidArn and Step Functions' text;
+#     list-executions of an EXPRESS machine with StateMachineTypeNotSupported;
+#   - stop-execution of an EXPRESS execution by <machine>:<name>, running (in
+#     the memory of the coordinator that got the stop) or ended (in no
+#     memory), is refused with Step Functions' InvalidArn and its text, a
+#     STANDARD one that does not exist with ExecutionDoesNotExist;
 #   - two coordinators, one partition of each topic each: 16 executions
 #     started (keyed by name) and their results (replyTo) reach the
 #     coordinator that holds each, all SUCCEEDED, with at most 4 running on
@@ -122,7 +128,8 @@ cli start-sync-execution --state-machine fast --name s1 --input '{"n":7}'
 check "start-sync-execution: SUCCEEDED with output, dates and billing" '
 assert j["status"] == "SUCCEEDED", j
 assert json.loads(j["output"])["n"] == 7, j
-assert j["executionArn"] == "imgflow:execution:fast:s1" and j["name"] == "s1", j
+assert j["executionArn"].startswith("imgflow:express:fast:s1:") and len(j["executionArn"]) == 16 + 8 + 36, j
+assert j["name"] == "s1", j
 assert j["startDate"] <= j["stopDate"], j
 b = j["billingDetails"]
 assert b["billedDurationInMilliseconds"] >= 100 and b["billedDurationInMilliseconds"] % 100 == 0, b
@@ -130,12 +137,13 @@ assert b["billedMemoryUsedInMB"] == 64, b'
 n=$(redis-cli -p "$RPORT" --scan --pattern 'imgflow:{fast:*' | wc -l)
 [ "$n" = 0 ] || fail "$n Redis keys of express executions"
 ok "no Redis key of the express execution"
+S1=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["executionArn"])' "$OUT")
 
 kcat -C -b "$BOOT" -t imgflow.logs -e -q >"$TMP/logs.jsonl" 2>/dev/null
-python3 - "$TMP/logs.jsonl" <<'PY' || fail "imgflow.logs (above)"
+python3 - "$TMP/logs.jsonl" "$S1" <<'PY' || fail "imgflow.logs (above)"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-mine = [r for r in recs if r["execution_arn"] == "imgflow:execution:fast:s1"]
+mine = [r for r in recs if r["execution_arn"] == sys.argv[2]]
 types = [r["type"] for r in mine]
 print(types)
 assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded", types
@@ -169,6 +177,32 @@ cli stop-execution --execution-arn fast:s1
 [ $RC = 1 ] && grep -q "An error occurred (InvalidArn) when calling the StopExecution operation: Invalid Arn: 'Resource type not valid in this context: express'" "$ERR" ||
         { cat "$OUT" "$ERR"; fail "stop-execution of an ended EXPRESS execution was not refused with InvalidArn"; }
 ok "stop-execution of an ended EXPRESS execution: InvalidArn"
+# The express: ARN its start answered: every operation on an execution
+# refuses it with Step Functions' InvalidArn and text, in the CLI and on Kafka.
+for verb in describe-execution get-execution-history stop-execution redrive-execution list-map-runs; do
+        cli $verb --execution-arn "$S1"
+        [ $RC = 1 ] && grep -q "(InvalidArn) when calling the .* operation: Invalid Arn: 'Resource type not valid in this context: express'" "$ERR" ||
+                { cat "$OUT" "$ERR"; fail "$verb of an EXPRESS execution's ARN was not refused with InvalidArn"; }
+done
+ok "describe-execution, get-execution-history, stop-execution, redrive-execution, list-map-runs of $S1: InvalidArn"
+for t in StopExecution RedriveExecution; do
+        printf '{"v":1,"type":"%s","executionId":"%s","requestId":"req-x-%s"}\n' "$t" "$S1" "$t" |
+                kcat -P -b "$BOOT" -t imgflow.jobs -k fast:s1 2>>"$TMP/kcat.err"
+done
+for t in StopExecution RedriveExecution; do
+        wait_for 60 sh -c "redis-cli -p $RPORT get 'imgflow:response:{req-x-$t}' | grep -q '\"error\":\"InvalidArn\"'" ||
+                fail "Kafka $t of an express: ARN: $(redis-cli -p "$RPORT" get "imgflow:response:{req-x-$t}")"
+        redis-cli -p "$RPORT" get "imgflow:response:{req-x-$t}" |
+                grep -qF "\"cause\":\"Invalid Arn: 'Resource type not valid in this context: express'\"" ||
+                fail "Kafka $t: not Step Functions' text"
+done
+ok "StopExecution and RedriveExecution messages naming an express: ARN: InvalidArn with Step Functions' text"
+cli list-executions --state-machine fast
+[ $RC = 1 ] && grep -q "(StateMachineTypeNotSupported) when calling the ListExecutions operation: This operation is not supported by this type of state machine" "$ERR" ||
+        { cat "$OUT" "$ERR"; fail "list-executions of an EXPRESS machine"; }
+ok "list-executions of an EXPRESS machine: StateMachineTypeNotSupported"
+cli list-executions --state-machine std
+[ $RC = 0 ] || { cat "$ERR"; fail "list-executions of a STANDARD machine"; }
 cli stop-execution --execution-arn std:nothing
 [ $RC = 1 ] && grep -q "ExecutionDoesNotExist" "$ERR" ||
         { cat "$OUT" "$ERR"; fail "stop-execution of a missing STANDARD execution"; }
@@ -195,11 +229,12 @@ ok "start-sync-execution of a STANDARD machine: StateMachineTypeNotSupported"
 
 cli start-execution --state-machine fast --name a1
 [ $RC = 0 ] || { cat "$ERR"; fail "start-execution of an EXPRESS machine"; }
-check "start-execution of an EXPRESS machine answers with its ARN" '
-assert j["executionArn"] == "imgflow:execution:fast:a1", j'
+check "start-execution of an EXPRESS machine answers with its express: ARN" '
+assert j["executionArn"].startswith("imgflow:express:fast:a1:"), j'
+A1=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["executionArn"])' "$OUT")
 wait_for 60 sh -c "kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null |
-        grep -q '\"execution_arn\":\"imgflow:execution:fast:a1\".*' &&
-        kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep 'imgflow:execution:fast:a1' | grep -q ExecutionSucceeded" ||
+        grep -q '\"execution_arn\":\"$A1\".*' &&
+        kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep '$A1' | grep -q ExecutionSucceeded" ||
         fail "no ExecutionSucceeded of fast:a1 on imgflow.logs"
 ok "asynchronous EXPRESS execution succeeded (imgflow.logs)"
 
@@ -284,7 +319,7 @@ assert j["status"] == "TIMED_OUT" and j["error"] == "States.Timeout", j
 from datetime import datetime
 d = lambda k: datetime.fromisoformat(j[k].replace("Z", "+00:00")).timestamp()
 assert 3 <= d("stopDate") - d("startDate") < 30, j'
-wait_for 30 sh -c "kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep 'imgflow:execution:long:t1' | grep -q ExecutionTimedOut" ||
+wait_for 30 sh -c "kcat -C -b $BOOT -t imgflow.logs -e -q 2>/dev/null | grep 'imgflow:express:long:t1:' | grep -q ExecutionTimedOut" ||
         fail "no ExecutionTimedOut of long:t1 on imgflow.logs"
 ok "ExecutionTimedOut of long:t1 on imgflow.logs"
 

@@ -1062,6 +1062,14 @@ TEST(responses) {
                          "\"executionId\":\"sm:e1\",\"executionArn\":\"imgflow:execution:sm:e1\","
                          "\"startDate\":1700000000123}");
         free(s);
+        /* An EXPRESS execution's start: Step Functions' "express:" ARN with the run id. */
+        s = response_text((ProtoResponse){PROTO_START_EXECUTION, "r-x", .execution_id = "sm:e1",
+                                          .run_id = "0f8e4c1a-9b5d-4e2f-8a7c-3d6b1e9f2a40", .date_ms = 7});
+        ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StartExecutionResponse\",\"requestId\":\"r-x\",\"ok\":true,"
+                         "\"executionId\":\"sm:e1\","
+                         "\"executionArn\":\"imgflow:express:sm:e1:0f8e4c1a-9b5d-4e2f-8a7c-3d6b1e9f2a40\","
+                         "\"startDate\":7}");
+        free(s);
         s = response_text(
                 (ProtoResponse){PROTO_STOP_EXECUTION, "r-2", .execution_id = "sm:e1", .date_ms = 5});
         ASSERT_STR_EQ(s, "{\"v\":1,\"type\":\"StopExecutionResponse\",\"requestId\":\"r-2\",\"ok\":true,"

@@ -305,6 +305,41 @@ expect_error "starter: describe-map-run" AccessDeniedException
 grep -q "states:DescribeMapRun on resource: $MR" "$ERR" && ok "... names states:DescribeMapRun and the run" ||
         fail "AccessDeniedException text: $(cat "$ERR")"
 
+echo "--- EXPRESS"
+# Step Functions' answers for an Express machine: StartExecution gives an
+# "express:<machine>:<name>:<run id>" ARN, which no operation on executions
+# takes (InvalidArn and its text; boto3-test.py checks an ended one too);
+# ListExecutions refuses the machine (StateMachineTypeNotSupported).
+EXPRESS_REFUSED="Invalid Arn: 'Resource type not valid in this context: express'"
+admin create-state-machine --name express-cli --role-arn "$ROLE" --type EXPRESS \
+        --definition '{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":20,"End":true}}}'
+expect_ok "create-state-machine --type EXPRESS"
+XSM=$(jget 'j["stateMachineArn"]')
+admin start-execution --state-machine-arn "$XSM" --name x1
+expect_ok "start-execution of an EXPRESS machine"
+XARN=$(jget 'j["executionArn"]')
+expect_eq "its ARN is an express: ARN with a run id" \
+        "$(jget 'j["executionArn"].rsplit(":", 1)[0] + " " + str(len(j["executionArn"].rsplit(":", 1)[1]))')" \
+        "$A:express:express-cli:x1 36"
+express_refused() { # WHEN ARN
+        local op
+        for op in describe-execution get-execution-history redrive-execution \
+                describe-state-machine-for-execution stop-execution; do
+                admin $op --execution-arn "$2"
+                if grep -q "Invalid choice" "$ERR"; then # Debian 12's awscli predates redrive-execution
+                        ok "$op: not in this aws command"
+                        continue
+                fi
+                expect_error "$op of $1 EXPRESS execution" InvalidArn
+                grep -qF "$EXPRESS_REFUSED" "$ERR" || fail "$op: not Step Functions' text: $(cat "$ERR")"
+        done
+}
+express_refused "a running" "$XARN"
+admin list-executions --state-machine-arn "$XSM"
+expect_error "list-executions of an EXPRESS machine" StateMachineTypeNotSupported
+grep -q "This operation is not supported by this type of state machine" "$ERR" &&
+        ok "... with Step Functions' text" || fail "list-executions text: $(cat "$ERR")"
+
 echo "--- refusals"
 as AKIAIMGFLOWUNKNOWN01 whatever-whatever-whatever stepfunctions list-state-machines
 expect_error "an unknown access key" UnrecognizedClientException

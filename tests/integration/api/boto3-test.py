@@ -303,6 +303,59 @@ expect_error("update_map_run of a finished run", "ValidationException", admin.up
 expect_error("starter: update_map_run", "AccessDeniedException", starter.update_map_run, mapRunArn=mr,
              maxConcurrency=3)
 
+print("--- EXPRESS: Step Functions' answers for an Express machine and its executions")
+# StartExecution answers an "express:<machine>:<name>:<run id>" ARN, which
+# no operation on executions takes (InvalidArn, Step Functions' text),
+# whether the execution runs or has ended; ListExecutions refuses the machine.
+EXPRESS_REFUSED = "Invalid Arn: 'Resource type not valid in this context: express'"
+xdef = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 4, "Next": "P"},
+                                              "P": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}})
+xsm = admin.create_state_machine(name="express-boto3", definition=xdef, roleArn=ROLE,
+                                 type="EXPRESS")["stateMachineArn"]
+
+
+def express_refused(when, arn):
+    calls = [("DescribeExecution", admin.describe_execution),
+             ("GetExecutionHistory", admin.get_execution_history),
+             ("DescribeStateMachineForExecution", admin.describe_state_machine_for_execution),
+             ("StopExecution", admin.stop_execution),
+             ("ListMapRuns", admin.list_map_runs)]
+    if hasattr(admin, "redrive_execution"):  # Debian 12's boto3 predates it
+        calls.append(("RedriveExecution", admin.redrive_execution))
+    for op, fn in calls:
+        status, code, text = error_of(fn, executionArn=arn)
+        check(status == 400 and code == "InvalidArn" and text == EXPRESS_REFUSED,
+              "%s of %s EXPRESS execution: %s %s (%s)" % (op, when, status, code, text))
+
+
+xrun = admin.start_execution(stateMachineArn=xsm, name="x-running")["executionArn"]
+head, _, run_id = xrun.rpartition(":")
+check(head == ARN + "express:express-boto3:x-running" and len(run_id) == 36 and run_id.count("-") == 4,
+      "StartExecution of an EXPRESS machine: an express: ARN with a run id (%s)" % xrun)
+express_refused("a running", xrun)
+sync = boto3.client("stepfunctions", endpoint_url=ENDPOINT, region_name=REGION, aws_access_key_id=E["ADMIN_KEY"],
+                    aws_secret_access_key=E["ADMIN_SECRET"],  # without StartSyncExecution's "sync-" host prefix
+                    config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=70,
+                                                  inject_host_prefix=False))
+d = sync.start_sync_execution(stateMachineArn=xsm, name="x-ended", input="{}")
+check(d["status"] == "SUCCEEDED" and d["name"] == "x-ended" and d["executionArn"].startswith(
+    ARN + "express:express-boto3:x-ended:") and d["executionArn"] != xrun,
+      "StartSyncExecution: SUCCEEDED, an express: ARN (%s)" % d["executionArn"])
+express_refused("an ended", d["executionArn"])
+express_refused("a made-up", ARN + "express:express-boto3:never:00000000-0000-4000-8000-000000000000")
+status, code, text = error_of(admin.list_executions, stateMachineArn=xsm)
+check(status == 400 and code == "StateMachineTypeNotSupported" and
+      text == "This operation is not supported by this type of state machine",
+      "ListExecutions of an EXPRESS machine: %s %s (%s)" % (status, code, text))
+check(len(admin.list_executions(stateMachineArn=sm)["executions"]) > 0, "... of a STANDARD machine: its executions")
+status, code, text = error_of(admin.create_state_machine, name="express-callback", roleArn=ROLE, type="EXPRESS",
+                              definition=json.dumps({"StartAt": "T", "States": {"T": {
+                                  "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                                  "End": True}}}))
+check(code == "InvalidDefinition" and
+      "Express state machine does not support '.waitForTaskToken' service integration" in text,
+      "an EXPRESS machine has no task tokens (.waitForTaskToken refused): %s (%s)" % (code, text))
+
 print("--- refusals")
 expect_error("an unknown access key", "UnrecognizedClientException",
              client("AKIAIMGFLOWUNKNOWN01", "whatever-whatever-whatever").list_state_machines)
