@@ -2,8 +2,10 @@
 /*
  * make-photos: write N photo-like JPEGs for the benchmarks and the demo.
  *
- *   make-photos DIR COUNT WIDTH HEIGHT
+ *   make-photos DIR COUNT WIDTH HEIGHT [FIRST]
  *
+ * writes DIR/photo-NNNN.jpg for NNNN from FIRST (default 0) to COUNT - 1,
+ * so that several processes can share a large set.
  * Each image is a colour gradient with fine-grained noise in every band, so
  * JPEG sizes and decode costs are those of real photos (a flat image would
  * compress to nothing). Deterministic: image i is the same on
@@ -50,16 +52,17 @@ out:
 int main(int argc, char **argv) {
         if (VIPS_INIT(argv[0]))
                 vips_error_exit(NULL);
-        if (argc != 5) {
-                fprintf(stderr, "usage: %s DIR COUNT WIDTH HEIGHT\n", argv[0]);
+        if (argc != 5 && argc != 6) {
+                fprintf(stderr, "usage: %s DIR COUNT WIDTH HEIGHT [FIRST]\n", argv[0]);
                 return 2;
         }
         int count = atoi(argv[2]), width = atoi(argv[3]), height = atoi(argv[4]);
-        if (count <= 0 || width <= 0 || height <= 0 || width > 20000 || height > 20000) {
-                fprintf(stderr, "bad COUNT/WIDTH/HEIGHT\n");
+        int first = argc == 6 ? atoi(argv[5]) : 0;
+        if (count <= 0 || width <= 0 || height <= 0 || width > 20000 || height > 20000 || first < 0) {
+                fprintf(stderr, "bad COUNT/WIDTH/HEIGHT/FIRST\n");
                 return 2;
         }
-        for (int i = 0; i < count; i++) {
+        for (int i = first; i < count; i++) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/photo-%04d.jpg", argv[1], i);
                 if (make_one(path, width, height, i + 1) < 0) {
