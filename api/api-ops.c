@@ -100,6 +100,9 @@ int api_parse_exec_arn(ApiCall *c, const char *arn, char **ret_exec_id, AwsError
         colon = strchr(rest, ':');
         if (colon)
                 sm = xstrndup(rest, colon - rest);
+        /* a Map Run's child: "<machine>/<label>:<name>", its execution id "<machine>:<name>" */
+        if (sm && strchr(sm, '/'))
+                *strchr(sm, '/') = '\0';
         if (!colon || !(*ret_exec_id = store_exec_id(sm, colon + 1)))
                 return aws_error_set(e, "InvalidArn", "Invalid Arn: '%.2048s'", arn);
         return 0;

@@ -49,6 +49,7 @@ typedef struct ExecState {
         size_t limit;
         char *cursor;
         char *map_run_id; /* ListExecutions with a mapRunArn */
+        char *map_run_arn; /* ... and its stored form ("imgflow:mapRun:...") */
         bool reverse, include_data;
 } ExecState;
 
@@ -64,6 +65,7 @@ static void exec_state_free(void *p) {
         json_decref(s->input);
         free(s->cursor);
         free(s->map_run_id);
+        free(s->map_run_arn);
         free(s);
 }
 
@@ -73,6 +75,32 @@ static ExecState *state_new(ApiCall *c) {
         *s = (ExecState){};
         api_call_set_state(c, s, exec_state_free);
         return s;
+}
+
+/* A Map Run's child: "<machine>/<label>", the part of the run's ARN (stored,
+ * "imgflow:mapRun:<machine>/<label>:<id>") before its id. New string, or
+ * NULL. */
+static char *child_sm_label(const char *map_run_arn) {
+        const char *p = map_run_arn ? strstr(map_run_arn, ":mapRun:") : NULL;
+        const char *end = p ? strrchr(map_run_arn, ':') : NULL;
+
+        if (!p || end <= p + 8)
+                return NULL;
+        return xstrndup(p + 8, (size_t) (end - p - 8));
+}
+
+/* The ARNs of a Map Run's child as Step Functions names them: execution
+ * "...:execution:<machine>/<label>:<name>", state machine
+ * "...:stateMachine:<machine>/<label>", Map Run "...:mapRun:...". */
+static void child_arns(ApiCall *c, const char *map_run_arn, const char *name, char **ret_exec, char **ret_sm,
+                       char **ret_run) {
+        _cleanup_free_ char *label = child_sm_label(map_run_arn);
+        _cleanup_free_ char *rest = xasprintf("%s:%s", label ? label : "", name ? name : "");
+        const char *p = map_run_arn ? strstr(map_run_arn, ":mapRun:") : NULL;
+
+        *ret_exec = aws_arn(api_region(c->m), api_account(c->m), "execution", rest);
+        *ret_sm = aws_arn(api_region(c->m), api_account(c->m), "stateMachine", label ? label : "");
+        *ret_run = aws_arn(api_region(c->m), api_account(c->m), "mapRun", p ? p + 8 : "");
 }
 
 static int64_t jint(const json_t *o, const char *key) {
@@ -303,6 +331,15 @@ static void describe_done(ApiCall *c, redisReply *reply) {
         out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", s->arn, "stateMachineArn", sm_arn,
                         "name", jstr(d, "name") ?: "", "status", jstr(d, "status") ?: "", "startDate",
                         aws_timestamp(jint(d, "startDate")));
+        if (jstr(d, "mapRunArn")) {
+                /* a Map Run's child: its own ARNs and the run's */
+                _cleanup_free_ char *earn = NULL, *smarn = NULL, *rarn = NULL;
+
+                child_arns(c, jstr(d, "mapRunArn"), jstr(d, "name"), &earn, &smarn, &rarn);
+                json_object_set_new(out, "executionArn", json_string(earn));
+                json_object_set_new(out, "stateMachineArn", json_string(smarn));
+                json_object_set_new(out, "mapRunArn", json_string(rarn));
+        }
         if (json_object_get(d, "stopDate"))
                 json_object_set_new(out, "stopDate", aws_timestamp(jint(d, "stopDate")));
         if ((v = json_object_get(d, "input"))) {
@@ -363,6 +400,7 @@ static int list_parse(ApiCall *c, char **ret_resource, AwsError *e) {
                         return k;
                 full = xasprintf("imgflow:mapRun:%s", rest);
                 s->map_run_id = store_map_run_id_from_arn(full);
+                s->map_run_arn = xstrdup(full);
                 if (!s->map_run_id)
                         return aws_error_set(e, "InvalidArn", "Invalid Arn: '%.2048s'", map_run);
                 s->arn = xstrdup(map_run);
@@ -397,15 +435,24 @@ static void list_done(ApiCall *c, redisReply *reply) {
                 return api_fail_store(c, k);
         list = json_array();
         json_array_foreach (items, i, it) {
-                _cleanup_free_ char *arn = api_exec_arn(c->m, jstr(it, "executionId"));
-                _cleanup_free_ char *sm_arn = api_sm_arn(c->m, jstr(it, "stateMachine"));
-                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn",
-                                      sm_arn, "name", jstr(it, "name"), "status", jstr(it, "status"),
-                                      "startDate", aws_timestamp(jint(it, "startDate")));
+                _cleanup_free_ char *arn = NULL, *sm_arn = NULL, *run_arn = NULL;
+                json_t *o;
+
+                if (s->map_run_arn)
+                        child_arns(c, s->map_run_arn, jstr(it, "name"), &arn, &sm_arn, &run_arn);
+                else {
+                        arn = api_exec_arn(c->m, jstr(it, "executionId"));
+                        sm_arn = api_sm_arn(c->m, jstr(it, "stateMachine"));
+                }
+                o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn", sm_arn,
+                              "name", jstr(it, "name"), "status", jstr(it, "status"), "startDate",
+                              aws_timestamp(jint(it, "startDate")));
+                if (run_arn)
+                        json_object_set_new(o, "mapRunArn", json_string(run_arn));
 
                 if (json_object_get(it, "stopDate"))
                         json_object_set_new(o, "stopDate", aws_timestamp(jint(it, "stopDate")));
-                if (jint(it, "stateMachineVersion") > 0) {
+                if (jint(it, "stateMachineVersion") > 0 && !s->map_run_arn) {
                         _cleanup_free_ char *varn = api_sm_version_arn(
                                 c->m, jstr(it, "stateMachine"), (unsigned) jint(it, "stateMachineVersion"));
                         json_object_set_new(o, "stateMachineVersionArn", json_string(varn));
@@ -426,12 +473,17 @@ static void list_map_run_done(ApiCall *c, redisReply *reply) {
         _cleanup_json_ json_t *d = NULL;
         int k;
 
+        _cleanup_(store_call_done) StoreCall call = {};
+        StoreExecFilter f = {.map_run = s->map_run_id, .status = s->status};
+
         k = store_map_run_describe_parse(reply, &d);
         if (k == -ENOENT)
                 return api_fail(c, "ResourceNotFound", "Map Run Does Not Exist: '%s'", s->arn);
         if (k < 0)
                 return api_fail_store(c, k);
-        api_reply(c, json_pack("{s:[]}", "executions"));
+        /* its child executions (an EXPRESS Map Run's children run in the parent: none) */
+        store_exec_list_call(&f, s->cursor, s->limit, LIST_SCAN_MAX, &call);
+        (void) api_redis_eval(c, &call, list_done);
 }
 
 static void list_run(ApiCall *c) {

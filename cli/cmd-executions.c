@@ -44,6 +44,7 @@ typedef struct ExecArgs {
         const char *client_token;
         const char *status;
         const char *next_token;
+        const char *map_run;
         bool wait;
         bool reverse;
         unsigned timeout_sec;
@@ -93,7 +94,7 @@ static json_t *describe_output(const json_t *d) {
         json_t *out;
 
         out = json_pack("{s:s, s:s}", "executionArn", jstr(d, "executionArn") ?: "", "stateMachineArn",
-                        sm_arn);
+                        jstr(d, "stateMachineArn") ?: sm_arn); /* a Map Run's child: the run's */
         if (jint(d, "stateMachineVersion") > 0) {
                 _cleanup_free_ char *v =
                         xasprintf("%s:%lld", sm_arn, (long long) jint(d, "stateMachineVersion"));
@@ -104,6 +105,8 @@ static json_t *describe_output(const json_t *d) {
         json_object_set_new(out, "startDate", cli_date(jint(d, "startDate")));
         if (json_object_get(d, "stopDate"))
                 json_object_set_new(out, "stopDate", cli_date(jint(d, "stopDate")));
+        if (jstr(d, "mapRunArn"))
+                json_object_set_new(out, "mapRunArn", json_string(jstr(d, "mapRunArn")));
         set_json_text(out, "input", json_object_get(d, "input"));
         set_json_text(out, "output", json_object_get(d, "output"));
         if (jstr(d, "error"))
@@ -494,9 +497,11 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 {"status-filter", CLI_OPTION_CHOICE, offsetof(ExecArgs, status), .choices = exec_statuses},
                 OPTION_MAX_RESULTS,
                 OPTION("next-token", next_token),
+                OPTION("map-run-arn", map_run),
                 {},
         };
         _cleanup_(cli_remote_freep) CliRemote *remote = NULL;
+        _cleanup_free_ char *run_id = NULL, *label = NULL;
         _cleanup_json_ json_t *list = NULL, *items = NULL, *out = NULL;
         _cleanup_(store_call_done) StoreCall call = {};
         _cleanup_reply_ redisReply *reply = NULL;
@@ -516,6 +521,16 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 if (!store_name_is_valid(sm))
                         return cli_aws_error("ListExecutions", "InvalidArn", a.state_machine);
         }
+        if (a.map_run) {
+                /* A Map Run's child executions: "imgflow:mapRun:<machine>/<label>:<id>" */
+                const char *p = strstr(a.map_run, ":mapRun:"), *end = p ? strrchr(a.map_run, ':') : NULL;
+
+                run_id = store_map_run_id_from_arn(a.map_run);
+                if (!run_id || !p || end <= p + 8)
+                        return cli_aws_error("ListExecutions", "InvalidArn", a.map_run);
+                label = xstrndup(p + 8, (size_t) (end - p - 8));
+                sm = NULL;
+        }
         if (a.next_token) {
                 /* The tokens this verb prints: "<score>|<execution id>". */
                 const char *bar = strchr(a.next_token, '|');
@@ -528,9 +543,18 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
                 return CLI_EXIT_FAILED;
         /* One page (--max-results, default 100) after --next-token; the
          * next one's token when more follow. */
-        store_exec_list_call(
-                &(StoreExecFilter){.state_machine = sm, .status = a.status, .refuse_express = true},
-                a.next_token, a.max_results ?: 100, /* scan_max= */ 0, &call);
+        if (run_id) {
+                _cleanup_json_ json_t *d = NULL;
+
+                r = store_map_run_describe_sync(cli_remote_redis(remote), run_id, &d);
+                if (r == -ENOENT)
+                        return cli_aws_error("ListExecutions", "ResourceNotFound", a.map_run);
+                if (r < 0)
+                        return cli_store_error("ListExecutions", r, remote);
+        }
+        store_exec_list_call(&(StoreExecFilter){.state_machine = sm, .status = a.status, .map_run = run_id,
+                                                 .refuse_express = true},
+                             a.next_token, a.max_results ?: 100, /* scan_max= */ 0, &call);
         r = store_call_sync(cli_remote_redis(remote), &call, &reply, NULL, 0);
         if (r >= 0)
                 r = store_exec_list_parse(reply, &list, &cursor);
@@ -542,14 +566,19 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
 
         items = json_array();
         json_array_foreach (list, i, e) {
-                _cleanup_free_ char *arn = cli_exec_arn(jstr(e, "executionId") ?: "");
-                _cleanup_free_ char *sm_arn = cli_sm_arn(jstr(e, "stateMachine") ?: "");
+                _cleanup_free_ char *arn =
+                        label ? xasprintf("imgflow:execution:%s:%s", label, jstr(e, "name") ?: "")
+                              : cli_exec_arn(jstr(e, "executionId") ?: "");
+                _cleanup_free_ char *sm_arn = label ? xasprintf("imgflow:stateMachine:%s", label)
+                                                    : cli_sm_arn(jstr(e, "stateMachine") ?: "");
                 json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn",
                                       sm_arn, "name", jstr(e, "name") ?: "", "status",
                                       jstr(e, "status") ?: "", "startDate", cli_date(jint(e, "startDate")));
 
                 if (json_object_get(e, "stopDate"))
                         json_object_set_new(o, "stopDate", cli_date(jint(e, "stopDate")));
+                if (label)
+                        json_object_set_new(o, "mapRunArn", json_string(a.map_run));
                 json_object_set_new(o, "redriveCount", json_integer(jint(e, "redriveCount")));
                 if (json_object_get(e, "redriveDate"))
                         json_object_set_new(o, "redriveDate", cli_date(jint(e, "redriveDate")));

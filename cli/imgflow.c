@@ -277,14 +277,17 @@ static const Verb verbs[] = {
                 .name = "list-executions",
                 .run = verb_list_executions,
                 .summary = "list executions, newest first",
-                .help = "imgflow list-executions [--state-machine NAME] [--status-filter STATUS]\n"
-                        "                        [--max-results N] [--next-token T] [OPTIONS]\n"
+                .help = "imgflow list-executions [--state-machine NAME | --map-run-arn ARN]\n"
+                        "                        [--status-filter STATUS] [--max-results N] [--next-token "
+                        "T]\n"
+                        "                        [OPTIONS]\n"
                         "\n"
                         "Prints {\"executions\": [{\"executionArn\",\"stateMachineArn\",\"name\",\n"
                         "\"status\",\"startDate\",\"stopDate\"}, ...]}, newest first, and\n"
                         "\"nextToken\" when more follow: pass it as --next-token for the next page.\n"
                         "\n"
                         "  --state-machine NAME   only this state machine's (also --state-machine-arn)\n"
+                        "  --map-run-arn ARN      the child executions of this distributed Map Run\n"
                         "  --status-filter STATUS RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED\n"
                         "  --max-results N        at most N (1..1000, default 100)\n"
                         "  --next-token T         the page after the one that printed T\n" CLI_REMOTE_HELP,

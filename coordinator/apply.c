@@ -18,6 +18,7 @@ typedef struct ApplyRun {
         json_t *doc;            /* borrowed */
         StoreCommit *commit;    /* borrowed */
         const char *exec_id, *name, *state_machine;
+        unsigned sm_version;
         int64_t start_ms;
         int64_t redrives; /* the execution's redriveCount (its notifications' ids) */
         bool finished;
@@ -196,6 +197,8 @@ static void dispatch_task(ApplyRun *r, const AslDispatch *d) {
                 store_commit_add_token(r->commit, d->task_id, msg.task_token);
 }
 
+static void child_ended(ApplyRun *r, const AslFinished *f);
+
 static void finished(ApplyRun *r, const AslFinished *f) {
         if (f->output) {
                 _cleanup_free_ char *s = json_writer_dumps(f->output);
@@ -207,7 +210,106 @@ static void finished(ApplyRun *r, const AslFinished *f) {
                 store_commit_set_field(r->commit, "cause", f->cause);
         store_commit_set_terminal(r->commit, r->env->now_ms, r->cfg->retention_sec);
         add_notification(r, f->status, r->env->now_ms, f->output, f->error, f->cause);
+        if (asl_exec_map_child(r->doc) && !r->cfg->in_memory)
+                child_ended(r, f);
         r->finished = true;
+}
+
+/* The Map Run id: the last part of its ARN. Borrowed. */
+static const char *map_run_id(const char *arn) {
+        const char *p = arn ? strrchr(arn, ':') : NULL;
+
+        return p ? p + 1 : NULL;
+}
+
+/* A child's outbox item: "<kind>><key>", the Kafka key after the '>'
+ * (coordinator-outbox.c), as execution names cannot hold '>'. */
+static void add_keyed(ApplyRun *r, const char *kind, const char *key, ProtoTopic t, const char *payload) {
+        _cleanup_free_ char *topic = NULL, *item = xasprintf("%s>%s", kind, key);
+
+        if (proto_topic_name(r->cfg->topic_prefix, t, NULL, &topic) < 0)
+                return;
+        store_commit_add_outbox(r->commit, item, topic, payload, NULL);
+}
+
+/* START_CHILD: a StartExecution of the child, keyed by its id, on the
+ * jobs topic; STOP_CHILD: its StopExecution. */
+static void child_message(ApplyRun *r, const AslEffect *e) {
+        _cleanup_free_ char *id = store_exec_id(r->state_machine, e->child.name), *buf = NULL, *sm = NULL;
+        size_t len;
+        int k;
+
+        if (!id)
+                return;
+        if (e->type == ASL_EFFECT_STOP_CHILD) {
+                k = proto_encode_stop_execution(
+                        &(ProtoStopExecution){.execution_id = id,
+                                              .error = "States.Aborted",
+                                              .cause = "The Map Run of the parent execution ended"},
+                        r->cfg->limits, &buf, &len);
+                if (k >= 0)
+                        add_keyed(r, "stop", id, PROTO_TOPIC_JOBS, buf);
+                return;
+        }
+        if (e->child.redrive > 0) {
+                /* the same request each time this redrive is sent: answered once */
+                _cleanup_free_ char *token =
+                        xasprintf(APPLY_CHILD_REDRIVE_TOKEN "%" PRIi64, e->child.redrive);
+
+                k = proto_encode_redrive_execution(
+                        &(ProtoRedriveExecution){.execution_id = id, .client_token = token}, r->cfg->limits,
+                        &buf, &len);
+                if (k >= 0)
+                        add_keyed(r, "redrive", id, PROTO_TOPIC_JOBS, buf);
+                return;
+        }
+        sm = xasprintf("%s:%u", r->state_machine, r->sm_version);
+        k = proto_encode_start_execution(&(ProtoStartExecution){.state_machine = sm,
+                                                                .name = e->child.name,
+                                                                .input = e->child.input,
+                                                                .parent_execution_id = r->exec_id,
+                                                                .map_run_arn = e->child.map_run_arn,
+                                                                .item_processor = e->child.machine,
+                                                                .child_index = e->child.index},
+                                         r->cfg->limits, &buf, &len);
+        if (k >= 0)
+                add_keyed(r, "child", id, PROTO_TOPIC_JOBS, buf);
+}
+
+/* A child execution ended: MapChildEnded to its parent, keyed by the
+ * parent (an output too large for the message fails the child's entry
+ * with States.DataLimitExceeded). */
+static void child_ended(ApplyRun *r, const AslFinished *f) {
+        json_t *mc = asl_exec_map_child(r->doc);
+        const char *parent = jstr(mc, "parent");
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        ProtoMapChildEnded x = {
+                .execution_id = parent,
+                .child_name = r->name,
+                .map_run_arn = jstr(mc, "mapRunArn"),
+                .status = f->status,
+                .output = f->output,
+                .error = f->error,
+                .cause = f->cause,
+                .start_date = r->start_ms,
+                .stop_date = r->env->now_ms,
+                .redrive_count = json_integer_value(json_object_get(mc, "attempt")),
+        };
+        int k;
+
+        if (!parent || !x.map_run_arn)
+                return;
+        k = proto_encode_map_child_ended(&x, r->cfg->limits, &buf, &len);
+        if (k == -E2BIG) {
+                x.status = "FAILED";
+                x.output = NULL;
+                x.error = "States.DataLimitExceeded";
+                x.cause = "The child execution's output is too large for its parent";
+                k = proto_encode_map_child_ended(&x, r->cfg->limits, &buf, &len);
+        }
+        if (k >= 0)
+                add_keyed(r, "ended", parent, PROTO_TOPIC_JOBS, buf);
 }
 
 /* A Map Run record's changes: its fields as strings, HSET by the commit. */
@@ -269,6 +371,10 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
                 case ASL_EFFECT_MAP_RUN:
                         map_run(r, &e->map_run);
                         break;
+                case ASL_EFFECT_START_CHILD:
+                case ASL_EFFECT_STOP_CHILD:
+                        child_message(r, e);
+                        break;
                 default:
                         break;
                 }
@@ -318,11 +424,11 @@ static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
         return 0;
 }
 
-int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
-                unsigned sm_version, const char *name, json_t *input, const char *request_id,
-                const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err) {
+static int start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine, unsigned sm_version,
+                 const char *name, json_t *input, const ApplyChild *child, const char *request_id,
+                 const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err) {
         _cleanup_free_ char *exec_id = NULL, *arn = NULL, *sm_arn = NULL;
-        _cleanup_json_ json_t *doc = NULL;
+        _cleanup_json_ json_t *doc = NULL, *map_child = NULL;
         _cleanup_commit_ StoreCommit *c = NULL;
         ApplyRun r;
         int k;
@@ -330,9 +436,25 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         exec_id = store_exec_id(state_machine, name);
         if (!exec_id)
                 return asl_error_set(err, "InvalidName", "invalid execution or state machine name");
-        arn = cfg->run_id ? xasprintf("imgflow:express:%s:%s", exec_id, cfg->run_id)
-                          : xasprintf("imgflow:execution:%s", exec_id);
-        sm_arn = xasprintf("imgflow:stateMachine:%s", state_machine);
+        if (child) {
+                /* "<machine>/<label>": the part of the Map Run's ARN before its id */
+                const char *run = child->map_run_arn ? strstr(child->map_run_arn, ":mapRun:") : NULL;
+                const char *end = run ? strrchr(child->map_run_arn, ':') : NULL;
+                _cleanup_free_ char *sm_label = run && end > run + 8
+                                                        ? xstrndup(run + 8, (size_t) (end - run - 8))
+                                                        : xstrdup(state_machine);
+
+                if (!map_run_id(child->map_run_arn) || !child->parent || !child->item_processor)
+                        return asl_error_set(err, "InvalidArn", "invalid Map Run of a child execution");
+                arn = xasprintf("imgflow:execution:%s:%s", sm_label, name);
+                sm_arn = xasprintf("imgflow:stateMachine:%s", sm_label);
+                map_child = json_pack("{s:s, s:s, s:I}", "parent", child->parent, "mapRunArn",
+                                      child->map_run_arn, "index", (json_int_t) child->index);
+        } else {
+                arn = cfg->run_id ? xasprintf("imgflow:express:%s:%s", exec_id, cfg->run_id)
+                                  : xasprintf("imgflow:execution:%s", exec_id);
+                sm_arn = xasprintf("imgflow:stateMachine:%s", state_machine);
+        }
 
         AslExecInfo info = {
                 .execution_id = arn,
@@ -341,6 +463,8 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 .state_machine_name = state_machine,
                 .role_arn = cfg->role_arn,
                 .input = input,
+                .machine = child ? child->item_processor : NULL,
+                .map_child = map_child,
         };
         k = asl_exec_new(m, &info, env, &doc, err);
         if (k < 0)
@@ -351,10 +475,20 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 return k;
         c->history_cap = cfg->history_cap;
         store_commit_set_create(c, state_machine, sm_version, name, input, env->now_ms);
+        if (child)
+                store_commit_set_map_child(c, map_run_id(child->map_run_arn), child->parent,
+                                           child->map_run_arn);
 
-        r = (ApplyRun) {
-                .cfg = cfg, .m = m, .env = env, .doc = doc, .commit = c,
-                .exec_id = exec_id, .name = name, .state_machine = state_machine,
+        r = (ApplyRun){
+                .cfg = cfg,
+                .m = m,
+                .env = env,
+                .doc = doc,
+                .commit = c,
+                .exec_id = exec_id,
+                .name = name,
+                .state_machine = state_machine,
+                .sm_version = sm_version,
                 .start_ms = env->now_ms,
         };
         add_notification(&r, "RUNNING", 0, NULL, NULL, NULL);
@@ -370,6 +504,29 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
         if (ret_doc)
                 *ret_doc = TAKE_PTR(doc);
         return 0;
+}
+
+int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine, unsigned sm_version,
+                const char *name, json_t *input, const char *request_id, const AslEnv *env,
+                StoreCommit **ret, json_t **ret_doc, AslError *err) {
+        return start(cfg, m, state_machine, sm_version, name, input, NULL, request_id, env, ret, ret_doc,
+                     err);
+}
+
+int apply_start_child(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
+                      unsigned sm_version, const char *name, json_t *input, const ApplyChild *child,
+                      const char *request_id, const AslEnv *env, StoreCommit **ret, json_t **ret_doc,
+                      AslError *err) {
+        return start(cfg, m, state_machine, sm_version, name, input, child, request_id, env, ret, ret_doc,
+                     err);
+}
+
+int64_t apply_child_redrive_attempt(const char *client_token) {
+        size_t n = strlen(APPLY_CHILD_REDRIVE_TOKEN);
+
+        if (!client_token || strncmp(client_token, APPLY_CHILD_REDRIVE_TOKEN, n) != 0)
+                return 0;
+        return strtoll(client_token + n, NULL, 10);
 }
 
 bool apply_redrive_replay(json_t *doc, const char *client_token, int64_t now_ms, int64_t *ret_date) {
@@ -422,6 +579,7 @@ static int run_open(ApplyRun *r, const ApplyConfig *cfg, const AslMachine *m, co
                 .exec_id = exec_id,
                 .name = st->name,
                 .state_machine = st->state_machine,
+                .sm_version = st->sm_version,
                 .start_ms = st->start_ms,
                 .redrives = redrives,
         };
@@ -450,6 +608,15 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
                 return k < 0 ? k : -EINVAL;
 
         redrive_token_keep(st->doc, client_token, env->now_ms);
+        {
+                /* A Map Run's child redriven by its parent: the parent's attempt
+                 * (the token's number), which its end names (child_ended()). */
+                json_t *mc = asl_exec_map_child(st->doc);
+                int64_t n = apply_child_redrive_attempt(client_token);
+
+                if (mc && n > 0)
+                        json_object_set_new(mc, "attempt", json_integer(n));
+        }
         store_commit_set_reopen(c);
         {
                 _cleanup_free_ char *count = xasprintf("%" PRIi64, asl_exec_redrive_count(st->doc));

@@ -54,6 +54,29 @@ int apply_start(const ApplyConfig *cfg, const AslMachine *m, const char *state_m
                 const AslEnv *env, StoreCommit **ret, json_t **ret_doc, AslError *err);
 
 /*
+ * A distributed Map's child execution (asl-engine.h, "Child executions"):
+ * apply_start() of the ItemProcessor at `item_processor`, the document and
+ * the execution's hash naming its parent and Map Run, listed under the
+ * run (store_commit_set_map_child()). The commit is idempotent as any
+ * start of a name is.
+ */
+typedef struct ApplyChild {
+        const char *parent;         /* the parent's execution id */
+        const char *map_run_arn;    /* its Map Run */
+        const char *item_processor; /* JSON pointer */
+        int64_t index;
+} ApplyChild;
+int apply_start_child(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
+                      unsigned sm_version, const char *name, json_t *input, const ApplyChild *child,
+                      const char *request_id, const AslEnv *env, StoreCommit **ret, json_t **ret_doc,
+                      AslError *err);
+
+/* A parent redrives its child with the clientToken "map-run-redrive-<n>"
+ * (its n-th redrive of that child): n, or 0 for any other token. */
+#define APPLY_CHILD_REDRIVE_TOKEN "map-run-redrive-"
+int64_t apply_child_redrive_attempt(const char *client_token);
+
+/*
  * RedriveExecution on a loaded execution that ended unsuccessfully
  * (st->doc is modified; client_token, when given, is kept with it for
  * apply_redrive_replay()): the commit reopens it (RUNNING again, kept from

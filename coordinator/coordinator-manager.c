@@ -139,6 +139,7 @@ AslEnv manager_env(Manager *m) {
                 .random = random_fill,
                 .max_payload_bytes = m->limits.max_payload_bytes,
                 .max_history_events = m->apply.history_cap,
+                .map_child_executions = true,
         };
 }
 

@@ -38,9 +38,16 @@
 #include "log.h"
 
 /* The Kafka key of an outbox item (see above): "<execution id>/<task id>"
- * for a task ("task:<id>", apply.c), else the execution id. New string. */
+ * for a task ("task:<id>", apply.c); "<kind>><key>" for a distributed Map's
+ * messages about its children (apply.c): the child's id (its start, stop
+ * and redrive) or the parent's (the child's end); else the execution id.
+ * New string. */
 static char *outbox_key(const Manager *m, const char *exec_id, const char *item_id) {
         static const char task_prefix[] = "task:";
+        const char *gt = item_id ? strchr(item_id, '>') : NULL;
+
+        if (gt && gt[1])
+                return xstrdup(gt + 1);
 
         if (!m->task_key_execution && item_id &&
             strncmp(item_id, task_prefix, sizeof(task_prefix) - 1) == 0 && item_id[sizeof(task_prefix) - 1])

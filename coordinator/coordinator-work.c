@@ -530,6 +530,18 @@ static bool event_from_message(Work *w, AslEvent *ev) {
                 ev->tolerated_percentage = json_number_value(u->tolerated_failure_percentage);
                 return true;
         }
+        case PROTO_MAP_CHILD_ENDED: {
+                ProtoMapChildEnded *x = &msg->map_child_ended;
+
+                ev->type = ASL_EVENT_CHILD_ENDED;
+                ev->child = x->child_name;
+                ev->status = x->status;
+                ev->output = x->output;
+                ev->error = x->error;
+                ev->cause = x->cause;
+                ev->child_redrives = x->redrive_count;
+                return true;
+        }
         case PROTO_SEND_TASK_SUCCESS:
                 ev->type = ASL_EVENT_TASK_SUCCEEDED;
                 ev->task_id = w->task_id;
@@ -592,6 +604,7 @@ static void work_start_express(Work *w, AslMachine *machine) {
         cfg.reply_to = reply_to;
         cfg.in_memory = true;
         env.no_history = machine->log_level == STORE_LOG_OFF;
+        env.map_child_executions = false; /* an EXPRESS parent's children run in it */
         r = apply_start(&cfg, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
                         sync ? NULL : s->request_id, &env, &commit, &doc, &err);
         if (r < 0) {
@@ -615,6 +628,51 @@ static void work_start_express(Work *w, AslMachine *machine) {
         express_start(m, w->exec_id, run_id, &st, commit, reply_to, TAKE_PTR(w->topic), w->partition,
                       w->offset, machine, sync, s->request_id);
         work_finish(w);
+}
+
+/*
+ * A child execution that will not run (its start refused) or not run again
+ * (its redrive refused, and it is not running): its end as it stands goes
+ * to its parent, which would otherwise wait for it (MapChildEnded, as the
+ * child's own final commit publishes it, apply.c).
+ */
+static void child_report(Work *w, const char *parent, const char *map_run_arn, const char *status,
+                         json_t *output, const char *error, const char *cause, int64_t start_ms,
+                         int64_t redrives) {
+        const char *colon = strchr(w->exec_id, ':');
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        ProtoMapChildEnded x = {
+                .execution_id = parent,
+                .child_name = colon ? colon + 1 : w->exec_id,
+                .map_run_arn = map_run_arn,
+                .status = status,
+                .output = output,
+                .error = error,
+                .cause = cause,
+                .start_date = start_ms,
+                .stop_date = manager_env(w->m).now_ms,
+                .redrive_count = redrives,
+        };
+
+        if (!parent || !map_run_arn || proto_encode_map_child_ended(&x, &w->m->limits, &buf, &len) < 0)
+                return;
+        log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Child execution %s reported %s to %s", w->exec_id,
+                        status, parent);
+        manager_produce(w->m, w->m->topic_jobs, parent, w->exec_id, buf, NULL);
+}
+
+/* A refused redrive of a Map Run's child that has ended: its end again. */
+static void child_redrive_refused(Work *w) {
+        json_t *mc = asl_exec_map_child(w->st.doc), *doc = w->st.doc;
+
+        if (!mc || !w->st.status || streq(w->st.status, "RUNNING"))
+                return;
+        child_report(w, json_string_value(json_object_get(mc, "parent")),
+                     json_string_value(json_object_get(mc, "mapRunArn")), w->st.status,
+                     json_object_get(doc, "output"), json_string_value(json_object_get(doc, "error")),
+                     json_string_value(json_object_get(doc, "cause")), w->st.start_ms,
+                     apply_child_redrive_attempt(w->msg->redrive_execution.client_token));
 }
 
 static void work_machine_ready(Work *w, AslMachine *machine) {
@@ -656,11 +714,23 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 ProtoStartExecution *s = &w->msg->start_execution;
                 json_t *doc = NULL;
 
-                r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name, s->input,
-                                s->request_id, &env, &commit, &doc, &err);
+                if (s->parent_execution_id)
+                        r = apply_start_child(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name,
+                                              s->input,
+                                              &(ApplyChild){.parent = s->parent_execution_id,
+                                                            .map_run_arn = s->map_run_arn,
+                                                            .item_processor = s->item_processor,
+                                                            .index = s->child_index},
+                                              s->request_id, &env, &commit, &doc, &err);
+                else
+                        r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name,
+                                        s->input, s->request_id, &env, &commit, &doc, &err);
                 if (r < 0) {
                         log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
                                         err.error ?: "", err.cause ?: "");
+                        if (s->parent_execution_id)
+                                child_report(w, s->parent_execution_id, s->map_run_arn, "FAILED", NULL,
+                                             err.error ?: "States.Runtime", err.cause, env.now_ms, 0);
                         work_refuse(w, err.error ?: "InvalidExecutionInput", err.cause);
                         asl_error_clear(&err);
                         return;
@@ -687,6 +757,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 if (r < 0) {
                         log_struct_exec(LOG_INFO, w->exec_id, NULL, NULL, "Redrive refused: %s: %s",
                                         err.error ?: "", err.cause ?: "");
+                        child_redrive_refused(w);
                         work_refuse(w, err.error ?: "ExecutionNotRedrivable", err.cause);
                         asl_error_clear(&err);
                         return;
@@ -720,6 +791,7 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
          * topic, if the machine's logging level wants it. */
         cfg.in_memory = w->express;
         env.no_history = w->express && machine->log_level == STORE_LOG_OFF;
+        env.map_child_executions = !w->express;
         r = apply_event(&cfg, machine, &w->st, w->exec_id, &ev, request_id, &env, &commit, &err);
         if (r != 0 && w->st_cached) {
                 /* The cached state may be behind Redis (another coordinator
@@ -823,6 +895,14 @@ static void work_state_ready(Work *w) {
                 if (apply_redrive_replay(w->st.doc, w->msg->redrive_execution.client_token,
                                          manager_env(w->m).now_ms, &date)) {
                         work_respond(w, (ProtoResponse){.execution_id = w->exec_id, .date_ms = date});
+                        return;
+                }
+                /* A Map Run's child is redriven with its parent (which sends its
+                 * own token, apply_child_redrive_attempt()), not on its own. */
+                if (asl_exec_map_child(w->st.doc) &&
+                    apply_child_redrive_attempt(w->msg->redrive_execution.client_token) == 0) {
+                        work_refuse(w, "ExecutionNotRedrivable",
+                                    "A child execution of a Map Run is redriven by redriving its parent");
                         return;
                 }
                 /* The engine decides (asl_exec_redrivable()) on the document;
@@ -979,6 +1059,7 @@ static bool topic_accepts(Manager *m, const char *topic, ProtoType type) {
         case PROTO_STOP_EXECUTION:
         case PROTO_REDRIVE_EXECUTION:
         case PROTO_UPDATE_MAP_RUN:
+        case PROTO_MAP_CHILD_ENDED:
                 return streq(topic, m->topic_jobs);
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
@@ -1059,6 +1140,7 @@ int work_on_message(KafkaConsumer *k, const KafkaMessage *km, void *userdata) {
         case PROTO_STOP_EXECUTION:
         case PROTO_REDRIVE_EXECUTION:
         case PROTO_UPDATE_MAP_RUN:
+        case PROTO_MAP_CHILD_ENDED:
         case PROTO_TASK_SUCCEEDED:
         case PROTO_TASK_FAILED:
         case PROTO_TASK_HEARTBEAT:

@@ -107,8 +107,8 @@ static void set_ms(json_t *o, const char *key, const char *value) {
 }
 
 static const char *const describe_fields[] = {
-        "stateMachine", "smVersion", "name",  "status", "startDate",    "stopDate",    "input",
-        "output",       "error",     "cause", "doc",    "redriveCount", "redriveDate",
+        "stateMachine", "smVersion", "name", "status",       "startDate",   "stopDate",  "input",  "output",
+        "error",        "cause",     "doc",  "redriveCount", "redriveDate", "mapRunArn", "parent",
 };
 
 /* The redrive fields of DescribeExecution, from the stored document. */
@@ -172,6 +172,24 @@ int store_exec_describe_parse(const redisReply *r, const char *exec_id, json_t *
                 json_object_set_new(o, "error", json_string(v));
         if ((v = elem_str(r, 9)))
                 json_object_set_new(o, "cause", json_string(v));
+        if ((v = elem_str(r, 13))) {
+                /* a Map Run's child: its ARN and state machine are the run's
+                 * "<machine>/<label>" */
+                _cleanup_free_ char *sm = store_map_run_state_machine_arn(v);
+                const char *label = sm ? strchr(sm, ':') : NULL;
+
+                label = label ? strchr(label + 1, ':') : NULL;
+                if (label) {
+                        _cleanup_free_ char *earn =
+                                xasprintf("imgflow:execution:%s:%s", label + 1, elem_str(r, 2) ?: "");
+
+                        json_object_set_new(o, "executionArn", json_string(earn));
+                        json_object_set_new(o, "stateMachineArn", json_string(sm));
+                }
+                json_object_set_new(o, "mapRunArn", json_string(v));
+        }
+        if ((v = elem_str(r, 14)))
+                json_object_set_new(o, "parentExecutionId", json_string(v));
         v = elem_str(r, 11);
         json_object_set_new(o, "redriveCount", json_integer(v ? strtoll(v, NULL, 10) : 0));
         set_ms(o, "redriveDate", elem_str(r, 12));
@@ -284,9 +302,14 @@ void store_exec_list_call(const StoreExecFilter *f, const char *cursor, size_t l
         if (limit > STORE_LIST_LIMIT_MAX)
                 limit = STORE_LIST_LIMIT_MAX;
         *ret = (StoreCall) { .script = STORE_SCRIPT_EXEC_LIST };
-        store_argv_adds(&ret->keys, STORE_KEY_EXECUTIONS);
-        store_argv_adds(&ret->args, f && f->state_machine ? f->state_machine : "");
-        if (f && f->version > 0)
+        if (f && f->map_run) {
+                store_argv_addf(&ret->keys, "imgflow:maprun:%s:executions", f->map_run);
+                store_argv_adds(&ret->args, "");
+        } else {
+                store_argv_adds(&ret->keys, STORE_KEY_EXECUTIONS);
+                store_argv_adds(&ret->args, f && f->state_machine ? f->state_machine : "");
+        }
+        if (f && f->version > 0 && !f->map_run)
                 store_argv_addf(&ret->args, "%u", f->version);
         else
                 store_argv_adds(&ret->args, "");

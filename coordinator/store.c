@@ -91,6 +91,9 @@ char *store_exec_id_normalize(const char *id) {
         if (!colon)
                 return NULL;
         sm = xstrndup(id, colon - id);
+        /* a Map Run's child: "<machine>/<label>:<name>" (its ARN's form) */
+        if (strchr(sm, '/'))
+                *strchr(sm, '/') = '\0';
         return store_exec_id(sm, colon + 1);
 }
 
@@ -334,6 +337,7 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         free(c->exec_id);
         free(c->doc);
         free(c->status);
+        free(c->child_of);
         rows_done(&c->create);
         rows_done(&c->fields);
         rows_done(&c->outbox_del);
@@ -375,6 +379,15 @@ void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned
 
         rows_clear(&c->create);
         rows_add(&c->create, 5, state_machine, version, name, in, start);
+        commit_changed(c);
+}
+
+void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *parent,
+                                const char *map_run_arn) {
+        free(c->child_of);
+        c->child_of = xstrdup(run_id);
+        rows_add(&c->fields, 2, "parent", parent);
+        rows_add(&c->fields, 2, "mapRunArn", map_run_arn);
         commit_changed(c);
 }
 
@@ -598,6 +611,10 @@ static void put_common(JsonWriter *w, const StoreCommit *c) {
                         put_str(w, c->create.v[i]);
                 }
                 json_writer_raw(w, "}", 1);
+        }
+        if (c->child_of) {
+                put_key(w, "childOf");
+                put_str(w, c->child_of);
         }
         put_rows(w, "fields", &c->fields, 2, 2);
         put_rows(w, "outboxDel", &c->outbox_del, 1, 1);

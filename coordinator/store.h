@@ -28,6 +28,7 @@
  *   imgflow:{<execId>}:maprun:<runId>:failures  list of failed children's records (JSON),
  *                                      the first STORE_MAP_RUN_FAILURES_MAX
  *   imgflow:maprun:<runId>             the execution id of a Map Run (DescribeMapRun by ARN)
+ *   imgflow:maprun:<runId>:executions  zset of the run's child execution ids, score = start ms
  *
  * An execution id is "<stateMachine>:<executionName>". Names are checked by
  * store_name_is_valid(), so an id never contains '|', '{', '}' or spaces.
@@ -86,7 +87,8 @@ char *store_key_response(const char *request_id);
 
 /* "<sm>:<name>" (new string) or NULL when a name is invalid. */
 char *store_exec_id(const char *state_machine, const char *name);
-/* Accepts "<sm>:<name>" or the ARN-like "imgflow:execution:<sm>:<name>";
+/* Accepts "<sm>:<name>" or the ARN-like "imgflow:execution:<sm>:<name>"
+ * (a Map Run's child: "<sm>/<label>:<name>", the label dropped);
  * returns the plain id (new string) or NULL if malformed. */
 char *store_exec_id_normalize(const char *id);
 /* An EXPRESS execution's ARN, "imgflow:express:<sm>:<name>:<run id>" (what
@@ -253,6 +255,8 @@ typedef struct StoreCommit {
         StoreRows map_runs_new; /* run id */
         StoreRows map_run_fields;   /* run id, field, value */
         StoreRows map_run_failures; /* run id, record (JSON text) */
+        char *child_of;             /* create: a Map Run's child execution: the run id (its index
+                                     * imgflow:maprun:<run>:executions, not imgflow:executions) */
         StoreOutboxEntry *outbox;
         size_t n_outbox, allocated_outbox;
         StoreHistoryEvent *history;
@@ -277,6 +281,12 @@ void store_commit_set_doc(StoreCommit *c, const json_t *doc, const char *status)
 /* Fields of the create (version 0): input is serialized compactly with sorted keys. */
 void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned sm_version,
                              const char *name, const json_t *input, int64_t start_ms);
+/* The execution created is a child of Map Run run_id (of execution parent,
+ * ARN map_run_arn): its hash keeps "parent" and "mapRunArn", and it is
+ * listed in imgflow:maprun:<run_id>:executions instead of
+ * imgflow:executions (ListExecutions by mapRunArn, not by state machine). */
+void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *parent,
+                                const char *map_run_arn);
 /* Extra exec hash fields (output, error, cause, stopDate ...). */
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
 /* A history event's compact text, as the engine's HISTORY effect holds
@@ -454,6 +464,8 @@ typedef struct StoreExecFilter {
         const char *redrive;            /* NULL = any, "REDRIVEN" (redriveCount > 0), "NOT_REDRIVEN" */
         bool refuse_express;            /* -EPROTOTYPE for an EXPRESS state_machine (Step Functions'
                                          * ListExecutions: StateMachineTypeNotSupported) */
+        const char *map_run;            /* a Map Run id: its child executions (not NULL: the
+                                         * other filters but status are ignored) */
 } StoreExecFilter;
 
 #define STORE_TYPE_NOT_SUPPORTED "This operation is not supported by this type of state machine"

@@ -61,6 +61,39 @@ static const ProtoField start_execution_fields[] = {
         STR("name", OPT, ID, start_execution.name),
         ANY_OBJ("input", start_execution.input),
         NAME("requestId", OPT, ID, start_execution.request_id),
+        NAME("parentExecutionId", OPT, ID, start_execution.parent_execution_id),
+        NAME("mapRunArn", OPT, 2000, start_execution.map_run_arn),
+        NAME("itemProcessor", OPT, PROTO_MAX_RESOURCE_BYTES, start_execution.item_processor),
+        INT("childIndex", OPT, 0, start_execution.child_index),
+};
+
+/* A child execution names its parent, Map Run and ItemProcessor, and itself. */
+static const char *check_start_execution(const ProtoMessage *m) {
+        const ProtoStartExecution *s = &m->start_execution;
+        int n = !!s->parent_execution_id + !!s->map_run_arn + !!s->item_processor;
+
+        if (n != 0 && (n != 3 || !s->name))
+                return "a child execution has 'parentExecutionId', 'mapRunArn', 'itemProcessor' and 'name'";
+        if (s->item_processor && s->item_processor[0] != '/')
+                return "field 'itemProcessor': must be a JSON pointer";
+        return NULL;
+}
+
+static const char *const map_child_statuses[] = {
+        "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", NULL,
+};
+
+static const ProtoField map_child_ended_fields[] = {
+        NAME("executionId", REQ, ID, map_child_ended.execution_id),
+        NAME("childName", REQ, ID, map_child_ended.child_name),
+        NAME("mapRunArn", REQ, 2000, map_child_ended.map_run_arn),
+        ENUM("status", REQ, map_child_statuses, map_child_ended.status),
+        ANY("output", OPT, map_child_ended.output),
+        NAME("error", OPT, PROTO_MAX_ERROR_BYTES, map_child_ended.error),
+        STR("cause", OPT, PROTO_MAX_CAUSE_BYTES, map_child_ended.cause),
+        INT("startDate", REQ, 0, map_child_ended.start_date),
+        INT("stopDate", REQ, 0, map_child_ended.stop_date),
+        INT("redriveCount", OPT, 0, map_child_ended.redrive_count),
 };
 
 static const ProtoField redrive_execution_fields[] = {
@@ -247,7 +280,13 @@ static const char *check_dead_letter(const ProtoMessage *m) {
                .n_fields = sizeof(f) / sizeof((f)[0])}
 
 const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
-        REQUEST(PROTO_START_EXECUTION, "StartExecution", "StartExecutionResponse", start_execution_fields),
+        [PROTO_START_EXECUTION] = {.type = PROTO_START_EXECUTION,
+                                   .name = "StartExecution",
+                                   .response = "StartExecutionResponse",
+                                   .fields = start_execution_fields,
+                                   .n_fields = sizeof(start_execution_fields) /
+                                               sizeof(start_execution_fields[0]),
+                                   .check = check_start_execution},
         REQUEST(PROTO_STOP_EXECUTION, "StopExecution", "StopExecutionResponse", stop_execution_fields),
         SCHEMA(PROTO_TASK, "Task", task_fields, check_task),
         SCHEMA(PROTO_TASK_SUCCEEDED, "TaskSucceeded", task_succeeded_fields, NULL),
@@ -275,4 +314,5 @@ const ProtoSchema proto_schemas[_PROTO_TYPE_MAX] = {
                                   .n_fields =
                                           sizeof(update_map_run_fields) / sizeof(update_map_run_fields[0]),
                                   .check = check_update_map_run},
+        SCHEMA(PROTO_MAP_CHILD_ENDED, "MapChildEnded", map_child_ended_fields, NULL),
 };

@@ -603,6 +603,7 @@ DEFINE_ENCODER(proto_encode_start_sync_execution, ProtoStartExecution, PROTO_STA
 DEFINE_ENCODER(proto_encode_redrive_execution, ProtoRedriveExecution, PROTO_REDRIVE_EXECUTION,
                redrive_execution)
 DEFINE_ENCODER(proto_encode_update_map_run, ProtoUpdateMapRun, PROTO_UPDATE_MAP_RUN, update_map_run)
+DEFINE_ENCODER(proto_encode_map_child_ended, ProtoMapChildEnded, PROTO_MAP_CHILD_ENDED, map_child_ended)
 DEFINE_ENCODER(proto_encode_task, ProtoTask, PROTO_TASK, task)
 DEFINE_ENCODER(proto_encode_task_succeeded, ProtoTaskSucceeded, PROTO_TASK_SUCCEEDED, task_succeeded)
 DEFINE_ENCODER(proto_encode_task_failed, ProtoTaskFailed, PROTO_TASK_FAILED, task_failed)
@@ -857,6 +858,8 @@ const char *proto_message_execution_id(const ProtoMessage *m) {
                 return m->redrive_execution.execution_id;
         case PROTO_UPDATE_MAP_RUN:
                 return m->update_map_run.execution_id;
+        case PROTO_MAP_CHILD_ENDED:
+                return m->map_child_ended.execution_id;
         case PROTO_TASK:
                 return m->task.execution_id;
         case PROTO_TASK_SUCCEEDED:

@@ -75,6 +75,7 @@ typedef enum ProtoType {
         PROTO_REDRIVE_EXECUTION,
         PROTO_START_SYNC_EXECUTION, /* ProtoStartExecution's fields: start_execution */
         PROTO_UPDATE_MAP_RUN,
+        PROTO_MAP_CHILD_ENDED,
         _PROTO_TYPE_MAX,
         _PROTO_TYPE_INVALID = -EINVAL,
 } ProtoType;
@@ -89,7 +90,30 @@ typedef struct ProtoStartExecution {
         const char *name;          /* optional: execution name */
         json_t *input;             /* decoded: never NULL ({} when absent); encode: NULL = {} */
         const char *request_id;    /* optional */
+        /* A distributed Map's child execution (all three, and a name, or
+         * none): the parent's execution id, its Map Run's ARN and the JSON
+         * pointer of the ItemProcessor the child runs; its index in the run */
+        const char *parent_execution_id;
+        const char *map_run_arn;
+        const char *item_processor;
+        int64_t child_index;
 } ProtoStartExecution;
+
+/* MapChildEnded: a distributed Map's child execution ended (its final
+ * commit publishes it, keyed by the parent); the parent's coordinator
+ * applies it once. */
+typedef struct ProtoMapChildEnded {
+        const char *execution_id; /* the parent's */
+        const char *child_name;   /* the child execution's name */
+        const char *map_run_arn;
+        const char *status;    /* SUCCEEDED|FAILED|TIMED_OUT|ABORTED */
+        json_t *output;        /* optional: SUCCEEDED */
+        const char *error;     /* optional */
+        const char *cause;     /* optional */
+        int64_t start_date;    /* epoch ms */
+        int64_t stop_date;     /* epoch ms */
+        int64_t redrive_count; /* optional: the child's redriveCount (0: never redriven) */
+} ProtoMapChildEnded;
 
 typedef struct ProtoStopExecution {
         const char *execution_id;
@@ -243,6 +267,7 @@ typedef struct ProtoMessage {
                 ProtoDeadLetter dead_letter;
                 ProtoRedriveExecution redrive_execution;
                 ProtoUpdateMapRun update_map_run;
+                ProtoMapChildEnded map_child_ended;
         };
 } ProtoMessage;
 
@@ -294,6 +319,8 @@ int proto_encode_stop_execution(const ProtoStopExecution *x, const ProtoLimits *
                                 size_t *ret_len);
 int proto_encode_start_sync_execution(const ProtoStartExecution *x, const ProtoLimits *lim, char **ret_buf,
                                       size_t *ret_len);
+int proto_encode_map_child_ended(const ProtoMapChildEnded *x, const ProtoLimits *lim, char **ret_buf,
+                                 size_t *ret_len);
 int proto_encode_update_map_run(const ProtoUpdateMapRun *x, const ProtoLimits *lim, char **ret_buf,
                                 size_t *ret_len);
 int proto_encode_redrive_execution(const ProtoRedriveExecution *x, const ProtoLimits *lim, char **ret_buf,

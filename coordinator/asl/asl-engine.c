@@ -190,6 +190,13 @@ static void effect_done(AslEffect *e) {
                 json_decref(e->map_run.set);
                 json_decref(e->map_run.failure);
                 break;
+        case ASL_EFFECT_START_CHILD:
+        case ASL_EFFECT_STOP_CHILD:
+                free(e->child.name);
+                free(e->child.machine);
+                free(e->child.map_run_arn);
+                json_decref(e->child.input);
+                break;
         default:
                 break;
         }
@@ -213,6 +220,8 @@ const char *asl_effect_type_to_string(AslEffectType t) {
                 [ASL_EFFECT_HISTORY] = "HISTORY",
                 [ASL_EFFECT_FINISHED] = "FINISHED",
                 [ASL_EFFECT_MAP_RUN] = "MAP_RUN",
+                [ASL_EFFECT_START_CHILD] = "START_CHILD",
+                [ASL_EFFECT_STOP_CHILD] = "STOP_CHILD",
         };
         return (unsigned) t < _ASL_EFFECT_MAX ? table[t] : NULL;
 }
@@ -650,13 +659,16 @@ static json_t *map_run_counts(json_t *children) {
 
         json_object_foreach (redo, k, f)
                 redo_items += jint(f, "batchItems") > 0 ? jint(f, "batchItems") : 1;
+        json_object_foreach (json_object_get(children, "redoExecs"), k, f)
+                redo_items += jint(f, "batchItems") > 0 ? jint(f, "batchItems") : 1;
         return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total",
                          jint(children, "total"), "next", jint(children, "next"), "done",
                          jint(children, "done"), "failed", jint(children, "failed"), "pendingRedrive",
                          redo_items, "children", jint(children, "children"), "childRunning",
                          jint(children, "running"), "childDone", jint(children, "childDone"), "childFailed",
                          jint(children, "childFailed"), "childPendingRedrive",
-                         (json_int_t) json_object_size(redo));
+                         (json_int_t) (json_object_size(redo) +
+                                       json_object_size(json_object_get(children, "redoExecs"))));
 }
 
 /* Steals set and failure (may be NULL). */
@@ -765,6 +777,94 @@ static json_t *map_run_failure(Ctx *c, json_t *frame, json_int_t idx, json_int_t
         return f;
 }
 
+/* ---- child executions (asl-engine.h) ----
+ *
+ * A distributed Map whose children are executions of their own ("ext" in
+ * its children bookkeeping) keeps, instead of their frames, "execs":
+ * {name: {"index", "itemInput", "startMs", "batchItems"?}} of the running
+ * ones; "failedExecs" (the same, by name) of those that failed or were
+ * stopped, which a redrive starts again ("redoExecs") under new names. */
+
+static bool children_ext(json_t *children) {
+        return json_is_true(json_object_get(children, "ext"));
+}
+
+/* The name of child idx of the run: the run id and the index, so that a
+ * replayed commit or a start delivered twice names the same execution.
+ * New string. */
+static char *child_name(json_t *children, json_int_t idx) {
+        const char *id = map_run_id(children);
+
+        return xasprintf("%s-%" JSON_INTEGER_FORMAT, id ? id : "", idx);
+}
+
+/* A ResultWriter's record of child execution `name` (entry, changed), as
+ * Step Functions writes a child execution's: its Name, ExecutionArn and
+ * StateMachineArn (of the run's "<machine>/<label>"), RedriveCount and
+ * RedriveStatus. */
+static void map_child_record(json_t *children, const char *name, json_t *child, json_t *entry) {
+        const char *arn = jstr(children, "mapRunArn"), *run = arn ? strstr(arn, ":mapRun:") : NULL;
+        const char *end = run ? strrchr(arn, ':') : NULL;
+        _cleanup_free_ char *prefix = run ? xstrndup(arn, (size_t) (run - arn)) : xstrdup("imgflow");
+        _cleanup_free_ char *label =
+                run && end > run + 8 ? xstrndup(run + 8, (size_t) (end - run - 8)) : xstrdup("");
+        const char *status = jstr(entry, "Status");
+
+        json_object_set_new(entry, "Name", json_string(name));
+        json_object_set_new(entry, "ExecutionArn", json_sprintf("%s:execution:%s:%s", prefix, label, name));
+        json_object_set_new(entry, "StateMachineArn", json_sprintf("%s:stateMachine:%s", prefix, label));
+        json_object_set_new(entry, "RedriveCount", json_integer(jint(child, "redrives")));
+        if (status && streq(status, "SUCCEEDED")) {
+                json_object_set_new(entry, "RedriveStatus", json_string("NOT_REDRIVABLE"));
+                json_object_set_new(entry, "RedriveStatusReason",
+                                    json_string("Execution is SUCCEEDED and cannot be redriven"));
+        } else if (status && streq(status, "ABORTED") && !json_object_get(entry, "StopDate")) {
+                json_object_set_new(entry, "RedriveStatus", json_string("NOT_REDRIVABLE"));
+                json_object_set_new(entry, "RedriveStatusReason",
+                                    json_string("Execution is RUNNING and cannot be redriven"));
+        } else
+                json_object_set_new(entry, "RedriveStatus", json_string("REDRIVABLE"));
+}
+
+/* Start child idx (entry: its record, stolen) of the Map of frame, or
+ * redrive it (entry "redrives" > 0: Step Functions redrives a Map Run's
+ * STANDARD children themselves, under the same name); mp: the
+ * ItemProcessor's pointer. */
+static void map_child_start(Ctx *c, json_t *children, json_t *entry, const char *mp) {
+        json_int_t idx = jint(entry, "index");
+        _cleanup_free_ char *name = child_name(children, idx);
+
+        json_object_set_new(entry, "startMs", json_integer(c->env->now_ms));
+        if (!json_object_get(children, "execs"))
+                json_object_set_new(children, "execs", json_object());
+        json_object_set_new(json_object_get(children, "execs"), name, entry);
+        json_object_set_new(children, "running", json_integer(jint(children, "running") + 1));
+        fx_add(c, (AslEffect){ASL_EFFECT_START_CHILD,
+                              .child = {.name = xstrdup(name),
+                                        .machine = xstrdup(mp),
+                                        .map_run_arn = xstrdup(jstr(children, "mapRunArn") ?: ""),
+                                        .input = json_incref(json_object_get(entry, "itemInput")),
+                                        .index = idx,
+                                        .redrive = jint(entry, "redrives")}});
+}
+
+/* Stop every running child of the Map (the Map fails or is stopped with
+ * the execution): each is kept to run again on a redrive. */
+static void map_execs_stop(Ctx *c, json_t *children) {
+        json_t *execs = json_object_get(children, "execs"), *entry;
+        const char *name;
+
+        if (!children_ext(children) || json_object_size(execs) == 0)
+                return;
+        if (!json_object_get(children, "failedExecs"))
+                json_object_set_new(children, "failedExecs", json_object());
+        json_object_foreach (execs, name, entry) {
+                fx_add(c, (AslEffect){ASL_EFFECT_STOP_CHILD, .child = {.name = xstrdup(name)}});
+                json_object_set(json_object_get(children, "failedExecs"), name, entry);
+        }
+        json_object_clear(execs);
+}
+
 /* ---- what a redrive continues from ---- */
 
 static void dropped_frame(Ctx *c, const char *fid, json_t *frame) {
@@ -825,8 +925,10 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 timer_cancel(c, jstr(frame, "timer"));
 
         children = json_object_get(frame, "children");
-        if (children && json_is_true(json_object_get(children, "dist")))
+        if (children && json_is_true(json_object_get(children, "dist"))) {
                 map_run_end(c, id, children, "MapRunAborted", NULL);
+                map_execs_stop(c, children);
+        }
         if (children && jstr(children, "readerTask"))
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (children && jstr(children, "writerTask"))
@@ -1188,8 +1290,10 @@ static void finish(Ctx *c, const char *status, json_t *output, const char *error
         /* A distributed Map still running: its Map Run is aborted with the
          * execution. */
         json_object_foreach (frames(c), id, v)
-                if (json_is_true(json_object_get(json_object_get(v, "children"), "dist")))
+                if (json_is_true(json_object_get(json_object_get(v, "children"), "dist"))) {
                         map_run_end(c, id, json_object_get(v, "children"), "MapRunAborted", NULL);
+                        map_execs_stop(c, json_object_get(v, "children"));
+                }
         if (streq(status, "SUCCEEDED"))
                 json_object_del(c->exec, "redrive");
         else
@@ -1246,7 +1350,7 @@ static json_t *map_writer_entry(Ctx *c, json_t *child, json_int_t idx, json_t *o
 static void map_results_set(json_t *children, json_int_t idx, json_t *v) {
         json_t *results = json_object_get(children, "results");
 
-        if (!results || idx < 0) {
+        if (!results || idx < 0 || json_is_true(json_object_get(children, "discard"))) {
                 json_decref(v);
                 return;
         }
@@ -1270,6 +1374,11 @@ static bool frame_parent(Ctx *c, const char *fid, char **ret_pid, json_int_t *re
         *ret_children = json_object_get(*ret_parent, "children");
         return true;
 }
+
+static void map_iteration_done(Ctx *c, const char *pid, json_t *parent, json_t *children, json_int_t idx,
+                               json_int_t batch, json_t *output);
+static void map_iteration_failed(Ctx *c, const char *pid, json_t *parent, json_t *children, json_int_t idx,
+                                 json_int_t batch, json_t *entry, const char *error, const char *cause);
 
 static void frame_done(Ctx *c, const char *fid, json_t *output) {
         json_t *parent, *children, *frame = frame_get(c, fid);
@@ -1304,7 +1413,13 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
                 return;
         }
 
-        /* map */
+        map_iteration_done(c, pid, parent, children, idx, batch, output);
+}
+
+/* Iteration idx of the Map of frame pid (a batch of `batch` items in
+ * distributed mode, 0: one item) succeeded with output; its result is set. */
+static void map_iteration_done(Ctx *c, const char *pid, json_t *parent, json_t *children, json_int_t idx,
+                               json_int_t batch, json_t *output) {
         map_run_touch(c, pid, children);
         if (!json_is_true(json_object_get(children, "dist")))
                 history(c, "MapIterationSucceeded",
@@ -1372,6 +1487,22 @@ static bool map_fail_export(Ctx *c, const char *pid, json_t *parent, const char 
                 frame_cancel(c, cid, /* map_aborted_events= */ false);
                 json_object_del(live, cid);
         }
+        {
+                json_t *execs = json_object_get(children, "execs"), *ce;
+                const char *name;
+
+                json_object_foreach (execs, name, ce) {
+                        json_t *entry = map_writer_entry(c, ce, jint(ce, "index"), NULL, NULL, NULL);
+
+                        json_object_set_new(entry, "Status", json_string("ABORTED"));
+                        json_object_del(entry, "StopDate");
+                        json_object_del(entry, "Output");
+                        json_object_del(entry, "OutputDetails");
+                        map_child_record(children, name, ce, entry);
+                        map_results_set(children, jint(ce, "index"), entry);
+                }
+                map_execs_stop(c, children);
+        }
         json_object_set_new(children, "failError", json_string(error ? error : "States.TaskFailed"));
         if (cause)
                 json_object_set_new(children, "failCause", json_string(cause));
@@ -1402,10 +1533,11 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
                                           json_integer_value(idx)));
                 frame_cancel(c, cid, /* map_aborted_events= */ !dist);
         }
-        if (dist)
+        if (dist) {
                 map_run_end(c, pid, children, "MapRunFailed",
                             json_pack("{s:s?, s:s?}", "error", error, "cause", cause));
-        else
+                map_execs_stop(c, children);
+        } else
                 history(c, "MapStateFailed", NULL);
         dropped_children(c, pid, children);
         json_object_del(parent, "children");
@@ -1458,7 +1590,6 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
         if (!dist)
                 history(c, "MapIterationFailed",
                         json_pack("{s:s, s:I}", "name", jstr(parent, "state"), "index", idx));
-        map_results_set(children, idx, entry ? TAKE_PTR(entry) : retry_error_output(error, cause));
         /* Within the tolerance the Map goes on: a redrive runs it again. */
         if (json_object_get(c->dropped, fid)) {
                 json_t *copy = redrive_frame_copy(json_object_get(c->dropped, fid));
@@ -1469,6 +1600,17 @@ static void frame_fail(Ctx *c, const char *fid, const char *error, const char *c
                         json_object_set_new(children, "failedFrames", json_object());
                 json_object_set_new(json_object_get(children, "failedFrames"), fid, copy);
         }
+        map_iteration_failed(c, pid, parent, children, idx, batch,
+                             entry ? TAKE_PTR(entry) : retry_error_output(error, cause), error, cause);
+}
+
+/* Iteration idx of the Map of frame pid failed: entry (stolen) is its
+ * result; the tolerance decides whether the Map goes on. */
+static void map_iteration_failed(Ctx *c, const char *pid, json_t *parent, json_t *children, json_int_t idx,
+                                 json_int_t batch, json_t *entry, const char *error, const char *cause) {
+        bool dist = json_is_true(json_object_get(children, "dist"));
+
+        map_results_set(children, idx, entry);
         map_run_touch(c, pid, children);
         json_object_set_new(children, "running", json_integer(jint(children, "running") - 1));
         json_object_set_new(children, "failed",
@@ -3031,6 +3173,21 @@ static void run_map(Ctx *c, const char *fid, json_t *frame, json_t *st) {
                 json_decref(children);
                 goto fail;
         }
+        /* A distributed Map whose result the state throws away ("ResultPath":
+         * null, nothing else reading it) keeps no results array: its
+         * document does not grow with the items (the byte count that the
+         * payload limit checks is kept all the same). */
+        if (dist && !asl_machine_state_is_jsonata(c->m, st) && json_object_get(st, "ResultPath") &&
+            json_is_null(json_object_get(st, "ResultPath")) && !json_object_get(st, "ResultSelector") &&
+            !json_object_get(st, "Assign") && !json_object_get(st, "ResultWriter"))
+                json_object_set_new(children, "discard", json_true());
+        if (dist && c->env->map_child_executions &&
+            !streq_ptr(jstr(json_object_get(json_object_get(st, "ItemProcessor")
+                                                    ?: json_object_get(st, "Iterator"),
+                                            "ProcessorConfig"),
+                            "ExecutionType"),
+                       "EXPRESS"))
+                json_object_set_new(children, "ext", json_true());
         json_object_set_new(frame, "children", children);
 
         if (dist) {
@@ -3168,7 +3325,8 @@ static int map_batch(Ctx *c, const char *fid, json_t *frame, json_t *children, j
 
 /* Iterations a redrive runs again (handle_redrive()): waiting for room. */
 static bool map_redo_pending(json_t *children) {
-        return json_object_size(json_object_get(children, "redoFrames")) > 0;
+        return json_object_size(json_object_get(children, "redoFrames")) > 0 ||
+               json_object_size(json_object_get(children, "redoExecs")) > 0;
 }
 
 /* Start the redrive's iterations up to MaxConcurrency, before new ones:
@@ -3193,6 +3351,24 @@ static void map_redo_start(Ctx *c, const char *fid, json_t *frame, json_t *child
         }
         if (json_object_size(redo) == 0)
                 json_object_del(children, "redoFrames");
+        /* child executions: again, under their redrive's names */
+        redo = json_object_get(children, "redoExecs");
+        json_object_foreach_safe (redo, tmp, cid, cf) {
+                json_t *proc = json_object_get(frame_state(c, frame), "ItemProcessor");
+                _cleanup_free_ char *sp = state_pointer(frame, jstr(frame, "state"));
+                _cleanup_free_ char *mp = asl_pointer_join(sp, proc ? "ItemProcessor" : "Iterator");
+
+                json_t *entry;
+
+                if (c->abort_cause || jint(children, "running") >= jint(children, "max"))
+                        break;
+                entry = json_deep_copy(cf);
+                json_object_set_new(entry, "redrives", json_integer(jint(entry, "redrives") + 1));
+                map_child_start(c, children, entry, mp);
+                json_object_del(redo, cid);
+        }
+        if (json_object_size(redo) == 0)
+                json_object_del(children, "redoExecs");
 }
 
 static void map_fill(Ctx *c, const char *fid) {
@@ -3275,6 +3451,15 @@ static void map_fill(Ctx *c, const char *fid) {
                                           json_array_get(items, (size_t) i), &in) < 0)
                         return;
 
+                if (children_ext(children)) {
+                        json_t *entry = json_pack("{s:I, s:o}", "index", child, "itemInput", in);
+
+                        if (count > 1 || json_object_get(children, "batchItems"))
+                                json_object_set_new(entry, "batchItems", json_integer(count));
+                        json_object_set_new(children, "next", json_integer(i + count));
+                        map_child_start(c, children, entry, mp);
+                        continue;
+                }
                 _cleanup_free_ char *cid = frame_new(c, mp, fid, (size_t) child);
                 if (json_object_get(children, "writer")) {
                         json_object_set(frame_get(c, cid), "itemInput", in);
@@ -3548,6 +3733,15 @@ int asl_exec_new(const AslMachine *m, const AslExecInfo *info, const AslEnv *env
                          "frames", "tasks", "timers");
         if (!exec)
                 return asl_error_set(err, "States.Runtime", "cannot create the execution document");
+        if (info->machine && *info->machine) {
+                if (!json_is_object(asl_machine_lookup(m, info->machine))) {
+                        json_decref(exec);
+                        return asl_error_set(err, "States.Runtime", "no sub-machine at %s", info->machine);
+                }
+                json_object_set_new(exec, "machine", json_string(info->machine));
+        }
+        if (info->map_child)
+                json_object_set(exec, "mapChild", info->map_child);
         *ret_exec = exec;
         return 0;
 }
@@ -3576,14 +3770,19 @@ void asl_exec_map_progress(json_t *exec, size_t *ret_done, size_t *ret_total) {
 }
 
 static int handle_start(Ctx *c) {
-        json_t *def = c->m->definition, *ex = json_object_get(c->exec, "execution");
-        json_t *to = json_object_get(def, "TimeoutSeconds");
+        /* a child execution runs the sub-machine of "machine" */
+        const char *root = jstr(c->exec, "machine") ?: "";
+        json_t *def = *root ? asl_machine_lookup(c->m, root) : c->m->definition;
+        json_t *ex = json_object_get(c->exec, "execution");
+        json_t *to = *root ? NULL : json_object_get(def, "TimeoutSeconds");
 
+        if (!def)
+                return -EINVAL;
         json_object_set_new(c->exec, "started", json_true());
         history(c, "ExecutionStarted",
                 HISTORY_DETAILS(c, io_details(NULL, "input", json_object_get(ex, "input"))));
         json_object_set_new(frames(c), "0",
-                            json_pack("{s:s, s:I, s:[], s:I}", "machine", "", "enteredMs",
+                            json_pack("{s:s, s:I, s:[], s:I}", "machine", root, "enteredMs",
                                       (json_int_t) c->env->now_ms, "retries", "retryCount", (json_int_t) 0));
         if (json_is_integer(to) && json_integer_value(to) > 0)
                 free(timer_schedule(c, "0", "execution_timeout",
@@ -3632,7 +3831,8 @@ static int fid_compare(const void *a, const void *b) {
 static int handle_redrive(Ctx *c, AslError *err) {
         _cleanup_json_ json_t *keep = NULL;
         _cleanup_free_ const char **fids = NULL;
-        json_t *def = c->m->definition, *to = json_object_get(def, "TimeoutSeconds"), *f;
+        json_t *def = c->m->definition, *f;
+        json_t *to = jstr(c->exec, "machine") ? NULL : json_object_get(def, "TimeoutSeconds");
         json_int_t count = jint(c->exec, "redriveCount") + 1;
         const char *fid;
         size_t n = 0;
@@ -3685,6 +3885,18 @@ static int handle_redrive(Ctx *c, AslError *err) {
                                 if (!json_object_get(keep, cid))
                                         json_object_set(redo, cid, cf);
                         json_object_set_new(ch, "redoFrames", redo);
+                        if (children_ext(ch)) {
+                                /* child executions that failed or were stopped are
+                                 * redriven (map_redo_start()) */
+                                json_t *execs = json_object();
+
+                                json_object_update(execs, json_object_get(ch, "redoExecs"));
+                                json_object_update(execs, json_object_get(ch, "failedExecs"));
+                                json_object_update(execs, json_object_get(ch, "execs"));
+                                json_object_del(ch, "failedExecs");
+                                json_object_set_new(ch, "execs", json_object());
+                                json_object_set_new(ch, "redoExecs", execs);
+                        }
                         json_object_set_new(ch, "running", json_integer(0));
                         json_object_set_new(ch, "failed", json_integer(0));
                         json_object_set_new(ch, "childFailed", json_integer(0));
@@ -3696,6 +3908,9 @@ static int handle_redrive(Ctx *c, AslError *err) {
                                 json_t *set = map_run_counts(ch);
 
                                 json_object_set_new(ch, "redriveCount", json_integer(runs));
+                                history(c, "MapRunRedriven",
+                                        json_pack("{s:s, s:I}", "mapRunArn", jstr(ch, "mapRunArn") ?: "",
+                                                  "redriveCount", runs));
                                 json_object_update_new(
                                         set, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "status", "RUNNING",
                                                        "stopDate", (json_int_t) 0, "redriveCount", runs,
@@ -4077,6 +4292,74 @@ static int handle_update_map_run(Ctx *c, const AslEvent *ev, AslError *err) {
         return 0;
 }
 
+/*
+ * A child execution ended (CHILD_ENDED): the Map that counts it as running
+ * takes its output, or its failure (a child that timed out or was stopped
+ * fails with States.Timeout or States.Aborted when it names no error).
+ * Returns 1 (stale) for a child that no Map counts as running.
+ */
+static int handle_child_ended(Ctx *c, const AslEvent *ev, AslError *err) {
+        const char *fid;
+        json_t *frame;
+
+        if (!ev->child || !ev->status)
+                return asl_error_set(err, "States.Runtime", "CHILD_ENDED without a child or a status");
+        json_object_foreach (frames(c), fid, frame) {
+                json_t *children = json_object_get(frame, "children");
+                _cleanup_json_ json_t *entry =
+                        json_incref(json_object_get(json_object_get(children, "execs"), ev->child));
+                _cleanup_free_ char *id = NULL;
+                json_int_t idx, batch;
+
+                if (!entry || !children_ext(children))
+                        continue;
+                if (ev->child_redrives != jint(entry, "redrives"))
+                        return 1; /* the end of the attempt before a redrive */
+                id = xstrdup(fid);
+                json_object_del(json_object_get(children, "execs"), ev->child);
+                idx = jint(entry, "index");
+                batch = jint(entry, "batchItems");
+                if (streq(ev->status, "SUCCEEDED")) {
+                        json_t *output = ev->output ? ev->output : json_null();
+
+                        json_t *result = json_incref(output);
+
+                        if (json_object_get(children, "writer")) {
+                                json_decref(result);
+                                result = map_writer_entry(c, entry, idx, output, NULL, NULL);
+                                map_child_record(children, ev->child, entry, result);
+                        }
+                        map_results_set(children, idx, result);
+                        map_iteration_done(c, id, frame, children, idx, batch, output);
+                } else {
+                        const char *error = ev->error                        ? ev->error
+                                            : streq(ev->status, "TIMED_OUT") ? "States.Timeout"
+                                            : streq(ev->status, "ABORTED")   ? "States.Aborted"
+                                                                             : "States.TaskFailed";
+                        json_t *result = json_object_get(children, "writer")
+                                                 ? map_writer_entry(c, entry, idx, NULL, error, ev->cause)
+                                                 : retry_error_output(error, ev->cause);
+
+                        if (json_object_get(children, "writer"))
+                                map_child_record(children, ev->child, entry, result);
+
+                        map_run_effect(c, children, NULL,
+                                       map_run_failure(c, entry, idx, batch, error, ev->cause), false);
+                        /* Within the tolerance the Map goes on: a redrive runs it again. */
+                        if (!json_object_get(children, "failedExecs"))
+                                json_object_set_new(children, "failedExecs", json_object());
+                        json_object_set(json_object_get(children, "failedExecs"), ev->child, entry);
+                        map_iteration_failed(c, id, frame, children, idx, batch, result, error, ev->cause);
+                }
+                return 0;
+        }
+        return 1;
+}
+
+json_t *asl_exec_map_child(json_t *exec) {
+        return json_object_get(exec, "mapChild");
+}
+
 int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
                     const AslEnv *env, AslEffects *fx, AslError *err) {
         Ctx c = { .m = m, .exec = exec, .env = env, .fx = fx };
@@ -4122,6 +4405,9 @@ int asl_exec_handle(const AslMachine *m, json_t *exec, const AslEvent *ev,
                 break;
         case ASL_EVENT_UPDATE_MAP_RUN:
                 r = handle_update_map_run(&c, ev, err);
+                break;
+        case ASL_EVENT_CHILD_ENDED:
+                r = handle_child_ended(&c, ev, err);
                 break;
         default:
                 return asl_error_set(err, "States.Runtime", "unknown event type %d", (int) ev->type);

@@ -13,10 +13,27 @@
  *   events:  START, TASK_SUCCEEDED, TASK_FAILED, TASK_HEARTBEAT, TIMER_FIRED, STOP,
  *            UPDATE_MAP_RUN (a running Map Run's MaxConcurrency and tolerance),
  *            REDRIVE (a FAILED, TIMED_OUT or ABORTED execution continues from
- *            the states that did not succeed: see asl_exec_redrivable())
+ *            the states that did not succeed: see asl_exec_redrivable()),
+ *            CHILD_ENDED (a distributed Map's child execution ended)
  *   effects: DISPATCH_TASK, CANCEL_TASK, SCHEDULE_TIMER (upsert by id),
  *            CANCEL_TIMER, HISTORY (one Step Functions history event), FINISHED,
- *            MAP_RUN (a distributed Map's Map Run record changed)
+ *            MAP_RUN (a distributed Map's Map Run record changed),
+ *            START_CHILD, STOP_CHILD (a distributed Map's child executions)
+ *
+ * Child executions. With AslEnv.map_child_executions, a distributed Map
+ * whose ExecutionType is STANDARD runs each child (an item or a batch) as
+ * an execution of its own: START_CHILD names it (a name derived from the
+ * Map Run id and the child's index, so the same slot always gets the
+ * same name), the parent keeps only its running
+ * children ({name: {index, input, start}}) and the counts, and CHILD_ENDED
+ * brings its end back once (an end for a child the parent no longer counts
+ * as running is stale). A child's document is made by asl_exec_new() with
+ * AslExecInfo.machine (the ItemProcessor's JSON pointer) and .map_child.
+ * The parent failing, stopping or timing out stops its running children
+ * (STOP_CHILD); a redrive of the parent redrives the failed and stopped
+ * ones (START_CHILD with `redrive`), as Step Functions redrives a Map
+ * Run's STANDARD children, and their ends count only with that redrive
+ * count.
  *
  * Every task attempt gets a unique task id; a result for a task id that is
  * no longer pending (timed out, cancelled, already applied) is stale:
@@ -45,6 +62,7 @@ typedef enum AslEventType {
         ASL_EVENT_STOP,
         ASL_EVENT_REDRIVE,
         ASL_EVENT_UPDATE_MAP_RUN,
+        ASL_EVENT_CHILD_ENDED,
         _ASL_EVENT_MAX,
 } AslEventType;
 
@@ -67,6 +85,12 @@ typedef struct AslEvent {
         int64_t max_concurrency;     /* 0 = as many as distributed mode allows */
         int64_t tolerated_count;     /* >= 0 */
         double tolerated_percentage; /* 0..100 */
+        /* CHILD_ENDED: the child execution's name (START_CHILD's), its
+         * status (SUCCEEDED, FAILED, TIMED_OUT, ABORTED), and output (on
+         * success) or error and cause */
+        const char *child;
+        const char *status;
+        int64_t child_redrives; /* the child's redriveCount when it ended */
 } AslEvent;
 
 typedef enum AslEffectType {
@@ -77,6 +101,8 @@ typedef enum AslEffectType {
         ASL_EFFECT_HISTORY,
         ASL_EFFECT_FINISHED,
         ASL_EFFECT_MAP_RUN,
+        ASL_EFFECT_START_CHILD,
+        ASL_EFFECT_STOP_CHILD,
         _ASL_EFFECT_MAX,
 } AslEffectType;
 
@@ -147,6 +173,18 @@ typedef struct AslMapRun {
         json_t *failure; /* owned, or NULL */
 } AslMapRun;
 
+/* START_CHILD: start a distributed Map's child execution (idempotent by
+ * name); STOP_CHILD (name only): stop one that runs. */
+typedef struct AslChild {
+        char *name;        /* the child execution's name */
+        char *machine;     /* the ItemProcessor's JSON pointer in the definition */
+        char *map_run_arn; /* the Map Run it belongs to */
+        json_t *input;     /* its input */
+        int64_t index;     /* the child's index in the run */
+        int64_t redrive;   /* START_CHILD: 0 = start it; n > 0: its n-th redrive (RedriveExecution
+                            * of the child, which ended unsuccessfully or was stopped) */
+} AslChild;
+
 typedef struct AslEffect {
         AslEffectType type;
         union {
@@ -156,6 +194,7 @@ typedef struct AslEffect {
                 AslHistory history;        /* HISTORY */
                 AslFinished finished;      /* FINISHED */
                 AslMapRun map_run;         /* MAP_RUN */
+                AslChild child;            /* START_CHILD, STOP_CHILD */
         };
 } AslEffect;
 
@@ -179,6 +218,12 @@ typedef struct AslExecInfo {
         const char *state_machine_name;
         const char *role_arn; /* $$.Execution.RoleArn; NULL = "imgflow:role:<state_machine_name>" */
         json_t *input;                  /* borrowed; NULL = {} */
+        /* A distributed Map's child execution: the sub-machine it runs (a
+         * JSON pointer, NULL = the whole definition) and
+         * {"parent": execution id, "mapRunArn", "index"} (borrowed, kept in
+         * the document: asl_exec_map_child()) */
+        const char *machine;
+        json_t *map_child;
 } AslExecInfo;
 
 /*
@@ -212,6 +257,9 @@ const char *asl_exec_status(json_t *exec);
  */
 #define ASL_REDRIVE_WINDOW_MS (14LL * 24 * 3600 * 1000)
 int asl_exec_redrivable(json_t *exec, const AslEnv *env, AslError *err);
+
+/* A child execution's {"parent", "mapRunArn", "index"} (borrowed), or NULL. */
+json_t *asl_exec_map_child(json_t *exec);
 
 /* Times the execution was redriven (0 when never). */
 int64_t asl_exec_redrive_count(json_t *exec);

@@ -138,6 +138,10 @@ typedef struct AslEnv {
         size_t max_history_events;  /* 0 = ASL_MAX_HISTORY_EVENTS_DEFAULT */
         bool no_history;            /* nobody reads the history (an EXPRESS execution logging
                                      * OFF): events are counted, no HISTORY effects are made */
+        bool map_child_executions;  /* a distributed Map with ExecutionType STANDARD runs its
+                                     * children as executions of their own (START_CHILD,
+                                     * CHILD_ENDED, asl-engine.h); false: inside the parent's
+                                     * document (`imgflow run`, EXPRESS parents) */
 } AslEnv;
 
 uint64_t asl_env_random_u64(const AslEnv *env);

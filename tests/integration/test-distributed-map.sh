@@ -31,6 +31,12 @@
 # examples/distributed-map/thumbnails-from-inventory.asl.json thumbnails,
 # and bad inventories failing with States.ItemReaderFailed.
 #
+# Children as executions of their own (ExecutionType STANDARD): 100
+# thumbnails, each child listed by list-executions --map-run-arn (pages of
+# 30, newest first, by status), described and with its own history, the
+# parent alone under its state machine; a child that fails the run leaves
+# it FAILED and the others ABORTED, and cannot be redriven on its own.
+#
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
 MODE=$1 BUILD=$(cd "$2" && pwd) SRC=$3
@@ -457,6 +463,113 @@ for name, what in (("notjson", "the manifest is not JSON"), ("nokey", "no Key co
     check(d.get("status") == "FAILED" and d.get("error") == "States.ItemReaderFailed" and
           what in (d.get("cause") or ""), "inventory %s: States.ItemReaderFailed: %s" % (name, d.get("cause")))
 sys.exit(1 if bad else 0)
+PY
+
+# Children as executions of their own (ExecutionType STANDARD): each a
+# durable execution with its id, status and history, run by the ordinary
+# machinery; ListExecutions by the Map Run lists them (paged, by status),
+# not by the state machine; DescribeExecution and GetExecutionHistory of a
+# child; a child that fails is FAILED, and the run's failure stops the
+# ones still running (ABORTED).
+python3 - "$EX" "$TMP" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["States"]["Thumbnails"]
+m["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+m["MaxConcurrency"] = 10
+json.dump(d, open(sys.argv[2] + "/thumbs-std.asl.json", "w"))
+f = json.load(open(sys.argv[2] + "/items-failing.asl.json"))
+f["States"]["M"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+del f["States"]["M"]["ResultWriter"]
+f["States"]["M"]["MaxConcurrency"] = 8
+# the others wait, so that the failure finds them running
+f["States"]["M"]["ItemProcessor"]["States"]["P"] = {"Type": "Wait", "Seconds": 30, "End": True}
+json.dump(f, open(sys.argv[2] + "/std-failing.asl.json", "w"))
+PY
+"$STACK" register thumbs-std "$TMP/thumbs-std.asl.json" >/dev/null || fail "register thumbs-std"
+"$STACK" register std-failing "$TMP/std-failing.asl.json" >/dev/null || fail "register std-failing"
+run thumbs-std std '{"bucket": "photos", "prefix": "raw/photo-00"}' && ok "thumbs-std SUCCEEDED" ||
+        fail "thumbs-std: $(tail -3 "$TMP/std.err") $(head -c 600 "$TMP/std.json")"
+"$CLI" list-map-runs --execution-arn thumbs-std:std >"$TMP/std-runs.json" 2>&1 || fail "list-map-runs: $(cat "$TMP/std-runs.json")"
+MRS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/std-runs.json" 2>/dev/null)
+# every page of the run's children, 30 at a time
+token= page=0
+: >"$TMP/std-children.jsonl"
+while [ $page -lt 20 ]; do
+        "$CLI" list-executions --map-run-arn "$MRS" --max-results 30 ${token:+--next-token "$token"} \
+                >"$TMP/std-page.json" 2>"$TMP/std-page.err" || { fail "list-executions --map-run-arn: $(cat "$TMP/std-page.err")"; break; }
+        python3 -c 'import json,sys; [print(json.dumps(e)) for e in json.load(open(sys.argv[1]))["executions"]]' \
+                "$TMP/std-page.json" >>"$TMP/std-children.jsonl"
+        token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("nextToken", ""))' "$TMP/std-page.json")
+        page=$((page + 1))
+        [ -n "$token" ] || break
+done
+"$CLI" list-executions --map-run-arn "$MRS" --status-filter FAILED >"$TMP/std-failed.json" 2>&1 || fail "status filter"
+"$CLI" list-executions --state-machine thumbs-std >"$TMP/std-sm.json" 2>&1 || fail "list-executions --state-machine"
+CHILD=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["executionArn"])' "$TMP/std-children.jsonl" 2>/dev/null)
+"$CLI" describe-execution --execution-arn "$CHILD" >"$TMP/std-child.json" 2>&1 || fail "describe-execution of a child: $(cat "$TMP/std-child.json")"
+"$CLI" get-execution-history --execution-arn "$CHILD" >"$TMP/std-child-history.json" 2>&1 ||
+        fail "get-execution-history of a child: $(cat "$TMP/std-child-history.json")"
+python3 - "$TMP" "$MRS" "$CHILD" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys
+tmp, run, child = sys.argv[1], sys.argv[2], sys.argv[3]
+bad = 0
+def check(cond, msg):
+    global bad
+    print(("ok   " if cond else "FAIL: ") + msg)
+    bad += not cond
+out = json.loads(json.load(open(tmp + "/std.json")).get("output") or "{}")
+check(out.get("count") == 100, "STANDARD children: 100 thumbnails (%s)" % out.get("count"))
+kids = [json.loads(l) for l in open(tmp + "/std-children.jsonl")]
+names = {k["name"] for k in kids}
+label = "imgflow:execution:thumbs-std/thumbnails:"
+check(len(kids) == 100 and len(names) == 100, "list-executions --map-run-arn: 100 children in pages of 30 (%d)" % len(kids))
+check(all(k["status"] == "SUCCEEDED" and k["executionArn"].startswith(label) and
+          k["stateMachineArn"] == "imgflow:stateMachine:thumbs-std/thumbnails" and k.get("mapRunArn") == run
+          for k in kids), "each SUCCEEDED, named as a Map Run's child (%s)" % (kids[0] if kids else "-"))
+starts = [k["startDate"] for k in kids]
+check(starts == sorted(starts, reverse=True), "newest first")
+check(json.load(open(tmp + "/std-failed.json"))["executions"] == [], "--status-filter FAILED: none")
+sm = json.load(open(tmp + "/std-sm.json"))["executions"]
+check([e["name"] for e in sm] == ["std"], "list-executions --state-machine: the parent only (%s)" % [e["name"] for e in sm])
+d = json.load(open(tmp + "/std-child.json"))
+check(d.get("executionArn") == child and d.get("status") == "SUCCEEDED" and d.get("mapRunArn") == run and
+      "photo-00" in json.loads(d.get("input", "{}")).get("key", "") and json.loads(d.get("output", "{}")).get("size", 0) > 0,
+      "describe-execution of a child: its input, output and Map Run")
+types = [e["type"] for e in json.load(open(tmp + "/std-child-history.json"))["events"]]
+check(types[:3] == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled"] and types[-1] == "ExecutionSucceeded",
+      "the child's own history: %s" % ",".join(types))
+sys.exit(1 if bad else 0)
+PY
+run std-failing stdfail '{}'
+"$CLI" list-map-runs --execution-arn std-failing:stdfail >"$TMP/stdfail-runs.json" 2>&1 || fail "list-map-runs stdfail"
+MRF2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/stdfail-runs.json" 2>/dev/null)
+# the children stopped with the run end ABORTED soon after it (poll, bounded)
+for i in $(seq 1 120); do
+        "$CLI" list-executions --map-run-arn "$MRF2" --status-filter RUNNING >"$TMP/stdfail-running.json" 2>&1
+        grep -q '"executionArn"' "$TMP/stdfail-running.json" || break
+        sleep 0.5
+done
+for st in FAILED ABORTED SUCCEEDED RUNNING; do
+        "$CLI" list-executions --map-run-arn "$MRF2" --status-filter $st >"$TMP/stdfail-$st.json" 2>&1 || fail "list $st"
+done
+# a child is redriven with its parent, not on its own
+FCHILD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["executions"][0]["executionArn"])' \
+        "$TMP/stdfail-FAILED.json" 2>/dev/null)
+"$CLI" redrive-execution --execution-arn "$FCHILD" >"$TMP/stdfail-redrive.out" 2>&1
+grep -q "ExecutionNotRedrivable" "$TMP/stdfail-redrive.out" && ok "redrive-execution of a child: ExecutionNotRedrivable" ||
+        fail "redrive-execution of a child: $(cat "$TMP/stdfail-redrive.out")"
+python3 - "$TMP" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys
+tmp = sys.argv[1]
+n = lambda st: [json.loads(json.load(open(tmp + "/stdfail-" + st + ".json"))["executions"][i]["name"].rsplit("-", 1)[1])
+                for i in range(len(json.load(open(tmp + "/stdfail-" + st + ".json"))["executions"]))]
+d = json.load(open(tmp + "/stdfail.json"))
+ok = (d.get("status") == "FAILED" and n("FAILED") == [5] and sorted(n("ABORTED")) == [0, 1, 2, 3, 4, 6, 7] and
+      not n("RUNNING") and not n("SUCCEEDED"))
+print(("ok   " if ok else "FAIL: ") + "a child fails the run (%s): child 5 FAILED, the running ones ABORTED %s, succeeded %s, running %s"
+      % (d.get("error"), sorted(n("ABORTED")), sorted(n("SUCCEEDED")), n("RUNNING")))
+sys.exit(0 if ok else 1)
 PY
 
 "$STACK" stop >"$TMP/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$TMP/stop.log")"

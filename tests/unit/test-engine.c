@@ -115,6 +115,16 @@ static json_t *effect_view(const AslEffect *e) {
                 if (e->map_run.failure)
                         json_object_set(o, "failure", e->map_run.failure);
                 break;
+        case ASL_EFFECT_START_CHILD:
+        case ASL_EFFECT_STOP_CHILD:
+                set_str(o, "name", e->child.name);
+                set_str(o, "machine", e->child.machine);
+                set_str(o, "map_run_arn", e->child.map_run_arn);
+                if (e->child.input)
+                        json_object_set(o, "input", e->child.input);
+                json_object_set_new(o, "index", json_integer(e->child.index));
+                json_object_set_new(o, "redrive", json_integer(e->child.redrive));
+                break;
         default:
                 abort();
         }
@@ -3607,5 +3617,269 @@ TEST(distributed_map_result_writer_failed_run) {
                 ASSERT_NOT_NULL(
                         json_object_get(json_object_get(h.finished, "output"), "ResultWriterDetails"));
         }
+        h_done(&h);
+}
+
+/* ---- a distributed Map's children as executions of their own ---- */
+
+static void dmap_child_start(H *h, const char *extra, const char *input) {
+        char *def;
+
+        if (asprintf(&def, DMAP_DEF, extra) < 0)
+                abort();
+        h_init(h, def, input);
+        h->env.map_child_executions = true;
+        h_event(h, (AslEvent){.type = ASL_EVENT_START});
+        free(def);
+}
+
+/* The name of START_CHILD i of the last call (new string). */
+static char *child_of(H *h, size_t i) {
+        json_t *c = fx_nth(h, ASL_EFFECT_START_CHILD, i);
+
+        ASSERT_NOT_NULL(c);
+        return strdup(S(c, "name"));
+}
+
+static int h_child_ended(H *h, const char *name, const char *status, const char *output, const char *error,
+                         int64_t redrives) {
+        json_t *o = output ? Q(output) : NULL;
+        int r = h_event(h, (AslEvent){.type = ASL_EVENT_CHILD_ENDED,
+                                      .child = name,
+                                      .status = status,
+                                      .output = o,
+                                      .error = error,
+                                      .cause = error ? "it failed" : NULL,
+                                      .child_redrives = redrives});
+        json_decref(o);
+        return r;
+}
+
+TEST(distributed_map_child_executions) {
+        json_t *children, *rec = NULL;
+        char *c[4], *run_id;
+        H h;
+
+        dmap_child_start(&h, "'MaxConcurrency':2,'ToleratedFailureCount':1,", "{'items':[1,2,3,4]}");
+        /* two children started as executions: no task of theirs in the parent */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 2);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        map_run_merge(&h, &rec);
+        run_id = strdup(strrchr(S(rec, "mapRunArn"), ':') + 1);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *sc = fx_nth(&h, ASL_EFFECT_START_CHILD, i);
+                char *want;
+
+                c[i] = child_of(&h, i);
+                ASSERT_TRUE(asprintf(&want, "%s-%zu", run_id, i) > 0);
+                ASSERT_STR_EQ(c[i], want);
+                free(want);
+                ASSERT_STR_EQ(S(sc, "machine"), "/States/M/ItemProcessor");
+                ASSERT_STR_EQ(S(sc, "map_run_arn"), S(rec, "mapRunArn"));
+                ASSERT_JSON_EQ(json_object_get(sc, "input"), i == 0 ? "1" : "2");
+                ASSERT_INT_EQ(I(sc, "redrive"), 0);
+        }
+        /* the parent keeps the running children and counts, no frames of theirs */
+        ASSERT_INT_EQ(json_object_size(json_object_get(h.exec, "frames")), 1);
+        children = json_object_get(json_object_get(json_object_get(h.exec, "frames"), "0"), "children");
+        ASSERT_INT_EQ(json_object_size(json_object_get(children, "execs")), 2);
+        ASSERT_INT_EQ(I(rec, "childRunning"), 2);
+
+        /* one ends: the next starts, in the same call; the same end again is stale */
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "'a'", NULL, 0), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 1);
+        c[2] = child_of(&h, 0);
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_START_CHILD, 0), "input"), "3");
+        ASSERT_JSON_EQ(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "set"),
+                       "{\"next\":3,\"done\":1,\"children\":3,\"childDone\":1}");
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "'a'", NULL, 0), 1);
+        ASSERT_INT_EQ(h_child_ended(&h, "no-such-child", "SUCCEEDED", "'x'", NULL, 0), 1);
+        /* a failure within the tolerance: its record; the last one starts */
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "FAILED", NULL, "Image.Invalid", 0), 0);
+        ASSERT_NOT_NULL(json_object_get(fx_nth(&h, ASL_EFFECT_MAP_RUN, 0), "failure"));
+        c[3] = child_of(&h, 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[3], "SUCCEEDED", "'d'", NULL, 0), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_child_ended(&h, c[2], "SUCCEEDED", "'c'", NULL, 0), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"),
+                       "[\"a\",{\"Error\":\"Image.Invalid\",\"Cause\":\"it failed\"},\"c\",\"d\"]");
+        /* no child's events in the parent's history */
+        ASSERT_TRUE(!history_has(&h, "TaskScheduled"));
+        for (size_t i = 0; i < 4; i++)
+                free(c[i]);
+        free(run_id);
+        json_decref(rec);
+        rec = NULL;
+        h_done(&h);
+
+        /* a result thrown away ("ResultPath": null) is not kept: the
+         * parent's document does not grow with the items */
+        dmap_child_start(&h, "'ResultPath':null,", "{'items':[1,2,3]}");
+        for (size_t i = 0; i < 3; i++)
+                c[i] = child_of(&h, i);
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "{'big':'xxxxxxxxxxxxxxxx'}", NULL, 0), 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "SUCCEEDED", "{'big':'xxxxxxxxxxxxxxxx'}", NULL, 0), 0);
+        children = json_object_get(json_object_get(json_object_get(h.exec, "frames"), "0"), "children");
+        ASSERT_INT_EQ(json_array_size(json_object_get(children, "results")), 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[2], "SUCCEEDED", "'c'", NULL, 0), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "{\"items\":[1,2,3]}");
+        for (size_t i = 0; i < 3; i++)
+                free(c[i]);
+        h_done(&h);
+
+        /* UpdateMapRun: more room starts more children at once */
+        dmap_child_start(&h, "'MaxConcurrency':1,", "{'items':[1,2,3,4]}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 1);
+        map_run_merge(&h, &rec);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_UPDATE_MAP_RUN,
+                                             .map_run_arn = S(rec, "mapRunArn"),
+                                             .set_max_concurrency = true,
+                                             .max_concurrency = 3}),
+                      0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 2);
+        json_decref(rec);
+        rec = NULL;
+        h_done(&h);
+
+        /* a child that times out or is stopped fails its item */
+        dmap_child_start(&h, "", "{'items':[1]}");
+        c[0] = child_of(&h, 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "TIMED_OUT", NULL, NULL, 0), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        free(c[0]);
+        h_done(&h);
+
+        /* a ResultWriter's records name each child as Step Functions does */
+        dmap_child_start(
+                &h, "'ResultWriter':{'WriterConfig':{'Transformation':'NONE'}},'ToleratedFailureCount':1,",
+                "{'items':[1,2]}");
+        c[0] = child_of(&h, 0);
+        c[1] = child_of(&h, 1);
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "'a'", NULL, 0), 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "FAILED", NULL, "Image.Invalid", 0), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        {
+                json_t *out = json_object_get(h.finished, "output"), *r0 = json_array_get(out, 0),
+                       *r1 = json_array_get(out, 1);
+                char *want;
+
+                ASSERT_STR_EQ(S(r0, "Name"), c[0]);
+                ASSERT_TRUE(asprintf(&want, "imgflow:execution:test/M:%s", c[0]) > 0);
+                ASSERT_STR_EQ(S(r0, "ExecutionArn"), want);
+                free(want);
+                ASSERT_STR_EQ(S(r0, "StateMachineArn"), "imgflow:stateMachine:test/M");
+                ASSERT_STR_EQ(S(r0, "Status"), "SUCCEEDED");
+                ASSERT_STR_EQ(S(r0, "Output"), "\"a\"");
+                ASSERT_STR_EQ(S(r0, "RedriveStatus"), "NOT_REDRIVABLE");
+                ASSERT_INT_EQ(I(r0, "RedriveCount"), 0);
+                ASSERT_STR_EQ(S(r1, "Status"), "FAILED");
+                ASSERT_STR_EQ(S(r1, "Error"), "Image.Invalid");
+                ASSERT_STR_EQ(S(r1, "RedriveStatus"), "REDRIVABLE");
+        }
+        free(c[0]);
+        free(c[1]);
+        h_done(&h);
+
+        /* without child executions (imgflow run, EXPRESS children) they run inside */
+        dmap_start(&h, "'MaxConcurrency':2,", "{'items':[1,2,3]}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        h_done(&h);
+}
+
+TEST(distributed_map_child_stop_and_redrive) {
+        char *c[3], *err = NULL;
+        H h;
+
+        dmap_child_start(&h, "'MaxConcurrency':2,", "{'items':[1,2,3]}");
+        c[0] = child_of(&h, 0);
+        c[1] = child_of(&h, 1);
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "'a'", NULL, 0), 0);
+        c[2] = child_of(&h, 0);
+        /* the parent stopped: its running children are stopped with it */
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_STOP}), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "ABORTED");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_STOP_CHILD), 2);
+        ASSERT_TRUE(history_has(&h, "MapRunAborted"));
+        /* their ends come later, to a parent that counts them no more */
+        ASSERT_TRUE(h_child_ended(&h, c[1], "ABORTED", NULL, NULL, 0) != 0);
+
+        /* a redrive redrives the two children, under their names, not the one that succeeded */
+        ASSERT_INT_EQ(h_redrive(&h, &err), 0);
+        free(err);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *sc = fx_nth(&h, ASL_EFFECT_START_CHILD, i);
+
+                ASSERT_INT_EQ(I(sc, "redrive"), 1);
+                ASSERT_TRUE(streq(S(sc, "name"), c[1]) || streq(S(sc, "name"), c[2]));
+        }
+        ASSERT_TRUE(history_has(&h, "MapRunRedriven"));
+        {
+                json_t *d = details_of(&h, "MapRunRedriven", "mapRunRedrivenEventDetails");
+
+                ASSERT_INT_EQ(I(d, "redriveCount"), 1);
+                ASSERT_TRUE(strncmp(S(d, "mapRunArn"), "imgflow:mapRun:test/M:", 22) == 0);
+        }
+        /* an end of the attempt before the redrive is stale; the redriven ones count */
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "ABORTED", NULL, NULL, 0), 1);
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "SUCCEEDED", "'b'", NULL, 1), 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[2], "SUCCEEDED", "'c'", NULL, 1), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"a\",\"b\",\"c\"]");
+        for (size_t i = 0; i < 3; i++)
+                free(c[i]);
+        h_done(&h);
+}
+
+TEST(distributed_map_child_document) {
+        /* a child runs the ItemProcessor as an execution of its own, with its history */
+        json_t *mc = json_pack("{s:s, s:s, s:i}", "parent", "test:e1", "mapRunArn",
+                               "imgflow:mapRun:test/M:r", "index", 3);
+        json_t *in = json_integer(5);
+        AslError e = {};
+        char *t;
+        H h;
+
+        dmap_start(&h, "", "{'items':[]}");
+        h_done(&h);
+        dmap_start(&h, "", "{'items':[]}");
+        json_decref(h.exec);
+        ASSERT_INT_EQ(asl_exec_new(h.m,
+                                   &(AslExecInfo){.execution_id = "imgflow:execution:test/M:r-3",
+                                                  .execution_name = "r-3",
+                                                  .state_machine_id = "imgflow:stateMachine:test/M",
+                                                  .state_machine_name = "test",
+                                                  .input = in,
+                                                  .machine = "/States/M/ItemProcessor",
+                                                  .map_child = mc},
+                                   &h.env, &h.exec, &e),
+                      0);
+        ASSERT_INT_EQ(asl_exec_new(h.m, &(AslExecInfo){.execution_name = "x", .machine = "/States/Nope"},
+                                   &h.env, &(json_t *){NULL}, &e),
+                      -EINVAL);
+        asl_error_clear(&e);
+        json_decref(h.history);
+        h.history = json_array();
+        json_decref(h.finished);
+        h.finished = NULL;
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_START}), 0);
+        ASSERT_JSON_EQ(asl_exec_map_child(h.exec),
+                       "{\"parent\":\"test:e1\",\"mapRunArn\":\"imgflow:mapRun:test/M:r\",\"index\":3}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 1);
+        ASSERT_STR_EQ(S(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0), "state"), "W");
+        t = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t, "'done'"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "\"done\"");
+        ASSERT_TRUE(history_has(&h, "ExecutionStarted"));
+        ASSERT_TRUE(history_has(&h, "TaskStateEntered"));
+        ASSERT_TRUE(history_has(&h, "ExecutionSucceeded"));
+        free(t);
+        json_decref(mc);
+        json_decref(in);
         h_done(&h);
 }

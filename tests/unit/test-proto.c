@@ -30,6 +30,10 @@ static const char *const examples[_PROTO_TYPE_MAX] = {
                                  "\"mapRunArn\":\"imgflow:mapRun:sm/"
                                  "M:0a1b\",\"maxConcurrency\":4,\"toleratedFailureCount\":2,"
                                  "\"toleratedFailurePercentage\":12.5,\"requestId\":\"r\"}",
+        [PROTO_MAP_CHILD_ENDED] = "{\"v\":1,\"type\":\"MapChildEnded\",\"executionId\":\"sm:p\","
+                                  "\"childName\":\"0a1b-3\",\"mapRunArn\":\"imgflow:mapRun:sm/M:0a1b\","
+                                  "\"status\":\"FAILED\",\"error\":\"Image.Invalid\",\"cause\":\"bad\","
+                                  "\"startDate\":1000,\"stopDate\":2000,\"redriveCount\":1}",
         [PROTO_START_SYNC_EXECUTION] =
                 "{\"v\":1,\"type\":\"StartSyncExecution\",\"stateMachine\":\"fast\",\"name\":\"s-1\","
                 "\"input\":{\"n\":1},\"requestId\":\"req-2\"}",
@@ -1200,4 +1204,61 @@ TEST(update_map_run_settings) {
                 ASSERT_INT_EQ(decode_str(text, &m, NULL), -EBADMSG);
                 free(text);
         }
+}
+
+TEST(map_child_messages) {
+        /* A child's StartExecution names parent, Map Run and ItemProcessor
+         * (all or none, and a name); its end goes to the parent. */
+        static const char *const bad[] = {
+                "\"name\":\"c\",\"parentExecutionId\":\"sm:p\"",
+                "\"parentExecutionId\":\"sm:p\",\"mapRunArn\":\"a\",\"itemProcessor\":\"/States/M/"
+                "ItemProcessor\"",
+                "\"name\":\"c\",\"parentExecutionId\":\"sm:p\",\"mapRunArn\":\"a\",\"itemProcessor\":"
+                "\"States\"",
+        };
+        ProtoMessage *m = NULL;
+        char *buf = NULL;
+        size_t len;
+
+        ASSERT_INT_EQ(
+                decode_str("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"sm:2\",\"name\":\"c\","
+                           "\"parentExecutionId\":\"sm:p\",\"mapRunArn\":\"a\","
+                           "\"itemProcessor\":\"/States/M/ItemProcessor\",\"childIndex\":7}",
+                           &m, NULL),
+                0);
+        ASSERT_STR_EQ(m->start_execution.parent_execution_id, "sm:p");
+        ASSERT_STR_EQ(m->start_execution.item_processor, "/States/M/ItemProcessor");
+        ASSERT_INT_EQ(m->start_execution.child_index, 7);
+        proto_message_free(m);
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char *text = NULL;
+
+                ASSERT_TRUE(asprintf(&text,
+                                     "{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"sm\",%s}",
+                                     bad[i]) > 0);
+                ASSERT_INT_EQ(decode_str(text, &m, NULL), -EBADMSG);
+                free(text);
+        }
+        ASSERT_INT_EQ(decode_str(examples[PROTO_MAP_CHILD_ENDED], &m, NULL), 0);
+        ASSERT_STR_EQ(proto_message_execution_id(m), "sm:p");
+        ASSERT_STR_EQ(m->map_child_ended.child_name, "0a1b-3");
+        ASSERT_INT_EQ(m->map_child_ended.redrive_count, 1);
+        proto_message_free(m);
+        ASSERT_INT_EQ(
+                decode_str(
+                        "{\"v\":1,\"type\":\"MapChildEnded\",\"executionId\":\"sm:p\",\"childName\":\"c\","
+                        "\"mapRunArn\":\"a\",\"status\":\"RUNNING\",\"startDate\":1,\"stopDate\":2}",
+                        &m, NULL),
+                -EBADMSG);
+        ASSERT_INT_EQ(proto_encode_map_child_ended(&(ProtoMapChildEnded){.execution_id = "sm:p",
+                                                                         .child_name = "c",
+                                                                         .map_run_arn = "a",
+                                                                         .status = "SUCCEEDED",
+                                                                         .output = json_null(),
+                                                                         .start_date = 1,
+                                                                         .stop_date = 2},
+                                                   NULL, &buf, &len),
+                      0);
+        ASSERT_NOT_NULL(strstr(buf, "\"type\":\"MapChildEnded\""));
+        free(buf);
 }

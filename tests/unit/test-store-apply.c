@@ -830,3 +830,99 @@ TEST(in_memory_no_history) {
         free(outputs[0]);
         free(outputs[1]);
 }
+
+static const char dmap_def[] =
+        "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"Label\":\"L\","
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+        "\"StartAt\":\"R\",\"States\":{\"R\":{\"Type\":\"Task\",\"Resource\":\"imgflow:image.resize\","
+        "\"End\":true}}},"
+        "\"End\":true}}}";
+
+TEST(map_child_executions) {
+        /* the parent's commit starts its children through the outbox (keyed
+         * by the child, on the jobs topic); a child's commit is listed under
+         * its run; its final commit tells the parent (keyed by the parent) */
+        _cleanup_machine_ AslMachine *m = machine(dmap_def);
+        ApplyConfig cfg = {.retention_sec = 100};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *input = json_pack("{s:[i,i]}", "items", 1, 2), *start, *doc, *ended, *ops, *task;
+        char *topic = NULL, *name = NULL, *run_arn = NULL, *tid = NULL;
+        StoreExecState st;
+
+        env.map_child_executions = true;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "p", input, NULL, &env, &c, NULL, &err), 0);
+        ASSERT_NULL(outbox_find(c, "task:", NULL));
+        start = outbox_find(c, "child>sm:", &topic);
+        ASSERT_NOT_NULL(start);
+        ASSERT_STR_EQ(topic, "imgflow.jobs");
+        free(topic);
+        ASSERT_STR_EQ(json_string_value(json_object_get(start, "type")), "StartExecution");
+        ASSERT_STR_EQ(json_string_value(json_object_get(start, "stateMachine")), "sm:1");
+        ASSERT_STR_EQ(json_string_value(json_object_get(start, "parentExecutionId")), "sm:p");
+        ASSERT_STR_EQ(json_string_value(json_object_get(start, "itemProcessor")), "/States/M/ItemProcessor");
+        ASSERT_JSON_EQ(json_object_get(start, "input"), "1");
+        name = strdup(json_string_value(json_object_get(start, "name")));
+        run_arn = strdup(json_string_value(json_object_get(start, "mapRunArn")));
+        ASSERT_TRUE(strncmp(run_arn, "imgflow:mapRun:sm/L:", 20) == 0);
+        json_decref(start);
+        store_commit_free(c);
+        c = NULL;
+
+        /* the child: its own execution, listed under the run */
+        ASSERT_INT_EQ(apply_start_child(&cfg, m, "sm", 1, name,
+                                        json_array_get(json_object_get(input, "items"), 0),
+                                        &(ApplyChild){.parent = "sm:p",
+                                                      .map_run_arn = run_arn,
+                                                      .item_processor = "/States/M/ItemProcessor"},
+                                        NULL, &env, &c, NULL, &err),
+                      0);
+        ops = store_commit_ops(c);
+        ASSERT_STR_EQ(json_string_value(json_object_get(ops, "childOf")), strrchr(run_arn, ':') + 1);
+        task = outbox_find(c, "task:", NULL);
+        ASSERT_NOT_NULL(task);
+        tid = strdup(json_string_value(json_object_get(task, "taskId")));
+        json_decref(task);
+        doc = doc_of(c);
+        {
+                char *want = NULL;
+
+                ASSERT_TRUE(asprintf(&want, "imgflow:execution:sm/L:%s", name) > 0);
+                ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(doc, "execution"), "id")),
+                              want);
+                free(want);
+        }
+        st = state_after(c, doc, name, 1000);
+        store_commit_free(c);
+        c = NULL;
+        env = env_at(2000);
+        {
+                json_t *out = json_string("small.jpg");
+
+                ASSERT_INT_EQ(
+                        apply_event(
+                                &cfg, m, &st, "sm:child",
+                                &(AslEvent){.type = ASL_EVENT_TASK_SUCCEEDED, .task_id = tid, .output = out},
+                                NULL, &env, &c, &err),
+                        0);
+                json_decref(out);
+        }
+        ended = outbox_find(c, "ended>sm:p", &topic);
+        ASSERT_NOT_NULL(ended);
+        ASSERT_STR_EQ(topic, "imgflow.jobs");
+        ASSERT_STR_EQ(json_string_value(json_object_get(ended, "type")), "MapChildEnded");
+        ASSERT_STR_EQ(json_string_value(json_object_get(ended, "executionId")), "sm:p");
+        ASSERT_STR_EQ(json_string_value(json_object_get(ended, "childName")), name);
+        ASSERT_STR_EQ(json_string_value(json_object_get(ended, "status")), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(ended, "output"), "\"small.jpg\"");
+        json_decref(ended);
+        free(topic);
+        store_commit_free(c);
+        store_exec_state_done(&st);
+        json_decref(doc);
+        json_decref(input);
+        free(name);
+        free(run_arn);
+        free(tid);
+}

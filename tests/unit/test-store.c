@@ -1319,3 +1319,96 @@ TEST(map_runs) {
         freeReplyObject(r);
         ASSERT_TRUE(ttl > 0 && ttl <= 60);
 }
+
+TEST(map_run_children) {
+        redisContext *c = redis();
+        StoreCommitResult res;
+        StoreCommit *k;
+        json_t *items = NULL, *d = NULL;
+        char *cursor = NULL;
+        long long ttl;
+        redisReply *r;
+        const char *id = "0a1b2c3d-0000-4000-8000-00000000beef";
+        const char *arn = "imgflow:mapRun:sm/thumbs:0a1b2c3d-0000-4000-8000-00000000beef";
+        _cleanup_(store_call_done) StoreCall call = {};
+
+        /* the parent and its run */
+        k = new_create("sm", "parent", "{}", 1000);
+        store_commit_add_map_run(k, id);
+        store_commit_set_map_run_field(k, id, "mapRunArn", arn);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        /* three children: each created once, listed under the run */
+        for (int i = 0; i < 3; i++) {
+                char name[64];
+
+                snprintf(name, sizeof name, "%s-%d", id, i);
+                for (int again = 0; again < 2; again++) {
+                        k = new_create("sm", name, "{}", 2000 + i);
+                        store_commit_set_map_child(k, id, "sm:parent", arn);
+                        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+                        /* a start delivered twice makes no second child */
+                        ASSERT_INT_EQ(res.outcome, again ? STORE_COMMIT_EXISTS : STORE_COMMIT_OK);
+                        store_commit_free(k);
+                }
+        }
+        {
+                _cleanup_free_ char *child = NULL;
+
+                ASSERT_TRUE(asprintf(&child, "sm:%s-1", id) > 0);
+                _cleanup_json_ json_t *doc = json_object();
+
+                k = new_update(child, 1, "x", 3000);
+                store_commit_set_doc(k, doc, "SUCCEEDED");
+                store_commit_set_terminal(k, 3000, 60);
+                ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+                store_commit_free(k);
+                ASSERT_INT_EQ(store_exec_describe(c, child, &d), 0);
+                ASSERT_STR_EQ(json_string_value(json_object_get(d, "mapRunArn")), arn);
+                ASSERT_STR_EQ(json_string_value(json_object_get(d, "parentExecutionId")), "sm:parent");
+                json_decref(d);
+        }
+        /* ListExecutions by mapRunArn: newest first, by status, in pages */
+        store_exec_list_call(&(StoreExecFilter){.map_run = id}, NULL, 2, 0, &call);
+        ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+        ASSERT_INT_EQ(store_exec_list_parse(r, &items, &cursor), 0);
+        freeReplyObject(r);
+        store_call_done(&call);
+        ASSERT_INT_EQ(json_array_size(items), 2);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_array_get(items, 0), "name")), "-2") !=
+                    NULL);
+        ASSERT_NOT_NULL(cursor);
+        json_decref(items);
+        store_exec_list_call(&(StoreExecFilter){.map_run = id}, cursor, 2, 0, &call);
+        free(cursor);
+        cursor = NULL;
+        ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+        ASSERT_INT_EQ(store_exec_list_parse(r, &items, &cursor), 0);
+        freeReplyObject(r);
+        store_call_done(&call);
+        ASSERT_INT_EQ(json_array_size(items), 1);
+        ASSERT_NULL(cursor);
+        json_decref(items);
+        store_exec_list_call(&(StoreExecFilter){.map_run = id, .status = "SUCCEEDED"}, NULL, 10, 0, &call);
+        ASSERT_INT_EQ(store_call_sync(c, &call, &r, NULL, 0), 0);
+        ASSERT_INT_EQ(store_exec_list_parse(r, &items, &cursor), 0);
+        freeReplyObject(r);
+        store_call_done(&call);
+        ASSERT_INT_EQ(json_array_size(items), 1);
+        json_decref(items);
+        /* ... and not under the state machine */
+        ASSERT_INT_EQ(store_exec_list(c, "sm", NULL, 100, &items), 0);
+        for (size_t i = 0; i < json_array_size(items); i++)
+                ASSERT_TRUE(strstr(json_string_value(json_object_get(json_array_get(items, i), "name")),
+                                   id) == NULL);
+        json_decref(items);
+        /* the run's list expires with the parent */
+        k = new_update("sm:parent", 1, "done", 4000);
+        store_commit_set_terminal(k, 4000, 60);
+        ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
+        store_commit_free(k);
+        r = redisCommand(c, "TTL imgflow:maprun:%s:executions", id);
+        ttl = r->integer;
+        freeReplyObject(r);
+        ASSERT_TRUE(ttl > 0 && ttl <= 60);
+}

@@ -297,7 +297,23 @@ admin update-map-run --map-run-arn "$MR" --tolerated-failure-percentage 101
 expect_error "update-map-run --tolerated-failure-percentage 101" ValidationException
 admin list-executions --map-run-arn "$MR"
 expect_ok "list-executions --map-run-arn"
-expect_eq "list-executions --map-run-arn: a Map Run's children are not executions here" "$(jget 'j["executions"]')" "[]"
+expect_eq "list-executions --map-run-arn: the 8 children, each an execution of its own" \
+        "$(jget '[len(j["executions"]), sorted(set(e["status"] for e in j["executions"])), all(e["executionArn"].startswith("'"$A"':execution:maprun-demo/thumbs:") and e["stateMachineArn"] == "'"$A"':stateMachine:maprun-demo/thumbs" and e["mapRunArn"] == "'"$MR"'" for e in j["executions"])]')" \
+        '[8, ["FAILED", "SUCCEEDED"], true]'
+CHILD=$(jget '[e for e in j["executions"] if e["status"] == "FAILED"][0]["executionArn"]')
+admin list-executions --map-run-arn "$MR" --status-filter FAILED
+expect_eq "list-executions --map-run-arn --status-filter FAILED" "$(jget 'len(j["executions"])')" 2
+admin list-executions --map-run-arn "$MR" --max-items 3
+expect_eq "list-executions --map-run-arn --max-items 3: a page and a token" \
+        "$(jget '[len(j["executions"]), bool(j.get("NextToken"))]')" '[3, true]'
+admin describe-execution --execution-arn "$CHILD"
+expect_eq "describe-execution of a failed child: status, error, its Map Run" \
+        "$(jget '[j["status"], j["error"], j["cause"], j["mapRunArn"], j["stateMachineArn"]]')" \
+        '["FAILED", "Image.Invalid", "not a JPEG", "'"$MR"'", "'"$A"':stateMachine:maprun-demo/thumbs"]'
+admin get-execution-history --execution-arn "$CHILD"
+expect_eq "get-execution-history of a child: its own events" \
+        "$(jget '[j["events"][0]["type"], j["events"][-1]["type"], "TaskFailed" in [e["type"] for e in j["events"]]]')" \
+        '["ExecutionStarted", "ExecutionFailed", true]'
 admin list-map-runs --execution-arn "$A:execution:maprun-demo:nope"
 expect_error "list-map-runs of an unknown execution" ExecutionDoesNotExist
 starter describe-map-run --map-run-arn "$MR"

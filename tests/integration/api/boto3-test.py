@@ -298,6 +298,25 @@ check(d["status"] == "SUCCEEDED" and [c["succeeded"], c["failed"], c["pending"],
       "describe_map_run at the end: %s %s" % (d["status"], c))
 st, code, text = error_of(admin.describe_map_run, mapRunArn=mr.rsplit(":", 1)[0] + ":00000000-0000-4000-8000-000000000000")
 check(code == "ResourceNotFound", "describe_map_run of an unknown run: %s %s (%s)" % (st, code, text))
+# the children: executions of their own, through the list_executions paginator (pages of 2)
+kids = [e for page in admin.get_paginator("list_executions").paginate(mapRunArn=mr, PaginationConfig={"PageSize": 2})
+        for e in page["executions"]]
+check(len(kids) == 6 and sorted(e["status"] for e in kids).count("FAILED") == 2 and
+      all(e["executionArn"].startswith(ARN + "execution:maprun-boto3/M:") and e["mapRunArn"] == mr and
+          e["stateMachineArn"] == ARN + "stateMachine:maprun-boto3/M" for e in kids),
+      "list_executions(mapRunArn): 6 children, 2 FAILED (%s)" % [e["status"] for e in kids])
+failed = admin.list_executions(mapRunArn=mr, statusFilter="FAILED")["executions"]
+check(len(failed) == 2, "list_executions(mapRunArn, statusFilter=FAILED): %d" % len(failed))
+if failed:
+    d = admin.describe_execution(executionArn=failed[0]["executionArn"])
+    check(d["status"] == "FAILED" and d["error"] == "Image.Invalid" and d["mapRunArn"] == mr and
+          json.loads(d["input"]).get("fail") is True, "describe_execution of a failed child: %s %s" % (
+              d["status"], d.get("error")))
+    ev = admin.get_execution_history(executionArn=failed[0]["executionArn"])["events"]
+    check(ev[0]["type"] == "ExecutionStarted" and ev[-1]["type"] == "ExecutionFailed",
+          "get_execution_history of a child: %s" % [e["type"] for e in ev])
+sm_names = [e["name"] for e in admin.list_executions(stateMachineArn=msm)["executions"]]
+check(sm_names == ["b1"], "list_executions(stateMachineArn): the parent only (%s)" % sm_names)
 expect_error("update_map_run of a finished run", "ValidationException", admin.update_map_run, mapRunArn=mr,
              maxConcurrency=3)
 expect_error("starter: update_map_run", "AccessDeniedException", starter.update_map_run, mapRunArn=mr,
