@@ -40,7 +40,10 @@
 # full load and paced loads at half the target and at BENCH_LIGHT_RATE
 # executions/s (default 275), each on a fresh stack, with the load average
 # when each started; the medians and every round, in
-# $BENCH_RESULTS/orchestration-compare.json.
+# $BENCH_RESULTS/orchestration-compare.json (BENCH_COMPARE_NAME=NAME: in
+# $BENCH_RESULTS/NAME.json, so that several comparisons are kept; report.py
+# renders orchestration-compare-cpu.json as well). Every load round also
+# records the broker's CPU by thread group (jcmd names the threads).
 # Targets: >= 10,000 tasks/s; p99 <= 10 ms at half load.
 # Exit status: non-zero only if an execution failed or did not finish.
 set -u
@@ -50,6 +53,13 @@ E=${BENCH_EXECUTIONS:-5000}
 SECS=${BENCH_SECONDS:-10}
 MACHINE=$(machine_json)
 FAILED=0
+# 2 partitions per topic, as many as the consumers of imgflow.tasks (the two
+# workers): each partition with messages waiting is one more produce request
+# per linger.ms from every producer (librdkafka 2.0.2), and on Apache Kafka
+# 2 against 4 took the broker's CPU per task from 95 to 86 us and 96 to 74 us
+# in two interleaved comparisons (docs/benchmarks.md, "Apache Kafka: CPU per
+# task"). BENCH_PARTITIONS=4 measures the earlier layout.
+BENCH_PARTITIONS=${BENCH_PARTITIONS:-2}
 
 if [ "$BENCH_KAFKA" = mock ]; then FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}; else FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-100}; fi
 HOPS=
@@ -60,7 +70,7 @@ fi
 # The settings of the variant being measured (BENCH_COMPARE), given to every
 # stack after the benchmark's own.
 VARIANT=()
-echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=$FETCH_WAIT, Kafka ($BENCH_KAFKA) of ${BENCH_BROKERS:-1} broker(s), ${BENCH_PARTITIONS:-4} partitions per topic"
+echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=$FETCH_WAIT, Kafka ($BENCH_KAFKA) of ${BENCH_BROKERS:-1} broker(s), $BENCH_PARTITIONS partitions per topic"
 # cpu_per_second DIR SECONDS: JSON {"kafka": [...], "coordinator-1": [...]},
 # each process's CPU in % of one core, per second.
 cpu_per_second() {
@@ -88,6 +98,38 @@ print(json.dumps(out))
 PY
 }
 
+# broker_threads DIR: "thread-id group ticks" (user + system, clock ticks)
+# of each thread of the first broker, grouped by the names jcmd gives them
+# (network: the data-plane network threads; requests: the request handler
+# threads; jit: the compiler threads, which the JVM starts and stops as it
+# needs them; vm: the VM thread, where the serial collector and the
+# safepoints run; group: the group coordinator; other). Nothing for the
+# mock cluster or without jcmd.
+broker_threads() {
+        local k
+        k=$(cut -d' ' -f1 "$1"/pids/kafka-1.pid 2>/dev/null) || return 0
+        [ -n "$k" ] && command -v jcmd >/dev/null || return 0
+        jcmd "$k" Thread.print 2>/dev/null | python3 -c '
+import os, re, sys
+pid, names = sys.argv[1], {}
+for l in sys.stdin:
+    m = re.match(r"\"([^\"]*)\".* nid=(0x[0-9a-f]+)", l)
+    if m:
+        names[int(m.group(2), 16)] = m.group(1)
+def group(n):
+    for pat, g in (("network-thread", "network"), ("request-handler", "requests"), ("CompilerThread", "jit"),
+                   ("VM Thread", "vm"), ("GC Thread", "vm"), ("group-coordinator", "group")):
+        if pat in n:
+            return g
+    return "other"
+for t in os.listdir("/proc/%s/task" % pid):
+    try:
+        f = open("/proc/%s/task/%s/stat" % (pid, t)).read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    print(t, group(names.get(int(t), "")), int(f[11]) + int(f[12]))' "$k"
+}
+
 # cpu_ticks DIR: "name ticks" (user + system, clock ticks) of each stack process.
 cpu_ticks() {
         local f
@@ -110,6 +152,7 @@ load_round() {
         publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm$r.ids"
         BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm$r.ids" "$BENCH_TMP/warm$r.json" 120 || { echo "warm-up did not finish"; exit 1; }
         : >"$ids"
+        broker_threads "$dir" >"$BENCH_TMP/threads0"
         cpu_ticks "$dir" >"$BENCH_TMP/cpu0"
         t0=$(now_ms)
         publish_jobs chain "load$r" 0 "$E" '{"i": i}' "$ids"
@@ -118,6 +161,7 @@ load_round() {
         [ "$ok" = "$E" ] || { echo "load: only $ok of $E executions SUCCEEDED"; FAILED=1; }
         t1=$(last_stop_ms "$res")
         cpu_ticks "$dir" >"$BENCH_TMP/cpu1"
+        broker_threads "$dir" >"$BENCH_TMP/threads1"
         ts=$(python3 -c 'import json,sys; print(min(json.loads(l)["startDate"] for l in open(sys.argv[1])))' "$res")
         # CPU seconds of each process during the load (the mock brokers and
         # Redis share the 2 cores with the daemons: an artefact of this setup).
@@ -125,16 +169,32 @@ load_round() {
 import json, os, sys
 hz = os.sysconf("SC_CLK_TCK")
 print(json.dumps({n: round((int(b) - int(a)) / hz, 2) for n, a, b in (l.split() for l in sys.stdin) if n != "notify"}))')
+        # The broker's CPU seconds by thread group during the load ({} on the mock).
+        # (A thread that ended during the load is left out, a thread that
+        # started counts from 0.)
+        threads=$(python3 - "$BENCH_TMP/threads0" "$BENCH_TMP/threads1" <<'PY'
+import json, os, sys
+hz = os.sysconf("SC_CLK_TCK")
+a = {l.split()[0]: int(l.split()[2]) for l in open(sys.argv[1]) if l.strip()}
+out = {}
+for l in open(sys.argv[2]):
+    if l.strip():
+        t, g, v = l.split()
+        out[g] = out.get(g, 0) + int(v) - a.get(t, 0)
+print(json.dumps({g: round(v / hz, 2) for g, v in sorted(out.items())}))
+PY
+)
         lat=$(python3 "$BENCH_SRC/tests/bench/latency.py" "$BOOTSTRAP" "chain:load$r-" $HOPS)
         stack_stop "$dir"
-        python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" >>"$out" <<'PY'
+        python3 - "$ok" "$((t1 - ts))" "$((t1 - t0))" "$cpu" "$lat" "$threads" >>"$out" <<'PY'
 import json, sys
 ok, ms, ms_pub = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 print(json.dumps({"succeeded": ok, "ms": ms, "msFromPublish": ms_pub,
                   "executionsPerSecond": round(ok * 1000 / max(1, ms), 1),
                   "tasksPerSecond": round(5 * ok * 1000 / max(1, ms), 1),
                   "tasksPerSecondFromPublish": round(5 * ok * 1000 / max(1, ms_pub), 1),
-                  "cpuSeconds": json.loads(sys.argv[4]), "dispatchLatencyMs": json.loads(sys.argv[5])}))
+                  "cpuSeconds": json.loads(sys.argv[4]), "brokerThreadsCpuSeconds": json.loads(sys.argv[6]),
+                  "dispatchLatencyMs": json.loads(sys.argv[5])}))
 PY
         tail -1 "$out" | python3 -c '
 import json, sys
@@ -210,6 +270,7 @@ APPENDFSYNC=${BENCH_APPENDFSYNC:-everysec}
 # ---- BENCH_COMPARE: only the variants, interleaved (see the top).
 if [ -n "${BENCH_COMPARE:-}" ]; then
         LIGHT=${BENCH_LIGHT_RATE:-275}
+        COMPARE_NAME=${BENCH_COMPARE_NAME:-orchestration-compare}
         read -r -a VARIANTS <<<"$BENCH_COMPARE"
         [ "${#VARIANTS[@]}" -ge 2 ] || { echo "BENCH_COMPARE: name at least two variants"; exit 1; }
         : >"$BENCH_TMP/compare.jsonl"
@@ -240,7 +301,7 @@ print(json.dumps({"variant": name, "settings": sys.argv[9], "round": r, "load": 
 PY
                 done
         done
-        write_result orchestration-compare "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" <<'PY'
+        write_result "$COMPARE_NAME" "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" "$COMPARE_NAME" "$BENCH_PARTITIONS" <<'PY'
 import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1])]
 names = []
@@ -253,7 +314,7 @@ def med(v):
 def kafka_cpu_us(x):
     c = x["load"].get("cpuSeconds") or {}
     return round(1e6 * sum(v for k, v in c.items() if k.startswith("kafka")) / max(1, 5 * x["load"]["succeeded"]))
-out = {"benchmark": "orchestration-compare", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+out = {"benchmark": "orchestration-compare", "name": sys.argv[6], "partitions": int(sys.argv[7]), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
        "machine": json.loads(sys.argv[3]), "executions": int(sys.argv[4]),
        "pacedSeconds": int(sys.argv[5]), "lightExecutionsPerSecond": float(sys.argv[2]), "variants": []}
 for n in names:
@@ -261,6 +322,13 @@ for n in names:
     v = {"name": n, "settings": rs[0]["settings"],
          "tasksPerSecond": med(x["load"]["tasksPerSecond"] for x in rs),
          "kafkaCpuUsPerTask": med(kafka_cpu_us(x) for x in rs),
+         "cpuUsPerTask": {k: med(round(1e6 * sum(s for p, s in (x["load"].get("cpuSeconds") or {}).items()
+                                                  if p.startswith(k)) / max(1, 5 * x["load"]["succeeded"]))
+                                   for x in rs)
+                          for k in ("kafka", "coordinator", "redis", "worker")},
+         "brokerThreadsUsPerTask": {k: med(round(1e6 * (x["load"].get("brokerThreadsCpuSeconds") or {}).get(k, 0)
+                                                 / max(1, 5 * x["load"]["succeeded"])) for x in rs)
+                                    for k in sorted({k for x in rs for k in x["load"].get("brokerThreadsCpuSeconds") or {}})},
          "halfP50": med(x["half"].get("p50") for x in rs), "halfP99": med(x["half"].get("p99") for x in rs),
          "lightP50": med(x["light"].get("p50") for x in rs), "lightP99": med(x["light"].get("p99") for x in rs),
          "rounds": rs}
@@ -274,10 +342,11 @@ for n in names:
 print(json.dumps(out))
 PY
 )" >/dev/null
-        python3 - "$BENCH_RESULTS/orchestration-compare.json" <<'PY'
+        python3 - "$BENCH_RESULTS/$COMPARE_NAME.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 for v in d["variants"]:
+    print("%-12s CPU us/task %s; broker threads us/task %s" % (v["name"], v["cpuUsPerTask"], v["brokerThreadsUsPerTask"]))
     print("%-12s tasks/s %s (rounds %s); broker us/task %s; half load p50/p99 %s/%s ms (rounds %s); %s executions/s p50/p99 %s/%s ms (rounds %s); load averages %s"
           % (v["name"], v["tasksPerSecond"], [x["load"]["tasksPerSecond"] for x in v["rounds"]], v["kafkaCpuUsPerTask"],
              v["halfP50"], v["halfP99"], [x["half"].get("p99") for x in v["rounds"]], d["lightExecutionsPerSecond"],
@@ -364,7 +433,7 @@ write_result orchestration "$(python3 - <<PY
 import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
     "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
-    "partitions": ${BENCH_PARTITIONS:-4}, "brokers": ${BENCH_BROKERS:-1},
+    "partitions": $BENCH_PARTITIONS, "brokers": ${BENCH_BROKERS:-1},
     "loadStackDefaults": dict(json.loads('$LOAD_STACK_DEFAULTS'), executions=$E, brokers=3, partitions=8),
     "load": dict(json.loads('$LOAD'), executions=$E),
     "halfLoad": {"executionsPerSecond": 1000, "dispatchLatencyMs": json.loads('$HALF_TARGET'),
