@@ -10,13 +10,18 @@
 #            as a manifest of small items is usually run;
 #   items    one no-op child per item (MaxConcurrency 500): every item is a
 #            task, a result and a change of the execution.
+#   standard one no-op child per item, ExecutionType STANDARD: each child an
+#            execution of its own (its start, its task, its end told to the
+#            parent), MaxConcurrency 500; run against a build where such
+#            children run inside the parent, it compares the two.
 # and a third over JSONL objects of BENCH_DMAP_JSONL_SIZES lines (default
 # 10000 100000; 1000000 is the large case), one object per size:
 #   jsonl    ItemReader s3:getObject with InputType JSONL (the workers'
 #            storage.items, 200 lines a page), an ItemBatcher of 100 items,
 #            one no-op child per batch.
-# Rounds are interleaved (every size and variant once per round, BENCH_ROUNDS
-# rounds, default 3). Per run: wall time from the execution's start to its
+# BENCH_DMAP_VARIANTS picks the listing's variants (default "batched items
+# standard"). Rounds are interleaved (every size and variant once per round,
+# BENCH_ROUNDS rounds, default 3). Per run: wall time from the execution's start to its
 # end, the coordinator's CPU time (utime+stime of /proc/<pid>/stat) and the
 # cost per item of both. Reported: the medians and every round, the cost per
 # item of each size as a ratio to the smallest size's (flat = linear), the
@@ -29,6 +34,7 @@ set -u
 SIZES=${BENCH_DMAP_SIZES:-1000 4000 16000}
 JSONL_SIZES=${BENCH_DMAP_JSONL_SIZES:-10000 100000}
 ROUNDS=${BENCH_ROUNDS:-3}
+VARIANTS=${BENCH_DMAP_VARIANTS:-batched items standard}
 S=$BENCH_TMP/s
 stack_start "$S" STACK_WORKERS=1 STACK_COORDINATORS=1
 B=$S/buckets/photos
@@ -54,7 +60,7 @@ with open(path, "w") as f:
 PY
 done
 
-for variant in batched items jsonl; do
+for variant in batched items standard jsonl; do
         python3 - "$variant" >"$BENCH_TMP/$variant.asl.json" <<'PY'
 import json, sys
 batched = sys.argv[1] in ("batched", "jsonl")
@@ -62,7 +68,8 @@ m = {"Type": "Map",
      "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
                     "Parameters": {"Bucket": "photos", "Prefix.$": "$.prefix"}},
      "MaxConcurrency": 500,
-     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED",
+                                           "ExecutionType": "STANDARD" if sys.argv[1] == "standard" else "EXPRESS"},
                        "StartAt": "Noop",
                        "States": {"Noop": {"Type": "Task", "Resource": "imgflow:test.echo",
                                            "Parameters": {"n.$": "States.ArrayLength($.Items)"} if batched
@@ -85,7 +92,7 @@ HZ=$(getconf CLK_TCK)
 CLI=$IMGFLOW_BUILD/cli/imgflow
 : >"$BENCH_TMP/runs.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
-        runs="$(for n in $SIZES; do echo "$n batched" "$n items"; done) $(for n in $JSONL_SIZES; do echo "$n jsonl"; done)"
+        runs="$(for n in $SIZES; do for v in $VARIANTS; do echo "$n $v"; done; done) $(for n in $JSONL_SIZES; do echo "$n jsonl"; done)"
         set -- $runs
         while [ $# -ge 2 ]; do
                 n=$1 variant=$2
