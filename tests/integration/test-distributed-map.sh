@@ -35,7 +35,8 @@
 # thumbnails, each child listed by list-executions --map-run-arn (pages of
 # 30, newest first, by status), described and with its own history, the
 # parent alone under its state machine; a child that fails the run leaves
-# it FAILED and the others ABORTED, and cannot be redriven on its own.
+# it FAILED and the others ABORTED, and cannot be redriven on its own; a
+# child stopped by StopExecution ends ABORTED and fails its item.
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -569,6 +570,59 @@ ok = (d.get("status") == "FAILED" and n("FAILED") == [5] and sorted(n("ABORTED")
       not n("RUNNING") and not n("SUCCEEDED"))
 print(("ok   " if ok else "FAIL: ") + "a child fails the run (%s): child 5 FAILED, the running ones ABORTED %s, succeeded %s, running %s"
       % (d.get("error"), sorted(n("ABORTED")), sorted(n("SUCCEEDED")), n("RUNNING")))
+sys.exit(0 if ok else 1)
+PY
+
+# StopExecution of a child: it ends ABORTED and its item fails (States.Aborted),
+# within the tolerance here, while its siblings finish.
+cat >"$TMP/std-stop.asl.json" <<'ASL'
+{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "ToleratedFailureCount": 1,
+  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+    "StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}},
+  "End": true}}}
+ASL
+"$STACK" register std-stop "$TMP/std-stop.asl.json" >/dev/null || fail "register std-stop"
+"$CLI" start-execution --state-machine std-stop --name stopchild --input '{"items": [{"s": 1}, {"s": 120}, {"s": 1}]}' \
+        >/dev/null 2>"$TMP/stopchild.err" || fail "start std-stop: $(cat "$TMP/stopchild.err")"
+SLOW=
+for i in $(seq 1 120); do
+        "$CLI" list-map-runs --execution-arn std-stop:stopchild >"$TMP/stopchild-runs.json" 2>/dev/null
+        MRS3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' \
+                "$TMP/stopchild-runs.json" 2>/dev/null)
+        if [ -n "$MRS3" ]; then
+                "$CLI" list-executions --map-run-arn "$MRS3" --status-filter RUNNING >"$TMP/stopchild-running.json" 2>/dev/null
+                SLOW=$(python3 -c 'import json,sys; print(*[e["executionArn"] for e in json.load(open(sys.argv[1]))["executions"] if e["name"].endswith("-1")])' \
+                        "$TMP/stopchild-running.json" 2>/dev/null)
+        fi
+        [ -n "$SLOW" ] && break
+        sleep 0.5
+done
+if [ -n "$SLOW" ]; then
+        "$CLI" stop-execution --execution-arn "$SLOW" >"$TMP/stopchild-stop.out" 2>&1 ||
+                fail "stop-execution of a child: $(cat "$TMP/stopchild-stop.out")"
+else
+        fail "the slow child of std-stop never ran"
+fi
+for i in $(seq 1 240); do
+        "$CLI" describe-execution --execution-arn std-stop:stopchild >"$TMP/stopchild.json" 2>/dev/null
+        grep -q '"status": "RUNNING"' "$TMP/stopchild.json" || break
+        sleep 0.5
+done
+"$CLI" describe-execution --execution-arn "${SLOW:-none:none}" >"$TMP/stopchild-slow.json" 2>/dev/null
+python3 - "$TMP" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys
+tmp = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(tmp + "/" + name))
+    except Exception:
+        return {}
+d, slow = load("stopchild.json"), load("stopchild-slow.json")
+out = json.loads(d.get("output") or "null")
+ok = (d.get("status") == "SUCCEEDED" and isinstance(out, list) and len(out) == 3 and
+      isinstance(out[1], dict) and out[1].get("Error") == "States.Aborted" and slow.get("status") == "ABORTED")
+print(("ok   " if ok else "FAIL: ") + "stop-execution of a child: it ends %s, its item fails %s, the run %s" %
+      (slow.get("status"), out[1] if isinstance(out, list) and len(out) > 1 else out, d.get("status")))
 sys.exit(0 if ok else 1)
 PY
 
