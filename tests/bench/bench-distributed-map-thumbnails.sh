@@ -15,6 +15,12 @@
 # BENCH_DMAP_PHOTOS (default tests/bench/results/photos-cache/96x72, not in
 # git); a prefix is hard links to them (copies across file systems).
 #
+# BENCH_DMAP_THUMB_BATCH=N (default 0: the example as it is) runs it with an
+# ItemBatcher of N images instead, each child an inline Map making the
+# thumbnails of its batch (MaxConcurrency 10 children, 10 images at once in
+# each), no ResultWriter: one child per N images, its output their count.
+# The result is then distributed-map-thumbnails-batched.json.
+#
 # The sizes run smallest first, BENCH_ROUNDS rounds (default 1). Per run:
 # wall time from the execution's start to its end, items/s, the CPU time of
 # the coordinator, the workers and redis-server (utime + stime of
@@ -22,7 +28,8 @@
 # (VmHWM, reset before it through /proc/<pid>/clear_refs) and Redis's
 # used_memory_peak after it (never reset, so with the sizes ascending it is
 # the largest run's). Checked: the execution SUCCEEDED, its ResultWriter's
-# manifest lists files holding one JSON line per image.
+# manifest lists files holding one JSON line per image (batched: the
+# children's counts add up to the images).
 #
 #   tests/bench/bench-distributed-map-thumbnails.sh   (BENCH_KAFKA=mock for the mock cluster)
 set -u
@@ -33,6 +40,7 @@ ROUNDS=${BENCH_ROUNDS:-1}
 WORKERS=${BENCH_DMAP_THUMB_WORKERS:-1}
 PHOTOS=${BENCH_DMAP_PHOTOS:-$BENCH_SRC/tests/bench/results/photos-cache/96x72}
 TIMEOUT=${BENCH_DMAP_THUMB_TIMEOUT:-3600}
+BATCH=${BENCH_DMAP_THUMB_BATCH:-0}
 MAX=$(printf '%s\n' $SIZES | sort -n | tail -1)
 
 # The images, made once: two make-photos processes, each half of the set.
@@ -65,7 +73,29 @@ for i in range(n):
         shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
 PY
 done
-stack_register "$S" dmap-thumbnails "$BENCH_SRC/examples/distributed-map/thumbnails-export.asl.json"
+DEF=$BENCH_SRC/examples/distributed-map/thumbnails-export.asl.json NAME=distributed-map-thumbnails
+if [ "$BATCH" -gt 0 ]; then
+        DEF=$BENCH_TMP/batched.asl.json NAME=distributed-map-thumbnails-batched
+        python3 - "$BENCH_SRC/examples/distributed-map/thumbnails-export.asl.json" "$BATCH" >"$DEF" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["States"]["Thumbnails"]
+task = m["ItemProcessor"]["States"]["MakeThumbnail"]
+task["ResultSelector"] = {"size.$": "$.size"}
+m["ItemBatcher"] = {"MaxItemsPerBatch": int(sys.argv[2])}
+m["MaxConcurrency"] = 10
+m["ItemProcessor"]["StartAt"] = "Each"
+m["ItemProcessor"]["States"] = {"Each": {
+    "Type": "Map", "ItemsPath": "$.Items", "MaxConcurrency": 10,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "MakeThumbnail",
+                      "States": {"MakeThumbnail": task}},
+    "ResultSelector": {"n.$": "States.ArrayLength($)"}, "End": True}}
+del m["ResultWriter"]
+m["ResultPath"] = "$.batches"
+print(json.dumps(d))
+PY
+fi
+stack_register "$S" dmap-thumbnails "$DEF"
 
 pid_of() { awk '{print $1}' "$S/pids/$1.pid"; }
 COORD=$(pid_of coordinator-1)
@@ -103,23 +133,29 @@ r, n = int(sys.argv[3]), int(sys.argv[4])
 coord, work, redis = (int(x) / int(sys.argv[8]) for x in sys.argv[5:8])
 if d.get("status") != "SUCCEEDED":
     sys.exit("run %d: %s %s %s" % (n, d.get("status"), d.get("error"), (d.get("cause") or "")[:300]))
-# the ResultWriter's manifest and files: one JSON line per image
-man = json.load(open(os.path.join(bdir, json.loads(d["output"])["ResultWriterDetails"]["Key"])))
-lines = sum(1 for f in man["ResultFiles"]["SUCCEEDED"] for _ in open(os.path.join(bdir, f["Key"])))
-if lines != n or man["ResultFiles"]["FAILED"]:
-    sys.exit("run %d: %d results written, %d files of failures" % (n, lines, len(man["ResultFiles"]["FAILED"])))
+out = json.loads(d["output"])
+if "batches" in out:  # batched: the children's counts add up to the images
+    files, lines = len(out["batches"]), sum(b["n"] for b in out["batches"])
+    if lines != n:
+        sys.exit("run %d: the batches made %d thumbnails" % (n, lines))
+else:  # the ResultWriter's manifest and files: one JSON line per image
+    man = json.load(open(os.path.join(bdir, out["ResultWriterDetails"]["Key"])))
+    files = len(man["ResultFiles"]["SUCCEEDED"])
+    lines = sum(1 for f in man["ResultFiles"]["SUCCEEDED"] for _ in open(os.path.join(bdir, f["Key"])))
+    if lines != n or man["ResultFiles"]["FAILED"]:
+        sys.exit("run %d: %d results written, %d files of failures" % (n, lines, len(man["ResultFiles"]["FAILED"])))
 wall = ts(d["stopDate"]) - ts(d["startDate"])
 print(json.dumps({"round": r, "items": n, "wallSec": wall, "itemsPerSec": n / wall,
                   "wallUsPerItem": wall * 1e6 / n, "coordinatorCpuUsPerItem": coord * 1e6 / n,
                   "workerCpuUsPerItem": work * 1e6 / n, "redisCpuUsPerItem": redis * 1e6 / n,
                   "coordinatorCpuSec": coord, "workerCpuSec": work, "redisCpuSec": redis,
                   "coordinatorPeakRssBytes": int(sys.argv[9]), "redisUsedMemoryPeakBytes": int(sys.argv[10]),
-                  "resultFiles": len(man["ResultFiles"]["SUCCEEDED"]), "loadavg": float(sys.argv[11])}))
+                  "resultFiles": files, "loadavg": float(sys.argv[11])}))
 PY
                 tail -1 "$BENCH_TMP/runs.jsonl"
         done
 done
-RESULT=$(python3 - "$BENCH_TMP/runs.jsonl" "$MACHINE" "$WORKERS" <<'PY'
+RESULT=$(python3 - "$BENCH_TMP/runs.jsonl" "$MACHINE" "$WORKERS" "$NAME" "$BATCH" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 rows = []
@@ -134,8 +170,8 @@ for n in sorted({r["items"] for r in runs}):
 for row in rows:
     row["wallRatioToSmallest"] = round(row["wallUsPerItem"] / rows[0]["wallUsPerItem"], 2)
     row["coordinatorCpuRatioToSmallest"] = round(row["coordinatorCpuUsPerItem"] / rows[0]["coordinatorCpuUsPerItem"], 2)
-print(json.dumps({"benchmark": "distributed-map-thumbnails", "machine": json.loads(sys.argv[2]),
+print(json.dumps({"benchmark": sys.argv[4], "machine": json.loads(sys.argv[2]), "batch": int(sys.argv[5]),
                   "workers": int(sys.argv[3]), "imageSize": "96x72", "sizes": rows, "runs": runs}))
 PY
 )
-write_result distributed-map-thumbnails "$RESULT"
+write_result "$NAME" "$RESULT"

@@ -354,8 +354,12 @@ def main():
 
     dmt = load(res, "distributed-map-thumbnails") or (
         load(other, "distributed-map-thumbnails") if other else None)
+    dmb = load(res, "distributed-map-thumbnails-batched") or (
+        load(other, "distributed-map-thumbnails-batched") if other else None)
     if dmt:
         distributed_map_thumbnails_section(w, dmt)
+    if dmb:
+        distributed_map_thumbnails_batched_section(w, dmb)
 
     if m:
         w("## Memory: one worker, a 100-megapixel JPEG")
@@ -595,6 +599,11 @@ def distributed_map_section(w, d):
         w("And *jsonl*: a JSONL object of %s lines read by `ItemReader` `s3:getObject` (the worker's" %
           ", ".join("{:,}".format(r["items"]) for r in d["variants"]["jsonl"]))
         w("`storage.items`, 200 lines a page), an `ItemBatcher` of 100 items per no-op child.")
+    if "manifest" in d["variants"]:
+        w("And *manifest*: S3 Inventories of %s rows (`ItemReader` `s3:getObject` with `ManifestType`" %
+          ", ".join("{:,}".format(r["items"]) for r in d["variants"]["manifest"]))
+        w("`S3_INVENTORY`: a `manifest.json` and gzip-compressed CSV data files of 25,000 rows, the")
+        w("worker's `storage.items` inflating each page's data file from its start), batched the same way.")
     w("%d interleaved rounds (every size and variant once" % max(r["round"] for r in d["runs"]))
     w("per round); medians, wall time from the execution's start to its end and the coordinator's")
     w("CPU time (user + system), per item, and each size's cost per item as a ratio to the")
@@ -639,6 +648,58 @@ def distributed_map_section(w, d):
     w("")
 
 
+def thumbnail_tables(w, d):
+    """The per-size and per-run tables of bench-distributed-map-thumbnails.sh."""
+    sizes = d["sizes"]
+    w("| items | items/s | wall per item | coordinator CPU per item | worker CPU per item | "
+      "redis-server CPU per item | coordinator peak RSS | Redis `used_memory_peak` | ratio (wall / coordinator CPU) |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for r in sizes:
+        w("| %s | %.0f | %.0f us | %.0f us | %.0f us | %.0f us | %.0f MiB | %.1f MiB | x%.2f / x%.2f |" % (
+            "{:,}".format(r["items"]), r["itemsPerSec"], r["wallUsPerItem"], r["coordinatorCpuUsPerItem"],
+            r["workerCpuUsPerItem"], r["redisCpuUsPerItem"], r["coordinatorPeakRssBytes"] / 2**20,
+            r["redisUsedMemoryPeakBytes"] / 2**20, r["wallRatioToSmallest"], r["coordinatorCpuRatioToSmallest"]))
+    w("")
+    w("Every run:")
+    w("")
+    w("| round | items | wall | coordinator CPU | worker CPU | redis-server CPU | load average at its start |")
+    w("|---|---|---|---|---|---|---|")
+    for r in d["runs"]:
+        w("| %d | %s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f |" % (
+            r["round"], "{:,}".format(r["items"]), r["wallSec"], r["coordinatorCpuSec"], r["workerCpuSec"],
+            r["redisCpuSec"], r["loadavg"]))
+    w("")
+
+
+def distributed_map_thumbnails_batched_section(w, d):
+    """The same images in batches, an inline Map per child (BENCH_DMAP_THUMB_BATCH)."""
+    mach = d["machine"]
+    sizes = d["sizes"]
+    w("### Thumbnails in batches")
+    w("")
+    w("    BENCH_KAFKA=%s BENCH_DMAP_THUMB_BATCH=%d BENCH_DMAP_THUMB_SIZES=\"%s\" tests/bench/bench-distributed-map-thumbnails.sh" % (
+        mach["kafka"], d["batch"], " ".join(str(r["items"]) for r in sizes)))
+    w("")
+    w("The example with an `ItemBatcher` of %d images and no `ResultWriter`: each child is an inline" % d["batch"])
+    w("Map over its batch making the same thumbnails (10 at a time; 10 children at a time), its output")
+    w("their count (the benchmark checks that the counts add up to the images). One child per %d" % d["batch"])
+    w("images: the parent's document holds 10 live children and one small result per batch. Same")
+    w("stack, images and measures as the thumbnail section above.")
+    w("")
+    thumbnail_tables(w, d)
+    first, last = sizes[0], sizes[-1]
+    w("From {:,} to {:,} images the coordinator's CPU per image is x%.2f and the wall time per image".format(
+        first["items"], last["items"]) % last["coordinatorCpuRatioToSmallest"])
+    w("x%.2f (%s); the worker's thumbnails are most of the CPU (%.1f to %.1f ms per image)." % (
+        last["wallRatioToSmallest"], ", ".join("x%.2f / x%.2f at {:,}".format(r["items"]) % (
+            r["wallRatioToSmallest"], r["coordinatorCpuRatioToSmallest"]) for r in sizes[1:-1]) or "-",
+        min(r["workerCpuUsPerItem"] for r in sizes) / 1000, max(r["workerCpuUsPerItem"] for r in sizes) / 1000))
+    w("The coordinator's peak RSS and Redis's memory stay small at every size. The run's wall time")
+    w("moves with the other work on this shared machine (see each run's load average). Batching is")
+    w("how a large prefix runs today, until each child is an execution of its own.")
+    w("")
+
+
 def distributed_map_thumbnails_section(w, d):
     """A distributed Map of thumbnails over a bucket prefix (bench-distributed-map-thumbnails.sh)."""
     mach = d["machine"]
@@ -663,24 +724,7 @@ def distributed_map_thumbnails_section(w, d):
     w("during the run (reset before it); Redis's `used_memory_peak` is read after the run and never")
     w("reset (the largest run's, as they ascend). %d CPUs, shared with other work." % mach["nproc"])
     w("")
-    w("| items | items/s | wall per item | coordinator CPU per item | worker CPU per item | "
-      "redis-server CPU per item | coordinator peak RSS | Redis `used_memory_peak` | ratio (wall / coordinator CPU) |")
-    w("|---|---|---|---|---|---|---|---|---|")
-    for r in sizes:
-        w("| %s | %.0f | %.0f us | %.0f us | %.0f us | %.0f us | %.0f MiB | %.1f MiB | x%.2f / x%.2f |" % (
-            "{:,}".format(r["items"]), r["itemsPerSec"], r["wallUsPerItem"], r["coordinatorCpuUsPerItem"],
-            r["workerCpuUsPerItem"], r["redisCpuUsPerItem"], r["coordinatorPeakRssBytes"] / 2**20,
-            r["redisUsedMemoryPeakBytes"] / 2**20, r["wallRatioToSmallest"], r["coordinatorCpuRatioToSmallest"]))
-    w("")
-    w("Every run:")
-    w("")
-    w("| round | items | wall | coordinator CPU | worker CPU | redis-server CPU | load average at its start |")
-    w("|---|---|---|---|---|---|---|")
-    for r in d["runs"]:
-        w("| %d | %s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f |" % (
-            r["round"], "{:,}".format(r["items"]), r["wallSec"], r["coordinatorCpuSec"], r["workerCpuSec"],
-            r["redisCpuSec"], r["loadavg"]))
-    w("")
+    thumbnail_tables(w, d)
     first, last = sizes[0], sizes[-1]
     growth = last["coordinatorCpuUsPerItem"] / first["coordinatorCpuUsPerItem"]
     w("What the figures say: a thumbnail of a %s image costs the worker the same CPU at every size" %
@@ -689,16 +733,18 @@ def distributed_map_thumbnails_section(w, d):
         min(r["workerCpuUsPerItem"] for r in sizes) / 1000, max(r["workerCpuUsPerItem"] for r in sizes) / 1000))
     w("the coordinator's x%.1f from {:,} to {:,} items, so the run's time grows with the square".format(
         first["items"], last["items"]) % growth)
-    w("of the items. Each child still runs inside the parent's execution document, which keeps every")
-    w("finished child's record until the `ResultWriter` writes them at the end, and every child's")
+    w("of the items. The example's children are EXPRESS, which still run inside the parent's execution")
+    w("document, and that document keeps every finished child's record until the `ResultWriter` writes")
+    w("them at the end, and every child's")
     w("start and end rewrites that document whole, in the coordinator and in Redis: sampled in the")
     w("10,000-image run with 5,035 children done, the document was 1.92 MB, 1.88 MB of it the")
     w("records (`children.results`, about 370 bytes each). 100,000 images were not run: with the")
     w("cost per item growing in proportion to the items, the coordinator's CPU per item would be about")
     w("ten times the 10,000 run's, hours of coordinator CPU on this machine (a 100,000 run begun after")
     w("a 10,000 run of 489 s, load average 16.6, was stopped). Child executions of their own, the parent keeping the Map")
-    w("Run's counts instead of its children's records (docs/asl.md), are what makes the cost per")
-    w("item flat; the *batched* and *jsonl* rows of the section above show what a page-at-a-time")
+    w("Run's counts instead of its children's records (docs/asl.md; STANDARD children are that now,")
+    w("the section above), are what makes the cost per item flat; the *batched* and *jsonl* rows of")
+    w("the section above show what a page-at-a-time")
     w("reader costs when the children are few.")
     w("")
 
