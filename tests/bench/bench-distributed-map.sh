@@ -19,6 +19,12 @@
 #   jsonl    ItemReader s3:getObject with InputType JSONL (the workers'
 #            storage.items, 200 lines a page), an ItemBatcher of 100 items,
 #            one no-op child per batch.
+# and a fourth over S3 Inventories of BENCH_DMAP_MANIFEST_SIZES rows (default
+# 10000 100000), gzip-compressed CSV data files of 25,000 rows each:
+#   manifest ItemReader s3:getObject with ManifestType S3_INVENTORY (the
+#            workers' storage.items, 200 rows a page, each page inflating its
+#            data file from the start), an ItemBatcher of 100 items.
+# BENCH_DMAP_RESULT names the result (default distributed-map).
 # BENCH_DMAP_VARIANTS picks the listing's variants (default "batched items
 # standard"). Rounds are interleaved (every size and variant once per round,
 # BENCH_ROUNDS rounds, default 3). Per run: wall time from the execution's start to its
@@ -33,6 +39,7 @@ set -u
 
 SIZES=${BENCH_DMAP_SIZES:-1000 4000 16000}
 JSONL_SIZES=${BENCH_DMAP_JSONL_SIZES:-10000 100000}
+MANIFEST_SIZES=${BENCH_DMAP_MANIFEST_SIZES:-10000 100000}
 ROUNDS=${BENCH_ROUNDS:-3}
 VARIANTS=${BENCH_DMAP_VARIANTS:-batched items standard}
 S=$BENCH_TMP/s
@@ -60,10 +67,28 @@ with open(path, "w") as f:
 PY
 done
 
-for variant in batched items standard jsonl; do
+for n in $MANIFEST_SIZES; do
+        python3 - "$B/lists" "$n" <<'PY'
+import gzip, json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+per = 25000
+os.makedirs(os.path.join(d, "inv%d" % n), exist_ok=True)
+files = []
+for j, first in enumerate(range(0, n, per)):
+    key = "lists/inv%d/data-%d.csv.gz" % (n, j)
+    rows = "".join('"photos","o%07d","1","2026-12-05T10:00:00.000Z"\n' % i for i in range(first, min(n, first + per)))
+    with open(os.path.join(d, "..", key), "wb") as f:
+        f.write(gzip.compress(rows.encode(), mtime=0))
+    files.append({"key": key})
+json.dump({"fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate", "files": files},
+          open(os.path.join(d, "inv%d" % n, "manifest.json"), "w"))
+PY
+done
+
+for variant in batched items standard jsonl manifest; do
         python3 - "$variant" >"$BENCH_TMP/$variant.asl.json" <<'PY'
 import json, sys
-batched = sys.argv[1] in ("batched", "jsonl")
+batched = sys.argv[1] in ("batched", "jsonl", "manifest")
 m = {"Type": "Map",
      "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
                     "Parameters": {"Bucket": "photos", "Prefix.$": "$.prefix"}},
@@ -81,6 +106,9 @@ if batched:
 if sys.argv[1] == "jsonl":
     m["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
                        "Parameters": {"Bucket": "photos", "Key.$": "$.key"}}
+if sys.argv[1] == "manifest":
+    m["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"ManifestType": "S3_INVENTORY"},
+                       "Parameters": {"Bucket": "photos", "Key.$": "$.manifest"}}
 print(json.dumps({"StartAt": "M", "States": {"M": m}}))
 PY
         stack_register "$S" "dmap-$variant" "$BENCH_TMP/$variant.asl.json"
@@ -93,6 +121,7 @@ CLI=$IMGFLOW_BUILD/cli/imgflow
 : >"$BENCH_TMP/runs.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
         runs="$(for n in $SIZES; do for v in $VARIANTS; do echo "$n $v"; done; done) $(for n in $JSONL_SIZES; do echo "$n jsonl"; done)"
+        runs="$runs $(for n in $MANIFEST_SIZES; do echo "$n manifest"; done)"
         set -- $runs
         while [ $# -ge 2 ]; do
                 n=$1 variant=$2
@@ -100,7 +129,7 @@ for r in $(seq 1 "$ROUNDS"); do
                 {
                         c0=$(cpu_ticks "$COORD")
                         if ! "$CLI" start-execution --config "$IMGFLOW_CONFIG" --state-machine "dmap-$variant" \
-                                --name "r$r-$variant-$n" --input "{\"prefix\": \"n$n/\", \"key\": \"lists/n$n.jsonl\"}" --wait --timeout 1200 \
+                                --name "r$r-$variant-$n" --input "{\"prefix\": \"n$n/\", \"key\": \"lists/n$n.jsonl\", \"manifest\": \"lists/inv$n/manifest.json\"}" --wait --timeout 1200 \
                                 >"$BENCH_TMP/d.json" 2>"$BENCH_TMP/d.err"; then
                                 echo "run $variant $n failed: $(tail -2 "$BENCH_TMP/d.err") $(head -c 400 "$BENCH_TMP/d.json")"
                                 exit 1
@@ -147,4 +176,4 @@ for v in sorted({r["variant"] for r in runs}):
 print(json.dumps(out))
 PY
 )
-write_result distributed-map "$RESULT"
+write_result "${BENCH_DMAP_RESULT:-distributed-map}" "$RESULT"
