@@ -36,7 +36,8 @@
 # 30, newest first, by status), described and with its own history, the
 # parent alone under its state machine; a child that fails the run leaves
 # it FAILED and the others ABORTED, and cannot be redriven on its own; a
-# child stopped by StopExecution ends ABORTED and fails its item.
+# child stopped by StopExecution ends ABORTED and fails its item; a redrive
+# of the parent redrives its failed child itself (redriveCount 1).
 #
 #   test-distributed-map.sh MODE BUILD_DIR SOURCE_ROOT
 set -u
@@ -623,6 +624,62 @@ ok = (d.get("status") == "SUCCEEDED" and isinstance(out, list) and len(out) == 3
       isinstance(out[1], dict) and out[1].get("Error") == "States.Aborted" and slow.get("status") == "ABORTED")
 print(("ok   " if ok else "FAIL: ") + "stop-execution of a child: it ends %s, its item fails %s, the run %s" %
       (slow.get("status"), out[1] if isinstance(out, list) and len(out) > 1 else out, d.get("status")))
+sys.exit(0 if ok else 1)
+PY
+
+# A redrive of the parent redrives its failed child itself: the child whose
+# image is missing fails the run; the image is put in place and the parent
+# redriven; the same child execution runs again (redriveCount 1) and the run
+# SUCCEEDS, with MapRunRedriven in the parent's history.
+python3 - "$EX" "$TMP" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["States"]["Thumbnails"]
+del m["ItemReader"]
+m["ItemsPath"] = "$.items"
+m["ItemSelector"] = {"bucket": "photos", "key.$": "$$.Map.Item.Value", "width": 32}
+m["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+m.pop("ToleratedFailurePercentage", None)
+json.dump(d, open(sys.argv[2] + "/std-redrive.asl.json", "w"))
+PY
+"$STACK" register std-redrive "$TMP/std-redrive.asl.json" >/dev/null || fail "register std-redrive"
+rm -f "$BDIR/raw/late.jpg"
+run std-redrive redrive '{"bucket": "photos", "prefix": "raw/", "items": ["raw/photo-0001.jpg", "raw/late.jpg", "raw/photo-0002.jpg"]}'
+if [ "$MODE" = s3 ]; then
+        s3_put "$TMP/photos/photo-0003.jpg" photos raw/late.jpg || fail "upload of raw/late.jpg"
+else
+        cp "$BDIR/raw/photo-0003.jpg" "$BDIR/raw/late.jpg"
+fi
+"$CLI" redrive-execution --execution-arn std-redrive:redrive >"$TMP/redrive.out" 2>&1 ||
+        fail "redrive-execution of the parent: $(cat "$TMP/redrive.out")"
+for i in $(seq 1 240); do
+        "$CLI" describe-execution --execution-arn std-redrive:redrive >"$TMP/redrive2.json" 2>/dev/null
+        grep -q '"status": "RUNNING"' "$TMP/redrive2.json" || break
+        sleep 0.5
+done
+"$CLI" get-execution-history --execution-arn std-redrive:redrive >"$TMP/redrive-history.json" 2>&1
+"$CLI" list-map-runs --execution-arn std-redrive:redrive >"$TMP/redrive-runs.json" 2>&1
+MRR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/redrive-runs.json" 2>/dev/null)
+"$CLI" list-executions --map-run-arn "${MRR:-none}" >"$TMP/redrive-children.json" 2>&1
+python3 - "$TMP" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys
+tmp = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(tmp + "/" + name))
+    except Exception:
+        return {}
+first, again = load("redrive.json"), load("redrive2.json")
+types = [e["type"] for e in load("redrive-history.json").get("events", [])]
+kids = {e["name"].rsplit("-", 1)[1]: e for e in load("redrive-children.json").get("executions", [])}
+out = json.loads(again.get("output") or "{}")
+ok = (first.get("status") == "FAILED" and again.get("status") == "SUCCEEDED" and out.get("count") == 3 and
+      "MapRunRedriven" in types and sorted(kids) == ["0", "1", "2"] and
+      kids["1"]["status"] == "SUCCEEDED" and kids["1"].get("redriveCount") == 1)
+print(("ok   " if ok else "FAIL: ") + "redrive of the parent: first %s (%s), then %s with %s thumbnails; "
+      "MapRunRedriven %s; the failed child redriven: %s" % (
+          first.get("status"), first.get("error"), again.get("status"), out.get("count"),
+          "MapRunRedriven" in types, {k: (v["status"], v.get("redriveCount")) for k, v in kids.items()}))
 sys.exit(0 if ok else 1)
 PY
 
