@@ -13,8 +13,8 @@
 # every benchmark on both, one after the other, results in
 # tests/bench/results/<kind>/ unless BENCH_RESULTS is set.
 # BENCH_BROKERS (default 1), BENCH_PARTITIONS (default 4; 2 in
-# bench-orchestration.sh, one per worker): the brokers and the partitions of
-# every imgflow topic (the local stack's defaults are 1 and 8). On one 2-core host each broker is one more JVM (or thread of the
+# bench-orchestration.sh on Apache Kafka, one per worker): the brokers and the
+# partitions of every imgflow topic (the local stack's defaults are 1 and 8). On one 2-core host each broker is one more JVM (or thread of the
 # mock) and one more thread in every client (librdkafka runs a thread per
 # broker), all on the cores the daemons use; a real cluster runs on other
 # hosts. 4 partitions is the most consumers any benchmark puts in one group

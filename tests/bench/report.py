@@ -141,6 +141,9 @@ def main():
             w("| tasks/s, one more round on %d brokers and %d partitions (the fault tests' layout) | %.0f | |" % (
                 sd.get("brokers", 3), sd.get("partitions", 8), sd["tasksPerSecond"]))
         w("")
+        if o.get("date"):
+            w("Run of %s; load average %.1f when it started." % (o["date"][:16].replace("T", " "), o["machine"]["loadavg"]))
+            w("")
         oc = load(res, "orchestration-compare")
         if oc and oc.get("date", "") > o.get("date", ""):
             w("This table is from a run of %s. A later run (%s), in the section \"Apache Kafka: where" % (
@@ -1006,6 +1009,11 @@ def compare(w, t, o, m, s, other):
         "%s %.1f / %.1f" % (n, a["machine"]["loadavg"], b["machine"]["loadavg"])
         for n, a, b in (("throughput", t, ot), ("orchestration", o, oo), ("memory", m, om), ("scale", s, os_))
         if a and b))
+    if o and oo and o.get("date", "")[:13] != oo.get("date", "")[:13]:
+        w("The orchestration rows are not from one sitting: Apache Kafka's are from the run of %s" % (
+            o.get("date", "?")[:16].replace("T", " ")))
+        w("(%d partitions), the mock's from the run of %s (%d partitions)." % (
+            o.get("partitions", 4), oo.get("date", "?")[:16].replace("T", " "), oo.get("partitions", 4)))
     w("")
     w("| | Apache Kafka | mock cluster |")
     w("|---|---|---|")
@@ -1273,6 +1281,11 @@ KAFKA_CPU_NOTES = [
     "  tools take their share. At",
     "  half the target the p99 follows: with the machine's other load, 5,000 tasks/s is near",
     "  or past full capacity.",
+    "- The orchestration table (the run of 13:33 on 2 partitions) ran while other benchmarks",
+    "  used the same two cores (load averages 8 to 17 during it): 2,117 tasks/s (rounds",
+    "  1,628-2,908, falling as the load rose) and a half-load p99 of 474 ms. The run it",
+    "  replaced (01:12, the C2 compiler, 4 partitions, load average 15.4 at its start) gave",
+    "  2,751 tasks/s and 555 ms; the difference between the two is within the machine's drift.",
 ]
 
 KAFKA_LATENCY_NOTES = [
@@ -1352,7 +1365,8 @@ WHY_REAL_VS_MOCK = [
     "",
     "- **The broker's CPU is on the same two cores.** The mock cluster spent 8-12 us per task on",
     "  an idle machine (the previous report) and ~40 us in this sitting; the broker's JVM spends",
-    "  3-4.5 CPU-seconds on the 25,000 tasks of a full load, 130-180 us per task: every task is",
+    "  3-4.5 CPU-seconds on the 25,000 tasks of a full load, 130-180 us per task in that sitting",
+    "  (the C2 compiler, 4 partitions; 62-146 us with C1 since, \"Apache Kafka: CPU per task\"): every task is",
     "  two produce requests (the Task, its result), two fetches, a notification at the end and",
     "  the consumers' offset commits, and the JVM runs them next to the daemons. A cluster on",
     "  its own hosts takes that cost off the daemons' cores; here it is the largest consumer of",
