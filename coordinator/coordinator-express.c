@@ -80,19 +80,22 @@ static rd_kafka_topic_partition_list_t *jobs_partitions(Manager *m) {
         return jobs;
 }
 
-/* At most [coordinator] max_in_flight executions here: past it the jobs
- * topic's partitions pause (no more starts) until half of them ended.
- * Never the whole consumer: the executions' results come through it. */
+/* At most [coordinator] express_max_in_flight executions here: past it
+ * the jobs topic's partitions pause (no more starts) until half of them
+ * ended. Never the whole consumer: the executions' results come through it.
+ * The bound is the queue in front of the workers: every execution started
+ * dispatches its first Task at once, so a burst of starts is a burst of
+ * Tasks that the workers take in turn (docs/express.md, "Cost"). */
 static void express_backpressure(Manager *m) {
-        size_t n = g_hash_table_size(m->express);
+        size_t n = g_hash_table_size(m->express), max = m->express_max_in_flight;
         rd_kafka_topic_partition_list_t *jobs;
 
-        if (n < m->max_in_flight && !(m->express_paused && n <= m->max_in_flight / 2))
+        if (n < max && !(m->express_paused && n <= max / 2))
                 return;
         jobs = jobs_partitions(m);
         if (!jobs)
                 return;
-        if (n >= m->max_in_flight) {
+        if (n >= max) {
                 if (kafka_consumer_pause(m->consumer, jobs) >= 0)
                         m->express_paused = true;
         } else if (kafka_consumer_resume(m->consumer, jobs) >= 0)
@@ -407,6 +410,7 @@ void express_commit(Manager *m, const char *exec_id, StoreExecState *st, StoreCo
                 (void) kafka_consumer_done(m->consumer, x->topic, x->partition, x->offset);
         g_hash_table_remove(m->express, exec_id); /* frees x */
         express_backpressure(m);
+        work_express_unpark(m, /* all= */ false);
 }
 
 void express_start(Manager *m, const char *exec_id, const char *run_id, StoreExecState *st,
@@ -450,4 +454,5 @@ void express_drop_all(Manager *m) {
         log_info("Partitions revoked: %u express executions dropped (they run again from their start)", n);
         g_hash_table_remove_all(m->express);
         m->express_paused = false; /* the partitions go; new ones are not paused */
+        work_express_unpark(m, /* all= */ true);
 }

@@ -29,9 +29,14 @@
  *   end       the offset is done; a StartSyncExecution is answered (the
  *             store's response key, as every answer) with the status,
  *             output or error and cause, dates and billing details
- *   bound     at most [coordinator] max_in_flight executions: past it the
- *             jobs topic's partitions pause until half have ended (not the
- *             whole consumer, which brings their results)
+ *   bound     at most [coordinator] express_max_in_flight executions: past it
+ *             the jobs topic's partitions pause until half have ended (not
+ *             the whole consumer, which brings their results), and a start
+ *             already consumed waits, parked out of in_flight, until one
+ *             ends (work_express_unpark()). Every execution started puts
+ *             its first Task in front of the workers at once: the bound is
+ *             that queue (a burst of 1,000 starts made EXPRESS's dispatch
+ *             latency tail, docs/express.md, "Cost")
  *   rebalance every partition is revoked (the eager range protocol): all
  *             executions are dropped and run again by whoever gets the
  *             starts' partitions

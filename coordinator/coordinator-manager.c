@@ -534,6 +534,7 @@ Manager *manager_free(Manager *m) {
                 exec_queues_free_works(m);
                 g_hash_table_destroy(m->queues);
         }
+        g_queue_clear(&m->express_parked); /* its Works were freed with the queues */
         if (m->express)
                 g_hash_table_destroy(m->express);
         machine_cache_free(m->machines);
@@ -568,6 +569,7 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
                 .config_args = config_args,
                 .queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, exec_queue_free),
                 .express = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, express_exec_free),
+                .express_parked = G_QUEUE_INIT,
                 .machines = machine_cache_new(MACHINE_CACHE_MAX),
                 .states = state_cache_new(STATE_CACHE_MAX, STATE_CACHE_BYTES_MAX),
                 .n_running = -1,
@@ -616,6 +618,9 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
         m->max_in_flight = (size_t) config_get_int(config, "coordinator", "max_in_flight");
         if (m->max_in_flight < 2)
                 m->max_in_flight = 2;
+        m->express_max_in_flight = (size_t) config_get_int(config, "coordinator", "express_max_in_flight");
+        if (m->express_max_in_flight < 2)
+                m->express_max_in_flight = 2;
         m->timer_interval_usec =
                 (int64_t) config_get_duration_ms(config, "coordinator", "timer_interval") * 1000;
         if (m->timer_interval_usec <= 0)

@@ -103,6 +103,10 @@ typedef struct Manager {
         size_t max_in_flight;
         bool paused, stopping, ready, redis_up, kafka_up;
         bool express_paused; /* the jobs partitions, for EXPRESS executions (coordinator-express.c) */
+        size_t express_max_in_flight; /* coordinator.express_max_in_flight (at least 2) */
+        /* EXPRESS starts past express_max_in_flight (Work *, FIFO), out of
+         * in_flight: each waits for an execution to end (coordinator-work.c). */
+        GQueue express_parked;
         int64_t express_duration_max_sec; /* coordinator.express_duration_max (at most 300) */
         /* The partitions of the jobs and events topics held, from the
          * rebalance callbacks (asking librdkafka waits for its thread). */

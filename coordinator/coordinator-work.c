@@ -89,6 +89,26 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+void work_express_unpark(Manager *m, bool all) {
+        size_t held = g_hash_table_size(m->express);
+
+        if (m->tearing_down)
+                return; /* they are freed with the queues */
+        while (!g_queue_is_empty(&m->express_parked) && (all || held < m->express_max_in_flight)) {
+                Work *w = g_queue_pop_head(&m->express_parked);
+                int r;
+
+                held++;
+                m->in_flight++;
+                /* Deferred: the caller is in the middle of an execution's commit. */
+                r = sd_event_add_time_relative(m->event, &w->retry, CLOCK_MONOTONIC, 0, 0, on_retry, w);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to resume an express start: %m");
+                        work_finish(w);
+                }
+        }
+}
+
 /* Redis was not there (disconnect, timeout): run the work again later. */
 static void work_retry_later(Work *w) {
         int r;
@@ -583,6 +603,15 @@ static void work_start_express(Work *w, AslMachine *machine) {
 
         if (express_has(m, w->exec_id)) {
                 work_refuse(w, "ExecutionAlreadyExists", "an express execution with this name is running");
+                return;
+        }
+        if (g_hash_table_size(m->express) >= m->express_max_in_flight) {
+                /* Full: the start waits for an execution to end
+                 * (work_express_unpark()), out of in_flight, since the
+                 * results the running ones wait for must still come in. */
+                g_queue_push_tail(&m->express_parked, w);
+                m->in_flight--;
+                manager_maybe_resume(m);
                 return;
         }
         reply_to = w->topic ? express_reply_to(m, w->partition) : NULL;

@@ -39,3 +39,8 @@ void exec_queue_free(void *p);
 void exec_queues_sweep(Manager *m);
 /* Teardown: free the Works still queued (after a shutdown timeout). */
 void exec_queues_free_works(Manager *m);
+
+/* An EXPRESS execution ended or all were dropped (all = true): the EXPRESS
+ * starts parked past [coordinator] express_max_in_flight run again, one
+ * per free place (all of them when all), on the next turn of the loop. */
+void work_express_unpark(Manager *m, bool all);

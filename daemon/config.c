@@ -63,6 +63,9 @@ const ConfigKey config_keys[] = {
         K("coordinator", "task_key", CONFIG_STRING, "task",
           "Kafka key of task messages: task (<execution id>/<task id>: an execution's tasks spread over the "
           "pool) or execution (the execution id: all on one partition)."),
+        K("coordinator", "express_max_in_flight", CONFIG_INT, "1000",
+          "Most EXPRESS executions held in memory at once before the jobs topic's partitions pause (they "
+          "resume below half)."),
         K("coordinator", "express_duration_max", CONFIG_DURATION, "300s",
           "Longest EXPRESS execution (States.Timeout past it): whole seconds, at most 300s (Step Functions' 5 "
           "minutes)."),

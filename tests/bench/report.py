@@ -851,6 +851,32 @@ def express_section(w, d):
             row += " %s | %.1f |" % (" / ".join("%.0f" % r["cpuUsPerTask"].get(p, 0) for p in procs), r["loadavg"])
         w(row)
     w("")
+    hopped = [r for r in d["runs"] if r["dispatchLatencyMs"].get("hops")]
+    if hopped:
+        names = ("coordinatorToBroker", "brokerToWorker", "workerToBroker", "brokerToCoordinator")
+        w("Each task's trip split at the broker's append stamps (`latency.py --hops`, p50 / p99 in ms;")
+        w("the dispatch latency is the first two hops; p99 of the first and second half of the tasks by")
+        w("dispatch time):")
+        w("")
+        w("| round | type | %s | dispatch p99 1st / 2nd half |" % " | ".join(names))
+        w("|---|---|%s---|" % ("---|" * len(names)))
+        for r in hopped:
+            lat = r["dispatchLatencyMs"]
+            h = lat["hops"]
+            w("| %d | %s | %s | %s / %s |" % (r["round"], r["kind"].upper(), " | ".join(
+                "%s / %s" % (h.get(n, {}).get("p50"), h.get(n, {}).get("p99")) for n in names),
+                lat.get("p99FirstHalf"), lat.get("p99SecondHalf")))
+        w("")
+        w("Where each type's tail comes from: a STANDARD task waits in the coordinator, before the broker")
+        w("(its Redis commit); an EXPRESS one, published at once, in front of the workers (broker to")
+        w("worker). Every EXPRESS execution started dispatches its first Task at once, so the executions")
+        w("a coordinator admits at once are a queue of Tasks for the workers: `[coordinator]")
+        w("express_max_in_flight` (1,000) bounds them, strictly: the starts past it wait in the jobs")
+        w("topic (the partitions pause until half have ended) or, consumed already, parked until one")
+        w("ends; before, those still started. A smaller bound shortens the tail and costs CPU per task")
+        w("(smaller produce batches); docs/express.md, \"Cost\", has the runs at 250, 500 and 1,000.")
+        w("Tasks/s still counts from the first start to the last stop of the same executions.")
+        w("")
     w("What the figures say: an EXPRESS task's result is applied to the document in memory and the")
     w("next Task is produced at once, where a STANDARD one waits for its Redis commit (one Lua call")
     w("per event, and the outbox acknowledged after the broker's); Redis does nothing per state.")

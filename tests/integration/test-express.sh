@@ -37,7 +37,7 @@
 #   - two coordinators, one partition of each topic each: 16 executions
 #     started (keyed by name) and their results (replyTo) reach the
 #     coordinator that holds each, all SUCCEEDED, with at most 4 running on
-#     each coordinator ([coordinator] max_in_flight: the jobs partitions
+#     each coordinator ([coordinator] express_max_in_flight: the jobs partitions
 #     pause, not the results);
 #   - [coordinator] express_duration_max = 3s on a new coordinator: an
 #     execution waiting 60 s ends TIMED_OUT with States.Timeout after 3 s,
@@ -51,7 +51,8 @@ MOCK=$1 COORD=$2 WORKER=$3 IMGFLOW=$4 SRC=$5
 # Few executions at once: the 16 below pass the bound, whose pause must
 # hold back starts only, not the results the running ones wait for.
 EXTRA_CONF="[coordinator]
-max_in_flight = 4"
+max_in_flight = 8
+express_max_in_flight = 4"
 . "$SRC/tests/integration/ops-stack.sh"
 
 ok() { echo "ok: $*"; }
@@ -287,6 +288,14 @@ c1=$(grep -c 'Started express execution fast:p' "$TMP/coordinator.log")
 c2=$(grep -c 'Started express execution fast:p' "$TMP/coordinator2.log")
 ok "16 executions over two coordinators all SUCCEEDED ($c1 and $c2 started on each)"
 [ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] || fail "one coordinator ran every execution: $c1 / $c2"
+# Held at once by each coordinator, from its log's starts and ends.
+for log in "$TMP/coordinator.log" "$TMP/coordinator2.log"; do
+        most=$(grep -E 'Started express execution fast:p|Express execution fast:p[0-9]+ |Partitions revoked' "$log" |
+                awk '/revoked/ {n = 0; next} /Started/ {n++} !/Started/ {n--} n > m {m = n} END {print m + 0}')
+        [ "$most" -ge 1 ] && [ "$most" -le 4 ] ||
+                fail "$(basename "$log"): $most EXPRESS executions held at once, express_max_in_flight is 4"
+        ok "$(basename "$log"): at most $most EXPRESS executions held at once (express_max_in_flight = 4)"
+done
 cat "$TMP/coordinator2.log" >>"$TMP/coordinator.log" # for check_sanitizers
 
 # --- the 5-minute limit, shortened by [coordinator] express_duration_max ---
