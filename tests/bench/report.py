@@ -1307,11 +1307,13 @@ KAFKA_CPU_NOTES = [
     "  tools take their share. At",
     "  half the target the p99 follows: with the machine's other load, 5,000 tasks/s is near",
     "  or past full capacity.",
-    "- The orchestration table (the run of 13:33 on 2 partitions) ran while other benchmarks",
-    "  used the same two cores (load averages 8 to 17 during it): 2,117 tasks/s (rounds",
-    "  1,628-2,908, falling as the load rose) and a half-load p99 of 474 ms. The run it",
-    "  replaced (01:12, the C2 compiler, 4 partitions, load average 15.4 at its start) gave",
-    "  2,751 tasks/s and 555 ms; the difference between the two is within the machine's drift.",
+    "- The orchestration table (the run of 13:48 on 2 partitions, load averages 6 to 8 during",
+    "  it) gave 4,160 tasks/s (rounds 3,240-4,887) and a half-load p50 / p99 of 112 / 259 ms,",
+    "  every round's p99 247-285 ms; at half the measured rate (416 executions/s, 2,080",
+    "  tasks/s) p50 / p99 4 / 20 ms, every hop's p50 at most 4 ms. The same benchmark 15 minutes",
+    "  earlier (13:33), with other benchmarks on the cores (load averages 8 to 17), gave 2,117",
+    "  tasks/s and 474 ms; the run of 01:12 (the C2 compiler, 4 partitions, load average 15.4",
+    "  at its start) 2,751 tasks/s and 555 ms.",
 ]
 
 KAFKA_LATENCY_NOTES = [
