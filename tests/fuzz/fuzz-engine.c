@@ -12,7 +12,11 @@
  * pending timer (or a stale one), or STOP, with the clock moving forward.
  * Between events the document is serialized and parsed again, as the
  * coordinator stores it. The second byte's high bit runs it without a
- * history (AslEnv.no_history, an EXPRESS execution logging OFF).
+ * history (AslEnv.no_history, an EXPRESS execution logging OFF); its bit
+ * 0x40 runs a STANDARD distributed Map's children as executions of their
+ * own (AslEnv.map_child_executions): an event byte with 0x40 set (and 0x80
+ * clear) then ends one of them (CHILD_ENDED, any status, sometimes with a
+ * wrong redrive count), or a child no one started.
  * Invariants besides "no crash, no leak, no UB":
  *   - asl_exec_handle() returns 0 or 1 while the execution runs, and
  *     -EINVAL with an error set once it has finished;
@@ -20,7 +24,10 @@
  *   - the pending tasks and timers of the document are exactly those the
  *     effects announced (DISPATCH/SCHEDULE minus CANCEL and applied ones);
  *   - FINISHED comes exactly once, and then the status is not RUNNING;
- *   - without a history, no HISTORY effect.
+ *   - without a history, no HISTORY effect;
+ *   - a child is started only while it is not running (a second start is
+ *     a redrive of one that ended), and an end for a child that is not
+ *     running, or from before its last redrive, is stale.
  */
 
 #include <stdint.h>
@@ -32,19 +39,24 @@
 static const char *const definitions[] = {
         /* nested Map / Parallel / Retry / Catch / timers */
         "{\"TimeoutSeconds\":1000,\"StartAt\":\"M\",\"States\":{"
-        "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"MaxConcurrency\":2,\"ToleratedFailurePercentage\":40,"
+        "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"MaxConcurrency\":2,"
+        "\"ToleratedFailurePercentage\":40,"
         "\"ItemSelector\":{\"i.$\":\"$$.Map.Item.Index\",\"v.$\":\"$$.Map.Item.Value\"},"
         "\"ItemProcessor\":{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
-        "{\"StartAt\":\"T1\",\"States\":{\"T1\":{\"Type\":\"Task\",\"Resource\":\"r1\",\"TimeoutSeconds\":50,"
+        "{\"StartAt\":\"T1\",\"States\":{\"T1\":{\"Type\":\"Task\",\"Resource\":\"r1\",\"TimeoutSeconds\":"
+        "50,"
         "\"HeartbeatSeconds\":10,\"ResultSelector\":{\"x.$\":\"$.x\"},"
-        "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":2,\"JitterStrategy\":\"FULL\"}],\"End\":true}}},"
+        "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":2,\"JitterStrategy\":\"FULL\"}],\"End\":"
+        "true}}},"
         "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1,\"Next\":\"T2\"},"
         "\"T2\":{\"Type\":\"Task\",\"Resource\":\"r2\",\"ResultPath\":\"$.r\",\"End\":true}}}],"
-        "\"Catch\":[{\"ErrorEquals\":[\"E1\"],\"ResultPath\":\"$.caught\",\"Next\":\"Caught\"}],\"End\":true},"
+        "\"Catch\":[{\"ErrorEquals\":[\"E1\"],\"ResultPath\":\"$.caught\",\"Next\":\"Caught\"}],\"End\":"
+        "true},"
         "\"Caught\":{\"Type\":\"Pass\",\"End\":true}}},"
         "\"Retry\":[{\"ErrorEquals\":[\"States.ExceedToleratedFailureThreshold\"],\"MaxAttempts\":1}],"
         "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"Failed\"}],\"Next\":\"C\"},"
-        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$[0]\",\"IsPresent\":true,\"Next\":\"Done\"}],"
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$[0]\",\"IsPresent\":true,\"Next\":"
+        "\"Done\"}],"
         "\"Default\":\"Failed\"},"
         "\"Done\":{\"Type\":\"Succeed\"},\"Failed\":{\"Type\":\"Fail\",\"Error\":\"MapFailed\"}}}",
 
@@ -52,14 +64,17 @@ static const char *const definitions[] = {
         "{\"StartAt\":\"T\",\"States\":{"
         "\"T\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:states:::sqs:sendMessage.waitForTaskToken\","
         "\"Parameters\":{\"token.$\":\"$$.Task.Token\",\"in.$\":\"$\"},\"TimeoutSecondsPath\":\"$.t\","
-        "\"Catch\":[{\"ErrorEquals\":[\"States.TaskFailed\"],\"ResultPath\":\"$.e\",\"Next\":\"W\"}],\"Next\":\"W\"},"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.TaskFailed\"],\"ResultPath\":\"$.e\",\"Next\":\"W\"}],"
+        "\"Next\":\"W\"},"
         "\"W\":{\"Type\":\"Wait\",\"SecondsPath\":\"$.t\",\"Next\":\"F\"},"
         "\"F\":{\"Type\":\"Fail\",\"ErrorPath\":\"$.err\",\"CausePath\":\"$.cause\"}}}",
 
         /* a loop of Pass/Choice around a Task (history limit, step budget) */
         "{\"StartAt\":\"A\",\"States\":{"
-        "\"A\":{\"Type\":\"Pass\",\"Parameters\":{\"n.$\":\"States.MathAdd($.n, 1)\",\"k.$\":\"$.k\"},\"Next\":\"B\"},"
-        "\"B\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThan\":30,\"Next\":\"T\"}],"
+        "\"A\":{\"Type\":\"Pass\",\"Parameters\":{\"n.$\":\"States.MathAdd($.n, "
+        "1)\",\"k.$\":\"$.k\"},\"Next\":\"B\"},"
+        "\"B\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThan\":30,\"Next\":"
+        "\"T\"}],"
         "\"Default\":\"A\"},"
         "\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"OutputPath\":\"$.out\",\"Next\":\"S\"},"
         "\"S\":{\"Type\":\"Succeed\"}}}",
@@ -67,9 +82,11 @@ static const char *const definitions[] = {
         /* Parallel failure cancelling siblings, caught, then a Map over an empty or odd input */
         "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
         "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"a\",\"End\":true}}},"
-        "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Task\",\"Resource\":\"b\",\"HeartbeatSeconds\":3,\"End\":true}}},"
+        "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Task\",\"Resource\":\"b\",\"HeartbeatSeconds\":3,"
+        "\"End\":true}}},"
         "{\"StartAt\":\"C\",\"States\":{\"C\":{\"Type\":\"Wait\",\"Seconds\":5,\"End\":true}}}],"
-        "\"ResultPath\":\"$.p\",\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"ResultPath\":\"$.err\",\"Next\":\"M\"}],"
+        "\"ResultPath\":\"$.p\",\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"ResultPath\":\"$.err\","
+        "\"Next\":\"M\"}],"
         "\"Next\":\"M\"},"
         "\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"ItemProcessor\":{\"StartAt\":\"X\",\"States\":{"
         "\"X\":{\"Type\":\"Task\",\"Resource\":\"x\",\"End\":true}}},\"End\":true}}}",
@@ -77,15 +94,19 @@ static const char *const definitions[] = {
         /* JSONata states: Arguments, Output, Assign, Choice conditions, Map Items and ItemSelector, Wait and
          * timeouts from expressions, a catcher with $states.errorOutput, variables read in a Map */
         "{\"QueryLanguage\":\"JSONata\",\"StartAt\":\"A\",\"States\":{"
-        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"n\":\"{% $count($states.input.items) %}\",\"k\":\"{% $states.input.k %}\"},"
+        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"n\":\"{% $count($states.input.items) %}\",\"k\":\"{% "
+        "$states.input.k %}\"},"
         "\"Next\":\"T\"},"
-        "\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"Arguments\":{\"n\":\"{% $n %}\",\"id\":\"{% $states.context.Execution.Id %}\"},"
+        "\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"Arguments\":{\"n\":\"{% $n %}\",\"id\":\"{% "
+        "$states.context.Execution.Id %}\"},"
         "\"TimeoutSeconds\":\"{% $n + 5 %}\",\"HeartbeatSeconds\":2,"
         "\"Output\":\"{% $states.result %}\",\"Assign\":{\"r\":\"{% $states.result %}\"},"
         "\"Retry\":[{\"ErrorEquals\":[\"Flaky\"],\"MaxAttempts\":1}],"
-        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"W\",\"Output\":\"{% $states.errorOutput %}\","
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"W\",\"Output\":\"{% $states.errorOutput "
+        "%}\","
         "\"Assign\":{\"e\":\"{% $states.errorOutput.Error %}\"}}],\"Next\":\"C\"},"
-        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Condition\":\"{% $type($r) = 'object' and $exists($r.x) %}\","
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Condition\":\"{% $type($r) = 'object' and $exists($r.x) "
+        "%}\","
         "\"Next\":\"M\",\"Assign\":{\"x\":\"{% $r.x %}\"}}],\"Default\":\"W\",\"Output\":{\"d\":true}},"
         "\"W\":{\"Type\":\"Wait\",\"Seconds\":\"{% $n %}\",\"Next\":\"M\"},"
         "\"M\":{\"Type\":\"Map\",\"Items\":\"{% $states.input.items ? $states.input.items : [1] %}\","
@@ -94,25 +115,33 @@ static const char *const definitions[] = {
         "\"I\":{\"Type\":\"Task\",\"Resource\":\"i\",\"Assign\":{\"inner\":\"{% $states.result %}\"},"
         "\"Output\":\"{% $string($inner) & $string($n) %}\",\"End\":true}}},"
         "\"Output\":{\"all\":\"{% $states.result %}\",\"n\":\"{% $n %}\"},\"Next\":\"F\"},"
-        "\"F\":{\"Type\":\"Fail\",\"Error\":\"{% 'E.' & $string($n) %}\",\"Cause\":\"{% $string($states.input) %}\"}}}",
+        "\"F\":{\"Type\":\"Fail\",\"Error\":\"{% 'E.' & $string($n) %}\",\"Cause\":\"{% "
+        "$string($states.input) %}\"}}}",
 
         /* JSONPath states with variables: Assign on states, rules, Default and catchers; $name in paths,
          * templates, intrinsics and Choice rules; a Parallel reading outer variables */
         "{\"StartAt\":\"A\",\"States\":{"
-        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"limit\":2,\"items.$\":\"$.items\",\"t.$\":\"$.t\"},\"Next\":\"P\"},"
+        "\"A\":{\"Type\":\"Pass\",\"Assign\":{\"limit\":2,\"items.$\":\"$.items\",\"t.$\":\"$.t\"},\"Next\":"
+        "\"P\"},"
         "\"P\":{\"Type\":\"Parallel\",\"Branches\":["
-        "{\"StartAt\":\"B1\",\"States\":{\"B1\":{\"Type\":\"Task\",\"Resource\":\"b\",\"Parameters\":{\"l.$\":\"$limit\"},"
+        "{\"StartAt\":\"B1\",\"States\":{\"B1\":{\"Type\":\"Task\",\"Resource\":\"b\",\"Parameters\":{\"l.$"
+        "\":\"$limit\"},"
         "\"Assign\":{\"mine.$\":\"$\"},\"End\":true}}},"
-        "{\"StartAt\":\"B2\",\"States\":{\"B2\":{\"Type\":\"Wait\",\"SecondsPath\":\"$limit\",\"End\":true}}}],"
+        "{\"StartAt\":\"B2\",\"States\":{\"B2\":{\"Type\":\"Wait\",\"SecondsPath\":\"$limit\",\"End\":true}}"
+        "}],"
         "\"ResultSelector\":{\"first.$\":\"$[0]\"},\"Assign\":{\"sel.$\":\"$.first\"},"
-        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"C\",\"ResultPath\":\"$.err\",\"Assign\":{\"err.$\":\"$.Error\"}}],"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"C\",\"ResultPath\":\"$.err\",\"Assign\":{"
+        "\"err.$\":\"$.Error\"}}],"
         "\"Next\":\"C\"},"
-        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThanPath\":\"$limit\",\"Next\":\"T\","
+        "\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\",\"NumericGreaterThanPath\":\"$"
+        "limit\",\"Next\":\"T\","
         "\"Assign\":{\"big\":true}}],\"Default\":\"T\",\"Assign\":{\"big\":false}},"
         "\"T\":{\"Type\":\"Task\",\"Resource\":\"t\",\"TimeoutSecondsPath\":\"$t\",\"Parameters\":{"
-        "\"f.$\":\"States.Format('{}-{}', $big, $limit)\",\"items.$\":\"$items\"},\"OutputPath\":\"$big\",\"End\":true}}}",
+        "\"f.$\":\"States.Format('{}-{}', $big, "
+        "$limit)\",\"items.$\":\"$items\"},\"OutputPath\":\"$big\",\"End\":true}}}",
         /* distributed Map: items from the input in batches, tolerated failures, a retried child */
-        "{\"StartAt\":\"D\",\"States\":{\"D\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"MaxConcurrency\":2,"
+        "{\"StartAt\":\"D\",\"States\":{\"D\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\","
+        "\"MaxConcurrency\":2,"
         "\"ToleratedFailureCount\":1,\"ItemBatcher\":{\"MaxItemsPerBatch\":2,\"MaxInputBytesPerBatch\":40,"
         "\"BatchInput\":{\"k.$\":\"$.k\"}},\"ItemSelector\":{\"i.$\":\"$$.Map.Item.Index\"},"
         "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
@@ -122,7 +151,8 @@ static const char *const definitions[] = {
         "\"F\":{\"Type\":\"Pass\",\"End\":true}}}",
         /* distributed Map over a bucket listing (pages answered by the outputs below) */
         "{\"StartAt\":\"L\",\"States\":{\"L\":{\"Type\":\"Map\",\"MaxConcurrency\":2,"
-        "\"ToleratedFailurePercentage\":30,\"ItemReader\":{\"Resource\":\"arn:aws:states:::s3:listObjectsV2\","
+        "\"ToleratedFailurePercentage\":30,\"ItemReader\":{\"Resource\":\"arn:aws:states:::s3:"
+        "listObjectsV2\","
         "\"Parameters\":{\"Bucket\":\"b\",\"Prefix.$\":\"$.k\"},\"ReaderConfig\":{\"MaxItems\":5}},"
         "\"ItemSelector\":{\"key.$\":\"$$.Map.Item.Value.Key\"},"
         "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"EXPRESS\"},"
@@ -140,6 +170,20 @@ static const char *const definitions[] = {
         "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"End\":true}}},"
         "\"Catch\":[{\"ErrorEquals\":[\"States.ResultWriterFailed\"],\"Next\":\"P\"}],\"End\":true},"
         "\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
+        /* a distributed Map's STANDARD children as executions of their own (the
+         * second byte's 0x40), records of a WriterConfig, caught and retried */
+        "{\"StartAt\":\"X\",\"States\":{\"X\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\","
+        "\"MaxConcurrency\":2,"
+        "\"ToleratedFailureCount\":1,\"ResultWriter\":{\"WriterConfig\":{\"Transformation\":\"NONE\"}},"
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+        "\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"r\",\"End\":true}}},"
+        "\"Retry\":[{\"ErrorEquals\":[\"States.ExceedToleratedFailureThreshold\"],\"MaxAttempts\":1}],"
+        "\"Catch\":[{\"ErrorEquals\":[\"States.Timeout\"],\"Next\":\"Y\"}],\"Next\":\"Y\"},"
+        "\"Y\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\",\"ResultPath\":null,"
+        "\"ToleratedFailurePercentage\":50,"
+        "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+        "\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1,\"End\":true}}},\"End\":true}}"
+        "}",
 };
 
 static const char *const inputs[] = {
@@ -199,6 +243,7 @@ static const char *nth_key(json_t *o, unsigned k) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_json_ json_t *tasks = json_object(), *timers = json_object(), *in = NULL, *exec = NULL;
+        _cleanup_json_ json_t *kids = json_object(); /* running children: name -> redrive count */
         AslMachine *m = NULL;
         AslDiag d = {};
         AslError err = {};
@@ -216,6 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         asl_diag_clear(&d);
         in = json_loads(inputs[data[1] % (sizeof inputs / sizeof inputs[0])], JSON_DECODE_ANY, NULL);
         env.no_history = data[1] & 0x80;
+        env.map_child_executions = data[1] & 0x40;
         check(asl_exec_new(m, &(AslExecInfo) { .execution_id = "x", .execution_name = "x", .input = in },
                            &env, &exec, &err) == 0);
 
@@ -227,7 +273,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 AslEffects fx = {};
                 int r, redrivable;
 
-                if (pos > 1) { /* the first round is START */
+                _cleanup_free_ char *kid = NULL;
+                bool kid_running = false;
+                int64_t kid_redrives = 0;
+
+                if (pos > 1 && env.map_child_executions && (op & 0xc0) == 0x40) {
+                        /* a child ends: one that runs, or an unknown one */
+                        static const char *const statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT",
+                                                               "ABORTED"};
+                        const char *k = nth_key(kids, arg);
+
+                        kid = k && (arg & 0x20) == 0 ? xstrdup(k) : xasprintf("nobody-%u", arg);
+                        kid_running = json_object_get(kids, kid) != NULL;
+                        kid_redrives = json_integer_value(json_object_get(kids, kid));
+                        if (arg & 0x10)
+                                kid_redrives++; /* from another attempt */
+                        out = json_loads(outputs[arg % (sizeof outputs / sizeof outputs[0])],
+                                         JSON_DECODE_ANY, NULL);
+                        ev = (AslEvent){.type = ASL_EVENT_CHILD_ENDED,
+                                        .child = kid,
+                                        .status = statuses[(arg >> 2) % 4],
+                                        .output = out,
+                                        .error = arg & 2 ? errors[arg % (sizeof errors / sizeof errors[0])]
+                                                         : NULL,
+                                        .cause = "c",
+                                        .child_redrives = kid_redrives};
+                        env.now_ms += 1000;
+                } else if (pos > 1) { /* the first round is START */
                         unsigned kind = op % 8;
                         json_t *from = kind < 5 ? tasks : timers;
                         const char *k = nth_key(from, arg);
@@ -318,6 +390,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         json_object_del(tasks, id);
                 if (r == 0 && ev.type == ASL_EVENT_TIMER_FIRED)
                         json_object_del(timers, id);
+                if (ev.type == ASL_EVENT_CHILD_ENDED && !finished) {
+                        /* only the end of a running child's last attempt counts */
+                        if (!kid_running || (arg & 0x10))
+                                check(r == 1);
+                        if (r == 0)
+                                json_object_del(kids, kid);
+                }
 
                 for (size_t i = 0; i < fx.n; i++) {
                         const AslEffect *e = &fx.items[i];
@@ -352,6 +431,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 break;
                         case ASL_EFFECT_HISTORY:
                                 check(!env.no_history);
+                                break;
+                        case ASL_EFFECT_START_CHILD:
+                                check(env.map_child_executions && e->child.name && e->child.machine);
+                                /* a slot starts once; again only as a redrive */
+                                check(!json_object_get(kids, e->child.name) || e->child.redrive > 0);
+                                json_object_set_new(kids, e->child.name, json_integer(e->child.redrive));
+                                break;
+                        case ASL_EFFECT_STOP_CHILD:
+                                check(e->child.name && json_object_get(kids, e->child.name));
                                 break;
                         default:
                                 break;
