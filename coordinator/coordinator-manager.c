@@ -140,6 +140,7 @@ AslEnv manager_env(Manager *m) {
                 .max_payload_bytes = m->limits.max_payload_bytes,
                 .max_history_events = m->apply.history_cap,
                 .map_child_executions = true,
+                .writer_file_records = m->result_file_records,
         };
 }
 
@@ -591,6 +592,9 @@ int manager_new(sd_event *e, Config *config, DaemonConfigArgs *config_args, Mana
                 return log_error_errno(-EINVAL, "coordinator.task_key must be task or execution, not \"%s\"",
                                        config_get_string(config, "coordinator", "task_key"));
         m->limits.max_payload_bytes = config_get_size(config, "imgflow", "payload_limit");
+        if (config_get_int(config, "coordinator", "result_file_records") < 0)
+                return log_error_errno(-EINVAL, "coordinator.result_file_records must be 0 or more");
+        m->result_file_records = (size_t) config_get_int(config, "coordinator", "result_file_records");
         uint64_t express_ms = config_get_duration_ms(config, "coordinator", "express_duration_max");
         if (express_ms < 1000 || express_ms > (uint64_t) EXPRESS_DURATION_MAX_SEC * 1000 || express_ms % 1000)
                 return log_error_errno(-EINVAL,

@@ -107,6 +107,7 @@ typedef struct Manager {
         /* EXPRESS starts past express_max_in_flight (Work *, FIFO), out of
          * in_flight: each waits for an execution to end (coordinator-work.c). */
         GQueue express_parked;
+        size_t result_file_records;       /* coordinator.result_file_records (0: bytes only) */
         int64_t express_duration_max_sec; /* coordinator.express_duration_max (at most 300) */
         /* The partitions of the jobs and events topics held, from the
          * rebalance callbacks (asking librdkafka waits for its thread). */

@@ -69,6 +69,9 @@ const ConfigKey config_keys[] = {
         K("coordinator", "express_duration_max", CONFIG_DURATION, "300s",
           "Longest EXPRESS execution (States.Timeout past it): whole seconds, at most 300s (Step Functions' 5 "
           "minutes)."),
+        K("coordinator", "result_file_records", CONFIG_INT, "0",
+          "Most records in one SUCCEEDED_n file that a distributed Map's ResultWriter writes while the Map runs; "
+          "0: a file holds up to about 96 KiB of records."),
         K("coordinator", "shutdown_timeout", CONFIG_DURATION, "30s",
           "How long a stopping coordinator waits for in-flight work."),
 

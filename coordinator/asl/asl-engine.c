@@ -889,6 +889,9 @@ static void dropped_forget(Ctx *c) {
 }
 
 /* Forget a pending task: CANCEL_TASK if `notify`, and drop its timers. */
+static void map_writer_collect(Ctx *c, const char *fid, json_t *frame, json_t *children, json_int_t idx);
+static void map_writer_close_flushes(Ctx *c, json_t *children);
+
 static void task_close(Ctx *c, const char *task_id, bool notify) {
         json_t *tasks = json_object_get(c->exec, "tasks");
         _cleanup_json_ json_t *t = json_incref(json_object_get(tasks, task_id));
@@ -933,6 +936,8 @@ static void frame_cancel(Ctx *c, const char *fid, bool map_aborted_events) {
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (children && jstr(children, "writerTask"))
                 task_close(c, jstr(children, "writerTask"), /* notify= */ true);
+        if (children)
+                map_writer_close_flushes(c, children);
         if (children) {
                 json_t *live = json_object_get(children, "live");
                 const char *cid;
@@ -1402,6 +1407,8 @@ static void frame_done(Ctx *c, const char *fid, json_t *output) {
                                 ? map_writer_entry(c, frame, idx, output, NULL, NULL)
                                 : json_incref(output));
         json_object_del(frames(c), fid);
+        if (!jeq(children, "kind", "parallel"))
+                map_writer_collect(c, pid, parent, children, idx);
 
         if (jeq(children, "kind", "parallel")) {
                 if (json_object_size(json_object_get(children, "live")) > 0)
@@ -1526,6 +1533,7 @@ static void map_fail(Ctx *c, const char *pid, json_t *parent, const char *error,
                 task_close(c, jstr(children, "readerTask"), /* notify= */ true);
         if (jstr(children, "writerTask"))
                 task_close(c, jstr(children, "writerTask"), /* notify= */ true);
+        map_writer_close_flushes(c, children);
         json_object_foreach_safe(live, tmp, cid, idx) {
                 if (!dist)
                         history(c, "MapIterationAborted",
@@ -2735,10 +2743,13 @@ static char *map_run_arn(Ctx *c, json_t *frame, json_t *st) {
  * without Resource, as Step Functions), the OutputType and, exporting, the
  * Bucket and Prefix. With a writer each child keeps its input and start
  * time ("itemInput", "startMs"), so that its entry can be Step Functions'
- * record of a child execution (map_writer_entry()). Exporting, the Map's
- * completion writes the result files, then the manifest, through the
- * workers' storage.put, one at a time (map_writer_next()), and the state's
- * result is {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}.
+ * record of a child execution (map_writer_entry()). Exporting, the
+ * successes' records leave for SUCCEEDED_n files while the Map runs, a
+ * file's worth at a time (map_writer_flush()), so the document does not
+ * grow with the items; the Map's completion writes the records left, then
+ * the manifest, through the workers' storage.put, one at a time
+ * (map_writer_next()), and the state's result is {"MapRunArn",
+ * "ResultWriterDetails": {"Bucket", "Key"}}.
  */
 #define ASL_WRITER_RESOURCE "imgflow:storage.put"
 #define ASL_WRITER_FILE_BYTES (192 * 1024) /* a file's text, escaped, in one task's input */
@@ -2828,6 +2839,8 @@ static json_t *map_writer_transform(json_t *writer, json_t *results) {
         json_array_foreach (results, i, entry) {
                 _cleanup_json_ json_t *v = NULL;
 
+                if (json_is_false(entry))
+                        continue; /* written while the Map ran (map_writer_flush()) */
                 if (streq_ptr(tr, "NONE") || !jeq(entry, "Status", "SUCCEEDED") || !jstr(entry, "Output")) {
                         json_array_append(out, entry);
                         continue;
@@ -2848,6 +2861,8 @@ static void map_writer_next(Ctx *c, const char *fid, json_t *frame, json_t *chil
         json_t *file = json_array_get(files, 0), *in;
         _cleanup_free_ char *task_id = task_id_new(c);
 
+        if (!file && json_object_size(json_object_get(writer, "flushTasks")) > 0)
+                return; /* the manifest waits for the files written while the Map ran */
         if (!task_id) {
                 map_fail(c, fid, frame, "States.Runtime", "no random source for a task id");
                 return;
@@ -2884,21 +2899,62 @@ static const char *writer_file_status(json_t *entry) {
         return jeq(entry, "Status", "FAILED") ? "FAILED" : "PENDING";
 }
 
+/* The folder of a Map Run's result files: <Prefix>/<the run's id> (new). */
+static char *writer_dir(json_t *children) {
+        json_t *writer = json_object_get(children, "writer");
+        const char *arn = jstr(children, "mapRunArn"), *prefix = jstr(writer, "prefix");
+        const char *run_id = arn && strrchr(arn, ':') ? strrchr(arn, ':') + 1 : "run";
+
+        return xasprintf("%s%s%s", prefix ? prefix : "",
+                         prefix && *prefix && prefix[strlen(prefix) - 1] != '/' ? "/" : "", run_id);
+}
+
+/* A result file's text (new): chunk as a JSON array, or a record a line
+ * for JSONL; bytes: the records' counted sizes (writer_entry_size()). */
+static char *writer_file_body(json_t *chunk, bool jsonl, size_t bytes) {
+        char *body;
+        size_t k, len = 0;
+        json_t *x;
+
+        if (!jsonl)
+                return json_writer_dumps(chunk);
+        body = xmalloc(bytes + 1);
+        json_array_foreach (chunk, k, x) {
+                _cleanup_free_ char *line = json_writer_dumps(x);
+                size_t ln = line ? strlen(line) : 0;
+
+                if (len + ln + 1 > bytes)
+                        break; /* cannot be: sizes were counted */
+                if (line)
+                        memcpy(body + len, line, ln);
+                len += ln;
+                body[len++] = '\n';
+        }
+        body[len] = '\0';
+        return body;
+}
+
+/* A record's room in a file: escaped in the task's input, at worst doubled. */
+static size_t writer_entry_size(json_t *entry) {
+        return 2 * json_writer_size(entry) + 2;
+}
+
 static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *children, json_t *results) {
         static const char *const statuses[] = {"SUCCEEDED", "FAILED", "PENDING"};
         json_t *writer = json_object_get(children, "writer"), *files = json_array();
-        const char *arn = jstr(children, "mapRunArn"), *prefix = jstr(writer, "prefix");
-        const char *run_id = arn && strrchr(arn, ':') ? strrchr(arn, ':') + 1 : "run";
         bool jsonl = jeq(writer, "outputType", "JSONL");
-        _cleanup_free_ char *dir =
-                xasprintf("%s%s%s", prefix ? prefix : "",
-                          prefix && *prefix && prefix[strlen(prefix) - 1] != '/' ? "/" : "", run_id);
+        _cleanup_free_ char *dir = writer_dir(children);
         _cleanup_json_ json_t *all = map_writer_transform(writer, results);
 
-        json_object_set_new(writer, "childRecordsWritten", json_integer(0));
+        /* the records written while the Map ran count, and their files; the
+         * ones queued for the next early file go into these */
+        json_object_set_new(writer, "childRecordsWritten", json_integer(jint(writer, "earlyRecords")));
+        json_object_del(writer, "queue");
+        json_object_del(writer, "queueBytes");
         for (size_t s = 0; s < ELEMENTSOF(statuses); s++) {
                 _cleanup_json_ json_t *chunk = json_array();
-                size_t i, bytes = 0, n = 0;
+                size_t i, bytes = 0, n = s == 0 ? (size_t) jint(writer, "nextFile") : 0;
+                size_t max_records = c->env->writer_file_records;
                 json_t *entry;
 
                 for (i = 0; i <= json_array_size(all); i++) {
@@ -2910,34 +2966,17 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
                                 if ((json_is_null(entry) && json_object_get(children, "failError")) ||
                                     !streq(writer_file_status(entry), statuses[s]))
                                         continue;
-                                size = 2 * json_writer_size(entry) + 2; /* escaped, at worst doubled */
+                                size = writer_entry_size(entry);
                                 json_object_set_new(writer, "childRecordsWritten",
                                                     json_integer(jint(writer, "childRecordsWritten") + 1));
                         }
-                        if (json_array_size(chunk) > 0 && (!entry || bytes + size > ASL_WRITER_FILE_BYTES)) {
-                                _cleanup_free_ char *body = NULL;
+                        if (json_array_size(chunk) > 0 &&
+                            (!entry || bytes + size > ASL_WRITER_FILE_BYTES ||
+                             (max_records > 0 && json_array_size(chunk) >= max_records))) {
+                                _cleanup_free_ char *body = writer_file_body(chunk, jsonl, bytes);
                                 _cleanup_free_ char *key =
                                         xasprintf("%s/%s_%zu.json", dir, statuses[s], n++);
 
-                                if (jsonl) { /* a record a line */
-                                        size_t k, len = 0;
-                                        json_t *x;
-
-                                        body = xmalloc(bytes + 1);
-                                        json_array_foreach (chunk, k, x) {
-                                                _cleanup_free_ char *line = json_writer_dumps(x);
-                                                size_t ln = line ? strlen(line) : 0;
-
-                                                if (len + ln + 1 > bytes)
-                                                        break; /* cannot be: sizes were counted */
-                                                if (line)
-                                                        memcpy(body + len, line, ln);
-                                                len += ln;
-                                                body[len++] = '\n';
-                                        }
-                                        body[len] = '\0';
-                                } else
-                                        body = json_writer_dumps(chunk);
                                 json_array_append_new(files,
                                                       json_pack("{s:s, s:s, s:s}", "Key", key, "status",
                                                                 statuses[s], "body", body ? body : "[]"));
@@ -2956,8 +2995,13 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
                                                  ? jint(children, "next")
                                                  : jint(children, "done") + jint(children, "failed")));
         json_object_set_new(writer, "files", files);
+        /* the files written while the Map ran come first (a copy: "early" stays) */
         json_object_set_new(writer, "written",
-                            json_pack("{s:[], s:[], s:[]}", "SUCCEEDED", "FAILED", "PENDING"));
+                            json_pack("{s:o, s:[], s:[]}", "SUCCEEDED",
+                                      json_object_get(writer, "early")
+                                              ? json_deep_copy(json_object_get(writer, "early"))
+                                              : json_array(),
+                                      "FAILED", "PENDING"));
         {
                 _cleanup_free_ char *mk = xasprintf("%s/manifest.json", dir);
                 json_object_set_new(writer, "manifestKey", json_string(mk));
@@ -2965,6 +3009,145 @@ static void map_writer_start(Ctx *c, const char *fid, json_t *frame, json_t *chi
         if (!json_object_get(children, "failError"))
                 json_object_del(children, "results");
         map_writer_next(c, fid, frame, children);
+}
+
+/*
+ * Exporting, a success's record does not stay in the document until the
+ * Map ends: map_writer_collect() queues its index, and once a file's worth
+ * has gathered (ASL_WRITER_FILE_BYTES, or env->writer_file_records records)
+ * map_writer_flush() writes SUCCEEDED_<n>.json through the same storage.put
+ * as the end's writer, in the same commit that drops the records (each
+ * becomes `false` in "results"), keeping only the file's Key and Size
+ * ("early") for the manifest. Several such writes may be in flight
+ * ("flushTasks"); the manifest waits for them. Failures stay in the
+ * document to the end: a redrive runs their children again and a new
+ * record replaces the old one, so no item has two records.
+ */
+static void map_writer_flush(Ctx *c, const char *fid, json_t *frame, json_t *children) {
+        json_t *writer = json_object_get(children, "writer"), *queue = json_object_get(writer, "queue");
+        json_t *results = json_object_get(children, "results"), *x, *tasks;
+        _cleanup_free_ char *task_id = task_id_new(c), *dir = writer_dir(children), *key = NULL,
+                            *body = NULL;
+        _cleanup_json_ json_t *chunk = json_array();
+        size_t i, bytes = 0;
+
+        if (!task_id) {
+                map_fail(c, fid, frame, "States.Runtime", "no random source for a task id");
+                return;
+        }
+        json_array_foreach (queue, i, x) {
+                size_t at = (size_t) json_integer_value(x);
+                _cleanup_json_ json_t *one = json_pack("[O]", json_array_get(results, at));
+                _cleanup_json_ json_t *t = map_writer_transform(writer, one);
+                json_t *e;
+                size_t k;
+
+                json_array_foreach (t, k, e)
+                        bytes += writer_entry_size(e);
+                json_array_extend(chunk, t);
+                json_array_set_new(results, at, json_false());
+        }
+        key = xasprintf("%s/SUCCEEDED_%" JSON_INTEGER_FORMAT ".json", dir, jint(writer, "nextFile"));
+        body = writer_file_body(chunk, jeq(writer, "outputType", "JSONL"), bytes);
+        json_object_set_new(writer, "nextFile", json_integer(jint(writer, "nextFile") + 1));
+        if (!json_object_get(writer, "early"))
+                json_object_set_new(writer, "early", json_array());
+        json_array_append_new(json_object_get(writer, "early"),
+                              json_pack("{s:s, s:I}", "Key", key, "Size",
+                                        (json_int_t) (body ? strlen(body) : 2)));
+        json_object_set_new(writer, "earlyRecords",
+                            json_integer(jint(writer, "earlyRecords") + (json_int_t) json_array_size(chunk)));
+        json_object_set_new(writer, "queue", json_array());
+        json_object_set_new(writer, "queueBytes", json_integer(0));
+        if (!json_object_get(writer, "flushTasks"))
+                json_object_set_new(writer, "flushTasks", json_object());
+        json_object_set_new(json_object_get(writer, "flushTasks"), task_id, json_true());
+        tasks = json_object_get(c->exec, "tasks");
+        json_object_set_new(tasks, task_id,
+                            json_pack("{s:s, s:s, s:s, s:b, s:b}", "frame", fid, "state", jstr(frame, "state"),
+                                      "resource", ASL_WRITER_RESOURCE, "writer", 1, "flush", 1));
+        fx_add(c, (AslEffect){ASL_EFFECT_DISPATCH_TASK,
+                              .dispatch = {.task_id = xstrdup(task_id),
+                                           .state = xstrdup(jstr(frame, "state")),
+                                           .resource = xstrdup(ASL_WRITER_RESOURCE),
+                                           .input = json_pack("{s:O, s:s, s:s}", "bucket",
+                                                              json_object_get(writer, "bucket"), "key", key,
+                                                              "body", body ? body : "[]"),
+                                           .index_path = frame_index_path(c, fid)}});
+}
+
+/* The success of child idx of an exporting distributed Map, its record in
+ * "results": queued for the next early file, written once a file's worth
+ * has gathered (map_writer_flush()). */
+static void map_writer_collect(Ctx *c, const char *fid, json_t *frame, json_t *children, json_int_t idx) {
+        json_t *writer = json_object_get(children, "writer"), *results = json_object_get(children, "results");
+        size_t max_records = c->env->writer_file_records, size = 0, k;
+        _cleanup_json_ json_t *one = NULL, *t = NULL;
+        json_t *e;
+
+        if (!json_is_true(json_object_get(children, "dist")) || !jstr(writer, "bucket") ||
+            json_object_get(writer, "files") || !results || idx < 0 ||
+            (size_t) idx >= json_array_size(results) || !json_is_object(json_array_get(results, (size_t) idx)))
+                return;
+        one = json_pack("[O]", json_array_get(results, (size_t) idx));
+        t = map_writer_transform(writer, one);
+        json_array_foreach (t, k, e)
+                size += writer_entry_size(e);
+        if (json_array_size(json_object_get(writer, "queue")) > 0 &&
+            (size_t) jint(writer, "queueBytes") + size > ASL_WRITER_FILE_BYTES)
+                map_writer_flush(c, fid, frame, children);
+        if (!json_object_get(writer, "queue"))
+                json_object_set_new(writer, "queue", json_array());
+        json_array_append_new(json_object_get(writer, "queue"), json_integer(idx));
+        json_object_set_new(writer, "queueBytes", json_integer(jint(writer, "queueBytes") + (json_int_t) size));
+        if (max_records > 0 && json_array_size(json_object_get(writer, "queue")) >= max_records)
+                map_writer_flush(c, fid, frame, children);
+}
+
+/* A write of the export failed: the Map fails with States.ResultWriterFailed. */
+static void map_writer_failed(Ctx *c, const AslEvent *ev, const char *fid, json_t *frame) {
+        _cleanup_free_ char *why = xasprintf("Writing the Map Run's results failed: %s%s%s",
+                                             ev->error && *ev->error ? ev->error : "States.TaskFailed",
+                                             ev->cause ? ": " : "", ev->cause ? ev->cause : "");
+        _cleanup_free_ char *cause = state_cause(c, fid, "States.ResultWriterFailed", why);
+
+        map_fail(c, fid, frame, "States.ResultWriterFailed", cause);
+}
+
+/* A storage.put of a file written while the Map ran (map_writer_flush()). */
+static int handle_flush_result(Ctx *c, const AslEvent *ev, const char *fid) {
+        json_t *frame, *children, *writer, *flushing;
+
+        task_close(c, ev->task_id, /* notify= */ false);
+        frame = frame_get(c, fid);
+        children = json_object_get(frame, "children");
+        writer = json_object_get(children, "writer");
+        flushing = json_object_get(writer, "flushTasks");
+        if (!json_object_get(flushing, ev->task_id))
+                return 1;
+        json_object_del(flushing, ev->task_id);
+        if (ev->type == ASL_EVENT_TASK_FAILED) {
+                map_writer_failed(c, ev, fid, frame);
+                return 0;
+        }
+        /* the end's files are written and the manifest waited for this one */
+        if (json_object_size(flushing) == 0 && json_object_get(writer, "files") &&
+            json_array_size(json_object_get(writer, "files")) == 0 && !json_object_get(children, "writerTask") &&
+            !json_is_true(json_object_get(writer, "manifest")))
+                map_writer_next(c, fid, frame, children);
+        return 0;
+}
+
+/* Close the writes of files in flight (the Map ends otherwise). */
+static void map_writer_close_flushes(Ctx *c, json_t *children) {
+        json_t *flushing = json_object_get(json_object_get(children, "writer"), "flushTasks");
+        const char *id;
+        json_t *v;
+        void *tmp;
+
+        json_object_foreach_safe (flushing, tmp, id, v)
+                task_close(c, id, /* notify= */ true);
+        json_object_clear(flushing);
 }
 
 /* A storage.put of the export (output borrowed). */
@@ -2979,13 +3162,7 @@ static int handle_writer_result(Ctx *c, const AslEvent *ev, const char *fid) {
                 return 1;
         json_object_del(children, "writerTask");
         if (ev->type == ASL_EVENT_TASK_FAILED) {
-                _cleanup_free_ char *why =
-                        xasprintf("Writing the Map Run's results failed: %s%s%s",
-                                  ev->error && *ev->error ? ev->error : "States.TaskFailed",
-                                  ev->cause ? ": " : "", ev->cause ? ev->cause : "");
-                _cleanup_free_ char *cause = state_cause(c, fid, "States.ResultWriterFailed", why);
-
-                map_fail(c, fid, frame, "States.ResultWriterFailed", cause);
+                map_writer_failed(c, ev, fid, frame);
                 return 0;
         }
         if (json_is_true(json_object_get(writer, "manifest")) && jstr(children, "failError")) {
@@ -4090,6 +4267,8 @@ static int handle_task_result(Ctx *c, const AslEvent *ev, AslError *err) {
         fid = xstrdup(jstr(t, "frame"));
         if (json_is_true(json_object_get(t, "reader")))
                 return handle_reader_result(c, ev, fid);
+        if (json_is_true(json_object_get(t, "flush")))
+                return handle_flush_result(c, ev, fid);
         if (json_is_true(json_object_get(t, "writer")))
                 return handle_writer_result(c, ev, fid);
         c->quiet = frame_is_child_execution(c, fid);
@@ -4330,6 +4509,7 @@ static int handle_child_ended(Ctx *c, const AslEvent *ev, AslError *err) {
                                 map_child_record(children, ev->child, entry, result);
                         }
                         map_results_set(children, idx, result);
+                        map_writer_collect(c, id, frame, children, idx);
                         map_iteration_done(c, id, frame, children, idx, batch, output);
                 } else {
                         const char *error = ev->error                        ? ev->error

@@ -142,6 +142,8 @@ typedef struct AslEnv {
                                      * children as executions of their own (START_CHILD,
                                      * CHILD_ENDED, asl-engine.h); false: inside the parent's
                                      * document (`imgflow run`, EXPRESS parents) */
+        size_t writer_file_records; /* most records in one file a ResultWriter writes while its
+                                     * Map runs; 0 = only the file's byte bound */
 } AslEnv;
 
 uint64_t asl_env_random_u64(const AslEnv *env);

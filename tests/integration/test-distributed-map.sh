@@ -21,10 +21,12 @@
 # the row's width; a JSON array and a JSONL file of 450 items come back
 # whole and in order, the JSONL's also exported by a ResultWriter (the
 # manifest and SUCCEEDED_n files under results/<Map Run id>/, one record
-# per child), and examples/distributed-map/thumbnails-export.asl.json makes
-# 100 thumbnails whose outputs its ResultWriter writes a JSON line each; a
-# run whose item 5 fails writes SUCCEEDED_0, FAILED_0 and PENDING_0 (the
-# children it stopped) and the manifest before it fails, and its Map Run
+# per child, written 4 records a file while the Map runs: the stack's
+# coordinator.result_file_records), and
+# examples/distributed-map/thumbnails-export.asl.json makes 100 thumbnails
+# whose outputs its ResultWriter writes a JSON line each; a run whose item 5
+# fails writes SUCCEEDED_0 (while it runs), SUCCEEDED_1, FAILED_0 and
+# PENDING_0 (the children it stopped) and the manifest before it fails, and its Map Run
 # record counts them (list-map-runs, describe-map-run); a missing object
 # fails with States.ItemReaderFailed. Then an S3 Inventory (manifest.json
 # and gzip-compressed CSV data files): its rows whole and in order, the
@@ -72,6 +74,10 @@ cleanup() {
 trap cleanup EXIT
 
 export STACK_WORKERS=2 STACK_FRESH=1
+# An exporting ResultWriter writes a SUCCEEDED_n file of 4 records as soon as
+# 4 children have succeeded, while its Map runs, instead of keeping them.
+export STACK_EXTRA_CONFIG="[coordinator]
+result_file_records = 4"
 [ "$MODE" = s3 ] && export STACK_STORAGE=s3
 "$STACK" start >"$TMP/start.log" 2>&1 || { tail -30 "$TMP/start.log"; exit 1; }
 eval "$("$STACK" env)"
@@ -277,15 +283,23 @@ rf = man.get("ResultFiles", {})
 check(man.get("DestinationBucket") == "photos" and man.get("MapRunArn") == exp.get("MapRunArn") and
       rf.get("FAILED") == [] and rf.get("PENDING") == [] and len(rf.get("SUCCEEDED", [])) >= 1,
       "manifest: %d SUCCEEDED files, no FAILED or PENDING" % len(rf.get("SUCCEEDED", [])))
-recs = []
+recs, sizes = [], []
 for f in rf.get("SUCCEEDED", []):
     path = os.path.join(bdir, f["Key"])
-    check(os.path.getsize(path) == f["Size"] and f["Key"].startswith("results/%s/SUCCEEDED_" % run_id),
-          "%s: %d bytes, as the manifest says" % (f["Key"], f["Size"]))
+    if not (os.path.getsize(path) == f["Size"] and f["Key"].startswith("results/%s/SUCCEEDED_" % run_id)):
+        check(False, "%s: %d bytes, as the manifest says" % (f["Key"], f["Size"]))
+    sizes.append(len(json.load(open(path))))
     recs += json.load(open(path))
-check([json.loads(r["Output"]) for r in recs] == items and all(r["Status"] == "SUCCEEDED" and
-      json.loads(r["Input"]) == json.loads(r["Output"]) for r in recs),
-      "the files hold one record per child, in order, with its input and output (%d)" % len(recs))
+# written while the Map ran, 4 records a file (coordinator.result_file_records),
+# numbered from 0; the files' order is the order the children ended in
+check([f["Key"] for f in rf.get("SUCCEEDED", [])] ==
+      ["results/%s/SUCCEEDED_%d.json" % (run_id, i) for i in range(len(sizes))] and
+      len(sizes) == (n + 3) // 4 and all(k == 4 for k in sizes[:-1]) and 1 <= sizes[-1] <= 4,
+      "SUCCEEDED_0 .. _%d: files of 4 records, each its size as the manifest says" % (len(sizes) - 1))
+check(sorted(recs, key=lambda r: int(r["Name"])) and
+      [json.loads(r["Output"]) for r in sorted(recs, key=lambda r: int(r["Name"]))] == items and
+      all(r["Status"] == "SUCCEEDED" and json.loads(r["Input"]) == json.loads(r["Output"]) for r in recs),
+      "the files hold one record per child, each once, with its input and output (%d)" % len(recs))
 # the example: 100 thumbnails (raw/photo-00..), their outputs a JSON line each (COMPACT, JSONL)
 exp = output("thexport") or {}
 key = exp.get("ResultWriterDetails", {}).get("Key", "-")
@@ -296,7 +310,7 @@ except Exception as e:
     lines = []
     print("     thumbnails-export: %s" % e)
 check(key.startswith("results/") and len(lines) == 100 and
-      [l.get("key", "").split("/raw/")[-1].split(".")[0] for l in lines] == ["photo-%04d" % i for i in range(100)] and
+      sorted(l.get("key", "").split("/raw/")[-1].split(".")[0] for l in lines) == ["photo-%04d" % i for i in range(100)] and
       all(os.path.isfile(os.path.join(bdir, l["key"])) for l in lines),
       "thumbnails-export: 100 thumbnails, their outputs a JSON line each in %s's files" % key)
 sys.exit(1 if bad else 0)
@@ -328,16 +342,18 @@ except Exception as e:
     print("     manifest of %s: %s" % (arn, e))
 rf = man.get("ResultFiles", {})
 def records(status):
-    out = []
+    out, names = [], []
     for f in rf.get(status, []):
         path = os.path.join(bdir, f["Key"])
-        check(os.path.getsize(path) == f["Size"] and f["Key"] == "results/%s/%s_0.json" % (run_id, status),
+        check(os.path.getsize(path) == f["Size"] and f["Key"] == "results/%s/%s_%d.json" % (run_id, status, len(names)),
               "%s: %d bytes, as the manifest says" % (f["Key"], f["Size"]))
         out += [json.loads(l) for l in open(path)] if f["Key"].endswith(".jsonl") else json.load(open(path))
+        names.append(f["Key"])
     return out
 ok, failed, pending = records("SUCCEEDED"), records("FAILED"), records("PENDING")
-check([json.loads(r["Input"])["i"] for r in ok] == [0, 1, 2, 3, 4] and all(r["Status"] == "SUCCEEDED" for r in ok),
-      "SUCCEEDED_0.json: the 5 children that succeeded")
+check(sorted(json.loads(r["Input"])["i"] for r in ok) == [0, 1, 2, 3, 4] and all(r["Status"] == "SUCCEEDED" for r in ok)
+      and len(rf.get("SUCCEEDED", [])) == 2,
+      "SUCCEEDED_0.json (4 written while the run went on) and _1.json: the 5 children that succeeded")
 check(len(failed) == 1 and failed[0]["Status"] == "FAILED" and failed[0]["Error"] == "Item.Bad" and
       failed[0]["Cause"] == "item 5" and json.loads(failed[0]["Input"])["i"] == 5,
       "FAILED_0.json: the failed child with its error and cause")

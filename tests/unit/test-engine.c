@@ -3193,6 +3193,195 @@ TEST(distributed_map_item_reader_object) {
  * records go to the bucket as SUCCEEDED_n/FAILED_n files and a manifest,
  * written by storage.put tasks one after the other, and the output says
  * where. */
+/* The task id of the dispatch whose input's key ends with suffix, or NULL (new). */
+static char *put_of(H *h, const char *suffix, json_t **ret_in) {
+        for (size_t i = 0; i < fx_count(h, ASL_EFFECT_DISPATCH_TASK); i++) {
+                json_t *d = fx_nth(h, ASL_EFFECT_DISPATCH_TASK, i);
+                const char *key = S(json_object_get(d, "input"), "key");
+
+                if (key && strlen(key) >= strlen(suffix) && streq(key + strlen(key) - strlen(suffix), suffix)) {
+                        if (ret_in)
+                                *ret_in = json_object_get(d, "input");
+                        return task_id_of(d);
+                }
+        }
+        return NULL;
+}
+
+static bool exec_mentions(H *h, const char *text) {
+        char *doc = json_dumps(h->exec, JSON_COMPACT);
+        bool found = strstr(doc, text) != NULL;
+
+        free(doc);
+        return found;
+}
+
+/* Exporting, successes leave the document in files while the Map runs:
+ * SUCCEEDED_0, _1 ... each written by its storage.put as soon as a file's
+ * worth (records or bytes) has gathered; the end writes the rest and the
+ * manifest, which waits for the writes in flight and lists every file. */
+TEST(distributed_map_result_writer_early_files) {
+        H h;
+        char *t[6], *w, *f0, *f1;
+        json_t *in, *recs, *m, *files;
+
+        /* a bound of 2 records a file */
+        dmap_start(&h,
+                   "'ToleratedFailureCount':1,'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject',"
+                   "'Parameters':{'Bucket':'out','Prefix':'runs'}},",
+                   "{'items':[0,1,2,3,4,5]}");
+        h.env.writer_file_records = 2;
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 6);
+        for (int i = 0; i < 6; i++)
+                t[i] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, (size_t) i));
+        ASSERT_INT_EQ(h_succeed(&h, t[0], "{'out':'result-0'}"), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        ASSERT_TRUE(exec_mentions(&h, "result-0"));
+        ASSERT_INT_EQ(h_succeed(&h, t[1], "{'out':'result-1'}"), 0);
+        /* the file is asked for in the commit that drops its records */
+        f0 = put_of(&h, "/SUCCEEDED_0.json", &in);
+        ASSERT_NOT_NULL(f0);
+        ASSERT_STR_EQ(S(in, "bucket"), "out");
+        ASSERT_TRUE(strncmp(S(in, "key"), "runs/", 5) == 0);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 2);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "0");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Status"), "SUCCEEDED");
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Output"), "{\"out\":\"result-0\"}");
+        ASSERT_STR_EQ(S(json_array_get(recs, 1), "Name"), "1");
+        json_decref(recs);
+        ASSERT_FALSE(exec_mentions(&h, "result-0"));
+        ASSERT_FALSE(exec_mentions(&h, "result-1"));
+        ASSERT_INT_EQ(h_succeed(&h, t[2], "{'out':'result-2'}"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t[3], "{'out':'result-3'}"), 0);
+        f1 = put_of(&h, "/SUCCEEDED_1.json", &in);
+        ASSERT_NOT_NULL(f1);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 2);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "2");
+        json_decref(recs);
+        ASSERT_INT_EQ(h_succeed(&h, f0, "{'Key':'x','Size':1}"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t[4], "{'out':'result-4'}"), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        /* a failure stays to the end (a redrive replaces it) */
+        ASSERT_INT_EQ(h_fail(&h, t[5], "Boom", "it broke"), 0);
+        ASSERT_NULL(h.finished);
+        w = put_of(&h, "/SUCCEEDED_2.json", &in);
+        ASSERT_NOT_NULL(w);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "4");
+        json_decref(recs);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        w = put_of(&h, "/FAILED_0.json", &in);
+        ASSERT_NOT_NULL(w);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "5");
+        json_decref(recs);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        /* SUCCEEDED_1 is still being written: the manifest waits for it */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
+        ASSERT_NULL(h.finished);
+        ASSERT_INT_EQ(h_succeed(&h, f1, "{'Key':'x','Size':1}"), 0);
+        w = put_of(&h, "/manifest.json", &in);
+        ASSERT_NOT_NULL(w);
+        m = json_loads(S(in, "body"), 0, NULL);
+        files = json_object_get(m, "ResultFiles");
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "SUCCEEDED")), 3);
+        for (size_t i = 0; i < 3; i++) {
+                json_t *f = json_array_get(json_object_get(files, "SUCCEEDED"), i);
+                char suffix[48];
+
+                snprintf(suffix, sizeof suffix, "/SUCCEEDED_%zu.json", i);
+                ASSERT_TRUE(strstr(S(f, "Key"), suffix) != NULL);
+                ASSERT_TRUE(json_integer_value(json_object_get(f, "Size")) > 10);
+        }
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "FAILED")), 1);
+        ASSERT_INT_EQ(json_array_size(json_object_get(files, "PENDING")), 0);
+        json_decref(m);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_TRUE(history_has(&h, "MapRunSucceeded"));
+        for (int i = 0; i < 6; i++)
+                free(t[i]);
+        free(f0);
+        free(f1);
+        h_done(&h);
+
+        /* the byte bound alone: records of ~20 KB, four to a file */
+        {
+                char *big = malloc(20100), *out;
+                char *tb[10];
+                size_t nfiles = 0;
+
+                memset(big, 'x', 20000);
+                big[20000] = '\0';
+                dmap_start(&h,
+                           "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject',"
+                           "'Parameters':{'Bucket':'out'}},",
+                           "{'items':[0,1,2,3,4,5,6,7,8,9]}");
+                for (int i = 0; i < 10; i++)
+                        tb[i] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, (size_t) i));
+                for (int i = 0; i < 10; i++) {
+                        if (asprintf(&out, "{'n':%d,'o':'%s'}", i, big) < 0)
+                                abort();
+                        ASSERT_INT_EQ(h_succeed(&h, tb[i], out), 0);
+                        free(out);
+                        w = put_of(&h, "/SUCCEEDED_0.json", &in);
+                        if (!w)
+                                w = put_of(&h, "/SUCCEEDED_1.json", &in);
+                        if (w && i < 9) { /* a file written while the Map runs */
+                                recs = json_loads(S(in, "body"), 0, NULL);
+                                ASSERT_INT_EQ(json_array_size(recs), 4);
+                                ASSERT_TRUE(strlen(S(in, "body")) < 192 * 1024);
+                                json_decref(recs);
+                                ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+                                nfiles++;
+                        }
+                        free(w);
+                        free(tb[i]);
+                }
+                ASSERT_INT_EQ(nfiles, 2); /* after the 5th and the 9th success */
+                w = put_of(&h, "/SUCCEEDED_2.json", &in);
+                ASSERT_NOT_NULL(w);
+                recs = json_loads(S(in, "body"), 0, NULL);
+                ASSERT_INT_EQ(json_array_size(recs), 2);
+                json_decref(recs);
+                ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+                free(w);
+                w = put_of(&h, "/manifest.json", &in);
+                ASSERT_NOT_NULL(w);
+                m = json_loads(S(in, "body"), 0, NULL);
+                ASSERT_INT_EQ(json_array_size(json_object_get(json_object_get(m, "ResultFiles"), "SUCCEEDED")), 3);
+                json_decref(m);
+                ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+                free(w);
+                ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+                free(big);
+                h_done(&h);
+        }
+
+        /* a file written while the Map runs that fails: States.ResultWriterFailed */
+        dmap_start(&h,
+                   "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject','Parameters':{'Bucket':'out'}},",
+                   "{'items':[0,1,2]}");
+        h.env.writer_file_records = 1;
+        t[0] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, 0));
+        ASSERT_INT_EQ(h_succeed(&h, t[0], "{'out':'result-0'}"), 0);
+        w = put_of(&h, "/SUCCEEDED_0.json", NULL);
+        ASSERT_NOT_NULL(w);
+        ASSERT_INT_EQ(h_fail(&h, w, "Storage.Failed", "disk full"), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ResultWriterFailed");
+        free(w);
+        free(t[0]);
+        h_done(&h);
+}
+
 TEST(distributed_map_result_writer) {
         H h;
 
@@ -3881,5 +4070,196 @@ TEST(distributed_map_child_document) {
         free(t);
         json_decref(mc);
         json_decref(in);
+        h_done(&h);
+}
+/* With child executions of their own, a child's end is where its record
+ * leaves for a file. */
+TEST(distributed_map_result_writer_early_files_children) {
+        H h;
+        char *c0, *c1, *w;
+        json_t *in, *recs;
+
+        dmap_child_start(&h,
+                         "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject',"
+                         "'Parameters':{'Bucket':'out'}},",
+                         "{'items':[0,1]}");
+        h.env.writer_file_records = 1;
+        c0 = child_of(&h, 0);
+        c1 = child_of(&h, 1);
+        ASSERT_INT_EQ(h_child_ended(&h, c0, "SUCCEEDED", "{'out':'result-0'}", NULL, 0), 0);
+        w = put_of(&h, "/SUCCEEDED_0.json", &in);
+        ASSERT_NOT_NULL(w);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), 1);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), c0);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Output"), "{\"out\":\"result-0\"}");
+        json_decref(recs);
+        ASSERT_FALSE(exec_mentions(&h, "result-0"));
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        ASSERT_INT_EQ(h_child_ended(&h, c1, "SUCCEEDED", "{'out':'result-1'}", NULL, 0), 0);
+        w = put_of(&h, "/SUCCEEDED_1.json", NULL);
+        ASSERT_NOT_NULL(w);
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        w = put_of(&h, "/manifest.json", &in);
+        ASSERT_NOT_NULL(w);
+        {
+                json_t *m = json_loads(S(in, "body"), 0, NULL);
+
+                ASSERT_INT_EQ(json_array_size(json_object_get(json_object_get(m, "ResultFiles"), "SUCCEEDED")), 2);
+                json_decref(m);
+        }
+        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        free(c0);
+        free(c1);
+        h_done(&h);
+}
+
+
+/* Answer every storage.put in the last call's effects and in the ones
+ * they lead to, in order, keeping each file's body by key in bodies. */
+static void puts_answer_all(H *h, json_t *bodies) {
+        json_t *pending = json_array();
+
+        for (;;) {
+                for (size_t i = 0; i < fx_count(h, ASL_EFFECT_DISPATCH_TASK); i++) {
+                        json_t *d = fx_nth(h, ASL_EFFECT_DISPATCH_TASK, i);
+
+                        if (!streq(S(d, "resource"), "imgflow:storage.put"))
+                                continue;
+                        json_object_set(bodies, S(json_object_get(d, "input"), "key"),
+                                        json_object_get(json_object_get(d, "input"), "body"));
+                        json_array_append_new(pending, json_string(S(d, "task_id")));
+                }
+                if (json_array_size(pending) == 0)
+                        break;
+                char *id = strdup(json_string_value(json_array_get(pending, 0)));
+                json_array_remove(pending, 0);
+                ASSERT_INT_EQ(h_succeed(h, id, "{'Key':'x','Size':1}"), 0);
+                free(id);
+        }
+        json_decref(pending);
+}
+
+/* The names of the records in the files a manifest lists of one status. */
+static char *listed_names(json_t *bodies, const char *manifest_key, const char *status) {
+        json_t *m = json_loads(json_string_value(json_object_get(bodies, manifest_key)), 0, NULL), *f;
+        json_t *names = json_array();
+        size_t i, k;
+        char *s;
+
+        ASSERT_NOT_NULL(m);
+        json_array_foreach (json_object_get(json_object_get(m, "ResultFiles"), status), i, f) {
+                json_t *recs = json_loads(json_string_value(json_object_get(bodies, S(f, "Key"))), 0, NULL), *r;
+
+                ASSERT_NOT_NULL(recs);
+                json_array_foreach (recs, k, r)
+                        json_array_append_new(names, json_string(S(r, "Name")));
+                json_decref(recs);
+        }
+        s = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
+        json_decref(m);
+        return s;
+}
+
+/* A failed run that wrote files while it ran, then redriven: its manifest
+ * lists the early files and the end's (PENDING_0 for the children it
+ * stopped); the redrive's new records go into new SUCCEEDED files and each
+ * item has one record among the files the last manifest lists. */
+TEST(distributed_map_result_writer_early_files_redrive) {
+        H h;
+        char *t[5], *s, *mk = NULL;
+        json_t *bodies = json_object();
+        const char *key;
+        json_t *v;
+
+        dmap_start(&h,
+                   "'ResultWriter':{'Resource':'arn:aws:states:::s3:putObject','Parameters':{'Bucket':'out'}},",
+                   "{'items':[0,1,2,3,4]}");
+        h.env.writer_file_records = 2;
+        for (int i = 0; i < 5; i++)
+                t[i] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, (size_t) i));
+        ASSERT_INT_EQ(h_succeed(&h, t[0], "{'out':0}"), 0);
+        ASSERT_INT_EQ(h_succeed(&h, t[1], "{'out':1}"), 0);
+        puts_answer_all(&h, bodies); /* SUCCEEDED_0 */
+        ASSERT_INT_EQ(h_fail(&h, t[2], "Boom", "it broke"), 0);
+        puts_answer_all(&h, bodies);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        json_object_foreach (bodies, key, v)
+                if (strstr(key, "/manifest.json"))
+                        mk = strdup(key);
+        ASSERT_NOT_NULL(mk);
+        s = listed_names(bodies, mk, "SUCCEEDED");
+        ASSERT_STR_EQ(s, "[\"0\",\"1\"]");
+        free(s);
+        s = listed_names(bodies, mk, "FAILED");
+        ASSERT_STR_EQ(s, "[\"2\"]");
+        free(s);
+        s = listed_names(bodies, mk, "PENDING");
+        ASSERT_STR_EQ(s, "[\"3\",\"4\"]");
+        free(s);
+        for (int i = 0; i < 5; i++)
+                free(t[i]);
+
+        /* the redrive runs 2, 3 and 4 again */
+        json_object_clear(bodies);
+        ASSERT_INT_EQ(h_redrive(&h, NULL), 0);
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 3);
+        for (int i = 0; i < 3; i++)
+                t[i] = task_id_of(fx_nth(&h, ASL_EFFECT_DISPATCH_TASK, (size_t) i));
+        for (int i = 0; i < 3; i++) {
+                ASSERT_INT_EQ(h_succeed(&h, t[i], "{'out':'again'}"), 0);
+                puts_answer_all(&h, bodies);
+                free(t[i]);
+        }
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_NOT_NULL(json_object_get(bodies, mk)); /* the same run, the same manifest */
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(bodies, mk)), "SUCCEEDED_1.json") != NULL);
+        s = listed_names(bodies, mk, "FAILED");
+        ASSERT_STR_EQ(s, "[]");
+        free(s);
+        s = listed_names(bodies, mk, "PENDING");
+        ASSERT_STR_EQ(s, "[]");
+        free(s);
+        /* SUCCEEDED_0 (the first attempt's) is listed again, not rewritten */
+        {
+                json_t *m = json_loads(json_string_value(json_object_get(bodies, mk)), 0, NULL), *f;
+                size_t i, n = 0;
+                int seen[5] = {0};
+
+                json_array_foreach (json_object_get(json_object_get(m, "ResultFiles"), "SUCCEEDED"), i, f) {
+                        char suffix[48];
+
+                        snprintf(suffix, sizeof suffix, "/SUCCEEDED_%zu.json", i);
+                        ASSERT_TRUE(strstr(S(f, "Key"), suffix) != NULL);
+                        if (i == 0) {
+                                ASSERT_NULL(json_object_get(bodies, S(f, "Key")));
+                                seen[0]++, seen[1]++, n += 2;
+                                continue;
+                        }
+                        json_t *recs = json_loads(json_string_value(json_object_get(bodies, S(f, "Key"))), 0, NULL), *r;
+                        size_t k;
+
+                        ASSERT_NOT_NULL(recs);
+                        json_array_foreach (recs, k, r) {
+                                ASSERT_STR_EQ(S(r, "Status"), "SUCCEEDED");
+                                ASSERT_STR_EQ(S(r, "Output"), "{\"out\":\"again\"}");
+                                seen[atoi(S(r, "Name"))]++;
+                                n++;
+                        }
+                        json_decref(recs);
+                }
+                ASSERT_INT_EQ(n, 5);
+                for (int j = 0; j < 5; j++)
+                        ASSERT_INT_EQ(seen[j], 1);
+                json_decref(m);
+        }
+        free(mk);
+        json_decref(bodies);
         h_done(&h);
 }
