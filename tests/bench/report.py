@@ -363,6 +363,9 @@ def main():
         load(other, "distributed-map-manifest") if other else None)
     if dmm:
         distributed_map_manifest_section(w, dmm)
+    dm1 = load(res, "distributed-map-1m") or (load(other, "distributed-map-1m") if other else None)
+    if dm1:
+        distributed_map_million_section(w, dm1)
     if dmt:
         distributed_map_thumbnails_section(w, dmt)
     if dmb:
@@ -690,6 +693,48 @@ def distributed_map_manifest_section(w, d):
       last("jsonl"))
     w("data file from its start for every page is the workers' cost (not measured here); it grows with")
     w("the data file's length, and S3 splits an inventory into many files.")
+    w("")
+
+
+def distributed_map_million_section(w, d):
+    """A million items from a JSONL object (bench-distributed-map.sh, jsonl variant up to 1,000,000)."""
+    mach = d["machine"]
+    rows = d["variants"]["jsonl"]
+    w("### A million items")
+    w("")
+    w("    BENCH_KAFKA=%s BENCH_DMAP_RESULT=distributed-map-1m BENCH_DMAP_SIZES=\" \" BENCH_DMAP_MANIFEST_SIZES=\" \" \\" %
+      mach["kafka"])
+    w("        BENCH_DMAP_JSONL_SIZES=\"%s\" BENCH_ROUNDS=%d tests/bench/bench-distributed-map.sh" % (
+        " ".join(str(r["items"]) for r in rows), max(r["round"] for r in d["runs"])))
+    w("")
+    w("The *jsonl* variant on %s: JSONL objects of %s lines, an `ItemBatcher` of 100 items per" % (
+        "Apache Kafka (one KRaft broker)" if mach["kafka"] == "real" else "the mock cluster",
+        ", ".join("{:,}".format(r["items"]) for r in rows)))
+    w("no-op EXPRESS child, one coordinator and one worker. %d interleaved rounds, medians; load average" %
+      max(r["round"] for r in d["runs"]))
+    w("%.1f when it started. The targets for the million-item run: at least 5,000 items/s," % mach["loadavg"])
+    w("coordinator RSS under 200 MB, Redis under 1 GB.")
+    w("")
+    w("| items | items/s | wall per item | coordinator CPU per item | ratio (wall / CPU) |")
+    w("|---|---|---|---|---|")
+    for r in rows:
+        w("| %s | %.0f | %.1f us | %.2f us | x%.2f / x%.2f |" % (
+            "{:,}".format(r["items"]), r["itemsPerSec"], r["wallUsPerItem"], r["cpuUsPerItem"],
+            r["wallRatioToSmallest"], r["cpuRatioToSmallest"]))
+    w("")
+    w("Every round, wall / coordinator CPU: " + "; ".join("round %d, {:,}: %.2f / %.2f s".format(r["items"]) % (
+        r["round"], r["wallSec"], r["coordinatorCpuSec"]) for r in d["runs"]) + ".")
+    w("")
+    big = rows[-1]
+    w("Coordinator peak RSS (VmHWM) %.1f MiB and Redis `used_memory_peak` %.1f MiB over the whole run;" % (
+        d["coordinatorPeakRssBytes"] / 1048576.0, d["redisUsedMemoryPeakBytes"] / 1048576.0))
+    w("the largest object ran at %s items/s (%s), %s (%s) and %s (%s)." % (
+        "{:,.0f}".format(big["itemsPerSec"]), verdict(big["itemsPerSec"] >= 5000),
+        "%.1f MiB" % (d["coordinatorPeakRssBytes"] / 1048576.0), verdict(d["coordinatorPeakRssBytes"] < 200e6),
+        "%.1f MiB" % (d["redisUsedMemoryPeakBytes"] / 1048576.0), verdict(d["redisUsedMemoryPeakBytes"] < 1e9)))
+    w("The execution holds one page of 200 lines at a time whatever the object's size, so the")
+    w("coordinator's CPU per item stays flat from %s to %s items." % (
+        "{:,}".format(rows[0]["items"]), "{:,}".format(big["items"])))
     w("")
 
 
