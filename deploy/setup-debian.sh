@@ -11,7 +11,7 @@ set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
-  librdkafka-dev libhiredis-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
+  librdkafka-dev libhiredis-dev libjemalloc-dev libvips-dev libjansson-dev libsystemd-dev libglib2.0-dev libpcre2-dev \
   libcurl4-openssl-dev libexpat1-dev zlib1g-dev curl libmicrohttpd-dev libgraphviz-dev chromium fonts-liberation python3-websocket redis-server kcat python3 systemd nodejs npm \
   awscli python3-boto3 python3-pil libyaml-dev openssl stunnel4"
 

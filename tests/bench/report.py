@@ -456,7 +456,7 @@ def main():
     cpus = [load(res, n[:-5]) for n in sorted(os.listdir(res))
             if n.startswith("orchestration-compare-cpu") and n.endswith(".json")]
     if cpus:
-        kafka_cpu_section(w, cpus)
+        kafka_cpu_section(w, sorted(cpus, key=lambda c: c.get("date", "")))
 
     w("## Known issues found by these benchmarks")
     w("")
@@ -1286,11 +1286,11 @@ IDLE_NOTES = [
 # while writing this; see the table above for this run's figures).
 # What the Apache Kafka comparison showed (edit with the run it describes).
 KAFKA_CPU_NOTES = [
-    "What the measurements showed (the table above, two more comparisons in the same hour and",
+    "What the measurements showed (the tables above, two more comparisons in the same hour and",
     "probes of single full loads on fresh stacks; load averages 4 to 17, other builds and",
     "benchmarks on the machine beside them):",
     "",
-    "- **Where a task's CPU goes.** The table's full loads spent 230-347 us of CPU per task in",
+    "- **Where a task's CPU goes.** The first table's full loads spent 230-347 us of CPU per task in",
     "  the stack's processes: the broker 62-141, the coordinator 80-98 (its event loop and",
     "  librdkafka's threads), Redis 51-59, the two workers 32-51. The cheapest round (6,904",
     "  tasks/s, load average 4.8) spent 230 us: broker 62, coordinator 80, Redis 51, workers 37;",
@@ -1344,12 +1344,25 @@ KAFKA_CPU_NOTES = [
     "  resume fetches again, so the network threads took 45-54 instead of 24-28 us per task",
     "  and the whole broker 116-146 against 66-99 us per task in 5 of 6 rounds (80 in the",
     "  sixth). It stays 1000; `deploy/MULTI-HOST.md` says when a lower bound is worth it.",
-    "- **The targets are not met on this machine.** The best full-load round here was 6,904",
-    "  tasks/s (7,603 in a probe). The daemons and Redis alone spent 158-204 us per task, so",
-    "  even with the broker on hosts of its own 10,000 tasks/s would need 1.6-2.0 of these two",
-    "  cores, with nothing else running; with the broker beside them (58 us per task at best)",
-    "  the floor seen is 216 us per task, about 9,300 tasks/s on two idle cores before the load",
-    "  tools take their share. At",
+    "- **jemalloc in the coordinator** (the second table: the coordinator linked with glibc's",
+    "  malloc, `IMGFLOW_BUILD` pointing at a copy of the build with that binary and links to",
+    "  the rest, against the build with jemalloc; load averages 4-8). A profile of the coordinator",
+    "  during a full load (`perf record -g`) put about a third of its samples in glibc's",
+    "  allocator (`_int_malloc` 11%, `unlink_chunk` 6%, `malloc_consolidate` 6%, `_int_free`",
+    "  4%, `free` 4%) and a fifth in jansson. Linked with jemalloc (Debian's libjemalloc2;",
+    "  `-Djemalloc=auto`, never with the sanitizers) the coordinator took 70, 72 and 68 us per",
+    "  task against 96, 91 and 73 (median 70 against 91, lower in every round), the stack 236,",
+    "  251 and 222 against 264, 266 and 194. Probes before it (the allocator preloaded into",
+    "  every process of the stack, 2 pairs) gave 74 and 63 against 100 and 97. The workers and",
+    "  the CLI keep glibc's allocator: a worker's memory is measured and limited per task,",
+    "  and that was not measured with jemalloc.",
+    "- **The targets are not met on this machine.** The best full-load round here was 8,480",
+    "  tasks/s, at 194 us per task for the whole stack (glibc round 3 of the second table,",
+    "  load average 5.2: broker 48, the daemons and Redis 147); most rounds spent 220-270. The",
+    "  daemons and Redis alone spent 147-204 us per task, so even with the broker on hosts of",
+    "  its own 10,000 tasks/s would need 1.5-2.0 of these two cores with nothing else running;",
+    "  with the broker beside them the best round is just at the 200 us that 10,000 tasks/s on",
+    "  two idle cores allows, before the load tools take their share. At",
     "  half the target the p99 follows: with the machine's other load, 5,000 tasks/s is near",
     "  or past full capacity.",
     "- The orchestration table (the run of 13:48 on 2 partitions, load averages 6 to 8 during",
