@@ -1351,10 +1351,13 @@ static json_t *map_writer_entry(Ctx *c, json_t *child, json_int_t idx, json_t *o
                                 const char *cause);
 
 /* A Map's result at child index idx (steals v). A distributed Map's child
- * count is known only as batches are formed: the array grows. */
+ * count is known only as batches are formed: the array grows. An export
+ * that wrote the first results while the Map ran dropped them from the
+ * array: it starts at index "resultsBase" (map_writer_flush()). */
 static void map_results_set(json_t *children, json_int_t idx, json_t *v) {
         json_t *results = json_object_get(children, "results");
 
+        idx -= jint(children, "resultsBase");
         if (!results || idx < 0 || json_is_true(json_object_get(children, "discard"))) {
                 json_decref(v);
                 return;
@@ -3036,7 +3039,7 @@ static void map_writer_flush(Ctx *c, const char *fid, json_t *frame, json_t *chi
                 return;
         }
         json_array_foreach (queue, i, x) {
-                size_t at = (size_t) json_integer_value(x);
+                size_t at = (size_t) (json_integer_value(x) - jint(children, "resultsBase"));
                 _cleanup_json_ json_t *one = json_pack("[O]", json_array_get(results, at));
                 _cleanup_json_ json_t *t = map_writer_transform(writer, one);
                 json_t *e;
@@ -3059,6 +3062,23 @@ static void map_writer_flush(Ctx *c, const char *fid, json_t *frame, json_t *chi
                             json_integer(jint(writer, "earlyRecords") + (json_int_t) json_array_size(chunk)));
         json_object_set_new(writer, "queue", json_array());
         json_object_set_new(writer, "queueBytes", json_integer(0));
+        /* the written results at the array's start leave it */
+        {
+                size_t drop = 0;
+
+                while (json_is_false(json_array_get(results, drop)))
+                        drop++;
+                if (drop > 0) {
+                        _cleanup_json_ json_t *rest = json_array();
+
+                        for (size_t k = drop; k < json_array_size(results); k++)
+                                json_array_append(rest, json_array_get(results, k));
+                        json_array_clear(results);
+                        json_array_extend(results, rest);
+                        json_object_set_new(children, "resultsBase",
+                                            json_integer(jint(children, "resultsBase") + (json_int_t) drop));
+                }
+        }
         if (!json_object_get(writer, "flushTasks"))
                 json_object_set_new(writer, "flushTasks", json_object());
         json_object_set_new(json_object_get(writer, "flushTasks"), task_id, json_true());
@@ -3085,11 +3105,13 @@ static void map_writer_collect(Ctx *c, const char *fid, json_t *frame, json_t *c
         _cleanup_json_ json_t *one = NULL, *t = NULL;
         json_t *e;
 
+        json_int_t at = idx - jint(children, "resultsBase");
+
         if (!json_is_true(json_object_get(children, "dist")) || !jstr(writer, "bucket") ||
-            json_object_get(writer, "files") || !results || idx < 0 ||
-            (size_t) idx >= json_array_size(results) || !json_is_object(json_array_get(results, (size_t) idx)))
+            json_object_get(writer, "files") || !results || at < 0 ||
+            (size_t) at >= json_array_size(results) || !json_is_object(json_array_get(results, (size_t) at)))
                 return;
-        one = json_pack("[O]", json_array_get(results, (size_t) idx));
+        one = json_pack("[O]", json_array_get(results, (size_t) at));
         t = map_writer_transform(writer, one);
         json_array_foreach (t, k, e)
                 size += writer_entry_size(e);

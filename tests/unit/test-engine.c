@@ -3252,10 +3252,13 @@ TEST(distributed_map_result_writer_early_files) {
         json_decref(recs);
         ASSERT_FALSE(exec_mentions(&h, "result-0"));
         ASSERT_FALSE(exec_mentions(&h, "result-1"));
+        /* nor any trace of them: the results array now starts at item 2 */
+        ASSERT_TRUE(exec_mentions(&h, "\"resultsBase\":2"));
         ASSERT_INT_EQ(h_succeed(&h, t[2], "{'out':'result-2'}"), 0);
         ASSERT_INT_EQ(h_succeed(&h, t[3], "{'out':'result-3'}"), 0);
         f1 = put_of(&h, "/SUCCEEDED_1.json", &in);
         ASSERT_NOT_NULL(f1);
+        ASSERT_TRUE(exec_mentions(&h, "\"resultsBase\":4"));
         recs = json_loads(S(in, "body"), 0, NULL);
         ASSERT_INT_EQ(json_array_size(recs), 2);
         ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "2");
