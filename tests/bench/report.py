@@ -361,6 +361,7 @@ def main():
         load(other, "distributed-map-thumbnails-batched") if other else None)
     dmm = load(res, "distributed-map-manifest") or (
         load(other, "distributed-map-manifest") if other else None)
+    recorded_section(w, res, other, "distributed-map-standard")
     if dmm:
         distributed_map_manifest_section(w, dmm)
     dm1 = load(res, "distributed-map-1m") or (load(other, "distributed-map-1m") if other else None)
@@ -647,16 +648,29 @@ def distributed_map_section(w, d):
     w("What the figures say: the listing itself costs the same per item at every size (the")
     w("execution holds one page of 200 keys, asked for when the last page's children have all")
     w("started), and the batched variant, one change of the execution per 100 items, is where")
-    w("a large listing should be run. One child per item is not yet linear: the children still")
-    w("run inside the parent's document, which every child's result rewrites whole, and that")
-    w("document holds up to `MaxConcurrency` live children and the results array of every")
-    w("child so far, so the cost per item grows with `MaxConcurrency` and with the items done.")
-    w("Child executions of their own (the parent keeping counts, not children) are what makes")
-    w("it flat; they are not there yet (docs/asl.md). A `ResultWriter` writes the results to")
-    w("the bucket at the end, but until then they are in the document too. An object read by")
+    w("a large listing should be run. The *items* rows are EXPRESS children, which still run")
+    w("inside the parent's document: every child's result rewrites it whole, and it holds up to")
+    w("`MaxConcurrency` live children and the results array of every child so far, so their cost")
+    w("per item grows with `MaxConcurrency` and with the items done. Children of `ExecutionType`")
+    w("`STANDARD` are executions of their own (below: flat), and an exporting `ResultWriter` writes")
+    w("its files while the Map runs, so the results of the children that succeeded leave the")
+    w("document as they come (the thumbnail section below). An object read by")
     w("`s3:getObject` costs the execution one page of 200 items at a time, like a listing: the")
     w("*jsonl* rows show what a manifest of many items costs when it is run batched.")
     w("")
+
+
+def recorded_section(w, res, other, name):
+    """A comparison across two builds, which one invocation of a benchmark cannot
+    re-run: its write-up is kept as <name>.md beside the results and copied here."""
+    for d in (res, other):
+        f = os.path.join(d, name + ".md") if d else None
+        if f and os.path.exists(f):
+            with open(f) as fh:
+                for line in fh.read().rstrip("\n").split("\n"):
+                    w(line)
+            w("")
+            return
 
 
 def distributed_map_manifest_section(w, d):
