@@ -1395,7 +1395,7 @@ KAFKA_CPU_NOTES = [
     "  47-75 ms). The p99 of the tasks dispatched in the second half of each round was 16-40",
     "  ms, of the first half 57-118 ms, and the wait is before the broker (the",
     "  coordinator-to-broker hop's p99 41-67 ms): the first seconds of a fresh stack's load",
-    "  (the broker at 73-85% of a core in each round.s first second) make the tail. The mock, right after on",
+    "  (the broker at 73-85% of a core in each round's first second) make the tail. The mock, right after on",
     "  the same build, gave 9,311 tasks/s and a p99 of 18 ms. The same benchmark earlier in",
     "  the day, with other benchmarks on the cores, gave 4,160 tasks/s and 259 ms (13:48, load",
     "  averages 6 to 8), 2,117 tasks/s and 474 ms (13:33, 8 to 17), and 2,751 tasks/s and 555",
