@@ -71,7 +71,7 @@ static void commit_doc(const ApplyConfig *cfg, StoreCommit *c, json_t *doc) {
         const char *status = asl_exec_status(doc) ?: "RUNNING";
 
         if (!cfg->in_memory) {
-                store_commit_set_doc(c, doc, status);
+                store_commit_set_doc_split(c, doc, status);
                 return;
         }
         free(c->status);
@@ -590,6 +590,7 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
                   const char *client_token, const char *request_id, const AslEnv *env, StoreCommit **ret,
                   AslError *err) {
         _cleanup_commit_ StoreCommit *c = NULL;
+        _cleanup_json_ json_t *kept = NULL;
         ApplyRun r;
         int k;
 
@@ -601,6 +602,7 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
         k = asl_exec_redrivable(st->doc, env, err);
         if (k < 0)
                 return k;
+        kept = store_doc_split_tags(st->doc);
         /* RUNNING again, before whatever the redrive's first steps end in. */
         add_notification(&r, "RUNNING", 0, NULL, NULL, NULL);
         k = run_event(&r, &(AslEvent){.type = ASL_EVENT_REDRIVE}, err);
@@ -625,7 +627,10 @@ int apply_redrive(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *s
                 store_commit_set_field(c, "redriveCount", count);
                 store_commit_set_field(c, "redriveDate", date);
         }
-        store_commit_set_doc(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
+        /* The frames put back are written anew, with tags of their own. */
+        store_doc_split_forget(st->doc);
+        store_commit_split_drop(c, kept, st->doc);
+        store_commit_set_doc_split(c, st->doc, asl_exec_status(st->doc) ?: "RUNNING");
         set_response(c, PROTO_REDRIVE_EXECUTION, request_id, exec_id, env->now_ms);
         *ret = TAKE_PTR(c);
         return 0;
@@ -723,7 +728,7 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
         _cleanup_commit_ StoreCommit *c = NULL;
         _cleanup_json_ json_t *tokens_before = NULL;
         _cleanup_free_ char *timed_out = NULL;
-        _cleanup_json_ json_t *invoke_response = NULL;
+        _cleanup_json_ json_t *invoke_response = NULL, *kept = NULL;
         AslEvent wrapped;
         ApplyRun r;
         int k;
@@ -749,9 +754,13 @@ int apply_event(const ApplyConfig *cfg, const AslMachine *m, StoreExecState *st,
                 tokens_before = open_task_tokens(st->doc);
         if (timed_out_task(st->doc, ev))
                 timed_out = xstrdup(timed_out_task(st->doc, ev));
+        if (!cfg->in_memory)
+                kept = store_doc_split_tags(st->doc);
         k = run_event(&r, ev, err);
         if (k != 0)
                 return k;
+        if (kept)
+                store_commit_split_drop(c, kept, st->doc);
         if (tokens_before)
                 add_token_tombstones(cfg, c, tokens_before, st->doc, timed_out);
 

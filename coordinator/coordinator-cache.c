@@ -118,7 +118,7 @@ bool state_cache_take(StateCache *c, const char *exec_id, StoreExecState *ret) {
 
 bool state_cache_put(StateCache *c, const char *exec_id, StoreExecState *st, const StoreCommit *commit,
                      uint64_t version) {
-        size_t bytes = commit->doc ? strlen(commit->doc) : 0;
+        size_t bytes = (commit->doc ? strlen(commit->doc) : 0) + commit->kept_bytes;
         CachedState *cs, *old;
 
         if (!st->doc || commit->stop_ms > 0 || !streq_ptr(commit->status, "RUNNING") ||

@@ -11,6 +11,22 @@
  * (exec_history, exec_list in store-scripts.c), so a page is consistent
  * and costs one round trip. Every write goes through exec_commit
  * (store.c, store-scripts.c).
+ *
+ * An inline Map's input and results are not in the document's text. The
+ * text was rewritten whole on every commit, and a Map frame held every
+ * finished iteration's result (and the items, twice: the execution's
+ * input and the frame's), so each event of a Map cost O(items done).
+ * store_commit_set_doc_split() writes the execution's input never again
+ * (the hash's "input" field has it), a Map frame's input once, as the hash
+ * field "mapin:<tag>", and each result once, as it is set, as
+ * "mapres:<tag>:<index>" (the engine lists the indices set since the last
+ * commit in the frame's "children"."storedNew"). The tag ("<frame
+ * id>.<version of the commit that first wrote it>", in "children"."stored")
+ * names one Map state's run, so a later Map in the same frame, or a
+ * redrive, writes fields of its own. The fields are in the execution's
+ * hash: the same commit writes them, under the same compare-and-set, and
+ * they expire with it. Loading (HGETALL) puts them back into the document,
+ * so the engine sees the document it wrote.
  */
 
 #include <inttypes.h>
@@ -18,7 +34,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+
 #include "asl-engine.h"
+#include "asl-util.h"
+#include "json-writer.h"
 #include "store.h"
 
 void store_exec_state_done(StoreExecState *s) {
@@ -32,15 +52,260 @@ void store_exec_state_done(StoreExecState *s) {
 void store_exec_load_argv(const char *exec_id, StoreArgv *ret) {
         _cleanup_free_ char *key = store_key_exec(exec_id);
 
-        store_argv_adds(ret, "HMGET");
+        store_argv_adds(ret, "HGETALL");
         store_argv_adds(ret, key);
-        store_argv_adds(ret, "doc");
-        store_argv_adds(ret, "version");
-        store_argv_adds(ret, "stateMachine");
-        store_argv_adds(ret, "smVersion");
-        store_argv_adds(ret, "status");
-        store_argv_adds(ret, "name");
-        store_argv_adds(ret, "startDate");
+}
+
+#define KEPT_INPUT "mapin:"
+#define KEPT_RESULT "mapres:"
+
+/* A Map frame's "children" whose input and results the store keeps
+ * outside the text: an inline Map (not distributed, no ItemReader, no
+ * ResultWriter: those have results of their own making). */
+static bool split_eligible(json_t *frame, json_t *ch) {
+        json_t *results = json_object_get(ch, "results");
+
+        return json_is_object(ch) && streq_ptr(json_string_value(json_object_get(ch, "kind")), "map") &&
+               !json_is_true(json_object_get(ch, "dist")) && !json_object_get(ch, "reader") &&
+               !json_object_get(ch, "writer") && !json_object_get(ch, "resultsBase") &&
+               (!results || json_is_array(results)) && json_object_get(frame, "input");
+}
+
+static void set_kept_result(StoreCommit *c, const char *tag, size_t idx, json_t *v) {
+        _cleanup_free_ char *field = xasprintf(KEPT_RESULT "%s:%zu", tag, idx);
+        _cleanup_free_ char *text = json_writer_dumps(v ? v : json_null());
+
+        if (!text)
+                abort();
+        store_commit_set_field(c, field, text);
+}
+
+typedef struct Detached {
+        json_t *frame, *children; /* borrowed */
+        json_t *input, *results;  /* owned while detached */
+} Detached;
+
+void store_commit_set_doc_split(StoreCommit *c, json_t *doc, const char *status) {
+        json_t *frames = json_object_get(doc, "frames"), *ex = json_object_get(doc, "execution"), *f;
+        _cleanup_free_ Detached *d = xmalloc((json_object_size(frames) + 1) * sizeof(Detached));
+        json_t *exin = json_incref(json_object_get(ex, "input"));
+        size_t n = 0;
+        const char *fid;
+
+        c->kept_bytes = 0;
+        json_object_foreach (frames, fid, f) {
+                json_t *ch = json_object_get(f, "children"), *stored, *fresh, *results, *x;
+                const char *tag;
+                size_t i;
+
+                if (!split_eligible(f, ch))
+                        continue;
+                results = json_object_get(ch, "results");
+                stored = json_object_get(ch, "stored");
+                fresh = json_object_get(ch, "storedNew");
+                if (!json_is_string(json_object_get(stored, "tag")) || !json_is_array(fresh)) {
+                        /* First commit of this Map's run: its input, and
+                         * every result it has so far. */
+                        _cleanup_free_ char *t = xasprintf("%s.%" PRIu64, fid, c->expected_version + 1);
+                        _cleanup_free_ char *field = xasprintf(KEPT_INPUT "%s", t);
+                        _cleanup_free_ char *text = json_writer_dumps(json_object_get(f, "input"));
+
+                        if (!text)
+                                abort();
+                        store_commit_set_field(c, field, text);
+                        stored = json_pack("{s:s, s:I, s:I}", "tag", t, "n",
+                                           (json_int_t) (results ? json_array_size(results) : 0), "bytes",
+                                           (json_int_t) strlen(text));
+                        json_object_set_new(ch, "stored", stored);
+                        json_array_foreach (results, i, x)
+                                if (!json_is_null(x))
+                                        set_kept_result(c, t, i, x);
+                        json_object_set_new(ch, "storedNew", json_array());
+                } else {
+                        tag = json_string_value(json_object_get(stored, "tag"));
+                        json_array_foreach (fresh, i, x) {
+                                json_int_t idx = json_integer_value(x);
+
+                                if (idx >= 0 && (size_t) idx < json_array_size(results))
+                                        set_kept_result(c, tag, (size_t) idx,
+                                                        json_array_get(results, (size_t) idx));
+                        }
+                        json_array_clear(fresh);
+                }
+                c->kept_bytes += (size_t) json_integer_value(json_object_get(stored, "bytes")) +
+                                 (size_t) json_integer_value(json_object_get(ch, "bytes"));
+                /* Out of the text: replaced in place (the members keep
+                 * their order), put back after the dump. */
+                d[n] = (Detached){.frame = f,
+                                  .children = ch,
+                                  .input = json_incref(json_object_get(f, "input")),
+                                  .results = json_incref(results)};
+                json_object_set_new(f, "input", json_null());
+                if (results)
+                        json_object_set_new(ch, "results", json_null());
+                n++;
+        }
+        if (n == 0)
+                json_decref(TAKE_PTR(exin)); /* nothing grows: the text as it was */
+        if (exin) {
+                json_object_set_new(ex, "input", json_null());
+                json_object_set_new(doc, "inputKept", json_true());
+        }
+        store_commit_set_doc(c, doc, status);
+        if (exin) {
+                json_object_del(doc, "inputKept");
+                json_object_set_new(ex, "input", exin);
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object_set_new(d[i].frame, "input", d[i].input);
+                if (d[i].results)
+                        json_object_set_new(d[i].children, "results", d[i].results);
+        }
+}
+
+void store_doc_split_forget(json_t *doc) {
+        json_t *f;
+        const char *fid;
+
+        json_object_foreach (json_object_get(doc, "frames"), fid, f) {
+                json_object_del(json_object_get(f, "children"), "stored");
+                json_object_del(json_object_get(f, "children"), "storedNew");
+        }
+}
+
+json_t *store_doc_split_tags(json_t *doc) {
+        json_t *tags = json_object(), *f;
+        const char *fid;
+
+        json_object_foreach (json_object_get(doc, "frames"), fid, f) {
+                json_t *ch = json_object_get(f, "children"), *stored = json_object_get(ch, "stored");
+                const char *tag = json_string_value(json_object_get(stored, "tag"));
+                json_int_t n = json_integer_value(json_object_get(stored, "n"));
+
+                if (!tag)
+                        continue;
+                if (json_array_size(json_object_get(ch, "results")) > (size_t) n)
+                        n = (json_int_t) json_array_size(json_object_get(ch, "results"));
+                json_object_set_new(tags, tag, json_integer(n));
+        }
+        return tags;
+}
+
+void store_commit_split_drop(StoreCommit *c, json_t *before, json_t *doc) {
+        _cleanup_json_ json_t *now = NULL;
+        const char *tag;
+        json_t *n;
+
+        if (json_object_size(before) == 0)
+                return;
+        now = store_doc_split_tags(doc);
+        json_object_foreach (before, tag, n) {
+                _cleanup_free_ char *field = NULL;
+
+                if (json_object_get(now, tag))
+                        continue;
+                field = xasprintf(KEPT_INPUT "%s", tag);
+                store_commit_del_field(c, field);
+                for (json_int_t i = 0; i < json_integer_value(n); i++) {
+                        _cleanup_free_ char *r = xasprintf(KEPT_RESULT "%s:%" JSON_INTEGER_FORMAT, tag, i);
+
+                        store_commit_del_field(c, r);
+                }
+        }
+}
+
+/* The reply's value of field `name` (an HGETALL array), or NULL. */
+static const redisReply *hash_get(const redisReply *r, const char *name) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+                if (r->element[i]->type == REDIS_REPLY_STRING && streq(r->element[i]->str, name) &&
+                    r->element[i + 1]->type == REDIS_REPLY_STRING)
+                        return r->element[i + 1];
+        return NULL;
+}
+
+static json_t *reply_json(const redisReply *v) {
+        return v ? json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+/* Puts back what store_commit_set_doc_split() kept outside the text:
+ * -EBADMSG when a field is missing or not JSON. */
+static int doc_join(json_t *doc, const redisReply *r) {
+        _cleanup_json_ json_t *tags = json_object();
+        json_t *frames = json_object_get(doc, "frames"), *f;
+        const char *fid;
+
+        if (json_is_true(json_object_get(doc, "inputKept"))) {
+                json_t *in = reply_json(hash_get(r, "input"));
+
+                if (!in)
+                        return -EBADMSG;
+                json_object_set_new(json_object_get(doc, "execution"), "input", in);
+                json_object_del(doc, "inputKept");
+        }
+        json_object_foreach (frames, fid, f) {
+                json_t *ch = json_object_get(f, "children");
+                json_t *stored = json_object_get(ch, "stored");
+                const char *tag = json_string_value(json_object_get(stored, "tag"));
+
+                if (!tag)
+                        continue;
+                json_object_set(tags, tag, f);
+                if (json_is_null(json_object_get(ch, "results"))) {
+                        json_t *results = json_array();
+
+                        for (json_int_t i = 0; i < json_integer_value(json_object_get(stored, "n")); i++)
+                                json_array_append_new(results, json_null());
+                        json_object_set_new(ch, "results", results);
+                }
+                json_object_del(f, "input");
+        }
+        if (json_object_size(tags) == 0)
+                return 0;
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+                const redisReply *k = r->element[i], *v = r->element[i + 1];
+                _cleanup_free_ char *tag = NULL;
+                json_t *frame, *x;
+                const char *colon;
+                char *end;
+
+                if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                        continue;
+                if (strncmp(k->str, KEPT_INPUT, strlen(KEPT_INPUT)) == 0) {
+                        frame = json_object_get(tags, k->str + strlen(KEPT_INPUT));
+                        if (!frame)
+                                continue;
+                        if (!(x = reply_json(v)))
+                                return -EBADMSG;
+                        json_object_set_new(frame, "input", x);
+                } else if (strncmp(k->str, KEPT_RESULT, strlen(KEPT_RESULT)) == 0 &&
+                           (colon = strrchr(k->str, ':')) && colon > k->str + strlen(KEPT_RESULT)) {
+                        const char *t = k->str + strlen(KEPT_RESULT);
+                        unsigned long long idx;
+                        json_t *results;
+
+                        tag = xstrndup(t, (size_t) (colon - t));
+                        frame = json_object_get(tags, tag);
+                        if (!frame)
+                                continue;
+                        errno = 0;
+                        idx = strtoull(colon + 1, &end, 10);
+                        if (errno || *end || idx > (unsigned long long) ASL_MAX_MAP_ITEMS)
+                                return -EBADMSG;
+                        if (!(x = reply_json(v)))
+                                return -EBADMSG;
+                        results = json_object_get(json_object_get(frame, "children"), "results");
+                        while (json_array_size(results) <= (size_t) idx)
+                                json_array_append_new(results, json_null());
+                        json_array_set_new(results, (size_t) idx, x);
+                }
+        }
+        json_object_foreach (frames, fid, f)
+                if (json_object_get(tags, json_string_value(json_object_get(
+                                                  json_object_get(json_object_get(f, "children"), "stored"),
+                                                  "tag"))) &&
+                    !json_object_get(f, "input"))
+                        return -EBADMSG;
+        return 0;
 }
 
 static const char *elem_str(const redisReply *r, size_t i) {
@@ -52,29 +317,35 @@ static const char *elem_str(const redisReply *r, size_t i) {
 }
 
 int store_exec_load_parse(const redisReply *r, StoreExecState *ret) {
-        const char *doc, *version, *sm, *smv, *status;
-        json_t *j;
+        const redisReply *doc, *version, *sm, *smv, *status, *name, *start;
+        _cleanup_json_ json_t *j = NULL;
+        int k;
 
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2)
                 return -EBADMSG;
-        doc = elem_str(r, 0);
-        version = elem_str(r, 1);
-        sm = elem_str(r, 2);
-        smv = elem_str(r, 3);
-        status = elem_str(r, 4);
+        doc = hash_get(r, "doc");
+        version = hash_get(r, "version");
+        sm = hash_get(r, "stateMachine");
+        smv = hash_get(r, "smVersion");
+        status = hash_get(r, "status");
+        name = hash_get(r, "name");
+        start = hash_get(r, "startDate");
         if (!doc || !version)
                 return -ENOENT;
-        j = json_loadb(doc, r->element[0]->len, JSON_DECODE_ANY, NULL);
+        j = json_loadb(doc->str, doc->len, JSON_DECODE_ANY, NULL);
         if (!j)
                 return -EBADMSG;
-        *ret = (StoreExecState) {
-                .doc = j,
-                .version = strtoull(version, NULL, 10),
-                .state_machine = xstrdup(sm ? sm : ""),
-                .sm_version = smv ? (unsigned) strtoul(smv, NULL, 10) : 0,
-                .status = xstrdup(status ? status : ""),
-                .name = xstrdup(elem_str(r, 5) ?: ""),
-                .start_ms = elem_str(r, 6) ? strtoll(elem_str(r, 6), NULL, 10) : 0,
+        k = doc_join(j, r);
+        if (k < 0)
+                return k;
+        *ret = (StoreExecState){
+                .doc = TAKE_PTR(j),
+                .version = strtoull(version->str, NULL, 10),
+                .state_machine = xstrdup(sm ? sm->str : ""),
+                .sm_version = smv ? (unsigned) strtoul(smv->str, NULL, 10) : 0,
+                .status = xstrdup(status ? status->str : ""),
+                .name = xstrdup(name ? name->str : ""),
+                .start_ms = start ? strtoll(start->str, NULL, 10) : 0,
         };
         return 0;
 }

@@ -78,6 +78,7 @@ static const char exec_commit_lua[] =
         "end\n"
         "local nv = expected + 1\n"
         "redis.call('HSET', exec, 'doc', ARGV[3], 'version', nv, 'status', ops.status)\n"
+        "for _, f in ipairs(ops.fieldsDel or {}) do redis.call('HDEL', exec, f) end\n"
         "for _, f in ipairs(ops.fields or {}) do redis.call('HSET', exec, f[1], f[2]) end\n"
         "for _, r in ipairs(ops.mapRunsNew or {}) do\n"
         "  redis.call('RPUSH', mrp .. 'mapruns', r)\n"

@@ -341,6 +341,7 @@ StoreCommit *store_commit_free(StoreCommit *c) {
         rows_done(&c->create);
         rows_done(&c->fields);
         rows_done(&c->outbox_del);
+        rows_done(&c->fields_del);
         rows_done(&c->timers);
         rows_done(&c->timers_del);
         rows_done(&c->tokens);
@@ -388,6 +389,11 @@ void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *
         c->child_of = xstrdup(run_id);
         rows_add(&c->fields, 2, "parent", parent);
         rows_add(&c->fields, 2, "mapRunArn", map_run_arn);
+        commit_changed(c);
+}
+
+void store_commit_del_field(StoreCommit *c, const char *field) {
+        rows_add(&c->fields_del, 1, field);
         commit_changed(c);
 }
 
@@ -617,6 +623,7 @@ static void put_common(JsonWriter *w, const StoreCommit *c) {
                 put_str(w, c->child_of);
         }
         put_rows(w, "fields", &c->fields, 2, 2);
+        put_rows(w, "fieldsDel", &c->fields_del, 1, 1);
         put_rows(w, "outboxDel", &c->outbox_del, 1, 1);
         put_rows(w, "timers", &c->timers, 2, 2);
         put_rows(w, "timersDel", &c->timers_del, 1, 1);

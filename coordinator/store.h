@@ -233,6 +233,7 @@ typedef struct StoreCommit {
         char *exec_id;
         uint64_t expected_version;
         char *doc;              /* serialized engine document */
+        size_t kept_bytes;      /* what store_commit_set_doc_split() kept out of doc's text */
         char *status;
         int64_t now_ms;
         int64_t stop_ms;        /* > 0 when terminal */
@@ -244,6 +245,7 @@ typedef struct StoreCommit {
          * kept as plain strings, not a JSON tree, as this runs per event. */
         StoreRows create;       /* 0 or 1 row: stateMachine, smVersion, name, input, startDate */
         StoreRows fields;       /* field, value */
+        StoreRows fields_del;   /* field (removed before fields are set) */
         StoreRows outbox_del;   /* item id */
         StoreRows timers;       /* timer id, due (ms, decimal) */
         StoreRows timers_del;   /* timer id */
@@ -289,6 +291,8 @@ void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *
                                 const char *map_run_arn);
 /* Extra exec hash fields (output, error, cause, stopDate ...). */
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
+/* An exec hash field removed. */
+void store_commit_del_field(StoreCommit *c, const char *field);
 /* A history event's compact text, as the engine's HISTORY effect holds
  * it: kept as it is. Takes text (malloc()ed, len bytes and a NUL). */
 void store_commit_take_history(StoreCommit *c, char *text, size_t len);
@@ -415,8 +419,24 @@ typedef struct StoreExecState {
 } StoreExecState;
 
 void store_exec_state_done(StoreExecState *s);
-/* Argument vector of the HMGET (a plain command, not a script). */
+/* Argument vector of the HGETALL (a plain command, not a script): the
+ * hash holds what store_commit_set_doc_split() kept outside the text. */
 void store_exec_load_argv(const char *exec_id, StoreArgv *ret);
+/* As store_commit_set_doc(), with an inline Map's input and results and
+ * the execution's input kept outside the text (store-exec.c): only the
+ * results set since the last commit are written. doc is borrowed and
+ * given back as it was, but for the store's "stored"/"storedNew" marks in
+ * its Map frames' "children" (kept there for the next commit). */
+void store_commit_set_doc_split(StoreCommit *c, json_t *doc, const char *status);
+/* Drops those marks, so that the next commit writes each kept part anew
+ * (after a redrive, which puts back frames as they were). */
+void store_doc_split_forget(json_t *doc);
+/* The kept Map runs of doc: {tag: number of results}. New reference. */
+json_t *store_doc_split_tags(json_t *doc);
+/* The fields of every run of `before` (store_doc_split_tags()) that doc no
+ * longer keeps (its Map ended, failed or was put back by a redrive) are
+ * removed by c. */
+void store_commit_split_drop(StoreCommit *c, json_t *before, json_t *doc);
 /* SCARD of imgflow:running (the executions RUNNING; exec_commit keeps the
  * set): an integer reply, O(1) in Redis. */
 void store_exec_running_count_argv(StoreArgv *ret);

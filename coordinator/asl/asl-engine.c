@@ -39,6 +39,11 @@
  *                          "max", "tolCount"?, "tolPct"?, "bytes"}}
  *               (a Map's items are not copied: they are recomputed from the
  *               frame's raw input with InputPath and ItemsPath.)
+ *               An inline Map's "stored" and "storedNew" belong to the
+ *               coordinator's store, which keeps its input and results
+ *               outside the document's text (store-exec.c): the engine
+ *               only appends the index of each result it sets to
+ *               "storedNew" when that array is there.
  *
  * Ids (frames, tasks, timers) are decimal strings from one counter and are
  * never reused, so a result for a task that has gone away is recognised as
@@ -1365,6 +1370,10 @@ static void map_results_set(json_t *children, json_int_t idx, json_t *v) {
         while (json_array_size(results) <= (size_t) idx)
                 json_array_append_new(results, json_null());
         json_array_set_new(results, (size_t) idx, v);
+        /* Kept by the store outside the document's text: it writes the
+         * results set since its last commit (store_commit_set_doc_split()). */
+        if (json_is_array(json_object_get(children, "storedNew")))
+                json_array_append_new(json_object_get(children, "storedNew"), json_integer(idx));
 }
 
 /* The parent of frame fid: false for the top frame, else true with its id

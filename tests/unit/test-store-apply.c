@@ -5,6 +5,7 @@
  * checked directly.
  */
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "apply.h"
@@ -925,4 +926,164 @@ TEST(map_child_executions) {
         free(name);
         free(run_arn);
         free(tid);
+}
+
+/* ---- an inline Map's input and results outside the document's text ---- */
+
+/* The execution's hash as Redis would hold it after the commit c. */
+static void hash_apply(json_t *hash, StoreCommit *c) {
+        json_t *ops = store_commit_ops(c), *create = json_object_get(ops, "create"), *row;
+        size_t i;
+
+        if (create)
+                json_object_set(hash, "input", json_object_get(create, "input"));
+        json_array_foreach (json_object_get(ops, "fields"), i, row)
+                json_object_set(hash, json_string_value(json_array_get(row, 0)), json_array_get(row, 1));
+        json_object_set_new(hash, "doc", json_string(c->doc));
+        json_object_set_new(hash, "version", json_sprintf("%" PRIu64, c->expected_version + 1));
+        json_object_set_new(hash, "status", json_string(c->status));
+        json_object_set_new(hash, "stateMachine", json_string("sm"));
+        json_object_set_new(hash, "smVersion", json_string("1"));
+        json_object_set_new(hash, "name", json_string("big"));
+        json_object_set_new(hash, "startDate", json_string("1000"));
+}
+
+/* The HGETALL of that hash, loaded as the coordinator loads it. */
+static StoreExecState hash_load(json_t *hash) {
+        size_t n = 2 * json_object_size(hash), i = 0;
+        redisReply r = {.type = REDIS_REPLY_ARRAY, .elements = n}, *e = calloc(n, sizeof(redisReply));
+        redisReply **v = calloc(n, sizeof(redisReply *));
+        StoreExecState st = {};
+        const char *k;
+        json_t *x;
+
+        json_object_foreach (hash, k, x) {
+                e[i] = (redisReply){.type = REDIS_REPLY_STRING, .str = (char *) k, .len = strlen(k)};
+                e[i + 1] = (redisReply){.type = REDIS_REPLY_STRING,
+                                        .str = (char *) json_string_value(x),
+                                        .len = json_string_length(x)};
+                v[i] = &e[i];
+                v[i + 1] = &e[i + 1];
+                i += 2;
+        }
+        r.element = v;
+        ASSERT_INT_EQ(store_exec_load_parse(&r, &st), 0);
+        free(v);
+        free(e);
+        return st;
+}
+
+static const char inline_map_def[] =
+        "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\","
+        "\"MaxConcurrency\":2,"
+        "\"ItemProcessor\":{\"StartAt\":\"R\",\"States\":{\"R\":{\"Type\":\"Task\","
+        "\"Resource\":\"imgflow:image.resize\",\"End\":true}}},\"End\":true}}}";
+
+TEST(inline_map_kept_outside_the_text) {
+        /* Each commit writes the results set since the last one; the text
+         * stays the same size; a load gives back the document the engine
+         * has in memory; the output is every result in order. */
+        _cleanup_machine_ AslMachine *m = machine(inline_map_def);
+        ApplyConfig cfg = {.retention_sec = 100};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        json_t *input = json_pack("{s:[]}", "items"), *hash = json_object(), *mem = NULL, *out;
+        json_t *want = json_array();
+        char *tasks[64];
+        json_t *task_inputs[64];
+        size_t n_tasks = 0, len3 = 0, done = 0;
+        StoreExecState st = {};
+
+        for (int i = 0; i < 40; i++) {
+                json_array_append_new(json_object_get(input, "items"), json_pack("{s:i}", "n", i));
+                json_array_append_new(want, json_pack("{s:i}", "m", i));
+        }
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "big", input, NULL, &env, &c, &mem, &err), 0);
+        for (;;) {
+                json_t *ops = store_commit_ops(c), *item, *row;
+                size_t i, kept = 0;
+
+                /* only what this event finished is written */
+                json_array_foreach (json_object_get(ops, "fields"), i, row) {
+                        const char *f = json_string_value(json_array_get(row, 0));
+
+                        if (strncmp(f, "mapres:", 7) == 0)
+                                kept++;
+                        if (strncmp(f, "mapin:", 6) == 0)
+                                ASSERT_INT_EQ(done, 0);
+                }
+                ASSERT_TRUE(kept <= 1);
+                hash_apply(hash, c);
+                json_array_foreach (json_object_get(ops, "outbox"), i, item) {
+                        const char *id = json_string_value(json_array_get(item, 0));
+                        const char *v = json_string_value(json_array_get(item, 1));
+                        char *topic = NULL, *payload = NULL;
+                        json_t *t;
+
+                        if (strncmp(id, "task:", 5) != 0)
+                                continue;
+                        ASSERT_INT_EQ(store_outbox_value_split(v, strlen(v), &topic, &payload), 0);
+                        t = json_loads(payload, 0, NULL);
+                        ASSERT_TRUE(n_tasks < 64);
+                        tasks[n_tasks] = strdup(json_string_value(json_object_get(t, "taskId")));
+                        task_inputs[n_tasks++] = json_incref(json_object_get(t, "input"));
+                        json_decref(t);
+                        free(topic);
+                        free(payload);
+                }
+                if (!streq(c->status, "RUNNING"))
+                        break;
+                /* neither the items nor a result in the text */
+                ASSERT_NULL(strstr(c->doc, "\"m\":"));
+                ASSERT_NULL(strstr(c->doc, "{\"n\":0},{\"n\":1}"));
+                if (done == 3)
+                        len3 = strlen(c->doc);
+                if (done == 30)
+                        ASSERT_TRUE(strlen(c->doc) <= len3 + 32);
+
+                /* a load gives back the document the engine has in memory */
+                store_exec_state_done(&st);
+                st = hash_load(hash);
+                ASSERT_TRUE(json_equal(mem, st.doc));
+                /* every other event runs on the loaded document, the others
+                 * on the one in memory (the coordinator's cache) */
+                if (done % 2 == 1) {
+                        json_decref(st.doc);
+                        st.doc = json_incref(mem);
+                }
+                json_decref(mem);
+                mem = json_incref(st.doc);
+                store_commit_free(c);
+                c = NULL;
+                ASSERT_TRUE(n_tasks > 0);
+                n_tasks--;
+                out = json_pack("{s:I}", "m",
+                                json_integer_value(json_object_get(task_inputs[n_tasks], "n")));
+                env = env_at(2000 + (int64_t) done);
+                ASSERT_INT_EQ(apply_event(&cfg, m, &st, "sm:big",
+                                          &(AslEvent){.type = ASL_EVENT_TASK_SUCCEEDED,
+                                                      .task_id = tasks[n_tasks],
+                                                      .output = out},
+                                          NULL, &env, &c, &err),
+                              0);
+                json_decref(out);
+                json_decref(task_inputs[n_tasks]);
+                free(tasks[n_tasks]);
+                done++;
+        }
+        ASSERT_STR_EQ(c->status, "SUCCEEDED");
+        ASSERT_INT_EQ(done, 40);
+        {
+                json_t *o = json_loads(json_string_value(json_object_get(hash, "output")), 0, NULL);
+
+                ASSERT_TRUE(json_equal(o, want));
+                json_decref(o);
+        }
+        store_commit_free(c);
+        store_exec_state_done(&st);
+        json_decref(mem);
+        json_decref(hash);
+        json_decref(input);
+        json_decref(want);
 }
