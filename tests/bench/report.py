@@ -351,6 +351,8 @@ def main():
     if sam:
         sam_section(w, sam)
 
+    recorded_section(w, res, other, "inline-map")
+
     dm = load(res, "distributed-map") or (load(other, "distributed-map") if other else None)
     if dm:
         distributed_map_section(w, dm)
