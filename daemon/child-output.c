@@ -14,8 +14,9 @@
 #include "macro.h"
 
 struct ChildOutput {
-        pid_t pid; /* 0 once reaped */
-        int fd;    /* the pipe's read end, -1 once closed */
+        pid_t pid;  /* 0 once reaped */
+        int fd;     /* the pipe's read end, until child_output_free() */
+        int result; /* child_output_read()'s answer once the child has ended, else 0 */
         char *buf;
         size_t len, allocated, max;
 };
@@ -65,6 +66,8 @@ int child_output_fd(const ChildOutput *c) {
 }
 
 int child_output_read(ChildOutput *c) {
+        if (c->result != 0)
+                return c->result;
         for (;;) {
                 ssize_t n;
 
@@ -83,13 +86,19 @@ int child_output_read(ChildOutput *c) {
                         return -errno;
                 if (n == 0) {
                         int status = 0;
-                        close(c->fd);
-                        c->fd = -1;
-                        /* it closed its end: it is exiting */
+
+                        /* It closed its end: it is exiting. The read end stays
+                         * open until child_output_free(), after the caller's
+                         * io source has left epoll: closed here, under that
+                         * source, the epoll entry would outlive it whenever
+                         * another child forked meanwhile holds the same pipe
+                         * (fork() copies every descriptor), and the loop would
+                         * get the pipe's end for a freed source. */
                         while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
                                 ;
                         c->pid = 0;
-                        return WIFEXITED(status) && WEXITSTATUS(status) == 0 && c->len > 0 ? 1 : -EPROTO;
+                        c->result = WIFEXITED(status) && WEXITSTATUS(status) == 0 && c->len > 0 ? 1 : -EPROTO;
+                        return c->result;
                 }
                 c->len += (size_t) n;
         }

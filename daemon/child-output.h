@@ -18,7 +18,10 @@
  *   child_output_read(c)              0 = more to come, 1 = done with exit
  *                                     status 0 and some output, < 0 failed
  *                                     (-EPROTO: the child failed or wrote
- *                                     nothing, -EFBIG: past max_bytes)
+ *                                     nothing, -EFBIG: past max_bytes); the
+ *                                     same answer again once ended
+ *   (the fd stays open until child_output_free(): drop the io source that
+ *   watches it first)
  *   child_output_take(c, &len)        the output (new, NUL-terminated)
  *   child_output_free(c)              kills a child still running, reaps it
  *
