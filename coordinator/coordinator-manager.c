@@ -209,7 +209,25 @@ void manager_produce(Manager *m, const char *topic, const char *key, const char 
                 log_struct_exec_errno(LOG_WARNING, r, exec_id, NULL, NULL, "Failed to produce to %s: %m",
                                       topic);
                 pending_free(p);
+                return;
         }
+        if (p) {
+                p->prev = NULL;
+                p->next = m->producing;
+                if (m->producing)
+                        m->producing->prev = p;
+                m->producing = p;
+        }
+}
+
+void manager_pending_delivered(Manager *m, Pending *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else if (m->producing == p)
+                m->producing = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        p->prev = p->next = NULL;
 }
 
 void manager_maybe_resume(Manager *m) {
@@ -528,6 +546,15 @@ Manager *manager_free(Manager *m) {
         outbox_stop(m);
         m->consumer = kafka_consumer_free(m->consumer);
         m->producer = kafka_producer_free(m->producer);
+        /* What the producer still held (a fatal Kafka error, brokers away at
+         * the stop) got no delivery report: the outbox and the timer leases
+         * send it again after a restart. */
+        while (m->producing) {
+                Pending *p = m->producing;
+
+                manager_pending_delivered(m, p);
+                pending_free(p);
+        }
         /* Pending Redis callbacks run now with NULL replies; works still
          * queued (shutdown timeout) stay in their queues and go below. */
         m->redis = redis_conn_free(m->redis);

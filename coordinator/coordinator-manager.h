@@ -73,6 +73,10 @@ typedef struct Pending {
         PendingKind kind;
         char *a, *b;
         struct TriggerBatch *batch; /* PENDING_TRIGGER: borrowed */
+        /* In Manager.producing while librdkafka holds it (manager_produce()
+         * to its delivery report): what the producer still holds when it is
+         * freed gets no report and is freed with the manager. */
+        struct Pending *prev, *next;
 } Pending;
 
 typedef struct Manager {
@@ -81,6 +85,7 @@ typedef struct Manager {
         DaemonConfigArgs *config_args; /* borrowed from run(): for reloads */
         KafkaConsumer *consumer;
         KafkaProducer *producer;
+        Pending *producing; /* messages produced, no delivery report yet */
         DeadLetters *dead_letters;
         RedisConn *redis;
         RedisScript scripts[_STORE_SCRIPT_MAX];
@@ -183,6 +188,8 @@ void manager_produce(Manager *m, const char *topic, const char *key, const char 
                      const char *payload, Pending *p);
 Pending *pending_new(PendingKind kind, const char *a, const char *b);
 void pending_free(Pending *p);
+/* p's delivery report has come (the producer no longer holds it). */
+void manager_pending_delivered(Manager *m, Pending *p);
 /* Fewer messages in flight: resume the consumer paused for backpressure. */
 void manager_maybe_resume(Manager *m);
 

@@ -107,6 +107,7 @@ void outbox_on_delivery(KafkaProducer *p, int error, const char *errstr, const c
 
         if (!pd || dead_letters_delivered(m->dead_letters, topic, msg_opaque, error, errstr))
                 return;
+        manager_pending_delivered(m, pd);
         switch (pd->kind) {
         case PENDING_OUTBOX:
                 if (error == 0)
