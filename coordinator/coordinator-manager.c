@@ -33,6 +33,7 @@
 #include "coordinator-work.h"
 #include "format.h"
 #include "imgflow-config.h"
+#include "list.h"
 #include "log.h"
 #include "random.h"
 #include "service.h"
@@ -211,23 +212,12 @@ void manager_produce(Manager *m, const char *topic, const char *key, const char 
                 pending_free(p);
                 return;
         }
-        if (p) {
-                p->prev = NULL;
-                p->next = m->producing;
-                if (m->producing)
-                        m->producing->prev = p;
-                m->producing = p;
-        }
+        if (p)
+                LIST_PREPEND(m->producing, p);
 }
 
 void manager_pending_delivered(Manager *m, Pending *p) {
-        if (p->prev)
-                p->prev->next = p->next;
-        else if (m->producing == p)
-                m->producing = p->next;
-        if (p->next)
-                p->next->prev = p->prev;
-        p->prev = p->next = NULL;
+        LIST_REMOVE(m->producing, p);
 }
 
 void manager_maybe_resume(Manager *m) {

@@ -61,6 +61,7 @@
 #include "format.h"
 #include "image-ops.h"
 #include "kafka.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "metrics.h"
@@ -160,21 +161,12 @@ static int delivery_schedule_retry(Delivery *d);
 
 static void manager_link_task(Manager *m, WorkerTask *t) {
         t->manager = m;
-        t->prev = NULL;
-        t->next = m->tasks;
-        if (m->tasks)
-                m->tasks->prev = t;
-        m->tasks = t;
+        LIST_PREPEND(m->tasks, t);
         m->n_tasks++;
 }
 
 static void manager_free_task(Manager *m, WorkerTask *t) {
-        if (t->prev)
-                t->prev->next = t->next;
-        else
-                m->tasks = t->next;
-        if (t->next)
-                t->next->prev = t->prev;
+        LIST_REMOVE(m->tasks, t);
         m->n_tasks--;
         worker_task_free(t);
 }
@@ -186,12 +178,7 @@ static Delivery *delivery_free(Delivery *d) {
         if (!d)
                 return NULL;
         Manager *m = d->manager;
-        if (d->prev)
-                d->prev->next = d->next;
-        else if (m->deliveries == d)
-                m->deliveries = d->next;
-        if (d->next)
-                d->next->prev = d->prev;
+        LIST_REMOVE(m->deliveries, d);
         m->n_deliveries--;
         sd_event_source_disable_unref(d->retry);
         free(d->topic);
@@ -231,10 +218,7 @@ static int manager_produce(Manager *m, DeliveryKind kind, WorkerTask *t, const c
         d->len = len;
         d->topic = strdup(topic);
         d->key = key ? strdup(key) : NULL;
-        d->next = m->deliveries;
-        if (m->deliveries)
-                m->deliveries->prev = d;
-        m->deliveries = d;
+        LIST_PREPEND(m->deliveries, d);
         m->n_deliveries++;
         if (!d->topic || (key && !d->key)) {
                 delivery_free(d);
