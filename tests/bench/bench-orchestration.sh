@@ -3,15 +3,19 @@
 #
 # Orchestration overhead: executions of five no-op Tasks in a chain
 # (tests/bench/echo-chain.asl.json, test.echo) through the local stack
-# (1 coordinator, 2 workers of 1 task thread each, as in the throughput
-# benchmark: two threads for the two cores; more only add thread switches
-# to tasks that take no time).
+# (1 coordinator, 1 worker daemon of 2 task threads: two threads for the two
+# cores, more only add thread switches to tasks that take no time; one
+# process, deploy/MULTI-HOST.md's "a few processes with several threads
+# each", so one consumer and one producer where two processes of one thread
+# each make two of each, each with its own requests to the broker).
 #
 #   1. load: BENCH_EXECUTIONS executions published at once; tasks/s and
 #      executions/s from the first execution's start (the coordinator's
 #      startDate) to the last one's stop, and from before the load
 #      generator started (its Python and kcat start-up included).
-#   2. paced loads for BENCH_SECONDS on fresh stacks: half the target
+#   2. paced loads for BENCH_SECONDS on fresh stacks, each after a warm-up
+#      at the same rate for BENCH_WARM_SECONDS (default 3; not measured):
+#      half the target
 #      (1000 executions/s, 5,000 tasks/s) and half the rate measured in 1;
 #      dispatch latency p50/p90/p99 from the coordinator's publish
 #      (Task.dispatchedAtMs) to the worker's start (TaskSucceeded.startedAtMs),
@@ -53,17 +57,38 @@ E=${BENCH_EXECUTIONS:-5000}
 SECS=${BENCH_SECONDS:-10}
 MACHINE=$(machine_json)
 FAILED=0
-# On Apache Kafka 2 partitions per topic, as many as the consumers of
-# imgflow.tasks (the two workers): each partition with messages waiting is
-# one more produce request per linger.ms from every producer (librdkafka
-# 2.0.2), and 2 against 4 took the broker's CPU per task from 95 to 74 us
-# (medians of 9 interleaved rounds; docs/benchmarks.md, "Apache Kafka: CPU
-# per task"). BENCH_PARTITIONS=4 measures the earlier layout. The mock keeps
+# On Apache Kafka 1 partition per topic, as many as the consumers in each
+# group (one coordinator, one worker daemon): librdkafka 2.0.2 sends a
+# produce request per partition with messages waiting, per linger.ms, from
+# every producer, and each is broker CPU on the same two cores. 2 against 4
+# took the broker's CPU per task from 95 to 74 us (medians of 9 interleaved
+# rounds; docs/benchmarks.md, "Apache Kafka: CPU per task"), and 1 worker on
+# 1 partition against 2 workers on 2 is in "Apache Kafka: one worker
+# daemon". BENCH_PARTITIONS=2 or 4 measures the earlier layouts. The mock keeps
 # 4: it creates imgflow.s3-events only when first asked, with librdkafka's
 # default of 4 partitions whatever the others have, and below 4 the local
 # stack's wait for the consumer groups (which expects fewer) ran out its
 # 120 s on every start.
-if [ "$BENCH_KAFKA" = mock ]; then BENCH_PARTITIONS=${BENCH_PARTITIONS:-4}; else BENCH_PARTITIONS=${BENCH_PARTITIONS:-2}; fi
+if [ "$BENCH_KAFKA" = mock ]; then BENCH_PARTITIONS=${BENCH_PARTITIONS:-4}; else BENCH_PARTITIONS=${BENCH_PARTITIONS:-1}; fi
+# BENCH_WORKERS (default 1) worker daemons of BENCH_WORKER_THREADS (default
+# 2) task threads each. Two worker processes of one thread each (the
+# layout before) made two consumers and two producers, each its own fetches
+# and produce requests: at half the target on Apache Kafka the broker took
+# 53-69% of a core with 2 workers on 2 partitions, 32-43% with 1 worker on 1,
+# and the dispatch p99 was 41 against 13 ms, medians of 3 interleaved rounds
+# (docs/benchmarks.md, "Apache Kafka: one worker daemon"). (Not WORKERS:
+# a stack's stack.env, sourced by stack_start, sets that.)
+ORCH_WORKERS=${BENCH_WORKERS:-1}
+ORCH_THREADS=${BENCH_WORKER_THREADS:-2}
+# BENCH_WARM_SECONDS: before each measured load, the same stack runs a paced
+# load at 1,000 executions/s (or the paced load's own rate) for this long,
+# and waits for it to finish. A broker JVM seconds old still compiles its
+# request paths; without it the first 1-1.5 s of every paced load had a p99
+# of 50-150 ms (the broker at 77-83% of a core against 35-45% after), and
+# those tasks were the round's p99. A cluster in use is warm. On the mock
+# 0 (20 executions, as before): its log, which every Fetch scans from the
+# start, would only grow.
+if [ "$BENCH_KAFKA" = mock ]; then WARM=${BENCH_WARM_SECONDS:-0}; else WARM=${BENCH_WARM_SECONDS:-3}; fi
 
 if [ "$BENCH_KAFKA" = mock ]; then FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-1}; else FETCH_WAIT=${BENCH_FETCH_WAIT_MS:-100}; fi
 HOPS=
@@ -74,7 +99,7 @@ fi
 # The settings of the variant being measured (BENCH_COMPARE), given to every
 # stack after the benchmark's own.
 VARIANT=()
-echo "== orchestration: 5-task echo chains, 1 coordinator, 2 workers x 1 thread, fetch.wait.max.ms=$FETCH_WAIT, Kafka ($BENCH_KAFKA) of ${BENCH_BROKERS:-1} broker(s), $BENCH_PARTITIONS partitions per topic"
+echo "== orchestration: 5-task echo chains, 1 coordinator, $ORCH_WORKERS worker(s) x $ORCH_THREADS thread(s), warm-up ${WARM} s, fetch.wait.max.ms=$FETCH_WAIT, Kafka ($BENCH_KAFKA) of ${BENCH_BROKERS:-1} broker(s), $BENCH_PARTITIONS partitions per topic"
 # cpu_per_second DIR SECONDS: JSON {"kafka": [...], "coordinator-1": [...]},
 # each process's CPU in % of one core, per second.
 cpu_per_second() {
@@ -142,6 +167,37 @@ cpu_ticks() {
         done | sort
 }
 
+# paced_publish RATE N IDS PREFIX: N StartExecutions named PREFIX-i, RATE a
+# second, on imgflow.jobs; their ids in IDS.
+paced_publish() {
+        python3 - "$@" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
+import json, sys, time
+rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t0 = time.monotonic()
+with open(ids, "w") as f:
+    for i in range(n):
+        due = t0 + i / rate
+        d = due - time.monotonic()
+        if d > 0:
+            sys.stdout.flush()
+            time.sleep(d)
+        name = "%s-%d" % (prefix, i)
+        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
+                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
+        f.write("chain:%s\n" % name)
+sys.stdout.flush()
+PY
+}
+
+# warm_up PREFIX RATE: a paced load of BENCH_WARM_SECONDS (at least 20
+# executions) on the stack of BOOTSTRAP, waited for.
+warm_up() {
+        local n
+        n=$(python3 -c "print(max(20, int($2 * $WARM)))")
+        paced_publish "$2" "$n" "$BENCH_TMP/$1.ids" "$1"
+        BENCH_QUIET=1 wait_execs "$BENCH_TMP/$1.ids" "$BENCH_TMP/$1.json" 120
+}
+
 # ---- 1. load: BENCH_ROUNDS rounds, each on a fresh stack; the median
 # round (by tasks/s) is the result, every round's rate is kept.
 # load_round R [FILE]: one round; appends one JSON line to FILE (default
@@ -150,11 +206,10 @@ load_round() {
         local out=${2:-$BENCH_TMP/rounds.jsonl}
         local r=$1 dir=$BENCH_TMP/stack-load-$1 ids=$BENCH_TMP/load-$1.ids res=$BENCH_TMP/load-$1.json
         local t0 t1 ts ok cpu lat
-        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT" \
+        stack_start "$dir" STACK_WORKERS="$ORCH_WORKERS" STACK_WORKER_THREADS="$ORCH_THREADS" STACK_RESOURCES= STACK_FETCH_WAIT_MS="$FETCH_WAIT" \
                 STACK_REDIS_APPENDFSYNC="$APPENDFSYNC" "${VARIANT[@]}"
         stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json"
-        publish_jobs chain "warm$r" 0 20 '{"i": i}' "$BENCH_TMP/warm$r.ids"
-        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm$r.ids" "$BENCH_TMP/warm$r.json" 120 || { echo "warm-up did not finish"; exit 1; }
+        warm_up "warm$r" 1000 || { echo "warm-up did not finish"; exit 1; }
         : >"$ids"
         broker_threads "$dir" >"$BENCH_TMP/threads0"
         cpu_ticks "$dir" >"$BENCH_TMP/cpu0"
@@ -216,11 +271,10 @@ print("load round %s: %d executions (%d tasks) in %d ms from the first start: %.
 paced() {
         local prefix=$1 rate=$2 fw=$3 ids=$BENCH_TMP/$1.ids dir=$BENCH_TMP/stack-$1 n ok2 lat rw
         n=$(python3 -c "print(int($rate * $SECS))")
-        stack_start "$dir" STACK_WORKERS=2 STACK_WORKER_THREADS=1 STACK_RESOURCES= STACK_FETCH_WAIT_MS="$fw" \
+        stack_start "$dir" STACK_WORKERS="$ORCH_WORKERS" STACK_WORKER_THREADS="$ORCH_THREADS" STACK_RESOURCES= STACK_FETCH_WAIT_MS="$fw" \
                 STACK_REDIS_APPENDFSYNC="$APPENDFSYNC" "${VARIANT[@]}" >&2
         stack_register "$dir" chain "$BENCH_SRC/tests/bench/echo-chain.asl.json" >&2
-        publish_jobs chain "warm-$prefix" 0 20 '{"i": i}' "$BENCH_TMP/warm-$prefix.ids"
-        BENCH_QUIET=1 wait_execs "$BENCH_TMP/warm-$prefix.ids" "$BENCH_TMP/warm-$prefix.json" 120 >&2 || FAILED=1
+        warm_up "warm-$prefix" "$rate" >&2 || FAILED=1
         echo "paced ($prefix): $n executions at $rate executions/s for $SECS s, fetch.wait.max.ms=$fw" >&2
         # The mock cluster's and the coordinator's CPU, second by second:
         # librdkafka 2.0.2's mock scans a partition's log from its start on
@@ -228,23 +282,7 @@ paced() {
         # log while the load stays the same.
         cpu_per_second "$dir" "$SECS" >"$BENCH_TMP/$prefix.cpu" &
         local sampler=$!
-        python3 - "$rate" "$n" "$ids" "$prefix" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
-import json, sys, time
-rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-t0 = time.monotonic()
-with open(ids, "w") as f:
-    for i in range(n):
-        due = t0 + i / rate
-        d = due - time.monotonic()
-        if d > 0:
-            sys.stdout.flush()
-            time.sleep(d)
-        name = "%s-%d" % (prefix, i)
-        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
-                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
-        f.write("chain:%s\n" % name)
-sys.stdout.flush()
-PY
+        paced_publish "$rate" "$n" "$ids" "$prefix"
         wait "$sampler"
         BENCH_QUIET=1 wait_execs "$ids" "$BENCH_TMP/$prefix.json" 300 >&2 || FAILED=1
         ok2=$(count_status "$BENCH_TMP/$prefix.json" SUCCEEDED)
@@ -305,7 +343,7 @@ print(json.dumps({"variant": name, "settings": sys.argv[9], "round": r, "load": 
 PY
                 done
         done
-        write_result "$COMPARE_NAME" "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" "$COMPARE_NAME" "$BENCH_PARTITIONS" <<'PY'
+        write_result "$COMPARE_NAME" "$(python3 - "$BENCH_TMP/compare.jsonl" "$LIGHT" "$MACHINE" "$E" "$SECS" "$COMPARE_NAME" "$BENCH_PARTITIONS" "$WARM" <<'PY'
 import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1])]
 names = []
@@ -318,7 +356,7 @@ def med(v):
 def kafka_cpu_us(x):
     c = x["load"].get("cpuSeconds") or {}
     return round(1e6 * sum(v for k, v in c.items() if k.startswith("kafka")) / max(1, 5 * x["load"]["succeeded"]))
-out = {"benchmark": "orchestration-compare", "name": sys.argv[6], "partitions": int(sys.argv[7]), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+out = {"benchmark": "orchestration-compare", "name": sys.argv[6], "partitions": int(sys.argv[7]), "warmSeconds": int(sys.argv[8]), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
        "machine": json.loads(sys.argv[3]), "executions": int(sys.argv[4]),
        "pacedSeconds": int(sys.argv[5]), "lightExecutionsPerSecond": float(sys.argv[2]), "variants": []}
 for n in names:
@@ -436,7 +474,7 @@ echo "half load, fetch.wait.max.ms=10: dispatch latency $HALF_LAT10"
 write_result orchestration "$(python3 - <<PY
 import json
 print(json.dumps({"benchmark": "orchestration", "date": "$(date -u +%FT%TZ)", "machine": json.loads('$MACHINE'),
-    "coordinators": 1, "workers": 2, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
+    "coordinators": 1, "workers": $ORCH_WORKERS, "workerThreads": $ORCH_THREADS, "warmSeconds": $WARM, "statesPerExecution": 5, "fetchWaitMs": $FETCH_WAIT,
     "partitions": $BENCH_PARTITIONS, "brokers": ${BENCH_BROKERS:-1},
     "loadStackDefaults": dict(json.loads('$LOAD_STACK_DEFAULTS'), executions=$E, brokers=3, partitions=8),
     "load": dict(json.loads('$LOAD'), executions=$E),
