@@ -517,6 +517,26 @@ def main():
     return 0
 
 
+def compare_row(v, *middle):
+    """One variant of an orchestration comparison (bench-orchestration.sh
+    with BENCH_COMPARE) as a table row: its name and settings, tasks/s, the
+    cells in MIDDLE, the half and light loads' latency, the load averages."""
+    rs = v["rounds"]
+    return "| %s (`%s`) | %.0f (%s) | %s | %s / %s ms (%s) | %s / %s ms (%s) | %s |" % (
+        v["name"], v["settings"] or "defaults", v["tasksPerSecond"],
+        ", ".join("%.0f" % x["load"]["tasksPerSecond"] for x in rs), " | ".join(middle),
+        v["halfP50"], v["halfP99"], ", ".join(str(x["half"].get("p99")) for x in rs),
+        v["lightP50"], v["lightP99"], ", ".join(str(x["light"].get("p99")) for x in rs),
+        "; ".join("%.0f, %.0f, %.0f" % (x["loadavg"]["load"], x["loadavg"]["half"], x["loadavg"]["light"])
+                  for x in rs))
+
+
+def compare_cpu(v):
+    """The full load's CPU per task of a comparison's variant: broker / coordinator / Redis / workers."""
+    cpu = v.get("cpuUsPerTask") or {}
+    return " / ".join("%s" % cpu.get(k) for k in ("kafka", "coordinator", "redis", "worker"))
+
+
 def kafka_latency_section(w, c):
     """bench-orchestration.sh with BENCH_COMPARE: settings of the broker and
     the clients side by side, interleaved rounds, and where each task's time
@@ -538,14 +558,7 @@ def kafka_latency_section(w, c):
     w("| variant | tasks/s (rounds) | broker CPU per task, full load | half load p50 / p99 (rounds' p99) | light load p50 / p99 (rounds' p99) | load averages (load, half, light) |")
     w("|---|---|---|---|---|---|")
     for v in vs:
-        rs = v["rounds"]
-        w("| %s (`%s`) | %.0f (%s) | %s us | %s / %s ms (%s) | %s / %s ms (%s) | %s |" % (
-            v["name"], v["settings"] or "defaults", v["tasksPerSecond"],
-            ", ".join("%.0f" % x["load"]["tasksPerSecond"] for x in rs), v["kafkaCpuUsPerTask"],
-            v["halfP50"], v["halfP99"], ", ".join(str(x["half"].get("p99")) for x in rs),
-            v["lightP50"], v["lightP99"], ", ".join(str(x["light"].get("p99")) for x in rs),
-            "; ".join("%.0f, %.0f, %.0f" % (x["loadavg"]["load"], x["loadavg"]["half"], x["loadavg"]["light"])
-                      for x in rs)))
+        w(compare_row(v, "%s us" % v["kafkaCpuUsPerTask"]))
     w("")
     names = (("coordinatorToBroker", "coordinator -> broker"), ("brokerToWorker", "broker -> worker"),
              ("workerToBroker", "worker -> broker"), ("brokerToCoordinator", "broker -> coordinator"))
@@ -601,16 +614,8 @@ def kafka_cpu_section(w, cs):
           " / ".join(groups))
         w("|---|---|---|---|---|---|---|")
         for v in vs:
-            rs, cpu, th = v["rounds"], v.get("cpuUsPerTask") or {}, v.get("brokerThreadsUsPerTask") or {}
-            w("| %s (`%s`) | %.0f (%s) | %s | %s | %s / %s ms (%s) | %s / %s ms (%s) | %s |" % (
-                v["name"], v["settings"] or "defaults", v["tasksPerSecond"],
-                ", ".join("%.0f" % x["load"]["tasksPerSecond"] for x in rs),
-                " / ".join("%s" % cpu.get(k) for k in ("kafka", "coordinator", "redis", "worker")),
-                " / ".join("%s" % th.get(k, 0) for k in groups),
-                v["halfP50"], v["halfP99"], ", ".join(str(x["half"].get("p99")) for x in rs),
-                v["lightP50"], v["lightP99"], ", ".join(str(x["light"].get("p99")) for x in rs),
-                "; ".join("%.0f, %.0f, %.0f" % (x["loadavg"]["load"], x["loadavg"]["half"], x["loadavg"]["light"])
-                          for x in rs)))
+            th = v.get("brokerThreadsUsPerTask") or {}
+            w(compare_row(v, compare_cpu(v), " / ".join("%s" % th.get(k, 0) for k in groups)))
         w("")
     for line in KAFKA_CPU_NOTES:
         w(line)
@@ -641,15 +646,7 @@ def worker_layout_section(w, c):
     w("| variant | tasks/s (rounds) | CPU us per task, full load: broker / coordinator / Redis / workers | half load p50 / p99 (rounds' p99) | light load p50 / p99 (rounds' p99) | load averages (load, half, light) |")
     w("|---|---|---|---|---|---|")
     for v in vs:
-        rs, cpu = v["rounds"], v.get("cpuUsPerTask") or {}
-        w("| %s (`%s`) | %.0f (%s) | %s | %s / %s ms (%s) | %s / %s ms (%s) | %s |" % (
-            v["name"], v["settings"] or "defaults", v["tasksPerSecond"],
-            ", ".join("%.0f" % x["load"]["tasksPerSecond"] for x in rs),
-            " / ".join("%s" % cpu.get(k) for k in ("kafka", "coordinator", "redis", "worker")),
-            v["halfP50"], v["halfP99"], ", ".join(str(x["half"].get("p99")) for x in rs),
-            v["lightP50"], v["lightP99"], ", ".join(str(x["light"].get("p99")) for x in rs),
-            "; ".join("%.0f, %.0f, %.0f" % (x["loadavg"]["load"], x["loadavg"]["half"], x["loadavg"]["light"])
-                      for x in rs)))
+        w(compare_row(v, compare_cpu(v)))
     w("")
     w("The CPU of the broker and of the coordinator during the half loads, in % of a core, median")
     w("of each round's seconds (`cpuPercentBySecond`), and the p99 of the first and the second half")

@@ -114,6 +114,21 @@ run() { # SM NAME INPUT -> $TMP/NAME.json (describe-execution), exit status of -
         "$CLI" start-execution --state-machine "$1" --name "$2" --input "$3" --wait --timeout 300 \
                 >"$TMP/$2.json" 2>"$TMP/$2.err"
 }
+# first_map_run FILE: the mapRunArn of the first Map Run in FILE
+# (list-map-runs); nothing if there is none.
+first_map_run() {
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$1" 2>/dev/null
+}
+# wait_ended ARN FILE: describe-execution of ARN into FILE until it is no
+# longer RUNNING (at most 120 s).
+wait_ended() {
+        local i
+        for i in $(seq 1 240); do
+                "$CLI" describe-execution --execution-arn "$1" >"$2" 2>/dev/null
+                grep -q '"status": "RUNNING"' "$2" || return 0
+                sleep 0.5
+        done
+}
 t0=$(date +%s.%N)
 run thumbnails all '{"bucket": "photos", "prefix": "raw/"}' && ok "thumbnails SUCCEEDED" ||
         fail "thumbnails: $(tail -3 "$TMP/all.err") $(head -c 600 "$TMP/all.json")"
@@ -320,8 +335,7 @@ PY
 # FAILED; its Map Run record says so (imgflow list-map-runs, describe-map-run).
 run items-failing failing '{}'
 "$CLI" list-map-runs --execution-arn items-failing:failing >"$TMP/failing-runs.json" 2>&1
-MRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' \
-        "$TMP/failing-runs.json" 2>/dev/null)
+MRF=$(first_map_run "$TMP/failing-runs.json")
 "$CLI" describe-map-run --map-run-arn "$MRF" >"$TMP/failing-run.json" 2>&1
 python3 - "$TMP" "$BDIR" "$MRF" <<'PY' || FAILS=$((FAILS + 1))
 import json, os, sys
@@ -509,7 +523,7 @@ PY
 run thumbs-std std '{"bucket": "photos", "prefix": "raw/photo-00"}' && ok "thumbs-std SUCCEEDED" ||
         fail "thumbs-std: $(tail -3 "$TMP/std.err") $(head -c 600 "$TMP/std.json")"
 "$CLI" list-map-runs --execution-arn thumbs-std:std >"$TMP/std-runs.json" 2>&1 || fail "list-map-runs: $(cat "$TMP/std-runs.json")"
-MRS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/std-runs.json" 2>/dev/null)
+MRS=$(first_map_run "$TMP/std-runs.json")
 # every page of the run's children, 30 at a time
 token= page=0
 : >"$TMP/std-children.jsonl"
@@ -561,7 +575,7 @@ sys.exit(1 if bad else 0)
 PY
 run std-failing stdfail '{}'
 "$CLI" list-map-runs --execution-arn std-failing:stdfail >"$TMP/stdfail-runs.json" 2>&1 || fail "list-map-runs stdfail"
-MRF2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/stdfail-runs.json" 2>/dev/null)
+MRF2=$(first_map_run "$TMP/stdfail-runs.json")
 # the children stopped with the run end ABORTED soon after it (poll, bounded)
 for i in $(seq 1 120); do
         "$CLI" list-executions --map-run-arn "$MRF2" --status-filter RUNNING >"$TMP/stdfail-running.json" 2>&1
@@ -604,8 +618,7 @@ ASL
 SLOW=
 for i in $(seq 1 120); do
         "$CLI" list-map-runs --execution-arn std-stop:stopchild >"$TMP/stopchild-runs.json" 2>/dev/null
-        MRS3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' \
-                "$TMP/stopchild-runs.json" 2>/dev/null)
+        MRS3=$(first_map_run "$TMP/stopchild-runs.json")
         if [ -n "$MRS3" ]; then
                 "$CLI" list-executions --map-run-arn "$MRS3" --status-filter RUNNING >"$TMP/stopchild-running.json" 2>/dev/null
                 SLOW=$(python3 -c 'import json,sys; print(*[e["executionArn"] for e in json.load(open(sys.argv[1]))["executions"] if e["name"].endswith("-1")])' \
@@ -620,11 +633,7 @@ if [ -n "$SLOW" ]; then
 else
         fail "the slow child of std-stop never ran"
 fi
-for i in $(seq 1 240); do
-        "$CLI" describe-execution --execution-arn std-stop:stopchild >"$TMP/stopchild.json" 2>/dev/null
-        grep -q '"status": "RUNNING"' "$TMP/stopchild.json" || break
-        sleep 0.5
-done
+wait_ended std-stop:stopchild "$TMP/stopchild.json"
 "$CLI" describe-execution --execution-arn "${SLOW:-none:none}" >"$TMP/stopchild-slow.json" 2>/dev/null
 python3 - "$TMP" <<'PY' || FAILS=$((FAILS + 1))
 import json, sys
@@ -668,14 +677,10 @@ else
 fi
 "$CLI" redrive-execution --execution-arn std-redrive:redrive >"$TMP/redrive.out" 2>&1 ||
         fail "redrive-execution of the parent: $(cat "$TMP/redrive.out")"
-for i in $(seq 1 240); do
-        "$CLI" describe-execution --execution-arn std-redrive:redrive >"$TMP/redrive2.json" 2>/dev/null
-        grep -q '"status": "RUNNING"' "$TMP/redrive2.json" || break
-        sleep 0.5
-done
+wait_ended std-redrive:redrive "$TMP/redrive2.json"
 "$CLI" get-execution-history --execution-arn std-redrive:redrive >"$TMP/redrive-history.json" 2>&1
 "$CLI" list-map-runs --execution-arn std-redrive:redrive >"$TMP/redrive-runs.json" 2>&1
-MRR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mapRuns"][0]["mapRunArn"])' "$TMP/redrive-runs.json" 2>/dev/null)
+MRR=$(first_map_run "$TMP/redrive-runs.json")
 "$CLI" list-executions --map-run-arn "${MRR:-none}" >"$TMP/redrive-children.json" 2>&1
 python3 - "$TMP" <<'PY' || FAILS=$((FAILS + 1))
 import json, sys

@@ -3208,6 +3208,21 @@ static char *put_of(H *h, const char *suffix, json_t **ret_in) {
         return NULL;
 }
 
+/* The storage.put of the result file ending in SUFFIX holds N records, the
+ * first named FIRST; it is then answered as written. */
+static void put_file_written(H *h, const char *suffix, size_t n, const char *first) {
+        json_t *in, *recs;
+        char *w = put_of(h, suffix, &in);
+
+        ASSERT_NOT_NULL(w);
+        recs = json_loads(S(in, "body"), 0, NULL);
+        ASSERT_INT_EQ(json_array_size(recs), n);
+        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), first);
+        json_decref(recs);
+        ASSERT_INT_EQ(h_succeed(h, w, "{'Key':'x','Size':1}"), 0);
+        free(w);
+}
+
 static bool exec_mentions(H *h, const char *text) {
         char *doc = json_dumps(h->exec, JSON_COMPACT);
         bool found = strstr(doc, text) != NULL;
@@ -3269,22 +3284,8 @@ TEST(distributed_map_result_writer_early_files) {
         /* a failure stays to the end (a redrive replaces it) */
         ASSERT_INT_EQ(h_fail(&h, t[5], "Boom", "it broke"), 0);
         ASSERT_NULL(h.finished);
-        w = put_of(&h, "/SUCCEEDED_2.json", &in);
-        ASSERT_NOT_NULL(w);
-        recs = json_loads(S(in, "body"), 0, NULL);
-        ASSERT_INT_EQ(json_array_size(recs), 1);
-        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "4");
-        json_decref(recs);
-        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
-        free(w);
-        w = put_of(&h, "/FAILED_0.json", &in);
-        ASSERT_NOT_NULL(w);
-        recs = json_loads(S(in, "body"), 0, NULL);
-        ASSERT_INT_EQ(json_array_size(recs), 1);
-        ASSERT_STR_EQ(S(json_array_get(recs, 0), "Name"), "5");
-        json_decref(recs);
-        ASSERT_INT_EQ(h_succeed(&h, w, "{'Key':'x','Size':1}"), 0);
-        free(w);
+        put_file_written(&h, "/SUCCEEDED_2.json", 1, "4");
+        put_file_written(&h, "/FAILED_0.json", 1, "5");
         /* SUCCEEDED_1 is still being written: the manifest waits for it */
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 0);
         ASSERT_NULL(h.finished);
