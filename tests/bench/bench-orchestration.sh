@@ -25,7 +25,10 @@
 #
 # BENCH_EXECUTIONS (default 5000), BENCH_ROUNDS (default 5, the median is
 # reported), BENCH_SECONDS (default 10), BENCH_APPENDFSYNC (always, everysec,
-# or compare: see below),
+# or compare: see below), BENCH_WORKERS and BENCH_WORKER_THREADS (default 1
+# worker daemon of 2 threads), BENCH_PARTITIONS (default 1 on Apache Kafka,
+# 4 on the mock), BENCH_WARM_SECONDS (default 3 on Apache Kafka, 0 on the
+# mock: see below),
 # BENCH_FETCH_WAIT_MS (default 100 on Apache Kafka, 1 on the mock): the
 # consumers' fetch.wait.max.ms. A broker answers a waiting Fetch as soon as a
 # message arrives, so on Apache Kafka the wait costs no latency, and a short
