@@ -635,12 +635,7 @@ def worker_layout_section(w, c):
     """bench-orchestration.sh with BENCH_COMPARE_NAME=orchestration-compare-worker:
     the worker daemons and partitions of the orchestration benchmark side by side."""
     vs = c["variants"]
-    w("## Apache Kafka: one worker daemon")
-    w("")
-    w("    BENCH_COMPARE_NAME=%s BENCH_ROUNDS=%d \\" % (c.get("name"), len(vs[0]["rounds"])))
-    w("    BENCH_COMPARE=\"%s\" \\" % " ".join("%s:%s" % (v["name"], v["settings"]) for v in vs))
-    w("        tests/bench/bench-orchestration.sh")
-    w("")
+    compare_heading(w, c, "Apache Kafka: one worker daemon")
     w("The orchestration benchmark's two threads of work, as two worker daemons of one task thread")
     w("on two partitions per topic (its layout before) and as one worker daemon of two task threads")
     w("on one partition (the benchmark's default now: deploy/MULTI-HOST.md's \"a few processes with")
@@ -655,6 +650,19 @@ def worker_layout_section(w, c):
     compare_tables(w, vs)
     for line in WORKER_LAYOUT_NOTES:
         w(line)
+    w("")
+
+
+def compare_heading(w, c, title):
+    """A comparison's section title and the command that made it (in single
+    quotes when a setting holds a backslash escape)."""
+    vs = c["variants"]
+    arg = " ".join("%s:%s" % (v["name"], v["settings"]) for v in vs)
+    w("## " + title)
+    w("")
+    w("    BENCH_COMPARE_NAME=%s BENCH_ROUNDS=%d \\" % (c.get("name"), len(vs[0]["rounds"])))
+    w("    BENCH_COMPARE=%s \\" % ("'%s'" % arg if "\\" in arg else '"%s"' % arg))
+    w("        tests/bench/bench-orchestration.sh")
     w("")
 
 
@@ -690,12 +698,7 @@ def broker_gc_section(w, c):
     the broker JVM's serial collector (the local stack's) against the
     parallel collector with two threads."""
     vs = c["variants"]
-    w("## Apache Kafka: the broker's garbage collector")
-    w("")
-    w("    BENCH_COMPARE_NAME=%s BENCH_ROUNDS=%d \\" % (c.get("name"), len(vs[0]["rounds"])))
-    w("    BENCH_COMPARE='%s' \\" % " ".join("%s:%s" % (v["name"], v["settings"]) for v in vs))
-    w("        tests/bench/bench-orchestration.sh")
-    w("")
+    compare_heading(w, c, "Apache Kafka: the broker's garbage collector")
     w("The local stack's broker runs the serial collector. In an earlier sitting, with `-Xlog:gc` at")
     w("half the target, its young-generation pauses took 10-25 ms every ~3 s, at the period of the")
     w("spikes in the dispatch p99. The parallel collector with two threads shares each pause")
