@@ -447,8 +447,12 @@ static void list_done(ApiCall *c, redisReply *reply) {
                 o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "executionArn", arn, "stateMachineArn", sm_arn,
                               "name", jstr(it, "name"), "status", jstr(it, "status"), "startDate",
                               aws_timestamp(jint(it, "startDate")));
-                if (run_arn)
+                if (run_arn) {
+                        /* the items the child processes: 1, or its batch's
+                         * (a child started before imgflow kept it: 1) */
                         json_object_set_new(o, "mapRunArn", json_string(run_arn));
+                        json_object_set_new(o, "itemCount", json_integer(jint(it, "itemCount") ?: 1));
+                }
 
                 if (json_object_get(it, "stopDate"))
                         json_object_set_new(o, "stopDate", aws_timestamp(jint(it, "stopDate")));

@@ -577,8 +577,11 @@ int verb_list_executions(const Verb *verb, int argc, char *argv[]) {
 
                 if (json_object_get(e, "stopDate"))
                         json_object_set_new(o, "stopDate", cli_date(jint(e, "stopDate")));
-                if (label)
+                if (label) {
                         json_object_set_new(o, "mapRunArn", json_string(a.map_run));
+                        /* as imgflow-api: 1 unless the child kept its batch's count */
+                        json_object_set_new(o, "itemCount", json_integer(jint(e, "itemCount") ?: 1));
+                }
                 json_object_set_new(o, "redriveCount", json_integer(jint(e, "redriveCount")));
                 if (json_object_get(e, "redriveDate"))
                         json_object_set_new(o, "redriveDate", cli_date(jint(e, "redriveDate")));

@@ -270,7 +270,8 @@ static void child_message(ApplyRun *r, const AslEffect *e) {
                                                                 .parent_execution_id = r->exec_id,
                                                                 .map_run_arn = e->child.map_run_arn,
                                                                 .item_processor = e->child.machine,
-                                                                .child_index = e->child.index},
+                                                                .child_index = e->child.index,
+                                                                .item_count = e->child.items},
                                          r->cfg->limits, &buf, &len);
         if (k >= 0)
                 add_keyed(r, "child", id, PROTO_TOPIC_JOBS, buf);
@@ -477,7 +478,7 @@ static int start(const ApplyConfig *cfg, const AslMachine *m, const char *state_
         store_commit_set_create(c, state_machine, sm_version, name, input, env->now_ms);
         if (child)
                 store_commit_set_map_child(c, map_run_id(child->map_run_arn), child->parent,
-                                           child->map_run_arn);
+                                           child->map_run_arn, child->item_count);
 
         r = (ApplyRun){
                 .cfg = cfg,

@@ -65,6 +65,7 @@ typedef struct ApplyChild {
         const char *map_run_arn;    /* its Map Run */
         const char *item_processor; /* JSON pointer */
         int64_t index;
+        int64_t item_count; /* the items it processes (0: not said, as 1) */
 } ApplyChild;
 int apply_start_child(const ApplyConfig *cfg, const AslMachine *m, const char *state_machine,
                       unsigned sm_version, const char *name, json_t *input, const ApplyChild *child,

@@ -749,7 +749,8 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                                               &(ApplyChild){.parent = s->parent_execution_id,
                                                             .map_run_arn = s->map_run_arn,
                                                             .item_processor = s->item_processor,
-                                                            .index = s->child_index},
+                                                            .index = s->child_index,
+                                                            .item_count = s->item_count},
                                               s->request_id, &env, &commit, &doc, &err);
                 else
                         r = apply_start(&m->apply, machine, w->sm_name, w->sm_version, w->exec_name,

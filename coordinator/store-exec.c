@@ -612,14 +612,14 @@ int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cu
                 return -ENOENT;
         if (streq(tag, "express"))
                 return -EPROTOTYPE;
-        if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 9)
+        if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 10)
                 return -EBADMSG;
         items = r->element[1];
         a = json_array();
-        for (size_t i = 0; i < items->elements; i += 9) {
+        for (size_t i = 0; i < items->elements; i += 10) {
                 json_t *o;
 
-                for (size_t k = 0; k < 9; k++)
+                for (size_t k = 0; k < 10; k++)
                         if (!elem_str(items, i + k))
                                 return -EBADMSG;
                 o = json_pack("{s:s, s:s, s:s, s:s}", "executionId", elem_str(items, i), "stateMachine",
@@ -632,6 +632,9 @@ int store_exec_list_parse(const redisReply *r, json_t **ret_items, char **ret_cu
                 json_object_set_new(o, "redriveCount",
                                     json_integer(strtoll(elem_str(items, i + 7), NULL, 10)));
                 set_ms(o, "redriveDate", elem_str(items, i + 8));
+                if (*elem_str(items, i + 9))
+                        json_object_set_new(o, "itemCount",
+                                            json_integer(strtoll(elem_str(items, i + 9), NULL, 10)));
                 json_array_append_new(a, o);
         }
         *ret_cursor = NULL;

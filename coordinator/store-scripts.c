@@ -294,7 +294,8 @@ static const char exec_history_lua[] =
  *       when the state machine does not exist, 9 the redrive filter
  *       ("" = any), 10 "1": answer "express" when the machine is EXPRESS
  * Returns {"done" | "more", {id, stateMachine, name, status, startDate,
- * stopDate, smVersion, ...}, cursor score, cursor id} | {"missing"} |
+ * stopDate, smVersion, redriveCount, redriveDate, itemCount ("" unless a
+ * Map Run's child kept one), ...}, cursor score, cursor id} | {"missing"} |
  * {"express"}. The
  * cursor is the last entry looked at; the next page starts after it (an
  * entry of the same score comes after it when its id sorts before it, as
@@ -322,16 +323,17 @@ static const char exec_list_lua[] =
         "    if not (ARGV[4] ~= '' and score == ARGV[4] and id >= ARGV[5]) then\n"
         "      seen = seen + 1\n"
         "      local h = redis.call('HMGET', 'imgflow:{' .. id .. '}:exec', 'stateMachine', 'name', 'status',\n"
-        "                           'startDate', 'stopDate', 'smVersion', 'redriveCount', 'redriveDate')\n"
+        "                           'startDate', 'stopDate', 'smVersion', 'redriveCount', 'redriveDate',\n"
+        "                           'itemCount')\n"
         "      local redriven = (tonumber(h[7]) or 0) > 0\n"
         "      if not h[3] then\n"
         "        redis.call('ZREM', KEYS[1], id)\n"
         "        offset = offset - 1\n"
         "      elseif (sm == '' or h[1] == sm) and (ver == '' or h[6] == ver) and (st == '' or h[3] == st) and\n"
         "             (ARGV[9] == '' or (ARGV[9] == 'REDRIVEN') == redriven) then\n"
-        "        if #out / 9 >= limit then return {'more', out, cs, ci} end\n"
+        "        if #out / 10 >= limit then return {'more', out, cs, ci} end\n"
         "        for _, v in ipairs({id, h[1], h[2], h[3], h[4] or '', h[5] or '', h[6] or '', h[7] or '0',\n"
-        "                            h[8] or ''}) do\n"
+        "                            h[8] or '', h[9] or ''}) do\n"
         "          table.insert(out, v)\n"
         "        end\n"
         "      end\n"

@@ -384,11 +384,17 @@ void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned
 }
 
 void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *parent,
-                                const char *map_run_arn) {
+                                const char *map_run_arn, int64_t item_count) {
         free(c->child_of);
         c->child_of = xstrdup(run_id);
         rows_add(&c->fields, 2, "parent", parent);
         rows_add(&c->fields, 2, "mapRunArn", map_run_arn);
+        if (item_count > 0) {
+                char n[24];
+
+                snprintf(n, sizeof n, "%" PRId64, item_count);
+                rows_add(&c->fields, 2, "itemCount", n);
+        }
         commit_changed(c);
 }
 

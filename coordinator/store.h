@@ -286,9 +286,11 @@ void store_commit_set_create(StoreCommit *c, const char *state_machine, unsigned
 /* The execution created is a child of Map Run run_id (of execution parent,
  * ARN map_run_arn): its hash keeps "parent" and "mapRunArn", and it is
  * listed in imgflow:maprun:<run_id>:executions instead of
- * imgflow:executions (ListExecutions by mapRunArn, not by state machine). */
+ * imgflow:executions (ListExecutions by mapRunArn, not by state machine).
+ * item_count > 0: the items it processes, kept as "itemCount" (ListExecutions'
+ * itemCount). */
 void store_commit_set_map_child(StoreCommit *c, const char *run_id, const char *parent,
-                                const char *map_run_arn);
+                                const char *map_run_arn, int64_t item_count);
 /* Extra exec hash fields (output, error, cause, stopDate ...). */
 void store_commit_set_field(StoreCommit *c, const char *field, const char *value);
 /* An exec hash field removed. */

@@ -65,6 +65,7 @@ static const ProtoField start_execution_fields[] = {
         NAME("mapRunArn", OPT, 2000, start_execution.map_run_arn),
         NAME("itemProcessor", OPT, PROTO_MAX_RESOURCE_BYTES, start_execution.item_processor),
         INT("childIndex", OPT, 0, start_execution.child_index),
+        INT("itemCount", OPT, 0, start_execution.item_count),
 };
 
 /* A child execution names its parent, Map Run and ItemProcessor, and itself. */

@@ -97,6 +97,7 @@ typedef struct ProtoStartExecution {
         const char *map_run_arn;
         const char *item_processor;
         int64_t child_index;
+        int64_t item_count; /* a child: the items it processes (0: not said) */
 } ProtoStartExecution;
 
 /* MapChildEnded: a distributed Map's child execution ended (its final

@@ -656,6 +656,14 @@ static const char *map_run_id(json_t *children) {
         return p && p[1] ? p + 1 : NULL;
 }
 
+/* The items a child (its frame or its execution's entry) processes: its
+ * batch's, or 1. */
+static json_int_t batch_items(json_t *child) {
+        json_int_t n = jint(child, "batchItems");
+
+        return n > 0 ? n : 1;
+}
+
 /* The run's raw counters (new object). */
 static json_t *map_run_counts(json_t *children) {
         json_t *redo = json_object_get(children, "redoFrames"), *f;
@@ -663,9 +671,9 @@ static json_t *map_run_counts(json_t *children) {
         const char *k;
 
         json_object_foreach (redo, k, f)
-                redo_items += jint(f, "batchItems") > 0 ? jint(f, "batchItems") : 1;
+                redo_items += batch_items(f);
         json_object_foreach (json_object_get(children, "redoExecs"), k, f)
-                redo_items += jint(f, "batchItems") > 0 ? jint(f, "batchItems") : 1;
+                redo_items += batch_items(f);
         return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total",
                          jint(children, "total"), "next", jint(children, "next"), "done",
                          jint(children, "done"), "failed", jint(children, "failed"), "pendingRedrive",
@@ -850,6 +858,7 @@ static void map_child_start(Ctx *c, json_t *children, json_t *entry, const char 
                                         .map_run_arn = xstrdup(jstr(children, "mapRunArn") ?: ""),
                                         .input = json_incref(json_object_get(entry, "itemInput")),
                                         .index = idx,
+                                        .items = batch_items(entry),
                                         .redrive = jint(entry, "redrives")}});
 }
 

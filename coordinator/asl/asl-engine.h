@@ -181,6 +181,7 @@ typedef struct AslChild {
         char *map_run_arn; /* the Map Run it belongs to */
         json_t *input;     /* its input */
         int64_t index;     /* the child's index in the run */
+        int64_t items;     /* START_CHILD: the items it processes (1, or its batch's) */
         int64_t redrive;   /* START_CHILD: 0 = start it; n > 0: its n-th redrive (RedriveExecution
                             * of the child, which ended unsuccessfully or was stopped) */
 } AslChild;

@@ -559,6 +559,8 @@ check(len(kids) == 100 and len(names) == 100, "list-executions --map-run-arn: 10
 check(all(k["status"] == "SUCCEEDED" and k["executionArn"].startswith(label) and
           k["stateMachineArn"] == "imgflow:stateMachine:thumbs-std/thumbnails" and k.get("mapRunArn") == run
           for k in kids), "each SUCCEEDED, named as a Map Run's child (%s)" % (kids[0] if kids else "-"))
+check(all(k.get("itemCount") == 1 for k in kids),
+      "itemCount 1 each (no ItemBatcher): %s" % sorted({k.get("itemCount") for k in kids}, key=str))
 starts = [k["startDate"] for k in kids]
 check(starts == sorted(starts, reverse=True), "newest first")
 check(json.load(open(tmp + "/std-failed.json"))["executions"] == [], "--status-filter FAILED: none")

@@ -123,6 +123,7 @@ static json_t *effect_view(const AslEffect *e) {
                 if (e->child.input)
                         json_object_set(o, "input", e->child.input);
                 json_object_set_new(o, "index", json_integer(e->child.index));
+                json_object_set_new(o, "items", json_integer(e->child.items));
                 json_object_set_new(o, "redrive", json_integer(e->child.redrive));
                 break;
         default:
@@ -3870,6 +3871,7 @@ TEST(distributed_map_child_executions) {
                 ASSERT_STR_EQ(S(sc, "machine"), "/States/M/ItemProcessor");
                 ASSERT_STR_EQ(S(sc, "map_run_arn"), S(rec, "mapRunArn"));
                 ASSERT_JSON_EQ(json_object_get(sc, "input"), i == 0 ? "1" : "2");
+                ASSERT_INT_EQ(I(sc, "items"), 1);
                 ASSERT_INT_EQ(I(sc, "redrive"), 0);
         }
         /* the parent keeps the running children and counts, no frames of theirs */
@@ -3980,6 +3982,14 @@ TEST(distributed_map_child_executions) {
         dmap_start(&h, "'MaxConcurrency':2,", "{'items':[1,2,3]}");
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 0);
         ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_DISPATCH_TASK), 2);
+        h_done(&h);
+
+        /* batched: each child says how many items its batch holds (ListExecutions' itemCount) */
+        dmap_child_start(&h, "'MaxConcurrency':2,'ItemBatcher':{'MaxItemsPerBatch':3},",
+                         "{'items':[1,2,3,4,5]}");
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 2);
+        ASSERT_INT_EQ(I(fx_nth(&h, ASL_EFFECT_START_CHILD, 0), "items"), 3);
+        ASSERT_INT_EQ(I(fx_nth(&h, ASL_EFFECT_START_CHILD, 1), "items"), 2);
         h_done(&h);
 }
 

@@ -1215,6 +1215,7 @@ TEST(map_child_messages) {
                 "ItemProcessor\"",
                 "\"name\":\"c\",\"parentExecutionId\":\"sm:p\",\"mapRunArn\":\"a\",\"itemProcessor\":"
                 "\"States\"",
+                "\"itemCount\":-1",
         };
         ProtoMessage *m = NULL;
         char *buf = NULL;
@@ -1223,12 +1224,22 @@ TEST(map_child_messages) {
         ASSERT_INT_EQ(
                 decode_str("{\"v\":1,\"type\":\"StartExecution\",\"stateMachine\":\"sm:2\",\"name\":\"c\","
                            "\"parentExecutionId\":\"sm:p\",\"mapRunArn\":\"a\","
-                           "\"itemProcessor\":\"/States/M/ItemProcessor\",\"childIndex\":7}",
+                           "\"itemProcessor\":\"/States/M/ItemProcessor\",\"childIndex\":7,\"itemCount\":3}",
                            &m, NULL),
                 0);
         ASSERT_STR_EQ(m->start_execution.parent_execution_id, "sm:p");
         ASSERT_STR_EQ(m->start_execution.item_processor, "/States/M/ItemProcessor");
         ASSERT_INT_EQ(m->start_execution.child_index, 7);
+        ASSERT_INT_EQ(m->start_execution.item_count, 3);
+        /* encoded back with its item count; a start that says none has none */
+        ASSERT_INT_EQ(proto_encode_start_execution(&m->start_execution, NULL, &buf, &len), 0);
+        ASSERT_TRUE(strstr(buf, "\"itemCount\":3") != NULL);
+        free(buf);
+        m->start_execution.item_count = 0;
+        ASSERT_INT_EQ(proto_encode_start_execution(&m->start_execution, NULL, &buf, &len), 0);
+        ASSERT_NULL(strstr(buf, "itemCount"));
+        free(buf);
+        buf = NULL;
         proto_message_free(m);
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 char *text = NULL;

@@ -864,6 +864,7 @@ TEST(map_child_executions) {
         ASSERT_STR_EQ(json_string_value(json_object_get(start, "parentExecutionId")), "sm:p");
         ASSERT_STR_EQ(json_string_value(json_object_get(start, "itemProcessor")), "/States/M/ItemProcessor");
         ASSERT_JSON_EQ(json_object_get(start, "input"), "1");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(start, "itemCount")), 1);
         name = strdup(json_string_value(json_object_get(start, "name")));
         run_arn = strdup(json_string_value(json_object_get(start, "mapRunArn")));
         ASSERT_TRUE(strncmp(run_arn, "imgflow:mapRun:sm/L:", 20) == 0);
@@ -876,11 +877,23 @@ TEST(map_child_executions) {
                                         json_array_get(json_object_get(input, "items"), 0),
                                         &(ApplyChild){.parent = "sm:p",
                                                       .map_run_arn = run_arn,
-                                                      .item_processor = "/States/M/ItemProcessor"},
+                                                      .item_processor = "/States/M/ItemProcessor",
+                                                      .item_count = 3},
                                         NULL, &env, &c, NULL, &err),
                       0);
         ops = store_commit_ops(c);
         ASSERT_STR_EQ(json_string_value(json_object_get(ops, "childOf")), strrchr(run_arn, ':') + 1);
+        {
+                /* its item count, kept in its hash (ListExecutions' itemCount) */
+                json_t *f;
+                size_t i;
+                bool found = false;
+
+                json_array_foreach (json_object_get(ops, "fields"), i, f)
+                        found |= streq(json_string_value(json_array_get(f, 0)), "itemCount") &&
+                                 streq(json_string_value(json_array_get(f, 1)), "3");
+                ASSERT_TRUE(found);
+        }
         task = outbox_find(c, "task:", NULL);
         ASSERT_NOT_NULL(task);
         tid = strdup(json_string_value(json_object_get(task, "taskId")));

@@ -1345,7 +1345,7 @@ TEST(map_run_children) {
                 snprintf(name, sizeof name, "%s-%d", id, i);
                 for (int again = 0; again < 2; again++) {
                         k = new_create("sm", name, "{}", 2000 + i);
-                        store_commit_set_map_child(k, id, "sm:parent", arn);
+                        store_commit_set_map_child(k, id, "sm:parent", arn, i == 2 ? 4 : 0);
                         ASSERT_INT_EQ(store_commit_sync(c, k, &res), 0);
                         /* a start delivered twice makes no second child */
                         ASSERT_INT_EQ(res.outcome, again ? STORE_COMMIT_EXISTS : STORE_COMMIT_OK);
@@ -1377,6 +1377,9 @@ TEST(map_run_children) {
         ASSERT_INT_EQ(json_array_size(items), 2);
         ASSERT_TRUE(strstr(json_string_value(json_object_get(json_array_get(items, 0), "name")), "-2") !=
                     NULL);
+        /* the item count a child keeps (ListExecutions' itemCount); none unless said */
+        ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(items, 0), "itemCount")), 4);
+        ASSERT_NULL(json_object_get(json_array_get(items, 1), "itemCount"));
         ASSERT_NOT_NULL(cursor);
         json_decref(items);
         store_exec_list_call(&(StoreExecFilter){.map_run = id}, cursor, 2, 0, &call);

@@ -303,8 +303,10 @@ kids = [e for page in admin.get_paginator("list_executions").paginate(mapRunArn=
         for e in page["executions"]]
 check(len(kids) == 6 and sorted(e["status"] for e in kids).count("FAILED") == 2 and
       all(e["executionArn"].startswith(ARN + "execution:maprun-boto3/M:") and e["mapRunArn"] == mr and
-          e["stateMachineArn"] == ARN + "stateMachine:maprun-boto3/M" for e in kids),
-      "list_executions(mapRunArn): 6 children, 2 FAILED (%s)" % [e["status"] for e in kids])
+          e["stateMachineArn"] == ARN + "stateMachine:maprun-boto3/M" and e.get("itemCount") == 1
+          for e in kids),
+      "list_executions(mapRunArn): 6 children, 2 FAILED, itemCount 1 each (%s)" % [
+          (e["status"], e.get("itemCount")) for e in kids])
 failed = admin.list_executions(mapRunArn=mr, statusFilter="FAILED")["executions"]
 check(len(failed) == 2, "list_executions(mapRunArn, statusFilter=FAILED): %d" % len(failed))
 if failed:
@@ -321,6 +323,22 @@ expect_error("update_map_run of a finished run", "ValidationException", admin.up
              maxConcurrency=3)
 expect_error("starter: update_map_run", "AccessDeniedException", starter.update_map_run, mapRunArn=mr,
              maxConcurrency=3)
+# batched: each child's itemCount is its batch's (5 items, at most 2 a batch)
+bproc = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+         "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+bdef = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+                                         "ItemBatcher": {"MaxItemsPerBatch": 2}, "ItemProcessor": bproc,
+                                         "End": True}}}
+bsm = admin.create_state_machine(name="maprun-batch-boto3", definition=json.dumps(bdef),
+                                 roleArn=ROLE)["stateMachineArn"]
+bex = admin.start_execution(stateMachineArn=bsm, name="b1",
+                            input=json.dumps({"items": list(range(5))}))["executionArn"]
+wait_status(admin, bex, "SUCCEEDED")
+bruns = admin.list_map_runs(executionArn=bex)["mapRuns"]
+bkids = admin.list_executions(mapRunArn=bruns[0]["mapRunArn"])["executions"] if bruns else []
+check(sorted(e.get("itemCount") for e in bkids) == [1, 2, 2],
+      "list_executions(mapRunArn) of a batched run: itemCount %s (want 1, 2, 2)" % [
+          e.get("itemCount") for e in bkids])
 
 print("--- EXPRESS: Step Functions' answers for an Express machine and its executions")
 # StartExecution answers an "express:<machine>:<name>:<run id>" ARN, which
