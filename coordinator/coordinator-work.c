@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A consumed message's way through the coordinator (coordinator-work.h):
- * Work, the per-execution queues, the token lookup of callbacks, and the
+ * Work, the per-execution queues, the token lookup of callbacks, the check
+ * of a MapChildEnded against its child's own record, and the
  * load -> apply -> commit -> respond pipeline. Every Redis reply comes
  * back here; a missing reply (Redis away) runs the step again after
  * RETRY_DELAY_USEC.
@@ -49,6 +50,7 @@ struct Work {
         bool st_cached;    /* st came from the state cache, not from Redis */
         bool express;      /* st is lent by an EXPRESS execution (coordinator-express.h) */
         bool stop_unknown; /* StopExecution of no stored execution: is it an EXPRESS machine's? */
+        bool child_checked; /* MapChildEnded: checked against the child's own record */
         char *reply_to;    /* EXPRESS: its tasks' replyTo */
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
@@ -963,11 +965,16 @@ static void work_state_ready(Work *w) {
 }
 
 static void work_lookup_token(Work *w);
+static void work_check_child(Work *w);
 
 static void work_run(Work *w) {
         if (!w->exec_id) {
                 /* A callback whose token lookup must be retried. */
                 work_lookup_token(w);
+                return;
+        }
+        if (w->msg->type == PROTO_MAP_CHILD_ENDED && !w->child_checked) {
+                work_check_child(w);
                 return;
         }
         if (w->msg->type == PROTO_START_EXECUTION || w->msg->type == PROTO_START_SYNC_EXECUTION) {
@@ -1060,6 +1067,81 @@ static void work_lookup_token(Work *w) {
         r = store_token_lookup_argv(w->task_token ? w->task_token : proto_message_task_token(w->msg), &a);
         if (r >= 0)
                 r = manager_command(w->m, &a, on_token, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
+/*
+ * MapChildEnded comes on the jobs topic, which producers write too: the
+ * child's own record in Redis, which only coordinators write, decides. A
+ * child that exists must have ended (not RUNNING), under this parent and
+ * Map Run, with the status the message says (or SUCCEEDED, when the message
+ * is its States.DataLimitExceeded failure: the output was too large for
+ * the message); a SUCCEEDED child's output is taken from its record. A
+ * child with no record (its start was refused, or its record expired) can
+ * only be reported FAILED. Anything else changes nothing and is logged.
+ * Returns NULL, or why the message is refused.
+ */
+static const char *child_end_refusal(ProtoMessage *msg, const char *parent, const StoreChildRecord *rec) {
+        ProtoMapChildEnded *x = &msg->map_child_ended;
+        json_t *out;
+
+        if (!rec->status)
+                return streq(x->status, "FAILED") && !x->output ? NULL : "the child execution does not exist";
+        if (!rec->parent || !streq(rec->parent, parent) || !rec->map_run_arn ||
+            !streq(rec->map_run_arn, x->map_run_arn))
+                return "the child execution belongs to another parent or Map Run";
+        if (streq(rec->status, "RUNNING"))
+                return "the child execution is RUNNING";
+        if (streq(x->status, "FAILED") && streq_ptr(x->error, "States.DataLimitExceeded") &&
+            streq(rec->status, "SUCCEEDED"))
+                return NULL;
+        if (!streq(rec->status, x->status))
+                return "the child execution ended with another status";
+        if (!streq(rec->status, "SUCCEEDED"))
+                return NULL;
+        out = rec->output ? json_loads(rec->output, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : json_null();
+        if (!out)
+                return "the child execution's output is not JSON";
+        json_object_set_new(msg->root, "output", out);
+        x->output = out;
+        return NULL;
+}
+
+static void on_child_record(RedisConn *c, redisReply *reply, void *userdata) {
+        _cleanup_(store_child_record_done) StoreChildRecord rec = {};
+        Work *w = userdata;
+        ProtoMapChildEnded *x = &w->msg->map_child_ended;
+        const char *why;
+
+        if (!reply || store_child_record_parse(reply, &rec) < 0) {
+                work_retry_later(w);
+                return;
+        }
+        why = child_end_refusal(w->msg, w->exec_id, &rec);
+        if (why) {
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
+                                "MapChildEnded of child %s (%s) refused: %s", x->child_name, x->status, why);
+                work_finish(w);
+                return;
+        }
+        w->child_checked = true;
+        work_run(w);
+}
+
+/* MapChildEnded: the child's record first (child_end_refusal()). The child
+ * runs the parent's state machine: "<machine>:<child name>". */
+static void work_check_child(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *child = NULL;
+        const char *colon = strchr(w->exec_id, ':');
+        int r;
+
+        child = xasprintf("%.*s:%s", colon ? (int) (colon - w->exec_id) : 0, w->exec_id,
+                          w->msg->map_child_ended.child_name);
+        r = store_child_record_argv(child, &a);
+        if (r >= 0)
+                r = manager_command(w->m, &a, on_child_record, w);
         if (r < 0)
                 work_retry_later(w);
 }

@@ -234,3 +234,45 @@ int store_map_run_failures_sync(redisContext *c, const char *run_id, size_t offs
                 return k;
         return store_map_run_failures_parse(r, ret);
 }
+
+/* ---- a child's record (store.h, StoreChildRecord) ---- */
+
+int store_child_record_argv(const char *exec_id, StoreArgv *ret) {
+        _cleanup_free_ char *key = NULL;
+
+        if (!exec_id || !*exec_id)
+                return -EINVAL;
+        key = store_key_exec(exec_id);
+        store_argv_adds(ret, "HMGET");
+        store_argv_adds(ret, key);
+        store_argv_adds(ret, "status");
+        store_argv_adds(ret, "parent");
+        store_argv_adds(ret, "mapRunArn");
+        store_argv_adds(ret, "output");
+        return 0;
+}
+
+int store_child_record_parse(const redisReply *r, StoreChildRecord *ret) {
+        char **fields[] = {&ret->status, &ret->parent, &ret->map_run_arn, &ret->output};
+
+        if (!r || r->type == REDIS_REPLY_ERROR)
+                return -EIO;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != ELEMENTSOF(fields))
+                return -EBADMSG;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_NIL)
+                        return -EBADMSG;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                *fields[i] = r->element[i]->type == REDIS_REPLY_STRING
+                                     ? xstrndup(r->element[i]->str, r->element[i]->len)
+                                     : NULL;
+        return 0;
+}
+
+void store_child_record_done(StoreChildRecord *r) {
+        free(r->status);
+        free(r->parent);
+        free(r->map_run_arn);
+        free(r->output);
+        *r = (StoreChildRecord){};
+}

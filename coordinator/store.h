@@ -404,6 +404,20 @@ int store_map_run_failures_parse(const redisReply *r, json_t **ret);
 int store_map_run_failures_sync(redisContext *c, const char *run_id, size_t offset, size_t limit,
                                 json_t **ret);
 
+/* A Map Run child's own record, against which its parent's coordinator
+ * checks a MapChildEnded naming it (coordinator-work.c): the fields of its
+ * exec hash, each NULL when absent; all NULL when the child does not exist
+ * (never created, or expired). */
+typedef struct StoreChildRecord {
+        char *status;
+        char *parent;      /* the parent's execution id */
+        char *map_run_arn;
+        char *output;      /* JSON text (SUCCEEDED) */
+} StoreChildRecord;
+int store_child_record_argv(const char *exec_id, StoreArgv *ret);
+int store_child_record_parse(const redisReply *r, StoreChildRecord *ret);
+void store_child_record_done(StoreChildRecord *r);
+
 /* ---- executions: reads (store-exec.c) -------------------------------------- */
 
 /*

@@ -706,6 +706,52 @@ print(("ok   " if ok else "FAIL: ") + "redrive of the parent: first %s (%s), the
 sys.exit(0 if ok else 1)
 PY
 
+# MapChildEnded comes on the jobs topic, which producers write too: a forged
+# end of a running child, and one of a child that does not exist, change
+# nothing (the child's own record decides, coordinator-work.c), and the
+# real ends still count.
+cat >"$TMP/forged.asl.json" <<'EOF'
+{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
+  "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+  "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": true}}}, "End": true}}}
+EOF
+"$STACK" register forged "$TMP/forged.asl.json" >/dev/null || fail "register forged"
+"$CLI" start-execution --state-machine forged --name f1 --input '{"items": [10, 11]}' >"$TMP/f1-start.json" 2>&1 ||
+        fail "start forged:f1: $(cat "$TMP/f1-start.json")"
+MRG=
+for i in $(seq 1 40); do
+        "$CLI" list-map-runs --execution-arn forged:f1 >"$TMP/f1-runs.json" 2>/dev/null
+        MRG=$(first_map_run "$TMP/f1-runs.json")
+        if [ -n "$MRG" ]; then
+                "$CLI" list-executions --map-run-arn "$MRG" --status-filter RUNNING >"$TMP/f1-kids.json" 2>/dev/null
+                [ "$(grep -c '"executionArn"' "$TMP/f1-kids.json")" = 2 ] && break
+        fi
+        sleep 0.25
+done
+python3 - "$TMP/f1-kids.json" "$MRG" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$TMP/kcat.err"
+import json, sys, time
+kids = sorted(e["name"] for e in json.load(open(sys.argv[1]))["executions"])
+run, now = sys.argv[2], int(time.time() * 1000)
+for name in kids[:1] + [run.rsplit(":", 1)[1] + "-7"]:
+    print("forged:f1|" + json.dumps({"v": 1, "type": "MapChildEnded", "executionId": "forged:f1", "childName": name,
+                                     "mapRunArn": run, "status": "SUCCEEDED", "output": "forged",
+                                     "startDate": now - 10, "stopDate": now}))
+PY
+wait_ended forged:f1 "$TMP/f1.json"
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("     %s %s" % (d.get("status"), d.get("output")))
+sys.exit(0 if d.get("status") == "SUCCEEDED" and json.loads(d.get("output") or "null") == [10, 11] else 1)' "$TMP/f1.json"; then
+        ok "forged MapChildEnded: the parent's output is its children's own ([10, 11])"
+else
+        fail "forged MapChildEnded changed the parent: $(head -c 300 "$TMP/f1.json")"
+fi
+for why in "the child execution is RUNNING" "the child execution does not exist"; do
+        grep -q "MapChildEnded of child .* refused: $why" "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log &&
+                ok "refused and logged: $why" || fail "no refusal logged: $why"
+done
+
 "$STACK" stop >"$TMP/stop.log" 2>&1 && ok "stop" || fail "stop: $(cat "$TMP/stop.log")"
 [ $FAILS = 0 ] && echo "PASS" || echo "$FAILS failed"
 exit $((FAILS > 0))

@@ -1367,6 +1367,26 @@ TEST(map_run_children) {
                 ASSERT_STR_EQ(json_string_value(json_object_get(d, "mapRunArn")), arn);
                 ASSERT_STR_EQ(json_string_value(json_object_get(d, "parentExecutionId")), "sm:parent");
                 json_decref(d);
+                /* its record, as a MapChildEnded naming it is checked against; none for a
+                 * child that does not exist */
+                for (int missing = 0; missing < 2; missing++) {
+                        _cleanup_(store_argv_done) StoreArgv a = {};
+                        _cleanup_(store_child_record_done) StoreChildRecord rec = {};
+                        redisReply *rr;
+
+                        ASSERT_INT_EQ(store_child_record_argv(missing ? "sm:no-such-child" : child, &a), 0);
+                        rr = redisCommandArgv(c, (int) a.n, (const char **) a.argv, a.lens);
+                        ASSERT_INT_EQ(store_child_record_parse(rr, &rec), 0);
+                        freeReplyObject(rr);
+                        if (missing) {
+                                ASSERT_NULL(rec.status);
+                                ASSERT_NULL(rec.parent);
+                                continue;
+                        }
+                        ASSERT_STR_EQ(rec.status, "SUCCEEDED");
+                        ASSERT_STR_EQ(rec.parent, "sm:parent");
+                        ASSERT_STR_EQ(rec.map_run_arn, arn);
+                }
         }
         /* ListExecutions by mapRunArn: newest first, by status, in pages */
         store_exec_list_call(&(StoreExecFilter){.map_run = id}, NULL, 2, 0, &call);
