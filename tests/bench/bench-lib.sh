@@ -118,15 +118,23 @@ stack_register() { # DIR NAME FILE
         IMGFLOW_STACK_DIR=$1 "$STACK" register "$2" "$3" || exit 1
 }
 
-# publish_jobs SM PREFIX FIRST COUNT INPUT_PYEXPR IDS_FILE: StartExecution
+# publish_jobs SM PREFIX FIRST COUNT INPUT_PYEXPR IDS_FILE [RATE]: StartExecution
 # jobs named PREFIX-<i> for i in FIRST..FIRST+COUNT-1; INPUT_PYEXPR is a
 # python expression of i giving the input. Appends the ids to IDS_FILE.
+# With RATE, RATE jobs a second (paced by the monotonic clock); else all at once.
 publish_jobs() {
         python3 - "$@" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
-import json, sys
+import json, sys, time
 sm, prefix, first, count, expr, ids = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+rate = float(sys.argv[7]) if len(sys.argv) > 7 else 0
+t0 = time.monotonic()
 with open(ids, "a") as f:
     for i in range(first, first + count):
+        if rate > 0:
+            d = t0 + (i - first) / rate - time.monotonic()
+            if d > 0:
+                sys.stdout.flush()
+                time.sleep(d)
         name = "%s-%d" % (prefix, i)
         msg = {"v": 1, "type": "StartExecution", "stateMachine": sm, "name": name, "input": eval(expr)}
         sys.stdout.write("%s|%s\n" % (name, json.dumps(msg, separators=(",", ":"))))

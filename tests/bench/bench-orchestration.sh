@@ -173,23 +173,8 @@ cpu_ticks() {
 # paced_publish RATE N IDS PREFIX: N StartExecutions named PREFIX-i, RATE a
 # second, on imgflow.jobs; their ids in IDS.
 paced_publish() {
-        python3 - "$@" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$BENCH_TMP/kcat.err"
-import json, sys, time
-rate, n, ids, prefix = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-t0 = time.monotonic()
-with open(ids, "w") as f:
-    for i in range(n):
-        due = t0 + i / rate
-        d = due - time.monotonic()
-        if d > 0:
-            sys.stdout.flush()
-            time.sleep(d)
-        name = "%s-%d" % (prefix, i)
-        sys.stdout.write("%s|%s\n" % (name, json.dumps({"v": 1, "type": "StartExecution",
-                         "stateMachine": "chain", "name": name, "input": {"i": i}})))
-        f.write("chain:%s\n" % name)
-sys.stdout.flush()
-PY
+        : >"$3"
+        publish_jobs chain "$4" 0 "$2" '{"i": i}' "$3" "$1"
 }
 
 # warm_up PREFIX RATE: a paced load of BENCH_WARM_SECONDS (at least 20

@@ -485,12 +485,11 @@ def main():
             if n.startswith("orchestration-compare-cpu") and n.endswith(".json")]
     if cpus:
         kafka_cpu_section(w, sorted(cpus, key=lambda c: c.get("date", "")))
-    ow = load(res, "orchestration-compare-worker")
-    if ow:
-        worker_layout_section(w, ow)
-    og = load(res, "orchestration-compare-gc")
-    if og:
-        broker_gc_section(w, og)
+    for name, section in (("orchestration-compare-worker", worker_layout_section),
+                          ("orchestration-compare-gc", broker_gc_section)):
+        c = load(res, name)
+        if c:
+            section(w, c)
 
     w("## Known issues found by these benchmarks")
     w("")
