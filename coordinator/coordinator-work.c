@@ -1133,15 +1133,20 @@ static void on_child_record(RedisConn *c, redisReply *reply, void *userdata) {
  * runs the parent's state machine: "<machine>:<child name>". */
 static void work_check_child(Work *w) {
         _cleanup_(store_argv_done) StoreArgv a = {};
-        _cleanup_free_ char *child = NULL;
         const char *colon = strchr(w->exec_id, ':');
+        _cleanup_free_ char *sm = xstrndup(w->exec_id, colon ? (size_t) (colon - w->exec_id) : 0);
+        _cleanup_free_ char *child = store_exec_id(sm, w->msg->map_child_ended.child_name);
         int r;
 
-        child = xasprintf("%.*s:%s", colon ? (int) (colon - w->exec_id) : 0, w->exec_id,
-                          w->msg->map_child_ended.child_name);
-        r = store_child_record_argv(child, &a);
-        if (r >= 0)
-                r = manager_command(w->m, &a, on_child_record, w);
+        if (!child) {
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
+                                "MapChildEnded of child %s refused: not an execution name",
+                                w->msg->map_child_ended.child_name);
+                work_finish(w);
+                return;
+        }
+        store_child_record_argv(child, &a);
+        r = manager_command(w->m, &a, on_child_record, w);
         if (r < 0)
                 work_retry_later(w);
 }
