@@ -709,11 +709,13 @@ PY
 # MapChildEnded comes on the jobs topic, which producers write too: a forged
 # end of a running child, and one of a child that does not exist, change
 # nothing (the child's own record decides, coordinator-work.c), and the
-# real ends still count.
+# real ends still count. Each child waits its item's seconds (10 and 11),
+# long enough to be running still when the forged ends come, even on a
+# loaded machine.
 cat >"$TMP/forged.asl.json" <<'EOF'
 {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
   "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-  "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": true}}}, "End": true}}}
+  "StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$", "End": true}}}, "End": true}}}
 EOF
 "$STACK" register forged "$TMP/forged.asl.json" >/dev/null || fail "register forged"
 "$CLI" start-execution --state-machine forged --name f1 --input '{"items": [10, 11]}' >"$TMP/f1-start.json" 2>&1 ||
