@@ -277,6 +277,12 @@ static int parse_yaml(const char *text, size_t len, json_t **ret, char **ret_err
                         }
                         const char *s = (const char *) ev.data.scalar.value;
                         size_t n = ev.data.scalar.length;
+                        /* "\0" in a double-quoted scalar: JSON templates refuse
+                         * \u0000 too (jansson), and no ASL or Lambda field holds one */
+                        if (memchr(s, 0, n)) {
+                                r = builder_fail(&b, &ev, "a string holds a NUL character (\\0)");
+                                break;
+                        }
                         json_t *v = (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !str && !key)
                                             ? plain_scalar(s, n)
                                             : json_stringn(s, n);

@@ -4,9 +4,10 @@
  * libFuzzer target for the SAM / CloudFormation template reader
  * (cli/sam-template.c): any bytes as a template file. Invariants: it
  * returns 0 with an object (the template is a mapping) or an error with a
- * message; nesting stays within SAM_TEMPLATE_DEPTH_MAX (+1 for a short-form
- * tag's wrapping object); the result writes out as JSON and reads back
- * equal (no NaN, no invalid UTF-8 kept); parsing twice gives the same.
+ * message; nesting stays within SAM_TEMPLATE_DEPTH_MAX (each level may be
+ * wrapped by a short-form tag, +2 for a !GetAtt scalar); the result writes
+ * out as JSON and reads back equal (no NaN, no invalid UTF-8 and no NUL
+ * kept); parsing twice gives the same.
  */
 
 #include <stdint.h>
@@ -53,8 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (!json_is_object(a) || !json_equal(a, b))
                 abort();
-        /* JSON templates go to jansson (its own depth limit); YAML ones to ours */
-        if (size > 0 && data[0] != '{' && depth(a) > 2 * SAM_TEMPLATE_DEPTH_MAX + 1)
+        /* JSON templates go to jansson (its own depth limit); YAML ones to
+         * ours: each container may be wrapped in a short form's object, and a
+         * !GetAtt scalar becomes an object holding an array */
+        if (size > 0 && data[0] != '{' && depth(a) > 2 * SAM_TEMPLATE_DEPTH_MAX + 2)
                 abort();
         char *text = json_dumps(a, JSON_COMPACT);
         if (!text)
