@@ -3,11 +3,13 @@
  * The apply step (see apply.h): engine effects -> one StoreCommit.
  */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "apply.h"
+#include "json-writer.h"
 
 #define APPLY_ROUNDS_MAX 1000   /* synthetic failures fed back per event */
 
@@ -25,6 +27,10 @@ typedef struct ApplyRun {
         char **failed_tasks;    /* task ids whose resource has no mapping */
         char **failed_causes;
         size_t n_failed;
+        /* START_CHILD effects whose StartExecution could not be written (its
+         * input too large for a message): the child never starts */
+        char **unsent_children, **unsent_errors, **unsent_causes;
+        size_t n_unsent;
 } ApplyRun;
 
 static void run_done(ApplyRun *r) {
@@ -36,6 +42,16 @@ static void run_done(ApplyRun *r) {
         free(r->failed_causes);
         r->failed_tasks = r->failed_causes = NULL;
         r->n_failed = 0;
+        for (size_t i = 0; i < r->n_unsent; i++) {
+                free(r->unsent_children[i]);
+                free(r->unsent_errors[i]);
+                free(r->unsent_causes[i]);
+        }
+        free(r->unsent_children);
+        free(r->unsent_errors);
+        free(r->unsent_causes);
+        r->unsent_children = r->unsent_errors = r->unsent_causes = NULL;
+        r->n_unsent = 0;
 }
 
 static const char *jstr(json_t *o, const char *key) {
@@ -115,6 +131,16 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
         item = redrives > 0 ? xasprintf("notify:%s:%" PRIi64, status, redrives)
                             : xasprintf("notify:%s", status);
         store_commit_add_outbox(r->commit, item, topic, buf, NULL);
+}
+
+static void note_unsent_child(ApplyRun *r, const char *name, const char *error, char *cause) {
+        r->unsent_children = xrealloc(r->unsent_children, (r->n_unsent + 1) * sizeof(char *));
+        r->unsent_errors = xrealloc(r->unsent_errors, (r->n_unsent + 1) * sizeof(char *));
+        r->unsent_causes = xrealloc(r->unsent_causes, (r->n_unsent + 1) * sizeof(char *));
+        r->unsent_children[r->n_unsent] = xstrdup(name);
+        r->unsent_errors[r->n_unsent] = xstrdup(error);
+        r->unsent_causes[r->n_unsent] = cause;
+        r->n_unsent++;
 }
 
 static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
@@ -275,6 +301,21 @@ static void child_message(ApplyRun *r, const AslEffect *e) {
                                          r->cfg->limits, &buf, &len);
         if (k >= 0)
                 add_keyed(r, "child", id, PROTO_TOPIC_JOBS, buf);
+        else if (k == -E2BIG) {
+                /* Its item fails (run_event()): a child that cannot be
+                 * started must not be waited for. */
+                size_t max = r->cfg->limits && r->cfg->limits->max_payload_bytes
+                                     ? r->cfg->limits->max_payload_bytes
+                                     : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
+                note_unsent_child(r, e->child.name, "States.DataLimitExceeded",
+                                  xasprintf("The child execution input has a size of %zu bytes; with its "
+                                            "StartExecution message it exceeds the maximum of %zu bytes, "
+                                            "or is nested deeper than %d levels",
+                                            json_writer_size(e->child.input), max, PROTO_MAX_DEPTH_DEFAULT));
+        } else
+                note_unsent_child(r, e->child.name, "States.Runtime",
+                                  xasprintf("The StartExecution of the child execution could not be "
+                                            "written: %s", strerror(-k)));
 }
 
 /* A child execution ended: MapChildEnded to its parent, keyed by the
@@ -383,7 +424,8 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
 }
 
 /* Handle ev, then feed back a TASK_FAILED for every task that could not be
- * dispatched. Returns what asl_exec_handle returned for ev. */
+ * dispatched, and a CHILD_ENDED FAILED for every child execution that
+ * could not be started. Returns what asl_exec_handle returned for ev. */
 static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
         AslEffects fx = {};
         int k;
@@ -396,12 +438,38 @@ static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
         apply_effects(r, &fx);
         asl_effects_clear(&fx);
 
-        for (unsigned round = 0; r->n_failed > 0 && round < APPLY_ROUNDS_MAX; round++) {
+        for (unsigned round = 0; (r->n_failed > 0 || r->n_unsent > 0) && round < APPLY_ROUNDS_MAX; round++) {
                 char **tasks = r->failed_tasks, **causes = r->failed_causes;
-                size_t n = r->n_failed;
+                char **kids = r->unsent_children, **kid_errors = r->unsent_errors,
+                     **kid_causes = r->unsent_causes;
+                size_t n = r->n_failed, n_kids = r->n_unsent;
 
                 r->failed_tasks = r->failed_causes = NULL;
                 r->n_failed = 0;
+                r->unsent_children = r->unsent_errors = r->unsent_causes = NULL;
+                r->n_unsent = 0;
+                for (size_t i = 0; i < n_kids; i++) {
+                        AslEvent f = {
+                                .type = ASL_EVENT_CHILD_ENDED,
+                                .child = kids[i],
+                                .status = "FAILED",
+                                .error = kid_errors[i],
+                                .cause = kid_causes[i],
+                                .child_unstarted = true,
+                        };
+                        AslError e2 = {};
+
+                        if (asl_exec_handle(r->m, r->doc, &f, r->env, &fx, &e2) == 0)
+                                apply_effects(r, &fx);
+                        asl_effects_clear(&fx);
+                        asl_error_clear(&e2);
+                        free(kids[i]);
+                        free(kid_errors[i]);
+                        free(kid_causes[i]);
+                }
+                free(kids);
+                free(kid_errors);
+                free(kid_causes);
                 for (size_t i = 0; i < n; i++) {
                         AslEvent f = {
                                 .type = ASL_EVENT_TASK_FAILED,

@@ -3580,7 +3580,10 @@ static void map_redo_start(Ctx *c, const char *fid, json_t *frame, json_t *child
                 if (c->abort_cause || jint(children, "running") >= jint(children, "max"))
                         break;
                 entry = json_deep_copy(cf);
-                json_object_set_new(entry, "redrives", json_integer(jint(entry, "redrives") + 1));
+                if (json_is_true(json_object_get(entry, "unstarted")))
+                        json_object_del(entry, "unstarted"); /* started, not redriven */
+                else
+                        json_object_set_new(entry, "redrives", json_integer(jint(entry, "redrives") + 1));
                 map_child_start(c, children, entry, mp);
                 json_object_del(redo, cid);
         }
@@ -4565,7 +4568,10 @@ static int handle_child_ended(Ctx *c, const AslEvent *ev, AslError *err) {
 
                         map_run_effect(c, children, NULL,
                                        map_run_failure(c, entry, idx, batch, error, ev->cause), false);
-                        /* Within the tolerance the Map goes on: a redrive runs it again. */
+                        /* Within the tolerance the Map goes on: a redrive runs it
+                         * again (starts it, if it never existed). */
+                        if (ev->child_unstarted)
+                                json_object_set_new(entry, "unstarted", json_true());
                         if (!json_object_get(children, "failedExecs"))
                                 json_object_set_new(children, "failedExecs", json_object());
                         json_object_set(json_object_get(children, "failedExecs"), ev->child, entry);

@@ -91,6 +91,8 @@ typedef struct AslEvent {
         const char *child;
         const char *status;
         int64_t child_redrives; /* the child's redriveCount when it ended */
+        bool child_unstarted;   /* FAILED before it existed (its start could not be sent):
+                                 * a redrive starts it again instead of redriving it */
 } AslEvent;
 
 typedef enum AslEffectType {

@@ -4038,6 +4038,43 @@ TEST(distributed_map_child_stop_and_redrive) {
         h_done(&h);
 }
 
+TEST(distributed_map_child_never_started) {
+        /* A child whose start could not be sent or was refused (its end says
+         * unstarted) fails its item; a redrive of the parent starts it again
+         * (StartExecution, redrive 0), as there is no execution to redrive. */
+        char *c[2], *err = NULL;
+        H h;
+
+        dmap_child_start(&h, "'MaxConcurrency':2,", "{'items':[1,2]}");
+        c[0] = child_of(&h, 0);
+        c[1] = child_of(&h, 1);
+        ASSERT_INT_EQ(h_event(&h, (AslEvent){.type = ASL_EVENT_CHILD_ENDED,
+                                             .child = c[1],
+                                             .status = "FAILED",
+                                             .error = "States.DataLimitExceeded",
+                                             .cause = "too large",
+                                             .child_unstarted = true}),
+                      0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "FAILED");
+        ASSERT_STR_EQ(S(h.finished, "error"), "States.ExceedToleratedFailureThreshold");
+        ASSERT_INT_EQ(h_redrive(&h, &err), 0);
+        free(err);
+        /* child 0 was stopped with the Map Run: redriven; child 1 is started anew */
+        ASSERT_INT_EQ(fx_count(&h, ASL_EFFECT_START_CHILD), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *sc = fx_nth(&h, ASL_EFFECT_START_CHILD, i);
+
+                ASSERT_INT_EQ(I(sc, "redrive"), streq(S(sc, "name"), c[1]) ? 0 : 1);
+        }
+        ASSERT_INT_EQ(h_child_ended(&h, c[1], "SUCCEEDED", "'b'", NULL, 0), 0);
+        ASSERT_INT_EQ(h_child_ended(&h, c[0], "SUCCEEDED", "'a'", NULL, 1), 0);
+        ASSERT_STR_EQ(S(h.finished, "status"), "SUCCEEDED");
+        ASSERT_JSON_EQ(json_object_get(h.finished, "output"), "[\"a\",\"b\"]");
+        free(c[0]);
+        free(c[1]);
+        h_done(&h);
+}
+
 TEST(distributed_map_child_document) {
         /* a child runs the ItemProcessor as an execution of its own, with its history */
         json_t *mc = json_pack("{s:s, s:s, s:i}", "parent", "test:e1", "mapRunArn",

@@ -941,6 +941,68 @@ TEST(map_child_executions) {
         free(tid);
 }
 
+TEST(map_child_too_large_to_start) {
+        /* A child whose StartExecution would be over the message limit cannot
+         * be started: its item fails at once (States.DataLimitExceeded, within
+         * the tolerance the Map goes on) instead of the parent waiting for a
+         * child that never comes; a redrive starts it again, as it never ran. */
+        static const char def[] =
+                "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"ItemsPath\":\"$.items\","
+                "\"Label\":\"L\",\"ToleratedFailureCount\":1,"
+                "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+                "\"StartAt\":\"R\",\"States\":{\"R\":{\"Type\":\"Task\",\"Resource\":\"imgflow:image.resize\","
+                "\"End\":true}}},\"End\":true}}}";
+        _cleanup_machine_ AslMachine *m = machine(def);
+        ProtoLimits lim = {.max_payload_bytes = 2048};
+        ApplyConfig cfg = {.retention_sec = 100, .limits = &lim};
+        AslEnv env = env_at(1000);
+        AslError err = {};
+        StoreCommit *c = NULL;
+        char big[3001];
+        json_t *input, *doc, *children, *failed, *ops, *rec, *start;
+        const char *name;
+        size_t n_children = 0, i;
+        json_t *item;
+
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        input = json_pack("{s:[i,s]}", "items", 1, big);
+        env.map_child_executions = true;
+        ASSERT_INT_EQ(apply_start(&cfg, m, "sm", 1, "p", input, NULL, &env, &c, NULL, &err), 0);
+        /* child 0 is started, child 1 is not */
+        json_array_foreach (json_object_get(store_commit_ops(c), "outbox"), i, item)
+                n_children += strncmp(json_string_value(json_array_get(item, 0)), "child>", 6) == 0;
+        ASSERT_INT_EQ(n_children, 1);
+        start = outbox_find(c, "child>", NULL);
+        ASSERT_JSON_EQ(json_object_get(start, "input"), "1");
+        json_decref(start);
+        doc = doc_of(c);
+        ASSERT_STR_EQ(json_string_value(json_object_get(doc, "status")), "RUNNING");
+        children = json_object_get(json_object_get(json_object_get(doc, "frames"), "0"), "children");
+        ASSERT_INT_EQ(json_integer_value(json_object_get(children, "failed")), 1);
+        failed = json_object_get(children, "failedExecs");
+        ASSERT_INT_EQ(json_object_size(failed), 1);
+        json_object_foreach (failed, name, item) {
+                ASSERT_TRUE(strlen(name) > 2 && streq(name + strlen(name) - 2, "-1"));
+                ASSERT_TRUE(json_is_true(json_object_get(item, "unstarted")));
+        }
+        /* the Map Run's record of the failure names the error */
+        ops = store_commit_ops(c);
+        rec = json_array_get(json_array_get(json_object_get(ops, "mapRunFailures"), 0), 1);
+        ASSERT_NOT_NULL(rec);
+        {
+                json_t *r = json_loads(json_string_value(rec), 0, NULL);
+
+                ASSERT_STR_EQ(json_string_value(json_object_get(r, "error")), "States.DataLimitExceeded");
+                ASSERT_TRUE(strstr(json_string_value(json_object_get(r, "cause")),
+                                   "exceeds the maximum of 2048 bytes") != NULL);
+                json_decref(r);
+        }
+        json_decref(doc);
+        store_commit_free(c);
+        json_decref(input);
+}
+
 /* ---- an inline Map's input and results outside the document's text ---- */
 
 /* The execution's hash as Redis would hold it after the commit c. */
