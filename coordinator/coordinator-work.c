@@ -51,6 +51,9 @@ struct Work {
         bool express;      /* st is lent by an EXPRESS execution (coordinator-express.h) */
         bool stop_unknown; /* StopExecution of no stored execution: is it an EXPRESS machine's? */
         bool child_checked; /* MapChildEnded: checked against the child's own record */
+        bool child_unstarted; /* MapChildEnded: of a child whose start was refused */
+        char *refused_error; /* a Map Run child's refused start: its error and cause */
+        char *refused_cause;
         char *reply_to;    /* EXPRESS: its tasks' replyTo */
         unsigned conflicts;
         sd_event_source *retry; /* pending retry timer */
@@ -80,6 +83,8 @@ static void work_free(Work *w) {
         free(w->exec_name);
         free(w->state_name);
         free(w->reply_to);
+        free(w->refused_error);
+        free(w->refused_cause);
         store_exec_state_done(&w->st);
         free(w);
 }
@@ -562,6 +567,7 @@ static bool event_from_message(Work *w, AslEvent *ev) {
                 ev->error = x->error;
                 ev->cause = x->cause;
                 ev->child_redrives = x->redrive_count;
+                ev->child_unstarted = w->child_unstarted;
                 return true;
         }
         case PROTO_SEND_TASK_SUCCESS:
@@ -706,6 +712,41 @@ static void child_redrive_refused(Work *w) {
                      apply_child_redrive_attempt(w->msg->redrive_execution.client_token));
 }
 
+static void on_child_refusal_kept(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        ProtoStartExecution *s = &w->msg->start_execution;
+
+        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+                work_retry_later(w);
+                return;
+        }
+        child_report(w, s->parent_execution_id, s->map_run_arn, "FAILED", NULL, w->refused_error,
+                     w->refused_cause, manager_env(w->m).now_ms, 0);
+        work_refuse(w, w->refused_error, w->refused_cause);
+}
+
+/*
+ * A Map Run child's start refused: its refusal is kept in Redis first
+ * (store_child_refused_set_argv()), then its end goes to its parent, which
+ * checks it there (a child with no record of its own). A Redis error
+ * retries the whole start.
+ */
+static void child_start_refused(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        ProtoStartExecution *s = &w->msg->start_execution;
+        int r;
+
+        r = store_child_refused_set_argv(w->exec_id, s->parent_execution_id, s->map_run_arn ?: "",
+                                         w->m->apply.retention_sec, &a);
+        if (r < 0) {
+                work_refuse(w, w->refused_error, w->refused_cause);
+                return;
+        }
+        r = manager_command(w->m, &a, on_child_refusal_kept, w);
+        if (r < 0)
+                work_retry_later(w);
+}
+
 static void work_machine_ready(Work *w, AslMachine *machine) {
         Manager *m = w->m;
         AslEnv env = manager_env(m);
@@ -760,9 +801,15 @@ static void work_machine_ready(Work *w, AslMachine *machine) {
                 if (r < 0) {
                         log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL, "Cannot start: %s: %s",
                                         err.error ?: "", err.cause ?: "");
-                        if (s->parent_execution_id)
-                                child_report(w, s->parent_execution_id, s->map_run_arn, "FAILED", NULL,
-                                             err.error ?: "States.Runtime", err.cause, env.now_ms, 0);
+                        if (s->parent_execution_id) {
+                                free(w->refused_error);
+                                free(w->refused_cause);
+                                w->refused_error = xstrdup(err.error ?: "States.Runtime");
+                                w->refused_cause = err.cause ? xstrdup(err.cause) : NULL;
+                                asl_error_clear(&err);
+                                child_start_refused(w);
+                                return;
+                        }
                         work_refuse(w, err.error ?: "InvalidExecutionInput", err.cause);
                         asl_error_clear(&err);
                         return;
@@ -1078,8 +1125,9 @@ static void work_lookup_token(Work *w) {
  * Map Run, with the status the message says (or SUCCEEDED, when the message
  * is its States.DataLimitExceeded failure: the output was too large for
  * the message); a SUCCEEDED child's output is taken from its record. A
- * child with no record (its start was refused, or its record expired) can
- * only be reported FAILED. Anything else changes nothing and is logged.
+ * child with no record can only be reported FAILED, and only when its
+ * start was refused (work_check_refusal()). Anything else changes nothing
+ * and is logged.
  * Returns NULL, or why the message is refused.
  */
 static const char *child_end_refusal(ProtoMessage *msg, const char *parent, const StoreChildRecord *rec) {
@@ -1108,6 +1156,8 @@ static const char *child_end_refusal(ProtoMessage *msg, const char *parent, cons
         return NULL;
 }
 
+static void work_check_refusal(Work *w);
+
 static void on_child_record(RedisConn *c, redisReply *reply, void *userdata) {
         _cleanup_(store_child_record_done) StoreChildRecord rec = {};
         Work *w = userdata;
@@ -1119,6 +1169,11 @@ static void on_child_record(RedisConn *c, redisReply *reply, void *userdata) {
                 return;
         }
         why = child_end_refusal(w->msg, w->exec_id, &rec);
+        if (!why && !rec.status) {
+                /* no record: only a refused start, whose refusal is kept */
+                work_check_refusal(w);
+                return;
+        }
         if (why) {
                 log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
                                 "MapChildEnded of child %s (%s) refused: %s", x->child_name, x->status, why);
@@ -1129,13 +1184,52 @@ static void on_child_record(RedisConn *c, redisReply *reply, void *userdata) {
         work_run(w);
 }
 
-/* MapChildEnded: the child's record first (child_end_refusal()). The child
- * runs the parent's state machine: "<machine>:<child name>". */
-static void work_check_child(Work *w) {
-        _cleanup_(store_argv_done) StoreArgv a = {};
+/* The child execution id a MapChildEnded names: the child runs the
+ * parent's state machine, "<machine>:<child name>". NULL when the name is
+ * not an execution's. */
+static char *child_exec_id(Work *w) {
         const char *colon = strchr(w->exec_id, ':');
         _cleanup_free_ char *sm = xstrndup(w->exec_id, colon ? (size_t) (colon - w->exec_id) : 0);
-        _cleanup_free_ char *child = store_exec_id(sm, w->msg->map_child_ended.child_name);
+
+        return store_exec_id(sm, w->msg->map_child_ended.child_name);
+}
+
+static void on_child_refusal(RedisConn *c, redisReply *reply, void *userdata) {
+        Work *w = userdata;
+        ProtoMapChildEnded *x = &w->msg->map_child_ended;
+        int r = store_child_refused_parse(reply, w->exec_id, x->map_run_arn);
+
+        if (r < 0) {
+                work_retry_later(w);
+                return;
+        }
+        if (r == 0) {
+                log_struct_exec(LOG_WARNING, w->exec_id, NULL, NULL,
+                                "MapChildEnded of child %s (%s) refused: the child execution does not exist",
+                                x->child_name, x->status);
+                work_finish(w);
+                return;
+        }
+        w->child_checked = true;
+        w->child_unstarted = true;
+        work_run(w);
+}
+
+/* A FAILED end of a child with no record: its start must have been refused
+ * (child_start_refused()), for this parent and Map Run. */
+static void work_check_refusal(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *child = child_exec_id(w);
+
+        if (!child || store_child_refused_get_argv(child, &a) < 0 ||
+            manager_command(w->m, &a, on_child_refusal, w) < 0)
+                work_retry_later(w);
+}
+
+/* MapChildEnded: the child's record first (child_end_refusal()). */
+static void work_check_child(Work *w) {
+        _cleanup_(store_argv_done) StoreArgv a = {};
+        _cleanup_free_ char *child = child_exec_id(w);
         int r;
 
         if (!child) {

@@ -276,3 +276,52 @@ void store_child_record_done(StoreChildRecord *r) {
         free(r->output);
         *r = (StoreChildRecord){};
 }
+
+/* ---- a refused child start (store.h) ---- */
+
+char *store_key_child_refused(const char *exec_id) {
+        return xasprintf("imgflow:{%s}:refused", exec_id);
+}
+
+int store_child_refused_set_argv(const char *exec_id, const char *parent, const char *map_run_arn,
+                                 int64_t retention_sec, StoreArgv *ret) {
+        _cleanup_free_ char *key = NULL;
+
+        if (!exec_id || !*exec_id || !parent || !map_run_arn || strchr(parent, '\n'))
+                return -EINVAL;
+        key = store_key_child_refused(exec_id);
+        store_argv_adds(ret, "SET");
+        store_argv_adds(ret, key);
+        store_argv_addf(ret, "%s\n%s", parent, map_run_arn);
+        store_argv_adds(ret, "EX");
+        store_argv_addf(ret, "%" PRIi64, retention_sec > 0 ? retention_sec : (int64_t) STORE_RETENTION_SEC_DEFAULT);
+        return 0;
+}
+
+int store_child_refused_get_argv(const char *exec_id, StoreArgv *ret) {
+        _cleanup_free_ char *key = NULL;
+
+        if (!exec_id || !*exec_id)
+                return -EINVAL;
+        key = store_key_child_refused(exec_id);
+        store_argv_adds(ret, "GET");
+        store_argv_adds(ret, key);
+        return 0;
+}
+
+int store_child_refused_parse(const redisReply *r, const char *parent, const char *map_run_arn) {
+        const char *nl;
+
+        if (!r || r->type == REDIS_REPLY_ERROR)
+                return -EIO;
+        if (r->type == REDIS_REPLY_NIL)
+                return 0;
+        if (r->type != REDIS_REPLY_STRING)
+                return -EBADMSG;
+        nl = memchr(r->str, '\n', r->len);
+        if (!nl || !parent || !map_run_arn)
+                return 0;
+        return (size_t) (nl - r->str) == strlen(parent) && memcmp(r->str, parent, strlen(parent)) == 0 &&
+               r->len - (size_t) (nl - r->str) - 1 == strlen(map_run_arn) &&
+               memcmp(nl + 1, map_run_arn, strlen(map_run_arn)) == 0;
+}

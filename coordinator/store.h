@@ -29,6 +29,8 @@
  *                                      the first STORE_MAP_RUN_FAILURES_MAX
  *   imgflow:maprun:<runId>             the execution id of a Map Run (DescribeMapRun by ARN)
  *   imgflow:maprun:<runId>:executions  zset of the run's child execution ids, score = start ms
+ *   imgflow:{<execId>}:refused         "<parent>\n<mapRunArn>" of a Map Run child whose start
+ *                                      was refused (EX retention)
  *
  * An execution id is "<stateMachine>:<executionName>". Names are checked by
  * store_name_is_valid(), so an id never contains '|', '{', '}' or spaces.
@@ -417,6 +419,18 @@ typedef struct StoreChildRecord {
 int store_child_record_argv(const char *exec_id, StoreArgv *ret);
 int store_child_record_parse(const redisReply *r, StoreChildRecord *ret);
 void store_child_record_done(StoreChildRecord *r);
+
+/* A Map Run child whose start was refused has no record: its refusal is
+ * kept instead (imgflow:{<childId>}:refused = "<parent>\n<mapRunArn>", EX
+ * retention), written before its MapChildEnded FAILED is sent, so that the
+ * parent's coordinator can tell that end from a forged one. SET / GET;
+ * the parse returns 1 when the refusal is kept for that parent and run, 0
+ * when not, <0 on an error reply. */
+char *store_key_child_refused(const char *exec_id);
+int store_child_refused_set_argv(const char *exec_id, const char *parent, const char *map_run_arn,
+                                 int64_t retention_sec, StoreArgv *ret);
+int store_child_refused_get_argv(const char *exec_id, StoreArgv *ret);
+int store_child_refused_parse(const redisReply *r, const char *parent, const char *map_run_arn);
 
 /* ---- executions: reads (store-exec.c) -------------------------------------- */
 

@@ -730,6 +730,42 @@ for i in $(seq 1 40); do
         fi
         sleep 0.25
 done
+# A FAILED end of a child with no record counts only when the child's start
+# was refused (the refusal is kept, coordinator-work.c). The first child's
+# record, moved away for a moment, stands for a child whose start is still
+# on its way: a forged FAILED for it is refused.
+K0=$(python3 -c 'import json, sys; print(sorted(e["name"] for e in json.load(open(sys.argv[1]))["executions"])[0])' \
+        "$TMP/f1-kids.json")
+redis-cli -p "$REDIS_PORT" RENAME "imgflow:{forged:$K0}:exec" "imgflow:{forged:$K0}:exec-away" >/dev/null ||
+        fail "move the record of forged:$K0 away"
+printf 'forged:f1|{"v": 1, "type": "MapChildEnded", "executionId": "forged:f1", "childName": "%s", "mapRunArn": "%s", "status": "FAILED", "error": "Forged", "startDate": 1, "stopDate": 2}\n' \
+        "$K0" "$MRG" | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$TMP/kcat.err"
+for i in $(seq 1 80); do
+        grep -q "MapChildEnded of child $K0 (FAILED) refused: the child execution does not exist" \
+                "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log && break
+        sleep 0.25
+done
+redis-cli -p "$REDIS_PORT" RENAME "imgflow:{forged:$K0}:exec-away" "imgflow:{forged:$K0}:exec" >/dev/null ||
+        fail "move the record of forged:$K0 back"
+grep -q "MapChildEnded of child $K0 (FAILED) refused: the child execution does not exist" \
+        "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log &&
+        ok "refused and logged: a FAILED end of a child with no record, whose start was not refused" ||
+        fail "no refusal logged for a FAILED end of a child with no record"
+# A child whose start is refused keeps its refusal before its FAILED end
+# goes to the parent, which accepts that end (here a start written by hand,
+# of an ItemProcessor that does not exist, for a child the parent never
+# started: its end then changes nothing).
+K5=${MRG##*:}-5
+printf 'forged:%s|{"v": 1, "type": "StartExecution", "stateMachine": "forged:1", "name": "%s", "input": {}, "parentExecutionId": "forged:f1", "mapRunArn": "%s", "itemProcessor": "/States/Nope", "childIndex": 5}\n' \
+        "$K5" "$K5" "$MRG" | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$TMP/kcat.err"
+for i in $(seq 1 40); do
+        grep -q "Child execution forged:$K5 reported FAILED to forged:f1" "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log &&
+                break
+        sleep 0.25
+done
+[ "$(redis-cli -p "$REDIS_PORT" GET "imgflow:{forged:$K5}:refused")" = "$(printf 'forged:f1\n%s' "$MRG")" ] &&
+        ok "a refused child start keeps its refusal for its parent and Map Run, then reports FAILED" ||
+        fail "no refusal kept for forged:$K5: $(grep "forged:$K5" "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log | tail -3)"
 python3 - "$TMP/f1-kids.json" "$MRG" <<'PY' | kcat -P -b "$BOOTSTRAP" -t imgflow.jobs -K '|' 2>>"$TMP/kcat.err"
 import json, sys, time
 kids = sorted(e["name"] for e in json.load(open(sys.argv[1]))["executions"])
@@ -749,6 +785,9 @@ sys.exit(0 if d.get("status") == "SUCCEEDED" and json.loads(d.get("output") or "
 else
         fail "forged MapChildEnded changed the parent: $(head -c 300 "$TMP/f1.json")"
 fi
+grep -q "MapChildEnded of child $K5 .* refused" "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log &&
+        fail "the FAILED end of a refused start was refused" ||
+        ok "the FAILED end of a refused start is accepted by its parent (its refusal is kept)"
 for why in "the child execution is RUNNING" "the child execution does not exist"; do
         grep -q "MapChildEnded of child .* refused: $why" "$IMGFLOW_STACK_DIR"/logs/coordinator-*.log &&
                 ok "refused and logged: $why" || fail "no refusal logged: $why"

@@ -1387,6 +1387,33 @@ TEST(map_run_children) {
                         ASSERT_STR_EQ(rec.parent, "sm:parent");
                         ASSERT_STR_EQ(rec.map_run_arn, arn);
                 }
+                /* a refused start's refusal: kept for its parent and run only, with a TTL */
+                {
+                        _cleanup_(store_argv_done) StoreArgv set = {}, get = {}, none = {};
+                        _cleanup_free_ char *key = store_key_child_refused("sm:refused-child");
+                        redisReply *rr;
+
+                        ASSERT_INT_EQ(store_child_refused_set_argv("sm:refused-child", "sm:parent", arn, 60, &set),
+                                      0);
+                        rr = redisCommandArgv(c, (int) set.n, (const char **) set.argv, set.lens);
+                        ASSERT_TRUE(rr && rr->type == REDIS_REPLY_STATUS);
+                        freeReplyObject(rr);
+                        rr = redisCommand(c, "TTL %s", key);
+                        ASSERT_TRUE(rr && rr->type == REDIS_REPLY_INTEGER && rr->integer > 0 && rr->integer <= 60);
+                        freeReplyObject(rr);
+                        ASSERT_INT_EQ(store_child_refused_get_argv("sm:refused-child", &get), 0);
+                        rr = redisCommandArgv(c, (int) get.n, (const char **) get.argv, get.lens);
+                        ASSERT_INT_EQ(store_child_refused_parse(rr, "sm:parent", arn), 1);
+                        ASSERT_INT_EQ(store_child_refused_parse(rr, "sm:other", arn), 0);
+                        ASSERT_INT_EQ(store_child_refused_parse(rr, "sm:parent", "arn:other"), 0);
+                        ASSERT_INT_EQ(store_child_refused_parse(rr, "sm:paren", arn), 0);
+                        freeReplyObject(rr);
+                        ASSERT_INT_EQ(store_child_refused_get_argv(child, &none), 0);
+                        rr = redisCommandArgv(c, (int) none.n, (const char **) none.argv, none.lens);
+                        ASSERT_INT_EQ(store_child_refused_parse(rr, "sm:parent", arn), 0);
+                        freeReplyObject(rr);
+                        ASSERT_TRUE(store_child_refused_set_argv("sm:x", "bad\nparent", arn, 60, &none) < 0);
+                }
         }
         /* ListExecutions by mapRunArn: newest first, by status, in pages */
         store_exec_list_call(&(StoreExecFilter){.map_run = id}, NULL, 2, 0, &call);
