@@ -423,6 +423,18 @@ static void apply_effects(ApplyRun *r, AslEffects *fx) {
         }
 }
 
+/* A synthetic event (a failure the apply found): handled and applied,
+ * an error of it ignored (the execution may have ended meanwhile). */
+static void feed_back(ApplyRun *r, const AslEvent *f) {
+        AslEffects fx = {};
+        AslError e = {};
+
+        if (asl_exec_handle(r->m, r->doc, f, r->env, &fx, &e) == 0)
+                apply_effects(r, &fx);
+        asl_effects_clear(&fx);
+        asl_error_clear(&e);
+}
+
 /* Handle ev, then feed back a TASK_FAILED for every task that could not be
  * dispatched, and a CHILD_ENDED FAILED for every child execution that
  * could not be started. Returns what asl_exec_handle returned for ev. */
@@ -439,55 +451,30 @@ static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
         asl_effects_clear(&fx);
 
         for (unsigned round = 0; (r->n_failed > 0 || r->n_unsent > 0) && round < APPLY_ROUNDS_MAX; round++) {
-                char **tasks = r->failed_tasks, **causes = r->failed_causes;
-                char **kids = r->unsent_children, **kid_errors = r->unsent_errors,
-                     **kid_causes = r->unsent_causes;
-                size_t n = r->n_failed, n_kids = r->n_unsent;
+                /* taken over: the feedback may add more for the next round */
+                ApplyRun was = *r;
 
                 r->failed_tasks = r->failed_causes = NULL;
                 r->n_failed = 0;
                 r->unsent_children = r->unsent_errors = r->unsent_causes = NULL;
                 r->n_unsent = 0;
-                for (size_t i = 0; i < n_kids; i++) {
-                        AslEvent f = {
-                                .type = ASL_EVENT_CHILD_ENDED,
-                                .child = kids[i],
-                                .status = "FAILED",
-                                .error = kid_errors[i],
-                                .cause = kid_causes[i],
-                                .child_unstarted = true,
-                        };
-                        AslError e2 = {};
-
-                        if (asl_exec_handle(r->m, r->doc, &f, r->env, &fx, &e2) == 0)
-                                apply_effects(r, &fx);
-                        asl_effects_clear(&fx);
-                        asl_error_clear(&e2);
-                        free(kids[i]);
-                        free(kid_errors[i]);
-                        free(kid_causes[i]);
-                }
-                free(kids);
-                free(kid_errors);
-                free(kid_causes);
-                for (size_t i = 0; i < n; i++) {
-                        AslEvent f = {
-                                .type = ASL_EVENT_TASK_FAILED,
-                                .task_id = tasks[i],
-                                .error = "States.TaskFailed",
-                                .cause = causes[i],
-                        };
-                        AslError e2 = {};
-
-                        if (asl_exec_handle(r->m, r->doc, &f, r->env, &fx, &e2) == 0)
-                                apply_effects(r, &fx);
-                        asl_effects_clear(&fx);
-                        asl_error_clear(&e2);
-                        free(tasks[i]);
-                        free(causes[i]);
-                }
-                free(tasks);
-                free(causes);
+                for (size_t i = 0; i < was.n_unsent; i++)
+                        feed_back(r, &(AslEvent){
+                                             .type = ASL_EVENT_CHILD_ENDED,
+                                             .child = was.unsent_children[i],
+                                             .status = "FAILED",
+                                             .error = was.unsent_errors[i],
+                                             .cause = was.unsent_causes[i],
+                                             .child_unstarted = true,
+                                     });
+                for (size_t i = 0; i < was.n_failed; i++)
+                        feed_back(r, &(AslEvent){
+                                             .type = ASL_EVENT_TASK_FAILED,
+                                             .task_id = was.failed_tasks[i],
+                                             .error = "States.TaskFailed",
+                                             .cause = was.failed_causes[i],
+                                     });
+                run_done(&was);
         }
         run_done(r);
         return 0;
