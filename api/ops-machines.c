@@ -518,7 +518,7 @@ static void validate_run(ApiCall *c) {
         for (size_t i = 0; i < d.n && i < s->limit; i++)
                 json_array_append_new(diagnostics,
                                       json_pack("{s:s, s:s, s:s, s:s}", "severity", "ERROR", "code",
-                                                "SCHEMA_VALIDATION_FAILED", "message", d.entries[i].message,
+                                                asl_diag_code(&d.entries[i]), "message", d.entries[i].message,
                                                 "location", diag_pointer(&d.entries[i])));
         if (k < 0 && d.n == 0)
                 json_array_append_new(diagnostics, json_pack("{s:s, s:s, s:s}", "severity", "ERROR", "code",

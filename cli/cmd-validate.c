@@ -24,8 +24,9 @@ static const char *pointer_or_root(const AslDiagEntry *e) {
 }
 
 /* ValidateStateMachineDefinition's answer: JSON that does not parse is
- * INVALID_JSON_DESCRIPTION, the validator's errors SCHEMA_VALIDATION_FAILED
- * with their location, its warnings WARNING diagnostics. */
+ * INVALID_JSON_DESCRIPTION, the validator's errors their code
+ * (asl_diag_code(): SCHEMA_VALIDATION_FAILED unless Step Functions names
+ * the rule) with their location, its warnings WARNING diagnostics. */
 static int validate_aws(const char *text, size_t len, AslMachineType type) {
         _cleanup_machine_ AslMachine *m = NULL;
         _cleanup_json_ json_t *diagnostics = json_array(), *out = NULL, *probe = NULL;
@@ -45,7 +46,7 @@ static int validate_aws(const char *text, size_t len, AslMachineType type) {
         r = asl_machine_parse_type(text, len, type, &m, &d);
         for (size_t i = 0; i < d.n; i++)
                 json_array_append_new(diagnostics, json_pack("{s:s, s:s, s:s, s:s}", "severity", "ERROR", "code",
-                                                             "SCHEMA_VALIDATION_FAILED", "message",
+                                                             asl_diag_code(&d.entries[i]), "message",
                                                              d.entries[i].message, "location",
                                                              pointer_or_root(&d.entries[i])));
         if (r < 0 && d.n == 0)

@@ -1865,11 +1865,13 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
                         break;
                 }
                 if (key[0] == 0 || utf8_length(key) > ASL_MAX_STATE_NAME)
-                        asl_diag_add(v->d, p, "a state name must be 1 to %d characters long", ASL_MAX_STATE_NAME);
+                        asl_diag_add_code(v->d, ASL_DIAG_INVALID_STATE_NAME, p,
+                                          "a state name must be 1 to %d characters long", ASL_MAX_STATE_NAME);
                 prev = json_object_get(v->names, key);
                 if (prev)
-                        asl_diag_add(v->d, p, "state name \"%s\" is already used at %s: state names must be unique in the whole state machine",
-                                     key, json_string_value(prev));
+                        asl_diag_add_code(v->d, ASL_DIAG_DUPLICATE_STATE_NAME, p,
+                                          "state name \"%s\" is already used at %s: state names must be unique in the whole state machine",
+                                          key, json_string_value(prev));
                 else
                         json_object_set_new(v->names, key, json_string(p));
                 validate_state(v, value, p);
@@ -1900,7 +1902,8 @@ static void validate_machine(Validator *v, json_t *m, const char *pointer, Machi
         if (states_ok)
                 check_reachability(v, states, json_string_value(start), p_states);
         if (!any_terminal)
-                asl_diag_add(v->d, p_states, "no terminal state: some state must be a Succeed or Fail state or have \"End\": true");
+                asl_diag_add_code(v->d, ASL_DIAG_MISSING_END_STATE, p_states,
+                                  "no terminal state: some state must be a Succeed or Fail state or have \"End\": true");
 }
 
 const char *asl_machine_type_to_string(AslMachineType t) {

@@ -74,16 +74,31 @@ static void diag_push(AslDiagEntry **entries, size_t *n, size_t *allocated, cons
         };
 }
 
-void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
-        va_list ap;
-        char *msg;
-
+static void diag_vadd(AslDiag *d, const char *code, const char *pointer, const char *fmt, va_list ap) {
         if (!d)
                 return;
+        diag_push(&d->entries, &d->n, &d->allocated, pointer, xvasprintf(fmt, ap));
+        d->entries[d->n - 1].code = code;
+}
+
+void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) {
+        va_list ap;
+
         va_start(ap, fmt);
-        msg = xvasprintf(fmt, ap);
+        diag_vadd(d, NULL, pointer, fmt, ap);
         va_end(ap);
-        diag_push(&d->entries, &d->n, &d->allocated, pointer, msg);
+}
+
+void asl_diag_add_code(AslDiag *d, const char *code, const char *pointer, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vadd(d, code, pointer, fmt, ap);
+        va_end(ap);
+}
+
+const char *asl_diag_code(const AslDiagEntry *e) {
+        return e && e->code ? e->code : ASL_DIAG_SCHEMA;
 }
 
 void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) {

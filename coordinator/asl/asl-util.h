@@ -60,7 +60,15 @@ static inline bool asl_error_isset(const AslError *e) {
 typedef struct AslDiagEntry {
         char *pointer;
         char *message;
+        const char *code; /* Step Functions' diagnostic code where one names the
+                           * rule (ASL_DIAG_*), NULL for SCHEMA_VALIDATION_FAILED */
 } AslDiagEntry;
+
+/* ValidateStateMachineDefinition's error codes for the rules they name. */
+#define ASL_DIAG_SCHEMA "SCHEMA_VALIDATION_FAILED"
+#define ASL_DIAG_MISSING_END_STATE "MISSING_END_STATE"
+#define ASL_DIAG_DUPLICATE_STATE_NAME "DUPLICATE_STATE_NAME"
+#define ASL_DIAG_INVALID_STATE_NAME "INVALID_STATE_NAME"
 
 typedef struct AslDiag {
         AslDiagEntry *entries; /* errors: the definition is refused */
@@ -73,6 +81,10 @@ typedef struct AslDiag {
 } AslDiag;
 
 void asl_diag_add(AslDiag *d, const char *pointer, const char *fmt, ...) _printf_(3, 4);
+/* An error with its code (a static string, ASL_DIAG_*). */
+void asl_diag_add_code(AslDiag *d, const char *code, const char *pointer, const char *fmt, ...) _printf_(4, 5);
+/* The code of an error: its own, or SCHEMA_VALIDATION_FAILED. */
+const char *asl_diag_code(const AslDiagEntry *e);
 void asl_diag_warn(AslDiag *d, const char *pointer, const char *fmt, ...) _printf_(3, 4);
 void asl_diag_clear(AslDiag *d);
 

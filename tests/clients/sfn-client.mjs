@@ -77,6 +77,13 @@ const bad = await call(admin, "ValidateStateMachineDefinition", {
 });
 check(bad.result === "FAIL" && bad.diagnostics[0]?.severity === "ERROR",
   "... of a definition that starts nowhere: FAIL " + bad.diagnostics[0]?.code);
+// The rules Step Functions names have their own codes.
+const loop = await call(admin, "ValidateStateMachineDefinition", {
+  definition: '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}',
+});
+check(loop.result === "FAIL" && loop.diagnostics.length === 1 && loop.diagnostics[0].code === "MISSING_END_STATE" &&
+  loop.diagnostics[0].location === "/States",
+  "... of a definition with no terminal state: FAIL " + loop.diagnostics[0]?.code);
 // A variable no state assigns: a warning, returned with severity WARNING only.
 const warnDef = '{"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": "{% $nobody %}", "End": true}}}';
 const w0 = await call(admin, "ValidateStateMachineDefinition", { definition: warnDef });

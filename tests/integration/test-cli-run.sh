@@ -115,6 +115,14 @@ aws_answer "validate --definition file://" '{"result":"OK","diagnostics":[],"tru
 printf '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"},"B":{"Type":"Succeed"}}}' >"$T/bad2.asl.json"
 check "validate --definition, invalid" 0 "" -- validate-state-machine-definition --definition "$(cat "$T/bad2.asl.json")"
 aws_answer "validate --definition, invalid" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"SCHEMA_VALIDATION_FAILED","message":"no state named \"Nowhere\" in this state machine","location":"/States/A/Next"},{"severity":"ERROR","code":"SCHEMA_VALIDATION_FAILED","message":"state is not reachable from StartAt","location":"/States/B"}],"truncated":false}'
+# The codes of the rules Step Functions names: DUPLICATE_STATE_NAME,
+# INVALID_STATE_NAME, MISSING_END_STATE (the others SCHEMA_VALIDATION_FAILED).
+check "validate --definition, named codes" 0 "" -- validate-state-machine-definition --definition \
+        '{"StartAt":"A","States":{"A":{"Type":"Parallel","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}],"Next":"B"},"B":{"Type":"Pass","Next":"A"},"":{"Type":"Succeed"}}}'
+aws_answer "validate --definition, named codes" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"DUPLICATE_STATE_NAME","message":"state name \"A\" is already used at /States/A: state names must be unique in the whole state machine","location":"/States/A/Branches/0/States/A"},{"severity":"ERROR","code":"INVALID_STATE_NAME","message":"a state name must be 1 to 80 characters long","location":"/States/"},{"severity":"ERROR","code":"SCHEMA_VALIDATION_FAILED","message":"state is not reachable from StartAt","location":"/States/"}],"truncated":false}'
+check "validate --definition, no terminal state" 0 "" -- validate-state-machine-definition --definition \
+        '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}'
+aws_answer "validate --definition, no terminal state" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"MISSING_END_STATE","message":"no terminal state: some state must be a Succeed or Fail state or have \"End\": true","location":"/States"}],"truncated":false}'
 check "validate --definition, not JSON" 0 "" -- validate-state-machine-definition --definition '{"StartAt":'
 aws_answer "validate --definition, not JSON" '{"result":"FAIL","diagnostics":[{"severity":"ERROR","code":"INVALID_JSON_DESCRIPTION","message":"line 1, column 11: unexpected token near end of file"}],"truncated":false}'
 check "validate --definition --type EXPRESS" 0 "" -- validate-state-machine-definition --type EXPRESS --definition "file://$HA"

@@ -81,6 +81,41 @@ static bool has(const AslDiag *d, const char *pointer, const char *text) {
 #define CHOICE(body) "{\"StartAt\": \"C\", \"States\": {\"C\": {\"Type\": \"Choice\"" body "}," \
         " \"A\": {\"Type\": \"Succeed\"}, \"B\": {\"Type\": \"Fail\"}}}"
 
+/* The code of the diagnostic at pointer (asl_diag_code()), or NULL. */
+static const char *code_at(const char *text, const char *pointer, char *buf, size_t n) {
+        AslDiag d = {};
+        const char *found = NULL;
+
+        check(text, &d);
+        for (size_t i = 0; i < d.n && !found; i++)
+                if (streq(d.entries[i].pointer, pointer)) {
+                        snprintf(buf, n, "%s", asl_diag_code(&d.entries[i]));
+                        found = buf;
+                }
+        asl_diag_clear(&d);
+        return found;
+}
+
+TEST(diagnostic_codes) {
+        /* the rules Step Functions' ValidateStateMachineDefinition names */
+        char buf[64];
+
+        ASSERT_STR_EQ(code_at("{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"A\"}}}",
+                              "/States", buf, sizeof buf),
+                      "MISSING_END_STATE");
+        ASSERT_STR_EQ(code_at("{\"StartAt\": \"\", \"States\": {\"\": {\"Type\": \"Succeed\"}}}", "/States/", buf,
+                              sizeof buf),
+                      "INVALID_STATE_NAME");
+        ASSERT_STR_EQ(code_at("{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Parallel\", \"End\": true, "
+                              "\"Branches\": [{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Succeed\"}}}]}}}",
+                              "/States/P/Branches/0/States/P", buf, sizeof buf),
+                      "DUPLICATE_STATE_NAME");
+        /* the others: SCHEMA_VALIDATION_FAILED */
+        ASSERT_STR_EQ(code_at("{\"StartAt\": \"X\", \"States\": {\"A\": {\"Type\": \"Succeed\"}}}", "/StartAt", buf,
+                              sizeof buf),
+                      "SCHEMA_VALIDATION_FAILED");
+}
+
 /* ---- top level -------------------------------------------------------- */
 
 TEST(minimal_machines) {
