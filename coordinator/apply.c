@@ -24,34 +24,26 @@ typedef struct ApplyRun {
         int64_t start_ms;
         int64_t redrives; /* the execution's redriveCount (its notifications' ids) */
         bool finished;
-        char **failed_tasks;    /* task ids whose resource has no mapping */
-        char **failed_causes;
-        size_t n_failed;
-        /* START_CHILD effects whose StartExecution could not be written (its
-         * input too large for a message): the child never starts */
-        char **unsent_children, **unsent_errors, **unsent_causes;
-        size_t n_unsent;
+        /* What an effect could not do, fed back to the engine as a failure
+         * (run_event()): a task that could not be dispatched (TASK_FAILED),
+         * a child execution whose StartExecution could not be written
+         * (CHILD_ENDED FAILED: it never starts) */
+        struct ApplyFailure {
+                bool child;
+                char *id, *error, *cause;
+        } *failures;
+        size_t n_failures;
 } ApplyRun;
 
 static void run_done(ApplyRun *r) {
-        for (size_t i = 0; i < r->n_failed; i++) {
-                free(r->failed_tasks[i]);
-                free(r->failed_causes[i]);
+        for (size_t i = 0; i < r->n_failures; i++) {
+                free(r->failures[i].id);
+                free(r->failures[i].error);
+                free(r->failures[i].cause);
         }
-        free(r->failed_tasks);
-        free(r->failed_causes);
-        r->failed_tasks = r->failed_causes = NULL;
-        r->n_failed = 0;
-        for (size_t i = 0; i < r->n_unsent; i++) {
-                free(r->unsent_children[i]);
-                free(r->unsent_errors[i]);
-                free(r->unsent_causes[i]);
-        }
-        free(r->unsent_children);
-        free(r->unsent_errors);
-        free(r->unsent_causes);
-        r->unsent_children = r->unsent_errors = r->unsent_causes = NULL;
-        r->n_unsent = 0;
+        free(r->failures);
+        r->failures = NULL;
+        r->n_failures = 0;
 }
 
 static const char *jstr(json_t *o, const char *key) {
@@ -133,22 +125,16 @@ static void add_notification(ApplyRun *r, const char *status, int64_t stop_ms, j
         store_commit_add_outbox(r->commit, item, topic, buf, NULL);
 }
 
-static void note_unsent_child(ApplyRun *r, const char *name, const char *error, char *cause) {
-        r->unsent_children = xrealloc(r->unsent_children, (r->n_unsent + 1) * sizeof(char *));
-        r->unsent_errors = xrealloc(r->unsent_errors, (r->n_unsent + 1) * sizeof(char *));
-        r->unsent_causes = xrealloc(r->unsent_causes, (r->n_unsent + 1) * sizeof(char *));
-        r->unsent_children[r->n_unsent] = xstrdup(name);
-        r->unsent_errors[r->n_unsent] = xstrdup(error);
-        r->unsent_causes[r->n_unsent] = cause;
-        r->n_unsent++;
+/* A failure to feed back: of child execution `id` (else of task `id`);
+ * cause is taken over. */
+static void note_failure(ApplyRun *r, bool child, const char *id, const char *error, char *cause) {
+        r->failures = xrealloc(r->failures, (r->n_failures + 1) * sizeof(*r->failures));
+        r->failures[r->n_failures++] = (struct ApplyFailure){
+                .child = child, .id = xstrdup(id), .error = xstrdup(error), .cause = cause};
 }
 
 static void note_failed(ApplyRun *r, const char *task_id, const char *cause) {
-        r->failed_tasks = xrealloc(r->failed_tasks, (r->n_failed + 1) * sizeof(char *));
-        r->failed_causes = xrealloc(r->failed_causes, (r->n_failed + 1) * sizeof(char *));
-        r->failed_tasks[r->n_failed] = xstrdup(task_id);
-        r->failed_causes[r->n_failed] = xstrdup(cause);
-        r->n_failed++;
+        note_failure(r, false, task_id, "States.TaskFailed", xstrdup(cause));
 }
 
 /* The image a task's input names, for logs and metrics: its "key", or
@@ -307,13 +293,13 @@ static void child_message(ApplyRun *r, const AslEffect *e) {
                 size_t max = r->cfg->limits && r->cfg->limits->max_payload_bytes
                                      ? r->cfg->limits->max_payload_bytes
                                      : PROTO_MAX_PAYLOAD_BYTES_DEFAULT;
-                note_unsent_child(r, e->child.name, "States.DataLimitExceeded",
+                note_failure(r, true, e->child.name, "States.DataLimitExceeded",
                                   xasprintf("The child execution input has a size of %zu bytes; with its "
                                             "StartExecution message it exceeds the maximum of %zu bytes, "
                                             "or is nested deeper than %d levels",
                                             json_writer_size(e->child.input), max, PROTO_MAX_DEPTH_DEFAULT));
         } else
-                note_unsent_child(r, e->child.name, "States.Runtime",
+                note_failure(r, true, e->child.name, "States.Runtime",
                                   xasprintf("The StartExecution of the child execution could not be "
                                             "written: %s", strerror(-k)));
 }
@@ -450,30 +436,26 @@ static int run_event(ApplyRun *r, const AslEvent *ev, AslError *err) {
         apply_effects(r, &fx);
         asl_effects_clear(&fx);
 
-        for (unsigned round = 0; (r->n_failed > 0 || r->n_unsent > 0) && round < APPLY_ROUNDS_MAX; round++) {
+        for (unsigned round = 0; r->n_failures > 0 && round < APPLY_ROUNDS_MAX; round++) {
                 /* taken over: the feedback may add more for the next round */
                 ApplyRun was = *r;
 
-                r->failed_tasks = r->failed_causes = NULL;
-                r->n_failed = 0;
-                r->unsent_children = r->unsent_errors = r->unsent_causes = NULL;
-                r->n_unsent = 0;
-                for (size_t i = 0; i < was.n_unsent; i++)
-                        feed_back(r, &(AslEvent){
-                                             .type = ASL_EVENT_CHILD_ENDED,
-                                             .child = was.unsent_children[i],
-                                             .status = "FAILED",
-                                             .error = was.unsent_errors[i],
-                                             .cause = was.unsent_causes[i],
-                                             .child_unstarted = true,
-                                     });
-                for (size_t i = 0; i < was.n_failed; i++)
-                        feed_back(r, &(AslEvent){
-                                             .type = ASL_EVENT_TASK_FAILED,
-                                             .task_id = was.failed_tasks[i],
-                                             .error = "States.TaskFailed",
-                                             .cause = was.failed_causes[i],
-                                     });
+                r->failures = NULL;
+                r->n_failures = 0;
+                for (size_t i = 0; i < was.n_failures; i++) {
+                        const struct ApplyFailure *f = &was.failures[i];
+
+                        feed_back(r, f->child ? &(AslEvent){.type = ASL_EVENT_CHILD_ENDED,
+                                                            .child = f->id,
+                                                            .status = "FAILED",
+                                                            .error = f->error,
+                                                            .cause = f->cause,
+                                                            .child_unstarted = true}
+                                              : &(AslEvent){.type = ASL_EVENT_TASK_FAILED,
+                                                            .task_id = f->id,
+                                                            .error = f->error,
+                                                            .cause = f->cause});
+                }
                 run_done(&was);
         }
         run_done(r);
