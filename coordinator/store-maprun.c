@@ -310,7 +310,7 @@ int store_child_refused_get_argv(const char *exec_id, StoreArgv *ret) {
 }
 
 int store_child_refused_parse(const redisReply *r, const char *parent, const char *map_run_arn) {
-        const char *nl;
+        _cleanup_free_ char *want = NULL;
 
         if (!r || r->type == REDIS_REPLY_ERROR)
                 return -EIO;
@@ -318,10 +318,9 @@ int store_child_refused_parse(const redisReply *r, const char *parent, const cha
                 return 0;
         if (r->type != REDIS_REPLY_STRING)
                 return -EBADMSG;
-        nl = memchr(r->str, '\n', r->len);
-        if (!nl || !parent || !map_run_arn)
+        if (!parent || !map_run_arn)
                 return 0;
-        return (size_t) (nl - r->str) == strlen(parent) && memcmp(r->str, parent, strlen(parent)) == 0 &&
-               r->len - (size_t) (nl - r->str) - 1 == strlen(map_run_arn) &&
-               memcmp(nl + 1, map_run_arn, strlen(map_run_arn)) == 0;
+        /* the value store_child_refused_set_argv() writes */
+        want = xasprintf("%s\n%s", parent, map_run_arn);
+        return r->len == strlen(want) && memcmp(r->str, want, r->len) == 0;
 }
